@@ -1,0 +1,177 @@
+"""irgrad: PyTorch-style tensors and autograd on numpy, with a compiler to native code.
+
+``import irgrad as torch`` runs ordinary PyTorch CPU code; see the README.
+"""
+
+import warnings as _warnings
+
+# numpy reports overflow/invalid/divide-by-zero as RuntimeWarnings; PyTorch gives
+# inf/nan silently. Silence them only where irgrad's own kernels raise them.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"irgrad(\.|$)")
+
+from . import autograd, dtypes, random  # noqa: E402
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from .autograd.grad_mode import is_inference_mode_enabled  # noqa: E402
+from .creation import (  # noqa: E402
+    arange,
+    as_tensor,
+    asarray,
+    bernoulli,
+    empty,
+    empty_like,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    logspace,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    tril_indices,
+    triu_indices,
+    zeros,
+    zeros_like,
+)
+from .dtypes import (  # noqa: E402
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    promote_types,
+    result_type,
+    set_default_dtype,
+    uint8,
+)
+from .dtypes import bool_ as bool  # noqa: E402,A001
+from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
+from .tensor import Size, Tensor, device  # noqa: E402
+from .tensor_methods import install as _install_methods  # noqa: E402
+from .tensor_ops.indexing import (  # noqa: E402
+    argwhere,
+    gather,
+    index_select,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    take_along_dim,
+)
+from .tensor_ops.linalg import addmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer, trace  # noqa: E402
+from .tensor_ops.pointwise import *  # noqa: E402,F401,F403
+from .tensor_ops.pointwise import abs, pow, round  # noqa: E402,A004
+from .tensor_ops.reduce import (  # noqa: E402
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    count_nonzero,
+    cumsum,
+    dist,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    softmax,
+    std,
+    std_mean,
+    sum,
+    var,
+    var_mean,
+)
+from .tensor_ops.shape import (  # noqa: E402
+    broadcast_tensors,
+    broadcast_to,
+    cat,
+    chunk,
+    clone,
+    concat,
+    concatenate,
+    flatten,
+    flip,
+    hstack,
+    movedim,
+    narrow,
+    permute,
+    repeat,
+    reshape,
+    roll,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    swapdims,
+    t,
+    tensor_split,
+    tile,
+    transpose,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+    unsqueeze,
+    vstack,
+)
+
+_install_methods()
+
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+cpu = device("cpu")
+
+
+def is_tensor(obj) -> bool:  # noqa: A001
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def set_printoptions(precision=None, threshold=None, **kwargs) -> None:
+    from . import tensor_repr
+
+    if precision is not None:
+        tensor_repr.PRECISION = precision
+    if threshold is not None:
+        tensor_repr.THRESHOLD = threshold
+
+
+def get_num_threads() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+def set_num_threads(n) -> None:
+    """Accepted for compatibility; numpy's BLAS decides its own threads."""
+
+
+__version__ = "0.1.0"

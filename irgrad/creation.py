@@ -1,0 +1,244 @@
+"""Tensor factories: ``tensor``, ``zeros``, ``randn``, ``arange`` ... as in PyTorch."""
+
+from __future__ import annotations
+
+
+
+import numpy as np
+
+from . import dtypes as D
+from .random import resolve
+from .tensor import Tensor, device as _device, _unwrap_nested
+
+
+
+
+def _finish(data: np.ndarray, requires_grad: bool, device=None) -> Tensor:
+    if device is not None:
+        _device(device)
+    t = Tensor._wrap(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _infer_dtype(data, arr: np.ndarray) -> D.dtype:
+    """PyTorch's dtype for data: Python floats become the default float dtype."""
+    if isinstance(data, (np.ndarray, np.generic)):
+        return D.from_numpy_dtype(arr.dtype)
+    if arr.dtype.kind == "f":
+        return D.get_default_dtype() if not _has_tensor(data) else D.from_numpy_dtype(arr.dtype)
+    if arr.dtype.kind in "iu":
+        return D.int64 if not _has_tensor(data) else D.from_numpy_dtype(arr.dtype)
+    if arr.dtype.kind == "b":
+        return D.bool_
+    raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__}")
+
+
+def _has_tensor(data) -> bool:
+    if isinstance(data, Tensor):
+        return True
+    if isinstance(data, (list, tuple)) and data:
+        return _has_tensor(data[0])
+    return False
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
+    raw = _unwrap_nested(data)
+    try:
+        arr = np.array(raw)
+    except ValueError as exc:
+        raise ValueError(f"tensor(): expected a sequence of equal-length sequences: {exc}") from None
+    if arr.dtype == object:
+        raise TypeError(f"tensor(): could not convert {type(data).__name__} to a tensor")
+    dt = D.to_dtype(dtype) if dtype is not None else _infer_dtype(data, arr)
+    return _finish(np.array(arr, dtype=dt.np, copy=True), requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a numpy array (or tensor) of matching dtype."""
+    if isinstance(data, Tensor):
+        return data if dtype is None or D.to_dtype(dtype) is data.dtype else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or D.to_dtype(dtype).np == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor that shares memory with ``ndarray`` (no copy)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    D.from_numpy_dtype(ndarray.dtype)
+    return Tensor._wrap(ndarray)
+
+
+def from_dlpack(ext) -> Tensor:
+    """A tensor sharing memory with any DLPack producer (numpy, PyTorch, JAX ...)."""
+    if isinstance(ext, Tensor):
+        return ext
+    return from_numpy(np.from_dlpack(ext))
+
+
+def _size(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    if any(not isinstance(s, (int, np.integer)) and not hasattr(s, "__index__") for s in size):
+        raise TypeError(f"size must be a tuple of ints, got {size!r}")
+    size = tuple(int(s) for s in size)
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: {list(size)}")
+    return size
+
+
+def _float_dtype(dtype) -> D.dtype:
+    return D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+    return _finish(np.zeros(_size(size), dtype=_float_dtype(dtype).np), requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.ones(_size(size), dtype=_float_dtype(dtype).np), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    dt = D.to_dtype(dtype) if dtype is not None else D.scalar_dtype(fill_value)
+    return _finish(np.full(_size((size,)), fill_value, dtype=dt.np), requires_grad, device)
+
+
+def _like(input: Tensor, dtype) -> tuple:
+    return input._data.shape, (D.to_dtype(dtype) if dtype is not None else input.dtype)
+
+
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _finish(np.zeros(shape, dtype=dt.np), requires_grad, device)
+
+
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _finish(np.ones(shape, dtype=dt.np), requires_grad, device)
+
+
+empty_like = zeros_like
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _finish(np.full(shape, fill_value, dtype=dt.np), requires_grad, device)
+
+
+def _check_float_random(name: str, dt: D.dtype) -> None:
+    if not dt.is_floating_point:
+        raise RuntimeError(f"{name}: expected a floating point dtype, got {dt}")
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the global (or given) generator."""
+    dt = _float_dtype(dtype)
+    _check_float_random("randn", dt)
+    data = resolve(generator).standard_normal(_size(size), dt.np if dt.np != np.float16 else np.float32)
+    return _finish(data.astype(dt.np, copy=False), requires_grad, device)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    dt = _float_dtype(dtype)
+    _check_float_random("rand", dt)
+    data = resolve(generator).random(_size(size), dt.np if dt.np != np.float16 else np.float32)
+    return _finish(data.astype(dt.np, copy=False), requires_grad, device)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dt = D.to_dtype(dtype) if dtype is not None else D.int64
+    data = resolve(generator).integers(low, high, _size((size,)))
+    return _finish(data.astype(dt.np), requires_grad, device)
+
+
+def randn_like(input: Tensor, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randint_like(input: Tensor, low, high=None, *, dtype=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input._data.shape, dtype=dtype or input.dtype)
+
+
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    data = resolve(generator).permutation(n)
+    return _finish(data.astype((D.to_dtype(dtype) if dtype else D.int64).np), requires_grad, device)
+
+
+def normal(mean, std, size=None, *, generator=None) -> Tensor:
+    """Normal samples with tensor or float ``mean``/``std`` (broadcast), or of ``size``."""
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
+    shape = _size((size,)) if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
+    dt = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)), D.get_default_dtype())
+    return Tensor._wrap(resolve(generator).normal(m, s, shape).astype(dt.np))
+
+
+def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tensor:
+    """1 with probability ``input`` (or ``p``) at each position, else 0, in input's dtype."""
+    prob = input._data if p is None else p
+    draws = resolve(generator).random(input._data.shape, np.float64)
+    return Tensor._wrap((draws < prob).astype(input._data.dtype))
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive); int64 unless an argument is a float."""
+    if end is None:
+        start, end = 0, start
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        dt = D.get_default_dtype() if any(isinstance(v, float) for v in values) else D.int64
+    else:
+        dt = D.to_dtype(dtype)
+    data = np.arange(*values, dtype=np.float64 if dt.is_floating_point else np.int64)
+    return _finish(data.astype(dt.np), requires_grad, device)
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dt = _float_dtype(dtype)
+    return _finish(np.linspace(start, end, int(steps)).astype(dt.np), requires_grad, device)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None) -> Tensor:
+    return Tensor._wrap(np.logspace(start, end, int(steps), base=base).astype(_float_dtype(dtype).np))
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad, device)
+
+
+def tril_indices(row: int, col: int, offset: int = 0) -> Tensor:
+    return Tensor._wrap(np.stack(np.tril_indices(row, offset, col)).astype(np.int64))
+
+
+def triu_indices(row: int, col: int, offset: int = 0) -> Tensor:
+    return Tensor._wrap(np.stack(np.triu_indices(row, offset, col)).astype(np.int64))

@@ -1,0 +1,129 @@
+"""Dispatch: the one place where a primitive op is applied to tensors.
+
+:func:`apply` runs an op's numpy kernel and, when grad mode is on and an input
+requires grad, records a :class:`~irgrad.autograd.graph.Node`.  :func:`elementwise`
+adds PyTorch's type promotion, Python-scalar operands and broadcasting in front
+of it: promotion becomes explicit ``cast`` ops and, for inputs that need a
+gradient, broadcasting becomes explicit ``broadcast_to`` ops, so that every
+gradient rule sees operands of one dtype and gradients of the output's shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd.graph import Node
+from .autograd.grad_mode import STATE
+from .dtypes import FLOAT, dtype, get_default_dtype, result_type
+from .ops import OPS, DtypeRule, OpDef
+from .ops.shapes import broadcast_shapes
+from .tensor import Tensor
+
+_ndarray = np.ndarray
+_VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice"})
+
+
+def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
+    """Run ``op`` on tensors ``inputs``; record it for autograd when needed."""
+    attrs = attrs or {}
+    try:
+        data = op.eval(*[t._data for t in inputs], **attrs)
+    except Exception:
+        # Errors are rare: only now run the shape rule, which raises PyTorch's message.
+        op.infer(*inputs, **attrs)
+        raise
+    if type(data) is not _ndarray:
+        data = np.asarray(data)
+    out = Tensor._wrap(data)
+    if op.name in _VIEW_OPS:
+        _mark_view(out, inputs[0])
+    if STATE.enabled and op.vjp is not None:
+        for t in inputs:
+            if t._rg:
+                out._node = Node(op, attrs, inputs, data)
+                out._rg = True
+                break
+    return out
+
+
+def _mark_view(out: Tensor, base: Tensor) -> None:
+    if np.may_share_memory(out._data, base._data):
+        out._base = base._base if base._base is not None else base
+        out._version = base._shared_version()
+
+
+def const(value, dt: dtype) -> Tensor:
+    """A Python scalar (or array-like) as a tensor of dtype ``dt`` that needs no grad."""
+    return Tensor._wrap(np.asarray(value, dtype=dt.np))
+
+
+def cast(t: Tensor, dt: dtype) -> Tensor:
+    """``t`` converted to ``dt`` (recorded for autograd when ``t`` needs a gradient)."""
+    if t._data.dtype == dt.np:
+        return t
+    if t._rg and STATE.enabled:
+        return apply(OPS["cast"], (t,), {"dtype": dt})
+    return Tensor._wrap(t._data.astype(dt.np))
+
+
+def broadcast(t: Tensor, shape: tuple) -> Tensor:
+    """``t`` broadcast to ``shape`` as an explicit (differentiable) op."""
+    if t._data.shape == shape:
+        return t
+    return apply(OPS["broadcast_to"], (t,), {"shape": shape})
+
+
+def compute_dtypes(op: OpDef, promoted: dtype) -> dtype | None:
+    """The dtype an elementwise op computes in, given its operands' promoted dtype."""
+    rule = op.dtype_rule
+    if rule is DtypeRule.FLOAT and promoted.category != FLOAT:
+        return get_default_dtype()
+    if rule is DtypeRule.INTEGRAL and promoted.category == FLOAT:
+        raise TypeError(
+            f"{op.name}: bitwise operations are only supported for integral and bool tensors, "
+            f"got {promoted}"
+        )
+    if rule is DtypeRule.LOGICAL:
+        return None
+    return promoted
+
+
+def elementwise(op: OpDef, *args) -> Tensor:
+    """Apply an elementwise op to tensors and Python scalars with PyTorch's semantics."""
+    first = args[0]
+    if len(args) == 1:
+        promoted = first.dtype
+    elif all(type(a) is Tensor for a in args) and all(
+        a._data.dtype == first._data.dtype for a in args
+    ):
+        promoted = first.dtype
+    else:
+        promoted = result_type(*args)
+    target = compute_dtypes(op, promoted)
+    tensors = tuple(_operand(a, target, promoted) for a in args)
+    if len(tensors) > 1:
+        shape = broadcast_shapes(op.name, *(t._data.shape for t in tensors))
+        if STATE.enabled and op.vjp is not None:
+            tensors = tuple(broadcast(t, shape) if t._rg else t for t in tensors)
+    return apply(op, tensors)
+
+
+def _operand(a, target: dtype | None, promoted: dtype) -> Tensor:
+    if isinstance(a, Tensor):
+        return a if target is None else cast(a, target)
+    if isinstance(a, (np.ndarray, np.generic)):
+        a = a.item() if a.ndim == 0 else a
+    return const(a, target or promoted)
+
+
+def ensure_tensor(x, dt: dtype | None = None) -> Tensor:
+    """``x`` if it is a tensor, else a constant tensor made from it."""
+    if isinstance(x, Tensor):
+        return x
+    if dt is None:
+        dt = result_type(x) if isinstance(x, (bool, int, float)) else None
+    if dt is None:
+        from .creation import tensor
+
+        return tensor(x)
+    return const(x, dt)

@@ -1,0 +1,172 @@
+"""irgrad's dtypes and PyTorch's type-promotion rules.
+
+A :class:`dtype` is a thin, interned wrapper around a numpy dtype so that
+``irgrad.float32`` prints and compares like ``torch.float32``.  Promotion follows
+PyTorch, not numpy: categories (bool < integer < floating) decide first, and a
+dimensioned tensor outranks a 0-d tensor, which outranks a Python scalar, within
+the same category.  So ``float32_tensor * 2.5`` stays float32 and
+``int64_tensor * 2.5`` becomes the default float dtype (float32), where numpy
+would give float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "dtype",
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool_",
+    "get_default_dtype",
+    "set_default_dtype",
+    "promote_types",
+    "result_type",
+    "to_dtype",
+]
+
+BOOL, INT, FLOAT = 0, 1, 2
+
+
+class dtype:
+    """A tensor element type (``irgrad.float32``...), wrapping one numpy dtype."""
+
+    __slots__ = ("name", "np", "category", "itemsize", "is_floating_point", "is_signed")
+
+    def __init__(self, name: str, np_dtype: np.dtype, category: int):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.category = category
+        self.itemsize = self.np.itemsize
+        self.is_floating_point = category == FLOAT
+        self.is_signed = self.np.kind in "if"
+
+    def __repr__(self) -> str:
+        return f"irgrad.{self.name}"
+
+    def __reduce__(self):
+        return (to_dtype, (self.name,))
+
+    @property
+    def is_complex(self) -> bool:
+        return False
+
+
+float16 = dtype("float16", np.float16, FLOAT)
+float32 = dtype("float32", np.float32, FLOAT)
+float64 = dtype("float64", np.float64, FLOAT)
+uint8 = dtype("uint8", np.uint8, INT)
+int8 = dtype("int8", np.int8, INT)
+int16 = dtype("int16", np.int16, INT)
+int32 = dtype("int32", np.int32, INT)
+int64 = dtype("int64", np.int64, INT)
+bool_ = dtype("bool", np.bool_, BOOL)
+
+ALL_DTYPES = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
+_FROM_NP = {d.np: d for d in ALL_DTYPES}
+_BY_NAME = {d.name: d for d in ALL_DTYPES}
+_BY_NAME.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
+
+_default_float = float32
+
+
+def get_default_dtype() -> dtype:
+    """The dtype of float tensors created from Python floats (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(d: dtype) -> None:
+    """Set the default floating dtype, as ``torch.set_default_dtype``."""
+    global _default_float
+    d = to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"set_default_dtype: only floating-point types are supported, got {d}")
+    _default_float = d
+
+
+def to_dtype(x) -> dtype:
+    """Normalise an irgrad dtype, numpy dtype, Python type or name to an irgrad dtype."""
+    if isinstance(x, dtype):
+        return x
+    if x is float:
+        return _default_float
+    if x is int:
+        return int64
+    if x is bool:
+        return bool_
+    if isinstance(x, str):
+        found = _BY_NAME.get(x.removeprefix("torch.").removeprefix("irgrad."))
+        if found is None:
+            raise TypeError(f"unknown dtype name {x!r}")
+        return found
+    try:
+        return _FROM_NP[np.dtype(x)]
+    except (TypeError, KeyError):
+        raise TypeError(f"irgrad has no dtype matching {x!r}") from None
+
+
+def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
+    """The irgrad dtype of a numpy array's dtype; raises TypeError for unsupported ones."""
+    found = _FROM_NP.get(np_dtype)
+    if found is None:
+        raise TypeError(
+            f"can't convert np.ndarray of type {np_dtype}. The only supported types are: "
+            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
+        )
+    return found
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """The smallest dtype both ``a`` and ``b`` convert to, as ``torch.promote_types``."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
+    return _FROM_NP[np.promote_types(a.np, b.np)]
+
+
+def scalar_dtype(value) -> dtype:
+    """The dtype a Python scalar takes on its own (bool, int64 or the default float)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool_
+    if isinstance(value, (int, np.integer)):
+        return int64
+    if isinstance(value, (float, np.floating)):
+        return _default_float
+    raise TypeError(f"unsupported scalar type {type(value).__name__}")
+
+
+def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
+    # PyTorch's combine_categories: a lower-priority operand only matters when it is
+    # of a higher category (e.g. a float scalar with an int tensor).
+    if higher is None:
+        return lower
+    if lower is None:
+        return higher
+    if higher.category == FLOAT:
+        return higher
+    if higher is bool_ or lower.category == FLOAT:
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands) -> dtype:
+    """PyTorch's result type of tensors and Python scalars (``torch.result_type``)."""
+    dim = zero = scalar = None
+    for x in operands:
+        d = getattr(x, "dtype", None)
+        if isinstance(d, dtype):
+            if x.ndim:
+                dim = d if dim is None else promote_types(dim, d)
+            else:
+                zero = d if zero is None else promote_types(zero, d)
+        else:
+            d = scalar_dtype(x)
+            scalar = d if scalar is None else promote_types(scalar, d)
+    return _combine(dim, _combine(zero, scalar))

@@ -1,0 +1,3 @@
+"""Functional activations: relu, gelu, silu, softmax ..."""
+
+__all__: list[str] = []

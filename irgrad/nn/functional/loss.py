@@ -1,0 +1,3 @@
+"""Functional losses: cross_entropy, nll_loss, mse_loss ..."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Conv1d, Conv2d, ConvTranspose2d."""
+
+__all__: list[str] = []

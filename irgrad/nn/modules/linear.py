@@ -1,0 +1,3 @@
+"""Linear, Bilinear, Identity, Flatten, Unflatten."""
+
+__all__: list[str] = []

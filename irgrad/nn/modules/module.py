@@ -1,0 +1,3 @@
+"""Module: the base class of every layer (registration, state_dict, hooks, train/eval)."""
+
+__all__: list[str] = []

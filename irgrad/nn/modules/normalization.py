@@ -1,0 +1,3 @@
+"""BatchNorm1d/2d and LayerNorm."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (and 1d forms)."""
+
+__all__: list[str] = []

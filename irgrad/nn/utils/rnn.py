@@ -1,0 +1,3 @@
+"""Variable-length sequences: pad_sequence, pack_padded_sequence, pad_packed_sequence."""
+
+__all__: list[str] = []

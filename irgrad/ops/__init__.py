@@ -1,0 +1,9 @@
+"""The op registry and every primitive op, grouped by lowering class.
+
+Importing this package registers all primitives in :data:`OPS`.
+"""
+
+from . import elementwise, linalg, movement, reduction  # noqa: F401  (registers the ops)
+from .registry import OPS, DtypeRule, Kind, Meta, OpDef, VjpContext, get, register
+
+__all__ = ["OPS", "DtypeRule", "Kind", "Meta", "OpDef", "VjpContext", "get", "register"]

@@ -1,0 +1,328 @@
+"""Elementwise primitives: one scalar function applied at every position.
+
+Kernels see inputs already promoted to the computation dtype and broadcastable
+against each other (numpy broadcasting); the dispatcher inserts explicit
+``broadcast_to`` nodes where autograd or the tracer needs them, so gradient rules
+here always produce gradients of the output's shape.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..dtypes import FLOAT, bool_
+from .registry import DtypeRule, Kind, Meta, OpDef, register
+from .shapes import broadcast_shapes
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _infer_elementwise(name: str, rule: DtypeRule):
+    def infer(*metas: Meta, **attrs) -> Meta:
+        shape = broadcast_shapes(name, *(m.shape for m in metas))
+        values = metas[1:] if name == "where" else metas
+        dt = values[0].dtype
+        for m in values[1:]:
+            if m.dtype is not dt:
+                raise TypeError(
+                    f"{name}: expected operands of one dtype, got {[str(v.dtype) for v in values]}"
+                )
+        if rule in (DtypeRule.COMPARE, DtypeRule.LOGICAL):
+            return Meta(shape, bool_)
+        if rule is DtypeRule.FLOAT and dt.category != FLOAT:
+            raise TypeError(f"{name}: expected a floating-point operand, got {dt}")
+        if rule is DtypeRule.INTEGRAL and dt.category == FLOAT:
+            raise TypeError(f"{name}: expected integral or bool operands, got {dt}")
+        return Meta(shape, dt)
+
+    return infer
+
+
+def _elementwise(
+    name: str,
+    kernel,
+    vjp=None,
+    *,
+    rule: DtypeRule = DtypeRule.SAME,
+    arity: int = 1,
+    save_inputs: bool = False,
+    save_output: bool = False,
+    doc: str = "",
+) -> OpDef:
+    return register(
+        OpDef(
+            name,
+            Kind.ELEMENTWISE,
+            kernel,
+            _infer_elementwise(name, rule),
+            vjp,
+            save_inputs=save_inputs,
+            save_output=save_output,
+            dtype_rule=rule,
+            arity=arity,
+            doc=doc,
+        )
+    )
+
+
+def _zero_grad(F, g, c):
+    return tuple(F.full_like(g, value=0.0) if need else None for need in c.needs)
+
+
+# --- unary -----------------------------------------------------------------------------
+
+_elementwise("neg", np.negative, lambda F, g, c: (F.neg(g),))
+_elementwise("abs", np.abs, lambda F, g, c: (F.mul(g, F.sign(c.ins[0])),), save_inputs=True)
+_elementwise("sign", np.sign, _zero_grad)
+_elementwise("floor", np.floor, _zero_grad)
+_elementwise("ceil", np.ceil, _zero_grad)
+_elementwise("round", np.round, _zero_grad)
+_elementwise("trunc", np.trunc, _zero_grad)
+_elementwise(
+    "relu",
+    lambda x: np.maximum(x, x.dtype.type(0)),
+    lambda F, g, c: (F.where(F.gt(c.out, 0), g, 0.0),),
+    save_output=True,
+)
+_elementwise(
+    "exp", np.exp, lambda F, g, c: (F.mul(g, c.out),), rule=DtypeRule.FLOAT, save_output=True
+)
+_elementwise(
+    "expm1",
+    np.expm1,
+    lambda F, g, c: (F.mul(g, F.add(c.out, 1.0)),),
+    rule=DtypeRule.FLOAT,
+    save_output=True,
+)
+_elementwise(
+    "log", np.log, lambda F, g, c: (F.div(g, c.ins[0]),), rule=DtypeRule.FLOAT, save_inputs=True
+)
+_elementwise(
+    "log1p",
+    np.log1p,
+    lambda F, g, c: (F.div(g, F.add(c.ins[0], 1.0)),),
+    rule=DtypeRule.FLOAT,
+    save_inputs=True,
+)
+_elementwise(
+    "sqrt",
+    np.sqrt,
+    lambda F, g, c: (F.div(g, F.mul(c.out, 2.0)),),
+    rule=DtypeRule.FLOAT,
+    save_output=True,
+)
+_elementwise(
+    "rsqrt",
+    lambda x: np.reciprocal(np.sqrt(x)),
+    lambda F, g, c: (F.mul(g, F.mul(F.mul(F.mul(c.out, c.out), c.out), -0.5)),),
+    rule=DtypeRule.FLOAT,
+    save_output=True,
+)
+_elementwise(
+    "reciprocal",
+    np.reciprocal,
+    lambda F, g, c: (F.neg(F.mul(g, F.mul(c.out, c.out))),),
+    rule=DtypeRule.FLOAT,
+    save_output=True,
+)
+_elementwise(
+    "sin",
+    np.sin,
+    lambda F, g, c: (F.mul(g, F.cos(c.ins[0])),),
+    rule=DtypeRule.FLOAT,
+    save_inputs=True,
+)
+_elementwise(
+    "cos",
+    np.cos,
+    lambda F, g, c: (F.neg(F.mul(g, F.sin(c.ins[0]))),),
+    rule=DtypeRule.FLOAT,
+    save_inputs=True,
+)
+_elementwise(
+    "tan",
+    np.tan,
+    lambda F, g, c: (F.mul(g, F.add(F.mul(c.out, c.out), 1.0)),),
+    rule=DtypeRule.FLOAT,
+    save_output=True,
+)
+_elementwise(
+    "tanh",
+    np.tanh,
+    lambda F, g, c: (F.mul(g, F.sub(1.0, F.mul(c.out, c.out))),),
+    rule=DtypeRule.FLOAT,
+    save_output=True,
+)
+
+
+def _sigmoid(x):
+    # 1 / (1 + e^-x): e^-x overflows to inf for very negative x, giving exactly 0.
+    e = np.exp(-x)
+    e += 1
+    return np.reciprocal(e, out=e)
+
+
+_elementwise(
+    "sigmoid",
+    _sigmoid,
+    lambda F, g, c: (F.mul(g, F.mul(c.out, F.sub(1.0, c.out))),),
+    rule=DtypeRule.FLOAT,
+    save_output=True,
+)
+
+_erf_scalar = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    # numpy has no erf; math.erf is correctly rounded in float64.
+    return np.asarray(_erf_scalar(x), dtype=x.dtype)
+
+
+_elementwise(
+    "erf",
+    _erf,
+    lambda F, g, c: (
+        F.mul(g, F.mul(F.exp(F.neg(F.mul(c.ins[0], c.ins[0]))), _TWO_OVER_SQRT_PI)),
+    ),
+    rule=DtypeRule.FLOAT,
+    save_inputs=True,
+)
+_elementwise("logical_not", np.logical_not, rule=DtypeRule.LOGICAL)
+_elementwise("bitwise_not", np.invert, rule=DtypeRule.INTEGRAL)
+_elementwise("isnan", np.isnan, rule=DtypeRule.COMPARE)
+_elementwise("isinf", np.isinf, rule=DtypeRule.COMPARE)
+_elementwise("isfinite", np.isfinite, rule=DtypeRule.COMPARE)
+_elementwise(
+    "full_like",
+    lambda x, *, value: np.full(x.shape, value, dtype=x.dtype),
+    doc="A tensor of x's shape and dtype filled with `value` (x's data is not read).",
+)
+
+
+# --- type conversion -------------------------------------------------------------------
+
+
+def _infer_cast(x: Meta, *, dtype) -> Meta:
+    return Meta(x.shape, dtype)
+
+
+def _cast_vjp(F, g, c):
+    src = c.metas[0].dtype
+    return (F.cast(g, dtype=src) if src.category == FLOAT else None,)
+
+
+register(
+    OpDef(
+        "cast",
+        Kind.ELEMENTWISE,
+        lambda x, *, dtype: x.astype(dtype.np),
+        _infer_cast,
+        _cast_vjp,
+        doc="Convert to `dtype` (PyTorch's `.to(dtype)`: float to int truncates toward zero).",
+    )
+)
+
+
+# --- binary ----------------------------------------------------------------------------
+
+
+def _binary(name, kernel, vjp=None, **kw) -> OpDef:
+    return _elementwise(name, kernel, vjp, arity=2, **kw)
+
+
+def _mul_vjp(F, g, c):
+    a, b = c.ins
+    return (F.mul(g, b) if c.needs[0] else None, F.mul(g, a) if c.needs[1] else None)
+
+
+def _div_vjp(F, g, c):
+    a, b = c.ins
+    ga = F.div(g, b) if c.needs[0] else None
+    gb = F.neg(F.div(F.mul(g, a), F.mul(b, b))) if c.needs[1] else None
+    return ga, gb
+
+
+def _pow_vjp(F, g, c):
+    a, b = c.ins
+    ga = gb = None
+    if c.needs[0]:
+        # d/da a^b = b * a^(b-1), defined as 0 where b == 0 (PyTorch's convention).
+        ga = F.where(F.eq(b, 0.0), 0.0, F.mul(g, F.mul(b, F.pow(a, F.sub(b, 1.0)))))
+    if c.needs[1]:
+        # d/db a^b = a^b * log(a), defined as 0 where a == 0 and b >= 0.
+        zero_base = F.logical_and(F.eq(a, 0.0), F.ge(b, 0.0))
+        gb = F.where(zero_base, 0.0, F.mul(g, F.mul(c.out, F.log(a))))
+    return ga, gb
+
+
+def _extremum_vjp(loses_a: str, loses_b: str):
+    # Ties split the gradient evenly between the two inputs, as PyTorch does.
+    def vjp(F, g, c):
+        a, b = c.ins
+        shared = F.where(F.eq(a, b), F.mul(g, 0.5), g)
+        ga = F.where(getattr(F, loses_a)(a, b), 0.0, shared) if c.needs[0] else None
+        gb = F.where(getattr(F, loses_b)(a, b), 0.0, shared) if c.needs[1] else None
+        return ga, gb
+
+    return vjp
+
+
+def _remainder_vjp(rounding: str):
+    def vjp(F, g, c):
+        a, b = c.ins
+        gb = None
+        if c.needs[1]:
+            quotient = getattr(F, rounding)(F.div(a, b))
+            gb = F.neg(F.mul(g, quotient))
+        return (g if c.needs[0] else None), gb
+
+    return vjp
+
+
+_binary("add", np.add, lambda F, g, c: (g, g))
+_binary("sub", np.subtract, lambda F, g, c: (g, F.neg(g) if c.needs[1] else None))
+_binary("mul", np.multiply, _mul_vjp, save_inputs=True)
+_binary("div", np.true_divide, _div_vjp, rule=DtypeRule.FLOAT, save_inputs=True)
+_binary("pow", np.power, _pow_vjp, save_inputs=True, save_output=True)
+_binary("maximum", np.maximum, _extremum_vjp("lt", "gt"), save_inputs=True)
+_binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True)
+_binary("floor_divide", np.floor_divide, _zero_grad)
+_binary("remainder", np.remainder, _remainder_vjp("floor"), save_inputs=True)
+_binary("fmod", np.fmod, _remainder_vjp("trunc"), save_inputs=True)
+_binary("atan2", np.arctan2, rule=DtypeRule.FLOAT)
+for _name, _kernel in (
+    ("eq", np.equal),
+    ("ne", np.not_equal),
+    ("lt", np.less),
+    ("le", np.less_equal),
+    ("gt", np.greater),
+    ("ge", np.greater_equal),
+):
+    _binary(_name, _kernel, rule=DtypeRule.COMPARE)
+for _name, _kernel in (
+    ("logical_and", np.logical_and),
+    ("logical_or", np.logical_or),
+    ("logical_xor", np.logical_xor),
+):
+    _binary(_name, _kernel, rule=DtypeRule.LOGICAL)
+for _name, _kernel in (
+    ("bitwise_and", np.bitwise_and),
+    ("bitwise_or", np.bitwise_or),
+    ("bitwise_xor", np.bitwise_xor),
+):
+    _binary(_name, _kernel, rule=DtypeRule.INTEGRAL)
+
+
+# --- ternary ---------------------------------------------------------------------------
+
+
+def _where_vjp(F, g, c):
+    cond = c.ins[0]
+    ga = F.where(cond, g, 0.0) if c.needs[1] else None
+    gb = F.where(cond, 0.0, g) if c.needs[2] else None
+    return None, ga, gb
+
+
+_elementwise("where", np.where, _where_vjp, arity=3, save_inputs=True)

@@ -1,0 +1,348 @@
+"""Data-movement primitives: reshape, permute, broadcast, slicing, indexing, joining.
+
+``reshape``, ``permute``, ``broadcast_to`` and ``slice`` return views of their
+input where numpy can (as PyTorch's views do); every other op here returns fresh
+memory. Index specs are normalised by the public layer: a ``slice`` index is a
+tuple of ints, ``slice`` objects (positive steps) and ``None``, with no Ellipsis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import Kind, Meta, OpDef, register
+from .shapes import broadcast_shapes, fmt, numel
+
+
+def _movement(name, kernel, infer, vjp=None, **kw) -> OpDef:
+    return register(OpDef(name, Kind.MOVEMENT, kernel, infer, vjp, **kw))
+
+
+def sum_to(F, x, shape: tuple[int, ...]):
+    """Sum ``x`` down to ``shape`` (the inverse of broadcasting ``shape`` to x's shape)."""
+    x_shape = tuple(x.shape)
+    if x_shape == tuple(shape):
+        return x
+    lead = len(x_shape) - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and x_shape[lead + i] != 1
+    )
+    summed = F.sum(x, dims=dims, keepdim=True)
+    return F.reshape(summed, shape=tuple(shape))
+
+
+# --- reshape / permute / broadcast_to -------------------------------------------------
+
+
+def _infer_reshape(x: Meta, *, shape) -> Meta:
+    if numel(shape) != numel(x.shape):
+        raise RuntimeError(f"reshape: shape '{fmt(shape)}' is invalid for input of size {numel(x.shape)}")
+    return Meta(tuple(shape), x.dtype)
+
+
+_movement(
+    "reshape",
+    lambda x, *, shape: x.reshape(shape),
+    _infer_reshape,
+    lambda F, g, c: (F.reshape(g, shape=c.metas[0].shape),),
+)
+
+
+def _infer_permute(x: Meta, *, dims) -> Meta:
+    if sorted(dims) != list(range(len(x.shape))):
+        raise RuntimeError(
+            f"permute: number of dims don't match or repeat: input shape {fmt(x.shape)}, "
+            f"dims {tuple(dims)}"
+        )
+    return Meta(tuple(x.shape[d] for d in dims), x.dtype)
+
+
+def _permute_vjp(F, g, c):
+    inverse = tuple(np.argsort(c.attrs["dims"]).tolist())
+    return (F.permute(g, dims=inverse),)
+
+
+_movement("permute", lambda x, *, dims: x.transpose(dims), _infer_permute, _permute_vjp)
+
+
+def _infer_broadcast_to(x: Meta, *, shape) -> Meta:
+    shape = tuple(shape)
+    lead = len(shape) - len(x.shape)
+    ok = lead >= 0 and all(s in (1, t) for s, t in zip(x.shape, shape[lead:]))
+    if not ok:
+        for i, (s, t) in enumerate(zip(reversed(x.shape), reversed(shape))):
+            if s not in (1, t):
+                dim = len(shape) - 1 - i
+                raise RuntimeError(
+                    f"expand: The expanded size of the tensor ({t}) must match the existing "
+                    f"size ({s}) at non-singleton dimension {dim}.  Target sizes: {fmt(shape)}.  "
+                    f"Tensor sizes: {fmt(x.shape)}"
+                )
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({len(shape)}) must be greater or equal to "
+            f"the number of dimensions in the tensor ({len(x.shape)})"
+        )
+    return Meta(shape, x.dtype)
+
+
+_movement(
+    "broadcast_to",
+    lambda x, *, shape: np.broadcast_to(x, shape),
+    _infer_broadcast_to,
+    lambda F, g, c: (sum_to(F, g, c.metas[0].shape),),
+)
+
+
+# --- basic slicing --------------------------------------------------------------------
+
+
+def sliced_shape(shape: tuple[int, ...], index: tuple) -> tuple[int, ...]:
+    """The shape of ``x[index]`` for a normalised basic index (ints, slices, None)."""
+    out = []
+    dim = 0
+    for item in index:
+        if item is None:
+            out.append(1)
+            continue
+        if isinstance(item, slice):
+            out.append(len(range(*item.indices(shape[dim]))))
+        dim += 1
+    out.extend(shape[dim:])
+    return tuple(out)
+
+
+def _infer_slice(x: Meta, *, index) -> Meta:
+    return Meta(sliced_shape(x.shape, index), x.dtype)
+
+
+def _slice_grad_kernel(g, *, shape, index):
+    out = np.zeros(shape, dtype=g.dtype)
+    out[index] = g
+    return out
+
+
+_movement(
+    "slice",
+    lambda x, *, index: x[index],
+    _infer_slice,
+    lambda F, g, c: (F.slice_grad(g, shape=c.metas[0].shape, index=c.attrs["index"]),),
+    doc="Basic indexing x[index] (a view).",
+)
+_movement(
+    "slice_grad",
+    _slice_grad_kernel,
+    lambda g, *, shape, index: Meta(tuple(shape), g.dtype),
+    lambda F, g, c: (F.slice(g, index=c.attrs["index"]),),
+    doc="Zeros of `shape` with g written at `index`: the gradient of slice.",
+)
+
+
+# --- advanced (integer array) indexing ------------------------------------------------
+
+
+def build_index(spec: tuple, arrays) -> tuple:
+    """Fill the ``...`` placeholders of an index spec with the index arrays, in order."""
+    it = iter(arrays)
+    return tuple(next(it) if item is Ellipsis else item for item in spec)
+
+
+def _index_kernel(x, *indices, spec):
+    return x[build_index(spec, indices)]
+
+
+def _index_grad_kernel(g, *indices, shape, spec):
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, build_index(spec, indices), g)
+    return out
+
+
+def _probe(shape, dtype, spec, index_metas):
+    # The result shape of numpy advanced indexing, computed on zero-stride dummies.
+    dummy = np.broadcast_to(np.zeros((), dtype=np.int8), shape)
+    idx = [np.broadcast_to(np.zeros((), dtype=np.int64), m.shape) for m in index_metas]
+    return Meta(dummy[build_index(spec, idx)].shape, dtype)
+
+
+def _index_vjp(F, g, c):
+    indices = c.ins[1:]
+    grad = F.index_grad(g, *indices, shape=c.metas[0].shape, spec=c.attrs["spec"])
+    return (grad,) + (None,) * len(indices)
+
+
+_movement(
+    "index",
+    _index_kernel,
+    lambda x, *idx, spec: _probe(x.shape, x.dtype, spec, idx),
+    _index_vjp,
+    save_inputs=True,
+    doc="Advanced indexing: `spec` holds ints, slices and None, and `...` where each "
+    "int64 index tensor goes.",
+)
+
+
+def _index_grad_vjp(F, g, c):
+    indices = c.ins[1:]
+    return (F.index(g, *indices, spec=c.attrs["spec"]),) + (None,) * len(indices)
+
+
+_movement(
+    "index_grad",
+    _index_grad_kernel,
+    lambda g, *idx, shape, spec: Meta(tuple(shape), g.dtype),
+    _index_grad_vjp,
+    save_inputs=True,
+    doc="Zeros of `shape` with g added at the indexed positions (repeats accumulate).",
+)
+
+
+# --- gather / scatter_add -------------------------------------------------------------
+
+
+def _along(index: np.ndarray, dim: int) -> tuple:
+    """Full index arrays that address ``index``'s positions, with ``dim`` replaced."""
+    grids = list(np.indices(index.shape, sparse=True))
+    grids[dim] = index
+    return tuple(grids)
+
+
+def _gather_kernel(x, index, *, dim):
+    return x[_along(index, dim)]
+
+
+def _scatter_add_kernel(x, index, src, *, dim):
+    out = np.array(x, copy=True)
+    region = tuple(slice(0, s) for s in index.shape)
+    np.add.at(out, _along(index, dim), src[region])
+    return out
+
+
+def _infer_gather(x: Meta, index: Meta, *, dim) -> Meta:
+    if len(index.shape) != len(x.shape) or any(
+        i > s for d, (i, s) in enumerate(zip(index.shape, x.shape)) if d != dim
+    ):
+        raise RuntimeError(
+            f"gather: Size does not match at dimension {dim}: index {fmt(index.shape)} "
+            f"and input {fmt(x.shape)} (index may not be larger except at dim {dim})"
+        )
+    return Meta(tuple(index.shape), x.dtype)
+
+
+def _gather_vjp(F, g, c):
+    x, index = c.ins
+    zeros = F.full_like(x, value=0.0)
+    return F.scatter_add(zeros, index, g, dim=c.attrs["dim"]), None
+
+
+_movement(
+    "gather",
+    _gather_kernel,
+    _infer_gather,
+    _gather_vjp,
+    save_inputs=True,
+)
+
+
+def _infer_scatter_add(x: Meta, index: Meta, src: Meta, *, dim) -> Meta:
+    if len(index.shape) != len(x.shape) or any(
+        i > s for i, s in zip(index.shape, src.shape)
+    ):
+        raise RuntimeError(
+            f"scatter_add: index {fmt(index.shape)} must have the rank of self {fmt(x.shape)} "
+            f"and be no larger than src {fmt(src.shape)}"
+        )
+    return Meta(tuple(x.shape), x.dtype)
+
+
+def _scatter_add_vjp(F, g, c):
+    index = c.ins[1]
+    gsrc = None
+    if c.needs[2]:
+        gathered = F.gather(g, index, dim=c.attrs["dim"])
+        src_shape = c.metas[2].shape
+        if tuple(gathered.shape) != tuple(src_shape):
+            gathered = F.pad(gathered, widths=tuple(
+                (0, s - i) for s, i in zip(src_shape, gathered.shape)
+            ), value=0.0)
+        gsrc = gathered
+    return (g if c.needs[0] else None), None, gsrc
+
+
+_movement(
+    "scatter_add",
+    _scatter_add_kernel,
+    _infer_scatter_add,
+    _scatter_add_vjp,
+    save_inputs=True,
+)
+
+
+# --- joining, flipping, padding, copying ----------------------------------------------
+
+
+def _infer_cat(*xs: Meta, dim) -> Meta:
+    first = xs[0]
+    for x in xs[1:]:
+        if len(x.shape) != len(first.shape) or any(
+            a != b for d, (a, b) in enumerate(zip(x.shape, first.shape)) if d != dim
+        ):
+            raise RuntimeError(
+                f"cat: Sizes of tensors must match except in dimension {dim}. "
+                f"Got shapes {[fmt(m.shape) for m in xs]}"
+            )
+        if x.dtype is not first.dtype:
+            raise TypeError(f"cat: expected operands of one dtype, got {[str(m.dtype) for m in xs]}")
+    size = sum(x.shape[dim] for x in xs)
+    return Meta(first.shape[:dim] + (size,) + first.shape[dim + 1 :], first.dtype)
+
+
+def _cat_vjp(F, g, c):
+    dim = c.attrs["dim"]
+    grads = []
+    start = 0
+    for meta, need in zip(c.metas, c.needs):
+        stop = start + meta.shape[dim]
+        index = (slice(None),) * dim + (slice(start, stop, 1),)
+        grads.append(F.slice(g, index=index) if need else None)
+        start = stop
+    return tuple(grads)
+
+
+_movement(
+    "cat",
+    lambda *xs, dim: np.concatenate(xs, axis=dim),
+    _infer_cat,
+    _cat_vjp,
+    arity=-1,
+)
+_movement(
+    "flip",
+    lambda x, *, dims: np.flip(x, dims).copy(),
+    lambda x, *, dims: Meta(tuple(x.shape), x.dtype),
+    lambda F, g, c: (F.flip(g, dims=c.attrs["dims"]),),
+)
+
+
+def _pad_vjp(F, g, c):
+    index = tuple(
+        slice(before, before + size, 1)
+        for (before, _), size in zip(c.attrs["widths"], c.metas[0].shape)
+    )
+    return (F.slice(g, index=index),)
+
+
+_movement(
+    "pad",
+    lambda x, *, widths, value: np.pad(x, widths, mode="constant", constant_values=value),
+    lambda x, *, widths, value: Meta(
+        tuple(s + a + b for s, (a, b) in zip(x.shape, widths)), x.dtype
+    ),
+    _pad_vjp,
+    doc="Constant padding; `widths` has a (before, after) pair per dim, all non-negative.",
+)
+_movement(
+    "copy",
+    lambda x: np.array(x, copy=True, order="C"),
+    lambda x: Meta(tuple(x.shape), x.dtype),
+    lambda F, g, c: (g,),
+    doc="A fresh contiguous copy (clone/contiguous).",
+)

@@ -1,0 +1,170 @@
+"""Reduction primitives: each output element combines a slice of the input.
+
+Attributes are normalised by the public layer: ``dims`` is a sorted tuple of
+non-negative dims to reduce (``()`` reduces nothing), ``keepdim`` a bool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dtypes import FLOAT, int64
+from .registry import Kind, Meta, OpDef, register
+from .shapes import fmt, reduced_shape
+
+
+def _integral_to_int64(x: np.ndarray):
+    return np.int64 if x.dtype.kind in "biu" else None
+
+
+def _keep(F, value, c):
+    """``value`` reshaped so it broadcasts against the input (the reduced dims kept as 1)."""
+    if c.attrs["keepdim"]:
+        return value
+    shape = reduced_shape(c.metas[0].shape, c.attrs["dims"], True)
+    return F.reshape(value, shape=shape)
+
+
+def _infer_reduce(name: str, result_dtype=None, allow_empty: bool = True):
+    def infer(x: Meta, *, dims, keepdim) -> Meta:
+        if not allow_empty and any(x.shape[d] == 0 for d in dims):
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0, "
+                f"or a non-empty reduced dim; got shape {fmt(x.shape)} and dims {dims}"
+            )
+        dt = result_dtype(x.dtype) if result_dtype else x.dtype
+        return Meta(reduced_shape(x.shape, dims, keepdim), dt)
+
+    return infer
+
+
+def _sum_dtype(d):
+    return d if d.category == FLOAT else int64
+
+
+def _sum_vjp(F, g, c):
+    return (F.broadcast_to(_keep(F, g, c), shape=c.metas[0].shape),)
+
+
+register(
+    OpDef(
+        "sum",
+        Kind.REDUCTION,
+        lambda x, *, dims, keepdim: np.add.reduce(
+            x, axis=dims, keepdims=keepdim, dtype=_integral_to_int64(x)
+        ),
+        _infer_reduce("sum", _sum_dtype),
+        _sum_vjp,
+        doc="Sum over `dims`; bool and integer inputs sum in int64.",
+    )
+)
+
+
+def _prod_vjp(F, g, c):
+    # d prod / d x_i = product of the other elements, computed without dividing by zero:
+    # with no zero in the slice it is out / x_i; with exactly one zero it is the product
+    # of the non-zeros at the zero's position and 0 elsewhere; with more it is 0.
+    (x,) = c.ins
+    dims = c.attrs["dims"]
+    shape = c.metas[0].shape
+    is_zero = F.eq(x, 0.0)
+    zeros = F.sum(F.cast(is_zero, dtype=c.metas[0].dtype), dims=dims, keepdim=True)
+    safe = F.where(is_zero, 1.0, x)
+    nonzero_prod = F.prod(safe, dims=dims, keepdim=True)
+    one_zero_here = F.logical_and(is_zero, F.eq(zeros, 1.0))
+    others = F.where(
+        F.eq(zeros, 0.0),
+        F.div(_keep(F, c.out, c), safe),
+        F.where(one_zero_here, nonzero_prod, 0.0),
+    )
+    return (F.mul(F.broadcast_to(_keep(F, g, c), shape=shape), others),)
+
+
+register(
+    OpDef(
+        "prod",
+        Kind.REDUCTION,
+        lambda x, *, dims, keepdim: np.multiply.reduce(
+            x, axis=dims, keepdims=keepdim, dtype=_integral_to_int64(x)
+        ),
+        _infer_reduce("prod", _sum_dtype),
+        _prod_vjp,
+        save_inputs=True,
+        save_output=True,
+    )
+)
+
+
+def _extremum_vjp(F, g, c):
+    # The gradient is shared evenly between all elements equal to the extremum.
+    (x,) = c.ins
+    dims = c.attrs["dims"]
+    shape = c.metas[0].shape
+    hit = F.eq(x, _keep(F, c.out, c))
+    count = F.sum(F.cast(hit, dtype=c.metas[0].dtype), dims=dims, keepdim=True)
+    share = F.div(_keep(F, g, c), count)
+    return (F.where(hit, F.broadcast_to(share, shape=shape), 0.0),)
+
+
+for _name, _ufunc in (("amax", np.maximum), ("amin", np.minimum)):
+    register(
+        OpDef(
+            _name,
+            Kind.REDUCTION,
+            lambda x, *, dims, keepdim, _u=_ufunc: _u.reduce(x, axis=dims, keepdims=keepdim),
+            _infer_reduce(_name, allow_empty=False),
+            _extremum_vjp,
+            save_inputs=True,
+            save_output=True,
+        )
+    )
+
+
+def _arg_kernel(fn):
+    def kernel(x, *, dim, keepdim):
+        if dim is None:
+            out = fn(x)
+            return np.asarray(out).reshape((1,) * x.ndim) if keepdim else out
+        return fn(x, axis=dim, keepdims=keepdim)
+
+    return kernel
+
+
+def _infer_arg(name: str):
+    def infer(x: Meta, *, dim, keepdim) -> Meta:
+        if x.shape and (dim is None and 0 in x.shape or dim is not None and x.shape[dim] == 0):
+            raise IndexError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0 "
+                f"(shape {fmt(x.shape)})"
+            )
+        if dim is None:
+            return Meta((1,) * len(x.shape) if keepdim else (), int64)
+        return Meta(reduced_shape(x.shape, (dim,), keepdim), int64)
+
+    return infer
+
+
+for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
+    register(OpDef(_name, Kind.REDUCTION, _arg_kernel(_fn), _infer_arg(_name)))
+
+
+def _cumsum_vjp(F, g, c):
+    dim = c.attrs["dim"]
+    return (F.flip(F.cumsum(F.flip(g, dims=(dim,)), dim=dim), dims=(dim,)),)
+
+
+def _infer_cumsum(x: Meta, *, dim) -> Meta:
+    return Meta(x.shape, _sum_dtype(x.dtype))
+
+
+register(
+    OpDef(
+        "cumsum",
+        Kind.REDUCTION,
+        lambda x, *, dim: np.cumsum(x, axis=dim, dtype=_integral_to_int64(x)),
+        _infer_cumsum,
+        _cumsum_vjp,
+        doc="Running sum along `dim`; integers accumulate in int64.",
+    )
+)
+

@@ -1,0 +1,112 @@
+"""The op registry: every primitive op is one :class:`OpDef`, defined once.
+
+Eager execution, the autograd engine, the tracer, IR autodiff and code generation
+are all interpreters of these records:
+
+* ``eval``   the numpy kernel, ``eval(*arrays, **attrs) -> ndarray``; it may assume
+  its inputs already have the computation dtype (the dispatcher promotes them);
+* ``infer``  the shape/dtype rule, ``infer(*metas, **attrs) -> Meta``, which needs no
+  data (anything with ``.shape`` and ``.dtype`` will do) and raises PyTorch's error
+  for bad shapes;
+* ``vjp``    the gradient rule, ``vjp(F, g, ctx) -> tuple`` (one entry per input,
+  ``None`` where ``ctx.needs`` is false), written against an op namespace ``F`` so
+  the same rule runs on numpy arrays, on Tensors (``create_graph``) and on IR values;
+* ``kind``   the lowering class the code generator uses.
+
+``save_inputs``/``save_output`` say what the gradient rule reads, so autograd keeps
+only that alive (and checks in-place modification only of what it kept).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+from ..dtypes import dtype
+
+
+class Kind(enum.Enum):
+    """How an op is lowered to native code."""
+
+    ELEMENTWISE = "elementwise"
+    REDUCTION = "reduction"
+    MATMUL = "matmul"
+    CONV = "conv"
+    MOVEMENT = "movement"
+    RANDOM = "random"
+
+
+class DtypeRule(enum.Enum):
+    """How an elementwise op's computation and result dtypes follow its inputs'."""
+
+    SAME = "same"  # result has the promoted input dtype (add, mul, neg, ...)
+    FLOAT = "float"  # integer inputs are computed in the default float (exp, div, ...)
+    COMPARE = "compare"  # computed in the promoted dtype, result is bool (lt, eq, ...)
+    LOGICAL = "logical"  # any inputs, result is bool (logical_and, ...)
+    INTEGRAL = "integral"  # bool/int only, result has the promoted dtype (bitwise ops)
+    NONE = "none"  # not an arithmetic op: the op's own rule decides (where, cast)
+
+
+class Meta(NamedTuple):
+    """What the shape rule knows of a value: its shape and dtype."""
+
+    shape: tuple[int, ...]
+    dtype: dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+class VjpContext(NamedTuple):
+    """What a gradient rule may read: saved inputs/output (``None`` if not saved),
+    the input shapes and dtypes, which inputs need a gradient, and the op's attributes."""
+
+    ins: tuple | None
+    out: Any
+    metas: tuple[Meta, ...]
+    needs: tuple[bool, ...]
+    attrs: dict
+
+
+@dataclass(frozen=True, eq=False)
+class OpDef:
+    """One primitive op: everything every layer of irgrad needs to know about it."""
+
+    name: str
+    kind: Kind
+    eval: Callable[..., Any]
+    infer: Callable[..., Meta]
+    vjp: Callable[..., tuple] | None = None
+    save_inputs: bool = False
+    save_output: bool = False
+    dtype_rule: DtypeRule = DtypeRule.NONE
+    arity: int = 1
+    doc: str = field(default="", repr=False)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+    @property
+    def differentiable(self) -> bool:
+        return self.vjp is not None
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    """Add ``op`` to the registry; each name is defined exactly once."""
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} is already registered")
+    OPS[op.name] = op
+    return op
+
+
+def get(name: str) -> OpDef:
+    """The op called ``name``."""
+    try:
+        return OPS[name]
+    except KeyError:
+        raise KeyError(f"irgrad has no primitive op named {name!r}") from None

@@ -1,0 +1,103 @@
+"""Random numbers: one global generator, reproducible under ``manual_seed``.
+
+irgrad draws from numpy's PCG64, so the same seed gives the same numbers on every
+run and machine, but not the same numbers as PyTorch's generator (a documented
+difference: tests compare distributions, not draws).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "default_generator"]
+
+
+class Generator:
+    """A random number generator (``irgrad.Generator().manual_seed(0)``)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self._seed = 67280421310721
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._seed = int(seed)
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def seed(self) -> int:
+        new = int(np.random.SeedSequence().entropy % (2**63))
+        self.manual_seed(new)
+        return new
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self):
+        from .creation import tensor
+
+        state = self._rng.bit_generator.state
+        words = [state["state"]["state"], state["state"]["inc"], state["has_uint32"], state["uinteger"]]
+        flat = []
+        for w in words:
+            flat.extend(int(w) >> (32 * k) & 0xFFFFFFFF for k in range(4))
+        return tensor(np.array(flat, dtype=np.int64))
+
+    def set_state(self, new_state) -> None:
+        flat = [int(v) for v in np.asarray(new_state).tolist()]
+
+        def word(i):
+            return sum(flat[4 * i + k] << (32 * k) for k in range(4))
+
+        self._rng.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": word(0), "inc": word(1)},
+            "has_uint32": word(2),
+            "uinteger": word(3),
+        }
+
+    # numpy-level draws used by the creation functions and init
+    def normal(self, mean, std, shape) -> np.ndarray:
+        return self._rng.normal(mean, std, shape)
+
+    def uniform(self, low, high, shape) -> np.ndarray:
+        return self._rng.uniform(low, high, shape)
+
+    def standard_normal(self, shape, dtype) -> np.ndarray:
+        return self._rng.standard_normal(shape, dtype=dtype)
+
+    def random(self, shape, dtype) -> np.ndarray:
+        return self._rng.random(shape, dtype=dtype)
+
+    def integers(self, low, high, shape) -> np.ndarray:
+        return self._rng.integers(low, high, shape, dtype=np.int64)
+
+    def permutation(self, n: int) -> np.ndarray:
+        return self._rng.permutation(n).astype(np.int64)
+
+
+default_generator = Generator()
+
+
+def resolve(generator: Generator | None) -> Generator:
+    return default_generator if generator is None else generator
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the global generator: the same seed gives the same numbers every run."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state) -> None:
+    default_generator.set_state(new_state)

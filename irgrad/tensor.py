@@ -1,0 +1,439 @@
+"""``Tensor``: a numpy array plus autograd metadata.
+
+The array (``_data``) is the storage: views share it as PyTorch views share
+storage, and ``from_numpy``/``numpy()`` never copy.  Autograd metadata is the
+``requires_grad`` flag, the producing node (``grad_fn``) and the version counter,
+shared between a tensor and its views and bumped by every in-place op.
+
+Op methods (``exp``, ``sum``, ``view`` ...) are attached from
+:mod:`irgrad.tensor_methods`, so each op has one implementation serving both
+``irgrad.exp(t)`` and ``t.exp()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import dtypes
+from .autograd.grad_mode import STATE
+from .dtypes import from_numpy_dtype
+
+
+class Size(tuple):
+    """A tensor's shape, printed as ``irgrad.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"irgrad.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class device:
+    """irgrad runs on the CPU only; ``device('cpu')`` exists so PyTorch code runs."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str = "cpu", index: int | None = None) -> None:
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        kind = str(type).split(":")[0]
+        if kind != "cpu":
+            raise RuntimeError(f"irgrad supports only the cpu device, got {type!r}")
+        self.type = "cpu"
+        self.index = index
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+CPU = device("cpu")
+
+
+class Tensor:
+    """A multi-dimensional array with autograd, as ``torch.Tensor``."""
+
+    __slots__ = (
+        "_data",
+        "_rg",
+        "_node",
+        "_out_nr",
+        "_grad",
+        "_version",
+        "_base",
+        "_hooks",
+        "_retains_grad",
+        "__weakref__",
+        "__dict__",
+    )
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray + Tensor -> Tensor
+
+    def __init__(self, *args: Any) -> None:
+        # The legacy constructor: Tensor(data) or Tensor(*sizes), always the default float.
+        if len(args) == 1 and not isinstance(args[0], int):
+            data = np.array(_unwrap_nested(args[0]), dtype=dtypes.get_default_dtype().np)
+        else:
+            sizes = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+            data = np.zeros(tuple(sizes), dtype=dtypes.get_default_dtype().np)
+        _init(self, data)
+
+    # --- construction used by the library (no checks, no copies) ----------------------
+    @classmethod
+    def _wrap(cls, data: np.ndarray, node=None, out_nr: int = 0, requires_grad: bool = False):
+        t = object.__new__(cls)
+        t._data = data
+        t._node = node
+        t._out_nr = out_nr
+        t._rg = requires_grad or node is not None
+        t._grad = None
+        t._version = None
+        t._base = None
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # --- metadata ---------------------------------------------------------------------
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._data.shape)
+        from .ops.shapes import normalize_dim
+
+        return self._data.shape[normalize_dim("size", dim, self._data.ndim)]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> device:
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def stride(self, dim: int | None = None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[dim]
+
+    def data_ptr(self) -> int:
+        return self._data.__array_interface__["data"][0]
+
+    def get_device(self) -> int:
+        return -1
+
+    # --- autograd metadata --------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if self._node is not None and not value:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        if value and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
+            )
+        self._rg = value
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad(self) -> "Tensor | None":
+        if self._node is not None and not self._retains_grad and STATE.enabled:
+            import warnings
+
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+                "Its .grad attribute won't be populated during autograd.backward(). If you "
+                "indeed want the .grad field to be populated for a non-leaf Tensor, use "
+                ".retain_grad() on the non-leaf Tensor.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: {list(value.shape)} vs "
+                    f"tensor {list(self.shape)}"
+                )
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(
+                    f"assigned grad has data of a different type: {value.dtype} vs tensor {self.dtype}"
+                )
+        self._grad = value
+
+    @property
+    def data(self) -> "Tensor":
+        """The same storage without autograd history (and with its own version counter)."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def _version_value(self) -> int:
+        return self._version[0] if self._version is not None else 0
+
+    def _bump_version(self) -> None:
+        """Mark an in-place write (shared with every view of the same storage)."""
+        if self._version is None:
+            self._version = [0]
+        self._version[0] += 1
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing storage and version counter, outside the autograd graph."""
+        t = Tensor._wrap(self._data)
+        t._version = self._shared_version()
+        t._base = self._base if self._base is not None else self
+        return t
+
+    def detach_(self) -> "Tensor":
+        if self._base is not None and self._base._rg:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._node = None
+        self._rg = False
+        return self
+
+    def _shared_version(self) -> list:
+        if self._version is None:
+            self._version = [0]
+        return self._version
+
+    def retain_grad(self) -> None:
+        """Populate ``.grad`` of this non-leaf tensor during backward."""
+        if not self._rg:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._node is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        node = self._node
+        if node.retained is None:
+            node.retained = {}
+        import weakref
+
+        node.retained[self._out_nr] = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self._node
+            if node.hooks is None:
+                node.hooks = {}
+            hooks = node.hooks.setdefault(self._out_nr, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``)."""
+        from .autograd.engine import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    # --- conversion -------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self._rg and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
+        return self._data
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return self._data.item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        data = self._data
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            return data.astype(dtype)
+        if copy:
+            return data.copy()
+        return data
+
+    def __dlpack__(self, *args, **kwargs):
+        if self._rg:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def _scalar(self, kind: str):
+        if self._data.size != 1:
+            raise RuntimeError(f"only one element tensors can be converted to Python scalars")
+        return self._data.reshape(()).item()
+
+    def __float__(self) -> float:
+        return float(self._scalar("float()"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int()"))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape {list(self.shape)})"
+            )
+        return bool(self._scalar("bool()"))
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "biu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._scalar("__index__"))
+
+    def __complex__(self) -> complex:
+        return complex(self._scalar("complex()"))
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        from .tensor_repr import tensor_repr
+
+        return tensor_repr(self)
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return repr(self) if not spec else format(str(self), spec)
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("irgrad tensors are not picklable; use irgrad.save, which never runs code")
+
+    def __deepcopy__(self, memo):
+        if self._node is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment."
+            )
+        new = type(self).__new__(type(self))
+        _init(new, self._data.copy(), self._rg)
+        if self._grad is not None:
+            new._grad = Tensor._wrap(self._grad._data.copy())
+        new.__dict__.update({k: v for k, v in self.__dict__.items()})
+        memo[id(self)] = new
+        return new
+
+
+class _RemovableHandle:
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _init(t: Tensor, data: np.ndarray, requires_grad: bool = False) -> None:
+    t._data = data
+    t._node = None
+    t._out_nr = 0
+    t._rg = requires_grad
+    t._grad = None
+    t._version = None
+    t._base = None
+    t._hooks = None
+    t._retains_grad = False
+
+
+def _unwrap_nested(data):
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)):
+        return [_unwrap_nested(x) for x in data]
+    return data
+

@@ -1,0 +1,198 @@
+"""Attach op methods and operators to :class:`~irgrad.tensor.Tensor`.
+
+Each op has one implementation in :mod:`irgrad.tensor_ops`; this table makes it
+``Tensor.<name>`` too, so ``x.exp()`` and ``irgrad.exp(x)`` cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from .dtypes import bool_, float16, float32, float64, int32, int64, to_dtype, uint8, int8, int16
+from .tensor import Tensor
+from .tensor_ops import indexing as I
+from .tensor_ops import inplace as IP
+from .tensor_ops import linalg as L
+from .tensor_ops import pointwise as P
+from .tensor_ops import reduce as R
+from .tensor_ops import shape as S
+
+_METHODS = {
+    module: [name for name in names.split()]
+    for module, names in {
+        P: """neg negative abs absolute sign floor ceil trunc fix relu exp expm1 log log1p sqrt rsqrt
+              reciprocal sin cos tan tanh sigmoid erf logical_not bitwise_not isnan isinf isfinite mul
+              multiply floor_divide remainder fmod pow atan2 maximum minimum eq ne not_equal lt less le
+              less_equal gt greater ge greater_equal logical_and logical_or logical_xor bitwise_and
+              bitwise_or bitwise_xor add sub subtract div divide true_divide square log2 log10 exp2 round
+              clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num""",
+        R: """sum prod mean var std amax amin argmax argmin max min logsumexp softmax log_softmax cumsum
+              all any count_nonzero norm""",
+        S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
+              swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
+              narrow split chunk tensor_split unbind flip roll tril triu""",
+        I: "gather scatter_add scatter index_select take_along_dim nonzero argwhere masked_select",
+        L: "matmul mm bmm mv dot inner outer ger addmm",
+        IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
+               logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ neg_ abs_ exp_ log_ sqrt_ relu_
+               sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
+               addcdiv_ lerp_ copy_ fill_ zero_ uniform_ normal_""",
+    }.items()
+}
+
+
+def _to(self: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False, memory_format=None) -> Tensor:
+    """``to(dtype)``, ``to(device)``, ``to(other)``; returns self when nothing changes."""
+    from .dispatch import cast
+    from .tensor import device as make_device
+
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, make_device)):
+            device = a
+        elif a is not None:
+            dtype = a
+    if device is not None:
+        make_device(device)
+    result = self if dtype is None else cast(self, to_dtype(dtype))
+    if copy and result is self:
+        return S.clone(self)
+    return result
+
+
+def _type(self: Tensor, dtype=None):
+    if dtype is None:
+        return f"irgrad.{ {'float32': 'Float', 'float64': 'Double', 'int64': 'Long', 'int32': 'Int', 'bool': 'Bool', 'float16': 'Half', 'uint8': 'Byte', 'int8': 'Char', 'int16': 'Short'}[self.dtype.name]}Tensor"
+    return _to(self, dtype)
+
+
+def _converter(dt):
+    def method(self: Tensor, memory_format=None) -> Tensor:
+        return _to(self, dt)
+
+    return method
+
+
+def _new_factory(fill):
+    def method(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        from . import creation
+
+        return getattr(creation, fill)(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    return method
+
+
+def _new_full(self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    from .creation import full
+
+    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def _new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    from .creation import tensor
+
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def _reflect(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _sum_to_size(self: Tensor, *size) -> Tensor:
+    from .ops.movement import sum_to
+    from .autograd.op_namespaces import TENSOR_OPS
+
+    size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    return sum_to(TENSOR_OPS, self, tuple(size))
+
+
+def _invert(self: Tensor) -> Tensor:
+    return P.logical_not(self) if self.dtype is bool_ else P.bitwise_not(self)
+
+
+def _and(a, b):
+    return P.bitwise_and(a, b)
+
+
+def _or(a, b):
+    return P.bitwise_or(a, b)
+
+
+def _xor(a, b):
+    return P.bitwise_xor(a, b)
+
+
+def _rmatmul(self: Tensor, other) -> Tensor:
+    return L.matmul(other, self)
+
+
+def install() -> None:
+    for module, names in _METHODS.items():
+        for name in names:
+            setattr(Tensor, name, getattr(module, name))
+    extra = {
+        "__getitem__": I.getitem,
+        "__setitem__": I.setitem,
+        "__add__": P.add,
+        "__radd__": _reflect(P.add),
+        "__iadd__": IP.add_,
+        "__sub__": P.sub,
+        "__rsub__": _reflect(P.sub),
+        "__isub__": IP.sub_,
+        "__mul__": P.mul,
+        "__rmul__": _reflect(P.mul),
+        "__imul__": IP.mul_,
+        "__truediv__": P.div,
+        "__rtruediv__": _reflect(P.div),
+        "__itruediv__": IP.div_,
+        "__floordiv__": P.floor_divide,
+        "__rfloordiv__": _reflect(P.floor_divide),
+        "__mod__": P.remainder,
+        "__rmod__": _reflect(P.remainder),
+        "__pow__": P.pow,
+        "__rpow__": _reflect(P.pow),
+        "__ipow__": IP.pow_,
+        "__matmul__": L.matmul,
+        "__rmatmul__": _rmatmul,
+        "__neg__": P.neg,
+        "__pos__": lambda self: self,
+        "__abs__": P.abs,
+        "__invert__": _invert,
+        "__and__": _and,
+        "__rand__": _reflect(_and),
+        "__iand__": IP.bitwise_and_,
+        "__or__": _or,
+        "__ror__": _reflect(_or),
+        "__ior__": IP.bitwise_or_,
+        "__xor__": _xor,
+        "__rxor__": _reflect(_xor),
+        "__eq__": P.eq,
+        "__ne__": P.ne,
+        "__lt__": P.lt,
+        "__le__": P.le,
+        "__gt__": P.gt,
+        "__ge__": P.ge,
+        "to": _to,
+        "type": _type,
+        "float": _converter(float32),
+        "double": _converter(float64),
+        "half": _converter(float16),
+        "long": _converter(int64),
+        "int": _converter(int32),
+        "short": _converter(int16),
+        "char": _converter(int8),
+        "byte": _converter(uint8),
+        "bool": _converter(bool_),
+        "cpu": lambda self, *a, **k: self,
+        "new_zeros": _new_factory("zeros"),
+        "new_ones": _new_factory("ones"),
+        "new_empty": _new_factory("empty"),
+        "new_full": _new_full,
+        "new_tensor": _new_tensor,
+        "sum_to_size": _sum_to_size,
+        "T": property(S.full_transpose),
+        "mT": property(S.matrix_transpose),
+        "H": property(S.full_transpose),
+        "mH": property(S.matrix_transpose),
+    }
+    for name, fn in extra.items():
+        setattr(Tensor, name, fn)

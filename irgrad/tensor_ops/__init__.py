@@ -1,0 +1,1 @@
+"""Public tensor operations, each shared by ``irgrad.<name>`` and ``Tensor.<name>``."""

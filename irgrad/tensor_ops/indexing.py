@@ -1,0 +1,269 @@
+"""Indexing: ``t[...]`` reads and writes, gather/scatter, index_select, one_hot.
+
+A read with only ints, slices, ``None`` and ``...`` is the ``slice`` primitive (a
+view); one with integer or bool tensors is the ``index`` primitive (a copy), with
+bool masks turned into integer indices first, as numpy and PyTorch do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dispatch import apply, cast, const, ensure_tensor
+from ..dtypes import bool_, int64
+from ..ops import OPS
+from ..ops.shapes import fmt, normalize_dim
+from ..tensor import Tensor
+
+
+def _as_index_item(item):
+    if isinstance(item, Tensor):
+        return item
+    if isinstance(item, (list, np.ndarray)) or (isinstance(item, tuple)):
+        arr = np.asarray(item)
+        if arr.dtype == object:
+            raise IndexError(f"index: unsupported index {item!r}")
+        if arr.size == 0:
+            arr = arr.astype(np.int64)
+        return Tensor._wrap(arr)
+    if isinstance(item, (bool, np.bool_)):
+        return Tensor._wrap(np.asarray(item))
+    if isinstance(item, np.integer):
+        return int(item)
+    return item
+
+
+def _expand_ellipsis(index: tuple, ndim: int) -> tuple:
+    consumed = 0
+    for item in index:
+        if item is None or item is Ellipsis:
+            continue
+        if isinstance(item, Tensor) and item._data.dtype == np.bool_:
+            consumed += max(item._data.ndim, 1) if item._data.ndim else 0
+        else:
+            consumed += 1
+    if consumed > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    if Ellipsis in [i for i in index if not isinstance(i, Tensor)]:
+        pos = [k for k, i in enumerate(index) if i is Ellipsis and not isinstance(i, Tensor)]
+        if len(pos) > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        k = pos[0]
+        return index[:k] + (slice(None),) * (ndim - consumed) + index[k + 1 :]
+    return index + (slice(None),) * (ndim - consumed)
+
+
+def normalize_index(shape: tuple, index) -> tuple[tuple, list]:
+    """Split a user index into a spec and index tensors.
+
+    Returns ``(spec, tensors)``: with no tensors, ``spec`` is a basic index of ints
+    (non-negative, bounds-checked), positive-step slices and None; otherwise each
+    ``...`` in ``spec`` stands for the next int64 index array in ``tensors``.
+    """
+    if not isinstance(index, tuple):
+        index = (index,)
+    index = _expand_ellipsis(tuple(_as_index_item(i) for i in index), len(shape))
+    spec: list = []
+    tensors: list = []
+    dim = 0
+    for item in index:
+        if item is None:
+            spec.append(None)
+            continue
+        if isinstance(item, Tensor):
+            data = item._data
+            if data.dtype == np.bool_:
+                if data.ndim == 0:  # x[True] adds a dim; x[False] selects nothing
+                    spec.append(None)
+                    if not data:
+                        tensors.append(Tensor._wrap(np.zeros(0, dtype=np.int64)))
+                        spec[-1] = Ellipsis
+                        spec.insert(len(spec) - 1, None)
+                    continue
+                mask_shape = shape[dim : dim + data.ndim]
+                if data.shape != tuple(mask_shape):
+                    raise IndexError(
+                        f"The shape of the mask {fmt(data.shape)} at index {dim} does not match "
+                        f"the shape of the indexed tensor {fmt(shape)}"
+                    )
+                for arr in np.nonzero(data):
+                    spec.append(Ellipsis)
+                    tensors.append(Tensor._wrap(arr.astype(np.int64)))
+                dim += data.ndim
+                continue
+            if data.dtype.kind not in "iu":
+                raise IndexError(
+                    "tensors used as indices must be long, int, byte or bool tensors"
+                )
+            size = shape[dim]
+            if data.size and (data.max() >= size or data.min() < -size):
+                bad = int(data.max() if data.max() >= size else data.min())
+                raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+            arr = data.astype(np.int64)
+            if data.size and data.min() < 0:
+                arr = np.where(arr < 0, arr + size, arr)
+            spec.append(Ellipsis)
+            tensors.append(Tensor._wrap(arr))
+            dim += 1
+            continue
+        if isinstance(item, slice):
+            if item.step is not None and item.step <= 0:
+                raise ValueError("step must be greater than zero")
+            start, stop, step = item.indices(shape[dim])
+            if stop < start:
+                stop = start
+            spec.append(slice(start, stop, step))
+            dim += 1
+            continue
+        if isinstance(item, int):
+            size = shape[dim]
+            if not -size <= item < size:
+                raise IndexError(f"index {item} is out of bounds for dimension {dim} with size {size}")
+            spec.append(item % size)
+            dim += 1
+            continue
+        raise IndexError(
+            "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+            f"valid indices (got {type(item).__name__})"
+        )
+    return tuple(spec), tensors
+
+
+def getitem(input: Tensor, index) -> Tensor:
+    spec, tensors = normalize_index(input._data.shape, index)
+    if not tensors:
+        return apply(OPS["slice"], (input,), {"index": spec})
+    return apply(OPS["index"], (input, *tensors), {"spec": spec})
+
+
+def setitem(input: Tensor, index, value) -> None:
+    """``input[index] = value``: in place (recorded for autograd when a grad is involved)."""
+    from .inplace import needs_autograd, update_inplace
+
+    spec, tensors = normalize_index(input._data.shape, index)
+    value_t = value if isinstance(value, Tensor) else None
+    if not needs_autograd(input, value_t):
+        data = value._data if value_t is not None else np.asarray(value)
+        np_index = spec if not tensors else _fill(spec, tensors)
+        try:
+            input._data[np_index] = data
+        except ValueError as exc:
+            raise RuntimeError(f"setitem: cannot assign value of shape {fmt(np.shape(data))} to "
+                               f"index of tensor of shape {fmt(input._data.shape)}: {exc}") from None
+        input._bump_version()
+        return
+
+    def assign(old: Tensor) -> Tensor:
+        from .pointwise import add, mul
+
+        v = cast(ensure_tensor(value), old.dtype)
+        keep = np.ones(old._data.shape, dtype=old._data.dtype)
+        if tensors:
+            keep[_fill(spec, tensors)] = 0
+            target_shape = apply(OPS["index"], (old, *tensors), {"spec": spec})._data.shape
+            v = v.expand(target_shape)
+            placed = apply(OPS["index_grad"], (v, *tensors), {"shape": old._data.shape, "spec": spec})
+        else:
+            keep[spec] = 0
+            v = v.expand(old._data[spec].shape)
+            placed = apply(OPS["slice_grad"], (v,), {"shape": old._data.shape, "index": spec})
+        return add(mul(old, Tensor._wrap(keep)), placed)
+
+    update_inplace(input, assign, value_t, name="setitem")
+
+
+def _fill(spec: tuple, tensors: list) -> tuple:
+    it = iter(t._data for t in tensors)
+    return tuple(next(it) if item is Ellipsis else item for item in spec)
+
+
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    index = ensure_tensor(index)
+    d = normalize_dim("gather", dim, input._data.ndim)
+    _check_index_dtype("gather", index)
+    size = input._data.shape[d] if input._data.ndim else 1
+    if index._data.size and (index._data.max() >= size or index._data.min() < -size):
+        raise RuntimeError(f"gather(): index {int(index._data.max())} is out of bounds for dimension {d} with size {size}")
+    return apply(OPS["gather"], (input, _wrap_negative(index, size)), {"dim": d})
+
+
+def _wrap_negative(index: Tensor, size: int) -> Tensor:
+    if index._data.size and index._data.min() < 0:
+        return Tensor._wrap(np.where(index._data < 0, index._data + size, index._data))
+    return index
+
+
+def _check_index_dtype(op: str, index: Tensor) -> None:
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    d = normalize_dim("scatter_add", dim, input._data.ndim)
+    _check_index_dtype("scatter_add", index)
+    src = cast(ensure_tensor(src, input.dtype), input.dtype)
+    return apply(OPS["scatter_add"], (input, _wrap_negative(index, input._data.shape[d]), src), {"dim": d})
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
+    """Write ``src`` (or ``value``) at ``index`` along ``dim``; other positions keep input."""
+    from .pointwise import gt, where
+
+    if reduce is not None:
+        raise NotImplementedError("scatter: the reduce argument is not supported; use scatter_add")
+    if src is None:
+        src = value
+    if not isinstance(src, Tensor):
+        src = const(np.full(index._data.shape, src), input.dtype)
+    zeros = Tensor._wrap(np.zeros(input._data.shape, dtype=input._data.dtype))
+    hits = scatter_add(zeros, dim, index, Tensor._wrap(np.ones(index._data.shape, dtype=input._data.dtype)))
+    placed = scatter_add(zeros, dim, index, src)
+    return where(gt(hits, 0), placed, input)
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    index = ensure_tensor(index)
+    if index._data.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    d = normalize_dim("index_select", dim, input._data.ndim)
+    return getitem(input, (slice(None),) * d + (index.reshape(-1),))
+
+
+def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
+    return gather(input, dim, indices)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):
+    found = np.nonzero(input._data)
+    if as_tuple:
+        return tuple(Tensor._wrap(a.astype(np.int64)) for a in found)
+    return Tensor._wrap(np.stack(found, axis=1).astype(np.int64) if found else np.zeros((0, 0), np.int64))
+
+
+def argwhere(input: Tensor) -> Tensor:
+    return nonzero(input)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    from .shape import broadcast_tensors
+
+    mask = ensure_tensor(mask)
+    if mask.dtype is not bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype}")
+    x, m = broadcast_tensors(input, mask)
+    return getitem(x, m)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding along a new last dim (``nn.functional.one_hot``)."""
+    if tensor.dtype is not int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    data = tensor._data
+    if data.size and data.min() < 0:
+        raise RuntimeError("one_hot: Class values must be non-negative.")
+    if num_classes == -1:
+        num_classes = int(data.max()) + 1 if data.size else 0
+    elif data.size and data.max() >= num_classes:
+        raise RuntimeError("one_hot: Class values must be smaller than num_classes.")
+    return Tensor._wrap((data[..., None] == np.arange(num_classes)).astype(np.int64))
+

@@ -1,0 +1,130 @@
+"""Matrix products: ``matmul`` (with PyTorch's 1-D and batching rules), mm, bmm, einsum."""
+
+from __future__ import annotations
+
+from ..dispatch import apply
+from ..ops import OPS
+from ..ops.shapes import fmt
+from ..tensor import Tensor
+from . import pointwise as P
+from . import reduce as R
+from .shape import reshape, squeeze, unsqueeze
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """Matrix product: 1-D operands are promoted to matrices and the added dim removed."""
+    if input._data.ndim == 0 or other._data.ndim == 0:
+        raise RuntimeError(
+            f"matmul: both arguments to matmul need to be at least 1D, but they are "
+            f"{input._data.ndim}D and {other._data.ndim}D"
+        )
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(
+            f"matmul: expected m1 and m2 to have the same dtype, but got: {input.dtype} != {other.dtype}"
+        )
+    a = unsqueeze(input, 0) if input._data.ndim == 1 else input
+    b = unsqueeze(other, -1) if other._data.ndim == 1 else other
+    if a._data.shape[-1] != b._data.shape[-2]:
+        if input._data.ndim == 1 and other._data.ndim == 1:
+            raise RuntimeError(
+                f"matmul: inconsistent tensor size, expected tensor [{input._data.shape[0]}] and src "
+                f"[{other._data.shape[0]}] to have the same number of elements, but got "
+                f"{input._data.shape[0]} and {other._data.shape[0]} elements respectively"
+            )
+    out = apply(OPS["matmul"], (a, b))
+    if other._data.ndim == 1:
+        out = squeeze(out, -1)
+    if input._data.ndim == 1:
+        out = squeeze(out, -2 if other._data.ndim > 1 else -1)
+    return out
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input._data.ndim != 2 or mat2._data.ndim != 2:
+        raise RuntimeError(f"mm: expected 2D tensors, got {fmt(input._data.shape)} and {fmt(mat2._data.shape)}")
+    return matmul(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input._data.ndim != 3 or mat2._data.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3D tensors, got {fmt(input._data.shape)} and {fmt(mat2._data.shape)}")
+    if input._data.shape[0] != mat2._data.shape[0]:
+        raise RuntimeError(
+            f"bmm: batch1 and batch2 must have same number of batches, got {input._data.shape[0]} "
+            f"and {mat2._data.shape[0]}"
+        )
+    return matmul(input, mat2)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    return matmul(input, vec)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(
+            f"dot: 1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors"
+        )
+    return matmul(input, other)
+
+
+inner = dot
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    return P.mul(reshape(input, (-1, 1)), reshape(vec2, (1, -1)))
+
+
+ger = outer
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    product = mm(mat1, mat2)
+    if alpha != 1:
+        product = P.mul(product, alpha)
+    return P.add(P.mul(input, beta) if beta != 1 else input, product)
+
+
+def _expand_equation(equation: str, shapes: list) -> str:
+    """An explicit einsum equation: ellipses spelled out, the implicit output made explicit."""
+    equation = equation.replace(" ", "")
+    lhs, _, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise RuntimeError(f"einsum(): {len(terms)} operands in the equation, {len(shapes)} given")
+    used = set(c for c in equation if c.isalpha())
+    spare = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used)
+    ell_ndim = max(
+        (len(shape) - (len(t) - 3) for t, shape in zip(terms, shapes) if "..." in t), default=0
+    )
+    ell = "".join(next(spare) for _ in range(ell_ndim))
+    expanded = []
+    for t, shape in zip(terms, shapes):
+        if "..." in t:
+            n = len(shape) - (len(t) - 3)
+            t = t.replace("...", ell[ell_ndim - n :])
+        expanded.append(t)
+    if "->" in equation:
+        out = rhs.replace("...", ell)
+    else:
+        letters = "".join(expanded)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
+    for t in expanded:
+        if len(set(t)) != len(t):
+            raise NotImplementedError(f"einsum(): repeated subscripts within an operand ({t!r}) are not supported")
+    return ",".join(expanded) + "->" + out
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation over tensors, as ``torch.einsum`` (no repeated subscripts per operand)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = _expand_equation(equation, [t._data.shape for t in operands])
+    return apply(OPS["einsum"], tuple(operands), {"equation": eq})
+
+
+def trace(input: Tensor) -> Tensor:
+    from ..creation import eye
+
+    n = min(input._data.shape)
+    return R.sum(P.mul(input[:n, :n], eye(n, dtype=input.dtype)))

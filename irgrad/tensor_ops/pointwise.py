@@ -1,0 +1,260 @@
+"""Pointwise math (``irgrad.add``, ``Tensor.exp`` ...): primitives and their composites."""
+
+from __future__ import annotations
+
+import math
+from numbers import Number
+
+from ..dispatch import apply, broadcast, cast, elementwise, ensure_tensor, const
+from ..autograd.grad_mode import STATE
+from ..dtypes import bool_, result_type
+from ..ops import OPS
+from ..ops.shapes import broadcast_shapes
+from ..tensor import Tensor
+
+_op = OPS.__getitem__
+
+
+def _unary(name: str):
+    op = _op(name)
+
+    def fn(input: Tensor, *, out=None) -> Tensor:
+        return _maybe_out(elementwise(op, input), out)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}``, as ``torch.{name}``."
+    return fn
+
+
+def _binary(name: str):
+    op = _op(name)
+
+    def fn(input, other, *, out=None) -> Tensor:
+        return _maybe_out(elementwise(op, input, other), out)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` with broadcasting and type promotion, as ``torch.{name}``."
+    return fn
+
+
+def _maybe_out(result: Tensor, out: Tensor | None) -> Tensor:
+    if out is None:
+        return result
+    from .inplace import copy_
+
+    if out._data.shape != result._data.shape:
+        out._data = result._data.astype(out._data.dtype)
+        out._bump_version()
+        return out
+    return copy_(out, result)
+
+
+neg = negative = _unary("neg")
+abs = absolute = _unary("abs")
+sign = _unary("sign")
+floor = _unary("floor")
+ceil = _unary("ceil")
+trunc = fix = _unary("trunc")
+relu = _unary("relu")
+exp = _unary("exp")
+expm1 = _unary("expm1")
+log = _unary("log")
+log1p = _unary("log1p")
+sqrt = _unary("sqrt")
+rsqrt = _unary("rsqrt")
+reciprocal = _unary("reciprocal")
+sin = _unary("sin")
+cos = _unary("cos")
+tan = _unary("tan")
+tanh = _unary("tanh")
+sigmoid = _unary("sigmoid")
+erf = _unary("erf")
+logical_not = _unary("logical_not")
+bitwise_not = _unary("bitwise_not")
+isnan = _unary("isnan")
+isinf = _unary("isinf")
+isfinite = _unary("isfinite")
+
+mul = multiply = _binary("mul")
+floor_divide = _binary("floor_divide")
+remainder = _binary("remainder")
+fmod = _binary("fmod")
+pow = _binary("pow")
+atan2 = _binary("atan2")
+maximum = _binary("maximum")
+minimum = _binary("minimum")
+eq = _binary("eq")
+ne = not_equal = _binary("ne")
+lt = less = _binary("lt")
+le = less_equal = _binary("le")
+gt = greater = _binary("gt")
+ge = greater_equal = _binary("ge")
+logical_and = _binary("logical_and")
+logical_or = _binary("logical_or")
+logical_xor = _binary("logical_xor")
+bitwise_and = _binary("bitwise_and")
+bitwise_or = _binary("bitwise_or")
+bitwise_xor = _binary("bitwise_xor")
+
+_ADD, _SUB, _DIV, _MUL = _op("add"), _op("sub"), _op("div"), _op("mul")
+
+
+def add(input, other, *, alpha: Number = 1, out=None) -> Tensor:
+    """``input + alpha * other``, as ``torch.add``."""
+    if alpha != 1:
+        other = elementwise(_MUL, other, alpha)
+    return _maybe_out(elementwise(_ADD, input, other), out)
+
+
+def sub(input, other, *, alpha: Number = 1, out=None) -> Tensor:
+    """``input - alpha * other``, as ``torch.sub``."""
+    if isinstance(input, Tensor) and input.dtype is bool_:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    if alpha != 1:
+        other = elementwise(_MUL, other, alpha)
+    return _maybe_out(elementwise(_SUB, input, other), out)
+
+
+subtract = sub
+
+
+def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
+    """True division, or ``rounding_mode='trunc'``/``'floor'`` division, as ``torch.div``."""
+    if rounding_mode is None:
+        result = elementwise(_DIV, input, other)
+    elif rounding_mode == "floor":
+        result = elementwise(_op("floor_divide"), input, other)
+    elif rounding_mode == "trunc":
+        dt = result_type(input, other)
+        quotient = elementwise(_DIV, input, other)
+        result = trunc(quotient) if dt.is_floating_point else cast(trunc(quotient), dt)
+    else:
+        raise ValueError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
+        )
+    return _maybe_out(result, out)
+
+
+divide = true_divide = div
+
+
+def rsub(input, other, *, alpha: Number = 1) -> Tensor:
+    return sub(other, input, alpha=alpha)
+
+
+def square(input: Tensor) -> Tensor:
+    return mul(input, input)
+
+
+def log2(input: Tensor) -> Tensor:
+    return div(log(input), math.log(2.0))
+
+
+def log10(input: Tensor) -> Tensor:
+    return div(log(input), math.log(10.0))
+
+
+def exp2(input: Tensor) -> Tensor:
+    return pow(2.0, input)
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """Round half to even, optionally to ``decimals`` places, as ``torch.round``."""
+    if decimals == 0:
+        return elementwise(_op("round"), input)
+    scale = 10.0**decimals
+    return div(elementwise(_op("round"), mul(input, scale)), scale)
+
+
+def where(condition, input=None, other=None) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other`` (broadcasting, promoting)."""
+    if input is None and other is None:
+        from .indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    cond = ensure_tensor(condition)
+    if cond.dtype is not bool_:
+        cond = cast(cond, bool_)
+    dt = result_type(input, other)
+    a = input if isinstance(input, Tensor) else const(input, dt)
+    b = other if isinstance(other, Tensor) else const(other, dt)
+    a, b = cast(a, dt), cast(b, dt)
+    op = _op("where")
+    shape = broadcast_shapes("where", cond._data.shape, a._data.shape, b._data.shape)
+    if STATE.enabled:
+        a = broadcast(a, shape) if a._rg else a
+        b = broadcast(b, shape) if b._rg else b
+    return apply(op, (cond, a, b))
+
+
+def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
+    """Clamp into ``[min, max]``; the gradient passes where ``min <= x <= max`` (inclusive)."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    result = input
+    if min is not None:
+        result = where(lt(result, min), min, result)
+    if max is not None:
+        result = where(gt(result, max), max, result)
+    return _maybe_out(result, out)
+
+
+clip = clamp
+
+
+def clamp_min(input: Tensor, min) -> Tensor:
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:
+    return clamp(input, max=max)
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    """``value`` where ``mask`` is true, ``input`` elsewhere (``value`` keeps input's dtype)."""
+    mask = ensure_tensor(mask)
+    if mask.dtype is not bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(
+                f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                f"{value.ndim} dimension(s)."
+            )
+        value = cast(value, input.dtype)
+    else:
+        value = const(value, input.dtype)
+    return where(mask, value, input)
+
+
+def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+    return add(input, mul(weight, sub(end, input)))
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    import numpy as np
+
+    info = np.finfo(input._data.dtype) if input.is_floating_point() else None
+    if info is None:
+        return input.clone()
+    result = where(isnan(input), nan, input)
+    result = where(eq(result, math.inf), info.max if posinf is None else posinf, result)
+    return where(eq(result, -math.inf), info.min if neginf is None else neginf, result)
+
+
+__all__ = [
+    name
+    for name, value in list(globals().items())
+    if not name.startswith("_") and callable(value) and getattr(value, "__module__", None) == __name__
+]

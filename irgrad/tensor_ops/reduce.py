@@ -1,0 +1,218 @@
+"""Reductions and the composites built on them (mean, var, logsumexp, softmax ...)."""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+from ..dispatch import apply, cast
+from ..dtypes import FLOAT, bool_, get_default_dtype, int64, to_dtype
+from ..ops import OPS
+from ..ops.shapes import normalize_dim, normalize_dims, numel, reduced_shape
+from ..tensor import Tensor
+from . import pointwise as P
+
+values_indices = {
+    name: namedtuple(name, ["values", "indices"]) for name in ("max", "min", "sort", "topk", "mode", "median")
+}
+
+
+def _dims(op: str, x: Tensor, dim) -> tuple[int, ...]:
+    if isinstance(dim, (list, tuple)) and len(dim) == 0:
+        dim = None
+    return normalize_dims(op, dim, x._data.ndim)
+
+
+def _reduce(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    return apply(OPS[name], (x,), {"dims": _dims(name, x, dim), "keepdim": bool(keepdim)})
+
+
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Sum over ``dim`` (an int, a tuple, or all); integers sum in int64."""
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    return _reduce("sum", input, dim, keepdim)
+
+
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    return _reduce("prod", input, dim, keepdim)
+
+
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Arithmetic mean; like PyTorch, integer inputs need an explicit float ``dtype``."""
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    if input.dtype.category != FLOAT:
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {input.dtype.name.capitalize()}"
+        )
+    dims = _dims("mean", input, dim)
+    count = numel(input._data.shape[d] for d in dims)
+    total = apply(OPS["sum"], (input,), {"dims": dims, "keepdim": bool(keepdim)})
+    return P.div(total, count) if count else P.mul(total, float("nan"))
+
+
+def _correction(unbiased, correction) -> float:
+    if correction is not None:
+        return float(correction)
+    return 1.0 if unbiased is None or unbiased else 0.0
+
+
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance with Bessel's correction by default (``correction=1``), as ``torch.var``."""
+    if isinstance(dim, bool):  # var(x, unbiased) positional form
+        dim, unbiased = None, dim
+    dims = _dims("var", input, dim)
+    n = numel(input._data.shape[d] for d in dims)
+    centered = P.sub(input, mean(input, dims, keepdim=True))
+    squares = sum(P.mul(centered, centered), dims, keepdim)
+    return P.div(squares, builtins.max(n - _correction(unbiased, correction), 0))
+
+
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return P.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim``; ties share the gradient evenly."""
+    return _reduce("amax", input, dim, keepdim)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    return _reduce("amin", input, dim, keepdim)
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    if dim is not None:
+        dim = normalize_dim("argmax", dim, input._data.ndim) if input._data.ndim else None
+    return apply(OPS["argmax"], (input,), {"dim": dim, "keepdim": bool(keepdim)})
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    if dim is not None:
+        dim = normalize_dim("argmin", dim, input._data.ndim) if input._data.ndim else None
+    return apply(OPS["argmin"], (input,), {"dim": dim, "keepdim": bool(keepdim)})
+
+
+def _extremum(name: str, input: Tensor, dim, keepdim: bool, other):
+    if isinstance(dim, Tensor):  # max(a, b) is maximum
+        return (P.maximum if name == "max" else P.minimum)(input, dim)
+    if other is not None:
+        return (P.maximum if name == "max" else P.minimum)(input, other)
+    if dim is None:
+        return _reduce("amax" if name == "max" else "amin", input, None, False)
+    arg = argmax if name == "max" else argmin
+    indices = arg(input, dim, keepdim=True)
+    if input._data.ndim == 0:
+        values = input
+        indices = indices.reshape(())
+    else:
+        d = normalize_dim(name, dim, input._data.ndim)
+        values = apply(OPS["gather"], (input, indices), {"dim": d})
+        if not keepdim:
+            values = values.squeeze(d)
+            indices = indices.squeeze(d)
+    return values_indices[name](values, indices)
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """``max()``: the maximum; ``max(dim)``: (values, indices); ``max(other)``: maximum."""
+    return _extremum("max", input, dim, keepdim, other)
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    return _extremum("min", input, dim, keepdim, other)
+
+
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(x)))`` computed without overflow (shifted by the detached max)."""
+    if input.dtype.category != FLOAT:
+        input = cast(input, get_default_dtype())
+    dims = _dims("logsumexp", input, dim)
+    shift = amax(input, dims, keepdim=True).detach()
+    shift = P.where(P.isinf(shift), 0.0, shift)
+    total = sum(P.exp(P.sub(input, shift)), dims, keepdim=True)
+    result = P.add(P.log(total), shift)
+    if not keepdim:
+        result = result.reshape(reduced_shape(input._data.shape, dims, False))
+    return result
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """``exp(x - max) / sum(exp(x - max))`` along ``dim``."""
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    dim = _softmax_dim("softmax", input, dim)
+    shift = amax(input, dim, keepdim=True).detach()
+    e = P.exp(P.sub(input, shift))
+    return P.div(e, sum(e, dim, keepdim=True))
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim``: finite even for logits of 1000."""
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    dim = _softmax_dim("log_softmax", input, dim)
+    return P.sub(input, logsumexp(input, dim, keepdim=True))
+
+
+def _softmax_dim(name: str, x: Tensor, dim) -> int:
+    if dim is None:
+        ndim = x._data.ndim
+        dim = 0 if ndim in (0, 1, 3) else 1
+    return normalize_dim(name, dim, x._data.ndim)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    return apply(OPS["cumsum"], (input,), {"dim": normalize_dim("cumsum", dim, input._data.ndim)})
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """True where some element is non-zero."""
+    as_bool = input if input.dtype is bool_ else P.ne(input, 0)
+    return P.gt(sum(as_bool, dim, keepdim), 0)
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """True where every element is non-zero (and for an empty reduction)."""
+    return P.logical_not(any(P.logical_not(input), dim, keepdim))
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    return sum(P.ne(input, 0), dim)
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Vector p-norm over ``dim`` (all elements by default); ``'fro'`` is the 2-norm."""
+    if dtype is not None:
+        input = cast(input, to_dtype(dtype))
+    if p in ("fro", 2, 2.0):
+        return P.sqrt(sum(P.mul(input, input), dim, keepdim))
+    if p in (float("inf"), "inf"):
+        return amax(P.abs(input), dim if dim is not None else (), keepdim)
+    if p in (float("-inf"), "-inf"):
+        return amin(P.abs(input), dim if dim is not None else (), keepdim)
+    if p == 1:
+        return sum(P.abs(input), dim, keepdim)
+    if p == 0:
+        return sum(cast(P.ne(input, 0), input.dtype), dim, keepdim)
+    return P.pow(sum(P.pow(P.abs(input), p), dim, keepdim), 1.0 / p)
+
+
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    return norm(P.sub(input, other), p)

@@ -1,0 +1,392 @@
+"""Shape and view ops: every one is ``reshape``, ``permute``, ``broadcast_to``,
+``slice``, ``cat``, ``flip``, ``pad`` or ``copy`` underneath."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dispatch import apply, cast
+from ..dtypes import promote_types
+from ..ops import OPS
+from ..ops.shapes import fmt, infer_reshape, normalize_dim
+from ..tensor import Tensor
+
+
+def _sizes(args) -> tuple:
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(int(s) for s in args[0])
+    return tuple(int(s) for s in args)
+
+
+def reshape(input: Tensor, *shape) -> Tensor:
+    """A view when the memory layout allows one, else a copy (as ``torch.reshape``)."""
+    target = infer_reshape("reshape", input._data.shape, _sizes(shape))
+    if target == input._data.shape:
+        return _alias(input)
+    return apply(OPS["reshape"], (input,), {"shape": target})
+
+
+def view(input: Tensor, *shape) -> Tensor:
+    """A view with a new shape; RuntimeError if the strides do not allow one."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
+        return cast(input, _dtype(shape[0]))
+    target = infer_reshape("view", input._data.shape, _sizes(shape))
+    if input._data.size and not _viewable(input._data, target):
+        raise RuntimeError(
+            f"view size is not compatible with input tensor's size and stride (input shape "
+            f"{fmt(input._data.shape)}, target {fmt(target)}: at least one dimension spans across "
+            "two contiguous subspaces). Use .reshape(...) instead."
+        )
+    if target == input._data.shape:
+        return _alias(input)
+    return apply(OPS["reshape"], (input,), {"shape": target})
+
+
+def _dtype(x):
+    from ..dtypes import to_dtype
+
+    return to_dtype(x)
+
+
+def _viewable(data: np.ndarray, target: tuple) -> bool:
+    try:
+        np.reshape(data, target, copy=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _alias(input: Tensor) -> Tensor:
+    """A new tensor object that is a view of all of ``input``."""
+    return apply(OPS["reshape"], (input,), {"shape": input._data.shape})
+
+
+def view_as(input: Tensor, other: Tensor) -> Tensor:
+    return view(input, other._data.shape)
+
+
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    return reshape(input, other._data.shape)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    shape = input._data.shape
+    if not shape:
+        return reshape(input, (1,))
+    s = normalize_dim("flatten", start_dim, len(shape))
+    e = normalize_dim("flatten", end_dim, len(shape))
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    middle = 1
+    for size in shape[s : e + 1]:
+        middle *= size
+    return reshape(input, shape[:s] + (middle,) + shape[e + 1 :])
+
+
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    shape = input._data.shape
+    d = normalize_dim("unflatten", dim, len(shape))
+    sizes = infer_reshape("unflatten", (shape[d],), tuple(sizes))
+    return view(input, shape[:d] + sizes + shape[d + 1 :])
+
+
+def squeeze(input: Tensor, dim=None) -> Tensor:
+    shape = input._data.shape
+    if dim is None:
+        dims = {i for i, s in enumerate(shape) if s == 1}
+    else:
+        dims = {normalize_dim("squeeze", d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        dims = {d for d in dims if d < len(shape) and shape[d] == 1}
+    return reshape(input, tuple(s for i, s in enumerate(shape) if i not in dims))
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    shape = input._data.shape
+    d = normalize_dim("unsqueeze", dim, len(shape) + 1)
+    return reshape(input, shape[:d] + (1,) + shape[d:])
+
+
+def permute(input: Tensor, *dims) -> Tensor:
+    dims = _sizes(dims)
+    ndim = input._data.ndim
+    if len(dims) != ndim:
+        raise RuntimeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not equal "
+            f"to len(dims) = {len(dims)}"
+        )
+    dims = tuple(normalize_dim("permute", d, ndim) for d in dims)
+    return apply(OPS["permute"], (input,), {"dims": dims})
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    ndim = input._data.ndim
+    if ndim == 0:
+        return _alias(input)
+    a = normalize_dim("transpose", dim0, ndim)
+    b = normalize_dim("transpose", dim1, ndim)
+    order = list(range(ndim))
+    order[a], order[b] = order[b], order[a]
+    return apply(OPS["permute"], (input,), {"dims": tuple(order)})
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input: Tensor) -> Tensor:
+    """Transpose a matrix (a 0-d or 1-d tensor is returned as is)."""
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
+    return transpose(input, 0, 1) if input._data.ndim == 2 else _alias(input)
+
+
+def matrix_transpose(input: Tensor) -> Tensor:
+    if input._data.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {input._data.ndim}-D tensor.")
+    return transpose(input, -2, -1)
+
+
+def full_transpose(input: Tensor) -> Tensor:
+    """``Tensor.T``: all dims reversed."""
+    return permute(input, tuple(reversed(range(input._data.ndim))))
+
+
+def movedim(input: Tensor, source, destination) -> Tensor:
+    ndim = input._data.ndim
+    src = [normalize_dim("movedim", d, ndim) for d in (source if isinstance(source, (tuple, list)) else (source,))]
+    dst = [normalize_dim("movedim", d, ndim) for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
+    order = [d for d in range(ndim) if d not in src]
+    for s, d in sorted(zip(dst, src)):
+        order.insert(s, d)
+    return permute(input, tuple(order))
+
+
+def expand(input: Tensor, *sizes) -> Tensor:
+    sizes = _sizes(sizes)
+    shape = input._data.shape
+    lead = len(sizes) - len(shape)
+    target = tuple(
+        (shape[i - lead] if s == -1 and i >= lead else s) for i, s in enumerate(sizes)
+    )
+    if target == shape:
+        return _alias(input)
+    return apply(OPS["broadcast_to"], (input,), {"shape": target})
+
+
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    return expand(input, other._data.shape)
+
+
+def broadcast_to(input: Tensor, shape) -> Tensor:
+    return expand(input, tuple(shape))
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple:
+    from ..ops.shapes import broadcast_shapes
+
+    shape = broadcast_shapes("broadcast_tensors", *(t._data.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def repeat(input: Tensor, *sizes) -> Tensor:
+    """Tile ``input`` ``sizes`` times along each dim (as ``torch.Tensor.repeat``)."""
+    reps = _sizes(sizes)
+    shape = input._data.shape
+    if len(reps) < len(shape):
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+        )
+    shape = (1,) * (len(reps) - len(shape)) + shape
+    x = reshape(input, tuple(v for s in shape for v in (1, s)))
+    x = expand(x, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
+    return reshape(x, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def tile(input: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
+
+
+def contiguous(input: Tensor, memory_format=None) -> Tensor:
+    if input._data.flags.c_contiguous:
+        return input
+    return apply(OPS["copy"], (input,))
+
+
+def clone(input: Tensor, memory_format=None) -> Tensor:
+    return apply(OPS["copy"], (input,))
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    d = normalize_dim("narrow", dim, input._data.ndim)
+    size = input._data.shape[d]
+    start = int(start)
+    if start < 0:
+        start += size
+    if not (0 <= start and start + length <= size):
+        raise IndexError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return _slice_dim(input, d, start, start + length)
+
+
+def _slice_dim(input: Tensor, d: int, start: int, stop: int) -> Tensor:
+    index = (slice(None),) * d + (slice(start, stop, 1),)
+    return apply(OPS["slice"], (input,), {"index": index})
+
+
+def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    d = normalize_dim("split", dim, input._data.ndim)
+    size = input._data.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and size:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+        bounds = [(i, min(i + step, size)) for i in range(0, size, max(step, 1))] or [(0, 0)]
+    else:
+        sections = list(split_size_or_sections)
+        if sum(sections) != size:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                f"size at dimension {d}), but got split_sizes={sections}"
+            )
+        bounds, start = [], 0
+        for s in sections:
+            bounds.append((start, start + s))
+            start += s
+    return tuple(_slice_dim(input, d, a, b) for a, b in bounds)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = normalize_dim("chunk", dim, input._data.ndim)
+    size = input._data.shape[d]
+    step = -(-size // chunks) if size else 1
+    return split(input, step, d)
+
+
+def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
+    d = normalize_dim("tensor_split", dim, input._data.ndim)
+    size = input._data.shape[d]
+    base, extra = divmod(size, sections)
+    sizes = [base + 1] * extra + [base] * (sections - extra)
+    return split(input, sizes, d)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    d = normalize_dim("unbind", dim, input._data.ndim)
+    index_prefix = (slice(None),) * d
+    return tuple(
+        apply(OPS["slice"], (input,), {"index": index_prefix + (i,)})
+        for i in range(input._data.shape[d])
+    )
+
+
+def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Concatenate along ``dim`` (promoting dtypes; empty 1-d tensors are skipped, as in PyTorch)."""
+    tensors = [t for t in tensors]
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    nonempty = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
+    dt = nonempty[0].dtype
+    for t in nonempty[1:]:
+        dt = promote_types(dt, t.dtype)
+    nonempty = [cast(t, dt) for t in nonempty]
+    ndim = nonempty[0]._data.ndim
+    if ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = normalize_dim("cat", dim, ndim)
+    if len(nonempty) == 1:
+        return clone(nonempty[0])
+    return apply(OPS["cat"], tuple(nonempty), {"dim": d})
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {fmt(shape)} at entry 0 "
+                f"and {fmt(t._data.shape)} at entry {i}"
+            )
+    d = normalize_dim("stack", dim, len(shape) + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def hstack(tensors) -> Tensor:
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    return cat([t if t._data.ndim >= 2 else reshape(t, (1, -1)) for t in tensors], 0)
+
+
+def flip(input: Tensor, dims) -> Tensor:
+    dims = tuple(normalize_dim("flip", d, input._data.ndim) for d in ((dims,) if isinstance(dims, int) else dims))
+    return apply(OPS["flip"], (input,), {"dims": dims})
+
+
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    if dims is None:
+        return reshape(roll(flatten(input), shifts, 0), input._data.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    x = input
+    for s, d in zip(shifts, dims):
+        d = normalize_dim("roll", d, x._data.ndim)
+        size = x._data.shape[d]
+        if size == 0:
+            continue
+        s %= size
+        if s:
+            x = cat([_slice_dim(x, d, size - s, size), _slice_dim(x, d, 0, size - s)], d)
+    return x
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last dims: ``pad`` lists (left, right) pairs from the last dim backwards."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input._data.ndim:
+        raise RuntimeError(
+            f"Padding length must be divisible by 2 and at most twice the input's rank; got "
+            f"{len(pad)} for input shape {fmt(input._data.shape)}"
+        )
+    ndim = input._data.ndim
+    widths = [(0, 0)] * ndim
+    for i in range(len(pad) // 2):
+        widths[ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    x = input
+    if any(a < 0 or b < 0 for a, b in widths):  # negative padding crops
+        index = tuple(
+            slice(-a if a < 0 else 0, (size + b) if b < 0 else size, 1)
+            for (a, b), size in zip(widths, input._data.shape)
+        )
+        x = apply(OPS["slice"], (x,), {"index": index})
+        widths = [(max(a, 0), max(b, 0)) for a, b in widths]
+    return apply(OPS["pad"], (x,), {"widths": tuple(widths), "value": 0.0 if value is None else value})
+
+
+def _triangle(input: Tensor, diagonal: int, upper: bool) -> Tensor:
+    from .pointwise import where
+
+    rows, cols = input._data.shape[-2:]
+    r = np.arange(rows)[:, None]
+    c = np.arange(cols)[None, :]
+    keep = (c - r >= diagonal) if upper else (c - r <= diagonal)
+    return where(Tensor._wrap(keep), input, 0)
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    return _triangle(input, diagonal, upper=False)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    return _triangle(input, diagonal, upper=True)
