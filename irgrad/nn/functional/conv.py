@@ -1,3 +1,401 @@
-"""Functional convolution and pooling: conv1d, conv2d, conv_transpose2d, max_pool2d ..."""
+"""Functional convolution and pooling, built on the ``im2col``/``col2im`` window ops.
 
-__all__: list[str] = []
+* conv2d: pad, im2col, one (grouped, batched) matmul with the flattened weight.
+* conv_transpose2d: matmul with the transposed weight, col2im, crop: conv2d's
+  input-gradient run forwards.
+* max_pool2d: the argmax of each window selects one element (so, as in PyTorch,
+  the gradient goes to a single position even when values tie).
+* avg_pool2d: the mean of each window; adaptive_avg_pool2d: averaging matrices.
+The 1-d forms view the input as an image of height 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...dispatch import apply
+from ...ops import OPS
+from ...ops.conv import out_size
+from ...ops.shapes import fmt
+from ...tensor import Tensor
+from ...tensor_ops import pointwise as P
+from ...tensor_ops import reduce as R
+from ...tensor_ops.linalg import einsum, matmul
+from ...tensor_ops.shape import pad as _pad
+
+__all__ = [
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "unfold",
+    "fold",
+]
+
+
+def _pair(v, name: str = "") -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return (int(v[0]), int(v[0]))
+        if len(v) != 2:
+            raise ValueError(f"{name}: expected an int or a pair, got {v!r}")
+        return (int(v[0]), int(v[1]))
+    return (int(v), int(v))
+
+
+def _im2col(x: Tensor, kernel, stride, dilation) -> Tensor:
+    return apply(OPS["im2col"], (x,), {"kernel": kernel, "stride": stride, "dilation": dilation})
+
+
+def _padding(padding, kernel, stride, dilation, name: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(top, bottom), (left, right) padding; ``'same'`` pads asymmetrically like PyTorch."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding != "same":
+            raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+        if stride != (1, 1):
+            raise RuntimeError(f"{name}: padding='same' is not supported for strided convolutions")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads.append((total // 2, total - total // 2))
+        return pads[0], pads[1]
+    ph, pw = _pair(padding, name)
+    return (ph, ph), (pw, pw)
+
+
+def _pad2d(x: Tensor, pads, value: float = 0.0) -> Tensor:
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    return _pad(x, (left, right, top, bottom), value=value)
+
+
+def _check_input(name: str, x: Tensor, ndim: int) -> None:
+    if x._data.ndim != ndim:
+        raise RuntimeError(
+            f"{name}: expected a {ndim}-D input (batched), got input of shape {fmt(x._data.shape)}"
+        )
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation) of (N, C, H, W) input with (O, C/groups, kh, kw) weight."""
+    unbatched = input._data.ndim == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_input("conv2d", input, 4)
+    n, c, h, w = input._data.shape
+    o, cg, kh, kw = weight._data.shape
+    stride, dilation = _pair(stride, "conv2d"), _pair(dilation, "conv2d")
+    if o % groups:
+        raise RuntimeError(f"conv2d: out_channels ({o}) of weight {fmt(weight._data.shape)} must be divisible by groups ({groups})")
+    if c != cg * groups:
+        raise RuntimeError(
+            f"conv2d: Given groups={groups}, weight of size {fmt(weight._data.shape)}, expected input"
+            f"{fmt(input._data.shape)} to have {cg * groups} channels, but got {c} channels instead"
+        )
+    x = _pad2d(input, _padding(padding, (kh, kw), stride, dilation, "conv2d"))
+    ph, pw = x._data.shape[2:]
+    oh, ow = out_size(ph, kh, stride[0], dilation[0]), out_size(pw, kw, stride[1], dilation[1])
+    cols = _im2col(x, (kh, kw), stride, dilation)  # (N, C*kh*kw, L)
+    if groups == 1:
+        out = matmul(weight.reshape(o, c * kh * kw), cols)  # (N, O, L)
+    else:
+        cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
+        out = matmul(weight.reshape(groups, o // groups, cg * kh * kw), cols)  # (N, g, O/g, L)
+    out = out.reshape(n, o, oh, ow)
+    if bias is not None:
+        out = P.add(out, bias.reshape(1, o, 1, 1))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """1-D convolution of (N, C, L) input with (O, C/groups, k) weight."""
+    unbatched = input._data.ndim == 2
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_input("conv1d", input, 3)
+    if isinstance(padding, str):
+        pad2 = padding
+    else:
+        pad2 = (0, _pair(padding)[0])
+    out = conv2d(
+        input.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        stride=(1, _pair(stride)[0]),
+        padding=pad2,
+        dilation=(1, _pair(dilation)[0]),
+        groups=groups,
+    ).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
+    """Transposed convolution: weight (C_in, C_out/groups, kh, kw), the adjoint of conv2d."""
+    unbatched = input._data.ndim == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_input("conv_transpose2d", input, 4)
+    n, c, h, w = input._data.shape
+    ci, og, kh, kw = weight._data.shape
+    if c != ci or c % groups:
+        raise RuntimeError(
+            f"conv_transpose2d: Given transposed=1, weight of size {fmt(weight._data.shape)}, expected "
+            f"input{fmt(input._data.shape)} to have {ci} channels, but got {c} channels instead"
+        )
+    stride, dilation = _pair(stride), _pair(dilation)
+    (ph, pw), (oph, opw) = _pair(padding), _pair(output_padding)
+    full_h = (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1 + oph
+    full_w = (w - 1) * stride[1] + dilation[1] * (kw - 1) + 1 + opw
+    o = og * groups
+    x = input.reshape(n, groups, c // groups, h * w)
+    wt = weight.reshape(groups, c // groups, og * kh * kw).transpose(1, 2)  # (g, O/g*kh*kw, C/g)
+    cols = matmul(wt, x).reshape(n, o * kh * kw, h * w)
+    image = apply(
+        OPS["col2im"],
+        (cols,),
+        {"shape": (n, o, full_h - oph, full_w - opw), "kernel": (kh, kw), "stride": stride, "dilation": dilation},
+    )
+    if oph or opw:
+        image = _pad(image, (0, opw, 0, oph))
+    out = image[:, :, ph : full_h - ph, pw : full_w - pw]
+    if bias is not None:
+        out = P.add(out, bias.reshape(1, o, 1, 1))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    unbatched = input._data.ndim == 2
+    if unbatched:
+        input = input.unsqueeze(0)
+    out = conv_transpose2d(
+        input.unsqueeze(2),
+        weight.unsqueeze(2),
+        bias,
+        stride=(1, _pair(stride)[0]),
+        padding=(0, _pair(padding)[0]),
+        output_padding=(0, _pair(output_padding)[0]),
+        groups=groups,
+        dilation=(1, _pair(dilation)[0]),
+    ).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool_geometry(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, name: str):
+    kernel = _pair(kernel_size, name)
+    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _pair(stride, name)
+    padding, dilation = _pair(padding, name), _pair(dilation, name)
+    for p, k in zip(padding, kernel):
+        if p > k // 2:
+            raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k}")
+    h, w = x._data.shape[-2:]
+    extra = []
+    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
+        span = d * (k - 1) + 1
+        if ceil_mode:
+            out = -(-(size + 2 * p - span) // s) + 1
+            if (out - 1) * s >= size + p:  # the last window must start inside the input or left padding
+                out -= 1
+        else:
+            out = (size + 2 * p - span) // s + 1
+        if out <= 0:
+            raise RuntimeError(f"{name}: output size is too small for input of shape {fmt(x._data.shape)}")
+        extra.append(max((out - 1) * s + span - (size + 2 * p), 0))
+    pads = ((padding[0], padding[0] + extra[0]), (padding[1], padding[1] + extra[1]))
+    return kernel, stride, dilation, pads
+
+
+def _as_batched_image(input: Tensor, name: str) -> tuple[Tensor, bool]:
+    if input._data.ndim == 3:
+        return input.unsqueeze(0), True
+    _check_input(name, input, 4)
+    return input, False
+
+
+def _windows(x: Tensor, kernel, stride, dilation) -> tuple[Tensor, int, int]:
+    """(N, C, kh*kw, oh*ow) windows of a padded image, with the output size."""
+    n, c, h, w = x._data.shape
+    oh, ow = out_size(h, kernel[0], stride[0], dilation[0]), out_size(w, kernel[1], stride[1], dilation[1])
+    cols = _im2col(x, kernel, stride, dilation)
+    return cols.reshape(n, c, kernel[0] * kernel[1], oh * ow), oh, ow
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False, return_indices: bool = False):
+    """Max over each window; the gradient goes to the window's first maximum."""
+    x, unbatched = _as_batched_image(input, "max_pool2d")
+    n, c, h, w = x._data.shape
+    kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    padded = _pad2d(x, pads, value=-math.inf)
+    windows, oh, ow = _windows(padded, kernel, stride, dilation)
+    best = R.argmax(windows.detach(), dim=2, keepdim=True)  # (N, C, 1, L)
+    picked = np.arange(kernel[0] * kernel[1]).reshape(1, 1, -1, 1) == best._data
+    out = R.sum(P.where(Tensor._wrap(picked), windows, 0.0), dim=2).reshape(n, c, oh, ow)
+    out = out.squeeze(0) if unbatched else out
+    if not return_indices:
+        return out
+    indices = _flat_indices(best._data.reshape(n, c, oh, ow), kernel, stride, dilation, pads, (h, w))
+    return out, Tensor._wrap(indices[0] if unbatched else indices)
+
+
+def _flat_indices(best: np.ndarray, kernel, stride, dilation, pads, size) -> np.ndarray:
+    """PyTorch's return_indices: the flat (h * W + w) input position of each maximum."""
+    oh, ow = best.shape[-2:]
+    ki, kj = np.divmod(best, kernel[1])
+    rows = np.arange(oh).reshape(-1, 1) * stride[0] + ki * dilation[0] - pads[0][0]
+    cols = np.arange(ow).reshape(1, -1) * stride[1] + kj * dilation[1] - pads[1][0]
+    return (rows * size[1] + cols).astype(np.int64)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over each window (zero padding counted unless ``count_include_pad=False``)."""
+    x, unbatched = _as_batched_image(input, "avg_pool2d")
+    n, c, h, w = x._data.shape
+    kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    windows, oh, ow = _windows(_pad2d(x, pads), kernel, stride, dilation)
+    total = R.sum(windows, dim=2).reshape(n, c, oh, ow)
+    if divisor_override:
+        out = P.div(total, divisor_override)
+    else:
+        out = P.div(total, Tensor._wrap(_pool_counts((h, w), kernel, stride, pads, count_include_pad).astype(x._data.dtype)))
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool_counts(size, kernel, stride, pads, count_include_pad: bool) -> np.ndarray:
+    """How many positions each window averages: PyTorch counts the requested padding
+    (when ``count_include_pad``) but never the extra right padding added by ceil_mode."""
+    counts = []
+    for length, k, s, (before, after) in zip(size, kernel, stride, pads):
+        requested = min(before, after)  # symmetric padding the user asked for
+        out = (length + before + after - k) // s + 1
+        starts = np.arange(out) * s - before
+        ends = starts + k
+        if count_include_pad:
+            lo, hi = np.maximum(starts, -requested), np.minimum(ends, length + requested)
+        else:
+            lo, hi = np.maximum(starts, 0), np.minimum(ends, length)
+        counts.append(hi - lo)
+    return np.outer(counts[0], counts[1])
+
+
+def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """(out, size) averaging matrix over PyTorch's adaptive windows [floor(i*size/out), ceil((i+1)*size/out))."""
+    m = np.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        start = (i * size) // out
+        end = -(-((i + 1) * size) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average over adaptive windows so the output is ``output_size`` (None keeps a dim)."""
+    x, unbatched = _as_batched_image(input, "adaptive_avg_pool2d")
+    h, w = x._data.shape[-2:]
+    oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
+    if (oh, ow) == (1, 1):
+        out = R.mean(x, dim=(2, 3), keepdim=True)
+    elif h % oh == 0 and w % ow == 0:
+        n, c = x._data.shape[:2]
+        out = R.mean(x.reshape(n, c, oh, h // oh, ow, w // ow), dim=(3, 5))
+    else:
+        mh = Tensor._wrap(_adaptive_matrix(h, oh, x._data.dtype))
+        mw = Tensor._wrap(_adaptive_matrix(w, ow, x._data.dtype))
+        out = einsum("ih,nchw,jw->ncij", mh, x, mw)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over adaptive windows (each output cell pooled separately)."""
+    x, unbatched = _as_batched_image(input, "adaptive_max_pool2d")
+    h, w = x._data.shape[-2:]
+    oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d: return_indices is not supported")
+    from ...tensor_ops.shape import stack
+
+    rows = []
+    for i in range(oh):
+        r0, r1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+        cells = []
+        for j in range(ow):
+            c0, c1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+            window = x[:, :, r0:r1, c0:c1]
+            n, c = window._data.shape[:2]
+            cells.append(max_pool2d(window, (r1 - r0, c1 - c0)).reshape(n, c))
+        rows.append(stack(cells, dim=-1))
+    out = stack(rows, dim=-2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool1d(fn, input: Tensor, kernel_size, stride, padding, **kw):
+    unbatched = input._data.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    k = _pair(kernel_size)[0]
+    s = k if stride is None else _pair(stride)[0]
+    out = fn(x.unsqueeze(2), (1, k), (1, s), (0, _pair(padding)[0]), **kw)
+    if isinstance(out, tuple):
+        out = tuple(o.squeeze(2) for o in out)
+        return tuple(o.squeeze(0) for o in out) if unbatched else out
+    out = out.squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False, return_indices: bool = False):
+    return _pool1d(
+        max_pool2d, input, kernel_size, stride, padding,
+        dilation=(1, _pair(dilation)[0]), ceil_mode=ceil_mode, return_indices=return_indices,
+    )
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    return _pool1d(avg_pool2d, input, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    unbatched = input._data.ndim == 2
+    x = input.unsqueeze(0) if unbatched else input
+    size = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
+    out = adaptive_avg_pool2d(x.unsqueeze(2), (1, size)).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding local blocks as columns, (N, C*kh*kw, L) (``nn.functional.unfold``)."""
+    _check_input("unfold", input, 4)
+    kernel = _pair(kernel_size)
+    pads = _padding(padding, kernel, _pair(stride), _pair(dilation), "unfold")
+    return _im2col(_pad2d(input, pads), kernel, _pair(stride), _pair(dilation))
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum columns back into an image (``nn.functional.fold``), the adjoint of unfold."""
+    n, ckk, _ = input._data.shape
+    kernel, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
+    ph, pw = _pair(padding)
+    oh, ow = _pair(output_size)
+    c = ckk // (kernel[0] * kernel[1])
+    shape = (n, c, oh + 2 * ph, ow + 2 * pw)
+    image = apply(OPS["col2im"], (input,), {"shape": shape, "kernel": kernel, "stride": stride, "dilation": dilation})
+    return image[:, :, ph : ph + oh, pw : pw + ow]

@@ -1,0 +1,26 @@
+"""The IR: typed dataflow graphs on networkx, their text form, verifier and interpreter."""
+
+from .graph import BUFFER, CONSTANT, FUSED, INPUT, PARAM, USER, Graph, Node, TensorType
+from .interpreter import compile_graph, interpret
+from .parser import IRParseError, parse_graph
+from .printer import print_graph
+from .verifier import VerificationError, verify
+
+__all__ = [
+    "BUFFER",
+    "CONSTANT",
+    "FUSED",
+    "INPUT",
+    "PARAM",
+    "USER",
+    "Graph",
+    "IRParseError",
+    "Node",
+    "TensorType",
+    "VerificationError",
+    "compile_graph",
+    "interpret",
+    "parse_graph",
+    "print_graph",
+    "verify",
+]

@@ -1,0 +1,184 @@
+"""The IR: a typed dataflow graph stored in a networkx ``MultiDiGraph``.
+
+Each networkx node is one value-producing :class:`Node`: a graph input (a user
+argument, a parameter or a buffer), a constant, or an application of a registered
+primitive op (or of a fused group, whose body is itself a Graph).  An edge
+``u -> v`` with key ``pos`` says "u is argument ``pos`` of v"; a multigraph, because
+an op may take the same value twice (``mul(%x, %x)``).  Outputs are listed
+explicitly, in order.
+
+Types are :class:`TensorType` (shape + dtype).  A dimension is an int or a symbol
+(a string such as ``"B"``) for graphs compiled with dynamic shapes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Iterator
+
+import networkx as nx
+import numpy as np
+
+from ..dtypes import dtype
+
+Dim = int | str
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """The static type of a value: its shape (ints or symbols) and dtype."""
+
+    shape: tuple[Dim, ...]
+    dtype: dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) for d in self.shape)
+
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            if not isinstance(d, int):
+                raise ValueError(f"numel of a symbolic shape {self.shape}")
+            n *= d
+        return n
+
+
+# Node kinds other than op applications.
+INPUT, CONSTANT, FUSED = "input", "constant", "fused"
+# Roles of graph inputs.
+USER, PARAM, BUFFER = "input", "param", "buffer"
+
+
+@dataclass
+class Node:
+    """One value of the graph.  ``op`` is a registered op name, or INPUT/CONSTANT/FUSED."""
+
+    id: int
+    op: str
+    type: TensorType
+    attrs: dict = field(default_factory=dict)
+    name: str | None = None  # inputs: the printed name; others: None (numbered when printed)
+    role: str | None = None  # inputs: USER, PARAM or BUFFER
+    value: np.ndarray | None = None  # constants
+    body: "Graph | None" = None  # fused groups
+    source: str | None = None  # "file.py:12" of the user code that created it
+
+    @property
+    def is_op(self) -> bool:
+        return self.op not in (INPUT, CONSTANT)
+
+
+class Graph:
+    """A typed dataflow graph: inputs, constants, op nodes and ordered outputs."""
+
+    def __init__(self, name: str = "forward") -> None:
+        self.name = name
+        self.nx = nx.MultiDiGraph()
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+        self._ids = itertools.count()
+
+    # --- building ----------------------------------------------------------------------
+    def _add(self, node: Node, args: Iterable[int] = ()) -> int:
+        self.nx.add_node(node.id, node=node)
+        for pos, arg in enumerate(args):
+            if arg not in self.nx:
+                raise KeyError(f"argument {arg} of {node.op} is not a node of graph {self.name}")
+            self.nx.add_edge(arg, node.id, key=pos)
+        return node.id
+
+    def add_input(self, name: str, type: TensorType, role: str = USER) -> int:
+        nid = self._add(Node(next(self._ids), INPUT, type, name=name, role=role))
+        self.inputs.append(nid)
+        return nid
+
+    def add_constant(self, value: np.ndarray, type: TensorType | None = None) -> int:
+        from ..dtypes import from_numpy_dtype
+
+        value = np.asarray(value)
+        type = type or TensorType(tuple(value.shape), from_numpy_dtype(value.dtype))
+        return self._add(Node(next(self._ids), CONSTANT, type, value=value))
+
+    def add_op(self, op: str, args: Iterable[int], attrs: dict, type: TensorType, source: str | None = None, body: "Graph | None" = None) -> int:
+        args = list(args)
+        return self._add(Node(next(self._ids), op, type, dict(attrs), body=body, source=source), args)
+
+    def set_outputs(self, outputs: Iterable[int]) -> None:
+        self.outputs = list(outputs)
+
+    # --- reading -----------------------------------------------------------------------
+    def node(self, nid: int) -> Node:
+        return self.nx.nodes[nid]["node"]
+
+    def args(self, nid: int) -> list[int]:
+        """The argument nodes of ``nid`` in position order."""
+        edges = sorted(self.nx.in_edges(nid, keys=True), key=lambda e: e[2])
+        return [u for u, _, _ in edges]
+
+    def users(self, nid: int) -> list[int]:
+        return list(dict.fromkeys(v for _, v in self.nx.out_edges(nid)))
+
+    def order(self) -> list[int]:
+        """A deterministic topological order (ties broken by creation order)."""
+        return list(nx.lexicographical_topological_sort(self.nx))
+
+    def op_nodes(self) -> Iterator[Node]:
+        for nid in self.order():
+            node = self.node(nid)
+            if node.is_op:
+                yield node
+
+    def __len__(self) -> int:
+        return self.nx.number_of_nodes()
+
+    def __contains__(self, nid: int) -> bool:
+        return nid in self.nx
+
+    # --- editing (used by passes, which work on copies) ---------------------------------
+    def copy(self) -> "Graph":
+        g = Graph(self.name)
+        g.nx = self.nx.copy()
+        for nid in g.nx:
+            g.nx.nodes[nid]["node"] = replace(self.node(nid), attrs=dict(self.node(nid).attrs))
+        g.inputs = list(self.inputs)
+        g.outputs = list(self.outputs)
+        g._ids = itertools.count(max(self.nx.nodes, default=-1) + 1)
+        return g
+
+    def replace_uses(self, old: int, new: int) -> None:
+        """Make every user of ``old`` (and the outputs) use ``new`` instead."""
+        if old == new:
+            return
+        for _, user, pos in list(self.nx.out_edges(old, keys=True)):
+            self.nx.remove_edge(old, user, key=pos)
+            self.nx.add_edge(new, user, key=pos)
+        self.outputs = [new if o == old else o for o in self.outputs]
+
+    def remove(self, nid: int) -> None:
+        self.nx.remove_node(nid)
+        if nid in self.inputs:
+            self.inputs.remove(nid)
+
+    def __str__(self) -> str:
+        from .printer import print_graph
+
+        return print_graph(self)
+
+    __repr__ = __str__
+
+    def to_dot(self) -> str:
+        """Graphviz source of the graph (one box a node, edges labelled by position)."""
+        from .printer import to_dot
+
+        return to_dot(self)
+
+
+def type_of(meta: Any) -> TensorType:
+    """A TensorType from anything with ``.shape`` and an irgrad ``.dtype``."""
+    return TensorType(tuple(meta.shape), meta.dtype)

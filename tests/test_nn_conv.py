@@ -1,0 +1,232 @@
+"""Convolution and pooling (functional and modules) against PyTorch, plus gradchecks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import irgrad
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+from irgrad.ops import OPS
+
+rng = np.random.default_rng(0)
+
+
+def _rand(*shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _compare(fi, ft, arrays, tol=1e-4):
+    """Run fi on irgrad and ft on torch; compare outputs and input gradients."""
+    torch = pytest.importorskip("torch")
+    xi = [irgrad.tensor(a, requires_grad=True) for a in arrays]
+    xt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    oi, ot = fi(*xi), ft(*xt)
+    if isinstance(oi, tuple):
+        oi, ot = oi[0], ot[0]
+    assert tuple(oi.shape) == tuple(ot.shape)
+    np.testing.assert_allclose(oi.detach().numpy(), ot.detach().numpy(), rtol=tol, atol=tol)
+    g = rng.standard_normal(tuple(ot.shape)).astype(np.float32)
+    oi.backward(irgrad.tensor(g))
+    ot.backward(torch.tensor(g))
+    for a, b in zip(xi, xt):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=tol, atol=tol)
+
+
+CONV2D_CASES = [
+    (1, 0, 1, 1),
+    (2, 1, 1, 1),
+    (1, 2, 2, 1),
+    (2, 1, 1, 2),
+    (1, "same", 1, 1),
+    (1, "same", 2, 2),
+    (1, "valid", 1, 1),
+    ((2, 1), (1, 0), (1, 2), 1),
+]
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups", CONV2D_CASES)
+def test_conv2d_matches_torch(stride, padding, dilation, groups):
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(
+        lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups),
+        lambda x, w, b: tf.conv2d(x, w, b, stride, padding, dilation, groups),
+        [_rand(2, 4, 9, 8), _rand(6, 4 // groups, 3, 3), _rand(6)],
+    )
+
+
+def test_conv2d_unbatched_and_no_bias():
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: tf.conv2d(x, w, padding=1), [_rand(3, 5, 5), _rand(2, 3, 3, 3)])
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, "same", 2)])
+def test_conv1d_matches_torch(stride, padding, dilation):
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(
+        lambda x, w, b: F.conv1d(x, w, b, stride, padding, dilation),
+        lambda x, w, b: tf.conv1d(x, w, b, stride, padding, dilation),
+        [_rand(2, 3, 11), _rand(5, 3, 3), _rand(5)],
+    )
+
+
+@pytest.mark.parametrize("stride,padding,output_padding,dilation,groups", [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 1, 2, 1), (3, 1, 2, 1, 2)])
+def test_conv_transpose2d_matches_torch(stride, padding, output_padding, dilation, groups):
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation),
+        lambda x, w, b: tf.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation),
+        [_rand(2, 4, 5, 6), _rand(4, 3, 3, 3), _rand(3 * groups)],
+    )
+
+
+def test_conv_transpose1d_matches_torch():
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(
+        lambda x, w, b: F.conv_transpose1d(x, w, b, 2, 1, 1),
+        lambda x, w, b: tf.conv_transpose1d(x, w, b, 2, 1, 1),
+        [_rand(2, 4, 7), _rand(4, 3, 3), _rand(3)],
+    )
+
+
+POOL_CASES = [(2, None, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (2, 1, 0, 2, False), (3, 3, 1, 1, True)]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", POOL_CASES)
+def test_max_pool2d_matches_torch(kernel, stride, padding, dilation, ceil_mode):
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(
+        lambda x: F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode),
+        lambda x: tf.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode),
+        [_rand(2, 3, 9, 10)],
+    )
+
+
+def test_max_pool2d_ties_send_gradient_to_one_position():
+    torch = pytest.importorskip("torch")
+    x = np.ones((1, 1, 4, 4), dtype=np.float32)
+    _compare(lambda t: F.max_pool2d(t, 2), lambda t: torch.nn.functional.max_pool2d(t, 2), [x])
+
+
+def test_max_pool2d_return_indices_match_torch():
+    torch = pytest.importorskip("torch")
+    x = _rand(2, 3, 8, 9)
+    ours = F.max_pool2d(irgrad.tensor(x), 3, 2, 1, return_indices=True)[1].numpy()
+    theirs = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)[1].numpy()
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", POOL_CASES)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_matches_torch(kernel, stride, padding, dilation, ceil_mode, count_include_pad):
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(
+        lambda x: F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad),
+        lambda x: tf.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad),
+        [_rand(2, 3, 9, 10)],
+    )
+
+
+@pytest.mark.parametrize("size", [1, (2, 3), (3, 5), (4, 4), (None, 2)])
+def test_adaptive_pools_match_torch(size):
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: tf.adaptive_avg_pool2d(x, size), [_rand(2, 3, 9, 10)])
+    _compare(lambda x: F.adaptive_max_pool2d(x, size), lambda x: tf.adaptive_max_pool2d(x, size), [_rand(2, 3, 9, 10)])
+
+
+def test_pool1d_and_adaptive1d_match_torch():
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(lambda x: F.max_pool1d(x, 3, 2, 1), lambda x: tf.max_pool1d(x, 3, 2, 1), [_rand(2, 3, 11)])
+    _compare(lambda x: F.avg_pool1d(x, 3, 2, 1), lambda x: tf.avg_pool1d(x, 3, 2, 1), [_rand(2, 3, 11)])
+    _compare(lambda x: F.adaptive_avg_pool1d(x, 4), lambda x: tf.adaptive_avg_pool1d(x, 4), [_rand(2, 3, 11)])
+
+
+def test_unfold_fold_match_torch():
+    tf = pytest.importorskip("torch").nn.functional
+    _compare(lambda x: F.unfold(x, 3, 1, 1, 2), lambda x: tf.unfold(x, 3, 1, 1, 2), [_rand(2, 3, 7, 8)])
+    _compare(lambda x: F.fold(x, (7, 8), 3, 1, 1, 2), lambda x: tf.fold(x, (7, 8), 3, 1, 1, 2), [_rand(2, 27, 16)])
+
+
+def test_im2col_col2im_are_adjoint():
+    """<im2col(x), y> == <x, col2im(y)> for random windows: col2im is im2col's transpose."""
+    for kernel, stride, dilation in [((2, 3), (2, 1), (1, 2)), ((3, 3), (1, 1), (1, 1)), ((1, 2), (3, 2), (2, 1))]:
+        x = rng.standard_normal((2, 3, 9, 8))
+        cols = OPS["im2col"].eval(x, kernel=kernel, stride=stride, dilation=dilation)
+        y = rng.standard_normal(cols.shape)
+        back = OPS["col2im"].eval(y, shape=x.shape, kernel=kernel, stride=stride, dilation=dilation)
+        assert np.isclose((cols * y).sum(), (x * back).sum())
+
+
+def test_conv_and_pool_gradcheck_float64():
+    x = irgrad.tensor(_rand(1, 2, 5, 6, dtype=np.float64), requires_grad=True)
+    w = irgrad.tensor(_rand(3, 2, 3, 2, dtype=np.float64), requires_grad=True)
+    b = irgrad.tensor(_rand(3, dtype=np.float64), requires_grad=True)
+    assert irgrad.autograd.gradcheck(lambda x, w, b: F.conv2d(x, w, b, 2, 1, (1, 2)), (x, w, b))
+    wt = irgrad.tensor(_rand(2, 3, 3, 3, dtype=np.float64), requires_grad=True)
+    assert irgrad.autograd.gradcheck(lambda x, w: F.conv_transpose2d(x, w, None, 2, 1, 1), (x, wt))
+    assert irgrad.autograd.gradcheck(lambda x: F.max_pool2d(x, 2, 1, 1), (x,))
+    assert irgrad.autograd.gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, True, False), (x,))
+    assert irgrad.autograd.gradcheck(lambda x: F.adaptive_avg_pool2d(x, (2, 4)), (x,))
+
+
+def test_conv_errors_name_the_shapes():
+    with pytest.raises(RuntimeError, match=r"conv2d.*\[2, 3, 8, 8\]"):
+        F.conv2d(irgrad.randn(2, 3, 8, 8), irgrad.randn(4, 2, 3, 3))
+    with pytest.raises(RuntimeError, match="divisible by groups"):
+        F.conv2d(irgrad.randn(2, 4, 8, 8), irgrad.randn(6, 1, 3, 3), groups=4)
+    with pytest.raises(RuntimeError, match="im2col"):
+        F.conv2d(irgrad.randn(1, 1, 2, 2), irgrad.randn(1, 1, 3, 3))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.Conv2d(3, 6, 3, stride=2, padding=1, groups=3),
+        lambda m: m.Conv2d(3, 4, (3, 2), padding="same", dilation=2, bias=False),
+        lambda m: m.Conv1d(3, 4, 3, padding=1),
+        lambda m: m.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+        lambda m: m.ConvTranspose1d(3, 4, 3, stride=2),
+    ],
+)
+def test_conv_modules_match_torch(make):
+    torch = pytest.importorskip("torch")
+    ours, theirs = make(nn), make(torch.nn)
+    assert [k for k, _ in ours.named_parameters()] == [k for k, _ in theirs.named_parameters()]
+    for (_, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert tuple(p.shape) == tuple(q.shape)
+    ours.load_state_dict({k: irgrad.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    assert repr(ours) == repr(theirs).replace("torch", "irgrad")
+    shape = (2, 3, 7) if isinstance(theirs, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)) else (2, 3, 7, 6)
+    x = _rand(*shape)
+    np.testing.assert_allclose(ours(irgrad.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_conv_init_bounds_follow_torch():
+    """kaiming_uniform_(a=sqrt(5)) gives weights within 1/sqrt(fan_in), as does the bias."""
+    conv = nn.Conv2d(4, 8, 3)
+    bound = 1 / np.sqrt(4 * 9)
+    assert np.abs(conv.weight.detach().numpy()).max() <= bound + 1e-7
+    assert np.abs(conv.bias.detach().numpy()).max() <= bound + 1e-7
+    assert conv.weight.detach().numpy().std() > bound / 3
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.MaxPool2d(3, 2, 1, ceil_mode=True),
+        lambda m: m.AvgPool2d(2),
+        lambda m: m.AdaptiveAvgPool2d((3, 2)),
+        lambda m: m.AdaptiveMaxPool2d(2),
+        lambda m: m.MaxPool1d(2),
+        lambda m: m.AvgPool1d(3, 2, 1),
+        lambda m: m.AdaptiveAvgPool1d(3),
+    ],
+)
+def test_pool_modules_match_torch(make):
+    torch = pytest.importorskip("torch")
+    ours, theirs = make(nn), make(torch.nn)
+    one_d = "1d" in type(theirs).__name__
+    x = _rand(2, 3, 9) if one_d else _rand(2, 3, 9, 10)
+    np.testing.assert_allclose(ours(irgrad.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
+    assert repr(ours) == repr(theirs)
