@@ -134,6 +134,8 @@ from .tensor_ops.shape import (  # noqa: E402
 
 _install_methods()
 
+from . import nn  # noqa: E402  (needs the Tensor methods installed above)
+
 float = float32  # noqa: A001
 double = float64
 half = float16
@@ -174,4 +176,9 @@ def set_num_threads(n) -> None:
     """Accepted for compatibility; numpy's BLAS decides its own threads."""
 
 
+from . import utils  # noqa: E402
+from .serialization import load, save  # noqa: E402
+
 __version__ = "0.1.0"
+
+from . import optim  # noqa: E402

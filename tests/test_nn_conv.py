@@ -58,7 +58,11 @@ def test_conv2d_matches_torch(stride, padding, dilation, groups):
 
 def test_conv2d_unbatched_and_no_bias():
     tf = pytest.importorskip("torch").nn.functional
-    _compare(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: tf.conv2d(x, w, padding=1), [_rand(3, 5, 5), _rand(2, 3, 3, 3)])
+    _compare(
+        lambda x, w: F.conv2d(x, w, padding=1),
+        lambda x, w: tf.conv2d(x, w, padding=1),
+        [_rand(3, 5, 5), _rand(2, 3, 3, 3)],
+    )
 
 
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, "same", 2)])
@@ -71,7 +75,10 @@ def test_conv1d_matches_torch(stride, padding, dilation):
     )
 
 
-@pytest.mark.parametrize("stride,padding,output_padding,dilation,groups", [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 1, 2, 1), (3, 1, 2, 1, 2)])
+@pytest.mark.parametrize(
+    "stride,padding,output_padding,dilation,groups",
+    [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 1, 2, 1), (3, 1, 2, 1, 2)],
+)
 def test_conv_transpose2d_matches_torch(stride, padding, output_padding, dilation, groups):
     tf = pytest.importorskip("torch").nn.functional
     _compare(
@@ -90,7 +97,13 @@ def test_conv_transpose1d_matches_torch():
     )
 
 
-POOL_CASES = [(2, None, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (2, 1, 0, 2, False), (3, 3, 1, 1, True)]
+POOL_CASES = [
+    (2, None, 0, 1, False),
+    (3, 2, 1, 1, False),
+    (3, 2, 1, 1, True),
+    (2, 1, 0, 2, False),
+    (3, 3, 1, 1, True),
+]
 
 
 @pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", POOL_CASES)
@@ -131,8 +144,16 @@ def test_avg_pool2d_matches_torch(kernel, stride, padding, dilation, ceil_mode, 
 @pytest.mark.parametrize("size", [1, (2, 3), (3, 5), (4, 4), (None, 2)])
 def test_adaptive_pools_match_torch(size):
     tf = pytest.importorskip("torch").nn.functional
-    _compare(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: tf.adaptive_avg_pool2d(x, size), [_rand(2, 3, 9, 10)])
-    _compare(lambda x: F.adaptive_max_pool2d(x, size), lambda x: tf.adaptive_max_pool2d(x, size), [_rand(2, 3, 9, 10)])
+    _compare(
+        lambda x: F.adaptive_avg_pool2d(x, size),
+        lambda x: tf.adaptive_avg_pool2d(x, size),
+        [_rand(2, 3, 9, 10)],
+    )
+    _compare(
+        lambda x: F.adaptive_max_pool2d(x, size),
+        lambda x: tf.adaptive_max_pool2d(x, size),
+        [_rand(2, 3, 9, 10)],
+    )
 
 
 def test_pool1d_and_adaptive1d_match_torch():
@@ -145,14 +166,20 @@ def test_pool1d_and_adaptive1d_match_torch():
 def test_unfold_fold_match_torch():
     tf = pytest.importorskip("torch").nn.functional
     _compare(lambda x: F.unfold(x, 3, 1, 1, 2), lambda x: tf.unfold(x, 3, 1, 1, 2), [_rand(2, 3, 7, 8)])
-    _compare(lambda x: F.fold(x, (7, 8), 3, 1, 1, 2), lambda x: tf.fold(x, (7, 8), 3, 1, 1, 2), [_rand(2, 27, 16)])
+    _compare(
+        lambda x: F.fold(x, (7, 8), 3, 1, 1, 2), lambda x: tf.fold(x, (7, 8), 3, 1, 1, 2), [_rand(2, 27, 16)]
+    )
 
 
 def test_im2col_col2im_are_adjoint():
     """<im2col(x), y> == <x, col2im(y)> for random windows: col2im is im2col's transpose."""
-    for kernel, stride, dilation in [((2, 3), (2, 1), (1, 2)), ((3, 3), (1, 1), (1, 1)), ((1, 2), (3, 2), (2, 1))]:
+    for kernel, stride, dilation in [
+        ((2, 3), (2, 1), (1, 2)),
+        ((3, 3), (1, 1), (1, 1)),
+        ((1, 2), (3, 2), (2, 1)),
+    ]:
         x = rng.standard_normal((2, 3, 9, 8))
-        cols = OPS["im2col"].eval(x, kernel=kernel, stride=stride, dilation=dilation)
+        cols = OPS["im2col"].eval(x, kernel=kernel, stride=stride, dilation=dilation)  # patches
         y = rng.standard_normal(cols.shape)
         back = OPS["col2im"].eval(y, shape=x.shape, kernel=kernel, stride=stride, dilation=dilation)
         assert np.isclose((cols * y).sum(), (x * back).sum())
@@ -199,7 +226,12 @@ def test_conv_modules_match_torch(make):
     assert repr(ours) == repr(theirs).replace("torch", "irgrad")
     shape = (2, 3, 7) if isinstance(theirs, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)) else (2, 3, 7, 6)
     x = _rand(*shape)
-    np.testing.assert_allclose(ours(irgrad.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        ours(irgrad.tensor(x)).detach().numpy(),
+        theirs(torch.tensor(x)).detach().numpy(),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_conv_init_bounds_follow_torch():
@@ -228,5 +260,7 @@ def test_pool_modules_match_torch(make):
     ours, theirs = make(nn), make(torch.nn)
     one_d = "1d" in type(theirs).__name__
     x = _rand(2, 3, 9) if one_d else _rand(2, 3, 9, 10)
-    np.testing.assert_allclose(ours(irgrad.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ours(irgrad.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6
+    )
     assert repr(ours) == repr(theirs)

@@ -1,10 +1,12 @@
 """Window primitives for convolution and pooling: ``im2col`` and its adjoint ``col2im``.
 
-``im2col`` gathers every kernel window of an (N, C, H, W) image into columns,
-(N, C*kh*kw, oh*ow); convolution is then a matmul with the flattened weight and
-pooling a reduction over the window axis.  ``col2im`` scatter-adds columns back
-into an image; it is im2col's gradient (and conv_transpose's forward), and im2col
-is its gradient.  Padding is a separate ``pad`` op, so these take no padding.
+``im2col`` gathers every kernel window of an (N, C, H, W) image into one row,
+giving patches of shape (N, oh*ow, C*kh*kw) (window elements ordered C, kh, kw,
+like a flattened conv weight).  Convolution is then one 2-D matmul with the
+flattened weight, and pooling a reduction along the contiguous last axis.
+``col2im`` scatter-adds patches back into an image; it is im2col's gradient (and
+conv_transpose's forward), and im2col is its gradient.  Padding is a separate
+``pad`` op, so these take no padding.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ def _windows(x: np.ndarray, kernel, stride, dilation) -> np.ndarray:
 
 def _im2col(x, *, kernel, stride, dilation):
     n, c = x.shape[:2]
-    win = _windows(x, kernel, stride, dilation)
+    win = _windows(x, kernel, stride, dilation)  # (N, C, oh, ow, kh, kw)
     oh, ow = win.shape[2:4]
-    cols = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3))
-    return cols.reshape(n, c * kernel[0] * kernel[1], oh * ow)
+    patches = np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5))
+    return patches.reshape(n, oh * ow, c * kernel[0] * kernel[1])
 
 
 def _infer_im2col(x: Meta, *, kernel, stride, dilation) -> Meta:
@@ -48,25 +50,35 @@ def _infer_im2col(x: Meta, *, kernel, stride, dilation) -> Meta:
             f"im2col: kernel size {tuple(kernel)} (dilation {tuple(dilation)}) is larger than the "
             f"(padded) input size {(h, w)} of input shape {fmt(x.shape)}"
         )
-    return Meta((n, c * kernel[0] * kernel[1], oh * ow), x.dtype)
+    return Meta((n, oh * ow, c * kernel[0] * kernel[1]), x.dtype)
 
 
-def _col2im(cols, *, shape, kernel, stride, dilation):
+def _col2im(patches, *, shape, kernel, stride, dilation):
     n, c, h, w = shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh, ow = out_size(h, kh, sh, dh), out_size(w, kw, sw, dw)
-    blocks = cols.reshape(n, c, kh, kw, oh, ow)
-    out = np.zeros(shape, dtype=cols.dtype)
+    blocks = patches.reshape(n, oh, ow, c, kh, kw)
+    if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1):
+        # Non-overlapping windows: im2col was a permutation, so undo it with one copy.
+        image = blocks.transpose(0, 3, 1, 4, 2, 5).reshape(n, c, oh * kh, ow * kw)
+        if image.shape[2:] == (h, w):
+            return np.ascontiguousarray(image)
+        out = np.zeros(shape, dtype=patches.dtype)
+        out[:, :, : oh * kh, : ow * kw] = image
+        return out
+    out = np.zeros(shape, dtype=patches.dtype)
+    planes = blocks.transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, oh, ow)
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
-            out[:, :, top : top + sh * (oh - 1) + 1 : sh, left : left + sw * (ow - 1) + 1 : sw] += blocks[:, :, i, j]
+            out[:, :, top : top + sh * (oh - 1) + 1 : sh, left : left + sw * (ow - 1) + 1 : sw] += planes[:, :, i, j]
     return out
 
 
 def _infer_col2im(cols: Meta, *, shape, kernel, stride, dilation) -> Meta:
     n, c, h, w = shape
-    expected = (n, c * kernel[0] * kernel[1], out_size(h, kernel[0], stride[0], dilation[0]) * out_size(w, kernel[1], stride[1], dilation[1]))
+    positions = out_size(h, kernel[0], stride[0], dilation[0]) * out_size(w, kernel[1], stride[1], dilation[1])
+    expected = (n, positions, c * kernel[0] * kernel[1])
     if tuple(cols.shape) != expected:
         raise RuntimeError(f"col2im: expected columns of shape {fmt(expected)} for image {fmt(shape)}, got {fmt(cols.shape)}")
     return Meta(tuple(shape), cols.dtype)
@@ -83,7 +95,7 @@ register(
         _im2col,
         _infer_im2col,
         lambda F, g, c: (F.col2im(g, shape=c.metas[0].shape, **_window_attrs(c)),),
-        doc="Every (kernel, stride, dilation) window of an (N,C,H,W) image as columns (N, C*kh*kw, oh*ow).",
+        doc="Every (kernel, stride, dilation) window of an (N,C,H,W) image as a row: (N, oh*ow, C*kh*kw).",
     )
 )
 register(

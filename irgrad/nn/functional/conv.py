@@ -5,6 +5,9 @@
   input-gradient run forwards.
 * max_pool2d: the argmax of each window selects one element (so, as in PyTorch,
   the gradient goes to a single position even when values tie).
+
+im2col lays windows out as rows (N, oh*ow, C*kh*kw), so convolution is one 2-D
+GEMM (and so are both its gradients) and pooling reduces a contiguous last axis.
 * avg_pool2d: the mean of each window; adaptive_avg_pool2d: averaging matrices.
 The 1-d forms view the input as an image of height 1.
 """
@@ -107,15 +110,16 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     x = _pad2d(input, _padding(padding, (kh, kw), stride, dilation, "conv2d"))
     ph, pw = x._data.shape[2:]
     oh, ow = out_size(ph, kh, stride[0], dilation[0]), out_size(pw, kw, stride[1], dilation[1])
-    cols = _im2col(x, (kh, kw), stride, dilation)  # (N, C*kh*kw, L)
+    rows = _im2col(x, (kh, kw), stride, dilation).reshape(n * oh * ow, c * kh * kw)
     if groups == 1:
-        out = matmul(weight.reshape(o, c * kh * kw), cols)  # (N, O, L)
+        out = matmul(rows, weight.reshape(o, c * kh * kw).t())  # (N*L, O): one GEMM
     else:
-        cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
-        out = matmul(weight.reshape(groups, o // groups, cg * kh * kw), cols)  # (N, g, O/g, L)
-    out = out.reshape(n, o, oh, ow)
+        per_group = rows.reshape(n * oh * ow, groups, cg * kh * kw).transpose(0, 1)
+        w = weight.reshape(groups, o // groups, cg * kh * kw).transpose(1, 2)
+        out = matmul(per_group, w).transpose(0, 1).reshape(n * oh * ow, o)  # (N*L, O)
     if bias is not None:
-        out = P.add(out, bias.reshape(1, o, 1, 1))
+        out = P.add(out, bias)
+    out = out.reshape(n, oh, ow, o).permute(0, 3, 1, 2).contiguous()
     return out.squeeze(0) if unbatched else out
 
 
@@ -168,12 +172,12 @@ def conv_transpose2d(
     full_h = (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1 + oph
     full_w = (w - 1) * stride[1] + dilation[1] * (kw - 1) + 1 + opw
     o = og * groups
-    x = input.reshape(n, groups, c // groups, h * w)
-    wt = weight.reshape(groups, c // groups, og * kh * kw).transpose(1, 2)  # (g, O/g*kh*kw, C/g)
-    cols = matmul(wt, x).reshape(n, o * kh * kw, h * w)
+    rows = input.permute(0, 2, 3, 1).reshape(n * h * w, groups, c // groups).transpose(0, 1)
+    w_flat = weight.reshape(groups, c // groups, og * kh * kw)
+    patches = matmul(rows, w_flat).transpose(0, 1).reshape(n, h * w, o * kh * kw)
     image = apply(
         OPS["col2im"],
-        (cols,),
+        (patches,),
         {"shape": (n, o, full_h - oph, full_w - opw), "kernel": (kh, kw), "stride": stride, "dilation": dilation},
     )
     if oph or opw:
@@ -233,11 +237,16 @@ def _as_batched_image(input: Tensor, name: str) -> tuple[Tensor, bool]:
 
 
 def _windows(x: Tensor, kernel, stride, dilation) -> tuple[Tensor, int, int]:
-    """(N, C, kh*kw, oh*ow) windows of a padded image, with the output size."""
+    """(N, oh*ow, C, kh*kw) windows of a padded image (window elements last), with the output size."""
     n, c, h, w = x._data.shape
     oh, ow = out_size(h, kernel[0], stride[0], dilation[0]), out_size(w, kernel[1], stride[1], dilation[1])
-    cols = _im2col(x, kernel, stride, dilation)
-    return cols.reshape(n, c, kernel[0] * kernel[1], oh * ow), oh, ow
+    patches = _im2col(x, kernel, stride, dilation)
+    return patches.reshape(n, oh * ow, c, kernel[0] * kernel[1]), oh, ow
+
+
+def _to_image(values: Tensor, n: int, oh: int, ow: int) -> Tensor:
+    """(N, oh*ow, C) per-window results as a contiguous (N, C, oh, ow) image."""
+    return values.reshape(n, oh, ow, -1).permute(0, 3, 1, 2).contiguous()
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False, return_indices: bool = False):
@@ -247,13 +256,14 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     padded = _pad2d(x, pads, value=-math.inf)
     windows, oh, ow = _windows(padded, kernel, stride, dilation)
-    best = R.argmax(windows.detach(), dim=2, keepdim=True)  # (N, C, 1, L)
-    picked = np.arange(kernel[0] * kernel[1]).reshape(1, 1, -1, 1) == best._data
-    out = R.sum(P.where(Tensor._wrap(picked), windows, 0.0), dim=2).reshape(n, c, oh, ow)
+    best = R.argmax(windows.detach(), dim=-1, keepdim=True)  # (N, L, C, 1)
+    picked = P.eq(Tensor._wrap(np.arange(kernel[0] * kernel[1])), best)
+    out = _to_image(R.sum(P.where(picked, windows, 0.0), dim=-1), n, oh, ow)
     out = out.squeeze(0) if unbatched else out
     if not return_indices:
         return out
-    indices = _flat_indices(best._data.reshape(n, c, oh, ow), kernel, stride, dilation, pads, (h, w))
+    best_image = best._data.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)
+    indices = _flat_indices(best_image, kernel, stride, dilation, pads, (h, w))
     return out, Tensor._wrap(indices[0] if unbatched else indices)
 
 
@@ -272,7 +282,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     n, c, h, w = x._data.shape
     kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     windows, oh, ow = _windows(_pad2d(x, pads), kernel, stride, dilation)
-    total = R.sum(windows, dim=2).reshape(n, c, oh, ow)
+    total = _to_image(R.sum(windows, dim=-1), n, oh, ow)
     if divisor_override:
         out = P.div(total, divisor_override)
     else:
@@ -386,7 +396,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     _check_input("unfold", input, 4)
     kernel = _pair(kernel_size)
     pads = _padding(padding, kernel, _pair(stride), _pair(dilation), "unfold")
-    return _im2col(_pad2d(input, pads), kernel, _pair(stride), _pair(dilation))
+    return _im2col(_pad2d(input, pads), kernel, _pair(stride), _pair(dilation)).transpose(1, 2).contiguous()
 
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -397,5 +407,6 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     oh, ow = _pair(output_size)
     c = ckk // (kernel[0] * kernel[1])
     shape = (n, c, oh + 2 * ph, ow + 2 * pw)
-    image = apply(OPS["col2im"], (input,), {"shape": shape, "kernel": kernel, "stride": stride, "dilation": dilation})
+    patches = input.transpose(1, 2)
+    image = apply(OPS["col2im"], (patches,), {"shape": shape, "kernel": kernel, "stride": stride, "dilation": dilation})
     return image[:, :, ph : ph + oh, pw : pw + ow]
