@@ -1,0 +1,142 @@
+"""``Adam``: adaptive moment estimation (optionally AMSGrad), as ``torch.optim.Adam``.
+
+The update follows PyTorch's single-tensor algorithm operation by operation: moments
+via ``lerp``/``mul``-``addcmul``, bias corrections in Python floats, then
+``p += -step_size * exp_avg / (sqrt(v) / sqrt(bc2) + eps)``.  ``decoupled_weight_decay``
+turns it into AdamW (see :mod:`irgrad.optim.adamw`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .optimizer import (
+    Optimizer,
+    check_lr,
+    check_no_differentiable,
+    increment_step,
+    lerp_,
+    new_step,
+    params_with_grad,
+    scalar_value,
+    zeros_state,
+)
+
+
+class Adam(Optimizer):
+    """Adam with L2 weight decay added to the gradient (or decoupled, as AdamW)."""
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        check_lr(lr)
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_no_differentiable(type(self).__name__, differentiable)
+        betas = tuple(scalar_value(b) for b in betas)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "differentiable": differentiable,
+            "fused": fused,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
+        super().__init__(params, defaults)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("fused", None)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            beta1, beta2 = (scalar_value(b) for b in group["betas"])
+            lr = scalar_value(group["lr"])
+            wd = scalar_value(group["weight_decay"])
+            eps, amsgrad = group["eps"], group["amsgrad"]
+            decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
+            for p in params_with_grad(group):
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = new_step()
+                    state["exp_avg"] = zeros_state(p)
+                    state["exp_avg_sq"] = zeros_state(p)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = zeros_state(p)
+                data = p._data
+                f = data.dtype.type
+                grad = p._grad._data
+                if maximize:
+                    grad = -grad
+                step = increment_step(state["step"])
+
+                if wd != 0:
+                    if decoupled:
+                        data *= f(1 - lr * wd)
+                    else:
+                        grad = grad + f(wd) * data
+
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                lerp_(exp_avg._data, grad, 1 - beta1)
+                v = exp_avg_sq._data
+                v *= f(beta2)
+                v += f(1 - beta2) * grad * grad
+                exp_avg._bump_version()
+                exp_avg_sq._bump_version()
+
+                bias_correction1 = 1 - beta1**step
+                bias_correction2 = 1 - beta2**step
+                step_size = lr / bias_correction1
+                bias_correction2_sqrt = bias_correction2**0.5
+
+                if amsgrad:
+                    vmax = state["max_exp_avg_sq"]
+                    np.maximum(vmax._data, v, out=vmax._data)
+                    vmax._bump_version()
+                    v = vmax._data
+                denom = np.sqrt(v)
+                denom /= f(bias_correction2_sqrt)
+                denom += f(eps)
+                update = exp_avg._data * f(-step_size)  # addcdiv's order: (value * t1) / t2
+                update /= denom
+                data += update
+                p._bump_version()
+        return loss

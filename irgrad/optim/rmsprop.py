@@ -1,0 +1,133 @@
+"""``RMSprop``: divide the gradient by a running RMS, as ``torch.optim.RMSprop``.
+
+Follows PyTorch's single-tensor algorithm operation by operation (optionally centered,
+optionally with momentum), so float32 trajectories agree with PyTorch's to rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .optimizer import (
+    Optimizer,
+    check_lr,
+    check_no_differentiable,
+    increment_step,
+    lerp_,
+    new_step,
+    params_with_grad,
+    scalar_value,
+    zeros_state,
+)
+
+
+class RMSprop(Optimizer):
+    """``p -= lr * g / (sqrt(E[g^2] - centered * E[g]^2) + eps)``, optionally through momentum."""
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_lr(lr)
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_no_differentiable("RMSprop", differentiable)
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "alpha": alpha,
+            "eps": eps,
+            "centered": centered,
+            "weight_decay": weight_decay,
+            "capturable": capturable,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("momentum", 0)
+            group.setdefault("centered", False)
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("capturable", False)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            lr = scalar_value(group["lr"])
+            wd = scalar_value(group["weight_decay"])
+            alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+            centered, maximize = group["centered"], group["maximize"]
+            for p in params_with_grad(group):
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = new_step()
+                    state["square_avg"] = zeros_state(p)
+                    if momentum > 0:
+                        state["momentum_buffer"] = zeros_state(p)
+                    if centered:
+                        state["grad_avg"] = zeros_state(p)
+                data = p._data
+                f = data.dtype.type
+                grad = p._grad._data
+                if maximize:
+                    grad = -grad
+                increment_step(state["step"])
+                if wd != 0:
+                    grad = grad + f(wd) * data
+
+                square_avg = state["square_avg"]
+                sq = square_avg._data
+                sq *= f(alpha)
+                sq += f(1 - alpha) * grad * grad
+                square_avg._bump_version()
+
+                if centered:
+                    grad_avg = state["grad_avg"]
+                    lerp_(grad_avg._data, grad, 1 - alpha)
+                    grad_avg._bump_version()
+                    ga = grad_avg._data
+                    avg = sq + f(-1) * ga * ga
+                    np.sqrt(avg, out=avg)
+                else:
+                    avg = np.sqrt(sq)
+                avg += f(eps)
+
+                if momentum > 0:
+                    buf = state["momentum_buffer"]
+                    b = buf._data
+                    b *= f(momentum)
+                    b += grad / avg
+                    buf._bump_version()
+                    data += f(-lr) * b
+                else:
+                    update = grad * f(-lr)  # addcdiv's order: (value * t1) / t2
+                    update /= avg
+                    data += update
+                p._bump_version()
+        return loss

@@ -1,0 +1,96 @@
+"""``SGD``: stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``.
+
+The update follows PyTorch's single-tensor algorithm operation by operation (same
+order, scalars rounded to the parameter dtype), so float32 trajectories agree with
+PyTorch's to rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..tensor import Tensor
+from .optimizer import Optimizer, check_lr, check_no_differentiable, params_with_grad, scalar_value
+
+
+class SGD(Optimizer):
+    """``p -= lr * g`` where ``g`` is the gradient plus weight decay, optionally through a momentum buffer."""
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_lr(lr)
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_no_differentiable("SGD", differentiable)
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+            "foreach": foreach,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", False)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            lr = scalar_value(group["lr"])
+            wd = scalar_value(group["weight_decay"])
+            momentum, dampening = group["momentum"], group["dampening"]
+            nesterov, maximize = group["nesterov"], group["maximize"]
+            for p in params_with_grad(group):
+                data = p._data
+                f = data.dtype.type
+                grad = p._grad._data
+                if maximize:
+                    grad = -grad
+                if wd != 0:
+                    grad = grad + f(wd) * data
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = Tensor._wrap(grad.copy())
+                        state["momentum_buffer"] = buf
+                    else:
+                        b = buf._data
+                        b *= f(momentum)
+                        b += f(1 - dampening) * grad
+                        buf._bump_version()
+                    grad = grad + f(momentum) * buf._data if nesterov else buf._data
+                data += f(-lr) * grad
+                p._bump_version()
+        return loss
