@@ -1,0 +1,73 @@
+"""The pass pipeline: runs passes in order, timing each, verifying and dumping on request.
+
+A stage is ``(name, pass_fn)`` with ``pass_fn: Graph -> Graph``.  With a dump
+directory, the graph after every stage is written as numbered text files
+(``00-traced.ir``, ``01-fold.ir`` ...), so a user can diff consecutive stages.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..ir import Graph, verify
+
+Pass = Callable[[Graph], Graph]
+
+
+@dataclass
+class Dumper:
+    """Writes numbered stage files into a directory (numbering continues across graphs)."""
+
+    directory: str | None
+    counter: int = 0
+
+    def write(self, stage: str, text: str) -> str | None:
+        if not self.directory:
+            return None
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, f"{self.counter:02d}-{stage}.ir")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+        self.counter += 1
+        return path
+
+
+@dataclass
+class PipelineReport:
+    """Seconds spent in each stage, in order."""
+
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.timings.append((stage, seconds))
+
+
+def default_passes() -> list[tuple[str, Pass]]:
+    """The graph-level optimisations, in order: fold, simplify, cse, dce."""
+    from . import cse, dce, fold, simplify
+
+    return [("fold", fold), ("simplify", simplify), ("cse", cse), ("dce", dce)]
+
+
+def run_passes(
+    graph: Graph,
+    stages: list[tuple[str, Pass]],
+    *,
+    check: bool = False,
+    dumper: Dumper | None = None,
+    report: PipelineReport | None = None,
+) -> Graph:
+    """Apply ``stages`` in order; with ``check`` run the verifier after each one."""
+    for name, fn in stages:
+        start = time.perf_counter()
+        graph = fn(graph)
+        if report is not None:
+            report.add(name, time.perf_counter() - start)
+        if check:
+            verify(graph)
+        if dumper is not None:
+            dumper.write(name, str(graph))
+    return graph

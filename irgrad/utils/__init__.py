@@ -1,0 +1,5 @@
+"""irgrad.utils: data loading (``irgrad.utils.data``), as ``torch.utils``."""
+
+from . import data
+
+__all__ = ["data"]
