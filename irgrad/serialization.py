@@ -54,6 +54,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import math
 import os
 import secrets
 import struct
@@ -84,6 +85,13 @@ class LoadError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- saving
+
+
+def _float_text(value: float) -> str:
+    """repr(value), except that a negative NaN keeps its sign ("-nan")."""
+    if math.isnan(value) and math.copysign(1.0, value) < 0:
+        return "-nan"
+    return repr(value)
 
 
 def _path_str(path: list[str]) -> str:
@@ -145,7 +153,7 @@ class _Encoder:
         if isinstance(obj, int):
             return ["int", int(obj)]
         if isinstance(obj, float):
-            return ["float", repr(float(obj))]
+            return ["float", _float_text(float(obj))]
         if isinstance(obj, str):
             return ["str", str(obj)]
         if isinstance(obj, dtypes.dtype):

@@ -1,0 +1,403 @@
+"""``irgrad.compile``: trace, optimise and run a function or module as a graph.
+
+Each call is checked against *guards* (input shapes, dtypes, requires_grad and
+layout; grad mode; train/eval mode of every submodule; the identity, shape and
+dtype of every parameter and buffer).  The first call with a new guard key traces
+the function, runs the pass pipeline and builds an executable; later calls with
+the same key reuse it.  A failed guard leads to a retrace, recorded with its
+reason.  With ``dynamic=True`` (or ``mark_dynamic``) the marked sizes are left out
+of the key, so one graph serves every size: the graph is retraced for a new size
+only when it is not valid for it.
+
+Training: when grad mode is on and an input or parameter requires grad, the graph
+is differentiated (the IR autodiff pass) and partitioned into a forward graph and a
+backward graph.  The forward runs at call time; its outputs carry a ``grad_fn``
+that runs the backward graph, so ``loss.backward()`` fills ``.grad`` exactly as
+eager autograd does.
+
+Graph breaks (Python reading a traced value) make that guard key fall back to
+eager execution, with the cause and the source line kept for ``explain()``;
+``fullgraph=True`` makes them errors instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .autograd.grad_mode import STATE
+from .autograd.graph import edge_of, next_function
+from .ir import Graph, compile_graph
+from .passes.pipeline import Dumper, PipelineReport, default_passes, run_passes
+from .tensor import Tensor
+from .trace import GraphBreak, Trace, trace_call
+from .utils.pytree import flatten, unflatten
+
+BACKENDS = ("llvm", "numpy", "eager")
+CACHE_LIMIT = 8
+
+
+def mark_dynamic(t: Tensor, dim: int) -> Tensor:
+    """Mark dimension ``dim`` of ``t`` as dynamic: compiled code will not specialise on its size."""
+    dims = set(t.__dict__.get("_dynamic_dims", ()))
+    dims.add(dim % max(t.ndim, 1))
+    t.__dict__["_dynamic_dims"] = frozenset(dims)
+    return t
+
+
+# --- guards -------------------------------------------------------------------------------
+
+
+def _tensor_guard(t: Tensor, dynamic: bool) -> tuple:
+    dims = t.__dict__.get("_dynamic_dims", frozenset({0} if dynamic and t.ndim else ()))
+    shape = tuple(None if i in dims else s for i, s in enumerate(t._data.shape))
+    return ("tensor", shape, t._data.dtype.str, t._rg, t._data.flags.c_contiguous)
+
+
+def _value_guard(x: Any):
+    try:
+        hash(x)
+        return ("value", type(x).__name__, x)
+    except TypeError:
+        return ("value", type(x).__name__, repr(x))
+
+
+@dataclass(frozen=True)
+class GuardKey:
+    """Everything a compiled graph was specialised on."""
+
+    inputs: tuple
+    spec: str
+    grad_enabled: bool
+    training: tuple
+    state: tuple
+
+    def describe_change(self, other: "GuardKey") -> str:
+        """Why ``self`` (new call) does not match ``other`` (an earlier compile)."""
+        reasons = []
+        if self.grad_enabled != other.grad_enabled:
+            reasons.append(f"grad mode changed from {other.grad_enabled} to {self.grad_enabled}")
+        if self.training != other.training:
+            reasons.append("train/eval mode changed")
+        if self.spec != other.spec or len(self.inputs) != len(other.inputs):
+            reasons.append("the arguments' structure or non-tensor values changed")
+        else:
+            for i, (a, b) in enumerate(zip(self.inputs, other.inputs)):
+                if a == b:
+                    continue
+                if a[0] == b[0] == "tensor":
+                    for what, j in (("shape", 1), ("dtype", 2), ("requires_grad", 3), ("contiguity", 4)):
+                        if a[j] != b[j]:
+                            reasons.append(f"input {i} {what} changed from {_show(b[j])} to {_show(a[j])}")
+                else:
+                    reasons.append(f"argument {i} changed from {b[2]!r} to {a[2]!r}")
+        if self.state != other.state:
+            reasons.append("a parameter or buffer was replaced or changed shape/dtype/requires_grad")
+        return "; ".join(reasons) or "unknown change"
+
+
+def _show(value) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join("*" if v is None else str(v) for v in value) + "]"
+    return str(value)
+
+
+# --- compiled artifacts ---------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """What one guard key compiled to."""
+
+    key: GuardKey
+    trace: Trace
+    forward: Graph | None = None
+    backward: Graph | None = None
+    run_forward: Callable | None = None
+    run_backward: Callable | None = None
+    wrt: list = field(default_factory=list)  # input positions that receive gradients
+    n_saved: int = 0
+    timings: list = field(default_factory=list)
+
+    @property
+    def graph_break(self) -> GraphBreak | None:
+        return self.trace.graph_break
+
+
+class CompiledBackward:
+    """The grad_fn of a compiled forward's outputs: runs the compiled backward graph."""
+
+    def __init__(self, entry: Entry, saved: list, inputs: list, out_meta: list) -> None:
+        self.entry = entry
+        self.saved = saved
+        self.edges = tuple(edge_of(inputs[i]) for i in entry.wrt)
+        self.n_outputs = len(out_meta)
+        self.out_meta = out_meta
+        self.hooks = None
+        self.retained = None
+        self.freed = False
+
+    def name(self) -> str:
+        return "CompiledFunctionBackward"
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple(next_function(e) for e in self.edges)
+
+    def apply(self, grads: list, F, as_tensors: bool) -> tuple:
+        if as_tensors:
+            raise RuntimeError(
+                "irgrad.compile: differentiating a compiled backward (create_graph=True) is not "
+                "supported; compile with backend='eager' for higher-order gradients"
+            )
+        if self.freed:
+            from .autograd.graph import FREED_MESSAGE
+
+            raise RuntimeError(FREED_MESSAGE)
+        seeds = [g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)]
+        return tuple(self.entry.run_backward(self.saved + seeds))
+
+    def release(self) -> None:
+        self.saved = []
+        self.freed = True
+
+
+class Compiled:
+    """A compiled function (or a module's forward) with its guard-keyed cache."""
+
+    def __init__(self, fn: Callable, module, backend: str, dynamic: bool, fullgraph: bool, dump: str | None) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"irgrad.compile: unknown backend {backend!r}; choose one of {BACKENDS}")
+        if backend == "llvm":
+            warnings.warn(
+                "irgrad.compile: the 'llvm' backend is not available yet; using the 'numpy' backend",
+                stacklevel=3,
+            )
+            backend = "numpy"
+        self.fn = fn
+        self.module = module
+        self.backend = backend
+        self.dynamic = dynamic
+        self.fullgraph = fullgraph
+        self.dumper = Dumper(dump or os.environ.get("IRGRAD_DUMP"))
+        self.cache: OrderedDict[GuardKey, Entry] = OrderedDict()
+        self.log: list[str] = []  # compile events: first compile, recompiles with reasons, evictions
+        self.breaks: list[GraphBreak] = []
+
+    # --- guards ---------------------------------------------------------------------------
+    def guard_key(self, args: tuple, kwargs: dict) -> tuple[GuardKey, list]:
+        leaves, spec = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
+        inputs = tuple(_tensor_guard(t, self.dynamic) for t in leaves)
+        training: tuple = ()
+        state: tuple = ()
+        if self.module is not None:
+            training = tuple(m.training for m in self.module.modules())
+            state = tuple(
+                (name, id(t), t._data.shape, t._data.dtype.str, t._rg)
+                for name, t in list(self.module.named_parameters()) + list(self.module.named_buffers())
+            )
+        return GuardKey(inputs, repr(spec), STATE.enabled, training, state), leaves
+
+    # --- calling ----------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if self.backend == "eager":
+            return self.fn(*args, **kwargs)
+        key, leaves = self.guard_key(args, kwargs)
+        entry = self.cache.get(key)
+        if entry is not None and (not self.dynamic or _fits(entry, leaves)):
+            self.cache.move_to_end(key)
+            if entry.graph_break is not None:
+                return self.fn(*args, **kwargs)
+            return self._run(entry, leaves)
+        return self._compile_and_run(key, args, kwargs)
+
+    def _compile_and_run(self, key: GuardKey, args: tuple, kwargs: dict):
+        if not self.cache:
+            self.log.append("compiled for the first call")
+        else:
+            nearest = next(reversed(self.cache))
+            self.log.append(f"recompiled: {key.describe_change(nearest)}")
+        report = PipelineReport()
+        start = time.perf_counter()
+        needs_grad = STATE.enabled
+        tr = trace_call(self.fn, args, kwargs, module=self.module,
+                        name=type(self.module).__name__ if self.module is not None else getattr(self.fn, "__name__", "forward"),
+                        fullgraph=self.fullgraph)
+        report.add("trace", time.perf_counter() - start)
+        entry = Entry(key, tr)
+        if tr.graph_break is not None:
+            self.breaks.append(tr.graph_break)
+            self.log.append(f"graph break: {tr.graph_break}; this call signature runs eagerly")
+        else:
+            self._build(entry, needs_grad, report)
+        entry.timings = report.timings
+        self.cache[key] = entry
+        if len(self.cache) > CACHE_LIMIT:
+            evicted, _ = self.cache.popitem(last=False)
+            self.log.append(f"cache limit {CACHE_LIMIT} reached: evicted the oldest graph")
+        return tr.result  # the traced call ran eagerly and its result is exact
+
+    def _build(self, entry: Entry, needs_grad: bool, report: PipelineReport) -> None:
+        tr = entry.trace
+        self.dumper.write("traced", str(tr.graph))
+        graph = run_passes(tr.graph, default_passes(), dumper=self.dumper, report=report)
+        wrt = [i for i, t in enumerate(tr.input_tensors) if t._rg and t.is_floating_point()] if needs_grad else []
+        entry.wrt = wrt
+        if wrt:
+            from .passes import autodiff, partition
+
+            start = time.perf_counter()
+            n_out = len(graph.outputs)
+            joint = autodiff(graph, [graph.inputs[i] for i in wrt])
+            forward, backward = partition(joint, n_out)
+            report.add("autodiff+partition", time.perf_counter() - start)
+            self.dumper.write("joint", str(joint))
+            forward = run_passes(forward, default_passes(), dumper=self.dumper, report=report)
+            backward = run_passes(backward, default_passes(), dumper=self.dumper, report=report)
+            self.dumper.write("forward", str(forward))
+            self.dumper.write("backward", str(backward))
+            entry.forward, entry.backward = forward, backward
+            entry.n_saved = len(forward.outputs) - n_out
+            entry.run_backward = compile_graph(backward)
+        else:
+            entry.forward = graph
+        entry.run_forward = compile_graph(entry.forward)
+
+    def _run(self, entry: Entry, leaves: list):
+        tr = entry.trace
+        inputs = list(leaves)
+        if self.module is not None:
+            inputs += [t for _, t, _ in _module_state(self.module)]
+        arrays = [t._data for t in inputs]
+        results = entry.run_forward(arrays)
+        n_results = tr.n_results
+        n_mutated = len(tr.mutated)
+        outputs = results[:n_results]
+        mutations = results[n_results : n_results + n_mutated]
+        saved = results[n_results + n_mutated :]
+        for pos, value in zip(tr.mutated, mutations):
+            target = inputs[pos]
+            np.copyto(target._data, value)
+            target._bump_version()
+        tensors = [Tensor._wrap(np.asarray(o)) for o in outputs]
+        if entry.wrt and STATE.enabled:
+            out_meta = [(o.shape, o.dtype) for o in outputs]
+            node = CompiledBackward(entry, list(saved), inputs, out_meta)
+            for i, t in enumerate(tensors):
+                if t._data.dtype.kind == "f":
+                    t._node, t._out_nr, t._rg = node, i, True
+        return unflatten(tr.output_spec, tensors)
+
+    # --- inspection ---------------------------------------------------------------------------
+    def explain(self) -> str:
+        """Graphs, guards, recompiles, graph breaks and time per stage, as text."""
+        lines = [f"irgrad.compile: backend={self.backend}, dynamic={self.dynamic}, {len(self.cache)} cached graph(s)"]
+        lines.append("events:")
+        lines += [f"  - {event}" for event in self.log] or ["  (not called yet)"]
+        for n, entry in enumerate(self.cache.values()):
+            lines.append(f"graph {n}:")
+            key = entry.key
+            shapes = ", ".join(_show(g[1]) + " " + g[2] if g[0] == "tensor" else repr(g[2]) for g in key.inputs)
+            lines.append(f"  guards: inputs ({shapes}); grad_enabled={key.grad_enabled}; "
+                         f"training={all(key.training) if key.training else None}; {len(key.state)} parameters/buffers")
+            if entry.graph_break is not None:
+                lines.append(f"  graph break: {entry.graph_break} (runs eagerly)")
+                continue
+            ops = sum(1 for _ in entry.forward.op_nodes())
+            lines.append(f"  forward: {ops} ops" + (f"; backward: {sum(1 for _ in entry.backward.op_nodes())} ops, {entry.n_saved} saved values" if entry.backward else ""))
+            lines.append("  time per stage: " + ", ".join(f"{name} {secs * 1e3:.1f} ms" for name, secs in entry.timings))
+            lines.append(_indent(str(entry.forward), "  "))
+            if entry.backward is not None:
+                lines.append(_indent(str(entry.backward), "  "))
+        text = "\n".join(lines)
+        print(text)
+        return text
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def _module_state(module):
+    from .trace import module_state
+
+    return module_state(module)
+
+
+def _fits(entry: Entry, leaves: list) -> bool:
+    """Whether a graph traced for some sizes is valid for these (static graphs: exact sizes)."""
+    inputs = entry.trace.input_tensors[: len(leaves)]
+    return all(a._data.shape == b._data.shape for a, b in zip(inputs, leaves))
+
+
+class CompiledModule:
+    """``irgrad.compile(module)``: behaves like the module, runs its forward compiled.
+
+    Attribute access, ``parameters()``, ``state_dict()``, ``train()``/``eval()``
+    and the rest go to the original module, so parameters are the same objects.
+    """
+
+    def __init__(self, module, compiled: Compiled) -> None:
+        object.__setattr__(self, "_orig_mod", module)
+        object.__setattr__(self, "_compiled", compiled)
+
+    def __call__(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
+
+    forward = __call__
+
+    def explain(self) -> str:
+        return self._compiled.explain()
+
+    def __getattr__(self, name: str):
+        return getattr(self._orig_mod, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(self._orig_mod, name, value)
+
+    def train(self, mode: bool = True) -> "CompiledModule":
+        self._orig_mod.train(mode)
+        return self
+
+    def eval(self) -> "CompiledModule":
+        return self.train(False)
+
+    def __repr__(self) -> str:
+        return f"CompiledModule({self._orig_mod!r})"
+
+
+def compile(model=None, *, backend: str = "llvm", dynamic: bool = False, fullgraph: bool = False,
+            dump: str | None = None, mode: str | None = None, options: dict | None = None):
+    """Compile a module or function (also usable as ``@irgrad.compile`` or ``@irgrad.compile(...)``).
+
+    ``mode`` and ``options`` are accepted for ``torch.compile`` compatibility and ignored.
+
+    Returns a callable with the original's behaviour: same outputs, same gradients,
+    same parameter objects.  See the module docstring for guards, graph breaks,
+    dynamic shapes and training.
+    """
+    if model is None:
+        return functools.partial(compile, backend=backend, dynamic=dynamic, fullgraph=fullgraph, dump=dump)
+    from .nn import Module
+
+    if isinstance(model, Module):
+        return CompiledModule(model, Compiled(model, model, backend, dynamic, fullgraph, dump))
+    compiled = Compiled(model, None, backend, dynamic, fullgraph, dump)
+
+    @functools.wraps(model)
+    def wrapper(*args, **kwargs):
+        return compiled(*args, **kwargs)
+
+    wrapper.explain = compiled.explain
+    wrapper._compiled = compiled
+    return wrapper
+
+
+__all__ = ["compile", "mark_dynamic", "CompiledModule"]
