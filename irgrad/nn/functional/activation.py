@@ -1,3 +1,261 @@
-"""Functional activations: relu, gelu, silu, softmax ..."""
+"""Functional activations (relu, gelu, softmax ...) as composites of irgrad tensor ops.
 
-__all__: list[str] = []
+Each is written so that its value and gradient match PyTorch's, including at the
+kinks (e.g. ``hardtanh`` passes no gradient at its bounds, ``elu`` the slope
+``alpha`` at 0) and without overflow in branches that ``where`` discards.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+from ...tensor import Tensor
+from ...tensor_ops import reduce as R
+from ...tensor_ops.inplace import update_inplace
+from ...tensor_ops.pointwise import where
+
+__all__ = [
+    "relu",
+    "relu_",
+    "relu6",
+    "leaky_relu",
+    "leaky_relu_",
+    "gelu",
+    "silu",
+    "mish",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "softmin",
+    "elu",
+    "elu_",
+    "selu",
+    "celu",
+    "softplus",
+    "hardtanh",
+    "hardtanh_",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "softsign",
+    "tanhshrink",
+    "threshold",
+    "glu",
+    "prelu",
+    "hardshrink",
+    "softshrink",
+]
+
+
+def _maybe_inplace(input: Tensor, inplace: bool, fn: Callable[[Tensor], Tensor], name: str) -> Tensor:
+    """``fn(input)``, written back into ``input`` when ``inplace`` (recorded for autograd)."""
+    if inplace:
+        return update_inplace(input, fn, name=name)
+    return fn(input)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(x, 0)`` (gradient 0 at 0)."""
+    return _maybe_inplace(input, inplace, Tensor.relu, "relu_")
+
+
+def relu_(input: Tensor) -> Tensor:
+    return relu(input, inplace=True)
+
+
+def _hardtanh(x: Tensor, min_val: float, max_val: float) -> Tensor:
+    # the gradient passes only strictly inside (min_val, max_val), as torch's hardtanh_backward
+    return where(x <= min_val, min_val, where(x >= max_val, max_val, x))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``clamp(x, min_val, max_val)`` with no gradient at or beyond the bounds."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _maybe_inplace(input, inplace, lambda x: _hardtanh(x, min_val, max_val), "hardtanh_")
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x`` for x > 0, else ``negative_slope * x``."""
+    return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, x * negative_slope), "leaky_relu_")
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """``x * Phi(x)`` (exact, via erf) or its tanh approximation (``approximate='tanh'``)."""
+    if approximate == "none":
+        return input * ((input * _SQRT1_2).erf() + 1.0) * 0.5
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
+        return input * (inner.tanh() + 1.0) * 0.5
+    raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * sigmoid(x)``."""
+    return _maybe_inplace(input, inplace, lambda x: x * x.sigmoid(), "silu_")
+
+
+def _softplus_stable(x: Tensor) -> Tensor:
+    """``log(1 + exp(x))`` without overflow; its gradient is exactly sigmoid(x), also at 0."""
+    r = x.relu()
+    neg_abs = x - r * 2.0  # -|x|, with derivative +1 at 0 so that the kink terms cancel exactly
+    return r + neg_abs.exp().log1p()
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    return _maybe_inplace(input, inplace, lambda x: x * _softplus_stable(x).tanh(), "mish_")
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def _softmax_dim(name: str, input: Tensor, dim: int | None, stacklevel: int) -> int:
+    if dim is not None:
+        return dim
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
+        stacklevel=stacklevel,
+    )
+    return 0 if input.dim() in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed stably."""
+    return R.softmax(input, _softmax_dim("softmax", input, dim, _stacklevel), dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim``."""
+    return R.log_softmax(input, _softmax_dim("log_softmax", input, dim, _stacklevel), dtype=dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``softmax(-x)``."""
+    return R.softmax(-input, _softmax_dim("softmin", input, dim, _stacklevel), dtype=dtype)
+
+
+def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Tensor:
+    pos = x > 0
+    neg = where(pos, 0.0, x)  # keeps exp() finite in the discarded branch
+    if input_scale != 1.0:
+        neg = neg * input_scale
+    out = where(pos, x, neg.expm1() * alpha)
+    return out * scale if scale != 1.0 else out
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
+    return _maybe_inplace(input, inplace, lambda x: _elu(x, alpha), "elu_")
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, inplace=True)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``scale * elu(x, alpha)`` with the self-normalising constants."""
+    return _maybe_inplace(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE), "selu_")
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` for x > 0, else ``alpha * (exp(x / alpha) - 1)``."""
+    return _maybe_inplace(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0 / alpha), "celu_")
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``."""
+    scaled = input * beta if beta != 1 else input
+    over = scaled > threshold
+    safe = where(over, 0.0, scaled)
+    soft = safe.exp().log1p()
+    if beta != 1:
+        soft = soft / beta
+    return where(over, input, soft)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``."""
+    return _maybe_inplace(input, inplace, lambda x: _hardtanh(x + 3.0, 0.0, 6.0) / 6.0, "hardsigmoid_")
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * relu6(x + 3) / 6``."""
+    return _maybe_inplace(input, inplace, lambda x: x * _hardtanh(x + 3.0, 0.0, 6.0) / 6.0, "hardswish_")
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))`` = ``-softplus(-x)``, stable for large |x|."""
+    return input - _softplus_stable(input)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``x - tanh(x)``."""
+    return input - input.tanh()
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x`` where x > threshold, else ``value``."""
+    return _maybe_inplace(input, inplace, lambda x: where(x > threshold, x, value), "threshold_")
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """``a * sigmoid(b)`` where a, b are the halves of ``input`` along ``dim``."""
+    if input.shape[dim] % 2 != 0:
+        raise RuntimeError(
+            f"glu: Halving dimension must be even, but dimension {dim} is size {input.shape[dim]}"
+        )
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``x`` for x > 0, else ``weight * x`` with one weight per channel (dim 1) or one shared."""
+    w = weight
+    if weight.numel() != 1 and input.dim() >= 2:
+        w = weight.reshape((-1,) + (1,) * (input.dim() - 2))
+    return where(input > 0, input, input * w)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x`` where |x| > lambd, else 0."""
+    return where((input > lambd) | (input < -lambd), input, 0.0)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x - lambd`` above lambd, ``x + lambd`` below -lambd, else 0."""
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))

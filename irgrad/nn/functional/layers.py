@@ -1,3 +1,363 @@
-"""Functional layers: linear, dropout, embedding, layer_norm, batch_norm, one_hot, pad."""
+"""Functional layers: linear, bilinear, dropout, embedding, normalisations, similarity.
 
-__all__: list[str] = []
+All are composites of irgrad tensor ops, so autograd (and the tracer) handle them
+without extra rules; random masks come from irgrad's global generator.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...autograd.grad_mode import no_grad
+from ...dtypes import FLOAT
+from ...random import resolve
+from ...tensor import Tensor
+from ...tensor_ops.pointwise import where
+
+__all__ = [
+    "linear",
+    "bilinear",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "embedding",
+    "layer_norm",
+    "batch_norm",
+    "group_norm",
+    "instance_norm",
+    "rms_norm",
+    "normalize",
+    "cosine_similarity",
+    "pairwise_distance",
+]
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``: one matmul and one add (weight has shape (out, in))."""
+    out = input.matmul(weight.T) if weight.ndim == 2 else input.matmul(weight)
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y_k = x1 @ W[k] @ x2 + b_k`` with weight (out, in1, in2) over any leading dims."""
+    out_f, in1, in2 = weight.shape
+    if input1.shape[-1] != in1 or input2.shape[-1] != in2:
+        raise RuntimeError(
+            f"bilinear(): input sizes {list(input1.shape)} and {list(input2.shape)} do not match "
+            f"weight of shape {list(weight.shape)}"
+        )
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    # (B, in1) @ (in1, out*in2) -> (B, out, in2), then contract in2 with x2
+    mixed = x1.matmul(weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+    out = (mixed * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(*lead, out_f)
+
+
+def _check_p(p: float) -> None:
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _apply_mask(input: Tensor, mask_shape: tuple, p: float, inplace: bool) -> Tensor:
+    """Multiply by a Bernoulli(1-p) mask of ``mask_shape`` scaled by 1/(1-p)."""
+    dt = input._data.dtype
+    if p == 1.0:
+        mask = np.zeros(mask_shape, dtype=dt)
+    else:
+        keep = resolve(None).random(mask_shape, np.float32) >= p
+        mask = keep.astype(dt) * dt.type(1.0 / (1.0 - p))
+    mask_t = Tensor._wrap(mask)
+    return input.mul_(mask_t) if inplace else input * mask_t
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity unless training)."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    return _apply_mask(input, tuple(input.shape), p, inplace)
+
+
+def _feature_dropout(name: str, input: Tensor, p: float, training: bool, inplace: bool, spatial: int) -> Tensor:
+    _check_p(p)
+    nd = input.ndim
+    if nd not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"{name}: Expected {spatial + 1}D or {spatial + 2}D input, but received a {nd}D input."
+        )
+    if not training or p == 0.0:
+        return input
+    shape = tuple(input.shape)
+    mask_shape = shape[: nd - spatial] + (1,) * spatial
+    return _apply_mask(input, mask_shape, p, inplace)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) input."""
+    return _feature_dropout("dropout1d", input, p, training, inplace, 1)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, H, W) or (C, H, W) input."""
+    return _feature_dropout("dropout2d", input, p, training, inplace, 2)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input."""
+    return _feature_dropout("dropout3d", input, p, training, inplace, 3)
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout that keeps SELU's self-normalising mean and variance (dropped units go to -alpha')."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    alpha_p = -1.7580993408473766
+    keep = resolve(None).random(tuple(input.shape), np.float64) >= p
+    a = 1.0 / math.sqrt((alpha_p**2 * p + 1) * (1 - p))
+    b = -a * alpha_p * p
+    dt = input._data.dtype
+    scale = Tensor._wrap((keep * a).astype(dt))
+    shift = Tensor._wrap((np.where(keep, 0.0, alpha_p) * a + b).astype(dt))
+    return input * scale + shift
+
+
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of ``weight`` picked by integer ``input``; rows at ``padding_idx`` get no gradient."""
+    if input.dtype.category == FLOAT:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)"
+        )
+    idx = input._data
+    num = weight.shape[0]
+    if idx.size and (idx.max() >= num or idx.min() < 0):
+        raise IndexError("index out of range in self")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += num
+    if max_norm is not None:
+        _embedding_renorm(weight, idx, max_norm, norm_type)
+    out = weight[Tensor._wrap(idx.astype(np.int64, copy=False))]
+    if scale_grad_by_freq and weight.requires_grad:
+        # same values, gradient of each position divided by how often its id occurs in the batch
+        _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+        scale = Tensor._wrap((1.0 / counts[inverse.reshape(idx.shape)])[..., None].astype(weight._data.dtype))
+        out = out * scale + out.detach() * (1 - scale)
+    if padding_idx is not None and weight.requires_grad:
+        pad = idx == padding_idx
+        if pad.any():
+            out = where(Tensor._wrap(pad[..., None]), weight[padding_idx].detach(), out)
+    return out
+
+
+def _embedding_renorm(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """Rescale (in place) the rows used by ``idx`` whose norm exceeds ``max_norm``, as torch."""
+    rows = np.unique(idx)
+    data = weight._data
+    norms = np.linalg.norm(data[rows], ord=norm_type, axis=1)
+    big = norms > max_norm
+    if big.any():
+        scale = max_norm / (norms[big] + 1e-7)
+        data[rows[big]] *= scale[:, None].astype(data.dtype)
+        weight._bump_version()
+
+
+def _normalized_dims(name: str, input: Tensor, normalized_shape) -> tuple[int, ...]:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if n == 0 or tuple(input.shape[input.ndim - n :]) != shape or input.ndim < n:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape [*, "
+            f"{', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}"
+        )
+    return tuple(range(input.ndim - n, input.ndim))
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dims (biased variance), then scale and shift."""
+    dims = _normalized_dims("layer_norm", input, normalized_shape)
+    centered = input - input.mean(dims, keepdim=True)
+    var = (centered * centered).mean(dims, keepdim=True)
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+    """``x / sqrt(mean(x^2) + eps)`` over the trailing dims, times ``weight``."""
+    dims = _normalized_dims("rms_norm", input, normalized_shape)
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def _channel_shape(input: Tensor) -> tuple[int, ...]:
+    return (1, input.shape[1]) + (1,) * (input.ndim - 2)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise per channel (dim 1) with batch statistics (training) or the running ones.
+
+    Training normalises with the biased batch variance and updates the running
+    statistics in place with the unbiased one, as PyTorch does.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
+    dims = (0,) + tuple(range(2, input.ndim))
+    cshape = _channel_shape(input)
+    if training:
+        count = input.numel() // input.shape[1]
+        if count <= 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {input.shape}"
+            )
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dims, keepdim=True)
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1) * momentum)
+                if running_var is not None:
+                    unbiased = var.detach().reshape(-1) * (count / (count - 1))
+                    running_var.mul_(1 - momentum).add_(unbiased * momentum)
+        scale = (var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight.reshape(cshape)
+        out = centered * scale
+        return out if bias is None else out + bias.reshape(cshape)
+    if running_mean is None or running_var is None:
+        raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+    # eval: fold the statistics into a per-channel scale and shift (two full-size ops)
+    scale = (running_var + eps).rsqrt()
+    if weight is not None:
+        scale = scale * weight
+    shift = -running_mean * scale
+    if bias is not None:
+        shift = shift + bias
+    return input * scale.reshape(cshape) + shift.reshape(cshape)
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each (sample, channel) over its spatial dims."""
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    dims = tuple(range(2, input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    if running_mean is not None or running_var is not None:
+        count = int(np.prod(input.shape[2:]))
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean.detach().mean(0).reshape(-1) * momentum)
+            if running_var is not None:
+                unbiased = var.detach().mean(0).reshape(-1) * (count / max(count - 1, 1))
+                running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    out = centered * (var + eps).rsqrt()
+    cshape = _channel_shape(input)
+    if weight is not None:
+        out = out * weight.reshape(cshape)
+    if bias is not None:
+        out = out + bias.reshape(cshape)
+    return out
+
+
+def group_norm(
+    input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
+    """Normalise each sample over groups of channels (and all spatial dims)."""
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups != 0:
+        raise RuntimeError(
+            f"Expected number of channels in input to be divisible by num_groups, but got input of "
+            f"shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    grouped = input.reshape(n, num_groups, -1)
+    centered = grouped - grouped.mean(-1, keepdim=True)
+    var = (centered * centered).mean(-1, keepdim=True)
+    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
+    cshape = _channel_shape(input)
+    if weight is not None:
+        out = out * weight.reshape(cshape)
+    if bias is not None:
+        out = out + bias.reshape(cshape)
+    return out
+
+
+def _safe_norm(x: Tensor, dim: int) -> Tensor:
+    """The 2-norm along ``dim`` (keepdim) whose gradient at a zero vector is 0, not nan."""
+    tiny = float(np.finfo(x._data.dtype).tiny) if x._data.dtype.kind == "f" else 1e-38
+    return (x * x).sum(dim, keepdim=True).clamp_min(tiny).sqrt()
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    if p == 2:
+        norm = _safe_norm(input, dim)
+    else:
+        norm = input.norm(p, dim, keepdim=True)
+    return input / norm.clamp_min(eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``sum(x1/max(||x1||, eps) * x2/max(||x2||, eps))`` along ``dim`` (PyTorch's formula)."""
+    n1 = _safe_norm(x1, dim)
+    n2 = _safe_norm(x2, dim)
+    # clamp the values but let the gradient flow through the unclamped norms, as torch does
+    with no_grad():
+        fix1 = n1.clamp_min(eps) - n1
+        fix2 = n2.clamp_min(eps) - n2
+    return ((x1 / (n1 + fix1)) * (x2 / (n2 + fix2))).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """``||x1 - x2 + eps||_p`` along the last dim."""
+    diff = x1 - x2 + eps
+    return diff.norm(p, -1, keepdim=keepdim)

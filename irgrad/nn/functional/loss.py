@@ -1,3 +1,410 @@
-"""Functional losses: cross_entropy, nll_loss, mse_loss ..."""
+"""Functional losses (cross_entropy, nll_loss, mse_loss ...) with PyTorch's options and numerics.
 
-__all__: list[str] = []
+Class-index losses pick the target log-probabilities with one ``gather`` (no
+one-hot matmul); per-class weights and ``ignore_index`` become one constant
+coefficient array, and ``mean`` divides by the summed weight of the counted
+targets, as PyTorch does.  Log-space formulas keep every loss finite.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ...dtypes import FLOAT
+from ...tensor import Tensor
+from ...tensor_ops.pointwise import where
+from .activation import _softplus_stable, log_softmax
+
+__all__ = [
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "nll_loss",
+    "cross_entropy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+    "soft_margin_loss",
+    "margin_ranking_loss",
+    "cosine_embedding_loss",
+    "poisson_nll_loss",
+]
+
+_LOG_MIN = math.exp(-100.0)
+
+
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """Map the deprecated ``size_average``/``reduce`` flags to a reduction string."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn(
+        "size_average and reduce args will be deprecated, please use reduction='{}' instead.".format(
+            "none" if reduce is False else ("sum" if size_average is False else "mean")
+        ),
+        stacklevel=3,
+    )
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        return "mean"
+    return "sum" if reduce else "none"
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _warn_size(name: str, input: Tensor, target: Tensor) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+            "This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+            stacklevel=3,
+        )
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean squared error ``(input - target)^2``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _warn_size("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``|input - target|``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _warn_size("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _warn_size("smooth_l1_loss", input, target)
+    if beta == 0.0:
+        return _reduce((input - target).abs(), reduction)
+    diff = input - target
+    ad = diff.abs()
+    loss = where(ad < beta, diff * diff * (0.5 / beta), ad - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
+    _check_reduction(reduction)
+    _warn_size("huber_loss", input, target)
+    diff = input - target
+    ad = diff.abs()
+    loss = where(ad < delta, diff * diff * 0.5, (ad - 0.5 * delta) * delta)
+    return _reduce(loss, reduction)
+
+
+def _class_dim(input: Tensor) -> int:
+    return 0 if input.dim() == 1 else 1
+
+
+def _targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate class-index targets; return (targets with ignored set to 0, valid mask)."""
+    if input.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+    t = target._data
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}: expected scalar type Long but found {target.dtype}")
+    if input.dim() >= 2 and t.ndim >= 1 and t.shape[0] != input.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({t.shape[0]}).")
+    expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() >= 2 else ()
+    if tuple(t.shape) != expected:
+        raise RuntimeError(
+            f"{name}: expected target of shape {list(expected)} for input of shape {list(input.shape)}, "
+            f"got {list(t.shape)}"
+        )
+    valid = t != ignore_index
+    n_classes = input.shape[_class_dim(input)]
+    bad = valid & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(t[bad].flat[0])} is out of bounds.")
+    safe = np.where(valid, t, 0).astype(np.int64, copy=False)
+    return safe, valid
+
+
+def _pick(input: Tensor, safe: np.ndarray) -> Tensor:
+    """``input`` at the target class along the class dim, shaped like the target."""
+    cdim = _class_dim(input)
+    index = Tensor._wrap(np.expand_dims(safe, cdim))
+    return input.gather(cdim, index)
+
+
+def _nll_from_logp(
+    logp: Tensor, safe: np.ndarray, valid: np.ndarray, weight: Tensor | None, reduction: str
+) -> Tensor:
+    picked = _pick(logp, safe)
+    dt = logp._data.dtype
+    coef = None
+    if weight is not None:
+        coef = weight._data.astype(dt, copy=False)[safe] * valid
+    elif not valid.all():
+        coef = valid.astype(dt)
+    if coef is not None:
+        coef_t = Tensor._wrap(np.expand_dims(coef, _class_dim(logp)).astype(dt, copy=False))
+        picked = picked * coef_t
+    if reduction == "none":
+        return -picked.reshape(safe.shape)
+    total = picked.sum()
+    if reduction == "sum":
+        return -total
+    denom = float(coef.sum()) if coef is not None else float(safe.size)
+    return total * (-1.0 / denom if denom != 0 else float("nan"))
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of class-index targets given log-probabilities (N, C, d1, ...)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    safe, valid = _targets("nll_loss", input, target, ignore_index)
+    _check_weight(input, weight)
+    return _nll_from_logp(input, safe, valid, weight, reduction)
+
+
+def _check_weight(input: Tensor, weight: Tensor | None) -> None:
+    if weight is not None:
+        n_classes = input.shape[_class_dim(input)]
+        if weight.dim() != 1 or weight.shape[0] != n_classes:
+            raise RuntimeError(
+                f"weight tensor should be defined either for all {n_classes} classes or no classes but got "
+                f"weight tensor of shape: {list(weight.shape)}"
+            )
+
+
+def _class_broadcast(weight: Tensor, input: Tensor) -> Tensor:
+    shape = [1] * input.dim()
+    shape[_class_dim(input)] = weight.shape[0]
+    return weight.reshape(shape)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """``nll_loss(log_softmax(input))`` for class indices, or ``-sum(p * log_softmax)`` for probabilities.
+
+    ``label_smoothing`` mixes the target with the uniform distribution, as PyTorch.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    _check_weight(input, weight)
+    cdim = _class_dim(input)
+    n_classes = input.shape[cdim]
+    if target.dtype.category == FLOAT:
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+    safe, valid = _targets("cross_entropy", input, target, ignore_index)
+    logp = log_softmax(input, cdim)
+    nll = _nll_from_logp(logp, safe, valid, weight, reduction)
+    if label_smoothing == 0.0:
+        return nll
+    weighted = logp * _class_broadcast(weight, input) if weight is not None else logp
+    mask = Tensor._wrap(valid.astype(logp._data.dtype))
+    smooth = -(weighted.sum(cdim) * mask)
+    if reduction == "none":
+        ret = smooth
+    elif reduction == "sum":
+        ret = smooth.sum()
+    else:
+        if weight is not None:
+            denom = float((weight._data[safe] * valid).sum())
+        else:
+            denom = float(valid.sum())
+        ret = smooth.sum() / denom if denom != 0 else smooth.sum() * float("nan")
+    return nll * (1 - label_smoothing) + ret * (label_smoothing / n_classes)
+
+
+def _cross_entropy_probs(
+    input: Tensor, target: Tensor, weight: Tensor | None, reduction: str, label_smoothing: float
+) -> Tensor:
+    if tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(
+            f"cross_entropy: expected probability targets of the input's shape {list(input.shape)}, "
+            f"got {list(target.shape)}"
+        )
+    cdim = _class_dim(input)
+    n_classes = input.shape[cdim]
+    logp = log_softmax(input, cdim)
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+    prod = logp * target
+    if weight is not None:
+        prod = prod * _class_broadcast(weight, input)
+    if reduction == "none":
+        return -prod.sum(cdim)
+    if reduction == "sum":
+        return -prod.sum()
+    count = input.numel() / n_classes if n_classes else 0
+    return -prod.sum() / count if count else prod.sum() * float("nan")
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``-w (y log x + (1 - y) log(1 - x))`` with each log clamped to >= -100, as PyTorch."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) is "
+            "deprecated. Please ensure they have the same size."
+        )
+    x = input._data
+    if x.size and (np.any(x < 0) or np.any(x > 1) or np.any(np.isnan(x))):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    log_x = _clamped_log(input)
+    log_1mx = _clamped_log(1.0 - input)
+    loss = -(log_1mx + target * (log_x - log_1mx))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _clamped_log(x: Tensor) -> Tensor:
+    """``max(log(x), -100)`` whose gradient is 0 (not nan) where the clamp is active."""
+    ok = x > _LOG_MIN
+    return where(ok, where(ok, x, 1.0).log(), -100.0)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """``BCE(sigmoid(x), y)`` computed from logits: ``softplus(x) - x y`` (stable for any x)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    sp = _softplus_stable(input)
+    if pos_weight is None:
+        loss = sp - input * target
+    else:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * (sp - input)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """``target * (log(target) - input)`` (0 where target is 0); ``input`` holds log-probabilities."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support size."
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+            "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+            stacklevel=2,
+        )
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        safe = where(target > 0, target, 1.0)
+        loss = target * safe.log() - target * input
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.dim() != 0 else total
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``log(1 + exp(-y x))``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _reduce(_softplus_stable(-(input * target)), reduction)
+
+
+def margin_ranking_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None, reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``max(0, -y (x1 - x2) + margin)``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _reduce((-(target * (input1 - input2)) + margin).relu(), reduction)
+
+
+def cosine_embedding_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None, reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``1 - cos(x1, x2)`` for y = 1, ``max(0, cos(x1, x2) - margin)`` for y = -1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    eps = 1e-12
+    cos = (input1 * input2).sum(-1) / (((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)).sqrt()
+    loss = where(target > 0, 1 - cos, where(target < 0, (cos - margin).relu(), 0.0))
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(
+    input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, size_average=None,
+    eps: float = 1e-8, reduce=None, reduction: str = "mean",
+) -> Tensor:
+    """Poisson negative log-likelihood: ``exp(x) - y x`` (log_input) or ``x - y log(x + eps)``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        safe = where(target > 1, target, 1.0)
+        stirling = safe * safe.log() - safe + (safe * (2 * math.pi)).log() * 0.5
+        loss = loss + where(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction)

@@ -2,3 +2,4 @@
 
 from . import rnn  # noqa: F401
 from .clip_grad import *  # noqa: F401,F403
+from .convert import *  # noqa: F401,F403
