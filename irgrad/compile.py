@@ -125,6 +125,7 @@ class Entry:
     wrt: list = field(default_factory=list)  # input positions that receive gradients
     n_saved: int = 0
     timings: list = field(default_factory=list)
+    dynamic: list = field(default_factory=list)  # (symbol, leaf position, dim) when the graph is symbolic
 
     @property
     def graph_break(self) -> GraphBreak | None:
@@ -237,6 +238,11 @@ class Compiled:
             self.log.append(f"graph break: {tr.graph_break}; this call signature runs eagerly")
         else:
             self._build(entry, needs_grad, report)
+            dims = self._dynamic_dims(args, kwargs)
+            if dims:
+                start = time.perf_counter()
+                self._generalize(entry, args, kwargs, dims, needs_grad)
+                report.add("dynamic shapes", time.perf_counter() - start)
         entry.timings = report.timings
         self.cache[key] = entry
         if len(self.cache) > CACHE_LIMIT:
@@ -269,6 +275,53 @@ class Compiled:
         else:
             entry.forward = graph
         entry.run_forward = compile_graph(entry.forward)
+
+    # --- dynamic shapes -----------------------------------------------------------------------
+    def _dynamic_dims(self, args: tuple, kwargs: dict) -> list[tuple[int, int]]:
+        """(leaf position, dim) of every dimension compiled symbolically."""
+        leaves, _ = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
+        found = []
+        for pos, t in enumerate(leaves):
+            dims = t.__dict__.get("_dynamic_dims", frozenset({0} if self.dynamic and t.ndim else ()))
+            found += [(pos, d) for d in sorted(dims)]
+        return found
+
+    def _generalize(self, entry: Entry, args: tuple, kwargs: dict, dims: list, needs_grad: bool) -> None:
+        """Retrace at other sizes and merge the graphs into one symbolic graph (see ir.symbolic)."""
+        from .ir.symbolic import generalize
+
+        leaves, spec = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
+        base_sizes = sorted({leaves[p]._data.shape[d] for p, d in dims})
+        symbols = ["B" if i == 0 else f"B{i}" for i in range(len(base_sizes))]
+        symbol_of = {size: name for size, name in zip(base_sizes, symbols)}
+        probes = [[s + (1 if j == i else 0) for j, s in enumerate(base_sizes)] for i in range(len(base_sizes))]
+        probes.append([s + 2 for s in base_sizes])
+        entries = [entry]
+        for sizes in probes:
+            resize = dict(zip(base_sizes, sizes))
+            new_leaves = [_resized(t, [(d, resize[t._data.shape[d]]) for p, d in dims if p == pos]) for pos, t in enumerate(leaves)]
+            new_args, new_kwargs = unflatten(spec, new_leaves)
+            with _preserved_state(self.module):
+                tr = trace_call(self.fn, tuple(new_args), dict(new_kwargs), module=self.module, name=entry.trace.graph.name)
+            if tr.graph_break is not None:
+                self.log.append("dynamic shapes: a probe trace broke the graph; specialising per size")
+                return
+            probe = Entry(entry.key, tr)
+            self._build(probe, needs_grad, PipelineReport())
+            entries.append(probe)
+        forward = generalize([e.forward for e in entries], symbols, base_sizes)
+        backward = generalize([e.backward for e in entries], symbols, base_sizes) if entry.backward is not None else None
+        same_layout = all(e.wrt == entry.wrt and e.n_saved == entry.n_saved and e.trace.mutated == entry.trace.mutated for e in entries)
+        if forward is None or (entry.backward is not None and backward is None) or not same_layout:
+            self.log.append("dynamic shapes: the program differs between sizes; specialising per size")
+            return
+        entry.forward, entry.backward = forward, backward
+        entry.run_forward = compile_graph(forward)
+        if backward is not None:
+            entry.run_backward = compile_graph(backward)
+        entry.dynamic = [(symbol_of[leaves[p]._data.shape[d]], p, d) for p, d in dims]
+        self.dumper.write("dynamic", str(forward))
+        self.log.append(f"dynamic shapes: one graph for every size of {', '.join(symbols)}")
 
     def _run(self, entry: Entry, leaves: list):
         tr = entry.trace
@@ -332,9 +385,54 @@ def _module_state(module):
 
 
 def _fits(entry: Entry, leaves: list) -> bool:
-    """Whether a graph traced for some sizes is valid for these (static graphs: exact sizes)."""
+    """Whether a cached graph is valid for these inputs.
+
+    A static graph needs the exact sizes it was traced with; a symbolic one needs the
+    static dims to match and the dims sharing a symbol to agree.
+    """
     inputs = entry.trace.input_tensors[: len(leaves)]
-    return all(a._data.shape == b._data.shape for a, b in zip(inputs, leaves))
+    dynamic = {(p, d) for _, p, d in entry.dynamic}
+    for pos, (a, b) in enumerate(zip(inputs, leaves)):
+        if a._data.ndim != b._data.ndim:
+            return False
+        if any(x != y for d, (x, y) in enumerate(zip(a._data.shape, b._data.shape)) if (pos, d) not in dynamic):
+            return False
+    sizes: dict[str, int] = {}
+    return all(sizes.setdefault(sym, leaves[p]._data.shape[d]) == leaves[p]._data.shape[d] for sym, p, d in entry.dynamic)
+
+
+def _resized(t: Tensor, changes: list) -> Tensor:
+    """A leaf like ``t`` with the given dims resized, its data tiled or cropped from t's."""
+    data = t._data
+    for d, size in changes:
+        data = np.take(data, np.arange(size) % max(data.shape[d], 1), axis=d)
+    out = Tensor._wrap(np.ascontiguousarray(data))
+    out._rg = t._rg
+    return out
+
+
+class _preserved_state:
+    """Restore a module's parameters, buffers and the global RNG after a probe trace."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+
+    def __enter__(self) -> None:
+        from .random import get_rng_state
+
+        self.rng = get_rng_state()
+        tensors = [t for _, t, _ in _module_state(self.module)] if self.module is not None else []
+        self.saved = [(t, t._data, t._data.copy(), t._version_value) for t in tensors]
+
+    def __exit__(self, *exc) -> None:
+        from .random import set_rng_state
+
+        set_rng_state(self.rng)
+        for t, array, values, version in self.saved:
+            t._data = array
+            np.copyto(array, values)
+            if t._version is not None:
+                t._version[0] = version
 
 
 class CompiledModule:

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd.graph import Node
+from . import _tracing
 from .autograd.grad_mode import STATE
-from .dtypes import FLOAT, dtype, get_default_dtype, result_type
+from .autograd.graph import Node
+from .dtypes import FLOAT, bool_, dtype, get_default_dtype, result_type
 from .ops import OPS, DtypeRule, OpDef
+from .ops.elementwise import reject_bool
 from .ops.shapes import broadcast_shapes
 from .tensor import Tensor
 
 _ndarray = np.ndarray
-_VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice"})
+_VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice", "detach"})
 
 
 def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
@@ -43,6 +45,8 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
                 out._node = Node(op, attrs, inputs, data)
                 out._rg = True
                 break
+    if _tracing.ACTIVE is not None:
+        _tracing.ACTIVE.record(op, inputs, attrs, out)
     return out
 
 
@@ -53,8 +57,14 @@ def _mark_view(out: Tensor, base: Tensor) -> None:
 
 
 def const(value, dt: dtype) -> Tensor:
-    """A Python scalar (or array-like) as a tensor of dtype ``dt`` that needs no grad."""
-    return Tensor._wrap(np.asarray(value, dtype=dt.np))
+    """A Python scalar (or array-like) as a tensor of dtype ``dt`` that needs no grad.
+
+    An integer out of ``dt``'s range wraps around, as in PyTorch (``uint8 + -2``).
+    """
+    try:
+        return Tensor._wrap(np.asarray(value, dtype=dt.np))
+    except OverflowError:
+        return Tensor._wrap(np.asarray(value).astype(dt.np))
 
 
 def cast(t: Tensor, dt: dtype) -> Tensor:
@@ -76,10 +86,12 @@ def broadcast(t: Tensor, shape: tuple) -> Tensor:
 def compute_dtypes(op: OpDef, promoted: dtype) -> dtype | None:
     """The dtype an elementwise op computes in, given its operands' promoted dtype."""
     rule = op.dtype_rule
+    if promoted is bool_:
+        reject_bool(op.name)
     if rule is DtypeRule.FLOAT and promoted.category != FLOAT:
         return get_default_dtype()
     if rule is DtypeRule.INTEGRAL and promoted.category == FLOAT:
-        raise TypeError(
+        raise NotImplementedError(
             f"{op.name}: bitwise operations are only supported for integral and bool tensors, "
             f"got {promoted}"
         )

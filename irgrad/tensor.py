@@ -12,12 +12,12 @@ Op methods (``exp``, ``sum``, ``view`` ...) are attached from
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from . import dtypes
-from .autograd.grad_mode import STATE
 from .dtypes import from_numpy_dtype
 
 
@@ -184,7 +184,7 @@ class Tensor:
             )
         self._rg = value
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
 
@@ -197,8 +197,8 @@ class Tensor:
         return self._node is None
 
     @property
-    def grad(self) -> "Tensor | None":
-        if self._node is not None and not self._retains_grad and STATE.enabled:
+    def grad(self) -> Tensor | None:
+        if self._grad is None and self._node is not None and not self._retains_grad:
             import warnings
 
             warnings.warn(
@@ -212,7 +212,7 @@ class Tensor:
         return self._grad
 
     @grad.setter
-    def grad(self, value: "Tensor | None") -> None:
+    def grad(self, value: Tensor | None) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
@@ -228,12 +228,12 @@ class Tensor:
         self._grad = value
 
     @property
-    def data(self) -> "Tensor":
+    def data(self) -> Tensor:
         """The same storage without autograd history (and with its own version counter)."""
         return Tensor._wrap(self._data)
 
     @data.setter
-    def data(self, value: "Tensor") -> None:
+    def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
         self._data = value._data
@@ -248,14 +248,18 @@ class Tensor:
             self._version = [0]
         self._version[0] += 1
 
-    def detach(self) -> "Tensor":
-        """A tensor sharing storage and version counter, outside the autograd graph."""
-        t = Tensor._wrap(self._data)
-        t._version = self._shared_version()
-        t._base = self._base if self._base is not None else self
-        return t
+    def detach(self) -> Tensor:
+        """A tensor sharing storage and version counter, outside the autograd graph.
 
-    def detach_(self) -> "Tensor":
+        It is the ``detach`` primitive (no gradient rule), so a tracer records it
+        instead of capturing the value as a constant.
+        """
+        from .dispatch import apply
+        from .ops import OPS
+
+        return apply(OPS["detach"], (self,))
+
+    def detach_(self) -> Tensor:
         if self._base is not None and self._base._rg:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self._node = None
@@ -285,7 +289,7 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad
 
-    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]):
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]):
         """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
@@ -343,7 +347,7 @@ class Tensor:
 
     def _scalar(self, kind: str):
         if self._data.size != 1:
-            raise RuntimeError(f"only one element tensors can be converted to Python scalars")
+            raise RuntimeError("only one element tensors can be converted to Python scalars")
         return self._data.reshape(()).item()
 
     def __float__(self) -> float:

@@ -3,7 +3,8 @@
 It is the reference every pass and every code generator is checked against, and
 the ``"numpy"`` backend of ``irgrad.compile``.  :func:`compile_graph` turns a graph
 into a flat schedule once, so running it costs one kernel call per op and no
-graph walking; values are dropped as soon as their last user has run.
+graph walking; values are dropped as soon as their last user has run.  Graphs with
+symbolic sizes (dynamic shapes) get them from the inputs' shapes at each call.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..ops import OPS
 from .graph import CONSTANT, FUSED, INPUT, Graph
+from .symbolic import has_sym, resolve
 
 _ndarray = np.ndarray
 
@@ -40,8 +42,15 @@ def compile_graph(graph: Graph) -> Callable[[Sequence[np.ndarray]], list[np.ndar
         kernel = (lambda *xs, _f=fn: _f(xs)[0]) if fn else OPS[node.op].eval
         args = tuple(slot[a] for a in graph.args(nid))
         dead = tuple(s for s in set(args) if last_use.get(s) == step and s not in keep)
-        steps.append((kernel, args, node.attrs, slot[nid], dead))
+        steps.append((kernel, args, node.attrs, slot[nid], dead, has_sym(node.attrs)))
     input_slots = [slot[i] for i in graph.inputs]
+    # Size symbols (dynamic shapes) are read off the inputs' shapes at every call.
+    symbol_dims = [
+        (name, pos, d)
+        for pos, nid in enumerate(graph.inputs)
+        for d, name in enumerate(graph.node(nid).type.shape)
+        if isinstance(name, str)
+    ]
     output_slots = [slot[o] for o in graph.outputs]
     size = len(order)
 
@@ -53,7 +62,10 @@ def compile_graph(graph: Graph) -> Callable[[Sequence[np.ndarray]], list[np.ndar
             env[s] = value
         for s, value in constants:
             env[s] = value
-        for kernel, args, attrs, out, dead in steps:
+        sizes = {name: inputs[pos].shape[d] for name, pos, d in symbol_dims}
+        for kernel, args, attrs, out, dead, symbolic in steps:
+            if symbolic:
+                attrs = resolve(attrs, sizes)
             result = kernel(*[env[a] for a in args], **attrs)
             env[out] = result if type(result) is _ndarray else np.asarray(result)
             for d in dead:

@@ -15,6 +15,7 @@ import numpy as np
 from ..dtypes import to_dtype
 from .graph import BUFFER, FUSED, PARAM, USER, Graph, TensorType
 from .printer import SHORT_DTYPE
+from .symbolic import Sym
 
 DTYPE_BY_SHORT = {short: to_dtype(name) for name, short in SHORT_DTYPE.items()}
 _HEADER = re.compile(r"^graph\s+(?P<name>[\w.]+)\((?P<params>.*)\)\s*->\s*\((?P<results>.*)\)$")
@@ -83,11 +84,41 @@ def _literal(node, text: str):
             return DTYPE_BY_SHORT[node.id]
         if node.id in ("inf", "nan"):
             return float(node.id)
+        return Sym(((node.id, 1),), 0)  # a size symbol
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+        return _affine(node.op, _literal(node.left, text), _literal(node.right, text), text)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "slice" and not node.keywords:
         return slice(*(_literal(a, text) for a in node.args))
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float" and len(node.args) == 1:
         return float(_literal(node.args[0], text))
     raise IRParseError(f"unsupported attribute syntax in {text!r}")
+
+
+def _affine(op, left, right, text: str):
+    """Sizes written as affine expressions of symbols (``2*B+1``) in dynamic graphs."""
+
+    def parts(v):
+        if isinstance(v, Sym):
+            return dict(v.terms), v.const
+        if isinstance(v, int) and not isinstance(v, bool):
+            return {}, v
+        raise IRParseError(f"unsupported size expression in {text!r}")
+
+    (lt, lc), (rt, rc) = parts(left), parts(right)
+    if isinstance(op, ast.Mult):
+        if lt and rt:
+            raise IRParseError(f"size expression is not affine in {text!r}")
+        scale, (terms, const) = (rc, (lt, lc)) if lt else (lc, (rt, rc))
+        terms = {k: v * scale for k, v in terms.items()}
+        const *= scale
+    else:
+        sign = 1 if isinstance(op, ast.Add) else -1
+        terms = dict(lt)
+        for k, v in rt.items():
+            terms[k] = terms.get(k, 0) + sign * v
+        const = lc + sign * rc
+    terms = tuple((k, v) for k, v in terms.items() if v)
+    return Sym(terms, const) if terms else const
 
 
 def _constant(args: str, t: TensorType) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import Kind, Meta, OpDef, register
-from .shapes import broadcast_shapes, fmt, numel
+from .shapes import fmt, numel
 
 
 def _movement(name, kernel, infer, vjp=None, **kw) -> OpDef:
@@ -175,6 +175,7 @@ _movement(
     lambda x, *idx, spec: _probe(x.shape, x.dtype, spec, idx),
     _index_vjp,
     save_inputs=True,
+    arity=-1,
     doc="Advanced indexing: `spec` holds ints, slices and None, and `...` where each "
     "int64 index tensor goes.",
 )
@@ -191,6 +192,7 @@ _movement(
     lambda g, *idx, shape, spec: Meta(tuple(shape), g.dtype),
     _index_grad_vjp,
     save_inputs=True,
+    arity=-1,
     doc="Zeros of `shape` with g added at the indexed positions (repeats accumulate).",
 )
 
@@ -338,6 +340,12 @@ _movement(
     ),
     _pad_vjp,
     doc="Constant padding; `widths` has a (before, after) pair per dim, all non-negative.",
+)
+_movement(
+    "detach",
+    lambda x: x,
+    lambda x: Meta(tuple(x.shape), x.dtype),
+    doc="The same values outside autograd (Tensor.detach): a view with no gradient rule.",
 )
 _movement(
     "copy",

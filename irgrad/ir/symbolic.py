@@ -1,0 +1,155 @@
+"""Symbolic sizes: one graph valid for every size of a dynamic dimension.
+
+A :class:`Sym` is an affine expression ``c + a1*S1 + a2*S2 ...`` over size symbols
+(``B``, ``B1`` ...).  :func:`generalize` takes graphs built identically at different
+sizes (the base sizes, then each symbol increased by one, then all increased by two
+as a check) and returns one graph whose size-dependent integers (in types and op
+attributes) are Syms.  It returns None when the graphs are not the same program at
+every size: different ops, different constants, or an integer that is not affine
+in the sizes.  :func:`resolve` evaluates Syms for concrete sizes at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .graph import CONSTANT, Graph, TensorType
+
+
+@dataclass(frozen=True)
+class Sym:
+    """``const + sum(coef * symbol)``: a size that depends on dynamic dimensions."""
+
+    terms: tuple[tuple[str, int], ...]
+    const: int = 0
+
+    def eval(self, env: dict[str, int]) -> int:
+        return self.const + sum(coef * env[name] for name, coef in self.terms)
+
+    def __str__(self) -> str:
+        parts = [name if coef == 1 else f"{coef}*{name}" for name, coef in self.terms]
+        text = "+".join(parts)
+        if self.const:
+            text += f"{self.const:+d}"
+        return text
+
+    __repr__ = __str__
+
+
+def resolve(value: Any, env: dict[str, int]) -> Any:
+    """``value`` with every Sym evaluated for the sizes in ``env``."""
+    if isinstance(value, Sym):
+        return value.eval(env)
+    if isinstance(value, tuple):
+        return tuple(resolve(v, env) for v in value)
+    if isinstance(value, list):
+        return [resolve(v, env) for v in value]
+    if isinstance(value, slice):
+        return slice(resolve(value.start, env), resolve(value.stop, env), resolve(value.step, env))
+    if isinstance(value, dict):
+        return {k: resolve(v, env) for k, v in value.items()}
+    return value
+
+
+def has_sym(value: Any) -> bool:
+    if isinstance(value, Sym):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(has_sym(v) for v in value)
+    if isinstance(value, slice):
+        return has_sym((value.start, value.stop, value.step))
+    if isinstance(value, dict):
+        return any(has_sym(v) for v in value.values())
+    return False
+
+
+class _NotAffine(Exception):
+    pass
+
+
+def _merge(values: list, symbols: list[str], base: list[int]) -> Any:
+    """One value standing for ``values`` seen at the probe sizes (see :func:`generalize`)."""
+    first = values[0]
+    if all(type(v) is type(first) for v in values) and isinstance(first, (tuple, list)):
+        if any(len(v) != len(first) for v in values):
+            raise _NotAffine
+        merged = [_merge([v[i] for v in values], symbols, base) for i in range(len(first))]
+        return type(first)(merged)
+    if isinstance(first, slice) and all(isinstance(v, slice) for v in values):
+        parts = [_merge([getattr(v, f) for v in values], symbols, base) for f in ("start", "stop", "step")]
+        return slice(*parts)
+    if isinstance(first, dict) and all(isinstance(v, dict) and v.keys() == first.keys() for v in values):
+        return {k: _merge([v[k] for v in values], symbols, base) for k in first}
+    if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+    ):
+        if all(v == first for v in values):
+            return int(first)
+        coefs = [int(values[1 + j]) - int(first) for j in range(len(symbols))]
+        const = int(first) - sum(c * s for c, s in zip(coefs, base))
+        check = values[1 + len(symbols)]
+        if const + sum(c * (s + 2) for c, s in zip(coefs, base)) != check:
+            raise _NotAffine
+        terms = tuple((name, c) for name, c in zip(symbols, coefs) if c)
+        return Sym(terms, const) if terms else const
+    if all(v == first for v in values):
+        return first
+    raise _NotAffine
+
+
+def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Graph | None:
+    """Merge graphs traced at the base sizes, at each symbol + 1, and at all symbols + 2.
+
+    ``graphs[0]`` is at ``base``; ``graphs[1 + j]`` has symbol j one larger; the last
+    has every symbol two larger.  Returns the symbolic graph, or None if they differ
+    in anything but affine sizes.
+    """
+    orders = [g.order() for g in graphs]
+    if len({len(o) for o in orders}) != 1 or len({len(g.outputs) for g in graphs}) != 1:
+        return None
+    first = graphs[0]
+    position = [{nid: i for i, nid in enumerate(o)} for o in orders]
+    out = first.copy()
+    try:
+        for k, nid in enumerate(orders[0]):
+            nodes = [g.node(o[k]) for g, o in zip(graphs, orders)]
+            if len({n.op for n in nodes}) != 1 or len({n.role for n in nodes}) != 1:
+                return None
+            args = [[position[i][a] for a in g.args(o[k])] for i, (g, o) in enumerate(zip(graphs, orders))]
+            if any(a != args[0] for a in args):
+                return None
+            if nodes[0].op == CONSTANT and any(
+                n.value.shape != nodes[0].value.shape or not np.array_equal(n.value, nodes[0].value, equal_nan=True)
+                for n in nodes
+            ):
+                return None
+            if nodes[0].body is not None:
+                body = generalize([n.body for n in nodes], symbols, base)
+                if body is None:
+                    return None
+            else:
+                body = None
+            shape = _merge([n.type.shape for n in nodes], symbols, base)
+            attrs = _merge([n.attrs for n in nodes], symbols, base)
+            node = out.node(nid)
+            out.nx.nodes[nid]["node"] = replace(
+                node,
+                type=TensorType(tuple(_dim(d) for d in shape), node.type.dtype),
+                attrs=attrs,
+                body=body,
+            )
+    except _NotAffine:
+        return None
+    if any([position[i][o] for o in g.outputs] != [position[0][o] for o in first.outputs] for i, g in enumerate(graphs)):
+        return None
+    return out
+
+
+def _dim(d):
+    """A Sym that is exactly one symbol prints as the symbol itself in types."""
+    if isinstance(d, Sym) and d.const == 0 and len(d.terms) == 1 and d.terms[0][1] == 1:
+        return d.terms[0][0]
+    return d
