@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-
-
 import numpy as np
 
 from . import dtypes as D
 from .random import resolve
-from .tensor import Tensor, device as _device, _unwrap_nested
-
-
+from .tensor import Tensor, _unwrap_nested
+from .tensor import device as _device
 
 
 def _finish(data: np.ndarray, requires_grad: bool, device=None) -> Tensor:
@@ -148,7 +145,9 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = 
     """Standard normal samples from the global (or given) generator."""
     dt = _float_dtype(dtype)
     _check_float_random("randn", dt)
-    data = resolve(generator).standard_normal(_size(size), dt.np if dt.np != np.float16 else np.float32)
+    if generator is None:  # the global generator: a traceable random op
+        return _random_op("normal", _size(size), dt, requires_grad, device)
+    data = generator.standard_normal(_size(size), dt.np if dt.np != np.float16 else np.float32)
     return _finish(data.astype(dt.np, copy=False), requires_grad, device)
 
 
@@ -156,8 +155,19 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
     """Uniform samples on [0, 1)."""
     dt = _float_dtype(dtype)
     _check_float_random("rand", dt)
-    data = resolve(generator).random(_size(size), dt.np if dt.np != np.float16 else np.float32)
+    if generator is None:  # the global generator: a traceable random op
+        return _random_op("uniform", _size(size), dt, requires_grad, device)
+    data = generator.random(_size(size), dt.np if dt.np != np.float16 else np.float32)
     return _finish(data.astype(dt.np, copy=False), requires_grad, device)
+
+
+def _random_op(name: str, shape: tuple, dt: D.dtype, requires_grad: bool, device) -> Tensor:
+    """Draw through the registered random primitive, so tracing records the draw."""
+    from .dispatch import apply
+    from .ops import OPS
+
+    out = apply(OPS[name], (), {"shape": shape, "dtype": dt})
+    return _finish(out._data, requires_grad, device) if requires_grad or device is not None else out
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

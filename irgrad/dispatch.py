@@ -68,12 +68,10 @@ def const(value, dt: dtype) -> Tensor:
 
 
 def cast(t: Tensor, dt: dtype) -> Tensor:
-    """``t`` converted to ``dt`` (recorded for autograd when ``t`` needs a gradient)."""
+    """``t`` converted to ``dt``: the ``cast`` op (recorded by autograd and tracers)."""
     if t._data.dtype == dt.np:
         return t
-    if t._rg and STATE.enabled:
-        return apply(OPS["cast"], (t,), {"dtype": dt})
-    return Tensor._wrap(t._data.astype(dt.np))
+    return apply(OPS["cast"], (t,), {"dtype": dt})
 
 
 def broadcast(t: Tensor, shape: tuple) -> Tensor:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes
+from . import _tracing, dtypes
 from .dtypes import from_numpy_dtype
 
 
@@ -317,6 +317,7 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
+        _tracing.materialize(self, "numpy()")
         return self._data
 
     def item(self):
@@ -324,12 +325,15 @@ class Tensor:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
             )
+        _tracing.materialize(self, "item()")
         return self._data.item()
 
     def tolist(self):
+        _tracing.materialize(self, "tolist()")
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        _tracing.materialize(self, "conversion to a numpy array")
         data = self._data
         if dtype is not None and np.dtype(dtype) != data.dtype:
             return data.astype(dtype)
@@ -348,6 +352,7 @@ class Tensor:
     def _scalar(self, kind: str):
         if self._data.size != 1:
             raise RuntimeError("only one element tensors can be converted to Python scalars")
+        _tracing.materialize(self, kind)
         return self._data.reshape(()).item()
 
     def __float__(self) -> float:

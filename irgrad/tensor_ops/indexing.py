@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _tracing
 from ..dispatch import apply, cast, const, ensure_tensor
 from ..dtypes import bool_, int64
 from ..ops import OPS
@@ -53,18 +54,21 @@ def _expand_ellipsis(index: tuple, ndim: int) -> tuple:
     return index + (slice(None),) * (ndim - consumed)
 
 
-def normalize_index(shape: tuple, index) -> tuple[tuple, list]:
-    """Split a user index into a spec and index tensors.
+def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
+    """Split a user index into a spec, index tensors and emptied dims.
 
-    Returns ``(spec, tensors)``: with no tensors, ``spec`` is a basic index of ints
-    (non-negative, bounds-checked), positive-step slices and None; otherwise each
-    ``...`` in ``spec`` stands for the next int64 index array in ``tensors``.
+    Returns ``(spec, tensors, empty)``: with no tensors, ``spec`` is a basic index of
+    ints (non-negative, bounds-checked), positive-step slices and None; otherwise each
+    ``...`` in ``spec`` stands for the next int64 index array in ``tensors``.  A scalar
+    ``False`` index is a ``None`` in ``spec`` whose new dim of the result must then be
+    cut to size 0: ``empty`` lists those result dims.
     """
     if not isinstance(index, tuple):
         index = (index,)
     index = _expand_ellipsis(tuple(_as_index_item(i) for i in index), len(shape))
     spec: list = []
     tensors: list = []
+    falses: list = []
     dim = 0
     for item in index:
         if item is None:
@@ -73,12 +77,10 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list]:
         if isinstance(item, Tensor):
             data = item._data
             if data.dtype == np.bool_:
-                if data.ndim == 0:  # x[True] adds a dim; x[False] selects nothing
+                if data.ndim == 0:  # x[True] adds a dim of size 1; x[False] one of size 0
                     spec.append(None)
                     if not data:
-                        tensors.append(Tensor._wrap(np.zeros(0, dtype=np.int64)))
-                        spec[-1] = Ellipsis
-                        spec.insert(len(spec) - 1, None)
+                        falses.append(len(spec) - 1)
                     continue
                 mask_shape = shape[dim : dim + data.ndim]
                 if data.shape != tuple(mask_shape):
@@ -126,23 +128,35 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list]:
             "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
             f"valid indices (got {type(item).__name__})"
         )
-    return tuple(spec), tensors
+    if falses and tensors:
+        raise IndexError("index: a scalar False index combined with index tensors is not supported")
+    empty = tuple(
+        sum(1 for item in spec[:k] if item is None or isinstance(item, slice)) for k in falses
+    )
+    return tuple(spec), tensors, empty
 
 
 def getitem(input: Tensor, index) -> Tensor:
-    spec, tensors = normalize_index(input._data.shape, index)
-    if not tensors:
-        return apply(OPS["slice"], (input,), {"index": spec})
-    return apply(OPS["index"], (input, *tensors), {"spec": spec})
+    spec, tensors, empty = normalize_index(input._data.shape, index)
+    if tensors:
+        return apply(OPS["index"], (input, *tensors), {"spec": spec})
+    out = apply(OPS["slice"], (input,), {"index": spec})
+    if empty:
+        sizes = out._data.shape
+        cut = tuple(slice(0, 0 if d in empty else sizes[d], 1) for d in range(max(empty) + 1))
+        out = apply(OPS["slice"], (out,), {"index": cut})
+    return out
 
 
 def setitem(input: Tensor, index, value) -> None:
     """``input[index] = value``: in place (recorded for autograd when a grad is involved)."""
     from .inplace import needs_autograd, update_inplace
 
-    spec, tensors = normalize_index(input._data.shape, index)
+    spec, tensors, empty = normalize_index(input._data.shape, index)
+    if empty:  # x[False] = v writes nothing
+        return
     value_t = value if isinstance(value, Tensor) else None
-    if not needs_autograd(input, value_t):
+    if not needs_autograd(input, value_t) and _tracing.ACTIVE is None:
         data = value._data if value_t is not None else np.asarray(value)
         np_index = spec if not tensors else _fill(spec, tensors)
         try:

@@ -9,10 +9,11 @@ saved the old value sees the version change and raises at backward time.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
+from .. import _tracing
 from ..autograd.grad_mode import STATE, no_grad
 from ..dispatch import cast, ensure_tensor
 from ..dtypes import FLOAT, promote_types
@@ -75,6 +76,7 @@ def _write(target: Tensor, new: Tensor, name: str) -> None:
         )
     np.copyto(dst, src, casting="unsafe")
     target._bump_version()
+    _tracing.inplace(target, new)
 
 
 def _castable(src, dst) -> bool:

@@ -13,6 +13,8 @@ import numpy as np
 from ...autograd.grad_mode import no_grad
 from ...dtypes import FLOAT
 from ...random import resolve
+from ...dispatch import apply
+from ...ops import OPS
 from ...tensor import Tensor
 from ...tensor_ops.pointwise import where
 
@@ -68,13 +70,12 @@ def _check_p(p: float) -> None:
 
 def _apply_mask(input: Tensor, mask_shape: tuple, p: float, inplace: bool) -> Tensor:
     """Multiply by a Bernoulli(1-p) mask of ``mask_shape`` scaled by 1/(1-p)."""
-    dt = input._data.dtype
     if p == 1.0:
-        mask = np.zeros(mask_shape, dtype=dt)
+        mask_t = Tensor._wrap(np.zeros(mask_shape, dtype=input._data.dtype))
     else:
-        keep = resolve(None).random(mask_shape, np.float32) >= p
-        mask = keep.astype(dt) * dt.type(1.0 / (1.0 - p))
-    mask_t = Tensor._wrap(mask)
+        # A random primitive (not a numpy draw), so compiled graphs draw a fresh mask per call.
+        draws = apply(OPS["uniform"], (), {"shape": tuple(mask_shape), "dtype": input.dtype})
+        mask_t = (draws >= p).to(input.dtype) * (1.0 / (1.0 - p))
     return input.mul_(mask_t) if inplace else input * mask_t
 
 

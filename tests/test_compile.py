@@ -1,0 +1,222 @@
+"""irgrad.compile: same results as eager, guards and recompiles, dynamic shapes, breaks, dumps."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import irgrad
+import irgrad.nn as nn
+
+
+def mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4))
+
+
+class CNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 8, 3, padding=1)
+        self.drop = nn.Dropout(0.25)
+        self.fc = nn.Linear(8 * 2 * 2, 5)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(self.bn(self.conv1(x)).relu(), 2)
+        x = nn.functional.max_pool2d(self.conv2(x).relu(), 2)
+        return self.fc(self.drop(x.flatten(1)))
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(3, 8, batch_first=True)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.head(h[-1])
+
+
+MODELS = [
+    ("mlp", mlp, lambda: irgrad.randn(5, 6)),
+    ("cnn", CNN, lambda: irgrad.randn(3, 1, 8, 8)),
+    ("lstm", LSTMClassifier, lambda: irgrad.randn(4, 7, 3)),
+]
+
+
+@pytest.mark.parametrize("name,make,inputs", MODELS, ids=[m[0] for m in MODELS])
+def test_compiled_inference_matches_eager(name, make, inputs):
+    irgrad.manual_seed(0)
+    model = make().eval()
+    compiled = irgrad.compile(model, backend="numpy")
+    with irgrad.no_grad():
+        for _ in range(3):
+            x = inputs()
+            np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_module_shares_parameters_and_state():
+    model = mlp()
+    compiled = irgrad.compile(model, backend="numpy")
+    assert list(compiled.parameters()) == list(model.parameters())
+    assert compiled.state_dict().keys() == model.state_dict().keys()
+    compiled.eval()
+    assert not model.training
+
+
+def test_parameter_updates_are_seen_without_recompiling():
+    model = mlp()
+    compiled = irgrad.compile(model, backend="numpy")
+    x = irgrad.randn(5, 6)
+    with irgrad.no_grad():
+        compiled(x)
+        model[0].weight.mul_(2.0)
+        np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert len(compiled._compiled.cache) == 1
+
+
+def test_shape_change_retraces_and_explains_why():
+    model = mlp()
+    compiled = irgrad.compile(model, backend="numpy")
+    with irgrad.no_grad():
+        compiled(irgrad.randn(5, 6))
+        compiled(irgrad.randn(9, 6))
+        compiled(irgrad.randn(5, 6))
+    assert len(compiled._compiled.cache) == 2
+    text = compiled.explain()
+    assert "input 0 shape changed from [5, 6] to [9, 6]" in text
+
+
+def test_dtype_grad_mode_and_train_eval_changes_retrace():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    compiled = irgrad.compile(model, backend="numpy")
+    x = irgrad.randn(2, 3)
+    with irgrad.no_grad():
+        compiled(x)
+        model.eval()
+        compiled(x)
+    log = "\n".join(compiled._compiled.log)
+    assert "train/eval mode changed" in log
+    with irgrad.no_grad():
+        compiled(x.double()) if False else None
+    compiled(x)
+    assert "grad mode changed" in "\n".join(compiled._compiled.log)
+
+
+def test_eval_mode_dropout_is_identity_and_train_mode_is_random():
+    model = nn.Sequential(nn.Dropout(0.5))
+    compiled = irgrad.compile(model, backend="numpy")
+    x = irgrad.ones(1000)
+    with irgrad.no_grad():
+        first, second = compiled(x), compiled(x)
+    assert not np.array_equal(first.numpy(), second.numpy()), "dropout masks must be fresh each call"
+    assert set(np.unique(second.numpy())) <= {0.0, 2.0}
+    model.eval()
+    with irgrad.no_grad():
+        np.testing.assert_array_equal(compiled(x).numpy(), x.numpy())
+
+
+def test_batchnorm_running_stats_are_updated_by_compiled_calls():
+    torch_free = nn.BatchNorm1d(3)
+    eager = nn.BatchNorm1d(3)
+    compiled = irgrad.compile(torch_free, backend="numpy")
+    with irgrad.no_grad():
+        for _ in range(4):
+            x = irgrad.randn(8, 3)
+            np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(torch_free.running_mean.numpy(), eager.running_mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(torch_free.running_var.numpy(), eager.running_var.numpy(), rtol=1e-6)
+    assert int(torch_free.num_batches_tracked) == int(eager.num_batches_tracked) == 4
+
+
+def test_dynamic_batch_gives_one_graph_for_every_size():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.LogSoftmax(dim=1))
+    compiled = irgrad.compile(model, backend="numpy", dynamic=True)
+    with irgrad.no_grad():
+        for batch in (5, 7, 12, 5, 1):
+            x = irgrad.randn(batch, 4)
+            np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert len(compiled._compiled.cache) == 1
+    assert "one graph for every size of B" in compiled.explain()
+    assert "f32[B,4]" in compiled.explain()
+
+
+def test_mark_dynamic_marks_one_dimension():
+    def f(x):
+        return (x * 2).sum(1)
+
+    compiled = irgrad.compile(f, backend="numpy")
+    with irgrad.no_grad():
+        for n in (3, 4, 6):
+            x = irgrad.mark_dynamic(irgrad.randn(2, n), 1)
+            np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
+    assert len(compiled._compiled.cache) == 1
+
+
+def test_decorator_forms_and_plain_functions():
+    @irgrad.compile
+    def f(x, y):
+        return (x * y).tanh() + 1
+
+    @irgrad.compile(backend="numpy")
+    def g(x):
+        return x.exp().sum()
+
+    x, y = irgrad.randn(3), irgrad.randn(3)
+    with irgrad.no_grad():
+        for _ in range(2):
+            np.testing.assert_allclose(f(x, y).numpy(), ((x * y).tanh() + 1).numpy(), rtol=1e-6)
+            np.testing.assert_allclose(g(x).numpy(), x.exp().sum().numpy(), rtol=1e-6)
+
+
+def test_eager_backend_runs_the_original():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x + 1
+
+    compiled = irgrad.compile(f, backend="eager")
+    compiled(irgrad.ones(2))
+    compiled(irgrad.ones(2))
+    assert len(calls) == 2
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="unknown backend"):
+        irgrad.compile(mlp(), backend="tpu")
+
+
+def test_dump_writes_numbered_stage_files(tmp_path):
+    compiled = irgrad.compile(mlp(), backend="numpy", dump=str(tmp_path))
+    with irgrad.no_grad():
+        compiled(irgrad.randn(2, 6))
+    files = sorted(os.listdir(tmp_path))
+    assert files[0] == "00-traced.ir"
+    assert [f.split("-", 1)[1] for f in files[:5]] == ["traced.ir", "fold.ir", "simplify.ir", "cse.ir", "dce.ir"]
+    text = (tmp_path / "00-traced.ir").read_text()
+    assert text.startswith("graph Sequential(")
+    irgrad.ir.parse_graph(text)
+
+
+def test_dump_directory_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRGRAD_DUMP", str(tmp_path))
+    compiled = irgrad.compile(mlp(), backend="numpy")
+    with irgrad.no_grad():
+        compiled(irgrad.randn(2, 6))
+    assert (tmp_path / "00-traced.ir").exists()
+
+
+def test_cache_is_bounded():
+    from irgrad.compile import CACHE_LIMIT
+
+    compiled = irgrad.compile(lambda x: x * 2, backend="numpy")
+    with irgrad.no_grad():
+        for n in range(1, CACHE_LIMIT + 3):
+            compiled(irgrad.randn(n))
+    assert len(compiled._compiled.cache) == CACHE_LIMIT
+    assert "evicted" in "\n".join(compiled._compiled.log)
