@@ -152,7 +152,8 @@ class CompiledBackward:
     def next_functions(self) -> tuple:
         return tuple(next_function(e) for e in self.edges)
 
-    def apply(self, grads: list, F, as_tensors: bool) -> tuple:
+    def apply(self, grads: list, F, as_tensors: bool, release: bool = False) -> tuple:
+        """Run the compiled backward graph on the saved values and output gradients."""
         if as_tensors:
             raise RuntimeError(
                 "irgrad.compile: differentiating a compiled backward (create_graph=True) is not "
@@ -163,11 +164,11 @@ class CompiledBackward:
 
             raise RuntimeError(FREED_MESSAGE)
         seeds = [g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)]
-        return tuple(self.entry.run_backward(self.saved + seeds))
-
-    def release(self) -> None:
-        self.saved = []
-        self.freed = True
+        grads_in = tuple(self.entry.run_backward(self.saved + seeds))
+        if release:
+            self.saved = []
+            self.freed = True
+        return grads_in
 
 
 class Compiled:
@@ -257,12 +258,17 @@ class Compiled:
         wrt = [i for i, t in enumerate(tr.input_tensors) if t._rg and t.is_floating_point()] if needs_grad else []
         entry.wrt = wrt
         if wrt:
-            from .passes import autodiff, partition
+            from .passes.autodiff import autodiff
+            from .passes.partition import partition
 
             start = time.perf_counter()
-            n_out = len(graph.outputs)
-            joint = autodiff(graph, [graph.inputs[i] for i in wrt])
-            forward, backward = partition(joint, n_out)
+            n_results = tr.n_results
+            results = graph.copy()
+            results.set_outputs(graph.outputs[:n_results])  # buffer write-backs are not differentiated
+            joint = autodiff(results, [graph.inputs[i] for i in wrt])
+            writes = graph.outputs[n_results:]
+            joint.set_outputs(joint.outputs[:n_results] + writes + joint.outputs[n_results:])
+            forward, backward = partition(joint, n_results + len(writes), n_results)
             report.add("autodiff+partition", time.perf_counter() - start)
             self.dumper.write("joint", str(joint))
             forward = run_passes(forward, default_passes(), dumper=self.dumper, report=report)
@@ -270,7 +276,7 @@ class Compiled:
             self.dumper.write("forward", str(forward))
             self.dumper.write("backward", str(backward))
             entry.forward, entry.backward = forward, backward
-            entry.n_saved = len(forward.outputs) - n_out
+            entry.n_saved = len(forward.outputs) - n_results - len(writes)
             entry.run_backward = compile_graph(backward)
         else:
             entry.forward = graph

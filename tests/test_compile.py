@@ -9,6 +9,7 @@ import pytest
 
 import irgrad
 import irgrad.nn as nn
+from irgrad.trace import GraphBreakError
 
 
 def mlp() -> nn.Module:
@@ -99,12 +100,12 @@ def test_dtype_grad_mode_and_train_eval_changes_retrace():
         compiled(x)
         model.eval()
         compiled(x)
-    log = "\n".join(compiled._compiled.log)
-    assert "train/eval mode changed" in log
-    with irgrad.no_grad():
-        compiled(x.double()) if False else None
+    assert "train/eval mode changed" in "\n".join(compiled._compiled.log)
     compiled(x)
     assert "grad mode changed" in "\n".join(compiled._compiled.log)
+    with irgrad.no_grad():
+        compiled(x[:1])
+    assert "input 0 shape changed from [2, 3] to [1, 3]" in "\n".join(compiled._compiled.log)
 
 
 def test_eval_mode_dropout_is_identity_and_train_mode_is_random():
@@ -220,3 +221,112 @@ def test_cache_is_bounded():
             compiled(irgrad.randn(n))
     assert len(compiled._compiled.cache) == CACHE_LIMIT
     assert "evicted" in "\n".join(compiled._compiled.log)
+
+
+def _twin(make):
+    import copy
+
+    irgrad.manual_seed(0)
+    model = make()
+    return model, copy.deepcopy(model)
+
+
+@pytest.mark.parametrize("name,make,inputs", MODELS, ids=[m[0] for m in MODELS])
+def test_compiled_gradients_equal_eager(name, make, inputs):
+    eager, twin = _twin(make)
+    eager.eval(), twin.eval()  # no dropout noise: gradients comparable exactly
+    compiled = irgrad.compile(twin, backend="numpy")
+    for _ in range(2):
+        x = inputs()
+        (eager(x) ** 2).sum().backward()
+        (compiled(x) ** 2).sum().backward()
+    for (n, p), (_, q) in zip(eager.named_parameters(), twin.named_parameters()):
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=n)
+
+
+@pytest.mark.parametrize("name,make,inputs", MODELS, ids=[m[0] for m in MODELS])
+def test_twenty_compiled_training_steps_give_eager_losses(name, make, inputs):
+    eager, twin = _twin(make)
+    compiled = irgrad.compile(twin, backend="numpy")
+    opt_e = irgrad.optim.SGD(eager.parameters(), lr=0.05, momentum=0.9)
+    opt_c = irgrad.optim.SGD(twin.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    for step in range(20):
+        x = inputs()
+        n_classes = 4 if name == "mlp" else 5 if name == "cnn" else 2
+        y = irgrad.randint(0, n_classes, (x.shape[0],))
+        state = irgrad.get_rng_state()
+        loss_e = loss_fn(eager(x), y)
+        irgrad.set_rng_state(state)  # the same dropout masks in both
+        loss_c = loss_fn(compiled(x), y)
+        np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=1e-4, err_msg=f"step {step}")
+        for opt, loss in ((opt_e, loss_e), (opt_c, loss_c)):
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for p, q in zip(eager.parameters(), twin.parameters()):
+        np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-3, atol=1e-5)
+
+
+def test_input_gradients_flow_through_compiled_functions():
+    def f(x, w):
+        return (x @ w).tanh().sum()
+
+    compiled = irgrad.compile(f, backend="numpy")
+    for _ in range(2):
+        x = irgrad.randn(3, 4, requires_grad=True)
+        w = irgrad.randn(4, 2, requires_grad=True)
+        compiled(x, w).backward()
+        x2, w2 = x.detach().requires_grad_(), w.detach().requires_grad_()
+        f(x2, w2).backward()
+        np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(w.grad.numpy(), w2.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_compiled_backward_twice_needs_retain_graph():
+    model = mlp()
+    compiled = irgrad.compile(model, backend="numpy")
+    compiled(irgrad.randn(2, 6))
+    loss = compiled(irgrad.randn(2, 6)).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+
+
+def test_data_dependent_branch_is_right_on_both_sides_and_explained():
+    def f(x):
+        total = (x * 2).sum()
+        if total > 0:  # data-dependent: a graph break
+            return x.exp()
+        return -x
+
+    compiled = irgrad.compile(f, backend="numpy")
+    with irgrad.no_grad():
+        for value in (1.0, -1.0, 2.0, -3.0):
+            x = irgrad.full((3,), value)
+            np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy())
+    text = compiled.explain()
+    assert "graph break: bool() reads the value of a traced tensor" in text
+    assert "test_compile.py:" in text
+
+
+def test_fullgraph_turns_breaks_into_errors():
+    def f(x):
+        return x * x.sum().item()
+
+    compiled = irgrad.compile(f, backend="numpy", fullgraph=True)
+    with pytest.raises(GraphBreakError, match="item"):
+        compiled(irgrad.randn(3))
+
+
+def test_dynamic_shapes_with_training():
+    eager, twin = _twin(mlp)
+    compiled = irgrad.compile(twin, backend="numpy", dynamic=True)
+    for batch in (4, 6, 9):
+        x = irgrad.randn(batch, 6)
+        (eager(x) ** 2).mean().backward()
+        (compiled(x) ** 2).mean().backward()
+    for p, q in zip(eager.parameters(), twin.parameters()):
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-6)
+    assert len(compiled._compiled.cache) == 1
