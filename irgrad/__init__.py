@@ -115,6 +115,7 @@ from .tensor_ops.shape import (  # noqa: E402
     repeat,
     reshape,
     roll,
+    select,
     split,
     squeeze,
     stack,
@@ -135,6 +136,8 @@ from .tensor_ops.shape import (  # noqa: E402
 _install_methods()
 
 from . import nn  # noqa: E402  (needs the Tensor methods installed above)
+from .compile import compile, mark_dynamic  # noqa: E402,A004
+from .trace import trace  # noqa: E402
 
 float = float32  # noqa: A001
 double = float64

@@ -6,7 +6,7 @@ Each op has one implementation in :mod:`irgrad.tensor_ops`; this table makes it
 
 from __future__ import annotations
 
-from .dtypes import bool_, float16, float32, float64, int32, int64, to_dtype, uint8, int8, int16
+from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, to_dtype, uint8
 from .tensor import Tensor
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
@@ -28,7 +28,7 @@ _METHODS = {
               all any count_nonzero norm""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
-              narrow split chunk tensor_split unbind flip roll tril triu""",
+              narrow select split chunk tensor_split unbind flip roll tril triu""",
         I: "gather scatter_add scatter index_select take_along_dim nonzero argwhere masked_select",
         L: "matmul mm bmm mv dot inner outer ger addmm",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
@@ -98,15 +98,26 @@ def _reflect(fn):
 
 
 def _sum_to_size(self: Tensor, *size) -> Tensor:
-    from .ops.movement import sum_to
     from .autograd.op_namespaces import TENSOR_OPS
+    from .ops.movement import sum_to
 
     size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
     return sum_to(TENSOR_OPS, self, tuple(size))
 
 
 def _invert(self: Tensor) -> Tensor:
-    return P.logical_not(self) if self.dtype is bool_ else P.bitwise_not(self)
+    if self.dtype is bool_:
+        return P.logical_not(self)
+    if self.dtype.is_floating_point:
+        raise TypeError(
+            f"~ (operator.invert) is only implemented on integer and Boolean-type tensors, got {self.dtype}"
+        )
+    return P.bitwise_not(self)
+
+
+def _where(self: Tensor, condition, other) -> Tensor:
+    """``Tensor.where(condition, other)``: self where condition holds, else other."""
+    return P.where(condition, self, other)
 
 
 def _and(a, b):
@@ -130,6 +141,7 @@ def install() -> None:
         for name in names:
             setattr(Tensor, name, getattr(module, name))
     extra = {
+        "where": _where,
         "__getitem__": I.getitem,
         "__setitem__": I.setitem,
         "__add__": P.add,

@@ -1,68 +1,155 @@
-"""PyTorch-style printing: ``tensor([1.0000, 2.5000], requires_grad=True)``."""
+"""PyTorch-style printing: ``tensor([ 0.1000, -2.0000], requires_grad=True)``.
+
+This follows PyTorch's own printing rules (``torch/_tensor_str.py``) so that a
+printed irgrad tensor reads exactly like the PyTorch one: one formatter per tensor
+picks integer mode (``1.``), fixed (``0.1000``) or scientific (``1.0000e-05``)
+notation from the non-zero finite values, every element is right-aligned to the
+widest one, rows wrap at 80 columns, and tensors of more than ``THRESHOLD``
+elements are summarised with ``...`` keeping ``EDGEITEMS`` items at each end.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .dtypes import get_default_dtype, int64, bool_
+from .dtypes import bool_, get_default_dtype, int64
 
 PRECISION = 4
 THRESHOLD = 1000
+EDGEITEMS = 3
+LINEWIDTH = 80
 
 
-def _format_floats(data: np.ndarray) -> dict:
-    finite = data[np.isfinite(data)]
-    if finite.size == 0:
-        return {"float_kind": lambda v: _special(v)}
-    integral = np.all(finite == np.round(finite))
-    big = np.abs(finite).max()
-    small = np.abs(finite[finite != 0]).min() if np.any(finite != 0) else 1.0
-    sci = big >= 1e8 or (big / small > 1000 and small < 1e-4)
-    if sci:
-        return {"float_kind": lambda v: _special(v) or f"{v:.{PRECISION}e}"}
-    if integral:
-        return {"float_kind": lambda v: _special(v) or f"{v:.0f}."}
-    return {"float_kind": lambda v: _special(v) or f"{v:.{PRECISION}f}"}
+class _Formatter:
+    """Chooses the notation and the common width of all elements of one tensor."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.floating = data.dtype.kind == "f"
+        self.int_mode = True
+        self.sci_mode = False
+        self.max_width = 1
+        flat = data.reshape(-1)
+        if not self.floating:
+            for value in flat.tolist():
+                self.max_width = max(self.max_width, len(str(value)))
+            return
+        values = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64)
+        if values.size == 0:
+            return
+        magnitudes = np.abs(values)
+        low, high = magnitudes.min(), magnitudes.max()
+        self.int_mode = bool(np.all(values == np.ceil(values)))
+        if self.int_mode:
+            self.sci_mode = high / low > 1000.0 or high > 1.0e8
+            extra = 0 if self.sci_mode else 1  # the "." appended in integer mode
+        else:
+            self.sci_mode = high / low > 1000.0 or high > 1.0e8 or low < 1.0e-4
+            extra = 0
+        for value in values.tolist():
+            self.max_width = max(self.max_width, len(self._plain(value)) + extra)
+
+    def _plain(self, value: float) -> str:
+        if self.sci_mode:
+            return f"{value:.{PRECISION}e}"
+        if self.int_mode:
+            return f"{value:.0f}"
+        return f"{value:.{PRECISION}f}"
+
+    def format(self, value) -> str:
+        if not self.floating:
+            text = str(value)
+        elif self.sci_mode:
+            text = f"{value:{self.max_width}.{PRECISION}e}"
+        else:
+            text = self._plain(value)
+            if self.int_mode and math.isfinite(value):
+                text += "."
+        return " " * (self.max_width - len(text)) + text
 
 
-def _special(v) -> str:
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return ""
+def _summarized(data: np.ndarray) -> np.ndarray:
+    """The elements that are printed when ``data`` is summarised (for the formatter)."""
+    if data.ndim == 0:
+        return data
+    if data.ndim == 1:
+        if data.shape[0] > 2 * EDGEITEMS:
+            return np.concatenate((data[:EDGEITEMS], data[-EDGEITEMS:]))
+        return data
+    rows = range(data.shape[0])
+    if data.shape[0] > 2 * EDGEITEMS:
+        rows = list(range(EDGEITEMS)) + list(range(data.shape[0] - EDGEITEMS, data.shape[0]))
+    return np.stack([_summarized(data[i]) for i in rows])
+
+
+def _vector(data: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> str:
+    per_line = max(1, (LINEWIDTH - indent) // (fmt.max_width + 2))
+    if summarize and data.shape[0] > 2 * EDGEITEMS:
+        items = (
+            [fmt.format(v) for v in data[:EDGEITEMS].tolist()]
+            + [" ..."]
+            + [fmt.format(v) for v in data[-EDGEITEMS:].tolist()]
+        )
+    else:
+        items = [fmt.format(v) for v in data.tolist()]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _body(data: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> str:
+    if data.ndim == 0:
+        return fmt.format(data.item())
+    if data.ndim == 1:
+        return _vector(data, indent, summarize, fmt)
+    n = data.shape[0]
+    if summarize and n > 2 * EDGEITEMS:
+        parts = (
+            [_body(data[i], indent + 1, summarize, fmt) for i in range(EDGEITEMS)]
+            + ["..."]
+            + [_body(data[i], indent + 1, summarize, fmt) for i in range(n - EDGEITEMS, n)]
+        )
+    else:
+        parts = [_body(data[i], indent + 1, summarize, fmt) for i in range(n)]
+    return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
+
+
+def _with_suffixes(text: str, suffixes: list[str], indent: int) -> str:
+    out = [text]
+    last_line = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line + len(suffix) + 2 > LINEWIDTH:
+            out.append(",\n" + " " * indent + suffix)
+            last_line = indent + len(suffix)
+        else:
+            out.append(", " + suffix)
+            last_line += len(suffix) + 2
+    return "".join(out) + ")"
 
 
 def tensor_repr(t) -> str:
+    """``repr(t)`` exactly as PyTorch prints a CPU tensor."""
     data = t._data
     prefix = "tensor("
-    if data.dtype.kind == "f":
-        formatter = _format_floats(data.astype(np.float64))
-    elif data.dtype == np.bool_:
-        formatter = {"bool": lambda v: "True" if v else "False"}
-    else:
-        formatter = {"int": lambda v: str(v)}
-    if data.size == 0 and data.ndim == 1:
+    indent = len(prefix)
+    dt = t.dtype
+    suffixes = []
+    if data.size == 0:
+        if data.ndim != 1:
+            suffixes.append(f"size={tuple(data.shape)}")
+        if dt is not get_default_dtype():
+            suffixes.append(f"dtype={dt}")
         body = "[]"
     else:
-        body = np.array2string(
-            data,
-            separator=", ",
-            prefix=prefix,
-            formatter=formatter,
-            threshold=THRESHOLD,
-            edgeitems=3,
-            max_line_width=80,
-        )
-    extras = []
-    if data.size == 0 and data.ndim != 1:
-        extras.append(f"size={tuple(data.shape)}")
-    dt = t.dtype
-    default = get_default_dtype()
-    if dt not in (default, int64, bool_):
-        extras.append(f"dtype={dt}")
+        if dt not in (get_default_dtype(), int64, bool_):
+            suffixes.append(f"dtype={dt}")
+        if data.dtype == np.float16:
+            data = data.astype(np.float32)
+        summarize = data.size > THRESHOLD
+        fmt = _Formatter(_summarized(data) if summarize else data)
+        body = _body(data, indent, summarize, fmt)
     if t._node is not None:
-        extras.append(f"grad_fn=<{t._node.name()}>")
+        suffixes.append(f"grad_fn=<{t._node.name()}>")
     elif t._rg:
-        extras.append("requires_grad=True")
-    return prefix + body + "".join(", " + e for e in extras) + ")"
+        suffixes.append("requires_grad=True")
+    return _with_suffixes(prefix + body, suffixes, indent)

@@ -7,7 +7,7 @@ out of range).
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 
 def fmt(shape: Sequence[int]) -> str:
@@ -32,10 +32,10 @@ def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
             if cur == 1:
                 result[j] = size
                 continue
-            a, b = (shapes[0], shape) if len(shapes) == 2 else (result, shape)
+            listed = ", ".join(fmt(s) for s in shapes[:-1]) + " and " + fmt(shapes[-1])
             raise RuntimeError(
                 f"{op}: The size of tensor a ({cur}) must match the size of tensor b ({size}) "
-                f"at non-singleton dimension {j}; shapes {fmt(a)} and {fmt(b)}"
+                f"at non-singleton dimension {j}; shapes {listed}"
             )
     return tuple(result)
 

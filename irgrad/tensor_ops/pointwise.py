@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from numbers import Number
 
-from ..dispatch import apply, broadcast, cast, elementwise, ensure_tensor, const
+import numpy as np
+
 from ..autograd.grad_mode import STATE
+from ..dispatch import apply, broadcast, cast, const, elementwise, ensure_tensor
 from ..dtypes import bool_, result_type
 from ..ops import OPS
 from ..ops.shapes import broadcast_shapes
@@ -108,7 +110,13 @@ def add(input, other, *, alpha: Number = 1, out=None) -> Tensor:
 
 def sub(input, other, *, alpha: Number = 1, out=None) -> Tensor:
     """``input - alpha * other``, as ``torch.sub``."""
-    if isinstance(input, Tensor) and input.dtype is bool_:
+    bools = [_is_bool(input), _is_bool(other)]
+    if all(bools):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. "
+            "Use the `^` or `logical_xor()` operator instead."
+        )
+    if any(bools):
         raise RuntimeError(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead."
@@ -119,6 +127,10 @@ def sub(input, other, *, alpha: Number = 1, out=None) -> Tensor:
 
 
 subtract = sub
+
+
+def _is_bool(x) -> bool:
+    return x._data.dtype == np.bool_ if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
 
 
 def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
@@ -243,8 +255,6 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 
 
 
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
-    import numpy as np
-
     info = np.finfo(input._data.dtype) if input.is_floating_point() else None
     if info is None:
         return input.clone()

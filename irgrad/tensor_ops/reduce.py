@@ -6,7 +6,7 @@ import builtins
 from collections import namedtuple
 
 from ..dispatch import apply, cast
-from ..dtypes import FLOAT, bool_, get_default_dtype, int64, to_dtype
+from ..dtypes import FLOAT, bool_, get_default_dtype, to_dtype
 from ..ops import OPS
 from ..ops.shapes import normalize_dim, normalize_dims, numel, reduced_shape
 from ..tensor import Tensor

@@ -224,8 +224,27 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     if start < 0:
         start += size
     if not (0 <= start and start + length <= size):
-        raise IndexError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}).")
+        raise RuntimeError(
+            f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}) "
+            f"of dim {d} for input shape {fmt(input._data.shape)}."
+        )
     return _slice_dim(input, d, start, start + length)
+
+
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """``input`` indexed by ``index`` along ``dim`` (a view with that dim removed)."""
+    d = normalize_dim("select", dim, input._data.ndim)
+    size = input._data.shape[d]
+    if not -size <= index < size:
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size {fmt(input._data.shape)} "
+            f"at dimension {d}"
+        )
+    return apply(OPS["slice"], (input,), {"index": _full_slices(input._data.shape[:d]) + (index % size,)})
+
+
+def _full_slices(shape: tuple) -> tuple:
+    return tuple(slice(0, s, 1) for s in shape)
 
 
 def _slice_dim(input: Tensor, d: int, start: int, stop: int) -> Tensor:

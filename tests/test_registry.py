@@ -1,0 +1,128 @@
+"""Generic checks over every primitive in the op registry.
+
+* ``op.infer`` (the shape/dtype rule the tracer and verifier use) agrees with the
+  shape and dtype of ``op.eval``'s output on sample inputs of every dtype;
+* every op with a gradient rule has a finite-difference test in ``test_ops_gradcheck``,
+  so a new differentiable op without a test fails here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_ops_gradcheck import COVERED, WINDOW, window_columns_shape
+
+from irgrad import dtypes as D
+from irgrad.ops import OPS, Kind, Meta
+
+DTYPES = [D.float32, D.float64, D.int64, D.int32, D.uint8, D.bool_, D.float16]
+_rng = np.random.default_rng(3)
+
+
+def sample(shape, dt):
+    x = _rng.uniform(0.5, 3.0, shape)
+    return (x > 1.5) if dt is D.bool_ else x.astype(dt.np)
+
+
+def idx(*values):
+    return np.array(values, dtype=np.int64)
+
+
+F = D.float32
+SAMPLES = {
+    "cast": [((sample((2, 3), F),), {"dtype": D.int64}), ((sample((2,), D.bool_),), {"dtype": D.float64})],
+    "full_like": [((sample((2, 3), F),), {"value": 2.0}), ((sample((3,), D.int64),), {"value": 1})],
+    "where": [((sample((2, 3), D.bool_), sample((3,), dt), sample((2, 1), dt)), {}) for dt in DTYPES],
+    "sum": [
+        ((sample((2, 3, 4), dt),), {"dims": (0, 2), "keepdim": k}) for dt in DTYPES for k in (False, True)
+    ],
+    "prod": [((sample((2, 3), dt),), {"dims": (1,), "keepdim": False}) for dt in DTYPES],
+    "amax": [((sample((2, 3), dt),), {"dims": (0,), "keepdim": True}) for dt in DTYPES],
+    "amin": [((sample((2, 3), dt),), {"dims": (0, 1), "keepdim": False}) for dt in DTYPES],
+    "argmax": [
+        ((sample((2, 3), F),), {"dim": 1, "keepdim": False}),
+        ((sample((2, 3), F),), {"dim": None, "keepdim": True}),
+    ],
+    "argmin": [
+        ((sample((2, 3), D.int64),), {"dim": 0, "keepdim": True}),
+        ((sample((2, 3), F),), {"dim": None, "keepdim": False}),
+    ],
+    "cumsum": [((sample((2, 3), dt),), {"dim": 1}) for dt in DTYPES],
+    "reshape": [((sample((2, 3), F),), {"shape": (3, 2)}), ((sample((2, 3), D.bool_),), {"shape": (6,)})],
+    "permute": [((sample((2, 3, 4), F),), {"dims": (2, 0, 1)})],
+    "broadcast_to": [((sample((3, 1), F),), {"shape": (2, 3, 4)}), ((sample((), D.int64),), {"shape": (2,)})],
+    "slice": [
+        ((sample((4, 5), F),), {"index": (slice(1, 3, 1), None, 2)}),
+        ((sample((4, 5), F),), {"index": (0,)}),
+    ],
+    "slice_grad": [((sample((2,), F),), {"shape": (4, 5), "index": (slice(1, 3, 1), 2)})],
+    "index": [
+        ((sample((4, 5), F), idx(0, 3)), {"spec": (Ellipsis,)}),
+        ((sample((4, 5, 2), F), idx(0, 3), idx(1, 1)), {"spec": (Ellipsis, slice(0, 5, 1), Ellipsis)}),
+    ],
+    "index_grad": [((sample((2, 5), F), idx(0, 0)), {"shape": (4, 5), "spec": (Ellipsis,)})],
+    "gather": [((sample((2, 3), F), idx([0, 2], [1, 1])), {"dim": 1})],
+    "scatter_add": [((sample((2, 3), F), idx([0, 2], [1, 1]), sample((2, 2), F)), {"dim": 1})],
+    "cat": [((sample((2, 3), F), sample((2, 1), F)), {"dim": 1})],
+    "flip": [((sample((2, 3), F),), {"dims": (0, 1)})],
+    "pad": [((sample((2, 3), F),), {"widths": ((1, 0), (2, 3)), "value": 0.0})],
+    "copy": [((sample((2, 3), F).T,), {})],
+    "detach": [((sample((2, 3), dt),), {}) for dt in DTYPES],
+    "matmul": [
+        ((sample((5, 2, 3), F), sample((3, 4), F)), {}),
+        ((sample((2, 3), D.int64), sample((1, 3, 2), D.int64)), {}),
+    ],
+    "einsum": [
+        ((sample((2, 3), F), sample((3, 4), F)), {"equation": "ij,jk->ik"}),
+        ((sample((2, 3), F),), {"equation": "ij->j"}),
+    ],
+    "uniform": [((), {"shape": (2, 3), "dtype": dt}) for dt in (D.float32, D.float64, D.float16)],
+    "normal": [((), {"shape": (4,), "dtype": dt, "mean": 1.0, "std": 2.0}) for dt in (D.float32, D.float64)],
+    "im2col": [((sample((1, 2, 4, 5), F),), WINDOW)],
+    "col2im": [((sample(window_columns_shape((1, 2, 4, 5)), F),), {"shape": (1, 2, 4, 5), **WINDOW})],
+}
+
+
+def elementwise_samples(op):
+    shapes = [(2, 3), (3,), (1, 3)][: op.arity]
+    return [(tuple(sample(s, dt) for s in shapes), {}) for dt in DTYPES]
+
+
+def samples_of(op):
+    if op.name in SAMPLES:
+        return SAMPLES[op.name]
+    if op.kind is Kind.ELEMENTWISE and op.arity in (1, 2):
+        return elementwise_samples(op)
+    raise AssertionError(f"no sample inputs for op {op.name!r}: add them to SAMPLES")
+
+
+def meta(x: np.ndarray) -> Meta:
+    return Meta(tuple(x.shape), D.from_numpy_dtype(x.dtype))
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_infer_agrees_with_eval(name):
+    op = OPS[name]
+    checked = 0
+    for arrays, attrs in samples_of(op):
+        try:
+            expected = op.infer(*(meta(a) for a in arrays), **attrs)
+        except (TypeError, RuntimeError, NotImplementedError, IndexError):
+            continue  # the shape rule rejects these operands (e.g. sin of an int tensor)
+        out = np.asarray(op.eval(*arrays, **attrs))
+        assert tuple(out.shape) == tuple(expected.shape), (name, [a.dtype for a in arrays], out.shape, expected)
+        assert D.from_numpy_dtype(out.dtype) is expected.dtype, (name, [a.dtype for a in arrays], out.dtype, expected)
+        checked += 1
+    assert checked, f"no sample of {name} passed its shape rule"
+
+
+def test_every_differentiable_op_has_a_gradcheck_test():
+    differentiable = {name for name, op in OPS.items() if op.differentiable}
+    missing = differentiable - COVERED
+    assert not missing, f"ops with a vjp but no gradcheck test: {sorted(missing)}"
+
+
+def test_registry_names_are_consistent():
+    for name, op in OPS.items():
+        assert op.name == name and repr(op) == f"<op {name}>"
+        assert op.arity >= -1  # -1: variadic; 0: no tensor inputs (random ops)
