@@ -23,7 +23,7 @@ _METHODS = {
               multiply floor_divide remainder fmod pow atan2 maximum minimum eq ne not_equal lt less le
               less_equal gt greater ge greater_equal logical_and logical_or logical_xor bitwise_and
               bitwise_or bitwise_xor add sub subtract div divide true_divide square log2 log10 exp2 round
-              clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num""",
+              clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num isclose allclose equal""",
         R: """sum prod mean var std amax amin argmax argmin max min logsumexp softmax log_softmax cumsum
               all any count_nonzero norm""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose

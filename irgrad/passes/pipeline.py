@@ -46,10 +46,27 @@ class PipelineReport:
 
 
 def default_passes() -> list[tuple[str, Pass]]:
-    """The graph-level optimisations, in order: fold, simplify, cse, dce."""
-    from . import cse, dce, fold, simplify
+    """The graph-level optimisations, in order: fold, simplify, cse, dce.
 
-    return [("fold", fold), ("simplify", simplify), ("cse", cse), ("dce", dce)]
+    simplify and cse enable each other (cse turns ``where(c, exp(x), exp(x))`` into
+    ``where(c, %0, %0)``, which simplify reduces), so cse repeats both to a fixed point.
+    """
+    from . import dce, fold, simplify
+
+    return [("fold", fold), ("simplify", simplify), ("cse", cse_to_fixed_point), ("dce", dce)]
+
+
+def cse_to_fixed_point(graph: Graph, rounds: int = 4) -> Graph:
+    """cse, then simplify + cse again while that still shrinks the graph."""
+    from . import cse, simplify
+
+    graph = cse(graph)
+    for _ in range(rounds):
+        smaller = cse(simplify(graph))
+        if len(smaller) >= len(graph):
+            return graph
+        graph = smaller
+    return graph
 
 
 def run_passes(

@@ -242,6 +242,24 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     return where(mask, value, input)
 
 
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """``|input - other| <= atol + rtol * |other|`` elementwise (infinities equal themselves)."""
+    close = logical_or(le(abs(sub(input, other)), add(mul(abs(other), rtol), atol)), eq(input, other))
+    if equal_nan:
+        close = logical_or(close, logical_and(isnan(input), isnan(other)))
+    return close
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether every element of ``input`` is close to ``other`` (see :func:`isclose`)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True if both tensors have the same shape and elements."""
+    return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other).all())
+
+
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     return add(input, mul(weight, sub(end, input)))
 

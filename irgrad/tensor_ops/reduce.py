@@ -202,7 +202,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
     if p in ("fro", 2, 2.0):
-        return P.sqrt(sum(P.mul(input, input), dim, keepdim))
+        return _safe_sqrt(sum(P.mul(input, input), dim, keepdim))
     if p in (float("inf"), "inf"):
         return amax(P.abs(input), dim if dim is not None else (), keepdim)
     if p in (float("-inf"), "-inf"):
@@ -212,6 +212,16 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if p == 0:
         return sum(cast(P.ne(input, 0), input.dtype), dim, keepdim)
     return P.pow(sum(P.pow(P.abs(input), p), dim, keepdim), 1.0 / p)
+
+
+def _safe_sqrt(squares: Tensor) -> Tensor:
+    """sqrt with gradient 0 (not nan) where its argument is 0, as PyTorch's norm backward.
+
+    Both ``where``s are needed: the inner keeps sqrt's derivative finite at 0, the outer
+    sends the gradient to the constant branch there.
+    """
+    zero = P.eq(squares, 0)
+    return P.where(zero, 0.0, P.sqrt(P.where(zero, 1.0, squares)))
 
 
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:

@@ -305,18 +305,23 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     tensors = [t for t in tensors]
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
-    nonempty = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
-    dt = nonempty[0].dtype
-    for t in nonempty[1:]:
+    def legacy_empty(t: Tensor) -> bool:  # PyTorch lets shape-(0,) tensors join anything
+        return t._data.ndim == 1 and t._data.shape[0] == 0
+
+    shaped = [t for t in tensors if not legacy_empty(t)] or tensors[:1]
+    dt = tensors[0].dtype
+    for t in tensors[1:]:
         dt = promote_types(dt, t.dtype)
-    nonempty = [cast(t, dt) for t in nonempty]
-    ndim = nonempty[0]._data.ndim
+    ndim = shaped[0]._data.ndim
     if ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = normalize_dim("cat", dim, ndim)
-    if len(nonempty) == 1:
-        return clone(nonempty[0])
-    return apply(OPS["cat"], tuple(nonempty), {"dim": d})
+    empty_shape = shaped[0]._data.shape[:d] + (0,) + shaped[0]._data.shape[d + 1 :]
+    # Empty (0,) tensors are reshaped to fit rather than dropped, so they still get gradients.
+    parts = [cast(reshape(t, empty_shape) if legacy_empty(t) and ndim != 1 else t, dt) for t in tensors]
+    if len(parts) == 1:
+        return clone(parts[0])
+    return apply(OPS["cat"], tuple(parts), {"dim": d})
 
 
 concat = concatenate = cat

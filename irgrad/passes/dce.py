@@ -1,0 +1,49 @@
+"""Dead-code elimination.
+
+Guarantees: the result keeps exactly the nodes that are ancestors of an output (or an
+output themselves), plus every graph input, used or not (the inputs are the graph's
+signature).  Node ids, types, attributes, the input order and the outputs are unchanged,
+so the result computes the same values.  Fused bodies are cleaned the same way (their
+inputs are kept too, as they mirror the call's arguments).
+
+:func:`prune` is the local version other passes use after a rewrite: it removes the
+nodes a rewrite orphaned without touching code that was already dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+import networkx as nx
+
+from ..ir.graph import FUSED, INPUT, Graph
+
+__all__ = ["dce", "prune"]
+
+
+def dce(g: Graph) -> Graph:
+    """A copy of ``g`` without the nodes no output depends on."""
+    out = g.copy()
+    live = set(out.inputs) | set(out.outputs)
+    for o in out.outputs:
+        live |= nx.ancestors(out.nx, o)
+    out.nx.remove_nodes_from([nid for nid in list(out.nx) if nid not in live])
+    for nid in out.nx:
+        node = out.node(nid)
+        if node.op == FUSED:
+            out.nx.nodes[nid]["node"] = replace(node, body=dce(node.body))
+    return out
+
+
+def prune(g: Graph, nids: Iterable[int]) -> None:
+    """Remove, in place, those of ``nids`` that have no users and are not outputs or
+    inputs, then the arguments that this leaves unused, transitively."""
+    stack = list(nids)
+    outputs = set(g.outputs)
+    while stack:
+        nid = stack.pop()
+        if nid not in g or nid in outputs or g.node(nid).op == INPUT or g.nx.out_degree(nid):
+            continue
+        stack.extend(g.args(nid))
+        g.remove(nid)
