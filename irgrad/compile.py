@@ -265,7 +265,7 @@ class Compiled:
             n_results = tr.n_results
             results = graph.copy()
             results.set_outputs(graph.outputs[:n_results])  # buffer write-backs are not differentiated
-            joint = autodiff(results, [graph.inputs[i] for i in wrt])
+            joint = autodiff(results, wrt)  # positions in graph.inputs
             writes = graph.outputs[n_results:]
             joint.set_outputs(joint.outputs[:n_results] + writes + joint.outputs[n_results:])
             forward, backward = partition(joint, n_results + len(writes), n_results)

@@ -241,6 +241,7 @@ _movement(
     _infer_gather,
     _gather_vjp,
     save_inputs=True,
+    arity=2,
 )
 
 
@@ -275,6 +276,7 @@ _movement(
     _infer_scatter_add,
     _scatter_add_vjp,
     save_inputs=True,
+    arity=3,
 )
 
 
