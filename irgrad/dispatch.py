@@ -98,14 +98,59 @@ def compute_dtypes(op: OpDef, promoted: dtype) -> dtype | None:
     return promoted
 
 
+# Numpy dtype kinds each rule accepts without casting (bool always takes the general path).
+_FAST_KINDS = {
+    DtypeRule.SAME: "fiu",
+    DtypeRule.FLOAT: "f",
+    DtypeRule.COMPARE: "fiu",
+    DtypeRule.LOGICAL: "fiu",
+    DtypeRule.INTEGRAL: "iu",
+}
+
+
 def elementwise(op: OpDef, *args) -> Tensor:
-    """Apply an elementwise op to tensors and Python scalars with PyTorch's semantics."""
+    """Apply an elementwise op to tensors and Python scalars with PyTorch's semantics.
+
+    The common cases (one tensor; two tensors of one dtype that need no explicit
+    broadcast; a tensor and a Python scalar of its kind) go straight to ``apply``;
+    everything else takes the general path with full promotion.
+    """
+    ok = _FAST_KINDS.get(op.dtype_rule)
+    if ok is not None:
+        if len(args) == 1:
+            a = args[0]
+            if isinstance(a, Tensor) and a._data.dtype.kind in ok:
+                return apply(op, args)
+        elif len(args) == 2:
+            a, b = args
+            if isinstance(a, Tensor):
+                kind = a._data.dtype.kind
+                if kind in ok:
+                    if isinstance(b, Tensor):
+                        if b._data.dtype is a._data.dtype and (
+                            a._data.shape == b._data.shape or not (a._rg or b._rg) or not STATE.enabled
+                        ):
+                            return apply(op, args)
+                    elif _scalar_fits(b, kind):
+                        return apply(op, (a, Tensor._wrap(np.asarray(b, dtype=a._data.dtype))))
+            elif isinstance(b, Tensor):
+                kind = b._data.dtype.kind
+                if kind in ok and _scalar_fits(a, kind):
+                    return apply(op, (Tensor._wrap(np.asarray(a, dtype=b._data.dtype)), b))
+    return _elementwise_general(op, args)
+
+
+def _scalar_fits(value, kind: str) -> bool:
+    """A Python scalar that keeps a tensor of this dtype kind's dtype (PyTorch promotion)."""
+    t = type(value)
+    return (t is float and kind == "f") or (t is int and (kind == "f" or (kind == "i" and -(2**31) <= value < 2**31)))
+
+
+def _elementwise_general(op: OpDef, args: tuple) -> Tensor:
     first = args[0]
     if len(args) == 1:
         promoted = first.dtype
-    elif all(type(a) is Tensor for a in args) and all(
-        a._data.dtype == first._data.dtype for a in args
-    ):
+    elif all(isinstance(a, Tensor) for a in args) and all(a._data.dtype == first._data.dtype for a in args):
         promoted = first.dtype
     else:
         promoted = result_type(*args)

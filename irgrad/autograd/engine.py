@@ -4,23 +4,34 @@ Without ``create_graph`` gradients are plain numpy arrays and rules run on the
 op kernels directly (the fast path, no graph recorded).  With ``create_graph``
 they are Tensors and rules run through dispatch with grad mode on, so the
 backward pass is itself recorded and can be differentiated again.
+
+A node runs once every node that feeds it a gradient has run (dependency
+counting, as PyTorch's engine does), so it sees the full sum of its output
+gradients.  Leaves are treated the same way: their gradients are summed over all
+paths first, then their hooks run once and ``.grad`` is updated once.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .grad_mode import set_grad_enabled
-from .graph import Node
 from .op_namespaces import NUMPY_OPS, TENSOR_OPS
 
 
-def _tensor_cls():
-    from ..tensor import Tensor
+def _tensor_cls() -> type:
+    global _TENSOR
+    if _TENSOR is None:
+        from ..tensor import Tensor
 
-    return Tensor
+        _TENSOR = Tensor
+    return _TENSOR
+
+
+_TENSOR: type | None = None
 
 
 def _as_list(x) -> list:
@@ -32,37 +43,50 @@ def _as_list(x) -> list:
 
 
 def _root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
+    """The seed gradient of every output: given, or 1 for scalars; shape and dtype checked."""
     Tensor = _tensor_cls()
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"grad requires one gradient per output: got {len(grad_outputs)} gradients for "
+            f"{len(outputs)} outputs"
+        )
     grads = []
     for i, out in enumerate(outputs):
-        g = grad_outputs[i] if i < len(grad_outputs) else None
+        g = grad_outputs[i] if grad_outputs else None
+        data = out._data
         if g is None:
-            if out._data.size != 1:
+            if data.size != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs (output {i} has "
                     f"shape {list(out.shape)})"
                 )
-            g = Tensor._wrap(np.ones_like(out._data))
+            g = Tensor._wrap(np.ones_like(data))
         elif not isinstance(g, Tensor):
-            g = Tensor._wrap(np.asarray(g, dtype=out._data.dtype))
-        if g._data.shape != out._data.shape:
+            g = Tensor._wrap(np.asarray(g, dtype=data.dtype))
+        if g._data.shape != data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                 f"has a shape of {out.shape}."
             )
+        if g._data.dtype != data.dtype:
+            if create_graph:
+                g = g.to(out.dtype)
+            else:
+                g = Tensor._wrap(g._data.astype(data.dtype))
         grads.append(g if create_graph else g._data)
     return grads
 
 
 def _check_roots(outputs: list) -> None:
+    Tensor = _tensor_cls()
     for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"backward/grad expects Tensors as outputs, got {type(out).__name__} at {i}")
         if not out._rg:
-            raise RuntimeError(
-                f"element {i} of tensors does not require grad and does not have a grad_fn"
-            )
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
 
 
-def _topo_counts(roots: Iterable[Node]) -> dict:
+def _dependencies(roots: list) -> dict:
     """For every node reachable from ``roots``, how many graph edges point to it."""
     deps: dict = {}
     stack = []
@@ -71,8 +95,7 @@ def _topo_counts(roots: Iterable[Node]) -> dict:
             deps[node] = 0
             stack.append(node)
     while stack:
-        node = stack.pop()
-        for edge in node.edges:
+        for edge in stack.pop().edges:
             if type(edge) is tuple:
                 child = edge[0]
                 if child in deps:
@@ -83,19 +106,16 @@ def _topo_counts(roots: Iterable[Node]) -> dict:
     return deps
 
 
-def _needed_nodes(deps: dict, leaf_targets: set, node_targets: set) -> set:
+def _needed_nodes(deps: dict, leaf_targets: dict, node_targets: dict) -> set:
     """Nodes from which some target (a leaf or a node output) is reachable."""
     needed: set = set()
-    order = _postorder(deps)
-    for node in order:  # children before parents
+    for node in _postorder(deps):  # children before parents
         for edge in node.edges:
-            if edge is None:
-                continue
             if type(edge) is tuple:
                 if edge[0] in needed or edge in node_targets:
                     needed.add(node)
                     break
-            elif id(edge) in leaf_targets:
+            elif edge is not None and id(edge) in leaf_targets:
                 needed.add(node)
                 break
     return needed
@@ -122,37 +142,49 @@ def _postorder(deps: dict) -> list:
     return order
 
 
-def _add(a, b):
-    return b if a is None else a + b
-
-
 def _run_hooks(hooks: list, grad, as_tensors: bool):
+    """Call tensor hooks in order; a hook returning a tensor replaces the gradient."""
     Tensor = _tensor_cls()
-    for hook in hooks:
-        value = grad if as_tensors else Tensor._wrap(grad)
-        new = hook(value)
+    for hook in list(hooks):
+        new = hook(grad if as_tensors else Tensor._wrap(grad))
         if new is not None:
             grad = new if as_tensors else new._data
     return grad
 
 
-def _accumulate_leaf(leaf, grad, create_graph: bool) -> None:
+def _node_pre_hooks(node: Any, grads: list, as_tensors: bool) -> list:
+    """Run the hooks of the node's output tensors, then fill their retained ``.grad``."""
+    grads = list(grads)
+    for nr, g in enumerate(grads):
+        if g is None:
+            continue
+        if node.hooks and nr in node.hooks:
+            g = grads[nr] = _run_hooks(node.hooks[nr], g, as_tensors)
+        ref = node.retained.get(nr) if node.retained else None
+        tensor = ref() if ref is not None else None
+        if tensor is not None:
+            _accumulate_grad(tensor, g, as_tensors)
+    return grads
+
+
+def _accumulate_grad(t, grad, create_graph: bool) -> None:
+    """Add ``grad`` into ``t.grad``; the stored gradient never aliases another tensor."""
     Tensor = _tensor_cls()
-    if leaf._hooks:
-        grad = _run_hooks(leaf._hooks, grad, create_graph)
+    current = t._grad
     if create_graph:
-        leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+        if grad.dtype != t.dtype:
+            grad = grad.to(t.dtype)
+        t._grad = TENSOR_OPS.copy(grad) if current is None else current + grad
         return
-    if grad.dtype != leaf._data.dtype:
-        grad = grad.astype(leaf._data.dtype)
-    current = leaf._grad
+    if grad.dtype != t._data.dtype:
+        grad = grad.astype(t._data.dtype)
     if current is None:
-        # Always copy: the array may be shared with other gradients or be a view.
-        leaf._grad = Tensor._wrap(np.array(grad, copy=True, order="C"))
-    elif current._rg or not current._data.flags.writeable:
-        leaf._grad = Tensor._wrap(current._data + grad)
+        t._grad = Tensor._wrap(np.array(grad, copy=True, order="C"))
+    elif current._rg or not current._data.flags.writeable or current._data.shape != grad.shape:
+        t._grad = Tensor._wrap(current._data + grad)
     else:
         np.add(current._data, grad, out=current._data)
+        current._bump_version()
 
 
 def run_backward(
@@ -165,100 +197,109 @@ def run_backward(
 ) -> list | None:
     """Propagate gradients from ``outputs``.
 
-    With ``accumulate`` the leaves' ``.grad`` receive them (restricted to ``inputs``
-    when given); otherwise the gradients of ``inputs`` are returned (``autograd.grad``).
+    With ``accumulate`` the ``.grad`` of the leaves receive them (only of ``inputs``,
+    which may also be non-leaves, when given); otherwise the gradients of ``inputs``
+    are returned (``autograd.grad``), in order, ``None`` for those not reached.
     """
     outputs = list(outputs)
     _check_roots(outputs)
     root_grads = _root_grads(outputs, list(grad_outputs), create_graph)
-    as_tensors = create_graph
     F = TENSOR_OPS if create_graph else NUMPY_OPS
 
+    # Targets: leaves by identity, non-leaves by (node, output_nr).
     leaf_targets: dict = {}
     node_targets: dict = {}
     for i, t in enumerate(inputs or ()):
         if t._node is None:
-            leaf_targets[id(t)] = i
+            leaf_targets.setdefault(id(t), i)
         else:
-            node_targets[(t._node, t._out_nr)] = i
+            node_targets.setdefault((t._node, t._out_nr), i)
     captured: list = [None] * len(inputs or ())
 
-    buffers: dict = {}
+    buffers: dict = {}  # node -> gradient per output, summed as they arrive
+    leaf_grads: dict = {}  # leaf tensor -> summed gradient (tensors hash by identity)
     root_nodes = []
     for out, g in zip(outputs, root_grads):
-        if out._node is None:
-            _deliver_leaf(out, g, inputs, accumulate, leaf_targets, captured, create_graph)
-            continue
         node = out._node
-        buf = buffers.setdefault(node, [None] * node.n_outputs)
-        buf[out._out_nr] = _add(buf[out._out_nr], g)
+        if node is None:
+            prev = leaf_grads.get(out)
+            leaf_grads[out] = g if prev is None else prev + g
+            continue
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node.n_outputs
+        nr = out._out_nr
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
         root_nodes.append(node)
 
-    deps = _topo_counts(root_nodes)
-    needed = _needed_nodes(deps, set(leaf_targets), set(node_targets)) if inputs else None
+    deps = _dependencies(root_nodes)
+    needed = _needed_nodes(deps, leaf_targets, node_targets) if inputs is not None else None
     ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
+    nones = [None]
 
+    release = not retain_graph
     with set_grad_enabled(create_graph):
         while ready:
             node = ready.pop()
-            grads = buffers.pop(node, None) or [None] * node.n_outputs
-            if node.hooks or node.retained:
-                grads = _node_pre_hooks(node, grads, as_tensors)
+            grads = buffers.pop(node, None)
+            if grads is None:
+                grads = nones * node.n_outputs
+            if node.hooks is not None or node.retained is not None:
+                grads = _node_pre_hooks(node, grads, create_graph)
             if node_targets:
                 for nr, g in enumerate(grads):
                     i = node_targets.get((node, nr))
-                    if i is not None:
-                        captured[i] = _add(captured[i], g)
-            run = needed is None or node in needed
-            if run:
-                in_grads = node.apply(grads, F, as_tensors)
-                if not retain_graph:
-                    node.release()
-            for k, edge in enumerate(node.edges):
+                    if i is not None and g is not None:
+                        captured[i] = g if captured[i] is None else captured[i] + g
+            if needed is None or node in needed:
+                in_grads = node.apply(grads, F, create_graph, release)
+            else:
+                in_grads = nones * len(node.edges)
+            for edge, g in zip(node.edges, in_grads):
                 if type(edge) is tuple:
                     child = edge[0]
-                    if run and in_grads[k] is not None:
+                    if g is not None:
                         buf = buffers.get(child)
                         if buf is None:
-                            buf = buffers[child] = [None] * child.n_outputs
-                        buf[edge[1]] = _add(buf[edge[1]], in_grads[k])
-                    deps[child] -= 1
-                    if deps[child] == 0:
+                            if child.n_outputs == 1:
+                                buffers[child] = [g]
+                            else:
+                                buf = buffers[child] = [None] * child.n_outputs
+                                buf[edge[1]] = g
+                        else:
+                            prev = buf[edge[1]]
+                            buf[edge[1]] = g if prev is None else prev + g
+                    left = deps[child] - 1
+                    if left:
+                        deps[child] = left
+                    else:
                         ready.append(child)
-                elif edge is not None and run and in_grads[k] is not None:
-                    _deliver_leaf(edge, in_grads[k], inputs, accumulate, leaf_targets, captured, create_graph)
-    if not accumulate:
-        return captured
-    return None
+                elif edge is not None and g is not None:
+                    entry = leaf_grads.get(edge)
+                    if entry is None:
+                        leaf_grads[edge] = g
+                    else:
+                        leaf_grads[edge] = entry + g
 
-
-def _deliver_leaf(leaf, grad, inputs, accumulate, leaf_targets, captured, create_graph) -> None:
-    if inputs is not None:
-        i = leaf_targets.get(id(leaf))
-        if i is None:
-            return
-        if not accumulate:
+        for leaf, g in leaf_grads.items():
+            if inputs is not None:
+                i = leaf_targets.get(id(leaf))
+                if i is None:
+                    continue
             if leaf._hooks:
-                grad = _run_hooks(leaf._hooks, grad, create_graph)
-            captured[i] = _add(captured[i], grad)
-            return
-    _accumulate_leaf(leaf, grad, create_graph)
-
-
-def _node_pre_hooks(node: Node, grads: list, as_tensors: bool) -> list:
-    grads = list(grads)
-    Tensor = _tensor_cls()
-    for nr, g in enumerate(grads):
-        if g is None:
-            continue
-        if node.hooks and nr in node.hooks:
-            g = grads[nr] = _run_hooks(node.hooks[nr], g, as_tensors)
-        ref = node.retained.get(nr) if node.retained else None
-        tensor = ref() if ref is not None else None
-        if tensor is not None:
-            value = g if as_tensors else Tensor._wrap(np.array(g, copy=True))
-            tensor._grad = value if tensor._grad is None else tensor._grad + value
-    return grads
+                g = _run_hooks(leaf._hooks, g, create_graph)
+            if accumulate:
+                _accumulate_grad(leaf, g, create_graph)
+            else:
+                captured[i] = g
+        for j, t in enumerate(inputs or ()):
+            # Repeated inputs share one target; non-leaf inputs of backward() get a .grad.
+            i = leaf_targets[id(t)] if t._node is None else node_targets[(t._node, t._out_nr)]
+            if i != j:
+                captured[j] = captured[i]
+            elif accumulate and t._node is not None and captured[i] is not None:
+                _accumulate_grad(t, captured[i], create_graph)
+    return None if accumulate else captured
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
@@ -268,8 +309,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if retain_graph is None:
         retain_graph = create_graph
     inputs_list = _as_list(inputs) if inputs is not None else None
-    if inputs_list is not None and not inputs_list:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    if inputs_list is not None:
+        if not inputs_list:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        for t in inputs_list:
+            if not t._rg:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
     run_backward(outputs, grads, retain_graph, create_graph, inputs_list, accumulate=True)
 
 
@@ -277,37 +322,80 @@ def grad(
     outputs,
     inputs,
     grad_outputs=None,
-    retain_graph=None,
-    create_graph=False,
-    allow_unused=None,
-    materialize_grads=False,
-):
-    """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    only_inputs: bool = True,
+    allow_unused: bool | None = None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
+) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    ``only_inputs`` is accepted for compatibility and ignored, as in PyTorch.  With
+    ``is_grads_batched`` the first dimension of every grad output is a batch of
+    vectors, and each result gets the same leading batch dimension.
+    """
     Tensor = _tensor_cls()
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, "
+            "but got: allow_unused=False."
+        )
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    outputs_list = _as_list(outputs)
     inputs_list = _as_list(inputs)
+    if not inputs_list:
+        raise RuntimeError("grad requires non-empty inputs.")
     for t in inputs_list:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad expects Tensors as inputs, got {type(t).__name__}")
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    if allow_unused is None:
-        allow_unused = materialize_grads
-    captured = run_backward(
-        _as_list(outputs), _as_list(grad_outputs), retain_graph, create_graph, inputs_list, accumulate=False
-    )
+    grad_list = _as_list(grad_outputs)
+    if is_grads_batched:
+        return _batched_grad(outputs_list, inputs_list, grad_list, retain_graph, create_graph, allow_unused, materialize_grads)
+    captured = run_backward(outputs_list, grad_list, retain_graph, create_graph, inputs_list, accumulate=False)
     result = []
-    for t, g in zip(inputs_list, captured):
+    for i, (t, g) in enumerate(zip(inputs_list, captured)):
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
-                    "Set allow_unused=True if this is the desired behavior."
+                    f"The differentiated Tensor at index {i} appears to not have been used in the "
+                    "graph. Set allow_unused=True if this is the desired behavior."
                 )
             if materialize_grads:
                 g = Tensor._wrap(np.zeros_like(t._data))
-            result.append(g)
-            continue
-        if not create_graph:
+        elif not create_graph:
             g = Tensor._wrap(np.array(g, copy=True))
         result.append(g)
+    return tuple(result)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
+    """``grad`` with ``is_grads_batched``: one backward per batch entry, results stacked."""
+    from ..tensor_ops.shape import stack
+
+    if not grad_outputs or any(g is None for g in grad_outputs):
+        raise RuntimeError("is_grads_batched=True requires a batched gradient for every output")
+    batch = grad_outputs[0].shape[0]
+    per_entry = []
+    for b in range(batch):
+        per_entry.append(
+            grad(
+                outputs,
+                inputs,
+                [g[b] for g in grad_outputs],
+                retain_graph=True if b < batch - 1 else retain_graph,
+                create_graph=create_graph,
+                allow_unused=allow_unused,
+                materialize_grads=materialize_grads,
+            )
+        )
+    result = []
+    for k in range(len(inputs)):
+        column = [entry[k] for entry in per_entry]
+        result.append(None if column[0] is None else stack(column))
     return tuple(result)

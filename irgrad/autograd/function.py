@@ -2,7 +2,10 @@
 
 ``forward(ctx, *args)`` runs with grad mode off; ``backward(ctx, *grads)`` returns one
 gradient (or ``None``) per forward argument.  The node recorded for an application
-is a :class:`FunctionNode`, which the engine treats like any other node.
+is an instance of ``MyOp._backward_cls`` (named ``MyOpBackward``, as in PyTorch), a
+:class:`FunctionNode` that the engine treats like any other node.  As PyTorch's
+engine does, a returned gradient is summed down to its input's shape when it is a
+broadcast of it and cast to the input's dtype; any other shape is an error.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import from_numpy_dtype
+from ..ops.movement import sum_to
 from .grad_mode import STATE, no_grad, set_grad_enabled
 from .graph import FREED_MESSAGE, check_versions, edge_of, next_function, version_of
 
@@ -30,6 +35,7 @@ class FunctionCtx:
         self._node = None
 
     def save_for_backward(self, *tensors) -> None:
+        """Keep tensors (or ``None``) for ``backward``; in-place changes to them are detected."""
         self._saved = tensors
         self._saved_versions = tuple(version_of(t) if t is not None else 0 for t in tensors)
 
@@ -46,19 +52,29 @@ class FunctionCtx:
     saved_variables = saved_tensors
 
     def mark_dirty(self, *tensors) -> None:
+        """Declare inputs that ``forward`` modified in place."""
         self._dirty = tensors
 
     def mark_non_differentiable(self, *tensors) -> None:
+        """Declare outputs that get no gradient (indices, masks ...)."""
         self._non_differentiable = tensors
 
     def set_materialize_grads(self, value: bool) -> None:
+        """With ``False``, ``backward`` receives ``None`` (not zeros) for unused outputs."""
         self.materialize_grads = bool(value)
+
+
+def _expandable(shape: tuple, to: tuple) -> bool:
+    """Whether ``shape`` broadcasts to ``to``."""
+    if len(shape) > len(to):
+        return False
+    return all(s in (1, t) for s, t in zip(shape, to[len(to) - len(shape):]))
 
 
 class FunctionNode:
     """The backward of one ``Function.apply``: calls the user's ``backward``."""
 
-    __slots__ = ("fn", "ctx", "edges", "n_outputs", "out_meta", "hooks", "retained", "freed", "__weakref__")
+    __slots__ = ("fn", "ctx", "edges", "in_meta", "n_outputs", "out_meta", "hooks", "retained", "freed", "__weakref__")
 
     def __init__(self, fn: type, ctx: FunctionCtx, args: tuple, out_meta: list) -> None:
         from ..tensor import Tensor
@@ -66,6 +82,7 @@ class FunctionNode:
         self.fn = fn
         self.ctx = ctx
         self.edges = tuple(edge_of(a) if isinstance(a, Tensor) else None for a in args)
+        self.in_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None for a in args)
         self.n_outputs = len(out_meta)
         self.out_meta = out_meta
         self.hooks = None
@@ -73,7 +90,7 @@ class FunctionNode:
         self.freed = False
 
     def name(self) -> str:
-        return f"{self.fn.__name__}Backward"
+        return type(self).__name__
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {id(self):#x}>"
@@ -82,7 +99,11 @@ class FunctionNode:
     def next_functions(self) -> tuple:
         return tuple(next_function(e) for e in self.edges)
 
-    def apply(self, grads: list, F, as_tensors: bool) -> tuple:
+    def apply(self, grads: list, F: Any, as_tensors: bool, release: bool = False) -> tuple:
+        """Call the user's backward on the output gradients (zeros for missing ones).
+
+        With ``release`` the saved tensors are freed afterwards.
+        """
         from ..tensor import Tensor
 
         wrapped = []
@@ -91,45 +112,94 @@ class FunctionNode:
                 if meta is None or not self.ctx.materialize_grads:
                     wrapped.append(None)
                     continue
-                g = np.zeros(meta[0], dtype=meta[1])
+                wrapped.append(Tensor._wrap(np.zeros(meta[0], dtype=meta[1])))
+                continue
             wrapped.append(g if as_tensors else Tensor._wrap(g))
+        user_fn = self.fn.vjp if self.fn.vjp is not Function.vjp else self.fn.backward
         with set_grad_enabled(as_tensors):
-            result = self.fn.backward(self.ctx, *wrapped)
+            result = user_fn(self.ctx, *wrapped)
         if not isinstance(result, tuple):
             result = (result,)
-        if len(result) < len(self.edges):
-            raise RuntimeError(
-                f"function {self.name()} returned an incorrect number of gradients "
-                f"(expected {len(self.edges)}, got {len(result)})"
-            )
+        if len(result) != len(self.edges):
+            # PyTorch allows extra trailing Nones (for keyword-style optional arguments).
+            if len(result) < len(self.edges) or any(r is not None for r in result[len(self.edges):]):
+                raise RuntimeError(
+                    f"function {self.name()} returned an incorrect number of gradients "
+                    f"(expected {len(self.edges)}, got {len(result)})"
+                )
         out = []
-        for i, (edge, g) in enumerate(zip(self.edges, result)):
-            if edge is None or g is None:
+        for i, (edge, meta, g) in enumerate(zip(self.edges, self.in_meta, result)):
+            if g is None:
                 out.append(None)
                 continue
+            if meta is None:
+                raise RuntimeError(
+                    f"function {self.name()} returned a gradient different than None at position "
+                    f"{i + 1}, but the corresponding forward input was not a Tensor"
+                )
             if not isinstance(g, Tensor):
-                raise TypeError(f"function {self.name()} returned a non-Tensor gradient at index {i}")
-            out.append(g if as_tensors else g._data)
-        return tuple(out)
-
-    def release(self) -> None:
-        if self.ctx._saved:
+                raise TypeError(
+                    f"function {self.name()} returned a {type(g).__name__} as gradient {i}; expected a Tensor or None"
+                )
+            if edge is None:
+                out.append(None)
+                continue
+            out.append(self._conform(i, g if as_tensors else g._data, meta, F, as_tensors))
+        if release and self.ctx._saved:
             self.ctx._freed = True
             self.ctx._saved = None
+        return tuple(out)
+
+    def _conform(self, i: int, g: Any, meta: tuple, F: Any, as_tensors: bool) -> Any:
+        """``g`` summed to the input's shape if it is a broadcast of it, in the input's dtype."""
+        shape, dtype = meta
+        got = tuple(g.shape)
+        if got != shape:
+            if not _expandable(shape, got):
+                raise RuntimeError(
+                    f"Function {self.name()} returned an invalid gradient at index {i} - got "
+                    f"{list(got)} but expected shape compatible with {list(shape)}"
+                )
+            g = sum_to(F, g, shape)
+        if as_tensors:
+            return g if g._data.dtype == dtype else g.to(from_numpy_dtype(dtype))
+        return g if g.dtype == dtype else g.astype(dtype)
 
 
 class Function:
-    """Base class for custom differentiable ops (``MyOp.apply(x)``)."""
+    """Base class for custom differentiable ops (``MyOp.apply(x)``).
+
+    Define ``forward(ctx, *args)`` (or ``forward(*args)`` plus ``setup_context(ctx,
+    inputs, output)``) and ``backward(ctx, *grads)`` (or ``vjp``) as static methods.
+    """
+
+    _backward_cls: type = FunctionNode
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._backward_cls = type(f"{cls.__name__}Backward", (FunctionNode,), {"__slots__": ()})
 
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
 
     @staticmethod
-    def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
-        raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
+    def setup_context(ctx: FunctionCtx, inputs: tuple, output: Any) -> Any:
+        raise NotImplementedError("setup_context is not implemented.")
 
-    vjp = backward
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom autograd.Function to "
+            "use it with backward mode AD."
+        )
+
+    @staticmethod
+    def vjp(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom autograd.Function to "
+            "use it with backward mode AD."
+        )
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
@@ -137,8 +207,13 @@ class Function:
 
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
+        separate_setup = cls.setup_context is not Function.setup_context
         with no_grad():
-            outputs = cls.forward(ctx, *args, **kwargs)
+            if separate_setup:
+                outputs = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, outputs)
+            else:
+                outputs = cls.forward(ctx, *args, **kwargs)
         if not (STATE.enabled and any(ctx.needs_input_grad)):
             return outputs
         single = not isinstance(outputs, tuple)
@@ -150,15 +225,19 @@ class Function:
             (o._data.shape, o._data.dtype) if isinstance(o, Tensor) and id(o) not in non_diff else None
             for o in outs
         ]
-        node = FunctionNode(cls, ctx, args, out_meta)
+        node = cls._backward_cls(cls, ctx, args, out_meta)
         ctx._node = node
         result = []
         for i, o in enumerate(outs):
             if isinstance(o, Tensor) and id(o) not in non_diff and o._data.dtype.kind == "f":
-                if id(o) in inputs and id(o) not in dirty:
-                    o = Tensor._wrap(o._data)  # returning an input makes a new alias of it
                 if id(o) in dirty:
+                    if o._node is None and o._rg:
+                        raise RuntimeError(
+                            "a leaf Variable that requires grad is being used in an in-place operation."
+                        )
                     o._bump_version()
+                elif id(o) in inputs:
+                    o = Tensor._wrap(o._data)  # returning an input makes a new alias of it
                 o._node, o._out_nr, o._rg = node, i, True
             result.append(o)
         return result[0] if single else tuple(result)

@@ -4,6 +4,10 @@ A node is what PyTorch calls a ``grad_fn``: it knows which op produced a tensor,
 what that op's gradient rule needs (saved inputs/output, checked against their
 version counters), and where each input's gradient goes (``edges``: the producing
 node and output number, a leaf tensor, or ``None`` for inputs that need no grad).
+
+Each op gets its own ``Node`` subclass named as PyTorch names it (``AddBackward0``,
+``MulBackward0`` ...), so ``type(t.grad_fn).__name__`` and ``t.grad_fn.name()`` read
+as they do in PyTorch.
 """
 
 from __future__ import annotations
@@ -21,13 +25,22 @@ FREED_MESSAGE = (
     "calling backward."
 )
 
+# Primitive ops whose PyTorch backward node has a different name.
+_TORCH_NAMES = {
+    "broadcast_to": "Expand",
+    "cast": "ToCopy",
+    "copy": "Clone",
+    "reshape": "View",
+    "pad": "ConstantPadNd",
+}
+
 
 def version_of(t) -> int:
     v = t._version
     return v[0] if v is not None else 0
 
 
-def check_versions(node: "Node", saved: tuple, versions: tuple) -> None:
+def check_versions(node: Any, saved: tuple, versions: tuple) -> None:
     """Raise PyTorch's error if a saved tensor was modified in place since it was saved."""
     for i, (t, v) in enumerate(zip(saved, versions)):
         now = version_of(t)
@@ -41,12 +54,37 @@ def check_versions(node: "Node", saved: tuple, versions: tuple) -> None:
             )
 
 
+def _new_meta(key: tuple) -> Meta:
+    """The Meta of an input (shape, numpy dtype), cached: most graphs repeat few shapes."""
+    if len(_METAS) > 4096:
+        _METAS.clear()
+    meta = _METAS[key] = Meta(key[0], from_numpy_dtype(key[1]))
+    return meta
+
+
 def camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+_NODE_CLASSES: dict[str, type] = {}
+_METAS: dict = {}  # (shape, numpy dtype) -> Meta
+_new_tuple = tuple.__new__
+
+
+def _node_class(op: OpDef) -> type:
+    """The ``Node`` subclass for ``op`` (``AddBackward0`` for ``add``), made once per op."""
+    cls = _NODE_CLASSES.get(op.name)
+    if cls is None:
+        name = f"{_TORCH_NAMES.get(op.name) or camel(op.name)}Backward0"
+        cls = _NODE_CLASSES[op.name] = type(name, (Node,), {"__slots__": ()})
+    return cls
+
+
 class Node:
-    """The backward of one primitive op application (a ``grad_fn``)."""
+    """The backward of one primitive op application (a ``grad_fn``).
+
+    ``Node(op, attrs, inputs, out)`` returns an instance of the op's own subclass.
+    """
 
     __slots__ = (
         "op",
@@ -55,8 +93,7 @@ class Node:
         "saved",
         "versions",
         "out",
-        "shapes",
-        "dtypes",
+        "in_meta",
         "freed",
         "hooks",
         "retained",
@@ -64,24 +101,39 @@ class Node:
     )
     n_outputs = 1
 
-    def __init__(self, op: OpDef, attrs: dict, inputs: tuple, out_data) -> None:
+    def __new__(cls, op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
+        sub = _NODE_CLASSES.get(op.name)
+        return object.__new__(sub if sub is not None else _node_class(op))
+
+    def __init__(self, op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> None:
         self.op = op
         self.attrs = attrs
-        self.edges = tuple(edge_of(t) for t in inputs)
+        edges = []
+        in_meta = []
+        for t in inputs:
+            node = t._node
+            if node is not None:
+                edges.append((node, t._out_nr))
+            else:
+                edges.append(t if t._rg else None)
+            data = t._data
+            key = (data.shape, data.dtype)
+            meta = _METAS.get(key)
+            in_meta.append(meta if meta is not None else _new_meta(key))
+        self.edges = edges
+        self.in_meta = tuple(in_meta)
         if op.save_inputs:
             self.saved = inputs
-            self.versions = tuple(version_of(t) for t in inputs)
+            self.versions = [0 if t._version is None else t._version[0] for t in inputs]
         else:
             self.saved = None
         self.out = out_data if op.save_output else None
-        self.shapes = tuple(t._data.shape for t in inputs)
-        self.dtypes = tuple(t._data.dtype for t in inputs)
         self.freed = False
         self.hooks = None
         self.retained = None
 
     def name(self) -> str:
-        return f"{camel(self.op.name)}Backward0"
+        return type(self).__name__
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {id(self):#x}>"
@@ -91,29 +143,38 @@ class Node:
         return tuple(next_function(e) for e in self.edges)
 
     def metas(self) -> tuple[Meta, ...]:
-        return tuple(Meta(s, from_numpy_dtype(d)) for s, d in zip(self.shapes, self.dtypes))
+        return self.in_meta
 
     def context(self, as_tensors: bool) -> VjpContext:
         """The gradient rule's view of this node, as arrays or (for create_graph) tensors."""
         if self.freed:
             raise RuntimeError(FREED_MESSAGE)
         ins = out = None
-        if self.saved is not None:
-            check_versions(self, self.saved, self.versions)
-            ins = self.saved if as_tensors else tuple(t._data for t in self.saved)
+        saved = self.saved
+        if saved is not None:
+            for t, v in zip(saved, self.versions):
+                if (0 if t._version is None else t._version[0]) != v:
+                    check_versions(self, saved, self.versions)
+            ins = saved if as_tensors else tuple([t._data for t in saved])
         if self.out is not None:
             out = wrap_output(self) if as_tensors else self.out
-        needs = tuple(e is not None for e in self.edges)
-        return VjpContext(ins, out, self.metas(), needs, self.attrs)
+        needs = tuple([e is not None for e in self.edges])
+        return _new_tuple(VjpContext, (ins, out, self.in_meta, needs, self.attrs))
 
-    def apply(self, grads: list, F, as_tensors: bool) -> tuple:
-        return self.op.vjp(F, grads[0], self.context(as_tensors))
+    def apply(self, grads: list, F: Any, as_tensors: bool, release: bool = False) -> tuple:
+        """Input gradients from output gradients (``None`` in, ``None`` out).
 
-    def release(self) -> None:
-        """Free what backward saved (called after a backward without ``retain_graph``)."""
-        if self.saved is not None or self.out is not None:
+        With ``release`` what the node saved is freed afterwards (a backward
+        without ``retain_graph``).
+        """
+        g = grads[0]
+        if g is None:
+            return (None,) * len(self.edges)
+        result = self.op.vjp(F, g, self.context(as_tensors))
+        if release and (self.saved is not None or self.out is not None):
             self.saved = self.out = None
             self.freed = True
+        return result
 
 
 def wrap_output(node: Node):
