@@ -428,7 +428,7 @@ class _preserved_state:
 
         self.rng = get_rng_state()
         tensors = [t for _, t, _ in _module_state(self.module)] if self.module is not None else []
-        self.saved = [(t, t._data, t._data.copy(), t._version_value) for t in tensors]
+        self.saved = [(t, t._data, t._data.copy(), t._version) for t in tensors]
 
     def __exit__(self, *exc) -> None:
         from .random import set_rng_state
@@ -437,8 +437,8 @@ class _preserved_state:
         for t, array, values, version in self.saved:
             t._data = array
             np.copyto(array, values)
-            if t._version is not None:
-                t._version[0] = version
+            if t._vc is not None:
+                t._vc[0] = version
 
 
 class CompiledModule:

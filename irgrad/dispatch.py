@@ -39,7 +39,7 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     out = Tensor._wrap(data)
     if op.name in _VIEW_OPS:
         _mark_view(out, inputs[0])
-    if STATE.enabled and op.vjp is not None:
+    if STATE.enabled and op.vjp is not None and data.dtype.kind == "f":  # integer results never require grad
         for t in inputs:
             if t._rg:
                 out._node = Node(op, attrs, inputs, data)
@@ -53,7 +53,7 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
 def _mark_view(out: Tensor, base: Tensor) -> None:
     if np.may_share_memory(out._data, base._data):
         out._base = base._base if base._base is not None else base
-        out._version = base._shared_version()
+        out._vc = base._shared_version()
 
 
 def const(value, dt: dtype) -> Tensor:

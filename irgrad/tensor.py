@@ -73,7 +73,7 @@ class Tensor:
         "_node",
         "_out_nr",
         "_grad",
-        "_version",
+        "_vc",
         "_base",
         "_hooks",
         "_retains_grad",
@@ -101,7 +101,7 @@ class Tensor:
         t._out_nr = out_nr
         t._rg = requires_grad or node is not None
         t._grad = None
-        t._version = None
+        t._vc = None
         t._base = None
         t._hooks = None
         t._retains_grad = False
@@ -239,14 +239,15 @@ class Tensor:
         self._data = value._data
 
     @property
-    def _version_value(self) -> int:
-        return self._version[0] if self._version is not None else 0
+    def _version(self) -> int:
+        """How many in-place writes this storage has seen (shared with views), as torch's."""
+        return self._vc[0] if self._vc is not None else 0
 
     def _bump_version(self) -> None:
         """Mark an in-place write (shared with every view of the same storage)."""
-        if self._version is None:
-            self._version = [0]
-        self._version[0] += 1
+        if self._vc is None:
+            self._vc = [0]
+        self._vc[0] += 1
 
     def detach(self) -> Tensor:
         """A tensor sharing storage and version counter, outside the autograd graph.
@@ -267,9 +268,9 @@ class Tensor:
         return self
 
     def _shared_version(self) -> list:
-        if self._version is None:
-            self._version = [0]
-        return self._version
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
 
     def retain_grad(self) -> None:
         """Populate ``.grad`` of this non-leaf tensor during backward."""
@@ -433,7 +434,7 @@ def _init(t: Tensor, data: np.ndarray, requires_grad: bool = False) -> None:
     t._out_nr = 0
     t._rg = requires_grad
     t._grad = None
-    t._version = None
+    t._vc = None
     t._base = None
     t._hooks = None
     t._retains_grad = False

@@ -317,7 +317,7 @@ def test_detach_shares_storage_and_version_counter():
     assert not d.requires_grad and d.is_leaf
     d.add_(1.0)
     np.testing.assert_allclose(a.detach().numpy(), [2.0, 3.0])
-    assert d._version_value == a._version_value == 1
+    assert d._version == a._version == 1
 
 
 def test_inplace_on_detached_saved_tensor_is_detected():

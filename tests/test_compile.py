@@ -92,7 +92,7 @@ def test_shape_change_retraces_and_explains_why():
     assert "input 0 shape changed from [5, 6] to [9, 6]" in text
 
 
-def test_dtype_grad_mode_and_train_eval_changes_retrace():
+def test_grad_mode_train_eval_and_shape_changes_retrace():
     model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
     compiled = irgrad.compile(model, backend="numpy")
     x = irgrad.randn(2, 3)

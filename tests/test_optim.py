@@ -351,10 +351,10 @@ def test_step_bumps_version_and_is_not_recorded() -> None:
     (p,) = _params(irgrad, _values(0)[:1])
     opt = optim.SGD([p], lr=0.1)
     p.grad = irgrad.ones_like(p)
-    version = p._version_value
+    version = p._version
     storage = p.detach().numpy()
     opt.step()
-    assert p._version_value == version + 1
+    assert p._version == version + 1
     assert p.is_leaf and p.requires_grad and p.grad_fn is None
     np.testing.assert_allclose(storage, _values(0)[0] - 0.1, rtol=1e-6)  # updated in place
 

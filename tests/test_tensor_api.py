@@ -141,7 +141,7 @@ def test_views_share_storage_both_ways(make):
     if view.numpy().flags.writeable:
         view.add_(1)  # write through the view: visible in the base
         np.testing.assert_array_equal(make(base).numpy(), expected * 2 + 1)
-        assert base._version_value == view._version_value
+        assert base._version == view._version
 
 
 def test_view_on_non_contiguous_raises():
@@ -166,7 +166,7 @@ def test_contiguous_and_clone_copy():
 
 def test_inplace_ops_values_and_versions():
     x = irgrad.ones(3)
-    v = x._version_value
+    v = x._version
     assert x.add_(2) is x and x.tolist() == [3.0] * 3
     x.sub_(1).mul_(3).div_(2)
     assert x.tolist() == [3.0] * 3
@@ -180,7 +180,7 @@ def test_inplace_ops_values_and_versions():
     assert x.tolist() == [1.0, 2.0, 3.0] and x.dtype is irgrad.float32
     x.zero_()
     assert x.tolist() == [0.0] * 3
-    assert x._version_value > v
+    assert x._version > v
     x += 1
     x *= irgrad.tensor([1.0, 2.0, 3.0])
     assert x.tolist() == [1.0, 2.0, 3.0]
@@ -253,10 +253,10 @@ def test_setitem_matches_numpy(index, value):
     writes = idx != (False,) if not isinstance(idx[0], np.ndarray) else True
     if writes:
         expected[idx] = val
-    version = x._version_value
+    version = x._version
     x[idx_t if len(idx_t) > 1 else idx_t[0]] = irgrad.tensor(val) if isinstance(val, np.ndarray) else val
     np.testing.assert_array_equal(x.numpy(), expected)
-    assert x._version_value > version or not writes
+    assert x._version > version or not writes
 
 
 def test_setitem_through_view_and_value_dtype():

@@ -36,7 +36,7 @@ _TORCH_NAMES = {
 
 
 def version_of(t) -> int:
-    v = t._version
+    v = t._vc
     return v[0] if v is not None else 0
 
 
@@ -124,7 +124,7 @@ class Node:
         self.in_meta = tuple(in_meta)
         if op.save_inputs:
             self.saved = inputs
-            self.versions = [0 if t._version is None else t._version[0] for t in inputs]
+            self.versions = [0 if t._vc is None else t._vc[0] for t in inputs]
         else:
             self.saved = None
         self.out = out_data if op.save_output else None
@@ -153,7 +153,7 @@ class Node:
         saved = self.saved
         if saved is not None:
             for t, v in zip(saved, self.versions):
-                if (0 if t._version is None else t._version[0]) != v:
+                if (0 if t._vc is None else t._vc[0]) != v:
                     check_versions(self, saved, self.versions)
             ins = saved if as_tensors else tuple([t._data for t in saved])
         if self.out is not None:
