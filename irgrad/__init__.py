@@ -71,7 +71,7 @@ from .tensor_ops.indexing import (  # noqa: E402
     scatter_add,
     take_along_dim,
 )
-from .tensor_ops.linalg import addmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer, trace  # noqa: E402
+from .tensor_ops.linalg import addmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer  # noqa: E402
 from .tensor_ops.pointwise import *  # noqa: E402,F401,F403
 from .tensor_ops.pointwise import abs, pow, round  # noqa: E402,A004
 from .tensor_ops.reduce import (  # noqa: E402

@@ -27,15 +27,16 @@ import os
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .autograd.grad_mode import STATE
 from .autograd.graph import edge_of, next_function
 from .ir import Graph, compile_graph
-from .passes.pipeline import Dumper, PipelineReport, default_passes, run_passes
+from .passes.pipeline import Dumper, PipelineReport, default_passes, lowering_passes, run_passes
 from .tensor import Tensor
 from .trace import GraphBreak, Trace, trace_call
 from .utils.pytree import flatten, unflatten
@@ -79,7 +80,7 @@ class GuardKey:
     training: tuple
     state: tuple
 
-    def describe_change(self, other: "GuardKey") -> str:
+    def describe_change(self, other: GuardKey) -> str:
         """Why ``self`` (new call) does not match ``other`` (an earlier compile)."""
         reasons = []
         if self.grad_enabled != other.grad_enabled:
@@ -275,11 +276,13 @@ class Compiled:
             backward = run_passes(backward, default_passes(), dumper=self.dumper, report=report)
             self.dumper.write("forward", str(forward))
             self.dumper.write("backward", str(backward))
+            forward = run_passes(forward, lowering_passes(), dumper=self.dumper, report=report)
+            backward = run_passes(backward, lowering_passes(), dumper=self.dumper, report=report)
             entry.forward, entry.backward = forward, backward
             entry.n_saved = len(forward.outputs) - n_results - len(writes)
             entry.run_backward = compile_graph(backward)
         else:
-            entry.forward = graph
+            entry.forward = run_passes(graph, lowering_passes(), dumper=self.dumper, report=report)
         entry.run_forward = compile_graph(entry.forward)
 
     # --- dynamic shapes -----------------------------------------------------------------------
@@ -369,8 +372,9 @@ class Compiled:
             if entry.graph_break is not None:
                 lines.append(f"  graph break: {entry.graph_break} (runs eagerly)")
                 continue
-            ops = sum(1 for _ in entry.forward.op_nodes())
-            lines.append(f"  forward: {ops} ops" + (f"; backward: {sum(1 for _ in entry.backward.op_nodes())} ops, {entry.n_saved} saved values" if entry.backward else ""))
+            lines.append("  forward: " + _describe(entry.forward))
+            if entry.backward is not None:
+                lines.append(f"  backward: {_describe(entry.backward)}; {entry.n_saved} values saved for it")
             lines.append("  time per stage: " + ", ".join(f"{name} {secs * 1e3:.1f} ms" for name, secs in entry.timings))
             lines.append(_indent(str(entry.forward), "  "))
             if entry.backward is not None:
@@ -378,6 +382,15 @@ class Compiled:
         text = "\n".join(lines)
         print(text)
         return text
+
+
+def _describe(graph: Graph) -> str:
+    """Ops, kernels (fused groups) and planned memory of a final graph."""
+    nodes = list(graph.op_nodes())
+    kernels = sum(1 for n in nodes if n.op == "fused")
+    plan = getattr(graph, "memory_plan", None)
+    memory = f", peak {plan.peak_bytes / 1024:.1f} KiB planned" if plan is not None else ""
+    return f"{len(nodes)} nodes ({kernels} fused kernels){memory}"
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -466,11 +479,11 @@ class CompiledModule:
     def __setattr__(self, name: str, value) -> None:
         setattr(self._orig_mod, name, value)
 
-    def train(self, mode: bool = True) -> "CompiledModule":
+    def train(self, mode: bool = True) -> CompiledModule:
         self._orig_mod.train(mode)
         return self
 
-    def eval(self) -> "CompiledModule":
+    def eval(self) -> CompiledModule:
         return self.train(False)
 
     def __repr__(self) -> str:

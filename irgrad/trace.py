@@ -23,8 +23,9 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -154,7 +155,7 @@ class Tracer:
             raise GraphBreakError(f"graph break with fullgraph=True: {self.graph_break}")
 
     # --- running ------------------------------------------------------------------------
-    def __enter__(self) -> "Tracer":
+    def __enter__(self) -> Tracer:
         if _tracing.ACTIVE is not None:
             raise RuntimeError("irgrad.trace: tracing is already active (nested tracing is not supported)")
         _tracing.ACTIVE = self
@@ -214,9 +215,15 @@ def trace(fn_or_module, *example_inputs, **example_kwargs) -> Graph:
     """The IR Graph of one call of ``fn_or_module`` on the example inputs.
 
     ``print(graph)`` shows it as text; ``graph.to_dot()`` gives Graphviz source.
+    Given a single tensor instead of a function (``irgrad.trace(matrix)``), this is
+    PyTorch's matrix trace: tensors are not callable, so the two cannot be confused.
     """
     from .nn import Module
 
+    if isinstance(fn_or_module, Tensor) and not example_inputs and not example_kwargs:
+        from .tensor_ops.linalg import trace as matrix_trace
+
+        return matrix_trace(fn_or_module)
     if isinstance(fn_or_module, Module):
         result = trace_call(fn_or_module, example_inputs, example_kwargs, module=fn_or_module,
                             name=type(fn_or_module).__name__)

@@ -48,6 +48,8 @@ SAMPLES = {
         ((sample((2, 3), F),), {"dim": None, "keepdim": False}),
     ],
     "cumsum": [((sample((2, 3), dt),), {"dim": 1}) for dt in DTYPES],
+    "log_softmax": [((sample((2, 3), dt),), {"dim": 1}) for dt in (D.float32, D.float64)],
+    "softmax": [((sample((2, 3, 2), dt),), {"dim": 0}) for dt in (D.float32, D.float64)],
     "reshape": [((sample((2, 3), F),), {"shape": (3, 2)}), ((sample((2, 3), D.bool_),), {"shape": (6,)})],
     "permute": [((sample((2, 3, 4), F),), {"dims": (2, 0, 1)})],
     "broadcast_to": [((sample((3, 1), F),), {"shape": (2, 3, 4)}), ((sample((), D.int64),), {"shape": (2,)})],

@@ -14,8 +14,9 @@ Types are :class:`TensorType` (shape + dtype).  A dimension is an int or a symbo
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -66,7 +67,7 @@ class Node:
     name: str | None = None  # inputs: the printed name; others: None (numbered when printed)
     role: str | None = None  # inputs: USER, PARAM or BUFFER
     value: np.ndarray | None = None  # constants
-    body: "Graph | None" = None  # fused groups
+    body: Graph | None = None  # fused groups
     source: str | None = None  # "file.py:12" of the user code that created it
 
     @property
@@ -105,7 +106,7 @@ class Graph:
         type = type or TensorType(tuple(value.shape), from_numpy_dtype(value.dtype))
         return self._add(Node(next(self._ids), CONSTANT, type, value=value))
 
-    def add_op(self, op: str, args: Iterable[int], attrs: dict, type: TensorType, source: str | None = None, body: "Graph | None" = None) -> int:
+    def add_op(self, op: str, args: Iterable[int], attrs: dict, type: TensorType, source: str | None = None, body: Graph | None = None) -> int:
         args = list(args)
         return self._add(Node(next(self._ids), op, type, dict(attrs), body=body, source=source), args)
 
@@ -118,8 +119,9 @@ class Graph:
 
     def args(self, nid: int) -> list[int]:
         """The argument nodes of ``nid`` in position order."""
-        edges = sorted(self.nx.in_edges(nid, keys=True), key=lambda e: e[2])
-        return [u for u, _, _ in edges]
+        # Read networkx's predecessor map directly: in_edges views cost ~100x more.
+        positions = sorted((pos, u) for u, keys in self.nx._pred[nid].items() for pos in keys)
+        return [u for _, u in positions]
 
     def users(self, nid: int) -> list[int]:
         return list(dict.fromkeys(v for _, v in self.nx.out_edges(nid)))
@@ -141,7 +143,7 @@ class Graph:
         return nid in self.nx
 
     # --- editing (used by passes, which work on copies) ---------------------------------
-    def copy(self) -> "Graph":
+    def copy(self) -> Graph:
         g = Graph(self.name)
         g.nx = self.nx.copy()
         for nid in g.nx:

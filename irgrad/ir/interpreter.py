@@ -9,7 +9,7 @@ symbolic sizes (dynamic shapes) get them from the inputs' shapes at each call.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

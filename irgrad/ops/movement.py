@@ -123,7 +123,7 @@ def _slice_grad_kernel(g, *, shape, index):
 
 _movement(
     "slice",
-    lambda x, *, index: x[index],
+    lambda x, *, index: x[index + (Ellipsis,)],  # the Ellipsis keeps x[0] a 0-d view, not a copy
     _infer_slice,
     lambda F, g, c: (F.slice_grad(g, shape=c.metas[0].shape, index=c.attrs["index"]),),
     doc="Basic indexing x[index] (a view).",

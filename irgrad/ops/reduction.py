@@ -168,3 +168,64 @@ register(
     )
 )
 
+
+
+# --- softmax family: primitives because every classifier's loss runs them, and as
+# composites they cost ~10 dispatched ops each way where one fused kernel is exact.
+
+
+def _log_softmax_kernel(x, *, dim):
+    shift = np.max(x, axis=dim, keepdims=True)
+    shift[~np.isfinite(shift)] = 0  # rows of -inf stay -inf, not nan
+    shifted = x - shift
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=dim, keepdims=True))
+
+
+def _softmax_kernel(x, *, dim):
+    shift = np.max(x, axis=dim, keepdims=True)
+    shift[~np.isfinite(shift)] = 0
+    e = np.exp(x - shift)
+    e /= np.add.reduce(e, axis=dim, keepdims=True)
+    return e
+
+
+def _infer_softmax(x: Meta, *, dim) -> Meta:
+    if x.dtype.category != FLOAT:
+        raise RuntimeError(f"softmax: expected a floating-point input, got {x.dtype}")
+    return Meta(tuple(x.shape), x.dtype)
+
+
+def _log_softmax_vjp(F, g, c):
+    # d/dx: g - softmax(x) * sum(g), with softmax(x) = exp(out).
+    dim = c.attrs["dim"]
+    return (F.sub(g, F.mul(F.exp(c.out), F.sum(g, dims=(dim,), keepdim=True))),)
+
+
+def _softmax_vjp(F, g, c):
+    # d/dx: out * (g - sum(g * out)).
+    dim = c.attrs["dim"]
+    return (F.mul(c.out, F.sub(g, F.sum(F.mul(g, c.out), dims=(dim,), keepdim=True))),)
+
+
+register(
+    OpDef(
+        "log_softmax",
+        Kind.REDUCTION,
+        _log_softmax_kernel,
+        _infer_softmax,
+        _log_softmax_vjp,
+        save_output=True,
+        doc="x - logsumexp(x) along `dim`, shifted by the max so logits of 1000 stay finite.",
+    )
+)
+register(
+    OpDef(
+        "softmax",
+        Kind.REDUCTION,
+        _softmax_kernel,
+        _infer_softmax,
+        _softmax_vjp,
+        save_output=True,
+        doc="exp(x) / sum(exp(x)) along `dim`, shifted by the max.",
+    )
+)

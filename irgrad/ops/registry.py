@@ -20,8 +20,9 @@ only that alive (and checks in-place modification only of what it kept).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from ..dtypes import dtype
 

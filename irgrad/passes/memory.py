@@ -79,18 +79,17 @@ class MemoryPlan:
             label = self.labels[nid].ljust(width)
             if nid in self.views:
                 where = f"b{self.buffer_of[nid]}" if nid in self.buffer_of else "not planned"
-                lines.append(f"  {label}  {where}, view of {self.labels[self.views[nid]].split(' ')[0]}")
+                lines.append(f"  {label}  {where}, view of {self._name(self.views[nid])}")
             elif nid in self.buffer_of:
                 first, last = self.live[nid]
-                note = (
-                    f", in place of {self.labels[self.in_place[nid]].split(' ')[0]}"
-                    if nid in self.in_place
-                    else ""
-                )
+                note = f", in place of {self._name(self.in_place[nid])}" if nid in self.in_place else ""
                 lines.append(f"  {label}  b{self.buffer_of[nid]}, live [{first}, {last}]{note}")
             else:
                 lines.append(f"  {label}  not planned (caller- or graph-owned)")
         return "\n".join(lines)
+
+    def _name(self, nid: int) -> str:
+        return self.labels[nid].split(" = ")[0]
 
 
 def plan_memory(g: Graph) -> Graph:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..ir import Graph, verify
 
@@ -54,6 +54,13 @@ def default_passes() -> list[tuple[str, Pass]]:
     from . import dce, fold, simplify
 
     return [("fold", fold), ("simplify", simplify), ("cse", cse_to_fixed_point), ("dce", dce)]
+
+
+def lowering_passes() -> list[tuple[str, Pass]]:
+    """The stages that prepare a final graph for a backend: fusion, then memory planning."""
+    from . import fuse, plan_memory
+
+    return [("fused", fuse), ("memory", plan_memory)]
 
 
 def cse_to_fixed_point(graph: Graph, rounds: int = 4) -> Graph:

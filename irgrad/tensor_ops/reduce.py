@@ -152,13 +152,13 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
-    """``exp(x - max) / sum(exp(x - max))`` along ``dim``."""
+    """``exp(x) / sum(exp(x))`` along ``dim`` (the ``softmax`` primitive, shifted by the max)."""
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
     dim = _softmax_dim("softmax", input, dim)
-    shift = amax(input, dim, keepdim=True).detach()
-    e = P.exp(P.sub(input, shift))
-    return P.div(e, sum(e, dim, keepdim=True))
+    if input.dtype.category != FLOAT:
+        input = cast(input, get_default_dtype())
+    return apply(OPS["softmax"], (input,), {"dim": dim})
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
@@ -166,7 +166,9 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
     dim = _softmax_dim("log_softmax", input, dim)
-    return P.sub(input, logsumexp(input, dim, keepdim=True))
+    if input.dtype.category != FLOAT:
+        input = cast(input, get_default_dtype())
+    return apply(OPS["log_softmax"], (input,), {"dim": dim})
 
 
 def _softmax_dim(name: str, x: Tensor, dim) -> int:

@@ -6,7 +6,8 @@ tuples, lists, dicts and namedtuples) into flat lists and back.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool]) -> tuple[list, Any]:

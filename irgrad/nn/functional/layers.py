@@ -11,10 +11,10 @@ import math
 import numpy as np
 
 from ...autograd.grad_mode import no_grad
-from ...dtypes import FLOAT
-from ...random import resolve
 from ...dispatch import apply
+from ...dtypes import FLOAT
 from ...ops import OPS
+from ...random import resolve
 from ...tensor import Tensor
 from ...tensor_ops.pointwise import where
 
