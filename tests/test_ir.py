@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 import irgrad
-from irgrad.ir import FUSED, Graph, IRParseError, TensorType, VerificationError, interpret, parse_graph, verify
+from irgrad.ir import (
+    FUSED,
+    Graph,
+    IRParseError,
+    TensorType,
+    VerificationError,
+    interpret,
+    parse_graph,
+    verify,
+)
 
 MLP = """graph forward(%x: f32[4,3], param %w: f32[5,3], param %b: f32[5]) -> (f32[4,5])
   %0: f32[3,5] = permute(%w, dims=(1, 0))
