@@ -37,12 +37,12 @@ def evaluate(model, sequences, lengths, labels) -> float:
     return (logits.argmax(dim=1) == labels).float().mean().item()
 
 
-def main(epochs: int = 12, batch_size: int = 64) -> float:
+def main(epochs: int = 20, batch_size: int = 64) -> float:
     torch.manual_seed(0)
     train = make_data(2048)
     test = make_data(512)
     model = SequenceClassifier()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
     loss_fn = nn.CrossEntropyLoss()
     sequences, lengths, labels = train
     for epoch in range(1, epochs + 1):
