@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd.grad_mode import STATE
+from .autograd.grad_mode import STATE, no_grad
 from .autograd.graph import edge_of, next_function
 from .ir import Graph, compile_graph
 from .passes.pipeline import Dumper, PipelineReport, default_passes, lowering_passes, run_passes
@@ -240,6 +240,16 @@ class Compiled:
             self.log.append(f"graph break: {tr.graph_break}; this call signature runs eagerly")
         else:
             self._build(entry, needs_grad, report)
+            start = time.perf_counter()
+            problem = self._validate(entry, args, kwargs)
+            report.add("validate", time.perf_counter() - start)
+            if problem is not None:
+                tr.graph_break = GraphBreak(problem, None)
+                self.breaks.append(tr.graph_break)
+                self.log.append(f"graph rejected: {problem}; this call signature runs eagerly")
+                entry.timings = report.timings
+                self.cache[key] = entry
+                return tr.result
             dims = self._dynamic_dims(args, kwargs)
             if dims:
                 start = time.perf_counter()
@@ -284,6 +294,42 @@ class Compiled:
         else:
             entry.forward = run_passes(graph, lowering_passes(), dumper=self.dumper, report=report)
         entry.run_forward = compile_graph(entry.forward)
+
+    # --- validation ---------------------------------------------------------------------------
+    def _validate(self, entry: Entry, args: tuple, kwargs: dict) -> str | None:
+        """Check the new graph against eager execution on *other* input values.
+
+        Library code that computes with numpy on a traced tensor's data would make the
+        tracer capture a value as a constant; such a graph is right for the traced
+        inputs only.  Running it and the eager function on perturbed inputs (floats
+        jittered, integers and bools permuted, so indices stay valid) exposes that, and
+        the call signature then runs eagerly: a slow answer, never a wrong one.
+        """
+        from .random import get_rng_state, set_rng_state
+
+        leaves, spec = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
+        rng = np.random.default_rng(len(self.cache))
+        other = [_perturbed(t, rng) for t in leaves]
+        new_args, new_kwargs = unflatten(spec, other)
+        inputs = other + ([t for _, t, _ in _module_state(self.module)] if self.module is not None else [])
+        with _preserved_state(self.module):
+            state = get_rng_state()
+            try:
+                with no_grad():
+                    expected = self.fn(*new_args, **new_kwargs)
+            except Exception:  # the function rejects these values (e.g. a domain error): no evidence
+                return None
+            set_rng_state(state)
+            results = entry.run_forward([t._data for t in inputs])[: entry.trace.n_results]
+        wanted, _ = flatten(expected, lambda x: isinstance(x, Tensor))
+        if len(wanted) != len(results):
+            return "the traced graph returns a different structure for other input values"
+        for want, got in zip(wanted, results):
+            w = want._data
+            if w.shape != got.shape or not np.allclose(w, got, rtol=1e-3, atol=1e-5, equal_nan=True):
+                return ("the traced graph depends on input values in a way the tracer could not see "
+                        "(it disagreed with eager execution on other inputs)")
+        return None
 
     # --- dynamic shapes -----------------------------------------------------------------------
     def _dynamic_dims(self, args: tuple, kwargs: dict) -> list[tuple[int, int]]:
@@ -418,6 +464,21 @@ def _fits(entry: Entry, leaves: list) -> bool:
             return False
     sizes: dict[str, int] = {}
     return all(sizes.setdefault(sym, leaves[p]._data.shape[d]) == leaves[p]._data.shape[d] for sym, p, d in entry.dynamic)
+
+
+def _perturbed(t: Tensor, rng: np.random.Generator) -> Tensor:
+    """A leaf like ``t`` with other values of the same kind (see Compiled._validate)."""
+    data = t._data
+    if data.dtype.kind == "f":
+        scale = float(np.std(data)) if data.size > 1 else 1.0
+        noisy = data + rng.standard_normal(data.shape).astype(data.dtype) * (0.5 * scale + 1e-3)
+        out = Tensor._wrap(noisy.astype(data.dtype))
+    else:
+        flat = data.reshape(-1).copy()
+        rng.shuffle(flat)
+        out = Tensor._wrap(flat.reshape(data.shape))
+    out._rg = t._rg
+    return out
 
 
 def _resized(t: Tensor, changes: list) -> Tensor:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -198,7 +199,7 @@ def input_names(fn: Callable, n: int) -> list[str]:
 
 def trace_call(fn: Callable, args: tuple, kwargs: dict, module=None, name: str = "forward", fullgraph: bool = False) -> Trace:
     """Run ``fn(*args, **kwargs)`` once, recording its ops; see :class:`Trace`."""
-    tracer = Tracer(name, fullgraph)
+    tracer = Tracer(re.sub(r"[^\w.]", "", name) or "forward", fullgraph)  # "<lambda>" -> "lambda"
     leaves, _ = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
     names = input_names(module.forward if module is not None else fn, len(args))
     for i, t in enumerate(leaves):

@@ -330,3 +330,40 @@ def test_dynamic_shapes_with_training():
     for p, q in zip(eager.parameters(), twin.parameters()):
         np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-6)
     assert len(compiled._compiled.cache) == 1
+
+
+def test_index_tensors_are_graph_values_not_constants():
+    compiled = irgrad.compile(lambda x, i: x[i], backend="numpy")
+    x = irgrad.arange(12.0).reshape(4, 3)
+    with irgrad.no_grad():
+        compiled(x, irgrad.tensor([0, 2]))
+        for index in ([1, 3], [-1, 0], [2, 2]):
+            i = irgrad.tensor(index)
+            np.testing.assert_array_equal(compiled(x, i).numpy(), x[i].numpy())
+    assert len(compiled._compiled.cache) == 1 and not compiled._compiled.breaks
+
+
+def test_boolean_masks_break_the_graph_and_stay_correct():
+    def f(x):
+        return x[x > 0].sum()
+
+    compiled = irgrad.compile(f, backend="numpy")
+    with irgrad.no_grad():
+        for values in ([1.0, -1.0, 2.0], [-5.0, 3.0, -1.0]):
+            x = irgrad.tensor(values)
+            assert compiled(x).item() == f(x).item()
+    assert "boolean-mask indexing" in compiled.explain()
+
+
+def test_values_the_tracer_cannot_see_are_caught_by_validation():
+    from irgrad.tensor import Tensor
+
+    def sneaky(x):  # computes with numpy on traced data, invisible to the tracer
+        return x * Tensor._wrap(np.asarray(x._data.max()))
+
+    compiled = irgrad.compile(sneaky, backend="numpy")
+    with irgrad.no_grad():
+        for value in (1.0, 3.0, -2.0):
+            x = irgrad.tensor([value, 2.0])
+            np.testing.assert_allclose(compiled(x).numpy(), sneaky(x).numpy())
+    assert "graph rejected" in "\n".join(compiled._compiled.log)

@@ -15,6 +15,7 @@ from ..dtypes import bool_, int64
 from ..ops import OPS
 from ..ops.shapes import fmt, normalize_dim
 from ..tensor import Tensor
+from .pointwise import eq
 
 
 def _as_index_item(item):
@@ -88,6 +89,7 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
                         f"The shape of the mask {fmt(data.shape)} at index {dim} does not match "
                         f"the shape of the indexed tensor {fmt(shape)}"
                     )
+                _tracing.materialize(item, "boolean-mask indexing (a data-dependent shape)")
                 for arr in np.nonzero(data):
                     spec.append(Ellipsis)
                     tensors.append(Tensor._wrap(arr.astype(np.int64)))
@@ -101,11 +103,10 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
             if data.size and (data.max() >= size or data.min() < -size):
                 bad = int(data.max() if data.max() >= size else data.min())
                 raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
-            arr = data.astype(np.int64)
-            if data.size and data.min() < 0:
-                arr = np.where(arr < 0, arr + size, arr)
+            # Kept as a tensor (cast as an op), so a tracer records the index as a value, not a
+            # constant; negative indices need no rewriting: numpy's indexing wraps them itself.
             spec.append(Ellipsis)
-            tensors.append(Tensor._wrap(arr))
+            tensors.append(cast(item, int64))
             dim += 1
             continue
         if isinstance(item, slice):
@@ -198,13 +199,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     size = input._data.shape[d] if input._data.ndim else 1
     if index._data.size and (index._data.max() >= size or index._data.min() < -size):
         raise RuntimeError(f"gather(): index {int(index._data.max())} is out of bounds for dimension {d} with size {size}")
-    return apply(OPS["gather"], (input, _wrap_negative(index, size)), {"dim": d})
-
-
-def _wrap_negative(index: Tensor, size: int) -> Tensor:
-    if index._data.size and index._data.min() < 0:
-        return Tensor._wrap(np.where(index._data < 0, index._data + size, index._data))
-    return index
+    return apply(OPS["gather"], (input, index), {"dim": d})  # numpy wraps negative indices
 
 
 def _check_index_dtype(op: str, index: Tensor) -> None:
@@ -216,7 +211,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     d = normalize_dim("scatter_add", dim, input._data.ndim)
     _check_index_dtype("scatter_add", index)
     src = cast(ensure_tensor(src, input.dtype), input.dtype)
-    return apply(OPS["scatter_add"], (input, _wrap_negative(index, input._data.shape[d]), src), {"dim": d})
+    return apply(OPS["scatter_add"], (input, index, src), {"dim": d})  # numpy wraps negative indices
 
 
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
@@ -248,6 +243,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False):
+    _tracing.materialize(input, "nonzero() (a data-dependent shape)")
     found = np.nonzero(input._data)
     if as_tuple:
         return tuple(Tensor._wrap(a.astype(np.int64)) for a in found)
@@ -276,8 +272,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if data.size and data.min() < 0:
         raise RuntimeError("one_hot: Class values must be non-negative.")
     if num_classes == -1:
+        _tracing.materialize(tensor, "one_hot() without num_classes (a data-dependent shape)")
         num_classes = int(data.max()) + 1 if data.size else 0
     elif data.size and data.max() >= num_classes:
         raise RuntimeError("one_hot: Class values must be smaller than num_classes.")
-    return Tensor._wrap((data[..., None] == np.arange(num_classes)).astype(np.int64))
+    classes = Tensor._wrap(np.arange(num_classes, dtype=np.int64))
+    return cast(eq(tensor.unsqueeze(-1), classes), int64)  # ops, so tracing sees the dependence
 
