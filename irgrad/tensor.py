@@ -249,17 +249,6 @@ class Tensor:
             self._vc = [0]
         self._vc[0] += 1
 
-    def detach(self) -> Tensor:
-        """A tensor sharing storage and version counter, outside the autograd graph.
-
-        It is the ``detach`` primitive (no gradient rule), so a tracer records it
-        instead of capturing the value as a constant.
-        """
-        from .dispatch import apply
-        from .ops import OPS
-
-        return apply(OPS["detach"], (self,))
-
     def detach_(self) -> Tensor:
         if self._base is not None and self._base._rg:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")

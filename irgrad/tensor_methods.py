@@ -6,8 +6,10 @@ Each op has one implementation in :mod:`irgrad.tensor_ops`; this table makes it
 
 from __future__ import annotations
 
+from .dispatch import cast
 from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, to_dtype, uint8
 from .tensor import Tensor
+from .tensor import device as make_device
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
 from .tensor_ops import linalg as L
@@ -28,7 +30,7 @@ _METHODS = {
               all any count_nonzero norm""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
-              narrow select split chunk tensor_split unbind flip roll tril triu""",
+              narrow select split chunk tensor_split unbind flip roll tril triu detach""",
         I: "gather scatter_add scatter index_select take_along_dim nonzero argwhere masked_select",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
@@ -41,9 +43,6 @@ _METHODS = {
 
 def _to(self: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False, memory_format=None) -> Tensor:
     """``to(dtype)``, ``to(device)``, ``to(other)``; returns self when nothing changes."""
-    from .dispatch import cast
-    from .tensor import device as make_device
-
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype

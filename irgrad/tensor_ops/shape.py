@@ -61,6 +61,15 @@ def _alias(input: Tensor) -> Tensor:
     return apply(OPS["reshape"], (input,), {"shape": input._data.shape})
 
 
+def detach(input: Tensor) -> Tensor:
+    """The same storage and version counter, outside the autograd graph.
+
+    It is the ``detach`` primitive (no gradient rule), so a tracer records it instead
+    of capturing the value as a constant.
+    """
+    return apply(OPS["detach"], (input,))
+
+
 def view_as(input: Tensor, other: Tensor) -> Tensor:
     return view(input, other._data.shape)
 

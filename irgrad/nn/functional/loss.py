@@ -126,8 +126,12 @@ def _class_dim(input: Tensor) -> int:
     return 0 if input.dim() == 1 else 1
 
 
-def _targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validate class-index targets; return (targets with ignored set to 0, valid mask)."""
+def _targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
+    """Validate class-index targets; return (targets with ignored ones set to 0, valid mask).
+
+    Both results are computed with tensor ops (not numpy), so a tracer sees that they
+    depend on the target; the data is only read to validate it.
+    """
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
     t = target._data
@@ -141,42 +145,35 @@ def _targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tup
             f"{name}: expected target of shape {list(expected)} for input of shape {list(input.shape)}, "
             f"got {list(t.shape)}"
         )
-    valid = t != ignore_index
     n_classes = input.shape[_class_dim(input)]
-    bad = valid & ((t < 0) | (t >= n_classes))
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bad.any():
         raise IndexError(f"Target {int(t[bad].flat[0])} is out of bounds.")
-    safe = np.where(valid, t, 0).astype(np.int64, copy=False)
-    return safe, valid
+    valid = target != ignore_index
+    return where(valid, target, 0), valid
 
 
-def _pick(input: Tensor, safe: np.ndarray) -> Tensor:
+def _pick(input: Tensor, safe: Tensor) -> Tensor:
     """``input`` at the target class along the class dim, shaped like the target."""
     cdim = _class_dim(input)
-    index = Tensor._wrap(np.expand_dims(safe, cdim))
-    return input.gather(cdim, index)
+    return input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
 
 
-def _nll_from_logp(
-    logp: Tensor, safe: np.ndarray, valid: np.ndarray, weight: Tensor | None, reduction: str
-) -> Tensor:
-    picked = _pick(logp, safe)
-    dt = logp._data.dtype
-    coef = None
-    if weight is not None:
-        coef = weight._data.astype(dt, copy=False)[safe] * valid
-    elif not valid.all():
-        coef = valid.astype(dt)
-    if coef is not None:
-        coef_t = Tensor._wrap(np.expand_dims(coef, _class_dim(logp)).astype(dt, copy=False))
-        picked = picked * coef_t
+def _coef(safe: Tensor, valid: Tensor, weight: Tensor | None, dtype) -> Tensor:
+    """Each target's weight in the loss: its class weight (or 1), and 0 where ignored."""
+    mask = valid.to(dtype)
+    return weight.to(dtype)[safe] * mask if weight is not None else mask
+
+
+def _nll_from_logp(logp: Tensor, safe: Tensor, valid: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+    coef = _coef(safe, valid, weight, logp.dtype)
+    picked = _pick(logp, safe) * coef
     if reduction == "none":
-        return -picked.reshape(safe.shape)
+        return -picked
     total = picked.sum()
     if reduction == "sum":
         return -total
-    denom = float(coef.sum()) if coef is not None else float(safe.size)
-    return total * (-1.0 / denom if denom != 0 else float("nan"))
+    return -total / coef.sum()  # 0/0 gives nan when every target is ignored, as in PyTorch
 
 
 def nll_loss(
@@ -241,18 +238,13 @@ def cross_entropy(
     if label_smoothing == 0.0:
         return nll
     weighted = logp * _class_broadcast(weight, input) if weight is not None else logp
-    mask = Tensor._wrap(valid.astype(logp._data.dtype))
-    smooth = -(weighted.sum(cdim) * mask)
+    smooth = -(weighted.sum(cdim) * valid.to(logp.dtype))
     if reduction == "none":
         ret = smooth
     elif reduction == "sum":
         ret = smooth.sum()
     else:
-        if weight is not None:
-            denom = float((weight._data[safe] * valid).sum())
-        else:
-            denom = float(valid.sum())
-        ret = smooth.sum() / denom if denom != 0 else smooth.sum() * float("nan")
+        ret = smooth.sum() / _coef(safe, valid, weight, logp.dtype).sum()
     return nll * (1 - label_smoothing) + ret * (label_smoothing / n_classes)
 
 
