@@ -175,7 +175,8 @@ class CompiledBackward:
 class Compiled:
     """A compiled function (or a module's forward) with its guard-keyed cache."""
 
-    def __init__(self, fn: Callable, module, backend: str, dynamic: bool, fullgraph: bool, dump: str | None) -> None:
+    def __init__(self, fn: Callable, module, backend: str, dynamic: bool, fullgraph: bool, dump: str | None,
+                 verify: bool = False) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"irgrad.compile: unknown backend {backend!r}; choose one of {BACKENDS}")
         if backend == "llvm":
@@ -190,6 +191,7 @@ class Compiled:
         self.dynamic = dynamic
         self.fullgraph = fullgraph
         self.dumper = Dumper(dump or os.environ.get("IRGRAD_DUMP"))
+        self.verify = verify or os.environ.get("IRGRAD_VERIFY", "") not in ("", "0")
         self.cache: OrderedDict[GuardKey, Entry] = OrderedDict()
         self.log: list[str] = []  # compile events: first compile, recompiles with reasons, evictions
         self.breaks: list[GraphBreak] = []
@@ -265,7 +267,7 @@ class Compiled:
     def _build(self, entry: Entry, needs_grad: bool, report: PipelineReport) -> None:
         tr = entry.trace
         self.dumper.write("traced", str(tr.graph))
-        graph = run_passes(tr.graph, default_passes(), dumper=self.dumper, report=report)
+        graph = run_passes(tr.graph, default_passes(), check=self.verify, dumper=self.dumper, report=report)
         wrt = [i for i, t in enumerate(tr.input_tensors) if t._rg and t.is_floating_point()] if needs_grad else []
         entry.wrt = wrt
         if wrt:
@@ -282,17 +284,17 @@ class Compiled:
             forward, backward = partition(joint, n_results + len(writes), n_results)
             report.add("autodiff+partition", time.perf_counter() - start)
             self.dumper.write("joint", str(joint))
-            forward = run_passes(forward, default_passes(), dumper=self.dumper, report=report)
-            backward = run_passes(backward, default_passes(), dumper=self.dumper, report=report)
+            forward = run_passes(forward, default_passes(), check=self.verify, dumper=self.dumper, report=report)
+            backward = run_passes(backward, default_passes(), check=self.verify, dumper=self.dumper, report=report)
             self.dumper.write("forward", str(forward))
             self.dumper.write("backward", str(backward))
-            forward = run_passes(forward, lowering_passes(), dumper=self.dumper, report=report)
-            backward = run_passes(backward, lowering_passes(), dumper=self.dumper, report=report)
+            forward = run_passes(forward, lowering_passes(), check=self.verify, dumper=self.dumper, report=report)
+            backward = run_passes(backward, lowering_passes(), check=self.verify, dumper=self.dumper, report=report)
             entry.forward, entry.backward = forward, backward
             entry.n_saved = len(forward.outputs) - n_results - len(writes)
             entry.run_backward = compile_graph(backward)
         else:
-            entry.forward = run_passes(graph, lowering_passes(), dumper=self.dumper, report=report)
+            entry.forward = run_passes(graph, lowering_passes(), check=self.verify, dumper=self.dumper, report=report)
         entry.run_forward = compile_graph(entry.forward)
 
     # --- validation ---------------------------------------------------------------------------
@@ -555,19 +557,23 @@ def compile(model=None, *, backend: str = "llvm", dynamic: bool = False, fullgra
             dump: str | None = None, mode: str | None = None, options: dict | None = None):
     """Compile a module or function (also usable as ``@irgrad.compile`` or ``@irgrad.compile(...)``).
 
-    ``mode`` and ``options`` are accepted for ``torch.compile`` compatibility and ignored.
+    ``options={"verify": True}`` (or ``IRGRAD_VERIFY=1``) runs the IR verifier after every
+    pass.  ``mode`` and the other ``options`` are accepted for ``torch.compile``
+    compatibility and ignored.
 
     Returns a callable with the original's behaviour: same outputs, same gradients,
     same parameter objects.  See the module docstring for guards, graph breaks,
     dynamic shapes and training.
     """
     if model is None:
-        return functools.partial(compile, backend=backend, dynamic=dynamic, fullgraph=fullgraph, dump=dump)
+        return functools.partial(compile, backend=backend, dynamic=dynamic, fullgraph=fullgraph, dump=dump,
+                                 mode=mode, options=options)
     from .nn import Module
 
+    verify = bool((options or {}).get("verify", False))
     if isinstance(model, Module):
-        return CompiledModule(model, Compiled(model, model, backend, dynamic, fullgraph, dump))
-    compiled = Compiled(model, None, backend, dynamic, fullgraph, dump)
+        return CompiledModule(model, Compiled(model, model, backend, dynamic, fullgraph, dump, verify))
+    compiled = Compiled(model, None, backend, dynamic, fullgraph, dump, verify)
 
     @functools.wraps(model)
     def wrapper(*args, **kwargs):

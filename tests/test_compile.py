@@ -367,3 +367,12 @@ def test_values_the_tracer_cannot_see_are_caught_by_validation():
             x = irgrad.tensor([value, 2.0])
             np.testing.assert_allclose(compiled(x).numpy(), sneaky(x).numpy())
     assert "graph rejected" in "\n".join(compiled._compiled.log)
+
+
+@pytest.mark.parametrize("name,make,inputs", MODELS, ids=[m[0] for m in MODELS])
+def test_verifier_between_passes_accepts_every_stage(name, make, inputs):
+    irgrad.manual_seed(0)
+    compiled = irgrad.compile(make(), backend="numpy", options={"verify": True})
+    for _ in range(2):
+        compiled(inputs()).sum().backward()
+    assert compiled._compiled.verify and not compiled._compiled.breaks
