@@ -10,11 +10,11 @@ trained twice from the same initial weights: once in eager mode, once through
 import copy
 import time
 
+from _digits import accuracy, load_digits_split
+
 import irgrad as torch
 import irgrad.nn as nn
 from irgrad.utils.data import DataLoader, TensorDataset
-
-from _digits import accuracy, load_digits_split
 
 
 def train(model, forward, loader, epochs: int) -> float:

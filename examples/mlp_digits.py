@@ -3,11 +3,11 @@
 Run: python examples/mlp_digits.py
 """
 
+from _digits import accuracy, load_digits_split
+
 import irgrad as torch
 import irgrad.nn as nn
 from irgrad.utils.data import DataLoader, TensorDataset
-
-from _digits import accuracy, load_digits_split
 
 
 def main(epochs: int = 20) -> float:

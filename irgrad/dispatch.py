@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _tracing
 from .autograd.grad_mode import STATE
-from .autograd.graph import Node
+from .autograd.graph import make_node
 from .dtypes import FLOAT, bool_, dtype, get_default_dtype, result_type
 from .ops import OPS, DtypeRule, OpDef
 from .ops.elementwise import reject_bool
@@ -27,24 +27,34 @@ _VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice", "detach"})
 
 def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     """Run ``op`` on tensors ``inputs``; record it for autograd when needed."""
-    attrs = attrs or {}
     try:
-        data = op.eval(*[t._data for t in inputs], **attrs)
+        if attrs:
+            data = op.eval(*[t._data for t in inputs], **attrs)
+        else:
+            attrs = {}
+            n = len(inputs)
+            if n == 2:
+                data = op.eval(inputs[0]._data, inputs[1]._data)
+            elif n == 1:
+                data = op.eval(inputs[0]._data)
+            else:
+                data = op.eval(*[t._data for t in inputs])
     except Exception:
         # Errors are rare: only now run the shape rule, which raises PyTorch's message.
-        op.infer(*inputs, **attrs)
+        op.infer(*inputs, **(attrs or {}))
         raise
     if type(data) is not _ndarray:
         data = np.asarray(data)
     out = Tensor._wrap(data)
     if op.name in _VIEW_OPS:
         _mark_view(out, inputs[0])
-    if STATE.enabled and op.vjp is not None and data.dtype.kind == "f":  # integer results never require grad
-        for t in inputs:
-            if t._rg:
-                out._node = Node(op, attrs, inputs, data)
+    for t in inputs:
+        if t._rg:
+            # Integer results never require grad.
+            if STATE.enabled and op.vjp is not None and data.dtype.kind == "f":
+                out._node = make_node(op, attrs, inputs, data)
                 out._rg = True
-                break
+            break
     if _tracing.ACTIVE is not None:
         _tracing.ACTIVE.record(op, inputs, attrs, out)
     return out

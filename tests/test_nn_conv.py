@@ -171,18 +171,66 @@ def test_unfold_fold_match_torch():
     )
 
 
-def test_im2col_col2im_are_adjoint():
+WINDOW_CASES = [  # kernel, stride, dilation: overlapping, tiling, gapped and dilated windows
+    ((2, 3), (2, 1), (1, 2)),
+    ((3, 3), (1, 1), (1, 1)),
+    ((1, 2), (3, 2), (2, 1)),
+    ((2, 2), (2, 2), (1, 1)),
+    ((3, 2), (2, 3), (1, 1)),
+    ((3, 3), (3, 2), (2, 1)),
+    ((2, 1), (1, 1), (3, 2)),
+]
+
+
+@pytest.mark.parametrize("layout", ["rows", "cols"])
+@pytest.mark.parametrize("kernel,stride,dilation", WINDOW_CASES)
+def test_im2col_col2im_are_adjoint(kernel, stride, dilation, layout):
     """<im2col(x), y> == <x, col2im(y)> for random windows: col2im is im2col's transpose."""
-    for kernel, stride, dilation in [
-        ((2, 3), (2, 1), (1, 2)),
-        ((3, 3), (1, 1), (1, 1)),
-        ((1, 2), (3, 2), (2, 1)),
-    ]:
-        x = rng.standard_normal((2, 3, 9, 8))
-        cols = OPS["im2col"].eval(x, kernel=kernel, stride=stride, dilation=dilation)  # patches
+    attrs = {"kernel": kernel, "stride": stride, "dilation": dilation, "layout": layout}
+    for size in [(8, 8), (9, 7)]:
+        x = rng.standard_normal((2, 3, *size))
+        cols = OPS["im2col"].eval(x, **attrs)
+        assert cols.shape == tuple(OPS["im2col"].infer(irgrad.tensor(x), **attrs).shape)
         y = rng.standard_normal(cols.shape)
-        back = OPS["col2im"].eval(y, shape=x.shape, kernel=kernel, stride=stride, dilation=dilation)
+        back = OPS["col2im"].eval(y, shape=x.shape, **attrs)
         assert np.isclose((cols * y).sum(), (x * back).sum())
+
+
+@pytest.mark.parametrize("kernel,stride,dilation", WINDOW_CASES)
+def test_im2col_layouts_hold_the_same_windows(kernel, stride, dilation):
+    """'cols' is 'rows' transposed, and matches PyTorch's unfold element order."""
+    x = rng.standard_normal((2, 3, 9, 8))
+    rows = OPS["im2col"].eval(x, kernel=kernel, stride=stride, dilation=dilation)
+    cols = OPS["im2col"].eval(x, kernel=kernel, stride=stride, dilation=dilation, layout="cols")
+    np.testing.assert_array_equal(rows.transpose(0, 2, 1), cols)
+
+
+def test_max_pool2d_ties_after_relu_match_torch():
+    """ReLU outputs have all-zero windows; each must send its gradient to its first zero."""
+    torch = pytest.importorskip("torch")
+    x = _rand(2, 4, 12, 10)
+    for args in [(2,), (3, 1), (3, 2, 1), (2, 1, 0, 2)]:
+        _compare(
+            lambda t, a=args: F.max_pool2d(F.relu(t - 0.5), *a),
+            lambda t, a=args: torch.nn.functional.max_pool2d(torch.relu(t - 0.5), *a),
+            [x],
+        )
+
+
+def test_max_pool2d_propagates_nan_and_inf_like_torch():
+    torch = pytest.importorskip("torch")
+    x = _rand(1, 2, 6, 6)
+    x[0, 0, 0, 1], x[0, 0, 3, 3], x[0, 1, 2, 2], x[0, 1, 4, 5] = np.nan, np.inf, -np.inf, np.nan
+    ours = F.max_pool2d(irgrad.tensor(x), 3, 2, 1, return_indices=True)
+    theirs = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+    np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+
+
+def test_conv2d_output_is_contiguous_nchw():
+    out = F.conv2d(irgrad.randn(2, 3, 7, 6), irgrad.randn(4, 3, 3, 3), irgrad.randn(4), padding=1)
+    assert out.is_contiguous() and tuple(out.shape) == (2, 4, 7, 6)
+    assert tuple(out.view(2, -1).shape) == (2, 4 * 7 * 6)
 
 
 def test_conv_and_pool_gradcheck_float64():

@@ -138,15 +138,31 @@ CASES: dict[str, list] = {
         (lambda a, b: a @ b, lambda: [R(3), R(2, 3, 2)]),
         (lambda a, b: a @ b, lambda: [R(2, 1, 2, 3), R(2, 3, 2)]),
     ],
+    "linear": [
+        (lambda x, w, b: irgrad.nn.functional.linear(x, w, b), lambda: [R(4, 3), R(2, 3), R(2)]),
+        (lambda x, w: irgrad.nn.functional.linear(x, w), lambda: [R(2, 3, 3), R(2, 3)]),
+        (lambda x, w, b: irgrad.nn.functional.linear(x, w, b), lambda: [R(2, 1, 2, 3), R(2, 3), R(2)]),
+    ],
+    "nll_loss": [
+        (lambda x: irgrad.nn.functional.nll_loss(x, irgrad.tensor([0, 2, -100, 1])), lambda: [R(4, 3)]),
+        (lambda x: irgrad.nn.functional.nll_loss(x, irgrad.tensor([[0, 2], [1, 1]]), reduction="none"),
+         lambda: [R(2, 3, 2)]),
+        (lambda x: irgrad.nn.functional.cross_entropy(x, irgrad.tensor(1), reduction="sum"), lambda: [R(3)]),
+    ],
     "einsum": [
         (lambda a, b: irgrad.einsum("ij,jk->ik", a, b), lambda: [R(2, 3), R(3, 2)]),
         (lambda a, b: irgrad.einsum("ij,kj->k", a, b), lambda: [R(2, 3), R(2, 3)]),
         (lambda a, b, c: irgrad.einsum("i,ij,j->", a, b, c), lambda: [R(2), R(2, 3), R(3)]),
     ],
-    "im2col": [(lambda x: apply(OPS["im2col"], (x,), WINDOW), lambda: [R(1, 2, 4, 5)])],
+    "im2col": [
+        (lambda x: apply(OPS["im2col"], (x,), WINDOW), lambda: [R(1, 2, 4, 5)]),
+        (lambda x: apply(OPS["im2col"], (x,), {**WINDOW, "layout": "cols"}), lambda: [R(1, 2, 4, 5)]),
+    ],
     "col2im": [
         (lambda c: apply(OPS["col2im"], (c,), {"shape": (1, 2, 4, 5), **WINDOW}),
-         lambda: [R(*window_columns_shape((1, 2, 4, 5)))])
+         lambda: [R(*window_columns_shape((1, 2, 4, 5)))]),
+        (lambda c: apply(OPS["col2im"], (c,), {"shape": (1, 2, 4, 5), **WINDOW, "layout": "cols"}),
+         lambda: [R(*window_columns_shape((1, 2, 4, 5))).transpose(1, 2).contiguous()]),
     ],
 }
 
@@ -217,6 +233,8 @@ def test_gradcheck_composite(fn, make):
         CASES["tanh"][0],
         CASES["sigmoid"][0],
         CASES["matmul"][0],
+        CASES["linear"][0],
+        CASES["nll_loss"][0],
         CASES["sum"][0],
         CASES["erf"][0],
         CASES["log"][0],

@@ -74,14 +74,27 @@ SAMPLES = {
         ((sample((5, 2, 3), F), sample((3, 4), F)), {}),
         ((sample((2, 3), D.int64), sample((1, 3, 2), D.int64)), {}),
     ],
+    "linear": [
+        ((sample((5, 3), F), sample((4, 3), F), sample((4,), F)), {}),
+        ((sample((2, 5, 3), D.float64), sample((4, 3), D.float64)), {}),
+    ],
+    "nll_loss": [
+        ((sample((4, 3), dt), idx(0, 2, -100, 1)), {"ignore_index": -100, "reduction": r})
+        for dt in (D.float32, D.float64)
+        for r in ("none", "sum", "mean")
+    ]
+    + [((sample((3,), F), np.array(2)), {"ignore_index": 1, "reduction": "none"})],
     "einsum": [
         ((sample((2, 3), F), sample((3, 4), F)), {"equation": "ij,jk->ik"}),
         ((sample((2, 3), F),), {"equation": "ij->j"}),
     ],
     "uniform": [((), {"shape": (2, 3), "dtype": dt}) for dt in (D.float32, D.float64, D.float16)],
     "normal": [((), {"shape": (4,), "dtype": dt, "mean": 1.0, "std": 2.0}) for dt in (D.float32, D.float64)],
-    "im2col": [((sample((1, 2, 4, 5), F),), WINDOW)],
-    "col2im": [((sample(window_columns_shape((1, 2, 4, 5)), F),), {"shape": (1, 2, 4, 5), **WINDOW})],
+    "im2col": [((sample((1, 2, 4, 5), F),), WINDOW), ((sample((1, 2, 4, 5), F),), {**WINDOW, "layout": "cols"})],
+    "col2im": [
+        ((sample(window_columns_shape((1, 2, 4, 5)), F),), {"shape": (1, 2, 4, 5), **WINDOW}),
+        ((sample((1, 8, 6), F),), {"shape": (1, 2, 4, 5), **WINDOW, "layout": "cols"}),  # (N, C*kh*kw, oh*ow)
+    ],
 }
 
 

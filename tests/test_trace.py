@@ -71,7 +71,7 @@ def test_graph_prints_and_dots():
     graph = irgrad.trace(nn.Linear(3, 2), irgrad.randn(4, 3))
     text = str(graph)
     assert text.startswith("graph Linear(%input: f32[4,3], param %weight: f32[2,3], param %bias: f32[2])")
-    assert "matmul" in text
+    assert "= linear(%input, %weight, %bias)" in text
     assert "digraph" in graph.to_dot()
 
 

@@ -83,13 +83,15 @@ def _node_class(op: OpDef) -> type:
 class Node:
     """The backward of one primitive op application (a ``grad_fn``).
 
-    ``Node(op, attrs, inputs, out)`` returns an instance of the op's own subclass.
+    ``Node(op, attrs, inputs, out)`` returns an instance of the op's own subclass;
+    dispatch uses :func:`make_node`, which builds the same object with less overhead.
     """
 
     __slots__ = (
         "op",
         "attrs",
         "edges",
+        "needs",
         "saved",
         "versions",
         "out",
@@ -102,35 +104,7 @@ class Node:
     n_outputs = 1
 
     def __new__(cls, op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
-        sub = _NODE_CLASSES.get(op.name)
-        return object.__new__(sub if sub is not None else _node_class(op))
-
-    def __init__(self, op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> None:
-        self.op = op
-        self.attrs = attrs
-        edges = []
-        in_meta = []
-        for t in inputs:
-            node = t._node
-            if node is not None:
-                edges.append((node, t._out_nr))
-            else:
-                edges.append(t if t._rg else None)
-            data = t._data
-            key = (data.shape, data.dtype)
-            meta = _METAS.get(key)
-            in_meta.append(meta if meta is not None else _new_meta(key))
-        self.edges = edges
-        self.in_meta = tuple(in_meta)
-        if op.save_inputs:
-            self.saved = inputs
-            self.versions = [0 if t._vc is None else t._vc[0] for t in inputs]
-        else:
-            self.saved = None
-        self.out = out_data if op.save_output else None
-        self.freed = False
-        self.hooks = None
-        self.retained = None
+        return make_node(op, attrs, inputs, out_data)
 
     def name(self) -> str:
         return type(self).__name__
@@ -152,14 +126,15 @@ class Node:
         ins = out = None
         saved = self.saved
         if saved is not None:
-            for t, v in zip(saved, self.versions):
-                if (0 if t._vc is None else t._vc[0]) != v:
-                    check_versions(self, saved, self.versions)
+            versions = self.versions
+            for i in range(len(saved)):
+                vc = saved[i]._vc
+                if (0 if vc is None else vc[0]) != versions[i]:
+                    check_versions(self, saved, versions)
             ins = saved if as_tensors else tuple([t._data for t in saved])
         if self.out is not None:
             out = wrap_output(self) if as_tensors else self.out
-        needs = tuple([e is not None for e in self.edges])
-        return _new_tuple(VjpContext, (ins, out, self.in_meta, needs, self.attrs))
+        return _new_tuple(VjpContext, (ins, out, self.in_meta, self.needs, self.attrs))
 
     def apply(self, grads: list, F: Any, as_tensors: bool, release: bool = False) -> tuple:
         """Input gradients from output gradients (``None`` in, ``None`` out).
@@ -175,6 +150,55 @@ class Node:
             self.saved = self.out = None
             self.freed = True
         return result
+
+
+_new_object = object.__new__
+
+
+def make_node(op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
+    """The node recording ``op`` applied to ``inputs`` (tensors) with result ``out_data``.
+
+    ``op.save_inputs`` is ``True`` (the rule reads every input) or a tuple of the
+    input positions it reads (only those are kept and version-checked).
+    """
+    cls = _NODE_CLASSES.get(op.name)
+    node = _new_object(cls if cls is not None else _node_class(op))
+    node.op = op
+    node.attrs = attrs
+    edges = []
+    needs = []
+    in_meta = []
+    metas_get = _METAS.get
+    for t in inputs:
+        src = t._node
+        if src is not None:
+            edges.append((src, t._out_nr))
+            needs.append(True)
+        elif t._rg:
+            edges.append(t)
+            needs.append(True)
+        else:
+            edges.append(None)
+            needs.append(False)
+        data = t._data
+        key = (data.shape, data.dtype)
+        meta = metas_get(key)
+        in_meta.append(meta if meta is not None else _new_meta(key))
+    node.edges = edges
+    node.needs = tuple(needs)
+    node.in_meta = tuple(in_meta)
+    which = op.save_inputs
+    if which:
+        saved = inputs if which is True else tuple([inputs[i] for i in which if i < len(inputs)])
+        node.saved = saved
+        node.versions = [0 if t._vc is None else t._vc[0] for t in saved]
+    else:
+        node.saved = None
+    node.out = out_data if op.save_output else None
+    node.freed = False
+    node.hooks = None
+    node.retained = None
+    return node
 
 
 def wrap_output(node: Node):

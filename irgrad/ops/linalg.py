@@ -1,12 +1,17 @@
-"""Contraction primitives: batched matmul and einsum.
+"""Contraction primitives: batched matmul, linear and einsum.
 
 ``matmul`` here takes operands of rank >= 2 with broadcasting batch dims; the
 public layer turns 1-D operands into matrices and back, as PyTorch's matmul does.
+``linear`` is ``x @ w.T (+ b)`` as one op (PyTorch's ``addmm``/``linear``): a layer
+costs one forward op and one backward node instead of four (transpose, matmul,
+bias broadcast, add), with the same arithmetic (a matmul, then the bias added).
 ``einsum`` takes an explicit equation (``"ij,jk->ik"``: ellipses expanded, output
 given, no letter repeated within one operand); its gradient is another einsum.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -55,6 +60,67 @@ register(
         _matmul_vjp,
         save_inputs=True,
         arity=2,
+    )
+)
+
+
+def _infer_linear(x: Meta, w: Meta, b: Meta | None = None) -> Meta:
+    if len(x.shape) < 2 or len(w.shape) != 2:
+        raise RuntimeError(
+            f"linear: expected input of rank >= 2 and a 2-D weight, got {fmt(x.shape)} and {fmt(w.shape)}"
+        )
+    if x.shape[-1] != w.shape[1]:
+        rows = x.shape[0] if len(x.shape) == 2 else "x".join(str(s) for s in x.shape[:-1])
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and {w.shape[1]}x{w.shape[0]})"
+        )
+    if b is not None and tuple(b.shape) != (w.shape[0],):
+        raise RuntimeError(f"linear: expected a bias of shape ({w.shape[0]},), got {fmt(b.shape)}")
+    if x.dtype is not w.dtype or (b is not None and b.dtype is not x.dtype):
+        raise RuntimeError(
+            f"linear: expected input, weight and bias of one dtype, got "
+            f"{', '.join(str(m.dtype) for m in (x, w, b) if m is not None)}"
+        )
+    return Meta(tuple(x.shape[:-1]) + (w.shape[0],), x.dtype)
+
+
+def _linear_kernel(x, w, b=None):
+    out = np.matmul(x, w.T)
+    if b is not None:
+        out += b  # a fresh array: the bias is added in place, as a separate add would round
+    return out
+
+
+def _linear_vjp(F, g, c):
+    x, w = c.ins[0], c.ins[1]
+    x_shape = c.metas[0].shape
+    gx = F.matmul(g, w) if c.needs[0] else None
+    gw = gb = None
+    if c.needs[1] or (len(c.needs) > 2 and c.needs[2]):
+        n_out = c.metas[1].shape[0]
+        if len(x_shape) > 2:  # fold the leading dims into one batch dim
+            rows = math.prod(x_shape[:-1])
+            g2 = F.reshape(g, shape=(rows, n_out))
+            x2 = F.reshape(x, shape=(rows, x_shape[-1]))
+        else:
+            g2, x2 = g, x
+        if c.needs[1]:
+            gw = F.matmul(F.permute(g2, dims=(1, 0)), x2)
+        if len(c.needs) > 2 and c.needs[2]:
+            gb = F.sum(g2, dims=(0,), keepdim=False)
+    return (gx, gw) if len(c.needs) == 2 else (gx, gw, gb)
+
+
+register(
+    OpDef(
+        "linear",
+        Kind.MATMUL,
+        _linear_kernel,
+        _infer_linear,
+        _linear_vjp,
+        save_inputs=(0, 1),  # the bias is not read by the rule, so it may change in place
+        arity=-1,
+        doc="`x @ w.T + b` over any leading dims of `x` (w is (out, in)); the bias is optional.",
     )
 )
 

@@ -2,7 +2,8 @@
 
 ``reshape``, ``permute``, ``broadcast_to`` and ``slice`` return views of their
 input where numpy can (as PyTorch's views do); every other op here returns fresh
-memory. Index specs are normalised by the public layer: a ``slice`` index is a
+memory. ``nll_loss`` (a gather of the target entries reduced to a loss) lives here
+next to ``gather``. Index specs are normalised by the public layer: a ``slice`` index is a
 tuple of ints, ``slice`` objects (positive steps) and ``None``, with no Ellipsis.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dtypes import FLOAT, INT
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt, numel
 
@@ -277,6 +279,82 @@ _movement(
     _scatter_add_vjp,
     save_inputs=True,
     arity=3,
+)
+
+
+# --- nll_loss: gather the target entries and reduce them, as one op -------------------------
+
+
+def _nll_parts(target, ignore_index: int, class_dim: int, F=None):
+    """(targets with ignored ones set to 0, shaped for a gather along the class dim; 0/1 mask)."""
+    if F is None:
+        valid = target != ignore_index
+        safe = np.where(valid, target, 0)
+        return safe.reshape(safe.shape[:class_dim] + (1,) + safe.shape[class_dim:]), valid
+    valid = F.ne(target, ignore_index)
+    safe = F.where(valid, target, 0)
+    shape = tuple(safe.shape[:class_dim]) + (1,) + tuple(safe.shape[class_dim:])
+    return F.reshape(safe, shape=shape), valid
+
+
+def _nll_loss_kernel(logp, target, *, ignore_index, reduction):
+    # The same numpy steps as gather -> mask multiply -> sum -> neg -> div by the count.
+    cdim = 0 if logp.ndim == 1 else 1
+    safe, valid = _nll_parts(target, ignore_index, cdim)
+    coef = valid.astype(logp.dtype)
+    if logp.ndim == 2:  # (N, C): pick one entry per row
+        picked = logp[np.arange(logp.shape[0]), safe[:, 0]] * coef
+    else:
+        picked = _gather_kernel(logp, safe, dim=cdim).reshape(target.shape) * coef
+    if reduction == "none":
+        return np.negative(picked)
+    dims = tuple(range(picked.ndim))
+    total = np.negative(np.add.reduce(picked, axis=dims))
+    if reduction == "sum":
+        return total
+    with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: nan, silently
+        return np.true_divide(total, np.add.reduce(coef, axis=dims))
+
+
+def _infer_nll_loss(logp: Meta, target: Meta, *, ignore_index, reduction) -> Meta:
+    cdim = 0 if len(logp.shape) == 1 else 1
+    expected = tuple(logp.shape[:cdim]) + tuple(logp.shape[cdim + 1 :])
+    if len(logp.shape) < 1 or tuple(target.shape) != expected:
+        raise RuntimeError(
+            f"nll_loss: expected target of shape {fmt(expected)} for input of shape {fmt(logp.shape)}, "
+            f"got {fmt(target.shape)}"
+        )
+    if logp.dtype.category != FLOAT or target.dtype.category != INT:
+        raise RuntimeError(f"nll_loss: expected a floating-point input and int64 targets, got {logp.dtype} and {target.dtype}")
+    if reduction not in ("none", "sum", "mean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return Meta(tuple(target.shape) if reduction == "none" else (), logp.dtype)
+
+
+def _nll_loss_vjp(F, g, c):
+    logp, target = c.ins
+    cdim = 0 if len(c.metas[0].shape) == 1 else 1
+    safe, valid = _nll_parts(target, c.attrs["ignore_index"], cdim, F)
+    coef = F.cast(valid, dtype=c.metas[0].dtype)
+    scale = F.neg(g)
+    if c.attrs["reduction"] == "mean":
+        scale = F.div(scale, F.sum(coef, dims=tuple(range(len(c.metas[1].shape))), keepdim=False))
+    weights = F.reshape(F.mul(coef, scale), shape=tuple(safe.shape))
+    return F.scatter_add(F.full_like(logp, value=0.0), safe, weights, dim=cdim), None
+
+
+register(
+    OpDef(
+        "nll_loss",
+        Kind.REDUCTION,
+        _nll_loss_kernel,
+        _infer_nll_loss,
+        _nll_loss_vjp,
+        save_inputs=True,
+        arity=2,
+        doc="`-logp[target]` along the class dim (1, or 0 for 1-D input), 0 where target == "
+        "`ignore_index`; `reduction` 'none', 'sum' or 'mean' (over the counted targets).",
+    )
 )
 
 

@@ -13,7 +13,8 @@ are all interpreters of these records:
   the same rule runs on numpy arrays, on Tensors (``create_graph``) and on IR values;
 * ``kind``   the lowering class the code generator uses.
 
-``save_inputs``/``save_output`` say what the gradient rule reads, so autograd keeps
+``save_inputs`` (True, or a tuple of the input positions the rule reads) and
+``save_output`` say what the gradient rule reads, so autograd keeps
 only that alive (and checks in-place modification only of what it kept).
 """
 
@@ -80,7 +81,7 @@ class OpDef:
     eval: Callable[..., Any]
     infer: Callable[..., Meta]
     vjp: Callable[..., tuple] | None = None
-    save_inputs: bool = False
+    save_inputs: bool | tuple[int, ...] = False
     save_output: bool = False
     dtype_rule: DtypeRule = DtypeRule.NONE
     arity: int = 1

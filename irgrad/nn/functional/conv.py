@@ -1,14 +1,17 @@
 """Functional convolution and pooling, built on the ``im2col``/``col2im`` window ops.
 
-* conv2d: pad, im2col, one (grouped, batched) matmul with the flattened weight.
+All of them use im2col's ``"cols"`` layout, (N, C*kh*kw, oh*ow):
+
+* conv2d: pad, im2col, one batched matmul ``weight (O, C*kh*kw) @ cols`` whose
+  (N, O, oh*ow) result already is the contiguous NCHW output; both gradients are
+  batched matmuls too (the input's then goes through col2im).
 * conv_transpose2d: matmul with the transposed weight, col2im, crop: conv2d's
   input-gradient run forwards.
-* max_pool2d: the argmax of each window selects one element (so, as in PyTorch,
-  the gradient goes to a single position even when values tie).
-
-im2col lays windows out as rows (N, oh*ow, C*kh*kw), so convolution is one 2-D
-GEMM (and so are both its gradients) and pooling reduces a contiguous last axis.
-* avg_pool2d: the mean of each window; adaptive_avg_pool2d: averaging matrices.
+* pooling views the columns as (N, C, kh*kw, oh*ow): each window element is a
+  contiguous plane, so reducing dim 2 is plane-wise vectorized and gives NCHW.
+  max_pool2d selects the first maximum of each window in raster order (so, as in
+  PyTorch, the gradient goes to a single position even when values tie);
+  avg_pool2d sums; adaptive_avg_pool2d uses averaging matrices.
 The 1-d forms view the input as an image of height 1.
 """
 
@@ -18,7 +21,8 @@ import math
 
 import numpy as np
 
-from ...dispatch import apply
+from ...dispatch import apply, cast
+from ...dtypes import int8, int16, int64
 from ...ops import OPS
 from ...ops.conv import out_size
 from ...ops.shapes import fmt
@@ -56,7 +60,14 @@ def _pair(v, name: str = "") -> tuple[int, int]:
 
 
 def _im2col(x: Tensor, kernel, stride, dilation) -> Tensor:
-    return apply(OPS["im2col"], (x,), {"kernel": kernel, "stride": stride, "dilation": dilation})
+    """(N, C*kh*kw, oh*ow) columns of every window of x."""
+    return apply(OPS["im2col"], (x,), {"kernel": kernel, "stride": stride, "dilation": dilation, "layout": "cols"})
+
+
+def _col2im(cols: Tensor, shape, kernel, stride, dilation) -> Tensor:
+    """Sum (N, C*kh*kw, oh*ow) columns back into an image of ``shape``."""
+    attrs = {"shape": tuple(shape), "kernel": kernel, "stride": stride, "dilation": dilation, "layout": "cols"}
+    return apply(OPS["col2im"], (cols,), attrs)
 
 
 def _padding(padding, kernel, stride, dilation, name: str) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -110,16 +121,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     x = _pad2d(input, _padding(padding, (kh, kw), stride, dilation, "conv2d"))
     ph, pw = x._data.shape[2:]
     oh, ow = out_size(ph, kh, stride[0], dilation[0]), out_size(pw, kw, stride[1], dilation[1])
-    rows = _im2col(x, (kh, kw), stride, dilation).reshape(n * oh * ow, c * kh * kw)
+    cols = _im2col(x, (kh, kw), stride, dilation)  # (N, C*kh*kw, L)
     if groups == 1:
-        out = matmul(rows, weight.reshape(o, c * kh * kw).t())  # (N*L, O): one GEMM
+        out = matmul(weight.reshape(o, c * kh * kw), cols)  # (N, O, L): one GEMM per image
     else:
-        per_group = rows.reshape(n * oh * ow, groups, cg * kh * kw).transpose(0, 1)
-        w = weight.reshape(groups, o // groups, cg * kh * kw).transpose(1, 2)
-        out = matmul(per_group, w).transpose(0, 1).reshape(n * oh * ow, o)  # (N*L, O)
+        per_group = cols.reshape(n, groups, cg * kh * kw, oh * ow)
+        out = matmul(weight.reshape(groups, o // groups, cg * kh * kw), per_group)  # (N, G, O/G, L)
+    out = out.reshape(n, o, oh, ow)
     if bias is not None:
-        out = P.add(out, bias)
-    out = out.reshape(n, oh, ow, o).permute(0, 3, 1, 2).contiguous()
+        out = P.add(out, bias.reshape(o, 1, 1))
     return out.squeeze(0) if unbatched else out
 
 
@@ -172,14 +182,10 @@ def conv_transpose2d(
     full_h = (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1 + oph
     full_w = (w - 1) * stride[1] + dilation[1] * (kw - 1) + 1 + opw
     o = og * groups
-    rows = input.permute(0, 2, 3, 1).reshape(n * h * w, groups, c // groups).transpose(0, 1)
-    w_flat = weight.reshape(groups, c // groups, og * kh * kw)
-    patches = matmul(rows, w_flat).transpose(0, 1).reshape(n, h * w, o * kh * kw)
-    image = apply(
-        OPS["col2im"],
-        (patches,),
-        {"shape": (n, o, full_h - oph, full_w - opw), "kernel": (kh, kw), "stride": stride, "dilation": dilation},
-    )
+    images = input.reshape(n, groups, c // groups, h * w)
+    w_t = weight.reshape(groups, c // groups, og * kh * kw).transpose(1, 2)  # (G, O/G*kh*kw, C/G)
+    cols = matmul(w_t, images).reshape(n, o * kh * kw, h * w)
+    image = _col2im(cols, (n, o, full_h - oph, full_w - opw), (kh, kw), stride, dilation)
     if oph or opw:
         image = _pad(image, (0, opw, 0, oph))
     out = image[:, :, ph : full_h - ph, pw : full_w - pw]
@@ -237,16 +243,30 @@ def _as_batched_image(input: Tensor, name: str) -> tuple[Tensor, bool]:
 
 
 def _windows(x: Tensor, kernel, stride, dilation) -> tuple[Tensor, int, int]:
-    """(N, oh*ow, C, kh*kw) windows of a padded image (window elements last), with the output size."""
+    """(N, C, kh*kw, oh, ow) windows of a padded image (one plane per window element),
+    with the output size."""
     n, c, h, w = x._data.shape
     oh, ow = out_size(h, kernel[0], stride[0], dilation[0]), out_size(w, kernel[1], stride[1], dilation[1])
-    patches = _im2col(x, kernel, stride, dilation)
-    return patches.reshape(n, oh * ow, c, kernel[0] * kernel[1]), oh, ow
+    cols = _im2col(x, kernel, stride, dilation)
+    return cols.reshape(n, c, kernel[0] * kernel[1], oh, ow), oh, ow
 
 
-def _to_image(values: Tensor, n: int, oh: int, ow: int) -> Tensor:
-    """(N, oh*ow, C) per-window results as a contiguous (N, C, oh, ow) image."""
-    return values.reshape(n, oh, ow, -1).permute(0, 3, 1, 2).contiguous()
+def _first_max(windows: Tensor) -> tuple[Tensor, Tensor]:
+    """Where each window's first maximum in raster order is (a bool mask over the
+    (N, C, kk, oh, ow) windows), and its position ``kk - rank`` as (N, C, 1, oh, ow).
+
+    A NaN counts as the maximum (max pooling propagates NaN).  Ties are broken by
+    ranking the hits kk, kk-1, ..., 1 and keeping the largest rank.  Everything is a
+    dim-2 reduction or an elementwise op on whole planes: fast, and branch-free.
+    """
+    kk = windows._data.shape[2]
+    top = R.amax(windows, dim=2, keepdim=True)
+    hit = P.logical_or(P.eq(windows, top), P.isnan(windows))
+    small = int8 if kk < 2**7 else int16 if kk < 2**15 else int64
+    ranks = Tensor._wrap(np.arange(kk, 0, -1, dtype=small.np).reshape(kk, 1, 1))
+    ranked = P.mul(cast(hit, small), ranks)
+    best = R.amax(ranked, dim=2, keepdim=True)
+    return P.eq(ranked, best), best
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False, return_indices: bool = False):
@@ -256,14 +276,13 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     padded = _pad2d(x, pads, value=-math.inf)
     windows, oh, ow = _windows(padded, kernel, stride, dilation)
-    best = R.argmax(windows.detach(), dim=-1, keepdim=True)  # (N, L, C, 1)
-    picked = P.eq(Tensor._wrap(np.arange(kernel[0] * kernel[1])), best)
-    out = _to_image(R.sum(P.where(picked, windows, 0.0), dim=-1), n, oh, ow)
+    picked, best = _first_max(windows.detach())
+    out = R.sum(P.where(picked, windows, 0.0), dim=2)  # (N, C, oh, ow)
     out = out.squeeze(0) if unbatched else out
     if not return_indices:
         return out
-    best_image = best._data.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)
-    indices = _flat_indices(best_image, kernel, stride, dilation, pads, (h, w))
+    position = kernel[0] * kernel[1] - best._data.reshape(n, c, oh, ow).astype(np.int64)
+    indices = _flat_indices(position, kernel, stride, dilation, pads, (h, w))
     return out, Tensor._wrap(indices[0] if unbatched else indices)
 
 
@@ -282,7 +301,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     n, c, h, w = x._data.shape
     kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     windows, oh, ow = _windows(_pad2d(x, pads), kernel, stride, dilation)
-    total = _to_image(R.sum(windows, dim=-1), n, oh, ow)
+    total = R.sum(windows, dim=2)
     if divisor_override:
         out = P.div(total, divisor_override)
     else:
@@ -396,7 +415,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     _check_input("unfold", input, 4)
     kernel = _pair(kernel_size)
     pads = _padding(padding, kernel, _pair(stride), _pair(dilation), "unfold")
-    return _im2col(_pad2d(input, pads), kernel, _pair(stride), _pair(dilation)).transpose(1, 2).contiguous()
+    return _im2col(_pad2d(input, pads), kernel, _pair(stride), _pair(dilation))
 
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -407,6 +426,5 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     oh, ow = _pair(output_size)
     c = ckk // (kernel[0] * kernel[1])
     shape = (n, c, oh + 2 * ph, ow + 2 * pw)
-    patches = input.transpose(1, 2)
-    image = apply(OPS["col2im"], (patches,), {"shape": shape, "kernel": kernel, "stride": stride, "dilation": dilation})
+    image = _col2im(input, shape, kernel, stride, dilation)
     return image[:, :, ph : ph + oh, pw : pw + ow]

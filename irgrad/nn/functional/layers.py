@@ -18,6 +18,8 @@ from ...random import resolve
 from ...tensor import Tensor
 from ...tensor_ops.pointwise import where
 
+_LINEAR = OPS["linear"]
+
 __all__ = [
     "linear",
     "bilinear",
@@ -39,7 +41,20 @@ __all__ = [
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``input @ weight.T + bias``: one matmul and one add (weight has shape (out, in))."""
+    """``input @ weight.T + bias`` (weight has shape (out, in)).
+
+    The common case (input of rank >= 2, a 2-D weight, an (out,) bias, one dtype) is
+    the ``linear`` primitive; anything else (and every error) takes the composite
+    matmul + add, which has PyTorch's promotion, broadcasting and messages.
+    """
+    w = weight._data
+    x = input._data
+    if w.ndim == 2 and x.ndim >= 2 and x.shape[-1] == w.shape[1] and x.dtype is w.dtype:
+        if bias is None:
+            return apply(_LINEAR, (input, weight))
+        b = bias._data
+        if b.dtype is x.dtype and b.shape == w.shape[:1]:
+            return apply(_LINEAR, (input, weight, bias))
     out = input.matmul(weight.T) if weight.ndim == 2 else input.matmul(weight)
     return out if bias is None else out + bias
 

@@ -1,7 +1,8 @@
 """Functional losses (cross_entropy, nll_loss, mse_loss ...) with PyTorch's options and numerics.
 
-Class-index losses pick the target log-probabilities with one ``gather`` (no
-one-hot matmul); per-class weights and ``ignore_index`` become one constant
+Class-index losses are one ``nll_loss`` op (a gather of the target
+log-probabilities, masked by ``ignore_index`` and reduced; no one-hot matmul).
+With per-class weights they are composites: the weights and the mask become one
 coefficient array, and ``mean`` divides by the summed weight of the counted
 targets, as PyTorch does.  Log-space formulas keep every loss finite.
 """
@@ -13,7 +14,9 @@ import warnings
 
 import numpy as np
 
+from ...dispatch import apply
 from ...dtypes import FLOAT
+from ...ops import OPS
 from ...tensor import Tensor
 from ...tensor_ops.pointwise import where
 from .activation import _softplus_stable, log_softmax
@@ -35,6 +38,7 @@ __all__ = [
 ]
 
 _LOG_MIN = math.exp(-100.0)
+_NLL = OPS["nll_loss"]
 
 
 def _legacy_reduction(size_average, reduce, reduction: str) -> str:
@@ -126,11 +130,12 @@ def _class_dim(input: Tensor) -> int:
     return 0 if input.dim() == 1 else 1
 
 
-def _targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
-    """Validate class-index targets; return (targets with ignored ones set to 0, valid mask).
+def _check_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> None:
+    """Validate class-index targets (dtype, shape, range), raising PyTorch's errors.
 
-    Both results are computed with tensor ops (not numpy), so a tracer sees that they
-    depend on the target; the data is only read to validate it.
+    The data is only read to validate it: what the loss computes from the targets is
+    built with ops (the ``nll_loss`` primitive, or :func:`_mask_targets`), so a tracer
+    sees that it depends on the target.
     """
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
@@ -145,12 +150,27 @@ def _targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tup
             f"{name}: expected target of shape {list(expected)} for input of shape {list(input.shape)}, "
             f"got {list(t.shape)}"
         )
-    n_classes = input.shape[_class_dim(input)]
+    n_classes = input._data.shape[_class_dim(input)]
+    if t.size and 0 <= np.minimum.reduce(t, axis=None) and np.maximum.reduce(t, axis=None) < n_classes:
+        return  # the common case: every target is a class (two reductions, no mask)
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bad.any():
         raise IndexError(f"Target {int(t[bad].flat[0])} is out of bounds.")
+
+
+def _mask_targets(target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
+    """(targets with ignored ones set to 0, valid mask), as tensor ops."""
     valid = target != ignore_index
     return where(valid, target, 0), valid
+
+
+def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str) -> Tensor:
+    """The loss of validated targets given log-probabilities: one ``nll_loss`` op, or
+    (with class weights) the composite over gathered entries."""
+    if weight is None:
+        return apply(_NLL, (logp, target), {"ignore_index": ignore_index, "reduction": reduction})
+    safe, valid = _mask_targets(target, ignore_index)
+    return _nll_from_logp(logp, safe, valid, weight, reduction)
 
 
 def _pick(input: Tensor, safe: Tensor) -> Tensor:
@@ -188,9 +208,9 @@ def nll_loss(
     """Negative log-likelihood of class-index targets given log-probabilities (N, C, d1, ...)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    safe, valid = _targets("nll_loss", input, target, ignore_index)
+    _check_targets("nll_loss", input, target, ignore_index)
     _check_weight(input, weight)
-    return _nll_from_logp(input, safe, valid, weight, reduction)
+    return _nll(input, target, weight, ignore_index, reduction)
 
 
 def _check_weight(input: Tensor, weight: Tensor | None) -> None:
@@ -232,11 +252,12 @@ def cross_entropy(
     n_classes = input.shape[cdim]
     if target.dtype.category == FLOAT:
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
-    safe, valid = _targets("cross_entropy", input, target, ignore_index)
+    _check_targets("cross_entropy", input, target, ignore_index)
     logp = log_softmax(input, cdim)
-    nll = _nll_from_logp(logp, safe, valid, weight, reduction)
+    nll = _nll(logp, target, weight, ignore_index, reduction)
     if label_smoothing == 0.0:
         return nll
+    safe, valid = _mask_targets(target, ignore_index)
     weighted = logp * _class_broadcast(weight, input) if weight is not None else logp
     smooth = -(weighted.sum(cdim) * valid.to(logp.dtype))
     if reduction == "none":
