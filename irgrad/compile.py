@@ -36,12 +36,16 @@ import numpy as np
 from .autograd.grad_mode import STATE, no_grad
 from .autograd.graph import edge_of, next_function
 from .ir import Graph, compile_graph
+from .ops import Kind
 from .passes.pipeline import Dumper, PipelineReport, default_passes, lowering_passes, run_passes
 from .tensor import Tensor
 from .trace import GraphBreak, Trace, trace_call
 from .utils.pytree import flatten, unflatten
 
 BACKENDS = ("llvm", "numpy", "eager")
+# The numpy backend runs every op as a separate pass over memory, so recomputing an
+# elementwise value in the backward costs as much as it saves; only views are free.
+NUMPY_NEVER_RECOMPUTED = frozenset(Kind) - {Kind.MOVEMENT}
 CACHE_LIMIT = 8
 
 
@@ -281,7 +285,7 @@ class Compiled:
             joint = autodiff(results, wrt)  # positions in graph.inputs
             writes = graph.outputs[n_results:]
             joint.set_outputs(joint.outputs[:n_results] + writes + joint.outputs[n_results:])
-            forward, backward = partition(joint, n_results + len(writes), n_results)
+            forward, backward = partition(joint, n_results + len(writes), n_results, NUMPY_NEVER_RECOMPUTED)
             report.add("autodiff+partition", time.perf_counter() - start)
             self.dumper.write("joint", str(joint))
             forward = run_passes(forward, default_passes(), check=self.verify, dumper=self.dumper, report=report)

@@ -54,8 +54,18 @@ SYMBOLIC_DIM_SIZE = 64
 _SOURCE, _SINK = "source", "sink"
 
 
-def partition(joint: Graph, n_forward_outputs: int, n_grad_inputs: int | None = None) -> tuple[Graph, Graph]:
-    """The forward and backward graphs of ``joint`` (see the module docstring)."""
+def partition(
+    joint: Graph,
+    n_forward_outputs: int,
+    n_grad_inputs: int | None = None,
+    never_recomputed: frozenset = NEVER_RECOMPUTED,
+) -> tuple[Graph, Graph]:
+    """The forward and backward graphs of ``joint`` (see the module docstring).
+
+    ``never_recomputed`` names the op kinds the backward may not recompute: the
+    default suits fused native code, where recomputing elementwise work is nearly
+    free; an interpreter that runs every op as a separate pass passes more kinds.
+    """
     n_grad = n_forward_outputs if n_grad_inputs is None else n_grad_inputs
     if not 0 <= n_grad <= len(joint.inputs) or not 0 <= n_forward_outputs <= len(joint.outputs):
         raise ValueError(
@@ -73,7 +83,7 @@ def partition(joint: Graph, n_forward_outputs: int, n_grad_inputs: int | None = 
         if nid in backward_nodes:
             raise ValueError(f"partition: forward output node {nid} depends on an incoming gradient")
 
-    saved = _min_cut_saved(joint, backward_nodes, fwd_inputs, bwd_outputs)
+    saved = _min_cut_saved(joint, backward_nodes, fwd_inputs, bwd_outputs, never_recomputed)
     reads = _reads(joint, bwd_outputs, set(saved) | set(grad_inputs))
     saved = [nid for nid in saved if nid in reads]
 
@@ -94,9 +104,9 @@ def partition(joint: Graph, n_forward_outputs: int, n_grad_inputs: int | None = 
     return forward, backward
 
 
-def _never_recomputed(joint: Graph, nid: int) -> bool:
+def _never_recomputed(joint: Graph, nid: int, kinds: frozenset = NEVER_RECOMPUTED) -> bool:
     op = joint.node(nid).op
-    return op == FUSED or (op in OPS and OPS[op].kind in NEVER_RECOMPUTED)
+    return op == FUSED or (op in OPS and OPS[op].kind in kinds)
 
 
 def _nbytes(joint: Graph, nid: int) -> int:
@@ -107,7 +117,9 @@ def _nbytes(joint: Graph, nid: int) -> int:
     return n * np.dtype(t.dtype.np).itemsize
 
 
-def _min_cut_saved(joint: Graph, backward_nodes: set[int], fwd_inputs: list[int], bwd_outputs: list[int]) -> list[int]:
+def _min_cut_saved(
+    joint: Graph, backward_nodes: set[int], fwd_inputs: list[int], bwd_outputs: list[int], never_recomputed: frozenset
+) -> list[int]:
     """The forward candidates to save, in topological order."""
     order = joint.order()
     candidates = [n for n in order if n not in backward_nodes and joint.node(n).op != CONSTANT]
@@ -121,7 +133,7 @@ def _min_cut_saved(joint: Graph, backward_nodes: set[int], fwd_inputs: list[int]
     flow.add_nodes_from([_SOURCE, _SINK])
     for n in candidates:
         flow.add_edge((n, "in"), (n, "out"), capacity=_nbytes(joint, n) * weight + depth[n])
-        if n in sources or _never_recomputed(joint, n):
+        if n in sources or _never_recomputed(joint, n, never_recomputed):
             flow.add_edge(_SOURCE, (n, "in"))  # no capacity attribute: infinite
         for user in joint.users(n):
             flow.add_edge((n, "out"), _SINK if user in backward_nodes else (user, "in"))
