@@ -270,7 +270,7 @@ class Compiled:
 
     def _build(self, entry: Entry, needs_grad: bool, report: PipelineReport) -> None:
         tr = entry.trace
-        self.dumper.write("traced", str(tr.graph))
+        self.dumper.write("traced", tr.graph)
         graph = run_passes(tr.graph, default_passes(), check=self.verify, dumper=self.dumper, report=report)
         wrt = [i for i, t in enumerate(tr.input_tensors) if t._rg and t.is_floating_point()] if needs_grad else []
         entry.wrt = wrt
@@ -287,11 +287,11 @@ class Compiled:
             joint.set_outputs(joint.outputs[:n_results] + writes + joint.outputs[n_results:])
             forward, backward = partition(joint, n_results + len(writes), n_results, NUMPY_NEVER_RECOMPUTED)
             report.add("autodiff+partition", time.perf_counter() - start)
-            self.dumper.write("joint", str(joint))
+            self.dumper.write("joint", joint)
             forward = run_passes(forward, default_passes(), check=self.verify, dumper=self.dumper, report=report)
             backward = run_passes(backward, default_passes(), check=self.verify, dumper=self.dumper, report=report)
-            self.dumper.write("forward", str(forward))
-            self.dumper.write("backward", str(backward))
+            self.dumper.write("forward", forward)
+            self.dumper.write("backward", backward)
             forward = run_passes(forward, lowering_passes(), check=self.verify, dumper=self.dumper, report=report)
             backward = run_passes(backward, lowering_passes(), check=self.verify, dumper=self.dumper, report=report)
             entry.forward, entry.backward = forward, backward
@@ -381,7 +381,7 @@ class Compiled:
         if backward is not None:
             entry.run_backward = compile_graph(backward)
         entry.dynamic = [(symbol_of[leaves[p]._data.shape[d]], p, d) for p, d in dims]
-        self.dumper.write("dynamic", str(forward))
+        self.dumper.write("dynamic", forward)
         self.log.append(f"dynamic shapes: one graph for every size of {', '.join(symbols)}")
 
     def _run(self, entry: Entry, leaves: list):

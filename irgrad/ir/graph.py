@@ -13,9 +13,11 @@ Types are :class:`TensorType` (shape + dtype).  A dimension is an int or a symbo
 
 from __future__ import annotations
 
+import copy
+import heapq
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -127,8 +129,26 @@ class Graph:
         return list(dict.fromkeys(v for _, v in self.nx.out_edges(nid)))
 
     def order(self) -> list[int]:
-        """A deterministic topological order (ties broken by creation order)."""
-        return list(nx.lexicographical_topological_sort(self.nx))
+        """A deterministic topological order (ties broken by creation order).
+
+        Kahn's algorithm on networkx's adjacency maps with a heap of node ids: the same
+        order as ``nx.lexicographical_topological_sort``, several times faster.
+        """
+        pred, succ = self.nx._pred, self.nx._succ
+        waiting = {n: len(p) for n, p in pred.items()}
+        ready = [n for n, k in waiting.items() if k == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            n = heapq.heappop(ready)
+            order.append(n)
+            for m in succ[n]:
+                waiting[m] -= 1
+                if waiting[m] == 0:
+                    heapq.heappush(ready, m)
+        if len(order) != len(waiting):
+            raise nx.NetworkXUnfeasible(f"graph {self.name} contains a cycle")
+        return order
 
     def op_nodes(self) -> Iterator[Node]:
         for nid in self.order():
@@ -146,8 +166,10 @@ class Graph:
     def copy(self) -> Graph:
         g = Graph(self.name)
         g.nx = self.nx.copy()
-        for nid in g.nx:
-            g.nx.nodes[nid]["node"] = replace(self.node(nid), attrs=dict(self.node(nid).attrs))
+        for data in g.nx.nodes.values():
+            node = copy.copy(data["node"])
+            node.attrs = dict(node.attrs)
+            data["node"] = node
         g.inputs = list(self.inputs)
         g.outputs = list(self.outputs)
         g._ids = itertools.count(max(self.nx.nodes, default=-1) + 1)

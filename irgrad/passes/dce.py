@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-import networkx as nx
-
 from ..ir.graph import FUSED, INPUT, Graph
 
 __all__ = ["dce", "prune"]
@@ -26,8 +24,13 @@ def dce(g: Graph) -> Graph:
     """A copy of ``g`` without the nodes no output depends on."""
     out = g.copy()
     live = set(out.inputs) | set(out.outputs)
-    for o in out.outputs:
-        live |= nx.ancestors(out.nx, o)
+    stack = list(out.outputs)  # one reverse walk from every output at once: linear time
+    pred = out.nx._pred
+    while stack:
+        for arg in pred[stack.pop()]:
+            if arg not in live:
+                live.add(arg)
+                stack.append(arg)
     out.nx.remove_nodes_from([nid for nid in list(out.nx) if nid not in live])
     for nid in out.nx:
         node = out.node(nid)

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+from networkx.algorithms.flow import boykov_kolmogorov
 
 from ..ir.graph import CONSTANT, FUSED, INPUT, USER, Graph
 from ..ops import OPS, Kind
@@ -140,7 +141,9 @@ def _min_cut_saved(
     for n in bwd_outputs:
         if n not in backward_nodes and n in depth:
             flow.add_edge((n, "out"), _SINK)
-    _, (reachable, _) = nx.minimum_cut(flow, _SOURCE, _SINK)
+    # Boykov-Kolmogorov: about a third faster than the default preflow-push on these
+    # long, narrow graphs (an unrolled LSTM's 1900 nodes: 136 vs 204 ms).
+    _, (reachable, _) = nx.minimum_cut(flow, _SOURCE, _SINK, flow_func=boykov_kolmogorov)
     return [n for n in candidates if (n, "in") in reachable and (n, "out") not in reachable]
 
 

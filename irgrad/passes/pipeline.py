@@ -24,9 +24,11 @@ class Dumper:
     directory: str | None
     counter: int = 0
 
-    def write(self, stage: str, text: str) -> str | None:
+    def write(self, stage: str, graph_or_text) -> str | None:
+        """Write a stage file; the graph is only printed when dumping is on."""
         if not self.directory:
             return None
+        text = str(graph_or_text)
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"{self.counter:02d}-{stage}.ir")
         with open(path, "w", encoding="utf-8") as f:
@@ -93,5 +95,5 @@ def run_passes(
         if check:
             verify(graph)
         if dumper is not None:
-            dumper.write(name, str(graph))
+            dumper.write(name, graph)
     return graph
