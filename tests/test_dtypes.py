@@ -163,12 +163,15 @@ def test_to_dtype_aliases():
 
 
 def _elementwise_ops():
-    from irgrad.ops import OPS, Kind
+    from irgrad.ops import OPS, DtypeRule, Kind
 
+    # Ops with no dtype rule of their own (cast, fused cells) are not public arithmetic.
     return [
         (name, op.arity)
         for name, op in OPS.items()
-        if op.kind is Kind.ELEMENTWISE and name not in ("cast", "full_like", "where")
+        if op.kind is Kind.ELEMENTWISE
+        and op.dtype_rule is not DtypeRule.NONE
+        and name not in ("full_like", "where")
     ]
 
 

@@ -102,6 +102,10 @@ CASES: dict[str, list] = {
     "amax": [(lambda x: x.amax(1), lambda: [R(2, 3)]), (lambda x: x.max(), lambda: [R(3, 2)])],
     "amin": [(lambda x: x.amin((0, 1)), lambda: [R(2, 3)])],
     "cumsum": [(lambda x: x.cumsum(1), lambda: [R(2, 3)]), (lambda x: x.cumsum(0), lambda: [R(3)])],
+    "lstm_cell": [
+        (lambda g, c: irgrad.dispatch.apply(irgrad.ops.OPS["lstm_cell"], (g, c)), lambda: [R(3, 8), R(3, 2)]),
+        (lambda g, c: irgrad.dispatch.apply(irgrad.ops.OPS["lstm_cell"], (g, c)).sin(), lambda: [R(2, 2, 4), R(2, 2, 1)]),
+    ],
     "log_softmax": [(lambda x: irgrad.log_softmax(x, 1), lambda: [R(2, 3)]), (lambda x: x.log_softmax(0) * x, lambda: [R(3, 2)])],
     "softmax": [(lambda x: irgrad.softmax(x, -1), lambda: [R(2, 3)]), (lambda x: x.softmax(0).sin(), lambda: [R(4)])],
     "reshape": [(lambda x: x.reshape(3, 2) * 1, lambda: [R(2, 3)])],

@@ -97,6 +97,7 @@ CASES: dict[str, tuple[list, dict]] = {
     "amin": ([f(3, 4)], {"dims": (0, 1), "keepdim": True}),
     "cumsum": ([f(3, 4)], {"dim": 1}),
     "log_softmax": ([f(3, 4)], {"dim": 1}),
+    "lstm_cell": ([f(3, 8), f(3, 2)], {}),
     "softmax": ([f(2, 3, 4)], {"dim": 0}),
     "im2col": ([f(2, 3, 5, 5)], WIN),
     "col2im": ([f(2, N_COLS, 3 * 2 * 3)], {"shape": (2, 3, 5, 5), **WIN}),

@@ -48,6 +48,7 @@ SAMPLES = {
         ((sample((2, 3), F),), {"dim": None, "keepdim": False}),
     ],
     "cumsum": [((sample((2, 3), dt),), {"dim": 1}) for dt in DTYPES],
+    "lstm_cell": [((sample((3, 8), dt), sample((3, 2), dt)), {}) for dt in (D.float32, D.float64)],
     "log_softmax": [((sample((2, 3), dt),), {"dim": 1}) for dt in (D.float32, D.float64)],
     "softmax": [((sample((2, 3, 2), dt),), {"dim": 0}) for dt in (D.float32, D.float64)],
     "reshape": [((sample((2, 3), F),), {"shape": (3, 2)}), ((sample((2, 3), D.bool_),), {"shape": (6,)})],

@@ -25,6 +25,8 @@ import numpy as np
 
 from ...autograd.grad_mode import is_grad_enabled
 from ...creation import empty, zeros
+from ...dispatch import apply
+from ...ops import OPS
 from ...tensor import Tensor
 from ...tensor_ops.linalg import matmul
 from ...tensor_ops.pointwise import add, relu, sigmoid, tanh, where
@@ -84,11 +86,9 @@ def _lstm_step(gx: Tensor, state: tuple, w: _Weights) -> tuple:
     h, c = state
     size = c.shape[-1]
     gates = add(gx, matmul(h, w.hh_t))
-    sig = sigmoid(gates)  # i, f and o; the g quarter goes through tanh instead
-    i, f, o = narrow(sig, 1, 0, size), narrow(sig, 1, size, size), narrow(sig, 1, 3 * size, size)
-    g = tanh(narrow(gates, 1, 2 * size, size))
-    c = add(f * c, i * g)
-    h = o * tanh(c)
+    # One fused op for the gate activations and the state update (see ops/recurrent.py).
+    hc = apply(OPS["lstm_cell"], (gates, c))
+    h, c = narrow(hc, -1, 0, size), narrow(hc, -1, size, size)
     if w.hr_t is not None:
         h = matmul(h, w.hr_t)
     return h, c
