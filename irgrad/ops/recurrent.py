@@ -76,7 +76,7 @@ def _lstm_cell_vjp(F, grad, ctx):
 register(
     OpDef(
         "lstm_cell",
-        Kind.ELEMENTWISE,
+        Kind.CELL,
         _lstm_cell,
         _infer_lstm_cell,
         _lstm_cell_vjp,

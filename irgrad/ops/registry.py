@@ -37,6 +37,7 @@ class Kind(enum.Enum):
     CONV = "conv"
     MOVEMENT = "movement"
     RANDOM = "random"
+    CELL = "cell"  # a fused multi-input kernel (an LSTM step): lowered as its own routine, never fused
 
 
 class DtypeRule(enum.Enum):

@@ -40,7 +40,7 @@ from ..ir.printer import format_type
 from ..ops import OPS, Kind
 from .fusion import all_args
 
-VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice"})
+VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice", "detach"})
 
 
 @dataclass(frozen=True)
