@@ -29,7 +29,6 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -64,14 +63,6 @@ def _tensor_guard(t: Tensor, dynamic: bool) -> tuple:
     dims = t.__dict__.get("_dynamic_dims", frozenset({0} if dynamic and t.ndim else ()))
     shape = tuple(None if i in dims else s for i, s in enumerate(t._data.shape))
     return ("tensor", shape, t._data.dtype.str, t._rg, t._data.flags.c_contiguous)
-
-
-def _value_guard(x: Any):
-    try:
-        hash(x)
-        return ("value", type(x).__name__, x)
-    except TypeError:
-        return ("value", type(x).__name__, repr(x))
 
 
 @dataclass(frozen=True)
@@ -264,7 +255,7 @@ class Compiled:
         entry.timings = report.timings
         self.cache[key] = entry
         if len(self.cache) > CACHE_LIMIT:
-            evicted, _ = self.cache.popitem(last=False)
+            self.cache.popitem(last=False)
             self.log.append(f"cache limit {CACHE_LIMIT} reached: evicted the oldest graph")
         return tr.result  # the traced call ran eagerly and its result is exact
 

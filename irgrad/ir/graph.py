@@ -18,7 +18,6 @@ import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -201,8 +200,3 @@ class Graph:
         from .printer import to_dot
 
         return to_dot(self)
-
-
-def type_of(meta: Any) -> TensorType:
-    """A TensorType from anything with ``.shape`` and an irgrad ``.dtype``."""
-    return TensorType(tuple(meta.shape), meta.dtype)

@@ -9,7 +9,6 @@ inputs and outputs exist; fused bodies verify recursively and match their call.
 from __future__ import annotations
 
 import networkx as nx
-import numpy as np
 
 from ..ops import OPS, Meta
 from .graph import CONSTANT, FUSED, INPUT, Graph
@@ -77,11 +76,3 @@ def _verify_node(graph: Graph, nid: int) -> None:
             f"{_where(graph, nid)}: declared type {node.type.shape} {node.type.dtype} but the shape rule "
             f"gives {tuple(inferred.shape)} {inferred.dtype}"
         )
-
-
-def check_values(graph: Graph, values: list[np.ndarray]) -> None:
-    """Check that runtime outputs agree with the graph's declared output types."""
-    for nid, value in zip(graph.outputs, values):
-        t = graph.node(nid).type
-        if t.is_static and (tuple(value.shape) != t.shape or value.dtype != t.dtype.np):
-            raise VerificationError(f"output {nid}: value {value.shape} {value.dtype} does not match {t}")

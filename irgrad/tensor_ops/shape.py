@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dispatch import apply, cast
-from ..dtypes import promote_types
+from ..dtypes import promote_types, to_dtype
 from ..ops import OPS
 from ..ops.shapes import fmt, infer_reshape, normalize_dim
 from ..tensor import Tensor
@@ -29,7 +29,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
 def view(input: Tensor, *shape) -> Tensor:
     """A view with a new shape; RuntimeError if the strides do not allow one."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
-        return cast(input, _dtype(shape[0]))
+        return cast(input, to_dtype(shape[0]))
     target = infer_reshape("view", input._data.shape, _sizes(shape))
     if input._data.size and not _viewable(input._data, target):
         raise RuntimeError(
@@ -40,12 +40,6 @@ def view(input: Tensor, *shape) -> Tensor:
     if target == input._data.shape:
         return _alias(input)
     return apply(OPS["reshape"], (input,), {"shape": target})
-
-
-def _dtype(x):
-    from ..dtypes import to_dtype
-
-    return to_dtype(x)
 
 
 def _viewable(data: np.ndarray, target: tuple) -> bool:
