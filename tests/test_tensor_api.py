@@ -430,3 +430,15 @@ def test_repr_matches_torch(expr):
     mine = repr(eval(expr, {"L": irgrad})).replace("irgrad.", "")
     theirs = repr(eval(expr, {"L": torch})).replace("torch.", "")
     assert mine == theirs
+
+
+def test_view_dtype_reinterprets_bits_and_shares_storage():
+    torch = pytest.importorskip("torch")
+    a = irgrad.ones(2, 4)
+    for dt, tdt in ((irgrad.int32, torch.int32), (irgrad.float64, torch.float64), (irgrad.uint8, torch.uint8)):
+        ours, theirs = a.view(dt), torch.ones(2, 4).view(tdt)
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    bits = a.view(irgrad.int32)
+    bits[0, 0] = 0
+    assert a[0, 0].item() == 0.0

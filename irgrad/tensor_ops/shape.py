@@ -29,7 +29,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
 def view(input: Tensor, *shape) -> Tensor:
     """A view with a new shape; RuntimeError if the strides do not allow one."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
-        return cast(input, to_dtype(shape[0]))
+        return _view_as_dtype(input, to_dtype(shape[0]))
     target = infer_reshape("view", input._data.shape, _sizes(shape))
     if input._data.size and not _viewable(input._data, target):
         raise RuntimeError(
@@ -40,6 +40,23 @@ def view(input: Tensor, *shape) -> Tensor:
     if target == input._data.shape:
         return _alias(input)
     return apply(OPS["reshape"], (input,), {"shape": target})
+
+
+def _view_as_dtype(input: Tensor, dt) -> Tensor:
+    """``view(dtype)``: the same bytes reinterpreted (not converted), sharing storage, as in PyTorch."""
+    from .. import _tracing
+
+    _tracing.materialize(input, "view(dtype) (a bit reinterpretation)")
+    try:
+        data = input._data.view(dt.np)
+    except ValueError as exc:
+        raise RuntimeError(
+            f"view(dtype): cannot view a {input.dtype} tensor of shape {fmt(input._data.shape)} as {dt}: {exc}"
+        ) from None
+    out = Tensor._wrap(data)
+    out._base = input._base if input._base is not None else input
+    out._vc = input._shared_version()
+    return out
 
 
 def _viewable(data: np.ndarray, target: tuple) -> bool:
