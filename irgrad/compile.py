@@ -38,7 +38,7 @@ from .ir import Graph, compile_graph
 from .ops import Kind
 from .passes.pipeline import Dumper, PipelineReport, default_passes, lowering_passes, run_passes
 from .tensor import Tensor
-from .trace import GraphBreak, Trace, trace_call
+from .trace import GraphBreak, Trace, module_state, trace_call
 from .utils.pytree import flatten, unflatten
 
 BACKENDS = ("llvm", "numpy", "eager")
@@ -308,7 +308,7 @@ class Compiled:
         rng = np.random.default_rng(len(self.cache))
         other = [_perturbed(t, rng) for t in leaves]
         new_args, new_kwargs = unflatten(spec, other)
-        inputs = other + ([t for _, t, _ in _module_state(self.module)] if self.module is not None else [])
+        inputs = other + _state_tensors(self.module)
         with _preserved_state(self.module):
             state = get_rng_state()
             try:
@@ -377,9 +377,7 @@ class Compiled:
 
     def _run(self, entry: Entry, leaves: list):
         tr = entry.trace
-        inputs = list(leaves)
-        if self.module is not None:
-            inputs += [t for _, t, _ in _module_state(self.module)]
+        inputs = list(leaves) + _state_tensors(self.module)
         arrays = [t._data for t in inputs]
         results = entry.run_forward(arrays)
         n_results = tr.n_results
@@ -440,10 +438,9 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def _module_state(module):
-    from .trace import module_state
-
-    return module_state(module)
+def _state_tensors(module) -> list:
+    """The module's parameters and buffers in graph-input order (none for a plain function)."""
+    return [t for _, t, _ in module_state(module)] if module is not None else []
 
 
 def _fits(entry: Entry, leaves: list) -> bool:
@@ -498,7 +495,7 @@ class _preserved_state:
         from .random import get_rng_state
 
         self.rng = get_rng_state()
-        tensors = [t for _, t, _ in _module_state(self.module)] if self.module is not None else []
+        tensors = _state_tensors(self.module)
         self.saved = [(t, t._data, t._data.copy(), t._version) for t in tensors]
 
     def __exit__(self, *exc) -> None:
