@@ -64,6 +64,24 @@ class device:
 CPU = device("cpu")
 
 
+def to_target(args: tuple, dtype=None, device_arg=None):
+    """The dtype a ``.to(...)`` call asks for (None if none), checking any device it names.
+
+    ``to(dtype)``, ``to(device)``, ``to(other_tensor)`` and their keyword forms, as
+    ``Tensor.to`` and ``Module.to`` both accept them.
+    """
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, device)):
+            device_arg = a
+        elif a is not None:
+            dtype = a
+    if device_arg is not None:
+        device(device_arg)
+    return None if dtype is None else dtypes.to_dtype(dtype)
+
+
 class Tensor:
     """A multi-dimensional array with autograd, as ``torch.Tensor``."""
 

@@ -7,9 +7,8 @@ Each op has one implementation in :mod:`irgrad.tensor_ops`; this table makes it
 from __future__ import annotations
 
 from .dispatch import cast
-from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, to_dtype, uint8
-from .tensor import Tensor
-from .tensor import device as make_device
+from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from .tensor import Tensor, to_target
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
 from .tensor_ops import linalg as L
@@ -43,16 +42,8 @@ _METHODS = {
 
 def _to(self: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False, memory_format=None) -> Tensor:
     """``to(dtype)``, ``to(device)``, ``to(other)``; returns self when nothing changes."""
-    for a in args:
-        if isinstance(a, Tensor):
-            dtype = a.dtype
-        elif isinstance(a, (str, make_device)):
-            device = a
-        elif a is not None:
-            dtype = a
-    if device is not None:
-        make_device(device)
-    result = self if dtype is None else cast(self, to_dtype(dtype))
+    target = to_target(args, dtype, device)
+    result = self if target is None else cast(self, target)
     if copy and result is self:
         return S.clone(self)
     return result

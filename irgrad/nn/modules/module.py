@@ -19,8 +19,7 @@ import numpy as np
 
 from ...autograd.grad_mode import no_grad
 from ...dtypes import to_dtype
-from ...tensor import Tensor
-from ...tensor import device as make_device
+from ...tensor import Tensor, to_target
 from ..parameter import Buffer, Parameter
 
 __all__ = ["Module", "RemovableHandle"]
@@ -466,18 +465,9 @@ class Module:
         kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, (str, make_device)):
-                device = a
-            elif a is not None:
-                dtype = a
-        if device is not None:
-            make_device(device)
-        if dtype is None:
+        dt = to_target(args, dtype, device)
+        if dt is None:
             return self
-        dt = to_dtype(dtype)
         if not dt.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dt}")
         return self._apply(lambda t: t.to(dt) if t.is_floating_point() else t)
