@@ -10,8 +10,13 @@ Run from the repository root::
 Everything runs in one process.  Per workload, every contender makes its first
 call (timed: the compile latency is that first call minus a warm call), compiled
 irgrad is checked against eager irgrad (the loss/output and every gradient),
-then all take warm-up steps, and then they take turns, one step each in rotating
-order, so a burst of load from elsewhere hits all of them alike.  The median,
+then all take warm-up steps, and then they take turns in rotating order, so a
+burst of load from elsewhere hits all of them alike.  A turn is a block of about
+0.1 s of steps, after a short pause and one untimed step: torch's OpenMP and
+numpy's OpenBLAS worker threads keep spinning for a few milliseconds after their
+last use, and on 2 cores one framework's spinning pool slows the next one's step
+by 2-4x, so alternating single steps measures that contention rather than either
+framework (the same step in a process of its own takes what a turn measures).  The median,
 min and max time per step are reported with the ratio to PyTorch eager and to
 the workload's lower bound (from its FLOP and byte counts and the machine's
 measured sgemm rate and copy bandwidth).  Results: a markdown table on stdout and
@@ -58,6 +63,8 @@ class Settings:
     sgemm_n: int = 2048
     copy_mb: float = 256.0
     limit_repeats: int = 5
+    turn_ms: float = 100.0  # a contender's turn: timed steps for this long (at least one)
+    pause_ms: float = 20.0  # before each turn, so the previous contender's spinning threads go idle
 
     @classmethod
     def quick(cls) -> Settings:
@@ -230,24 +237,32 @@ def measure_workload(workload: Workload, factories: list[tuple[str, str, Any]], 
                 log(f"  {name}: WRONG ({why})")
         live.append((outcome, contender))
 
-    warm: dict[str, float] = {}
     for _ in range(max(0, settings.warmup - 1)):
         for outcome, contender in list(live):
-            _step(outcome, contender, live, log, warm)
-    round_ms = sum(warm.get(o.name, o.first_ms or 0.0) for o, _ in live) or 1.0
-    rounds = int(min(settings.max_rounds, max(settings.min_rounds, seconds * 1e3 / round_ms)))
+            _step(outcome, contender, live, log, timed=False)
     start = time.perf_counter()
-    for r in range(rounds):
-        if r >= settings.min_rounds and time.perf_counter() - start > 1.5 * seconds:
-            break  # the machine got slower than the warm-up said: keep to the time budget
-        order = live[r % len(live):] + live[:r % len(live)] if live else []
+    r = 0
+    while live and r < settings.max_rounds and (r < settings.min_rounds or time.perf_counter() - start < seconds):
+        order = live[r % len(live):] + live[:r % len(live)]
         for outcome, contender in order:
-            _step(outcome, contender, live, log, None)
+            _turn(outcome, contender, live, log, settings)
+        r += 1
     return outcomes
 
 
-def _step(outcome: Outcome, contender: Contender, live: list, log, warm: dict | None) -> None:
-    """One step; records its time (in ``warm`` during warm-up); drops the contender if it raises."""
+def _turn(outcome: Outcome, contender: Contender, live: list, log, settings: Settings) -> None:
+    """A pause, one untimed step, then timed steps until ``settings.turn_ms`` have passed (at least one)."""
+    time.sleep(settings.pause_ms / 1e3)  # the previous contender's worker threads stop spinning
+    _step(outcome, contender, live, log, timed=False)  # untimed: caches and thread pools wake up
+    began = time.perf_counter()
+    while (outcome, contender) in live:
+        _step(outcome, contender, live, log, timed=True)
+        if (time.perf_counter() - began) * 1e3 >= settings.turn_ms:
+            break
+
+
+def _step(outcome: Outcome, contender: Contender, live: list, log, timed: bool) -> None:
+    """One step; records its time if ``timed``; drops the contender if it raises."""
     try:
         ms = _timed(contender.step)
     except Exception as exc:  # noqa: BLE001
@@ -256,9 +271,7 @@ def _step(outcome: Outcome, contender: Contender, live: list, log, warm: dict | 
         live.remove((outcome, contender))
         log(f"  {outcome.name}: n/a ({outcome.reason})")
         return
-    if warm is not None:
-        warm[outcome.name] = ms
-    else:
+    if timed:
         outcome.times_ms.append(ms)
 
 

@@ -38,7 +38,7 @@ from .ir import Graph, compile_graph
 from .ops import Kind
 from .passes.pipeline import Dumper, PipelineReport, default_passes, lowering_passes, run_passes
 from .tensor import Tensor
-from .trace import GraphBreak, Trace, module_state, trace_call
+from .trace import GraphBreak, Trace, module_tree, trace_call
 from .utils.pytree import flatten, unflatten
 
 BACKENDS = ("llvm", "numpy", "eager")
@@ -57,6 +57,27 @@ def mark_dynamic(t: Tensor, dim: int) -> Tensor:
 
 
 # --- guards -------------------------------------------------------------------------------
+
+
+_TENSORS_ONLY_SPECS: dict[int, str] = {}  # number of arguments -> spec of f(t1, ..., tn)
+
+
+def _flatten_call(args: tuple, kwargs: dict) -> tuple[list, str]:
+    """The call's tensor arguments and its structure as text (the guard's ``spec``).
+
+    The common call, tensors only, skips the tree walk: its spec depends only on
+    how many tensors there are."""
+    if not kwargs and all([isinstance(a, Tensor) for a in args]):
+        spec = _TENSORS_ONLY_SPECS.get(len(args))
+        if spec is None:
+            spec = _TENSORS_ONLY_SPECS[len(args)] = repr(flatten((args, kwargs), _is_tensor)[1])
+        return list(args), spec
+    leaves, tree = flatten((args, kwargs), _is_tensor)
+    return leaves, repr(tree)
+
+
+def _is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
 
 
 def _tensor_guard(t: Tensor, dynamic: bool) -> tuple:
@@ -192,30 +213,30 @@ class Compiled:
         self.breaks: list[GraphBreak] = []
 
     # --- guards ---------------------------------------------------------------------------
-    def guard_key(self, args: tuple, kwargs: dict) -> tuple[GuardKey, list]:
-        leaves, spec = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
-        inputs = tuple(_tensor_guard(t, self.dynamic) for t in leaves)
+    def guard_key(self, args: tuple, kwargs: dict) -> tuple[GuardKey, list, list]:
+        """The key of this call, its tensor arguments and the module's parameters and buffers."""
+        leaves, spec = _flatten_call(args, kwargs)
+        inputs = tuple([_tensor_guard(t, self.dynamic) for t in leaves])
         training: tuple = ()
         state: tuple = ()
+        tensors: list = []
         if self.module is not None:
-            training = tuple(m.training for m in self.module.modules())
-            state = tuple(
-                (name, id(t), t._data.shape, t._data.dtype.str, t._rg)
-                for name, t in list(self.module.named_parameters()) + list(self.module.named_buffers())
-            )
-        return GuardKey(inputs, repr(spec), STATE.enabled, training, state), leaves
+            modules, tensors = module_tree(self.module)
+            training = tuple([m.training for m in modules])
+            state = tuple([(id(t), t._data.shape, t._data.dtype.str, t._rg) for t in tensors])
+        return GuardKey(inputs, spec, STATE.enabled, training, state), leaves, tensors
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if self.backend == "eager":
             return self.fn(*args, **kwargs)
-        key, leaves = self.guard_key(args, kwargs)
+        key, leaves, state = self.guard_key(args, kwargs)
         entry = self.cache.get(key)
         if entry is not None and (not self.dynamic or _fits(entry, leaves)):
             self.cache.move_to_end(key)
             if entry.graph_break is not None:
                 return self.fn(*args, **kwargs)
-            return self._run(entry, leaves)
+            return self._run(entry, leaves + state)
         return self._compile_and_run(key, args, kwargs)
 
     def _compile_and_run(self, key: GuardKey, args: tuple, kwargs: dict):
@@ -304,7 +325,7 @@ class Compiled:
         """
         from .random import get_rng_state, set_rng_state
 
-        leaves, spec = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
+        leaves, spec = flatten((args, kwargs), _is_tensor)
         rng = np.random.default_rng(len(self.cache))
         other = [_perturbed(t, rng) for t in leaves]
         new_args, new_kwargs = unflatten(spec, other)
@@ -318,7 +339,7 @@ class Compiled:
                 return None
             set_rng_state(state)
             results = entry.run_forward([t._data for t in inputs])[: entry.trace.n_results]
-        wanted, _ = flatten(expected, lambda x: isinstance(x, Tensor))
+        wanted, _ = flatten(expected, _is_tensor)
         if len(wanted) != len(results):
             return "the traced graph returns a different structure for other input values"
         for want, got in zip(wanted, results):
@@ -331,7 +352,7 @@ class Compiled:
     # --- dynamic shapes -----------------------------------------------------------------------
     def _dynamic_dims(self, args: tuple, kwargs: dict) -> list[tuple[int, int]]:
         """(leaf position, dim) of every dimension compiled symbolically."""
-        leaves, _ = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
+        leaves, _ = flatten((args, kwargs), _is_tensor)
         found = []
         for pos, t in enumerate(leaves):
             dims = t.__dict__.get("_dynamic_dims", frozenset({0} if self.dynamic and t.ndim else ()))
@@ -342,7 +363,7 @@ class Compiled:
         """Retrace at other sizes and merge the graphs into one symbolic graph (see ir.symbolic)."""
         from .ir.symbolic import generalize
 
-        leaves, spec = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
+        leaves, spec = flatten((args, kwargs), _is_tensor)
         base_sizes = sorted({leaves[p]._data.shape[d] for p, d in dims})
         symbols = ["B" if i == 0 else f"B{i}" for i in range(len(base_sizes))]
         symbol_of = {size: name for size, name in zip(base_sizes, symbols)}
@@ -375,9 +396,9 @@ class Compiled:
         self.dumper.write("dynamic", forward)
         self.log.append(f"dynamic shapes: one graph for every size of {', '.join(symbols)}")
 
-    def _run(self, entry: Entry, leaves: list):
+    def _run(self, entry: Entry, inputs: list):
+        """Run the compiled forward on the call's tensors then the module's state tensors."""
         tr = entry.trace
-        inputs = list(leaves) + _state_tensors(self.module)
         arrays = [t._data for t in inputs]
         results = entry.run_forward(arrays)
         n_results = tr.n_results
@@ -440,7 +461,7 @@ def _indent(text: str, prefix: str) -> str:
 
 def _state_tensors(module) -> list:
     """The module's parameters and buffers in graph-input order (none for a plain function)."""
-    return [t for _, t, _ in module_state(module)] if module is not None else []
+    return module_tree(module)[1] if module is not None else []
 
 
 def _fits(entry: Entry, leaves: list) -> bool:

@@ -180,6 +180,33 @@ class Tracer:
         )
 
 
+def module_tree(module) -> tuple[list, list[Tensor]]:
+    """The module's submodules (depth first, self first, each once) and its parameters
+    then buffers (each once): what ``modules()``, ``parameters()`` and ``buffers()``
+    list, without building names.  Compiled calls walk this on every call for their
+    guards, so it is one plain recursion rather than the named generators."""
+    modules: list = []
+    seen: set[int] = set()
+
+    def visit(m) -> None:
+        seen.add(id(m))
+        modules.append(m)
+        for child in m._modules.values():
+            if child is not None and id(child) not in seen:
+                visit(child)
+
+    visit(module)
+    tensors: list[Tensor] = []
+    for store in ("_parameters", "_buffers"):
+        memo: set[int] = set()
+        for m in modules:
+            for t in getattr(m, store).values():
+                if t is not None and id(t) not in memo:
+                    memo.add(id(t))
+                    tensors.append(t)
+    return modules, tensors
+
+
 def module_state(module) -> list[tuple[str, Tensor, str]]:
     """(name, tensor, role) of a module's parameters and buffers, in state_dict order."""
     state = [(name, p, PARAM) for name, p in module.named_parameters()]

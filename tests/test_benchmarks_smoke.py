@@ -22,7 +22,7 @@ from benchmarks.workloads import (
 )
 
 TINY = Settings(warmup=1, min_rounds=2, max_rounds=3, seconds_per_workload=0.05, deadline=10.0,
-                torch_compile=False, sgemm_n=64, copy_mb=1.0, limit_repeats=1)
+                torch_compile=False, sgemm_n=64, copy_mb=1.0, limit_repeats=1, turn_ms=0.0, pause_ms=0.0)
 
 
 def _quiet(*_args) -> None:
@@ -103,13 +103,30 @@ def test_failures_and_wrong_results_are_reported_not_raised():
         _fake("irgrad compiled (flaky)", fails_on_fourth_step, good),
     ]
     settings = Settings(warmup=1, min_rounds=5, max_rounds=5, seconds_per_workload=0.01, deadline=1.0,
-                        torch_compile=False)
+                        torch_compile=False, turn_ms=0.0, pause_ms=0.0)
     eager, broken, wrong, flaky = measure_workload(Workload("T", MLP((2, 2), 1), "infer"), factories, settings,
                                                    0.01, _quiet)
     assert (eager.status, len(eager.times_ms)) == ("ok", 5)
     assert broken.status == "n/a" and "cannot compile this" in broken.reason
     assert wrong.status == "WRONG" and wrong.max_abs_diff == pytest.approx(1.0) and len(wrong.times_ms) == 5
     assert flaky.status == "n/a" and "boom" in flaky.reason and not flaky.times_ms
+
+
+def test_contenders_take_turns_that_start_with_an_untimed_step():
+    """No contender is timed on the step right after another one ran: each turn starts
+    untimed (the other framework's worker threads may still spin), then times steps."""
+    calls: list[str] = []
+    good = {"output": np.ones(3, np.float32)}
+    factories = [_fake(name, lambda name=name: calls.append(name), good) for name in ("irgrad eager", "other")]
+    settings = Settings(warmup=1, min_rounds=3, max_rounds=3, seconds_per_workload=0.0, deadline=1.0,
+                        torch_compile=False, turn_ms=0.0, pause_ms=0.0)
+    first, second = measure_workload(Workload("T", MLP((2, 2), 1), "infer"), factories, settings, 0.0, _quiet)
+    setup = ["irgrad eager"] * 2 + ["other"] * 2  # first call and the checked second call
+    assert calls[:4] == setup
+    turns = [calls[i:i + 2] for i in range(4, len(calls), 2)]
+    assert turns == [["irgrad eager"] * 2, ["other"] * 2, ["other"] * 2, ["irgrad eager"] * 2,
+                     ["irgrad eager"] * 2, ["other"] * 2]
+    assert len(first.times_ms) == len(second.times_ms) == 3  # one timed step per turn (turn_ms=0)
 
 
 def test_counts_and_bounds():

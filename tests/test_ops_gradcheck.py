@@ -153,6 +153,21 @@ CASES: dict[str, list] = {
          lambda: [R(2, 3, 2)]),
         (lambda x: irgrad.nn.functional.cross_entropy(x, irgrad.tensor(1), reduction="sum"), lambda: [R(3)]),
     ],
+    "nll_loss_grad": [
+        (
+            lambda g, r=r: apply(OPS["nll_loss_grad"], (g, IDX(0, 2, -100, 1)),
+                                 {"shape": (4, 3), "ignore_index": -100, "reduction": r}),
+            lambda: [R()],
+        )
+        for r in ("sum", "mean")
+    ]
+    + [
+        (
+            lambda g: apply(OPS["nll_loss_grad"], (g, irgrad.tensor([[0, 2], [1, -1]])),
+                            {"shape": (2, 3, 2), "ignore_index": -1, "reduction": "none"}),
+            lambda: [R(2, 2)],
+        )
+    ],
     "einsum": [
         (lambda a, b: irgrad.einsum("ij,jk->ik", a, b), lambda: [R(2, 3), R(3, 2)]),
         (lambda a, b: irgrad.einsum("ij,kj->k", a, b), lambda: [R(2, 3), R(2, 3)]),

@@ -90,6 +90,8 @@ CASES: dict[str, tuple[list, dict]] = {
     "matmul": ([f(2, 3, 4), f(4, 5)], {}),
     "linear": ([f(2, 3, 4), f(5, 4), f(5)], {}),
     "nll_loss": ([f(3, 4), lambda rng: np.array([1, -1, 3], dtype=np.int64)], {"ignore_index": -1, "reduction": "mean"}),
+    "nll_loss_grad": ([f(3), lambda rng: np.array([1, -1, 3], dtype=np.int64)],
+                      {"shape": (3, 4), "ignore_index": -1, "reduction": "none"}),
     "einsum": ([f(3, 4), f(4, 5)], {"equation": "ij,jk->i"}),
     "sum": ([f(3, 4, 5)], {"dims": (0, 2), "keepdim": False}),
     "prod": ([f(3, 4)], {"dims": (1,), "keepdim": True}),

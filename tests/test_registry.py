@@ -85,6 +85,13 @@ SAMPLES = {
         for r in ("none", "sum", "mean")
     ]
     + [((sample((3,), F), np.array(2)), {"ignore_index": 1, "reduction": "none"})],
+    "nll_loss_grad": [
+        ((sample((), dt), idx(0, 2, -100, 1)), {"shape": (4, 3), "ignore_index": -100, "reduction": r})
+        for dt in (D.float32, D.float64)
+        for r in ("sum", "mean")
+    ]
+    + [((sample((2, 2), F), np.array([[0, 2], [1, -1]])), {"shape": (2, 3, 2), "ignore_index": -1, "reduction": "none"}),
+       ((sample((), F), np.array(2)), {"shape": (3,), "ignore_index": 1, "reduction": "mean"})],
     "einsum": [
         ((sample((2, 3), F), sample((3, 4), F)), {"equation": "ij,jk->ik"}),
         ((sample((2, 3), F),), {"equation": "ij->j"}),

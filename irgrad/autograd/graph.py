@@ -43,6 +43,8 @@ def version_of(t) -> int:
 def check_versions(node: Any, saved: tuple, versions: tuple) -> None:
     """Raise PyTorch's error if a saved tensor was modified in place since it was saved."""
     for i, (t, v) in enumerate(zip(saved, versions)):
+        if t is None:
+            continue
         now = version_of(t)
         if now != v:
             raise RuntimeError(
@@ -128,10 +130,12 @@ class Node:
         if saved is not None:
             versions = self.versions
             for i in range(len(saved)):
-                vc = saved[i]._vc
-                if (0 if vc is None else vc[0]) != versions[i]:
-                    check_versions(self, saved, versions)
-            ins = saved if as_tensors else tuple([t._data for t in saved])
+                t = saved[i]
+                if t is not None:
+                    vc = t._vc
+                    if (0 if vc is None else vc[0]) != versions[i]:
+                        check_versions(self, saved, versions)
+            ins = saved if as_tensors else tuple([None if t is None else t._data for t in saved])
         if self.out is not None:
             out = wrap_output(self) if as_tensors else self.out
         return _new_tuple(VjpContext, (ins, out, self.in_meta, self.needs, self.attrs))
@@ -189,9 +193,10 @@ def make_node(op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
     node.in_meta = tuple(in_meta)
     which = op.save_inputs
     if which:
-        saved = inputs if which is True else tuple([inputs[i] for i in which if i < len(inputs)])
+        # Positions are kept (None where not saved): the rule reads c.ins[i] for input i.
+        saved = inputs if which is True else tuple([t if i in which else None for i, t in enumerate(inputs)])
         node.saved = saved
-        node.versions = [0 if t._vc is None else t._vc[0] for t in saved]
+        node.versions = [0 if t is None or t._vc is None else t._vc[0] for t in saved]
     else:
         node.saved = None
     node.out = out_data if op.save_output else None

@@ -285,39 +285,38 @@ _movement(
 # --- nll_loss: gather the target entries and reduce them, as one op -------------------------
 
 
-def _nll_parts(target, ignore_index: int, class_dim: int, F=None):
-    """(targets with ignored ones set to 0, shaped for a gather along the class dim; 0/1 mask)."""
-    if F is None:
-        valid = target != ignore_index
-        safe = np.where(valid, target, 0)
-        return safe.reshape(safe.shape[:class_dim] + (1,) + safe.shape[class_dim:]), valid
-    valid = F.ne(target, ignore_index)
-    safe = F.where(valid, target, 0)
-    shape = tuple(safe.shape[:class_dim]) + (1,) + tuple(safe.shape[class_dim:])
-    return F.reshape(safe, shape=shape), valid
+def _class_dim(logp_ndim: int) -> int:
+    return 0 if logp_ndim == 1 else 1
+
+
+def _nll_targets(target: np.ndarray, ignore_index: int) -> tuple[tuple, np.ndarray]:
+    """(an index of ``logp`` that picks each target's class, with ignored targets pointing
+    at class 0 so they index safely; the counted-target mask)."""
+    valid = target != ignore_index
+    safe = np.where(valid, target, 0)
+    if target.ndim == 0:
+        return (safe,), valid
+    if target.ndim == 1:
+        return (np.arange(target.shape[0]), safe), valid
+    grids = np.indices(target.shape, sparse=True)
+    return (grids[0], safe, *grids[1:]), valid
 
 
 def _nll_loss_kernel(logp, target, *, ignore_index, reduction):
-    # The same numpy steps as gather -> mask multiply -> sum -> neg -> div by the count.
-    cdim = 0 if logp.ndim == 1 else 1
-    safe, valid = _nll_parts(target, ignore_index, cdim)
-    coef = valid.astype(logp.dtype)
-    if logp.ndim == 2:  # (N, C): pick one entry per row
-        picked = logp[np.arange(logp.shape[0]), safe[:, 0]] * coef
-    else:
-        picked = _gather_kernel(logp, safe, dim=cdim).reshape(target.shape) * coef
+    at, valid = _nll_targets(target, ignore_index)
+    picked = np.where(valid, np.negative(logp[at]), logp.dtype.type(0))
     if reduction == "none":
-        return np.negative(picked)
-    dims = tuple(range(picked.ndim))
-    total = np.negative(np.add.reduce(picked, axis=dims))
+        return picked
+    total = np.add.reduce(picked, axis=None)
     if reduction == "sum":
         return total
-    with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: nan, silently
-        return np.true_divide(total, np.add.reduce(coef, axis=dims))
+    count = np.count_nonzero(valid)
+    # Every target ignored: 0/0 is nan, as in PyTorch (without numpy's warning).
+    return total / logp.dtype.type(count) if count else np.array(np.nan, dtype=logp.dtype)
 
 
 def _infer_nll_loss(logp: Meta, target: Meta, *, ignore_index, reduction) -> Meta:
-    cdim = 0 if len(logp.shape) == 1 else 1
+    cdim = _class_dim(len(logp.shape))
     expected = tuple(logp.shape[:cdim]) + tuple(logp.shape[cdim + 1 :])
     if len(logp.shape) < 1 or tuple(target.shape) != expected:
         raise RuntimeError(
@@ -332,15 +331,39 @@ def _infer_nll_loss(logp: Meta, target: Meta, *, ignore_index, reduction) -> Met
 
 
 def _nll_loss_vjp(F, g, c):
-    logp, target = c.ins
-    cdim = 0 if len(c.metas[0].shape) == 1 else 1
-    safe, valid = _nll_parts(target, c.attrs["ignore_index"], cdim, F)
-    coef = F.cast(valid, dtype=c.metas[0].dtype)
-    scale = F.neg(g)
-    if c.attrs["reduction"] == "mean":
-        scale = F.div(scale, F.sum(coef, dims=tuple(range(len(c.metas[1].shape))), keepdim=False))
-    weights = F.reshape(F.mul(coef, scale), shape=tuple(safe.shape))
-    return F.scatter_add(F.full_like(logp, value=0.0), safe, weights, dim=cdim), None
+    attrs = c.attrs
+    grad = F.nll_loss_grad(g, c.ins[1], shape=c.metas[0].shape,
+                           ignore_index=attrs["ignore_index"], reduction=attrs["reduction"])
+    return grad, None
+
+
+def _nll_loss_grad_kernel(g, target, *, shape, ignore_index, reduction):
+    at, valid = _nll_targets(target, ignore_index)
+    scale = np.negative(g)
+    if reduction == "mean":
+        count = np.count_nonzero(valid)
+        scale = scale / g.dtype.type(count) if count else scale  # nothing counted: every entry is 0 anyway
+    out = np.zeros(shape, dtype=g.dtype)
+    # One class per target position: no index repeats, so assigning (not adding) is exact.
+    out[at] = np.where(valid, scale, g.dtype.type(0))
+    return out
+
+
+def _infer_nll_loss_grad(g: Meta, target: Meta, *, shape, ignore_index, reduction) -> Meta:
+    cdim = _class_dim(len(shape))
+    expected = tuple(shape[:cdim]) + tuple(shape[cdim + 1 :])
+    if tuple(target.shape) != expected or tuple(g.shape) != (expected if reduction == "none" else ()):
+        raise RuntimeError(
+            f"nll_loss_grad: gradient {fmt(g.shape)} and target {fmt(target.shape)} do not fit an input "
+            f"of shape {fmt(shape)} with reduction {reduction!r}"
+        )
+    return Meta(tuple(shape), g.dtype)
+
+
+def _nll_loss_grad_vjp(F, g, c):
+    # Linear in the incoming gradient, with nll_loss's own coefficients: its adjoint is nll_loss.
+    attrs = c.attrs
+    return F.nll_loss(g, c.ins[1], ignore_index=attrs["ignore_index"], reduction=attrs["reduction"]), None
 
 
 register(
@@ -354,6 +377,19 @@ register(
         arity=2,
         doc="`-logp[target]` along the class dim (1, or 0 for 1-D input), 0 where target == "
         "`ignore_index`; `reduction` 'none', 'sum' or 'mean' (over the counted targets).",
+    )
+)
+register(
+    OpDef(
+        "nll_loss_grad",
+        Kind.MOVEMENT,
+        _nll_loss_grad_kernel,
+        _infer_nll_loss_grad,
+        _nll_loss_grad_vjp,
+        save_inputs=(1,),
+        arity=2,
+        doc="The gradient of `nll_loss` with respect to `logp`: zeros of `shape` with `-g` (divided by "
+        "the count for 'mean') at each counted target.",
     )
 )
 

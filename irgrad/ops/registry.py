@@ -16,6 +16,7 @@ are all interpreters of these records:
 ``save_inputs`` (True, or a tuple of the input positions the rule reads) and
 ``save_output`` say what the gradient rule reads, so autograd keeps
 only that alive (and checks in-place modification only of what it kept).
+``ctx.ins`` keeps the inputs' positions either way, ``None`` where not saved.
 """
 
 from __future__ import annotations
