@@ -15,6 +15,7 @@ import numpy as np
 from . import _tracing
 from .autograd.grad_mode import STATE
 from .autograd.graph import make_node
+from .autograd.views import record_view, refresh_view
 from .dtypes import FLOAT, bool_, dtype, get_default_dtype, result_type
 from .ops import OPS, DtypeRule, OpDef
 from .ops.elementwise import reject_bool
@@ -27,6 +28,9 @@ _VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice", "detach"})
 
 def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     """Run ``op`` on tensors ``inputs``; record it for autograd when needed."""
+    for t in inputs:
+        if t._base is not None:
+            refresh_view(t)  # its storage may have been written in place since
     try:
         if attrs:
             data = op.eval(*[t._data for t in inputs], **attrs)
@@ -46,8 +50,8 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     if type(data) is not _ndarray:
         data = np.asarray(data)
     out = Tensor._wrap(data)
-    if op.name in _VIEW_OPS:
-        _mark_view(out, inputs[0])
+    if op.name in _VIEW_OPS and np.may_share_memory(data, inputs[0]._data):
+        record_view(out, inputs[0], op, attrs)
     for t in inputs:
         if t._rg:
             # Integer results never require grad.
@@ -58,12 +62,6 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     if _tracing.ACTIVE is not None:
         _tracing.ACTIVE.record(op, inputs, attrs, out)
     return out
-
-
-def _mark_view(out: Tensor, base: Tensor) -> None:
-    if np.may_share_memory(out._data, base._data):
-        out._base = base._base if base._base is not None else base
-        out._vc = base._shared_version()
 
 
 def const(value, dt: dtype) -> Tensor:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import _tracing, dtypes
+from .autograd.views import refresh_view
 from .dtypes import from_numpy_dtype
 
 
@@ -93,6 +94,7 @@ class Tensor:
         "_grad",
         "_vc",
         "_base",
+        "_view",
         "_hooks",
         "_retains_grad",
         "__weakref__",
@@ -121,6 +123,7 @@ class Tensor:
         t._grad = None
         t._vc = None
         t._base = None
+        t._view = None
         t._hooks = None
         t._retains_grad = False
         return t
@@ -185,6 +188,8 @@ class Tensor:
     # --- autograd metadata --------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
+        if self._base is not None:
+            refresh_view(self)
         return self._rg
 
     @requires_grad.setter
@@ -208,10 +213,14 @@ class Tensor:
 
     @property
     def grad_fn(self):
+        if self._base is not None:
+            refresh_view(self)
         return self._node
 
     @property
     def is_leaf(self) -> bool:
+        if self._base is not None:
+            refresh_view(self)
         return self._node is None
 
     @property
@@ -443,6 +452,7 @@ def _init(t: Tensor, data: np.ndarray, requires_grad: bool = False) -> None:
     t._grad = None
     t._vc = None
     t._base = None
+    t._view = None
     t._hooks = None
     t._retains_grad = False
 

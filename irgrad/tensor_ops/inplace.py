@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _tracing
 from ..autograd.grad_mode import STATE, no_grad
+from ..autograd.views import refresh_view, scatter_into_base, view_positions
 from ..dispatch import cast, ensure_tensor
 from ..dtypes import FLOAT, promote_types
 from ..tensor import Tensor
@@ -32,26 +33,49 @@ def _check_target(target: Tensor, name: str) -> None:
         raise RuntimeError(
             f"{name}: a leaf Variable that requires grad is being used in an in-place operation."
         )
-    if target._base is not None:
-        raise RuntimeError(
-            f"{name}: in-place operation on a view of another tensor while autograd records it "
-            "is not supported by irgrad; apply it to the base tensor, or clone() the view first."
-        )
 
 
 def update_inplace(target: Tensor, compute: Callable[[Tensor], Tensor], *others, name: str) -> Tensor:
     """Replace ``target``'s value with ``compute(old value)`` in its own storage."""
+    if target._base is not None:
+        refresh_view(target)
     if not needs_autograd(target, *others):
         with no_grad():
             new = compute(target)
         _write(target, new, name)
         return target
+    if target._base is not None:
+        return _update_view(target, compute, name)
     _check_target(target, name)
     old = Tensor._wrap(target._data.copy(), target._node, target._out_nr, target._rg)
     new = compute(old)
     _write(target, new, name)
     target._node, target._out_nr, target._rg = new._node, new._out_nr, new._rg
     return target
+
+
+def _update_view(view: Tensor, compute: Callable[[Tensor], Tensor], name: str) -> Tensor:
+    """An in-place op on a view (PyTorch's CopySlices): the base's new history is its old
+    value with the view's elements replaced by the result; the view then derives from it."""
+    base = view._base
+    if base._node is None and base._rg:
+        raise RuntimeError(
+            f"{name}: a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    positions = view_positions(view)
+    if positions is None:
+        raise RuntimeError(
+            f"{name}: in-place operation on a {view.dtype} view made by view(dtype) while autograd "
+            "records it is not supported; clone() the view first."
+        )
+    old_base = Tensor._wrap(base._data.copy(), base._node, base._out_nr, base._rg)
+    old = Tensor._wrap(view._data.copy(), view._node, view._out_nr, view._rg)
+    new = compute(old)
+    _write(view, new, name)
+    new_base = scatter_into_base(old_base, positions, new)
+    base._node, base._out_nr, base._rg = new_base._node, new_base._out_nr, new_base._rg
+    refresh_view(view)  # the write moved the version on: the view now derives from the new base
+    return view
 
 
 def _write(target: Tensor, new: Tensor, name: str) -> None:
