@@ -9,6 +9,7 @@ import warnings as _warnings
 # inf/nan silently. Silence them only where irgrad's own kernels raise them.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"irgrad(\.|$)")
 
+from . import _allocator  # noqa: E402, F401 - tunes glibc malloc once, at import (see its docstring)
 from . import autograd, cuda, dtypes, random  # noqa: E402
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: E402
