@@ -188,8 +188,7 @@ class Tensor:
     # --- autograd metadata --------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
-        if self._base is not None:
-            refresh_view(self)
+        refresh_view(self)  # a view re-derives its history if its storage was written
         return self._rg
 
     @requires_grad.setter
@@ -213,14 +212,12 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        if self._base is not None:
-            refresh_view(self)
+        refresh_view(self)  # a view re-derives its history if its storage was written
         return self._node
 
     @property
     def is_leaf(self) -> bool:
-        if self._base is not None:
-            refresh_view(self)
+        refresh_view(self)  # a view re-derives its history if its storage was written
         return self._node is None
 
     @property

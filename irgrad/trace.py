@@ -208,10 +208,17 @@ def module_tree(module) -> tuple[list, list[Tensor]]:
 
 
 def module_state(module) -> list[tuple[str, Tensor, str]]:
-    """(name, tensor, role) of a module's parameters and buffers, in state_dict order."""
-    state = [(name, p, PARAM) for name, p in module.named_parameters()]
-    state += [(name, b, BUFFER) for name, b in module.named_buffers()]
-    return state
+    """(name, tensor, role) of a module's parameters and buffers, in state_dict order.
+
+    The order is :func:`module_tree`'s, which compiled calls use to pass these tensors
+    as graph inputs; the names come from ``named_parameters()``/``named_buffers()``.
+    """
+    _, tensors = module_tree(module)
+    param_names = {id(t): name for name, t in module.named_parameters()}
+    buffer_names = {id(t): name for name, t in module.named_buffers()}
+    n_params = len(param_names)
+    return [(param_names[id(t)], t, PARAM) if i < n_params else (buffer_names[id(t)], t, BUFFER)
+            for i, t in enumerate(tensors)]
 
 
 def input_names(fn: Callable, n: int) -> list[str]:

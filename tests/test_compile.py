@@ -69,6 +69,22 @@ def test_compiled_module_shares_parameters_and_state():
     assert not model.training
 
 
+def test_shared_submodules_and_tied_weights_bind_each_state_tensor_once_in_call_order():
+    """The traced graph's state inputs and a compiled call's state tensors come in one
+    order, however modules and parameters are shared."""
+    from irgrad.trace import module_state, module_tree
+
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(shared, nn.BatchNorm1d(3), nn.Sequential(shared, nn.Linear(3, 3)), nn.Linear(3, 3))
+    model[3].weight = model[2][1].weight  # tied weights
+    assert [t for _, t, _ in module_state(model)] == module_tree(model)[1]
+    x = irgrad.randn(4, 3)
+    compiled = irgrad.compile(model, backend="numpy")
+    compiled(x)  # the first call traces; the second runs the graph
+    out = compiled(x)
+    np.testing.assert_allclose(out.detach().numpy(), model(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_parameter_updates_are_seen_without_recompiling():
     model = mlp()
     compiled = irgrad.compile(model, backend="numpy")

@@ -37,8 +37,7 @@ def _check_target(target: Tensor, name: str) -> None:
 
 def update_inplace(target: Tensor, compute: Callable[[Tensor], Tensor], *others, name: str) -> Tensor:
     """Replace ``target``'s value with ``compute(old value)`` in its own storage."""
-    if target._base is not None:
-        refresh_view(target)
+    refresh_view(target)
     if not needs_autograd(target, *others):
         with no_grad():
             new = compute(target)
@@ -47,8 +46,7 @@ def update_inplace(target: Tensor, compute: Callable[[Tensor], Tensor], *others,
     if target._base is not None:
         return _update_view(target, compute, name)
     _check_target(target, name)
-    old = Tensor._wrap(target._data.copy(), target._node, target._out_nr, target._rg)
-    new = compute(old)
+    new = compute(_snapshot(target))
     _write(target, new, name)
     target._node, target._out_nr, target._rg = new._node, new._out_nr, new._rg
     return target
@@ -68,14 +66,18 @@ def _update_view(view: Tensor, compute: Callable[[Tensor], Tensor], name: str) -
             f"{name}: in-place operation on a {view.dtype} view made by view(dtype) while autograd "
             "records it is not supported; clone() the view first."
         )
-    old_base = Tensor._wrap(base._data.copy(), base._node, base._out_nr, base._rg)
-    old = Tensor._wrap(view._data.copy(), view._node, view._out_nr, view._rg)
-    new = compute(old)
+    old_base = _snapshot(base)
+    new = compute(_snapshot(view))
     _write(view, new, name)
     new_base = scatter_into_base(old_base, positions, new)
     base._node, base._out_nr, base._rg = new_base._node, new_base._out_nr, new_base._rg
     refresh_view(view)  # the write moved the version on: the view now derives from the new base
     return view
+
+
+def _snapshot(t: Tensor) -> Tensor:
+    """A copy of ``t``'s current value that keeps its history: what an in-place op reads."""
+    return Tensor._wrap(t._data.copy(), t._node, t._out_nr, t._rg)
 
 
 def _write(target: Tensor, new: Tensor, name: str) -> None:
