@@ -227,6 +227,59 @@ def test_max_pool2d_propagates_nan_and_inf_like_torch():
     np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
 
 
+def _random_pool_geometry(gen):
+    """A random valid max_pool2d call: (input array, kernel, stride, padding, dilation, ceil_mode).
+
+    Inputs are small integers, so windows tie often, and a fifth of them hold NaNs
+    (several per window at times: PyTorch sends the gradient to the last one)."""
+    while True:
+        kernel = tuple(int(v) for v in gen.integers(1, 4, 2))
+        dilation = tuple(int(v) for v in gen.integers(1, 3, 2))
+        padding = tuple(int(gen.integers(0, k // 2 + 1)) for k in kernel)
+        size = gen.integers(3, 9, 2)
+        if all(d * (k - 1) + 1 <= s + 2 * p for d, k, s, p in zip(dilation, kernel, size, padding)):
+            break
+    stride = tuple(int(v) for v in gen.integers(1, 4, 2))
+    x = gen.integers(-3, 3, (int(gen.integers(1, 3)), int(gen.integers(1, 3)), *size)).astype(np.float32)
+    if gen.random() < 0.2:
+        x[gen.random(x.shape) < 0.25] = np.nan
+    return x, kernel, stride, padding, dilation, bool(gen.integers(0, 2))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_max_pool2d_random_geometry_matches_torch(seed):
+    """Values, return_indices and gradients for random geometry, ties, NaNs and
+    non-finite incoming gradients."""
+    torch = pytest.importorskip("torch")
+    gen = np.random.default_rng(seed)
+    for _ in range(40):
+        x, *args, ceil_mode = _random_pool_geometry(gen)
+        xt = torch.tensor(x, requires_grad=True)
+        try:
+            out_t, idx_t = torch.nn.functional.max_pool2d(xt, *args, ceil_mode=ceil_mode, return_indices=True)
+        except RuntimeError:
+            with pytest.raises(RuntimeError):
+                F.max_pool2d(irgrad.tensor(x), *args, ceil_mode=ceil_mode)
+            continue
+        xi = irgrad.tensor(x, requires_grad=True)
+        out_i, idx_i = F.max_pool2d(xi, *args, ceil_mode=ceil_mode, return_indices=True)
+        np.testing.assert_array_equal(out_i.detach().numpy(), out_t.detach().numpy())
+        np.testing.assert_array_equal(idx_i.numpy(), idx_t.numpy())
+        g = gen.standard_normal(tuple(out_t.shape)).astype(np.float32)
+        if gen.random() < 0.2:  # a non-finite gradient lands only where the maxima are
+            g[gen.random(g.shape) < 0.3] = gen.choice([np.inf, -np.inf, np.nan])
+        out_t.backward(torch.tensor(g))
+        out_i.backward(irgrad.tensor(g))
+        np.testing.assert_allclose(xi.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool2d_double_backward():
+    """The gradient of max_pool2d's gradient (with respect to the incoming gradient)."""
+    x = irgrad.tensor(rng.permutation(60).reshape(1, 2, 5, 6) * 0.3, dtype=irgrad.float64, requires_grad=True)
+    for args in [(2,), (3, 1, 1), (2, 1, 0, 2)]:
+        assert irgrad.autograd.gradgradcheck(lambda t, a=args: F.max_pool2d(t, *a), (x,))
+
+
 def test_conv2d_output_is_contiguous_nchw():
     out = F.conv2d(irgrad.randn(2, 3, 7, 6), irgrad.randn(4, 3, 3, 3), irgrad.randn(4), padding=1)
     assert out.is_contiguous() and tuple(out.shape) == (2, 4, 7, 6)

@@ -23,6 +23,12 @@ def R(*shape):
     return irgrad.tensor(np.where(np.abs(x) < 0.1, 0.4, x), requires_grad=True)
 
 
+def DISTINCT(*shape):
+    """float64 values at least 0.3 apart (no ties for max/argmax to break)."""
+    values = _rng.permutation(int(np.prod(shape))).reshape(shape) * 0.3 - 1.0
+    return irgrad.tensor(values, requires_grad=True)
+
+
 def P(*shape):
     return irgrad.tensor(_rng.uniform(0.5, 2.0, shape), requires_grad=True)
 
@@ -50,6 +56,15 @@ def window_columns_shape(image_shape: tuple) -> tuple:
     from irgrad.ops import Meta
 
     return tuple(OPS["im2col"].infer(Meta(image_shape, float64), **WINDOW).shape)
+
+
+TILES = {"kernel": (2, 2), "stride": (2, 2), "dilation": (1, 1)}  # windows that tile the image
+OVERLAPS = {"kernel": (3, 3), "stride": (1, 1), "dilation": (1, 1)}  # windows that share pixels
+
+
+def window_positions(pooled_shape: tuple, kernel: tuple) -> irgrad.Tensor:
+    """Random int8 positions within each window (a max_pool_argmax result)."""
+    return irgrad.tensor(_rng.integers(0, kernel[0] * kernel[1], pooled_shape).astype(np.int8))
 CASES: dict[str, list] = {
     "neg": [(lambda x: -x, lambda: [R(2, 3)])],
     "abs": [(lambda x: x.abs(), lambda: [R(2, 3)])],
@@ -182,6 +197,23 @@ CASES: dict[str, list] = {
          lambda: [R(*window_columns_shape((1, 2, 4, 5)))]),
         (lambda c: apply(OPS["col2im"], (c,), {"shape": (1, 2, 4, 5), **WINDOW, "layout": "cols"}),
          lambda: [R(*window_columns_shape((1, 2, 4, 5))).transpose(1, 2).contiguous()]),
+    ],
+    "max_pool": [
+        (lambda x, w=w: apply(OPS["max_pool"], (x,), w), lambda shape=shape: [DISTINCT(*shape)])
+        for w, shape in ((WINDOW, (1, 2, 4, 5)), (TILES, (2, 1, 4, 6)), (OVERLAPS, (1, 2, 5, 4)))
+    ],
+    "max_pool_scatter": [
+        (
+            lambda g, w=w, image=image, positions=window_positions(pooled, w["kernel"]): apply(
+                OPS["max_pool_scatter"], (g, positions), {"shape": image, **w}
+            ),
+            lambda pooled=pooled: [R(*pooled)],
+        )
+        for w, image, pooled in (
+            (WINDOW, (1, 2, 4, 5), (1, 2, 2, 3)),
+            (TILES, (2, 1, 4, 6), (2, 1, 2, 3)),
+            (OVERLAPS, (1, 2, 5, 4), (1, 2, 3, 2)),
+        )
     ],
 }
 

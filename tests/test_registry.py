@@ -103,6 +103,12 @@ SAMPLES = {
         ((sample(window_columns_shape((1, 2, 4, 5)), F),), {"shape": (1, 2, 4, 5), **WINDOW}),
         ((sample((1, 8, 6), F),), {"shape": (1, 2, 4, 5), **WINDOW, "layout": "cols"}),  # (N, C*kh*kw, oh*ow)
     ],
+    "max_pool": [((sample((1, 2, 4, 5), dt),), WINDOW) for dt in (D.float32, D.float64, D.float16)],
+    "max_pool_argmax": [((x, OPS["max_pool"].eval(x, **WINDOW)), WINDOW) for x in [sample((1, 2, 4, 5), F)]],
+    "max_pool_scatter": [
+        ((sample((1, 2, 2, 3), dt), _rng.integers(0, 4, (1, 2, 2, 3)).astype(np.int8)), {"shape": (1, 2, 4, 5), **WINDOW})
+        for dt in (D.float32, D.float64)
+    ],
 }
 
 

@@ -12,8 +12,21 @@ C, kh, kw, like a flattened conv weight):
   pooling reduces dim 2 with plane-wise vectorized ops.
 
 ``col2im`` scatter-adds windows back into an image; it is im2col's gradient (and
-conv_transpose's forward), and im2col is its gradient.  Padding is a separate
-``pad`` op, so these take no padding.
+conv_transpose's forward), and im2col is its gradient.
+
+Max pooling has its own three ops, because as a composite over im2col windows it
+costs about ten full passes over the windows, forward and back:
+
+* ``max_pool``: each window's maximum (NaN wins), a running ``maximum`` over the
+  kh*kw strided planes of the image;
+* ``max_pool_argmax``: where in its window (0 .. kh*kw-1, raster order) each maximum
+  is, given the image and the pooled output: the first element equal to the
+  maximum, or the last NaN, as PyTorch's CPU kernel picks;
+* ``max_pool_scatter``: the gradient placed at those positions of a zero image
+  (summed where windows overlap); its adjoint gathers each window's element back.
+
+Padding is a separate ``pad`` op (``-inf`` for max pooling), so none of these take
+padding.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..dtypes import int8, int16, int64
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt
 
@@ -189,5 +203,155 @@ register(
         _infer_col2im,
         lambda F, g, c: (F.im2col(g, **_window_attrs(c)),),
         doc="Scatter-add windows (im2col's `layout`) back into an image of `shape` (the adjoint of im2col).",
+    )
+)
+
+
+# --- max pooling -----------------------------------------------------------------------
+
+
+def _index_dtype(window_size: int):
+    """The smallest integer dtype that holds a position within a window."""
+    return int8 if window_size <= 2**7 else int16 if window_size <= 2**15 else int64
+
+
+def _pooled_shape(shape, kernel, stride, dilation) -> tuple:
+    n, c, h, w = shape
+    return (n, c, out_size(h, kernel[0], stride[0], dilation[0]), out_size(w, kernel[1], stride[1], dilation[1]))
+
+
+def _max_pool(x, *, kernel, stride, dilation):
+    _check_fits(x.shape, kernel, stride, dilation)
+    planes = [index for _, index in _planes(x.shape, kernel, stride, dilation)]
+    if len(planes) == 1:
+        return x[planes[0]].copy()
+    out = np.maximum(x[planes[0]], x[planes[1]])  # maximum propagates NaN, as max pooling does
+    for index in planes[2:]:
+        np.maximum(out, x[index], out=out)
+    return out
+
+
+def _infer_max_pool(x: Meta, *, kernel, stride, dilation) -> Meta:
+    if len(x.shape) != 4:
+        raise RuntimeError(f"max_pool: expected a 4-D (N, C, H, W) input, got shape {fmt(x.shape)}")
+    _check_fits(x.shape, kernel, stride, dilation)
+    return Meta(_pooled_shape(x.shape, kernel, stride, dilation), x.dtype)
+
+
+def _pool_attrs(c) -> dict:
+    return {k: c.attrs[k] for k in ("kernel", "stride", "dilation")}
+
+
+def _max_pool_vjp(F, g, c):
+    attrs = _pool_attrs(c)
+    positions = F.max_pool_argmax(c.ins[0], c.out, **attrs)
+    return (F.max_pool_scatter(g, positions, shape=c.metas[0].shape, **attrs),)
+
+
+def _max_pool_argmax(x, out, *, kernel, stride, dilation):
+    planes = [index for _, index in _planes(x.shape, kernel, stride, dilation)]
+    positions = np.full(out.shape, len(planes) - 1, dtype=_index_dtype(len(planes)).np)
+
+    def take(k, hit):  # positions := k where hit, in integer arithmetic (masked numpy ops are slow)
+        positions[...] -= hit.view(np.int8) * (positions - k)
+
+    # Walk the planes backwards so the first element equal to the maximum wins; a
+    # window whose maximum no earlier plane matches has it in the last plane.
+    for k in range(len(planes) - 2, -1, -1):
+        take(k, x[planes[k]] == out)
+    if np.isnan(out).any():  # NaN == NaN is false: the last NaN of a window wins
+        for k, index in enumerate(planes):
+            take(k, np.isnan(x[index]))
+    return positions
+
+
+def _infer_max_pool_argmax(x: Meta, out: Meta, *, kernel, stride, dilation) -> Meta:
+    expected = _infer_max_pool(x, kernel=kernel, stride=stride, dilation=dilation)
+    if tuple(out.shape) != expected.shape:
+        raise RuntimeError(
+            f"max_pool_argmax: pooled output of shape {fmt(out.shape)} does not match image "
+            f"{fmt(x.shape)} pooled to {fmt(expected.shape)}"
+        )
+    return Meta(expected.shape, _index_dtype(kernel[0] * kernel[1]))
+
+
+def _max_pool_scatter(g, positions, *, shape, kernel, stride, dilation):
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    overlap = _collides(kh, sh, dh, g.shape[2]) or _collides(kw, sw, dw, g.shape[3])
+    tiles = _tiles(shape, kernel, stride, dilation)  # every pixel is written exactly once
+    out = np.empty(shape, dtype=g.dtype) if tiles else np.zeros(shape, dtype=g.dtype)
+    # g * hit is several times faster than a masked copy, but turns an inf or NaN
+    # gradient into NaN where it does not belong: such gradients take np.where.
+    exact = not np.isfinite(g).all()
+    for k, (_, index) in enumerate(_planes(shape, kernel, stride, dilation)):
+        hit = positions == k
+        if not (exact or overlap):
+            np.multiply(g, hit, out=out[index])
+            continue
+        placed = np.where(hit, g, 0) if exact else g * hit
+        if overlap:
+            out[index] += placed
+        else:
+            out[index] = placed
+    return out
+
+
+def _infer_max_pool_scatter(g: Meta, positions: Meta, *, shape, kernel, stride, dilation) -> Meta:
+    _check_fits(shape, kernel, stride, dilation)
+    expected = _pooled_shape(shape, kernel, stride, dilation)
+    if tuple(g.shape) != expected or tuple(positions.shape) != expected:
+        raise RuntimeError(
+            f"max_pool_scatter: gradient {fmt(g.shape)} and positions {fmt(positions.shape)} must both "
+            f"have the pooled shape {fmt(expected)} of image {fmt(shape)}"
+        )
+    return Meta(tuple(shape), g.dtype)
+
+
+def _max_pool_scatter_vjp(F, g, c):
+    """Each window's element at the saved position: the windows as (N, C, kh*kw, L)
+    columns, gathered along the window dim."""
+    n, c_, oh, ow = c.metas[0].shape
+    kernel = c.attrs["kernel"]
+    cols = F.im2col(g, **_pool_attrs(c), layout="cols")
+    cols = F.reshape(cols, shape=(n, c_, kernel[0] * kernel[1], oh * ow))
+    positions = F.reshape(F.cast(c.ins[1], dtype=int64), shape=(n, c_, 1, oh * ow))
+    picked = F.gather(cols, positions, dim=2)
+    return F.reshape(picked, shape=(n, c_, oh, ow)), None
+
+
+register(
+    OpDef(
+        "max_pool",
+        Kind.CONV,
+        _max_pool,
+        _infer_max_pool,
+        _max_pool_vjp,
+        save_inputs=True,
+        save_output=True,
+        doc="The maximum of every (kernel, stride, dilation) window of an (N,C,H,W) image (NaN wins).",
+    )
+)
+register(
+    OpDef(
+        "max_pool_argmax",
+        Kind.CONV,
+        _max_pool_argmax,
+        _infer_max_pool_argmax,
+        arity=2,
+        doc="Where in its window (raster order) each `max_pool` output lies: the first element "
+        "equal to it, or the window's last NaN.",
+    )
+)
+register(
+    OpDef(
+        "max_pool_scatter",
+        Kind.CONV,
+        _max_pool_scatter,
+        _infer_max_pool_scatter,
+        _max_pool_scatter_vjp,
+        save_inputs=(1,),
+        arity=2,
+        doc="A zero image of `shape` with each pooled gradient added at its window's "
+        "`max_pool_argmax` position (max_pool's gradient).",
     )
 )

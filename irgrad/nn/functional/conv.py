@@ -7,11 +7,12 @@ All of them use im2col's ``"cols"`` layout, (N, C*kh*kw, oh*ow):
   batched matmuls too (the input's then goes through col2im).
 * conv_transpose2d: matmul with the transposed weight, col2im, crop: conv2d's
   input-gradient run forwards.
-* pooling views the columns as (N, C, kh*kw, oh*ow): each window element is a
-  contiguous plane, so reducing dim 2 is plane-wise vectorized and gives NCHW.
-  max_pool2d selects the first maximum of each window in raster order (so, as in
-  PyTorch, the gradient goes to a single position even when values tie);
-  avg_pool2d sums; adaptive_avg_pool2d uses averaging matrices.
+* avg_pool2d views the columns as (N, C, kh*kw, oh*ow): each window element is a
+  contiguous plane, so summing dim 2 is plane-wise vectorized and gives NCHW;
+  adaptive_avg_pool2d uses averaging matrices.
+* max_pool2d is the ``max_pool`` primitive (a composite of window ops costs several
+  times as much); as in PyTorch its gradient goes to one position per window, the
+  first maximum in raster order, even when values tie.
 The 1-d forms view the input as an image of height 1.
 """
 
@@ -21,8 +22,8 @@ import math
 
 import numpy as np
 
-from ...dispatch import apply, cast
-from ...dtypes import int8, int16, int64
+from ...autograd.grad_mode import no_grad
+from ...dispatch import apply
 from ...ops import OPS
 from ...ops.conv import out_size
 from ...ops.shapes import fmt
@@ -251,39 +252,21 @@ def _windows(x: Tensor, kernel, stride, dilation) -> tuple[Tensor, int, int]:
     return cols.reshape(n, c, kernel[0] * kernel[1], oh, ow), oh, ow
 
 
-def _first_max(windows: Tensor) -> tuple[Tensor, Tensor]:
-    """Where each window's first maximum in raster order is (a bool mask over the
-    (N, C, kk, oh, ow) windows), and its position ``kk - rank`` as (N, C, 1, oh, ow).
-
-    A NaN counts as the maximum (max pooling propagates NaN).  Ties are broken by
-    ranking the hits kk, kk-1, ..., 1 and keeping the largest rank.  Everything is a
-    dim-2 reduction or an elementwise op on whole planes: fast, and branch-free.
-    """
-    kk = windows._data.shape[2]
-    top = R.amax(windows, dim=2, keepdim=True)
-    hit = P.logical_or(P.eq(windows, top), P.isnan(windows))
-    small = int8 if kk < 2**7 else int16 if kk < 2**15 else int64
-    ranks = Tensor._wrap(np.arange(kk, 0, -1, dtype=small.np).reshape(kk, 1, 1))
-    ranked = P.mul(cast(hit, small), ranks)
-    best = R.amax(ranked, dim=2, keepdim=True)
-    return P.eq(ranked, best), best
-
-
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False, return_indices: bool = False):
-    """Max over each window; the gradient goes to the window's first maximum."""
+    """Max over each window; the gradient goes to the window's first maximum (its last NaN)."""
     x, unbatched = _as_batched_image(input, "max_pool2d")
-    n, c, h, w = x._data.shape
     kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     padded = _pad2d(x, pads, value=-math.inf)
-    windows, oh, ow = _windows(padded, kernel, stride, dilation)
-    picked, best = _first_max(windows.detach())
-    out = R.sum(P.where(picked, windows, 0.0), dim=2)  # (N, C, oh, ow)
-    out = out.squeeze(0) if unbatched else out
+    attrs = {"kernel": kernel, "stride": stride, "dilation": dilation}
+    out = apply(OPS["max_pool"], (padded,), attrs)
     if not return_indices:
-        return out
-    position = kernel[0] * kernel[1] - best._data.reshape(n, c, oh, ow).astype(np.int64)
-    indices = _flat_indices(position, kernel, stride, dilation, pads, (h, w))
-    return out, Tensor._wrap(indices[0] if unbatched else indices)
+        return out.squeeze(0) if unbatched else out
+    with no_grad():
+        position = apply(OPS["max_pool_argmax"], (padded.detach(), out.detach()), attrs)
+    indices = _flat_indices(position._data.astype(np.int64), kernel, stride, dilation, pads, x._data.shape[2:])
+    if unbatched:
+        return out.squeeze(0), Tensor._wrap(indices[0])
+    return out, Tensor._wrap(indices)
 
 
 def _flat_indices(best: np.ndarray, kernel, stride, dilation, pads, size) -> np.ndarray:
