@@ -246,13 +246,13 @@ def _random_pool_geometry(gen):
     return x, kernel, stride, padding, dilation, bool(gen.integers(0, 2))
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(4))
 def test_max_pool2d_random_geometry_matches_torch(seed):
     """Values, return_indices and gradients for random geometry, ties, NaNs and
     non-finite incoming gradients."""
     torch = pytest.importorskip("torch")
     gen = np.random.default_rng(seed)
-    for _ in range(40):
+    for _ in range(25):
         x, *args, ceil_mode = _random_pool_geometry(gen)
         xt = torch.tensor(x, requires_grad=True)
         try:

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..dtypes import int8, int16, int64
+from ..native import window as native
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt
 
@@ -91,6 +92,10 @@ def _im2col(x, *, kernel, stride, dilation, layout="rows"):
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh, ow = out_size(h, kh, sh, dh), out_size(w, kw, sw, dw)
+    if layout == "cols":
+        cols = native.im2col(x, (oh, ow), kernel, stride, dilation)
+        if cols is not None:
+            return cols
     if layout == "rows":
         span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
         win = sliding_window_view(x, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
@@ -130,6 +135,10 @@ def _col2im(patches, *, shape, kernel, stride, dilation, layout="rows"):
     n, c, h, w = shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh, ow = out_size(h, kh, sh, dh), out_size(w, kw, sw, dw)
+    if layout == "cols":
+        image = native.col2im(patches, tuple(shape), (oh, ow), kernel, stride, dilation)
+        if image is not None:
+            return image
     if layout == "rows":
         planes = patches.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
     else:
@@ -222,6 +231,10 @@ def _pooled_shape(shape, kernel, stride, dilation) -> tuple:
 
 def _max_pool(x, *, kernel, stride, dilation):
     _check_fits(x.shape, kernel, stride, dilation)
+    pooled = _pooled_shape(x.shape, kernel, stride, dilation)[2:]
+    found = native.max_pool(x, pooled, kernel, stride, dilation, _index_dtype(kernel[0] * kernel[1]).np)
+    if found is not None:
+        return found[0]
     planes = [index for _, index in _planes(x.shape, kernel, stride, dilation)]
     if len(planes) == 1:
         return x[planes[0]].copy()
@@ -249,8 +262,12 @@ def _max_pool_vjp(F, g, c):
 
 
 def _max_pool_argmax(x, out, *, kernel, stride, dilation):
+    index_dtype = _index_dtype(kernel[0] * kernel[1]).np
+    found = native.max_pool(x, out.shape[2:], kernel, stride, dilation, index_dtype)
+    if found is not None:  # the same rule, applied while finding the maxima again
+        return found[1]
     planes = [index for _, index in _planes(x.shape, kernel, stride, dilation)]
-    positions = np.full(out.shape, len(planes) - 1, dtype=_index_dtype(len(planes)).np)
+    positions = np.full(out.shape, len(planes) - 1, dtype=index_dtype)
 
     def take(k, hit):  # positions := k where hit, in integer arithmetic (masked numpy ops are slow)
         positions[...] -= hit.view(np.int8) * (positions - k)
@@ -276,6 +293,9 @@ def _infer_max_pool_argmax(x: Meta, out: Meta, *, kernel, stride, dilation) -> M
 
 
 def _max_pool_scatter(g, positions, *, shape, kernel, stride, dilation):
+    image = native.max_pool_scatter(g, positions, tuple(shape), kernel, stride, dilation)
+    if image is not None:
+        return image
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     overlap = _collides(kh, sh, dh, g.shape[2]) or _collides(kw, sw, dw, g.shape[3])
     tiles = _tiles(shape, kernel, stride, dilation)  # every pixel is written exactly once

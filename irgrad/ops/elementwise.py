@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..dtypes import FLOAT, bool_
+from ..native import elementwise as native_elementwise
 from .registry import DtypeRule, Kind, Meta, OpDef, register
 from .shapes import broadcast_shapes
 
@@ -445,13 +446,17 @@ def _is_plus_zero(value) -> bool:
 def _where(cond, a, b):
     """np.where, with a branch-free path when one side is +0.0 (relu/pool masks).
 
-    np.where branches per element and is slow on random masks; ANDing the other
-    side's bits with an all-ones/all-zeros mask gives bit-identical results
-    (inf, nan and -0.0 included) in a fraction of the time.
+    np.where branches per element and is slow on random masks.  A native select
+    covers a condition and operand of one shape; otherwise ANDing the other side's
+    bits with an all-ones/all-zeros mask gives bit-identical results (inf, nan and
+    -0.0 included) in a fraction of np.where's time.
     """
     zero_a, zero_b = _is_plus_zero(a), _is_plus_zero(b)
     other = b if zero_a else a
     if zero_a != zero_b and isinstance(other, np.ndarray) and other.dtype.kind == "f" and cond.dtype == np.bool_:
+        selected = native_elementwise.select_zero(np.asarray(cond), other, keep_where_true=zero_b)
+        if selected is not None:
+            return selected
         ints = _MASK_INT.get(other.dtype.itemsize)
         if ints is not None:
             mask = np.asarray(cond).astype(ints)  # an array even for 0-d conditions (out= needs one)

@@ -1,0 +1,115 @@
+"""The JIT: LLVM IR modules built with ``llvmlite.ir``, optimized for the host CPU
+and compiled to machine code in this process, once per kernel.
+
+One MCJIT engine holds every kernel.  Modules are optimized with LLVM's new pass
+builder for the host's CPU name and features, so loops are vectorized for the
+machine they run on.  Compiling a kernel takes 40-100 ms, so the object code is
+also cached on disk, keyed by a hash of the module's text, the CPU and the llvmlite
+version: a later process loads it in well under a millisecond.  The cache lives in
+``$IRGRAD_CACHE_DIR`` (default ``~/.cache/irgrad``), under ``native/``; a file that
+fails its checksum is ignored and rewritten, and an unwritable directory only means
+no caching.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+
+_LOCK = threading.Lock()
+_STATE: dict = {}
+_DIGEST = hashlib.sha256().digest_size
+
+
+def enabled() -> bool:
+    """Whether native kernels are used (``IRGRAD_NATIVE=0`` turns them off)."""
+    return os.environ.get("IRGRAD_NATIVE", "1") != "0"
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels are kept between processes."""
+    root = os.environ.get("IRGRAD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "irgrad"
+    )
+    return Path(root) / "native"
+
+
+def _engine():
+    """(target machine, execution engine), made on first use."""
+    if not _STATE:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_default_triple()
+        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+        machine = target.create_target_machine(cpu=cpu, features=features, opt=3)
+        _STATE["machine"] = machine
+        _STATE["engine"] = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+        _STATE["target"] = f"{llvm.get_process_triple()} {cpu} {features} llvmlite {llvmlite.__version__}"
+    return _STATE["machine"], _STATE["engine"]
+
+
+def new_module(name: str) -> ir.Module:
+    """An empty module for the host's triple and data layout."""
+    machine, _ = _engine()
+    module = ir.Module(name)
+    module.triple = llvm.get_process_triple()
+    module.data_layout = str(machine.target_data)
+    return module
+
+
+def _object_code(machine, text: str) -> bytes:
+    """Parse, verify, optimize and compile one module's text to an object file."""
+    compiled = llvm.parse_assembly(text)
+    compiled.verify()
+    passes = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=2))
+    passes.getModulePassManager().run(compiled, passes)
+    return machine.emit_object(compiled)
+
+
+def _read_cached(path: Path) -> bytes | None:
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    digest, data = blob[:_DIGEST], blob[_DIGEST:]
+    return data if hashlib.sha256(data).digest() == digest else None
+
+
+def _write_cached(path: Path, data: bytes) -> None:
+    """Write atomically (a temporary file renamed over the target); give up quietly."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
+            f.write(hashlib.sha256(data).digest() + data)
+        os.replace(f.name, path)
+    except OSError:
+        pass
+
+
+def compile_function(module: ir.Module, name: str, signature: ctypes.CFUNCTYPE) -> Callable:
+    """Compile ``module`` (or load it from the disk cache); return its function
+    ``name`` as a ctypes callable."""
+    with _LOCK:
+        machine, engine = _engine()
+        text = str(module)
+        key = hashlib.sha256(f"{_STATE['target']}\n{text}".encode()).hexdigest()
+        path = cache_dir() / f"{key}.o"
+        data = _read_cached(path)
+        if data is None:
+            data = _object_code(machine, text)
+            _write_cached(path, data)
+        engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+        engine.finalize_object()
+        address = engine.get_function_address(name)
+    if not address:
+        raise RuntimeError(f"native kernel {name!r} was compiled but its symbol was not found")
+    return signature(address)

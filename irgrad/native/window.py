@@ -1,0 +1,221 @@
+"""Native window kernels: im2col/col2im in the ``"cols"`` layout and max pooling.
+
+Every kernel walks one (H, W) plane per image and channel (``planes = N*C``).  The
+window geometry (kernel, stride, dilation) is compiled in as constants, so the window
+loops unroll into straight-line code; the sizes are runtime arguments, so one compiled
+function per dtype and geometry serves every batch and image size.  The wrappers take 4-D arrays of float32 or float64 (copied to C order if need be)
+and return ``None`` otherwise (the op then runs its numpy path); they allocate the
+outputs themselves from the shapes the op's shape rule checked, so a kernel never
+reads or writes outside an array it was given.
+
+The max-pool kernels follow PyTorch's CPU loop: an element replaces the running
+maximum when it is greater or NaN, so the first maximum in raster order wins, or the
+window's last NaN.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Callable
+
+import llvmlite.ir as ir
+import numpy as np
+
+from . import jit
+from .loops import I64, const, for_range, mul_add
+
+_FLOATS = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
+_INDICES = {np.dtype(np.int8): ir.IntType(8), np.dtype(np.int16): ir.IntType(16), np.dtype(np.int64): I64}
+_SIZES = ("planes", "h", "w", "oh", "ow")  # runtime arguments
+_WINDOW = ("kh", "kw", "sh", "sw", "dh", "dw")  # compile-time constants
+_KERNELS: dict[tuple, Callable] = {}
+_LOCK = threading.Lock()
+
+
+class _Kernel:
+    """A function ``name(ptr..., planes, h, w, oh, ow)`` being built for one window
+    geometry: its builder, pointer arguments and sizes (``g``: the runtime sizes and
+    the window's constants), by name."""
+
+    def __init__(self, name: str, pointers: dict[str, ir.Type], window: tuple[int, ...]) -> None:
+        self.name = f"{name}_" + "_".join(map(str, window))
+        self.module = jit.new_module(self.name)
+        args = [ir.PointerType(t) for t in pointers.values()] + [I64] * len(_SIZES)
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), args), self.name)
+        for arg in fn.args[: len(pointers)]:
+            arg.add_attribute("noalias")
+        self.builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.ptr = dict(zip(pointers, fn.args))
+        self.g = dict(zip(_SIZES, fn.args[len(pointers) :]))
+        self.g.update(zip(_WINDOW, map(const, window)))
+
+    def at(self, array: str, index: ir.Value) -> ir.Value:
+        return self.builder.gep(self.ptr[array], [index], inbounds=True)
+
+    def load(self, array: str, index: ir.Value) -> ir.Value:
+        return self.builder.load(self.at(array, index))
+
+    def store(self, array: str, index: ir.Value, value: ir.Value) -> None:
+        self.builder.store(value, self.at(array, index))
+
+    def add_to(self, array: str, index: ir.Value, value: ir.Value) -> None:
+        pointer = self.at(array, index)
+        self.builder.store(self.builder.fadd(self.builder.load(pointer), value), pointer)
+
+    def compile(self) -> Callable:
+        self.builder.ret_void()
+        signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * len(self.ptr), *[ctypes.c_int64] * len(_SIZES))
+        return jit.compile_function(self.module, self.name, signature)
+
+
+def _window_source(k: _Kernel, plane, oy, ox, ki, kj) -> ir.Value:
+    """Flat index of window element (ki, kj) of output position (oy, ox) in ``plane``."""
+    g, b = k.g, k.builder
+    row = mul_add(b, (oy, g["sh"]), (ki, g["dh"]))
+    col = mul_add(b, (ox, g["sw"]), (kj, g["dw"]))
+    return mul_add(b, (mul_add(b, (plane, g["h"]), row), g["w"]), col)
+
+
+def _build_im2col(float_type: ir.Type, window: tuple, accumulate: bool) -> Callable:
+    """im2col (x -> cols) or, with ``accumulate``, col2im (cols -> += image)."""
+    name = "col2im" if accumulate else "im2col"
+    k = _Kernel(f"{name}_{float_type}", {"image": float_type, "cols": float_type}, window)
+    g, b = k.g, k.builder
+    with for_range(b, g["planes"], "p") as p, for_range(b, g["kh"], "ki") as ki, for_range(b, g["kw"], "kj") as kj:
+        window = mul_add(b, (mul_add(b, (p, g["kh"]), ki), g["kw"]), kj)
+        with for_range(b, g["oh"], "oy") as oy:
+            row = mul_add(b, (mul_add(b, (window, g["oh"]), oy), g["ow"]))
+            with for_range(b, g["ow"], "ox") as ox:
+                source = _window_source(k, p, oy, ox, ki, kj)
+                column = b.add(row, ox)
+                if accumulate:
+                    k.add_to("image", source, k.load("cols", column))
+                else:
+                    k.store("cols", column, k.load("image", source))
+    return k.compile()
+
+
+def _build_max_pool(float_type: ir.Type, window: tuple, index_type: ir.Type) -> Callable:
+    """Each window's maximum (into ``out``) and its position in the window (into
+    ``positions``)."""
+    arrays = {"image": float_type, "out": float_type, "positions": index_type}
+    k = _Kernel(f"max_pool_{float_type}_{index_type}", arrays, window)
+    g, b = k.g, k.builder
+    # The running maximum and its position live in stack slots; LLVM promotes them to registers.
+    best = b.alloca(float_type, name="best")
+    best_at = b.alloca(I64, name="best_at")
+    with for_range(b, g["planes"], "p") as p, for_range(b, g["oh"], "oy") as oy, for_range(b, g["ow"], "ox") as ox:
+        b.store(k.load("image", _window_source(k, p, oy, ox, const(0), const(0))), best)
+        b.store(const(0), best_at)
+        with for_range(b, g["kh"], "ki") as ki, for_range(b, g["kw"], "kj") as kj:
+            candidate = k.load("image", _window_source(k, p, oy, ox, ki, kj))
+            current = b.load(best)
+            take = b.or_(b.fcmp_ordered(">", candidate, current), b.fcmp_unordered("uno", candidate, candidate))
+            b.store(b.select(take, candidate, current), best)
+            b.store(b.select(take, mul_add(b, (ki, g["kw"]), kj), b.load(best_at)), best_at)
+        at = mul_add(b, (mul_add(b, (p, g["oh"]), oy), g["ow"]), ox)
+        k.store("out", at, b.load(best))
+        position = b.load(best_at)
+        k.store("positions", at, position if index_type == I64 else b.trunc(position, index_type))
+    return k.compile()
+
+
+def _build_max_pool_scatter(float_type: ir.Type, window: tuple, index_type: ir.Type) -> Callable:
+    """image[window position] += g for every output position (positions outside the
+    window are skipped)."""
+    arrays = {"g": float_type, "positions": index_type, "image": float_type}
+    k = _Kernel(f"max_pool_scatter_{float_type}_{index_type}", arrays, window)
+    g, b = k.g, k.builder
+    window_size = b.mul(g["kh"], g["kw"])
+    with for_range(b, g["planes"], "p") as p, for_range(b, g["oh"], "oy") as oy, for_range(b, g["ow"], "ox") as ox:
+        index = mul_add(b, (mul_add(b, (p, g["oh"]), oy), g["ow"]), ox)
+        position = k.load("positions", index)
+        position = b.sext(position, I64) if index_type != I64 else position
+        inside = b.and_(b.icmp_signed(">=", position, const(0)), b.icmp_signed("<", position, window_size))
+        with b.if_then(inside):
+            ki = b.sdiv(position, g["kw"])
+            kj = b.sub(position, b.mul(ki, g["kw"]))
+            k.add_to("image", _window_source(k, p, oy, ox, ki, kj), k.load("g", index))
+    return k.compile()
+
+
+_BUILDERS = {
+    "im2col": lambda f, w, i: _build_im2col(f, w, accumulate=False),
+    "col2im": lambda f, w, i: _build_im2col(f, w, accumulate=True),
+    "max_pool": _build_max_pool,
+    "max_pool_scatter": _build_max_pool_scatter,
+}
+
+
+def _run(name: str, arrays: tuple, shape, pooled, window: tuple, float_dtype, index_dtype=None) -> None:
+    """Run kernel ``name`` for these dtypes and window geometry, compiling it on first use."""
+    key = (name, float_dtype, index_dtype, window)
+    fn = _KERNELS.get(key)
+    if fn is None:
+        with _LOCK:
+            fn = _KERNELS.get(key)
+            if fn is None:
+                index_type = _INDICES[index_dtype] if index_dtype is not None else None
+                fn = _KERNELS[key] = _BUILDERS[name](_FLOATS[float_dtype], window, index_type)
+    n, c, h, w = shape
+    fn(*[a.ctypes.data for a in arrays], n * c, h, w, pooled[0], pooled[1])
+
+
+def _contiguous(*arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """The arrays as C-contiguous 4-D arrays of one supported float dtype (the
+    first's), or None when the kernels do not cover them."""
+    if not jit.enabled() or arrays[0].dtype not in _FLOATS or any(a.ndim != 4 for a in arrays):
+        return None
+    return tuple(np.ascontiguousarray(a) for a in arrays)
+
+
+def _window(kernel, stride, dilation) -> tuple[int, ...]:
+    return (*kernel, *stride, *dilation)
+
+
+def im2col(x: np.ndarray, pooled, kernel, stride, dilation) -> np.ndarray | None:
+    """(N, C*kh*kw, oh*ow) columns of ``x`` (the ``"cols"`` layout), or None."""
+    arrays = _contiguous(x)
+    if arrays is None:
+        return None
+    (x,) = arrays
+    n, c = x.shape[:2]
+    cols = np.empty((n, c * kernel[0] * kernel[1], pooled[0] * pooled[1]), dtype=x.dtype)
+    _run("im2col", (x, cols), x.shape, pooled, _window(kernel, stride, dilation), x.dtype)
+    return cols
+
+
+def col2im(cols: np.ndarray, shape, pooled, kernel, stride, dilation) -> np.ndarray | None:
+    """Sum ``"cols"``-layout columns back into an image of ``shape``, or None."""
+    if not jit.enabled() or cols.dtype not in _FLOATS:
+        return None
+    cols = np.ascontiguousarray(cols)
+    image = np.zeros(shape, dtype=cols.dtype)
+    _run("col2im", (image, cols), shape, pooled, _window(kernel, stride, dilation), cols.dtype)
+    return image
+
+
+def max_pool(x: np.ndarray, pooled, kernel, stride, dilation, index_dtype) -> tuple[np.ndarray, np.ndarray] | None:
+    """(each window's maximum, its position in the window as ``index_dtype``), or None."""
+    index_dtype = np.dtype(index_dtype)
+    arrays = _contiguous(x)
+    if arrays is None or index_dtype not in _INDICES:
+        return None
+    (x,) = arrays
+    out = np.empty(x.shape[:2] + tuple(pooled), dtype=x.dtype)
+    positions = np.empty(out.shape, dtype=index_dtype)
+    _run("max_pool", (x, out, positions), x.shape, pooled, _window(kernel, stride, dilation), x.dtype, index_dtype)
+    return out, positions
+
+
+def max_pool_scatter(g: np.ndarray, positions: np.ndarray, shape, kernel, stride, dilation) -> np.ndarray | None:
+    """A zero image of ``shape`` with ``g`` added at each window's position, or None."""
+    arrays = _contiguous(g, positions)
+    if arrays is None or positions.dtype not in _INDICES or positions.shape != g.shape:
+        return None
+    g, positions = arrays
+    image = np.zeros(shape, dtype=g.dtype)
+    window = _window(kernel, stride, dilation)
+    _run("max_pool_scatter", (g, positions, image), shape, g.shape[2:], window, g.dtype, positions.dtype)
+    return image

@@ -1,0 +1,167 @@
+"""The native eager kernels (irgrad.native) against the numpy paths they replace.
+
+Each op kernel runs once with native kernels and once with ``IRGRAD_NATIVE=0``, on
+random geometry, dtypes, layouts and special values; the results must agree (bit
+for bit where the arithmetic is the same, to rounding where sums are reordered).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from irgrad.native import jit
+from irgrad.native import window as native_window
+from irgrad.ops import OPS
+from irgrad.ops.conv import out_size
+
+
+def both_paths(monkeypatch, op: str, *args, **attrs):
+    """(native result, numpy result) of op ``op``'s kernel on ``args``."""
+    assert jit.enabled()
+    native = OPS[op].eval(*args, **attrs)
+    monkeypatch.setenv("IRGRAD_NATIVE", "0")
+    try:
+        reference = OPS[op].eval(*args, **attrs)
+    finally:
+        monkeypatch.delenv("IRGRAD_NATIVE")
+    return native, reference
+
+
+def random_window(gen):
+    """(image shape, window attrs) with every window inside the image."""
+    while True:
+        kernel = tuple(int(v) for v in gen.integers(1, 4, 2))
+        stride = tuple(int(v) for v in gen.integers(1, 4, 2))
+        dilation = tuple(int(v) for v in gen.integers(1, 3, 2))
+        shape = (int(gen.integers(1, 3)), int(gen.integers(1, 4)), *(int(v) for v in gen.integers(2, 10, 2)))
+        if all(out_size(s, k, st, d) > 0 for s, k, st, d in zip(shape[2:], kernel, stride, dilation)):
+            return shape, {"kernel": kernel, "stride": stride, "dilation": dilation}
+
+
+def pooled_shape(shape, w):
+    return shape[:2] + tuple(
+        out_size(s, k, st, d) for s, k, st, d in zip(shape[2:], w["kernel"], w["stride"], w["dilation"])
+    )
+
+
+def image(gen, shape, dtype, special: bool):
+    """Small integers (so windows tie) with, if ``special``, some NaN, inf and -0.0."""
+    x = gen.integers(-3, 3, shape).astype(dtype)
+    if special:
+        x[gen.random(shape) < 0.15] = np.nan
+        x[gen.random(shape) < 0.1] = np.inf
+        x[gen.random(shape) < 0.1] = -np.inf
+        x[gen.random(shape) < 0.1] = -0.0
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(2))
+def test_window_kernels_match_numpy(monkeypatch, dtype, seed):
+    """(Each new window geometry compiles its kernels, so the trials are few.)"""
+    gen = np.random.default_rng(seed)
+    for trial in range(12):
+        shape, w = random_window(gen)
+        x = image(gen, shape, dtype, special=trial % 3 == 0)
+        if trial % 4 == 1:  # a non-contiguous input is copied, not misread
+            x = np.asfortranarray(x)
+
+        cols, cols_ref = both_paths(monkeypatch, "im2col", x, **w, layout="cols")
+        np.testing.assert_array_equal(cols, cols_ref)
+        g = gen.standard_normal(cols.shape).astype(dtype)
+        image_, image_ref = both_paths(monkeypatch, "col2im", g, shape=shape, **w, layout="cols")
+        np.testing.assert_allclose(image_, image_ref, rtol=1e-5, atol=1e-5)
+
+        out, out_ref = both_paths(monkeypatch, "max_pool", x, **w)
+        np.testing.assert_array_equal(out, out_ref)
+        where, where_ref = both_paths(monkeypatch, "max_pool_argmax", x, out, **w)
+        np.testing.assert_array_equal(where, where_ref)
+        assert where.dtype == where_ref.dtype
+
+        gp = gen.standard_normal(out.shape).astype(dtype)
+        if trial % 5 == 0:
+            gp[gen.random(gp.shape) < 0.3] = np.inf
+        scattered, scattered_ref = both_paths(monkeypatch, "max_pool_scatter", gp, where, shape=shape, **w)
+        np.testing.assert_allclose(scattered, scattered_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_kernel_picks_pytorchs_positions():
+    """First maximum in raster order; the last NaN when a window holds NaNs."""
+    x = np.array([[[[3.0, 3.0, 1.0, np.nan], [1.0, 3.0, np.nan, 2.0]]]], dtype=np.float32)
+    out, positions = native_window.max_pool(x, (1, 2), (2, 2), (2, 2), (1, 1), np.int8)
+    np.testing.assert_array_equal(out, [[[[3.0, np.nan]]]])
+    np.testing.assert_array_equal(positions, [[[[0, 2]]]])
+
+
+def test_scatter_skips_positions_outside_the_window():
+    """A position no window has is ignored, never written out of bounds."""
+    g = np.ones((1, 1, 2, 2), dtype=np.float32)
+    positions = np.array([[[[0, 127], [-5, 3]]]], dtype=np.int8)
+    image_ = native_window.max_pool_scatter(g, positions, (1, 1, 4, 4), (2, 2), (2, 2), (1, 1))
+    expected = np.zeros((1, 1, 4, 4), dtype=np.float32)
+    expected[0, 0, 0, 0] = expected[0, 0, 3, 3] = 1.0
+    np.testing.assert_array_equal(image_, expected)
+
+
+def test_unsupported_dtypes_fall_back():
+    x = np.zeros((1, 1, 4, 4), dtype=np.float16)
+    assert native_window.im2col(x, (3, 3), (2, 2), (1, 1), (1, 1)) is None
+    assert native_window.max_pool(x, (2, 2), (2, 2), (2, 2), (1, 1), np.int8) is None
+    out = OPS["max_pool"].eval(x, kernel=(2, 2), stride=(2, 2), dilation=(1, 1))
+    assert out.dtype == np.float16 and out.shape == (1, 1, 2, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5, 2)])
+def test_select_zero_matches_numpy_bit_for_bit(monkeypatch, dtype, shape):
+    gen = np.random.default_rng(len(shape))
+    a = gen.standard_normal(shape).astype(dtype)
+    if a.size >= 5:
+        a.reshape(-1)[:5] = [np.nan, np.inf, -np.inf, -0.0, 0.0]
+    cond = gen.random(shape) < 0.5
+    for args in [(cond, a, 0.0), (cond, 0.0, a)]:
+        got, ref = both_paths(monkeypatch, "where", *args)
+        assert got.shape == ref.shape == shape and got.dtype == ref.dtype
+        np.testing.assert_array_equal(got.view(f"u{a.itemsize}"), ref.view(f"u{a.itemsize}"))
+
+
+def _adder(name: str):
+    """A tiny kernel module: double name(double a, double b) = a + b."""
+    import llvmlite.ir as ir
+
+    module = jit.new_module(name)
+    f64 = ir.DoubleType()
+    fn = ir.Function(module, ir.FunctionType(f64, [f64, f64]), name)
+    builder = ir.IRBuilder(fn.append_basic_block())
+    builder.ret(builder.fadd(*fn.args))
+    return module
+
+
+def test_compiled_kernels_are_cached_on_disk(monkeypatch, tmp_path):
+    import ctypes
+
+    monkeypatch.setenv("IRGRAD_CACHE_DIR", str(tmp_path))
+    signature = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_double)
+    assert jit.compile_function(_adder("cache_probe_a"), "cache_probe_a", signature)(1.5, 2.0) == 3.5
+    (cached,) = list((tmp_path / "native").iterdir())
+
+    def no_compiling(*args):
+        raise AssertionError("compiled although the object code was cached")
+
+    # The same module again (as a new process would build it) loads from the file.
+    monkeypatch.setattr(jit, "_object_code", no_compiling)
+    assert jit.compile_function(_adder("cache_probe_a"), "cache_probe_a", signature)(2.5, 2.0) == 4.5
+    # A truncated file fails its checksum: it would be compiled again, not loaded.
+    cached.write_bytes(cached.read_bytes()[:-7])
+    assert jit._read_cached(cached) is None
+
+
+def test_unwritable_cache_only_means_no_caching(monkeypatch, tmp_path):
+    import ctypes
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("IRGRAD_CACHE_DIR", str(blocker))
+    signature = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_double)
+    assert jit.compile_function(_adder("cache_probe_b"), "cache_probe_b", signature)(2.0, 2.0) == 4.0
