@@ -110,7 +110,7 @@ _elementwise("trunc", np.trunc, _zero_grad)
 _elementwise(
     "relu",
     lambda x: np.maximum(x, x.dtype.type(0)),
-    lambda F, g, c: (F.where(F.gt(c.out, 0), g, 0.0),),
+    lambda F, g, c: (F.where(F.le(c.out, 0), 0.0, g),),  # torch's threshold_backward: NaN passes g
     save_output=True,
 )
 _elementwise(

@@ -116,10 +116,10 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def _softplus_stable(x: Tensor) -> Tensor:
-    """``log(1 + exp(x))`` without overflow; its gradient is exactly sigmoid(x), also at 0."""
-    r = x.relu()
-    neg_abs = x - r * 2.0  # -|x|, with derivative +1 at 0 so that the kink terms cancel exactly
-    return r + neg_abs.exp().log1p()
+    """``log(1 + exp(x))`` without overflow (inf at inf); its gradient is exactly
+    sigmoid(x), also at 0."""
+    neg_abs = where(x > 0, -x, x)  # -|x|, with derivative +1 at 0 so that the kink terms cancel exactly
+    return x.relu() + neg_abs.exp().log1p()
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -161,11 +161,12 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 
 
 def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Tensor:
-    pos = x > 0
-    neg = where(pos, 0.0, x)  # keeps exp() finite in the discarded branch
+    # As torch's elu kernels: the exponential branch is x <= 0, so NaN takes the linear one.
+    negative = x <= 0
+    neg = where(negative, x, 0.0)  # keeps exp() finite in the discarded branch
     if input_scale != 1.0:
         neg = neg * input_scale
-    out = where(pos, x, neg.expm1() * alpha)
+    out = where(negative, neg.expm1() * alpha, x)
     return out * scale if scale != 1.0 else out
 
 
@@ -203,19 +204,35 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return where(over, input, soft)
 
 
+def _hardsigmoid(x: Tensor) -> Tensor:
+    # torch's gradient is 1/6 strictly inside (-3, 3) and 0 elsewhere, NaN included;
+    # outside, the clamped value carries no gradient (and NaN stays NaN).
+    line = x / 6.0 + 0.5
+    return where((x > -3.0) & (x < 3.0), line, line.detach().clamp(0.0, 1.0))
+
+
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """``relu6(x + 3) / 6``."""
-    return _maybe_inplace(input, inplace, lambda x: _hardtanh(x + 3.0, 0.0, 6.0) / 6.0, "hardsigmoid_")
+    return _maybe_inplace(input, inplace, _hardsigmoid, "hardsigmoid_")
+
+
+def _hardswish(x: Tensor) -> Tensor:
+    # torch's gradient: 0 for x <= -3, x/3 + 1/2 strictly inside (-3, 3), else 1 (NaN
+    # included); the value is x * relu6(x + 3) / 6 everywhere (NaN at -inf).
+    clamped = (x * _hardtanh(x + 3.0, 0.0, 6.0) / 6.0).detach()
+    inside = (x > -3.0) & (x < 3.0)
+    xs = where(inside, x, 0.0)  # keeps inf out of the middle branch, whose zero gradient would turn NaN
+    return where(x <= -3.0, clamped, where(inside, xs * (xs + 3.0) / 6.0, x))
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * relu6(x + 3) / 6``."""
-    return _maybe_inplace(input, inplace, lambda x: x * _hardtanh(x + 3.0, 0.0, 6.0) / 6.0, "hardswish_")
+    return _maybe_inplace(input, inplace, _hardswish, "hardswish_")
 
 
 def logsigmoid(input: Tensor) -> Tensor:
-    """``log(sigmoid(x))`` = ``-softplus(-x)``, stable for large |x|."""
-    return input - _softplus_stable(input)
+    """``log(sigmoid(x))`` = ``-softplus(-x)``, stable for large |x| (0 at inf)."""
+    return -_softplus_stable(-input)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -229,8 +246,8 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    """``x`` where x > threshold, else ``value``."""
-    return _maybe_inplace(input, inplace, lambda x: where(x > threshold, x, value), "threshold_")
+    """``value`` where x <= threshold, else ``x`` (NaN included)."""
+    return _maybe_inplace(input, inplace, lambda x: where(x <= threshold, value, x), "threshold_")
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -252,10 +269,10 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """``x`` where |x| > lambd, else 0."""
-    return where((input > lambd) | (input < -lambd), input, 0.0)
+    """0 where -lambd <= x <= lambd, else ``x`` (NaN included)."""
+    return where((input >= -lambd) & (input <= lambd), 0.0, input)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """``x - lambd`` above lambd, ``x + lambd`` below -lambd, else 0."""
-    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+    """0 where -lambd <= x <= lambd, else ``x - lambd`` above it and ``x + lambd`` below (NaN stays NaN)."""
+    return where((input >= -lambd) & (input <= lambd), 0.0, where(input > 0, input - lambd, input + lambd))
