@@ -3,7 +3,12 @@
 Every kernel walks one (H, W) plane per image and channel (``planes = N*C``).  The
 window geometry (kernel, stride, dilation) is compiled in as constants, so the window
 loops unroll into straight-line code; the sizes are runtime arguments, so one compiled
-function per dtype and geometry serves every batch and image size.  The wrappers take 4-D arrays of float32 or float64 (copied to C order if need be)
+function per dtype and geometry serves every batch and image size.  Kernels run on
+the calling thread: splitting planes across two threads made them 25-40% faster
+alone, but W3's training step slower, since numpy's OpenBLAS workers keep spinning
+on the other core between GEMMs.
+
+The wrappers take 4-D arrays of float32 or float64 (copied to C order if need be)
 and return ``None`` otherwise (the op then runs its numpy path); they allocate the
 outputs themselves from the shapes the op's shape rule checked, so a kernel never
 reads or writes outside an array it was given.
@@ -77,23 +82,43 @@ def _window_source(k: _Kernel, plane, oy, ox, ki, kj) -> ir.Value:
     return mul_add(b, (mul_add(b, (plane, g["h"]), row), g["w"]), col)
 
 
+def _zero_plane(k: _Kernel, array: str, plane: ir.Value) -> None:
+    """Set image plane ``plane`` of ``array`` to zero (the accumulating kernels start
+    from zeros, and clearing each plane in the thread that fills it beats a serial
+    ``np.zeros``)."""
+    g, b = k.g, k.builder
+    size = b.mul(g["h"], g["w"])
+    zero = ir.Constant(k.ptr[array].type.pointee, 0.0)
+    with for_range(b, size, "z") as i:
+        k.store(array, mul_add(b, (plane, size), i), zero)
+
+
 def _build_im2col(float_type: ir.Type, window: tuple, accumulate: bool) -> Callable:
-    """im2col (x -> cols) or, with ``accumulate``, col2im (cols -> += image)."""
+    """im2col (x -> cols) or, with ``accumulate``, col2im (cols -> image, summed)."""
     name = "col2im" if accumulate else "im2col"
     k = _Kernel(f"{name}_{float_type}", {"image": float_type, "cols": float_type}, window)
     g, b = k.g, k.builder
-    with for_range(b, g["planes"], "p") as p, for_range(b, g["kh"], "ki") as ki, for_range(b, g["kw"], "kj") as kj:
-        window = mul_add(b, (mul_add(b, (p, g["kh"]), ki), g["kw"]), kj)
-        with for_range(b, g["oh"], "oy") as oy:
-            row = mul_add(b, (mul_add(b, (window, g["oh"]), oy), g["ow"]))
-            with for_range(b, g["ow"], "ox") as ox:
-                source = _window_source(k, p, oy, ox, ki, kj)
-                column = b.add(row, ox)
-                if accumulate:
-                    k.add_to("image", source, k.load("cols", column))
-                else:
-                    k.store("cols", column, k.load("image", source))
+    with for_range(b, g["planes"], "p") as p:
+        if accumulate:
+            _zero_plane(k, "image", p)
+        with for_range(b, g["kh"], "ki") as ki, for_range(b, g["kw"], "kj") as kj:
+            _copy_window_rows(k, p, ki, kj, accumulate)
     return k.compile()
+
+
+def _copy_window_rows(k: _Kernel, p, ki, kj, accumulate: bool) -> None:
+    """The (oh, ow) plane of window element (ki, kj): copied out of, or added into, the image."""
+    g, b = k.g, k.builder
+    window = mul_add(b, (mul_add(b, (p, g["kh"]), ki), g["kw"]), kj)
+    with for_range(b, g["oh"], "oy") as oy:
+        row = mul_add(b, (mul_add(b, (window, g["oh"]), oy), g["ow"]))
+        with for_range(b, g["ow"], "ox") as ox:
+            source = _window_source(k, p, oy, ox, ki, kj)
+            column = b.add(row, ox)
+            if accumulate:
+                k.add_to("image", source, k.load("cols", column))
+            else:
+                k.store("cols", column, k.load("image", source))
 
 
 def _build_max_pool(float_type: ir.Type, window: tuple, index_type: ir.Type) -> Callable:
@@ -122,13 +147,22 @@ def _build_max_pool(float_type: ir.Type, window: tuple, index_type: ir.Type) -> 
 
 
 def _build_max_pool_scatter(float_type: ir.Type, window: tuple, index_type: ir.Type) -> Callable:
-    """image[window position] += g for every output position (positions outside the
-    window are skipped)."""
+    """A zero image, then image[window position] += g for every output position
+    (positions outside the window are skipped)."""
     arrays = {"g": float_type, "positions": index_type, "image": float_type}
     k = _Kernel(f"max_pool_scatter_{float_type}_{index_type}", arrays, window)
     g, b = k.g, k.builder
     window_size = b.mul(g["kh"], g["kw"])
-    with for_range(b, g["planes"], "p") as p, for_range(b, g["oh"], "oy") as oy, for_range(b, g["ow"], "ox") as ox:
+    with for_range(b, g["planes"], "p") as p:
+        _zero_plane(k, "image", p)
+        _scatter_plane(k, p, index_type, window_size)
+    return k.compile()
+
+
+def _scatter_plane(k: _Kernel, p, index_type: ir.Type, window_size) -> None:
+    """Add each of plane ``p``'s pooled gradients at its window position."""
+    g, b = k.g, k.builder
+    with for_range(b, g["oh"], "oy") as oy, for_range(b, g["ow"], "ox") as ox:
         index = mul_add(b, (mul_add(b, (p, g["oh"]), oy), g["ow"]), ox)
         position = k.load("positions", index)
         position = b.sext(position, I64) if index_type != I64 else position
@@ -137,7 +171,6 @@ def _build_max_pool_scatter(float_type: ir.Type, window: tuple, index_type: ir.T
             ki = b.sdiv(position, g["kw"])
             kj = b.sub(position, b.mul(ki, g["kw"]))
             k.add_to("image", _window_source(k, p, oy, ox, ki, kj), k.load("g", index))
-    return k.compile()
 
 
 _BUILDERS = {
@@ -191,7 +224,7 @@ def col2im(cols: np.ndarray, shape, pooled, kernel, stride, dilation) -> np.ndar
     if not jit.enabled() or cols.dtype not in _FLOATS:
         return None
     cols = np.ascontiguousarray(cols)
-    image = np.zeros(shape, dtype=cols.dtype)
+    image = np.empty(shape, dtype=cols.dtype)  # the kernel zeroes it
     _run("col2im", (image, cols), shape, pooled, _window(kernel, stride, dilation), cols.dtype)
     return image
 
@@ -215,7 +248,7 @@ def max_pool_scatter(g: np.ndarray, positions: np.ndarray, shape, kernel, stride
     if arrays is None or positions.dtype not in _INDICES or positions.shape != g.shape:
         return None
     g, positions = arrays
-    image = np.zeros(shape, dtype=g.dtype)
+    image = np.empty(shape, dtype=g.dtype)  # the kernel zeroes it
     window = _window(kernel, stride, dilation)
     _run("max_pool_scatter", (g, positions, image), shape, g.shape[2:], window, g.dtype, positions.dtype)
     return image
