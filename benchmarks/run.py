@@ -63,8 +63,10 @@ class Settings:
     sgemm_n: int = 2048
     copy_mb: float = 256.0
     limit_repeats: int = 5
-    turn_ms: float = 100.0  # a contender's turn: timed steps for this long (at least one)
-    pause_ms: float = 20.0  # before each turn, so the previous contender's spinning threads go idle
+    turn_ms: float = 200.0  # a contender's turn: timed steps for this long (at least one)
+    # Before each turn, so the previous contender's worker threads go idle: numpy's
+    # OpenBLAS workers spin for about 130 ms after a GEMM (torch's OpenMP ones ~10 ms).
+    pause_ms: float = 200.0
 
     @classmethod
     def quick(cls) -> Settings:

@@ -342,7 +342,7 @@ def _mul_vjp(F, g, c):
 def _div_vjp(F, g, c):
     a, b = c.ins
     ga = F.div(g, b) if c.needs[0] else None
-    gb = F.neg(F.div(F.mul(g, a), F.mul(b, b))) if c.needs[1] else None
+    gb = F.neg(F.div(F.mul(g, F.div(a, b)), b)) if c.needs[1] else None  # (a/b)/b: b*b would overflow
     return ga, gb
 
 
@@ -371,13 +371,13 @@ def _extremum_vjp(loses_a: str, loses_b: str):
     return vjp
 
 
-def _remainder_vjp(rounding: str):
+def _remainder_vjp(quotient):
+    """d/db (a - b * q) = -q, with torch's quotient: floor_divide(a, b) for remainder,
+    trunc(a / b) for fmod."""
+
     def vjp(F, g, c):
         a, b = c.ins
-        gb = None
-        if c.needs[1]:
-            quotient = getattr(F, rounding)(F.div(a, b))
-            gb = F.neg(F.mul(g, quotient))
+        gb = F.neg(F.mul(g, quotient(F, a, b))) if c.needs[1] else None
         return (g if c.needs[0] else None), gb
 
     return vjp
@@ -387,16 +387,36 @@ _binary("add", np.add, lambda F, g, c: (g, g))
 _binary("sub", np.subtract, lambda F, g, c: (g, F.neg(g) if c.needs[1] else None))
 _binary("mul", np.multiply, _mul_vjp, save_inputs=True)
 _binary("div", np.true_divide, _div_vjp, rule=DtypeRule.FLOAT, save_inputs=True)
-_binary("pow", np.power, _pow_vjp, save_inputs=True, save_output=True)
+_SCALAR_POWERS = {  # exponent -> what torch's kernel computes instead of pow (its rounding, its signed zeros)
+    0.5: np.sqrt,
+    -0.5: lambda a: 1 / np.sqrt(a),
+    2.0: lambda a: a * a,
+    3.0: lambda a: a * a * a,
+    -1.0: np.reciprocal,
+    -2.0: lambda a: 1 / (a * a),
+}
+
+
+def _pow(a, b):
+    """np.power, except for a float base and one of torch's special scalar exponents."""
+    if b.ndim == 0 and a.dtype.kind == "f":
+        special = _SCALAR_POWERS.get(float(b))
+        if special is not None:
+            return special(a).astype(a.dtype, copy=False)
+    return np.power(a, b)
+
+
+_binary("pow", _pow, _pow_vjp, save_inputs=True, save_output=True)
 _binary("maximum", np.maximum, _extremum_vjp("lt", "gt"), save_inputs=True)
 _binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True)
 _binary("floor_divide", np.floor_divide, _zero_grad)
-_binary("remainder", np.remainder, _remainder_vjp("floor"), save_inputs=True)
-_binary("fmod", np.fmod, _remainder_vjp("trunc"), save_inputs=True)
+_binary("remainder", np.remainder, _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)), save_inputs=True)
+_binary("fmod", np.fmod, _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))), save_inputs=True)
 def _atan2_vjp(F, g, c):
-    # d atan2(a, b) = (b da - a db) / (a^2 + b^2)
+    # d atan2(a, b) = (b da - a db) / (a^2 + b^2), taken as 0 where a^2 + b^2 is 0 (as torch)
     a, b = c.ins
-    scaled = F.div(g, F.add(F.mul(a, a), F.mul(b, b)))
+    norm2 = F.add(F.mul(a, a), F.mul(b, b))
+    scaled = F.where(F.eq(norm2, 0.0), 0.0, F.div(g, norm2))
     ga = F.mul(scaled, b) if c.needs[0] else None
     gb = F.neg(F.mul(scaled, a)) if c.needs[1] else None
     return ga, gb

@@ -96,14 +96,15 @@ register(
 
 
 def _extremum_vjp(F, g, c):
-    # The gradient is shared evenly between all elements equal to the extremum.
+    # The gradient is shared evenly between all elements equal to the extremum.  As in
+    # torch it is share * mask, so a NaN extremum (no element equals it: 0 hits) gives
+    # NaN, not 0, to the whole reduced group.
     (x,) = c.ins
     dims = c.attrs["dims"]
     shape = c.metas[0].shape
-    hit = F.eq(x, _keep(F, c.out, c))
-    count = F.sum(F.cast(hit, dtype=c.metas[0].dtype), dims=dims, keepdim=True)
-    share = F.div(_keep(F, g, c), count)
-    return (F.where(hit, F.broadcast_to(share, shape=shape), 0.0),)
+    mask = F.cast(F.eq(x, _keep(F, c.out, c)), dtype=c.metas[0].dtype)
+    share = F.div(_keep(F, g, c), F.sum(mask, dims=dims, keepdim=True))
+    return (F.mul(F.broadcast_to(share, shape=shape), mask),)
 
 
 for _name, _ufunc in (("amax", np.maximum), ("amin", np.minimum)):
@@ -176,14 +177,14 @@ register(
 
 def _log_softmax_kernel(x, *, dim):
     shift = np.max(x, axis=dim, keepdims=True)
-    shift[~np.isfinite(shift)] = 0  # rows of -inf stay -inf, not nan
+    shift[shift == -np.inf] = 0  # rows of -inf stay -inf, not nan (a row holding +inf is nan, as in torch)
     shifted = x - shift
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=dim, keepdims=True))
 
 
 def _softmax_kernel(x, *, dim):
     shift = np.max(x, axis=dim, keepdims=True)
-    shift[~np.isfinite(shift)] = 0
+    shift[shift == -np.inf] = 0
     e = np.exp(x - shift)
     e /= np.add.reduce(e, axis=dim, keepdims=True)
     return e

@@ -142,7 +142,12 @@ def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
     elif rounding_mode == "trunc":
         dt = result_type(input, other)
         quotient = elementwise(_DIV, input, other)
-        result = trunc(quotient) if dt.is_floating_point else cast(trunc(quotient), dt)
+        if dt.is_floating_point:
+            # trunc's zero gradient sent back through the division would be 0/0 = NaN where
+            # other is 0; torch gives a rounded division exact zero gradients.
+            result = _zero_gradient(trunc(quotient.detach()), input, other)
+        else:
+            result = cast(trunc(quotient), dt)
     else:
         raise ValueError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
@@ -151,6 +156,18 @@ def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
 
 
 divide = true_divide = div
+
+
+def _zero_gradient(value: Tensor, *inputs) -> Tensor:
+    """``value`` (computed without autograd) recorded as depending on the tensor
+    ``inputs`` with a gradient of exactly zero: ``where(True, value, sum of inputs)``."""
+    tensors = [t for t in inputs if isinstance(t, Tensor) and t._rg]
+    if not tensors or not STATE.enabled:
+        return value
+    others = tensors[0]
+    for t in tensors[1:]:
+        others = add(others, t)
+    return where(const(True, bool_), value, others)
 
 
 def rsub(input, other, *, alpha: Number = 1) -> Tensor:
@@ -202,15 +219,24 @@ def where(condition, input=None, other=None) -> Tensor:
     return apply(op, (cond, a, b))
 
 
+def _clamp_side(x: Tensor, bound, inside, outside) -> Tensor:
+    """``x`` where ``inside(x, bound)``, ``bound`` where ``outside(x, bound)``, and NaN
+    (with no gradient) where either is NaN, so neither comparison holds."""
+    nan = add(x, bound).detach()  # NaN exactly where x or the bound is NaN
+    return where(inside(x, bound), x, where(outside(x, bound), bound, nan))
+
+
 def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
-    """Clamp into ``[min, max]``; the gradient passes where ``min <= x <= max`` (inclusive)."""
+    """Clamp into ``[min, max]``, as torch: NaN in ``input`` or a bound gives NaN; the
+    gradient passes to ``input`` where ``min <= x <= max`` (inclusive) and to a tensor
+    bound where ``x`` is beyond it."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     result = input
     if min is not None:
-        result = where(lt(result, min), min, result)
+        result = _clamp_side(result, min, ge, lt)
     if max is not None:
-        result = where(gt(result, max), max, result)
+        result = _clamp_side(result, max, le, gt)
     return _maybe_out(result, out)
 
 
@@ -243,8 +269,11 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
 
 
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
-    """``|input - other| <= atol + rtol * |other|`` elementwise (infinities equal themselves)."""
-    close = logical_or(le(abs(sub(input, other)), add(mul(abs(other), rtol), atol)), eq(input, other))
+    """``|input - other| <= atol + rtol * |other|`` elementwise; an infinity is close
+    only to itself."""
+    difference = abs(sub(input, other))
+    within = logical_and(isfinite(difference), le(difference, add(mul(abs(other), rtol), atol)))
+    close = logical_or(within, eq(input, other))
     if equal_nan:
         close = logical_or(close, logical_and(isnan(input), isnan(other)))
     return close
@@ -261,7 +290,14 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
-    return add(input, mul(weight, sub(end, input)))
+    """``input + weight * (end - input)``, computed from ``end`` when weight >= 0.5 (as
+    torch, so each end is reproduced exactly, infinities included)."""
+    span = sub(end, input)
+    from_start = add(input, mul(weight, span))
+    from_end = sub(end, mul(sub(1.0, weight) if isinstance(weight, Tensor) else 1.0 - weight, span))
+    if isinstance(weight, Tensor):
+        return where(lt(abs(weight), 0.5), from_start, from_end)
+    return from_start if -0.5 < weight < 0.5 else from_end
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:

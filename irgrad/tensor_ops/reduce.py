@@ -75,7 +75,7 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return P.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return _safe_sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -212,18 +212,26 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if p == 1:
         return sum(P.abs(input), dim, keepdim)
     if p == 0:
-        return sum(cast(P.ne(input, 0), input.dtype), dim, keepdim)
-    return P.pow(sum(P.pow(P.abs(input), p), dim, keepdim), 1.0 / p)
+        # The count of nonzeros, with a zero gradient as in torch: the x * 0 branch only
+        # ever holds zeros, and ties the count to x.
+        return sum(P.where(P.ne(input, 0), 1.0, P.mul(input, 0.0)), dim, keepdim)
+    return _safe_root(sum(P.pow(P.abs(input), p), dim, keepdim), p)
 
 
-def _safe_sqrt(squares: Tensor) -> Tensor:
-    """sqrt with gradient 0 (not nan) where its argument is 0, as PyTorch's norm backward.
+def _safe_root(total: Tensor, p: float) -> Tensor:
+    """``total ** (1/p)`` with gradient 0 (not nan) where ``total`` is 0, as PyTorch's
+    norm and std backward.
 
-    Both ``where``s are needed: the inner keeps sqrt's derivative finite at 0, the outer
-    sends the gradient to the constant branch there.
+    Both ``where``s are needed: the inner keeps the root's derivative finite at 0, the
+    outer sends the gradient to the constant branch there.
     """
-    zero = P.eq(squares, 0)
-    return P.where(zero, 0.0, P.sqrt(P.where(zero, 1.0, squares)))
+    zero = P.eq(total, 0)
+    safe = P.where(zero, 1.0, total)
+    return P.where(zero, 0.0, P.sqrt(safe) if p == 2 else P.pow(safe, 1.0 / p))
+
+
+def _safe_sqrt(total: Tensor) -> Tensor:
+    return _safe_root(total, 2)
 
 
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
