@@ -165,3 +165,17 @@ def test_unwritable_cache_only_means_no_caching(monkeypatch, tmp_path):
     monkeypatch.setenv("IRGRAD_CACHE_DIR", str(blocker))
     signature = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_double)
     assert jit.compile_function(_adder("cache_probe_b"), "cache_probe_b", signature)(2.0, 2.0) == 4.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (9,), (3, 5, 2)])
+def test_relu_grad_matches_numpy_bit_for_bit(monkeypatch, dtype, shape):
+    gen = np.random.default_rng(len(shape) + 10)
+    g = gen.standard_normal(shape).astype(dtype)
+    y = np.maximum(gen.standard_normal(shape), 0).astype(dtype)
+    if g.size >= 5:
+        y.reshape(-1)[:5] = [np.nan, np.inf, -np.inf, -0.0, 0.0]
+        g.reshape(-1)[5:9] = [np.nan, np.inf, -np.inf, -0.0][: g.size - 5]
+    got, ref = both_paths(monkeypatch, "relu_grad", g, y)
+    assert got.shape == ref.shape == shape and got.dtype == ref.dtype == g.dtype
+    np.testing.assert_array_equal(got.view(f"u{g.itemsize}"), ref.view(f"u{g.itemsize}"))

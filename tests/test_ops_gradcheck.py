@@ -198,6 +198,10 @@ CASES: dict[str, list] = {
         (lambda c: apply(OPS["col2im"], (c,), {"shape": (1, 2, 4, 5), **WINDOW, "layout": "cols"}),
          lambda: [R(*window_columns_shape((1, 2, 4, 5))).transpose(1, 2).contiguous()]),
     ],
+    "relu_grad": [
+        (lambda g: apply(OPS["relu_grad"], (g, irgrad.tensor([[2.0, 0.0, -1.0], [0.5, float("nan"), -0.0]]))),
+         lambda: [R(2, 3)]),
+    ],
     "max_pool": [
         (lambda x, w=w: apply(OPS["max_pool"], (x,), w), lambda shape=shape: [DISTINCT(*shape)])
         for w, shape in ((WINDOW, (1, 2, 4, 5)), (TILES, (2, 1, 4, 6)), (OVERLAPS, (1, 2, 5, 4)))

@@ -103,6 +103,7 @@ CASES: dict[str, tuple[list, dict]] = {
     "softmax": ([f(2, 3, 4)], {"dim": 0}),
     "im2col": ([f(2, 3, 5, 5)], WIN),
     "col2im": ([f(2, N_COLS, 3 * 2 * 3)], {"shape": (2, 3, 5, 5), **WIN}),
+    "relu_grad": ([f(3, 4), f(3, 4)], {}),
     "max_pool": ([f(2, 3, 5, 5)], WIN),
     "max_pool_scatter": ([f(2, 3, 4, 2), lambda rng: rng.integers(0, 6, (2, 3, 4, 2)).astype(np.int8)],
                          {"shape": (2, 3, 5, 5), **WIN}),

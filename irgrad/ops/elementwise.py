@@ -110,7 +110,7 @@ _elementwise("trunc", np.trunc, _zero_grad)
 _elementwise(
     "relu",
     lambda x: np.maximum(x, x.dtype.type(0)),
-    lambda F, g, c: (F.where(F.le(c.out, 0), 0.0, g),),  # torch's threshold_backward: NaN passes g
+    lambda F, g, c: (F.relu_grad(g, c.out),),
     save_output=True,
 )
 _elementwise(
@@ -383,6 +383,22 @@ def _remainder_vjp(quotient):
     return vjp
 
 
+def _relu_grad(g, y):
+    """``where(y <= 0, 0, g)``: torch's threshold_backward, so a NaN ``y`` passes ``g``."""
+    native = native_elementwise.relu_grad(g, y)
+    if native is not None:
+        return native
+    return _where(np.asarray(y <= 0), g.dtype.type(0), g)
+
+
+_binary(
+    "relu_grad",
+    _relu_grad,
+    lambda F, gg, c: (F.relu_grad(gg, c.ins[1]) if c.needs[0] else None, None),
+    save_inputs=(1,),
+    doc="relu's gradient `where(y <= 0, 0, g)` from the incoming `g` and relu's output `y` "
+    "(a NaN `y` passes `g`, as torch's threshold_backward); one pass, no mask.",
+)
 _binary("add", np.add, lambda F, g, c: (g, g))
 _binary("sub", np.subtract, lambda F, g, c: (g, F.neg(g) if c.needs[1] else None))
 _binary("mul", np.multiply, _mul_vjp, save_inputs=True)
