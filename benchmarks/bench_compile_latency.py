@@ -21,8 +21,12 @@ class _CNN(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
 
@@ -42,7 +46,10 @@ class _LSTM(nn.Module):
 
 
 MODELS = {
-    "MLP 784-128-10, batch 64": (lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)), (64, 784)),
+    "MLP 784-128-10, batch 64": (
+        lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)),
+        (64, 784),
+    ),
     "CNN, batch 32 x 1 x 28 x 28": (_CNN, (32, 1, 28, 28)),
     "LSTM(10, 128), seq 32, batch 16": (_LSTM, (16, 32, 10)),
 }
@@ -62,7 +69,11 @@ def measure(make, shape) -> dict:
         compiled(x).sum().backward()
         warm.append(time.perf_counter() - start)
     entry = next(iter(compiled._compiled.cache.values()))
-    return {"latency": first - float(np.median(warm)), "stages": entry.timings, "nodes": len(entry.forward) + len(entry.backward)}
+    return {
+        "latency": first - float(np.median(warm)),
+        "stages": entry.timings,
+        "nodes": len(entry.forward) + len(entry.backward),
+    }
 
 
 def main() -> None:

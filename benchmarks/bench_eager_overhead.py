@@ -134,7 +134,9 @@ def main() -> None:
         fns["torch"] = make_step(torch)
     rows = list(time_interleaved(fns).items())
 
-    print(f"eager forward+backward, 19 ops on {SIZE}x{SIZE} float32, up to {RUNS} runs after {WARMUP} warm-up")
+    print(
+        f"eager forward+backward, 19 ops on {SIZE}x{SIZE} float32, up to {RUNS} runs after {WARMUP} warm-up"
+    )
     print(f"{'library':<10}{'median us':>12}{'best us':>12}")
     for name, (median, best) in rows:
         print(f"{name:<10}{median * 1e6:>12.1f}{best * 1e6:>12.1f}")

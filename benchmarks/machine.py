@@ -16,8 +16,13 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS")
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -32,8 +37,9 @@ def thread_env(threads: int) -> dict[str, str]:
 
 def threads_pinned(threads: int) -> bool:
     """Whether this process was started with the thread environment for ``threads``."""
-    return all(os.environ.get(name) == value for name, value in thread_env(threads).items()
-               if name in THREAD_VARS)
+    return all(
+        os.environ.get(name) == value for name, value in thread_env(threads).items() if name in THREAD_VARS
+    )
 
 
 def cpu_model() -> str:

@@ -22,8 +22,12 @@ def lower_bound(flops: float, nbytes: float, limits: Limits) -> dict[str, Any]:
     """The time a step cannot beat on this machine: max(FLOPs / sgemm rate, bytes / copy bandwidth)."""
     compute_ms = flops / (limits.sgemm_gflops * 1e9) * 1e3
     memory_ms = nbytes / (limits.copy_gbs * 1e9) * 1e3
-    return {"compute_bound_ms": compute_ms, "memory_bound_ms": memory_ms, "bound_ms": max(compute_ms, memory_ms),
-            "bound_by": "compute" if compute_ms >= memory_ms else "memory"}
+    return {
+        "compute_bound_ms": compute_ms,
+        "memory_bound_ms": memory_ms,
+        "bound_ms": max(compute_ms, memory_ms),
+        "bound_by": "compute" if compute_ms >= memory_ms else "memory",
+    }
 
 
 def baseline_name(data: dict[str, Any]) -> str:
@@ -81,9 +85,11 @@ def markdown(data: dict[str, Any]) -> str:
     names = contender_names(data)
     m, lim = data["machine"], data["limits"]
     lines = ["# irgrad benchmarks", ""]
-    lines.append(f"Time per step, median in ms (in parentheses: relative to {base}); "
-                 "`bound` is the workload's lower bound on this machine, the last column the best contender's "
-                 "median over it.")
+    lines.append(
+        f"Time per step, median in ms (in parentheses: relative to {base}); "
+        "`bound` is the workload's lower bound on this machine, the last column the best contender's "
+        "median over it."
+    )
     lines.append("")
     lines.append("| workload | " + " | ".join(names) + " | bound ms | best / bound |")
     lines.append("|---" * (len(names) + 3) + "|")
@@ -93,10 +99,15 @@ def markdown(data: dict[str, Any]) -> str:
         ok = [c["median_ms"] for c in w["contenders"] if c["status"] == "ok" and c["median_ms"] is not None]
         best = min(ok) if ok else None
         cells = [_cell(by_name.get(n), base_ms) for n in names]
-        lines.append(f"| {w['name']} | " + " | ".join(cells)
-                     + f" | {_fmt_ms(w['bound_ms'])} | {_ratio(best, w['bound_ms'])} |")
+        lines.append(
+            f"| {w['name']} | "
+            + " | ".join(cells)
+            + f" | {_fmt_ms(w['bound_ms'])} | {_ratio(best, w['bound_ms'])} |"
+        )
     lines += ["", "## Details", ""]
-    lines.append(f"| workload | contender | median ms | min ms | max ms | vs {base} | compile s | vs bound | steps |")
+    lines.append(
+        f"| workload | contender | median ms | min ms | max ms | vs {base} | compile s | vs bound | steps |"
+    )
     lines.append("|---" * 9 + "|")
     for w in data["workloads"]:
         base_ms = _base_ms(w, base)
@@ -109,19 +120,24 @@ def markdown(data: dict[str, Any]) -> str:
             lines.append(
                 f"| {w['name']} | {c['name']} | {status}{_fmt_ms(c['median_ms'])} | {_fmt_ms(c['min_ms'])} | "
                 f"{_fmt_ms(c['max_ms'])} | {_ratio(c['median_ms'], base_ms)} | {compile_s} | "
-                f"{_ratio(c['median_ms'], w['bound_ms'])} | {c['steps']} |")
+                f"{_ratio(c['median_ms'], w['bound_ms'])} | {c['steps']} |"
+            )
     lines += ["", "## Workloads and lower bounds", ""]
     lines.append("| workload | what | GFLOP | MB moved | compute bound ms | memory bound ms | bound |")
     lines.append("|---" * 7 + "|")
     for w in data["workloads"]:
-        lines.append(f"| {w['name']} | {_escape(w['description'])} | {w['gflop']:.3g} | {w['mb_moved']:.3g} | "
-                     f"{_fmt_ms(w['compute_bound_ms'])} | {_fmt_ms(w['memory_bound_ms'])} | {w['bound_by']} |")
+        lines.append(
+            f"| {w['name']} | {_escape(w['description'])} | {w['gflop']:.3g} | {w['mb_moved']:.3g} | "
+            f"{_fmt_ms(w['compute_bound_ms'])} | {_fmt_ms(w['memory_bound_ms'])} | {w['bound_by']} |"
+        )
     lines += ["", "## Machine", ""]
     lines.append(f"- command: `{data['command']}`")
     lines += [f"- {key}: {value}" for key, value in m.items() if value is not None]
-    lines.append(f"- measured limits: sgemm {lim['sgemm_gflops']:.1f} GFLOP/s (numpy float32 "
-                 f"{lim['sgemm_n']}x{lim['sgemm_n']} matmul, best run), copy {lim['copy_gbs']:.1f} GB/s "
-                 f"(np.copyto of {lim['copy_mb']:.0f} MB, read + write bytes, best run)")
+    lines.append(
+        f"- measured limits: sgemm {lim['sgemm_gflops']:.1f} GFLOP/s (numpy float32 "
+        f"{lim['sgemm_n']}x{lim['sgemm_n']} matmul, best run), copy {lim['copy_gbs']:.1f} GB/s "
+        f"(np.copyto of {lim['copy_mb']:.0f} MB, read + write bytes, best run)"
+    )
     lines.append(f"- run time: {data['seconds']:.0f} s")
     lines += ["", "## Method", ""]
     lines.append(
@@ -137,10 +153,13 @@ def markdown(data: dict[str, Any]) -> str:
         "step is zero_grad, forward, loss (cross-entropy, or W5's scalar), backward and an SGD step (lr 0.01). "
         "irgrad compiled and torch.compile compile the model's forward (their backward graphs come with it); "
         "loss, backward and the optimizer step run as usual. JAX jit compiles the whole step (value_and_grad "
-        "and the SGD update).")
+        "and the SGD update)."
+    )
     lines.append("")
-    lines.append("Lower bounds (rough, on purpose): max(FLOPs / sgemm rate, bytes / copy bandwidth). "
-                 + workloads_module.ACCOUNTING)
+    lines.append(
+        "Lower bounds (rough, on purpose): max(FLOPs / sgemm rate, bytes / copy bandwidth). "
+        + workloads_module.ACCOUNTING
+    )
     if data["notes"]:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in data["notes"]]
     return "\n".join(lines) + "\n"

@@ -70,13 +70,26 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(warmup=2, min_rounds=3, max_rounds=60, seconds_per_workload=10.0, deadline=130.0,
-                   torch_compile=False, limit_repeats=3)
+        return cls(
+            warmup=2,
+            min_rounds=3,
+            max_rounds=60,
+            seconds_per_workload=10.0,
+            deadline=130.0,
+            torch_compile=False,
+            limit_repeats=3,
+        )
 
     @classmethod
     def full(cls) -> Settings:
-        return cls(warmup=5, min_rounds=10, max_rounds=400, seconds_per_workload=45.0, deadline=720.0,
-                   torch_compile=True)
+        return cls(
+            warmup=5,
+            min_rounds=10,
+            max_rounds=400,
+            seconds_per_workload=45.0,
+            deadline=720.0,
+            torch_compile=True,
+        )
 
 
 @dataclass
@@ -99,12 +112,17 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         med = self.median_ms
         return {
-            "name": self.name, "framework": self.framework, "status": self.status, "reason": self.reason,
+            "name": self.name,
+            "framework": self.framework,
+            "status": self.status,
+            "reason": self.reason,
             "median_ms": med,
             "min_ms": min(self.times_ms) if self.times_ms else None,
             "max_ms": max(self.times_ms) if self.times_ms else None,
             "first_call_ms": self.first_ms,
-            "compile_s": (self.first_ms - med) / 1e3 if self.compiled and med is not None and self.first_ms else None,
+            "compile_s": (self.first_ms - med) / 1e3
+            if self.compiled and med is not None and self.first_ms
+            else None,
             "steps": len(self.times_ms),
             "max_abs_diff_vs_eager": self.max_abs_diff,
             "times_ms": self.times_ms,
@@ -149,23 +167,41 @@ def _importable(name: str) -> ModuleType | None:
         return None
 
 
-def contenders_for(workload: Workload, frameworks: dict[str, Any], backends: list[str],
-                   torch_compile: bool) -> list[tuple[str, str, Any]]:
+def contenders_for(
+    workload: Workload, frameworks: dict[str, Any], backends: list[str], torch_compile: bool
+) -> list[tuple[str, str, Any]]:
     """(name, framework, factory) for every contender of ``workload``; factories build lazily."""
     import irgrad
 
     out: list[tuple[str, str, Any]] = [
-        ("irgrad eager", "irgrad", lambda: torchlike_contender(workload, irgrad, "irgrad eager", "irgrad"))]
+        ("irgrad eager", "irgrad", lambda: torchlike_contender(workload, irgrad, "irgrad eager", "irgrad"))
+    ]
     for b in backends:
         name = f"irgrad compiled ({b})"
-        out.append((name, "irgrad", lambda b=b, name=name: torchlike_contender(
-            workload, irgrad, name, "irgrad", wrap=lambda fn: irgrad.compile(fn, backend=b))))
+        out.append(
+            (
+                name,
+                "irgrad",
+                lambda b=b, name=name: torchlike_contender(
+                    workload, irgrad, name, "irgrad", wrap=lambda fn: irgrad.compile(fn, backend=b)
+                ),
+            )
+        )
     torch = frameworks.get("torch")
     if torch is not None:
-        out.append(("torch eager", "torch", lambda: torchlike_contender(workload, torch, "torch eager", "torch")))
+        out.append(
+            ("torch eager", "torch", lambda: torchlike_contender(workload, torch, "torch eager", "torch"))
+        )
         if torch_compile:
-            out.append(("torch.compile", "torch", lambda: torchlike_contender(
-                workload, torch, "torch.compile", "torch", wrap=torch.compile)))
+            out.append(
+                (
+                    "torch.compile",
+                    "torch",
+                    lambda: torchlike_contender(
+                        workload, torch, "torch.compile", "torch", wrap=torch.compile
+                    ),
+                )
+            )
     if frameworks.get("jax") is not None:
         out.append(("jax jit", "jax", lambda: jax_contender(workload)))
     return out
@@ -200,8 +236,9 @@ def _compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> tuple[bo
     return not first_bad, worst, first_bad
 
 
-def measure_workload(workload: Workload, factories: list[tuple[str, str, Any]], settings: Settings,
-                     seconds: float, log=print) -> list[Outcome]:
+def measure_workload(
+    workload: Workload, factories: list[tuple[str, str, Any]], settings: Settings, seconds: float, log=print
+) -> list[Outcome]:
     """Time every contender of one workload, interleaved; see the module docstring for the protocol.
 
     Each contender's first two steps come before any timing: the first compiles (irgrad's
@@ -244,8 +281,12 @@ def measure_workload(workload: Workload, factories: list[tuple[str, str, Any]], 
             _step(outcome, contender, live, log, timed=False)
     start = time.perf_counter()
     r = 0
-    while live and r < settings.max_rounds and (r < settings.min_rounds or time.perf_counter() - start < seconds):
-        order = live[r % len(live):] + live[:r % len(live)]
+    while (
+        live
+        and r < settings.max_rounds
+        and (r < settings.min_rounds or time.perf_counter() - start < seconds)
+    ):
+        order = live[r % len(live) :] + live[: r % len(live)]
         for outcome, contender in order:
             _turn(outcome, contender, live, log, settings)
         r += 1
@@ -280,8 +321,15 @@ def _step(outcome: Outcome, contender: Contender, live: list, log, timed: bool) 
 # --- the run --------------------------------------------------------------------------------------
 
 
-def run(workloads: list[Workload], settings: Settings, threads: int, frameworks: tuple[str, ...] = ("torch", "jax"),
-        out_dir: Path | None = RESULTS_DIR, command: str = "", log=print) -> dict[str, Any]:
+def run(
+    workloads: list[Workload],
+    settings: Settings,
+    threads: int,
+    frameworks: tuple[str, ...] = ("torch", "jax"),
+    out_dir: Path | None = RESULTS_DIR,
+    command: str = "",
+    log=print,
+) -> dict[str, Any]:
     """Measure the machine and every workload; write latest.{md,json,png} to ``out_dir`` (None: don't).
 
     Returns the results as the dict stored in latest.json.
@@ -294,7 +342,9 @@ def run(workloads: list[Workload], settings: Settings, threads: int, frameworks:
     info = machine.describe(threads, tuple(n for n, mod in available.items() if mod is not None))
     log(f"machine: {info['cpu']}, {info['cores']} cores, {threads} thread(s)")
     limits = machine.measure_limits(settings.sgemm_n, settings.copy_mb, settings.limit_repeats)
-    log(f"limits: sgemm {limits.sgemm_gflops:.1f} GFLOP/s (n={limits.sgemm_n}), copy {limits.copy_gbs:.1f} GB/s")
+    log(
+        f"limits: sgemm {limits.sgemm_gflops:.1f} GFLOP/s (n={limits.sgemm_n}), copy {limits.copy_gbs:.1f} GB/s"
+    )
     backends, skipped = irgrad_backends()
     notes = [f"irgrad.compile backend {b!r} not benchmarked: {why}" for b, why in skipped.items()]
     notes += [f"{name} not importable: not benchmarked" for name, mod in available.items() if mod is None]
@@ -304,21 +354,42 @@ def run(workloads: list[Workload], settings: Settings, threads: int, frameworks:
     results = []
     for i, workload in enumerate(workloads):
         elapsed = time.perf_counter() - start
-        seconds = min(settings.seconds_per_workload, max(1.0, 0.5 * (settings.deadline - elapsed) / (len(workloads) - i)))
+        seconds = min(
+            settings.seconds_per_workload,
+            max(1.0, 0.5 * (settings.deadline - elapsed) / (len(workloads) - i)),
+        )
         log(f"{workload.name}: {workload.describe()}")
         began = time.perf_counter()
         factories = contenders_for(workload, available, backends, settings.torch_compile)
         outcomes = measure_workload(workload, factories, settings, seconds, log)
         bound = report.lower_bound(workload.flops(), workload.bytes_moved(), limits)
-        results.append({"name": workload.name, "description": workload.describe(), "mode": workload.mode,
-                        "gflop": workload.flops() / 1e9, "mb_moved": workload.bytes_moved() / 1e6, **bound,
-                        "seconds": time.perf_counter() - began, "contenders": [o.to_dict() for o in outcomes]})
+        results.append(
+            {
+                "name": workload.name,
+                "description": workload.describe(),
+                "mode": workload.mode,
+                "gflop": workload.flops() / 1e9,
+                "mb_moved": workload.bytes_moved() / 1e6,
+                **bound,
+                "seconds": time.perf_counter() - began,
+                "contenders": [o.to_dict() for o in outcomes],
+            }
+        )
         for o in outcomes:
             if o.median_ms is not None:
-                log(f"  {o.name:<26} median {o.median_ms:9.2f} ms  ({len(o.times_ms)} steps)"
-                    + (f"  [{o.status}]" if o.status != "ok" else ""))
-    data = {"command": command, "machine": info, "limits": limits.to_dict(), "settings": vars(settings),
-            "notes": notes, "workloads": results, "seconds": time.perf_counter() - start}
+                log(
+                    f"  {o.name:<26} median {o.median_ms:9.2f} ms  ({len(o.times_ms)} steps)"
+                    + (f"  [{o.status}]" if o.status != "ok" else "")
+                )
+    data = {
+        "command": command,
+        "machine": info,
+        "limits": limits.to_dict(),
+        "settings": vars(settings),
+        "notes": notes,
+        "workloads": results,
+        "seconds": time.perf_counter() - start,
+    }
     if out_dir is not None:
         paths = report.write_all(data, out_dir)
         log("wrote " + ", ".join(str(p) for p in paths))
@@ -331,7 +402,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer steps, torch.compile off (< 3 min)")
     parser.add_argument("--only", metavar="NAME", help=f"comma-separated workload name prefixes: {names}")
     parser.add_argument("--threads", type=int, default=2, help="threads for BLAS/OpenMP/torch (default 2)")
-    parser.add_argument("--with-torch-compile", action="store_true", help="include torch.compile in --quick mode")
+    parser.add_argument(
+        "--with-torch-compile", action="store_true", help="include torch.compile in --quick mode"
+    )
     parser.add_argument("--no-jax", action="store_true", help="leave JAX out even if it is importable")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for latest.{md,json,png}")
     args = parser.parse_args(argv)

@@ -108,8 +108,10 @@ class CNN:
     classes: int = 10
 
     def describe(self) -> str:
-        return (f"CNN conv(1-{self.c1})-pool-conv({self.c1}-{self.c2})-pool-fc({self._flat()}-{self.hidden})"
-                f"-fc({self.hidden}-{self.classes}), batch {self.batch}x1x{self.image}x{self.image}")
+        return (
+            f"CNN conv(1-{self.c1})-pool-conv({self.c1}-{self.c2})-pool-fc({self._flat()}-{self.hidden})"
+            f"-fc({self.hidden}-{self.classes}), batch {self.batch}x1x{self.image}x{self.image}"
+        )
 
     def _flat(self) -> int:
         return self.c2 * (self.image // 4) ** 2
@@ -121,22 +123,35 @@ class CNN:
     def build(self, lib: ModuleType, x: np.ndarray, y: np.ndarray) -> Built:
         nn = lib.nn
         model = nn.Sequential(
-            nn.Conv2d(1, self.c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(self.c1, self.c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(self._flat(), self.hidden), nn.ReLU(), nn.Linear(self.hidden, self.classes),
+            nn.Conv2d(1, self.c1, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(self.c1, self.c2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(self._flat(), self.hidden),
+            nn.ReLU(),
+            nn.Linear(self.hidden, self.classes),
         )
         return Built(model, list(model.parameters()), (lib.tensor(x),), lib.tensor(y))
 
     def jax_init(self, rng: np.random.Generator) -> dict:
-        return {"conv1": _conv_init(rng, 1, self.c1), "conv2": _conv_init(rng, self.c1, self.c2),
-                "fc1": _linear_init(rng, self._flat(), self.hidden), "fc2": _linear_init(rng, self.hidden, self.classes)}
+        return {
+            "conv1": _conv_init(rng, 1, self.c1),
+            "conv2": _conv_init(rng, self.c1, self.c2),
+            "fc1": _linear_init(rng, self._flat(), self.hidden),
+            "fc2": _linear_init(rng, self.hidden, self.classes),
+        }
 
     def jax_forward(self, params: dict, x):
         import jax.numpy as jnp
         from jax import lax
 
         def conv_relu_pool(x, w, b):
-            x = lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+            x = lax.conv_general_dilated(
+                x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+            )
             x = jnp.maximum(x + b[None, :, None, None], 0)
             n, c, h, w_ = x.shape
             return x.reshape(n, c, h // 2, 2, w_ // 2, 2).max(axis=(3, 5))
@@ -156,16 +171,30 @@ class CNN:
         return conv1 + conv2 + 2.0 * self.batch * (self._flat() * self.hidden + self.hidden * self.classes)
 
     def n_params(self) -> int:
-        return (self.c1 * 9 + self.c1 + self.c2 * self.c1 * 9 + self.c2
-                + self._flat() * self.hidden + self.hidden + self.hidden * self.classes + self.classes)
+        return (
+            self.c1 * 9
+            + self.c1
+            + self.c2 * self.c1 * 9
+            + self.c2
+            + self._flat() * self.hidden
+            + self.hidden
+            + self.hidden * self.classes
+            + self.classes
+        )
 
     def n_inputs(self) -> int:
         return self.batch * self.image**2
 
     def n_activations(self) -> int:
         s, s2, s4 = self.image, self.image // 2, self.image // 4
-        per_sample = (2 * self.c1 * s * s + self.c1 * s2 * s2 + 2 * self.c2 * s2 * s2 + self.c2 * s4 * s4
-                      + 2 * self.hidden + self.classes)
+        per_sample = (
+            2 * self.c1 * s * s
+            + self.c1 * s2 * s2
+            + 2 * self.c2 * s2 * s2
+            + self.c2 * s4 * s4
+            + 2 * self.hidden
+            + self.classes
+        )
         return self.batch * per_sample
 
 
@@ -180,8 +209,10 @@ class LSTMClassifier:
     classes: int = 2
 
     def describe(self) -> str:
-        return (f"LSTM({self.input}, {self.hidden}), seq {self.seq}, batch {self.batch}, "
-                f"last hidden -> Linear({self.hidden}-{self.classes})")
+        return (
+            f"LSTM({self.input}, {self.hidden}), seq {self.seq}, batch {self.batch}, "
+            f"last hidden -> Linear({self.hidden}-{self.classes})"
+        )
 
     def data(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         x = rng.standard_normal((self.batch, self.seq, self.input), dtype=np.float32)
@@ -210,8 +241,13 @@ class LSTMClassifier:
         def u(*shape):
             return rng.uniform(-bound, bound, shape).astype(np.float32)
 
-        return {"w_ih": u(4 * h, self.input), "w_hh": u(4 * h, h), "b_ih": u(4 * h), "b_hh": u(4 * h),
-                "fc": _linear_init(rng, h, self.classes)}
+        return {
+            "w_ih": u(4 * h, self.input),
+            "w_hh": u(4 * h, h),
+            "b_ih": u(4 * h),
+            "b_hh": u(4 * h),
+            "fc": _linear_init(rng, h, self.classes),
+        }
 
     def jax_forward(self, params: dict, x):
         import jax
@@ -223,7 +259,7 @@ class LSTMClassifier:
         def cell(carry, xw):
             h, c = carry
             gates = xw + h @ params["w_hh"].T
-            i, f, g, o = (gates[:, k * h_size:(k + 1) * h_size] for k in range(4))
+            i, f, g, o = (gates[:, k * h_size : (k + 1) * h_size] for k in range(4))
             c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
             h = jax.nn.sigmoid(o) * jnp.tanh(c)
             return (h, c), None
@@ -291,14 +327,18 @@ class Elementwise:
 
 def _linear_init(rng: np.random.Generator, fan_in: int, fan_out: int) -> tuple[np.ndarray, np.ndarray]:
     bound = 1.0 / math.sqrt(fan_in)
-    return (rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
-            rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    return (
+        rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
+        rng.uniform(-bound, bound, fan_out).astype(np.float32),
+    )
 
 
 def _conv_init(rng: np.random.Generator, c_in: int, c_out: int, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
     bound = 1.0 / math.sqrt(c_in * k * k)
-    return (rng.uniform(-bound, bound, (c_out, c_in, k, k)).astype(np.float32),
-            rng.uniform(-bound, bound, c_out).astype(np.float32))
+    return (
+        rng.uniform(-bound, bound, (c_out, c_in, k, k)).astype(np.float32),
+        rng.uniform(-bound, bound, c_out).astype(np.float32),
+    )
 
 
 # --- workloads ------------------------------------------------------------------------------------
@@ -375,8 +415,9 @@ class Contender:
     graph_breaks: Callable[[], list[str]] = field(default=lambda: [])
 
 
-def torchlike_contender(workload: Workload, lib: ModuleType, name: str, framework: str,
-                        wrap: Callable[[Any], Any] | None = None) -> Contender:
+def torchlike_contender(
+    workload: Workload, lib: ModuleType, name: str, framework: str, wrap: Callable[[Any], Any] | None = None
+) -> Contender:
     """irgrad or PyTorch (same code): eager, or with the forward wrapped by a compiler (``wrap``)."""
     lib.manual_seed(SEED)
     x, y = workload.data()
@@ -435,6 +476,7 @@ def jax_contender(workload: Workload) -> Contender:
         return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
     if workload.training:
+
         @jax.jit
         def train_step(params, x, y):
             loss, grads = jax.value_and_grad(loss_fn)(params, x, y)

@@ -46,7 +46,9 @@ def main(epochs: int = 15) -> float:
             optimizer.step()
             total += loss.item() * len(y)
         scheduler.step()
-        print(f"epoch {epoch:2d}  loss {total / len(y_train):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}")
+        print(
+            f"epoch {epoch:2d}  loss {total / len(y_train):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}"
+        )
     final = accuracy(model, x_test, y_test)
     print(f"CNN test accuracy: {final:.4f}")
     return final

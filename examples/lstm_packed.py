@@ -57,7 +57,9 @@ def main(epochs: int = 20, batch_size: int = 64) -> float:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             total += loss.item() * len(idx)
-        print(f"epoch {epoch:2d}  loss {total / len(sequences):.4f}  test accuracy {evaluate(model, *test):.4f}")
+        print(
+            f"epoch {epoch:2d}  loss {total / len(sequences):.4f}  test accuracy {evaluate(model, *test):.4f}"
+        )
     final = evaluate(model, *test)
     print(f"LSTM test accuracy: {final:.4f}")
     return final

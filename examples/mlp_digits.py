@@ -26,7 +26,9 @@ def main(epochs: int = 20) -> float:
             optimizer.step()
             total += loss.item() * len(y)
         if epoch % 5 == 0 or epoch == 1:
-            print(f"epoch {epoch:2d}  loss {total / len(y_train):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}")
+            print(
+                f"epoch {epoch:2d}  loss {total / len(y_train):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}"
+            )
     final = accuracy(model, x_test, y_test)
     print(f"MLP test accuracy: {final:.4f}")
     return final

@@ -59,7 +59,15 @@ from .dtypes import (  # noqa: E402
     uint8,
 )
 from .dtypes import bool_ as bool  # noqa: E402,A001
-from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
+from .random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)  # noqa: E402
 from .tensor import Size, Tensor, device  # noqa: E402
 from .tensor_methods import install as _install_methods  # noqa: E402
 from .tensor_ops.indexing import (  # noqa: E402

@@ -180,7 +180,9 @@ class CompiledBackward:
             from .autograd.graph import FREED_MESSAGE
 
             raise RuntimeError(FREED_MESSAGE)
-        seeds = [g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)]
+        seeds = [
+            g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)
+        ]
         grads_in = tuple(self.entry.run_backward(self.saved + seeds))
         if release:
             self.saved = []
@@ -191,8 +193,16 @@ class CompiledBackward:
 class Compiled:
     """A compiled function (or a module's forward) with its guard-keyed cache."""
 
-    def __init__(self, fn: Callable, module, backend: str, dynamic: bool, fullgraph: bool, dump: str | None,
-                 verify: bool = False) -> None:
+    def __init__(
+        self,
+        fn: Callable,
+        module,
+        backend: str,
+        dynamic: bool,
+        fullgraph: bool,
+        dump: str | None,
+        verify: bool = False,
+    ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"irgrad.compile: unknown backend {backend!r}; choose one of {BACKENDS}")
         if backend == "llvm":
@@ -248,9 +258,16 @@ class Compiled:
         report = PipelineReport()
         start = time.perf_counter()
         needs_grad = STATE.enabled
-        tr = trace_call(self.fn, args, kwargs, module=self.module,
-                        name=type(self.module).__name__ if self.module is not None else getattr(self.fn, "__name__", "forward"),
-                        fullgraph=self.fullgraph)
+        tr = trace_call(
+            self.fn,
+            args,
+            kwargs,
+            module=self.module,
+            name=type(self.module).__name__
+            if self.module is not None
+            else getattr(self.fn, "__name__", "forward"),
+            fullgraph=self.fullgraph,
+        )
         report.add("trace", time.perf_counter() - start)
         entry = Entry(key, tr)
         if tr.graph_break is not None:
@@ -284,7 +301,11 @@ class Compiled:
         tr = entry.trace
         self.dumper.write("traced", tr.graph)
         graph = run_passes(tr.graph, default_passes(), check=self.verify, dumper=self.dumper, report=report)
-        wrt = [i for i, t in enumerate(tr.input_tensors) if t._rg and t.is_floating_point()] if needs_grad else []
+        wrt = (
+            [i for i, t in enumerate(tr.input_tensors) if t._rg and t.is_floating_point()]
+            if needs_grad
+            else []
+        )
         entry.wrt = wrt
         if wrt:
             from .passes.autodiff import autodiff
@@ -300,17 +321,27 @@ class Compiled:
             forward, backward = partition(joint, n_results + len(writes), n_results, NUMPY_NEVER_RECOMPUTED)
             report.add("autodiff+partition", time.perf_counter() - start)
             self.dumper.write("joint", joint)
-            forward = run_passes(forward, default_passes(), check=self.verify, dumper=self.dumper, report=report)
-            backward = run_passes(backward, default_passes(), check=self.verify, dumper=self.dumper, report=report)
+            forward = run_passes(
+                forward, default_passes(), check=self.verify, dumper=self.dumper, report=report
+            )
+            backward = run_passes(
+                backward, default_passes(), check=self.verify, dumper=self.dumper, report=report
+            )
             self.dumper.write("forward", forward)
             self.dumper.write("backward", backward)
-            forward = run_passes(forward, lowering_passes(), check=self.verify, dumper=self.dumper, report=report)
-            backward = run_passes(backward, lowering_passes(), check=self.verify, dumper=self.dumper, report=report)
+            forward = run_passes(
+                forward, lowering_passes(), check=self.verify, dumper=self.dumper, report=report
+            )
+            backward = run_passes(
+                backward, lowering_passes(), check=self.verify, dumper=self.dumper, report=report
+            )
             entry.forward, entry.backward = forward, backward
             entry.n_saved = len(forward.outputs) - n_results - len(writes)
             entry.run_backward = compile_graph(backward)
         else:
-            entry.forward = run_passes(graph, lowering_passes(), check=self.verify, dumper=self.dumper, report=report)
+            entry.forward = run_passes(
+                graph, lowering_passes(), check=self.verify, dumper=self.dumper, report=report
+            )
         entry.run_forward = compile_graph(entry.forward)
 
     # --- validation ---------------------------------------------------------------------------
@@ -345,8 +376,10 @@ class Compiled:
         for want, got in zip(wanted, results):
             w = want._data
             if w.shape != got.shape or not np.allclose(w, got, rtol=1e-3, atol=1e-5, equal_nan=True):
-                return ("the traced graph depends on input values in a way the tracer could not see "
-                        "(it disagreed with eager execution on other inputs)")
+                return (
+                    "the traced graph depends on input values in a way the tracer could not see "
+                    "(it disagreed with eager execution on other inputs)"
+                )
         return None
 
     # --- dynamic shapes -----------------------------------------------------------------------
@@ -367,15 +400,26 @@ class Compiled:
         base_sizes = sorted({leaves[p]._data.shape[d] for p, d in dims})
         symbols = ["B" if i == 0 else f"B{i}" for i in range(len(base_sizes))]
         symbol_of = {size: name for size, name in zip(base_sizes, symbols)}
-        probes = [[s + (1 if j == i else 0) for j, s in enumerate(base_sizes)] for i in range(len(base_sizes))]
+        probes = [
+            [s + (1 if j == i else 0) for j, s in enumerate(base_sizes)] for i in range(len(base_sizes))
+        ]
         probes.append([s + 2 for s in base_sizes])
         entries = [entry]
         for sizes in probes:
             resize = dict(zip(base_sizes, sizes))
-            new_leaves = [_resized(t, [(d, resize[t._data.shape[d]]) for p, d in dims if p == pos]) for pos, t in enumerate(leaves)]
+            new_leaves = [
+                _resized(t, [(d, resize[t._data.shape[d]]) for p, d in dims if p == pos])
+                for pos, t in enumerate(leaves)
+            ]
             new_args, new_kwargs = unflatten(spec, new_leaves)
             with _preserved_state(self.module):
-                tr = trace_call(self.fn, tuple(new_args), dict(new_kwargs), module=self.module, name=entry.trace.graph.name)
+                tr = trace_call(
+                    self.fn,
+                    tuple(new_args),
+                    dict(new_kwargs),
+                    module=self.module,
+                    name=entry.trace.graph.name,
+                )
             if tr.graph_break is not None:
                 self.log.append("dynamic shapes: a probe trace broke the graph; specialising per size")
                 return
@@ -383,8 +427,15 @@ class Compiled:
             self._build(probe, needs_grad, PipelineReport())
             entries.append(probe)
         forward = generalize([e.forward for e in entries], symbols, base_sizes)
-        backward = generalize([e.backward for e in entries], symbols, base_sizes) if entry.backward is not None else None
-        same_layout = all(e.wrt == entry.wrt and e.n_saved == entry.n_saved and e.trace.mutated == entry.trace.mutated for e in entries)
+        backward = (
+            generalize([e.backward for e in entries], symbols, base_sizes)
+            if entry.backward is not None
+            else None
+        )
+        same_layout = all(
+            e.wrt == entry.wrt and e.n_saved == entry.n_saved and e.trace.mutated == entry.trace.mutated
+            for e in entries
+        )
         if forward is None or (entry.backward is not None and backward is None) or not same_layout:
             self.log.append("dynamic shapes: the program differs between sizes; specialising per size")
             return
@@ -422,22 +473,31 @@ class Compiled:
     # --- inspection ---------------------------------------------------------------------------
     def explain(self) -> str:
         """Graphs, guards, recompiles, graph breaks and time per stage, as text."""
-        lines = [f"irgrad.compile: backend={self.backend}, dynamic={self.dynamic}, {len(self.cache)} cached graph(s)"]
+        lines = [
+            f"irgrad.compile: backend={self.backend}, dynamic={self.dynamic}, {len(self.cache)} cached graph(s)"
+        ]
         lines.append("events:")
         lines += [f"  - {event}" for event in self.log] or ["  (not called yet)"]
         for n, entry in enumerate(self.cache.values()):
             lines.append(f"graph {n}:")
             key = entry.key
-            shapes = ", ".join(_show(g[1]) + " " + g[2] if g[0] == "tensor" else repr(g[2]) for g in key.inputs)
-            lines.append(f"  guards: inputs ({shapes}); grad_enabled={key.grad_enabled}; "
-                         f"training={all(key.training) if key.training else None}; {len(key.state)} parameters/buffers")
+            shapes = ", ".join(
+                _show(g[1]) + " " + g[2] if g[0] == "tensor" else repr(g[2]) for g in key.inputs
+            )
+            lines.append(
+                f"  guards: inputs ({shapes}); grad_enabled={key.grad_enabled}; "
+                f"training={all(key.training) if key.training else None}; {len(key.state)} parameters/buffers"
+            )
             if entry.graph_break is not None:
                 lines.append(f"  graph break: {entry.graph_break} (runs eagerly)")
                 continue
             lines.append("  forward: " + _describe(entry.forward))
             if entry.backward is not None:
                 lines.append(f"  backward: {_describe(entry.backward)}; {entry.n_saved} values saved for it")
-            lines.append("  time per stage: " + ", ".join(f"{name} {secs * 1e3:.1f} ms" for name, secs in entry.timings))
+            lines.append(
+                "  time per stage: "
+                + ", ".join(f"{name} {secs * 1e3:.1f} ms" for name, secs in entry.timings)
+            )
             lines.append(_indent(str(entry.forward), "  "))
             if entry.backward is not None:
                 lines.append(_indent(str(entry.backward), "  "))
@@ -475,10 +535,15 @@ def _fits(entry: Entry, leaves: list) -> bool:
     for pos, (a, b) in enumerate(zip(inputs, leaves)):
         if a._data.ndim != b._data.ndim:
             return False
-        if any(x != y for d, (x, y) in enumerate(zip(a._data.shape, b._data.shape)) if (pos, d) not in dynamic):
+        if any(
+            x != y for d, (x, y) in enumerate(zip(a._data.shape, b._data.shape)) if (pos, d) not in dynamic
+        ):
             return False
     sizes: dict[str, int] = {}
-    return all(sizes.setdefault(sym, leaves[p]._data.shape[d]) == leaves[p]._data.shape[d] for sym, p, d in entry.dynamic)
+    return all(
+        sizes.setdefault(sym, leaves[p]._data.shape[d]) == leaves[p]._data.shape[d]
+        for sym, p, d in entry.dynamic
+    )
 
 
 def _perturbed(t: Tensor, rng: np.random.Generator) -> Tensor:
@@ -566,8 +631,16 @@ class CompiledModule:
         return f"CompiledModule({self._orig_mod!r})"
 
 
-def compile(model=None, *, backend: str = "llvm", dynamic: bool = False, fullgraph: bool = False,
-            dump: str | None = None, mode: str | None = None, options: dict | None = None):
+def compile(
+    model=None,
+    *,
+    backend: str = "llvm",
+    dynamic: bool = False,
+    fullgraph: bool = False,
+    dump: str | None = None,
+    mode: str | None = None,
+    options: dict | None = None,
+):
     """Compile a module or function (also usable as ``@irgrad.compile`` or ``@irgrad.compile(...)``).
 
     ``options={"verify": True}`` (or ``IRGRAD_VERIFY=1``) runs the IR verifier after every
@@ -579,8 +652,15 @@ def compile(model=None, *, backend: str = "llvm", dynamic: bool = False, fullgra
     dynamic shapes and training.
     """
     if model is None:
-        return functools.partial(compile, backend=backend, dynamic=dynamic, fullgraph=fullgraph, dump=dump,
-                                 mode=mode, options=options)
+        return functools.partial(
+            compile,
+            backend=backend,
+            dynamic=dynamic,
+            fullgraph=fullgraph,
+            dump=dump,
+            mode=mode,
+            options=options,
+        )
     from .nn import Module
 
     verify = bool((options or {}).get("verify", False))

@@ -118,12 +118,16 @@ def _like(input: Tensor, dtype) -> tuple:
     return input._data.shape, (D.to_dtype(dtype) if dtype is not None else input.dtype)
 
 
-def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+def zeros_like(
+    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None
+) -> Tensor:
     shape, dt = _like(input, dtype)
     return _finish(np.zeros(shape, dtype=dt.np), requires_grad, device)
 
 
-def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+def ones_like(
+    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None
+) -> Tensor:
     shape, dt = _like(input, dtype)
     return _finish(np.ones(shape, dtype=dt.np), requires_grad, device)
 
@@ -170,7 +174,9 @@ def _random_op(name: str, shape: tuple, dt: D.dtype, requires_grad: bool, device
     return _finish(out._data, requires_grad, device) if requires_grad or device is not None else out
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randint(
+    low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):

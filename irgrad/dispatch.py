@@ -98,8 +98,7 @@ def compute_dtypes(op: OpDef, promoted: dtype) -> dtype | None:
         return get_default_dtype()
     if rule is DtypeRule.INTEGRAL and promoted.category == FLOAT:
         raise NotImplementedError(
-            f"{op.name}: bitwise operations are only supported for integral and bool tensors, "
-            f"got {promoted}"
+            f"{op.name}: bitwise operations are only supported for integral and bool tensors, got {promoted}"
         )
     if rule is DtypeRule.LOGICAL:
         return None
@@ -151,7 +150,9 @@ def elementwise(op: OpDef, *args) -> Tensor:
 def _scalar_fits(value, kind: str) -> bool:
     """A Python scalar that keeps a tensor of this dtype kind's dtype (PyTorch promotion)."""
     t = type(value)
-    return (t is float and kind == "f") or (t is int and (kind == "f" or (kind == "i" and -(2**31) <= value < 2**31)))
+    return (t is float and kind == "f") or (
+        t is int and (kind == "f" or (kind == "i" and -(2**31) <= value < 2**31))
+    )
 
 
 def _elementwise_general(op: OpDef, args: tuple) -> Tensor:

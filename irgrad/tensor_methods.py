@@ -40,7 +40,15 @@ _METHODS = {
 }
 
 
-def _to(self: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False, memory_format=None) -> Tensor:
+def _to(
+    self: Tensor,
+    *args,
+    dtype=None,
+    device=None,
+    copy: bool = False,
+    non_blocking: bool = False,
+    memory_format=None,
+) -> Tensor:
     """``to(dtype)``, ``to(device)``, ``to(other)``; returns self when nothing changes."""
     target = to_target(args, dtype, device)
     result = self if target is None else cast(self, target)
@@ -51,7 +59,7 @@ def _to(self: Tensor, *args, dtype=None, device=None, copy: bool = False, non_bl
 
 def _type(self: Tensor, dtype=None):
     if dtype is None:
-        return f"irgrad.{ {'float32': 'Float', 'float64': 'Double', 'int64': 'Long', 'int32': 'Int', 'bool': 'Bool', 'float16': 'Half', 'uint8': 'Byte', 'int8': 'Char', 'int16': 'Short'}[self.dtype.name]}Tensor"
+        return f"irgrad.{ {'float32': 'Float', 'float64': 'Double', 'int64': 'Long', 'int32': 'Int', 'bool': 'Bool', 'float16': 'Half', 'uint8': 'Byte', 'int8': 'Char', 'int16': 'Short'}[self.dtype.name] }Tensor"
     return _to(self, dtype)
 
 
@@ -71,7 +79,9 @@ def _new_factory(fill):
     return method
 
 
-def _new_full(self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def _new_full(
+    self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     from .creation import full
 
     return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)

@@ -136,9 +136,7 @@ class Tracer:
     def on_inplace(self, target: Tensor, new: Tensor) -> None:
         if self.graph_break is not None:
             return
-        aliases = [
-            t for t in self.alive if t is not target and np.may_share_memory(t._data, target._data)
-        ]
+        aliases = [t for t in self.alive if t is not target and np.may_share_memory(t._data, target._data)]
         if any(self.values.get(id(t)) in self.dependent for t in aliases):
             self._break("an in-place write into a tensor that has traced views")
             return
@@ -175,9 +173,7 @@ class Tracer:
                 mutated.append(pos)
                 outputs.append(self.mutations[nid])
         self.graph.set_outputs(outputs)
-        return Trace(
-            self.graph, self.input_tensors, spec, len(leaves), mutated, self.graph_break, result
-        )
+        return Trace(self.graph, self.input_tensors, spec, len(leaves), mutated, self.graph_break, result)
 
 
 def module_tree(module) -> tuple[list, list[Tensor]]:
@@ -217,21 +213,29 @@ def module_state(module) -> list[tuple[str, Tensor, str]]:
     param_names = {id(t): name for name, t in module.named_parameters()}
     buffer_names = {id(t): name for name, t in module.named_buffers()}
     n_params = len(param_names)
-    return [(param_names[id(t)], t, PARAM) if i < n_params else (buffer_names[id(t)], t, BUFFER)
-            for i, t in enumerate(tensors)]
+    return [
+        (param_names[id(t)], t, PARAM) if i < n_params else (buffer_names[id(t)], t, BUFFER)
+        for i, t in enumerate(tensors)
+    ]
 
 
 def input_names(fn: Callable, n: int) -> list[str]:
     """Names for a function's tensor arguments: its parameter names where it has them."""
     try:
-        params = [p.name for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):
         params = []
     names = [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
     return names
 
 
-def trace_call(fn: Callable, args: tuple, kwargs: dict, module=None, name: str = "forward", fullgraph: bool = False) -> Trace:
+def trace_call(
+    fn: Callable, args: tuple, kwargs: dict, module=None, name: str = "forward", fullgraph: bool = False
+) -> Trace:
     """Run ``fn(*args, **kwargs)`` once, recording its ops; see :class:`Trace`."""
     tracer = Tracer(re.sub(r"[^\w.]", "", name) or "forward", fullgraph)  # "<lambda>" -> "lambda"
     leaves, _ = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
@@ -260,14 +264,22 @@ def trace(fn_or_module, *example_inputs, **example_kwargs) -> Graph:
 
         return matrix_trace(fn_or_module)
     if isinstance(fn_or_module, Module):
-        result = trace_call(fn_or_module, example_inputs, example_kwargs, module=fn_or_module,
-                            name=type(fn_or_module).__name__)
+        result = trace_call(
+            fn_or_module,
+            example_inputs,
+            example_kwargs,
+            module=fn_or_module,
+            name=type(fn_or_module).__name__,
+        )
     else:
-        result = trace_call(fn_or_module, example_inputs, example_kwargs,
-                            name=getattr(fn_or_module, "__name__", "forward"))
+        result = trace_call(
+            fn_or_module, example_inputs, example_kwargs, name=getattr(fn_or_module, "__name__", "forward")
+        )
     if result.graph_break is not None:
         import warnings
 
-        warnings.warn(f"irgrad.trace: graph break: {result.graph_break}; the graph covers the ops before it",
-                      stacklevel=2)
+        warnings.warn(
+            f"irgrad.trace: graph break: {result.graph_break}; the graph covers the ops before it",
+            stacklevel=2,
+        )
     return result.graph

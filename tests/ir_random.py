@@ -121,9 +121,22 @@ class _Builder:
     # --- steps --------------------------------------------------------------------------
     def step(self) -> None:
         kinds = (
-            self.unary, self.binary, self.binary, self.with_constant, self.with_constant,
-            self.where, self.reduce, self.reshape, self.permute, self.broadcast, self.slice,
-            self.matmul, self.cast_round_trip, self.new_constant, self.repeat, self.undo,
+            self.unary,
+            self.binary,
+            self.binary,
+            self.with_constant,
+            self.with_constant,
+            self.where,
+            self.reduce,
+            self.reshape,
+            self.permute,
+            self.broadcast,
+            self.slice,
+            self.matmul,
+            self.cast_round_trip,
+            self.new_constant,
+            self.repeat,
+            self.undo,
         )
         self.pick(kinds)()
 

@@ -23,7 +23,9 @@ def _tuned_in_fresh_process(**env) -> str:
     code = "import irgrad, irgrad._allocator as a; print(a.TUNED)"
     full = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     full.update(env)
-    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_import_applies_it_once_and_the_opt_out_works():

@@ -187,7 +187,7 @@ def test_grad_outputs_weight_the_outputs():
 
 def test_grad_of_several_outputs_sums():
     x = leaf([1.0, 2.0])
-    g1, = irgrad.autograd.grad([(x * 2).sum(), (x * x).sum()], x)
+    (g1,) = irgrad.autograd.grad([(x * 2).sum(), (x * x).sum()], x)
     np.testing.assert_allclose(g1.numpy(), [4.0, 6.0])
 
 
@@ -491,7 +491,7 @@ def _broadcast_pair():
         shapes = []
         for _ in range(2):
             k = draw(st.integers(0, ndim))
-            shapes.append(tuple(1 if draw(st.booleans()) else s for s in out[ndim - k:]))
+            shapes.append(tuple(1 if draw(st.booleans()) else s for s in out[ndim - k :]))
         return shapes
 
     return pair()
@@ -531,7 +531,10 @@ def test_inplace_on_saved_tensor_is_detected():
     b = a * 2
     c = b * b
     b.add_(1.0)
-    with pytest.raises(RuntimeError, match="one of the variables needed for gradient computation has been modified by an inplace operation"):
+    with pytest.raises(
+        RuntimeError,
+        match="one of the variables needed for gradient computation has been modified by an inplace operation",
+    ):
         c.sum().backward()
 
 
@@ -549,7 +552,9 @@ def test_inplace_on_tensor_not_saved_is_fine():
 
 def test_inplace_on_leaf_requiring_grad_raises():
     a = leaf([1.0])
-    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
+    with pytest.raises(
+        RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"
+    ):
         a.add_(1.0)
     with irgrad.no_grad():
         a.add_(1.0)  # fine under no_grad

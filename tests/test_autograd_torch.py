@@ -27,9 +27,9 @@ UNARY = {
     "sum_keep": lambda lib, x: x.sum(dim=-1, keepdim=True) if x.dim() else x,
     "mean_keep0": lambda lib, x: x.mean(dim=0, keepdim=True) if x.dim() == 2 else x * 0.5,
     "softmax": lambda lib, x: x.softmax(dim=-1) if x.dim() else x,
-    "transpose_back": lambda lib, x: x.transpose(0, 1).reshape(4, 3).transpose(0, 1).reshape(3, 4)
-    if tuple(x.shape) == (3, 4)
-    else x,
+    "transpose_back": lambda lib, x: (
+        x.transpose(0, 1).reshape(4, 3).transpose(0, 1).reshape(3, 4) if tuple(x.shape) == (3, 4) else x
+    ),
 }
 BINARY = {
     "add": lambda lib, x, y: x + y,
@@ -37,7 +37,9 @@ BINARY = {
     "mul": lambda lib, x, y: x * y,
     "div": lambda lib, x, y: x / (y * y + 1),
     "maximum": lambda lib, x, y: lib.maximum(x, y),
-    "matmul_w": lambda lib, x, y: (x @ lib.ones(4, 4, dtype=lib.float64) * 0.1 + y) if x.dim() == 2 and x.shape[-1] == 4 else x + y,
+    "matmul_w": lambda lib, x, y: (
+        (x @ lib.ones(4, 4, dtype=lib.float64) * 0.1 + y) if x.dim() == 2 and x.shape[-1] == 4 else x + y
+    ),
 }
 
 
@@ -58,7 +60,10 @@ def programs(draw):
 
 def make_leaves(lib, n_leaves, seed):
     rng = np.random.default_rng(seed)
-    return [lib.tensor(rng.standard_normal(s), dtype=lib.float64, requires_grad=True) for s in LEAF_SHAPES[:n_leaves]]
+    return [
+        lib.tensor(rng.standard_normal(s), dtype=lib.float64, requires_grad=True)
+        for s in LEAF_SHAPES[:n_leaves]
+    ]
 
 
 def run_program(lib, leaves, steps):
@@ -70,7 +75,7 @@ def run_program(lib, leaves, steps):
             values.append(BINARY[step[1]](lib, values[step[2]], values[step[3]]))
     # Every value feeds the loss, so shared subexpressions get gradient from several paths.
     loss = values[-1].sum() * 1.0
-    for k, v in enumerate(values[len(leaves):-1]):
+    for k, v in enumerate(values[len(leaves) : -1]):
         loss = loss + v.mean() * (0.1 * (k + 1))
     return loss, values
 
@@ -137,7 +142,10 @@ def test_second_derivatives_like_torch(program):
             penalty = sum((g * g).sum() for g in used)
             second = lib.autograd.grad(penalty, leaves, allow_unused=True)
         seconds.append(
-            [np.zeros(tuple(leaf.shape)) if g is None else g.detach().numpy() for g, leaf in zip(second, leaves)]
+            [
+                np.zeros(tuple(leaf.shape)) if g is None else g.detach().numpy()
+                for g, leaf in zip(second, leaves)
+            ]
         )
     for a, b in zip(*firsts):
         assert_close(a, b)
@@ -217,7 +225,16 @@ def test_inplace_ops_in_graph_like_torch():
 
 @pytest.mark.parametrize(
     "scenario",
-    ["freed", "non_scalar", "no_grad_output", "shape_mismatch", "unused", "inplace_saved", "inplace_leaf", "int_requires_grad"],
+    [
+        "freed",
+        "non_scalar",
+        "no_grad_output",
+        "shape_mismatch",
+        "unused",
+        "inplace_saved",
+        "inplace_leaf",
+        "int_requires_grad",
+    ],
 )
 def test_same_error_types_as_torch(scenario):
     def run(lib):
@@ -259,7 +276,20 @@ def test_grad_fn_names_like_torch():
     names = []
     for lib in LIBS:
         a = lib.ones(2, 2, requires_grad=True)
-        ts = [a + 1, a * a, a.exp(), a.sum(), a.tanh(), a.sigmoid(), a.relu(), a / 2, a - a, -a, a.expand(3, 2, 2), a.clone()]
+        ts = [
+            a + 1,
+            a * a,
+            a.exp(),
+            a.sum(),
+            a.tanh(),
+            a.sigmoid(),
+            a.relu(),
+            a / 2,
+            a - a,
+            -a,
+            a.expand(3, 2, 2),
+            a.clone(),
+        ]
         names.append([t.grad_fn.name() for t in ts])
         leaf_fn = ts[1].grad_fn.next_functions[0][0]
         names[-1].append(type(leaf_fn).__name__)

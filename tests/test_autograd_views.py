@@ -118,8 +118,10 @@ def test_random_view_in_place_sequences_match_pytorch(seed):
     a0 = rng.standard_normal((4, 6))
     c0 = rng.standard_normal(())
     weights = rng.standard_normal((4, 6))
-    plan = [(int(rng.integers(len(VIEWS))), int(rng.integers(len(IN_PLACE))), bool(rng.integers(2)))
-            for _ in range(3)]
+    plan = [
+        (int(rng.integers(len(VIEWS))), int(rng.integers(len(IN_PLACE))), bool(rng.integers(2)))
+        for _ in range(3)
+    ]
     results = []
     for lib in (irgrad, torch):
         a = lib.tensor(a0, requires_grad=True)
@@ -139,7 +141,9 @@ def test_random_view_in_place_sequences_match_pytorch(seed):
             assert "modified by an inplace operation" in str(err)
             results.append(None)
             continue
-        results.append((base.detach().numpy().copy(), loss.item(), a.grad.numpy().copy(), c.grad.numpy().copy()))
+        results.append(
+            (base.detach().numpy().copy(), loss.item(), a.grad.numpy().copy(), c.grad.numpy().copy())
+        )
     mine, theirs = results
     assert (mine is None) == (theirs is None)
     for got, want in zip(mine or (), theirs or ()):

@@ -21,8 +21,19 @@ from benchmarks.workloads import (
     standard_workloads,
 )
 
-TINY = Settings(warmup=1, min_rounds=2, max_rounds=3, seconds_per_workload=0.05, deadline=10.0,
-                torch_compile=False, sgemm_n=64, copy_mb=1.0, limit_repeats=1, turn_ms=0.0, pause_ms=0.0)
+TINY = Settings(
+    warmup=1,
+    min_rounds=2,
+    max_rounds=3,
+    seconds_per_workload=0.05,
+    deadline=10.0,
+    torch_compile=False,
+    sgemm_n=64,
+    copy_mb=1.0,
+    limit_repeats=1,
+    turn_ms=0.0,
+    pause_ms=0.0,
+)
 
 
 def _quiet(*_args) -> None:
@@ -32,8 +43,11 @@ def _quiet(*_args) -> None:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    workloads = [Workload("T-train", MLP((8, 4, 3), 2), "train"), Workload("T-infer", MLP((8, 4, 3), 2), "infer"),
-                 Workload("E-train", Elementwise(50), "train")]
+    workloads = [
+        Workload("T-train", MLP((8, 4, 3), 2), "train"),
+        Workload("T-infer", MLP((8, 4, 3), 2), "infer"),
+        Workload("E-train", Elementwise(50), "train"),
+    ]
     data = run(workloads, TINY, threads=1, frameworks=(), out_dir=out, command="pytest", log=_quiet)
     return data, out
 
@@ -102,10 +116,19 @@ def test_failures_and_wrong_results_are_reported_not_raised():
         _fake("irgrad compiled (wrong)", lambda: None, {"output": np.full(3, 2.0, np.float32)}),
         _fake("irgrad compiled (flaky)", fails_on_fourth_step, good),
     ]
-    settings = Settings(warmup=1, min_rounds=5, max_rounds=5, seconds_per_workload=0.01, deadline=1.0,
-                        torch_compile=False, turn_ms=0.0, pause_ms=0.0)
-    eager, broken, wrong, flaky = measure_workload(Workload("T", MLP((2, 2), 1), "infer"), factories, settings,
-                                                   0.01, _quiet)
+    settings = Settings(
+        warmup=1,
+        min_rounds=5,
+        max_rounds=5,
+        seconds_per_workload=0.01,
+        deadline=1.0,
+        torch_compile=False,
+        turn_ms=0.0,
+        pause_ms=0.0,
+    )
+    eager, broken, wrong, flaky = measure_workload(
+        Workload("T", MLP((2, 2), 1), "infer"), factories, settings, 0.01, _quiet
+    )
     assert (eager.status, len(eager.times_ms)) == ("ok", 5)
     assert broken.status == "n/a" and "cannot compile this" in broken.reason
     assert wrong.status == "WRONG" and wrong.max_abs_diff == pytest.approx(1.0) and len(wrong.times_ms) == 5
@@ -117,15 +140,31 @@ def test_contenders_take_turns_that_start_with_an_untimed_step():
     untimed (the other framework's worker threads may still spin), then times steps."""
     calls: list[str] = []
     good = {"output": np.ones(3, np.float32)}
-    factories = [_fake(name, lambda name=name: calls.append(name), good) for name in ("irgrad eager", "other")]
-    settings = Settings(warmup=1, min_rounds=3, max_rounds=3, seconds_per_workload=0.0, deadline=1.0,
-                        torch_compile=False, turn_ms=0.0, pause_ms=0.0)
+    factories = [
+        _fake(name, lambda name=name: calls.append(name), good) for name in ("irgrad eager", "other")
+    ]
+    settings = Settings(
+        warmup=1,
+        min_rounds=3,
+        max_rounds=3,
+        seconds_per_workload=0.0,
+        deadline=1.0,
+        torch_compile=False,
+        turn_ms=0.0,
+        pause_ms=0.0,
+    )
     first, second = measure_workload(Workload("T", MLP((2, 2), 1), "infer"), factories, settings, 0.0, _quiet)
     setup = ["irgrad eager"] * 2 + ["other"] * 2  # first call and the checked second call
     assert calls[:4] == setup
-    turns = [calls[i:i + 2] for i in range(4, len(calls), 2)]
-    assert turns == [["irgrad eager"] * 2, ["other"] * 2, ["other"] * 2, ["irgrad eager"] * 2,
-                     ["irgrad eager"] * 2, ["other"] * 2]
+    turns = [calls[i : i + 2] for i in range(4, len(calls), 2)]
+    assert turns == [
+        ["irgrad eager"] * 2,
+        ["other"] * 2,
+        ["other"] * 2,
+        ["irgrad eager"] * 2,
+        ["irgrad eager"] * 2,
+        ["other"] * 2,
+    ]
     assert len(first.times_ms) == len(second.times_ms) == 3  # one timed step per turn (turn_ms=0)
 
 
@@ -138,7 +177,9 @@ def test_counts_and_bounds():
     assert LSTMClassifier().n_params() == 4 * 128 * (10 + 128) + 2 * 4 * 128 + 128 * 2 + 2
     assert Workload("e", Elementwise(1000), "train").bytes_moved() == 5 * 4 * 1000
     bound = report.lower_bound(2e9, 1e9, Limits(sgemm_gflops=100.0, copy_gbs=10.0, sgemm_n=1, copy_mb=1))
-    assert bound["compute_bound_ms"] == pytest.approx(20.0) and bound["memory_bound_ms"] == pytest.approx(100.0)
+    assert bound["compute_bound_ms"] == pytest.approx(20.0) and bound["memory_bound_ms"] == pytest.approx(
+        100.0
+    )
     assert bound["bound_ms"] == pytest.approx(100.0) and bound["bound_by"] == "memory"
 
 

@@ -214,7 +214,13 @@ def test_dump_writes_numbered_stage_files(tmp_path):
         compiled(irgrad.randn(2, 6))
     files = sorted(os.listdir(tmp_path))
     assert files[0] == "00-traced.ir"
-    assert [f.split("-", 1)[1] for f in files[:5]] == ["traced.ir", "fold.ir", "simplify.ir", "cse.ir", "dce.ir"]
+    assert [f.split("-", 1)[1] for f in files[:5]] == [
+        "traced.ir",
+        "fold.ir",
+        "simplify.ir",
+        "cse.ir",
+        "dce.ir",
+    ]
     text = (tmp_path / "00-traced.ir").read_text()
     assert text.startswith("graph Sequential(")
     irgrad.ir.parse_graph(text)

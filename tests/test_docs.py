@@ -51,9 +51,22 @@ def registry_columns(op: OpDef) -> list[str]:
     """The generated cells of the op's row: op, kind, arity, attributes, dtype rule, gradient."""
     arity = "variadic" if op.arity == -1 else str(op.arity)
     attrs = ", ".join(f"`{a}`" for a in op_attributes(op)) or "-"
-    grad = "-" if op.vjp is None else "yes" + " (saves " + (
-        "inputs and output" if op.save_inputs and op.save_output
-        else "inputs" if op.save_inputs else "output" if op.save_output else "nothing") + ")"
+    grad = (
+        "-"
+        if op.vjp is None
+        else "yes"
+        + " (saves "
+        + (
+            "inputs and output"
+            if op.save_inputs and op.save_output
+            else "inputs"
+            if op.save_inputs
+            else "output"
+            if op.save_output
+            else "nothing"
+        )
+        + ")"
+    )
     return [f"`{op.name}`", op.kind.value, arity, attrs, op.dtype_rule.value, grad]
 
 
@@ -105,8 +118,9 @@ def test_page_code_runs(page, tmp_path):
     (tmp_path / name).write_text(script, encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("IRGRAD_DUMP", None)
-    done = subprocess.run([sys.executable, name], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, name], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, f"docs/{page}:\n{done.stderr[-3000:]}"
 
 
@@ -121,7 +135,9 @@ def _links(page: Path) -> list[tuple[str, str]]:
 
 def _anchors(page: Path) -> set[str]:
     """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
-    headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S), re.M)
+    headings = re.findall(
+        r"^#+ (.+)$", re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S), re.M
+    )
     return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
 
 

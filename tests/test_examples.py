@@ -53,5 +53,13 @@ def test_demo_trains_eager_and_compiled_identically(capsys):
 
 
 def teardown_module():
-    for name in ("mlp_digits", "cnn_digits", "lstm_packed", "regression_sgd", "custom_function", "demo", "_digits"):
+    for name in (
+        "mlp_digits",
+        "cnn_digits",
+        "lstm_packed",
+        "regression_sgd",
+        "custom_function",
+        "demo",
+        "_digits",
+    ):
         sys.modules.pop(name, None)

@@ -54,7 +54,9 @@ def test_attributes_of_every_kind_round_trip():
 
 def test_large_constants_round_trip_as_splat_or_base64():
     g = Graph("c")
-    g.set_outputs([g.add_constant(np.zeros((10, 10), np.float32)), g.add_constant(np.arange(100, dtype=np.int64))])
+    g.set_outputs(
+        [g.add_constant(np.zeros((10, 10), np.float32)), g.add_constant(np.arange(100, dtype=np.int64))]
+    )
     text = str(g)
     assert "splat=0.0" in text and "b64=" in text
     back = parse_graph(text)

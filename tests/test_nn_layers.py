@@ -155,7 +155,9 @@ def test_activation_modules_match_torch(name, args):
 SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 3.0, -3.0, 6.0, 0.3, -0.3, 1.3, 30.0, -30.0]
 
 
-@pytest.mark.parametrize("name,args", [a for a in ACTIVATIONS if a[0] not in ("Softmax", "LogSoftmax", "Softmin", "GLU")])
+@pytest.mark.parametrize(
+    "name,args", [a for a in ACTIVATIONS if a[0] not in ("Softmax", "LogSoftmax", "Softmin", "GLU")]
+)
 def test_activations_at_special_values_match_torch(name, args):
     """NaN, infinities, signed zeros and the kinks: values and gradients as torch's
     kernels give them (a NaN input passes relu's gradient, for instance).  Exact GELU

@@ -188,7 +188,11 @@ def test_load_state_dict_non_strict_reports_keys():
 
 def test_load_state_dict_batchnorm_without_num_batches_tracked_and_assign():
     bn = nn.BatchNorm1d(3)
-    sd = {k: v for k, v in _to_numpy_state(torch.nn.BatchNorm1d(3).state_dict()).items() if "num_batches" not in k}
+    sd = {
+        k: v
+        for k, v in _to_numpy_state(torch.nn.BatchNorm1d(3).state_dict()).items()
+        if "num_batches" not in k
+    }
     bn.load_state_dict(sd)  # old checkpoints lack the key; torch fills it in too
     m = nn.Linear(2, 2)
     w = irgrad.ones(2, 2)
@@ -219,7 +223,9 @@ def test_forward_hooks():
     h3 = m.register_forward_hook(lambda mod, args, out: calls.append("first"), prepend=True)
     x = irgrad.randn(3, 2)
     y = m(x)
-    np.testing.assert_allclose(y.detach().numpy(), (m.bias + 1).detach().numpy()[None].repeat(3, 0), rtol=1e-6)
+    np.testing.assert_allclose(
+        y.detach().numpy(), (m.bias + 1).detach().numpy()[None].repeat(3, 0), rtol=1e-6
+    )
     assert calls == ["first", "after"]
     h1.remove()
     h2.remove()

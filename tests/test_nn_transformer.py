@@ -67,7 +67,8 @@ def attn_mask(kind, shape, rng):
 
 
 @pytest.mark.parametrize(
-    "mask,scale,lengths", list(itertools.product([None, "bool", "float", "causal"], [None, 0.3], [(4, 4), (3, 5)]))
+    "mask,scale,lengths",
+    list(itertools.product([None, "bool", "float", "causal"], [None, 0.3], [(4, 4), (3, 5)])),
 )
 def test_sdpa_matches_torch(mask, scale, lengths):
     rng = np.random.default_rng(0)
@@ -112,13 +113,17 @@ def test_sdpa_gqa_and_errors():
     backward_both(t, i, rng)
     grads_close([(tq, iq), (tk, ik), (tv, iv)])
     with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
-        F.scaled_dot_product_attention(iq, ik, iv, attn_mask=irgrad.ones(3, 5, dtype=irgrad.bool), is_causal=True)
+        F.scaled_dot_product_attention(
+            iq, ik, iv, attn_mask=irgrad.ones(3, 5, dtype=irgrad.bool), is_causal=True
+        )
 
 
 # --- MultiheadAttention --------------------------------------------------------------------
 
 
-def mha_case(tm, im, rng, *, self_attn, batch_first, mask, kpm, need_weights, average, causal=False, L=4, S=5, N=3):
+def mha_case(
+    tm, im, rng, *, self_attn, batch_first, mask, kpm, need_weights, average, causal=False, L=4, S=5, N=3
+):
     E = im.embed_dim
     Sx = L if self_attn else S
     shape = (lambda n: (N, n, E)) if batch_first else (lambda n: (n, N, E))
@@ -160,7 +165,11 @@ def mha_case(tm, im, rng, *, self_attn, batch_first, mask, kpm, need_weights, av
 MHA_CASES = [
     (bf, nw, mask, kpm, sa)
     for bf, nw, mask, kpm, sa in itertools.product(
-        [False, True], [True, False], [None, "bool", "float", "causal"], [None, "bool", "float"], [True, False]
+        [False, True],
+        [True, False],
+        [None, "bool", "float", "causal"],
+        [None, "bool", "float"],
+        [True, False],
     )
     if not (mask == "causal" and not sa) and not (mask in ("bool", "float") and kpm not in (None, mask))
 ]
@@ -170,10 +179,23 @@ MHA_CASES = [
 def test_mha_matches_torch(batch_first, need_weights, mask, kpm, self_attn):
     rng = np.random.default_rng(len(MHA_CASES))
     torch.manual_seed(0)
-    tm, im = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first), nn.MultiheadAttention(8, 2, batch_first=batch_first)
+    tm, im = (
+        torch.nn.MultiheadAttention(8, 2, batch_first=batch_first),
+        nn.MultiheadAttention(8, 2, batch_first=batch_first),
+    )
     copy_weights(tm, im)
-    mha_case(tm, im, rng, self_attn=self_attn, batch_first=batch_first, mask=mask, kpm=kpm, need_weights=need_weights,
-             average=bool(rng.integers(2)), causal=mask == "causal")
+    mha_case(
+        tm,
+        im,
+        rng,
+        self_attn=self_attn,
+        batch_first=batch_first,
+        mask=mask,
+        kpm=kpm,
+        need_weights=need_weights,
+        average=bool(rng.integers(2)),
+        causal=mask == "causal",
+    )
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
@@ -231,7 +253,12 @@ def test_mha_fully_masked_row_with_weights_is_nan_as_torch():
 
 def test_mha_init_and_errors():
     m = nn.MultiheadAttention(16, 4)
-    assert [n for n, _ in m.named_parameters()] == ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]
+    assert [n for n, _ in m.named_parameters()] == [
+        "in_proj_weight",
+        "in_proj_bias",
+        "out_proj.weight",
+        "out_proj.bias",
+    ]
     assert isinstance(m.out_proj, nn.Linear)
     assert np.all(m.in_proj_bias.detach().numpy() == 0) and np.all(m.out_proj.bias.detach().numpy() == 0)
     bound = np.sqrt(6 / (16 + 48))
@@ -256,7 +283,9 @@ def test_mha_dropout_in_training_only():
 
 ENCODER_CASES = [
     c
-    for c in itertools.product([False, True], [False, True], ["relu", "gelu"], [None, "bool", "float", "causal"], [None, "bool"])
+    for c in itertools.product(
+        [False, True], [False, True], ["relu", "gelu"], [None, "bool", "float", "causal"], [None, "bool"]
+    )
     if not (c[3] == "float" and c[4] == "bool")
 ]
 
@@ -283,7 +312,9 @@ def encoder_inputs(rng, batch_first, mask, kpm, L=5, N=3, E=8):
 @pytest.mark.parametrize("batch_first,norm_first,activation,mask,kpm", ENCODER_CASES)
 def test_encoder_layer_matches_torch(batch_first, norm_first, activation, mask, kpm):
     rng = np.random.default_rng(7)
-    kwargs = dict(dim_feedforward=16, dropout=0.0, activation=activation, batch_first=batch_first, norm_first=norm_first)
+    kwargs = dict(
+        dim_feedforward=16, dropout=0.0, activation=activation, batch_first=batch_first, norm_first=norm_first
+    )
     torch.manual_seed(0)
     tm, im = torch.nn.TransformerEncoderLayer(8, 2, **kwargs), nn.TransformerEncoderLayer(8, 2, **kwargs)
     copy_weights(tm, im)
@@ -306,7 +337,9 @@ def test_encoder_stack_matches_torch(mask, kpm):
     kwargs = dict(dim_feedforward=16, dropout=0.0, batch_first=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch: "enable_nested_tensor is True, but ..."
-        tm = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, **kwargs), 2, norm=torch.nn.LayerNorm(8))
+        tm = torch.nn.TransformerEncoder(
+            torch.nn.TransformerEncoderLayer(8, 2, **kwargs), 2, norm=torch.nn.LayerNorm(8)
+        )
     im = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, **kwargs), 2, norm=nn.LayerNorm(8))
     copy_weights(tm, im)
     tm.eval()
@@ -324,7 +357,9 @@ def test_encoder_layers_are_independent_copies():
     layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
     enc = nn.TransformerEncoder(layer, 3)
     weights = [m.self_attn.in_proj_weight for m in enc.layers]
-    assert len({id(w) for w in weights}) == 3 and all(w is not layer.self_attn.in_proj_weight for w in weights)
+    assert len({id(w) for w in weights}) == 3 and all(
+        w is not layer.self_attn.in_proj_weight for w in weights
+    )
     np.testing.assert_array_equal(weights[0].detach().numpy(), weights[2].detach().numpy())
     with irgrad.no_grad():
         weights[0].add_(1.0)
@@ -337,8 +372,16 @@ def test_encoder_layers_are_independent_copies():
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_transformer_matches_torch(norm_first):
     rng = np.random.default_rng(9)
-    kwargs = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16, dropout=0.0,
-                  norm_first=norm_first, activation="gelu")
+    kwargs = dict(
+        d_model=8,
+        nhead=2,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        dim_feedforward=16,
+        dropout=0.0,
+        norm_first=norm_first,
+        activation="gelu",
+    )
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

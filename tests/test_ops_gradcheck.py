@@ -65,6 +65,8 @@ OVERLAPS = {"kernel": (3, 3), "stride": (1, 1), "dilation": (1, 1)}  # windows t
 def window_positions(pooled_shape: tuple, kernel: tuple) -> irgrad.Tensor:
     """Random int8 positions within each window (a max_pool_argmax result)."""
     return irgrad.tensor(_rng.integers(0, kernel[0] * kernel[1], pooled_shape).astype(np.int8))
+
+
 CASES: dict[str, list] = {
     "neg": [(lambda x: -x, lambda: [R(2, 3)])],
     "abs": [(lambda x: x.abs(), lambda: [R(2, 3)])],
@@ -119,10 +121,19 @@ CASES: dict[str, list] = {
     "cumsum": [(lambda x: x.cumsum(1), lambda: [R(2, 3)]), (lambda x: x.cumsum(0), lambda: [R(3)])],
     "lstm_cell": [
         (lambda g, c: irgrad.dispatch.apply(irgrad.ops.OPS["lstm_cell"], (g, c)), lambda: [R(3, 8), R(3, 2)]),
-        (lambda g, c: irgrad.dispatch.apply(irgrad.ops.OPS["lstm_cell"], (g, c)).sin(), lambda: [R(2, 2, 4), R(2, 2, 1)]),
+        (
+            lambda g, c: irgrad.dispatch.apply(irgrad.ops.OPS["lstm_cell"], (g, c)).sin(),
+            lambda: [R(2, 2, 4), R(2, 2, 1)],
+        ),
     ],
-    "log_softmax": [(lambda x: irgrad.log_softmax(x, 1), lambda: [R(2, 3)]), (lambda x: x.log_softmax(0) * x, lambda: [R(3, 2)])],
-    "softmax": [(lambda x: irgrad.softmax(x, -1), lambda: [R(2, 3)]), (lambda x: x.softmax(0).sin(), lambda: [R(4)])],
+    "log_softmax": [
+        (lambda x: irgrad.log_softmax(x, 1), lambda: [R(2, 3)]),
+        (lambda x: x.log_softmax(0) * x, lambda: [R(3, 2)]),
+    ],
+    "softmax": [
+        (lambda x: irgrad.softmax(x, -1), lambda: [R(2, 3)]),
+        (lambda x: x.softmax(0).sin(), lambda: [R(4)]),
+    ],
     "reshape": [(lambda x: x.reshape(3, 2) * 1, lambda: [R(2, 3)])],
     "permute": [(lambda x: x.permute(2, 0, 1), lambda: [R(2, 3, 2)])],
     "broadcast_to": [(lambda x: x.expand(3, 2, 3), lambda: [R(2, 1)])],
@@ -164,22 +175,30 @@ CASES: dict[str, list] = {
     ],
     "nll_loss": [
         (lambda x: irgrad.nn.functional.nll_loss(x, irgrad.tensor([0, 2, -100, 1])), lambda: [R(4, 3)]),
-        (lambda x: irgrad.nn.functional.nll_loss(x, irgrad.tensor([[0, 2], [1, 1]]), reduction="none"),
-         lambda: [R(2, 3, 2)]),
+        (
+            lambda x: irgrad.nn.functional.nll_loss(x, irgrad.tensor([[0, 2], [1, 1]]), reduction="none"),
+            lambda: [R(2, 3, 2)],
+        ),
         (lambda x: irgrad.nn.functional.cross_entropy(x, irgrad.tensor(1), reduction="sum"), lambda: [R(3)]),
     ],
     "nll_loss_grad": [
         (
-            lambda g, r=r: apply(OPS["nll_loss_grad"], (g, IDX(0, 2, -100, 1)),
-                                 {"shape": (4, 3), "ignore_index": -100, "reduction": r}),
+            lambda g, r=r: apply(
+                OPS["nll_loss_grad"],
+                (g, IDX(0, 2, -100, 1)),
+                {"shape": (4, 3), "ignore_index": -100, "reduction": r},
+            ),
             lambda: [R()],
         )
         for r in ("sum", "mean")
     ]
     + [
         (
-            lambda g: apply(OPS["nll_loss_grad"], (g, irgrad.tensor([[0, 2], [1, -1]])),
-                            {"shape": (2, 3, 2), "ignore_index": -1, "reduction": "none"}),
+            lambda g: apply(
+                OPS["nll_loss_grad"],
+                (g, irgrad.tensor([[0, 2], [1, -1]])),
+                {"shape": (2, 3, 2), "ignore_index": -1, "reduction": "none"},
+            ),
             lambda: [R(2, 2)],
         )
     ],
@@ -193,14 +212,22 @@ CASES: dict[str, list] = {
         (lambda x: apply(OPS["im2col"], (x,), {**WINDOW, "layout": "cols"}), lambda: [R(1, 2, 4, 5)]),
     ],
     "col2im": [
-        (lambda c: apply(OPS["col2im"], (c,), {"shape": (1, 2, 4, 5), **WINDOW}),
-         lambda: [R(*window_columns_shape((1, 2, 4, 5)))]),
-        (lambda c: apply(OPS["col2im"], (c,), {"shape": (1, 2, 4, 5), **WINDOW, "layout": "cols"}),
-         lambda: [R(*window_columns_shape((1, 2, 4, 5))).transpose(1, 2).contiguous()]),
+        (
+            lambda c: apply(OPS["col2im"], (c,), {"shape": (1, 2, 4, 5), **WINDOW}),
+            lambda: [R(*window_columns_shape((1, 2, 4, 5)))],
+        ),
+        (
+            lambda c: apply(OPS["col2im"], (c,), {"shape": (1, 2, 4, 5), **WINDOW, "layout": "cols"}),
+            lambda: [R(*window_columns_shape((1, 2, 4, 5))).transpose(1, 2).contiguous()],
+        ),
     ],
     "relu_grad": [
-        (lambda g: apply(OPS["relu_grad"], (g, irgrad.tensor([[2.0, 0.0, -1.0], [0.5, float("nan"), -0.0]]))),
-         lambda: [R(2, 3)]),
+        (
+            lambda g: apply(
+                OPS["relu_grad"], (g, irgrad.tensor([[2.0, 0.0, -1.0], [0.5, float("nan"), -0.0]]))
+            ),
+            lambda: [R(2, 3)],
+        ),
     ],
     "max_pool": [
         (lambda x, w=w: apply(OPS["max_pool"], (x,), w), lambda shape=shape: [DISTINCT(*shape)])
@@ -313,13 +340,15 @@ def test_erf_kernel_accuracy_float64():
     import math
 
     rng = np.random.default_rng(11)
-    x = np.concatenate([
-        rng.uniform(-7, 7, 20000),
-        rng.standard_normal(5000) * 1e-3,
-        np.sign(rng.standard_normal(500)) * 10.0 ** rng.uniform(-320, 0, 500),
-        np.nextafter(np.array([1.0, 6.0, -1.0, -6.0]), 0.0),
-        [0.0, -0.0, 1.0, -1.0, 6.0, -6.0, 27.0, -1e300, 5e-324],
-    ])
+    x = np.concatenate(
+        [
+            rng.uniform(-7, 7, 20000),
+            rng.standard_normal(5000) * 1e-3,
+            np.sign(rng.standard_normal(500)) * 10.0 ** rng.uniform(-320, 0, 500),
+            np.nextafter(np.array([1.0, 6.0, -1.0, -6.0]), 0.0),
+            [0.0, -0.0, 1.0, -1.0, 6.0, -6.0, 27.0, -1e300, 5e-324],
+        ]
+    )
     got = irgrad.erf(irgrad.tensor(x, dtype=irgrad.float64)).numpy()
     want = np.array([math.erf(v) for v in x])
     rel = np.abs(got - want) / np.maximum(np.abs(want), np.finfo(np.float64).tiny)

@@ -44,7 +44,9 @@ def f(*shape, lo=None, hi=None):
 
 def off(*shape):
     """Floats away from integers and half-integers (floor/round/remainder have no jumps there)."""
-    return lambda rng: rng.integers(-4, 4, shape) + rng.uniform(0.1, 0.4, shape) + rng.integers(0, 2, shape) * 0.5
+    return lambda rng: (
+        rng.integers(-4, 4, shape) + rng.uniform(0.1, 0.4, shape) + rng.integers(0, 2, shape) * 0.5
+    )
 
 
 def idx(high, *shape):
@@ -58,8 +60,23 @@ def mask(*shape):
 POS = dict(lo=0.5, hi=2.0)
 WIN = dict(kernel=(2, 3), stride=(1, 2), dilation=(1, 1))
 N_COLS = out_size(5, 2, 1, 1) * out_size(5, 3, 2, 1)
-UNARY = ["neg", "abs", "sign", "floor", "ceil", "round", "trunc", "relu", "exp", "expm1", "sin", "cos",
-         "tanh", "sigmoid", "erf"]
+UNARY = [
+    "neg",
+    "abs",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "relu",
+    "exp",
+    "expm1",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "erf",
+]
 POSITIVE_UNARY = ["log", "log1p", "sqrt", "rsqrt", "reciprocal"]
 
 # op name -> (input makers, attrs): one case for every op with a gradient rule.
@@ -78,9 +95,14 @@ CASES: dict[str, tuple[list, dict]] = {
     "broadcast_to": ([f(3, 1)], {"shape": (2, 3, 4)}),
     "slice": ([f(4, 5)], {"index": (slice(1, 4, 1), None, 2)}),
     "slice_grad": ([f(3, 1)], {"shape": (4, 5), "index": (slice(1, 4, 1), None, 2)}),
-    "index": ([f(5, 4), lambda rng: np.array([0, 2, 0], dtype=np.int64)], {"spec": (..., slice(None, None, None))}),
-    "index_grad": ([f(3, 4), lambda rng: np.array([0, 2, 0], dtype=np.int64)],
-                   {"shape": (5, 4), "spec": (..., slice(None, None, None))}),
+    "index": (
+        [f(5, 4), lambda rng: np.array([0, 2, 0], dtype=np.int64)],
+        {"spec": (..., slice(None, None, None))},
+    ),
+    "index_grad": (
+        [f(3, 4), lambda rng: np.array([0, 2, 0], dtype=np.int64)],
+        {"shape": (5, 4), "spec": (..., slice(None, None, None))},
+    ),
     "gather": ([f(3, 4), idx(4, 3, 2)], {"dim": 1}),
     "scatter_add": ([f(3, 4), idx(4, 2, 3), f(3, 3)], {"dim": 1}),
     "cat": ([f(2, 3), f(2, 1), f(2, 2)], {"dim": 1}),
@@ -89,9 +111,14 @@ CASES: dict[str, tuple[list, dict]] = {
     "copy": ([f(3, 4)], {}),
     "matmul": ([f(2, 3, 4), f(4, 5)], {}),
     "linear": ([f(2, 3, 4), f(5, 4), f(5)], {}),
-    "nll_loss": ([f(3, 4), lambda rng: np.array([1, -1, 3], dtype=np.int64)], {"ignore_index": -1, "reduction": "mean"}),
-    "nll_loss_grad": ([f(3), lambda rng: np.array([1, -1, 3], dtype=np.int64)],
-                      {"shape": (3, 4), "ignore_index": -1, "reduction": "none"}),
+    "nll_loss": (
+        [f(3, 4), lambda rng: np.array([1, -1, 3], dtype=np.int64)],
+        {"ignore_index": -1, "reduction": "mean"},
+    ),
+    "nll_loss_grad": (
+        [f(3), lambda rng: np.array([1, -1, 3], dtype=np.int64)],
+        {"shape": (3, 4), "ignore_index": -1, "reduction": "none"},
+    ),
     "einsum": ([f(3, 4), f(4, 5)], {"equation": "ij,jk->i"}),
     "sum": ([f(3, 4, 5)], {"dims": (0, 2), "keepdim": False}),
     "prod": ([f(3, 4)], {"dims": (1,), "keepdim": True}),
@@ -105,8 +132,10 @@ CASES: dict[str, tuple[list, dict]] = {
     "col2im": ([f(2, N_COLS, 3 * 2 * 3)], {"shape": (2, 3, 5, 5), **WIN}),
     "relu_grad": ([f(3, 4), f(3, 4)], {}),
     "max_pool": ([f(2, 3, 5, 5)], WIN),
-    "max_pool_scatter": ([f(2, 3, 4, 2), lambda rng: rng.integers(0, 6, (2, 3, 4, 2)).astype(np.int8)],
-                         {"shape": (2, 3, 5, 5), **WIN}),
+    "max_pool_scatter": (
+        [f(2, 3, 4, 2), lambda rng: rng.integers(0, 6, (2, 3, 4, 2)).astype(np.int8)],
+        {"shape": (2, 3, 5, 5), **WIN},
+    ),
 }
 
 
@@ -134,16 +163,23 @@ def eager_grads(fn, arrays: list[np.ndarray], grad_outs: list[np.ndarray], doubl
     wrt = [t for t, a in zip(tensors, arrays) if is_float(a)]
     outs = fn(*tensors)
     outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
-    grads = irgrad.autograd.grad(outs, wrt, [irgrad.tensor(g) for g in grad_outs], create_graph=double is not None,
-                                 allow_unused=True, materialize_grads=True)
+    grads = irgrad.autograd.grad(
+        outs,
+        wrt,
+        [irgrad.tensor(g) for g in grad_outs],
+        create_graph=double is not None,
+        allow_unused=True,
+        materialize_grads=True,
+    )
     values = [o.detach().numpy() for o in outs] + [g.detach().numpy() for g in grads]
     if double is None:
         return values
     pairs = [(g, irgrad.tensor(v)) for g, v in zip(grads, double) if g.requires_grad]
     if not pairs:
         return values + [np.zeros_like(a) for a in arrays if is_float(a)]
-    second = irgrad.autograd.grad([g for g, _ in pairs], wrt, [v for _, v in pairs], allow_unused=True,
-                                  materialize_grads=True)
+    second = irgrad.autograd.grad(
+        [g for g, _ in pairs], wrt, [v for _, v in pairs], allow_unused=True, materialize_grads=True
+    )
     return values + [s.numpy() for s in second]
 
 
@@ -204,14 +240,16 @@ def test_joint_graph_text():
     before = str(g)
     joint = autodiff(g, wrt=[1])
     assert str(g) == before  # the argument is not mutated
-    assert str(verify(joint)) == str(parse_graph("""
+    assert str(verify(joint)) == str(
+        parse_graph("""
     graph f_joint(%x: f32[3], %y: f32[3], %grad_out0: f32[3]) -> (f32[3], f32[3])
       %0: f32[3] = mul(%x, %y)
       %1: f32[3] = neg(%0)
       %2: f32[3] = neg(%grad_out0)
       %3: f32[3] = mul(%2, %x)
       return %1, %3
-    """))
+    """)
+    )
 
 
 def test_default_wrt_is_float_inputs_and_unused_inputs_get_zeros():
@@ -233,7 +271,9 @@ def test_default_wrt_is_float_inputs_and_unused_inputs_get_zeros():
         autodiff(g, wrt=[1])
     with pytest.raises(IndexError, match="wrt position 7"):
         autodiff(g, wrt=[7])
-    swapped = interpret(autodiff(g, wrt=[3, 0]), [np.ones(3), i, np.ones(2), np.ones(3), go, np.zeros(3, np.int64)])
+    swapped = interpret(
+        autodiff(g, wrt=[3, 0]), [np.ones(3), i, np.ones(2), np.ones(3), go, np.zeros(3, np.int64)]
+    )
     assert_all_close(swapped[2:], [go, go * i])
 
 
@@ -255,7 +295,10 @@ def test_fused_nodes_are_differentiated_through_their_bodies():
     u, v = B.input("u", (4,), irgrad.float64), B.input("v", (4,), irgrad.float64)
     body.set_outputs([B.mul(B.tanh(u), B.add(v, 1.0)).id])
     g = Graph("f")
-    x, y = g.add_input("x", TensorType((4,), irgrad.float64)), g.add_input("y", TensorType((4,), irgrad.float64))
+    x, y = (
+        g.add_input("x", TensorType((4,), irgrad.float64)),
+        g.add_input("y", TensorType((4,), irgrad.float64)),
+    )
     call = g.add_op(FUSED, [x, y], {}, TensorType((4,), irgrad.float64), body=body)
     F = GraphOps(g)
     g.set_outputs([F.sum(F.mul(F.value(call), F.value(x)), dims=(0,), keepdim=False).id])
@@ -378,8 +421,16 @@ def test_random_ir_graphs_match_eager(g, seed):
         live = [(o, irgrad.tensor(go)) for o, go in zip(outs, gouts) if o.requires_grad]
         grads = [np.zeros_like(a) for a in arrays]
         if live:
-            grads = [t.numpy() for t in irgrad.autograd.grad(
-                [o for o, _ in live], tensors, [go for _, go in live], allow_unused=True, materialize_grads=True)]
+            grads = [
+                t.numpy()
+                for t in irgrad.autograd.grad(
+                    [o for o, _ in live],
+                    tensors,
+                    [go for _, go in live],
+                    allow_unused=True,
+                    materialize_grads=True,
+                )
+            ]
     expected = [o.detach().numpy() for o in outs] + grads
     assert len(got) == len(expected)
     for a, e in zip(got, expected):
@@ -401,8 +452,12 @@ def mlp(F, x, w1, b1, w2, b2, target):
 
 def conv_net(F, x, w, b):
     """A padded 3x3 convolution as im2col + matmul, then tanh(y) * y summed."""
-    cols = F.im2col(F.pad(x, widths=((0, 0), (0, 0), (1, 1), (1, 1)), value=0.0),
-                    kernel=(3, 3), stride=(1, 1), dilation=(1, 1))
+    cols = F.im2col(
+        F.pad(x, widths=((0, 0), (0, 0), (1, 1), (1, 1)), value=0.0),
+        kernel=(3, 3),
+        stride=(1, 1),
+        dilation=(1, 1),
+    )
     weight = F.permute(F.reshape(w, shape=(4, 27)), dims=(1, 0))
     y = F.add(F.matmul(cols, weight), b)
     return F.sum(F.mul(F.tanh(y), y), dims=(0, 1, 2), keepdim=False)
@@ -410,7 +465,9 @@ def conv_net(F, x, w, b):
 
 def lstm_cell(F, x, h, c, w_ih, w_hh, b):
     """One LSTM step: the gates from one matmul per input, sliced in four; returns (h', c')."""
-    gates = F.add(F.add(F.matmul(x, F.permute(w_ih, dims=(1, 0))), F.matmul(h, F.permute(w_hh, dims=(1, 0)))), b)
+    gates = F.add(
+        F.add(F.matmul(x, F.permute(w_ih, dims=(1, 0))), F.matmul(h, F.permute(w_hh, dims=(1, 0)))), b
+    )
     i, f_, g, o = (F.slice(gates, index=(slice(0, 3, 1), slice(4 * k, 4 * k + 4, 1))) for k in range(4))
     c2 = F.add(F.mul(F.sigmoid(f_), c), F.mul(F.sigmoid(i), F.tanh(g)))
     return F.mul(F.sigmoid(o), F.tanh(c2)), c2
@@ -490,8 +547,8 @@ def test_hessian_vector_products_match_finite_differences(model):
     zero_seeds = [np.zeros_like(o) for o in gouts]
     hvp = interpret(twice, arrays + gouts + zero_seeds + vs)[-n_in:]
     eps = 1e-5
-    plus = interpret(joint, [a + eps * v for a, v in zip(arrays, vs)] + gouts)[len(gouts):]
-    minus = interpret(joint, [a - eps * v for a, v in zip(arrays, vs)] + gouts)[len(gouts):]
+    plus = interpret(joint, [a + eps * v for a, v in zip(arrays, vs)] + gouts)[len(gouts) :]
+    minus = interpret(joint, [a - eps * v for a, v in zip(arrays, vs)] + gouts)[len(gouts) :]
     for h, p, m in zip(hvp, plus, minus):
         np.testing.assert_allclose(h, (p - m) / (2 * eps), rtol=1e-5, atol=1e-6)
 
@@ -519,4 +576,8 @@ def test_float_dtypes_are_kept():
       return %2
     """)
     joint = verify(autodiff(g))
-    assert [joint.node(n).type.dtype for n in joint.outputs] == [irgrad.float64, irgrad.float32, irgrad.float64]
+    assert [joint.node(n).type.dtype for n in joint.outputs] == [
+        irgrad.float64,
+        irgrad.float32,
+        irgrad.float64,
+    ]

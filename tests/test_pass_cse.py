@@ -154,7 +154,9 @@ def test_random_ops_are_never_merged(monkeypatch):
     def infer(x: Meta) -> Meta:
         return Meta(x.shape, x.dtype)
 
-    rand = OpDef("test_rand_like", Kind.RANDOM, lambda x: np.random.random_sample(x.shape).astype(x.dtype), infer)
+    rand = OpDef(
+        "test_rand_like", Kind.RANDOM, lambda x: np.random.random_sample(x.shape).astype(x.dtype), infer
+    )
     monkeypatch.setitem(OPS, rand.name, rand)
     text = ir(
         """

@@ -36,7 +36,7 @@ def split_and_check(joint: Graph, n_out: int, feeds: list[np.ndarray], seed: int
     expected = interpret(joint, feeds)
     irgrad.manual_seed(seed)
     fw = interpret(forward, feeds[: len(forward.inputs)])
-    bw = interpret(backward, fw[n_out:] + feeds[len(forward.inputs):])
+    bw = interpret(backward, fw[n_out:] + feeds[len(forward.inputs) :])
     for a, e in zip(fw[:n_out] + bw, expected):
         assert a.shape == e.shape and a.dtype == e.dtype
         np.testing.assert_array_equal(a, e)
@@ -46,7 +46,7 @@ def split_and_check(joint: Graph, n_out: int, feeds: list[np.ndarray], seed: int
 
 def assert_no_expensive_recompute(backward: Graph, n_grad_in: int) -> None:
     """Backward nodes not depending on an incoming gradient are recomputations: cheap ops only."""
-    grad_inputs = backward.inputs[len(backward.inputs) - n_grad_in:]
+    grad_inputs = backward.inputs[len(backward.inputs) - n_grad_in :]
     dependent = set(grad_inputs).union(*(nx.descendants(backward.nx, i) for i in grad_inputs))
     for node in backward.op_nodes():
         if node.id not in dependent:
@@ -73,17 +73,22 @@ def test_cheap_elementwise_chain_is_recomputed_from_the_saved_matmul():
     """)
     joint = autodiff(g)
     rng = np.random.default_rng(0)
-    feeds = [rng.standard_normal((8, 16)).astype(np.float32), rng.standard_normal((16, 32)).astype(np.float32),
-             np.array(1.0, np.float32)]
+    feeds = [
+        rng.standard_normal((8, 16)).astype(np.float32),
+        rng.standard_normal((16, 32)).astype(np.float32),
+        np.array(1.0, np.float32),
+    ]
     forward, backward = split_and_check(joint, 1, feeds)
-    assert str(forward) == str(parse_graph("""
+    assert str(forward) == str(
+        parse_graph("""
     graph forward(%x: f32[8,16], param %w: f32[16,32]) -> (f32[], f32[8,16], f32[16,32], f32[8,32])
       %0: f32[8,32] = matmul(%x, %w)
       %1: f32[8,32] = tanh(%0)
       %2: f32[8,32] = exp(%1)
       %3: f32[] = sum(%2, dims=(0, 1), keepdim=False)
       return %3, %x, %w, %0
-    """))
+    """)
+    )
     assert [backward.node(i).name for i in backward.inputs] == ["x", "w", "saved2", "grad_out0"]
     assert ops_of(backward).count("tanh") == 1 and ops_of(backward).count("exp") == 1  # recomputed
     assert ops_of(backward).count("matmul") == 2  # the two gradient matmuls, no recomputed forward one

@@ -90,15 +90,23 @@ SAMPLES = {
         for dt in (D.float32, D.float64)
         for r in ("sum", "mean")
     ]
-    + [((sample((2, 2), F), np.array([[0, 2], [1, -1]])), {"shape": (2, 3, 2), "ignore_index": -1, "reduction": "none"}),
-       ((sample((), F), np.array(2)), {"shape": (3,), "ignore_index": 1, "reduction": "mean"})],
+    + [
+        (
+            (sample((2, 2), F), np.array([[0, 2], [1, -1]])),
+            {"shape": (2, 3, 2), "ignore_index": -1, "reduction": "none"},
+        ),
+        ((sample((), F), np.array(2)), {"shape": (3,), "ignore_index": 1, "reduction": "mean"}),
+    ],
     "einsum": [
         ((sample((2, 3), F), sample((3, 4), F)), {"equation": "ij,jk->ik"}),
         ((sample((2, 3), F),), {"equation": "ij->j"}),
     ],
     "uniform": [((), {"shape": (2, 3), "dtype": dt}) for dt in (D.float32, D.float64, D.float16)],
     "normal": [((), {"shape": (4,), "dtype": dt, "mean": 1.0, "std": 2.0}) for dt in (D.float32, D.float64)],
-    "im2col": [((sample((1, 2, 4, 5), F),), WINDOW), ((sample((1, 2, 4, 5), F),), {**WINDOW, "layout": "cols"})],
+    "im2col": [
+        ((sample((1, 2, 4, 5), F),), WINDOW),
+        ((sample((1, 2, 4, 5), F),), {**WINDOW, "layout": "cols"}),
+    ],
     "col2im": [
         ((sample(window_columns_shape((1, 2, 4, 5)), F),), {"shape": (1, 2, 4, 5), **WINDOW}),
         ((sample((1, 8, 6), F),), {"shape": (1, 2, 4, 5), **WINDOW, "layout": "cols"}),  # (N, C*kh*kw, oh*ow)
@@ -106,7 +114,10 @@ SAMPLES = {
     "max_pool": [((sample((1, 2, 4, 5), dt),), WINDOW) for dt in (D.float32, D.float64, D.float16)],
     "max_pool_argmax": [((x, OPS["max_pool"].eval(x, **WINDOW)), WINDOW) for x in [sample((1, 2, 4, 5), F)]],
     "max_pool_scatter": [
-        ((sample((1, 2, 2, 3), dt), _rng.integers(0, 4, (1, 2, 2, 3)).astype(np.int8)), {"shape": (1, 2, 4, 5), **WINDOW})
+        (
+            (sample((1, 2, 2, 3), dt), _rng.integers(0, 4, (1, 2, 2, 3)).astype(np.int8)),
+            {"shape": (1, 2, 4, 5), **WINDOW},
+        )
         for dt in (D.float32, D.float64)
     ],
 }
@@ -139,8 +150,18 @@ def test_infer_agrees_with_eval(name):
         except (TypeError, RuntimeError, NotImplementedError, IndexError):
             continue  # the shape rule rejects these operands (e.g. sin of an int tensor)
         out = np.asarray(op.eval(*arrays, **attrs))
-        assert tuple(out.shape) == tuple(expected.shape), (name, [a.dtype for a in arrays], out.shape, expected)
-        assert D.from_numpy_dtype(out.dtype) is expected.dtype, (name, [a.dtype for a in arrays], out.dtype, expected)
+        assert tuple(out.shape) == tuple(expected.shape), (
+            name,
+            [a.dtype for a in arrays],
+            out.shape,
+            expected,
+        )
+        assert D.from_numpy_dtype(out.dtype) is expected.dtype, (
+            name,
+            [a.dtype for a in arrays],
+            out.dtype,
+            expected,
+        )
         checked += 1
     assert checked, f"no sample of {name} passed its shape rule"
 

@@ -62,7 +62,13 @@ def test_pad_sequence_integers_and_errors():
 
 
 @SETTINGS
-@given(lengths=lengths_st, trailing=trailing_st, batch_first=st.booleans(), as_tensor=st.booleans(), extra=st.integers(0, 2))
+@given(
+    lengths=lengths_st,
+    trailing=trailing_st,
+    batch_first=st.booleans(),
+    as_tensor=st.booleans(),
+    extra=st.integers(0, 2),
+)
 def test_pack_pad_round_trip_unsorted(lengths, trailing, batch_first, as_tensor, extra):
     T = max(lengths) + extra
     rng = np.random.default_rng(len(lengths))
@@ -117,7 +123,12 @@ def test_pack_sequence_unsorted_unpack_and_unpad():
 
 def test_packed_sequence_type():
     ip = irnn.pack_sequence([irgrad.ones(3, 2), irgrad.ones(1, 2)])
-    assert isinstance(ip, tuple) and ip._fields == ("data", "batch_sizes", "sorted_indices", "unsorted_indices")
+    assert isinstance(ip, tuple) and ip._fields == (
+        "data",
+        "batch_sizes",
+        "sorted_indices",
+        "unsorted_indices",
+    )
     data, batch_sizes, sorted_indices, unsorted_indices = ip
     assert batch_sizes.tolist() == [2, 1, 1]
     assert ip.double().data.dtype == irgrad.float64
@@ -128,7 +139,9 @@ def test_packed_sequence_type():
 
 def test_pack_errors():
     x = irgrad.randn(4, 3, 2)
-    with pytest.raises(RuntimeError, match="must be sorted in decreasing order when `enforce_sorted` is True"):
+    with pytest.raises(
+        RuntimeError, match="must be sorted in decreasing order when `enforce_sorted` is True"
+    ):
         irnn.pack_padded_sequence(x, [2, 3, 1])
     with pytest.raises(RuntimeError, match="Length of all samples has to be greater than 0"):
         irnn.pack_padded_sequence(x, [3, 1, 0])

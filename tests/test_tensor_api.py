@@ -91,7 +91,10 @@ def test_random_reproducible_with_manual_seed():
     first = irgrad.randn(5)
     assert irgrad.randn(5).tolist() != first.tolist()
     g = irgrad.Generator().manual_seed(5)
-    assert irgrad.randn(3, generator=g).tolist() == irgrad.randn(3, generator=irgrad.Generator().manual_seed(5)).tolist()
+    assert (
+        irgrad.randn(3, generator=g).tolist()
+        == irgrad.randn(3, generator=irgrad.Generator().manual_seed(5)).tolist()
+    )
 
 
 def test_random_distributions():
@@ -403,11 +406,18 @@ REPRS = [
     ("irgrad.tensor([1e-5, 1.0])", "tensor([1.0000e-05, 1.0000e+00])"),
     ("irgrad.tensor([float('nan'), 1.0, float('inf')])", "tensor([nan, 1., inf])"),
     ("irgrad.tensor([100., 2.5])", "tensor([100.0000,   2.5000])"),
-    ("irgrad.arange(2000.)", "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n        1.9990e+03])"),
-    ("irgrad.arange(12.).reshape(3, 4)",
-     "tensor([[ 0.,  1.,  2.,  3.],\n        [ 4.,  5.,  6.,  7.],\n        [ 8.,  9., 10., 11.]])"),
-    ("irgrad.tensor([1.5], dtype=irgrad.float64, requires_grad=True)",
-     "tensor([1.5000], dtype=irgrad.float64, requires_grad=True)"),
+    (
+        "irgrad.arange(2000.)",
+        "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n        1.9990e+03])",
+    ),
+    (
+        "irgrad.arange(12.).reshape(3, 4)",
+        "tensor([[ 0.,  1.,  2.,  3.],\n        [ 4.,  5.,  6.,  7.],\n        [ 8.,  9., 10., 11.]])",
+    ),
+    (
+        "irgrad.tensor([1.5], dtype=irgrad.float64, requires_grad=True)",
+        "tensor([1.5000], dtype=irgrad.float64, requires_grad=True)",
+    ),
 ]
 
 
@@ -417,10 +427,18 @@ def test_repr_known(expr, expected):
 
 
 REPR_EXPRS = [
-    "L.tensor([[1e-5, 2.], [3., -4.]], requires_grad=True)", "L.arange(2000).reshape(40, 50)",
-    "L.arange(2000.).reshape(40, 50) / 7", "L.arange(30.) / 3", "L.ones(2, 3, 4)", "L.tensor([1e20, -1.])",
-    "L.arange(60.).reshape(3, 4, 5) - 20", "L.tensor([[0.001, 0.01]])", "L.tensor([-0.5], dtype=L.float16)",
-    "L.tensor([1.123456789, -1e-3])", "L.tensor([[True], [False]])", "L.arange(5000).reshape(5, 10, 100)",
+    "L.tensor([[1e-5, 2.], [3., -4.]], requires_grad=True)",
+    "L.arange(2000).reshape(40, 50)",
+    "L.arange(2000.).reshape(40, 50) / 7",
+    "L.arange(30.) / 3",
+    "L.ones(2, 3, 4)",
+    "L.tensor([1e20, -1.])",
+    "L.arange(60.).reshape(3, 4, 5) - 20",
+    "L.tensor([[0.001, 0.01]])",
+    "L.tensor([-0.5], dtype=L.float16)",
+    "L.tensor([1.123456789, -1e-3])",
+    "L.tensor([[True], [False]])",
+    "L.arange(5000).reshape(5, 10, 100)",
 ]
 
 
@@ -435,7 +453,11 @@ def test_repr_matches_torch(expr):
 def test_view_dtype_reinterprets_bits_and_shares_storage():
     torch = pytest.importorskip("torch")
     a = irgrad.ones(2, 4)
-    for dt, tdt in ((irgrad.int32, torch.int32), (irgrad.float64, torch.float64), (irgrad.uint8, torch.uint8)):
+    for dt, tdt in (
+        (irgrad.int32, torch.int32),
+        (irgrad.float64, torch.float64),
+        (irgrad.uint8, torch.uint8),
+    ):
         ours, theirs = a.view(dt), torch.ones(2, 4).view(tdt)
         assert tuple(ours.shape) == tuple(theirs.shape)
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -356,8 +356,12 @@ def grad(
         retain_graph = create_graph
     grad_list = _as_list(grad_outputs)
     if is_grads_batched:
-        return _batched_grad(outputs_list, inputs_list, grad_list, retain_graph, create_graph, allow_unused, materialize_grads)
-    captured = run_backward(outputs_list, grad_list, retain_graph, create_graph, inputs_list, accumulate=False)
+        return _batched_grad(
+            outputs_list, inputs_list, grad_list, retain_graph, create_graph, allow_unused, materialize_grads
+        )
+    captured = run_backward(
+        outputs_list, grad_list, retain_graph, create_graph, inputs_list, accumulate=False
+    )
     result = []
     for i, (t, g) in enumerate(zip(inputs_list, captured)):
         if g is None:

@@ -68,13 +68,24 @@ def _expandable(shape: tuple, to: tuple) -> bool:
     """Whether ``shape`` broadcasts to ``to``."""
     if len(shape) > len(to):
         return False
-    return all(s in (1, t) for s, t in zip(shape, to[len(to) - len(shape):]))
+    return all(s in (1, t) for s, t in zip(shape, to[len(to) - len(shape) :]))
 
 
 class FunctionNode:
     """The backward of one ``Function.apply``: calls the user's ``backward``."""
 
-    __slots__ = ("fn", "ctx", "edges", "in_meta", "n_outputs", "out_meta", "hooks", "retained", "freed", "__weakref__")
+    __slots__ = (
+        "fn",
+        "ctx",
+        "edges",
+        "in_meta",
+        "n_outputs",
+        "out_meta",
+        "hooks",
+        "retained",
+        "freed",
+        "__weakref__",
+    )
 
     def __init__(self, fn: type, ctx: FunctionCtx, args: tuple, out_meta: list) -> None:
         from ..tensor import Tensor
@@ -122,7 +133,7 @@ class FunctionNode:
             result = (result,)
         if len(result) != len(self.edges):
             # PyTorch allows extra trailing Nones (for keyword-style optional arguments).
-            if len(result) < len(self.edges) or any(r is not None for r in result[len(self.edges):]):
+            if len(result) < len(self.edges) or any(r is not None for r in result[len(self.edges) :]):
                 raise RuntimeError(
                     f"function {self.name()} returned an incorrect number of gradients "
                     f"(expected {len(self.edges)}, got {len(result)})"

@@ -86,7 +86,11 @@ def _analytical_jacobian(fn: Callable, inputs: tuple, targets: list) -> list[lis
             seed = np.zeros(out._data.size, dtype=out._data.dtype)
             seed[j] = 1
             grads = autograd_grad(
-                out, targets, Tensor._wrap(seed.reshape(out._data.shape)), retain_graph=True, allow_unused=True
+                out,
+                targets,
+                Tensor._wrap(seed.reshape(out._data.shape)),
+                retain_graph=True,
+                allow_unused=True,
             )
             for i, g in enumerate(grads):
                 if g is not None:
@@ -128,7 +132,9 @@ def gradcheck(
     inputs = _as_tuple(inputs)
     targets = [t for t in inputs if isinstance(t, Tensor) and t._rg]
     if not targets:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of the them have requires_grad=True.")
+        raise ValueError(
+            "gradcheck expects at least one input tensor to require gradient, but none of the them have requires_grad=True."
+        )
     positions = [next(n for n, x in enumerate(inputs) if x is t) for t in targets]
     for pos, t in zip(positions, targets):
         if t._data.dtype != np.float64:

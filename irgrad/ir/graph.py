@@ -107,7 +107,15 @@ class Graph:
         type = type or TensorType(tuple(value.shape), from_numpy_dtype(value.dtype))
         return self._add(Node(next(self._ids), CONSTANT, type, value=value))
 
-    def add_op(self, op: str, args: Iterable[int], attrs: dict, type: TensorType, source: str | None = None, body: Graph | None = None) -> int:
+    def add_op(
+        self,
+        op: str,
+        args: Iterable[int],
+        attrs: dict,
+        type: TensorType,
+        source: str | None = None,
+        body: Graph | None = None,
+    ) -> int:
         args = list(args)
         return self._add(Node(next(self._ids), op, type, dict(attrs), body=body, source=source), args)
 

@@ -19,7 +19,9 @@ from .symbolic import Sym
 
 DTYPE_BY_SHORT = {short: to_dtype(name) for name, short in SHORT_DTYPE.items()}
 _HEADER = re.compile(r"^graph\s+(?P<name>[\w.]+)\((?P<params>.*)\)\s*->\s*\((?P<results>.*)\)$")
-_NODE = re.compile(r"^(?P<name>%[\w.]+)\s*:\s*(?P<type>\w+\[[^\]]*\])\s*=\s*(?P<op>\w+)\((?P<args>.*)\)(?P<brace>\s*\{)?$")
+_NODE = re.compile(
+    r"^(?P<name>%[\w.]+)\s*:\s*(?P<type>\w+\[[^\]]*\])\s*=\s*(?P<op>\w+)\((?P<args>.*)\)(?P<brace>\s*\{)?$"
+)
 _TYPE = re.compile(r"^(?P<dtype>\w+)\[(?P<dims>[^\]]*)\]$")
 
 
@@ -31,7 +33,9 @@ def parse_type(text: str) -> TensorType:
     m = _TYPE.match(text.strip())
     if not m or m["dtype"] not in DTYPE_BY_SHORT:
         raise IRParseError(f"bad type {text!r}")
-    dims = tuple(int(d) if re.fullmatch(r"-?\d+", d) else d for d in (s.strip() for s in m["dims"].split(",")) if d)
+    dims = tuple(
+        int(d) if re.fullmatch(r"-?\d+", d) else d for d in (s.strip() for s in m["dims"].split(",")) if d
+    )
     return TensorType(dims, DTYPE_BY_SHORT[m["dtype"]])
 
 
@@ -87,9 +91,19 @@ def _literal(node, text: str):
         return Sym(((node.id, 1),), 0)  # a size symbol
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
         return _affine(node.op, _literal(node.left, text), _literal(node.right, text), text)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "slice" and not node.keywords:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "slice"
+        and not node.keywords
+    ):
         return slice(*(_literal(a, text) for a in node.args))
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float" and len(node.args) == 1:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "float"
+        and len(node.args) == 1
+    ):
         return float(_literal(node.args[0], text))
     raise IRParseError(f"unsupported attribute syntax in {text!r}")
 

@@ -83,8 +83,10 @@ def _merge(values: list, symbols: list[str], base: list[int]) -> Any:
         return slice(*parts)
     if isinstance(first, dict) and all(isinstance(v, dict) and v.keys() == first.keys() for v in values):
         return {k: _merge([v[k] for v in values], symbols, base) for k in first}
-    if isinstance(first, (int, np.integer)) and not isinstance(first, bool) and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+    if (
+        isinstance(first, (int, np.integer))
+        and not isinstance(first, bool)
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
     ):
         if all(v == first for v in values):
             return int(first)
@@ -122,7 +124,8 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
             if any(a != args[0] for a in args):
                 return None
             if nodes[0].op == CONSTANT and any(
-                n.value.shape != nodes[0].value.shape or not np.array_equal(n.value, nodes[0].value, equal_nan=True)
+                n.value.shape != nodes[0].value.shape
+                or not np.array_equal(n.value, nodes[0].value, equal_nan=True)
                 for n in nodes
             ):
                 return None
@@ -143,7 +146,10 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
             )
     except _NotAffine:
         return None
-    if any([position[i][o] for o in g.outputs] != [position[0][o] for o in first.outputs] for i, g in enumerate(graphs)):
+    if any(
+        [position[i][o] for o in g.outputs] != [position[0][o] for o in first.outputs]
+        for i, g in enumerate(graphs)
+    ):
         return None
     return out
 

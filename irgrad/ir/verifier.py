@@ -64,7 +64,9 @@ def _verify_node(graph: Graph, nid: int) -> None:
     if op is None:
         raise VerificationError(f"{_where(graph, nid)}: unknown op {node.op!r}")
     if op.arity >= 0 and len(args) != op.arity:
-        raise VerificationError(f"{_where(graph, nid)}: {node.op} takes {op.arity} arguments, got {len(args)}")
+        raise VerificationError(
+            f"{_where(graph, nid)}: {node.op} takes {op.arity} arguments, got {len(args)}"
+        )
     if not (node.type.is_static and all(a.is_static for a in args)):
         return
     try:

@@ -47,7 +47,9 @@ def _build(name: str, float_type: ir.Type) -> Callable:
         value = b.load(b.gep(a, [i], inbounds=True))
         b.store(b.select(keep, value, zero), b.gep(out, [i], inbounds=True))
     b.ret_void()
-    signature = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
+    signature = ctypes.CFUNCTYPE(
+        None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64
+    )
     return jit.compile_function(module, module.name, signature)
 
 

@@ -70,7 +70,9 @@ class _Kernel:
 
     def compile(self) -> Callable:
         self.builder.ret_void()
-        signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * len(self.ptr), *[ctypes.c_int64] * len(_SIZES))
+        signature = ctypes.CFUNCTYPE(
+            None, *[ctypes.c_void_p] * len(self.ptr), *[ctypes.c_int64] * len(_SIZES)
+        )
         return jit.compile_function(self.module, self.name, signature)
 
 
@@ -130,13 +132,19 @@ def _build_max_pool(float_type: ir.Type, window: tuple, index_type: ir.Type) -> 
     # The running maximum and its position live in stack slots; LLVM promotes them to registers.
     best = b.alloca(float_type, name="best")
     best_at = b.alloca(I64, name="best_at")
-    with for_range(b, g["planes"], "p") as p, for_range(b, g["oh"], "oy") as oy, for_range(b, g["ow"], "ox") as ox:
+    with (
+        for_range(b, g["planes"], "p") as p,
+        for_range(b, g["oh"], "oy") as oy,
+        for_range(b, g["ow"], "ox") as ox,
+    ):
         b.store(k.load("image", _window_source(k, p, oy, ox, const(0), const(0))), best)
         b.store(const(0), best_at)
         with for_range(b, g["kh"], "ki") as ki, for_range(b, g["kw"], "kj") as kj:
             candidate = k.load("image", _window_source(k, p, oy, ox, ki, kj))
             current = b.load(best)
-            take = b.or_(b.fcmp_ordered(">", candidate, current), b.fcmp_unordered("uno", candidate, candidate))
+            take = b.or_(
+                b.fcmp_ordered(">", candidate, current), b.fcmp_unordered("uno", candidate, candidate)
+            )
             b.store(b.select(take, candidate, current), best)
             b.store(b.select(take, mul_add(b, (ki, g["kw"]), kj), b.load(best_at)), best_at)
         at = mul_add(b, (mul_add(b, (p, g["oh"]), oy), g["ow"]), ox)
@@ -229,7 +237,9 @@ def col2im(cols: np.ndarray, shape, pooled, kernel, stride, dilation) -> np.ndar
     return image
 
 
-def max_pool(x: np.ndarray, pooled, kernel, stride, dilation, index_dtype) -> tuple[np.ndarray, np.ndarray] | None:
+def max_pool(
+    x: np.ndarray, pooled, kernel, stride, dilation, index_dtype
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(each window's maximum, its position in the window as ``index_dtype``), or None."""
     index_dtype = np.dtype(index_dtype)
     arrays = _contiguous(x)
@@ -238,11 +248,21 @@ def max_pool(x: np.ndarray, pooled, kernel, stride, dilation, index_dtype) -> tu
     (x,) = arrays
     out = np.empty(x.shape[:2] + tuple(pooled), dtype=x.dtype)
     positions = np.empty(out.shape, dtype=index_dtype)
-    _run("max_pool", (x, out, positions), x.shape, pooled, _window(kernel, stride, dilation), x.dtype, index_dtype)
+    _run(
+        "max_pool",
+        (x, out, positions),
+        x.shape,
+        pooled,
+        _window(kernel, stride, dilation),
+        x.dtype,
+        index_dtype,
+    )
     return out, positions
 
 
-def max_pool_scatter(g: np.ndarray, positions: np.ndarray, shape, kernel, stride, dilation) -> np.ndarray | None:
+def max_pool_scatter(
+    g: np.ndarray, positions: np.ndarray, shape, kernel, stride, dilation
+) -> np.ndarray | None:
     """A zero image of ``shape`` with ``g`` added at each window's position, or None."""
     arrays = _contiguous(g, positions)
     if arrays is None or positions.dtype not in _INDICES or positions.shape != g.shape:

@@ -80,7 +80,10 @@ def _collides(kernel: int, stride: int, dilation: int, positions: int) -> bool:
 
 def _check_fits(shape, kernel, stride, dilation) -> None:
     h, w = shape[2:]
-    if out_size(h, kernel[0], stride[0], dilation[0]) <= 0 or out_size(w, kernel[1], stride[1], dilation[1]) <= 0:
+    if (
+        out_size(h, kernel[0], stride[0], dilation[0]) <= 0
+        or out_size(w, kernel[1], stride[1], dilation[1]) <= 0
+    ):
         raise RuntimeError(
             f"im2col: kernel size {tuple(kernel)} (dilation {tuple(dilation)}) is larger than the "
             f"(padded) input size {(h, w)} of input shape {fmt(shape)}"
@@ -113,7 +116,9 @@ def _im2col(x, *, kernel, stride, dilation, layout="rows"):
 
 def _columns_shape(shape, kernel, stride, dilation, layout) -> tuple:
     n, c, h, w = shape
-    positions = out_size(h, kernel[0], stride[0], dilation[0]) * out_size(w, kernel[1], stride[1], dilation[1])
+    positions = out_size(h, kernel[0], stride[0], dilation[0]) * out_size(
+        w, kernel[1], stride[1], dilation[1]
+    )
     elements = c * kernel[0] * kernel[1]
     return (n, positions, elements) if layout == "rows" else (n, elements, positions)
 
@@ -226,7 +231,12 @@ def _index_dtype(window_size: int):
 
 def _pooled_shape(shape, kernel, stride, dilation) -> tuple:
     n, c, h, w = shape
-    return (n, c, out_size(h, kernel[0], stride[0], dilation[0]), out_size(w, kernel[1], stride[1], dilation[1]))
+    return (
+        n,
+        c,
+        out_size(h, kernel[0], stride[0], dilation[0]),
+        out_size(w, kernel[1], stride[1], dilation[1]),
+    )
 
 
 def _max_pool(x, *, kernel, stride, dilation):

@@ -113,9 +113,7 @@ _elementwise(
     lambda F, g, c: (F.relu_grad(g, c.out),),
     save_output=True,
 )
-_elementwise(
-    "exp", np.exp, lambda F, g, c: (F.mul(g, c.out),), rule=DtypeRule.FLOAT, save_output=True
-)
+_elementwise("exp", np.exp, lambda F, g, c: (F.mul(g, c.out),), rule=DtypeRule.FLOAT, save_output=True)
 _elementwise(
     "expm1",
     np.expm1,
@@ -123,9 +121,7 @@ _elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
 )
-_elementwise(
-    "log", np.log, lambda F, g, c: (F.div(g, c.ins[0]),), rule=DtypeRule.FLOAT, save_inputs=True
-)
+_elementwise("log", np.log, lambda F, g, c: (F.div(g, c.ins[0]),), rule=DtypeRule.FLOAT, save_inputs=True)
 _elementwise(
     "log1p",
     np.log1p,
@@ -285,9 +281,7 @@ def _erf(x):
 _elementwise(
     "erf",
     _erf,
-    lambda F, g, c: (
-        F.mul(g, F.mul(F.exp(F.neg(F.mul(c.ins[0], c.ins[0]))), _TWO_OVER_SQRT_PI)),
-    ),
+    lambda F, g, c: (F.mul(g, F.mul(F.exp(F.neg(F.mul(c.ins[0], c.ins[0]))), _TWO_OVER_SQRT_PI)),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
 )
@@ -428,6 +422,8 @@ _binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True)
 _binary("floor_divide", np.floor_divide, _zero_grad)
 _binary("remainder", np.remainder, _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)), save_inputs=True)
 _binary("fmod", np.fmod, _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))), save_inputs=True)
+
+
 def _atan2_vjp(F, g, c):
     # d atan2(a, b) = (b da - a db) / (a^2 + b^2), taken as 0 where a^2 + b^2 is 0 (as torch)
     a, b = c.ins
@@ -489,7 +485,12 @@ def _where(cond, a, b):
     """
     zero_a, zero_b = _is_plus_zero(a), _is_plus_zero(b)
     other = b if zero_a else a
-    if zero_a != zero_b and isinstance(other, np.ndarray) and other.dtype.kind == "f" and cond.dtype == np.bool_:
+    if (
+        zero_a != zero_b
+        and isinstance(other, np.ndarray)
+        and other.dtype.kind == "f"
+        and cond.dtype == np.bool_
+    ):
         selected = native_elementwise.select_zero(np.asarray(cond), other, keep_where_true=zero_b)
         if selected is not None:
             return selected

@@ -53,8 +53,7 @@ _movement(
 def _infer_permute(x: Meta, *, dims) -> Meta:
     if sorted(dims) != list(range(len(x.shape))):
         raise RuntimeError(
-            f"permute: number of dims don't match or repeat: input shape {fmt(x.shape)}, "
-            f"dims {tuple(dims)}"
+            f"permute: number of dims don't match or repeat: input shape {fmt(x.shape)}, dims {tuple(dims)}"
         )
     return Meta(tuple(x.shape[d] for d in dims), x.dtype)
 
@@ -248,9 +247,7 @@ _movement(
 
 
 def _infer_scatter_add(x: Meta, index: Meta, src: Meta, *, dim) -> Meta:
-    if len(index.shape) != len(x.shape) or any(
-        i > s for i, s in zip(index.shape, src.shape)
-    ):
+    if len(index.shape) != len(x.shape) or any(i > s for i, s in zip(index.shape, src.shape)):
         raise RuntimeError(
             f"scatter_add: index {fmt(index.shape)} must have the rank of self {fmt(x.shape)} "
             f"and be no larger than src {fmt(src.shape)}"
@@ -265,9 +262,9 @@ def _scatter_add_vjp(F, g, c):
         gathered = F.gather(g, index, dim=c.attrs["dim"])
         src_shape = c.metas[2].shape
         if tuple(gathered.shape) != tuple(src_shape):
-            gathered = F.pad(gathered, widths=tuple(
-                (0, s - i) for s, i in zip(src_shape, gathered.shape)
-            ), value=0.0)
+            gathered = F.pad(
+                gathered, widths=tuple((0, s - i) for s, i in zip(src_shape, gathered.shape)), value=0.0
+            )
         gsrc = gathered
     return (g if c.needs[0] else None), None, gsrc
 
@@ -324,7 +321,9 @@ def _infer_nll_loss(logp: Meta, target: Meta, *, ignore_index, reduction) -> Met
             f"got {fmt(target.shape)}"
         )
     if logp.dtype.category != FLOAT or target.dtype.category != INT:
-        raise RuntimeError(f"nll_loss: expected a floating-point input and int64 targets, got {logp.dtype} and {target.dtype}")
+        raise RuntimeError(
+            f"nll_loss: expected a floating-point input and int64 targets, got {logp.dtype} and {target.dtype}"
+        )
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return Meta(tuple(target.shape) if reduction == "none" else (), logp.dtype)
@@ -332,8 +331,9 @@ def _infer_nll_loss(logp: Meta, target: Meta, *, ignore_index, reduction) -> Met
 
 def _nll_loss_vjp(F, g, c):
     attrs = c.attrs
-    grad = F.nll_loss_grad(g, c.ins[1], shape=c.metas[0].shape,
-                           ignore_index=attrs["ignore_index"], reduction=attrs["reduction"])
+    grad = F.nll_loss_grad(
+        g, c.ins[1], shape=c.metas[0].shape, ignore_index=attrs["ignore_index"], reduction=attrs["reduction"]
+    )
     return grad, None
 
 
@@ -442,8 +442,7 @@ _movement(
 
 def _pad_vjp(F, g, c):
     index = tuple(
-        slice(before, before + size, 1)
-        for (before, _), size in zip(c.attrs["widths"], c.metas[0].shape)
+        slice(before, before + size, 1) for (before, _), size in zip(c.attrs["widths"], c.metas[0].shape)
     )
     return (F.slice(g, index=index),)
 
@@ -451,9 +450,7 @@ def _pad_vjp(F, g, c):
 _movement(
     "pad",
     lambda x, *, widths, value: np.pad(x, widths, mode="constant", constant_values=value),
-    lambda x, *, widths, value: Meta(
-        tuple(s + a + b for s, (a, b) in zip(x.shape, widths)), x.dtype
-    ),
+    lambda x, *, widths, value: Meta(tuple(s + a + b for s, (a, b) in zip(x.shape, widths)), x.dtype),
     _pad_vjp,
     doc="Constant padding; `widths` has a (before, after) pair per dim, all non-negative.",
 )

@@ -29,7 +29,23 @@ def _normal(*, shape, dtype, mean=0.0, std=1.0):
     return values.astype(dtype.np, copy=False)
 
 
-register(OpDef("uniform", Kind.RANDOM, _uniform, _infer, arity=0,
-               doc="Uniform samples on [low, high) of `shape` and `dtype`, from the global generator."))
-register(OpDef("normal", Kind.RANDOM, _normal, _infer, arity=0,
-               doc="Normal samples N(mean, std^2) of `shape` and `dtype`, from the global generator."))
+register(
+    OpDef(
+        "uniform",
+        Kind.RANDOM,
+        _uniform,
+        _infer,
+        arity=0,
+        doc="Uniform samples on [low, high) of `shape` and `dtype`, from the global generator.",
+    )
+)
+register(
+    OpDef(
+        "normal",
+        Kind.RANDOM,
+        _normal,
+        _infer,
+        arity=0,
+        doc="Normal samples N(mean, std^2) of `shape` and `dtype`, from the global generator.",
+    )
+)

@@ -63,7 +63,9 @@ def _lstm_cell_vjp(F, grad, ctx):
     tanh_c = F.tanh(_quarter(F, ctx.out, 1, size, ndim))
     grad_h = _quarter(F, grad, 0, size, ndim)
     # d c' collects the direct gradient and the one through h' = o * tanh(c').
-    grad_c = F.add(_quarter(F, grad, 1, size, ndim), F.mul(F.mul(grad_h, o), F.sub(1.0, F.mul(tanh_c, tanh_c))))
+    grad_c = F.add(
+        _quarter(F, grad, 1, size, ndim), F.mul(F.mul(grad_h, o), F.sub(1.0, F.mul(tanh_c, tanh_c)))
+    )
     d_i = F.mul(F.mul(grad_c, g), F.mul(i, F.sub(1.0, i)))
     d_f = F.mul(F.mul(grad_c, c), F.mul(f, F.sub(1.0, f)))
     d_g = F.mul(F.mul(grad_c, i), F.sub(1.0, F.mul(g, g)))

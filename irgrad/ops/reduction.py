@@ -170,7 +170,6 @@ register(
 )
 
 
-
 # --- softmax family: primitives because every classifier's loss runs them, and as
 # composites they cost ~10 dispatched ops each way where one fused kernel is exact.
 

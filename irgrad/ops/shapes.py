@@ -45,8 +45,7 @@ def normalize_dim(op: str, dim: int, ndim: int) -> int:
     rank = max(ndim, 1)
     if not -rank <= dim < rank:
         raise IndexError(
-            f"{op}: Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], "
-            f"but got {dim})"
+            f"{op}: Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {dim})"
         )
     return dim % rank
 
@@ -88,9 +87,7 @@ def infer_reshape(op: str, shape: tuple[int, ...], target: Sequence[int]) -> tup
     if -1 in target:
         known = numel(s for s in target if s != -1)
         if known == 0 or total % known:
-            raise RuntimeError(
-                f"{op}: shape '{fmt(target)}' is invalid for input of size {total}"
-            )
+            raise RuntimeError(f"{op}: shape '{fmt(target)}' is invalid for input of size {total}")
         target = tuple(total // known if s == -1 else s for s in target)
     if any(s < 0 for s in target) or numel(target) != total:
         raise RuntimeError(f"{op}: shape '{fmt(target)}' is invalid for input of size {total}")

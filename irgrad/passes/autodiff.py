@@ -123,12 +123,16 @@ def _check_wrt(g: Graph, wrt: Sequence[int] | None) -> list[int]:
     positions = []
     for i in wrt:
         if not isinstance(i, int) or not -len(g.inputs) <= i < len(g.inputs):
-            raise IndexError(f"autodiff: wrt position {i!r} is not an input position of graph {g.name} "
-                             f"({len(g.inputs)} inputs)")
+            raise IndexError(
+                f"autodiff: wrt position {i!r} is not an input position of graph {g.name} "
+                f"({len(g.inputs)} inputs)"
+            )
         node = g.node(g.inputs[i])
         if node.type.dtype.category != FLOAT:
-            raise TypeError(f"autodiff: input %{node.name} has dtype {node.type.dtype}; only "
-                            "floating-point inputs have gradients")
+            raise TypeError(
+                f"autodiff: input %{node.name} has dtype {node.type.dtype}; only "
+                "floating-point inputs have gradients"
+            )
         positions.append(i % len(g.inputs))
     return positions
 
@@ -151,8 +155,9 @@ def _carriers(g: Graph, order: list[int], sources: set[int]) -> set[int]:
 def _fit(F: GraphOps, grad: Value, target: TensorType, op: str) -> Value:
     """``grad`` summed back to ``target``'s shape if its operand was broadcast implicitly."""
     if grad.dtype is not target.dtype:
-        raise TypeError(f"autodiff: the gradient rule of {op} gave a {grad.dtype} gradient for a "
-                        f"{target.dtype} operand")
+        raise TypeError(
+            f"autodiff: the gradient rule of {op} gave a {grad.dtype} gradient for a {target.dtype} operand"
+        )
     if tuple(grad.shape) != tuple(target.shape):
         grad = sum_to(F, grad, target.shape)
     return grad

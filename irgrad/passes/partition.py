@@ -88,8 +88,12 @@ def partition(
     reads = _reads(joint, bwd_outputs, set(saved) | set(grad_inputs))
     saved = [nid for nid in saved if nid in reads]
 
-    forward = _extract(joint, "forward", [(i, joint.node(i).name, joint.node(i).role) for i in fwd_inputs],
-                       fwd_outputs + saved)
+    forward = _extract(
+        joint,
+        "forward",
+        [(i, joint.node(i).name, joint.node(i).role) for i in fwd_inputs],
+        fwd_outputs + saved,
+    )
     taken = {joint.node(i).name for i in joint.inputs}
     boundary = []
     for nid in saved:
@@ -119,7 +123,11 @@ def _nbytes(joint: Graph, nid: int) -> int:
 
 
 def _min_cut_saved(
-    joint: Graph, backward_nodes: set[int], fwd_inputs: list[int], bwd_outputs: list[int], never_recomputed: frozenset
+    joint: Graph,
+    backward_nodes: set[int],
+    fwd_inputs: list[int],
+    bwd_outputs: list[int],
+    never_recomputed: frozenset,
 ) -> list[int]:
     """The forward candidates to save, in topological order."""
     order = joint.order()
@@ -173,7 +181,9 @@ def _extract(joint: Graph, name: str, boundary: list[tuple[int, str, str]], outp
             continue
         node = joint.node(nid)
         if node.op == INPUT:
-            raise RuntimeError(f"partition: the {name} graph needs input %{node.name}, which it does not receive")
+            raise RuntimeError(
+                f"partition: the {name} graph needs input %{node.name}, which it does not receive"
+            )
         needed.add(nid)
         stack.extend(joint.args(nid))
     for nid in joint.order():

@@ -159,12 +159,19 @@ RULES: list[Rule] = [
     Rule("maximum-self", op("maximum", X, X), X),
     Rule("minimum-self", op("minimum", X, X), X),
     Rule("where-same", op("where", C, X, X), X),
-    *(Rule(f"{f}-{f}", op(f, Var("y", op(f, X))), Y) for f in ("abs", "relu", "sign", "floor", "ceil", "round", "trunc")),
+    *(
+        Rule(f"{f}-{f}", op(f, Var("y", op(f, X))), Y)
+        for f in ("abs", "relu", "sign", "floor", "ceil", "round", "trunc")
+    ),
     Rule("permute-permute", op("permute", op("permute", X, dims=A), dims=B), op("permute", X, dims=_compose)),
     Rule("permute-identity", op("permute", X, dims=A), X, lambda m: _is_identity(m["a"])),
     Rule("reshape-reshape", op("reshape", op("reshape", X), shape=A), op("reshape", X, shape=A)),
     Rule("reshape-same", op("reshape", X), X),
-    Rule("broadcast-broadcast", op("broadcast_to", op("broadcast_to", X), shape=A), op("broadcast_to", X, shape=A)),
+    Rule(
+        "broadcast-broadcast",
+        op("broadcast_to", op("broadcast_to", X), shape=A),
+        op("broadcast_to", X, shape=A),
+    ),
     Rule("broadcast-same", op("broadcast_to", X), X),
     Rule("cast-same", op("cast", X), X),
     Rule("cast-cast", op("cast", op("cast", X, dtype=A), dtype=B), op("cast", X, dtype=B), _exact_cast_chain),

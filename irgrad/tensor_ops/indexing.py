@@ -96,9 +96,7 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
                 dim += data.ndim
                 continue
             if data.dtype.kind not in "iu":
-                raise IndexError(
-                    "tensors used as indices must be long, int, byte or bool tensors"
-                )
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             size = shape[dim]
             if data.size and (data.max() >= size or data.min() < -size):
                 bad = int(data.max() if data.max() >= size else data.min())
@@ -131,9 +129,7 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
         )
     if falses and tensors:
         raise IndexError("index: a scalar False index combined with index tensors is not supported")
-    empty = tuple(
-        sum(1 for item in spec[:k] if item is None or isinstance(item, slice)) for k in falses
-    )
+    empty = tuple(sum(1 for item in spec[:k] if item is None or isinstance(item, slice)) for k in falses)
     return tuple(spec), tensors, empty
 
 
@@ -163,8 +159,10 @@ def setitem(input: Tensor, index, value) -> None:
         try:
             input._data[np_index] = data
         except ValueError as exc:
-            raise RuntimeError(f"setitem: cannot assign value of shape {fmt(np.shape(data))} to "
-                               f"index of tensor of shape {fmt(input._data.shape)}: {exc}") from None
+            raise RuntimeError(
+                f"setitem: cannot assign value of shape {fmt(np.shape(data))} to "
+                f"index of tensor of shape {fmt(input._data.shape)}: {exc}"
+            ) from None
         input._bump_version()
         return
 
@@ -198,7 +196,9 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     _check_index_dtype("gather", index)
     size = input._data.shape[d] if input._data.ndim else 1
     if index._data.size and (index._data.max() >= size or index._data.min() < -size):
-        raise RuntimeError(f"gather(): index {int(index._data.max())} is out of bounds for dimension {d} with size {size}")
+        raise RuntimeError(
+            f"gather(): index {int(index._data.max())} is out of bounds for dimension {d} with size {size}"
+        )
     return apply(OPS["gather"], (input, index), {"dim": d})  # numpy wraps negative indices
 
 
@@ -278,4 +278,3 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise RuntimeError("one_hot: Class values must be smaller than num_classes.")
     classes = Tensor._wrap(np.arange(num_classes, dtype=np.int64))
     return cast(eq(tensor.unsqueeze(-1), classes), int64)  # ops, so tracing sees the dependence
-

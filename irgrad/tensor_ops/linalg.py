@@ -41,13 +41,17 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     if input._data.ndim != 2 or mat2._data.ndim != 2:
-        raise RuntimeError(f"mm: expected 2D tensors, got {fmt(input._data.shape)} and {fmt(mat2._data.shape)}")
+        raise RuntimeError(
+            f"mm: expected 2D tensors, got {fmt(input._data.shape)} and {fmt(mat2._data.shape)}"
+        )
     return matmul(input, mat2)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     if input._data.ndim != 3 or mat2._data.ndim != 3:
-        raise RuntimeError(f"bmm: expected 3D tensors, got {fmt(input._data.shape)} and {fmt(mat2._data.shape)}")
+        raise RuntimeError(
+            f"bmm: expected 3D tensors, got {fmt(input._data.shape)} and {fmt(mat2._data.shape)}"
+        )
     if input._data.shape[0] != mat2._data.shape[0]:
         raise RuntimeError(
             f"bmm: batch1 and batch2 must have same number of batches, got {input._data.shape[0]} "
@@ -94,9 +98,7 @@ def _expand_equation(equation: str, shapes: list) -> str:
         raise RuntimeError(f"einsum(): {len(terms)} operands in the equation, {len(shapes)} given")
     used = set(c for c in equation if c.isalpha())
     spare = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used)
-    ell_ndim = max(
-        (len(shape) - (len(t) - 3) for t, shape in zip(terms, shapes) if "..." in t), default=0
-    )
+    ell_ndim = max((len(shape) - (len(t) - 3) for t, shape in zip(terms, shapes) if "..." in t), default=0)
     ell = "".join(next(spare) for _ in range(ell_ndim))
     expanded = []
     for t, shape in zip(terms, shapes):
@@ -111,7 +113,9 @@ def _expand_equation(equation: str, shapes: list) -> str:
         out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
     for t in expanded:
         if len(set(t)) != len(t):
-            raise NotImplementedError(f"einsum(): repeated subscripts within an operand ({t!r}) are not supported")
+            raise NotImplementedError(
+                f"einsum(): repeated subscripts within an operand ({t!r}) are not supported"
+            )
     return ",".join(expanded) + "->" + out
 
 

@@ -115,7 +115,10 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     if dim is None:
         dims = {i for i, s in enumerate(shape) if s == 1}
     else:
-        dims = {normalize_dim("squeeze", d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        dims = {
+            normalize_dim("squeeze", d, len(shape))
+            for d in (dim if isinstance(dim, (tuple, list)) else (dim,))
+        }
         dims = {d for d in dims if d < len(shape) and shape[d] == 1}
     return reshape(input, tuple(s for i, s in enumerate(shape) if i not in dims))
 
@@ -162,7 +165,9 @@ def t(input: Tensor) -> Tensor:
 
 def matrix_transpose(input: Tensor) -> Tensor:
     if input._data.ndim < 2:
-        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {input._data.ndim}-D tensor.")
+        raise RuntimeError(
+            f"tensor.mT is only supported on matrices or batches of matrices. Got {input._data.ndim}-D tensor."
+        )
     return transpose(input, -2, -1)
 
 
@@ -173,8 +178,14 @@ def full_transpose(input: Tensor) -> Tensor:
 
 def movedim(input: Tensor, source, destination) -> Tensor:
     ndim = input._data.ndim
-    src = [normalize_dim("movedim", d, ndim) for d in (source if isinstance(source, (tuple, list)) else (source,))]
-    dst = [normalize_dim("movedim", d, ndim) for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
+    src = [
+        normalize_dim("movedim", d, ndim)
+        for d in (source if isinstance(source, (tuple, list)) else (source,))
+    ]
+    dst = [
+        normalize_dim("movedim", d, ndim)
+        for d in (destination if isinstance(destination, (tuple, list)) else (destination,))
+    ]
     order = [d for d in range(ndim) if d not in src]
     for s, d in sorted(zip(dst, src)):
         order.insert(s, d)
@@ -185,9 +196,7 @@ def expand(input: Tensor, *sizes) -> Tensor:
     sizes = _sizes(sizes)
     shape = input._data.shape
     lead = len(sizes) - len(shape)
-    target = tuple(
-        (shape[i - lead] if s == -1 and i >= lead else s) for i, s in enumerate(sizes)
-    )
+    target = tuple((shape[i - lead] if s == -1 and i >= lead else s) for i, s in enumerate(sizes))
     if target == shape:
         return _alias(input)
     return apply(OPS["broadcast_to"], (input,), {"shape": target})
@@ -315,8 +324,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
     d = normalize_dim("unbind", dim, input._data.ndim)
     index_prefix = (slice(None),) * d
     return tuple(
-        apply(OPS["slice"], (input,), {"index": index_prefix + (i,)})
-        for i in range(input._data.shape[d])
+        apply(OPS["slice"], (input,), {"index": index_prefix + (i,)}) for i in range(input._data.shape[d])
     )
 
 
@@ -325,6 +333,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     tensors = [t for t in tensors]
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+
     def legacy_empty(t: Tensor) -> bool:  # PyTorch lets shape-(0,) tensors join anything
         return t._data.ndim == 1 and t._data.shape[0] == 0
 
@@ -372,7 +381,9 @@ def vstack(tensors) -> Tensor:
 
 
 def flip(input: Tensor, dims) -> Tensor:
-    dims = tuple(normalize_dim("flip", d, input._data.ndim) for d in ((dims,) if isinstance(dims, int) else dims))
+    dims = tuple(
+        normalize_dim("flip", d, input._data.ndim) for d in ((dims,) if isinstance(dims, int) else dims)
+    )
     return apply(OPS["flip"], (input,), {"dims": dims})
 
 

@@ -52,7 +52,9 @@ def scaled_dot_product_attention(
     masks out keys after each query (``tril``). Rows with no allowed key give zeros.
     """
     if is_causal and attn_mask is not None:
-        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+        raise RuntimeError(
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
+        )
     if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
         raise RuntimeError(
             f"scaled_dot_product_attention: expected query, key and value of at least 2 dims, got "
@@ -96,7 +98,12 @@ def _repeat_kv_heads(query: Tensor, kv: Tensor) -> Tensor:
 
 
 def _canonical_mask(
-    mask: Tensor | None, mask_name: str, other_type: dtype | None, other_name: str, target_type: dtype, check_other: bool = True
+    mask: Tensor | None,
+    mask_name: str,
+    other_type: dtype | None,
+    other_name: str,
+    target_type: dtype,
+    check_other: bool = True,
 ) -> Tensor | None:
     """A bool mask (True = masked out) as a float mask of ``target_type`` (-inf where masked)."""
     if mask is None:
@@ -114,7 +121,9 @@ def _canonical_mask(
     return mask
 
 
-def _check_shapes(query: Tensor, key: Tensor, value: Tensor, key_padding_mask, attn_mask, num_heads: int) -> bool:
+def _check_shapes(
+    query: Tensor, key: Tensor, value: Tensor, key_padding_mask, attn_mask, num_heads: int
+) -> bool:
     """PyTorch's shape checks for multi-head attention; returns whether the input is batched."""
     if query.dim() == 3:
         if key.dim() != 3 or value.dim() != 3:
@@ -154,7 +163,9 @@ def _check_shapes(query: Tensor, key: Tensor, value: Tensor, key_padding_mask, a
             if attn_mask.dim() == 3 and tuple(attn_mask.shape) != expected:
                 raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got {attn_mask.shape}")
         return False
-    raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D query tensor")
+    raise AssertionError(
+        f"query should be unbatched 2D or batched 3D tensor but received {query.dim()}-D query tensor"
+    )
 
 
 def _in_projection_packed(q: Tensor, k: Tensor, v: Tensor, w: Tensor, b: Tensor | None) -> tuple:
@@ -215,7 +226,11 @@ def multi_head_attention_forward(
             key_padding_mask = key_padding_mask.unsqueeze(0)
     tgt_len, bsz, embed_dim = query.shape
     key_padding_mask = _canonical_mask(
-        key_padding_mask, "key_padding_mask", None if attn_mask is None else attn_mask.dtype, "attn_mask", query.dtype
+        key_padding_mask,
+        "key_padding_mask",
+        None if attn_mask is None else attn_mask.dtype,
+        "attn_mask",
+        query.dtype,
     )
     if is_causal and attn_mask is None:
         raise RuntimeError(
@@ -229,16 +244,24 @@ def multi_head_attention_forward(
         if key_padding_mask is not None:
             is_causal = False
     if embed_dim != embed_dim_to_check:
-        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
+        raise AssertionError(
+            f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}"
+        )
     head_dim = embed_dim // num_heads
     if head_dim * num_heads != embed_dim:
         raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
 
     if use_separate_proj_weight:
         if tuple(key.shape[:2]) != tuple(value.shape[:2]):
-            raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's {value.shape[:2]}")
+            raise AssertionError(
+                f"key's sequence and batch dims {key.shape[:2]} do not match value's {value.shape[:2]}"
+            )
         b_q, b_k, b_v = (None, None, None) if in_proj_bias is None else chunk(in_proj_bias, 3)
-        q, k, v = linear(query, q_proj_weight, b_q), linear(key, k_proj_weight, b_k), linear(value, v_proj_weight, b_v)
+        q, k, v = (
+            linear(query, q_proj_weight, b_q),
+            linear(key, k_proj_weight, b_k),
+            linear(value, v_proj_weight, b_v),
+        )
     else:
         if tuple(key.shape) != tuple(value.shape):
             raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
@@ -262,18 +285,32 @@ def multi_head_attention_forward(
 
     if bias_k is not None and bias_v is not None:
         if static_k is not None or static_v is not None:
-            raise AssertionError("bias cannot be added to static key." if static_k is not None else "bias cannot be added to static value.")
+            raise AssertionError(
+                "bias cannot be added to static key."
+                if static_k is not None
+                else "bias cannot be added to static value."
+            )
         k = cat([k, expand(bias_k, (1, bsz, embed_dim))])
         v = cat([v, expand(bias_v, (1, bsz, embed_dim))])
         attn_mask = _pad_last(attn_mask)
         key_padding_mask = _pad_last(key_padding_mask)
     elif bias_k is not None or bias_v is not None:
-        raise AssertionError("bias_k is set but bias_v is None" if bias_k is not None else "bias_v is set but bias_k is None")
+        raise AssertionError(
+            "bias_k is set but bias_v is None" if bias_k is not None else "bias_v is set but bias_k is None"
+        )
 
     batch_heads = bsz * num_heads
     q = _heads(q, batch_heads, head_dim)
-    k = _heads(k, batch_heads, head_dim) if static_k is None else _static(static_k, "static_k", batch_heads, head_dim)
-    v = _heads(v, batch_heads, head_dim) if static_v is None else _static(static_v, "static_v", batch_heads, head_dim)
+    k = (
+        _heads(k, batch_heads, head_dim)
+        if static_k is None
+        else _static(static_k, "static_k", batch_heads, head_dim)
+    )
+    v = (
+        _heads(v, batch_heads, head_dim)
+        if static_v is None
+        else _static(static_v, "static_v", batch_heads, head_dim)
+    )
     if add_zero_attn:
         k = cat([k, zeros((batch_heads, 1, head_dim), dtype=k.dtype)], 1)
         v = cat([v, zeros((batch_heads, 1, head_dim), dtype=v.dtype)], 1)
@@ -286,7 +323,10 @@ def multi_head_attention_forward(
             raise AssertionError(
                 f"Expected key_padded_mask.shape to be {(bsz, src_len)}, but got {tuple(key_padding_mask.shape)}"
             )
-        kpm = reshape(expand(reshape(key_padding_mask, (bsz, 1, 1, src_len)), (bsz, num_heads, 1, src_len)), (batch_heads, 1, src_len))
+        kpm = reshape(
+            expand(reshape(key_padding_mask, (bsz, 1, 1, src_len)), (bsz, num_heads, 1, src_len)),
+            (batch_heads, 1, src_len),
+        )
         attn_mask = kpm if attn_mask is None else add(attn_mask, kpm)
     if not training:
         dropout_p = 0.0
@@ -309,7 +349,11 @@ def multi_head_attention_forward(
         return out, weights
 
     if attn_mask is not None:
-        attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else reshape(attn_mask, (bsz, num_heads, -1, src_len))
+        attn_mask = (
+            attn_mask.unsqueeze(0)
+            if attn_mask.shape[0] == 1
+            else reshape(attn_mask, (bsz, num_heads, -1, src_len))
+        )
     q = reshape(q, (bsz, num_heads, tgt_len, head_dim))
     k = reshape(k, (bsz, num_heads, src_len, head_dim))
     v = reshape(v, (bsz, num_heads, src_len, head_dim))

@@ -62,12 +62,20 @@ def _pair(v, name: str = "") -> tuple[int, int]:
 
 def _im2col(x: Tensor, kernel, stride, dilation) -> Tensor:
     """(N, C*kh*kw, oh*ow) columns of every window of x."""
-    return apply(OPS["im2col"], (x,), {"kernel": kernel, "stride": stride, "dilation": dilation, "layout": "cols"})
+    return apply(
+        OPS["im2col"], (x,), {"kernel": kernel, "stride": stride, "dilation": dilation, "layout": "cols"}
+    )
 
 
 def _col2im(cols: Tensor, shape, kernel, stride, dilation) -> Tensor:
     """Sum (N, C*kh*kw, oh*ow) columns back into an image of ``shape``."""
-    attrs = {"shape": tuple(shape), "kernel": kernel, "stride": stride, "dilation": dilation, "layout": "cols"}
+    attrs = {
+        "shape": tuple(shape),
+        "kernel": kernel,
+        "stride": stride,
+        "dilation": dilation,
+        "layout": "cols",
+    }
     return apply(OPS["col2im"], (cols,), attrs)
 
 
@@ -77,7 +85,9 @@ def _padding(padding, kernel, stride, dilation, name: str) -> tuple[tuple[int, i
         if padding == "valid":
             return (0, 0), (0, 0)
         if padding != "same":
-            raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            raise ValueError(
+                f"{name}: invalid padding string {padding!r}, should be one of {{'valid', 'same'}}"
+            )
         if stride != (1, 1):
             raise RuntimeError(f"{name}: padding='same' is not supported for strided convolutions")
         pads = []
@@ -103,7 +113,15 @@ def _check_input(name: str, x: Tensor, ndim: int) -> None:
         )
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
     """2-D convolution (cross-correlation) of (N, C, H, W) input with (O, C/groups, kh, kw) weight."""
     unbatched = input._data.ndim == 3
     if unbatched:
@@ -113,7 +131,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     o, cg, kh, kw = weight._data.shape
     stride, dilation = _pair(stride, "conv2d"), _pair(dilation, "conv2d")
     if o % groups:
-        raise RuntimeError(f"conv2d: out_channels ({o}) of weight {fmt(weight._data.shape)} must be divisible by groups ({groups})")
+        raise RuntimeError(
+            f"conv2d: out_channels ({o}) of weight {fmt(weight._data.shape)} must be divisible by groups ({groups})"
+        )
     if c != cg * groups:
         raise RuntimeError(
             f"conv2d: Given groups={groups}, weight of size {fmt(weight._data.shape)}, expected input"
@@ -134,7 +154,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return out.squeeze(0) if unbatched else out
 
 
-def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
     """1-D convolution of (N, C, L) input with (O, C/groups, k) weight."""
     unbatched = input._data.ndim == 2
     if unbatched:
@@ -195,7 +223,16 @@ def conv_transpose2d(
     return out.squeeze(0) if unbatched else out
 
 
-def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     unbatched = input._data.ndim == 2
     if unbatched:
         input = input.unsqueeze(0)
@@ -214,11 +251,17 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 
 def _pool_geometry(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, name: str):
     kernel = _pair(kernel_size, name)
-    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _pair(stride, name)
+    stride = (
+        kernel
+        if stride is None or (isinstance(stride, (list, tuple)) and not stride)
+        else _pair(stride, name)
+    )
     padding, dilation = _pair(padding, name), _pair(dilation, name)
     for p, k in zip(padding, kernel):
         if p > k // 2:
-            raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k}")
+            raise RuntimeError(
+                f"{name}: pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k}"
+            )
     h, w = x._data.shape[-2:]
     extra = []
     for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
@@ -252,10 +295,20 @@ def _windows(x: Tensor, kernel, stride, dilation) -> tuple[Tensor, int, int]:
     return cols.reshape(n, c, kernel[0] * kernel[1], oh, ow), oh, ow
 
 
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False, return_indices: bool = False):
+def max_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
     """Max over each window; the gradient goes to the window's first maximum (its last NaN)."""
     x, unbatched = _as_batched_image(input, "max_pool2d")
-    kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    kernel, stride, dilation, pads = _pool_geometry(
+        x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"
+    )
     padded = _pad2d(x, pads, value=-math.inf)
     attrs = {"kernel": kernel, "stride": stride, "dilation": dilation}
     out = apply(OPS["max_pool"], (padded,), attrs)
@@ -263,7 +316,9 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
         return out.squeeze(0) if unbatched else out
     with no_grad():
         position = apply(OPS["max_pool_argmax"], (padded.detach(), out.detach()), attrs)
-    indices = _flat_indices(position._data.astype(np.int64), kernel, stride, dilation, pads, x._data.shape[2:])
+    indices = _flat_indices(
+        position._data.astype(np.int64), kernel, stride, dilation, pads, x._data.shape[2:]
+    )
     if unbatched:
         return out.squeeze(0), Tensor._wrap(indices[0])
     return out, Tensor._wrap(indices)
@@ -278,17 +333,30 @@ def _flat_indices(best: np.ndarray, kernel, stride, dilation, pads, size) -> np.
     return (rows * size[1] + cols).astype(np.int64)
 
 
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+def avg_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
     """Mean over each window (zero padding counted unless ``count_include_pad=False``)."""
     x, unbatched = _as_batched_image(input, "avg_pool2d")
     n, c, h, w = x._data.shape
-    kernel, stride, dilation, pads = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    kernel, stride, dilation, pads = _pool_geometry(
+        x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d"
+    )
     windows, oh, ow = _windows(_pad2d(x, pads), kernel, stride, dilation)
     total = R.sum(windows, dim=2)
     if divisor_override:
         out = P.div(total, divisor_override)
     else:
-        out = P.div(total, Tensor._wrap(_pool_counts((h, w), kernel, stride, pads, count_include_pad).astype(x._data.dtype)))
+        out = P.div(
+            total,
+            Tensor._wrap(_pool_counts((h, w), kernel, stride, pads, count_include_pad).astype(x._data.dtype)),
+        )
     return out.squeeze(0) if unbatched else out
 
 
@@ -374,15 +442,44 @@ def _pool1d(fn, input: Tensor, kernel_size, stride, padding, **kw):
     return out.squeeze(0) if unbatched else out
 
 
-def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False, return_indices: bool = False):
+def max_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
     return _pool1d(
-        max_pool2d, input, kernel_size, stride, padding,
-        dilation=(1, _pair(dilation)[0]), ceil_mode=ceil_mode, return_indices=return_indices,
+        max_pool2d,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        dilation=(1, _pair(dilation)[0]),
+        ceil_mode=ceil_mode,
+        return_indices=return_indices,
     )
 
 
-def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
-    return _pool1d(avg_pool2d, input, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+def avg_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    return _pool1d(
+        avg_pool2d,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+    )
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:

@@ -102,7 +102,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return _apply_mask(input, tuple(input.shape), p, inplace)
 
 
-def _feature_dropout(name: str, input: Tensor, p: float, training: bool, inplace: bool, spatial: int) -> Tensor:
+def _feature_dropout(
+    name: str, input: Tensor, p: float, training: bool, inplace: bool, spatial: int
+) -> Tensor:
     _check_p(p)
     nd = input.ndim
     if nd not in (spatial + 1, spatial + 2):
@@ -226,7 +228,9 @@ def layer_norm(
     return out
 
 
-def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+def rms_norm(
+    input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None
+) -> Tensor:
     """``x / sqrt(mean(x^2) + eps)`` over the trailing dims, times ``weight``."""
     dims = _normalized_dims("rms_norm", input, normalized_shape)
     if eps is None:
@@ -326,7 +330,11 @@ def instance_norm(
 
 
 def group_norm(
-    input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
 ) -> Tensor:
     """Normalise each sample over groups of channels (and all spatial dims)."""
     n, c = input.shape[0], input.shape[1]
@@ -373,7 +381,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return ((x1 / (n1 + fix1)) * (x2 / (n2 + fix2))).sum(dim)
 
 
-def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+def pairwise_distance(
+    x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
+) -> Tensor:
     """``||x1 - x2 + eps||_p`` along the last dim."""
     diff = x1 - x2 + eps
     return diff.norm(p, -1, keepdim=keepdim)

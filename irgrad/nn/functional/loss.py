@@ -82,7 +82,9 @@ def _warn_size(name: str, input: Tensor, target: Tensor) -> None:
         )
 
 
-def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+def mse_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
     """Mean squared error ``(input - target)^2``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
@@ -143,7 +145,9 @@ def _check_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"{name}: expected scalar type Long but found {target.dtype}")
     if input.dim() >= 2 and t.ndim >= 1 and t.shape[0] != input.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({t.shape[0]}).")
+        raise ValueError(
+            f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({t.shape[0]})."
+        )
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() >= 2 else ()
     if tuple(t.shape) != expected:
         raise RuntimeError(
@@ -185,7 +189,9 @@ def _coef(safe: Tensor, valid: Tensor, weight: Tensor | None, dtype) -> Tensor:
     return weight.to(dtype)[safe] * mask if weight is not None else mask
 
 
-def _nll_from_logp(logp: Tensor, safe: Tensor, valid: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+def _nll_from_logp(
+    logp: Tensor, safe: Tensor, valid: Tensor, weight: Tensor | None, reduction: str
+) -> Tensor:
     coef = _coef(safe, valid, weight, logp.dtype)
     picked = _pick(logp, safe) * coef
     if reduction == "none":
@@ -379,14 +385,21 @@ def kl_div(
     return _reduce(loss, reduction)
 
 
-def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+def soft_margin_loss(
+    input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
     """``log(1 + exp(-y x))``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _reduce(_softplus_stable(-(input * target)), reduction)
 
 
 def margin_ranking_loss(
-    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None, reduce=None,
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    size_average=None,
+    reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
     """``max(0, -y (x1 - x2) + margin)``."""
@@ -395,20 +408,33 @@ def margin_ranking_loss(
 
 
 def cosine_embedding_loss(
-    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average=None, reduce=None,
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    size_average=None,
+    reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
     """``1 - cos(x1, x2)`` for y = 1, ``max(0, cos(x1, x2) - margin)`` for y = -1."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     eps = 1e-12
-    cos = (input1 * input2).sum(-1) / (((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)).sqrt()
+    cos = (input1 * input2).sum(-1) / (
+        ((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)
+    ).sqrt()
     loss = where(target > 0, 1 - cos, where(target < 0, (cos - margin).relu(), 0.0))
     return _reduce(loss, reduction)
 
 
 def poisson_nll_loss(
-    input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, size_average=None,
-    eps: float = 1e-8, reduce=None, reduction: str = "mean",
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    size_average=None,
+    eps: float = 1e-8,
+    reduce=None,
+    reduction: str = "mean",
 ) -> Tensor:
     """Poisson negative log-likelihood: ``exp(x) - y x`` (log_input) or ``x - y log(x + eps)``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)

@@ -157,7 +157,9 @@ class ModuleList(Module):
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         if not isinstance(modules, Iterable):
-            raise TypeError("ModuleList.extend should be called with an iterable, but got " + type(modules).__name__)
+            raise TypeError(
+                "ModuleList.extend should be called with an iterable, but got " + type(modules).__name__
+            )
         offset = len(self)
         for i, module in enumerate(modules):
             self.add_module(str(offset + i), module)
@@ -236,9 +238,7 @@ class ModuleDict(Module):
             return
         for j, m in enumerate(modules):
             if not isinstance(m, Iterable) or len(m) != 2:
-                raise ValueError(
-                    f"ModuleDict update sequence element #{j} should be an iterable of length 2"
-                )
+                raise ValueError(f"ModuleDict update sequence element #{j} should be an iterable of length 2")
             self[m[0]] = m[1]
 
 
@@ -290,7 +290,9 @@ class ParameterList(Module):
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
         if not isinstance(values, Iterable) or isinstance(values, Tensor):
-            raise TypeError("ParameterList.extend should be called with an iterable, but got " + type(values).__name__)
+            raise TypeError(
+                "ParameterList.extend should be called with an iterable, but got " + type(values).__name__
+            )
         for value in values:
             self.append(value)
         return self
@@ -385,7 +387,9 @@ class ParameterDict(Module):
             return
         for j, p in enumerate(parameters):
             if not isinstance(p, Iterable) or len(p) != 2:
-                raise ValueError(f"ParameterDict update sequence element #{j} should be an iterable of length 2")
+                raise ValueError(
+                    f"ParameterDict update sequence element #{j} should be an iterable of length 2"
+                )
             self[p[0]] = p[1]
 
     def extra_repr(self) -> str:

@@ -46,8 +46,13 @@ class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` dims; weight 1 and bias 0 initially."""
 
     def __init__(
-        self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
-        device=None, dtype=None,
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape)
@@ -73,7 +78,12 @@ class RMSNorm(Module):
     """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing dims (eps defaults to dtype eps)."""
 
     def __init__(
-        self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, device=None, dtype=None
+        self,
+        normalized_shape,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape)
@@ -100,8 +110,14 @@ class GroupNorm(Module):
     """Normalise each sample over ``num_groups`` groups of channels."""
 
     def __init__(
-        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, bias: bool = True,
-        device=None, dtype=None,
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         if num_channels % num_groups != 0:
@@ -190,12 +206,16 @@ class _BatchNorm(Module):
             self.eps,
         )
 
-    def _load_from_state_dict(self, state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs, assign=False):
+    def _load_from_state_dict(
+        self, state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs, assign=False
+    ):
         # checkpoints without version metadata may lack num_batches_tracked: default it, as torch does
         key = prefix + "num_batches_tracked"
         if self.track_running_stats and key not in state_dict:
             state_dict[key] = self.num_batches_tracked if self.num_batches_tracked is not None else tensor(0)
-        super()._load_from_state_dict(state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs, assign)
+        super()._load_from_state_dict(
+            state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs, assign
+        )
 
     def extra_repr(self) -> str:
         return (

@@ -56,7 +56,12 @@ def _arrange(mode: str, w_ih, w_hh, b_ih, b_hh, w_hr=None) -> _Weights:
     if b_ih is not None:
         if mode == "GRU":
             two = 2 * (b_hh.shape[0] // 3)
-            bias = cat([add(narrow(b_ih, 0, 0, two), narrow(b_hh, 0, 0, two)), narrow(b_ih, 0, two, b_ih.shape[0] - two)])
+            bias = cat(
+                [
+                    add(narrow(b_ih, 0, 0, two), narrow(b_hh, 0, 0, two)),
+                    narrow(b_ih, 0, two, b_ih.shape[0] - two),
+                ]
+            )
             b_hn = narrow(b_hh, 0, two, b_hh.shape[0] - two)
         else:
             bias = add(b_ih, b_hh)
@@ -251,7 +256,9 @@ class RNNBase(Module):
         else:
             if input.dim() not in (2, 3):
                 tail = " tensor" if self.mode.startswith("RNN") else ""
-                raise ValueError(f"{self._name()}: Expected input to be 2D or 3D, got {input.dim()}D{tail} instead")
+                raise ValueError(
+                    f"{self._name()}: Expected input to be 2D or 3D, got {input.dim()}D{tail} instead"
+                )
             batched = input.dim() == 3
             x = input if batched else input.unsqueeze(0 if self.batch_first else 1)
             if states is not None:
@@ -264,7 +271,10 @@ class RNNBase(Module):
         batch = x.shape[1]
         directions = 2 if self.bidirectional else 1
         if states is None:
-            states = tuple(zeros((self.num_layers * directions, batch, size), dtype=x.dtype) for size in self._state_sizes())
+            states = tuple(
+                zeros((self.num_layers * directions, batch, size), dtype=x.dtype)
+                for size in self._state_sizes()
+            )
         else:
             self._check_states(states, batch)
         out, finals = self._run(x, states, masks)
@@ -272,7 +282,9 @@ class RNNBase(Module):
             data_out = padded_to_packed(out, sizes)
             if unsorted_indices is not None:
                 finals = tuple(s.index_select(1, unsorted_indices) for s in finals)
-            return PackedSequence(data_out, batch_sizes, sorted_indices, unsorted_indices), (finals if lstm else finals[0])
+            return PackedSequence(data_out, batch_sizes, sorted_indices, unsorted_indices), (
+                finals if lstm else finals[0]
+            )
         if self.batch_first:
             out = transpose(out, 0, 1)
         if not batched:
@@ -307,7 +319,12 @@ class RNNBase(Module):
         for name in self._all_weights[k][2:]:
             params[name.split("_l")[0]] = getattr(self, name)
         return _arrange(
-            self.mode, params["weight_ih"], params["weight_hh"], params.get("bias_ih"), params.get("bias_hh"), params.get("weight_hr")
+            self.mode,
+            params["weight_ih"],
+            params["weight_hh"],
+            params.get("bias_ih"),
+            params.get("bias_hh"),
+            params.get("weight_hr"),
         )
 
     def _check_input(self, x: Tensor, expected_dim: int) -> None:
@@ -355,7 +372,12 @@ def _check_config(input_size, hidden_size, num_layers, bias, batch_first, dropou
             f"num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
             stacklevel=3,
         )
-    for name, value, kind in (("bias", bias, bool), ("batch_first", batch_first, bool), ("input_size", input_size, int), ("hidden_size", hidden_size, int)):
+    for name, value, kind in (
+        ("bias", bias, bool),
+        ("batch_first", batch_first, bool),
+        ("input_size", input_size, int),
+        ("hidden_size", hidden_size, int),
+    ):
         if not isinstance(value, kind):
             raise TypeError(f"{name} should be of type {kind.__name__}, got: {type(value).__name__}")
     if input_size <= 0:
@@ -391,7 +413,16 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
         super().__init__(
             "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            device,
+            dtype,
         )
 
 
@@ -412,7 +443,17 @@ class LSTM(RNNBase):
         dtype=None,
     ) -> None:
         super().__init__(
-            "LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, device, dtype
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device,
+            dtype,
         )
 
 
@@ -432,7 +473,17 @@ class GRU(RNNBase):
         dtype=None,
     ) -> None:
         super().__init__(
-            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device, dtype
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            device,
+            dtype,
         )
 
 
@@ -444,7 +495,9 @@ class RNNCellBase(Module):
 
     _mode = ""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None, dtype=None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None, dtype=None
+    ) -> None:
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -473,7 +526,9 @@ class RNNCellBase(Module):
             init.uniform_(weight, -stdv, stdv)
 
     def _step(self, input: Tensor, state: tuple) -> tuple:
-        mode = self._mode if self._mode != "RNN" else ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
+        mode = (
+            self._mode if self._mode != "RNN" else ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
+        )
         w = _arrange(mode, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return _STEPS[mode](_project(input, w), state, w)
 
@@ -503,7 +558,15 @@ class RNNCell(RNNCellBase):
 
     _mode = "RNN"
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__(input_size, hidden_size, bias, num_chunks=1, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 

@@ -157,7 +157,11 @@ def pack_padded_sequence(
         )
     steps, rows = np.nonzero(np.arange(lens[0])[:, None] < lens[None, :])  # time-major valid (t, b)
     batch_rows = rows if order is None else order[rows]
-    index = (Tensor._wrap(batch_rows), Tensor._wrap(steps)) if batch_first else (Tensor._wrap(steps), Tensor._wrap(batch_rows))
+    index = (
+        (Tensor._wrap(batch_rows), Tensor._wrap(steps))
+        if batch_first
+        else (Tensor._wrap(steps), Tensor._wrap(batch_rows))
+    )
     batch_sizes = Tensor._wrap(np.bincount(steps, minlength=int(lens[0])).astype(np.int64))
     sorted_indices = None if order is None else Tensor._wrap(order.astype(np.int64))
     return PackedSequence(input[index], batch_sizes, sorted_indices, None)
@@ -175,7 +179,10 @@ def _with_padding_row(data: Tensor, padding_value) -> Tensor:
 
 
 def pad_packed_sequence(
-    sequence: PackedSequence, batch_first: bool = False, padding_value: float = 0.0, total_length: int | None = None
+    sequence: PackedSequence,
+    batch_first: bool = False,
+    padding_value: float = 0.0,
+    total_length: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Undo ``pack_padded_sequence``: the padded batch (original order) and the int64 lengths."""
     batch_sizes = np.asarray(sequence.batch_sizes._data, dtype=np.int64)
@@ -276,4 +283,3 @@ def unpack_sequence(packed_sequences: PackedSequence) -> list[Tensor]:
     """The list of sequences in a ``PackedSequence``, in their original order."""
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
-
