@@ -175,6 +175,25 @@ QUIRKS = [
         (
             name,
             DTYPES,
+            lambda r: np.isnan(r).any(axis=1),
+            "torch's amax/amin backward divides the gradient by the number of elements equal to "
+            "the result, 0 for a NaN result, and gives NaN to the whole row; irgrad shares it "
+            "between the NaN elements, as torch's own max()/min() over all elements do",
+        )
+        for name in ("amax-dim=1", "amin-dim=1")
+    ),
+    (
+        "prod-dim=1",
+        DTYPES,
+        lambda r: ~np.isfinite(r).all(axis=1) | ~np.isfinite(np.prod(r, axis=1)),
+        "torch's prod gradient for one row depends on zeros in other rows: with no zero anywhere "
+        "in the tensor it is out / x (prod([[nan, 1]]) gives [nan, nan], as irgrad does), with a "
+        "zero anywhere it multiplies the other elements ([1, nan] for the same row)",
+    ),
+    *(
+        (
+            name,
+            DTYPES,
             lambda r: np.isinf(r).any(axis=1) & np.isfinite(r).any(axis=1),
             "the variance of a row holding one infinity is NaN; torch's closed-form backward "
             "2 (x - mean) / (n - correction) still gives the finite element a gradient of ±inf, "
@@ -188,16 +207,6 @@ QUIRKS = [
 # --- irgrad's own open defects: same form; each says what is wrong and why it is left ----
 
 KNOWN_DEFECTS = [
-    *(
-        (
-            "prod-dim=1",
-            DTYPES,
-            lambda r: ~np.isfinite(r).all(axis=1) | ~np.isfinite(np.prod(r, axis=1)),
-            "irgrad defect (open): prod's gradient is out / x, NaN or inf where the row holds NaN "
-            "or inf or the product overflows; torch multiplies the other elements (exclusive "
-            "cumulative products, which irgrad has no op for yet)",
-        ),
-    ),
     (
         "logsumexp-dim=1",
         DTYPES,
@@ -211,18 +220,6 @@ KNOWN_DEFECTS = [
         lambda r: (np.abs(r) >= 1e29).any(axis=1) | (np.abs(r[:, :2]) == np.float32(1e-30)).any(axis=1),
         "float32 reductions accumulate in float32 (docs/pytorch-differences.md): (x - mean)^2 "
         "overflows at 1e30 and underflows at 1e-30, where torch's float64 accumulator does not",
-    ),
-    *(
-        (
-            name,
-            DTYPES,
-            lambda r: np.ones(len(r), dtype=bool),  # one reduction over the whole vector, NaN in it
-            "irgrad defect (open): max()/min() over all elements reduce with amax/amin, whose "
-            "gradient (as torch's amax) is NaN everywhere when the result is NaN; torch's full "
-            "max()/min() instead send it to the NaN elements; telling the two apart needs an "
-            "attribute on the amax/amin ops",
-        )
-        for name in ("max", "min")
     ),
 ]
 

@@ -96,13 +96,15 @@ register(
 
 
 def _extremum_vjp(F, g, c):
-    # The gradient is shared evenly between all elements equal to the extremum.  As in
-    # torch it is share * mask, so a NaN extremum (no element equals it: 0 hits) gives
-    # NaN, not 0, to the whole reduced group.
+    # The gradient is shared evenly between all elements equal to the extremum, a NaN
+    # extremum's between the NaN elements (torch's max()/min(); its amax/amin divide by
+    # a zero count there and give NaN everywhere).  As in torch it is share * mask.
     (x,) = c.ins
     dims = c.attrs["dims"]
     shape = c.metas[0].shape
-    mask = F.cast(F.eq(x, _keep(F, c.out, c)), dtype=c.metas[0].dtype)
+    out = _keep(F, c.out, c)
+    hit = F.logical_or(F.eq(x, out), F.logical_and(F.isnan(x), F.isnan(out)))
+    mask = F.cast(hit, dtype=c.metas[0].dtype)
     share = F.div(_keep(F, g, c), F.sum(mask, dims=dims, keepdim=True))
     return (F.mul(F.broadcast_to(share, shape=shape), mask),)
 
