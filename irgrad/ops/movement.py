@@ -447,9 +447,17 @@ def _pad_vjp(F, g, c):
     return (F.slice(g, index=index),)
 
 
+def _pad_kernel(x, *, widths, value):
+    """Constant padding: a filled array with ``x`` copied into its middle (np.pad does the
+    same in several passes, with more Python around them)."""
+    out = np.full(tuple(s + a + b for s, (a, b) in zip(x.shape, widths)), value, dtype=x.dtype)
+    out[tuple(slice(a, a + s) for s, (a, _) in zip(x.shape, widths))] = x
+    return out
+
+
 _movement(
     "pad",
-    lambda x, *, widths, value: np.pad(x, widths, mode="constant", constant_values=value),
+    _pad_kernel,
     lambda x, *, widths, value: Meta(tuple(s + a + b for s, (a, b) in zip(x.shape, widths)), x.dtype),
     _pad_vjp,
     doc="Constant padding; `widths` has a (before, after) pair per dim, all non-negative.",
