@@ -223,6 +223,10 @@ def test_binary_cross_entropy_clamps_log_at_minus_100():
     x = irgrad.tensor(p, requires_grad=True)
     F.binary_cross_entropy(x, irgrad.tensor(y)).backward()
     assert np.isfinite(x.grad.numpy()).all()
+    # The input's gradient is torch's (x - y) / max(x (1 - x), 1e-12), not the clamped
+    # logs' 0: a saturated sigmoid (exactly 0 or 1 in float32) still gets pushed back.
+    np.testing.assert_allclose(x.grad.numpy(), np.array([-1e12, 1e12, -2.0, -1e12]) / 4, rtol=1e-6)
+    run_both(lambda L, a: _F(L).binary_cross_entropy(a, L.tensor(y), reduction="sum"), p, grad_atol=1.0)
     with pytest.raises(ValueError, match="target size"):
         F.binary_cross_entropy(irgrad.rand(3), irgrad.rand(3, 1))
     with pytest.raises(RuntimeError, match="between 0 and 1"):

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 _LOG_MIN = math.exp(-100.0)
+_BCE_EPS = 1e-12  # torch's EPSILON in binary_cross_entropy_backward
 _NLL = OPS["nll_loss"]
 
 
@@ -318,9 +319,15 @@ def binary_cross_entropy(
     x = input._data
     if x.size and (np.any(x < 0) or np.any(x > 1) or np.any(np.isnan(x))):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    log_x = _clamped_log(input)
-    log_1mx = _clamped_log(1.0 - input)
-    loss = -(log_1mx + target * (log_x - log_1mx))
+    x = input.detach()
+    log_x = _clamped_log(x)
+    log_1mx = _clamped_log(1.0 - x)
+    loss = -(log_1mx + target * (log_x - log_1mx))  # the value; carries target's gradient only
+    if input.requires_grad:
+        # input's gradient is torch's binary_cross_entropy_backward, (x - y) / max(x (1 - x),
+        # 1e-12): the clamped logs would give 0 at x = 0 or 1, where a sigmoid saturates.
+        slope = ((x - target) / (x * (1.0 - x)).clamp_min(_BCE_EPS)).detach()
+        loss = loss + (input - x) * slope  # input - x is exactly 0: the value is unchanged
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
