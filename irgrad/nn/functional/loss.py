@@ -115,7 +115,9 @@ def smooth_l1_loss(
         return _reduce((input - target).abs(), reduction)
     diff = input - target
     ad = diff.abs()
-    loss = where(ad < beta, diff * diff * (0.5 / beta), ad - 0.5 * beta)
+    small = ad < beta
+    inside = where(small, diff, 0.0)  # an infinite diff would turn the unused square's zero gradient NaN
+    loss = where(small, inside * inside * (0.5 / beta), ad - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -125,7 +127,9 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     _warn_size("huber_loss", input, target)
     diff = input - target
     ad = diff.abs()
-    loss = where(ad < delta, diff * diff * 0.5, (ad - 0.5 * delta) * delta)
+    small = ad < delta
+    inside = where(small, diff, 0.0)  # as in smooth_l1_loss: keeps infinities out of the square
+    loss = where(small, inside * inside * 0.5, (ad - 0.5 * delta) * delta)
     return _reduce(loss, reduction)
 
 
@@ -266,7 +270,7 @@ def cross_entropy(
         return nll
     safe, valid = _mask_targets(target, ignore_index)
     weighted = logp * _class_broadcast(weight, input) if weight is not None else logp
-    smooth = -(weighted.sum(cdim) * valid.to(logp.dtype))
+    smooth = -where(valid, weighted.sum(cdim), 0.0)  # ignored rows select 0 (a mask product: -inf * 0)
     if reduction == "none":
         ret = smooth
     elif reduction == "sum":
@@ -348,17 +352,18 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:
-    """``BCE(sigmoid(x), y)`` computed from logits: ``softplus(x) - x y`` (stable for any x)."""
+    """``BCE(sigmoid(x), y)`` computed from logits: ``(1 - y) x + softplus(-x)`` (stable for any x)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
-    sp = _softplus_stable(input)
+    # torch's form, (1 - y) x + softplus(-x): softplus(x) - x y would be inf - inf at x = +inf
+    sp_neg = _softplus_stable(-input)
     if pos_weight is None:
-        loss = sp - input * target
+        loss = (1 - target) * input + sp_neg
     else:
         log_weight = (pos_weight - 1) * target + 1
-        loss = (1 - target) * input + log_weight * (sp - input)
+        loss = (1 - target) * input + log_weight * sp_neg
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -384,7 +389,7 @@ def kl_div(
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        safe = where(target > 0, target, 1.0)
+        safe = where(target == 0, 1.0, target)  # xlogy: 0 at 0; NaN for NaN or negative targets, as torch
         loss = target * safe.log() - target * input
     if reduction == "batchmean":
         total = loss.sum()
@@ -411,7 +416,8 @@ def margin_ranking_loss(
 ) -> Tensor:
     """``max(0, -y (x1 - x2) + margin)``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    return _reduce((-(target * (input1 - input2)) + margin).relu(), reduction)
+    # clamp_min, not relu: its gradient passes at 0 (ties) and stops at NaN, as torch's
+    return _reduce((-(target * (input1 - input2)) + margin).clamp_min(0.0), reduction)
 
 
 def cosine_embedding_loss(
@@ -429,7 +435,7 @@ def cosine_embedding_loss(
     cos = (input1 * input2).sum(-1) / (
         ((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)
     ).sqrt()
-    loss = where(target > 0, 1 - cos, where(target < 0, (cos - margin).relu(), 0.0))
+    loss = where(target > 0, 1 - cos, where(target < 0, (cos - margin).clamp_min(0.0), 0.0))
     return _reduce(loss, reduction)
 
 
