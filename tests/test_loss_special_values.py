@@ -16,8 +16,8 @@ the output.  A failure lists the inputs of the offending rows with both results.
 
 Where PyTorch itself is wrong and irgrad should not copy it, the affected rows are listed
 in ``QUIRKS``: ``test_loss_special_values`` leaves them out and
-``test_known_difference`` checks them alone as a strict xfail.  Losses irgrad lacks
-(``hinge_embedding_loss`` and ``gaussian_nll_loss`` at the time of writing) skip.
+``test_known_difference`` checks them alone as a strict xfail.  A loss irgrad lacks
+skips, naming it.
 """
 
 from __future__ import annotations

@@ -326,3 +326,109 @@ def test_losses_gradcheck_float64():
     ]
     for fn in cases:
         assert irgrad.autograd.gradcheck(fn, (x,))
+
+
+# --- the losses beyond API.md's list: hinge, Gaussian NLL, multi-margin, multilabel, triplet ---
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("margin", [1.0, 0.3])
+def test_hinge_embedding_loss_matches_torch(reduction, margin):
+    rng = np.random.default_rng(21)
+    x = _rand(rng, 4, 5)
+    x[0, :2] = [margin, 0.0]  # at the margin and at 0
+    y = rng.choice([-1.0, 1.0], size=(4, 5)).astype(np.float32)
+    y[1, 0] = 0.5  # neither 1 nor -1: torch adds both terms
+    run_both(lambda L, a: _F(L).hinge_embedding_loss(a, L.tensor(y), margin=margin, reduction=reduction), x)
+    run_both(lambda L, a: L.nn.HingeEmbeddingLoss(margin, reduction=reduction)(a, L.tensor(y)), x)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("var_shape", [(4, 3), (4,), (4, 1)])
+@pytest.mark.parametrize("full", [False, True])
+def test_gaussian_nll_loss_matches_torch(reduction, var_shape, full):
+    rng = np.random.default_rng(22)
+    x, t = _rand(rng, 4, 3), _rand(rng, 4, 3)
+    var = np.abs(_rand(rng, *var_shape)) + 0.1
+    var.reshape(-1)[0] = 1e-9  # below eps: clamped in the value, the gradient passes
+    run_both(lambda L, a, b, v: _F(L).gaussian_nll_loss(a, b, v, full=full, reduction=reduction), x, t, var)
+    run_both(lambda L, a, b, v: L.nn.GaussianNLLLoss(full=full, reduction=reduction)(a, b, v), x, t, var)
+
+
+def test_gaussian_nll_loss_rejects_bad_variances():
+    with pytest.raises(ValueError, match="incorrect size"):
+        F.gaussian_nll_loss(irgrad.rand(4, 3), irgrad.rand(4, 3), irgrad.rand(3))
+    with pytest.raises(ValueError, match="negative"):
+        F.gaussian_nll_loss(irgrad.rand(4, 3), irgrad.rand(4, 3), -irgrad.rand(4, 3))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("p,margin,weighted", [(1, 1.0, False), (2, 0.5, True), (1, 2.0, True)])
+def test_multi_margin_loss_matches_torch(reduction, p, margin, weighted):
+    rng = np.random.default_rng(23)
+    x = _rand(rng, 5, 4)
+    y = np.array([0, 3, 1, 1, 2])
+    w = np.abs(_rand(rng, 4)) if weighted else None
+
+    def fn(L, a):
+        weight = L.tensor(w) if weighted else None
+        return _F(L).multi_margin_loss(a, L.tensor(y), p=p, margin=margin, weight=weight, reduction=reduction)
+
+    run_both(fn, x)
+    run_both(lambda L, a: L.nn.MultiMarginLoss(p, margin, reduction=reduction)(a, L.tensor(y)), x)
+    run_both(lambda L, a: _F(L).multi_margin_loss(a, L.tensor(2), reduction=reduction), x[0])  # unbatched
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multilabel_soft_margin_loss_matches_torch(reduction, weighted):
+    rng = np.random.default_rng(24)
+    x = _rand(rng, 4, 5) * 5
+    x[0, :2] = [40.0, -40.0]  # far tails
+    y = (rng.random((4, 5)) < 0.5).astype(np.float32)
+    w = np.abs(_rand(rng, 5)) if weighted else None
+
+    def fn(L, a):
+        weight = L.tensor(w) if weighted else None
+        return _F(L).multilabel_soft_margin_loss(a, L.tensor(y), weight=weight, reduction=reduction)
+
+    run_both(fn, x)
+    run_both(lambda L, a: L.nn.MultiLabelSoftMarginLoss(reduction=reduction)(a, L.tensor(y)), x)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("p,swap", [(2.0, False), (1.0, True), (3.0, False)])
+def test_triplet_margin_loss_matches_torch(reduction, p, swap):
+    rng = np.random.default_rng(25)
+    a, pos, neg = _rand(rng, 6, 4), _rand(rng, 6, 4), _rand(rng, 6, 4)
+    run_both(
+        lambda L, x, y, z: _F(L).triplet_margin_loss(
+            x, y, z, margin=0.7, p=p, swap=swap, reduction=reduction
+        ),
+        a,
+        pos,
+        neg,
+    )
+    run_both(
+        lambda L, x, y, z: L.nn.TripletMarginLoss(0.7, p, swap=swap, reduction=reduction)(x, y, z),
+        a,
+        pos,
+        neg,
+    )
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("HingeEmbeddingLoss", (0.5,)),
+        ("GaussianNLLLoss", ()),
+        ("MultiMarginLoss", (2, 0.5)),
+        ("MultiLabelSoftMarginLoss", ()),
+        ("TripletMarginLoss", (0.7, 1.0)),
+    ],
+)
+def test_new_loss_modules_repr_and_state_like_torch(name, args):
+    torch = pytest.importorskip("torch")
+    mine, theirs = getattr(irgrad.nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert repr(mine) == repr(theirs)
+    assert list(mine.state_dict()) == list(theirs.state_dict())

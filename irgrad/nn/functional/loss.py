@@ -19,7 +19,8 @@ from ...dtypes import FLOAT
 from ...ops import OPS
 from ...tensor import Tensor
 from ...tensor_ops.pointwise import where
-from .activation import _softplus_stable, log_softmax
+from .activation import _softplus_stable, log_softmax, logsigmoid
+from .layers import pairwise_distance
 
 __all__ = [
     "mse_loss",
@@ -35,6 +36,11 @@ __all__ = [
     "margin_ranking_loss",
     "cosine_embedding_loss",
     "poisson_nll_loss",
+    "hinge_embedding_loss",
+    "gaussian_nll_loss",
+    "multi_margin_loss",
+    "multilabel_soft_margin_loss",
+    "triplet_margin_loss",
 ]
 
 _LOG_MIN = math.exp(-100.0)
@@ -460,3 +466,128 @@ def poisson_nll_loss(
         stirling = safe * safe.log() - safe + (safe * (2 * math.pi)).log() * 0.5
         loss = loss + where(target > 1, stirling, 0.0)
     return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(
+    input: Tensor,
+    target: Tensor,
+    margin: float = 1.0,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``x`` where y = 1, ``max(0, margin - x)`` where y = -1 (both terms elsewhere, as torch)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    below_margin = (margin - input).clamp_min(0.0)
+    loss = where(target != 1, below_margin, 0.0) + where(target != -1, input, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    var: Tensor,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """``0.5 (log(var) + (input - target)^2 / var)`` (+ ``0.5 log(2 pi)`` with ``full``).
+
+    ``var`` may lack the last dim or have size 1 there (one variance per sample).  It is
+    clamped to at least ``eps`` for the value only: as in torch, the clamp passes the
+    gradient through unchanged.
+    """
+    _check_reduction(reduction)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if bool((var.detach() < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    held = var.detach()
+    var = where(held < eps, var - held + eps, var)  # eps in value below it, var's own gradient
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Per sample, ``sum_j max(0, margin - x[y] + x[j])^p / C`` over the classes j != y
+    (each term times ``weight[y]``)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    unbatched = input.dim() == 1
+    x = input.unsqueeze(0) if unbatched else input
+    y = target.reshape(-1)
+    n_classes = x.shape[1]
+    picked = x.gather(1, y.unsqueeze(1))
+    terms = (margin - picked + x).clamp_min(0.0)
+    if p == 2:
+        terms = terms * terms
+    if weight is not None:
+        terms = terms * weight[y].unsqueeze(1)
+    others = _not_target(n_classes, y)
+    loss = where(others, terms, 0.0).sum(1) / n_classes
+    loss = loss.squeeze(0) if unbatched else loss
+    return _reduce(loss, reduction)
+
+
+def _not_target(n_classes: int, target: Tensor) -> Tensor:
+    """(N, C) bool: True where the class is not the sample's target."""
+    classes = Tensor._wrap(np.arange(n_classes).reshape(1, n_classes))
+    return target.unsqueeze(1) != classes
+
+
+def multilabel_soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``-mean_c (y log sigmoid(x) + (1 - y) log sigmoid(-x))`` per sample."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(-1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the pairwise p-distance; with
+    ``swap``, d(a, n) is the smaller of it and d(p, n)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    to_positive = pairwise_distance(anchor, positive, p, eps)
+    to_negative = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        to_negative = to_negative.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + to_positive - to_negative).clamp_min(0.0), reduction)
