@@ -204,6 +204,8 @@ def randint_like(input: Tensor, low, high=None, *, dtype=None) -> Tensor:
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
     data = resolve(generator).permutation(n)
     return _finish(data.astype((D.to_dtype(dtype) if dtype else D.int64).np), requires_grad, device)
 
@@ -231,6 +233,11 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
     values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (values[1] - values[0]) * values[2] < 0:
+        raise RuntimeError(
+            f"arange: upper bound and lower bound inconsistent with step sign (start {values[0]}, "
+            f"end {values[1]}, step {values[2]})"
+        )
     if dtype is None:
         dt = D.get_default_dtype() if any(isinstance(v, float) for v in values) else D.int64
     else:
@@ -241,6 +248,8 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     dt = _float_dtype(dtype)
+    if int(steps) < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return _finish(np.linspace(start, end, int(steps)).astype(dt.np), requires_grad, device)
 
 
@@ -249,6 +258,8 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None) -> Tenso
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"eye: n and m must be greater or equal to 0, got n={n}, m={m}")
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad, device)
 
 

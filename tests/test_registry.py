@@ -123,6 +123,15 @@ SAMPLES = {
 }
 
 
+def _nonzero(x: np.ndarray) -> np.ndarray:
+    """``x`` with zeros made ones: integer division by zero raises, as in torch."""
+    return np.where(x == 0, 1, x).astype(x.dtype)
+
+
+for _name in ("floor_divide", "remainder", "fmod"):
+    SAMPLES[_name] = [((sample((2, 3), dt), _nonzero(sample((3,), dt))), {}) for dt in DTYPES]
+
+
 def elementwise_samples(op):
     shapes = [(2, 3), (3,), (1, 3)][: op.arity]
     return [(tuple(sample(s, dt) for s in shapes), {}) for dt in DTYPES]

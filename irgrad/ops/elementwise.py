@@ -419,9 +419,29 @@ def _pow(a, b):
 _binary("pow", _pow, _pow_vjp, save_inputs=True, save_output=True)
 _binary("maximum", np.maximum, _extremum_vjp("lt", "gt"), save_inputs=True)
 _binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True)
-_binary("floor_divide", np.floor_divide, _zero_grad)
-_binary("remainder", np.remainder, _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)), save_inputs=True)
-_binary("fmod", np.fmod, _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))), save_inputs=True)
+
+
+def _integer_checked(kernel):
+    """``kernel``, raising torch's error for an integer division by zero (numpy gives 0)."""
+
+    def checked(a, b):
+        if a.dtype.kind in "iu" and np.any(np.asarray(b) == 0):
+            raise RuntimeError("ZeroDivisionError")
+        return kernel(a, b)
+
+    return checked
+
+
+_binary("floor_divide", _integer_checked(np.floor_divide), _zero_grad)
+_binary(
+    "remainder",
+    _integer_checked(np.remainder),
+    _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)),
+    save_inputs=True,
+)
+_binary(
+    "fmod", _integer_checked(np.fmod), _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))), save_inputs=True
+)
 
 
 def _atan2_vjp(F, g, c):

@@ -123,7 +123,8 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
             spec.append(item % size)
             dim += 1
             continue
-        raise IndexError(
+        kind = TypeError if isinstance(item, str) else IndexError  # torch: a str is a type error
+        raise kind(
             "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
             f"valid indices (got {type(item).__name__})"
         )
@@ -194,6 +195,11 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     index = ensure_tensor(index)
     d = normalize_dim("gather", dim, input._data.ndim)
     _check_index_dtype("gather", index)
+    if index._data.ndim != input._data.ndim:
+        raise RuntimeError(
+            f"gather(): Index tensor must have the same number of dimensions as input tensor "
+            f"(index {list(index.shape)}, input {list(input.shape)})"
+        )
     size = input._data.shape[d] if input._data.ndim else 1
     if index._data.size and (index._data.max() >= size or index._data.min() < -size):
         raise RuntimeError(
@@ -207,9 +213,22 @@ def _check_index_dtype(op: str, index: Tensor) -> None:
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
 
 
+def _check_scatter_index(op: str, input: Tensor, d: int, index: Tensor) -> None:
+    """torch's bounds check: every index must address an element of ``input`` along ``d``."""
+    _check_index_dtype(op, index)
+    size = input._data.shape[d] if input._data.ndim else 1
+    values = index._data
+    if values.size and (values.max() >= size or values.min() < -size):
+        bad = int(values.max()) if values.max() >= size else int(values.min())
+        raise RuntimeError(
+            f"{op}(): index {bad} is out of bounds for dimension {d} with size {size} "
+            f"(input {list(input.shape)}, index {list(index.shape)})"
+        )
+
+
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     d = normalize_dim("scatter_add", dim, input._data.ndim)
-    _check_index_dtype("scatter_add", index)
+    _check_scatter_index("scatter_add", input, d, index)
     src = cast(ensure_tensor(src, input.dtype), input.dtype)
     return apply(OPS["scatter_add"], (input, index, src), {"dim": d})  # numpy wraps negative indices
 
@@ -222,6 +241,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
         raise NotImplementedError("scatter: the reduce argument is not supported; use scatter_add")
     if src is None:
         src = value
+    _check_scatter_index("scatter", input, normalize_dim("scatter", dim, input._data.ndim), index)
     if not isinstance(src, Tensor):
         src = const(np.full(index._data.shape, src), input.dtype)
     zeros = Tensor._wrap(np.zeros(input._data.shape, dtype=input._data.dtype))

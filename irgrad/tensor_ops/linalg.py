@@ -76,6 +76,9 @@ inner = dot
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t.dim() != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.dim()}-D")
     return P.mul(reshape(input, (-1, 1)), reshape(vec2, (1, -1)))
 
 
@@ -130,5 +133,9 @@ def einsum(equation: str, *operands) -> Tensor:
 def trace(input: Tensor) -> Tensor:
     from ..creation import eye
 
+    if input.dim() != 2:
+        raise RuntimeError(
+            f"trace: expected a matrix, but got tensor with dim {input.dim()} (shape {list(input.shape)})"
+        )
     n = min(input._data.shape)
     return R.sum(P.mul(input[:n, :n], eye(n, dtype=input.dtype)))

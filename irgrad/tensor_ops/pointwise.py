@@ -206,7 +206,11 @@ def where(condition, input=None, other=None) -> Tensor:
         return nonzero(condition, as_tuple=True)
     cond = ensure_tensor(condition)
     if cond.dtype is not bool_:
-        cond = cast(cond, bool_)
+        if cond.dtype.is_floating_point:
+            raise RuntimeError(
+                f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}"
+            )
+        cond = cast(cond, bool_)  # uint8 conditions are accepted, as in torch
     dt = result_type(input, other)
     a = input if isinstance(input, Tensor) else const(input, dt)
     b = other if isinstance(other, Tensor) else const(other, dt)
@@ -296,6 +300,9 @@ def equal(input: Tensor, other: Tensor) -> bool:
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """``input + weight * (end - input)``, computed from ``end`` when weight >= 0.5 (as
     torch, so each end is reproduced exactly, infinities included)."""
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t.dtype is not input.dtype:
+            raise RuntimeError(f"lerp: expected dtype {input.dtype} for `{name}` but got dtype {t.dtype}")
     span = sub(end, input)
     from_start = add(input, mul(weight, span))
     from_end = sub(end, mul(sub(1.0, weight) if isinstance(weight, Tensor) else 1.0 - weight, span))

@@ -65,6 +65,8 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     """Variance with Bessel's correction by default (``correction=1``), as ``torch.var``."""
     if isinstance(dim, bool):  # var(x, unbiased) positional form
         dim, unbiased = None, dim
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"std and var only support floating point and complex dtypes, got {input.dtype}")
     dims = _dims("var", input, dim)
     n = numel(input._data.shape[d] for d in dims)
     centered = P.sub(input, mean(input, dims, keepdim=True))
@@ -203,6 +205,10 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     """Vector p-norm over ``dim`` (all elements by default); ``'fro'`` is the 2-norm."""
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
+    if isinstance(p, str) and p not in ("fro", "inf", "-inf"):
+        raise RuntimeError(
+            f"norm: Order {p} not supported (vector norms take a number, 'fro', 'inf' or '-inf')"
+        )
     if p in ("fro", 2, 2.0):
         return _safe_sqrt(sum(P.mul(input, input), dim, keepdim))
     if p in (float("inf"), "inf"):

@@ -332,7 +332,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Concatenate along ``dim`` (promoting dtypes; empty 1-d tensors are skipped, as in PyTorch)."""
     tensors = [t for t in tensors]
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
 
     def legacy_empty(t: Tensor) -> bool:  # PyTorch lets shape-(0,) tensors join anything
         return t._data.ndim == 1 and t._data.shape[0] == 0
@@ -344,6 +344,12 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     ndim = shaped[0]._data.ndim
     if ndim == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    for i, t in enumerate(shaped):
+        if t._data.ndim != ndim:
+            raise RuntimeError(
+                f"torch.cat(): Tensors must have same number of dimensions: got {ndim} and "
+                f"{t._data.ndim} (shapes {list(shaped[0].shape)} and {list(t.shape)}, tensor {i})"
+            )
     d = normalize_dim("cat", dim, ndim)
     empty_shape = shaped[0]._data.shape[:d] + (0,) + shaped[0]._data.shape[d + 1 :]
     # Empty (0,) tensors are reshaped to fit rather than dropped, so they still get gradients.
@@ -384,6 +390,10 @@ def flip(input: Tensor, dims) -> Tensor:
     dims = tuple(
         normalize_dim("flip", d, input._data.ndim) for d in ((dims,) if isinstance(dims, int) else dims)
     )
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(
+            f"flip: dims {list(dims)} name a dim more than once (input shape {list(input.shape)})"
+        )
     return apply(OPS["flip"], (input,), {"dims": dims})
 
 
@@ -392,6 +402,10 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
         return reshape(roll(flatten(input), shifts, 0), input._data.shape)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(
+            f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}"
+        )
     x = input
     for s, d in zip(shifts, dims):
         d = normalize_dim("roll", d, x._data.ndim)
@@ -440,8 +454,17 @@ def _triangle(input: Tensor, diagonal: int, upper: bool) -> Tensor:
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    _check_matrices("tril", input)
     return _triangle(input, diagonal, upper=False)
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    _check_matrices("triu", input)
     return _triangle(input, diagonal, upper=True)
+
+
+def _check_matrices(name: str, input: Tensor) -> None:
+    if input.dim() < 2:
+        raise RuntimeError(
+            f"{name}: input tensor must have at least 2 dimensions, got shape {list(input.shape)}"
+        )

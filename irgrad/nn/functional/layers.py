@@ -165,6 +165,8 @@ def embedding(
             "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
             f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)"
         )
+    if weight.dim() != 2:
+        raise RuntimeError(f"embedding: 'weight' must be 2-D, got shape {list(weight.shape)}")
     idx = input._data
     num = weight.shape[0]
     if idx.size and (idx.max() >= num or idx.min() < 0):
@@ -262,6 +264,17 @@ def batch_norm(
         raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
     dims = (0,) + tuple(range(2, input.ndim))
     cshape = _channel_shape(input)
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and t.numel() != input.shape[1]:
+            raise RuntimeError(
+                f"batch_norm: {name} should contain {input.shape[1]} elements not {t.numel()} "
+                f"(input of shape {list(input.shape)})"
+            )
     if training:
         count = input.numel() // input.shape[1]
         if count <= 1:

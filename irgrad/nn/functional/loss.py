@@ -153,6 +153,8 @@ def _check_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
     t = target._data
+    if input.dim() == 1 and t.ndim == 1 and t.shape[0] != 1:
+        raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"{name}: expected scalar type Long but found {target.dtype}")
     if input.dim() >= 2 and t.ndim >= 1 and t.shape[0] != input.shape[0]:
