@@ -127,11 +127,6 @@ OPEN_DEFECTS = {
     "tensor-of-tensors-ragged": _TENSOR_CONSTRUCTOR,
     "tensor-None-element": _TENSOR_CONSTRUCTOR,
     "tensor-int-overflow": _TENSOR_CONSTRUCTOR,
-    "masked_fill-mask-shape": "irgrad defect (open): the message names the internal `where`",
-    "mse_loss-no-broadcast": "irgrad defect (open): the message names the internal `sub`",
-    "max-empty": "irgrad defect (open): the message names the internal `amax`",
-    "max-dim-empty": "irgrad defect (open): the message names the internal `argmax`",
-    "bmm-batch": "irgrad defect (open): the message gives batch counts, not the two shapes",
     "Conv2d-5d-input": "irgrad defect (open): says a 4-D input is expected; 3-D (unbatched) is also accepted",
 }
 

@@ -55,7 +55,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     if input._data.shape[0] != mat2._data.shape[0]:
         raise RuntimeError(
             f"bmm: batch1 and batch2 must have same number of batches, got {input._data.shape[0]} "
-            f"and {mat2._data.shape[0]}"
+            f"and {mat2._data.shape[0]} (shapes {fmt(input._data.shape)} and {fmt(mat2._data.shape)})"
         )
     return matmul(input, mat2)
 

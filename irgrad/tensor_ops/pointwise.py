@@ -269,6 +269,13 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
         value = cast(value, input.dtype)
     else:
         value = const(value, input.dtype)
+    try:
+        np.broadcast_shapes(mask._data.shape, input._data.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"masked_fill: the mask of shape {list(mask.shape)} does not broadcast to the input's "
+            f"shape {list(input.shape)}"
+        ) from None
     return where(mask, value, input)
 
 

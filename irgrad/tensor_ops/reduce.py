@@ -115,7 +115,16 @@ def _extremum(name: str, input: Tensor, dim, keepdim: bool, other):
     if other is not None:
         return (P.maximum if name == "max" else P.minimum)(input, other)
     if dim is None:
+        if input.numel() == 0:
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                "reduction dim with the 'dim' argument."
+            )
         return _reduce("amax" if name == "max" else "amin", input, None, False)
+    if input._data.ndim and input.shape[normalize_dim(name, dim, input._data.ndim)] == 0:
+        raise IndexError(
+            f"{name}(): Expected reduction dim {dim} to have non-zero size (input of shape {list(input.shape)})"
+        )
     arg = argmax if name == "max" else argmin
     indices = arg(input, dim, keepdim=True)
     if input._data.ndim == 0:

@@ -81,6 +81,14 @@ def _check_reduction(reduction: str) -> None:
 
 
 def _warn_size(name: str, input: Tensor, target: Tensor) -> None:
+    """torch's warning for a target of another shape, and its error when the two do not broadcast."""
+    try:
+        np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    except ValueError:
+        raise RuntimeError(
+            f"{name}: the input of shape {list(input.shape)} and the target of shape "
+            f"{list(target.shape)} do not broadcast"
+        ) from None
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(
             f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
