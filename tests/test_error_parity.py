@@ -107,10 +107,6 @@ _LIST_ARGUMENT = (
     "irgrad defect (open): a list where a tensor is expected reaches `._data` and raises an "
     "AttributeError; torch raises a TypeError naming the argument"
 )
-_ONE_D_LAYERS = (
-    "irgrad defect (open): the 1-d layers run the 2-d op on a height-1 image, and the message "
-    "names that op and the 4-d shapes, not the layer and the shapes the user passed"
-)
 _TENSOR_CONSTRUCTOR = (
     "irgrad defect (open): tensor() lets numpy's conversion error (or a vague one) through; "
     "torch names the offending nesting level or element"
@@ -120,9 +116,6 @@ OPEN_DEFECTS = {
     "matmul-list": _LIST_ARGUMENT,
     "Linear-list-input": _LIST_ARGUMENT,
     "ones_like-list": _LIST_ARGUMENT,
-    "Conv1d-channels": _ONE_D_LAYERS,
-    "Conv1d-input-too-small": _ONE_D_LAYERS,
-    "MaxPool1d-kernel-too-big": _ONE_D_LAYERS,
     "tensor-ragged": _TENSOR_CONSTRUCTOR,
     "tensor-of-tensors-ragged": _TENSOR_CONSTRUCTOR,
     "tensor-None-element": _TENSOR_CONSTRUCTOR,

@@ -168,6 +168,7 @@ def conv1d(
     if unbatched:
         input = input.unsqueeze(0)
     _check_input("conv1d", input, 3)
+    _check_conv1d(input, weight, padding, dilation, groups)
     if isinstance(padding, str):
         pad2 = padding
     else:
@@ -182,6 +183,29 @@ def conv1d(
         groups=groups,
     ).squeeze(2)
     return out.squeeze(0) if unbatched else out
+
+
+def _check_conv1d(input: Tensor, weight: Tensor, padding, dilation, groups: int) -> None:
+    """conv1d's own errors, with the shapes the caller passed (conv2d would report the
+    height-1 images it is run on)."""
+    n, c, length = input._data.shape
+    if weight._data.ndim != 3:
+        raise RuntimeError(
+            f"conv1d: expected a 3-D weight (out, in/groups, k), got shape {fmt(weight._data.shape)}"
+        )
+    o, cg, k = weight._data.shape
+    if c != cg * groups:
+        raise RuntimeError(
+            f"conv1d: Given groups={groups}, weight of size {fmt(weight._data.shape)}, expected input"
+            f"{fmt(input._data.shape)} to have {cg * groups} channels, but got {c} channels instead"
+        )
+    pad = 0 if isinstance(padding, str) else 2 * _pair(padding)[0]
+    span = _pair(dilation)[0] * (k - 1) + 1
+    if padding != "same" and length + pad < span:
+        raise RuntimeError(
+            f"conv1d: Calculated padded input size per channel: ({length + pad}). Kernel size: ({span}). "
+            f"Kernel size can't be greater than actual input size (input {fmt(input._data.shape)})"
+        )
 
 
 def conv_transpose2d(
@@ -434,7 +458,13 @@ def _pool1d(fn, input: Tensor, kernel_size, stride, padding, **kw):
     x = input.unsqueeze(0) if unbatched else input
     k = _pair(kernel_size)[0]
     s = k if stride is None else _pair(stride)[0]
-    out = fn(x.unsqueeze(2), (1, k), (1, s), (0, _pair(padding)[0]), **kw)
+    pad, span = _pair(padding)[0], _pair(kw.get("dilation", 1))[0] * (k - 1) + 1
+    if x._data.ndim == 3 and x._data.shape[2] + 2 * pad < span:
+        raise RuntimeError(
+            f"{fn.__name__.replace('2d', '1d')}: kernel size {k} is larger than the (padded) input: "
+            f"input of shape {fmt(input._data.shape)}, padding {pad}"
+        )
+    out = fn(x.unsqueeze(2), (1, k), (1, s), (0, pad), **kw)
     if isinstance(out, tuple):
         out = tuple(o.squeeze(2) for o in out)
         return tuple(o.squeeze(0) for o in out) if unbatched else out
