@@ -45,12 +45,36 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
     raw = _unwrap_nested(data)
     try:
         arr = np.array(raw)
-    except ValueError as exc:
-        raise ValueError(f"tensor(): expected a sequence of equal-length sequences: {exc}") from None
+    except ValueError:
+        raise ValueError(f"tensor(): {_ragged(raw)}") from None
     if arr.dtype == object:
+        _reject_elements(arr)
         raise TypeError(f"tensor(): could not convert {type(data).__name__} to a tensor")
     dt = D.to_dtype(dtype) if dtype is not None else _infer_dtype(data, arr)
     return _finish(np.array(arr, dtype=dt.np, copy=True), requires_grad, device)
+
+
+def _ragged(raw) -> str:
+    """Where nested sequences first disagree in length, as torch words it."""
+    level, dim = [raw], 0
+    while level and all(isinstance(x, (list, tuple, np.ndarray)) for x in level):
+        expected = len(level[0])
+        for x in level:
+            if len(x) != expected:
+                return f"expected sequence of length {expected} at dim {dim} (got {len(x)})"
+        level, dim = [child for x in level for child in x], dim + 1
+    return f"expected a sequence of equal-length sequences: mixed sequences and numbers at dim {dim}"
+
+
+def _reject_elements(arr: np.ndarray) -> None:
+    """torch's error for the first element numpy could not hold as a number."""
+    for x in arr.reshape(-1):
+        if x is None:
+            raise RuntimeError("Could not infer dtype of NoneType")
+        if isinstance(x, int) and not isinstance(x, bool) and not -(2**63) <= x < 2**64:
+            raise ValueError(f"Overflow when unpacking long long ({x} does not fit in 64 bits)")
+        if not isinstance(x, (int, float, complex, bool, np.generic)):
+            raise TypeError(f"tensor(): could not infer a dtype for an element of type {type(x).__name__}")
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

@@ -107,19 +107,11 @@ _LIST_ARGUMENT = (
     "irgrad defect (open): a list where a tensor is expected reaches `._data` and raises an "
     "AttributeError; torch raises a TypeError naming the argument"
 )
-_TENSOR_CONSTRUCTOR = (
-    "irgrad defect (open): tensor() lets numpy's conversion error (or a vague one) through; "
-    "torch names the offending nesting level or element"
-)
 # irgrad's own open defects: same form as the PyTorch quirks, a strict xfail each.
 OPEN_DEFECTS = {
     "matmul-list": _LIST_ARGUMENT,
     "Linear-list-input": _LIST_ARGUMENT,
     "ones_like-list": _LIST_ARGUMENT,
-    "tensor-ragged": _TENSOR_CONSTRUCTOR,
-    "tensor-of-tensors-ragged": _TENSOR_CONSTRUCTOR,
-    "tensor-None-element": _TENSOR_CONSTRUCTOR,
-    "tensor-int-overflow": _TENSOR_CONSTRUCTOR,
     "Conv2d-5d-input": "irgrad defect (open): says a 4-D input is expected; 3-D (unbatched) is also accepted",
 }
 
