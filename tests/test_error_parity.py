@@ -112,7 +112,6 @@ OPEN_DEFECTS = {
     "matmul-list": _LIST_ARGUMENT,
     "Linear-list-input": _LIST_ARGUMENT,
     "ones_like-list": _LIST_ARGUMENT,
-    "Conv2d-5d-input": "irgrad defect (open): says a 4-D input is expected; 3-D (unbatched) is also accepted",
 }
 
 

@@ -365,3 +365,13 @@ def test_pool_modules_match_torch(make):
         ours(irgrad.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6
     )
     assert repr(ours) == repr(theirs)
+
+
+def test_unbatched_unfold_and_fold_match_torch():
+    """(C, H, W) unfolds to (C*kh*kw, L) and folds back, values and gradients as torch."""
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    _compare(
+        lambda t: F.unfold(t, (2, 3), padding=1), lambda t: tf.unfold(t, (2, 3), padding=1), [_rand(2, 5, 4)]
+    )
+    _compare(lambda t: F.fold(t, (4, 4), 2), lambda t: tf.fold(t, (4, 4), 2), [_rand(8, 9)])

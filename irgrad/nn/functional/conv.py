@@ -107,9 +107,12 @@ def _pad2d(x: Tensor, pads, value: float = 0.0) -> Tensor:
 
 
 def _check_input(name: str, x: Tensor, ndim: int) -> None:
+    """``x`` must be batched (``ndim`` dims); callers have already given an unbatched
+    input its batch dim, so the message names both forms, as torch's does."""
     if x._data.ndim != ndim:
         raise RuntimeError(
-            f"{name}: expected a {ndim}-D input (batched), got input of shape {fmt(x._data.shape)}"
+            f"{name}: Expected {ndim - 1}D (unbatched) or {ndim}D (batched) input, but got input of "
+            f"size: {fmt(x._data.shape)}"
         )
 
 
@@ -521,15 +524,24 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
-    """Sliding local blocks as columns, (N, C*kh*kw, L) (``nn.functional.unfold``)."""
-    _check_input("unfold", input, 4)
+    """Sliding local blocks as columns, (N, C*kh*kw, L) (``nn.functional.unfold``); an
+    unbatched (C, H, W) input gives (C*kh*kw, L)."""
+    x, unbatched = _as_batched_image(input, "unfold")
     kernel = _pair(kernel_size)
     pads = _padding(padding, kernel, _pair(stride), _pair(dilation), "unfold")
-    return _im2col(_pad2d(input, pads), kernel, _pair(stride), _pair(dilation))
+    cols = _im2col(_pad2d(x, pads), kernel, _pair(stride), _pair(dilation))
+    return cols.squeeze(0) if unbatched else cols
 
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
-    """Sum columns back into an image (``nn.functional.fold``), the adjoint of unfold."""
+    """Sum columns back into an image (``nn.functional.fold``), the adjoint of unfold; an
+    unbatched (C*kh*kw, L) input gives (C, H, W)."""
+    if input._data.ndim == 2:
+        return fold(input.unsqueeze(0), output_size, kernel_size, dilation, padding, stride).squeeze(0)
+    if input._data.ndim != 3:
+        raise RuntimeError(
+            f"fold: Expected 2D (unbatched) or 3D (batched) input, but got input of size: {fmt(input._data.shape)}"
+        )
     n, ckk, _ = input._data.shape
     kernel, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
     ph, pw = _pair(padding)
