@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 import pytest
+from special_values_compare import DTYPES, compare_all, known_rows
 
 import irgrad
 
@@ -69,10 +70,6 @@ VECTORS = (  # cosine_embedding_loss's embeddings
     (1e30, 1e30),
     (1e-30, -1e-30),
 )
-DTYPES = ("float32", "float64")
-RTOL = {"float32": 1e-4, "float64": 1e-5}
-ATOL = 1e-6
-SHOWN = 8  # mismatching rows listed in a failure message
 
 
 def _inputs(axes: tuple, dtype: str) -> list[np.ndarray]:
@@ -80,11 +77,6 @@ def _inputs(axes: tuple, dtype: str) -> list[np.ndarray]:
     values = [np.asarray(axis) for axis in axes]
     index = np.meshgrid(*(np.arange(len(v)) for v in values), indexing="ij")
     return [(v if v.dtype.kind == "i" else v.astype(dtype))[i.ravel()] for v, i in zip(values, index)]
-
-
-def _rows(arrays: list[np.ndarray]) -> np.ndarray:
-    """The inputs as one matrix, a row per input case (what a quirk's predicate sees)."""
-    return np.concatenate([a.reshape(len(a), -1) for a in arrays], axis=1)
 
 
 def case(case_id: str, axes: tuple, fn, *, needs: str, grads: tuple[int, ...] | None = None):
@@ -201,15 +193,6 @@ QUIRKS = [
 ]
 
 
-def _quirk_rows(case_id: str, dtype: str, arrays: list[np.ndarray]) -> np.ndarray:
-    """Which input rows of this case are a known PyTorch quirk."""
-    known = np.zeros(len(arrays[0]), dtype=bool)
-    for quirk_id, dtypes, predicate, _ in QUIRKS:
-        if quirk_id == case_id and dtype in dtypes:
-            known |= predicate(_rows(arrays))
-    return known
-
-
 # --- running and comparing --------------------------------------------------------------
 
 
@@ -224,36 +207,6 @@ def _run(lib, fn, arrays: list[np.ndarray], grads: tuple[int, ...] | None):
     return out, [leaf.grad for leaf in leaves]
 
 
-def _assert_same(what: str, mine, theirs, arrays: list[np.ndarray], rows: np.ndarray, dtype: str) -> None:
-    """irgrad's ``mine`` matches torch's ``theirs`` in dtype, shape and (NaN-equal) values.
-
-    Only the input ``rows`` selected are compared (along the first axis, where there is one).
-    """
-    names = [str(t.dtype).split(".")[-1] for t in (mine, theirs)]  # "irgrad.float32", "torch.float32"
-    assert names[0] == names[1], (what, *names)
-    got, want = mine.detach().numpy(), theirs.detach().numpy()
-    assert got.shape == want.shape, (what, got.shape, want.shape)
-    if got.ndim:
-        got, want, arrays = got[rows], want[rows], [a[rows] for a in arrays]
-    bad = ~np.isclose(got, want, rtol=RTOL[dtype], atol=ATOL, equal_nan=True)
-    msg = what + "".join(_describe(i, got, want, arrays) for i in _bad_rows(bad)[:SHOWN])
-    np.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=ATOL, equal_nan=True, err_msg=msg)
-
-
-def _bad_rows(bad: np.ndarray) -> list:
-    """Indices along the first axis (the input cases) with a mismatch; ``[()]`` for 0-d."""
-    if bad.ndim == 0:
-        return [()] if bad else []
-    return list(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1)))
-
-
-def _describe(i, got: np.ndarray, want: np.ndarray, arrays: list[np.ndarray]) -> str:
-    if got.ndim == 0:  # a reduced loss: every row went into it
-        return f"\n  all rows: irgrad {got.tolist()!r}, torch {want.tolist()!r}"
-    inputs = ", ".join(repr(a[i].tolist()) for a in arrays)
-    return f"\n  inputs {inputs}: irgrad {got[i].tolist()!r}, torch {want[i].tolist()!r}"
-
-
 def _check(case_id: str, dtype: str, quirks: bool) -> None:
     """Run the case on its whole input; compare the quirk rows (``quirks``) or all others.
 
@@ -265,24 +218,12 @@ def _check(case_id: str, dtype: str, quirks: bool) -> None:
     arrays = _inputs(axes, dtype)
     theirs, their_grads = _run(torch, fn, arrays, grads)
     mine, my_grads = _run(irgrad, fn, arrays, grads)
-    rows = _quirk_rows(case_id, dtype, arrays) == quirks
+    rows = known_rows(case_id, dtype, arrays, QUIRKS) == quirks
     if not rows.any():
         pytest.skip("every input row of this case is a listed PyTorch quirk")
     pairs = [("loss", mine, theirs)]
     pairs += [(f"gradient of input {k}", m, t) for k, (m, t) in enumerate(zip(my_grads, their_grads))]
-    errors = []  # every mismatch, so a wrong value does not hide a wrong gradient
-    for what, m, t in pairs:
-        if t is None:
-            continue
-        if m is None:
-            errors.append(f"irgrad gives no {what}")
-            continue
-        try:
-            _assert_same(what, m, t, arrays, rows, dtype)
-        except AssertionError as exc:
-            errors.append(str(exc))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
+    compare_all(pairs, arrays, rows, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 import pytest
+from special_values_compare import DTYPES, compare_all, known_rows
 
 import irgrad
 
@@ -36,11 +37,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's inf/nan warnings
 
 SPECIALS = (math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e30, -1e-30)
-DTYPES = ("float32", "float64")
-RTOL = {"float32": 1e-4, "float64": 1e-5}
-ATOL = 1e-6
 MASK = np.arange(len(SPECIALS) ** 2) % 3 == 0  # a fixed `where` condition for the pairs
-SHOWN = 8  # mismatching elements listed in a failure message
 
 
 def _inputs(kind: str, dtype: str) -> list[np.ndarray]:
@@ -49,11 +46,6 @@ def _inputs(kind: str, dtype: str) -> list[np.ndarray]:
         return [s]
     a, b = (g.ravel() for g in np.meshgrid(s, s, indexing="ij"))
     return [a, b] if kind == "pair" else [np.stack([a, b], axis=1)]
-
-
-def _rows(arrays: list[np.ndarray]) -> np.ndarray:
-    """The inputs as one matrix, a row per input case (what a quirk's predicate sees)."""
-    return np.concatenate([a.reshape(len(a), -1) for a in arrays], axis=1)
 
 
 def _call(lib, name: str, x, *args, **kwargs):
@@ -224,15 +216,6 @@ KNOWN_DEFECTS = [
 ]
 
 
-def _quirk_rows(case_id: str, dtype: str, arrays: list[np.ndarray]) -> np.ndarray:
-    """Which input rows of this case are a known PyTorch quirk or irgrad defect."""
-    known = np.zeros(len(arrays[0]), dtype=bool)
-    for quirk_id, dtypes, predicate, _ in QUIRKS + KNOWN_DEFECTS:
-        if quirk_id == case_id and dtype in dtypes:
-            known |= predicate(_rows(arrays))
-    return known
-
-
 # --- running and comparing --------------------------------------------------------------
 
 
@@ -244,41 +227,6 @@ def _run(lib, fn, arrays: list[np.ndarray], grad: bool):
     if grad:
         outs[0].backward(lib.ones_like(outs[0]))
     return outs, [leaf.grad for leaf in leaves]
-
-
-def _assert_same(what: str, mine, theirs, arrays: list[np.ndarray], rows: np.ndarray, dtype: str) -> None:
-    """irgrad's ``mine`` matches torch's ``theirs`` in dtype, shape and (NaN-equal) values.
-
-    Only the input ``rows`` selected are compared (along the first axis, where there is one).
-    """
-    names = [str(t.dtype).split(".")[-1] for t in (mine, theirs)]  # "irgrad.float32", "torch.float32"
-    assert names[0] == names[1], (what, *names)
-    got, want = mine.detach().numpy(), theirs.detach().numpy()
-    assert got.shape == want.shape, (what, got.shape, want.shape)
-    if got.ndim:
-        got, want, arrays = got[rows], want[rows], [a[rows] for a in arrays]
-    floating = want.dtype.kind == "f"
-    if floating:
-        bad = ~np.isclose(got, want, rtol=RTOL[dtype], atol=ATOL, equal_nan=True)
-    else:
-        bad = got != want
-    msg = what + "".join(_describe(i, got, want, arrays) for i in _bad_rows(bad)[:SHOWN])
-    if floating:
-        np.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=ATOL, equal_nan=True, err_msg=msg)
-    else:
-        np.testing.assert_array_equal(got, want, err_msg=msg)
-
-
-def _bad_rows(bad: np.ndarray) -> list:
-    """Indices along the first axis (the input cases) with a mismatch; ``[()]`` for 0-d."""
-    if bad.ndim == 0:
-        return [()] if bad else []
-    return list(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1)))
-
-
-def _describe(i, got: np.ndarray, want: np.ndarray, arrays: list[np.ndarray]) -> str:
-    inputs = ", ".join(repr(a[i].tolist()) for a in arrays)
-    return f"\n  inputs {inputs}: irgrad {got[i].tolist()!r}, torch {want[i].tolist()!r}"
 
 
 def _check(case_id: str, dtype: str, quirks: bool) -> None:
@@ -295,24 +243,12 @@ def _check(case_id: str, dtype: str, quirks: bool) -> None:
     theirs, their_grads = _run(torch, fn, arrays, grad)
     mine, my_grads = _run(irgrad, fn, arrays, grad)
     assert len(mine) == len(theirs)
-    rows = _quirk_rows(case_id, dtype, arrays) == quirks
+    rows = known_rows(case_id, dtype, arrays, QUIRKS + KNOWN_DEFECTS) == quirks
     if not rows.any():
         pytest.skip("every input row of this case is a listed known difference")
     pairs = [(f"output {k}", m, t) for k, (m, t) in enumerate(zip(mine, theirs))]
     pairs += [(f"gradient of input {k}", m, t) for k, (m, t) in enumerate(zip(my_grads, their_grads))]
-    errors = []  # every mismatch, so a wrong value does not hide a wrong gradient
-    for what, m, t in pairs:
-        if t is None:
-            continue
-        if m is None:
-            errors.append(f"irgrad gives no {what}")
-            continue
-        try:
-            _assert_same(what, m, t, arrays, rows, dtype)
-        except AssertionError as exc:
-            errors.append(str(exc))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
+    compare_all(pairs, arrays, rows, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

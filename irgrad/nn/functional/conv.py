@@ -116,6 +116,21 @@ def _check_input(name: str, x: Tensor, ndim: int) -> None:
         )
 
 
+def _check_channels(name: str, input: Tensor, weight: Tensor, groups: int) -> None:
+    """The weight's (out, in/groups, ...) channels must fit the input's and the groups."""
+    c = input._data.shape[1]
+    o, cg = weight._data.shape[:2]
+    if o % groups:
+        raise RuntimeError(
+            f"{name}: out_channels ({o}) of weight {fmt(weight._data.shape)} must be divisible by groups ({groups})"
+        )
+    if c != cg * groups:
+        raise RuntimeError(
+            f"{name}: Given groups={groups}, weight of size {fmt(weight._data.shape)}, expected input"
+            f"{fmt(input._data.shape)} to have {cg * groups} channels, but got {c} channels instead"
+        )
+
+
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -133,15 +148,7 @@ def conv2d(
     n, c, h, w = input._data.shape
     o, cg, kh, kw = weight._data.shape
     stride, dilation = _pair(stride, "conv2d"), _pair(dilation, "conv2d")
-    if o % groups:
-        raise RuntimeError(
-            f"conv2d: out_channels ({o}) of weight {fmt(weight._data.shape)} must be divisible by groups ({groups})"
-        )
-    if c != cg * groups:
-        raise RuntimeError(
-            f"conv2d: Given groups={groups}, weight of size {fmt(weight._data.shape)}, expected input"
-            f"{fmt(input._data.shape)} to have {cg * groups} channels, but got {c} channels instead"
-        )
+    _check_channels("conv2d", input, weight, groups)
     x = _pad2d(input, _padding(padding, (kh, kw), stride, dilation, "conv2d"))
     ph, pw = x._data.shape[2:]
     oh, ow = out_size(ph, kh, stride[0], dilation[0]), out_size(pw, kw, stride[1], dilation[1])
@@ -191,17 +198,13 @@ def conv1d(
 def _check_conv1d(input: Tensor, weight: Tensor, padding, dilation, groups: int) -> None:
     """conv1d's own errors, with the shapes the caller passed (conv2d would report the
     height-1 images it is run on)."""
-    n, c, length = input._data.shape
+    length = input._data.shape[2]
     if weight._data.ndim != 3:
         raise RuntimeError(
             f"conv1d: expected a 3-D weight (out, in/groups, k), got shape {fmt(weight._data.shape)}"
         )
-    o, cg, k = weight._data.shape
-    if c != cg * groups:
-        raise RuntimeError(
-            f"conv1d: Given groups={groups}, weight of size {fmt(weight._data.shape)}, expected input"
-            f"{fmt(input._data.shape)} to have {cg * groups} channels, but got {c} channels instead"
-        )
+    k = weight._data.shape[2]
+    _check_channels("conv1d", input, weight, groups)
     pad = 0 if isinstance(padding, str) else 2 * _pair(padding)[0]
     span = _pair(dilation)[0] * (k - 1) + 1
     if padding != "same" and length + pad < span:
