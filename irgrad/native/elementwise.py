@@ -10,7 +10,6 @@ boolean mask in between.
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Callable
 
 import llvmlite.ir as ir
@@ -20,8 +19,6 @@ from . import jit
 from .loops import I64, for_range
 
 _FLOATS = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
-_KERNELS: dict[tuple, Callable] = {}
-_LOCK = threading.Lock()
 
 
 def _build(name: str, float_type: ir.Type) -> Callable:
@@ -56,11 +53,7 @@ def _build(name: str, float_type: ir.Type) -> Callable:
 def _run(name: str, first: np.ndarray, a: np.ndarray, flip: int) -> np.ndarray:
     out = np.empty(a.shape, dtype=a.dtype)
     first, a = np.ascontiguousarray(first), np.ascontiguousarray(a)  # (0-d arrays become 1-d)
-    key = (name, a.dtype)
-    fn = _KERNELS.get(key)
-    if fn is None:
-        with _LOCK:
-            fn = _KERNELS.get(key) or _KERNELS.setdefault(key, _build(name, _FLOATS[a.dtype]))
+    fn = jit.kernel((name, a.dtype), lambda: _build(name, _FLOATS[a.dtype]))
     fn(first.ctypes.data, a.ctypes.data, out.ctypes.data, a.size, flip)
     return out
 

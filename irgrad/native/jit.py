@@ -25,8 +25,9 @@ import llvmlite
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entered: a kernel is built, and compiled, under it
 _STATE: dict = {}
+_KERNELS: dict = {}
 _DIGEST = hashlib.sha256().digest_size
 
 
@@ -93,6 +94,18 @@ def _write_cached(path: Path, data: bytes) -> None:
         os.replace(f.name, path)
     except OSError:
         pass
+
+
+def kernel(key: tuple, build: Callable[[], Callable]) -> Callable:
+    """The kernel for ``key``, built (and compiled) by ``build()`` on first use, once
+    per process even when threads ask for it together."""
+    fn = _KERNELS.get(key)
+    if fn is None:
+        with _LOCK:
+            fn = _KERNELS.get(key)
+            if fn is None:
+                fn = _KERNELS[key] = build()
+    return fn
 
 
 def compile_function(module: ir.Module, name: str, signature: ctypes.CFUNCTYPE) -> Callable:

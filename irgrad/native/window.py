@@ -21,7 +21,6 @@ window's last NaN.
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Callable
 
 import llvmlite.ir as ir
@@ -34,8 +33,6 @@ _FLOATS = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.Double
 _INDICES = {np.dtype(np.int8): ir.IntType(8), np.dtype(np.int16): ir.IntType(16), np.dtype(np.int64): I64}
 _SIZES = ("planes", "h", "w", "oh", "ow")  # runtime arguments
 _WINDOW = ("kh", "kw", "sh", "sw", "dh", "dw")  # compile-time constants
-_KERNELS: dict[tuple, Callable] = {}
-_LOCK = threading.Lock()
 
 
 class _Kernel:
@@ -191,14 +188,11 @@ _BUILDERS = {
 
 def _run(name: str, arrays: tuple, shape, pooled, window: tuple, float_dtype, index_dtype=None) -> None:
     """Run kernel ``name`` for these dtypes and window geometry, compiling it on first use."""
-    key = (name, float_dtype, index_dtype, window)
-    fn = _KERNELS.get(key)
-    if fn is None:
-        with _LOCK:
-            fn = _KERNELS.get(key)
-            if fn is None:
-                index_type = _INDICES[index_dtype] if index_dtype is not None else None
-                fn = _KERNELS[key] = _BUILDERS[name](_FLOATS[float_dtype], window, index_type)
+    index_type = _INDICES[index_dtype] if index_dtype is not None else None
+    fn = jit.kernel(
+        (name, float_dtype, index_dtype, window),
+        lambda: _BUILDERS[name](_FLOATS[float_dtype], window, index_type),
+    )
     n, c, h, w = shape
     fn(*[a.ctypes.data for a in arrays], n * c, h, w, pooled[0], pooled[1])
 

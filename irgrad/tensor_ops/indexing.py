@@ -200,11 +200,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
             f"gather(): Index tensor must have the same number of dimensions as input tensor "
             f"(index {list(index.shape)}, input {list(input.shape)})"
         )
-    size = input._data.shape[d] if input._data.ndim else 1
-    if index._data.size and (index._data.max() >= size or index._data.min() < -size):
-        raise RuntimeError(
-            f"gather(): index {int(index._data.max())} is out of bounds for dimension {d} with size {size}"
-        )
+    _check_index_range("gather", input, d, index)
     return apply(OPS["gather"], (input, index), {"dim": d})  # numpy wraps negative indices
 
 
@@ -213,9 +209,9 @@ def _check_index_dtype(op: str, index: Tensor) -> None:
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
 
 
-def _check_scatter_index(op: str, input: Tensor, d: int, index: Tensor) -> None:
-    """torch's bounds check: every index must address an element of ``input`` along ``d``."""
-    _check_index_dtype(op, index)
+def _check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> None:
+    """torch's bounds check: every index must address an element of ``input`` along ``d``
+    (negative ones count from the end, as numpy reads them)."""
     size = input._data.shape[d] if input._data.ndim else 1
     values = index._data
     if values.size and (values.max() >= size or values.min() < -size):
@@ -228,7 +224,8 @@ def _check_scatter_index(op: str, input: Tensor, d: int, index: Tensor) -> None:
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     d = normalize_dim("scatter_add", dim, input._data.ndim)
-    _check_scatter_index("scatter_add", input, d, index)
+    _check_index_dtype("scatter_add", index)
+    _check_index_range("scatter_add", input, d, index)
     src = cast(ensure_tensor(src, input.dtype), input.dtype)
     return apply(OPS["scatter_add"], (input, index, src), {"dim": d})  # numpy wraps negative indices
 
@@ -241,7 +238,8 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
         raise NotImplementedError("scatter: the reduce argument is not supported; use scatter_add")
     if src is None:
         src = value
-    _check_scatter_index("scatter", input, normalize_dim("scatter", dim, input._data.ndim), index)
+    _check_index_dtype("scatter", index)
+    _check_index_range("scatter", input, normalize_dim("scatter", dim, input._data.ndim), index)
     if not isinstance(src, Tensor):
         src = const(np.full(index._data.shape, src), input.dtype)
     zeros = Tensor._wrap(np.zeros(input._data.shape, dtype=input._data.dtype))

@@ -18,6 +18,7 @@ from ...dispatch import apply
 from ...dtypes import FLOAT
 from ...ops import OPS
 from ...tensor import Tensor
+from ...tensor_ops.indexing import one_hot
 from ...tensor_ops.pointwise import where
 from .activation import _softplus_stable, log_softmax, logsigmoid
 from .layers import pairwise_distance
@@ -550,16 +551,9 @@ def multi_margin_loss(
         terms = terms * terms
     if weight is not None:
         terms = terms * weight[y].unsqueeze(1)
-    others = _not_target(n_classes, y)
-    loss = where(others, terms, 0.0).sum(1) / n_classes
+    loss = where(one_hot(y, n_classes) == 0, terms, 0.0).sum(1) / n_classes  # the classes j != y
     loss = loss.squeeze(0) if unbatched else loss
     return _reduce(loss, reduction)
-
-
-def _not_target(n_classes: int, target: Tensor) -> Tensor:
-    """(N, C) bool: True where the class is not the sample's target."""
-    classes = Tensor._wrap(np.arange(n_classes).reshape(1, n_classes))
-    return target.unsqueeze(1) != classes
 
 
 def multilabel_soft_margin_loss(
