@@ -1,7 +1,7 @@
 """The native eager kernels (irgrad.native) against the numpy paths they replace.
 
-Each op kernel runs once with native kernels and once with ``IRGRAD_NATIVE=0``, on
-random geometry, dtypes, layouts and special values; the results must agree (bit
+Each op kernel runs once with native kernels and once with them off (as with
+``IRGRAD_NATIVE=0``), on random geometry, dtypes, layouts and special values; the results must agree (bit
 for bit where the arithmetic is the same, to rounding where sums are reordered).
 """
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from irgrad.native import jit
+from irgrad.native import loss as native_loss
 from irgrad.native import window as native_window
 from irgrad.ops import OPS
 from irgrad.ops.conv import out_size
@@ -20,11 +21,9 @@ def both_paths(monkeypatch, op: str, *args, **attrs):
     """(native result, numpy result) of op ``op``'s kernel on ``args``."""
     assert jit.enabled()
     native = OPS[op].eval(*args, **attrs)
-    monkeypatch.setenv("IRGRAD_NATIVE", "0")
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(jit, "_ENABLED", False)
         reference = OPS[op].eval(*args, **attrs)
-    finally:
-        monkeypatch.delenv("IRGRAD_NATIVE")
     return native, reference
 
 
@@ -179,3 +178,143 @@ def test_relu_grad_matches_numpy_bit_for_bit(monkeypatch, dtype, shape):
     got, ref = both_paths(monkeypatch, "relu_grad", g, y)
     assert got.shape == ref.shape == shape and got.dtype == ref.dtype == g.dtype
     np.testing.assert_array_equal(got.view(f"u{g.itemsize}"), ref.view(f"u{g.itemsize}"))
+
+
+def exp_kernel(dtype):
+    """``out[i] = exp_nonpositive(z[i])`` compiled for ``dtype``: the helper on its own."""
+    import ctypes
+
+    import llvmlite.ir as ir
+
+    from irgrad.native.exp import exp_nonpositive
+    from irgrad.native.loops import FLOATS, I64, for_range
+
+    ft = FLOATS[np.dtype(dtype)]
+    module = jit.new_module(f"exp_probe_{ft}")
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.PointerType(ft)] * 2 + [I64]), module.name)
+    z, out, n = fn.args
+    b = ir.IRBuilder(fn.append_basic_block())
+    with for_range(b, n) as i:
+        b.store(exp_nonpositive(b, b.load(b.gep(z, [i]))), b.gep(out, [i]))
+    b.ret_void()
+    run = jit.compile_function(
+        module, module.name, ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+    )
+
+    def apply(values):
+        values = np.ascontiguousarray(values, dtype=dtype)
+        result = np.empty_like(values)
+        run(jit.address(values), jit.address(result), values.size)
+        return result
+
+    return apply
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_nonpositive_is_within_an_ulp(dtype):
+    exp = exp_kernel(dtype)
+    tiny = np.finfo(dtype).tiny
+    gen = np.random.default_rng(3)
+    z = np.concatenate(
+        [-gen.exponential(20.0, 20000), -gen.random(20000) * 1e-3, np.linspace(np.log(tiny), 0, 5001)]
+    )
+    z = z.astype(dtype)
+    exact = np.exp(z.astype(np.longdouble))
+    got = exp(z).astype(np.longdouble)
+    normal = exact >= tiny
+    ulps = np.abs(got - exact)[normal] / np.spacing(exact[normal].astype(dtype)).astype(np.longdouble)
+    assert ulps.max() <= 1.5, f"{ulps.max()} ulp"
+    # Below the normal range the result flushes to zero (exact where callers use it).
+    assert np.all((got[~normal] == 0) | (got[~normal] == exact[~normal].astype(dtype)))
+    special = exp(np.array([0.0, -0.0, -np.inf, np.nan, -1e30], dtype=dtype))
+    np.testing.assert_array_equal(special[:3], [1.0, 1.0, 0.0])
+    assert np.isnan(special[3]) and special[4] == 0.0
+
+
+def logits(gen, shape, dtype, special: bool):
+    """Random logits over a wide range; with ``special``, rows of -inf, rows holding
+    +inf or NaN, and huge negative entries."""
+    x = (gen.standard_normal(shape) * gen.choice([0.1, 5.0, 300.0])).astype(dtype)
+    if special and x.shape[0] >= 4:
+        x[0] = -np.inf
+        x[1].flat[0] = np.inf
+        x[2].flat[-1] = np.nan
+        x[3].flat[::2] = -1e30
+    return x
+
+
+def assert_close_to_rounding(got, ref):
+    """Equal where numpy's result is not finite; within a few ulps of the row's scale elsewhere."""
+    assert got.shape == ref.shape and got.dtype == ref.dtype
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    finite = np.isfinite(ref)
+    np.testing.assert_array_equal(got[~finite & ~np.isnan(ref)], ref[~finite & ~np.isnan(ref)])
+    if finite.any():
+        scale = np.abs(ref[finite]).max() + 1
+        np.testing.assert_allclose(
+            got[finite], ref[finite], rtol=0, atol=16 * np.finfo(ref.dtype).eps * scale
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_log_softmax_kernel_matches_numpy(monkeypatch, dtype, seed):
+    gen = np.random.default_rng(seed)
+    rows, n = int(gen.integers(1, 70)), int(gen.integers(1, 300))
+    for shape, dim in [((rows, n), 1), ((rows, n), -1), ((2, rows, n), 2), ((rows, n, 1, 1), 1), ((n,), 0)]:
+        x = logits(gen, shape, dtype, special=seed % 2 == 1)
+        with np.errstate(all="ignore"):
+            got, ref = both_paths(monkeypatch, "log_softmax", x, dim=dim)
+        assert_close_to_rounding(got, ref)
+    # A dim with longer dims after it (columns are strided) takes the numpy path.
+    assert native_loss.log_softmax(np.zeros((3, 4), dtype), 0) is None
+    transposed = logits(gen, (n, rows), dtype, special=False).T
+    got, ref = both_paths(monkeypatch, "log_softmax", transposed, dim=1)
+    assert_close_to_rounding(got, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_nll_kernels_match_numpy(monkeypatch, dtype, reduction, ignore_index):
+    gen = np.random.default_rng(len(reduction) + abs(ignore_index))
+    rows, n = 37, 5
+    logp = np.log(gen.random((rows, n))).astype(dtype)
+    logp[4, :] = [np.nan, -np.inf, -0.0, 0.0, -1e30]
+    target = gen.integers(0, n, rows)
+    target[:8] = [0, 1, 2, 3, 4, ignore_index, ignore_index, 4]
+    g = gen.standard_normal(rows).astype(dtype) if reduction == "none" else np.array(0.7, dtype)
+    attrs = {"ignore_index": ignore_index, "reduction": reduction}
+    got, ref = both_paths(monkeypatch, "nll_loss", logp, target, **attrs)
+    assert got.shape == ref.shape and got.dtype == ref.dtype
+    np.testing.assert_allclose(got, ref, rtol=8 * np.finfo(dtype).eps)
+    got, ref = both_paths(monkeypatch, "nll_loss_grad", g, target, shape=(rows, n), **attrs)
+    assert got.dtype == ref.dtype
+    np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), ref.view(f"u{got.itemsize}"))
+
+
+def test_nll_kernels_with_every_target_ignored():
+    logp = np.zeros((3, 4), np.float32)
+    target = np.full(3, -100)
+    assert np.isnan(native_loss.nll_loss(logp, target, -100, "mean"))
+    assert native_loss.nll_loss(logp, target, -100, "sum") == 0
+    grad = native_loss.nll_loss_grad(np.array(1.0, np.float32), target, (3, 4), -100, "mean")
+    np.testing.assert_array_equal(grad, np.zeros((3, 4), np.float32))
+
+
+@pytest.mark.parametrize("bad", [4, -1, 1 << 40])
+def test_nll_kernels_reject_targets_out_of_range_before_reading(bad):
+    logp = np.zeros((3, 4), np.float64)
+    target = np.array([1, bad, 2])
+    with pytest.raises(IndexError, match=f"Target {bad} is out of bounds"):
+        native_loss.nll_loss(logp, target, -100, "none")
+    with pytest.raises(IndexError, match=f"Target {bad} is out of bounds"):
+        native_loss.nll_loss_grad(np.ones(3), target, (3, 4), -100, "none")
+
+
+def test_kernels_accept_read_only_and_empty_arrays():
+    x = np.log(np.full((2, 3), 1 / 3, np.float32))
+    x.flags.writeable = False
+    np.testing.assert_allclose(native_loss.log_softmax(x, 1), x, atol=1e-6)
+    assert native_loss.log_softmax(np.zeros((0, 3), np.float32), 1) is None
+    assert jit.address(np.zeros(0)) != 0 or np.zeros(0).ctypes.data == 0

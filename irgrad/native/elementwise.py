@@ -16,9 +16,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from . import jit
-from .loops import I64, for_range
-
-_FLOATS = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
+from .loops import FLOATS, I64, for_range
 
 
 def _build(name: str, float_type: ir.Type) -> Callable:
@@ -53,21 +51,21 @@ def _build(name: str, float_type: ir.Type) -> Callable:
 def _run(name: str, first: np.ndarray, a: np.ndarray, flip: int) -> np.ndarray:
     out = np.empty(a.shape, dtype=a.dtype)
     first, a = np.ascontiguousarray(first), np.ascontiguousarray(a)  # (0-d arrays become 1-d)
-    fn = jit.kernel((name, a.dtype), lambda: _build(name, _FLOATS[a.dtype]))
-    fn(first.ctypes.data, a.ctypes.data, out.ctypes.data, a.size, flip)
+    fn = jit.kernel((name, a.dtype), lambda: _build(name, FLOATS[a.dtype]))
+    fn(jit.address(first), jit.address(a), jit.address(out), a.size, flip)
     return out
 
 
 def select_zero(cond: np.ndarray, a: np.ndarray, keep_where_true: bool) -> np.ndarray | None:
     """``where(cond, a, 0)`` (``keep_where_true``) or ``where(cond, 0, a)`` for a bool
     ``cond`` and a float ``a`` of one shape; None when the kernel does not cover them."""
-    if not jit.enabled() or a.dtype not in _FLOATS or cond.dtype != np.bool_ or cond.shape != a.shape:
+    if not jit.enabled() or a.dtype not in FLOATS or cond.dtype != np.bool_ or cond.shape != a.shape:
         return None
     return _run("select_zero", cond, a, 0 if keep_where_true else 1)
 
 
 def relu_grad(g: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """``where(y <= 0, 0, g)`` for float arrays of one shape and dtype, or None."""
-    if not jit.enabled() or g.dtype not in _FLOATS or y.dtype != g.dtype or y.shape != g.shape:
+    if not jit.enabled() or g.dtype not in FLOATS or y.dtype != g.dtype or y.shape != g.shape:
         return None
     return _run("relu_grad", y, g, 0)

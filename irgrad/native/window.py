@@ -27,9 +27,8 @@ import llvmlite.ir as ir
 import numpy as np
 
 from . import jit
-from .loops import I64, const, for_range, mul_add
+from .loops import FLOATS, I64, const, for_range, mul_add
 
-_FLOATS = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
 _INDICES = {np.dtype(np.int8): ir.IntType(8), np.dtype(np.int16): ir.IntType(16), np.dtype(np.int64): I64}
 _SIZES = ("planes", "h", "w", "oh", "ow")  # runtime arguments
 _WINDOW = ("kh", "kw", "sh", "sw", "dh", "dw")  # compile-time constants
@@ -191,16 +190,16 @@ def _run(name: str, arrays: tuple, shape, pooled, window: tuple, float_dtype, in
     index_type = _INDICES[index_dtype] if index_dtype is not None else None
     fn = jit.kernel(
         (name, float_dtype, index_dtype, window),
-        lambda: _BUILDERS[name](_FLOATS[float_dtype], window, index_type),
+        lambda: _BUILDERS[name](FLOATS[float_dtype], window, index_type),
     )
     n, c, h, w = shape
-    fn(*[a.ctypes.data for a in arrays], n * c, h, w, pooled[0], pooled[1])
+    fn(*[jit.address(a) for a in arrays], n * c, h, w, pooled[0], pooled[1])
 
 
 def _contiguous(*arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
     """The arrays as C-contiguous 4-D arrays of one supported float dtype (the
     first's), or None when the kernels do not cover them."""
-    if not jit.enabled() or arrays[0].dtype not in _FLOATS or any(a.ndim != 4 for a in arrays):
+    if not jit.enabled() or arrays[0].dtype not in FLOATS or any(a.ndim != 4 for a in arrays):
         return None
     return tuple(np.ascontiguousarray(a) for a in arrays)
 
@@ -223,7 +222,7 @@ def im2col(x: np.ndarray, pooled, kernel, stride, dilation) -> np.ndarray | None
 
 def col2im(cols: np.ndarray, shape, pooled, kernel, stride, dilation) -> np.ndarray | None:
     """Sum ``"cols"``-layout columns back into an image of ``shape``, or None."""
-    if not jit.enabled() or cols.dtype not in _FLOATS:
+    if not jit.enabled() or cols.dtype not in FLOATS:
         return None
     cols = np.ascontiguousarray(cols)
     image = np.empty(shape, dtype=cols.dtype)  # the kernel zeroes it

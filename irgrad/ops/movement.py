@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import FLOAT, INT
+from ..native import loss as native_loss
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt, numel
 
@@ -300,6 +301,9 @@ def _nll_targets(target: np.ndarray, ignore_index: int) -> tuple[tuple, np.ndarr
 
 
 def _nll_loss_kernel(logp, target, *, ignore_index, reduction):
+    native = native_loss.nll_loss(logp, target, ignore_index, reduction)
+    if native is not None:
+        return native
     at, valid = _nll_targets(target, ignore_index)
     picked = np.where(valid, np.negative(logp[at]), logp.dtype.type(0))
     if reduction == "none":
@@ -338,6 +342,9 @@ def _nll_loss_vjp(F, g, c):
 
 
 def _nll_loss_grad_kernel(g, target, *, shape, ignore_index, reduction):
+    native = native_loss.nll_loss_grad(g, target, shape, ignore_index, reduction)
+    if native is not None:
+        return native
     at, valid = _nll_targets(target, ignore_index)
     scale = np.negative(g)
     if reduction == "mean":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import FLOAT, int64
+from ..native import loss as native_loss
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt, reduced_shape
 
@@ -177,6 +178,9 @@ register(
 
 
 def _log_softmax_kernel(x, *, dim):
+    native = native_loss.log_softmax(x, dim)
+    if native is not None:
+        return native
     shift = np.max(x, axis=dim, keepdims=True)
     shift[shift == -np.inf] = 0  # rows of -inf stay -inf, not nan (a row holding +inf is nan, as in torch)
     shifted = x - shift
