@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes as D
+from ._arguments import check_tensor_arguments
 from .random import resolve
 from .tensor import Tensor, _unwrap_nested
 from .tensor import device as _device
@@ -293,3 +294,6 @@ def tril_indices(row: int, col: int, offset: int = 0) -> Tensor:
 
 def triu_indices(row: int, col: int, offset: int = 0) -> Tensor:
     return Tensor._wrap(np.stack(np.triu_indices(row, offset, col)).astype(np.int64))
+
+
+check_tensor_arguments(globals())

@@ -103,16 +103,7 @@ def _dataloader(lib, **kwargs):
     return lib.utils.data.DataLoader(data, **kwargs)
 
 
-_LIST_ARGUMENT = (
-    "irgrad defect (open): a list where a tensor is expected reaches `._data` and raises an "
-    "AttributeError; torch raises a TypeError naming the argument"
-)
-# irgrad's own open defects: same form as the PyTorch quirks, a strict xfail each.
-OPEN_DEFECTS = {
-    "matmul-list": _LIST_ARGUMENT,
-    "Linear-list-input": _LIST_ARGUMENT,
-    "ones_like-list": _LIST_ARGUMENT,
-}
+OPEN_DEFECTS: dict[str, str] = {}
 
 
 def case(id, call, *shapes, names=None, xfail=None):
@@ -146,6 +137,19 @@ CASES = [
     case("matmul-1d-1d", lambda L: L.matmul(L.ones(3), L.ones(4)), (3,), (4,)),
     case("matmul-0d", lambda L: L.matmul(L.tensor(1.0), L.ones(3))),
     case("matmul-list", lambda L: L.ones(3) @ [1.0, 2.0, 3.0]),
+    case("matmul-method-list", lambda L: L.ones(3).matmul([1.0, 2.0, 3.0]), names=r"matmul"),
+    case("relu-list", lambda L: L.nn.functional.relu([1.0, -1.0]), names=r"relu.*list"),
+    case("sum-tuple", lambda L: L.sum((1.0, 2.0)), names=r"sum.*tuple"),
+    case("cat-list-element", lambda L: L.cat([L.ones(2), [1.0]]), names=r"element 1"),
+    case("stack-int-element", lambda L: L.stack([L.ones(2), 3]), names=r"element 1"),
+    case(
+        "cross_entropy-list-input",
+        lambda L: L.nn.functional.cross_entropy([[1.0, 2.0]], L.tensor([0])),
+        names=r"cross_entropy.*list",
+    ),
+    case(
+        "conv2d-list-weight", lambda L: L.nn.functional.conv2d(L.ones(1, 1, 3, 3), [[1.0]]), names=r"weight"
+    ),
     case("mm-inner-dims", lambda L: L.mm(L.ones(2, 3), L.ones(2, 3)), (2, 3)),
     case("mm-3d", lambda L: L.mm(L.ones(2, 3, 4), L.ones(4, 5)), (2, 3, 4)),
     case("bmm-batch", lambda L: L.bmm(L.ones(2, 3, 4), L.ones(3, 4, 5)), (2, 3, 4), (3, 4, 5)),

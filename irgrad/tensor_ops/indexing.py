@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tracing
+from .._arguments import check_tensor_arguments
 from ..dispatch import apply, cast, const, ensure_tensor
 from ..dtypes import bool_, int64
 from ..ops import OPS
@@ -296,3 +297,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise RuntimeError("one_hot: Class values must be smaller than num_classes.")
     classes = Tensor._wrap(np.arange(num_classes, dtype=np.int64))
     return cast(eq(tensor.unsqueeze(-1), classes), int64)  # ops, so tracing sees the dependence
+
+
+check_tensor_arguments(globals())

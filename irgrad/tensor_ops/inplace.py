@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import _tracing
+from .._arguments import check_tensor_arguments
 from ..autograd.grad_mode import STATE, no_grad
 from ..autograd.views import refresh_view, scatter_into_base, view_positions
 from ..dispatch import cast, ensure_tensor
@@ -224,3 +225,6 @@ def _check_float(name: str, t: Tensor) -> None:
 
 def _fill_random(self: Tensor, values: np.ndarray, name: str) -> Tensor:
     return update_inplace(self, lambda old: Tensor._wrap(values.astype(old._data.dtype)), name=name)
+
+
+check_tensor_arguments(globals())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._arguments import check_tensor_arguments
 from ..dispatch import apply
 from ..ops import OPS
 from ..ops.shapes import fmt
@@ -139,3 +140,6 @@ def trace(input: Tensor) -> Tensor:
         )
     n = min(input._data.shape)
     return R.sum(P.mul(input[:n, :n], eye(n, dtype=input.dtype)))
+
+
+check_tensor_arguments(globals())

@@ -7,6 +7,7 @@ from numbers import Number
 
 import numpy as np
 
+from .._arguments import check_tensor_arguments
 from ..autograd.grad_mode import STATE
 from ..dispatch import apply, broadcast, cast, const, elementwise, ensure_tensor
 from ..dtypes import bool_, result_type
@@ -342,3 +343,6 @@ __all__ = [
     for name, value in list(globals().items())
     if not name.startswith("_") and callable(value) and getattr(value, "__module__", None) == __name__
 ]
+
+
+check_tensor_arguments(globals())

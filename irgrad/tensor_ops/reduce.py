@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from collections import namedtuple
 
+from .._arguments import check_tensor_arguments
 from ..dispatch import apply, cast
 from ..dtypes import FLOAT, bool_, get_default_dtype, to_dtype
 from ..ops import OPS
@@ -251,3 +252,6 @@ def _safe_sqrt(total: Tensor) -> Tensor:
 
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
     return norm(P.sub(input, other), p)
+
+
+check_tensor_arguments(globals())

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from .._arguments import check_tensor_arguments
 from ..dispatch import apply, cast
 from ..dtypes import promote_types, to_dtype
 from ..ops import OPS
@@ -328,7 +331,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
     )
 
 
-def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+def cat(tensors: Sequence[Tensor], dim: int = 0, *, out=None) -> Tensor:
     """Concatenate along ``dim`` (promoting dtypes; empty 1-d tensors are skipped, as in PyTorch)."""
     tensors = [t for t in tensors]
     if not tensors:
@@ -362,7 +365,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
 concat = concatenate = cat
 
 
-def stack(tensors, dim: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -377,12 +380,12 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return cat([unsqueeze(t, d) for t in tensors], d)
 
 
-def hstack(tensors) -> Tensor:
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
     tensors = list(tensors)
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
-def vstack(tensors) -> Tensor:
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
     return cat([t if t._data.ndim >= 2 else reshape(t, (1, -1)) for t in tensors], 0)
 
 
@@ -468,3 +471,6 @@ def _check_matrices(name: str, input: Tensor) -> None:
         raise RuntimeError(
             f"{name}: input tensor must have at least 2 dimensions, got shape {list(input.shape)}"
         )
+
+
+check_tensor_arguments(globals())

@@ -11,6 +11,7 @@ import math
 import warnings
 from collections.abc import Callable
 
+from ..._arguments import check_tensor_arguments
 from ...tensor import Tensor
 from ...tensor_ops import reduce as R
 from ...tensor_ops.inplace import update_inplace
@@ -276,3 +277,6 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """0 where -lambd <= x <= lambd, else ``x - lambd`` above it and ``x + lambd`` below (NaN stays NaN)."""
     return where((input >= -lambd) & (input <= lambd), 0.0, where(input > 0, input - lambd, input + lambd))
+
+
+check_tensor_arguments(globals())

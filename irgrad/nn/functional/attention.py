@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from ..._arguments import check_tensor_arguments
 from ...creation import zeros, zeros_like
 from ...dtypes import bool_, dtype
 from ...tensor import Tensor
@@ -376,3 +377,6 @@ def _static(t: Tensor, name: str, batch_heads: int, head_dim: int) -> Tensor:
     if t.shape[2] != head_dim:
         raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got {t.shape[2]}")
     return t
+
+
+check_tensor_arguments(globals())

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from ..._arguments import check_tensor_arguments
 from ...autograd.grad_mode import no_grad
 from ...dispatch import apply
 from ...ops import OPS
@@ -553,3 +554,6 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     shape = (n, c, oh + 2 * ph, ow + 2 * pw)
     image = _col2im(input, shape, kernel, stride, dilation)
     return image[:, :, ph : ph + oh, pw : pw + ow]
+
+
+check_tensor_arguments(globals())

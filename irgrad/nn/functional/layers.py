@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..._arguments import check_tensor_arguments
 from ...autograd.grad_mode import no_grad
 from ...dispatch import apply
 from ...dtypes import FLOAT
@@ -400,3 +401,6 @@ def pairwise_distance(
     """``||x1 - x2 + eps||_p`` along the last dim."""
     diff = x1 - x2 + eps
     return diff.norm(p, -1, keepdim=keepdim)
+
+
+check_tensor_arguments(globals())

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from ..._arguments import check_tensor_arguments
 from ...dispatch import apply
 from ...dtypes import FLOAT
 from ...ops import OPS
@@ -595,3 +596,6 @@ def triplet_margin_loss(
     if swap:
         to_negative = to_negative.minimum(pairwise_distance(positive, negative, p, eps))
     return _reduce((margin + to_positive - to_negative).clamp_min(0.0), reduction)
+
+
+check_tensor_arguments(globals())
