@@ -124,6 +124,7 @@ CASES: dict[str, tuple[list, dict]] = {
     "prod": ([f(3, 4)], {"dims": (1,), "keepdim": True}),
     "amax": ([f(3, 4)], {"dims": (1,), "keepdim": False}),
     "amin": ([f(3, 4)], {"dims": (0, 1), "keepdim": True}),
+    "logsumexp": ([f(3, 4, 2)], {"dims": (0, 2), "keepdim": False}),
     "cumsum": ([f(3, 4)], {"dim": 1}),
     "log_softmax": ([f(3, 4)], {"dim": 1}),
     "lstm_cell": ([f(3, 8), f(3, 2)], {}),

@@ -39,6 +39,11 @@ SAMPLES = {
     "prod": [((sample((2, 3), dt),), {"dims": (1,), "keepdim": False}) for dt in DTYPES],
     "amax": [((sample((2, 3), dt),), {"dims": (0,), "keepdim": True}) for dt in DTYPES],
     "amin": [((sample((2, 3), dt),), {"dims": (0, 1), "keepdim": False}) for dt in DTYPES],
+    "logsumexp": [
+        ((sample((2, 3, 4), dt),), {"dims": (0, 2), "keepdim": k})
+        for dt in (D.float32, D.float64)
+        for k in (False, True)
+    ],
     "argmax": [
         ((sample((2, 3), F),), {"dim": 1, "keepdim": False}),
         ((sample((2, 3), F),), {"dim": None, "keepdim": True}),

@@ -200,13 +200,6 @@ QUIRKS = [
 
 KNOWN_DEFECTS = [
     (
-        "logsumexp-dim=1",
-        DTYPES,
-        lambda r: np.isposinf(r).any(axis=1) & np.isfinite(r).any(axis=1) & (np.abs(r) >= 1e29).any(axis=1),
-        "irgrad defect (open): with +inf in a row the shift is reset to 0, so exp(1e30) overflows "
-        "in the composite's backward; torch's dedicated backward exp(x - result) gives 0 there",
-    ),
-    (
         "std-dim=1",
         ("float32",),
         lambda r: (np.abs(r) >= 1e29).any(axis=1) | (np.abs(r[:, :2]) == np.float32(1e-30)).any(axis=1),

@@ -110,6 +110,51 @@ def _extremum_vjp(F, g, c):
     return (F.mul(F.broadcast_to(share, shape=shape), mask),)
 
 
+def _logsumexp_kernel(x, *, dims, keepdim):
+    # Shifted by the max (rows of +-inf shift by 0: -inf stays -inf, +inf gives +inf);
+    # an empty reduction is log(0) = -inf, as in torch.
+    shift = np.maximum.reduce(x, axis=dims, keepdims=True, initial=-np.inf)
+    shift[np.isinf(shift)] = 0
+    total = np.add.reduce(np.exp(x - shift), axis=dims, keepdims=True)
+    out = np.log(total) + shift
+    return out if keepdim else np.squeeze(out, axis=dims)
+
+
+def _logsumexp_vjp(F, g, c):
+    # softmax(x) = exp((x - shift) - log(total)), recomputed from x: torch's exp(x - out)
+    # (the same at +-inf: NaN for an infinite element, 0 for a finite one beside +inf)
+    # without its rounding of out, which at x = [1e30, 1e30] gives [1, 1], not [0.5, 0.5].
+    (x,) = c.ins
+    dims = c.attrs["dims"]
+    shape = c.metas[0].shape
+    grad = F.broadcast_to(_keep(F, g, c), shape=shape)
+    if any(shape[d] == 0 for d in dims):
+        return (grad,)  # empty
+    peak = F.amax(x, dims=dims, keepdim=True)
+    shifted = F.sub(x, F.where(F.isinf(peak), 0.0, peak))
+    log_total = F.log(F.sum(F.exp(shifted), dims=dims, keepdim=True))
+    return (F.mul(grad, F.exp(F.sub(shifted, log_total))),)
+
+
+def _infer_logsumexp(x: Meta, *, dims, keepdim) -> Meta:
+    if x.dtype.category != FLOAT:
+        raise RuntimeError(f"logsumexp: expected a floating-point input, got {x.dtype}")
+    return Meta(reduced_shape(x.shape, dims, keepdim), x.dtype)
+
+
+register(
+    OpDef(
+        "logsumexp",
+        Kind.REDUCTION,
+        _logsumexp_kernel,
+        _infer_logsumexp,
+        _logsumexp_vjp,
+        save_inputs=True,
+        doc="log(sum(exp(x))) over `dims`, shifted by the max (by 0 where the max is infinite).",
+    )
+)
+
+
 for _name, _ufunc in (("amax", np.maximum), ("amin", np.minimum)):
     register(
         OpDef(

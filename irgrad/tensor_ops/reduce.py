@@ -9,7 +9,7 @@ from .._arguments import check_tensor_arguments
 from ..dispatch import apply, cast
 from ..dtypes import FLOAT, bool_, get_default_dtype, to_dtype
 from ..ops import OPS
-from ..ops.shapes import normalize_dim, normalize_dims, numel, reduced_shape
+from ..ops.shapes import normalize_dim, normalize_dims, numel
 from ..tensor import Tensor
 from . import pointwise as P
 
@@ -150,17 +150,11 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
 
 
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` computed without overflow (shifted by the detached max)."""
+    """``log(sum(exp(x)))`` computed without overflow (the ``logsumexp`` primitive)."""
     if input.dtype.category != FLOAT:
         input = cast(input, get_default_dtype())
     dims = _dims("logsumexp", input, dim)
-    shift = amax(input, dims, keepdim=True).detach()
-    shift = P.where(P.isinf(shift), 0.0, shift)
-    total = sum(P.exp(P.sub(input, shift)), dims, keepdim=True)
-    result = P.add(P.log(total), shift)
-    if not keepdim:
-        result = result.reshape(reduced_shape(input._data.shape, dims, False))
-    return result
+    return apply(OPS["logsumexp"], (input,), {"dims": dims, "keepdim": keepdim})
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
