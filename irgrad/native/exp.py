@@ -49,7 +49,10 @@ def exp_nonpositive(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
     lowest, ln2_hi, ln2_lo, coefficients, bias, mantissa, it = _F64 if isinstance(ft, ir.DoubleType) else _F32
     module = b.module
     rint = module.declare_intrinsic("llvm.rint", [ft])
-    c = lambda v: ir.Constant(ft, v)  # noqa: E731 - a local shorthand for constants
+
+    def c(value: float) -> ir.Constant:
+        return ir.Constant(ft, value)
+
     tiny = b.fcmp_ordered("<", z, c(lowest))  # false for NaN
     z = b.select(tiny, c(lowest), z)
     n = b.call(rint, [b.fmul(z, c(1 / math.log(2)))])
