@@ -18,9 +18,13 @@ from collections.abc import Callable
 
 _TENSOR = frozenset({"Tensor", "Tensor | None"})
 _TENSORS = frozenset({"Sequence[Tensor]"})
+_CHECKED = _TENSOR | _TENSORS
+
+# (position from 1, parameter name, whether it takes a sequence of tensors)
+_Parameter = tuple[int, str, bool]
 
 
-def _tensor_parameters(fn: Callable) -> tuple[inspect.Signature, list[tuple[int, str]]] | None:
+def _tensor_parameters(fn: Callable) -> tuple[inspect.Signature, list[_Parameter]] | None:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -28,13 +32,13 @@ def _tensor_parameters(fn: Callable) -> tuple[inspect.Signature, list[tuple[int,
     tensors = [
         (position, p.name, p.annotation in _TENSORS)
         for position, p in enumerate(signature.parameters.values(), start=1)
-        if isinstance(p.annotation, str) and p.annotation in _TENSOR | _TENSORS
+        if isinstance(p.annotation, str) and p.annotation in _CHECKED
     ]
     return (signature, tensors) if tensors else None
 
 
 def _reject_non_tensors(
-    name: str, signature: inspect.Signature, tensors: list, args: tuple, kwargs: dict
+    name: str, signature: inspect.Signature, tensors: list[_Parameter], args: tuple, kwargs: dict
 ) -> None:
     from .tensor import Tensor
 
