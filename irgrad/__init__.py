@@ -146,7 +146,7 @@ _install_methods()
 
 from . import nn  # noqa: E402  (needs the Tensor methods installed above)
 from .compile import compile, mark_dynamic  # noqa: E402,A004
-from .trace import trace  # noqa: E402
+from .compiler.capture import trace  # noqa: E402
 
 float = float32  # noqa: A001
 double = float64

@@ -126,6 +126,8 @@ class Tensor:
         t._view = None
         t._hooks = None
         t._retains_grad = False
+        if _tracing.ACTIVE is not None:
+            _tracing.ACTIVE.on_create(t)
         return t
 
     # --- metadata ---------------------------------------------------------------------
@@ -452,6 +454,8 @@ def _init(t: Tensor, data: np.ndarray, requires_grad: bool = False) -> None:
     t._view = None
     t._hooks = None
     t._retains_grad = False
+    if _tracing.ACTIVE is not None:
+        _tracing.ACTIVE.on_create(t)
 
 
 def _unwrap_nested(data):

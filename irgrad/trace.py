@@ -6,11 +6,12 @@ So composites (softmax, LSTM cells, conv) arrive as their primitives, Python
 control flow is specialised on the values it saw, and every node remembers the
 user source line that created it.
 
-Module parameters and buffers become graph inputs (never constants), so optimizer
-updates are seen by the next call; in-place updates of buffers (BatchNorm's
-running statistics) become extra graph outputs that the runtime writes back.
-A tensor the tracer has not seen (made by ``irgrad.tensor(...)`` inside the
-function, a Python scalar) becomes a constant.
+Tensors the function did not create (module parameters and buffers, closures,
+globals, optimizer state) become graph inputs, never constants, so every later call
+reads their current values; in-place writes to them (BatchNorm's running statistics,
+an optimizer step) become extra graph outputs that the runtime writes back.  A tensor
+made during the trace from Python values (``irgrad.tensor([...])``, a Python scalar
+operand) becomes a constant.  :mod:`irgrad.compiler.capture` drives a trace.
 
 When Python reads the value of a tensor that depends on the inputs (``.item()``,
 ``bool(t)``, ``.numpy()``, ``.tolist()``...), the recorded graph can no longer
@@ -20,21 +21,19 @@ the source line and stops recording; the function finishes eagerly.
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _tracing
-from .ir import BUFFER, PARAM, USER, Graph, TensorType
+from .autograd.views import refresh_view
+from .ir import BUFFER, PARAM, STATE_ROLE, USER, Graph, TensorType
+from .nn.parameter import Parameter
 from .ops import Kind
 from .tensor import Tensor
-from .utils.pytree import flatten
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -65,55 +64,103 @@ class GraphBreak:
         return f"{self.cause} at {self.source or '<unknown>'}"
 
 
-@dataclass
-class Trace:
-    """The result of tracing one call."""
-
-    graph: Graph
-    input_tensors: list  # the tensors bound to graph.inputs, in order
-    output_spec: Any  # pytree spec of the function's return value
-    n_results: int  # graph.outputs[:n_results] are the returned tensors
-    mutated: list = field(default_factory=list)  # input positions written in place, in output order
-    graph_break: GraphBreak | None = None
-    result: Any = None  # what the traced (eager) call returned
-
-
 class Tracer:
-    """Records ops into a Graph while the user's code runs eagerly."""
+    """Records ops into a Graph while the user's code runs eagerly.
 
-    def __init__(self, name: str = "forward", fullgraph: bool = False) -> None:
+    Every tensor an op reads is resolved by :meth:`lookup`: a value recorded
+    earlier; a tensor wrapping the very array a recorded value holds (autograd's
+    saved outputs, ``.data``); a tensor made during the trace from Python values (a
+    constant); or a tensor that existed before the call, which becomes a graph input
+    fetched afresh on every call along its source in the pre-call ``snapshot`` (see
+    :mod:`irgrad.compiler.state`).  A tensor that existed before but is reached by no
+    walked path is bound by identity (``unlocated``): its data is read at every call,
+    but rebinding it cannot be seen.
+    """
+
+    def __init__(self, name: str = "forward", fullgraph: bool = False, snapshot=None) -> None:
         self.graph = Graph(name)
         self.fullgraph = fullgraph
+        self.snapshot = snapshot
         self.values: dict[int, int] = {}  # id(tensor) -> node id
-        self.alive: list = []  # keeps recorded tensors alive, so their ids stay unique
+        self.arrays: dict[int, int] = {}  # id(ndarray) -> node of the value it holds now
+        self.holders: dict[int, list] = {}  # id(ndarray) -> the recorded tensors wrapping it
+        self.alive: list = []  # keeps recorded tensors and arrays alive, so their ids stay unique
+        self.born: set[int] = set()  # ids of tensors created while tracing
         self.dependent: set[int] = set()  # nodes whose value depends on an input
         self.input_tensors: list = []
+        self.sources: list = []  # per graph input: its snapshot node (None for unlocated)
         self.input_node: dict[int, int] = {}  # id(input tensor) -> its input node
         self.mutations: dict[int, int] = {}  # input node -> node holding its new value
+        self.unlocated: list[str] = []  # names of inputs bound by identity only
         self.graph_break: GraphBreak | None = None
+        self._names: set[str] = set()
 
     # --- binding ------------------------------------------------------------------------
-    def bind(self, t: Tensor, name: str, role: str = USER) -> int:
+    def bind(self, t: Tensor, name: str, role: str = USER, source=None) -> int:
+        name = self._unique(name)
         nid = self.graph.add_input(name, TensorType(tuple(t._data.shape), t.dtype), role)
         self._remember(t, nid)
         self.dependent.add(nid)
         self.input_tensors.append(t)
+        self.sources.append(source)
         self.input_node[id(t)] = nid
         return nid
 
+    def _unique(self, name: str) -> str:
+        """``name`` as an IR identifier (``opt.state[w]['step']`` -> ``opt.state.w.step``), unique."""
+        name = re.sub(r"\['?|'?\]", ".", name)
+        name = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.]", "_", name)).strip("._") or "input"
+        base, k = name, 1
+        while name in self._names:
+            k += 1
+            name = f"{base}_{k}"
+        self._names.add(name)
+        return name
+
     def _remember(self, t: Tensor, nid: int) -> None:
         self.values[id(t)] = nid
+        key = id(t._data)
+        self.arrays.setdefault(key, nid)
+        self.holders.setdefault(key, []).append(t)
         self.alive.append(t)
+        self.alive.append(t._data)
 
     def lookup(self, t: Tensor) -> int:
-        """The node of ``t``; a tensor never seen before becomes a constant."""
+        """The node holding ``t``'s current value (see the class doc)."""
+        if t._base is not None:
+            refresh_view(t)  # a stale view is re-derived from its base's current value
         nid = self.values.get(id(t))
-        if nid is None:
+        if nid is not None:
+            return nid
+        nid = self.arrays.get(id(t._data))
+        if nid is not None:  # another tensor object around a recorded array
+            self._remember(t, nid)
+            return nid
+        if id(t) in self.born or self.snapshot is None:
             nid = self.graph.add_constant(np.array(t._data, copy=True))
             self._remember(t, nid)
-        return nid
+            return nid
+        return self._bind_free(t)
+
+    def _bind_free(self, t: Tensor) -> int:
+        node = self.snapshot.source_of(t)
+        if node is None:
+            name = f"unlocated_{len(self.unlocated)}"
+            self.unlocated.append(name)
+            return self.bind(t, name, STATE_ROLE, None)
+        path = node.path
+        role = STATE_ROLE
+        if isinstance(t, Parameter):
+            role = PARAM
+        elif len(path) >= 2 and path[-2] == ("attr", "_buffers"):
+            role = BUFFER
+        return self.bind(t, self.snapshot.describe(node), role, node)
 
     # --- hooks called by dispatch and Tensor -------------------------------------------
+    def on_create(self, t: Tensor) -> None:
+        self.born.add(id(t))
+        self.alive.append(t)
+
     def record(self, op, inputs: tuple, attrs: dict, out: Tensor) -> None:
         if self.graph_break is not None:
             return
@@ -128,25 +175,73 @@ class Tracer:
     def on_materialize(self, t: Tensor, what: str) -> None:
         if self.graph_break is not None:
             return
-        nid = self.values.get(id(t))
-        if nid is None or nid not in self.dependent:
+        nid = self.lookup(t)
+        if nid not in self.dependent:
             return  # a constant's value is known at trace time: reading it is fine
         self._break(f"{what} reads the value of a traced tensor (data-dependent Python)")
 
+    def on_untraceable(self, what: str) -> None:
+        """Library code is about to compute on tensor data outside the op registry."""
+        if self.graph_break is None:
+            self._break(f"{what} cannot be recorded")
+
+    def on_alias(self, new: Tensor, old: Tensor) -> None:
+        """``new`` (a copy made outside the registry, e.g. an in-place op's snapshot) holds ``old``'s value."""
+        if self.graph_break is None:
+            self._remember(new, self.lookup(old))
+
+    def on_rebind(self, t: Tensor, fresh: Tensor) -> None:
+        """``t``'s value is now what ``fresh`` holds (a view re-derived from its base)."""
+        if self.graph_break is None:
+            self.values[id(t)] = self.lookup(fresh)
+            self.alive.append(t)
+
     def on_inplace(self, target: Tensor, new: Tensor) -> None:
+        """``target``'s storage now holds ``new``'s value (an in-place op or setitem).
+
+        A write into a view also changes its base: the base's new value is its old one
+        with the view's elements replaced (recorded as ops), and the base's other views
+        are re-derived from it when next used (their version counter tells them).
+        """
         if self.graph_break is not None:
             return
-        aliases = [t for t in self.alive if t is not target and np.may_share_memory(t._data, target._data)]
-        if any(self.values.get(id(t)) in self.dependent for t in aliases):
-            self._break("an in-place write into a tensor that has traced views")
-            return
         nid = self.lookup(new)
-        old = self.values.get(id(target))
-        self._remember(target, nid)
-        if id(target) in self.input_node:
-            self.mutations[self.input_node[id(target)]] = nid
-        elif old is not None and nid in self.dependent:
-            self.dependent.add(nid)
+        base = target._base
+        if base is not None:
+            if target._view is None:
+                self._break("an in-place write into a view made by view(dtype)")
+                return
+            self._write_through_view(target, base, new)
+        elif any(
+            t is not target and t._base is not target and np.may_share_memory(t._data, target._data)
+            for t in self._aliases_of(target)
+        ):
+            self._break("an in-place write into a tensor that shares memory with another traced tensor")
+            return
+        self._set(target, nid)
+
+    def _aliases_of(self, target: Tensor) -> list:
+        return [t for t in self.alive if isinstance(t, Tensor) and self.values.get(id(t)) in self.dependent]
+
+    def _write_through_view(self, view: Tensor, base: Tensor, new: Tensor) -> None:
+        from .autograd.grad_mode import no_grad
+        from .autograd.views import scatter_into_base, view_positions
+
+        self.lookup(base)
+        positions = view_positions(view)
+        with no_grad():
+            new_base = scatter_into_base(base, positions, new)
+        self._set(base, self.lookup(new_base))
+
+    def _set(self, target: Tensor, nid: int) -> None:
+        """``target``'s storage now holds node ``nid``: so does every tensor wrapping the same array."""
+        self.lookup(target)  # a free tensor only ever written is bound, so the write is kept
+        key = id(target._data)
+        self.arrays[key] = nid
+        for t in self.holders.get(key, ()):
+            self.values[id(t)] = nid
+            if id(t) in self.input_node:
+                self.mutations[self.input_node[id(t)]] = nid
 
     def _break(self, cause: str) -> None:
         self.graph_break = GraphBreak(cause, user_source())
@@ -162,124 +257,3 @@ class Tracer:
 
     def __exit__(self, *exc) -> None:
         _tracing.ACTIVE = None
-
-    def finish(self, result: Any) -> Trace:
-        """Set the graph's outputs from the traced call's return value."""
-        leaves, spec = flatten(result, lambda x: isinstance(x, Tensor))
-        outputs = [self.lookup(t) for t in leaves]
-        mutated = []
-        for pos, nid in enumerate(self.graph.inputs):
-            if nid in self.mutations:
-                mutated.append(pos)
-                outputs.append(self.mutations[nid])
-        self.graph.set_outputs(outputs)
-        return Trace(self.graph, self.input_tensors, spec, len(leaves), mutated, self.graph_break, result)
-
-
-def module_tree(module) -> tuple[list, list[Tensor]]:
-    """The module's submodules (depth first, self first, each once) and its parameters
-    then buffers (each once): what ``modules()``, ``parameters()`` and ``buffers()``
-    list, without building names.  Compiled calls walk this on every call for their
-    guards, so it is one plain recursion rather than the named generators."""
-    modules: list = []
-    seen: set[int] = set()
-
-    def visit(m) -> None:
-        seen.add(id(m))
-        modules.append(m)
-        for child in m._modules.values():
-            if child is not None and id(child) not in seen:
-                visit(child)
-
-    visit(module)
-    tensors: list[Tensor] = []
-    for store in ("_parameters", "_buffers"):
-        memo: set[int] = set()
-        for m in modules:
-            for t in getattr(m, store).values():
-                if t is not None and id(t) not in memo:
-                    memo.add(id(t))
-                    tensors.append(t)
-    return modules, tensors
-
-
-def module_state(module) -> list[tuple[str, Tensor, str]]:
-    """(name, tensor, role) of a module's parameters and buffers, in state_dict order.
-
-    The order is :func:`module_tree`'s, which compiled calls use to pass these tensors
-    as graph inputs; the names come from ``named_parameters()``/``named_buffers()``.
-    """
-    _, tensors = module_tree(module)
-    param_names = {id(t): name for name, t in module.named_parameters()}
-    buffer_names = {id(t): name for name, t in module.named_buffers()}
-    n_params = len(param_names)
-    return [
-        (param_names[id(t)], t, PARAM) if i < n_params else (buffer_names[id(t)], t, BUFFER)
-        for i, t in enumerate(tensors)
-    ]
-
-
-def input_names(fn: Callable, n: int) -> list[str]:
-    """Names for a function's tensor arguments: its parameter names where it has them."""
-    try:
-        params = [
-            p.name
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        params = []
-    names = [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
-    return names
-
-
-def trace_call(
-    fn: Callable, args: tuple, kwargs: dict, module=None, name: str = "forward", fullgraph: bool = False
-) -> Trace:
-    """Run ``fn(*args, **kwargs)`` once, recording its ops; see :class:`Trace`."""
-    tracer = Tracer(re.sub(r"[^\w.]", "", name) or "forward", fullgraph)  # "<lambda>" -> "lambda"
-    leaves, _ = flatten((args, kwargs), lambda x: isinstance(x, Tensor))
-    names = input_names(module.forward if module is not None else fn, len(args))
-    for i, t in enumerate(leaves):
-        tracer.bind(t, names[i] if i < len(names) and len(leaves) == len(args) else f"arg{i}", USER)
-    if module is not None:
-        for state_name, t, role in module_state(module):
-            tracer.bind(t, state_name, role)
-    with tracer:
-        result = fn(*args, **kwargs)
-    return tracer.finish(result)
-
-
-def trace(fn_or_module, *example_inputs, **example_kwargs) -> Graph:
-    """The IR Graph of one call of ``fn_or_module`` on the example inputs.
-
-    ``print(graph)`` shows it as text; ``graph.to_dot()`` gives Graphviz source.
-    Given a single tensor instead of a function (``irgrad.trace(matrix)``), this is
-    PyTorch's matrix trace: tensors are not callable, so the two cannot be confused.
-    """
-    from .nn import Module
-
-    if isinstance(fn_or_module, Tensor) and not example_inputs and not example_kwargs:
-        from .tensor_ops.linalg import trace as matrix_trace
-
-        return matrix_trace(fn_or_module)
-    if isinstance(fn_or_module, Module):
-        result = trace_call(
-            fn_or_module,
-            example_inputs,
-            example_kwargs,
-            module=fn_or_module,
-            name=type(fn_or_module).__name__,
-        )
-    else:
-        result = trace_call(
-            fn_or_module, example_inputs, example_kwargs, name=getattr(fn_or_module, "__name__", "forward")
-        )
-    if result.graph_break is not None:
-        import warnings
-
-        warnings.warn(
-            f"irgrad.trace: graph break: {result.graph_break}; the graph covers the ops before it",
-            stacklevel=2,
-        )
-    return result.graph

@@ -3,7 +3,10 @@
 Without ``create_graph`` gradients are plain numpy arrays and rules run on the
 op kernels directly (the fast path, no graph recorded).  With ``create_graph``
 they are Tensors and rules run through dispatch with grad mode on, so the
-backward pass is itself recorded and can be differentiated again.
+backward pass is itself recorded and can be differentiated again.  While
+``irgrad.compile`` captures a function that calls ``backward()``, gradients are
+Tensors too (with grad mode off), so the tracer records the backward pass as ops
+and ``.grad`` is accumulated through recorded ops.
 
 A node runs once every node that feeds it a gradient has run (dependency
 counting, as PyTorch's engine does), so it sees the full sum of its output
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _tracing
 from .grad_mode import set_grad_enabled
 from .op_namespaces import NUMPY_OPS, TENSOR_OPS
 
@@ -42,7 +46,7 @@ def _as_list(x) -> list:
     return [x]
 
 
-def _root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
+def _root_grads(outputs: list, grad_outputs: list, create_graph: bool, as_tensors: bool) -> list:
     """The seed gradient of every output: given, or 1 for scalars; shape and dtype checked."""
     Tensor = _tensor_cls()
     if grad_outputs and len(grad_outputs) != len(outputs):
@@ -73,7 +77,7 @@ def _root_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
                 g = g.to(out.dtype)
             else:
                 g = Tensor._wrap(g._data.astype(data.dtype))
-        grads.append(g if create_graph else g._data)
+        grads.append(g if as_tensors else g._data)
     return grads
 
 
@@ -152,7 +156,7 @@ def _run_hooks(hooks: list, grad, as_tensors: bool):
     return grad
 
 
-def _node_pre_hooks(node: Any, grads: list, as_tensors: bool) -> list:
+def _node_pre_hooks(node: Any, grads: list, create_graph: bool, as_tensors: bool) -> list:
     """Run the hooks of the node's output tensors, then fill their retained ``.grad``."""
     grads = list(grads)
     for nr, g in enumerate(grads):
@@ -163,11 +167,11 @@ def _node_pre_hooks(node: Any, grads: list, as_tensors: bool) -> list:
         ref = node.retained.get(nr) if node.retained else None
         tensor = ref() if ref is not None else None
         if tensor is not None:
-            _accumulate_grad(tensor, g, as_tensors)
+            _accumulate_grad(tensor, g, create_graph, as_tensors)
     return grads
 
 
-def _accumulate_grad(t, grad, create_graph: bool) -> None:
+def _accumulate_grad(t, grad, create_graph: bool, as_tensors: bool) -> None:
     """Add ``grad`` into ``t.grad``; the stored gradient never aliases another tensor."""
     Tensor = _tensor_cls()
     current = t._grad
@@ -175,6 +179,16 @@ def _accumulate_grad(t, grad, create_graph: bool) -> None:
         if grad.dtype != t.dtype:
             grad = grad.to(t.dtype)
         t._grad = TENSOR_OPS.copy(grad) if current is None else current + grad
+        return
+    if as_tensors:  # recorded by a tracer: the same decisions, made with tensor ops
+        if grad.dtype != t.dtype:
+            grad = grad.to(t.dtype)
+        if current is None:
+            t._grad = TENSOR_OPS.copy(grad)
+        elif current._rg or not current._data.flags.writeable or current._data.shape != grad._data.shape:
+            t._grad = current + grad
+        else:
+            current.add_(grad)
         return
     if grad.dtype != t._data.dtype:
         grad = grad.astype(t._data.dtype)
@@ -203,8 +217,9 @@ def run_backward(
     """
     outputs = list(outputs)
     _check_roots(outputs)
-    root_grads = _root_grads(outputs, list(grad_outputs), create_graph)
-    F = TENSOR_OPS if create_graph else NUMPY_OPS
+    as_tensors = create_graph or _tracing.ACTIVE is not None
+    root_grads = _root_grads(outputs, list(grad_outputs), create_graph, as_tensors)
+    F = TENSOR_OPS if as_tensors else NUMPY_OPS
 
     # Targets: leaves by identity, non-leaves by (node, output_nr).
     leaf_targets: dict = {}
@@ -245,14 +260,14 @@ def run_backward(
             if grads is None:
                 grads = nones * node.n_outputs
             if node.hooks is not None or node.retained is not None:
-                grads = _node_pre_hooks(node, grads, create_graph)
+                grads = _node_pre_hooks(node, grads, create_graph, as_tensors)
             if node_targets:
                 for nr, g in enumerate(grads):
                     i = node_targets.get((node, nr))
                     if i is not None and g is not None:
                         captured[i] = g if captured[i] is None else captured[i] + g
             if needed is None or node in needed:
-                in_grads = node.apply(grads, F, create_graph, release)
+                in_grads = node.apply(grads, F, as_tensors, release)
             else:
                 in_grads = nones * len(node.edges)
             for edge, g in zip(node.edges, in_grads):
@@ -287,9 +302,9 @@ def run_backward(
                 if i is None:
                     continue
             if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g, create_graph)
+                g = _run_hooks(leaf._hooks, g, as_tensors)
             if accumulate:
-                _accumulate_grad(leaf, g, create_graph)
+                _accumulate_grad(leaf, g, create_graph, as_tensors)
             else:
                 captured[i] = g
         for j, t in enumerate(inputs or ()):
@@ -298,7 +313,7 @@ def run_backward(
             if i != j:
                 captured[j] = captured[i]
             elif accumulate and t._node is not None and captured[i] is not None:
-                _accumulate_grad(t, captured[i], create_graph)
+                _accumulate_grad(t, captured[i], create_graph, as_tensors)
     return None if accumulate else captured
 
 
@@ -372,6 +387,9 @@ def grad(
                 )
             if materialize_grads:
                 g = Tensor._wrap(np.zeros_like(t._data))
+        elif isinstance(g, Tensor):
+            if not create_graph:
+                g = TENSOR_OPS.copy(g)  # traced: a fresh gradient, as eager's copy below
         elif not create_graph:
             g = Tensor._wrap(np.array(g, copy=True))
         result.append(g)

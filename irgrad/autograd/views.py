@@ -50,7 +50,7 @@ def refresh_view(t) -> None:
     t._view = (chain, now)
     fresh = _replay(t._base, chain)
     t._node, t._out_nr, t._rg = fresh._node, fresh._out_nr, fresh._rg
-    _tracing.inplace(t, fresh)
+    _tracing.rebind(t, fresh)
 
 
 def _replay(base, chain: tuple):

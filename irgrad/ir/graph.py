@@ -53,8 +53,9 @@ class TensorType:
 
 # Node kinds other than op applications.
 INPUT, CONSTANT, FUSED = "input", "constant", "fused"
-# Roles of graph inputs.
-USER, PARAM, BUFFER = "input", "param", "buffer"
+# Roles of graph inputs: a user argument, a parameter, a buffer, or other state the
+# function reads (closures, globals, optimizer state, ``.grad``).
+USER, PARAM, BUFFER, STATE_ROLE = "input", "param", "buffer", "state"
 
 
 @dataclass

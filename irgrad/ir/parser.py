@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from ..dtypes import to_dtype
-from .graph import BUFFER, FUSED, PARAM, USER, Graph, TensorType
+from .graph import BUFFER, FUSED, PARAM, STATE_ROLE, USER, Graph, TensorType
 from .printer import SHORT_DTYPE
 from .symbolic import Sym
 
@@ -175,7 +175,7 @@ def _parse(lines: list[str], i: int) -> tuple[Graph, int]:
     env: dict[str, int] = {}
     for param in split_top_level(m["params"]):
         role = USER
-        for prefix in (PARAM, BUFFER):
+        for prefix in (PARAM, BUFFER, STATE_ROLE):
             if param.startswith(prefix + " "):
                 role, param = prefix, param[len(prefix) + 1 :]
         name, _, type_text = param.partition(":")

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
+from .arrays import namespace, scalar_type
 from .optimizer import (
     Optimizer,
     check_lr,
     check_no_differentiable,
-    increment_step,
     new_step,
     params_with_grad,
     scalar_value,
@@ -84,32 +84,37 @@ class Adagrad(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
         loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            lr = scalar_value(group["lr"])
-            wd = scalar_value(group["weight_decay"])
-            lr_decay, eps, maximize = group["lr_decay"], group["eps"], group["maximize"]
-            for p in params_with_grad(group):
-                if len(self.state[p]) == 0:  # a group added after construction
-                    self._init_state(p, group)
-                state = self.state[p]
-                data = p._data
-                f = data.dtype.type
-                step = increment_step(state["step"])
-                grad = p._grad._data
-                if maximize:
-                    grad = -grad
-                if wd != 0:
-                    grad = grad + f(wd) * data
-                clr = lr / (1 + (step - 1) * lr_decay)
-
-                acc = state["sum"]
-                s = acc._data
-                s += grad * grad
-                acc._bump_version()
-                std = np.sqrt(s)
-                std += f(eps)
-                update = grad * f(-clr)  # addcdiv's order: (value * t1) / t2
-                update /= std
-                data += update
-                p._bump_version()
+        xp = namespace()
+        with xp.updating():
+            for group in self.param_groups:
+                self._update_group(xp, group)
         return loss
+
+    def _update_group(self, xp, group: dict[str, Any]) -> None:
+        lr = scalar_value(group["lr"])
+        wd = scalar_value(group["weight_decay"])
+        lr_decay, eps, maximize = group["lr_decay"], group["eps"], group["maximize"]
+        for p in params_with_grad(group):
+            if len(self.state[p]) == 0:  # a group added after construction
+                self._init_state(p, group)
+            state = self.state[p]
+            data = xp.data(p)
+            f = scalar_type(data)
+            step = xp.increment(state["step"])
+            grad = xp.grad(p)
+            if maximize:
+                grad = -grad
+            if wd != 0:
+                grad = grad + f(wd) * data
+            clr = lr / (1 + (step - 1) * lr_decay)
+
+            acc = state["sum"]
+            s = xp.data(acc)
+            s += grad * grad
+            xp.touched(acc)
+            std = xp.sqrt(s)
+            std += f(eps)
+            update = grad * xp.rounded(-clr, f)  # addcdiv's order: (value * t1) / t2
+            update /= std
+            data += update
+            xp.touched(p)

@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from .arrays import lerp_, namespace, scalar_type
 from .optimizer import (
     Optimizer,
     check_lr,
     check_no_differentiable,
-    increment_step,
-    lerp_,
     new_step,
     params_with_grad,
     scalar_value,
@@ -87,56 +84,61 @@ class Adam(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
         loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            beta1, beta2 = (scalar_value(b) for b in group["betas"])
-            lr = scalar_value(group["lr"])
-            wd = scalar_value(group["weight_decay"])
-            eps, amsgrad = group["eps"], group["amsgrad"]
-            decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
-            for p in params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = zeros_state(p)
-                data = p._data
-                f = data.dtype.type
-                grad = p._grad._data
-                if maximize:
-                    grad = -grad
-                step = increment_step(state["step"])
-
-                if wd != 0:
-                    if decoupled:
-                        data *= f(1 - lr * wd)
-                    else:
-                        grad = grad + f(wd) * data
-
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                lerp_(exp_avg._data, grad, 1 - beta1)
-                v = exp_avg_sq._data
-                v *= f(beta2)
-                v += f(1 - beta2) * grad * grad
-                exp_avg._bump_version()
-                exp_avg_sq._bump_version()
-
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2**0.5
-
-                if amsgrad:
-                    vmax = state["max_exp_avg_sq"]
-                    np.maximum(vmax._data, v, out=vmax._data)
-                    vmax._bump_version()
-                    v = vmax._data
-                denom = np.sqrt(v)
-                denom /= f(bias_correction2_sqrt)
-                denom += f(eps)
-                update = exp_avg._data * f(-step_size)  # addcdiv's order: (value * t1) / t2
-                update /= denom
-                data += update
-                p._bump_version()
+        xp = namespace()
+        with xp.updating():
+            for group in self.param_groups:
+                self._update_group(xp, group)
         return loss
+
+    def _update_group(self, xp, group: dict[str, Any]) -> None:
+        beta1, beta2 = (scalar_value(b) for b in group["betas"])
+        lr = scalar_value(group["lr"])
+        wd = scalar_value(group["weight_decay"])
+        eps, amsgrad = group["eps"], group["amsgrad"]
+        decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
+        for p in params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = new_step()
+                state["exp_avg"] = zeros_state(p)
+                state["exp_avg_sq"] = zeros_state(p)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = zeros_state(p)
+            data = xp.data(p)
+            f = scalar_type(data)
+            grad = xp.grad(p)
+            if maximize:
+                grad = -grad
+            step = xp.increment(state["step"])
+
+            if wd != 0:
+                if decoupled:
+                    data *= f(1 - lr * wd)
+                else:
+                    grad = grad + f(wd) * data
+
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            lerp_(xp, xp.data(exp_avg), grad, 1 - beta1)
+            v = xp.data(exp_avg_sq)
+            v *= f(beta2)
+            v += f(1 - beta2) * grad * grad
+            xp.touched(exp_avg)
+            xp.touched(exp_avg_sq)
+
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
+            step_size = lr / bias_correction1
+            bias_correction2_sqrt = bias_correction2**0.5
+
+            if amsgrad:
+                vmax = state["max_exp_avg_sq"]
+                xp.maximum_(xp.data(vmax), v)
+                xp.touched(vmax)
+                v = xp.data(vmax)
+            denom = xp.sqrt(v)
+            denom /= xp.rounded(bias_correction2_sqrt, f)
+            denom += f(eps)
+            update = xp.data(exp_avg) * xp.rounded(-step_size, f)  # addcdiv's order: (value * t1) / t2
+            update /= denom
+            data += update
+            xp.touched(p)

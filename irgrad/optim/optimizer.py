@@ -156,8 +156,7 @@ class Optimizer:
                     grad.detach_()
                 else:
                     grad._rg = False
-                grad._data[...] = 0
-                grad._bump_version()
+                grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step; subclasses implement it."""
@@ -288,22 +287,3 @@ def new_step() -> Tensor:
 def zeros_state(p: Tensor) -> Tensor:
     """A zero buffer shaped and typed like ``p``."""
     return Tensor._wrap(np.zeros_like(p._data))
-
-
-def increment_step(step: Tensor) -> float:
-    """Add one to a ``step`` counter in place and return its new value."""
-    step._data += 1
-    step._bump_version()
-    return float(step._data)
-
-
-def lerp_(target: np.ndarray, end: np.ndarray, weight: float) -> None:
-    """``target.lerp_(end, weight)`` with PyTorch's two-branch formula (exact at weight 0 and 1)."""
-    w = target.dtype.type(weight)
-    diff = end - target
-    if abs(w) < 0.5:
-        diff *= w
-        target += diff
-    else:
-        diff *= target.dtype.type(1) - w
-        np.subtract(end, diff, out=target)

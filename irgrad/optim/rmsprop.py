@@ -9,14 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from .arrays import lerp_, namespace, scalar_type
 from .optimizer import (
     Optimizer,
     check_lr,
     check_no_differentiable,
-    increment_step,
-    lerp_,
     new_step,
     params_with_grad,
     scalar_value,
@@ -78,56 +75,60 @@ class RMSprop(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
         loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            lr = scalar_value(group["lr"])
-            wd = scalar_value(group["weight_decay"])
-            alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
-            centered, maximize = group["centered"], group["maximize"]
-            for p in params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step()
-                    state["square_avg"] = zeros_state(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = zeros_state(p)
-                    if centered:
-                        state["grad_avg"] = zeros_state(p)
-                data = p._data
-                f = data.dtype.type
-                grad = p._grad._data
-                if maximize:
-                    grad = -grad
-                increment_step(state["step"])
-                if wd != 0:
-                    grad = grad + f(wd) * data
-
-                square_avg = state["square_avg"]
-                sq = square_avg._data
-                sq *= f(alpha)
-                sq += f(1 - alpha) * grad * grad
-                square_avg._bump_version()
-
-                if centered:
-                    grad_avg = state["grad_avg"]
-                    lerp_(grad_avg._data, grad, 1 - alpha)
-                    grad_avg._bump_version()
-                    ga = grad_avg._data
-                    avg = sq + f(-1) * ga * ga
-                    np.sqrt(avg, out=avg)
-                else:
-                    avg = np.sqrt(sq)
-                avg += f(eps)
-
-                if momentum > 0:
-                    buf = state["momentum_buffer"]
-                    b = buf._data
-                    b *= f(momentum)
-                    b += grad / avg
-                    buf._bump_version()
-                    data += f(-lr) * b
-                else:
-                    update = grad * f(-lr)  # addcdiv's order: (value * t1) / t2
-                    update /= avg
-                    data += update
-                p._bump_version()
+        xp = namespace()
+        with xp.updating():
+            for group in self.param_groups:
+                self._update_group(xp, group)
         return loss
+
+    def _update_group(self, xp, group: dict[str, Any]) -> None:
+        lr = scalar_value(group["lr"])
+        wd = scalar_value(group["weight_decay"])
+        alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+        centered, maximize = group["centered"], group["maximize"]
+        for p in params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = new_step()
+                state["square_avg"] = zeros_state(p)
+                if momentum > 0:
+                    state["momentum_buffer"] = zeros_state(p)
+                if centered:
+                    state["grad_avg"] = zeros_state(p)
+            data = xp.data(p)
+            f = scalar_type(data)
+            grad = xp.grad(p)
+            if maximize:
+                grad = -grad
+            xp.increment(state["step"])
+            if wd != 0:
+                grad = grad + f(wd) * data
+
+            square_avg = state["square_avg"]
+            sq = xp.data(square_avg)
+            sq *= f(alpha)
+            sq += f(1 - alpha) * grad * grad
+            xp.touched(square_avg)
+
+            if centered:
+                grad_avg = state["grad_avg"]
+                lerp_(xp, xp.data(grad_avg), grad, 1 - alpha)
+                xp.touched(grad_avg)
+                ga = xp.data(grad_avg)
+                avg = xp.sqrt(sq + f(-1) * ga * ga)
+            else:
+                avg = xp.sqrt(sq)
+            avg += f(eps)
+
+            if momentum > 0:
+                buf = state["momentum_buffer"]
+                b = xp.data(buf)
+                b *= f(momentum)
+                b += grad / avg
+                xp.touched(buf)
+                data += f(-lr) * b
+            else:
+                update = grad * f(-lr)  # addcdiv's order: (value * t1) / t2
+                update /= avg
+                data += update
+            xp.touched(p)

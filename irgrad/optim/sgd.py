@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..tensor import Tensor
+from .arrays import namespace, scalar_type
 from .optimizer import Optimizer, check_lr, check_no_differentiable, params_with_grad, scalar_value
 
 
@@ -66,31 +66,35 @@ class SGD(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
         loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            lr = scalar_value(group["lr"])
-            wd = scalar_value(group["weight_decay"])
-            momentum, dampening = group["momentum"], group["dampening"]
-            nesterov, maximize = group["nesterov"], group["maximize"]
-            for p in params_with_grad(group):
-                data = p._data
-                f = data.dtype.type
-                grad = p._grad._data
-                if maximize:
-                    grad = -grad
-                if wd != 0:
-                    grad = grad + f(wd) * data
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = Tensor._wrap(grad.copy())
-                        state["momentum_buffer"] = buf
-                    else:
-                        b = buf._data
-                        b *= f(momentum)
-                        b += f(1 - dampening) * grad
-                        buf._bump_version()
-                    grad = grad + f(momentum) * buf._data if nesterov else buf._data
-                data += f(-lr) * grad
-                p._bump_version()
+        xp = namespace()
+        with xp.updating():
+            for group in self.param_groups:
+                self._update_group(xp, group)
         return loss
+
+    def _update_group(self, xp, group: dict[str, Any]) -> None:
+        lr = scalar_value(group["lr"])
+        wd = scalar_value(group["weight_decay"])
+        momentum, dampening = group["momentum"], group["dampening"]
+        nesterov, maximize = group["nesterov"], group["maximize"]
+        for p in params_with_grad(group):
+            data = xp.data(p)
+            f = scalar_type(data)
+            grad = xp.grad(p)
+            if maximize:
+                grad = -grad
+            if wd != 0:
+                grad = grad + f(wd) * data
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = xp.new_state(grad)
+                else:
+                    b = xp.data(buf)
+                    b *= f(momentum)
+                    b += f(1 - dampening) * grad
+                    xp.touched(buf)
+                grad = grad + f(momentum) * xp.data(buf) if nesterov else xp.data(buf)
+            data += f(-lr) * grad
+            xp.touched(p)

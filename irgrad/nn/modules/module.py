@@ -114,9 +114,24 @@ class Module:
 
     # --- calling ----------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        compiled = self.__dict__.get("_compiled_call")
+        if compiled is not None:
+            return compiled(*args, **kwargs)
         if not (self._forward_pre_hooks or self._forward_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
+
+    def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
+        """The call itself, hooks and forward (what ``irgrad.compile`` captures)."""
+        if not (self._forward_pre_hooks or self._forward_hooks):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """Compile this module's calls in place (``irgrad.compile``'s arguments), as PyTorch 2.2+."""
+        from ...compile import compile as compile_fn
+
+        object.__setattr__(self, "_compiled_call", compile_fn(self, *args, **kwargs)._compiled)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
         for hook_id, hook in list(self._forward_pre_hooks.items()):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import numpy as np
-
 from ...autograd.grad_mode import no_grad
-from ...creation import tensor
+from ...creation import tensor, zeros
+from ...dtypes import float64
 from ...tensor import Tensor
+from ...tensor_ops.shape import stack
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -18,22 +18,22 @@ def _as_list(tensors: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [tensors] if isinstance(tensors, Tensor) else list(tensors)
 
 
-def _vector_norm(a: np.ndarray, p: float) -> float:
-    """The p-norm of ``a`` flattened (computed in float64)."""
-    x = np.abs(a.astype(np.float64, copy=False)).ravel()
-    if x.size == 0:
-        return 0.0
+def _vector_norm(t: Tensor, p: float) -> Tensor:
+    """The p-norm of ``t`` flattened, computed in float64 with tensor ops (so a tracer records it)."""
+    x = t.reshape(-1).to(float64).abs()
+    if x.shape[0] == 0:
+        return zeros((), dtype=float64)
     if p == math.inf:
-        return float(x.max())
+        return x.max()
     if p == -math.inf:
-        return float(x.min())
+        return x.min()
     if p == 0:
-        return float(np.count_nonzero(x))
+        return (x != 0).sum().to(float64)
     if p == 2:
-        return float(np.sqrt(np.dot(x, x)))
+        return (x * x).sum().sqrt()
     if p == 1:
-        return float(x.sum())
-    return float((x**p).sum() ** (1.0 / p))
+        return x.sum()
+    return (x**p).sum() ** (1.0 / p)
 
 
 def get_total_norm(
@@ -44,15 +44,15 @@ def get_total_norm(
     norm_type = float(norm_type)
     if not tensors:
         return tensor(0.0)
-    norms = np.array([_vector_norm(t._data, norm_type) for t in tensors])
-    total = _vector_norm(norms, norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(
-            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
-            "clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
-            "`error_if_nonfinite=False`"
-        )
-    return Tensor._wrap(np.asarray(total, dtype=tensors[0]._data.dtype))
+    with no_grad():
+        total = _vector_norm(stack([_vector_norm(t, norm_type) for t in tensors]), norm_type)
+        if error_if_nonfinite and not math.isfinite(float(total)):
+            raise RuntimeError(
+                f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
+                "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+                "anyway, set `error_if_nonfinite=False`"
+            )
+        return total.to(tensors[0].dtype)
 
 
 def clip_grads_with_norm_(
@@ -62,8 +62,8 @@ def clip_grads_with_norm_(
     grads = [p._grad for p in _as_list(parameters) if p._grad is not None]
     if not grads:
         return
-    coef = min(float(max_norm) / (float(total_norm) + 1e-6), 1.0)
     with no_grad():
+        coef = (float(max_norm) / (total_norm.to(float64) + 1e-6)).clamp(max=1.0)
         for g in grads:
             g.mul_(coef)
 

@@ -1,0 +1,102 @@
+"""Building: from a captured graph to the executables a compiled call runs.
+
+The captured graph goes through the graph-level passes (fold, simplify, cse, dce).
+When the call needs gradients (grad mode is on, a returned or stored value required
+grad in eager execution, and some input requires grad), the autodiff pass
+differentiates the returned values with respect to those inputs and the partition
+pass splits the joint graph into a forward graph (returned values, in-place write
+backs, values saved for the backward) and a backward graph.  The backend then builds
+each final graph.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..ir import CONSTANT, INPUT, Graph
+from ..passes.autodiff import autodiff
+from ..passes.partition import partition
+from ..passes.pipeline import Dumper, PipelineReport, default_passes, run_passes
+from .backends import Backend, BuildReport, Executable
+from .capture import Capture
+
+
+@dataclass
+class Built:
+    """The executables of one captured call."""
+
+    forward: Graph
+    run_forward: Executable
+    backward: Graph | None = None
+    run_backward: Executable | None = None
+    wrt: list[int] = field(default_factory=list)  # input positions that receive gradients
+    n_saved: int = 0
+    copied_outputs: frozenset = frozenset()  # value outputs that alias a constant or an input
+    reports: dict[str, BuildReport] = field(default_factory=dict)
+
+
+def differentiated_inputs(capture: Capture, grad_enabled: bool) -> list[int]:
+    """The input positions a compiled backward must send gradients to (none if no value needs grad)."""
+    if not grad_enabled or not any(capture.requires_grad):
+        return []
+    return [i for i, t in enumerate(capture.inputs) if t._rg and t._data.dtype.kind == "f"]
+
+
+def build(
+    capture: Capture,
+    backend: Backend,
+    grad_enabled: bool,
+    dumper: Dumper,
+    report: PipelineReport,
+    verify: bool = False,
+) -> Built:
+    """Optimize, differentiate if needed, partition and build ``capture``'s graph."""
+    dumper.write("traced", capture.graph)
+    graph = run_passes(capture.graph, default_passes(), check=verify, dumper=dumper, report=report)
+    wrt = differentiated_inputs(capture, grad_enabled)
+    backward = None
+    n_saved = 0
+    if wrt:
+        start = time.perf_counter()
+        n = capture.n_values
+        values = graph.copy()
+        values.set_outputs(graph.outputs[:n])  # in-place write-backs are not differentiated
+        joint = autodiff(values, wrt)
+        writes = graph.outputs[n:]
+        joint.set_outputs(joint.outputs[:n] + writes + joint.outputs[n:])
+        forward, backward = partition(joint, n + len(writes), n, backend.never_recomputed)
+        report.add("autodiff+partition", time.perf_counter() - start)
+        dumper.write("joint", joint)
+        forward = run_passes(forward, default_passes(), check=verify, dumper=dumper, report=report)
+        backward = run_passes(backward, default_passes(), check=verify, dumper=dumper, report=report)
+        n_saved = len(forward.outputs) - n - len(writes)
+    else:
+        forward = graph
+    dumper.write("forward", forward)
+    start = time.perf_counter()
+    run_forward, forward_report = backend.build(forward, dumper)
+    reports = {"forward": forward_report}
+    run_backward = None
+    if backward is not None:
+        dumper.write("backward", backward)
+        run_backward, reports["backward"] = backend.build(backward, dumper)
+    report.add(f"build ({backend.name})", time.perf_counter() - start)
+    return Built(
+        forward=forward,
+        run_forward=run_forward,
+        backward=backward,
+        run_backward=run_backward,
+        wrt=wrt,
+        n_saved=n_saved,
+        copied_outputs=_aliasing_outputs(forward, capture.n_values),
+        reports=reports,
+    )
+
+
+def _aliasing_outputs(graph: Graph, n_values: int) -> frozenset:
+    """Value outputs that are a constant or an input of ``graph``: a call must copy them,
+    or the tensor it returns would share memory with the graph or with an argument."""
+    return frozenset(
+        k for k, nid in enumerate(graph.outputs[:n_values]) if graph.node(nid).op in (CONSTANT, INPUT)
+    )

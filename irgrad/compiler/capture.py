@@ -1,0 +1,190 @@
+"""Capture: one traced call of a function, with everything it reads and changes.
+
+:func:`capture` walks the state the call can reach (:mod:`.state`), runs the
+function once under the tracer (eager execution: its result is exact), and then
+lists what the call did beyond returning a value:
+
+* tensors it wrote in place (arguments, parameters, buffers, optimizer state,
+  counters...), each a graph output written back after a compiled call;
+* slots of the walked state it rebound (``.grad``, ``self.last = y``, new optimizer
+  state), replayed by :mod:`.effects`.
+
+The graph's inputs are the tensor arguments first, then every tensor the call read
+but did not create, in order of first use, each with its source.  Its outputs are
+the returned tensors that are not simply an argument passed through, then the
+tensors the replays store, then the new values of inputs written in place.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ir import USER, Graph
+from ..tensor import Tensor
+from ..trace import GraphBreak, Tracer
+from ..utils.pytree import flatten
+from . import effects, state
+
+
+@dataclass
+class Capture:
+    """One traced call (see the module doc)."""
+
+    graph: Graph
+    snapshot: state.Snapshot
+    inputs: list  # the tensors bound to graph.inputs at trace time
+    sources: list  # per input: its snapshot node (None for an unlocated tensor)
+    output_spec: Any  # pytree spec of the returned value
+    returned: list  # per returned leaf: ("input", position) or ("output", index)
+    n_values: int  # graph.outputs[:n_values]: returned and replayed values
+    requires_grad: list  # per value output: whether eager's tensor required grad
+    mutated: list  # input positions written in place, for graph.outputs[n_values:]
+    replays: list = field(default_factory=list)
+    graph_break: GraphBreak | None = None
+    result: Any = None  # what the traced (eager) call returned
+    unlocated: list = field(default_factory=list)
+    arg_sources: list = field(default_factory=list)  # per tensor argument leaf: its snapshot node
+
+    def release(self) -> None:
+        """Drop what only compiling needed (the traced call's tensors and result)."""
+        self.inputs = [None] * len(self.inputs)
+        self.result = None
+
+
+def _is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def argument_names(fn: Callable, n: int) -> list[str]:
+    """Names for a function's positional arguments: its parameter names where it has them."""
+    target = fn.forward if hasattr(fn, "forward") and hasattr(fn, "_parameters") else fn
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(target).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
+
+
+def capture(
+    fn: Callable,
+    args: tuple,
+    kwargs: dict,
+    name: str = "forward",
+    fullgraph: bool = False,
+    call: Callable | None = None,
+) -> Capture:
+    """Trace one call of ``fn(*args, **kwargs)`` with its state (see the module doc).
+
+    ``call`` is what runs when it is not ``fn`` itself (a module's uncompiled call);
+    the state is walked from ``fn``."""
+    snapshot = state.walk(fn, args, kwargs)
+    tracer = Tracer(re.sub(r"[^\w.]", "", name) or "forward", fullgraph, snapshot)
+    leaves, _ = flatten((args, kwargs), _is_tensor)
+    names = argument_names(fn, len(args))
+    positional = len(leaves) == len(args)
+    for i, t in enumerate(leaves):
+        if id(t) not in tracer.input_node:
+            label = names[i] if positional else f"arg{i}"
+            tracer.bind(t, label, USER, snapshot.source_of(t))
+    with tracer:
+        result = (call or fn)(*args, **kwargs)
+        out = _finish(tracer, snapshot, result)
+    out.arg_sources = [snapshot.source_of(t) for t in leaves]
+    return out
+
+
+def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
+    graph = tracer.graph
+    leaves, spec = flatten(result, _is_tensor)
+    returned: list = []
+    values: list[int] = []
+    requires_grad: list[bool] = []
+    replays: list = []
+    if tracer.graph_break is None:
+        for leaf in leaves:
+            if id(leaf) in tracer.input_node:
+                returned.append(("input", graph.inputs.index(tracer.input_node[id(leaf)])))
+            else:
+                returned.append(("output", _value_output(tracer.lookup(leaf), leaf, values, requires_grad)))
+        changes, unsupported = state.changes(snapshot)
+        try:
+            if unsupported:
+                raise effects.NotReplayable(unsupported[0])
+            replays = effects.plan(changes, snapshot, tracer.lookup)
+        except effects.NotReplayable as exc:
+            tracer._break(str(exc))
+        for replay in replays:
+            _collect(replay.recipe, tracer, values, requires_grad)
+    mutated = [pos for pos, nid in enumerate(graph.inputs) if nid in tracer.mutations]
+    graph.set_outputs(values + [tracer.mutations[graph.inputs[pos]] for pos in mutated])
+    return Capture(
+        graph=graph,
+        snapshot=snapshot,
+        inputs=list(tracer.input_tensors),
+        sources=list(tracer.sources),
+        output_spec=spec,
+        returned=returned,
+        n_values=len(values),
+        requires_grad=requires_grad,
+        mutated=mutated,
+        replays=replays,
+        graph_break=tracer.graph_break,
+        result=result,
+        unlocated=list(tracer.unlocated),
+    )
+
+
+def _value_output(nid: int, tensor: Tensor | None, values: list, requires_grad: list) -> int:
+    """The index of ``nid`` among the value outputs, added on first use."""
+    if nid in values:
+        k = values.index(nid)
+        requires_grad[k] = requires_grad[k] or bool(tensor is not None and tensor._rg)
+        return k
+    values.append(nid)
+    requires_grad.append(bool(tensor is not None and tensor._rg and tensor._data.dtype.kind == "f"))
+    return len(values) - 1
+
+
+def _collect(recipe: effects.Recipe, tracer: Tracer, values: list, requires_grad: list) -> None:
+    """Make every graph value a recipe needs a value output (inputs pass through as they are)."""
+    if recipe.kind == "node":
+        if recipe.payload not in tracer.graph.inputs:
+            _value_output(recipe.payload, None, values, requires_grad)
+    for part in recipe.parts:
+        _collect(part, tracer, values, requires_grad)
+
+
+def trace(fn_or_module, *example_inputs, **example_kwargs) -> Graph:
+    """The IR Graph of one call of ``fn_or_module`` on the example inputs.
+
+    ``print(graph)`` shows it as text; ``graph.to_dot()`` gives Graphviz source.
+    Given a single tensor instead of a function (``irgrad.trace(matrix)``), this is
+    PyTorch's matrix trace: tensors are not callable, so the two cannot be confused.
+    """
+    if isinstance(fn_or_module, Tensor) and not example_inputs and not example_kwargs:
+        from ..tensor_ops.linalg import trace as matrix_trace
+
+        return matrix_trace(fn_or_module)
+    name = type(fn_or_module).__name__ if hasattr(fn_or_module, "_parameters") else None
+    result = capture(
+        fn_or_module,
+        example_inputs,
+        example_kwargs,
+        name=name or getattr(fn_or_module, "__name__", "forward"),
+    )
+    if result.graph_break is not None:
+        import warnings
+
+        warnings.warn(
+            f"irgrad.trace: graph break: {result.graph_break}; the graph covers the ops before it",
+            stacklevel=2,
+        )
+    return result.graph

@@ -1,0 +1,134 @@
+"""Dynamic shapes: one symbolic graph for every size of the dimensions that vary.
+
+Which dimensions become symbols: those marked with ``mark_dynamic``, and with
+``dynamic=True`` those of the arguments whose size changed between calls (PyTorch's
+"automatic dynamic": only dimensions that really vary).  The graph is traced again
+with each symbol's size increased by one, and once with all of them increased by
+two; :func:`irgrad.ir.symbolic.generalize` merges the graphs when they are the same
+program with sizes affine in the symbols.  Anything else (a probe that raises, breaks
+or builds another program) means a graph per size, never an error.
+
+Probes re-run the user's function, so they run only for calls without rebinding side
+effects, and every tensor the call writes in place is restored after each probe (the
+random generator too).  A symbolic graph serves sizes of at least 2: sizes 0 and 1
+change what many programs do (broadcasting, ``squeeze``) and get graphs of their own,
+as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.symbolic import generalize
+from ..passes.pipeline import PipelineReport
+from ..random import get_rng_state, set_rng_state
+from ..tensor import Tensor
+from ..utils.pytree import flatten, unflatten
+from .build import Built, build
+from .capture import Capture, capture
+
+
+def _is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def marked_dims(leaves: list) -> list[tuple[int, int]]:
+    """(leaf position, dim) of every dimension marked with ``mark_dynamic``."""
+    found = []
+    for pos, t in enumerate(leaves):
+        found += [(pos, d) for d in sorted(t.__dict__.get("_dynamic_dims", ()))]
+    return found
+
+
+class _Restore:
+    """Restore the tensors a call writes in place, and the random generator, after a probe."""
+
+    def __init__(self, base: Capture) -> None:
+        self.tensors = [base.inputs[pos] for pos in base.mutated]
+
+    def __enter__(self) -> None:
+        self.rng = get_rng_state()
+        self.saved = [(t, t._data.copy(), t._version) for t in self.tensors]
+
+    def __exit__(self, *exc) -> None:
+        set_rng_state(self.rng)
+        for t, values, version in self.saved:
+            np.copyto(t._data, values)
+            if t._vc is not None:
+                t._vc[0] = version
+
+
+def symbolic(
+    fn,
+    args: tuple,
+    kwargs: dict,
+    base: Capture,
+    built: Built,
+    dims: list,
+    backend,
+    grad_enabled: bool,
+    name: str,
+) -> tuple[Built, list[tuple[str, int, int]]] | str:
+    """A symbolic version of ``built`` for ``dims`` and its symbols ``(name, leaf, dim)``,
+    or the reason there is none."""
+    if base.replays:
+        return "the function rebinds state, so it is not traced again at other sizes"
+    leaves, spec = flatten((args, kwargs), _is_tensor)
+    base_sizes = sorted({leaves[p]._data.shape[d] for p, d in dims})
+    if any(s < 2 for s in base_sizes):
+        return "a size below 2 is specialised"
+    symbols = ["B" if i == 0 else f"B{i}" for i in range(len(base_sizes))]
+    symbol_of = dict(zip(base_sizes, symbols))
+    probes = [[s + (1 if j == i else 0) for j, s in enumerate(base_sizes)] for i in range(len(base_sizes))]
+    probes.append([s + 2 for s in base_sizes])
+    builts = [built]
+    for sizes in probes:
+        resize = dict(zip(base_sizes, sizes))
+        new_leaves = [
+            _resized(t, [(d, resize[t._data.shape[d]]) for p, d in dims if p == pos])
+            for pos, t in enumerate(leaves)
+        ]
+        new_args, new_kwargs = unflatten(spec, new_leaves)
+        try:
+            with _Restore(base):
+                probe = capture(fn, tuple(new_args), dict(new_kwargs), name=name)
+        except Exception as exc:
+            return f"the function raised {type(exc).__name__} at another size"
+        if probe.graph_break is not None:
+            return "a probe at another size broke the graph"
+        if (probe.returned, probe.mutated, probe.n_values) != (base.returned, base.mutated, base.n_values):
+            return "the program differs between sizes"
+        from ..passes.pipeline import Dumper
+
+        builts.append(build(probe, backend, grad_enabled, Dumper(None), PipelineReport()))
+    forward = generalize([b.forward for b in builts], symbols, base_sizes)
+    backward = (
+        generalize([b.backward for b in builts], symbols, base_sizes) if built.backward is not None else None
+    )
+    if forward is None or (built.backward is not None and backward is None):
+        return "the program differs between sizes"
+    if any(b.wrt != built.wrt or b.n_saved != built.n_saved for b in builts):
+        return "the program differs between sizes"
+    run_forward, forward_report = backend.build(forward)
+    result = Built(
+        forward=forward,
+        run_forward=run_forward,
+        backward=backward,
+        wrt=built.wrt,
+        n_saved=built.n_saved,
+        copied_outputs=built.copied_outputs,
+        reports={"forward": forward_report},
+    )
+    if backward is not None:
+        result.run_backward, result.reports["backward"] = backend.build(backward)
+    return result, [(symbol_of[leaves[p]._data.shape[d]], p, d) for p, d in dims]
+
+
+def _resized(t: Tensor, changes: list) -> Tensor:
+    """A leaf like ``t`` with the given dims resized, its data tiled or cropped from t's."""
+    data = t._data
+    for d, size in changes:
+        data = np.take(data, np.arange(size) % max(data.shape[d], 1), axis=d)
+    out = Tensor._wrap(np.ascontiguousarray(data))
+    out._rg = t._rg
+    return out

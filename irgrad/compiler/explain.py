@@ -1,0 +1,126 @@
+"""``explain()``: what a compiled function compiled to and why, as text that carries data.
+
+:class:`Explanation` is the printed report (a ``str``, so ``"..." in text`` works) with
+the same facts as attributes for tests and tools: ``graphs`` (one dict per cached
+graph: guards, free inputs and their sources, in-place writes, replayed rebindings,
+node counts, timings, break or rejection), ``events`` (first compile, recompiles with
+their reasons, fallbacks), ``breaks`` and the counts ``graph_count`` and
+``graph_break_count``.
+"""
+
+from __future__ import annotations
+
+from ..ir import Graph
+from .effects import describe_replays
+
+
+class Explanation(str):
+    """The report of ``explain()`` (see the module doc)."""
+
+    graphs: list
+    events: list
+    breaks: list
+
+    @property
+    def graph_count(self) -> int:
+        return sum(1 for g in self.graphs if g["break"] is None)
+
+    @property
+    def graph_break_count(self) -> int:
+        return len(self.breaks)
+
+
+def _counts(graph: Graph) -> str:
+    nodes = list(graph.op_nodes())
+    kernels = sum(1 for n in nodes if n.op == "fused")
+    text = f"{len(nodes)} nodes"
+    if kernels:
+        text += f" ({kernels} fused kernels)"
+    plan = getattr(graph, "memory_plan", None)
+    if plan is not None:
+        text += f", peak {plan.peak_bytes / 1024:.1f} KiB planned"
+    return text
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def describe_entry(entry) -> dict:
+    """The facts of one cached graph (see the module doc)."""
+    cap = entry.capture
+    graph = cap.graph
+    inputs = []
+    for nid, source in zip(graph.inputs, cap.sources):
+        node = graph.node(nid)
+        inputs.append({"name": node.name, "role": node.role, "source": source is not None})
+    built = entry.built
+    facts = {
+        "break": None if entry.graph_break is None else str(entry.graph_break),
+        "guards": entry.guard.describe(),
+        "guard_checks": entry.guard.count,
+        "inputs": inputs,
+        "free_inputs": [i["name"] for i in inputs if i["role"] != "input"],
+        "unlocated": list(cap.unlocated),
+        "writes": [graph.node(graph.inputs[p]).name for p in cap.mutated],
+        "replays": describe_replays(cap.replays),
+        "validated": entry.validated,
+        "timings": list(entry.timings),
+        "symbols": sorted({s for s, _, _ in entry.symbols}),
+    }
+    if built is not None:
+        facts["forward"] = built.forward
+        facts["backward"] = built.backward
+        facts["n_saved"] = built.n_saved
+        facts["reports"] = built.reports
+    return facts
+
+
+def explain(compiled) -> Explanation:
+    """The report for one compiled function."""
+    lines = [
+        f"irgrad.compile: backend={compiled.backend_name}, dynamic={compiled.dynamic}, "
+        f"{len(compiled.entries)} cached graph(s)"
+    ]
+    lines.append("events:")
+    lines += [f"  - {event}" for event in compiled.log] or ["  (not called yet)"]
+    graphs = []
+    for n, entry in enumerate(compiled.entries):
+        facts = describe_entry(entry)
+        graphs.append(facts)
+        lines.append(f"graph {n}:")
+        lines.append(f"  guards: {facts['guard_checks']} checks; grad_enabled={entry.guard.grad_enabled}")
+        lines += [f"    {g}" for g in facts["guards"][:40]]
+        if len(facts["guards"]) > 40:
+            lines.append(f"    ... and {len(facts['guards']) - 40} more")
+        if facts["break"] is not None:
+            lines.append(f"  graph break: {facts['break']} (runs eagerly)")
+            continue
+        if facts["free_inputs"]:
+            lines.append("  free inputs (read afresh at every call): " + ", ".join(facts["free_inputs"]))
+        if facts["unlocated"]:
+            lines.append(
+                "  reached by no walked path (held by identity; rebinding them is not seen): "
+                + ", ".join(facts["unlocated"])
+            )
+        if facts["writes"]:
+            lines.append("  written in place: " + ", ".join(facts["writes"]))
+        if facts["replays"]:
+            lines.append("  rebound after each call:")
+            lines += [f"    {r}" for r in facts["replays"]]
+        lines.append(f"  validation: {facts['validated'] or 'skipped (the function has side effects)'}")
+        built = entry.built
+        lines.append("  forward: " + _counts(built.forward))
+        if built.backward is not None:
+            lines.append(f"  backward: {_counts(built.backward)}; {built.n_saved} values saved for it")
+        lines.append(
+            "  time per stage: " + ", ".join(f"{name} {secs * 1e3:.1f} ms" for name, secs in entry.timings)
+        )
+        lines.append(_indent(str(built.forward), "  "))
+        if built.backward is not None:
+            lines.append(_indent(str(built.backward), "  "))
+    report = Explanation("\n".join(lines))
+    report.graphs = graphs
+    report.events = list(compiled.log)
+    report.breaks = [str(b) for b in compiled.breaks]
+    return report

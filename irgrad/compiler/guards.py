@@ -1,0 +1,303 @@
+"""Guards: straight-line Python that decides whether a cached graph fits a new call.
+
+A :class:`Guard` is generated from the :class:`~.state.Snapshot` of the traced call:
+every node of the walked state becomes one or two comparisons, read along its
+source from its parent's local variable, so each object is fetched once and a
+failing call stops at its first difference.  Tensors are compared by class, shape
+(a dynamic dimension only by the symbol it binds), dtype, requires_grad and layout;
+Python values by type and value; containers by keys or length; everything else by
+identity.  The guard returns the graph's input tensors, fetched afresh along their
+sources, or None.
+
+Generated code is what TorchDynamo does for its guards too; here it is small and
+readable: ``print(guard.source)``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import numpy as np
+
+from ..autograd.grad_mode import STATE
+from ..dtypes import dtype as irgrad_dtype
+from ..tensor import Tensor
+from .sources import Step, describe, expression, read
+from .state import (
+    ALIAS,
+    ARRAY,
+    DICT,
+    FUNCTION,
+    LARGE,
+    OBJECT,
+    OPAQUE,
+    SEQ,
+    TENSOR,
+    VALUE,
+    Snapshot,
+    StateNode,
+    is_value,
+    same_value,
+)
+
+_SINGLETON_TYPES = (type(None), bool, irgrad_dtype, enum.Enum)
+
+
+def _same_keys(mapping: dict, keys: tuple) -> bool:
+    """Whether a dict has exactly these keys in this order (object keys by identity)."""
+    if len(mapping) != len(keys):
+        return False
+    for a, b in zip(mapping, keys):
+        if a is not b and not (is_value(a) and same_value(a, b)):
+            return False
+    return True
+
+
+class _Emitter:
+    """Accumulates the guard's source lines and the constants they reference."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.consts: list[Any] = []
+        self.index: dict[int, int] = {}
+        self.local: dict[int, str] = {}  # id(node) -> local variable holding its object
+
+    def const(self, value: Any) -> str:
+        key = id(value)
+        i = self.index.get(key)
+        if i is None or self.consts[i] is not value:
+            i = self.index[key] = len(self.consts)
+            self.consts.append(value)
+        return f"K[{i}]"
+
+    def literal(self, key: Any) -> str:
+        if type(key) in (str, int, bool, float) or key is None:
+            return repr(key)
+        return self.const(key)
+
+    def fail_if(self, condition: str) -> None:
+        self.lines.append(f"    if {condition}: return None")
+
+
+class Guard:
+    """The compiled check of one cached graph (see the module doc)."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        inputs: list[StateNode],
+        symbols: list[tuple[str, StateNode, int]],
+        grad_enabled: bool,
+    ) -> None:
+        self.snapshot = snapshot
+        self.inputs = inputs
+        self.symbols = symbols
+        self.grad_enabled = grad_enabled
+        self.count = 0
+        out = _Emitter()
+        out.lines.append("def guard(R):")
+        out.fail_if(f"STATE.enabled is not {grad_enabled}")
+        dynamic: dict[int, dict[int, str]] = {}
+        for name, node, dim in symbols:
+            dynamic.setdefault(id(node), {})[dim] = name
+        self._bound: set[str] = set()
+        for root in snapshot.roots:
+            self._emit(root, "R", out, dynamic)
+        returned = ", ".join(
+            self._held(x, out) if isinstance(x, Tensor) else out.local[id(x)] for x in inputs
+        )
+        out.lines.append(f"    return [{returned}]")
+        self.source = "\n".join(out.lines)
+        namespace = {"STATE": STATE, "K": out.consts, "_same_keys": _same_keys, "np": np}
+        exec(compile(self.source, "<irgrad guard>", "exec"), namespace)
+        self._check = namespace["guard"]
+
+    def __call__(self, roots: tuple) -> list | None:
+        """The graph's input tensors for this call, or None if the guard fails."""
+        try:
+            return self._check(roots)
+        except Exception:  # a source that no longer exists: the state is different
+            return None
+
+    # --- generation ---------------------------------------------------------------------
+    def _held(self, t: Tensor, out: _Emitter) -> str:
+        """An input reached by no walked path: held by identity, its layout still checked."""
+        ref = out.const(t)
+        data = t._data
+        out.fail_if(f"{ref}._data.shape != {data.shape!r} or {ref}._data.dtype != {out.const(data.dtype)}")
+        return ref
+
+    def _emit(self, node: StateNode, parent: str, out: _Emitter, dynamic: dict) -> None:
+        var = f"v{len(out.local)}"
+        out.local[id(node)] = var
+        out.lines.append(f"    {var} = {expression(node.step, parent, out.literal)}")
+        self.count += 1
+        kind, obj = node.kind, node.obj
+        if kind == VALUE:
+            if isinstance(obj, _SINGLETON_TYPES) or obj is Ellipsis:
+                out.fail_if(f"{var} is not {out.const(obj)}")
+            elif isinstance(obj, float) and obj != obj:
+                out.fail_if(f"type({var}) is not float or {var} == {var}")
+            else:
+                out.fail_if(f"type({var}) is not {out.const(type(obj))} or {var} != {out.const(obj)}")
+        elif kind == TENSOR:
+            cls, shape, dt, rg, contiguous, attrs = node.info
+            out.fail_if(f"{var}.__class__ is not {out.const(cls)} or {var}._rg is not {rg}")
+            data = f"{var}_d"
+            out.lines.append(f"    {data} = {var}._data")
+            dims = dynamic.get(id(node))
+            if dims:
+                out.fail_if(f"len({data}.shape) != {len(shape)}")
+                for d, size in enumerate(shape):
+                    if d in dims:
+                        sym = f"S_{dims[d]}"
+                        if dims[d] in self._bound:
+                            out.fail_if(f"{data}.shape[{d}] != {sym}")
+                        else:
+                            self._bound.add(dims[d])
+                            out.lines.append(f"    {sym} = {data}.shape[{d}]")
+                            out.fail_if(f"{sym} < 2")  # sizes 0 and 1 are specialised, as in PyTorch
+                    else:
+                        out.fail_if(f"{data}.shape[{d}] != {size}")
+            else:
+                out.fail_if(f"{data}.shape != {shape!r}")
+            out.fail_if(f"{data}.dtype != {out.const(dt)} or {data}.flags.c_contiguous is not {contiguous}")
+            if attrs:
+                out.fail_if(f"{var}.__dict__.keys() != {out.const(frozenset(attrs))}")
+            else:
+                out.fail_if(f"{var}.__dict__")
+        elif kind == DICT:
+            cls, keys = node.info
+            out.fail_if(f"type({var}) is not {out.const(cls)}")
+            if all(type(k) in (str, int) for k in keys):
+                out.fail_if(f"tuple({var}) != {keys!r}")
+            else:
+                out.fail_if(f"not _same_keys({var}, {out.const(keys)})")
+        elif kind == SEQ:
+            cls, length = node.info
+            out.fail_if(f"type({var}) is not {out.const(cls)} or len({var}) != {length}")
+        elif kind == OBJECT:
+            cls, attrs = node.info
+            out.fail_if(f"type({var}) is not {out.const(cls)}")
+            out.fail_if(f"{var}.__dict__.keys() != {out.const(frozenset(attrs))}")
+        elif kind in (FUNCTION, OPAQUE):
+            out.fail_if(f"{var} is not {out.const(obj)}")
+        elif kind == LARGE:
+            out.fail_if(f"{var} is not {out.const(obj)} or len({var}) != {node.info[1]}")
+        elif kind == ARRAY:
+            ref = out.const(node.info)
+            out.fail_if(
+                f"type({var}) is not np.ndarray or {var}.shape != {ref}.shape or "
+                f"{var}.dtype != {ref}.dtype or not np.array_equal({var}, {ref}, equal_nan=True)"
+            )
+        elif kind == ALIAS:
+            out.fail_if(f"{var} is not {out.local[id(node.target)]}")
+        for child in node.children:
+            self._emit(child, var, out, dynamic)
+
+    # --- reading ------------------------------------------------------------------------
+    def mismatch(self, roots: tuple) -> str:
+        """Why this guard fails for a call (the first difference found), for the log."""
+        if STATE.enabled is not self.grad_enabled:
+            return f"grad mode changed from {self.grad_enabled} to {STATE.enabled}"
+        dynamic = {(id(n), d) for _, n, d in self.symbols}
+        for root in self.snapshot.roots:
+            reason = _first_difference(root, roots, self.snapshot, dynamic)
+            if reason:
+                return reason
+        return "the state reached by the function changed"
+
+    def describe(self) -> list[str]:
+        """One line per guarded source that is not a plain identity check, for ``explain()``."""
+        lines = []
+        for node in self.snapshot.nodes():
+            name = describe(node.path, self.snapshot.name_of)
+            if node.kind == VALUE and node.step.how != "root":
+                lines.append(f"{name} == {node.obj!r}")
+            elif node.kind == TENSOR:
+                _, shape, dt, rg, _, _ = node.info
+                dims = {d: s for s, n, d in self.symbols if n is node}
+                shown = ", ".join(dims.get(d, str(s)) for d, s in enumerate(shape))
+                lines.append(f"{name}: {dt}[{shown}] requires_grad={rg}")
+        return lines
+
+
+def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic: set) -> str | None:
+    """The first way the current state differs from ``node``'s subtree (None if none)."""
+    name = describe(node.path, snapshot.name_of)
+    try:
+        now = read(parent, node.step)
+    except Exception:
+        return f"{name} no longer exists"
+    kind = node.kind
+    if kind == VALUE:
+        if not same_value(node.obj, now):
+            if node.step == Step("attr", "training"):
+                return "train/eval mode changed"
+            return f"{name} changed from {node.obj!r} to {_short(now)}"
+        return None
+    if kind == ALIAS:
+        return None if now is node.target.obj else f"{name} is no longer the same object as elsewhere"
+    if kind == TENSOR:
+        if not isinstance(now, Tensor):
+            return f"{name} is no longer a tensor"
+        cls, shape, dt, rg, contiguous, _ = node.info
+        data = now._data
+        label = _tensor_label(node, name)
+        if len(data.shape) != len(shape) or any(
+            a != b for d, (a, b) in enumerate(zip(data.shape, shape)) if (id(node), d) not in dynamic
+        ):
+            return f"{label} shape changed from {_shape(shape)} to {_shape(data.shape)}"
+        if data.dtype != dt:
+            return f"{label} dtype changed from {dt} to {data.dtype}"
+        if now._rg != rg:
+            return f"{label} requires_grad changed from {rg} to {now._rg}"
+        if data.flags.c_contiguous != contiguous:
+            return f"{label} contiguity changed from {contiguous} to {data.flags.c_contiguous}"
+    elif kind in (DICT, OBJECT):
+        keys = tuple(now if kind == DICT else getattr(now, "__dict__", {}))
+        if type(now) is not node.info[0]:
+            return f"{name} changed type to {type(now).__name__}"
+        if kind == DICT and not _same_keys(now, node.info[1]):
+            return f"{name} has other keys than {list(node.info[1])!r}"
+        if kind == OBJECT and set(keys) != set(node.info[1]):
+            return f"{name} gained or lost attributes"
+    elif kind == SEQ:
+        if type(now) is not node.info[0] or len(now) != node.info[1]:
+            return f"{name} changed length from {node.info[1]} to {len(now)}"
+    elif kind in (FUNCTION, OPAQUE, LARGE, ARRAY):
+        if kind == ARRAY:
+            same = (
+                isinstance(now, np.ndarray)
+                and now.shape == node.info.shape
+                and np.array_equal(now, node.info)
+            )
+            if not same:
+                return f"{name} (a numpy array) changed"
+        elif now is not node.obj:
+            return f"{name} is another object"
+    for child in node.children:
+        reason = _first_difference(child, now, snapshot, dynamic)
+        if reason:
+            return reason
+    return None
+
+
+def _tensor_label(node: StateNode, name: str) -> str:
+    """``input 0`` for a positional tensor argument (as the log always said), else its source."""
+    path = node.path
+    if len(path) == 2 and path[0] == Step("root", 1) and path[1].how == "item":
+        return f"input {path[1].key}"
+    return name
+
+
+def _shape(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {list(value.shape)}"
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."

@@ -1,0 +1,88 @@
+"""Running a compiled call: its graph, its write-backs and replays, and autograd.
+
+One call fetches its input tensors (the guard did, along their sources), runs the
+forward executable on their arrays, writes in-place updates back into the tensors
+they belong to, wraps the returned and stored values as tensors, replays the
+call's rebindings (``.grad``, attributes, new optimizer state) and, when gradients
+are needed, gives the returned tensors a ``grad_fn`` that runs the backward graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.grad_mode import STATE
+from ..autograd.graph import FREED_MESSAGE, edge_of, next_function
+from ..tensor import Tensor
+from ..utils.pytree import unflatten
+from . import effects
+
+
+class CompiledBackward:
+    """The grad_fn of a compiled forward's outputs: runs the compiled backward graph."""
+
+    def __init__(self, run_backward, wrt: list, saved: list, inputs: list, out_meta: list) -> None:
+        self.run_backward = run_backward
+        self.saved = saved
+        self.edges = tuple(edge_of(inputs[i]) for i in wrt)
+        self.n_outputs = len(out_meta)
+        self.out_meta = out_meta
+        self.hooks = None
+        self.retained = None
+        self.freed = False
+
+    def name(self) -> str:
+        return "CompiledFunctionBackward"
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple(next_function(e) for e in self.edges)
+
+    def apply(self, grads: list, F, as_tensors: bool, release: bool = False) -> tuple:
+        """Run the compiled backward graph on the saved values and output gradients."""
+        if as_tensors:
+            raise RuntimeError(
+                "irgrad.compile: differentiating a compiled backward (create_graph=True) is not "
+                "supported; compile with backend='eager' for higher-order gradients"
+            )
+        if self.freed:
+            raise RuntimeError(FREED_MESSAGE)
+        seeds = [
+            g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)
+        ]
+        grads_in = tuple(self.run_backward(self.saved + seeds))
+        if release:
+            self.saved = []
+            self.freed = True
+        return grads_in
+
+
+def run(entry, roots: tuple, inputs: list):
+    """One compiled call of ``entry`` (a cached graph whose guard returned ``inputs``)."""
+    capture, built = entry.capture, entry.built
+    results = built.run_forward([t._data for t in inputs])
+    n = capture.n_values
+    mutated = capture.mutated
+    for pos, value in zip(mutated, results[n : n + len(mutated)]):
+        target = inputs[pos]
+        np.copyto(target._data, value)
+        target._bump_version()
+    copied = built.copied_outputs
+    tensors = [Tensor._wrap(a.copy() if k in copied else a) for k, a in enumerate(results[:n])]
+    if built.wrt and STATE.enabled:
+        saved = list(results[n + len(mutated) :])
+        out_meta = [(a.shape, a.dtype) for a in results[:n]]
+        node = CompiledBackward(built.run_backward, built.wrt, saved, inputs, out_meta)
+        for k, t in enumerate(tensors):
+            if capture.requires_grad[k]:
+                t._node, t._out_nr, t._rg = node, k, True
+    leaves = [inputs[i] if kind == "input" else tensors[i] for kind, i in capture.returned]
+    if capture.replays:
+        index = entry.tensor_index
+
+        def tensor_of(nid: int) -> Tensor:
+            kind, i = index[nid]
+            return inputs[i] if kind == "input" else tensors[i]
+
+        effects.apply(capture.replays, tensor_of, roots)
+    return unflatten(capture.output_spec, leaves)

@@ -1,0 +1,440 @@
+"""The state a compiled function can reach, walked from its roots.
+
+Tracing runs the function eagerly once, so Python reads the tracer cannot see (a
+global ``scale``, ``self.training``, whether ``optimizer.state`` holds a key yet)
+shape the graph silently.  :func:`walk` records everything reachable from the call's
+roots (the function's closure cells and the globals its code names, a module's
+attributes, the arguments) as a tree of :class:`StateNode`: Python values, tensors
+with their shape/dtype/requires_grad, containers with their keys, and the identity
+of everything else.  That tree serves three purposes:
+
+* **sources**: a tensor the trace uses but did not create is found in the tree, and
+  its path is how every later call fetches it afresh (a free tensor is a graph input);
+* **guards**: the tree, compiled to straight-line code (:mod:`.guards`), decides
+  whether a cached graph stands for the state of a new call;
+* **side effects**: comparing the tree with the state after the traced call
+  (:func:`changes`) lists what the function rebound, added or deleted.
+
+What is walked: containers (dict, list, tuple), tensors (and their ``.grad``), the
+``__dict__`` of irgrad modules, optimizers, schedulers and of instances of classes
+defined in user code (with the class's own functions), user functions (closure
+cells, the globals their code names, defaults), bound methods and partials.
+Library objects, Python modules and classes are compared by identity only: their
+internals are taken to be constant.  A walk is bounded (``MAX_NODES``); what lies
+beyond is compared by identity and the snapshot says it was truncated.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+import sys
+import sysconfig
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import dtype as irgrad_dtype
+from ..tensor import Tensor, device
+from .sources import ROOT_ARGS, ROOT_FN, ROOT_KWARGS, Step, describe, read
+
+MAX_NODES = 50_000
+MAX_ITEMS = 2_000  # containers longer than this are compared by identity and length
+MAX_ARRAY = 100_000  # numpy arrays larger than this are compared by identity, shape and dtype
+
+# Node kinds.
+VALUE = "value"  # an immutable Python value: compared by type and value
+TENSOR = "tensor"  # compared by class, shape, dtype, requires_grad, layout
+DICT = "dict"  # compared by type and keys (in order)
+SEQ = "seq"  # list or tuple: compared by type and length
+OBJECT = "object"  # an object whose __dict__ is walked: type and attribute names
+FUNCTION = "function"  # a user function: identity; cells, globals and defaults walked
+OPAQUE = "opaque"  # compared by identity only
+LARGE = "large"  # a long container: identity and length
+ARRAY = "array"  # a numpy array: shape, dtype and contents
+ALIAS = "alias"  # the same object as an earlier node: identity with it
+
+
+@dataclass(eq=False)
+class StateNode:
+    """One object reached from the roots, and how it was reached."""
+
+    path: tuple[Step, ...]
+    kind: str
+    obj: Any
+    info: Any = None
+    children: list[StateNode] = field(default_factory=list)
+    target: StateNode | None = None  # ALIAS: the node first reaching the object
+
+    @property
+    def step(self) -> Step:
+        return self.path[-1]
+
+
+@dataclass
+class Snapshot:
+    """The walked state of one call (see the module doc)."""
+
+    roots: list[StateNode]
+    first: dict[int, StateNode]  # id(object) -> the node that first reached it
+    tensors: dict[int, StateNode]  # id(tensor) -> its first node
+    truncated: bool = False
+
+    def source_of(self, t: Tensor) -> StateNode | None:
+        """The node through which ``t`` is reached, or None if it is not reachable."""
+        return self.tensors.get(id(t))
+
+    def describe(self, node: StateNode) -> str:
+        """A readable name for ``node``'s source (``model.0.weight``)."""
+        return describe(node.path, self.name_of)
+
+    def name_of(self, obj: Any) -> str:
+        node = self.first.get(id(obj))
+        return describe(node.path, self.name_of) if node is not None else type(obj).__name__
+
+    def nodes(self):
+        """Every node, parents before children, in walk order."""
+        stack = list(reversed(self.roots))
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+
+# --- what counts as user code -----------------------------------------------------------
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_LIBRARY_DIRS = tuple(
+    os.path.abspath(p) + os.sep
+    for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_user_file(filename: str) -> bool:
+    """Whether code from ``filename`` is the user's (not irgrad's, the stdlib's or a package's)."""
+    path = os.path.abspath(filename)
+    return not (path.startswith(_PACKAGE_DIR) or path.startswith(_LIBRARY_DIRS))
+
+
+def is_user_class(cls: type) -> bool:
+    module = sys.modules.get(getattr(cls, "__module__", "") or "")
+    filename = getattr(module, "__file__", None)
+    if filename is None:
+        return module is not None and module.__name__ == "__main__"
+    return is_user_file(filename)
+
+
+def _stateful_library_classes() -> tuple[type, ...]:
+    """irgrad classes whose instances carry user state a compiled function may read."""
+    from ..nn import Module
+    from ..optim import Optimizer
+    from ..optim.lr_scheduler import LRScheduler
+
+    return (Module, Optimizer, LRScheduler)
+
+
+_VALUE_TYPES = (
+    type(None),
+    bool,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    slice,
+    range,
+    irgrad_dtype,
+    device,
+    np.dtype,
+)
+
+
+def is_value(obj: Any) -> bool:
+    """Immutable values compared by equality (the rest is compared by identity)."""
+    return (
+        isinstance(obj, _VALUE_TYPES)
+        or isinstance(obj, (enum.Enum, np.generic))
+        or obj is Ellipsis
+        or obj is NotImplemented
+        or (isinstance(obj, frozenset) and all(is_value(x) for x in obj))
+    )
+
+
+def code_names(code: types.CodeType) -> set[str]:
+    """The global names ``code`` and the code objects nested in it may read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= code_names(const)
+    return names
+
+
+# --- walking ------------------------------------------------------------------------------
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.first: dict[int, StateNode] = {}
+        self.tensors: dict[int, StateNode] = {}
+        self.count = 0
+        self.truncated = False
+        self.stateful = _stateful_library_classes()
+
+    def visit(self, obj: Any, path: tuple[Step, ...]) -> StateNode:
+        self.count += 1
+        if is_value(obj):
+            return StateNode(path, VALUE, obj, (type(obj), obj))
+        seen = self.first.get(id(obj))
+        if seen is not None:
+            return StateNode(path, ALIAS, obj, target=seen)
+        if self.count > MAX_NODES:
+            self.truncated = True
+            return self._register(StateNode(path, OPAQUE, obj))
+        if isinstance(obj, Tensor):
+            return self._tensor(obj, path)
+        if isinstance(obj, dict):
+            return self._dict(obj, path)
+        if isinstance(obj, (list, tuple)):
+            return self._sequence(obj, path)
+        if isinstance(obj, np.ndarray):
+            if obj.size > MAX_ARRAY:
+                return self._register(StateNode(path, OPAQUE, obj))
+            return self._register(StateNode(path, ARRAY, obj, obj.copy()))
+        if isinstance(obj, types.FunctionType):
+            return self._function(obj, path)
+        if isinstance(obj, types.MethodType):
+            node = self._register(StateNode(path, OPAQUE, obj))
+            node.children = [
+                self.visit(obj.__self__, path + (Step("self"),)),
+                self.visit(obj.__func__, path + (Step("func"),)),
+            ]
+            return node
+        if isinstance(obj, functools.partial):
+            node = self._register(StateNode(path, OPAQUE, obj))
+            node.children = [
+                self.visit(getattr(obj, part), path + (Step("partial", part),))
+                for part in ("func", "args", "keywords")
+            ]
+            return node
+        if isinstance(obj, type):
+            return self._class(obj, path)
+        if isinstance(obj, types.ModuleType):
+            return self._register(StateNode(path, OPAQUE, obj))
+        if hasattr(obj, "_compiled") and hasattr(obj, "_orig_mod"):  # a CompiledModule
+            return self._object(obj, path)
+        if isinstance(obj, self.stateful) or is_user_class(type(obj)):
+            return self._object(obj, path)
+        return self._register(StateNode(path, OPAQUE, obj))
+
+    def _register(self, node: StateNode) -> StateNode:
+        self.first[id(node.obj)] = node
+        return node
+
+    def _tensor(self, t: Tensor, path: tuple) -> StateNode:
+        data = t._data
+        info = (type(t), data.shape, data.dtype, t._rg, data.flags.c_contiguous, tuple(t.__dict__))
+        node = self._register(StateNode(path, TENSOR, t, info))
+        self.tensors[id(t)] = node
+        node.children.append(self.visit(t._grad, path + (Step("slot", "_grad"),)))
+        for key, value in t.__dict__.items():
+            node.children.append(self.visit(value, path + (Step("attr", key),)))
+        return node
+
+    def _dict(self, d: dict, path: tuple) -> StateNode:
+        if len(d) > MAX_ITEMS:
+            return self._register(StateNode(path, LARGE, d, (type(d), len(d))))
+        node = self._register(StateNode(path, DICT, d, (type(d), tuple(d))))
+        node.children = [self.visit(v, path + (Step("item", k),)) for k, v in list(d.items())]
+        return node
+
+    def _sequence(self, s, path: tuple) -> StateNode:
+        if len(s) > MAX_ITEMS:
+            return self._register(StateNode(path, LARGE, s, (type(s), len(s))))
+        node = self._register(StateNode(path, SEQ, s, (type(s), len(s))))
+        node.children = [self.visit(v, path + (Step("item", i),)) for i, v in enumerate(s)]
+        return node
+
+    def _function(self, fn: types.FunctionType, path: tuple) -> StateNode:
+        node = self._register(StateNode(path, FUNCTION, fn))
+        compiled = getattr(fn, "_compiled", None)
+        if compiled is not None and hasattr(compiled, "fn"):  # irgrad.compile's wrapper
+            node.children.append(self.visit(compiled.fn, path + (Step("compiled"),)))
+            return node
+        if not is_user_file(fn.__code__.co_filename):
+            node.kind = OPAQUE
+            return node
+        code = fn.__code__
+        for i, name in enumerate(code.co_freevars):
+            try:
+                value = fn.__closure__[i].cell_contents
+            except ValueError:  # an empty cell (a variable assigned later)
+                continue
+            node.children.append(self.visit(value, path + (Step("cell", (i, name)),)))
+        namespace = fn.__globals__
+        for name in sorted(code_names(code)):
+            if name in namespace:
+                node.children.append(self.visit(namespace[name], path + (Step("global", name),)))
+        for i, value in enumerate(fn.__defaults__ or ()):
+            node.children.append(self.visit(value, path + (Step("default", i),)))
+        for name, value in (fn.__kwdefaults__ or {}).items():
+            node.children.append(self.visit(value, path + (Step("kwdefault", name),)))
+        return node
+
+    def _class(self, cls: type, path: tuple) -> StateNode:
+        node = self._register(StateNode(path, OPAQUE, cls))
+        if not is_user_class(cls):
+            return node
+        for name, value in list(vars(cls).items()):
+            if name.startswith("__") and name.endswith("__"):
+                continue
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            elif isinstance(value, property):
+                value = value.fget
+                if value is None:
+                    continue
+                node.children.append(self._function_of_property(value, path, name))
+                continue
+            node.children.append(self.visit(value, path + (Step("attr", name),)))
+        return node
+
+    def _function_of_property(self, fn, path: tuple, name: str) -> StateNode:
+        """A property's getter: walked for what it reads, compared as the class attribute."""
+        node = self.visit(fn, path + (Step("attr", name), Step("partial", "fget")))
+        return node
+
+    def _object(self, obj: Any, path: tuple) -> StateNode:
+        attrs = getattr(obj, "__dict__", None)
+        if attrs is None:
+            return self._register(StateNode(path, OPAQUE, obj))
+        node = self._register(StateNode(path, OBJECT, obj, (type(obj), tuple(attrs))))
+        node.children = [self.visit(v, path + (Step("attr", k),)) for k, v in list(attrs.items())]
+        if is_user_class(type(obj)):
+            node.children.append(self.visit(type(obj), path + (Step("type"),)))
+        return node
+
+
+def walk(fn: Any, args: tuple, kwargs: dict) -> Snapshot:
+    """The state reachable from a call of ``fn(*args, **kwargs)`` (see the module doc)."""
+    walker = _Walker()
+    roots = [
+        walker.visit(fn, (Step("root", ROOT_FN),)),
+        walker.visit(args, (Step("root", ROOT_ARGS),)),
+        walker.visit(kwargs, (Step("root", ROOT_KWARGS),)),
+    ]
+    return Snapshot(roots, walker.first, walker.tensors, walker.truncated)
+
+
+def follow(roots: tuple, path: tuple[Step, ...]) -> Any:
+    """The object at ``path`` now (``roots`` is ``(fn, args, kwargs)``)."""
+    obj: Any = roots
+    for step in path:
+        obj = read(obj, step)
+    return obj
+
+
+# --- what a call changed ------------------------------------------------------------------
+
+MISSING = object()  # what a deleted slot now holds
+
+
+@dataclass
+class Change:
+    """A slot of the walked state that holds something else after the call.
+
+    ``holder`` is the node of the object owning the slot, ``step`` the slot in it,
+    ``new`` what it holds now (``MISSING`` if deleted), ``old`` the node that was
+    there (None for a new slot)."""
+
+    holder: StateNode
+    step: Step
+    new: Any
+    old: StateNode | None
+
+    def where(self, snapshot: Snapshot) -> str:
+        return describe(self.holder.path + (self.step,), snapshot.name_of)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal Python values of the same type (NaN equals NaN; arrays by content)."""
+    if type(a) is not type(b):
+        return False
+    if a is b:
+        return True
+    try:
+        equal = a == b
+        if isinstance(equal, np.ndarray):
+            return bool(equal.all())
+        if equal:
+            return True
+    except Exception:  # values that cannot be compared are different
+        return False
+    return isinstance(a, float) and a != a and b != b
+
+
+def _holds_same(node: StateNode, now: Any) -> bool:
+    """Whether ``now`` is what ``node`` recorded (the same value or the same object)."""
+    if node.kind == VALUE:
+        return same_value(node.obj, now)
+    return now is node.obj
+
+
+def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
+    """The slots the call rebound, added or deleted, and changes that cannot be replayed.
+
+    Only objects that are still where they were are descended into: a rebound slot
+    is one change, whatever its new value contains.  In-place writes to tensor data
+    are the tracer's business, not this diff's.
+    """
+    found: list[Change] = []
+    unsupported: list[str] = []
+    for node in snapshot.nodes():
+        obj = node.obj
+        if node.kind == TENSOR:
+            data = obj._data
+            if (data.shape, data.dtype, obj._rg) != (node.info[1], node.info[2], node.info[3]):
+                unsupported.append(
+                    f"{describe(node.path, snapshot.name_of)} changed shape, dtype or requires_grad"
+                )
+            _compare_slots(node, obj.__dict__, "attr", found, skip=0)
+            grad = node.children[0]
+            if not _holds_same(grad, obj._grad):
+                found.append(Change(node, grad.step, obj._grad, grad))
+        elif node.kind == DICT:
+            _compare_slots(node, obj, "item", found)
+        elif node.kind == OBJECT:
+            _compare_slots(node, obj.__dict__, "attr", found)
+        elif node.kind == SEQ and isinstance(obj, list):
+            if len(obj) != len(node.children) or not all(
+                _holds_same(c, v) for c, v in zip(node.children, obj)
+            ):
+                found.append(Change(node, Step("item", slice(None)), list(obj), None))
+        elif node.kind == FUNCTION and is_user_file(getattr(obj, "__code__", None).co_filename):
+            for child in node.children:
+                if child.step.how in ("cell", "global"):
+                    try:
+                        now = read(obj, child.step)
+                    except (KeyError, ValueError):
+                        now = MISSING
+                    if not _holds_same(child, now):
+                        found.append(Change(node, child.step, now, child))
+        elif node.kind in (LARGE,) and len(obj) != node.info[1]:
+            unsupported.append(f"{describe(node.path, snapshot.name_of)} (a long container) changed length")
+    return found, unsupported
+
+
+def _compare_slots(node: StateNode, mapping: dict, how: str, found: list, skip: int = 0) -> None:
+    """Changes of a dict-like (a dict, or an object's ``__dict__``) against its node."""
+    recorded = {c.step.key: c for c in node.children if c.step.how == how}
+    for key, child in recorded.items():
+        if key not in mapping:
+            found.append(Change(node, child.step, MISSING, child))
+        elif not _holds_same(child, mapping[key]):
+            found.append(Change(node, child.step, mapping[key], child))
+    for key in list(mapping):
+        if key not in recorded:
+            found.append(Change(node, Step(how, key), mapping[key], None))

@@ -1,0 +1,119 @@
+"""Validation: a safety net that runs a new graph against eager execution on other inputs.
+
+Library code that computed with numpy on a traced tensor's data would make the
+tracer record a value as a constant: such a graph is right for the traced inputs
+only.  Running the graph and the eager function on *other* argument values (floats
+jittered; integers redrawn within the range every op that indexes with them
+accepts; masks redrawn) exposes that, and the graph is then rejected: a slow answer,
+never a wrong one.
+
+Validation must never change the world, so it runs only for calls without side
+effects (no in-place writes to anything that outlives the call, no rebinding), with
+the random generator restored, under ``no_grad``.  Other calls are not re-run: their
+correctness rests on the tracer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..ops import OPS
+from ..random import get_rng_state, set_rng_state
+from ..tensor import Tensor
+from ..utils.pytree import flatten, unflatten
+from .capture import Capture
+
+
+def _is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def validate(fn, args: tuple, kwargs: dict, capture: Capture, run_forward, seed: int) -> str | None:
+    """Why the graph disagrees with eager execution on other inputs (None if it agrees or cannot tell)."""
+    if capture.mutated or capture.replays:
+        return None
+    leaves, spec = flatten((args, kwargs), _is_tensor)
+    rng = np.random.default_rng(seed)
+    bounds = index_bounds(capture)
+    fresh = {}
+    for t in leaves:
+        if id(t) not in fresh:
+            pos = _position(capture, t)
+            fresh[id(t)] = perturbed(t, rng, bounds.get(pos))
+    new_args, new_kwargs = unflatten(spec, [fresh[id(t)] for t in leaves])
+    inputs = [fresh.get(id(t), t) for t in capture.inputs]
+    state = get_rng_state()
+    try:
+        with no_grad():
+            expected = fn(*new_args, **new_kwargs)
+    except Exception:  # the function rejects these values (a domain error): no evidence
+        return None
+    finally:
+        after = get_rng_state()
+        set_rng_state(state)
+    try:
+        results = run_forward([t._data for t in inputs])
+    except Exception as exc:
+        return f"the graph raised {type(exc).__name__} on inputs eager execution accepts"
+    finally:
+        set_rng_state(after)
+    wanted, _ = flatten(expected, _is_tensor)
+    if len(wanted) != len(capture.returned):
+        return "the traced graph returns a different structure for other input values"
+    for want, (kind, i) in zip(wanted, capture.returned):
+        got = inputs[i]._data if kind == "input" else results[i]
+        w = want._data
+        if w.shape != got.shape or not np.allclose(w, got, rtol=1e-3, atol=1e-5, equal_nan=True):
+            return (
+                "the traced graph depends on input values in a way the tracer could not see "
+                "(it disagreed with eager execution on other inputs)"
+            )
+    return None
+
+
+def _position(capture: Capture, t: Tensor) -> int | None:
+    for i, bound in enumerate(capture.inputs):
+        if bound is t:
+            return i
+    return None
+
+
+def index_bounds(capture: Capture) -> dict[int, int]:
+    """For each integer input used as an index, the exclusive bound its values must stay under."""
+    graph = capture.graph
+    position = {nid: i for i, nid in enumerate(graph.inputs)}
+    bounds: dict[int, int] = {}
+    for node in graph.op_nodes():
+        rule = getattr(OPS.get(node.op), "index_bounds", None)
+        if rule is None:
+            continue
+        args = graph.args(node.id)
+        metas = [graph.node(a).type for a in args]
+        for arg_pos, bound in rule(metas, node.attrs).items():
+            pos = position.get(args[arg_pos])
+            if pos is not None:
+                bounds[pos] = min(bound, bounds.get(pos, bound))
+    return bounds
+
+
+def perturbed(t: Tensor, rng: np.random.Generator, bound: int | None = None) -> Tensor:
+    """A tensor like ``t`` holding other values of the same kind (see the module doc)."""
+    data = t._data
+    kind = data.dtype.kind
+    if kind == "f":
+        scale = float(np.std(data)) if data.size > 1 else 1.0
+        noisy = data + rng.standard_normal(data.shape).astype(data.dtype) * (0.5 * scale + 1e-3)
+        values = noisy.astype(data.dtype)
+    elif kind == "b":
+        values = rng.random(data.shape) < 0.5
+    elif bound is not None:
+        values = rng.integers(0, max(bound, 1), data.shape).astype(data.dtype)
+    elif data.size:
+        low, high = int(data.min()), int(data.max())
+        values = rng.integers(min(low, 0), max(high, 1) + 1, data.shape).astype(data.dtype)
+    else:
+        values = data.copy()
+    out = Tensor._wrap(np.ascontiguousarray(values) if data.flags.c_contiguous else values)
+    out._rg = t._rg
+    return out

@@ -1,0 +1,152 @@
+"""The array namespaces update rules are written against: numpy storage, or recorded tensors.
+
+An optimizer's ``step`` is written once, in numpy's operator style (``data += f(-lr) *
+grad``), against one of two namespaces:
+
+* :data:`EAGER` works on the parameters' and state's numpy storage in place, recording
+  nothing: PyTorch's update under ``no_grad``, at numpy's speed;
+* :data:`TRACED`, chosen while ``irgrad.compile`` captures a function that steps an
+  optimizer, works on the tensors themselves through in-place tensor ops under
+  ``no_grad``, so the tracer records the update as graph ops that write parameters and
+  state back.
+
+Both run the same operations in the same order with the same roundings (``f(x)``
+rounds a Python number to the parameter dtype first, as ATen does), so a compiled step
+equals the eager one.  Bias corrections, Python floats eagerly, are float64 0-d
+tensors when traced, so they follow the step counter from call to call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .. import _tracing
+from ..autograd.grad_mode import no_grad
+from ..dtypes import float64, from_numpy_dtype
+from ..tensor import Tensor
+
+
+class _Eager:
+    """Numpy storage, updated in place (see the module doc)."""
+
+    traced = False
+    sqrt = staticmethod(np.sqrt)
+
+    @staticmethod
+    def updating():
+        return contextlib.nullcontext()
+
+    @staticmethod
+    def data(t: Tensor) -> np.ndarray:
+        return t._data
+
+    @staticmethod
+    def grad(p: Tensor) -> np.ndarray:
+        return p._grad._data
+
+    @staticmethod
+    def touched(t: Tensor) -> None:
+        t._bump_version()
+
+    @staticmethod
+    def assign(target: np.ndarray, value) -> None:
+        np.copyto(target, value)
+
+    @staticmethod
+    def maximum_(target: np.ndarray, other) -> None:
+        np.maximum(target, other, out=target)
+
+    @staticmethod
+    def new_state(value: np.ndarray) -> Tensor:
+        """A state tensor holding a copy of ``value``."""
+        return Tensor._wrap(value.copy())
+
+    @staticmethod
+    def increment(step: Tensor) -> float:
+        """Add one to a ``step`` counter in place; its new value, for bias corrections."""
+        step._data += 1
+        step._bump_version()
+        return float(step._data)
+
+    @staticmethod
+    def rounded(value: float, f):
+        """A coefficient computed from the step count, rounded to the parameter dtype."""
+        return f(value)
+
+
+class _Traced:
+    """Tensors, updated through recorded in-place ops (see the module doc)."""
+
+    traced = True
+
+    @staticmethod
+    def updating():
+        return no_grad()
+
+    @staticmethod
+    def sqrt(x: Tensor) -> Tensor:
+        return x.sqrt()
+
+    @staticmethod
+    def data(t: Tensor) -> Tensor:
+        return t
+
+    @staticmethod
+    def grad(p: Tensor) -> Tensor:
+        return p._grad
+
+    @staticmethod
+    def touched(t: Tensor) -> None:
+        """In-place tensor ops bump the version themselves."""
+
+    @staticmethod
+    def assign(target: Tensor, value) -> None:
+        target.copy_(value)
+
+    @staticmethod
+    def maximum_(target: Tensor, other) -> None:
+        target.copy_(target.maximum(other))
+
+    @staticmethod
+    def new_state(value: Tensor) -> Tensor:
+        return value.clone()
+
+    @staticmethod
+    def increment(step: Tensor) -> Tensor:
+        step.add_(1)
+        return step.to(float64)
+
+    @staticmethod
+    def rounded(value, f):
+        if isinstance(value, Tensor):
+            return value.to(from_numpy_dtype(np.dtype(f)))
+        return f(value)
+
+
+EAGER = _Eager()
+TRACED = _Traced()
+
+
+def namespace():
+    """The namespace an update runs against now: :data:`TRACED` while a tracer records."""
+    return TRACED if _tracing.ACTIVE is not None else EAGER
+
+
+def lerp_(xp, target, end, weight: float) -> None:
+    """``target.lerp_(end, weight)`` with PyTorch's two-branch formula (exact at weight 0 and 1)."""
+    f = scalar_type(target)
+    w = f(weight)
+    diff = end - target
+    if abs(w) < 0.5:
+        diff *= w
+        target += diff
+    else:
+        diff *= f(1) - w
+        xp.assign(target, end - diff)
+
+
+def scalar_type(x):
+    """The numpy scalar type of an array's or a tensor's dtype (``f`` in the update rules)."""
+    return (x._data if isinstance(x, Tensor) else x).dtype.type

@@ -1,0 +1,436 @@
+"""A compiled function is observably the same function as the eager one, call after call.
+
+Each scenario builds its state twice from the same seed, runs it eagerly on one copy and
+compiled on the other, and compares every output, every tensor the program can change,
+every gradient and parameter, after each of several calls (state changed between calls
+where the scenario says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+import irgrad
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+from irgrad.tensor import Tensor
+
+SCALE = 2.0
+TABLE: dict = {}
+COUNTER: Tensor | None = None
+
+
+@dataclass
+class Scenario:
+    fn: Callable
+    args: Callable[[int], tuple] = lambda i: ()
+    observe: Callable[[], Any] = lambda: None
+    between: Callable[[int], None] = lambda i: None
+    calls: int = 4
+    extra: dict = field(default_factory=dict)
+
+
+def _freeze(x):
+    """A comparable copy of outputs and state: tensors as (array, requires_grad, grad)."""
+    if isinstance(x, Tensor):
+        grad = x._grad
+        return ("tensor", x._data.copy(), x._rg, None if grad is None else grad._data.copy())
+    if isinstance(x, (list, tuple)):
+        return tuple(_freeze(v) for v in x)
+    if isinstance(x, dict):
+        return tuple((k, _freeze(v)) for k, v in x.items())
+    if isinstance(x, nn.Module):
+        return _freeze({n: t for n, t in list(x.named_parameters()) + list(x.named_buffers())})
+    return x
+
+
+def _assert_same(a, b, where: str) -> None:
+    if isinstance(a, tuple) and a and a[0] == "tensor":
+        assert isinstance(b, tuple) and b[0] == "tensor", f"{where}: tensor vs {b!r}"
+        np.testing.assert_allclose(b[1], a[1], rtol=1e-5, atol=1e-6, err_msg=where)
+        assert a[1].dtype == b[1].dtype and a[1].shape == b[1].shape, where
+        assert a[2] == b[2], f"{where}: requires_grad eager={a[2]} compiled={b[2]}"
+        assert (a[3] is None) == (b[3] is None), f"{where}: grad presence differs"
+        if a[3] is not None:
+            np.testing.assert_allclose(b[3], a[3], rtol=1e-5, atol=1e-6, err_msg=where + ".grad")
+    elif isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b), f"{where}: {a!r} vs {b!r}"
+        for k, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}[{k}]")
+    else:
+        assert a == b, f"{where}: eager {a!r}, compiled {b!r}"
+
+
+def check(build: Callable[[], Scenario]) -> Any:
+    """Run ``build()``'s scenario eagerly and compiled and compare everything after each call."""
+    records = []
+    compiled_fn = None
+    for mode in ("eager", "compiled"):
+        irgrad.manual_seed(0)
+        scenario = build()
+        fn = scenario.fn
+        if mode == "compiled":
+            fn = compiled_fn = irgrad.compile(scenario.fn, backend="numpy")
+        seen = []
+        for i in range(scenario.calls):
+            irgrad.manual_seed(1000 + i)
+            out = fn(*scenario.args(i))
+            seen.append((_freeze(out), _freeze(scenario.observe())))
+            scenario.between(i)
+        records.append(seen)
+    for i, (eager, compiled) in enumerate(zip(*records)):
+        _assert_same(eager[0], compiled[0], f"call {i} output")
+        _assert_same(eager[1], compiled[1], f"call {i} state")
+    return compiled_fn
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def _batch(i):
+    g = np.random.default_rng(i)
+    x = irgrad.tensor(g.standard_normal((5, 6)).astype(np.float32))
+    y = irgrad.tensor(g.integers(0, 3, 5))
+    return x, y
+
+
+def _train_step(make_opt, clip=None, scheduler=None, model_fn=_mlp):
+    def build():
+        model = model_fn()
+        opt = make_opt(model.parameters())
+        sched = scheduler(opt) if scheduler else None
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            if sched is not None:
+                sched.step()
+            return loss.detach()
+
+        return Scenario(step, _batch, lambda: (model, opt.state_dict()["state"]), calls=5)
+
+    return build
+
+
+TRAIN_STEPS = {
+    "sgd": _train_step(lambda p: irgrad.optim.SGD(p, lr=0.1)),
+    "sgd-momentum": _train_step(lambda p: irgrad.optim.SGD(p, lr=0.1, momentum=0.9)),
+    "sgd-nesterov-wd": _train_step(
+        lambda p: irgrad.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)
+    ),
+    "adam": _train_step(lambda p: irgrad.optim.Adam(p, lr=1e-2)),
+    "adam-amsgrad": _train_step(lambda p: irgrad.optim.Adam(p, lr=1e-2, amsgrad=True, weight_decay=0.1)),
+    "adamw-clip-scheduler": _train_step(
+        lambda p: irgrad.optim.AdamW(p, lr=1e-2),
+        clip=0.5,
+        scheduler=lambda o: irgrad.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
+    ),
+    "adamw-clip": _train_step(lambda p: irgrad.optim.AdamW(p, lr=1e-2), clip=0.05),
+    "rmsprop-centered-momentum": _train_step(
+        lambda p: irgrad.optim.RMSprop(p, lr=1e-2, centered=True, momentum=0.5)
+    ),
+    "adagrad": _train_step(lambda p: irgrad.optim.Adagrad(p, lr=0.1, lr_decay=0.01)),
+    "dropout": _train_step(
+        lambda p: irgrad.optim.SGD(p, lr=0.1),
+        model_fn=lambda: nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 3)),
+    ),
+    "batchnorm": _train_step(
+        lambda p: irgrad.optim.SGD(p, lr=0.1, momentum=0.9),
+        model_fn=lambda: nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TRAIN_STEPS))
+def test_compiled_training_step_equals_eager(name):
+    compiled = check(TRAIN_STEPS[name])
+    entries = compiled._compiled.cache
+    assert all(e.graph_break is None for e in entries), compiled._compiled.log
+    if "scheduler" not in name:  # a scheduler changes the learning rate: a graph per rate
+        assert len(entries) == 2, compiled._compiled.log  # the first step (no state yet), then every step
+
+
+def test_the_issue_training_step_trains_and_explains_its_free_inputs():
+    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+
+    @irgrad.compile(backend="numpy")
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    x, y = irgrad.randn(16, 20), irgrad.randint(0, 5, (16,))
+    losses = [float(step(x, y)) for _ in range(6)]
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    report = step.explain()
+    last = report.graphs[-1]
+    assert "model.0.weight" in last["free_inputs"] and "model.0.weight" in last["writes"]
+    assert any(r.startswith("model.0.weight.grad") for r in last["replays"])
+    assert any("opt.param_groups[0]['lr'] == 0.1" == g for g in last["guards"])
+
+
+def test_loss_closure_with_eager_backward_and_step_outside():
+    # compile only the loss closure: backward and step run eagerly outside
+    records = []
+    for compiled in (False, True):
+        irgrad.manual_seed(0)
+        model = _mlp()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+        fwd = lambda x, model=model: model(x).pow(2).mean()  # noqa: E731
+        if compiled:
+            fwd = irgrad.compile(fwd, backend="numpy")
+        seen = []
+        for i in range(4):
+            loss = fwd(_batch(i)[0])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            seen.append((_freeze(loss), _freeze(model)))
+        records.append(seen)
+    for i, (a, b) in enumerate(zip(*records)):
+        _assert_same(a, b, f"call {i}")
+
+
+def test_module_passed_as_an_argument():
+    a, b = _mlp(), _mlp()
+    f = irgrad.compile(lambda m, x: m(x).sum(), backend="numpy")
+    x = irgrad.randn(2, 6)
+    with irgrad.no_grad():
+        for m in (a, b, a, b):
+            np.testing.assert_allclose(f(m, x).numpy(), m(x).sum().numpy(), rtol=1e-6)
+
+
+def test_closure_tensor_changed_in_place_and_rebound():
+    def build():
+        box = {"w": irgrad.ones(3)}
+        g = irgrad.ones(3)
+
+        def f(x):
+            return x * g + box["w"]
+
+        def between(i):
+            g.add_(1)
+            if i == 1:
+                box["w"] = irgrad.full((3,), 7.0)
+            if i == 2:
+                box["w"] = irgrad.full((4,), 1.0)[:3] * 2  # another tensor of the same shape
+
+        return Scenario(f, lambda i: (irgrad.arange(3.0),), lambda: (g, box["w"]), between, calls=5)
+
+    check(build)
+
+
+def test_globals_read_by_the_function_are_guarded():
+    def build():
+        global SCALE
+        SCALE = 2.0
+
+        def f(x):
+            return x * SCALE
+
+        def between(i):
+            global SCALE
+            SCALE = 3.0 if i == 1 else SCALE
+
+        return Scenario(f, lambda i: (irgrad.ones(2),), between=between)
+
+    compiled = check(build)
+    assert "SCALE changed from 2.0 to 3.0" in "\n".join(compiled._compiled.log)
+
+
+def test_counter_updated_in_place_happens_once_per_call():
+    def build():
+        cnt = irgrad.zeros(())
+
+        def c(x):
+            cnt.add_(1)
+            return x * cnt
+
+        return Scenario(c, lambda i: (irgrad.ones(()),), lambda: cnt, calls=5)
+
+    check(build)
+
+
+def test_global_counter_and_ema_updated_in_place():
+    def build():
+        global COUNTER
+        COUNTER = irgrad.zeros(())
+        ema = irgrad.zeros(3)
+
+        def f(x):
+            COUNTER.add_(1)
+            ema.mul_(0.5).add_(x)
+            return ema * 2
+
+        return Scenario(f, lambda i: (irgrad.full((3,), float(i)),), lambda: (COUNTER, ema))
+
+    check(build)
+
+
+def test_attribute_assignment_in_a_compiled_module_forward():
+    class Remember(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+            self.last = None
+
+        def forward(self, x):
+            y = self.fc(x).tanh()
+            self.last = y
+            return y * 2
+
+    def build():
+        m = Remember()
+        return Scenario(m, lambda i: (irgrad.full((2, 3), float(i)),), lambda: m.last)
+
+    records = []
+    for compiled in (False, True):
+        irgrad.manual_seed(0)
+        m = Remember()
+        f = irgrad.compile(m, backend="numpy") if compiled else m
+        seen = []
+        with irgrad.no_grad():
+            for i in range(4):
+                out = f(irgrad.full((2, 3), float(i)))
+                seen.append((_freeze(out), _freeze(m.last)))
+        records.append(seen)
+    for i, (a, b) in enumerate(zip(*records)):
+        _assert_same(a, b, f"call {i}")
+
+
+def test_autograd_grad_inside_with_a_closure_leaf():
+    def build():
+        w = irgrad.randn(3, requires_grad=True)
+
+        def f(x):
+            y = (x * w).sin().sum()
+            (g,) = irgrad.autograd.grad(y, w)
+            return g
+
+        def between(i):
+            with irgrad.no_grad():
+                w.mul_(1.5)
+
+        return Scenario(f, lambda i: (irgrad.full((3,), float(i + 1)),), lambda: w, between)
+
+    check(build)
+
+
+def test_zero_argument_function_and_bound_method():
+    class Holder:
+        def __init__(self) -> None:
+            self.w = irgrad.arange(4.0)
+
+        def total(self):
+            return (self.w * 2).sum()
+
+    def build():
+        h = Holder()
+
+        def between(i):
+            h.w.add_(1)
+            if i == 2:
+                h.w = irgrad.ones(4)
+
+        return Scenario(h.total, observe=lambda: h.w, between=between)
+
+    check(build)
+
+
+def test_side_effects_of_validation_never_show():
+    def build():
+        seen = irgrad.zeros(())
+
+        def f(x):
+            seen.add_(x.sum())
+            return x * 2
+
+        return Scenario(f, lambda i: (irgrad.full((2,), float(i + 1)),), lambda: seen)
+
+    check(build)
+
+
+def test_dropout_draws_as_eager_in_a_seeded_run():
+    def build():
+        model = nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5))
+        return Scenario(lambda x: model(x), lambda i: (irgrad.ones(3, 4),), lambda: model)
+
+    check(build)
+
+
+def test_returning_an_input_keeps_its_identity_and_gradient():
+    def f(x, v):
+        return v
+
+    compiled = irgrad.compile(f, backend="numpy")
+    for _ in range(3):
+        x, v = irgrad.randn(2, requires_grad=True), irgrad.randn(2, requires_grad=True)
+        out = compiled(x, v)
+        assert out is v
+        out.sum().backward()
+        np.testing.assert_array_equal(v.grad.numpy(), np.ones(2, np.float32))
+
+
+def test_ones_like_does_not_require_grad():
+    compiled = irgrad.compile(lambda v: irgrad.ones_like(v), backend="numpy")
+    for _ in range(3):
+        out = compiled(irgrad.randn(2, requires_grad=True))
+        assert not out.requires_grad
+
+
+def test_returned_constant_is_a_fresh_tensor_every_call():
+    compiled = irgrad.compile(lambda x: (x * 2, irgrad.zeros(3)), backend="numpy")
+    with irgrad.no_grad():
+        for _ in range(3):
+            _, z = compiled(irgrad.ones(3))
+            np.testing.assert_array_equal(z.numpy(), np.zeros(3, np.float32))
+            z.add_(1)  # must not change what the next call returns
+
+
+def test_compiler_api():
+    calls = []
+
+    @irgrad.compiler.disable
+    def eager_only(x):
+        calls.append(irgrad.compiler.is_compiling())
+        return x + 1
+
+    f = irgrad.compile(lambda x: eager_only(x) * 2, backend="numpy")
+    for _ in range(3):
+        np.testing.assert_array_equal(f(irgrad.ones(2)).numpy(), [4.0, 4.0])
+    assert "irgrad.compiler.disable" in f.explain()
+    assert irgrad.compile(_mlp, disable=True) is _mlp
+    irgrad.compiler.reset()
+    assert not f._compiled.cache
+
+    model = _mlp()
+    model.compile(backend="numpy")
+    x = irgrad.randn(2, 6)
+    with irgrad.no_grad():
+        model(x)
+        out = model(x)
+        expected = model._call_impl(x)
+    assert model._compiled_call.cache
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_compiled_module_methods_keep_the_wrapper():
+    compiled = irgrad.compile(_mlp(), backend="numpy")
+    assert isinstance(compiled.to("cpu"), type(compiled))
+    assert isinstance(compiled.train(), type(compiled)) and isinstance(compiled.eval(), type(compiled))
+    assert isinstance(compiled.float(), type(compiled))
+    assert isinstance(compiled.requires_grad_(False), type(compiled))
+    assert len(list(compiled.parameters())) == 4 and "0.weight" in compiled.state_dict()
