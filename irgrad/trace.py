@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _tracing
-from .autograd.views import refresh_view
+from .autograd.grad_mode import no_grad
+from .autograd.views import refresh_view, scatter_into_base, view_positions
+from .dispatch import broadcast, cast
 from .ir import BUFFER, PARAM, STATE_ROLE, USER, Graph, TensorType
 from .nn.parameter import Parameter
 from .ops import Kind
@@ -205,6 +207,8 @@ class Tracer:
         """
         if self.graph_break is not None:
             return
+        if new._data.shape != target._data.shape or new._data.dtype != target._data.dtype:
+            new = self._conformed(new, target)  # the write broadcasts and casts: so must the graph
         nid = self.lookup(new)
         base = target._base
         if base is not None:
@@ -220,13 +224,15 @@ class Tracer:
             return
         self._set(target, nid)
 
+    def _conformed(self, new: Tensor, target: Tensor) -> Tensor:
+        """``new`` cast to ``target``'s dtype and broadcast to its shape, as recorded ops."""
+        with no_grad():
+            return broadcast(cast(new, target.dtype), tuple(target._data.shape))
+
     def _aliases_of(self, target: Tensor) -> list:
         return [t for t in self.alive if isinstance(t, Tensor) and self.values.get(id(t)) in self.dependent]
 
     def _write_through_view(self, view: Tensor, base: Tensor, new: Tensor) -> None:
-        from .autograd.grad_mode import no_grad
-        from .autograd.views import scatter_into_base, view_positions
-
         self.lookup(base)
         positions = view_positions(view)
         with no_grad():

@@ -157,6 +157,23 @@ CASES: dict[str, list] = {
         )
     ],
     "gather": [(lambda x: x.gather(1, irgrad.tensor([[0, 0], [2, 1]])), lambda: [R(2, 3)])],
+    "embedding": [
+        (lambda w: irgrad.nn.functional.embedding(IDX(0, 2, 0, 3), w), lambda: [R(4, 3)]),
+    ],
+    "assert_range": [
+        (
+            lambda x: apply(
+                OPS["assert_range"], (x,), {"low": -9.0, "high": 9.0, "error": "RuntimeError", "message": "x"}
+            ),
+            lambda: [R(3, 2)],
+        )
+    ],
+    "embedding_grad": [
+        (
+            lambda g: apply(OPS["embedding_grad"], (g, IDX(0, 2, 0)), {"rows": 4, "padding_idx": None}),
+            lambda: [R(3, 5)],
+        )
+    ],
     "scatter_add": [
         (lambda x, s: x.scatter_add(1, irgrad.tensor([[0, 0], [2, 1]]), s), lambda: [R(2, 3), R(2, 2)]),
         (lambda x, s: x.scatter_add(0, irgrad.tensor([[1], [0]]), s), lambda: [R(2, 3), R(2, 2)]),

@@ -70,6 +70,18 @@ SAMPLES = {
     ],
     "index_grad": [((sample((2, 5), F), idx(0, 0)), {"shape": (4, 5), "spec": (Ellipsis,)})],
     "gather": [((sample((2, 3), F), idx([0, 2], [1, 1])), {"dim": 1})],
+    "embedding": [
+        ((sample((4, 3), F), idx([0, 3], [1, 1])), {"padding_idx": None}),
+        ((sample((4, 3), D.float64), idx(2, 2, 0)), {"padding_idx": 2}),
+    ],
+    "embedding_grad": [((sample((2, 2, 3), F), idx([0, 3], [1, 1])), {"rows": 4, "padding_idx": 1})],
+    "assert_range": [
+        ((idx([0, 3], [1, 1]),), {"low": 0, "high": 4, "error": "IndexError", "message": "{value}"}),
+        (
+            (sample((2,), F),),
+            {"low": -9.0, "high": 9.0, "error": "RuntimeError", "message": "x", "closed": True},
+        ),
+    ],
     "scatter_add": [((sample((2, 3), F), idx([0, 2], [1, 1]), sample((2, 2), F)), {"dim": 1})],
     "cat": [((sample((2, 3), F), sample((2, 1), F)), {"dim": 1})],
     "flip": [((sample((2, 3), F),), {"dims": (0, 1)})],

@@ -3,7 +3,7 @@
 Importing this package registers all primitives in :data:`OPS`.
 """
 
-from . import conv, elementwise, linalg, movement, random, recurrent, reduction  # noqa: F401  (registers the ops)
+from . import checks, conv, elementwise, embedding, linalg, movement, random, recurrent, reduction  # noqa: F401  (registers the ops)
 from .registry import OPS, DtypeRule, Kind, Meta, OpDef, VjpContext, get, register
 
 __all__ = ["OPS", "DtypeRule", "Kind", "Meta", "OpDef", "VjpContext", "get", "register"]

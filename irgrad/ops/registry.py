@@ -13,6 +13,10 @@ are all interpreters of these records:
   the same rule runs on numpy arrays, on Tensors (``create_graph``) and on IR values;
 * ``kind``   the lowering class the code generator uses.
 
+``index_bounds(metas, attrs) -> {input position: exclusive bound}`` says which inputs
+hold indices into another input and the bound their values must stay under (what
+validation draws new index values from).
+
 ``save_inputs`` (True, or a tuple of the input positions the rule reads) and
 ``save_output`` say what the gradient rule reads, so autograd keeps
 only that alive (and checks in-place modification only of what it kept).
@@ -87,6 +91,7 @@ class OpDef:
     save_output: bool = False
     dtype_rule: DtypeRule = DtypeRule.NONE
     arity: int = 1
+    index_bounds: Callable[..., dict[int, int]] | None = None
     doc: str = field(default="", repr=False)
 
     def __repr__(self) -> str:

@@ -99,13 +99,11 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
             if data.dtype.kind not in "iu":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             size = shape[dim]
-            if data.size and (data.max() >= size or data.min() < -size):
-                bad = int(data.max() if data.max() >= size else data.min())
-                raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
-            # Kept as a tensor (cast as an op), so a tracer records the index as a value, not a
-            # constant; negative indices need no rewriting: numpy's indexing wraps them itself.
+            # Kept as a tensor (cast and checked as ops), so a tracer records the index as a
+            # value, not a constant; negative indices need no rewriting: numpy wraps them.
             spec.append(Ellipsis)
-            tensors.append(cast(item, int64))
+            message = f"index {{value}} is out of bounds for dimension {dim} with size {size}"
+            tensors.append(check_range(cast(item, int64), -size, size, "IndexError", message))
             dim += 1
             continue
         if isinstance(item, slice):
@@ -201,7 +199,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
             f"gather(): Index tensor must have the same number of dimensions as input tensor "
             f"(index {list(index.shape)}, input {list(input.shape)})"
         )
-    _check_index_range("gather", input, d, index)
+    index = _check_index_range("gather", input, d, index)
     return apply(OPS["gather"], (input, index), {"dim": d})  # numpy wraps negative indices
 
 
@@ -210,23 +208,29 @@ def _check_index_dtype(op: str, index: Tensor) -> None:
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
 
 
-def _check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> None:
-    """torch's bounds check: every index must address an element of ``input`` along ``d``
-    (negative ones count from the end, as numpy reads them)."""
+def check_range(t: Tensor, low, high, error: str, message: str, **options) -> Tensor:
+    """``t``, checked by the ``assert_range`` op (so compiled code checks it too): ``error(message)``
+    for a value outside ``[low, high)``; see :mod:`irgrad.ops.checks` for the options."""
+    return apply(
+        OPS["assert_range"], (t,), {"low": low, "high": high, "error": error, "message": message, **options}
+    )
+
+
+def _check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> Tensor:
+    """``index``, checked as torch does: every index must address an element of ``input``
+    along ``d`` (negative ones count from the end, as numpy reads them)."""
     size = input._data.shape[d] if input._data.ndim else 1
-    values = index._data
-    if values.size and (values.max() >= size or values.min() < -size):
-        bad = int(values.max()) if values.max() >= size else int(values.min())
-        raise RuntimeError(
-            f"{op}(): index {bad} is out of bounds for dimension {d} with size {size} "
-            f"(input {list(input.shape)}, index {list(index.shape)})"
-        )
+    message = (
+        f"{op}(): index {{value}} is out of bounds for dimension {d} with size {size} "
+        f"(input {list(input.shape)}, index {list(index.shape)})"
+    )
+    return check_range(index, -size, size, "RuntimeError", message)
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     d = normalize_dim("scatter_add", dim, input._data.ndim)
     _check_index_dtype("scatter_add", index)
-    _check_index_range("scatter_add", input, d, index)
+    index = _check_index_range("scatter_add", input, d, index)
     src = cast(ensure_tensor(src, input.dtype), input.dtype)
     return apply(OPS["scatter_add"], (input, index, src), {"dim": d})  # numpy wraps negative indices
 
@@ -240,7 +244,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
     if src is None:
         src = value
     _check_index_dtype("scatter", index)
-    _check_index_range("scatter", input, normalize_dim("scatter", dim, input._data.ndim), index)
+    index = _check_index_range("scatter", input, normalize_dim("scatter", dim, input._data.ndim), index)
     if not isinstance(src, Tensor):
         src = const(np.full(index._data.shape, src), input.dtype)
     zeros = Tensor._wrap(np.zeros(input._data.shape, dtype=input._data.dtype))
@@ -288,13 +292,17 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor.dtype is not int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     data = tensor._data
-    if data.size and data.min() < 0:
-        raise RuntimeError("one_hot: Class values must be non-negative.")
     if num_classes == -1:
         _tracing.materialize(tensor, "one_hot() without num_classes (a data-dependent shape)")
         num_classes = int(data.max()) + 1 if data.size else 0
-    elif data.size and data.max() >= num_classes:
-        raise RuntimeError("one_hot: Class values must be smaller than num_classes.")
+    tensor = check_range(
+        tensor,
+        0,
+        num_classes,
+        "RuntimeError",
+        "one_hot: Class values must be smaller than num_classes.",
+        below="one_hot: Class values must be non-negative.",
+    )
     classes = Tensor._wrap(np.arange(num_classes, dtype=np.int64))
     return cast(eq(tensor.unsqueeze(-1), classes), int64)  # ops, so tracing sees the dependence
 

@@ -78,7 +78,9 @@ def _update_view(view: Tensor, compute: Callable[[Tensor], Tensor], name: str) -
 
 def _snapshot(t: Tensor) -> Tensor:
     """A copy of ``t``'s current value that keeps its history: what an in-place op reads."""
-    return Tensor._wrap(t._data.copy(), t._node, t._out_nr, t._rg)
+    copy = Tensor._wrap(t._data.copy(), t._node, t._out_nr, t._rg)
+    _tracing.alias(copy, t)  # a tracer reads the copy as the value t holds now
+    return copy
 
 
 def _write(target: Tensor, new: Tensor, name: str) -> None:

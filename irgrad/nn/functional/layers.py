@@ -10,16 +10,17 @@ import math
 
 import numpy as np
 
+from ... import _tracing
 from ..._arguments import check_tensor_arguments
 from ...autograd.grad_mode import no_grad
-from ...dispatch import apply
-from ...dtypes import FLOAT
+from ...dispatch import apply, cast
+from ...dtypes import FLOAT, int64
 from ...ops import OPS
 from ...random import resolve
 from ...tensor import Tensor
-from ...tensor_ops.pointwise import where
 
 _LINEAR = OPS["linear"]
+_EMBEDDING = OPS["embedding"]
 
 __all__ = [
     "linear",
@@ -160,7 +161,13 @@ def embedding(
     scale_grad_by_freq: bool = False,
     sparse: bool = False,
 ) -> Tensor:
-    """Rows of ``weight`` picked by integer ``input``; rows at ``padding_idx`` get no gradient."""
+    """Rows of ``weight`` picked by integer ``input``; rows at ``padding_idx`` get no gradient.
+
+    The ``embedding`` primitive checks the ids (as PyTorch: ``index out of range in
+    self``) in its kernel, so compiled code checks them too.  ``max_norm`` (renormalising
+    rows in place) and ``scale_grad_by_freq`` depend on which ids occur: a compiled
+    function that uses them runs eagerly.
+    """
     if input.dtype.category == FLOAT:
         raise RuntimeError(
             "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
@@ -168,24 +175,23 @@ def embedding(
         )
     if weight.dim() != 2:
         raise RuntimeError(f"embedding: 'weight' must be 2-D, got shape {list(weight.shape)}")
-    idx = input._data
     num = weight.shape[0]
-    if idx.size and (idx.max() >= num or idx.min() < 0):
-        raise IndexError("index out of range in self")
-    if padding_idx is not None and padding_idx < 0:
-        padding_idx += num
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx %= num
     if max_norm is not None:
-        _embedding_renorm(weight, idx, max_norm, norm_type)
-    out = weight[Tensor._wrap(idx.astype(np.int64, copy=False))]
+        _tracing.untraceable("embedding(max_norm=...) (renormalises the rows its ids pick)")
+        _embedding_renorm(weight, input._data, max_norm, norm_type)
+    ids = cast(input, int64)
+    out = apply(_EMBEDDING, (weight, ids), {"padding_idx": padding_idx})
     if scale_grad_by_freq and weight.requires_grad:
+        _tracing.untraceable("embedding(scale_grad_by_freq=True) (counts the ids of the batch)")
+        idx = input._data
         # same values, gradient of each position divided by how often its id occurs in the batch
         _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
         scale = Tensor._wrap((1.0 / counts[inverse.reshape(idx.shape)])[..., None].astype(weight._data.dtype))
         out = out * scale + out.detach() * (1 - scale)
-    if padding_idx is not None and weight.requires_grad:
-        pad = idx == padding_idx
-        if pad.any():
-            out = where(Tensor._wrap(pad[..., None]), weight[padding_idx].detach(), out)
     return out
 
 

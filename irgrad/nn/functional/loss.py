@@ -19,7 +19,7 @@ from ...dispatch import apply
 from ...dtypes import FLOAT
 from ...ops import OPS
 from ...tensor import Tensor
-from ...tensor_ops.indexing import one_hot
+from ...tensor_ops.indexing import check_range, one_hot
 from ...tensor_ops.pointwise import where
 from .activation import _softplus_stable, log_softmax, logsigmoid
 from .layers import pairwise_distance
@@ -153,11 +153,12 @@ def _class_dim(input: Tensor) -> int:
     return 0 if input.dim() == 1 else 1
 
 
-def _check_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> None:
+def _check_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> Tensor:
     """Validate class-index targets (dtype, shape, range), raising PyTorch's errors.
 
-    The data is only read to validate it: what the loss computes from the targets is
-    built with ops (the ``nll_loss`` primitive, or :func:`_mask_targets`), so a tracer
+    Returns the target behind an ``assert_range`` op (so compiled code checks the range
+    too); what the loss computes from the targets is built with ops (the ``nll_loss``
+    primitive, or :func:`_mask_targets`), so a tracer
     sees that it depends on the target.
     """
     if input.dim() < 1:
@@ -178,11 +179,8 @@ def _check_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
             f"got {list(t.shape)}"
         )
     n_classes = input._data.shape[_class_dim(input)]
-    if t.size and 0 <= np.minimum.reduce(t, axis=None) and np.maximum.reduce(t, axis=None) < n_classes:
-        return  # the common case: every target is a class (two reductions, no mask)
-    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        raise IndexError(f"Target {int(t[bad].flat[0])} is out of bounds.")
+    message = "Target {value} is out of bounds."
+    return check_range(target, 0, n_classes, "IndexError", message, ignore=ignore_index)
 
 
 def _mask_targets(target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor]:
@@ -237,7 +235,7 @@ def nll_loss(
     """Negative log-likelihood of class-index targets given log-probabilities (N, C, d1, ...)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
-    _check_targets("nll_loss", input, target, ignore_index)
+    target = _check_targets("nll_loss", input, target, ignore_index)
     _check_weight(input, weight)
     return _nll(input, target, weight, ignore_index, reduction)
 
@@ -281,7 +279,7 @@ def cross_entropy(
     n_classes = input.shape[cdim]
     if target.dtype.category == FLOAT:
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
-    _check_targets("cross_entropy", input, target, ignore_index)
+    target = _check_targets("cross_entropy", input, target, ignore_index)
     logp = log_softmax(input, cdim)
     nll = _nll(logp, target, weight, ignore_index, reduction)
     if label_smoothing == 0.0:
@@ -338,9 +336,8 @@ def binary_cross_entropy(
             f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) is "
             "deprecated. Please ensure they have the same size."
         )
-    x = input._data
-    if x.size and (np.any(x < 0) or np.any(x > 1) or np.any(np.isnan(x))):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    message = "all elements of input should be between 0 and 1"
+    input = check_range(input, 0.0, 1.0, "RuntimeError", message, closed=True)
     x = input.detach()
     log_x = _clamped_log(x)
     log_1mx = _clamped_log(1.0 - x)
@@ -516,8 +513,9 @@ def gaussian_nll_loss(
             var = var.unsqueeze(-1)
         elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
             raise ValueError("var is of incorrect size")
-    if bool((var.detach() < 0).any()):
-        raise ValueError("var has negative entry/entries")
+    var = check_range(
+        var, 0.0, math.inf, "ValueError", "var has negative entry/entries", closed=True, nan_ok=True
+    )
     held = var.detach()
     var = where(held < eps, var - held + eps, var)  # eps in value below it, var's own gradient
     loss = 0.5 * (var.log() + (input - target) ** 2 / var)
