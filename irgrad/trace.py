@@ -131,6 +131,11 @@ class Tracer:
         """The node holding ``t``'s current value (see the class doc)."""
         if t._base is not None:
             refresh_view(t)  # a stale view is re-derived from its base's current value
+        return self._resolve(t)
+
+    def _resolve(self, t: Tensor) -> int:
+        """:meth:`lookup` without re-deriving a stale view (for the write path, which
+        must not touch autograd's view state in the middle of an in-place op)."""
         nid = self.values.get(id(t))
         if nid is not None:
             return nid
@@ -241,7 +246,7 @@ class Tracer:
 
     def _set(self, target: Tensor, nid: int) -> None:
         """``target``'s storage now holds node ``nid``: so does every tensor wrapping the same array."""
-        self.lookup(target)  # a free tensor only ever written is bound, so the write is kept
+        self._resolve(target)  # a free tensor only ever written is bound, so the write is kept
         key = id(target._data)
         self.arrays[key] = nid
         for t in self.holders.get(key, ()):

@@ -202,3 +202,38 @@ def test_registry_names_are_consistent():
     for name, op in OPS.items():
         assert op.name == name and repr(op) == f"<op {name}>"
         assert op.arity >= -1  # -1: variadic; 0: no tensor inputs (random ops)
+
+
+def _index_inputs(op, args, attrs) -> set[int]:
+    """Input positions (after the first) whose integer values ``op`` indexes with: replacing
+    them by a huge value makes the kernel raise."""
+    found = set()
+    for pos, a in enumerate(args):
+        if pos == 0 or not isinstance(a, np.ndarray) or a.dtype.kind not in "iu" or a.size == 0:
+            continue
+        changed = list(args)
+        changed[pos] = np.full_like(a, np.iinfo(a.dtype).max)
+        try:
+            op.eval(*changed, **attrs)
+        except (IndexError, ValueError, RuntimeError):
+            found.add(pos)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_ops_that_index_declare_their_index_bounds(name):
+    """Validation draws new index values from ``index_bounds``: an op that indexes with an
+    input must declare its bound, and every value under the bound must be valid."""
+    op = OPS[name]
+    for args, attrs in SAMPLES[name]:
+        needed = _index_inputs(op, args, attrs)
+        if not needed:
+            continue
+        assert op.index_bounds is not None, f"{name} indexes with inputs {needed}: declare index_bounds"
+        metas = [Meta(np.shape(a), D.from_numpy_dtype(np.asarray(a).dtype)) for a in args]
+        bounds = op.index_bounds(metas, attrs)
+        assert needed <= set(bounds), f"{name}: index_bounds {bounds} misses inputs {needed}"
+        for pos, bound in bounds.items():
+            top = list(args)
+            top[pos] = np.full_like(args[pos], bound - 1)
+            op.eval(*top, **attrs)  # the largest valid value is accepted

@@ -381,6 +381,7 @@ register(
         _max_pool_scatter_vjp,
         save_inputs=(1,),
         arity=2,
+        index_bounds=lambda metas, attrs: {1: int(np.prod(attrs["kernel"]))},
         doc="A zero image of `shape` with each pooled gradient added at its window's "
         "`max_pool_argmax` position (max_pool's gradient).",
     )

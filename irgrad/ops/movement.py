@@ -165,6 +165,28 @@ def _probe(shape, dtype, spec, index_metas):
     return Meta(dummy[build_index(spec, idx)].shape, dtype)
 
 
+def _index_dims(spec: tuple) -> list[int]:
+    """The indexed dim of each index array of ``spec``, in order."""
+    dims, d = [], 0
+    for item in spec:
+        if item is None:
+            continue
+        if item is Ellipsis:
+            dims.append(d)
+        d += 1
+    return dims
+
+
+def _index_bounds(metas, attrs) -> dict[int, int]:
+    shape = metas[0].shape
+    return {k + 1: shape[d] for k, d in enumerate(_index_dims(attrs["spec"]))}
+
+
+def _index_grad_bounds(metas, attrs) -> dict[int, int]:
+    shape = attrs["shape"]
+    return {k + 1: shape[d] for k, d in enumerate(_index_dims(attrs["spec"]))}
+
+
 def _index_vjp(F, g, c):
     indices = c.ins[1:]
     grad = F.index_grad(g, *indices, shape=c.metas[0].shape, spec=c.attrs["spec"])
@@ -178,6 +200,7 @@ _movement(
     _index_vjp,
     save_inputs=True,
     arity=-1,
+    index_bounds=_index_bounds,
     doc="Advanced indexing: `spec` holds ints, slices and None, and `...` where each "
     "int64 index tensor goes.",
 )
@@ -195,6 +218,7 @@ _movement(
     _index_grad_vjp,
     save_inputs=True,
     arity=-1,
+    index_bounds=_index_grad_bounds,
     doc="Zeros of `shape` with g added at the indexed positions (repeats accumulate).",
 )
 
@@ -237,6 +261,12 @@ def _gather_vjp(F, g, c):
     return F.scatter_add(zeros, index, g, dim=c.attrs["dim"]), None
 
 
+def _bound_along_dim(metas, attrs) -> dict[int, int]:
+    """The index (input 1) addresses input 0 along ``dim``."""
+    shape = metas[0].shape
+    return {1: shape[attrs["dim"]] if shape else 1}
+
+
 _movement(
     "gather",
     _gather_kernel,
@@ -244,6 +274,7 @@ _movement(
     _gather_vjp,
     save_inputs=True,
     arity=2,
+    index_bounds=_bound_along_dim,
 )
 
 
@@ -277,6 +308,7 @@ _movement(
     _scatter_add_vjp,
     save_inputs=True,
     arity=3,
+    index_bounds=_bound_along_dim,
 )
 
 
@@ -382,6 +414,7 @@ register(
         _nll_loss_vjp,
         save_inputs=True,
         arity=2,
+        index_bounds=lambda metas, attrs: {1: metas[0].shape[_class_dim(len(metas[0].shape))]},
         doc="`-logp[target]` along the class dim (1, or 0 for 1-D input), 0 where target == "
         "`ignore_index`; `reduction` 'none', 'sum' or 'mean' (over the counted targets).",
     )
@@ -395,6 +428,7 @@ register(
         _nll_loss_grad_vjp,
         save_inputs=(1,),
         arity=2,
+        index_bounds=lambda metas, attrs: {1: attrs["shape"][_class_dim(len(attrs["shape"]))]},
         doc="The gradient of `nll_loss` with respect to `logp`: zeros of `shape` with `-g` (divided by "
         "the count for 'mean') at each counted target.",
     )
