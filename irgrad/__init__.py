@@ -147,6 +147,8 @@ _install_methods()
 from . import nn  # noqa: E402  (needs the Tensor methods installed above)
 from .compile import compile, mark_dynamic  # noqa: E402,A004
 from .compiler.capture import trace  # noqa: E402
+from . import compiler  # noqa: E402  (irgrad.compiler: reset, disable, is_compiling)
+from .debug import debug_nans  # noqa: E402
 
 float = float32  # noqa: A001
 double = float64

@@ -7,7 +7,37 @@ one attribute read.
 
 from __future__ import annotations
 
+import os
+import sys
+
+import numpy as np
+
 ACTIVE = None  # the irgrad.trace.Tracer recording now, or None
+DEBUG_NANS = os.environ.get("IRGRAD_DEBUG_NANS", "") not in ("", "0")  # see irgrad.debug_nans
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_source() -> str | None:
+    """``file.py:line`` of the innermost frame outside the irgrad package."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+def check_finite(what: str, value, source: str | None = None, inputs=()) -> None:
+    """Under ``debug_nans``: raise FloatingPointError if ``value`` holds a NaN or an infinity."""
+    if value.dtype.kind not in "fc" or np.isfinite(value).all():
+        return
+    kind = "NaN" if np.isnan(value).any() else "inf"
+    upstream = any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in inputs)
+    cause = "from an input that already held NaN/inf" if upstream else "from finite inputs"
+    raise FloatingPointError(
+        f"debug_nans: {what} produced {kind} ({cause}) at {source or user_source() or '<unknown>'}"
+    )
 
 
 def materialize(tensor, what: str) -> None:

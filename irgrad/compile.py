@@ -38,6 +38,7 @@ from .compiler import registry
 from .compiler.backends import BACKENDS, get_backend
 from .compiler.build import Built, build
 from .compiler.capture import Capture, capture
+from .compiler.check import checked_call
 from .compiler.dynamic import marked_dims, symbolic
 from .compiler.explain import Explanation, explain
 from .compiler.guards import Guard
@@ -97,6 +98,7 @@ class Compiled:
         dump: str | None,
         verify: bool = False,
         name: str | None = None,
+        check: bool = False,
     ) -> None:
         self.backend_name = backend
         self.backend = get_backend(backend)
@@ -113,6 +115,7 @@ class Compiled:
         self.dumper = Dumper(dump or os.environ.get("IRGRAD_DUMP"))
         self.verify = verify or os.environ.get("IRGRAD_VERIFY", "") not in ("", "0")
         self.name = name or getattr(fn, "__name__", "forward")
+        self.check = check
         self.entries: list[Entry] = []  # most recently used last
         self.log: list[str] = []  # compile events: first compile, recompiles with reasons, fallbacks
         self.breaks: list[GraphBreak] = []
@@ -145,6 +148,8 @@ class Compiled:
                     entries.append(entries.pop(k))
                 if entry.graph_break is not None:
                     return self.fn(*args, **kwargs)
+                if self.check:
+                    return checked_call(self, entry, roots, inputs, args, kwargs)
                 return run(entry, roots, inputs)
         return self._miss(roots, args, kwargs)
 
@@ -316,11 +321,15 @@ def compile(
     mode: str | None = None,
     options: dict | None = None,
     disable: bool = False,
+    check: bool = False,
 ):
     """Compile a module or function (also usable as ``@irgrad.compile`` or ``@irgrad.compile(...)``).
 
     ``options={"verify": True}`` (or ``IRGRAD_VERIFY=1``) runs the IR verifier after every
-    pass.  ``disable=True`` returns the function unchanged (PyTorch's switch).  ``mode``
+    pass.  ``check=True`` runs eager execution beside every compiled call and raises
+    :class:`~irgrad.compiler.check.CompileCheckError` on a difference, naming the first
+    differing graph node and its source line.  ``disable=True`` returns the function
+    unchanged (PyTorch's switch).  ``mode``
     and the other ``options`` are accepted for ``torch.compile`` compatibility and ignored.
 
     Returns a callable with the original's behaviour: same outputs, same gradients, same
@@ -336,6 +345,7 @@ def compile(
             mode=mode,
             options=options,
             disable=disable,
+            check=check,
         )
     if disable:
         return model
@@ -346,10 +356,10 @@ def compile(
         model = model._orig_mod
     if isinstance(model, Module):
         compiled = Compiled(
-            model._call_impl, model, backend, dynamic, fullgraph, dump, verify, name=type(model).__name__
+            model._call_impl, model, backend, dynamic, fullgraph, dump, verify, type(model).__name__, check
         )
         return CompiledModule(model, compiled)
-    compiled = Compiled(model, model, backend, dynamic, fullgraph, dump, verify)
+    compiled = Compiled(model, model, backend, dynamic, fullgraph, dump, verify, check=check)
 
     @functools.wraps(model)
     def wrapper(*args, **kwargs):

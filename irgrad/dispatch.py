@@ -61,6 +61,8 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
             break
     if _tracing.ACTIVE is not None:
         _tracing.ACTIVE.record(op, inputs, attrs, out)
+    if _tracing.DEBUG_NANS:
+        _tracing.check_finite(op.name, data, inputs=[t._data for t in inputs])
     return out
 
 

@@ -21,14 +21,13 @@ the source line and stops recording; the function finishes eagerly.
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _tracing
+from ._tracing import user_source
 from .autograd.grad_mode import no_grad
 from .autograd.views import refresh_view, scatter_into_base, view_positions
 from .dispatch import broadcast, cast
@@ -36,19 +35,6 @@ from .ir import BUFFER, PARAM, STATE_ROLE, USER, Graph, TensorType
 from .nn.parameter import Parameter
 from .ops import Kind
 from .tensor import Tensor
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def user_source() -> str | None:
-    """``file.py:line`` of the innermost frame outside the irgrad package."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
-        frame = frame.f_back
-    return None
 
 
 class GraphBreakError(RuntimeError):
@@ -79,8 +65,11 @@ class Tracer:
     but rebinding it cannot be seen.
     """
 
-    def __init__(self, name: str = "forward", fullgraph: bool = False, snapshot=None) -> None:
+    def __init__(
+        self, name: str = "forward", fullgraph: bool = False, snapshot=None, record_values: bool = False
+    ) -> None:
         self.graph = Graph(name)
+        self.node_values: dict | None = {} if record_values else None  # node -> eager value (check=True)
         self.fullgraph = fullgraph
         self.snapshot = snapshot
         self.values: dict[int, int] = {}  # id(tensor) -> node id
@@ -178,6 +167,8 @@ class Tracer:
         if op.kind is Kind.RANDOM or any(a in self.dependent for a in args):
             self.dependent.add(nid)
         self._remember(out, nid)
+        if self.node_values is not None:
+            self.node_values[nid] = out._data.copy()
 
     def on_materialize(self, t: Tensor, what: str) -> None:
         if self.graph_break is not None:

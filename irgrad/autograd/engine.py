@@ -201,6 +201,16 @@ def _accumulate_grad(t, grad, create_graph: bool, as_tensors: bool) -> None:
         current._bump_version()
 
 
+def _check_grads(node, in_grads, grads) -> None:
+    """Under ``debug_nans``: the backward of ``node`` must not produce NaN or inf."""
+    arrays = [g._data if hasattr(g, "_data") else g for g in grads if g is not None]
+    for g in in_grads:
+        if g is not None:
+            _tracing.check_finite(
+                f"the backward of {node.name()}", np.asarray(getattr(g, "_data", g)), inputs=arrays
+            )
+
+
 def run_backward(
     outputs: Sequence,
     grad_outputs: Sequence,
@@ -268,6 +278,8 @@ def run_backward(
                         captured[i] = g if captured[i] is None else captured[i] + g
             if needed is None or node in needed:
                 in_grads = node.apply(grads, F, as_tensors, release)
+                if _tracing.DEBUG_NANS:
+                    _check_grads(node, in_grads, grads)
             else:
                 in_grads = nones * len(node.edges)
             for edge, g in zip(node.edges, in_grads):

@@ -48,6 +48,7 @@ class Capture:
     result: Any = None  # what the traced (eager) call returned
     unlocated: list = field(default_factory=list)
     arg_sources: list = field(default_factory=list)  # per tensor argument leaf: its snapshot node
+    node_values: dict | None = None  # node -> eager value, when asked for (check=True)
 
     def release(self) -> None:
         """Drop what only compiling needed (the traced call's tensors and result)."""
@@ -80,13 +81,14 @@ def capture(
     name: str = "forward",
     fullgraph: bool = False,
     call: Callable | None = None,
+    record_values: bool = False,
 ) -> Capture:
     """Trace one call of ``fn(*args, **kwargs)`` with its state (see the module doc).
 
     ``call`` is what runs when it is not ``fn`` itself (a module's uncompiled call);
     the state is walked from ``fn``."""
     snapshot = state.walk(fn, args, kwargs)
-    tracer = Tracer(re.sub(r"[^\w.]", "", name) or "forward", fullgraph, snapshot)
+    tracer = Tracer(re.sub(r"[^\w.]", "", name) or "forward", fullgraph, snapshot, record_values)
     leaves, _ = flatten((args, kwargs), _is_tensor)
     names = argument_names(fn, len(args))
     positional = len(leaves) == len(args)
@@ -98,6 +100,7 @@ def capture(
         result = (call or fn)(*args, **kwargs)
         out = _finish(tracer, snapshot, result)
     out.arg_sources = [snapshot.source_of(t) for t in leaves]
+    out.node_values = tracer.node_values
     return out
 
 

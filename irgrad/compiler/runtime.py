@@ -11,18 +11,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _tracing
 from ..autograd.grad_mode import STATE
 from ..autograd.graph import FREED_MESSAGE, edge_of, next_function
+from ..ir import Graph, node_values
 from ..tensor import Tensor
 from ..utils.pytree import unflatten
 from . import effects
 
 
+def checked_run(graph: Graph, arrays: list) -> list:
+    """``graph`` run node by node with every value checked for NaN and inf (``debug_nans``)."""
+
+    def check(node, value, args) -> None:
+        _tracing.check_finite(f"{node.op} in the compiled {graph.name} graph", value, node.source, args)
+
+    values = node_values(graph, arrays, check)
+    return [values[o] for o in graph.outputs]
+
+
 class CompiledBackward:
     """The grad_fn of a compiled forward's outputs: runs the compiled backward graph."""
 
-    def __init__(self, run_backward, wrt: list, saved: list, inputs: list, out_meta: list) -> None:
-        self.run_backward = run_backward
+    def __init__(self, built, wrt: list, saved: list, inputs: list, out_meta: list) -> None:
+        self.built = built
         self.saved = saved
         self.edges = tuple(edge_of(inputs[i]) for i in wrt)
         self.n_outputs = len(out_meta)
@@ -50,7 +62,11 @@ class CompiledBackward:
         seeds = [
             g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)
         ]
-        grads_in = tuple(self.run_backward(self.saved + seeds))
+        arrays = self.saved + seeds
+        if _tracing.DEBUG_NANS:
+            grads_in = tuple(checked_run(self.built.backward, arrays))
+        else:
+            grads_in = tuple(self.built.run_backward(arrays))
         if release:
             self.saved = []
             self.freed = True
@@ -60,7 +76,8 @@ class CompiledBackward:
 def run(entry, roots: tuple, inputs: list):
     """One compiled call of ``entry`` (a cached graph whose guard returned ``inputs``)."""
     capture, built = entry.capture, entry.built
-    results = built.run_forward([t._data for t in inputs])
+    arrays = [t._data for t in inputs]
+    results = checked_run(built.forward, arrays) if _tracing.DEBUG_NANS else built.run_forward(arrays)
     n = capture.n_values
     mutated = capture.mutated
     for pos, value in zip(mutated, results[n : n + len(mutated)]):
@@ -72,7 +89,7 @@ def run(entry, roots: tuple, inputs: list):
     if built.wrt and STATE.enabled:
         saved = list(results[n + len(mutated) :])
         out_meta = [(a.shape, a.dtype) for a in results[:n]]
-        node = CompiledBackward(built.run_backward, built.wrt, saved, inputs, out_meta)
+        node = CompiledBackward(built, built.wrt, saved, inputs, out_meta)
         for k, t in enumerate(tensors):
             if capture.requires_grad[k]:
                 t._node, t._out_nr, t._rg = node, k, True

@@ -100,20 +100,26 @@ def index_bounds(capture: Capture) -> dict[int, int]:
 def perturbed(t: Tensor, rng: np.random.Generator, bound: int | None = None) -> Tensor:
     """A tensor like ``t`` holding other values of the same kind (see the module doc)."""
     data = t._data
+    for _ in range(8):  # values equal to the old ones would prove nothing: draw again
+        values = _draw(data, rng, bound)
+        if data.size == 0 or not np.array_equal(values, data) or (bound is not None and bound <= 1):
+            break
+    out = Tensor._wrap(np.ascontiguousarray(values))
+    out._rg = t._rg
+    return out
+
+
+def _draw(data: np.ndarray, rng: np.random.Generator, bound: int | None) -> np.ndarray:
     kind = data.dtype.kind
     if kind == "f":
         scale = float(np.std(data)) if data.size > 1 else 1.0
         noisy = data + rng.standard_normal(data.shape).astype(data.dtype) * (0.5 * scale + 1e-3)
-        values = noisy.astype(data.dtype)
-    elif kind == "b":
-        values = rng.random(data.shape) < 0.5
-    elif bound is not None:
-        values = rng.integers(0, max(bound, 1), data.shape).astype(data.dtype)
-    elif data.size:
+        return noisy.astype(data.dtype)
+    if kind == "b":
+        return rng.random(data.shape) < 0.5
+    if bound is not None:
+        return rng.integers(0, max(bound, 1), data.shape).astype(data.dtype)
+    if data.size:
         low, high = int(data.min()), int(data.max())
-        values = rng.integers(min(low, 0), max(high, 1) + 1, data.shape).astype(data.dtype)
-    else:
-        values = data.copy()
-    out = Tensor._wrap(np.ascontiguousarray(values) if data.flags.c_contiguous else values)
-    out._rg = t._rg
-    return out
+        return rng.integers(min(low, 0), max(high, 1) + 4, data.shape).astype(data.dtype)
+    return data.copy()

@@ -1,7 +1,7 @@
 """The IR: typed dataflow graphs on networkx, their text form, verifier and interpreter."""
 
 from .graph import BUFFER, CONSTANT, FUSED, INPUT, PARAM, STATE_ROLE, USER, Graph, Node, TensorType
-from .interpreter import compile_graph, interpret
+from .interpreter import compile_graph, interpret, node_values
 from .parser import IRParseError, parse_graph
 from .printer import print_graph
 from .verifier import VerificationError, verify
@@ -21,6 +21,7 @@ __all__ = [
     "VerificationError",
     "compile_graph",
     "interpret",
+    "node_values",
     "parse_graph",
     "print_graph",
     "verify",

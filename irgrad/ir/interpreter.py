@@ -78,3 +78,37 @@ def compile_graph(graph: Graph) -> Callable[[Sequence[np.ndarray]], list[np.ndar
 def interpret(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Run ``graph`` once on ``inputs`` (numpy arrays) and return its outputs."""
     return compile_graph(graph)(inputs)
+
+
+def node_values(graph: Graph, inputs: Sequence[np.ndarray], check=None) -> dict[int, np.ndarray]:
+    """Every node's value when ``graph`` runs on ``inputs``: the reference for localising errors.
+
+    ``check(node, value, args)`` (optional) sees each op node's value and argument values
+    as it is computed and may raise (``debug_nans`` does).  Slow: nothing is freed and nothing is scheduled once.
+    """
+    if len(inputs) != len(graph.inputs):
+        raise TypeError(f"graph {graph.name} takes {len(graph.inputs)} inputs, got {len(inputs)}")
+    values: dict[int, np.ndarray] = dict(zip(graph.inputs, inputs))
+    sizes = {
+        name: inputs[pos].shape[d]
+        for pos, nid in enumerate(graph.inputs)
+        for d, name in enumerate(graph.node(nid).type.shape)
+        if isinstance(name, str)
+    }
+    for nid in graph.order():
+        node = graph.node(nid)
+        if node.op == INPUT:
+            continue
+        if node.op == CONSTANT:
+            values[nid] = node.value
+            continue
+        args = [values[a] for a in graph.args(nid)]
+        attrs = resolve(node.attrs, sizes) if has_sym(node.attrs) else node.attrs
+        if node.op == FUSED:
+            (value,) = [node_values(node.body, args, check)[o] for o in node.body.outputs]
+        else:
+            value = np.asarray(OPS[node.op].eval(*args, **attrs))
+        if check is not None:
+            check(node, value, args)
+        values[nid] = value
+    return values

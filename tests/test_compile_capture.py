@@ -1,0 +1,171 @@
+"""The tracer cannot be fooled, validation cannot be fooled, and when something is wrong
+the user is told where: check=True, debug_nans, and PyTorch's errors in compiled code."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import irgrad
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+from irgrad.compiler import CompileWarning
+from irgrad.compiler.check import CompileCheckError
+from irgrad.tensor import Tensor
+
+
+def test_embedding_rows_are_read_at_every_call():
+    """The issue's snippet: an embedding's first ids must not be baked into the graph."""
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 3))
+    c = irgrad.compile(model, backend="numpy")
+    with irgrad.no_grad():
+        c(irgrad.zeros(4, 1, dtype=irgrad.long))
+        for ids in ([[1], [2], [3], [4]], [[9], [0], [9], [5]]):
+            b = irgrad.tensor(ids)
+            assert irgrad.allclose(c(b), model(b))
+    assert not c._compiled.breaks
+
+
+@pytest.mark.parametrize(
+    "fn, good, bad, error",
+    [
+        (lambda w, i: F.embedding(i, w), [1, 3], [1, 10], "index out of range in self"),
+        (lambda w, i: F.embedding(i, w), [1, 3], [-1, 2], "index out of range in self"),
+        (lambda w, i: w.gather(0, i[:, None].expand(2, 3)), [1, 3], [1, 7], "out of bounds for dimension 0"),
+        (lambda w, i: w[i], [1, 3], [1, -7], "out of bounds for dimension 0"),
+        (lambda w, i: F.cross_entropy(w[:2], i), [1, 2], [1, -3], "Target -3 is out of bounds"),
+        (lambda w, i: F.one_hot(i, 4).float() + w.sum(), [1, 3], [1, 4], "smaller than num_classes"),
+    ],
+)
+def test_compiled_code_checks_indices_as_eager_does(fn, good, bad, error):
+    w = irgrad.randn(5, 3)
+    c = irgrad.compile(fn, backend="numpy")
+    with irgrad.no_grad():
+        c(w, irgrad.tensor(good))
+        c(w, irgrad.tensor(good))  # the graph runs now
+        with pytest.raises((IndexError, RuntimeError), match=error):
+            fn(w, irgrad.tensor(bad))
+        with pytest.raises((IndexError, RuntimeError), match=error):
+            c(w, irgrad.tensor(bad))
+
+
+def test_validation_redraws_equal_indices_and_warns_once_with_the_reason():
+    """All-equal ids used to survive validation (a permutation of equal values changes nothing)."""
+
+    def sneaky(w, i):  # reads the ids behind the tracer's back
+        return w * Tensor._wrap(np.asarray(float(i._data.sum()), dtype=np.float32))
+
+    c = irgrad.compile(sneaky, backend="numpy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with irgrad.no_grad():
+            for ids in ([0, 0, 0], [1, 2, 0], [2, 2, 2]):
+                i = irgrad.tensor(ids)
+                w = irgrad.ones(3)
+                np.testing.assert_allclose(c(w, i).numpy(), sneaky(w, i).numpy())
+    rejections = [w for w in caught if issubclass(w.category, CompileWarning)]
+    assert len(rejections) == 1 and "graph rejected" in str(rejections[0].message)
+
+
+def test_check_mode_names_the_first_wrong_node_and_keeps_eager_state():
+    count = irgrad.zeros(())
+
+    def sneaky(x):
+        count.add_(1)  # a side effect: validation cannot run this function again
+        return (x * Tensor._wrap(np.asarray(x._data.max()))).exp()
+
+    c = irgrad.compile(sneaky, backend="numpy", check=True)
+    with irgrad.no_grad():
+        c(irgrad.tensor([1.0, 2.0]))
+        with pytest.raises(
+            CompileCheckError, match=r"first differing node %\d+ = mul\(\.\.\.\) at test_compile_capture"
+        ):
+            c(irgrad.tensor([1.0, 5.0]))
+    assert count.item() == 2  # each call's side effect happened once, as eager
+
+
+def test_check_mode_passes_a_right_training_step():
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    opt = irgrad.optim.Adam(model.parameters(), lr=0.01)
+
+    @irgrad.compile(backend="numpy", check=True)
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    losses = [float(step(irgrad.randn(5, 4), irgrad.randint(0, 2, (5,)))) for _ in range(4)]
+    assert all(np.isfinite(losses))
+
+
+def test_debug_nans_names_the_op_and_line_in_eager_and_compiled_code():
+    def f(x):
+        y = x * 2
+        return y.log().sum()  # the line reported
+
+    c = irgrad.compile(f, backend="numpy")
+    x = irgrad.tensor([1.0, -1.0])
+    c(x)
+    for fn in (f, c):
+        with (
+            irgrad.debug_nans(),
+            pytest.raises(FloatingPointError, match=r"log.*NaN.*test_compile_capture.py:\d+"),
+        ):
+            fn(x)
+    assert np.isnan(c(x).item())  # off again outside the context
+
+
+def test_debug_nans_in_a_compiled_backward():
+    g = irgrad.compile(lambda x: (x.sqrt() * 0 + x).sum(), backend="numpy")
+    g(irgrad.ones(2, requires_grad=True))
+    x = irgrad.tensor([1.0, 0.0], requires_grad=True)
+    with irgrad.debug_nans(), pytest.raises(FloatingPointError, match="backward"):
+        g(x).backward()
+
+
+def test_dynamic_index_with_mark_dynamic_never_reuses_a_graph_of_another_size():
+    def f(x0, i5):
+        return x0[:, i5]
+
+    c = irgrad.compile(f, backend="numpy")
+    with irgrad.no_grad():
+        for n in (3, 6, 9, 1):
+            x = irgrad.mark_dynamic(irgrad.randn(n, 4), 0)
+            i = irgrad.tensor([0, 2])
+            out = c(x, i)
+            assert out.shape == (n, 2)
+            np.testing.assert_array_equal(out.numpy(), f(x, i).numpy())
+
+
+def test_dynamic_true_with_a_float64_sum_and_backward():
+    def f(x1):
+        return irgrad.reshape(x1.sum((-2,), dtype=irgrad.float64), (-1, 5))
+
+    c = irgrad.compile(f, backend="numpy", dynamic=True)
+    for n in (4, 6, 7, 4):
+        x, y = irgrad.randn(n, 3, 5, requires_grad=True), None
+        y = x.detach().requires_grad_()
+        c(x).sum().backward()
+        f(y).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy())
+
+
+def test_dynamic_true_where_a_size_probe_fails_never_raises():
+    """Growing the batch of x leaves the closure's target at its size: the probe raises,
+    so the graphs stay per size, and the user's calls (which eager runs fine) never fail."""
+    target = irgrad.tensor([0, 1, 2, 1])
+    lin = nn.Linear(3, 3)
+
+    def f(x):
+        return F.cross_entropy(lin(x)[:4], target)
+
+    c = irgrad.compile(f, backend="numpy", dynamic=True)
+    with irgrad.no_grad():
+        for n in (4, 5, 6, 4):
+            x = irgrad.randn(n, 3)
+            np.testing.assert_allclose(c(x).numpy(), f(x).numpy(), rtol=1e-6)
+    assert any("specialising per size" in e or "one graph" in e for e in c._compiled.log)
