@@ -69,10 +69,9 @@ def _ratio(a: float | None, b: float | None) -> str:
 def _cell(c: dict[str, Any] | None, base_ms: float | None) -> str:
     if c is None:
         return "-"
-    if c["status"] == "n/a":
-        return "n/a: " + _escape(c["reason"])[:70]
-    text = f"{_fmt_ms(c['median_ms'])} ({_ratio(c['median_ms'], base_ms)})"
-    return f"WRONG: {text}" if c["status"] == "WRONG" else text
+    if c["status"] in ("n/a", "WRONG"):
+        return f"{c['status']}: " + _escape(c["reason"])[:70]
+    return f"{_fmt_ms(c['median_ms'])} ({_ratio(c['median_ms'], base_ms)})"
 
 
 def _escape(text: str) -> str:
@@ -112,13 +111,14 @@ def markdown(data: dict[str, Any]) -> str:
     for w in data["workloads"]:
         base_ms = _base_ms(w, base)
         for c in w["contenders"]:
-            if c["status"] == "n/a":
-                lines.append(f"| {w['name']} | {c['name']} | n/a: {_escape(c['reason'])} | | | | | | |")
+            if c["status"] in ("n/a", "WRONG"):
+                lines.append(
+                    f"| {w['name']} | {c['name']} | {c['status']}: {_escape(c['reason'])} | | | | | | |"
+                )
                 continue
-            status = "WRONG: " if c["status"] == "WRONG" else ""
             compile_s = "-" if c["compile_s"] is None else f"{c['compile_s']:.2f}"
             lines.append(
-                f"| {w['name']} | {c['name']} | {status}{_fmt_ms(c['median_ms'])} | {_fmt_ms(c['min_ms'])} | "
+                f"| {w['name']} | {c['name']} | {_fmt_ms(c['median_ms'])} | {_fmt_ms(c['min_ms'])} | "
                 f"{_fmt_ms(c['max_ms'])} | {_ratio(c['median_ms'], base_ms)} | {compile_s} | "
                 f"{_ratio(c['median_ms'], w['bound_ms'])} | {c['steps']} |"
             )
@@ -142,9 +142,11 @@ def markdown(data: dict[str, Any]) -> str:
     lines += ["", "## Method", ""]
     lines.append(
         "All contenders run in one process. Per workload each makes a first call (compile latency = first call "
-        "minus the median warm step) and a second; compiled irgrad is checked against eager irgrad after that "
-        "second step, the first that runs compiled code (output and every gradient, allclose; `WRONG` "
-        "otherwise); then all take warm-up steps and then turns in rotating order until the workload's time is "
+        "minus the median warm step) and two more; compiled irgrad is then checked against eager irgrad, both "
+        "from the same initial weights (the loss, every gradient and every parameter, allclose): a compiled "
+        "contender that differs is `WRONG` and is not timed. `irgrad compiled step` compiles the whole training "
+        "step (zero_grad, forward, loss, backward, SGD step) as one function. Then all take warm-up steps and "
+        "then turns in rotating order until the workload's time is "
         "used. A turn is a 0.2 s pause, one untimed step and about 0.2 s of timed steps, so that no contender "
         "is timed while another framework's worker threads still spin: numpy's OpenBLAS workers spin for about "
         "130 ms after a GEMM, torch's OpenMP workers for about 10 ms, and on 2 cores a spinning worker takes a "

@@ -48,6 +48,9 @@ from .workloads import Contender, Workload, jax_contender, select, standard_work
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RTOL, ATOL = 1e-3, 1e-5  # compiled vs eager irgrad, float32 with a different op order
+CHECKED_STEPS = (
+    3  # compiled irgrad must match eager after this many steps: a step that does not train is WRONG
+)
 
 
 @dataclass
@@ -187,6 +190,22 @@ def contenders_for(
                 ),
             )
         )
+        if workload.training:
+            name = f"irgrad compiled step ({b})"
+            out.append(
+                (
+                    name,
+                    "irgrad",
+                    lambda b=b, name=name: torchlike_contender(
+                        workload,
+                        irgrad,
+                        name,
+                        "irgrad",
+                        wrap=lambda fn: irgrad.compile(fn, backend=b),
+                        whole_step=True,
+                    ),
+                )
+            )
     torch = frameworks.get("torch")
     if torch is not None:
         out.append(
@@ -241,10 +260,11 @@ def measure_workload(
 ) -> list[Outcome]:
     """Time every contender of one workload, interleaved; see the module docstring for the protocol.
 
-    Each contender's first two steps come before any timing: the first compiles (irgrad's
-    compiler runs that call eagerly while tracing it), so the check of compiled irgrad
-    against eager irgrad uses the values after the second step, when both started it
-    from the same weights.
+    Each contender's first ``CHECKED_STEPS`` steps come before any timing: the first ones
+    compile (irgrad's compiler runs those calls eagerly while tracing them), and compiled
+    irgrad is then checked against eager irgrad on the loss, every gradient and every
+    parameter, all from the same initial weights: a compiled step that does not update
+    the weights, or updates them wrongly, is marked WRONG and not reported.
     """
     outcomes: list[Outcome] = []
     live: list[tuple[Outcome, Contender]] = []
@@ -256,7 +276,8 @@ def measure_workload(
         try:
             contender = factory()
             outcome.first_ms = _timed(contender.step)
-            contender.step()
+            for _ in range(CHECKED_STEPS - 1):
+                contender.step()
             breaks = contender.graph_breaks()
             if breaks:
                 raise RuntimeError(f"graph break: {breaks[0]}")
@@ -273,7 +294,8 @@ def measure_workload(
             ok, outcome.max_abs_diff, why = _compare(reference, values)
             if not ok:
                 outcome.status, outcome.reason = "WRONG", why
-                log(f"  {name}: WRONG ({why})")
+                log(f"  {name}: WRONG ({why}): not timed")
+                continue  # a wrong answer has no speed worth reporting
         live.append((outcome, contender))
 
     for _ in range(max(0, settings.warmup - 1)):

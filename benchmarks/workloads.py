@@ -416,26 +416,38 @@ class Contender:
 
 
 def torchlike_contender(
-    workload: Workload, lib: ModuleType, name: str, framework: str, wrap: Callable[[Any], Any] | None = None
+    workload: Workload,
+    lib: ModuleType,
+    name: str,
+    framework: str,
+    wrap: Callable[[Any], Any] | None = None,
+    whole_step: bool = False,
 ) -> Contender:
-    """irgrad or PyTorch (same code): eager, or with the forward wrapped by a compiler (``wrap``)."""
+    """irgrad or PyTorch (same code): eager, or compiled by ``wrap``: the forward, or with
+    ``whole_step`` the whole training step (zero_grad, forward, loss, backward, SGD step)."""
     lib.manual_seed(SEED)
     x, y = workload.data()
     built = workload.spec.build(lib, x, y)
-    fn = built.fn if wrap is None else wrap(built.fn)
+    fn = built.fn if wrap is None or whole_step else wrap(built.fn)
     F = lib.nn.functional
     state: dict[str, Any] = {}
     if workload.training:
         opt = lib.optim.SGD(built.params, lr=LR)
 
-        def step() -> None:
+        def train_step():
             opt.zero_grad()
             out = fn(*built.inputs)
             loss = F.cross_entropy(out, built.target) if built.target is not None else out
             loss.backward()
             opt.step()
-            state["out"] = loss
+            return loss.detach()
+
+        run_step = wrap(train_step) if whole_step else train_step
+
+        def step() -> None:
+            state["out"] = run_step()
     else:
+        run_step = None
         if hasattr(built.fn, "eval"):
             built.fn.eval()
 
@@ -447,10 +459,11 @@ def torchlike_contender(
         values = {"output": _numpy(state["out"])}
         if workload.training:
             values.update({f"grad {i}": _numpy(p.grad) for i, p in enumerate(built.params)})
+            values.update({f"param {i}": _numpy(p) for i, p in enumerate(built.params)})
         return values
 
     def graph_breaks() -> list[str]:
-        compiled = getattr(fn, "_compiled", None)
+        compiled = getattr(run_step if whole_step else fn, "_compiled", None)
         return [str(b) for b in getattr(compiled, "breaks", [])]
 
     return Contender(name, framework, step, snapshot, graph_breaks)
