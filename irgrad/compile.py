@@ -235,7 +235,7 @@ class Compiled:
     def _add(self, cap: Capture, built: Built | None, symbols: list, report: PipelineReport) -> None:
         nodes = [(name, cap.arg_sources[p], d) for name, p, d in symbols]
         inputs = [src if src is not None else t for src, t in zip(cap.sources, cap.inputs)]
-        guard = Guard(cap.snapshot, inputs, nodes, STATE.enabled)
+        guard = Guard(cap.snapshot, inputs, nodes, STATE.enabled, distinct=bool(cap.mutated))
         entry = Entry(cap, guard, built, symbols, report.timings)
         if cap.graph_break is None and not cap.mutated and not cap.replays:
             entry.validated = "validated against eager execution on other inputs"

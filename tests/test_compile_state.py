@@ -434,3 +434,16 @@ def test_compiled_module_methods_keep_the_wrapper():
     assert isinstance(compiled.float(), type(compiled))
     assert isinstance(compiled.requires_grad_(False), type(compiled))
     assert len(list(compiled.parameters())) == 4 and "0.weight" in compiled.state_dict()
+
+
+def test_a_graph_that_writes_its_arguments_is_not_reused_when_they_alias():
+    def f(a, b):
+        a.add_(1)
+        return b * 2  # eager reads b after the write: the same tensor as a means a's new value
+
+    c = irgrad.compile(f, backend="numpy")
+    with irgrad.no_grad():
+        for _ in range(2):
+            c(irgrad.zeros(2), irgrad.zeros(2))
+        x, y = irgrad.zeros(2), irgrad.zeros(2)
+        np.testing.assert_array_equal(c(x, x).numpy(), f(y, y).numpy())

@@ -89,6 +89,7 @@ class Guard:
         inputs: list[StateNode],
         symbols: list[tuple[str, StateNode, int]],
         grad_enabled: bool,
+        distinct: bool = False,
     ) -> None:
         self.snapshot = snapshot
         self.inputs = inputs
@@ -107,7 +108,10 @@ class Guard:
         returned = ", ".join(
             self._held(x, out) if isinstance(x, Tensor) else out.local[id(x)] for x in inputs
         )
-        out.lines.append(f"    return [{returned}]")
+        out.lines.append(f"    inputs = [{returned}]")
+        if distinct:  # a graph that writes its inputs assumes they are distinct tensors
+            out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
+        out.lines.append("    return inputs")
         self.source = "\n".join(out.lines)
         namespace = {"STATE": STATE, "K": out.consts, "_same_keys": _same_keys, "np": np}
         exec(compile(self.source, "<irgrad guard>", "exec"), namespace)
