@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _tracing
+
 __all__ = [
     "Generator",
     "manual_seed",
@@ -28,6 +30,7 @@ class Generator:
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
 
     def manual_seed(self, seed: int) -> Generator:
+        _tracing.untraceable("seeding a random generator")
         self._seed = int(seed)
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
@@ -51,6 +54,7 @@ class Generator:
         return tensor(np.array(flat, dtype=np.int64))
 
     def set_state(self, new_state) -> None:
+        _tracing.untraceable("setting a random generator's state")
         flat = [int(v) for v in np.asarray(new_state).tolist()]
 
         def word(i):
@@ -63,24 +67,39 @@ class Generator:
             "uinteger": word(3),
         }
 
-    # numpy-level draws used by the creation functions and init
+    # numpy-level draws used by the creation functions and init: a compiled graph cannot
+    # replay a draw it did not record, so one while tracing is a graph break
     def normal(self, mean, std, shape) -> np.ndarray:
+        _tracing.untraceable("a random draw outside a random op (normal)")
         return self._rng.normal(mean, std, shape)
 
     def uniform(self, low, high, shape) -> np.ndarray:
+        _tracing.untraceable("a random draw outside a random op (uniform)")
         return self._rng.uniform(low, high, shape)
 
     def standard_normal(self, shape, dtype) -> np.ndarray:
+        _tracing.untraceable("a random draw outside a random op (standard_normal)")
         return self._rng.standard_normal(shape, dtype=dtype)
 
     def random(self, shape, dtype) -> np.ndarray:
+        _tracing.untraceable("a random draw outside a random op (random)")
         return self._rng.random(shape, dtype=dtype)
 
     def integers(self, low, high, shape) -> np.ndarray:
+        _tracing.untraceable("a random draw outside a random op (integers)")
         return self._rng.integers(low, high, shape, dtype=np.int64)
 
     def permutation(self, n: int) -> np.ndarray:
+        _tracing.untraceable("a random draw outside a random op (permutation)")
         return self._rng.permutation(n).astype(np.int64)
+
+    # draws made by the random ops themselves (the kernels of ops/random.py): recorded, so
+    # a compiled graph draws in the same order as eager code
+    def op_random(self, shape, dtype) -> np.ndarray:
+        return self._rng.random(shape, dtype=dtype)
+
+    def op_standard_normal(self, shape, dtype) -> np.ndarray:
+        return self._rng.standard_normal(shape, dtype=dtype)
 
 
 default_generator = Generator()

@@ -8,6 +8,7 @@ where the scenario says so).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -447,3 +448,50 @@ def test_a_graph_that_writes_its_arguments_is_not_reused_when_they_alias():
             c(irgrad.zeros(2), irgrad.zeros(2))
         x, y = irgrad.zeros(2), irgrad.zeros(2)
         np.testing.assert_array_equal(c(x, x).numpy(), f(y, y).numpy())
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda x: x * irgrad.randint(0, 5, (3,)),
+        lambda x: x[irgrad.randperm(3)],
+        lambda x: x * irgrad.normal(0.0, 1.0, (3,)),
+        lambda x: x * irgrad.bernoulli(irgrad.full((3,), 0.5)),
+        lambda x: x * irgrad.randn(3, generator=irgrad.Generator().manual_seed(1)),
+        lambda x: (irgrad.manual_seed(0), F.dropout(x))[1],
+    ],
+)
+def test_random_draws_a_graph_cannot_replay_break_the_graph(draw):
+    """Draws from a generator outside the random ops (and reseeding) would be frozen into a
+    graph: they make the call run eagerly, with a fresh draw each time."""
+    c = irgrad.compile(draw, backend="numpy")
+    with irgrad.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            x = irgrad.ones(3)
+            irgrad.manual_seed(7)
+            got = c(x)
+            irgrad.manual_seed(7)
+            np.testing.assert_array_equal(got.numpy(), draw(x).numpy())
+    assert c._compiled.breaks and "random" in str(c._compiled.breaks[0])
+
+
+def test_alpha_dropout_is_a_random_op_drawn_as_eager():
+    def build():
+        return Scenario(lambda x: F.alpha_dropout(x, 0.3, training=True), lambda i: (irgrad.ones(4, 5),))
+
+    compiled = check(build)
+    assert not compiled._compiled.breaks
+
+
+def test_a_hook_registered_after_compiling_is_seen():
+    w = irgrad.ones(3, requires_grad=True)
+    model_step = irgrad.compile(lambda x: (x * w).sum().backward(), backend="numpy")
+    for _ in range(2):
+        w.grad = None
+        model_step(irgrad.ones(3))
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0, 1.0])
+    w.register_hook(lambda g: g * 10)
+    w.grad = None
+    model_step(irgrad.ones(3))
+    np.testing.assert_array_equal(w.grad.numpy(), [10.0, 10.0, 10.0])

@@ -240,6 +240,7 @@ class _Walker:
         node = self._register(StateNode(path, TENSOR, t, info))
         self.tensors[id(t)] = node
         node.children.append(self.visit(t._grad, path + (Step("slot", "_grad"),)))
+        node.children.append(self.visit(t._hooks, path + (Step("slot", "_hooks"),)))  # backward hooks
         for key, value in t.__dict__.items():
             node.children.append(self.visit(value, path + (Step("attr", key),)))
         return node

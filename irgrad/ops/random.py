@@ -16,14 +16,16 @@ def _infer(*, shape, dtype, **_) -> Meta:
 
 
 def _uniform(*, shape, dtype, low=0.0, high=1.0):
-    values = default_generator.random(tuple(shape), dtype.np if dtype.itemsize >= 4 else "float32")
+    values = default_generator.op_random(tuple(shape), dtype.np if dtype.itemsize >= 4 else "float32")
     if (low, high) != (0.0, 1.0):
         values = values * (high - low) + low
     return values.astype(dtype.np, copy=False)
 
 
 def _normal(*, shape, dtype, mean=0.0, std=1.0):
-    values = default_generator.standard_normal(tuple(shape), dtype.np if dtype.itemsize >= 4 else "float32")
+    values = default_generator.op_standard_normal(
+        tuple(shape), dtype.np if dtype.itemsize >= 4 else "float32"
+    )
     if (mean, std) != (0.0, 1.0):
         values = values * std + mean
     return values.astype(dtype.np, copy=False)

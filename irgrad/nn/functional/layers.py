@@ -14,10 +14,10 @@ from ... import _tracing
 from ..._arguments import check_tensor_arguments
 from ...autograd.grad_mode import no_grad
 from ...dispatch import apply, cast
-from ...dtypes import FLOAT, int64
+from ...dtypes import FLOAT, float64, int64
 from ...ops import OPS
-from ...random import resolve
 from ...tensor import Tensor
+from ...tensor_ops.pointwise import where
 
 _LINEAR = OPS["linear"]
 _EMBEDDING = OPS["embedding"]
@@ -143,12 +143,14 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     if p == 1.0:
         return input * 0.0
     alpha_p = -1.7580993408473766
-    keep = resolve(None).random(tuple(input.shape), np.float64) >= p
+    # a random primitive (not a numpy draw), so compiled graphs draw a fresh mask per call
+    draws = apply(OPS["uniform"], (), {"shape": tuple(input.shape), "dtype": float64})
+    keep = draws >= p
     a = 1.0 / math.sqrt((alpha_p**2 * p + 1) * (1 - p))
     b = -a * alpha_p * p
+    scale = keep.to(input.dtype) * a
     dt = input._data.dtype
-    scale = Tensor._wrap((keep * a).astype(dt))
-    shift = Tensor._wrap((np.where(keep, 0.0, alpha_p) * a + b).astype(dt))
+    shift = where(keep, Tensor._wrap(np.asarray(b, dt)), Tensor._wrap(np.asarray(alpha_p * a + b, dt)))
     return input * scale + shift
 
 
