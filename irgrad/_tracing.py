@@ -70,6 +70,12 @@ def untraceable(what: str) -> None:
         ACTIVE.on_untraceable(what)
 
 
+def lift(container, key):
+    """``container[key]`` (a Python number) as a tensor that is a graph input, read afresh
+    at every compiled call instead of being frozen into the graph (a learning rate)."""
+    return ACTIVE.on_lift(container, key)
+
+
 def tracing() -> bool:
     """Whether a tracer is recording (library code then takes its recordable path)."""
     return ACTIVE is not None

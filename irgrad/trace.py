@@ -152,6 +152,25 @@ class Tracer:
             role = BUFFER
         return self.bind(t, self.snapshot.describe(node), role, node)
 
+    def on_lift(self, container, key) -> Tensor:
+        """A graph input holding the Python number ``container[key]``, fetched at every call.
+
+        The walked state must reach it (its node is then guarded on its type only and
+        read as an input); otherwise the number is frozen into the graph, guarded as usual.
+        """
+        value = container[key]
+        holder = self.snapshot.first.get(id(container)) if self.snapshot is not None else None
+        node = None
+        if holder is not None:
+            node = next((c for c in holder.children if c.step == ("item", key) and c.kind == "value"), None)
+        if node is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return Tensor._wrap(np.asarray(value, dtype=np.float64))
+        t = Tensor._wrap(np.asarray(value, dtype=np.float64))
+        self.born.discard(id(t))
+        node.lifted = True
+        self.bind(t, self.snapshot.describe(node), STATE_ROLE, node)
+        return t
+
     # --- hooks called by dispatch and Tensor -------------------------------------------
     def on_create(self, t: Tensor) -> None:
         self.born.add(id(t))

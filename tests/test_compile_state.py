@@ -180,7 +180,30 @@ def test_the_issue_training_step_trains_and_explains_its_free_inputs():
     last = report.graphs[-1]
     assert "model.0.weight" in last["free_inputs"] and "model.0.weight" in last["writes"]
     assert any(r.startswith("model.0.weight.grad") for r in last["replays"])
-    assert any("opt.param_groups[0]['lr'] == 0.1" == g for g in last["guards"])
+    assert "opt.param_groups[0]['lr']: a graph input (any float)" in last["guards"]
+    assert "opt.param_groups.0.lr" in last["free_inputs"]
+
+
+def test_changing_the_learning_rate_does_not_recompile_a_training_step():
+    def build():
+        model = _mlp()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        def between(i):
+            for group in opt.param_groups:
+                group["lr"] *= 0.5
+
+        return Scenario(step, _batch, lambda: model, between, calls=6)
+
+    compiled = check(build)
+    assert len(compiled._compiled.cache) == 2, compiled._compiled.log
 
 
 def test_loss_closure_with_eager_backward_and_step_outside():

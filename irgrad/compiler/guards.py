@@ -44,6 +44,11 @@ from .state import (
 _SINGLETON_TYPES = (type(None), bool, irgrad_dtype, enum.Enum)
 
 
+def _scalar(value) -> Tensor:
+    """A lifted Python number as the float64 0-d tensor its graph input expects."""
+    return Tensor._wrap(np.asarray(value, dtype=np.float64))
+
+
 def _same_keys(mapping: dict, keys: tuple) -> bool:
     """Whether a dict has exactly these keys in this order (object keys by identity)."""
     if len(mapping) != len(keys):
@@ -105,15 +110,13 @@ class Guard:
         self._bound: set[str] = set()
         for root in snapshot.roots:
             self._emit(root, "R", out, dynamic)
-        returned = ", ".join(
-            self._held(x, out) if isinstance(x, Tensor) else out.local[id(x)] for x in inputs
-        )
+        returned = ", ".join(self._input(x, out) for x in inputs)
         out.lines.append(f"    inputs = [{returned}]")
         if distinct:  # a graph that writes its inputs assumes they are distinct tensors
             out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
         out.lines.append("    return inputs")
         self.source = "\n".join(out.lines)
-        namespace = {"STATE": STATE, "K": out.consts, "_same_keys": _same_keys, "np": np}
+        namespace = {"STATE": STATE, "K": out.consts, "_same_keys": _same_keys, "np": np, "_scalar": _scalar}
         exec(compile(self.source, "<irgrad guard>", "exec"), namespace)
         self._check = namespace["guard"]
 
@@ -125,6 +128,16 @@ class Guard:
             return None
 
     # --- generation ---------------------------------------------------------------------
+    def _input(self, source, out: _Emitter) -> str:
+        """How the guard hands one graph input to the call: a fetched tensor, a lifted
+        Python number made a 0-d tensor, or a tensor held by identity."""
+        if isinstance(source, Tensor):
+            return self._held(source, out)
+        var = out.local[id(source)]
+        if source.kind == VALUE:
+            return f"_scalar({var})"
+        return var
+
     def _held(self, t: Tensor, out: _Emitter) -> str:
         """An input reached by no walked path: held by identity, its layout still checked."""
         ref = out.const(t)
@@ -138,7 +151,9 @@ class Guard:
         out.lines.append(f"    {var} = {expression(node.step, parent, out.literal)}")
         self.count += 1
         kind, obj = node.kind, node.obj
-        if kind == VALUE:
+        if kind == VALUE and node.lifted:  # a graph input: any value of its type will do
+            out.fail_if(f"type({var}) is not {out.const(type(obj))}")
+        elif kind == VALUE:
             if isinstance(obj, _SINGLETON_TYPES) or obj is Ellipsis:
                 out.fail_if(f"{var} is not {out.const(obj)}")
             elif isinstance(obj, float) and obj != obj:
@@ -217,7 +232,9 @@ class Guard:
         lines = []
         for node in self.snapshot.nodes():
             name = describe(node.path, self.snapshot.name_of)
-            if node.kind == VALUE and node.step.how != "root":
+            if node.kind == VALUE and node.lifted:
+                lines.append(f"{name}: a graph input (any {type(node.obj).__name__})")
+            elif node.kind == VALUE and node.step.how != "root":
                 lines.append(f"{name} == {node.obj!r}")
             elif node.kind == TENSOR:
                 _, shape, dt, rg, _, _ = node.info

@@ -68,6 +68,7 @@ class StateNode:
     info: Any = None
     children: list[StateNode] = field(default_factory=list)
     target: StateNode | None = None  # ALIAS: the node first reaching the object
+    lifted: bool = False  # VALUE: a graph input (a learning rate), so its value is not guarded
 
     @property
     def step(self) -> Step:

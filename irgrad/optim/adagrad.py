@@ -91,7 +91,7 @@ class Adagrad(Optimizer):
         return loss
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        lr = scalar_value(group["lr"])
+        lr = xp.learning_rate(group)
         wd = scalar_value(group["weight_decay"])
         lr_decay, eps, maximize = group["lr_decay"], group["eps"], group["maximize"]
         for p in params_with_grad(group):

@@ -92,7 +92,7 @@ class Adam(Optimizer):
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
         beta1, beta2 = (scalar_value(b) for b in group["betas"])
-        lr = scalar_value(group["lr"])
+        lr = xp.learning_rate(group)
         wd = scalar_value(group["weight_decay"])
         eps, amsgrad = group["eps"], group["amsgrad"]
         decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
@@ -113,7 +113,7 @@ class Adam(Optimizer):
 
             if wd != 0:
                 if decoupled:
-                    data *= f(1 - lr * wd)
+                    data *= xp.rounded(1 - lr * wd, f)
                 else:
                     grad = grad + f(wd) * data
 

@@ -12,8 +12,9 @@ grad``), against one of two namespaces:
 
 Both run the same operations in the same order with the same roundings (``f(x)``
 rounds a Python number to the parameter dtype first, as ATen does), so a compiled step
-equals the eager one.  Bias corrections, Python floats eagerly, are float64 0-d
-tensors when traced, so they follow the step counter from call to call.
+equals the eager one.  Bias corrections and the learning rate, Python floats eagerly,
+are float64 0-d tensors when traced: the bias corrections follow the step counter from
+call to call, and the learning rate is a graph input, so changing it does not recompile.
 """
 
 from __future__ import annotations
@@ -72,8 +73,15 @@ class _Eager:
 
     @staticmethod
     def rounded(value: float, f):
-        """A coefficient computed from the step count, rounded to the parameter dtype."""
+        """A coefficient computed from the step count or the learning rate, rounded to the
+        parameter dtype."""
         return f(value)
+
+    @staticmethod
+    def learning_rate(group: dict):
+        """The group's learning rate as a Python float (a one-element tensor is accepted)."""
+        lr = group["lr"]
+        return float(lr) if isinstance(lr, Tensor) else lr
 
 
 class _Traced:
@@ -123,6 +131,15 @@ class _Traced:
         if isinstance(value, Tensor):
             return value.to(from_numpy_dtype(np.dtype(f)))
         return f(value)
+
+    @staticmethod
+    def learning_rate(group: dict):
+        """The learning rate as a graph input (a float64 0-d tensor fetched at every call), so
+        a scheduler changing it between calls does not recompile the step."""
+        lr = group["lr"]
+        if isinstance(lr, Tensor):
+            return lr.to(float64)
+        return _tracing.lift(group, "lr")
 
 
 EAGER = _Eager()

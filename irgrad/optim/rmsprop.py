@@ -82,7 +82,7 @@ class RMSprop(Optimizer):
         return loss
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        lr = scalar_value(group["lr"])
+        lr = xp.learning_rate(group)
         wd = scalar_value(group["weight_decay"])
         alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
         centered, maximize = group["centered"], group["maximize"]
@@ -126,9 +126,9 @@ class RMSprop(Optimizer):
                 b *= f(momentum)
                 b += grad / avg
                 xp.touched(buf)
-                data += f(-lr) * b
+                data += xp.rounded(-lr, f) * b
             else:
-                update = grad * f(-lr)  # addcdiv's order: (value * t1) / t2
+                update = grad * xp.rounded(-lr, f)  # addcdiv's order: (value * t1) / t2
                 update /= avg
                 data += update
             xp.touched(p)

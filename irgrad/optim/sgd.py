@@ -73,7 +73,7 @@ class SGD(Optimizer):
         return loss
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        lr = scalar_value(group["lr"])
+        lr = xp.learning_rate(group)
         wd = scalar_value(group["weight_decay"])
         momentum, dampening = group["momentum"], group["dampening"]
         nesterov, maximize = group["nesterov"], group["maximize"]
@@ -96,5 +96,5 @@ class SGD(Optimizer):
                     b += f(1 - dampening) * grad
                     xp.touched(buf)
                 grad = grad + f(momentum) * xp.data(buf) if nesterov else xp.data(buf)
-            data += f(-lr) * grad
+            data += xp.rounded(-lr, f) * grad
             xp.touched(p)
