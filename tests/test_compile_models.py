@@ -14,9 +14,9 @@ import copy
 
 import numpy as np
 import pytest
-from compile_models import MODELS
 
 import irgrad
+from benchmarks.real_models import MODELS
 
 STEPS = 10
 
