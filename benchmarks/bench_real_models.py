@@ -50,7 +50,7 @@ def measure(name: str, backend: str = "numpy", turns: int = 8, turn_s: float = 0
     steps, models, batch = _contenders(name, backend)
     x, y = batch(0)
     for k in range(3):  # compile, then check the compiled copies against eager
-        for label, step in steps.items():
+        for step in steps.values():
             irgrad.manual_seed(k)
             step(x, y)
     reference = models["eager"].state_dict()
