@@ -97,7 +97,7 @@ def checked_call(compiled, entry, roots: tuple, inputs: list, args: tuple, kwarg
         if len(a) != len(b) or not all(_same(x, y) for x, y in zip(a, b)):
             problems.append(replay.where)
     if problems:
-        where = localize(entry, arrays, fresh)
+        where = localize(entry.capture.graph, arrays, fresh)
         raise CompileCheckError(
             f"irgrad.compile(check=True): {compiled.name} compiled differs from eager in "
             f"{', '.join(problems)}: {where}"
@@ -105,9 +105,9 @@ def checked_call(compiled, entry, roots: tuple, inputs: list, args: tuple, kwarg
     return fresh.result
 
 
-def localize(entry, arrays: list, fresh) -> str:
-    """The first node of the entry's graph whose value differs from eager execution, as text."""
-    graph: Graph = entry.capture.graph
+def localize(graph: Graph, arrays: list, fresh) -> str:
+    """The first node of ``graph`` (run on ``arrays``) whose value differs from the eager
+    values ``fresh`` (a capture made with ``record_values``) recorded, as text."""
     eager = fresh.node_values
     if fresh.graph_break is not None:
         return f"eager execution broke the graph this time ({fresh.graph_break})"

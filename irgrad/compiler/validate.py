@@ -23,6 +23,8 @@ from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
 from .capture import Capture
+from .capture import capture as capture_call
+from .check import localize
 
 
 def _is_tensor(x) -> bool:
@@ -67,9 +69,23 @@ def validate(fn, args: tuple, kwargs: dict, capture: Capture, run_forward, seed:
         if w.shape != got.shape or not np.allclose(w, got, rtol=1e-3, atol=1e-5, equal_nan=True):
             return (
                 "the traced graph depends on input values in a way the tracer could not see "
-                "(it disagreed with eager execution on other inputs)"
+                f"(it disagreed with eager execution on other inputs: {_where(fn, new_args, new_kwargs, capture, inputs)})"
             )
     return None
+
+
+def _where(fn, args, kwargs, capture: Capture, inputs: list) -> str:
+    """The first node whose value differs, from a trace of the (side-effect free) call on
+    the other inputs; the random generator is restored around it."""
+    state = get_rng_state()
+    try:
+        with no_grad():
+            fresh = capture_call(fn, tuple(args), dict(kwargs), record_values=True)
+    except Exception:  # noqa: BLE001 - the first report stands without a location
+        return "location unknown"
+    finally:
+        set_rng_state(state)
+    return localize(capture.graph, [t._data for t in inputs], fresh)
 
 
 def _position(capture: Capture, t: Tensor) -> int | None:
