@@ -6,13 +6,13 @@ As in PyTorch, the state (``step`` and the ``sum`` accumulator, filled with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor
-from .arrays import namespace, scalar_type
+from .arrays import scalar_type
 from .optimizer import (
     Optimizer,
     check_lr,
@@ -80,15 +80,6 @@ class Adagrad(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("differentiable", False)
             group.setdefault("fused", None)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
-        loss = self._eval_closure(closure)
-        xp = namespace()
-        with xp.updating():
-            for group in self.param_groups:
-                self._update_group(xp, group)
-        return loss
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
         lr = xp.learning_rate(group)

@@ -8,10 +8,10 @@ turns it into AdamW (see :mod:`irgrad.optim.adamw`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from .arrays import lerp_, namespace, scalar_type
+from .arrays import lerp_, scalar_type
 from .optimizer import (
     Optimizer,
     check_lr,
@@ -80,15 +80,6 @@ class Adam(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("decoupled_weight_decay", False)
             group.setdefault("fused", None)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
-        loss = self._eval_closure(closure)
-        xp = namespace()
-        with xp.updating():
-            for group in self.param_groups:
-                self._update_group(xp, group)
-        return loss
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
         beta1, beta2 = (scalar_value(b) for b in group["betas"])

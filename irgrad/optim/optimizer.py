@@ -28,6 +28,7 @@ import numpy as np
 from ..autograd.grad_mode import enable_grad
 from ..dtypes import float64, get_default_dtype
 from ..tensor import Tensor
+from .arrays import namespace
 
 
 class _RequiredParameter:
@@ -159,8 +160,21 @@ class Optimizer:
                 grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step; subclasses implement it."""
-        raise NotImplementedError
+        """Update every parameter that has a gradient; return ``closure()``'s loss if given.
+
+        Each group's update is the subclass's ``_update_group(xp, group)``, written against
+        the array namespace ``xp`` (see :mod:`irgrad.optim.arrays`), so one definition runs
+        eagerly on numpy storage and traced as recorded tensor ops.
+        """
+        loss = self._eval_closure(closure)
+        xp = namespace()
+        with xp.updating():
+            for group in self.param_groups:
+                self._update_group(xp, group)
+        return loss
+
+    def _update_group(self, xp, group: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not implement its update")
 
     def _eval_closure(self, closure: Callable[[], Any] | None) -> Any:
         """Run ``closure`` with gradients enabled, as PyTorch's ``step`` does."""

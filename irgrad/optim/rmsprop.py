@@ -6,10 +6,10 @@ optionally with momentum), so float32 trajectories agree with PyTorch's to round
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from .arrays import lerp_, namespace, scalar_type
+from .arrays import lerp_, scalar_type
 from .optimizer import (
     Optimizer,
     check_lr,
@@ -71,15 +71,6 @@ class RMSprop(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
-        loss = self._eval_closure(closure)
-        xp = namespace()
-        with xp.updating():
-            for group in self.param_groups:
-                self._update_group(xp, group)
-        return loss
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
         lr = xp.learning_rate(group)

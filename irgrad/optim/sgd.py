@@ -7,10 +7,10 @@ PyTorch's to rounding.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from .arrays import namespace, scalar_type
+from .arrays import scalar_type
 from .optimizer import Optimizer, check_lr, check_no_differentiable, params_with_grad, scalar_value
 
 
@@ -62,15 +62,6 @@ class SGD(Optimizer):
             group.setdefault("foreach", None)
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()``'s loss if given."""
-        loss = self._eval_closure(closure)
-        xp = namespace()
-        with xp.updating():
-            for group in self.param_groups:
-                self._update_group(xp, group)
-        return loss
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
         lr = xp.learning_rate(group)
