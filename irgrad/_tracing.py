@@ -2,17 +2,28 @@
 
 Layers below the tracer must not import it; they only read :data:`ACTIVE`, which
 :mod:`irgrad.trace` sets while it records.  With no tracer active, each hook costs
-one attribute read.
+one attribute read.  A tracer records the thread that runs it (grad mode is per thread
+too): ops of other threads are not recorded, and :func:`current` is None there.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import numpy as np
 
-ACTIVE = None  # the irgrad.trace.Tracer recording now, or None
+ACTIVE = None  # the irgrad.trace.Tracer recording now (in its own thread), or None
+_get_ident = threading.get_ident
+
+
+def current():
+    """The tracer recording in this thread, or None."""
+    tracer = ACTIVE
+    return tracer if tracer is not None and tracer.thread == _get_ident() else None
+
+
 DEBUG_NANS = os.environ.get("IRGRAD_DEBUG_NANS", "") not in ("", "0")  # see irgrad.debug_nans
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -42,40 +53,52 @@ def check_finite(what: str, value, source: str | None = None, inputs=()) -> None
 
 def materialize(tensor, what: str) -> None:
     """Python is about to read ``tensor``'s values (``item()``, ``bool()``, ``numpy()`` ...)."""
-    if ACTIVE is not None:
-        ACTIVE.on_materialize(tensor, what)
+    tracer = current()
+    if tracer is not None:
+        tracer.on_materialize(tensor, what)
 
 
 def inplace(target, new) -> None:
     """``target``'s storage now holds ``new``'s value (an in-place op or setitem)."""
-    if ACTIVE is not None:
-        ACTIVE.on_inplace(target, new)
+    tracer = current()
+    if tracer is not None:
+        tracer.on_inplace(target, new)
 
 
 def rebind(tensor, fresh) -> None:
     """``tensor``'s value is what ``fresh`` holds (a stale view re-derived from its base)."""
-    if ACTIVE is not None:
-        ACTIVE.on_rebind(tensor, fresh)
+    tracer = current()
+    if tracer is not None:
+        tracer.on_rebind(tensor, fresh)
 
 
 def alias(new, old) -> None:
     """``new`` was made outside the op registry as a copy of ``old``'s current value."""
-    if ACTIVE is not None:
-        ACTIVE.on_alias(new, old)
+    tracer = current()
+    if tracer is not None:
+        tracer.on_alias(new, old)
 
 
 def untraceable(what: str) -> None:
     """Library code is about to compute on tensor data outside the op registry: a graph break."""
-    if ACTIVE is not None:
-        ACTIVE.on_untraceable(what)
+    tracer = current()
+    if tracer is not None:
+        tracer.on_untraceable(what)
 
 
 def lift(container, key):
     """``container[key]`` (a Python number) as a tensor that is a graph input, read afresh
     at every compiled call instead of being frozen into the graph (a learning rate)."""
-    return ACTIVE.on_lift(container, key)
+    return current().on_lift(container, key)
 
 
 def tracing() -> bool:
-    """Whether a tracer is recording (library code then takes its recordable path)."""
-    return ACTIVE is not None
+    """Whether a tracer is recording in this thread (library code then takes its recordable path)."""
+    return current() is not None
+
+
+def created(tensor) -> None:
+    """A tensor was made (the tracer tells constants made during the trace from free tensors)."""
+    tracer = current()
+    if tracer is not None:
+        tracer.on_create(tensor)

@@ -39,7 +39,7 @@ from .compiler.backends import BACKENDS, get_backend
 from .compiler.build import Built, build
 from .compiler.capture import Capture, capture
 from .compiler.check import checked_call
-from .compiler.dynamic import marked_dims, symbolic
+from .compiler.dynamic import mark_dynamic, marked_dims, symbolic
 from .compiler.explain import Explanation, explain
 from .compiler.guards import Guard
 from .compiler.runtime import run
@@ -52,14 +52,6 @@ from .utils.pytree import flatten
 
 RECOMPILE_LIMIT = 8
 CACHE_LIMIT = RECOMPILE_LIMIT  # kept for code that read the old name
-
-
-def mark_dynamic(t: Tensor, dim: int) -> Tensor:
-    """Mark dimension ``dim`` of ``t`` as dynamic: compiled code will not specialise on its size."""
-    dims = set(t.__dict__.get("_dynamic_dims", ()))
-    dims.add(dim % max(t.ndim, 1))
-    t.__dict__["_dynamic_dims"] = frozenset(dims)
-    return t
 
 
 class Entry:
@@ -137,7 +129,8 @@ class Compiled:
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if self.backend is None or _tracing.ACTIVE is not None or registry.DISABLED:
-            return self.fn(*args, **kwargs)  # inside another trace: inlined into its graph
+            # inside another trace: inlined into its graph; while another thread traces: eager
+            return self.fn(*args, **kwargs)
         roots = (self.target, args, kwargs)
         entries = self.entries
         for k in range(len(entries) - 1, -1, -1):

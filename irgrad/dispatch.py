@@ -60,7 +60,9 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
                 out._rg = True
             break
     if _tracing.ACTIVE is not None:
-        _tracing.ACTIVE.record(op, inputs, attrs, out)
+        tracer = _tracing.current()
+        if tracer is not None:
+            tracer.record(op, inputs, attrs, out)
     if _tracing.DEBUG_NANS:
         _tracing.check_finite(op.name, data, inputs=[t._data for t in inputs])
     return out

@@ -127,7 +127,7 @@ class Tensor:
         t._hooks = None
         t._retains_grad = False
         if _tracing.ACTIVE is not None:
-            _tracing.ACTIVE.on_create(t)
+            _tracing.created(t)
         return t
 
     # --- metadata ---------------------------------------------------------------------
@@ -455,7 +455,7 @@ def _init(t: Tensor, data: np.ndarray, requires_grad: bool = False) -> None:
     t._hooks = None
     t._retains_grad = False
     if _tracing.ACTIVE is not None:
-        _tracing.ACTIVE.on_create(t)
+        _tracing.created(t)
 
 
 def _unwrap_nested(data):

@@ -22,6 +22,7 @@ the source line and stops recording; the function finishes eagerly.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,7 @@ class Tracer:
         self, name: str = "forward", fullgraph: bool = False, snapshot=None, record_values: bool = False
     ) -> None:
         self.graph = Graph(name)
+        self.thread = threading.get_ident()  # only this thread's ops are recorded
         self.node_values: dict | None = {} if record_values else None  # node -> eager value (check=True)
         self.fullgraph = fullgraph
         self.snapshot = snapshot

@@ -169,3 +169,42 @@ def test_dynamic_true_where_a_size_probe_fails_never_raises():
             x = irgrad.randn(n, 3)
             np.testing.assert_allclose(c(x).numpy(), f(x).numpy(), rtol=1e-6)
     assert any("specialising per size" in e or "one graph" in e for e in c._compiled.log)
+
+
+def test_mark_dynamic_keeps_the_tensor_itself_unchanged_and_forgets_dead_tensors():
+    import gc
+
+    from irgrad.compiler.dynamic import MARKS
+
+    x = irgrad.mark_dynamic(irgrad.randn(3, 4), 0)
+    assert not x.__dict__ and MARKS.get(x) == {0}
+    irgrad.mark_dynamic(x, -1)
+    assert MARKS.get(x) == {0, 1}
+    key = id(x)
+    del x
+    gc.collect()
+    assert key not in MARKS._marks
+
+
+def test_another_threads_ops_are_not_recorded_while_one_thread_traces():
+    import threading
+
+    results = {}
+    started, release = threading.Event(), threading.Event()
+
+    def other():
+        started.wait()
+        results["other"] = (irgrad.ones(3) * 5).sum().item()  # eager, during the trace
+        release.set()
+
+    def traced(x):
+        started.set()
+        release.wait(5)
+        return x * 2
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    graph = irgrad.trace(traced, irgrad.ones(3))
+    thread.join()
+    assert results["other"] == 15.0
+    assert [n.op for n in graph.op_nodes()] == ["mul"]

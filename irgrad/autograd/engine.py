@@ -227,7 +227,7 @@ def run_backward(
     """
     outputs = list(outputs)
     _check_roots(outputs)
-    as_tensors = create_graph or _tracing.ACTIVE is not None
+    as_tensors = create_graph or _tracing.tracing()
     root_grads = _root_grads(outputs, list(grad_outputs), create_graph, as_tensors)
     F = TENSOR_OPS if as_tensors else NUMPY_OPS
 

@@ -25,7 +25,7 @@ def reset() -> None:
 
 def is_compiling() -> bool:
     """True while irgrad is tracing a function for ``irgrad.compile`` (as ``torch.compiler.is_compiling``)."""
-    return _tracing.ACTIVE is not None
+    return _tracing.tracing()
 
 
 def disable(fn: Callable | None = None, recursive: bool = True):

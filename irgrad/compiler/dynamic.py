@@ -17,6 +17,8 @@ as in PyTorch.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ..ir.symbolic import generalize
@@ -32,11 +34,37 @@ def _is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 
 
+class _Marks:
+    """The dims ``mark_dynamic`` marked, per tensor, kept beside the tensor (not in it) and
+    forgotten when it dies."""
+
+    def __init__(self) -> None:
+        self._marks: dict[int, tuple[weakref.ref, frozenset]] = {}
+
+    def add(self, t: Tensor, dim: int) -> None:
+        key = id(t)
+        dims = self.get(t) | {dim}
+        self._marks[key] = (weakref.ref(t, lambda _, key=key: self._marks.pop(key, None)), frozenset(dims))
+
+    def get(self, t: Tensor) -> frozenset:
+        entry = self._marks.get(id(t))
+        return entry[1] if entry is not None and entry[0]() is t else frozenset()
+
+
+MARKS = _Marks()
+
+
+def mark_dynamic(t: Tensor, dim: int) -> Tensor:
+    """Mark dimension ``dim`` of ``t`` as dynamic: compiled code will not specialise on its size."""
+    MARKS.add(t, dim % max(t.ndim, 1))
+    return t
+
+
 def marked_dims(leaves: list) -> list[tuple[int, int]]:
     """(leaf position, dim) of every dimension marked with ``mark_dynamic``."""
     found = []
     for pos, t in enumerate(leaves):
-        found += [(pos, d) for d in sorted(t.__dict__.get("_dynamic_dims", ()))]
+        found += [(pos, d) for d in sorted(MARKS.get(t))]
     return found
 
 

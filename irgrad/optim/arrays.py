@@ -148,7 +148,7 @@ TRACED = _Traced()
 
 def namespace():
     """The namespace an update runs against now: :data:`TRACED` while a tracer records."""
-    return TRACED if _tracing.ACTIVE is not None else EAGER
+    return TRACED if _tracing.tracing() else EAGER
 
 
 def lerp_(xp, target, end, weight: float) -> None:

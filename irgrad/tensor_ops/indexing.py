@@ -153,7 +153,7 @@ def setitem(input: Tensor, index, value) -> None:
     if empty:  # x[False] = v writes nothing
         return
     value_t = value if isinstance(value, Tensor) else None
-    if not needs_autograd(input, value_t) and _tracing.ACTIVE is None:
+    if not needs_autograd(input, value_t) and not _tracing.tracing():
         data = value._data if value_t is not None else np.asarray(value)
         np_index = spec if not tensors else _fill(spec, tensors)
         try:
