@@ -56,8 +56,10 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
         if t._rg:
             # Integer results never require grad.
             if STATE.enabled and op.vjp is not None and data.dtype.kind == "f":
-                out._node = make_node(op, attrs, inputs, data)
+                node = out._node = make_node(op, attrs, inputs, data)
                 out._rg = True
+                if op.save_output:  # an in-place write to the output must fail its backward
+                    node.out_vc = out._shared_version()
             break
     if _tracing.ACTIVE is not None:
         tracer = _tracing.current()

@@ -97,6 +97,7 @@ class Node:
         "saved",
         "versions",
         "out",
+        "out_vc",
         "in_meta",
         "freed",
         "hooks",
@@ -137,6 +138,14 @@ class Node:
                         check_versions(self, saved, versions)
             ins = saved if as_tensors else tuple([None if t is None else t._data for t in saved])
         if self.out is not None:
+            vc = self.out_vc
+            if vc is not None and vc[0] != 0:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: the output 0 of {self.name()} is at version {vc[0]}; expected "
+                    "version 0 instead. Hint: the operation that failed was the gradient computation of "
+                    "that op; use .clone() before modifying its result in place."
+                )
             out = wrap_output(self) if as_tensors else self.out
         return _new_tuple(VjpContext, (ins, out, self.in_meta, self.needs, self.attrs))
 
@@ -200,6 +209,7 @@ def make_node(op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
     else:
         node.saved = None
     node.out = out_data if op.save_output else None
+    node.out_vc = None  # dispatch links the output's version counter when the output is saved
     node.freed = False
     node.hooks = None
     node.retained = None

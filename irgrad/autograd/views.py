@@ -80,12 +80,13 @@ def scatter_into_base(old_base, positions: np.ndarray, new):
     from ..dispatch import apply, cast
     from ..ops import OPS
     from ..tensor import Tensor
-    from ..tensor_ops.pointwise import add, mul
+    from ..tensor_ops.pointwise import where
 
     shape, size = old_base._data.shape, old_base._data.size
     flat = positions.reshape(-1)
-    keep = np.ones(size, dtype=old_base._data.dtype)
-    keep[flat] = 0
+    written = np.zeros(size, dtype=bool)
+    written[flat] = True
     values = cast(new, old_base.dtype).expand(positions.shape).reshape(-1)
     placed = apply(OPS["index_grad"], (values, Tensor._wrap(flat)), {"shape": (size,), "spec": (Ellipsis,)})
-    return add(mul(old_base, Tensor._wrap(keep.reshape(shape))), placed.reshape(shape))
+    # a select, not old * keep + placed: an infinite or NaN old value must not leak into the result
+    return where(Tensor._wrap(written.reshape(shape)), placed.reshape(shape), old_base)

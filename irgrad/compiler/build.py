@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..ir import CONSTANT, INPUT, Graph
+from ..ops import OPS
 from ..passes.autodiff import autodiff
 from ..passes.partition import partition
 from ..passes.pipeline import Dumper, PipelineReport, default_passes, run_passes
@@ -37,10 +38,35 @@ class Built:
 
 
 def differentiated_inputs(capture: Capture, grad_enabled: bool) -> list[int]:
-    """The input positions a compiled backward must send gradients to (none if no value needs grad)."""
+    """The input positions a compiled backward must send gradients to: inputs that require
+    grad and reach a value that requires grad through differentiable ops, the tensors
+    eager autograd would give a ``.grad`` (an unused input gets None, not zeros)."""
     if not grad_enabled or not any(capture.requires_grad):
         return []
-    return [i for i, t in enumerate(capture.inputs) if t._rg and t._data.dtype.kind == "f"]
+    graph = capture.graph
+    roots = [nid for nid, rg in zip(graph.outputs[: capture.n_values], capture.requires_grad) if rg]
+    reached = _differentiable_ancestors(graph, roots)
+    return [
+        i
+        for i, (t, nid) in enumerate(zip(capture.inputs, graph.inputs))
+        if t._rg and t._data.dtype.kind == "f" and nid in reached
+    ]
+
+
+def _differentiable_ancestors(graph: Graph, roots: list[int]) -> set[int]:
+    """Nodes from which a gradient flows to ``roots``: through ops with a gradient rule and
+    floating-point values, as eager autograd records its graph."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        nid = stack.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        node = graph.node(nid)
+        if node.op in OPS and OPS[node.op].vjp is not None:
+            stack += [a for a in graph.args(nid) if graph.node(a).type.dtype.is_floating_point]
+    return seen
 
 
 def build(

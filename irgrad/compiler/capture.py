@@ -160,7 +160,8 @@ def _collect(recipe: effects.Recipe, tracer: Tracer, values: list, requires_grad
     """Make every graph value a recipe needs a value output (inputs pass through as they are)."""
     if recipe.kind == "node":
         if recipe.payload not in tracer.graph.inputs:
-            _value_output(recipe.payload, None, values, requires_grad)
+            k = _value_output(recipe.payload, None, values, requires_grad)
+            requires_grad[k] = requires_grad[k] or recipe.requires_grad
     for part in recipe.parts:
         _collect(part, tracer, values, requires_grad)
 

@@ -36,6 +36,7 @@ class Recipe:
     kind: str
     payload: Any = None
     parts: tuple = ()
+    requires_grad: bool = False  # node: whether eager's tensor required grad
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def plan(changes: list[Change], snapshot: Snapshot, lookup: Callable[[Tensor], i
 
 def _recipe(value: Any, snapshot: Snapshot, lookup, where: str) -> Recipe:
     if isinstance(value, Tensor):
-        return Recipe("node", lookup(value))
+        return Recipe("node", lookup(value), requires_grad=value._rg and value._data.dtype.kind == "f")
     if is_value(value):
         return Recipe("value", value)
     known = snapshot.first.get(id(value))

@@ -15,26 +15,28 @@ from .. import _tracing
 from ..autograd.grad_mode import STATE
 from ..autograd.graph import FREED_MESSAGE, edge_of, next_function
 from ..ir import Graph, node_values
+from ..ir.interpreter import input_sizes
 from ..tensor import Tensor
 from ..utils.pytree import unflatten
 from . import effects
 
 
-def checked_run(graph: Graph, arrays: list) -> list:
+def checked_run(graph: Graph, arrays: list, sizes: dict | None = None) -> list:
     """``graph`` run node by node with every value checked for NaN and inf (``debug_nans``)."""
 
     def check(node, value, args) -> None:
         _tracing.check_finite(f"{node.op} in the compiled {graph.name} graph", value, node.source, args)
 
-    values = node_values(graph, arrays, check)
+    values = node_values(graph, arrays, check, sizes)
     return [values[o] for o in graph.outputs]
 
 
 class CompiledBackward:
     """The grad_fn of a compiled forward's outputs: runs the compiled backward graph."""
 
-    def __init__(self, built, wrt: list, saved: list, inputs: list, out_meta: list) -> None:
+    def __init__(self, built, wrt: list, saved: list, inputs: list, out_meta: list, sizes: dict) -> None:
         self.built = built
+        self.sizes = sizes  # the forward's symbol sizes, which the backward's inputs may not carry
         self.saved = saved
         self.edges = tuple(edge_of(inputs[i]) for i in wrt)
         self.n_outputs = len(out_meta)
@@ -64,7 +66,9 @@ class CompiledBackward:
         ]
         arrays = self.saved + seeds
         if _tracing.DEBUG_NANS:
-            grads_in = tuple(checked_run(self.built.backward, arrays))
+            grads_in = tuple(checked_run(self.built.backward, arrays, self.sizes))
+        elif self.sizes:
+            grads_in = tuple(self.built.run_backward(arrays, self.sizes))
         else:
             grads_in = tuple(self.built.run_backward(arrays))
         if release:
@@ -89,7 +93,8 @@ def run(entry, roots: tuple, inputs: list):
     if built.wrt and STATE.enabled:
         saved = list(results[n + len(mutated) :])
         out_meta = [(a.shape, a.dtype) for a in results[:n]]
-        node = CompiledBackward(built, built.wrt, saved, inputs, out_meta)
+        sizes = input_sizes(built.forward, arrays) if entry.symbols else {}
+        node = CompiledBackward(built, built.wrt, saved, inputs, out_meta, sizes)
         for k, t in enumerate(tensors):
             if capture.requires_grad[k]:
                 t._node, t._out_nr, t._rg = node, k, True

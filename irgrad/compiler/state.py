@@ -15,12 +15,13 @@ of everything else.  That tree serves three purposes:
 * **side effects**: comparing the tree with the state after the traced call
   (:func:`changes`) lists what the function rebound, added or deleted.
 
-What is walked: containers (dict, list, tuple), tensors (and their ``.grad``), the
-``__dict__`` of irgrad modules, optimizers, schedulers and of instances of classes
-defined in user code (with the class's own functions), user functions (closure
-cells, the globals their code names, defaults), bound methods and partials.
-Library objects, Python modules and classes are compared by identity only: their
-internals are taken to be constant.  A walk is bounded (``MAX_NODES``); what lies
+What is walked: containers (dict, list, tuple), tensors (and their ``.grad`` and
+hooks), the ``__dict__`` of irgrad modules, optimizers and schedulers, of instances of
+classes defined in user code (with the class's own functions) and of any other object
+with attributes (a ``SimpleNamespace`` holding state), user functions (closure cells,
+the globals their code names, defaults), bound methods and partials.  irgrad's own
+internals, library functions, Python modules and classes are compared by identity
+only: their internals are taken to be constant.  A walk is bounded (``MAX_NODES``); what lies
 beyond is compared by identity and the snapshot says it was truncated.
 """
 
@@ -129,6 +130,11 @@ def is_user_class(cls: type) -> bool:
     return is_user_file(filename)
 
 
+def _is_irgrad_class(cls: type) -> bool:
+    """irgrad's own internals (a compiled function, a graph...) are compared by identity."""
+    return (getattr(cls, "__module__", "") or "").split(".")[0] == "irgrad"
+
+
 def _stateful_library_classes() -> tuple[type, ...]:
     """irgrad classes whose instances carry user state a compiled function may read."""
     from ..nn import Module
@@ -229,7 +235,9 @@ class _Walker:
             return self._object(obj, path)
         if isinstance(obj, self.stateful) or is_user_class(type(obj)):
             return self._object(obj, path)
-        return self._register(StateNode(path, OPAQUE, obj))
+        if _is_irgrad_class(type(obj)) or not hasattr(obj, "__dict__"):
+            return self._register(StateNode(path, OPAQUE, obj))
+        return self._object(obj, path)  # a stdlib or package object with attributes (a SimpleNamespace)
 
     def _register(self, node: StateNode) -> StateNode:
         self.first[id(node.obj)] = node

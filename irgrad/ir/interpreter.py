@@ -54,7 +54,9 @@ def compile_graph(graph: Graph) -> Callable[[Sequence[np.ndarray]], list[np.ndar
     output_slots = [slot[o] for o in graph.outputs]
     size = len(order)
 
-    def run(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def run(inputs: Sequence[np.ndarray], sizes: dict | None = None) -> list[np.ndarray]:
+        """The outputs for ``inputs``; ``sizes`` gives symbols no input's shape carries (a
+        backward graph's sizes come from its forward)."""
         if len(inputs) != len(input_slots):
             raise TypeError(f"graph {graph.name} takes {len(input_slots)} inputs, got {len(inputs)}")
         env: list = [None] * size
@@ -62,7 +64,8 @@ def compile_graph(graph: Graph) -> Callable[[Sequence[np.ndarray]], list[np.ndar
             env[s] = value
         for s, value in constants:
             env[s] = value
-        sizes = {name: inputs[pos].shape[d] for name, pos, d in symbol_dims}
+        known = {name: inputs[pos].shape[d] for name, pos, d in symbol_dims}
+        sizes = {**sizes, **known} if sizes else known
         for kernel, args, attrs, out, dead, symbolic in steps:
             if symbolic:
                 attrs = resolve(attrs, sizes)
@@ -80,7 +83,19 @@ def interpret(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     return compile_graph(graph)(inputs)
 
 
-def node_values(graph: Graph, inputs: Sequence[np.ndarray], check=None) -> dict[int, np.ndarray]:
+def input_sizes(graph: Graph, inputs: Sequence[np.ndarray]) -> dict[str, int]:
+    """The size of every symbol of ``graph``'s input types, read off the input arrays."""
+    return {
+        name: inputs[pos].shape[d]
+        for pos, nid in enumerate(graph.inputs)
+        for d, name in enumerate(graph.node(nid).type.shape)
+        if isinstance(name, str)
+    }
+
+
+def node_values(
+    graph: Graph, inputs: Sequence[np.ndarray], check=None, sizes: dict | None = None
+) -> dict[int, np.ndarray]:
     """Every node's value when ``graph`` runs on ``inputs``: the reference for localising errors.
 
     ``check(node, value, args)`` (optional) sees each op node's value and argument values
@@ -89,12 +104,7 @@ def node_values(graph: Graph, inputs: Sequence[np.ndarray], check=None) -> dict[
     if len(inputs) != len(graph.inputs):
         raise TypeError(f"graph {graph.name} takes {len(graph.inputs)} inputs, got {len(inputs)}")
     values: dict[int, np.ndarray] = dict(zip(graph.inputs, inputs))
-    sizes = {
-        name: inputs[pos].shape[d]
-        for pos, nid in enumerate(graph.inputs)
-        for d, name in enumerate(graph.node(nid).type.shape)
-        if isinstance(name, str)
-    }
+    sizes = {**(sizes or {}), **input_sizes(graph, inputs)}
     for nid in graph.order():
         node = graph.node(nid)
         if node.op == INPUT:
@@ -105,7 +115,7 @@ def node_values(graph: Graph, inputs: Sequence[np.ndarray], check=None) -> dict[
         args = [values[a] for a in graph.args(nid)]
         attrs = resolve(node.attrs, sizes) if has_sym(node.attrs) else node.attrs
         if node.op == FUSED:
-            (value,) = [node_values(node.body, args, check)[o] for o in node.body.outputs]
+            (value,) = [node_values(node.body, args, check, sizes)[o] for o in node.body.outputs]
         else:
             value = np.asarray(OPS[node.op].eval(*args, **attrs))
         if check is not None:

@@ -167,20 +167,26 @@ def setitem(input: Tensor, index, value) -> None:
         return
 
     def assign(old: Tensor) -> Tensor:
-        from .pointwise import add, mul
+        """``old`` with the indexed elements replaced by ``value``, as ops (the written
+        positions come from the index tensors through ops too, so a tracer sees them)."""
+        from .pointwise import gt, where
 
         v = cast(ensure_tensor(value), old.dtype)
-        keep = np.ones(old._data.shape, dtype=old._data.dtype)
         if tensors:
-            keep[_fill(spec, tensors)] = 0
             target_shape = apply(OPS["index"], (old, *tensors), {"spec": spec})._data.shape
             v = v.expand(target_shape)
             placed = apply(OPS["index_grad"], (v, *tensors), {"shape": old._data.shape, "spec": spec})
+            hits = Tensor._wrap(np.ones(target_shape, dtype=np.int64))
+            count = apply(OPS["index_grad"], (hits, *tensors), {"shape": old._data.shape, "spec": spec})
+            written = gt(count, 0)
         else:
-            keep[spec] = 0
             v = v.expand(old._data[spec].shape)
             placed = apply(OPS["slice_grad"], (v,), {"shape": old._data.shape, "index": spec})
-        return add(mul(old, Tensor._wrap(keep)), placed)
+            mask = np.zeros(old._data.shape, dtype=bool)
+            mask[spec] = True
+            written = Tensor._wrap(mask)
+        # a select, not old * keep + placed: an infinite or NaN old value must not leak
+        return where(written, placed, old)
 
     update_inplace(input, assign, value_t, name="setitem")
 
