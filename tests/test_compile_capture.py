@@ -208,3 +208,16 @@ def test_another_threads_ops_are_not_recorded_while_one_thread_traces():
     thread.join()
     assert results["other"] == 15.0
     assert [n.op for n in graph.op_nodes()] == ["mul"]
+
+
+def test_validation_keeps_the_shape_of_zero_dimensional_inputs():
+    """A 0-d integer input used to come back from the perturbation with shape [1]."""
+    from irgrad.compiler.validate import perturbed
+
+    rng = np.random.default_rng(0)
+    for t in (irgrad.tensor(0), irgrad.tensor(1.5), irgrad.tensor(True), irgrad.zeros(2, 0)):
+        assert perturbed(t, rng).shape == t.shape and perturbed(t, rng).dtype == t.dtype
+    c = irgrad.compile(lambda x, i: (x.flatten(), F.one_hot(i, 2)), backend="numpy")
+    with irgrad.no_grad():
+        c(irgrad.randn(3, 2), irgrad.tensor(0))
+    assert not c._compiled.breaks

@@ -120,7 +120,7 @@ def perturbed(t: Tensor, rng: np.random.Generator, bound: int | None = None) -> 
         values = _draw(data, rng, bound)
         if data.size == 0 or not np.array_equal(values, data) or (bound is not None and bound <= 1):
             break
-    out = Tensor._wrap(np.ascontiguousarray(values))
+    out = Tensor._wrap(np.array(values, dtype=data.dtype).reshape(data.shape))  # (0-d stays 0-d)
     out._rg = t._rg
     return out
 
