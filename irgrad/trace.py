@@ -29,12 +29,12 @@ import numpy as np
 
 from . import _tracing
 from ._tracing import user_source
-from .autograd.grad_mode import no_grad
+from .autograd.grad_mode import STATE, no_grad
 from .autograd.views import refresh_view, scatter_into_base, view_positions
 from .dispatch import broadcast, cast
 from .ir import BUFFER, PARAM, STATE_ROLE, USER, Graph, TensorType
 from .nn.parameter import Parameter
-from .ops import Kind
+from .ops import OPS, Kind
 from .tensor import Tensor
 
 
@@ -226,6 +226,8 @@ class Tracer:
             return
         if new._data.shape != target._data.shape or new._data.dtype != target._data.dtype:
             new = self._conformed(new, target)  # the write broadcasts and casts: so must the graph
+        if target._rg and not STATE.enabled:
+            new = self._rebound(new, target)  # a no_grad write is invisible to autograd
         nid = self.lookup(new)
         base = target._base
         if base is not None:
@@ -240,6 +242,13 @@ class Tracer:
             self._break("an in-place write into a tensor that shares memory with another traced tensor")
             return
         self._set(target, nid)
+
+    def _rebound(self, new: Tensor, target: Tensor) -> Tensor:
+        """``new``'s value with ``target``'s gradient path (the ``rebind`` op): after an
+        in-place write under no_grad, PyTorch's gradient still reaches what ``target`` was."""
+        out = Tensor._wrap(new._data)
+        self.record(OPS["rebind"], (new, target), {}, out)
+        return out
 
     def _conformed(self, new: Tensor, target: Tensor) -> Tensor:
         """``new`` cast to ``target``'s dtype and broadcast to its shape, as recorded ops."""

@@ -518,3 +518,33 @@ def test_a_hook_registered_after_compiling_is_seen():
     w.grad = None
     model_step(irgrad.ones(3))
     np.testing.assert_array_equal(w.grad.numpy(), [10.0, 10.0, 10.0])
+
+
+def test_a_backward_from_one_output_leaves_other_inputs_gradients_alone():
+    g0, g2 = irgrad.randn(3, requires_grad=True), irgrad.randn(3, requires_grad=True)
+    S = {}
+
+    def f():
+        v0 = g0 * 2
+        S["last"] = v0  # a stored value that requires grad (through g0)
+        return g2.exp()
+
+    c = irgrad.compile(f, backend="numpy")
+    for _ in range(3):
+        c().sum().backward()
+    assert g0.grad is None and g2.grad is not None
+
+
+def test_a_no_grad_write_keeps_a_leafs_gradient_path():
+    """After ``with no_grad(): x.mul_(0.9)``, the gradient of ``x - y`` still reaches x with 1."""
+
+    def f(x, y):
+        with irgrad.no_grad():
+            x.mul_(0.9)
+        return x - y
+
+    c = irgrad.compile(f, backend="numpy")
+    for _ in range(3):
+        x, y = irgrad.randn(3, requires_grad=True), irgrad.randn(3)
+        c(x, y).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.ones(3, np.float32))

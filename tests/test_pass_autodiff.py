@@ -106,6 +106,7 @@ CASES: dict[str, tuple[list, dict]] = {
     "gather": ([f(3, 4), idx(4, 3, 2)], {"dim": 1}),
     "embedding": ([f(5, 3), idx(5, 2, 4)], {"padding_idx": 1}),
     "embedding_grad": ([f(2, 4, 3), idx(5, 2, 4)], {"rows": 5, "padding_idx": None}),
+    "rebind": ([f(3, 4), f(3, 4)], {}),
     "assert_range": ([f(3, 4)], {"low": -10.0, "high": 10.0, "error": "RuntimeError", "message": "{value}"}),
     "scatter_add": ([f(3, 4), idx(4, 2, 3), f(3, 3)], {"dim": 1}),
     "cat": ([f(2, 3), f(2, 1), f(2, 2)], {"dim": 1}),

@@ -75,6 +75,7 @@ SAMPLES = {
         ((sample((4, 3), D.float64), idx(2, 2, 0)), {"padding_idx": 2}),
     ],
     "embedding_grad": [((sample((2, 2, 3), F), idx([0, 3], [1, 1])), {"rows": 4, "padding_idx": 1})],
+    "rebind": [((sample((2, 3), F), sample((2, 3), F)), {})],
     "assert_range": [
         ((idx([0, 3], [1, 1]),), {"low": 0, "high": 4, "error": "IndexError", "message": "{value}"}),
         (

@@ -34,6 +34,7 @@ class Built:
     wrt: list[int] = field(default_factory=list)  # input positions that receive gradients
     n_saved: int = 0
     copied_outputs: frozenset = frozenset()  # value outputs that alias a constant or an input
+    reach: list = field(default_factory=list)  # per value output: the wrt indices its gradient reaches
     reports: dict[str, BuildReport] = field(default_factory=dict)
 
 
@@ -50,6 +51,17 @@ def differentiated_inputs(capture: Capture, grad_enabled: bool) -> list[int]:
         i
         for i, (t, nid) in enumerate(zip(capture.inputs, graph.inputs))
         if t._rg and t._data.dtype.kind == "f" and nid in reached
+    ]
+
+
+def _reach(capture: Capture, wrt: list[int]) -> list[frozenset]:
+    """For each value output, the ``wrt`` indices its gradient reaches: a backward from some
+    outputs only must leave the other inputs' ``.grad`` alone, as eager autograd does."""
+    graph = capture.graph
+    position = {graph.inputs[i]: j for j, i in enumerate(wrt)}
+    return [
+        frozenset(position[n] for n in _differentiable_ancestors(graph, [nid]) if n in position)
+        for nid in graph.outputs[: capture.n_values]
     ]
 
 
@@ -113,6 +125,7 @@ def build(
         run_forward=run_forward,
         backward=backward,
         run_backward=run_backward,
+        reach=_reach(capture, wrt),
         wrt=wrt,
         n_saved=n_saved,
         copied_outputs=_aliasing_outputs(forward, capture.n_values),

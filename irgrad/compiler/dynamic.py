@@ -145,6 +145,7 @@ def symbolic(
         wrt=built.wrt,
         n_saved=built.n_saved,
         copied_outputs=built.copied_outputs,
+        reach=built.reach,
         reports={"forward": forward_report},
     )
     if backward is not None:

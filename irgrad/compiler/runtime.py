@@ -74,6 +74,11 @@ class CompiledBackward:
         if release:
             self.saved = []
             self.freed = True
+        reach = self.built.reach
+        if reach:
+            reached = set().union(*(reach[k] for k, g in enumerate(grads) if g is not None))
+            if len(reached) < len(grads_in):  # inputs no backpropagated output depends on
+                grads_in = tuple(g if j in reached else None for j, g in enumerate(grads_in))
         return grads_in
 
 

@@ -510,6 +510,15 @@ _movement(
     doc="The same values outside autograd (Tensor.detach): a view with no gradient rule.",
 )
 _movement(
+    "rebind",
+    lambda new, old: new,
+    lambda new, old: Meta(tuple(new.shape), new.dtype),
+    lambda F, g, c: (None, g),
+    arity=2,
+    doc="`new`'s values with `old`'s gradient: a tensor written in place under no_grad keeps its "
+    "autograd identity (its gradient still reaches what it was), as in PyTorch.",
+)
+_movement(
     "copy",
     lambda x: np.array(x, copy=True, order="C"),
     lambda x: Meta(tuple(x.shape), x.dtype),
