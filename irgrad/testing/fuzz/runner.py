@@ -179,7 +179,12 @@ def classify(error: BaseException, caught=()) -> Outcome:
     if isinstance(error, Mismatch):
         return Outcome("mismatch", error.aspect, str(error), warnings=notes)
     if isinstance(error, CompiledError):
-        return Outcome("crash", f"{error.phase} {type(error.error).__name__}", str(error), warnings=notes)
+        # the first call traces, builds and validates the graph (and probes other sizes
+        # for dynamic shapes); a crash there is a different defect from one in a later call
+        when = " in the first call" if error.call == 0 else ""
+        return Outcome(
+            "crash", f"{error.phase}{when} {type(error.error).__name__}", str(error), warnings=notes
+        )
     if isinstance(error, MissingError):
         return Outcome("missing-error", error.phase, str(error), warnings=notes)
     return Outcome("harness", type(error).__name__, f"{type(error).__name__}: {error}", warnings=notes)

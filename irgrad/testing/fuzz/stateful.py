@@ -49,7 +49,9 @@ class TrainStep:
 
     def setup(self) -> list[str]:
         lines = ["model = nn.Sequential(" + ", ".join(self.layers) + ")"]
-        lines.append(f"opt = torch.optim.{self.optimizer}(model.parameters(), {', '.join(self.options)})")
+        lines.append(
+            f"opt = torch.optim.{self.optimizer}({', '.join(('model.parameters()',) + self.options)})"
+        )
         if self.scheduler:
             lines.append("sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)")
         return lines
@@ -241,6 +243,10 @@ class StatefulProgram:
                 yield self.without_free(spec)
         for k in range(len(self.between)):
             yield replace(self, between=self.between[:k] + self.between[k + 1 :])
+        text = "\n".join([s.template for s in self.body.stmts] + list(self.between))
+        for k, (name, _) in enumerate(self.scalars):
+            if name not in text:
+                yield replace(self, scalars=self.scalars[:k] + self.scalars[k + 1 :])
         for spec in self.free():
             if spec.requires_grad:
                 yield self.with_input(spec.name, requires_grad=False)
