@@ -8,8 +8,10 @@ compiler's state.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from irgrad.testing import EagerError, Mismatch, assert_same, check_compiled
 from irgrad.testing.differential import _load, arguments, tensor_leaves
 from irgrad.testing.fuzz.cli import main
 from irgrad.testing.fuzz.generate import generate
+from irgrad.testing.fuzz.oracle import check_eager
 from irgrad.testing.fuzz.program import Input, Program, Stmt
 from irgrad.testing.fuzz.regression import array_literal, regression_name, regression_test, write
 from irgrad.testing.fuzz.runner import Case, available_backends, build_cases, run_case
@@ -30,7 +33,7 @@ from irgrad.testing.fuzz.stateful import generate_stateful, stateful_cases
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 ROOT = Path(__file__).resolve().parents[1]
-BATCH = ["--n", "120", "--seed", "20240611", "--shrink", "0", "--quiet"]
+BATCH = ["--n", "120", "--seed", "20240611", "--no-shrink", "--quiet"]
 
 
 # --- comparison --------------------------------------------------------------------------------------
@@ -211,6 +214,25 @@ def test_regression_test_runs_under_pytest(planted, tmp_path):
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout
 
 
+def test_an_eager_crash_is_shrunk_and_written_out(monkeypatch, tmp_path):
+    """A planted eager defect (irgrad.sigmoid raises; PyTorch runs the program) shrinks to one statement."""
+    pytest.importorskip("torch")
+
+    def broken_sigmoid(x):
+        raise RuntimeError("sigmoid: planted defect")
+
+    case = replace(_planted_case(), mode="eager", backend="none")
+    monkeypatch.setattr(irgrad, "sigmoid", broken_sigmoid)
+    outcome = check_eager(case)
+    assert outcome.status == "eager-crash", outcome
+    small, outcome, _ = shrink(case, outcome, check=check_eager)
+    assert [s.op for s in small.program.stmts] == ["sigmoid"] and outcome.status == "eager-crash"
+    path = write(regression_test(small, outcome), tmp_path, regression_name(small, outcome))
+    monkeypatch.undo()
+    result = _pytest(path)  # no planted defect in a fresh process: the program runs
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout
+
+
 def test_stateful_regression_test_runs_under_pytest(tmp_path):
     kinds = {}
     for i in range(20):
@@ -262,14 +284,14 @@ def test_array_literal_reads_back_bit_for_bit(a):
 def test_cli_end_to_end_with_shrinking(planted, tmp_path, capsys):
     report = main(
         [
+            "--json",
+            str(tmp_path / "report.json"),
             "--n",
             "3",
             "--seed",
             "1",
             "--mode",
             "infer,train,state",
-            "--shrink",
-            "1",
             "--shrink-runs",
             "40",
             "--out",
@@ -278,6 +300,8 @@ def test_cli_end_to_end_with_shrinking(planted, tmp_path, capsys):
     )
     assert report.programs == 6 and not report.harness
     assert "coverage:" in capsys.readouterr().out
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["programs"] == 6 and len(data["findings"]) == len(report.findings)
     for finding in report.findings.values():
         for shrunk in finding.shrunk:
             assert shrunk.path is not None and shrunk.path.exists() and shrunk.runs <= 41

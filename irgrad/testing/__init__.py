@@ -11,13 +11,21 @@
 """
 
 from .compare import Mismatch, assert_same
-from .differential import CompiledError, EagerError, MissingError, check_compiled, check_stateful
+from .differential import (
+    CompiledError,
+    EagerError,
+    MissingError,
+    arguments,
+    check_compiled,
+    check_stateful,
+)
 
 __all__ = [
     "CompiledError",
     "EagerError",
     "Mismatch",
     "MissingError",
+    "arguments",
     "assert_same",
     "check_compiled",
     "check_stateful",

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from .generate import generate
-from .oracle import torch_verdict
+from .oracle import check_eager, eager_crash_case, torch_verdict
 from .regression import regression_name, regression_test, write
-from .report import Report, Shrunk, normalized
+from .report import Report, Shrunk
 from .runner import MODES, available_backends, build_cases, run_case
 from .shrink import shrink
 
@@ -28,11 +30,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-ops", type=int, default=25, help="most statements in a program")
     ap.add_argument("--min-ops", type=int, default=3, help="fewest statements in a program")
     ap.add_argument("--out", default=None, help="directory for the regression tests of shrunk failures")
-    ap.add_argument("--shrink", type=int, default=2, help="failures shrunk per distinct failure (0: none)")
+    ap.add_argument("--no-shrink", action="store_true", help="report failures without shrinking them")
     ap.add_argument("--shrink-runs", type=int, default=400, help="most runs spent shrinking one failure")
     ap.add_argument(
         "--shrink-seconds", type=float, default=60.0, help="most time spent shrinking one failure"
     )
+    ap.add_argument("--json", default=None, help="also write the report as JSON to this file")
     ap.add_argument("--quiet", action="store_true", help="print the report only, not the regression tests")
     return ap.parse_args(argv)
 
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> Report:
         f"modes {', '.join(modes)}, backends {', '.join(backends) or 'none'}"
     )
     print(report.text(header))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"header": header, **report.as_dict()}, indent=1))
     return report
 
 
@@ -69,7 +74,8 @@ def run_program(index: int, args, modes: list[str], backends: list[str], report:
         report.statements += len(gen.program.stmts)
         report.coverage.update(gen.program.ops())
         for crash in gen.eager_crashes:
-            report.eager_crashes.setdefault((crash.op, normalized(crash.error)), crash)
+            origin = f"seed {args.seed}, program {index}"
+            report.record_eager_crash(eager_crash_case(crash, origin), crash.op, crash.error)
         for case in build_cases(gen, index, args.seed, straight, backends):
             report.record(case, run_case(case))
     if "state" in modes:
@@ -84,17 +90,20 @@ def run_program(index: int, args, modes: list[str], backends: list[str], report:
 
 
 def shrink_findings(args, report: Report) -> None:
-    """Shrink the first failures of each distinct kind, write and print their regression tests."""
-    if args.shrink <= 0:
+    """Shrink the first failure of each distinct kind, write and print its regression test."""
+    if args.no_shrink:
         return
-    for finding in report.findings.values():
-        small, outcome, runs = shrink(finding.case, finding.outcome, args.shrink_runs, args.shrink_seconds)
-        verdict = torch_verdict(small)
-        text = regression_test(small, outcome, verdict)
-        name = regression_name(small, outcome)
-        path = write(text, args.out, name) if args.out else None
-        if not args.quiet:
-            print(f"# ---- {name} ({finding.outcome.category()}) ----")
-            print(text)
-            sys.stdout.flush()
-        finding.shrunk.append(Shrunk(small, outcome, runs, path, verdict))
+    for findings, check in ((report.findings, run_case), (report.eager_crashes, check_eager)):
+        for finding in findings.values():
+            small, outcome, runs = shrink(
+                finding.case, finding.outcome, args.shrink_runs, args.shrink_seconds, check
+            )
+            verdict = torch_verdict(small) if check is run_case else "PyTorch runs it"
+            text = regression_test(small, outcome, verdict)
+            name = regression_name(small, outcome)
+            path = write(text, args.out, name) if args.out else None
+            if not args.quiet:
+                print(f"# ---- {name} ({finding.outcome.category()}) ----")
+                print(text)
+                sys.stdout.flush()
+            finding.shrunk.append(Shrunk(small, outcome, runs, path, verdict))

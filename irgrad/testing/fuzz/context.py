@@ -33,11 +33,17 @@ TORCH_CHECKS_PER_MESSAGE = 2
 
 @dataclass
 class EagerCrash:
-    """A statement irgrad's eager mode rejected and PyTorch ran."""
+    """A program (ending with the statement) irgrad's eager mode rejected and PyTorch ran."""
 
-    source: str  # the program up to and including the statement
+    program: Program
+    arrays: dict  # input name -> the values it ran on
+    grad: bool  # autograd on, float inputs requiring grad
     error: str
     op: str
+
+    @property
+    def source(self) -> str:
+        return self.program.source()
 
 
 class Gen:
@@ -286,12 +292,13 @@ class Gen:
             import torch
         except ImportError:
             return
-        program = self.snapshot(extra=[stmt])
-        if run_in_torch(program, [self.arrays[i.name][0] for i in program.params()], self.grad) is None:
-            self.eager_crashes.append(
-                EagerCrash(program.source(), f"{type(error).__name__}: {error}", stmt.op)
-            )
         del torch
+        program = self.snapshot(extra=[stmt])
+        arrays = {i.name: self.arrays[i.name][0] for i in program.params()}
+        if run_in_torch(program, list(arrays.values()), self.grad) is None:
+            self.eager_crashes.append(
+                EagerCrash(program, arrays, self.grad, f"{type(error).__name__}: {error}", stmt.op)
+            )
 
     # --- finishing ---------------------------------------------------------------------------
     def snapshot(self, extra=(), result: str | None = None, result_args=()) -> Program:

@@ -16,8 +16,9 @@ import irgrad
 
 from ..compare import Mismatch, assert_same_array
 from ..differential import _load, _loss_weights, arguments
+from .context import EagerCrash
 from .program import torch_source
-from .runner import Case
+from .runner import Case, Outcome
 
 
 def torch_verdict(case: Case) -> str:
@@ -109,3 +110,26 @@ def _differ(mine: list, theirs: list, random: bool) -> str:
         except Mismatch as m:
             return str(m)
     return ""
+
+
+def eager_crash_case(crash: EagerCrash, origin: str) -> Case:
+    """A case (mode ``eager``) reproducing an eager crash, for the shrinker and the test writer."""
+    return Case(crash.program, "eager", "none", crash.grad, (dict(crash.arrays),), origin=origin)
+
+
+def check_eager(case: Case) -> Outcome:
+    """Outcome ``eager-crash`` when eager irgrad raises on the case and PyTorch runs it."""
+    arrays = [case.calls[0][i.name] for i in case.program.params()]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn = _load(case.program.source(), {}, "eager")["f"]
+            with irgrad.set_grad_enabled(case.train):
+                fn(*arguments(arrays, case.train))
+    except Exception as error:
+        from .context import run_in_torch
+
+        if run_in_torch(case.program, arrays, case.train) is not None:
+            return Outcome("invalid", "PyTorch raises too")
+        return Outcome("eager-crash", type(error).__name__, f"{type(error).__name__}: {error}")
+    return Outcome("ok")

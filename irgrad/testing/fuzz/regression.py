@@ -52,9 +52,9 @@ def _scalar(x) -> str:
 
 
 def regression_name(case: Case, outcome: Outcome) -> str:
-    origin = re.sub(r"\W+", "_", case.origin).strip("_")
-    what = re.sub(r"\W+", "_", outcome.category()).strip("_")
-    return f"test_fuzz_{origin}_{case.mode}_{case.backend}_{what}".lower()
+    """A test name (and file name) saying where the case came from and what fails."""
+    parts = [case.origin, case.mode] + ([case.backend] if case.mode != "eager" else []) + [outcome.category()]
+    return "test_fuzz_" + re.sub(r"\W+", "_", " ".join(parts)).strip("_").lower()
 
 
 def regression_test(case: Case, outcome: Outcome, explanation: str = "") -> str:
@@ -74,6 +74,15 @@ def regression_test(case: Case, outcome: Outcome, explanation: str = "") -> str:
         )
     program = case.program
     params = [i.name for i in program.params()]
+    if case.mode == "eager":  # an eager crash: the program must run, as it does in PyTorch
+        arrays = ", ".join(array_literal(case.calls[0][p]) for p in params)
+        return (
+            f"{doc}{PREAMBLE.format(checker='arguments')}\n\n{program.function_source()}\n\n"
+            f"def {name}():\n"
+            f"    args = arguments([{arrays}], requires_grad={case.train})\n"
+            f"    with torch.set_grad_enabled({case.train}):\n"
+            f"        f(*args)  # PyTorch runs this program\n"
+        )
     lines = [doc + PREAMBLE.format(checker="check_compiled"), "", program.function_source(), ""]
     distinct: list[str] = []
     for call in case.calls:

@@ -52,7 +52,7 @@ class Report:
     fell_back: Counter = field(default_factory=Counter)  # mode -> cases that ran (partly) eagerly
     categories: Counter = field(default_factory=Counter)  # (mode, category) -> count
     findings: dict = field(default_factory=dict)  # key -> Finding
-    eager_crashes: dict = field(default_factory=dict)  # (op, normalized error) -> EagerCrash
+    eager_crashes: dict = field(default_factory=dict)  # (op, normalized error) -> Finding
     harness: list = field(default_factory=list)  # (case, outcome): the fuzzer's own errors
     seconds: float = 0.0
 
@@ -71,6 +71,56 @@ class Report:
             finding = self.findings[key] = Finding(key, case, outcome, 0)
         finding.count += 1
         finding.modes[case.mode] += 1
+
+    def record_eager_crash(self, case: Case, op: str, error: str) -> None:
+        """A program irgrad's eager mode rejects and PyTorch runs (found while generating)."""
+        key = (op, normalized(error))
+        finding = self.eager_crashes.get(key)
+        if finding is None:
+            outcome = Outcome("eager-crash", error.split(":")[0], error)
+            finding = self.eager_crashes[key] = Finding(key, case, outcome, 0)
+        finding.count += 1
+        finding.modes[op] += 1
+
+    def as_dict(self) -> dict:
+        """The report as plain data (``--json``), for tools that group or compare runs."""
+
+        def shrunk(s: Shrunk) -> dict:
+            c = s.case
+            return {
+                "source": c.program.function_source(),
+                "mode": c.mode,
+                "train": c.train,
+                "dynamic": c.dynamic,
+                "mark_dynamic": list(c.mark),
+                "calls": len(c.calls),
+                "message": s.outcome.message,
+                "runs": s.runs,
+                "test": str(s.path) if s.path else None,
+                "torch": s.verdict,
+            }
+
+        def finding(f: Finding) -> dict:
+            return {
+                "category": f.outcome.category(),
+                "count": f.count,
+                "modes": dict(f.modes),
+                "origin": f.case.origin,
+                "message": f.outcome.message,
+                "source": f.case.program.function_source(),
+                "shrunk": [shrunk(s) for s in f.shrunk],
+            }
+
+        return {
+            "seconds": self.seconds,
+            "programs": self.programs,
+            "statements": self.statements,
+            "outcomes": {mode: dict(counts) for mode, counts in self.outcomes.items()},
+            "fell_back": dict(self.fell_back),
+            "findings": [finding(f) for f in self.findings.values()],
+            "eager_crashes": [finding(f) for f in self.eager_crashes.values()],
+            "coverage": dict(self.coverage),
+        }
 
     def text(self, header: str) -> str:
         lines = [header, f"time: {self.seconds:.1f} s", ""]
@@ -95,25 +145,13 @@ class Report:
             f"distinct failures: {len(self.findings)} (by status, aspect and message without numbers)"
         )
         for n, finding in enumerate(sorted(self.findings.values(), key=lambda f: -f.count), 1):
-            modes = ", ".join(f"{m} {c}" for m, c in finding.modes.most_common())
-            lines.append(f"[{n}] {finding.outcome.category()}: seen {finding.count} times ({modes})")
-            lines.append(f"    {finding.outcome.message[:300]}")
-            for shrunk in finding.shrunk:
-                case, outcome = shrunk.case, shrunk.outcome
-                lines.append(
-                    f"    shrunk in {shrunk.runs} runs ({case.origin}, mode {case.mode}, train={case.train}, dynamic={case.dynamic}, mark_dynamic={list(case.mark)}, {len(case.calls)} call(s)); {shrunk.verdict}"
-                )
-                lines.append(f"    {outcome.message[:300]}")
-                lines += ["      " + line for line in case.program.function_source().splitlines()]
-                if shrunk.path:
-                    lines.append(f"    regression test: {shrunk.path}")
+            lines += _finding_lines(n, finding, "")
         lines.append("")
         lines.append(
-            f"eager crashes (irgrad eager rejects a statement PyTorch runs): {len(self.eager_crashes)}"
+            f"eager crashes (irgrad eager rejects a program PyTorch runs): {len(self.eager_crashes)}"
         )
-        for crash in self.eager_crashes.values():
-            lines.append(f"  - {crash.op}: {crash.error[:240]}")
-            lines += ["      " + line for line in crash.source.split("\n\n\n")[-1].splitlines()]
+        for n, finding in enumerate(self.eager_crashes.values(), 1):
+            lines += _finding_lines(n, finding, "E")
         if self.harness:
             lines.append("")
             lines.append(f"fuzzer errors (a defect of the fuzzer itself): {len(self.harness)}")
@@ -125,3 +163,22 @@ class Report:
         for k in range(0, len(items), 8):
             lines.append("  " + ", ".join(items[k : k + 8]))
         return "\n".join(lines)
+
+
+def _finding_lines(n: int, finding: Finding, prefix: str) -> list[str]:
+    modes = ", ".join(f"{m} {c}" for m, c in finding.modes.most_common())
+    lines = [f"[{prefix}{n}] {finding.outcome.category()}: seen {finding.count} times ({modes})"]
+    lines.append(f"    {finding.outcome.message[:300]}")
+    if not finding.shrunk and finding.outcome.status == "eager-crash":
+        lines += ["      " + line for line in finding.case.program.function_source().splitlines()]
+    for shrunk in finding.shrunk:
+        case, outcome = shrunk.case, shrunk.outcome
+        lines.append(
+            f"    shrunk in {shrunk.runs} runs ({case.origin}, mode {case.mode}, train={case.train}, "
+            f"dynamic={case.dynamic}, mark_dynamic={list(case.mark)}, {len(case.calls)} call(s)); {shrunk.verdict}"
+        )
+        lines.append(f"    {outcome.message[:300]}")
+        lines += ["      " + line for line in case.program.function_source().splitlines()]
+        if shrunk.path:
+            lines.append(f"    regression test: {shrunk.path}")
+    return lines

@@ -56,7 +56,8 @@ class Case:
 
 @dataclass
 class Outcome:
-    """What running a case showed (``status``: ok, invalid, mismatch, crash, missing-error)."""
+    """What running a case showed (``status``: ok, invalid, mismatch, crash, missing-error; and
+    eager-crash for a program eager irgrad rejects and PyTorch runs, see ``oracle``)."""
 
     status: str
     aspect: str = ""
@@ -66,7 +67,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("mismatch", "crash", "missing-error")
+        return self.status in ("mismatch", "crash", "missing-error", "eager-crash")
 
     def category(self) -> str:
         return f"{self.status}: {self.aspect}" if self.aspect else self.status

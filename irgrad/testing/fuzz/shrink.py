@@ -81,7 +81,10 @@ def _value_cost(a: np.ndarray) -> int:
 class Shrinker:
     """Shrinks one failing case (see the module docstring)."""
 
-    def __init__(self, case: Case, outcome: Outcome, max_runs: int = 400, max_seconds: float = 60.0) -> None:
+    def __init__(
+        self, case: Case, outcome: Outcome, max_runs: int = 400, max_seconds: float = 60.0, check=run_case
+    ) -> None:
+        self.check = check  # runs a case and tells what happened
         self.case = case
         self.outcome = outcome
         self.target = outcome.signature()
@@ -99,7 +102,7 @@ class Shrinker:
         if size(candidate) >= size(self.case):
             return False
         self.runs += 1
-        outcome = run_case(candidate)
+        outcome = self.check(candidate)
         if outcome.failed and outcome.signature() == self.target:
             self.case, self.outcome = candidate, outcome
             return True
@@ -126,7 +129,7 @@ class Shrinker:
                     progress = True
         final = canonical(self.case)
         self.runs += 1
-        outcome = run_case(final)
+        outcome = self.check(final)
         if outcome.failed and outcome.signature() == self.target:
             self.case, self.outcome = final, outcome
         return self.case, self.outcome
@@ -402,9 +405,9 @@ def canonical(case: Case) -> Case:
 
 
 def shrink(
-    case: Case, outcome: Outcome, max_runs: int = 400, max_seconds: float = 60.0
+    case: Case, outcome: Outcome, max_runs: int = 400, max_seconds: float = 60.0, check=run_case
 ) -> tuple[Case, Outcome, int]:
-    """The smallest case found that fails like ``case``, its outcome and the runs it took."""
-    s = Shrinker(case, outcome, max_runs, max_seconds)
+    """The smallest case found that fails like ``case`` (as ``check`` tells), its outcome and the runs it took."""
+    s = Shrinker(case, outcome, max_runs, max_seconds, check)
     small, result = s.run()
     return small, result, s.runs
