@@ -17,6 +17,8 @@ programs (chosen by the program's seed), in inference for the rest.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import warnings
 import zlib
@@ -192,9 +194,18 @@ def classify(error: BaseException, caught=()) -> Outcome:
 
 
 def fell_back(compiled) -> bool:
-    """Whether any call of the compiled function ran eagerly (graph break or rejected graph)."""
-    inner = getattr(compiled, "_compiled", None)
-    return bool(getattr(inner, "breaks", None))
+    """Whether any call of the compiled function ran eagerly (a graph break or a rejected graph),
+    as its ``explain()`` says (``graph_break_count`` when it has one, else its text)."""
+    explain = getattr(compiled, "explain", None)
+    if explain is None:
+        return False
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            text = explain()
+    except Exception:  # explaining is diagnostics: never a failure of the case
+        return False
+    count = getattr(text, "graph_break_count", None)
+    return count > 0 if count is not None else "graph break" in str(text)
 
 
 def _messages(caught) -> list[str]:
