@@ -52,7 +52,7 @@ class Report:
     fell_back: Counter = field(default_factory=Counter)  # mode -> cases that ran (partly) eagerly
     categories: Counter = field(default_factory=Counter)  # (mode, category) -> count
     findings: dict = field(default_factory=dict)  # key -> Finding
-    eager_crashes: dict = field(default_factory=dict)  # (op, normalized error) -> Finding
+    eager_crashes: dict = field(default_factory=dict)  # normalized error -> Finding
     harness: list = field(default_factory=list)  # (case, outcome): the fuzzer's own errors
     seconds: float = 0.0
 
@@ -74,7 +74,7 @@ class Report:
 
     def record_eager_crash(self, case: Case, op: str, error: str) -> None:
         """A program irgrad's eager mode rejects and PyTorch runs (found while generating)."""
-        key = (op, normalized(error))
+        key = normalized(error)  # the same message from softmax, softmin, log_softmax: one defect
         finding = self.eager_crashes.get(key)
         if finding is None:
             outcome = Outcome("eager-crash", error.split(":")[0], error)
