@@ -318,9 +318,6 @@ def test_fixed_seed_batch_has_no_fuzzer_errors(batch_report):
     assert batch_report.programs == 240
 
 
-@pytest.mark.xfail(
-    reason="irgrad.compile has known defects (issues 11 and 18) that this batch finds", strict=False
-)
 def test_fixed_seed_batch_compiled_matches_eager(batch_report):
     found = [
         f"{f.outcome.category()} x{f.count}: {f.outcome.message[:160]}"
