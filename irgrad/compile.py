@@ -94,12 +94,6 @@ class Compiled:
     ) -> None:
         self.backend_name = backend
         self.backend = get_backend(backend)
-        if backend == "llvm":
-            warnings.warn(
-                "irgrad.compile: the 'llvm' backend is not available yet; using the 'numpy' backend",
-                stacklevel=3,
-            )
-            self.backend_name = "numpy"
         self.fn = fn  # what a call runs: the function, or the module's uncompiled call
         self.target = target  # what the state is walked from: the function or the module
         self.dynamic = bool(dynamic)

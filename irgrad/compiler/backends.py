@@ -21,12 +21,11 @@ Executable = Callable[[Sequence[np.ndarray]], list]
 
 @dataclass
 class BuildReport:
-    """What a backend did for one graph, for ``explain()``."""
+    """What a backend did for one graph, for ``explain()``: how many native kernels it
+    compiled, and the groups it left to numpy with the reason."""
 
     kernels: int = 0
     fallbacks: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
 
 class Backend:
@@ -51,7 +50,36 @@ class NumpyBackend(Backend):
     never_recomputed = frozenset(Kind) - {Kind.MOVEMENT}
 
     def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
-        return compile_graph(graph), BuildReport(kernels=sum(1 for _ in graph.op_nodes()))
+        return compile_graph(graph), BuildReport()
+
+
+class LlvmBackend(Backend):
+    """Native code: fused groups of elementwise ops (with the reduction they feed, or the
+    epilogue of a matmul or reduction) become single loop nests compiled by LLVM for the
+    host CPU; every other node
+    runs its numpy kernel (BLAS for matmuls) in the interpreter's schedule.
+
+    Elementwise values are cheap to recompute inside a fused backward kernel and costly
+    to save, so the partition may recompute them as well as views.
+    """
+
+    name = "llvm"
+    never_recomputed = frozenset(Kind) - {Kind.MOVEMENT, Kind.ELEMENTWISE}
+
+    def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
+        from ..codegen import Lowering, fuse_reduction_prologues
+        from ..passes import fuse
+
+        fused = fuse_reduction_prologues(fuse(graph))
+        lowering = Lowering()
+        run = compile_graph(fused, lower=lowering)
+        if dumper is not None:
+            dumper.write(f"{graph.name}-fused", fused)
+            if dumper.directory:
+                for kernel in lowering.kernels:
+                    dumper.write(f"{graph.name}-{kernel.name}-llvm", kernel.llvm_ir)
+        report = BuildReport(kernels=len(lowering.kernels), fallbacks=lowering.fallbacks)
+        return run, report
 
 
 BACKENDS = ("llvm", "numpy", "eager")
@@ -63,4 +91,4 @@ def get_backend(name: str) -> Backend | None:
         raise ValueError(f"irgrad.compile: unknown backend {name!r}; choose one of {BACKENDS}")
     if name == "eager":
         return None
-    return NumpyBackend()
+    return LlvmBackend() if name == "llvm" else NumpyBackend()

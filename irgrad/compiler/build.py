@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..ir import CONSTANT, INPUT, Graph
 from ..ops import OPS
 from ..passes.autodiff import autodiff
+from ..passes.memory import VIEW_OPS
 from ..passes.partition import partition
 from ..passes.pipeline import Dumper, PipelineReport, default_passes, run_passes
 from .backends import Backend, BuildReport, Executable
@@ -35,6 +36,8 @@ class Built:
     n_saved: int = 0
     copied_outputs: frozenset = frozenset()  # value outputs that alias a constant or an input
     reach: list = field(default_factory=list)  # per value output: the wrt indices its gradient reaches
+    # saved values that are (views of) an input the call writes in place: copied before the write
+    saved_before_write: tuple = ()
     reports: dict[str, BuildReport] = field(default_factory=dict)
 
 
@@ -129,8 +132,26 @@ def build(
         wrt=wrt,
         n_saved=n_saved,
         copied_outputs=_aliasing_outputs(forward, capture.n_values),
+        saved_before_write=_saved_views_of_written(forward, n_saved, capture.mutated),
         reports=reports,
     )
+
+
+def _saved_views_of_written(forward: Graph, n_saved: int, mutated: list) -> tuple:
+    """Indices (among the saved values) of those that are a written input or a view of
+    one: the write-back would change them under the backward, which must see the
+    values of the forward."""
+    if not n_saved or not mutated:
+        return ()
+    written = {forward.inputs[pos] for pos in mutated}
+    saved = forward.outputs[len(forward.outputs) - n_saved :]
+    found = []
+    for k, nid in enumerate(saved):
+        while forward.node(nid).op in VIEW_OPS:
+            nid = forward.args(nid)[0]
+        if nid in written:
+            found.append(k)
+    return tuple(found)
 
 
 def _aliasing_outputs(graph: Graph, n_values: int) -> frozenset:

@@ -11,6 +11,7 @@ their reasons, fallbacks), ``breaks`` and the counts ``graph_count`` and
 from __future__ import annotations
 
 from ..ir import Graph
+from .backends import BuildReport
 from .effects import describe_replays
 
 
@@ -30,15 +31,14 @@ class Explanation(str):
         return len(self.breaks)
 
 
-def _counts(graph: Graph) -> str:
-    nodes = list(graph.op_nodes())
-    kernels = sum(1 for n in nodes if n.op == "fused")
-    text = f"{len(nodes)} nodes"
-    if kernels:
-        text += f" ({kernels} fused kernels)"
-    plan = getattr(graph, "memory_plan", None)
-    if plan is not None:
-        text += f", peak {plan.peak_bytes / 1024:.1f} KiB planned"
+def _counts(graph: Graph, report: BuildReport | None) -> str:
+    """A graph's size and what its backend made of it: native kernels and the groups
+    left to numpy, with the reason."""
+    text = f"{sum(1 for _ in graph.op_nodes())} nodes"
+    if report is not None and report.kernels:
+        text += f"; {report.kernels} native kernels"
+    if report is not None and report.fallbacks:
+        text += "; left to numpy: " + "; ".join(report.fallbacks)
     return text
 
 
@@ -110,9 +110,10 @@ def explain(compiled) -> Explanation:
             lines += [f"    {r}" for r in facts["replays"]]
         lines.append(f"  validation: {facts['validated'] or 'skipped (the function has side effects)'}")
         built = entry.built
-        lines.append("  forward: " + _counts(built.forward))
+        lines.append("  forward: " + _counts(built.forward, built.reports.get("forward")))
         if built.backward is not None:
-            lines.append(f"  backward: {_counts(built.backward)}; {built.n_saved} values saved for it")
+            counts = _counts(built.backward, built.reports.get("backward"))
+            lines.append(f"  backward: {counts}; {built.n_saved} values saved for it")
         lines.append(
             "  time per stage: " + ", ".join(f"{name} {secs * 1e3:.1f} ms" for name, secs in entry.timings)
         )

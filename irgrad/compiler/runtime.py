@@ -89,6 +89,8 @@ def run(entry, roots: tuple, inputs: list):
     results = checked_run(built.forward, arrays) if _tracing.DEBUG_NANS else built.run_forward(arrays)
     n = capture.n_values
     mutated = capture.mutated
+    for k in built.saved_before_write:  # the backward must see what the forward read
+        results[n + len(mutated) + k] = results[n + len(mutated) + k].copy()
     for pos, value in zip(mutated, results[n : n + len(mutated)]):
         target = inputs[pos]
         np.copyto(target._data, value)

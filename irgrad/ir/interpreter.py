@@ -14,14 +14,19 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..ops import OPS
-from .graph import CONSTANT, FUSED, INPUT, Graph
+from .graph import CONSTANT, FUSED, INPUT, Graph, Node
 from .symbolic import has_sym, resolve
 
 _ndarray = np.ndarray
 
 
-def compile_graph(graph: Graph) -> Callable[[Sequence[np.ndarray]], list[np.ndarray]]:
-    """A function running ``graph`` on input arrays and returning its output arrays."""
+def compile_graph(
+    graph: Graph, lower: Callable[[Node], Callable | None] | None = None
+) -> Callable[[Sequence[np.ndarray]], list[np.ndarray]]:
+    """A function running ``graph`` on input arrays and returning its output arrays.
+
+    ``lower(node)`` may supply a node's kernel (a native one), called as the op's
+    numpy kernel would be; where it gives None the node runs with numpy."""
     order = graph.order()
     slot = {nid: i for i, nid in enumerate(order)}
     steps = []
@@ -38,8 +43,11 @@ def compile_graph(graph: Graph) -> Callable[[Sequence[np.ndarray]], list[np.ndar
         if node.op == CONSTANT:
             constants.append((slot[nid], node.value))
             continue
-        fn = compile_graph(node.body) if node.op == FUSED else None
-        kernel = (lambda *xs, _f=fn: _f(xs)[0]) if fn else OPS[node.op].eval
+        kernel = lower(node) if lower is not None else None
+        if kernel is None and node.op == FUSED:
+            kernel = _body_kernel(compile_graph(node.body))
+        elif kernel is None:
+            kernel = OPS[node.op].eval
         args = tuple(slot[a] for a in graph.args(nid))
         dead = tuple(s for s in set(args) if last_use.get(s) == step and s not in keep)
         steps.append((kernel, args, node.attrs, slot[nid], dead, has_sym(node.attrs)))
@@ -76,6 +84,11 @@ def compile_graph(graph: Graph) -> Callable[[Sequence[np.ndarray]], list[np.ndar
         return [env[s] for s in output_slots]
 
     return run
+
+
+def _body_kernel(run: Callable) -> Callable:
+    """A fused node's kernel running its body with the interpreter."""
+    return lambda *xs: run(xs)[0]
 
 
 def interpret(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

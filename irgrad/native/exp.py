@@ -1,4 +1,4 @@
-"""``exp`` of arguments at most 0, as straight-line IR the loop vectorizer can widen.
+"""``exp`` as straight-line IR the loop vectorizer can widen.
 
 LLVM lowers its ``exp`` intrinsic to one libm call per element, which keeps a loop
 scalar.  This is the classic range reduction instead: ``exp(z) = 2**n * exp(r)`` with
@@ -7,9 +7,11 @@ scalar.  This is the classic range reduction instead: ``exp(z) = 2**n * exp(r)``
 float32, the degree-13 Taylor polynomial (truncation error below 0.03 ulp) for
 float64.  Both stay within about one ulp of the correctly rounded result.
 
-Results below the smallest normal number flush to 0.  The callers add ``exp(x -
-max)`` over a row, whose sum is at least 1, where such terms cannot change a bit.
-NaN stays NaN and ``-inf`` gives 0.
+:func:`exp` covers every argument (overflow to ``inf``, gradual underflow to
+subnormals and 0, NaN).  :func:`exp_nonpositive` is the cheaper form the softmax
+kernels use: results below the smallest normal number flush to 0 there, since they
+add ``exp(x - max)`` over a row, whose sum is at least 1, where such terms cannot
+change a bit.  NaN stays NaN and ``-inf`` gives 0 in both.
 """
 
 from __future__ import annotations
@@ -43,18 +45,24 @@ _F64 = (
 )
 
 
-def exp_nonpositive(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
-    """``exp(z)`` for a float or double ``z <= 0`` (or NaN), flushing subnormal results to 0."""
+# Per float type: the arguments beyond which exp overflows to inf and underflows to 0.
+_RANGE = {32: (math.log(3.4028234663852886e38), -104.0), 64: (math.log(1.7976931348623157e308), -746.0)}
+
+
+def _constants(ft: ir.Type):
+    return _F64 if isinstance(ft, ir.DoubleType) else _F32
+
+
+def _reduce(b: ir.IRBuilder, z: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """``(p, n)`` with ``exp(z) = p * 2**n``, ``n`` an integer (of the float's width) and
+    ``p = exp(r)`` for ``|r| <= ln(2)/2``.  ``z`` must be finite or NaN (NaN gives n = 0)."""
     ft = z.type
-    lowest, ln2_hi, ln2_lo, coefficients, bias, mantissa, it = _F64 if isinstance(ft, ir.DoubleType) else _F32
-    module = b.module
-    rint = module.declare_intrinsic("llvm.rint", [ft])
+    _, ln2_hi, ln2_lo, coefficients, _, _, it = _constants(ft)
+    rint = b.module.declare_intrinsic("llvm.rint", [ft])
 
     def c(value: float) -> ir.Constant:
         return ir.Constant(ft, value)
 
-    tiny = b.fcmp_ordered("<", z, c(lowest))  # false for NaN
-    z = b.select(tiny, c(lowest), z)
     n = b.call(rint, [b.fmul(z, c(1 / math.log(2)))])
     n = b.select(b.fcmp_unordered("uno", n, n), c(0.0), n)  # a NaN must not reach fptosi
     r = b.fsub(b.fsub(z, b.fmul(n, c(ln2_hi))), b.fmul(n, c(ln2_lo)))
@@ -62,6 +70,33 @@ def exp_nonpositive(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
     for k in coefficients[1:]:
         p = b.fadd(b.fmul(p, r), c(k))
     p = b.fadd(b.fadd(b.fmul(p, b.fmul(r, r)), r), c(1.0))
-    exponent = b.add(b.fptosi(n, it), ir.Constant(it, bias))
-    scale = b.bitcast(b.shl(exponent, ir.Constant(it, mantissa)), ft)
-    return b.select(tiny, c(0.0), b.fmul(p, scale))
+    return p, b.fptosi(n, it)
+
+
+def _power_of_two(b: ir.IRBuilder, n: ir.Value, ft: ir.Type) -> ir.Value:
+    """``2**n`` as a float of type ``ft``, for ``n`` in the normal exponent range."""
+    _, _, _, _, bias, mantissa, it = _constants(ft)
+    return b.bitcast(b.shl(b.add(n, ir.Constant(it, bias)), ir.Constant(it, mantissa)), ft)
+
+
+def exp_nonpositive(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
+    """``exp(z)`` for a float or double ``z <= 0`` (or NaN), flushing subnormal results to 0."""
+    ft = z.type
+    lowest = _constants(ft)[0]
+    tiny = b.fcmp_ordered("<", z, ir.Constant(ft, lowest))  # false for NaN
+    p, n = _reduce(b, b.select(tiny, ir.Constant(ft, lowest), z))
+    return b.select(tiny, ir.Constant(ft, 0.0), b.fmul(p, _power_of_two(b, n, ft)))
+
+
+def exp(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
+    """``exp(z)`` for any float or double ``z``: ``inf`` above the overflow threshold,
+    subnormal results rounded once (``2**n`` applied in two normal halves), 0 below."""
+    ft = z.type
+    high, low = _RANGE[64 if isinstance(ft, ir.DoubleType) else 32]
+    over = b.fcmp_ordered(">", z, ir.Constant(ft, high))
+    under = b.fcmp_ordered("<", z, ir.Constant(ft, low))
+    clamped = b.select(over, ir.Constant(ft, high), b.select(under, ir.Constant(ft, low), z))
+    p, n = _reduce(b, clamped)
+    half = b.ashr(n, ir.Constant(n.type, 1))
+    scaled = b.fmul(b.fmul(p, _power_of_two(b, half, ft)), _power_of_two(b, b.sub(n, half), ft))
+    return b.select(over, ir.Constant(ft, math.inf), b.select(under, ir.Constant(ft, 0.0), scaled))

@@ -4,6 +4,6 @@ Importing this package registers all primitives in :data:`OPS`.
 """
 
 from . import checks, conv, elementwise, embedding, linalg, movement, random, recurrent, reduction  # noqa: F401  (registers the ops)
-from .registry import OPS, DtypeRule, Kind, Meta, OpDef, VjpContext, get, register
+from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Reduction, VjpContext, get, register
 
-__all__ = ["OPS", "DtypeRule", "Kind", "Meta", "OpDef", "VjpContext", "get", "register"]
+__all__ = ["OPS", "DtypeRule", "Kind", "Meta", "OpDef", "Reduction", "VjpContext", "get", "register"]

@@ -76,6 +76,7 @@ def _elementwise(
     arity: int = 1,
     save_inputs: bool = False,
     save_output: bool = False,
+    scalar=None,
     doc: str = "",
 ) -> OpDef:
     return register(
@@ -89,6 +90,7 @@ def _elementwise(
             save_output=save_output,
             dtype_rule=rule,
             arity=arity,
+            scalar=scalar,
             doc=doc,
         )
     )
@@ -100,34 +102,82 @@ def _zero_grad(F, g, c):
 
 # --- unary -----------------------------------------------------------------------------
 
-_elementwise("neg", np.negative, lambda F, g, c: (F.neg(g),))
-_elementwise("abs", np.abs, lambda F, g, c: (F.mul(g, F.sign(c.ins[0])),), save_inputs=True)
-_elementwise("sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), _zero_grad)
-_elementwise("floor", np.floor, _zero_grad)
-_elementwise("ceil", np.ceil, _zero_grad)
-_elementwise("round", np.round, _zero_grad)
-_elementwise("trunc", np.trunc, _zero_grad)
+
+def _sign_scalar(S, x):
+    if S.is_bool(x):
+        return x
+    zero = S.const(0, x)
+    magnitude = S.where(S.gt(x, zero), S.const(1, x), S.where(S.lt(x, zero), S.const(-1, x), zero))
+    return S.where(S.isnan(x), x, magnitude) if S.is_float(x) else magnitude
+
+
+def _rounding(primitive: str):
+    """A rounding op's rule: the float primitive, the identity on integers (already whole)."""
+    return lambda S, x: getattr(S, primitive)(x) if S.is_float(x) else x
+
+
+def _maximum_scalar(S, a, b):
+    # numpy's (and torch's) maximum: a NaN on either side wins; a tie keeps b.
+    return S.where(S.logical_or(S.gt(a, b), S.isnan(a)), a, b) if S.is_float(a) else S.where(S.gt(a, b), a, b)
+
+
+def _minimum_scalar(S, a, b):
+    return S.where(S.logical_or(S.lt(a, b), S.isnan(a)), a, b) if S.is_float(a) else S.where(S.lt(a, b), a, b)
+
+
+_elementwise("neg", np.negative, lambda F, g, c: (F.neg(g),), scalar=lambda S, x: S.neg(x))
+_elementwise(
+    "abs",
+    np.abs,
+    lambda F, g, c: (F.mul(g, F.sign(c.ins[0])),),
+    save_inputs=True,
+    scalar=lambda S, x: S.abs(x),
+)
+_elementwise(
+    "sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), _zero_grad, scalar=_sign_scalar
+)
+_elementwise("floor", np.floor, _zero_grad, scalar=_rounding("floor"))
+_elementwise("ceil", np.ceil, _zero_grad, scalar=_rounding("ceil"))
+_elementwise("round", np.round, _zero_grad, scalar=_rounding("rint"))
+_elementwise("trunc", np.trunc, _zero_grad, scalar=_rounding("trunc"))
 _elementwise(
     "relu",
     lambda x: np.maximum(x, x.dtype.type(0)),
     lambda F, g, c: (F.relu_grad(g, c.out),),
     save_output=True,
+    scalar=lambda S, x: _maximum_scalar(S, x, S.const(0, x)),
 )
-_elementwise("exp", np.exp, lambda F, g, c: (F.mul(g, c.out),), rule=DtypeRule.FLOAT, save_output=True)
+_elementwise(
+    "exp",
+    np.exp,
+    lambda F, g, c: (F.mul(g, c.out),),
+    rule=DtypeRule.FLOAT,
+    save_output=True,
+    scalar=lambda S, x: S.exp(x),
+)
 _elementwise(
     "expm1",
     np.expm1,
     lambda F, g, c: (F.mul(g, F.add(c.out, 1.0)),),
     rule=DtypeRule.FLOAT,
     save_output=True,
+    scalar=lambda S, x: S.expm1(x),
 )
-_elementwise("log", np.log, lambda F, g, c: (F.div(g, c.ins[0]),), rule=DtypeRule.FLOAT, save_inputs=True)
+_elementwise(
+    "log",
+    np.log,
+    lambda F, g, c: (F.div(g, c.ins[0]),),
+    rule=DtypeRule.FLOAT,
+    save_inputs=True,
+    scalar=lambda S, x: S.log(x),
+)
 _elementwise(
     "log1p",
     np.log1p,
     lambda F, g, c: (F.div(g, F.add(c.ins[0], 1.0)),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
+    scalar=lambda S, x: S.log1p(x),
 )
 _elementwise(
     "sqrt",
@@ -135,6 +185,7 @@ _elementwise(
     lambda F, g, c: (F.div(g, F.mul(c.out, 2.0)),),
     rule=DtypeRule.FLOAT,
     save_output=True,
+    scalar=lambda S, x: S.sqrt(x),
 )
 _elementwise(
     "rsqrt",
@@ -142,6 +193,7 @@ _elementwise(
     lambda F, g, c: (F.mul(g, F.mul(F.mul(F.mul(c.out, c.out), c.out), -0.5)),),
     rule=DtypeRule.FLOAT,
     save_output=True,
+    scalar=lambda S, x: S.div(S.const(1, x), S.sqrt(x)),
 )
 _elementwise(
     "reciprocal",
@@ -149,6 +201,7 @@ _elementwise(
     lambda F, g, c: (F.neg(F.mul(g, F.mul(c.out, c.out))),),
     rule=DtypeRule.FLOAT,
     save_output=True,
+    scalar=lambda S, x: S.div(S.const(1, x), x),
 )
 _elementwise(
     "sin",
@@ -156,6 +209,7 @@ _elementwise(
     lambda F, g, c: (F.mul(g, F.cos(c.ins[0])),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
+    scalar=lambda S, x: S.sin(x),
 )
 _elementwise(
     "cos",
@@ -163,6 +217,7 @@ _elementwise(
     lambda F, g, c: (F.neg(F.mul(g, F.sin(c.ins[0]))),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
+    scalar=lambda S, x: S.cos(x),
 )
 _elementwise(
     "tan",
@@ -170,6 +225,7 @@ _elementwise(
     lambda F, g, c: (F.mul(g, F.add(F.mul(c.out, c.out), 1.0)),),
     rule=DtypeRule.FLOAT,
     save_output=True,
+    scalar=lambda S, x: S.tan(x),
 )
 _elementwise(
     "tanh",
@@ -177,6 +233,7 @@ _elementwise(
     lambda F, g, c: (F.mul(g, F.sub(1.0, F.mul(c.out, c.out))),),
     rule=DtypeRule.FLOAT,
     save_output=True,
+    scalar=lambda S, x: S.tanh(x),
 )
 
 
@@ -195,6 +252,7 @@ _elementwise(
     lambda F, g, c: (F.mul(g, F.mul(c.out, F.sub(1.0, c.out))),),
     rule=DtypeRule.FLOAT,
     save_output=True,
+    scalar=lambda S, x: S.div(S.const(1, x), S.add(S.const(1, x), S.exp(S.neg(x)))),
 )
 
 # --- erf: numpy has none, so a vectorized float64 kernel (~3e-16 relative accuracy) ---
@@ -284,15 +342,34 @@ _elementwise(
     lambda F, g, c: (F.mul(g, F.mul(F.exp(F.neg(F.mul(c.ins[0], c.ins[0]))), _TWO_OVER_SQRT_PI)),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
+    scalar=lambda S, x: S.erf(x),
 )
-_elementwise("logical_not", np.logical_not, rule=DtypeRule.LOGICAL)
-_elementwise("bitwise_not", np.invert, rule=DtypeRule.INTEGRAL)
-_elementwise("isnan", np.isnan, rule=DtypeRule.COMPARE)
-_elementwise("isinf", np.isinf, rule=DtypeRule.COMPARE)
-_elementwise("isfinite", np.isfinite, rule=DtypeRule.COMPARE)
+
+
+def _truth(S, x):
+    """``x != 0`` (NaN is true), a bool as it is."""
+    return x if S.is_bool(x) else S.ne(x, S.const(0, x))
+
+
+def _isinf_scalar(S, x):
+    return S.eq(S.abs(x), S.const(math.inf, x)) if S.is_float(x) else S.ne(x, x)
+
+
+def _isfinite_scalar(S, x):
+    return S.lt(S.abs(x), S.const(math.inf, x)) if S.is_float(x) else S.eq(x, x)
+
+
+_elementwise(
+    "logical_not", np.logical_not, rule=DtypeRule.LOGICAL, scalar=lambda S, x: S.logical_not(_truth(S, x))
+)
+_elementwise("bitwise_not", np.invert, rule=DtypeRule.INTEGRAL, scalar=lambda S, x: S.bit_not(x))
+_elementwise("isnan", np.isnan, rule=DtypeRule.COMPARE, scalar=lambda S, x: S.ne(x, x))
+_elementwise("isinf", np.isinf, rule=DtypeRule.COMPARE, scalar=_isinf_scalar)
+_elementwise("isfinite", np.isfinite, rule=DtypeRule.COMPARE, scalar=_isfinite_scalar)
 _elementwise(
     "full_like",
     lambda x, *, value: np.full(x.shape, value, dtype=x.dtype),
+    scalar=lambda S, x, *, value: S.const(value, x),
     doc="A tensor of x's shape and dtype filled with `value` (x's data is not read).",
 )
 
@@ -316,6 +393,7 @@ register(
         lambda x, *, dtype: x.astype(dtype.np),
         _infer_cast,
         _cast_vjp,
+        scalar=lambda S, x, *, dtype: S.cast(x, dtype),
         doc="Convert to `dtype` (PyTorch's `.to(dtype)`: float to int truncates toward zero).",
     )
 )
@@ -390,13 +468,26 @@ _binary(
     _relu_grad,
     lambda F, gg, c: (F.relu_grad(gg, c.ins[1]) if c.needs[0] else None, None),
     save_inputs=(1,),
+    scalar=lambda S, g, y: S.where(S.le(y, S.const(0, y)), S.const(0, g), g),
     doc="relu's gradient `where(y <= 0, 0, g)` from the incoming `g` and relu's output `y` "
     "(a NaN `y` passes `g`, as torch's threshold_backward); one pass, no mask.",
 )
-_binary("add", np.add, lambda F, g, c: (g, g))
-_binary("sub", np.subtract, lambda F, g, c: (g, F.neg(g) if c.needs[1] else None))
-_binary("mul", np.multiply, _mul_vjp, save_inputs=True)
-_binary("div", np.true_divide, _div_vjp, rule=DtypeRule.FLOAT, save_inputs=True)
+_binary("add", np.add, lambda F, g, c: (g, g), scalar=lambda S, a, b: S.add(a, b))
+_binary(
+    "sub",
+    np.subtract,
+    lambda F, g, c: (g, F.neg(g) if c.needs[1] else None),
+    scalar=lambda S, a, b: S.sub(a, b),
+)
+_binary("mul", np.multiply, _mul_vjp, save_inputs=True, scalar=lambda S, a, b: S.mul(a, b))
+_binary(
+    "div",
+    np.true_divide,
+    _div_vjp,
+    rule=DtypeRule.FLOAT,
+    save_inputs=True,
+    scalar=lambda S, a, b: S.div(a, b),
+)
 _SCALAR_POWERS = {  # exponent -> what torch's kernel computes instead of pow (its rounding, its signed zeros)
     0.5: np.sqrt,
     -0.5: lambda a: 1 / np.sqrt(a),
@@ -416,9 +507,31 @@ def _pow(a, b):
     return np.power(a, b)
 
 
-_binary("pow", _pow, _pow_vjp, save_inputs=True, save_output=True)
-_binary("maximum", np.maximum, _extremum_vjp("lt", "gt"), save_inputs=True)
-_binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True)
+def _pow_scalar(S, a, b):
+    """pow, or for a 0-d float exponent the formula torch uses for that exponent."""
+    result = S.pow(a, b)
+    if S.is_float(a) and S.is_0d(b):
+        one = S.const(1, a)
+        special = (
+            (0.5, S.sqrt(a)),
+            (-0.5, S.div(one, S.sqrt(a))),
+            (2.0, S.mul(a, a)),
+            (3.0, S.mul(S.mul(a, a), a)),
+            (-1.0, S.div(one, a)),
+            (-2.0, S.div(one, S.mul(a, a))),
+        )
+        known = S.known(b)
+        for exponent, value in special:
+            if known == exponent:
+                return value
+            if known is None:
+                result = S.where(S.eq(b, S.const(exponent, b)), value, result)
+    return result
+
+
+_binary("pow", _pow, _pow_vjp, save_inputs=True, save_output=True, scalar=_pow_scalar)
+_binary("maximum", np.maximum, _extremum_vjp("lt", "gt"), save_inputs=True, scalar=_maximum_scalar)
+_binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True, scalar=_minimum_scalar)
 
 
 def _integer_checked(kernel):
@@ -432,15 +545,53 @@ def _integer_checked(kernel):
     return checked
 
 
-_binary("floor_divide", _integer_checked(np.floor_divide), _zero_grad)
+def _float_divmod(S, a, b):
+    """numpy's floor quotient and remainder of floats (its ``npy_divmod``): the remainder
+    takes the divisor's sign, a zero quotient or remainder its sign from the operands."""
+    zero, one = S.const(0, a), S.const(1, a)
+    mod = S.fmod(a, b)
+    nonzero_mod = S.ne(mod, zero)  # NaN counts as nonzero, as C's `if (mod)`
+    adjust = S.logical_and(nonzero_mod, S.ne(S.lt(b, zero), S.lt(mod, zero)))
+    quotient = S.div(S.sub(a, mod), b)
+    quotient = S.where(adjust, S.sub(quotient, one), quotient)
+    remainder = S.where(adjust, S.add(mod, b), S.where(nonzero_mod, mod, S.copysign(zero, b)))
+    floor = S.floor(quotient)
+    floor = S.where(S.gt(S.sub(quotient, floor), S.const(0.5, a)), S.add(floor, one), floor)
+    floor = S.where(S.ne(quotient, zero), floor, S.copysign(zero, S.div(a, b)))
+    by_zero = S.eq(b, zero)
+    return S.where(by_zero, S.div(a, b), floor), S.where(by_zero, mod, remainder)
+
+
+def _division(index: int, integer: str):
+    """A rule taking one part of ``_float_divmod`` for floats and the integer primitive
+    ``integer`` (which raises on a zero divisor) otherwise."""
+
+    def rule(S, a, b):
+        return _float_divmod(S, a, b)[index] if S.is_float(a) else getattr(S, integer)(a, b)
+
+    return rule
+
+
+def _fmod_scalar(S, a, b):
+    return S.fmod(a, b) if S.is_float(a) else S.int_fmod(a, b)
+
+
+_binary(
+    "floor_divide", _integer_checked(np.floor_divide), _zero_grad, scalar=_division(0, "int_floor_divide")
+)
 _binary(
     "remainder",
     _integer_checked(np.remainder),
     _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)),
     save_inputs=True,
+    scalar=_division(1, "int_remainder"),
 )
 _binary(
-    "fmod", _integer_checked(np.fmod), _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))), save_inputs=True
+    "fmod",
+    _integer_checked(np.fmod),
+    _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))),
+    save_inputs=True,
+    scalar=_fmod_scalar,
 )
 
 
@@ -454,7 +605,21 @@ def _atan2_vjp(F, g, c):
     return ga, gb
 
 
-_binary("atan2", np.arctan2, _atan2_vjp, rule=DtypeRule.FLOAT, save_inputs=True)
+_binary(
+    "atan2",
+    np.arctan2,
+    _atan2_vjp,
+    rule=DtypeRule.FLOAT,
+    save_inputs=True,
+    scalar=lambda S, a, b: S.atan2(a, b),
+)
+
+
+def _primitive(name: str):
+    """The rule applying the scalar primitive ``name`` to the operands."""
+    return lambda S, *xs: getattr(S, name)(*xs)
+
+
 for _name, _kernel in (
     ("eq", np.equal),
     ("ne", np.not_equal),
@@ -463,19 +628,31 @@ for _name, _kernel in (
     ("gt", np.greater),
     ("ge", np.greater_equal),
 ):
-    _binary(_name, _kernel, rule=DtypeRule.COMPARE)
-for _name, _kernel in (
-    ("logical_and", np.logical_and),
-    ("logical_or", np.logical_or),
-    ("logical_xor", np.logical_xor),
+    _binary(_name, _kernel, rule=DtypeRule.COMPARE, scalar=_primitive(_name))
+_binary(
+    "logical_and",
+    np.logical_and,
+    rule=DtypeRule.LOGICAL,
+    scalar=lambda S, a, b: S.logical_and(_truth(S, a), _truth(S, b)),
+)
+_binary(
+    "logical_or",
+    np.logical_or,
+    rule=DtypeRule.LOGICAL,
+    scalar=lambda S, a, b: S.logical_or(_truth(S, a), _truth(S, b)),
+)
+_binary(
+    "logical_xor",
+    np.logical_xor,
+    rule=DtypeRule.LOGICAL,
+    scalar=lambda S, a, b: S.ne(_truth(S, a), _truth(S, b)),
+)
+for _name, _primitive_name, _kernel in (
+    ("bitwise_and", "bit_and", np.bitwise_and),
+    ("bitwise_or", "bit_or", np.bitwise_or),
+    ("bitwise_xor", "bit_xor", np.bitwise_xor),
 ):
-    _binary(_name, _kernel, rule=DtypeRule.LOGICAL)
-for _name, _kernel in (
-    ("bitwise_and", np.bitwise_and),
-    ("bitwise_or", np.bitwise_or),
-    ("bitwise_xor", np.bitwise_xor),
-):
-    _binary(_name, _kernel, rule=DtypeRule.INTEGRAL)
+    _binary(_name, _kernel, rule=DtypeRule.INTEGRAL, scalar=_primitive(_primitive_name))
 
 
 # --- ternary ---------------------------------------------------------------------------
@@ -526,4 +703,11 @@ def _where(cond, a, b):
     return np.where(cond, a, b)
 
 
-_elementwise("where", _where, _where_vjp, arity=3, save_inputs=True)
+_elementwise(
+    "where",
+    _where,
+    _where_vjp,
+    arity=3,
+    save_inputs=True,
+    scalar=lambda S, cond, a, b: S.where(_truth(S, cond), a, b),
+)

@@ -6,11 +6,13 @@ non-negative dims to reduce (``()`` reduces nothing), ``keepdim`` a bool.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..dtypes import FLOAT, int64
 from ..native import loss as native_loss
-from .registry import Kind, Meta, OpDef, register
+from .registry import Kind, Meta, OpDef, Reduction, register
 from .shapes import fmt, reduced_shape
 
 
@@ -56,6 +58,7 @@ register(
         ),
         _infer_reduce("sum", _sum_dtype),
         _sum_vjp,
+        reduction=Reduction("add", 0.0),
         doc="Sum over `dims`; bool and integer inputs sum in int64.",
     )
 )
@@ -155,7 +158,7 @@ register(
 )
 
 
-for _name, _ufunc in (("amax", np.maximum), ("amin", np.minimum)):
+for _name, _ufunc, _combine in (("amax", np.maximum, "maximum"), ("amin", np.minimum, "minimum")):
     register(
         OpDef(
             _name,
@@ -165,6 +168,7 @@ for _name, _ufunc in (("amax", np.maximum), ("amin", np.minimum)):
             _extremum_vjp,
             save_inputs=True,
             save_output=True,
+            reduction=Reduction(_combine, -math.inf if _combine == "maximum" else math.inf),
         )
     )
 

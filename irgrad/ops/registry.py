@@ -13,6 +13,12 @@ are all interpreters of these records:
   the same rule runs on numpy arrays, on Tensors (``create_graph``) and on IR values;
 * ``kind``   the lowering class the code generator uses.
 
+``scalar(S, *xs, **attrs)`` is an elementwise op's value at one position, written
+against the scalar ISA ``S`` of :mod:`irgrad.ops.scalar`: what code generators lower.
+
+``reduction`` (a :class:`Reduction`) says how a reduction over ``dims`` combines
+elements, for code generators that fuse it with the elementwise ops feeding it.
+
 ``index_bounds(metas, attrs) -> {input position: exclusive bound}`` says which inputs
 hold indices into another input and the bound their values must stay under (what
 validation draws new index values from).
@@ -56,6 +62,15 @@ class DtypeRule(enum.Enum):
     NONE = "none"  # not an arithmetic op: the op's own rule decides (where, cast)
 
 
+class Reduction(NamedTuple):
+    """How a reduction combines its elements: ``combine`` names the elementwise op whose
+    scalar rule folds one more element into the running value (so NaN propagation is
+    that op's), starting from ``identity``."""
+
+    combine: str
+    identity: float
+
+
 class Meta(NamedTuple):
     """What the shape rule knows of a value: its shape and dtype."""
 
@@ -92,6 +107,8 @@ class OpDef:
     dtype_rule: DtypeRule = DtypeRule.NONE
     arity: int = 1
     index_bounds: Callable[..., dict[int, int]] | None = None
+    scalar: Callable[..., Any] | None = None
+    reduction: Reduction | None = None
     doc: str = field(default="", repr=False)
 
     def __repr__(self) -> str:

@@ -1,0 +1,18 @@
+"""Code generation: optimized IR graphs lowered to native code with llvmlite.
+
+* :mod:`.scalars`     the scalar ISA of :mod:`irgrad.ops.scalar` emitting LLVM IR,
+  so every elementwise op's scalar rule becomes instructions;
+* :mod:`.elementwise` one loop nest per fused group of elementwise ops;
+* :mod:`.reduce`      reductions fused with the elementwise ops feeding them;
+* :mod:`.lower`       which nodes of a graph get native kernels, and why not.
+
+Kernels are compiled for the host CPU by :mod:`irgrad.native.jit` (which also caches
+object code on disk).  This package knows graphs and ops; :mod:`irgrad.compiler`
+chooses it as the ``"llvm"`` backend.
+"""
+
+from .elementwise import ElementwiseKernel
+from .lower import Lowering
+from .reduce import ReductionKernel, fuse_reduction_prologues
+
+__all__ = ["ElementwiseKernel", "Lowering", "ReductionKernel", "fuse_reduction_prologues"]

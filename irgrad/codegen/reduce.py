@@ -1,0 +1,155 @@
+"""Reductions fused with the elementwise ops feeding them: a map-reduce in one pass.
+
+``sum(tanh(x) * sigmoid(x) + ...)`` is, after fusion, a fused elementwise group whose
+only user is a reduction.  :func:`fuse_reduction_prologues` (a lowering pass of the
+LLVM backend) moves such a reduction into its producer's group, and
+:class:`ReductionKernel` computes it in one loop nest: the outer loops walk the kept
+dimensions, the inner ones the reduced dimensions, and the group's value at each
+position is folded into a running value by the reduction's combiner (its registry
+entry's ``Reduction``: the scalar rule of ``add``, ``maximum`` or ``minimum``, so NaN
+propagation is theirs).  The group's values never reach memory.
+
+A float32 sum accumulates in float64 (numpy sums float32 pairwise in float32, so the
+two agree to float32 rounding, and the native sum is the more accurate); sums may be
+reassociated so LLVM can vectorize them.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+import numpy as np
+
+from ..dtypes import from_numpy_dtype
+from ..ir.graph import FUSED, Graph, Node
+from ..native.loops import I64, for_range, for_range_carrying
+from ..ops import OPS, Kind
+from ..ops.scalar import Unsupported
+from .elementwise import NativeKernel, Positionwise, _static_shape, coalesce, offset_function, store
+from .scalars import LlvmScalars, Value, llvm_type
+
+_F64 = np.dtype(np.float64)
+
+
+def has_anchor(body: Graph) -> bool:
+    """Whether a fused body holds a matmul or a reduction."""
+    return any(OPS[n.op].kind in (Kind.MATMUL, Kind.REDUCTION) for n in body.op_nodes() if n.op in OPS)
+
+
+def fuse_reduction_prologues(g: Graph) -> Graph:
+    """A copy of ``g`` in which each reduction with a combiner whose argument is a fused
+    elementwise group used by nothing else becomes one fused node holding both."""
+    g = g.copy()
+    outputs = set(g.outputs)
+    for nid in g.order():
+        node = g.node(nid)
+        op = OPS.get(node.op)
+        if op is None or op.reduction is None:
+            continue
+        (arg,) = g.args(nid)
+        producer = g.node(arg)
+        if producer.op != FUSED or arg in outputs or g.users(arg) != [nid] or has_anchor(producer.body):
+            continue
+        body = producer.body.copy()
+        body.name = f"{producer.body.name}.{node.op}"
+        body.set_outputs([body.add_op(node.op, body.outputs, node.attrs, node.type, source=node.source)])
+        producer_args = g.args(arg)
+        for u, v, key in list(g.nx.in_edges(nid, keys=True)):
+            g.nx.remove_edge(u, v, key=key)
+        for pos, a in enumerate(producer_args):
+            g.nx.add_edge(a, nid, key=pos)
+        g.nx.nodes[nid]["node"] = Node(nid, FUSED, node.type, body=body, source=node.source)
+        g.remove(arg)
+    return g
+
+
+def is_map_reduce(body: Graph) -> bool:
+    """A body whose output is a reduction with a combiner of a value computed in it."""
+    out = body.node(body.outputs[0])
+    op = OPS.get(out.op)
+    return op is not None and op.reduction is not None and body.args(out.id)[0] not in body.inputs
+
+
+class ReductionKernel(NativeKernel):
+    """A map-reduce body: its reduction of the elementwise value computed in it."""
+
+    prefix = "reduce"
+
+    def emit(self, builder: ir.IRBuilder, body: Graph, inputs, out) -> None:
+        reduction_node = body.node(body.outputs[0])
+        reduction = OPS[reduction_node.op].reduction
+        (sink,) = body.args(reduction_node.id)
+        space = _static_shape(body.node(sink))
+        if self.out_dtype.kind != "f" or np.dtype(body.node(sink).type.dtype.np) != self.out_dtype:
+            raise Unsupported(f"a native {reduction_node.op} of {self.out_dtype}")
+        reduced = set(reduction_node.attrs["dims"])
+        kept = [k for k in range(len(space)) if k not in reduced]
+        at = Positionwise(body, sink, space, self.input_types)
+        out_contiguous = _contiguous([space[k] for k in kept])
+        out_strides = [0] * len(space)
+        for k, stride in zip(kept, out_contiguous):
+            out_strides[k] = stride if space[k] != 1 else 0
+        operands = at.strides + [tuple(out_strides)]
+        outer, outer_strides = coalesce(
+            tuple(space[k] for k in kept), [tuple(s[k] for k in kept) for s in operands]
+        )
+        inner, inner_strides = coalesce(
+            tuple(space[k] for k in sorted(reduced)), [tuple(s[k] for k in sorted(reduced)) for s in operands]
+        )
+        if 0 in outer:
+            return
+        at.strides = [o + i for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
+        out_offset_strides = outer_strides[-1]
+        accumulator = _F64 if reduction.combine == "add" else self.out_dtype
+        combine = OPS[reduction.combine].scalar
+        indices: list[ir.Value] = []
+        offset = offset_function(builder, indices)
+        S = LlvmScalars(builder)
+
+        def fold(level: int, running: ir.Value) -> ir.Value:
+            if level == len(inner):
+                value = at.emit(builder, inputs, offset)
+                if value.dtype != accumulator:
+                    value = S.cast(value, _dtype_of(accumulator))
+                folded = combine(S, Value(running, accumulator), value).ir
+                if isinstance(folded, ir.Instruction) and folded.opname == "fadd":
+                    folded.flags.append("reassoc")  # lets the vectorizer keep partial sums in lanes
+                return folded
+            with for_range_carrying(builder, ir.Constant(I64, inner[level]), [running], f"r{level}") as (
+                i,
+                carried,
+            ):
+                indices.append(i)
+                carried[0] = fold(level + 1, carried[0])
+                indices.pop()
+            return carried[0]
+
+        def nest(level: int) -> None:
+            if level == len(outer):
+                total = Value(fold(0, ir.Constant(llvm_type(accumulator), reduction.identity)), accumulator)
+                if accumulator != self.out_dtype:
+                    total = S.cast(total, _dtype_of(self.out_dtype))
+                offset_strides = out_offset_strides + (0,) * len(inner)
+                store(
+                    builder,
+                    total.ir,
+                    self.out_dtype,
+                    builder.gep(out, [offset(offset_strides)], inbounds=True),
+                )
+                return
+            with for_range(builder, ir.Constant(I64, outer[level]), f"o{level}") as index:
+                indices.append(index)
+                nest(level + 1)
+                indices.pop()
+
+        nest(0)
+
+
+def _contiguous(shape: list[int]) -> list[int]:
+    strides = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * shape[k + 1]
+    return strides
+
+
+def _dtype_of(np_dtype: np.dtype):
+    return from_numpy_dtype(np_dtype)

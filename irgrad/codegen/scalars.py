@@ -1,0 +1,366 @@
+"""The scalar ISA of :mod:`irgrad.ops.scalar` on LLVM values: scalar rules become IR.
+
+An op's scalar rule, run with an :class:`LlvmScalars` namespace, emits the
+instructions computing one element into the builder's current block.  Values carry
+their numpy dtype (LLVM integers have no sign), their static rank (``is_0d``) and,
+for 0-d constants, their Python value (``known``), so a rule can specialise as the
+numpy kernel does.  Semantics follow numpy exactly where the registry tests pin it
+(comparisons with NaN, ``ne`` true for NaN, bool ``add``/``mul`` as or/and, integers
+wrapping); a primitive with no exact lowering for a dtype raises :class:`Unsupported`
+and the op runs with numpy instead.
+
+``exp`` (both float types) and ``tanh`` (float32) are straight-line polynomial code
+the loop vectorizer widens; the other transcendental functions call the C library,
+one element at a time.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+import llvmlite.ir as ir
+import numpy as np
+
+from ..native import exp as native_exp
+from ..ops.scalar import Unsupported
+
+_FLOAT_TYPES = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
+_BOOL = np.dtype(np.bool_)
+_LIBM = {  # primitive -> C library names for (float32, float64)
+    "expm1": ("expm1f", "expm1"),
+    "log": ("logf", "log"),
+    "log1p": ("log1pf", "log1p"),
+    "sin": ("sinf", "sin"),
+    "cos": ("cosf", "cos"),
+    "tan": ("tanf", "tan"),
+    "tanh": (None, "tanh"),
+    "erf": ("erff", "erf"),
+    "atan2": ("atan2f", "atan2"),
+    "pow": ("powf", "pow"),
+}
+_INTRINSICS = {"floor": "llvm.floor", "ceil": "llvm.ceil", "trunc": "llvm.trunc", "rint": "llvm.roundeven"}
+_INT_MIN = {4: -(2**31), 8: -(2**63)}
+# Cephes' tanhf polynomial for |x| < 0.625 (x + x^3 P(x^2)), highest degree first.
+_TANH_F32 = (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1)
+
+
+def llvm_type(dt: np.dtype) -> ir.Type:
+    """The LLVM register type of a numpy dtype (bool is ``i1``)."""
+    dt = np.dtype(dt)
+    if dt in _FLOAT_TYPES:
+        return _FLOAT_TYPES[dt]
+    if dt == _BOOL:
+        return ir.IntType(1)
+    if dt.kind in "iu":
+        return ir.IntType(8 * dt.itemsize)
+    raise Unsupported(f"no native code for dtype {dt}")
+
+
+def storage_type(dt: np.dtype) -> ir.Type:
+    """The LLVM type of a dtype in memory (bool is a byte)."""
+    return ir.IntType(8) if np.dtype(dt) == _BOOL else llvm_type(dt)
+
+
+@dataclass(frozen=True)
+class Value:
+    """One scalar of a rule: an LLVM value, its numpy dtype, its static rank and, for a
+    0-d constant, its Python value."""
+
+    ir: ir.Value
+    dtype: np.dtype
+    ndim: int = 0
+    known: object = None
+
+
+class LlvmScalars:
+    """The scalar ISA emitting into ``builder``."""
+
+    def __init__(self, builder: ir.IRBuilder) -> None:
+        self.b = builder
+
+    # --- values and their properties --------------------------------------------------
+    def const(self, value, like: Value) -> Value:
+        dt = like.dtype
+        if dt.kind == "f":
+            value = float(value)
+        elif dt == _BOOL:
+            value = bool(value)
+        else:
+            value = int(np.array(value).astype(dt))  # wraps as numpy does
+        return Value(ir.Constant(llvm_type(dt), value), dt, 0, value)
+
+    def known(self, x: Value):
+        return x.known if x.ndim == 0 else None
+
+    def is_float(self, x: Value) -> bool:
+        return x.dtype.kind == "f"
+
+    def is_bool(self, x: Value) -> bool:
+        return x.dtype == _BOOL
+
+    def is_0d(self, x: Value) -> bool:
+        return x.ndim == 0
+
+    def _result(self, value: ir.Value, *operands: Value, dtype: np.dtype | None = None) -> Value:
+        return Value(value, dtype if dtype is not None else operands[0].dtype, max(o.ndim for o in operands))
+
+    # --- arithmetic -------------------------------------------------------------------
+    def _arith(self, float_op: str, int_op: str, bool_op: str | None, a: Value, c: Value) -> Value:
+        if a.dtype.kind == "f":
+            op = float_op
+        elif a.dtype == _BOOL:
+            if bool_op is None:
+                raise Unsupported(f"{int_op} of bools")
+            op = bool_op
+        else:
+            op = int_op
+        return self._result(getattr(self.b, op)(a.ir, c.ir), a, c)
+
+    def add(self, a, c):
+        return self._arith("fadd", "add", "or_", a, c)
+
+    def sub(self, a, c):
+        return self._arith("fsub", "sub", None, a, c)
+
+    def mul(self, a, c):
+        return self._arith("fmul", "mul", "and_", a, c)
+
+    def div(self, a, c):
+        self._floats("div", a)
+        return self._result(self.b.fdiv(a.ir, c.ir), a, c)
+
+    def fmod(self, a, c):
+        self._floats("fmod", a)
+        return self._result(self.b.frem(a.ir, c.ir), a, c)
+
+    def neg(self, a):
+        if a.dtype.kind == "f":
+            return self._result(self.b.fneg(a.ir), a)
+        if a.dtype == _BOOL:
+            raise Unsupported("neg of bools")
+        return self._result(self.b.neg(a.ir), a)
+
+    def abs(self, a):
+        if a.dtype.kind == "f":
+            return self._intrinsic("llvm.fabs", a)
+        if a.dtype == _BOOL or a.dtype.kind == "u":
+            return a
+        negative = self.b.icmp_signed("<", a.ir, ir.Constant(a.ir.type, 0))
+        return self._result(self.b.select(negative, self.b.neg(a.ir), a.ir), a)
+
+    def copysign(self, a, c):
+        self._floats("copysign", a)
+        return self._intrinsic("llvm.copysign", a, c)
+
+    def int_floor_divide(self, a, c):
+        raise Unsupported("integer division (a zero divisor must raise, as eagerly)")
+
+    int_remainder = int_fmod = int_floor_divide
+
+    # --- rounding and transcendental functions ---------------------------------------
+    def _floats(self, name: str, a: Value) -> None:
+        if a.dtype.kind != "f":
+            raise Unsupported(f"{name} of {a.dtype}")
+
+    def _intrinsic(self, name: str, *operands: Value) -> Value:
+        ft = operands[0].ir.type
+        fn = self.b.module.declare_intrinsic(name, [ft], ir.FunctionType(ft, [ft] * len(operands)))
+        return self._result(self.b.call(fn, [o.ir for o in operands]), *operands)
+
+    def _libm(self, name: str, *operands: Value) -> Value:
+        self._floats(name, operands[0])
+        symbol = _LIBM[name][0 if operands[0].dtype == np.float32 else 1]
+        ft = operands[0].ir.type
+        module = self.b.module
+        fn = module.globals.get(symbol) or ir.Function(
+            module, ir.FunctionType(ft, [ft] * len(operands)), symbol
+        )
+        return self._result(self.b.call(fn, [o.ir for o in operands]), *operands)
+
+    def floor(self, a):
+        return self._rounding("floor", a)
+
+    def ceil(self, a):
+        return self._rounding("ceil", a)
+
+    def trunc(self, a):
+        return self._rounding("trunc", a)
+
+    def rint(self, a):
+        return self._rounding("rint", a)
+
+    def _rounding(self, name: str, a: Value) -> Value:
+        self._floats(name, a)
+        return self._intrinsic(_INTRINSICS[name], a)
+
+    def sqrt(self, a):
+        self._floats("sqrt", a)
+        return self._intrinsic("llvm.sqrt", a)
+
+    def exp(self, a):
+        self._floats("exp", a)
+        return self._result(native_exp.exp(self.b, a.ir), a)
+
+    def tanh(self, a):
+        if a.dtype != np.float32:
+            return self._libm("tanh", a)
+        return self._result(self._tanh_f32(a.ir), a)
+
+    def _tanh_f32(self, x: ir.Value) -> ir.Value:
+        """Cephes' tanhf: an odd polynomial below 0.625, ``1 - 2/(exp(2|x|) + 1)`` above
+        (``exp`` overflowing to inf gives exactly 1); NaN takes the polynomial and stays NaN."""
+        b, ft = self.b, x.type
+        fabs = b.module.declare_intrinsic("llvm.fabs", [ft])
+        copysign = b.module.declare_intrinsic("llvm.copysign", [ft], ir.FunctionType(ft, [ft, ft]))
+        z = b.call(fabs, [x])
+        e = native_exp.exp(b, b.fmul(z, ir.Constant(ft, 2.0)))
+        large = b.fsub(ir.Constant(ft, 1.0), b.fdiv(ir.Constant(ft, 2.0), b.fadd(e, ir.Constant(ft, 1.0))))
+        large = b.call(copysign, [large, x])
+        x2 = b.fmul(x, x)
+        p = ir.Constant(ft, _TANH_F32[0])
+        for k in _TANH_F32[1:]:
+            p = b.fadd(b.fmul(p, x2), ir.Constant(ft, k))
+        small = b.fadd(b.fmul(b.fmul(p, x2), x), x)
+        return b.select(b.fcmp_ordered(">", z, ir.Constant(ft, 0.625)), large, small)
+
+    def expm1(self, a):
+        return self._libm("expm1", a)
+
+    def log(self, a):
+        return self._libm("log", a)
+
+    def log1p(self, a):
+        return self._libm("log1p", a)
+
+    def sin(self, a):
+        return self._libm("sin", a)
+
+    def cos(self, a):
+        return self._libm("cos", a)
+
+    def tan(self, a):
+        return self._libm("tan", a)
+
+    def erf(self, a):
+        return self._libm("erf", a)
+
+    def atan2(self, a, c):
+        return self._libm("atan2", a, c)
+
+    def pow(self, a, c):
+        return self._libm("pow", a, c)
+
+    # --- comparisons and logic --------------------------------------------------------
+    def _compare(self, op: str, a: Value, c: Value) -> Value:
+        if a.dtype.kind == "f":
+            value = (self.b.fcmp_unordered if op == "!=" else self.b.fcmp_ordered)(op, a.ir, c.ir)
+        elif a.dtype.kind == "i":
+            value = self.b.icmp_signed(op, a.ir, c.ir)
+        else:
+            value = self.b.icmp_unsigned(op, a.ir, c.ir)
+        return self._result(value, a, c, dtype=_BOOL)
+
+    def lt(self, a, c):
+        return self._compare("<", a, c)
+
+    def le(self, a, c):
+        return self._compare("<=", a, c)
+
+    def gt(self, a, c):
+        return self._compare(">", a, c)
+
+    def ge(self, a, c):
+        return self._compare(">=", a, c)
+
+    def eq(self, a, c):
+        return self._compare("==", a, c)
+
+    def ne(self, a, c):
+        return self._compare("!=", a, c)
+
+    def isnan(self, a):
+        if a.dtype.kind != "f":
+            return self._result(ir.Constant(ir.IntType(1), 0), a, dtype=_BOOL)
+        return self._result(self.b.fcmp_unordered("uno", a.ir, a.ir), a, dtype=_BOOL)
+
+    def logical_and(self, a, c):
+        return self._result(self.b.and_(a.ir, c.ir), a, c)
+
+    def logical_or(self, a, c):
+        return self._result(self.b.or_(a.ir, c.ir), a, c)
+
+    def logical_not(self, a):
+        return self._result(self.b.not_(a.ir), a)
+
+    def _bitwise(self, op: str, a: Value, c: Value) -> Value:
+        if a.dtype.kind == "f":
+            raise Unsupported(f"bitwise {op} of floats")
+        return self._result(getattr(self.b, op)(a.ir, c.ir), a, c)
+
+    def bit_and(self, a, c):
+        return self._bitwise("and_", a, c)
+
+    def bit_or(self, a, c):
+        return self._bitwise("or_", a, c)
+
+    def bit_xor(self, a, c):
+        return self._bitwise("xor", a, c)
+
+    def bit_not(self, a):
+        if a.dtype.kind == "f":
+            raise Unsupported("bitwise not of floats")
+        return self._result(self.b.not_(a.ir), a)
+
+    def where(self, cond, a, c):
+        return self._result(self.b.select(cond.ir, a.ir, c.ir), cond, a, c, dtype=a.dtype)
+
+    # --- conversion -------------------------------------------------------------------
+    def cast(self, x: Value, dtype) -> Value:
+        src, dst = x.dtype, np.dtype(dtype.np)
+        b, target = self.b, llvm_type(dst)
+        if src == dst:
+            return x
+        if dst == _BOOL:
+            zero = ir.Constant(x.ir.type, 0.0 if src.kind == "f" else 0)
+            value = (
+                b.fcmp_unordered("!=", x.ir, zero) if src.kind == "f" else b.icmp_unsigned("!=", x.ir, zero)
+            )
+        elif src.kind == "f" and dst.kind == "f":
+            value = (b.fpext if dst.itemsize > src.itemsize else b.fptrunc)(x.ir, target)
+        elif src.kind == "f":
+            value = self._float_to_int(x, dst)
+        elif dst.kind == "f":
+            value = (b.sitofp if src.kind == "i" else b.uitofp)(x.ir, target)
+        else:
+            value = self._int_to_int(x.ir, src, target)
+        return Value(value, dst, x.ndim)
+
+    def _int_to_int(self, value: ir.Value, src: np.dtype, target: ir.IntType) -> ir.Value:
+        """Widen by the source's signedness, narrow by truncation (wrapping, as numpy)."""
+        if target.width > value.type.width:
+            return (self.b.sext if src.kind == "i" else self.b.zext)(value, target)
+        if target.width < value.type.width:
+            return self.b.trunc(value, target)
+        return value
+
+    def _float_to_int(self, x: Value, dst: np.dtype) -> ir.Value:
+        """numpy's float-to-int conversion on x86: truncation toward zero into a 32- or
+        64-bit signed integer, where NaN and out-of-range values give its minimum (as
+        ``cvttss2si`` does), then narrowing by truncation for smaller types."""
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            raise Unsupported(f"conversion of {x.dtype} to {dst} off x86 (its out-of-range results differ)")
+        b = self.b
+        width = 8 if dst.itemsize == 8 else 4
+        target = ir.IntType(8 * width)
+        bound = float(2 ** (8 * width - 1))
+        in_range = b.and_(
+            b.fcmp_ordered(">=", x.ir, ir.Constant(x.ir.type, -bound)),
+            b.fcmp_ordered("<", x.ir, ir.Constant(x.ir.type, bound)),
+        )
+        safe = b.select(in_range, x.ir, ir.Constant(x.ir.type, 0.0))  # fptosi of the rest is poison
+        value = b.select(in_range, b.fptosi(safe, target), ir.Constant(target, _INT_MIN[width]))
+        return self._int_to_int(value, np.dtype(f"i{width}"), llvm_type(dst))
+
+
+__all__ = ["LlvmScalars", "Value", "llvm_type", "storage_type"]

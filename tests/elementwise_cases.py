@@ -1,0 +1,105 @@
+"""Inputs that exercise an elementwise op: special values of every dtype, all pairs of
+them for binary ops, the exponents torch treats specially for ``pow``, and the targets of
+``cast``.  Shared by the scalar-rule tests and the native-kernel tests."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from irgrad import dtypes
+from irgrad.ops.registry import Meta
+
+DTYPES = [
+    dtypes.float32,
+    dtypes.float64,
+    dtypes.int64,
+    dtypes.int32,
+    dtypes.int16,
+    dtypes.int8,
+    dtypes.uint8,
+    dtypes.bool_,
+]
+FLOAT_SPECIALS = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    -0.5,
+    1.5,
+    2.5,
+    -2.5,
+    2.0,
+    3.0,
+    -2.0,
+    7.0,
+    -7.0,
+    math.inf,
+    -math.inf,
+    math.nan,
+    1e-30,
+    1e30,
+    88.0,
+    -104.0,
+]
+
+
+def values(dt, rng: np.random.Generator, n: int = 64) -> np.ndarray:
+    """Special values of ``dt`` followed by random ones: ``n`` in all."""
+    np_dt = dt.np
+    if dt is dtypes.bool_:
+        return rng.integers(0, 2, n).astype(bool)
+    if dt.is_floating_point:
+        special = np.array(FLOAT_SPECIALS, dtype=np_dt)
+        random = (rng.standard_normal(n) * rng.choice([1, 10, 1000], n)).astype(np_dt)
+        return np.concatenate([special, random])[:n]
+    info = np.iinfo(np_dt)
+    special = np.array([0, 1, -1, 2, -2, 3, 7, -7, info.min, info.max], dtype=np.int64)
+    special = special[(special >= info.min) & (special <= info.max)].astype(np_dt)
+    random = rng.integers(max(info.min, -100), min(info.max, 100), n).astype(np_dt)
+    return np.concatenate([special, random])[:n]
+
+
+def operands(op, dt, rng):
+    """Every pairing of special values (binary ops), or one array per input."""
+    if op.arity == 1:
+        return [values(dt, rng)]
+    if op.name == "where":
+        a, b = values(dt, rng), values(dt, rng)
+        return [rng.integers(0, 2, a.shape).astype(bool), a, b]
+    a = values(dt, rng, 24)
+    pairs = np.array(list(itertools.product(range(a.size), repeat=2)))
+    return [a[pairs[:, 0]], a[pairs[:, 1]]]
+
+
+def accepts(op, arrays, attrs) -> bool:
+    try:
+        op.infer(*(Meta(a.shape, dtypes.from_numpy_dtype(a.dtype)) for a in arrays), **attrs)
+    except (TypeError, RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
+def cases(op, dt, rng):
+    """(arrays, attrs) to check ``op`` on for dtype ``dt``."""
+    arrays = operands(op, dt, rng)
+    if op.name == "full_like":
+        return [(arrays, {"value": v}) for v in (0.0, -1.5, 3)]
+    if op.name == "cast":
+        return [(arrays, {"dtype": target}) for target in DTYPES]
+    if op.name in ("floor_divide", "remainder", "fmod") and not dt.is_floating_point:
+        a, b = arrays
+        keep = b != 0  # a zero integer divisor raises before the kernel runs
+        arrays = [a[keep], b[keep]]
+    if op.name == "pow":
+        if not dt.is_floating_point:
+            a, b = arrays
+            keep = (b >= 0) & (b < 5)  # numpy refuses negative integer powers
+            return [([a[keep], b[keep]], {})]
+        base = values(dt, rng)
+        exponents = [np.asarray(e, dtype=dt.np) for e in (0.5, -0.5, 2.0, 3.0, -1.0, -2.0, 1.7, 0.0)]
+        return [(arrays, {})] + [([base, e], {}) for e in exponents]
+    return [(arrays, {})]

@@ -1,0 +1,183 @@
+"""Native elementwise kernels against the numpy kernels and the IR interpreter.
+
+Each elementwise op, on every dtype it accepts, is compiled alone into a native
+kernel and run on the special values of ``elementwise_cases``: the result must equal
+the op's numpy kernel bit for bit (signed zeros and NaN included), except the
+transcendental functions, which call a different implementation (a vectorizable
+polynomial or the C library) and must agree to a few ulps.  Random fused graphs run
+through the whole LLVM backend must match the interpreter.  No torch needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from elementwise_cases import DTYPES, accepts, cases
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ir_random import graphs, random_inputs
+
+import irgrad
+from irgrad import dtypes
+from irgrad.codegen import ElementwiseKernel, Lowering
+from irgrad.codegen.elementwise import broadcast_strides, coalesce
+from irgrad.compiler.backends import LlvmBackend
+from irgrad.ir import FUSED, Graph, TensorType, interpret
+from irgrad.ops import OPS, Kind
+from irgrad.ops.scalar import Unsupported
+from irgrad.passes import fuse
+
+ELEMENTWISE = sorted(name for name, op in OPS.items() if op.kind is Kind.ELEMENTWISE)
+# Computed by another implementation than numpy's (within ULPS of it, not bit for bit).
+APPROXIMATE = {"exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "erf", "atan2", "pow", "sigmoid"}
+ULPS = 4
+# What the code generator leaves to numpy on integers, by design: an integer division must
+# raise on a zero divisor (and numpy's integer power on a negative exponent) as eager does,
+# which a native loop cannot.
+LEFT_TO_NUMPY_ON_INTEGERS = {"floor_divide", "remainder", "fmod", "pow"}
+
+
+def single_op_body(name: str, arrays, attrs) -> Graph:
+    g = Graph(f"{name}_body")
+    ins = [
+        g.add_input(f"in{k}", TensorType(a.shape, dtypes.from_numpy_dtype(a.dtype)))
+        for k, a in enumerate(arrays)
+    ]
+    meta = OPS[name].infer(*(g.node(i).type for i in ins), **attrs)
+    g.set_outputs([g.add_op(name, ins, attrs, TensorType(tuple(meta.shape), meta.dtype))])
+    return g
+
+
+def assert_close_in_ulps(expected: np.ndarray, actual: np.ndarray, context: str) -> None:
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape, context
+    both_nan = np.isnan(expected) & np.isnan(actual)
+    exact = (expected == actual) | both_nan
+    spacing = np.spacing(np.abs(expected).astype(expected.dtype))
+    with np.errstate(invalid="ignore"):
+        close = np.abs(actual.astype(np.float64) - expected.astype(np.float64)) <= ULPS * np.abs(spacing)
+    bad = np.flatnonzero(~(exact | (close & np.isfinite(expected))))
+    assert bad.size == 0, (
+        f"{context}: {bad.size} differ, first {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
+    )
+
+
+def assert_identical(expected: np.ndarray, actual: np.ndarray, context: str) -> None:
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape, context
+    if expected.dtype.kind == "f":
+        same = ((expected == actual) | (np.isnan(expected) & np.isnan(actual))) & (
+            np.signbit(expected) == np.signbit(actual)
+        )
+    else:
+        same = expected == actual
+    bad = np.flatnonzero(~same)
+    assert bad.size == 0, (
+        f"{context}: {bad.size} differ, first {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
+    )
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_native_kernel_of_each_op_matches_numpy(name):
+    op = OPS[name]
+    rng = np.random.default_rng(1)
+    compiled = 0
+    for dt in DTYPES:
+        for arrays, attrs in cases(op, dt, rng):
+            if not accepts(op, arrays, attrs):
+                continue
+            with np.errstate(all="ignore"):
+                expected = np.asarray(op.eval(*arrays, **attrs))
+            body = single_op_body(name, arrays, attrs)
+            if expected.dtype != np.dtype(body.node(body.outputs[0]).type.dtype.np):
+                continue  # numpy's own kernel disagrees with the op's type (floor of an int)
+            try:
+                kernel = ElementwiseKernel(body)
+            except Unsupported:
+                integer = np.dtype(dt.np).kind in "iu"
+                assert integer and name in LEFT_TO_NUMPY_ON_INTEGERS, f"{name} on {dt} was not lowered"
+                continue
+            actual = kernel(*arrays)
+            context = f"{name} on {dt} {attrs} {[a.shape for a in arrays]}"
+            if name in APPROXIMATE and expected.dtype.kind == "f":
+                assert_close_in_ulps(expected, actual, context)
+            else:
+                assert_identical(expected, actual, context)
+            compiled += 1
+    assert compiled, f"{name}: nothing was compiled"
+
+
+def test_float_to_integer_casts_match_numpy_at_the_edges():
+    x = np.array(
+        [np.nan, np.inf, -np.inf, 3e9, -3e9, 2.0**31, -(2.0**31), 2.0**63, 1e20, -0.7, 0.7, 300.5, -129.9]
+    )
+    for src in (np.float32, np.float64):
+        for target in (dtypes.int64, dtypes.int32, dtypes.int16, dtypes.int8, dtypes.uint8, dtypes.bool_):
+            a = x.astype(src)
+            body = single_op_body("cast", [a], {"dtype": target})
+            with np.errstate(all="ignore"):
+                assert_identical(a.astype(target.np), ElementwiseKernel(body)(a), f"{src} -> {target}")
+
+
+@given(st.lists(st.integers(1, 4), min_size=0, max_size=4), st.data())
+@settings(max_examples=60, deadline=None)
+def test_broadcast_strides_read_what_numpy_broadcasting_reads(out_shape, data):
+    out_shape = tuple(out_shape)
+    lead = data.draw(st.integers(0, len(out_shape)))
+    data_shape = tuple(d if data.draw(st.booleans()) else 1 for d in out_shape[lead:])
+    values = np.arange(int(np.prod(data_shape)), dtype=np.int64).reshape(data_shape)
+    strides = broadcast_strides(data_shape, out_shape)
+    expected = np.broadcast_to(values, out_shape)
+    for index in np.ndindex(*out_shape):
+        assert values.reshape(-1)[sum(i * s for i, s in zip(index, strides))] == expected[index]
+    dims, (merged,) = coalesce(out_shape, [strides])
+    assert int(np.prod(dims)) == int(np.prod(out_shape))
+
+
+def test_broadcast_operands_and_a_zero_d_exponent():
+    body = Graph("b")
+    a = body.add_input("a", TensorType((3, 1, 4), irgrad.float32))
+    b = body.add_input("b", TensorType((5, 1), irgrad.float32))
+    e = body.add_input("e", TensorType((), irgrad.float32))
+    s = body.add_op("add", [a, b], {}, TensorType((3, 5, 4), irgrad.float32))
+    body.set_outputs([body.add_op("pow", [s, e], {}, TensorType((3, 5, 4), irgrad.float32))])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((3, 1, 4), dtype=np.float32), rng.random((5, 1), dtype=np.float32)
+    for exponent in (0.5, 2.0, -1.0, 1.3):
+        arrays = [x, y, np.asarray(exponent, np.float32)]
+        assert_close_in_ulps(interpret(body, arrays)[0], ElementwiseKernel(body)(*arrays), f"pow {exponent}")
+
+
+def test_a_kernel_refuses_arrays_of_other_shapes_or_dtypes():
+    body = single_op_body("add", [np.zeros(3, np.float32), np.zeros(3, np.float32)], {})
+    kernel = ElementwiseKernel(body)
+    with pytest.raises(RuntimeError, match=r"input 1 is float32\[4\], expected float32\[3\]"):
+        kernel(np.zeros(3, np.float32), np.zeros(4, np.float32))
+    with pytest.raises(RuntimeError, match="float64"):
+        kernel(np.zeros(3, np.float64), np.zeros(3, np.float32))
+    strided = np.arange(6, dtype=np.float32)[::2]  # not contiguous: copied first
+    np.testing.assert_array_equal(kernel(strided, strided), strided * 2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs())
+def test_random_graphs_run_natively_as_the_interpreter_runs_them(g):
+    run, report = LlvmBackend().build(g)
+    inputs = random_inputs(g, np.random.default_rng(0))
+    expected = interpret(g, inputs)
+    for e, a in zip(expected, run(inputs)):
+        np.testing.assert_allclose(np.asarray(a), e, rtol=2e-6, atol=1e-6)
+    fused = fuse(g)
+    groups = [n for n in fused.op_nodes() if n.op == FUSED]
+    assert report.kernels == len(groups) and not report.fallbacks
+
+
+def test_a_group_left_to_numpy_says_why():
+    g = Graph("g")
+    a = g.add_input("a", TensorType((4,), irgrad.int64))
+    b = g.add_input("b", TensorType((4,), irgrad.int64))
+    q = g.add_op("floor_divide", [a, b], {}, TensorType((4,), irgrad.int64))
+    g.set_outputs([g.add_op("add", [q, a], {}, TensorType((4,), irgrad.int64))])
+    lowering = Lowering()
+    run = irgrad.ir.compile_graph(fuse(g), lower=lowering)
+    assert not lowering.kernels and "integer division" in lowering.fallbacks[0]
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        run([np.arange(4), np.array([1, 0, 1, 1])])

@@ -1,0 +1,61 @@
+"""Every elementwise op's scalar rule reproduces its numpy kernel bit for bit.
+
+The scalar rule (``OpDef.scalar``) is what code generators lower; the numpy kernel
+(``OpDef.eval``) is what eager execution runs.  Interpreting the rule on whole arrays
+(:class:`irgrad.ops.scalar.NumpyScalars`) must give the kernel's values exactly,
+special values included: NaN and its propagation, infinities, signed zeros, the
+extremes of every integer type.  A rule checked here is checked for every backend
+that interprets the scalar ISA faithfully.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from elementwise_cases import DTYPES, accepts, cases
+
+from irgrad import dtypes
+from irgrad.ops import OPS, Kind
+from irgrad.ops.registry import Meta
+from irgrad.ops.scalar import run_scalar_rule
+
+ELEMENTWISE = sorted(name for name, op in OPS.items() if op.kind is Kind.ELEMENTWISE)
+
+
+def assert_identical(expected, actual, context: str) -> None:
+    expected, actual = np.asarray(expected), np.asarray(actual)
+    assert actual.dtype == expected.dtype, f"{context}: dtype {actual.dtype} != {expected.dtype}"
+    assert actual.shape == expected.shape, f"{context}: shape {actual.shape} != {expected.shape}"
+    if expected.dtype.kind == "f":
+        same = (expected == actual) | (np.isnan(expected) & np.isnan(actual))
+        same &= np.signbit(expected) == np.signbit(actual)
+    else:
+        same = expected == actual
+    bad = np.flatnonzero(~same)
+    assert bad.size == 0, (
+        f"{context}: {bad.size} positions differ, first at {bad[0]}: {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
+    )
+
+
+def test_every_elementwise_op_has_a_scalar_rule():
+    missing = [name for name in ELEMENTWISE if OPS[name].scalar is None]
+    assert not missing, f"elementwise ops without a scalar rule: {missing}"
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_scalar_rule_matches_the_kernel(name):
+    op = OPS[name]
+    rng = np.random.default_rng(0)
+    checked = 0
+    for dt in DTYPES:
+        for arrays, attrs in cases(op, dt, rng):
+            if not accepts(op, arrays, attrs):
+                continue
+            with np.errstate(all="ignore"):
+                expected = np.asarray(op.eval(*arrays, **attrs))
+            inferred = op.infer(*(Meta(a.shape, dtypes.from_numpy_dtype(a.dtype)) for a in arrays), **attrs)
+            if expected.dtype != inferred.dtype.np:
+                continue  # the kernel itself disagrees with the op's type (numpy's floor of an int)
+            assert_identical(expected, run_scalar_rule(op, *arrays, **attrs), f"{name} on {dt} {attrs}")
+            checked += 1
+    assert checked, f"{name}: no dtype was checked"
