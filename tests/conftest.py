@@ -117,3 +117,10 @@ def run_both(
 def compare():
     """The :func:`run_both` helper."""
     return run_both
+
+
+@pytest.fixture(params=["numpy", "llvm"])
+def backend(request) -> str:
+    """Each compiled backend in turn: a compile test runs on the reference interpreter
+    and on native code."""
+    return request.param

@@ -50,26 +50,26 @@ MODELS = [
 
 
 @pytest.mark.parametrize("name,make,inputs", MODELS, ids=[m[0] for m in MODELS])
-def test_compiled_inference_matches_eager(name, make, inputs):
+def test_compiled_inference_matches_eager(name, make, inputs, backend):
     irgrad.manual_seed(0)
     model = make().eval()
-    compiled = irgrad.compile(model, backend="numpy")
+    compiled = irgrad.compile(model, backend=backend)
     with irgrad.no_grad():
         for _ in range(3):
             x = inputs()
             np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_compiled_module_shares_parameters_and_state():
+def test_compiled_module_shares_parameters_and_state(backend):
     model = mlp()
-    compiled = irgrad.compile(model, backend="numpy")
+    compiled = irgrad.compile(model, backend=backend)
     assert list(compiled.parameters()) == list(model.parameters())
     assert compiled.state_dict().keys() == model.state_dict().keys()
     compiled.eval()
     assert not model.training
 
 
-def test_shared_submodules_and_tied_weights_bind_each_state_tensor_once():
+def test_shared_submodules_and_tied_weights_bind_each_state_tensor_once(backend):
     """However modules and parameters are shared, each state tensor is one graph input."""
     shared = nn.Linear(3, 3)
     model = nn.Sequential(shared, nn.BatchNorm1d(3), nn.Sequential(shared, nn.Linear(3, 3)), nn.Linear(3, 3))
@@ -80,15 +80,15 @@ def test_shared_submodules_and_tied_weights_bind_each_state_tensor_once():
         len(state) == len(set(state)) == len({id(t) for t in model.parameters()}) + 3
     )  # + BatchNorm buffers
     x = irgrad.randn(4, 3)
-    compiled = irgrad.compile(model, backend="numpy")
+    compiled = irgrad.compile(model, backend=backend)
     compiled(x)  # the first call traces; the second runs the graph
     out = compiled(x)
     np.testing.assert_allclose(out.detach().numpy(), model(x).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_parameter_updates_are_seen_without_recompiling():
+def test_parameter_updates_are_seen_without_recompiling(backend):
     model = mlp()
-    compiled = irgrad.compile(model, backend="numpy")
+    compiled = irgrad.compile(model, backend=backend)
     x = irgrad.randn(5, 6)
     with irgrad.no_grad():
         compiled(x)
@@ -97,9 +97,9 @@ def test_parameter_updates_are_seen_without_recompiling():
     assert len(compiled._compiled.cache) == 1
 
 
-def test_shape_change_retraces_and_explains_why():
+def test_shape_change_retraces_and_explains_why(backend):
     model = mlp()
-    compiled = irgrad.compile(model, backend="numpy")
+    compiled = irgrad.compile(model, backend=backend)
     with irgrad.no_grad():
         compiled(irgrad.randn(5, 6))
         compiled(irgrad.randn(9, 6))
@@ -109,9 +109,9 @@ def test_shape_change_retraces_and_explains_why():
     assert "input 0 shape changed from [5, 6] to [9, 6]" in text
 
 
-def test_grad_mode_train_eval_and_shape_changes_retrace():
+def test_grad_mode_train_eval_and_shape_changes_retrace(backend):
     model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
-    compiled = irgrad.compile(model, backend="numpy")
+    compiled = irgrad.compile(model, backend=backend)
     x = irgrad.randn(2, 3)
     with irgrad.no_grad():
         compiled(x)
@@ -125,9 +125,9 @@ def test_grad_mode_train_eval_and_shape_changes_retrace():
     assert "input 0 shape changed from [2, 3] to [1, 3]" in "\n".join(compiled._compiled.log)
 
 
-def test_eval_mode_dropout_is_identity_and_train_mode_is_random():
+def test_eval_mode_dropout_is_identity_and_train_mode_is_random(backend):
     model = nn.Sequential(nn.Dropout(0.5))
-    compiled = irgrad.compile(model, backend="numpy")
+    compiled = irgrad.compile(model, backend=backend)
     x = irgrad.ones(1000)
     with irgrad.no_grad():
         first, second = compiled(x), compiled(x)
@@ -138,10 +138,10 @@ def test_eval_mode_dropout_is_identity_and_train_mode_is_random():
         np.testing.assert_array_equal(compiled(x).numpy(), x.numpy())
 
 
-def test_batchnorm_running_stats_are_updated_by_compiled_calls():
+def test_batchnorm_running_stats_are_updated_by_compiled_calls(backend):
     torch_free = nn.BatchNorm1d(3)
     eager = nn.BatchNorm1d(3)
-    compiled = irgrad.compile(torch_free, backend="numpy")
+    compiled = irgrad.compile(torch_free, backend=backend)
     with irgrad.no_grad():
         for _ in range(4):
             x = irgrad.randn(8, 3)
@@ -151,10 +151,10 @@ def test_batchnorm_running_stats_are_updated_by_compiled_calls():
     assert int(torch_free.num_batches_tracked) == int(eager.num_batches_tracked) == 4
 
 
-def test_dynamic_batch_gives_one_graph_for_every_size():
+def test_dynamic_batch_gives_one_graph_for_every_size(backend):
     """The batch dimension becomes a symbol once it varies; size 1 is specialised, as in PyTorch."""
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.LogSoftmax(dim=1))
-    compiled = irgrad.compile(model, backend="numpy", dynamic=True)
+    compiled = irgrad.compile(model, backend=backend, dynamic=True)
     with irgrad.no_grad():
         for batch in (5, 7, 12, 5, 1, 3):
             x = irgrad.randn(batch, 4)
@@ -166,11 +166,11 @@ def test_dynamic_batch_gives_one_graph_for_every_size():
     assert "f32[B,4]" in compiled.explain()
 
 
-def test_mark_dynamic_marks_one_dimension():
+def test_mark_dynamic_marks_one_dimension(backend):
     def f(x):
         return (x * 2).sum(1)
 
-    compiled = irgrad.compile(f, backend="numpy")
+    compiled = irgrad.compile(f, backend=backend)
     with irgrad.no_grad():
         for n in (3, 4, 6):
             x = irgrad.mark_dynamic(irgrad.randn(2, n), 1)
@@ -178,12 +178,12 @@ def test_mark_dynamic_marks_one_dimension():
     assert len(compiled._compiled.cache) == 1
 
 
-def test_decorator_forms_and_plain_functions():
+def test_decorator_forms_and_plain_functions(backend):
     @irgrad.compile
     def f(x, y):
         return (x * y).tanh() + 1
 
-    @irgrad.compile(backend="numpy")
+    @irgrad.compile(backend=backend)
     def g(x):
         return x.exp().sum()
 
@@ -212,8 +212,8 @@ def test_unknown_backend_is_rejected():
         irgrad.compile(mlp(), backend="tpu")
 
 
-def test_dump_writes_numbered_stage_files(tmp_path):
-    compiled = irgrad.compile(mlp(), backend="numpy", dump=str(tmp_path))
+def test_dump_writes_numbered_stage_files(tmp_path, backend):
+    compiled = irgrad.compile(mlp(), backend=backend, dump=str(tmp_path))
     with irgrad.no_grad():
         compiled(irgrad.randn(2, 6))
     files = sorted(os.listdir(tmp_path))
@@ -230,20 +230,20 @@ def test_dump_writes_numbered_stage_files(tmp_path):
     irgrad.ir.parse_graph(text)
 
 
-def test_dump_directory_from_environment(tmp_path, monkeypatch):
+def test_dump_directory_from_environment(tmp_path, monkeypatch, backend):
     monkeypatch.setenv("IRGRAD_DUMP", str(tmp_path))
-    compiled = irgrad.compile(mlp(), backend="numpy")
+    compiled = irgrad.compile(mlp(), backend=backend)
     with irgrad.no_grad():
         compiled(irgrad.randn(2, 6))
     assert (tmp_path / "00-traced.ir").exists()
 
 
-def test_a_function_that_keeps_recompiling_runs_eagerly_after_the_limit():
+def test_a_function_that_keeps_recompiling_runs_eagerly_after_the_limit(backend):
     """As PyTorch's recompile limit: the graphs made so far keep serving, new shapes run eagerly."""
     from irgrad.compile import RECOMPILE_LIMIT
     from irgrad.compiler import CompileWarning
 
-    compiled = irgrad.compile(lambda x: x * 2, backend="numpy")
+    compiled = irgrad.compile(lambda x: x * 2, backend=backend)
     with irgrad.no_grad(), pytest.warns(CompileWarning, match="recompiled 8 times"):
         for n in range(1, RECOMPILE_LIMIT + 4):
             x = irgrad.randn(n)
@@ -261,10 +261,10 @@ def _twin(make):
 
 
 @pytest.mark.parametrize("name,make,inputs", MODELS, ids=[m[0] for m in MODELS])
-def test_compiled_gradients_equal_eager(name, make, inputs):
+def test_compiled_gradients_equal_eager(name, make, inputs, backend):
     eager, twin = _twin(make)
     eager.eval(), twin.eval()  # no dropout noise: gradients comparable exactly
-    compiled = irgrad.compile(twin, backend="numpy")
+    compiled = irgrad.compile(twin, backend=backend)
     for _ in range(2):
         x = inputs()
         (eager(x) ** 2).sum().backward()
@@ -274,9 +274,9 @@ def test_compiled_gradients_equal_eager(name, make, inputs):
 
 
 @pytest.mark.parametrize("name,make,inputs", MODELS, ids=[m[0] for m in MODELS])
-def test_twenty_compiled_training_steps_give_eager_losses(name, make, inputs):
+def test_twenty_compiled_training_steps_give_eager_losses(name, make, inputs, backend):
     eager, twin = _twin(make)
-    compiled = irgrad.compile(twin, backend="numpy")
+    compiled = irgrad.compile(twin, backend=backend)
     opt_e = irgrad.optim.SGD(eager.parameters(), lr=0.05, momentum=0.9)
     opt_c = irgrad.optim.SGD(twin.parameters(), lr=0.05, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -297,24 +297,26 @@ def test_twenty_compiled_training_steps_give_eager_losses(name, make, inputs):
         np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-3, atol=1e-5)
 
 
-def test_input_gradients_flow_through_compiled_functions():
+def test_input_gradients_flow_through_compiled_functions(backend):
     def f(x, w):
         return (x @ w).tanh().sum()
 
-    compiled = irgrad.compile(f, backend="numpy")
+    compiled = irgrad.compile(f, backend=backend)
     for _ in range(2):
         x = irgrad.randn(3, 4, requires_grad=True)
         w = irgrad.randn(4, 2, requires_grad=True)
         compiled(x, w).backward()
         x2, w2 = x.detach().requires_grad_(), w.detach().requires_grad_()
         f(x2, w2).backward()
-        np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(w.grad.numpy(), w2.grad.numpy(), rtol=1e-5, atol=1e-7)
+        # tanh' = 1 - tanh^2 loses digits where tanh saturates: one ulp of tanh (numpy's and
+        # LLVM's agree to an ulp) is 1e-4 of the gradient at |x @ w| = 4
+        np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=2e-4, atol=1e-7)
+        np.testing.assert_allclose(w.grad.numpy(), w2.grad.numpy(), rtol=2e-4, atol=1e-7)
 
 
-def test_compiled_backward_twice_needs_retain_graph():
+def test_compiled_backward_twice_needs_retain_graph(backend):
     model = mlp()
-    compiled = irgrad.compile(model, backend="numpy")
+    compiled = irgrad.compile(model, backend=backend)
     compiled(irgrad.randn(2, 6))
     loss = compiled(irgrad.randn(2, 6)).sum()
     loss.backward(retain_graph=True)
@@ -323,14 +325,14 @@ def test_compiled_backward_twice_needs_retain_graph():
         loss.backward()
 
 
-def test_data_dependent_branch_is_right_on_both_sides_and_explained():
+def test_data_dependent_branch_is_right_on_both_sides_and_explained(backend):
     def f(x):
         total = (x * 2).sum()
         if total > 0:  # data-dependent: a graph break
             return x.exp()
         return -x
 
-    compiled = irgrad.compile(f, backend="numpy")
+    compiled = irgrad.compile(f, backend=backend)
     with irgrad.no_grad():
         for value in (1.0, -1.0, 2.0, -3.0):
             x = irgrad.full((3,), value)
@@ -340,18 +342,18 @@ def test_data_dependent_branch_is_right_on_both_sides_and_explained():
     assert "test_compile.py:" in text
 
 
-def test_fullgraph_turns_breaks_into_errors():
+def test_fullgraph_turns_breaks_into_errors(backend):
     def f(x):
         return x * x.sum().item()
 
-    compiled = irgrad.compile(f, backend="numpy", fullgraph=True)
+    compiled = irgrad.compile(f, backend=backend, fullgraph=True)
     with pytest.raises(GraphBreakError, match="item"):
         compiled(irgrad.randn(3))
 
 
-def test_dynamic_shapes_with_training():
+def test_dynamic_shapes_with_training(backend):
     eager, twin = _twin(mlp)
-    compiled = irgrad.compile(twin, backend="numpy", dynamic=True)
+    compiled = irgrad.compile(twin, backend=backend, dynamic=True)
     for batch in (4, 6, 9):
         x = irgrad.randn(batch, 6)
         (eager(x) ** 2).mean().backward()
@@ -361,8 +363,8 @@ def test_dynamic_shapes_with_training():
     assert len(compiled._compiled.cache) == 1
 
 
-def test_index_tensors_are_graph_values_not_constants():
-    compiled = irgrad.compile(lambda x, i: x[i], backend="numpy")
+def test_index_tensors_are_graph_values_not_constants(backend):
+    compiled = irgrad.compile(lambda x, i: x[i], backend=backend)
     x = irgrad.arange(12.0).reshape(4, 3)
     with irgrad.no_grad():
         compiled(x, irgrad.tensor([0, 2]))
@@ -372,11 +374,11 @@ def test_index_tensors_are_graph_values_not_constants():
     assert len(compiled._compiled.cache) == 1 and not compiled._compiled.breaks
 
 
-def test_boolean_masks_break_the_graph_and_stay_correct():
+def test_boolean_masks_break_the_graph_and_stay_correct(backend):
     def f(x):
         return x[x > 0].sum()
 
-    compiled = irgrad.compile(f, backend="numpy")
+    compiled = irgrad.compile(f, backend=backend)
     with irgrad.no_grad():
         for values in ([1.0, -1.0, 2.0], [-5.0, 3.0, -1.0]):
             x = irgrad.tensor(values)
@@ -384,13 +386,13 @@ def test_boolean_masks_break_the_graph_and_stay_correct():
     assert "boolean-mask indexing" in compiled.explain()
 
 
-def test_values_the_tracer_cannot_see_are_caught_by_validation():
+def test_values_the_tracer_cannot_see_are_caught_by_validation(backend):
     from irgrad.tensor import Tensor
 
     def sneaky(x):  # computes with numpy on traced data, invisible to the tracer
         return x * Tensor._wrap(np.asarray(x._data.max()))
 
-    compiled = irgrad.compile(sneaky, backend="numpy")
+    compiled = irgrad.compile(sneaky, backend=backend)
     with irgrad.no_grad():
         for value in (1.0, 3.0, -2.0):
             x = irgrad.tensor([value, 2.0])
@@ -399,9 +401,9 @@ def test_values_the_tracer_cannot_see_are_caught_by_validation():
 
 
 @pytest.mark.parametrize("name,make,inputs", MODELS, ids=[m[0] for m in MODELS])
-def test_verifier_between_passes_accepts_every_stage(name, make, inputs):
+def test_verifier_between_passes_accepts_every_stage(name, make, inputs, backend):
     irgrad.manual_seed(0)
-    compiled = irgrad.compile(make(), backend="numpy", options={"verify": True})
+    compiled = irgrad.compile(make(), backend=backend, options={"verify": True})
     for _ in range(2):
         compiled(inputs()).sum().backward()
     assert compiled._compiled.verify and not compiled._compiled.breaks

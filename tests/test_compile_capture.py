@@ -16,10 +16,10 @@ from irgrad.compiler.check import CompileCheckError
 from irgrad.tensor import Tensor
 
 
-def test_embedding_rows_are_read_at_every_call():
+def test_embedding_rows_are_read_at_every_call(backend):
     """The issue's snippet: an embedding's first ids must not be baked into the graph."""
     model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 3))
-    c = irgrad.compile(model, backend="numpy")
+    c = irgrad.compile(model, backend=backend)
     with irgrad.no_grad():
         c(irgrad.zeros(4, 1, dtype=irgrad.long))
         for ids in ([[1], [2], [3], [4]], [[9], [0], [9], [5]]):
@@ -39,9 +39,9 @@ def test_embedding_rows_are_read_at_every_call():
         (lambda w, i: F.one_hot(i, 4).float() + w.sum(), [1, 3], [1, 4], "smaller than num_classes"),
     ],
 )
-def test_compiled_code_checks_indices_as_eager_does(fn, good, bad, error):
+def test_compiled_code_checks_indices_as_eager_does(fn, good, bad, error, backend):
     w = irgrad.randn(5, 3)
-    c = irgrad.compile(fn, backend="numpy")
+    c = irgrad.compile(fn, backend=backend)
     with irgrad.no_grad():
         c(w, irgrad.tensor(good))
         c(w, irgrad.tensor(good))  # the graph runs now
@@ -51,13 +51,13 @@ def test_compiled_code_checks_indices_as_eager_does(fn, good, bad, error):
             c(w, irgrad.tensor(bad))
 
 
-def test_validation_redraws_equal_indices_and_warns_once_with_the_reason():
+def test_validation_redraws_equal_indices_and_warns_once_with_the_reason(backend):
     """All-equal ids used to survive validation (a permutation of equal values changes nothing)."""
 
     def sneaky(w, i):  # reads the ids behind the tracer's back
         return w * Tensor._wrap(np.asarray(float(i._data.sum()), dtype=np.float32))
 
-    c = irgrad.compile(sneaky, backend="numpy")
+    c = irgrad.compile(sneaky, backend=backend)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with irgrad.no_grad():
@@ -69,14 +69,14 @@ def test_validation_redraws_equal_indices_and_warns_once_with_the_reason():
     assert len(rejections) == 1 and "graph rejected" in str(rejections[0].message)
 
 
-def test_check_mode_names_the_first_wrong_node_and_keeps_eager_state():
+def test_check_mode_names_the_first_wrong_node_and_keeps_eager_state(backend):
     count = irgrad.zeros(())
 
     def sneaky(x):
         count.add_(1)  # a side effect: validation cannot run this function again
         return (x * Tensor._wrap(np.asarray(x._data.max()))).exp()
 
-    c = irgrad.compile(sneaky, backend="numpy", check=True)
+    c = irgrad.compile(sneaky, backend=backend, check=True)
     with irgrad.no_grad():
         c(irgrad.tensor([1.0, 2.0]))
         with pytest.raises(
@@ -86,11 +86,11 @@ def test_check_mode_names_the_first_wrong_node_and_keeps_eager_state():
     assert count.item() == 2  # each call's side effect happened once, as eager
 
 
-def test_check_mode_passes_a_right_training_step():
+def test_check_mode_passes_a_right_training_step(backend):
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
     opt = irgrad.optim.Adam(model.parameters(), lr=0.01)
 
-    @irgrad.compile(backend="numpy", check=True)
+    @irgrad.compile(backend=backend, check=True)
     def step(x, y):
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
@@ -102,12 +102,12 @@ def test_check_mode_passes_a_right_training_step():
     assert all(np.isfinite(losses))
 
 
-def test_debug_nans_names_the_op_and_line_in_eager_and_compiled_code():
+def test_debug_nans_names_the_op_and_line_in_eager_and_compiled_code(backend):
     def f(x):
         y = x * 2
         return y.log().sum()  # the line reported
 
-    c = irgrad.compile(f, backend="numpy")
+    c = irgrad.compile(f, backend=backend)
     x = irgrad.tensor([1.0, -1.0])
     c(x)
     for fn in (f, c):
@@ -119,19 +119,19 @@ def test_debug_nans_names_the_op_and_line_in_eager_and_compiled_code():
     assert np.isnan(c(x).item())  # off again outside the context
 
 
-def test_debug_nans_in_a_compiled_backward():
-    g = irgrad.compile(lambda x: (x.sqrt() * 0 + x).sum(), backend="numpy")
+def test_debug_nans_in_a_compiled_backward(backend):
+    g = irgrad.compile(lambda x: (x.sqrt() * 0 + x).sum(), backend=backend)
     g(irgrad.ones(2, requires_grad=True))
     x = irgrad.tensor([1.0, 0.0], requires_grad=True)
     with irgrad.debug_nans(), pytest.raises(FloatingPointError, match="backward"):
         g(x).backward()
 
 
-def test_dynamic_index_with_mark_dynamic_never_reuses_a_graph_of_another_size():
+def test_dynamic_index_with_mark_dynamic_never_reuses_a_graph_of_another_size(backend):
     def f(x0, i5):
         return x0[:, i5]
 
-    c = irgrad.compile(f, backend="numpy")
+    c = irgrad.compile(f, backend=backend)
     with irgrad.no_grad():
         for n in (3, 6, 9, 1):
             x = irgrad.mark_dynamic(irgrad.randn(n, 4), 0)
@@ -141,11 +141,11 @@ def test_dynamic_index_with_mark_dynamic_never_reuses_a_graph_of_another_size():
             np.testing.assert_array_equal(out.numpy(), f(x, i).numpy())
 
 
-def test_dynamic_true_with_a_float64_sum_and_backward():
+def test_dynamic_true_with_a_float64_sum_and_backward(backend):
     def f(x1):
         return irgrad.reshape(x1.sum((-2,), dtype=irgrad.float64), (-1, 5))
 
-    c = irgrad.compile(f, backend="numpy", dynamic=True)
+    c = irgrad.compile(f, backend=backend, dynamic=True)
     for n in (4, 6, 7, 4):
         x, y = irgrad.randn(n, 3, 5, requires_grad=True), None
         y = x.detach().requires_grad_()
@@ -154,7 +154,7 @@ def test_dynamic_true_with_a_float64_sum_and_backward():
         np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy())
 
 
-def test_dynamic_true_where_a_size_probe_fails_never_raises():
+def test_dynamic_true_where_a_size_probe_fails_never_raises(backend):
     """Growing the batch of x leaves the closure's target at its size: the probe raises,
     so the graphs stay per size, and the user's calls (which eager runs fine) never fail."""
     target = irgrad.tensor([0, 1, 2, 1])
@@ -163,7 +163,7 @@ def test_dynamic_true_where_a_size_probe_fails_never_raises():
     def f(x):
         return F.cross_entropy(lin(x)[:4], target)
 
-    c = irgrad.compile(f, backend="numpy", dynamic=True)
+    c = irgrad.compile(f, backend=backend, dynamic=True)
     with irgrad.no_grad():
         for n in (4, 5, 6, 4):
             x = irgrad.randn(n, 3)
@@ -210,14 +210,14 @@ def test_another_threads_ops_are_not_recorded_while_one_thread_traces():
     assert [n.op for n in graph.op_nodes()] == ["mul"]
 
 
-def test_validation_keeps_the_shape_of_zero_dimensional_inputs():
+def test_validation_keeps_the_shape_of_zero_dimensional_inputs(backend):
     """A 0-d integer input used to come back from the perturbation with shape [1]."""
     from irgrad.compiler.validate import perturbed
 
     rng = np.random.default_rng(0)
     for t in (irgrad.tensor(0), irgrad.tensor(1.5), irgrad.tensor(True), irgrad.zeros(2, 0)):
         assert perturbed(t, rng).shape == t.shape and perturbed(t, rng).dtype == t.dtype
-    c = irgrad.compile(lambda x, i: (x.flatten(), F.one_hot(i, 2)), backend="numpy")
+    c = irgrad.compile(lambda x, i: (x.flatten(), F.one_hot(i, 2)), backend=backend)
     with irgrad.no_grad():
         c(irgrad.randn(3, 2), irgrad.tensor(0))
     assert not c._compiled.breaks

@@ -22,7 +22,12 @@ STEPS = 10
 
 
 def _optimizer(model):
-    return irgrad.optim.Adam(model.parameters(), lr=1e-2)
+    # SGD with momentum, not Adam: Adam divides each gradient by its running magnitude, so a
+    # parameter whose gradient is zero in exact arithmetic (an attention key's bias) takes
+    # steps of +-lr from rounding noise, and two backends that round differently (numpy's
+    # and LLVM's transcendentals agree to an ulp, not bit for bit) part by lr per step.
+    # Adam's capture is checked on small models in test_compile_state.py.
+    return irgrad.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
 
 
 def _check_same(eager, compiled, step: int) -> None:
@@ -40,12 +45,12 @@ def _assert_compiled_whole(explanation) -> None:
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_compiled_model_trains_as_eager(name):
+def test_compiled_model_trains_as_eager(name, backend):
     make, batch, loss_fn = MODELS[name]
     irgrad.manual_seed(0)
     eager = make()
     twin = copy.deepcopy(eager)
-    compiled = irgrad.compile(twin, backend="numpy")
+    compiled = irgrad.compile(twin, backend=backend)
     opt_e, opt_c = _optimizer(eager), _optimizer(twin)
     for step in range(STEPS):
         x, y = batch(step)
@@ -66,7 +71,7 @@ def test_compiled_model_trains_as_eager(name):
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_compiled_training_step_trains_as_eager(name):
+def test_compiled_training_step_trains_as_eager(name, backend):
     make, batch, loss_fn = MODELS[name]
     irgrad.manual_seed(0)
     eager = make()
@@ -85,7 +90,7 @@ def test_compiled_training_step_trains_as_eager(name):
         return train_step
 
     step_e = make_step(eager)
-    step_c = irgrad.compile(make_step(twin), backend="numpy")
+    step_c = irgrad.compile(make_step(twin), backend=backend)
     for step in range(STEPS):
         x, y = batch(step)
         irgrad.manual_seed(step)

@@ -68,25 +68,28 @@ def _assert_same(a, b, where: str) -> None:
 
 
 def check(build: Callable[[], Scenario]) -> Any:
-    """Run ``build()``'s scenario eagerly and compiled and compare everything after each call."""
+    """Run ``build()``'s scenario eagerly and compiled on each backend, and compare
+    everything after each call; returns the last compiled function."""
     records = []
     compiled_fn = None
-    for mode in ("eager", "compiled"):
+    for mode in ("eager", "numpy", "llvm"):
         irgrad.manual_seed(0)
         scenario = build()
         fn = scenario.fn
-        if mode == "compiled":
-            fn = compiled_fn = irgrad.compile(scenario.fn, backend="numpy")
+        if mode != "eager":
+            fn = compiled_fn = irgrad.compile(scenario.fn, backend=mode)
         seen = []
         for i in range(scenario.calls):
             irgrad.manual_seed(1000 + i)
             out = fn(*scenario.args(i))
             seen.append((_freeze(out), _freeze(scenario.observe())))
             scenario.between(i)
-        records.append(seen)
-    for i, (eager, compiled) in enumerate(zip(*records)):
-        _assert_same(eager[0], compiled[0], f"call {i} output")
-        _assert_same(eager[1], compiled[1], f"call {i} state")
+        records.append((mode, seen))
+    (_, eager), *compiled = records
+    for mode, seen in compiled:
+        for i, (expected, actual) in enumerate(zip(eager, seen)):
+            _assert_same(expected[0], actual[0], f"{mode}: call {i} output")
+            _assert_same(expected[1], actual[1], f"{mode}: call {i} state")
     return compiled_fn
 
 
@@ -161,11 +164,11 @@ def test_compiled_training_step_equals_eager(name):
         assert len(entries) == 2, compiled._compiled.log  # the first step (no state yet), then every step
 
 
-def test_the_issue_training_step_trains_and_explains_its_free_inputs():
+def test_the_issue_training_step_trains_and_explains_its_free_inputs(backend):
     model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
     opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
 
-    @irgrad.compile(backend="numpy")
+    @irgrad.compile(backend=backend)
     def step(x, y):
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
@@ -206,7 +209,7 @@ def test_changing_the_learning_rate_does_not_recompile_a_training_step():
     assert len(compiled._compiled.cache) == 2, compiled._compiled.log
 
 
-def test_loss_closure_with_eager_backward_and_step_outside():
+def test_loss_closure_with_eager_backward_and_step_outside(backend):
     # compile only the loss closure: backward and step run eagerly outside
     records = []
     for compiled in (False, True):
@@ -215,7 +218,7 @@ def test_loss_closure_with_eager_backward_and_step_outside():
         opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
         fwd = lambda x, model=model: model(x).pow(2).mean()  # noqa: E731
         if compiled:
-            fwd = irgrad.compile(fwd, backend="numpy")
+            fwd = irgrad.compile(fwd, backend=backend)
         seen = []
         for i in range(4):
             loss = fwd(_batch(i)[0])
@@ -228,9 +231,9 @@ def test_loss_closure_with_eager_backward_and_step_outside():
         _assert_same(a, b, f"call {i}")
 
 
-def test_module_passed_as_an_argument():
+def test_module_passed_as_an_argument(backend):
     a, b = _mlp(), _mlp()
-    f = irgrad.compile(lambda m, x: m(x).sum(), backend="numpy")
+    f = irgrad.compile(lambda m, x: m(x).sum(), backend=backend)
     x = irgrad.randn(2, 6)
     with irgrad.no_grad():
         for m in (a, b, a, b):
@@ -304,7 +307,7 @@ def test_global_counter_and_ema_updated_in_place():
     check(build)
 
 
-def test_attribute_assignment_in_a_compiled_module_forward():
+def test_attribute_assignment_in_a_compiled_module_forward(backend):
     class Remember(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -324,7 +327,7 @@ def test_attribute_assignment_in_a_compiled_module_forward():
     for compiled in (False, True):
         irgrad.manual_seed(0)
         m = Remember()
-        f = irgrad.compile(m, backend="numpy") if compiled else m
+        f = irgrad.compile(m, backend=backend) if compiled else m
         seen = []
         with irgrad.no_grad():
             for i in range(4):
@@ -395,11 +398,11 @@ def test_dropout_draws_as_eager_in_a_seeded_run():
     check(build)
 
 
-def test_returning_an_input_keeps_its_identity_and_gradient():
+def test_returning_an_input_keeps_its_identity_and_gradient(backend):
     def f(x, v):
         return v
 
-    compiled = irgrad.compile(f, backend="numpy")
+    compiled = irgrad.compile(f, backend=backend)
     for _ in range(3):
         x, v = irgrad.randn(2, requires_grad=True), irgrad.randn(2, requires_grad=True)
         out = compiled(x, v)
@@ -408,15 +411,15 @@ def test_returning_an_input_keeps_its_identity_and_gradient():
         np.testing.assert_array_equal(v.grad.numpy(), np.ones(2, np.float32))
 
 
-def test_ones_like_does_not_require_grad():
-    compiled = irgrad.compile(lambda v: irgrad.ones_like(v), backend="numpy")
+def test_ones_like_does_not_require_grad(backend):
+    compiled = irgrad.compile(lambda v: irgrad.ones_like(v), backend=backend)
     for _ in range(3):
         out = compiled(irgrad.randn(2, requires_grad=True))
         assert not out.requires_grad
 
 
-def test_returned_constant_is_a_fresh_tensor_every_call():
-    compiled = irgrad.compile(lambda x: (x * 2, irgrad.zeros(3)), backend="numpy")
+def test_returned_constant_is_a_fresh_tensor_every_call(backend):
+    compiled = irgrad.compile(lambda x: (x * 2, irgrad.zeros(3)), backend=backend)
     with irgrad.no_grad():
         for _ in range(3):
             _, z = compiled(irgrad.ones(3))
@@ -424,7 +427,7 @@ def test_returned_constant_is_a_fresh_tensor_every_call():
             z.add_(1)  # must not change what the next call returns
 
 
-def test_compiler_api():
+def test_compiler_api(backend):
     calls = []
 
     @irgrad.compiler.disable
@@ -432,7 +435,7 @@ def test_compiler_api():
         calls.append(irgrad.compiler.is_compiling())
         return x + 1
 
-    f = irgrad.compile(lambda x: eager_only(x) * 2, backend="numpy")
+    f = irgrad.compile(lambda x: eager_only(x) * 2, backend=backend)
     for _ in range(3):
         np.testing.assert_array_equal(f(irgrad.ones(2)).numpy(), [4.0, 4.0])
     assert "irgrad.compiler.disable" in f.explain()
@@ -441,7 +444,7 @@ def test_compiler_api():
     assert not f._compiled.cache
 
     model = _mlp()
-    model.compile(backend="numpy")
+    model.compile(backend=backend)
     x = irgrad.randn(2, 6)
     with irgrad.no_grad():
         model(x)
@@ -451,8 +454,8 @@ def test_compiler_api():
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6)
 
 
-def test_compiled_module_methods_keep_the_wrapper():
-    compiled = irgrad.compile(_mlp(), backend="numpy")
+def test_compiled_module_methods_keep_the_wrapper(backend):
+    compiled = irgrad.compile(_mlp(), backend=backend)
     assert isinstance(compiled.to("cpu"), type(compiled))
     assert isinstance(compiled.train(), type(compiled)) and isinstance(compiled.eval(), type(compiled))
     assert isinstance(compiled.float(), type(compiled))
@@ -460,12 +463,12 @@ def test_compiled_module_methods_keep_the_wrapper():
     assert len(list(compiled.parameters())) == 4 and "0.weight" in compiled.state_dict()
 
 
-def test_a_graph_that_writes_its_arguments_is_not_reused_when_they_alias():
+def test_a_graph_that_writes_its_arguments_is_not_reused_when_they_alias(backend):
     def f(a, b):
         a.add_(1)
         return b * 2  # eager reads b after the write: the same tensor as a means a's new value
 
-    c = irgrad.compile(f, backend="numpy")
+    c = irgrad.compile(f, backend=backend)
     with irgrad.no_grad():
         for _ in range(2):
             c(irgrad.zeros(2), irgrad.zeros(2))
@@ -484,10 +487,10 @@ def test_a_graph_that_writes_its_arguments_is_not_reused_when_they_alias():
         lambda x: (irgrad.manual_seed(0), F.dropout(x))[1],
     ],
 )
-def test_random_draws_a_graph_cannot_replay_break_the_graph(draw):
+def test_random_draws_a_graph_cannot_replay_break_the_graph(draw, backend):
     """Draws from a generator outside the random ops (and reseeding) would be frozen into a
     graph: they make the call run eagerly, with a fresh draw each time."""
-    c = irgrad.compile(draw, backend="numpy")
+    c = irgrad.compile(draw, backend=backend)
     with irgrad.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(3):
@@ -507,9 +510,9 @@ def test_alpha_dropout_is_a_random_op_drawn_as_eager():
     assert not compiled._compiled.breaks
 
 
-def test_a_hook_registered_after_compiling_is_seen():
+def test_a_hook_registered_after_compiling_is_seen(backend):
     w = irgrad.ones(3, requires_grad=True)
-    model_step = irgrad.compile(lambda x: (x * w).sum().backward(), backend="numpy")
+    model_step = irgrad.compile(lambda x: (x * w).sum().backward(), backend=backend)
     for _ in range(2):
         w.grad = None
         model_step(irgrad.ones(3))
@@ -520,7 +523,7 @@ def test_a_hook_registered_after_compiling_is_seen():
     np.testing.assert_array_equal(w.grad.numpy(), [10.0, 10.0, 10.0])
 
 
-def test_a_backward_from_one_output_leaves_other_inputs_gradients_alone():
+def test_a_backward_from_one_output_leaves_other_inputs_gradients_alone(backend):
     g0, g2 = irgrad.randn(3, requires_grad=True), irgrad.randn(3, requires_grad=True)
     S = {}
 
@@ -529,13 +532,13 @@ def test_a_backward_from_one_output_leaves_other_inputs_gradients_alone():
         S["last"] = v0  # a stored value that requires grad (through g0)
         return g2.exp()
 
-    c = irgrad.compile(f, backend="numpy")
+    c = irgrad.compile(f, backend=backend)
     for _ in range(3):
         c().sum().backward()
     assert g0.grad is None and g2.grad is not None
 
 
-def test_a_no_grad_write_keeps_a_leafs_gradient_path():
+def test_a_no_grad_write_keeps_a_leafs_gradient_path(backend):
     """After ``with no_grad(): x.mul_(0.9)``, the gradient of ``x - y`` still reaches x with 1."""
 
     def f(x, y):
@@ -543,7 +546,7 @@ def test_a_no_grad_write_keeps_a_leafs_gradient_path():
             x.mul_(0.9)
         return x - y
 
-    c = irgrad.compile(f, backend="numpy")
+    c = irgrad.compile(f, backend=backend)
     for _ in range(3):
         x, y = irgrad.randn(3, requires_grad=True), irgrad.randn(3)
         c(x, y).sum().backward()
