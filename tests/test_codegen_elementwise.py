@@ -181,3 +181,18 @@ def test_a_group_left_to_numpy_says_why():
     assert not lowering.kernels and "integer division" in lowering.fallbacks[0]
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         run([np.arange(4), np.array([1, 0, 1, 1])])
+
+
+def test_a_symbolic_group_left_to_numpy_gets_the_graph_sizes():
+    """Found by the fuzzer: a fused group whose attributes use a size symbol no input of
+    the group carries (``broadcast_to(x, shape=(B, ...))``) runs with the graph's sizes."""
+
+    def f(x, m):
+        return irgrad.where(m, irgrad.tile(x[1:, :, :, -1], (1, 1, 1, 2)), 0.0)
+
+    compiled = irgrad.compile(f, backend="llvm")
+    mask = irgrad.tensor(np.array([[[[False, True]]]]))
+    for batch in (2, 3, 4):
+        x = irgrad.randn(batch, 1, 1, 1)
+        irgrad.mark_dynamic(x, 0)
+        np.testing.assert_array_equal(compiled(x, mask).numpy(), f(x, mask).numpy())

@@ -44,13 +44,15 @@ def compile_graph(
             constants.append((slot[nid], node.value))
             continue
         kernel = lower(node) if lower is not None else None
+        sized = False  # a fused body run by the interpreter takes the graph's symbol sizes
         if kernel is None and node.op == FUSED:
             kernel = _body_kernel(compile_graph(node.body))
+            sized = any(has_sym(n.attrs) for n in node.body.op_nodes())
         elif kernel is None:
             kernel = OPS[node.op].eval
         args = tuple(slot[a] for a in graph.args(nid))
         dead = tuple(s for s in set(args) if last_use.get(s) == step and s not in keep)
-        steps.append((kernel, args, node.attrs, slot[nid], dead, has_sym(node.attrs)))
+        steps.append((kernel, args, node.attrs, slot[nid], dead, has_sym(node.attrs), sized))
     input_slots = [slot[i] for i in graph.inputs]
     # Size symbols (dynamic shapes) are read off the inputs' shapes at every call.
     symbol_dims = [
@@ -74,9 +76,11 @@ def compile_graph(
             env[s] = value
         known = {name: inputs[pos].shape[d] for name, pos, d in symbol_dims}
         sizes = {**sizes, **known} if sizes else known
-        for kernel, args, attrs, out, dead, symbolic in steps:
+        for kernel, args, attrs, out, dead, symbolic, sized in steps:
             if symbolic:
                 attrs = resolve(attrs, sizes)
+            if sized:
+                attrs = {"sizes": sizes}
             result = kernel(*[env[a] for a in args], **attrs)
             env[out] = result if type(result) is _ndarray else np.asarray(result)
             for d in dead:
@@ -87,8 +91,9 @@ def compile_graph(
 
 
 def _body_kernel(run: Callable) -> Callable:
-    """A fused node's kernel running its body with the interpreter."""
-    return lambda *xs: run(xs)[0]
+    """A fused node's kernel running its body with the interpreter (given the sizes of
+    the symbols its attributes use, when they have any)."""
+    return lambda *xs, sizes=None: run(xs, sizes)[0]
 
 
 def interpret(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

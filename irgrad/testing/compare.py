@@ -17,11 +17,14 @@ import numpy as np
 
 from irgrad import Tensor
 
-# dtype -> (relative tolerance per element, absolute tolerance, tolerance relative to the largest |value|)
+# dtype -> (relative tolerance per element, absolute tolerance, tolerance relative to the largest |value|).
+# float64 allows a few float32 ulps (1.2e-7 each): programs mix the two, and a float32
+# transcendental computed by another implementation (LLVM's polynomial or the C library
+# against numpy's) differs by an ulp or two, which survives promotion to float64.
 TOLERANCES = {
     "float16": (1e-2, 1e-3, 1e-3),
     "float32": (1e-4, 1e-5, 1e-5),
-    "float64": (1e-7, 1e-10, 1e-10),
+    "float64": (5e-7, 1e-10, 1e-10),
 }
 SHOWN = 6  # differing elements quoted in a message
 
