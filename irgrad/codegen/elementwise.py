@@ -43,23 +43,33 @@ def _static_shape(node: Node) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def broadcast_strides(data_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Element strides reading contiguous data of ``data_shape`` at the positions of
-    ``out_shape`` under numpy broadcasting (0 along broadcast dimensions)."""
+def broadcast_strides(
+    data_shape: tuple[int, ...], out_shape: tuple[int, ...], data_strides: tuple[int, ...] | None = None
+) -> tuple[int, ...]:
+    """Element strides reading data of ``data_shape`` (laid out with ``data_strides``
+    elements per step, contiguous when None) at the positions of ``out_shape`` under
+    numpy broadcasting (0 along broadcast dimensions)."""
     if len(data_shape) > len(out_shape):
         raise ValueError(f"cannot broadcast {data_shape} to {out_shape}")
-    contiguous = [1] * len(data_shape)
-    for k in range(len(data_shape) - 2, -1, -1):
-        contiguous[k] = contiguous[k + 1] * data_shape[k + 1]
+    if data_strides is None:
+        data_strides = contiguous_strides(data_shape)
     lead = len(out_shape) - len(data_shape)
     strides = [0] * lead
-    for k, (d, o) in enumerate(zip(data_shape, out_shape[lead:])):
+    for d, o, stride in zip(data_shape, out_shape[lead:], data_strides):
         if d == o:
-            strides.append(contiguous[k] if d != 1 else 0)
+            strides.append(stride if d != 1 else 0)
         elif d == 1:
             strides.append(0)
         else:
             raise ValueError(f"cannot broadcast {data_shape} to {out_shape}")
+    return tuple(strides)
+
+
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    """Element strides of a C-contiguous array of ``shape``."""
+    strides = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * shape[k + 1]
     return tuple(strides)
 
 
@@ -83,38 +93,84 @@ class _Load:
 
     position: int
     shape: tuple[int, ...]
+    reshaped: bool = False  # read through a reshape: the input must be contiguous
 
 
 class NativeKernel:
     """A compiled group: ``kernel(*arrays) -> array``, for arrays of the body's input
     shapes and dtypes (checked on every call, so native code never reads out of bounds).
 
-    A subclass says how the loops are emitted (``emit``); the output is the body's.
+    The code is specialised to the layout of its inputs: strided inputs (a slice, a
+    transposed view) are read in place through their own strides rather than copied.
+    The first variant assumes contiguous inputs; another layout gets its own variant,
+    compiled when first seen (a graph's values keep their layouts from call to call).
+    An input read through an absorbed ``reshape`` is made contiguous first.  A subclass
+    says how the loops are emitted (``emit``); the output is the body's, contiguous.
     """
 
     prefix = "kernel"
 
     def __init__(self, body: Graph) -> None:
+        self.body = body
         self.name = body.name
         self.input_types = [
             (_static_shape(body.node(i)), np.dtype(body.node(i).type.dtype.np)) for i in body.inputs
         ]
         out = body.node(body.outputs[0])
         self.out_shape, self.out_dtype = _static_shape(out), np.dtype(out.type.dtype.np)
-        symbol = f"{self.prefix}_" + hashlib.sha256(str(body).encode()).hexdigest()[:20]
-        module = self._module(body, symbol)
-        self.llvm_ir = str(module)  # for dumps: the module as generated, before LLVM optimizes it
-        signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (len(self.input_types) + 1))
-        self._fn = jit.kernel(
-            ("fused", self.llvm_ir), lambda: jit.compile_function(module, symbol, signature)
-        )
+        reshaped = {load.position for load in _loads(body).values() if load.reshaped}
+        self._strided_ok = [k not in reshaped for k in range(len(self.input_types))]
+        self._digest = hashlib.sha256(str(body).encode()).hexdigest()[:20]
+        self._variants: dict[tuple, object] = {}
+        contiguous = (None,) * len(self.input_types)
+        self.llvm_ir = self._variant(contiguous)[1]  # for dumps: as generated, before LLVM optimizes it
+        self._fast = self._specialize(contiguous)
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
+        return self._fast(*arrays)
+
+    def _specialize(self, layout: tuple):
+        """The call for arrays of ``layout``: generated straight-line Python (no loop over
+        the inputs) checking each array's type, shape, dtype and layout, then calling the
+        variant.  Anything else (another layout, a wrong shape) takes the general path."""
+        fn = self._variant(layout)[0]
+        names = [f"a{k}" for k in range(len(self.input_types))]
+        namespace = {"ndarray": np.ndarray, "empty": np.empty, "address": jit.address, "fn": fn}
+        namespace.update(slow=self._general, OS=self.out_shape, OD=self.out_dtype)
+        checks, addresses = [], []
+        for k, ((shape, dt), strides) in enumerate(zip(self.input_types, layout)):
+            namespace[f"S{k}"], namespace[f"D{k}"] = shape, dt
+            check = f"a{k}.__class__ is ndarray and a{k}.shape == S{k} and a{k}.dtype is D{k}"
+            if strides is None:
+                check += f" and a{k}.flags.c_contiguous"
+                addresses.append(f"address(a{k})")
+            else:
+                namespace[f"B{k}"] = tuple(s * dt.itemsize for s in strides)
+                check += f" and a{k}.strides == B{k}"
+                addresses.append(f"a{k}.ctypes.data")
+            checks.append(f"({check})")
+        source = "\n".join(
+            [
+                f"def call({', '.join(names)}):",
+                f"    if not ({' and '.join(checks) or 'True'}):",
+                f"        return slow({', '.join(names)})",
+                "    out = empty(OS, OD)",
+                f"    fn({', '.join(addresses + ['address(out)'])})",
+                "    return out",
+            ]
+        )
+        exec(compile(source, f"<native kernel {self.name}>", "exec"), namespace)
+        return namespace["call"]
+
+    def _general(self, *arrays: np.ndarray) -> np.ndarray:
+        """Any call: checks every array (raising on a wrong one), reads strided inputs in
+        place where the body allows, and switches the fast path to this call's layout."""
         if len(arrays) != len(self.input_types):
             raise RuntimeError(
                 f"native kernel {self.name}: {len(arrays)} inputs, expected {len(self.input_types)}"
             )
-        contiguous = []  # kept alive until the call returns: a copy's address is only valid while it lives
+        ready = []  # kept alive until the call returns: a copy's address is only valid while it lives
+        layout = []
         for k, (a, (shape, dt)) in enumerate(zip(arrays, self.input_types)):
             if type(a) is not np.ndarray:
                 a = np.asarray(a)  # a numpy scalar (what numpy's reductions return)
@@ -123,12 +179,35 @@ class NativeKernel:
                     f"native kernel {self.name}: input {k} is {a.dtype}{list(a.shape)}, "
                     f"expected {dt}{list(shape)}"
                 )
-            contiguous.append(a if a.flags.c_contiguous else np.ascontiguousarray(a))
+            if a.flags.c_contiguous:
+                layout.append(None)
+            elif self._strided_ok[k] and all(s % a.itemsize == 0 for s in a.strides):
+                layout.append(tuple(s // a.itemsize for s in a.strides))
+            else:
+                a = np.ascontiguousarray(a)
+                layout.append(None)
+            ready.append(a)
+        layout = tuple(layout)
+        fn = self._variant(layout)[0]
+        self._fast = self._specialize(layout)
         out = np.empty(self.out_shape, self.out_dtype)
-        self._fn(*[jit.address(a) for a in contiguous], jit.address(out))
+        fn(*[jit.address(a) for a in ready], jit.address(out))
         return out
 
-    def _module(self, body: Graph, symbol: str) -> ir.Module:
+    def _variant(self, layout: tuple) -> tuple:
+        """(compiled function, module text) of the variant for ``layout`` (per input: its
+        element strides, or None for contiguous)."""
+        variant = self._variants.get(layout)
+        if variant is None:
+            symbol = f"{self.prefix}_{self._digest}_{len(self._variants)}"
+            module = self._module(symbol, layout)
+            text = str(module)
+            signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (len(self.input_types) + 1))
+            fn = jit.kernel(("native", text), lambda: jit.compile_function(module, symbol, signature))
+            variant = self._variants[layout] = (fn, text)
+        return variant
+
+    def _module(self, symbol: str, layout: tuple) -> ir.Module:
         """The LLVM module holding the kernel ``symbol(in0, ..., out)``."""
         module = jit.new_module(symbol)
         pointer_types = [ir.PointerType(storage_type(dt)) for _, dt in self.input_types]
@@ -137,11 +216,11 @@ class NativeKernel:
         for arg in fn.args:
             arg.add_attribute("noalias")
         builder = ir.IRBuilder(fn.append_basic_block("entry"))
-        self.emit(builder, body, fn.args[:-1], fn.args[-1])
+        self.emit(builder, fn.args[:-1], fn.args[-1], layout)
         builder.ret_void()
         return module
 
-    def emit(self, builder: ir.IRBuilder, body: Graph, inputs, out) -> None:
+    def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
         raise NotImplementedError
 
 
@@ -151,10 +230,11 @@ class ElementwiseKernel(NativeKernel):
 
     prefix = "fused"
 
-    def emit(self, builder: ir.IRBuilder, body: Graph, inputs, out) -> None:
+    def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
         if 0 in self.out_shape:
             return
-        at = Positionwise(body, body.outputs[0], self.out_shape, self.input_types)
+        body = self.body
+        at = Positionwise(body, body.outputs[0], self.out_shape, self.input_types, layout)
         operand_strides = at.strides + [broadcast_strides(self.out_shape, self.out_shape)]
         dims, coalesced = coalesce(self.out_shape, operand_strides)
         at.strides, out_strides = coalesced[:-1], coalesced[-1]
@@ -197,7 +277,10 @@ def _loads(body: Graph) -> dict[int, _Load]:
         if nid in position:
             loads[nid] = _Load(position[nid], shapes[nid])
         elif nid in viewed:
-            loads[nid] = _Load(position[viewed[nid]], shapes[nid])
+            view = body.node(nid).op == "reshape"
+            loads[nid] = _Load(
+                position[viewed[nid]], shapes[nid], view and shapes[nid] != shapes[viewed[nid]]
+            )
     return loads
 
 
@@ -206,11 +289,16 @@ class Positionwise:
     loads of the inputs it reads, their element strides in that space, and the code
     evaluating every op up to ``sink`` from them."""
 
-    def __init__(self, body: Graph, sink: int, space_shape: tuple[int, ...], input_types: list) -> None:
+    def __init__(
+        self, body: Graph, sink: int, space_shape: tuple[int, ...], input_types: list, layout: tuple
+    ) -> None:
         self.body, self.sink, self.input_types = body, sink, input_types
         self.loads = _loads(body)
         self.distinct = list(dict.fromkeys(self.loads.values()))
-        self.strides = [broadcast_strides(load.shape, space_shape) for load in self.distinct]
+        self.strides = [
+            broadcast_strides(load.shape, space_shape, None if load.reshaped else layout[load.position])
+            for load in self.distinct
+        ]
 
     def emit(self, builder: ir.IRBuilder, inputs, offset) -> Value:
         """The sink's value where ``offset(strides)`` gives each load's element offset."""

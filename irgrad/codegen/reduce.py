@@ -24,7 +24,15 @@ from ..ir.graph import FUSED, Graph, Node
 from ..native.loops import I64, for_range, for_range_carrying
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
-from .elementwise import NativeKernel, Positionwise, _static_shape, coalesce, offset_function, store
+from .elementwise import (
+    NativeKernel,
+    Positionwise,
+    _static_shape,
+    coalesce,
+    contiguous_strides,
+    offset_function,
+    store,
+)
 from .scalars import LlvmScalars, Value, llvm_type
 
 _F64 = np.dtype(np.float64)
@@ -74,7 +82,8 @@ class ReductionKernel(NativeKernel):
 
     prefix = "reduce"
 
-    def emit(self, builder: ir.IRBuilder, body: Graph, inputs, out) -> None:
+    def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
+        body = self.body
         reduction_node = body.node(body.outputs[0])
         reduction = OPS[reduction_node.op].reduction
         (sink,) = body.args(reduction_node.id)
@@ -83,8 +92,8 @@ class ReductionKernel(NativeKernel):
             raise Unsupported(f"a native {reduction_node.op} of {self.out_dtype}")
         reduced = set(reduction_node.attrs["dims"])
         kept = [k for k in range(len(space)) if k not in reduced]
-        at = Positionwise(body, sink, space, self.input_types)
-        out_contiguous = _contiguous([space[k] for k in kept])
+        at = Positionwise(body, sink, space, self.input_types, layout)
+        out_contiguous = contiguous_strides([space[k] for k in kept])
         out_strides = [0] * len(space)
         for k, stride in zip(kept, out_contiguous):
             out_strides[k] = stride if space[k] != 1 else 0
@@ -142,13 +151,6 @@ class ReductionKernel(NativeKernel):
                 indices.pop()
 
         nest(0)
-
-
-def _contiguous(shape: list[int]) -> list[int]:
-    strides = [1] * len(shape)
-    for k in range(len(shape) - 2, -1, -1):
-        strides[k] = strides[k + 1] * shape[k + 1]
-    return strides
 
 
 def _dtype_of(np_dtype: np.dtype):
