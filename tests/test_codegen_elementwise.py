@@ -232,3 +232,18 @@ def test_strided_inputs_are_read_in_place_through_their_strides(seed, layout, re
     expected = interpret(g, [np.ascontiguousarray(view), other])[0]
     np.testing.assert_allclose(kernel(view, other), expected, rtol=2e-6, atol=1e-6)
     assert len(kernel._variants) == (1 if view.flags.c_contiguous else 2)  # one variant per layout
+
+
+def test_dump_writes_each_kernels_llvm_ir_before_and_after_optimization_and_its_assembly(tmp_path):
+    compiled = irgrad.compile(lambda x: (x.exp() * 2.0 + 1.0).sum(), dump=str(tmp_path))
+    compiled(irgrad.randn(64))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    for suffix in (".ll", ".opt.ll", ".s"):
+        (kernel,) = [
+            n for n in names if n.endswith(suffix) and (suffix != ".ll" or not n.endswith(".opt.ll"))
+        ]
+        text = (tmp_path / kernel).read_text()
+        assert "reduce_" in text  # the kernel's symbol: a map-reduce
+    assert any(n.endswith("-fused.ir") for n in names)
+    (line,) = [line for line in compiled.explain().splitlines() if "forward:" in line]
+    assert "1 native kernels (LLVM" in line

@@ -8,6 +8,7 @@ input arrays to output arrays.  ``irgrad.compile(..., backend=)`` only chooses o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ class BuildReport:
 
     kernels: int = 0
     fallbacks: list[str] = field(default_factory=list)
+    llvm_seconds: float = 0.0  # spent in LLVM's optimizer and code generator
+    cache_hits: int = 0  # kernels whose object code came from the disk cache
 
 
 class Backend:
@@ -68,18 +71,37 @@ class LlvmBackend(Backend):
 
     def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
         from ..codegen import Lowering, fuse_reduction_prologues
+        from ..native import jit
         from ..passes import fuse
 
+        before = dataclasses.replace(jit.STATS)
         fused = fuse_reduction_prologues(fuse(graph))
         lowering = Lowering()
         run = compile_graph(fused, lower=lowering)
+        done = jit.STATS.since(before)
         if dumper is not None:
             dumper.write(f"{graph.name}-fused", fused)
             if dumper.directory:
                 for kernel in lowering.kernels:
-                    dumper.write(f"{graph.name}-{kernel.name}-llvm", kernel.llvm_ir)
-        report = BuildReport(kernels=len(lowering.kernels), fallbacks=lowering.fallbacks)
+                    _dump_kernel(dumper, f"{graph.name}-{kernel.name}", kernel.llvm_ir)
+        report = BuildReport(
+            kernels=len(lowering.kernels),
+            fallbacks=lowering.fallbacks,
+            llvm_seconds=done.seconds,
+            cache_hits=done.cache_hits,
+        )
         return run, report
+
+
+def _dump_kernel(dumper, stage: str, text: str) -> None:
+    """A kernel's LLVM IR as generated (``.ll``), after LLVM's optimizer (``.opt.ll``) and
+    its assembly for this CPU (``.s``)."""
+    from ..native import jit
+
+    optimized, assembly = jit.optimized_and_assembly(text)
+    dumper.write(stage, text, ".ll")
+    dumper.write(stage, optimized, ".opt.ll")
+    dumper.write(stage, assembly, ".s")
 
 
 BACKENDS = ("llvm", "numpy", "eager")

@@ -36,7 +36,8 @@ def _counts(graph: Graph, report: BuildReport | None) -> str:
     left to numpy, with the reason."""
     text = f"{sum(1 for _ in graph.op_nodes())} nodes"
     if report is not None and report.kernels:
-        text += f"; {report.kernels} native kernels"
+        text += f"; {report.kernels} native kernels (LLVM {report.llvm_seconds * 1e3:.0f} ms"
+        text += f", {report.cache_hits} from the disk cache)" if report.cache_hits else ")"
     if report is not None and report.fallbacks:
         text += "; left to numpy: " + "; ".join(report.fallbacks)
     return text

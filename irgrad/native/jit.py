@@ -18,7 +18,9 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import llvmlite
@@ -86,13 +88,46 @@ def new_module(name: str) -> ir.Module:
     return module
 
 
-def _object_code(machine, text: str) -> bytes:
-    """Parse, verify, optimize and compile one module's text to an object file."""
+@dataclass
+class Stats:
+    """What the JIT did since the process started (or since the caller's snapshot):
+    kernels compiled by LLVM and the seconds that took, kernels loaded from the disk cache."""
+
+    compiled: int = 0
+    seconds: float = 0.0
+    cache_hits: int = 0
+
+    def since(self, earlier: Stats) -> Stats:
+        return Stats(
+            self.compiled - earlier.compiled,
+            self.seconds - earlier.seconds,
+            self.cache_hits - earlier.cache_hits,
+        )
+
+
+STATS = Stats()
+
+
+def _optimized(machine, text: str):
+    """Parse, verify and optimize one module's text (LLVM's O2 pipeline for the host)."""
     compiled = llvm.parse_assembly(text)
     compiled.verify()
     passes = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=2))
     passes.getModulePassManager().run(compiled, passes)
-    return machine.emit_object(compiled)
+    return compiled
+
+
+def _object_code(machine, text: str) -> bytes:
+    """One module's text compiled to an object file."""
+    return machine.emit_object(_optimized(machine, text))
+
+
+def optimized_and_assembly(text: str) -> tuple[str, str]:
+    """A module's text after LLVM's optimizer, and its assembly for the host CPU (for dumps)."""
+    with _LOCK:
+        machine, _ = _engine()
+        compiled = _optimized(machine, text)
+        return str(compiled), machine.emit_assembly(compiled)
 
 
 def _read_cached(path: Path) -> bytes | None:
@@ -137,8 +172,13 @@ def compile_function(module: ir.Module, name: str, signature: ctypes.CFUNCTYPE) 
         path = cache_dir() / f"{key}.o"
         data = _read_cached(path)
         if data is None:
+            start = time.perf_counter()
             data = _object_code(machine, text)
+            STATS.compiled += 1
+            STATS.seconds += time.perf_counter() - start
             _write_cached(path, data)
+        else:
+            STATS.cache_hits += 1
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))
         engine.finalize_object()
         entry = engine.get_function_address(name)

@@ -24,13 +24,13 @@ class Dumper:
     directory: str | None
     counter: int = 0
 
-    def write(self, stage: str, graph_or_text) -> str | None:
+    def write(self, stage: str, graph_or_text, suffix: str = ".ir") -> str | None:
         """Write a stage file; the graph is only printed when dumping is on."""
         if not self.directory:
             return None
         text = str(graph_or_text)
         os.makedirs(self.directory, exist_ok=True)
-        path = os.path.join(self.directory, f"{self.counter:02d}-{stage}.ir")
+        path = os.path.join(self.directory, f"{self.counter:02d}-{stage}{suffix}")
         with open(path, "w", encoding="utf-8") as f:
             f.write(text if text.endswith("\n") else text + "\n")
         self.counter += 1
