@@ -203,6 +203,8 @@ for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
 
 def _cumsum_vjp(F, g, c):
     dim = c.attrs["dim"]
+    if not c.metas[0].shape:  # a 0-d running sum is the identity
+        return (g,)
     return (F.flip(F.cumsum(F.flip(g, dims=(dim,)), dim=dim), dims=(dim,)),)
 
 
@@ -210,11 +212,26 @@ def _infer_cumsum(x: Meta, *, dim) -> Meta:
     return Meta(x.shape, _sum_dtype(x.dtype))
 
 
+def _along_dim(kernel):
+    """``kernel(x, dim=...)`` for any ``x``: a 0-d input is a one-element row (its result
+    0-d again, as PyTorch's), and an input with no elements gives an empty result (numpy's
+    reductions refuse an empty axis)."""
+
+    def run(x, *, dim):
+        if x.ndim == 0:
+            return kernel(x.reshape(1), dim=0).reshape(())
+        if x.size == 0:
+            return np.empty(x.shape, kernel(np.zeros((1,), x.dtype), dim=0).dtype)
+        return kernel(x, dim=dim)
+
+    return run
+
+
 register(
     OpDef(
         "cumsum",
         Kind.REDUCTION,
-        lambda x, *, dim: np.cumsum(x, axis=dim, dtype=_integral_to_int64(x)),
+        _along_dim(lambda x, *, dim: np.cumsum(x, axis=dim, dtype=_integral_to_int64(x))),
         _infer_cumsum,
         _cumsum_vjp,
         doc="Running sum along `dim`; integers accumulate in int64.",
@@ -250,23 +267,26 @@ def _infer_softmax(x: Meta, *, dim) -> Meta:
     return Meta(tuple(x.shape), x.dtype)
 
 
+def _row_dims(c) -> tuple:
+    """The dims a softmax normalises over: its ``dim``, or none for a 0-d input (one element)."""
+    return (c.attrs["dim"],) if c.metas[0].shape else ()
+
+
 def _log_softmax_vjp(F, g, c):
     # d/dx: g - softmax(x) * sum(g), with softmax(x) = exp(out).
-    dim = c.attrs["dim"]
-    return (F.sub(g, F.mul(F.exp(c.out), F.sum(g, dims=(dim,), keepdim=True))),)
+    return (F.sub(g, F.mul(F.exp(c.out), F.sum(g, dims=_row_dims(c), keepdim=True))),)
 
 
 def _softmax_vjp(F, g, c):
     # d/dx: out * (g - sum(g * out)).
-    dim = c.attrs["dim"]
-    return (F.mul(c.out, F.sub(g, F.sum(F.mul(g, c.out), dims=(dim,), keepdim=True))),)
+    return (F.mul(c.out, F.sub(g, F.sum(F.mul(g, c.out), dims=_row_dims(c), keepdim=True))),)
 
 
 register(
     OpDef(
         "log_softmax",
         Kind.REDUCTION,
-        _log_softmax_kernel,
+        _along_dim(_log_softmax_kernel),
         _infer_softmax,
         _log_softmax_vjp,
         save_output=True,
@@ -277,7 +297,7 @@ register(
     OpDef(
         "softmax",
         Kind.REDUCTION,
-        _softmax_kernel,
+        _along_dim(_softmax_kernel),
         _infer_softmax,
         _softmax_vjp,
         save_output=True,

@@ -187,9 +187,16 @@ def lerp_(self: Tensor, end, weight) -> Tensor:
 
 
 def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
-    """Copy ``src`` (broadcast, converted to self's dtype) into self."""
+    """Copy ``src`` (broadcast, converted to self's dtype) into self.
+
+    Under autograd the new value is ``where(True, src, old)``: PyTorch's CopyBackwards,
+    which sends the gradient to ``src`` and zeros (not None) to self's old history, and
+    gives self a ``grad_fn`` even when ``src`` is a leaf."""
     src = ensure_tensor(src)
-    return update_inplace(self, lambda old: cast(src, old.dtype), src, name="copy_")
+    if not needs_autograd(self, src):
+        return update_inplace(self, lambda old: cast(src, old.dtype), src, name="copy_")
+    everywhere = Tensor._wrap(np.ones(self._data.shape, dtype=bool))
+    return update_inplace(self, lambda old: P.where(everywhere, cast(src, old.dtype), old), src, name="copy_")
 
 
 def fill_(self: Tensor, value) -> Tensor:
