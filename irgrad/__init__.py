@@ -10,7 +10,7 @@ import warnings as _warnings
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"irgrad(\.|$)")
 
 from . import _allocator  # noqa: E402, F401 - tunes glibc malloc once, at import (see its docstring)
-from . import autograd, cuda, dtypes, random  # noqa: E402
+from . import accelerator, autograd, backends, cuda, dtypes, random  # noqa: E402
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: E402
 from .creation import (  # noqa: E402
@@ -27,6 +27,7 @@ from .creation import (  # noqa: E402
     full_like,
     linspace,
     logspace,
+    multinomial,
     normal,
     ones,
     ones_like,
@@ -90,6 +91,7 @@ from .tensor_ops.reduce import (  # noqa: E402
     any,
     argmax,
     argmin,
+    argsort,
     count_nonzero,
     cumsum,
     dist,
@@ -101,9 +103,11 @@ from .tensor_ops.reduce import (  # noqa: E402
     norm,
     prod,
     softmax,
+    sort,
     std,
     std_mean,
     sum,
+    topk,
     var,
     var_mean,
 )

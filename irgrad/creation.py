@@ -251,6 +251,51 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
     return Tensor._wrap((draws < prob).astype(input._data.dtype))
 
 
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+    """``num_samples`` category indices per row of ``input`` (non-negative weights, 1-D or 2-D),
+    drawn in proportion to the weights; without replacement each category at most once.
+
+    With replacement, by inverting each row's cumulative distribution; without, by an
+    exponential race (each category's key is ``Exp(1) / weight``; the smallest keys win),
+    which draws successively without replacement in proportion to the remaining weights."""
+    weights = np.asarray(input._data, dtype=np.float64)
+    if weights.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {list(input.shape)}")
+    if input.dtype.category != D.FLOAT:
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got {input.dtype}")
+    rows = weights.reshape(-1, weights.shape[-1])
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or element < 0")
+    if (rows.sum(axis=1) <= 0).any():
+        raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
+    if num_samples <= 0:
+        raise RuntimeError(f"multinomial: cannot sample {num_samples} (<= 0) samples")
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError(
+            "multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+        )
+    if not replacement and ((rows > 0).sum(axis=1) < num_samples).any():
+        raise RuntimeError(
+            "multinomial: invalid multinomial distribution (with replacement=False, not enough non-negative "
+            "category to sample)"
+        )
+    draws = resolve(generator).random(
+        (rows.shape[0], num_samples if replacement else rows.shape[1]), np.float64
+    )
+    if replacement:
+        cdf = np.cumsum(rows, axis=1)
+        cdf /= cdf[:, -1:]
+        last = rows.shape[1] - 1 - np.argmax(rows[:, ::-1] > 0, axis=1)  # the last category with weight
+        picked = np.stack([np.searchsorted(c, u, side="right") for c, u in zip(cdf, draws)])
+        picked = np.minimum(picked, last[:, None])
+    else:
+        with np.errstate(divide="ignore"):
+            keys = -np.log1p(-draws) / rows  # Exp(1) / weight: inf for a zero weight
+        picked = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
+    shape = (num_samples,) if weights.ndim == 1 else (rows.shape[0], num_samples)
+    return Tensor._wrap(picked.astype(np.int64).reshape(shape))
+
+
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive); int64 unless an argument is a float."""
     if end is None:

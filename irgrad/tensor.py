@@ -168,6 +168,8 @@ class Tensor:
     def is_cuda(self) -> bool:
         return False
 
+    is_xpu = is_mps = is_cuda  # irgrad runs on the CPU only
+
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
 

@@ -6,6 +6,7 @@ Each op has one implementation in :mod:`irgrad.tensor_ops`; this table makes it
 
 from __future__ import annotations
 
+from .creation import multinomial
 from .dispatch import cast
 from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from .tensor import Tensor, to_target
@@ -26,7 +27,7 @@ _METHODS = {
               bitwise_or bitwise_xor add sub subtract div divide true_divide square log2 log10 exp2 round
               clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num isclose allclose equal""",
         R: """sum prod mean var std amax amin argmax argmin max min logsumexp softmax log_softmax cumsum
-              all any count_nonzero norm""",
+              all any count_nonzero norm sort argsort topk""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
               narrow select split chunk tensor_split unbind flip roll tril triu detach""",
@@ -195,6 +196,7 @@ def install() -> None:
         "byte": _converter(uint8),
         "bool": _converter(bool_),
         "cpu": lambda self, *a, **k: self,
+        "multinomial": multinomial,
         "new_zeros": _new_factory("zeros"),
         "new_ones": _new_factory("ones"),
         "new_empty": _new_factory("empty"),

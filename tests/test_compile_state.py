@@ -144,6 +144,7 @@ TRAIN_STEPS = {
         lambda p: irgrad.optim.RMSprop(p, lr=1e-2, centered=True, momentum=0.5)
     ),
     "adagrad": _train_step(lambda p: irgrad.optim.Adagrad(p, lr=0.1, lr_decay=0.01)),
+    "adadelta": _train_step(lambda p: irgrad.optim.Adadelta(p, lr=0.5, weight_decay=0.01)),
     "dropout": _train_step(
         lambda p: irgrad.optim.SGD(p, lr=0.1),
         model_fn=lambda: nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 3)),

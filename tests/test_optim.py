@@ -41,6 +41,9 @@ CONFIGS = [
     ("Adagrad", {}),
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1}),
     ("Adagrad", {"lr": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6, "maximize": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.1}),
+    ("Adadelta", {"lr": 0.3, "maximize": True}),
 ]
 
 
@@ -147,7 +150,7 @@ def test_matches_torch_in_float64(name: str, options: dict) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    name=st.sampled_from(["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]),
+    name=st.sampled_from(["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"]),
     lr=st.floats(1e-4, 0.2),
     coef=st.floats(0.0, 0.95),
     weight_decay=st.sampled_from([0.0, 1e-3, 0.1]),
@@ -164,6 +167,8 @@ def test_random_options_match_torch(name, lr, coef, weight_decay, flag, maximize
         options.update(betas=(coef, 0.999), amsgrad=flag)
     elif name == "RMSprop":
         options.update(momentum=coef, centered=flag)
+    elif name == "Adadelta":
+        options.update(rho=coef)
     else:
         options.update(lr_decay=coef / 10)
     values = _values(seed)

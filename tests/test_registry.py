@@ -53,6 +53,12 @@ SAMPLES = {
         ((sample((2, 3), F),), {"dim": None, "keepdim": False}),
     ],
     "cumsum": [((sample((2, 3), dt),), {"dim": 1}) for dt in DTYPES],
+    "argsort": [
+        ((sample((2, 3), dt),), {"dim": d, "descending": s})
+        for dt in DTYPES
+        for d in (0, 1)
+        for s in (False, True)
+    ],
     "lstm_cell": [((sample((3, 8), dt), sample((3, 2), dt)), {}) for dt in (D.float32, D.float64)],
     "log_softmax": [((sample((2, 3), dt),), {"dim": 1}) for dt in (D.float32, D.float64)],
     "softmax": [((sample((2, 3, 2), dt),), {"dim": 0}) for dt in (D.float32, D.float64)],

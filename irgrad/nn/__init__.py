@@ -1,5 +1,5 @@
 """``irgrad.nn``: modules, parameters, initialisation and functional forms, as ``torch.nn``."""
 
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, parallel, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .parameter import *  # noqa: F401,F403

@@ -140,6 +140,35 @@ def _extremum(name: str, input: Tensor, dim, keepdim: bool, other):
     return values_indices[name](values, indices)
 
 
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """Indices that sort ``input`` along ``dim`` (always stable: ties keep their order)."""
+    d = normalize_dim("argsort", dim, input._data.ndim)
+    return apply(OPS["argsort"], (input,), {"dim": d, "descending": bool(descending)})
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *, out=None):
+    """(values, indices) of ``input`` sorted along ``dim``; the values carry the gradient."""
+    indices = argsort(input, dim, descending)
+    if input._data.ndim == 0:
+        return values_indices["sort"](input.clone(), indices)
+    d = normalize_dim("sort", dim, input._data.ndim)
+    return values_indices["sort"](apply(OPS["gather"], (input, indices), {"dim": d}), indices)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, out=None):
+    """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``, in order."""
+    ndim = input._data.ndim
+    d = normalize_dim("topk", dim, ndim)
+    size = input.shape[d] if ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"topk: selected index k out of range (k={k}, size {size} along dim {dim})")
+    indices = argsort(input, d, descending=largest)
+    if ndim == 0:
+        return values_indices["topk"](input.clone(), indices)
+    indices = indices.narrow(d, 0, k)
+    return values_indices["topk"](apply(OPS["gather"], (input, indices), {"dim": d}), indices)
+
+
 def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
     """``max()``: the maximum; ``max(dim)``: (values, indices); ``max(other)``: maximum."""
     return _extremum("max", input, dim, keepdim, other)

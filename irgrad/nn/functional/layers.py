@@ -7,6 +7,7 @@ without extra rules; random masks come from irgrad's global generator.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -29,6 +30,8 @@ __all__ = [
     "dropout1d",
     "dropout2d",
     "dropout3d",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "alpha_dropout",
     "embedding",
     "layer_norm",
@@ -109,7 +112,19 @@ def _feature_dropout(
 ) -> Tensor:
     _check_p(p)
     nd = input.ndim
-    if nd not in (spatial + 1, spatial + 2):
+    if name == "dropout2d" and nd == 2:
+        # PyTorch warns and drops element by element (each row a batch item, each column a
+        # channel of no spatial extent); a future release will make it an error.
+        warnings.warn(
+            "dropout2d: Received a 2-D input to dropout2d, which is deprecated and will result in an "
+            "error in a future release. To retain the behavior and silence this warning, please use "
+            "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with "
+            "2 spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+            "inputs).",
+            stacklevel=3,
+        )
+        spatial = 0
+    elif nd not in (spatial + 1, spatial + 2):
         raise RuntimeError(
             f"{name}: Expected {spatial + 1}D or {spatial + 2}D input, but received a {nd}D input."
         )
@@ -118,6 +133,37 @@ def _feature_dropout(
     shape = tuple(input.shape)
     mask_shape = shape[: nd - spatial] + (1,) * spatial
     return _apply_mask(input, mask_shape, p, inplace)
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r): sub-pixel convolution's rearrangement."""
+    r = int(upscale_factor)
+    if input.ndim < 3 or r <= 0 or input.shape[-3] % (r * r):
+        raise RuntimeError(
+            f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of "
+            f"upscale_factor, but input.size(-3)={input.shape[-3] if input.ndim >= 3 else None} is not "
+            f"divisible by {r * r} (input of shape {list(input.shape)})"
+        )
+    *batch, c, h, w = input.shape
+    n = len(batch)
+    x = input.reshape(*batch, c // (r * r), r, r, h, w)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W): pixel_shuffle's inverse."""
+    r = int(downscale_factor)
+    if input.ndim < 3 or r <= 0 or input.shape[-2] % r or input.shape[-1] % r:
+        raise RuntimeError(
+            f"pixel_unshuffle expects height and width to be divisible by downscale_factor={r} "
+            f"(input of shape {list(input.shape)})"
+        )
+    *batch, c, h, w = input.shape
+    n = len(batch)
+    x = input.reshape(*batch, c, h // r, r, w // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(*batch, c * r * r, h // r, w // r)
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

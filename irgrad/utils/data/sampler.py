@@ -92,7 +92,10 @@ class RandomSampler(Sampler[int]):
         n = len(self.data_source)
         gen = resolve(self.generator)
         if self.replacement:
-            yield from gen.integers(0, n, (self.num_samples,)).tolist()
+            # drawn 32 at a time, as PyTorch does: an "infinite" sampler (num_samples=10**10)
+            # must not allocate every index up front
+            for start in range(0, self.num_samples, 32):
+                yield from gen.integers(0, n, (min(32, self.num_samples - start),)).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from gen.permutation(n).tolist()

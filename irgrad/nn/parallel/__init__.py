@@ -1,0 +1,9 @@
+"""``torch.nn.parallel``: ``DataParallel``, which on irgrad's one CPU device is the module
+itself behind a wrapper (scripts wrap their model when several devices exist and read
+``.module`` afterwards)."""
+
+from __future__ import annotations
+
+from .data_parallel import DataParallel
+
+__all__ = ["DataParallel"]

@@ -1,0 +1,147 @@
+"""API that public training scripts call and irgrad lacked (issue 14): sorting and top-k,
+multinomial sampling, pixel shuffling, dropout2d on 2-D input, DataParallel on one
+device, torch.accelerator and torch.backends flags, the lazy infinite RandomSampler."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+import irgrad
+from irgrad.utils.data import RandomSampler
+
+ROWS = np.array([[1.0, 3.0, np.nan, 3.0, -1.0, 0.5], [0.0, 0.0, 2.0, -5.0, 4.0, 2.0]], dtype=np.float32)
+
+
+DISTINCT = np.random.default_rng(3).permutation(24).reshape(4, 6).astype(np.float32) - 11.5
+
+
+@pytest.mark.parametrize(
+    "k,dim,largest", [(3, -1, True), (2, 1, False), (1, 0, True), (0, -1, True), (2, 1, True)]
+)
+def test_topk_matches_torch(compare, k, dim, largest):
+    compare(lambda lib, x: lib.topk(x, k, dim=dim, largest=largest), DISTINCT)
+    # with ties and NaN: the same values; among equal values irgrad takes the earlier
+    # position first, where PyTorch's order is unspecified
+    compare(lambda lib, x: lib.topk(x, k, dim=dim, largest=largest).values, ROWS, grad=False)
+    values, indices = irgrad.topk(irgrad.tensor(ROWS), k, dim=dim, largest=largest)
+    np.testing.assert_array_equal(np.take_along_axis(ROWS, indices.numpy(), axis=dim), values.numpy())
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_sort_and_argsort_match_torch(compare, dim, descending):
+    compare(lambda lib, x: x.sort(dim=dim, descending=descending, stable=True), ROWS)
+    compare(lambda lib, x: lib.argsort(x, dim=dim, descending=descending, stable=True), ROWS, grad=False)
+
+
+def test_topk_of_a_0d_tensor_and_out_of_range_k(compare):
+    compare(lambda lib, x: lib.topk(x, 1), np.array(2.5, dtype=np.float32))
+    with pytest.raises(RuntimeError, match="topk: selected index k out of range"):
+        irgrad.topk(irgrad.ones(3), 4)
+
+
+def test_compiled_topk_is_traced_as_an_op_not_a_constant(backend):
+    compiled = irgrad.compile(lambda x: x.topk(2).values * 2, backend=backend)
+    for seed in range(3):
+        x = irgrad.tensor(np.random.default_rng(seed).standard_normal((4, 5)).astype(np.float32))
+        np.testing.assert_array_equal(compiled(x).numpy(), (x.topk(2).values * 2).numpy())
+    assert compiled.explain().graph_break_count == 0
+
+
+def test_multinomial_draws_in_proportion_to_the_weights():
+    irgrad.manual_seed(0)
+    weights = irgrad.tensor([0.1, 0.0, 0.6, 0.3])
+    draws = irgrad.multinomial(weights, 40000, replacement=True).numpy()
+    np.testing.assert_allclose(np.bincount(draws, minlength=4) / draws.size, [0.1, 0.0, 0.6, 0.3], atol=0.01)
+    firsts = np.array([weights.multinomial(1).item() for _ in range(4000)])
+    np.testing.assert_allclose(
+        np.bincount(firsts, minlength=4) / firsts.size, [0.1, 0.0, 0.6, 0.3], atol=0.025
+    )
+
+
+def test_multinomial_without_replacement_takes_each_category_once():
+    irgrad.manual_seed(1)
+    rows = irgrad.tensor([[1.0, 0.0, 2.0, 3.0], [0.0, 5.0, 0.0, 1.0]])
+    for _ in range(50):
+        picked = irgrad.multinomial(rows, 2).numpy()
+        assert picked.shape == (2, 2) and picked.dtype == np.int64
+        assert all(len(set(row)) == 2 for row in picked)
+        assert 1 not in picked[0] and set(picked[1]) == {1, 3}  # zero weights are never drawn
+
+
+@pytest.mark.parametrize(
+    "weights,n,replacement,message",
+    [
+        ([0.5, 0.0, 0.5], 3, False, "not enough non-negative category"),
+        ([0.0, 0.0], 1, True, "sum of probabilities <= 0"),
+        ([1.0, -1.0], 1, True, "element < 0"),
+        ([1.0, 2.0], 3, False, "n_sample > prob_dist.size"),
+    ],
+)
+def test_multinomial_rejects_bad_distributions(weights, n, replacement, message):
+    with pytest.raises(RuntimeError, match=message):
+        irgrad.multinomial(irgrad.tensor(weights), n, replacement)
+
+
+def test_multinomial_in_a_compiled_function_breaks_the_graph_and_stays_right():
+    compiled = irgrad.compile(lambda w: irgrad.multinomial(w, 3, replacement=True) + 1)
+    irgrad.manual_seed(5)
+    got = compiled(irgrad.tensor([0.2, 0.8]))
+    irgrad.manual_seed(5)
+    np.testing.assert_array_equal(
+        got.numpy(), (irgrad.multinomial(irgrad.tensor([0.2, 0.8]), 3, True) + 1).numpy()
+    )
+    assert compiled.explain().graph_break_count == 1
+
+
+@pytest.mark.parametrize("shape,r", [((1, 8, 3, 2), 2), ((2, 3, 9, 2, 2), 3), ((18, 1, 1), 3)])
+def test_pixel_shuffle_and_unshuffle_match_torch(compare, shape, r):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    compare(lambda lib, t: lib.nn.PixelShuffle(r)(t), x)
+    shuffled = x.reshape(*shape[:-3], shape[-3] // (r * r), shape[-2] * r, shape[-1] * r)
+    compare(lambda lib, t: lib.nn.functional.pixel_unshuffle(t, r), shuffled)
+
+
+def test_pixel_shuffle_checks_its_channels():
+    with pytest.raises(RuntimeError, match="divisible"):
+        irgrad.nn.functional.pixel_shuffle(irgrad.ones(1, 3, 2, 2), 2)
+    assert repr(irgrad.nn.PixelShuffle(3)) == "PixelShuffle(upscale_factor=3)"
+
+
+def test_dropout2d_on_a_2d_input_warns_and_drops_elements():
+    irgrad.manual_seed(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = irgrad.nn.Dropout2d(0.5)(irgrad.ones(40, 50)).numpy()
+    assert any("Received a 2-D input to dropout2d" in str(w.message) for w in caught)
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert 0 < (out == 0).sum(axis=1).min() and (out == 0).sum(axis=1).max() < 50  # not whole rows
+
+
+def test_data_parallel_on_one_device_is_the_module():
+    inner = irgrad.nn.Linear(3, 2)
+    model = irgrad.nn.parallel.DataParallel(inner)
+    assert model.module is inner and list(model.state_dict()) == ["module.weight", "module.bias"]
+    x = irgrad.randn(4, 3)
+    np.testing.assert_array_equal(model(x).detach().numpy(), inner(x).detach().numpy())
+
+
+def test_accelerator_and_backend_flags_say_cpu():
+    assert irgrad.accelerator.is_available() is False and irgrad.accelerator.current_accelerator() is None
+    assert irgrad.accelerator.device_count() == 0
+    assert irgrad.backends.cudnn.is_available() is False and irgrad.backends.mps.is_available() is False
+    irgrad.backends.cudnn.benchmark = True
+    assert irgrad.backends.cudnn.benchmark is True
+    irgrad.backends.cudnn.benchmark = False
+    x = irgrad.zeros(1)
+    assert (x.is_cuda, x.is_xpu, x.is_mps) == (False, False, False)
+
+
+def test_an_infinite_random_sampler_draws_lazily():
+    sampler = RandomSampler(range(10), replacement=True, num_samples=10**10)
+    first = list(itertools.islice(iter(sampler), 100))
+    assert len(first) == 100 and all(0 <= i < 10 for i in first) and len(sampler) == 10**10
