@@ -247,3 +247,29 @@ def test_dump_writes_each_kernels_llvm_ir_before_and_after_optimization_and_its_
     assert any(n.endswith("-fused.ir") for n in names)
     (line,) = [line for line in compiled.explain().splitlines() if "forward:" in line]
     assert "1 native kernels (LLVM" in line
+
+
+def test_when_code_memory_is_used_up_groups_run_with_numpy(monkeypatch):
+    """LLVM aborts the process when it cannot map more code (each kernel takes two of the
+    process's vm.max_map_count mappings, for good); the JIT stops short of that and the
+    code generator falls back to numpy, saying why."""
+    from irgrad.native import jit
+
+    monkeypatch.setitem(jit._STATE, "budget", jit.STATS.compiled + jit.STATS.cache_hits)
+    g = Graph("full")
+    a = g.add_input("a", TensorType((5,), irgrad.float32))
+    g.set_outputs(
+        [
+            g.add_op(
+                "add",
+                [g.add_op("sin", [a], {}, TensorType((5,), irgrad.float32)), a],
+                {},
+                TensorType((5,), irgrad.float32),
+            )
+        ]
+    )
+    lowering = Lowering()
+    run = irgrad.ir.compile_graph(fuse(g), lower=lowering)
+    assert not lowering.kernels and "memory mappings" in lowering.fallbacks[0]
+    x = np.arange(5, dtype=np.float32)
+    np.testing.assert_allclose(run([x])[0], np.sin(x) + x, rtol=1e-6)

@@ -31,6 +31,10 @@ from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
 
+# Kernels the JIT keeps loadable for eager execution's own native kernels when compiled
+# graphs have used up the process's code memory (see jit.compile_function).
+RESERVED = 1024
+
 # Movement ops a body may hold (on its inputs): broadcasting is a stride, a reshape of
 # a contiguous input a different view of its data.
 _VIEWS = ("broadcast_to", "reshape")
@@ -203,7 +207,9 @@ class NativeKernel:
             module = self._module(symbol, layout)
             text = str(module)
             signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (len(self.input_types) + 1))
-            fn = jit.kernel(("native", text), lambda: jit.compile_function(module, symbol, signature))
+            fn = jit.kernel(
+                ("native", text), lambda: jit.compile_function(module, symbol, signature, reserve=RESERVED)
+            )
             variant = self._variants[layout] = (fn, text)
         return variant
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..ir.graph import CONSTANT, FUSED, Graph, Node
 from ..ir.symbolic import has_sym
+from ..native.jit import CodeMemoryFull
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from .elementwise import ElementwiseKernel, NativeKernel
@@ -46,7 +47,7 @@ class Lowering:
             return None
         try:
             return self._fused(node.body)
-        except Unsupported as reason:
+        except (Unsupported, CodeMemoryFull) as reason:
             self.fallbacks.append(f"{node.body.name}: {reason}")
             return None
 

@@ -67,7 +67,7 @@ def cache_dir() -> Path:
 
 def _engine():
     """(target machine, execution engine), made on first use."""
-    if not _STATE:
+    if "machine" not in _STATE:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         target = llvm.Target.from_default_triple()
@@ -162,10 +162,38 @@ def kernel(key: tuple, build: Callable[[], Callable]) -> Callable:
     return fn
 
 
-def compile_function(module: ir.Module, name: str, signature: ctypes.CFUNCTYPE) -> Callable:
+class CodeMemoryFull(RuntimeError):
+    """The process has loaded as many kernels as its memory mappings allow."""
+
+
+def _object_budget() -> int:
+    """How many object files the engine may load.  Each takes two memory mappings (code
+    and data) that stay for the life of the process, and when the kernel's mapping limit
+    (``vm.max_map_count``, 65530 by default) is reached LLVM aborts the process; a
+    quarter of the limit leaves room for everything else the process maps."""
+    try:
+        limit = int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        limit = 65530
+    return limit // 4
+
+
+def compile_function(
+    module: ir.Module, name: str, signature: ctypes.CFUNCTYPE, *, reserve: int = 0
+) -> Callable:
     """Compile ``module`` (or load it from the disk cache); return its function
-    ``name`` as a ctypes callable."""
+    ``name`` as a ctypes callable.  Raises :class:`CodeMemoryFull` (a Python error the
+    callers turn into a numpy fallback) rather than let LLVM abort the process when the
+    code memory the process may map is used up; a caller passing ``reserve`` stops that
+    many kernels earlier (compiled graphs leave room for the eager kernels)."""
     with _LOCK:
+        if "budget" not in _STATE:
+            _STATE["budget"] = _object_budget()
+        if STATS.compiled + STATS.cache_hits + reserve >= _STATE["budget"]:
+            raise CodeMemoryFull(
+                f"native code: {_STATE['budget']} kernels are loaded, as many as this process's memory "
+                "mappings allow (vm.max_map_count / 4); further kernels run with numpy"
+            )
         machine, engine = _engine()
         text = str(module)
         key = hashlib.sha256(f"{_STATE['target']}\n{text}".encode()).hexdigest()
