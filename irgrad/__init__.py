@@ -10,7 +10,7 @@ import warnings as _warnings
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"irgrad(\.|$)")
 
 from . import _allocator  # noqa: E402, F401 - tunes glibc malloc once, at import (see its docstring)
-from . import accelerator, autograd, backends, cuda, dtypes, random  # noqa: E402
+from . import accelerator, autograd, backends, cuda, distributed, dtypes, random  # noqa: E402
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: E402
 from .creation import (  # noqa: E402

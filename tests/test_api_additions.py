@@ -145,3 +145,23 @@ def test_an_infinite_random_sampler_draws_lazily():
     sampler = RandomSampler(range(10), replacement=True, num_samples=10**10)
     first = list(itertools.islice(iter(sampler), 100))
     assert len(first) == 100 and all(0 <= i < 10 for i in first) and len(sampler) == 10**10
+
+
+def test_post_accumulate_grad_hooks_fire_as_soon_as_a_gradient_is_final():
+    """backward() gives a leaf its gradient when the last edge into it has run (as
+    PyTorch's AccumulateGrad), so the last layer's hook sees the first layer still waiting:
+    what lets DistributedDataParallel overlap its allreduce with the rest of the backward."""
+    model = irgrad.nn.Sequential(irgrad.nn.Linear(3, 4), irgrad.nn.Tanh(), irgrad.nn.Linear(4, 2))
+    first, last = model[0].weight, model[2].weight
+    seen = []
+    last.register_post_accumulate_grad_hook(
+        lambda p: seen.append(("last", first.grad is None, p.grad is not None))
+    )
+    handle = first.register_post_accumulate_grad_hook(lambda p: seen.append(("first", p.grad is not None)))
+    model(irgrad.randn(5, 3)).sum().backward()
+    assert seen == [("last", True, True), ("first", True)]
+    handle.remove()
+    model(irgrad.randn(5, 3)).sum().backward()
+    assert seen[-1][0] == "last"
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (first * 2).register_post_accumulate_grad_hook(lambda p: None)

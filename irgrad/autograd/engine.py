@@ -110,6 +110,30 @@ def _dependencies(roots: list) -> dict:
     return deps
 
 
+def _leaf_edges(deps: dict) -> dict:
+    """For every leaf tensor the graph's nodes send gradients to, how many edges do."""
+    count: dict = {}
+    for node in deps:
+        for edge in node.edges:
+            if edge is not None and type(edge) is not tuple:
+                count[edge] = count.get(edge, 0) + 1
+    return count
+
+
+def _give_leaf(leaf, g, create_graph: bool, as_tensors: bool) -> None:
+    """A leaf's final gradient: its hooks, accumulation into ``.grad``, then its
+    post-accumulate hooks (``register_post_accumulate_grad_hook``)."""
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g, as_tensors)
+    _accumulate_grad(leaf, g, create_graph, as_tensors)
+    post = leaf.__dict__.get("_post_accumulate_hooks")
+    if post:
+        if _tracing.tracing():
+            _tracing.untraceable("a post-accumulate-grad hook")
+        for hook in list(post):
+            hook(leaf)
+
+
 def _needed_nodes(deps: dict, leaf_targets: dict, node_targets: dict) -> set:
     """Nodes from which some target (a leaf or a node output) is reachable."""
     needed: set = set()
@@ -259,6 +283,10 @@ def run_backward(
 
     deps = _dependencies(root_nodes)
     needed = _needed_nodes(deps, leaf_targets, node_targets) if inputs is not None else None
+    # backward() gives each leaf its gradient as soon as the last edge into it has run (as
+    # PyTorch's AccumulateGrad does), so post-accumulate hooks (DDP's bucket allreduce) fire
+    # while the rest of the graph is still being differentiated.
+    pending = _leaf_edges(deps) if accumulate and inputs is None else None
     ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
     nones = [None]
 
@@ -301,23 +329,26 @@ def run_backward(
                         deps[child] = left
                     else:
                         ready.append(child)
-                elif edge is not None and g is not None:
-                    entry = leaf_grads.get(edge)
-                    if entry is None:
-                        leaf_grads[edge] = g
-                    else:
-                        leaf_grads[edge] = entry + g
+                elif edge is not None:
+                    if g is not None:
+                        entry = leaf_grads.get(edge)
+                        leaf_grads[edge] = g if entry is None else entry + g
+                    if pending is not None:
+                        left = pending[edge] - 1
+                        pending[edge] = left
+                        if not left and edge in leaf_grads:
+                            _give_leaf(edge, leaf_grads.pop(edge), create_graph, as_tensors)
 
         for leaf, g in leaf_grads.items():
             if inputs is not None:
                 i = leaf_targets.get(id(leaf))
                 if i is None:
                     continue
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g, as_tensors)
             if accumulate:
-                _accumulate_grad(leaf, g, create_graph, as_tensors)
+                _give_leaf(leaf, g, create_graph, as_tensors)
             else:
+                if leaf._hooks:
+                    g = _run_hooks(leaf._hooks, g, as_tensors)
                 captured[i] = g
         for j, t in enumerate(inputs or ()):
             # Repeated inputs share one target; non-leaf inputs of backward() get a .grad.

@@ -1,5 +1,6 @@
 """irgrad.utils.data: datasets, samplers and DataLoader, as ``torch.utils.data``."""
 
+from . import distributed  # noqa: F401  (torch.utils.data.distributed)
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader, get_worker_info
 from .dataset import (
@@ -11,6 +12,7 @@ from .dataset import (
     TensorDataset,
     random_split,
 )
+from .distributed import DistributedSampler
 from .sampler import (
     BatchSampler,
     RandomSampler,
@@ -22,6 +24,7 @@ from .sampler import (
 
 __all__ = [
     "BatchSampler",
+    "DistributedSampler",
     "ChainDataset",
     "ConcatDataset",
     "DataLoader",

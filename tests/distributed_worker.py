@@ -1,0 +1,163 @@
+"""Run by tests/test_distributed.py under ``mpiexec -n 2``: one scenario per invocation,
+each rank writing its results as JSON for the test to check."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import irgrad
+import irgrad.distributed as dist
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+
+
+def collectives() -> dict:
+    rank, size = dist.get_rank(), dist.get_world_size()
+    out = {}
+    t = irgrad.tensor([1.0, 2.0]) * (rank + 1)
+    dist.all_reduce(t)
+    out["sum"] = t.tolist()
+    for name, op in (
+        ("avg", dist.ReduceOp.AVG),
+        ("max", dist.ReduceOp.MAX),
+        ("min", dist.ReduceOp.MIN),
+        ("prod", dist.ReduceOp.PRODUCT),
+    ):
+        t = irgrad.tensor([1.0, 2.0]) * (rank + 1)
+        dist.all_reduce(t, op=op)
+        out[name] = t.tolist()
+    t = irgrad.full((3,), float(rank))
+    work = dist.broadcast(t, src=1, async_op=True)
+    work.wait()
+    out["broadcast"] = t.tolist()
+    parts = [irgrad.zeros(2) for _ in range(size)]
+    dist.all_gather(parts, irgrad.full((2,), float(rank)))
+    out["all_gather"] = [p.tolist() for p in parts]
+    whole = irgrad.zeros(size * 2)
+    dist.all_gather_into_tensor(whole, irgrad.full((2,), float(rank + 10)))
+    out["all_gather_into_tensor"] = whole.tolist()
+    mine = irgrad.zeros(2)
+    dist.reduce_scatter_tensor(mine, irgrad.arange(size * 2, dtype=irgrad.float32) * (rank + 1))
+    out["reduce_scatter"] = mine.tolist()
+    strided = irgrad.arange(6, dtype=irgrad.float32).reshape(2, 3).t()  # not contiguous
+    dist.all_reduce(strided)
+    out["strided"] = strided.tolist()
+    if rank == 0:
+        dist.send(irgrad.tensor([7.0, 8.0]), dst=1)
+    else:
+        got = irgrad.zeros(2)
+        out["source"] = dist.recv(got, src=0)
+        out["recv"] = got.tolist()
+    dist.barrier()
+    return out
+
+
+def _model():
+    irgrad.manual_seed(1234 + dist.get_rank())  # different initial weights on each rank
+    return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+
+
+def ddp(steps: int = 5, bucket_cap_mb: float = 25, compiled: bool = False, accumulate: bool = False) -> dict:
+    """DDP over the ranks against one process on the whole batch: the same parameters."""
+    rank, size = dist.get_rank(), dist.get_world_size()
+    local = _model()
+    wrapped = irgrad.compile(local) if compiled else local
+    model = nn.parallel.DistributedDataParallel(wrapped, bucket_cap_mb=bucket_cap_mb)
+    reference = copy.deepcopy(local)  # rank 0's weights after the broadcast
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = irgrad.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        x = irgrad.tensor(rng.standard_normal((8, 6)).astype(np.float32))
+        y = irgrad.tensor(rng.integers(0, 3, 8))
+        shard = slice(rank * 8 // size, (rank + 1) * 8 // size)
+        opt.zero_grad()
+        if accumulate:  # two half-shards, the first without communication
+            half = (shard.stop - shard.start) // 2
+            first, second = slice(shard.start, shard.start + half), slice(shard.start + half, shard.stop)
+            with model.no_sync():
+                (F.cross_entropy(model(x[first]), y[first]) * half / (shard.stop - shard.start)).backward()
+            (
+                F.cross_entropy(model(x[second]), y[second])
+                * (shard.stop - shard.start - half)
+                / (shard.stop - shard.start)
+            ).backward()
+        else:
+            F.cross_entropy(model(x[shard]), y[shard]).backward()
+        opt.step()
+        ref_opt.zero_grad()
+        F.cross_entropy(reference(x), y).backward()
+        ref_opt.step()
+    worst = max(
+        float(np.abs(a.detach().numpy() - b.detach().numpy()).max())
+        for a, b in zip(local.parameters(), reference.parameters())
+    )
+    result = {"worst": worst, "buckets": len(model._buckets)}
+    if compiled:
+        result["graph_breaks"] = wrapped.explain().graph_break_count
+        result["native"] = "native kernels" in wrapped.explain()
+    return result
+
+
+def unused(find: bool) -> dict:
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 2), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.a(x)
+
+    model = nn.parallel.DistributedDataParallel(TwoHeads(), find_unused_parameters=find)
+    out = {}
+    for step in range(2):
+        try:
+            model(irgrad.ones(2, 4)).sum().backward()
+            out[f"step{step}"] = "ok"
+        except RuntimeError as error:
+            out[f"step{step}"] = str(error)[:60]
+    out["b_grad"] = model.module.b.weight.grad is None
+    return out
+
+
+def sampler() -> dict:
+    from irgrad.utils.data import DistributedSampler
+
+    s = DistributedSampler(range(10), shuffle=False)
+    t = DistributedSampler(range(10), shuffle=True, seed=3)
+    t.set_epoch(1)
+    return {"plain": list(s), "shuffled": list(t), "len": len(s)}
+
+
+def fails() -> dict:
+    if dist.get_rank() == 1:
+        raise ValueError("rank 1 fails on purpose")
+    dist.all_reduce(irgrad.ones(2))  # rank 0 would wait forever for rank 1
+    return {"unreachable": True}
+
+
+SCENARIOS = {
+    "collectives": collectives,
+    "ddp": ddp,
+    "ddp_small_buckets": lambda: ddp(bucket_cap_mb=0.0005),
+    "ddp_compiled": lambda: ddp(compiled=True),
+    "ddp_no_sync": lambda: ddp(accumulate=True),
+    "unused_found": lambda: unused(True),
+    "unused_missed": lambda: unused(False),
+    "sampler": sampler,
+    "fails": fails,
+}
+
+
+if __name__ == "__main__":
+    # python distributed_worker.py SCENARIO OUT_DIR: each rank writes OUT_DIR/rank<r>.json
+    # (the ranks share stdout, where their lines could interleave)
+    dist.init_process_group("mpi")
+    result = SCENARIOS[sys.argv[1]]()
+    (Path(sys.argv[2]) / f"rank{dist.get_rank()}.json").write_text(json.dumps(result))
+    dist.destroy_process_group()

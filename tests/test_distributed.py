@@ -1,0 +1,162 @@
+"""irgrad.distributed on MPI, across 2 real processes (``mpiexec -n 2``), issue 15.
+
+Each test runs one scenario of ``distributed_worker.py`` under mpiexec and checks every
+rank's JSON line.  Skipped when mpi4py or mpiexec is missing (``pip install
+'irgrad[distributed]'`` installs both).  The single-process pieces (the sampler's index
+arithmetic against PyTorch's, the launcher's command line) need no MPI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import irgrad
+from irgrad.distributed import run as launcher
+from irgrad.utils.data import DistributedSampler
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER = Path(__file__).with_name("distributed_worker.py")
+MPI = irgrad.distributed.is_available() and shutil.which("mpiexec") is not None
+needs_mpi = pytest.mark.skipif(not MPI, reason="needs mpi4py and mpiexec: pip install 'irgrad[distributed]'")
+
+
+def launch(scenario: str, ranks: int = 2, timeout: float = 120) -> tuple[int, dict[int, dict], str]:
+    """(exit code, rank -> result, stderr) of one scenario under mpiexec."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            [shutil.which("mpiexec"), "-n", str(ranks), sys.executable, str(WORKER), scenario, out],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+        results = {int(p.stem[4:]): json.loads(p.read_text()) for p in Path(out).glob("rank*.json")}
+    return done.returncode, results, done.stderr
+
+
+@needs_mpi
+def test_collectives_across_two_processes():
+    code, results, err = launch("collectives")
+    assert code == 0 and set(results) == {0, 1}, err
+    for rank, r in results.items():
+        assert r["sum"] == [3.0, 6.0] and r["avg"] == [1.5, 3.0] and r["prod"] == [2.0, 8.0]
+        assert r["max"] == [2.0, 4.0] and r["min"] == [1.0, 2.0]
+        assert r["broadcast"] == [1.0, 1.0, 1.0]
+        assert r["all_gather"] == [[0.0, 0.0], [1.0, 1.0]]
+        assert r["all_gather_into_tensor"] == [10.0, 10.0, 11.0, 11.0]
+        assert r["reduce_scatter"] == ([0.0, 3.0] if rank == 0 else [6.0, 9.0])  # sum of 1x and 2x arange(4)
+        assert r["strided"] == [[0.0, 6.0], [2.0, 8.0], [4.0, 10.0]]
+    assert results[1]["recv"] == [7.0, 8.0] and results[1]["source"] == 0
+
+
+@needs_mpi
+@pytest.mark.parametrize("scenario", ["ddp", "ddp_small_buckets", "ddp_no_sync", "ddp_compiled"])
+def test_ddp_trains_as_one_process_on_the_whole_batch(scenario):
+    """Two ranks with different initial weights (rank 0's are broadcast), each on half of
+    every batch, end with the parameters of one process trained on the whole batches."""
+    code, results, err = launch(scenario)
+    assert code == 0 and set(results) == {0, 1}, err
+    for r in results.values():
+        assert r["worst"] < 1e-6, r
+    if scenario == "ddp_small_buckets":
+        assert results[0]["buckets"] > 1
+    if scenario == "ddp_compiled":
+        assert results[0]["graph_breaks"] == 0 and results[0]["native"]
+
+
+@needs_mpi
+def test_unused_parameters_need_find_unused_parameters():
+    code, results, err = launch("unused_found")
+    assert code == 0 and all(r["step0"] == r["step1"] == "ok" for r in results.values()), err
+    code, results, err = launch("unused_missed")
+    assert code == 0, err
+    assert all(
+        r["step0"] == "ok" and r["step1"].startswith("Expected to have finished") for r in results.values()
+    )
+
+
+@needs_mpi
+def test_a_failing_rank_stops_the_job_with_an_error_not_a_hang():
+    code, results, err = launch("fails", timeout=60)
+    assert code != 0 and not results
+    assert "rank 1 fails on purpose" in err
+
+
+@needs_mpi
+def test_distributed_sampler_under_mpi_takes_rank_and_size_from_the_group():
+    code, results, err = launch("sampler")
+    assert code == 0, err
+    assert results[0]["plain"] == [0, 2, 4, 6, 8] and results[1]["plain"] == [1, 3, 5, 7, 9]
+    assert sorted(results[0]["shuffled"] + results[1]["shuffled"]) == list(range(10))
+
+
+@pytest.mark.parametrize(
+    "n,replicas,drop_last", [(10, 3, False), (10, 3, True), (2, 4, False), (12, 4, False)]
+)
+def test_distributed_sampler_splits_as_pytorchs(n, replicas, drop_last):
+    pytest.importorskip("torch")
+    from torch.utils.data.distributed import DistributedSampler as TorchSampler
+
+    for rank in range(replicas):
+        mine = DistributedSampler(range(n), replicas, rank, shuffle=False, drop_last=drop_last)
+        theirs = TorchSampler(range(n), replicas, rank, shuffle=False, drop_last=drop_last)
+        assert list(mine) == list(theirs) and len(mine) == len(theirs)
+
+
+def test_distributed_sampler_shuffles_per_epoch_and_checks_its_rank():
+    s = DistributedSampler(range(20), 2, 0, seed=1)
+    first = list(s)
+    s.set_epoch(1)
+    assert sorted(first) != first or list(s) != first
+    assert list(DistributedSampler(range(20), 2, 0, seed=1)) == first  # seeded: reproducible
+    with pytest.raises(ValueError, match="Invalid rank"):
+        DistributedSampler(range(4), 2, 2)
+
+
+def test_launcher_command_line(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/mpiexec")
+    captured = {}
+    monkeypatch.setattr(os, "execv", lambda path, line: captured.update(path=path, line=line))
+    launcher.main(["--nproc-per-node", "3", "--hosts", "a,b", "train.py", "--epochs", "2"])
+    assert captured["line"][:5] == ["/usr/bin/mpiexec", "-n", "3", "-hosts", "a,b"]
+    assert captured["line"][-3:] == ["train.py", "--epochs", "2"]
+
+
+def test_collectives_need_an_initialized_group():
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        irgrad.distributed.all_reduce(irgrad.ones(2))
+    assert not irgrad.distributed.is_initialized() and irgrad.distributed.get_rank() == -1
+
+
+@needs_mpi
+def test_the_ddp_example_trains_with_the_launcher():
+    pytest.importorskip("sklearn")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "irgrad.distributed.run",
+            "--nproc-per-node",
+            "2",
+            str(ROOT / "examples" / "ddp_mnist.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("DDP test accuracy")]
+    assert float(line.split()[-1]) > 0.9
+    assert "(2 ranks)" in done.stdout
