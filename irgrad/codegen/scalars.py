@@ -9,8 +9,8 @@ numpy kernel does.  Semantics follow numpy exactly where the registry tests pin 
 wrapping); a primitive with no exact lowering for a dtype raises :class:`Unsupported`
 and the op runs with numpy instead.
 
-``exp`` (both float types) and ``tanh`` (float32) are straight-line polynomial code
-the loop vectorizer widens; the other transcendental functions call the C library,
+``exp`` (both float types), ``tanh`` and ``log`` (float32) are straight-line polynomial
+code the loop vectorizer widens; the other transcendental functions call the C library,
 one element at a time.
 """
 
@@ -29,7 +29,7 @@ _FLOAT_TYPES = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.D
 _BOOL = np.dtype(np.bool_)
 _LIBM = {  # primitive -> C library names for (float32, float64)
     "expm1": ("expm1f", "expm1"),
-    "log": ("logf", "log"),
+    "log": (None, "log"),
     "log1p": ("log1pf", "log1p"),
     "sin": ("sinf", "sin"),
     "cos": ("cosf", "cos"),
@@ -41,6 +41,18 @@ _LIBM = {  # primitive -> C library names for (float32, float64)
 }
 _INTRINSICS = {"floor": "llvm.floor", "ceil": "llvm.ceil", "trunc": "llvm.trunc", "rint": "llvm.roundeven"}
 _INT_MIN = {4: -(2**31), 8: -(2**63)}
+# Cephes' logf polynomial: log(1 + m) = m - m^2/2 + m^3 P(m) for m in [sqrt(1/2) - 1, sqrt(2) - 1].
+_LOG_F32 = (
+    7.0376836292e-2,
+    -1.1514610310e-1,
+    1.1676998740e-1,
+    -1.2420140846e-1,
+    1.4249322787e-1,
+    -1.6668057665e-1,
+    2.0000714765e-1,
+    -2.4999993993e-1,
+    3.3333331174e-1,
+)
 # Cephes' tanhf polynomial for |x| < 0.625 (x + x^3 P(x^2)), highest degree first.
 _TANH_F32 = (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1)
 
@@ -228,7 +240,41 @@ class LlvmScalars:
         return self._libm("expm1", a)
 
     def log(self, a):
-        return self._libm("log", a)
+        if a.dtype != np.float32:
+            return self._libm("log", a)
+        return self._result(self._log_f32(a.ir), a)
+
+    def _log_f32(self, x: ir.Value) -> ir.Value:
+        """Cephes' logf as straight-line code: ``x = 2**e * (1 + m)`` by bit manipulation
+        (subnormals scaled up first), then a polynomial in ``m``; 0 gives -inf, a negative
+        number NaN, inf and NaN themselves."""
+        b, ft, it = self.b, x.type, ir.IntType(32)
+
+        def c(value: float) -> ir.Constant:
+            return ir.Constant(ft, value)
+
+        tiny = b.fcmp_ordered("<", x, c(1.1754943508222875e-38))  # subnormal (or <= 0)
+        scaled = b.select(tiny, b.fmul(x, c(2.0**23)), x)
+        bits = b.bitcast(scaled, it)
+        exponent = b.sub(b.and_(b.lshr(bits, ir.Constant(it, 23)), ir.Constant(it, 0xFF)), ir.Constant(it, 126))
+        exponent = b.sub(exponent, b.select(tiny, ir.Constant(it, 23), ir.Constant(it, 0)))
+        mantissa = b.bitcast(b.or_(b.and_(bits, ir.Constant(it, 0x807FFFFF)), ir.Constant(it, 0x3F000000)), ft)
+        low = b.fcmp_ordered("<", mantissa, c(0.707106781186547524))
+        e = b.sitofp(b.sub(exponent, b.select(low, ir.Constant(it, 1), ir.Constant(it, 0))), ft)
+        m = b.fsub(b.select(low, b.fadd(mantissa, mantissa), mantissa), c(1.0))
+        z = b.fmul(m, m)
+        p = c(_LOG_F32[0])
+        for k in _LOG_F32[1:]:
+            p = b.fadd(b.fmul(p, m), c(k))
+        y = b.fmul(b.fmul(p, m), z)
+        y = b.fadd(y, b.fmul(e, c(-2.12194440e-4)))
+        y = b.fsub(y, b.fmul(z, c(0.5)))
+        result = b.fadd(b.fadd(m, y), b.fmul(e, c(0.693359375)))
+        special = b.fcmp_unordered("uno", x, x)  # NaN stays NaN
+        result = b.select(b.fcmp_ordered("==", x, c(float("inf"))), x, result)
+        result = b.select(b.fcmp_ordered("==", x, c(0.0)), c(float("-inf")), result)
+        result = b.select(b.fcmp_ordered("<", x, c(0.0)), c(float("nan")), result)
+        return b.select(special, x, result)
 
     def log1p(self, a):
         return self._libm("log1p", a)
