@@ -56,8 +56,10 @@ import contextlib
 import json
 import math
 import os
+import pickle
 import secrets
 import struct
+import zipfile
 import zlib
 from typing import IO, Any
 
@@ -65,6 +67,7 @@ import numpy as np
 
 from . import dtypes
 from .tensor import Size, Tensor
+from .torch_checkpoint import is_torch_checkpoint, load_torch_checkpoint
 
 __all__ = ["save", "load", "LoadError", "FORMAT_VERSION"]
 
@@ -377,12 +380,8 @@ def _sniff(head: bytes) -> str:
     """Why a file that does not start with irgrad's magic is not loadable."""
     if not head:
         return "the file is empty"
-    if head.startswith(b"PK\x03\x04"):
-        return (
-            "not an irgrad file: it is a zip archive, such as one written by torch.save. Its objects "
-            "are pickled, and irgrad never unpickles (it can execute code); load it in PyTorch with "
-            "weights_only=True and re-save the tensors with irgrad.save"
-        )
+    if is_torch_checkpoint(head):
+        return "a torch.save zip archive can only be read from a path or a seekable file"
     if head[:1] == b"\x80" or head[:1] in (b"(", b"c", b"]", b"}"):
         return (
             "not an irgrad file: it looks like a Python pickle, which irgrad never loads "
@@ -590,6 +589,35 @@ def load(f: FileLike, map_location=None, weights_only: bool = True) -> Any:
     return _load_stream(_Reader(f, repr(name) if isinstance(name, str) else type(f).__name__), map_location)
 
 
+def _seekable(f: IO[bytes]) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _load_torch(r: _Reader, map_location) -> Any:
+    """A ``torch.save`` checkpoint, read without torch and without running its pickle's code."""
+    try:
+        obj = load_torch_checkpoint(r.f)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, TypeError) as error:
+        raise r.error(f"torch checkpoint: {error}") from None
+    r.f.seek(0, os.SEEK_END)  # the archive is read whole: nothing of it follows
+    if callable(map_location):
+        return _map_tensors(obj, lambda t: map_location(t, "cpu"))
+    return obj
+
+
+def _map_tensors(obj: Any, fn) -> Any:
+    if isinstance(obj, Tensor):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return type(obj)((k, _map_tensors(v, fn)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map_tensors(v, fn) for v in obj)
+    return obj
+
+
 def _remaining_bytes(f: IO[bytes]) -> int | None:
     """Bytes left in a seekable stream (None for pipes and the like)."""
     try:
@@ -604,6 +632,12 @@ def _remaining_bytes(f: IO[bytes]) -> int | None:
 
 
 def _load_stream(r: _Reader, map_location) -> Any:
+    if _seekable(r.f):
+        start = r.f.tell()
+        head = r.f.read(4)
+        r.f.seek(start)
+        if is_torch_checkpoint(head):
+            return _load_torch(r, map_location)
     available = _remaining_bytes(r.f)
     header = _read_header(r)
     storages = _check_storages(r, header)

@@ -448,12 +448,85 @@ def test_crafted_headers_with_valid_checksums_are_rejected(tmp_path):
     assert_same({"t": irgrad.arange(4)}, load_bytes(tmp_path, rewrite_header(data, lambda h: h)))
 
 
-def test_torch_save_file_is_rejected(tmp_path):
+def test_torch_save_checkpoints_load_without_torch_code(tmp_path):
+    """A torch.save archive: every dtype, views sharing a storage, a transposed tensor,
+    parameters, nested containers and plain values come back as irgrad objects."""
     torch = pytest.importorskip("torch")
+    base = torch.arange(12.0).reshape(3, 4)
+    obj = {
+        "weight": torch.nn.Parameter(torch.randn(4, 3)),
+        "transposed": base.t(),
+        "row": base[1],  # shares base's storage at an offset
+        "ints": [torch.arange(5), torch.tensor([True, False]), torch.ones(2, dtype=torch.float16)],
+        "pair": (torch.zeros(2, dtype=torch.float64), 7, "text", None, 2.5),
+        "empty": torch.zeros(0, 3),
+        "scalar": torch.tensor(3.5),
+    }
     path = tmp_path / "model.pt"
-    torch.save({"w": torch.ones(3)}, path)
-    with pytest.raises(LoadError, match="model.pt.*torch.save"):
+    torch.save(obj, path)
+    got = irgrad.load(path)
+    assert isinstance(got["weight"], irgrad.nn.Parameter) and got["weight"].requires_grad
+    for key in ("weight", "transposed", "row", "empty", "scalar"):
+        np.testing.assert_array_equal(got[key].detach().numpy(), obj[key].detach().numpy())
+        assert tuple(got[key].shape) == tuple(obj[key].shape)
+    for mine, theirs in zip(got["ints"], obj["ints"]):
+        assert mine.dtype.name == str(theirs.dtype).split(".")[-1]
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert got["pair"][1:] == (7, "text", None, 2.5) and got["pair"][0].dtype == irgrad.float64
+
+
+def test_a_pytorch_state_dict_loads_into_the_same_irgrad_model(tmp_path):
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2), torch.nn.Flatten(), torch.nn.Linear(8, 3)
+    )
+    theirs.eval()
+    torch.save(theirs.state_dict(), tmp_path / "weights.pt")
+    mine = irgrad.nn.Sequential(
+        irgrad.nn.Conv2d(1, 2, 3), irgrad.nn.BatchNorm2d(2), irgrad.nn.Flatten(), irgrad.nn.Linear(8, 3)
+    )
+    mine.load_state_dict(irgrad.load(tmp_path / "weights.pt"))
+    mine.eval()
+    x = np.random.default_rng(0).standard_normal((2, 1, 4, 4)).astype(np.float32)
+    with irgrad.no_grad():
+        np.testing.assert_allclose(
+            mine(irgrad.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+        )
+
+
+def _torch_like_archive(path, payload: bytes, storages: dict | None = None) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", payload)
+        z.writestr("archive/byteorder", "little")
+        for key, data in (storages or {}).items():
+            z.writestr(f"archive/data/{key}", data)
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_a_malicious_torch_archive_executes_nothing(tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    _torch_like_archive(path, pickle.dumps({"w": Exploit(marker)}, protocol=protocol))
+    with pytest.raises(LoadError, match=r"evil.pt.*posix.system|evil.pt.*os.system|evil.pt.*does not load"):
         irgrad.load(path)
+    assert not marker.exists()
+
+
+def test_a_torch_archive_with_a_truncated_storage_is_refused(tmp_path):
+    import zipfile
+
+    torch = pytest.importorskip("torch")
+    good = tmp_path / "good.pt"
+    torch.save({"w": torch.ones(8)}, good)
+    bad = tmp_path / "bad.pt"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(name, data[:4] if name.endswith("/data/0") else data)
+    with pytest.raises(LoadError, match="bad.pt.*storage '0' is truncated"):
+        irgrad.load(bad)
 
 
 class Exploit:

@@ -256,9 +256,13 @@ class LlvmScalars:
         tiny = b.fcmp_ordered("<", x, c(1.1754943508222875e-38))  # subnormal (or <= 0)
         scaled = b.select(tiny, b.fmul(x, c(2.0**23)), x)
         bits = b.bitcast(scaled, it)
-        exponent = b.sub(b.and_(b.lshr(bits, ir.Constant(it, 23)), ir.Constant(it, 0xFF)), ir.Constant(it, 126))
+        exponent = b.sub(
+            b.and_(b.lshr(bits, ir.Constant(it, 23)), ir.Constant(it, 0xFF)), ir.Constant(it, 126)
+        )
         exponent = b.sub(exponent, b.select(tiny, ir.Constant(it, 23), ir.Constant(it, 0)))
-        mantissa = b.bitcast(b.or_(b.and_(bits, ir.Constant(it, 0x807FFFFF)), ir.Constant(it, 0x3F000000)), ft)
+        mantissa = b.bitcast(
+            b.or_(b.and_(bits, ir.Constant(it, 0x807FFFFF)), ir.Constant(it, 0x3F000000)), ft
+        )
         low = b.fcmp_ordered("<", mantissa, c(0.707106781186547524))
         e = b.sitofp(b.sub(exponent, b.select(low, ir.Constant(it, 1), ir.Constant(it, 0))), ft)
         m = b.fsub(b.select(low, b.fadd(mantissa, mantissa), mantissa), c(1.0))
