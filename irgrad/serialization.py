@@ -52,12 +52,10 @@ fsync'ed and renamed over the target, so a failure mid-save leaves the old file 
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import math
 import os
 import pickle
-import secrets
 import struct
 import zipfile
 import zlib
@@ -66,6 +64,10 @@ from typing import IO, Any
 import numpy as np
 
 from . import dtypes
+from ._atomic import write_atomically
+from .safetensors import SafetensorError, is_safetensors
+from .safetensors import load as load_safetensors
+from .safetensors import load_file as load_safetensors_file
 from .tensor import Size, Tensor
 from .torch_checkpoint import is_torch_checkpoint, load_torch_checkpoint
 
@@ -252,47 +254,8 @@ def _write(f: IO[bytes], header: bytes, placed: list[tuple[int, np.ndarray]]) ->
         pos = offset + data.nbytes
 
 
-def _create_temp(target: str) -> tuple[int, str]:
-    """A new file next to ``target`` (created with the usual umask-derived permissions)."""
-    directory, name = os.path.split(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
 def _save_atomic(target: str, header: bytes, placed: list[tuple[int, np.ndarray]]) -> None:
-    target = os.path.realpath(target)  # through symlinks: replace the file, not the link
-    fd, tmp = _create_temp(target)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(tmp, os.stat(target).st_mode & 0o7777)  # keep an existing file's mode
-            _write(fh, header, placed)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(os.path.dirname(target))
-
-
-def _fsync_directory(directory: str) -> None:
-    # Makes the rename itself durable; not possible on every OS/filesystem.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomically(target, lambda fh: _write(fh, header, placed))
 
 
 def save(obj: Any, f: FileLike) -> None:
@@ -563,8 +526,12 @@ def _check_map_location(map_location) -> None:
         device(target)  # RuntimeError for anything but the CPU, irgrad's only device
 
 
-def load(f: FileLike, map_location=None, weights_only: bool = True) -> Any:
+def load(f: FileLike, map_location=None, weights_only: bool = True, mmap: bool = False) -> Any:
     """Load an object saved with ``irgrad.save`` from a path or a readable binary file object.
+
+    Checkpoints written by ``torch.save`` and ``.safetensors`` files load too (their
+    tensors as irgrad tensors); ``mmap=True`` maps a ``.safetensors`` file copy-on-write
+    instead of reading it.
 
     Nothing in the file is ever executed, whatever ``weights_only`` says (irgrad's format
     holds only data). ``map_location`` may be None, ``"cpu"``, an ``irgrad.device``, a
@@ -575,6 +542,8 @@ def load(f: FileLike, map_location=None, weights_only: bool = True) -> Any:
     _check_map_location(map_location)
     if isinstance(f, (str, os.PathLike)):
         name = os.fspath(f)
+        if mmap and _is_safetensors_file(name):
+            return load_safetensors_file(name, mmap=True)
         with open(name, "rb") as fh:
             r = _Reader(fh, repr(name))
             obj = _load_stream(r, map_location)
@@ -587,6 +556,11 @@ def load(f: FileLike, map_location=None, weights_only: bool = True) -> Any:
         )
     name = getattr(f, "name", None)
     return _load_stream(_Reader(f, repr(name) if isinstance(name, str) else type(f).__name__), map_location)
+
+
+def _is_safetensors_file(name: str) -> bool:
+    with open(name, "rb") as fh:
+        return is_safetensors(fh.read(9))
 
 
 def _seekable(f: IO[bytes]) -> bool:
@@ -634,10 +608,18 @@ def _remaining_bytes(f: IO[bytes]) -> int | None:
 def _load_stream(r: _Reader, map_location) -> Any:
     if _seekable(r.f):
         start = r.f.tell()
-        head = r.f.read(4)
+        head = r.f.read(9)
         r.f.seek(start)
         if is_torch_checkpoint(head):
             return _load_torch(r, map_location)
+        if is_safetensors(head):
+            try:
+                tensors = load_safetensors(r.f.read())
+            except SafetensorError as error:
+                raise r.error(str(error)) from None
+            return (
+                _map_tensors(tensors, lambda t: map_location(t, "cpu")) if callable(map_location) else tensors
+            )
     available = _remaining_bytes(r.f)
     header = _read_header(r)
     storages = _check_storages(r, header)
