@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -141,6 +143,13 @@ def fails() -> dict:
     return {"unreachable": True}
 
 
+def dies() -> dict:
+    if dist.get_rank() == 1:
+        os.kill(os.getpid(), signal.SIGKILL)  # no exception, no cleanup: the process is gone
+    dist.all_reduce(irgrad.ones(2))
+    return {"unreachable": True}
+
+
 SCENARIOS = {
     "collectives": collectives,
     "ddp": ddp,
@@ -151,6 +160,7 @@ SCENARIOS = {
     "unused_missed": lambda: unused(False),
     "sampler": sampler,
     "fails": fails,
+    "dies": dies,
 }
 
 

@@ -92,6 +92,12 @@ def test_a_failing_rank_stops_the_job_with_an_error_not_a_hang():
 
 
 @needs_mpi
+def test_a_killed_rank_stops_the_job_not_a_hang():
+    code, results, err = launch("dies", timeout=60)
+    assert code != 0 and not results
+
+
+@needs_mpi
 def test_distributed_sampler_under_mpi_takes_rank_and_size_from_the_group():
     code, results, err = launch("sampler")
     assert code == 0, err
