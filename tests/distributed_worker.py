@@ -64,20 +64,32 @@ def _model():
     return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
 
 
-def ddp(steps: int = 5, bucket_cap_mb: float = 25, compiled: bool = False, accumulate: bool = False) -> dict:
-    """DDP over the ranks against one process on the whole batch: the same parameters."""
+def ddp(
+    steps: int = 5,
+    bucket_cap_mb: float = 25,
+    compiled: bool = False,
+    accumulate: bool = False,
+    adam: bool = False,
+) -> dict:
+    """DDP over the ranks (4 samples each) against one process on the whole batch: the
+    same parameters, step for step."""
     rank, size = dist.get_rank(), dist.get_world_size()
+    batch = 4 * size
     local = _model()
     wrapped = irgrad.compile(local) if compiled else local
     model = nn.parallel.DistributedDataParallel(wrapped, bucket_cap_mb=bucket_cap_mb)
     reference = copy.deepcopy(local)  # rank 0's weights after the broadcast
-    opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    ref_opt = irgrad.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    if adam:
+        opt = irgrad.optim.Adam(model.parameters(), lr=0.01)
+        ref_opt = irgrad.optim.Adam(reference.parameters(), lr=0.01)
+    else:
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        ref_opt = irgrad.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
     rng = np.random.default_rng(0)
     for _ in range(steps):
-        x = irgrad.tensor(rng.standard_normal((8, 6)).astype(np.float32))
-        y = irgrad.tensor(rng.integers(0, 3, 8))
-        shard = slice(rank * 8 // size, (rank + 1) * 8 // size)
+        x = irgrad.tensor(rng.standard_normal((batch, 6)).astype(np.float32))
+        y = irgrad.tensor(rng.integers(0, 3, batch))
+        shard = slice(rank * 4, (rank + 1) * 4)
         opt.zero_grad()
         if accumulate:  # two half-shards, the first without communication
             half = (shard.stop - shard.start) // 2
@@ -132,8 +144,11 @@ def sampler() -> dict:
 
     s = DistributedSampler(range(10), shuffle=False)
     t = DistributedSampler(range(10), shuffle=True, seed=3)
-    t.set_epoch(1)
-    return {"plain": list(s), "shuffled": list(t), "len": len(s)}
+    epochs = []
+    for epoch in range(2):
+        t.set_epoch(epoch)
+        epochs.append(list(t))
+    return {"plain": list(s), "shuffled": epochs, "len": len(s)}
 
 
 def fails() -> dict:
@@ -155,6 +170,8 @@ SCENARIOS = {
     "ddp": ddp,
     "ddp_small_buckets": lambda: ddp(bucket_cap_mb=0.0005),
     "ddp_compiled": lambda: ddp(compiled=True),
+    "ddp_adam": lambda: ddp(adam=True),
+    "ddp_adam_compiled": lambda: ddp(adam=True, compiled=True),
     "ddp_no_sync": lambda: ddp(accumulate=True),
     "unused_found": lambda: unused(True),
     "unused_missed": lambda: unused(False),

@@ -59,17 +59,28 @@ def test_collectives_across_two_processes():
 
 
 @needs_mpi
-@pytest.mark.parametrize("scenario", ["ddp", "ddp_small_buckets", "ddp_no_sync", "ddp_compiled"])
-def test_ddp_trains_as_one_process_on_the_whole_batch(scenario):
-    """Two ranks with different initial weights (rank 0's are broadcast), each on half of
+@pytest.mark.parametrize(
+    "scenario,ranks",
+    [
+        ("ddp", 2),
+        ("ddp", 3),
+        ("ddp_small_buckets", 2),
+        ("ddp_no_sync", 2),
+        ("ddp_compiled", 2),
+        ("ddp_adam", 2),
+        ("ddp_adam_compiled", 3),
+    ],
+)
+def test_ddp_trains_as_one_process_on_the_whole_batch(scenario, ranks):
+    """Ranks with different initial weights (rank 0's are broadcast), each on its share of
     every batch, end with the parameters of one process trained on the whole batches."""
-    code, results, err = launch(scenario)
-    assert code == 0 and set(results) == {0, 1}, err
+    code, results, err = launch(scenario, ranks)
+    assert code == 0 and set(results) == set(range(ranks)), err
     for r in results.values():
         assert r["worst"] < 1e-6, r
     if scenario == "ddp_small_buckets":
         assert results[0]["buckets"] > 1
-    if scenario == "ddp_compiled":
+    if "compiled" in scenario:
         assert results[0]["graph_breaks"] == 0 and results[0]["native"]
 
 
@@ -98,11 +109,17 @@ def test_a_killed_rank_stops_the_job_not_a_hang():
 
 
 @needs_mpi
-def test_distributed_sampler_under_mpi_takes_rank_and_size_from_the_group():
-    code, results, err = launch("sampler")
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_distributed_sampler_shards_cover_the_data_once_per_epoch(ranks):
+    code, results, err = launch("sampler", ranks)
     assert code == 0, err
-    assert results[0]["plain"] == [0, 2, 4, 6, 8] and results[1]["plain"] == [1, 3, 5, 7, 9]
-    assert sorted(results[0]["shuffled"] + results[1]["shuffled"]) == list(range(10))
+    padded = -(-10 // ranks) * ranks  # 10 indices padded to a multiple of the ranks
+    for epoch in range(2):
+        seen = sorted(i for r in results.values() for i in r["shuffled"][epoch])
+        assert len(seen) == padded and sorted(set(seen)) == list(range(10))
+    assert results[0]["shuffled"][0] != results[0]["shuffled"][1]  # set_epoch reshuffles
+    plain = [i for k in range(padded // ranks) for r in range(ranks) for i in [results[r]["plain"][k]]]
+    assert plain == (list(range(10)) + list(range(10)))[:padded]
 
 
 @pytest.mark.parametrize(
