@@ -124,6 +124,9 @@ class DistributedDataParallel(Module):
             return
         bucket, k = self._where[id(p)]
         np.copyto(bucket.slot(k), p._grad._data.reshape(-1))
+        for started in self._buckets:  # MPI moves started allreduces on only while called
+            if started.work is not None:
+                started.work.is_completed()
         self._mark_ready(bucket)
 
     def _mark_ready(self, bucket: _Bucket) -> None:
