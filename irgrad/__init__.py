@@ -73,10 +73,12 @@ from .tensor import Size, Tensor, device  # noqa: E402
 from .tensor_methods import install as _install_methods  # noqa: E402
 from .tensor_ops.indexing import (  # noqa: E402
     argwhere,
+    bincount,
     gather,
     index_select,
     masked_select,
     nonzero,
+    repeat_interleave,
     scatter,
     scatter_add,
     take_along_dim,
@@ -95,6 +97,7 @@ from .tensor_ops.reduce import (  # noqa: E402
     count_nonzero,
     cumsum,
     dist,
+    kthvalue,
     log_softmax,
     logsumexp,
     max,
@@ -119,6 +122,7 @@ from .tensor_ops.shape import (  # noqa: E402
     clone,
     concat,
     concatenate,
+    diff,
     flatten,
     flip,
     hstack,

@@ -27,11 +27,12 @@ _METHODS = {
               bitwise_or bitwise_xor add sub subtract div divide true_divide square log2 log10 exp2 round
               clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num isclose allclose equal""",
         R: """sum prod mean var std amax amin argmax argmin max min logsumexp softmax log_softmax cumsum
-              all any count_nonzero norm sort argsort topk""",
+              all any count_nonzero norm sort argsort topk kthvalue""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
-              narrow select split chunk tensor_split unbind flip roll tril triu detach""",
-        I: "gather scatter_add scatter index_select take_along_dim nonzero argwhere masked_select",
+              narrow select split chunk tensor_split unbind flip roll tril triu detach diff""",
+        I: """gather scatter_add scatter index_select take_along_dim nonzero argwhere masked_select
+              repeat_interleave bincount""",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ neg_ abs_ exp_ log_ sqrt_ relu_

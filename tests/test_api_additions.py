@@ -165,3 +165,31 @@ def test_post_accumulate_grad_hooks_fire_as_soon_as_a_gradient_is_final():
     assert seen[-1][0] == "last"
     with pytest.raises(RuntimeError, match="non-leaf"):
         (first * 2).register_post_accumulate_grad_hook(lambda p: None)
+
+
+@pytest.mark.parametrize("k,dim,keepdim", [(1, -1, False), (3, 1, True), (2, 0, False)])
+def test_kthvalue_matches_torch(compare, k, dim, keepdim):
+    compare(lambda lib, x: lib.kthvalue(x, k, dim=dim, keepdim=keepdim), DISTINCT)
+
+
+@pytest.mark.parametrize("n,dim", [(1, -1), (2, 0), (3, 1)])
+def test_diff_matches_torch(compare, n, dim):
+    compare(lambda lib, x: lib.diff(x, n=n, dim=dim), DISTINCT)
+    compare(lambda lib, x: lib.diff(x, dim=1, prepend=x[:, :1] * 2, append=x[:, -1:]), DISTINCT)
+    compare(lambda lib, x: lib.diff(x > 0, dim=1), DISTINCT, grad=False)
+
+
+def test_repeat_interleave_matches_torch(compare):
+    compare(lambda lib, x: lib.repeat_interleave(x, 2), DISTINCT)
+    compare(lambda lib, x: x.repeat_interleave(3, dim=0), DISTINCT)
+    compare(lambda lib, x: lib.repeat_interleave(x, lib.tensor([1, 0, 2, 1]), dim=0), DISTINCT)
+    compare(lambda lib, x: lib.repeat_interleave(lib.tensor([2, 0, 3])), None, grad=False)
+
+
+def test_bincount_matches_torch(compare):
+    ids = np.array([0, 3, 3, 1, 7, 3], dtype=np.int64)
+    compare(lambda lib, i: lib.bincount(i), ids, grad=False)
+    compare(lambda lib, i: lib.bincount(i, minlength=10), ids, grad=False)
+    compare(lambda lib, i: lib.bincount(i, weights=lib.arange(6, dtype=lib.float32)), ids, grad=False)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        irgrad.bincount(irgrad.tensor([1, -1]))

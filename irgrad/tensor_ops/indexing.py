@@ -279,6 +279,48 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     return Tensor._wrap(np.stack(found, axis=1).astype(np.int64) if found else np.zeros((0, 0), np.int64))
 
 
+def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, output_size=None) -> Tensor:
+    """Each element (or slice along ``dim``) repeated ``repeats`` times, in place; with
+    ``dim=None`` the flattened input.  ``repeats`` as a tensor is read as data (a graph
+    break when compiled: the result's shape depends on it)."""
+    if repeats is None:  # repeat_interleave(repeats_tensor): indices repeated by their counts
+        counts = input
+        _tracing.materialize(counts, "repeat_interleave(repeats) (a data-dependent shape)")
+        return Tensor._wrap(np.repeat(np.arange(counts._data.size, dtype=np.int64), counts._data))
+    if dim is None:
+        input, dim = input.reshape(-1), 0
+    d = normalize_dim("repeat_interleave", dim, input._data.ndim)
+    size = input.shape[d] if input._data.ndim else 1
+    if isinstance(repeats, Tensor):
+        _tracing.materialize(repeats, "repeat_interleave with tensor repeats (a data-dependent shape)")
+        counts = np.broadcast_to(repeats._data.astype(np.int64), (size,))
+    else:
+        counts = np.full(size, int(repeats), np.int64)
+    if (counts < 0).any():
+        raise RuntimeError("repeat_interleave: repeats can not be negative")
+    index = Tensor._wrap(np.repeat(np.arange(size, dtype=np.int64), counts))
+    return index_select(input if input._data.ndim else input.reshape(1), d, index)
+
+
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """Occurrences of each value of a 1-D non-negative integer tensor (a graph break when
+    compiled: the length depends on the data)."""
+    if input._data.ndim != 1 or input._data.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"bincount only supports 1-d non-negative integral inputs, got {input.dtype}{list(input.shape)}"
+        )
+    _tracing.materialize(input, "bincount() (a data-dependent shape)")
+    if input._data.size and input._data.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is None:
+        return Tensor._wrap(np.bincount(input._data, minlength=minlength).astype(np.int64))
+    _tracing.materialize(weights, "bincount() weights")
+    counted = np.bincount(input._data, weights=weights._data, minlength=minlength)
+    return Tensor._wrap(
+        counted.astype(weights._data.dtype if weights._data.dtype.kind == "f" else np.float64)
+    )
+
+
 def argwhere(input: Tensor) -> Tensor:
     return nonzero(input)
 

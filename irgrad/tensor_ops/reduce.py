@@ -14,7 +14,8 @@ from ..tensor import Tensor
 from . import pointwise as P
 
 values_indices = {
-    name: namedtuple(name, ["values", "indices"]) for name in ("max", "min", "sort", "topk", "mode", "median")
+    name: namedtuple(name, ["values", "indices"])
+    for name in ("max", "min", "sort", "topk", "kthvalue", "mode", "median")
 }
 
 
@@ -167,6 +168,25 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
         return values_indices["topk"](input.clone(), indices)
     indices = indices.narrow(d, 0, k)
     return values_indices["topk"](apply(OPS["gather"], (input, indices), {"dim": d}), indices)
+
+
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out=None):
+    """(values, indices) of the ``k``-th smallest element (1-based) along ``dim``."""
+    ndim = input._data.ndim
+    d = normalize_dim("kthvalue", dim, ndim)
+    size = input.shape[d] if ndim else 1
+    if not 1 <= k <= size:
+        raise IndexError(
+            f"kthvalue(): selected number k out of range for dimension {dim} (k={k}, size {size})"
+        )
+    order = argsort(input, d)
+    if ndim == 0:
+        return values_indices["kthvalue"](input.clone(), order)
+    index = order.narrow(d, k - 1, 1)
+    values = apply(OPS["gather"], (input, index), {"dim": d})
+    if not keepdim:
+        values, index = values.squeeze(d), index.squeeze(d)
+    return values_indices["kthvalue"](values, index)
 
 
 def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):

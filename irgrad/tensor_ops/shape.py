@@ -13,6 +13,7 @@ from ..dtypes import promote_types, to_dtype
 from ..ops import OPS
 from ..ops.shapes import fmt, infer_reshape, normalize_dim
 from ..tensor import Tensor
+from .pointwise import ne, sub
 
 
 def _sizes(args) -> tuple:
@@ -252,6 +253,25 @@ def contiguous(input: Tensor, memory_format=None) -> Tensor:
 
 def clone(input: Tensor, memory_format=None) -> Tensor:
     return apply(OPS["copy"], (input,))
+
+
+def diff(
+    input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None, append: Tensor | None = None
+) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (``x[1:] - x[:-1]``), after joining
+    ``prepend`` and ``append``; on bools, ``!=``."""
+    if input._data.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    d = normalize_dim("diff", dim, input._data.ndim)
+    parts = [t for t in (prepend, input, append) if t is not None]
+    x = cat(parts, d) if len(parts) > 1 else input
+    for _ in range(n):
+        size = x.shape[d]
+        if size == 0:
+            break
+        later, earlier = narrow(x, d, 1, size - 1), narrow(x, d, 0, size - 1)
+        x = ne(later, earlier) if x.dtype.name == "bool" else sub(later, earlier)
+    return x
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
