@@ -193,3 +193,19 @@ def test_bincount_matches_torch(compare):
     compare(lambda lib, i: lib.bincount(i, weights=lib.arange(6, dtype=lib.float32)), ids, grad=False)
     with pytest.raises(RuntimeError, match="non-negative"):
         irgrad.bincount(irgrad.tensor([1, -1]))
+
+
+@pytest.mark.parametrize("n,chunks", [(0, 3), (4, 3), (5, 3), (7, 2), (1, 4)])
+def test_chunk_gives_pytorchs_pieces(compare, n, chunks):
+    compare(lambda lib, x: lib.chunk(x, chunks, dim=0), np.zeros((n, 2), np.float32))
+
+
+def test_integer_pow_with_negative_exponents_matches_torch(compare):
+    base = np.array([2, 3, 1, -1, -1, 0, 5], dtype=np.int64)
+    exponent = np.array([-1, 2, -3, -3, -2, -1, 0], dtype=np.int64)
+    compare(lambda lib, a, b: lib.pow(a, b), base, exponent, grad=False)
+
+
+def test_mT_of_a_0d_tensor_warns_and_is_the_identity():
+    with pytest.warns(UserWarning, match="deprecated on 0-D"):
+        assert irgrad.tensor(2.0).mT.item() == 2.0

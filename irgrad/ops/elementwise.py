@@ -499,11 +499,19 @@ _SCALAR_POWERS = {  # exponent -> what torch's kernel computes instead of pow (i
 
 
 def _pow(a, b):
-    """np.power, except for a float base and one of torch's special scalar exponents."""
+    """np.power, except for a float base and one of torch's special scalar exponents, and
+    integers to negative powers, which numpy refuses and torch defines as C does: 0 unless
+    the base is 1 (1) or -1 (+-1 by the exponent's parity)."""
     if b.ndim == 0 and a.dtype.kind == "f":
         special = _SCALAR_POWERS.get(float(b))
         if special is not None:
             return special(a).astype(a.dtype, copy=False)
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu" and np.any(b < 0):
+        negative = b < 0
+        result = np.power(a, np.where(negative, 0, b))
+        odd_sign = np.where(b % 2 == 0, 1, -1).astype(result.dtype)
+        fraction = np.where(a == 1, 1, np.where(a == -1, odd_sign, 0)).astype(result.dtype)
+        return np.where(negative, fraction, result)
     return np.power(a, b)
 
 

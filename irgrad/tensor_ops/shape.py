@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -173,6 +174,13 @@ def t(input: Tensor) -> Tensor:
 
 
 def matrix_transpose(input: Tensor) -> Tensor:
+    if input._data.ndim == 0:  # PyTorch: deprecated, the identity
+        warnings.warn(
+            "Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.",
+            UserWarning,
+            2,
+        )
+        return input
     if input._data.ndim < 2:
         raise RuntimeError(
             f"tensor.mT is only supported on matrices or batches of matrices. Got {input._data.ndim}-D tensor."
@@ -336,8 +344,9 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = normalize_dim("chunk", dim, input._data.ndim)
     size = input._data.shape[d]
-    step = -(-size // chunks) if size else 1
-    return split(input, step, d)
+    if size == 0:  # PyTorch: `chunks` empty pieces
+        return split(input, [0] * chunks, d)
+    return split(input, -(-size // chunks), d)
 
 
 def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
