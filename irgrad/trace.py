@@ -241,7 +241,7 @@ class Tracer:
         ):
             self._break("an in-place write into a tensor that shares memory with another traced tensor")
             return
-        self._set(target, nid)
+        self._set(target, nid, new)
 
     def _rebound(self, new: Tensor, target: Tensor) -> Tensor:
         """``new``'s value with ``target``'s gradient path (the ``rebind`` op): after an
@@ -251,9 +251,15 @@ class Tracer:
         return out
 
     def _conformed(self, new: Tensor, target: Tensor) -> Tensor:
-        """``new`` cast to ``target``'s dtype and broadcast to its shape, as recorded ops."""
+        """``new`` cast to ``target``'s dtype and broadcast to its shape, as recorded ops
+        (leading size-1 dims beyond the target's rank dropped first, as an assignment does:
+        ``m[-1, -1:] = x`` with ``x`` of shape [1, 1] into a [1] slice)."""
+        shape = tuple(target._data.shape)
         with no_grad():
-            return broadcast(cast(new, target.dtype), tuple(target._data.shape))
+            extra = new._data.ndim - len(shape)
+            if extra > 0 and all(d == 1 for d in new._data.shape[:extra]):
+                new = new.reshape(new._data.shape[extra:])
+            return broadcast(cast(new, target.dtype), shape)
 
     def _aliases_of(self, target: Tensor) -> list:
         return [t for t in self.alive if isinstance(t, Tensor) and self.values.get(id(t)) in self.dependent]
@@ -263,15 +269,21 @@ class Tracer:
         positions = view_positions(view)
         with no_grad():
             new_base = scatter_into_base(base, positions, new)
-        self._set(base, self.lookup(new_base))
+        self._set(base, self.lookup(new_base), new_base)
 
-    def _set(self, target: Tensor, nid: int) -> None:
-        """``target``'s storage now holds node ``nid``: so does every tensor wrapping the same array."""
+    def _set(self, target: Tensor, nid: int, new: Tensor) -> None:
+        """``target``'s storage now holds node ``nid`` (``new``'s value): so does every tensor
+        wrapping the same array.  A tensor that requires grad, written through an alias that
+        does not (``x.detach()[...] = v``, ``x.data.zero_()``), keeps its gradient path, as
+        in PyTorch: its new value is recorded as ``rebind(new, old)``."""
         self._resolve(target)  # a free tensor only ever written is bound, so the write is kept
         key = id(target._data)
         self.arrays[key] = nid
-        for t in self.holders.get(key, ()):
-            self.values[id(t)] = nid
+        for t in list(self.holders.get(key, ())):
+            value = nid
+            if t is not target and t._rg and not target._rg:
+                value = self.lookup(self._rebound(new, t))
+            self.values[id(t)] = value
             if id(t) in self.input_node:
                 self.mutations[self.input_node[id(t)]] = nid
 

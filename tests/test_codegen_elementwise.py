@@ -273,3 +273,24 @@ def test_when_code_memory_is_used_up_groups_run_with_numpy(monkeypatch):
     assert not lowering.kernels and "memory mappings" in lowering.fallbacks[0]
     x = np.arange(5, dtype=np.float32)
     np.testing.assert_allclose(run([x])[0], np.sin(x) + x, rtol=1e-6)
+
+
+def test_eager_native_kernels_fall_back_to_numpy_when_code_memory_is_used_up(monkeypatch):
+    from irgrad.native import jit
+
+    monkeypatch.setattr(jit, "_KERNELS", {})  # nothing compiled yet in this process's view
+    monkeypatch.setitem(jit._STATE, "budget", 0)
+    x = irgrad.randn(2, 3, 6, 6, requires_grad=True)
+    w = irgrad.randn(4, 3, 3, 3)
+    out = irgrad.nn.functional.max_pool2d(irgrad.nn.functional.conv2d(x, w), 2).relu()
+    loss = irgrad.nn.functional.cross_entropy(out.flatten(1), irgrad.tensor([1, 2]))
+    loss.backward()
+    monkeypatch.undo()
+    x2 = x.detach().requires_grad_()
+    expected = irgrad.nn.functional.cross_entropy(
+        irgrad.nn.functional.max_pool2d(irgrad.nn.functional.conv2d(x2, w), 2).relu().flatten(1),
+        irgrad.tensor([1, 2]),
+    )
+    expected.backward()
+    np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-5, atol=1e-6)

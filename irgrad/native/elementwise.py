@@ -56,6 +56,7 @@ def _run(name: str, first: np.ndarray, a: np.ndarray, flip: int) -> np.ndarray:
     return out
 
 
+@jit.numpy_when_full
 def select_zero(cond: np.ndarray, a: np.ndarray, keep_where_true: bool) -> np.ndarray | None:
     """``where(cond, a, 0)`` (``keep_where_true``) or ``where(cond, 0, a)`` for a bool
     ``cond`` and a float ``a`` of one shape; None when the kernel does not cover them."""
@@ -64,6 +65,7 @@ def select_zero(cond: np.ndarray, a: np.ndarray, keep_where_true: bool) -> np.nd
     return _run("select_zero", cond, a, 0 if keep_where_true else 1)
 
 
+@jit.numpy_when_full
 def relu_grad(g: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """``where(y <= 0, 0, g)`` for float arrays of one shape and dtype, or None."""
     if not jit.enabled() or g.dtype not in FLOATS or y.dtype != g.dtype or y.shape != g.shape:

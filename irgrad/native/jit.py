@@ -14,6 +14,7 @@ no caching.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import tempfile
@@ -164,6 +165,20 @@ def kernel(key: tuple, build: Callable[[], Callable]) -> Callable:
 
 class CodeMemoryFull(RuntimeError):
     """The process has loaded as many kernels as its memory mappings allow."""
+
+
+def numpy_when_full(fn: Callable) -> Callable:
+    """A native kernel wrapper that returns None (its caller's numpy path) instead of
+    raising when the process's code memory is used up (:class:`CodeMemoryFull`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CodeMemoryFull:
+            return None
+
+    return wrapper
 
 
 def _object_budget() -> int:

@@ -179,6 +179,7 @@ def _function(name: str, dtype: np.dtype) -> Callable:
     return jit.kernel(("loss", name, dtype), lambda: _BUILDERS[name](FLOATS[dtype]))
 
 
+@jit.numpy_when_full
 def log_softmax(x: np.ndarray, dim: int) -> np.ndarray | None:
     """``log_softmax`` of a float array along ``dim`` when no dim after it is longer
     than 1 (the rows are contiguous), or None."""
@@ -206,6 +207,7 @@ def _check_status(status: int, target: np.ndarray) -> None:
         raise IndexError(f"Target {int(target[status])} is out of bounds.")
 
 
+@jit.numpy_when_full
 def nll_loss(logp: np.ndarray, target: np.ndarray, ignore_index: int, reduction: str) -> np.ndarray | None:
     """``nll_loss`` of (rows, classes) log-probabilities and int64 targets, or None."""
     if logp.ndim != 2 or not _targets_usable(logp, target, logp.shape[0]):
@@ -220,6 +222,7 @@ def nll_loss(logp: np.ndarray, target: np.ndarray, ignore_index: int, reduction:
     return out
 
 
+@jit.numpy_when_full
 def nll_loss_grad(
     g: np.ndarray, target: np.ndarray, shape: tuple, ignore_index: int, reduction: str
 ) -> np.ndarray | None:

@@ -208,6 +208,7 @@ def _window(kernel, stride, dilation) -> tuple[int, ...]:
     return (*kernel, *stride, *dilation)
 
 
+@jit.numpy_when_full
 def im2col(x: np.ndarray, pooled, kernel, stride, dilation) -> np.ndarray | None:
     """(N, C*kh*kw, oh*ow) columns of ``x`` (the ``"cols"`` layout), or None."""
     arrays = _contiguous(x)
@@ -220,6 +221,7 @@ def im2col(x: np.ndarray, pooled, kernel, stride, dilation) -> np.ndarray | None
     return cols
 
 
+@jit.numpy_when_full
 def col2im(cols: np.ndarray, shape, pooled, kernel, stride, dilation) -> np.ndarray | None:
     """Sum ``"cols"``-layout columns back into an image of ``shape``, or None."""
     if not jit.enabled() or cols.dtype not in FLOATS:
@@ -230,6 +232,7 @@ def col2im(cols: np.ndarray, shape, pooled, kernel, stride, dilation) -> np.ndar
     return image
 
 
+@jit.numpy_when_full
 def max_pool(
     x: np.ndarray, pooled, kernel, stride, dilation, index_dtype
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -253,6 +256,7 @@ def max_pool(
     return out, positions
 
 
+@jit.numpy_when_full
 def max_pool_scatter(
     g: np.ndarray, positions: np.ndarray, shape, kernel, stride, dilation
 ) -> np.ndarray | None:

@@ -48,6 +48,7 @@ register(
         _infer,
         lambda F, g, c: (g,),
         arity=1,
+        raises=True,
         doc="The input, after raising `error(message)` for a value outside [low, high) "
         "([low, high] if `closed`; NaN outside; `ignore` exempt).",
     )

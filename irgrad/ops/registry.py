@@ -109,6 +109,7 @@ class OpDef:
     index_bounds: Callable[..., dict[int, int]] | None = None
     scalar: Callable[..., Any] | None = None
     reduction: Reduction | None = None
+    raises: bool = False  # a check: its error must happen even when its value is unused
     doc: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
@@ -117,6 +118,13 @@ class OpDef:
     @property
     def differentiable(self) -> bool:
         return self.vjp is not None
+
+    @property
+    def effectful(self) -> bool:
+        """Whether running the op does something beyond computing its value, so it runs
+        even when its value is unused (as eagerly): a random draw advances the generator,
+        a check may raise."""
+        return self.kind is Kind.RANDOM or self.raises
 
 
 OPS: dict[str, OpDef] = {}

@@ -1,7 +1,8 @@
 """Dead-code elimination.
 
 Guarantees: the result keeps exactly the nodes that are ancestors of an output (or an
-output themselves), plus every graph input, used or not (the inputs are the graph's
+output themselves) or of a random draw (which advances the generator, so it must run
+even when unused, as it does eagerly), plus every graph input, used or not (the inputs are the graph's
 signature).  Node ids, types, attributes, the input order and the outputs are unchanged,
 so the result computes the same values.  Fused bodies are cleaned the same way (their
 inputs are kept too, as they mirror the call's arguments).
@@ -16,15 +17,23 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from ..ir.graph import FUSED, INPUT, Graph
+from ..ops import OPS
 
-__all__ = ["dce", "prune"]
+__all__ = ["dce", "effectful_nodes", "prune"]
+
+
+def effectful_nodes(g: Graph) -> list[int]:
+    """The nodes whose ops change state beyond their value (random draws): live even
+    when no output needs them."""
+    return [nid for nid in g.nx if g.node(nid).op in OPS and OPS[g.node(nid).op].effectful]
 
 
 def dce(g: Graph) -> Graph:
-    """A copy of ``g`` without the nodes no output depends on."""
+    """A copy of ``g`` without the nodes no output (or random draw) depends on."""
     out = g.copy()
-    live = set(out.inputs) | set(out.outputs)
-    stack = list(out.outputs)  # one reverse walk from every output at once: linear time
+    roots = list(out.outputs) + effectful_nodes(out)
+    live = set(out.inputs) | set(roots)
+    stack = list(roots)  # one reverse walk from every root at once: linear time
     pred = out.nx._pred
     while stack:
         for arg in pred[stack.pop()]:
@@ -47,6 +56,8 @@ def prune(g: Graph, nids: Iterable[int]) -> None:
     while stack:
         nid = stack.pop()
         if nid not in g or nid in outputs or g.node(nid).op == INPUT or g.nx.out_degree(nid):
+            continue
+        if g.node(nid).op in OPS and OPS[g.node(nid).op].effectful:
             continue
         stack.extend(g.args(nid))
         g.remove(nid)

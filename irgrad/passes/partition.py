@@ -47,6 +47,7 @@ from networkx.algorithms.flow import boykov_kolmogorov
 
 from ..ir.graph import CONSTANT, FUSED, INPUT, USER, Graph
 from ..ops import OPS, Kind
+from .dce import effectful_nodes
 
 __all__ = ["NEVER_RECOMPUTED", "SYMBOLIC_DIM_SIZE", "partition"]
 
@@ -93,6 +94,7 @@ def partition(
         "forward",
         [(i, joint.node(i).name, joint.node(i).role) for i in fwd_inputs],
         fwd_outputs + saved,
+        keep=[n for n in effectful_nodes(joint) if n not in backward_nodes],
     )
     taken = {joint.node(i).name for i in joint.inputs}
     boundary = []
@@ -169,12 +171,15 @@ def _reads(joint: Graph, outputs: list[int], boundary: set[int]) -> set[int]:
     return seen & boundary
 
 
-def _extract(joint: Graph, name: str, boundary: list[tuple[int, str, str]], outputs: list[int]) -> Graph:
-    """The subgraph computing ``outputs`` from the ``boundary`` values, which become its inputs."""
+def _extract(
+    joint: Graph, name: str, boundary: list[tuple[int, str, str]], outputs: list[int], keep: list[int] = ()
+) -> Graph:
+    """The subgraph computing ``outputs`` (and the nodes ``keep``: random draws, which must
+    run even when unused) from the ``boundary`` values, which become its inputs."""
     sub = Graph(name)
     env = {nid: sub.add_input(input_name, joint.node(nid).type, role) for nid, input_name, role in boundary}
     needed: set[int] = set()
-    stack = [o for o in outputs if o not in env]
+    stack = [o for o in list(outputs) + list(keep) if o not in env]
     while stack:
         nid = stack.pop()
         if nid in needed or nid in env:

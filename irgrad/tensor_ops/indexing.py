@@ -174,13 +174,13 @@ def setitem(input: Tensor, index, value) -> None:
         v = cast(ensure_tensor(value), old.dtype)
         if tensors:
             target_shape = apply(OPS["index"], (old, *tensors), {"spec": spec})._data.shape
-            v = v.expand(target_shape)
+            v = _fitted(v, target_shape)
             placed = apply(OPS["index_grad"], (v, *tensors), {"shape": old._data.shape, "spec": spec})
             hits = Tensor._wrap(np.ones(target_shape, dtype=np.int64))
             count = apply(OPS["index_grad"], (hits, *tensors), {"shape": old._data.shape, "spec": spec})
             written = gt(count, 0)
         else:
-            v = v.expand(old._data[spec].shape)
+            v = _fitted(v, old._data[spec].shape)
             placed = apply(OPS["slice_grad"], (v,), {"shape": old._data.shape, "index": spec})
             mask = np.zeros(old._data.shape, dtype=bool)
             mask[spec] = True
@@ -189,6 +189,16 @@ def setitem(input: Tensor, index, value) -> None:
         return where(written, placed, old)
 
     update_inplace(input, assign, value_t, name="setitem")
+
+
+def _fitted(value: Tensor, shape: tuple) -> Tensor:
+    """``value`` broadcast to the written positions' ``shape``, as an assignment does
+    (leading size-1 dims beyond their rank dropped first: numpy and PyTorch accept a [1, 1]
+    value for a [1] slice)."""
+    extra = value._data.ndim - len(shape)
+    if extra > 0 and all(d == 1 for d in value._data.shape[:extra]):
+        value = value.reshape(value._data.shape[extra:])
+    return value.expand(shape)
 
 
 def _fill(spec: tuple, tensors: list) -> tuple:

@@ -1,0 +1,85 @@
+"""Programs the differential fuzzer found compiled code getting wrong (a 5,000-program
+campaign of this session), shrunk, each run on both backends against eager.
+
+* a random draw whose value is unused was removed by dead-code elimination, so the
+  draws after it got other numbers than eagerly (random ops are effectful now);
+* a write through ``x.detach()`` cut ``x``'s gradient path in the trace (it is a
+  ``rebind`` now, as a no_grad write);
+* ``m[-1, -1:] = x`` with ``x`` of shape [1, 1] into a [1] slice crashed the trace;
+* a binary_cross_entropy whose value is unused lost its input check (a check raises
+  even when unused, as eagerly).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import irgrad as torch
+import irgrad.nn.functional as F
+from irgrad.testing import check_compiled
+
+
+def unused_random_draw(x0, x1, x2, i3, i4, x5, x6, x7):
+    v0 = i3 % 3
+    v1 = x2.index_select(-2, i4)
+    v2 = torch.addcdiv(x1, x5, x5.abs() + 1)
+    v4 = v2.repeat(3, 3)[2, -6]
+    v6 = x6 + torch.randn_like(x6)  # noqa: F841  (unused: the draw must still happen)
+    v8 = torch.rand_like(v1) * v1
+    return (v8, v0, v4)
+
+
+RANDOM_CALL = [
+    np.array([0.16149148, -1.2520552], dtype=np.float32),
+    np.array(0.0, dtype=np.float32),
+    np.arange(10, dtype=np.float64).reshape(5, 1, 2) / 7,
+    np.array([[2, 2], [4, 4], [4, 2]], dtype=np.int64),
+    np.array([0], dtype=np.int64),
+    np.array([0.23992272, 0.004013161], dtype=np.float32),
+    np.array(-5.0643563, dtype=np.float32),
+    np.array([0.0], dtype=np.float64),
+]
+
+
+def write_through_detach(x0, x1):
+    v0 = x0.detach()
+    v0[-1, :, 2:] = 0.0
+    v1 = x0[-1, 1:-3, None]
+    return torch.sqrt(v1 * v1 + x1 * x1)
+
+
+def assign_with_extra_leading_dims(m0, x1):
+    m0[-1, -1:] = x1
+    return x1
+
+
+def unused_checked_loss(x0, x1):
+    F.binary_cross_entropy(x0, x1)  # raises for an input outside [0, 1], used or not
+    return x1 * 2
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_an_unused_random_draw_still_advances_the_generator(backend):
+    check_compiled(unused_random_draw, [RANDOM_CALL, RANDOM_CALL], backend=backend, train=False, seed=25779)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_a_write_through_a_detached_alias_keeps_the_gradient_path(backend):
+    call = [np.array([[[[0.5]]]], dtype=np.float32), np.array(0.25, dtype=np.float32)]
+    check_compiled(write_through_detach, [call, call], backend=backend, train=True, seed=18395)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_an_assignment_drops_leading_size_one_dims(backend):
+    call = [np.array([[False, True]]), np.array([[1.5]], dtype=np.float32)]
+    check_compiled(assign_with_extra_leading_dims, [call, call], backend=backend, train=False, seed=43081)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_an_unused_check_still_raises(backend):
+    compiled = torch.compile(unused_checked_loss, backend=backend)
+    good = [torch.full((3,), 0.5), torch.full((3,), 0.25)]
+    np.testing.assert_array_equal(compiled(*good).numpy(), [0.5, 0.5, 0.5])
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        compiled(torch.tensor([0.5, 1.5, 0.2]), good[1])
