@@ -83,3 +83,31 @@ def test_an_unused_check_still_raises(backend):
     np.testing.assert_array_equal(compiled(*good).numpy(), [0.5, 0.5, 0.5])
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         compiled(torch.tensor([0.5, 1.5, 0.2]), good[1])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_an_unused_integer_division_by_zero_still_raises(backend):
+    def f(i, j, x):
+        _ = i % j  # unused, as in the fuzzer's program: the zero divisor must still raise
+        return x * 2
+
+    compiled = torch.compile(f, backend=backend)
+    np.testing.assert_array_equal(
+        compiled(torch.tensor([3, 4]), torch.tensor([2, 1]), torch.ones(2)).numpy(), [2, 2]
+    )
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        compiled(torch.tensor([3, 4]), torch.tensor([0, 1]), torch.ones(2))
+
+
+def test_a_one_element_value_assigns_to_a_scalar_slot_eagerly(compare):
+    """``x[-1] = v`` with ``v`` of shape [1]: PyTorch accepts it (eager irgrad raised)."""
+
+    def fn(lib, x, v):
+        y = x.clone()
+        y[-1] = v
+        y[0, -1:] = v[None] * 2
+        z = x[0].clone()
+        z[-1] = v * 3  # a [1] value into a 0-d slot
+        return y, z
+
+    compare(fn, np.zeros((2, 3), np.float32), np.array([5.0], np.float32))

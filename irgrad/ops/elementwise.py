@@ -77,6 +77,7 @@ def _elementwise(
     save_inputs: bool = False,
     save_output: bool = False,
     scalar=None,
+    raises: bool = False,
     doc: str = "",
 ) -> OpDef:
     return register(
@@ -91,6 +92,7 @@ def _elementwise(
             dtype_rule=rule,
             arity=arity,
             scalar=scalar,
+            raises=raises,
             doc=doc,
         )
     )
@@ -584,8 +586,13 @@ def _fmod_scalar(S, a, b):
     return S.fmod(a, b) if S.is_float(a) else S.int_fmod(a, b)
 
 
+# The integer divisions raise on a zero divisor (raises=True: they run even when unused).
 _binary(
-    "floor_divide", _integer_checked(np.floor_divide), _zero_grad, scalar=_division(0, "int_floor_divide")
+    "floor_divide",
+    _integer_checked(np.floor_divide),
+    _zero_grad,
+    scalar=_division(0, "int_floor_divide"),
+    raises=True,
 )
 _binary(
     "remainder",
@@ -593,6 +600,7 @@ _binary(
     _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)),
     save_inputs=True,
     scalar=_division(1, "int_remainder"),
+    raises=True,
 )
 _binary(
     "fmod",
@@ -600,6 +608,7 @@ _binary(
     _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))),
     save_inputs=True,
     scalar=_fmod_scalar,
+    raises=True,
 )
 
 

@@ -157,6 +157,10 @@ def setitem(input: Tensor, index, value) -> None:
         data = value._data if value_t is not None else np.asarray(value)
         np_index = spec if not tensors else _fill(spec, tensors)
         try:
+            if data.ndim and not tensors:  # as _fitted: a [1] value into a scalar slot (a view: cheap)
+                extra = data.ndim - input._data[np_index].ndim
+                if extra > 0 and all(d == 1 for d in data.shape[:extra]):
+                    data = data.reshape(data.shape[extra:])
             input._data[np_index] = data
         except ValueError as exc:
             raise RuntimeError(
