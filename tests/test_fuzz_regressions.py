@@ -111,3 +111,45 @@ def test_a_one_element_value_assigns_to_a_scalar_slot_eagerly(compare):
         return y, z
 
     compare(fn, np.zeros((2, 3), np.float32), np.array([5.0], np.float32))
+
+
+def marked_input_unused(x0, i1, x2, i3, x4, x5):
+    v0 = x5[i1]
+    v1 = F.rms_norm(v0, (2,), x2)
+    v2 = F.leaky_relu(v1)
+    v3 = torch.scatter_add(v2, 0, i3, x4)
+    return v3
+
+
+M_CALL_0 = [
+    np.array([[0.52999276, 0.1517584, -0.4045484], [0.81786054, -0.13304119, -0.56438506]], dtype=np.float32),
+    np.array(0, dtype=np.int64),
+    np.array([0.6142459, -0.27178073], dtype=np.float32),
+    np.array([1], dtype=np.int64),
+    np.array([-0.21903196], dtype=np.float32),
+    np.array([[0.18838455, 0.61782116], [0.5243252, 0.60965437]], dtype=np.float32),
+]
+M_CALL_1 = [
+    np.array(
+        [
+            [0.96493167, -0.60917866, -0.21126527],
+            [-0.2967478, -0.1339921, -0.32064974],
+            [-0.6916787, 0.3801177, 0.006806791],
+        ],
+        dtype=np.float32,
+    ),
+    np.array(0, dtype=np.int64),
+    np.array([-0.50623715, 0.15790255], dtype=np.float32),
+    np.array([0], dtype=np.int64),
+    np.array([-2.1954408], dtype=np.float32),
+    np.array([[0.23186788, 0.13377039], [0.027628358, 0.640224]], dtype=np.float32),
+]
+MARK_CALLS = [M_CALL_0, M_CALL_1]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_a_graph_that_cannot_be_built_at_another_size_runs_per_size(backend):
+    """mark_dynamic on an unused input: the probe at another size traced but its gradient
+    graph could not be built (the program is only valid at the sizes it runs at); that
+    is a reason to keep one graph per size, not a crash."""
+    check_compiled(marked_input_unused, MARK_CALLS, backend=backend, train=True, mark_dynamic=[0], seed=32225)

@@ -128,7 +128,10 @@ def symbolic(
             return "the program differs between sizes"
         from ..passes.pipeline import Dumper
 
-        builts.append(build(probe, backend, grad_enabled, Dumper(None), PipelineReport()))
+        try:
+            builts.append(build(probe, backend, grad_enabled, Dumper(None), PipelineReport()))
+        except Exception as exc:  # the program is valid at another size only eagerly: one graph per size
+            return f"its graphs cannot be built at another size ({type(exc).__name__})"
     forward = generalize([b.forward for b in builts], symbols, base_sizes)
     backward = (
         generalize([b.backward for b in builts], symbols, base_sizes) if built.backward is not None else None
