@@ -82,6 +82,7 @@ from .tensor_ops.indexing import (  # noqa: E402
     scatter,
     scatter_add,
     take_along_dim,
+    unique,
 )
 from .tensor_ops.linalg import addmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer  # noqa: E402
 from .tensor_ops.pointwise import *  # noqa: E402,F401,F403

@@ -32,7 +32,7 @@ _METHODS = {
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
               narrow select split chunk tensor_split unbind flip roll tril triu detach diff""",
         I: """gather scatter_add scatter index_select take_along_dim nonzero argwhere masked_select
-              repeat_interleave bincount""",
+              repeat_interleave bincount unique""",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ neg_ abs_ exp_ log_ sqrt_ relu_

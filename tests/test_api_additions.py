@@ -209,3 +209,11 @@ def test_integer_pow_with_negative_exponents_matches_torch(compare):
 def test_mT_of_a_0d_tensor_warns_and_is_the_identity():
     with pytest.warns(UserWarning, match="deprecated on 0-D"):
         assert irgrad.tensor(2.0).mT.item() == 2.0
+
+
+def test_unique_matches_torch(compare):
+    x = np.array([[3, 1, 2], [3, 1, 5]], dtype=np.int64)
+    compare(lambda lib, t: lib.unique(t), x, grad=False)
+    compare(lambda lib, t: lib.unique(t, return_inverse=True, return_counts=True), x, grad=False)
+    compare(lambda lib, t: t.unique(dim=1, return_counts=True), x, grad=False)
+    compare(lambda lib, t: lib.unique(t, dim=0, return_inverse=True), x, grad=False)

@@ -335,6 +335,29 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     )
 
 
+def unique(
+    input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None
+):
+    """The distinct values (sorted), and optionally each element's position among them and
+    each value's count; with ``dim``, the distinct slices along it.  A graph break when
+    compiled: the result's length depends on the data."""
+    _tracing.materialize(input, "unique() (a data-dependent shape)")
+    data = input._data
+    if dim is None:
+        values, inverse, counts = np.unique(data.reshape(-1), return_inverse=True, return_counts=True)
+        inverse = inverse.reshape(data.shape)
+    else:
+        d = normalize_dim("unique", dim, data.ndim)
+        values, inverse, counts = np.unique(data, return_inverse=True, return_counts=True, axis=d)
+        inverse = inverse.reshape(-1)
+    out = [Tensor._wrap(values)]
+    if return_inverse:
+        out.append(Tensor._wrap(inverse.astype(np.int64)))
+    if return_counts:
+        out.append(Tensor._wrap(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def argwhere(input: Tensor) -> Tensor:
     return nonzero(input)
 
