@@ -103,3 +103,19 @@ def cases(op, dt, rng):
         exponents = [np.asarray(e, dtype=dt.np) for e in (0.5, -0.5, 2.0, 3.0, -1.0, -2.0, 1.7, 0.0)]
         return [(arrays, {})] + [([base, e], {}) for e in exponents]
     return [(arrays, {})]
+
+
+def assert_identical(expected, actual, context: str) -> None:
+    """Equal dtype, shape and values, NaN equal to NaN and the sign of zero included."""
+    expected, actual = np.asarray(expected), np.asarray(actual)
+    assert actual.dtype == expected.dtype, f"{context}: dtype {actual.dtype} != {expected.dtype}"
+    assert actual.shape == expected.shape, f"{context}: shape {actual.shape} != {expected.shape}"
+    if expected.dtype.kind == "f":
+        same = (expected == actual) | (np.isnan(expected) & np.isnan(actual))
+        same &= np.signbit(expected) == np.signbit(actual)
+    else:
+        same = expected == actual
+    bad = np.flatnonzero(~same)
+    assert bad.size == 0, (
+        f"{context}: {bad.size} positions differ, first at {bad[0]}: {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from elementwise_cases import DTYPES, accepts, cases
+from elementwise_cases import DTYPES, accepts, assert_identical, cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ir_random import graphs, random_inputs
@@ -57,20 +57,6 @@ def assert_close_in_ulps(expected: np.ndarray, actual: np.ndarray, context: str)
     with np.errstate(invalid="ignore"):
         close = np.abs(actual.astype(np.float64) - expected.astype(np.float64)) <= ULPS * np.abs(spacing)
     bad = np.flatnonzero(~(exact | (close & np.isfinite(expected))))
-    assert bad.size == 0, (
-        f"{context}: {bad.size} differ, first {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
-    )
-
-
-def assert_identical(expected: np.ndarray, actual: np.ndarray, context: str) -> None:
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape, context
-    if expected.dtype.kind == "f":
-        same = ((expected == actual) | (np.isnan(expected) & np.isnan(actual))) & (
-            np.signbit(expected) == np.signbit(actual)
-        )
-    else:
-        same = expected == actual
-    bad = np.flatnonzero(~same)
     assert bad.size == 0, (
         f"{context}: {bad.size} differ, first {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
     )

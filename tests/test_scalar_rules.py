@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from elementwise_cases import DTYPES, accepts, cases
+from elementwise_cases import DTYPES, accepts, assert_identical, cases
 
 from irgrad import dtypes
 from irgrad.ops import OPS, Kind
@@ -20,21 +20,6 @@ from irgrad.ops.registry import Meta
 from irgrad.ops.scalar import run_scalar_rule
 
 ELEMENTWISE = sorted(name for name, op in OPS.items() if op.kind is Kind.ELEMENTWISE)
-
-
-def assert_identical(expected, actual, context: str) -> None:
-    expected, actual = np.asarray(expected), np.asarray(actual)
-    assert actual.dtype == expected.dtype, f"{context}: dtype {actual.dtype} != {expected.dtype}"
-    assert actual.shape == expected.shape, f"{context}: shape {actual.shape} != {expected.shape}"
-    if expected.dtype.kind == "f":
-        same = (expected == actual) | (np.isnan(expected) & np.isnan(actual))
-        same &= np.signbit(expected) == np.signbit(actual)
-    else:
-        same = expected == actual
-    bad = np.flatnonzero(~same)
-    assert bad.size == 0, (
-        f"{context}: {bad.size} positions differ, first at {bad[0]}: {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
-    )
 
 
 def test_every_elementwise_op_has_a_scalar_rule():

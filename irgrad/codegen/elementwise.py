@@ -247,19 +247,11 @@ class ElementwiseKernel(NativeKernel):
         indices: list[ir.Value] = []
         offset = offset_function(builder, indices)
 
-        def nest(level: int) -> None:
-            if level == len(dims):
-                result = at.emit(builder, inputs, offset)
-                store(
-                    builder, result.ir, self.out_dtype, builder.gep(out, [offset(out_strides)], inbounds=True)
-                )
-                return
-            with for_range(builder, ir.Constant(I64, dims[level]), f"i{level}") as index:
-                indices.append(index)
-                nest(level + 1)
-                indices.pop()
+        def element() -> None:
+            result = at.emit(builder, inputs, offset)
+            store(builder, result.ir, self.out_dtype, builder.gep(out, [offset(out_strides)], inbounds=True))
 
-        nest(0)
+        loop_nest(builder, dims, indices, element, "i")
 
 
 def _loads(body: Graph) -> dict[int, _Load]:
@@ -343,6 +335,22 @@ def offset_function(builder: ir.IRBuilder, indices: list[ir.Value]):
         return total
 
     return offset
+
+
+def loop_nest(builder: ir.IRBuilder, dims: Sequence[int], indices: list, body, name: str) -> None:
+    """``for`` loops over ``dims`` (outermost first), each loop's index pushed on
+    ``indices`` while its body runs, and ``body()`` emitted in the innermost one."""
+
+    def level(k: int) -> None:
+        if k == len(dims):
+            body()
+            return
+        with for_range(builder, ir.Constant(I64, dims[k]), f"{name}{k}") as index:
+            indices.append(index)
+            level(k + 1)
+            indices.pop()
+
+    level(0)
 
 
 def store(builder: ir.IRBuilder, value: ir.Value, dtype: np.dtype, pointer: ir.Value) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..dtypes import from_numpy_dtype
 from ..ir.graph import FUSED, Graph, Node
-from ..native.loops import I64, for_range, for_range_carrying
+from ..native.loops import I64, for_range_carrying
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from .elementwise import (
@@ -30,6 +30,7 @@ from .elementwise import (
     _static_shape,
     coalesce,
     contiguous_strides,
+    loop_nest,
     offset_function,
     store,
 )
@@ -118,7 +119,7 @@ class ReductionKernel(NativeKernel):
             if level == len(inner):
                 value = at.emit(builder, inputs, offset)
                 if value.dtype != accumulator:
-                    value = S.cast(value, _dtype_of(accumulator))
+                    value = S.cast(value, from_numpy_dtype(accumulator))
                 folded = combine(S, Value(running, accumulator), value).ir
                 if isinstance(folded, ir.Instruction) and folded.opname == "fadd":
                     folded.flags.append("reassoc")  # lets the vectorizer keep partial sums in lanes
@@ -132,26 +133,11 @@ class ReductionKernel(NativeKernel):
                 indices.pop()
             return carried[0]
 
-        def nest(level: int) -> None:
-            if level == len(outer):
-                total = Value(fold(0, ir.Constant(llvm_type(accumulator), reduction.identity)), accumulator)
-                if accumulator != self.out_dtype:
-                    total = S.cast(total, _dtype_of(self.out_dtype))
-                offset_strides = out_offset_strides + (0,) * len(inner)
-                store(
-                    builder,
-                    total.ir,
-                    self.out_dtype,
-                    builder.gep(out, [offset(offset_strides)], inbounds=True),
-                )
-                return
-            with for_range(builder, ir.Constant(I64, outer[level]), f"o{level}") as index:
-                indices.append(index)
-                nest(level + 1)
-                indices.pop()
+        def element() -> None:
+            total = Value(fold(0, ir.Constant(llvm_type(accumulator), reduction.identity)), accumulator)
+            if accumulator != self.out_dtype:
+                total = S.cast(total, from_numpy_dtype(self.out_dtype))
+            pointer = builder.gep(out, [offset(out_offset_strides)], inbounds=True)
+            store(builder, total.ir, self.out_dtype, pointer)
 
-        nest(0)
-
-
-def _dtype_of(np_dtype: np.dtype):
-    return from_numpy_dtype(np_dtype)
+        loop_nest(builder, outer, indices, element, "o")
