@@ -23,7 +23,6 @@ from .ops.shapes import broadcast_shapes
 from .tensor import Tensor
 
 _ndarray = np.ndarray
-_VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice", "detach"})
 
 
 def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
@@ -50,7 +49,7 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     if type(data) is not _ndarray:
         data = np.asarray(data)
     out = Tensor._wrap(data)
-    if op.name in _VIEW_OPS and np.may_share_memory(data, inputs[0]._data):
+    if op.view is not None and np.may_share_memory(data, inputs[0]._data):
         record_view(out, inputs[0], op, attrs)
     for t in inputs:
         if t._rg:

@@ -114,7 +114,7 @@ def ddp(
     result = {"worst": worst, "buckets": len(model._buckets)}
     if compiled:
         result["graph_breaks"] = wrapped.explain().graph_break_count
-        result["native"] = "native kernels" in wrapped.explain()
+        result["native"] = "native call" in wrapped.explain()
     return result
 
 

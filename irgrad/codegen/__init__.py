@@ -4,7 +4,11 @@
   so every elementwise op's scalar rule becomes instructions;
 * :mod:`.elementwise` one loop nest per fused group of elementwise ops;
 * :mod:`.reduce`      reductions fused with the elementwise ops feeding them;
-* :mod:`.lower`       which nodes of a graph get native kernels, and why not.
+* :mod:`.steps`       every other node's native code: BLAS gemm calls, routines;
+* :mod:`.layout`, :mod:`.plan` every value's buffer, offset and strides, the arena,
+  and the schedule of native segments and numpy steps;
+* :mod:`.program`     a static graph compiled whole: one native function per segment;
+* :mod:`.lower`       graphs with symbolic shapes: one native kernel per fused group.
 
 Kernels are compiled for the host CPU by :mod:`irgrad.native.jit` (which also caches
 object code on disk).  This package knows graphs and ops; :mod:`irgrad.compiler`
@@ -13,6 +17,7 @@ chooses it as the ``"llvm"`` backend.
 
 from .elementwise import ElementwiseKernel
 from .lower import Lowering
+from .program import Program
 from .reduce import ReductionKernel, fuse_reduction_prologues
 
-__all__ = ["ElementwiseKernel", "Lowering", "ReductionKernel", "fuse_reduction_prologues"]
+__all__ = ["ElementwiseKernel", "Lowering", "Program", "ReductionKernel", "fuse_reduction_prologues"]

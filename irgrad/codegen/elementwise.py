@@ -29,6 +29,7 @@ from ..native import jit
 from ..native.loops import I64, for_range
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
+from ..ops.strides import broadcast_strides
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
 
 # Kernels the JIT keeps loadable for eager execution's own native kernels when compiled
@@ -45,36 +46,6 @@ def _static_shape(node: Node) -> tuple[int, ...]:
     if not all(isinstance(d, int) for d in shape):
         raise Unsupported(f"symbolic shape {shape}")
     return tuple(shape)
-
-
-def broadcast_strides(
-    data_shape: tuple[int, ...], out_shape: tuple[int, ...], data_strides: tuple[int, ...] | None = None
-) -> tuple[int, ...]:
-    """Element strides reading data of ``data_shape`` (laid out with ``data_strides``
-    elements per step, contiguous when None) at the positions of ``out_shape`` under
-    numpy broadcasting (0 along broadcast dimensions)."""
-    if len(data_shape) > len(out_shape):
-        raise ValueError(f"cannot broadcast {data_shape} to {out_shape}")
-    if data_strides is None:
-        data_strides = contiguous_strides(data_shape)
-    lead = len(out_shape) - len(data_shape)
-    strides = [0] * lead
-    for d, o, stride in zip(data_shape, out_shape[lead:], data_strides):
-        if d == o:
-            strides.append(stride if d != 1 else 0)
-        elif d == 1:
-            strides.append(0)
-        else:
-            raise ValueError(f"cannot broadcast {data_shape} to {out_shape}")
-    return tuple(strides)
-
-
-def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
-    """Element strides of a C-contiguous array of ``shape``."""
-    strides = [1] * len(shape)
-    for k in range(len(shape) - 2, -1, -1):
-        strides[k] = strides[k + 1] * shape[k + 1]
-    return tuple(strides)
 
 
 def coalesce(shape: tuple[int, ...], strides: Sequence[tuple[int, ...]]) -> tuple[tuple, list[tuple]]:
@@ -100,19 +71,13 @@ class _Load:
     reshaped: bool = False  # read through a reshape: the input must be contiguous
 
 
-class NativeKernel:
-    """A compiled group: ``kernel(*arrays) -> array``, for arrays of the body's input
-    shapes and dtypes (checked on every call, so native code never reads out of bounds).
-
-    The code is specialised to the layout of its inputs: strided inputs (a slice, a
-    transposed view) are read in place through their own strides rather than copied.
-    The first variant assumes contiguous inputs; another layout gets its own variant,
-    compiled when first seen (a graph's values keep their layouts from call to call).
-    An input read through an absorbed ``reshape`` is made contiguous first.  A subclass
-    says how the loops are emitted (``emit``); the output is the body's, contiguous.
-    """
-
-    prefix = "kernel"
+class LoopKernel:
+    """A body's loop nest, for arrays of the body's input shapes and dtypes: what a
+    subclass emits (``emit``) into a function ``symbol(in0, ..., out)`` of any module
+    (:meth:`define`).  The code is specialised to a layout of its inputs (per input, its
+    element strides, or None for contiguous): strided inputs (a slice, a transposed
+    view) are read in place.  An input read through an absorbed ``reshape`` must be
+    contiguous (``strided_ok``).  The output is the body's, contiguous."""
 
     def __init__(self, body: Graph) -> None:
         self.body = body
@@ -123,7 +88,36 @@ class NativeKernel:
         out = body.node(body.outputs[0])
         self.out_shape, self.out_dtype = _static_shape(out), np.dtype(out.type.dtype.np)
         reshaped = {load.position for load in _loads(body).values() if load.reshaped}
-        self._strided_ok = [k not in reshaped for k in range(len(self.input_types))]
+        self.strided_ok = [k not in reshaped for k in range(len(self.input_types))]
+
+    def define(self, module: ir.Module, symbol: str, layout: tuple) -> ir.Function:
+        """Add the kernel for ``layout`` to ``module`` as the function ``symbol``."""
+        pointer_types = [ir.PointerType(storage_type(dt)) for _, dt in self.input_types]
+        out_pointer = ir.PointerType(storage_type(self.out_dtype))
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), pointer_types + [out_pointer]), symbol)
+        for arg in fn.args:
+            arg.add_attribute("noalias")
+        builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.emit(builder, fn.args[:-1], fn.args[-1], layout)
+        builder.ret_void()
+        return fn
+
+    def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
+        raise NotImplementedError
+
+
+class NativeKernel(LoopKernel):
+    """A compiled group on its own: ``kernel(*arrays) -> array`` (each array's shape and
+    dtype checked on every call, so native code never reads out of bounds).
+
+    The first variant assumes contiguous inputs; another layout gets its own variant,
+    compiled when first seen (a graph's values keep their layouts from call to call).
+    """
+
+    prefix = "kernel"
+
+    def __init__(self, body: Graph) -> None:
+        super().__init__(body)
         self._digest = hashlib.sha256(str(body).encode()).hexdigest()[:20]
         self._variants: dict[tuple, object] = {}
         contiguous = (None,) * len(self.input_types)
@@ -185,7 +179,7 @@ class NativeKernel:
                 )
             if a.flags.c_contiguous:
                 layout.append(None)
-            elif self._strided_ok[k] and all(s % a.itemsize == 0 for s in a.strides):
+            elif self.strided_ok[k] and all(s % a.itemsize == 0 for s in a.strides):
                 layout.append(tuple(s // a.itemsize for s in a.strides))
             else:
                 a = np.ascontiguousarray(a)
@@ -216,25 +210,13 @@ class NativeKernel:
     def _module(self, symbol: str, layout: tuple) -> ir.Module:
         """The LLVM module holding the kernel ``symbol(in0, ..., out)``."""
         module = jit.new_module(symbol)
-        pointer_types = [ir.PointerType(storage_type(dt)) for _, dt in self.input_types]
-        out_pointer = ir.PointerType(storage_type(self.out_dtype))
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), pointer_types + [out_pointer]), symbol)
-        for arg in fn.args:
-            arg.add_attribute("noalias")
-        builder = ir.IRBuilder(fn.append_basic_block("entry"))
-        self.emit(builder, fn.args[:-1], fn.args[-1], layout)
-        builder.ret_void()
+        self.define(module, symbol, layout)
         return module
 
-    def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
-        raise NotImplementedError
 
-
-class ElementwiseKernel(NativeKernel):
+class ElementwiseLoops(LoopKernel):
     """A fused group of elementwise ops: one loop nest over the output, the whole body
     computed at each position."""
-
-    prefix = "fused"
 
     def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
         if 0 in self.out_shape:
@@ -252,6 +234,12 @@ class ElementwiseKernel(NativeKernel):
             store(builder, result.ir, self.out_dtype, builder.gep(out, [offset(out_strides)], inbounds=True))
 
         loop_nest(builder, dims, indices, element, "i")
+
+
+class ElementwiseKernel(ElementwiseLoops, NativeKernel):
+    """:class:`ElementwiseLoops` compiled on its own."""
+
+    prefix = "fused"
 
 
 def _loads(body: Graph) -> dict[int, _Load]:

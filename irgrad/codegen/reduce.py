@@ -24,12 +24,13 @@ from ..ir.graph import FUSED, Graph, Node
 from ..native.loops import I64, for_range_carrying
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
+from ..ops.strides import contiguous_strides
 from .elementwise import (
+    LoopKernel,
     NativeKernel,
     Positionwise,
     _static_shape,
     coalesce,
-    contiguous_strides,
     loop_nest,
     offset_function,
     store,
@@ -78,10 +79,8 @@ def is_map_reduce(body: Graph) -> bool:
     return op is not None and op.reduction is not None and body.args(out.id)[0] not in body.inputs
 
 
-class ReductionKernel(NativeKernel):
+class ReductionLoops(LoopKernel):
     """A map-reduce body: its reduction of the elementwise value computed in it."""
-
-    prefix = "reduce"
 
     def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
         body = self.body
@@ -141,3 +140,9 @@ class ReductionKernel(NativeKernel):
             store(builder, total.ir, self.out_dtype, pointer)
 
         loop_nest(builder, outer, indices, element, "o")
+
+
+class ReductionKernel(ReductionLoops, NativeKernel):
+    """:class:`ReductionLoops` compiled on its own."""
+
+    prefix = "reduce"

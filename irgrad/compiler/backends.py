@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import Graph, compile_graph
+from ..ir.symbolic import has_sym
+from ..native.jit import CodeMemoryFull
 from ..ops import Kind
+from ..ops.scalar import Unsupported
 
 Executable = Callable[[Sequence[np.ndarray]], list]
 
@@ -29,6 +32,9 @@ class BuildReport:
     fallbacks: list[str] = field(default_factory=list)
     llvm_seconds: float = 0.0  # spent in LLVM's optimizer and code generator
     cache_hits: int = 0  # kernels whose object code came from the disk cache
+    segments: int = 0  # native functions the graph runs as (1: one native call per run)
+    arena_bytes: int = 0  # the temporaries' memory, per thread
+    whole_graph: str = ""  # why the graph runs node by node rather than as segments
 
 
 class Backend:
@@ -70,27 +76,60 @@ class LlvmBackend(Backend):
     never_recomputed = frozenset(Kind) - {Kind.MOVEMENT, Kind.ELEMENTWISE}
 
     def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
-        from ..codegen import Lowering, fuse_reduction_prologues
+        from ..codegen import Lowering, Program, fuse_reduction_prologues
         from ..native import jit
         from ..passes import fuse
 
         before = dataclasses.replace(jit.STATS)
         fused = fuse_reduction_prologues(fuse(graph))
+        if dumper is not None:
+            dumper.write(f"{graph.name}-fused", fused)
+        if _static(fused):
+            try:
+                program = Program(fused)
+            except (Unsupported, CodeMemoryFull) as reason:
+                program, why = None, str(reason)
+            if program is not None:
+                if dumper is not None and dumper.directory:
+                    for k, segment in enumerate(program.segments):
+                        _dump_kernel(dumper, f"{graph.name}-segment{k}", segment.llvm_ir)
+                done = jit.STATS.since(before)
+                report = BuildReport(
+                    kernels=program.report.native_steps,
+                    fallbacks=program.report.numpy_nodes,
+                    llvm_seconds=done.seconds,
+                    cache_hits=done.cache_hits,
+                    segments=program.report.segments,
+                    arena_bytes=program.report.arena_bytes,
+                )
+                return program, report
+        else:
+            why = "symbolic shapes: one native kernel per fused group"
         lowering = Lowering()
         run = compile_graph(fused, lower=lowering)
         done = jit.STATS.since(before)
-        if dumper is not None:
-            dumper.write(f"{graph.name}-fused", fused)
-            if dumper.directory:
-                for kernel in lowering.kernels:
-                    _dump_kernel(dumper, f"{graph.name}-{kernel.name}", kernel.llvm_ir)
+        if dumper is not None and dumper.directory:
+            for kernel in lowering.kernels:
+                _dump_kernel(dumper, f"{graph.name}-{kernel.name}", kernel.llvm_ir)
         report = BuildReport(
             kernels=len(lowering.kernels),
             fallbacks=lowering.fallbacks,
             llvm_seconds=done.seconds,
             cache_hits=done.cache_hits,
+            whole_graph=why,
         )
         return run, report
+
+
+def _static(graph: Graph) -> bool:
+    """Whether every shape and attribute of ``graph`` (fused bodies included) is static."""
+    for node in graph.nx.nodes.values():
+        node = node["node"]
+        if not node.type.is_static or has_sym(node.attrs):
+            return False
+        if node.body is not None and not _static(node.body):
+            return False
+    return True
 
 
 def _dump_kernel(dumper, stage: str, text: str) -> None:

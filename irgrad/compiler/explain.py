@@ -35,9 +35,15 @@ def _counts(graph: Graph, report: BuildReport | None) -> str:
     """A graph's size and what its backend made of it: native kernels and the groups
     left to numpy, with the reason."""
     text = f"{sum(1 for _ in graph.op_nodes())} nodes"
-    if report is not None and report.kernels:
+    if report is not None and report.segments:
+        calls = "1 native call" if report.segments == 1 else f"{report.segments} native calls"
+        text += f"; {report.kernels} native steps in {calls} per run, arena {report.arena_bytes} bytes"
+        text += f" (LLVM {report.llvm_seconds * 1e3:.0f} ms"
+        text += f", {report.cache_hits} from the disk cache)" if report.cache_hits else ")"
+    elif report is not None and report.kernels:
         text += f"; {report.kernels} native kernels (LLVM {report.llvm_seconds * 1e3:.0f} ms"
         text += f", {report.cache_hits} from the disk cache)" if report.cache_hits else ")"
+        text += f"; node by node: {report.whole_graph}" if report.whole_graph else ""
     if report is not None and report.fallbacks:
         text += "; left to numpy: " + "; ".join(report.fallbacks)
     return text

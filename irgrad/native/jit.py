@@ -194,9 +194,9 @@ def _object_budget() -> int:
 
 
 def compile_function(
-    module: ir.Module, name: str, signature: ctypes.CFUNCTYPE, *, reserve: int = 0
+    module: ir.Module | str, name: str, signature: ctypes.CFUNCTYPE, *, reserve: int = 0
 ) -> Callable:
-    """Compile ``module`` (or load it from the disk cache); return its function
+    """Compile ``module`` (or its text; or load it from the disk cache); return its function
     ``name`` as a ctypes callable.  Raises :class:`CodeMemoryFull` (a Python error the
     callers turn into a numpy fallback) rather than let LLVM abort the process when the
     code memory the process may map is used up; a caller passing ``reserve`` stops that

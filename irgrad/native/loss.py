@@ -179,6 +179,12 @@ def _function(name: str, dtype: np.dtype) -> Callable:
     return jit.kernel(("loss", name, dtype), lambda: _BUILDERS[name](FLOATS[dtype]))
 
 
+def routine_address(name: str, dtype: np.dtype) -> int:
+    """The address of kernel ``name`` (``log_softmax``, ``nll_loss``, ``nll_loss_grad``)
+    for ``dtype``, compiled on first use: generated code calls these as routines."""
+    return ctypes.cast(_function(name, np.dtype(dtype)), ctypes.c_void_p).value
+
+
 @jit.numpy_when_full
 def log_softmax(x: np.ndarray, dim: int) -> np.ndarray | None:
     """``log_softmax`` of a float array along ``dim`` when no dim after it is longer

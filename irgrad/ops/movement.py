@@ -15,6 +15,7 @@ from ..dtypes import FLOAT, INT
 from ..native import loss as native_loss
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt, numel
+from .strides import broadcast_strides, reshape_strides, slice_layout
 
 
 def _movement(name, kernel, infer, vjp=None, **kw) -> OpDef:
@@ -48,7 +49,16 @@ _movement(
     lambda x, *, shape: x.reshape(shape),
     _infer_reshape,
     lambda F, g, c: (F.reshape(g, shape=c.metas[0].shape),),
+    view=lambda x_shape, x_strides, *, shape: _offset_zero(reshape_strides(x_shape, x_strides, shape)),
 )
+
+
+def _offset_zero(strides: tuple[int, ...] | None) -> tuple[int, tuple[int, ...]] | None:
+    return None if strides is None else (0, strides)
+
+
+def _same_layout(x_shape, x_strides) -> tuple[int, tuple[int, ...]]:
+    return 0, tuple(x_strides)
 
 
 def _infer_permute(x: Meta, *, dims) -> Meta:
@@ -64,7 +74,13 @@ def _permute_vjp(F, g, c):
     return (F.permute(g, dims=inverse),)
 
 
-_movement("permute", lambda x, *, dims: x.transpose(dims), _infer_permute, _permute_vjp)
+_movement(
+    "permute",
+    lambda x, *, dims: x.transpose(dims),
+    _infer_permute,
+    _permute_vjp,
+    view=lambda x_shape, x_strides, *, dims: (0, tuple(x_strides[d] for d in dims)),
+)
 
 
 def _infer_broadcast_to(x: Meta, *, shape) -> Meta:
@@ -92,6 +108,7 @@ _movement(
     lambda x, *, shape: np.broadcast_to(x, shape),
     _infer_broadcast_to,
     lambda F, g, c: (sum_to(F, g, c.metas[0].shape),),
+    view=lambda x_shape, x_strides, *, shape: (0, broadcast_strides(x_shape, shape, x_strides)),
 )
 
 
@@ -128,6 +145,7 @@ _movement(
     lambda x, *, index: x[index + (Ellipsis,)],  # the Ellipsis keeps x[0] a 0-d view, not a copy
     _infer_slice,
     lambda F, g, c: (F.slice_grad(g, shape=c.metas[0].shape, index=c.attrs["index"]),),
+    view=lambda x_shape, x_strides, *, index: slice_layout(x_shape, x_strides, index),
     doc="Basic indexing x[index] (a view).",
 )
 _movement(
@@ -507,6 +525,7 @@ _movement(
     "detach",
     lambda x: x,
     lambda x: Meta(tuple(x.shape), x.dtype),
+    view=_same_layout,
     doc="The same values outside autograd (Tensor.detach): a view with no gradient rule.",
 )
 _movement(
@@ -515,6 +534,7 @@ _movement(
     lambda new, old: Meta(tuple(new.shape), new.dtype),
     lambda F, g, c: (None, g),
     arity=2,
+    view=_same_layout,
     doc="`new`'s values with `old`'s gradient: a tensor written in place under no_grad keeps its "
     "autograd identity (its gradient still reaches what it was), as in PyTorch.",
 )

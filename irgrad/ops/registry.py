@@ -19,6 +19,11 @@ against the scalar ISA ``S`` of :mod:`irgrad.ops.scalar`: what code generators l
 ``reduction`` (a :class:`Reduction`) says how a reduction over ``dims`` combines
 elements, for code generators that fuse it with the elementwise ops feeding it.
 
+``view(shape, strides, **attrs) -> (offset, strides) | None`` (a view op's) gives its
+output's layout within its first input's memory, in elements, or None where numpy
+would copy (see :mod:`irgrad.ops.strides`): what a code generator needs to read a
+view in place, and what makes an op a view for dispatch and memory planning.
+
 ``index_bounds(metas, attrs) -> {input position: exclusive bound}`` says which inputs
 hold indices into another input and the bound their values must stay under (what
 validation draws new index values from).
@@ -109,6 +114,7 @@ class OpDef:
     index_bounds: Callable[..., dict[int, int]] | None = None
     scalar: Callable[..., Any] | None = None
     reduction: Reduction | None = None
+    view: Callable[..., tuple[int, tuple[int, ...]] | None] | None = None
     raises: bool = False  # a check: its error must happen even when its value is unused
     doc: str = field(default="", repr=False)
 

@@ -40,7 +40,8 @@ from ..ir.printer import format_type
 from ..ops import OPS, Kind
 from .fusion import all_args
 
-VIEW_OPS = frozenset({"reshape", "permute", "broadcast_to", "slice", "detach"})
+# Ops whose output is a view of their first argument (their registry entry has a view rule).
+VIEW_OPS = frozenset(name for name, op in OPS.items() if op.view is not None)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class _Planner:
         self.views: dict[int, int] = {}
         for nid in self.order:
             if g.node(nid).op in VIEW_OPS:
-                (arg,) = self.args[nid]
+                arg = self.args[nid][0]
                 self.views[nid] = self.views.get(arg, arg)
         self.owners = [nid for nid in self.order if g.node(nid).is_op and nid not in self.views]
         self.last = self._last_steps()

@@ -1,0 +1,230 @@
+"""Planning a static graph's run: a schedule of native segments and numpy steps, and
+every value's place.
+
+The schedule is a topological order that keeps native nodes together: a node left to
+numpy (a random draw, a check of the targets, an op without a lowering) runs as soon
+as its arguments exist, so it splits the native code as little as it can.  Nodes with
+effects keep their order among themselves (random draws draw in program order).
+Consecutive native steps form one *segment*, compiled as one function.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.graph import CONSTANT, INPUT, Graph, Node
+from ..ir.interpreter import compile_graph
+from ..ops import OPS
+from .layout import ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Buffer, Place, pack_arena
+from .steps import AnchoredLowering, Lowering, copy_lowering
+
+
+@dataclass
+class NativeStep:
+    """One native lowering: its arguments' places and its result's."""
+
+    lowering: Lowering
+    args: list[Place]
+    out: Place
+    node: int  # the graph node it computes, or whose argument it copies
+
+
+@dataclass
+class NumpyStep:
+    """One node run by its numpy kernel (``kernel(*args, **attrs)``)."""
+
+    kernel: object
+    attrs: dict
+    args: list[Place]
+    out: Place
+    node: int
+
+
+@dataclass
+class Plan:
+    """A graph's run: steps in order, the buffers, the places of its outputs, the
+    arena's size and why each node left to numpy is."""
+
+    steps: list = field(default_factory=list)
+    buffers: list[Buffer] = field(default_factory=list)
+    outputs: list[Place] = field(default_factory=list)
+    arena_bytes: int = 0
+    numpy_reasons: dict[int, str] = field(default_factory=dict)
+
+
+def _dtype(node: Node) -> np.dtype:
+    return np.dtype(node.type.dtype.np)
+
+
+def schedule(graph: Graph, native: set[int]) -> list[int]:
+    """A topological order running each kind (native, numpy) for as long as it can
+    before switching to the other; values with no step (inputs, constants, views) come
+    as soon as they can, effectful nodes in their original order."""
+    original = {nid: k for k, nid in enumerate(graph.order())}
+    waiting = {nid: len(graph.nx._pred[nid]) for nid in original}
+    after: dict[int, int] = {}  # effectful node -> the effectful node following it
+    previous = None
+    for nid in original:
+        op = OPS.get(graph.node(nid).op)
+        if op is not None and op.effectful:
+            if previous is not None:
+                after[previous] = nid
+                waiting[nid] += 1
+            previous = nid
+
+    def kind(nid: int) -> str:
+        node = graph.node(nid)
+        if node.op in (INPUT, CONSTANT) or (node.op in OPS and OPS[node.op].view is not None):
+            return "free"
+        return "native" if nid in native else "numpy"
+
+    ready = {"free": [], "native": [], "numpy": []}
+    for nid, count in waiting.items():
+        if count == 0:
+            heapq.heappush(ready[kind(nid)], (original[nid], nid))
+    order, current = [], "numpy"
+    while any(ready.values()):
+        if ready["free"]:
+            source = "free"
+        else:
+            if not ready[current]:
+                current = "native" if current == "numpy" else "numpy"
+            source = current
+        _, nid = heapq.heappop(ready[source])
+        order.append(nid)
+        for m in [*graph.nx._succ[nid], *([after[nid]] if nid in after else [])]:
+            waiting[m] -= 1
+            if waiting[m] == 0:
+                heapq.heappush(ready[kind(m)], (original[m], m))
+    return order
+
+
+class Planner:
+    """Builds a :class:`Plan` for ``graph`` given each native node's lowering."""
+
+    def __init__(self, graph: Graph, lowerings: dict[int, Lowering], reasons: dict[int, str]) -> None:
+        self.graph = graph
+        self.lowerings = lowerings
+        self.plan = Plan(numpy_reasons=dict(reasons))
+        self.places: dict[int, Place] = {}
+        self.defined: dict[int, int] = {}
+
+    def _buffer(self, kind: str, shape: tuple, dtype: np.dtype, **where) -> Place:
+        buffer = Buffer(len(self.plan.buffers), kind, tuple(shape), np.dtype(dtype), **where)
+        self.plan.buffers.append(buffer)
+        return buffer.place()
+
+    def _constant(self, value: np.ndarray) -> Place:
+        value = np.ascontiguousarray(value)
+        return self._buffer(CONSTANT_BUFFER, value.shape, value.dtype, value=value)
+
+    def _new_value(self, shape: tuple, dtype: np.dtype) -> Place:
+        place = self._buffer(ARENA, shape, dtype)
+        self.defined[place.buffer] = len(self.plan.steps)
+        return place
+
+    def _native(self, lowering: Lowering, args: list[Place], out: Place, node: int) -> None:
+        needs = lowering.contiguous_args(args)
+        args = [self._contiguous(a, node) if need and not a.contiguous else a for a, need in zip(args, needs)]
+        self._read(args)
+        self.plan.steps.append(NativeStep(lowering, args, out, node))
+
+    def _contiguous(self, place: Place, node: int) -> Place:
+        """A contiguous copy of ``place`` (an explicit copy step, for ``node``)."""
+        copy = self._new_value(place.shape, place.dtype)
+        self._native(copy_lowering(place, f"b{place.buffer}"), [place], copy, node)
+        return copy
+
+    def _read(self, args: list[Place]) -> None:
+        for a in args:
+            self.plan.buffers[a.buffer].uses.append(len(self.plan.steps))
+
+    def build(self) -> Plan:
+        graph, plan = self.graph, self.plan
+        live = _live(graph)
+        for nid in schedule(graph, set(self.lowerings)):
+            node = graph.node(nid)
+            if nid not in live:
+                continue
+            if node.op == INPUT:
+                position = graph.inputs.index(nid)
+                self.places[nid] = self._buffer(
+                    INPUT_BUFFER, node.type.shape, _dtype(node), position=position
+                )
+                continue
+            if node.op == CONSTANT:
+                self.places[nid] = self._constant(node.value)
+                continue
+            args = [self.places[a] for a in graph.args(nid)]
+            op = OPS.get(node.op)
+            if op is not None and op.view is not None:
+                self.places[nid] = self._view(node, op, args[0])
+            elif nid in self.lowerings:
+                self.places[nid] = self._lowered(node, self.lowerings[nid], args)
+            else:
+                out = self.places[nid] = self._new_value(node.type.shape, _dtype(node))
+                self._read(args)
+                kernel = op.eval if op is not None else _body_kernel(node.body)
+                plan.steps.append(NumpyStep(kernel, node.attrs, args, out, nid))
+        plan.outputs = [self.places[o] for o in graph.outputs]
+        self._externals()
+        plan.arena_bytes = pack_arena(plan.buffers, self.defined)
+        return plan
+
+    def _view(self, node: Node, op, source: Place) -> Place:
+        layout = op.view(source.shape, source.strides, **node.attrs)
+        if layout is None:  # numpy would copy: read a contiguous copy instead
+            source = self._contiguous(source, node.id)
+            layout = op.view(source.shape, source.strides, **node.attrs)
+        offset, strides = layout
+        return source.view(offset, tuple(node.type.shape), strides)
+
+    def _lowered(self, node: Node, lowering: Lowering, args: list[Place]) -> Place:
+        if isinstance(lowering, AnchoredLowering):
+            shape, dtype = lowering.anchor_type
+            temporary = self._new_value(shape, dtype)
+            anchor_args = [args[s] if isinstance(s, int) else self._constant(s) for s in lowering.sources]
+            self._native(lowering.anchor, anchor_args, temporary, node.id)
+            out = self._new_value(node.type.shape, _dtype(node))
+            self._native(lowering.epilogue, args + [temporary], out, node.id)
+            return out
+        out = self._new_value(node.type.shape, _dtype(node))
+        self._native(lowering, args, out, node.id)
+        return out
+
+    def _externals(self) -> None:
+        """Buffers a caller or a numpy step sees are allocated per call, not in the arena."""
+        buffers = self.plan.buffers
+        for place in self.plan.outputs:
+            _make_external(buffers[place.buffer])
+        for step in self.plan.steps:
+            if isinstance(step, NumpyStep):
+                for place in [*step.args, step.out]:
+                    _make_external(buffers[place.buffer])
+
+
+def _body_kernel(body: Graph):
+    """A fused group's numpy kernel: its body run by the interpreter."""
+    run = compile_graph(body)
+    return lambda *arrays: run(arrays)[0]
+
+
+def _live(graph: Graph) -> set[int]:
+    """The nodes an output or an effectful node needs (the rest need not run)."""
+    roots = [n for n in graph.order() if graph.node(n).op in OPS and OPS[graph.node(n).op].effectful]
+    live: set[int] = set()
+    stack = list(graph.outputs) + roots
+    while stack:
+        nid = stack.pop()
+        if nid not in live:
+            live.add(nid)
+            stack.extend(graph.args(nid))
+    return live
+
+
+def _make_external(buffer: Buffer) -> None:
+    if buffer.kind == ARENA:
+        buffer.kind = EXTERNAL

@@ -1,0 +1,263 @@
+"""A static graph compiled whole: native segments around numpy steps, one call each.
+
+:class:`Program` asks every node for its native lowering (:func:`.steps.choose`),
+plans the run (:mod:`.plan`: the schedule, every value's place, the arena) and emits
+each segment of consecutive native steps as one LLVM function::
+
+    i32 segment(i8** slots)    ; slots[0]: the arena; then the segment's other buffers
+
+which computes every step in turn, reading views in place, and returns 0, or 1 when
+a routine found bad input (a target out of range).  When the whole graph lowers,
+a run is one native call; Python then only checks the inputs, allocates the outputs
+and fills the slots.  A graph with a node the backend cannot lower runs that node's
+numpy kernel between two segments: never an error, never a different answer.  A
+status of 1 reruns the call with the interpreter, which raises the error the
+eager op would.
+
+The arena (temporaries only native code touches) is allocated once per thread, so
+two threads calling the same compiled model never share it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import llvmlite.ir as ir
+import numpy as np
+
+from ..ir import Graph
+from ..ir.graph import CONSTANT, INPUT
+from ..ir.interpreter import compile_graph
+from ..native import jit
+from ..ops import OPS
+from ..ops.scalar import Unsupported
+from .elementwise import RESERVED
+from .layout import ALIGNMENT, ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Place, view_of
+from .plan import NativeStep, NumpyStep, Plan, Planner
+from .scalars import storage_type
+from .steps import OK_STATUS, Emission, Lowering, Operand, choose
+
+_I8P = ir.PointerType(ir.IntType(8))
+_SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
+
+
+@dataclass
+class Segment:
+    """One compiled function: the buffers it takes in its slots (after the arena) and
+    the external buffers it defines (allocated by the caller before the call)."""
+
+    symbol: str
+    llvm_ir: str
+    slot_buffers: list[int]
+    allocations: list[tuple[int, tuple, np.dtype]]
+    steps: int
+    function: object = None
+
+
+@dataclass
+class _Failed(Exception):
+    node: int
+    reason: str
+
+
+@dataclass
+class ProgramReport:
+    """What lowering did: native steps, and each node left to numpy with the reason."""
+
+    native_steps: int = 0
+    segments: int = 0
+    numpy_nodes: list[str] = field(default_factory=list)
+    arena_bytes: int = 0
+
+
+class Program:
+    """``program(inputs) -> outputs`` for a graph whose shapes are all static."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        lowerings, reasons = _lowerings(graph)
+        while True:
+            plan = Planner(graph, lowerings, reasons).build()
+            try:
+                self.segments = self._emit(plan)
+                break
+            except _Failed as failed:  # a lowering found more than its node shows: numpy runs it
+                del lowerings[failed.node]
+                reasons[failed.node] = failed.reason
+        self.plan = plan
+        for segment in self.segments:
+            segment.function = jit.kernel(
+                ("segment", segment.llvm_ir),
+                lambda s=segment: jit.compile_function(s.llvm_ir, s.symbol, _SIGNATURE, reserve=RESERVED),
+            )
+        self._local = threading.local()
+        self._fallback = None
+        self._run_steps = self._schedule()
+        self.report = ProgramReport(
+            native_steps=sum(isinstance(s, NativeStep) for s in plan.steps),
+            segments=len(self.segments),
+            numpy_nodes=[_describe(graph, nid, why) for nid, why in plan.numpy_reasons.items()],
+            arena_bytes=plan.arena_bytes,
+        )
+
+    # --- emitting ------------------------------------------------------------------------------
+
+    def _emit(self, plan: Plan) -> list[Segment]:
+        segments, run = [], []
+        for step in plan.steps + [None]:
+            if isinstance(step, NativeStep):
+                run.append(step)
+                continue
+            if run:
+                segments.append(self._segment(plan, run, len(segments)))
+                run = []
+        return segments
+
+    def _segment(self, plan: Plan, steps: list[NativeStep], index: int) -> Segment:
+        digest = hashlib.sha256(str(self.graph).encode()).hexdigest()[:16]
+        symbol = f"graph_{digest}_{index}"
+        module = jit.new_module(symbol)
+        fn = ir.Function(module, ir.FunctionType(ir.IntType(32), [ir.PointerType(_I8P)]), symbol)
+        builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        emission = Emission(module, builder)
+        slots: dict[int, int] = {}
+        bases: dict[int, ir.Value] = {}
+        arena = builder.load(builder.gep(fn.args[0], [ir.Constant(ir.IntType(64), 0)]), name="arena")
+
+        def base(buffer_id: int) -> ir.Value:
+            if buffer_id not in bases:
+                buffer = plan.buffers[buffer_id]
+                if buffer.kind == ARENA:
+                    bases[buffer_id] = builder.gep(arena, [ir.Constant(ir.IntType(64), buffer.offset)])
+                else:
+                    slot = slots.setdefault(buffer_id, len(slots) + 1)
+                    pointer = builder.gep(fn.args[0], [ir.Constant(ir.IntType(64), slot)])
+                    bases[buffer_id] = builder.load(pointer, name=f"buffer{buffer_id}")
+            return bases[buffer_id]
+
+        def operand(place: Place) -> Operand:
+            typed = builder.bitcast(base(place.buffer), ir.PointerType(storage_type(place.dtype)))
+            if place.offset:
+                typed = builder.gep(typed, [ir.Constant(ir.IntType(64), place.offset)])
+            return Operand(typed, place)
+
+        for step in steps:
+            try:
+                status = step.lowering.emit(emission, [operand(p) for p in step.args], operand(step.out))
+            except Unsupported as reason:
+                raise _Failed(step.node, str(reason)) from None
+            if status is not None:
+                bad = builder.icmp_signed("!=", status, ir.Constant(status.type, OK_STATUS))
+                with builder.if_then(bad, likely=False):
+                    builder.ret(ir.Constant(ir.IntType(32), 1))
+        builder.ret(ir.Constant(ir.IntType(32), 0))
+        defined = {s.out.buffer for s in steps}
+        allocations = [
+            (b.id, b.shape, b.dtype) for b in plan.buffers if b.kind == EXTERNAL and b.id in defined
+        ]
+        return Segment(symbol, str(module), list(slots), allocations, len(steps))
+
+    def _schedule(self) -> list:
+        """The run: segments and numpy steps in plan order."""
+        out, segments = [], iter(self.segments)
+        previous_native = False
+        for step in self.plan.steps:
+            native = isinstance(step, NativeStep)
+            if native and not previous_native:
+                out.append(next(segments))
+            elif not native:
+                out.append(step)
+            previous_native = native
+        return out
+
+    # --- running -------------------------------------------------------------------------------
+
+    def _arena(self) -> int:
+        """This thread's arena (its aligned address)."""
+        address = getattr(self._local, "address", None)
+        if address is None:
+            memory = np.empty(self.plan.arena_bytes + ALIGNMENT, np.uint8)
+            start = memory.ctypes.data
+            self._local.memory = memory
+            address = self._local.address = start + (-start) % ALIGNMENT
+        return address
+
+    def __call__(self, inputs: Sequence[np.ndarray], sizes: dict | None = None) -> list[np.ndarray]:
+        plan = self.plan
+        if len(inputs) != len(self.graph.inputs):
+            raise TypeError(
+                f"graph {self.graph.name} takes {len(self.graph.inputs)} inputs, got {len(inputs)}"
+            )
+        env: list = [None] * len(plan.buffers)
+        for buffer in plan.buffers:
+            if buffer.kind == INPUT_BUFFER:
+                env[buffer.id] = _checked_input(self.graph.name, inputs[buffer.position], buffer)
+            elif buffer.kind == CONSTANT_BUFFER:
+                env[buffer.id] = buffer.value
+        arena = self._arena()
+        address = jit.address
+        for step in self._run_steps:
+            if isinstance(step, Segment):
+                for b, shape, dtype in step.allocations:
+                    env[b] = np.empty(shape, dtype)
+                slots = (ctypes.c_void_p * (len(step.slot_buffers) + 1))(
+                    arena, *[address(env[b]) for b in step.slot_buffers]
+                )
+                if step.function(slots):
+                    return self._interpreted(inputs, sizes)
+            else:
+                env[step.out.buffer] = _numpy_step(self.graph, step, env)
+        return [view_of(env[p.buffer], p) for p in plan.outputs]
+
+    def _interpreted(self, inputs, sizes) -> list[np.ndarray]:
+        """The call run by the interpreter: it raises the error a routine reported."""
+        if self._fallback is None:
+            self._fallback = compile_graph(self.graph)
+        return self._fallback(inputs, sizes)
+
+
+def _checked_input(name: str, array, buffer) -> np.ndarray:
+    if type(array) is not np.ndarray:
+        array = np.asarray(array)
+    if array.shape != buffer.shape or array.dtype != buffer.dtype:
+        raise RuntimeError(
+            f"compiled graph {name}: input {buffer.position} is {array.dtype}{list(array.shape)}, "
+            f"expected {buffer.dtype}{list(buffer.shape)}"
+        )
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
+def _numpy_step(graph: Graph, step: NumpyStep, env: list) -> np.ndarray:
+    result = np.asarray(step.kernel(*[view_of(env[p.buffer], p) for p in step.args], **step.attrs))
+    if result.shape != step.out.shape or result.dtype != step.out.dtype:
+        node = graph.node(step.node)
+        raise RuntimeError(
+            f"compiled graph {graph.name}: {node.op} gave {result.dtype}{list(result.shape)}, "
+            f"its type says {step.out.dtype}{list(step.out.shape)}"
+        )
+    return result if result.flags.c_contiguous else np.ascontiguousarray(result)
+
+
+def _lowerings(graph: Graph) -> tuple[dict[int, Lowering], dict[int, str]]:
+    """Each computing node's lowering, or the reason it has none."""
+    lowerings, reasons = {}, {}
+    for nid in graph.order():
+        node = graph.node(nid)
+        if node.op in (INPUT, CONSTANT) or (node.op in OPS and OPS[node.op].view is not None):
+            continue
+        chosen = choose(node, [graph.node(a).type for a in graph.args(nid)])
+        if isinstance(chosen, str):
+            reasons[nid] = chosen
+        else:
+            lowerings[nid] = chosen
+    return lowerings, reasons
+
+
+def _describe(graph: Graph, nid: int, reason: str) -> str:
+    node = graph.node(nid)
+    name = node.body.name if node.body is not None else node.op
+    return f"{name}: {reason}"

@@ -1,0 +1,339 @@
+"""How one node of a lowered graph becomes native code inside a graph's entry function.
+
+Each lowering knows, from the node alone, whether it can run natively; given its
+arguments' places it says which must be contiguous (the planner copies those that
+are not), and it emits code reading its arguments where they are and writing its
+result, contiguous, at ``out``:
+
+* :class:`LoopLowering`: a fused group, a lone elementwise op, a reduction with a
+  combiner, a copy: a loop nest (:mod:`.elementwise`, :mod:`.reduce`) emitted as an
+  internal function of the entry's module and called from it (LLVM inlines it);
+* :class:`GemmLowering`: ``matmul`` and ``linear``: a call of the BLAS numpy loaded
+  (:mod:`.blas`) per matrix, transposed operands read in place;
+* :class:`RoutineLowering`: the softmax-and-loss ops, calls of irgrad's own native
+  kernels (:mod:`irgrad.native.loss`), whose error status becomes the entry's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+import numpy as np
+
+from ..ir.graph import FUSED, Graph, Node
+from ..native import loss as native_loss
+from ..native.loops import I64, const
+from ..ops import OPS, Kind
+from ..ops.scalar import Unsupported
+from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
+from . import blas
+from .elementwise import ElementwiseLoops, LoopKernel, loop_nest, offset_function
+from .layout import Place
+from .lower import split_anchor
+from .reduce import ReductionLoops, is_map_reduce
+from .scalars import storage_type
+
+I32 = ir.IntType(32)
+OK_STATUS = -1  # what a routine returns when it found nothing wrong
+
+
+@dataclass
+class Operand:
+    """An argument or result inside the entry function: a pointer to its first element
+    (of its storage type) and its place."""
+
+    pointer: ir.Value
+    place: Place
+
+
+class Emission:
+    """What lowerings share while one entry function is emitted: its module, builder
+    and a counter naming the internal functions."""
+
+    def __init__(self, module: ir.Module, builder: ir.IRBuilder) -> None:
+        self.module, self.builder = module, builder
+        self._count = 0
+
+    def symbol(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}.{self._count}"
+
+
+class Lowering:
+    """A node's native code."""
+
+    name = "native"
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        """Per argument, whether it must be contiguous (the planner copies it if not)."""
+        return [False] * len(args)
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        """Emit the node's code; return an i64 status (``OK_STATUS`` when fine) or None."""
+        raise NotImplementedError
+
+
+class LoopLowering(Lowering):
+    """A loop nest over a body (see :class:`LoopKernel`)."""
+
+    def __init__(self, loops: LoopKernel) -> None:
+        self.loops = loops
+        self.name = loops.name
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        return [not ok for ok in self.loops.strided_ok]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        layout = tuple(None if a.place.contiguous else a.place.strides for a in args)
+        fn = self.loops.define(at.module, at.symbol(self.loops.name), layout)
+        fn.linkage = "internal"
+        at.builder.call(fn, [a.pointer for a in args] + [out.pointer])
+
+
+def body_of(node: Node, arg_types: list, output_is_input: bool = False) -> Graph:
+    """A one-node body: ``node``'s op applied to inputs of ``arg_types`` (or, with
+    ``output_is_input``, its first input itself: a copy)."""
+    body = Graph(f"{node.op}{node.id}")
+    inputs = [body.add_input(f"in{k}", t) for k, t in enumerate(arg_types)]
+    if output_is_input:
+        body.set_outputs([inputs[0]])
+    else:
+        body.set_outputs([body.add_op(node.op, inputs, node.attrs, node.type, source=node.source)])
+    return body
+
+
+def copy_lowering(place: Place, name: str) -> LoopLowering:
+    """A contiguous copy of a value at ``place``."""
+    from ..dtypes import from_numpy_dtype
+    from ..ir.graph import TensorType
+
+    body = Graph(f"copy.{name}")
+    body.set_outputs([body.add_input("in0", TensorType(place.shape, from_numpy_dtype(place.dtype)))])
+    return LoopLowering(ElementwiseLoops(body))
+
+
+# --- matmul and linear through BLAS -------------------------------------------------------------
+
+
+def matrix_layout(rows: int, cols: int, row_stride: int, col_stride: int) -> tuple[int, int] | None:
+    """(CBLAS transpose flag, leading dimension) reading a rows x cols matrix with these
+    element strides in place, or None when it must be copied first."""
+    if cols == 1 or col_stride == 1:
+        ld = row_stride if rows > 1 else max(cols, 1)
+        if ld >= max(cols, 1):
+            return blas.NO_TRANS, ld
+    if rows == 1 or row_stride == 1:
+        ld = col_stride if cols > 1 else max(rows, 1)
+        if ld >= max(rows, 1):
+            return blas.TRANS, ld
+    return None
+
+
+class GemmLowering(Lowering):
+    """``matmul(a, b)`` (batched, batch dims broadcast) or ``linear(x, w[, bias])``: one
+    ``?gemm`` per matrix of the result; a linear's bias is written into the result first
+    and the product added to it (beta = 1)."""
+
+    def __init__(self, node: Node, gemm: blas.Gemm) -> None:
+        self.node, self.gemm = node, gemm
+        self.name = node.op
+        self.linear = node.op == "linear"
+
+    def _matrices(self, args: list[Place], out_shape: tuple) -> tuple:
+        """(batch shape, m, n, k, a's and b's matrix strides, a's and b's batch strides):
+        the gemms computing the result.  A linear's x, and a matmul's a when b is one
+        matrix, are one tall matrix when their leading dims merge."""
+        a, b = args[0], args[1]
+        if self.linear:  # x @ w.T: w read through swapped strides
+            b = b.view(0, (b.shape[1], b.shape[0]), (b.strides[1], b.strides[0]))
+        k, n = a.shape[-1], out_shape[-1]
+        if self.linear or (len(b.shape) == 2 and len(a.shape) > 2):
+            m = math.prod(a.shape[:-1])
+            rows = reshape_strides(a.shape, a.strides, (m, k))
+            return (), m, n, k, rows, b.strides, (), ()
+        batch = out_shape[:-2]
+        a_batch = broadcast_strides(a.shape[:-2], batch, a.strides[:-2])
+        b_batch = broadcast_strides(b.shape[:-2], batch, b.strides[:-2])
+        return batch, out_shape[-2], n, k, a.strides[-2:], b.strides[-2:], a_batch, b_batch
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
+        need = [a2 is None or matrix_layout(m, k, *a2) is None, matrix_layout(k, n, *b2) is None]
+        return need + [False] * (len(args) - 2)
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        b_ = at.builder
+        shape = out.place.shape
+        batch, m, n, k, a2, b2, a_batch, b_batch = self._matrices([o.place for o in args], shape)
+        has_bias = self.linear and len(args) > 2
+        if has_bias or k == 0:
+            _fill_rows(at, out, args[2] if has_bias else None)
+        if 0 in shape or k == 0:
+            return
+        a_trans, lda = matrix_layout(m, k, *a2)
+        b_trans, ldb = matrix_layout(k, n, *b2)
+        out_batch = contiguous_strides(batch + (m * n,))[:-1]
+        float_type = storage_type(out.place.dtype)
+        gemm = self.gemm.declare(at.module, float_type)
+        integer = ir.IntType(self.gemm.int_bits)
+        indices: list[ir.Value] = []
+        offset = offset_function(b_, indices)
+
+        def one() -> None:
+            pa = b_.gep(args[0].pointer, [offset(a_batch)])
+            pb = b_.gep(args[1].pointer, [offset(b_batch)])
+            pc = b_.gep(out.pointer, [offset(out_batch)])
+            b_.call(
+                gemm,
+                [ir.Constant(I32, blas.ROW_MAJOR), ir.Constant(I32, a_trans), ir.Constant(I32, b_trans)]
+                + [ir.Constant(integer, v) for v in (m, n, k)]
+                + [ir.Constant(float_type, 1.0), pa, ir.Constant(integer, lda), pb, ir.Constant(integer, ldb)]
+                + [ir.Constant(float_type, 1.0 if has_bias else 0.0), pc, ir.Constant(integer, n)],
+            )
+
+        loop_nest(b_, batch, indices, one, "batch")
+
+
+def _fill_rows(at: Emission, out: Operand, bias: Operand | None) -> None:
+    """Write ``bias`` (broadcast along the last dim) or zeros into every row of ``out``."""
+    b_ = at.builder
+    n = out.place.shape[-1]
+    rows = math.prod(out.place.shape[:-1])
+    if rows * n == 0:
+        return
+    indices: list[ir.Value] = []
+
+    def element() -> None:
+        row, col = indices
+        if bias is None:
+            value = ir.Constant(storage_type(out.place.dtype), 0.0)
+        else:
+            value = b_.load(b_.gep(bias.pointer, [b_.mul(col, const(bias.place.strides[-1]))]))
+        b_.store(value, b_.gep(out.pointer, [b_.add(b_.mul(row, const(n)), col)]))
+
+    loop_nest(b_, (rows, n), indices, element, "fill")
+
+
+# --- irgrad's own native kernels as routines ------------------------------------------------------
+
+_MODES = {"none": 0, "sum": 1, "mean": 2}
+
+
+class RoutineLowering(Lowering):
+    """``log_softmax`` over the last dim, ``nll_loss`` and its gradient on (rows, classes):
+    a call of the eager native kernel, registered as a symbol so object code stays
+    cacheable.  Arguments are read contiguous."""
+
+    def __init__(self, node: Node, dtype: np.dtype) -> None:
+        self.node, self.name = node, node.op
+        self.symbol = f"irgrad_{node.op}_{dtype.char}"
+        llvm.add_symbol(self.symbol, native_loss.routine_address(node.op, dtype))
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        return [True] * len(args)
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        pointers = [a.pointer for a in args] + [out.pointer]
+        types = [p.type for p in pointers]
+        if self.node.op == "log_softmax":
+            n = args[0].place.shape[self.node.attrs["dim"]]  # the dims after it are all 1
+            rows = math.prod(args[0].place.shape) // n
+            fn = _declare(at.module, self.symbol, ir.VoidType(), types + [I64, I64])
+            at.builder.call(fn, pointers + [const(rows), const(n)])
+            return None
+        attrs = self.node.attrs
+        rows, n = attrs["shape"] if self.node.op == "nll_loss_grad" else args[0].place.shape
+        fn = _declare(at.module, self.symbol, I64, types + [I64] * 4)
+        extra = [const(rows), const(n), const(attrs["ignore_index"]), const(_MODES[attrs["reduction"]])]
+        return at.builder.call(fn, pointers + extra)
+
+
+def _declare(module: ir.Module, name: str, returns: ir.Type, args: list) -> ir.Function:
+    if name in module.globals:
+        return module.globals[name]
+    return ir.Function(module, ir.FunctionType(returns, args), name)
+
+
+def _routine(node: Node, arg_types: list) -> Lowering | str:
+    dtype = np.dtype(arg_types[0].dtype.np)
+    if dtype.kind != "f":
+        return f"{node.op} of {dtype}"
+    shapes = [t.shape for t in arg_types]
+    if node.op == "log_softmax":
+        shape, dim = shapes[0], node.attrs["dim"]
+        if not shape or 0 in shape or math.prod(shape[dim:][1:]) != 1:
+            return f"log_softmax of shape {shape} along dim {dim}"
+    else:
+        rows_cols = node.attrs["shape"] if node.op == "nll_loss_grad" else shapes[0]
+        if len(rows_cols) != 2 or shapes[1] != (rows_cols[0],) or 0 in rows_cols:
+            return f"{node.op} of shapes {shapes}"
+    return RoutineLowering(node, dtype)
+
+
+ROUTINES = ("log_softmax", "nll_loss", "nll_loss_grad")
+
+
+# --- choosing a node's lowering ---------------------------------------------------------------------
+
+
+def choose(node: Node, arg_types: list) -> Lowering | str:
+    """``node``'s native lowering, or the reason it runs with numpy."""
+    try:
+        return _choose(node, arg_types)
+    except Unsupported as reason:
+        return str(reason)
+
+
+def _choose(node: Node, arg_types: list) -> Lowering | str:
+    if node.op == FUSED:
+        return _fused(node.body)
+    op = OPS[node.op]
+    if op.kind is Kind.ELEMENTWISE and op.scalar is not None:
+        return LoopLowering(ElementwiseLoops(body_of(node, arg_types)))
+    if op.reduction is not None:
+        return LoopLowering(ReductionLoops(body_of(node, arg_types)))
+    if node.op == "copy":
+        return LoopLowering(ElementwiseLoops(body_of(node, arg_types, output_is_input=True)))
+    if node.op in ("matmul", "linear"):
+        return _gemm(node, arg_types)
+    if node.op in ROUTINES:
+        return _routine(node, arg_types)
+    return f"no native lowering of {node.op}"
+
+
+def _gemm(node: Node, arg_types: list) -> Lowering | str:
+    dtype = np.dtype(node.type.dtype.np)
+    gemm = blas.gemm(dtype) if dtype.kind == "f" else None
+    if gemm is None:
+        return f"{node.op} of {dtype}: no BLAS gemm found" if dtype.kind == "f" else f"{node.op} of {dtype}"
+    if any(np.dtype(t.dtype.np) != dtype for t in arg_types):
+        return f"{node.op} of mixed dtypes"
+    return GemmLowering(node, gemm)
+
+
+class AnchoredLowering(Lowering):
+    """A group anchored on a matmul or a reduction: the anchor's lowering writes a
+    temporary the epilogue's loop nest reads (the planner gives it an arena buffer)."""
+
+    def __init__(self, anchor: Node, lowering: Lowering, sources: list, epilogue: LoopLowering) -> None:
+        self.anchor, self.sources, self.epilogue = lowering, sources, epilogue
+        self.anchor_type = (tuple(anchor.type.shape), np.dtype(anchor.type.dtype.np))
+        self.name = epilogue.name
+
+
+def _fused(body: Graph) -> Lowering | str:
+    if is_map_reduce(body):
+        return LoopLowering(ReductionLoops(body))
+    anchors = [n for n in body.op_nodes() if n.op in OPS and OPS[n.op].kind in (Kind.MATMUL, Kind.REDUCTION)]
+    if not anchors:
+        return LoopLowering(ElementwiseLoops(body))
+    (anchor,) = anchors
+    epilogue, sources = split_anchor(body, anchor)
+    anchor_types = [body.node(a).type for a in body.args(anchor.id)]
+    lowered = _choose(anchor, anchor_types)
+    if isinstance(lowered, str):
+        return lowered
+    return AnchoredLowering(anchor, lowered, sources, LoopLowering(ElementwiseLoops(epilogue)))

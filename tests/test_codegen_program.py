@@ -1,0 +1,303 @@
+"""Whole graphs as native programs: view rules, the layout plan, BLAS calls, routines,
+segments around numpy steps, the arena, threads.
+
+The view rules are checked against numpy's own views (strides and offsets); programs
+against the IR interpreter and against eager irgrad.  No torch needed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import irgrad
+import irgrad.nn.functional as F
+from irgrad.codegen import Program, fuse_reduction_prologues
+from irgrad.codegen.layout import ARENA, Buffer, pack_arena
+from irgrad.codegen.steps import matrix_layout
+from irgrad.ir import Graph, TensorType, interpret
+from irgrad.ops import OPS
+from irgrad.ops.strides import is_contiguous, reshape_strides, slice_layout
+from irgrad.passes import fuse
+
+# --- view rules against numpy ---------------------------------------------------------------------
+
+
+def _element_layout(base: np.ndarray, view: np.ndarray) -> tuple[int, tuple[int, ...]]:
+    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    return offset // base.itemsize, tuple(s // base.itemsize for s in view.strides)
+
+
+@st.composite
+def strided_arrays(draw):
+    """A view of a fresh array: transposed, stepped or sliced, as numpy makes them."""
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
+    base = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    view = base
+    if draw(st.booleans()):
+        view = view.transpose(draw(st.permutations(range(view.ndim))))
+    if draw(st.booleans()):
+        view = view[tuple(slice(None, None, draw(st.integers(1, 2))) for _ in range(view.ndim))]
+    return base, view
+
+
+@settings(max_examples=200, deadline=None)
+@given(strided_arrays(), st.data())
+def test_reshape_is_a_view_exactly_where_numpy_makes_one(arrays, data):
+    base, view = arrays
+    size = view.size
+    factors = [d for d in range(1, size + 1) if size % d == 0]
+    first = data.draw(st.sampled_from(factors))
+    new_shape = data.draw(
+        st.sampled_from([(size,), (first, size // first), (1, size, 1), (size // first, 1, first)])
+    )
+    _, strides = _element_layout(base, view)
+    rule = reshape_strides(view.shape, strides, new_shape)
+    try:
+        numpy_view = np.reshape(view, new_shape, copy=False)
+    except ValueError:
+        assert rule is None
+        return
+    assert rule is not None
+    expected_offset, expected_strides = _element_layout(base, numpy_view)
+    reshaped = np.lib.stride_tricks.as_strided(view, new_shape, tuple(s * base.itemsize for s in rule))
+    np.testing.assert_array_equal(reshaped, numpy_view)  # the same elements, whatever size-1 strides say
+
+
+@settings(max_examples=200, deadline=None)
+@given(strided_arrays(), st.data())
+def test_slice_layout_is_numpys(arrays, data):
+    base, view = arrays
+    index = []
+    for n in view.shape:
+        kind = data.draw(st.sampled_from(["int", "slice", "none", "all"]))
+        if kind == "int":
+            index.append(data.draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            start = data.draw(st.integers(0, n))
+            index.append(slice(start, data.draw(st.integers(start, n)), data.draw(st.integers(1, 3))))
+        elif kind == "none":
+            index += [None, slice(None)]
+        else:
+            index.append(slice(None))
+    index = tuple(index)
+    start, strides = _element_layout(base, view)
+    offset, rule = slice_layout(view.shape, strides, index)
+    expected = view[index + (Ellipsis,)]  # a view even when every dim is indexed away
+    if expected.size:
+        expected_offset, _ = _element_layout(base, expected)
+        assert start + offset == expected_offset
+    got = np.lib.stride_tricks.as_strided(
+        base.reshape(-1)[start + offset :], expected.shape, tuple(s * base.itemsize for s in rule)
+    )
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_every_view_op_has_a_rule_and_only_views_do():
+    views = {name for name, op in OPS.items() if op.view is not None}
+    assert views == {"reshape", "permute", "broadcast_to", "slice", "detach", "rebind"}
+
+
+@pytest.mark.parametrize(
+    "rows, cols, strides, expected",
+    [
+        (3, 4, (4, 1), (111, 4)),  # row major
+        (3, 4, (1, 3), (112, 3)),  # a transposed matrix
+        (3, 4, (8, 1), (111, 8)),  # rows of a wider matrix
+        (3, 4, (4, 2), None),  # every other column: copied first
+        (3, 1, (0, 1), None),  # a broadcast row
+        (1, 4, (99, 1), (111, 4)),  # one row: its stride is irrelevant
+    ],
+)
+def test_matrix_layouts_blas_reads_in_place(rows, cols, strides, expected):
+    assert matrix_layout(rows, cols, *strides) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 300), st.integers(0, 5)), min_size=1, max_size=12))
+def test_the_arena_never_overlaps_buffers_alive_together(spec):
+    buffers, defined = [], {}
+    for k, (size, life) in enumerate(spec):
+        buffers.append(Buffer(k, ARENA, (size,), np.dtype(np.uint8), uses=[k + life]))
+        defined[k] = k
+    total = pack_arena(buffers, defined)
+    for a in buffers:
+        assert a.offset % 64 == 0 and a.offset + a.nbytes <= total
+        for b in buffers:
+            alive_together = a.id < b.id and defined[b.id] <= max(a.uses)
+            if alive_together:
+                assert a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset
+
+
+# --- programs against the interpreter and eager -----------------------------------------------------
+
+
+def _program(fn, *tensors):
+    """``fn`` compiled with llvm, called on ``tensors``; returns (result, explain text)."""
+    compiled = irgrad.compile(fn, backend="llvm")
+    return compiled(*tensors), compiled.explain()
+
+
+def _forward_line(explain: str) -> str:
+    (line,) = [line for line in explain.splitlines() if line.strip().startswith("forward:")]
+    return line
+
+
+@pytest.mark.parametrize("dtype", [irgrad.float32, irgrad.float64])
+@pytest.mark.parametrize(
+    "case",
+    ["plain", "transposed_a", "transposed_b", "batched", "broadcast_batch", "tall", "strided_a", "empty_k"],
+)
+def test_matmuls_call_blas_with_operands_read_in_place(case, dtype):
+    irgrad.manual_seed(0)
+    shapes = {
+        "plain": ((5, 7), (7, 3)),
+        "transposed_a": ((7, 5), (7, 3)),
+        "transposed_b": ((5, 7), (3, 7)),
+        "batched": ((4, 5, 7), (4, 7, 3)),
+        "broadcast_batch": ((2, 1, 5, 7), (3, 7, 3)),
+        "tall": ((4, 5, 7), (7, 3)),
+        "strided_a": ((5, 14), (7, 3)),
+        "empty_k": ((5, 0), (0, 3)),
+    }[case]
+    a, b = (irgrad.randn(*s, dtype=dtype) for s in shapes)
+
+    def f(a, b):
+        a = {"transposed_a": lambda t: t.t(), "strided_a": lambda t: t[:, ::2]}.get(case, lambda t: t)(a)
+        b = b.t() if case == "transposed_b" else b
+        return (a.exp() @ b) * 2.0
+
+    out, explain = _program(f, a, b)
+    np.testing.assert_allclose(out.numpy(), f(a, b).numpy(), rtol=1e-5 if dtype == irgrad.float32 else 1e-12)
+    assert "1 native call per run" in _forward_line(explain)
+
+
+@pytest.mark.parametrize("lead", [(), (6,), (2, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_layers_are_gemms_with_the_bias_written_first(lead, bias):
+    irgrad.manual_seed(1)
+    layer = irgrad.nn.Linear(8, 5, bias=bias)
+    x = irgrad.randn(*lead, 8)
+    out, explain = _program(lambda x: F.relu(layer(x)), x)
+    np.testing.assert_allclose(out.detach().numpy(), F.relu(layer(x)).detach().numpy(), rtol=1e-6, atol=1e-6)
+    assert "1 native call per run" in _forward_line(explain)
+
+
+def test_a_view_numpy_would_copy_is_copied_before_it_is_read():
+    """The issue's example: ``exp(x).permute(1, 0).reshape(12, 1)`` cannot be a view of
+    ``exp(x)``'s buffer; read as one, the matmul would get the wrong order."""
+    x, w = irgrad.randn(3, 4), irgrad.randn(1, 2)
+
+    def f(x, w):
+        return x.exp().permute(1, 0).reshape(12, 1) @ w
+
+    out, explain = _program(f, x, w)
+    np.testing.assert_allclose(out.numpy(), f(x, w).numpy(), rtol=1e-6)
+    assert "1 native call per run" in _forward_line(explain)
+
+
+def test_a_classifier_step_runs_as_one_native_call_and_trains_as_eager():
+    def make():
+        irgrad.manual_seed(2)
+        model = irgrad.nn.Sequential(irgrad.nn.Linear(20, 16), irgrad.nn.Tanh(), irgrad.nn.Linear(16, 4))
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x, y = irgrad.randn(8, 20), irgrad.randint(0, 4, (8,))
+
+        def step():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return model, step
+
+    eager_model, eager_step = make()
+    model, step = make()
+    compiled = irgrad.compile(step, backend="llvm")
+    for _ in range(4):
+        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
+    assert lines and all("1 native call per run" in line for line in lines)
+
+
+def test_a_bad_target_raises_the_eager_error_from_native_code():
+    logits = irgrad.randn(4, 3)
+
+    def f(logits, target):
+        return F.nll_loss(F.log_softmax(logits, dim=1), target)
+
+    compiled = irgrad.compile(f, backend="llvm")
+    good = irgrad.tensor([0, 2, 1, 2])
+    np.testing.assert_allclose(compiled(logits, good).item(), f(logits, good).item(), rtol=1e-6)
+    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+        compiled(logits, irgrad.tensor([0, 7, 1, 2]))
+
+
+def test_a_node_without_lowering_runs_with_numpy_between_two_native_calls():
+    x = irgrad.randn(5, 6)
+
+    def f(x):
+        return (x.exp() * 2.0).cumsum(dim=1).tanh() @ x.t()
+
+    out, explain = _program(f, x)
+    np.testing.assert_allclose(out.numpy(), f(x).numpy(), rtol=1e-5)
+    line = _forward_line(explain)
+    assert "2 native calls per run" in line and "no native lowering of cumsum" in line
+
+
+def test_two_threads_calling_one_program_use_their_own_arenas():
+    g = Graph("threads")
+    x = g.add_input("x", TensorType((256,), irgrad.float32))
+    e = g.add_op("exp", [x], {}, TensorType((256,), irgrad.float32))
+    s = g.add_op("sum", [e], {"dims": (0,), "keepdim": True}, TensorType((1,), irgrad.float32))
+    g.set_outputs([g.add_op("div", [e, s], {}, TensorType((256,), irgrad.float32))])
+    program = Program(fuse_reduction_prologues(fuse(g)))
+    assert program.plan.arena_bytes > 0
+    failures = []
+
+    def work(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(300):
+            data = rng.standard_normal(256).astype(np.float32)
+            (out,) = program([data])
+            if not np.allclose(out, interpret(g, [data])[0], rtol=1e-5):
+                failures.append(seed)
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+def test_inputs_of_another_layout_or_type_are_copied_or_refused():
+    g = Graph("inputs")
+    x = g.add_input("x", TensorType((3, 4), irgrad.float32))
+    g.set_outputs([g.add_op("neg", [x], {}, TensorType((3, 4), irgrad.float32))])
+    program = Program(g)
+    data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    strided = np.arange(24, dtype=np.float32).reshape(3, 8)[:, ::2]
+    assert not is_contiguous(strided.shape, tuple(s // 4 for s in strided.strides))
+    np.testing.assert_array_equal(program([strided])[0], -strided)
+    np.testing.assert_array_equal(program([data])[0], -data)
+    with pytest.raises(RuntimeError, match=r"input 0 is float64\[3, 4\], expected float32\[3, 4\]"):
+        program([np.zeros((3, 4))])
+
+
+@pytest.mark.parametrize(
+    "shape, dim", [((6, 5), 1), ((6, 5), -1), ((2, 4, 1), 1), ((3, 1, 4, 1, 1), 2), ((2, 3, 4), 1)]
+)
+def test_log_softmax_rows_are_found_along_any_dim(shape, dim):
+    """Found by the fuzzer: ``log_softmax`` over dim 1 of a (2, 4, 1) input (what
+    ``cross_entropy`` of a (N, C, d) input does) has rows of length 4, not 1."""
+    x = irgrad.randn(*shape)
+    out, _ = _program(lambda x: F.log_softmax(x, dim) * 1.5, x)
+    np.testing.assert_allclose(out.numpy(), (F.log_softmax(x, dim) * 1.5).numpy(), rtol=1e-6, atol=1e-6)
