@@ -301,3 +301,58 @@ def test_log_softmax_rows_are_found_along_any_dim(shape, dim):
     x = irgrad.randn(*shape)
     out, _ = _program(lambda x: F.log_softmax(x, dim) * 1.5, x)
     np.testing.assert_allclose(out.numpy(), (F.log_softmax(x, dim) * 1.5).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_cat_pad_and_slice_gradients_copy_through_strides_on_both_sides():
+    irgrad.manual_seed(3)
+    a = irgrad.randn(4, 6, requires_grad=True)
+    b = irgrad.randn(6, 3, requires_grad=True)
+
+    def f(a, b):
+        joined = irgrad.cat([a.t()[:, ::2], b.exp()], dim=1)  # strided and computed inputs
+        padded = F.pad(joined, (1, 2, 0, 1), value=-0.5)
+        return (padded[1:, 2:5] * 3.0).sum() + padded.tanh().sum()
+
+    compiled = irgrad.compile(f, backend="llvm")
+    out = compiled(a, b)
+    out.backward()
+    got = a.grad.numpy().copy(), b.grad.numpy().copy()
+    a.grad = b.grad = None
+    expected = f(a, b)
+    expected.backward()
+    np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-6)
+    np.testing.assert_allclose(got[0], a.grad.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got[1], b.grad.numpy(), rtol=1e-6, atol=1e-7)
+    for line in compiled.explain().splitlines():
+        if "native call" in line:
+            assert "1 native call per run" in line and "left to numpy" not in line, line
+
+
+def test_an_lstm_training_step_is_one_native_call_and_trains_as_eager():
+    def make():
+        irgrad.manual_seed(4)
+        lstm = irgrad.nn.LSTM(5, 8, batch_first=True)
+        head = irgrad.nn.Linear(8, 3)
+        params = list(lstm.parameters()) + list(head.parameters())
+        opt = irgrad.optim.SGD(params, lr=0.5)
+        x, y = irgrad.randn(4, 6, 5), irgrad.randint(0, 3, (4,))
+
+        def step():
+            opt.zero_grad()
+            out, _ = lstm(x)
+            loss = F.cross_entropy(head(out[:, -1]), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return params, step
+
+    eager_params, eager_step = make()
+    params, step = make()
+    compiled = irgrad.compile(step, backend="llvm")
+    for _ in range(3):
+        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
+    assert lines and all("1 native call per run" in line for line in lines)

@@ -153,3 +153,28 @@ def test_a_graph_that_cannot_be_built_at_another_size_runs_per_size(backend):
     graph could not be built (the program is only valid at the sizes it runs at); that
     is a reason to keep one graph per size, not a crash."""
     check_compiled(marked_input_unused, MARK_CALLS, backend=backend, train=True, mark_dynamic=[0], seed=32225)
+
+
+# --- found running whole graphs as native programs (seed 2029, 400 programs) -------------------------
+
+
+def zero_d_results(x0, i1, x2):
+    v0 = F.nll_loss(F.log_softmax(x0, dim=1), i1)
+    return torch.ones_like(x2), -v0, torch.div(i1.sum(), 3, rounding_mode="floor")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_zero_d_constants_and_results_keep_their_shape(backend):
+    """``np.ascontiguousarray`` turns a 0-d array into a 1-d one: a 0-d constant kept that
+    way was returned as shape [1], and broadcast a 0-d integer division to [1]."""
+    call = [np.zeros((2, 1), dtype=np.float32), np.array([0, 0]), np.array(0.0, dtype=np.float32)]
+    check_compiled(zero_d_results, [call, call], backend=backend, train=False, seed=26202)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_the_gradient_of_a_cat_of_empty_tensors(backend):
+    """Slices of an empty gradient start past the end of its (empty) buffer."""
+    call = [np.zeros((0, 1, 2, 2)), np.zeros((0, 1, 2, 2))]
+    check_compiled(
+        lambda x0, x1: torch.concat((x1, x0), -3), [call, call], backend=backend, train=True, seed=51144
+    )

@@ -95,6 +95,8 @@ def view_of(array: np.ndarray, place: Place) -> np.ndarray:
     """``place`` within ``array`` (its buffer, contiguous) as a numpy view."""
     if place.offset == 0 and array.shape == place.shape and is_contiguous(place.shape, place.strides):
         return array
+    if 0 in place.shape:  # no element to share (its offset may lie past an empty buffer)
+        return np.empty(place.shape, place.dtype)
     itemsize = place.dtype.itemsize
     return np.ndarray(
         place.shape,

@@ -61,8 +61,8 @@ def _dtype(node: Node) -> np.dtype:
 
 def schedule(graph: Graph, native: set[int]) -> list[int]:
     """A topological order running each kind (native, numpy) for as long as it can
-    before switching to the other; values with no step (inputs, constants, views) come
-    as soon as they can, effectful nodes in their original order."""
+    before switching to the other: inputs and constants first, views when nothing of
+    the current kind is ready, effectful nodes in their original order."""
     original = {nid: k for k, nid in enumerate(graph.order())}
     waiting = {nid: len(graph.nx._pred[nid]) for nid in original}
     after: dict[int, int] = {}  # effectful node -> the effectful node following it
@@ -77,22 +77,26 @@ def schedule(graph: Graph, native: set[int]) -> list[int]:
 
     def kind(nid: int) -> str:
         node = graph.node(nid)
-        if node.op in (INPUT, CONSTANT) or (node.op in OPS and OPS[node.op].view is not None):
-            return "free"
+        if node.op in (INPUT, CONSTANT):
+            return "source"
+        if node.op in OPS and OPS[node.op].view is not None:
+            return "view"  # no step, unless it needs a copy: when nothing of the current kind is ready
         return "native" if nid in native else "numpy"
 
-    ready = {"free": [], "native": [], "numpy": []}
+    ready = {"source": [], "view": [], "native": [], "numpy": []}
     for nid, count in waiting.items():
         if count == 0:
             heapq.heappush(ready[kind(nid)], (original[nid], nid))
     order, current = [], "numpy"
     while any(ready.values()):
-        if ready["free"]:
-            source = "free"
-        else:
-            if not ready[current]:
-                current = "native" if current == "numpy" else "numpy"
+        if ready["source"]:
+            source = "source"
+        elif ready[current]:
             source = current
+        elif ready["view"]:
+            source = "view"
+        else:
+            current = source = "native" if current == "numpy" else "numpy"
         _, nid = heapq.heappop(ready[source])
         order.append(nid)
         for m in [*graph.nx._succ[nid], *([after[nid]] if nid in after else [])]:
@@ -118,7 +122,9 @@ class Planner:
         return buffer.place()
 
     def _constant(self, value: np.ndarray) -> Place:
-        value = np.ascontiguousarray(value)
+        value = (
+            value if value.flags.c_contiguous else value.copy(order="C")
+        )  # (ascontiguousarray makes 0-d 1-d)
         return self._buffer(CONSTANT_BUFFER, value.shape, value.dtype, value=value)
 
     def _new_value(self, shape: tuple, dtype: np.dtype) -> Place:

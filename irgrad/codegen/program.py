@@ -36,10 +36,11 @@ from ..native import jit
 from ..ops import OPS
 from ..ops.scalar import Unsupported
 from .elementwise import RESERVED
+from .emission import OK_STATUS, Emission, Lowering, Operand
 from .layout import ALIGNMENT, ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Place, view_of
 from .plan import NativeStep, NumpyStep, Plan, Planner
 from .scalars import storage_type
-from .steps import OK_STATUS, Emission, Lowering, Operand, choose
+from .steps import choose
 
 _I8P = ir.PointerType(ir.IntType(8))
 _SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)

@@ -17,7 +17,6 @@ result, contiguous, at ``out``:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
@@ -31,49 +30,12 @@ from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from . import blas
 from .elementwise import ElementwiseLoops, LoopKernel, loop_nest, offset_function
+from .emission import I32, Emission, Lowering, Operand
 from .layout import Place
 from .lower import split_anchor
+from .movement import MOVEMENT_LOWERINGS
 from .reduce import ReductionLoops, is_map_reduce
 from .scalars import storage_type
-
-I32 = ir.IntType(32)
-OK_STATUS = -1  # what a routine returns when it found nothing wrong
-
-
-@dataclass
-class Operand:
-    """An argument or result inside the entry function: a pointer to its first element
-    (of its storage type) and its place."""
-
-    pointer: ir.Value
-    place: Place
-
-
-class Emission:
-    """What lowerings share while one entry function is emitted: its module, builder
-    and a counter naming the internal functions."""
-
-    def __init__(self, module: ir.Module, builder: ir.IRBuilder) -> None:
-        self.module, self.builder = module, builder
-        self._count = 0
-
-    def symbol(self, stem: str) -> str:
-        self._count += 1
-        return f"{stem}.{self._count}"
-
-
-class Lowering:
-    """A node's native code."""
-
-    name = "native"
-
-    def contiguous_args(self, args: list[Place]) -> list[bool]:
-        """Per argument, whether it must be contiguous (the planner copies it if not)."""
-        return [False] * len(args)
-
-    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
-        """Emit the node's code; return an i64 status (``OK_STATUS`` when fine) or None."""
-        raise NotImplementedError
 
 
 class LoopLowering(Lowering):
@@ -88,9 +50,26 @@ class LoopLowering(Lowering):
 
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
         layout = tuple(None if a.place.contiguous else a.place.strides for a in args)
-        fn = self.loops.define(at.module, at.symbol(self.loops.name), layout)
-        fn.linkage = "internal"
-        at.builder.call(fn, [a.pointer for a in args] + [out.pointer])
+        key = (type(self.loops).__name__, structure(self.loops.body), layout)
+
+        def build(builder: ir.IRBuilder, pointers) -> None:
+            self.loops.emit(builder, pointers[:-1], pointers[-1], layout)
+
+        at.call(key, self.loops.name, [a.pointer for a in args] + [out.pointer], build)
+
+
+def structure(body: Graph) -> tuple:
+    """What a body's code depends on, without its names: each node's op, attributes,
+    type, arguments (by position in the order) and constant value."""
+    order = body.order()
+    position = {nid: k for k, nid in enumerate(order)}
+    nodes = []
+    for nid in order:
+        node = body.node(nid)
+        value = None if node.value is None else (node.value.dtype.str, node.value.tobytes())
+        args = tuple(position[a] for a in body.args(nid))
+        nodes.append((node.op, repr(sorted(node.attrs.items())), node.type, args, value))
+    return tuple(nodes), tuple(position[o] for o in body.outputs), tuple(position[i] for i in body.inputs)
 
 
 def body_of(node: Node, arg_types: list, output_is_input: bool = False) -> Graph:
@@ -199,22 +178,28 @@ class GemmLowering(Lowering):
 
 def _fill_rows(at: Emission, out: Operand, bias: Operand | None) -> None:
     """Write ``bias`` (broadcast along the last dim) or zeros into every row of ``out``."""
-    b_ = at.builder
     n = out.place.shape[-1]
     rows = math.prod(out.place.shape[:-1])
     if rows * n == 0:
         return
-    indices: list[ir.Value] = []
+    dtype = out.place.dtype
+    bias_stride = None if bias is None else bias.place.strides[-1]
 
-    def element() -> None:
-        row, col = indices
-        if bias is None:
-            value = ir.Constant(storage_type(out.place.dtype), 0.0)
-        else:
-            value = b_.load(b_.gep(bias.pointer, [b_.mul(col, const(bias.place.strides[-1]))]))
-        b_.store(value, b_.gep(out.pointer, [b_.add(b_.mul(row, const(n)), col)]))
+    def build(builder: ir.IRBuilder, pointers) -> None:
+        indices: list[ir.Value] = []
 
-    loop_nest(b_, (rows, n), indices, element, "fill")
+        def element() -> None:
+            row, col = indices
+            if bias_stride is None:
+                value = ir.Constant(storage_type(dtype), 0.0)
+            else:
+                value = builder.load(builder.gep(pointers[1], [builder.mul(col, const(bias_stride))]))
+            builder.store(value, builder.gep(pointers[0], [builder.add(builder.mul(row, const(n)), col)]))
+
+        loop_nest(builder, (rows, n), indices, element, "fill")
+
+    operands = [out.pointer] + ([] if bias is None else [bias.pointer])
+    at.call(("fill_rows", rows, n, bias_stride, dtype.str), "fill_rows", operands, build)
 
 
 # --- irgrad's own native kernels as routines ------------------------------------------------------
@@ -301,6 +286,8 @@ def _choose(node: Node, arg_types: list) -> Lowering | str:
         return _gemm(node, arg_types)
     if node.op in ROUTINES:
         return _routine(node, arg_types)
+    if node.op in MOVEMENT_LOWERINGS:
+        return MOVEMENT_LOWERINGS[node.op](node, arg_types)
     return f"no native lowering of {node.op}"
 
 

@@ -1,0 +1,69 @@
+"""What every native lowering shares: its operands, the function being emitted, and
+the interface a lowering implements (see :mod:`.steps`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import llvmlite.ir as ir
+
+from .layout import Place
+
+I32 = ir.IntType(32)
+OK_STATUS = -1  # what a routine returns when it found nothing wrong
+
+
+@dataclass
+class Operand:
+    """An argument or result inside the entry function: a pointer to its first element
+    (of its storage type) and its place."""
+
+    pointer: ir.Value
+    place: Place
+
+
+class Emission:
+    """What lowerings share while one entry function is emitted: its module and builder,
+    and the module's kernels: loop nests emitted once per distinct key as internal
+    functions the entry calls.  An LSTM's time steps run the same kernels on the same
+    shapes; each is emitted, and optimized by LLVM, once (``noinline`` keeps LLVM
+    from copying it back into every call site)."""
+
+    def __init__(self, module: ir.Module, builder: ir.IRBuilder) -> None:
+        self.module, self.builder = module, builder
+        self._kernels: dict = {}
+
+    def kernel(self, key: tuple, name: str, pointer_types: list, build: Callable) -> ir.Function:
+        """The internal function ``void f(pointers...)`` for ``key``; ``build(builder, args)``
+        emits its body the first time (it must depend on nothing but ``key``)."""
+        fn = self._kernels.get(key)
+        if fn is None:
+            symbol = f"{name}.{len(self._kernels)}"
+            fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), pointer_types), symbol)
+            fn.linkage = "internal"
+            fn.attributes.add("noinline")
+            builder = ir.IRBuilder(fn.append_basic_block("entry"))
+            build(builder, fn.args)
+            builder.ret_void()
+            self._kernels[key] = fn
+        return fn
+
+    def call(self, key: tuple, name: str, operands: list, build: Callable) -> None:
+        """Call the kernel for ``key`` on ``operands`` (pointers), emitting it if new."""
+        fn = self.kernel(key, name, [o.type for o in operands], build)
+        self.builder.call(fn, operands)
+
+
+class Lowering:
+    """A node's native code."""
+
+    name = "native"
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        """Per argument, whether it must be contiguous (the planner copies it if not)."""
+        return [False] * len(args)
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        """Emit the node's code; return an i64 status (``OK_STATUS`` when fine) or None."""
+        raise NotImplementedError

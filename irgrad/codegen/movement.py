@@ -1,0 +1,190 @@
+"""Native data movement and recurrent cells: copies through strides on both sides.
+
+``cat`` copies each input into its slab of the result, ``slice_grad`` zeroes its
+result and copies the gradient into the slice, ``pad`` fills its result and copies
+its input into the middle: each a loop nest over the source reading and writing
+through strides (the destination's from the result's view rules, so the copy lands
+exactly where numpy's assignment would put it).  ``lstm_cell`` is one loop over the
+cell's rows and units, computing the gates with the scalar rules of ``sigmoid`` and
+``tanh`` (the same definitions every elementwise kernel uses).
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+import numpy as np
+
+from ..ir.graph import Node
+from ..ops import OPS
+from ..ops.movement import sliced_shape
+from ..ops.strides import slice_layout
+from .elementwise import coalesce, loop_nest, offset_function, store
+from .emission import Emission, Lowering, Operand
+from .scalars import LlvmScalars, Value, storage_type
+
+
+def copy_strided(at: Emission, source: Operand, target: Operand, shape: tuple, target_strides: tuple) -> None:
+    """Copy ``source`` (all of it, through its strides) into ``target``'s memory seen
+    with ``shape`` and ``target_strides``."""
+    if 0 in shape:
+        return
+    dims, (read, write) = coalesce(tuple(shape), [source.place.strides, tuple(target_strides)])
+
+    def build(builder: ir.IRBuilder, pointers) -> None:
+        indices: list[ir.Value] = []
+        offset = offset_function(builder, indices)
+
+        def element() -> None:
+            value = builder.load(builder.gep(pointers[0], [offset(read)]))
+            builder.store(value, builder.gep(pointers[1], [offset(write)]))
+
+        loop_nest(builder, dims, indices, element, "copy")
+
+    key = ("copy", dims, read, write, source.place.dtype.str)
+    at.call(key, "copy", [source.pointer, target.pointer], build)
+
+
+def fill(at: Emission, out: Operand, value: float | int) -> None:
+    """Write ``value`` into every element of ``out`` (contiguous)."""
+    size = int(np.prod(out.place.shape, dtype=np.int64))
+    if size == 0:
+        return
+    dtype = out.place.dtype
+    value = float(value) if dtype.kind == "f" else int(value)
+
+    def build(builder: ir.IRBuilder, pointers) -> None:
+        indices: list[ir.Value] = []
+        constant = ir.Constant(storage_type(dtype), value)
+
+        def element() -> None:
+            builder.store(constant, builder.gep(pointers[0], list(indices)))
+
+        loop_nest(builder, (size,), indices, element, "fill")
+
+    at.call(("fill", size, dtype.str, repr(value)), "fill", [out.pointer], build)
+
+
+def _offset_pointer(at: Emission, operand: Operand, offset: int) -> Operand:
+    if not offset:
+        return operand
+    pointer = at.builder.gep(operand.pointer, [ir.Constant(ir.IntType(64), offset)])
+    return Operand(pointer, operand.place)
+
+
+class CatLowering(Lowering):
+    """``cat(xs, dim)``: each input copied into its slab of the result."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "cat"
+        self.dim = node.attrs["dim"] % len(node.type.shape)
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        strides = out.place.strides
+        start = 0
+        for x in args:
+            copy_strided(at, x, _offset_pointer(at, out, start * strides[self.dim]), x.place.shape, strides)
+            start += x.place.shape[self.dim]
+
+
+class SliceGradLowering(Lowering):
+    """``slice_grad(g, shape, index)``: zeros, with ``g`` copied into ``[index]``."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "slice_grad"
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        (g,) = args
+        fill(at, out, 0)
+        offset, strides = slice_layout(out.place.shape, out.place.strides, self.node.attrs["index"])
+        copy_strided(at, g, _offset_pointer(at, out, offset), g.place.shape, strides)
+
+
+class PadLowering(Lowering):
+    """``pad(x, widths, value)``: ``value`` everywhere, ``x`` copied into the middle."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "pad"
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        (x,) = args
+        fill(at, out, self.node.attrs["value"])
+        strides = out.place.strides
+        offset = sum(before * s for (before, _), s in zip(self.node.attrs["widths"], strides))
+        copy_strided(at, x, _offset_pointer(at, out, offset), x.place.shape, strides)
+
+
+class LstmCellLowering(Lowering):
+    """``lstm_cell(gates, c)``: per row and unit, ``c' = σ(f)·c + σ(i)·tanh(g)`` and
+    ``h' = σ(o)·tanh(c')``, written as ``[h' | c']``; the gates and the cell state are
+    read contiguous."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "lstm_cell"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [True, True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        gates, c = args
+        size = c.place.shape[-1]
+        rows = int(np.prod(c.place.shape[:-1], dtype=np.int64))
+        if rows * size == 0:
+            return
+        dtype = c.place.dtype
+
+        def build(builder: ir.IRBuilder, pointers) -> None:
+            gates_at, c_at, out_at = pointers
+            S = LlvmScalars(builder)
+            sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
+            indices: list[ir.Value] = []
+
+            def position(row_length: int, column: int) -> ir.Value:
+                row, unit = indices
+                start = builder.mul(row, ir.Constant(ir.IntType(64), row_length))
+                return builder.add(start, builder.add(unit, ir.Constant(ir.IntType(64), column)))
+
+            def gate(k: int) -> Value:
+                return Value(builder.load(builder.gep(gates_at, [position(4 * size, k * size)])), dtype, 1)
+
+            def element() -> None:
+                i, f, o = (sigmoid(S, gate(k)) for k in (0, 1, 3))
+                g = tanh(S, gate(2))
+                cell = Value(builder.load(builder.gep(c_at, [position(size, 0)])), dtype, 1)
+                c_new = S.add(S.mul(f, cell), S.mul(i, g))
+                h_new = S.mul(o, tanh(S, c_new))
+                store(builder, c_new.ir, dtype, builder.gep(out_at, [position(2 * size, size)]))
+                store(builder, h_new.ir, dtype, builder.gep(out_at, [position(2 * size, 0)]))
+
+            loop_nest(builder, (rows, size), indices, element, "cell")
+
+        at.call(
+            ("lstm_cell", rows, size, dtype.str), "lstm_cell", [gates.pointer, c.pointer, out.pointer], build
+        )
+
+
+def _cat(node: Node, arg_types: list) -> Lowering | str:
+    if any(t.dtype is not node.type.dtype for t in arg_types):
+        return "cat of mixed dtypes"
+    return CatLowering(node)
+
+
+def _slice_grad(node: Node, arg_types: list) -> Lowering | str:
+    expected = sliced_shape(tuple(node.attrs["shape"]), node.attrs["index"])
+    if tuple(arg_types[0].shape) != expected:
+        return f"slice_grad of a {tuple(arg_types[0].shape)} gradient broadcast into {expected}"
+    return SliceGradLowering(node)
+
+
+def _pad(node: Node, arg_types: list) -> Lowering | str:
+    dtype, value = np.dtype(node.type.dtype.np), node.attrs["value"]
+    if dtype.kind == "b" or (dtype.kind in "iu" and value != int(value)):
+        return f"pad of {dtype} with {value!r}"
+    return PadLowering(node)
+
+
+def _lstm_cell(node: Node, arg_types: list) -> Lowering | str:
+    dtype = np.dtype(node.type.dtype.np)
+    return LstmCellLowering(node) if dtype.kind == "f" else f"lstm_cell of {dtype}"
+
+
+MOVEMENT_LOWERINGS = {"cat": _cat, "slice_grad": _slice_grad, "pad": _pad, "lstm_cell": _lstm_cell}
