@@ -356,3 +356,25 @@ def test_an_lstm_training_step_is_one_native_call_and_trains_as_eager():
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
     lines = [line for line in compiled.explain().splitlines() if "native call" in line]
     assert lines and all("1 native call per run" in line for line in lines)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 7), min_size=1, max_size=4),
+    st.data(),
+    st.sampled_from(["sum", "amax", "amin"]),
+    st.sampled_from([irgrad.float32, irgrad.float64]),
+)
+def test_reductions_over_outer_dims_walk_rows_in_order_and_match_numpy(shape, data, op, dtype):
+    """A sum over the rows of a row-major matrix (a bias gradient) keeps one running
+    value per column and reads each row in order; any dims, any op, same values."""
+    shape = tuple(shape)
+    dims = tuple(sorted(data.draw(st.sets(st.integers(0, len(shape) - 1), min_size=1))))
+    g = Graph("reduce")
+    x = g.add_input("x", TensorType(shape, dtype))
+    e = g.add_op("exp", [x], {}, TensorType(shape, dtype))
+    kept = tuple(n for k, n in enumerate(shape) if k not in dims)
+    g.set_outputs([g.add_op(op, [e], {"dims": dims, "keepdim": False}, TensorType(kept, dtype))])
+    value = np.random.default_rng(len(shape)).standard_normal(shape).astype(np.dtype(dtype.np))
+    (got,) = Program(fuse_reduction_prologues(fuse(g)))([value])
+    np.testing.assert_allclose(got, interpret(g, [value])[0], rtol=1e-6)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..dtypes import from_numpy_dtype
 from ..ir.graph import FUSED, Graph, Node
-from ..native.loops import I64, for_range_carrying
+from ..native.loops import I64, for_range, for_range_carrying
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import contiguous_strides
@@ -106,13 +106,20 @@ class ReductionLoops(LoopKernel):
         )
         if 0 in outer:
             return
-        at.strides = [o + i for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
-        out_offset_strides = outer_strides[-1]
         accumulator = _F64 if reduction.combine == "add" else self.out_dtype
         combine = OPS[reduction.combine].scalar
         indices: list[ir.Value] = []
         offset = offset_function(builder, indices)
         S = LlvmScalars(builder)
+        kept_size = int(np.prod(outer, dtype=np.int64))
+        if kept_size <= _MOST_COLUMNS and _walks_kept_fastest(at.strides, kept, space):
+            at.strides = [i + o for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
+            columns = _Columns(builder, S, accumulator, self.out_dtype, kept_size, reduction.identity)
+            columns.fold(inner, outer, indices, offset, lambda: at.emit(builder, inputs, offset), combine)
+            columns.store(out)
+            return
+        at.strides = [o + i for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
+        out_offset_strides = outer_strides[-1]
 
         def fold(level: int, running: ir.Value) -> ir.Value:
             if level == len(inner):
@@ -146,3 +153,56 @@ class ReductionKernel(ReductionLoops, NativeKernel):
     """:class:`ReductionLoops` compiled on its own."""
 
     prefix = "reduce"
+
+
+# Kept positions whose running values a column-wise reduction keeps on the stack.
+_MOST_COLUMNS = 8192
+
+
+def _walks_kept_fastest(strides: list[tuple[int, ...]], kept: list[int], space: tuple) -> bool:
+    """Whether the inputs' smallest step is along a kept dimension: a sum over the rows
+    of a row-major matrix then reads memory in order only when it walks the kept
+    dimension innermost (all columns' running sums at once), not column by column."""
+    best = None
+    for load in strides:
+        for k, stride in enumerate(load):
+            if stride and space[k] > 1 and (best is None or abs(stride) < best[0]):
+                best = (abs(stride), k)
+    return best is not None and best[1] in kept
+
+
+class _Columns:
+    """A reduction that walks the reduced dimensions outside and the kept ones inside,
+    with one running value per kept position in a stack array: each row of a
+    row-major input is read in order and folded into every column's running value at
+    once, which the loop vectorizer widens."""
+
+    def __init__(self, builder, S, accumulator: np.dtype, out_dtype: np.dtype, size: int, identity) -> None:
+        self.builder, self.S = builder, S
+        self.accumulator, self.out_dtype, self.size = accumulator, out_dtype, size
+        self.type = llvm_type(accumulator)
+        self.running = builder.alloca(self.type, size=size, name="columns")
+        with for_range(builder, ir.Constant(I64, size), "init") as k:
+            builder.store(ir.Constant(self.type, identity), builder.gep(self.running, [k], inbounds=True))
+
+    def fold(self, reduced, kept, indices, offset, value_here, combine) -> None:
+        builder, S = self.builder, self.S
+        column_strides = contiguous_strides(kept)
+
+        def element() -> None:
+            column = offset((0,) * len(reduced) + column_strides)
+            slot = builder.gep(self.running, [column], inbounds=True)
+            value = value_here()
+            if value.dtype != self.accumulator:
+                value = S.cast(value, from_numpy_dtype(self.accumulator))
+            builder.store(combine(S, Value(builder.load(slot), self.accumulator), value).ir, slot)
+
+        loop_nest(builder, tuple(reduced) + tuple(kept), indices, element, "c")
+
+    def store(self, out) -> None:
+        builder, S = self.builder, self.S
+        with for_range(builder, ir.Constant(I64, self.size), "columns.out") as k:
+            total = Value(builder.load(builder.gep(self.running, [k], inbounds=True)), self.accumulator)
+            if self.accumulator != self.out_dtype:
+                total = S.cast(total, from_numpy_dtype(self.out_dtype))
+            store(builder, total.ir, self.out_dtype, builder.gep(out, [k], inbounds=True))
