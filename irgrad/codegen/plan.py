@@ -166,7 +166,9 @@ class Planner:
                 continue
             args = [self.places[a] for a in graph.args(nid)]
             op = OPS.get(node.op)
-            if op is not None and op.view is not None:
+            if self._copy_of_temporary(node):
+                self.places[nid] = args[0]
+            elif op is not None and op.view is not None:
                 self.places[nid] = self._view(node, op, args[0])
             elif nid in self.lowerings:
                 self.places[nid] = self._lowered(node, self.lowerings[nid], args)
@@ -179,6 +181,20 @@ class Planner:
         self._externals()
         plan.arena_bytes = pack_arena(plan.buffers, self.defined)
         return plan
+
+    def _copy_of_temporary(self, node: Node) -> bool:
+        """A ``copy`` of a value a native step wrote into its own buffer, which nothing
+        else reads: that buffer is already the fresh copy (a gradient handed to
+        ``.grad`` is such a copy of the backward's result)."""
+        if node.op != "copy":
+            return False
+        (source,) = self.graph.args(node.id)
+        return (
+            source in self.lowerings
+            and source not in self.graph.outputs
+            and self.graph.users(source) == [node.id]
+            and self.places[source].contiguous
+        )
 
     def _view(self, node: Node, op, source: Place) -> Place:
         layout = op.view(source.shape, source.strides, **node.attrs)

@@ -121,15 +121,22 @@ class ReductionLoops(LoopKernel):
         at.strides = [o + i for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
         out_offset_strides = outer_strides[-1]
 
+        blocked = reduction.combine == "add" and accumulator != self.out_dtype and inner
+
+        def fold_value(running: Value) -> ir.Value:
+            value = at.emit(builder, inputs, offset)
+            if value.dtype != running.dtype:
+                value = S.cast(value, from_numpy_dtype(running.dtype))
+            folded = combine(S, running, value).ir
+            if isinstance(folded, ir.Instruction) and folded.opname == "fadd":
+                folded.flags.append("reassoc")  # lets the vectorizer keep partial sums in lanes
+            return folded
+
         def fold(level: int, running: ir.Value) -> ir.Value:
             if level == len(inner):
-                value = at.emit(builder, inputs, offset)
-                if value.dtype != accumulator:
-                    value = S.cast(value, from_numpy_dtype(accumulator))
-                folded = combine(S, Value(running, accumulator), value).ir
-                if isinstance(folded, ir.Instruction) and folded.opname == "fadd":
-                    folded.flags.append("reassoc")  # lets the vectorizer keep partial sums in lanes
-                return folded
+                return fold_value(Value(running, accumulator))
+            if blocked and level == len(inner) - 1:
+                return _fold_blocks(builder, S, self.out_dtype, inner[level], indices, running, fold_value)
             with for_range_carrying(builder, ir.Constant(I64, inner[level]), [running], f"r{level}") as (
                 i,
                 carried,
@@ -154,6 +161,32 @@ class ReductionKernel(ReductionLoops, NativeKernel):
 
     prefix = "reduce"
 
+
+def _fold_blocks(
+    builder, S, low_dtype: np.dtype, count: int, indices: list, running: ir.Value, fold_value
+) -> ir.Value:
+    """The innermost reduced loop of a float32 sum: blocks of ``_BLOCK`` elements
+    summed in float32 (vector lanes of the data's own width, so the loop vectorizes
+    as widely as its elementwise prologue), each block's sum added in float64."""
+    low = llvm_type(low_dtype)
+    blocks = ir.Constant(I64, -(-count // _BLOCK))
+    with for_range_carrying(builder, blocks, [running], "blocks") as (block, carried):
+        start = builder.mul(block, ir.Constant(I64, _BLOCK))
+        left = builder.sub(ir.Constant(I64, count), start)
+        size = builder.select(
+            builder.icmp_signed("<", left, ir.Constant(I64, _BLOCK)), left, ir.Constant(I64, _BLOCK)
+        )
+        with for_range_carrying(builder, size, [ir.Constant(low, 0.0)], "block") as (j, partial):
+            indices.append(builder.add(start, j))
+            partial[0] = fold_value(Value(partial[0], low_dtype))
+            indices.pop()
+        wide = S.cast(Value(partial[0], low_dtype), from_numpy_dtype(_F64)).ir
+        carried[0] = builder.fadd(carried[0], wide)
+    return carried[0]
+
+
+# A float32 sum's block: summed in float32 lanes, then added to a float64 total.
+_BLOCK = 1024
 
 # Kept positions whose running values a column-wise reduction keeps on the stack.
 _MOST_COLUMNS = 8192
