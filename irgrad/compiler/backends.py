@@ -77,14 +77,16 @@ class LlvmBackend(Backend):
 
     def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
         from ..codegen import Lowering, Program, fuse_reduction_prologues
+        from ..codegen.decompose import decompose_unlowered
         from ..native import jit
         from ..passes import fuse
 
         before = dataclasses.replace(jit.STATS)
-        fused = fuse_reduction_prologues(fuse(graph))
+        static = _static(graph)
+        fused = fuse_reduction_prologues(fuse(decompose_unlowered(graph) if static else graph))
         if dumper is not None:
             dumper.write(f"{graph.name}-fused", fused)
-        if _static(fused):
+        if static:
             try:
                 program = Program(fused)
             except (Unsupported, CodeMemoryFull) as reason:

@@ -113,6 +113,53 @@ def _extremum_vjp(F, g, c):
     return (F.mul(F.broadcast_to(share, shape=shape), mask),)
 
 
+# --- decompositions of the composite primitives into simpler ones (OpDef.decompose) ---
+
+
+def _shifted(F, x, dims: tuple):
+    """``x`` less its maximum over ``dims`` (by 0 where that maximum is -inf), as the
+    kernels shift: a row of -inf stays -inf, and NaN propagates."""
+    peak = F.amax(x, dims=dims, keepdim=True)
+    return F.sub(x, F.where(F.eq(peak, -np.inf), 0.0, peak))
+
+
+def _one_row_dim(x, dim: int) -> tuple | None:
+    """``(dim,)`` normalised, or None for a 0-d or empty input (the kernels' special cases)."""
+    shape = x.shape
+    if not shape or 0 in shape:
+        return None
+    return (dim % len(shape),)
+
+
+def _softmax_parts(F, x, *, dim):
+    dims = _one_row_dim(x, dim)
+    if dims is None:
+        return None
+    e = F.exp(_shifted(F, x, dims))
+    return F.div(e, F.sum(e, dims=dims, keepdim=True))
+
+
+def _log_softmax_parts(F, x, *, dim):
+    dims = _one_row_dim(x, dim)
+    if dims is None:
+        return None
+    shifted = _shifted(F, x, dims)
+    return F.sub(shifted, F.log(F.sum(F.exp(shifted), dims=dims, keepdim=True)))
+
+
+def _logsumexp_parts(F, x, *, dims, keepdim):
+    shape = x.shape
+    if not shape or 0 in shape or not dims:
+        return None
+    dims = tuple(sorted(d % len(shape) for d in dims))
+    peak = F.amax(x, dims=dims, keepdim=True)
+    shift = F.where(F.isinf(peak), 0.0, peak)
+    out = F.add(F.log(F.sum(F.exp(F.sub(x, shift)), dims=dims, keepdim=True)), shift)
+    if keepdim:
+        return out
+    return F.reshape(out, shape=tuple(n for k, n in enumerate(shape) if k not in dims))
+
+
 def _logsumexp_kernel(x, *, dims, keepdim):
     # Shifted by the max (rows of +-inf shift by 0: -inf stays -inf, +inf gives +inf);
     # an empty reduction is log(0) = -inf, as in torch.
@@ -153,6 +200,7 @@ register(
         _infer_logsumexp,
         _logsumexp_vjp,
         save_inputs=True,
+        decompose=_logsumexp_parts,
         doc="log(sum(exp(x))) over `dims`, shifted by the max (by 0 where the max is infinite).",
     )
 )
@@ -312,6 +360,7 @@ register(
         _infer_softmax,
         _log_softmax_vjp,
         save_output=True,
+        decompose=_log_softmax_parts,
         doc="x - logsumexp(x) along `dim`, shifted by the max so logits of 1000 stay finite.",
     )
 )
@@ -323,6 +372,7 @@ register(
         _infer_softmax,
         _softmax_vjp,
         save_output=True,
+        decompose=_softmax_parts,
         doc="exp(x) / sum(exp(x)) along `dim`, shifted by the max.",
     )
 )

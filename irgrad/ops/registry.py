@@ -24,6 +24,11 @@ output's layout within its first input's memory, in elements, or None where nump
 would copy (see :mod:`irgrad.ops.strides`): what a code generator needs to read a
 view in place, and what makes an op a view for dispatch and memory planning.
 
+``decompose(F, *xs, **attrs)`` (a composite primitive's) builds the op from simpler
+primitives with the op namespace ``F`` (as gradient rules do), or returns None where
+it does not apply: what a backend with no routine for the op lowers instead, so the
+parts fuse with their neighbours.
+
 ``index_bounds(metas, attrs) -> {input position: exclusive bound}`` says which inputs
 hold indices into another input and the bound their values must stay under (what
 validation draws new index values from).
@@ -115,6 +120,7 @@ class OpDef:
     scalar: Callable[..., Any] | None = None
     reduction: Reduction | None = None
     view: Callable[..., tuple[int, tuple[int, ...]] | None] | None = None
+    decompose: Callable[..., Any] | None = None
     raises: bool = False  # a check: its error must happen even when its value is unused
     doc: str = field(default="", repr=False)
 
