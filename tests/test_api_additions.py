@@ -217,3 +217,15 @@ def test_unique_matches_torch(compare):
     compare(lambda lib, t: lib.unique(t, return_inverse=True, return_counts=True), x, grad=False)
     compare(lambda lib, t: t.unique(dim=1, return_counts=True), x, grad=False)
     compare(lambda lib, t: lib.unique(t, dim=0, return_inverse=True), x, grad=False)
+
+
+@pytest.mark.parametrize("dtype", [irgrad.bool, irgrad.int32, irgrad.float64])
+def test_triu_and_tril_keep_their_input_dtype(dtype):
+    """A causal mask ``triu(ones(T, T, dtype=bool), 1)`` must stay bool (attention refuses
+    an int64 mask), as in PyTorch."""
+    ones = irgrad.ones(3, 3, dtype=dtype)
+    for result in (irgrad.triu(ones, diagonal=1), irgrad.tril(ones)):
+        assert result.dtype == dtype
+    np.testing.assert_array_equal(
+        irgrad.triu(ones, diagonal=1).numpy(), np.triu(np.ones((3, 3)), 1).astype(dtype.np)
+    )

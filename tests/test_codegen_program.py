@@ -419,3 +419,111 @@ def test_a_gradient_handed_to_grad_is_written_once_not_copied():
     compiled()
     np.testing.assert_allclose(x.detach().numpy(), before - 0.1 * x.grad.numpy(), rtol=1e-6, atol=1e-7)
     assert not np.shares_memory(x.grad.numpy(), x.detach().numpy())
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+@pytest.mark.parametrize("id_dtype", [irgrad.int64, irgrad.int32])
+def test_embeddings_and_their_gradients_run_natively(padding_idx, id_dtype):
+    irgrad.manual_seed(6)
+    table = irgrad.nn.Embedding(7, 5, padding_idx=padding_idx)
+    ids = irgrad.tensor([[0, 2, 6], [2, 2, 1]], dtype=id_dtype)  # repeats accumulate
+
+    def f(ids):
+        return (table(ids).tanh() * 3.0).sum()
+
+    compiled = irgrad.compile(f, backend="llvm")
+    out = compiled(ids)
+    out.backward()
+    got = table.weight.grad.numpy().copy()
+    table.weight.grad = None
+    expected = f(ids)
+    expected.backward()
+    np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-6)
+    np.testing.assert_allclose(got, table.weight.grad.numpy(), rtol=1e-6, atol=1e-7)
+    for line in compiled.explain().splitlines():
+        if "native call" in line:
+            assert "1 native call per run" in line and "embedding" not in line, line
+    with pytest.raises(IndexError, match="index out of range in self"):
+        compiled(irgrad.tensor([[0, 7, 1], [1, 1, 1]], dtype=id_dtype))
+    with pytest.raises(IndexError, match="index out of range in self"):
+        compiled(irgrad.tensor([[0, -1, 1], [1, 1, 1]], dtype=id_dtype))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    st.data(),
+    st.sampled_from([np.bool_, np.int32, np.int64, np.uint8]),
+    st.sampled_from(["sum", "amax", "amin"]),
+)
+def test_integer_and_bool_reductions_run_natively_as_numpy_computes_them(shape, data, dtype, op):
+    shape = tuple(shape)
+    if op != "sum" and dtype == np.bool_:
+        return
+    dims = tuple(sorted(data.draw(st.sets(st.integers(0, len(shape) - 1), min_size=1))))
+    rng = np.random.default_rng(len(shape))
+    value = (rng.integers(0, 2, shape) if dtype == np.bool_ else rng.integers(-100, 100, shape)).astype(dtype)
+    meta = OPS[op].infer(
+        TensorType(shape, irgrad.dtypes.from_numpy_dtype(value.dtype)), dims=dims, keepdim=False
+    )
+    g = Graph("ints")
+    x = g.add_input("x", TensorType(shape, irgrad.dtypes.from_numpy_dtype(value.dtype)))
+    g.set_outputs(
+        [g.add_op(op, [x], {"dims": dims, "keepdim": False}, TensorType(tuple(meta.shape), meta.dtype))]
+    )
+    program = Program(g)
+    assert program.report.segments == 1 and not program.report.numpy_nodes
+    (got,) = program([value])
+    expected = interpret(g, [value])[0]
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_small_gpt_training_step_is_one_native_call_and_trains_as_eager():
+    """Embeddings, layer norms, causal attention, GELU MLP, cross-entropy.  (SGD with
+    momentum, not Adam: the attention's key bias has an exactly-zero gradient eagerly and
+    rounding noise compiled, which Adam's normalisation turns into steps of size lr.)"""
+    vocab, width, length, batch = 23, 16, 6, 3
+
+    class Block(irgrad.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = irgrad.nn.LayerNorm(width), irgrad.nn.LayerNorm(width)
+            self.attn = irgrad.nn.MultiheadAttention(width, 2, batch_first=True)
+            self.mlp = irgrad.nn.Sequential(
+                irgrad.nn.Linear(width, 4 * width), irgrad.nn.GELU(), irgrad.nn.Linear(4 * width, width)
+            )
+
+        def forward(self, x, mask):
+            h = self.ln1(x)
+            x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+            return x + self.mlp(self.ln2(x))
+
+    def make():
+        irgrad.manual_seed(7)
+        tok, pos, block = irgrad.nn.Embedding(vocab, width), irgrad.nn.Embedding(length, width), Block()
+        head = irgrad.nn.Linear(width, vocab)
+        params = [*tok.parameters(), *pos.parameters(), *block.parameters(), *head.parameters()]
+        opt = irgrad.optim.SGD(params, lr=0.1, momentum=0.9)
+        ids, targets = irgrad.randint(0, vocab, (batch, length)), irgrad.randint(0, vocab, (batch, length))
+
+        def step():
+            opt.zero_grad()
+            mask = irgrad.triu(irgrad.ones(length, length, dtype=irgrad.bool), diagonal=1)
+            x = tok(ids) + pos(irgrad.arange(length))
+            loss = F.cross_entropy(head(block(x, mask)).reshape(-1, vocab), targets.reshape(-1))
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return params, step
+
+    eager_params, eager_step = make()
+    params, step = make()
+    compiled = irgrad.compile(step, backend="llvm")
+    for _ in range(3):
+        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
+    assert lines and all("1 native call per run" in line for line in lines)

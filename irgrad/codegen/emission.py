@@ -34,25 +34,37 @@ class Emission:
         self.module, self.builder = module, builder
         self._kernels: dict = {}
 
-    def kernel(self, key: tuple, name: str, pointer_types: list, build: Callable) -> ir.Function:
-        """The internal function ``void f(pointers...)`` for ``key``; ``build(builder, args)``
-        emits its body the first time (it must depend on nothing but ``key``)."""
+    def kernel(
+        self, key: tuple, name: str, pointer_types: list, build: Callable, status: bool = False
+    ) -> ir.Function:
+        """The internal function ``void f(pointers...)`` for ``key`` (``i64 f(...)`` with a
+        ``status``: ``build`` then returns the value to return, ``OK_STATUS`` when fine);
+        ``build(builder, args)`` emits its body the first time (it must depend on
+        nothing but ``key``)."""
         fn = self._kernels.get(key)
         if fn is None:
             symbol = f"{name}.{len(self._kernels)}"
-            fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), pointer_types), symbol)
+            returns = ir.IntType(64) if status else ir.VoidType()
+            fn = ir.Function(self.module, ir.FunctionType(returns, pointer_types), symbol)
             fn.linkage = "internal"
             fn.attributes.add("noinline")
             builder = ir.IRBuilder(fn.append_basic_block("entry"))
-            build(builder, fn.args)
-            builder.ret_void()
+            result = build(builder, fn.args)
+            if status:
+                builder.ret(result)
+            else:
+                builder.ret_void()
             self._kernels[key] = fn
         return fn
 
-    def call(self, key: tuple, name: str, operands: list, build: Callable) -> None:
-        """Call the kernel for ``key`` on ``operands`` (pointers), emitting it if new."""
-        fn = self.kernel(key, name, [o.type for o in operands], build)
-        self.builder.call(fn, operands)
+    def call(
+        self, key: tuple, name: str, operands: list, build: Callable, status: bool = False
+    ) -> ir.Value | None:
+        """Call the kernel for ``key`` on ``operands`` (pointers), emitting it if new; its
+        status when it has one."""
+        fn = self.kernel(key, name, [o.type for o in operands], build, status)
+        result = self.builder.call(fn, operands)
+        return result if status else None
 
 
 class Lowering:

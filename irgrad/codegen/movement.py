@@ -15,11 +15,12 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..ir.graph import Node
+from ..native.loops import for_range
 from ..ops import OPS
 from ..ops.movement import sliced_shape
 from ..ops.strides import slice_layout
 from .elementwise import coalesce, loop_nest, offset_function, store
-from .emission import Emission, Lowering, Operand
+from .emission import OK_STATUS, Emission, Lowering, Operand
 from .scalars import LlvmScalars, Value, storage_type
 
 
@@ -162,6 +163,143 @@ class LstmCellLowering(Lowering):
         )
 
 
+def _checked_ids(builder: ir.IRBuilder, ids, id_dtype: np.dtype, count: int, rows: int, each=None) -> None:
+    """Loop over ``count`` ids (contiguous, of ``id_dtype``); return the position of the
+    first outside ``[0, rows)`` from the function, before anything reads through it, or
+    run ``each(position, id)`` for every id (as i64)."""
+    I64 = ir.IntType(64)
+    bad = builder.function.append_basic_block("bad_id")
+    position = builder.block
+    builder.position_at_end(bad)
+    where = builder.phi(I64)
+    builder.ret(where)
+    builder.position_at_end(position)
+    indices: list[ir.Value] = []
+
+    def element() -> None:
+        (i,) = indices
+        raw = builder.load(builder.gep(ids, [i]))
+        value = builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
+        outside = builder.icmp_unsigned(">=", value, ir.Constant(I64, rows))  # negatives are huge unsigned
+        where.add_incoming(i, builder.block)
+        fine = builder.append_basic_block("id_ok")
+        builder.cbranch(outside, bad, fine)
+        builder.position_at_end(fine)
+        if each is not None:
+            each(i, value)
+
+    loop_nest(builder, (count,), indices, element, "ids")
+
+
+class EmbeddingLowering(Lowering):
+    """``embedding(weight, ids)``: the rows of ``weight`` at ``ids``; an id outside the
+    table makes the entry return a status (the interpreter then raises the eager error)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "embedding"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [False, True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        weight, ids = args
+        rows, width = weight.place.shape
+        count = int(np.prod(ids.place.shape, dtype=np.int64))
+        if count * width == 0:
+            return None
+        row_stride, column_stride = weight.place.strides
+        id_dtype = ids.place.dtype
+
+        def build(builder: ir.IRBuilder, pointers):
+            table, picked, result = pointers
+            I64 = ir.IntType(64)
+
+            def copy_row(i: ir.Value, row: ir.Value) -> None:
+                source = builder.mul(row, ir.Constant(I64, row_stride))
+                target = builder.mul(i, ir.Constant(I64, width))
+                with for_range(builder, ir.Constant(I64, width), "column") as j:
+                    read = builder.add(source, builder.mul(j, ir.Constant(I64, column_stride)))
+                    value = builder.load(builder.gep(table, [read]))
+                    builder.store(value, builder.gep(result, [builder.add(target, j)]))
+
+            _checked_ids(builder, picked, id_dtype, count, rows, copy_row)
+            return ir.Constant(I64, OK_STATUS)
+
+        key = (
+            "embedding",
+            rows,
+            width,
+            row_stride,
+            column_stride,
+            count,
+            id_dtype.str,
+            weight.place.dtype.str,
+        )
+        return at.call(key, "embedding", [weight.pointer, ids.pointer, out.pointer], build, status=True)
+
+
+class EmbeddingGradLowering(Lowering):
+    """``embedding_grad(g, ids, rows)``: zeros with ``g``'s rows added at ``ids`` in id
+    order (repeats accumulate as numpy's ``add.at`` does), the padding row zero; every
+    id is checked before anything is written."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "embedding_grad"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [True, True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        g, ids = args
+        rows, width = out.place.shape
+        count = int(np.prod(ids.place.shape, dtype=np.int64))
+        id_dtype = ids.place.dtype
+        padding = self.node.attrs.get("padding_idx")
+        fill(at, out, 0)
+        if count * width == 0:
+            return None
+
+        def build(builder: ir.IRBuilder, pointers):
+            grads, picked, result = pointers
+            I64 = ir.IntType(64)
+            _checked_ids(builder, picked, id_dtype, count, rows)
+
+            def add_row(i: ir.Value, row: ir.Value) -> None:
+                source = builder.mul(i, ir.Constant(I64, width))
+                target = builder.mul(row, ir.Constant(I64, width))
+                with for_range(builder, ir.Constant(I64, width), "column") as j:
+                    slot = builder.gep(result, [builder.add(target, j)])
+                    value = builder.load(builder.gep(grads, [builder.add(source, j)]))
+                    builder.store(builder.fadd(builder.load(slot), value), slot)
+
+            indices: list[ir.Value] = []
+
+            def element() -> None:
+                (i,) = indices
+                raw = builder.load(builder.gep(picked, [i]))
+                add_row(i, builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64))
+
+            loop_nest(builder, (count,), indices, element, "rows")
+            if padding is not None:
+                zero = ir.Constant(storage_type(out.place.dtype), 0.0)
+                with for_range(builder, ir.Constant(I64, width), "padding") as j:
+                    offset = builder.add(ir.Constant(I64, (padding % rows) * width), j)
+                    builder.store(zero, builder.gep(result, [offset]))
+            return ir.Constant(I64, OK_STATUS)
+
+        key = ("embedding_grad", rows, width, count, id_dtype.str, out.place.dtype.str, padding)
+        return at.call(key, "embedding_grad", [g.pointer, ids.pointer, out.pointer], build, status=True)
+
+
+def _embedding(node: Node, arg_types: list) -> Lowering | str:
+    dtype, ids = np.dtype(node.type.dtype.np), np.dtype(arg_types[1].dtype.np)
+    if ids.kind not in "iu":
+        return f"embedding with {ids} ids"
+    if node.op == "embedding_grad" and dtype.kind != "f":
+        return f"embedding_grad of {dtype}"
+    return EmbeddingLowering(node) if node.op == "embedding" else EmbeddingGradLowering(node)
+
+
 def _cat(node: Node, arg_types: list) -> Lowering | str:
     if any(t.dtype is not node.type.dtype for t in arg_types):
         return "cat of mixed dtypes"
@@ -187,4 +325,11 @@ def _lstm_cell(node: Node, arg_types: list) -> Lowering | str:
     return LstmCellLowering(node) if dtype.kind == "f" else f"lstm_cell of {dtype}"
 
 
-MOVEMENT_LOWERINGS = {"cat": _cat, "slice_grad": _slice_grad, "pad": _pad, "lstm_cell": _lstm_cell}
+MOVEMENT_LOWERINGS = {
+    "cat": _cat,
+    "slice_grad": _slice_grad,
+    "pad": _pad,
+    "lstm_cell": _lstm_cell,
+    "embedding": _embedding,
+    "embedding_grad": _embedding,
+}

@@ -16,6 +16,8 @@ reassociated so LLVM can vectorize them.
 
 from __future__ import annotations
 
+import math
+
 import llvmlite.ir as ir
 import numpy as np
 
@@ -88,8 +90,11 @@ class ReductionLoops(LoopKernel):
         reduction = OPS[reduction_node.op].reduction
         (sink,) = body.args(reduction_node.id)
         space = _static_shape(body.node(sink))
-        if self.out_dtype.kind != "f" or np.dtype(body.node(sink).type.dtype.np) != self.out_dtype:
-            raise Unsupported(f"a native {reduction_node.op} of {self.out_dtype}")
+        sink_dtype = np.dtype(body.node(sink).type.dtype.np)
+        floats = self.out_dtype.kind == "f" and sink_dtype == self.out_dtype
+        integers = self.out_dtype.kind in "iu" and sink_dtype.kind in "biu"  # bools and ints sum in int64
+        if not (floats or integers):
+            raise Unsupported(f"a native {reduction_node.op} of {sink_dtype} into {self.out_dtype}")
         reduced = set(reduction_node.attrs["dims"])
         kept = [k for k in range(len(space)) if k not in reduced]
         at = Positionwise(body, sink, space, self.input_types, layout)
@@ -106,7 +111,8 @@ class ReductionLoops(LoopKernel):
         )
         if 0 in outer:
             return
-        accumulator = _F64 if reduction.combine == "add" else self.out_dtype
+        # float sums accumulate in float64; integer sums wrap in their own type, as numpy's
+        accumulator = _F64 if reduction.combine == "add" and self.out_dtype.kind == "f" else self.out_dtype
         combine = OPS[reduction.combine].scalar
         indices: list[ir.Value] = []
         offset = offset_function(builder, indices)
@@ -114,7 +120,9 @@ class ReductionLoops(LoopKernel):
         kept_size = int(np.prod(outer, dtype=np.int64))
         if kept_size <= _MOST_COLUMNS and _walks_kept_fastest(at.strides, kept, space):
             at.strides = [i + o for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
-            columns = _Columns(builder, S, accumulator, self.out_dtype, kept_size, reduction.identity)
+            columns = _Columns(
+                builder, S, accumulator, self.out_dtype, kept_size, identity_of(reduction, accumulator)
+            )
             columns.fold(inner, outer, indices, offset, lambda: at.emit(builder, inputs, offset), combine)
             columns.store(out)
             return
@@ -147,7 +155,9 @@ class ReductionLoops(LoopKernel):
             return carried[0]
 
         def element() -> None:
-            total = Value(fold(0, ir.Constant(llvm_type(accumulator), reduction.identity)), accumulator)
+            total = Value(
+                fold(0, ir.Constant(llvm_type(accumulator), identity_of(reduction, accumulator))), accumulator
+            )
             if accumulator != self.out_dtype:
                 total = S.cast(total, from_numpy_dtype(self.out_dtype))
             pointer = builder.gep(out, [offset(out_offset_strides)], inbounds=True)
@@ -190,6 +200,18 @@ _BLOCK = 1024
 
 # Kept positions whose running values a column-wise reduction keeps on the stack.
 _MOST_COLUMNS = 8192
+
+
+def identity_of(reduction, dtype: np.dtype) -> float | int:
+    """The reduction's identity as a value of ``dtype``: an infinite identity (of a
+    maximum or minimum) is the integer type's extreme."""
+    identity = reduction.identity
+    if dtype.kind == "f":
+        return float(identity)
+    if math.isinf(identity):
+        info = np.iinfo(dtype)
+        return int(info.min if identity < 0 else info.max)
+    return int(identity)
 
 
 def _walks_kept_fastest(strides: list[tuple[int, ...]], kept: list[int], space: tuple) -> bool:

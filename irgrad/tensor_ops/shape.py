@@ -487,7 +487,8 @@ def _triangle(input: Tensor, diagonal: int, upper: bool) -> Tensor:
     r = np.arange(rows)[:, None]
     c = np.arange(cols)[None, :]
     keep = (c - r >= diagonal) if upper else (c - r <= diagonal)
-    return where(Tensor._wrap(keep), input, 0)
+    zero = Tensor._wrap(np.zeros((), input._data.dtype))  # of input's dtype: a bool mask stays bool
+    return where(Tensor._wrap(keep), input, zero)
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
