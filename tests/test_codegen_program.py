@@ -527,3 +527,36 @@ def test_a_small_gpt_training_step_is_one_native_call_and_trains_as_eager():
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
     lines = [line for line in compiled.explain().splitlines() if "native call" in line]
     assert lines and all("1 native call per run" in line for line in lines)
+
+
+@pytest.mark.parametrize("dtype", [irgrad.float32, irgrad.float64])
+@pytest.mark.parametrize("conv, pool", [((3, 1, 1), (2, 2)), ((3, 2, 2), (3, 2)), ((2, 1, 1), (3, 1))])
+def test_convolutions_and_max_pooling_train_as_one_native_call(dtype, conv, pool):
+    """im2col/col2im and the max-pool kernels as routines around BLAS: overlapping
+    pooling windows (kernel 3, stride 2 or 1) add their gradients, dilated convolutions."""
+    kernel, stride, dilation = conv
+
+    def make():
+        irgrad.manual_seed(8)
+        layer = irgrad.nn.Conv2d(2, 3, kernel, stride=stride, dilation=dilation).to(dtype)
+        x = irgrad.randn(2, 2, 11, 11, dtype=dtype)
+        opt = irgrad.optim.SGD(layer.parameters(), lr=0.1)
+
+        def step():
+            opt.zero_grad()
+            loss = F.max_pool2d(F.relu(layer(x)), pool[0], stride=pool[1]).square().mean()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return layer, step
+
+    eager_layer, eager_step = make()
+    layer, step = make()
+    compiled = irgrad.compile(step, backend="llvm")
+    for _ in range(3):
+        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
+    for p, q in zip(layer.parameters(), eager_layer.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
+    assert lines and all("1 native call per run" in line and "left to numpy" not in line for line in lines)

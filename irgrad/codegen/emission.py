@@ -76,6 +76,11 @@ class Lowering:
         """Per argument, whether it must be contiguous (the planner copies it if not)."""
         return [False] * len(args)
 
+    def scratch(self, args: list[Place]) -> list[tuple]:
+        """(shape, dtype) of each temporary the code needs besides its result: the planner
+        gives each an arena buffer, passed to ``emit`` after the arguments."""
+        return []
+
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
         """Emit the node's code; return an i64 status (``OK_STATUS`` when fine) or None."""
         raise NotImplementedError

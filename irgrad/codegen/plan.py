@@ -135,6 +135,7 @@ class Planner:
     def _native(self, lowering: Lowering, args: list[Place], out: Place, node: int) -> None:
         needs = lowering.contiguous_args(args)
         args = [self._contiguous(a, node) if need and not a.contiguous else a for a, need in zip(args, needs)]
+        args += [self._new_value(shape, dtype) for shape, dtype in lowering.scratch(args)]
         self._read(args)
         self.plan.steps.append(NativeStep(lowering, args, out, node))
 

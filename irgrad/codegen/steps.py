@@ -36,6 +36,7 @@ from .lower import split_anchor
 from .movement import MOVEMENT_LOWERINGS
 from .reduce import ReductionLoops, is_map_reduce
 from .scalars import storage_type
+from .windows import WINDOW_OPS, window_lowering
 
 
 class LoopLowering(Lowering):
@@ -288,6 +289,8 @@ def _choose(node: Node, arg_types: list) -> Lowering | str:
         return _routine(node, arg_types)
     if node.op in MOVEMENT_LOWERINGS:
         return MOVEMENT_LOWERINGS[node.op](node, arg_types)
+    if node.op in WINDOW_OPS:
+        return window_lowering(node, arg_types)
     return f"no native lowering of {node.op}"
 
 

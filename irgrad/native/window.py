@@ -185,13 +185,28 @@ _BUILDERS = {
 }
 
 
-def _run(name: str, arrays: tuple, shape, pooled, window: tuple, float_dtype, index_dtype=None) -> None:
-    """Run kernel ``name`` for these dtypes and window geometry, compiling it on first use."""
+def _function(name: str, window: tuple, float_dtype, index_dtype=None) -> Callable:
+    """Kernel ``name`` for these dtypes and window geometry, compiled on first use."""
     index_type = _INDICES[index_dtype] if index_dtype is not None else None
-    fn = jit.kernel(
+    return jit.kernel(
         (name, float_dtype, index_dtype, window),
         lambda: _BUILDERS[name](FLOATS[float_dtype], window, index_type),
     )
+
+
+def routine_address(name: str, window: tuple, float_dtype, index_dtype=None) -> int:
+    """The address of window kernel ``name`` (``im2col``, ``col2im``, ``max_pool``,
+    ``max_pool_scatter``) for ``window`` = kernel + stride + dilation, compiled on first
+    use: generated code calls these as routines."""
+    index_dtype = None if index_dtype is None else np.dtype(index_dtype)
+    return ctypes.cast(
+        _function(name, tuple(window), np.dtype(float_dtype), index_dtype), ctypes.c_void_p
+    ).value
+
+
+def _run(name: str, arrays: tuple, shape, pooled, window: tuple, float_dtype, index_dtype=None) -> None:
+    """Run kernel ``name`` for these dtypes and window geometry, compiling it on first use."""
+    fn = _function(name, window, float_dtype, index_dtype)
     n, c, h, w = shape
     fn(*[jit.address(a) for a in arrays], n * c, h, w, pooled[0], pooled[1])
 

@@ -224,7 +224,7 @@ register(
 # --- max pooling -----------------------------------------------------------------------
 
 
-def _index_dtype(window_size: int):
+def window_index_dtype(window_size: int):
     """The smallest integer dtype that holds a position within a window."""
     return int8 if window_size <= 2**7 else int16 if window_size <= 2**15 else int64
 
@@ -242,7 +242,7 @@ def _pooled_shape(shape, kernel, stride, dilation) -> tuple:
 def _max_pool(x, *, kernel, stride, dilation):
     _check_fits(x.shape, kernel, stride, dilation)
     pooled = _pooled_shape(x.shape, kernel, stride, dilation)[2:]
-    found = native.max_pool(x, pooled, kernel, stride, dilation, _index_dtype(kernel[0] * kernel[1]).np)
+    found = native.max_pool(x, pooled, kernel, stride, dilation, window_index_dtype(kernel[0] * kernel[1]).np)
     if found is not None:
         return found[0]
     planes = [index for _, index in _planes(x.shape, kernel, stride, dilation)]
@@ -272,7 +272,7 @@ def _max_pool_vjp(F, g, c):
 
 
 def _max_pool_argmax(x, out, *, kernel, stride, dilation):
-    index_dtype = _index_dtype(kernel[0] * kernel[1]).np
+    index_dtype = window_index_dtype(kernel[0] * kernel[1]).np
     found = native.max_pool(x, out.shape[2:], kernel, stride, dilation, index_dtype)
     if found is not None:  # the same rule, applied while finding the maxima again
         return found[1]
@@ -299,7 +299,7 @@ def _infer_max_pool_argmax(x: Meta, out: Meta, *, kernel, stride, dilation) -> M
             f"max_pool_argmax: pooled output of shape {fmt(out.shape)} does not match image "
             f"{fmt(x.shape)} pooled to {fmt(expected.shape)}"
         )
-    return Meta(expected.shape, _index_dtype(kernel[0] * kernel[1]))
+    return Meta(expected.shape, window_index_dtype(kernel[0] * kernel[1]))
 
 
 def _max_pool_scatter(g, positions, *, shape, kernel, stride, dilation):

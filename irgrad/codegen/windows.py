@@ -1,0 +1,120 @@
+"""Convolution windows and max pooling in native code: irgrad's window kernels as routines.
+
+``im2col``/``col2im`` in the ``"cols"`` layout (a convolution is those and a BLAS
+call), ``max_pool``, ``max_pool_argmax`` and ``max_pool_scatter`` call the eager
+native kernels of :mod:`irgrad.native.window` (one compiled function per dtype and
+window geometry, registered as a symbol so object code stays cacheable).  The max-pool
+kernel computes a window's maximum and its position together; ``max_pool`` keeps the
+positions in a scratch buffer, ``max_pool_argmax`` the maxima.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+import numpy as np
+
+from ..ir.graph import Node
+from ..native import window as native_window
+from ..native.loops import I64
+from ..ops.conv import out_size, window_index_dtype
+from .emission import Emission, Lowering, Operand
+
+_INDEX_DTYPES = ("int8", "int16", "int64")
+
+
+class WindowLowering(Lowering):
+    """A call of window kernel ``kernel_name`` on contiguous 4-D float images."""
+
+    def __init__(
+        self, node: Node, kernel_name: str, image_shape: tuple, dtype: np.dtype, index_dtype=None
+    ) -> None:
+        self.node, self.name = node, node.op
+        attrs = node.attrs
+        self.window = (*attrs["kernel"], *attrs["stride"], *attrs["dilation"])
+        n, c, h, w = image_shape
+        self.sizes = (n * c, h, w) + tuple(
+            out_size(size, k, s, d)
+            for size, k, s, d in zip((h, w), attrs["kernel"], attrs["stride"], attrs["dilation"])
+        )
+        self.pooled = (n, c) + self.sizes[3:]
+        self.index_dtype = index_dtype
+        self.symbol = f"irgrad_{kernel_name}_{dtype.char}_{index_dtype or ''}_" + "_".join(
+            map(str, self.window)
+        )
+        llvm.add_symbol(
+            self.symbol, native_window.routine_address(kernel_name, self.window, dtype, index_dtype)
+        )
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [True] * len(args)
+
+    def _call(self, at: Emission, pointers: list[ir.Value]) -> None:
+        types = [p.type for p in pointers] + [I64] * len(self.sizes)
+        fn = at.module.globals.get(self.symbol) or ir.Function(
+            at.module, ir.FunctionType(ir.VoidType(), types), self.symbol
+        )
+        at.builder.call(fn, pointers + [ir.Constant(I64, n) for n in self.sizes])
+
+
+class Im2col(WindowLowering):
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        self._call(at, [args[0].pointer, out.pointer])
+
+
+class Col2im(WindowLowering):
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        self._call(at, [out.pointer, args[0].pointer])
+
+
+class MaxPool(WindowLowering):
+    """The maxima; the positions go to a scratch buffer."""
+
+    def scratch(self, args) -> list[tuple]:
+        return [(self.pooled, np.dtype(self.index_dtype))]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        x, positions = args
+        self._call(at, [x.pointer, out.pointer, positions.pointer])
+
+
+class MaxPoolArgmax(WindowLowering):
+    """The positions; the maxima (recomputed, as the kernel makes both) go to scratch."""
+
+    def scratch(self, args) -> list[tuple]:
+        return [(self.pooled, args[0].dtype)]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        x, _, maxima = args
+        self._call(at, [x.pointer, maxima.pointer, out.pointer])
+
+
+class MaxPoolScatter(WindowLowering):
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        g, positions = args
+        self._call(at, [g.pointer, positions.pointer, out.pointer])
+
+
+def window_lowering(node: Node, arg_types: list) -> Lowering | str:
+    """The window op's lowering, or why it has none."""
+    dtype = np.dtype(arg_types[0].dtype.np)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        return f"{node.op} of {dtype}"
+    attrs = node.attrs
+    if node.op in ("im2col", "col2im"):
+        if attrs.get("layout", "rows") != "cols":
+            return f"{node.op} in the {attrs.get('layout', 'rows')} layout"
+        image = tuple(arg_types[0].shape) if node.op == "im2col" else tuple(attrs["shape"])
+        return (Im2col if node.op == "im2col" else Col2im)(node, node.op, image, dtype)
+    window_size = attrs["kernel"][0] * attrs["kernel"][1]
+    index = window_index_dtype(window_size).np
+    if node.op == "max_pool_scatter":
+        index = np.dtype(arg_types[1].dtype.np)
+        if index.name not in _INDEX_DTYPES:
+            return f"max_pool_scatter with {index} positions"
+        return MaxPoolScatter(node, "max_pool_scatter", tuple(attrs["shape"]), dtype, index)
+    lowering = MaxPool if node.op == "max_pool" else MaxPoolArgmax
+    return lowering(node, "max_pool", tuple(arg_types[0].shape), dtype, np.dtype(index))
+
+
+WINDOW_OPS = ("im2col", "col2im", "max_pool", "max_pool_argmax", "max_pool_scatter")
