@@ -560,3 +560,20 @@ def test_convolutions_and_max_pooling_train_as_one_native_call(dtype, conv, pool
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
     lines = [line for line in compiled.explain().splitlines() if "native call" in line]
     assert lines and all("1 native call per run" in line and "left to numpy" not in line for line in lines)
+
+
+def test_a_code_generator_failure_falls_back_to_numpy_with_a_warning(monkeypatch):
+    """A bug in the code generator must not become the user's error: the graph runs with
+    the interpreter, and a CodegenWarning (an error in this test suite) says so."""
+    from irgrad.codegen import program
+    from irgrad.compiler.warnings import CodegenWarning
+
+    def broken(self, graph):
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(program.Program, "__init__", broken)
+    compiled = irgrad.compile(lambda x: (x.exp() * 2.0).sum(), backend="llvm")
+    x = irgrad.randn(5)
+    with pytest.warns(CodegenWarning, match="code generator failed on graph .*ZeroDivisionError: injected"):
+        out = compiled(x)
+    np.testing.assert_allclose(out.item(), (x.exp() * 2.0).sum().item(), rtol=1e-6)

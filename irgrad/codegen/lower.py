@@ -25,10 +25,9 @@ from ..ir.symbolic import has_sym
 from ..native.jit import CodeMemoryFull
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
+from ..passes.fusion import ANCHOR_KINDS
 from .elementwise import ElementwiseKernel, NativeKernel
 from .reduce import ReductionKernel, is_map_reduce
-
-ANCHOR_KINDS = (Kind.MATMUL, Kind.REDUCTION)
 
 
 class Lowering:

@@ -24,9 +24,10 @@ import numpy as np
 from ..dtypes import from_numpy_dtype
 from ..ir.graph import FUSED, Graph, Node
 from ..native.loops import I64, for_range, for_range_carrying
-from ..ops import OPS, Kind
+from ..ops import OPS
 from ..ops.scalar import Unsupported
 from ..ops.strides import contiguous_strides
+from ..passes.fusion import ANCHOR_KINDS
 from .elementwise import (
     LoopKernel,
     NativeKernel,
@@ -44,7 +45,7 @@ _F64 = np.dtype(np.float64)
 
 def has_anchor(body: Graph) -> bool:
     """Whether a fused body holds a matmul or a reduction."""
-    return any(OPS[n.op].kind in (Kind.MATMUL, Kind.REDUCTION) for n in body.op_nodes() if n.op in OPS)
+    return any(OPS[n.op].kind in ANCHOR_KINDS for n in body.op_nodes() if n.op in OPS)
 
 
 def fuse_reduction_prologues(g: Graph) -> Graph:

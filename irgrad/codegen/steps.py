@@ -28,6 +28,7 @@ from ..native.loops import I64, const
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
+from ..passes.fusion import ANCHOR_KINDS
 from . import blas
 from .elementwise import ElementwiseLoops, LoopKernel, loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
@@ -317,7 +318,7 @@ class AnchoredLowering(Lowering):
 def _fused(body: Graph) -> Lowering | str:
     if is_map_reduce(body):
         return LoopLowering(ReductionLoops(body))
-    anchors = [n for n in body.op_nodes() if n.op in OPS and OPS[n.op].kind in (Kind.MATMUL, Kind.REDUCTION)]
+    anchors = [n for n in body.op_nodes() if n.op in OPS and OPS[n.op].kind in ANCHOR_KINDS]
     if not anchors:
         return LoopLowering(ElementwiseLoops(body))
     (anchor,) = anchors

@@ -9,6 +9,7 @@ input arrays to output arrays.  ``irgrad.compile(..., backend=)`` only chooses o
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from ..ir.symbolic import has_sym
 from ..native.jit import CodeMemoryFull
 from ..ops import Kind
 from ..ops.scalar import Unsupported
+from .warnings import CodegenWarning
 
 Executable = Callable[[Sequence[np.ndarray]], list]
 
@@ -91,6 +93,14 @@ class LlvmBackend(Backend):
                 program = Program(fused)
             except (Unsupported, CodeMemoryFull) as reason:
                 program, why = None, str(reason)
+            except Exception as error:  # a bug in the code generator: never the user's error
+                warnings.warn(
+                    f"irgrad.compile: the llvm code generator failed on graph {graph.name} "
+                    f"({type(error).__name__}: {error}); it runs with the numpy interpreter instead",
+                    CodegenWarning,
+                    stacklevel=2,
+                )
+                return compile_graph(graph), BuildReport(fallbacks=[f"{graph.name}: code generator failed"])
             if program is not None:
                 if dumper is not None and dumper.directory:
                     for k, segment in enumerate(program.segments):

@@ -9,3 +9,9 @@ class CompileWarning(UserWarning):
     Each compiled function warns once; silence them with
     ``warnings.filterwarnings("ignore", category=irgrad.compiler.CompileWarning)``.
     """
+
+
+class CodegenWarning(CompileWarning):
+    """The llvm backend's code generator failed on a graph (a bug in irgrad): the graph
+    runs with the numpy interpreter instead, with the same results.  The test suite
+    turns this warning into an error."""

@@ -43,7 +43,7 @@ def _infer(x: Meta, **_) -> Meta:
 register(
     OpDef(
         "assert_range",
-        Kind.MOVEMENT,
+        Kind.CHECK,
         _assert_range,
         _infer,
         lambda F, g, c: (g,),

@@ -426,7 +426,7 @@ def _nll_loss_grad_vjp(F, g, c):
 register(
     OpDef(
         "nll_loss",
-        Kind.REDUCTION,
+        Kind.LOSS,
         _nll_loss_kernel,
         _infer_nll_loss,
         _nll_loss_vjp,
@@ -440,7 +440,7 @@ register(
 register(
     OpDef(
         "nll_loss_grad",
-        Kind.MOVEMENT,
+        Kind.LOSS,
         _nll_loss_grad_kernel,
         _infer_nll_loss_grad,
         _nll_loss_grad_vjp,

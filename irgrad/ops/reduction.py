@@ -246,7 +246,7 @@ def _infer_arg(name: str):
 
 
 for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
-    register(OpDef(_name, Kind.REDUCTION, _arg_kernel(_fn), _infer_arg(_name)))
+    register(OpDef(_name, Kind.SELECTION, _arg_kernel(_fn), _infer_arg(_name)))
 
 
 def _argsort(x, *, dim, descending):
@@ -263,7 +263,7 @@ def _argsort(x, *, dim, descending):
 register(
     OpDef(
         "argsort",
-        Kind.REDUCTION,
+        Kind.SELECTION,
         _argsort,
         lambda x, *, dim, descending: Meta(tuple(x.shape), int64),
         doc="The stable order sorting `x` along `dim` (NaN last ascending, first descending).",
@@ -300,7 +300,7 @@ def _along_dim(kernel):
 register(
     OpDef(
         "cumsum",
-        Kind.REDUCTION,
+        Kind.SCAN,
         _along_dim(lambda x, *, dim: np.cumsum(x, axis=dim, dtype=_integral_to_int64(x))),
         _infer_cumsum,
         _cumsum_vjp,

@@ -59,6 +59,10 @@ class Kind(enum.Enum):
     MOVEMENT = "movement"
     RANDOM = "random"
     CELL = "cell"  # a fused multi-input kernel (an LSTM step): lowered as its own routine, never fused
+    SCAN = "scan"  # a running reduction along a dim (cumsum): the input's shape, never an anchor
+    SELECTION = "selection"  # positions chosen by comparing elements (argmax, argsort): integer results
+    LOSS = "loss"  # picks at target classes and their reduction (nll_loss) or scatter (its gradient)
+    CHECK = "check"  # the input, after raising for values out of range
 
 
 class DtypeRule(enum.Enum):

@@ -51,7 +51,9 @@ from .dce import effectful_nodes
 
 __all__ = ["NEVER_RECOMPUTED", "SYMBOLIC_DIM_SIZE", "partition"]
 
-NEVER_RECOMPUTED = frozenset({Kind.MATMUL, Kind.CONV, Kind.REDUCTION, Kind.RANDOM})
+NEVER_RECOMPUTED = frozenset(
+    {Kind.MATMUL, Kind.CONV, Kind.REDUCTION, Kind.RANDOM, Kind.SCAN, Kind.SELECTION, Kind.LOSS, Kind.CHECK}
+)
 SYMBOLIC_DIM_SIZE = 64
 _SOURCE, _SINK = "source", "sink"
 
