@@ -78,29 +78,13 @@ class LlvmBackend(Backend):
     never_recomputed = frozenset(Kind) - {Kind.MOVEMENT, Kind.ELEMENTWISE}
 
     def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
-        from ..codegen import Lowering, Program, fuse_reduction_prologues
-        from ..codegen.decompose import decompose_unlowered
+        from ..codegen import Lowering
+        from ..codegen.sizes import PerSizePrograms
         from ..native import jit
-        from ..passes import fuse
 
         before = dataclasses.replace(jit.STATS)
-        static = _static(graph)
-        fused = fuse_reduction_prologues(fuse(decompose_unlowered(graph) if static else graph))
-        if dumper is not None:
-            dumper.write(f"{graph.name}-fused", fused)
-        if static:
-            try:
-                program = Program(fused)
-            except (Unsupported, CodeMemoryFull) as reason:
-                program, why = None, str(reason)
-            except Exception as error:  # a bug in the code generator: never the user's error
-                warnings.warn(
-                    f"irgrad.compile: the llvm code generator failed on graph {graph.name} "
-                    f"({type(error).__name__}: {error}); it runs with the numpy interpreter instead",
-                    CodegenWarning,
-                    stacklevel=2,
-                )
-                return compile_graph(graph), BuildReport(fallbacks=[f"{graph.name}: code generator failed"])
+        if _static(graph):
+            program, fused = _whole_program(graph, dumper)
             if program is not None:
                 if dumper is not None and dumper.directory:
                     for k, segment in enumerate(program.segments):
@@ -115,22 +99,54 @@ class LlvmBackend(Backend):
                     arena_bytes=program.report.arena_bytes,
                 )
                 return program, report
-        else:
-            why = "symbolic shapes: one native kernel per fused group"
-        lowering = Lowering()
-        run = compile_graph(fused, lower=lowering)
-        done = jit.STATS.since(before)
-        if dumper is not None and dumper.directory:
-            for kernel in lowering.kernels:
-                _dump_kernel(dumper, f"{graph.name}-{kernel.name}", kernel.llvm_ir)
-        report = BuildReport(
-            kernels=len(lowering.kernels),
-            fallbacks=lowering.fallbacks,
-            llvm_seconds=done.seconds,
-            cache_hits=done.cache_hits,
-            whole_graph=why,
+            lowering = Lowering()
+            run = compile_graph(fused, lower=lowering)
+            why = "node by node: one native kernel per fused group"
+            return run, BuildReport(
+                kernels=len(lowering.kernels), fallbacks=lowering.fallbacks, whole_graph=why
+            )
+
+        def node_by_node() -> Executable:
+            return compile_graph(_lowering_passes(graph), lower=Lowering())
+
+        if dumper is not None:
+            dumper.write(f"{graph.name}-fused", _lowering_passes(graph))
+        run = PerSizePrograms(graph, lambda static: _whole_program(static, None)[0], node_by_node)
+        why = "symbolic shapes: one native function per distinct size, compiled at its first call"
+        return run, BuildReport(whole_graph=why)
+
+
+def _lowering_passes(graph: Graph) -> Graph:
+    """The LLVM backend's lowering passes: decompositions (static graphs), fusion, and
+    reductions fused with the groups that feed them."""
+    from ..codegen import fuse_reduction_prologues
+    from ..codegen.decompose import decompose_unlowered
+    from ..passes import fuse
+
+    return fuse_reduction_prologues(fuse(decompose_unlowered(graph) if _static(graph) else graph))
+
+
+def _whole_program(graph: Graph, dumper) -> tuple:
+    """(the static ``graph`` as a whole native program, or None where it cannot be, the
+    lowered graph).  A failure of the code generator is a bug: it warns (a
+    :class:`CodegenWarning`) and the graph runs another way, never the user's error."""
+    from ..codegen import Program
+
+    fused = _lowering_passes(graph)
+    if dumper is not None:
+        dumper.write(f"{graph.name}-fused", fused)
+    try:
+        return Program(fused), fused
+    except (Unsupported, CodeMemoryFull):
+        return None, fused
+    except Exception as error:
+        warnings.warn(
+            f"irgrad.compile: the llvm code generator failed on graph {graph.name} "
+            f"({type(error).__name__}: {error}); it runs another way",
+            CodegenWarning,
+            stacklevel=3,
         )
-        return run, report
+        return None, fused
 
 
 def _static(graph: Graph) -> bool:

@@ -43,7 +43,8 @@ def _counts(graph: Graph, report: BuildReport | None) -> str:
     elif report is not None and report.kernels:
         text += f"; {report.kernels} native kernels (LLVM {report.llvm_seconds * 1e3:.0f} ms"
         text += f", {report.cache_hits} from the disk cache)" if report.cache_hits else ")"
-        text += f"; node by node: {report.whole_graph}" if report.whole_graph else ""
+    if report is not None and report.whole_graph:
+        text += f"; {report.whole_graph}"
     if report is not None and report.fallbacks:
         text += "; left to numpy: " + "; ".join(report.fallbacks)
     return text

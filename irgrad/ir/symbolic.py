@@ -159,3 +159,19 @@ def _dim(d):
     if isinstance(d, Sym) and d.const == 0 and len(d.terms) == 1 and d.terms[0][1] == 1:
         return d.terms[0][0]
     return d
+
+
+def specialize(graph: Graph, env: dict[str, int]) -> Graph:
+    """A copy of ``graph`` for the sizes in ``env``: every symbolic size in its types,
+    op attributes and fused bodies evaluated, so the copy is static."""
+    out = graph.copy()
+    for nid in out.nx.nodes:
+        node = out.nx.nodes[nid]["node"]
+        shape = tuple(env[d] if isinstance(d, str) else resolve(d, env) for d in node.type.shape)
+        out.nx.nodes[nid]["node"] = replace(
+            node,
+            type=TensorType(shape, node.type.dtype),
+            attrs=resolve(node.attrs, env) if has_sym(node.attrs) else node.attrs,
+            body=None if node.body is None else specialize(node.body, env),
+        )
+    return out
