@@ -613,3 +613,45 @@ def test_dynamic_graphs_run_as_one_program_per_size_then_node_by_node(monkeypatc
         model.zero_grad()
     assert len(specialized) == 2 * min(3, most_sizes)  # forward and backward, per size (4, 7, 9)
     assert "one native function per distinct size" in compiled.explain()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from([np.int64, np.int32, np.uint8, np.float32, np.float64]),
+    st.integers(-3, 3),
+    st.integers(-2, 6),
+    st.booleans(),
+    st.sampled_from([None, -100, 2]),
+    st.booleans(),
+    st.lists(st.integers(-5, 8), min_size=1, max_size=6),
+)
+def test_native_range_checks_fail_exactly_where_the_kernel_raises(
+    dtype, low, span, closed, ignore, nan_ok, values
+):
+    """``assert_range`` natively: the same values pass and fail as with its kernel (the
+    failing call then raises the kernel's error, from the interpreter)."""
+    attrs = dict(
+        low=low,
+        high=low + span,
+        error="IndexError",
+        message="bad {value}",
+        closed=closed,
+        ignore=ignore,
+        nan_ok=nan_ok,
+    )
+    data = np.array(values).astype(dtype)
+    if data.dtype.kind == "f" and len(values) > 2:
+        data[1] = np.nan
+    g = Graph("check")
+    t = TensorType(data.shape, irgrad.dtypes.from_numpy_dtype(data.dtype))
+    x = g.add_input("x", t)
+    g.set_outputs([g.add_op("assert_range", [x], attrs, t)])
+    program = Program(g)
+    assert program.report.segments == 1 and not program.report.numpy_nodes
+    try:
+        expected = interpret(g, [data])[0]
+    except IndexError as error:
+        with pytest.raises(IndexError, match=str(error)):
+            program([data])
+        return
+    np.testing.assert_array_equal(program([data])[0], expected)

@@ -300,6 +300,95 @@ def _embedding(node: Node, arg_types: list) -> Lowering | str:
     return EmbeddingLowering(node) if node.op == "embedding" else EmbeddingGradLowering(node)
 
 
+class CheckLowering(Lowering):
+    """``assert_range(x)``: ``x`` copied to the result while each value is checked; the
+    first value out of range makes the entry return a status, and the call reruns in
+    the interpreter, which raises the eager error with its message."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "assert_range"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        (x,) = args
+        count = int(np.prod(x.place.shape, dtype=np.int64))
+        if count == 0:
+            return None
+        dtype, attrs = x.place.dtype, self.node.attrs
+
+        def build(builder: ir.IRBuilder, pointers):
+            source, target = pointers
+            I64 = ir.IntType(64)
+            bad_block = builder.function.append_basic_block("out_of_range")
+            here = builder.block
+            builder.position_at_end(bad_block)
+            where = builder.phi(I64)
+            builder.ret(where)
+            builder.position_at_end(here)
+            indices: list[ir.Value] = []
+
+            def element() -> None:
+                (i,) = indices
+                value = builder.load(builder.gep(source, [i]))
+                builder.store(value, builder.gep(target, [i]))
+                bad = _out_of_range(builder, value, dtype, attrs)
+                where.add_incoming(i, builder.block)
+                fine = builder.append_basic_block("in_range")
+                builder.cbranch(bad, bad_block, fine)
+                builder.position_at_end(fine)
+
+            loop_nest(builder, (count,), indices, element, "check")
+            return ir.Constant(I64, OK_STATUS)
+
+        key = ("assert_range", count, dtype.str, repr(sorted(attrs.items())))
+        return at.call(key, "assert_range", [x.pointer, out.pointer], build, status=True)
+
+
+def _out_of_range(builder: ir.IRBuilder, value: ir.Value, dtype: np.dtype, attrs: dict) -> ir.Value:
+    """Whether ``value`` is outside ``[low, high)`` (``[low, high]`` if closed; NaN unless
+    ``nan_ok``), and not the ``ignore`` value: ``assert_range``'s rule."""
+    low, high, ignore = attrs["low"], attrs["high"], attrs.get("ignore")
+    if dtype.kind == "f":
+
+        def constant(v) -> ir.Value:
+            return ir.Constant(value.type, float(v))
+
+        below = builder.fcmp_ordered("<", value, constant(low))
+        above = builder.fcmp_ordered(">" if attrs.get("closed") else ">=", value, constant(high))
+        bad = builder.or_(below, above)
+        if not attrs.get("nan_ok"):
+            bad = builder.or_(bad, builder.fcmp_unordered("uno", value, value))
+        if ignore is not None:
+            bad = builder.and_(bad, builder.fcmp_unordered("!=", value, constant(ignore)))
+        return bad
+    info = np.iinfo(dtype)
+    compare = builder.icmp_unsigned if dtype.kind == "u" else builder.icmp_signed
+    false, true = ir.Constant(ir.IntType(1), 0), ir.Constant(ir.IntType(1), 1)
+
+    def against(op: str, bound: int) -> ir.Value:
+        """``value op bound`` for an integral bound that may lie outside the dtype's range."""
+        if bound < info.min:
+            return true if op in (">", ">=", "!=") else false
+        if bound > info.max:
+            return true if op in ("<", "<=", "!=") else false
+        return compare(op, value, ir.Constant(value.type, int(bound)))
+
+    bad = builder.or_(against("<", low), against(">" if attrs.get("closed") else ">=", high))
+    if ignore is not None:
+        bad = builder.and_(bad, against("!=", ignore))
+    return bad
+
+
+def _check(node: Node, arg_types: list) -> Lowering | str:
+    kind = np.dtype(arg_types[0].dtype.np).kind
+    bounds = [node.attrs[k] for k in ("low", "high", "ignore") if node.attrs.get(k) is not None]
+    if kind == "f" or (kind in "iu" and all(float(b) == int(b) for b in bounds)):
+        return CheckLowering(node)
+    return f"assert_range of {arg_types[0].dtype} with bounds {bounds}"
+
+
 def _cat(node: Node, arg_types: list) -> Lowering | str:
     if any(t.dtype is not node.type.dtype for t in arg_types):
         return "cat of mixed dtypes"
@@ -332,4 +421,5 @@ MOVEMENT_LOWERINGS = {
     "lstm_cell": _lstm_cell,
     "embedding": _embedding,
     "embedding_grad": _embedding,
+    "assert_range": _check,
 }
