@@ -655,3 +655,33 @@ def test_native_range_checks_fail_exactly_where_the_kernel_raises(
             program([data])
         return
     np.testing.assert_array_equal(program([data])[0], expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=3), st.data(), st.booleans())
+def test_gathers_read_the_positions_numpy_reads(shape, data, transposed):
+    """``gather`` natively, from a contiguous or a transposed source, against the
+    interpreter; an index out of range (or negative, which numpy wraps) gives the
+    interpreter's answer."""
+    shape = tuple(shape)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    index_shape = tuple(
+        data.draw(st.integers(1, 4)) if d == dim % len(shape) else data.draw(st.integers(1, n))
+        for d, n in enumerate(shape)
+    )
+    rng = np.random.default_rng(len(shape))
+    low = -shape[dim] if data.draw(st.booleans()) else 0
+    index = rng.integers(low, shape[dim], index_shape)
+    base = rng.standard_normal(shape[::-1] if transposed else shape).astype(np.float32)
+    g = Graph("gather")
+    x = g.add_input("x", TensorType(base.shape, irgrad.float32))
+    source = (
+        g.add_op("permute", [x], {"dims": tuple(range(len(shape)))[::-1]}, TensorType(shape, irgrad.float32))
+        if transposed
+        else x
+    )
+    i = g.add_input("i", TensorType(index_shape, irgrad.int64))
+    g.set_outputs([g.add_op("gather", [source, i], {"dim": dim}, TensorType(index_shape, irgrad.float32))])
+    program = Program(g)
+    assert program.report.segments == 1 and not program.report.numpy_nodes
+    np.testing.assert_array_equal(program([base, index])[0], interpret(g, [base, index])[0])

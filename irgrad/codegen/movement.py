@@ -291,6 +291,63 @@ class EmbeddingGradLowering(Lowering):
         return at.call(key, "embedding_grad", [g.pointer, ids.pointer, out.pointer], build, status=True)
 
 
+class GatherLowering(Lowering):
+    """``gather(x, index, dim)``: at each position of ``index``, ``x`` at that position
+    with ``dim`` replaced by the index there.  ``x`` is read through its strides; an
+    index outside ``[0, size)`` returns a status, and the interpreter's result (numpy
+    wraps a negative index) is the call's."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "gather"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [False, True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        x, index = args
+        shape = index.place.shape
+        if 0 in shape:
+            return None
+        dim = self.node.attrs["dim"] % len(shape)
+        strides, size, id_dtype = x.place.strides, x.place.shape[dim], index.place.dtype
+        positions = tuple(int(s) for s in np.cumprod((1,) + shape[::-1])[:-1][::-1])  # index's own strides
+
+        def build(builder: ir.IRBuilder, pointers):
+            source, picked, result = pointers
+            I64 = ir.IntType(64)
+            bad = builder.function.append_basic_block("bad_index")
+            here = builder.block
+            builder.position_at_end(bad)
+            where = builder.phi(I64)
+            builder.ret(where)
+            builder.position_at_end(here)
+            indices: list[ir.Value] = []
+            offset = offset_function(builder, indices)
+
+            def element() -> None:
+                at_index = offset(positions)
+                raw = builder.load(builder.gep(picked, [at_index]))
+                value = builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
+                where.add_incoming(at_index, builder.block)
+                fine = builder.append_basic_block("index_ok")
+                builder.cbranch(builder.icmp_unsigned(">=", value, ir.Constant(I64, size)), bad, fine)
+                builder.position_at_end(fine)
+                rest = offset(tuple(0 if d == dim else s for d, s in enumerate(strides)))
+                read = builder.add(rest, builder.mul(value, ir.Constant(I64, strides[dim])))
+                builder.store(builder.load(builder.gep(source, [read])), builder.gep(result, [at_index]))
+
+            loop_nest(builder, shape, indices, element, "gather")
+            return ir.Constant(I64, OK_STATUS)
+
+        key = ("gather", shape, dim, strides, size, id_dtype.str, x.place.dtype.str)
+        return at.call(key, "gather", [x.pointer, index.pointer, out.pointer], build, status=True)
+
+
+def _gather(node: Node, arg_types: list) -> Lowering | str:
+    ids = np.dtype(arg_types[1].dtype.np)
+    return GatherLowering(node) if ids.kind in "iu" else f"gather with {ids} indices"
+
+
 def _embedding(node: Node, arg_types: list) -> Lowering | str:
     dtype, ids = np.dtype(node.type.dtype.np), np.dtype(arg_types[1].dtype.np)
     if ids.kind not in "iu":
@@ -422,4 +479,5 @@ MOVEMENT_LOWERINGS = {
     "embedding": _embedding,
     "embedding_grad": _embedding,
     "assert_range": _check,
+    "gather": _gather,
 }
