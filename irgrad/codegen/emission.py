@@ -84,3 +84,16 @@ class Lowering:
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
         """Emit the node's code; return an i64 status (``OK_STATUS`` when fine) or None."""
         raise NotImplementedError
+
+
+def failure_exit(builder: ir.IRBuilder) -> tuple[ir.Block, ir.PhiInstr]:
+    """A block of the function being built that returns the position where a check
+    failed, and the phi collecting it: a branch to the block adds its position with
+    ``phi.add_incoming(position, builder.block)``.  The builder stays where it was."""
+    block = builder.function.append_basic_block("failed")
+    here = builder.block
+    builder.position_at_end(block)
+    where = builder.phi(ir.IntType(64))
+    builder.ret(where)
+    builder.position_at_end(here)
+    return block, where

@@ -32,6 +32,7 @@ from ..passes.fusion import ANCHOR_KINDS
 from . import blas
 from .elementwise import ElementwiseLoops, LoopKernel, loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
+from .indexing import INDEXING_LOWERINGS
 from .layout import Place
 from .lower import split_anchor
 from .movement import MOVEMENT_LOWERINGS
@@ -290,6 +291,8 @@ def _choose(node: Node, arg_types: list) -> Lowering | str:
         return _routine(node, arg_types)
     if node.op in MOVEMENT_LOWERINGS:
         return MOVEMENT_LOWERINGS[node.op](node, arg_types)
+    if node.op in INDEXING_LOWERINGS:
+        return INDEXING_LOWERINGS[node.op](node, arg_types)
     if node.op in WINDOW_OPS:
         return window_lowering(node, arg_types)
     return f"no native lowering of {node.op}"

@@ -1,0 +1,295 @@
+"""Native lowerings that read through index values: embeddings, gathers, range checks.
+
+Every index is checked before anything is read through it: an index out of range makes
+the kernel return its position as a status, the graph's function returns, and the call
+reruns in the interpreter, which raises the eager error (or, for ``gather``, gives
+numpy's answer, which wraps a negative index).  Native code never reads out of bounds.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+import numpy as np
+
+from ..ir.graph import Node
+from ..native.loops import for_range
+from .elementwise import loop_nest, offset_function
+from .emission import OK_STATUS, Emission, Lowering, Operand, failure_exit
+from .movement import fill
+from .scalars import storage_type
+
+
+def _checked_ids(builder: ir.IRBuilder, ids, id_dtype: np.dtype, count: int, rows: int, each=None) -> None:
+    """Loop over ``count`` ids (contiguous, of ``id_dtype``); return the position of the
+    first outside ``[0, rows)`` from the function, before anything reads through it, or
+    run ``each(position, id)`` for every id (as i64)."""
+    I64 = ir.IntType(64)
+    bad, where = failure_exit(builder)
+    indices: list[ir.Value] = []
+
+    def element() -> None:
+        (i,) = indices
+        raw = builder.load(builder.gep(ids, [i]))
+        value = builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
+        outside = builder.icmp_unsigned(">=", value, ir.Constant(I64, rows))  # negatives are huge unsigned
+        where.add_incoming(i, builder.block)
+        fine = builder.append_basic_block("id_ok")
+        builder.cbranch(outside, bad, fine)
+        builder.position_at_end(fine)
+        if each is not None:
+            each(i, value)
+
+    loop_nest(builder, (count,), indices, element, "ids")
+
+
+class EmbeddingLowering(Lowering):
+    """``embedding(weight, ids)``: the rows of ``weight`` at ``ids``; an id outside the
+    table makes the entry return a status (the interpreter then raises the eager error)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "embedding"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [False, True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        weight, ids = args
+        rows, width = weight.place.shape
+        count = int(np.prod(ids.place.shape, dtype=np.int64))
+        if count * width == 0:
+            return None
+        row_stride, column_stride = weight.place.strides
+        id_dtype = ids.place.dtype
+
+        def build(builder: ir.IRBuilder, pointers):
+            table, picked, result = pointers
+            I64 = ir.IntType(64)
+
+            def copy_row(i: ir.Value, row: ir.Value) -> None:
+                source = builder.mul(row, ir.Constant(I64, row_stride))
+                target = builder.mul(i, ir.Constant(I64, width))
+                with for_range(builder, ir.Constant(I64, width), "column") as j:
+                    read = builder.add(source, builder.mul(j, ir.Constant(I64, column_stride)))
+                    value = builder.load(builder.gep(table, [read]))
+                    builder.store(value, builder.gep(result, [builder.add(target, j)]))
+
+            _checked_ids(builder, picked, id_dtype, count, rows, copy_row)
+            return ir.Constant(I64, OK_STATUS)
+
+        key = (
+            "embedding",
+            rows,
+            width,
+            row_stride,
+            column_stride,
+            count,
+            id_dtype.str,
+            weight.place.dtype.str,
+        )
+        return at.call(key, "embedding", [weight.pointer, ids.pointer, out.pointer], build, status=True)
+
+
+class EmbeddingGradLowering(Lowering):
+    """``embedding_grad(g, ids, rows)``: zeros with ``g``'s rows added at ``ids`` in id
+    order (repeats accumulate as numpy's ``add.at`` does), the padding row zero; every
+    id is checked before anything is written."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "embedding_grad"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [True, True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        g, ids = args
+        rows, width = out.place.shape
+        count = int(np.prod(ids.place.shape, dtype=np.int64))
+        id_dtype = ids.place.dtype
+        padding = self.node.attrs.get("padding_idx")
+        fill(at, out, 0)
+        if count * width == 0:
+            return None
+
+        def build(builder: ir.IRBuilder, pointers):
+            grads, picked, result = pointers
+            I64 = ir.IntType(64)
+            _checked_ids(builder, picked, id_dtype, count, rows)
+
+            def add_row(i: ir.Value, row: ir.Value) -> None:
+                source = builder.mul(i, ir.Constant(I64, width))
+                target = builder.mul(row, ir.Constant(I64, width))
+                with for_range(builder, ir.Constant(I64, width), "column") as j:
+                    slot = builder.gep(result, [builder.add(target, j)])
+                    value = builder.load(builder.gep(grads, [builder.add(source, j)]))
+                    builder.store(builder.fadd(builder.load(slot), value), slot)
+
+            indices: list[ir.Value] = []
+
+            def element() -> None:
+                (i,) = indices
+                raw = builder.load(builder.gep(picked, [i]))
+                add_row(i, builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64))
+
+            loop_nest(builder, (count,), indices, element, "rows")
+            if padding is not None:
+                zero = ir.Constant(storage_type(out.place.dtype), 0.0)
+                with for_range(builder, ir.Constant(I64, width), "padding") as j:
+                    offset = builder.add(ir.Constant(I64, (padding % rows) * width), j)
+                    builder.store(zero, builder.gep(result, [offset]))
+            return ir.Constant(I64, OK_STATUS)
+
+        key = ("embedding_grad", rows, width, count, id_dtype.str, out.place.dtype.str, padding)
+        return at.call(key, "embedding_grad", [g.pointer, ids.pointer, out.pointer], build, status=True)
+
+
+class GatherLowering(Lowering):
+    """``gather(x, index, dim)``: at each position of ``index``, ``x`` at that position
+    with ``dim`` replaced by the index there.  ``x`` is read through its strides; an
+    index outside ``[0, size)`` returns a status, and the interpreter's result (numpy
+    wraps a negative index) is the call's."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "gather"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [False, True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        x, index = args
+        shape = index.place.shape
+        if 0 in shape:
+            return None
+        dim = self.node.attrs["dim"] % len(shape)
+        strides, size, id_dtype = x.place.strides, x.place.shape[dim], index.place.dtype
+        positions = tuple(int(s) for s in np.cumprod((1,) + shape[::-1])[:-1][::-1])  # index's own strides
+
+        def build(builder: ir.IRBuilder, pointers):
+            source, picked, result = pointers
+            I64 = ir.IntType(64)
+            bad, where = failure_exit(builder)
+            indices: list[ir.Value] = []
+            offset = offset_function(builder, indices)
+
+            def element() -> None:
+                at_index = offset(positions)
+                raw = builder.load(builder.gep(picked, [at_index]))
+                value = builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
+                where.add_incoming(at_index, builder.block)
+                fine = builder.append_basic_block("index_ok")
+                builder.cbranch(builder.icmp_unsigned(">=", value, ir.Constant(I64, size)), bad, fine)
+                builder.position_at_end(fine)
+                rest = offset(tuple(0 if d == dim else s for d, s in enumerate(strides)))
+                read = builder.add(rest, builder.mul(value, ir.Constant(I64, strides[dim])))
+                builder.store(builder.load(builder.gep(source, [read])), builder.gep(result, [at_index]))
+
+            loop_nest(builder, shape, indices, element, "gather")
+            return ir.Constant(I64, OK_STATUS)
+
+        key = ("gather", shape, dim, strides, size, id_dtype.str, x.place.dtype.str)
+        return at.call(key, "gather", [x.pointer, index.pointer, out.pointer], build, status=True)
+
+
+def _gather(node: Node, arg_types: list) -> Lowering | str:
+    ids = np.dtype(arg_types[1].dtype.np)
+    return GatherLowering(node) if ids.kind in "iu" else f"gather with {ids} indices"
+
+
+def _embedding(node: Node, arg_types: list) -> Lowering | str:
+    dtype, ids = np.dtype(node.type.dtype.np), np.dtype(arg_types[1].dtype.np)
+    if ids.kind not in "iu":
+        return f"embedding with {ids} ids"
+    if node.op == "embedding_grad" and dtype.kind != "f":
+        return f"embedding_grad of {dtype}"
+    return EmbeddingLowering(node) if node.op == "embedding" else EmbeddingGradLowering(node)
+
+
+class CheckLowering(Lowering):
+    """``assert_range(x)``: ``x`` copied to the result while each value is checked; the
+    first value out of range makes the entry return a status, and the call reruns in
+    the interpreter, which raises the eager error with its message."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "assert_range"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [True]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        (x,) = args
+        count = int(np.prod(x.place.shape, dtype=np.int64))
+        if count == 0:
+            return None
+        dtype, attrs = x.place.dtype, self.node.attrs
+
+        def build(builder: ir.IRBuilder, pointers):
+            source, target = pointers
+            I64 = ir.IntType(64)
+            bad_block, where = failure_exit(builder)
+            indices: list[ir.Value] = []
+
+            def element() -> None:
+                (i,) = indices
+                value = builder.load(builder.gep(source, [i]))
+                builder.store(value, builder.gep(target, [i]))
+                bad = _out_of_range(builder, value, dtype, attrs)
+                where.add_incoming(i, builder.block)
+                fine = builder.append_basic_block("in_range")
+                builder.cbranch(bad, bad_block, fine)
+                builder.position_at_end(fine)
+
+            loop_nest(builder, (count,), indices, element, "check")
+            return ir.Constant(I64, OK_STATUS)
+
+        key = ("assert_range", count, dtype.str, repr(sorted(attrs.items())))
+        return at.call(key, "assert_range", [x.pointer, out.pointer], build, status=True)
+
+
+def _out_of_range(builder: ir.IRBuilder, value: ir.Value, dtype: np.dtype, attrs: dict) -> ir.Value:
+    """Whether ``value`` is outside ``[low, high)`` (``[low, high]`` if closed; NaN unless
+    ``nan_ok``), and not the ``ignore`` value: ``assert_range``'s rule."""
+    low, high, ignore = attrs["low"], attrs["high"], attrs.get("ignore")
+    if dtype.kind == "f":
+
+        def constant(v) -> ir.Value:
+            return ir.Constant(value.type, float(v))
+
+        below = builder.fcmp_ordered("<", value, constant(low))
+        above = builder.fcmp_ordered(">" if attrs.get("closed") else ">=", value, constant(high))
+        bad = builder.or_(below, above)
+        if not attrs.get("nan_ok"):
+            bad = builder.or_(bad, builder.fcmp_unordered("uno", value, value))
+        if ignore is not None:
+            bad = builder.and_(bad, builder.fcmp_unordered("!=", value, constant(ignore)))
+        return bad
+    info = np.iinfo(dtype)
+    compare = builder.icmp_unsigned if dtype.kind == "u" else builder.icmp_signed
+    false, true = ir.Constant(ir.IntType(1), 0), ir.Constant(ir.IntType(1), 1)
+
+    def against(op: str, bound: int) -> ir.Value:
+        """``value op bound`` for an integral bound that may lie outside the dtype's range."""
+        if bound < info.min:
+            return true if op in (">", ">=", "!=") else false
+        if bound > info.max:
+            return true if op in ("<", "<=", "!=") else false
+        return compare(op, value, ir.Constant(value.type, int(bound)))
+
+    bad = builder.or_(against("<", low), against(">" if attrs.get("closed") else ">=", high))
+    if ignore is not None:
+        bad = builder.and_(bad, against("!=", ignore))
+    return bad
+
+
+def _check(node: Node, arg_types: list) -> Lowering | str:
+    kind = np.dtype(arg_types[0].dtype.np).kind
+    bounds = [node.attrs[k] for k in ("low", "high", "ignore") if node.attrs.get(k) is not None]
+    if kind == "f" or (kind in "iu" and all(float(b) == int(b) for b in bounds)):
+        return CheckLowering(node)
+    return f"assert_range of {arg_types[0].dtype} with bounds {bounds}"
+
+
+INDEXING_LOWERINGS = {
+    "embedding": _embedding,
+    "embedding_grad": _embedding,
+    "assert_range": _check,
+    "gather": _gather,
+}
