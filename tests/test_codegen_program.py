@@ -685,3 +685,29 @@ def test_gathers_read_the_positions_numpy_reads(shape, data, transposed):
     program = Program(g)
     assert program.report.segments == 1 and not program.report.numpy_nodes
     np.testing.assert_array_equal(program([base, index])[0], interpret(g, [base, index])[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=3), st.data())
+def test_scatter_adds_accumulate_as_numpys_add_at(shape, data):
+    """``scatter_add`` natively (the gradient of ``gather``): repeated indices accumulate
+    in numpy's order, so the result is bit for bit the interpreter's; an index out of
+    range gives the interpreter's answer."""
+    shape = tuple(shape)
+    dim = data.draw(st.integers(0, len(shape) - 1))
+    index_shape = tuple(data.draw(st.integers(1, n if d != dim else 6)) for d, n in enumerate(shape))
+    rng = np.random.default_rng(len(shape) + dim)
+    low = -shape[dim] if data.draw(st.booleans()) else 0
+    index = rng.integers(low, shape[dim], index_shape)
+    x = rng.standard_normal(shape).astype(np.float32)
+    src_shape = tuple(n + data.draw(st.integers(0, 1)) for n in index_shape)
+    src = rng.standard_normal(src_shape).astype(np.float32)
+    g = Graph("scatter")
+    ins = [
+        g.add_input(n, TensorType(a.shape, irgrad.dtypes.from_numpy_dtype(a.dtype)))
+        for n, a in (("x", x), ("i", index), ("s", src))
+    ]
+    g.set_outputs([g.add_op("scatter_add", ins, {"dim": dim}, TensorType(shape, irgrad.float32))])
+    program = Program(g)
+    assert program.report.segments == 1 and not program.report.numpy_nodes
+    np.testing.assert_array_equal(program([x, index, src])[0], interpret(g, [x, index, src])[0])

@@ -189,6 +189,93 @@ class GatherLowering(Lowering):
         return at.call(key, "gather", [x.pointer, index.pointer, out.pointer], build, status=True)
 
 
+class ScatterAddLowering(Lowering):
+    """``scatter_add(x, index, src, dim)``: ``x`` with each ``src`` value (at the
+    positions of ``index``) added where ``index`` points along ``dim``, in the order
+    numpy's ``add.at`` adds them; every index is checked before anything is written."""
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.name = node, "scatter_add"
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [False, True, False]
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        x, index, src = args
+        shape, dim = index.place.shape, self.node.attrs["dim"] % len(index.place.shape)
+        out_shape = out.place.shape
+        out_strides = tuple(int(s) for s in np.cumprod((1,) + out_shape[::-1])[:-1][::-1])
+        positions = tuple(int(s) for s in np.cumprod((1,) + shape[::-1])[:-1][::-1])
+        size, id_dtype, dtype = out_shape[dim], index.place.dtype, out.place.dtype
+
+        def build(builder: ir.IRBuilder, pointers):
+            base, picked, values, result = pointers
+            I64 = ir.IntType(64)
+            bad, where = failure_exit(builder)
+            indices: list[ir.Value] = []
+            offset = offset_function(builder, indices)
+
+            def index_at() -> ir.Value:
+                raw = builder.load(builder.gep(picked, [offset(positions)]))
+                return builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
+
+            def check() -> None:
+                where.add_incoming(offset(positions), builder.block)
+                fine = builder.append_basic_block("index_ok")
+                builder.cbranch(builder.icmp_unsigned(">=", index_at(), ir.Constant(I64, size)), bad, fine)
+                builder.position_at_end(fine)
+
+            def copy() -> None:
+                value = builder.load(builder.gep(base, [offset(x.place.strides)]))
+                builder.store(value, builder.gep(result, [offset(out_strides)]))
+
+            def add() -> None:
+                rest = offset(tuple(0 if d == dim else s for d, s in enumerate(out_strides)))
+                slot = builder.gep(
+                    result, [builder.add(rest, builder.mul(index_at(), ir.Constant(I64, out_strides[dim])))]
+                )
+                value = builder.load(builder.gep(values, [offset(src.place.strides)]))
+                total = (
+                    builder.fadd(builder.load(slot), value)
+                    if dtype.kind == "f"
+                    else builder.add(builder.load(slot), value)
+                )
+                builder.store(total, slot)
+
+            if 0 not in shape:
+                loop_nest(builder, shape, indices, check, "check")
+            if 0 not in out_shape:
+                loop_nest(builder, out_shape, indices, copy, "copy")
+            if 0 not in shape:
+                loop_nest(builder, shape, indices, add, "add")
+            return ir.Constant(I64, OK_STATUS)
+
+        key = (
+            "scatter_add",
+            shape,
+            dim,
+            out_shape,
+            x.place.strides,
+            src.place.strides,
+            id_dtype.str,
+            dtype.str,
+        )
+        return at.call(
+            key, "scatter_add", [x.pointer, index.pointer, src.pointer, out.pointer], build, status=True
+        )
+
+
+def _scatter_add(node: Node, arg_types: list) -> Lowering | str:
+    ids, dtype = np.dtype(arg_types[1].dtype.np), np.dtype(node.type.dtype.np)
+    if (
+        ids.kind not in "iu"
+        or dtype.kind not in "fiu"
+        or any(t.dtype is not node.type.dtype for t in (arg_types[0], arg_types[2]))
+    ):
+        return f"scatter_add of {dtype} with {ids} indices"
+    return ScatterAddLowering(node)
+
+
 def _gather(node: Node, arg_types: list) -> Lowering | str:
     ids = np.dtype(arg_types[1].dtype.np)
     return GatherLowering(node) if ids.kind in "iu" else f"gather with {ids} indices"
@@ -292,4 +379,5 @@ INDEXING_LOWERINGS = {
     "embedding_grad": _embedding,
     "assert_range": _check,
     "gather": _gather,
+    "scatter_add": _scatter_add,
 }
