@@ -142,6 +142,22 @@ def _program(fn, *tensors):
     return compiled(*tensors), compiled.explain()
 
 
+def assert_trains_as_eager(make, steps: int = 3, rtol: float = 1e-4, atol: float = 1e-6):
+    """``make()`` gives (parameters, step function) from fixed seeds: the compiled step's
+    losses and the parameters after it match eager training's, and every graph runs as
+    one native call.  Returns the compiled step."""
+    eager_params, eager_step = make()
+    params, step = make()
+    compiled = irgrad.compile(step, backend="llvm")
+    for _ in range(steps):
+        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=rtol, atol=atol)
+    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
+    assert lines and all("1 native call per run" in line for line in lines)
+    return compiled
+
+
 def _forward_line(explain: str) -> str:
     (line,) = [line for line in explain.splitlines() if line.strip().startswith("forward:")]
     return line
@@ -214,17 +230,9 @@ def test_a_classifier_step_runs_as_one_native_call_and_trains_as_eager():
             opt.step()
             return loss.detach()
 
-        return model, step
+        return list(model.parameters()), step
 
-    eager_model, eager_step = make()
-    model, step = make()
-    compiled = irgrad.compile(step, backend="llvm")
-    for _ in range(4):
-        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
-    for p, q in zip(model.parameters(), eager_model.parameters()):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
-    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
-    assert lines and all("1 native call per run" in line for line in lines)
+    assert_trains_as_eager(make, steps=4)
 
 
 def test_a_bad_target_raises_the_eager_error_from_native_code():
@@ -347,15 +355,7 @@ def test_an_lstm_training_step_is_one_native_call_and_trains_as_eager():
 
         return params, step
 
-    eager_params, eager_step = make()
-    params, step = make()
-    compiled = irgrad.compile(step, backend="llvm")
-    for _ in range(3):
-        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
-    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
-    assert lines and all("1 native call per run" in line for line in lines)
+    assert_trains_as_eager(make)
 
 
 @settings(max_examples=60, deadline=None)
@@ -518,15 +518,7 @@ def test_a_small_gpt_training_step_is_one_native_call_and_trains_as_eager():
 
         return params, step
 
-    eager_params, eager_step = make()
-    params, step = make()
-    compiled = irgrad.compile(step, backend="llvm")
-    for _ in range(3):
-        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
-    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
-    assert lines and all("1 native call per run" in line for line in lines)
+    assert_trains_as_eager(make, atol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [irgrad.float32, irgrad.float64])
@@ -549,17 +541,10 @@ def test_convolutions_and_max_pooling_train_as_one_native_call(dtype, conv, pool
             opt.step()
             return loss.detach()
 
-        return layer, step
+        return list(layer.parameters()), step
 
-    eager_layer, eager_step = make()
-    layer, step = make()
-    compiled = irgrad.compile(step, backend="llvm")
-    for _ in range(3):
-        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
-    for p, q in zip(layer.parameters(), eager_layer.parameters()):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
-    lines = [line for line in compiled.explain().splitlines() if "native call" in line]
-    assert lines and all("1 native call per run" in line and "left to numpy" not in line for line in lines)
+    compiled = assert_trains_as_eager(make, rtol=1e-5)
+    assert "left to numpy" not in compiled.explain()
 
 
 def test_a_code_generator_failure_falls_back_to_numpy_with_a_warning(monkeypatch):

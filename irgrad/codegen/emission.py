@@ -68,9 +68,14 @@ class Emission:
 
 
 class Lowering:
-    """A node's native code."""
+    """A node's native code: ``node`` is the graph node it computes (its op and attributes)."""
 
     name = "native"
+
+    def __init__(self, node=None) -> None:
+        self.node = node
+        if node is not None:
+            self.name = node.op
 
     def contiguous_args(self, args: list[Place]) -> list[bool]:
         """Per argument, whether it must be contiguous (the planner copies it if not)."""

@@ -46,9 +46,6 @@ class EmbeddingLowering(Lowering):
     """``embedding(weight, ids)``: the rows of ``weight`` at ``ids``; an id outside the
     table makes the entry return a status (the interpreter then raises the eager error)."""
 
-    def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "embedding"
-
     def contiguous_args(self, args) -> list[bool]:
         return [False, True]
 
@@ -93,9 +90,6 @@ class EmbeddingGradLowering(Lowering):
     """``embedding_grad(g, ids, rows)``: zeros with ``g``'s rows added at ``ids`` in id
     order (repeats accumulate as numpy's ``add.at`` does), the padding row zero; every
     id is checked before anything is written."""
-
-    def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "embedding_grad"
 
     def contiguous_args(self, args) -> list[bool]:
         return [True, True]
@@ -148,9 +142,6 @@ class GatherLowering(Lowering):
     index outside ``[0, size)`` returns a status, and the interpreter's result (numpy
     wraps a negative index) is the call's."""
 
-    def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "gather"
-
     def contiguous_args(self, args) -> list[bool]:
         return [False, True]
 
@@ -193,9 +184,6 @@ class ScatterAddLowering(Lowering):
     """``scatter_add(x, index, src, dim)``: ``x`` with each ``src`` value (at the
     positions of ``index``) added where ``index`` points along ``dim``, in the order
     numpy's ``add.at`` adds them; every index is checked before anything is written."""
-
-    def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "scatter_add"
 
     def contiguous_args(self, args) -> list[bool]:
         return [False, True, False]
@@ -294,9 +282,6 @@ class CheckLowering(Lowering):
     """``assert_range(x)``: ``x`` copied to the result while each value is checked; the
     first value out of range makes the entry return a status, and the call reruns in
     the interpreter, which raises the eager error with its message."""
-
-    def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "assert_range"
 
     def contiguous_args(self, args) -> list[bool]:
         return [True]

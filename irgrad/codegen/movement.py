@@ -76,7 +76,7 @@ class CatLowering(Lowering):
     """``cat(xs, dim)``: each input copied into its slab of the result."""
 
     def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "cat"
+        super().__init__(node)
         self.dim = node.attrs["dim"] % len(node.type.shape)
 
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
@@ -90,9 +90,6 @@ class CatLowering(Lowering):
 class SliceGradLowering(Lowering):
     """``slice_grad(g, shape, index)``: zeros, with ``g`` copied into ``[index]``."""
 
-    def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "slice_grad"
-
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
         (g,) = args
         fill(at, out, 0)
@@ -102,9 +99,6 @@ class SliceGradLowering(Lowering):
 
 class PadLowering(Lowering):
     """``pad(x, widths, value)``: ``value`` everywhere, ``x`` copied into the middle."""
-
-    def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "pad"
 
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
         (x,) = args
@@ -118,9 +112,6 @@ class LstmCellLowering(Lowering):
     """``lstm_cell(gates, c)``: per row and unit, ``c' = σ(f)·c + σ(i)·tanh(g)`` and
     ``h' = σ(o)·tanh(c')``, written as ``[h' | c']``; the gates and the cell state are
     read contiguous."""
-
-    def __init__(self, node: Node) -> None:
-        self.node, self.name = node, "lstm_cell"
 
     def contiguous_args(self, args) -> list[bool]:
         return [True, True]

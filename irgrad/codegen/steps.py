@@ -45,6 +45,7 @@ class LoopLowering(Lowering):
     """A loop nest over a body (see :class:`LoopKernel`)."""
 
     def __init__(self, loops: LoopKernel) -> None:
+        super().__init__()
         self.loops = loops
         self.name = loops.name
 
@@ -120,8 +121,8 @@ class GemmLowering(Lowering):
     and the product added to it (beta = 1)."""
 
     def __init__(self, node: Node, gemm: blas.Gemm) -> None:
-        self.node, self.gemm = node, gemm
-        self.name = node.op
+        super().__init__(node)
+        self.gemm = gemm
         self.linear = node.op == "linear"
 
     def _matrices(self, args: list[Place], out_shape: tuple) -> tuple:
@@ -216,7 +217,7 @@ class RoutineLowering(Lowering):
     cacheable.  Arguments are read contiguous."""
 
     def __init__(self, node: Node, dtype: np.dtype) -> None:
-        self.node, self.name = node, node.op
+        super().__init__(node)
         self.symbol = f"irgrad_{node.op}_{dtype.char}"
         llvm.add_symbol(self.symbol, native_loss.routine_address(node.op, dtype))
 
@@ -313,6 +314,7 @@ class AnchoredLowering(Lowering):
     temporary the epilogue's loop nest reads (the planner gives it an arena buffer)."""
 
     def __init__(self, anchor: Node, lowering: Lowering, sources: list, epilogue: LoopLowering) -> None:
+        super().__init__()
         self.anchor, self.sources, self.epilogue = lowering, sources, epilogue
         self.anchor_type = (tuple(anchor.type.shape), np.dtype(anchor.type.dtype.np))
         self.name = epilogue.name

@@ -29,7 +29,7 @@ class WindowLowering(Lowering):
     def __init__(
         self, node: Node, kernel_name: str, image_shape: tuple, dtype: np.dtype, index_dtype=None
     ) -> None:
-        self.node, self.name = node, node.op
+        super().__init__(node)
         attrs = node.attrs
         self.window = (*attrs["kernel"], *attrs["stride"], *attrs["dilation"])
         n, c, h, w = image_shape
