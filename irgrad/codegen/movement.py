@@ -16,9 +16,10 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..ir.graph import Node
+from ..native.loops import for_range_carrying
 from ..ops import OPS
 from ..ops.movement import sliced_shape
-from ..ops.strides import slice_layout
+from ..ops.strides import contiguous_strides, slice_layout
 from .elementwise import coalesce, loop_nest, offset_function, store
 from .emission import Emission, Lowering, Operand
 from .scalars import LlvmScalars, Value, storage_type
@@ -154,6 +155,68 @@ class LstmCellLowering(Lowering):
         )
 
 
+class ScanLowering(Lowering):
+    """``cumsum(x, dim)``: along ``dim``, each element is the running sum so far, added
+    in order as numpy adds it (floats in their own type, bools and integers in int64),
+    so results are numpy's bit for bit; ``x`` is read through its strides."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        (x,) = args
+        shape = x.place.shape
+        if 0 in shape:
+            return
+        dim = self.node.attrs["dim"] % len(shape)
+        outer = tuple(n for k, n in enumerate(shape) if k != dim)
+        out_strides = contiguous_strides(shape)
+        strides = x.place.strides
+        source_dtype, dtype = x.place.dtype, out.place.dtype
+
+        def build(builder: ir.IRBuilder, pointers) -> None:
+            source, result = pointers
+            I64 = ir.IntType(64)
+            indices: list[ir.Value] = []
+            offset = offset_function(builder, indices)
+
+            def row() -> None:
+                read = offset(tuple(s for k, s in enumerate(strides) if k != dim))
+                write = offset(tuple(s for k, s in enumerate(out_strides) if k != dim))
+                zero = ir.Constant(storage_type(dtype), 0.0 if dtype.kind == "f" else 0)
+                with for_range_carrying(builder, ir.Constant(I64, shape[dim]), [zero], "scan") as (
+                    j,
+                    running,
+                ):
+                    at_read = builder.add(read, builder.mul(j, ir.Constant(I64, strides[dim])))
+                    value = builder.load(builder.gep(source, [at_read]))
+                    if dtype.kind == "f":
+                        total = builder.fadd(running[0], value)
+                    else:
+                        widened = (
+                            value
+                            if value.type == running[0].type
+                            else (
+                                builder.zext(value, running[0].type)
+                                if source_dtype.kind in "bu"
+                                else builder.sext(value, running[0].type)
+                            )
+                        )
+                        total = builder.add(running[0], widened)
+                    at_write = builder.add(write, builder.mul(j, ir.Constant(I64, out_strides[dim])))
+                    builder.store(total, builder.gep(result, [at_write]))
+                    running[0] = total
+
+            loop_nest(builder, outer, indices, row, "rows")
+
+        key = ("cumsum", shape, dim, strides, source_dtype.str, dtype.str)
+        at.call(key, "cumsum", [x.pointer, out.pointer], build)
+
+
+def _cumsum(node: Node, arg_types: list) -> Lowering | str:
+    source, dtype = np.dtype(arg_types[0].dtype.np), np.dtype(node.type.dtype.np)
+    if not arg_types[0].shape or source.kind not in "biuf" or (dtype.kind == "f" and source != dtype):
+        return f"cumsum of {source} {tuple(arg_types[0].shape)}"
+    return ScanLowering(node)
+
+
 def _cat(node: Node, arg_types: list) -> Lowering | str:
     if any(t.dtype is not node.type.dtype for t in arg_types):
         return "cat of mixed dtypes"
@@ -184,4 +247,5 @@ MOVEMENT_LOWERINGS = {
     "slice_grad": _slice_grad,
     "pad": _pad,
     "lstm_cell": _lstm_cell,
+    "cumsum": _cumsum,
 }
