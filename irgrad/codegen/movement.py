@@ -210,6 +210,25 @@ class ScanLowering(Lowering):
         at.call(key, "cumsum", [x.pointer, out.pointer], build)
 
 
+class FlipLowering(Lowering):
+    """``flip(x, dims)``: a copy reading ``x`` from the far end of each flipped dim, with
+    that dim's stride negated."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        (x,) = args
+        shape, strides = x.place.shape, list(x.place.strides)
+        if 0 in shape:
+            return
+        start = 0
+        for d in {d % len(shape) for d in self.node.attrs["dims"]}:
+            start += (shape[d] - 1) * strides[d]
+            strides[d] = -strides[d]
+        reversed_x = Operand(
+            _offset_pointer(at, x, start).pointer, x.place.view(start, shape, tuple(strides))
+        )
+        copy_strided(at, reversed_x, out, shape, out.place.strides)
+
+
 def _cumsum(node: Node, arg_types: list) -> Lowering | str:
     source, dtype = np.dtype(arg_types[0].dtype.np), np.dtype(node.type.dtype.np)
     if not arg_types[0].shape or source.kind not in "biuf" or (dtype.kind == "f" and source != dtype):
@@ -248,4 +267,5 @@ MOVEMENT_LOWERINGS = {
     "pad": _pad,
     "lstm_cell": _lstm_cell,
     "cumsum": _cumsum,
+    "flip": lambda node, arg_types: FlipLowering(node) if arg_types[0].shape else "flip of a 0-d value",
 }
