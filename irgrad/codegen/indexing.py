@@ -13,6 +13,7 @@ import numpy as np
 
 from ..ir.graph import Node
 from ..native.loops import for_range
+from ..ops.strides import contiguous_strides
 from .elementwise import loop_nest, offset_function
 from .emission import OK_STATUS, Emission, Lowering, Operand, failure_exit
 from .movement import fill
@@ -264,6 +265,83 @@ def _scatter_add(node: Node, arg_types: list) -> Lowering | str:
     return ScatterAddLowering(node)
 
 
+class RowIndexLowering(Lowering):
+    """``index(x, idx, spec=(:, ..., :, idx))`` (``x[idx]``, ``index_select``): whole
+    slices of ``x`` picked along one dim by an index array; or its gradient,
+    ``index_grad`` (zeros with each picked slice of ``g`` added back, repeats in
+    order, as ``np.add.at``).  Indices are checked first; one out of range returns a
+    status, and the interpreter's answer (numpy wraps negatives) is the call's."""
+
+    def __init__(self, node: Node, dim: int) -> None:
+        super().__init__(node)
+        self.dim = dim
+
+    def contiguous_args(self, args) -> list[bool]:
+        return [self.node.op == "index_grad", True]  # g is read in the order it is laid out
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
+        source, index = args
+        grad = self.node.op == "index_grad"
+        table = out.place if grad else source.place  # the indexed array's shape
+        dim, count = self.dim, int(np.prod(index.place.shape, dtype=np.int64))
+        prefix, size, trailing = table.shape[:dim], table.shape[dim], table.shape[dim + 1 :]
+        table_strides = contiguous_strides(table.shape) if grad else source.place.strides
+        picked = contiguous_strides(prefix + (count,) + trailing)  # the result, or g: contiguous
+        id_dtype, dtype = index.place.dtype, out.place.dtype
+        if grad:
+            fill(at, out, 0)
+        if count == 0 or 0 in table.shape:
+            return None
+
+        def build(builder: ir.IRBuilder, pointers):
+            values, ids, result = pointers
+            I64 = ir.IntType(64)
+            _checked_ids(builder, ids, id_dtype, count, size)
+            indices: list[ir.Value] = []
+            offset = offset_function(builder, indices)
+
+            def element() -> None:
+                row = indices[dim]
+                raw = builder.load(builder.gep(ids, [row]))
+                value = builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
+                in_table = builder.add(
+                    offset(tuple(table_strides[:dim]) + (0,) + tuple(table_strides[dim + 1 :])),
+                    builder.mul(value, ir.Constant(I64, table_strides[dim])),
+                )
+                at_picked = offset(tuple(picked))
+                if grad:
+                    slot = builder.gep(result, [in_table])
+                    added = builder.load(builder.gep(values, [at_picked]))
+                    builder.store(builder.fadd(builder.load(slot), added), slot)
+                else:
+                    builder.store(
+                        builder.load(builder.gep(values, [in_table])), builder.gep(result, [at_picked])
+                    )
+
+            loop_nest(builder, prefix + (count,) + trailing, indices, element, "rows")
+            return ir.Constant(I64, OK_STATUS)
+
+        key = (self.node.op, table.shape, dim, count, tuple(table_strides), id_dtype.str, dtype.str)
+        return at.call(key, self.node.op, [source.pointer, index.pointer, out.pointer], build, status=True)
+
+
+def _row_index(node: Node, arg_types: list) -> Lowering | str:
+    """A lowering for an index spec of whole slices around one index array."""
+    spec = node.attrs["spec"]
+    full = [item == slice(None) or item == slice(None, None, 1) for item in spec]
+    ellipses = [k for k, item in enumerate(spec) if item is Ellipsis]
+    if (
+        len(ellipses) != 1
+        or len(arg_types) != 2
+        or not all(full[k] for k in range(len(spec)) if k != ellipses[0])
+    ):
+        return f"{node.op} with the index spec {spec}"
+    ids, dtype = np.dtype(arg_types[1].dtype.np), np.dtype(node.type.dtype.np)
+    if ids.kind not in "iu" or (node.op == "index_grad" and dtype.kind != "f"):
+        return f"{node.op} of {dtype} with {ids} indices"
+    return RowIndexLowering(node, ellipses[0])
+
+
 def _gather(node: Node, arg_types: list) -> Lowering | str:
     ids = np.dtype(arg_types[1].dtype.np)
     return GatherLowering(node) if ids.kind in "iu" else f"gather with {ids} indices"
@@ -365,4 +443,6 @@ INDEXING_LOWERINGS = {
     "assert_range": _check,
     "gather": _gather,
     "scatter_add": _scatter_add,
+    "index": _row_index,
+    "index_grad": _row_index,
 }
