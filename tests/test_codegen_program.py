@@ -767,3 +767,30 @@ def test_rows_picked_by_an_index_array_and_their_gradients(shape, data, negative
     assert program.report.segments == 1 and not program.report.numpy_nodes
     for got, expected in zip(program([x, index]), interpret(g, [x, index])):
         np.testing.assert_allclose(got, expected, rtol=1e-6)  # exp: the native polynomial
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), min_size=1, max_size=3),
+    st.sampled_from(["all", "last", "first"]),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(0, 2**16),
+)
+def test_sums_of_stored_values_are_numpys_bit_for_bit(shape, which, dtype, seed):
+    """A sum over one contiguous run follows numpy's pairwise tree and a sum over rows
+    adds them in order from +0.0, as numpy does: the same bits, -0.0 and empty sums
+    included (so compiled sums of stored values equal eager ones even when cancellation
+    makes the sum ill-conditioned)."""
+    shape = tuple(shape)
+    dims = {"all": tuple(range(len(shape))), "last": (len(shape) - 1,), "first": (0,)}[which]
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * rng.choice([1.0, 1e4, 1e30], shape)).astype(dtype)
+    if x.size:
+        x.reshape(-1)[rng.integers(x.size)] = -0.0
+    t = irgrad.dtypes.from_numpy_dtype(x.dtype)
+    g = Graph("sum")
+    i = g.add_input("x", TensorType(shape, t))
+    kept = tuple(n for k, n in enumerate(shape) if k not in dims)
+    g.set_outputs([g.add_op("sum", [i], {"dims": dims, "keepdim": False}, TensorType(kept, t))])
+    (got,) = Program(g)([x])
+    assert got.tobytes() == np.asarray(interpret(g, [x])[0]).tobytes()

@@ -29,6 +29,7 @@ from ..ops.scalar import Unsupported
 from ..ops.strides import contiguous_strides
 from ..passes.fusion import ANCHOR_KINDS
 from .elementwise import (
+    _VIEWS,
     LoopKernel,
     NativeKernel,
     Positionwise,
@@ -112,23 +113,44 @@ class ReductionLoops(LoopKernel):
         )
         if 0 in outer:
             return
-        # float sums accumulate in float64; integer sums wrap in their own type, as numpy's
-        accumulator = _F64 if reduction.combine == "add" and self.out_dtype.kind == "f" else self.out_dtype
+        float_sum = reduction.combine == "add" and self.out_dtype.kind == "f"
         combine = OPS[reduction.combine].scalar
         indices: list[ir.Value] = []
         offset = offset_function(builder, indices)
         S = LlvmScalars(builder)
         kept_size = int(np.prod(outer, dtype=np.int64))
+        identity = identity_of(reduction, self.out_dtype)
         if kept_size <= _MOST_COLUMNS and _walks_kept_fastest(at.strides, kept, space):
+            # numpy adds the rows in order, from +0.0, in the data's own type: so do we, bit for bit
             at.strides = [i + o for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
-            columns = _Columns(
-                builder, S, accumulator, self.out_dtype, kept_size, identity_of(reduction, accumulator)
-            )
+            columns = _Columns(builder, S, self.out_dtype, self.out_dtype, kept_size, identity)
             columns.fold(inner, outer, indices, offset, lambda: at.emit(builder, inputs, offset), combine)
             columns.store(out)
             return
         at.strides = [o + i for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
         out_offset_strides = outer_strides[-1]
+        loads_only = all(n.op in _VIEWS for n in body.op_nodes() if n.id != reduction_node.id)
+        if float_sum and loads_only and len(inner) == 1 and inner[0] > 0:
+            # a sum of stored values over one run: numpy's pairwise tree, so numpy's sum bit
+            # for bit (with a computed prologue, the blocked sum below keeps the loop vectorized)
+            pairwise = _pairwise(builder, at, inputs, len(outer), self.out_dtype)
+
+            def run_sum() -> None:
+                total = builder.call(
+                    pairwise, [*inputs, *indices, ir.Constant(I64, 0), ir.Constant(I64, inner[0])]
+                )
+                store(
+                    builder,
+                    total,
+                    self.out_dtype,
+                    builder.gep(out, [offset(out_offset_strides)], inbounds=True),
+                )
+
+            loop_nest(builder, outer, indices, run_sum, "o")
+            return
+        # float sums over several runs accumulate in float64; integer sums wrap in their own type
+        accumulator = _F64 if float_sum else self.out_dtype
+        identity = identity_of(reduction, accumulator)
 
         blocked = reduction.combine == "add" and accumulator != self.out_dtype and inner
 
@@ -156,9 +178,7 @@ class ReductionLoops(LoopKernel):
             return carried[0]
 
         def element() -> None:
-            total = Value(
-                fold(0, ir.Constant(llvm_type(accumulator), identity_of(reduction, accumulator))), accumulator
-            )
+            total = Value(fold(0, ir.Constant(llvm_type(accumulator), identity)), accumulator)
             if accumulator != self.out_dtype:
                 total = S.cast(total, from_numpy_dtype(self.out_dtype))
             pointer = builder.gep(out, [offset(out_offset_strides)], inbounds=True)
@@ -196,6 +216,62 @@ def _fold_blocks(
     return carried[0]
 
 
+def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) -> ir.Function:
+    """``T sum(inputs..., outer indices..., start, n)``: the sum of the body's values at
+    positions ``start .. start+n`` of the reduced run (at the given outer position) by
+    numpy's pairwise algorithm, so results equal numpy's bit for bit: fewer than 8
+    values in order from -0.0; up to 128 in 8 running sums (every 8th value) added as
+    ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) then the rest in order; more, split in two at
+    half rounded down to a multiple of 8, each half summed so, the halves added."""
+    module, parent = builder.module, builder.function
+    ft = llvm_type(dtype)
+    types = [p.type for p in inputs] + [I64] * (n_outer + 2)
+    fn = ir.Function(module, ir.FunctionType(ft, types), f"{parent.name}.pairwise")
+    fn.linkage = "internal"
+    pointers, outer, (start, n) = fn.args[: len(inputs)], list(fn.args[len(inputs) : -2]), fn.args[-2:]
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def value(i: ir.Value) -> ir.Value:
+        indices = [*outer, b.add(start, i)]
+        return at.emit(b, pointers, offset_function(b, indices)).ir
+
+    def const(k: int) -> ir.Value:
+        return ir.Constant(I64, k)
+
+    few, block, split = (fn.append_basic_block(name) for name in ("few", "block", "split"))
+    b.cbranch(b.icmp_signed("<", n, const(8)), few, fn.append_basic_block("more"))
+    b.position_at_end(fn.blocks[-1])
+    b.cbranch(b.icmp_signed("<=", n, const(128)), block, split)
+
+    b.position_at_end(few)
+    with for_range_carrying(b, n, [ir.Constant(ft, -0.0)], "few") as (i, running):
+        running[0] = b.fadd(running[0], value(i))
+    b.ret(running[0])
+
+    b.position_at_end(block)
+    firsts = [value(const(j)) for j in range(8)]
+    whole = b.sub(n, b.srem(n, const(8)))
+    rounds = b.sub(b.sdiv(whole, const(8)), const(1))
+    with for_range_carrying(b, rounds, firsts, "eights") as (k, sums):
+        base = b.mul(b.add(k, const(1)), const(8))
+        sums[:] = [b.fadd(sums[j], value(b.add(base, const(j)))) for j in range(8)]
+    r = sums
+    total = b.fadd(
+        b.fadd(b.fadd(r[0], r[1]), b.fadd(r[2], r[3])), b.fadd(b.fadd(r[4], r[5]), b.fadd(r[6], r[7]))
+    )
+    with for_range_carrying(b, b.sub(n, whole), [total], "rest") as (i, running):
+        running[0] = b.fadd(running[0], value(b.add(whole, i)))
+    b.ret(running[0])
+
+    b.position_at_end(split)
+    half = b.sdiv(n, const(2))
+    half = b.sub(half, b.srem(half, const(8)))
+    left = b.call(fn, [*pointers, *outer, start, half])
+    right = b.call(fn, [*pointers, *outer, b.add(start, half), b.sub(n, half)])
+    b.ret(b.fadd(left, right))
+    return fn
+
+
 # A float32 sum's block: summed in float32 lanes, then added to a float64 total.
 _BLOCK = 1024
 
@@ -205,7 +281,8 @@ _MOST_COLUMNS = 8192
 
 def identity_of(reduction, dtype: np.dtype) -> float | int:
     """The reduction's identity as a value of ``dtype``: an infinite identity (of a
-    maximum or minimum) is the integer type's extreme."""
+    maximum or minimum) is the integer type's extreme.  (A float sum starts from +0.0,
+    as numpy's do: a sum of -0.0s is +0.0.)"""
     identity = reduction.identity
     if dtype.kind == "f":
         return float(identity)
