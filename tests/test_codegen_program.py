@@ -794,3 +794,20 @@ def test_sums_of_stored_values_are_numpys_bit_for_bit(shape, which, dtype, seed)
     g.set_outputs([g.add_op("sum", [i], {"dims": dims, "keepdim": False}, TensorType(kept, t))])
     (got,) = Program(g)([x])
     assert got.tobytes() == np.asarray(interpret(g, [x])[0]).tobytes()
+
+
+def test_an_ill_conditioned_sum_with_an_exact_prologue_is_numpys():
+    """Found by the fuzzer (seed 2034): ``where(isnan(x), 0, x).sum()`` over values with
+    1e30 and -1e30 depends on the order of the additions; with a prologue of exact ops
+    the native sum follows numpy's pairwise tree, so compiled gives eager's -9998."""
+    x = np.array(
+        [0.0, -1, -1, -0.0, 1e30, 1, 2, -0.0, 2, 1, 1, -1, 1, -0.0, -1, -1]
+        + [-0.0, -0.0, 1, -10000, 1, np.nan, -0.0, -1e30],
+        np.float32,
+    )
+
+    def f(x):
+        return irgrad.where(irgrad.isnan(x), 0.0, x).sum()
+
+    compiled = irgrad.compile(f, backend="llvm")
+    assert compiled(irgrad.tensor(x)).item() == f(irgrad.tensor(x)).item() == -9998.0

@@ -9,9 +9,11 @@ position is folded into a running value by the reduction's combiner (its registr
 entry's ``Reduction``: the scalar rule of ``add``, ``maximum`` or ``minimum``, so NaN
 propagation is theirs).  The group's values never reach memory.
 
-A float32 sum accumulates in float64 (numpy sums float32 pairwise in float32, so the
-two agree to float32 rounding, and the native sum is the more accurate); sums may be
-reassociated so LLVM can vectorize them.
+A float sum follows numpy's order where it can, so its result is numpy's bit for bit:
+numpy's pairwise tree over one run of values computed exactly (:func:`_pairwise`), rows
+added in order for a sum over outer dims (:class:`_Columns`).  A sum whose prologue
+uses an approximate primitive (its values differ from numpy's by an ulp anyway) adds
+blocks in vector lanes and the block sums in float64 (:func:`_fold_blocks`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from ..ops.scalar import Unsupported
 from ..ops.strides import contiguous_strides
 from ..passes.fusion import ANCHOR_KINDS
 from .elementwise import (
-    _VIEWS,
     LoopKernel,
     NativeKernel,
     Positionwise,
@@ -39,7 +40,7 @@ from .elementwise import (
     offset_function,
     store,
 )
-from .scalars import LlvmScalars, Value, llvm_type
+from .scalars import LlvmScalars, Value, exact_natively, llvm_type
 
 _F64 = np.dtype(np.float64)
 
@@ -129,8 +130,7 @@ class ReductionLoops(LoopKernel):
             return
         at.strides = [o + i for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
         out_offset_strides = outer_strides[-1]
-        loads_only = all(n.op in _VIEWS for n in body.op_nodes() if n.id != reduction_node.id)
-        if float_sum and loads_only and len(inner) == 1 and inner[0] > 0:
+        if float_sum and len(inner) == 1 and inner[0] > 0 and exact_natively(body):
             # a sum of stored values over one run: numpy's pairwise tree, so numpy's sum bit
             # for bit (with a computed prologue, the blocked sum below keeps the loop vectorized)
             pairwise = _pairwise(builder, at, inputs, len(outer), self.out_dtype)

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 import numpy as np
 
+from ..ir.graph import CONSTANT, INPUT
 from ..native import exp as native_exp
-from ..ops.scalar import Unsupported
+from ..ops import OPS
+from ..ops.scalar import NumpyScalars, Unsupported
 
 _FLOAT_TYPES = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
 _BOOL = np.dtype(np.bool_)
@@ -414,3 +416,41 @@ class LlvmScalars:
 
 
 __all__ = ["LlvmScalars", "Value", "llvm_type", "storage_type"]
+
+
+# Primitives whose native code is not numpy's bit for bit: vectorizable polynomials, or
+# the C library called per element, where numpy has its own (SIMD) implementations.
+APPROXIMATE = ("exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "erf", "atan2", "pow")
+
+
+def exact_natively(body) -> bool:
+    """Whether native code computes every value of fused ``body`` exactly as numpy does:
+    no op's scalar rule reaches an :data:`APPROXIMATE` primitive (found by running the
+    rules once, on numpy, with a namespace that records what they call)."""
+    used: set[str] = set()
+
+    class Recording(NumpyScalars):
+        pass
+
+    for name in APPROXIMATE:
+        primitive = getattr(NumpyScalars, name)
+
+        def record(*args, _name=name, _primitive=primitive):
+            used.add(_name)
+            return _primitive(*args)
+
+        setattr(Recording, name, staticmethod(record))
+    values: dict[int, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for nid in body.order():
+            node = body.node(nid)
+            args = [values[a] for a in body.args(nid)]
+            if node.op == INPUT:
+                values[nid] = np.zeros((1,), np.dtype(node.type.dtype.np))
+            elif node.op == CONSTANT:
+                values[nid] = node.value
+            elif node.op in OPS and OPS[node.op].scalar is not None:
+                values[nid] = np.asarray(OPS[node.op].scalar(Recording, *args, **node.attrs))
+            elif args:
+                values[nid] = args[0]  # a view, or the reduction: its values are its argument's
+    return not used
