@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -73,6 +74,9 @@ def init_process_group(
     _abort_on_uncaught_exceptions(comm)
 
 
+_ABORT_GRACE_SECONDS = 0.5
+
+
 def _abort_on_uncaught_exceptions(comm) -> None:
     previous = sys.excepthook
 
@@ -80,6 +84,10 @@ def _abort_on_uncaught_exceptions(comm) -> None:
         previous(kind, value, traceback)
         sys.stderr.flush()
         if _GROUP and comm.Get_size() > 1:
+            # The launcher forwards each rank's stderr through a pipe; an abort right away
+            # can tear the job down before it has passed the traceback on (seen under load:
+            # the error's last line lost).  A moment first, only on this failing path.
+            time.sleep(_ABORT_GRACE_SECONDS)
             comm.Abort(1)
 
     sys.excepthook = hook
