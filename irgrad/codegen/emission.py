@@ -91,14 +91,24 @@ class Lowering:
         raise NotImplementedError
 
 
-def failure_exit(builder: ir.IRBuilder) -> tuple[ir.Block, ir.PhiInstr]:
+class FailureExit:
     """A block of the function being built that returns the position where a check
-    failed, and the phi collecting it: a branch to the block adds its position with
-    ``phi.add_incoming(position, builder.block)``.  The builder stays where it was."""
-    block = builder.function.append_basic_block("failed")
-    here = builder.block
-    builder.position_at_end(block)
-    where = builder.phi(ir.IntType(64))
-    builder.ret(where)
-    builder.position_at_end(here)
-    return block, where
+    failed (the function's status); :meth:`fail_if` branches there.  The builder stays
+    where it was."""
+
+    def __init__(self, builder: ir.IRBuilder) -> None:
+        self.builder = builder
+        self.block = builder.function.append_basic_block("failed")
+        here = builder.block
+        builder.position_at_end(self.block)
+        self.where = builder.phi(ir.IntType(64))
+        builder.ret(self.where)
+        builder.position_at_end(here)
+
+    def fail_if(self, condition: ir.Value, position: ir.Value) -> None:
+        """Return ``position`` from the function when ``condition`` holds; go on otherwise."""
+        builder = self.builder
+        self.where.add_incoming(position, builder.block)
+        fine = builder.append_basic_block("checked")
+        builder.cbranch(condition, self.block, fine)
+        builder.position_at_end(fine)

@@ -12,31 +12,34 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..ir.graph import Node
-from ..native.loops import for_range
+from ..native.loops import I64, for_range
 from ..ops.strides import contiguous_strides
 from .elementwise import loop_nest, offset_function
-from .emission import OK_STATUS, Emission, Lowering, Operand, failure_exit
+from .emission import OK_STATUS, Emission, FailureExit, Lowering, Operand
 from .movement import fill
 from .scalars import storage_type
+
+
+def _index_value(builder: ir.IRBuilder, ids: ir.Value, position: ir.Value, id_dtype: np.dtype) -> ir.Value:
+    """The index stored at ``position`` of ``ids``, as an i64 (unsigned types zero-extended)."""
+    raw = builder.load(builder.gep(ids, [position]))
+    widen = builder.zext if id_dtype.kind == "u" else builder.sext
+    return widen(raw, ir.IntType(64))
 
 
 def _checked_ids(builder: ir.IRBuilder, ids, id_dtype: np.dtype, count: int, rows: int, each=None) -> None:
     """Loop over ``count`` ids (contiguous, of ``id_dtype``); return the position of the
     first outside ``[0, rows)`` from the function, before anything reads through it, or
     run ``each(position, id)`` for every id (as i64)."""
-    I64 = ir.IntType(64)
-    bad, where = failure_exit(builder)
+    failure = FailureExit(builder)
     indices: list[ir.Value] = []
 
     def element() -> None:
         (i,) = indices
-        raw = builder.load(builder.gep(ids, [i]))
-        value = builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
-        outside = builder.icmp_unsigned(">=", value, ir.Constant(I64, rows))  # negatives are huge unsigned
-        where.add_incoming(i, builder.block)
-        fine = builder.append_basic_block("id_ok")
-        builder.cbranch(outside, bad, fine)
-        builder.position_at_end(fine)
+        value = _index_value(builder, ids, i, id_dtype)
+        failure.fail_if(
+            builder.icmp_unsigned(">=", value, ir.Constant(value.type, rows)), i
+        )  # negatives: huge
         if each is not None:
             each(i, value)
 
@@ -61,7 +64,6 @@ class EmbeddingLowering(Lowering):
 
         def build(builder: ir.IRBuilder, pointers):
             table, picked, result = pointers
-            I64 = ir.IntType(64)
 
             def copy_row(i: ir.Value, row: ir.Value) -> None:
                 source = builder.mul(row, ir.Constant(I64, row_stride))
@@ -107,7 +109,6 @@ class EmbeddingGradLowering(Lowering):
 
         def build(builder: ir.IRBuilder, pointers):
             grads, picked, result = pointers
-            I64 = ir.IntType(64)
             _checked_ids(builder, picked, id_dtype, count, rows)
 
             def add_row(i: ir.Value, row: ir.Value) -> None:
@@ -122,8 +123,7 @@ class EmbeddingGradLowering(Lowering):
 
             def element() -> None:
                 (i,) = indices
-                raw = builder.load(builder.gep(picked, [i]))
-                add_row(i, builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64))
+                add_row(i, _index_value(builder, picked, i, id_dtype))
 
             loop_nest(builder, (count,), indices, element, "rows")
             if padding is not None:
@@ -153,23 +153,18 @@ class GatherLowering(Lowering):
             return None
         dim = self.node.attrs["dim"] % len(shape)
         strides, size, id_dtype = x.place.strides, x.place.shape[dim], index.place.dtype
-        positions = tuple(int(s) for s in np.cumprod((1,) + shape[::-1])[:-1][::-1])  # index's own strides
+        positions = contiguous_strides(shape)  # the index's own strides
 
         def build(builder: ir.IRBuilder, pointers):
             source, picked, result = pointers
-            I64 = ir.IntType(64)
-            bad, where = failure_exit(builder)
+            failure = FailureExit(builder)
             indices: list[ir.Value] = []
             offset = offset_function(builder, indices)
 
             def element() -> None:
                 at_index = offset(positions)
-                raw = builder.load(builder.gep(picked, [at_index]))
-                value = builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
-                where.add_incoming(at_index, builder.block)
-                fine = builder.append_basic_block("index_ok")
-                builder.cbranch(builder.icmp_unsigned(">=", value, ir.Constant(I64, size)), bad, fine)
-                builder.position_at_end(fine)
+                value = _index_value(builder, picked, at_index, id_dtype)
+                failure.fail_if(builder.icmp_unsigned(">=", value, ir.Constant(I64, size)), at_index)
                 rest = offset(tuple(0 if d == dim else s for d, s in enumerate(strides)))
                 read = builder.add(rest, builder.mul(value, ir.Constant(I64, strides[dim])))
                 builder.store(builder.load(builder.gep(source, [read])), builder.gep(result, [at_index]))
@@ -193,26 +188,23 @@ class ScatterAddLowering(Lowering):
         x, index, src = args
         shape, dim = index.place.shape, self.node.attrs["dim"] % len(index.place.shape)
         out_shape = out.place.shape
-        out_strides = tuple(int(s) for s in np.cumprod((1,) + out_shape[::-1])[:-1][::-1])
-        positions = tuple(int(s) for s in np.cumprod((1,) + shape[::-1])[:-1][::-1])
+        out_strides = contiguous_strides(out_shape)
+        positions = contiguous_strides(shape)
         size, id_dtype, dtype = out_shape[dim], index.place.dtype, out.place.dtype
 
         def build(builder: ir.IRBuilder, pointers):
             base, picked, values, result = pointers
-            I64 = ir.IntType(64)
-            bad, where = failure_exit(builder)
+            failure = FailureExit(builder)
             indices: list[ir.Value] = []
             offset = offset_function(builder, indices)
 
             def index_at() -> ir.Value:
-                raw = builder.load(builder.gep(picked, [offset(positions)]))
-                return builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
+                return _index_value(builder, picked, offset(positions), id_dtype)
 
             def check() -> None:
-                where.add_incoming(offset(positions), builder.block)
-                fine = builder.append_basic_block("index_ok")
-                builder.cbranch(builder.icmp_unsigned(">=", index_at(), ir.Constant(I64, size)), bad, fine)
-                builder.position_at_end(fine)
+                failure.fail_if(
+                    builder.icmp_unsigned(">=", index_at(), ir.Constant(I64, size)), offset(positions)
+                )
 
             def copy() -> None:
                 value = builder.load(builder.gep(base, [offset(x.place.strides)]))
@@ -295,15 +287,13 @@ class RowIndexLowering(Lowering):
 
         def build(builder: ir.IRBuilder, pointers):
             values, ids, result = pointers
-            I64 = ir.IntType(64)
             _checked_ids(builder, ids, id_dtype, count, size)
             indices: list[ir.Value] = []
             offset = offset_function(builder, indices)
 
             def element() -> None:
                 row = indices[dim]
-                raw = builder.load(builder.gep(ids, [row]))
-                value = builder.zext(raw, I64) if id_dtype.kind == "u" else builder.sext(raw, I64)
+                value = _index_value(builder, ids, row, id_dtype)
                 in_table = builder.add(
                     offset(tuple(table_strides[:dim]) + (0,) + tuple(table_strides[dim + 1 :])),
                     builder.mul(value, ir.Constant(I64, table_strides[dim])),
@@ -373,19 +363,14 @@ class CheckLowering(Lowering):
 
         def build(builder: ir.IRBuilder, pointers):
             source, target = pointers
-            I64 = ir.IntType(64)
-            bad_block, where = failure_exit(builder)
+            failure = FailureExit(builder)
             indices: list[ir.Value] = []
 
             def element() -> None:
                 (i,) = indices
                 value = builder.load(builder.gep(source, [i]))
                 builder.store(value, builder.gep(target, [i]))
-                bad = _out_of_range(builder, value, dtype, attrs)
-                where.add_incoming(i, builder.block)
-                fine = builder.append_basic_block("in_range")
-                builder.cbranch(bad, bad_block, fine)
-                builder.position_at_end(fine)
+                failure.fail_if(_out_of_range(builder, value, dtype, attrs), i)
 
             loop_nest(builder, (count,), indices, element, "check")
             return ir.Constant(I64, OK_STATUS)

@@ -152,14 +152,14 @@ class Planner:
     def build(self) -> Plan:
         graph, plan = self.graph, self.plan
         live = _live(graph)
+        input_position = {nid: k for k, nid in enumerate(graph.inputs)}
         for nid in schedule(graph, set(self.lowerings)):
             node = graph.node(nid)
             if nid not in live:
                 continue
             if node.op == INPUT:
-                position = graph.inputs.index(nid)
                 self.places[nid] = self._buffer(
-                    INPUT_BUFFER, node.type.shape, _dtype(node), position=position
+                    INPUT_BUFFER, node.type.shape, _dtype(node), position=input_position[nid]
                 )
                 continue
             if node.op == CONSTANT:
