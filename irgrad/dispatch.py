@@ -49,7 +49,8 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     if type(data) is not _ndarray:
         data = np.asarray(data)
     out = Tensor._wrap(data)
-    if op.view is not None and np.may_share_memory(data, inputs[0]._data):
+    if op.view is not None and (np.may_share_memory(data, inputs[0]._data) or data.size == 0):
+        # (an empty result shares no memory, but is a view all the same, as in PyTorch)
         record_view(out, inputs[0], op, attrs)
     for t in inputs:
         if t._rg:

@@ -22,20 +22,56 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tracing
-from .grad_mode import enable_grad
+from .grad_mode import STATE, enable_grad
+
+MULTI_OUTPUT_VIEW = (
+    "Output {index} of {function} is a view and is being modified inplace. This view is the output "
+    "of a function that returns multiple views. Such functions do not allow the output views to be "
+    "modified inplace. You should replace the inplace operation by an out-of-place one."
+)
+NO_GRAD_VIEW = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+    "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+    "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
+    "inplace to be tracked) or both outside (if you want the inplace to be tracked)."
+)
 
 
 def record_view(out, base, op, attrs: dict) -> None:
-    """Mark ``out`` (the result of view op ``op`` on ``base``) as a view sharing its storage."""
+    """Mark ``out`` (the result of view op ``op`` on ``base``) as a view sharing its storage.
+
+    A view made in no_grad mode, or of a view that may not be written in place under
+    autograd, carries the reason (PyTorch's creation meta): see :func:`forbid_inplace`."""
     if base._base is None:
         out._base = base
         chain: tuple | None = ((op, attrs),)
+        reason = None
     else:
         out._base = base._base
         parent = base._view
         chain = None if parent is None else parent[0] + ((op, attrs),)
+        reason = None if parent is None else parent[2]
+    if not STATE.enabled and op.name != "detach":
+        reason = NO_GRAD_VIEW
     out._vc = base._shared_version()
-    out._view = None if chain is None else (chain, out._vc[0])
+    out._view = None if chain is None else (chain, out._vc[0], reason)
+
+
+def forbid_inplace(outputs, message: str) -> None:
+    """Views returned together by one function (``split``, ``chunk``, ``unbind``): under autograd
+    none may be written in place, as in PyTorch, since each output's gradient formula assumes
+    its siblings unchanged.  ``message`` is formatted with the output's ``index``."""
+    for index, view in enumerate(outputs):
+        if view._view is not None and view._view[2] is None:
+            view._view = view._view[:2] + (message.format(index=index),)
+
+
+def inplace_forbidden(view) -> str | None:
+    """Why an in-place op under autograd may not write view ``view`` (None: it may)."""
+    record = view._view
+    if record is None or record[2] is None or any(op.name == "detach" for op, _ in record[0]):
+        return None
+    return record[2]
 
 
 def refresh_view(t) -> None:
@@ -43,11 +79,11 @@ def refresh_view(t) -> None:
     view = t._view
     if view is None:
         return
-    chain, version = view
+    chain, version, reason = view
     now = t._vc[0]
     if version == now:
         return
-    t._view = (chain, now)
+    t._view = (chain, now, reason)
     fresh = _replay(t._base, chain)
     t._node, t._out_nr, t._rg = fresh._node, fresh._out_nr, fresh._rg
     _tracing.rebind(t, fresh)

@@ -164,7 +164,7 @@ def _logsumexp_kernel(x, *, dims, keepdim):
     # Shifted by the max (rows of +-inf shift by 0: -inf stays -inf, +inf gives +inf);
     # an empty reduction is log(0) = -inf, as in torch.
     shift = np.maximum.reduce(x, axis=dims, keepdims=True, initial=-np.inf)
-    shift[np.isinf(shift)] = 0
+    shift = np.where(np.isinf(shift), 0, shift).astype(x.dtype)  # an array also for a 0-d x
     total = np.add.reduce(np.exp(x - shift), axis=dims, keepdims=True)
     out = np.log(total) + shift
     return out if keepdim else np.squeeze(out, axis=dims)

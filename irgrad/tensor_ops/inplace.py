@@ -16,7 +16,7 @@ import numpy as np
 from .. import _tracing
 from .._arguments import check_tensor_arguments
 from ..autograd.grad_mode import STATE, no_grad
-from ..autograd.views import refresh_view, scatter_into_base, view_positions
+from ..autograd.views import inplace_forbidden, refresh_view, scatter_into_base, view_positions
 from ..dispatch import cast, ensure_tensor
 from ..dtypes import FLOAT, promote_types
 from ..tensor import Tensor
@@ -39,6 +39,8 @@ def _check_target(target: Tensor, name: str) -> None:
 def update_inplace(target: Tensor, compute: Callable[[Tensor], Tensor], *others, name: str) -> Tensor:
     """Replace ``target``'s value with ``compute(old value)`` in its own storage."""
     refresh_view(target)
+    if target._base is not None:
+        _check_view_writable(target, others, name)
     if not needs_autograd(target, *others):
         with no_grad():
             new = compute(target)
@@ -51,6 +53,15 @@ def update_inplace(target: Tensor, compute: Callable[[Tensor], Tensor], *others,
     _write(target, new, name)
     target._node, target._out_nr, target._rg = new._node, new._out_nr, new._rg
     return target
+
+
+def _check_view_writable(view: Tensor, others: tuple, name: str) -> None:
+    """PyTorch's rule for in-place writes to views under autograd: an output of ``split``,
+    ``chunk`` or ``unbind``, or a view made in no_grad mode of a tensor that requires grad (a view
+    PyTorch says requires grad), may not be written while autograd records."""
+    forbidden = inplace_forbidden(view)
+    if forbidden is not None and (needs_autograd(view, *others) or STATE.enabled and view._base._rg):
+        raise RuntimeError(f"{name}: {forbidden}")
 
 
 def _update_view(view: Tensor, compute: Callable[[Tensor], Tensor], name: str) -> Tensor:

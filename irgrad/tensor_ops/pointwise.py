@@ -10,7 +10,7 @@ import numpy as np
 from .._arguments import check_tensor_arguments
 from ..autograd.grad_mode import STATE
 from ..dispatch import apply, broadcast, cast, const, elementwise, ensure_tensor
-from ..dtypes import bool_, result_type
+from ..dtypes import FLOAT, bool_, result_type
 from ..ops import OPS
 from ..ops.shapes import broadcast_shapes
 from ..tensor import Tensor
@@ -82,7 +82,27 @@ mul = multiply = _binary("mul")
 floor_divide = _binary("floor_divide")
 remainder = _binary("remainder")
 fmod = _binary("fmod")
-pow = _binary("pow")
+_pow = _binary("pow")
+
+
+def pow(input, exponent, *, out=None) -> Tensor:
+    """``input ** exponent``; an integer tensor to a negative integer (number) power is an
+    error, as in torch (a tensor of exponents may hold negative ones: 1 and -1 stay, the
+    rest truncate to 0)."""
+    if (
+        isinstance(input, Tensor)
+        and input.dtype.category != FLOAT
+        and isinstance(exponent, (int, np.integer))
+        and not isinstance(exponent, (bool, np.bool_))
+        and exponent < 0
+    ):
+        raise RuntimeError(
+            f"pow: Integers to negative integer powers are not allowed "
+            f"({input.dtype} input of shape {list(input.shape)}, exponent {exponent})."
+        )
+    return _pow(input, exponent, out=out)
+
+
 atan2 = _binary("atan2")
 maximum = _binary("maximum")
 minimum = _binary("minimum")
@@ -104,9 +124,7 @@ _ADD, _SUB, _DIV, _MUL = _op("add"), _op("sub"), _op("div"), _op("mul")
 
 def add(input, other, *, alpha: Number = 1, out=None) -> Tensor:
     """``input + alpha * other``, as ``torch.add``."""
-    if alpha != 1:
-        other = elementwise(_MUL, other, alpha)
-    return _maybe_out(elementwise(_ADD, input, other), out)
+    return _maybe_out(elementwise(_ADD, input, _times_alpha("add", input, other, alpha)), out)
 
 
 def sub(input, other, *, alpha: Number = 1, out=None) -> Tensor:
@@ -122,12 +140,33 @@ def sub(input, other, *, alpha: Number = 1, out=None) -> Tensor:
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead."
         )
-    if alpha != 1:
-        other = elementwise(_MUL, other, alpha)
-    return _maybe_out(elementwise(_SUB, input, other), out)
+    return _maybe_out(elementwise(_SUB, input, _times_alpha("sub", input, other, alpha)), out)
 
 
 subtract = sub
+
+
+def _times_alpha(op: str, input, other, alpha: Number):
+    """``alpha * other`` in the type of ``op``'s result, as torch scales: ``alpha`` is cast to
+    that type (a bool result keeps ``other`` where ``alpha`` is true), and a float ``alpha``
+    for an integral or bool result is an error."""
+    if alpha == 1 and not isinstance(alpha, (float, bool)):
+        return other
+    kind = result_type(input, other)
+    if isinstance(alpha, (bool, np.bool_)) and kind is not bool_:
+        raise RuntimeError(
+            f"{op}: Boolean alpha only supported for Boolean results (got alpha={alpha} for {kind} inputs)."
+        )
+    if kind.category != FLOAT and isinstance(alpha, float):
+        raise RuntimeError(
+            f"{op}: For integral input tensors, argument alpha must not be a floating point number "
+            f"(got alpha={alpha} for {kind} inputs)."
+        )
+    if alpha == 1:
+        return other
+    if kind is bool_:
+        return other if alpha else elementwise(_MUL, other, False)
+    return elementwise(_MUL, other, alpha)
 
 
 def _is_bool(x) -> bool:

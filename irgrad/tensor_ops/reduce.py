@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import builtins
+import warnings
 from collections import namedtuple
 
 from .._arguments import check_tensor_arguments
@@ -70,10 +70,29 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"std and var only support floating point and complex dtypes, got {input.dtype}")
     dims = _dims("var", input, dim)
-    n = numel(input._data.shape[d] for d in dims)
-    centered = P.sub(input, mean(input, dims, keepdim=True))
+    dof = numel(input._data.shape[d] for d in dims) - _correction(unbiased, correction)
+    if dof > 0:
+        centered = P.sub(input, mean(input, dims, keepdim=True))
+        return P.div(sum(P.mul(centered, centered), dims, keepdim), dof)
+    return _degenerate_var(input, dims, keepdim, dof)
+
+
+def _degenerate_var(input: Tensor, dims: tuple, keepdim: bool, dof: float) -> Tensor:
+    """The variance with ``dof <= 0`` degrees of freedom, as torch computes it: the sum of
+    squares over 0 (inf, or NaN for a constant row) and the gradient ``2 (x - mean) / dof``
+    of torch's var backward (+-inf for dof 0, finite for dof < 0), where differentiating the
+    forward would meet inf - inf through the mean.  A degenerate case, so the mean's own
+    (analytically zero) gradient term is dropped."""
+    warnings.warn(
+        "var(): degrees of freedom is <= 0. Correction should be strictly less than the "
+        "reduction factor (input numel divided by output numel).",
+        stacklevel=3,
+    )
+    centered = P.sub(input, mean(input, dims, keepdim=True).detach())
     squares = sum(P.mul(centered, centered), dims, keepdim)
-    return P.div(squares, builtins.max(n - _correction(unbiased, correction), 0))
+    if dof == 0:
+        return P.div(squares, 0)
+    return P.add(P.div(squares, dof), P.sub(P.div(squares, 0), P.div(squares, dof)).detach())
 
 
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._arguments import check_tensor_arguments
+from ..autograd.views import MULTI_OUTPUT_VIEW, forbid_inplace
 from ..dispatch import apply, cast
 from ..dtypes import promote_types, to_dtype
 from ..ops import OPS
@@ -17,7 +18,11 @@ from ..tensor import Tensor
 from .pointwise import ne, sub
 
 
-def _sizes(args) -> tuple:
+def _sizes(args, op: str, argument: str) -> tuple:
+    """The sizes of a ``*shape`` or ``(shape,)`` argument; none at all is a TypeError, as in
+    PyTorch (``x.view(())`` is a 0-d view, ``x.view()`` an error)."""
+    if not args:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "{argument}"')
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         return tuple(int(s) for s in args[0])
     return tuple(int(s) for s in args)
@@ -25,7 +30,7 @@ def _sizes(args) -> tuple:
 
 def reshape(input: Tensor, *shape) -> Tensor:
     """A view when the memory layout allows one, else a copy (as ``torch.reshape``)."""
-    target = infer_reshape("reshape", input._data.shape, _sizes(shape))
+    target = infer_reshape("reshape", input._data.shape, _sizes(shape, "reshape", "shape"))
     if target == input._data.shape:
         return _alias(input)
     return apply(OPS["reshape"], (input,), {"shape": target})
@@ -35,7 +40,7 @@ def view(input: Tensor, *shape) -> Tensor:
     """A view with a new shape; RuntimeError if the strides do not allow one."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
         return _view_as_dtype(input, to_dtype(shape[0]))
-    target = infer_reshape("view", input._data.shape, _sizes(shape))
+    target = infer_reshape("view", input._data.shape, _sizes(shape, "view", "size"))
     if input._data.size and not _viewable(input._data, target):
         raise RuntimeError(
             f"view size is not compatible with input tensor's size and stride (input shape "
@@ -140,7 +145,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 
 def permute(input: Tensor, *dims) -> Tensor:
-    dims = _sizes(dims)
+    dims = _sizes(dims, "permute", "dims")
     ndim = input._data.ndim
     if len(dims) != ndim:
         raise RuntimeError(
@@ -210,7 +215,7 @@ def movedim(input: Tensor, source, destination) -> Tensor:
 
 
 def expand(input: Tensor, *sizes) -> Tensor:
-    sizes = _sizes(sizes)
+    sizes = _sizes(sizes, "expand", "size")
     shape = input._data.shape
     lead = len(sizes) - len(shape)
     target = tuple((shape[i - lead] if s == -1 and i >= lead else s) for i, s in enumerate(sizes))
@@ -236,7 +241,7 @@ def broadcast_tensors(*tensors: Tensor) -> tuple:
 
 def repeat(input: Tensor, *sizes) -> Tensor:
     """Tile ``input`` ``sizes`` times along each dim (as ``torch.Tensor.repeat``)."""
-    reps = _sizes(sizes)
+    reps = _sizes(sizes, "repeat", "repeats")
     shape = input._data.shape
     if len(reps) < len(shape):
         raise RuntimeError(
@@ -318,6 +323,15 @@ def _slice_dim(input: Tensor, d: int, start: int, stop: int) -> Tensor:
 
 
 def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Views of consecutive pieces along ``dim``, which (as PyTorch's) may not be written in place
+    under autograd."""
+    pieces = _split(input, split_size_or_sections, dim)
+    function = "Split" if isinstance(split_size_or_sections, int) else "SplitWithSizes"
+    forbid_inplace(pieces, MULTI_OUTPUT_VIEW.replace("{function}", function))
+    return pieces
+
+
+def _split(input: Tensor, split_size_or_sections, dim: int) -> tuple:
     d = normalize_dim("split", dim, input._data.ndim)
     size = input._data.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -354,15 +368,17 @@ def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
     size = input._data.shape[d]
     base, extra = divmod(size, sections)
     sizes = [base + 1] * extra + [base] * (sections - extra)
-    return split(input, sizes, d)
+    return _split(input, sizes, d)  # views PyTorch lets users write in place
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     d = normalize_dim("unbind", dim, input._data.ndim)
     index_prefix = (slice(None),) * d
-    return tuple(
+    pieces = tuple(
         apply(OPS["slice"], (input,), {"index": index_prefix + (i,)}) for i in range(input._data.shape[d])
     )
+    forbid_inplace(pieces, MULTI_OUTPUT_VIEW.replace("{function}", "Unbind"))
+    return pieces
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0, *, out=None) -> Tensor:

@@ -433,6 +433,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         mh = Tensor._wrap(_adaptive_matrix(h, oh, x._data.dtype))
         mw = Tensor._wrap(_adaptive_matrix(w, ow, x._data.dtype))
         out = einsum("ih,nchw,jw->ncij", mh, x, mw)
+    out = out.contiguous()  # as PyTorch's (einsum may follow the input's layout): .view works on it
     return out.squeeze(0) if unbatched else out
 
 

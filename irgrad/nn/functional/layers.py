@@ -19,6 +19,7 @@ from ...dtypes import FLOAT, float64, int64
 from ...ops import OPS
 from ...tensor import Tensor
 from ...tensor_ops.pointwise import where
+from .differentiability import reject_grad
 
 _LINEAR = OPS["linear"]
 _EMBEDDING = OPS["embedding"]
@@ -317,6 +318,7 @@ def batch_norm(
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
+    reject_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
     dims = (0,) + tuple(range(2, input.ndim))
     cshape = _channel_shape(input)
     for name, t in (

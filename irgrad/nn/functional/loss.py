@@ -22,6 +22,7 @@ from ...tensor import Tensor
 from ...tensor_ops.indexing import check_range, one_hot
 from ...tensor_ops.pointwise import where
 from .activation import _softplus_stable, log_softmax, logsigmoid
+from .differentiability import reject_grad
 from .layers import pairwise_distance
 
 __all__ = [
@@ -237,7 +238,13 @@ def nll_loss(
     _check_reduction(reduction)
     target = _check_targets("nll_loss", input, target, ignore_index)
     _check_weight(input, weight)
+    _reject_weight_grad(input, weight)
     return _nll(input, target, weight, ignore_index, reduction)
+
+
+def _reject_weight_grad(input: Tensor, weight: Tensor | None) -> None:
+    """PyTorch's nll_loss kernels (2-D inputs through nll_loss2d) take no gradient for ``weight``."""
+    reject_grad("nll_loss_forward" if input.dim() < 3 else "nll_loss2d_forward", weight=weight)
 
 
 def _check_weight(input: Tensor, weight: Tensor | None) -> None:
@@ -280,6 +287,7 @@ def cross_entropy(
     if target.dtype.category == FLOAT:
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     target = _check_targets("cross_entropy", input, target, ignore_index)
+    _reject_weight_grad(input, weight)
     logp = log_softmax(input, cdim)
     nll = _nll(logp, target, weight, ignore_index, reduction)
     if label_smoothing == 0.0:
@@ -336,6 +344,7 @@ def binary_cross_entropy(
             f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) is "
             "deprecated. Please ensure they have the same size."
         )
+    reject_grad("binary_cross_entropy", weight=weight)
     message = "all elements of input should be between 0 and 1"
     input = check_range(input, 0.0, 1.0, "RuntimeError", message, closed=True)
     x = input.detach()
@@ -372,6 +381,7 @@ def binary_cross_entropy_with_logits(
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    reject_grad("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
     # torch's form, (1 - y) x + softplus(-x): softplus(x) - x y would be inf - inf at x = +inf
     sp_neg = _softplus_stable(-input)
     if pos_weight is None:
@@ -417,6 +427,7 @@ def soft_margin_loss(
 ) -> Tensor:
     """``log(1 + exp(-y x))``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    reject_grad("soft_margin_loss", target=target)
     return _reduce(_softplus_stable(-(input * target)), reduction)
 
 
@@ -540,6 +551,7 @@ def multi_margin_loss(
     _check_reduction(reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
+    reject_grad("multi_margin_loss", weight=weight)
     unbatched = input.dim() == 1
     x = input.unsqueeze(0) if unbatched else input
     y = target.reshape(-1)

@@ -1,0 +1,290 @@
+"""Eager edge cases random programs found against PyTorch (issue 14): each fixed by its
+mechanism (how ``alpha`` is cast, the degenerate variance, views that may not be written in
+place, arguments a function is not differentiable in, ...), checked here against torch, or
+by finite differences where torch is not the judge."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import irgrad
+
+RNG = np.random.default_rng(14)
+X = RNG.standard_normal((3, 4)).astype(np.float32)
+
+
+def _both(fn):
+    """``fn(lib)`` for irgrad and torch: (irgrad's result or exception, torch's)."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (irgrad, torch):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                results.append(fn(lib))
+        except Exception as error:  # noqa: BLE001 - the exception is the result compared
+            results.append(error)
+    return results
+
+
+def _same_error(fn, match: str | None = None) -> None:
+    mine, theirs = _both(fn)
+    assert isinstance(theirs, Exception), "torch runs this: the test is wrong"
+    assert isinstance(mine, type(theirs)), f"irgrad gave {mine!r}, torch raised {theirs!r}"
+    if match:
+        assert match in str(mine) and match in str(theirs)
+
+
+# --- alpha is cast to the result type --------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["add", "sub"])
+@pytest.mark.parametrize("alpha", [2, 0, True, -1, 2.5, 1.0])
+@pytest.mark.parametrize(
+    "kinds", [("bool", "bool"), ("int64", "bool"), ("int64", "int64"), ("float32", "int64")]
+)
+def test_alpha_takes_the_result_type(compare, op, alpha, kinds):
+    a = RNG.integers(0, 2, 5).astype(kinds[0])
+    b = RNG.integers(0, 2, 5).astype(kinds[1])
+    if op == "sub" and "bool" in kinds:
+        _same_error(lambda lib: lib.sub(lib.tensor(a), lib.tensor(b), alpha=alpha))
+    elif isinstance(alpha, bool) and kinds != ("bool", "bool"):
+        _same_error(lambda lib: getattr(lib, op)(lib.tensor(a), lib.tensor(b), alpha=alpha), "Boolean alpha")
+    elif isinstance(alpha, float) and kinds[0] != "float32":
+        _same_error(lambda lib: getattr(lib, op)(lib.tensor(a), lib.tensor(b), alpha=alpha), "alpha")
+    else:
+        compare(lambda lib, x, y: getattr(lib, op)(x, y, alpha=alpha), a, b)
+        compare(lambda lib, x, y: getattr(x.clone(), op + "_")(y, alpha=alpha), a, b)
+
+
+# --- variance with no degrees of freedom -------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", ["var", "std"])
+@pytest.mark.parametrize("correction", [2, 3, 5])
+@pytest.mark.parametrize("dim", [-1, 0, None])
+def test_variance_without_degrees_of_freedom_matches_torch(compare, fn, correction, dim):
+    # +-inf (dof 0), torch's finite 2 (x - mean) / dof (dof < 0), NaN for a constant row
+    x = np.array([[1.0, 2.0], [3.0, 5.0], [4.0, 4.0]], dtype=np.float32)
+    compare(lambda lib, t: getattr(t, fn)(dim=dim, correction=correction), x)
+
+
+def test_variance_without_degrees_of_freedom_warns():
+    with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+        irgrad.tensor([1.0, 2.0]).var(correction=2)
+
+
+def test_var_over_no_dims_has_the_right_gradient_where_torch_has_not():
+    # var(dim=()) reduces every element; PyTorch 2.13's gradient for it is wrong (its own
+    # gradcheck fails), so finite differences are the judge
+    x = irgrad.tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    for correction in (0, 1):
+        assert irgrad.autograd.gradcheck(lambda t, c=correction: t.var(dim=(), correction=c), (x,))
+        assert irgrad.autograd.gradcheck(lambda t, c=correction: t.std(dim=(), correction=c), (x,))
+
+
+# --- small crashes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dims", [0, -1, (), (0,)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_logsumexp_of_a_0d_tensor(compare, dims, keepdim):
+    compare(lambda lib, t: lib.logsumexp(t, dims, keepdim=keepdim), np.array(1.5, dtype=np.float32))
+
+
+@pytest.mark.parametrize("exponent", [-1, -2])
+def test_integer_tensor_to_a_negative_integer_power_is_an_error(exponent):
+    _same_error(lambda lib: lib.pow(lib.tensor([1, 2, -1]), exponent), "negative integer powers")
+    _same_error(lambda lib: lib.tensor([1, 2]) ** exponent, "negative integer powers")
+
+
+def test_integer_tensor_to_negative_tensor_exponents(compare):
+    base = np.array([1, 2, -1, 3, -1], dtype=np.int64)
+    compare(lambda lib, b, e: lib.pow(b, e), base, np.array([-1, -1, -3, 2, -2], dtype=np.int64))
+    compare(lambda lib, b: b**2.5, base.astype(np.float32))
+    compare(lambda lib, b: lib.pow(b, -1), np.array([2.0, -4.0], dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: t.view(),
+        lambda t: t.reshape(),
+        lambda t: t.permute(),
+        lambda t: t.expand(),
+        lambda t: t.repeat(),
+    ],
+)
+def test_shape_methods_without_sizes_are_type_errors(call):
+    _same_error(lambda lib: call(lib.ones(1)))
+
+
+def test_shape_methods_with_an_empty_tuple(compare):
+    compare(lambda lib, t: (t.view(()), t.reshape(()), t.permute(())), np.array(2.0, np.float32))
+
+
+@pytest.mark.parametrize("size", [2, 3, (5, 3), (None, 2), 1])
+def test_adaptive_avg_pool_result_is_contiguous_as_torchs(compare, size):
+    x = RNG.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    compare(lambda lib, t: lib.nn.functional.adaptive_avg_pool2d(t.permute(0, 2, 3, 1), size).view(-1), x)
+
+
+# --- views that may not be written in place --------------------------------------------
+
+
+MULTI_OUTPUT = [
+    ("chunk", lambda y: y.chunk(2)[0]),
+    ("split", lambda y: y.split(1, 1)[1]),
+    ("split_with_sizes", lambda y: y.split([1, 3])[1]),
+    ("unbind", lambda y: y.unbind(0)[1]),
+    ("single chunk", lambda y: y.chunk(1)[0]),
+    ("view of a chunk", lambda y: y.chunk(2)[0][0]),
+]
+
+
+@pytest.mark.parametrize("pick", [p for _, p in MULTI_OUTPUT], ids=[n for n, _ in MULTI_OUTPUT])
+@pytest.mark.parametrize("leaf", [True, False])
+def test_outputs_of_multi_output_views_may_not_be_written_in_place(pick, leaf):
+    def write(lib):
+        x = lib.ones(4, 2, requires_grad=True)
+        y = x if leaf else x * 1
+        pick(y).mul_(2)
+
+    _same_error(write, "is the output of a function that returns multiple views")
+
+
+def test_multi_output_views_may_be_written_without_autograd():
+    for lib_fn in (
+        lambda: irgrad.ones(4, 2).chunk(2)[0].mul_(2),  # nothing requires grad
+        lambda: irgrad.ones(4, 2, requires_grad=True).mul(1).tensor_split(2)[1].add_(2),  # allowed
+        lambda: irgrad.ones(4, 2, requires_grad=True).mul(1).chunk(2)[0].detach().mul_(2),
+    ):
+        lib_fn()
+    y = irgrad.ones(4, 2, requires_grad=True) * 1
+    with irgrad.no_grad():
+        y.chunk(2)[0].mul_(2)
+    np.testing.assert_array_equal(y.detach().numpy()[:2], 2.0)
+
+
+def test_a_multi_output_view_written_with_a_source_that_requires_grad():
+    _same_error(
+        lambda lib: lib.ones(4, 2).chunk(2)[0].add_(lib.ones(2, 2, requires_grad=True)),
+        "returns multiple views",
+    )
+
+
+@pytest.mark.parametrize("leaf", [True, False])
+def test_a_view_made_in_no_grad_mode_may_not_be_written_with_grad_mode_on(leaf):
+    def write(lib):
+        x = lib.ones(4, 2, requires_grad=True)
+        y = x if leaf else x * 1
+        with lib.no_grad():
+            v = y[0:2]
+        v.mul_(2)
+
+    _same_error(write, "A view was created in no_grad mode")
+
+
+def test_a_view_made_in_no_grad_mode_of_a_tensor_without_grad_may_be_written():
+    z = irgrad.ones(3)
+    with irgrad.no_grad():
+        v = z[0:2]
+    v.mul_(2)
+    np.testing.assert_array_equal(z.numpy(), [2.0, 2.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda lib, x: x.reshape(2, 0).fill_(-2),
+        lambda lib, x: x[:0].zero_(),
+        lambda lib, x: x.permute(1, 0).masked_fill_(lib.ones(1, dtype=lib.bool), 1.0),
+    ],
+)
+def test_empty_views_of_a_leaf_are_views(write):
+    _same_error(lambda lib: write(lib, lib.ones(0, 2, requires_grad=True)), "leaf Variable")
+
+
+# --- arguments a function is not differentiable in --------------------------------------
+
+
+LOGITS = RNG.standard_normal((4, 3)).astype(np.float32)
+PROBS = RNG.uniform(0.1, 0.9, (4, 3)).astype(np.float32)
+NOT_DIFFERENTIABLE = [
+    ("nll_loss weight", lambda lib, g: lib.nn.functional.nll_loss(LOG(lib), TGT(lib), weight=g(3))),
+    ("cross_entropy weight", lambda lib, g: lib.nn.functional.cross_entropy(LOG(lib), TGT(lib), weight=g(3))),
+    (
+        "cross_entropy label smoothing weight",
+        lambda lib, g: lib.nn.functional.cross_entropy(LOG(lib), TGT(lib), weight=g(3), label_smoothing=0.1),
+    ),
+    (
+        "nll_loss2d weight",
+        lambda lib, g: lib.nn.functional.nll_loss(
+            lib.zeros(2, 3, 2, 2, requires_grad=True), lib.zeros(2, 2, 2, dtype=lib.int64), weight=g(3)
+        ),
+    ),
+    (
+        "binary_cross_entropy weight",
+        lambda lib, g: lib.nn.functional.binary_cross_entropy(P(lib), lib.tensor(PROBS), weight=g(4, 3)),
+    ),
+    (
+        "bce_with_logits pos_weight",
+        lambda lib, g: lib.nn.functional.binary_cross_entropy_with_logits(
+            LOG(lib), lib.tensor(PROBS), pos_weight=g(3)
+        ),
+    ),
+    (
+        "bce_with_logits weight",
+        lambda lib, g: lib.nn.functional.binary_cross_entropy_with_logits(
+            LOG(lib), lib.tensor(PROBS), weight=g(4, 3)
+        ),
+    ),
+    ("soft_margin_loss target", lambda lib, g: lib.nn.functional.soft_margin_loss(LOG(lib), g(4, 3))),
+    (
+        "multi_margin_loss weight",
+        lambda lib, g: lib.nn.functional.multi_margin_loss(LOG(lib), TGT(lib), weight=g(3)),
+    ),
+    (
+        "batch_norm running stats",
+        lambda lib, g: lib.nn.functional.batch_norm(LOG(lib), g(3), lib.ones(3), training=True),
+    ),
+    (
+        "batch_norm running stats in eval",
+        lambda lib, g: lib.nn.functional.batch_norm(LOG(lib).detach(), lib.zeros(3), g(3), training=False),
+    ),
+]
+
+
+def LOG(lib):
+    return lib.tensor(LOGITS, requires_grad=True)
+
+
+def P(lib):
+    return lib.tensor(PROBS, requires_grad=True)
+
+
+def TGT(lib):
+    return lib.tensor([0, 1, 2, 1])
+
+
+@pytest.mark.parametrize("call", [c for _, c in NOT_DIFFERENTIABLE], ids=[n for n, _ in NOT_DIFFERENTIABLE])
+def test_arguments_a_function_is_not_differentiable_in_may_not_require_grad(call):
+    def run(lib):
+        return call(lib, lambda *shape: lib.rand(*shape, requires_grad=True))
+
+    _same_error(run, "is not differentiable with respect to argument")
+    with irgrad.no_grad():  # no autograd, no objection (as torch)
+        run(irgrad)
+    call(irgrad, lambda *shape: irgrad.rand(*shape))
+
+
+def test_cross_entropy_with_probability_targets_takes_a_weight_that_requires_grad(compare):
+    compare(
+        lambda lib, x, p, w: lib.nn.functional.cross_entropy(x, p, weight=w),
+        LOGITS,
+        PROBS,
+        np.ones(3, np.float32),
+    )
