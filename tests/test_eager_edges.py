@@ -288,3 +288,53 @@ def test_cross_entropy_with_probability_targets_takes_a_weight_that_requires_gra
         PROBS,
         np.ones(3, np.float32),
     )
+
+
+def test_attention_over_an_empty_embedding_is_uniform(compare):
+    q, k = np.ones((2, 3, 0), np.float32), np.ones((2, 4, 0), np.float32)
+    v = RNG.standard_normal((2, 4, 5)).astype(np.float32)
+    compare(lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v), q, k, v)
+
+
+@pytest.mark.parametrize(
+    "norm",
+    [
+        lambda lib, x, w: lib.nn.functional.group_norm(x, 2, w),
+        lambda lib, x, w: lib.nn.functional.batch_norm(x, lib.zeros(4), lib.ones(4), w, training=True),
+        lambda lib, x, w: lib.nn.functional.batch_norm(x, lib.zeros(4), lib.ones(4), w, training=False),
+        lambda lib, x, w: lib.nn.functional.layer_norm(x, (3,), w[:3]),
+        lambda lib, x, w: lib.nn.functional.instance_norm(x, weight=w),
+    ],
+)
+def test_normalizations_of_an_empty_batch(compare, norm):
+    x, w = np.ones((0, 4, 3), np.float32), np.ones(4, np.float32)
+    if norm.__code__.co_names[-1] == "instance_norm":  # torch's own kernel fails on it
+        y = norm(irgrad, irgrad.tensor(x, requires_grad=True), weight := irgrad.ones(4, requires_grad=True))
+        y.sum().backward()
+        assert y.shape == (0, 4, 3) and weight.grad.tolist() == [0.0] * 4
+    else:
+        compare(norm, x, w)
+
+
+@pytest.mark.parametrize("norm", ["group_norm", "batch_norm", "instance_norm"])
+def test_normalizations_over_no_elements_give_the_weight_a_zero_gradient(norm):
+    # the result is empty, so nothing depends on the weight: 0 (PyTorch's group_norm formula
+    # gives NaN here, from 0 * the NaN statistics of empty groups)
+    x = irgrad.ones(2, 4, 0, requires_grad=True)
+    w, b = irgrad.ones(4, requires_grad=True), irgrad.ones(4, requires_grad=True)
+    F = irgrad.nn.functional
+    y = {
+        "group_norm": lambda: F.group_norm(x, 2, w, b),
+        "batch_norm": lambda: F.batch_norm(x, irgrad.zeros(4), irgrad.ones(4), w, b, training=True),
+        "instance_norm": lambda: F.instance_norm(x, weight=w, bias=b),
+    }[norm]()
+    y.sum().backward()
+    assert y.shape == (2, 4, 0)
+    assert w.grad.tolist() == b.grad.tolist() == [0.0] * 4
+
+
+def test_batch_norm_of_an_empty_batch_keeps_the_running_statistics():
+    mean, var = irgrad.zeros(3), irgrad.ones(3)
+    irgrad.nn.functional.batch_norm(irgrad.ones(0, 3), mean, var, training=True)
+    np.testing.assert_array_equal(mean.numpy(), 0.0)
+    np.testing.assert_array_equal(var.numpy(), 1.0)

@@ -64,7 +64,8 @@ def scaled_dot_product_attention(
     if enable_gqa:
         key, value = _repeat_kv_heads(query, key), _repeat_kv_heads(query, value)
     length, source = query.shape[-2], key.shape[-2]
-    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    # (an empty embedding gives all-zero scores whatever the scale: uniform attention, as torch)
+    factor = (1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0) if scale is None else scale
     scores = mul(matmul(query, transpose(key, -2, -1)), factor)
     if is_causal:
         allowed = Tensor._wrap(np.tril(np.ones((length, source), dtype=bool)))

@@ -333,11 +333,14 @@ def batch_norm(
                 f"(input of shape {list(input.shape)})"
             )
     if training:
-        count = input.numel() // input.shape[1]
-        if count <= 1:
+        count = input.numel() // input.shape[1] if input.shape[1] else 0
+        if count == 1:
             raise ValueError(
                 f"Expected more than 1 value per channel when training, got input size {input.shape}"
             )
+        if count == 0:  # an empty batch: no statistics to normalize by or to record
+            out = input if weight is None else input * weight.reshape(cshape)
+            return out if bias is None else out + bias.reshape(cshape)
         mean = input.mean(dims, keepdim=True)
         centered = input - mean
         var = (centered * centered).mean(dims, keepdim=True)
@@ -413,7 +416,9 @@ def group_norm(
             f"Expected number of channels in input to be divisible by num_groups, but got input of "
             f"shape {list(input.shape)} and num_groups={num_groups}"
         )
-    grouped = input.reshape(n, num_groups, -1)
+    grouped = input.reshape(
+        n, num_groups, c // num_groups * math.prod(input.shape[2:])
+    )  # (-1: ambiguous for n = 0)
     centered = grouped - grouped.mean(-1, keepdim=True)
     var = (centered * centered).mean(-1, keepdim=True)
     out = (centered * (var + eps).rsqrt()).reshape(input.shape)
