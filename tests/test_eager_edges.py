@@ -338,3 +338,39 @@ def test_batch_norm_of_an_empty_batch_keeps_the_running_statistics():
     irgrad.nn.functional.batch_norm(irgrad.ones(0, 3), mean, var, training=True)
     np.testing.assert_array_equal(mean.numpy(), 0.0)
     np.testing.assert_array_equal(var.numpy(), 1.0)
+
+
+NAN_ROWS = np.array([[1.0, np.nan, 3.0, np.nan], [2.0, 5.0, 5.0, -1.0], [0.0, 0.0, 0.0, 0.0]], np.float32)
+
+
+@pytest.mark.parametrize(
+    "reduce",
+    [
+        lambda lib, x: x.max(),
+        lambda lib, x: x.min(),
+        lambda lib, x: x[1:].max(),
+        lambda lib, x: x.amax(),
+        lambda lib, x: x.amax(1),
+        lambda lib, x: x.amin(0),
+        lambda lib, x: x[1:].amax(1) * float("nan"),  # a NaN gradient reaching the reduction
+        lambda lib, x: x[1:].max() * float("nan"),
+        lambda lib, x: x.max(1).values,
+    ],
+)
+def test_extremum_gradients_follow_torchs_two_rules(compare, reduce):
+    compare(reduce, NAN_ROWS)
+
+
+def test_compiled_extremum_gradients_equal_eager():
+    from irgrad.testing.differential import check_compiled
+
+    def f(x):
+        return x.max() + x.amax(1).sum() + x.min()
+
+    check_compiled(f, [[NAN_ROWS[1:]], [NAN_ROWS]], backend="llvm", train=True)
+
+
+def test_softshrink_keeps_the_sign_of_zero(compare):
+    x = np.array([-0.25, 0.25, -0.0, 0.0, -0.5, 0.5, -0.7, 0.9, np.nan, -np.inf], np.float32)
+    compare(lambda lib, t: 1.0 / lib.nn.functional.softshrink(t, 0.5), x, grad=False)
+    compare(lambda lib, t: lib.nn.functional.softshrink(t, 0.5), x)

@@ -100,17 +100,32 @@ register(
 
 
 def _extremum_vjp(F, g, c):
-    # The gradient is shared evenly between all elements equal to the extremum, a NaN
-    # extremum's between the NaN elements (torch's max()/min(); its amax/amin divide by
-    # a zero count there and give NaN everywhere).  As in torch it is share * mask.
+    # PyTorch's two rules. amax/amin: the gradient over the count of elements equal to the
+    # result, times that mask (a NaN result equals nothing: 0/0, NaN everywhere).  max()/min()
+    # over all elements (``evenly``): the count of elements equal to the result, or of the
+    # NaN elements when it is NaN, and every other element gets exactly 0, even when the
+    # incoming gradient is NaN (a select, not a product).
     (x,) = c.ins
     dims = c.attrs["dims"]
     shape = c.metas[0].shape
     out = _keep(F, c.out, c)
-    hit = F.logical_or(F.eq(x, out), F.logical_and(F.isnan(x), F.isnan(out)))
+    hit = F.eq(x, out)
+    if c.attrs.get("evenly", False):
+        hit = F.logical_or(hit, F.logical_and(F.isnan(x), F.isnan(out)))
     mask = F.cast(hit, dtype=c.metas[0].dtype)
-    share = F.div(_keep(F, g, c), F.sum(mask, dims=dims, keepdim=True))
-    return (F.mul(F.broadcast_to(share, shape=shape), mask),)
+    share = F.broadcast_to(F.div(_keep(F, g, c), F.sum(mask, dims=dims, keepdim=True)), shape=shape)
+    if c.attrs.get("evenly", False):
+        return (F.where(hit, share, 0.0),)
+    return (F.mul(share, mask),)
+
+
+def _infer_extremum(name: str):
+    infer_reduce = _infer_reduce(name, allow_empty=False)
+
+    def infer(x: Meta, *, dims, keepdim, evenly: bool = False) -> Meta:
+        return infer_reduce(x, dims=dims, keepdim=keepdim)
+
+    return infer
 
 
 # --- decompositions of the composite primitives into simpler ones (OpDef.decompose) ---
@@ -211,8 +226,8 @@ for _name, _ufunc, _combine in (("amax", np.maximum, "maximum"), ("amin", np.min
         OpDef(
             _name,
             Kind.REDUCTION,
-            lambda x, *, dims, keepdim, _u=_ufunc: _u.reduce(x, axis=dims, keepdims=keepdim),
-            _infer_reduce(_name, allow_empty=False),
+            lambda x, *, dims, keepdim, evenly=False, _u=_ufunc: _u.reduce(x, axis=dims, keepdims=keepdim),
+            _infer_extremum(_name),
             _extremum_vjp,
             save_inputs=True,
             save_output=True,

@@ -141,7 +141,8 @@ def _extremum(name: str, input: Tensor, dim, keepdim: bool, other):
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
                 "reduction dim with the 'dim' argument."
             )
-        return _reduce("amax" if name == "max" else "amin", input, None, False)
+        op = OPS["amax" if name == "max" else "amin"]  # with torch's max()/min() gradient rule
+        return apply(op, (input,), {"dims": _dims(name, input, None), "keepdim": False, "evenly": True})
     if input._data.ndim and input.shape[normalize_dim(name, dim, input._data.ndim)] == 0:
         raise IndexError(
             f"{name}(): Expected reduction dim {dim} to have non-zero size (input of shape {list(input.shape)})"

@@ -275,8 +275,10 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """0 where -lambd <= x <= lambd, else ``x - lambd`` above it and ``x + lambd`` below (NaN stays NaN)."""
-    return where((input >= -lambd) & (input <= lambd), 0.0, where(input > 0, input - lambd, input + lambd))
+    """``x * 0`` (a zero with x's sign, as torch) where -lambd <= x <= lambd, else ``x - lambd`` above
+    it and ``x + lambd`` below (NaN stays NaN)."""
+    inside = (input >= -lambd) & (input <= lambd)
+    return where(inside, input * 0.0, where(input > 0, input - lambd, input + lambd))
 
 
 check_tensor_arguments(globals())
