@@ -247,7 +247,7 @@ def test_tensor_lr_must_have_one_element(name: str) -> None:
         getattr(optim, name)([irgrad.zeros(2, requires_grad=True)], lr=irgrad.tensor([0.1, 0.2]))
 
 
-@pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax"])
+@pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax", "Adam", "AdamW", "RMSprop", "Adadelta"])
 def test_capturable_is_refused_at_step_on_the_cpu_as_in_torch(name: str) -> None:
     torch = _torch()
     theirs_p, mine_p = torch.ones(2, requires_grad=True), irgrad.ones(2, requires_grad=True)
@@ -260,6 +260,7 @@ def test_capturable_is_refused_at_step_on_the_cpu_as_in_torch(name: str) -> None
         mine.step()
     np.testing.assert_array_equal(mine_p.detach().numpy(), [1.0, 1.0])  # nothing was updated
     assert list(mine.state[mine_p]) == list(theirs.state[theirs_p])
+    assert float(mine.state[mine_p]["step"]) == float(theirs.state[theirs_p]["step"]) == 0.0
 
 
 @pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax"])

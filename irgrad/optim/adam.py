@@ -17,6 +17,7 @@ from .optimizer import (
     check_adam_options,
     check_lr,
     check_no_differentiable,
+    check_not_capturable,
     new_step,
     params_with_grad,
     scalar_value,
@@ -89,6 +90,7 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = zeros_state(p)
                 if amsgrad:
                     state["max_exp_avg_sq"] = zeros_state(p)
+            check_not_capturable(type(self).__name__, group)
             data = xp.data(p)
             f = scalar_type(data)
             grad = xp.grad(p)
