@@ -1,27 +1,19 @@
-"""NAdam, RAdam and Adamax against PyTorch, and the optimizer hooks.
+"""NAdam, RAdam and Adamax against PyTorch, eagerly and in compiled training steps.
 
 The PyTorch comparisons build the same parameters in both libraries, feed the same
 random gradients (assigned to ``.grad``, some steps leaving one parameter without) and
 compare parameters after every step, then state dicts.  Compiled training steps are
-compared with eager ones; hooks are compared with PyTorch's by the order of the calls
-they record.
+compared with eager ones.  (The optimizer hooks: ``test_optim_hooks.py``.)
 """
 
 from __future__ import annotations
 
-import copy
-import importlib
-import warnings
-
 import numpy as np
 import pytest
+from optim_cases import TRAINED, batch, snapshot, training
 
 import irgrad
-import irgrad.nn as nn
-import irgrad.nn.functional as F
 from irgrad import optim
-from irgrad.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
-from irgrad.trace import GraphBreakError
 
 SHAPES = [(4, 3), (3,), (2, 2, 2)]
 STEPS = 24
@@ -360,42 +352,9 @@ def test_loading_torchs_state_dict_continues_as_torch(name: str, options: dict, 
 
 # --- compiled training steps -------------------------------------------------------------------
 
-COMPILED = {
-    "NAdam": {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True},
-    "RAdam": {"lr": 1e-2, "betas": (0.9, 0.9), "weight_decay": 0.01},
-    "Adamax": {"lr": 1e-2, "weight_decay": 0.01},
-}
-
-
-def _batch(i: int):
-    g = np.random.default_rng(i)
-    return irgrad.tensor(g.standard_normal((5, 6)).astype(np.float32)), irgrad.tensor(g.integers(0, 3, 5))
-
-
-def _training(name: str, options: dict, lr_tensor: bool = False):
-    irgrad.manual_seed(0)
-    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
-    if lr_tensor:
-        options = options | {"lr": irgrad.tensor(options["lr"])}
-    opt = getattr(optim, name)(model.parameters(), **options)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    return model, opt, step
-
-
-def _snapshot(model, opt) -> list[np.ndarray]:
-    state = [t.numpy().copy() for s in opt.state_dict()["state"].values() for t in s.values()]
-    return [p.detach().numpy().copy() for p in model.parameters()] + state
-
 
 @pytest.mark.parametrize("lr_tensor", [False, True], ids=["float_lr", "tensor_lr"])
-@pytest.mark.parametrize("name", list(COMPILED))
+@pytest.mark.parametrize("name", list(TRAINED))
 def test_compiled_step_equals_eager_and_a_new_lr_does_not_recompile(
     name: str, lr_tensor: bool, backend
 ) -> None:
@@ -404,12 +363,12 @@ def test_compiled_step_equals_eager_and_a_new_lr_does_not_recompile(
     first step, which creates the state, then every step)."""
     runs = []
     for compiled in (False, True):
-        model, opt, step = _training(name, COMPILED[name], lr_tensor)
+        model, opt, step = training(name, lr_tensor)
         fn = irgrad.compile(step, backend=backend) if compiled else step
         seen = []
         for i in range(8):  # RAdam rectifies from step 6 on
-            loss = fn(*_batch(i))
-            seen.append([loss.numpy().copy(), *_snapshot(model, opt)])
+            loss = fn(*batch(i))
+            seen.append([loss.numpy().copy(), *snapshot(model, opt)])
             for group in opt.param_groups:
                 if lr_tensor:
                     group["lr"].mul_(0.7)
@@ -426,268 +385,9 @@ def test_compiled_step_equals_eager_and_a_new_lr_does_not_recompile(
 def test_compiled_radam_makes_no_nan_in_the_branch_it_does_not_take() -> None:
     """The compiled graph computes the rectified update also before it applies: under
     debug_nans a NaN there would be an error."""
-    model, opt, step = _training("RAdam", COMPILED["RAdam"])
+    model, opt, step = training("RAdam")
     fn = irgrad.compile(step, backend="numpy")
     with irgrad.debug_nans():
         for i in range(7):
-            fn(*_batch(i))
+            fn(*batch(i))
     assert len(fn._compiled.cache) == 2 and not fn._compiled.breaks
-
-
-# --- hooks ----------------------------------------------------------------------------------------
-
-
-def _hooked(lib, events: list, opt_factory=None):
-    """An optimizer with step hooks (per instance and global) recording ``events``; the
-    handles to remove."""
-    p = lib.ones(3, requires_grad=True)
-    opt = (opt_factory or (lambda ps: lib.optim.SGD(ps, lr=0.1)))([p])
-    hooks = importlib.import_module(f"{lib.__name__}.optim.optimizer")
-    handles = [
-        opt.register_step_pre_hook(lambda o, a, k: events.append(("pre", len(a), sorted(k)))),
-        opt.register_step_post_hook(lambda o, a, k: events.append(("post", len(a), sorted(k)))),
-        hooks.register_optimizer_step_pre_hook(
-            lambda o, a, k: events.append(("global pre", type(o).__name__))
-        ),
-        hooks.register_optimizer_step_post_hook(
-            lambda o, a, k: events.append(("global post", type(o).__name__))
-        ),
-        opt.register_step_pre_hook(lambda o, a, k: events.append(("pre 2", a[0] is o))),
-    ]
-    return p, opt, handles
-
-
-def test_step_hooks_run_in_torchs_order_with_torchs_arguments() -> None:
-    torch = _torch()
-    logs = []
-    for lib in (irgrad, torch):
-        events: list = []
-        p, opt, handles = _hooked(lib, events)
-        try:
-            p.grad = lib.ones(3)
-            opt.step()
-            opt.step(closure=None)
-            handles[0].remove()
-            handles[2].remove()
-            opt.step()
-        finally:
-            for h in handles:
-                h.remove()
-        opt.step()
-        logs.append(events)
-    assert logs[0] == logs[1]
-    assert logs[0][:4] == [("global pre", "SGD"), ("pre", 1, []), ("pre 2", True), ("post", 1, [])]
-
-
-def test_a_pre_hook_may_replace_the_arguments() -> None:
-    torch = _torch()
-    results = []
-    for lib in (irgrad, torch):
-        p = lib.ones(2, requires_grad=True)
-        opt = lib.optim.Adamax([p], lr=0.1)
-        seen = []
-
-        def closure(lib=lib, p=p, opt=opt):
-            opt.zero_grad()
-            loss = (p * 3).sum()
-            loss.backward()
-            return loss
-
-        opt.register_step_pre_hook(lambda o, a, k, closure=closure: ((a[0],), {"closure": closure}))
-        opt.register_step_post_hook(lambda o, a, k, seen=seen: seen.append(sorted(k)))
-        loss = opt.step()
-        results.append((float(loss.detach()), p.detach().numpy().copy(), seen))
-    assert results[0][0] == results[1][0] == 6.0
-    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6)
-    assert results[0][2] == results[1][2] == [["closure"]]
-
-
-def test_a_pre_hook_returning_something_else_is_an_error() -> None:
-    torch = _torch()
-    for lib in (irgrad, torch):
-        p = lib.ones(2, requires_grad=True)
-        opt = lib.optim.NAdam([p])
-        opt.register_step_pre_hook(lambda o, a, k: "new args")
-        with pytest.raises(RuntimeError, match=r"must return None or a tuple of \(new_args, new_kwargs\)"):
-            opt.step()
-
-
-def test_hooks_run_once_when_a_step_calls_its_base_step() -> None:
-    calls = []
-
-    class Counting(optim.RAdam):
-        def step(self, closure=None):
-            calls.append("step")
-            return super().step(closure)
-
-    p = irgrad.ones(2, requires_grad=True)
-    opt = Counting([p])
-    with opt.register_step_pre_hook(lambda o, a, k: calls.append("pre")):
-        p.grad = irgrad.ones(2)
-        opt.step()
-        lbfgs = optim.LBFGS([irgrad.ones(2, requires_grad=True)])
-        lbfgs.register_step_post_hook(lambda o, a, k: calls.append("lbfgs post"))
-        lbfgs.step(lambda: irgrad.tensor(0.0))
-    opt.step()
-    assert calls == ["pre", "step", "lbfgs post", "step"]
-
-
-def test_step_hooks_survive_load_state_dict_and_a_scheduler() -> None:
-    events = []
-    p = irgrad.ones(2, requires_grad=True)
-    opt = optim.SGD([p], lr=0.1, momentum=0.9)
-    opt.register_step_post_hook(lambda o, a, k: events.append(o.param_groups[0]["lr"]))
-    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5)
-    opt.load_state_dict(copy.deepcopy(opt.state_dict()))
-    for _ in range(3):
-        p.grad = irgrad.ones(2)
-        opt.step()
-        sched.step()
-    assert len(events) == 3 and events[0] == pytest.approx(0.04)
-    assert not copy.deepcopy(opt)._optimizer_step_post_hooks  # as in torch: hooks are not state
-
-
-def _state_dict_hook_events(lib) -> list:
-    """What state-dict hooks of every kind (some prepended, one removed) record while an
-    optimizer saves its state and loads it back."""
-    events: list = []
-    p = lib.ones(2, requires_grad=True)
-    opt = lib.optim.RAdam([p], lr=0.1)
-    p.grad = lib.ones(2)
-    opt.step()
-
-    def post(o, sd):
-        events.append(("sd post", sorted(sd)))
-        return {**sd, "extra": 1}
-
-    def load_pre(o, sd):
-        events.append(("load pre", sorted(sd), "extra" in sd))
-        sd.pop("extra")
-        sd["param_groups"][0]["lr"] = 0.25
-
-    opt.register_state_dict_pre_hook(lambda o: events.append("sd pre"))
-    opt.register_state_dict_pre_hook(lambda o: events.append("sd pre first"), prepend=True)
-    opt.register_state_dict_post_hook(post)
-    opt.register_state_dict_post_hook(lambda o, sd: events.append(("sd post 2", sorted(sd))))
-    opt.register_state_dict_post_hook(lambda o, sd: events.append("removed"), prepend=True).remove()
-    sd = opt.state_dict()
-    events.append(sorted(sd))
-    opt.register_load_state_dict_pre_hook(load_pre)
-    opt.register_load_state_dict_pre_hook(
-        lambda o, sd: events.append(("load pre first", sorted(sd))), prepend=True
-    )
-    opt.register_load_state_dict_post_hook(lambda o: events.append(("load post", o.param_groups[0]["lr"])))
-    opt.register_load_state_dict_post_hook(lambda o: events.append("load post first"), prepend=True)
-    opt.load_state_dict(sd)
-    events.append(("caller's dict", "extra" in sd))
-    return events
-
-
-def test_state_dict_hooks_match_torch() -> None:
-    """Call order (prepend included), arguments, and the dicts hooks may return instead."""
-    torch = _torch()
-    mine = _state_dict_hook_events(irgrad)
-    assert mine == _state_dict_hook_events(torch)
-    assert mine[:4] == [
-        "sd pre first",
-        "sd pre",
-        ("sd post", ["param_groups", "state"]),
-        ("sd post 2", ["extra", "param_groups", "state"]),
-    ]
-    assert mine[-2:] == [("load post", 0.25), ("caller's dict", True)]  # the pre-hooks see a shallow copy
-
-
-def test_load_state_dict_pre_hook_may_return_the_dict_to_load() -> None:
-    p = irgrad.ones(2, requires_grad=True)
-    opt = optim.NAdam([p], lr=0.1)
-    replacement = optim.NAdam([irgrad.ones(2, requires_grad=True)], lr=0.5).state_dict()
-    opt.register_load_state_dict_pre_hook(lambda o, sd: replacement)
-    opt.load_state_dict(opt.state_dict())
-    assert opt.param_groups[0]["lr"] == 0.5
-
-
-# --- hooks in a compiled training step ------------------------------------------------------------
-
-
-def _compiled_hook_run(register, calls: int = 4):
-    """Eager and compiled runs of a training step whose optimizer gets hooks from
-    ``register(opt, log)`` before the third call; both runs' (losses, hook logs,
-    parameters), and the compiled function."""
-    runs = []
-    for compiled in (False, True):
-        model, opt, step = _training("Adamax", COMPILED["Adamax"])
-        log: list = []
-        fn = irgrad.compile(step, backend="numpy") if compiled else step
-        losses = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for i in range(calls):
-                if i == 2:
-                    handles = register(opt, log)
-                losses.append(float(fn(*_batch(i))))
-        for h in handles:
-            h.remove()
-        runs.append((losses, log, [p.detach().numpy().copy() for p in model.parameters()]))
-    return runs, fn
-
-
-def _assert_runs_equal(runs) -> None:
-    (eager_losses, eager_log, eager_params), (losses, log, params) = runs
-    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
-    assert log == eager_log and len(log) > 0
-    for a, b in zip(eager_params, params):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
-
-
-def test_a_step_hook_registered_after_compiling_runs_on_every_call() -> None:
-    def register(opt, log):
-        return [
-            opt.register_step_pre_hook(
-                lambda o, a, k: log.append(("pre", float(o.state_dict()["state"][0]["step"])))
-            ),
-            opt.register_step_post_hook(lambda o, a, k: log.append("post")),
-        ]
-
-    runs, fn = _compiled_hook_run(register)
-    _assert_runs_equal(runs)
-    assert runs[1][1] == [("pre", 2.0), "post", ("pre", 3.0), "post"]
-    assert fn._compiled.breaks
-    assert "Adamax.step() with step hooks" in str(fn.explain())
-
-
-def test_a_global_step_hook_registered_after_compiling_runs_on_every_call() -> None:
-    def register(opt, log):
-        return [
-            register_optimizer_step_pre_hook(lambda o, a, k: log.append(("global pre", type(o).__name__))),
-            register_optimizer_step_post_hook(lambda o, a, k: log.append("global post")),
-        ]
-
-    runs, fn = _compiled_hook_run(register)
-    _assert_runs_equal(runs)
-    assert runs[1][1] == [("global pre", "Adamax"), "global post"] * 2
-    assert "step hooks" in str(fn._compiled.breaks[0])
-
-
-def test_removing_the_step_hooks_compiles_the_step_again() -> None:
-    model, opt, step = _training("NAdam", COMPILED["NAdam"])
-    fn = irgrad.compile(step, backend="numpy")
-    log = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with opt.register_step_post_hook(lambda o, a, k: log.append(1)):
-            for i in range(2):
-                fn(*_batch(i))
-        entries = len(fn._compiled.cache)
-        for i in range(2, 5):
-            fn(*_batch(i))
-    assert log == [1, 1]
-    graphs = [e for e in fn._compiled.cache if e.graph_break is None]
-    assert len(fn._compiled.cache) == entries + 1 and len(graphs) == 1, fn._compiled.log
-
-
-def test_a_step_hook_with_fullgraph_is_an_error() -> None:
-    model, opt, step = _training("RAdam", COMPILED["RAdam"])
-    opt.register_step_pre_hook(lambda o, a, k: None)
-    fn = irgrad.compile(step, backend="numpy", fullgraph=True)
-    with pytest.raises(GraphBreakError, match="RAdam.step\\(\\) with step hooks"):
-        fn(*_batch(0))

@@ -71,10 +71,11 @@ def with_step_hooks(step: Callable) -> Callable:
         optimizer = args[0]
         if type(optimizer).step is not hooked_step:  # super().step(): the outer call runs the hooks
             return step(*args, **kwargs)
-        pre = [*_global_optimizer_pre_hooks.values(), *optimizer._optimizer_step_pre_hooks.values()]
-        post = [*optimizer._optimizer_step_post_hooks.values(), *_global_optimizer_post_hooks.values()]
-        if not (pre or post):
+        own_pre, own_post = optimizer._optimizer_step_pre_hooks, optimizer._optimizer_step_post_hooks
+        if not (own_pre or own_post or _global_optimizer_pre_hooks or _global_optimizer_post_hooks):
             return step(*args, **kwargs)
+        pre = [*_global_optimizer_pre_hooks.values(), *own_pre.values()]
+        post = [*own_post.values(), *_global_optimizer_post_hooks.values()]
         _tracing.untraceable(
             f"{type(optimizer).__name__}.step() with step hooks (Python run for its side effects)"
         )
