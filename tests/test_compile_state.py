@@ -104,7 +104,7 @@ def _batch(i):
     return x, y
 
 
-def _train_step(make_opt, clip=None, scheduler=None, model_fn=_mlp):
+def _train_step(make_opt, clip=None, scheduler=None, model_fn=_mlp, calls=5):
     def build():
         model = model_fn()
         opt = make_opt(model.parameters())
@@ -121,7 +121,7 @@ def _train_step(make_opt, clip=None, scheduler=None, model_fn=_mlp):
                 sched.step()
             return loss.detach()
 
-        return Scenario(step, _batch, lambda: (model, opt.state_dict()["state"]), calls=5)
+        return Scenario(step, _batch, lambda: (model, opt.state_dict()["state"]), calls=calls)
 
     return build
 
@@ -145,6 +145,21 @@ TRAIN_STEPS = {
     ),
     "adagrad": _train_step(lambda p: irgrad.optim.Adagrad(p, lr=0.1, lr_decay=0.01)),
     "adadelta": _train_step(lambda p: irgrad.optim.Adadelta(p, lr=0.5, weight_decay=0.01)),
+    "nadam": _train_step(lambda p: irgrad.optim.NAdam(p, lr=1e-2, weight_decay=0.01)),
+    "nadamw": _train_step(
+        lambda p: irgrad.optim.NAdam(p, lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)
+    ),
+    # RAdam rectifies from step 6 (betas[1]=0.9) or 7 (0.8) on: one graph for steps before and after
+    "radam": _train_step(
+        lambda p: irgrad.optim.RAdam(p, lr=1e-2, betas=(0.9, 0.9), weight_decay=0.01), calls=8
+    ),
+    "radamw": _train_step(
+        lambda p: irgrad.optim.RAdam(
+            p, lr=1e-2, betas=(0.8, 0.8), weight_decay=0.1, decoupled_weight_decay=True
+        ),
+        calls=8,
+    ),
+    "adamax": _train_step(lambda p: irgrad.optim.Adamax(p, lr=1e-2, weight_decay=0.01, maximize=True)),
     "dropout": _train_step(
         lambda p: irgrad.optim.SGD(p, lr=0.1),
         model_fn=lambda: nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 3)),

@@ -15,6 +15,7 @@ from .optimizer import (
     Optimizer,
     check_lr,
     check_no_differentiable,
+    check_not_capturable,
     new_step,
     params_with_grad,
     scalar_value,
@@ -76,6 +77,7 @@ class Adadelta(Optimizer):
                 state["step"] = new_step()
                 state["square_avg"] = zeros_state(p)
                 state["acc_delta"] = zeros_state(p)
+            check_not_capturable("Adadelta", group)
             data = xp.data(p)
             f = scalar_type(data)
             grad = xp.grad(p)

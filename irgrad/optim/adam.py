@@ -14,8 +14,10 @@ from typing import Any
 from .arrays import lerp_, scalar_type
 from .optimizer import (
     Optimizer,
+    check_adam_options,
     check_lr,
     check_no_differentiable,
+    check_not_capturable,
     new_step,
     params_with_grad,
     scalar_value,
@@ -43,14 +45,7 @@ class Adam(Optimizer):
         decoupled_weight_decay: bool = False,
     ) -> None:
         check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_adam_options(eps, betas, weight_decay)
         check_no_differentiable(type(self).__name__, differentiable)
         betas = tuple(scalar_value(b) for b in betas)
         defaults = {
@@ -95,6 +90,7 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = zeros_state(p)
                 if amsgrad:
                     state["max_exp_avg_sq"] = zeros_state(p)
+            check_not_capturable(type(self).__name__, group)
             data = xp.data(p)
             f = scalar_type(data)
             grad = xp.grad(p)

@@ -34,6 +34,7 @@ class _Eager:
 
     traced = False
     sqrt = staticmethod(np.sqrt)
+    abs = staticmethod(np.abs)
 
     @staticmethod
     def updating():
@@ -72,10 +73,27 @@ class _Eager:
         return float(step._data)
 
     @staticmethod
+    def value(t: Tensor) -> float:
+        """A 0-d state tensor's value (NAdam's ``mu_product``) for coefficient arithmetic,
+        read as PyTorch's single-tensor update reads it (``.item()``)."""
+        return float(t._data)
+
+    @staticmethod
     def rounded(value: float, f):
         """A coefficient computed from the step count or the learning rate, rounded to the
         parameter dtype."""
         return f(value)
+
+    @staticmethod
+    def at_least(value: float, low: float) -> float:
+        """A coefficient kept at or above ``low``."""
+        return max(value, low)
+
+    @staticmethod
+    def choose(condition: bool, if_true, otherwise):
+        """``if_true()`` or ``otherwise`` as a step-dependent ``condition`` says (RAdam's
+        rectification): ``if_true`` is computed only when it is chosen."""
+        return if_true() if condition else otherwise
 
     @staticmethod
     def learning_rate(group: dict):
@@ -127,10 +145,32 @@ class _Traced:
         return step.to(float64)
 
     @staticmethod
+    def abs(x: Tensor) -> Tensor:
+        return x.abs()
+
+    @staticmethod
+    def value(t: Tensor) -> Tensor:
+        """The 0-d state tensor as a float64 0-d tensor, so coefficients computed from it
+        follow its value from call to call."""
+        return t.to(float64)
+
+    @staticmethod
     def rounded(value, f):
         if isinstance(value, Tensor):
             return value.to(from_numpy_dtype(np.dtype(f)))
         return f(value)
+
+    @staticmethod
+    def at_least(value: Tensor, low: float) -> Tensor:
+        return value.clamp(min=low)
+
+    @staticmethod
+    def choose(condition: Tensor, if_true, otherwise) -> Tensor:
+        """``if_true()`` where the 0-d ``condition`` holds, else ``otherwise``: both are
+        computed, because the condition follows the step counter, a graph input, and
+        Python branching on it would read a traced value (a graph break).  So ``if_true``
+        must stay finite where it is not chosen (``debug_nans`` checks every value)."""
+        return if_true().where(condition, otherwise)
 
     @staticmethod
     def learning_rate(group: dict):

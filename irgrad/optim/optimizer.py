@@ -12,13 +12,16 @@ with scalars rounded to the parameter dtype first, as ATen does.  PyTorch's CPU
 kernels fuse ``add(alpha=)``, ``lerp`` and ``addcmul`` into fused multiply-adds, which
 numpy cannot; so float32 results differ from PyTorch's only in the last bits
 (about 1e-7 relative per step).
+
+Hooks (around ``step``, ``state_dict`` and ``load_state_dict``) are PyTorch's, with its
+signatures and order; see :mod:`irgrad.optim.hooks`.
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any
@@ -27,8 +30,19 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from ..dtypes import float64, get_default_dtype
+from ..nn.modules.module import RemovableHandle
 from ..tensor import Tensor
 from .arrays import namespace
+from .hooks import (
+    GLOBAL_STEP_HOOKS,
+    HOOK_STORES,
+    add_hook,
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+    with_step_hooks,
+)
+
+__all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
 
 class _RequiredParameter:
@@ -44,8 +58,15 @@ required = _RequiredParameter()
 class Optimizer:
     """Base class for optimizers: parameter groups, state, ``zero_grad`` and state dicts."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every optimizer class's own ``step`` runs the step hooks (see :mod:`.hooks`)."""
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = with_step_hooks(cls.__dict__["step"])
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        self._add_hook_stores()
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, "
@@ -67,6 +88,14 @@ class Optimizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._add_hook_stores()
+
+    def _add_hook_stores(self) -> None:
+        """Empty hook registries where missing (a new or an unpickled optimizer)."""
+        for name in HOOK_STORES:
+            if name not in self.__dict__:
+                setattr(self, name, OrderedDict())
+        self._global_step_hooks = GLOBAL_STEP_HOOKS  # seen by compiled calls' guards (see .hooks)
 
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("
@@ -159,6 +188,7 @@ class Optimizer:
                     grad._rg = False
                 grad.zero_()
 
+    @with_step_hooks
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if given.
 
@@ -183,13 +213,43 @@ class Optimizer:
         with enable_grad():
             return closure()
 
+    # --- hooks -----------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Run ``hook(optimizer, args, kwargs)`` before each ``step``; it may return
+        ``(new_args, new_kwargs)`` to call ``step`` with (``args`` starts with the optimizer)."""
+        return add_hook(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Run ``hook(optimizer, args, kwargs)`` after each ``step``."""
+        return add_hook(self._optimizer_step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(optimizer)`` before ``state_dict`` builds the state dict."""
+        return add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(optimizer, state_dict)`` on the state dict ``state_dict`` built; a
+        returned dict replaces it."""
+        return add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(optimizer, state_dict)`` on a shallow copy of the dict given to
+        ``load_state_dict`` before loading it; a returned dict is loaded instead."""
+        return add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(optimizer)`` after ``load_state_dict`` has loaded a state dict."""
+        return add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+
     # --- state dicts -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``.
 
         As in PyTorch, the state tensors are the optimizer's own (not copies);
-        ``load_state_dict`` copies them.
+        ``load_state_dict`` copies them.  The state-dict hooks run before and after.
         """
+        for pre_hook in self._optimizer_state_dict_pre_hooks.values():
+            pre_hook(self)
         mapping: dict[int, int] = {}
         start = 0
 
@@ -204,14 +264,25 @@ class Optimizer:
 
         groups = [pack(g) for g in self.param_groups]
         state = {(mapping[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        state_dict = {"state": state, "param_groups": groups}
+        for post_hook in self._optimizer_state_dict_post_hooks.values():
+            result = post_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state dict made by ``state_dict`` (of an optimizer with the same group layout).
 
         Group options and state are deep-copied; floating state tensors take the dtype of
-        their parameter, except ``step`` counters.
+        their parameter, except ``step`` counters.  The load-state-dict pre-hooks see (and
+        may replace) a shallow copy of ``state_dict``; the post-hooks run after loading.
         """
+        state_dict = state_dict.copy()
+        for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
+            result = pre_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
@@ -246,6 +317,8 @@ class Optimizer:
                 saved["param_names"] = group["param_names"]
             new_groups.append(saved)
         self.__setstate__({"state": state, "param_groups": new_groups})
+        for post_hook in self._optimizer_load_state_dict_post_hooks.values():
+            post_hook(self)
 
 
 def _copy_state(param: Tensor, value: Any, key: Any = None) -> Any:
@@ -284,6 +357,18 @@ def check_lr(lr: Any) -> None:
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def check_adam_options(eps: float, betas: tuple[float, float], weight_decay: float) -> None:
+    """The argument checks Adam's family shares, with PyTorch's messages and order."""
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
 def check_no_differentiable(name: str, differentiable: bool) -> None:
     """irgrad's updates write numpy storage directly, so they cannot be differentiated."""
     if differentiable:
@@ -292,10 +377,26 @@ def check_no_differentiable(name: str, differentiable: bool) -> None:
         )
 
 
-def new_step() -> Tensor:
-    """A fresh ``step`` counter: a 0-d float tensor, float64 only under a float64 default dtype."""
+def check_not_capturable(name: str, group: dict[str, Any], what: str = "params and state_steps") -> None:
+    """``capturable=True`` needs an accelerator's graph capture; on the CPU PyTorch's step
+    refuses it with this AssertionError (irgrad runs on the CPU only)."""
+    if group["capturable"]:
+        raise AssertionError(
+            f"{name}: if capturable=True, {what} must be on supported devices: "
+            "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'] (irgrad runs on the cpu only)."
+        )
+
+
+def scalar_state(value: float) -> Tensor:
+    """A 0-d float state tensor (``step``, NAdam's ``mu_product``): float64 only under a
+    float64 default dtype, as PyTorch makes them."""
     dt = np.float64 if get_default_dtype() == float64 else np.float32
-    return Tensor._wrap(np.zeros((), dtype=dt))
+    return Tensor._wrap(np.full((), value, dtype=dt))
+
+
+def new_step() -> Tensor:
+    """A fresh ``step`` counter."""
+    return scalar_state(0.0)
 
 
 def zeros_state(p: Tensor) -> Tensor:

@@ -14,6 +14,7 @@ from .optimizer import (
     Optimizer,
     check_lr,
     check_no_differentiable,
+    check_not_capturable,
     new_step,
     params_with_grad,
     scalar_value,
@@ -86,6 +87,7 @@ class RMSprop(Optimizer):
                     state["momentum_buffer"] = zeros_state(p)
                 if centered:
                     state["grad_avg"] = zeros_state(p)
+            check_not_capturable("RMSprop", group)
             data = xp.data(p)
             f = scalar_type(data)
             grad = xp.grad(p)

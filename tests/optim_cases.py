@@ -1,0 +1,51 @@
+"""A small training step for optimizer tests that compile it: a seeded MLP, one of the
+optimizers with options that exercise it, and a step function calling ``backward()``
+and ``optimizer.step()`` (what ``irgrad.compile`` captures whole)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import irgrad
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+from irgrad import optim
+
+# RAdam's betas[1] = 0.9 rectifies from step 6 on: one graph must serve steps before and after.
+TRAINED = {
+    "NAdam": {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    "RAdam": {"lr": 1e-2, "betas": (0.9, 0.9), "weight_decay": 0.01},
+    "Adamax": {"lr": 1e-2, "weight_decay": 0.01},
+}
+
+
+def batch(i: int) -> tuple:
+    """The ``i``-th batch: 5 rows of 6 features, and class labels in [0, 3)."""
+    g = np.random.default_rng(i)
+    return irgrad.tensor(g.standard_normal((5, 6)).astype(np.float32)), irgrad.tensor(g.integers(0, 3, 5))
+
+
+def training(name: str, lr_tensor: bool = False) -> tuple:
+    """``(model, optimizer, step)``, the same on every call (seeded); the learning rate a
+    0-d tensor if ``lr_tensor``."""
+    irgrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    options = TRAINED[name]
+    if lr_tensor:
+        options = options | {"lr": irgrad.tensor(options["lr"])}
+    opt = getattr(optim, name)(model.parameters(), **options)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return model, opt, step
+
+
+def snapshot(model, opt) -> list[np.ndarray]:
+    """Copies of the parameters and of every optimizer state tensor."""
+    state = [t.numpy().copy() for s in opt.state_dict()["state"].values() for t in s.values()]
+    return [p.detach().numpy().copy() for p in model.parameters()] + state
