@@ -95,6 +95,12 @@ def _new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad: bool
     return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
+def _reciprocal_times(self, other):
+    """``other / self`` as PyTorch computes it, ``reciprocal(self) * other`` (its last bit
+    can differ from a division)."""
+    return P.mul(P.reciprocal(self), other)
+
+
 def _reflect(fn):
     return lambda self, other: fn(other, self)
 
@@ -156,7 +162,7 @@ def install() -> None:
         "__rmul__": _reflect(P.mul),
         "__imul__": IP.mul_,
         "__truediv__": P.div,
-        "__rtruediv__": _reflect(P.div),
+        "__rtruediv__": _reciprocal_times,
         "__itruediv__": IP.div_,
         "__floordiv__": P.floor_divide,
         "__rfloordiv__": _reflect(P.floor_divide),

@@ -374,3 +374,10 @@ def test_softshrink_keeps_the_sign_of_zero(compare):
     x = np.array([-0.25, 0.25, -0.0, 0.0, -0.5, 0.5, -0.7, 0.9, np.nan, -np.inf], np.float32)
     compare(lambda lib, t: 1.0 / lib.nn.functional.softshrink(t, 0.5), x, grad=False)
     compare(lambda lib, t: lib.nn.functional.softshrink(t, 0.5), x)
+
+
+def test_a_number_divided_by_a_tensor_rounds_as_torchs(compare):
+    # PyTorch computes ``c / t`` as ``reciprocal(t) * c``: the last bit differs from ``c / t``
+    values = np.random.default_rng(1).uniform(0.1, 3.0, 1000).astype(np.float32)
+    compare(lambda lib, t: 0.7 / t, values, rtol=0, atol=0)
+    compare(lambda lib, t: 3 / t, np.array([2, 4, -3], np.int64), rtol=0, atol=0)
