@@ -163,17 +163,6 @@ QUIRKS = [
         )
         for name in ("fmod", "remainder")
     ),
-    *(
-        (
-            name,
-            DTYPES,
-            lambda r: np.isnan(r).any(axis=1),
-            "torch's amax/amin backward divides the gradient by the number of elements equal to "
-            "the result, 0 for a NaN result, and gives NaN to the whole row; irgrad shares it "
-            "between the NaN elements, as torch's own max()/min() over all elements do",
-        )
-        for name in ("amax-dim=1", "amin-dim=1")
-    ),
     (
         "prod-dim=1",
         DTYPES,
