@@ -35,11 +35,11 @@ from ..ir.interpreter import compile_graph
 from ..native import jit
 from ..ops import OPS
 from ..ops.scalar import Unsupported
+from .dispatch import Reference, StepTable, byte_offset
 from .elementwise import RESERVED
-from .emission import OK_STATUS, Emission, Lowering, Operand
+from .emission import Emission, Lowering
 from .layout import ALIGNMENT, ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Place, view_of
 from .plan import NativeStep, NumpyStep, Plan, Planner
-from .scalars import storage_type
 from .steps import choose
 
 _I8P = ir.PointerType(ir.IntType(8))
@@ -122,40 +122,22 @@ class Program:
         digest = hashlib.sha256(str(self.graph).encode()).hexdigest()[:16]
         symbol = f"graph_{digest}_{index}"
         module = jit.new_module(symbol)
-        fn = ir.Function(module, ir.FunctionType(ir.IntType(32), [ir.PointerType(_I8P)]), symbol)
-        builder = ir.IRBuilder(fn.append_basic_block("entry"))
-        emission = Emission(module, builder)
+        table = StepTable(module, Emission(module, None), symbol)
         slots: dict[int, int] = {}
-        bases: dict[int, ir.Value] = {}
-        arena = builder.load(builder.gep(fn.args[0], [ir.Constant(ir.IntType(64), 0)]), name="arena")
 
-        def base(buffer_id: int) -> ir.Value:
-            if buffer_id not in bases:
-                buffer = plan.buffers[buffer_id]
-                if buffer.kind == ARENA:
-                    bases[buffer_id] = builder.gep(arena, [ir.Constant(ir.IntType(64), buffer.offset)])
-                else:
-                    slot = slots.setdefault(buffer_id, len(slots) + 1)
-                    pointer = builder.gep(fn.args[0], [ir.Constant(ir.IntType(64), slot)])
-                    bases[buffer_id] = builder.load(pointer, name=f"buffer{buffer_id}")
-            return bases[buffer_id]
-
-        def operand(place: Place) -> Operand:
-            typed = builder.bitcast(base(place.buffer), ir.PointerType(storage_type(place.dtype)))
-            if place.offset:
-                typed = builder.gep(typed, [ir.Constant(ir.IntType(64), place.offset)])
-            return Operand(typed, place)
+        def reference(place: Place) -> Reference:
+            buffer = plan.buffers[place.buffer]
+            if buffer.kind == ARENA:
+                return Reference(0, byte_offset(place, buffer.offset))
+            return Reference(slots.setdefault(buffer.id, len(slots) + 1), byte_offset(place, 0))
 
         for step in steps:
+            places = [*step.args, step.out]
             try:
-                status = step.lowering.emit(emission, [operand(p) for p in step.args], operand(step.out))
+                table.add(step.lowering, places, [reference(p) for p in places])
             except Unsupported as reason:
                 raise _Failed(step.node, str(reason)) from None
-            if status is not None:
-                bad = builder.icmp_signed("!=", status, ir.Constant(status.type, OK_STATUS))
-                with builder.if_then(bad, likely=False):
-                    builder.ret(ir.Constant(ir.IntType(32), 1))
-        builder.ret(ir.Constant(ir.IntType(32), 0))
+        table.emit_entry()
         defined = {s.out.buffer for s in steps}
         allocations = [
             (b.id, b.shape, b.dtype) for b in plan.buffers if b.kind == EXTERNAL and b.id in defined

@@ -1,0 +1,167 @@
+"""A segment's entry function as a loop over a table of distinct step functions.
+
+Each native step is emitted into a function of its own, ``i64 step(i8** operands)``,
+which reads its operand pointers from an array and returns its status.  Steps whose
+code is the same (an LSTM's time steps, a network's repeated blocks, a gradient and
+its twin) share one function, recognized by the text of its body.  The entry function
+``i32 segment(i8** slots)`` then walks a constant table with a row per step: which
+function, and for each operand the slot holding its buffer's address and the byte
+offset into it (slot 0 is the arena).
+
+So the code LLVM compiles grows with the number of *distinct* steps, not with the
+number of steps: a 32-step LSTM compiles about as fast as a 4-step one.  Dispatching a
+step costs a table read and a call, nanoseconds beside its work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import llvmlite.ir as ir
+import numpy as np
+
+from .emission import OK_STATUS, Emission, Lowering, Operand
+from .layout import Place
+from .scalars import storage_type
+
+I32, I64 = ir.IntType(32), ir.IntType(64)
+_I8P = ir.PointerType(ir.IntType(8))
+_STEP = ir.FunctionType(I64, [ir.PointerType(_I8P)])
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where an operand's first element is at run time: ``slots[slot] + offset`` bytes."""
+
+    slot: int
+    offset: int
+
+
+@dataclass
+class StepTable:
+    """The distinct step functions of one segment, and the row of each step."""
+
+    module: ir.Module
+    emission: Emission
+    symbol: str
+    functions: list[ir.Function] = field(default_factory=list)
+    rows: list[tuple[int, list[Reference]]] = field(default_factory=list)
+    _by_body: dict[str, int] = field(default_factory=dict)
+    _attempts: int = 0
+
+    def add(self, lowering: Lowering, places: list[Place], references: list[Reference]) -> None:
+        """Emit the step computing ``places[-1]`` from ``places[:-1]`` (found at
+        ``references``), reusing an identical step function when there is one."""
+        fn = ir.Function(self.module, _STEP, f"{self.symbol}.step{self._attempts}")
+        self._attempts += 1
+        fn.linkage = "internal"
+        builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        operands = []
+        for k, place in enumerate(places):
+            raw = builder.load(builder.gep(fn.args[0], [ir.Constant(I64, k)]))
+            operands.append(Operand(builder.bitcast(raw, ir.PointerType(storage_type(place.dtype))), place))
+        self.emission.builder = builder
+        status = lowering.emit(self.emission, operands[:-1], operands[-1])
+        if status is None:
+            status = ir.Constant(I64, OK_STATUS)
+        elif status.type != I64:
+            status = builder.sext(status, I64)
+        builder.ret(status)
+        text = str(fn)
+        body = text[text.index("\n") :]  # without the header, which names the function
+        index = self._by_body.get(body)
+        if index is None:
+            index = self._by_body[body] = len(self.functions)
+            self.functions.append(fn)
+        else:
+            del self.module.globals[fn.name]
+        self.rows.append((index, references))
+
+    def emit_entry(self) -> ir.Function:
+        """``i32 segment(i8** slots)``: every row's function on its operands in turn; 1 as
+        soon as one returns a status other than ``OK_STATUS``, else 0.  A row of the table
+        is ``function, operands, (slot, offset) per operand``."""
+        flat: list[int] = []
+        for index, references in self.rows:
+            flat += [index, len(references)]
+            for ref in references:
+                flat += [ref.slot, ref.offset]
+        array = ir.ArrayType(I64, len(flat))
+        table = ir.GlobalVariable(self.module, array, f"{self.symbol}.table")
+        table.linkage = "internal"
+        table.global_constant = True
+        # formatted at once: an ir.Constant per element costs seconds on a long program
+        table.initializer = ir.FormattedConstant(array, "[" + ", ".join(f"i64 {v}" for v in flat) + "]")
+
+        fn = ir.Function(self.module, ir.FunctionType(I32, [ir.PointerType(_I8P)]), self.symbol)
+        slots = fn.args[0]
+        entry = fn.append_basic_block("entry")
+        head, body, fill, called, done = (
+            fn.append_basic_block(n) for n in ("head", "body", "fill", "call", "done")
+        )
+        builder = ir.IRBuilder(entry)
+        most = max((len(refs) for _, refs in self.rows), default=0)
+        operands = builder.alloca(_I8P, size=max(most, 1), name="operands")
+        builder.branch(head)
+
+        def load(position: ir.Value) -> ir.Value:
+            return builder.load(builder.gep(table, [ir.Constant(I64, 0), position]))
+
+        builder.position_at_end(head)  # at: the row's first field
+        at = builder.phi(I64, name="at")
+        at.add_incoming(ir.Constant(I64, 0), entry)
+        builder.cbranch(builder.icmp_signed("<", at, ir.Constant(I64, len(flat))), body, done)
+
+        builder.position_at_end(body)
+        count = load(builder.add(at, ir.Constant(I64, 1)))
+        builder.branch(fill)
+
+        builder.position_at_end(fill)  # operands[k] = slots[slot] + offset, k < count
+        k = builder.phi(I64, name="k")
+        k.add_incoming(ir.Constant(I64, 0), body)
+        more = fn.append_basic_block("operand")
+        builder.cbranch(builder.icmp_signed("<", k, count), more, called)
+        builder.position_at_end(more)
+        field = builder.add(at, builder.add(ir.Constant(I64, 2), builder.shl(k, ir.Constant(I64, 1))))
+        base = builder.load(builder.gep(slots, [load(field)]))
+        pointer = builder.gep(base, [load(builder.add(field, ir.Constant(I64, 1)))])
+        builder.store(pointer, builder.gep(operands, [k]))
+        k.add_incoming(builder.add(k, ir.Constant(I64, 1)), more)
+        builder.branch(fill)
+
+        builder.position_at_end(called)
+        merge = fn.append_basic_block("called")
+        unknown = fn.append_basic_block("unknown")
+        switch = builder.switch(builder.trunc(load(at), I32), unknown)
+        statuses = []
+        for index, function in enumerate(self.functions):
+            case = fn.append_basic_block(f"case{index}")
+            switch.add_case(ir.Constant(I32, index), case)
+            builder.position_at_end(case)
+            statuses.append((builder.call(function, [operands]), case))
+            builder.branch(merge)
+        builder.position_at_end(unknown)
+        builder.unreachable()
+
+        builder.position_at_end(merge)
+        status = builder.phi(I64, name="status")
+        for value, block in statuses:
+            status.add_incoming(value, block)
+        failed, carry_on = fn.append_basic_block("failed"), fn.append_basic_block("next")
+        builder.cbranch(builder.icmp_signed("!=", status, ir.Constant(I64, OK_STATUS)), failed, carry_on)
+        builder.position_at_end(failed)
+        builder.ret(ir.Constant(I32, 1))
+        builder.position_at_end(carry_on)
+        step = builder.add(ir.Constant(I64, 2), builder.shl(count, ir.Constant(I64, 1)))
+        at.add_incoming(builder.add(at, step), carry_on)
+        builder.branch(head)
+
+        builder.position_at_end(done)
+        builder.ret(ir.Constant(I32, 0))
+        return fn
+
+
+def byte_offset(place: Place, buffer_offset: int) -> int:
+    """The byte offset of ``place``'s first element in a buffer that starts ``buffer_offset``
+    bytes into its slot (an arena buffer's offset; 0 for the others)."""
+    return buffer_offset + place.offset * np.dtype(place.dtype).itemsize
