@@ -190,12 +190,12 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
     return _finish(data.astype(dt.np, copy=False), requires_grad, device)
 
 
-def _random_op(name: str, shape: tuple, dt: D.dtype, requires_grad: bool, device) -> Tensor:
+def _random_op(name: str, shape: tuple, dt: D.dtype, requires_grad: bool, device, **attrs) -> Tensor:
     """Draw through the registered random primitive, so tracing records the draw."""
     from .dispatch import apply
     from .ops import OPS
 
-    out = apply(OPS[name], (), {"shape": shape, "dtype": dt})
+    out = apply(OPS[name], (), {"shape": shape, "dtype": dt, **attrs})
     return _finish(out._data, requires_grad, device) if requires_grad or device is not None else out
 
 
@@ -210,7 +210,9 @@ def randint(
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
-    data = resolve(generator).integers(low, high, _size((size,)))
+    if generator is None:  # the global generator: a traceable random op
+        return _random_op("randint", _size((size,)), dt, requires_grad, device, low=int(low), high=int(high))
+    data = generator.integers(low, high, _size((size,)))
     return _finish(data.astype(dt.np), requires_grad, device)
 
 

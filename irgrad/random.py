@@ -101,6 +101,9 @@ class Generator:
     def op_standard_normal(self, shape, dtype) -> np.ndarray:
         return self._rng.standard_normal(shape, dtype=dtype)
 
+    def op_integers(self, low, high, shape) -> np.ndarray:
+        return self._rng.integers(low, high, shape, dtype=np.int64)
+
 
 default_generator = Generator()
 

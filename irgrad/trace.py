@@ -85,6 +85,7 @@ class Tracer:
         self.input_node: dict[int, int] = {}  # id(input tensor) -> its input node
         self.mutations: dict[int, int] = {}  # input node -> node holding its new value
         self.unlocated: list[str] = []  # names of inputs bound by identity only
+        self.stale: set[int] = set()  # ids of tensors whose memory was written behind their back
         self.graph_break: GraphBreak | None = None
         self._names: set[str] = set()
 
@@ -127,6 +128,8 @@ class Tracer:
     def _resolve(self, t: Tensor) -> int:
         """:meth:`lookup` without re-deriving a stale view (for the write path, which
         must not touch autograd's view state in the middle of an in-place op)."""
+        if id(t) in self.stale and self.graph_break is None:
+            self._break("a tensor is read after an in-place write into memory it shares (a stale alias)")
         nid = self.values.get(id(t))
         if nid is not None:
             return nid
@@ -212,6 +215,7 @@ class Tracer:
     def on_rebind(self, t: Tensor, fresh: Tensor) -> None:
         """``t``'s value is now what ``fresh`` holds (a view re-derived from its base)."""
         if self.graph_break is None:
+            self.stale.discard(id(t))
             self.values[id(t)] = self.lookup(fresh)
             self.alive.append(t)
 
@@ -235,12 +239,16 @@ class Tracer:
                 self._break("an in-place write into a view made by view(dtype)")
                 return
             self._write_through_view(target, base, new)
-        elif any(
-            t is not target and t._base is not target and np.may_share_memory(t._data, target._data)
-            for t in self._aliases_of(target)
-        ):
-            self._break("an in-place write into a tensor that shares memory with another traced tensor")
-            return
+        else:
+            # Tensors over the same memory that _set does not update (views of another tensor
+            # around this array: ``p.t()`` when ``p.data`` is written) now hold stale values.
+            self.stale.update(
+                id(t)
+                for t in self._aliases_of(target)
+                if t._data is not target._data
+                and t._base is not target
+                and np.may_share_memory(t._data, target._data)
+            )
         self._set(target, nid, new)
 
     def _rebound(self, new: Tensor, target: Tensor) -> Tensor:

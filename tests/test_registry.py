@@ -127,6 +127,7 @@ SAMPLES = {
     ],
     "uniform": [((), {"shape": (2, 3), "dtype": dt}) for dt in (D.float32, D.float64, D.float16)],
     "normal": [((), {"shape": (4,), "dtype": dt, "mean": 1.0, "std": 2.0}) for dt in (D.float32, D.float64)],
+    "randint": [((), {"shape": (2, 3), "dtype": dt, "low": -2, "high": 5}) for dt in (D.int64, D.float32)],
     "im2col": [
         ((sample((1, 2, 4, 5), F),), WINDOW),
         ((sample((1, 2, 4, 5), F),), {**WINDOW, "layout": "cols"}),

@@ -45,21 +45,20 @@ def validate(fn, args: tuple, kwargs: dict, capture: Capture, run_forward, seed:
             fresh[id(t)] = perturbed(t, rng, bounds.get(pos))
     new_args, new_kwargs = unflatten(spec, [fresh[id(t)] for t in leaves])
     inputs = [fresh.get(id(t), t) for t in capture.inputs]
-    state = get_rng_state()
+    state = get_rng_state()  # both runs draw from it; the world is left as it was found
     try:
         with no_grad():
             expected = fn(*new_args, **new_kwargs)
     except Exception:  # the function rejects these values (a domain error): no evidence
         return None
     finally:
-        after = get_rng_state()
         set_rng_state(state)
     try:
         results = run_forward([t._data for t in inputs])
     except Exception as exc:
         return f"the graph raised {type(exc).__name__} on inputs eager execution accepts"
     finally:
-        set_rng_state(after)
+        set_rng_state(state)
     wanted, _ = flatten(expected, _is_tensor)
     if len(wanted) != len(capture.returned):
         return "the traced graph returns a different structure for other input values"

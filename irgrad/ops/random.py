@@ -31,6 +31,10 @@ def _normal(*, shape, dtype, mean=0.0, std=1.0):
     return values.astype(dtype.np, copy=False)
 
 
+def _randint(*, shape, dtype, low, high):
+    return default_generator.op_integers(low, high, tuple(shape)).astype(dtype.np, copy=False)
+
+
 register(
     OpDef(
         "uniform",
@@ -49,5 +53,15 @@ register(
         _infer,
         arity=0,
         doc="Normal samples N(mean, std^2) of `shape` and `dtype`, from the global generator.",
+    )
+)
+register(
+    OpDef(
+        "randint",
+        Kind.RANDOM,
+        _randint,
+        _infer,
+        arity=0,
+        doc="Integers uniform on [low, high) of `shape`, as `dtype`, from the global generator.",
     )
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+from ... import _tracing
 from ...creation import empty, full
 from ...tensor import Tensor
 from ...tensor_ops.shape import transpose, triu
@@ -202,8 +203,12 @@ def _seq_len(src: Tensor, batch_first: bool) -> int:
 def _detect_is_causal_mask(
     mask: Tensor | None, is_causal: bool | None = None, size: int | None = None
 ) -> bool:
-    """``is_causal`` if given, else whether ``mask`` equals the float causal mask of its size."""
-    if is_causal is None and mask is not None:
+    """``is_causal`` if given, else whether ``mask`` equals the float causal mask of its size.
+
+    The answer is a hint (attention with the mask computes the same values), so while
+    tracing, where reading the mask's values would be a graph break, the mask is used.
+    """
+    if is_causal is None and mask is not None and not _tracing.tracing():
         sz = size if size is not None else mask.shape[-2]
         causal = _generate_square_subsequent_mask(sz, dtype=mask.dtype)
         return tuple(mask.shape) == tuple(causal.shape) and bool((mask == causal).all())
