@@ -71,6 +71,8 @@ from .random import (
 )  # noqa: E402
 from .tensor import Size, Tensor, device  # noqa: E402
 from .tensor_methods import install as _install_methods  # noqa: E402
+from .tensor_ops.histogram import histc  # noqa: E402
+from .tensor_ops.index_along import index_add, index_copy, index_fill  # noqa: E402
 from .tensor_ops.indexing import (  # noqa: E402
     argwhere,
     bincount,
@@ -79,8 +81,6 @@ from .tensor_ops.indexing import (  # noqa: E402
     masked_select,
     nonzero,
     repeat_interleave,
-    scatter,
-    scatter_add,
     take_along_dim,
     unique,
 )
@@ -115,6 +115,8 @@ from .tensor_ops.reduce import (  # noqa: E402
     var,
     var_mean,
 )
+from .tensor_ops.scan import cummax, cummin, cumprod  # noqa: E402
+from .tensor_ops.scatter import masked_scatter, scatter, scatter_add, scatter_reduce  # noqa: E402
 from .tensor_ops.shape import (  # noqa: E402
     broadcast_tensors,
     broadcast_to,

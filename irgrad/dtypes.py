@@ -57,6 +57,11 @@ class dtype:
     def is_complex(self) -> bool:
         return False
 
+    @property
+    def scalar_type(self) -> str:
+        """PyTorch's name of the type in messages (``Float``, ``Long``, ``Bool`` ...)."""
+        return _SCALAR_TYPES[self.name]
+
 
 float16 = dtype("float16", np.float16, FLOAT)
 float32 = dtype("float32", np.float32, FLOAT)
@@ -72,6 +77,18 @@ ALL_DTYPES = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_
 _FROM_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _BY_NAME.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
+
+_SCALAR_TYPES = {
+    "float16": "Half",
+    "float32": "Float",
+    "float64": "Double",
+    "uint8": "Byte",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "bool": "Bool",
+}
 
 _default_float = float32
 

@@ -10,11 +10,15 @@ from .creation import multinomial
 from .dispatch import cast
 from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from .tensor import Tensor, to_target
+from .tensor_ops import histogram as H
+from .tensor_ops import index_along as IA
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
 from .tensor_ops import linalg as L
 from .tensor_ops import pointwise as P
 from .tensor_ops import reduce as R
+from .tensor_ops import scan as SC
+from .tensor_ops import scatter as SCT
 from .tensor_ops import shape as S
 
 _METHODS = {
@@ -31,8 +35,13 @@ _METHODS = {
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
               narrow select split chunk tensor_split unbind flip roll tril triu detach diff""",
-        I: """gather scatter_add scatter index_select take_along_dim nonzero argwhere masked_select
-              repeat_interleave bincount unique""",
+        I: """gather index_select take_along_dim nonzero argwhere masked_select repeat_interleave bincount
+              unique""",
+        SCT: """scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ masked_scatter
+                masked_scatter_""",
+        IA: "index_add index_add_ index_copy index_copy_ index_fill index_fill_",
+        SC: "cumprod cummax cummin",
+        H: "histc",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ neg_ abs_ exp_ log_ sqrt_ relu_

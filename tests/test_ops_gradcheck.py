@@ -29,6 +29,14 @@ def DISTINCT(*shape):
     return irgrad.tensor(values, requires_grad=True)
 
 
+def DISTINCT_APART(*shapes):
+    """Tensors of ``shapes`` whose values are all at least 0.3 apart, across the tensors too."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    values = _rng.permutation(sum(sizes)) * 0.3 - 1.0
+    parts = np.split(values, np.cumsum(sizes)[:-1])
+    return [irgrad.tensor(p.reshape(s), requires_grad=True) for p, s in zip(parts, shapes)]
+
+
 def P(*shape):
     return irgrad.tensor(_rng.uniform(0.5, 2.0, shape), requires_grad=True)
 
@@ -179,6 +187,37 @@ CASES: dict[str, list] = {
     "scatter_add": [
         (lambda x, s: x.scatter_add(1, irgrad.tensor([[0, 0], [2, 1]]), s), lambda: [R(2, 3), R(2, 2)]),
         (lambda x, s: x.scatter_add(0, irgrad.tensor([[1], [0]]), s), lambda: [R(2, 3), R(2, 2)]),
+    ],
+    "scatter": [
+        (lambda x, s: x.scatter(1, irgrad.tensor([[0, 2], [2, 1]]), s), lambda: [R(2, 3), R(2, 3)]),
+        (lambda x, s: x.index_copy(0, irgrad.tensor([2, 0]), s), lambda: [R(3, 2), R(2, 2)]),
+    ],
+    "scatter_reduce": [
+        (
+            lambda x, s, reduce=reduce, keep=keep: x.scatter_reduce(
+                0, irgrad.tensor([[0, 2], [0, 0], [1, 2]]), s, reduce, include_self=keep
+            ),
+            lambda: DISTINCT_APART((3, 2), (3, 3)),
+        )
+        for reduce in ("amax", "amin")
+        for keep in (True, False)
+    ]
+    + [
+        (
+            lambda x, s, keep=keep: x.scatter_reduce(
+                1, irgrad.tensor([[0, 0, 1], [2, 2, 2]]), s, "prod", include_self=keep
+            ),
+            lambda: [R(2, 3), F64(0.5, 0.0, 1.5, 2.0, 0.0, -1.0).reshape(2, 3).detach().requires_grad_()],
+        )
+        for keep in (True, False)
+    ],
+    "cumprod": [
+        (lambda x: x.cumprod(1), lambda: [R(2, 4)]),
+        (lambda x: x.cumprod(0), lambda: [F64(0.5, 0.0, 2.0, 0.0, 3.0)]),
+        (
+            lambda x: x.cumprod(-1),
+            lambda: [F64(0.0, 1.5, -2.0, 2.0, 1.5, 0.0).reshape(2, 3).detach().requires_grad_()],
+        ),
     ],
     "cat": [
         (lambda x, y: irgrad.cat([x, y], 1), lambda: [R(2, 3), R(2, 1)]),
@@ -347,6 +386,11 @@ def test_gradcheck_composite(fn, make):
         CASES["amax"][0],
         CASES["cumsum"][0],
         CASES["pow"][0],
+        CASES["cumprod"][1],
+        CASES["cumprod"][2],
+        CASES["scatter_reduce"][0],
+        CASES["scatter_reduce"][4],
+        CASES["scatter"][0],
     ],
 )
 def test_gradgradcheck(fn, make):

@@ -90,6 +90,19 @@ SAMPLES = {
         ),
     ],
     "scatter_add": [((sample((2, 3), F), idx([0, 2], [1, 1]), sample((2, 2), F)), {"dim": 1})],
+    "scatter": [((sample((2, 3), dt), idx([0, 2], [1, 1]), sample((2, 3), dt)), {"dim": 1}) for dt in DTYPES],
+    "scatter_reduce": [
+        (
+            (sample((3, 2), dt), idx([0, 2], [0, 0]), sample((2, 2), dt)),
+            {"dim": 0, "reduce": r, "include_self": s},
+        )
+        for dt in DTYPES
+        for r in ("prod", "amax", "amin")
+        for s in (False, True)
+    ],
+    "cumprod": [((sample((2, 3), dt),), {"dim": d}) for dt in DTYPES for d in (0, 1)],
+    "cumargmax": [((sample((2, 3), dt),), {"dim": 1}) for dt in DTYPES],
+    "cumargmin": [((sample((2, 3), dt),), {"dim": 0}) for dt in DTYPES],
     "cat": [((sample((2, 3), F), sample((2, 1), F)), {"dim": 1})],
     "flip": [((sample((2, 3), F),), {"dims": (0, 1)})],
     "pad": [((sample((2, 3), F),), {"widths": ((1, 0), (2, 3)), "value": 0.0})],

@@ -158,6 +158,25 @@ TENSOR_OPS = {
     "scatter_add": (lambda: lambda x, i, s: x.scatter_add(1, i, s), lambda: (R(3, 4), I(4, 3, 2), R(3, 2))),
     "scatter": (lambda: lambda x, i, s: x.scatter(1, i, s), lambda: (R(3, 4), I(4, 3, 2), R(3, 2))),
     "index_select": (lambda: lambda x, i: x.index_select(0, i), lambda: (R(3, 4), I(3, 5))),
+    "index_add-copy-fill": (
+        lambda: lambda x, s, i, v: x.index_add(0, i, s, alpha=2.0).index_copy(0, i, s).index_fill(1, i, v),
+        lambda: (R(3, 4), R(3, 4), I(3, 3), R()),
+    ),
+    "scatter_reduce": (
+        lambda: (
+            lambda x, i, s: sum(
+                x.scatter_reduce(1, i, s, r, include_self=k).sum()
+                for r in ("sum", "prod", "mean", "amax", "amin")
+                for k in (True, False)
+            )
+        ),
+        lambda: (R(3, 4), I(4, 3, 2), R(3, 2)),
+    ),
+    "masked_scatter": (lambda: lambda x, m, s: x.masked_scatter(m, s), lambda: (R(3, 4), M(3, 4), R(12))),
+    "cumprod-cummax-cummin-histc": (
+        lambda: lambda x: x.cumprod(1) + x.cummax(0).values * x.cummin(1)[0] + irgrad.histc(x, 4).sum(),
+        lambda: (R(3, 4),),
+    ),
     "take_along_dim": (lambda: lambda x, i: irgrad.take_along_dim(x, i, 1), lambda: (R(3, 4), I(4, 3, 2))),
     "masked_fill-where": (
         lambda: lambda x, m: irgrad.where(m, x.masked_fill(~m, 2.0), -x),
@@ -249,6 +268,19 @@ INPLACE = {
         5,
     ),
     "residual-add": (lambda: _residual, lambda: (R(2, 4),)),
+    "index_add_-scatter_-masked_scatter_": (
+        lambda: (
+            lambda x, i, s, m: (
+                (x * 1)
+                .index_add_(0, i, s)
+                .scatter_(0, i[:, None].expand(3, 4), s)
+                .scatter_reduce_(1, i[None].expand(3, 3), s, "amax")
+                .masked_scatter_(m, s)
+                .index_fill_(1, i, 0.5)
+            )
+        ),
+        lambda: (R(3, 4), I(3, 3), R(3, 4), M(3, 4)),
+    ),
     "copy_-fill_-zero_": (
         lambda: lambda x, y: (x * 1).copy_(y * 2).add_((x * 1).fill_(2)).add_((x * 1).zero_()),
         lambda: (R(3), R(3)),

@@ -3,7 +3,19 @@
 Importing this package registers all primitives in :data:`OPS`.
 """
 
-from . import checks, conv, elementwise, embedding, linalg, movement, random, recurrent, reduction  # noqa: F401  (registers the ops)
+from . import (  # noqa: F401  (registers the ops)
+    checks,
+    conv,
+    elementwise,
+    embedding,
+    linalg,
+    movement,
+    random,
+    recurrent,
+    reduction,
+    scan,
+    scatter,
+)
 from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Reduction, VjpContext, get, register
 
 __all__ = ["OPS", "DtypeRule", "Kind", "Meta", "OpDef", "Reduction", "VjpContext", "get", "register"]

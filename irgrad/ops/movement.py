@@ -244,21 +244,22 @@ _movement(
 # --- gather / scatter_add -------------------------------------------------------------
 
 
-def _along(index: np.ndarray, dim: int) -> tuple:
-    """Full index arrays that address ``index``'s positions, with ``dim`` replaced."""
+def positions_along(index: np.ndarray, dim: int) -> tuple:
+    """Full index arrays that address ``index``'s positions, with ``dim`` replaced by
+    ``index``'s values: where gather reads and the scatters write."""
     grids = list(np.indices(index.shape, sparse=True))
     grids[dim] = index
     return tuple(grids)
 
 
 def _gather_kernel(x, index, *, dim):
-    return x[_along(index, dim)]
+    return x[positions_along(index, dim)]
 
 
 def _scatter_add_kernel(x, index, src, *, dim):
     out = np.array(x, copy=True)
     region = tuple(slice(0, s) for s in index.shape)
-    np.add.at(out, _along(index, dim), src[region])
+    np.add.at(out, positions_along(index, dim), src[region])
     return out
 
 
@@ -279,7 +280,7 @@ def _gather_vjp(F, g, c):
     return F.scatter_add(zeros, index, g, dim=c.attrs["dim"]), None
 
 
-def _bound_along_dim(metas, attrs) -> dict[int, int]:
+def bound_along_dim(metas, attrs) -> dict[int, int]:
     """The index (input 1) addresses input 0 along ``dim``."""
     shape = metas[0].shape
     return {1: shape[attrs["dim"]] if shape else 1}
@@ -292,7 +293,7 @@ _movement(
     _gather_vjp,
     save_inputs=True,
     arity=2,
-    index_bounds=_bound_along_dim,
+    index_bounds=bound_along_dim,
 )
 
 
@@ -305,17 +306,19 @@ def _infer_scatter_add(x: Meta, index: Meta, src: Meta, *, dim) -> Meta:
     return Meta(tuple(x.shape), x.dtype)
 
 
+def padded_to(F, x, shape: tuple):
+    """``x`` padded with zeros at the end of each dim up to ``shape``: the gradient of a
+    scatter's ``src``, which may be larger than its index (only its leading corner is read)."""
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return F.pad(x, widths=tuple((0, s - i) for s, i in zip(shape, x.shape)), value=0.0)
+
+
 def _scatter_add_vjp(F, g, c):
     index = c.ins[1]
     gsrc = None
     if c.needs[2]:
-        gathered = F.gather(g, index, dim=c.attrs["dim"])
-        src_shape = c.metas[2].shape
-        if tuple(gathered.shape) != tuple(src_shape):
-            gathered = F.pad(
-                gathered, widths=tuple((0, s - i) for s, i in zip(src_shape, gathered.shape)), value=0.0
-            )
-        gsrc = gathered
+        gsrc = padded_to(F, F.gather(g, index, dim=c.attrs["dim"]), c.metas[2].shape)
     return (g if c.needs[0] else None), None, gsrc
 
 
@@ -326,7 +329,7 @@ _movement(
     _scatter_add_vjp,
     save_inputs=True,
     arity=3,
-    index_bounds=_bound_along_dim,
+    index_bounds=bound_along_dim,
 )
 
 

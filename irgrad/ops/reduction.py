@@ -16,7 +16,8 @@ from .registry import Kind, Meta, OpDef, Reduction, register
 from .shapes import fmt, reduced_shape
 
 
-def _integral_to_int64(x: np.ndarray):
+def integral_to_int64(x: np.ndarray):
+    """The dtype numpy accumulates ``x`` in: int64 for bool and integers (as PyTorch), None (x's own) for floats."""
     return np.int64 if x.dtype.kind in "biu" else None
 
 
@@ -41,7 +42,8 @@ def _infer_reduce(name: str, result_dtype=None, allow_empty: bool = True):
     return infer
 
 
-def _sum_dtype(d):
+def sum_dtype(d):
+    """A sum's (or running sum's or product's) result dtype: floats keep theirs, the rest int64."""
     return d if d.category == FLOAT else int64
 
 
@@ -53,10 +55,8 @@ register(
     OpDef(
         "sum",
         Kind.REDUCTION,
-        lambda x, *, dims, keepdim: np.add.reduce(
-            x, axis=dims, keepdims=keepdim, dtype=_integral_to_int64(x)
-        ),
-        _infer_reduce("sum", _sum_dtype),
+        lambda x, *, dims, keepdim: np.add.reduce(x, axis=dims, keepdims=keepdim, dtype=integral_to_int64(x)),
+        _infer_reduce("sum", sum_dtype),
         _sum_vjp,
         reduction=Reduction("add", 0.0),
         doc="Sum over `dims`; bool and integer inputs sum in int64.",
@@ -89,9 +89,9 @@ register(
         "prod",
         Kind.REDUCTION,
         lambda x, *, dims, keepdim: np.multiply.reduce(
-            x, axis=dims, keepdims=keepdim, dtype=_integral_to_int64(x)
+            x, axis=dims, keepdims=keepdim, dtype=integral_to_int64(x)
         ),
-        _infer_reduce("prod", _sum_dtype),
+        _infer_reduce("prod", sum_dtype),
         _prod_vjp,
         save_inputs=True,
         save_output=True,
@@ -294,10 +294,10 @@ def _cumsum_vjp(F, g, c):
 
 
 def _infer_cumsum(x: Meta, *, dim) -> Meta:
-    return Meta(x.shape, _sum_dtype(x.dtype))
+    return Meta(x.shape, sum_dtype(x.dtype))
 
 
-def _along_dim(kernel):
+def along_dim(kernel):
     """``kernel(x, dim=...)`` for any ``x``: a 0-d input is a one-element row (its result
     0-d again, as PyTorch's), and an input with no elements gives an empty result (numpy's
     reductions refuse an empty axis)."""
@@ -316,7 +316,7 @@ register(
     OpDef(
         "cumsum",
         Kind.SCAN,
-        _along_dim(lambda x, *, dim: np.cumsum(x, axis=dim, dtype=_integral_to_int64(x))),
+        along_dim(lambda x, *, dim: np.cumsum(x, axis=dim, dtype=integral_to_int64(x))),
         _infer_cumsum,
         _cumsum_vjp,
         doc="Running sum along `dim`; integers accumulate in int64.",
@@ -371,7 +371,7 @@ register(
     OpDef(
         "log_softmax",
         Kind.REDUCTION,
-        _along_dim(_log_softmax_kernel),
+        along_dim(_log_softmax_kernel),
         _infer_softmax,
         _log_softmax_vjp,
         save_output=True,
@@ -383,7 +383,7 @@ register(
     OpDef(
         "softmax",
         Kind.REDUCTION,
-        _along_dim(_softmax_kernel),
+        along_dim(_softmax_kernel),
         _infer_softmax,
         _softmax_vjp,
         save_output=True,

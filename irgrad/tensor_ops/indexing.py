@@ -1,4 +1,5 @@
-"""Indexing: ``t[...]`` reads and writes, gather/scatter, index_select, one_hot.
+"""Indexing: ``t[...]`` reads and writes, gather, index_select, one_hot (the scatters,
+which write at indexed positions, are in :mod:`irgrad.tensor_ops.scatter`).
 
 A read with only ints, slices, ``None`` and ``...`` is the ``slice`` primitive (a
 view); one with integer or bool tensors is the ``index`` primitive (a copy), with
@@ -11,7 +12,7 @@ import numpy as np
 
 from .. import _tracing
 from .._arguments import check_tensor_arguments
-from ..dispatch import apply, cast, const, ensure_tensor
+from ..dispatch import apply, cast, ensure_tensor
 from ..dtypes import bool_, int64
 from ..ops import OPS
 from ..ops.shapes import fmt, normalize_dim
@@ -211,21 +212,34 @@ def _fill(spec: tuple, tensors: list) -> tuple:
 
 
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
-    index = ensure_tensor(index)
+    """``input``'s elements at ``index`` along ``dim`` (a 0-d tensor counts as 1-d)."""
+    index = checked_index_dtype("gather", ensure_tensor(index))
     d = normalize_dim("gather", dim, input._data.ndim)
-    _check_index_dtype("gather", index)
-    if index._data.ndim != input._data.ndim:
+    if max(index._data.ndim, 1) != max(input._data.ndim, 1):
         raise RuntimeError(
             f"gather(): Index tensor must have the same number of dimensions as input tensor "
             f"(index {list(index.shape)}, input {list(input.shape)})"
         )
-    index = _check_index_range("gather", input, d, index)
-    return apply(OPS["gather"], (input, index), {"dim": d})  # numpy wraps negative indices
+    return _gathered(input, d, check_index_range("gather", input, d, index))
 
 
-def _check_index_dtype(op: str, index: Tensor) -> None:
-    if index._data.dtype != np.int64:
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
+def _gathered(input: Tensor, d: int, index: Tensor) -> Tensor:
+    """The ``gather`` primitive, with 0-d operands read as one-element 1-d ones."""
+    out = apply(OPS["gather"], (at_least_1d(input), at_least_1d(index)), {"dim": d})
+    return out.reshape(()) if index._data.ndim == 0 else out
+
+
+def at_least_1d(t: Tensor) -> Tensor:
+    """``t``, with a 0-d tensor made a one-element 1-d one (as PyTorch's scatter and
+    gather read a scalar)."""
+    return t.reshape(1) if t._data.ndim == 0 else t
+
+
+def checked_index_dtype(op: str, index: Tensor) -> Tensor:
+    """``index`` as int64, after PyTorch's check that it holds int32 or int64 values."""
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype}")
+    return cast(index, int64)
 
 
 def check_range(t: Tensor, low, high, error: str, message: str, **options) -> Tensor:
@@ -236,41 +250,15 @@ def check_range(t: Tensor, low, high, error: str, message: str, **options) -> Te
     )
 
 
-def _check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> Tensor:
+def check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> Tensor:
     """``index``, checked as torch does: every index must address an element of ``input``
-    along ``d`` (negative ones count from the end, as numpy reads them)."""
+    along ``d`` (PyTorch's gather and scatters take no negative index)."""
     size = input._data.shape[d] if input._data.ndim else 1
     message = (
         f"{op}(): index {{value}} is out of bounds for dimension {d} with size {size} "
         f"(input {list(input.shape)}, index {list(index.shape)})"
     )
-    return check_range(index, -size, size, "RuntimeError", message)
-
-
-def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    d = normalize_dim("scatter_add", dim, input._data.ndim)
-    _check_index_dtype("scatter_add", index)
-    index = _check_index_range("scatter_add", input, d, index)
-    src = cast(ensure_tensor(src, input.dtype), input.dtype)
-    return apply(OPS["scatter_add"], (input, index, src), {"dim": d})  # numpy wraps negative indices
-
-
-def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
-    """Write ``src`` (or ``value``) at ``index`` along ``dim``; other positions keep input."""
-    from .pointwise import gt, where
-
-    if reduce is not None:
-        raise NotImplementedError("scatter: the reduce argument is not supported; use scatter_add")
-    if src is None:
-        src = value
-    _check_index_dtype("scatter", index)
-    index = _check_index_range("scatter", input, normalize_dim("scatter", dim, input._data.ndim), index)
-    if not isinstance(src, Tensor):
-        src = const(np.full(index._data.shape, src), input.dtype)
-    zeros = Tensor._wrap(np.zeros(input._data.shape, dtype=input._data.dtype))
-    hits = scatter_add(zeros, dim, index, Tensor._wrap(np.ones(index._data.shape, dtype=input._data.dtype)))
-    placed = scatter_add(zeros, dim, index, src)
-    return where(gt(hits, 0), placed, input)
+    return check_range(index, 0, size, "RuntimeError", message)
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -282,7 +270,23 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
-    return gather(input, dim, indices)
+    """``gather`` that also takes negative indices (counted from the end), as PyTorch's does."""
+    indices = ensure_tensor(indices)
+    if indices._data.dtype != np.int64:
+        raise RuntimeError(
+            f"torch.take_along_dim(): dtype of indices should be Long but got {indices.dtype.scalar_type}"
+        )
+    d = normalize_dim("take_along_dim", dim, input._data.ndim)
+    if max(indices._data.ndim, 1) != max(input._data.ndim, 1):
+        raise RuntimeError(
+            "torch.take_along_dim(): input and indices should have the same number of dimensions, "
+            f"but got {input._data.ndim} dimensions for input, and {indices._data.ndim} dimensions for indices"
+        )
+    size = input._data.shape[d] if input._data.ndim else 1
+    message = f"take_along_dim(): index {{value}} is out of bounds for dimension {d} with size {size}"
+    return _gathered(
+        input, d, check_range(indices, -size, size, "RuntimeError", message)
+    )  # numpy wraps negatives
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False):

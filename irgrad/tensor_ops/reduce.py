@@ -15,7 +15,7 @@ from . import pointwise as P
 
 values_indices = {
     name: namedtuple(name, ["values", "indices"])
-    for name in ("max", "min", "sort", "topk", "kthvalue", "mode", "median")
+    for name in ("max", "min", "sort", "topk", "kthvalue", "mode", "median", "cummax", "cummin")
 }
 
 
