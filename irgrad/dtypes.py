@@ -73,6 +73,24 @@ _FROM_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _BY_NAME.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
 
+_SCALAR_TYPE_NAMES = {
+    "float16": "Half",
+    "float32": "Float",
+    "float64": "Double",
+    "uint8": "Byte",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "bool": "Bool",
+}
+
+
+def scalar_type_name(dt: dtype) -> str:
+    """PyTorch's C++ name of ``dt`` ('Float', 'Long', ...), as its kernels' errors spell it."""
+    return _SCALAR_TYPE_NAMES[dt.name]
+
+
 _default_float = float32
 
 

@@ -79,6 +79,7 @@ MODULES = {
         lambda: (I(7, 6),),
     ),
     "Flatten-Unflatten": module(lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (3, 4))), 2, 3, 4),
+    "Upsample-bilinear": module(lambda: nn.Upsample(scale_factor=1.5, mode="bilinear"), 2, 3, 4, 4),
 }
 
 ACTIVATIONS = [
@@ -149,6 +150,16 @@ FUNCTIONS = {
         lambda: (R(4, 3),),
     ),
     "F.instance_norm": (lambda: F.instance_norm, lambda: (R(2, 3, 5),)),
+    "F.interpolate-modes": (
+        lambda: (
+            lambda x: (
+                F.interpolate(x, size=(5, 3), mode="bicubic", align_corners=True).sum()
+                + F.interpolate(x, scale_factor=0.7, mode="area").sum()
+                + F.interpolate(x, scale_factor=(2.0, 1.3), mode="nearest-exact").sum()
+            )
+        ),
+        lambda: (R(2, 3, 4, 4),),
+    ),
 }
 
 TENSOR_OPS = {
