@@ -160,6 +160,22 @@ FUNCTIONS = {
         ),
         lambda: (R(2, 3, 4, 4),),
     ),
+    "F.grid_sample-affine_grid": (
+        lambda: (
+            lambda x, theta: (
+                F.grid_sample(
+                    x,
+                    F.affine_grid(theta, (2, 3, 3, 5), False),
+                    padding_mode="reflection",
+                    align_corners=False,
+                )
+                + F.grid_sample(
+                    x, F.affine_grid(theta, (2, 3, 3, 5), True), mode="bicubic", align_corners=True
+                )
+            )
+        ),
+        lambda: (R(2, 3, 4, 4), R(2, 2, 3)),
+    ),
 }
 
 TENSOR_OPS = {
