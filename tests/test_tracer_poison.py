@@ -80,6 +80,9 @@ MODULES = {
     ),
     "Flatten-Unflatten": module(lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (3, 4))), 2, 3, 4),
     "Upsample-bilinear": module(lambda: nn.Upsample(scale_factor=1.5, mode="bilinear"), 2, 3, 4, 4),
+    "InstanceNorm2d-tracked": module(
+        lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), 2, 3, 4, 4
+    ),
 }
 
 ACTIVATIONS = [
