@@ -83,6 +83,9 @@ MODULES = {
     "InstanceNorm2d-tracked": module(
         lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), 2, 3, 4, 4
     ),
+    "weight_norm-parametrization": module(
+        lambda: nn.utils.parametrizations.weight_norm(nn.Linear(4, 3), dim=None), 2, 4
+    ),
 }
 
 ACTIVATIONS = [
