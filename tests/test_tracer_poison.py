@@ -79,6 +79,13 @@ MODULES = {
         lambda: (I(7, 6),),
     ),
     "Flatten-Unflatten": module(lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (3, 4))), 2, 3, 4),
+    "Upsample-bilinear": module(lambda: nn.Upsample(scale_factor=1.5, mode="bilinear"), 2, 3, 4, 4),
+    "InstanceNorm2d-tracked": module(
+        lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True), 2, 3, 4, 4
+    ),
+    "weight_norm-parametrization": module(
+        lambda: nn.utils.parametrizations.weight_norm(nn.Linear(4, 3), dim=None), 2, 4
+    ),
 }
 
 ACTIVATIONS = [
@@ -149,6 +156,32 @@ FUNCTIONS = {
         lambda: (R(4, 3),),
     ),
     "F.instance_norm": (lambda: F.instance_norm, lambda: (R(2, 3, 5),)),
+    "F.interpolate-modes": (
+        lambda: (
+            lambda x: (
+                F.interpolate(x, size=(5, 3), mode="bicubic", align_corners=True).sum()
+                + F.interpolate(x, scale_factor=0.7, mode="area").sum()
+                + F.interpolate(x, scale_factor=(2.0, 1.3), mode="nearest-exact").sum()
+            )
+        ),
+        lambda: (R(2, 3, 4, 4),),
+    ),
+    "F.grid_sample-affine_grid": (
+        lambda: (
+            lambda x, theta: (
+                F.grid_sample(
+                    x,
+                    F.affine_grid(theta, (2, 3, 3, 5), False),
+                    padding_mode="reflection",
+                    align_corners=False,
+                )
+                + F.grid_sample(
+                    x, F.affine_grid(theta, (2, 3, 3, 5), True), mode="bicubic", align_corners=True
+                )
+            )
+        ),
+        lambda: (R(2, 3, 4, 4), R(2, 2, 3)),
+    ),
 }
 
 TENSOR_OPS = {

@@ -9,7 +9,7 @@ All of them use im2col's ``"cols"`` layout, (N, C*kh*kw, oh*ow):
   input-gradient run forwards.
 * avg_pool2d views the columns as (N, C, kh*kw, oh*ow): each window element is a
   contiguous plane, so summing dim 2 is plane-wise vectorized and gives NCHW;
-  adaptive_avg_pool2d uses averaging matrices.
+  adaptive_avg_pool2d averages one dim at a time (``resample.adaptive_average``).
 * max_pool2d is the ``max_pool`` primitive (a composite of window ops costs several
   times as much); as in PyTorch its gradient goes to one position per window, the
   first maximum in raster order, even when values tie.
@@ -31,8 +31,9 @@ from ...ops.shapes import fmt
 from ...tensor import Tensor
 from ...tensor_ops import pointwise as P
 from ...tensor_ops import reduce as R
-from ...tensor_ops.linalg import einsum, matmul
+from ...tensor_ops.linalg import matmul
 from ...tensor_ops.shape import pad as _pad
+from .resample import adaptive_average
 
 __all__ = [
     "conv1d",
@@ -408,16 +409,6 @@ def _pool_counts(size, kernel, stride, pads, count_include_pad: bool) -> np.ndar
     return np.outer(counts[0], counts[1])
 
 
-def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
-    """(out, size) averaging matrix over PyTorch's adaptive windows [floor(i*size/out), ceil((i+1)*size/out))."""
-    m = np.zeros((out, size), dtype=dtype)
-    for i in range(out):
-        start = (i * size) // out
-        end = -(-((i + 1) * size) // out)
-        m[i, start:end] = 1.0 / (end - start)
-    return m
-
-
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average over adaptive windows so the output is ``output_size`` (None keeps a dim)."""
     x, unbatched = _as_batched_image(input, "adaptive_avg_pool2d")
@@ -430,10 +421,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         n, c = x._data.shape[:2]
         out = R.mean(x.reshape(n, c, oh, h // oh, ow, w // ow), dim=(3, 5))
     else:
-        mh = Tensor._wrap(_adaptive_matrix(h, oh, x._data.dtype))
-        mw = Tensor._wrap(_adaptive_matrix(w, ow, x._data.dtype))
-        out = einsum("ih,nchw,jw->ncij", mh, x, mw)
-    out = out.contiguous()  # as PyTorch's (einsum may follow the input's layout): .view works on it
+        out = adaptive_average(adaptive_average(x, 3, ow), 2, oh)
     return out.squeeze(0) if unbatched else out
 
 

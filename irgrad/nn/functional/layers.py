@@ -378,9 +378,20 @@ def instance_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalise each (sample, channel) over its spatial dims."""
+    """Normalise each (sample, channel) over its spatial dims, with their biased variance.
+
+    With ``use_input_stats`` the running statistics (if given) move towards the batch's
+    mean over samples of each instance's mean and unbiased variance, as PyTorch's update
+    of the per-instance batch norm it runs; without, they normalise instead.
+    """
     if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(
+                "Expected running_mean and running_var to be defined when use_input_stats is false"
+            )
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if int(np.prod(input.shape[2:])) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
     dims = tuple(range(2, input.ndim))
     mean = input.mean(dims, keepdim=True)
     centered = input - mean
@@ -391,7 +402,7 @@ def instance_norm(
             if running_mean is not None:
                 running_mean.mul_(1 - momentum).add_(mean.detach().mean(0).reshape(-1) * momentum)
             if running_var is not None:
-                unbiased = var.detach().mean(0).reshape(-1) * (count / max(count - 1, 1))
+                unbiased = var.detach().mean(0).reshape(-1) * (count / (count - 1))
                 running_var.mul_(1 - momentum).add_(unbiased * momentum)
     out = centered * (var + eps).rsqrt()
     cshape = _channel_shape(input)

@@ -142,8 +142,9 @@ class GroupNorm(Module):
         )
 
 
-class _BatchNorm(Module):
-    """Batch normalisation over dim 1 with running statistics (buffers) and optional affine."""
+class _NormBase(Module):
+    """What batch and instance normalisation share: per-channel affine parameters and
+    running statistics (buffers), their initialisation, loading and repr."""
 
     def __init__(
         self,
@@ -187,6 +188,28 @@ class _BatchNorm(Module):
     def _check_input_dim(self, input: Tensor) -> None:
         raise NotImplementedError
 
+    def _load_from_state_dict(
+        self, state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs, assign=False
+    ):
+        # checkpoints without version metadata may lack num_batches_tracked: default it, as torch does
+        key = prefix + "num_batches_tracked"
+        if self.track_running_stats and key not in state_dict:
+            state_dict[key] = self.num_batches_tracked if self.num_batches_tracked is not None else tensor(0)
+        super()._load_from_state_dict(
+            state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs, assign
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class _BatchNorm(_NormBase):
+    """Batch normalisation over dim 1: batch statistics in training (updating the running
+    ones), the running statistics in evaluation."""
+
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
@@ -204,23 +227,6 @@ class _BatchNorm(Module):
             use_batch_stats,
             factor,
             self.eps,
-        )
-
-    def _load_from_state_dict(
-        self, state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs, assign=False
-    ):
-        # checkpoints without version metadata may lack num_batches_tracked: default it, as torch does
-        key = prefix + "num_batches_tracked"
-        if self.track_running_stats and key not in state_dict:
-            state_dict[key] = self.num_batches_tracked if self.num_batches_tracked is not None else tensor(0)
-        super()._load_from_state_dict(
-            state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs, assign
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 

@@ -1,5 +1,6 @@
-"""nn utilities: gradient clipping and variable-length sequence packing."""
+"""nn utilities: gradient clipping, variable-length sequences, weight norm and parametrizations."""
 
-from . import rnn  # noqa: F401
+from . import parametrizations, parametrize, rnn  # noqa: F401
 from .clip_grad import *  # noqa: F401,F403
 from .convert import *  # noqa: F401,F403
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401
