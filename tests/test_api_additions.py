@@ -229,3 +229,28 @@ def test_triu_and_tril_keep_their_input_dtype(dtype):
     np.testing.assert_array_equal(
         irgrad.triu(ones, diagonal=1).numpy(), np.triu(np.ones((3, 3)), 1).astype(dtype.np)
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+def test_argtopk_is_the_sort_orders_prefix(dtype):
+    # the partition path (k < n / 4) against the full stable sort, ties and NaN included
+    from irgrad.ops.selection import argsort, argtopk
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        shape = tuple(rng.integers(1, 4, rng.integers(0, 3)))
+        dim = int(rng.integers(0, len(shape) + 1))
+        n = int(rng.integers(8, 90))
+        x = rng.integers(-3, 4, shape[:dim] + (n,) + shape[dim:]).astype(dtype)
+        if x.dtype.kind == "f":
+            x[rng.random(x.shape) < rng.random()] = np.nan
+        for largest in (True, False):
+            for k in (0, 1, 2, n // 5):
+                want = np.take(argsort(x, dim=dim, descending=largest), np.arange(k), axis=dim)
+                np.testing.assert_array_equal(argtopk(x, dim=dim, k=k, largest=largest), want)
+
+
+def test_topk_over_a_large_vocabulary_matches_torch(compare):
+    logits = np.random.default_rng(8).standard_normal((4, 50257)).astype(np.float32)
+    compare(lambda lib, x: lib.topk(x, 10, dim=-1), logits)
+    compare(lambda lib, x: lib.topk(x, 3, dim=0, largest=False), logits[:, :1000])

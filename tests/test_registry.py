@@ -59,6 +59,12 @@ SAMPLES = {
         for d in (0, 1)
         for s in (False, True)
     ],
+    "argtopk": [
+        ((sample((2, 9), dt),), {"dim": d, "k": k, "largest": s})
+        for dt in DTYPES
+        for d, k in ((1, 2), (0, 1), (1, 9))
+        for s in (False, True)
+    ],
     "lstm_cell": [((sample((3, 8), dt), sample((3, 2), dt)), {}) for dt in (D.float32, D.float64)],
     "log_softmax": [((sample((2, 3), dt),), {"dim": 1}) for dt in (D.float32, D.float64)],
     "softmax": [((sample((2, 3, 2), dt),), {"dim": 0}) for dt in (D.float32, D.float64)],

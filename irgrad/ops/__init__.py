@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (registers the ops)
     reduction,
     scan,
     scatter,
+    selection,
 )
 from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Reduction, VjpContext, get, register
 

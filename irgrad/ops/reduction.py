@@ -264,28 +264,6 @@ for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
     register(OpDef(_name, Kind.SELECTION, _arg_kernel(_fn), _infer_arg(_name)))
 
 
-def _argsort(x, *, dim, descending):
-    """Stable sort order along ``dim``; NaN sorts as the largest value (as in PyTorch).
-    Descending: ties keep their order (sort the reversed row, reverse, renumber)."""
-    if x.ndim == 0:
-        return np.zeros((), np.int64)
-    if not descending:
-        return np.argsort(x, axis=dim, kind="stable").astype(np.int64, copy=False)
-    order = np.flip(np.argsort(np.flip(x, dim), axis=dim, kind="stable"), dim)
-    return (x.shape[dim] - 1 - order).astype(np.int64)
-
-
-register(
-    OpDef(
-        "argsort",
-        Kind.SELECTION,
-        _argsort,
-        lambda x, *, dim, descending: Meta(tuple(x.shape), int64),
-        doc="The stable order sorting `x` along `dim` (NaN last ascending, first descending).",
-    )
-)
-
-
 def _cumsum_vjp(F, g, c):
     dim = c.attrs["dim"]
     if not c.metas[0].shape:  # a 0-d running sum is the identity

@@ -183,10 +183,9 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     size = input.shape[d] if ndim else 1
     if not 0 <= k <= size:
         raise RuntimeError(f"topk: selected index k out of range (k={k}, size {size} along dim {dim})")
-    indices = argsort(input, d, descending=largest)
     if ndim == 0:
-        return values_indices["topk"](input.clone(), indices)
-    indices = indices.narrow(d, 0, k)
+        return values_indices["topk"](input.clone(), argsort(input, d, descending=largest))
+    indices = apply(OPS["argtopk"], (input,), {"dim": d, "k": k, "largest": bool(largest)})
     return values_indices["topk"](apply(OPS["gather"], (input, indices), {"dim": d}), indices)
 
 
