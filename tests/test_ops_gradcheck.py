@@ -102,7 +102,7 @@ CASES: dict[str, list] = {
     "add": [(lambda x, y: x + y, lambda: [R(2, 3), R(3)]), (lambda x: 2 + x, lambda: [R(2)])],
     "sub": [(lambda x, y: x - y, lambda: [R(2, 3), R(2, 1)]), (lambda x: 1 - x, lambda: [R(2)])],
     "mul": [(lambda x, y: x * y, lambda: [R(2, 3), R(3)])],
-    "div": [(lambda x, y: x / y, lambda: [R(2, 3), P(2, 1)]), (lambda x: 2 / x, lambda: [P(3)])],
+    "div": [(lambda x, y: x / y, lambda: [R(2, 3), P(2, 1)]), (lambda x: irgrad.div(2, x), lambda: [P(3)])],
     "pow": [
         (lambda x, y: x**y, lambda: [P(2, 3), R(2, 3)]),
         (lambda x: x**3, lambda: [R(2, 3)]),

@@ -422,6 +422,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         out = R.mean(x.reshape(n, c, oh, h // oh, ow, w // ow), dim=(3, 5))
     else:
         out = adaptive_average(adaptive_average(x, 3, ow), 2, oh)
+    out = out.contiguous()  # as PyTorch's, whatever the input's layout: a .view of it works
     return out.squeeze(0) if unbatched else out
 
 
