@@ -3,6 +3,7 @@
 ``import irgrad as torch`` runs ordinary PyTorch CPU code; see the README.
 """
 
+import os as _os
 import warnings as _warnings
 
 # numpy reports overflow/invalid/divide-by-zero as RuntimeWarnings; PyTorch gives
@@ -12,7 +13,7 @@ _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"irgrad(\.|$
 from . import _allocator  # noqa: E402, F401 - tunes glibc malloc once, at import (see its docstring)
 from . import accelerator, autograd, backends, cuda, distributed, dtypes, random  # noqa: E402
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
-from .autograd.grad_mode import is_inference_mode_enabled  # noqa: E402
+from .recording.grad_mode import is_inference_mode_enabled  # noqa: E402
 from .creation import (  # noqa: E402
     arange,
     as_tensor,
@@ -117,6 +118,7 @@ from .tensor_ops.reduce import (  # noqa: E402
 )
 from .tensor_ops.scan import cummax, cummin, cumprod  # noqa: E402
 from .tensor_ops.scatter import masked_scatter, scatter, scatter_add, scatter_reduce  # noqa: E402
+from .tensor_ops.select import where  # noqa: E402
 from .tensor_ops.shape import (  # noqa: E402
     broadcast_tensors,
     broadcast_to,
@@ -159,6 +161,7 @@ from . import nn  # noqa: E402  (needs the Tensor methods installed above)
 from .compile import compile, mark_dynamic  # noqa: E402,A004
 from .compiler.capture import trace  # noqa: E402
 from . import compiler  # noqa: E402  (irgrad.compiler: reset, disable, is_compiling)
+from . import tensor_repr  # noqa: E402
 from .debug import debug_nans  # noqa: E402
 
 float = float32  # noqa: A001
@@ -183,8 +186,6 @@ def numel(input: Tensor) -> int:
 
 
 def set_printoptions(precision=None, threshold=None, **kwargs) -> None:
-    from . import tensor_repr
-
     if precision is not None:
         tensor_repr.PRECISION = precision
     if threshold is not None:
@@ -192,9 +193,7 @@ def set_printoptions(precision=None, threshold=None, **kwargs) -> None:
 
 
 def get_num_threads() -> int:
-    import os
-
-    return os.cpu_count() or 1
+    return _os.cpu_count() or 1
 
 
 def set_num_threads(n) -> None:

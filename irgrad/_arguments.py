@@ -2,12 +2,15 @@
 
 irgrad's functions read ``input._data`` and other attributes directly, so a list
 where a tensor belongs would fail somewhere inside with an AttributeError that names
-neither the function nor the argument.  :func:`check_tensor_arguments` wraps the
-public functions of a module so that such a failure is reported as PyTorch reports
-it: ``linear(): argument 'input' (position 1) must be Tensor, not list``.
+neither the function nor the argument.  ``@tensor_arguments``, written on the public
+function where it is defined, reports such a failure as PyTorch does:
+``linear(): argument 'input' (position 1) must be Tensor, not list``.
 
-The check runs only once an AttributeError has been raised, so a correct call pays
-for one extra frame and nothing else.
+The parameters checked are those annotated ``Tensor``, ``Tensor | None`` or
+``Sequence[Tensor]``.  The check runs only once an AttributeError has been raised,
+so a correct call runs no check.  It does pass through the wrapper's frame; Tensor
+methods, whose only tensor argument is ``self``, skip it (see
+:func:`unchecked_method`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+
+from .tensor import Tensor
 
 _TENSOR = frozenset({"Tensor", "Tensor | None"})
 _TENSORS = frozenset({"Sequence[Tensor]"})
@@ -24,24 +29,17 @@ _CHECKED = _TENSOR | _TENSORS
 _Parameter = tuple[int, str, bool]
 
 
-def _tensor_parameters(fn: Callable) -> tuple[inspect.Signature, list[_Parameter]] | None:
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return None
-    tensors = [
+def _tensor_parameters(signature: inspect.Signature) -> list[_Parameter]:
+    return [
         (position, p.name, p.annotation in _TENSORS)
         for position, p in enumerate(signature.parameters.values(), start=1)
         if isinstance(p.annotation, str) and p.annotation in _CHECKED
     ]
-    return (signature, tensors) if tensors else None
 
 
 def _reject_non_tensors(
     name: str, signature: inspect.Signature, tensors: list[_Parameter], args: tuple, kwargs: dict
 ) -> None:
-    from .tensor import Tensor
-
     try:
         bound = signature.bind(*args, **kwargs).arguments
     except TypeError:
@@ -62,13 +60,13 @@ def _reject_non_tensors(
             )
 
 
-def checked(fn: Callable) -> Callable:
+def tensor_arguments(fn: Callable) -> Callable:
     """``fn``, raising PyTorch's TypeError when a parameter annotated ``Tensor`` (or
-    ``Sequence[Tensor]``) got something else; ``fn`` itself when it has none."""
-    found = _tensor_parameters(fn)
-    if found is None:
-        return fn
-    signature, tensors = found
+    ``Sequence[Tensor]``) got something else and ``fn`` failed on it."""
+    signature = inspect.signature(fn)
+    tensors = _tensor_parameters(signature)
+    if not tensors:
+        raise TypeError(f"@tensor_arguments: {fn.__qualname__} has no parameter annotated Tensor")
     name = fn.__name__
 
     @functools.wraps(fn)
@@ -79,18 +77,14 @@ def checked(fn: Callable) -> Callable:
             _reject_non_tensors(name, signature, tensors, args, kwargs)
             raise
 
+    call.tensor_parameters = tuple(tensors)
     return call
 
 
-def check_tensor_arguments(namespace: dict) -> None:
-    """Wrap, in place, every public function defined in the module whose globals are
-    ``namespace`` (call it at the end of the module)."""
-    module = namespace["__name__"]
-    for name, value in list(namespace.items()):
-        if (
-            not name.startswith("_")
-            and inspect.isfunction(value)
-            and value.__module__ == module
-            and not hasattr(value, "__wrapped__")
-        ):
-            namespace[name] = checked(value)
+def unchecked_method(fn: Callable) -> Callable:
+    """What to attach as a Tensor method: ``fn`` without its check when the only tensor
+    it takes is the first (``self``, a tensor by construction), so methods pay nothing."""
+    checked = getattr(fn, "tensor_parameters", None)
+    if checked is not None and all(position == 1 for position, _, _ in checked):
+        return fn.__wrapped__
+    return fn

@@ -33,7 +33,6 @@ import warnings
 from collections.abc import Callable
 
 from . import _tracing
-from .autograd.grad_mode import STATE
 from .compiler import registry
 from .compiler.backends import BACKENDS, get_backend
 from .compiler.build import Built, build
@@ -45,7 +44,9 @@ from .compiler.guards import Guard
 from .compiler.runtime import run
 from .compiler.validate import validate
 from .compiler.warnings import CompileWarning
+from .nn import Module
 from .passes.pipeline import Dumper, PipelineReport
+from .recording.grad_mode import STATE
 from .tensor import Tensor
 from .trace import GraphBreak
 from .utils.pytree import flatten
@@ -336,7 +337,6 @@ def compile(
         )
     if disable:
         return model
-    from .nn import Module
 
     verify = bool((options or {}).get("verify", False))
     if isinstance(model, CompiledModule):
@@ -356,5 +356,12 @@ def compile(
     wrapper._compiled = compiled
     return wrapper
 
+
+def _compile_module(self: Module, *args, **kwargs) -> None:
+    """Compile this module's calls in place (``irgrad.compile``'s arguments), as PyTorch 2.2+."""
+    object.__setattr__(self, "_compiled_call", compile(self, *args, **kwargs)._compiled)
+
+
+Module.compile = _compile_module
 
 __all__ = ["BACKENDS", "compile", "mark_dynamic", "CompiledModule", "RECOMPILE_LIMIT"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes as D
-from ._arguments import check_tensor_arguments
+from ._arguments import tensor_arguments
+from .dispatch import apply, const
+from .ops import OPS
 from .random import resolve
 from .tensor import Tensor, _unwrap_nested
 from .tensor import device as _device
@@ -53,6 +55,17 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
         raise TypeError(f"tensor(): could not convert {type(data).__name__} to a tensor")
     dt = D.to_dtype(dtype) if dtype is not None else _infer_dtype(data, arr)
     return _finish(np.array(arr, dtype=dt.np, copy=True), requires_grad, device)
+
+
+def ensure_tensor(x, dt: D.dtype | None = None) -> Tensor:
+    """``x`` if it is a tensor, else a constant tensor made from it."""
+    if isinstance(x, Tensor):
+        return x
+    if dt is None:
+        dt = D.result_type(x) if isinstance(x, (bool, int, float)) else None
+    if dt is None:
+        return tensor(x)
+    return const(x, dt)
 
 
 def _ragged(raw) -> str:
@@ -143,6 +156,7 @@ def _like(input: Tensor, dtype) -> tuple:
     return input._data.shape, (D.to_dtype(dtype) if dtype is not None else input.dtype)
 
 
+@tensor_arguments
 def zeros_like(
     input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None
 ) -> Tensor:
@@ -150,6 +164,7 @@ def zeros_like(
     return _finish(np.zeros(shape, dtype=dt.np), requires_grad, device)
 
 
+@tensor_arguments
 def ones_like(
     input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None
 ) -> Tensor:
@@ -160,6 +175,7 @@ def ones_like(
 empty_like = zeros_like
 
 
+@tensor_arguments
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _like(input, dtype)
     return _finish(np.full(shape, fill_value, dtype=dt.np), requires_grad, device)
@@ -192,9 +208,6 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
 
 def _random_op(name: str, shape: tuple, dt: D.dtype, requires_grad: bool, device, **attrs) -> Tensor:
     """Draw through the registered random primitive, so tracing records the draw."""
-    from .dispatch import apply
-    from .ops import OPS
-
     out = apply(OPS[name], (), {"shape": shape, "dtype": dt, **attrs})
     return _finish(out._data, requires_grad, device) if requires_grad or device is not None else out
 
@@ -216,14 +229,17 @@ def randint(
     return _finish(data.astype(dt.np), requires_grad, device)
 
 
+@tensor_arguments
 def randn_like(input: Tensor, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
+@tensor_arguments
 def rand_like(input: Tensor, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
+@tensor_arguments
 def randint_like(input: Tensor, low, high=None, *, dtype=None) -> Tensor:
     if high is None:
         low, high = 0, low
@@ -246,6 +262,7 @@ def normal(mean, std, size=None, *, generator=None) -> Tensor:
     return Tensor._wrap(resolve(generator).normal(m, s, shape).astype(dt.np))
 
 
+@tensor_arguments
 def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tensor:
     """1 with probability ``input`` (or ``p``) at each position, else 0, in input's dtype."""
     prob = input._data if p is None else p
@@ -253,6 +270,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
     return Tensor._wrap((draws < prob).astype(input._data.dtype))
 
 
+@tensor_arguments
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
     """``num_samples`` category indices per row of ``input`` (non-negative weights, 1-D or 2-D),
     drawn in proportion to the weights; without replacement each category at most once.
@@ -341,6 +359,3 @@ def tril_indices(row: int, col: int, offset: int = 0) -> Tensor:
 
 def triu_indices(row: int, col: int, offset: int = 0) -> Tensor:
     return Tensor._wrap(np.stack(np.triu_indices(row, offset, col)).astype(np.int64))
-
-
-check_tensor_arguments(globals())

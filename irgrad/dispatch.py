@@ -1,7 +1,7 @@
 """Dispatch: the one place where a primitive op is applied to tensors.
 
 :func:`apply` runs an op's numpy kernel and, when grad mode is on and an input
-requires grad, records a :class:`~irgrad.autograd.graph.Node`.  :func:`elementwise`
+requires grad, records a :class:`~irgrad.recording.nodes.Node`.  :func:`elementwise`
 adds PyTorch's type promotion, Python-scalar operands and broadcasting in front
 of it: promotion becomes explicit ``cast`` ops and, for inputs that need a
 gradient, broadcasting becomes explicit ``broadcast_to`` ops, so that every
@@ -13,14 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import _tracing
-from .autograd.grad_mode import STATE
-from .autograd.graph import make_node
-from .autograd.views import record_view, refresh_view
 from .dtypes import FLOAT, bool_, dtype, get_default_dtype, result_type
 from .ops import OPS, DtypeRule, OpDef
 from .ops.elementwise import reject_bool
 from .ops.shapes import broadcast_shapes
-from .tensor import Tensor
+from .recording.grad_mode import STATE
+from .recording.nodes import make_node
+from .recording.views import record_view
+from .tensor import Tensor, refresh_view
 
 _ndarray = np.ndarray
 
@@ -184,16 +184,3 @@ def _operand(a, target: dtype | None, promoted: dtype) -> Tensor:
     if isinstance(a, (np.ndarray, np.generic)):
         a = a.item() if a.ndim == 0 else a
     return const(a, target or promoted)
-
-
-def ensure_tensor(x, dt: dtype | None = None) -> Tensor:
-    """``x`` if it is a tensor, else a constant tensor made from it."""
-    if isinstance(x, Tensor):
-        return x
-    if dt is None:
-        dt = result_type(x) if isinstance(x, (bool, int, float)) else None
-    if dt is None:
-        from .creation import tensor
-
-        return tensor(x)
-    return const(x, dt)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _tracing
+from ._rng import GLOBAL, Stream
+from .tensor import Tensor
 
 __all__ = [
     "Generator",
@@ -25,14 +27,16 @@ __all__ = [
 class Generator:
     """A random number generator (``irgrad.Generator().manual_seed(0)``)."""
 
-    def __init__(self, device: str = "cpu") -> None:
-        self._seed = 67280421310721
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+    def __init__(self, device: str = "cpu", *, _stream: Stream | None = None) -> None:
+        self._stream = Stream() if _stream is None else _stream
+
+    @property
+    def _rng(self) -> np.random.Generator:
+        return self._stream.rng
 
     def manual_seed(self, seed: int) -> Generator:
         _tracing.untraceable("seeding a random generator")
-        self._seed = int(seed)
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self._stream.reseed(seed)
         return self
 
     def seed(self) -> int:
@@ -41,17 +45,15 @@ class Generator:
         return new
 
     def initial_seed(self) -> int:
-        return self._seed
+        return self._stream.initial
 
-    def get_state(self):
-        from .creation import tensor
-
+    def get_state(self) -> Tensor:
         state = self._rng.bit_generator.state
         words = [state["state"]["state"], state["state"]["inc"], state["has_uint32"], state["uinteger"]]
         flat = []
         for w in words:
             flat.extend(int(w) >> (32 * k) & 0xFFFFFFFF for k in range(4))
-        return tensor(np.array(flat, dtype=np.int64))
+        return Tensor._wrap(np.array(flat, dtype=np.int64))
 
     def set_state(self, new_state) -> None:
         _tracing.untraceable("setting a random generator's state")
@@ -93,19 +95,8 @@ class Generator:
         _tracing.untraceable("a random draw outside a random op (permutation)")
         return self._rng.permutation(n).astype(np.int64)
 
-    # draws made by the random ops themselves (the kernels of ops/random.py): recorded, so
-    # a compiled graph draws in the same order as eager code
-    def op_random(self, shape, dtype) -> np.ndarray:
-        return self._rng.random(shape, dtype=dtype)
 
-    def op_standard_normal(self, shape, dtype) -> np.ndarray:
-        return self._rng.standard_normal(shape, dtype=dtype)
-
-    def op_integers(self, low, high, shape) -> np.ndarray:
-        return self._rng.integers(low, high, shape, dtype=np.int64)
-
-
-default_generator = Generator()
+default_generator = Generator(_stream=GLOBAL)  # the stream the random ops draw from
 
 
 def resolve(generator: Generator | None) -> Generator:

@@ -65,10 +65,11 @@ import numpy as np
 
 from . import dtypes
 from ._atomic import write_atomically
+from .nn.parameter import Parameter
 from .safetensors import SafetensorError, is_safetensors
 from .safetensors import load as load_safetensors
 from .safetensors import load_file as load_safetensors_file
-from .tensor import Size, Tensor
+from .tensor import Size, Tensor, device
 from .torch_checkpoint import is_torch_checkpoint, load_torch_checkpoint
 
 __all__ = ["save", "load", "LoadError", "FORMAT_VERSION"]
@@ -105,7 +106,6 @@ def _path_str(path: list[str]) -> str:
 
 def _parameter_class() -> type:
     """``irgrad.nn.Parameter``, imported late (nn builds on the tensor layer, not vice versa)."""
-    from .nn.parameter import Parameter
 
     return Parameter
 
@@ -517,7 +517,6 @@ class _Decoder:
 
 
 def _check_map_location(map_location) -> None:
-    from .tensor import device
 
     if map_location is None or callable(map_location):
         return

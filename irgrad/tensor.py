@@ -5,21 +5,24 @@ storage, and ``from_numpy``/``numpy()`` never copy.  Autograd metadata is the
 ``requires_grad`` flag, the producing node (``grad_fn``) and the version counter,
 shared between a tensor and its views and bumped by every in-place op.
 
-Op methods (``exp``, ``sum``, ``view`` ...) are attached from
+Op methods (``exp``, ``sum``, ``view`` ...) and ``backward`` are attached from
 :mod:`irgrad.tensor_methods`, so each op has one implementation serving both
-``irgrad.exp(t)`` and ``t.exp()``.
+``irgrad.exp(t)`` and ``t.exp()``, and this module needs none of the layers above it.
 """
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import _tracing, dtypes
-from .autograd.views import refresh_view
 from .dtypes import from_numpy_dtype
+from .ops.shapes import normalize_dim
+from .tensor_repr import tensor_repr
 
 
 class Size(tuple):
@@ -138,8 +141,6 @@ class Tensor:
     def size(self, dim: int | None = None):
         if dim is None:
             return Size(self._data.shape)
-        from .ops.shapes import normalize_dim
-
         return self._data.shape[normalize_dim("size", dim, self._data.ndim)]
 
     def dim(self) -> int:
@@ -227,8 +228,6 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         if self._grad is None and self._node is not None and not self._retains_grad:
-            import warnings
-
             warnings.warn(
                 "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
                 "Its .grad attribute won't be populated during autograd.backward(). If you "
@@ -301,8 +300,6 @@ class Tensor:
         node = self._node
         if node.retained is None:
             node.retained = {}
-        import weakref
-
         node.retained[self._out_nr] = weakref.ref(self)
 
     @property
@@ -335,12 +332,6 @@ class Tensor:
         hooks = self.__dict__.setdefault("_post_accumulate_hooks", [])
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``)."""
-        from .autograd.engine import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # --- conversion -------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
@@ -419,8 +410,6 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
-        from .tensor_repr import tensor_repr
-
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:
@@ -454,6 +443,33 @@ class _RemovableHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+# How a stale view's history is re-derived: its chain of view ops applied to its base
+# again.  That runs ops, a layer above this one, so the layer that can
+# (:mod:`irgrad.view_replay`) registers it at import.
+_replay: Callable[[Tensor, tuple], Tensor] | None = None
+
+
+def set_view_replay(replay: Callable[[Tensor, tuple], Tensor]) -> None:
+    """Register the function that re-applies a view's chain of view ops to its base."""
+    global _replay
+    _replay = replay
+
+
+def refresh_view(t: Tensor) -> None:
+    """Re-derive a view's history from its base if the storage was written since it was derived."""
+    view = t._view
+    if view is None:
+        return
+    chain, version, reason = view
+    now = t._vc[0]
+    if version == now:
+        return
+    t._view = (chain, now, reason)
+    fresh = _replay(t._base, chain)
+    t._node, t._out_nr, t._rg = fresh._node, fresh._out_nr, fresh._rg
+    _tracing.rebind(t, fresh)
 
 
 def _init(t: Tensor, data: np.ndarray, requires_grad: bool = False) -> None:

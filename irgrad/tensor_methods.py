@@ -1,14 +1,22 @@
-"""Attach op methods and operators to :class:`~irgrad.tensor.Tensor`.
+"""Attach op methods, operators and ``backward`` to :class:`~irgrad.tensor.Tensor`.
 
 Each op has one implementation in :mod:`irgrad.tensor_ops`; this table makes it
 ``Tensor.<name>`` too, so ``x.exp()`` and ``irgrad.exp(x)`` cannot drift apart.
+The tensor module sits below every layer these methods come from, so it cannot
+import them itself: this module, above them all, attaches them once at import of
+``irgrad``.
 """
 
 from __future__ import annotations
 
-from .creation import multinomial
+from . import creation
+from ._arguments import unchecked_method
+from .autograd.engine import backward
+from .autograd.op_namespaces import TENSOR_OPS
+from .creation import full, multinomial, tensor
 from .dispatch import cast
 from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from .ops.movement import sum_to
 from .tensor import Tensor, to_target
 from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
@@ -83,8 +91,6 @@ def _converter(dt):
 
 def _new_factory(fill):
     def method(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        from . import creation
-
         return getattr(creation, fill)(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     return method
@@ -93,14 +99,10 @@ def _new_factory(fill):
 def _new_full(
     self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
-    from .creation import full
-
     return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
 def _new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    from .creation import tensor
-
     return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
@@ -114,10 +116,12 @@ def _reflect(fn):
     return lambda self, other: fn(other, self)
 
 
-def _sum_to_size(self: Tensor, *size) -> Tensor:
-    from .autograd.op_namespaces import TENSOR_OPS
-    from .ops.movement import sum_to
+def _backward(self: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``)."""
+    backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
+
+def _sum_to_size(self: Tensor, *size) -> Tensor:
     size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
     return sum_to(TENSOR_OPS, self, tuple(size))
 
@@ -156,7 +160,7 @@ def _rmatmul(self: Tensor, other) -> Tensor:
 def install() -> None:
     for module, names in _METHODS.items():
         for name in names:
-            setattr(Tensor, name, getattr(module, name))
+            setattr(Tensor, name, unchecked_method(getattr(module, name)))
     extra = {
         "where": _where,
         "__getitem__": I.getitem,
@@ -219,10 +223,11 @@ def install() -> None:
         "new_full": _new_full,
         "new_tensor": _new_tensor,
         "sum_to_size": _sum_to_size,
+        "backward": _backward,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),
         "H": property(S.full_transpose),
         "mH": property(S.matrix_transpose),
     }
     for name, fn in extra.items():
-        setattr(Tensor, name, fn)
+        setattr(Tensor, name, unchecked_method(fn))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .nn.parameter import Parameter
 from .tensor import Tensor
 
 # torch storage class -> element dtype (little-endian, as torch.save writes on every
@@ -65,7 +66,6 @@ def _rebuild_tensor(
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks=None):
-    from .nn.parameter import Parameter  # nn sits above the tensor layer this module belongs to
 
     return Parameter(data, requires_grad=requires_grad)
 

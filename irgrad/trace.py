@@ -29,13 +29,14 @@ import numpy as np
 
 from . import _tracing
 from ._tracing import user_source
-from .autograd.grad_mode import STATE, no_grad
-from .autograd.views import refresh_view, scatter_into_base, view_positions
 from .dispatch import broadcast, cast
 from .ir import BUFFER, PARAM, STATE_ROLE, USER, Graph, TensorType
 from .nn.parameter import Parameter
 from .ops import OPS, Kind
-from .tensor import Tensor
+from .recording.grad_mode import STATE, no_grad
+from .recording.views import view_positions
+from .tensor import Tensor, refresh_view
+from .view_replay import scatter_into_base
 
 
 class GraphBreakError(RuntimeError):

@@ -1,5 +1,5 @@
 """Non-tensor arguments where a public function takes a tensor: PyTorch's TypeError
-(irgrad._arguments), without torch."""
+(irgrad._arguments: @tensor_arguments), without torch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import irgrad
 from irgrad import Tensor
-from irgrad._arguments import checked
+from irgrad._arguments import tensor_arguments, unchecked_method
 
 
 def _sample(input: Tensor, weight: Tensor | None = None, *, scale: float = 1.0) -> Tensor:
@@ -18,7 +18,7 @@ def _sample(input: Tensor, weight: Tensor | None = None, *, scale: float = 1.0) 
 
 
 def test_a_checked_function_keeps_its_name_doc_and_signature():
-    fn = checked(_sample)
+    fn = tensor_arguments(_sample)
     assert fn.__name__ == "_sample" and fn.__doc__ == "A sample function."
     assert inspect.signature(fn) == inspect.signature(_sample)
 
@@ -36,25 +36,33 @@ def test_a_checked_function_keeps_its_name_doc_and_signature():
 )
 def test_non_tensors_raise_pytorchs_type_error(call, message):
     with pytest.raises(TypeError, match=message):
-        call(checked(_sample))
+        call(tensor_arguments(_sample))
 
 
 def test_correct_calls_and_other_attribute_errors_are_untouched():
-    fn = checked(_sample)
+    fn = tensor_arguments(_sample)
     assert fn(irgrad.ones(2), None, scale=2.0).tolist() == [2.0, 2.0]
 
     def broken(input: Tensor) -> Tensor:
         return input.no_such_attribute
 
     with pytest.raises(AttributeError, match="no_such_attribute"):
-        checked(broken)(irgrad.ones(1))
+        tensor_arguments(broken)(irgrad.ones(1))
 
 
-def test_functions_without_tensor_parameters_are_not_wrapped():
+def test_a_function_without_tensor_parameters_cannot_be_decorated():
     def plain(x, n: int = 1):
         return x
 
-    assert checked(plain) is plain
+    with pytest.raises(TypeError, match="no parameter annotated Tensor"):
+        tensor_arguments(plain)
+
+
+def test_methods_whose_only_tensor_is_self_skip_the_check():
+    exp = irgrad.tensor_ops.pointwise.exp
+    assert irgrad.Tensor.exp is unchecked_method(exp) is exp.__wrapped__
+    matmul = irgrad.tensor_ops.linalg.matmul  # 'other' is a tensor too: still checked
+    assert irgrad.Tensor.matmul is matmul
 
 
 @pytest.mark.parametrize(

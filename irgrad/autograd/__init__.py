@@ -1,4 +1,9 @@
-"""Autograd: grad modes, the backward engine, custom Functions and gradient checks."""
+"""Autograd above dispatch: the backward engine, custom Functions, gradient checks.
+
+What ops record as they run (grad modes, nodes, view records) is :mod:`irgrad.recording`,
+below dispatch; this package runs that record backwards.  ``grad_mode`` is re-exported
+here under PyTorch's name.
+"""
 
 from . import grad_mode
 from .engine import backward, grad

@@ -22,20 +22,10 @@ from typing import Any
 import numpy as np
 
 from .. import _tracing
-from .grad_mode import set_grad_enabled
+from ..recording.grad_mode import set_grad_enabled
+from ..tensor import Tensor
+from ..tensor_ops.shape import stack
 from .op_namespaces import NUMPY_OPS, TENSOR_OPS
-
-
-def _tensor_cls() -> type:
-    global _TENSOR
-    if _TENSOR is None:
-        from ..tensor import Tensor
-
-        _TENSOR = Tensor
-    return _TENSOR
-
-
-_TENSOR: type | None = None
 
 
 def _as_list(x) -> list:
@@ -48,7 +38,6 @@ def _as_list(x) -> list:
 
 def _root_grads(outputs: list, grad_outputs: list, create_graph: bool, as_tensors: bool) -> list:
     """The seed gradient of every output: given, or 1 for scalars; shape and dtype checked."""
-    Tensor = _tensor_cls()
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise RuntimeError(
             f"grad requires one gradient per output: got {len(grad_outputs)} gradients for "
@@ -82,7 +71,6 @@ def _root_grads(outputs: list, grad_outputs: list, create_graph: bool, as_tensor
 
 
 def _check_roots(outputs: list) -> None:
-    Tensor = _tensor_cls()
     for i, out in enumerate(outputs):
         if not isinstance(out, Tensor):
             raise TypeError(f"backward/grad expects Tensors as outputs, got {type(out).__name__} at {i}")
@@ -172,7 +160,6 @@ def _postorder(deps: dict) -> list:
 
 def _run_hooks(hooks: list, grad, as_tensors: bool):
     """Call tensor hooks in order; a hook returning a tensor replaces the gradient."""
-    Tensor = _tensor_cls()
     for hook in list(hooks):
         new = hook(grad if as_tensors else Tensor._wrap(grad))
         if new is not None:
@@ -197,7 +184,6 @@ def _node_pre_hooks(node: Any, grads: list, create_graph: bool, as_tensors: bool
 
 def _accumulate_grad(t, grad, create_graph: bool, as_tensors: bool) -> None:
     """Add ``grad`` into ``t.grad``; the stored gradient never aliases another tensor."""
-    Tensor = _tensor_cls()
     current = t._grad
     if create_graph:
         if grad.dtype != t.dtype:
@@ -393,7 +379,6 @@ def grad(
     ``is_grads_batched`` the first dimension of every grad output is a batch of
     vectors, and each result gets the same leading batch dimension.
     """
-    Tensor = _tensor_cls()
     if materialize_grads and allow_unused is False:
         raise ValueError(
             "Expected allow_unused to be True or not passed when materialize_grads=True, "
@@ -441,8 +426,6 @@ def grad(
 
 def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
     """``grad`` with ``is_grads_batched``: one backward per batch entry, results stacked."""
-    from ..tensor_ops.shape import stack
-
     if not grad_outputs or any(g is None for g in grad_outputs):
         raise RuntimeError("is_grads_batched=True requires a batched gradient for every output")
     batch = grad_outputs[0].shape[0]

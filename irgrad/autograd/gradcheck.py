@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..tensor import Tensor
 from .engine import grad as autograd_grad
 
 
@@ -45,8 +46,6 @@ def _as_tuple(x) -> tuple:
 
 
 def _float_outputs(fn: Callable, inputs: tuple) -> list:
-    from ..tensor import Tensor
-
     return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor) and o.is_floating_point()]
 
 
@@ -75,8 +74,6 @@ def _numerical_jacobian(fn: Callable, inputs: tuple, target, eps: float) -> list
 
 def _analytical_jacobian(fn: Callable, inputs: tuple, targets: list) -> list[list[np.ndarray]]:
     """jac[i][k]: (numel(targets[i]) x numel(output k)), one backward per output element."""
-    from ..tensor import Tensor
-
     outputs = _float_outputs(fn, inputs)
     jac = [[np.zeros((t._data.size, o._data.size)) for o in outputs] for t in targets]
     for k, out in enumerate(outputs):
@@ -124,8 +121,6 @@ def gradcheck(
     forward AD, ``fast_mode`` ...) are accepted and do not change what is checked:
     the full Jacobian comparison always runs.
     """
-    from ..tensor import Tensor
-
     unknown = set(options) - _IGNORED_OPTIONS
     if unknown:
         raise TypeError(f"gradcheck() got unexpected keyword arguments {sorted(unknown)}")
@@ -185,8 +180,6 @@ def gradgradcheck(
 
     ``grad_outputs`` (the ``v``) are random, and checked as inputs too, when not given.
     """
-    from ..tensor import Tensor
-
     inputs = _as_tuple(inputs)
     outputs = _float_outputs(func, inputs)
     if grad_outputs is None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from .. import dispatch
+from ..creation import ensure_tensor
 from ..ops import OPS, DtypeRule, Kind
+from ..tensor_ops.pointwise import where
 
 NUMPY_OPS = SimpleNamespace(**{name: op.eval for name, op in OPS.items()})
 
@@ -19,11 +22,9 @@ class _TensorOps:
     """Resolves each op name to a Tensor-level call through dispatch, on first use."""
 
     def __getattr__(self, name: str):
-        from .. import dispatch
-
         op = OPS[name]
         if name == "where":
-            from ..tensor_ops.pointwise import where as call
+            call = where
         elif op.kind is Kind.ELEMENTWISE and op.dtype_rule is not DtypeRule.NONE:
 
             def call(*args, **attrs):
@@ -34,7 +35,7 @@ class _TensorOps:
         else:
 
             def call(*args, **attrs):
-                return dispatch.apply(op, tuple(dispatch.ensure_tensor(a) for a in args), attrs)
+                return dispatch.apply(op, tuple(ensure_tensor(a) for a in args), attrs)
 
         setattr(self, name, call)
         return call

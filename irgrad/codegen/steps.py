@@ -22,7 +22,8 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
-from ..ir.graph import FUSED, Graph, Node
+from ..dtypes import from_numpy_dtype
+from ..ir.graph import FUSED, Graph, Node, TensorType
 from ..native import loss as native_loss
 from ..native.loops import I64, const
 from ..ops import OPS, Kind
@@ -90,9 +91,6 @@ def body_of(node: Node, arg_types: list, output_is_input: bool = False) -> Graph
 
 def copy_lowering(place: Place, name: str) -> LoopLowering:
     """A contiguous copy of a value at ``place``."""
-    from ..dtypes import from_numpy_dtype
-    from ..ir.graph import TensorType
-
     body = Graph(f"copy.{name}")
     body.set_outputs([body.add_input("in0", TensorType(place.shape, from_numpy_dtype(place.dtype)))])
     return LoopLowering(ElementwiseLoops(body))

@@ -17,9 +17,11 @@ import numpy as np
 
 from ..ir import Graph, compile_graph
 from ..ir.symbolic import has_sym
+from ..native import jit
 from ..native.jit import CodeMemoryFull
 from ..ops import Kind
 from ..ops.scalar import Unsupported
+from ..passes import fuse
 from .warnings import CodegenWarning
 
 Executable = Callable[[Sequence[np.ndarray]], list]
@@ -78,9 +80,9 @@ class LlvmBackend(Backend):
     never_recomputed = frozenset(Kind) - {Kind.MOVEMENT, Kind.ELEMENTWISE}
 
     def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
+        # deferred: the code generator takes ~75 ms to import, paid only by a first llvm build
         from ..codegen import Lowering
         from ..codegen.sizes import PerSizePrograms
-        from ..native import jit
 
         before = dataclasses.replace(jit.STATS)
         if _static(graph):
@@ -119,9 +121,9 @@ class LlvmBackend(Backend):
 def _lowering_passes(graph: Graph) -> Graph:
     """The LLVM backend's lowering passes: decompositions (static graphs), fusion, and
     reductions fused with the groups that feed them."""
+    # deferred: the code generator takes ~75 ms to import, paid only by a first llvm build
     from ..codegen import fuse_reduction_prologues
     from ..codegen.decompose import decompose_unlowered
-    from ..passes import fuse
 
     return fuse_reduction_prologues(fuse(decompose_unlowered(graph) if _static(graph) else graph))
 
@@ -130,7 +132,7 @@ def _whole_program(graph: Graph, dumper) -> tuple:
     """(the static ``graph`` as a whole native program, or None where it cannot be, the
     lowered graph).  A failure of the code generator is a bug: it warns (a
     :class:`CodegenWarning`) and the graph runs another way, never the user's error."""
-    from ..codegen import Program
+    from ..codegen import Program  # deferred: the code generator is heavy to import (see above)
 
     fused = _lowering_passes(graph)
     if dumper is not None:
@@ -163,8 +165,6 @@ def _static(graph: Graph) -> bool:
 def _dump_kernel(dumper, stage: str, text: str) -> None:
     """A kernel's LLVM IR as generated (``.ll``), after LLVM's optimizer (``.opt.ll``) and
     its assembly for this CPU (``.s``)."""
-    from ..native import jit
-
     optimized, assembly = jit.optimized_and_assembly(text)
     dumper.write(stage, text, ".ll")
     dumper.write(stage, optimized, ".opt.ll")

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ir import USER, Graph
 from ..tensor import Tensor
+from ..tensor_ops.linalg import trace as matrix_trace
 from ..trace import GraphBreak, Tracer
 from ..utils.pytree import flatten
 from . import effects, state
@@ -174,8 +176,6 @@ def trace(fn_or_module, *example_inputs, **example_kwargs) -> Graph:
     PyTorch's matrix trace: tensors are not callable, so the two cannot be confused.
     """
     if isinstance(fn_or_module, Tensor) and not example_inputs and not example_kwargs:
-        from ..tensor_ops.linalg import trace as matrix_trace
-
         return matrix_trace(fn_or_module)
     name = type(fn_or_module).__name__ if hasattr(fn_or_module, "_parameters") else None
     result = capture(
@@ -185,8 +185,6 @@ def trace(fn_or_module, *example_inputs, **example_kwargs) -> Graph:
         name=name or getattr(fn_or_module, "__name__", "forward"),
     )
     if result.graph_break is not None:
-        import warnings
-
         warnings.warn(
             f"irgrad.trace: graph break: {result.graph_break}; the graph covers the ops before it",
             stacklevel=2,

@@ -22,7 +22,7 @@ import weakref
 import numpy as np
 
 from ..ir.symbolic import generalize
-from ..passes.pipeline import PipelineReport
+from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
@@ -126,7 +126,6 @@ def symbolic(
             return "a probe at another size broke the graph"
         if (probe.returned, probe.mutated, probe.n_values) != (base.returned, base.mutated, base.n_values):
             return "the program differs between sizes"
-        from ..passes.pipeline import Dumper
 
         try:
             builts.append(build(probe, backend, grad_enabled, Dumper(None), PipelineReport()))

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.grad_mode import STATE
 from ..dtypes import dtype as irgrad_dtype
+from ..recording.grad_mode import STATE
 from ..tensor import Tensor
 from .sources import Step, describe, expression, read
 from .state import (

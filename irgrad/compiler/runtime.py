@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tracing
-from ..autograd.grad_mode import STATE
-from ..autograd.graph import FREED_MESSAGE, edge_of, next_function
 from ..ir import Graph, node_values
 from ..ir.interpreter import input_sizes
+from ..recording.grad_fn import FREED_MESSAGE, GradFn, edge_of
+from ..recording.grad_mode import STATE
 from ..tensor import Tensor
 from ..utils.pytree import unflatten
 from . import effects
@@ -31,7 +31,7 @@ def checked_run(graph: Graph, arrays: list, sizes: dict | None = None) -> list:
     return [values[o] for o in graph.outputs]
 
 
-class CompiledBackward:
+class CompiledBackward(GradFn):
     """The grad_fn of a compiled forward's outputs: runs the compiled backward graph."""
 
     def __init__(self, built, wrt: list, saved: list, inputs: list, out_meta: list, sizes: dict) -> None:
@@ -47,10 +47,6 @@ class CompiledBackward:
 
     def name(self) -> str:
         return "CompiledFunctionBackward"
-
-    @property
-    def next_functions(self) -> tuple:
-        return tuple(next_function(e) for e in self.edges)
 
     def apply(self, grads: list, F, as_tensors: bool, release: bool = False) -> tuple:
         """Run the compiled backward graph on the saved values and output gradients."""

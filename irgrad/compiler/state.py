@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import dtype as irgrad_dtype
+from ..nn import Module
+from ..optim import Optimizer
+from ..optim.lr_scheduler import LRScheduler
 from ..tensor import Tensor, device
 from .sources import ROOT_ARGS, ROOT_FN, ROOT_KWARGS, Step, describe, read
 
@@ -137,9 +140,6 @@ def _is_irgrad_class(cls: type) -> bool:
 
 def _stateful_library_classes() -> tuple[type, ...]:
     """irgrad classes whose instances carry user state a compiled function may read."""
-    from ..nn import Module
-    from ..optim import Optimizer
-    from ..optim.lr_scheduler import LRScheduler
 
     return (Module, Optimizer, LRScheduler)
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
 from ..ops import OPS
 from ..random import get_rng_state, set_rng_state
+from ..recording.grad_mode import no_grad
 from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
 from .capture import Capture

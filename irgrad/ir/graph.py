@@ -22,40 +22,23 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from ..dtypes import dtype
+from ..dtypes import from_numpy_dtype
+from .printer import print_graph, to_dot
+from .types import BUFFER, CONSTANT, FUSED, INPUT, PARAM, STATE_ROLE, USER, Dim, TensorType
 
-Dim = int | str
-
-
-@dataclass(frozen=True)
-class TensorType:
-    """The static type of a value: its shape (ints or symbols) and dtype."""
-
-    shape: tuple[Dim, ...]
-    dtype: dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def is_static(self) -> bool:
-        return all(isinstance(d, int) for d in self.shape)
-
-    def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            if not isinstance(d, int):
-                raise ValueError(f"numel of a symbolic shape {self.shape}")
-            n *= d
-        return n
-
-
-# Node kinds other than op applications.
-INPUT, CONSTANT, FUSED = "input", "constant", "fused"
-# Roles of graph inputs: a user argument, a parameter, a buffer, or other state the
-# function reads (closures, globals, optimizer state, ``.grad``).
-USER, PARAM, BUFFER, STATE_ROLE = "input", "param", "buffer", "state"
+__all__ = [
+    "BUFFER",
+    "CONSTANT",
+    "FUSED",
+    "INPUT",
+    "PARAM",
+    "STATE_ROLE",
+    "USER",
+    "Dim",
+    "Graph",
+    "Node",
+    "TensorType",
+]
 
 
 @dataclass
@@ -102,8 +85,6 @@ class Graph:
         return nid
 
     def add_constant(self, value: np.ndarray, type: TensorType | None = None) -> int:
-        from ..dtypes import from_numpy_dtype
-
         value = np.asarray(value)
         type = type or TensorType(tuple(value.shape), from_numpy_dtype(value.dtype))
         return self._add(Node(next(self._ids), CONSTANT, type, value=value))
@@ -198,14 +179,10 @@ class Graph:
             self.inputs.remove(nid)
 
     def __str__(self) -> str:
-        from .printer import print_graph
-
         return print_graph(self)
 
     __repr__ = __str__
 
     def to_dot(self) -> str:
         """Graphviz source of the graph (one box a node, edges labelled by position)."""
-        from .printer import to_dot
-
         return to_dot(self)

@@ -17,11 +17,15 @@ dtype names such as ``f32``).  A fused node prints its body graph indented under
 from __future__ import annotations
 
 import base64
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..dtypes import dtype
-from .graph import CONSTANT, FUSED, INPUT, USER, Graph, TensorType
+from .types import CONSTANT, FUSED, INPUT, USER, TensorType
+
+if TYPE_CHECKING:  # a type hint only: the graph module imports this one
+    from .graph import Graph
 
 SHORT_DTYPE = {
     "float16": "f16",

@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
 from ..random import Generator, resolve
+from ..recording.grad_mode import no_grad
 from ..tensor import Tensor
 
 __all__ = [

@@ -7,7 +7,9 @@ ops of Kind.RANDOM.  With no inputs, their attributes carry the shape and dtype.
 
 from __future__ import annotations
 
-from ..random import default_generator
+import numpy as np
+
+from .._rng import GLOBAL
 from .registry import Kind, Meta, OpDef, register
 
 
@@ -16,23 +18,21 @@ def _infer(*, shape, dtype, **_) -> Meta:
 
 
 def _uniform(*, shape, dtype, low=0.0, high=1.0):
-    values = default_generator.op_random(tuple(shape), dtype.np if dtype.itemsize >= 4 else "float32")
+    values = GLOBAL.rng.random(tuple(shape), dtype=dtype.np if dtype.itemsize >= 4 else "float32")
     if (low, high) != (0.0, 1.0):
         values = values * (high - low) + low
     return values.astype(dtype.np, copy=False)
 
 
 def _normal(*, shape, dtype, mean=0.0, std=1.0):
-    values = default_generator.op_standard_normal(
-        tuple(shape), dtype.np if dtype.itemsize >= 4 else "float32"
-    )
+    values = GLOBAL.rng.standard_normal(tuple(shape), dtype=dtype.np if dtype.itemsize >= 4 else "float32")
     if (mean, std) != (0.0, 1.0):
         values = values * std + mean
     return values.astype(dtype.np, copy=False)
 
 
 def _randint(*, shape, dtype, low, high):
-    return default_generator.op_integers(low, high, tuple(shape)).astype(dtype.np, copy=False)
+    return GLOBAL.rng.integers(low, high, tuple(shape), dtype=np.int64).astype(dtype.np, copy=False)
 
 
 register(

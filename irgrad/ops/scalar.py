@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .registry import OPS
+
 
 class Unsupported(Exception):
     """A scalar rule uses a primitive the backend has no code for (for these dtypes)."""
@@ -74,8 +76,6 @@ class NumpyScalars:
 
     @staticmethod
     def erf(x: np.ndarray) -> np.ndarray:
-        from .registry import OPS
-
         return OPS["erf"].eval(x)
 
     @staticmethod

@@ -24,8 +24,8 @@ import contextlib
 import numpy as np
 
 from .. import _tracing
-from ..autograd.grad_mode import no_grad
 from ..dtypes import float64, from_numpy_dtype
+from ..recording.grad_mode import no_grad
 from ..tensor import Tensor
 
 

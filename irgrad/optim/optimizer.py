@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.grad_mode import enable_grad
 from ..dtypes import float64, get_default_dtype
 from ..nn.modules.module import RemovableHandle
+from ..recording.grad_mode import enable_grad
 from ..tensor import Tensor
 from .arrays import namespace
 from .hooks import (

@@ -13,6 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..ir import Graph, verify
+from .cse import cse
+from .dce import dce
+from .fold import fold
+from .fusion import fuse
+from .memory import plan_memory
+from .simplify import simplify
 
 Pass = Callable[[Graph], Graph]
 
@@ -53,22 +59,16 @@ def default_passes() -> list[tuple[str, Pass]]:
     simplify and cse enable each other (cse turns ``where(c, exp(x), exp(x))`` into
     ``where(c, %0, %0)``, which simplify reduces), so cse repeats both to a fixed point.
     """
-    from . import dce, fold, simplify
-
     return [("fold", fold), ("simplify", simplify), ("cse", cse_to_fixed_point), ("dce", dce)]
 
 
 def lowering_passes() -> list[tuple[str, Pass]]:
     """The stages that prepare a final graph for a backend: fusion, then memory planning."""
-    from . import fuse, plan_memory
-
     return [("fused", fuse), ("memory", plan_memory)]
 
 
 def cse_to_fixed_point(graph: Graph, rounds: int = 4) -> Graph:
     """cse, then simplify + cse again while that still shrinks the graph."""
-    from . import cse, simplify
-
     graph = cse(graph)
     for _ in range(rounds):
         smaller = cse(simplify(graph))

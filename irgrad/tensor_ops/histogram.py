@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .._arguments import check_tensor_arguments
+from .._arguments import tensor_arguments
 from ..dispatch import apply, cast, const
 from ..dtypes import FLOAT, float16, float32, float64, int64
 from ..ops import OPS
@@ -25,6 +25,7 @@ from .reduce import amax, amin
 from .shape import stack
 
 
+@tensor_arguments
 def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     """The histogram of ``input`` (flattened) in ``bins`` bins over ``[min, max]`` (over
     the data's range when ``min == max``); float inputs only, as in PyTorch."""
@@ -67,6 +68,3 @@ def _counts(flat: Tensor, bins: int, low: Tensor, high: Tensor) -> Tensor:
     position = P.clamp(cast(P.where(inside, scaled, 0.0), int64), max=bins - 1)  # max goes in the last bin
     empty = Tensor._wrap(np.zeros(bins, flat._data.dtype))
     return apply(OPS["scatter_add"], (empty, position, cast(inside, flat.dtype)), {"dim": 0})
-
-
-check_tensor_arguments(globals())

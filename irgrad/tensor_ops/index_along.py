@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._arguments import check_tensor_arguments
-from ..dispatch import apply, cast, const, ensure_tensor
+from .._arguments import tensor_arguments
+from ..creation import ensure_tensor
+from ..dispatch import apply, cast, const
 from ..dtypes import bool_, int32, int64
 from ..ops import OPS
 from ..ops.shapes import fmt, normalize_dim
 from ..tensor import Tensor
 from . import pointwise as P
 from .indexing import at_least_1d, check_range
-from .inplace import update_inplace
+from .writes import update_inplace
 
 
 def _size(t: Tensor, d: int) -> int:
@@ -46,6 +47,7 @@ def _checked_range(
     return P.where(P.lt(index, 0), P.add(index, size), index) if negative else index
 
 
+@tensor_arguments
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     """``input`` with ``alpha * source[..., i, ...]`` added to its slice ``index[i]``
     along ``dim`` (repeated indices add up)."""
@@ -90,6 +92,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     return out.reshape(input.shape)
 
 
+@tensor_arguments
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``input`` with its slice ``index[i]`` along ``dim`` replaced by ``source[..., i, ...]``
     (where an index repeats, the last slice wins)."""
@@ -130,6 +133,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     return out.reshape(input.shape)
 
 
+@tensor_arguments
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     """``input`` with its slices ``index`` along ``dim`` set to ``value`` (a number, or a
     0-d tensor, which then gets the gradient of every filled element)."""
@@ -155,6 +159,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     return P.masked_fill(input, filled.reshape(view), value)
 
 
+@tensor_arguments
 def index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     def compute(old: Tensor) -> Tensor:
         return index_add(old, dim, index, source, alpha=alpha)
@@ -162,12 +167,11 @@ def index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     return update_inplace(self, compute, source, name="index_add_")
 
 
+@tensor_arguments
 def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     return update_inplace(self, lambda old: index_copy(old, dim, index, source), source, name="index_copy_")
 
 
+@tensor_arguments
 def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
     return update_inplace(self, lambda old: index_fill(old, dim, index, value), value, name="index_fill_")
-
-
-check_tensor_arguments(globals())

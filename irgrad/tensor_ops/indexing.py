@@ -11,13 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tracing
-from .._arguments import check_tensor_arguments
-from ..dispatch import apply, cast, ensure_tensor
+from .._arguments import tensor_arguments
+from ..creation import ensure_tensor
+from ..dispatch import apply, cast
 from ..dtypes import bool_, int64
 from ..ops import OPS
 from ..ops.shapes import fmt, normalize_dim
 from ..tensor import Tensor
-from .pointwise import eq
+from .pointwise import eq, gt
+from .select import nonzero, where
+from .shape import broadcast_tensors
+from .writes import needs_autograd, update_inplace
 
 
 def _as_index_item(item):
@@ -134,6 +138,7 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
     return tuple(spec), tensors, empty
 
 
+@tensor_arguments
 def getitem(input: Tensor, index) -> Tensor:
     spec, tensors, empty = normalize_index(input._data.shape, index)
     if tensors:
@@ -146,9 +151,9 @@ def getitem(input: Tensor, index) -> Tensor:
     return out
 
 
+@tensor_arguments
 def setitem(input: Tensor, index, value) -> None:
     """``input[index] = value``: in place (recorded for autograd when a grad is involved)."""
-    from .inplace import needs_autograd, update_inplace
 
     spec, tensors, empty = normalize_index(input._data.shape, index)
     if empty:  # x[False] = v writes nothing
@@ -174,7 +179,6 @@ def setitem(input: Tensor, index, value) -> None:
     def assign(old: Tensor) -> Tensor:
         """``old`` with the indexed elements replaced by ``value``, as ops (the written
         positions come from the index tensors through ops too, so a tracer sees them)."""
-        from .pointwise import gt, where
 
         v = cast(ensure_tensor(value), old.dtype)
         if tensors:
@@ -211,6 +215,7 @@ def _fill(spec: tuple, tensors: list) -> tuple:
     return tuple(next(it) if item is Ellipsis else item for item in spec)
 
 
+@tensor_arguments
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """``input``'s elements at ``index`` along ``dim`` (a 0-d tensor counts as 1-d)."""
     index = checked_index_dtype("gather", ensure_tensor(index))
@@ -229,12 +234,14 @@ def _gathered(input: Tensor, d: int, index: Tensor) -> Tensor:
     return out.reshape(()) if index._data.ndim == 0 else out
 
 
+@tensor_arguments
 def at_least_1d(t: Tensor) -> Tensor:
     """``t``, with a 0-d tensor made a one-element 1-d one (as PyTorch's scatter and
     gather read a scalar)."""
     return t.reshape(1) if t._data.ndim == 0 else t
 
 
+@tensor_arguments
 def checked_index_dtype(op: str, index: Tensor) -> Tensor:
     """``index`` as int64, after PyTorch's check that it holds int32 or int64 values."""
     if index._data.dtype not in (np.int64, np.int32):
@@ -242,6 +249,7 @@ def checked_index_dtype(op: str, index: Tensor) -> Tensor:
     return cast(index, int64)
 
 
+@tensor_arguments
 def check_range(t: Tensor, low, high, error: str, message: str, **options) -> Tensor:
     """``t``, checked by the ``assert_range`` op (so compiled code checks it too): ``error(message)``
     for a value outside ``[low, high)``; see :mod:`irgrad.ops.checks` for the options."""
@@ -250,6 +258,7 @@ def check_range(t: Tensor, low, high, error: str, message: str, **options) -> Te
     )
 
 
+@tensor_arguments
 def check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> Tensor:
     """``index``, checked as torch does: every index must address an element of ``input``
     along ``d`` (PyTorch's gather and scatters take no negative index)."""
@@ -261,6 +270,7 @@ def check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> Tensor:
     return check_range(index, 0, size, "RuntimeError", message)
 
 
+@tensor_arguments
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     index = ensure_tensor(index)
     if index._data.ndim > 1:
@@ -269,6 +279,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     return getitem(input, (slice(None),) * d + (index.reshape(-1),))
 
 
+@tensor_arguments
 def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
     """``gather`` that also takes negative indices (counted from the end), as PyTorch's does."""
     indices = ensure_tensor(indices)
@@ -289,14 +300,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
     )  # numpy wraps negatives
 
 
-def nonzero(input: Tensor, *, as_tuple: bool = False):
-    _tracing.materialize(input, "nonzero() (a data-dependent shape)")
-    found = np.nonzero(input._data)
-    if as_tuple:
-        return tuple(Tensor._wrap(a.astype(np.int64)) for a in found)
-    return Tensor._wrap(np.stack(found, axis=1).astype(np.int64) if found else np.zeros((0, 0), np.int64))
-
-
+@tensor_arguments
 def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, output_size=None) -> Tensor:
     """Each element (or slice along ``dim``) repeated ``repeats`` times, in place; with
     ``dim=None`` the flattened input.  ``repeats`` as a tensor is read as data (a graph
@@ -320,6 +324,7 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, ou
     return index_select(input if input._data.ndim else input.reshape(1), d, index)
 
 
+@tensor_arguments
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Occurrences of each value of a 1-D non-negative integer tensor (a graph break when
     compiled: the length depends on the data)."""
@@ -339,6 +344,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     )
 
 
+@tensor_arguments
 def unique(
     input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None
 ):
@@ -362,12 +368,13 @@ def unique(
     return out[0] if len(out) == 1 else tuple(out)
 
 
+@tensor_arguments
 def argwhere(input: Tensor) -> Tensor:
     return nonzero(input)
 
 
+@tensor_arguments
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
-    from .shape import broadcast_tensors
 
     mask = ensure_tensor(mask)
     if mask.dtype is not bool_:
@@ -376,6 +383,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     return getitem(x, m)
 
 
+@tensor_arguments
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding along a new last dim (``nn.functional.one_hot``)."""
     if tensor.dtype is not int64:
@@ -394,6 +402,3 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     )
     classes = Tensor._wrap(np.arange(num_classes, dtype=np.int64))
     return cast(eq(tensor.unsqueeze(-1), classes), int64)  # ops, so tracing sees the dependence
-
-
-check_tensor_arguments(globals())

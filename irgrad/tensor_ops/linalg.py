@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .._arguments import check_tensor_arguments
+from .._arguments import tensor_arguments
+from ..creation import eye
 from ..dispatch import apply
 from ..ops import OPS
 from ..ops.shapes import fmt
@@ -12,6 +13,7 @@ from . import reduce as R
 from .shape import reshape, squeeze, unsqueeze
 
 
+@tensor_arguments
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product: 1-D operands are promoted to matrices and the added dim removed."""
     if input._data.ndim == 0 or other._data.ndim == 0:
@@ -40,6 +42,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return out
 
 
+@tensor_arguments
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError(
@@ -48,6 +51,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     return matmul(input, mat2)
 
 
+@tensor_arguments
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     if input._data.ndim != 3 or mat2._data.ndim != 3:
         raise RuntimeError(
@@ -61,10 +65,12 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     return matmul(input, mat2)
 
 
+@tensor_arguments
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     return matmul(input, vec)
 
 
+@tensor_arguments
 def dot(input: Tensor, other: Tensor) -> Tensor:
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(
@@ -76,6 +82,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
 inner = dot
 
 
+@tensor_arguments
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     for name, t in (("self", input), ("vec2", vec2)):
         if t.dim() != 1:
@@ -86,6 +93,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 ger = outer
 
 
+@tensor_arguments
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
     product = mm(mat1, mat2)
     if alpha != 1:
@@ -131,8 +139,8 @@ def einsum(equation: str, *operands) -> Tensor:
     return apply(OPS["einsum"], tuple(operands), {"equation": eq})
 
 
+@tensor_arguments
 def trace(input: Tensor) -> Tensor:
-    from ..creation import eye
 
     if input.dim() != 2:
         raise RuntimeError(
@@ -140,6 +148,3 @@ def trace(input: Tensor) -> Tensor:
         )
     n = min(input._data.shape)
     return R.sum(P.mul(input[:n, :n], eye(n, dtype=input.dtype)))
-
-
-check_tensor_arguments(globals())

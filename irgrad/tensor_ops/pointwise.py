@@ -7,13 +7,15 @@ from numbers import Number
 
 import numpy as np
 
-from .._arguments import check_tensor_arguments
-from ..autograd.grad_mode import STATE
-from ..dispatch import apply, broadcast, cast, const, elementwise, ensure_tensor
+from .._arguments import tensor_arguments
+from ..creation import ensure_tensor
+from ..dispatch import cast, const, elementwise
 from ..dtypes import FLOAT, bool_, result_type
 from ..ops import OPS
-from ..ops.shapes import broadcast_shapes
+from ..recording.grad_mode import STATE
 from ..tensor import Tensor
+from .select import where
+from .writes import copy_
 
 _op = OPS.__getitem__
 
@@ -26,7 +28,7 @@ def _unary(name: str):
 
     fn.__name__ = name
     fn.__doc__ = f"Elementwise ``{name}``, as ``torch.{name}``."
-    return fn
+    return tensor_arguments(fn)
 
 
 def _binary(name: str):
@@ -43,8 +45,6 @@ def _binary(name: str):
 def _maybe_out(result: Tensor, out: Tensor | None) -> Tensor:
     if out is None:
         return result
-    from .inplace import copy_
-
     if out._data.shape != result._data.shape:
         out._data = result._data.astype(out._data.dtype)
         out._bump_version()
@@ -214,53 +214,33 @@ def rsub(input, other, *, alpha: Number = 1) -> Tensor:
     return sub(other, input, alpha=alpha)
 
 
+@tensor_arguments
 def square(input: Tensor) -> Tensor:
     return mul(input, input)
 
 
+@tensor_arguments
 def log2(input: Tensor) -> Tensor:
     return div(log(input), math.log(2.0))
 
 
+@tensor_arguments
 def log10(input: Tensor) -> Tensor:
     return div(log(input), math.log(10.0))
 
 
+@tensor_arguments
 def exp2(input: Tensor) -> Tensor:
     return pow(2.0, input)
 
 
+@tensor_arguments
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Round half to even, optionally to ``decimals`` places, as ``torch.round``."""
     if decimals == 0:
         return elementwise(_op("round"), input)
     scale = 10.0**decimals
     return div(elementwise(_op("round"), mul(input, scale)), scale)
-
-
-def where(condition, input=None, other=None) -> Tensor:
-    """``input`` where ``condition`` holds, else ``other`` (broadcasting, promoting)."""
-    if input is None and other is None:
-        from .indexing import nonzero
-
-        return nonzero(condition, as_tuple=True)
-    cond = ensure_tensor(condition)
-    if cond.dtype is not bool_:
-        if cond.dtype.is_floating_point:
-            raise RuntimeError(
-                f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}"
-            )
-        cond = cast(cond, bool_)  # uint8 conditions are accepted, as in torch
-    dt = result_type(input, other)
-    a = input if isinstance(input, Tensor) else const(input, dt)
-    b = other if isinstance(other, Tensor) else const(other, dt)
-    a, b = cast(a, dt), cast(b, dt)
-    op = _op("where")
-    shape = broadcast_shapes("where", cond._data.shape, a._data.shape, b._data.shape)
-    if STATE.enabled:
-        a = broadcast(a, shape) if a._rg else a
-        b = broadcast(b, shape) if b._rg else b
-    return apply(op, (cond, a, b))
 
 
 def _clamp_side(x: Tensor, bound, inside, outside) -> Tensor:
@@ -270,6 +250,7 @@ def _clamp_side(x: Tensor, bound, inside, outside) -> Tensor:
     return where(inside(x, bound), x, where(outside(x, bound), bound, nan))
 
 
+@tensor_arguments
 def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
     """Clamp into ``[min, max]``, as torch: NaN in ``input`` or a bound gives NaN; the
     gradient passes to ``input`` where ``min <= x <= max`` (inclusive) and to a tensor
@@ -287,14 +268,17 @@ def clamp(input: Tensor, min=None, max=None, *, out=None) -> Tensor:
 clip = clamp
 
 
+@tensor_arguments
 def clamp_min(input: Tensor, min) -> Tensor:
     return clamp(input, min=min)
 
 
+@tensor_arguments
 def clamp_max(input: Tensor, max) -> Tensor:
     return clamp(input, max=max)
 
 
+@tensor_arguments
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """``value`` where ``mask`` is true, ``input`` elsewhere (``value`` keeps input's dtype)."""
     mask = ensure_tensor(mask)
@@ -319,6 +303,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     return where(mask, value, input)
 
 
+@tensor_arguments
 def isclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> Tensor:
@@ -332,6 +317,7 @@ def isclose(
     return close
 
 
+@tensor_arguments
 def allclose(
     input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> bool:
@@ -339,11 +325,13 @@ def allclose(
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
+@tensor_arguments
 def equal(input: Tensor, other: Tensor) -> bool:
     """True if both tensors have the same shape and elements."""
     return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other).all())
 
 
+@tensor_arguments
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """``input + weight * (end - input)``, computed from ``end`` when weight >= 0.5 (as
     torch, so each end is reproduced exactly, infinities included)."""
@@ -358,14 +346,17 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     return from_start if -0.5 < weight < 0.5 else from_end
 
 
+@tensor_arguments
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
     return add(input, mul(tensor1, tensor2), alpha=value)
 
 
+@tensor_arguments
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
     return add(input, div(tensor1, tensor2), alpha=value)
 
 
+@tensor_arguments
 def nan_to_num(
     input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
 ) -> Tensor:
@@ -382,6 +373,3 @@ __all__ = [
     for name, value in list(globals().items())
     if not name.startswith("_") and callable(value) and getattr(value, "__module__", None) == __name__
 ]
-
-
-check_tensor_arguments(globals())

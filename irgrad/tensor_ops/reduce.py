@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections import namedtuple
 
-from .._arguments import check_tensor_arguments
+from .._arguments import tensor_arguments
 from ..dispatch import apply, cast
 from ..dtypes import FLOAT, bool_, get_default_dtype, to_dtype
 from ..ops import OPS
@@ -29,6 +29,7 @@ def _reduce(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
     return apply(OPS[name], (x,), {"dims": _dims(name, x, dim), "keepdim": bool(keepdim)})
 
 
+@tensor_arguments
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or all); integers sum in int64."""
     if dtype is not None:
@@ -36,12 +37,14 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
     return _reduce("sum", input, dim, keepdim)
 
 
+@tensor_arguments
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
     return _reduce("prod", input, dim, keepdim)
 
 
+@tensor_arguments
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Arithmetic mean; like PyTorch, integer inputs need an explicit float ``dtype``."""
     if dtype is not None:
@@ -63,6 +66,7 @@ def _correction(unbiased, correction) -> float:
     return 1.0 if unbiased is None or unbiased else 0.0
 
 
+@tensor_arguments
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     """Variance with Bessel's correction by default (``correction=1``), as ``torch.var``."""
     if isinstance(dim, bool):  # var(x, unbiased) positional form
@@ -95,35 +99,42 @@ def _degenerate_var(input: Tensor, dims: tuple, keepdim: bool, dof: float) -> Te
     return P.add(P.div(squares, dof), P.sub(P.div(squares, 0), P.div(squares, dof)).detach())
 
 
+@tensor_arguments
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     return _safe_sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
+@tensor_arguments
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
+@tensor_arguments
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
+@tensor_arguments
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """Maximum over ``dim``; ties share the gradient evenly."""
     return _reduce("amax", input, dim, keepdim)
 
 
+@tensor_arguments
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     return _reduce("amin", input, dim, keepdim)
 
 
+@tensor_arguments
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     if dim is not None:
         dim = normalize_dim("argmax", dim, input._data.ndim) if input._data.ndim else None
     return apply(OPS["argmax"], (input,), {"dim": dim, "keepdim": bool(keepdim)})
 
 
+@tensor_arguments
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     if dim is not None:
         dim = normalize_dim("argmin", dim, input._data.ndim) if input._data.ndim else None
@@ -161,12 +172,14 @@ def _extremum(name: str, input: Tensor, dim, keepdim: bool, other):
     return values_indices[name](values, indices)
 
 
+@tensor_arguments
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """Indices that sort ``input`` along ``dim`` (always stable: ties keep their order)."""
     d = normalize_dim("argsort", dim, input._data.ndim)
     return apply(OPS["argsort"], (input,), {"dim": d, "descending": bool(descending)})
 
 
+@tensor_arguments
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *, out=None):
     """(values, indices) of ``input`` sorted along ``dim``; the values carry the gradient."""
     indices = argsort(input, dim, descending)
@@ -176,6 +189,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     return values_indices["sort"](apply(OPS["gather"], (input, indices), {"dim": d}), indices)
 
 
+@tensor_arguments
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *, out=None):
     """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``, in order."""
     ndim = input._data.ndim
@@ -189,6 +203,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return values_indices["topk"](apply(OPS["gather"], (input, indices), {"dim": d}), indices)
 
 
+@tensor_arguments
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out=None):
     """(values, indices) of the ``k``-th smallest element (1-based) along ``dim``."""
     ndim = input._data.ndim
@@ -208,15 +223,18 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out
     return values_indices["kthvalue"](values, index)
 
 
+@tensor_arguments
 def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
     """``max()``: the maximum; ``max(dim)``: (values, indices); ``max(other)``: maximum."""
     return _extremum("max", input, dim, keepdim, other)
 
 
+@tensor_arguments
 def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
     return _extremum("min", input, dim, keepdim, other)
 
 
+@tensor_arguments
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` computed without overflow (the ``logsumexp`` primitive)."""
     if input.dtype.category != FLOAT:
@@ -225,6 +243,7 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return apply(OPS["logsumexp"], (input,), {"dims": dims, "keepdim": keepdim})
 
 
+@tensor_arguments
 def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (the ``softmax`` primitive, shifted by the max)."""
     if dtype is not None:
@@ -235,6 +254,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     return apply(OPS["softmax"], (input,), {"dim": dim})
 
 
+@tensor_arguments
 def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``: finite even for logits of 1000."""
     if dtype is not None:
@@ -252,27 +272,32 @@ def _softmax_dim(name: str, x: Tensor, dim) -> int:
     return normalize_dim(name, dim, x._data.ndim)
 
 
+@tensor_arguments
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
     return apply(OPS["cumsum"], (input,), {"dim": normalize_dim("cumsum", dim, input._data.ndim)})
 
 
+@tensor_arguments
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """True where some element is non-zero."""
     as_bool = input if input.dtype is bool_ else P.ne(input, 0)
     return P.gt(sum(as_bool, dim, keepdim), 0)
 
 
+@tensor_arguments
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """True where every element is non-zero (and for an empty reduction)."""
     return P.logical_not(any(P.logical_not(input), dim, keepdim))
 
 
+@tensor_arguments
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
     return sum(P.ne(input, 0), dim)
 
 
+@tensor_arguments
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """Vector p-norm over ``dim`` (all elements by default); ``'fro'`` is the 2-norm."""
     if dtype is not None:
@@ -312,8 +337,6 @@ def _safe_sqrt(total: Tensor) -> Tensor:
     return _safe_root(total, 2)
 
 
+@tensor_arguments
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
     return norm(P.sub(input, other), p)
-
-
-check_tensor_arguments(globals())

@@ -8,7 +8,7 @@ indices, as PyTorch's does.
 
 from __future__ import annotations
 
-from .._arguments import check_tensor_arguments
+from .._arguments import tensor_arguments
 from ..dispatch import apply, cast
 from ..dtypes import to_dtype
 from ..ops import OPS
@@ -18,6 +18,7 @@ from .reduce import values_indices
 from .shape import clone
 
 
+@tensor_arguments
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Running product along ``dim`` (integers in int64 unless ``dtype`` says otherwise);
     its gradient is exact where the input has zeros."""
@@ -36,15 +37,14 @@ def _running_extremum(name: str, input: Tensor, dim: int):
     return values_indices[name](values, indices)
 
 
+@tensor_arguments
 def cummax(input: Tensor, dim: int):
     """``(values, indices)``: the running maximum along ``dim`` and where it was found
     (the last of equal elements; NaN, once seen, is the maximum)."""
     return _running_extremum("cummax", input, dim)
 
 
+@tensor_arguments
 def cummin(input: Tensor, dim: int):
     """``(values, indices)``: the running minimum along ``dim`` (as :func:`cummax`)."""
     return _running_extremum("cummin", input, dim)
-
-
-check_tensor_arguments(globals())

@@ -14,17 +14,18 @@ import warnings
 import numpy as np
 
 from .. import _tracing
-from .._arguments import check_tensor_arguments
-from ..autograd.function import Function
-from ..autograd.grad_mode import STATE
-from ..dispatch import apply, const, ensure_tensor
+from .._arguments import tensor_arguments
+from ..creation import ensure_tensor
+from ..dispatch import apply, const
 from ..dtypes import FLOAT, bool_
 from ..ops import OPS
 from ..ops.shapes import broadcast_shapes, fmt, normalize_dim
+from ..recording.function import Function
+from ..recording.grad_mode import STATE
 from ..tensor import Tensor
 from . import pointwise as P
 from .indexing import at_least_1d, check_index_range, check_range, checked_index_dtype
-from .inplace import update_inplace
+from .writes import update_inplace
 
 SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
 
@@ -76,6 +77,7 @@ def _shaped_like(out: Tensor, input: Tensor) -> Tensor:
     return out.reshape(()) if input._data.ndim == 0 else out
 
 
+@tensor_arguments
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``input`` with each ``src`` element added at its ``index`` along ``dim``."""
     x, index, src, d = _operands("scatter_add", input, dim, index, ensure_tensor(src, input.dtype))
@@ -94,6 +96,7 @@ class _NoDerivative(Function):
         raise RuntimeError("derivative for aten::scatter is not implemented")
 
 
+@tensor_arguments
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
     """``input`` with ``src`` (a tensor or a number; or ``value``) written at ``index``
     along ``dim``; where an index repeats, the last write wins.  ``reduce='add'`` or
@@ -127,6 +130,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
     return _shaped_like(combine(), input)
 
 
+@tensor_arguments
 def scatter_reduce(
     input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True
 ) -> Tensor:
@@ -177,6 +181,7 @@ def _divided_by_count(
     return P.div(total, count) if x.dtype.category == FLOAT else P.floor_divide(total, count)
 
 
+@tensor_arguments
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """``input`` (broadcast with ``mask``) with ``source``'s elements, taken in order,
     written where ``mask`` holds; gradients to both (``source``'s unused tail gets zeros)."""
@@ -204,6 +209,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     return P.where(mask, picked.reshape(shape), input)
 
 
+@tensor_arguments
 def scatter_(self: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
     def compute(old: Tensor) -> Tensor:
         return scatter(old, dim, index, src, value=value, reduce=reduce)
@@ -211,10 +217,12 @@ def scatter_(self: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
     return update_inplace(self, compute, src, name="scatter_")
 
 
+@tensor_arguments
 def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return update_inplace(self, lambda old: scatter_add(old, dim, index, src), src, name="scatter_add_")
 
 
+@tensor_arguments
 def scatter_reduce_(
     self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True
 ) -> Tensor:
@@ -224,6 +232,7 @@ def scatter_reduce_(
     return update_inplace(self, compute, src, name="scatter_reduce_")
 
 
+@tensor_arguments
 def masked_scatter_(self: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """In place: ``mask`` must broadcast to ``self``'s shape (``self`` cannot grow)."""
     mask = ensure_tensor(mask)
@@ -234,6 +243,3 @@ def masked_scatter_(self: Tensor, mask: Tensor, source: Tensor) -> Tensor:
             f"existing size of self {fmt(target)}"
         )
     return update_inplace(self, lambda old: masked_scatter(old, mask, source), source, name="masked_scatter_")
-
-
-check_tensor_arguments(globals())

@@ -8,14 +8,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._arguments import check_tensor_arguments
-from ..autograd.views import MULTI_OUTPUT_VIEW, forbid_inplace
+from .. import _tracing
+from .._arguments import tensor_arguments
 from ..dispatch import apply, cast
 from ..dtypes import promote_types, to_dtype
 from ..ops import OPS
-from ..ops.shapes import fmt, infer_reshape, normalize_dim
+from ..ops.shapes import broadcast_shapes, fmt, infer_reshape, normalize_dim
+from ..recording.views import MULTI_OUTPUT_VIEW, forbid_inplace
 from ..tensor import Tensor
 from .pointwise import ne, sub
+from .select import where
 
 
 def _sizes(args, op: str, argument: str) -> tuple:
@@ -28,6 +30,7 @@ def _sizes(args, op: str, argument: str) -> tuple:
     return tuple(int(s) for s in args)
 
 
+@tensor_arguments
 def reshape(input: Tensor, *shape) -> Tensor:
     """A view when the memory layout allows one, else a copy (as ``torch.reshape``)."""
     target = infer_reshape("reshape", input._data.shape, _sizes(shape, "reshape", "shape"))
@@ -36,6 +39,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
     return apply(OPS["reshape"], (input,), {"shape": target})
 
 
+@tensor_arguments
 def view(input: Tensor, *shape) -> Tensor:
     """A view with a new shape; RuntimeError if the strides do not allow one."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
@@ -54,7 +58,6 @@ def view(input: Tensor, *shape) -> Tensor:
 
 def _view_as_dtype(input: Tensor, dt) -> Tensor:
     """``view(dtype)``: the same bytes reinterpreted (not converted), sharing storage, as in PyTorch."""
-    from .. import _tracing
 
     _tracing.materialize(input, "view(dtype) (a bit reinterpretation)")
     try:
@@ -87,6 +90,7 @@ def _alias(input: Tensor) -> Tensor:
     return apply(OPS["reshape"], (input,), {"shape": input._data.shape})
 
 
+@tensor_arguments
 def detach(input: Tensor) -> Tensor:
     """The same storage and version counter, outside the autograd graph.
 
@@ -96,14 +100,17 @@ def detach(input: Tensor) -> Tensor:
     return apply(OPS["detach"], (input,))
 
 
+@tensor_arguments
 def view_as(input: Tensor, other: Tensor) -> Tensor:
     return view(input, other._data.shape)
 
 
+@tensor_arguments
 def reshape_as(input: Tensor, other: Tensor) -> Tensor:
     return reshape(input, other._data.shape)
 
 
+@tensor_arguments
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     shape = input._data.shape
     if not shape:
@@ -118,6 +125,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(input, shape[:s] + (middle,) + shape[e + 1 :])
 
 
+@tensor_arguments
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     shape = input._data.shape
     d = normalize_dim("unflatten", dim, len(shape))
@@ -125,6 +133,7 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     return view(input, shape[:d] + sizes + shape[d + 1 :])
 
 
+@tensor_arguments
 def squeeze(input: Tensor, dim=None) -> Tensor:
     shape = input._data.shape
     if dim is None:
@@ -138,12 +147,14 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     return reshape(input, tuple(s for i, s in enumerate(shape) if i not in dims))
 
 
+@tensor_arguments
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     shape = input._data.shape
     d = normalize_dim("unsqueeze", dim, len(shape) + 1)
     return reshape(input, shape[:d] + (1,) + shape[d:])
 
 
+@tensor_arguments
 def permute(input: Tensor, *dims) -> Tensor:
     dims = _sizes(dims, "permute", "dims")
     ndim = input._data.ndim
@@ -157,6 +168,7 @@ def permute(input: Tensor, *dims) -> Tensor:
     return apply(OPS["permute"], (input,), {"dims": dims})
 
 
+@tensor_arguments
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     ndim = input._data.ndim
     if ndim == 0:
@@ -171,6 +183,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
 swapaxes = swapdims = transpose
 
 
+@tensor_arguments
 def t(input: Tensor) -> Tensor:
     """Transpose a matrix (a 0-d or 1-d tensor is returned as is)."""
     if input._data.ndim > 2:
@@ -178,6 +191,7 @@ def t(input: Tensor) -> Tensor:
     return transpose(input, 0, 1) if input._data.ndim == 2 else _alias(input)
 
 
+@tensor_arguments
 def matrix_transpose(input: Tensor) -> Tensor:
     if input._data.ndim == 0:  # PyTorch: deprecated, the identity
         warnings.warn(
@@ -193,11 +207,13 @@ def matrix_transpose(input: Tensor) -> Tensor:
     return transpose(input, -2, -1)
 
 
+@tensor_arguments
 def full_transpose(input: Tensor) -> Tensor:
     """``Tensor.T``: all dims reversed."""
     return permute(input, tuple(reversed(range(input._data.ndim))))
 
 
+@tensor_arguments
 def movedim(input: Tensor, source, destination) -> Tensor:
     ndim = input._data.ndim
     src = [
@@ -214,6 +230,7 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     return permute(input, tuple(order))
 
 
+@tensor_arguments
 def expand(input: Tensor, *sizes) -> Tensor:
     sizes = _sizes(sizes, "expand", "size")
     shape = input._data.shape
@@ -224,21 +241,24 @@ def expand(input: Tensor, *sizes) -> Tensor:
     return apply(OPS["broadcast_to"], (input,), {"shape": target})
 
 
+@tensor_arguments
 def expand_as(input: Tensor, other: Tensor) -> Tensor:
     return expand(input, other._data.shape)
 
 
+@tensor_arguments
 def broadcast_to(input: Tensor, shape) -> Tensor:
     return expand(input, tuple(shape))
 
 
+@tensor_arguments
 def broadcast_tensors(*tensors: Tensor) -> tuple:
-    from ..ops.shapes import broadcast_shapes
 
     shape = broadcast_shapes("broadcast_tensors", *(t._data.shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
 
 
+@tensor_arguments
 def repeat(input: Tensor, *sizes) -> Tensor:
     """Tile ``input`` ``sizes`` times along each dim (as ``torch.Tensor.repeat``)."""
     reps = _sizes(sizes, "repeat", "repeats")
@@ -253,21 +273,25 @@ def repeat(input: Tensor, *sizes) -> Tensor:
     return reshape(x, tuple(r * s for r, s in zip(reps, shape)))
 
 
+@tensor_arguments
 def tile(input: Tensor, dims) -> Tensor:
     dims = tuple(dims)
     return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
 
 
+@tensor_arguments
 def contiguous(input: Tensor, memory_format=None) -> Tensor:
     if input._data.flags.c_contiguous:
         return input
     return apply(OPS["copy"], (input,))
 
 
+@tensor_arguments
 def clone(input: Tensor, memory_format=None) -> Tensor:
     return apply(OPS["copy"], (input,))
 
 
+@tensor_arguments
 def diff(
     input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None, append: Tensor | None = None
 ) -> Tensor:
@@ -287,6 +311,7 @@ def diff(
     return x
 
 
+@tensor_arguments
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     d = normalize_dim("narrow", dim, input._data.ndim)
     size = input._data.shape[d]
@@ -301,6 +326,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     return _slice_dim(input, d, start, start + length)
 
 
+@tensor_arguments
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """``input`` indexed by ``index`` along ``dim`` (a view with that dim removed)."""
     d = normalize_dim("select", dim, input._data.ndim)
@@ -322,6 +348,7 @@ def _slice_dim(input: Tensor, d: int, start: int, stop: int) -> Tensor:
     return apply(OPS["slice"], (input,), {"index": index})
 
 
+@tensor_arguments
 def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Views of consecutive pieces along ``dim``, which (as PyTorch's) may not be written in place
     under autograd."""
@@ -353,6 +380,7 @@ def _split(input: Tensor, split_size_or_sections, dim: int) -> tuple:
     return tuple(_slice_dim(input, d, a, b) for a, b in bounds)
 
 
+@tensor_arguments
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
@@ -363,6 +391,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     return split(input, -(-size // chunks), d)
 
 
+@tensor_arguments
 def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
     d = normalize_dim("tensor_split", dim, input._data.ndim)
     size = input._data.shape[d]
@@ -371,6 +400,7 @@ def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
     return _split(input, sizes, d)  # views PyTorch lets users write in place
 
 
+@tensor_arguments
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     d = normalize_dim("unbind", dim, input._data.ndim)
     index_prefix = (slice(None),) * d
@@ -381,6 +411,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
     return pieces
 
 
+@tensor_arguments
 def cat(tensors: Sequence[Tensor], dim: int = 0, *, out=None) -> Tensor:
     """Concatenate along ``dim`` (promoting dtypes; empty 1-d tensors are skipped, as in PyTorch)."""
     tensors = [t for t in tensors]
@@ -415,6 +446,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, out=None) -> Tensor:
 concat = concatenate = cat
 
 
+@tensor_arguments
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
@@ -430,15 +462,18 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return cat([unsqueeze(t, d) for t in tensors], d)
 
 
+@tensor_arguments
 def hstack(tensors: Sequence[Tensor]) -> Tensor:
     tensors = list(tensors)
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
+@tensor_arguments
 def vstack(tensors: Sequence[Tensor]) -> Tensor:
     return cat([t if t._data.ndim >= 2 else reshape(t, (1, -1)) for t in tensors], 0)
 
 
+@tensor_arguments
 def flip(input: Tensor, dims) -> Tensor:
     dims = tuple(
         normalize_dim("flip", d, input._data.ndim) for d in ((dims,) if isinstance(dims, int) else dims)
@@ -450,6 +485,7 @@ def flip(input: Tensor, dims) -> Tensor:
     return apply(OPS["flip"], (input,), {"dims": dims})
 
 
+@tensor_arguments
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
     if dims is None:
         return reshape(roll(flatten(input), shifts, 0), input._data.shape)
@@ -471,6 +507,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     return x
 
 
+@tensor_arguments
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last dims: ``pad`` lists (left, right) pairs from the last dim backwards."""
     if mode != "constant":
@@ -497,7 +534,6 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 
 
 def _triangle(input: Tensor, diagonal: int, upper: bool) -> Tensor:
-    from .pointwise import where
 
     rows, cols = input._data.shape[-2:]
     r = np.arange(rows)[:, None]
@@ -507,11 +543,13 @@ def _triangle(input: Tensor, diagonal: int, upper: bool) -> Tensor:
     return where(Tensor._wrap(keep), input, zero)
 
 
+@tensor_arguments
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     _check_matrices("tril", input)
     return _triangle(input, diagonal, upper=False)
 
 
+@tensor_arguments
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     _check_matrices("triu", input)
     return _triangle(input, diagonal, upper=True)
@@ -522,6 +560,3 @@ def _check_matrices(name: str, input: Tensor) -> None:
         raise RuntimeError(
             f"{name}: input tensor must have at least 2 dimensions, got shape {list(input.shape)}"
         )
-
-
-check_tensor_arguments(globals())

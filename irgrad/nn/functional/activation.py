@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Callable
 
-from ..._arguments import check_tensor_arguments
+from ..._arguments import tensor_arguments
 from ...tensor import Tensor
 from ...tensor_ops import reduce as R
 from ...tensor_ops.inplace import update_inplace
@@ -58,11 +58,13 @@ def _maybe_inplace(input: Tensor, inplace: bool, fn: Callable[[Tensor], Tensor],
     return fn(input)
 
 
+@tensor_arguments
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(x, 0)`` (gradient 0 at 0)."""
     return _maybe_inplace(input, inplace, Tensor.relu, "relu_")
 
 
+@tensor_arguments
 def relu_(input: Tensor) -> Tensor:
     return relu(input, inplace=True)
 
@@ -72,6 +74,7 @@ def _hardtanh(x: Tensor, min_val: float, max_val: float) -> Tensor:
     return where(x <= min_val, min_val, where(x >= max_val, max_val, x))
 
 
+@tensor_arguments
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """``clamp(x, min_val, max_val)`` with no gradient at or beyond the bounds."""
     if min_val > max_val:
@@ -79,20 +82,24 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     return _maybe_inplace(input, inplace, lambda x: _hardtanh(x, min_val, max_val), "hardtanh_")
 
 
+@tensor_arguments
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
+@tensor_arguments
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """``min(max(x, 0), 6)``."""
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
+@tensor_arguments
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``negative_slope * x``."""
     return _maybe_inplace(input, inplace, lambda x: where(x > 0, x, x * negative_slope), "leaky_relu_")
 
 
+@tensor_arguments
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     return leaky_relu(input, negative_slope, inplace=True)
 
@@ -101,6 +108,7 @@ _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
+@tensor_arguments
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """``x * Phi(x)`` (exact, via erf) or its tanh approximation (``approximate='tanh'``)."""
     if approximate == "none":
@@ -111,6 +119,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
 
 
+@tensor_arguments
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)``."""
     return _maybe_inplace(input, inplace, lambda x: x * x.sigmoid(), "silu_")
@@ -123,15 +132,18 @@ def _softplus_stable(x: Tensor) -> Tensor:
     return x.relu() + neg_abs.exp().log1p()
 
 
+@tensor_arguments
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * tanh(softplus(x))``."""
     return _maybe_inplace(input, inplace, lambda x: x * _softplus_stable(x).tanh(), "mish_")
 
 
+@tensor_arguments
 def sigmoid(input: Tensor) -> Tensor:
     return input.sigmoid()
 
 
+@tensor_arguments
 def tanh(input: Tensor) -> Tensor:
     return input.tanh()
 
@@ -146,16 +158,19 @@ def _softmax_dim(name: str, input: Tensor, dim: int | None, stacklevel: int) -> 
     return 0 if input.dim() in (0, 1, 3) else 1
 
 
+@tensor_arguments
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``, computed stably."""
     return R.softmax(input, _softmax_dim("softmax", input, dim, _stacklevel), dtype=dtype)
 
 
+@tensor_arguments
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``."""
     return R.log_softmax(input, _softmax_dim("log_softmax", input, dim, _stacklevel), dtype=dtype)
 
 
+@tensor_arguments
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``softmax(-x)``."""
     return R.softmax(-input, _softmax_dim("softmin", input, dim, _stacklevel), dtype=dtype)
@@ -171,11 +186,13 @@ def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) 
     return out * scale if scale != 1.0 else out
 
 
+@tensor_arguments
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``alpha * (exp(x) - 1)``."""
     return _maybe_inplace(input, inplace, lambda x: _elu(x, alpha), "elu_")
 
 
+@tensor_arguments
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     return elu(input, alpha, inplace=True)
 
@@ -184,16 +201,19 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@tensor_arguments
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """``scale * elu(x, alpha)`` with the self-normalising constants."""
     return _maybe_inplace(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE), "selu_")
 
 
+@tensor_arguments
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for x > 0, else ``alpha * (exp(x / alpha) - 1)``."""
     return _maybe_inplace(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0 / alpha), "celu_")
 
 
+@tensor_arguments
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``."""
     scaled = input * beta if beta != 1 else input
@@ -212,6 +232,7 @@ def _hardsigmoid(x: Tensor) -> Tensor:
     return where((x > -3.0) & (x < 3.0), line, line.detach().clamp(0.0, 1.0))
 
 
+@tensor_arguments
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """``relu6(x + 3) / 6``."""
     return _maybe_inplace(input, inplace, _hardsigmoid, "hardsigmoid_")
@@ -226,31 +247,37 @@ def _hardswish(x: Tensor) -> Tensor:
     return where(x <= -3.0, clamped, where(inside, xs * (xs + 3.0) / 6.0, x))
 
 
+@tensor_arguments
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * relu6(x + 3) / 6``."""
     return _maybe_inplace(input, inplace, _hardswish, "hardswish_")
 
 
+@tensor_arguments
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x))`` = ``-softplus(-x)``, stable for large |x| (0 at inf)."""
     return -_softplus_stable(-input)
 
 
+@tensor_arguments
 def softsign(input: Tensor) -> Tensor:
     """``x / (1 + |x|)``."""
     return input / (input.abs() + 1.0)
 
 
+@tensor_arguments
 def tanhshrink(input: Tensor) -> Tensor:
     """``x - tanh(x)``."""
     return input - input.tanh()
 
 
+@tensor_arguments
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """``value`` where x <= threshold, else ``x`` (NaN included)."""
     return _maybe_inplace(input, inplace, lambda x: where(x <= threshold, value, x), "threshold_")
 
 
+@tensor_arguments
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """``a * sigmoid(b)`` where a, b are the halves of ``input`` along ``dim``."""
     if input.shape[dim] % 2 != 0:
@@ -261,6 +288,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return a * b.sigmoid()
 
 
+@tensor_arguments
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` for x > 0, else ``weight * x`` with one weight per channel (dim 1) or one shared."""
     w = weight
@@ -269,16 +297,15 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return where(input > 0, input, input * w)
 
 
+@tensor_arguments
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """0 where -lambd <= x <= lambd, else ``x`` (NaN included)."""
     return where((input >= -lambd) & (input <= lambd), 0.0, input)
 
 
+@tensor_arguments
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """``x * 0`` (a zero with x's sign, as torch) where -lambd <= x <= lambd, else ``x - lambd`` above
     it and ``x + lambd`` below (NaN stays NaN)."""
     inside = (input >= -lambd) & (input <= lambd)
     return where(inside, input * 0.0, where(input > 0, input - lambd, input + lambd))
-
-
-check_tensor_arguments(globals())

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ..._arguments import check_tensor_arguments
+from ..._arguments import tensor_arguments
 from ...creation import zeros, zeros_like
 from ...dtypes import bool_, dtype
 from ...tensor import Tensor
@@ -37,6 +37,7 @@ def _safe_softmax(scores: Tensor) -> Tensor:
     return where(dead, 0.0, softmax(where(dead, 0.0, scores), -1))
 
 
+@tensor_arguments
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -189,6 +190,7 @@ def _heads(x: Tensor, batch_heads: int, head_dim: int) -> Tensor:
     return transpose(reshape(x, (x.shape[0], batch_heads, head_dim)), 0, 1)
 
 
+@tensor_arguments
 def multi_head_attention_forward(
     query: Tensor,
     key: Tensor,
@@ -378,6 +380,3 @@ def _static(t: Tensor, name: str, batch_heads: int, head_dim: int) -> Tensor:
     if t.shape[2] != head_dim:
         raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got {t.shape[2]}")
     return t
-
-
-check_tensor_arguments(globals())

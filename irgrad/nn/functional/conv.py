@@ -22,17 +22,18 @@ import math
 
 import numpy as np
 
-from ..._arguments import check_tensor_arguments
-from ...autograd.grad_mode import no_grad
+from ..._arguments import tensor_arguments
 from ...dispatch import apply
 from ...ops import OPS
 from ...ops.conv import out_size
 from ...ops.shapes import fmt
+from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from ...tensor_ops import pointwise as P
 from ...tensor_ops import reduce as R
 from ...tensor_ops.linalg import matmul
 from ...tensor_ops.shape import pad as _pad
+from ...tensor_ops.shape import stack
 from .resample import adaptive_average
 
 __all__ = [
@@ -133,6 +134,7 @@ def _check_channels(name: str, input: Tensor, weight: Tensor, groups: int) -> No
         )
 
 
+@tensor_arguments
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -166,6 +168,7 @@ def conv2d(
     return out.squeeze(0) if unbatched else out
 
 
+@tensor_arguments
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -216,6 +219,7 @@ def _check_conv1d(input: Tensor, weight: Tensor, padding, dilation, groups: int)
         )
 
 
+@tensor_arguments
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,
@@ -255,6 +259,7 @@ def conv_transpose2d(
     return out.squeeze(0) if unbatched else out
 
 
+@tensor_arguments
 def conv_transpose1d(
     input: Tensor,
     weight: Tensor,
@@ -327,6 +332,7 @@ def _windows(x: Tensor, kernel, stride, dilation) -> tuple[Tensor, int, int]:
     return cols.reshape(n, c, kernel[0] * kernel[1], oh, ow), oh, ow
 
 
+@tensor_arguments
 def max_pool2d(
     input: Tensor,
     kernel_size,
@@ -365,6 +371,7 @@ def _flat_indices(best: np.ndarray, kernel, stride, dilation, pads, size) -> np.
     return (rows * size[1] + cols).astype(np.int64)
 
 
+@tensor_arguments
 def avg_pool2d(
     input: Tensor,
     kernel_size,
@@ -409,6 +416,7 @@ def _pool_counts(size, kernel, stride, pads, count_include_pad: bool) -> np.ndar
     return np.outer(counts[0], counts[1])
 
 
+@tensor_arguments
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average over adaptive windows so the output is ``output_size`` (None keeps a dim)."""
     x, unbatched = _as_batched_image(input, "adaptive_avg_pool2d")
@@ -426,6 +434,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     return out.squeeze(0) if unbatched else out
 
 
+@tensor_arguments
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max over adaptive windows (each output cell pooled separately)."""
     x, unbatched = _as_batched_image(input, "adaptive_max_pool2d")
@@ -434,7 +443,6 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
     if return_indices:
         raise NotImplementedError("adaptive_max_pool2d: return_indices is not supported")
-    from ...tensor_ops.shape import stack
 
     rows = []
     for i in range(oh):
@@ -469,6 +477,7 @@ def _pool1d(fn, input: Tensor, kernel_size, stride, padding, **kw):
     return out.squeeze(0) if unbatched else out
 
 
+@tensor_arguments
 def max_pool1d(
     input: Tensor,
     kernel_size,
@@ -490,6 +499,7 @@ def max_pool1d(
     )
 
 
+@tensor_arguments
 def avg_pool1d(
     input: Tensor,
     kernel_size,
@@ -509,6 +519,7 @@ def avg_pool1d(
     )
 
 
+@tensor_arguments
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     unbatched = input._data.ndim == 2
     x = input.unsqueeze(0) if unbatched else input
@@ -517,6 +528,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     return out.squeeze(0) if unbatched else out
 
 
+@tensor_arguments
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sliding local blocks as columns, (N, C*kh*kw, L) (``nn.functional.unfold``); an
     unbatched (C, H, W) input gives (C*kh*kw, L)."""
@@ -527,6 +539,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     return cols.squeeze(0) if unbatched else cols
 
 
+@tensor_arguments
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sum columns back into an image (``nn.functional.fold``), the adjoint of unfold; an
     unbatched (C*kh*kw, L) input gives (C, H, W)."""
@@ -544,6 +557,3 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     shape = (n, c, oh + 2 * ph, ow + 2 * pw)
     image = _col2im(input, shape, kernel, stride, dilation)
     return image[:, :, ph : ph + oh, pw : pw + ow]
-
-
-check_tensor_arguments(globals())

@@ -9,7 +9,7 @@ with PyTorch's message, so a script behaves the same on both.
 
 from __future__ import annotations
 
-from ...autograd.grad_mode import STATE
+from ...recording.grad_mode import STATE
 from ...tensor import Tensor
 
 

@@ -12,11 +12,11 @@ import warnings
 import numpy as np
 
 from ... import _tracing
-from ..._arguments import check_tensor_arguments
-from ...autograd.grad_mode import no_grad
+from ..._arguments import tensor_arguments
 from ...dispatch import apply, cast
 from ...dtypes import FLOAT, float64, int64
 from ...ops import OPS
+from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from ...tensor_ops.pointwise import where
 from .differentiability import reject_grad
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 
+@tensor_arguments
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` (weight has shape (out, in)).
 
@@ -65,6 +66,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+@tensor_arguments
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y_k = x1 @ W[k] @ x2 + b_k`` with weight (out, in1, in2) over any leading dims."""
     out_f, in1, in2 = weight.shape
@@ -100,6 +102,7 @@ def _apply_mask(input: Tensor, mask_shape: tuple, p: float, inplace: bool) -> Te
     return input.mul_(mask_t) if inplace else input * mask_t
 
 
+@tensor_arguments
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity unless training)."""
     _check_p(p)
@@ -136,6 +139,7 @@ def _feature_dropout(
     return _apply_mask(input, mask_shape, p, inplace)
 
 
+@tensor_arguments
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r): sub-pixel convolution's rearrangement."""
     r = int(upscale_factor)
@@ -152,6 +156,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     return x.reshape(*batch, c // (r * r), h * r, w * r)
 
 
+@tensor_arguments
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """(*, C, H*r, W*r) -> (*, C*r*r, H, W): pixel_shuffle's inverse."""
     r = int(downscale_factor)
@@ -167,21 +172,25 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     return x.reshape(*batch, c * r * r, h // r, w // r)
 
 
+@tensor_arguments
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of (N, C, L) or (C, L) input."""
     return _feature_dropout("dropout1d", input, p, training, inplace, 1)
 
 
+@tensor_arguments
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of (N, C, H, W) or (C, H, W) input."""
     return _feature_dropout("dropout2d", input, p, training, inplace, 2)
 
 
+@tensor_arguments
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input."""
     return _feature_dropout("dropout3d", input, p, training, inplace, 3)
 
 
+@tensor_arguments
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """Dropout that keeps SELU's self-normalising mean and variance (dropped units go to -alpha')."""
     _check_p(p)
@@ -201,6 +210,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     return input * scale + shift
 
 
+@tensor_arguments
 def embedding(
     input: Tensor,
     weight: Tensor,
@@ -267,6 +277,7 @@ def _normalized_dims(name: str, input: Tensor, normalized_shape) -> tuple[int, .
     return tuple(range(input.ndim - n, input.ndim))
 
 
+@tensor_arguments
 def layer_norm(
     input: Tensor,
     normalized_shape,
@@ -286,6 +297,7 @@ def layer_norm(
     return out
 
 
+@tensor_arguments
 def rms_norm(
     input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None
 ) -> Tensor:
@@ -301,6 +313,7 @@ def _channel_shape(input: Tensor) -> tuple[int, ...]:
     return (1, input.shape[1]) + (1,) * (input.ndim - 2)
 
 
+@tensor_arguments
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -368,6 +381,7 @@ def batch_norm(
     return input * scale.reshape(cshape) + shift.reshape(cshape)
 
 
+@tensor_arguments
 def instance_norm(
     input: Tensor,
     running_mean: Tensor | None = None,
@@ -413,6 +427,7 @@ def instance_norm(
     return out
 
 
+@tensor_arguments
 def group_norm(
     input: Tensor,
     num_groups: int,
@@ -447,6 +462,7 @@ def _safe_norm(x: Tensor, dim: int) -> Tensor:
     return (x * x).sum(dim, keepdim=True).clamp_min(tiny).sqrt()
 
 
+@tensor_arguments
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """``input / max(||input||_p, eps)`` along ``dim``."""
     if p == 2:
@@ -456,6 +472,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     return input / norm.clamp_min(eps)
 
 
+@tensor_arguments
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """``sum(x1/max(||x1||, eps) * x2/max(||x2||, eps))`` along ``dim`` (PyTorch's formula)."""
     n1 = _safe_norm(x1, dim)
@@ -467,12 +484,10 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return ((x1 / (n1 + fix1)) * (x2 / (n2 + fix2))).sum(dim)
 
 
+@tensor_arguments
 def pairwise_distance(
     x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
 ) -> Tensor:
     """``||x1 - x2 + eps||_p`` along the last dim."""
     diff = x1 - x2 + eps
     return diff.norm(p, -1, keepdim=keepdim)
-
-
-check_tensor_arguments(globals())

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ..._arguments import check_tensor_arguments
+from ..._arguments import tensor_arguments
 from ...dispatch import apply
 from ...dtypes import FLOAT
 from ...ops import OPS
@@ -100,6 +100,7 @@ def _warn_size(name: str, input: Tensor, target: Tensor) -> None:
         )
 
 
+@tensor_arguments
 def mse_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
@@ -111,6 +112,7 @@ def mse_loss(
     return _reduce(diff * diff, reduction)
 
 
+@tensor_arguments
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``|input - target|``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -119,6 +121,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
     return _reduce((input - target).abs(), reduction)
 
 
+@tensor_arguments
 def smooth_l1_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0
 ) -> Tensor:
@@ -138,6 +141,7 @@ def smooth_l1_loss(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
     _check_reduction(reduction)
@@ -224,6 +228,7 @@ def _nll_from_logp(
     return -total / coef.sum()  # 0/0 gives nan when every target is ignored, as in PyTorch
 
 
+@tensor_arguments
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -263,6 +268,7 @@ def _class_broadcast(weight: Tensor, input: Tensor) -> Tensor:
     return weight.reshape(shape)
 
 
+@tensor_arguments
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -328,6 +334,7 @@ def _cross_entropy_probs(
     return -prod.sum() / count if count else prod.sum() * float("nan")
 
 
+@tensor_arguments
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -367,6 +374,7 @@ def _clamped_log(x: Tensor) -> Tensor:
     return where(ok, where(ok, x, 1.0).log(), -100.0)
 
 
+@tensor_arguments
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -394,6 +402,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -422,6 +431,7 @@ def kl_div(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def soft_margin_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
@@ -431,6 +441,7 @@ def soft_margin_loss(
     return _reduce(_softplus_stable(-(input * target)), reduction)
 
 
+@tensor_arguments
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,
@@ -446,6 +457,7 @@ def margin_ranking_loss(
     return _reduce((-(target * (input1 - input2)) + margin).clamp_min(0.0), reduction)
 
 
+@tensor_arguments
 def cosine_embedding_loss(
     input1: Tensor,
     input2: Tensor,
@@ -465,6 +477,7 @@ def cosine_embedding_loss(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def poisson_nll_loss(
     input: Tensor,
     target: Tensor,
@@ -488,6 +501,7 @@ def poisson_nll_loss(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def hinge_embedding_loss(
     input: Tensor,
     target: Tensor,
@@ -504,6 +518,7 @@ def hinge_embedding_loss(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def gaussian_nll_loss(
     input: Tensor,
     target: Tensor,
@@ -535,6 +550,7 @@ def gaussian_nll_loss(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def multi_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -567,6 +583,7 @@ def multi_margin_loss(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def multilabel_soft_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -585,6 +602,7 @@ def multilabel_soft_margin_loss(
     return _reduce(loss, reduction)
 
 
+@tensor_arguments
 def triplet_margin_loss(
     anchor: Tensor,
     positive: Tensor,
@@ -606,6 +624,3 @@ def triplet_margin_loss(
     if swap:
         to_negative = to_negative.minimum(pairwise_distance(positive, negative, p, eps))
     return _reduce((margin + to_positive - to_negative).clamp_min(0.0), reduction)
-
-
-check_tensor_arguments(globals())

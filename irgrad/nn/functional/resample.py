@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ..._arguments import check_tensor_arguments
+from ..._arguments import tensor_arguments
 from ...dispatch import cast
 from ...dtypes import float32
 from ...tensor import Tensor
@@ -33,6 +33,7 @@ _DIM_NAMES = {1: "W", 2: "HW", 3: "DHW"}
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
 
 
+@tensor_arguments
 def interpolate(
     input: Tensor,
     size=None,
@@ -238,6 +239,7 @@ def _weighted_sum(x: Tensor, dim: int, taps: tables.Taps) -> Tensor:
     return total
 
 
+@tensor_arguments
 def adaptive_average(x: Tensor, dim: int, n_out: int) -> Tensor:
     """Adaptive average pooling along ``dim`` to ``n_out`` windows (separable, so pooling
     over several dims is this per dim): equal windows as a reshape and a mean; otherwise
@@ -270,6 +272,7 @@ def _deprecated(name: str) -> None:
     )
 
 
+@tensor_arguments
 def upsample(
     input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None
 ) -> Tensor:
@@ -278,16 +281,15 @@ def upsample(
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
+@tensor_arguments
 def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
     """Deprecated: ``interpolate(..., mode='nearest')`` (warns)."""
     _deprecated("upsample_nearest")
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
+@tensor_arguments
 def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
     """Deprecated: ``interpolate(..., mode='bilinear', align_corners=True)`` (warns)."""
     _deprecated("upsample_bilinear")
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
-
-
-check_tensor_arguments(globals())

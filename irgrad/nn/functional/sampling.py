@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from ..._arguments import check_tensor_arguments
+from ..._arguments import tensor_arguments
 from ...creation import zeros_like
 from ...dispatch import cast
 from ...dtypes import int64
@@ -40,6 +40,7 @@ _ALIGN_WARNING = (
 )
 
 
+@tensor_arguments
 def grid_sample(
     input: Tensor,
     grid: Tensor,
@@ -239,6 +240,7 @@ def _linspace_from_minus_one(steps: int, align_corners: bool, dt: np.dtype) -> n
     return values
 
 
+@tensor_arguments
 def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
     """The sampling grid (N, [D,] H, W, 2 or 3) of the affine maps ``theta`` (N, 2, 3) or
     (N, 3, 4) over an output of ``size`` (N, C, [D,] H, W): ``grid = base @ theta^T`` with
@@ -283,6 +285,3 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     base = Tensor._wrap(np.stack(columns, axis=-1).reshape(1, -1, spatial + 1))
     grid = base.expand(n, base.shape[1], spatial + 1).bmm(theta.transpose(1, 2))
     return grid.reshape((n,) + extents + (spatial,))
-
-
-check_tensor_arguments(globals())

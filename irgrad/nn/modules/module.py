@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ...autograd.grad_mode import no_grad
 from ...dtypes import to_dtype
+from ...recording.grad_mode import no_grad
 from ...tensor import Tensor, to_target
 from ..parameter import Buffer, Parameter
 
@@ -127,11 +127,8 @@ class Module:
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
-    def compile(self, *args: Any, **kwargs: Any) -> None:
-        """Compile this module's calls in place (``irgrad.compile``'s arguments), as PyTorch 2.2+."""
-        from ...compile import compile as compile_fn
-
-        object.__setattr__(self, "_compiled_call", compile_fn(self, *args, **kwargs)._compiled)
+    # ``Module.compile`` (PyTorch 2.2+) is irgrad.compile applied in place; it is attached
+    # by :mod:`irgrad.compile`, the layer above this one.
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
         for hook_id, hook in list(self._forward_pre_hooks.items()):

@@ -23,15 +23,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...autograd.grad_mode import is_grad_enabled
 from ...creation import empty, zeros
 from ...dispatch import apply
 from ...ops import OPS
+from ...recording.grad_mode import is_grad_enabled
 from ...tensor import Tensor
 from ...tensor_ops.linalg import matmul
 from ...tensor_ops.pointwise import add, relu, sigmoid, tanh, where
 from ...tensor_ops.shape import cat, narrow, reshape, stack, transpose, unbind
 from .. import init
+from ..functional.layers import dropout
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, packed_to_padded, padded_to_packed, step_mask
 from .module import Module
@@ -308,9 +309,7 @@ class RNNBase(Module):
                     store.append(s)
             x = outs[0] if directions == 1 else cat(outs, 2)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                from .. import functional as F
-
-                x = F.dropout(x, self.dropout, training=True)
+                x = dropout(x, self.dropout, training=True)
         return x, tuple(stack(s, 0) for s in finals)
 
     def _layer_weights(self, k: int) -> _Weights:

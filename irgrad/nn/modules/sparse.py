@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...autograd.grad_mode import no_grad
 from ...creation import empty
+from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init

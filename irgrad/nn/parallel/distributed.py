@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...distributed import ReduceOp, all_reduce, broadcast, get_world_size
+from ...recording.grad_mode import is_grad_enabled, no_grad
 from ...tensor import Tensor
 from ...utils.pytree import flatten
 from ..modules.module import Module

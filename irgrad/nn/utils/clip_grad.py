@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from ...autograd.grad_mode import no_grad
 from ...creation import tensor, zeros
 from ...dtypes import float64
+from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from ...tensor_ops.shape import stack
 

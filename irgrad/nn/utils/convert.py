@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ...tensor import Tensor
+from ...tensor_ops.shape import cat
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated (differentiable)."""
-    from ...tensor_ops.shape import cat
 
     return cat([p.reshape(-1) for p in parameters])
 

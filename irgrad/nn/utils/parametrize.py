@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from copy import deepcopy
 
 from ... import _tracing
-from ...autograd.grad_mode import no_grad
+from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from ..modules.container import ModuleDict, ModuleList
 from ..modules.module import Module

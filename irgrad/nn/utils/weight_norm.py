@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ...autograd.grad_mode import no_grad
+from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from ..modules.module import Module
 from ..parameter import Parameter

@@ -36,9 +36,8 @@ def register(family: str, weight: float = 1.0) -> Callable:
 
 
 def catalog() -> list[OpGen]:
-    """Every registered generator (importing the family modules on first use)."""
-    from . import ops_index, ops_inplace, ops_nn, ops_pointwise, ops_python, ops_reduce, ops_shape  # noqa: F401
-
+    """Every registered generator (the family modules register theirs when
+    :mod:`.generate`, the catalog's user, imports them)."""
     return _CATALOG
 
 

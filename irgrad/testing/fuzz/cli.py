@@ -17,6 +17,7 @@ from .regression import regression_name, regression_test, write
 from .report import Report, Shrunk
 from .runner import MODES, available_backends, build_cases, run_case
 from .shrink import shrink
+from .stateful import generate_stateful, stateful_cases
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -79,8 +80,6 @@ def run_program(index: int, args, modes: list[str], backends: list[str], report:
         for case in build_cases(gen, index, args.seed, straight, backends):
             report.record(case, run_case(case))
     if "state" in modes:
-        from .stateful import generate_stateful, stateful_cases
-
         program, calls = generate_stateful(np.random.SeedSequence([args.seed, index, 1]), args.max_ops)
         report.programs += 1
         report.statements += len(program.body.stmts)

@@ -24,6 +24,7 @@ import numpy as np
 
 import irgrad
 
+from ..differential import arguments
 from .program import HEADER, Input, Program, Stmt, draw_values, input_prefix, torch_source
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -289,7 +290,7 @@ class Gen:
             return
         self.torch_checked[key] += 1
         try:
-            import torch
+            import torch  # deferred: PyTorch is an optional oracle, and heavy to import
         except ImportError:
             return
         del torch
@@ -318,9 +319,7 @@ def _valid_result(value, scalar: bool) -> bool:
 
 def run_in_torch(program: Program, arrays: list[np.ndarray], grad: bool) -> BaseException | None:
     """Run a program in PyTorch (the same source, ``torch`` being PyTorch); the exception or None."""
-    import torch
-
-    from ..differential import arguments
+    import torch  # deferred: PyTorch is an optional oracle, and heavy to import
 
     ns: dict = {}
     try:

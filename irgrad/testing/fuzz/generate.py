@@ -14,6 +14,8 @@ import numpy as np
 
 import irgrad
 
+from ..differential import _load, _loss_weights, _weighted_sum, arguments
+from . import ops_index, ops_inplace, ops_nn, ops_pointwise, ops_python, ops_reduce, ops_shape  # noqa: F401  (registers them)
 from .catalog import catalog, choose
 from .context import EagerCrash, Gen
 from .program import Program, draw_values
@@ -116,7 +118,6 @@ def _call_values(g: Gen, program: Program, rng: np.random.Generator, b3: int) ->
 
 def _backward_works(program: Program, values: dict) -> bool:
     """Whether eager autograd runs backward through the program (on the first call's values)."""
-    from ..differential import _load, _loss_weights, _weighted_sum, arguments
 
     try:
         f = _load(program.source(), {}, "check")["f"]

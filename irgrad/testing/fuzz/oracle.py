@@ -16,7 +16,7 @@ import irgrad
 
 from ..compare import Mismatch, assert_same_array
 from ..differential import _load, _loss_weights, arguments
-from .context import EagerCrash
+from .context import EagerCrash, run_in_torch
 from .program import torch_source
 from .runner import Case, Outcome
 
@@ -26,7 +26,7 @@ def torch_verdict(case: Case) -> str:
     if hasattr(case.program, "regression_body"):
         return ""
     try:
-        import torch
+        import torch  # deferred: PyTorch is an optional oracle, and heavy to import
     except ImportError:
         return "PyTorch is not installed: no third opinion"
     source = case.program.source()
@@ -127,8 +127,6 @@ def check_eager(case: Case) -> Outcome:
             with irgrad.set_grad_enabled(case.train):
                 fn(*arguments(arrays, case.train))
     except Exception as error:
-        from .context import run_in_torch
-
         if run_in_torch(case.program, arrays, case.train) is not None:
             return Outcome("invalid", "PyTorch raises too")
         return Outcome("eager-crash", type(error).__name__, f"{type(error).__name__}: {error}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -91,7 +92,6 @@ def available_backends() -> list[str]:
     The list of names comes from the compile module when it publishes one; ``eager``
     is not a compiled backend and is left out.
     """
-    import sys
 
     names = getattr(sys.modules.get("irgrad.compile"), "BACKENDS", ("llvm", "numpy"))
     found = []

@@ -29,6 +29,7 @@ import numpy as np
 import irgrad
 
 from ..differential import arguments
+from .context import Gen
 from .program import Input, Program, Stmt, input_prefix
 from .runner import Case, Outcome, run_case
 
@@ -324,7 +325,6 @@ def observe(case: Case, upto: int | None = None) -> list[dict] | None:
     Statements run one by one as the function would run them (same grad mode,
     same seed); ``upto`` stops before statement ``upto``.
     """
-    from .context import Gen
 
     p = body(case)
     stmts = p.stmts if upto is None else p.stmts[:upto]

@@ -20,14 +20,16 @@ can change (``observe()``):
 from __future__ import annotations
 
 import re
+import warnings
 import zlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..differential import arguments, check_stateful
+from ..differential import _load, arguments, check_stateful
 from .generate import generate
 from .program import HEADER, Input, Program, Stmt, draw_values
+from .regression import array_literal
 from .runner import Case, Outcome, classify, fell_back
 
 CALLS = 4
@@ -205,7 +207,6 @@ class StatefulProgram:
 
     # --- running --------------------------------------------------------------------------------
     def run(self, case: Case) -> Outcome:
-        import warnings
 
         calls = [[call[i.name] for i in self.params()] for call in case.calls]
         with warnings.catch_warnings(record=True) as caught:
@@ -219,7 +220,6 @@ class StatefulProgram:
         return Outcome("ok", fell_back=fell_back(compiled))
 
     def regression_body(self, case: Case, name: str) -> str:
-        from .regression import array_literal
 
         params = [i.name for i in self.params()]
         data = "{" + ", ".join(f"{k!r}: {array_literal(v)}" for k, v in self.data.items()) + "}"
@@ -439,8 +439,6 @@ def _valid_or_simpler(
 
 
 def _eager_runs(program: StatefulProgram, calls: list) -> bool:
-
-    from ..differential import _load
 
     try:
         ns = _load(program.source(), program.data, "check")

@@ -1,17 +1,11 @@
-"""Autograd for views: keeping a view's history right when its storage is written in place.
+"""View records: what a view remembers of its base, so its history can be kept right.
 
 A view (``reshape``, ``permute``, ``broadcast_to``, ``slice`` or ``detach`` that shares
-memory) remembers its root base and the chain of view ops that leads from it.  Two
-things follow, as in PyTorch:
-
-* **Stale views.** After an in-place write to the storage (through the base or any
-  other view), a view's recorded history describes the old values.  The storage's
-  version counter tells; :func:`refresh_view` then replays the chain on the base,
-  so the view's ``grad_fn`` derives from the base's current history.
-* **In-place ops on a view** (PyTorch's ``CopySlices``): the base's new value is its
-  old value with the view's elements replaced by the op's result.  :func:`scatter_into_base`
-  builds that as ops, using :func:`view_positions`, the index of every view element in
-  the base, found by replaying the chain on an index array.
+memory) remembers its root base and the chain of view ops that leads from it, with
+the storage's version when that history was derived (``Tensor._view``).  Replaying
+the chain, for a stale view or for an in-place op on a view, runs ops, so it sits
+above dispatch in :mod:`irgrad.view_replay`; :func:`view_positions` only evaluates
+the chain's kernels on an index array.
 
 Views the chain cannot describe (``view(dtype)`` reinterprets bits) are *opaque*:
 they keep their history, and in-place ops on them under autograd raise.
@@ -21,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _tracing
-from .grad_mode import STATE, enable_grad
+from .grad_mode import STATE
 
 MULTI_OUTPUT_VIEW = (
     "Output {index} of {function} is a view and is being modified inplace. This view is the output "
@@ -74,32 +67,6 @@ def inplace_forbidden(view) -> str | None:
     return record[2]
 
 
-def refresh_view(t) -> None:
-    """Re-derive a view's history from its base if the storage was written since it was derived."""
-    view = t._view
-    if view is None:
-        return
-    chain, version, reason = view
-    now = t._vc[0]
-    if version == now:
-        return
-    t._view = (chain, now, reason)
-    fresh = _replay(t._base, chain)
-    t._node, t._out_nr, t._rg = fresh._node, fresh._out_nr, fresh._rg
-    _tracing.rebind(t, fresh)
-
-
-def _replay(base, chain: tuple):
-    """The chain of view ops applied to ``base`` (recorded for autograd whatever the grad mode)."""
-    from ..dispatch import apply
-
-    out = base
-    with enable_grad():
-        for op, attrs in chain:
-            out = apply(op, (out,), attrs)
-    return out
-
-
 def view_positions(t) -> np.ndarray | None:
     """For every element of view ``t``, its flat index in the base (None for an opaque view)."""
     if t._view is None:
@@ -109,20 +76,3 @@ def view_positions(t) -> np.ndarray | None:
     for op, attrs in t._view[0]:
         index = op.eval(index, **attrs)
     return np.asarray(index)
-
-
-def scatter_into_base(old_base, positions: np.ndarray, new):
-    """``old_base`` with the elements at ``positions`` replaced by ``new`` (of positions' shape), as ops."""
-    from ..dispatch import apply, cast
-    from ..ops import OPS
-    from ..tensor import Tensor
-    from ..tensor_ops.pointwise import where
-
-    shape, size = old_base._data.shape, old_base._data.size
-    flat = positions.reshape(-1)
-    written = np.zeros(size, dtype=bool)
-    written[flat] = True
-    values = cast(new, old_base.dtype).expand(positions.shape).reshape(-1)
-    placed = apply(OPS["index_grad"], (values, Tensor._wrap(flat)), {"shape": (size,), "spec": (Ellipsis,)})
-    # a select, not old * keep + placed: an infinite or NaN old value must not leak into the result
-    return where(Tensor._wrap(written.reshape(shape)), placed.reshape(shape), old_base)

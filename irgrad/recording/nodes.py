@@ -16,14 +16,8 @@ from typing import Any
 
 from ..dtypes import from_numpy_dtype
 from ..ops.registry import Meta, OpDef, VjpContext
-
-FREED_MESSAGE = (
-    "Trying to backward through the graph a second time (or directly access saved tensors "
-    "after they have already been freed). Saved intermediate values of the graph are freed "
-    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
-    "backward through the graph a second time or if you need to access saved tensors after "
-    "calling backward."
-)
+from ..tensor import Tensor
+from .grad_fn import FREED_MESSAGE, GradFn, check_versions
 
 # Primitive ops whose PyTorch backward node has a different name.
 _TORCH_NAMES = {
@@ -33,27 +27,6 @@ _TORCH_NAMES = {
     "reshape": "View",
     "pad": "ConstantPadNd",
 }
-
-
-def version_of(t) -> int:
-    v = t._vc
-    return v[0] if v is not None else 0
-
-
-def check_versions(node: Any, saved: tuple, versions: tuple) -> None:
-    """Raise PyTorch's error if a saved tensor was modified in place since it was saved."""
-    for i, (t, v) in enumerate(zip(saved, versions)):
-        if t is None:
-            continue
-        now = version_of(t)
-        if now != v:
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{t.dtype} {list(t.shape)}], which is input {i} of "
-                f"{node.name()}, is at version {now}; expected version {v} instead. Hint: the "
-                "operation that failed was the gradient computation of that op; use .clone() "
-                "before modifying the tensor in place."
-            )
 
 
 def _new_meta(key: tuple) -> Meta:
@@ -82,42 +55,17 @@ def _node_class(op: OpDef) -> type:
     return cls
 
 
-class Node:
+class Node(GradFn):
     """The backward of one primitive op application (a ``grad_fn``).
 
     ``Node(op, attrs, inputs, out)`` returns an instance of the op's own subclass;
     dispatch uses :func:`make_node`, which builds the same object with less overhead.
     """
 
-    __slots__ = (
-        "op",
-        "attrs",
-        "edges",
-        "needs",
-        "saved",
-        "versions",
-        "out",
-        "out_vc",
-        "in_meta",
-        "freed",
-        "hooks",
-        "retained",
-        "__weakref__",
-    )
-    n_outputs = 1
+    __slots__ = ("op", "attrs", "needs", "saved", "versions", "out", "out_vc", "in_meta")
 
     def __new__(cls, op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
         return make_node(op, attrs, inputs, out_data)
-
-    def name(self) -> str:
-        return type(self).__name__
-
-    def __repr__(self) -> str:
-        return f"<{self.name()} object at {id(self):#x}>"
-
-    @property
-    def next_functions(self) -> tuple:
-        return tuple(next_function(e) for e in self.edges)
 
     def metas(self) -> tuple[Meta, ...]:
         return self.in_meta
@@ -216,41 +164,6 @@ def make_node(op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
     return node
 
 
-def wrap_output(node: Node):
+def wrap_output(node: Node) -> Tensor:
     """The node's saved output as a tensor whose grad_fn is the node itself."""
-    from ..tensor import Tensor
-
     return Tensor._wrap(node.out, node, 0)
-
-
-def edge_of(t) -> Any:
-    """Where gradient for ``t`` goes: (node, output_nr), the leaf itself, or None."""
-    node = t._node
-    if node is not None:
-        return (node, t._out_nr)
-    if t._rg:
-        return t
-    return None
-
-
-class AccumulateGrad:
-    """What ``next_functions`` shows for a leaf: the node that accumulates into ``.grad``."""
-
-    def __init__(self, variable) -> None:
-        self.variable = variable
-
-    def name(self) -> str:
-        return "torch::autograd::AccumulateGrad"
-
-    next_functions = ()
-
-    def __repr__(self) -> str:
-        return f"<AccumulateGrad object at {id(self):#x}>"
-
-
-def next_function(edge) -> tuple:
-    if edge is None:
-        return (None, 0)
-    if isinstance(edge, tuple):
-        return edge
-    return (AccumulateGrad(edge), 0)

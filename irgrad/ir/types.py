@@ -1,0 +1,40 @@
+"""The IR's value types and node kinds, below the graph and its printer (both read them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..dtypes import dtype
+
+Dim = int | str
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """The static type of a value: its shape (ints or symbols) and dtype."""
+
+    shape: tuple[Dim, ...]
+    dtype: dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) for d in self.shape)
+
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            if not isinstance(d, int):
+                raise ValueError(f"numel of a symbolic shape {self.shape}")
+            n *= d
+        return n
+
+
+# Node kinds other than op applications.
+INPUT, CONSTANT, FUSED = "input", "constant", "fused"
+# Roles of graph inputs: a user argument, a parameter, a buffer, or other state the
+# function reads (closures, globals, optimizer state, ``.grad``).
+USER, PARAM, BUFFER, STATE_ROLE = "input", "param", "buffer", "state"

@@ -1,0 +1,139 @@
+"""In-place writes through one mechanism (and ``copy_``, the write every ``out=`` uses).
+
+:func:`update_inplace` computes the new value out of place and writes it into the
+tensor's storage, bumping the version counter shared with its views.  When autograd
+is involved, the op is recorded on a snapshot of the old value and the tensor takes
+over the result's ``grad_fn``, so its history continues correctly; any node that had
+saved the old value sees the version change and raises at backward time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import _tracing
+from .._arguments import tensor_arguments
+from ..creation import ensure_tensor
+from ..dispatch import cast
+from ..dtypes import promote_types
+from ..recording.grad_mode import STATE, no_grad
+from ..recording.views import inplace_forbidden, view_positions
+from ..tensor import Tensor, refresh_view
+from ..view_replay import scatter_into_base
+from .select import where
+
+
+def needs_autograd(target: Tensor, *others) -> bool:
+    if not STATE.enabled:
+        return False
+    return target._rg or any(isinstance(o, Tensor) and o._rg for o in others)
+
+
+def _check_target(target: Tensor, name: str) -> None:
+    if target._node is None and target._rg:
+        raise RuntimeError(
+            f"{name}: a leaf Variable that requires grad is being used in an in-place operation."
+        )
+
+
+def update_inplace(target: Tensor, compute: Callable[[Tensor], Tensor], *others, name: str) -> Tensor:
+    """Replace ``target``'s value with ``compute(old value)`` in its own storage."""
+    refresh_view(target)
+    if target._base is not None:
+        _check_view_writable(target, others, name)
+    if not needs_autograd(target, *others):
+        with no_grad():
+            new = compute(target)
+        _write(target, new, name)
+        return target
+    if target._base is not None:
+        return _update_view(target, compute, name)
+    _check_target(target, name)
+    new = compute(_snapshot(target))
+    _write(target, new, name)
+    target._node, target._out_nr, target._rg = new._node, new._out_nr, new._rg
+    return target
+
+
+def _check_view_writable(view: Tensor, others: tuple, name: str) -> None:
+    """PyTorch's rule for in-place writes to views under autograd: an output of ``split``,
+    ``chunk`` or ``unbind``, or a view made in no_grad mode of a tensor that requires grad (a view
+    PyTorch says requires grad), may not be written while autograd records."""
+    forbidden = inplace_forbidden(view)
+    if forbidden is not None and (needs_autograd(view, *others) or STATE.enabled and view._base._rg):
+        raise RuntimeError(f"{name}: {forbidden}")
+
+
+def _update_view(view: Tensor, compute: Callable[[Tensor], Tensor], name: str) -> Tensor:
+    """An in-place op on a view (PyTorch's CopySlices): the base's new history is its old
+    value with the view's elements replaced by the result; the view then derives from it."""
+    base = view._base
+    if base._node is None and base._rg:
+        raise RuntimeError(
+            f"{name}: a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    positions = view_positions(view)
+    if positions is None:
+        raise RuntimeError(
+            f"{name}: in-place operation on a {view.dtype} view made by view(dtype) while autograd "
+            "records it is not supported; clone() the view first."
+        )
+    old_base = _snapshot(base)
+    new = compute(_snapshot(view))
+    _write(view, new, name)
+    new_base = scatter_into_base(old_base, positions, new)
+    base._node, base._out_nr, base._rg = new_base._node, new_base._out_nr, new_base._rg
+    refresh_view(view)  # the write moved the version on: the view now derives from the new base
+    return view
+
+
+def _snapshot(t: Tensor) -> Tensor:
+    """A copy of ``t``'s current value that keeps its history: what an in-place op reads."""
+    copy = Tensor._wrap(t._data.copy(), t._node, t._out_nr, t._rg)
+    _tracing.alias(copy, t)  # a tracer reads the copy as the value t holds now
+    return copy
+
+
+def _write(target: Tensor, new: Tensor, name: str) -> None:
+    src, dst = new._data, target._data
+    if src.dtype != dst.dtype and not _castable(new.dtype, target.dtype):
+        raise RuntimeError(
+            f"{name}: result type {new.dtype.name.capitalize()} can't be cast to the desired "
+            f"output type {target.dtype.name.capitalize()}"
+        )
+    if src.shape != dst.shape:
+        try:
+            src = np.broadcast_to(src, dst.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{name}: output with shape {list(dst.shape)} doesn't match the broadcast shape "
+                f"{list(src.shape)}"
+            ) from None
+    if not dst.flags.writeable:
+        raise RuntimeError(
+            f"{name}: unsupported operation: more than one element of the written-to tensor refers "
+            "to a single memory location. Please clone() the tensor before performing the operation."
+        )
+    np.copyto(dst, src, casting="unsafe")
+    target._bump_version()
+    _tracing.inplace(target, new)
+
+
+def _castable(src, dst) -> bool:
+    return promote_types(src, dst) is dst or src.category <= dst.category
+
+
+@tensor_arguments
+def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast, converted to self's dtype) into self.
+
+    Under autograd the new value is ``where(True, src, old)``: PyTorch's CopyBackwards,
+    which sends the gradient to ``src`` and zeros (not None) to self's old history, and
+    gives self a ``grad_fn`` even when ``src`` is a leaf."""
+    src = ensure_tensor(src)
+    if not needs_autograd(self, src):
+        return update_inplace(self, lambda old: cast(src, old.dtype), src, name="copy_")
+    everywhere = Tensor._wrap(np.ones(self._data.shape, dtype=bool))
+    return update_inplace(self, lambda old: where(everywhere, cast(src, old.dtype), old), src, name="copy_")
