@@ -46,6 +46,7 @@ from .creation import (  # noqa: E402
     zeros_like,
 )
 from .dtypes import (  # noqa: E402
+    bfloat16,
     dtype,
     float16,
     float32,
@@ -158,6 +159,10 @@ from .tensor_ops.shape import (  # noqa: E402
 _install_methods()
 
 from . import nn  # noqa: E402  (needs the Tensor methods installed above)
+from . import amp  # noqa: E402
+from .amp import autocast, cuda_amp  # noqa: E402
+
+cuda.amp = cuda_amp  # torch.cuda.amp (irgrad.cuda sits below the tensor layers amp needs)
 from .compile import compile, mark_dynamic  # noqa: E402,A004
 from .compiler.capture import trace  # noqa: E402
 from . import compiler  # noqa: E402  (irgrad.compiler: reset, disable, is_compiling)

@@ -17,3 +17,7 @@ def manual_seed(seed: int) -> None:
 
 def manual_seed_all(seed: int) -> None:
     """Accepted (there is no GPU generator to seed)."""
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "bfloat16",
     "dtype",
     "float16",
     "float32",
@@ -74,6 +75,29 @@ int64 = dtype("int64", np.int64, INT)
 bool_ = dtype("bool", np.bool_, BOOL)
 
 ALL_DTYPES = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
+
+
+class UnavailableDtype:
+    """A PyTorch dtype irgrad has no tensors of (numpy has no such type): scripts can name
+    it (``{'bfloat16': torch.bfloat16, ...}[name]``), and using it for a tensor raises."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"irgrad.{self.name}"
+
+    def __reduce__(self):
+        return (to_dtype, (self.name,))
+
+    @property
+    def is_floating_point(self) -> bool:
+        return True
+
+
+bfloat16 = UnavailableDtype("bfloat16")
 _FROM_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _BY_NAME.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
@@ -111,6 +135,11 @@ def to_dtype(x) -> dtype:
     """Normalise an irgrad dtype, numpy dtype, Python type or name to an irgrad dtype."""
     if isinstance(x, dtype):
         return x
+    if isinstance(x, UnavailableDtype) or x in ("bfloat16", "torch.bfloat16"):
+        raise TypeError(
+            f"irgrad has no {x if isinstance(x, str) else x.name} tensors (numpy has no such type); "
+            "use float32, or float16"
+        )
     if x is float:
         return _default_float
     if x is int:

@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 
 import irgrad
 
@@ -243,11 +242,6 @@ def test_compiled_trains_as_eager():
     assert_whole(explained["step"], graphs=2)  # the learning rate changes are graph inputs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="irgrad has no torch.amp: nanoGPT's train.py makes a GradScaler (disabled on CPU float32) "
-    "and scales the loss through it",
-)
 def test_grad_scaler_disabled_on_cpu():
     model = build(irgrad, dropout=0.0)
     optimizer = model.configure_optimizers(weight_decay=0.1, learning_rate=LEARNING_RATE, betas=(0.9, 0.95))
