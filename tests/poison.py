@@ -33,8 +33,8 @@ _NUMPY = os.path.dirname(np.__file__) + os.sep
 _KERNEL_DIRS = tuple(_PACKAGE + d + os.sep for d in ("ops", "native", "llvm", "codegen"))
 _MECHANISMS = {
     (_PACKAGE + "dispatch.py", "apply"),  # calls kernels that are numpy ufuncs themselves
-    (_PACKAGE + "tensor_ops" + os.sep + "inplace.py", "_write"),
-    (_PACKAGE + "tensor_ops" + os.sep + "inplace.py", "_snapshot"),  # a copy the tracer is told about
+    (_PACKAGE + "tensor_ops" + os.sep + "writes.py", "_write"),
+    (_PACKAGE + "tensor_ops" + os.sep + "writes.py", "_snapshot"),  # a copy the tracer is told about
     (_PACKAGE + "trace.py", None),
 }
 
