@@ -52,6 +52,40 @@ def test_demo_trains_eager_and_compiled_identically(capsys):
     assert "graph forward(" in out and "graph backward(" in out
 
 
+def test_progress_prints_one_plain_line_per_epoch_without_tqdm(capsys, monkeypatch):
+    progress_module = importlib.import_module("_progress")
+    monkeypatch.setattr(progress_module, "tqdm", None)
+    progress = progress_module.Progress(range(1, 11), "epoch")
+    for epoch in progress:
+        progress.report(f"loss {1 / epoch:.4f}")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "epoch  1  loss 1.0000" and lines[-1] == "epoch 10  loss 0.1000"
+    assert len(lines) == 10
+    steps = progress_module.Progress(range(1, 1001), "step", every=400)
+    for _ in steps:
+        steps.report("mse 0.1")
+    assert capsys.readouterr().out.splitlines() == ["step  400  mse 0.1", "step  800  mse 0.1"]
+
+
+def test_progress_shows_a_tqdm_bar_when_installed(capsys):
+    pytest.importorskip("tqdm")
+    progress_module = importlib.import_module("_progress")
+    progress = progress_module.Progress(range(1, 4), "epoch")
+    for _ in progress:
+        progress.report("loss 0.5000")
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "3/3" in err and "loss 0.5000" in err
+
+
+def test_progress_reports_nothing_when_disabled(capsys):
+    progress_module = importlib.import_module("_progress")
+    progress = progress_module.Progress(range(1, 4), "epoch", enabled=False)
+    for _ in progress:
+        progress.report("loss 0.5000")
+    assert capsys.readouterr() == ("", "")
+
+
 def teardown_module():
     for name in (
         "mlp_digits",
@@ -61,5 +95,6 @@ def teardown_module():
         "custom_function",
         "demo",
         "_digits",
+        "_progress",
     ):
         sys.modules.pop(name, None)
