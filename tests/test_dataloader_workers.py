@@ -19,21 +19,34 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from worker_datasets import (
+    WAIT,
+    CountingBatches,
+    DiesAt,
+    Failing,
+    InitRecorder,
+    NeedsTwoArgs,
+    Pid,
+    Squares,
+    Stream,
+    Unpicklable,
+    WaitsFor,
+    WhoAmI,
+    divide_by_zero,
+    record_init,
+)
 
 import irgrad
 from irgrad.utils.data import (
     BatchSampler,
     DataLoader,
-    Dataset,
-    IterableDataset,
     SequentialSampler,
     TensorDataset,
     get_worker_info,
 )
-from irgrad.utils.data.transport import dumps, loads
+from irgrad.utils.data.transport import dumps
 
 ROOT = Path(__file__).resolve().parent.parent
-WAIT = 60  # seconds: a loader's timeout, long enough never to be reached unless something is broken
 
 
 def loader(dataset, **kwargs) -> DataLoader:
@@ -58,115 +71,6 @@ def no_workers_left_behind():
     yield
     gc.collect()  # an iterator kept alive by a test's traceback is collected here
     assert multiprocessing.active_children() == []
-
-
-# --- datasets (module level: a spawned worker imports them) ------------------------------
-
-
-class Squares(Dataset):
-    def __init__(self, n: int = 23) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):
-        return {"i": i, "sq": float(i * i), "x": irgrad.full((2,), float(i))}
-
-
-class WhoAmI(Dataset):
-    """Each sample says which worker made it, with that worker's random draws."""
-
-    def __len__(self) -> int:
-        return 8
-
-    def __getitem__(self, i):
-        info = get_worker_info()
-        return {
-            "id": info.id,
-            "num_workers": info.num_workers,
-            "seed": info.seed,
-            "dataset_is_whoami": isinstance(info.dataset, WhoAmI),
-            "irgrad": irgrad.randn(3),
-            "random": random.random(),
-            "numpy": np.random.rand(),
-        }
-
-
-class Stream(IterableDataset):
-    """0 .. n-1, sharded over the workers by ``get_worker_info`` (when ``shard``)."""
-
-    def __init__(self, n: int, shard: bool = True) -> None:
-        self.n = n
-        self.shard = shard
-
-    def __iter__(self):
-        info = get_worker_info()
-        if info is None or not self.shard:
-            return iter(range(self.n))
-        return iter(range(info.id, self.n, info.num_workers))
-
-
-class Failing(Dataset):
-    def __init__(self, exc: BaseException, at: int = 5) -> None:
-        self.exc = exc
-        self.at = at
-
-    def __len__(self) -> int:
-        return 8
-
-    def __getitem__(self, i):
-        if i == self.at:
-            raise self.exc
-        return i
-
-
-class NeedsTwoArgs(Exception):
-    def __init__(self, a, b) -> None:
-        super().__init__(a, b)
-
-
-class DiesAt(Dataset):
-    def __len__(self) -> int:
-        return 8
-
-    def __getitem__(self, i):
-        if i == 5:
-            os._exit(3)
-        return i
-
-
-class Pid(Dataset):
-    def __len__(self) -> int:
-        return 40
-
-    def __getitem__(self, i):
-        return os.getpid()
-
-
-class WaitsFor(Dataset):
-    """Sample ``waiter`` blocks until sample ``setter`` is fetched (in another worker)."""
-
-    def __init__(self, n: int, event, waiter: int, setter: int) -> None:
-        self.n, self.event, self.waiter, self.setter = n, event, waiter, setter
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):
-        if i == self.setter:
-            self.event.set()
-        if i == self.waiter:
-            self.event.wait(WAIT)
-        return i
-
-
-class Unpicklable(Dataset):
-    def __len__(self) -> int:
-        return 2
-
-    def __getitem__(self, i):
-        return lambda: i
 
 
 # --- same batches as the main process ----------------------------------------------------
@@ -278,19 +182,6 @@ def test_worker_init_fn_runs_in_each_worker_before_fetching():
     assert samples == ["init 0 of 2", "init 1 of 2"] * 2
 
 
-class InitRecorder(Dataset):
-    def __len__(self) -> int:
-        return 4
-
-    def __getitem__(self, i):
-        return get_worker_info().dataset.note
-
-
-def record_init(worker_id: int) -> None:
-    info = get_worker_info()
-    info.dataset.note = f"init {worker_id} of {info.num_workers}"
-
-
 # --- IterableDataset ---------------------------------------------------------------------
 
 
@@ -385,10 +276,6 @@ def test_the_loader_goes_on_after_a_worker_exception():
 def test_worker_init_fn_error_is_raised_with_the_first_batch():
     with pytest.raises(ZeroDivisionError, match="Caught ZeroDivisionError in DataLoader worker process"):
         list(loader(Squares(), batch_size=4, num_workers=2, worker_init_fn=divide_by_zero))
-
-
-def divide_by_zero(worker_id: int) -> None:
-    raise ZeroDivisionError(f"worker {worker_id} cannot start")
 
 
 def test_a_batch_that_cannot_be_pickled_is_an_error_not_a_hang():
@@ -490,15 +377,6 @@ def test_workers_exit_when_the_main_process_dies():
 # --- options -----------------------------------------------------------------------------
 
 
-class CountingBatches(BatchSampler):
-    drawn = 0
-
-    def __iter__(self):
-        for batch in super().__iter__():
-            CountingBatches.drawn += 1
-            yield batch
-
-
 @pytest.mark.parametrize("prefetch_factor", [1, 3])
 def test_prefetch_factor_bounds_the_batches_sent_ahead(prefetch_factor):
     CountingBatches.drawn = 0
@@ -557,25 +435,3 @@ def test_iterator_length_and_pickling():
     with pytest.raises(NotImplementedError):
         dumps(it)
     del it
-
-
-# --- tensors between processes -----------------------------------------------------------
-
-
-def test_tensors_travel_between_processes_as_their_class():
-    p = irgrad.nn.Parameter(irgrad.ones(3))
-    b = irgrad.nn.Buffer(irgrad.zeros(2, dtype=irgrad.int32), persistent=False)
-    view = irgrad.arange(6.0).reshape(2, 3)[:, 1]
-    back = loads(dumps({"p": p, "b": b, "view": view}))
-    assert type(back["p"]) is irgrad.nn.Parameter and back["p"].requires_grad
-    assert type(back["b"]) is irgrad.nn.Buffer and back["b"].persistent is False
-    assert back["b"].dtype == irgrad.int32 and back["view"].tolist() == [1.0, 4.0]
-
-
-def test_non_leaf_tensors_that_require_grad_are_refused_as_torch():
-    y = irgrad.ones(2, requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match="Cowardly refusing to serialize non-leaf tensor"):
-        dumps(y)
-    assert loads(dumps(y.detach())).tolist() == [2.0, 2.0]
-    with pytest.raises(TypeError, match="not picklable"):  # plain pickle still refuses tensors
-        __import__("pickle").dumps(y.detach())

@@ -155,7 +155,7 @@ def worker_loop(config: WorkerConfig, index_queue, result_queue, done_event) -> 
     """The body of a worker process (see the module docstring for the protocol)."""
     global _worker_info
     where = f"in DataLoader worker process {config.worker_id}"
-    parent = os.getppid()
+    parent, interrupted = os.getppid(), False
     try:
         seed = seed_worker(config.base_seed, config.worker_id)
         _worker_info = WorkerInfo(config.worker_id, config.num_workers, seed, config.dataset)
@@ -208,8 +208,8 @@ def worker_loop(config: WorkerConfig, index_queue, result_queue, done_event) -> 
             _send(result_queue, task, result, where)
             del message, result, index
     except KeyboardInterrupt:
-        pass  # the main process gets its own and shuts the workers down
-    if done_event.is_set() or os.getppid() != parent:
+        interrupted = True  # Ctrl-C reached the whole process group: the main process has its own
+    if interrupted or done_event.is_set() or os.getppid() != parent:
         # Nobody reads any more: do not wait at exit for the queue's thread to flush. Otherwise
         # wait for it: a thread cut off mid-write would keep the lock the workers share.
         result_queue.cancel_join_thread()
