@@ -4,6 +4,7 @@ Run: python examples/cnn_digits.py
 """
 
 from _digits import accuracy, load_digits_split
+from _progress import Progress
 
 import irgrad as torch
 import irgrad.nn as nn
@@ -37,7 +38,8 @@ def main(epochs: int = 15) -> float:
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=6, gamma=0.3)
     loss_fn = nn.CrossEntropyLoss()
-    for epoch in range(1, epochs + 1):
+    progress = Progress(range(1, epochs + 1), "epoch")
+    for _ in progress:
         total = 0.0
         for x, y in loader:
             optimizer.zero_grad()
@@ -46,8 +48,8 @@ def main(epochs: int = 15) -> float:
             optimizer.step()
             total += loss.item() * len(y)
         scheduler.step()
-        print(
-            f"epoch {epoch:2d}  loss {total / len(y_train):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}"
+        progress.report(
+            f"loss {total / len(y_train):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}"
         )
     final = accuracy(model, x_test, y_test)
     print(f"CNN test accuracy: {final:.4f}")

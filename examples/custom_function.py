@@ -7,6 +7,8 @@ exact custom backward that gradcheck verifies against finite differences.
 Run: python examples/custom_function.py
 """
 
+from _progress import Progress
+
 import irgrad as torch
 import irgrad.nn as nn
 from irgrad.autograd import Function, gradcheck
@@ -56,13 +58,13 @@ def main(steps: int = 300) -> float:
     target = inputs @ torch.tensor([[0.5], [-1.25], [2.0], [0.375]]) + 0.25
     model = QuantizedLinear(4, 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    for step in range(1, steps + 1):
+    progress = Progress(range(1, steps + 1), "step", every=100)
+    for _ in progress:
         optimizer.zero_grad()
         loss = SmoothAbs.apply(model(inputs) - target).mean()
         loss.backward()
         optimizer.step()
-        if step % 100 == 0:
-            print(f"step {step}  smooth-L1 loss {loss.item():.4f}")
+        progress.report(f"smooth-L1 loss {loss.item():.4f}")
     print("learned (rounded) weights:", (torch.round(model.weight.detach() * 8) / 8).tolist())
     return loss.item()
 

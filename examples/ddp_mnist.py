@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _digits, when started by mpiexec
 
 from _digits import accuracy, load_digits_split  # noqa: E402
+from _progress import Progress  # noqa: E402
 
 import irgrad as torch  # noqa: E402
 import irgrad.distributed as dist  # noqa: E402
@@ -38,14 +39,17 @@ def main(epochs: int = 10, checkpoint: str | None = None) -> float:
     ddp = DDP(torch.compile(model))  # rank 0's weights reach every rank here
     optimizer = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    for epoch in range(1, epochs + 1):
+    if rank == 0:
+        print(f"data-parallel training ({world} ranks)")
+    progress = Progress(range(1, epochs + 1), "epoch", enabled=rank == 0)  # rank 0 reports
+    for epoch in progress:
         sampler.set_epoch(epoch)
         for x, y in loader:
             optimizer.zero_grad()
             loss_fn(ddp(x), y).backward()  # gradients averaged over the ranks here
             optimizer.step()
-        if rank == 0 and (epoch % 5 == 0 or epoch == 1):
-            print(f"epoch {epoch:2d}  test accuracy {accuracy(model, x_test, y_test):.4f}  ({world} ranks)")
+        if rank == 0:
+            progress.report(f"test accuracy {accuracy(model, x_test, y_test):.4f}")
     final = accuracy(model, x_test, y_test)
     if rank == 0:
         print(f"DDP test accuracy: {final:.4f}")

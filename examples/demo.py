@@ -11,6 +11,7 @@ import copy
 import time
 
 from _digits import accuracy, load_digits_split
+from _progress import Progress
 
 import irgrad as torch
 import irgrad.nn as nn
@@ -21,7 +22,8 @@ def train(model, forward, loader, epochs: int) -> float:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    progress = Progress(range(1, epochs + 1), "epoch")
+    for _ in progress:
         total, count = 0.0, 0
         for x, y in loader:
             optimizer.zero_grad()
@@ -29,7 +31,7 @@ def train(model, forward, loader, epochs: int) -> float:
             loss.backward()
             optimizer.step()
             total, count = total + loss.item() * len(y), count + len(y)
-        print(f"  epoch {epoch}  loss {total / count:.4f}")
+        progress.report(f"loss {total / count:.4f}")
     return time.perf_counter() - start
 
 
@@ -43,16 +45,16 @@ def main(epochs: int = 5) -> None:
     torch.manual_seed(1)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True, drop_last=True)
     eager_time = train(model, model, loader, epochs)
-    print(f"  test accuracy {accuracy(model, x_test, y_test):.4f}  ({eager_time:.2f} s)")
+    print(f"test accuracy {accuracy(model, x_test, y_test):.4f}  ({eager_time:.2f} s)")
 
     print("compiled training (irgrad.compile, llvm backend: native fused kernels):")
     compiled = torch.compile(twin)
     torch.manual_seed(1)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True, drop_last=True)
     compiled_time = train(twin, compiled, loader, epochs)
-    print(f"  test accuracy {accuracy(twin, x_test, y_test):.4f}  ({compiled_time:.2f} s)")
+    print(f"test accuracy {accuracy(twin, x_test, y_test):.4f}  ({compiled_time:.2f} s)")
     same = all(torch.allclose(p, q, atol=1e-5) for p, q in zip(model.parameters(), twin.parameters()))
-    print(f"  same weights as eager after {epochs} epochs: {same}")
+    print(f"same weights as eager after {epochs} epochs: {same}")
 
     print("\nthe IR of the compiled training step:")
     compiled.explain()

@@ -7,6 +7,8 @@ which is what packing gives: h_n is taken at every sequence's true last step.
 Run: python examples/lstm_packed.py
 """
 
+from _progress import Progress
+
 import irgrad as torch
 import irgrad.nn as nn
 from irgrad.nn.utils.rnn import pack_padded_sequence, pad_sequence
@@ -45,7 +47,8 @@ def main(epochs: int = 20, batch_size: int = 64) -> float:
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
     loss_fn = nn.CrossEntropyLoss()
     sequences, lengths, labels = train
-    for epoch in range(1, epochs + 1):
+    progress = Progress(range(1, epochs + 1), "epoch")
+    for _ in progress:
         order = torch.randperm(len(sequences))
         total = 0.0
         for start in range(0, len(order), batch_size):
@@ -57,9 +60,7 @@ def main(epochs: int = 20, batch_size: int = 64) -> float:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             total += loss.item() * len(idx)
-        print(
-            f"epoch {epoch:2d}  loss {total / len(sequences):.4f}  test accuracy {evaluate(model, *test):.4f}"
-        )
+        progress.report(f"loss {total / len(sequences):.4f}  test accuracy {evaluate(model, *test):.4f}")
     final = evaluate(model, *test)
     print(f"LSTM test accuracy: {final:.4f}")
     return final

@@ -4,6 +4,7 @@ Run: python examples/mlp_digits.py
 """
 
 from _digits import accuracy, load_digits_split
+from _progress import Progress
 
 import irgrad as torch
 import irgrad.nn as nn
@@ -17,7 +18,8 @@ def main(epochs: int = 20) -> float:
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    for epoch in range(1, epochs + 1):
+    progress = Progress(range(1, epochs + 1), "epoch")
+    for _ in progress:
         total = 0.0
         for x, y in loader:
             optimizer.zero_grad()
@@ -25,10 +27,9 @@ def main(epochs: int = 20) -> float:
             loss.backward()
             optimizer.step()
             total += loss.item() * len(y)
-        if epoch % 5 == 0 or epoch == 1:
-            print(
-                f"epoch {epoch:2d}  loss {total / len(y_train):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}"
-            )
+        progress.report(
+            f"loss {total / len(y_train):.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}"
+        )
     final = accuracy(model, x_test, y_test)
     print(f"MLP test accuracy: {final:.4f}")
     return final

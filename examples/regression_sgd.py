@@ -3,6 +3,8 @@
 Run: python examples/regression_sgd.py
 """
 
+from _progress import Progress
+
 import irgrad as torch
 import irgrad.nn as nn
 
@@ -14,13 +16,13 @@ def main(steps: int = 2000) -> float:
     model = nn.Sequential(nn.Linear(1, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     loss_fn = nn.MSELoss()
-    for step in range(1, steps + 1):
+    progress = Progress(range(1, steps + 1), "step", every=400)
+    for _ in progress:
         optimizer.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         optimizer.step()
-        if step % 400 == 0:
-            print(f"step {step:4d}  mse {loss.item():.5f}")
+        progress.report(f"mse {loss.item():.5f}")
     final = loss.item()
     print(f"final training MSE: {final:.5f} (noise variance 0.0025)")
     return final

@@ -1,32 +1,29 @@
 """DataLoader: iterate over a dataset in (optionally shuffled) batches, as PyTorch's.
 
-Loading always happens in the main process. ``num_workers > 0`` is accepted (so PyTorch
-code runs unchanged) but does not start worker processes: irgrad tensors are numpy
-arrays, so a batch is a handful of vectorized copies and worker processes would cost
-more in pickling than they save. ``get_worker_info()`` is therefore always None, and
-``worker_init_fn``, ``pin_memory``, ``prefetch_factor`` ... are accepted and ignored.
+``num_workers=0`` loads every batch in the calling process (``loader_iter.py``);
+``num_workers > 0`` starts that many worker processes, each fetching and collating
+whole batches (``multiprocessing_iter.py`` and ``worker.py``), with PyTorch's
+``prefetch_factor``, ``persistent_workers``, ``timeout``, ``worker_init_fn``,
+``multiprocessing_context``, seeding and ``get_worker_info()``. ``pin_memory`` is
+accepted and does nothing (irgrad runs on the CPU), with PyTorch's warning.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
-
-import numpy as np
+import multiprocessing
+from collections.abc import Callable, Iterable
+from multiprocessing.context import BaseContext
+from typing import Generic, TypeVar
 
 from ...random import Generator
-from ...tensor import Tensor
 from .collate import default_collate, default_convert
-from .dataset import Dataset, IterableDataset, TensorDataset
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .dataset import Dataset, IterableDataset
+from .loader_iter import _BaseDataLoaderIter, _SingleProcessDataLoaderIter
+from .multiprocessing_iter import _MultiProcessingDataLoaderIter, warn_if_too_many_workers
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _InfiniteConstantSampler
+from .worker import WorkerInfo, get_worker_info
 
-__all__ = ["DataLoader", "get_worker_info"]
-
-
-def get_worker_info() -> None:
-    """Always None: irgrad loads data in the main process (see the module docstring)."""
-    return None
+__all__ = ["DataLoader", "WorkerInfo", "get_worker_info"]
 
 
 T_co = TypeVar("T_co", covariant=True)
@@ -38,6 +35,8 @@ class DataLoader(Generic[T_co]):
     ``shuffle=True`` draws a new permutation every epoch from ``generator`` (the global
     generator when None, so ``irgrad.manual_seed`` makes runs reproducible);
     ``batch_size=None`` turns batching off (each sample goes through ``default_convert``).
+    With ``num_workers > 0`` each epoch's iterator draws a base seed from the same
+    generator; worker ``i`` seeds irgrad, ``random`` and numpy from ``base_seed + i``.
     """
 
     def __init__(
@@ -72,7 +71,9 @@ class DataLoader(Generic[T_co]):
                 "prefetch_factor option could only be specified in multiprocessing."
                 "let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None."
             )
-        if prefetch_factor is not None and prefetch_factor < 0:
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        elif prefetch_factor is not None and prefetch_factor < 0:
             raise ValueError("prefetch_factor option should be non-negative")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
@@ -96,9 +97,14 @@ class DataLoader(Generic[T_co]):
                 "batch_size=None option disables auto-batching and is mutually exclusive with drop_last"
             )
 
-        if sampler is None and not isinstance(dataset, IterableDataset):
-            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        if batch_size is not None and batch_sampler is None and sampler is not None:
+        if sampler is None:
+            if isinstance(dataset, IterableDataset):
+                sampler = _InfiniteConstantSampler()
+            else:
+                sampler = (
+                    RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+                )
+        if batch_size is not None and batch_sampler is None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
 
         self.dataset = dataset
@@ -121,56 +127,70 @@ class DataLoader(Generic[T_co]):
         self.persistent_workers = persistent_workers
         self.pin_memory_device = pin_memory_device
         self.in_order = in_order
+        self._IterableDataset_len_called: int | None = None
+        self._iterator: _BaseDataLoaderIter | None = None
+        self.check_worker_number_rationality()
+
+    @property
+    def multiprocessing_context(self) -> BaseContext | None:
+        """How worker processes start: None (multiprocessing's default) or a context."""
+        return self._multiprocessing_context
+
+    @multiprocessing_context.setter
+    def multiprocessing_context(self, context: BaseContext | str | None) -> None:
+        if context is not None:
+            if self.num_workers == 0:
+                raise ValueError(
+                    "multiprocessing_context can only be used with multi-process loading "
+                    f"(num_workers > 0), but got num_workers={self.num_workers}"
+                )
+            if isinstance(context, str):
+                methods = multiprocessing.get_all_start_methods()
+                if context not in methods:
+                    raise ValueError(
+                        f"multiprocessing_context option should specify a valid start method in {methods!r}, "
+                        f"but got multiprocessing_context={context!r}"
+                    )
+                context = multiprocessing.get_context(context)
+            if not isinstance(context, BaseContext):
+                raise TypeError(
+                    "multiprocessing_context option should be a valid context object or a string "
+                    f"specifying the start method, but got multiprocessing_context={context}"
+                )
+        self._multiprocessing_context = context
 
     @property
     def _auto_collation(self) -> bool:
-        return self.batch_sampler is not None or (
-            isinstance(self.dataset, IterableDataset) and self.batch_size is not None
-        )
+        return self.batch_sampler is not None
 
     @property
     def _index_sampler(self):
-        return self.batch_sampler if self.batch_sampler is not None else self.sampler
+        return self.batch_sampler if self._auto_collation else self.sampler
 
-    def __iter__(self) -> Iterator[Any]:
-        if isinstance(self.dataset, IterableDataset):
-            return self._iter_stream()
-        return self._iter_map()
+    def check_worker_number_rationality(self) -> None:
+        """Warn (as PyTorch) when ``num_workers`` exceeds the CPUs this process may use."""
+        warn_if_too_many_workers(self.num_workers)
 
-    def _iter_map(self) -> Iterator[Any]:
-        fetch = self._fetch_batch if self._auto_collation else self._fetch_one
-        for index in self._index_sampler:
-            yield fetch(index)
+    def _get_iterator(self) -> _BaseDataLoaderIter:
+        if self.num_workers == 0:
+            return _SingleProcessDataLoaderIter(self)
+        self.check_worker_number_rationality()
+        return _MultiProcessingDataLoaderIter(self)
 
-    def _fetch_one(self, index) -> Any:
-        return self.collate_fn(self.dataset[index])
-
-    def _fetch_batch(self, indices: list[int]) -> Any:
-        ds = self.dataset
-        if type(ds) is TensorDataset and self.collate_fn is default_collate:
-            # One gather per tensor instead of a Python loop over samples: the same
-            # values and dtypes as stacking the rows, much faster (and straight in numpy
-            # when autograd has nothing to record).
-            idx = np.asarray(indices, dtype=np.int64)
-            return [t[idx] if t._rg else Tensor._wrap(t._data.take(idx, axis=0)) for t in ds.tensors]
-        if callable(getattr(ds, "__getitems__", None)):
-            return self.collate_fn(ds.__getitems__(indices))
-        return self.collate_fn([ds[i] for i in indices])
-
-    def _iter_stream(self) -> Iterator[Any]:
-        it = iter(self.dataset)
-        if not self._auto_collation:
-            yield from (self.collate_fn(sample) for sample in it)
-            return
-        while True:
-            batch = list(itertools.islice(it, self.batch_size))
-            if not batch or (self.drop_last and len(batch) < self.batch_size):
-                return
-            yield self.collate_fn(batch)
+    def __iter__(self) -> _BaseDataLoaderIter:
+        # Persistent workers live as long as the loader: each epoch resets one iterator.
+        if not (self.persistent_workers and self.num_workers > 0):
+            return self._get_iterator()
+        if self._iterator is None or self._iterator._shutdown:
+            self._iterator = self._get_iterator()
+        else:
+            self._iterator._reset(self)
+        return self._iterator
 
     def __len__(self) -> int:
         if isinstance(self.dataset, IterableDataset):
-            n = len(self.dataset)
+            # remembered, so that an iterator yielding more than this warns (as PyTorch)
+            n = self._IterableDataset_len_called = len(self.dataset)
             if self.batch_size is None:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)

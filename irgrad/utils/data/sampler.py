@@ -174,6 +174,14 @@ class WeightedRandomSampler(Sampler[int]):
         return self.num_samples
 
 
+class _InfiniteConstantSampler(Sampler[None]):
+    """``None`` forever: the index sampler of an IterableDataset, whose fetcher ignores
+    index values and only counts them (one per sample of a batch)."""
+
+    def __iter__(self) -> Iterator[None]:
+        return itertools.repeat(None)
+
+
 class BatchSampler(Sampler[list[int]]):
     """Groups the indices of ``sampler`` into lists of ``batch_size`` (the last may be short)."""
 
