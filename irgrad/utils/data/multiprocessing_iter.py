@@ -29,7 +29,7 @@ import warnings
 from typing import Any
 
 from .loader_iter import _BaseDataLoaderIter
-from .transport import loads
+from .transport import loads, register_tensor_classes
 from .worker import POLL_INTERVAL, IterableExhausted, ResumeIteration, WorkerConfig, WorkerError, worker_loop
 
 __all__ = ["_MultiProcessingDataLoaderIter", "warn_if_too_many_workers"]
@@ -88,6 +88,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._failure: str | None = None
         self._owner_pid = os.getpid()
         context = loader.multiprocessing_context or multiprocessing.get_context()
+        register_tensor_classes()
         self._result_queue = context.Queue()
         self._done_event = context.Event()
         self._index_queues: list = []

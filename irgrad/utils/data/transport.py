@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ...nn.parameter import Buffer, Parameter
 from ...tensor import Tensor, _init
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "loads", "register_tensor_classes"]
 
 
 def _rebuild_tensor(cls: type, data: np.ndarray, requires_grad: bool, attributes: dict) -> Tensor:
@@ -41,8 +40,18 @@ def _reduce_tensor(t: Tensor):
     return _rebuild_tensor, (type(t), t._data, t._rg, dict(t.__dict__))
 
 
-for _cls in (Tensor, Parameter, Buffer):
-    ForkingPickler.register(_cls, _reduce_tensor)
+def register_tensor_classes() -> None:
+    """Register Tensor and every subclass defined so far (``nn.Parameter``, users' own) with
+    ForkingPickler, whose reducers are looked up by exact class: called before worker
+    processes start, so a dataset holding tensors can be sent to a spawned worker."""
+    classes = [Tensor]
+    while classes:
+        cls = classes.pop()
+        ForkingPickler.register(cls, _reduce_tensor)
+        classes.extend(cls.__subclasses__())
+
+
+register_tensor_classes()  # a multiprocessing queue carries tensors, as torch.multiprocessing's
 
 
 class _Pickler(ForkingPickler):
