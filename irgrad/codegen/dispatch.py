@@ -47,11 +47,17 @@ class StepTable:
     functions: list[ir.Function] = field(default_factory=list)
     rows: list[tuple[int, list[Reference]]] = field(default_factory=list)
     _by_body: dict[str, int] = field(default_factory=dict)
+    _by_signature: dict[tuple, int] = field(default_factory=dict)
     _attempts: int = 0
 
     def add(self, lowering: Lowering, places: list[Place], references: list[Reference]) -> None:
         """Emit the step computing ``places[-1]`` from ``places[:-1]`` (found at
         ``references``), reusing an identical step function when there is one."""
+        signature = lowering.signature(places)
+        known = self._by_signature.get(signature) if signature is not None else None
+        if known is not None:
+            self.rows.append((known, references))
+            return
         fn = ir.Function(self.module, _STEP, f"{self.symbol}.step{self._attempts}")
         self._attempts += 1
         fn.linkage = "internal"
@@ -67,14 +73,17 @@ class StepTable:
         elif status.type != I64:
             status = builder.sext(status, I64)
         builder.ret(status)
-        text = str(fn)
-        body = text[text.index("\n") :]  # without the header, which names the function
+        lines: list[str] = []
+        fn.descr_body(lines)  # the body alone: the header names the function (and is slow to format)
+        body = "".join(lines)
         index = self._by_body.get(body)
         if index is None:
             index = self._by_body[body] = len(self.functions)
             self.functions.append(fn)
         else:
             del self.module.globals[fn.name]
+        if signature is not None:
+            self._by_signature[signature] = index
         self.rows.append((index, references))
 
     def emit_entry(self) -> ir.Function:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
+import numpy as np
 
 from .layout import Place
 
@@ -89,6 +90,43 @@ class Lowering:
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
         """Emit the node's code; return an i64 status (``OK_STATUS`` when fine) or None."""
         raise NotImplementedError
+
+    def signature(self, places: list[Place]) -> tuple | None:
+        """Everything :meth:`emit` on operands at ``places`` (arguments, then the result)
+        depends on, when cheap to state: steps with equal signatures share their code without
+        emitting it again (None: emit, and compare the code itself).
+
+        A lowering is made from its node and its arguments' types alone, and code reads its
+        operands' shapes, strides and dtypes, never where they are: so the node's op and
+        attributes and the places' layouts are its signature (a fused node's body is not
+        stated here: its lowering compares code, or states its own)."""
+        node = self.node
+        if node is None or node.body is not None:
+            return None
+        attrs = frozen(node.attrs)
+        if attrs is None:
+            return None
+        layouts = tuple((p.shape, p.strides, p.dtype.str) for p in places)
+        return (type(self).__qualname__, node.op, attrs, layouts)
+
+
+def frozen(value) -> tuple | None:
+    """``value`` (attributes: numbers, strings, tuples, dicts, slices, arrays) as a hashable
+    key that tells apart what ``==`` would not (``-0.0`` and ``0.0``, ``1`` and ``True``);
+    None for anything else."""
+    if isinstance(value, dict):
+        items = [(k, frozen(v)) for k, v in sorted(value.items())]
+        return None if any(v is None and value[k] is not None for k, v in items) else ("dict", tuple(items))
+    if isinstance(value, (list, tuple)):
+        items = tuple(frozen(v) for v in value)
+        return None if any(i is None and v is not None for i, v in zip(items, value)) else ("seq", items)
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, slice):
+        return ("slice", frozen((value.start, value.stop, value.step)))
+    if value is None or value is Ellipsis or isinstance(value, (bool, int, float, str, np.generic)):
+        return (type(value).__name__, repr(value))
+    return None
 
 
 class FailureExit:

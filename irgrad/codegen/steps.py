@@ -53,9 +53,17 @@ class LoopLowering(Lowering):
     def contiguous_args(self, args: list[Place]) -> list[bool]:
         return [not ok for ok in self.loops.strided_ok]
 
+    def _key(self, args: list[Place]) -> tuple:
+        layout = tuple(None if p.contiguous else p.strides for p in args)
+        return (type(self.loops).__name__, structure(self.loops.body), layout)
+
+    def signature(self, places: list[Place]) -> tuple:
+        # the kernel's key and the operands' types: the step is a call of that kernel
+        return ("loop", self._key(places[:-1]), tuple(p.dtype for p in places))
+
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
-        layout = tuple(None if a.place.contiguous else a.place.strides for a in args)
-        key = (type(self.loops).__name__, structure(self.loops.body), layout)
+        key = self._key([a.place for a in args])
+        layout = key[2]
 
         def build(builder: ir.IRBuilder, pointers) -> None:
             self.loops.emit(builder, pointers[:-1], pointers[-1], layout)
