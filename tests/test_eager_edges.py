@@ -381,3 +381,39 @@ def test_a_number_divided_by_a_tensor_rounds_as_torchs(compare):
     values = np.random.default_rng(1).uniform(0.1, 3.0, 1000).astype(np.float32)
     compare(lambda lib, t: 0.7 / t, values, rtol=0, atol=0)
     compare(lambda lib, t: 3 / t, np.array([2, 4, -3], np.int64), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "shape,reps", [((3,), (1, 1)), ((3,), (1,)), ((0,), (2,)), ((2, 0), (1, 1)), ((2,), (3,))]
+)
+def test_repeat_and_tile_make_a_new_tensor(shape, reps):
+    x = irgrad.ones(shape)
+    for made in (x.repeat(*reps), irgrad.tile(x, reps)):
+        made += 1  # never writes into x
+        assert made._base is None
+    np.testing.assert_array_equal(x.numpy(), np.ones(shape))
+    leaf = irgrad.ones(shape, requires_grad=True)
+    irgrad.tile(leaf, reps).add_(1)  # not a view of the leaf: allowed, as in PyTorch
+
+
+@pytest.mark.parametrize("value", [0.5, 2, -1.5, 1])
+@pytest.mark.parametrize("dtype", [np.int64, np.float32])
+def test_addcmul_casts_value_to_the_result_type(compare, value, dtype):
+    a = np.array([1, 2, -3], dtype)
+    compare(lambda lib, x, y, z: lib.addcmul(x, y, z, value=value), a, a + 1, a - 1)
+    compare(lambda lib, x, y, z: x.clone().addcmul_(y, z, value=value), a, a + 1, a - 1)
+
+
+def test_addcdiv_of_integers_is_an_error():
+    _same_error(
+        lambda lib: lib.addcdiv(lib.ones(2), lib.tensor([1, 2]), lib.tensor([2, 2])), "Integer division"
+    )
+
+
+def test_batch_norm_of_an_empty_batch_takes_running_statistics_that_require_grad(compare):
+    stats = np.zeros(3), np.ones(3)
+    compare(
+        lambda lib, x, m, v: lib.nn.functional.batch_norm(x, m, v, training=True, momentum=0.2),
+        np.ones((0, 3, 5)),
+        *stats,
+    )

@@ -348,11 +348,29 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
 
 @tensor_arguments
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2``; ``value`` is cast to the result's type, as torch
+    casts it (0.5 is 0 for integers), where ``add``'s ``alpha`` would refuse it."""
+    kind = result_type(input, tensor1, tensor2)
+    if kind is bool_:
+        value = bool(value)
+    elif kind.category != FLOAT:
+        value = int(value)
     return add(input, mul(tensor1, tensor2), alpha=value)
 
 
 @tensor_arguments
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2`` (true division; integer operands are refused, as
+    torch refuses them)."""
+    if all(isinstance(t, Tensor) and t.dtype.category != FLOAT for t in (tensor1, tensor2)):
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future  release addcdiv "
+            "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can be "
+            "implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer "
+            "inputs and as (input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
+            "behavior is just the latter implementation: (input + value * tensor1 / tensor2), for all "
+            f"dtypes (got {tensor1.dtype} and {tensor2.dtype})."
+        )
     return add(input, div(tensor1, tensor2), alpha=value)
 
 

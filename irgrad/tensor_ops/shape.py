@@ -270,7 +270,10 @@ def repeat(input: Tensor, *sizes) -> Tensor:
     shape = (1,) * (len(reps) - len(shape)) + shape
     x = reshape(input, tuple(v for s in shape for v in (1, s)))
     x = expand(x, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
-    return reshape(x, tuple(r * s for r, s in zip(reps, shape)))
+    out = reshape(x, tuple(r * s for r, s in zip(reps, shape)))
+    # a new tensor, as PyTorch's, also where every count is 1 (or the input is empty) and the
+    # reshapes above made a view: writing into the result must not write into the input
+    return apply(OPS["copy"], (out,)) if out._base is not None else out
 
 
 @tensor_arguments

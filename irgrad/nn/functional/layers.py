@@ -331,7 +331,8 @@ def batch_norm(
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected at least 2D input (got {input.ndim}D input)")
-    reject_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
+    if input.numel():  # (PyTorch returns an empty batch's result before its kernel checks)
+        reject_grad("native_batch_norm", running_mean=running_mean, running_var=running_var)
     dims = (0,) + tuple(range(2, input.ndim))
     cshape = _channel_shape(input)
     for name, t in (
