@@ -417,3 +417,14 @@ def test_batch_norm_of_an_empty_batch_takes_running_statistics_that_require_grad
         np.ones((0, 3, 5)),
         *stats,
     )
+
+
+def test_an_empty_slice_of_a_broadcast_view_may_be_written(compare):
+    compare(
+        lambda lib, x: lib.narrow(x.reshape(1, 4, 1).expand(1, 4, 2), 2, 0, 0).clone().zero_(),
+        np.ones((4, 1)),
+    )
+    view = irgrad.narrow(irgrad.ones(4, 1).reshape(1, 4, 1).expand(1, 4, 2), 2, 0, 0)
+    assert view.zero_().shape == (1, 4, 0)
+    with pytest.raises(RuntimeError, match="single memory location"):  # PyTorch fills it (a known gap)
+        irgrad.ones(4, 1).expand(4, 2).add_(1)

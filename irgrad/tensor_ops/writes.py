@@ -111,12 +111,13 @@ def _write(target: Tensor, new: Tensor, name: str) -> None:
                 f"{name}: output with shape {list(dst.shape)} doesn't match the broadcast shape "
                 f"{list(src.shape)}"
             ) from None
-    if not dst.flags.writeable:
+    if not dst.flags.writeable and dst.size:
         raise RuntimeError(
             f"{name}: unsupported operation: more than one element of the written-to tensor refers "
             "to a single memory location. Please clone() the tensor before performing the operation."
         )
-    np.copyto(dst, src, casting="unsafe")
+    if dst.size:  # an empty write (into an empty slice of a broadcast view too) overlaps nothing
+        np.copyto(dst, src, casting="unsafe")
     target._bump_version()
     _tracing.inplace(target, new)
 
