@@ -391,3 +391,19 @@ def test_compiled_radam_makes_no_nan_in_the_branch_it_does_not_take() -> None:
         for i in range(7):
             fn(*batch(i))
     assert len(fn._compiled.cache) == 2 and not fn._compiled.breaks
+
+
+@pytest.mark.parametrize(
+    "make",
+    [irgrad.optim.Adam, irgrad.optim.SGD, irgrad.optim.RMSprop, irgrad.optim.NAdam, irgrad.optim.RAdam],
+)
+def test_a_state_dict_without_newer_options_loads_with_their_defaults(make):
+    w = irgrad.ones(2, requires_grad=True)
+    saved = make([w], lr=0.1).state_dict()
+    for name in make.restored_defaults:
+        saved["param_groups"][0].pop(name)
+    restored = make([w], lr=0.5)
+    restored.load_state_dict(saved)
+    group = restored.param_groups[0]
+    assert group["lr"] == 0.1
+    assert all(group[name] == value for name, value in make.restored_defaults.items())

@@ -73,13 +73,12 @@ class Adagrad(Optimizer):
         state["step"] = new_step()
         state["sum"] = Tensor._wrap(np.full_like(p._data, group["initial_accumulator_value"]))
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
+    restored_defaults = {
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "fused": None,
+    }
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
         lr = xp.learning_rate(group)

@@ -86,9 +86,16 @@ class Optimizer:
     def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
+    #: per option, the value a param group restored from an older state takes when it lacks
+    #: the option (PyTorch's ``__setstate__`` ``setdefault`` calls, stated once per class)
+    restored_defaults: dict[str, Any] = {}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._add_hook_stores()
+        for group in self.param_groups:
+            for name, value in self.restored_defaults.items():
+                group.setdefault(name, value)
 
     def _add_hook_stores(self) -> None:
         """Empty hook registries where missing (a new or an unpickled optimizer)."""
