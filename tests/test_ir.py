@@ -139,3 +139,31 @@ def test_to_dot_names_every_node_and_edge():
     assert dot.startswith('digraph "forward"')
     assert dot.count("->") == g.nx.number_of_edges() + len(g.outputs)
     assert "matmul" in dot and "f32[4,5]" in dot
+
+
+def test_a_copy_is_equal_and_independent():
+    g = parse_graph(MLP)
+    twin = g.copy()
+    assert str(twin) == str(g)
+    assert sorted(twin.nx.in_edges(keys=True)) == sorted(g.nx.in_edges(keys=True))
+    for nid in g.order():
+        assert twin.args(nid) == g.args(nid) and twin.node(nid) is not g.node(nid)
+    # editing the copy (an edge both ways, a node's attributes) leaves the original as it was
+    u, v, key = next(iter(twin.nx.in_edges(g.outputs[0], keys=True)))
+    twin.nx.remove_edge(u, v, key=key)
+    twin.node(g.order()[-4]).attrs["dims"] = (0, 1)
+    assert not twin.nx.has_edge(u, v, key) and not twin.nx.pred[v].get(u)
+    assert g.nx.has_edge(u, v, key) and key in g.nx.pred[v][u]
+    assert str(g) == MLP
+    verify(g)
+
+
+def test_a_copy_stays_consistent_under_networkx_edits():
+    # networkx's add_edge updates the successor side of a multigraph only: a copy must share
+    # each pair's edge dict between both sides, as networkx does
+    twin = parse_graph(MLP).copy()
+    u, v = twin.order()[3], twin.order()[4]
+    twin.nx.add_edge(u, v, key=7)
+    assert 7 in twin.nx.pred[v][u] and 7 in twin.nx.succ[u][v]
+    twin.nx.remove_edge(u, v, key=7)
+    assert 7 not in twin.nx.pred[v][u]
