@@ -34,6 +34,7 @@ _KERNEL_DIRS = tuple(_PACKAGE + d + os.sep for d in ("ops", "native", "llvm", "c
 _MECHANISMS = {
     (_PACKAGE + "dispatch.py", "apply"),  # calls kernels that are numpy ufuncs themselves
     (_PACKAGE + "tensor_ops" + os.sep + "writes.py", "_write"),
+    (_PACKAGE + "tensor_ops" + os.sep + "writes.py", "_writable_alias"),
     (_PACKAGE + "tensor_ops" + os.sep + "writes.py", "_snapshot"),  # a copy the tracer is told about
     (_PACKAGE + "trace.py", None),
 }

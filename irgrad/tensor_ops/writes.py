@@ -112,14 +112,29 @@ def _write(target: Tensor, new: Tensor, name: str) -> None:
                 f"{list(src.shape)}"
             ) from None
     if not dst.flags.writeable and dst.size:
-        raise RuntimeError(
-            f"{name}: unsupported operation: more than one element of the written-to tensor refers "
-            "to a single memory location. Please clone() the tensor before performing the operation."
-        )
+        dst = _writable_alias(dst) if not any(src.strides) else None  # one value: every alias agrees
+        if dst is None:
+            raise RuntimeError(
+                f"{name}: unsupported operation: more than one element of the written-to tensor refers "
+                "to a single memory location. Please clone() the tensor before performing the operation."
+            )
     if dst.size:  # an empty write (into an empty slice of a broadcast view too) overlaps nothing
         np.copyto(dst, src, casting="unsafe")
     target._bump_version()
     _tracing.inplace(target, new)
+
+
+def _writable_alias(view: np.ndarray) -> np.ndarray | None:
+    """A writable array over ``view``'s elements (numpy makes broadcast views read-only; a
+    fill writes one value to every element, so PyTorch allows it on an expanded tensor), or
+    None when the memory is not the process's own writable array."""
+    root = view
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.writeable or not root.flags.c_contiguous:
+        return None
+    offset = view.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return np.ndarray(view.shape, view.dtype, buffer=root, offset=offset, strides=view.strides)
 
 
 def _castable(src, dst) -> bool:
