@@ -336,7 +336,54 @@ class LlvmScalars:
         return b.select(special, x, result)
 
     def log1p(self, a):
-        return self._libm("log1p", a)
+        if a.dtype != np.float32:
+            return self._libm("log1p", a)
+        return self._result(self._log1p_f32(a.ir), a)
+
+    def _log1p_f32(self, x: ir.Value) -> ir.Value:
+        """``log(1 + x)`` in float64, rounded once: below 2**-10 in magnitude its series to
+        x**4; above, ``1 + x`` is exact in float64 and its log is the exponent times ln 2 plus
+        ``2 atanh(s)``, ``s = (m - 1) / (m + 1)`` for the mantissa ``m`` in [sqrt(1/2), sqrt(2))
+        (|s| <= 0.172: seven terms reach 5e-11); -1 gives -inf, below it NaN, inf and NaN
+        themselves."""
+        b, dt, it = self.b, ir.DoubleType(), ir.IntType(64)
+        xd = b.fpext(x, dt)
+        fabs = b.module.declare_intrinsic("llvm.fabs", [dt])
+
+        def c(value: float) -> ir.Constant:
+            return ir.Constant(dt, value)
+
+        series = c(-1 / 4)
+        for k in (1 / 3, -1 / 2, 1.0):
+            series = b.fadd(b.fmul(series, xd), c(k))
+        series = b.fmul(series, xd)
+
+        u = b.fadd(c(1.0), xd)
+        bits = b.bitcast(u, it)
+        exponent = b.sub(
+            b.and_(b.lshr(bits, ir.Constant(it, 52)), ir.Constant(it, 0x7FF)), ir.Constant(it, 1023)
+        )
+        mantissa = b.bitcast(
+            b.or_(b.and_(bits, ir.Constant(it, 0x000FFFFFFFFFFFFF)), ir.Constant(it, 0x3FF0000000000000)), dt
+        )
+        high = b.fcmp_ordered(">", mantissa, c(2**0.5))
+        mantissa = b.select(high, b.fmul(mantissa, c(0.5)), mantissa)
+        exponent = b.add(exponent, b.zext(high, it))
+        s = b.fdiv(b.fsub(mantissa, c(1.0)), b.fadd(mantissa, c(1.0)))
+        s2 = b.fmul(s, s)
+        atanh = c(1 / 13)
+        for k in (1 / 11, 1 / 9, 1 / 7, 1 / 5, 1 / 3, 1.0):
+            atanh = b.fadd(b.fmul(atanh, s2), c(k))
+        log_u = b.fadd(
+            b.fmul(b.sitofp(exponent, dt), c(0.6931471805599453)), b.fmul(c(2.0), b.fmul(s, atanh))
+        )
+        log_u = b.select(b.fcmp_ordered("==", u, c(float("inf"))), u, log_u)
+        log_u = b.select(b.fcmp_ordered("==", u, c(0.0)), c(float("-inf")), log_u)
+        log_u = b.select(b.fcmp_ordered("<", u, c(0.0)), c(float("nan")), log_u)
+        small = b.fcmp_ordered("<", b.call(fabs, [xd]), c(2.0**-10))
+        value = b.select(small, series, log_u)
+        value = b.select(b.fcmp_unordered("uno", xd, xd), xd, value)  # NaN stays NaN
+        return b.fptrunc(value, x.type)
 
     def sin(self, a):
         return self._libm("sin", a)
