@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .arrays import scalar_type
+from .arrays import scalar_type, weight_decayed
 from .optimizer import (
     Optimizer,
     check_lr,
@@ -83,8 +83,7 @@ class Adadelta(Optimizer):
             if maximize:
                 grad = -grad
             xp.increment(state["step"])
-            if wd != 0:
-                grad = grad + f(wd) * data
+            grad = weight_decayed(xp, data, grad, lr, wd)
 
             square_avg, acc_delta = state["square_avg"], state["acc_delta"]
             sq = xp.data(square_avg)

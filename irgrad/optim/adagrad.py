@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .arrays import scalar_type
+from .arrays import scalar_type, weight_decayed
 from .optimizer import (
     Optimizer,
     check_lr,
@@ -94,8 +94,7 @@ class Adagrad(Optimizer):
             grad = xp.grad(p)
             if maximize:
                 grad = -grad
-            if wd != 0:
-                grad = grad + f(wd) * data
+            grad = weight_decayed(xp, data, grad, lr, wd)
             clr = lr / (1 + (step - 1) * lr_decay)
 
             acc = state["sum"]

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..tensor import Tensor
-from .arrays import lerp_, scalar_type
+from .arrays import lerp_, scalar_type, weight_decayed
 from .optimizer import (
     Optimizer,
     check_adam_options,
@@ -84,8 +84,7 @@ class Adamax(Optimizer):
             if maximize:
                 grad = -grad
             step = xp.increment(state["step"])
-            if wd != 0:
-                grad = grad + f(wd) * data
+            grad = weight_decayed(xp, data, grad, lr, wd)
 
             exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
             lerp_(xp, xp.data(exp_avg), grad, 1 - beta1)

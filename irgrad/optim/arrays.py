@@ -204,6 +204,32 @@ def lerp_(xp, target, end, weight: float) -> None:
         xp.assign(target, end - diff)
 
 
+def weight_decayed(xp, data, grad, lr, weight_decay: float, decoupled: bool = False):
+    """``grad`` with L2 weight decay added (``grad + wd * p``); with ``decoupled`` (AdamW's
+    form) ``grad`` unchanged and the parameter's ``data`` shrunk in place by ``1 - lr * wd``."""
+    if weight_decay == 0:
+        return grad
+    f = scalar_type(data)
+    if decoupled:
+        data *= xp.rounded(1 - lr * weight_decay, f)
+        return grad
+    return grad + f(weight_decay) * data
+
+
+def adam_moments_(xp, state: dict, grad, beta1: float, beta2: float):
+    """Adam's running moments updated in place: ``exp_avg`` toward ``grad`` by ``1 - beta1``,
+    ``exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad**2``; returns the latter's data."""
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    lerp_(xp, xp.data(exp_avg), grad, 1 - beta1)
+    v = xp.data(exp_avg_sq)
+    f = scalar_type(v)
+    v *= f(beta2)
+    v += f(1 - beta2) * grad * grad
+    xp.touched(exp_avg)
+    xp.touched(exp_avg_sq)
+    return v
+
+
 def scalar_type(x):
     """The numpy scalar type of an array's or a tensor's dtype (``f`` in the update rules)."""
     return (x._data if isinstance(x, Tensor) else x).dtype.type

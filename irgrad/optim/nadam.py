@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..tensor import Tensor
-from .arrays import lerp_, scalar_type
+from .arrays import adam_moments_, scalar_type, weight_decayed
 from .optimizer import (
     Optimizer,
     check_adam_options,
@@ -99,11 +99,7 @@ class NAdam(Optimizer):
             step = xp.increment(state["step"])
             bias_correction2 = 1 - beta2**step
 
-            if wd != 0:
-                if decoupled:
-                    data *= xp.rounded(1 - lr * wd, f)
-                else:
-                    grad = grad + f(wd) * data
+            grad = weight_decayed(xp, data, grad, lr, wd, decoupled)
 
             mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
             mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
@@ -112,13 +108,8 @@ class NAdam(Optimizer):
             product *= xp.rounded(mu, scalar_type(product))
             xp.touched(mu_product)
 
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            lerp_(xp, xp.data(exp_avg), grad, 1 - beta1)
-            v = xp.data(exp_avg_sq)
-            v *= f(beta2)
-            v += f(1 - beta2) * grad * grad
-            xp.touched(exp_avg)
-            xp.touched(exp_avg_sq)
+            v = adam_moments_(xp, state, grad, beta1, beta2)
+            exp_avg = state["exp_avg"]
             denom = xp.sqrt(v / xp.rounded(bias_correction2, f))
 
             product_now = xp.value(mu_product)

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from ..tensor import Tensor
-from .arrays import lerp_, scalar_type
+from .arrays import adam_moments_, scalar_type, weight_decayed
 from .optimizer import (
     Optimizer,
     check_adam_options,
@@ -95,19 +95,10 @@ class RAdam(Optimizer):
                 grad = -grad
             step = xp.increment(state["step"])
 
-            if wd != 0:
-                if decoupled:
-                    data *= xp.rounded(1 - lr * wd, f)
-                else:
-                    grad = grad + f(wd) * data
+            grad = weight_decayed(xp, data, grad, lr, wd, decoupled)
 
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            lerp_(xp, xp.data(exp_avg), grad, 1 - beta1)
-            v = xp.data(exp_avg_sq)
-            v *= f(beta2)
-            v += f(1 - beta2) * grad * grad
-            xp.touched(exp_avg)
-            xp.touched(exp_avg_sq)
+            v = adam_moments_(xp, state, grad, beta1, beta2)
+            exp_avg = state["exp_avg"]
 
             bias_correction1 = 1 - beta1**step
             bias_correction2 = 1 - beta2**step
