@@ -71,6 +71,7 @@ from .random import (
     seed,
     set_rng_state,
 )  # noqa: E402
+from ._arguments import tensor_arguments as _tensor_arguments  # noqa: E402
 from .tensor import Size, Tensor, device  # noqa: E402
 from .tensor_methods import install as _install_methods  # noqa: E402
 from .tensor_ops.histogram import histc  # noqa: E402
@@ -182,10 +183,12 @@ def is_tensor(obj) -> bool:  # noqa: A001
     return isinstance(obj, Tensor)
 
 
+@_tensor_arguments
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
 
 
+@_tensor_arguments
 def numel(input: Tensor) -> int:
     return input.numel()
 

@@ -83,3 +83,94 @@ def test_methods_whose_only_tensor_is_self_skip_the_check():
 def test_public_functions_name_the_argument(call, message):
     with pytest.raises(TypeError, match=message):
         call()
+
+
+def _public_functions():
+    """Every public function irgrad defines in the namespaces users call."""
+    import types
+
+    namespaces = [irgrad, irgrad.nn.functional]
+    seen = {}
+    for namespace in namespaces:
+        for name in dir(namespace):
+            fn = getattr(namespace, name)
+            if (
+                not name.startswith("_")
+                and isinstance(fn, types.FunctionType)
+                and (fn.__module__ or "").startswith("irgrad")
+            ):
+                seen.setdefault(fn, f"{namespace.__name__}.{name}")
+    return seen
+
+
+def test_every_public_function_checks_its_tensor_parameters():
+    # PyTorch's names for tensor parameters; each must be checked wherever it appears.
+    tensor_names = {
+        "input",
+        "other",
+        "tensor",
+        "tensors",
+        "self",
+        "end",
+        "weight",
+        "bias",
+        "target",
+        "mat1",
+        "mat2",
+    }
+    unchecked = []
+    for fn, where in _public_functions().items():
+        checked = {spec.name for spec in getattr(fn, "tensor_parameters", ())}
+        parameters = inspect.signature(getattr(fn, "__wrapped__", fn)).parameters.values()
+        for p in parameters:
+            if p.name in tensor_names and p.name not in checked and "Tensor" in str(p.annotation):
+                unchecked.append(f"{where}({p.name}: {p.annotation})")
+            elif p.name in {"input", "other", "tensors"} and p.annotation is inspect.Parameter.empty:
+                unchecked.append(f"{where}({p.name}) is not annotated")
+    assert not unchecked, unchecked
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "maximum", "eq", "atan2", "bitwise_and"])
+def test_binary_functions_take_tensors_or_numbers(name):
+    fn = getattr(irgrad, name)
+    x = irgrad.tensor([1, 2]) if name == "bitwise_and" else irgrad.tensor([1.0, 2.0])
+    assert fn(x, 2).shape == (2,) and fn(2, x).shape == (2,)
+    second = "exponent" if name == "pow" else "other"
+    with pytest.raises(
+        TypeError, match=rf"{name}\(\): argument '{second}' \(position 2\) must be Tensor, not list"
+    ):
+        fn(x, [1, 2])
+    with pytest.raises(
+        TypeError, match=rf"{name}\(\): argument 'input' \(position 1\) must be Tensor, not str"
+    ):
+        fn("a", x)
+    with pytest.raises(TypeError, match=r"must be Tensor, not NoneType"):
+        fn(x, None)
+
+
+def test_the_wrapper_has_the_functions_own_signature():
+    def every_kind(
+        a, /, input: Tensor, other: Tensor | float = 2.0, *rest, key: Tensor | None = None, **extra
+    ):
+        return a, input, other, rest, key, extra
+
+    fn = tensor_arguments(every_kind)
+    assert inspect.signature(fn) == inspect.signature(every_kind)
+    x = irgrad.ones(1)
+    assert fn(0, x) == (0, x, 2.0, (), None, {})
+    assert fn(0, x, x, 5, 6, key=x, flag=True) == (0, x, x, (5, 6), x, {"flag": True})
+    for wrong_call in (lambda f: f(a=0, input=x), lambda f: f(0), lambda f: f(0, x, key=x, other=1, input=x)):
+        with pytest.raises(TypeError) as direct:  # a wrong call fails as the function itself does
+            wrong_call(every_kind)
+        with pytest.raises(TypeError) as wrapped:
+            wrong_call(fn)
+        assert str(wrapped.value) == str(direct.value)
+    assert [spec.name for spec in fn.tensor_parameters] == ["input", "other", "key"]
+
+
+def test_errors_that_are_not_about_argument_types_pass_through():
+    def fails(input: Tensor | float) -> Tensor:
+        raise TypeError("a message of its own")
+
+    with pytest.raises(TypeError, match="a message of its own"):
+        tensor_arguments(fails)(1.0)

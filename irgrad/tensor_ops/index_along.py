@@ -11,6 +11,8 @@ Each op checks its arguments with PyTorch's messages, which differ between the t
 
 from __future__ import annotations
 
+from numbers import Number
+
 import numpy as np
 
 from .._arguments import tensor_arguments
@@ -134,7 +136,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 
 
 @tensor_arguments
-def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
+def index_fill(input: Tensor, dim: int, index: Tensor, value: Tensor | Number) -> Tensor:
     """``input`` with its slices ``index`` along ``dim`` set to ``value`` (a number, or a
     0-d tensor, which then gets the gradient of every filled element)."""
     d = normalize_dim("index_fill", dim, input._data.ndim)
@@ -173,5 +175,5 @@ def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 
 
 @tensor_arguments
-def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
+def index_fill_(self: Tensor, dim: int, index: Tensor, value: Tensor | Number) -> Tensor:
     return update_inplace(self, lambda old: index_fill(old, dim, index, value), value, name="index_fill_")

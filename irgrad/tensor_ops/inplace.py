@@ -3,6 +3,8 @@ back through :func:`~irgrad.tensor_ops.writes.update_inplace`."""
 
 from __future__ import annotations
 
+from numbers import Number
+
 import numpy as np
 
 from .._arguments import tensor_arguments
@@ -69,7 +71,7 @@ clip_ = clamp_
 
 
 @tensor_arguments
-def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
+def masked_fill_(self: Tensor, mask: Tensor, value: Tensor | Number) -> Tensor:
     return update_inplace(self, lambda old: P.masked_fill(old, mask, value), value, name="masked_fill_")
 
 

@@ -34,12 +34,12 @@ def _unary(name: str):
 def _binary(name: str):
     op = _op(name)
 
-    def fn(input, other, *, out=None) -> Tensor:
+    def fn(input: Tensor | Number, other: Tensor | Number, *, out=None) -> Tensor:
         return _maybe_out(elementwise(op, input, other), out)
 
     fn.__name__ = name
     fn.__doc__ = f"Elementwise ``{name}`` with broadcasting and type promotion, as ``torch.{name}``."
-    return fn
+    return tensor_arguments(fn)
 
 
 def _maybe_out(result: Tensor, out: Tensor | None) -> Tensor:
@@ -85,7 +85,8 @@ fmod = _binary("fmod")
 _pow = _binary("pow")
 
 
-def pow(input, exponent, *, out=None) -> Tensor:
+@tensor_arguments
+def pow(input: Tensor | Number, exponent: Tensor | Number, *, out=None) -> Tensor:
     """``input ** exponent``; an integer tensor to a negative integer (number) power is an
     error, as in torch (a tensor of exponents may hold negative ones: 1 and -1 stay, the
     rest truncate to 0)."""
@@ -122,12 +123,14 @@ bitwise_xor = _binary("bitwise_xor")
 _ADD, _SUB, _DIV, _MUL = _op("add"), _op("sub"), _op("div"), _op("mul")
 
 
-def add(input, other, *, alpha: Number = 1, out=None) -> Tensor:
+@tensor_arguments
+def add(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1, out=None) -> Tensor:
     """``input + alpha * other``, as ``torch.add``."""
     return _maybe_out(elementwise(_ADD, input, _times_alpha("add", input, other, alpha)), out)
 
 
-def sub(input, other, *, alpha: Number = 1, out=None) -> Tensor:
+@tensor_arguments
+def sub(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1, out=None) -> Tensor:
     """``input - alpha * other``, as ``torch.sub``."""
     bools = [_is_bool(input), _is_bool(other)]
     if all(bools):
@@ -173,7 +176,10 @@ def _is_bool(x) -> bool:
     return x._data.dtype == np.bool_ if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
 
 
-def div(input, other, *, rounding_mode: str | None = None, out=None) -> Tensor:
+@tensor_arguments
+def div(
+    input: Tensor | Number, other: Tensor | Number, *, rounding_mode: str | None = None, out=None
+) -> Tensor:
     """True division, or ``rounding_mode='trunc'``/``'floor'`` division, as ``torch.div``."""
     if rounding_mode is None:
         result = elementwise(_DIV, input, other)
@@ -210,7 +216,8 @@ def _zero_gradient(value: Tensor, *inputs) -> Tensor:
     return where(const(True, bool_), value, others)
 
 
-def rsub(input, other, *, alpha: Number = 1) -> Tensor:
+@tensor_arguments
+def rsub(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1) -> Tensor:
     return sub(other, input, alpha=alpha)
 
 
@@ -279,7 +286,7 @@ def clamp_max(input: Tensor, max) -> Tensor:
 
 
 @tensor_arguments
-def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+def masked_fill(input: Tensor, mask: Tensor, value: Tensor | Number) -> Tensor:
     """``value`` where ``mask`` is true, ``input`` elsewhere (``value`` keeps input's dtype)."""
     mask = ensure_tensor(mask)
     if mask.dtype is not bool_:
@@ -332,7 +339,7 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 
 @tensor_arguments
-def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+def lerp(input: Tensor, end: Tensor, weight: Tensor | Number) -> Tensor:
     """``input + weight * (end - input)``, computed from ``end`` when weight >= 0.5 (as
     torch, so each end is reproduced exactly, infinities included)."""
     for name, t in (("end", end), ("weight", weight)):

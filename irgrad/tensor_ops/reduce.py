@@ -224,13 +224,13 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out
 
 
 @tensor_arguments
-def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+def max(input: Tensor, dim=None, keepdim: bool = False, *, other: Tensor | None = None):
     """``max()``: the maximum; ``max(dim)``: (values, indices); ``max(other)``: maximum."""
     return _extremum("max", input, dim, keepdim, other)
 
 
 @tensor_arguments
-def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+def min(input: Tensor, dim=None, keepdim: bool = False, *, other: Tensor | None = None):
     return _extremum("min", input, dim, keepdim, other)
 
 

@@ -10,6 +10,7 @@ checks them too).  A 0-d tensor counts as a one-element 1-d one, as in PyTorch.
 from __future__ import annotations
 
 import warnings
+from numbers import Number
 
 import numpy as np
 
@@ -97,7 +98,15 @@ class _NoDerivative(Function):
 
 
 @tensor_arguments
-def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
+def scatter(
+    input: Tensor,
+    dim: int,
+    index: Tensor,
+    src: Tensor | Number | None = None,
+    *,
+    value: Number | None = None,
+    reduce=None,
+) -> Tensor:
     """``input`` with ``src`` (a tensor or a number; or ``value``) written at ``index``
     along ``dim``; where an index repeats, the last write wins.  ``reduce='add'`` or
     ``'multiply'`` combines instead (deprecated in PyTorch, which defines no gradient)."""
@@ -210,7 +219,15 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
 
 
 @tensor_arguments
-def scatter_(self: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
+def scatter_(
+    self: Tensor,
+    dim: int,
+    index: Tensor,
+    src: Tensor | Number | None = None,
+    *,
+    value: Number | None = None,
+    reduce=None,
+) -> Tensor:
     def compute(old: Tensor) -> Tensor:
         return scatter(old, dim, index, src, value=value, reduce=reduce)
 

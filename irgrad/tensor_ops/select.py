@@ -7,6 +7,8 @@ indexing all select with ``where``.
 
 from __future__ import annotations
 
+from numbers import Number
+
 import numpy as np
 
 from .. import _tracing
@@ -20,7 +22,10 @@ from ..recording.grad_mode import STATE
 from ..tensor import Tensor
 
 
-def where(condition, input=None, other=None) -> Tensor:
+@tensor_arguments
+def where(
+    condition: Tensor, input: Tensor | Number | None = None, other: Tensor | Number | None = None
+) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (broadcasting, promoting)."""
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
