@@ -1,9 +1,11 @@
-"""Native lowerings that read through index values: embeddings, gathers, range checks.
+"""Native lowerings that read through index values: embeddings, gathers, range checks
+(``x[i, j]``, the ``index`` op, is in :mod:`.advanced_indexing`, with these helpers).
 
 Every index is checked before anything is read through it: an index out of range makes
 the kernel return its position as a status, the graph's function returns, and the call
-reruns in the interpreter, which raises the eager error (or, for ``gather``, gives
-numpy's answer, which wraps a negative index).  Native code never reads out of bounds.
+reruns in the interpreter, which raises the eager error (or, for ``gather`` and
+``index``, gives numpy's answer, which wraps a negative index).  Native code never
+reads out of bounds.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from .movement import fill
 from .scalars import storage_type
 
 
-def _index_value(builder: ir.IRBuilder, ids: ir.Value, position: ir.Value, id_dtype: np.dtype) -> ir.Value:
+def index_value(builder: ir.IRBuilder, ids: ir.Value, position: ir.Value, id_dtype: np.dtype) -> ir.Value:
     """The index stored at ``position`` of ``ids``, as an i64 (unsigned types zero-extended)."""
     raw = builder.load(builder.gep(ids, [position]))
     widen = builder.zext if id_dtype.kind == "u" else builder.sext
     return widen(raw, ir.IntType(64))
 
 
-def _checked_ids(builder: ir.IRBuilder, ids, id_dtype: np.dtype, count: int, rows: int, each=None) -> None:
+def checked_ids(builder: ir.IRBuilder, ids, id_dtype: np.dtype, count: int, rows: int, each=None) -> None:
     """Loop over ``count`` ids (contiguous, of ``id_dtype``); return the position of the
     first outside ``[0, rows)`` from the function, before anything reads through it, or
     run ``each(position, id)`` for every id (as i64)."""
@@ -36,7 +38,7 @@ def _checked_ids(builder: ir.IRBuilder, ids, id_dtype: np.dtype, count: int, row
 
     def element() -> None:
         (i,) = indices
-        value = _index_value(builder, ids, i, id_dtype)
+        value = index_value(builder, ids, i, id_dtype)
         failure.fail_if(
             builder.icmp_unsigned(">=", value, ir.Constant(value.type, rows)), i
         )  # negatives: huge
@@ -73,7 +75,7 @@ class EmbeddingLowering(Lowering):
                     value = builder.load(builder.gep(table, [read]))
                     builder.store(value, builder.gep(result, [builder.add(target, j)]))
 
-            _checked_ids(builder, picked, id_dtype, count, rows, copy_row)
+            checked_ids(builder, picked, id_dtype, count, rows, copy_row)
             return ir.Constant(I64, OK_STATUS)
 
         key = (
@@ -109,7 +111,7 @@ class EmbeddingGradLowering(Lowering):
 
         def build(builder: ir.IRBuilder, pointers):
             grads, picked, result = pointers
-            _checked_ids(builder, picked, id_dtype, count, rows)
+            checked_ids(builder, picked, id_dtype, count, rows)
 
             def add_row(i: ir.Value, row: ir.Value) -> None:
                 source = builder.mul(i, ir.Constant(I64, width))
@@ -123,7 +125,7 @@ class EmbeddingGradLowering(Lowering):
 
             def element() -> None:
                 (i,) = indices
-                add_row(i, _index_value(builder, picked, i, id_dtype))
+                add_row(i, index_value(builder, picked, i, id_dtype))
 
             loop_nest(builder, (count,), indices, element, "rows")
             if padding is not None:
@@ -163,7 +165,7 @@ class GatherLowering(Lowering):
 
             def element() -> None:
                 at_index = offset(positions)
-                value = _index_value(builder, picked, at_index, id_dtype)
+                value = index_value(builder, picked, at_index, id_dtype)
                 failure.fail_if(builder.icmp_unsigned(">=", value, ir.Constant(I64, size)), at_index)
                 rest = offset(tuple(0 if d == dim else s for d, s in enumerate(strides)))
                 read = builder.add(rest, builder.mul(value, ir.Constant(I64, strides[dim])))
@@ -199,7 +201,7 @@ class ScatterAddLowering(Lowering):
             offset = offset_function(builder, indices)
 
             def index_at() -> ir.Value:
-                return _index_value(builder, picked, offset(positions), id_dtype)
+                return index_value(builder, picked, offset(positions), id_dtype)
 
             def check() -> None:
                 failure.fail_if(
@@ -255,81 +257,6 @@ def _scatter_add(node: Node, arg_types: list) -> Lowering | str:
     ):
         return f"scatter_add of {dtype} with {ids} indices"
     return ScatterAddLowering(node)
-
-
-class RowIndexLowering(Lowering):
-    """``index(x, idx, spec=(:, ..., :, idx))`` (``x[idx]``, ``index_select``): whole
-    slices of ``x`` picked along one dim by an index array; or its gradient,
-    ``index_grad`` (zeros with each picked slice of ``g`` added back, repeats in
-    order, as ``np.add.at``).  Indices are checked first; one out of range returns a
-    status, and the interpreter's answer (numpy wraps negatives) is the call's."""
-
-    def __init__(self, node: Node, dim: int) -> None:
-        super().__init__(node)
-        self.dim = dim
-
-    def contiguous_args(self, args) -> list[bool]:
-        return [self.node.op == "index_grad", True]  # g is read in the order it is laid out
-
-    def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
-        source, index = args
-        grad = self.node.op == "index_grad"
-        table = out.place if grad else source.place  # the indexed array's shape
-        dim, count = self.dim, int(np.prod(index.place.shape, dtype=np.int64))
-        prefix, size, trailing = table.shape[:dim], table.shape[dim], table.shape[dim + 1 :]
-        table_strides = contiguous_strides(table.shape) if grad else source.place.strides
-        picked = contiguous_strides(prefix + (count,) + trailing)  # the result, or g: contiguous
-        id_dtype, dtype = index.place.dtype, out.place.dtype
-        if grad:
-            fill(at, out, 0)
-        if count == 0 or 0 in table.shape:
-            return None
-
-        def build(builder: ir.IRBuilder, pointers):
-            values, ids, result = pointers
-            _checked_ids(builder, ids, id_dtype, count, size)
-            indices: list[ir.Value] = []
-            offset = offset_function(builder, indices)
-
-            def element() -> None:
-                row = indices[dim]
-                value = _index_value(builder, ids, row, id_dtype)
-                in_table = builder.add(
-                    offset(tuple(table_strides[:dim]) + (0,) + tuple(table_strides[dim + 1 :])),
-                    builder.mul(value, ir.Constant(I64, table_strides[dim])),
-                )
-                at_picked = offset(tuple(picked))
-                if grad:
-                    slot = builder.gep(result, [in_table])
-                    added = builder.load(builder.gep(values, [at_picked]))
-                    builder.store(builder.fadd(builder.load(slot), added), slot)
-                else:
-                    builder.store(
-                        builder.load(builder.gep(values, [in_table])), builder.gep(result, [at_picked])
-                    )
-
-            loop_nest(builder, prefix + (count,) + trailing, indices, element, "rows")
-            return ir.Constant(I64, OK_STATUS)
-
-        key = (self.node.op, table.shape, dim, count, tuple(table_strides), id_dtype.str, dtype.str)
-        return at.call(key, self.node.op, [source.pointer, index.pointer, out.pointer], build, status=True)
-
-
-def _row_index(node: Node, arg_types: list) -> Lowering | str:
-    """A lowering for an index spec of whole slices around one index array."""
-    spec = node.attrs["spec"]
-    full = [item == slice(None) or item == slice(None, None, 1) for item in spec]
-    ellipses = [k for k, item in enumerate(spec) if item is Ellipsis]
-    if (
-        len(ellipses) != 1
-        or len(arg_types) != 2
-        or not all(full[k] for k in range(len(spec)) if k != ellipses[0])
-    ):
-        return f"{node.op} with the index spec {spec}"
-    ids, dtype = np.dtype(arg_types[1].dtype.np), np.dtype(node.type.dtype.np)
-    if ids.kind not in "iu" or (node.op == "index_grad" and dtype.kind != "f"):
-        return f"{node.op} of {dtype} with {ids} indices"
-    return RowIndexLowering(node, ellipses[0])
 
 
 def _gather(node: Node, arg_types: list) -> Lowering | str:
@@ -428,6 +355,4 @@ INDEXING_LOWERINGS = {
     "assert_range": _check,
     "gather": _gather,
     "scatter_add": _scatter_add,
-    "index": _row_index,
-    "index_grad": _row_index,
 }

@@ -31,6 +31,7 @@ from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from ..passes.fusion import ANCHOR_KINDS
 from . import blas
+from .advanced_indexing import INDEX_LOWERINGS
 from .elementwise import ElementwiseLoops, LoopKernel, loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
 from .indexing import INDEXING_LOWERINGS
@@ -300,6 +301,8 @@ def _choose(node: Node, arg_types: list) -> Lowering | str:
         return MOVEMENT_LOWERINGS[node.op](node, arg_types)
     if node.op in INDEXING_LOWERINGS:
         return INDEXING_LOWERINGS[node.op](node, arg_types)
+    if node.op in INDEX_LOWERINGS:
+        return INDEX_LOWERINGS[node.op](node, arg_types)
     if node.op in WINDOW_OPS:
         return window_lowering(node, arg_types)
     return f"no native lowering of {node.op}"

@@ -6,7 +6,10 @@ public layer turns 1-D operands into matrices and back, as PyTorch's matmul does
 costs one forward op and one backward node instead of four (transpose, matmul,
 bias broadcast, add), with the same arithmetic (a matmul, then the bias added).
 ``einsum`` takes an explicit equation (``"ij,jk->ik"``: ellipses expanded, output
-given, no letter repeated within one operand); its gradient is another einsum.
+given, no letter repeated within one operand); its gradient is another einsum.  For
+float32 and float64 it decomposes (for a backend with no einsum routine) into the
+classic einsum-to-bmm: permutes, reshapes, sums and broadcasting multiplies around one
+batched ``matmul`` per pair of operands, contracted left to right.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..dtypes import float32, float64
 from .movement import sum_to
 from .registry import Kind, Meta, OpDef, register
 from .shapes import broadcast_shapes, fmt
@@ -177,6 +181,81 @@ def _einsum_vjp(F, g, c):
     return tuple(grads)
 
 
+def _sum_letters(F, x, subs: str, kept) -> tuple:
+    """``x`` (subscripts ``subs``) summed over its letters not in ``kept``, and the letters left."""
+    dims = tuple(d for d, letter in enumerate(subs) if letter not in kept)
+    if not dims:
+        return x, subs
+    return F.sum(x, dims=dims, keepdim=False), "".join(letter for letter in subs if letter in kept)
+
+
+def _arranged(F, x, subs: str, letters: str, shape: tuple):
+    """``x`` (subscripts ``subs``) permuted into the order of ``letters`` and reshaped to
+    ``shape`` (merging dims, or adding size-1 dims for letters it lacks)."""
+    order = tuple(subs.index(letter) for letter in letters if letter in subs)
+    if order != tuple(range(len(subs))):
+        x = F.permute(x, dims=order)
+    return x if tuple(x.shape) == tuple(shape) else F.reshape(x, shape=shape)
+
+
+def _contract(F, a, sa: str, b, sb: str, kept: str) -> tuple:
+    """``einsum(f"{sa},{sb}->...", a, b)`` keeping the letters in ``kept`` (in an order
+    that needs no permute after the product), and those letters.
+
+    Letters in one operand only that are not kept are summed first.  With no letter left
+    to contract, the product is a broadcasting ``mul`` in ``kept``'s order; otherwise it
+    is one ``matmul`` of ``(batch, left, contracted)`` by ``(batch, contracted, right)``,
+    each group merged into one dim (the operands swapped when ``kept`` puts ``b``'s free
+    letters first, so a transposed output is a transposed product, not a permute)."""
+    a, sa = _sum_letters(F, a, sa, set(sb) | set(kept))
+    b, sb = _sum_letters(F, b, sb, set(sa) | set(kept))
+    size = dict(zip(sa, a.shape)) | dict(zip(sb, b.shape))
+    if not any(letter in sb and letter not in kept for letter in sa):
+        a, b = (
+            _arranged(F, x, s, kept, tuple(size[c] if c in s else 1 for c in kept))
+            for x, s in ((a, sa), (b, sb))
+        )
+        return F.mul(a, b), kept
+    free = [letter for letter in kept if (letter in sa) != (letter in sb)]
+    if free and free[0] in sb:
+        a, sa, b, sb = b, sb, a, sa
+    batch = "".join(letter for letter in kept if letter in sa and letter in sb)
+    left = "".join(letter for letter in kept if letter in sa and letter not in sb)
+    right = "".join(letter for letter in kept if letter in sb and letter not in sa)
+    contracted = "".join(letter for letter in sa if letter in sb and letter not in kept)
+
+    def extent(letters: str) -> int:
+        return math.prod(size[letter] for letter in letters)
+
+    lead = (extent(batch),) if batch else ()
+    product = F.matmul(
+        _arranged(F, a, sa, batch + left + contracted, lead + (extent(left), extent(contracted))),
+        _arranged(F, b, sb, batch + contracted + right, lead + (extent(contracted), extent(right))),
+    )
+    letters = batch + left + right
+    return _arranged(F, product, letters, letters, tuple(size[letter] for letter in letters)), letters
+
+
+def _einsum_parts(F, *xs, equation):
+    """``einsum`` as the primitives a backend lowers natively (see :func:`_contract`):
+    operands contracted pairwise left to right, each intermediate keeping only the
+    letters the output or a later operand needs; then the output's letters summed and
+    permuted into place.  Only float32 and float64, the dtypes BLAS multiplies (an
+    integer ``sum`` would also widen to int64): None for the others."""
+    if xs[0].dtype not in (float32, float64):
+        return None
+    ins, out = parse_equation(equation)
+    x, subs = xs[0], ins[0]
+    for k in range(1, len(xs)):
+        needed = set(out).union(*ins[k + 1 :])
+        kept = "".join(letter for letter in dict.fromkeys(subs + ins[k]) if letter in needed)
+        x, subs = _contract(F, x, subs, xs[k], ins[k], out if set(kept) == set(out) else kept)
+    x, subs = _sum_letters(F, x, subs, out)
+    if x is xs[0] and subs == out:
+        return F.copy(x)  # einsum("ij->ij", x): a fresh array, not the input itself
+    return _arranged(F, x, subs, out, tuple(x.shape[subs.index(letter)] for letter in out))
+
+
 register(
     OpDef(
         "einsum",
@@ -186,5 +265,6 @@ register(
         _einsum_vjp,
         save_inputs=True,
         arity=-1,
+        decompose=_einsum_parts,
     )
 )
