@@ -28,18 +28,16 @@ from ..native import loss as native_loss
 from ..native.loops import I64, const
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
-from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from ..passes.fusion import ANCHOR_KINDS
-from . import blas
 from .advanced_indexing import INDEX_LOWERINGS
-from .elementwise import ElementwiseLoops, LoopKernel, loop_nest, offset_function
-from .emission import I32, Emission, Lowering, Operand
+from .elementwise import ElementwiseLoops, LoopKernel
+from .emission import Emission, Lowering, Operand
+from .gemm import gemm_lowering
 from .indexing import INDEXING_LOWERINGS
 from .layout import Place
 from .lower import split_anchor
 from .movement import MOVEMENT_LOWERINGS
 from .reduce import ReductionLoops, is_map_reduce
-from .scalars import storage_type
 from .windows import WINDOW_OPS, window_lowering
 
 
@@ -103,114 +101,6 @@ def copy_lowering(place: Place, name: str) -> LoopLowering:
     body = Graph(f"copy.{name}")
     body.set_outputs([body.add_input("in0", TensorType(place.shape, from_numpy_dtype(place.dtype)))])
     return LoopLowering(ElementwiseLoops(body))
-
-
-# --- matmul and linear through BLAS -------------------------------------------------------------
-
-
-def matrix_layout(rows: int, cols: int, row_stride: int, col_stride: int) -> tuple[int, int] | None:
-    """(CBLAS transpose flag, leading dimension) reading a rows x cols matrix with these
-    element strides in place, or None when it must be copied first."""
-    if cols == 1 or col_stride == 1:
-        ld = row_stride if rows > 1 else max(cols, 1)
-        if ld >= max(cols, 1):
-            return blas.NO_TRANS, ld
-    if rows == 1 or row_stride == 1:
-        ld = col_stride if cols > 1 else max(rows, 1)
-        if ld >= max(rows, 1):
-            return blas.TRANS, ld
-    return None
-
-
-class GemmLowering(Lowering):
-    """``matmul(a, b)`` (batched, batch dims broadcast) or ``linear(x, w[, bias])``: one
-    ``?gemm`` per matrix of the result; a linear's bias is written into the result first
-    and the product added to it (beta = 1)."""
-
-    def __init__(self, node: Node, gemm: blas.Gemm) -> None:
-        super().__init__(node)
-        self.gemm = gemm
-        self.linear = node.op == "linear"
-
-    def _matrices(self, args: list[Place], out_shape: tuple) -> tuple:
-        """(batch shape, m, n, k, a's and b's matrix strides, a's and b's batch strides):
-        the gemms computing the result.  A linear's x, and a matmul's a when b is one
-        matrix, are one tall matrix when their leading dims merge."""
-        a, b = args[0], args[1]
-        if self.linear:  # x @ w.T: w read through swapped strides
-            b = b.view(0, (b.shape[1], b.shape[0]), (b.strides[1], b.strides[0]))
-        k, n = a.shape[-1], out_shape[-1]
-        if self.linear or (len(b.shape) == 2 and len(a.shape) > 2):
-            m = math.prod(a.shape[:-1])
-            rows = reshape_strides(a.shape, a.strides, (m, k))
-            return (), m, n, k, rows, b.strides, (), ()
-        batch = out_shape[:-2]
-        a_batch = broadcast_strides(a.shape[:-2], batch, a.strides[:-2])
-        b_batch = broadcast_strides(b.shape[:-2], batch, b.strides[:-2])
-        return batch, out_shape[-2], n, k, a.strides[-2:], b.strides[-2:], a_batch, b_batch
-
-    def contiguous_args(self, args: list[Place]) -> list[bool]:
-        batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
-        need = [a2 is None or matrix_layout(m, k, *a2) is None, matrix_layout(k, n, *b2) is None]
-        return need + [False] * (len(args) - 2)
-
-    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
-        b_ = at.builder
-        shape = out.place.shape
-        batch, m, n, k, a2, b2, a_batch, b_batch = self._matrices([o.place for o in args], shape)
-        has_bias = self.linear and len(args) > 2
-        if has_bias or k == 0:
-            _fill_rows(at, out, args[2] if has_bias else None)
-        if 0 in shape or k == 0:
-            return
-        a_trans, lda = matrix_layout(m, k, *a2)
-        b_trans, ldb = matrix_layout(k, n, *b2)
-        out_batch = contiguous_strides(batch + (m * n,))[:-1]
-        float_type = storage_type(out.place.dtype)
-        gemm = self.gemm.declare(at.module, float_type)
-        integer = ir.IntType(self.gemm.int_bits)
-        indices: list[ir.Value] = []
-        offset = offset_function(b_, indices)
-
-        def one() -> None:
-            pa = b_.gep(args[0].pointer, [offset(a_batch)])
-            pb = b_.gep(args[1].pointer, [offset(b_batch)])
-            pc = b_.gep(out.pointer, [offset(out_batch)])
-            b_.call(
-                gemm,
-                [ir.Constant(I32, blas.ROW_MAJOR), ir.Constant(I32, a_trans), ir.Constant(I32, b_trans)]
-                + [ir.Constant(integer, v) for v in (m, n, k)]
-                + [ir.Constant(float_type, 1.0), pa, ir.Constant(integer, lda), pb, ir.Constant(integer, ldb)]
-                + [ir.Constant(float_type, 1.0 if has_bias else 0.0), pc, ir.Constant(integer, n)],
-            )
-
-        loop_nest(b_, batch, indices, one, "batch")
-
-
-def _fill_rows(at: Emission, out: Operand, bias: Operand | None) -> None:
-    """Write ``bias`` (broadcast along the last dim) or zeros into every row of ``out``."""
-    n = out.place.shape[-1]
-    rows = math.prod(out.place.shape[:-1])
-    if rows * n == 0:
-        return
-    dtype = out.place.dtype
-    bias_stride = None if bias is None else bias.place.strides[-1]
-
-    def build(builder: ir.IRBuilder, pointers) -> None:
-        indices: list[ir.Value] = []
-
-        def element() -> None:
-            row, col = indices
-            if bias_stride is None:
-                value = ir.Constant(storage_type(dtype), 0.0)
-            else:
-                value = builder.load(builder.gep(pointers[1], [builder.mul(col, const(bias_stride))]))
-            builder.store(value, builder.gep(pointers[0], [builder.add(builder.mul(row, const(n)), col)]))
-
-        loop_nest(builder, (rows, n), indices, element, "fill")
-
-    operands = [out.pointer] + ([] if bias is None else [bias.pointer])
-    at.call(("fill_rows", rows, n, bias_stride, dtype.str), "fill_rows", operands, build)
 
 
 # --- irgrad's own native kernels as routines ------------------------------------------------------
@@ -294,7 +184,7 @@ def _choose(node: Node, arg_types: list) -> Lowering | str:
     if node.op == "copy":
         return LoopLowering(ElementwiseLoops(body_of(node, arg_types, output_is_input=True)))
     if node.op in ("matmul", "linear"):
-        return _gemm(node, arg_types)
+        return gemm_lowering(node, arg_types)
     if node.op in ROUTINES:
         return _routine(node, arg_types)
     if node.op in MOVEMENT_LOWERINGS:
@@ -306,16 +196,6 @@ def _choose(node: Node, arg_types: list) -> Lowering | str:
     if node.op in WINDOW_OPS:
         return window_lowering(node, arg_types)
     return f"no native lowering of {node.op}"
-
-
-def _gemm(node: Node, arg_types: list) -> Lowering | str:
-    dtype = np.dtype(node.type.dtype.np)
-    gemm = blas.gemm(dtype) if dtype.kind == "f" else None
-    if gemm is None:
-        return f"{node.op} of {dtype}: no BLAS gemm found" if dtype.kind == "f" else f"{node.op} of {dtype}"
-    if any(np.dtype(t.dtype.np) != dtype for t in arg_types):
-        return f"{node.op} of mixed dtypes"
-    return GemmLowering(node, gemm)
 
 
 class AnchoredLowering(Lowering):

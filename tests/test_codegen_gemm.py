@@ -1,0 +1,216 @@
+"""Matrix products in native code (irgrad/codegen/tiled_gemm.py, codegen/gemm.py): the
+tiled loops against numpy in float64, and compiled matmuls on every path (tiled, BLAS,
+tiled with no BLAS) against eager.  No torch needed."""
+
+from __future__ import annotations
+
+import ctypes
+
+import llvmlite.ir as ir
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import irgrad
+from irgrad.codegen import blas, gemm, tiled_gemm
+from irgrad.native import jit
+
+_KERNELS: dict = {}
+
+
+def _kernel(shape: tiled_gemm.GemmShape, dtype: np.dtype, tiling: tiled_gemm.Tiling):
+    """``f(a, b, c)``: the tiled product for ``shape`` as a function of its own."""
+    key = (shape, dtype.str, tiling)
+    if key not in _KERNELS:
+        float_type = ir.FloatType() if dtype == np.float32 else ir.DoubleType()
+        module = jit.new_module("tiled_gemm_test")
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [float_type.as_pointer()] * 3), "product")
+        builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        tiled_gemm.emit(builder, list(fn.args), float_type, shape, tiling)
+        builder.ret_void()
+        signature = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+        _KERNELS[key] = jit.compile_function(module, "product", signature)
+    return _KERNELS[key]
+
+
+def _check_product(m, n, k, transpose_a, transpose_b, accumulate, dtype, tiling=None, seed=0):
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    a_store = rng.standard_normal((k, m) if transpose_a else (m, k)).astype(dtype)
+    b_store = rng.standard_normal((n, k) if transpose_b else (k, n)).astype(dtype)
+    a = a_store.T if transpose_a else a_store
+    b = b_store.T if transpose_b else b_store
+    size = dtype.itemsize
+    shape = tiled_gemm.GemmShape(
+        m,
+        n,
+        k,
+        (a.strides[0] // size, a.strides[1] // size),
+        (b.strides[0] // size, b.strides[1] // size),
+        n,
+        accumulate,
+    )
+    if shape.form is None:
+        return None
+    c = rng.standard_normal((m, n)).astype(dtype)
+    expected = (c.astype(np.float64) if accumulate else 0.0) + a.astype(np.float64) @ b.astype(np.float64)
+    _kernel(shape, dtype, tiling or tiled_gemm.host_tiling(dtype))(
+        a_store.ctypes.data, b_store.ctypes.data, c.ctypes.data
+    )
+    # each product is k fused multiply-adds in order: within k roundings of the exact sum
+    scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)) + (
+        np.abs(expected) if accumulate else 0
+    )
+    bound = (k + 2) * np.finfo(dtype).eps * scale + np.finfo(dtype).tiny
+    assert np.all(np.abs(c - expected) <= bound), (shape, np.max(np.abs(c - expected) - bound))
+    return shape.form
+
+
+# Tilings of the three kinds of host: AVX-512, AVX2 and SSE, for either dtype.
+_TILINGS = [
+    tiled_gemm.Tiling(lanes, registers) for lanes, registers in ((16, 32), (8, 32), (8, 16), (4, 16), (2, 16))
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    m=st.integers(1, 40),
+    n=st.integers(1, 70),
+    k=st.integers(0, 40),
+    transpose_a=st.booleans(),
+    transpose_b=st.booleans(),
+    accumulate=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    tiling=st.sampled_from([None, *_TILINGS]),
+)
+def test_tiled_products_equal_numpy_within_rounding(
+    m, n, k, transpose_a, transpose_b, accumulate, dtype, tiling
+):
+    _check_product(m, n, k, transpose_a, transpose_b, accumulate, dtype, tiling)
+
+
+@pytest.mark.parametrize(
+    "m, k, n", [(16, 128, 512), (16, 512, 128), (128, 16, 512), (64, 784, 128), (64, 128, 10)]
+)
+@pytest.mark.parametrize("transpose_b", [False, True])
+def test_the_benchmarks_shapes(m, k, n, transpose_b):
+    form = _check_product(m, n, k, False, transpose_b, False, np.float32)
+    assert form == ("dot" if transpose_b else "broadcast")
+
+
+def test_forms_follow_the_strides():
+    def shape(a_strides, b_strides, m=4, n=5, k=6):
+        return tiled_gemm.GemmShape(m, n, k, a_strides, b_strides, n, False)
+
+    assert shape((6, 1), (5, 1)).form == "broadcast"  # B's rows contiguous
+    assert shape((1, 4), (5, 1)).form == "broadcast"  # A is read element by element
+    assert shape((6, 1), (1, 6)).form == "dot"  # B transposed, A's rows contiguous
+    assert shape((1, 4), (1, 6)).form is None  # both transposed: B must be copied
+    assert shape((6, 1), (0, 0)).form is None  # a broadcast B: copied
+    assert not tiled_gemm.worth_it(shape((6, 1), (5, 1), m=1024, n=1024, k=1024))  # BLAS's size
+
+
+def test_host_tiling_matches_the_cpu():
+    import llvmlite.binding as llvm
+
+    tiling = tiled_gemm.host_tiling(np.dtype(np.float32))
+    features = llvm.get_host_cpu_features()
+    assert tiling.lanes == (16 if features.get("avx512f") else 8 if features.get("avx") else 4)
+    assert tiled_gemm.host_tiling(np.dtype(np.float64)).lanes == tiling.lanes // 2
+
+
+# --- compiled matmuls on each path ---------------------------------------------------------------
+
+
+def _compiled_agrees(fn, *shapes, dtype=irgrad.float32, calls=3):
+    """``fn`` compiled with llvm equals eager on fresh inputs (the first call traces)."""
+    compiled = irgrad.compile(fn, backend="llvm")
+    rtol = 1e-5 if dtype == irgrad.float32 else 1e-12
+    for call in range(calls):
+        irgrad.manual_seed(call)
+        args = [irgrad.randn(*s, dtype=dtype) for s in shapes]
+        expected = fn(*args).detach().numpy()
+        # sums of up to 128 products of order 1, rounded in another order than BLAS's
+        atol = 20 * rtol * max(1.0, float(np.abs(expected).max(initial=0)))
+        np.testing.assert_allclose(compiled(*args).detach().numpy(), expected, rtol=rtol, atol=atol)
+    return compiled.explain()
+
+
+_CASES = {
+    "plain": (lambda a, b: a @ b, (5, 7), (7, 3)),
+    "transposed_a": (lambda a, b: a.t() @ b, (7, 5), (7, 3)),
+    "transposed_b": (lambda a, b: a @ b.t(), (5, 7), (3, 7)),
+    "both_transposed": (lambda a, b: a.t() @ b.t(), (7, 5), (3, 7)),
+    "batched": (lambda a, b: a @ b, (4, 5, 7), (4, 7, 3)),
+    "broadcast_batch": (lambda a, b: a @ b, (2, 1, 5, 7), (3, 7, 3)),
+    "tall": (lambda a, b: a @ b, (4, 5, 7), (7, 3)),
+    "strided_a": (lambda a, b: a[:, ::2] @ b, (5, 14), (7, 3)),
+    "expanded_b": (lambda a, b: a @ b.expand(7, 3), (5, 7), (1, 3)),
+    "vector_matrix": (lambda a, b: a @ b, (7,), (7, 3)),
+    "matrix_vector": (lambda a, b: a @ b, (5, 7), (7,)),
+    "lstm_step": (lambda h, w: (h @ w.t()).tanh(), (16, 128), (512, 128)),
+    "weight_gradient": (lambda h, g: h.t() @ g, (16, 128), (16, 512)),
+    "empty_k": (lambda a, b: a @ b, (5, 0), (0, 3)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_CASES))
+@pytest.mark.parametrize("dtype", [irgrad.float32, irgrad.float64])
+@pytest.mark.parametrize("with_blas", [True, False])
+def test_compiled_matmuls_equal_eager(case, dtype, with_blas, monkeypatch):
+    if not with_blas:  # every product tiled, operands copied where no form reads them
+        monkeypatch.setattr(blas, "gemm", lambda dtype: None)
+    fn, *shapes = _CASES[case]
+    explain = _compiled_agrees(lambda a, b: fn(a, b) * 2.0, *shapes, dtype=dtype)
+    assert "1 native call per run" in explain
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("lead", [(), (6,), (2, 3)])
+def test_linear_layers_add_the_product_to_the_bias(bias, lead):
+    irgrad.manual_seed(1)
+    layer = irgrad.nn.Linear(8, 5, bias=bias)
+    explain = _compiled_agrees(lambda x: irgrad.nn.functional.relu(layer(x)), (*lead, 8))
+    assert "1 native call per run" in explain
+
+
+def test_a_large_product_calls_blas(monkeypatch):
+    calls = []
+    original = gemm.GemmLowering._tiled
+
+    def spy(self, *args):
+        chosen = original(self, *args)
+        calls.append(chosen)
+        return chosen
+
+    monkeypatch.setattr(gemm.GemmLowering, "_tiled", spy)
+    side = round(tiled_gemm.LARGEST_MACS ** (1 / 3)) + 8
+    _compiled_agrees(lambda a, b: a @ b, (side, side), (side, side), calls=2)
+    if blas.gemm(np.dtype(np.float32)) is not None:
+        assert calls and all(c is None for c in calls)
+
+
+def test_a_training_step_with_tiled_products_trains_as_eager():
+    def make():
+        irgrad.manual_seed(3)
+        model = irgrad.nn.Sequential(irgrad.nn.Linear(12, 40), irgrad.nn.Tanh(), irgrad.nn.Linear(40, 3))
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x, y = irgrad.randn(20, 12), irgrad.randint(0, 3, (20,))
+
+        def step():
+            opt.zero_grad()
+            loss = irgrad.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return list(model.parameters()), step
+
+    eager_params, eager_step = make()
+    params, step = make()
+    compiled = irgrad.compile(step, backend="llvm")
+    for _ in range(6):
+        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
