@@ -91,12 +91,37 @@ def test_tiled_products_equal_numpy_within_rounding(
 
 
 @pytest.mark.parametrize(
-    "m, k, n", [(16, 128, 512), (16, 512, 128), (128, 16, 512), (64, 784, 128), (64, 128, 10)]
+    "m, k, n",
+    [
+        (16, 128, 512),
+        (16, 512, 128),
+        (128, 16, 512),
+        (64, 784, 128),
+        (64, 128, 10),
+        (7, 1000, 9),
+        (3, 513, 40),
+    ],
 )
 @pytest.mark.parametrize("transpose_b", [False, True])
-def test_the_benchmarks_shapes(m, k, n, transpose_b):
-    form = _check_product(m, n, k, False, transpose_b, False, np.float32)
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_the_benchmarks_shapes_and_long_sums(m, k, n, transpose_b, accumulate):
+    """Products over k > K_BLOCK are summed block by block into C."""
+    form = _check_product(m, n, k, False, transpose_b, accumulate, np.float32)
     assert form == ("dot" if transpose_b else "broadcast")
+
+
+def test_long_float32_sums_round_about_as_blas_does():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((8, 6000)).astype(np.float32)
+    b = rng.standard_normal((6000, 24)).astype(np.float32)
+    shape = tiled_gemm.GemmShape(8, 24, 6000, (6000, 1), (24, 1), 24, False)
+    c = np.zeros((8, 24), np.float32)
+    _kernel(shape, np.dtype(np.float32), tiled_gemm.host_tiling(np.dtype(np.float32)))(
+        a.ctypes.data, b.ctypes.data, c.ctypes.data
+    )
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    blas_error = np.abs((a @ b) - exact).max()
+    assert np.abs(c - exact).max() <= 4 * blas_error
 
 
 def test_forms_follow_the_strides():
