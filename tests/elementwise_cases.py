@@ -1,6 +1,7 @@
 """Inputs that exercise an elementwise op: special values of every dtype, all pairs of
 them for binary ops, the exponents torch treats specially for ``pow``, and the targets of
-``cast``.  Shared by the scalar-rule tests and the native-kernel tests."""
+``cast``; and the graph of one op alone.  Shared by the scalar-rule tests and the
+native-kernel tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import math
 import numpy as np
 
 from irgrad import dtypes
+from irgrad.ir import Graph, TensorType
+from irgrad.ops import OPS
 from irgrad.ops.registry import Meta
 
 DTYPES = [
@@ -119,3 +122,16 @@ def assert_identical(expected, actual, context: str) -> None:
     assert bad.size == 0, (
         f"{context}: {bad.size} positions differ, first at {bad[0]}: {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
     )
+
+
+def single_op_body(name: str, arrays, attrs) -> Graph:
+    """The graph of op ``name`` alone on inputs shaped and typed as ``arrays`` (what a
+    native kernel is built from)."""
+    g = Graph(f"{name}_body")
+    ins = [
+        g.add_input(f"in{k}", TensorType(a.shape, dtypes.from_numpy_dtype(a.dtype)))
+        for k, a in enumerate(arrays)
+    ]
+    meta = OPS[name].infer(*(g.node(i).type for i in ins), **attrs)
+    g.set_outputs([g.add_op(name, ins, attrs, TensorType(tuple(meta.shape), meta.dtype))])
+    return g

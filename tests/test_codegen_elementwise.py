@@ -3,8 +3,8 @@
 Each elementwise op, on every dtype it accepts, is compiled alone into a native
 kernel and run on the special values of ``elementwise_cases``: the result must equal
 the op's numpy kernel bit for bit (signed zeros and NaN included), except the
-transcendental functions, which call a different implementation (a vectorizable
-polynomial or the C library) and must agree to a few ulps.  Random fused graphs run
+transcendental functions, which are another implementation (vectorizable
+polynomials, ``test_codegen_math.py`` checks them closely) and must agree to a few ulps.  Random fused graphs run
 through the whole LLVM backend must match the interpreter.  No torch needed.
 """
 
@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from elementwise_cases import DTYPES, accepts, assert_identical, cases
+from elementwise_cases import DTYPES, accepts, assert_identical, cases, single_op_body
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ir_random import graphs, random_inputs
@@ -38,17 +38,6 @@ ULPS = 4
 # raise on a zero divisor (and numpy's integer power on a negative exponent) as eager does,
 # which a native loop cannot.
 LEFT_TO_NUMPY_ON_INTEGERS = {"floor_divide", "remainder", "fmod", "pow"}
-
-
-def single_op_body(name: str, arrays, attrs) -> Graph:
-    g = Graph(f"{name}_body")
-    ins = [
-        g.add_input(f"in{k}", TensorType(a.shape, dtypes.from_numpy_dtype(a.dtype)))
-        for k, a in enumerate(arrays)
-    ]
-    meta = OPS[name].infer(*(g.node(i).type for i in ins), **attrs)
-    g.set_outputs([g.add_op(name, ins, attrs, TensorType(tuple(meta.shape), meta.dtype))])
-    return g
 
 
 def assert_close_in_ulps(expected: np.ndarray, actual: np.ndarray, context: str) -> None:

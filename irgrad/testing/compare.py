@@ -19,7 +19,7 @@ from irgrad import Tensor
 
 # dtype -> (relative tolerance per element, absolute tolerance, tolerance relative to the largest |value|).
 # float64 allows a few float32 ulps (1.2e-7 each): programs mix the two, and a float32
-# transcendental computed by another implementation (LLVM's polynomial or the C library
+# transcendental computed by another implementation (the code generator's polynomials
 # against numpy's) differs by an ulp or two, which survives promotion to float64.
 TOLERANCES = {
     "float16": (1e-2, 1e-3, 1e-3),
