@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 import irgrad
 import irgrad.nn.functional as F
 from irgrad.codegen import Program, fuse_reduction_prologues
-from irgrad.codegen.layout import ARENA, Buffer, pack_arena
 from irgrad.codegen.gemm import matrix_layout
+from irgrad.codegen.layout import ARENA, Buffer, pack_arena
 from irgrad.ir import Graph, TensorType, interpret
 from irgrad.ops import OPS
 from irgrad.ops.strides import is_contiguous, reshape_strides, slice_layout
