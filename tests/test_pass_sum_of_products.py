@@ -1,0 +1,145 @@
+"""Sums of matrix products merged into one product (passes/sum_of_products.py): what
+merges and what must not, values against the interpreter, random graphs unchanged in
+value, and a compiled LSTM step against eager."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+from hypothesis import given, settings
+from ir_random import graphs, random_inputs
+
+import irgrad
+from irgrad.ir import interpret, parse_graph, verify
+from irgrad.passes.sum_of_products import merge_sums_of_products
+
+
+def _graph(text: str):
+    return verify(parse_graph(textwrap.dedent(text).strip()))
+
+
+def _ops(graph) -> list[str]:
+    return [n.op for n in graph.op_nodes()]
+
+
+def _same_values(before, after, seed: int = 0, rtol: float = 1e-5) -> None:
+    inputs = random_inputs(before, seed)
+    for want, got in zip(interpret(before, inputs), interpret(after, inputs)):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+
+
+WEIGHT_GRADIENT = """
+    graph f(%h0: f32[4,3], %h1: f32[4,3], %h2: f32[4,3], %g0: f32[4,5], %g1: f32[4,5], %g2: f32[4,5]) -> (f32[3,5])
+      %0: f32[3,4] = permute(%h0, dims=(1, 0))
+      %1: f32[3,5] = matmul(%0, %g0)
+      %2: f32[3,4] = permute(%h1, dims=(1, 0))
+      %3: f32[3,5] = matmul(%2, %g1)
+      %4: f32[3,5] = add(%1, %3)
+      %5: f32[3,4] = permute(%h2, dims=(1, 0))
+      %6: f32[3,5] = matmul(%5, %g2)
+      %7: f32[3,5] = add(%4, %6)
+      return %7
+"""
+
+
+def test_a_weight_gradient_over_time_steps_is_one_product():
+    before = _graph(WEIGHT_GRADIENT)
+    after = verify(merge_sums_of_products(before))
+    assert _ops(after).count("matmul") == 1 and "add" not in _ops(after)
+    assert _ops(after).count("cat") == 2
+    product = next(n for n in after.op_nodes() if n.op == "matmul")
+    assert [after.node(a).type.shape for a in after.args(product.id)] == [(3, 12), (12, 5)]
+    _same_values(before, after)
+    assert str(before) == textwrap.dedent(WEIGHT_GRADIENT).strip(), "the pass mutated its argument"
+
+
+def test_other_terms_stay_added_to_the_product():
+    before = _graph("""
+        graph f(%a: f32[2,3], %b: f32[3,4], %c: f32[2,3], %d: f32[3,4], %e: f32[2,4]) -> (f32[2,4])
+          %0: f32[2,4] = matmul(%a, %b)
+          %1: f32[2,4] = add(%0, %e)
+          %2: f32[2,4] = matmul(%c, %d)
+          %3: f32[2,4] = add(%1, %2)
+          return %3
+    """)
+    after = verify(merge_sums_of_products(before))
+    assert _ops(after).count("matmul") == 1 and _ops(after).count("add") == 1
+    _same_values(before, after)
+
+
+def test_what_must_not_merge():
+    cases = {
+        # a product used elsewhere too: merging would compute it twice
+        "shared": """
+            graph f(%a: f32[2,3], %b: f32[3,4], %c: f32[2,3], %d: f32[3,4]) -> (f32[2,4], f32[2,4])
+              %0: f32[2,4] = matmul(%a, %b)
+              %1: f32[2,4] = matmul(%c, %d)
+              %2: f32[2,4] = add(%0, %1)
+              return %2, %0
+        """,
+        # a broadcasting add: the terms have other shapes
+        "broadcast": """
+            graph f(%a: f32[2,3], %b: f32[3,4], %c: f32[1,3], %d: f32[3,4]) -> (f32[2,4])
+              %0: f32[2,4] = matmul(%a, %b)
+              %1: f32[1,4] = matmul(%c, %d)
+              %2: f32[2,4] = add(%0, %1)
+              return %2
+        """,
+        # batched products
+        "batched": """
+            graph f(%a: f32[5,2,3], %b: f32[5,3,4], %c: f32[5,2,3], %d: f32[5,3,4]) -> (f32[5,2,4])
+              %0: f32[5,2,4] = matmul(%a, %b)
+              %1: f32[5,2,4] = matmul(%c, %d)
+              %2: f32[5,2,4] = add(%0, %1)
+              return %2
+        """,
+        # an alpha-scaled add is not a sum
+        "alpha": """
+            graph f(%a: f32[2,3], %b: f32[3,4], %c: f32[2,3], %d: f32[3,4]) -> (f32[2,4])
+              %0: f32[2,4] = matmul(%a, %b)
+              %1: f32[2,4] = matmul(%c, %d)
+              %2: f32[2,4] = add(%0, %1, alpha=2.0)
+              return %2
+        """,
+    }
+    for name, text in cases.items():
+        before = _graph(text)
+        after = merge_sums_of_products(before)
+        assert str(after) == str(before), name
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs())
+def test_random_graphs_keep_their_values(graph):
+    after = verify(merge_sums_of_products(graph))
+    inputs = random_inputs(graph, 1)
+    for want, got in zip(interpret(graph, inputs), interpret(after, inputs)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True)
+
+
+def test_a_compiled_lstm_step_trains_as_eager_with_one_weight_gradient_product():
+    def make():
+        irgrad.manual_seed(7)
+        lstm, head = irgrad.nn.LSTM(5, 12, batch_first=True), irgrad.nn.Linear(12, 3)
+        params = list(lstm.parameters()) + list(head.parameters())
+        opt = irgrad.optim.SGD(params, lr=0.05)
+        x, y = irgrad.randn(4, 9, 5), irgrad.randint(0, 3, (4,))
+
+        def step():
+            opt.zero_grad()
+            _, (h, _) = lstm(x)
+            loss = irgrad.nn.functional.cross_entropy(head(h[-1]), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return params, step
+
+    eager_params, eager_step = make()
+    params, step = make()
+    compiled = irgrad.compile(step, backend="llvm")
+    for _ in range(5):
+        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
