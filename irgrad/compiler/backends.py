@@ -22,6 +22,7 @@ from ..native.jit import CodeMemoryFull
 from ..ops import Kind
 from ..ops.scalar import Unsupported
 from ..passes import fuse
+from ..passes.slice_gradients import assemble_slice_gradients
 from ..passes.sum_of_products import merge_sums_of_products
 from .warnings import CodegenWarning
 
@@ -120,14 +121,15 @@ class LlvmBackend(Backend):
 
 
 def _lowering_passes(graph: Graph) -> Graph:
-    """The LLVM backend's lowering passes: decompositions and sums of products merged
-    (static graphs), fusion, and reductions fused with the groups that feed them."""
+    """The LLVM backend's lowering passes: decompositions, slice gradients assembled and
+    sums of products merged (static graphs), fusion, and reductions fused with the
+    groups that feed them."""
     # deferred: the code generator takes ~75 ms to import, paid only by a first llvm build
     from ..codegen import fuse_reduction_prologues
     from ..codegen.decompose import decompose_unlowered
 
     if _static(graph):
-        graph = merge_sums_of_products(decompose_unlowered(graph))
+        graph = merge_sums_of_products(assemble_slice_gradients(decompose_unlowered(graph)))
     return fuse_reduction_prologues(fuse(graph))
 
 
