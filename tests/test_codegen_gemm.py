@@ -239,3 +239,51 @@ def test_a_training_step_with_tiled_products_trains_as_eager():
         np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
     for p, q in zip(params, eager_params):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+
+
+def _parsed(text: str):
+    import textwrap
+
+    from irgrad.ir import parse_graph, verify
+
+    return verify(parse_graph(textwrap.dedent(text).strip()))
+
+
+def test_a_transposed_weight_shared_by_products_is_transposed_once():
+    from irgrad.ir import interpret
+
+    before = _parsed("""
+        graph f(%w: f32[6,4], %h0: f32[2,4], %h1: f32[2,4]) -> (f32[2,6], f32[2,6])
+          %0: f32[4,6] = permute(%w, dims=(1, 0))
+          %1: f32[2,6] = matmul(%h0, %0)
+          %2: f32[2,6] = matmul(%h1, %0)
+          return %1, %2
+    """)
+    after = gemm.transpose_shared_operands_once(before)
+    copies = [n for n in after.op_nodes() if n.op == "copy"]
+    assert len(copies) == 1
+    products = [n for n in after.op_nodes() if n.op == "matmul"]
+    assert all(after.args(p.id)[1] == copies[0].id for p in products)
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(before.node(i).type.shape).astype(np.float32) for i in before.inputs]
+    for want, got in zip(interpret(before, inputs), interpret(after, inputs)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_transposed_operand_read_once_or_of_a_view_is_left_alone():
+    once = _parsed("""
+        graph f(%w: f32[6,4], %h: f32[2,4]) -> (f32[2,6])
+          %0: f32[4,6] = permute(%w, dims=(1, 0))
+          %1: f32[2,6] = matmul(%h, %0)
+          return %1
+    """)
+    of_a_view = _parsed("""
+        graph f(%w: f32[4,6], %h0: f32[2,4], %h1: f32[2,4]) -> (f32[2,6], f32[2,6])
+          %0: f32[6,4] = permute(%w, dims=(1, 0))
+          %1: f32[4,6] = permute(%0, dims=(1, 0))
+          %2: f32[2,6] = matmul(%h0, %1)
+          %3: f32[2,6] = matmul(%h1, %1)
+          return %2, %3
+    """)
+    for graph in (once, of_a_view):
+        assert str(gemm.transpose_shared_operands_once(graph)) == str(graph)

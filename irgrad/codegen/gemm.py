@@ -18,8 +18,10 @@ import math
 import llvmlite.ir as ir
 import numpy as np
 
-from ..ir.graph import Node
+from ..ir.builder import GraphOps
+from ..ir.graph import Graph, Node
 from ..native.loops import I64
+from ..ops import OPS
 from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from . import blas, tiled_gemm
 from .elementwise import loop_nest, offset_function
@@ -176,3 +178,35 @@ def gemm_lowering(node: Node, arg_types: list) -> Lowering | str:
     if any(np.dtype(t.dtype.np) != dtype for t in arg_types):
         return f"{node.op} of mixed dtypes"
     return GemmLowering(node, blas.gemm(dtype))
+
+
+def transpose_shared_operands_once(graph: Graph) -> Graph:
+    """A copy of ``graph`` where a transposed matrix that two or more products take as
+    their right operand is transposed once, by an explicit copy they all read.
+
+    A recurrent layer multiplies its state by the transposed weight ``w.T`` at every
+    time step.  Read in place, ``w.T`` is a product in the dot form; read as a
+    contiguous copy, in the broadcast form, which is faster (16x128x512: 11.5 against
+    16.4 us): one copy of ``w`` per run pays for itself from the second product on.
+    """
+    out = graph.copy()
+    F = GraphOps(out)
+    for nid in out.order():
+        node = out.node(nid)
+        if node.op != "permute" or tuple(node.attrs.get("dims", ())) != (1, 0):
+            continue
+        (source,) = out.args(nid)
+        source_op = OPS.get(out.node(source).op)
+        if source_op is not None and source_op.view is not None:
+            continue  # the source may be transposed itself: the permute may be row-major
+        readers = [
+            u for u in out.users(nid) if out.node(u).op == "matmul" and out.args(u) == [out.args(u)[0], nid]
+        ]
+        if len(readers) < 2:
+            continue
+        copied = F.copy(F.value(nid))
+        out.node(copied.id).source = node.source
+        for user in readers:
+            out.nx.remove_edge(nid, user, key=1)
+            out.nx.add_edge(copied.id, user, key=1)
+    return out

@@ -121,15 +121,17 @@ class LlvmBackend(Backend):
 
 
 def _lowering_passes(graph: Graph) -> Graph:
-    """The LLVM backend's lowering passes: decompositions, slice gradients assembled and
-    sums of products merged (static graphs), fusion, and reductions fused with the
-    groups that feed them."""
+    """The LLVM backend's lowering passes: decompositions, slice gradients assembled,
+    sums of products merged and shared transposed operands copied once (static graphs),
+    fusion, and reductions fused with the groups that feed them."""
     # deferred: the code generator takes ~75 ms to import, paid only by a first llvm build
     from ..codegen import fuse_reduction_prologues
     from ..codegen.decompose import decompose_unlowered
+    from ..codegen.gemm import transpose_shared_operands_once
 
     if _static(graph):
         graph = merge_sums_of_products(assemble_slice_gradients(decompose_unlowered(graph)))
+        graph = transpose_shared_operands_once(graph)
     return fuse_reduction_prologues(fuse(graph))
 
 
