@@ -1,4 +1,5 @@
-"""Derive the coefficient tables of ``irgrad/codegen/vector_math.py`` (needs mpmath).
+"""Derive the coefficient tables of ``irgrad/codegen/vector_math.py``, ``vector_trig.py``
+and ``vector_pow.py`` (needs mpmath).
 
     python tools/fit_vector_math.py > irgrad/codegen/vector_math_tables.py
 
@@ -90,8 +91,9 @@ def tables() -> dict[str, object]:
 
 def render(values: dict[str, object]) -> str:
     lines = [
-        '"""Coefficient tables of :mod:`irgrad.codegen.vector_math`, derived by',
-        "``tools/fit_vector_math.py`` (which explains each fit); do not edit by hand.",
+        '"""Coefficient tables of the vectorizable math functions (:mod:`irgrad.codegen.vector_math`,',
+        "``vector_trig``, ``vector_pow``), derived by ``tools/fit_vector_math.py`` (which explains",
+        "each fit); do not edit by hand.",
         "",
         "Polynomials list their coefficients from the highest degree down; pairs are",
         "double-double values ``(hi, lo)``.",

@@ -11,12 +11,14 @@ and the op runs with numpy instead.
 
 The transcendental functions are straight-line code the loop vectorizer widens, no
 C library call: ``exp`` from :mod:`irgrad.native.exp`, the others from
-:mod:`irgrad.codegen.vector_math`.
+:mod:`irgrad.codegen.vector_math`, :mod:`~irgrad.codegen.vector_trig` and
+:mod:`~irgrad.codegen.vector_pow`.
 """
 
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
@@ -26,7 +28,7 @@ from ..ir.graph import CONSTANT, INPUT
 from ..native import exp as native_exp
 from ..ops import OPS
 from ..ops.scalar import NumpyScalars, Unsupported
-from . import vector_math
+from . import vector_math, vector_pow, vector_trig
 
 _FLOAT_TYPES = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
 _BOOL = np.dtype(np.bool_)
@@ -181,39 +183,39 @@ class LlvmScalars:
         self._floats("exp", a)
         return self._result(native_exp.exp(self.b, a.ir), a)
 
-    def _vector_math(self, name: str, *operands: Value) -> Value:
-        self._floats(name, operands[0])
-        return self._result(getattr(vector_math, name)(self.b, *(o.ir for o in operands)), *operands)
+    def _vector_math(self, function: Callable[..., ir.Value], *operands: Value) -> Value:
+        self._floats(function.__name__, operands[0])
+        return self._result(function(self.b, *(o.ir for o in operands)), *operands)
 
     def expm1(self, a):
-        return self._vector_math("expm1", a)
+        return self._vector_math(vector_math.expm1, a)
 
     def log(self, a):
-        return self._vector_math("log", a)
+        return self._vector_math(vector_math.log, a)
 
     def log1p(self, a):
-        return self._vector_math("log1p", a)
+        return self._vector_math(vector_math.log1p, a)
 
     def sin(self, a):
-        return self._vector_math("sin", a)
+        return self._vector_math(vector_trig.sin, a)
 
     def cos(self, a):
-        return self._vector_math("cos", a)
+        return self._vector_math(vector_trig.cos, a)
 
     def tan(self, a):
-        return self._vector_math("tan", a)
+        return self._vector_math(vector_trig.tan, a)
 
     def tanh(self, a):
-        return self._vector_math("tanh", a)
+        return self._vector_math(vector_math.tanh, a)
 
     def erf(self, a):
-        return self._vector_math("erf", a)
+        return self._vector_math(vector_math.erf, a)
 
     def atan2(self, a, c):
-        return self._vector_math("atan2", a, c)
+        return self._vector_math(vector_trig.atan2, a, c)
 
     def pow(self, a, c):
-        return self._vector_math("pow", a, c)
+        return self._vector_math(vector_pow.pow, a, c)
 
     # --- comparisons and logic --------------------------------------------------------
     def _compare(self, op: str, a: Value, c: Value) -> Value:
@@ -331,8 +333,8 @@ __all__ = ["LlvmScalars", "Value", "llvm_type", "storage_type"]
 
 
 # Primitives whose native code is not numpy's bit for bit: vectorizable polynomials
-# (irgrad.native.exp, irgrad.codegen.vector_math) where numpy calls the C library or its
-# own SIMD implementations.
+# (irgrad.native.exp; irgrad.codegen.vector_math, vector_trig, vector_pow) where numpy calls
+# the C library or its own SIMD implementations.
 APPROXIMATE = ("exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "erf", "atan2", "pow")
 
 

@@ -1,5 +1,6 @@
-"""Coefficient tables of :mod:`irgrad.codegen.vector_math`, derived by
-``tools/fit_vector_math.py`` (which explains each fit); do not edit by hand.
+"""Coefficient tables of the vectorizable math functions (:mod:`irgrad.codegen.vector_math`,
+``vector_trig``, ``vector_pow``), derived by ``tools/fit_vector_math.py`` (which explains
+each fit); do not edit by hand.
 
 Polynomials list their coefficients from the highest degree down; pairs are
 double-double values ``(hi, lo)``.
