@@ -88,9 +88,9 @@ class GemmShape:
         return None
 
 
-def worth_it(shape: GemmShape) -> bool:
-    """Whether the tiled code should compute this product instead of BLAS."""
-    return shape.form is not None and shape.m * shape.n * shape.k <= LARGEST_MACS
+def small_enough(m: int, n: int, k: int) -> bool:
+    """Whether the tiled code should compute an m x k by k x n product instead of BLAS."""
+    return m * n * k <= LARGEST_MACS
 
 
 def _pieces(count: int, lanes: int) -> list[int]:
