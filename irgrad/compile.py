@@ -67,7 +67,8 @@ class Entry:
         self.symbols = symbols  # (symbol, arg leaf position, dim) of a symbolic graph
         self.timings = timings
         self.graph_break = capture.graph_break
-        self.validated = ""
+        self.validated = ""  # what validation found (see compiler.validate)
+        self.runs = 0  # calls this graph answered (the capturing call ran eagerly)
         graph = capture.graph
         self.tensor_index = {nid: ("input", i) for i, nid in enumerate(graph.inputs)}
         for k, nid in enumerate(graph.outputs[: capture.n_values]):
@@ -138,6 +139,7 @@ class Compiled:
                     return self.fn(*args, **kwargs)
                 if self.check:
                     return checked_call(self, entry, roots, inputs, args, kwargs)
+                entry.runs += 1
                 return run(entry, roots, inputs)
         return self._miss(roots, args, kwargs)
 
@@ -193,7 +195,7 @@ class Compiled:
             return result
         built = build(cap, self.backend, grad_enabled, self.dumper, report, self.verify)
         start = time.perf_counter()
-        problem = validate(self.fn, args, kwargs, cap, built.run_forward, seed=len(self.entries))
+        problem, validated = validate(self.fn, args, kwargs, cap, built.run_forward, seed=len(self.entries))
         report.add("validate", time.perf_counter() - start)
         if problem is not None:
             cap.graph_break = GraphBreak(problem, None)
@@ -217,16 +219,17 @@ class Compiled:
                 self.log.append(f"dynamic shapes: one graph for every size of {', '.join(names)}")
                 self.dumper.write("dynamic", built.forward)
                 self._drop_covered(symbols)
-        self._add(cap, built, symbols, report)
+        self._add(cap, built, symbols, report, validated)
         return result
 
-    def _add(self, cap: Capture, built: Built | None, symbols: list, report: PipelineReport) -> None:
+    def _add(
+        self, cap: Capture, built: Built | None, symbols: list, report: PipelineReport, validated: str = ""
+    ) -> None:
         nodes = [(name, cap.arg_sources[p], d) for name, p, d in symbols]
         inputs = [src if src is not None else t for src, t in zip(cap.sources, cap.inputs)]
         guard = Guard(cap.snapshot, inputs, nodes, STATE.enabled, distinct=bool(cap.mutated))
         entry = Entry(cap, guard, built, symbols, report.timings)
-        if cap.graph_break is None and not cap.mutated and not cap.replays:
-            entry.validated = "validated against eager execution on other inputs"
+        entry.validated = validated
         cap.release()
         self.entries.append(entry)
 

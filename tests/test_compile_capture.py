@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from graph_calls import assert_graphs_answered
 
 import irgrad
 import irgrad.nn as nn
@@ -25,7 +26,7 @@ def test_embedding_rows_are_read_at_every_call(backend):
         for ids in ([[1], [2], [3], [4]], [[9], [0], [9], [5]]):
             b = irgrad.tensor(ids)
             assert irgrad.allclose(c(b), model(b))
-    assert not c._compiled.breaks
+    assert_graphs_answered(c)
 
 
 @pytest.mark.parametrize(
@@ -67,6 +68,56 @@ def test_validation_redraws_equal_indices_and_warns_once_with_the_reason(backend
                 np.testing.assert_allclose(c(w, i).numpy(), sneaky(w, i).numpy())
     rejections = [w for w in caught if issubclass(w.category, CompileWarning)]
     assert len(rejections) == 1 and "graph rejected" in str(rejections[0].message)
+
+
+@pytest.mark.parametrize(
+    "fn, ids",
+    [
+        (lambda x, i, j: x[i, j] * 2.0, ([0, 4, 4, 1], [5, 2, 2, 0])),
+        (lambda x, i, j: (x[i.reshape(2, 2)] * 2.0)[:, :, j[:2]], ([-1, 2, 4, 0], [-6, 5, 0, 3])),
+        (
+            lambda x, i, j: x.gather(1, j[:, None].expand(4, 3)) + x[i.int()].sum(),
+            ([1, 0, 3, 3], [5, 0, 4, 1]),
+        ),
+    ],
+)
+def test_validation_draws_indices_in_range_and_runs_the_native_program(fn, ids):
+    """Indices reach their op through a range check (and here views and casts); validation
+    draws them in ``[0, size)`` all the same, so the native program computes the values it
+    compares (an index out of range would make eager raise and leave nothing compared, a
+    negative one would hand the call to the interpreter)."""
+    from irgrad.compiler.validate import VALIDATED, index_bounds
+
+    x = irgrad.randn(5, 6)
+    i, j = (irgrad.tensor(v) for v in ids)
+    c = irgrad.compile(fn, backend="llvm")
+    with irgrad.no_grad():
+        c(x, i, j)
+    (entry,) = c._compiled.entries
+    assert index_bounds(entry.capture) == {1: 5, 2: 6}
+    facts = c.explain().graphs[0]
+    assert facts["validated"] == VALIDATED
+    assert facts["interpreted"] == {"forward": 0} and not facts["reports"]["forward"].fallbacks
+
+
+def test_drawn_indices_stay_under_their_bound_and_their_dtypes_largest_value():
+    """(An int8 index drawn under 300 would wrap negative.)"""
+    from irgrad.compiler.validate import perturbed
+
+    rng = np.random.default_rng(0)
+    for dtype, bound in ((irgrad.int64, 5), (irgrad.int8, 300), (irgrad.uint8, 1000)):
+        values = perturbed(irgrad.zeros(64, dtype=dtype), rng, bound).numpy()
+        assert 0 <= values.min() and values.max() < min(bound, np.iinfo(values.dtype).max + 1)
+
+
+def test_validation_says_when_eager_execution_rejected_its_values():
+    """An integer the tracer cannot bound (an index computed from it) is redrawn out of
+    range: eager execution raises, and ``explain()`` says nothing was compared."""
+    c = irgrad.compile(lambda x, i: x[i + 1], backend="numpy")
+    with irgrad.no_grad():
+        c(irgrad.randn(3), irgrad.zeros(8, dtype=irgrad.long))
+    validated = c.explain().graphs[0]["validated"]
+    assert validated == "no evidence (eager execution raised IndexError on other inputs)"
 
 
 def test_check_mode_names_the_first_wrong_node_and_keeps_eager_state(backend):

@@ -14,6 +14,7 @@ import copy
 
 import numpy as np
 import pytest
+from graph_calls import assert_graphs_answered
 
 import irgrad
 from benchmarks.real_models import MODELS
@@ -37,11 +38,14 @@ def _check_same(eager, compiled, step: int) -> None:
         )
 
 
-def _assert_compiled_whole(explanation) -> None:
-    assert explanation.graph_break_count == 0, explanation.breaks
+def _assert_compiled_whole(compiled):
+    """No break, no unlocated tensor, and the calls after the captures ran graphs; returns
+    ``explain()``."""
+    explanation = assert_graphs_answered(compiled)
     last = explanation.graphs[-1]
     assert last["break"] is None
     assert not last["unlocated"], last["unlocated"]
+    return explanation
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -64,8 +68,7 @@ def test_compiled_model_trains_as_eager(name, backend):
             losses.append(loss.item())
         np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5, err_msg=f"step {step}")
         _check_same(eager, twin, step)
-    report = compiled.explain()
-    _assert_compiled_whole(report)
+    report = _assert_compiled_whole(compiled)
     assert report.graphs[-1]["backward"] is not None, "a training graph has a backward"
     assert len(report.graphs) == 2, report.events  # before and after the first .grad exists
 
@@ -99,6 +102,5 @@ def test_compiled_training_step_trains_as_eager(name, backend):
         loss_c = step_c(x, y)
         np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=1e-5, err_msg=f"step {step}")
         _check_same(eager, twin, step)
-    report = step_c.explain()
-    _assert_compiled_whole(report)
+    report = _assert_compiled_whole(step_c)
     assert len(report.graphs) == 2, report.events  # the first step creates the optimizer state

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from graph_calls import assert_graphs_answered
 
 import irgrad
 import irgrad.nn as nn
@@ -34,6 +35,7 @@ class Scenario:
     between: Callable[[int], None] = lambda i: None
     calls: int = 4
     extra: dict = field(default_factory=dict)
+    graphs_run: bool = True  # whether calls after the captures run graphs (not recaptures)
 
 
 def _freeze(x):
@@ -69,7 +71,8 @@ def _assert_same(a, b, where: str) -> None:
 
 def check(build: Callable[[], Scenario]) -> Any:
     """Run ``build()``'s scenario eagerly and compiled on each backend, and compare
-    everything after each call; returns the last compiled function."""
+    everything after each call (the calls after the captures must have run graphs);
+    returns the last compiled function."""
     records = []
     compiled_fn = None
     for mode in ("eager", "numpy", "llvm"):
@@ -84,6 +87,8 @@ def check(build: Callable[[], Scenario]) -> Any:
             out = fn(*scenario.args(i))
             seen.append((_freeze(out), _freeze(scenario.observe())))
             scenario.between(i)
+        if mode != "eager" and scenario.graphs_run:
+            assert_graphs_answered(compiled_fn)
         records.append((mode, seen))
     (_, eager), *compiled = records
     for mode, seen in compiled:
@@ -121,7 +126,11 @@ def _train_step(make_opt, clip=None, scheduler=None, model_fn=_mlp, calls=5):
                 sched.step()
             return loss.detach()
 
-        return Scenario(step, _batch, lambda: (model, opt.state_dict()["state"]), calls=calls)
+        def observe():
+            return model, opt.state_dict()["state"]
+
+        # a scheduler's step count is a Python int every step reads: each call recaptures
+        return Scenario(step, _batch, observe, calls=calls, graphs_run=scheduler is None)
 
     return build
 
@@ -242,6 +251,8 @@ def test_loss_closure_with_eager_backward_and_step_outside(backend):
             loss.backward()
             opt.step()
             seen.append((_freeze(loss), _freeze(model)))
+        if compiled:
+            assert_graphs_answered(fwd)
         records.append(seen)
     for i, (a, b) in enumerate(zip(*records)):
         _assert_same(a, b, f"call {i}")
@@ -254,6 +265,7 @@ def test_module_passed_as_an_argument(backend):
     with irgrad.no_grad():
         for m in (a, b, a, b):
             np.testing.assert_allclose(f(m, x).numpy(), m(x).sum().numpy(), rtol=1e-6)
+    assert_graphs_answered(f)
 
 
 def test_closure_tensor_changed_in_place_and_rebound():
@@ -349,6 +361,8 @@ def test_attribute_assignment_in_a_compiled_module_forward(backend):
             for i in range(4):
                 out = f(irgrad.full((2, 3), float(i)))
                 seen.append((_freeze(out), _freeze(m.last)))
+        if compiled:
+            assert_graphs_answered(f)
         records.append(seen)
     for i, (a, b) in enumerate(zip(*records)):
         _assert_same(a, b, f"call {i}")

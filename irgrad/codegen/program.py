@@ -12,7 +12,8 @@ a run is one native call; Python then only checks the inputs, allocates the outp
 and fills the slots.  A graph with a node the backend cannot lower runs that node's
 numpy kernel between two segments: never an error, never a different answer.  A
 status of 1 reruns the call with the interpreter, which raises the error the
-eager op would.
+eager op would; the program counts those calls (``interpreted``), so a test or
+``explain()`` can tell a native answer from the interpreter's.
 
 The arena (temporaries only native code touches) is allocated once per thread, so
 two threads calling the same compiled model never share it.
@@ -97,6 +98,7 @@ class Program:
             )
         self._local = threading.local()
         self._fallback = None
+        self.interpreted = 0  # calls a routine's status handed to the interpreter
         self._run_steps = self._schedule()
         self.report = ProgramReport(
             native_steps=sum(isinstance(s, NativeStep) for s in plan.steps),
@@ -198,6 +200,7 @@ class Program:
 
     def _interpreted(self, inputs, sizes) -> list[np.ndarray]:
         """The call run by the interpreter: it raises the error a routine reported."""
+        self.interpreted += 1
         if self._fallback is None:
             self._fallback = compile_graph(self.graph)
         return self._fallback(inputs, sizes)

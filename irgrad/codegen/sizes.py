@@ -54,6 +54,11 @@ class PerSizePrograms:
                     run = self._runs[key] = self._run_for(env)
         return run(inputs, env)
 
+    @property
+    def interpreted(self) -> int:
+        """Calls the per-size programs handed to the interpreter (see :class:`.Program`)."""
+        return sum(getattr(run, "interpreted", 0) for run in list(self._runs.values()))
+
     def _run_for(self, env: dict) -> Callable:
         if self.programs < MOST_SIZES:
             program = self._build(specialize(self.graph, env))

@@ -3,9 +3,10 @@
 :class:`Explanation` is the printed report (a ``str``, so ``"..." in text`` works) with
 the same facts as attributes for tests and tools: ``graphs`` (one dict per cached
 graph: guards, free inputs and their sources, in-place writes, replayed rebindings,
-node counts, timings, break or rejection), ``events`` (first compile, recompiles with
-their reasons, fallbacks), ``breaks`` and the counts ``graph_count`` and
-``graph_break_count``.
+node counts, timings, break or rejection, what validation found, the calls the graph
+answered and, per stage, those a native program handed to the interpreter),
+``events`` (first compile, recompiles with their reasons, fallbacks), ``breaks`` and
+the counts ``graph_count`` and ``graph_break_count``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,15 @@ class Explanation(str):
         return len(self.breaks)
 
 
-def _counts(graph: Graph, report: BuildReport | None) -> str:
-    """A graph's size and what its backend made of it: native kernels and the groups
-    left to numpy, with the reason."""
+def _interpreted(run) -> int:
+    """Calls a stage's executable handed to the interpreter: a native program's (a
+    routine found bad input), 0 for executables that have no such path."""
+    return getattr(run, "interpreted", 0)
+
+
+def _counts(graph: Graph, report: BuildReport | None, handed: int) -> str:
+    """A graph's size and what its backend made of it: native kernels, the groups left
+    to numpy with the reason, and the calls ``handed`` to the interpreter."""
     text = f"{sum(1 for _ in graph.op_nodes())} nodes"
     if report is not None and report.segments:
         calls = "1 native call" if report.segments == 1 else f"{report.segments} native calls"
@@ -47,6 +54,8 @@ def _counts(graph: Graph, report: BuildReport | None) -> str:
         text += f"; {report.whole_graph}"
     if report is not None and report.fallbacks:
         text += "; left to numpy: " + "; ".join(report.fallbacks)
+    if handed:
+        text += f"; {handed} call(s) handed to the interpreter"
     return text
 
 
@@ -73,6 +82,7 @@ def describe_entry(entry) -> dict:
         "writes": [graph.node(graph.inputs[p]).name for p in cap.mutated],
         "replays": describe_replays(cap.replays),
         "validated": entry.validated,
+        "runs": entry.runs,
         "timings": list(entry.timings),
         "symbols": sorted({s for s, _, _ in entry.symbols}),
     }
@@ -81,6 +91,9 @@ def describe_entry(entry) -> dict:
         facts["backward"] = built.backward
         facts["n_saved"] = built.n_saved
         facts["reports"] = built.reports
+        facts["interpreted"] = {"forward": _interpreted(built.run_forward)}
+        if built.backward is not None:
+            facts["interpreted"]["backward"] = _interpreted(built.run_backward)
     return facts
 
 
@@ -117,10 +130,11 @@ def explain(compiled) -> Explanation:
             lines.append("  rebound after each call:")
             lines += [f"    {r}" for r in facts["replays"]]
         lines.append(f"  validation: {facts['validated'] or 'skipped (the function has side effects)'}")
-        built = entry.built
-        lines.append("  forward: " + _counts(built.forward, built.reports.get("forward")))
+        lines.append(f"  calls run by this graph: {facts['runs']}")
+        built, handed = entry.built, facts["interpreted"]
+        lines.append("  forward: " + _counts(built.forward, built.reports.get("forward"), handed["forward"]))
         if built.backward is not None:
-            counts = _counts(built.backward, built.reports.get("backward"))
+            counts = _counts(built.backward, built.reports.get("backward"), handed["backward"])
             lines.append(f"  backward: {counts}; {built.n_saved} values saved for it")
         lines.append(
             "  time per stage: " + ", ".join(f"{name} {secs * 1e3:.1f} ms" for name, secs in entry.timings)

@@ -7,6 +7,13 @@ jittered; integers redrawn within the range every op that indexes with them
 accepts; masks redrawn) exposes that, and the graph is then rejected: a slow answer,
 never a wrong one.
 
+An index is drawn in ``[0, size)`` even where it reaches its op through a range
+check, a view or an integer cast (``x[i]`` checks ``i`` first): a negative index
+would send a native program's call to the interpreter, and one out of range would
+make eager execution raise, and validation would then compare nothing native.
+What validation found (agreement, or no evidence when eager execution rejects the
+other values) is what ``explain()`` reports.
+
 Validation must never change the world, so it runs only for calls without side
 effects (no in-place writes to anything that outlives the call, no rebinding), with
 the random generator restored, under ``no_grad``.  Other calls are not re-run: their
@@ -17,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import OPS
+from ..ir import Graph
+from ..ops import OPS, Kind
 from ..random import get_rng_state, set_rng_state
 from ..recording.grad_mode import no_grad
 from ..tensor import Tensor
@@ -31,10 +39,16 @@ def _is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 
 
-def validate(fn, args: tuple, kwargs: dict, capture: Capture, run_forward, seed: int) -> str | None:
-    """Why the graph disagrees with eager execution on other inputs (None if it agrees or cannot tell)."""
+VALIDATED = "validated against eager execution on other inputs"
+
+
+def validate(
+    fn, args: tuple, kwargs: dict, capture: Capture, run_forward, seed: int
+) -> tuple[str | None, str]:
+    """(why the graph disagrees with eager execution on other inputs, None if it agrees
+    or cannot tell; what validation found, for ``explain()``: empty where it did not run)."""
     if capture.mutated or capture.replays:
-        return None
+        return None, ""
     leaves, spec = flatten((args, kwargs), _is_tensor)
     rng = np.random.default_rng(seed)
     bounds = index_bounds(capture)
@@ -49,19 +63,19 @@ def validate(fn, args: tuple, kwargs: dict, capture: Capture, run_forward, seed:
     try:
         with no_grad():
             expected = fn(*new_args, **new_kwargs)
-    except Exception:  # the function rejects these values (a domain error): no evidence
-        return None
+    except Exception as exc:  # the function rejects these values (a domain error): no evidence
+        return None, f"no evidence (eager execution raised {type(exc).__name__} on other inputs)"
     finally:
         set_rng_state(state)
     try:
         results = run_forward([t._data for t in inputs])
     except Exception as exc:
-        return f"the graph raised {type(exc).__name__} on inputs eager execution accepts"
+        return f"the graph raised {type(exc).__name__} on inputs eager execution accepts", ""
     finally:
         set_rng_state(state)
     wanted, _ = flatten(expected, _is_tensor)
     if len(wanted) != len(capture.returned):
-        return "the traced graph returns a different structure for other input values"
+        return "the traced graph returns a different structure for other input values", ""
     for want, (kind, i) in zip(wanted, capture.returned):
         got = inputs[i]._data if kind == "input" else results[i]
         w = want._data
@@ -69,8 +83,8 @@ def validate(fn, args: tuple, kwargs: dict, capture: Capture, run_forward, seed:
             return (
                 "the traced graph depends on input values in a way the tracer could not see "
                 f"(it disagreed with eager execution on other inputs: {_where(fn, new_args, new_kwargs, capture, inputs)})"
-            )
-    return None
+            ), ""
+    return None, VALIDATED
 
 
 def _where(fn, args, kwargs, capture: Capture, inputs: list) -> str:
@@ -95,7 +109,8 @@ def _position(capture: Capture, t: Tensor) -> int | None:
 
 
 def index_bounds(capture: Capture) -> dict[int, int]:
-    """For each integer input used as an index, the exclusive bound its values must stay under."""
+    """For each integer input used as an index, the exclusive bound its values must stay
+    under (the index op's, reached through the values' checks, views and casts)."""
     graph = capture.graph
     position = {nid: i for i, nid in enumerate(graph.inputs)}
     bounds: dict[int, int] = {}
@@ -106,10 +121,25 @@ def index_bounds(capture: Capture) -> dict[int, int]:
         args = graph.args(node.id)
         metas = [graph.node(a).type for a in args]
         for arg_pos, bound in rule(metas, node.attrs).items():
-            pos = position.get(args[arg_pos])
+            pos = position.get(_same_values_as(graph, args[arg_pos]))
             if pos is not None:
                 bounds[pos] = min(bound, bounds.get(pos, bound))
     return bounds
+
+
+def _same_values_as(graph: Graph, nid: int) -> int:
+    """The node ``nid`` takes its values from unchanged, followed back through range
+    checks (which return their input), views (which rearrange or select its elements)
+    and integer-to-integer casts (which keep small values): a bound on ``nid`` bounds it."""
+    while True:
+        node = graph.node(nid)
+        op = OPS.get(node.op)
+        if op is None or not (op.kind is Kind.CHECK or op.view is not None or node.op == "cast"):
+            return nid
+        source = graph.args(nid)[0]
+        if node.op == "cast" and np.dtype(graph.node(source).type.dtype.np).kind not in "iu":
+            return nid
+        nid = source
 
 
 def perturbed(t: Tensor, rng: np.random.Generator, bound: int | None = None) -> Tensor:
@@ -132,8 +162,9 @@ def _draw(data: np.ndarray, rng: np.random.Generator, bound: int | None) -> np.n
         return noisy.astype(data.dtype)
     if kind == "b":
         return rng.random(data.shape) < 0.5
-    if bound is not None:
-        return rng.integers(0, max(bound, 1), data.shape).astype(data.dtype)
+    if bound is not None:  # (under the dtype's largest value too, or it would wrap negative)
+        high = min(max(bound, 1), int(np.iinfo(data.dtype).max) + 1)
+        return rng.integers(0, high, data.shape).astype(data.dtype)
     if data.size:
         low, high = int(data.min()), int(data.max())
         return rng.integers(min(low, 0), max(high, 1) + 4, data.shape).astype(data.dtype)
