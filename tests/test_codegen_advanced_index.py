@@ -115,20 +115,16 @@ def test_the_native_check_hands_a_bad_index_to_the_interpreter():
 
 
 # A bug the graph calls found (validation drew repeated positions once its indices stayed in
-# range): recorded (autograd or traced), ``y[i, j] = v`` adds the values written to one
-# position (``index_grad``), where numpy, PyTorch and unrecorded eager keep the last one.
-REPEATED_WRITES = (
-    "setitem's recorded path sums the values written to a repeated position (last should win); "
-    "validation rejects the graph"
-)
+# range): recorded (autograd or traced), ``y[i, j] = v`` added the values written to one
+# position, where numpy, PyTorch and unrecorded eager keep the last one.  It is now the
+# ``index_put`` primitive, native too.
 
 
-@pytest.mark.xfail(strict=True, reason=REPEATED_WRITES)
 def test_an_assignment_through_index_arrays_runs_natively():
-    """``y[i, j] = v`` when traced is ``index_grad`` twice (the values placed, and a count
-    of hits in int64) and a select: all native."""
+    """``y[i, j] = v`` when traced is one ``index_put``, native; a position written twice
+    keeps the last value."""
     x, v = irgrad.randn(4, 5), irgrad.randn(3)
-    i, j = irgrad.tensor([0, 3, 3]), irgrad.tensor([1, 4, 2])
+    i, j = irgrad.tensor([0, 3, 0]), irgrad.tensor([1, 4, 1])
 
     def assign(x, v, i, j):
         y = x * 1.0
@@ -140,7 +136,6 @@ def test_an_assignment_through_index_arrays_runs_natively():
     assert_native(compiled)
 
 
-@pytest.mark.xfail(strict=True, reason=REPEATED_WRITES)
 def test_an_assignment_to_a_repeated_position_keeps_the_last_value_when_recorded():
     """numpy's (and PyTorch's) ``y[i, j] = v``: the last write to a position wins, recorded
     for autograd as without it."""

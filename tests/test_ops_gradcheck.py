@@ -19,8 +19,8 @@ _rng = np.random.default_rng(7)
 
 def R(*shape):
     """float64 normals kept away from 0 and from ties."""
-    x = _rng.standard_normal(shape)
-    return irgrad.tensor(np.where(np.abs(x) < 0.1, 0.4, x), requires_grad=True)
+    x = _rng.standard_normal(shape)  # (a small value moved away from 0, not set to one value: no ties)
+    return irgrad.tensor(np.where(np.abs(x) < 0.1, x + np.copysign(0.3, x), x), requires_grad=True)
 
 
 def DISTINCT(*shape):
@@ -162,6 +162,13 @@ CASES: dict[str, list] = {
         (
             lambda g: apply(OPS["index_grad"], (g, IDX(0, 2, 0)), {"shape": (3, 2), "spec": (Ellipsis,)}),
             lambda: [R(3, 2)],
+        )
+    ],
+    # a position written twice (0) keeps the last value; each value gets its position's gradient
+    "index_put": [
+        (
+            lambda x, v: apply(OPS["index_put"], (x, v, IDX(0, 2, 0)), {"spec": (Ellipsis,)}),
+            lambda: [R(3, 2), R(3, 2)],
         )
     ],
     "gather": [(lambda x: x.gather(1, irgrad.tensor([[0, 0], [2, 1]])), lambda: [R(2, 3)])],

@@ -81,6 +81,10 @@ SAMPLES = {
         ((sample((4, 5, 2), F), idx(0, 3), idx(1, 1)), {"spec": (Ellipsis, slice(0, 5, 1), Ellipsis)}),
     ],
     "index_grad": [((sample((2, 5), F), idx(0, 0)), {"shape": (4, 5), "spec": (Ellipsis,)})],
+    "index_put": [
+        ((sample((4, 5), F), sample((3, 5), F), idx(0, 3, 0)), {"spec": (Ellipsis,)}),
+        ((sample((4, 5), F), sample((), F), idx(1, 1), idx(2, 4)), {"spec": (Ellipsis, Ellipsis)}),
+    ],
     "gather": [((sample((2, 3), F), idx([0, 2], [1, 1])), {"dim": 1})],
     "embedding": [
         ((sample((4, 3), F), idx([0, 3], [1, 1])), {"padding_idx": None}),

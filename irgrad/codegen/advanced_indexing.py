@@ -30,7 +30,7 @@ from ..ops.strides import broadcast_strides, contiguous_strides
 from .elementwise import loop_nest, offset_function
 from .emission import OK_STATUS, Emission, Lowering, Operand
 from .indexing import checked_ids, index_value
-from .movement import fill
+from .movement import copy_strided, fill
 
 
 class IndexPlan(NamedTuple):
@@ -89,28 +89,38 @@ def index_plan(
 
 class AdvancedIndexLowering(Lowering):
     """``index(x, *ids, spec)``: the result read through :func:`index_plan` from ``x``
-    where it lies (its strides); or ``index_grad(g, *ids, shape, spec)``: zeros with
-    each element of ``g`` (contiguous) added where ``index`` would have read it."""
+    where it lies (its strides); ``index_grad(g, *ids, shape, spec)``: zeros with each
+    element of ``g`` (contiguous) added where ``index`` would have read it; or
+    ``index_put(x, v, *ids, spec)``: a copy of ``x`` with each element of ``v`` stored
+    there, in order, so that a position written twice keeps the last value."""
 
     def contiguous_args(self, args) -> list[bool]:
-        return [self.node.op == "index_grad"] + [True] * (len(args) - 1)
+        if self.node.op == "index_grad":
+            return [True] * len(args)
+        return [False] + [True] * (len(args) - 1)  # x read through its strides
 
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
-        source, ids = args[0], args[1:]
-        grad = self.node.op == "index_grad"
-        table = out.place if grad else source.place  # the indexed array
-        strides = contiguous_strides(table.shape) if grad else table.strides
+        op = self.node.op
+        writes = op != "index"  # into out, through the plan (index_grad adds, index_put stores)
+        first_id = 2 if op == "index_put" else 1
+        ids = args[first_id:]
+        table = out.place if writes else args[0].place  # the indexed array
+        strides = contiguous_strides(table.shape) if writes else table.strides
         plan = index_plan(self.node.attrs["spec"], table.shape, strides, [i.place.shape for i in ids])
         arrays = tuple((i.place.shape, i.place.dtype) for i in ids)
         dtype = out.place.dtype
-        if grad:
+        if op == "index_grad":
             fill(at, out, 0)
+        elif op == "index_put":
+            copy_strided(at, args[0], out, table.shape, strides)
         if 0 in plan.broadcast:  # numpy reads (and checks) no index then
             return None
-        picked = contiguous_strides(plan.shape)  # the result, or g
+        values_place = args[first_id - 1].place
+        # where each result (index) or value (index_grad, index_put) is: a value may be one scalar
+        picked = contiguous_strides(plan.shape) if values_place.shape else (0,) * len(plan.shape)
 
         def build(builder: ir.IRBuilder, pointers):
-            values, *picks, result = pointers
+            values, *picks, result = pointers[first_id - 1 :]
             for pick, (array_shape, id_dtype), bound in zip(picks, arrays, plan.bounds):
                 checked_ids(builder, pick, id_dtype, math.prod(array_shape), bound)
             if 0 in plan.shape:
@@ -124,11 +134,13 @@ class AdvancedIndexLowering(Lowering):
                     value = index_value(builder, pick, offset(positions), id_dtype)
                     in_table = builder.add(in_table, builder.mul(value, ir.Constant(I64, scale)))
                 at_picked = offset(picked)
-                if grad:
+                if writes:
                     slot = builder.gep(result, [in_table])
-                    added = builder.load(builder.gep(values, [at_picked]))
-                    add = builder.fadd if dtype.kind == "f" else builder.add
-                    builder.store(add(builder.load(slot), added), slot)
+                    value = builder.load(builder.gep(values, [at_picked]))
+                    if op == "index_grad":
+                        add = builder.fadd if dtype.kind == "f" else builder.add
+                        value = add(builder.load(slot), value)
+                    builder.store(value, slot)
                 else:
                     builder.store(
                         builder.load(builder.gep(values, [in_table])), builder.gep(result, [at_picked])
@@ -137,9 +149,9 @@ class AdvancedIndexLowering(Lowering):
             loop_nest(builder, plan.shape, indices, element, "index")
             return ir.Constant(I64, OK_STATUS)
 
-        key = (self.node.op, plan, tuple((s, d.str) for s, d in arrays), dtype.str)
-        pointers = [source.pointer] + [i.pointer for i in ids] + [out.pointer]
-        return at.call(key, self.node.op, pointers, build, status=True)
+        key = (op, plan, picked, tuple((s, d.str) for s, d in arrays), dtype.str)
+        pointers = [a.pointer for a in args] + [out.pointer]
+        return at.call(key, op, pointers, build, status=True)
 
 
 def _valid_spec(spec: tuple, shape: tuple[int, ...], arrays: int) -> bool:
@@ -164,8 +176,8 @@ def _index(node: Node, arg_types: list) -> Lowering | str:
     dtypes), or why there is none."""
     grad = node.op == "index_grad"
     spec, dtype = node.attrs["spec"], np.dtype(node.type.dtype.np)
-    ids = [np.dtype(t.dtype.np) for t in arg_types[1:]]
-    if any(i.kind not in "iu" for i in ids) or (grad and dtype.kind not in "fiu"):
+    ids = [np.dtype(t.dtype.np) for t in arg_types[2 if node.op == "index_put" else 1 :]]
+    if any(i.kind not in "iu" for i in ids) or (node.op != "index" and dtype.kind not in "fiu"):
         return f"{node.op} of {dtype} with {', '.join(map(str, ids))} indices"
     shape = tuple(node.attrs["shape"]) if grad else tuple(arg_types[0].shape)
     if not _valid_spec(spec, shape, len(ids)):
@@ -173,4 +185,4 @@ def _index(node: Node, arg_types: list) -> Lowering | str:
     return AdvancedIndexLowering(node)
 
 
-INDEX_LOWERINGS = {"index": _index, "index_grad": _index}
+INDEX_LOWERINGS = {"index": _index, "index_grad": _index, "index_put": _index}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import FLOAT, INT
+from ..dtypes import int64 as INT64
 from ..native import loss as native_loss
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt, numel
@@ -238,6 +239,63 @@ _movement(
     arity=-1,
     index_bounds=_index_grad_bounds,
     doc="Zeros of `shape` with g added at the indexed positions (repeats accumulate).",
+)
+
+
+def _index_put_kernel(x, v, *indices, spec):
+    out = np.array(x, copy=True)
+    out[build_index(spec, indices)] = v  # a position written twice keeps the last value
+    return out
+
+
+def _infer_index_put(x: Meta, v: Meta, *idx, spec) -> Meta:
+    target = _probe(x.shape, x.dtype, spec, idx).shape
+    if v.dtype != x.dtype or (v.shape != target and v.shape != ()):
+        raise RuntimeError(
+            f"index_put: values of {v.dtype}{fmt(v.shape)} for positions {fmt(target)} of a {x.dtype} tensor"
+        )
+    return Meta(x.shape, x.dtype)
+
+
+def _index_put_vjp(F, g, c):
+    indices, spec = c.ins[2:], c.attrs["spec"]
+    grad_x = F.index_put(g, 0.0, *indices, spec=spec) if c.needs[0] else None
+    grad_v = None
+    if c.needs[1]:
+        picked = F.index(g, *indices, spec=spec)
+        kept = _last_writes(F, picked, g, indices, spec)
+        grad_v = sum_to(F, F.where(kept, picked, 0.0), c.metas[1].shape)
+    return (grad_x, grad_v) + (None,) * len(indices)
+
+
+def _last_writes(F, picked, g, indices, spec):
+    """Where a value (an element of ``picked``'s shape) is the last written to its
+    position: an overwritten value has no effect, so its gradient is 0 (PyTorch gives it
+    its position's gradient; finite differences give 0).  Each value's number (1, 2 ...)
+    is written through the index, then read back: a value is kept where it reads itself."""
+    ones = F.cast(F.full_like(picked, value=1.0), dtype=INT64)
+    size = numel(picked.shape)
+    numbers = F.reshape(F.cumsum(F.reshape(ones, shape=(size,)), dim=0), shape=tuple(picked.shape))
+    zeros = F.cast(F.full_like(g, value=0.0), dtype=INT64)
+    written = F.index_put(zeros, numbers, *indices, spec=spec)
+    return F.eq(F.index(written, *indices, spec=spec), numbers)
+
+
+def _index_put_bounds(metas, attrs) -> dict[int, int]:
+    shape = metas[0].shape
+    return {k + 2: shape[d] for k, d in enumerate(_index_dims(attrs["spec"]))}
+
+
+_movement(
+    "index_put",
+    _index_put_kernel,
+    _infer_index_put,
+    _index_put_vjp,
+    save_inputs=True,
+    arity=-1,
+    index_bounds=_index_put_bounds,
+    doc="x with v written at the indexed positions (`x[idx] = v`); a position written "
+    "twice keeps the last value, as numpy and PyTorch.",
 )
 
 

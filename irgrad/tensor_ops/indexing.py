@@ -18,7 +18,7 @@ from ..dtypes import bool_, int64
 from ..ops import OPS
 from ..ops.shapes import fmt, normalize_dim
 from ..tensor import Tensor
-from .pointwise import eq, gt
+from .pointwise import eq
 from .select import nonzero, where
 from .shape import broadcast_tensors
 from .writes import needs_autograd, update_inplace
@@ -181,21 +181,15 @@ def setitem(input: Tensor, index, value) -> None:
         positions come from the index tensors through ops too, so a tracer sees them)."""
 
         v = cast(ensure_tensor(value), old.dtype)
-        if tensors:
+        if tensors:  # a position written twice keeps the last value
             target_shape = apply(OPS["index"], (old, *tensors), {"spec": spec})._data.shape
-            v = _fitted(v, target_shape)
-            placed = apply(OPS["index_grad"], (v, *tensors), {"shape": old._data.shape, "spec": spec})
-            hits = Tensor._wrap(np.ones(target_shape, dtype=np.int64))
-            count = apply(OPS["index_grad"], (hits, *tensors), {"shape": old._data.shape, "spec": spec})
-            written = gt(count, 0)
-        else:
-            v = _fitted(v, old._data[spec].shape)
-            placed = apply(OPS["slice_grad"], (v,), {"shape": old._data.shape, "index": spec})
-            mask = np.zeros(old._data.shape, dtype=bool)
-            mask[spec] = True
-            written = Tensor._wrap(mask)
+            return apply(OPS["index_put"], (old, _fitted(v, target_shape), *tensors), {"spec": spec})
+        v = _fitted(v, old._data[spec].shape)
+        placed = apply(OPS["slice_grad"], (v,), {"shape": old._data.shape, "index": spec})
+        mask = np.zeros(old._data.shape, dtype=bool)
+        mask[spec] = True
         # a select, not old * keep + placed: an infinite or NaN old value must not leak
-        return where(written, placed, old)
+        return where(Tensor._wrap(mask), placed, old)
 
     update_inplace(input, assign, value_t, name="setitem")
 
