@@ -7,7 +7,7 @@ from numbers import Number
 
 import numpy as np
 
-from .._arguments import tensor_arguments
+from .._arguments import parameter_checks, reject_non_tensors, tensor_arguments
 from ..creation import ensure_tensor
 from ..dispatch import cast, const, elementwise
 from ..dtypes import FLOAT, bool_, result_type
@@ -24,22 +24,32 @@ def _unary(name: str):
     op = _op(name)
 
     def fn(input: Tensor, *, out=None) -> Tensor:
-        return _maybe_out(elementwise(op, input), out)
+        try:  # the argument check in the body: a wrapper's frame would cost ~5% of a small op
+            return _maybe_out(elementwise(op, input), out)
+        except (AttributeError, TypeError):
+            reject_non_tensors(name, ((checks[0], input),))
+            raise
 
     fn.__name__ = name
     fn.__doc__ = f"Elementwise ``{name}``, as ``torch.{name}``."
-    return tensor_arguments(fn)
+    fn.tensor_parameters = checks = parameter_checks(fn)
+    return fn
 
 
 def _binary(name: str):
     op = _op(name)
 
     def fn(input: Tensor | Number, other: Tensor | Number, *, out=None) -> Tensor:
-        return _maybe_out(elementwise(op, input, other), out)
+        try:  # checked in the body, as the unary ops
+            return _maybe_out(elementwise(op, input, other), out)
+        except (AttributeError, TypeError):
+            reject_non_tensors(name, ((checks[0], input), (checks[1], other)))
+            raise
 
     fn.__name__ = name
     fn.__doc__ = f"Elementwise ``{name}`` with broadcasting and type promotion, as ``torch.{name}``."
-    return tensor_arguments(fn)
+    fn.tensor_parameters = checks = parameter_checks(fn)
+    return fn
 
 
 def _maybe_out(result: Tensor, out: Tensor | None) -> Tensor:
@@ -123,15 +133,31 @@ bitwise_xor = _binary("bitwise_xor")
 _ADD, _SUB, _DIV, _MUL = _op("add"), _op("sub"), _op("div"), _op("mul")
 
 
-@tensor_arguments
 def add(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1, out=None) -> Tensor:
     """``input + alpha * other``, as ``torch.add``."""
-    return _maybe_out(elementwise(_ADD, input, _times_alpha("add", input, other, alpha)), out)
+    try:  # checked in the body, as the generated binary ops: ``x + y`` pays for no wrapper
+        return _maybe_out(elementwise(_ADD, input, _times_alpha("add", input, other, alpha)), out)
+    except (AttributeError, TypeError):
+        reject_non_tensors("add", zip(add.tensor_parameters, (input, other)))
+        raise
 
 
-@tensor_arguments
+add.tensor_parameters = parameter_checks(add)
+
+
 def sub(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1, out=None) -> Tensor:
     """``input - alpha * other``, as ``torch.sub``."""
+    try:  # checked in the body, as add
+        return _sub(input, other, alpha, out)
+    except (AttributeError, TypeError):
+        reject_non_tensors("sub", zip(sub.tensor_parameters, (input, other)))
+        raise
+
+
+sub.tensor_parameters = parameter_checks(sub)
+
+
+def _sub(input, other, alpha: Number, out) -> Tensor:
     bools = [_is_bool(input), _is_bool(other)]
     if all(bools):
         raise RuntimeError(
@@ -176,11 +202,21 @@ def _is_bool(x) -> bool:
     return x._data.dtype == np.bool_ if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
 
 
-@tensor_arguments
 def div(
     input: Tensor | Number, other: Tensor | Number, *, rounding_mode: str | None = None, out=None
 ) -> Tensor:
     """True division, or ``rounding_mode='trunc'``/``'floor'`` division, as ``torch.div``."""
+    try:  # checked in the body, as add
+        return _div(input, other, rounding_mode, out)
+    except (AttributeError, TypeError):
+        reject_non_tensors("div", zip(div.tensor_parameters, (input, other)))
+        raise
+
+
+div.tensor_parameters = parameter_checks(div)
+
+
+def _div(input, other, rounding_mode: str | None, out) -> Tensor:
     if rounding_mode is None:
         result = elementwise(_DIV, input, other)
     elif rounding_mode == "floor":
