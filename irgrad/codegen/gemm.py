@@ -30,9 +30,10 @@ from .layout import Place
 from .scalars import storage_type
 
 # Rows up to which a transposed b is read in place (the dot form) rather than copied
-# for the broadcast form: the copy costs k x n, about what the dot form loses at 64
-# rows (64x784x128: 73 us in place, 56 + 15 us copied; at 16 rows 16 against 11 + 8).
-DOT_ROWS = 64
+# for the broadcast form, which runs faster: the copy costs k x n.  Measured on one
+# core: 16x128x512 in place 16.4 us, copied 11 + 8 us; 64x784x128 in place 89 us,
+# copied 53 + 12 us.
+DOT_ROWS = 32
 
 
 def const(value: int) -> ir.Constant:
