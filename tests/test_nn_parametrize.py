@@ -306,7 +306,9 @@ def _training(old_api: bool, cached: bool = False):
                 rng.integers(0, 3, 5)
             )
 
-        return Scenario(step, batch, lambda: model, calls=3)
+        return Scenario(
+            step, batch, lambda: model, calls=3, graphs_run=not cached
+        )  # cached() breaks the graph
 
     return build
 

@@ -103,6 +103,10 @@ CASES: dict[str, tuple[list, dict]] = {
         [f(3, 4), lambda rng: np.array([0, 2, 0], dtype=np.int64)],
         {"shape": (5, 4), "spec": (..., slice(None, None, None))},
     ),
+    "index_put": (  # a repeated position (0): the last value written wins
+        [f(5, 4), f(3, 4), lambda rng: np.array([0, 2, 0], dtype=np.int64)],
+        {"spec": (..., slice(None, None, None))},
+    ),
     "gather": ([f(3, 4), idx(4, 3, 2)], {"dim": 1}),
     "embedding": ([f(5, 3), idx(5, 2, 4)], {"padding_idx": 1}),
     "embedding_grad": ([f(2, 4, 3), idx(5, 2, 4)], {"rows": 5, "padding_idx": None}),
