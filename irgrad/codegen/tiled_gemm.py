@@ -41,6 +41,7 @@ from ..native.loops import const, for_range, for_range_carrying
 
 I32 = ir.IntType(32)
 LARGEST_MACS = 1 << 26  # multiply-adds above which BLAS (threaded, cache-blocked) is faster
+SMALLEST_MACS = 1 << 14  # below, BLAS (when found): not worth a kernel's compile time
 K_BLOCK = 256  # products summed per pass over C
 
 
@@ -91,6 +92,12 @@ class GemmShape:
 def small_enough(m: int, n: int, k: int) -> bool:
     """Whether the tiled code should compute an m x k by k x n product instead of BLAS."""
     return m * n * k <= LARGEST_MACS
+
+
+def worth_compiling(m: int, n: int, k: int) -> bool:
+    """Whether a product is large enough to be worth a kernel of its own (each costs
+    LLVM about 30 ms; a product of a few thousand multiply-adds takes BLAS ~1 us)."""
+    return m * n * k >= SMALLEST_MACS
 
 
 def _pieces(count: int, lanes: int) -> list[int]:
