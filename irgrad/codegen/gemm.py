@@ -1,11 +1,11 @@
 """``matmul`` and ``linear`` in native code: irgrad's tiled loops or the BLAS numpy loaded.
 
-Each matrix of the result is one product.  From :data:`.tiled_gemm.SMALLEST_MACS` to
-:data:`.tiled_gemm.LARGEST_MACS` multiply-adds (every product of the LSTM, MLP and CNN
-benchmarks' steps but the largest MLP's and the tiniest) it is computed by
-:mod:`.tiled_gemm`'s register-tiled loops, which run two to three times as fast as
-numpy's OpenBLAS on these shapes; otherwise by a call of ``cblas_?gemm``
-(:mod:`.blas`), transposed operands read in place.  Where no BLAS is found every product is tiled,
+Each matrix of the result is one product.  Up to :data:`.tiled_gemm.LARGEST_MACS`
+multiply-adds (every product of the LSTM, MLP and CNN benchmarks' steps but the
+largest MLP's) it is computed by :mod:`.tiled_gemm`'s register-tiled loops, which run
+two to three times as fast as numpy's OpenBLAS on these shapes; above that, and for
+strides neither form reads in place, by a call of ``cblas_?gemm`` (:mod:`.blas`),
+transposed operands read in place.  Where no BLAS is found every product is tiled,
 copying an operand first where its strides need it.
 
 A linear's bias is written into the result first and the product added to it.
@@ -83,24 +83,19 @@ class GemmLowering(Lowering):
     def _tiled(self, m: int, n: int, k: int, a2, b2, accumulate: bool) -> tiled_gemm.GemmShape | None:
         """The tiled product for operands with these strides, or None: BLAS's product, or
         (see :meth:`contiguous_args`) a tiled one once an operand has been copied."""
-        if a2 is None or not (self.gemm is None or self._tile_size(m, n, k)):
+        if a2 is None or not (self.gemm is None or tiled_gemm.small_enough(m, n, k)):
             return None
         shape = tiled_gemm.GemmShape(m, n, k, tuple(a2), tuple(b2), n, accumulate)
         if shape.form == "broadcast" or (shape.form == "dot" and m <= DOT_ROWS):
             return shape
         return None
 
-    @staticmethod
-    def _tile_size(m: int, n: int, k: int) -> bool:
-        """Whether a product's size calls for the tiled code when BLAS is there too."""
-        return tiled_gemm.small_enough(m, n, k) and tiled_gemm.worth_compiling(m, n, k)
-
     def contiguous_args(self, args: list[Place]) -> list[bool]:
         batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
         rest = [False] * (len(args) - 2)
         if self._tiled(m, n, k, a2, b2, len(args) > 2) is not None:
             return [False, False] + rest
-        if self.gemm is None or (a2 is not None and self._tile_size(m, n, k)):
+        if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k)):
             # tiled after copying: the broadcast form reads any a and a row-major b
             return [a2 is None, True] + rest
         need = [a2 is None or matrix_layout(m, k, *a2) is None, matrix_layout(k, n, *b2) is None]
@@ -123,18 +118,13 @@ class GemmLowering(Lowering):
         if tiled is not None:
             tiling = tiled_gemm.host_tiling(out.place.dtype)
 
-            def build(builder: ir.IRBuilder, pointers) -> None:
-                tiled_gemm.emit(builder, list(pointers), float_type, tiled, tiling)
-
-            key = ("tiled_gemm", tiled, tiling, out.place.dtype.str)
-
             def one() -> None:
                 pointers = [
                     b_.gep(args[0].pointer, [offset(a_batch)]),
                     b_.gep(args[1].pointer, [offset(b_batch)]),
                     b_.gep(out.pointer, [offset(out_batch)]),
                 ]
-                at.call(key, "gemm", pointers, build)
+                tiled_gemm.emit(b_, pointers, float_type, tiled, tiling)
 
             loop_nest(b_, batch, indices, one, "batch")
             return

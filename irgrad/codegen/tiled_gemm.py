@@ -5,8 +5,7 @@ kind of machine (an AMD EPYC with AVX-512), runs a kernel that reaches about 80-
 GFLOP/s on one core.  A training step's matrix products are mostly small (an LSTM
 multiplies a 16 x 128 state by a 128 x 512 weight 32 times a step), where the packing
 costs as much as the arithmetic.  The code here computes ``C = A @ B`` (or
-``C += A @ B``) with the operands where they are, every size and stride a constant of
-the emitted function, in one of two forms:
+``C += A @ B``) with the operands where they are, in one of two forms:
 
 * **broadcast** (``B``'s rows contiguous): a tile of ``rows`` x ``vectors`` vector
   registers of ``C`` accumulates, for each ``k``, ``A[i, k]`` broadcast times a
@@ -15,6 +14,11 @@ the emitted function, in one of two forms:
   ``C``'s elements accumulates vectors of products along ``k``, summed across lanes
   once at the end.
 
+Sizes and strides are run-time arguments of one function per form, dtype and tiling
+(:func:`kernel`), so a program's products share it and LLVM compiles it once (about
+25 ms for the broadcast form, 40 for the dot form), where a function per shape cost
+about 30 ms each; it runs as fast as the per-shape code did.
+
 Measured on one core against ``np.matmul`` (OpenBLAS, one thread): 16x128 @ 128x512
 in 8.8 us against 27 us, 64x784 @ 784x128 in 52 us against 112 us, 256^3 in 130 us
 against 275 us.  Large products (above :data:`LARGEST_MACS` multiply-adds) stay with
@@ -22,8 +26,8 @@ BLAS, whose threads and cache blocking win there.
 
 The tile's shape comes from the host's vector registers (:func:`host_tiling`): 16
 float32 lanes and 32 registers with AVX-512, 8 and 16 with AVX2, 4 and 16 otherwise.
-A remainder narrower than a vector is split into vectors of 8, 4, 2 and 1 lanes, so
-no masked loads are needed.  Each product is summed along ``k`` in order from 0, one
+Columns left over are taken in vectors of 8, 4, 2 and 1 lanes, so no masked loads are
+needed, and rows left over one at a time.  Each product is summed along ``k`` in order from 0, one
 fused multiply-add at a time (the dot form sums lanes pairwise at the end), so it
 differs from BLAS's sums by rounding only.
 """
@@ -31,7 +35,8 @@ differs from BLAS's sums by rounding only.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
@@ -41,7 +46,6 @@ from ..native.loops import const, for_range, for_range_carrying
 
 I32 = ir.IntType(32)
 LARGEST_MACS = 1 << 26  # multiply-adds above which BLAS (threaded, cache-blocked) is faster
-SMALLEST_MACS = 1 << 14  # below, BLAS (when found): not worth a kernel's compile time
 K_BLOCK = 256  # products summed per pass over C
 
 
@@ -92,25 +96,6 @@ class GemmShape:
 def small_enough(m: int, n: int, k: int) -> bool:
     """Whether the tiled code should compute an m x k by k x n product instead of BLAS."""
     return m * n * k <= LARGEST_MACS
-
-
-def worth_compiling(m: int, n: int, k: int) -> bool:
-    """Whether a product is large enough to be worth a kernel of its own (each costs
-    LLVM about 30 ms; a product of a few thousand multiply-adds takes BLAS ~1 us)."""
-    return m * n * k >= SMALLEST_MACS
-
-
-def _pieces(count: int, lanes: int) -> list[int]:
-    """``count`` elements as vector widths: whole vectors, then 8, 4, 2, 1 lanes."""
-    widths = [lanes] * (count // lanes)
-    rest = count % lanes
-    width = lanes
-    while rest:
-        width //= 2
-        if rest >= width:
-            widths.append(width)
-            rest -= width
-    return widths
 
 
 class _Vectors:
@@ -182,83 +167,148 @@ class _Vectors:
 def emit(
     builder: ir.IRBuilder, pointers: list[ir.Value], float_type: ir.Type, shape: GemmShape, tiling: Tiling
 ) -> None:
-    """Emit ``C (+)= A @ B`` at the builder's position (``pointers``: A's, B's and C's
-    first elements, of ``float_type``).
+    """Emit a call computing ``C (+)= A @ B`` at the builder's position (``pointers``:
+    A's, B's and C's first elements, of ``float_type``).
 
-    A long ``k`` is taken in blocks of :data:`K_BLOCK`, each added into C, as BLAS does:
-    a float32 sum of thousands of products (a convolution's weight gradient) then
-    rounds about as little as BLAS's, and a block of B stays in cache."""
+    The work is done by one function per form, dtype and tiling in the module
+    (:func:`kernel`), which takes the sizes and strides at run time: every product of a
+    program shares it, so LLVM compiles it once, not once per shape."""
     if 0 in (shape.m, shape.n):
         return
-    form = {"broadcast": _Broadcast, "dot": _Dot}.get(shape.form)
-    if form is None:
+    if shape.form is None:
         raise ValueError(f"tiled gemm: no form for strides {shape.a_strides}, {shape.b_strides}")
-    a, b, c = pointers
+    fn = kernel(builder.module, shape.form, float_type, tiling)
+    b_stride = shape.b_strides[0] if shape.form == "broadcast" else shape.b_strides[1]
+    numbers = (shape.m, shape.n, shape.k, *shape.a_strides, b_stride, shape.c_row, int(shape.accumulate))
+    builder.call(fn, list(pointers) + [const(x) for x in numbers])
 
-    def block(k0, k: int, accumulate: bool) -> None:
-        k0 = const(k0) if isinstance(k0, int) else k0
-        moved = [
-            builder.gep(a, [builder.mul(k0, const(shape.a_strides[1]))]),
-            builder.gep(b, [builder.mul(k0, const(shape.b_strides[0]))]),
-            c,
-        ]
-        form(builder, moved, float_type, replace(shape, k=k, accumulate=accumulate), tiling).run()
 
-    if shape.k <= K_BLOCK:
-        form(builder, pointers, float_type, shape, tiling).run()
-        return
-    block(0, K_BLOCK, shape.accumulate)
-    middle = shape.k // K_BLOCK - 1
-    if middle:
-        with for_range(builder, const(middle), "kblock") as i:
-            block(builder.mul(builder.add(i, const(1)), const(K_BLOCK)), K_BLOCK, True)
-    if shape.k % K_BLOCK:
-        block(shape.k - shape.k % K_BLOCK, shape.k % K_BLOCK, True)
+def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:
+    """``void gemm(A, B, C, m, n, k, a_row, a_col, b_stride, c_row, accumulate)`` for
+    ``form`` in ``module`` (made once): ``b_stride`` is B's row stride in the broadcast
+    form (its columns are contiguous), its column stride in the dot form (its rows are;
+    A's rows are too).
+
+    A long ``k`` is taken in blocks of :data:`K_BLOCK`, each summed in registers and
+    added into C, as BLAS does: a float32 sum of thousands of products (a convolution's
+    weight gradient) then rounds about as little as BLAS's, and a block of B stays in
+    cache."""
+    bits = 32 if isinstance(float_type, ir.FloatType) else 64
+    name = f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}"
+    if name in module.globals:
+        return module.globals[name]
+    pointer, i64 = float_type.as_pointer(), ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [pointer] * 3 + [i64] * 8), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("minsize")  # vectors are explicit: no more unrolling (LLVM time 200 -> 100 ms)
+    for argument in fn.args[:3]:
+        argument.add_attribute("noalias")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    a, b, c, m, n, k, a_row, a_col, b_stride, c_row, accumulate = fn.args
+    k_stride = b_stride if form == "broadcast" else const(1)  # B's step along k
+    blocks = builder.udiv(builder.add(k, const(K_BLOCK - 1)), const(K_BLOCK))
+    blocks = builder.select(builder.icmp_unsigned("==", blocks, const(0)), const(1), blocks)  # k = 0: C = 0
+    with for_range(builder, blocks, "kblock") as block:
+        k0 = builder.mul(block, const(K_BLOCK))
+        left = builder.sub(k, k0)
+        length = builder.select(builder.icmp_signed("<", left, const(K_BLOCK)), left, const(K_BLOCK))
+        add_to_c = builder.or_(
+            builder.icmp_unsigned("!=", accumulate, const(0)), builder.icmp_unsigned("!=", block, const(0))
+        )
+        moved = [builder.gep(a, [builder.mul(k0, a_col)]), builder.gep(b, [builder.mul(k0, k_stride)]), c]
+        sizes = _Sizes(m, n, length, a_row, a_col, b_stride, c_row, add_to_c)
+        {"broadcast": _Broadcast, "dot": _Dot}[form](builder, moved, float_type, sizes, tiling).run()
+    builder.ret_void()
+    return fn
+
+
+class _Sizes(NamedTuple):
+    """A block's sizes and strides, run-time values of the kernel."""
+
+    m: ir.Value
+    n: ir.Value
+    k: ir.Value
+    a_row: ir.Value
+    a_col: ir.Value
+    b_stride: ir.Value
+    c_row: ir.Value
+    add_to_c: ir.Value  # i1: add the block's sum to C's value (else store it)
 
 
 class _Tiles:
-    """The loops over tiles of C shared by both forms: column panels of ``widths``, and in
-    each, row tiles of as many rows as the registers allow plus one of the rows left."""
+    """The loops over tiles of C shared by both forms: column panels of ``widths`` and
+    then the columns left, and in each, row tiles of as many rows as the registers allow
+    and then the rows left one by one."""
 
-    def __init__(
-        self, builder, pointers: list[ir.Value], float_type: ir.Type, shape: GemmShape, tiling: Tiling
-    ):
+    def __init__(self, builder, pointers: list[ir.Value], float_type: ir.Type, sizes: _Sizes, tiling: Tiling):
         self.b, (self.a_ptr, self.b_ptr, self.c_ptr) = builder, pointers
-        self.s, self.tiling = shape, tiling
+        self.s, self.tiling = sizes, tiling
         self.v = _Vectors(builder, float_type)
 
-    def element(self, pointer: ir.Value, *terms) -> ir.Value:
-        """``pointer + sum(index * stride)`` (an index may be a Python int)."""
+    def at(self, pointer: ir.Value, *terms) -> ir.Value:
+        """``pointer + sum(index * stride)`` (an index, or a stride, may be a Python int)."""
         b = self.b
         total = None
         for index, stride in terms:
-            if not stride or (isinstance(index, int) and index == 0):
+            if isinstance(index, int) and index == 0:
                 continue
             index = const(index) if isinstance(index, int) else index
-            term = b.mul(index, const(stride)) if stride != 1 else index
+            term = (
+                index
+                if isinstance(stride, int) and stride == 1
+                else b.mul(index, const(stride) if isinstance(stride, int) else stride)
+            )
             total = term if total is None else b.add(total, term)
         return pointer if total is None else b.gep(pointer, [total])
 
-    def panels(self, panel_widths: list[int], budget: int) -> None:
-        """Tile C's columns: full panels of ``panel_widths`` in a loop, then the rest."""
-        s = self.s
+    def panels(self, panel_widths: list[int], rest_widths: list[int] | None, budget: int) -> None:
+        """Tile C's columns: full panels of ``panel_widths`` in a loop, then the columns
+        left: in pieces of ``rest_widths`` (each taken where that many are left), or with
+        None one at a time."""
+        b = self.b
         panel = sum(panel_widths)
-        full = s.n // panel
-        if full:
-            with for_range(self.b, const(full), "panel") as p:
-                self.rows(self.b.mul(p, const(panel)), panel_widths, budget)
-        rest = self._rest_widths(s.n - full * panel)
-        if rest:
-            self.rows(const(full * panel), rest, budget)
+        full = b.udiv(self.s.n, const(panel))
+        with for_range(b, full, "panel") as p:
+            self.rows(b.mul(p, const(panel)), panel_widths, budget)
+        done = b.mul(full, const(panel))
+        if rest_widths is None:
+            with for_range(b, b.sub(self.s.n, done), "column") as j:
+                self.rows(b.add(done, j), [1], budget)
+            return
+        column = self.slot(I64_TYPE)
+        b.store(done, column)
+        for width in rest_widths:
+            with b.if_then(b.icmp_signed("<=", b.add(b.load(column), const(width)), self.s.n)):
+                j0 = b.load(column)
+                self.rows(j0, [width], budget)
+                b.store(b.add(j0, const(width)), column)
 
     def rows(self, j0: ir.Value, widths: list[int], budget: int) -> None:
-        per_tile = max(1, min(self.s.m, budget // len(widths)))
-        full = self.s.m // per_tile
-        if full:
-            with for_range(self.b, const(full), "rows") as t:
-                self.tile(self.b.mul(t, const(per_tile)), j0, per_tile, widths)
-        if self.s.m % per_tile:
-            self.tile(const(full * per_tile), j0, self.s.m % per_tile, widths)
+        b = self.b
+        per_tile = max(1, budget // len(widths))
+        full = b.udiv(self.s.m, const(per_tile))
+        with for_range(b, full, "rows") as t:
+            self.tile(b.mul(t, const(per_tile)), j0, per_tile, widths)
+        done = b.mul(full, const(per_tile))
+        with for_range(b, b.sub(self.s.m, done), "row") as r:
+            self.tile(b.add(done, r), j0, 1, widths)
+
+    def slot(self, type_: ir.Type) -> ir.Value:
+        """A stack slot for a value set in conditional blocks, made in the entry block
+        (where LLVM turns it into a register; one inside a loop would grow the stack)."""
+        with self.b.goto_entry_block():
+            return self.b.alloca(type_)
+
+    def store(self, value: ir.Value, pointer: ir.Value, width: int) -> None:
+        """Store a block's sum at ``pointer``, added to C's value where the block is not the first."""
+        v = self.v
+        v.store(
+            self.b.select(self.s.add_to_c, self.b.fadd(v.load(pointer, width), value), value), pointer, width
+        )
+
+
+I64_TYPE = ir.IntType(64)
 
 
 class _Broadcast(_Tiles):
@@ -266,41 +316,30 @@ class _Broadcast(_Tiles):
 
     def run(self) -> None:
         lanes, registers = self.tiling.lanes, self.tiling.registers
-        vectors = 2 if self.s.n >= 2 * lanes else 1
+        vectors = 2
         # accumulators + B's vectors + a broadcast must fit the registers
         rows = max(1, min(8 if registers >= 32 else 4, (registers - vectors - 2) // vectors))
-        self.panels([lanes] * vectors, rows * vectors)
-
-    def _rest_widths(self, count: int) -> list[int]:
-        return _pieces(count, self.tiling.lanes)
+        rest = [lanes] * (vectors - 1) + [w for w in (lanes // 2, lanes // 4, lanes // 8, lanes // 16) if w]
+        self.panels([lanes] * vectors, [w for w in rest if w], rows * vectors)
 
     def tile(self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int]) -> None:
         b, s, v = self.b, self.s, self.v
         offsets = [sum(widths[:w]) for w in range(len(widths))]
-
-        def c_at(r: int, w: int) -> ir.Value:
-            return self.element(self.c_ptr, (b.add(i0, const(r)), s.c_row), (b.add(j0, const(offsets[w])), 1))
-
+        a_rows = [self.at(self.a_ptr, (b.add(i0, const(r)), s.a_row)) for r in range(rows)]
+        c_rows = [self.at(self.c_ptr, (b.add(i0, const(r)), s.c_row), (j0, 1)) for r in range(rows)]
+        b_panel = self.at(self.b_ptr, (j0, 1))
         initial = [v.zero(width) for r in range(rows) for width in widths]
-        with for_range_carrying(b, const(s.k), initial, "k") as (k, acc):
-            row_start = self.element(self.b_ptr, (k, s.b_strides[0]), (j0, s.b_strides[1]))
-            b_rows = [
-                v.load(self.element(row_start, (offsets[w], s.b_strides[1])), width)
-                for w, width in enumerate(widths)
-            ]
+        with for_range_carrying(b, s.k, initial, "k") as (k, acc):
+            b_row = self.at(b_panel, (k, s.b_stride))
+            b_vectors = [v.load(self.at(b_row, (offsets[w], 1)), width) for w, width in enumerate(widths)]
             for r in range(rows):
-                a = b.load(
-                    self.element(self.a_ptr, (b.add(i0, const(r)), s.a_strides[0]), (k, s.a_strides[1]))
-                )
+                a = b.load(self.at(a_rows[r], (k, s.a_col)))
                 for w, width in enumerate(widths):
                     at = r * len(widths) + w
-                    acc[at] = v.fma(v.splat(a, width), b_rows[w], acc[at], width)
-        for r in range(rows):  # the block's sum, added to C's value as a whole (see emit)
+                    acc[at] = v.fma(v.splat(a, width), b_vectors[w], acc[at], width)
+        for r in range(rows):
             for w, width in enumerate(widths):
-                value = acc[r * len(widths) + w]
-                if s.accumulate:
-                    value = b.fadd(v.load(c_at(r, w), width), value)
-                v.store(value, c_at(r, w), width)
+                self.store(acc[r * len(widths) + w], self.at(c_rows[r], (offsets[w], 1)), width)
 
 
 class _Dot(_Tiles):
@@ -310,39 +349,31 @@ class _Dot(_Tiles):
         registers = self.tiling.registers
         rows = 4 if registers >= 32 else 2
         cols = 4 if registers >= 32 else 3
-        self.panels([1] * cols, rows * cols)
-
-    def _rest_widths(self, count: int) -> list[int]:
-        return [1] * count
+        self.panels([1] * cols, None, rows * cols)
 
     def tile(self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int]) -> None:
         b, s, v = self.b, self.s, self.v
         lanes, cols = self.tiling.lanes, len(widths)
-        a_rows = [self.element(self.a_ptr, (b.add(i0, const(r)), s.a_strides[0])) for r in range(rows)]
-        b_cols = [self.element(self.b_ptr, (b.add(j0, const(j)), s.b_strides[1])) for j in range(cols)]
-        whole = s.k // lanes
-        sums = [v.zero(1)] * (rows * cols)
-        if whole:
-            with for_range_carrying(b, const(whole), [v.zero(lanes)] * (rows * cols), "k") as (chunk, acc):
-                self._products(a_rows, b_cols, b.mul(chunk, const(lanes)), lanes, acc)
-            sums = [v.lane_sum(x, lanes) for x in acc]
-        k0 = whole * lanes
-        for width in _pieces(s.k % lanes, lanes):  # the k left: narrower vectors
-            part = [v.zero(width)] * (rows * cols)
-            self._products(a_rows, b_cols, const(k0), width, part)
-            sums = [b.fadd(total, v.lane_sum(x, width)) for total, x in zip(sums, part)]
-            k0 += width
+        a_rows = [self.at(self.a_ptr, (b.add(i0, const(r)), s.a_row)) for r in range(rows)]
+        b_cols = [self.at(self.b_ptr, (b.add(j0, const(j)), s.b_stride)) for j in range(cols)]
+        whole = b.udiv(s.k, const(lanes))
+        with for_range_carrying(b, whole, [v.zero(lanes)] * (rows * cols), "k") as (chunk, acc):
+            self._products(a_rows, b_cols, b.mul(chunk, const(lanes)), lanes, acc)
+        done = b.mul(whole, const(lanes))
+        sums = [v.lane_sum(partial, lanes) for partial in acc]
+        # the k left (fewer than a vector's lanes), one at a time
+        with for_range_carrying(b, b.sub(s.k, done), sums, "k_left") as (kk, sums):
+            self._products(a_rows, b_cols, b.add(done, kk), 1, sums)
         for r in range(rows):
             for j in range(cols):
-                at = self.element(self.c_ptr, (b.add(i0, const(r)), s.c_row), (b.add(j0, const(j)), 1))
-                value = sums[r * cols + j]
-                v.store(b.fadd(b.load(at), value) if s.accumulate else value, at, 1)
+                at = self.at(self.c_ptr, (b.add(i0, const(r)), s.c_row), (b.add(j0, const(j)), 1))
+                self.store(sums[r * cols + j], at, 1)
 
     def _products(self, a_rows, b_cols, k0: ir.Value, width: int, acc: list) -> None:
         """``acc[r, j] += A[r, k0:k0+width] * B[k0:k0+width, j]`` (lane by lane)."""
         v = self.v
-        a_vectors = [v.load(self.element(row, (k0, 1)), width) for row in a_rows]
-        b_vectors = [v.load(self.element(col, (k0, 1)), width) for col in b_cols]
+        a_vectors = [v.load(self.at(row, (k0, 1)), width) for row in a_rows]
+        b_vectors = [v.load(self.at(col, (k0, 1)), width) for col in b_cols]
         for r, a in enumerate(a_vectors):
             for j, bv in enumerate(b_vectors):
                 at = r * len(b_vectors) + j
