@@ -83,3 +83,19 @@ def assert_native(compiled):
             whole = report.segments == 1 and not report.fallbacks and not report.whole_graph
             assert whole, f"{stage}: {report}"
     return explanation
+
+
+def assert_trains_as_eager(make, steps: int = 4, rtol: float = 1e-4, atol: float = 1e-6):
+    """``make()`` gives (parameters, step function) from fixed seeds: the compiled step's
+    losses and the parameters after it match eager training's, the steps after the
+    captures ran graphs, and every graph runs as one native call.  Returns the compiled
+    step."""
+    eager_params, eager_step = make()
+    params, step = make()
+    compiled = irgrad.compile(step, backend="llvm")
+    for _ in range(steps):
+        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=rtol, atol=atol)
+    assert_native(compiled)
+    return compiled

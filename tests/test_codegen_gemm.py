@@ -9,6 +9,7 @@ import ctypes
 import llvmlite.ir as ir
 import numpy as np
 import pytest
+from graph_calls import assert_trains_as_eager
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -232,13 +233,7 @@ def test_a_training_step_with_tiled_products_trains_as_eager():
 
         return list(model.parameters()), step
 
-    eager_params, eager_step = make()
-    params, step = make()
-    compiled = irgrad.compile(step, backend="llvm")
-    for _ in range(6):
-        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+    assert_trains_as_eager(make, steps=6)
 
 
 def _parsed(text: str):

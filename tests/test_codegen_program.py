@@ -11,7 +11,14 @@ import threading
 
 import numpy as np
 import pytest
-from graph_calls import assert_graphs_answered, assert_native, fresh_like, graph_call, run_program
+from graph_calls import (
+    assert_graphs_answered,
+    assert_native,
+    assert_trains_as_eager,
+    fresh_like,
+    graph_call,
+    run_program,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,22 +152,6 @@ def _program(fn, *tensors):
     compiled(*tensors)  # traced: its result is eager's
     fresh = [fresh_like(t) for t in tensors]
     return graph_call(compiled, *fresh), fn(*fresh), assert_graphs_answered(compiled)
-
-
-def assert_trains_as_eager(make, steps: int = 4, rtol: float = 1e-4, atol: float = 1e-6):
-    """``make()`` gives (parameters, step function) from fixed seeds: the compiled step's
-    losses and the parameters after it match eager training's, the steps after the
-    captures ran graphs, and every graph runs as one native call.  Returns the compiled
-    step."""
-    eager_params, eager_step = make()
-    params, step = make()
-    compiled = irgrad.compile(step, backend="llvm")
-    for _ in range(steps):
-        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=rtol, atol=atol)
-    assert_native(compiled)
-    return compiled
 
 
 def _forward_line(explain: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
+from graph_calls import assert_trains_as_eager
 from hypothesis import given, settings
 from ir_random import graphs, random_inputs
 
@@ -136,10 +137,4 @@ def test_a_compiled_lstm_step_trains_as_eager_with_one_weight_gradient_product()
 
         return params, step
 
-    eager_params, eager_step = make()
-    params, step = make()
-    compiled = irgrad.compile(step, backend="llvm")
-    for _ in range(5):
-        np.testing.assert_allclose(compiled().item(), eager_step().item(), rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+    assert_trains_as_eager(make, steps=5)
