@@ -148,28 +148,24 @@ add.tensor_parameters = parameter_checks(add)
 def sub(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1, out=None) -> Tensor:
     """``input - alpha * other``, as ``torch.sub``."""
     try:  # checked in the body, as add
-        return _sub(input, other, alpha, out)
+        bools = [_is_bool(input), _is_bool(other)]
+        if all(bools):
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. "
+                "Use the `^` or `logical_xor()` operator instead."
+            )
+        if any(bools):
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            )
+        return _maybe_out(elementwise(_SUB, input, _times_alpha("sub", input, other, alpha)), out)
     except (AttributeError, TypeError):
         reject_non_tensors("sub", zip(sub.tensor_parameters, (input, other)))
         raise
 
 
 sub.tensor_parameters = parameter_checks(sub)
-
-
-def _sub(input, other, alpha: Number, out) -> Tensor:
-    bools = [_is_bool(input), _is_bool(other)]
-    if all(bools):
-        raise RuntimeError(
-            "Subtraction, the `-` operator, with two bool tensors is not supported. "
-            "Use the `^` or `logical_xor()` operator instead."
-        )
-    if any(bools):
-        raise RuntimeError(
-            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
-            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
-        )
-    return _maybe_out(elementwise(_SUB, input, _times_alpha("sub", input, other, alpha)), out)
 
 
 subtract = sub
@@ -207,34 +203,30 @@ def div(
 ) -> Tensor:
     """True division, or ``rounding_mode='trunc'``/``'floor'`` division, as ``torch.div``."""
     try:  # checked in the body, as add
-        return _div(input, other, rounding_mode, out)
+        if rounding_mode is None:
+            result = elementwise(_DIV, input, other)
+        elif rounding_mode == "floor":
+            result = elementwise(_op("floor_divide"), input, other)
+        elif rounding_mode == "trunc":
+            dt = result_type(input, other)
+            quotient = elementwise(_DIV, input, other)
+            if dt.is_floating_point:
+                # trunc's zero gradient sent back through the division would be 0/0 = NaN where
+                # other is 0; torch gives a rounded division exact zero gradients.
+                result = _zero_gradient(trunc(quotient.detach()), input, other)
+            else:
+                result = cast(trunc(quotient), dt)
+        else:
+            raise ValueError(
+                f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
+            )
+        return _maybe_out(result, out)
     except (AttributeError, TypeError):
         reject_non_tensors("div", zip(div.tensor_parameters, (input, other)))
         raise
 
 
 div.tensor_parameters = parameter_checks(div)
-
-
-def _div(input, other, rounding_mode: str | None, out) -> Tensor:
-    if rounding_mode is None:
-        result = elementwise(_DIV, input, other)
-    elif rounding_mode == "floor":
-        result = elementwise(_op("floor_divide"), input, other)
-    elif rounding_mode == "trunc":
-        dt = result_type(input, other)
-        quotient = elementwise(_DIV, input, other)
-        if dt.is_floating_point:
-            # trunc's zero gradient sent back through the division would be 0/0 = NaN where
-            # other is 0; torch gives a rounded division exact zero gradients.
-            result = _zero_gradient(trunc(quotient.detach()), input, other)
-        else:
-            result = cast(trunc(quotient), dt)
-    else:
-        raise ValueError(
-            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
-        )
-    return _maybe_out(result, out)
 
 
 divide = true_divide = div
