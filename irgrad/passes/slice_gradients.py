@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph
+from .add_trees import is_sum_root, summands
 from .dce import prune
 
 
@@ -64,48 +65,16 @@ def _piece(graph: Graph, nid: int, shape: tuple) -> _Piece | None:
     return _Piece(nid, axis, *found)
 
 
-def _leaves(graph: Graph, root: int) -> list[int]:
-    """The leaves of the tree of plain, non-broadcasting adds rooted at ``root``."""
-    kind = graph.node(root).type
-    leaves, stack = [], [root]
-    while stack:
-        nid = stack.pop()
-        node = graph.node(nid)
-        inner = nid == root or (len(graph.users(nid)) == 1 and nid not in graph.outputs)
-        if (
-            inner
-            and node.op == "add"
-            and not node.attrs
-            and all(graph.node(a).type == kind for a in graph.args(nid))
-        ):
-            stack.extend(reversed(graph.args(nid)))
-        else:
-            leaves.append(nid)
-    return leaves
-
-
-def _is_root(graph: Graph, nid: int) -> bool:
-    """Whether ``nid`` is an add no larger tree of adds absorbs."""
-    node = graph.node(nid)
-    if node.op != "add" or node.attrs:
-        return False
-    users = graph.users(nid)
-    if len(users) != 1 or nid in graph.outputs:
-        return True
-    user = graph.node(users[0])
-    return not (user.op == "add" and not user.attrs and user.type == node.type)
-
-
 def assemble_slice_gradients(graph: Graph) -> Graph:
     """A copy of ``graph`` whose sums of disjoint slice gradients along one axis are
     concatenations."""
     out = graph.copy()
     F = GraphOps(out)
     for root in out.order():
-        if root not in out or not _is_root(out, root):
+        if root not in out or not is_sum_root(out, root):
             continue
         shape = tuple(out.node(root).type.shape)
-        leaves = _leaves(out, root)
+        leaves = summands(out, root)
         pieces = [_piece(out, leaf, shape) for leaf in leaves]
         if len(leaves) < 2 or any(p is None for p in pieces) or len({p.axis for p in pieces}) != 1:
             continue

@@ -14,36 +14,18 @@ ones along their rows).
 The rewrite reassociates a floating-point sum, so it is a lowering pass of the native
 backend (a GEMM reassociates its sums anyway), not one of the exact rewrites of
 :mod:`.simplify`.  It applies to a tree of ``add`` nodes (each inner add used by its
-parent only, none broadcasting) with at least two 2-D ``matmul`` leaves of one dtype;
-other leaves stay added to the product.
+parent only, none broadcasting: :mod:`.add_trees`) with at least two 2-D ``matmul``
+leaves of one dtype; other leaves stay added to the product.
 """
 
 from __future__ import annotations
 
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph
+from .add_trees import is_sum_root, summands
 from .dce import prune
 
 MOST_TERMS = 256  # products merged into one (bounds the concatenations' argument count)
-
-
-def _summands(graph: Graph, root: int) -> list[int] | None:
-    """The leaves of the add tree rooted at ``root``, in order, or None when it is no such tree."""
-    node = graph.node(root)
-    if node.op != "add" or node.attrs:
-        return None
-    leaves, stack = [], [root]
-    while stack:
-        nid = stack.pop()
-        n = graph.node(nid)
-        inner = nid == root or (
-            n.op == "add" and not n.attrs and len(graph.users(nid)) == 1 and nid not in graph.outputs
-        )
-        if inner and n.op == "add" and all(graph.node(a).type == node.type for a in graph.args(nid)):
-            stack.extend(reversed(graph.args(nid)))
-        else:
-            leaves.append(nid)
-    return leaves
 
 
 def _is_product(graph: Graph, nid: int, out_type) -> bool:
@@ -58,12 +40,10 @@ def merge_sums_of_products(graph: Graph) -> Graph:
     """A copy of ``graph`` whose sums of two or more 2-D matrix products are one product."""
     out = graph.copy()
     F = GraphOps(out)
-    for root in reversed(out.order()):  # outermost sums first: their inner adds go with them
-        if root not in out:
+    for root in out.order():
+        if root not in out or not is_sum_root(out, root):
             continue
-        leaves = _summands(out, root)
-        if leaves is None:
-            continue
+        leaves = summands(out, root)
         root_type = out.node(root).type
         products = [
             leaf
