@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph, Node
-from ..native.loops import I64
+from ..native.loops import const
 from ..ops import OPS
 from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from . import blas, tiled_gemm
@@ -34,10 +34,6 @@ from .scalars import storage_type
 # core: 16x128x512 in place 16.4 us, copied 11 + 8 us; 64x784x128 in place 89 us,
 # copied 53 + 12 us.
 DOT_ROWS = 32
-
-
-def const(value: int) -> ir.Constant:
-    return ir.Constant(I64, value)
 
 
 def matrix_layout(rows: int, cols: int, row_stride: int, col_stride: int) -> tuple[int, int] | None:
@@ -117,26 +113,19 @@ class GemmLowering(Lowering):
         tiled = self._tiled(m, n, k, a2, b2, has_bias)
         if tiled is not None:
             tiling = tiled_gemm.host_tiling(out.place.dtype)
+        else:
+            a_trans, lda = matrix_layout(m, k, *a2)
+            b_trans, ldb = matrix_layout(k, n, *b2)
+            gemm = self.gemm.declare(at.module, float_type)
+            integer = ir.IntType(self.gemm.int_bits)
 
-            def one() -> None:
-                pointers = [
-                    b_.gep(args[0].pointer, [offset(a_batch)]),
-                    b_.gep(args[1].pointer, [offset(b_batch)]),
-                    b_.gep(out.pointer, [offset(out_batch)]),
-                ]
-                tiled_gemm.emit(b_, pointers, float_type, tiled, tiling)
-
-            loop_nest(b_, batch, indices, one, "batch")
-            return
-        a_trans, lda = matrix_layout(m, k, *a2)
-        b_trans, ldb = matrix_layout(k, n, *b2)
-        gemm = self.gemm.declare(at.module, float_type)
-        integer = ir.IntType(self.gemm.int_bits)
-
-        def call() -> None:
+        def one() -> None:  # one matrix of the (broadcast) batch
             pa = b_.gep(args[0].pointer, [offset(a_batch)])
             pb = b_.gep(args[1].pointer, [offset(b_batch)])
             pc = b_.gep(out.pointer, [offset(out_batch)])
+            if tiled is not None:
+                tiled_gemm.emit(b_, [pa, pb, pc], float_type, tiled, tiling)
+                return
             b_.call(
                 gemm,
                 [ir.Constant(I32, blas.ROW_MAJOR), ir.Constant(I32, a_trans), ir.Constant(I32, b_trans)]
@@ -145,7 +134,7 @@ class GemmLowering(Lowering):
                 + [ir.Constant(float_type, 1.0 if has_bias else 0.0), pc, ir.Constant(integer, n)],
             )
 
-        loop_nest(b_, batch, indices, call, "batch")
+        loop_nest(b_, batch, indices, one, "batch")
 
 
 def _fill_rows(at: Emission, out: Operand, bias: Operand | None) -> None:
