@@ -16,8 +16,8 @@ costs as much as the arithmetic.  The code here computes ``C = A @ B`` (or
 
 Sizes and strides are run-time arguments of one function per form, dtype and tiling
 (:func:`kernel`), so a program's products share it and LLVM compiles it once (about
-25 ms for the broadcast form, 40 for the dot form), where a function per shape cost
-about 30 ms each; it runs as fast as the per-shape code did.
+100 ms in a module calling it with five shapes), where a function per shape cost about
+30 ms each; it runs as fast as the per-shape code did.
 
 Measured on one core against ``np.matmul`` (OpenBLAS, one thread): 16x128 @ 128x512
 in 8.8 us against 27 us, 64x784 @ 784x128 in 52 us against 112 us, 256^3 in 130 us
@@ -27,9 +27,9 @@ BLAS, whose threads and cache blocking win there.
 The tile's shape comes from the host's vector registers (:func:`host_tiling`): 16
 float32 lanes and 32 registers with AVX-512, 8 and 16 with AVX2, 4 and 16 otherwise.
 Columns left over are taken in vectors of 8, 4, 2 and 1 lanes, so no masked loads are
-needed, and rows left over one at a time.  Each product is summed along ``k`` in order from 0, one
-fused multiply-add at a time (the dot form sums lanes pairwise at the end), so it
-differs from BLAS's sums by rounding only.
+needed, and rows left over one at a time.  Along ``k``, each block of :data:`K_BLOCK`
+products is summed by fused multiply-adds in order (the dot form sums lanes pairwise
+at the end) and added to C, so results differ from BLAS's by rounding only.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
-from ..native.loops import const, for_range, for_range_carrying
+from ..native.loops import I64, const, for_range, for_range_carrying
 
 I32 = ir.IntType(32)
 LARGEST_MACS = 1 << 26  # multiply-adds above which BLAS (threaded, cache-blocked) is faster
@@ -197,8 +197,8 @@ def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) ->
     name = f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}"
     if name in module.globals:
         return module.globals[name]
-    pointer, i64 = float_type.as_pointer(), ir.IntType(64)
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [pointer] * 3 + [i64] * 8), name)
+    pointer = float_type.as_pointer()
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [pointer] * 3 + [I64] * 8), name)
     fn.linkage = "internal"
     fn.attributes.add("noinline")
     fn.attributes.add("minsize")  # vectors are explicit: no more unrolling (LLVM time 200 -> 100 ms)
@@ -276,7 +276,7 @@ class _Tiles:
             with for_range(b, b.sub(self.s.n, done), "column") as j:
                 self.rows(b.add(done, j), [1], budget)
             return
-        column = self.slot(I64_TYPE)
+        column = self.slot(I64)
         b.store(done, column)
         for width in rest_widths:
             with b.if_then(b.icmp_signed("<=", b.add(b.load(column), const(width)), self.s.n)):
@@ -308,19 +308,16 @@ class _Tiles:
         )
 
 
-I64_TYPE = ir.IntType(64)
-
-
 class _Broadcast(_Tiles):
     """Tiles of ``rows`` x ``vectors`` registers: A's element broadcast times B's row."""
 
     def run(self) -> None:
         lanes, registers = self.tiling.lanes, self.tiling.registers
-        vectors = 2
+        vectors = 2  # per row of a tile: a panel is 2 * lanes columns
         # accumulators + B's vectors + a broadcast must fit the registers
         rows = max(1, min(8 if registers >= 32 else 4, (registers - vectors - 2) // vectors))
-        rest = [lanes] * (vectors - 1) + [w for w in (lanes // 2, lanes // 4, lanes // 8, lanes // 16) if w]
-        self.panels([lanes] * vectors, [w for w in rest if w], rows * vectors)
+        halves = [lanes >> shift for shift in range(lanes.bit_length())]  # lanes, lanes/2 ... 1
+        self.panels([lanes] * vectors, halves, rows * vectors)
 
     def tile(self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int]) -> None:
         b, s, v = self.b, self.s, self.v
