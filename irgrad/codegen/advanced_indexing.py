@@ -1,5 +1,6 @@
-"""Native ``index`` (``x[i, j]``, ``x[:, i, 1:3, j]``, ``x[0, :, i]``) and its gradient
-``index_grad``, for any index spec of ints, slices, ``None`` and index arrays.
+"""Native ``index`` (``x[i, j]``, ``x[:, i, 1:3, j]``, ``x[0, :, i]``), its gradient
+``index_grad`` and the assignment ``index_put`` (``x[i, j] = v``), for any index spec of
+ints, slices, ``None`` and index arrays.
 
 numpy's rule places the result's dims: the index arrays broadcast together to one
 shape; ints count as 0-d index arrays once there is an array; when those advanced
@@ -13,7 +14,8 @@ Indices are checked before anything is read or written through them, with the he
 of :mod:`.indexing`: one outside ``[0, size)`` makes the kernel return a status, and
 the interpreter's answer (the eager error, or numpy's wrapping of a negative index) is
 the call's.  ``index_grad`` adds ``g`` into zeros in the order of ``g``'s positions,
-which is the order ``np.add.at`` adds repeats in, so its sums are eager's bit for bit.
+which is the order ``np.add.at`` adds repeats in, so its sums are eager's bit for bit;
+``index_put`` stores in the same order, so a position written twice keeps the last value.
 """
 
 from __future__ import annotations

@@ -182,7 +182,7 @@ def setitem(input: Tensor, index, value) -> None:
 
         v = cast(ensure_tensor(value), old.dtype)
         if tensors:  # a position written twice keeps the last value
-            target_shape = apply(OPS["index"], (old, *tensors), {"spec": spec})._data.shape
+            target_shape = OPS["index"].infer(old, *tensors, spec=spec).shape  # (the shape, not the values)
             return apply(OPS["index_put"], (old, _fitted(v, target_shape), *tensors), {"spec": spec})
         v = _fitted(v, old._data[spec].shape)
         placed = apply(OPS["slice_grad"], (v,), {"shape": old._data.shape, "index": spec})
