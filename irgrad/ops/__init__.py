@@ -4,6 +4,7 @@ Importing this package registers all primitives in :data:`OPS`.
 """
 
 from . import (  # noqa: F401  (registers the ops)
+    advanced_indexing,
     checks,
     conv,
     elementwise,
