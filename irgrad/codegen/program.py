@@ -59,6 +59,11 @@ class Segment:
     steps: int
     function: object = None
 
+    def __post_init__(self) -> None:
+        # the slot array's ctypes type, made once: making it per call creates a type
+        # object (a reference cycle) at every run
+        self.slots_type = ctypes.c_void_p * (len(self.slot_buffers) + 1)
+
 
 @dataclass
 class _Failed(Exception):
@@ -189,9 +194,7 @@ class Program:
             if isinstance(step, Segment):
                 for b, shape, dtype in step.allocations:
                     env[b] = np.empty(shape, dtype)
-                slots = (ctypes.c_void_p * (len(step.slot_buffers) + 1))(
-                    arena, *[address(env[b]) for b in step.slot_buffers]
-                )
+                slots = step.slots_type(arena, *[address(env[b]) for b in step.slot_buffers])
                 if step.function(slots):
                     return self._interpreted(inputs, sizes)
             else:
