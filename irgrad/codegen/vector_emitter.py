@@ -14,21 +14,15 @@ else Dekker's splitting: both are exact, so results do not depend on it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
-import llvmlite.binding as llvm
 import llvmlite.ir as ir
+
+from ..native.exp import has_fma, multiply_add
 
 F64, I64 = ir.DoubleType(), ir.IntType(64)
 _I32 = ir.IntType(32)
 _MAGIC = 6755399441055744.0  # 1.5 * 2**52: adding it puts a small integer in the low bits
-
-
-@functools.cache
-def has_fma() -> bool:
-    """Whether the host CPU, which kernels are compiled for, has fused multiply-add."""
-    return bool(llvm.get_host_cpu_features().get("fma"))
 
 
 class Emitter:
@@ -79,10 +73,14 @@ class Emitter:
     def rint(self, a: ir.Value) -> ir.Value:
         return self._intrinsic("llvm.rint", a)
 
+    def multiply_add(self, x: ir.Value, y: ir.Value, z: ir.Value) -> ir.Value:
+        """``x * y + z``, rounded once where the host has FMA (see :func:`multiply_add`)."""
+        return multiply_add(self.b, x, y, z)
+
     def horner(self, coefficients: Sequence[float], x: ir.Value) -> ir.Value:
         p = self.c(coefficients[0])
         for k in coefficients[1:]:
-            p = self.add(self.mul(p, x), self.c(k))
+            p = self.multiply_add(p, x, self.c(k))
         return p
 
     # comparisons and selects (ordered: false when a NaN is involved)

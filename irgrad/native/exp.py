@@ -16,8 +16,10 @@ change a bit.  NaN stays NaN and ``-inf`` gives 0 in both.
 
 from __future__ import annotations
 
+import functools
 import math
 
+import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
@@ -68,9 +70,25 @@ def _reduce(b: ir.IRBuilder, z: ir.Value) -> tuple[ir.Value, ir.Value]:
     r = b.fsub(b.fsub(z, b.fmul(n, c(ln2_hi))), b.fmul(n, c(ln2_lo)))
     p = c(coefficients[0])
     for k in coefficients[1:]:
-        p = b.fadd(b.fmul(p, r), c(k))
-    p = b.fadd(b.fadd(b.fmul(p, b.fmul(r, r)), r), c(1.0))
+        p = multiply_add(b, p, r, c(k))
+    p = b.fadd(multiply_add(b, p, b.fmul(r, r), r), c(1.0))
     return p, b.fptosi(n, it)
+
+
+def multiply_add(b: ir.IRBuilder, x: ir.Value, y: ir.Value, z: ir.Value) -> ir.Value:
+    """``x * y + z``, rounded once (``llvm.fma``) where the host CPU has fused
+    multiply-add: half the instructions of a polynomial step, and never less accurate."""
+    if not has_fma():
+        return b.fadd(b.fmul(x, y), z)
+    ft = x.type
+    fma = b.module.declare_intrinsic("llvm.fma", [ft], ir.FunctionType(ft, [ft] * 3))
+    return b.call(fma, [x, y, z])
+
+
+@functools.cache
+def has_fma() -> bool:
+    """Whether the host CPU, which kernels are compiled for, has fused multiply-add."""
+    return bool(llvm.get_host_cpu_features().get("fma"))
 
 
 def _power_of_two(b: ir.IRBuilder, n: ir.Value, ft: ir.Type) -> ir.Value:
