@@ -35,7 +35,7 @@ from collections.abc import Callable
 from . import _tracing
 from .compiler import registry
 from .compiler.backends import BACKENDS, get_backend
-from .compiler.build import Built, build
+from .compiler.build import Built, build, build_key
 from .compiler.capture import Capture, capture
 from .compiler.check import checked_call
 from .compiler.dynamic import mark_dynamic, marked_dims, symbolic
@@ -49,6 +49,7 @@ from .passes.pipeline import Dumper, PipelineReport
 from .recording.grad_mode import STATE
 from .tensor import Tensor
 from .trace import GraphBreak
+from .utils.collector import collector_paused
 from .utils.pytree import flatten
 
 RECOMPILE_LIMIT = 8
@@ -105,6 +106,7 @@ class Compiled:
         self.name = name or getattr(fn, "__name__", "forward")
         self.check = check
         self.entries: list[Entry] = []  # most recently used last
+        self.builds: dict[str, Built] = {}  # by build_key: what a recompile with the same trace reuses
         self.log: list[str] = []  # compile events: first compile, recompiles with reasons, fallbacks
         self.breaks: list[GraphBreak] = []
         self.varying: set[tuple[int, int]] = set()  # (arg leaf, dim) seen at more than one size
@@ -119,6 +121,7 @@ class Compiled:
     def reset(self) -> None:
         """Forget every graph (``irgrad.compiler.reset()`` calls this for all)."""
         self.entries.clear()
+        self.builds.clear()
         self.varying.clear()
         self.gave_up = None
 
@@ -181,6 +184,10 @@ class Compiled:
                         self.varying.add((pos, d))
 
     def _compile(self, args: tuple, kwargs: dict):
+        with collector_paused():
+            return self._compile_now(args, kwargs)
+
+    def _compile_now(self, args: tuple, kwargs: dict):
         report = PipelineReport()
         grad_enabled = STATE.enabled
         start = time.perf_counter()
@@ -193,7 +200,14 @@ class Compiled:
             self.log.append(f"graph break: {cap.graph_break}; this call signature runs eagerly")
             self._warn(f"graph break: {cap.graph_break}; this call signature runs eagerly")
             return result
-        built = build(cap, self.backend, grad_enabled, self.dumper, report, self.verify)
+        key = build_key(cap, grad_enabled)
+        built = self.builds.get(key)
+        if built is None:
+            built = self.builds[key] = build(
+                cap, self.backend, grad_enabled, self.dumper, report, self.verify
+            )
+        else:
+            self.log.append("the trace equals an earlier one: its build is reused")
         start = time.perf_counter()
         problem, validated = validate(self.fn, args, kwargs, cap, built.run_forward, seed=len(self.entries))
         report.add("validate", time.perf_counter() - start)

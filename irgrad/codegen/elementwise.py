@@ -333,7 +333,7 @@ def loop_nest(builder: ir.IRBuilder, dims: Sequence[int], indices: list, body, n
         if k == len(dims):
             body()
             return
-        with for_range(builder, ir.Constant(I64, dims[k]), f"{name}{k}") as index:
+        with for_range(builder, ir.Constant(I64, dims[k]), f"{name}{k}", unroll=False) as index:
             indices.append(index)
             level(k + 1)
             indices.pop()

@@ -15,9 +15,9 @@ costs as much as the arithmetic.  The code here computes ``C = A @ B`` (or
   once at the end.
 
 Sizes and strides are run-time arguments of one function per form, dtype and tiling
-(:func:`kernel`), so a program's products share it and LLVM compiles it once (about
-100 ms in a module calling it with five shapes), where a function per shape cost about
-30 ms each; it runs as fast as the per-shape code did.
+(:func:`kernel`), compiled once per process in a module of its own (about 100 ms, and
+kept in the disk cache) and called by programs through its symbol; a function per shape
+had cost about 30 ms of LLVM time each, and ran no faster.
 
 Measured on one core against ``np.matmul`` (OpenBLAS, one thread): 16x128 @ 128x512
 in 8.8 us against 27 us, 64x784 @ 784x128 in 52 us against 112 us, 256^3 in 130 us
@@ -34,6 +34,7 @@ at the end) and added to C, so results differ from BLAS's by rounding only.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -42,6 +43,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
+from ..native import jit
 from ..native.loops import I64, const, for_range, for_range_carrying
 
 I32 = ir.IntType(32)
@@ -185,22 +187,59 @@ def emit(
 
 def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:
     """``void gemm(A, B, C, m, n, k, a_row, a_col, b_stride, c_row, accumulate)`` for
-    ``form`` in ``module`` (made once): ``b_stride`` is B's row stride in the broadcast
+    ``form``, declared in ``module``: ``b_stride`` is B's row stride in the broadcast
     form (its columns are contiguous), its column stride in the dot form (its rows are;
     A's rows are too).
+
+    The function is compiled once per process in a module of its own (and kept in the
+    disk cache like every module), and programs call it by its symbol: a program's
+    module then holds no product code, which took LLVM about 125 ms per program (the
+    LSTM step's cold compile spent 593 ms in LLVM, 467 ms without it)."""
+    name = _symbol(form, float_type, tiling)
+    if name in module.globals:
+        return module.globals[name]
+    _compiled(form, float_type, tiling)
+    fn = ir.Function(module, _signature(float_type), name)
+    for argument in fn.args[:3]:
+        argument.add_attribute("noalias")
+    return fn
+
+
+def _symbol(form: str, float_type: ir.Type, tiling: Tiling) -> str:
+    bits = 32 if isinstance(float_type, ir.FloatType) else 64
+    return f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}"
+
+
+def _signature(float_type: ir.Type) -> ir.FunctionType:
+    pointer = float_type.as_pointer()
+    return ir.FunctionType(ir.VoidType(), [pointer] * 3 + [I64] * 8)
+
+
+def _compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:
+    """Compile the kernel's own module (or load it from the disk cache) once per process
+    and make its symbol known to the linker, so programs referring to it link (and
+    their cached object code stays valid: it names the symbol, not an address)."""
+    name = _symbol(form, float_type, tiling)
+
+    def build():
+        module = jit.new_module(name)
+        _define(module, name, form, float_type, tiling)
+        signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 3, *[ctypes.c_int64] * 8)
+        function = jit.compile_function(module, name, signature)
+        llvm.add_symbol(name, ctypes.cast(function, ctypes.c_void_p).value)
+        return function
+
+    jit.kernel(("tiled gemm", name), build)
+
+
+def _define(module: ir.Module, name: str, form: str, float_type: ir.Type, tiling: Tiling) -> None:
+    """The kernel's body (see :func:`kernel`).
 
     A long ``k`` is taken in blocks of :data:`K_BLOCK`, each summed in registers and
     added into C, as BLAS does: a float32 sum of thousands of products (a convolution's
     weight gradient) then rounds about as little as BLAS's, and a block of B stays in
     cache."""
-    bits = 32 if isinstance(float_type, ir.FloatType) else 64
-    name = f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}"
-    if name in module.globals:
-        return module.globals[name]
-    pointer = float_type.as_pointer()
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [pointer] * 3 + [I64] * 8), name)
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
+    fn = ir.Function(module, _signature(float_type), name)
     fn.attributes.add("minsize")  # vectors are explicit: no more unrolling (LLVM time 200 -> 100 ms)
     for argument in fn.args[:3]:
         argument.add_attribute("noalias")
@@ -220,7 +259,6 @@ def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) ->
         sizes = _Sizes(m, n, length, a_row, a_col, b_stride, c_row, add_to_c)
         {"broadcast": _Broadcast, "dot": _Dot}[form](builder, moved, float_type, sizes, tiling).run()
     builder.ret_void()
-    return fn
 
 
 class _Sizes(NamedTuple):

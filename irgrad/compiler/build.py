@@ -11,10 +11,12 @@ each final graph.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 
 from ..ir import CONSTANT, INPUT, Graph
+from ..ir.printer import print_graph
 from ..ops import OPS
 from ..passes.autodiff import autodiff
 from ..passes.memory import VIEW_OPS
@@ -82,6 +84,22 @@ def _differentiable_ancestors(graph: Graph, roots: list[int]) -> set[int]:
         if node.op in OPS and OPS[node.op].vjp is not None:
             stack += [a for a in graph.args(nid) if graph.node(a).type.dtype.is_floating_point]
     return seen
+
+
+def build_key(capture: Capture, grad_enabled: bool) -> str:
+    """What :func:`build` makes of ``capture`` depends on: the traced graph's full text
+    (it is lossless: types, attributes, constants' bytes), which outputs and inputs are
+    differentiated and which inputs are written.  Two captures with one key get the
+    same executables, so a recompile whose trace came out the same (a training step's
+    second call, whose guard saw ``.grad`` set) reuses the first build."""
+    fields = (
+        capture.n_values,
+        tuple(capture.requires_grad),
+        tuple(capture.mutated),
+        tuple(differentiated_inputs(capture, grad_enabled)),
+    )
+    text = f"{fields!r}\n{print_graph(capture.graph)}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def build(

@@ -1,0 +1,111 @@
+"""What keeps compiling fast, and must not change what a compiled call computes:
+
+* a recompile whose trace equals an earlier one reuses that build (a training step
+  compiles twice: its guard sees ``.grad`` None, then set);
+* the garbage collector is paused while compiling, and left as the user had it;
+* elementwise loops carry LLVM's "do not unroll" loop metadata;
+* the tiled matrix product is compiled once in a module of its own, which programs
+  call by symbol.
+"""
+
+import gc
+
+import numpy as np
+import pytest
+from graph_calls import graph_call
+
+import irgrad
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+from irgrad.codegen import Program
+from irgrad.native.loops import no_unrolling
+
+
+def _training_step():
+    # plain SGD: a momentum buffer's first step traces differently from the later ones
+    irgrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 3))
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+    x, y = irgrad.randn(8, 6), irgrad.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, step
+
+
+@pytest.mark.parametrize("backend", ["llvm", "numpy"])
+def test_a_recompile_with_the_same_trace_reuses_the_build(backend):
+    model, step = _training_step()
+    eager_model, eager_step = _training_step()
+    compiled = irgrad.compile(step, backend=backend)
+    for _ in range(4):
+        assert compiled().item() == pytest.approx(eager_step().item(), rel=1e-5)
+    entries = compiled._compiled.entries
+    assert len(entries) == 2  # .grad None at the first call, a tensor after
+    assert entries[0].built is entries[1].built
+    assert any("build is reused" in line for line in compiled._compiled.log)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_traces_that_differ_get_their_own_builds():
+    # the same code tracing to different constants (a Python float the guard watches)
+    scale = {"value": 2.0}
+
+    def f(x):
+        return x * scale["value"] + 1.0
+
+    compiled = irgrad.compile(f)
+    x = irgrad.randn(5)
+    for value in (2.0, 3.0, 2.0, 3.0):
+        scale["value"] = value
+        out = graph_call(compiled, x)
+        np.testing.assert_allclose(out.numpy(), x.numpy() * value + 1.0, rtol=1e-6)
+    built = {id(e.built) for e in compiled._compiled.entries}
+    assert len(built) == len(compiled._compiled.entries) == 2
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_compiling_leaves_the_collector_as_it_was(enabled):
+    model, step = _training_step()
+    compiled = irgrad.compile(step)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        compiled()
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+
+
+def _program_text(compiled) -> str:
+    programs = [
+        e.built.run_forward for e in compiled._compiled.entries if isinstance(e.built.run_forward, Program)
+    ]
+    assert programs
+    return "\n".join(segment.llvm_ir for p in programs for segment in p.segments)
+
+
+def test_elementwise_loops_are_not_unrolled_and_products_are_called_by_symbol():
+    compiled = irgrad.compile(lambda a, b: (a @ b).tanh() * 2.0 + a.sum())
+    a, b = irgrad.randn(24, 40), irgrad.randn(40, 24)
+    out = graph_call(compiled, a, b)
+    expected = np.tanh(a.numpy().astype(np.float64) @ b.numpy()) * 2 + a.numpy().sum()
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-4)
+    text = _program_text(compiled)
+    assert '!"llvm.loop.unroll.disable"' in text
+    assert 'declare void @"irgrad.gemm.' in text
+    assert 'define internal void @"irgrad.gemm.' not in text
+
+
+def test_loop_metadata_names_itself():
+    import llvmlite.ir as ir
+
+    module = ir.Module("loops")
+    first, second = no_unrolling(module), no_unrolling(module)
+    assert first.operands[0] is first and second.operands[0] is second
+    assert first != second and len({first, second}) == 2
