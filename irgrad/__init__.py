@@ -201,11 +201,19 @@ def set_printoptions(precision=None, threshold=None, **kwargs) -> None:
 
 
 def get_num_threads() -> int:
-    return _os.cpu_count() or 1
+    """Threads compiled native code splits large loops across: ``OMP_NUM_THREADS`` when
+    set, else the cores this process may run on, until :func:`set_num_threads`."""
+    from .native import pool
+
+    return pool.threads()
 
 
-def set_num_threads(n) -> None:
-    """Accepted for compatibility; numpy's BLAS decides its own threads."""
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in compiled native code (its sleeping worker pool; eager ops
+    run with numpy, whose BLAS decides its own threads)."""
+    from .native import pool
+
+    pool.set_threads(n)
 
 
 from . import utils  # noqa: E402

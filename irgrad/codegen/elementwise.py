@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import hashlib
+import math
 from collections.abc import Sequence
 
 import llvmlite.ir as ir
@@ -30,11 +31,16 @@ from ..native.loops import I64, for_range
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides
+from .parallel import PARALLEL_ELEMENTS, split_outer_loop
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
 
 # Kernels the JIT keeps loadable for eager execution's own native kernels when compiled
 # graphs have used up the process's code memory (see jit.compile_function).
 RESERVED = 1024
+
+# Elements of the outer loop's parts are multiples of this many (a cache line of floats
+# at least, so two threads never write one line).
+PARALLEL_GRAIN = 64
 
 # Movement ops a body may hold (on its inputs): broadcasting is a stride, a reshape of
 # a contiguous input a different view of its data.
@@ -226,14 +232,22 @@ class ElementwiseLoops(LoopKernel):
         operand_strides = at.strides + [broadcast_strides(self.out_shape, self.out_shape)]
         dims, coalesced = coalesce(self.out_shape, operand_strides)
         at.strides, out_strides = coalesced[:-1], coalesced[-1]
-        indices: list[ir.Value] = []
-        offset = offset_function(builder, indices)
 
-        def element() -> None:
-            result = at.emit(builder, inputs, offset)
-            store(builder, result.ir, self.out_dtype, builder.gep(out, [offset(out_strides)], inbounds=True))
+        def nest(b: ir.IRBuilder, pointers: list, start=None, count=None) -> None:
+            indices: list[ir.Value] = []
+            offset = offset_function(b, indices)
 
-        loop_nest(builder, dims, indices, element, "i")
+            def element() -> None:
+                result = at.emit(b, pointers[:-1], offset)
+                store(b, result.ir, self.out_dtype, b.gep(pointers[-1], [offset(out_strides)], inbounds=True))
+
+            loop_nest(b, dims, indices, element, "i", start, count)
+
+        if dims and math.prod(dims) >= PARALLEL_ELEMENTS:
+            grain = max(1, PARALLEL_GRAIN // math.prod(dims[1:]))
+            split_outer_loop(builder, [*inputs, out], dims[0], grain, nest)
+        else:
+            nest(builder, [*inputs, out])
 
 
 class ElementwiseKernel(ElementwiseLoops, NativeKernel):
@@ -325,16 +339,27 @@ def offset_function(builder: ir.IRBuilder, indices: list[ir.Value]):
     return offset
 
 
-def loop_nest(builder: ir.IRBuilder, dims: Sequence[int], indices: list, body, name: str) -> None:
+def loop_nest(
+    builder: ir.IRBuilder,
+    dims: Sequence[int],
+    indices: list,
+    body,
+    name: str,
+    start: ir.Value | None = None,
+    count: ir.Value | None = None,
+) -> None:
     """``for`` loops over ``dims`` (outermost first), each loop's index pushed on
-    ``indices`` while its body runs, and ``body()`` emitted in the innermost one."""
+    ``indices`` while its body runs, and ``body()`` emitted in the innermost one; with
+    ``start`` and ``count``, the outermost loop runs over ``start .. start + count`` only
+    (a part of the nest, see :mod:`.parallel`)."""
 
     def level(k: int) -> None:
         if k == len(dims):
             body()
             return
-        with for_range(builder, ir.Constant(I64, dims[k]), f"{name}{k}", unroll=False) as index:
-            indices.append(index)
+        extent = count if k == 0 and count is not None else ir.Constant(I64, dims[k])
+        with for_range(builder, extent, f"{name}{k}", unroll=False) as index:
+            indices.append(index if k or start is None else builder.add(index, start))
             level(k + 1)
             indices.pop()
 

@@ -27,6 +27,7 @@ from . import blas, tiled_gemm
 from .elementwise import loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
 from .layout import Place
+from .parallel import PARALLEL_ELEMENTS, split_outer_loop
 from .scalars import storage_type
 
 # Rows up to which a transposed b is read in place (the dot form) rather than copied
@@ -54,10 +55,11 @@ class GemmLowering(Lowering):
     """``matmul(a, b)`` (batched, batch dims broadcast) or ``linear(x, w[, bias])``: one
     product per matrix of the result, tiled or by ``gemm`` (None: no BLAS was found)."""
 
-    def __init__(self, node: Node, gemm: blas.Gemm | None) -> None:
+    def __init__(self, node: Node, gemm: blas.Gemm | None, arity: int) -> None:
         super().__init__(node)
         self.gemm = gemm
         self.linear = node.op == "linear"
+        self.arity = arity  # the node's arguments (a linear's bias is the third)
 
     def _matrices(self, args: list[Place], out_shape: tuple) -> tuple:
         """(batch shape, m, n, k, a's and b's matrix strides, a's and b's batch strides):
@@ -86,12 +88,28 @@ class GemmLowering(Lowering):
             return shape
         return None
 
+    def _transposed_b(self, args: list[Place]) -> bool:
+        """Whether the product is tiled over a row-major copy of B made in a scratch
+        buffer: one matrix whose B the broadcast form cannot read in place (a linear's
+        weight, a transposed operand) and the dot form should not (more than DOT_ROWS
+        rows of A).  The copy is split across the thread pool like the product."""
+        batch, m, n, k, a2, b2, _, _ = self._matrices(args[:2], self.node.type.shape)
+        if batch or a2 is None or m * n * k == 0 or self._tiled(m, n, k, a2, b2, False) is not None:
+            return False
+        return self.gemm is None or tiled_gemm.small_enough(m, n, k, copied=True)
+
+    def scratch(self, args: list[Place]) -> list[tuple]:
+        if not self._transposed_b(args):
+            return []
+        _, _, n, k, _, _, _, _ = self._matrices(args[:2], self.node.type.shape)
+        return [((k, n), args[1].dtype)]
+
     def contiguous_args(self, args: list[Place]) -> list[bool]:
         batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
         rest = [False] * (len(args) - 2)
-        if self._tiled(m, n, k, a2, b2, len(args) > 2) is not None:
+        if self._tiled(m, n, k, a2, b2, len(args) > 2) is not None or self._transposed_b(args):
             return [False, False] + rest
-        if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k)):
+        if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k, copied=True)):
             # tiled after copying: the broadcast form reads any a and a row-major b
             return [a2 is None, True] + rest
         need = [a2 is None or matrix_layout(m, k, *a2) is None, matrix_layout(k, n, *b2) is None]
@@ -100,7 +118,12 @@ class GemmLowering(Lowering):
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
         b_ = at.builder
         shape = out.place.shape
+        args, scratch = args[: self.arity], args[self.arity :]
         batch, m, n, k, a2, b2, a_batch, b_batch = self._matrices([o.place for o in args], shape)
+        if scratch:  # B copied row-major into the scratch buffer, then read from there
+            _copy_matrix(at, args[1].pointer, b2, scratch[0].pointer, k, n)
+            args = [args[0], scratch[0], *args[2:]]
+            b2 = (n, 1)
         has_bias = self.linear and len(args) > 2
         if has_bias or k == 0:
             _fill_rows(at, out, args[2] if has_bias else None)
@@ -137,6 +160,33 @@ class GemmLowering(Lowering):
         loop_nest(b_, batch, indices, one, "batch")
 
 
+def _copy_matrix(
+    at: Emission, source: ir.Value, strides: tuple, target: ir.Value, rows: int, cols: int
+) -> None:
+    """``target[rows, cols]`` (row-major) = the matrix at ``source`` with element
+    ``strides``, by column blocks of the target, split across the thread pool when large."""
+    key = ("copy_matrix", rows, cols, tuple(strides), str(source.type))
+
+    def build(builder: ir.IRBuilder, pointers) -> None:
+        def nest(b: ir.IRBuilder, ptrs: list, start=None, count=None) -> None:
+            indices: list[ir.Value] = []
+
+            def element() -> None:
+                row, col = indices
+                offset = b.add(b.mul(row, const(strides[0])), b.mul(col, const(strides[1])))
+                value = b.load(b.gep(ptrs[0], [offset]))
+                b.store(value, b.gep(ptrs[1], [b.add(b.mul(row, const(cols)), col)]))
+
+            loop_nest(b, (rows, cols), indices, element, "t", start, count)
+
+        if rows * cols >= PARALLEL_ELEMENTS:
+            split_outer_loop(builder, list(pointers), rows, 1, nest)
+        else:
+            nest(builder, list(pointers))
+
+    at.call(key, "copy_matrix", [source, target], build)
+
+
 def _fill_rows(at: Emission, out: Operand, bias: Operand | None) -> None:
     """Write ``bias`` (broadcast along the last dim) or zeros into every row of ``out``."""
     n = out.place.shape[-1]
@@ -170,7 +220,7 @@ def gemm_lowering(node: Node, arg_types: list) -> Lowering | str:
         return f"{node.op} of {dtype}"
     if any(np.dtype(t.dtype.np) != dtype for t in arg_types):
         return f"{node.op} of mixed dtypes"
-    return GemmLowering(node, blas.gemm(dtype))
+    return GemmLowering(node, blas.gemm(dtype), len(arg_types))
 
 
 def transpose_shared_operands_once(graph: Graph) -> Graph:

@@ -201,6 +201,14 @@ def compile_function(
     callers turn into a numpy fallback) rather than let LLVM abort the process when the
     code memory the process may map is used up; a caller passing ``reserve`` stops that
     many kernels earlier (compiled graphs leave room for the eager kernels)."""
+    return compile_functions(module, {name: signature}, reserve=reserve)[name]
+
+
+def compile_functions(
+    module: ir.Module | str, signatures: dict[str, ctypes.CFUNCTYPE], *, reserve: int = 0
+) -> dict[str, Callable]:
+    """:func:`compile_function` for several functions of one module, loaded once (so they
+    share its globals)."""
     with _LOCK:
         if "budget" not in _STATE:
             _STATE["budget"] = _object_budget()
@@ -224,7 +232,8 @@ def compile_function(
             STATS.cache_hits += 1
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))
         engine.finalize_object()
-        entry = engine.get_function_address(name)
-    if not entry:
-        raise RuntimeError(f"native kernel {name!r} was compiled but its symbol was not found")
-    return signature(entry)
+        entries = {name: engine.get_function_address(name) for name in signatures}
+    missing = [name for name, entry in entries.items() if not entry]
+    if missing:
+        raise RuntimeError(f"native kernel {missing[0]!r} was compiled but its symbol was not found")
+    return {name: signature(entries[name]) for name, signature in signatures.items()}

@@ -1,0 +1,372 @@
+"""A pool of sleeping worker threads that native code splits large loops across.
+
+Compiled programs run on the calling thread.  A loop worth splitting (a large matrix
+product) calls ``irgrad_parallel(task, context)``: the pool runs ``task(context, i, n)``
+for every chunk ``i`` of ``n`` (four per thread), the calling thread and the workers
+claiming chunks until none is left, and returns when every chunk has run.  With one
+thread (:func:`set_threads`) the task runs once, whole (``n = 1``), on the caller.
+
+Workers *sleep* between tasks (``pthread_cond_wait``), after checking for about 30 us
+whether a task arrives: on these shared 2-vCPU machines a pool that keeps spinning
+(OpenMP's default, OpenBLAS's) takes the core another process needs.  A worker still
+waking up costs nothing: the caller claims its chunks.
+
+The pool is LLVM IR like every kernel (there is no C compiler at run time): one module,
+compiled once per process (and kept in the disk cache), calling the C library's
+pthread functions.  Mutexes and condition variables are made with ``pthread_*_init`` in
+storage larger than any platform's types.  A task runs on the calling thread alone
+when the pool has no workers, when another thread is using it (two Python threads
+running compiled code at once), or in a child process made by ``fork``, where the
+workers do not exist; so a compiled program never waits for a thread that is not
+coming.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+
+from . import jit
+from .loops import I64, const
+
+I8P = ir.IntType(8).as_pointer()
+I32 = ir.IntType(32)
+TASK = ir.FunctionType(ir.VoidType(), [I8P, I64, I64])  # task(context, part, parts)
+PARALLEL = "irgrad_parallel"  # void irgrad_parallel(task*, i8* context)
+
+_SYNC_BYTES = 256  # storage for a pthread mutex or condition variable (glibc: 40/48, macOS: 64/48)
+_MODULE = "irgrad_pool"
+# Checks of a task's arrival or end before sleeping: about 30 us with x86's pause (a
+# wake-up from sleep took about 20 us here), so a worker stays awake between the
+# products of one training step and sleeps soon after it.
+_SPINS = 1000
+_LOW32 = (1 << 32) - 1
+# Chunks a task is cut into per thread: a thread that comes late (a worker waking from
+# sleep) leaves its share to the others instead of making them wait for it.
+_CHUNKS_PER_THREAD = 4
+_LOCK = threading.Lock()
+_STATE: dict = {"threads": None, "started": 0}
+
+
+def default_threads() -> int:
+    """Threads irgrad uses unless told otherwise: ``OMP_NUM_THREADS`` when set (as
+    PyTorch reads it), else the cores this process may run on."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads() -> int:
+    """The threads native code may use (``irgrad.get_num_threads()``)."""
+    if _STATE["threads"] is None:
+        _STATE["threads"] = default_threads()
+    return _STATE["threads"]
+
+
+def set_threads(n: int) -> None:
+    """Use ``n`` threads (``irgrad.set_num_threads``): workers are started when first
+    needed and kept; fewer threads leave the extra workers asleep."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+    _STATE["threads"] = n
+    if _STATE["started"]:
+        _functions()["use"](n)
+
+
+def ensure_started() -> None:
+    """Make ``irgrad_parallel`` linkable, with workers for :func:`threads` threads.
+    Called by a program before its module is compiled (its code refers to the symbol)."""
+    functions = _functions()
+    wanted = threads() - 1
+    with _LOCK:
+        if wanted > _STATE["started"]:
+            failed = functions["start"](wanted - _STATE["started"])
+            _STATE["started"] = wanted - failed
+        functions["use"](threads())
+
+
+def _functions() -> dict:
+    """The pool module's entry points as ctypes functions (compiled once per process)."""
+
+    def build() -> dict:
+        functions = jit.compile_functions(
+            _module(),
+            {
+                "irgrad_pool_start": ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64),
+                "irgrad_pool_use": ctypes.CFUNCTYPE(None, ctypes.c_int64),
+                PARALLEL: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p),
+            },
+        )
+        llvm.add_symbol(PARALLEL, ctypes.cast(functions[PARALLEL], ctypes.c_void_p).value)
+        return {"start": functions["irgrad_pool_start"], "use": functions["irgrad_pool_use"]}
+
+    return jit.kernel(("pool",), build)
+
+
+# --- the module -----------------------------------------------------------------------------------
+
+
+class _Pool:
+    """The pool's globals and the C functions it calls, in one module."""
+
+    def __init__(self, module: ir.Module) -> None:
+        self.module = module
+        sync = ir.ArrayType(I64, _SYNC_BYTES // 8)
+        self.mutex = self._global("mutex", sync)
+        self.work = self._global("work", sync)  # signalled when a task is posted
+        self.done = self._global("done", sync)  # signalled when the last worker finishes
+        self.task = self._global("task", TASK.as_pointer())
+        self.context = self._global("context", I8P)
+        self.chunks = self._global("chunks", I64)  # of the posted task
+        self.claim = self._global("claim", I64)  # its generation << 32 | its next unclaimed chunk
+        self.finished = self._global("finished", I64)  # its chunks run
+        self.generation = self._global("generation", I64)  # tasks posted so far
+        self.workers = self._global("workers", I64)  # workers started
+        self.use = self._global("use", I64)  # threads to use, at most workers + 1
+        self.busy = self._global("busy", I32)  # 1 while a thread's task holds the pool
+        self.pid = self._global("pid", I32)  # the process that started the workers
+        c = self._c
+        self.lock = c("pthread_mutex_lock", I32, [I8P])
+        self.unlock = c("pthread_mutex_unlock", I32, [I8P])
+        self.wait = c("pthread_cond_wait", I32, [I8P, I8P])
+        self.broadcast = c("pthread_cond_broadcast", I32, [I8P])
+        self.signal = c("pthread_cond_signal", I32, [I8P])
+        self.mutex_init = c("pthread_mutex_init", I32, [I8P, I8P])
+        self.cond_init = c("pthread_cond_init", I32, [I8P, I8P])
+        start_routine = ir.FunctionType(I8P, [I8P]).as_pointer()
+        self.create = c("pthread_create", I32, [I64.as_pointer(), I8P, start_routine, I8P])
+        self.detach = c("pthread_detach", I32, [I64])
+        self.getpid = c("getpid", I32, [])
+        # x86's spin-wait hint (it lets the sibling hyperthread run); elsewhere a plain loop
+        x86 = llvm.get_process_triple().startswith(("x86_64", "i686", "i386"))
+        self.pause = c("llvm.x86.sse2.pause", ir.VoidType(), []) if x86 else None
+
+    def _global(self, name: str, type_: ir.Type) -> ir.GlobalVariable:
+        variable = ir.GlobalVariable(self.module, type_, f"irgrad_pool.{name}")
+        variable.linkage = "internal"
+        variable.initializer = ir.Constant(type_, None)
+        variable.align = 64
+        return variable
+
+    def _c(self, name: str, returns: ir.Type, args: list) -> ir.Function:
+        return ir.Function(self.module, ir.FunctionType(returns, args), name)
+
+    def sync(self, b: ir.IRBuilder, variable: ir.GlobalVariable) -> ir.Value:
+        return b.bitcast(variable, I8P)
+
+    def atomic_load(self, b: ir.IRBuilder, variable: ir.GlobalVariable) -> ir.Value:
+        return b.load_atomic(variable, "acquire", 8)
+
+    def spin_until(self, b: ir.IRBuilder, condition) -> None:
+        """Check ``condition()`` up to :data:`_SPINS` times before going on (to sleep):
+        a task posted, or finished, within a wake-up's time is caught without one."""
+        fn = b.function
+        head, body, out = (fn.append_basic_block(n) for n in ("spin", "spin.next", "spin.out"))
+        count = b.alloca(I64)
+        b.store(const(0), count)
+        b.branch(head)
+        b.position_at_end(head)
+        b.cbranch(b.or_(condition(), b.icmp_unsigned(">=", b.load(count), const(_SPINS))), out, body)
+        b.position_at_end(body)
+        if self.pause is not None:
+            b.call(self.pause, [])
+        b.store(b.add(b.load(count), const(1)), count)
+        b.branch(head)
+        b.position_at_end(out)
+
+
+def _module() -> ir.Module:
+    module = jit.new_module(_MODULE)
+    pool = _Pool(module)
+    run_chunks = _define_chunks(pool)
+    _define_start(pool, _define_worker(pool, run_chunks))
+    _define_use(pool)
+    _define_parallel(pool, run_chunks)
+    return module
+
+
+def _define_chunks(pool: _Pool) -> ir.Function:
+    """``run_chunks(generation)``: claim and run chunks of task ``generation`` until none
+    is left (or a newer task replaced it).  A chunk is claimed by a compare-and-swap on
+    ``claim`` (the task's generation and its next chunk), so every chunk runs once, and
+    a thread that arrives late finds nothing left and never touches the task's context:
+    the caller never waits for a worker that has not claimed anything."""
+    fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), [I64]), "irgrad_pool.run_chunks")
+    fn.linkage = "internal"
+    (generation,) = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    retry, check, run, out = (fn.append_basic_block(n) for n in ("retry", "check", "run", "out"))
+    b.branch(retry)
+    b.position_at_end(retry)
+    claim = pool.atomic_load(b, pool.claim)
+    current = b.icmp_unsigned("==", b.lshr(claim, const(32)), b.and_(generation, const(_LOW32)))
+    b.cbranch(current, check, out)
+    b.position_at_end(check)
+    index = b.and_(claim, const(_LOW32))
+    chunks = b.load(pool.chunks)
+    left = b.icmp_unsigned("<", index, chunks)
+    take = fn.append_basic_block("take")
+    b.cbranch(left, take, out)
+    b.position_at_end(take)
+    swapped = b.cmpxchg(pool.claim, claim, b.add(claim, const(1)), "acq_rel", "acquire")
+    b.cbranch(b.extract_value(swapped, 1), run, retry)
+    b.position_at_end(run)
+    b.call(b.load(pool.task), [b.load(pool.context), index, chunks])
+    finished = b.add(b.atomic_rmw("add", pool.finished, const(1), "acq_rel"), const(1))
+    with b.if_then(b.icmp_unsigned("==", finished, chunks)):  # the caller may be asleep
+        mutex = pool.sync(b, pool.mutex)
+        b.call(pool.lock, [mutex])
+        b.call(pool.signal, [pool.sync(b, pool.done)])
+        b.call(pool.unlock, [mutex])
+    b.branch(retry)
+    b.position_at_end(out)
+    b.ret_void()
+    return fn
+
+
+def _define_worker(pool: _Pool, run_chunks: ir.Function) -> ir.Function:
+    """``worker()``: forever, wait for a task to be posted (spinning briefly, then
+    asleep) and help run its chunks."""
+    fn = ir.Function(pool.module, ir.FunctionType(I8P, [I8P]), "irgrad_pool.worker")
+    fn.linkage = "internal"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    seen = b.alloca(I64)
+    b.store(const(0), seen)
+    mutex = pool.sync(b, pool.mutex)
+    loop, wait, take = (fn.append_basic_block(n) for n in ("loop", "wait", "take"))
+    b.branch(loop)
+    b.position_at_end(loop)
+    pool.spin_until(b, lambda: b.icmp_unsigned("!=", pool.atomic_load(b, pool.generation), b.load(seen)))
+    b.call(pool.lock, [mutex])
+    b.branch(wait)
+    b.position_at_end(wait)
+    posted = b.icmp_unsigned("!=", pool.atomic_load(b, pool.generation), b.load(seen))
+    sleep = fn.append_basic_block("sleep")
+    b.cbranch(posted, take, sleep)
+    b.position_at_end(sleep)
+    b.call(pool.wait, [pool.sync(b, pool.work), mutex])
+    b.branch(wait)
+    b.position_at_end(take)
+    generation = pool.atomic_load(b, pool.generation)
+    b.store(generation, seen)
+    b.call(pool.unlock, [mutex])
+    b.call(run_chunks, [generation])
+    b.branch(loop)
+    return fn
+
+
+def _define_start(pool: _Pool, worker: ir.Function) -> None:
+    """``i64 irgrad_pool_start(count)``: start ``count`` more workers (initialising the
+    pool on the first call); returns how many could not be started."""
+    fn = ir.Function(pool.module, ir.FunctionType(I64, [I64]), "irgrad_pool_start")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    with b.if_then(b.icmp_unsigned("==", b.load(pool.workers), const(0))):
+        null = ir.Constant(I8P, None)
+        b.call(pool.mutex_init, [pool.sync(b, pool.mutex), null])
+        b.call(pool.cond_init, [pool.sync(b, pool.work), null])
+        b.call(pool.cond_init, [pool.sync(b, pool.done), null])
+        b.store(b.call(pool.getpid, []), pool.pid)
+    thread = b.alloca(I64)
+    failed = b.alloca(I64)
+    b.store(const(0), failed)
+    count = fn.args[0]
+    head, body, end = (fn.append_basic_block(n) for n in ("head", "body", "end"))
+    k = b.alloca(I64)
+    b.store(const(0), k)
+    b.branch(head)
+    b.position_at_end(head)
+    b.cbranch(b.icmp_signed("<", b.load(k), count), body, end)
+    b.position_at_end(body)
+    mutex = pool.sync(b, pool.mutex)
+    b.call(pool.lock, [mutex])  # a new worker's index must not race a task being posted
+    index = b.add(b.load(pool.workers), const(1))
+    status = b.call(pool.create, [thread, ir.Constant(I8P, None), worker, ir.Constant(I8P, None)])
+    created = b.icmp_signed("==", status, ir.Constant(I32, 0))
+    with b.if_else(created) as (then, otherwise):
+        with then:
+            b.store(index, pool.workers)
+            b.call(pool.detach, [b.load(thread)])
+        with otherwise:
+            b.store(b.add(b.load(failed), const(1)), failed)
+    b.call(pool.unlock, [mutex])
+    b.store(b.add(b.load(k), const(1)), k)
+    b.branch(head)
+    b.position_at_end(end)
+    b.ret(b.load(failed))
+
+
+def _define_use(pool: _Pool) -> None:
+    """``irgrad_pool_use(threads)``: split tasks into ``min(threads, workers + 1)`` parts."""
+    fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), [I64]), "irgrad_pool_use")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    mutex = pool.sync(b, pool.mutex)
+    b.call(pool.lock, [mutex])
+    most = b.add(b.load(pool.workers), const(1))
+    wanted = fn.args[0]
+    b.store(b.select(b.icmp_signed("<", wanted, most), wanted, most), pool.use)
+    b.call(pool.unlock, [mutex])
+    b.ret_void()
+
+
+def _define_parallel(pool: _Pool, run_chunks: ir.Function) -> None:
+    """``irgrad_parallel(task, context)``: ``task(context, i, n)`` for every chunk ``i``
+    of ``n`` (:data:`_CHUNKS_PER_THREAD` per thread), the calling thread claiming chunks
+    like the workers; returns when every chunk has run."""
+    fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), [TASK.as_pointer(), I8P]), PARALLEL)
+    task, context = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    alone, shared = fn.append_basic_block("alone"), fn.append_basic_block("shared")
+    threads = b.load(pool.use)
+    usable = b.and_(
+        b.icmp_signed(">", threads, const(1)),
+        b.icmp_signed("==", b.call(pool.getpid, []), b.load(pool.pid)),
+    )
+    check_busy = fn.append_basic_block("check_busy")
+    b.cbranch(usable, check_busy, alone)
+    b.position_at_end(check_busy)
+    claimed = b.cmpxchg(pool.busy, ir.Constant(I32, 0), ir.Constant(I32, 1), "acquire", "monotonic")
+    b.cbranch(b.extract_value(claimed, 1), shared, alone)
+
+    b.position_at_end(alone)
+    b.call(task, [context, const(0), const(1)])
+    b.ret_void()
+
+    b.position_at_end(shared)
+    chunks = b.mul(threads, const(_CHUNKS_PER_THREAD))
+    mutex = pool.sync(b, pool.mutex)
+    b.call(pool.lock, [mutex])
+    b.store(task, pool.task)
+    b.store(context, pool.context)
+    b.store(chunks, pool.chunks)
+    b.store_atomic(const(0), pool.finished, "release", 8)
+    generation = b.add(b.load(pool.generation), const(1))
+    b.store_atomic(b.shl(b.and_(generation, const(_LOW32)), const(32)), pool.claim, "release", 8)
+    b.store_atomic(generation, pool.generation, "release", 8)
+    b.call(pool.broadcast, [pool.sync(b, pool.work)])
+    b.call(pool.unlock, [mutex])
+    b.call(run_chunks, [generation])
+
+    def all_done():
+        return b.icmp_unsigned("==", pool.atomic_load(b, pool.finished), chunks)
+
+    pool.spin_until(b, all_done)
+    b.call(pool.lock, [mutex])
+    wait, sleep, finished = (fn.append_basic_block(n) for n in ("wait", "sleep", "finished"))
+    b.branch(wait)
+    b.position_at_end(wait)
+    b.cbranch(all_done(), finished, sleep)
+    b.position_at_end(sleep)
+    b.call(pool.wait, [pool.sync(b, pool.done), mutex])
+    b.branch(wait)
+    b.position_at_end(finished)
+    b.call(pool.unlock, [mutex])
+    b.store_atomic(ir.Constant(I32, 0), pool.busy, "release", 4)
+    b.ret_void()

@@ -1,0 +1,149 @@
+"""irgrad's thread pool (irgrad/native/pool.py) and the loops split across it.
+
+Every compiled result must be the same for any number of threads: each chunk of a
+split loop writes its own rows or columns, so the values do not depend on who ran
+which chunk.  The pool must never make a call wait for a thread that is not coming:
+from two Python threads at once, or in a child process made by fork.
+"""
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from graph_calls import graph_call
+
+import irgrad
+from irgrad.codegen import parallel, tiled_gemm
+from irgrad.native import pool
+
+
+@pytest.fixture
+def restore_threads():
+    before = irgrad.get_num_threads()
+    yield
+    irgrad.set_num_threads(before)
+
+
+def _calls_the_pool(compiled) -> bool:
+    programs = [e.built.run_forward for e in compiled._compiled.entries]
+    return any(pool.PARALLEL in segment.llvm_ir for p in programs for segment in p.segments)
+
+
+def _programs():
+    """Compiled functions whose loops are large enough to be split, with their inputs
+    and a float64 reference."""
+    rng = np.random.default_rng(0)
+    big = 1 << 21  # at least PARALLEL_MACS multiply-adds
+    assert big >= tiled_gemm.PARALLEL_MACS
+    a = rng.standard_normal((300, 97)).astype(np.float32)
+    b = rng.standard_normal((97, 150)).astype(np.float32)  # 4.4M multiply-adds, m > n
+    w = rng.standard_normal((301, 97)).astype(np.float32)  # linear: w read transposed (a copy)
+    wide = rng.standard_normal((40, 5000)).astype(np.float32)  # m < n: split along columns
+    x = rng.standard_normal(parallel.PARALLEL_ELEMENTS + 1001).astype(np.float32)
+    return [
+        (lambda a, b: a @ b, (a, b), lambda a, b: a.astype(np.float64) @ b),
+        (lambda a, w: irgrad.nn.functional.linear(a, w), (a, w), lambda a, w: a.astype(np.float64) @ w.T),
+        (lambda b, c: b.T @ c, (a[:, :40].copy(), w[:300].repeat(4, 1)), None),  # A transposed
+        (lambda c, d: c @ d, (wide[:, :97], b[:, :1].repeat(5000, 1)), None),
+        (lambda x: (x * 2.0).tanh() + x, (x,), lambda x: np.tanh(x.astype(np.float64) * 2) + x),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_split_loops_give_the_same_values_for_any_number_of_threads(case, restore_threads):
+    fn, arrays, reference = _programs()[case]
+    outputs = []
+    for threads in (1, 2, 3):
+        irgrad.set_num_threads(threads)
+        compiled = irgrad.compile(fn)
+        tensors = [irgrad.tensor(a) for a in arrays]
+        outputs.append(graph_call(compiled, *tensors).numpy())
+        assert _calls_the_pool(compiled)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[0], outputs[2])
+    if reference is not None:
+        np.testing.assert_allclose(outputs[0], reference(*arrays), rtol=1e-4, atol=1e-3)
+
+
+def test_two_python_threads_share_the_pool(restore_threads):
+    irgrad.set_num_threads(2)
+    fn, arrays, reference = _programs()[0]
+    compiled = irgrad.compile(fn)
+    tensors = [irgrad.tensor(a) for a in arrays]
+    expected = graph_call(compiled, *tensors).numpy()
+    failures = []
+
+    def hammer():
+        for _ in range(30):
+            out = compiled(*tensors).numpy()
+            if not np.array_equal(out, expected):
+                failures.append(out)
+
+    workers = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in workers) and not failures
+
+
+def _child(compiled, tensors, queue):
+    queue.put(compiled(*tensors).numpy())
+
+
+def test_a_forked_child_runs_split_loops_alone(restore_threads):
+    irgrad.set_num_threads(2)
+    fn, arrays, _ = _programs()[0]
+    compiled = irgrad.compile(fn)
+    tensors = [irgrad.tensor(a) for a in arrays]
+    expected = graph_call(compiled, *tensors).numpy()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_child, args=(compiled, tensors, queue))
+    child.start()
+    got = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_thread_settings(restore_threads, monkeypatch):
+    irgrad.set_num_threads(3)
+    assert irgrad.get_num_threads() == 3
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            irgrad.set_num_threads(bad)
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert pool.default_threads() == 5
+    monkeypatch.setenv("OMP_NUM_THREADS", "zero")
+    assert pool.default_threads() >= 1
+
+
+_IDLE_CHECK = """
+import resource, time
+import numpy as np
+import irgrad
+irgrad.set_num_threads(2)
+f = irgrad.compile(lambda a, b: a @ b)
+a, b = irgrad.randn(300, 97), irgrad.randn(97, 150)
+for _ in range(3):
+    f(a, b)
+time.sleep(0.05)
+before = resource.getrusage(resource.RUSAGE_SELF)
+time.sleep(0.3)
+after = resource.getrusage(resource.RUSAGE_SELF)
+print(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+"""
+
+
+def test_workers_sleep_when_idle():
+    # in a process of its own, with OpenBLAS on one thread: nothing else may burn CPU
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _IDLE_CHECK], env=env, capture_output=True, text=True, check=True
+    )
+    assert float(done.stdout.split()[-1]) < 0.05  # a spinning worker would burn the whole 0.3 s
