@@ -420,3 +420,29 @@ def test_verifier_between_passes_accepts_every_stage(name, make, inputs, backend
         compiled(inputs()).sum().backward()
     assert compiled._compiled.verify
     assert_graphs_answered(compiled)
+
+
+@pytest.mark.parametrize("m,k,n", [(256, 784, 256), (32, 25088, 64)])
+def test_products_with_a_long_sum_are_not_rejected_for_their_rounding(m, k, n, backend):
+    # elements that cancel to near zero carry the rounding of their large terms: a
+    # per-element tolerance rejected such graphs (they then ran eagerly)
+    compiled = irgrad.compile(lambda a, b: a @ b, backend=backend)
+    for seed in range(3):
+        irgrad.manual_seed(seed)
+        a, b = irgrad.randn(m, k), irgrad.randn(k, n)
+        np.testing.assert_allclose(
+            compiled(a, b).numpy(), a.numpy().astype(np.float64) @ b.numpy(), rtol=1e-3, atol=2e-3
+        )
+    assert not any("rejected" in line for line in compiled._compiled.log)
+    assert_graphs_answered(compiled)
+
+
+def test_agreement_scales_with_the_largest_value_only_by_rounding():
+    from irgrad.compiler.check import agree
+
+    want = np.array([300.0, -300.0, 0.01], np.float32)
+    assert agree(want, want + np.array([0, 0, 2e-4], np.float32), rtol=1e-3, atol=1e-5)  # rounding
+    assert not agree(want, want + np.array([0, 0, 0.1], np.float32), rtol=1e-3, atol=1e-5)  # a wrong value
+    assert not agree(want, want * np.float32(1.01), rtol=1e-3, atol=1e-5)
+    assert agree(np.array([np.inf, np.nan, 1.0]), np.array([np.inf, np.nan, 1.0]), rtol=1e-3, atol=1e-5)
+    assert not agree(np.array([1, 2]), np.array([1, 3]), rtol=1e-3, atol=1e-5)  # integers: exact

@@ -32,7 +32,7 @@ from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
 from .capture import Capture
 from .capture import capture as capture_call
-from .check import localize
+from .check import agree, localize
 
 
 def _is_tensor(x) -> bool:
@@ -79,7 +79,7 @@ def validate(
     for want, (kind, i) in zip(wanted, capture.returned):
         got = inputs[i]._data if kind == "input" else results[i]
         w = want._data
-        if w.shape != got.shape or not np.allclose(w, got, rtol=1e-3, atol=1e-5, equal_nan=True):
+        if w.shape != got.shape or not agree(w, got, rtol=1e-3, atol=1e-5):
             return (
                 "the traced graph depends on input values in a way the tracer could not see "
                 f"(it disagreed with eager execution on other inputs: {_where(fn, new_args, new_kwargs, capture, inputs)})"
