@@ -361,6 +361,9 @@ def run(
     torch = available.get("torch")
     if torch is not None:
         torch.set_num_threads(threads)
+    import irgrad
+
+    irgrad.set_num_threads(threads)  # compiled native code's worker pool
     info = machine.describe(threads, tuple(n for n, mod in available.items() if mod is not None))
     log(f"machine: {info['cpu']}, {info['cores']} cores, {threads} thread(s)")
     limits = machine.measure_limits(settings.sgemm_n, settings.copy_mb, settings.limit_repeats)
