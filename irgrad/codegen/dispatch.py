@@ -22,6 +22,7 @@ import numpy as np
 
 from .emission import OK_STATUS, Emission, Lowering, Operand
 from .layout import Place
+from .parallel import wake_workers
 from .scalars import storage_type
 
 I32, I64 = ir.IntType(32), ir.IntType(64)
@@ -86,10 +87,11 @@ class StepTable:
             self._by_signature[signature] = index
         self.rows.append((index, references))
 
-    def emit_entry(self) -> ir.Function:
+    def emit_entry(self, wake: bool = False) -> ir.Function:
         """``i32 segment(i8** slots)``: every row's function on its operands in turn; 1 as
         soon as one returns a status other than ``OK_STATUS``, else 0.  A row of the table
-        is ``function, operands, (slot, offset) per operand``."""
+        is ``function, operands, (slot, offset) per operand``.  With ``wake``, the
+        thread pool's workers are woken first (see :data:`.parallel.SITES_TO_WAKE`)."""
         flat: list[int] = []
         for index, references in self.rows:
             flat += [index, len(references)]
@@ -109,6 +111,8 @@ class StepTable:
             fn.append_basic_block(n) for n in ("head", "body", "fill", "call", "done")
         )
         builder = ir.IRBuilder(entry)
+        if wake:
+            wake_workers(builder)
         most = max((len(refs) for _, refs in self.rows), default=0)
         operands = builder.alloca(_I8P, size=max(most, 1), name="operands")
         builder.branch(head)

@@ -224,6 +224,10 @@ class ElementwiseLoops(LoopKernel):
     """A fused group of elementwise ops: one loop nest over the output, the whole body
     computed at each position."""
 
+    def splits(self) -> bool:
+        """Whether the nest is large enough to be split across the thread pool."""
+        return math.prod(self.out_shape) >= PARALLEL_ELEMENTS
+
     def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
         if 0 in self.out_shape:
             return
@@ -243,9 +247,9 @@ class ElementwiseLoops(LoopKernel):
 
             loop_nest(b, dims, indices, element, "i", start, count)
 
-        if dims and math.prod(dims) >= PARALLEL_ELEMENTS:
+        if dims and self.splits():
             grain = max(1, PARALLEL_GRAIN // math.prod(dims[1:]))
-            split_outer_loop(builder, [*inputs, out], dims[0], grain, nest)
+            split_outer_loop(builder, [*inputs, out], dims[0], grain, nest, math.prod(dims))
         else:
             nest(builder, [*inputs, out])
 

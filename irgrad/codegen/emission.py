@@ -87,6 +87,11 @@ class Lowering:
         gives each an arena buffer, passed to ``emit`` after the arguments."""
         return []
 
+    def splits(self, places: list[Place]) -> bool:
+        """Whether the code splits a loop across the thread pool, for operands and result
+        at ``places`` (see :data:`.parallel.SITES_TO_WAKE`)."""
+        return False
+
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
         """Emit the node's code; return an i64 status (``OK_STATUS`` when fine) or None."""
         raise NotImplementedError

@@ -106,6 +106,12 @@ class GemmLowering(Lowering):
             return False
         return self.gemm is None or tiled_gemm.small_enough(m, n, k, copied=True)
 
+    def splits(self, places: list[Place]) -> bool:
+        args = places[: self.arity]
+        batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
+        tiled = self._tiled(m, n, k, a2, b2, self.arity > 2, bool(batch)) is not None
+        return (tiled or self._transposed_b(args)) and m * n * k >= tiled_gemm.PARALLEL_MACS
+
     def scratch(self, args: list[Place]) -> list[tuple]:
         if not self._transposed_b(args):
             return []
@@ -193,7 +199,7 @@ def _copy_matrix(
             loop_nest(b, (rows, cols), indices, element, "t", start, count)
 
         if rows * cols >= PARALLEL_ELEMENTS:
-            split_outer_loop(builder, list(pointers), rows, 1, nest)
+            split_outer_loop(builder, list(pointers), rows, 1, nest, rows * cols)
         else:
             nest(builder, list(pointers))
 

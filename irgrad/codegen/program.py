@@ -40,6 +40,7 @@ from .dispatch import Reference, StepTable, byte_offset
 from .elementwise import RESERVED
 from .emission import Emission, Lowering
 from .layout import ALIGNMENT, ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Place, view_of
+from .parallel import SITES_TO_WAKE
 from .plan import NativeStep, NumpyStep, Plan, Planner
 from .steps import choose
 
@@ -144,7 +145,7 @@ class Program:
                 table.add(step.lowering, places, [reference(p) for p in places])
             except Unsupported as reason:
                 raise _Failed(step.node, str(reason)) from None
-        table.emit_entry()
+        table.emit_entry(wake=sum(s.lowering.splits([*s.args, s.out]) for s in steps) >= SITES_TO_WAKE)
         defined = {s.out.buffer for s in steps}
         allocations = [
             (b.id, b.shape, b.dtype) for b in plan.buffers if b.kind == EXTERNAL and b.id in defined

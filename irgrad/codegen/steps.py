@@ -52,6 +52,9 @@ class LoopLowering(Lowering):
     def contiguous_args(self, args: list[Place]) -> list[bool]:
         return [not ok for ok in self.loops.strided_ok]
 
+    def splits(self, places: list[Place]) -> bool:
+        return isinstance(self.loops, ElementwiseLoops) and self.loops.splits()
+
     def _key(self, args: list[Place]) -> tuple:
         layout = tuple(None if p.contiguous else p.strides for p in args)
         return (type(self.loops).__name__, structure(self.loops.body), layout)

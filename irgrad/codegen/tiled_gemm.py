@@ -45,6 +45,7 @@ import numpy as np
 
 from ..native import jit, pool
 from ..native.loops import I64, const, for_range, for_range_carrying
+from .parallel import call_parallel
 
 I32 = ir.IntType(32)
 # Multiply-adds above which BLAS (cache-blocked, reading transposed operands in place)
@@ -54,7 +55,10 @@ I32 = ir.IntType(32)
 # 2^32); for one they would first copy an operand of (a transposed B), above COPIED_MACS.
 LARGEST_MACS = 1 << 32
 COPIED_MACS = 1 << 32
-PARALLEL_MACS = 1 << 21  # multiply-adds from which the thread pool splits a product
+# Multiply-adds from which the thread pool splits a product (when a worker is awake), and
+# from which it wakes a sleeping one (about 40 us of work on one core: a wake-up takes 20)
+PARALLEL_MACS = 1 << 19
+WAKE_MACS = 1 << 23
 K_BLOCK = 256  # products summed per pass over C
 
 
@@ -199,10 +203,8 @@ def emit(
     values = [builder.ptrtoint(p, I64) for p in pointers] + [const(x) for x in numbers]
     for position, value in enumerate(values):
         builder.store(value, builder.gep(context, [const(0), const(position)]))
-    parallel = builder.module.globals.get(pool.PARALLEL) or ir.Function(
-        builder.module, ir.FunctionType(ir.VoidType(), [pool.TASK.as_pointer(), pool.I8P]), pool.PARALLEL
-    )
-    builder.call(parallel, [task, builder.bitcast(context, pool.I8P)])
+    macs = shape.m * shape.n * shape.k
+    call_parallel(builder, task, builder.bitcast(context, pool.I8P), macs >= WAKE_MACS)
 
 
 def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:
@@ -238,8 +240,8 @@ def _declared_part(module: ir.Module, form: str, float_type: ir.Type, tiling: Ti
 def _define_part(module: ir.Module, kernel_fn: ir.Function, form: str, tiling: Tiling) -> None:
     """``part(context, i, parts)``: the kernel on part ``i`` of ``parts`` of C, its
     arguments read from ``context`` (eleven i64: A, B, C, then the kernel's numbers).
-    C is cut along its longer side, in whole register tiles (8 rows, or vectors of
-    ``lanes`` columns), so each thread writes its own block of C."""
+    C is cut along its longer side, in whole register tiles (8 rows, or a tile's
+    columns), so each thread writes its own block of C."""
     fn = ir.Function(module, pool.TASK, kernel_fn.name + ".part")
     context, part, parts = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -249,7 +251,11 @@ def _define_part(module: ir.Module, kernel_fn: ir.Function, form: str, tiling: T
     )
     by_rows = b.icmp_signed(">=", m, n)
     extent = b.select(by_rows, m, n)
-    grain = b.select(by_rows, const(8), const(tiling.lanes))
+    # whole register tiles: a narrower piece leaves the tile's registers half used (cut
+    # in vectors of 16 columns, W1's 64x784x128 product ran 1.5 times as long on 2
+    # threads as on one)
+    columns = 2 * tiling.lanes if form == "broadcast" else 4
+    grain = b.select(by_rows, const(8), const(columns))
     share = b.udiv(b.add(extent, b.sub(parts, const(1))), parts)  # ceil(extent / parts)
     share = b.mul(b.udiv(b.add(share, b.sub(grain, const(1))), grain), grain)
     first = b.mul(part, share)

@@ -1,15 +1,21 @@
 """A pool of sleeping worker threads that native code splits large loops across.
 
 Compiled programs run on the calling thread.  A loop worth splitting (a large matrix
-product) calls ``irgrad_parallel(task, context)``: the pool runs ``task(context, i, n)``
+product) calls ``irgrad_parallel(task, context, wake)``: the pool runs ``task(context, i, n)``
 for every chunk ``i`` of ``n`` (four per thread), the calling thread and the workers
 claiming chunks until none is left, and returns when every chunk has run.  With one
-thread (:func:`set_threads`) the task runs once, whole (``n = 1``), on the caller.
+thread (:func:`set_threads`) the task runs once, whole (``n = 1``), on the caller; so
+does a task posted with ``wake = 0`` while every worker sleeps: waking one costs more
+than such a task gains (W1's 64x784x128 product ran 1.25 times as long on 2 threads,
+waking the worker at every step, as on one).
 
-Workers *sleep* between tasks (``pthread_cond_wait``), after checking for about 30 us
-whether a task arrives: on these shared 2-vCPU machines a pool that keeps spinning
-(OpenMP's default, OpenBLAS's) takes the core another process needs.  A worker still
-waking up costs nothing: the caller claims its chunks.
+Workers *sleep* between tasks (``pthread_cond_wait``), after checking for about 0.4 ms
+whether another task arrives (:data:`_SPINS`), so they are awake through a training
+step's stream of tasks and asleep soon after it.  On these shared 2-vCPU machines a pool
+that spins for long (OpenMP's default, OpenBLAS's: milliseconds) takes the core another
+process needs, and one whose caller waits for every worker stalls whenever a worker is
+descheduled; here the caller claims chunks like the workers, so a worker that is asleep,
+waking up or descheduled costs nothing but its share of the work.
 
 The pool is LLVM IR like every kernel (there is no C compiler at run time): one module,
 compiled once per process (and kept in the disk cache), calling the C library's
@@ -36,20 +42,24 @@ from .loops import I64, const
 I8P = ir.IntType(8).as_pointer()
 I32 = ir.IntType(32)
 TASK = ir.FunctionType(ir.VoidType(), [I8P, I64, I64])  # task(context, part, parts)
-PARALLEL = "irgrad_parallel"  # void irgrad_parallel(task*, i8* context)
+PARALLEL = "irgrad_parallel"  # void irgrad_parallel(task*, i8* context, i64 wake)
+PARALLEL_TYPE = ir.FunctionType(ir.VoidType(), [TASK.as_pointer(), I8P, I64])
+WAKE = "irgrad_pool_wake"  # void irgrad_pool_wake(void)
 
 _SYNC_BYTES = 256  # storage for a pthread mutex or condition variable (glibc: 40/48, macOS: 64/48)
 _MODULE = "irgrad_pool"
-# Checks of a task's arrival or end before sleeping: about 30 us with x86's pause (a
-# wake-up from sleep took about 20 us here), so a worker stays awake between the
-# products of one training step and sleeps soon after it.
-_SPINS = 1000
+# Checks of a task's arrival (or end) before sleeping: about 0.4 ms with x86's pause.
+# Measured interleaved on 2 threads against 1000 checks (20 us): the LSTM step (W4) ran
+# in 0.82x the time with 5000 checks and 0.78x with 20000, the CNN step (W3) in 0.99x
+# and 0.77x, W5 in 1.0x and 0.90x; W1's inference step was unchanged.  (A wake-up from
+# sleep took about 20 us here.)
+_SPINS = 20000
 _LOW32 = (1 << 32) - 1
 # Chunks a task is cut into per thread: a thread that comes late (a worker waking from
 # sleep) leaves its share to the others instead of making them wait for it.
 _CHUNKS_PER_THREAD = 4
 _LOCK = threading.Lock()
-_STATE: dict = {"threads": None, "started": 0}
+_STATE: dict = {"threads": None, "started": 0, "spins": _SPINS}
 
 
 def default_threads() -> int:
@@ -78,7 +88,7 @@ def set_threads(n: int) -> None:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
     _STATE["threads"] = n
     if _STATE["started"]:
-        _functions()["use"](n)
+        _functions()["use"](n, _STATE["spins"])
 
 
 def ensure_started() -> None:
@@ -90,7 +100,7 @@ def ensure_started() -> None:
         if wanted > _STATE["started"]:
             failed = functions["start"](wanted - _STATE["started"])
             _STATE["started"] = wanted - failed
-        functions["use"](threads())
+        functions["use"](threads(), _STATE["spins"])
 
 
 def _functions() -> dict:
@@ -101,11 +111,13 @@ def _functions() -> dict:
             _module(),
             {
                 "irgrad_pool_start": ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64),
-                "irgrad_pool_use": ctypes.CFUNCTYPE(None, ctypes.c_int64),
-                PARALLEL: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p),
+                "irgrad_pool_use": ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64),
+                PARALLEL: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64),
+                WAKE: ctypes.CFUNCTYPE(None),
             },
         )
-        llvm.add_symbol(PARALLEL, ctypes.cast(functions[PARALLEL], ctypes.c_void_p).value)
+        for symbol in (PARALLEL, WAKE):
+            llvm.add_symbol(symbol, ctypes.cast(functions[symbol], ctypes.c_void_p).value)
         return {"start": functions["irgrad_pool_start"], "use": functions["irgrad_pool_use"]}
 
     return jit.kernel(("pool",), build)
@@ -130,6 +142,8 @@ class _Pool:
         self.finished = self._global("finished", I64)  # its chunks run
         self.generation = self._global("generation", I64)  # tasks posted so far
         self.workers = self._global("workers", I64)  # workers started
+        self.asleep = self._global("asleep", I64)  # workers waiting on the condition variable
+        self.spins = self._global("spins", I64, _SPINS)  # checks before sleeping (see spin_until)
         self.use = self._global("use", I64)  # threads to use, at most workers + 1
         self.busy = self._global("busy", I32)  # 1 while a thread's task holds the pool
         self.pid = self._global("pid", I32)  # the process that started the workers
@@ -149,10 +163,10 @@ class _Pool:
         x86 = llvm.get_process_triple().startswith(("x86_64", "i686", "i386"))
         self.pause = c("llvm.x86.sse2.pause", ir.VoidType(), []) if x86 else None
 
-    def _global(self, name: str, type_: ir.Type) -> ir.GlobalVariable:
+    def _global(self, name: str, type_: ir.Type, value=None) -> ir.GlobalVariable:
         variable = ir.GlobalVariable(self.module, type_, f"irgrad_pool.{name}")
         variable.linkage = "internal"
-        variable.initializer = ir.Constant(type_, None)
+        variable.initializer = ir.Constant(type_, value)
         variable.align = 64
         return variable
 
@@ -174,7 +188,8 @@ class _Pool:
         b.store(const(0), count)
         b.branch(head)
         b.position_at_end(head)
-        b.cbranch(b.or_(condition(), b.icmp_unsigned(">=", b.load(count), const(_SPINS))), out, body)
+        spins = b.load(self.spins)
+        b.cbranch(b.or_(condition(), b.icmp_unsigned(">=", b.load(count), spins)), out, body)
         b.position_at_end(body)
         if self.pause is not None:
             b.call(self.pause, [])
@@ -189,6 +204,7 @@ def _module() -> ir.Module:
     run_chunks = _define_chunks(pool)
     _define_start(pool, _define_worker(pool, run_chunks))
     _define_use(pool)
+    _define_wake(pool)
     _define_parallel(pool, run_chunks)
     return module
 
@@ -252,8 +268,11 @@ def _define_worker(pool: _Pool, run_chunks: ir.Function) -> ir.Function:
     sleep = fn.append_basic_block("sleep")
     b.cbranch(posted, take, sleep)
     b.position_at_end(sleep)
+    b.atomic_rmw("add", pool.asleep, const(1), "monotonic")
     b.call(pool.wait, [pool.sync(b, pool.work), mutex])
-    b.branch(wait)
+    b.atomic_rmw("sub", pool.asleep, const(1), "monotonic")
+    b.call(pool.unlock, [mutex])
+    b.branch(loop)  # woken (for a task, or by irgrad_pool_wake): spin again before sleeping
     b.position_at_end(take)
     generation = pool.atomic_load(b, pool.generation)
     b.store(generation, seen)
@@ -261,6 +280,22 @@ def _define_worker(pool: _Pool, run_chunks: ir.Function) -> ir.Function:
     b.call(run_chunks, [generation])
     b.branch(loop)
     return fn
+
+
+def _define_wake(pool: _Pool) -> None:
+    """``irgrad_pool_wake()``: wake the sleeping workers without a task, so they are
+    spinning when the tasks of a program that posts many arrive (it is called at the
+    start of such a program's native call)."""
+    fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), []), WAKE)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    sleeping = b.icmp_unsigned("!=", b.load_atomic(pool.asleep, "monotonic", 8), const(0))
+    here = b.icmp_signed("==", b.call(pool.getpid, []), b.load(pool.pid))
+    with b.if_then(b.and_(b.and_(sleeping, here), b.icmp_signed(">", b.load(pool.use), const(1)))):
+        mutex = pool.sync(b, pool.mutex)
+        b.call(pool.lock, [mutex])
+        b.call(pool.broadcast, [pool.sync(b, pool.work)])
+        b.call(pool.unlock, [mutex])
+    b.ret_void()
 
 
 def _define_start(pool: _Pool, worker: ir.Function) -> None:
@@ -304,11 +339,13 @@ def _define_start(pool: _Pool, worker: ir.Function) -> None:
 
 
 def _define_use(pool: _Pool) -> None:
-    """``irgrad_pool_use(threads)``: split tasks into ``min(threads, workers + 1)`` parts."""
-    fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), [I64]), "irgrad_pool_use")
+    """``irgrad_pool_use(threads, spins)``: split tasks among ``min(threads, workers + 1)``
+    threads, which check ``spins`` times for a task before sleeping."""
+    fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), [I64, I64]), "irgrad_pool_use")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     mutex = pool.sync(b, pool.mutex)
     b.call(pool.lock, [mutex])
+    b.store(fn.args[1], pool.spins)
     most = b.add(b.load(pool.workers), const(1))
     wanted = fn.args[0]
     b.store(b.select(b.icmp_signed("<", wanted, most), wanted, most), pool.use)
@@ -320,13 +357,15 @@ def _define_parallel(pool: _Pool, run_chunks: ir.Function) -> None:
     """``irgrad_parallel(task, context)``: ``task(context, i, n)`` for every chunk ``i``
     of ``n`` (:data:`_CHUNKS_PER_THREAD` per thread), the calling thread claiming chunks
     like the workers; returns when every chunk has run."""
-    fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), [TASK.as_pointer(), I8P]), PARALLEL)
-    task, context = fn.args
+    fn = ir.Function(pool.module, PARALLEL_TYPE, PARALLEL)
+    task, context, wake = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     alone, shared = fn.append_basic_block("alone"), fn.append_basic_block("shared")
     threads = b.load(pool.use)
+    # a task too small to pay for waking a worker runs alone unless one is awake
+    awake = b.icmp_unsigned("<", b.load_atomic(pool.asleep, "monotonic", 8), b.load(pool.workers))
     usable = b.and_(
-        b.icmp_signed(">", threads, const(1)),
+        b.and_(b.icmp_signed(">", threads, const(1)), b.or_(b.icmp_unsigned("!=", wake, const(0)), awake)),
         b.icmp_signed("==", b.call(pool.getpid, []), b.load(pool.pid)),
     )
     check_busy = fn.append_basic_block("check_busy")
