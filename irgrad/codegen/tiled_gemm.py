@@ -131,25 +131,6 @@ class _Vectors:
             return self.b.load(pointer)
         return self.b.load(self.b.bitcast(pointer, self.type(width).as_pointer()), align=self.float_size)
 
-    def load_first(self, pointer: ir.Value, width: int, count: ir.Value) -> ir.Value:
-        """A vector of ``width`` lanes holding the ``count`` (< width) elements at
-        ``pointer`` and zeros after them, reading nothing beyond them (``llvm.masked.load``)."""
-        vector = self.type(width)
-        name = f"llvm.masked.load.v{width}f{8 * self.float_size}.p0"
-        mask_type = ir.VectorType(ir.IntType(1), width)
-        fn = self.b.module.globals.get(name) or ir.Function(
-            self.b.module, ir.FunctionType(vector, [vector.as_pointer(), I32, mask_type, vector]), name
-        )
-        lanes = ir.Constant(ir.VectorType(I64, width), list(range(width)))
-        mask = self.b.icmp_signed("<", lanes, self.splat_i64(count, width))
-        address = self.b.bitcast(pointer, vector.as_pointer())
-        return self.b.call(fn, [address, ir.Constant(I32, self.float_size), mask, self.zero(width)])
-
-    def splat_i64(self, scalar: ir.Value, width: int) -> ir.Value:
-        vector = ir.VectorType(I64, width)
-        single = self.b.insert_element(ir.Constant(vector, None), scalar, ir.Constant(I32, 0))
-        return self.b.shuffle_vector(single, single, ir.Constant(ir.VectorType(I32, width), [0] * width))
-
     def store(self, value: ir.Value, pointer: ir.Value, width: int) -> None:
         if width == 1:
             self.b.store(value, pointer)
@@ -488,27 +469,11 @@ class _Dot(_Tiles):
         whole = b.udiv(s.k, const(lanes))
         with for_range_carrying(b, whole, [v.zero(lanes)] * (rows * cols), "k") as (chunk, acc):
             self._products(a_rows, b_cols, b.mul(chunk, const(lanes)), lanes, acc)
-        # the k left (fewer than a vector's lanes): one more step on vectors padded with
-        # zeros (taken one at a time they made 64x288x196 take 67 us instead of 57)
         done = b.mul(whole, const(lanes))
-        left = b.sub(s.k, done)
-        entry = b.block
-        with b.if_then(b.icmp_unsigned("!=", left, const(0))):
-            a_vectors = [v.load_first(self.at(row, (done, 1)), lanes, left) for row in a_rows]
-            b_vectors = [v.load_first(self.at(col, (done, 1)), lanes, left) for col in b_cols]
-            stepped = [
-                v.fma(a, bv, acc[r * cols + j], lanes)
-                for r, a in enumerate(a_vectors)
-                for j, bv in enumerate(b_vectors)
-            ]
-            then = b.block
-        merged = []
-        for before, after in zip(acc, stepped):
-            phi = b.phi(before.type)
-            phi.add_incoming(before, entry)
-            phi.add_incoming(after, then)
-            merged.append(phi)
-        sums = [v.lane_sum(partial, lanes) for partial in merged]
+        sums = [v.lane_sum(partial, lanes) for partial in acc]
+        # the k left (fewer than a vector's lanes), one at a time
+        with for_range_carrying(b, b.sub(s.k, done), sums, "k_left") as (kk, sums):
+            self._products(a_rows, b_cols, b.add(done, kk), 1, sums)
         for r in range(rows):
             for j in range(cols):
                 at = self.at(self.c_ptr, (b.add(i0, const(r)), s.c_row), (b.add(j0, const(j)), 1))
