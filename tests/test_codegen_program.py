@@ -550,7 +550,7 @@ def test_a_code_generator_failure_falls_back_to_numpy_with_a_warning(monkeypatch
     from irgrad.codegen import program
     from irgrad.compiler.warnings import CodegenWarning
 
-    def broken(self, graph):
+    def broken(self, graph, write_backs=None):
         raise ZeroDivisionError("injected")
 
     monkeypatch.setattr(program.Program, "__init__", broken)

@@ -69,6 +69,8 @@ class StepTable:
             operands.append(Operand(builder.bitcast(raw, ir.PointerType(storage_type(place.dtype))), place))
         self.emission.builder = builder
         status = lowering.emit(self.emission, operands[:-1], operands[-1])
+        if status is not None and not lowering.may_fail:
+            raise RuntimeError(f"{type(lowering).__name__} returns a status: it must say may_fail")
         if status is None:
             status = ir.Constant(I64, OK_STATUS)
         elif status.type != I64:

@@ -72,6 +72,9 @@ class Lowering:
     """A node's native code: ``node`` is the graph node it computes (its op and attributes)."""
 
     name = "native"
+    # whether the code can return a status other than OK_STATUS, which hands the call to
+    # the interpreter (so nothing may have been written into an input before it)
+    may_fail = False
 
     def __init__(self, node=None) -> None:
         self.node = node

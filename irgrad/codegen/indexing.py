@@ -52,6 +52,8 @@ class EmbeddingLowering(Lowering):
     """``embedding(weight, ids)``: the rows of ``weight`` at ``ids``; an id outside the
     table makes the entry return a status (the interpreter then raises the eager error)."""
 
+    may_fail = True
+
     def contiguous_args(self, args) -> list[bool]:
         return [False, True]
 
@@ -95,6 +97,8 @@ class EmbeddingGradLowering(Lowering):
     """``embedding_grad(g, ids, rows)``: zeros with ``g``'s rows added at ``ids`` in id
     order (repeats accumulate as numpy's ``add.at`` does), the padding row zero; every
     id is checked before anything is written."""
+
+    may_fail = True
 
     def contiguous_args(self, args) -> list[bool]:
         return [True, True]
@@ -145,6 +149,8 @@ class GatherLowering(Lowering):
     index outside ``[0, size)`` returns a status, and the interpreter's result (numpy
     wraps a negative index) is the call's."""
 
+    may_fail = True
+
     def contiguous_args(self, args) -> list[bool]:
         return [False, True]
 
@@ -182,6 +188,8 @@ class ScatterAddLowering(Lowering):
     """``scatter_add(x, index, src, dim)``: ``x`` with each ``src`` value (at the
     positions of ``index``) added where ``index`` points along ``dim``, in the order
     numpy's ``add.at`` adds them; every index is checked before anything is written."""
+
+    may_fail = True
 
     def contiguous_args(self, args) -> list[bool]:
         return [False, True, False]
@@ -277,6 +285,8 @@ class CheckLowering(Lowering):
     """``assert_range(x)``: ``x`` copied to the result while each value is checked; the
     first value out of range makes the entry return a status, and the call reruns in
     the interpreter, which raises the eager error with its message."""
+
+    may_fail = True
 
     def contiguous_args(self, args) -> list[bool]:
         return [True]

@@ -45,7 +45,11 @@ def split_outer_loop(
     context, part, parts = task.args
     b = ir.IRBuilder(task.append_basic_block("entry"))
     slots = b.bitcast(context, I64.as_pointer())
-    unpacked = [b.inttoptr(b.load(b.gep(slots, [const(k)])), p.type) for k, p in enumerate(pointers)]
+    # a pointer passed twice (an input that is the result itself) is one value in the task
+    # too, so LLVM still sees one address per element
+    distinct = list(dict.fromkeys(pointers))
+    loaded = {p: b.inttoptr(b.load(b.gep(slots, [const(k)])), p.type) for k, p in enumerate(distinct)}
+    unpacked = [loaded[p] for p in pointers]
     share = b.udiv(b.add(const(extent), b.sub(parts, const(1))), parts)  # ceil(extent / parts)
     share = b.mul(b.udiv(b.add(share, const(grain - 1)), const(grain)), const(grain))
     start = b.mul(part, share)
@@ -54,8 +58,8 @@ def split_outer_loop(
         body(b, unpacked, start, b.select(b.icmp_signed("<", rest, share), rest, share))
     b.ret_void()
 
-    stored = builder.alloca(ir.ArrayType(I64, len(pointers)))
-    for k, p in enumerate(pointers):
+    stored = builder.alloca(ir.ArrayType(I64, len(distinct)))
+    for k, p in enumerate(distinct):
         builder.store(builder.ptrtoint(p, I64), builder.gep(stored, [const(0), const(k)]))
     call_parallel(builder, task, builder.bitcast(stored, pool.I8P), elements >= WAKE_ELEMENTS)
 

@@ -20,6 +20,7 @@ from ..ir.interpreter import compile_graph
 from ..ops import OPS
 from .layout import ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Buffer, Place, pack_arena
 from .steps import AnchoredLowering, Lowering, copy_lowering
+from .write_back import candidates, written_in_place
 
 
 @dataclass
@@ -53,18 +54,25 @@ class Plan:
     outputs: list[Place] = field(default_factory=list)
     arena_bytes: int = 0
     numpy_reasons: dict[int, str] = field(default_factory=dict)
+    in_place: dict[int, int] = field(default_factory=dict)  # node -> the input it writes into
 
 
 def _dtype(node: Node) -> np.dtype:
     return np.dtype(node.type.dtype.np)
 
 
-def schedule(graph: Graph, native: set[int]) -> list[int]:
+def schedule(graph: Graph, native: set[int], first: dict[int, set[int]] | None = None) -> list[int]:
     """A topological order running each kind (native, numpy) for as long as it can
     before switching to the other: inputs and constants first, views when nothing of
-    the current kind is ready, effectful nodes in their original order."""
+    the current kind is ready, effectful nodes in their original order, and every node
+    of ``first[n]`` before ``n`` (the readers of an input ``n`` overwrites)."""
     original = {nid: k for k, nid in enumerate(graph.order())}
     waiting = {nid: len(graph.nx._pred[nid]) for nid in original}
+    then: dict[int, list[int]] = {}  # node -> the nodes waiting for it besides its users
+    for late, early in (first or {}).items():
+        for nid in early:
+            then.setdefault(nid, []).append(late)
+            waiting[late] += 1
     after: dict[int, int] = {}  # effectful node -> the effectful node following it
     previous = None
     for nid in original:
@@ -99,18 +107,27 @@ def schedule(graph: Graph, native: set[int]) -> list[int]:
             current = source = "native" if current == "numpy" else "numpy"
         _, nid = heapq.heappop(ready[source])
         order.append(nid)
-        for m in [*graph.nx._succ[nid], *([after[nid]] if nid in after else [])]:
+        for m in [*graph.nx._succ[nid], *([after[nid]] if nid in after else []), *then.get(nid, ())]:
             waiting[m] -= 1
             if waiting[m] == 0:
                 heapq.heappush(ready[kind(m)], (original[m], m))
+    if len(order) != len(original):
+        raise RuntimeError(f"schedule of graph {graph.name}: the ordering constraints form a cycle")
     return order
 
 
 class Planner:
     """Builds a :class:`Plan` for ``graph`` given each native node's lowering."""
 
-    def __init__(self, graph: Graph, lowerings: dict[int, Lowering], reasons: dict[int, str]) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        lowerings: dict[int, Lowering],
+        reasons: dict[int, str],
+        write_backs: dict[int, int] | None = None,
+    ) -> None:
         self.graph = graph
+        self.write_backs = write_backs or {}
         self.lowerings = lowerings
         self.plan = Plan(numpy_reasons=dict(reasons))
         self.places: dict[int, Place] = {}
@@ -153,7 +170,10 @@ class Planner:
         graph, plan = self.graph, self.plan
         live = _live(graph)
         input_position = {nid: k for k, nid in enumerate(graph.inputs)}
-        for nid in schedule(graph, set(self.lowerings)):
+        found = candidates(graph, self.lowerings, self.write_backs)
+        order = schedule(graph, set(self.lowerings), {new: readers for new, (_, readers) in found.items()})
+        self.in_place = plan.in_place = written_in_place(graph, order, self.lowerings, found)
+        for nid in order:
             node = graph.node(nid)
             if nid not in live:
                 continue
@@ -214,7 +234,10 @@ class Planner:
             out = self._new_value(node.type.shape, _dtype(node))
             self._native(lowering.epilogue, args + [temporary], out, node.id)
             return out
-        out = self._new_value(node.type.shape, _dtype(node))
+        if node.id in self.in_place:  # written into the input it updates (see write_back)
+            out = self.places[self.in_place[node.id]]
+        else:
+            out = self._new_value(node.type.shape, _dtype(node))
         self._native(lowering, args, out, node.id)
         return out
 

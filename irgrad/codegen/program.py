@@ -83,13 +83,15 @@ class ProgramReport:
 
 
 class Program:
-    """``program(inputs) -> outputs`` for a graph whose shapes are all static."""
+    """``program(inputs) -> outputs`` for a graph whose shapes are all static.
+    ``write_backs`` (output position -> input position) are the outputs the runtime
+    copies into inputs: the program may write them there itself (see :mod:`.write_back`)."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, write_backs: dict[int, int] | None = None) -> None:
         self.graph = graph
         lowerings, reasons = _lowerings(graph)
         while True:
-            plan = Planner(graph, lowerings, reasons).build()
+            plan = Planner(graph, lowerings, reasons, write_backs or {}).build()
             try:
                 self.segments = self._emit(plan)
                 break

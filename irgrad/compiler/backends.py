@@ -49,7 +49,12 @@ class Backend:
     name = "base"
     never_recomputed: frozenset = frozenset(Kind)
 
-    def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
+    def build(
+        self, graph: Graph, dumper=None, write_backs: dict[int, int] | None = None
+    ) -> tuple[Executable, BuildReport]:
+        """``graph``'s executable.  ``write_backs`` maps an output's position to the input
+        position the runtime copies it into (an update in place), which a backend may
+        write there directly."""
         raise NotImplementedError
 
 
@@ -64,7 +69,9 @@ class NumpyBackend(Backend):
     name = "numpy"
     never_recomputed = frozenset(Kind) - {Kind.MOVEMENT}
 
-    def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
+    def build(
+        self, graph: Graph, dumper=None, write_backs: dict[int, int] | None = None
+    ) -> tuple[Executable, BuildReport]:
         return compile_graph(graph), BuildReport()
 
 
@@ -81,14 +88,16 @@ class LlvmBackend(Backend):
     name = "llvm"
     never_recomputed = frozenset(Kind) - {Kind.MOVEMENT, Kind.ELEMENTWISE}
 
-    def build(self, graph: Graph, dumper=None) -> tuple[Executable, BuildReport]:
+    def build(
+        self, graph: Graph, dumper=None, write_backs: dict[int, int] | None = None
+    ) -> tuple[Executable, BuildReport]:
         # deferred: the code generator takes ~75 ms to import, paid only by a first llvm build
         from ..codegen import Lowering
         from ..codegen.sizes import PerSizePrograms
 
         before = dataclasses.replace(jit.STATS)
         if _static(graph):
-            program, fused = _whole_program(graph, dumper)
+            program, fused = _whole_program(graph, dumper, write_backs or {})
             if program is not None:
                 if dumper is not None and dumper.directory:
                     for k, segment in enumerate(program.segments):
@@ -115,7 +124,9 @@ class LlvmBackend(Backend):
 
         if dumper is not None:
             dumper.write(f"{graph.name}-fused", _lowering_passes(graph))
-        run = PerSizePrograms(graph, lambda static: _whole_program(static, None)[0], node_by_node)
+        run = PerSizePrograms(
+            graph, lambda static: _whole_program(static, None, write_backs or {})[0], node_by_node
+        )
         why = "symbolic shapes: one native function per distinct size, compiled at its first call"
         return run, BuildReport(whole_graph=why)
 
@@ -135,7 +146,7 @@ def _lowering_passes(graph: Graph) -> Graph:
     return fuse_reduction_prologues(fuse(graph))
 
 
-def _whole_program(graph: Graph, dumper) -> tuple:
+def _whole_program(graph: Graph, dumper, write_backs: dict[int, int]) -> tuple:
     """(the static ``graph`` as a whole native program, or None where it cannot be, the
     lowered graph).  A failure of the code generator is a bug: it warns (a
     :class:`CodegenWarning`) and the graph runs another way, never the user's error."""
@@ -145,7 +156,7 @@ def _whole_program(graph: Graph, dumper) -> tuple:
     if dumper is not None:
         dumper.write(f"{graph.name}-fused", fused)
     try:
-        return Program(fused), fused
+        return Program(fused, write_backs), fused
     except (Unsupported, CodeMemoryFull):
         return None, fused
     except Exception as error:

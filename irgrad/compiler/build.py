@@ -134,7 +134,9 @@ def build(
         forward = graph
     dumper.write("forward", forward)
     start = time.perf_counter()
-    run_forward, forward_report = backend.build(forward, dumper)
+    n = capture.n_values
+    write_backs = {n + i: position for i, position in enumerate(capture.mutated)}
+    run_forward, forward_report = backend.build(forward, dumper, write_backs)
     reports = {"forward": forward_report}
     run_backward = None
     if backward is not None:

@@ -78,6 +78,16 @@ class CompiledBackward(GradFn):
         return grads_in
 
 
+def _is_storage(value: np.ndarray, storage: np.ndarray) -> bool:
+    """Whether ``value`` is ``storage`` itself (same memory, same layout)."""
+    return (
+        value.__array_interface__["data"][0] == storage.__array_interface__["data"][0]
+        and value.shape == storage.shape
+        and value.strides == storage.strides
+        and value.dtype == storage.dtype
+    )
+
+
 def run(entry, roots: tuple, inputs: list):
     """One compiled call of ``entry`` (a cached graph whose guard returned ``inputs``)."""
     capture, built = entry.capture, entry.built
@@ -89,7 +99,8 @@ def run(entry, roots: tuple, inputs: list):
         results[n + len(mutated) + k] = results[n + len(mutated) + k].copy()
     for pos, value in zip(mutated, results[n : n + len(mutated)]):
         target = inputs[pos]
-        np.copyto(target._data, value)
+        if not _is_storage(value, target._data):  # a native program may have written it in place
+            np.copyto(target._data, value)
         target._bump_version()
     copied = built.copied_outputs
     tensors = [Tensor._wrap(a.copy() if k in copied else a) for k, a in enumerate(results[:n])]

@@ -1,0 +1,122 @@
+"""Inputs a program updates in place: the new value written straight into the input.
+
+A compiled training step returns each updated parameter and optimizer state (``new``,
+or ``rebind(new, old)`` for a tensor that keeps its autograd identity) as an output the
+runtime copies into the tensor's storage after the call (a *write-back*).  When ``new`` is computed by an elementwise loop, the loop can write it into
+``old``'s storage instead, and the copy (and the result's allocation) is saved.  That is
+safe when nothing reads ``old`` after the loop, except the loop itself at the very
+position it writes (readers of ``new`` read it from ``old``'s storage) (an elementwise op on operands of one shape reads position i before
+writing it; each chunk of a split loop owns its positions), nothing returns or saves
+``old`` or a view of it, and no step that can hand the call to the interpreter (which
+reruns it from the inputs) comes after the loop.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from ..ir.graph import Graph
+from ..ops import OPS, Kind
+from .elementwise import ElementwiseLoops
+from .emission import Lowering
+from .steps import LoopLowering
+
+
+def candidates(
+    graph: Graph, lowerings: dict[int, Lowering], write_backs: dict[int, int]
+) -> dict[int, tuple[int, set[int]]]:
+    """``{new: (old, readers)}`` for every write-back (output position -> input
+    position) whose value ``new`` an elementwise loop could write into the input ``old``
+    (the output is ``new`` or ``rebind(new, old)``): ``readers`` are the other steps
+    reading ``old`` (or a view of it), which the schedule must run first."""
+    outputs = graph.outputs
+    found: dict[int, tuple[int, set[int]]] = {}
+    for out_position, in_position in write_backs.items():
+        out, old = outputs[out_position], graph.inputs[in_position]
+        new = out
+        if graph.node(out).op == "rebind" and graph.args(out)[1] == old:
+            new = graph.args(out)[0]
+        # returned once, as this write-back: another output would alias the input
+        if outputs.count(out) != 1 or (new != out and new in outputs):
+            continue
+        if not _elementwise_loop(lowerings.get(new)) or graph.node(new).type != graph.node(old).type:
+            continue
+        if not _reads_in_step(graph, new, old, lowerings[new]):
+            continue
+        readers = _other_readers(graph, old, new, out)
+        if readers is None or readers & nx.descendants(graph.nx, new):
+            continue  # a step reading both the old and the new value: no order serves it
+        found[new] = (old, readers)
+    return found
+
+
+def written_in_place(
+    graph: Graph, order: list[int], lowerings: dict[int, Lowering], found: dict
+) -> dict[int, int]:
+    """``{new: old}``: the :func:`candidates` ``found`` that ``order`` (the schedule)
+    makes safe: every other reader of ``old`` runs before ``new``'s step, and no step
+    that can hand the call to the interpreter runs after it."""
+    position = {nid: k for k, nid in enumerate(order)}
+    fallible = [position[n] for n, lowering in lowerings.items() if lowering.may_fail and n in position]
+    last_fallible = max(fallible, default=-1)
+    chosen = {}
+    for new, (old, readers) in found.items():
+        at = position.get(new, -1)
+        if at > last_fallible and all(position.get(r, -1) < at for r in readers):
+            chosen[new] = old
+    return chosen
+
+
+def _elementwise_loop(lowering: Lowering | None) -> bool:
+    return isinstance(lowering, LoopLowering) and isinstance(lowering.loops, ElementwiseLoops)
+
+
+def _other_readers(graph: Graph, old: int, new: int, out: int) -> set[int] | None:
+    """The steps other than ``new``'s that read ``old`` or a view of it; None when one
+    of those is an output (returned or saved: it must keep the old values) or when
+    ``new``'s step reads ``old`` through a view (not position for position)."""
+    views, stack = {old}, [old]
+    while stack:
+        for user in graph.users(stack.pop()):
+            op = OPS.get(graph.node(user).op)
+            if user != out and op is not None and op.view is not None and user not in views:
+                views.add(user)
+                stack.append(user)
+    if any(v in graph.outputs for v in views - {out}):
+        return None
+    readers = set()
+    for v in views:
+        for user in graph.users(v):
+            if user == out or user in views:
+                continue
+            if user == new:
+                if v != old:
+                    return None
+            else:
+                readers.add(user)
+    return readers
+
+
+def _reads_in_step(graph: Graph, new: int, old: int, lowering: LoopLowering) -> bool:
+    """Whether ``new``'s loop reads ``old`` only elementwise, at the position it writes:
+    as an operand of its own shape, used only by elementwise ops of the body."""
+    args = graph.args(new)
+    if old not in args:
+        return True
+    body = lowering.loops.body
+    for k, a in enumerate(args):
+        if a != old:
+            continue
+        inner = body.inputs[k]
+        if body.node(inner).type.shape != graph.node(new).type.shape:
+            return False
+        for user in body.users(inner):
+            op = OPS.get(body.node(user).op)
+            if op is None or op.kind is not Kind.ELEMENTWISE:
+                return False
+            if any(
+                tuple(body.node(x).type.shape) not in ((), tuple(body.node(user).type.shape))
+                for x in body.args(user)
+            ):
+                return False  # broadcast against a larger operand: not position for position
+    return True
