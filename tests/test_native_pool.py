@@ -44,16 +44,23 @@ def _programs():
     w = rng.standard_normal((301, 97)).astype(np.float32)  # linear: w read transposed (a copy)
     wide = rng.standard_normal((40, 5000)).astype(np.float32)  # m < n: split along columns
     x = rng.standard_normal(parallel.PARALLEL_ELEMENTS + 1001).astype(np.float32)
+    batch_a = rng.standard_normal((67, 24, 40)).astype(np.float32)  # 67 x 24x40x33
+    batch_b = rng.standard_normal((67, 40, 33)).astype(np.float32)
+    kernel = rng.standard_normal((32, 9)).astype(np.float32)  # a convolution's im2col product
+    columns = rng.standard_normal((32, 9, 784)).astype(np.float32)
     return [
         (lambda a, b: a @ b, (a, b), lambda a, b: a.astype(np.float64) @ b),
         (lambda a, w: irgrad.nn.functional.linear(a, w), (a, w), lambda a, w: a.astype(np.float64) @ w.T),
         (lambda b, c: b.T @ c, (a[:, :40].copy(), w[:300].repeat(4, 1)), None),  # A transposed
         (lambda c, d: c @ d, (wide[:, :97], b[:, :1].repeat(5000, 1)), None),
         (lambda x: (x * 2.0).tanh() + x, (x,), lambda x: np.tanh(x.astype(np.float64) * 2) + x),
+        # batches of products each too small to split: split by matrices
+        (lambda p, q: p @ q, (batch_a, batch_b), lambda p, q: p.astype(np.float64) @ q),
+        (lambda w, c: w @ c, (kernel, columns), lambda w, c: w.astype(np.float64) @ c),  # w broadcast
     ]
 
 
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(7))
 def test_split_loops_give_the_same_values_for_any_number_of_threads(case, restore_threads):
     fn, arrays, reference = _programs()[case]
     outputs = []

@@ -31,7 +31,7 @@ from ..native.loops import I64, for_range
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides
-from .parallel import PARALLEL_ELEMENTS, split_outer_loop
+from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
 
 # Kernels the JIT keeps loadable for eager execution's own native kernels when compiled
@@ -249,7 +249,7 @@ class ElementwiseLoops(LoopKernel):
 
         if dims and self.splits():
             grain = max(1, PARALLEL_GRAIN // math.prod(dims[1:]))
-            split_outer_loop(builder, [*inputs, out], dims[0], grain, nest, math.prod(dims))
+            split_outer_loop(builder, [*inputs, out], dims[0], grain, nest, math.prod(dims) >= WAKE_ELEMENTS)
         else:
             nest(builder, [*inputs, out])
 

@@ -27,7 +27,7 @@ from . import blas, tiled_gemm
 from .elementwise import loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
 from .layout import Place
-from .parallel import PARALLEL_ELEMENTS, split_outer_loop
+from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
 from .scalars import storage_type
 
 # Rows up to which a transposed b is read in place (the dot form) rather than copied
@@ -109,8 +109,19 @@ class GemmLowering(Lowering):
     def splits(self, places: list[Place]) -> bool:
         args = places[: self.arity]
         batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
-        tiled = self._tiled(m, n, k, a2, b2, self.arity > 2, bool(batch)) is not None
-        return (tiled or self._transposed_b(args)) and m * n * k >= tiled_gemm.PARALLEL_MACS
+        if self._tiled(m, n, k, a2, b2, self.arity > 2, bool(batch)) is not None:
+            return m * n * k >= tiled_gemm.PARALLEL_MACS or self._splits_batch(batch, m, n, k)
+        return self._transposed_b(args) and m * n * k >= tiled_gemm.PARALLEL_MACS
+
+    @staticmethod
+    def _splits_batch(batch: tuple, m: int, n: int, k: int) -> bool:
+        """Whether a batch of tiled products is split by matrices across the pool (each
+        thread computing whole products): eight matrices or more, together above the size
+        that splits one product.  Interleaved on 2 threads, against splitting each large
+        product and running small ones alone: the CNN's training step in 0.87-0.94x the
+        time, its inference in 0.88x."""
+        matrices = math.prod(batch)
+        return matrices >= 8 and tiled_gemm.PARALLEL_MACS <= matrices * m * n * k
 
     def scratch(self, args: list[Place]) -> list[tuple]:
         if not self._transposed_b(args):
@@ -145,8 +156,6 @@ class GemmLowering(Lowering):
             return
         out_batch = contiguous_strides(batch + (m * n,))[:-1]
         float_type = storage_type(out.place.dtype)
-        indices: list[ir.Value] = []
-        offset = offset_function(b_, indices)
         tiled = self._tiled(m, n, k, a2, b2, has_bias, bool(batch))
         if tiled is not None:
             tiling = tiled_gemm.host_tiling(out.place.dtype)
@@ -156,25 +165,45 @@ class GemmLowering(Lowering):
             gemm = self.gemm.declare(at.module, float_type)
             integer = ir.IntType(self.gemm.int_bits)
 
-        def one() -> None:  # one matrix of the (broadcast) batch
-            pa = b_.gep(args[0].pointer, [offset(a_batch)])
-            pb = b_.gep(args[1].pointer, [offset(b_batch)])
-            pc = b_.gep(out.pointer, [offset(out_batch)])
-            if copied_b is not None:
-                _copy_matrix(at, pb, source_b2, copied_b, k, n)
-                pb = copied_b
-            if tiled is not None:
-                tiled_gemm.emit(b_, [pa, pb, pc], float_type, tiled, tiling)
-                return
-            b_.call(
-                gemm,
-                [ir.Constant(I32, blas.ROW_MAJOR), ir.Constant(I32, a_trans), ir.Constant(I32, b_trans)]
-                + [ir.Constant(integer, v) for v in (m, n, k)]
-                + [ir.Constant(float_type, 1.0), pa, ir.Constant(integer, lda), pb, ir.Constant(integer, ldb)]
-                + [ir.Constant(float_type, 1.0 if has_bias else 0.0), pc, ir.Constant(integer, n)],
-            )
+        # a batch of products (a convolution's per-image products) is split by matrices
+        by_matrices = tiled is not None and self._splits_batch(batch, m, n, k)
 
-        loop_nest(b_, batch, indices, one, "batch")
+        def nest(b: ir.IRBuilder, pointers: list, start=None, count=None) -> None:
+            indices: list[ir.Value] = []
+            offset = offset_function(b, indices)
+
+            def one() -> None:  # one matrix of the (broadcast) batch
+                pa = b.gep(pointers[0], [offset(a_batch)])
+                pb = b.gep(pointers[1], [offset(b_batch)])
+                pc = b.gep(pointers[2], [offset(out_batch)])
+                if copied_b is not None:
+                    _copy_matrix(at, pb, source_b2, copied_b, k, n)
+                    pb = copied_b
+                if tiled is not None:
+                    tiled_gemm.emit(b, [pa, pb, pc], float_type, tiled, tiling, split=not by_matrices)
+                    return
+                b.call(
+                    gemm,
+                    [ir.Constant(I32, blas.ROW_MAJOR), ir.Constant(I32, a_trans), ir.Constant(I32, b_trans)]
+                    + [ir.Constant(integer, v) for v in (m, n, k)]
+                    + [
+                        ir.Constant(float_type, 1.0),
+                        pa,
+                        ir.Constant(integer, lda),
+                        pb,
+                        ir.Constant(integer, ldb),
+                    ]
+                    + [ir.Constant(float_type, 1.0 if has_bias else 0.0), pc, ir.Constant(integer, n)],
+                )
+
+            loop_nest(b, batch, indices, one, "batch", start, count)
+
+        pointers = [args[0].pointer, args[1].pointer, out.pointer]
+        if by_matrices:
+            wake = math.prod(batch) * m * n * k >= tiled_gemm.WAKE_MACS
+            split_outer_loop(b_, pointers, batch[0], 1, nest, wake)
+        else:
+            nest(b_, pointers)
 
 
 def _copy_matrix(
@@ -199,7 +228,7 @@ def _copy_matrix(
             loop_nest(b, (rows, cols), indices, element, "t", start, count)
 
         if rows * cols >= PARALLEL_ELEMENTS:
-            split_outer_loop(builder, list(pointers), rows, 1, nest, rows * cols)
+            split_outer_loop(builder, list(pointers), rows, 1, nest, rows * cols >= WAKE_ELEMENTS)
         else:
             nest(builder, list(pointers))
 

@@ -33,12 +33,12 @@ RangeBody = Callable[[ir.IRBuilder, list, ir.Value, ir.Value], None]
 
 
 def split_outer_loop(
-    builder: ir.IRBuilder, pointers: list, extent: int, grain: int, body: RangeBody, elements: int
+    builder: ir.IRBuilder, pointers: list, extent: int, grain: int, body: RangeBody, wake: bool
 ) -> None:
     """Run ``body(builder, pointers, start, count)``, which emits the nest with its
     outermost loop over ``start .. start + count``, across the pool: parts of ``extent``
-    rounded to multiples of ``grain``.  ``elements`` (the nest's size) decides whether the
-    task may wake a sleeping worker (:data:`WAKE_ELEMENTS`)."""
+    rounded to multiples of ``grain``.  ``wake``: the work is large enough to wake a
+    sleeping worker (:data:`WAKE_ELEMENTS` elements, ``tiled_gemm.WAKE_MACS``)."""
     module = builder.module
     task = ir.Function(module, pool.TASK, module.get_unique_name(f"{builder.function.name}.part"))
     task.linkage = "internal"
@@ -61,7 +61,7 @@ def split_outer_loop(
     stored = builder.alloca(ir.ArrayType(I64, len(distinct)))
     for k, p in enumerate(distinct):
         builder.store(builder.ptrtoint(p, I64), builder.gep(stored, [const(0), const(k)]))
-    call_parallel(builder, task, builder.bitcast(stored, pool.I8P), elements >= WAKE_ELEMENTS)
+    call_parallel(builder, task, builder.bitcast(stored, pool.I8P), wake)
 
 
 def call_parallel(builder: ir.IRBuilder, task: ir.Function, context: ir.Value, wake: bool) -> None:

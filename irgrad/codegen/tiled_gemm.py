@@ -179,21 +179,28 @@ class _Vectors:
 
 
 def emit(
-    builder: ir.IRBuilder, pointers: list[ir.Value], float_type: ir.Type, shape: GemmShape, tiling: Tiling
+    builder: ir.IRBuilder,
+    pointers: list[ir.Value],
+    float_type: ir.Type,
+    shape: GemmShape,
+    tiling: Tiling,
+    split: bool = True,
 ) -> None:
     """Emit a call computing ``C (+)= A @ B`` at the builder's position (``pointers``:
     A's, B's and C's first elements, of ``float_type``).
 
     The work is done by one function per form, dtype and tiling in the module
     (:func:`kernel`), which takes the sizes and strides at run time: every product of a
-    program shares it, so LLVM compiles it once, not once per shape."""
+    program shares it, so LLVM compiles it once, not once per shape.  A product of at
+    least PARALLEL_MACS multiply-adds is split across the thread pool unless ``split`` is
+    False (its caller splits a batch of them)."""
     if 0 in (shape.m, shape.n):
         return
     if shape.form is None:
         raise ValueError(f"tiled gemm: no form for strides {shape.a_strides}, {shape.b_strides}")
     b_stride = shape.b_strides[0] if shape.form == "broadcast" else shape.b_strides[1]
     numbers = (shape.m, shape.n, shape.k, *shape.a_strides, b_stride, shape.c_row, int(shape.accumulate))
-    if shape.m * shape.n * shape.k < PARALLEL_MACS:
+    if not split or shape.m * shape.n * shape.k < PARALLEL_MACS:
         fn = kernel(builder.module, shape.form, float_type, tiling)
         builder.call(fn, list(pointers) + [const(x) for x in numbers])
         return
