@@ -321,6 +321,7 @@ def _define(module: ir.Module, name: str, form: str, float_type: ir.Type, tiling
     weight gradient) then rounds about as little as BLAS's, and a block of B stays in
     cache."""
     fn = ir.Function(module, _signature(float_type), name)
+    fn.attributes.add("noinline")  # one copy, called by the part function too
     fn.attributes.add("minsize")  # vectors are explicit: no more unrolling (LLVM time 200 -> 100 ms)
     for argument in fn.args[:3]:
         argument.add_attribute("noalias")
