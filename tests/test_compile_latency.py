@@ -109,3 +109,57 @@ def test_loop_metadata_names_itself():
     first, second = no_unrolling(module), no_unrolling(module)
     assert first.operands[0] is first and second.operands[0] is second
     assert first != second and len({first, second}) == 2
+
+
+def _lowered_program_graph():
+    """A lowered graph (an elementwise group, a product, a reduction) and its inputs."""
+    from irgrad.compiler.backends import _lowering_passes
+
+    compiled = irgrad.compile(lambda a, b: ((a @ b).tanh() * 2.0).sum(dim=1))
+    a, b = irgrad.randn(16, 24), irgrad.randn(24, 40)
+    graph_call(compiled, a, b)
+    graph = compiled._compiled.entries[-1].built.forward
+    return _lowering_passes(graph), [a.numpy(), b.numpy()]
+
+
+def test_a_program_built_again_comes_from_the_disk_without_emission(tmp_path, monkeypatch):
+    graph, inputs = _lowered_program_graph()
+    monkeypatch.setenv("IRGRAD_CACHE_DIR", str(tmp_path))
+    first = Program(graph)
+    assert not first.from_cache
+    again = Program(graph)
+    assert again.from_cache
+    assert [s.llvm_ir for s in again.segments] == [s.llvm_ir for s in first.segments]
+    for got, want in zip(again(inputs), first(inputs)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_corrupted_or_stale_program_entry_is_rebuilt(tmp_path, monkeypatch):
+    from irgrad.codegen import program_cache
+
+    graph, inputs = _lowered_program_graph()
+    monkeypatch.setenv("IRGRAD_CACHE_DIR", str(tmp_path))
+    want = Program(graph)(inputs)
+    (entry,) = (tmp_path / "programs").iterdir()
+    entry.write_bytes(entry.read_bytes()[:-10])  # truncated: fails its checksum
+    rebuilt = Program(graph)
+    assert not rebuilt.from_cache
+    key = program_cache.key(graph, {})
+    stale = program_cache.load(key)
+    stale["segments"][0]["slot_buffers"] = stale["segments"][0]["slot_buffers"][::-1] + [99]
+    program_cache.store(key, stale["failed"], [])  # an entry the plan disagrees with
+    mismatched = Program(graph)
+    assert not mismatched.from_cache
+    for got, expected in zip(mismatched(inputs), want):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_the_program_cache_key_follows_the_graph_and_the_write_backs():
+    from irgrad.codegen import program_cache
+
+    graph, _ = _lowered_program_graph()
+    other = graph.copy()
+    other.set_outputs(list(reversed(other.outputs)) + other.outputs)
+    assert program_cache.key(graph, {}) == program_cache.key(graph.copy(), {})
+    assert program_cache.key(graph, {}) != program_cache.key(other, {})
+    assert program_cache.key(graph, {}) != program_cache.key(graph, {0: 0})

@@ -22,6 +22,7 @@ two threads calling the same compiled model never share it.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import threading
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from ..ir.interpreter import compile_graph
 from ..native import jit
 from ..ops import OPS
 from ..ops.scalar import Unsupported
+from . import program_cache
 from .dispatch import Reference, StepTable, byte_offset
 from .elementwise import RESERVED
 from .emission import Emission, Lowering
@@ -72,6 +74,31 @@ class _Failed(Exception):
     reason: str
 
 
+def _native_runs(plan: Plan) -> list[list[NativeStep]]:
+    """The plan's runs of consecutive native steps: one segment each."""
+    runs, run = [], []
+    for step in plan.steps + [None]:
+        if isinstance(step, NativeStep):
+            run.append(step)
+        elif run:
+            runs.append(run)
+            run = []
+    return runs
+
+
+def _layout(plan: Plan, steps: list[NativeStep]) -> tuple[list[int], list[tuple]]:
+    """A segment's slots (the buffers outside the arena it reads or writes, in the order
+    its steps first use them) and the external buffers it defines (id, shape, dtype)."""
+    slots: dict[int, None] = {}
+    for step in steps:
+        for place in [*step.args, step.out]:
+            if plan.buffers[place.buffer].kind != ARENA:
+                slots.setdefault(place.buffer)
+    defined = {s.out.buffer for s in steps}
+    allocations = [(b.id, b.shape, b.dtype) for b in plan.buffers if b.kind == EXTERNAL and b.id in defined]
+    return list(slots), allocations
+
+
 @dataclass
 class ProgramReport:
     """What lowering did: native steps, and each node left to numpy with the reason."""
@@ -89,15 +116,26 @@ class Program:
 
     def __init__(self, graph: Graph, write_backs: dict[int, int] | None = None) -> None:
         self.graph = graph
+        write_backs = write_backs or {}
         lowerings, reasons = _lowerings(graph)
-        while True:
-            plan = Planner(graph, lowerings, reasons, write_backs or {}).build()
-            try:
-                self.segments = self._emit(plan)
-                break
-            except _Failed as failed:  # a lowering found more than its node shows: numpy runs it
-                del lowerings[failed.node]
-                reasons[failed.node] = failed.reason
+        cache_key = program_cache.key(graph, write_backs)
+        cached = self._from_cache(program_cache.load(cache_key), lowerings, reasons, write_backs)
+        self.from_cache = cached is not None  # emission skipped: the segments came from disk
+        if cached is not None:
+            plan, self.segments = cached
+        else:
+            order = {nid: k for k, nid in enumerate(graph.order())}
+            failed = []
+            while True:
+                plan = Planner(graph, lowerings, reasons, write_backs).build()
+                try:
+                    self.segments = self._emit(plan)
+                    break
+                except _Failed as failure:  # a lowering found more than its node shows: numpy runs it
+                    del lowerings[failure.node]
+                    reasons[failure.node] = failure.reason
+                    failed.append([order[failure.node], failure.reason])
+            program_cache.store(cache_key, failed, self.segments)
         self.plan = plan
         for segment in self.segments:
             segment.function = jit.kernel(
@@ -117,29 +155,58 @@ class Program:
 
     # --- emitting ------------------------------------------------------------------------------
 
+    def _from_cache(self, entry: dict | None, lowerings: dict, reasons: dict, write_backs: dict):
+        """(plan, segments) from a cache entry, or None: the plan is made afresh (with the
+        nodes emission handed to numpy) and must lay out every segment as the entry says."""
+        if entry is None:
+            return None
+        order = self.graph.order()
+        try:
+            for position, reason in entry["failed"]:
+                lowerings.pop(order[position], None)
+                reasons[order[position]] = reason
+            plan = Planner(self.graph, lowerings, reasons, write_backs).build()
+            runs = _native_runs(plan)
+            cached = entry["segments"]
+            if len(runs) != len(cached):
+                return None
+            segments = []
+            for index, (steps, record) in enumerate(zip(runs, cached)):
+                slots, allocations = _layout(plan, steps)
+                stored = [(b, tuple(shape), np.dtype(dt)) for b, shape, dt in record["allocations"]]
+                if record["symbol"] != self._symbol(index) or record["slot_buffers"] != slots:
+                    return None
+                if stored != allocations or record["steps"] != len(steps):
+                    return None
+                segments.append(Segment(record["symbol"], record["llvm_ir"], slots, allocations, len(steps)))
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        if not program_cache.provide_symbols([s.llvm_ir for s in segments]):
+            return None
+        return plan, segments
+
+    def _symbol(self, index: int) -> str:
+        return f"graph_{self._digest}_{index}"
+
+    @functools.cached_property
+    def _digest(self) -> str:
+        return hashlib.sha256(str(self.graph).encode()).hexdigest()[:16]
+
     def _emit(self, plan: Plan) -> list[Segment]:
-        segments, run = [], []
-        for step in plan.steps + [None]:
-            if isinstance(step, NativeStep):
-                run.append(step)
-                continue
-            if run:
-                segments.append(self._segment(plan, run, len(segments)))
-                run = []
-        return segments
+        return [self._segment(plan, run, index) for index, run in enumerate(_native_runs(plan))]
 
     def _segment(self, plan: Plan, steps: list[NativeStep], index: int) -> Segment:
-        digest = hashlib.sha256(str(self.graph).encode()).hexdigest()[:16]
-        symbol = f"graph_{digest}_{index}"
+        symbol = self._symbol(index)
         module = jit.new_module(symbol)
         table = StepTable(module, Emission(module, None), symbol)
-        slots: dict[int, int] = {}
+        slots, allocations = _layout(plan, steps)
+        slot_of = {buffer: k + 1 for k, buffer in enumerate(slots)}
 
         def reference(place: Place) -> Reference:
             buffer = plan.buffers[place.buffer]
             if buffer.kind == ARENA:
                 return Reference(0, byte_offset(place, buffer.offset))
-            return Reference(slots.setdefault(buffer.id, len(slots) + 1), byte_offset(place, 0))
+            return Reference(slot_of[buffer.id], byte_offset(place, 0))
 
         for step in steps:
             places = [*step.args, step.out]
@@ -148,11 +215,7 @@ class Program:
             except Unsupported as reason:
                 raise _Failed(step.node, str(reason)) from None
         table.emit_entry(wake=sum(s.lowering.splits([*s.args, s.out]) for s in steps) >= SITES_TO_WAKE)
-        defined = {s.out.buffer for s in steps}
-        allocations = [
-            (b.id, b.shape, b.dtype) for b in plan.buffers if b.kind == EXTERNAL and b.id in defined
-        ]
-        return Segment(symbol, str(module), list(slots), allocations, len(steps))
+        return Segment(symbol, str(module), slots, allocations, len(steps))
 
     def _schedule(self) -> list:
         """The run: segments and numpy steps in plan order."""

@@ -227,7 +227,7 @@ def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) ->
     name = _symbol(form, float_type, tiling)
     if name in module.globals:
         return module.globals[name]
-    _compiled(form, float_type, tiling)
+    ensure_compiled(form, float_type, tiling)
     fn = ir.Function(module, _signature(float_type), name)
     for argument in fn.args[:3]:
         argument.add_attribute("noalias")
@@ -239,7 +239,7 @@ def _declared_part(module: ir.Module, form: str, float_type: ir.Type, tiling: Ti
     name = _symbol(form, float_type, tiling) + ".part"
     if name not in module.globals:
         pool.ensure_started()  # programs calling the pool link against its symbol
-        _compiled(form, float_type, tiling)
+        ensure_compiled(form, float_type, tiling)
         ir.Function(module, pool.TASK, name)
     return module.globals[name]
 
@@ -294,7 +294,7 @@ def _signature(float_type: ir.Type) -> ir.FunctionType:
     return ir.FunctionType(ir.VoidType(), [pointer] * 3 + [I64] * 8)
 
 
-def _compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:
+def ensure_compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:
     """Compile the kernel's own module (or load it from the disk cache) once per process
     and make its symbol known to the linker, so programs referring to it link (and
     their cached object code stays valid: it names the symbol, not an address)."""

@@ -80,6 +80,13 @@ def _engine():
     return _STATE["machine"], _STATE["engine"]
 
 
+def target() -> str:
+    """The host's triple, CPU name and features, and llvmlite's version: what object
+    code is compiled for (part of every cache key)."""
+    _engine()
+    return _STATE["target"]
+
+
 def new_module(name: str) -> ir.Module:
     """An empty module for the host's triple and data layout."""
     machine, _ = _engine()
@@ -131,7 +138,8 @@ def optimized_and_assembly(text: str) -> tuple[str, str]:
         return str(compiled), machine.emit_assembly(compiled)
 
 
-def _read_cached(path: Path) -> bytes | None:
+def read_checked(path: Path) -> bytes | None:
+    """A cache file's data, or None when it is missing or fails its checksum."""
     try:
         blob = path.read_bytes()
     except OSError:
@@ -140,7 +148,7 @@ def _read_cached(path: Path) -> bytes | None:
     return data if hashlib.sha256(data).digest() == digest else None
 
 
-def _write_cached(path: Path, data: bytes) -> None:
+def write_checked(path: Path, data: bytes) -> None:
     """Write atomically (a temporary file renamed over the target); give up quietly."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,13 +229,13 @@ def compile_functions(
         text = str(module)
         key = hashlib.sha256(f"{_STATE['target']}\n{text}".encode()).hexdigest()
         path = cache_dir() / f"{key}.o"
-        data = _read_cached(path)
+        data = read_checked(path)
         if data is None:
             start = time.perf_counter()
             data = _object_code(machine, text)
             STATS.compiled += 1
             STATS.seconds += time.perf_counter() - start
-            _write_cached(path, data)
+            write_checked(path, data)
         else:
             STATS.cache_hits += 1
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))

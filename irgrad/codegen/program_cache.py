@@ -1,0 +1,108 @@
+"""Programs kept on disk by their graph, so a later process skips emitting LLVM IR.
+
+The object code of every module is cached by the module's text (:mod:`irgrad.native.jit`),
+but finding it needs the text, and emitting the text is most of a warm build (the LSTM
+step: about 0.25 s of Python).  This cache keys a program by what its text is made
+from, before emission: the lowered graph's full text (lossless: types, attributes,
+constants), its write-backs, the host target, and a fingerprint of irgrad's own source
+and llvmlite's version (code generation is defined by both).  An entry holds each
+segment's module text, symbol, slots and allocations, and the nodes emission handed to
+numpy; it is JSON (loading never runs code) with a checksum, and is checked against
+the plan made afresh before use: any disagreement, a corrupted file or a symbol that
+cannot be provided makes it a miss, and the program is emitted as if there were none.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+import numpy as np
+
+from ..ir import Graph
+from ..native import jit, pool
+from . import tiled_gemm
+
+_VERSION = 1  # of the entry format
+
+
+@functools.cache
+def _fingerprint() -> str:
+    """irgrad's source files and llvmlite's version: what code generation depends on."""
+    digest = hashlib.sha256(f"{_VERSION} llvmlite {llvmlite.__version__}".encode())
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def key(graph: Graph, write_backs: dict[int, int]) -> str:
+    machine_target = jit.target()
+    text = f"{_fingerprint()}\n{machine_target}\n{sorted(write_backs.items())}\n{graph}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _path(program_key: str) -> Path:
+    return jit.cache_dir().parent / "programs" / f"{program_key}.json"
+
+
+def load(program_key: str) -> dict | None:
+    """The entry for ``program_key``, or None (missing, corrupted, another format)."""
+    data = jit.read_checked(_path(program_key))
+    if data is None:
+        return None
+    try:
+        entry = json.loads(data)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and entry.get("version") == _VERSION else None
+
+
+def store(program_key: str, failed: list, segments: list) -> None:
+    """Keep a program: the nodes emission handed to numpy (``[position in the graph's
+    order, reason]``) and its segments."""
+    entry = {
+        "version": _VERSION,
+        "failed": failed,
+        "segments": [
+            {
+                "symbol": s.symbol,
+                "llvm_ir": s.llvm_ir,
+                "slot_buffers": s.slot_buffers,
+                "allocations": [[b, list(shape), np.dtype(dt).str] for b, shape, dt in s.allocations],
+                "steps": s.steps,
+            }
+            for s in segments
+        ],
+    }
+    jit.write_checked(_path(program_key), json.dumps(entry).encode())
+
+
+_DECLARED = re.compile(r'^declare [^@]*@"?([\w.$]+)"?\(', re.MULTILINE)
+_GEMM = re.compile(r"irgrad\.gemm\.(broadcast|dot)\.f(32|64)\.(\d+)x(\d+)(\.part)?$")
+
+
+def provide_symbols(texts: list[str]) -> bool:
+    """Make every function the modules declare linkable, as emitting them would have
+    (the tiled product kernels, the thread pool); False when one cannot be provided."""
+    for text in texts:
+        for name in set(_DECLARED.findall(text)):
+            if name.startswith("llvm."):
+                continue
+            gemm = _GEMM.match(name)
+            if gemm is not None:
+                float_type = ir.FloatType() if gemm.group(2) == "32" else ir.DoubleType()
+                tiling = tiled_gemm.Tiling(int(gemm.group(3)), int(gemm.group(4)))
+                tiled_gemm.ensure_compiled(gemm.group(1), float_type, tiling)
+            elif name in (pool.PARALLEL, pool.WAKE):
+                pool.ensure_started()
+            if not llvm.address_of_symbol(name):
+                return False
+    return True
