@@ -182,7 +182,7 @@ def test_compiled_kernels_are_cached_on_disk(monkeypatch, tmp_path):
     assert jit.compile_function(_adder("cache_probe_a"), "cache_probe_a", signature)(2.5, 2.0) == 4.5
     # A truncated file fails its checksum: it would be compiled again, not loaded.
     cached.write_bytes(cached.read_bytes()[:-7])
-    assert jit._read_cached(cached) is None
+    assert jit.read_checked(cached) is None
 
 
 def test_unwritable_cache_only_means_no_caching(monkeypatch, tmp_path):
