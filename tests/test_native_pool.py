@@ -154,3 +154,14 @@ def test_workers_sleep_when_idle():
         [sys.executable, "-c", _IDLE_CHECK], env=env, capture_output=True, text=True, check=True
     )
     assert float(done.stdout.split()[-1]) < 0.05  # a spinning worker would burn the whole 0.3 s
+
+
+def test_stack_slots_are_made_in_entry_blocks():
+    # an alloca in a loop takes more stack at every iteration: a worker thread, which
+    # loops forever, would run out of it
+    import re
+
+    text = str(pool._module())
+    for function in re.findall(r"define [^{]*\{\n(.*?)\n\}", text, re.S):
+        blocks = re.split(r"\n(?=[\w.\"]+:)", function)
+        assert all("alloca" not in block for block in blocks[1:]), blocks[0][:80]

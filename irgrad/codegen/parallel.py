@@ -15,7 +15,7 @@ from collections.abc import Callable
 import llvmlite.ir as ir
 
 from ..native import pool
-from ..native.loops import I64, const
+from ..native.loops import I64, const, entry_alloca
 
 # Elements from which an elementwise loop nest is split (when a worker is awake), and
 # from which it wakes a sleeping one: a copy of 2^20 floats takes about 200 us on one
@@ -58,7 +58,7 @@ def split_outer_loop(
         body(b, unpacked, start, b.select(b.icmp_signed("<", rest, share), rest, share))
     b.ret_void()
 
-    stored = builder.alloca(ir.ArrayType(I64, len(distinct)))
+    stored = entry_alloca(builder, ir.ArrayType(I64, len(distinct)))
     for k, p in enumerate(distinct):
         builder.store(builder.ptrtoint(p, I64), builder.gep(stored, [const(0), const(k)]))
     call_parallel(builder, task, builder.bitcast(stored, pool.I8P), wake)

@@ -44,7 +44,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..native import jit, pool
-from ..native.loops import I64, const, for_range, for_range_carrying
+from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying
 from .parallel import call_parallel
 
 I32 = ir.IntType(32)
@@ -206,7 +206,7 @@ def emit(
         return
     # the pool splits it: the kernel's arguments go in a context its part function reads
     task = _declared_part(builder.module, shape.form, float_type, tiling)
-    context = builder.alloca(ir.ArrayType(I64, 11))
+    context = entry_alloca(builder, ir.ArrayType(I64, 11))
     values = [builder.ptrtoint(p, I64) for p in pointers] + [const(x) for x in numbers]
     for position, value in enumerate(values):
         builder.store(value, builder.gep(context, [const(0), const(position)]))
@@ -418,8 +418,7 @@ class _Tiles:
     def slot(self, type_: ir.Type) -> ir.Value:
         """A stack slot for a value set in conditional blocks, made in the entry block
         (where LLVM turns it into a register; one inside a loop would grow the stack)."""
-        with self.b.goto_entry_block():
-            return self.b.alloca(type_)
+        return entry_alloca(self.b, type_)
 
     def store(self, value: ir.Value, pointer: ir.Value, width: int) -> None:
         """Store a block's sum at ``pointer``, added to C's value where the block is not the first."""

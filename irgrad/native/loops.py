@@ -16,6 +16,19 @@ def const(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
 
 
+def entry_alloca(builder: ir.IRBuilder, type_: ir.Type) -> ir.Value:
+    """A stack slot made at the start of the builder's function: an ``alloca`` inside a
+    loop would take more stack at every iteration (a worker thread that loops forever
+    would run out of it), and only entry-block slots become registers."""
+    entry = builder.function.entry_basic_block
+    if builder.block is entry:  # (another builder inserting here would misplace this one's next instructions)
+        return builder.alloca(type_)
+    at = ir.IRBuilder(entry)
+    if entry.instructions:
+        at.position_before(entry.instructions[0])
+    return at.alloca(type_)
+
+
 @contextmanager
 def for_range(
     builder: ir.IRBuilder, count: ir.Value, name: str = "i", unroll: bool = True

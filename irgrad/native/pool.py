@@ -37,7 +37,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from . import jit
-from .loops import I64, const
+from .loops import I64, const, entry_alloca
 
 I8P = ir.IntType(8).as_pointer()
 I32 = ir.IntType(32)
@@ -184,7 +184,7 @@ class _Pool:
         a task posted, or finished, within a wake-up's time is caught without one."""
         fn = b.function
         head, body, out = (fn.append_basic_block(n) for n in ("spin", "spin.next", "spin.out"))
-        count = b.alloca(I64)
+        count = entry_alloca(b, I64)
         b.store(const(0), count)
         b.branch(head)
         b.position_at_end(head)
@@ -254,7 +254,7 @@ def _define_worker(pool: _Pool, run_chunks: ir.Function) -> ir.Function:
     fn = ir.Function(pool.module, ir.FunctionType(I8P, [I8P]), "irgrad_pool.worker")
     fn.linkage = "internal"
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    seen = b.alloca(I64)
+    seen = entry_alloca(b, I64)
     b.store(const(0), seen)
     mutex = pool.sync(b, pool.mutex)
     loop, wait, take = (fn.append_basic_block(n) for n in ("loop", "wait", "take"))
@@ -309,12 +309,12 @@ def _define_start(pool: _Pool, worker: ir.Function) -> None:
         b.call(pool.cond_init, [pool.sync(b, pool.work), null])
         b.call(pool.cond_init, [pool.sync(b, pool.done), null])
         b.store(b.call(pool.getpid, []), pool.pid)
-    thread = b.alloca(I64)
-    failed = b.alloca(I64)
+    thread = entry_alloca(b, I64)
+    failed = entry_alloca(b, I64)
     b.store(const(0), failed)
     count = fn.args[0]
     head, body, end = (fn.append_basic_block(n) for n in ("head", "body", "end"))
-    k = b.alloca(I64)
+    k = entry_alloca(b, I64)
     b.store(const(0), k)
     b.branch(head)
     b.position_at_end(head)
