@@ -163,3 +163,20 @@ def test_the_program_cache_key_follows_the_graph_and_the_write_backs():
     assert program_cache.key(graph, {}) == program_cache.key(graph.copy(), {})
     assert program_cache.key(graph, {}) != program_cache.key(other, {})
     assert program_cache.key(graph, {}) != program_cache.key(graph, {0: 0})
+
+
+def test_a_cached_module_that_does_not_build_is_emitted_afresh(tmp_path, monkeypatch):
+    from irgrad.codegen import program_cache
+    from irgrad.native import jit
+
+    graph, inputs = _lowered_program_graph()
+    monkeypatch.setenv("IRGRAD_CACHE_DIR", str(tmp_path))
+    want = Program(graph)(inputs)
+    key = program_cache.key(graph, {})
+    entry = program_cache.load(key)
+    entry["segments"][0]["llvm_ir"] = entry["segments"][0]["llvm_ir"].replace("ret ", "rett ", 1)
+    jit.write_checked(program_cache._path(key), __import__("json").dumps(entry).encode())
+    rebuilt = Program(graph)
+    assert not rebuilt.from_cache
+    for got, expected in zip(rebuilt(inputs), want):
+        np.testing.assert_array_equal(got, expected)

@@ -119,11 +119,15 @@ class Program:
         write_backs = write_backs or {}
         lowerings, reasons = _lowerings(graph)
         cache_key = program_cache.key(graph, write_backs)
-        cached = self._from_cache(program_cache.load(cache_key), lowerings, reasons, write_backs)
-        self.from_cache = cached is not None  # emission skipped: the segments came from disk
+        cached = self._from_cache(program_cache.load(cache_key), dict(lowerings), dict(reasons), write_backs)
         if cached is not None:
-            plan, self.segments = cached
-        else:
+            try:
+                plan, self.segments = cached
+                self._load_segments()
+            except (RuntimeError, ValueError):  # a module that does not build: emit afresh
+                cached = None
+        self.from_cache = cached is not None  # emission skipped: the segments came from disk
+        if cached is None:
             order = {nid: k for k, nid in enumerate(graph.order())}
             failed = []
             while True:
@@ -135,23 +139,29 @@ class Program:
                     del lowerings[failure.node]
                     reasons[failure.node] = failure.reason
                     failed.append([order[failure.node], failure.reason])
+            self._load_segments()
             program_cache.store(cache_key, failed, self.segments)
         self.plan = plan
-        for segment in self.segments:
-            segment.function = jit.kernel(
-                ("segment", segment.llvm_ir),
-                lambda s=segment: jit.compile_function(s.llvm_ir, s.symbol, _SIGNATURE, reserve=RESERVED),
-            )
         self._local = threading.local()
         self._fallback = None
         self.interpreted = 0  # calls a routine's status handed to the interpreter
         self._run_steps = self._schedule()
+        position = {nid: k for k, nid in enumerate(graph.inputs)}
+        self._written_inputs = sorted(position[old] for old in plan.in_place.values())
         self.report = ProgramReport(
             native_steps=sum(isinstance(s, NativeStep) for s in plan.steps),
             segments=len(self.segments),
             numpy_nodes=[_describe(graph, nid, why) for nid, why in plan.numpy_reasons.items()],
             arena_bytes=plan.arena_bytes,
         )
+
+    def _load_segments(self) -> None:
+        """Compile (or load from the disk cache) every segment's module."""
+        for segment in self.segments:
+            segment.function = jit.kernel(
+                ("segment", segment.llvm_ir),
+                lambda s=segment: jit.compile_function(s.llvm_ir, s.symbol, _SIGNATURE, reserve=RESERVED),
+            )
 
     # --- emitting ------------------------------------------------------------------------------
 
@@ -254,6 +264,8 @@ class Program:
                 env[buffer.id] = _checked_input(self.graph.name, inputs[buffer.position], buffer)
             elif buffer.kind == CONSTANT_BUFFER:
                 env[buffer.id] = buffer.value
+        if self._written_inputs and _shares_memory(inputs, self._written_inputs):
+            return self._interpreted(inputs, sizes)  # an input written in place overlaps another
         arena = self._arena()
         address = jit.address
         for step in self._run_steps:
@@ -273,6 +285,25 @@ class Program:
         if self._fallback is None:
             self._fallback = compile_graph(self.graph)
         return self._fallback(inputs, sizes)
+
+
+def _shares_memory(inputs: Sequence, written: list[int]) -> bool:
+    """Whether an input the program writes in place overlaps another input's memory (two
+    tensors over one array): the program would read the other after writing it."""
+    spans = []
+    for array in inputs:
+        if type(array) is not np.ndarray:
+            array = np.asarray(array)
+        if array.flags.c_contiguous:
+            start = array.__array_interface__["data"][0]
+            spans.append((start, start + array.nbytes))
+        else:
+            spans.append(np.byte_bounds(array))
+    for k in written:
+        start, end = spans[k]
+        if any(j != k and s < end and start < e for j, (s, e) in enumerate(spans)):
+            return True
+    return False
 
 
 def _checked_input(name: str, array, buffer) -> np.ndarray:

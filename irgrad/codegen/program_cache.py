@@ -27,7 +27,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..native import jit, pool
-from . import tiled_gemm
+from . import blas, tiled_gemm
 
 _VERSION = 1  # of the entry format
 
@@ -44,8 +44,10 @@ def _fingerprint() -> str:
 
 
 def key(graph: Graph, write_backs: dict[int, int]) -> str:
-    machine_target = jit.target()
-    text = f"{_fingerprint()}\n{machine_target}\n{sorted(write_backs.items())}\n{graph}"
+    """The entry's name: what the emitted code depends on besides irgrad and llvmlite
+    (the host; the BLAS found, whose integer width the calls are emitted with)."""
+    found = [blas.gemm(np.dtype(dt)) for dt in (np.float32, np.float64)]
+    text = f"{_fingerprint()}\n{jit.target()}\n{found}\n{sorted(write_backs.items())}\n{graph}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -92,14 +94,17 @@ _GEMM = re.compile(r"irgrad\.gemm\.(broadcast|dot)\.f(32|64)\.(\d+)x(\d+)(\.part
 def provide_symbols(texts: list[str]) -> bool:
     """Make every function the modules declare linkable, as emitting them would have
     (the tiled product kernels, the thread pool); False when one cannot be provided."""
+    host = {tiled_gemm.host_tiling(np.dtype(dt)) for dt in (np.float32, np.float64)}
     for text in texts:
         for name in set(_DECLARED.findall(text)):
             if name.startswith("llvm."):
                 continue
             gemm = _GEMM.match(name)
             if gemm is not None:
-                float_type = ir.FloatType() if gemm.group(2) == "32" else ir.DoubleType()
                 tiling = tiled_gemm.Tiling(int(gemm.group(3)), int(gemm.group(4)))
+                if tiling not in host:
+                    return False  # not what this host emits: no kernel is made from a file's names
+                float_type = ir.FloatType() if gemm.group(2) == "32" else ir.DoubleType()
                 tiled_gemm.ensure_compiled(gemm.group(1), float_type, tiling)
             elif name in (pool.PARALLEL, pool.WAKE):
                 pool.ensure_started()

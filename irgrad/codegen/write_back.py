@@ -2,13 +2,19 @@
 
 A compiled training step returns each updated parameter and optimizer state (``new``,
 or ``rebind(new, old)`` for a tensor that keeps its autograd identity) as an output the
-runtime copies into the tensor's storage after the call (a *write-back*).  When ``new`` is computed by an elementwise loop, the loop can write it into
-``old``'s storage instead, and the copy (and the result's allocation) is saved.  That is
-safe when nothing reads ``old`` after the loop, except the loop itself at the very
-position it writes (readers of ``new`` read it from ``old``'s storage) (an elementwise op on operands of one shape reads position i before
-writing it; each chunk of a split loop owns its positions), nothing returns or saves
-``old`` or a view of it, and no step that can hand the call to the interpreter (which
-reruns it from the inputs) comes after the loop.
+runtime copies into the tensor's storage after the call (a *write-back*).  When ``new``
+is computed by an elementwise loop, the loop can write it into ``old``'s storage
+instead, and the copy (and the result's allocation) is saved.  That is safe when:
+
+* nothing reads ``old`` after the loop, except the loop itself at the very position it
+  writes (an elementwise op on operands of one shape reads position i before writing
+  it; each chunk of a split loop owns its positions); readers of ``new`` read it from
+  ``old``'s storage;
+* nothing returns or saves ``old``, ``new`` or a view of them;
+* no step that could fail comes after the loop (a numpy step, or a native one that
+  hands the call to the interpreter, which reruns it from the inputs);
+* no other input shares ``old``'s memory (:class:`~.program.Program` checks that at
+  each call, and runs such a call in the interpreter).
 """
 
 from __future__ import annotations
@@ -31,22 +37,27 @@ def candidates(
     reading ``old`` (or a view of it), which the schedule must run first."""
     outputs = graph.outputs
     found: dict[int, tuple[int, set[int]]] = {}
+    ordered = nx.DiGraph(graph.nx)  # the data edges and the ordering constraints chosen so far
     for out_position, in_position in write_backs.items():
         out, old = outputs[out_position], graph.inputs[in_position]
         new = out
         if graph.node(out).op == "rebind" and graph.args(out)[1] == old:
             new = graph.args(out)[0]
-        # returned once, as this write-back: another output would alias the input
-        if outputs.count(out) != 1 or (new != out and new in outputs):
+        # returned once, as this write-back, and not through a view either (a returned
+        # or saved view would alias the input, whose next update would change it)
+        if outputs.count(out) != 1 or any(v in outputs for v in _views(graph, new) - {out}):
             continue
         if not _elementwise_loop(lowerings.get(new)) or graph.node(new).type != graph.node(old).type:
             continue
         if not _reads_in_step(graph, new, old, lowerings[new]):
             continue
         readers = _other_readers(graph, old, new, out)
-        if readers is None or readers & nx.descendants(graph.nx, new):
-            continue  # a step reading both the old and the new value: no order serves it
+        if readers is None or readers & nx.descendants(ordered, new):
+            # a step reading the old value after the new one (itself, or through another
+            # update's ordering: x' = x + v, v' = v - x): no order serves both
+            continue
         found[new] = (old, readers)
+        ordered.add_edges_from((reader, new) for reader in readers)
     return found
 
 
@@ -57,7 +68,13 @@ def written_in_place(
     makes safe: every other reader of ``old`` runs before ``new``'s step, and no step
     that can hand the call to the interpreter runs after it."""
     position = {nid: k for k, nid in enumerate(order)}
-    fallible = [position[n] for n, lowering in lowerings.items() if lowering.may_fail and n in position]
+    # a step whose failure would leave the input half updated: a native one that hands
+    # the call to the interpreter, and any numpy step (it may raise)
+    fallible = [
+        position[n]
+        for n in order
+        if graph.node(n).is_op and (lowerings[n].may_fail if n in lowerings else not _is_view(graph, n))
+    ]
     last_fallible = max(fallible, default=-1)
     chosen = {}
     for new, (old, readers) in found.items():
@@ -71,18 +88,28 @@ def _elementwise_loop(lowering: Lowering | None) -> bool:
     return isinstance(lowering, LoopLowering) and isinstance(lowering.loops, ElementwiseLoops)
 
 
+def _is_view(graph: Graph, nid: int) -> bool:
+    op = OPS.get(graph.node(nid).op)
+    return op is not None and op.view is not None
+
+
+def _views(graph: Graph, nid: int) -> set[int]:
+    """``nid`` and the views of it (through view ops, transitively)."""
+    views, stack = {nid}, [nid]
+    while stack:
+        for user in graph.users(stack.pop()):
+            if user not in views and _is_view(graph, user):
+                views.add(user)
+                stack.append(user)
+    return views
+
+
 def _other_readers(graph: Graph, old: int, new: int, out: int) -> set[int] | None:
     """The steps other than ``new``'s that read ``old`` or a view of it; None when one
     of those is an output (returned or saved: it must keep the old values) or when
     ``new``'s step reads ``old`` through a view (not position for position)."""
-    views, stack = {old}, [old]
-    while stack:
-        for user in graph.users(stack.pop()):
-            op = OPS.get(graph.node(user).op)
-            if user != out and op is not None and op.view is not None and user not in views:
-                views.add(user)
-                stack.append(user)
-    if any(v in graph.outputs for v in views - {out}):
+    views = _views(graph, old) - {out}
+    if any(v in graph.outputs for v in views):
         return None
     readers = set()
     for v in views:

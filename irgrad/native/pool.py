@@ -59,7 +59,7 @@ _LOW32 = (1 << 32) - 1
 # sleep) leaves its share to the others instead of making them wait for it.
 _CHUNKS_PER_THREAD = 4
 _LOCK = threading.Lock()
-_STATE: dict = {"threads": None, "started": 0, "spins": _SPINS}
+_STATE: dict = {"threads": None, "started": 0, "spins": _SPINS, "pid": None}
 
 
 def default_threads() -> int:
@@ -81,13 +81,19 @@ def threads() -> int:
     return _STATE["threads"]
 
 
+def _in_child() -> bool:
+    """Whether this is a child forked after the workers started: they do not exist here,
+    and the pool's mutex may have been copied locked (native code runs tasks alone)."""
+    return _STATE["started"] > 0 and _STATE["pid"] != os.getpid()
+
+
 def set_threads(n: int) -> None:
     """Use ``n`` threads (``irgrad.set_num_threads``): workers are started when first
     needed and kept; fewer threads leave the extra workers asleep."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
     _STATE["threads"] = n
-    if _STATE["started"]:
+    if _STATE["started"] and not _in_child():
         _functions()["use"](n, _STATE["spins"])
 
 
@@ -95,11 +101,14 @@ def ensure_started() -> None:
     """Make ``irgrad_parallel`` linkable, with workers for :func:`threads` threads.
     Called by a program before its module is compiled (its code refers to the symbol)."""
     functions = _functions()
+    if _in_child():
+        return
     wanted = threads() - 1
     with _LOCK:
         if wanted > _STATE["started"]:
             failed = functions["start"](wanted - _STATE["started"])
             _STATE["started"] = wanted - failed
+            _STATE["pid"] = os.getpid()
         functions["use"](threads(), _STATE["spins"])
 
 
@@ -188,7 +197,7 @@ class _Pool:
         b.store(const(0), count)
         b.branch(head)
         b.position_at_end(head)
-        spins = b.load(self.spins)
+        spins = b.load_atomic(self.spins, "monotonic", 8)
         b.cbranch(b.or_(condition(), b.icmp_unsigned(">=", b.load(count), spins)), out, body)
         b.position_at_end(body)
         if self.pause is not None:
@@ -210,14 +219,17 @@ def _module() -> ir.Module:
 
 
 def _define_chunks(pool: _Pool) -> ir.Function:
-    """``run_chunks(generation)``: claim and run chunks of task ``generation`` until none
-    is left (or a newer task replaced it).  A chunk is claimed by a compare-and-swap on
+    """``run_chunks(generation, task, context, chunks)``: claim and run chunks of task
+    ``generation`` until none is left (or a newer task replaced it).  A chunk is claimed by a compare-and-swap on
     ``claim`` (the task's generation and its next chunk), so every chunk runs once, and
     a thread that arrives late finds nothing left and never touches the task's context:
     the caller never waits for a worker that has not claimed anything."""
-    fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), [I64]), "irgrad_pool.run_chunks")
+    signature = ir.FunctionType(ir.VoidType(), [I64, TASK.as_pointer(), I8P, I64])
+    fn = ir.Function(pool.module, signature, "irgrad_pool.run_chunks")
     fn.linkage = "internal"
-    (generation,) = fn.args
+    # the task's fields come from the caller, who read them with the generation (under
+    # the mutex, or as their poster): read here, a newer task's could pass for this one's
+    generation, task, context, chunks = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     retry, check, run, out = (fn.append_basic_block(n) for n in ("retry", "check", "run", "out"))
     b.branch(retry)
@@ -227,7 +239,6 @@ def _define_chunks(pool: _Pool) -> ir.Function:
     b.cbranch(current, check, out)
     b.position_at_end(check)
     index = b.and_(claim, const(_LOW32))
-    chunks = b.load(pool.chunks)
     left = b.icmp_unsigned("<", index, chunks)
     take = fn.append_basic_block("take")
     b.cbranch(left, take, out)
@@ -235,7 +246,7 @@ def _define_chunks(pool: _Pool) -> ir.Function:
     swapped = b.cmpxchg(pool.claim, claim, b.add(claim, const(1)), "acq_rel", "acquire")
     b.cbranch(b.extract_value(swapped, 1), run, retry)
     b.position_at_end(run)
-    b.call(b.load(pool.task), [b.load(pool.context), index, chunks])
+    b.call(task, [context, index, chunks])
     finished = b.add(b.atomic_rmw("add", pool.finished, const(1), "acq_rel"), const(1))
     with b.if_then(b.icmp_unsigned("==", finished, chunks)):  # the caller may be asleep
         mutex = pool.sync(b, pool.mutex)
@@ -276,8 +287,9 @@ def _define_worker(pool: _Pool, run_chunks: ir.Function) -> ir.Function:
     b.position_at_end(take)
     generation = pool.atomic_load(b, pool.generation)
     b.store(generation, seen)
+    task, context, chunks = b.load(pool.task), b.load(pool.context), b.load(pool.chunks)
     b.call(pool.unlock, [mutex])
-    b.call(run_chunks, [generation])
+    b.call(run_chunks, [generation, task, context, chunks])
     b.branch(loop)
     return fn
 
@@ -289,8 +301,10 @@ def _define_wake(pool: _Pool) -> None:
     fn = ir.Function(pool.module, ir.FunctionType(ir.VoidType(), []), WAKE)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     sleeping = b.icmp_unsigned("!=", b.load_atomic(pool.asleep, "monotonic", 8), const(0))
-    here = b.icmp_signed("==", b.call(pool.getpid, []), b.load(pool.pid))
-    with b.if_then(b.and_(b.and_(sleeping, here), b.icmp_signed(">", b.load(pool.use), const(1)))):
+    here = b.icmp_signed("==", b.call(pool.getpid, []), b.load_atomic(pool.pid, "monotonic", 4))
+    with b.if_then(
+        b.and_(b.and_(sleeping, here), b.icmp_signed(">", b.load_atomic(pool.use, "monotonic", 8), const(1)))
+    ):
         mutex = pool.sync(b, pool.mutex)
         b.call(pool.lock, [mutex])
         b.call(pool.broadcast, [pool.sync(b, pool.work)])
@@ -308,7 +322,7 @@ def _define_start(pool: _Pool, worker: ir.Function) -> None:
         b.call(pool.mutex_init, [pool.sync(b, pool.mutex), null])
         b.call(pool.cond_init, [pool.sync(b, pool.work), null])
         b.call(pool.cond_init, [pool.sync(b, pool.done), null])
-        b.store(b.call(pool.getpid, []), pool.pid)
+        b.store_atomic(b.call(pool.getpid, []), pool.pid, "monotonic", 4)
     thread = entry_alloca(b, I64)
     failed = entry_alloca(b, I64)
     b.store(const(0), failed)
@@ -345,10 +359,10 @@ def _define_use(pool: _Pool) -> None:
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     mutex = pool.sync(b, pool.mutex)
     b.call(pool.lock, [mutex])
-    b.store(fn.args[1], pool.spins)
+    b.store_atomic(fn.args[1], pool.spins, "monotonic", 8)
     most = b.add(b.load(pool.workers), const(1))
     wanted = fn.args[0]
-    b.store(b.select(b.icmp_signed("<", wanted, most), wanted, most), pool.use)
+    b.store_atomic(b.select(b.icmp_signed("<", wanted, most), wanted, most), pool.use, "monotonic", 8)
     b.call(pool.unlock, [mutex])
     b.ret_void()
 
@@ -361,12 +375,12 @@ def _define_parallel(pool: _Pool, run_chunks: ir.Function) -> None:
     task, context, wake = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     alone, shared = fn.append_basic_block("alone"), fn.append_basic_block("shared")
-    threads = b.load(pool.use)
+    threads = b.load_atomic(pool.use, "monotonic", 8)
     # a task too small to pay for waking a worker runs alone unless one is awake
     awake = b.icmp_unsigned("<", b.load_atomic(pool.asleep, "monotonic", 8), b.load(pool.workers))
     usable = b.and_(
         b.and_(b.icmp_signed(">", threads, const(1)), b.or_(b.icmp_unsigned("!=", wake, const(0)), awake)),
-        b.icmp_signed("==", b.call(pool.getpid, []), b.load(pool.pid)),
+        b.icmp_signed("==", b.call(pool.getpid, []), b.load_atomic(pool.pid, "monotonic", 4)),
     )
     check_busy = fn.append_basic_block("check_busy")
     b.cbranch(usable, check_busy, alone)
@@ -391,7 +405,7 @@ def _define_parallel(pool: _Pool, run_chunks: ir.Function) -> None:
     b.store_atomic(generation, pool.generation, "release", 8)
     b.call(pool.broadcast, [pool.sync(b, pool.work)])
     b.call(pool.unlock, [mutex])
-    b.call(run_chunks, [generation])
+    b.call(run_chunks, [generation, task, context, chunks])
 
     def all_done():
         return b.icmp_unsigned("==", pool.atomic_load(b, pool.finished), chunks)
