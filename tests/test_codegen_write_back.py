@@ -62,6 +62,7 @@ def test_updates_are_written_into_the_parameters_and_train_as_eager(make_optimiz
     # weight saved for a backward of the returned loss
     written = _in_place(compiled)[-1]
     assert len(written) >= len(list(model.parameters())) - (not detach)
+    assert f"{len(written)} updates written in place" in compiled._compiled.explain()
 
 
 def test_the_program_writes_into_the_input_array():

@@ -41,6 +41,8 @@ class BuildReport:
     segments: int = 0  # native functions the graph runs as (1: one native call per run)
     arena_bytes: int = 0  # the temporaries' memory, per thread
     whole_graph: str = ""  # why the graph runs node by node rather than as segments
+    written_in_place: int = 0  # write-backs the program writes into the inputs themselves
+    from_cache: bool = False  # the program's code came from the disk, without emission
 
 
 class Backend:
@@ -110,6 +112,8 @@ class LlvmBackend(Backend):
                     cache_hits=done.cache_hits,
                     segments=program.report.segments,
                     arena_bytes=program.report.arena_bytes,
+                    written_in_place=len(program.plan.in_place),
+                    from_cache=program.from_cache,
                 )
                 return program, report
             lowering = Lowering()

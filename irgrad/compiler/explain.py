@@ -45,7 +45,11 @@ def _counts(graph: Graph, report: BuildReport | None, handed: int) -> str:
     if report is not None and report.segments:
         calls = "1 native call" if report.segments == 1 else f"{report.segments} native calls"
         text += f"; {report.kernels} native steps in {calls} per run, arena {report.arena_bytes} bytes"
+        if report.written_in_place:
+            n = report.written_in_place
+            text += f", {n} update{'s' if n != 1 else ''} written in place"
         text += f" (LLVM {report.llvm_seconds * 1e3:.0f} ms"
+        text += ", program from the disk cache" if report.from_cache else ""
         text += f", {report.cache_hits} from the disk cache)" if report.cache_hits else ")"
     elif report is not None and report.kernels:
         text += f"; {report.kernels} native kernels (LLVM {report.llvm_seconds * 1e3:.0f} ms"
