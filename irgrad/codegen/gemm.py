@@ -104,7 +104,7 @@ class GemmLowering(Lowering):
         batch, m, n, k, a2, b2, _, _ = self._matrices(args[:2], self.node.type.shape)
         if batch or a2 is None or m * n * k == 0 or self._tiled(m, n, k, a2, b2, False, False) is not None:
             return False
-        return self.gemm is None or tiled_gemm.small_enough(m, n, k, copied=True)
+        return self.gemm is None or tiled_gemm.small_enough(m, n, k)
 
     def splits(self, places: list[Place]) -> bool:
         args = places[: self.arity]
@@ -134,7 +134,7 @@ class GemmLowering(Lowering):
         rest = [False] * (len(args) - 2)
         if self._tiled(m, n, k, a2, b2, len(args) > 2, bool(batch)) is not None or self._transposed_b(args):
             return [False, False] + rest
-        if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k, copied=True)):
+        if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k)):
             # tiled after copying: the broadcast form reads any a and a row-major b
             return [a2 is None, True] + rest
         need = [a2 is None or matrix_layout(m, k, *a2) is None, matrix_layout(k, n, *b2) is None]

@@ -58,18 +58,17 @@ def split_outer_loop(
         body(b, unpacked, start, b.select(b.icmp_signed("<", rest, share), rest, share))
     b.ret_void()
 
-    stored = entry_alloca(builder, ir.ArrayType(I64, len(distinct)))
-    for k, p in enumerate(distinct):
-        builder.store(builder.ptrtoint(p, I64), builder.gep(stored, [const(0), const(k)]))
-    call_parallel(builder, task, builder.bitcast(stored, pool.I8P), wake)
+    call_parallel(builder, task, [builder.ptrtoint(p, I64) for p in distinct], wake)
 
 
-def call_parallel(builder: ir.IRBuilder, task: ir.Function, context: ir.Value, wake: bool) -> None:
-    """Call ``irgrad_parallel(task, context, wake)``, declared in the builder's module
-    (the pool started, so the module links)."""
-    builder.call(
-        _declared(builder.module, pool.PARALLEL, pool.PARALLEL_TYPE), [task, context, const(int(wake))]
-    )
+def call_parallel(builder: ir.IRBuilder, task: ir.Function, context: list[ir.Value], wake: bool) -> None:
+    """Call ``irgrad_parallel(task, context, wake)``, declared in the builder's module (the
+    pool started, so the module links), ``context`` (i64 values) stored in a stack array."""
+    stored = entry_alloca(builder, ir.ArrayType(I64, len(context)))
+    for k, value in enumerate(context):
+        builder.store(value, builder.gep(stored, [const(0), const(k)]))
+    parallel = _declared(builder.module, pool.PARALLEL, pool.PARALLEL_TYPE)
+    builder.call(parallel, [task, builder.bitcast(stored, pool.I8P), const(int(wake))])
 
 
 def wake_workers(builder: ir.IRBuilder) -> None:

@@ -172,7 +172,7 @@ class Planner:
         input_position = {nid: k for k, nid in enumerate(graph.inputs)}
         found = candidates(graph, self.lowerings, self.write_backs)
         order = schedule(graph, set(self.lowerings), {new: readers for new, (_, readers) in found.items()})
-        self.in_place = plan.in_place = written_in_place(graph, order, self.lowerings, found)
+        plan.in_place = written_in_place(graph, order, self.lowerings, found)
         for nid in order:
             node = graph.node(nid)
             if nid not in live:
@@ -234,8 +234,8 @@ class Planner:
             out = self._new_value(node.type.shape, _dtype(node))
             self._native(lowering.epilogue, args + [temporary], out, node.id)
             return out
-        if node.id in self.in_place:  # written into the input it updates (see write_back)
-            out = self.places[self.in_place[node.id]]
+        if node.id in self.plan.in_place:  # written into the input it updates (see write_back)
+            out = self.places[self.plan.in_place[node.id]]
         else:
             out = self._new_value(node.type.shape, _dtype(node))
         self._native(lowering, args, out, node.id)

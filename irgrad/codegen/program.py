@@ -22,7 +22,6 @@ two threads calling the same compiled model never share it.
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 import threading
 from collections.abc import Sequence
@@ -118,7 +117,9 @@ class Program:
         self.graph = graph
         write_backs = write_backs or {}
         lowerings, reasons = _lowerings(graph)
-        cache_key = program_cache.key(graph, write_backs)
+        text = str(graph)  # printed once: it names the segments and keys the disk cache
+        self._digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        cache_key = program_cache.key(text, write_backs)
         cached = self._from_cache(program_cache.load(cache_key), dict(lowerings), dict(reasons), write_backs)
         if cached is not None:
             try:
@@ -197,10 +198,6 @@ class Program:
 
     def _symbol(self, index: int) -> str:
         return f"graph_{self._digest}_{index}"
-
-    @functools.cached_property
-    def _digest(self) -> str:
-        return hashlib.sha256(str(self.graph).encode()).hexdigest()[:16]
 
     def _emit(self, plan: Plan) -> list[Segment]:
         return [self._segment(plan, run, index) for index, run in enumerate(_native_runs(plan))]

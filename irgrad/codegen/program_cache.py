@@ -25,7 +25,6 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
-from ..ir import Graph
 from ..native import jit, pool
 from . import blas, tiled_gemm
 
@@ -43,11 +42,12 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def key(graph: Graph, write_backs: dict[int, int]) -> str:
-    """The entry's name: what the emitted code depends on besides irgrad and llvmlite
-    (the host; the BLAS found, whose integer width the calls are emitted with)."""
+def key(graph_text: str, write_backs: dict[int, int]) -> str:
+    """The entry's name, from the lowered graph's text and what the emitted code depends
+    on besides irgrad and llvmlite (the host; the BLAS found, whose integer width the
+    calls are emitted with)."""
     found = [blas.gemm(np.dtype(dt)) for dt in (np.float32, np.float64)]
-    text = f"{_fingerprint()}\n{jit.target()}\n{found}\n{sorted(write_backs.items())}\n{graph}"
+    text = f"{_fingerprint()}\n{jit.target()}\n{found}\n{sorted(write_backs.items())}\n{graph_text}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

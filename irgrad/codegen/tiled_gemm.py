@@ -48,13 +48,11 @@ from ..native.loops import I64, const, entry_alloca, for_range, for_range_carryi
 from .parallel import call_parallel
 
 I32 = ir.IntType(32)
-# Multiply-adds above which BLAS (cache-blocked, reading transposed operands in place)
-# is used: for a product the tiled loops read in place, above LARGEST_MACS (on the
-# products measured, up to 256x4096x4096 = 2^32, the tiled loops on irgrad's threads won:
-# 2 threads, 345 against OpenBLAS's 239 GFLOP/s at 256x1024x784, 262 against 234 at
-# 2^32); for one they would first copy an operand of (a transposed B), above COPIED_MACS.
+# Multiply-adds above which BLAS (cache-blocked) is used instead of the tiled loops: on
+# the products measured, up to 256x4096x4096 = 2^32, the tiled loops on irgrad's threads
+# won (2 threads: 345 against OpenBLAS's 239 GFLOP/s at 256x1024x784, 262 against 234
+# at 2^32), also when an operand is copied first (a transposed B).
 LARGEST_MACS = 1 << 32
-COPIED_MACS = 1 << 32
 # Multiply-adds from which the thread pool splits a product (when a worker is awake), and
 # from which it wakes a sleeping one (about 40 us of work on one core: a wake-up takes 20)
 PARALLEL_MACS = 1 << 19
@@ -106,10 +104,9 @@ class GemmShape:
         return None
 
 
-def small_enough(m: int, n: int, k: int, copied: bool = False) -> bool:
-    """Whether the tiled code should compute an m x k by k x n product instead of BLAS
-    (``copied``: once an operand has been copied to a layout it reads)."""
-    return m * n * k <= (COPIED_MACS if copied else LARGEST_MACS)
+def small_enough(m: int, n: int, k: int) -> bool:
+    """Whether the tiled code should compute an m x k by k x n product instead of BLAS."""
+    return m * n * k <= LARGEST_MACS
 
 
 class _Vectors:
@@ -206,12 +203,8 @@ def emit(
         return
     # the pool splits it: the kernel's arguments go in a context its part function reads
     task = _declared_part(builder.module, shape.form, float_type, tiling)
-    context = entry_alloca(builder, ir.ArrayType(I64, 11))
-    values = [builder.ptrtoint(p, I64) for p in pointers] + [const(x) for x in numbers]
-    for position, value in enumerate(values):
-        builder.store(value, builder.gep(context, [const(0), const(position)]))
-    macs = shape.m * shape.n * shape.k
-    call_parallel(builder, task, builder.bitcast(context, pool.I8P), macs >= WAKE_MACS)
+    context = [builder.ptrtoint(p, I64) for p in pointers] + [const(x) for x in numbers]
+    call_parallel(builder, task, context, shape.m * shape.n * shape.k >= WAKE_MACS)
 
 
 def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:

@@ -23,6 +23,7 @@ import networkx as nx
 
 from ..ir.graph import Graph
 from ..ops import OPS, Kind
+from ..passes.memory import VIEW_OPS
 from .elementwise import ElementwiseLoops
 from .emission import Lowering
 from .steps import LoopLowering
@@ -37,7 +38,7 @@ def candidates(
     reading ``old`` (or a view of it), which the schedule must run first."""
     outputs = graph.outputs
     found: dict[int, tuple[int, set[int]]] = {}
-    ordered = nx.DiGraph(graph.nx)  # the data edges and the ordering constraints chosen so far
+    ordered = None  # the data edges and the ordering constraints chosen so far (made when needed)
     for out_position, in_position in write_backs.items():
         out, old = outputs[out_position], graph.inputs[in_position]
         new = out
@@ -52,6 +53,8 @@ def candidates(
         if not _reads_in_step(graph, new, old, lowerings[new]):
             continue
         readers = _other_readers(graph, old, new, out)
+        if readers is not None and ordered is None:
+            ordered = nx.DiGraph(graph.nx)
         if readers is None or readers & nx.descendants(ordered, new):
             # a step reading the old value after the new one (itself, or through another
             # update's ordering: x' = x + v, v' = v - x): no order serves both
@@ -66,14 +69,15 @@ def written_in_place(
 ) -> dict[int, int]:
     """``{new: old}``: the :func:`candidates` ``found`` that ``order`` (the schedule)
     makes safe: every other reader of ``old`` runs before ``new``'s step, and no step
-    that can hand the call to the interpreter runs after it."""
+    that could fail runs after it."""
     position = {nid: k for k, nid in enumerate(order)}
     # a step whose failure would leave the input half updated: a native one that hands
     # the call to the interpreter, and any numpy step (it may raise)
     fallible = [
         position[n]
         for n in order
-        if graph.node(n).is_op and (lowerings[n].may_fail if n in lowerings else not _is_view(graph, n))
+        if graph.node(n).is_op
+        and (lowerings[n].may_fail if n in lowerings else graph.node(n).op not in VIEW_OPS)
     ]
     last_fallible = max(fallible, default=-1)
     chosen = {}
@@ -88,17 +92,12 @@ def _elementwise_loop(lowering: Lowering | None) -> bool:
     return isinstance(lowering, LoopLowering) and isinstance(lowering.loops, ElementwiseLoops)
 
 
-def _is_view(graph: Graph, nid: int) -> bool:
-    op = OPS.get(graph.node(nid).op)
-    return op is not None and op.view is not None
-
-
 def _views(graph: Graph, nid: int) -> set[int]:
     """``nid`` and the views of it (through view ops, transitively)."""
     views, stack = {nid}, [nid]
     while stack:
         for user in graph.users(stack.pop()):
-            if user not in views and _is_view(graph, user):
+            if user not in views and graph.node(user).op in VIEW_OPS:
                 views.add(user)
                 stack.append(user)
     return views
