@@ -1,6 +1,6 @@
-"""A small training step for optimizer tests that compile it: a seeded MLP, one of the
-optimizers with options that exercise it, and a step function calling ``backward()``
-and ``optimizer.step()`` (what ``irgrad.compile`` captures whole)."""
+"""Small training steps for tests that compile them: a seeded MLP, an optimizer, and a
+step function calling ``backward()`` and ``optimizer.step()`` (what ``irgrad.compile``
+captures whole)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,27 @@ def training(name: str, lr_tensor: bool = False) -> tuple:
         loss.backward()
         opt.step()
         return loss.detach()
+
+    return model, opt, step
+
+
+def fixed_batch_step(make_optimizer, detach: bool = True) -> tuple:
+    """``(model, optimizer, step)``: a seeded MLP trained on one fixed batch by an
+    argument-less ``step()``, with the optimizer ``make_optimizer(parameters)``.  The
+    step returns the loss detached, or (``detach=False``) still attached: it could then
+    be differentiated again after the call, so a compiled step keeps a backward and saves
+    what it reads (the last layer's weight with its old values)."""
+    irgrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+    opt = make_optimizer(model.parameters())
+    x, y = irgrad.randn(6, 5), irgrad.tensor([0, 1, 2, 0, 1, 2])
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach() if detach else loss
 
     return model, opt, step
 

@@ -8,10 +8,10 @@ Either way the tensors after a call equal eager execution's.
 import numpy as np
 import pytest
 from graph_calls import graph_call
+from optim_cases import fixed_batch_step
 
 import irgrad
 import irgrad.nn as nn
-import irgrad.nn.functional as F
 from irgrad.codegen import Program
 
 
@@ -20,24 +20,6 @@ def _in_place(compiled) -> list[dict]:
     programs = [entry.built.run_forward for entry in compiled._compiled.entries]
     assert all(isinstance(p, Program) for p in programs)
     return [p.plan.in_place for p in programs]
-
-
-def _model_step(make_optimizer, detach: bool = True):
-    irgrad.manual_seed(0)
-    model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
-    opt = make_optimizer(model.parameters())
-    x, y = irgrad.randn(6, 5), irgrad.tensor([0, 1, 2, 0, 1, 2])
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        # an attached loss could be differentiated again after the call: the forward
-        # then saves the weight the backward of the last layer reads, old values and all
-        return loss.detach() if detach else loss
-
-    return model, opt, step
 
 
 @pytest.mark.parametrize(
@@ -51,8 +33,8 @@ def _model_step(make_optimizer, detach: bool = True):
 )
 @pytest.mark.parametrize("detach", [True, False])
 def test_updates_are_written_into_the_parameters_and_train_as_eager(make_optimizer, detach):
-    model, opt, step = _model_step(make_optimizer, detach)
-    eager_model, eager_opt, eager_step = _model_step(make_optimizer, detach)
+    model, opt, step = fixed_batch_step(make_optimizer, detach)
+    eager_model, eager_opt, eager_step = fixed_batch_step(make_optimizer, detach)
     compiled = irgrad.compile(step)
     for _ in range(5):
         assert compiled().item() == pytest.approx(eager_step().item(), rel=1e-5)

@@ -13,28 +13,16 @@ import gc
 import numpy as np
 import pytest
 from graph_calls import graph_call
+from optim_cases import fixed_batch_step
 
 import irgrad
-import irgrad.nn as nn
-import irgrad.nn.functional as F
 from irgrad.codegen import Program
 from irgrad.native.loops import no_unrolling
 
 
 def _training_step():
     # plain SGD: a momentum buffer's first step traces differently from the later ones
-    irgrad.manual_seed(0)
-    model = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 3))
-    opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
-    x, y = irgrad.randn(8, 6), irgrad.tensor([0, 1, 2, 0, 1, 2, 0, 1])
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    model, _, step = fixed_batch_step(lambda p: irgrad.optim.SGD(p, lr=0.1), detach=False)
     return model, step
 
 

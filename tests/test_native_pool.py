@@ -76,12 +76,18 @@ def test_split_loops_give_the_same_values_for_any_number_of_threads(case, restor
         np.testing.assert_allclose(outputs[0], reference(*arrays), rtol=1e-4, atol=1e-3)
 
 
-def test_two_python_threads_share_the_pool(restore_threads):
+def _split_product_on_two_threads():
+    """The first program (a product split across the pool) compiled for 2 threads: the
+    function, its arguments and the result a graph's code gave."""
     irgrad.set_num_threads(2)
-    fn, arrays, reference = _programs()[0]
+    fn, arrays, _ = _programs()[0]
     compiled = irgrad.compile(fn)
     tensors = [irgrad.tensor(a) for a in arrays]
-    expected = graph_call(compiled, *tensors).numpy()
+    return compiled, tensors, graph_call(compiled, *tensors).numpy()
+
+
+def test_two_python_threads_share_the_pool(restore_threads):
+    compiled, tensors, expected = _split_product_on_two_threads()
     failures = []
 
     def hammer():
@@ -103,11 +109,7 @@ def _child(compiled, tensors, queue):
 
 
 def test_a_forked_child_runs_split_loops_alone(restore_threads):
-    irgrad.set_num_threads(2)
-    fn, arrays, _ = _programs()[0]
-    compiled = irgrad.compile(fn)
-    tensors = [irgrad.tensor(a) for a in arrays]
-    expected = graph_call(compiled, *tensors).numpy()
+    compiled, tensors, expected = _split_product_on_two_threads()
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_child, args=(compiled, tensors, queue))
