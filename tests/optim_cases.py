@@ -66,6 +66,22 @@ def fixed_batch_step(make_optimizer, detach: bool = True) -> tuple:
     return model, opt, step
 
 
+def elementwise_step(size: int, **sgd) -> tuple:
+    """``(x, step)``: the benchmarks' W5 training step (``sum(tanh(x) * sigmoid(x) + 0.5 *
+    x * x)``, backward, SGD with ``sgd``) on a seeded leaf of ``size`` floats."""
+    x = irgrad.tensor(np.random.default_rng(0).standard_normal(size).astype(np.float32), requires_grad=True)
+    opt = optim.SGD([x], **sgd)
+
+    def step():
+        opt.zero_grad()
+        loss = (x.tanh() * x.sigmoid() + 0.5 * x * x).sum()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return x, step
+
+
 def snapshot(model, opt) -> list[np.ndarray]:
     """Copies of the parameters and of every optimizer state tensor."""
     state = [t.numpy().copy() for s in opt.state_dict()["state"].values() for t in s.values()]

@@ -289,14 +289,21 @@ def _loads(body: Graph) -> dict[int, _Load]:
 
 
 class Positionwise:
-    """A body's value ``sink`` at one position of a loop space of ``space_shape``: the
-    loads of the inputs it reads, their element strides in that space, and the code
-    evaluating every op up to ``sink`` from them."""
+    """A body's values ``sinks`` (a node, or a list of them) at one position of a loop
+    space of ``space_shape``: the loads of the inputs it reads, their element strides
+    in that space, and the code evaluating every op they need from them."""
 
     def __init__(
-        self, body: Graph, sink: int, space_shape: tuple[int, ...], input_types: list, layout: tuple
+        self,
+        body: Graph,
+        sinks: int | list[int],
+        space_shape: tuple[int, ...],
+        input_types: list,
+        layout: tuple,
     ) -> None:
-        self.body, self.sink, self.input_types = body, sink, input_types
+        self.body, self.input_types = body, input_types
+        self.sinks = [sinks] if isinstance(sinks, int) else list(sinks)
+        self.needed = _ancestors(body, self.sinks)
         self.loads = _loads(body)
         self.distinct = list(dict.fromkeys(self.loads.values()))
         self.strides = [
@@ -305,7 +312,11 @@ class Positionwise:
         ]
 
     def emit(self, builder: ir.IRBuilder, inputs, offset) -> Value:
-        """The sink's value where ``offset(strides)`` gives each load's element offset."""
+        """The (first) sink's value where ``offset(strides)`` gives each load's element offset."""
+        return self.values(builder, inputs, offset)[0]
+
+    def values(self, builder: ir.IRBuilder, inputs, offset) -> list[Value]:
+        """Every sink's value where ``offset(strides)`` gives each load's element offset."""
         S = LlvmScalars(builder)
         body = self.body
         values: dict[int, Value] = {}
@@ -318,15 +329,24 @@ class Positionwise:
                 if other == load:
                     values[nid] = Value(raw, dt, body.node(nid).type.ndim)
         for nid in body.order():
-            if self.sink in values:
-                break
             node = body.node(nid)
-            if nid in values or node.op == INPUT:
+            if nid in values or nid not in self.needed or node.op == INPUT:
                 continue
             if node.op in _VIEWS and body.args(nid)[0] not in values:
                 continue  # a view of an input no op reads directly: unused, or loaded itself
             values[nid] = _value(S, body, node, values)
-        return values[self.sink]
+        return [values[s] for s in self.sinks]
+
+
+def _ancestors(body: Graph, sinks: list[int]) -> set[int]:
+    """``sinks`` and every body node they are computed from."""
+    found, stack = set(sinks), list(sinks)
+    while stack:
+        for a in body.args(stack.pop()):
+            if a not in found:
+                found.add(a)
+                stack.append(a)
+    return found
 
 
 def offset_function(builder: ir.IRBuilder, indices: list[ir.Value]):

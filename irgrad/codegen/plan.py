@@ -15,33 +15,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir.graph import CONSTANT, INPUT, Graph, Node
-from ..ir.interpreter import compile_graph
+from ..ir.graph import CONSTANT, INPUT, RESULT, Graph, Node
+from ..ir.interpreter import compile_graph, results_kernel
 from ..ops import OPS
 from .layout import ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Buffer, Place, pack_arena
 from .steps import AnchoredLowering, Lowering, copy_lowering
-from .write_back import candidates, written_in_place
+from .write_back import candidates, ordering, written_in_place
 
 
 @dataclass
 class NativeStep:
-    """One native lowering: its arguments' places and its result's."""
+    """One native lowering: its arguments' places and its result's (a loop with several
+    results takes the later ones among its arguments, and lists them in ``later``)."""
 
     lowering: Lowering
     args: list[Place]
     out: Place
     node: int  # the graph node it computes, or whose argument it copies
+    later: list[Place] = field(default_factory=list)
 
 
 @dataclass
 class NumpyStep:
-    """One node run by its numpy kernel (``kernel(*args, **attrs)``)."""
+    """One node run by its numpy kernel (``kernel(*args, **attrs)``); a fused group with
+    several results returns them all, the later ones going to ``later``."""
 
     kernel: object
     attrs: dict
     args: list[Place]
     out: Place
     node: int
+    later: list[Place] = field(default_factory=list)
 
 
 @dataclass
@@ -85,7 +89,7 @@ def schedule(graph: Graph, native: set[int], first: dict[int, set[int]] | None =
 
     def kind(nid: int) -> str:
         node = graph.node(nid)
-        if node.op in (INPUT, CONSTANT):
+        if node.op in (INPUT, CONSTANT, RESULT):
             return "source"
         if node.op in OPS and OPS[node.op].view is not None:
             return "view"  # no step, unless it needs a copy: when nothing of the current kind is ready
@@ -149,12 +153,15 @@ class Planner:
         self.defined[place.buffer] = len(self.plan.steps)
         return place
 
-    def _native(self, lowering: Lowering, args: list[Place], out: Place, node: int) -> None:
+    def _native(
+        self, lowering: Lowering, args: list[Place], out: Place, node: int, later: list[Place] = ()
+    ) -> None:
         needs = lowering.contiguous_args(args)
         args = [self._contiguous(a, node) if need and not a.contiguous else a for a, need in zip(args, needs)]
+        args += later
         args += [self._new_value(shape, dtype) for shape, dtype in lowering.scratch(args)]
         self._read(args)
-        self.plan.steps.append(NativeStep(lowering, args, out, node))
+        self.plan.steps.append(NativeStep(lowering, args, out, node, list(later)))
 
     def _contiguous(self, place: Place, node: int) -> Place:
         """A contiguous copy of ``place`` (an explicit copy step, for ``node``)."""
@@ -171,7 +178,7 @@ class Planner:
         live = _live(graph)
         input_position = {nid: k for k, nid in enumerate(graph.inputs)}
         found = candidates(graph, self.lowerings, self.write_backs)
-        order = schedule(graph, set(self.lowerings), {new: readers for new, (_, readers) in found.items()})
+        order = schedule(graph, set(self.lowerings), ordering(graph, found))
         plan.in_place = written_in_place(graph, order, self.lowerings, found)
         for nid in order:
             node = graph.node(nid)
@@ -185,6 +192,8 @@ class Planner:
             if node.op == CONSTANT:
                 self.places[nid] = self._constant(node.value)
                 continue
+            if node.op == RESULT:  # placed by its group's step
+                continue
             args = [self.places[a] for a in graph.args(nid)]
             op = OPS.get(node.op)
             if self._copy_of_temporary(node):
@@ -195,9 +204,10 @@ class Planner:
                 self.places[nid] = self._lowered(node, self.lowerings[nid], args)
             else:
                 out = self.places[nid] = self._new_value(node.type.shape, _dtype(node))
+                later = self._later_results(nid)
                 self._read(args)
-                kernel = op.eval if op is not None else _body_kernel(node.body)
-                plan.steps.append(NumpyStep(kernel, node.attrs, args, out, nid))
+                kernel = op.eval if op is not None else _body_kernel(node.body, len(later))
+                plan.steps.append(NumpyStep(kernel, node.attrs, args, out, nid, later))
         plan.outputs = [self.places[o] for o in graph.outputs]
         self._externals()
         plan.arena_bytes = pack_arena(plan.buffers, self.defined)
@@ -210,8 +220,9 @@ class Planner:
         if node.op != "copy":
             return False
         (source,) = self.graph.args(node.id)
+        written = self.graph.args(source)[0] if self.graph.node(source).op == RESULT else source
         return (
-            source in self.lowerings
+            written in self.lowerings
             and source not in self.graph.outputs
             and self.graph.users(source) == [node.id]
             and self.places[source].contiguous
@@ -234,12 +245,34 @@ class Planner:
             out = self._new_value(node.type.shape, _dtype(node))
             self._native(lowering.epilogue, args + [temporary], out, node.id)
             return out
-        if node.id in self.plan.in_place:  # written into the input it updates (see write_back)
-            out = self.places[self.plan.in_place[node.id]]
-        else:
-            out = self._new_value(node.type.shape, _dtype(node))
-        self._native(lowering, args, out, node.id)
+        out = self._result_place(node.id)
+        self._native(lowering, args, out, node.id, self._later_results(node.id))
         return out
+
+    def _result_place(self, nid: int) -> Place:
+        """A new value's place: the input it updates when written in place (see write_back)."""
+        if nid in self.plan.in_place:
+            return self.places[self.plan.in_place[nid]]
+        node = self.graph.node(nid)
+        return self._new_value(node.type.shape, _dtype(node))
+
+    def _later_results(self, nid: int) -> list[Place]:
+        """The places of a fused group's results after its first (its ``result`` nodes')."""
+        node = self.graph.node(nid)
+        if node.body is None or len(node.body.outputs) == 1:
+            return []
+        results = [r for r in self.graph.users(nid) if self.graph.node(r).op == RESULT]
+        by_index = {self.graph.node(r).attrs["index"]: r for r in results}
+        later = []
+        for k in range(1, len(node.body.outputs)):
+            r = by_index.get(k)
+            if r is None:
+                out = node.body.node(node.body.outputs[k])
+                later.append(self._new_value(out.type.shape, _dtype(out)))  # written, never read
+            else:
+                self.places[r] = self._result_place(r)
+                later.append(self.places[r])
+        return later
 
     def _externals(self) -> None:
         """Buffers a caller or a numpy step sees are allocated per call, not in the arena."""
@@ -248,13 +281,16 @@ class Planner:
             _make_external(buffers[place.buffer])
         for step in self.plan.steps:
             if isinstance(step, NumpyStep):
-                for place in [*step.args, step.out]:
+                for place in [*step.args, step.out, *step.later]:
                     _make_external(buffers[place.buffer])
 
 
-def _body_kernel(body: Graph):
-    """A fused group's numpy kernel: its body run by the interpreter."""
+def _body_kernel(body: Graph, later: int = 0):
+    """A fused group's numpy kernel: its body run by the interpreter (all its results
+    when it has ``later`` ones after the first)."""
     run = compile_graph(body)
+    if later:
+        return results_kernel(run, later)
     return lambda *arrays: run(arrays)[0]
 
 

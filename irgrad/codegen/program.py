@@ -31,7 +31,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..ir import Graph
-from ..ir.graph import CONSTANT, INPUT
+from ..ir.graph import CONSTANT, INPUT, RESULT
 from ..ir.interpreter import compile_graph
 from ..native import jit
 from ..ops import OPS
@@ -93,7 +93,7 @@ def _layout(plan: Plan, steps: list[NativeStep]) -> tuple[list[int], list[tuple]
         for place in [*step.args, step.out]:
             if plan.buffers[place.buffer].kind != ARENA:
                 slots.setdefault(place.buffer)
-    defined = {s.out.buffer for s in steps}
+    defined = {p.buffer for s in steps for p in [s.out, *s.later]}
     allocations = [(b.id, b.shape, b.dtype) for b in plan.buffers if b.kind == EXTERNAL and b.id in defined]
     return list(slots), allocations
 
@@ -272,6 +272,10 @@ class Program:
                 slots = step.slots_type(arena, *[address(env[b]) for b in step.slot_buffers])
                 if step.function(slots):
                     return self._interpreted(inputs, sizes)
+            elif step.later:
+                results = step.kernel(*[view_of(env[p.buffer], p) for p in step.args])
+                for place, result in zip([step.out, *step.later], results):
+                    env[place.buffer] = _checked_result(self.graph, step, place, result)
             else:
                 env[step.out.buffer] = _numpy_step(self.graph, step, env)
         return [view_of(env[p.buffer], p) for p in plan.outputs]
@@ -315,12 +319,18 @@ def _checked_input(name: str, array, buffer) -> np.ndarray:
 
 
 def _numpy_step(graph: Graph, step: NumpyStep, env: list) -> np.ndarray:
-    result = np.asarray(step.kernel(*[view_of(env[p.buffer], p) for p in step.args], **step.attrs))
-    if result.shape != step.out.shape or result.dtype != step.out.dtype:
+    result = step.kernel(*[view_of(env[p.buffer], p) for p in step.args], **step.attrs)
+    return _checked_result(graph, step, step.out, result)
+
+
+def _checked_result(graph: Graph, step: NumpyStep, place: Place, result) -> np.ndarray:
+    """A numpy step's result for ``place``, contiguous, after checking it is what its type says."""
+    result = np.asarray(result)
+    if result.shape != place.shape or result.dtype != place.dtype:
         node = graph.node(step.node)
         raise RuntimeError(
             f"compiled graph {graph.name}: {node.op} gave {result.dtype}{list(result.shape)}, "
-            f"its type says {step.out.dtype}{list(step.out.shape)}"
+            f"its type says {place.dtype}{list(place.shape)}"
         )
     return result if result.flags.c_contiguous else np.ascontiguousarray(result)
 
@@ -330,7 +340,7 @@ def _lowerings(graph: Graph) -> tuple[dict[int, Lowering], dict[int, str]]:
     lowerings, reasons = {}, {}
     for nid in graph.order():
         node = graph.node(nid)
-        if node.op in (INPUT, CONSTANT) or (node.op in OPS and OPS[node.op].view is not None):
+        if node.op in (INPUT, CONSTANT, RESULT) or (node.op in OPS and OPS[node.op].view is not None):
             continue
         chosen = choose(node, [graph.node(a).type for a in graph.args(nid)])
         if isinstance(chosen, str):

@@ -77,6 +77,13 @@ def fuse_reduction_prologues(g: Graph) -> Graph:
     return g
 
 
+def reduction_supported(value_dtype: np.dtype, out_dtype: np.dtype) -> bool:
+    """Whether native code reduces values of ``value_dtype`` into ``out_dtype``: floats into
+    their own type, bools and integers into an integer (sums run in int64)."""
+    floats = out_dtype.kind == "f" and value_dtype == out_dtype
+    return floats or (out_dtype.kind in "iu" and value_dtype.kind in "biu")
+
+
 def is_map_reduce(body: Graph) -> bool:
     """A body whose output is a reduction with a combiner of a value computed in it."""
     out = body.node(body.outputs[0])
@@ -94,9 +101,7 @@ class ReductionLoops(LoopKernel):
         (sink,) = body.args(reduction_node.id)
         space = _static_shape(body.node(sink))
         sink_dtype = np.dtype(body.node(sink).type.dtype.np)
-        floats = self.out_dtype.kind == "f" and sink_dtype == self.out_dtype
-        integers = self.out_dtype.kind in "iu" and sink_dtype.kind in "biu"  # bools and ints sum in int64
-        if not (floats or integers):
+        if not reduction_supported(sink_dtype, self.out_dtype):
             raise Unsupported(f"a native {reduction_node.op} of {sink_dtype} into {self.out_dtype}")
         reduced = set(reduction_node.attrs["dims"])
         kept = [k for k in range(len(space)) if k not in reduced]

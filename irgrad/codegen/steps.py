@@ -37,6 +37,7 @@ from .indexing import INDEXING_LOWERINGS
 from .layout import Place
 from .lower import split_anchor
 from .movement import MOVEMENT_LOWERINGS
+from .multi_loops import MultiLoops
 from .reduce import ReductionLoops, is_map_reduce
 from .windows import WINDOW_OPS, window_lowering
 
@@ -50,17 +51,27 @@ class LoopLowering(Lowering):
         self.name = loops.name
 
     def contiguous_args(self, args: list[Place]) -> list[bool]:
-        return [not ok for ok in self.loops.strided_ok]
+        needs = [not ok for ok in self.loops.strided_ok]
+        return needs + [False] * (len(args) - len(needs))  # a multi-result loop's later results
+
+    def scratch(self, args: list[Place]) -> list[tuple]:
+        if not isinstance(self.loops, MultiLoops):
+            return []
+        return self.loops.scratch(tuple(None if p.contiguous else p.strides for p in args))
 
     def splits(self, places: list[Place]) -> bool:
-        return isinstance(self.loops, ElementwiseLoops) and self.loops.splits()
+        return isinstance(self.loops, (ElementwiseLoops, MultiLoops)) and self.loops.splits()
 
     def _key(self, args: list[Place], out: Place) -> tuple:
         layout = tuple(None if p.contiguous else p.strides for p in args)
-        # arguments that are the result itself (an update written in place): read through
-        # the result's pointer, so LLVM sees one address per element and vectorizes without
-        # a run-time overlap check (which fails for an exact overlap: a scalar loop)
-        itself = tuple(k for k, p in enumerate(args) if p == out)
+        # inputs that are a result itself (an update written in place): read through the
+        # result's pointer (its position among the pointers), so LLVM sees one address per
+        # element and vectorizes without a run-time overlap check (which fails for an exact
+        # overlap: a scalar loop)
+        n = len(self.loops.input_types)
+        results = {p: k for k, p in enumerate(args) if k >= n}
+        results[out] = len(args)
+        itself = tuple((k, results[p]) for k, p in enumerate(args[:n]) if p in results)
         return (type(self.loops).__name__, structure(self.loops.body), layout, itself)
 
     def signature(self, places: list[Place]) -> tuple:
@@ -72,7 +83,9 @@ class LoopLowering(Lowering):
         layout, itself = key[2], key[3]
 
         def build(builder: ir.IRBuilder, pointers) -> None:
-            inputs = [pointers[-1] if k in itself else p for k, p in enumerate(pointers[:-1])]
+            inputs = list(pointers[:-1])
+            for k, result in itself:
+                inputs[k] = pointers[result]
             self.loops.emit(builder, inputs, pointers[-1], layout)
 
         at.call(key, self.loops.name, [a.pointer for a in args] + [out.pointer], build)
@@ -220,6 +233,8 @@ class AnchoredLowering(Lowering):
 
 
 def _fused(body: Graph) -> Lowering | str:
+    if len(body.outputs) > 1:
+        return LoopLowering(MultiLoops(body))
     if is_map_reduce(body):
         return LoopLowering(ReductionLoops(body))
     anchors = [n for n in body.op_nodes() if n.op in OPS and OPS[n.op].kind in ANCHOR_KINDS]

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import networkx as nx
 
-from ..ir.graph import Graph
+from ..ir.graph import RESULT, Graph
 from ..ops import OPS, Kind
 from ..passes.memory import VIEW_OPS
 from .elementwise import ElementwiseLoops
 from .emission import Lowering
+from .multi_loops import MultiLoops
 from .steps import LoopLowering
 
 
@@ -48,20 +49,34 @@ def candidates(
         # or saved view would alias the input, whose next update would change it)
         if outputs.count(out) != 1 or any(v in outputs for v in _views(graph, new) - {out}):
             continue
-        if not _elementwise_loop(lowerings.get(new)) or graph.node(new).type != graph.node(old).type:
+        step = writer(graph, new)
+        if not _elementwise_loop(lowerings.get(step)) or graph.node(new).type != graph.node(old).type:
             continue
-        if not _reads_in_step(graph, new, old, lowerings[new]):
+        if not _reads_in_step(graph, step, old, lowerings[step]):
             continue
-        readers = _other_readers(graph, old, new, out)
+        readers = _other_readers(graph, old, step, out)
         if readers is not None and ordered is None:
             ordered = nx.DiGraph(graph.nx)
-        if readers is None or readers & nx.descendants(ordered, new):
+        if readers is None or readers & nx.descendants(ordered, step):
             # a step reading the old value after the new one (itself, or through another
             # update's ordering: x' = x + v, v' = v - x): no order serves both
             continue
         found[new] = (old, readers)
-        ordered.add_edges_from((reader, new) for reader in readers)
+        ordered.add_edges_from((reader, step) for reader in readers)
     return found
+
+
+def writer(graph: Graph, new: int) -> int:
+    """The node whose step writes ``new``: its fused group when it is a later result."""
+    return graph.args(new)[0] if graph.node(new).op == RESULT else new
+
+
+def ordering(graph: Graph, found: dict) -> dict[int, set[int]]:
+    """The schedule's constraints for ``found``: per writing step, the steps to run first."""
+    first: dict[int, set[int]] = {}
+    for new, (_, readers) in found.items():
+        first.setdefault(writer(graph, new), set()).update(readers)
+    return first
 
 
 def written_in_place(
@@ -77,19 +92,19 @@ def written_in_place(
         position[n]
         for n in order
         if graph.node(n).is_op
-        and (lowerings[n].may_fail if n in lowerings else graph.node(n).op not in VIEW_OPS)
+        and (lowerings[n].may_fail if n in lowerings else graph.node(n).op not in (*VIEW_OPS, RESULT))
     ]
     last_fallible = max(fallible, default=-1)
     chosen = {}
     for new, (old, readers) in found.items():
-        at = position.get(new, -1)
+        at = position.get(writer(graph, new), -1)
         if at > last_fallible and all(position.get(r, -1) < at for r in readers):
             chosen[new] = old
     return chosen
 
 
 def _elementwise_loop(lowering: Lowering | None) -> bool:
-    return isinstance(lowering, LoopLowering) and isinstance(lowering.loops, ElementwiseLoops)
+    return isinstance(lowering, LoopLowering) and isinstance(lowering.loops, (ElementwiseLoops, MultiLoops))
 
 
 def _views(graph: Graph, nid: int) -> set[int]:
@@ -104,9 +119,9 @@ def _views(graph: Graph, nid: int) -> set[int]:
 
 
 def _other_readers(graph: Graph, old: int, new: int, out: int) -> set[int] | None:
-    """The steps other than ``new``'s that read ``old`` or a view of it; None when one
-    of those is an output (returned or saved: it must keep the old values) or when
-    ``new``'s step reads ``old`` through a view (not position for position)."""
+    """The steps other than ``new`` (the writing step) that read ``old`` or a view of it;
+    None when one of those is an output (returned or saved: it must keep the old values)
+    or when ``new`` reads ``old`` through a view (not position for position)."""
     views = _views(graph, old) - {out}
     if any(v in graph.outputs for v in views):
         return None
@@ -123,21 +138,27 @@ def _other_readers(graph: Graph, old: int, new: int, out: int) -> set[int] | Non
     return readers
 
 
-def _reads_in_step(graph: Graph, new: int, old: int, lowering: LoopLowering) -> bool:
-    """Whether ``new``'s loop reads ``old`` only elementwise, at the position it writes:
-    as an operand of its own shape, used only by elementwise ops of the body."""
-    args = graph.args(new)
+def _reads_in_step(graph: Graph, step: int, old: int, lowering: LoopLowering) -> bool:
+    """Whether ``step``'s loop reads ``old`` only at the position it writes: as an
+    operand of the loop's shape, used only by elementwise ops of the body (or, in a
+    loop with several results, by a reduction over the loop, which reads each position
+    once, before the loop writes it)."""
+    args = graph.args(step)
     if old not in args:
         return True
-    body = lowering.loops.body
+    loops = lowering.loops
+    space = loops.space if isinstance(loops, MultiLoops) else tuple(graph.node(step).type.shape)
+    body = loops.body
     for k, a in enumerate(args):
         if a != old:
             continue
         inner = body.inputs[k]
-        if body.node(inner).type.shape != graph.node(new).type.shape:
+        if tuple(body.node(inner).type.shape) != space:
             return False
         for user in body.users(inner):
             op = OPS.get(body.node(user).op)
+            if isinstance(loops, MultiLoops) and op is not None and op.reduction is not None:
+                continue
             if op is None or op.kind is not Kind.ELEMENTWISE:
                 return False
             if any(

@@ -1,6 +1,6 @@
 """The IR: typed dataflow graphs on networkx, their text form, verifier and interpreter."""
 
-from .graph import BUFFER, CONSTANT, FUSED, INPUT, PARAM, STATE_ROLE, USER, Graph, Node, TensorType
+from .graph import BUFFER, CONSTANT, FUSED, INPUT, PARAM, RESULT, STATE_ROLE, USER, Graph, Node, TensorType
 from .interpreter import compile_graph, interpret, node_values
 from .parser import IRParseError, parse_graph
 from .printer import print_graph
@@ -12,6 +12,7 @@ __all__ = [
     "FUSED",
     "INPUT",
     "PARAM",
+    "RESULT",
     "STATE_ROLE",
     "USER",
     "Graph",

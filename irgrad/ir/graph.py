@@ -23,12 +23,13 @@ import numpy as np
 
 from ..dtypes import from_numpy_dtype
 from .printer import print_graph, to_dot
-from .types import BUFFER, CONSTANT, FUSED, INPUT, PARAM, STATE_ROLE, USER, Dim, TensorType
+from .types import BUFFER, CONSTANT, FUSED, INPUT, PARAM, RESULT, STATE_ROLE, USER, Dim, TensorType
 
 __all__ = [
     "BUFFER",
     "CONSTANT",
     "FUSED",
+    "RESULT",
     "INPUT",
     "PARAM",
     "STATE_ROLE",
@@ -42,7 +43,7 @@ __all__ = [
 
 @dataclass
 class Node:
-    """One value of the graph.  ``op`` is a registered op name, or INPUT/CONSTANT/FUSED."""
+    """One value of the graph.  ``op`` is a registered op name, or INPUT/CONSTANT/FUSED/RESULT."""
 
     id: int
     op: str
@@ -184,6 +185,21 @@ class Graph:
         g.outputs = list(self.outputs)
         g._ids = itertools.count(max(self.nx.nodes, default=-1) + 1)
         return g
+
+    def splice(self, body: Graph, args: list[int]) -> list[int]:
+        """Copy ``body``'s nodes into this graph with its inputs bound to ``args`` (nodes
+        of this graph): the ids of its outputs here (inlining a fused group)."""
+        env = dict(zip(body.inputs, args))
+        for nid in body.order():
+            node = body.node(nid)
+            if node.op == INPUT:
+                continue
+            if node.op == CONSTANT:
+                env[nid] = self.add_constant(node.value, node.type)
+            else:
+                args_here = [env[a] for a in body.args(nid)]
+                env[nid] = self.add_op(node.op, args_here, node.attrs, node.type, node.source, node.body)
+        return [env[o] for o in body.outputs]
 
     def replace_uses(self, old: int, new: int) -> None:
         """Make every user of ``old`` (and the outputs) use ``new`` instead."""

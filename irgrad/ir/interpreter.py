@@ -5,6 +5,7 @@ the ``"numpy"`` backend of ``irgrad.compile``.  :func:`compile_graph` turns a gr
 into a flat schedule once, so running it costs one kernel call per op and no
 graph walking; values are dropped as soon as their last user has run.  Graphs with
 symbolic sizes (dynamic shapes) get them from the inputs' shapes at each call.
+A fused group with several results fills its ``result`` nodes' slots as it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..ops import OPS
-from .graph import CONSTANT, FUSED, INPUT, Graph, Node
+from .graph import CONSTANT, FUSED, INPUT, RESULT, Graph, Node
 from .symbolic import has_sym, resolve
 
 _ndarray = np.ndarray
@@ -36,23 +37,27 @@ def compile_graph(
         for a in graph.args(nid):
             last_use[slot[a]] = step
     keep = {slot[o] for o in graph.outputs}
+    later = _later_results(graph)
+    trash = len(order)  # the slot of a group's results no node reads
     for step, nid in enumerate(order):
         node = graph.node(nid)
-        if node.op == INPUT:
+        if node.op in (INPUT, RESULT):  # a result's slot is filled by its group's step
             continue
         if node.op == CONSTANT:
             constants.append((slot[nid], node.value))
             continue
-        kernel = lower(node) if lower is not None else None
+        results = tuple(slot.get(r, trash) for r in later.get(nid, ()))
+        kernel = lower(node) if lower is not None and not results else None
         sized = False  # a fused body run by the interpreter takes the graph's symbol sizes
         if kernel is None and node.op == FUSED:
-            kernel = _body_kernel(compile_graph(node.body))
+            run_body = compile_graph(node.body)
+            kernel = _body_kernel(run_body) if not results else results_kernel(run_body, len(results))
             sized = any(has_sym(n.attrs) for n in node.body.op_nodes())
         elif kernel is None:
             kernel = OPS[node.op].eval
         args = tuple(slot[a] for a in graph.args(nid))
         dead = tuple(s for s in set(args) if last_use.get(s) == step and s not in keep)
-        steps.append((kernel, args, node.attrs, slot[nid], dead, has_sym(node.attrs), sized))
+        steps.append((kernel, args, node.attrs, slot[nid], dead, has_sym(node.attrs), sized, results))
     input_slots = [slot[i] for i in graph.inputs]
     # Size symbols (dynamic shapes) are read off the inputs' shapes at every call.
     symbol_dims = [
@@ -62,7 +67,7 @@ def compile_graph(
         if isinstance(name, str)
     ]
     output_slots = [slot[o] for o in graph.outputs]
-    size = len(order)
+    size = len(order) + 1
 
     def run(inputs: Sequence[np.ndarray], sizes: dict | None = None) -> list[np.ndarray]:
         """The outputs for ``inputs``; ``sizes`` gives symbols no input's shape carries (a
@@ -76,12 +81,16 @@ def compile_graph(
             env[s] = value
         known = {name: inputs[pos].shape[d] for name, pos, d in symbol_dims}
         sizes = {**sizes, **known} if sizes else known
-        for kernel, args, attrs, out, dead, symbolic, sized in steps:
+        for kernel, args, attrs, out, dead, symbolic, sized, results in steps:
             if symbolic:
                 attrs = resolve(attrs, sizes)
             if sized:
                 attrs = {"sizes": sizes}
             result = kernel(*[env[a] for a in args], **attrs)
+            if results:
+                result, *others = result
+                for s, value in zip(results, others):
+                    env[s] = value
             env[out] = result if type(result) is _ndarray else np.asarray(result)
             for d in dead:
                 env[d] = None
@@ -94,6 +103,31 @@ def _body_kernel(run: Callable) -> Callable:
     """A fused node's kernel running its body with the interpreter (given the sizes of
     the symbols its attributes use, when they have any)."""
     return lambda *xs, sizes=None: run(xs, sizes)[0]
+
+
+def results_kernel(run: Callable, later: int) -> Callable:
+    """The kernel of a fused group with ``later`` results after its first: all of them."""
+
+    def kernel(*xs, sizes=None) -> list:
+        values = [v if type(v) is _ndarray else np.asarray(v) for v in run(xs, sizes)]
+        return values[: later + 1]
+
+    return kernel
+
+
+def _later_results(graph: Graph) -> dict[int, list[int]]:
+    """Each fused group's ``result`` nodes, by group, ordered by the result they take
+    (-1 for a result without a node: computed and dropped)."""
+    found: dict[int, dict[int, int]] = {}
+    for nid in graph.nx.nodes:
+        node = graph.node(nid)
+        if node.op == RESULT:
+            (group,) = graph.args(nid)
+            found.setdefault(group, {})[node.attrs["index"]] = nid
+    return {
+        group: [by_index.get(k, -1) for k in range(1, len(graph.node(group).body.outputs))]
+        for group, by_index in found.items()
+    }
 
 
 def interpret(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -122,6 +156,7 @@ def node_values(
     if len(inputs) != len(graph.inputs):
         raise TypeError(f"graph {graph.name} takes {len(graph.inputs)} inputs, got {len(inputs)}")
     values: dict[int, np.ndarray] = dict(zip(graph.inputs, inputs))
+    results: dict[tuple[int, int], np.ndarray] = {}  # (fused group, k): its result k
     sizes = {**(sizes or {}), **input_sizes(graph, inputs)}
     for nid in graph.order():
         node = graph.node(nid)
@@ -132,8 +167,13 @@ def node_values(
             continue
         args = [values[a] for a in graph.args(nid)]
         attrs = resolve(node.attrs, sizes) if has_sym(node.attrs) else node.attrs
+        if node.op == RESULT:
+            values[nid] = results[(graph.args(nid)[0], attrs["index"])]
+            continue
         if node.op == FUSED:
-            (value,) = [node_values(node.body, args, check, sizes)[o] for o in node.body.outputs]
+            inner = node_values(node.body, args, check, sizes)
+            value, *later = [np.asarray(inner[o]) for o in node.body.outputs]
+            results.update(((nid, k + 1), v) for k, v in enumerate(later))
         else:
             value = np.asarray(OPS[node.op].eval(*args, **attrs))
         if check is not None:

@@ -33,8 +33,10 @@ class TensorType:
         return n
 
 
-# Node kinds other than op applications.
-INPUT, CONSTANT, FUSED = "input", "constant", "fused"
+# Node kinds other than op applications.  A fused group with several results (one loop
+# computing them all) is its first result; each other one is a RESULT node
+# ``result(%group, index=k)``, which computes nothing.
+INPUT, CONSTANT, FUSED, RESULT = "input", "constant", "fused", "result"
 # Roles of graph inputs: a user argument, a parameter, a buffer, or other state the
 # function reads (closures, globals, optimizer state, ``.grad``).
 USER, PARAM, BUFFER, STATE_ROLE = "input", "param", "buffer", "state"

@@ -3,7 +3,8 @@
 Invariants: the graph is acyclic; argument positions are 0..n-1; every op is
 registered and gets as many arguments as it takes; every op's declared type equals
 what its shape rule infers from its arguments' types; constants match their types;
-inputs and outputs exist; fused bodies verify recursively and match their call.
+inputs and outputs exist; fused bodies verify recursively and match their call (a
+body's first output is the node's type, each other one a ``result`` node's).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import networkx as nx
 
 from ..ops import OPS, Meta
-from .graph import CONSTANT, FUSED, INPUT, Graph
+from .graph import CONSTANT, FUSED, INPUT, RESULT, Graph
 
 
 class VerificationError(AssertionError):
@@ -57,8 +58,17 @@ def _verify_node(graph: Graph, nid: int) -> None:
         body = node.body
         verify(body)
         body_in = [body.node(i).type for i in body.inputs]
-        if body_in != args or [body.node(o).type for o in body.outputs] != [node.type]:
+        if body_in != args or not body.outputs or body.node(body.outputs[0]).type != node.type:
             raise VerificationError(f"{_where(graph, nid)}: fused body signature does not match its call")
+        return
+    if node.op == RESULT:
+        args = graph.args(nid)
+        body = graph.node(args[0]).body if len(args) == 1 and graph.node(args[0]).op == FUSED else None
+        index = node.attrs.get("index")
+        if body is None or not isinstance(index, int) or not 0 < index < len(body.outputs):
+            raise VerificationError(f"{_where(graph, nid)}: not a later result of a fused group")
+        if body.node(body.outputs[index]).type != node.type:
+            raise VerificationError(f"{_where(graph, nid)}: type differs from the group's result {index}")
         return
     op = OPS.get(node.op)
     if op is None:

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from ..dtypes import FLOAT
 from ..ir.builder import GraphOps, Value
-from ..ir.graph import CONSTANT, FUSED, INPUT, Graph, TensorType
+from ..ir.graph import FUSED, Graph, TensorType
 from ..ops import OPS, Meta, VjpContext
 from ..ops.movement import sum_to
 
@@ -102,18 +102,7 @@ def inline_fused(g: Graph) -> Graph:
 
 
 def _inline(g: Graph, nid: int) -> None:
-    body = g.node(nid).body
-    env = dict(zip(body.inputs, g.args(nid)))
-    for b in body.order():
-        node = body.node(b)
-        if node.op == INPUT:
-            continue
-        if node.op == CONSTANT:
-            env[b] = g.add_constant(node.value, node.type)
-        else:
-            args = [env[a] for a in body.args(b)]
-            env[b] = g.add_op(node.op, args, node.attrs, node.type, node.source, node.body)
-    g.replace_uses(nid, env[body.outputs[0]])
+    g.replace_uses(nid, g.splice(g.node(nid).body, g.args(nid))[0])
     g.remove(nid)
 
 

@@ -1,0 +1,238 @@
+"""Loop fusion: loops over one space become one loop with several results.
+
+Elementwise fusion (:mod:`irgrad.passes.fusion`) gives every group one result, so a
+value read by two groups is written to memory by its own loop and read back by both.
+A training step of ``sum(tanh(x) * sigmoid(x) + 0.5 * x * x)`` then runs six loops
+over ``x``'s million elements: tanh, sigmoid and ``0.5 * x`` are stored because both
+the loss and its gradient read them, and the gradient and the SGD update are loops
+of their own.  Here those loops become one, which reads ``x`` once and writes the
+gradient, the new ``x`` and the loss:
+
+* a *loop* is a fused elementwise group, a lone elementwise op, a ``copy``, or a
+  reduction over every dimension (alone or with its fused prologue); its *space* is
+  the shape it walks (an elementwise result's, a reduction's argument's);
+* loops join when they walk the same space and one reads the other's result at the
+  position it is at (or both read one input of that shape): a loop reading a
+  reduction's result, or reading a result through a reshape or broadcast, does not;
+* a joined loop is a ``fused`` node whose body has several results: its first result
+  is the node's value, each other one a ``result(%group, index=k)`` node.  A member's
+  value that nothing outside the loop reads is never stored.
+
+Joining must not create a cycle: the loops are gathered in a topological order that
+keeps a run of joinable loops together, and a loop may join the run only if none of
+its arguments depends on a member through a node outside the run.  Contracting such a
+run keeps the graph acyclic (checked once more at the end).  Every result keeps its
+value: the body computes what the members computed, in the same scalar rules.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import networkx as nx
+import numpy as np
+
+from ..ir.graph import CONSTANT, FUSED, RESULT, Graph, Node
+from ..ops import OPS, Kind
+from .reduce import has_anchor, is_map_reduce, reduction_supported
+
+# Movement ops a fused body may hold on its inputs (see elementwise._VIEWS).
+_VIEWS = ("broadcast_to", "reshape")
+
+
+def fuse_loops(g: Graph) -> Graph:
+    """A copy of ``g`` whose runs of joinable loops are each one fused node (see the module doc)."""
+    g = g.copy()
+    spaces = {nid: space for nid in g.nx.nodes if (space := loop_space(g, nid)) is not None}
+    for k, run in enumerate(_Runs(g, spaces).gather()):
+        _contract(g, run, spaces[run[0]], f"{g.name}.loop{k}")
+    if not nx.is_directed_acyclic_graph(g.nx):
+        raise RuntimeError(f"fuse_loops: graph {g.name} has a cycle: {nx.find_cycle(g.nx)}")
+    return g
+
+
+def loop_space(g: Graph, nid: int) -> tuple | None:
+    """The shape ``nid``'s loop walks, or None when it is not a loop that may join others."""
+    node = g.node(nid)
+    if not node.type.is_static or not (g.nx._succ[nid] or nid in g.outputs):
+        return None  # symbolic, or dead code (the plan skips it)
+    if node.op == FUSED:
+        body = node.body
+        if len(body.outputs) != 1 or not all(body.node(n).type.is_static for n in body.nx.nodes):
+            return None
+        if not has_anchor(body):
+            return tuple(node.type.shape)
+        if not is_map_reduce(body):
+            return None
+        return _full_reduction(body.node(body.outputs[0]), body.node(body.args(body.outputs[0])[0]))
+    op = OPS.get(node.op)
+    if op is None or op.effectful:
+        return None
+    if node.op == "copy" or (op.kind is Kind.ELEMENTWISE and op.scalar is not None):
+        return tuple(node.type.shape)
+    if op.reduction is not None:
+        return _full_reduction(node, g.node(g.args(nid)[0]))
+    return None
+
+
+def _full_reduction(node: Node, argument: Node) -> tuple | None:
+    """The argument's shape when ``node`` reduces all of it (to one value) in a way a
+    joined loop computes; else None."""
+    space = tuple(argument.type.shape)
+    if set(node.attrs.get("dims", ())) != set(range(len(space))) or math.prod(node.type.shape) != 1:
+        return None
+    if not reduction_supported(np.dtype(argument.type.dtype.np), np.dtype(node.type.dtype.np)):
+        return None
+    return space
+
+
+class _Runs:
+    """Gathers runs of joinable loops along a topological order (see the module doc)."""
+
+    def __init__(self, g: Graph, spaces: dict[int, tuple]) -> None:
+        self.g, self.spaces = g, spaces
+        self.index = {nid: k for k, nid in enumerate(g.order())}
+        self.reductions = {nid for nid in spaces if _reduces(g.node(nid))}
+
+    def gather(self) -> list[list[int]]:
+        g = self.g
+        pred, succ = g.nx._pred, g.nx._succ
+        waiting = {n: len(p) for n, p in pred.items()}
+        ready = [(self.index[n], n) for n, k in waiting.items() if k == 0]
+        heapq.heapify(ready)
+        runs: list[list[int]] = []
+        self._start(None)
+        while ready:
+            chosen = self._joinable(ready)
+            if chosen is None:
+                chosen = next((item for item in sorted(ready) if item[1] not in self.spaces), None)
+            if chosen is None:  # only loops that cannot join are ready: the run ends
+                if len(self.run) >= 2:
+                    runs.append(self.run)
+                chosen = min(ready)
+                self._start(chosen[1])
+            else:
+                self._place(chosen[1])
+            ready.remove(chosen)
+            heapq.heapify(ready)
+            for m in succ[chosen[1]]:
+                waiting[m] -= 1
+                if waiting[m] == 0:
+                    heapq.heappush(ready, (self.index[m], m))
+        if len(self.run) >= 2:
+            runs.append(self.run)
+        return runs
+
+    def _start(self, nid: int | None) -> None:
+        self.run: list[int] = []
+        self.members: set[int] = set()
+        self.tainted: set[int] = set()  # nodes outside the run that depend on a member
+        self.shared: set[int] = set()  # inputs of the run's space its members read
+        self.space = None
+        if nid is not None:
+            self.space = self.spaces[nid]
+            self._join(nid)
+
+    def _place(self, nid: int) -> None:
+        """Schedule ``nid``: a member when it can join the run, else a node outside it."""
+        if self.space is not None and self._can_join(nid):
+            self._join(nid)
+        elif any(a in self.members or a in self.tainted for a in self.g.args(nid)):
+            self.tainted.add(nid)
+
+    def _joinable(self, ready: list) -> tuple | None:
+        for item in sorted(ready):
+            if item[1] in self.spaces and self.space is not None and self._can_join(item[1]):
+                return item
+        return None
+
+    def _join(self, nid: int) -> None:
+        self.run.append(nid)
+        self.members.add(nid)
+        self.shared.update(a for a in self.g.args(nid) if self._full(a) and a not in self.members)
+
+    def _full(self, nid: int) -> bool:
+        return tuple(self.g.node(nid).type.shape) == self.space and self.g.node(nid).op != CONSTANT
+
+    def _can_join(self, nid: int) -> bool:
+        if self.spaces.get(nid) != self.space or nid in self.members:
+            return False
+        args = self.g.args(nid)
+        if any(a in self.tainted for a in args):
+            return False  # it depends on a member through a node outside the run
+        related = False
+        for position, a in enumerate(args):
+            if a in self.members:
+                if a in self.reductions or not _reads_positionwise(self.g.node(nid), position, self.space):
+                    return False
+                related = True
+            elif a in self.shared:
+                related = True
+        return related
+
+
+def _reduces(node: Node) -> bool:
+    """Whether a loop's value is a reduction (ready only when its loop ends)."""
+    if node.op == FUSED:
+        return has_anchor(node.body)
+    return OPS[node.op].reduction is not None
+
+
+def _reads_positionwise(node: Node, position: int, space: tuple) -> bool:
+    """Whether ``node`` reads its argument ``position`` (of shape ``space``) at the
+    position its loop is at: not through a view that changes its shape."""
+    if node.op != FUSED:
+        return True
+    body = node.body
+    inner = body.inputs[position]
+    return all(
+        tuple(body.node(u).type.shape) == space for u in body.users(inner) if body.node(u).op in _VIEWS
+    )
+
+
+def _contract(g: Graph, run: list[int], space: tuple, name: str) -> None:
+    """Replace the loops of ``run`` by one fused node with a result per member value
+    read outside the run (the first is the node, the others ``result`` nodes)."""
+    members = set(run)
+    outputs = set(g.outputs)
+    stored = [m for m in run if m in outputs or any(u not in members for u in g.users(m))]
+    reductions = [m for m in run if _reduces(g.node(m))]
+    if len(stored) == 1 and reductions and reductions != stored:
+        return  # one result, but not the one reduction a map-reduce kernel computes
+    body = Graph(name)
+    external: dict[int, int] = {}  # node outside the run -> body input
+    value: dict[int, int] = {}  # member -> its value in the body
+
+    def argument(a: int) -> int:
+        if a in members:
+            return value[a]
+        node = g.node(a)
+        if node.op == CONSTANT and node.value.size == 1:  # a literal in the kernel, as fusion does
+            return body.add_constant(node.value, node.type)
+        if a not in external:
+            external[a] = body.add_input(f"in{len(external)}", g.node(a).type)
+        return external[a]
+
+    for m in run:
+        node = g.node(m)
+        args = [argument(a) for a in g.args(m)]
+        if node.op == FUSED:
+            (value[m],) = body.splice(node.body, args)
+        elif node.op == "copy":
+            value[m] = args[0]  # the member's own buffer is the copy, when it is stored
+        else:
+            value[m] = body.add_op(node.op, args, node.attrs, node.type, source=node.source)
+    body.set_outputs([value[m] for m in stored])
+    group = g.add_op(
+        FUSED, list(external), {}, g.node(stored[0]).type, source=g.node(stored[0]).source, body=body
+    )
+    for k, m in enumerate(stored):
+        result = group if k == 0 else g.add_op(RESULT, [group], {"index": k}, g.node(m).type)
+        for _, user, position in list(g.nx.out_edges(m, keys=True)):
+            if user not in members:
+                g.nx.remove_edge(m, user, key=position)
+                g.nx.add_edge(result, user, key=position)
+        g.outputs = [result if o == m else o for o in g.outputs]
+    for m in run:
+        g.remove(m)
