@@ -30,11 +30,11 @@ from __future__ import annotations
 import heapq
 import math
 
-import networkx as nx
 import numpy as np
 
 from ..ir.graph import CONSTANT, FUSED, RESULT, Graph, Node
 from ..ops import OPS, Kind
+from ..passes.fusion import all_args
 from .reduce import has_anchor, is_map_reduce, reduction_supported
 
 # Movement ops a fused body may hold on its inputs (see elementwise._VIEWS).
@@ -47,8 +47,7 @@ def fuse_loops(g: Graph) -> Graph:
     spaces = {nid: space for nid in g.nx.nodes if (space := loop_space(g, nid)) is not None}
     for k, run in enumerate(_Runs(g, spaces).gather()):
         _contract(g, run, spaces[run[0]], f"{g.name}.loop{k}")
-    if not nx.is_directed_acyclic_graph(g.nx):
-        raise RuntimeError(f"fuse_loops: graph {g.name} has a cycle: {nx.find_cycle(g.nx)}")
+    g.order()  # raises if contracting the runs made a cycle (the gathering rules exclude it)
     return g
 
 
@@ -93,33 +92,47 @@ class _Runs:
     def __init__(self, g: Graph, spaces: dict[int, tuple]) -> None:
         self.g, self.spaces = g, spaces
         self.index = {nid: k for k, nid in enumerate(g.order())}
+        self.args = all_args(g)
+        self.shapes = {nid: tuple(g.node(nid).type.shape) for nid in self.index}
         self.reductions = {nid for nid in spaces if _reduces(g.node(nid))}
 
     def gather(self) -> list[list[int]]:
-        g = self.g
-        pred, succ = g.nx._pred, g.nx._succ
-        waiting = {n: len(p) for n, p in pred.items()}
-        ready = [(self.index[n], n) for n, k in waiting.items() if k == 0]
-        heapq.heapify(ready)
+        succ = self.g.nx._succ
+        waiting = {n: len(p) for n, p in self.g.nx._pred.items()}
+        others: list[tuple[int, int]] = []  # ready nodes that are not loops (a heap)
+        loops: dict[tuple, set[tuple[int, int]]] = {}  # ready loops by space
         runs: list[list[int]] = []
+
+        def ready(nid: int) -> None:
+            item = (self.index[nid], nid)
+            if nid in self.spaces:
+                loops.setdefault(self.spaces[nid], set()).add(item)
+            else:
+                heapq.heappush(others, item)
+
+        for n, k in waiting.items():
+            if k == 0:
+                ready(n)
         self._start(None)
-        while ready:
-            chosen = self._joinable(ready)
-            if chosen is None:
-                chosen = next((item for item in sorted(ready) if item[1] not in self.spaces), None)
-            if chosen is None:  # only loops that cannot join are ready: the run ends
+        while others or any(loops.values()):
+            chosen = self._joinable(loops.get(self.space, ()))
+            if chosen is not None:
+                self._join(chosen)
+            elif others:
+                chosen = heapq.heappop(others)[1]
+                if any(a in self.members or a in self.tainted for a in self.args[chosen]):
+                    self.tainted.add(chosen)
+            else:  # only loops that cannot join are ready: the run ends
                 if len(self.run) >= 2:
                     runs.append(self.run)
-                chosen = min(ready)
-                self._start(chosen[1])
-            else:
-                self._place(chosen[1])
-            ready.remove(chosen)
-            heapq.heapify(ready)
-            for m in succ[chosen[1]]:
+                chosen = min(min(items) for items in loops.values() if items)[1]
+                self._start(chosen)
+            if chosen in self.spaces:
+                loops[self.spaces[chosen]].discard((self.index[chosen], chosen))
+            for m in succ[chosen]:
                 waiting[m] -= 1
                 if waiting[m] == 0:
-                    heapq.heappush(ready, (self.index[m], m))
+                    ready(m)
         if len(self.run) >= 2:
             runs.append(self.run)
         return runs
@@ -129,42 +142,47 @@ class _Runs:
         self.members: set[int] = set()
         self.tainted: set[int] = set()  # nodes outside the run that depend on a member
         self.shared: set[int] = set()  # inputs of the run's space its members read
+        self.refused: set[int] = set()  # loops that can never join this run
+        self.related: set[int] = set()  # loops of the space reading a member or a shared input
         self.space = None
         if nid is not None:
             self.space = self.spaces[nid]
             self._join(nid)
 
-    def _place(self, nid: int) -> None:
-        """Schedule ``nid``: a member when it can join the run, else a node outside it."""
-        if self.space is not None and self._can_join(nid):
-            self._join(nid)
-        elif any(a in self.members or a in self.tainted for a in self.g.args(nid)):
-            self.tainted.add(nid)
-
-    def _joinable(self, ready: list) -> tuple | None:
-        for item in sorted(ready):
-            if item[1] in self.spaces and self.space is not None and self._can_join(item[1]):
-                return item
+    def _joinable(self, candidates) -> int | None:
+        """The first ready loop (in the original order) that can join the run."""
+        for _, nid in sorted(c for c in candidates if c[1] in self.related and c[1] not in self.refused):
+            if self._can_join(nid):
+                return nid
         return None
 
     def _join(self, nid: int) -> None:
         self.run.append(nid)
         self.members.add(nid)
-        self.shared.update(a for a in self.g.args(nid) if self._full(a) and a not in self.members)
-
-    def _full(self, nid: int) -> bool:
-        return tuple(self.g.node(nid).type.shape) == self.space and self.g.node(nid).op != CONSTANT
+        shared = [
+            a
+            for a in self.args[nid]
+            if self.shapes[a] == self.space
+            and a not in self.members
+            and a not in self.shared
+            and self.g.node(a).op != CONSTANT
+        ]
+        self.shared.update(shared)
+        succ = self.g.nx._succ
+        self.related.update(u for a in [nid, *shared] for u in succ[a] if self.spaces.get(u) == self.space)
 
     def _can_join(self, nid: int) -> bool:
-        if self.spaces.get(nid) != self.space or nid in self.members:
-            return False
-        args = self.g.args(nid)
+        """Whether ``nid`` (a ready loop of the run's space) can join the run; one that
+        never can is remembered in ``refused``."""
+        args = self.args[nid]
         if any(a in self.tainted for a in args):
+            self.refused.add(nid)
             return False  # it depends on a member through a node outside the run
         related = False
         for position, a in enumerate(args):
             if a in self.members:
                 if a in self.reductions or not _reads_positionwise(self.g.node(nid), position, self.space):
+                    self.refused.add(nid)
                     return False
                 related = True
             elif a in self.shared:
