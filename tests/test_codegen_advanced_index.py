@@ -65,13 +65,13 @@ def test_index_patterns_and_their_gradients_run_natively_as_eager(name, dtype):
 
 
 def test_negative_indices_wrap_as_in_eager():
-    """A negative index makes the native code hand the call to the interpreter, which
-    wraps it as numpy does; the next call with indices in range is native again."""
+    """A negative index counts from the end in native code, as numpy's does; one beyond
+    the size hands the call to the interpreter, which raises the eager error."""
     x = irgrad.randn(4, 5, 6)
     compiled = irgrad.compile(lambda x, i, j: x[i, :, j] * 2.0, backend="llvm")
     compiled(x, irgrad.tensor([0, 0, 0]), irgrad.tensor([0, 0, 0]))  # traced: the next calls run it
     program = compiled._compiled.entries[0].built.run_forward
-    for i, j, handed in (([-1, 0, -4], [-6, 5, -1], 1), ([1, 2, 3], [0, 1, 2], 0)):
+    for i, j, handed in (([-1, 0, -4], [-6, 5, -1], 0), ([1, 2, 3], [0, 1, 2], 0)):
         i, j = irgrad.tensor(i), irgrad.tensor(j)
         expected = x.numpy()[i.numpy(), :, j.numpy()] * np.float32(2.0)
         before = program.interpreted
@@ -106,12 +106,28 @@ def test_the_native_check_hands_a_bad_index_to_the_interpreter():
     values = np.arange(20, dtype=np.float32).reshape(4, 5)
     args = [values, np.array([3, 1], np.int32), np.array([4, 0])]
     np.testing.assert_array_equal(run_program(program, args)[0], [19.0, 5.0])
+    wrapped = [values, np.array([-1, -4], np.int32), np.array([-5, 4])]  # counted from the end
+    np.testing.assert_array_equal(run_program(program, wrapped)[0], [15.0, 4.0])
     args[2] = np.array([4, 5])
     with pytest.raises(IndexError) as native:
         program(args)
     with pytest.raises(IndexError) as numpy:
         values[args[1], args[2]]
     assert str(native.value) == str(numpy.value) and program.interpreted == 1
+
+
+def test_an_assignment_through_negative_indices_counts_from_the_end():
+    g = Graph("assign")
+    x = g.add_input("x", TensorType((4, 5), irgrad.float32))
+    v = g.add_input("v", TensorType((3,), irgrad.float32))
+    i = g.add_input("i", TensorType((3,), irgrad.int64))
+    spec = (slice(None), Ellipsis)
+    g.set_outputs([g.add_op("index_put", [x, v, i], {"spec": spec}, TensorType((4, 5), irgrad.float32))])
+    program = Program(g)
+    args = [np.zeros((4, 5), np.float32), np.array([1.0, 2.0, 3.0], np.float32), np.array([-1, 0, -5])]
+    got = run_program(program, args)[0]
+    np.testing.assert_array_equal(got, interpret(g, args)[0])
+    assert (got[:, 4] == 1.0).all() and (got[:, 0] == 3.0).all()  # -5 is 0: written last
 
 
 # A bug the graph calls found (validation drew repeated positions once its indices stayed in
@@ -198,10 +214,10 @@ def index_cases(draw):
 @settings(max_examples=150, deadline=None)
 @given(index_cases())
 def test_any_index_spec_reads_and_adds_as_the_interpreter(case):
-    """``index`` (from a contiguous or a transposed source) and ``index_grad`` of a
-    random gradient with every spec numpy allows: one native segment, the interpreter's
-    result bit for bit; exactly the calls that read a negative index are handed to the
-    interpreter, which wraps it."""
+    """``index`` (from a contiguous or a transposed source), ``index_grad`` of a random
+    gradient and ``index_put`` of values broadcast to the picked shape, with every spec
+    numpy allows: one native segment, the interpreter's result bit for bit, negative
+    indices (counted from the end) included."""
     stored, transposed, spec, ids, rng = case
     dtype = from_numpy_dtype(stored.dtype)
     shape = stored.shape[::-1] if transposed else stored.shape
@@ -215,12 +231,17 @@ def test_any_index_spec_reads_and_adds_as_the_interpreter(case):
     grad = g.add_input("g", TensorType(out_shape, dtype))
     picked = g.add_op("index", [x, *picks], {"spec": spec}, TensorType(out_shape, dtype))
     back = g.add_op("index_grad", [grad, *picks], {"shape": shape, "spec": spec}, TensorType(shape, dtype))
-    g.set_outputs([picked, back])
+    # values for an assignment: a suffix of the picked shape, some dims 1 (broadcast)
+    kept = out_shape[int(rng.integers(0, len(out_shape) + 1)) :]
+    put_shape = tuple(1 if rng.random() < 0.3 else n for n in kept)
+    put = g.add_input("v", TensorType(put_shape, dtype))
+    assigned = g.add_op("index_put", [x, put, *picks], {"spec": spec}, TensorType(shape, dtype))
+    g.set_outputs([picked, back, assigned])
     program = Program(g)
     assert program.report.segments == 1
     values = (rng.standard_normal(out_shape) * 100).astype(stored.dtype)
-    inputs = [stored, *ids, values]
-    read = 0 not in np.broadcast_shapes(*(a.shape for a in ids))  # numpy reads no index otherwise
-    outputs = run_program(program, inputs, interpreted=read and any((a < 0).any() for a in ids))
+    assignment = (rng.standard_normal(put_shape) * 100).astype(stored.dtype)
+    inputs = [stored, *ids, values, assignment]
+    outputs = run_program(program, inputs)
     for got, expected in zip(outputs, interpret(g, inputs)):
         assert got.shape == expected.shape and got.tobytes() == expected.tobytes()

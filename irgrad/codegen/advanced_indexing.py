@@ -11,9 +11,9 @@ ints and the slices' starts), plus a stride per slice dim, plus each index array
 value (at its broadcast position) times its dim's stride: :class:`IndexPlan`.
 
 Indices are checked before anything is read or written through them, with the helpers
-of :mod:`.indexing`: one outside ``[0, size)`` makes the kernel return a status, and
-the interpreter's answer (the eager error, or numpy's wrapping of a negative index) is
-the call's.  ``index_grad`` adds ``g`` into zeros in the order of ``g``'s positions,
+of :mod:`.indexing`: a negative one counts from the end, as numpy's and PyTorch's do;
+one outside ``[-size, size)`` makes the kernel return a status, and the interpreter's
+answer (the eager error) is the call's.  ``index_grad`` adds ``g`` into zeros in the order of ``g``'s positions,
 which is the order ``np.add.at`` adds repeats in, so its sums are eager's bit for bit;
 ``index_put`` stores in the same order, so a position written twice keeps the last value.
 """
@@ -119,14 +119,17 @@ class AdvancedIndexLowering(Lowering):
             copy_strided(at, args[0], out, table.shape, strides)
         if 0 in plan.broadcast:  # numpy reads (and checks) no index then
             return None
-        values_place = args[first_id - 1].place
-        # where each result (index) or value (index_grad, index_put) is: a value may be one scalar
-        picked = contiguous_strides(plan.shape) if values_place.shape else (0,) * len(plan.shape)
+        # where each result (index) or value (index_grad, index_put) is: index_put's values
+        # broadcast to the picked positions (one value, one row for every picked row, ...)
+        if writes:
+            picked = broadcast_strides(args[first_id - 1].place.shape, plan.shape)
+        else:
+            picked = contiguous_strides(plan.shape)
 
         def build(builder: ir.IRBuilder, pointers):
             values, *picks, result = pointers[first_id - 1 :]
             for pick, (array_shape, id_dtype), bound in zip(picks, arrays, plan.bounds):
-                checked_ids(builder, pick, id_dtype, math.prod(array_shape), bound)
+                checked_ids(builder, pick, id_dtype, math.prod(array_shape), bound, wraps=True)
             if 0 in plan.shape:
                 return ir.Constant(I64, OK_STATUS)
             indices: list[ir.Value] = []
@@ -134,8 +137,10 @@ class AdvancedIndexLowering(Lowering):
 
             def element() -> None:
                 in_table = builder.add(ir.Constant(I64, plan.offset), offset(plan.steps))
-                for pick, (_, id_dtype), positions, scale in zip(picks, arrays, plan.positions, plan.scales):
-                    value = index_value(builder, pick, offset(positions), id_dtype)
+                for pick, (_, id_dtype), positions, scale, bound in zip(
+                    picks, arrays, plan.positions, plan.scales, plan.bounds
+                ):
+                    value = index_value(builder, pick, offset(positions), id_dtype, wraps_at=bound)
                     in_table = builder.add(in_table, builder.mul(value, ir.Constant(I64, scale)))
                 at_picked = offset(picked)
                 if writes:

@@ -3,9 +3,9 @@
 
 Every index is checked before anything is read through it: an index out of range makes
 the kernel return its position as a status, the graph's function returns, and the call
-reruns in the interpreter, which raises the eager error (or, for ``gather`` and
-``index``, gives numpy's answer, which wraps a negative index).  Native code never
-reads out of bounds.
+reruns in the interpreter, which raises the eager error.  ``index`` (``x[i]``) wraps
+a negative index natively, as numpy and PyTorch do.  Native code never reads out of
+bounds.
 """
 
 from __future__ import annotations
@@ -22,26 +22,38 @@ from .movement import fill
 from .scalars import storage_type
 
 
-def index_value(builder: ir.IRBuilder, ids: ir.Value, position: ir.Value, id_dtype: np.dtype) -> ir.Value:
-    """The index stored at ``position`` of ``ids``, as an i64 (unsigned types zero-extended)."""
+def index_value(
+    builder: ir.IRBuilder, ids: ir.Value, position: ir.Value, id_dtype: np.dtype, wraps_at: int | None = None
+) -> ir.Value:
+    """The index stored at ``position`` of ``ids``, as an i64 (unsigned types zero-extended);
+    with ``wraps_at``, a negative index counts from that size back (as numpy's do)."""
     raw = builder.load(builder.gep(ids, [position]))
     widen = builder.zext if id_dtype.kind == "u" else builder.sext
-    return widen(raw, ir.IntType(64))
+    value = widen(raw, ir.IntType(64))
+    if wraps_at is None or id_dtype.kind == "u":
+        return value
+    negative = builder.icmp_signed("<", value, ir.Constant(I64, 0))
+    return builder.select(negative, builder.add(value, ir.Constant(I64, wraps_at)), value)
 
 
-def checked_ids(builder: ir.IRBuilder, ids, id_dtype: np.dtype, count: int, rows: int, each=None) -> None:
+def checked_ids(
+    builder: ir.IRBuilder, ids, id_dtype: np.dtype, count: int, rows: int, each=None, wraps: bool = False
+) -> None:
     """Loop over ``count`` ids (contiguous, of ``id_dtype``); return the position of the
-    first outside ``[0, rows)`` from the function, before anything reads through it, or
-    run ``each(position, id)`` for every id (as i64)."""
+    first outside ``[0, rows)`` (``[-rows, rows)`` if negative ids ``wraps``) from the
+    function, before anything reads through it, or run ``each(position, id)`` for every
+    id (as i64)."""
     failure = FailureExit(builder)
     indices: list[ir.Value] = []
 
     def element() -> None:
         (i,) = indices
         value = index_value(builder, ids, i, id_dtype)
+        shifted = builder.add(value, ir.Constant(I64, rows)) if wraps else value
+        limit = 2 * rows if wraps else rows
         failure.fail_if(
-            builder.icmp_unsigned(">=", value, ir.Constant(value.type, rows)), i
-        )  # negatives: huge
+            builder.icmp_unsigned(">=", shifted, ir.Constant(value.type, limit)), i
+        )  # below the range: huge
         if each is not None:
             each(i, value)
 
