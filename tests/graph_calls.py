@@ -22,7 +22,7 @@ from irgrad.compiler.explain import Explanation
 def run_program(program, inputs: list, interpreted: bool = False) -> list[np.ndarray]:
     """``program(inputs)`` computed by native code alone: the program left no node to
     numpy, and the call was not handed to the interpreter; with ``interpreted``, the
-    call must be handed to it instead (an index out of range or negative, by design)."""
+    call must be handed to it instead (an index out of range, by design)."""
     assert not program.report.numpy_nodes, program.report
     before = program.interpreted
     outputs = program(inputs)

@@ -84,8 +84,7 @@ def test_validation_redraws_equal_indices_and_warns_once_with_the_reason(backend
 def test_validation_draws_indices_in_range_and_runs_the_native_program(fn, ids):
     """Indices reach their op through a range check (and here views and casts); validation
     draws them in ``[0, size)`` all the same, so the native program computes the values it
-    compares (an index out of range would make eager raise and leave nothing compared, a
-    negative one would hand the call to the interpreter)."""
+    compares (an index out of range would make eager raise and leave nothing compared)."""
     from irgrad.compiler.validate import VALIDATED, index_bounds
 
     x = irgrad.randn(5, 6)
