@@ -282,3 +282,42 @@ def test_a_transposed_operand_read_once_or_of_a_view_is_left_alone():
     """)
     for graph in (once, of_a_view):
         assert str(gemm.transpose_shared_operands_once(graph)) == str(graph)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(33, 80),
+    st.integers(1, 45),
+    st.integers(1, 45),
+    st.sampled_from([np.float32, np.float64]),
+    st.sampled_from([1, 2, 3]),
+)
+def test_a_transposed_weight_is_copied_exactly(m, n, k, dtype, threads):
+    """A linear's weight read as B is copied row-major (in 8x8 register transposes, and
+    element by element at the edges) before the product: the result is the same product
+    of the same kernel on ``W.T`` made contiguous by numpy, bit for bit, for any thread
+    count (large sizes split the copy across the pool)."""
+    from irgrad.codegen import Program
+    from irgrad.ir import Graph, TensorType
+
+    scale = 1 if threads == 1 else 24  # large enough to split the copy
+    n, k = n * scale, k * scale
+    t = irgrad.dtypes.from_numpy_dtype(np.dtype(dtype))
+    programs = []
+    for op, b_shape in (("linear", (n, k)), ("matmul", (k, n))):
+        g = Graph(op)
+        a = g.add_input("a", TensorType((m, k), t))
+        b = g.add_input("b", TensorType(b_shape, t))
+        g.set_outputs([g.add_op(op, [a, b], {}, TensorType((m, n), t))])
+        programs.append(Program(g))
+    rng = np.random.default_rng(m * n * k)
+    a, w = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
+    before = irgrad.get_num_threads()
+    try:
+        irgrad.set_num_threads(threads)
+        (linear,) = programs[0]([a, w])
+        (matmul,) = programs[1]([a, np.ascontiguousarray(w.T)])
+    finally:
+        irgrad.set_num_threads(before)
+    assert linear.tobytes() == matmul.tobytes()
+    np.testing.assert_allclose(linear, a.astype(np.float64) @ w.T.astype(np.float64), rtol=1e-4, atol=1e-3)

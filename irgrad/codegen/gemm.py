@@ -27,8 +27,9 @@ from . import blas, tiled_gemm
 from .elementwise import loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
 from .layout import Place
-from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
+from .parallel import split_outer_loop
 from .scalars import storage_type
+from .transpose import copy_matrix
 
 # Rows up to which a transposed b is read in place (the dot form) rather than copied
 # for the broadcast form, which runs faster: the copy costs k x n.  Measured on one
@@ -177,7 +178,7 @@ class GemmLowering(Lowering):
                 pb = b.gep(pointers[1], [offset(b_batch)])
                 pc = b.gep(pointers[2], [offset(out_batch)])
                 if copied_b is not None:
-                    _copy_matrix(at, pb, source_b2, copied_b, k, n)
+                    copy_matrix(at, pb, source_b2, copied_b, k, n)
                     pb = copied_b
                 if tiled is not None:
                     tiled_gemm.emit(b, [pa, pb, pc], float_type, tiled, tiling, split=not by_matrices)
@@ -204,35 +205,6 @@ class GemmLowering(Lowering):
             split_outer_loop(b_, pointers, batch[0], 1, nest, wake)
         else:
             nest(b_, pointers)
-
-
-def _copy_matrix(
-    at: Emission, source: ir.Value, strides: tuple, target: ir.Value, rows: int, cols: int
-) -> None:
-    """``target[rows, cols]`` (row-major) = the matrix at ``source`` with element
-    ``strides``, split across the thread pool when large.  (Along the target's rows, as
-    LLVM vectorizes it with gathers: strips of 16 columns read as 16 sequential streams
-    ran 1.3 to 2.4 times slower.)"""
-    key = ("copy_matrix", rows, cols, tuple(strides), str(source.type))
-
-    def build(builder: ir.IRBuilder, pointers) -> None:
-        def nest(b: ir.IRBuilder, ptrs: list, start=None, count=None) -> None:
-            indices: list[ir.Value] = []
-
-            def element() -> None:
-                row, col = indices
-                offset = b.add(b.mul(row, const(strides[0])), b.mul(col, const(strides[1])))
-                value = b.load(b.gep(ptrs[0], [offset]))
-                b.store(value, b.gep(ptrs[1], [b.add(b.mul(row, const(cols)), col)]))
-
-            loop_nest(b, (rows, cols), indices, element, "t", start, count)
-
-        if rows * cols >= PARALLEL_ELEMENTS:
-            split_outer_loop(builder, list(pointers), rows, 1, nest, rows * cols >= WAKE_ELEMENTS)
-        else:
-            nest(builder, list(pointers))
-
-    at.call(key, "copy_matrix", [source, target], build)
 
 
 def _fill_rows(at: Emission, out: Operand, bias: Operand | None) -> None:

@@ -1,0 +1,135 @@
+"""Copying a matrix into row-major order: what the tiled products read a linear's weight
+(a transposed B) from.
+
+A copy along the target's rows with the source's columns contiguous is a plain copy
+LLVM vectorizes.  A *transposing* copy (the source's rows contiguous: ``W.T`` of a
+row-major ``W``) read element by element becomes gathers, at about a quarter of the
+copy bandwidth (128x784 floats: 28 us).  It is done in 8x8 tiles instead: eight
+contiguous rows of the source are loaded as vectors, transposed in registers by three
+rounds of shuffles (pairs of elements, pairs of pairs, halves: the classic AVX
+transpose, which LLVM lowers to unpack and permute instructions for the host) and
+stored as eight contiguous rows of the target.  Edges that do not fill a tile are
+copied element by element.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from ..native.loops import const, for_range
+from .elementwise import loop_nest
+from .emission import Emission
+from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
+
+TILE = 8
+_I32 = ir.IntType(32)
+
+# The three rounds of an 8x8 transpose: each combines rows (a, b) of the previous round
+# into two rows with these element masks (of the 16 elements of a and b together).
+_ROUNDS = (
+    ((0, 1), ((0, 8, 1, 9, 4, 12, 5, 13), (2, 10, 3, 11, 6, 14, 7, 15))),
+    ((0, 2), ((0, 1, 8, 9, 4, 5, 12, 13), (2, 3, 10, 11, 6, 7, 14, 15))),
+    ((0, 4), ((0, 1, 2, 3, 8, 9, 10, 11), (4, 5, 6, 7, 12, 13, 14, 15))),
+)
+# where the rounds leave each column of the tile: row k of the transpose is _ORDER[k]
+_ORDER = (0, 2, 1, 3, 4, 6, 5, 7)
+
+
+def copy_matrix(
+    at: Emission, source: ir.Value, strides: tuple, target: ir.Value, rows: int, cols: int
+) -> None:
+    """``target[rows, cols]`` (row-major) = the matrix at ``source`` with element
+    ``strides``, split across the thread pool by rows when large."""
+    key = ("copy_matrix", rows, cols, tuple(strides), str(source.type))
+    transposing = strides[0] == 1 and strides[1] != 1 and rows >= TILE and cols >= TILE
+
+    def build(builder: ir.IRBuilder, pointers) -> None:
+        def nest(b: ir.IRBuilder, ptrs: list, start=None, count=None) -> None:
+            if transposing:
+                _transposed(b, ptrs[0], strides[1], ptrs[1], rows, cols, start, count)
+            else:
+                _elementwise(b, ptrs[0], strides, ptrs[1], rows, cols, start, count)
+
+        if rows * cols >= PARALLEL_ELEMENTS:
+            grain = TILE if transposing else 1
+            split_outer_loop(builder, list(pointers), rows, grain, nest, rows * cols >= WAKE_ELEMENTS)
+        else:
+            nest(builder, list(pointers))
+
+    at.call(key, "copy_matrix", [source, target], build)
+
+
+def _elementwise(b: ir.IRBuilder, source, strides, target, rows: int, cols: int, start, count) -> None:
+    """The copy element by element, along the target's rows."""
+    indices: list[ir.Value] = []
+
+    def element() -> None:
+        row, col = indices
+        _copy_element(b, source, strides, target, cols, row, col)
+
+    loop_nest(b, (rows, cols), indices, element, "t", start, count)
+
+
+def _copy_element(b: ir.IRBuilder, source, strides, target, cols: int, row, col) -> None:
+    offset = b.add(b.mul(row, const(strides[0])), b.mul(col, const(strides[1])))
+    b.store(b.load(b.gep(source, [offset])), b.gep(target, [b.add(b.mul(row, const(cols)), col)]))
+
+
+def _transposed(b: ir.IRBuilder, source, col_stride: int, target, rows: int, cols: int, start, count) -> None:
+    """Target rows ``start .. start + count`` (all when None) of ``target[r, c] =
+    source[r + c * col_stride]``: 8x8 tiles transposed in registers, then the edges."""
+    first = const(0) if start is None else start
+    extent = const(rows) if count is None else count
+    tiles = b.udiv(extent, const(TILE))
+    element_type = source.type.pointee
+    vector = ir.VectorType(element_type, TILE)
+    align = _alignment(element_type)
+    full_cols = cols - cols % TILE
+    with for_range(b, tiles, "tile_rows", unroll=False) as t:
+        r = b.add(first, b.mul(t, const(TILE)))
+        with for_range(b, const(full_cols // TILE), "tile_cols", unroll=False) as u:
+            c = b.mul(u, const(TILE))
+            loaded = []
+            for j in range(TILE):
+                at = b.add(r, b.mul(b.add(c, const(j)), const(col_stride)))
+                loaded.append(b.load(b.bitcast(b.gep(source, [at]), vector.as_pointer()), align=align))
+            for i, row in enumerate(_transpose8(b, loaded)):
+                at = b.add(b.mul(b.add(r, const(i)), const(cols)), c)
+                b.store(row, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
+        if full_cols < cols:  # the columns past the last whole tile
+            with for_range(b, const(cols - full_cols), "edge_cols") as e:
+                col = b.add(e, const(full_cols))
+                for i in range(TILE):
+                    _copy_element(b, source, (1, col_stride), target, cols, b.add(r, const(i)), col)
+    done = b.mul(tiles, const(TILE))
+    with for_range(b, b.sub(extent, done), "edge_rows", unroll=False) as e:  # rows past the last tile
+        row = b.add(first, b.add(done, e))
+        with for_range(b, const(cols), "edge_row") as col:
+            _copy_element(b, source, (1, col_stride), target, cols, row, col)
+
+
+def _transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
+    """The 8x8 transpose of eight vectors of eight elements."""
+    for (offset_a, offset_b), masks in _ROUNDS:
+        step = offset_b - offset_a
+        out = list(rows)
+        for base in range(0, TILE, 2 * step):
+            for k in range(step):
+                a, c = rows[base + k], rows[base + k + step]
+                low, high = (
+                    b.shuffle_vector(a, c, ir.Constant(ir.VectorType(_I32, TILE), list(m))) for m in masks
+                )
+                out[base + k], out[base + k + step] = low, high
+        rows = out
+    return [rows[k] for k in _ORDER]
+
+
+def _alignment(element_type: ir.Type) -> int:
+    """An element's size in bytes: the alignment a vector load of elements may assume."""
+    if isinstance(element_type, ir.DoubleType):
+        return 8
+    if isinstance(element_type, ir.FloatType):
+        return 4
+    if isinstance(element_type, ir.HalfType):
+        return 2
+    return max(1, element_type.width // 8)
