@@ -317,3 +317,28 @@ def test_vectorized_float32_erf_expm1_and_log1p_round_once_from_float64(name):
     assert ulps.max() <= 0.51, f"{name}: {ulps.max()} ulp"  # the float64 code is good to 3e-10
     np.testing.assert_array_equal(actual[~finite], rounded[~finite])
     assert np.signbit(actual[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(0, 3),
+    st.sampled_from([np.float32, np.float64, np.int64, np.int8, np.bool_]),
+    st.booleans(),
+)
+def test_a_transposing_copy_copies_every_element(rows, cols, extra, dtype, large):
+    """``copy(x.T)`` (of a slice too: rows ``extra`` wider than read), taken in 8x8
+    register transposes where the matrix has them and element by element at its edges;
+    large ones split across the pool."""
+    scale = 30 if large else 1
+    rows, cols = rows * scale, cols * scale
+    t = dtypes.from_numpy_dtype(np.dtype(dtype))
+    g = Graph("transpose")
+    x = g.add_input("x", TensorType((cols, rows + extra), t))
+    window = g.add_op("slice", [x], {"index": (slice(None), slice(0, rows))}, TensorType((cols, rows), t))
+    flipped = g.add_op("permute", [window], {"dims": (1, 0)}, TensorType((rows, cols), t))
+    g.set_outputs([g.add_op("copy", [flipped], {}, TensorType((rows, cols), t))])
+    data = (np.random.default_rng(rows * cols).standard_normal((cols, rows + extra)) * 50).astype(dtype)
+    (got,) = run_program(Program(g), [data])
+    assert got.flags.c_contiguous and got.tobytes() == np.ascontiguousarray(data[:, :rows].T).tobytes()

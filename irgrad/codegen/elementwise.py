@@ -33,6 +33,7 @@ from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides
 from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
+from .transpose import TILE, transpose_tiles
 
 # Kernels the JIT keeps loadable for eager execution's own native kernels when compiled
 # graphs have used up the process's code memory (see jit.compile_function).
@@ -237,7 +238,12 @@ class ElementwiseLoops(LoopKernel):
         dims, coalesced = coalesce(self.out_shape, operand_strides)
         at.strides, out_strides = coalesced[:-1], coalesced[-1]
 
+        transposed = self._transposed_copy(dims, at.strides, out_strides)
+
         def nest(b: ir.IRBuilder, pointers: list, start=None, count=None) -> None:
+            if transposed is not None:  # in 8x8 register transposes (see .transpose)
+                transpose_tiles(b, pointers[0], transposed, pointers[-1], dims[0], dims[1], start, count)
+                return
             indices: list[ir.Value] = []
             offset = offset_function(b, indices)
 
@@ -252,6 +258,17 @@ class ElementwiseLoops(LoopKernel):
             split_outer_loop(builder, [*inputs, out], dims[0], grain, nest, math.prod(dims) >= WAKE_ELEMENTS)
         else:
             nest(builder, [*inputs, out])
+
+    def _transposed_copy(self, dims: tuple, strides: list, out_strides: tuple) -> int | None:
+        """For a copy (the body's output is its one input) of a matrix read transposed
+        (steps of 1 down the output's columns): the input's step along the output's rows."""
+        body = self.body
+        if len(body.inputs) != 1 or body.outputs[0] != body.inputs[0] or len(dims) != 2 or len(strides) != 1:
+            return None
+        (steps,) = strides
+        if steps[0] != 1 or steps[1] == 1 or out_strides != (dims[1], 1) or min(dims) < TILE:
+            return None
+        return steps[1]
 
 
 class ElementwiseKernel(ElementwiseLoops, NativeKernel):

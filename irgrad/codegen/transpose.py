@@ -17,7 +17,6 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from ..native.loops import const, for_range
-from .elementwise import loop_nest
 from .emission import Emission
 from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
 
@@ -46,7 +45,7 @@ def copy_matrix(
     def build(builder: ir.IRBuilder, pointers) -> None:
         def nest(b: ir.IRBuilder, ptrs: list, start=None, count=None) -> None:
             if transposing:
-                _transposed(b, ptrs[0], strides[1], ptrs[1], rows, cols, start, count)
+                transpose_tiles(b, ptrs[0], strides[1], ptrs[1], rows, cols, start, count)
             else:
                 _elementwise(b, ptrs[0], strides, ptrs[1], rows, cols, start, count)
 
@@ -60,14 +59,11 @@ def copy_matrix(
 
 
 def _elementwise(b: ir.IRBuilder, source, strides, target, rows: int, cols: int, start, count) -> None:
-    """The copy element by element, along the target's rows."""
-    indices: list[ir.Value] = []
-
-    def element() -> None:
-        row, col = indices
-        _copy_element(b, source, strides, target, cols, row, col)
-
-    loop_nest(b, (rows, cols), indices, element, "t", start, count)
+    """The copy element by element, along the target's rows (``start .. start + count``)."""
+    with for_range(b, const(rows) if count is None else count, "t0", unroll=False) as r:
+        row = r if start is None else b.add(r, start)
+        with for_range(b, const(cols), "t1", unroll=False) as col:
+            _copy_element(b, source, strides, target, cols, row, col)
 
 
 def _copy_element(b: ir.IRBuilder, source, strides, target, cols: int, row, col) -> None:
@@ -75,7 +71,9 @@ def _copy_element(b: ir.IRBuilder, source, strides, target, cols: int, row, col)
     b.store(b.load(b.gep(source, [offset])), b.gep(target, [b.add(b.mul(row, const(cols)), col)]))
 
 
-def _transposed(b: ir.IRBuilder, source, col_stride: int, target, rows: int, cols: int, start, count) -> None:
+def transpose_tiles(
+    b: ir.IRBuilder, source, col_stride: int, target, rows: int, cols: int, start=None, count=None
+) -> None:
     """Target rows ``start .. start + count`` (all when None) of ``target[r, c] =
     source[r + c * col_stride]``: 8x8 tiles transposed in registers, then the edges."""
     first = const(0) if start is None else start
