@@ -319,26 +319,31 @@ def test_vectorized_float32_erf_expm1_and_log1p_round_once_from_float64(name):
     assert np.signbit(actual[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.integers(1, 40),
     st.integers(1, 40),
     st.integers(0, 3),
     st.sampled_from([np.float32, np.float64, np.int64, np.int8, np.bool_]),
     st.booleans(),
+    st.sampled_from([None, 1, 3]),
 )
-def test_a_transposing_copy_copies_every_element(rows, cols, extra, dtype, large):
-    """``copy(x.T)`` (of a slice too: rows ``extra`` wider than read), taken in 8x8
-    register transposes where the matrix has them and element by element at its edges;
-    large ones split across the pool."""
-    scale = 30 if large else 1
+def test_a_transposing_copy_copies_every_element(rows, cols, extra, dtype, large, batch):
+    """``copy(x.T)`` of a matrix or of a batch of them (of a slice too: rows ``extra``
+    wider than read), taken in 8x8 register transposes where the matrix has them and
+    element by element at its edges; large ones split across the pool."""
+    scale = 30 if large and batch is None else 1
     rows, cols = rows * scale, cols * scale
+    lead = () if batch is None else (batch,)
     t = dtypes.from_numpy_dtype(np.dtype(dtype))
     g = Graph("transpose")
-    x = g.add_input("x", TensorType((cols, rows + extra), t))
-    window = g.add_op("slice", [x], {"index": (slice(None), slice(0, rows))}, TensorType((cols, rows), t))
-    flipped = g.add_op("permute", [window], {"dims": (1, 0)}, TensorType((rows, cols), t))
-    g.set_outputs([g.add_op("copy", [flipped], {}, TensorType((rows, cols), t))])
-    data = (np.random.default_rng(rows * cols).standard_normal((cols, rows + extra)) * 50).astype(dtype)
+    x = g.add_input("x", TensorType((*lead, cols, rows + extra), t))
+    index = (slice(None),) * len(lead) + (slice(None), slice(0, rows))
+    window = g.add_op("slice", [x], {"index": index}, TensorType((*lead, cols, rows), t))
+    dims = tuple(range(len(lead))) + (len(lead) + 1, len(lead))
+    flipped = g.add_op("permute", [window], {"dims": dims}, TensorType((*lead, rows, cols), t))
+    g.set_outputs([g.add_op("copy", [flipped], {}, TensorType((*lead, rows, cols), t))])
+    data = (np.random.default_rng(rows * cols).standard_normal((*lead, cols, rows + extra)) * 50).astype(dtype)
     (got,) = run_program(Program(g), [data])
-    assert got.flags.c_contiguous and got.tobytes() == np.ascontiguousarray(data[:, :rows].T).tobytes()
+    expected = np.ascontiguousarray(np.swapaxes(data[..., :rows], -1, -2))
+    assert got.flags.c_contiguous and got.tobytes() == expected.tobytes()

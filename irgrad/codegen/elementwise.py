@@ -30,7 +30,7 @@ from ..native import jit
 from ..native.loops import I64, for_range
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
-from ..ops.strides import broadcast_strides
+from ..ops.strides import broadcast_strides, contiguous_strides
 from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
 from .transpose import TILE, transpose_tiles
@@ -242,7 +242,7 @@ class ElementwiseLoops(LoopKernel):
 
         def nest(b: ir.IRBuilder, pointers: list, start=None, count=None) -> None:
             if transposed is not None:  # in 8x8 register transposes (see .transpose)
-                transpose_tiles(b, pointers[0], transposed, pointers[-1], dims[0], dims[1], start, count)
+                _transposed_matrices(b, pointers[0], pointers[-1], dims, transposed, start, count)
                 return
             indices: list[ir.Value] = []
             offset = offset_function(b, indices)
@@ -259,16 +259,34 @@ class ElementwiseLoops(LoopKernel):
         else:
             nest(builder, [*inputs, out])
 
-    def _transposed_copy(self, dims: tuple, strides: list, out_strides: tuple) -> int | None:
-        """For a copy (the body's output is its one input) of a matrix read transposed
-        (steps of 1 down the output's columns): the input's step along the output's rows."""
+    def _transposed_copy(self, dims: tuple, strides: list, out_strides: tuple) -> tuple | None:
+        """For a copy (the body's output is its one input) of a matrix, or a batch of
+        them, read transposed (steps of 1 down the output's columns): the input's steps
+        between matrices (None for one matrix) and along the output's rows."""
         body = self.body
-        if len(body.inputs) != 1 or body.outputs[0] != body.inputs[0] or len(dims) != 2 or len(strides) != 1:
+        if len(body.inputs) != 1 or body.outputs[0] != body.inputs[0] or len(strides) != 1:
             return None
         (steps,) = strides
-        if steps[0] != 1 or steps[1] == 1 or out_strides != (dims[1], 1) or min(dims) < TILE:
+        if len(dims) not in (2, 3) or out_strides != contiguous_strides(dims) or min(dims[-2:]) < TILE:
             return None
-        return steps[1]
+        if steps[-2] != 1 or steps[-1] == 1:
+            return None
+        return (steps[0] if len(dims) == 3 else None), steps[-1]
+
+
+def _transposed_matrices(b: ir.IRBuilder, source, target, dims: tuple, steps: tuple, start, count) -> None:
+    """The transposing copy :meth:`ElementwiseLoops._transposed_copy` found: of one
+    matrix (its rows ``start .. start + count``), or of matrices ``start .. start + count``."""
+    between, along = steps
+    if between is None:
+        transpose_tiles(b, source, along, target, dims[0], dims[1], start, count)
+        return
+    rows, cols = dims[1], dims[2]
+    with for_range(b, ir.Constant(I64, dims[0]) if count is None else count, "matrix", unroll=False) as k:
+        matrix = k if start is None else b.add(k, start)
+        from_ = b.gep(source, [b.mul(matrix, ir.Constant(I64, between))])
+        to = b.gep(target, [b.mul(matrix, ir.Constant(I64, rows * cols))])
+        transpose_tiles(b, from_, along, to, rows, cols)
 
 
 class ElementwiseKernel(ElementwiseLoops, NativeKernel):

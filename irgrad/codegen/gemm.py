@@ -35,11 +35,11 @@ from .transpose import copy_matrix
 # for the broadcast form, which runs faster: the copy costs k x n.  Measured on one
 # core: 16x128x512 in place 16.4 us, copied 11 + 8 us; 64x784x128 in place 89 us,
 # copied 53 + 12 us.  A batch of products (a convolution's per-image weight gradients)
-# is copied whole by the planner, a slower gather: in place up to BATCHED_DOT_ROWS
-# (64x196x288 per image, 32 images: 1.97 against 2.22 ms on 2 threads, 2.89 against
-# 3.29 on one, measured interleaved).
+# is copied whole by the planner, in 8x8 register transposes (.transpose) like a single
+# matrix's B: the CNN's training step (64x196x288 per image, 32 images) took 0.86-0.92x
+# the time with its B copied, against reading it in place (up to 128 rows, while the
+# copy was made of gathers), measured interleaved on 2 threads.
 DOT_ROWS = 32
-BATCHED_DOT_ROWS = 128
 
 
 def matrix_layout(rows: int, cols: int, row_stride: int, col_stride: int) -> tuple[int, int] | None:
@@ -83,17 +83,13 @@ class GemmLowering(Lowering):
         b_batch = broadcast_strides(b.shape[:-2], batch, b.strides[:-2])
         return batch, out_shape[-2], n, k, a.strides[-2:], b.strides[-2:], a_batch, b_batch
 
-    def _tiled(
-        self, m: int, n: int, k: int, a2, b2, accumulate: bool, batched: bool
-    ) -> tiled_gemm.GemmShape | None:
+    def _tiled(self, m: int, n: int, k: int, a2, b2, accumulate: bool) -> tiled_gemm.GemmShape | None:
         """The tiled product for operands with these strides, or None: BLAS's product, or
         (see :meth:`contiguous_args`) a tiled one once an operand has been copied."""
         if a2 is None or not (self.gemm is None or tiled_gemm.small_enough(m, n, k)):
             return None
         shape = tiled_gemm.GemmShape(m, n, k, tuple(a2), tuple(b2), n, accumulate)
-        if shape.form == "broadcast" or (
-            shape.form == "dot" and m <= (BATCHED_DOT_ROWS if batched else DOT_ROWS)
-        ):
+        if shape.form == "broadcast" or (shape.form == "dot" and m <= DOT_ROWS):
             return shape
         return None
 
@@ -103,14 +99,14 @@ class GemmLowering(Lowering):
         weight, a transposed operand) and the dot form should not (more than DOT_ROWS
         rows of A).  The copy is split across the thread pool like the product."""
         batch, m, n, k, a2, b2, _, _ = self._matrices(args[:2], self.node.type.shape)
-        if batch or a2 is None or m * n * k == 0 or self._tiled(m, n, k, a2, b2, False, False) is not None:
+        if batch or a2 is None or m * n * k == 0 or self._tiled(m, n, k, a2, b2, False) is not None:
             return False
         return self.gemm is None or tiled_gemm.small_enough(m, n, k)
 
     def splits(self, places: list[Place]) -> bool:
         args = places[: self.arity]
         batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
-        if self._tiled(m, n, k, a2, b2, self.arity > 2, bool(batch)) is not None:
+        if self._tiled(m, n, k, a2, b2, self.arity > 2) is not None:
             return m * n * k >= tiled_gemm.PARALLEL_MACS or self._splits_batch(batch, m, n, k)
         return self._transposed_b(args) and m * n * k >= tiled_gemm.PARALLEL_MACS
 
@@ -133,7 +129,7 @@ class GemmLowering(Lowering):
     def contiguous_args(self, args: list[Place]) -> list[bool]:
         batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
         rest = [False] * (len(args) - 2)
-        if self._tiled(m, n, k, a2, b2, len(args) > 2, bool(batch)) is not None or self._transposed_b(args):
+        if self._tiled(m, n, k, a2, b2, len(args) > 2) is not None or self._transposed_b(args):
             return [False, False] + rest
         if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k)):
             # tiled after copying: the broadcast form reads any a and a row-major b
@@ -157,7 +153,7 @@ class GemmLowering(Lowering):
             return
         out_batch = contiguous_strides(batch + (m * n,))[:-1]
         float_type = storage_type(out.place.dtype)
-        tiled = self._tiled(m, n, k, a2, b2, has_bias, bool(batch))
+        tiled = self._tiled(m, n, k, a2, b2, has_bias)
         if tiled is not None:
             tiling = tiled_gemm.host_tiling(out.place.dtype)
         else:
