@@ -537,6 +537,32 @@ def test_convolutions_and_max_pooling_train_as_one_native_call(dtype, conv, pool
     assert "left to numpy" not in compiled.explain()
 
 
+@pytest.mark.parametrize("dtype", [irgrad.float32, irgrad.float64])
+@pytest.mark.parametrize("kernel, stride", [((2, 2), (2, 2)), ((3, 3), (2, 1))])
+def test_a_pool_and_its_gradients_positions_are_one_kernel_call(dtype, kernel, stride):
+    """``max_pool(x)`` and the ``max_pool_argmax(x, max_pool(x))`` its gradient reads are
+    one group with two results, one call of the pool kernel, whose maxima and positions
+    are the interpreter's (ties and NaN included) bit for bit."""
+    from irgrad.codegen.windows import share_pool_positions
+    from irgrad.ir.builder import GraphOps
+
+    g = Graph("pool")
+    ops = GraphOps(g)
+    x = ops.input("x", (2, 3, 9, 8), dtype)
+    attrs = {"kernel": kernel, "stride": stride, "dilation": (1, 1)}
+    pooled = ops.max_pool(x, **attrs)
+    positions = ops.max_pool_argmax(x, pooled, **attrs)
+    g.set_outputs([pooled.id, positions.id, ops.max_pool_scatter(pooled, positions, shape=x.shape, **attrs).id])
+    shared = share_pool_positions(g)
+    assert [shared.node(n).op for n in shared.order() if shared.node(n).is_op].count("max_pool") == 0
+    program = Program(shared)
+    assert program.report.segments == 1 and program.report.native_steps == 2  # the pool, the scatter
+    data = np.round(np.random.default_rng(0).standard_normal((2, 3, 9, 8)), 1).astype(dtype.np)  # ties
+    data[0, 1, 2, 3] = np.nan
+    for got, want in zip(run_program(program, [data]), interpret(g, [data])):
+        assert got.tobytes() == want.tobytes()
+
+
 def test_a_code_generator_failure_falls_back_to_numpy_with_a_warning(monkeypatch):
     """A bug in the code generator must not become the user's error: the graph runs with
     the interpreter, and a CodegenWarning (an error in this test suite) says so."""

@@ -39,7 +39,7 @@ from .lower import split_anchor
 from .movement import MOVEMENT_LOWERINGS
 from .multi_loops import MultiLoops
 from .reduce import ReductionLoops, is_map_reduce
-from .windows import WINDOW_OPS, window_lowering
+from .windows import WINDOW_OPS, pool_pair_lowering, window_lowering
 
 
 class LoopLowering(Lowering):
@@ -234,7 +234,7 @@ class AnchoredLowering(Lowering):
 
 def _fused(body: Graph) -> Lowering | str:
     if len(body.outputs) > 1:
-        return LoopLowering(MultiLoops(body))
+        return pool_pair_lowering(body) or LoopLowering(MultiLoops(body))
     if is_map_reduce(body):
         return LoopLowering(ReductionLoops(body))
     anchors = [n for n in body.op_nodes() if n.op in OPS and OPS[n.op].kind in ANCHOR_KINDS]

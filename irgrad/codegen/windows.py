@@ -14,7 +14,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
-from ..ir.graph import Node
+from ..ir.graph import FUSED, RESULT, Graph, Node
 from ..native import window as native_window
 from ..native.loops import I64
 from ..ops.conv import out_size, window_index_dtype
@@ -89,6 +89,15 @@ class MaxPoolArgmax(WindowLowering):
         self._call(at, [x.pointer, maxima.pointer, out.pointer])
 
 
+class MaxPoolPair(WindowLowering):
+    """A pool's maxima and their positions, both results of one call (see
+    :func:`share_pool_positions`): the positions are the group's later result."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        x, positions = args
+        self._call(at, [x.pointer, out.pointer, positions.pointer])
+
+
 class MaxPoolScatter(WindowLowering):
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
         g, positions = args
@@ -118,3 +127,44 @@ def window_lowering(node: Node, arg_types: list) -> Lowering | str:
 
 
 WINDOW_OPS = ("im2col", "col2im", "max_pool", "max_pool_argmax", "max_pool_scatter")
+
+
+def share_pool_positions(g: Graph) -> Graph:
+    """A copy of ``g`` in which ``max_pool(x)`` and the ``max_pool_argmax(x, max_pool(x))``
+    of its gradient are one fused group with two results (the pool's maxima, then their
+    positions): the kernel finds both at once, so a training step no longer pools each
+    image twice (the backward's positions were the forward's pool computed again)."""
+    g = g.copy()
+    for nid in g.order():
+        node = g.node(nid)
+        if node.op != "max_pool_argmax" or nid not in g:
+            continue
+        x, pooled = g.args(nid)
+        pool = g.node(pooled)
+        if pool.op != "max_pool" or g.args(pooled) != [x] or pool.attrs != node.attrs:
+            continue
+        body = Graph(f"{g.name}.pool{pooled}")
+        image = body.add_input("in0", g.node(x).type)
+        maxima = body.add_op("max_pool", [image], pool.attrs, pool.type, source=pool.source)
+        positions = body.add_op("max_pool_argmax", [image, maxima], node.attrs, node.type, source=node.source)
+        body.set_outputs([maxima, positions])
+        group = g.add_op(FUSED, [x], {}, pool.type, source=pool.source, body=body)
+        later = g.add_op(RESULT, [group], {"index": 1}, node.type)
+        g.replace_uses(nid, later)
+        g.remove(nid)
+        g.replace_uses(pooled, group)
+        g.remove(pooled)
+    return g
+
+
+def pool_pair_lowering(body: Graph) -> Lowering | None:
+    """The lowering of a group :func:`share_pool_positions` made, or None for another body."""
+    ops = [body.node(n) for n in body.order() if body.node(n).is_op]
+    if [n.op for n in ops] != ["max_pool", "max_pool_argmax"] or len(body.outputs) != 2:
+        return None
+    pool, positions = ops
+    image = body.node(body.inputs[0]).type
+    dtype, index = np.dtype(image.dtype.np), np.dtype(positions.type.dtype.np)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        return None
+    return MaxPoolPair(pool, "max_pool", tuple(image.shape), dtype, index)

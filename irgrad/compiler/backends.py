@@ -137,19 +137,21 @@ class LlvmBackend(Backend):
 
 def _lowering_passes(graph: Graph) -> Graph:
     """The LLVM backend's lowering passes: decompositions, slice gradients assembled,
-    sums of products merged and shared transposed operands copied once (static graphs),
-    fusion, reductions fused with the groups that feed them, and loops over one space
-    joined into one with several results (static graphs)."""
+    sums of products merged, shared transposed operands copied once and a pool's positions
+    shared with its gradient (static graphs), fusion, reductions fused with the groups that
+    feed them, and loops over one space joined into one with several results (static
+    graphs)."""
     # deferred: the code generator takes ~75 ms to import, paid only by a first llvm build
     from ..codegen import fuse_reduction_prologues
     from ..codegen.decompose import decompose_unlowered
     from ..codegen.gemm import transpose_shared_operands_once
     from ..codegen.loop_fusion import fuse_loops
+    from ..codegen.windows import share_pool_positions
 
     if not _static(graph):
         return fuse_reduction_prologues(fuse(graph))
     graph = merge_sums_of_products(assemble_slice_gradients(decompose_unlowered(graph)))
-    graph = transpose_shared_operands_once(graph)
+    graph = share_pool_positions(transpose_shared_operands_once(graph))
     return fuse_loops(fuse_reduction_prologues(fuse(graph)))
 
 
