@@ -343,7 +343,9 @@ def test_a_transposing_copy_copies_every_element(rows, cols, extra, dtype, large
     dims = tuple(range(len(lead))) + (len(lead) + 1, len(lead))
     flipped = g.add_op("permute", [window], {"dims": dims}, TensorType((*lead, rows, cols), t))
     g.set_outputs([g.add_op("copy", [flipped], {}, TensorType((*lead, rows, cols), t))])
-    data = (np.random.default_rng(rows * cols).standard_normal((*lead, cols, rows + extra)) * 50).astype(dtype)
+    data = (np.random.default_rng(rows * cols).standard_normal((*lead, cols, rows + extra)) * 50).astype(
+        dtype
+    )
     (got,) = run_program(Program(g), [data])
     expected = np.ascontiguousarray(np.swapaxes(data[..., :rows], -1, -2))
     assert got.flags.c_contiguous and got.tobytes() == expected.tobytes()

@@ -552,7 +552,9 @@ def test_a_pool_and_its_gradients_positions_are_one_kernel_call(dtype, kernel, s
     attrs = {"kernel": kernel, "stride": stride, "dilation": (1, 1)}
     pooled = ops.max_pool(x, **attrs)
     positions = ops.max_pool_argmax(x, pooled, **attrs)
-    g.set_outputs([pooled.id, positions.id, ops.max_pool_scatter(pooled, positions, shape=x.shape, **attrs).id])
+    g.set_outputs(
+        [pooled.id, positions.id, ops.max_pool_scatter(pooled, positions, shape=x.shape, **attrs).id]
+    )
     shared = share_pool_positions(g)
     assert [shared.node(n).op for n in shared.order() if shared.node(n).is_op].count("max_pool") == 0
     program = Program(shared)
