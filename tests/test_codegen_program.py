@@ -333,6 +333,33 @@ def test_cat_pad_and_slice_gradients_copy_through_strides_on_both_sides():
     assert_native(compiled)
 
 
+@pytest.mark.parametrize("dtype", [irgrad.float32, irgrad.float64])
+@pytest.mark.parametrize("lead", [(5,), (2, 3), (1,)])
+def test_an_lstm_cell_reads_its_gates_and_state_through_their_strides(dtype, lead):
+    """The gates a slice of a wider matrix and the state the ``c`` half of an earlier
+    cell's ``[h | c]``: read in place (no copy step), the interpreter's values."""
+    size = 7
+    g = Graph("cell")
+    wide = g.add_input("wide", TensorType((*lead, 4 * size + 3), dtype))
+    state = g.add_input("state", TensorType((*lead, 2 * size), dtype))
+    every = (slice(None),) * len(lead)
+    gates = g.add_op(
+        "slice", [wide], {"index": (*every, slice(0, 4 * size))}, TensorType((*lead, 4 * size), dtype)
+    )
+    c = g.add_op(
+        "slice", [state], {"index": (*every, slice(size, 2 * size))}, TensorType((*lead, size), dtype)
+    )
+    g.set_outputs([g.add_op("lstm_cell", [gates, c], {}, TensorType((*lead, 2 * size), dtype))])
+    program = Program(g)
+    assert program.report.native_steps == 1  # no copy of either argument
+    rng = np.random.default_rng(len(lead))
+    inputs = [
+        rng.standard_normal((*lead, 4 * size + 3)).astype(dtype.np),
+        rng.standard_normal((*lead, 2 * size)).astype(dtype.np),
+    ]
+    np.testing.assert_allclose(run_program(program, inputs)[0], interpret(g, inputs)[0], rtol=1e-6, atol=1e-7)
+
+
 def test_an_lstm_training_step_is_one_native_call_and_trains_as_eager():
     def make():
         irgrad.manual_seed(4)

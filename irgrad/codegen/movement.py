@@ -16,12 +16,13 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..ir.graph import Node
-from ..native.loops import for_range_carrying
+from ..native.loops import I64, for_range_carrying
 from ..ops import OPS
 from ..ops.movement import sliced_shape
 from ..ops.strides import contiguous_strides, slice_layout
 from .elementwise import coalesce, loop_nest, offset_function, store
 from .emission import Emission, Lowering, Operand
+from .layout import Place
 from .scalars import LlvmScalars, Value, storage_type
 
 
@@ -111,11 +112,12 @@ class PadLowering(Lowering):
 
 class LstmCellLowering(Lowering):
     """``lstm_cell(gates, c)``: per row and unit, ``c' = σ(f)·c + σ(i)·tanh(g)`` and
-    ``h' = σ(o)·tanh(c')``, written as ``[h' | c']``; the gates and the cell state are
-    read contiguous."""
+    ``h' = σ(o)·tanh(c')``, written as ``[h' | c']``.  The gates and the cell state are
+    read through their strides as 2-D (rows, units): the state is usually the ``c``
+    half of the previous step's result, a view with rows twice as long."""
 
     def contiguous_args(self, args) -> list[bool]:
-        return [True, True]
+        return [_matrix_strides(a) is None for a in args]
 
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
         gates, c = args
@@ -124,6 +126,7 @@ class LstmCellLowering(Lowering):
         if rows * size == 0:
             return
         dtype = c.place.dtype
+        gate_strides, cell_strides = _matrix_strides(gates.place), _matrix_strides(c.place)
 
         def build(builder: ir.IRBuilder, pointers) -> None:
             gates_at, c_at, out_at = pointers
@@ -131,28 +134,43 @@ class LstmCellLowering(Lowering):
             sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
             indices: list[ir.Value] = []
 
-            def position(row_length: int, column: int) -> ir.Value:
+            def position(strides: tuple[int, int], column: int) -> ir.Value:
                 row, unit = indices
-                start = builder.mul(row, ir.Constant(ir.IntType(64), row_length))
-                return builder.add(start, builder.add(unit, ir.Constant(ir.IntType(64), column)))
+                start = builder.mul(row, ir.Constant(I64, strides[0]))
+                unit = builder.mul(builder.add(unit, ir.Constant(I64, column)), ir.Constant(I64, strides[1]))
+                return builder.add(start, unit)
 
             def gate(k: int) -> Value:
-                return Value(builder.load(builder.gep(gates_at, [position(4 * size, k * size)])), dtype, 1)
+                return Value(
+                    builder.load(builder.gep(gates_at, [position(gate_strides, k * size)])), dtype, 1
+                )
 
             def element() -> None:
                 i, f, o = (sigmoid(S, gate(k)) for k in (0, 1, 3))
                 g = tanh(S, gate(2))
-                cell = Value(builder.load(builder.gep(c_at, [position(size, 0)])), dtype, 1)
+                cell = Value(builder.load(builder.gep(c_at, [position(cell_strides, 0)])), dtype, 1)
                 c_new = S.add(S.mul(f, cell), S.mul(i, g))
                 h_new = S.mul(o, tanh(S, c_new))
-                store(builder, c_new.ir, dtype, builder.gep(out_at, [position(2 * size, size)]))
-                store(builder, h_new.ir, dtype, builder.gep(out_at, [position(2 * size, 0)]))
+                store(builder, c_new.ir, dtype, builder.gep(out_at, [position((2 * size, 1), size)]))
+                store(builder, h_new.ir, dtype, builder.gep(out_at, [position((2 * size, 1), 0)]))
 
             loop_nest(builder, (rows, size), indices, element, "cell")
 
-        at.call(
-            ("lstm_cell", rows, size, dtype.str), "lstm_cell", [gates.pointer, c.pointer, out.pointer], build
-        )
+        key = ("lstm_cell", rows, size, dtype.str, gate_strides, cell_strides)
+        at.call(key, "lstm_cell", [gates.pointer, c.pointer, out.pointer], build)
+
+
+def _matrix_strides(place: Place) -> tuple[int, int] | None:
+    """A value's element strides seen as a matrix of rows (every dim but the last) and
+    its last dim, or None when its leading dims do not walk as one."""
+    *lead, _ = place.shape
+    if not lead:
+        return None
+    dims = [(n, s) for n, s in zip(lead, place.strides[:-1]) if n != 1]
+    for (_, outer), (rows, inner) in zip(dims, dims[1:]):
+        if outer != inner * rows:
+            return None
+    return (dims[-1][1] if dims else 0), place.strides[-1]
 
 
 class ScanLowering(Lowering):
