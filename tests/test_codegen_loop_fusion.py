@@ -239,3 +239,33 @@ def test_a_compiled_training_step_is_one_loop_that_trains_as_eager():
     text = compiled._compiled.explain()
     assert "1 native steps in 1 native call per run" in text
     assert "2 updates written in place" in text  # the parameter and its momentum buffer
+
+
+def test_a_loop_only_a_run_reads_joins_the_run():
+    """A value two joined loops read, whose loop ran earlier (an LSTM's backward
+    recomputing its gates' sigmoids): its loop joins theirs, so it is computed in
+    registers; one also read outside the run, or through a reshape, stays apart."""
+    from irgrad.codegen.loop_fusion import _absorb_producers, _contract, loop_space
+
+    def body(F, x, y):
+        s = F.sigmoid(x)  # read by the run only: absorbed
+        shared = F.tanh(x)  # read by the run and returned: stays apart
+        flat = F.exp(F.reshape(y, shape=(16, 8)))  # read through a reshape: stays apart
+        u = F.mul(s, F.add(shared, F.reshape(flat, shape=(8, 16))))
+        v = F.sub(s, y)
+        return F.add(u, v), shared
+
+    g = graph({"x": ((8, 16), F32), "y": ((8, 16), F32)}, body)
+    order = {n: k for k, n in enumerate(g.order())}
+    ops = {g.node(n).op: n for n in g.nx.nodes}
+    spaces = {n: sp for n in g.nx.nodes if (sp := loop_space(g, n)) is not None}
+    run = [ops["mul"], ops["sub"], ops["add"]]
+    _absorb_producers(g, run, spaces, set(run), order)
+    assert ops["sigmoid"] in run and ops["tanh"] not in run and ops["exp"] not in run
+    assert run == sorted(run, key=order.__getitem__)
+    joined = g.copy()
+    _contract(joined, run, (8, 16), "joined")
+    verify(joined)
+    inputs = [np.random.default_rng(5).standard_normal((8, 16)).astype(np.float32) for _ in range(2)]
+    for want, got in zip(interpret(g, inputs), interpret(joined, inputs)):
+        np.testing.assert_array_equal(got, want)

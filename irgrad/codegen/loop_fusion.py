@@ -45,7 +45,11 @@ def fuse_loops(g: Graph) -> Graph:
     """A copy of ``g`` whose runs of joinable loops are each one fused node (see the module doc)."""
     g = g.copy()
     spaces = {nid: space for nid in g.nx.nodes if (space := loop_space(g, nid)) is not None}
-    for k, run in enumerate(_Runs(g, spaces).gather()):
+    gathering = _Runs(g, spaces)
+    runs = gathering.gather()
+    taken = {m for run in runs for m in run}
+    for k, run in enumerate(runs):
+        _absorb_producers(g, run, spaces, taken, gathering.index)
         _contract(g, run, spaces[run[0]], f"{g.name}.loop{k}")
     g.order()  # raises if contracting the runs made a cycle (the gathering rules exclude it)
     return g
@@ -188,6 +192,35 @@ class _Runs:
             elif a in self.shared:
                 related = True
         return related
+
+
+def _absorb_producers(g: Graph, run: list[int], spaces: dict, taken: set[int], index: dict) -> None:
+    """Add to ``run`` the loops only its members read (at the position they are at): a
+    value two fused groups read was stored by a loop of its own, and once the two groups
+    are one run, it is computed in that run's registers (an LSTM's backward recomputes
+    its gates' sigmoids so).  Such a loop depends on nothing the run computes, so the run
+    stays contractible; the run is then sorted in the graph's order again."""
+    members, space, outputs = set(run), spaces[run[0]], set(g.outputs)
+
+    def absorbable(p: int) -> bool:
+        if p in taken or spaces.get(p) != space or p in outputs or _reduces(g.node(p)):
+            return False
+        for u in g.users(p):
+            if u not in members:
+                return False
+            positions = [k for k, a in enumerate(g.args(u)) if a == p]
+            if not all(_reads_positionwise(g.node(u), k, space) for k in positions):
+                return False
+        return True
+
+    waiting = list(run)
+    while waiting:
+        for p in dict.fromkeys(g.args(waiting.pop())):
+            if absorbable(p):
+                members.add(p)
+                taken.add(p)
+                waiting.append(p)
+    run[:] = sorted(members, key=index.__getitem__)
 
 
 def _reduces(node: Node) -> bool:
