@@ -18,7 +18,7 @@ from .dce import dce
 from .fold import fold
 from .fusion import fuse
 from .memory import plan_memory
-from .simplify import simplify
+from .simplify import simplify, simplify_counting
 
 Pass = Callable[[Graph], Graph]
 
@@ -68,10 +68,14 @@ def lowering_passes() -> list[tuple[str, Pass]]:
 
 
 def cse_to_fixed_point(graph: Graph, rounds: int = 4) -> Graph:
-    """cse, then simplify + cse again while that still shrinks the graph."""
+    """cse, then simplify + cse again while that still shrinks the graph (a simplify that
+    rewrites nothing leaves nothing new for cse: W4's step graph saves a cse pass)."""
     graph = cse(graph)
     for _ in range(rounds):
-        smaller = cse(simplify(graph))
+        simplified, rewrites = simplify_counting(graph)
+        if not rewrites:
+            return graph
+        smaller = cse(simplified)
         if len(smaller) >= len(graph):
             return graph
         graph = smaller

@@ -273,14 +273,20 @@ def _rewrite(g: Graph, nid: int, rules: list[Rule]) -> bool:
 
 def simplify(g: Graph) -> Graph:
     """A copy of ``g`` with the rules of :data:`RULES` applied until none matches."""
+    return simplify_counting(g)[0]
+
+
+def simplify_counting(g: Graph) -> tuple[Graph, int]:
+    """:func:`simplify`, and how many rewrites it made (none: the graph is unchanged)."""
     by_root: dict[str, list[Rule]] = {}
     for rule in RULES:
         by_root.setdefault(rule.pattern.op, []).append(rule)
     out = g.copy()
-    changed = True
+    rewrites, changed = 0, True
     while changed:
         changed = False
         for nid in out.order():
             while nid in out and _rewrite(out, nid, by_root.get(out.node(nid).op, [])):
                 changed = True
-    return out
+                rewrites += 1
+    return out, rewrites
