@@ -29,6 +29,7 @@ from ..ops import OPS
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides
 from .elementwise import (
+    PARALLEL_GRAIN,
     LoopKernel,
     Positionwise,
     _loads,
@@ -44,10 +45,6 @@ from .scalars import LlvmScalars, Value, llvm_type
 
 # Elements of a unit of a reduction's space (whole rows of its outermost dimension).
 UNIT = 16 * _BLOCK
-
-# Elements from which the rows of a loop without reductions are split in parts of this
-# many elements at least (a cache line of floats, so two threads never write one line).
-PARALLEL_GRAIN = 64
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
