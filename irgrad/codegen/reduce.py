@@ -64,6 +64,8 @@ def fuse_reduction_prologues(g: Graph) -> Graph:
         producer = g.node(arg)
         if producer.op != FUSED or arg in outputs or g.users(arg) != [nid] or has_anchor(producer.body):
             continue
+        if len(producer.body.outputs) != 1:  # a group with several results (see loop_fusion)
+            continue
         body = producer.body.copy()
         body.name = f"{producer.body.name}.{node.op}"
         body.set_outputs([body.add_op(node.op, body.outputs, node.attrs, node.type, source=node.source)])
