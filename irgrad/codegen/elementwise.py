@@ -112,6 +112,15 @@ class LoopKernel:
     def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
         raise NotImplementedError
 
+    def splits(self) -> bool:
+        """Whether the nest is split across the thread pool."""
+        return False
+
+    def scratch(self, layout: tuple) -> list[tuple]:
+        """(shape, dtype) of each temporary the nest needs for inputs of ``layout``,
+        passed to :meth:`emit` after the arguments."""
+        return []
+
 
 class NativeKernel(LoopKernel):
     """A compiled group on its own: ``kernel(*arrays) -> array`` (each array's shape and

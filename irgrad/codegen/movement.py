@@ -163,14 +163,12 @@ class LstmCellLowering(Lowering):
 def _matrix_strides(place: Place) -> tuple[int, int] | None:
     """A value's element strides seen as a matrix of rows (every dim but the last) and
     its last dim, or None when its leading dims do not walk as one."""
-    *lead, _ = place.shape
-    if not lead:
+    if len(place.shape) < 2:
         return None
-    dims = [(n, s) for n, s in zip(lead, place.strides[:-1]) if n != 1]
-    for (_, outer), (rows, inner) in zip(dims, dims[1:]):
-        if outer != inner * rows:
-            return None
-    return (dims[-1][1] if dims else 0), place.strides[-1]
+    rows, (steps,) = coalesce(place.shape[:-1], [place.strides[:-1]])
+    if len(rows) > 1:
+        return None
+    return (steps[0] if rows else 0), place.strides[-1]
 
 
 class ScanLowering(Lowering):

@@ -65,8 +65,9 @@ class _Fold:
             self.wide = _F64
         else:
             self.low = self.wide = self.out
-        self.low_identity = identity_of(reduction, self.low)
-        self.wide_identity = identity_of(reduction, self.wide)
+        # the running values' starts: the reduction's identity in each type
+        self.low_start = ir.Constant(llvm_type(self.low), identity_of(reduction, self.low))
+        self.wide_start = ir.Constant(llvm_type(self.wide), identity_of(reduction, self.wide))
 
     def fold(self, S: LlvmScalars, running: ir.Value, value: Value) -> ir.Value:
         """``running`` (low) with one more value."""
@@ -170,8 +171,7 @@ class MultiLoops(LoopKernel):
         if 0 in self.space:
             for fold, pointer in zip(self.folds, outs):
                 if fold is not None:
-                    identity = Value(ir.Constant(llvm_type(fold.wide), fold.wide_identity), fold.wide)
-                    store(builder, fold.result(S, identity.ir), fold.out, pointer)
+                    store(builder, fold.result(S, fold.wide_start), fold.out, pointer)
             return
         at, dims, out_strides = self._dims(layout)
         if not self.reduces:
@@ -232,7 +232,7 @@ class MultiLoops(LoopKernel):
                     indices.pop()
                 return list(running)
 
-            start = [ir.Constant(llvm_type(f.wide), f.wide_identity) for f in folds]
+            start = [f.wide_start for f in folds]
             return level(0, start)
 
         if self.splits() and units > 1:
@@ -245,13 +245,13 @@ class MultiLoops(LoopKernel):
 
             split_outer_loop(builder, [*inputs, *outs, *scratch], units, 1, part, self.wakes())
             S = LlvmScalars(builder)
-            totals = [ir.Constant(llvm_type(f.wide), f.wide_identity) for f in folds]
+            totals = [f.wide_start for f in folds]
             with for_range_carrying(builder, const(units), totals, "units", unroll=False) as (u, running):
                 slots = [builder.load(builder.gep(p, [u], inbounds=True)) for p in scratch]
                 running[:] = [f.merge(S, t, v, f.wide) for f, t, v in zip(folds, running, slots)]
         else:
             S = LlvmScalars(builder)
-            totals = [ir.Constant(llvm_type(f.wide), f.wide_identity) for f in folds]
+            totals = [f.wide_start for f in folds]
             with for_range_carrying(builder, const(units), totals, "units", unroll=False) as (u, running):
                 parts = unit_values(builder, [*inputs, *outs], u)
                 running[:] = [f.merge(S, t, v, f.wide) for f, t, v in zip(folds, running, parts)]
@@ -271,7 +271,7 @@ def _blocks(
         first = b.mul(block, const(_BLOCK))
         left = b.sub(extent, first)
         size = b.select(b.icmp_signed("<", left, const(_BLOCK)), left, const(_BLOCK))
-        lows = [ir.Constant(llvm_type(f.low), f.low_identity) for f in folds]
+        lows = [f.low_start for f in folds]
         with for_range_carrying(b, size, lows, "block") as (j, partials):
             position = b.add(first, j)
             indices.append(b.add(position, base) if base is not None else position)

@@ -55,12 +55,10 @@ class LoopLowering(Lowering):
         return needs + [False] * (len(args) - len(needs))  # a multi-result loop's later results
 
     def scratch(self, args: list[Place]) -> list[tuple]:
-        if not isinstance(self.loops, MultiLoops):
-            return []
         return self.loops.scratch(tuple(None if p.contiguous else p.strides for p in args))
 
     def splits(self, places: list[Place]) -> bool:
-        return isinstance(self.loops, (ElementwiseLoops, MultiLoops)) and self.loops.splits()
+        return self.loops.splits()
 
     def _key(self, args: list[Place], out: Place) -> tuple:
         layout = tuple(None if p.contiguous else p.strides for p in args)

@@ -21,6 +21,7 @@ from ..ops.conv import out_size, window_index_dtype
 from .emission import Emission, Lowering, Operand
 
 _INDEX_DTYPES = ("int8", "int16", "int64")
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # the window kernels' dtypes
 
 
 class WindowLowering(Lowering):
@@ -89,13 +90,13 @@ class MaxPoolArgmax(WindowLowering):
         self._call(at, [x.pointer, maxima.pointer, out.pointer])
 
 
-class MaxPoolPair(WindowLowering):
+class MaxPoolPair(MaxPool):
     """A pool's maxima and their positions, both results of one call (see
-    :func:`share_pool_positions`): the positions are the group's later result."""
+    :func:`share_pool_positions`): the positions are the group's later result, passed
+    where :class:`MaxPool` passes its scratch buffer."""
 
-    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
-        x, positions = args
-        self._call(at, [x.pointer, out.pointer, positions.pointer])
+    def scratch(self, args) -> list[tuple]:
+        return []
 
 
 class MaxPoolScatter(WindowLowering):
@@ -107,7 +108,7 @@ class MaxPoolScatter(WindowLowering):
 def window_lowering(node: Node, arg_types: list) -> Lowering | str:
     """The window op's lowering, or why it has none."""
     dtype = np.dtype(arg_types[0].dtype.np)
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dtype not in _FLOATS:
         return f"{node.op} of {dtype}"
     attrs = node.attrs
     if node.op in ("im2col", "col2im"):
@@ -165,6 +166,6 @@ def pool_pair_lowering(body: Graph) -> Lowering | None:
     pool, positions = ops
     image = body.node(body.inputs[0]).type
     dtype, index = np.dtype(image.dtype.np), np.dtype(positions.type.dtype.np)
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dtype not in _FLOATS:
         return None
     return MaxPoolPair(pool, "max_pool", tuple(image.shape), dtype, index)

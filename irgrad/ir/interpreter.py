@@ -50,8 +50,7 @@ def compile_graph(
         kernel = lower(node) if lower is not None and not results else None
         sized = False  # a fused body run by the interpreter takes the graph's symbol sizes
         if kernel is None and node.op == FUSED:
-            run_body = compile_graph(node.body)
-            kernel = _body_kernel(run_body) if not results else results_kernel(run_body, len(results))
+            kernel = body_kernel(compile_graph(node.body), every_result=bool(results))
             sized = any(has_sym(n.attrs) for n in node.body.op_nodes())
         elif kernel is None:
             kernel = OPS[node.op].eval
@@ -99,20 +98,13 @@ def compile_graph(
     return run
 
 
-def _body_kernel(run: Callable) -> Callable:
-    """A fused node's kernel running its body with the interpreter (given the sizes of
-    the symbols its attributes use, when they have any)."""
+def body_kernel(run: Callable, every_result: bool = False) -> Callable:
+    """A fused node's kernel running its body (compiled to ``run``) with the interpreter,
+    given the sizes of the symbols its attributes use when they have any: its first
+    result, or with ``every_result`` the list of all (a group with several results)."""
+    if every_result:
+        return lambda *xs, sizes=None: [v if type(v) is _ndarray else np.asarray(v) for v in run(xs, sizes)]
     return lambda *xs, sizes=None: run(xs, sizes)[0]
-
-
-def results_kernel(run: Callable, later: int) -> Callable:
-    """The kernel of a fused group with ``later`` results after its first: all of them."""
-
-    def kernel(*xs, sizes=None) -> list:
-        values = [v if type(v) is _ndarray else np.asarray(v) for v in run(xs, sizes)]
-        return values[: later + 1]
-
-    return kernel
 
 
 def _later_results(graph: Graph) -> dict[int, list[int]]:
