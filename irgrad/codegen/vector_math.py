@@ -245,12 +245,14 @@ _ERFC_SCALED_F32 = (
 
 
 def _tanh_f32(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
-    """Cephes' tanhf: an odd polynomial below 0.625 (its sign copied from ``x``, so -0
-    stays -0), ``1 - 2/(exp(2|x|) + 1)`` above (``exp`` overflowing to inf gives exactly 1);
-    NaN takes the polynomial and stays NaN."""
+    """Cephes' tanhf: an odd polynomial up to 0.625 (its sign copied from ``x``, so -0
+    stays -0),
+    ``1 - 2/(exp(2|x|) + 1)`` above with ``2|x|`` clamped at 20, where tanh is 1 in
+    float32, so that ``exp`` needs no range tests; NaN takes the polynomial and stays NaN
+    (the clamp sends it to 20)."""
     m = Emitter(b, x.type)
     z = m.fabs(x)
-    e = native_exp.exp(b, m.mul(z, m.c(2.0)))
+    e = native_exp.exp_normal(b, native_exp.clamp_above(b, m.add(z, z), 20.0))
     large = m.copysign(m.sub(m.c(1.0), m.div(m.c(2.0), m.add(e, m.c(1.0)))), x)
     x2 = m.mul(x, x)
     small = m.copysign(m.add(m.mul(m.mul(m.horner(_TANH_F32, x2), x2), x), x), x)

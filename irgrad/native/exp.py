@@ -47,8 +47,9 @@ _F64 = (
 )
 
 
-# Per float type: the arguments beyond which exp overflows to inf and underflows to 0.
-_RANGE = {32: (math.log(3.4028234663852886e38), -104.0), 64: (math.log(1.7976931348623157e308), -746.0)}
+# Per float type: arguments past exp's overflow threshold and below its underflow one
+# (exp rounds to inf and to 0 there) whose ``2**n`` still splits into two normal halves.
+_RANGE = {32: (89.0, -104.0), 64: (710.0, -746.0)}
 
 
 def _constants(ft: ir.Type):
@@ -57,7 +58,8 @@ def _constants(ft: ir.Type):
 
 def _reduce(b: ir.IRBuilder, z: ir.Value) -> tuple[ir.Value, ir.Value]:
     """``(p, n)`` with ``exp(z) = p * 2**n``, ``n`` an integer (of the float's width) and
-    ``p = exp(r)`` for ``|r| <= ln(2)/2``.  ``z`` must be finite or NaN (NaN gives n = 0)."""
+    ``p = exp(r)`` for ``|r| <= ln(2)/2``.  ``z`` must be finite (a NaN reaching ``fptosi``
+    would make ``n`` poison)."""
     ft = z.type
     _, ln2_hi, ln2_lo, coefficients, _, _, it = _constants(ft)
     rint = b.module.declare_intrinsic("llvm.rint", [ft])
@@ -66,7 +68,6 @@ def _reduce(b: ir.IRBuilder, z: ir.Value) -> tuple[ir.Value, ir.Value]:
         return ir.Constant(ft, value)
 
     n = b.call(rint, [b.fmul(z, c(1 / math.log(2)))])
-    n = b.select(b.fcmp_unordered("uno", n, n), c(0.0), n)  # a NaN must not reach fptosi
     r = b.fsub(b.fsub(z, b.fmul(n, c(ln2_hi))), b.fmul(n, c(ln2_lo)))
     p = c(coefficients[0])
     for k in coefficients[1:]:
@@ -101,20 +102,46 @@ def exp_nonpositive(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
     """``exp(z)`` for a float or double ``z <= 0`` (or NaN), flushing subnormal results to 0."""
     ft = z.type
     lowest = _constants(ft)[0]
-    tiny = b.fcmp_ordered("<", z, ir.Constant(ft, lowest))  # false for NaN
-    p, n = _reduce(b, b.select(tiny, ir.Constant(ft, lowest), z))
-    return b.select(tiny, ir.Constant(ft, 0.0), b.fmul(p, _power_of_two(b, n, ft)))
+    p, n = _reduce(b, clamp_below(b, z, lowest))  # NaN becomes the bound
+    tiny = b.fcmp_ordered("<", z, ir.Constant(ft, lowest))
+    value = b.select(tiny, ir.Constant(ft, 0.0), b.fmul(p, _power_of_two(b, n, ft)))
+    return b.select(b.fcmp_unordered("uno", z, z), z, value)
+
+
+def exp_normal(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
+    """``exp(z)`` for a finite ``z`` whose result is a normal float (float32: ``z`` in
+    [-87, 88]; float64: [-708, 709]): ``n`` is added to the exponent bits of ``p``, one
+    integer addition where :func:`exp` multiplies by two powers of two."""
+    p, n = _reduce(b, z)
+    mantissa = _constants(z.type)[5]
+    shifted = b.shl(n, ir.Constant(n.type, mantissa))
+    return b.bitcast(b.add(b.bitcast(p, n.type), shifted), z.type)
+
+
+def clamp_below(b: ir.IRBuilder, z: ir.Value, bound: float) -> ir.Value:
+    """``max(z, bound)``, NaN giving ``bound``: the ``select`` x86's ``maxps`` computes in
+    one instruction (it returns its second operand when either is NaN)."""
+    bound_value = ir.Constant(z.type, bound)
+    return b.select(b.fcmp_ordered(">", z, bound_value), z, bound_value)
+
+
+def clamp_above(b: ir.IRBuilder, z: ir.Value, bound: float) -> ir.Value:
+    """``min(z, bound)``, NaN giving ``bound`` (x86's ``minps``)."""
+    bound_value = ir.Constant(z.type, bound)
+    return b.select(b.fcmp_ordered("<", z, bound_value), z, bound_value)
 
 
 def exp(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
     """``exp(z)`` for any float or double ``z``: ``inf`` above the overflow threshold,
-    subnormal results rounded once (``2**n`` applied in two normal halves), 0 below."""
+    subnormal results rounded once (``2**n`` applied in two normal halves), 0 below.
+
+    ``z`` is clamped to [lowest, past the overflow threshold] (NaN to the lower bound, so
+    no NaN reaches the integer conversion): there ``exp`` still rounds to 0 and to inf, so
+    the range needs no other test; a NaN ``z`` is put back at the end."""
     ft = z.type
     high, low = _RANGE[64 if isinstance(ft, ir.DoubleType) else 32]
-    over = b.fcmp_ordered(">", z, ir.Constant(ft, high))
-    under = b.fcmp_ordered("<", z, ir.Constant(ft, low))
-    clamped = b.select(over, ir.Constant(ft, high), b.select(under, ir.Constant(ft, low), z))
+    clamped = clamp_above(b, clamp_below(b, z, low), high)
     p, n = _reduce(b, clamped)
     half = b.ashr(n, ir.Constant(n.type, 1))
     scaled = b.fmul(b.fmul(p, _power_of_two(b, half, ft)), _power_of_two(b, b.sub(n, half), ft))
-    return b.select(over, ir.Constant(ft, math.inf), b.select(under, ir.Constant(ft, 0.0), scaled))
+    return b.select(b.fcmp_unordered("uno", z, z), z, scaled)
