@@ -8,6 +8,7 @@ too): ops of other threads are not recorded, and :func:`current` is None there.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -28,12 +29,19 @@ DEBUG_NANS = os.environ.get("IRGRAD_DEBUG_NANS", "") not in ("", "0")  # see irg
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+@functools.cache
+def _in_package(filename: str) -> bool:
+    """Whether code from ``filename`` is irgrad's own (asked for every frame of every
+    traced op: the path is normalized once per file)."""
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR)
+
+
 def user_source() -> str | None:
     """``file.py:line`` of the innermost frame outside the irgrad package."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+        if not _in_package(filename):
             return f"{os.path.basename(filename)}:{frame.f_lineno}"
         frame = frame.f_back
     return None

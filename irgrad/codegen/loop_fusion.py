@@ -280,7 +280,7 @@ def _contract(g: Graph, run: list[int], space: tuple, name: str) -> None:
     )
     for k, m in enumerate(stored):
         result = group if k == 0 else g.add_op(RESULT, [group], {"index": k}, g.node(m).type)
-        for _, user, position in list(g.nx.out_edges(m, keys=True)):
+        for user, position in g.uses(m):
             if user not in members:
                 g.nx.remove_edge(m, user, key=position)
                 g.nx.add_edge(result, user, key=position)

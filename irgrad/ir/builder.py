@@ -65,12 +65,14 @@ class GraphOps:
         if name.startswith("_") or name not in OPS:
             raise AttributeError(f"irgrad has no primitive op named {name!r}")
 
-        def call(*args, **attrs) -> Value:
+        def call(self, *args, **attrs) -> Value:
             return self.apply(name, args, attrs)
 
         call.__name__ = name
-        setattr(self, name, call)  # resolved once per namespace
-        return call
+        # resolved once per process, as a method of the class: kept on the instance, a
+        # closure over ``self`` would make a reference cycle holding the whole graph
+        setattr(GraphOps, name, call)
+        return getattr(self, name)
 
     # --- values ------------------------------------------------------------------------
     def value(self, nid: int) -> Value:

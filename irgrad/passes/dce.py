@@ -55,7 +55,7 @@ def prune(g: Graph, nids: Iterable[int]) -> None:
     outputs = set(g.outputs)
     while stack:
         nid = stack.pop()
-        if nid not in g or nid in outputs or g.node(nid).op == INPUT or g.nx.out_degree(nid):
+        if nid not in g or nid in outputs or g.node(nid).op == INPUT or g.users(nid):
             continue
         if g.node(nid).op in OPS and OPS[g.node(nid).op].effectful:
             continue
