@@ -66,6 +66,21 @@ SAMPLES = {
         for s in (False, True)
     ],
     "lstm_cell": [((sample((3, 8), dt), sample((3, 2), dt)), {}) for dt in (D.float32, D.float64)],
+    "lstm_scan": [
+        ((sample((t, 3, 8), dt), sample((3, 2), dt), sample((3, 2), dt), sample((2, 8), dt)), {"reverse": r})
+        for dt in (D.float32, D.float64)
+        for t in (0, 1, 4)
+        for r in (False, True)
+    ],
+    "lstm_scan_backward": [
+        (
+            (sample((t, 3, 12), dt), sample((t, 3, 12), dt), sample((3, 2), dt), sample((2, 8), dt)),
+            {"reverse": r},
+        )
+        for dt in (D.float32, D.float64)
+        for t in (0, 1, 4)
+        for r in (False, True)
+    ],
     "log_softmax": [((sample((2, 3), dt),), {"dim": 1}) for dt in (D.float32, D.float64)],
     "softmax": [((sample((2, 3, 2), dt),), {"dim": 0}) for dt in (D.float32, D.float64)],
     "reshape": [((sample((2, 3), F),), {"shape": (3, 2)}), ((sample((2, 3), D.bool_),), {"shape": (6,)})],

@@ -36,12 +36,23 @@ class Emission:
         self._kernels: dict = {}
 
     def kernel(
-        self, key: tuple, name: str, pointer_types: list, build: Callable, status: bool = False
+        self,
+        key: tuple,
+        name: str,
+        pointer_types: list,
+        build: Callable,
+        status: bool = False,
+        disjoint: bool = False,
     ) -> ir.Function:
         """The internal function ``void f(pointers...)`` for ``key`` (``i64 f(...)`` with a
         ``status``: ``build`` then returns the value to return, ``OK_STATUS`` when fine);
         ``build(builder, args)`` emits its body the first time (it must depend on
-        nothing but ``key``)."""
+        nothing but ``key``).
+
+        ``disjoint``: the elements the kernel reads or writes through one pointer are
+        never reached through another, although the pointers may lie in one buffer (the
+        columns of one row).  Its pointers are then ``noalias``: LLVM's overlap checks
+        would see the buffers' ranges overlap and run the loop unvectorized."""
         fn = self._kernels.get(key)
         if fn is None:
             symbol = f"{name}.{len(self._kernels)}"
@@ -49,6 +60,9 @@ class Emission:
             fn = ir.Function(self.module, ir.FunctionType(returns, pointer_types), symbol)
             fn.linkage = "internal"
             fn.attributes.add("noinline")
+            if disjoint:
+                for arg in fn.args:
+                    arg.add_attribute("noalias")
             builder = ir.IRBuilder(fn.append_basic_block("entry"))
             result = build(builder, fn.args)
             if status:
@@ -59,11 +73,17 @@ class Emission:
         return fn
 
     def call(
-        self, key: tuple, name: str, operands: list, build: Callable, status: bool = False
+        self,
+        key: tuple,
+        name: str,
+        operands: list,
+        build: Callable,
+        status: bool = False,
+        disjoint: bool = False,
     ) -> ir.Value | None:
         """Call the kernel for ``key`` on ``operands`` (pointers), emitting it if new; its
-        status when it has one."""
-        fn = self.kernel(key, name, [o.type for o in operands], build, status)
+        status when it has one (``disjoint``: see :meth:`kernel`)."""
+        fn = self.kernel(key, name, [o.type for o in operands], build, status, disjoint)
         result = self.builder.call(fn, operands)
         return result if status else None
 

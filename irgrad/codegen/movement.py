@@ -1,13 +1,11 @@
-"""Native data movement and recurrent cells: copies through strides on both sides
+"""Native data movement: copies through strides on both sides
 (lowerings that read through index values are in :mod:`.indexing`).
 
 ``cat`` copies each input into its slab of the result, ``slice_grad`` zeroes its
 result and copies the gradient into the slice, ``pad`` fills its result and copies
 its input into the middle: each a loop nest over the source reading and writing
 through strides (the destination's from the result's view rules, so the copy lands
-exactly where numpy's assignment would put it).  ``lstm_cell`` is one loop over the
-cell's rows and units, computing the gates with the scalar rules of ``sigmoid`` and
-``tanh`` (the same definitions every elementwise kernel uses).
+exactly where numpy's assignment would put it).  (LSTM cells are in :mod:`.recurrent`.)
 """
 
 from __future__ import annotations
@@ -16,14 +14,13 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..ir.graph import Node
-from ..native.loops import I64, for_range_carrying
-from ..ops import OPS
+from ..native.loops import for_range_carrying
 from ..ops.movement import sliced_shape
 from ..ops.strides import contiguous_strides, slice_layout
-from .elementwise import coalesce, loop_nest, offset_function, store
+from .elementwise import coalesce, loop_nest, offset_function
 from .emission import Emission, Lowering, Operand
 from .layout import Place
-from .scalars import LlvmScalars, Value, storage_type
+from .scalars import storage_type
 
 
 def copy_strided(at: Emission, source: Operand, target: Operand, shape: tuple, target_strides: tuple) -> None:
@@ -110,57 +107,7 @@ class PadLowering(Lowering):
         copy_strided(at, x, _offset_pointer(at, out, offset), x.place.shape, strides)
 
 
-class LstmCellLowering(Lowering):
-    """``lstm_cell(gates, c)``: per row and unit, ``c' = σ(f)·c + σ(i)·tanh(g)`` and
-    ``h' = σ(o)·tanh(c')``, written as ``[h' | c']``.  The gates and the cell state are
-    read through their strides as 2-D (rows, units): the state is usually the ``c``
-    half of the previous step's result, a view with rows twice as long."""
-
-    def contiguous_args(self, args) -> list[bool]:
-        return [_matrix_strides(a) is None for a in args]
-
-    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
-        gates, c = args
-        size = c.place.shape[-1]
-        rows = int(np.prod(c.place.shape[:-1], dtype=np.int64))
-        if rows * size == 0:
-            return
-        dtype = c.place.dtype
-        gate_strides, cell_strides = _matrix_strides(gates.place), _matrix_strides(c.place)
-
-        def build(builder: ir.IRBuilder, pointers) -> None:
-            gates_at, c_at, out_at = pointers
-            S = LlvmScalars(builder)
-            sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
-            indices: list[ir.Value] = []
-
-            def position(strides: tuple[int, int], column: int) -> ir.Value:
-                row, unit = indices
-                start = builder.mul(row, ir.Constant(I64, strides[0]))
-                unit = builder.mul(builder.add(unit, ir.Constant(I64, column)), ir.Constant(I64, strides[1]))
-                return builder.add(start, unit)
-
-            def gate(k: int) -> Value:
-                return Value(
-                    builder.load(builder.gep(gates_at, [position(gate_strides, k * size)])), dtype, 1
-                )
-
-            def element() -> None:
-                i, f, o = (sigmoid(S, gate(k)) for k in (0, 1, 3))
-                g = tanh(S, gate(2))
-                cell = Value(builder.load(builder.gep(c_at, [position(cell_strides, 0)])), dtype, 1)
-                c_new = S.add(S.mul(f, cell), S.mul(i, g))
-                h_new = S.mul(o, tanh(S, c_new))
-                store(builder, c_new.ir, dtype, builder.gep(out_at, [position((2 * size, 1), size)]))
-                store(builder, h_new.ir, dtype, builder.gep(out_at, [position((2 * size, 1), 0)]))
-
-            loop_nest(builder, (rows, size), indices, element, "cell")
-
-        key = ("lstm_cell", rows, size, dtype.str, gate_strides, cell_strides)
-        at.call(key, "lstm_cell", [gates.pointer, c.pointer, out.pointer], build)
-
-
-def _matrix_strides(place: Place) -> tuple[int, int] | None:
+def matrix_strides(place: Place) -> tuple[int, int] | None:
     """A value's element strides seen as a matrix of rows (every dim but the last) and
     its last dim, or None when its leading dims do not walk as one."""
     if len(place.shape) < 2:
@@ -272,16 +219,10 @@ def _pad(node: Node, arg_types: list) -> Lowering | str:
     return PadLowering(node)
 
 
-def _lstm_cell(node: Node, arg_types: list) -> Lowering | str:
-    dtype = np.dtype(node.type.dtype.np)
-    return LstmCellLowering(node) if dtype.kind == "f" else f"lstm_cell of {dtype}"
-
-
 MOVEMENT_LOWERINGS = {
     "cat": _cat,
     "slice_grad": _slice_grad,
     "pad": _pad,
-    "lstm_cell": _lstm_cell,
     "cumsum": _cumsum,
     "flip": lambda node, arg_types: FlipLowering(node) if arg_types[0].shape else "flip of a 0-d value",
 }

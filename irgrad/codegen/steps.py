@@ -38,6 +38,7 @@ from .layout import Place
 from .lower import split_anchor
 from .movement import MOVEMENT_LOWERINGS
 from .multi_loops import MultiLoops
+from .recurrent import RECURRENT_LOWERINGS
 from .reduce import ReductionLoops, is_map_reduce
 from .windows import WINDOW_OPS, pool_pair_lowering, window_lowering
 
@@ -210,6 +211,8 @@ def _choose(node: Node, arg_types: list) -> Lowering | str:
         return _routine(node, arg_types)
     if node.op in MOVEMENT_LOWERINGS:
         return MOVEMENT_LOWERINGS[node.op](node, arg_types)
+    if node.op in RECURRENT_LOWERINGS:
+        return RECURRENT_LOWERINGS[node.op](node, arg_types)
     if node.op in INDEXING_LOWERINGS:
         return INDEXING_LOWERINGS[node.op](node, arg_types)
     if node.op in INDEX_LOWERINGS:

@@ -121,7 +121,7 @@ def build(
         n = capture.n_values
         values = graph.copy()
         values.set_outputs(graph.outputs[:n])  # in-place write-backs are not differentiated
-        joint = autodiff(values, wrt)
+        joint = autodiff(values, wrt, capture.requires_grad, higher_order=False)
         writes = graph.outputs[n:]
         joint.set_outputs(joint.outputs[:n] + writes + joint.outputs[n:])
         forward, backward = partition(joint, n + len(writes), n, backend.never_recomputed)

@@ -98,13 +98,16 @@ class Meta(NamedTuple):
 
 class VjpContext(NamedTuple):
     """What a gradient rule may read: saved inputs/output (``None`` if not saved),
-    the input shapes and dtypes, which inputs need a gradient, and the op's attributes."""
+    the input shapes and dtypes, which inputs need a gradient, the op's attributes, and
+    whether the rule's own work will be differentiated (``create_graph``), so a rule with
+    a fused gradient op that has no gradient of its own must use differentiable ops."""
 
     ins: tuple | None
     out: Any
     metas: tuple[Meta, ...]
     needs: tuple[bool, ...]
     attrs: dict
+    higher_order: bool = False
 
 
 @dataclass(frozen=True, eq=False)

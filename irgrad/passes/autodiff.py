@@ -39,11 +39,23 @@ from ..ops.movement import sum_to
 __all__ = ["autodiff", "inline_fused"]
 
 
-def autodiff(g: Graph, wrt: Sequence[int] | None = None) -> Graph:
+def autodiff(
+    g: Graph,
+    wrt: Sequence[int] | None = None,
+    seeded: Sequence[bool] | None = None,
+    higher_order: bool = True,
+) -> Graph:
     """The joint forward+backward graph of ``g``.
 
     ``wrt`` lists positions in ``g.inputs`` (not node ids) to differentiate with
-    respect to; by default every floating-point input, in input order.
+    respect to; by default every floating-point input, in input order.  ``seeded`` says,
+    per output, whether a gradient flows from it (by default from every one): each output
+    has its gradient input either way, but an unseeded one's is not read, so no gradient
+    rule runs for the ops only it depends on (a training step's clipped ``.grad`` values,
+    which eager computes without recording a graph).  ``higher_order=False`` promises the
+    joint graph's gradient part will not be differentiated again: rules may then use a
+    fused gradient op that has no gradient of its own (``lstm_scan_backward``), as
+    :func:`irgrad.compiler.build.build` does.
     """
     joint = inline_fused(g)
     joint.name = f"{g.name}_joint"
@@ -65,7 +77,7 @@ def autodiff(g: Graph, wrt: Sequence[int] | None = None) -> Graph:
         prefix = "d" + prefix
     for k, out in enumerate(forward_outputs):
         seed = F.input(f"{prefix}{k}", joint.node(out).type.shape, joint.node(out).type.dtype)
-        if out in carries:
+        if out in carries and (seeded is None or seeded[k]):
             accumulate(out, seed)
 
     for nid in reversed(order):
@@ -79,6 +91,7 @@ def autodiff(g: Graph, wrt: Sequence[int] | None = None) -> Graph:
             metas=tuple(Meta(joint.node(a).type.shape, joint.node(a).type.dtype) for a in args),
             needs=tuple(a in carries for a in args),
             attrs=node.attrs,
+            higher_order=higher_order,
         )
         arg_grads = OPS[node.op].vjp(F, grads.pop(nid), ctx)
         for a, need, grad in zip(args, ctx.needs, arg_grads):

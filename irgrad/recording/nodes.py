@@ -18,6 +18,7 @@ from ..dtypes import from_numpy_dtype
 from ..ops.registry import Meta, OpDef, VjpContext
 from ..tensor import Tensor
 from .grad_fn import FREED_MESSAGE, GradFn, check_versions
+from .grad_mode import is_grad_enabled
 
 # Primitive ops whose PyTorch backward node has a different name.
 _TORCH_NAMES = {
@@ -95,7 +96,8 @@ class Node(GradFn):
                     "that op; use .clone() before modifying its result in place."
                 )
             out = wrap_output(self) if as_tensors else self.out
-        return _new_tuple(VjpContext, (ins, out, self.in_meta, self.needs, self.attrs))
+        higher_order = as_tensors and is_grad_enabled()  # the engine enables grad mode for create_graph
+        return _new_tuple(VjpContext, (ins, out, self.in_meta, self.needs, self.attrs, higher_order))
 
     def apply(self, grads: list, F: Any, as_tensors: bool, release: bool = False) -> tuple:
         """Input gradients from output gradients (``None`` in, ``None`` out).

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ... import _tracing
 from ...creation import empty, zeros
 from ...dispatch import apply
 from ...ops import OPS
@@ -130,8 +131,37 @@ def _time_steps(x: Tensor) -> list[Tensor]:
     return _time_steps(narrow(x, 0, 0, mid)) + _time_steps(narrow(x, 0, mid, n - mid))
 
 
+def _scans(step, x: Tensor, state: tuple, w: _Weights, masks: list | None) -> bool:
+    """Whether this direction runs as one ``lstm_scan`` op: when traced (for
+    ``irgrad.compile``, whose graphs, passes and trace then do not grow with the sequence's
+    length), for a plain LSTM over a batch.  Eagerly the steps stay separate ops, each
+    differentiable to any order."""
+    return (
+        _tracing.tracing()
+        and step is _lstm_step
+        and w.hr_t is None
+        and masks is None
+        and x.dim() == 3
+        and x.shape[0] > 0
+        and all(s.dim() == 2 for s in state)
+    )
+
+
+def _scan_direction(x: Tensor, state: tuple, w: _Weights, reverse: bool) -> tuple[Tensor, tuple]:
+    """An LSTM direction as one ``lstm_scan``: its outputs and final ``(h, c)``, views of
+    the op's ``[h_t | c_t | gates_t]`` rows."""
+    h0, c0 = state
+    size = h0.shape[-1]
+    out = apply(OPS["lstm_scan"], (_project(x, w), h0, c0, w.hh_t), {"reverse": reverse})
+    last = 0 if reverse else out.shape[0] - 1
+    final = reshape(narrow(out, 0, last, 1), (out.shape[1], out.shape[2]))
+    return narrow(out, 2, 0, size), (narrow(final, 1, 0, size), narrow(final, 1, size, size))
+
+
 def _run_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool, masks: list | None):
     """Run one direction of one layer over time-major ``x``: (outputs ``T x B x H``, final state)."""
+    if _scans(step, x, state, w, masks):
+        return _scan_direction(x, state, w, reverse)
     steps = _time_steps(_project(x, w))
     outputs: list = [None] * len(steps)
     for t in reversed(range(len(steps))) if reverse else range(len(steps)):

@@ -1,0 +1,205 @@
+"""``lstm_scan``: an LSTM layer's time steps as one op (what nn.LSTM records when traced).
+
+Checked against the steps as separate ops (matmul, add, ``lstm_cell``) eagerly, values and
+gradients; natively (the scan and its gradient as loops in the program) against eager;
+and through ``irgrad.compile`` of nn.LSTM training steps, whose graph no longer grows
+with the sequence's length.  Finite differences: ``tests/test_ops_gradcheck.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+import irgrad
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+from irgrad.dispatch import apply
+from irgrad.ops import OPS
+
+SHAPES = [(1, 1, 1), (2, 3, 5), (5, 2, 16), (3, 4, 33)]  # (steps, batch, hidden)
+TOLERANCE = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+def inputs(steps, batch, size, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = [(steps, batch, 4 * size), (batch, size), (batch, size), (4 * size, size)]
+    gx, h0, c0, w_hh = (
+        irgrad.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes
+    )
+    return gx, h0, c0, w_hh
+
+
+def scan(gx, h0, c0, w_hh, reverse):
+    return apply(OPS["lstm_scan"], (gx, h0, c0, w_hh.t()), {"reverse": reverse})
+
+
+def unrolled(gx, h0, c0, w_hh, reverse):
+    """The same layer as separate ops per step, laid out as lstm_scan's result."""
+    size = h0.shape[-1]
+    h, c, rows = h0, c0, [None] * gx.shape[0]
+    order = range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])
+    for t in order:
+        gates = gx[t] + h @ w_hh.t()
+        hc = apply(OPS["lstm_cell"], (gates, c))
+        h, c = hc[:, :size], hc[:, size:]
+        rows[t] = irgrad.cat([hc, gates], 1)
+    return irgrad.stack(rows, 0)
+
+
+def values_and_gradients(fn, tensors, weights):
+    for t in tensors:
+        t.grad = None
+    out = fn(*tensors)
+    (out * weights).sum().backward()
+    return [out.detach().numpy()] + [t.grad.numpy().copy() for t in tensors]
+
+
+def weights_like(out_shape, dtype, seed=1):
+    return irgrad.tensor(np.random.default_rng(seed).standard_normal(out_shape).astype(dtype))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_scan_equals_the_steps_as_separate_ops(shape, reverse):
+    tensors = inputs(*shape, np.float64)
+    steps, batch, size = shape
+    weights = weights_like((steps, batch, 6 * size), np.float64)
+    expected = values_and_gradients(lambda *t: unrolled(*t, reverse), tensors, weights)
+    actual = values_and_gradients(lambda *t: scan(*t, reverse), tensors, weights)
+    for e, a in zip(expected, actual):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+def test_shapes_are_checked():
+    gx, h0, c0, w = inputs(2, 3, 4, np.float64)
+    with pytest.raises(RuntimeError, match=r"lstm_scan: expected .*\[2, 3, 16\].*\[3, 5\]"):
+        apply(OPS["lstm_scan"], (gx, irgrad.zeros(3, 5, dtype=irgrad.float64), c0, w.t()))
+
+
+def _explained(compiled) -> str:
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        compiled.explain()
+    return text.getvalue()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_native_scan_and_its_gradient_equal_eager(shape, reverse, dtype):
+    tensors = inputs(*shape, dtype)
+    steps, batch, size = shape
+    weights = weights_like((steps, batch, 6 * size), dtype)
+    expected = values_and_gradients(lambda *t: scan(*t, reverse), tensors, weights)
+    compiled = irgrad.compile(lambda *t: scan(*t, reverse), backend="llvm")
+    actual = values_and_gradients(compiled, tensors, weights)
+    for e, a in zip(expected, actual):
+        np.testing.assert_allclose(a, e, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+    assert "left to numpy" not in _explained(compiled)
+
+
+def test_native_scan_reads_any_layout_of_its_inputs():
+    """A transposed state and a gate input that is a slice: the planner copies them."""
+    rng = np.random.default_rng(3)
+    gx = irgrad.tensor(rng.standard_normal((3, 2, 2, 8)))[:, :, 1]
+    h0, c0 = (irgrad.tensor(rng.standard_normal((2, 2))).t() for _ in range(2))
+    w = irgrad.tensor(rng.standard_normal((2, 8)))
+
+    def fn(gx, h0, c0, w):
+        return apply(OPS["lstm_scan"], (gx, h0, c0, w))
+
+    expected = fn(gx, h0, c0, w).numpy()
+    np.testing.assert_allclose(irgrad.compile(fn)(gx, h0, c0, w).numpy(), expected, rtol=1e-12)
+
+
+def test_the_gradient_op_refuses_a_gradient_of_its_own():
+    """lstm_scan's rule uses differentiable ops under create_graph (gradgradcheck in
+    tests/test_ops_gradcheck.py): only lstm_scan_backward applied directly gets here."""
+    gx, h0, c0, w = inputs(2, 2, 3, np.float64)
+    out = scan(gx, h0, c0, w, False).detach().requires_grad_()
+    grads = apply(OPS["lstm_scan_backward"], (out, out, c0, w.t()))
+    with pytest.raises(RuntimeError, match="lstm_scan_backward: no second derivative"):
+        grads.sum().backward()
+
+
+def test_a_compiled_second_derivative_through_nn_lstm_equals_eager():
+    irgrad.manual_seed(0)
+    lstm = nn.LSTM(3, 4).double()
+    x = irgrad.tensor(np.random.default_rng(0).standard_normal((5, 2, 3)), requires_grad=True)
+
+    def penalty(x):
+        out, _ = lstm(x)
+        (g,) = irgrad.autograd.grad(out.sum(), [x], create_graph=True)
+        return (g * g).sum()
+
+    results = []
+    for fn in (penalty, irgrad.compile(penalty)):
+        x.grad = None
+        value = fn(x)
+        value.backward()
+        results.append((float(value), x.grad.numpy().copy()))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-14)
+
+
+class Classifier(nn.Module):
+    def __init__(self, layers=1, bidirectional=False):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 8, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+        self.fc = nn.Linear(8 * (2 if bidirectional else 1), 3)
+
+    def forward(self, x):
+        out, (h, c) = self.lstm(x)
+        return self.fc(out[:, -1]) + c.sum()
+
+
+def train(steps: int, compiled: bool, **config):
+    irgrad.manual_seed(0)
+    model = Classifier(**config).double()
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = irgrad.tensor(rng.standard_normal((4, steps, 5)))
+    y = irgrad.tensor(rng.integers(0, 3, 4))
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    run = irgrad.compile(step) if compiled else step
+    losses = [float(run(x, y)) for _ in range(4)]
+    return losses, [p.detach().numpy().copy() for p in model.parameters()], run
+
+
+@pytest.mark.parametrize(
+    "config", [{}, {"layers": 2, "bidirectional": True}], ids=["one-layer", "two-layer-bi"]
+)
+def test_compiled_lstm_training_equals_eager(config):
+    for steps in (1, 6):
+        eager_losses, eager_params, _ = train(steps, False, **config)
+        losses, params, run = train(steps, True, **config)
+        np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
+        for p, e in zip(params, eager_params):
+            np.testing.assert_allclose(p, e, rtol=1e-9, atol=1e-12)
+        text = _explained(run)
+        assert "left to numpy" not in text and "lstm_cell" not in text
+
+
+def test_the_traced_graph_does_not_grow_with_the_sequence():
+    sizes = set()
+    for steps in (4, 32):
+        *_, run = train(steps, True)
+        sizes.add(
+            tuple(
+                line.split(" nodes")[0].rsplit(" ", 1)[-1]
+                for line in _explained(run).splitlines()
+                if " nodes" in line
+            )
+        )
+    assert len(sizes) == 1, sizes
