@@ -422,12 +422,16 @@ def torchlike_contender(
     framework: str,
     wrap: Callable[[Any], Any] | None = None,
     whole_step: bool = False,
+    float64: bool = False,
 ) -> Contender:
     """irgrad or PyTorch (same code): eager, or compiled by ``wrap``: the forward, or with
-    ``whole_step`` the whole training step (zero_grad, forward, loss, backward, SGD step)."""
+    ``whole_step`` the whole training step (zero_grad, forward, loss, backward, SGD step).
+    ``float64``: the model and its input in float64 (a reference for the float32 runs)."""
     lib.manual_seed(SEED)
     x, y = workload.data()
     built = workload.spec.build(lib, x, y)
+    if float64:
+        built = Built(built.fn.double(), built.params, tuple(t.double() for t in built.inputs), built.target)
     fn = built.fn if wrap is None or whole_step else wrap(built.fn)
     F = lib.nn.functional
     state: dict[str, Any] = {}
