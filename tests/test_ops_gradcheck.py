@@ -148,6 +148,22 @@ CASES: dict[str, list] = {
         )
         for reverse in (False, True)
     ],
+    "gru_scan": [
+        (
+            lambda gx, h0, w, b, reverse=reverse: apply(
+                OPS["gru_scan"], (gx, h0, w, b), {"reverse": reverse}
+            ),
+            lambda: [R(3, 2, 6), R(2, 2), R(2, 6), R(2)],
+        )
+        for reverse in (False, True)
+    ],
+    "rnn_scan": [
+        (
+            lambda gx, h0, w, attrs=attrs: apply(OPS["rnn_scan"], (gx, h0, w), attrs),
+            lambda: [R(3, 2, 4), R(2, 4), R(4, 4)],
+        )
+        for attrs in ({"nonlinearity": "tanh"}, {"nonlinearity": "relu", "reverse": True})
+    ],
     "log_softmax": [
         (lambda x: irgrad.log_softmax(x, 1), lambda: [R(2, 3)]),
         (lambda x: x.log_softmax(0) * x, lambda: [R(3, 2)]),
@@ -409,15 +425,18 @@ def test_gradcheck_composite(fn, make):
         CASES["scatter"][0],
         CASES["lstm_scan"][0],
         CASES["lstm_scan"][1],
+        CASES["rnn_scan"][0],
+        CASES["gru_scan"][0],
     ],
 )
 def test_gradgradcheck(fn, make):
     assert gradgradcheck(fn, make())
 
 
-# lstm_scan_backward refuses a gradient of its own with a clear error (tests/test_lstm_scan.py):
+# the scans' gradient ops refuse a gradient of their own with a clear error
+# (tests/test_recurrent_scan.py):
 # lstm_scan's rule computes with differentiable ops under create_graph instead
-COVERED = frozenset(CASES) | {"lstm_scan_backward"}
+COVERED = frozenset(CASES) | {"lstm_scan_backward", "gru_scan_backward", "rnn_scan_backward"}
 
 
 # --- erf kernel accuracy (known values: math.erf is correctly rounded in float64) ------------

@@ -140,6 +140,8 @@ CASES: dict[str, tuple[list, dict]] = {
     "log_softmax": ([f(3, 4)], {"dim": 1}),
     "lstm_cell": ([f(3, 8), f(3, 2)], {}),
     "lstm_scan": ([f(3, 2, 8), f(2, 2), f(2, 2), f(2, 8)], {"reverse": True}),
+    "rnn_scan": ([f(3, 2, 4), f(2, 4), f(4, 4)], {"nonlinearity": "tanh"}),
+    "gru_scan": ([f(3, 2, 6), f(2, 2), f(2, 6), f(2)], {"reverse": True}),
     "softmax": ([f(2, 3, 4)], {"dim": 0}),
     "im2col": ([f(2, 3, 5, 5)], WIN),
     "col2im": ([f(2, N_COLS, 3 * 2 * 3)], {"shape": (2, 3, 5, 5), **WIN}),
@@ -328,8 +330,9 @@ def test_fused_nodes_are_differentiated_through_their_bodies():
 
 
 # ops whose gradient rule refuses, with a clear error (lstm_scan's rule never emits
-# lstm_scan_backward where its gradient would be taken: tests/test_lstm_scan.py)
-REFUSED = {"lstm_scan_backward"}
+# lstm_scan_backward where its gradient would be taken, nor gru_scan's and rnn_scan's:
+# tests/test_recurrent_scan.py)
+REFUSED = {"lstm_scan_backward", "gru_scan_backward", "rnn_scan_backward"}
 
 
 def test_every_differentiable_op_has_a_case():

@@ -1,9 +1,11 @@
-"""``lstm_scan``: an LSTM layer's time steps as one op (what nn.LSTM records when traced).
+"""``lstm_scan``, ``gru_scan`` and ``rnn_scan``: a recurrent layer's time steps as one op
+(what nn.LSTM, nn.GRU and nn.RNN record when traced).
 
-Checked against the steps as separate ops (matmul, add, ``lstm_cell``) eagerly, values and
-gradients; natively (the scan and its gradient as loops in the program) against eager;
-and through ``irgrad.compile`` of nn.LSTM training steps, whose graph no longer grows
-with the sequence's length.  Finite differences: ``tests/test_ops_gradcheck.py``.
+Checked against the steps as separate ops (matmul, add, ``lstm_cell``, the GRU's gates or
+the activation) eagerly, values and gradients; natively (the scan and its gradient as loops in the
+program) against eager; and through ``irgrad.compile`` of training steps, whose graph no
+longer grows with the sequence's length.  Finite differences:
+``tests/test_ops_gradcheck.py``.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def test_the_gradient_op_refuses_a_gradient_of_its_own():
     gx, h0, c0, w = inputs(2, 2, 3, np.float64)
     out = scan(gx, h0, c0, w, False).detach().requires_grad_()
     grads = apply(OPS["lstm_scan_backward"], (out, out, c0, w.t()))
-    with pytest.raises(RuntimeError, match="lstm_scan_backward: no second derivative"):
+    with pytest.raises(RuntimeError, match="no second derivative"):
         grads.sum().backward()
 
 
@@ -203,3 +205,219 @@ def test_the_traced_graph_does_not_grow_with_the_sequence():
             )
         )
     assert len(sizes) == 1, sizes
+
+
+# --- rnn_scan ----------------------------------------------------------------------------
+
+
+def rnn_inputs(steps, batch, size, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = [(steps, batch, size), (batch, size), (size, size)]
+    return [irgrad.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+
+
+def rnn_scan(gx, h0, w_hh, nonlinearity, reverse):
+    return apply(OPS["rnn_scan"], (gx, h0, w_hh.t()), {"nonlinearity": nonlinearity, "reverse": reverse})
+
+
+def rnn_unrolled(gx, h0, w_hh, nonlinearity, reverse):
+    act = getattr(irgrad, nonlinearity)
+    h, rows = h0, [None] * gx.shape[0]
+    for t in range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0]):
+        h = rows[t] = act(gx[t] + h @ w_hh.t())
+    return irgrad.stack(rows, 0)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_rnn_scan_equals_the_steps_as_separate_ops(shape, reverse, nonlinearity):
+    tensors = rnn_inputs(*shape, np.float64)
+    weights = weights_like(shape, np.float64)
+    expected = values_and_gradients(lambda *t: rnn_unrolled(*t, nonlinearity, reverse), tensors, weights)
+    actual = values_and_gradients(lambda *t: rnn_scan(*t, nonlinearity, reverse), tensors, weights)
+    for e, a in zip(expected, actual):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_native_rnn_scan_and_its_gradient_equal_eager(shape, reverse, nonlinearity, dtype):
+    tensors = rnn_inputs(*shape, dtype)
+    weights = weights_like(shape, dtype)
+
+    def fn(*t):
+        return rnn_scan(*t, nonlinearity, reverse)
+
+    expected = values_and_gradients(fn, tensors, weights)
+    compiled = irgrad.compile(fn, backend="llvm")
+    actual = values_and_gradients(compiled, tensors, weights)
+    for e, a in zip(expected, actual):
+        np.testing.assert_allclose(a, e, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+    assert "left to numpy" not in _explained(compiled)
+
+
+def test_rnn_scan_checks_its_operands():
+    gx, h0, w = rnn_inputs(2, 3, 4, np.float64)
+    with pytest.raises(RuntimeError, match=r"rnn_scan: expected .*\[2, 3, 4\].*\[3, 5\]"):
+        apply(OPS["rnn_scan"], (gx, irgrad.zeros(3, 5, dtype=irgrad.float64), w))
+    with pytest.raises(RuntimeError, match="rnn_scan: .*'gelu'"):
+        apply(OPS["rnn_scan"], (gx, h0, w), {"nonlinearity": "gelu"})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"nonlinearity": "relu", "num_layers": 2, "bidirectional": True}],
+    ids=["tanh", "relu-two-layer-bi"],
+)
+def test_compiled_rnn_training_equals_eager(config):
+    def run(compiled: bool):
+        irgrad.manual_seed(0)
+        rnn = nn.RNN(5, 8, batch_first=True, **config).double()
+        opt = irgrad.optim.Adam(rnn.parameters(), lr=0.01)
+        x = irgrad.tensor(np.random.default_rng(0).standard_normal((4, 6, 5)))
+
+        def step(x):
+            opt.zero_grad()
+            out, h = rnn(x)
+            loss = (out * out).mean() + h.sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        fn = irgrad.compile(step) if compiled else step
+        return [float(fn(x)) for _ in range(4)], [p.detach().numpy().copy() for p in rnn.parameters()], fn
+
+    eager_losses, eager_params, _ = run(False)
+    losses, params, fn = run(True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
+    for p, e in zip(params, eager_params):
+        np.testing.assert_allclose(p, e, rtol=1e-9, atol=1e-12)
+    assert "left to numpy" not in _explained(fn)
+
+
+# --- gru_scan ----------------------------------------------------------------------------
+
+
+def gru_inputs(steps, batch, size, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = [(steps, batch, 3 * size), (batch, size), (3 * size, size), (size,)]
+    return [irgrad.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+
+
+def gru_scan(gx, h0, w_hh, b_hn, reverse):
+    return apply(OPS["gru_scan"], (gx, h0, w_hh.t(), b_hn), {"reverse": reverse})
+
+
+def gru_unrolled(gx, h0, w_hh, b_hn, reverse):
+    """PyTorch's GRU step as separate ops, laid out as gru_scan's ``[h | r | z | n | nh]``."""
+    size = h0.shape[-1]
+    h, rows = h0, [None] * gx.shape[0]
+    for t in range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0]):
+        gh = h @ w_hh.t()
+        rz = irgrad.sigmoid(gx[t, :, : 2 * size] + gh[:, : 2 * size])
+        r, z = rz[:, :size], rz[:, size:]
+        nh = gh[:, 2 * size :] + b_hn
+        n = irgrad.tanh(gx[t, :, 2 * size :] + r * nh)
+        h = n + z * (h - n)
+        rows[t] = irgrad.cat([h, rz, n, nh], 1)
+    return irgrad.stack(rows, 0)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gru_scan_equals_the_steps_as_separate_ops(shape, reverse):
+    tensors = gru_inputs(*shape, np.float64)
+    steps, batch, size = shape
+    weights = weights_like((steps, batch, 5 * size), np.float64)
+    expected = values_and_gradients(lambda *t: gru_unrolled(*t, reverse), tensors, weights)
+    actual = values_and_gradients(lambda *t: gru_scan(*t, reverse), tensors, weights)
+    for e, a in zip(expected, actual):
+        np.testing.assert_allclose(a, e, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_native_gru_scan_and_its_gradient_equal_eager(shape, reverse, dtype):
+    tensors = gru_inputs(*shape, dtype)
+    steps, batch, size = shape
+    weights = weights_like((steps, batch, 5 * size), dtype)
+
+    def fn(*t):
+        return gru_scan(*t, reverse)
+
+    expected = values_and_gradients(fn, tensors, weights)
+    compiled = irgrad.compile(fn, backend="llvm")
+    actual = values_and_gradients(compiled, tensors, weights)
+    for e, a in zip(expected, actual):
+        np.testing.assert_allclose(a, e, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+    assert "left to numpy" not in _explained(compiled)
+
+
+def test_gru_scan_checks_its_operands():
+    gx, h0, w, b = gru_inputs(2, 3, 4, np.float64)
+    with pytest.raises(RuntimeError, match=r"gru_scan: expected .*\[2, 3, 12\].*\[5\]"):
+        apply(OPS["gru_scan"], (gx, h0, w.t(), irgrad.zeros(5, dtype=irgrad.float64)))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"bias": False, "num_layers": 2, "bidirectional": True}],
+    ids=["one-layer", "no-bias-two-layer-bi"],
+)
+def test_compiled_gru_training_equals_eager_and_does_not_grow(config):
+    def run(compiled: bool, steps: int):
+        irgrad.manual_seed(0)
+        gru = nn.GRU(5, 8, batch_first=True, **config).double()
+        opt = irgrad.optim.RMSprop(gru.parameters(), lr=0.01)
+        x = irgrad.tensor(np.random.default_rng(0).standard_normal((4, steps, 5)))
+
+        def step(x):
+            opt.zero_grad()
+            out, h = gru(x)
+            loss = (out * out).mean() + h.sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        fn = irgrad.compile(step) if compiled else step
+        return [float(fn(x)) for _ in range(4)], [p.detach().numpy().copy() for p in gru.parameters()], fn
+
+    sizes = set()
+    for steps in (2, 9):
+        eager_losses, eager_params, _ = run(False, steps)
+        losses, params, fn = run(True, steps)
+        np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
+        for p, e in zip(params, eager_params):
+            np.testing.assert_allclose(p, e, rtol=1e-9, atol=1e-12)
+        text = _explained(fn)
+        assert "left to numpy" not in text
+        sizes.add(
+            tuple(
+                line.split(" nodes")[0].rsplit(" ", 1)[-1] for line in text.splitlines() if " nodes" in line
+            )
+        )
+    assert len(sizes) == 1, sizes
+
+
+def test_a_compiled_second_derivative_through_nn_gru_and_rnn_equals_eager():
+    for module in (nn.GRU(3, 4).double(), nn.RNN(3, 4).double()):
+        x = irgrad.tensor(np.random.default_rng(0).standard_normal((5, 2, 3)), requires_grad=True)
+
+        def penalty(x, module=module):
+            out, _ = module(x)
+            (g,) = irgrad.autograd.grad(out.sum(), [x], create_graph=True)
+            return (g * g).sum()
+
+        results = []
+        for fn in (penalty, irgrad.compile(penalty)):
+            for _ in range(2):
+                x.grad = None
+                value = fn(x)
+                value.backward()
+            results.append((float(value), x.grad.numpy().copy()))
+        assert results[1][0] == pytest.approx(results[0][0], rel=1e-12)
+        np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-14)

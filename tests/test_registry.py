@@ -72,6 +72,38 @@ SAMPLES = {
         for t in (0, 1, 4)
         for r in (False, True)
     ],
+    "gru_scan": [
+        ((sample((t, 3, 6), dt), sample((3, 2), dt), sample((2, 6), dt), sample((2,), dt)), {"reverse": r})
+        for dt in (D.float32, D.float64)
+        for t in (0, 1, 4)
+        for r in (False, True)
+    ],
+    "gru_scan_backward": [
+        (
+            (sample((t, 3, 10), dt), sample((t, 3, 10), dt), sample((3, 2), dt), sample((2, 6), dt)),
+            {"reverse": r},
+        )
+        for dt in (D.float32, D.float64)
+        for t in (0, 1, 4)
+        for r in (False, True)
+    ],
+    "rnn_scan": [
+        ((sample((t, 3, 2), dt), sample((3, 2), dt), sample((2, 2), dt)), {"nonlinearity": a, "reverse": r})
+        for dt in (D.float32, D.float64)
+        for t in (0, 1, 4)
+        for a in ("tanh", "relu")
+        for r in (False, True)
+    ],
+    "rnn_scan_backward": [
+        (
+            (sample((t, 3, 2), dt), sample((t, 3, 2), dt), sample((2, 2), dt)),
+            {"nonlinearity": a, "reverse": r},
+        )
+        for dt in (D.float32, D.float64)
+        for t in (0, 1, 4)
+        for a in ("tanh", "relu")
+        for r in (False, True)
+    ],
     "lstm_scan_backward": [
         (
             (sample((t, 3, 12), dt), sample((t, 3, 12), dt), sample((3, 2), dt), sample((2, 8), dt)),

@@ -302,6 +302,294 @@ class LstmScanBackwardLowering(Lowering):
         _copy_rows(at, batch, size, dtype, (plain, gate_row), [dc.pointer, b.gep(last, [const(size)])])
 
 
+def _activation_derivative(S: LlvmScalars, nonlinearity: str, g: Value, h: Value) -> Value:
+    """The gradient through tanh or relu from the incoming ``g`` and the activation's
+    output ``h``, as their gradient rules compute it (``g * (1 - h*h)``; ``relu_grad``)."""
+    if nonlinearity == "tanh":
+        return S.mul(g, S.sub(S.const(1, h), S.mul(h, h)))
+    return OPS["relu_grad"].scalar(S, g, h)
+
+
+class RnnScanLowering(Lowering):
+    """``rnn_scan(gx, h0, w)``: per step, ``gx_t`` copied into the result's step, the
+    tiled product adding ``h_{t-1} @ W_hh.T`` to it, and the activation applied in place."""
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        return [True] * 3
+
+    def splits(self, places: list[Place]) -> bool:
+        _, batch, size = places[0].shape
+        return batch * size * size >= tiled_gemm.PARALLEL_MACS
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        gx, h0, w = args
+        steps, batch, size = gx.place.shape
+        if steps * batch * size == 0:
+            return
+        dtype, step_size = gx.place.dtype, batch * size
+        nonlinearity, reverse = (
+            self.node.attrs.get("nonlinearity", "tanh"),
+            self.node.attrs.get("reverse", False),
+        )
+        b = at.builder
+        plain = (size, 1)
+        product = tiled_gemm.GemmShape(batch, size, size, plain, plain, size, True)
+        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
+
+        def activate(builder: ir.IRBuilder, pointers) -> None:
+            (at_step,) = pointers
+            S = LlvmScalars(builder)
+            indices: list[ir.Value] = []
+            read = _reader(builder, indices, dtype)
+
+            def element() -> None:
+                value = OPS[nonlinearity].scalar(S, read(at_step, plain))
+                store(builder, value.ir, dtype, builder.gep(at_step, [_position(builder, indices, plain, 0)]))
+
+            loop_nest(builder, (batch, size), indices, element, "act")
+
+        with for_range(b, const(steps), "step", unroll=False) as i:
+            t = b.sub(const(steps - 1), i) if reverse else i
+            before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
+            first = b.icmp_signed("==", i, const(0))
+            previous = b.select(first, h0.pointer, _step_pointer(b, out.pointer, before, step_size))
+            here = _step_pointer(b, out.pointer, t, step_size)
+            _copy_rows(
+                at, batch, size, dtype, (plain, plain), [_step_pointer(b, gx.pointer, t, step_size), here]
+            )
+            tiled_gemm.emit(b, [previous, w.pointer, here], float_type, product, tiling)
+            at.call(
+                ("rnn_activation", batch, size, dtype.str, nonlinearity), "rnn_activation", [here], activate
+            )
+
+
+class RnnScanBackwardLowering(Lowering):
+    """``rnn_scan_backward(grad, out, w)``: per step, last first, the pre-activation
+    gradient from ``grad_t + dh`` and the step's output, then ``dh = d_pre @ W_hh``."""
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        return [True] * 3
+
+    def scratch(self, args: list[Place]) -> list[tuple]:
+        _, batch, size = args[1].shape
+        return [((batch, size), args[1].dtype)]  # dh
+
+    def splits(self, places: list[Place]) -> bool:
+        _, batch, size = places[1].shape
+        return batch * size * size >= tiled_gemm.PARALLEL_MACS
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        grad, saved, w, dh = args
+        steps, batch, size = saved.place.shape
+        if batch * size == 0:
+            return
+        fill(at, dh, 0.0)
+        dtype, step_size = saved.place.dtype, batch * size
+        nonlinearity, reverse = (
+            self.node.attrs.get("nonlinearity", "tanh"),
+            self.node.attrs.get("reverse", False),
+        )
+        b = at.builder
+        plain = (size, 1)
+        product = tiled_gemm.GemmShape(batch, size, size, plain, (1, size), size, False)
+        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
+
+        def gradient(builder: ir.IRBuilder, pointers) -> None:
+            grad_at, out_at, dh_at, d_at = pointers
+            S = LlvmScalars(builder)
+            indices: list[ir.Value] = []
+            read = _reader(builder, indices, dtype)
+
+            def element() -> None:
+                g = S.add(read(grad_at, plain), read(dh_at, plain))
+                d = _activation_derivative(S, nonlinearity, g, read(out_at, plain))
+                store(builder, d.ir, dtype, builder.gep(d_at, [_position(builder, indices, plain, 0)]))
+
+            loop_nest(builder, (batch, size), indices, element, "grad")
+
+        with for_range(b, const(steps), "step", unroll=False) as i:
+            t = i if reverse else b.sub(const(steps - 1), i)  # the forward's steps, last first
+            d_pre = _step_pointer(b, out.pointer, t, step_size)
+            pointers = [_step_pointer(b, p, t, step_size) for p in (grad.pointer, saved.pointer)] + [
+                dh.pointer,
+                d_pre,
+            ]
+            key = ("rnn_gradient", batch, size, dtype.str, nonlinearity)
+            at.call(key, "rnn_gradient", pointers, gradient, disjoint=True)
+            tiled_gemm.emit(b, [d_pre, w.pointer, dh.pointer], float_type, product, tiling)
+        _copy_rows(
+            at,
+            batch,
+            size,
+            dtype,
+            (plain, plain),
+            [dh.pointer, b.gep(out.pointer, [const(steps * step_size)])],
+        )
+
+
+class GruScanLowering(Lowering):
+    """``gru_scan(gx, h0, w, b_hn)``: per step, ``gh = h_{t-1} @ W_hh.T`` into a scratch
+    buffer, then one kernel computing the gates and ``h_t`` into the step's
+    ``[h | r | z | n | nh]`` row (``h0`` is first copied into a row of that layout)."""
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        return [True] * 4
+
+    def scratch(self, args: list[Place]) -> list[tuple]:
+        _, batch, width = args[0].shape
+        size, dtype = width // 3, args[0].dtype
+        return [((batch, width), dtype), ((batch, 5 * size), dtype)]  # gh, h0 as a step's row
+
+    def splits(self, places: list[Place]) -> bool:
+        _, batch, width = places[0].shape
+        return batch * width * (width // 3) >= tiled_gemm.PARALLEL_MACS
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        gx, h0, w, b_hn, gh, first = args
+        steps, batch, width = gx.place.shape
+        size = width // 3
+        if steps * batch * size == 0:
+            return
+        dtype, row = gx.place.dtype, 5 * size
+        b = at.builder
+        _copy_rows(at, batch, size, dtype, ((size, 1), (row, 1)), [h0.pointer, first.pointer])
+        product = tiled_gemm.GemmShape(batch, width, size, (row, 1), (width, 1), width, False)
+        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
+        reverse = self.node.attrs.get("reverse", False)
+
+        def cell(builder: ir.IRBuilder, pointers) -> None:
+            gx_at, gh_at, bias_at, h_at, out_at = pointers
+            S = LlvmScalars(builder)
+            sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
+            indices: list[ir.Value] = []
+            read = _reader(builder, indices, dtype)
+            gates, in_row = (width, 1), (row, 1)
+
+            def element() -> None:
+                r = sigmoid(S, S.add(read(gx_at, gates), read(gh_at, gates)))
+                z = sigmoid(S, S.add(read(gx_at, gates, size), read(gh_at, gates, size)))
+                nh = S.add(read(gh_at, gates, 2 * size), read(bias_at, (0, 1)))
+                n = tanh(S, S.add(read(gx_at, gates, 2 * size), S.mul(r, nh)))
+                h = S.add(n, S.mul(z, S.sub(read(h_at, in_row), n)))
+                for k, value in enumerate((h, r, z, n, nh)):
+                    pointer = builder.gep(out_at, [_position(builder, indices, in_row, k * size)])
+                    store(builder, value.ir, dtype, pointer)
+
+            loop_nest(builder, (batch, size), indices, element, "cell")
+
+        with for_range(b, const(steps), "step", unroll=False) as i:
+            t = b.sub(const(steps - 1), i) if reverse else i
+            before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
+            previous = b.select(
+                b.icmp_signed("==", i, const(0)),
+                first.pointer,
+                _step_pointer(b, out.pointer, before, batch * row),
+            )
+            tiled_gemm.emit(b, [previous, w.pointer, gh.pointer], float_type, product, tiling)
+            pointers = [
+                _step_pointer(b, gx.pointer, t, batch * width),
+                gh.pointer,
+                b_hn.pointer,
+                previous,
+                _step_pointer(b, out.pointer, t, batch * row),
+            ]
+            at.call(("gru_cell", batch, size, dtype.str), "gru_cell", pointers, cell, disjoint=True)
+
+
+class GruScanBackwardLowering(Lowering):
+    """``gru_scan_backward(grad, out, h0, w)``: per step, last first, one kernel computing
+    ``[d_gx | d_gh]`` and the direct part of ``dh`` (``dh * z``), then the dot form adding
+    ``d_gh @ W_hh`` to ``dh``; row T gets ``[dh0 | 0]``."""
+
+    def contiguous_args(self, args: list[Place]) -> list[bool]:
+        return [True] * 4
+
+    def scratch(self, args: list[Place]) -> list[tuple]:
+        _, batch, five = args[1].shape
+        size, dtype = five // 5, args[1].dtype
+        return [((batch, size), dtype), ((batch, five), dtype)]  # dh, h0 as a step's row
+
+    def splits(self, places: list[Place]) -> bool:
+        _, batch, five = places[1].shape
+        return batch * (five // 5) * (3 * five // 5) >= tiled_gemm.PARALLEL_MACS
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        grad, saved, h0, w, dh, first = args
+        steps, batch, row = saved.place.shape
+        size = row // 5
+        width, dtype = 3 * size, saved.place.dtype
+        if batch * size == 0:
+            return
+        fill(at, out, 0.0)
+        if steps == 0:
+            return
+        fill(at, dh, 0.0)
+        b = at.builder
+        _copy_rows(at, batch, size, dtype, ((size, 1), (row, 1)), [h0.pointer, first.pointer])
+        product = tiled_gemm.GemmShape(batch, size, width, (2 * width, 1), (1, width), size, True)
+        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
+        reverse = self.node.attrs.get("reverse", False)
+
+        def gradient(builder: ir.IRBuilder, pointers) -> None:
+            grad_at, out_at, h_at, dh_at, d_at = pointers
+            S = LlvmScalars(builder)
+            indices: list[ir.Value] = []
+            read = _reader(builder, indices, dtype)
+            in_row, plain, d_row = (row, 1), (size, 1), (2 * width, 1)
+
+            def element() -> None:
+                r, z, n, nh = (read(out_at, in_row, k * size) for k in (1, 2, 3, 4))
+                one = S.const(1, r)
+                g = S.add(read(grad_at, in_row), read(dh_at, plain))
+                d_n = S.add(S.sub(g, S.mul(g, z)), read(grad_at, in_row, 3 * size))
+                d_z = S.add(S.mul(g, S.sub(read(h_at, in_row), n)), read(grad_at, in_row, 2 * size))
+                d_a = S.mul(d_n, S.sub(one, S.mul(n, n)))
+                d_r = S.add(S.mul(d_a, nh), read(grad_at, in_row, size))
+                d_nh = S.add(S.mul(d_a, r), read(grad_at, in_row, 4 * size))
+                d_pre_r = S.mul(d_r, S.mul(r, S.sub(one, r)))
+                d_pre_z = S.mul(d_z, S.mul(z, S.sub(one, z)))
+                for k, value in enumerate((d_pre_r, d_pre_z, d_a, d_pre_r, d_pre_z, d_nh)):
+                    pointer = builder.gep(d_at, [_position(builder, indices, d_row, k * size)])
+                    store(builder, value.ir, dtype, pointer)
+                store(
+                    builder,
+                    S.mul(g, z).ir,
+                    dtype,
+                    builder.gep(dh_at, [_position(builder, indices, plain, 0)]),
+                )
+
+            loop_nest(builder, (batch, size), indices, element, "cell")
+
+        with for_range(b, const(steps), "step", unroll=False) as i:
+            t = i if reverse else b.sub(const(steps - 1), i)  # the forward's steps, last first
+            before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
+            previous = b.select(
+                b.icmp_signed("==", i, const(steps - 1)),
+                first.pointer,
+                _step_pointer(b, saved.pointer, before, batch * row),
+            )
+            d_row = _step_pointer(b, out.pointer, t, batch * 2 * width)
+            pointers = [
+                _step_pointer(b, grad.pointer, t, batch * row),
+                _step_pointer(b, saved.pointer, t, batch * row),
+                previous,
+                dh.pointer,
+                d_row,
+            ]
+            at.call(
+                ("gru_cell_backward", batch, size, dtype.str),
+                "gru_cell_backward",
+                pointers,
+                gradient,
+                disjoint=True,
+            )
+            tiled_gemm.emit(
+                b, [b.gep(d_row, [const(width)]), w.pointer, dh.pointer], float_type, product, tiling
+            )
+        last = b.gep(out.pointer, [const(steps * batch * 2 * width)])
+        _copy_rows(at, batch, size, dtype, ((size, 1), (2 * width, 1)), [dh.pointer, last])
+
+
 def _for(lowering: type[Lowering], dtypes: str) -> Callable[[Node, list], Lowering | str]:
     """The lowering factory for ``lowering``, for results of these numpy dtype characters
     (the scans' products are the tiled loops', which are float32 and float64 only)."""
@@ -317,4 +605,8 @@ RECURRENT_LOWERINGS = {
     "lstm_cell": _for(LstmCellLowering, np.typecodes["Float"]),
     "lstm_scan": _for(LstmScanLowering, "fd"),
     "lstm_scan_backward": _for(LstmScanBackwardLowering, "fd"),
+    "gru_scan": _for(GruScanLowering, "fd"),
+    "gru_scan_backward": _for(GruScanBackwardLowering, "fd"),
+    "rnn_scan": _for(RnnScanLowering, "fd"),
+    "rnn_scan_backward": _for(RnnScanBackwardLowering, "fd"),
 }

@@ -11,8 +11,11 @@ autodiff pass uses it unchanged.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
+from ..dtypes import from_numpy_dtype
 from .registry import OPS, Kind, Meta, OpDef, VjpContext, register
 from .shapes import fmt
 
@@ -155,20 +158,31 @@ def _lstm_scan_vjp(F, grad, ctx):
         d_c0 = F.slice(last, index=(every, slice(size, 2 * size, 1)))
     d_w = None
     if ctx.needs[3]:
-        # the state each step read: h0, then the steps' own outputs in the order they ran
-        first = F.reshape(h0, shape=(1, batch, size))
-        if steps > 1:
-            later = (slice(1, steps, 1) if reverse else slice(0, steps - 1, 1), every, slice(0, size, 1))
-            hs = F.slice(ctx.out, index=later)
-            first = F.cat(hs, first, dim=0) if reverse else F.cat(first, hs, dim=0)
-        read = F.reshape(first, shape=(steps * batch, size))
-        d_w = F.matmul(F.permute(read, dims=(1, 0)), F.reshape(d_gates, shape=(steps * batch, width)))
+        d_w = _recurrent_weight_gradient(F, ctx.out, h0, d_gates, (steps, batch, width), size, reverse)
     return (
         d_gates if ctx.needs[0] else None,
         d_h0 if ctx.needs[1] else None,
         d_c0 if ctx.needs[2] else None,
         d_w,
     )
+
+
+def _recurrent_weight_gradient(F, out, h0, d_pre, shape, size, reverse):
+    """``W_hh.T``'s gradient, one product over all steps: the state each step read (h0,
+    then the steps' own ``h``, columns ``:size`` of ``out``, in the order they ran),
+    transposed, times the steps' pre-activation gradients ``d_pre`` (``shape``)."""
+    steps, batch, width = shape
+    first = F.reshape(h0, shape=(1, batch, size))
+    if steps > 1:
+        later = (
+            slice(1, steps, 1) if reverse else slice(0, steps - 1, 1),
+            slice(None, None, 1),
+            slice(0, size, 1),
+        )
+        hs = F.slice(out, index=later)
+        first = F.cat(hs, first, dim=0) if reverse else F.cat(first, hs, dim=0)
+    read = F.reshape(first, shape=(steps * batch, size))
+    return F.matmul(F.permute(read, dims=(1, 0)), F.reshape(d_pre, shape=(steps * batch, width)))
 
 
 def _gradients_step_by_step(F, grad, ctx):
@@ -248,12 +262,12 @@ def _infer_lstm_scan_backward(grad: Meta, out: Meta, c0: Meta, w: Meta, *, rever
     return Meta((steps + 1, batch, 4 * (six // 6)), out.dtype)
 
 
-def _lstm_scan_backward_vjp(F, grad, ctx):
-    # lstm_scan's rule computes step by step when its gradient is to be differentiated
-    # (create_graph), so only a graph built with this op directly reaches here
+def _scan_backward_vjp(F, grad, ctx):
+    # a scan's rule computes step by step when its gradient is to be differentiated
+    # (create_graph), so only a graph built with a scan's gradient op directly reaches here
     raise RuntimeError(
-        "lstm_scan_backward: no second derivative; differentiate lstm_scan with create_graph=True, "
-        "whose gradient is then computed with differentiable ops"
+        "lstm_scan_backward and rnn_scan_backward: no second derivative; differentiate the scan with "
+        "create_graph=True, whose gradient is then computed with differentiable ops"
     )
 
 
@@ -278,9 +292,293 @@ register(
         Kind.CELL,
         _lstm_scan_backward,
         _infer_lstm_scan_backward,
-        _lstm_scan_backward_vjp,
+        _scan_backward_vjp,
         arity=4,
         doc="lstm_scan's gradient: from the gradient of its result, the result, c0 and W_hh.T, the "
         "gate gradients of every step [T, B, 4H] and, as row T, [dh0 | dc0 | 0 | 0].",
+    )
+)
+
+
+# --- a whole RNN layer (tanh or relu) over time ------------------------------------------
+#
+# ``h_t = act(gx_t + h_{t-1} @ W_hh.T)``: the result is the steps' ``h`` [T, B, H], which
+# is also all its gradient reads (tanh's and relu's derivatives come from their output).
+# The gradient is written once against an op namespace: ``rnn_scan_backward``'s kernel
+# runs it on arrays, and under create_graph ``rnn_scan``'s rule runs it on tensors.
+
+_ACTIVATIONS = ("tanh", "relu")
+
+
+def _rnn_scan(gx, h0, w, *, nonlinearity="tanh", reverse=False):
+    act = OPS[nonlinearity].eval
+    out = np.empty(gx.shape, dtype=gx.dtype)
+    h = h0
+    for t in _steps(gx.shape[0], reverse):
+        out[t] = act(gx[t] + h @ w)  # as eager's act(add(gx_t, matmul(h, W_hh.T)))
+        h = out[t]
+    return out
+
+
+def _infer_rnn_scan(gx: Meta, h0: Meta, w: Meta, *, nonlinearity="tanh", reverse=False) -> Meta:
+    batch, size = h0.shape if len(h0.shape) == 2 else (-1, -1)
+    ok = len(gx.shape) == 3 and tuple(gx.shape[1:]) == (batch, size) and tuple(w.shape) == (size, size)
+    if not ok or len({gx.dtype, h0.dtype, w.dtype}) != 1 or nonlinearity not in _ACTIVATIONS:
+        raise RuntimeError(
+            "rnn_scan: expected inputs [T, B, H], a state [B, H] and a recurrent weight [H, H] of one "
+            f"dtype and a tanh or relu nonlinearity, got {fmt(gx.shape)} {gx.dtype}, {fmt(h0.shape)} "
+            f"{h0.dtype}, {fmt(w.shape)} {w.dtype} and {nonlinearity!r}"
+        )
+    return Meta(tuple(gx.shape), gx.dtype)
+
+
+def _rnn_gradients(F, grad, out, w, metas, nonlinearity, reverse):
+    """``[d_pre_0 .. d_pre_{T-1}, dh0]`` stacked ``[T+1, B, H]``: per step, last first, the
+    activation's gradient rule on the step's output, then ``dh = d_pre @ W_hh``."""
+    steps, batch, size = metas[0].shape
+    rule = OPS[nonlinearity].vjp
+    step_meta = Meta((batch, size), metas[0].dtype)
+    d_h = None
+    rows: list = [None] * (steps + 1)
+    for t in _steps(steps, not reverse):
+        g = F.slice(grad, index=(t,))
+        if d_h is not None:
+            g = F.add(g, d_h)
+        h = F.slice(out, index=(t,))
+        context = VjpContext(
+            ins=(None,), out=h, metas=(step_meta,), needs=(True,), attrs={}, higher_order=True
+        )
+        (d_pre,) = rule(F, g, context)
+        d_h = F.matmul(d_pre, F.permute(w, dims=(1, 0)))
+        rows[t] = F.reshape(d_pre, shape=(1, batch, size))
+    rows[steps] = F.reshape(d_h, shape=(1, batch, size)) if d_h is not None else None
+    return rows
+
+
+_NUMPY = None
+
+
+def _numpy_ops():
+    """The ops' kernels as a namespace (the ``F`` gradient rules run on arrays)."""
+    global _NUMPY
+    if _NUMPY is None:
+        _NUMPY = SimpleNamespace(**{name: op.eval for name, op in OPS.items()})
+    return _NUMPY
+
+
+def _rnn_scan_backward(grad, out, w, *, nonlinearity="tanh", reverse=False):
+    steps, batch, size = out.shape
+    meta = Meta(out.shape, from_numpy_dtype(out.dtype))
+    rows = _rnn_gradients(_numpy_ops(), grad, out, w, (meta,), nonlinearity, reverse)
+    if rows[steps] is None:  # no steps: dh0 is 0
+        rows[steps] = np.zeros((1, batch, size), dtype=out.dtype)
+    return np.concatenate(rows, axis=0)
+
+
+def _infer_rnn_scan_backward(grad: Meta, out: Meta, w: Meta, *, nonlinearity="tanh", reverse=False) -> Meta:
+    if len(out.shape) != 3 or tuple(grad.shape) != tuple(out.shape):
+        raise RuntimeError(
+            f"rnn_scan_backward: expected a gradient and a result of one shape [T, B, H], "
+            f"got {fmt(grad.shape)} and {fmt(out.shape)}"
+        )
+    steps, batch, size = out.shape
+    return Meta((steps + 1, batch, size), out.dtype)
+
+
+def _rnn_scan_vjp(F, grad, ctx):
+    _, h0, w = ctx.ins
+    steps, batch, size = ctx.metas[0].shape
+    nonlinearity = ctx.attrs.get("nonlinearity", "tanh")
+    reverse = ctx.attrs.get("reverse", False)
+    if ctx.higher_order:
+        rows = _rnn_gradients(F, grad, ctx.out, w, ctx.metas, nonlinearity, reverse)
+        d_pre, d_h0 = F.cat(*rows[:steps], dim=0), F.reshape(rows[steps], shape=(batch, size))
+    else:
+        grads = F.rnn_scan_backward(grad, ctx.out, w, nonlinearity=nonlinearity, reverse=reverse)
+        d_pre, d_h0 = F.slice(grads, index=(slice(0, steps, 1),)), F.slice(grads, index=(steps,))
+    d_w = (
+        _recurrent_weight_gradient(F, ctx.out, h0, d_pre, ctx.metas[0].shape, size, reverse)
+        if ctx.needs[2]
+        else None
+    )
+    return (d_pre if ctx.needs[0] else None), (d_h0 if ctx.needs[1] else None), d_w
+
+
+register(
+    OpDef(
+        "rnn_scan",
+        Kind.CELL,
+        _rnn_scan,
+        _infer_rnn_scan,
+        _rnn_scan_vjp,
+        save_inputs=(1, 2),
+        save_output=True,
+        arity=3,
+        doc="An RNN layer's steps: h_t = act(gx_t + h_{t-1} @ w) from the projected inputs gx [T, B, H] "
+        "(input times W_ih.T plus both biases), h0 [B, H] and W_hh.T [H, H]; act is tanh or relu "
+        "(nonlinearity); [T, B, H] (steps from T-1 down with reverse=True).",
+    )
+)
+register(
+    OpDef(
+        "rnn_scan_backward",
+        Kind.CELL,
+        _rnn_scan_backward,
+        _infer_rnn_scan_backward,
+        _scan_backward_vjp,
+        arity=3,
+        doc="rnn_scan's gradient: from the gradient of its result, the result and W_hh.T, the "
+        "pre-activation gradients of every step [T, B, H] and, as row T, dh0.",
+    )
+)
+
+
+# --- a whole GRU layer over time ----------------------------------------------------------
+#
+# PyTorch's GRU step, as nn.GRU computes it eagerly: ``gh = h @ W_hh.T``, ``r, z =
+# sigmoid(gx[:2H] + gh[:2H])``, ``nh = gh[2H:] + b_hn``, ``n = tanh(gx[2H:] + r * nh)``,
+# ``h' = n + z * (h - n)``.  The result keeps, per step, ``[h | r | z | n | nh]`` (5H
+# wide): the output, and what the gradient reads.
+
+
+def _gru_scan(gx, h0, w, b_hn, *, reverse=False):
+    steps, batch, width = gx.shape
+    size = width // 3
+    sigmoid, tanh = OPS["sigmoid"].eval, OPS["tanh"].eval
+    out = np.empty((steps, batch, 5 * size), dtype=gx.dtype)
+    h = h0
+    for t in _steps(steps, reverse):
+        gh = h @ w
+        rz = sigmoid(gx[t, :, : 2 * size] + gh[:, : 2 * size])
+        r, z = rz[:, :size], rz[:, size:]
+        nh = gh[:, 2 * size :] + b_hn
+        n = tanh(gx[t, :, 2 * size :] + r * nh)
+        row = out[t]
+        row[:, :size] = n + z * (h - n)
+        row[:, size : 3 * size] = rz
+        row[:, 3 * size : 4 * size] = n
+        row[:, 4 * size :] = nh
+        h = row[:, :size]
+    return out
+
+
+def _infer_gru_scan(gx: Meta, h0: Meta, w: Meta, b_hn: Meta, *, reverse=False) -> Meta:
+    batch, size = h0.shape if len(h0.shape) == 2 else (-1, -1)
+    ok = (
+        len(gx.shape) == 3
+        and tuple(gx.shape[1:]) == (batch, 3 * size)
+        and tuple(w.shape) == (size, 3 * size)
+        and tuple(b_hn.shape) == (size,)
+    )
+    if not ok or len({gx.dtype, h0.dtype, w.dtype, b_hn.dtype}) != 1:
+        raise RuntimeError(
+            "gru_scan: expected gate inputs [T, B, 3H], a state [B, H], a recurrent weight [H, 3H] and a "
+            f"bias [H] of one dtype, got {fmt(gx.shape)} {gx.dtype}, {fmt(h0.shape)} {h0.dtype}, "
+            f"{fmt(w.shape)} {w.dtype} and {fmt(b_hn.shape)} {b_hn.dtype}"
+        )
+    return Meta((gx.shape[0], batch, 5 * size), gx.dtype)
+
+
+def _gru_gradients(F, grad, out, h0, w, shape, reverse):
+    """Per step, last first, ``[d_gx | d_gh]`` (6H wide) as ``[1, B, 6H]`` rows, then
+    ``[dh0 | 0]``: the gradient of one GRU step from the step's saved ``[h | r | z | n | nh]``
+    rows, written with ops so that arrays or tensors can run it."""
+    steps, batch, size = shape
+    every = slice(None, None, 1)
+
+    def part(x, t, start, stop):
+        return F.slice(x, index=(t, every, slice(start * size, stop * size, 1)))
+
+    d_h = None
+    rows: list = [None] * (steps + 1)
+    for t in _steps(steps, not reverse):
+        before = t + 1 if reverse else t - 1
+        h_prev = part(out, before, 0, 1) if 0 <= before < steps else h0
+        r, z, n, nh = (part(out, t, k, k + 1) for k in (1, 2, 3, 4))
+        g = part(grad, t, 0, 1) if d_h is None else F.add(part(grad, t, 0, 1), d_h)
+        d_n = F.add(F.sub(g, F.mul(g, z)), part(grad, t, 3, 4))
+        d_z = F.add(F.mul(g, F.sub(h_prev, n)), part(grad, t, 2, 3))
+        d_a = F.mul(d_n, F.sub(1.0, F.mul(n, n)))
+        d_r = F.add(F.mul(d_a, nh), part(grad, t, 1, 2))
+        d_nh = F.add(F.mul(d_a, r), part(grad, t, 4, 5))
+        d_pre_r = F.mul(d_r, F.mul(r, F.sub(1.0, r)))
+        d_pre_z = F.mul(d_z, F.mul(z, F.sub(1.0, z)))
+        d_gh = F.cat(d_pre_r, d_pre_z, d_nh, dim=1)
+        d_h = F.add(F.mul(g, z), F.matmul(d_gh, F.permute(w, dims=(1, 0))))
+        rows[t] = F.reshape(F.cat(d_pre_r, d_pre_z, d_a, d_gh, dim=1), shape=(1, batch, 6 * size))
+    zeros = F.full_like(F.cat(*(h0,) * 5, dim=1), value=0.0)
+    last = F.full_like(h0, value=0.0) if d_h is None else d_h
+    rows[steps] = F.reshape(F.cat(last, zeros, dim=1), shape=(1, batch, 6 * size))
+    return rows
+
+
+def _gru_scan_backward(grad, out, h0, w, *, reverse=False):
+    steps, batch, five = out.shape
+    rows = _gru_gradients(_numpy_ops(), grad, out, h0, w, (steps, batch, five // 5), reverse)
+    return np.concatenate(rows, axis=0)
+
+
+def _infer_gru_scan_backward(grad: Meta, out: Meta, h0: Meta, w: Meta, *, reverse=False) -> Meta:
+    if len(out.shape) != 3 or tuple(grad.shape) != tuple(out.shape) or out.shape[-1] % 5:
+        raise RuntimeError(
+            f"gru_scan_backward: expected a gradient and a result of one shape [T, B, 5H], "
+            f"got {fmt(grad.shape)} and {fmt(out.shape)}"
+        )
+    steps, batch, five = out.shape
+    return Meta((steps + 1, batch, 6 * (five // 5)), out.dtype)
+
+
+def _gru_scan_vjp(F, grad, ctx):
+    _, h0, w, _ = ctx.ins
+    steps, batch, width = ctx.metas[0].shape
+    size = width // 3
+    reverse = ctx.attrs.get("reverse", False)
+    if ctx.higher_order:
+        grads = F.cat(*_gru_gradients(F, grad, ctx.out, h0, w, (steps, batch, size), reverse), dim=0)
+    else:
+        grads = F.gru_scan_backward(grad, ctx.out, h0, w, reverse=reverse)
+    every = slice(None, None, 1)
+    rows = slice(0, steps, 1)
+    d_gx = F.slice(grads, index=(rows, every, slice(0, width, 1)))
+    d_gh = F.slice(grads, index=(rows, every, slice(width, 2 * width, 1)))
+    d_h0 = F.slice(grads, index=(steps, every, slice(0, size, 1))) if ctx.needs[1] else None
+    d_w = (
+        _recurrent_weight_gradient(F, ctx.out, h0, d_gh, (steps, batch, width), size, reverse)
+        if ctx.needs[2]
+        else None
+    )
+    d_b = None
+    if ctx.needs[3]:
+        d_b = F.sum(
+            F.slice(d_gh, index=(every, every, slice(2 * size, width, 1))), dims=(0, 1), keepdim=False
+        )
+    return (d_gx if ctx.needs[0] else None), d_h0, d_w, d_b
+
+
+register(
+    OpDef(
+        "gru_scan",
+        Kind.CELL,
+        _gru_scan,
+        _infer_gru_scan,
+        _gru_scan_vjp,
+        save_inputs=(1, 2),
+        save_output=True,
+        arity=4,
+        doc="A GRU layer's steps from the projected inputs gx [T, B, 3H] (input times W_ih.T plus b_ih, "
+        "and b_hh's r and z parts), h0 [B, H], W_hh.T [H, 3H] and b_hn [H]: per step "
+        "[h | r | z | n | nh], [T, B, 5H] (steps from T-1 down with reverse=True).",
+    )
+)
+register(
+    OpDef(
+        "gru_scan_backward",
+        Kind.CELL,
+        _gru_scan_backward,
+        _infer_gru_scan_backward,
+        _scan_backward_vjp,
+        arity=4,
+        doc="gru_scan's gradient: from the gradient of its result, the result, h0 and W_hh.T, per step "
+        "[d_gx | d_gh] [T, B, 6H] and, as row T, [dh0 | 0].",
     )
 )

@@ -131,14 +131,17 @@ def _time_steps(x: Tensor) -> list[Tensor]:
     return _time_steps(narrow(x, 0, 0, mid)) + _time_steps(narrow(x, 0, mid, n - mid))
 
 
+_SCANNED = {"RNN_TANH": "tanh", "RNN_RELU": "relu"}  # modes traced as one rnn_scan, by activation
+
+
 def _scans(step, x: Tensor, state: tuple, w: _Weights, masks: list | None) -> bool:
-    """Whether this direction runs as one ``lstm_scan`` op: when traced (for
-    ``irgrad.compile``, whose graphs, passes and trace then do not grow with the sequence's
-    length), for a plain LSTM over a batch.  Eagerly the steps stay separate ops, each
-    differentiable to any order."""
+    """Whether this direction runs as one scan op (``lstm_scan``, ``gru_scan``,
+    ``rnn_scan``): when traced (for ``irgrad.compile``, whose graphs, passes and trace then
+    do not grow with the sequence's length), for a plain LSTM, GRU or RNN over a batch.
+    Eagerly the steps stay separate ops, each differentiable to any order."""
     return (
         _tracing.tracing()
-        and step is _lstm_step
+        and (step in (_lstm_step, _gru_step) or any(step is _STEPS[mode] for mode in _SCANNED))
         and w.hr_t is None
         and masks is None
         and x.dim() == 3
@@ -147,13 +150,25 @@ def _scans(step, x: Tensor, state: tuple, w: _Weights, masks: list | None) -> bo
     )
 
 
-def _scan_direction(x: Tensor, state: tuple, w: _Weights, reverse: bool) -> tuple[Tensor, tuple]:
-    """An LSTM direction as one ``lstm_scan``: its outputs and final ``(h, c)``, views of
-    the op's ``[h_t | c_t | gates_t]`` rows."""
+def _scan_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool) -> tuple[Tensor, tuple]:
+    """A direction as one scan op: its outputs and final state, views of the op's result
+    (``lstm_scan``'s rows are ``[h_t | c_t | gates_t]``)."""
+    gx = _project(x, w)
+    last = 0 if reverse else gx.shape[0] - 1
+    if step is _gru_step:
+        h0 = state[0]
+        b_hn = w.b_hn if w.b_hn is not None else zeros(h0.shape[-1], dtype=h0.dtype)
+        out = apply(OPS["gru_scan"], (gx, h0, w.hh_t, b_hn), {"reverse": reverse})
+        final = reshape(narrow(out, 0, last, 1), (out.shape[1], out.shape[2]))
+        return narrow(out, 2, 0, h0.shape[-1]), (narrow(final, 1, 0, h0.shape[-1]),)
+    if step is not _lstm_step:
+        (mode,) = (m for m in _SCANNED if step is _STEPS[m])
+        attrs = {"nonlinearity": _SCANNED[mode], "reverse": reverse}
+        out = apply(OPS["rnn_scan"], (gx, state[0], w.hh_t), attrs)
+        return out, (reshape(narrow(out, 0, last, 1), tuple(out.shape[1:])),)
     h0, c0 = state
     size = h0.shape[-1]
-    out = apply(OPS["lstm_scan"], (_project(x, w), h0, c0, w.hh_t), {"reverse": reverse})
-    last = 0 if reverse else out.shape[0] - 1
+    out = apply(OPS["lstm_scan"], (gx, h0, c0, w.hh_t), {"reverse": reverse})
     final = reshape(narrow(out, 0, last, 1), (out.shape[1], out.shape[2]))
     return narrow(out, 2, 0, size), (narrow(final, 1, 0, size), narrow(final, 1, size, size))
 
@@ -161,7 +176,7 @@ def _scan_direction(x: Tensor, state: tuple, w: _Weights, reverse: bool) -> tupl
 def _run_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool, masks: list | None):
     """Run one direction of one layer over time-major ``x``: (outputs ``T x B x H``, final state)."""
     if _scans(step, x, state, w, masks):
-        return _scan_direction(x, state, w, reverse)
+        return _scan_direction(step, x, state, w, reverse)
     steps = _time_steps(_project(x, w))
     outputs: list = [None] * len(steps)
     for t in reversed(range(len(steps))) if reverse else range(len(steps)):
