@@ -421,3 +421,45 @@ def test_a_compiled_second_derivative_through_nn_gru_and_rnn_equals_eager():
             results.append((float(value), x.grad.numpy().copy()))
         assert results[1][0] == pytest.approx(results[0][0], rel=1e-12)
         np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-14)
+
+
+# --- what the modules return, and scans of no steps ---------------------------------------
+
+
+@pytest.mark.parametrize("module", ["LSTM", "GRU", "RNN"])
+def test_compiled_outputs_are_fresh_and_contiguous_as_eager(module):
+    """The outputs are a copy of the scan's result (saved for the gradient): written in
+    place and viewed as eager's stacked steps can be."""
+    irgrad.manual_seed(0)
+    layer = getattr(nn, module)(3, 4).double()
+    x = irgrad.tensor(np.random.default_rng(0).standard_normal((5, 2, 3)), requires_grad=True)
+
+    def fn(x):
+        out, _ = layer(x)
+        out.mul_(2.0)
+        return out.view(out.shape[0], -1).sum(1)
+
+    results = []
+    for run in (fn, irgrad.compile(fn)):
+        for _ in range(2):
+            x.grad = None
+            value = run(x)
+            value.sum().backward()
+        results.append((value.detach().numpy(), x.grad.numpy().copy()))
+    for e, a in zip(*results):
+        np.testing.assert_allclose(a, e, rtol=1e-12)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_scans_of_no_steps_have_empty_gradients(create_graph):
+    cases = [
+        ("lstm_scan", inputs(0, 2, 3, np.float64), {}),
+        ("gru_scan", gru_inputs(0, 2, 3, np.float64), {}),
+        ("rnn_scan", rnn_inputs(0, 2, 3, np.float64), {"nonlinearity": "relu"}),
+    ]
+    for name, tensors, attrs in cases:
+        out = apply(OPS[name], tuple(tensors), attrs)
+        grads = irgrad.autograd.grad(out.sum(), tensors, create_graph=create_graph, allow_unused=True)
+        for t, g in zip(tensors, grads):
+            assert g is not None and tuple(g.shape) == tuple(t.shape), (name, t.shape)
+            assert not g.detach().numpy().any()

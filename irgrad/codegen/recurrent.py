@@ -1,5 +1,5 @@
-"""Native LSTM code: one step (``lstm_cell``) and a whole layer's steps (``lstm_scan`` and
-its gradient, ``lstm_scan_backward``).
+"""Native recurrent code: one LSTM step (``lstm_cell``) and a whole layer's steps
+(``lstm_scan``, ``gru_scan``, ``rnn_scan`` and their gradients).
 
 A cell is one loop over its rows and units, computing the gates with the scalar rules of
 ``sigmoid`` and ``tanh`` (the definitions every elementwise kernel uses).
@@ -14,8 +14,10 @@ same layout, so one product shape and one cell kernel serve every step.
 ``lstm_scan_backward`` runs the steps last first: a kernel computes the step's gate
 gradients (``lstm_cell``'s rule, from the saved pre-activations) and the cell state's
 gradient for the step before, then ``dh = d_gates @ W_hh`` (the dot form: W_hh.T read
-transposed in place).  So the program holds each kernel once whatever the sequence's
-length, and LLVM compiles the layer once.
+transposed in place).  ``rnn_scan`` and ``gru_scan`` follow the same pattern (the GRU's
+product goes to a scratch buffer, since its ``n`` gate needs ``r * (h @ W_hn.T + b_hn)``).
+So the program holds each kernel once whatever the sequence's length, and LLVM compiles
+the layer once.
 """
 
 from __future__ import annotations
@@ -136,7 +138,13 @@ def _copy_rows(
 
         loop_nest(builder, (rows, size), indices, element, "copy")
 
-    at.call(("lstm_rows", rows, size, dtype.str, strides), "lstm_rows", list(pointers), build, disjoint=True)
+    at.call(
+        ("recurrent_rows", rows, size, dtype.str, strides),
+        "recurrent_rows",
+        list(pointers),
+        build,
+        disjoint=True,
+    )
 
 
 def _step_pointer(

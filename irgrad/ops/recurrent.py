@@ -1,4 +1,5 @@
-"""Fused recurrent cells: one op per time step instead of a dozen.
+"""Fused recurrent cells (one op per time step instead of a dozen) and recurrent layers'
+steps as one op (``lstm_scan``, ``gru_scan``, ``rnn_scan``, below).
 
 An LSTM step is matmul + add (the gates) and then ``lstm_cell``: from the gate
 pre-activations (i, f, g, o quarters, PyTorch's order) and the cell state it
@@ -148,7 +149,7 @@ def _lstm_scan_vjp(F, grad, ctx):
     size = width // 4
     reverse = ctx.attrs.get("reverse", False)
     every = slice(None, None, 1)
-    if ctx.higher_order:
+    if ctx.higher_order and steps:  # (no steps: the fused op gives the empty gradients)
         d_gates, d_h0, d_c0 = _gradients_step_by_step(F, grad, ctx)
     else:
         grads = F.lstm_scan_backward(grad, ctx.out, c0, w, reverse=reverse)
@@ -158,7 +159,7 @@ def _lstm_scan_vjp(F, grad, ctx):
         d_c0 = F.slice(last, index=(every, slice(size, 2 * size, 1)))
     d_w = None
     if ctx.needs[3]:
-        d_w = _recurrent_weight_gradient(F, ctx.out, h0, d_gates, (steps, batch, width), size, reverse)
+        d_w = _recurrent_weight_gradient(F, ctx.out, h0, w, d_gates, (steps, batch, width), size, reverse)
     return (
         d_gates if ctx.needs[0] else None,
         d_h0 if ctx.needs[1] else None,
@@ -167,11 +168,13 @@ def _lstm_scan_vjp(F, grad, ctx):
     )
 
 
-def _recurrent_weight_gradient(F, out, h0, d_pre, shape, size, reverse):
-    """``W_hh.T``'s gradient, one product over all steps: the state each step read (h0,
-    then the steps' own ``h``, columns ``:size`` of ``out``, in the order they ran),
-    transposed, times the steps' pre-activation gradients ``d_pre`` (``shape``)."""
+def _recurrent_weight_gradient(F, out, h0, w, d_pre, shape, size, reverse):
+    """``W_hh.T``'s (``w``'s) gradient, one product over all steps: the state each step
+    read (h0, then the steps' own ``h``, columns ``:size`` of ``out``, in the order they
+    ran), transposed, times the steps' pre-activation gradients ``d_pre`` (``shape``)."""
     steps, batch, width = shape
+    if steps == 0:
+        return F.full_like(w, value=0.0)
     first = F.reshape(h0, shape=(1, batch, size))
     if steps > 1:
         later = (
@@ -266,7 +269,7 @@ def _scan_backward_vjp(F, grad, ctx):
     # a scan's rule computes step by step when its gradient is to be differentiated
     # (create_graph), so only a graph built with a scan's gradient op directly reaches here
     raise RuntimeError(
-        "lstm_scan_backward and rnn_scan_backward: no second derivative; differentiate the scan with "
+        "lstm_scan_backward, gru_scan_backward and rnn_scan_backward: no second derivative; differentiate the scan with "
         "create_graph=True, whose gradient is then computed with differentiable ops"
     )
 
@@ -359,7 +362,8 @@ _NUMPY = None
 
 
 def _numpy_ops():
-    """The ops' kernels as a namespace (the ``F`` gradient rules run on arrays)."""
+    """The ops' kernels as a namespace (the ``F`` gradient rules run on arrays), made on
+    first use, when every op module has registered its ops."""
     global _NUMPY
     if _NUMPY is None:
         _NUMPY = SimpleNamespace(**{name: op.eval for name, op in OPS.items()})
@@ -390,14 +394,14 @@ def _rnn_scan_vjp(F, grad, ctx):
     steps, batch, size = ctx.metas[0].shape
     nonlinearity = ctx.attrs.get("nonlinearity", "tanh")
     reverse = ctx.attrs.get("reverse", False)
-    if ctx.higher_order:
+    if ctx.higher_order and steps:  # (no steps: the fused op gives the empty gradients)
         rows = _rnn_gradients(F, grad, ctx.out, w, ctx.metas, nonlinearity, reverse)
         d_pre, d_h0 = F.cat(*rows[:steps], dim=0), F.reshape(rows[steps], shape=(batch, size))
     else:
         grads = F.rnn_scan_backward(grad, ctx.out, w, nonlinearity=nonlinearity, reverse=reverse)
         d_pre, d_h0 = F.slice(grads, index=(slice(0, steps, 1),)), F.slice(grads, index=(steps,))
     d_w = (
-        _recurrent_weight_gradient(F, ctx.out, h0, d_pre, ctx.metas[0].shape, size, reverse)
+        _recurrent_weight_gradient(F, ctx.out, h0, w, d_pre, ctx.metas[0].shape, size, reverse)
         if ctx.needs[2]
         else None
     )
@@ -533,7 +537,7 @@ def _gru_scan_vjp(F, grad, ctx):
     steps, batch, width = ctx.metas[0].shape
     size = width // 3
     reverse = ctx.attrs.get("reverse", False)
-    if ctx.higher_order:
+    if ctx.higher_order and steps:  # (no steps: the fused op gives the empty gradients)
         grads = F.cat(*_gru_gradients(F, grad, ctx.out, h0, w, (steps, batch, size), reverse), dim=0)
     else:
         grads = F.gru_scan_backward(grad, ctx.out, h0, w, reverse=reverse)
@@ -543,7 +547,7 @@ def _gru_scan_vjp(F, grad, ctx):
     d_gh = F.slice(grads, index=(rows, every, slice(width, 2 * width, 1)))
     d_h0 = F.slice(grads, index=(steps, every, slice(0, size, 1))) if ctx.needs[1] else None
     d_w = (
-        _recurrent_weight_gradient(F, ctx.out, h0, d_gh, (steps, batch, width), size, reverse)
+        _recurrent_weight_gradient(F, ctx.out, h0, w, d_gh, (steps, batch, width), size, reverse)
         if ctx.needs[2]
         else None
     )

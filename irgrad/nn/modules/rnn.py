@@ -131,7 +131,8 @@ def _time_steps(x: Tensor) -> list[Tensor]:
     return _time_steps(narrow(x, 0, 0, mid)) + _time_steps(narrow(x, 0, mid, n - mid))
 
 
-_SCANNED = {"RNN_TANH": "tanh", "RNN_RELU": "relu"}  # modes traced as one rnn_scan, by activation
+_SCANNED = {"RNN_TANH": "tanh", "RNN_RELU": "relu"}  # RNN modes traced as one rnn_scan, by activation
+_MODE_OF_STEP = {step: mode for mode, step in _STEPS.items()}
 
 
 def _scans(step, x: Tensor, state: tuple, w: _Weights, masks: list | None) -> bool:
@@ -141,7 +142,7 @@ def _scans(step, x: Tensor, state: tuple, w: _Weights, masks: list | None) -> bo
     Eagerly the steps stay separate ops, each differentiable to any order."""
     return (
         _tracing.tracing()
-        and (step in (_lstm_step, _gru_step) or any(step is _STEPS[mode] for mode in _SCANNED))
+        and _MODE_OF_STEP.get(step) is not None
         and w.hr_t is None
         and masks is None
         and x.dim() == 3
@@ -151,26 +152,25 @@ def _scans(step, x: Tensor, state: tuple, w: _Weights, masks: list | None) -> bo
 
 
 def _scan_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool) -> tuple[Tensor, tuple]:
-    """A direction as one scan op: its outputs and final state, views of the op's result
-    (``lstm_scan``'s rows are ``[h_t | c_t | gates_t]``)."""
+    """A direction as one scan op: its outputs and final state.  The outputs are a copy of
+    the ``h`` columns of the op's result, fresh and contiguous as eager's stacked steps
+    (the result itself is saved for the gradient, so it must not be written in place);
+    the final state is a view of the last step (``_run`` stacks it)."""
+    mode = _MODE_OF_STEP[step]
     gx = _project(x, w)
     last = 0 if reverse else gx.shape[0] - 1
-    if step is _gru_step:
-        h0 = state[0]
-        b_hn = w.b_hn if w.b_hn is not None else zeros(h0.shape[-1], dtype=h0.dtype)
-        out = apply(OPS["gru_scan"], (gx, h0, w.hh_t, b_hn), {"reverse": reverse})
-        final = reshape(narrow(out, 0, last, 1), (out.shape[1], out.shape[2]))
-        return narrow(out, 2, 0, h0.shape[-1]), (narrow(final, 1, 0, h0.shape[-1]),)
-    if step is not _lstm_step:
-        (mode,) = (m for m in _SCANNED if step is _STEPS[m])
-        attrs = {"nonlinearity": _SCANNED[mode], "reverse": reverse}
-        out = apply(OPS["rnn_scan"], (gx, state[0], w.hh_t), attrs)
-        return out, (reshape(narrow(out, 0, last, 1), tuple(out.shape[1:])),)
-    h0, c0 = state
+    h0 = state[0]
     size = h0.shape[-1]
-    out = apply(OPS["lstm_scan"], (gx, h0, c0, w.hh_t), {"reverse": reverse})
+    if mode == "LSTM":
+        out = apply(OPS["lstm_scan"], (gx, h0, state[1], w.hh_t), {"reverse": reverse})
+    elif mode == "GRU":
+        b_hn = w.b_hn if w.b_hn is not None else zeros(size, dtype=h0.dtype)
+        out = apply(OPS["gru_scan"], (gx, h0, w.hh_t, b_hn), {"reverse": reverse})
+    else:
+        out = apply(OPS["rnn_scan"], (gx, h0, w.hh_t), {"nonlinearity": _SCANNED[mode], "reverse": reverse})
     final = reshape(narrow(out, 0, last, 1), (out.shape[1], out.shape[2]))
-    return narrow(out, 2, 0, size), (narrow(final, 1, 0, size), narrow(final, 1, size, size))
+    states = (narrow(final, 1, 0, size),) + ((narrow(final, 1, size, size),) if mode == "LSTM" else ())
+    return narrow(out, 2, 0, size).clone(), states
 
 
 def _run_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool, masks: list | None):
