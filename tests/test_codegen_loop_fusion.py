@@ -9,7 +9,7 @@ import pytest
 from graph_calls import run_program
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ir_random import graphs, random_inputs
+from ir_random import NATIVE_RTOL, graphs, random_inputs
 from optim_cases import elementwise_step
 
 import irgrad
@@ -225,7 +225,7 @@ def test_random_graphs_keep_their_values_and_run_natively(g, seed):
     for want, got in zip(expected, interpret(joined, inputs)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     for want, got in zip(expected, Program(joined)(inputs)):
-        np.testing.assert_allclose(np.asarray(got), want, rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=NATIVE_RTOL, atol=1e-6)
 
 
 def test_a_compiled_training_step_is_one_loop_that_trains_as_eager():
