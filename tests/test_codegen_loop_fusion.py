@@ -269,3 +269,57 @@ def test_a_loop_only_a_run_reads_joins_the_run():
     inputs = [np.random.default_rng(5).standard_normal((8, 16)).astype(np.float32) for _ in range(2)]
     for want, got in zip(interpret(g, inputs), interpret(joined, inputs)):
         np.testing.assert_array_equal(got, want)
+
+
+# --- found by review: numpy runs of joined groups, pool pairs of other dtypes, float16 ----
+
+
+def test_a_group_run_by_numpy_returns_arrays_of_its_own():
+    """Joining turns a ``copy`` into its argument: a body may return its input, a constant
+    or one value twice.  Run with numpy, each result is still an array of its own."""
+    from irgrad.ir.interpreter import body_kernel
+
+    body = Graph("body")
+    F = GraphOps(body)
+    a = F.input("a", (4,), irgrad.float32)
+    e = F.exp(a)
+    body.set_outputs([e.id, a.id, e.id, F.constant(np.float32(2.0)).id, F.reshape(a, shape=(2, 2)).id])
+    x = np.arange(4, dtype=np.float32)
+    results = body_kernel(body, every_result=True)(x)
+    arrays = [x] + results
+    for i, u in enumerate(arrays):
+        for v in arrays[i + 1 :]:
+            assert not np.shares_memory(u, v)
+    np.testing.assert_array_equal(results[1], x)
+
+
+def test_a_pool_pair_of_integers_runs_with_numpy_and_says_why():
+    from irgrad.codegen.windows import share_pool_positions
+
+    g = Graph("pool")
+    F = GraphOps(g)
+    x = F.input("x", (1, 2, 6, 6), irgrad.int32)
+    attrs = {"kernel": (2, 2), "stride": (2, 2), "dilation": (1, 1)}
+    pooled = F.max_pool(x, **attrs)
+    g.set_outputs([pooled.id, F.max_pool_argmax(x, pooled, **attrs).id])
+    data = np.random.default_rng(0).integers(-50, 50, (1, 2, 6, 6)).astype(np.int32)
+    program = Program(verify(share_pool_positions(g)))
+    for got, want in zip(program([data]), interpret(g, [data])):
+        np.testing.assert_array_equal(got, want)
+    assert any("max_pool of int32" in reason for reason in program.report.numpy_nodes)
+
+
+def test_a_loop_without_native_code_stays_apart():
+    """A float16 loop joined with float32 ones would take them to numpy with it."""
+
+    g = Graph("g")
+    F = GraphOps(g)
+    x = F.input("x", (1000,), irgrad.float32)
+    a = F.tanh(F.exp(x))
+    s = F.sum(F.mul(F.exp(x), x), dims=(0,), keepdim=False)
+    h = F.cast(F.sin(x), dtype=irgrad.float16)
+    g.set_outputs([a.id, s.id, h.id])
+    joined = fuse_loops(fuse_reduction_prologues(fuse(verify(g))))
+    numpy_nodes = Program(joined).report.numpy_nodes
+    assert len(numpy_nodes) == 1 and "float16" in numpy_nodes[0]
+    assert sum(node.op == FUSED and len(node.body.outputs) > 1 for node in joined.op_nodes()) == 1

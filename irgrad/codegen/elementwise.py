@@ -45,7 +45,7 @@ PARALLEL_GRAIN = 64
 
 # Movement ops a body may hold (on its inputs): broadcasting is a stride, a reshape of
 # a contiguous input a different view of its data.
-_VIEWS = ("broadcast_to", "reshape")
+BODY_VIEWS = ("broadcast_to", "reshape")  # movement ops a fused body may hold on its inputs
 
 
 def _static_shape(node: Node) -> tuple[int, ...]:
@@ -315,7 +315,7 @@ def _loads(body: Graph) -> dict[int, _Load]:
     for nid in body.order():
         node = body.node(nid)
         args = body.args(nid)
-        if node.op in _VIEWS and args[0] in position:
+        if node.op in BODY_VIEWS and args[0] in position:
             viewed[nid] = args[0]
             shapes[nid] = _static_shape(node) if node.op == "reshape" else shapes[args[0]]
         elif node.op not in (INPUT, CONSTANT):
@@ -376,7 +376,7 @@ class Positionwise:
             node = body.node(nid)
             if nid in values or nid not in self.needed or node.op == INPUT:
                 continue
-            if node.op in _VIEWS and body.args(nid)[0] not in values:
+            if node.op in BODY_VIEWS and body.args(nid)[0] not in values:
                 continue  # a view of an input no op reads directly: unused, or loaded itself
             values[nid] = _value(S, body, node, values)
         return [values[s] for s in self.sinks]
@@ -448,7 +448,7 @@ def _value(S: LlvmScalars, body: Graph, node: Node, values: dict[int, Value]) ->
         scalar = node.value.reshape(()).item()
         return Value(ir.Constant(llvm_type(dt), scalar), dt, node.value.ndim, scalar)
     args = [values[a] for a in body.args(node.id)]
-    if node.op in _VIEWS:  # a view of a value computed in the body: the same scalar
+    if node.op in BODY_VIEWS:  # a view of a value computed in the body: the same scalar
         return dataclasses.replace(args[0], ndim=node.type.ndim)
     op = OPS.get(node.op)
     if op is None or op.kind is not Kind.ELEMENTWISE or op.scalar is None:

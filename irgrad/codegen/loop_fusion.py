@@ -35,10 +35,9 @@ import numpy as np
 from ..ir.graph import CONSTANT, FUSED, RESULT, Graph, Node
 from ..ops import OPS, Kind
 from ..passes.fusion import all_args
+from .elementwise import BODY_VIEWS
 from .reduce import has_anchor, is_map_reduce, reduction_supported
-
-# Movement ops a fused body may hold on its inputs (see elementwise._VIEWS).
-_VIEWS = ("broadcast_to", "reshape")
+from .scalars import has_native_type
 
 
 def fuse_loops(g: Graph) -> Graph:
@@ -60,6 +59,11 @@ def loop_space(g: Graph, nid: int) -> tuple | None:
     node = g.node(nid)
     if not node.type.is_static or not (g.nx._succ[nid] or nid in g.outputs):
         return None  # symbolic, or dead code (the plan skips it)
+    values = [node] + [g.node(a) for a in g.args(nid)]
+    if node.op == FUSED:
+        values += [node.body.node(n) for n in node.body.nx.nodes]
+    if not all(has_native_type(v.type.dtype.np) for v in values):
+        return None  # its loop stays in numpy: joined, it would take the run's other loops along
     if node.op == FUSED:
         body = node.body
         if len(body.outputs) != 1 or not all(body.node(n).type.is_static for n in body.nx.nodes):
@@ -238,7 +242,7 @@ def _reads_positionwise(node: Node, position: int, space: tuple) -> bool:
     body = node.body
     inner = body.inputs[position]
     return all(
-        tuple(body.node(u).type.shape) == space for u in body.users(inner) if body.node(u).op in _VIEWS
+        tuple(body.node(u).type.shape) == space for u in body.users(inner) if body.node(u).op in BODY_VIEWS
     )
 
 

@@ -25,10 +25,11 @@ import numpy as np
 from ..dtypes import from_numpy_dtype
 from ..ir.graph import Graph
 from ..native.loops import const, for_range, for_range_carrying
-from ..ops import OPS
+from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides
 from .elementwise import (
+    BODY_VIEWS,
     PARALLEL_GRAIN,
     LoopKernel,
     Positionwise,
@@ -102,6 +103,11 @@ class MultiLoops(LoopKernel):
         ]
         self.sinks: list[int] = []  # per result: the value stored, or the value reduced
         self.folds: list[_Fold | None] = []
+        for node in body.op_nodes():
+            op = OPS.get(node.op)
+            loop_op = op is not None and (op.kind is Kind.ELEMENTWISE or node.op in BODY_VIEWS)
+            if not loop_op and not (op is not None and op.reduction is not None and node.id in body.outputs):
+                raise Unsupported(f"{node.op} in a loop with several results")
         space = None
         for o in body.outputs:
             node = body.node(o)

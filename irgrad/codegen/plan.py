@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.graph import CONSTANT, INPUT, RESULT, Graph, Node
-from ..ir.interpreter import body_kernel, compile_graph
+from ..ir.interpreter import body_kernel
 from ..ops import OPS
 from .layout import ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Buffer, Place, pack_arena
 from .steps import AnchoredLowering, Lowering, copy_lowering
@@ -206,7 +206,7 @@ class Planner:
                 out = self.places[nid] = self._new_value(node.type.shape, _dtype(node))
                 later = self._later_results(nid)
                 self._read(args)
-                kernel = op.eval if op is not None else body_kernel(compile_graph(node.body), bool(later))
+                kernel = op.eval if op is not None else body_kernel(node.body, bool(later))
                 plan.steps.append(NumpyStep(kernel, node.attrs, args, out, nid, later))
         plan.outputs = [self.places[o] for o in graph.outputs]
         self._externals()

@@ -36,6 +36,12 @@ _INTRINSICS = {"floor": "llvm.floor", "ceil": "llvm.ceil", "trunc": "llvm.trunc"
 _INT_MIN = {4: -(2**31), 8: -(2**63)}
 
 
+def has_native_type(dt: np.dtype) -> bool:
+    """Whether values of ``dt`` have an LLVM register type (float16 has none here)."""
+    dt = np.dtype(dt)
+    return dt in _FLOAT_TYPES or dt == _BOOL or dt.kind in "iu"
+
+
 def llvm_type(dt: np.dtype) -> ir.Type:
     """The LLVM register type of a numpy dtype (bool is ``i1``)."""
     dt = np.dtype(dt)

@@ -235,7 +235,8 @@ class AnchoredLowering(Lowering):
 
 def _fused(body: Graph) -> Lowering | str:
     if len(body.outputs) > 1:
-        return pool_pair_lowering(body) or LoopLowering(MultiLoops(body))
+        pair = pool_pair_lowering(body)
+        return pair if pair is not None else LoopLowering(MultiLoops(body))
     if is_map_reduce(body):
         return LoopLowering(ReductionLoops(body))
     anchors = [n for n in body.op_nodes() if n.op in OPS and OPS[n.op].kind in ANCHOR_KINDS]

@@ -158,8 +158,9 @@ def share_pool_positions(g: Graph) -> Graph:
     return g
 
 
-def pool_pair_lowering(body: Graph) -> Lowering | None:
-    """The lowering of a group :func:`share_pool_positions` made, or None for another body."""
+def pool_pair_lowering(body: Graph) -> Lowering | str | None:
+    """The lowering of a group :func:`share_pool_positions` made (the reason there is none,
+    for an image of another dtype), or None for another body."""
     ops = [body.node(n) for n in body.order() if body.node(n).is_op]
     if [n.op for n in ops] != ["max_pool", "max_pool_argmax"] or len(body.outputs) != 2:
         return None
@@ -167,5 +168,5 @@ def pool_pair_lowering(body: Graph) -> Lowering | None:
     image = body.node(body.inputs[0]).type
     dtype, index = np.dtype(image.dtype.np), np.dtype(positions.type.dtype.np)
     if dtype not in _FLOATS:
-        return None
+        return f"max_pool of {dtype}"
     return MaxPoolPair(pool, "max_pool", tuple(image.shape), dtype, index)

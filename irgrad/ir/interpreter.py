@@ -50,7 +50,7 @@ def compile_graph(
         kernel = lower(node) if lower is not None and not results else None
         sized = False  # a fused body run by the interpreter takes the graph's symbol sizes
         if kernel is None and node.op == FUSED:
-            kernel = body_kernel(compile_graph(node.body), every_result=bool(results))
+            kernel = body_kernel(node.body, every_result=bool(results))
             sized = any(has_sym(n.attrs) for n in node.body.op_nodes())
         elif kernel is None:
             kernel = OPS[node.op].eval
@@ -98,13 +98,38 @@ def compile_graph(
     return run
 
 
-def body_kernel(run: Callable, every_result: bool = False) -> Callable:
-    """A fused node's kernel running its body (compiled to ``run``) with the interpreter,
-    given the sizes of the symbols its attributes use when they have any: its first
-    result, or with ``every_result`` the list of all (a group with several results)."""
-    if every_result:
-        return lambda *xs, sizes=None: [v if type(v) is _ndarray else np.asarray(v) for v in run(xs, sizes)]
-    return lambda *xs, sizes=None: run(xs, sizes)[0]
+def body_kernel(body: Graph, every_result: bool = False) -> Callable:
+    """A fused node's kernel running its body with the interpreter, given the sizes of
+    the symbols its attributes use when they have any: its first result, or with
+    ``every_result`` the list of all (a group with several results).
+
+    A result that is the body's input or constant, a view of one, or a result already
+    returned is copied: a fused group's results are values of their own, as its native
+    code writes them (loop fusion turns a joined ``copy`` into its argument)."""
+    run = compile_graph(body)
+    shared = _shared_outputs(body)
+    count = len(body.outputs) if every_result else 1
+
+    def kernel(*xs, sizes=None):
+        values = run(xs, sizes)[:count]
+        values = [np.array(v) if k in shared else np.asarray(v) for k, v in enumerate(values)]
+        return values if every_result else values[0]
+
+    return kernel
+
+
+def _shared_outputs(body: Graph) -> set[int]:
+    """Positions of ``body``'s outputs whose array may be an input's, a constant's or an
+    earlier output's: such a node, a view of one, or a repeated output."""
+    shared, seen = set(), set()
+    for k, nid in enumerate(body.outputs):
+        root = nid
+        while body.node(root).op in OPS and OPS[body.node(root).op].view is not None:
+            root = body.args(root)[0]
+        if root in seen or body.node(root).op in (INPUT, CONSTANT):
+            shared.add(k)
+        seen.add(nid)
+    return shared
 
 
 def _later_results(graph: Graph) -> dict[int, list[int]]:
