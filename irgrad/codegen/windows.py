@@ -137,8 +137,10 @@ def share_pool_positions(g: Graph) -> Graph:
     image twice (the backward's positions were the forward's pool computed again)."""
     g = g.copy()
     for nid in g.order():
+        if nid not in g:  # a pool already joined with its positions
+            continue
         node = g.node(nid)
-        if node.op != "max_pool_argmax" or nid not in g:
+        if node.op != "max_pool_argmax":
             continue
         x, pooled = g.args(nid)
         pool = g.node(pooled)
