@@ -323,3 +323,17 @@ def test_a_loop_without_native_code_stays_apart():
     numpy_nodes = Program(joined).report.numpy_nodes
     assert len(numpy_nodes) == 1 and "float16" in numpy_nodes[0]
     assert sum(node.op == FUSED and len(node.body.outputs) > 1 for node in joined.op_nodes()) == 1
+
+
+def test_verify_rejects_two_result_nodes_of_one_index():
+    """The planner and the interpreter keep one node per later result: a second would be
+    silently left without a value."""
+    from irgrad.ir.verifier import VerificationError
+
+    joined = lowered(training_step_graph(8))
+    (group,) = fused_nodes(joined)
+    (first,) = [n for n in joined.users(group.id) if joined.node(n).attrs.get("index") == 1]
+    twin = joined.add_op(RESULT, [group.id], {"index": 1}, joined.node(first).type)
+    joined.set_outputs(joined.outputs + [twin])
+    with pytest.raises(VerificationError, match="another result node takes the group's result 1"):
+        verify(joined)

@@ -69,6 +69,11 @@ def _verify_node(graph: Graph, nid: int) -> None:
             raise VerificationError(f"{_where(graph, nid)}: not a later result of a fused group")
         if body.node(body.outputs[index]).type != node.type:
             raise VerificationError(f"{_where(graph, nid)}: type differs from the group's result {index}")
+        twins = [u for u in graph.users(args[0]) if u != nid and graph.node(u).op == RESULT]
+        if any(graph.node(u).attrs.get("index") == index for u in twins):
+            raise VerificationError(
+                f"{_where(graph, nid)}: another result node takes the group's result {index}"
+            )
         return
     op = OPS.get(node.op)
     if op is None:
