@@ -148,15 +148,13 @@ def _lstm_scan_vjp(F, grad, ctx):
     steps, batch, width = ctx.metas[0].shape
     size = width // 4
     reverse = ctx.attrs.get("reverse", False)
-    every = slice(None, None, 1)
-    if ctx.higher_order and steps:  # (no steps: the fused op gives the empty gradients)
-        d_gates, d_h0, d_c0 = _gradients_step_by_step(F, grad, ctx)
+    if ctx.higher_order:
+        grads = _lstm_gradients(F, grad, ctx.out, c0, w, (steps, batch, size), ctx.metas[0].dtype, reverse)
     else:
         grads = F.lstm_scan_backward(grad, ctx.out, c0, w, reverse=reverse)
-        d_gates = F.slice(grads, index=(slice(0, steps, 1),))
-        last = F.slice(grads, index=(steps,))
-        d_h0 = F.slice(last, index=(every, slice(0, size, 1)))
-        d_c0 = F.slice(last, index=(every, slice(size, 2 * size, 1)))
+    d_gates = F.slice(grads, index=(slice(0, steps, 1),))
+    d_h0 = _columns(F, grads, steps, 0, size)
+    d_c0 = _columns(F, grads, steps, size, 2 * size)
     d_w = None
     if ctx.needs[3]:
         d_w = _recurrent_weight_gradient(F, ctx.out, h0, w, d_gates, (steps, batch, width), size, reverse)
@@ -166,6 +164,16 @@ def _lstm_scan_vjp(F, grad, ctx):
         d_c0 if ctx.needs[2] else None,
         d_w,
     )
+
+
+def _columns(F, x, t, start, stop):
+    """Step ``t`` of ``x`` [T, B, W], columns ``start:stop``."""
+    return F.slice(x, index=(t, slice(None, None, 1), slice(start, stop, 1)))
+
+
+def _zero_columns(F, like, count):
+    """Zeros of ``like`` [B, H] repeated ``count`` times side by side: [B, count * H]."""
+    return F.full_like(F.cat(*(like,) * count, dim=1), value=0.0)
 
 
 def _recurrent_weight_gradient(F, out, h0, w, d_pre, shape, size, reverse):
@@ -188,71 +196,46 @@ def _recurrent_weight_gradient(F, out, h0, w, d_pre, shape, size, reverse):
     return F.matmul(F.permute(read, dims=(1, 0)), F.reshape(d_pre, shape=(steps * batch, width)))
 
 
-def _gradients_step_by_step(F, grad, ctx):
-    """``(d_gates, d_h0, d_c0)`` as ``lstm_scan_backward`` computes them, but with one
-    ``lstm_cell`` gradient rule and one matmul per step: ops that are differentiable
-    themselves, for ``create_graph`` (a second derivative through an LSTM)."""
-    _, h0, c0, w = ctx.ins
-    steps, batch, width = ctx.metas[0].shape
-    size = width // 4
-    reverse = ctx.attrs.get("reverse", False)
-    every = slice(None, None, 1)
-
-    def part(x, t, start, stop):
-        return F.slice(x, index=(t, every, slice(start, stop, 1)))
-
-    cell = Meta((batch, size), ctx.metas[2].dtype)
-    gate_meta = Meta((batch, width), ctx.metas[0].dtype)
+def _lstm_gradients(F, grad, out, c0, w, shape, dtype, reverse):
+    """What ``lstm_scan_backward`` returns, [T+1, B, 4H]: per step, last first, the gate
+    gradients by ``lstm_cell``'s gradient rule plus the saved gates' gradient, then
+    ``dh = d_gates @ W_hh``; as row T, ``[dh0 | dc0 | 0 | 0]``.  Written against an op
+    namespace: the kernel runs it on arrays, and under ``create_graph`` the scan's rule
+    runs it on tensors, whose ops are differentiable themselves."""
+    steps, batch, size = shape
+    width = 4 * size
+    cell = Meta((batch, size), dtype)
+    gate_meta = Meta((batch, width), dtype)
     d_h = d_c = None
-    d_gates: list = [None] * steps
+    rows: list = [None] * steps
     for t in _steps(steps, not reverse):  # the forward's steps, last first
         before = t + 1 if reverse else t - 1
-        c_prev = part(ctx.out, before, size, 2 * size) if 0 <= before < steps else c0
-        grad_h, grad_c = part(grad, t, 0, size), part(grad, t, size, 2 * size)
+        c_prev = _columns(F, out, before, size, 2 * size) if 0 <= before < steps else c0
+        grad_h, grad_c = _columns(F, grad, t, 0, size), _columns(F, grad, t, size, 2 * size)
         if d_h is not None:
             grad_h, grad_c = F.add(grad_h, d_h), F.add(grad_c, d_c)
         cell_ctx = VjpContext(
-            ins=(part(ctx.out, t, 2 * size, 6 * size), c_prev),
-            out=part(ctx.out, t, 0, 2 * size),
+            ins=(_columns(F, out, t, 2 * size, 6 * size), c_prev),
+            out=_columns(F, out, t, 0, 2 * size),
             metas=(gate_meta, cell),
             needs=(True, True),
             attrs={},
             higher_order=True,
         )
         d, d_c = _lstm_cell_vjp(F, F.cat(grad_h, grad_c, dim=1), cell_ctx)
-        d = F.add(d, part(grad, t, 2 * size, 6 * size))
+        d = F.add(d, _columns(F, grad, t, 2 * size, 6 * size))
         d_h = F.matmul(d, F.permute(w, dims=(1, 0)))
-        d_gates[t] = F.reshape(d, shape=(1, batch, width))
-    return F.cat(*d_gates, dim=0), d_h, d_c
+        rows[t] = F.reshape(d, shape=(1, batch, width))
+    if d_h is None:  # no steps
+        d_h = d_c = F.full_like(c0, value=0.0)
+    last = F.cat(d_h, d_c, _zero_columns(F, c0, 2), dim=1)
+    return F.cat(*rows, F.reshape(last, shape=(1, batch, width)), dim=0)
 
 
 def _lstm_scan_backward(grad, out, c0, w, *, reverse=False):
     steps, batch, six = out.shape
-    size = six // 6
-    sigmoid = OPS["sigmoid"].eval
-    result = np.zeros((steps + 1, batch, 4 * size), dtype=out.dtype)
-    d_h = np.zeros((batch, size), dtype=out.dtype)
-    d_c = np.zeros((batch, size), dtype=out.dtype)
-    for t in _steps(steps, not reverse):  # the forward's steps, last first
-        before = t + 1 if reverse else t - 1
-        c_prev = out[before, :, size : 2 * size] if 0 <= before < steps else c0
-        gates = out[t, :, 2 * size :]
-        i, f, o = (sigmoid(gates[:, k * size : (k + 1) * size]) for k in (0, 1, 3))
-        g = np.tanh(gates[:, 2 * size : 3 * size])
-        tanh_c = np.tanh(out[t, :, size : 2 * size])
-        grad_h = grad[t, :, :size] + d_h
-        grad_c = (grad[t, :, size : 2 * size] + d_c) + grad_h * o * (1.0 - tanh_c * tanh_c)
-        d = result[t]
-        d[:, :size] = grad_c * g * (i * (1.0 - i))
-        d[:, size : 2 * size] = grad_c * c_prev * (f * (1.0 - f))
-        d[:, 2 * size : 3 * size] = grad_c * i * (1.0 - g * g)
-        d[:, 3 * size :] = grad_h * tanh_c * (o * (1.0 - o))
-        d += grad[t, :, 2 * size :]
-        d_h = d @ w.T
-        d_c = grad_c * f
-    result[steps, :, :size] = d_h
-    result[steps, :, size : 2 * size] = d_c
-    return result
+    shape, dtype = (steps, batch, six // 6), from_numpy_dtype(out.dtype)
+    return _lstm_gradients(_numpy_ops(), grad, out, c0, w, shape, dtype, reverse)
 
 
 def _infer_lstm_scan_backward(grad: Meta, out: Meta, c0: Meta, w: Meta, *, reverse=False) -> Meta:
@@ -335,27 +318,26 @@ def _infer_rnn_scan(gx: Meta, h0: Meta, w: Meta, *, nonlinearity="tanh", reverse
     return Meta(tuple(gx.shape), gx.dtype)
 
 
-def _rnn_gradients(F, grad, out, w, metas, nonlinearity, reverse):
-    """``[d_pre_0 .. d_pre_{T-1}, dh0]`` stacked ``[T+1, B, H]``: per step, last first, the
-    activation's gradient rule on the step's output, then ``dh = d_pre @ W_hh``."""
-    steps, batch, size = metas[0].shape
+def _rnn_gradients(F, grad, out, w, shape, dtype, nonlinearity, reverse):
+    """What ``rnn_scan_backward`` returns, [T+1, B, H], for T > 0: per step, last first,
+    the activation's gradient rule on the step's output, then ``dh = d_pre @ W_hh``; as
+    row T, ``dh0``."""
+    steps, batch, size = shape
     rule = OPS[nonlinearity].vjp
-    step_meta = Meta((batch, size), metas[0].dtype)
+    step_meta = Meta((batch, size), dtype)
     d_h = None
-    rows: list = [None] * (steps + 1)
+    rows: list = [None] * steps
     for t in _steps(steps, not reverse):
         g = F.slice(grad, index=(t,))
         if d_h is not None:
             g = F.add(g, d_h)
-        h = F.slice(out, index=(t,))
         context = VjpContext(
-            ins=(None,), out=h, metas=(step_meta,), needs=(True,), attrs={}, higher_order=True
+            ins=(None,), out=F.slice(out, index=(t,)), metas=(step_meta,), needs=(True,), attrs={}
         )
         (d_pre,) = rule(F, g, context)
         d_h = F.matmul(d_pre, F.permute(w, dims=(1, 0)))
         rows[t] = F.reshape(d_pre, shape=(1, batch, size))
-    rows[steps] = F.reshape(d_h, shape=(1, batch, size)) if d_h is not None else None
-    return rows
+    return F.cat(*rows, F.reshape(d_h, shape=(1, batch, size)), dim=0)
 
 
 _NUMPY = None
@@ -372,11 +354,10 @@ def _numpy_ops():
 
 def _rnn_scan_backward(grad, out, w, *, nonlinearity="tanh", reverse=False):
     steps, batch, size = out.shape
-    meta = Meta(out.shape, from_numpy_dtype(out.dtype))
-    rows = _rnn_gradients(_numpy_ops(), grad, out, w, (meta,), nonlinearity, reverse)
-    if rows[steps] is None:  # no steps: dh0 is 0
-        rows[steps] = np.zeros((1, batch, size), dtype=out.dtype)
-    return np.concatenate(rows, axis=0)
+    if steps == 0:  # dh0 is 0
+        return np.zeros((1, batch, size), dtype=out.dtype)
+    dtype = from_numpy_dtype(out.dtype)
+    return _rnn_gradients(_numpy_ops(), grad, out, w, out.shape, dtype, nonlinearity, reverse)
 
 
 def _infer_rnn_scan_backward(grad: Meta, out: Meta, w: Meta, *, nonlinearity="tanh", reverse=False) -> Meta:
@@ -394,12 +375,13 @@ def _rnn_scan_vjp(F, grad, ctx):
     steps, batch, size = ctx.metas[0].shape
     nonlinearity = ctx.attrs.get("nonlinearity", "tanh")
     reverse = ctx.attrs.get("reverse", False)
-    if ctx.higher_order and steps:  # (no steps: the fused op gives the empty gradients)
-        rows = _rnn_gradients(F, grad, ctx.out, w, ctx.metas, nonlinearity, reverse)
-        d_pre, d_h0 = F.cat(*rows[:steps], dim=0), F.reshape(rows[steps], shape=(batch, size))
+    if ctx.higher_order and steps:  # (no steps: the fused op gives dh0's zeros)
+        grads = _rnn_gradients(
+            F, grad, ctx.out, w, ctx.metas[0].shape, ctx.metas[0].dtype, nonlinearity, reverse
+        )
     else:
         grads = F.rnn_scan_backward(grad, ctx.out, w, nonlinearity=nonlinearity, reverse=reverse)
-        d_pre, d_h0 = F.slice(grads, index=(slice(0, steps, 1),)), F.slice(grads, index=(steps,))
+    d_pre, d_h0 = F.slice(grads, index=(slice(0, steps, 1),)), F.slice(grads, index=(steps,))
     d_w = (
         _recurrent_weight_gradient(F, ctx.out, h0, w, d_pre, ctx.metas[0].shape, size, reverse)
         if ctx.needs[2]
@@ -484,17 +466,17 @@ def _infer_gru_scan(gx: Meta, h0: Meta, w: Meta, b_hn: Meta, *, reverse=False) -
 
 
 def _gru_gradients(F, grad, out, h0, w, shape, reverse):
-    """Per step, last first, ``[d_gx | d_gh]`` (6H wide) as ``[1, B, 6H]`` rows, then
-    ``[dh0 | 0]``: the gradient of one GRU step from the step's saved ``[h | r | z | n | nh]``
-    rows, written with ops so that arrays or tensors can run it."""
+    """What ``gru_scan_backward`` returns, [T+1, B, 6H]: per step, last first, ``[d_gx |
+    d_gh]`` from the step's saved ``[h | r | z | n | nh]`` row, then ``dh`` for the step
+    before; as row T, ``[dh0 | 0]``.  Written against an op namespace, as
+    :func:`_lstm_gradients` is."""
     steps, batch, size = shape
-    every = slice(None, None, 1)
 
     def part(x, t, start, stop):
-        return F.slice(x, index=(t, every, slice(start * size, stop * size, 1)))
+        return _columns(F, x, t, start * size, stop * size)
 
     d_h = None
-    rows: list = [None] * (steps + 1)
+    rows: list = [None] * steps
     for t in _steps(steps, not reverse):
         before = t + 1 if reverse else t - 1
         h_prev = part(out, before, 0, 1) if 0 <= before < steps else h0
@@ -510,16 +492,13 @@ def _gru_gradients(F, grad, out, h0, w, shape, reverse):
         d_gh = F.cat(d_pre_r, d_pre_z, d_nh, dim=1)
         d_h = F.add(F.mul(g, z), F.matmul(d_gh, F.permute(w, dims=(1, 0))))
         rows[t] = F.reshape(F.cat(d_pre_r, d_pre_z, d_a, d_gh, dim=1), shape=(1, batch, 6 * size))
-    zeros = F.full_like(F.cat(*(h0,) * 5, dim=1), value=0.0)
-    last = F.full_like(h0, value=0.0) if d_h is None else d_h
-    rows[steps] = F.reshape(F.cat(last, zeros, dim=1), shape=(1, batch, 6 * size))
-    return rows
+    last = F.cat(F.full_like(h0, value=0.0) if d_h is None else d_h, _zero_columns(F, h0, 5), dim=1)
+    return F.cat(*rows, F.reshape(last, shape=(1, batch, 6 * size)), dim=0)
 
 
 def _gru_scan_backward(grad, out, h0, w, *, reverse=False):
     steps, batch, five = out.shape
-    rows = _gru_gradients(_numpy_ops(), grad, out, h0, w, (steps, batch, five // 5), reverse)
-    return np.concatenate(rows, axis=0)
+    return _gru_gradients(_numpy_ops(), grad, out, h0, w, (steps, batch, five // 5), reverse)
 
 
 def _infer_gru_scan_backward(grad: Meta, out: Meta, h0: Meta, w: Meta, *, reverse=False) -> Meta:
@@ -537,15 +516,15 @@ def _gru_scan_vjp(F, grad, ctx):
     steps, batch, width = ctx.metas[0].shape
     size = width // 3
     reverse = ctx.attrs.get("reverse", False)
-    if ctx.higher_order and steps:  # (no steps: the fused op gives the empty gradients)
-        grads = F.cat(*_gru_gradients(F, grad, ctx.out, h0, w, (steps, batch, size), reverse), dim=0)
+    if ctx.higher_order:
+        grads = _gru_gradients(F, grad, ctx.out, h0, w, (steps, batch, size), reverse)
     else:
         grads = F.gru_scan_backward(grad, ctx.out, h0, w, reverse=reverse)
     every = slice(None, None, 1)
     rows = slice(0, steps, 1)
     d_gx = F.slice(grads, index=(rows, every, slice(0, width, 1)))
     d_gh = F.slice(grads, index=(rows, every, slice(width, 2 * width, 1)))
-    d_h0 = F.slice(grads, index=(steps, every, slice(0, size, 1))) if ctx.needs[1] else None
+    d_h0 = _columns(F, grads, steps, 0, size) if ctx.needs[1] else None
     d_w = (
         _recurrent_weight_gradient(F, ctx.out, h0, w, d_gh, (steps, batch, width), size, reverse)
         if ctx.needs[2]
