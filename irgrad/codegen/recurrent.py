@@ -22,7 +22,8 @@ the layer once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import llvmlite.ir as ir
 import numpy as np
@@ -38,18 +39,8 @@ from .movement import fill, matrix_strides
 from .scalars import LlvmScalars, Value, storage_type
 
 Strides = tuple[int, int]
-
-
-def _reader(builder: ir.IRBuilder, indices: list, dtype: np.dtype) -> Callable[..., Value]:
-    """``read(pointer, strides, column)``: the element at the current (row, unit) plus
-    ``column`` of a matrix with these element strides."""
-
-    def read(pointer: ir.Value, strides: Strides, column: int = 0) -> Value:
-        return Value(
-            builder.load(builder.gep(pointer, [_position(builder, indices, strides, column)])), dtype, 1
-        )
-
-    return read
+# element(S, read, write, kernel pointers): one (row, unit) of a row kernel
+Element = Callable[..., None]
 
 
 def _position(builder: ir.IRBuilder, indices: list, strides: Strides, column: int) -> ir.Value:
@@ -60,10 +51,92 @@ def _position(builder: ir.IRBuilder, indices: list, strides: Strides, column: in
     )
 
 
+def _row_kernel(
+    at: Emission,
+    key: tuple,
+    pointers: list,
+    shape: tuple[int, int],
+    dtype: np.dtype,
+    element: Element,
+    disjoint: bool = True,
+) -> None:
+    """Call the kernel for ``key`` (named ``key[0]``) on ``pointers``: a loop over the
+    (row, unit) positions of ``shape`` running ``element(S, read, write, args)`` at each,
+    with the scalar ISA ``S``, ``read(pointer, strides, column=0)`` loading the element
+    ``column`` units on in a matrix of these element strides, ``write(pointer, strides,
+    column, value)`` storing one, and the kernel's pointer arguments ``args``
+    (``disjoint``: see :meth:`.Emission.kernel`)."""
+
+    def build(builder: ir.IRBuilder, args) -> None:
+        indices: list[ir.Value] = []
+
+        def read(pointer: ir.Value, strides: Strides, column: int = 0) -> Value:
+            address = builder.gep(pointer, [_position(builder, indices, strides, column)])
+            return Value(builder.load(address), dtype, 1)
+
+        def write(pointer: ir.Value, strides: Strides, column: int, value: Value) -> None:
+            store(
+                builder, value.ir, dtype, builder.gep(pointer, [_position(builder, indices, strides, column)])
+            )
+
+        S = LlvmScalars(builder)
+        loop_nest(builder, shape, indices, lambda: element(S, read, write, args), key[0])
+
+    at.call(key, key[0], list(pointers), build, disjoint=disjoint)
+
+
+def _copy_rows(
+    at: Emission, shape: tuple[int, int], dtype: np.dtype, strides: tuple[Strides, Strides], pointers
+) -> None:
+    """Copy a rows x units matrix between two strided places (source, target)."""
+    source_strides, target_strides = strides
+
+    def element(S, read, write, args) -> None:
+        write(args[1], target_strides, 0, read(args[0], source_strides))
+
+    _row_kernel(at, ("recurrent_rows", shape, dtype.str, strides), pointers, shape, dtype, element)
+
+
+def _step_pointer(
+    builder: ir.IRBuilder, base: ir.Value, step: ir.Value, step_size: int, column: int = 0
+) -> ir.Value:
+    """Element ``column`` of step ``step``'s rows (``step_size`` elements a step) from ``base``."""
+    return builder.gep(base, [builder.add(builder.mul(step, const(step_size)), const(column))])
+
+
+@contextmanager
+def _over_steps(
+    b: ir.IRBuilder, steps: int, reverse: bool, last_first: bool = False
+) -> Iterator[tuple[ir.Value, Callable[..., ir.Value]]]:
+    """A loop over a scan's steps in the order its forward ran them (``last_first``: the
+    order its gradient runs them).  Yields the step ``t`` and ``previous(first, base,
+    step_size)``: where the state the step read is, ``first`` for the forward's first
+    step, else the step before's rows in ``base``."""
+    with for_range(b, const(steps), "step", unroll=False) as i:
+        t = b.sub(const(steps - 1), i) if reverse != last_first else i
+        before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
+        opening = b.icmp_signed("==", i, const(steps - 1 if last_first else 0))
+
+        def previous(first: ir.Value, base: ir.Value, step_size: int) -> ir.Value:
+            return b.select(opening, first, _step_pointer(b, base, before, step_size))
+
+        yield t, previous
+
+
+def _scan_attrs(node: Node) -> tuple[bool, str]:
+    return node.attrs.get("reverse", False), node.attrs.get("nonlinearity", "tanh")
+
+
+def _gemm(dtype: np.dtype) -> tuple[ir.Type, tiled_gemm.Tiling]:
+    return storage_type(dtype), tiled_gemm.host_tiling(dtype)
+
+
+# --- LSTM ---------------------------------------------------------------------------------
+
+
 def _call_cell(
     at: Emission,
-    rows: int,
-    size: int,
+    shape: tuple[int, int],
     dtype: np.dtype,
     strides: tuple[Strides, Strides, Strides],
     pointers: list[ir.Value],
@@ -71,36 +144,21 @@ def _call_cell(
 ) -> None:
     """Call the forward cell on ``pointers`` (gates, c, out): per row and unit,
     ``c' = σ(f)·c + σ(i)·tanh(g)`` and ``h' = σ(o)·tanh(c')``, written as ``[h' | c']``
-    along out's row; each operand is read or written through its (row, unit) strides
-    (``disjoint``: see :meth:`.Emission.kernel`)."""
+    along out's row; each operand is read or written through its (row, unit) strides."""
     gate_strides, cell_strides, out_strides = strides
+    size = shape[1]
+    sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
 
-    def build(builder: ir.IRBuilder, args) -> None:
+    def element(S, read, write, args) -> None:
         gates_at, c_at, out_at = args
-        S = LlvmScalars(builder)
-        sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
-        indices: list[ir.Value] = []
-        read = _reader(builder, indices, dtype)
+        i, f, o = (sigmoid(S, read(gates_at, gate_strides, k * size)) for k in (0, 1, 3))
+        g = tanh(S, read(gates_at, gate_strides, 2 * size))
+        c_new = S.add(S.mul(f, read(c_at, cell_strides)), S.mul(i, g))
+        write(out_at, out_strides, size, c_new)
+        write(out_at, out_strides, 0, S.mul(o, tanh(S, c_new)))
 
-        def element() -> None:
-            i, f, o = (sigmoid(S, read(gates_at, gate_strides, k * size)) for k in (0, 1, 3))
-            g = tanh(S, read(gates_at, gate_strides, 2 * size))
-            c_new = S.add(S.mul(f, read(c_at, cell_strides)), S.mul(i, g))
-            h_new = S.mul(o, tanh(S, c_new))
-            store(
-                builder,
-                c_new.ir,
-                dtype,
-                builder.gep(out_at, [_position(builder, indices, out_strides, size)]),
-            )
-            store(
-                builder, h_new.ir, dtype, builder.gep(out_at, [_position(builder, indices, out_strides, 0)])
-            )
-
-        loop_nest(builder, (rows, size), indices, element, "cell")
-
-    key = ("lstm_cell", rows, size, dtype.str, strides, disjoint)
-    at.call(key, "lstm_cell", pointers, build, disjoint=disjoint)
+    key = ("lstm_cell", shape, dtype.str, strides, disjoint)
+    _row_kernel(at, key, pointers, shape, dtype, element, disjoint)
 
 
 class LstmCellLowering(Lowering):
@@ -118,40 +176,8 @@ class LstmCellLowering(Lowering):
         if rows * size == 0:
             return
         strides = (matrix_strides(gates.place), matrix_strides(c.place), (2 * size, 1))
-        _call_cell(at, rows, size, c.place.dtype, strides, [gates.pointer, c.pointer, out.pointer], False)
-
-
-def _copy_rows(
-    at: Emission, rows: int, size: int, dtype: np.dtype, strides: tuple[Strides, Strides], pointers
-) -> None:
-    """Copy a rows x size matrix between two strided places (source, target)."""
-    source_strides, target_strides = strides
-
-    def build(builder: ir.IRBuilder, args) -> None:
-        source, target = args
-        indices: list[ir.Value] = []
-        read = _reader(builder, indices, dtype)
-
-        def element() -> None:
-            value = read(source, source_strides).ir
-            builder.store(value, builder.gep(target, [_position(builder, indices, target_strides, 0)]))
-
-        loop_nest(builder, (rows, size), indices, element, "copy")
-
-    at.call(
-        ("recurrent_rows", rows, size, dtype.str, strides),
-        "recurrent_rows",
-        list(pointers),
-        build,
-        disjoint=True,
-    )
-
-
-def _step_pointer(
-    builder: ir.IRBuilder, base: ir.Value, step: ir.Value, step_size: int, column: int = 0
-) -> ir.Value:
-    """Element ``column`` of step ``step``'s rows (``step_size`` elements a step) from ``base``."""
-    return builder.gep(base, [builder.add(builder.mul(step, const(step_size)), const(column))])
+        pointers = [gates.pointer, c.pointer, out.pointer]
+        _call_cell(at, (rows, size), c.place.dtype, strides, pointers, False)
 
 
 class LstmScanLowering(Lowering):
@@ -177,77 +203,54 @@ class LstmScanLowering(Lowering):
         dtype, row = gx.place.dtype, 6 * size
         b = at.builder
         plain, in_row = (size, 1), (row, 1)
-        _copy_rows(at, batch, size, dtype, (plain, in_row), [h0.pointer, first.pointer])
-        _copy_rows(at, batch, size, dtype, (plain, in_row), [c0.pointer, b.gep(first.pointer, [const(size)])])
+        _copy_rows(at, (batch, size), dtype, (plain, in_row), [h0.pointer, first.pointer])
+        _copy_rows(
+            at, (batch, size), dtype, (plain, in_row), [c0.pointer, b.gep(first.pointer, [const(size)])]
+        )
         product = tiled_gemm.GemmShape(batch, width, size, in_row, (width, 1), row, True)
-        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
-        reverse = self.node.attrs.get("reverse", False)
-        with for_range(b, const(steps), "step", unroll=False) as i:
-            t = b.sub(const(steps - 1), i) if reverse else i
-            before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
-            previous = b.select(
-                b.icmp_signed("==", i, const(0)),
-                first.pointer,
-                _step_pointer(b, out.pointer, before, batch * row),
-            )
+        float_type, tiling = _gemm(dtype)
+        reverse, _ = _scan_attrs(self.node)
+        with _over_steps(b, steps, reverse) as (t, previous_of):
+            previous = previous_of(first.pointer, out.pointer, batch * row)
             gates = _step_pointer(b, out.pointer, t, batch * row, 2 * size)
             source = _step_pointer(b, gx.pointer, t, batch * width)
-            _copy_rows(at, batch, width, dtype, ((width, 1), in_row), [source, gates])
+            _copy_rows(at, (batch, width), dtype, ((width, 1), in_row), [source, gates])
             tiled_gemm.emit(b, [previous, w.pointer, gates], float_type, product, tiling)
             pointers = [gates, b.gep(previous, [const(size)]), _step_pointer(b, out.pointer, t, batch * row)]
-            _call_cell(at, batch, size, dtype, (in_row, in_row, in_row), pointers, True)
+            _call_cell(at, (batch, size), dtype, (in_row, in_row, in_row), pointers, True)
 
 
 def _call_cell_backward(
-    at: Emission, batch: int, size: int, dtype: np.dtype, pointers: list[ir.Value]
+    at: Emission, shape: tuple[int, int], dtype: np.dtype, pointers: list[ir.Value]
 ) -> None:
     """Call the backward cell on ``pointers`` (the step's result gradient and result rows,
     the previous cell state's row, dh, dc, the step's gate gradients): ``lstm_cell``'s
     gradient rule per row and unit, plus the gradient of the saved gates; ``dc`` becomes the
     previous step's cell gradient."""
-    row, width = 6 * size, 4 * size
+    size = shape[1]
+    in_row, plain, gate_row = (6 * size, 1), (size, 1), (4 * size, 1)
+    sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
 
-    def build(builder: ir.IRBuilder, args) -> None:
+    def element(S, read, write, args) -> None:
         grad_at, out_at, c_prev_at, dh_at, dc_at, d_at = args
-        S = LlvmScalars(builder)
-        sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
-        indices: list[ir.Value] = []
-        read = _reader(builder, indices, dtype)
-        in_row, plain, gate_row = (row, 1), (size, 1), (width, 1)
+        i, f, o = (sigmoid(S, read(out_at, in_row, (2 + k) * size)) for k in (0, 1, 3))
+        g = tanh(S, read(out_at, in_row, 4 * size))
+        tanh_c = tanh(S, read(out_at, in_row, size))
+        one = S.const(1, i)
+        grad_h = S.add(read(grad_at, in_row), read(dh_at, plain))
+        through_h = S.mul(S.mul(grad_h, o), S.sub(one, S.mul(tanh_c, tanh_c)))
+        grad_c = S.add(S.add(read(grad_at, in_row, size), read(dc_at, plain)), through_h)
+        d = (
+            S.mul(S.mul(grad_c, g), S.mul(i, S.sub(one, i))),
+            S.mul(S.mul(grad_c, read(c_prev_at, in_row)), S.mul(f, S.sub(one, f))),
+            S.mul(S.mul(grad_c, i), S.sub(one, S.mul(g, g))),
+            S.mul(S.mul(grad_h, tanh_c), S.mul(o, S.sub(one, o))),
+        )
+        for k, value in enumerate(d):
+            write(d_at, gate_row, k * size, S.add(value, read(grad_at, in_row, (2 + k) * size)))
+        write(dc_at, plain, 0, S.mul(grad_c, f))
 
-        def element() -> None:
-            i, f, o = (sigmoid(S, read(out_at, in_row, (2 + k) * size)) for k in (0, 1, 3))
-            g = tanh(S, read(out_at, in_row, 4 * size))
-            tanh_c = tanh(S, read(out_at, in_row, size))
-            one = S.const(1, i)
-            grad_h = S.add(read(grad_at, in_row), read(dh_at, plain))
-            through_h = S.mul(S.mul(grad_h, o), S.sub(one, S.mul(tanh_c, tanh_c)))
-            grad_c = S.add(S.add(read(grad_at, in_row, size), read(dc_at, plain)), through_h)
-            d = (
-                S.mul(S.mul(grad_c, g), S.mul(i, S.sub(one, i))),
-                S.mul(S.mul(grad_c, read(c_prev_at, in_row)), S.mul(f, S.sub(one, f))),
-                S.mul(S.mul(grad_c, i), S.sub(one, S.mul(g, g))),
-                S.mul(S.mul(grad_h, tanh_c), S.mul(o, S.sub(one, o))),
-            )
-            for k, value in enumerate(d):
-                value = S.add(value, read(grad_at, in_row, (2 + k) * size))
-                store(
-                    builder,
-                    value.ir,
-                    dtype,
-                    builder.gep(d_at, [_position(builder, indices, gate_row, k * size)]),
-                )
-            store(
-                builder,
-                S.mul(grad_c, f).ir,
-                dtype,
-                builder.gep(dc_at, [_position(builder, indices, plain, 0)]),
-            )
-
-        loop_nest(builder, (batch, size), indices, element, "cell")
-
-    key = ("lstm_cell_backward", batch, size, dtype.str)
-    at.call(key, "lstm_cell_backward", pointers, build, disjoint=True)
+    _row_kernel(at, ("lstm_cell_backward", shape, dtype.str), pointers, shape, dtype, element)
 
 
 class LstmScanBackwardLowering(Lowering):
@@ -279,20 +282,15 @@ class LstmScanBackwardLowering(Lowering):
         fill(at, dh, 0.0)
         fill(at, dc, 0.0)
         b = at.builder
+        plain, gate_row = (size, 1), (width, 1)
         _copy_rows(
-            at, batch, size, dtype, ((size, 1), (row, 1)), [c0.pointer, b.gep(first.pointer, [const(size)])]
+            at, (batch, size), dtype, (plain, (row, 1)), [c0.pointer, b.gep(first.pointer, [const(size)])]
         )
-        product = tiled_gemm.GemmShape(batch, size, width, (width, 1), (1, width), size, False)
-        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
-        reverse = self.node.attrs.get("reverse", False)
-        with for_range(b, const(steps), "step", unroll=False) as i:
-            t = i if reverse else b.sub(const(steps - 1), i)  # the forward's steps, last first
-            before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
-            previous = b.select(
-                b.icmp_signed("==", i, const(steps - 1)),
-                first.pointer,
-                _step_pointer(b, saved.pointer, before, batch * row),
-            )
+        product = tiled_gemm.GemmShape(batch, size, width, gate_row, (1, width), size, False)
+        float_type, tiling = _gemm(dtype)
+        reverse, _ = _scan_attrs(self.node)
+        with _over_steps(b, steps, reverse, last_first=True) as (t, previous_of):
+            previous = previous_of(first.pointer, saved.pointer, batch * row)
             d_gates = _step_pointer(b, out.pointer, t, batch * width)
             pointers = [
                 _step_pointer(b, grad.pointer, t, batch * row),
@@ -302,12 +300,14 @@ class LstmScanBackwardLowering(Lowering):
                 dc.pointer,
                 d_gates,
             ]
-            _call_cell_backward(at, batch, size, dtype, pointers)
+            _call_cell_backward(at, (batch, size), dtype, pointers)
             tiled_gemm.emit(b, [d_gates, w.pointer, dh.pointer], float_type, product, tiling)
         last = b.gep(out.pointer, [const(steps * batch * width)])
-        plain, gate_row = (size, 1), (width, 1)
-        _copy_rows(at, batch, size, dtype, (plain, gate_row), [dh.pointer, last])
-        _copy_rows(at, batch, size, dtype, (plain, gate_row), [dc.pointer, b.gep(last, [const(size)])])
+        _copy_rows(at, (batch, size), dtype, (plain, gate_row), [dh.pointer, last])
+        _copy_rows(at, (batch, size), dtype, (plain, gate_row), [dc.pointer, b.gep(last, [const(size)])])
+
+
+# --- RNN (tanh, relu) -----------------------------------------------------------------------
 
 
 def _activation_derivative(S: LlvmScalars, nonlinearity: str, g: Value, h: Value) -> Value:
@@ -335,40 +335,24 @@ class RnnScanLowering(Lowering):
         if steps * batch * size == 0:
             return
         dtype, step_size = gx.place.dtype, batch * size
-        nonlinearity, reverse = (
-            self.node.attrs.get("nonlinearity", "tanh"),
-            self.node.attrs.get("reverse", False),
-        )
+        reverse, nonlinearity = _scan_attrs(self.node)
         b = at.builder
         plain = (size, 1)
         product = tiled_gemm.GemmShape(batch, size, size, plain, plain, size, True)
-        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
+        float_type, tiling = _gemm(dtype)
+        activation = OPS[nonlinearity].scalar
 
-        def activate(builder: ir.IRBuilder, pointers) -> None:
-            (at_step,) = pointers
-            S = LlvmScalars(builder)
-            indices: list[ir.Value] = []
-            read = _reader(builder, indices, dtype)
+        def activate(S, read, write, args) -> None:
+            write(args[0], plain, 0, activation(S, read(args[0], plain)))
 
-            def element() -> None:
-                value = OPS[nonlinearity].scalar(S, read(at_step, plain))
-                store(builder, value.ir, dtype, builder.gep(at_step, [_position(builder, indices, plain, 0)]))
-
-            loop_nest(builder, (batch, size), indices, element, "act")
-
-        with for_range(b, const(steps), "step", unroll=False) as i:
-            t = b.sub(const(steps - 1), i) if reverse else i
-            before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
-            first = b.icmp_signed("==", i, const(0))
-            previous = b.select(first, h0.pointer, _step_pointer(b, out.pointer, before, step_size))
+        with _over_steps(b, steps, reverse) as (t, previous_of):
             here = _step_pointer(b, out.pointer, t, step_size)
-            _copy_rows(
-                at, batch, size, dtype, (plain, plain), [_step_pointer(b, gx.pointer, t, step_size), here]
-            )
+            source = _step_pointer(b, gx.pointer, t, step_size)
+            _copy_rows(at, (batch, size), dtype, (plain, plain), [source, here])
+            previous = previous_of(h0.pointer, out.pointer, step_size)
             tiled_gemm.emit(b, [previous, w.pointer, here], float_type, product, tiling)
-            at.call(
-                ("rnn_activation", batch, size, dtype.str, nonlinearity), "rnn_activation", [here], activate
-            )
+            key = ("rnn_activation", batch, size, dtype.str, nonlinearity)
+            _row_kernel(at, key, [here], (batch, size), dtype, activate, disjoint=False)
 
 
 class RnnScanBackwardLowering(Lowering):
@@ -393,46 +377,31 @@ class RnnScanBackwardLowering(Lowering):
             return
         fill(at, dh, 0.0)
         dtype, step_size = saved.place.dtype, batch * size
-        nonlinearity, reverse = (
-            self.node.attrs.get("nonlinearity", "tanh"),
-            self.node.attrs.get("reverse", False),
-        )
+        reverse, nonlinearity = _scan_attrs(self.node)
         b = at.builder
         plain = (size, 1)
         product = tiled_gemm.GemmShape(batch, size, size, plain, (1, size), size, False)
-        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
+        float_type, tiling = _gemm(dtype)
 
-        def gradient(builder: ir.IRBuilder, pointers) -> None:
-            grad_at, out_at, dh_at, d_at = pointers
-            S = LlvmScalars(builder)
-            indices: list[ir.Value] = []
-            read = _reader(builder, indices, dtype)
+        def gradient(S, read, write, args) -> None:
+            grad_at, out_at, dh_at, d_at = args
+            g = S.add(read(grad_at, plain), read(dh_at, plain))
+            write(d_at, plain, 0, _activation_derivative(S, nonlinearity, g, read(out_at, plain)))
 
-            def element() -> None:
-                g = S.add(read(grad_at, plain), read(dh_at, plain))
-                d = _activation_derivative(S, nonlinearity, g, read(out_at, plain))
-                store(builder, d.ir, dtype, builder.gep(d_at, [_position(builder, indices, plain, 0)]))
-
-            loop_nest(builder, (batch, size), indices, element, "grad")
-
-        with for_range(b, const(steps), "step", unroll=False) as i:
-            t = i if reverse else b.sub(const(steps - 1), i)  # the forward's steps, last first
+        with _over_steps(b, steps, reverse, last_first=True) as (t, _):
             d_pre = _step_pointer(b, out.pointer, t, step_size)
-            pointers = [_step_pointer(b, p, t, step_size) for p in (grad.pointer, saved.pointer)] + [
-                dh.pointer,
-                d_pre,
+            pointers = [
+                _step_pointer(b, grad.pointer, t, step_size),
+                _step_pointer(b, saved.pointer, t, step_size),
             ]
             key = ("rnn_gradient", batch, size, dtype.str, nonlinearity)
-            at.call(key, "rnn_gradient", pointers, gradient, disjoint=True)
+            _row_kernel(at, key, pointers + [dh.pointer, d_pre], (batch, size), dtype, gradient)
             tiled_gemm.emit(b, [d_pre, w.pointer, dh.pointer], float_type, product, tiling)
-        _copy_rows(
-            at,
-            batch,
-            size,
-            dtype,
-            (plain, plain),
-            [dh.pointer, b.gep(out.pointer, [const(steps * step_size)])],
-        )
+        last = b.gep(out.pointer, [const(steps * step_size)])
+        _copy_rows(at, (batch, size), dtype, (plain, plain), [dh.pointer, last])
+
+
+# --- GRU ----------------------------------------------------------------------------------
 
 
 class GruScanLowering(Lowering):
@@ -460,39 +429,25 @@ class GruScanLowering(Lowering):
             return
         dtype, row = gx.place.dtype, 5 * size
         b = at.builder
-        _copy_rows(at, batch, size, dtype, ((size, 1), (row, 1)), [h0.pointer, first.pointer])
-        product = tiled_gemm.GemmShape(batch, width, size, (row, 1), (width, 1), width, False)
-        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
-        reverse = self.node.attrs.get("reverse", False)
+        gates, in_row = (width, 1), (row, 1)
+        _copy_rows(at, (batch, size), dtype, ((size, 1), in_row), [h0.pointer, first.pointer])
+        product = tiled_gemm.GemmShape(batch, width, size, in_row, gates, width, False)
+        float_type, tiling = _gemm(dtype)
+        reverse, _ = _scan_attrs(self.node)
+        sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
 
-        def cell(builder: ir.IRBuilder, pointers) -> None:
-            gx_at, gh_at, bias_at, h_at, out_at = pointers
-            S = LlvmScalars(builder)
-            sigmoid, tanh = OPS["sigmoid"].scalar, OPS["tanh"].scalar
-            indices: list[ir.Value] = []
-            read = _reader(builder, indices, dtype)
-            gates, in_row = (width, 1), (row, 1)
+        def cell(S, read, write, args) -> None:
+            gx_at, gh_at, bias_at, h_at, out_at = args
+            r = sigmoid(S, S.add(read(gx_at, gates), read(gh_at, gates)))
+            z = sigmoid(S, S.add(read(gx_at, gates, size), read(gh_at, gates, size)))
+            nh = S.add(read(gh_at, gates, 2 * size), read(bias_at, (0, 1)))
+            n = tanh(S, S.add(read(gx_at, gates, 2 * size), S.mul(r, nh)))
+            h = S.add(n, S.mul(z, S.sub(read(h_at, in_row), n)))
+            for k, value in enumerate((h, r, z, n, nh)):
+                write(out_at, in_row, k * size, value)
 
-            def element() -> None:
-                r = sigmoid(S, S.add(read(gx_at, gates), read(gh_at, gates)))
-                z = sigmoid(S, S.add(read(gx_at, gates, size), read(gh_at, gates, size)))
-                nh = S.add(read(gh_at, gates, 2 * size), read(bias_at, (0, 1)))
-                n = tanh(S, S.add(read(gx_at, gates, 2 * size), S.mul(r, nh)))
-                h = S.add(n, S.mul(z, S.sub(read(h_at, in_row), n)))
-                for k, value in enumerate((h, r, z, n, nh)):
-                    pointer = builder.gep(out_at, [_position(builder, indices, in_row, k * size)])
-                    store(builder, value.ir, dtype, pointer)
-
-            loop_nest(builder, (batch, size), indices, element, "cell")
-
-        with for_range(b, const(steps), "step", unroll=False) as i:
-            t = b.sub(const(steps - 1), i) if reverse else i
-            before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
-            previous = b.select(
-                b.icmp_signed("==", i, const(0)),
-                first.pointer,
-                _step_pointer(b, out.pointer, before, batch * row),
-            )
+        with _over_steps(b, steps, reverse) as (t, previous_of):
+            previous = previous_of(first.pointer, out.pointer, batch * row)
             tiled_gemm.emit(b, [previous, w.pointer, gh.pointer], float_type, product, tiling)
             pointers = [
                 _step_pointer(b, gx.pointer, t, batch * width),
@@ -501,7 +456,7 @@ class GruScanLowering(Lowering):
                 previous,
                 _step_pointer(b, out.pointer, t, batch * row),
             ]
-            at.call(("gru_cell", batch, size, dtype.str), "gru_cell", pointers, cell, disjoint=True)
+            _row_kernel(at, ("gru_cell", batch, size, dtype.str), pointers, (batch, size), dtype, cell)
 
 
 class GruScanBackwardLowering(Lowering):
@@ -533,69 +488,44 @@ class GruScanBackwardLowering(Lowering):
             return
         fill(at, dh, 0.0)
         b = at.builder
-        _copy_rows(at, batch, size, dtype, ((size, 1), (row, 1)), [h0.pointer, first.pointer])
-        product = tiled_gemm.GemmShape(batch, size, width, (2 * width, 1), (1, width), size, True)
-        float_type, tiling = storage_type(dtype), tiled_gemm.host_tiling(dtype)
-        reverse = self.node.attrs.get("reverse", False)
+        in_row, plain, d_row = (row, 1), (size, 1), (2 * width, 1)
+        _copy_rows(at, (batch, size), dtype, (plain, in_row), [h0.pointer, first.pointer])
+        product = tiled_gemm.GemmShape(batch, size, width, d_row, (1, width), size, True)
+        float_type, tiling = _gemm(dtype)
+        reverse, _ = _scan_attrs(self.node)
 
-        def gradient(builder: ir.IRBuilder, pointers) -> None:
-            grad_at, out_at, h_at, dh_at, d_at = pointers
-            S = LlvmScalars(builder)
-            indices: list[ir.Value] = []
-            read = _reader(builder, indices, dtype)
-            in_row, plain, d_row = (row, 1), (size, 1), (2 * width, 1)
+        def gradient(S, read, write, args) -> None:
+            grad_at, out_at, h_at, dh_at, d_at = args
+            r, z, n, nh = (read(out_at, in_row, k * size) for k in (1, 2, 3, 4))
+            one = S.const(1, r)
+            g = S.add(read(grad_at, in_row), read(dh_at, plain))
+            d_n = S.add(S.sub(g, S.mul(g, z)), read(grad_at, in_row, 3 * size))
+            d_z = S.add(S.mul(g, S.sub(read(h_at, in_row), n)), read(grad_at, in_row, 2 * size))
+            d_a = S.mul(d_n, S.sub(one, S.mul(n, n)))
+            d_r = S.add(S.mul(d_a, nh), read(grad_at, in_row, size))
+            d_nh = S.add(S.mul(d_a, r), read(grad_at, in_row, 4 * size))
+            d_pre_r = S.mul(d_r, S.mul(r, S.sub(one, r)))
+            d_pre_z = S.mul(d_z, S.mul(z, S.sub(one, z)))
+            for k, value in enumerate((d_pre_r, d_pre_z, d_a, d_pre_r, d_pre_z, d_nh)):
+                write(d_at, d_row, k * size, value)
+            write(dh_at, plain, 0, S.mul(g, z))
 
-            def element() -> None:
-                r, z, n, nh = (read(out_at, in_row, k * size) for k in (1, 2, 3, 4))
-                one = S.const(1, r)
-                g = S.add(read(grad_at, in_row), read(dh_at, plain))
-                d_n = S.add(S.sub(g, S.mul(g, z)), read(grad_at, in_row, 3 * size))
-                d_z = S.add(S.mul(g, S.sub(read(h_at, in_row), n)), read(grad_at, in_row, 2 * size))
-                d_a = S.mul(d_n, S.sub(one, S.mul(n, n)))
-                d_r = S.add(S.mul(d_a, nh), read(grad_at, in_row, size))
-                d_nh = S.add(S.mul(d_a, r), read(grad_at, in_row, 4 * size))
-                d_pre_r = S.mul(d_r, S.mul(r, S.sub(one, r)))
-                d_pre_z = S.mul(d_z, S.mul(z, S.sub(one, z)))
-                for k, value in enumerate((d_pre_r, d_pre_z, d_a, d_pre_r, d_pre_z, d_nh)):
-                    pointer = builder.gep(d_at, [_position(builder, indices, d_row, k * size)])
-                    store(builder, value.ir, dtype, pointer)
-                store(
-                    builder,
-                    S.mul(g, z).ir,
-                    dtype,
-                    builder.gep(dh_at, [_position(builder, indices, plain, 0)]),
-                )
-
-            loop_nest(builder, (batch, size), indices, element, "cell")
-
-        with for_range(b, const(steps), "step", unroll=False) as i:
-            t = i if reverse else b.sub(const(steps - 1), i)  # the forward's steps, last first
-            before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
-            previous = b.select(
-                b.icmp_signed("==", i, const(steps - 1)),
-                first.pointer,
-                _step_pointer(b, saved.pointer, before, batch * row),
-            )
-            d_row = _step_pointer(b, out.pointer, t, batch * 2 * width)
+        with _over_steps(b, steps, reverse, last_first=True) as (t, previous_of):
+            d_gx = _step_pointer(b, out.pointer, t, batch * 2 * width)
             pointers = [
                 _step_pointer(b, grad.pointer, t, batch * row),
                 _step_pointer(b, saved.pointer, t, batch * row),
-                previous,
+                previous_of(first.pointer, saved.pointer, batch * row),
                 dh.pointer,
-                d_row,
+                d_gx,
             ]
-            at.call(
-                ("gru_cell_backward", batch, size, dtype.str),
-                "gru_cell_backward",
-                pointers,
-                gradient,
-                disjoint=True,
-            )
+            key = ("gru_cell_backward", batch, size, dtype.str)
+            _row_kernel(at, key, pointers, (batch, size), dtype, gradient)
             tiled_gemm.emit(
-                b, [b.gep(d_row, [const(width)]), w.pointer, dh.pointer], float_type, product, tiling
+                b, [b.gep(d_gx, [const(width)]), w.pointer, dh.pointer], float_type, product, tiling
             )
         last = b.gep(out.pointer, [const(steps * batch * 2 * width)])
-        _copy_rows(at, batch, size, dtype, ((size, 1), (2 * width, 1)), [dh.pointer, last])
+        _copy_rows(at, (batch, size), dtype, (plain, d_row), [dh.pointer, last])
 
 
 def _for(lowering: type[Lowering], dtypes: str) -> Callable[[Node, list], Lowering | str]:
