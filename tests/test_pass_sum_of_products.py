@@ -55,6 +55,51 @@ def test_a_weight_gradient_over_time_steps_is_one_product():
     assert str(before) == textwrap.dedent(WEIGHT_GRADIENT).strip(), "the pass mutated its argument"
 
 
+TRANSPOSED_WEIGHT_GRADIENT = """
+    graph f(%h0: f32[4,3], %h1: f32[4,3], %g0: f32[4,5], %g1: f32[4,5], %a: f32[5,2], %b: f32[2,3], %e: f32[5,3]) -> (f32[5,3])
+      %0: f32[3,4] = permute(%h0, dims=(1, 0))
+      %1: f32[3,5] = matmul(%0, %g0)
+      %2: f32[5,3] = permute(%1, dims=(1, 0))
+      %3: f32[3,4] = permute(%h1, dims=(1, 0))
+      %4: f32[3,5] = matmul(%3, %g1)
+      %5: f32[5,3] = permute(%4, dims=(1, 0))
+      %6: f32[5,3] = add(%2, %5)
+      %7: f32[5,3] = matmul(%a, %b)
+      %8: f32[5,3] = add(%6, %7)
+      %9: f32[5,3] = add(%8, %e)
+      return %9
+"""
+
+
+def test_transposed_products_merge_as_the_transpose_of_one_product():
+    # the gradient of ``h @ W.T`` with respect to W, summed over a cell's steps
+    before = _graph(TRANSPOSED_WEIGHT_GRADIENT)
+    after = verify(merge_sums_of_products(before))
+    ops = _ops(after)
+    assert ops.count("matmul") == 2 and ops.count("cat") == 2 and ops.count("add") == 2
+    product = next(n for n in after.op_nodes() if n.op == "matmul" and n.type.shape == (3, 5))
+    assert [after.node(a).type.shape for a in after.args(product.id)] == [(3, 8), (8, 5)]
+    _same_values(before, after)
+
+
+def test_sums_that_concatenate_the_same_operands_share_one_concatenation():
+    # a cell called step by step: x_t @ W_ih.T + h_t @ W_hh.T at every step
+    before = _graph("""
+        graph f(%x0: f32[2,3], %x1: f32[2,3], %h0: f32[2,4], %h1: f32[2,4], %wi: f32[3,6], %wh: f32[4,6]) -> (f32[2,6], f32[2,6])
+          %0: f32[2,6] = matmul(%x0, %wi)
+          %1: f32[2,6] = matmul(%h0, %wh)
+          %2: f32[2,6] = add(%0, %1)
+          %3: f32[2,6] = matmul(%x1, %wi)
+          %4: f32[2,6] = matmul(%h1, %wh)
+          %5: f32[2,6] = add(%3, %4)
+          return %2, %5
+    """)
+    after = verify(merge_sums_of_products(before))
+    cats = [n for n in after.op_nodes() if n.op == "cat"]
+    assert len(cats) == 3 and sum(1 for c in cats if after.node(c.id).type.shape == (7, 6)) == 1
+    _same_values(before, after)
+
+
 def test_other_terms_stay_added_to_the_product():
     before = _graph("""
         graph f(%a: f32[2,3], %b: f32[3,4], %c: f32[2,3], %d: f32[3,4], %e: f32[2,4]) -> (f32[2,4])
