@@ -21,6 +21,7 @@ import irgrad.nn as nn
 import irgrad.nn.functional as F
 from irgrad.dispatch import apply
 from irgrad.ops import OPS
+from irgrad.ops.registry import Meta
 
 SHAPES = [(1, 1, 1), (2, 3, 5), (5, 2, 16), (3, 4, 33)]  # (steps, batch, hidden)
 TOLERANCE = {np.float32: 2e-5, np.float64: 1e-12}
@@ -80,6 +81,31 @@ def test_shapes_are_checked():
     gx, h0, c0, w = inputs(2, 3, 4, np.float64)
     with pytest.raises(RuntimeError, match=r"lstm_scan: expected .*\[2, 3, 16\].*\[3, 5\]"):
         apply(OPS["lstm_scan"], (gx, irgrad.zeros(3, 5, dtype=irgrad.float64), c0, w.t()))
+
+
+@pytest.mark.parametrize(
+    "name, per_step, gates, states",
+    [("lstm_scan_backward", 6, 4, 1), ("gru_scan_backward", 5, 3, 1), ("rnn_scan_backward", 1, 1, 0)],
+)
+def test_the_gradient_ops_check_every_operand(name, per_step, gates, states):
+    # the shape rules (which the tracer and the IR verifier run) of [T, B, per_step * H]
+    # with T=2, B=3, H=4: operands built right, then one of them wrong
+    f64, f32 = irgrad.float64, irgrad.float32
+
+    def infer(**wrong):
+        out = Meta((2, 3, per_step * 4), f64)
+        state = wrong.get("state", Meta((3, 4), f64))
+        w = wrong.get("w", Meta((4, gates * 4), f64))
+        return OPS[name].infer(*((out, out) + (state,) * states + (w,)))
+
+    width = {"lstm_scan_backward": 16, "gru_scan_backward": 24, "rnn_scan_backward": 4}[name]
+    assert infer() == Meta((3, 3, width), f64)
+    bad = [{"w": Meta((4, gates * 4 + 1), f64)}, {"w": Meta((4, gates * 4), f32)}]
+    if states:
+        bad += [{"state": Meta((3, 5), f64)}, {"state": Meta((3, 4), f32)}]
+    for wrong in bad:
+        with pytest.raises(RuntimeError, match=f"{name}: expected .*recurrent weight"):
+            infer(**wrong)
 
 
 def _explained(compiled) -> str:

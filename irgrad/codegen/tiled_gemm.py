@@ -54,9 +54,12 @@ I32 = ir.IntType(32)
 # at 2^32), also when an operand is copied first (a transposed B).
 LARGEST_MACS = 1 << 32
 # Multiply-adds from which the thread pool splits a product (when a worker is awake), and
-# from which it wakes a sleeping one (about 40 us of work on one core: a wake-up takes 20)
+# from which it wakes a sleeping one: 2^22 is 40 to 70 us of work on one core of the
+# machines measured, and a wake-up takes about 20.  W1's inference (64x784x128, 2^22.6)
+# ran its program in 133 us alone, 95 us woken (AMD EPYC, 2 threads; numpy's two
+# OpenBLAS threads 107 us), so its compiled model went from 1.2x to 0.9x eager's time.
 PARALLEL_MACS = 1 << 19
-WAKE_MACS = 1 << 23
+WAKE_MACS = 1 << 22
 K_BLOCK = 256  # products summed per pass over C
 
 

@@ -238,14 +238,33 @@ def _lstm_scan_backward(grad, out, c0, w, *, reverse=False):
     return _lstm_gradients(_numpy_ops(), grad, out, c0, w, shape, dtype, reverse)
 
 
-def _infer_lstm_scan_backward(grad: Meta, out: Meta, c0: Meta, w: Meta, *, reverse=False) -> Meta:
-    if len(out.shape) != 3 or tuple(grad.shape) != tuple(out.shape) or out.shape[-1] % 6:
-        raise RuntimeError(
-            f"lstm_scan_backward: expected a gradient and a result of one shape [T, B, 6H], "
-            f"got {fmt(grad.shape)} and {fmt(out.shape)}"
+def _infer_scan_backward(name: str, grad: Meta, out: Meta, states: tuple, w: Meta, widths: tuple) -> Meta:
+    """The result of a scan's gradient op, [T+1, B, width * H], after checking its
+    operands: the gradient and the scan's result [T, B, per_step * H], the states the
+    rule reads [B, H] and W_hh.T [H, gates * H], all of one dtype (``widths`` is
+    ``(per_step, gates, width)``)."""
+    per_step, gates, width = widths
+    shapes_ok = (
+        len(out.shape) == 3 and tuple(grad.shape) == tuple(out.shape) and out.shape[-1] % per_step == 0
+    )
+    if shapes_ok:
+        steps, batch, columns = out.shape
+        size = columns // per_step
+        shapes_ok = all(tuple(s.shape) == (batch, size) for s in states) and tuple(w.shape) == (
+            size,
+            gates * size,
         )
-    steps, batch, six = out.shape
-    return Meta((steps + 1, batch, 4 * (six // 6)), out.dtype)
+    if not shapes_ok or len({grad.dtype, out.dtype, w.dtype, *(s.dtype for s in states)}) != 1:
+        operands = ", ".join(f"{fmt(m.shape)} {m.dtype}" for m in (grad, out, *states, w))
+        raise RuntimeError(
+            f"{name}: expected a gradient and a result of one shape [T, B, {per_step}H], states [B, H] "
+            f"and a recurrent weight [H, {gates}H] of one dtype, got {operands}"
+        )
+    return Meta((steps + 1, batch, width * size), out.dtype)
+
+
+def _infer_lstm_scan_backward(grad: Meta, out: Meta, c0: Meta, w: Meta, *, reverse=False) -> Meta:
+    return _infer_scan_backward("lstm_scan_backward", grad, out, (c0,), w, (6, 4, 4))
 
 
 def _scan_backward_vjp(F, grad, ctx):
@@ -361,13 +380,7 @@ def _rnn_scan_backward(grad, out, w, *, nonlinearity="tanh", reverse=False):
 
 
 def _infer_rnn_scan_backward(grad: Meta, out: Meta, w: Meta, *, nonlinearity="tanh", reverse=False) -> Meta:
-    if len(out.shape) != 3 or tuple(grad.shape) != tuple(out.shape):
-        raise RuntimeError(
-            f"rnn_scan_backward: expected a gradient and a result of one shape [T, B, H], "
-            f"got {fmt(grad.shape)} and {fmt(out.shape)}"
-        )
-    steps, batch, size = out.shape
-    return Meta((steps + 1, batch, size), out.dtype)
+    return _infer_scan_backward("rnn_scan_backward", grad, out, (), w, (1, 1, 1))
 
 
 def _rnn_scan_vjp(F, grad, ctx):
@@ -502,13 +515,7 @@ def _gru_scan_backward(grad, out, h0, w, *, reverse=False):
 
 
 def _infer_gru_scan_backward(grad: Meta, out: Meta, h0: Meta, w: Meta, *, reverse=False) -> Meta:
-    if len(out.shape) != 3 or tuple(grad.shape) != tuple(out.shape) or out.shape[-1] % 5:
-        raise RuntimeError(
-            f"gru_scan_backward: expected a gradient and a result of one shape [T, B, 5H], "
-            f"got {fmt(grad.shape)} and {fmt(out.shape)}"
-        )
-    steps, batch, five = out.shape
-    return Meta((steps + 1, batch, 6 * (five // 5)), out.dtype)
+    return _infer_scan_backward("gru_scan_backward", grad, out, (h0,), w, (5, 3, 6))
 
 
 def _gru_scan_vjp(F, grad, ctx):
