@@ -251,10 +251,8 @@ def _contract(g: Graph, run: list[int], space: tuple, name: str) -> None:
     read outside the run (the first is the node, the others ``result`` nodes)."""
     members = set(run)
     outputs = set(g.outputs)
+    # every reduction is stored: no member reads one (``_Runs._can_join``)
     stored = [m for m in run if m in outputs or any(u not in members for u in g.users(m))]
-    reductions = [m for m in run if _reduces(g.node(m))]
-    if len(stored) == 1 and reductions and reductions != stored:
-        return  # one result, but not the one reduction a map-reduce kernel computes
     body = Graph(name)
     external: dict[int, int] = {}  # node outside the run -> body input
     value: dict[int, int] = {}  # member -> its value in the body

@@ -8,9 +8,10 @@ two; :func:`irgrad.ir.symbolic.generalize` merges the graphs when they are the s
 program with sizes affine in the symbols.  Anything else (a probe that raises, breaks
 or builds another program) means a graph per size, never an error.
 
-Probes re-run the user's function, so they run only for calls without rebinding side
-effects, and every tensor the call writes in place is restored after each probe (the
-random generator too).  A symbolic graph serves sizes of at least 2: sizes 0 and 1
+Probes re-run the user's function, so everything a call changes is put back after each
+probe: the tensors it writes in place, the random generator, and what it rebinds (a
+training step's ``.grad``, an optimizer's state, a scheduler's counters).  A probe must
+rebind what the call did, to the same graph values.  A symbolic graph serves sizes of at least 2: sizes 0 and 1
 change what many programs do (broadcasting, ``squeeze``) and get graphs of their own,
 as in PyTorch.
 """
@@ -26,8 +27,11 @@ from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
+from . import state
 from .build import Built, build
 from .capture import Capture, capture
+from .sources import delete, read, write
+from .state import MISSING
 
 
 def _is_tensor(x) -> bool:
@@ -69,14 +73,31 @@ def marked_dims(leaves: list) -> list[tuple[int, int]]:
 
 
 class _Restore:
-    """Restore the tensors a call writes in place, and the random generator, after a probe."""
+    """Put back, after a probe, what the call it repeats changes: the tensors the call
+    writes in place, the random generator, and the slots the call rebinds (the probe's
+    own rebindings too, where they differ: :meth:`undo`)."""
 
     def __init__(self, base: Capture) -> None:
         self.tensors = [base.inputs[pos] for pos in base.mutated]
+        self.slots = [(replay.holder.obj, replay.step) for replay in base.replays]
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Restore:
         self.rng = get_rng_state()
         self.saved = [(t, t._data.copy(), t._version) for t in self.tensors]
+        self.held = [(holder, step, _held(holder, step)) for holder, step in self.slots]
+        return self
+
+    def undo(self, probe: Capture) -> None:
+        """Rebind what ``probe`` rebound, from the state its snapshot walked before it ran."""
+        rebound, _ = state.changes(probe.snapshot)
+        for change in rebound:
+            holder = change.holder.obj
+            if change.old is not None:
+                write(holder, change.step, change.old.obj)
+            elif change.step.key == slice(None):  # a list's items replaced
+                write(holder, change.step, [child.obj for child in change.holder.children])
+            elif change.new is not MISSING:  # a new slot
+                delete(holder, change.step)
 
     def __exit__(self, *exc) -> None:
         set_rng_state(self.rng)
@@ -84,6 +105,42 @@ class _Restore:
             np.copyto(t._data, values)
             if t._vc is not None:
                 t._vc[0] = version
+        for holder, step, value in self.held:
+            if value is not MISSING:
+                write(holder, step, value)
+            elif _held(holder, step) is not MISSING:
+                delete(holder, step)
+
+
+def _held(holder, step):
+    """What ``holder`` holds at ``step``, or MISSING."""
+    try:
+        return read(holder, step)
+    except (KeyError, IndexError, AttributeError):
+        return MISSING
+
+
+def _rebinds_alike(base: Capture, probe: Capture) -> bool:
+    """Whether two captures rebind the same slots to the same kinds of value, graph values
+    at the same positions among their inputs and outputs."""
+
+    def canonical(capture: Capture) -> list:
+        position = {nid: ("input", i) for i, nid in enumerate(capture.graph.inputs)}
+        for k, nid in enumerate(capture.graph.outputs):
+            position.setdefault(nid, ("output", k))
+
+        def recipe(r) -> tuple:
+            payload = position.get(r.payload) if r.kind == "node" else r.payload
+            if r.kind == "existing":
+                payload = r.payload.path
+            return (r.kind, payload, tuple(recipe(p) for p in r.parts))
+
+        return [(replay.where, recipe(replay.recipe)) for replay in capture.replays]
+
+    try:
+        return canonical(base) == canonical(probe)
+    except TypeError:  # a payload that cannot be compared
+        return False
 
 
 def symbolic(
@@ -99,8 +156,6 @@ def symbolic(
 ) -> tuple[Built, list[tuple[str, int, int]]] | str:
     """A symbolic version of ``built`` for ``dims`` and its symbols ``(name, leaf, dim)``,
     or the reason there is none."""
-    if base.replays:
-        return "the function rebinds state, so it is not traced again at other sizes"
     leaves, spec = flatten((args, kwargs), _is_tensor)
     base_sizes = sorted({leaves[p]._data.shape[d] for p, d in dims})
     if any(s < 2 for s in base_sizes):
@@ -118,14 +173,17 @@ def symbolic(
         ]
         new_args, new_kwargs = unflatten(spec, new_leaves)
         try:
-            with _Restore(base):
+            with _Restore(base) as restore:
                 probe = capture(fn, tuple(new_args), dict(new_kwargs), name=name)
+                restore.undo(probe)
         except Exception as exc:
             return f"the function raised {type(exc).__name__} at another size"
         if probe.graph_break is not None:
             return "a probe at another size broke the graph"
         if (probe.returned, probe.mutated, probe.n_values) != (base.returned, base.mutated, base.n_values):
             return "the program differs between sizes"
+        if not _rebinds_alike(base, probe):
+            return "the function rebinds other state at another size"
 
         try:
             builts.append(build(probe, backend, grad_enabled, Dumper(None), PipelineReport()))
@@ -148,6 +206,7 @@ def symbolic(
         n_saved=built.n_saved,
         copied_outputs=built.copied_outputs,
         reach=built.reach,
+        saved_before_write=built.saved_before_write,
         reports={"forward": forward_report},
     )
     if backward is not None:

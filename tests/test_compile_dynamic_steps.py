@@ -1,0 +1,121 @@
+"""``irgrad.compile(step, dynamic=True)`` of a whole training step (zero_grad, forward,
+backward, optimizer step): the batch size becomes a symbol, so one graph serves every
+size, and training over batches of varying size equals eager's, with the size probes
+(which run the step again at other sizes) leaving no trace in the parameters, their
+``.grad``, the optimizer's state or the random generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import irgrad
+from irgrad import nn
+from irgrad.nn import functional as F
+
+OPTIMIZERS = {
+    "sgd-momentum": lambda p: irgrad.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
+    "adam": lambda p: irgrad.optim.Adam(p, lr=0.01),
+    "rmsprop": lambda p: irgrad.optim.RMSprop(p, lr=0.01),
+}
+SIZES = (8, 9, 12, 9, 3, 8, 16)
+
+
+def setup(optimizer: str):
+    irgrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.25), nn.Linear(16, 4)).double()
+    opt = OPTIMIZERS[optimizer](model.parameters())
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return model, opt, step
+
+
+def batches():
+    rng = np.random.default_rng(0)
+    for n in SIZES:
+        yield irgrad.tensor(rng.standard_normal((n, 6))), irgrad.tensor(rng.integers(0, 4, n))
+
+
+def state_of(model, opt) -> list:
+    """Everything a step changes, as arrays and numbers."""
+    found = [p.detach().numpy().copy() for p in model.parameters()]
+    found += [p.grad.numpy().copy() for p in model.parameters()]
+    for p in model.parameters():
+        for key, value in sorted(opt.state[p].items()):
+            found.append((key, value.numpy().copy() if isinstance(value, irgrad.Tensor) else value))
+    return found
+
+
+def assert_same_state(got: list, want: list) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        if isinstance(w, tuple):
+            assert g[0] == w[0]
+            g, w = g[1], w[1]
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_a_dynamic_training_step_trains_as_eager_over_varying_batches(optimizer):
+    eager = setup(optimizer)
+    compiled = setup(optimizer)
+    run = irgrad.compile(compiled[2], dynamic=True)
+    irgrad.manual_seed(1)
+    eager_losses = [float(eager[2](x, y)) for x, y in batches()]
+    eager_state = state_of(*eager[:2])
+    irgrad.manual_seed(1)
+    losses = [float(run(x, y)) for x, y in batches()]
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
+    assert_same_state(state_of(*compiled[:2]), eager_state)
+    log = run._compiled.log
+    assert "dynamic shapes: one graph for every size of B" in log, log
+    # the second call traces again (.grad exists now; its size is new too): every later
+    # call, at any size, runs the symbolic graph
+    assert sum(e.startswith("recompiled") for e in log) == 1, log
+    assert sum(entry.runs for entry in run._compiled.entries) == len(SIZES) - 2
+
+
+def test_a_probe_that_raises_leaves_the_state_as_eager_left_it():
+    # the step asserts on its batch size: the probes at other sizes raise, the graphs stay
+    # per size, and the rebindings a probe made before raising (.grad set to None by
+    # zero_grad) are undone
+    irgrad.manual_seed(0)
+    model = nn.Linear(3, 2).double()
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).pow(2).sum()
+        loss.backward()
+        if x.shape[0] not in (4, 5):
+            raise ValueError("unexpected batch")
+        opt.step()
+        return loss.detach()
+
+    twin = nn.Linear(3, 2).double()
+    twin.load_state_dict(model.state_dict())
+    twin_opt = irgrad.optim.SGD(twin.parameters(), lr=0.1, momentum=0.5)
+
+    def twin_step(x):
+        twin_opt.zero_grad()
+        loss = twin(x).pow(2).sum()
+        loss.backward()
+        twin_opt.step()
+        return loss.detach()
+
+    run = irgrad.compile(step, dynamic=True)
+    rng = np.random.default_rng(0)
+    for n in (4, 4, 5, 5, 4):
+        x = irgrad.tensor(rng.standard_normal((n, 3)))
+        np.testing.assert_allclose(float(run(x)), float(twin_step(x)), rtol=1e-12)
+        for p, q in zip(model.parameters(), twin.parameters()):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-12)
+            assert p.grad is not None
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
+    assert any("raised ValueError at another size" in e for e in run._compiled.log), run._compiled.log
