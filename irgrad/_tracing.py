@@ -100,6 +100,14 @@ def lift(container, key):
     return current().on_lift(container, key)
 
 
+def read_item(container, key) -> None:
+    """Traced code read ``container[key]`` as a Python value (a learning rate is then guarded
+    as a value rather than accepted as any number: see ``irgrad.optim.param_group``)."""
+    tracer = current()
+    if tracer is not None:
+        tracer.on_read_item(container, key)
+
+
 def tracing() -> bool:
     """Whether a tracer is recording in this thread (library code then takes its recordable path)."""
     return current() is not None

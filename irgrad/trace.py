@@ -164,7 +164,7 @@ class Tracer:
         The walked state must reach it (its node is then guarded on its type only and
         read as an input); otherwise the number is frozen into the graph, guarded as usual.
         """
-        value = container[key]
+        value = dict.__getitem__(container, key) if isinstance(container, dict) else container[key]
         holder = self.snapshot.first.get(id(container)) if self.snapshot is not None else None
         node = None
         if holder is not None:
@@ -176,6 +176,15 @@ class Tracer:
         node.lifted = True
         self.bind(t, self.snapshot.describe(node), STATE_ROLE, node)
         return t
+
+    def on_read_item(self, container, key) -> None:
+        """Traced code read ``container[key]`` as a Python value: a lifted number there is
+        guarded by its value after all."""
+        holder = self.snapshot.first.get(id(container)) if self.snapshot is not None else None
+        if holder is not None:
+            for child in holder.children:
+                if child.step == ("item", key) and child.kind == "value":
+                    child.read = True
 
     # --- hooks called by dispatch and Tensor -------------------------------------------
     def on_create(self, t: Tensor) -> None:

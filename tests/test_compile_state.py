@@ -234,6 +234,42 @@ def test_changing_the_learning_rate_does_not_recompile_a_training_step():
     assert len(compiled._compiled.cache) == 2, compiled._compiled.log
 
 
+def test_a_learning_rate_the_step_also_reads_as_a_number_is_guarded_by_its_value():
+    # the rate is a graph input the guard accepts at any value only while nothing else
+    # reads it: a step returning it (or computing with it in Python) must see each new
+    # rate, so it recompiles for one rather than return the rate it was traced with
+    def build():
+        model = _mlp()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            group = opt.param_groups[0]
+            return loss.detach(), group["lr"], group.get("lr") * 2, dict(group)["lr"]
+
+        rates = [0.1, 0.1, 0.1, 0.2, 0.2, 0.1, 0.2]  # per call: graphs run for rates seen before
+
+        def between(i):
+            opt.param_groups[0]["lr"] = rates[i + 1]
+
+        return Scenario(step, _batch, lambda: model, between, calls=len(rates) - 1, graphs_run=False)
+
+    compiled = check(build)
+    assert sum(entry.runs for entry in compiled._compiled.entries) >= 3, compiled._compiled.log
+
+
+def test_a_param_group_is_a_dict_and_its_state_dict_holds_plain_dicts():
+    opt = irgrad.optim.SGD(_mlp().parameters(), lr=0.1)
+    group = opt.param_groups[0]
+    assert isinstance(group, dict) and group["lr"] == 0.1 and dict(group)["lr"] == 0.1
+    assert all(type(g) is dict for g in opt.state_dict()["param_groups"])
+    opt.load_state_dict(opt.state_dict())
+    assert type(opt.param_groups[0]).__name__ == "ParamGroup"
+
+
 def test_loss_closure_with_eager_backward_and_step_outside(backend):
     # compile only the loss closure: backward and step run eagerly outside
     records = []

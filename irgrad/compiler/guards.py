@@ -151,7 +151,7 @@ class Guard:
         out.lines.append(f"    {var} = {expression(node.step, parent, out.literal)}")
         self.count += 1
         kind, obj = node.kind, node.obj
-        if kind == VALUE and node.lifted:  # a graph input: any value of its type will do
+        if kind == VALUE and node.any_value:  # a graph input: any value of its type will do
             out.fail_if(f"type({var}) is not {out.const(type(obj))}")
         elif kind == VALUE:
             if isinstance(obj, _SINGLETON_TYPES) or obj is Ellipsis:
@@ -232,7 +232,7 @@ class Guard:
         lines = []
         for node in self.snapshot.nodes():
             name = describe(node.path, self.snapshot.name_of)
-            if node.kind == VALUE and node.lifted:
+            if node.kind == VALUE and node.any_value:
                 lines.append(f"{name}: a graph input (any {type(node.obj).__name__})")
             elif node.kind == VALUE and node.step.how != "root":
                 lines.append(f"{name} == {node.obj!r}")

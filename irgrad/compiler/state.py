@@ -72,7 +72,13 @@ class StateNode:
     info: Any = None
     children: list[StateNode] = field(default_factory=list)
     target: StateNode | None = None  # ALIAS: the node first reaching the object
-    lifted: bool = False  # VALUE: a graph input (a learning rate), so its value is not guarded
+    lifted: bool = False  # VALUE: a graph input (a learning rate), fetched at every call
+    read: bool = False  # VALUE: also read as a Python value by the traced code
+
+    @property
+    def any_value(self) -> bool:
+        """A lifted value nothing else read: the guard accepts any value of its type."""
+        return self.lifted and not self.read
 
     @property
     def step(self) -> Step:
@@ -440,11 +446,12 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
 def _compare_slots(node: StateNode, mapping: dict, how: str, found: list, skip: int = 0) -> None:
     """Changes of a dict-like (a dict, or an object's ``__dict__``) against its node."""
     recorded = {c.step.key: c for c in node.children if c.step.how == how}
+    held = dict.__getitem__  # not a read of the traced code (an optimizer's ParamGroup reports those)
     for key, child in recorded.items():
         if key not in mapping:
             found.append(Change(node, child.step, MISSING, child))
-        elif not _holds_same(child, mapping[key]):
-            found.append(Change(node, child.step, mapping[key], child))
+        elif not _holds_same(child, held(mapping, key)):
+            found.append(Change(node, child.step, held(mapping, key), child))
     for key in list(mapping):
         if key not in recorded:
-            found.append(Change(node, Step(how, key), mapping[key], None))
+            found.append(Change(node, Step(how, key), held(mapping, key), None))

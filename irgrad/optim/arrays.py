@@ -176,7 +176,7 @@ class _Traced:
     def learning_rate(group: dict):
         """The learning rate as a graph input (a float64 0-d tensor fetched at every call), so
         a scheduler changing it between calls does not recompile the step."""
-        lr = group["lr"]
+        lr = dict.__getitem__(group, "lr")  # not a read as a Python value: the lift below
         if isinstance(lr, Tensor):
             return lr.to(float64)
         return _tracing.lift(group, "lr")

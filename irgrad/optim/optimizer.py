@@ -41,6 +41,7 @@ from .hooks import (
     register_optimizer_step_pre_hook,
     with_step_hooks,
 )
+from .param_group import ParamGroup
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -93,6 +94,7 @@ class Optimizer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._add_hook_stores()
+        self.param_groups = [g if isinstance(g, ParamGroup) else ParamGroup(g) for g in self.param_groups]
         for group in self.param_groups:
             for name, value in self.restored_defaults.items():
                 group.setdefault(name, value)
@@ -176,7 +178,7 @@ class Optimizer:
                 )
         if not existing.isdisjoint(tensors):
             raise ValueError("some parameters appear in more than one parameter group")
-        self.param_groups.append(param_group)
+        self.param_groups.append(ParamGroup(param_group))
 
     # --- gradients -----------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
