@@ -8,6 +8,7 @@ too): ops of other threads are not recorded, and :func:`current` is None there.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -106,6 +107,24 @@ def read_item(container, key) -> None:
     tracer = current()
     if tracer is not None:
         tracer.on_read_item(container, key)
+
+
+def read_attr(obj, name: str) -> None:
+    """Traced code read ``obj.name`` (an object whose reads the tracer asked to hear of)."""
+    tracer = current()
+    if tracer is not None:
+        tracer.on_read_attr(obj, name)
+
+
+@contextlib.contextmanager
+def suspended():
+    """Nothing is recorded inside the block: code the tracer runs for itself."""
+    global ACTIVE
+    tracer, ACTIVE = ACTIVE, None
+    try:
+        yield
+    finally:
+        ACTIVE = tracer
 
 
 def tracing() -> bool:

@@ -88,6 +88,7 @@ class Tracer:
         self.unlocated: list[str] = []  # names of inputs bound by identity only
         self.stale: set[int] = set()  # ids of tensors whose memory was written behind their back
         self.graph_break: GraphBreak | None = None
+        self.deferrals = None  # irgrad.compiler.deferred.Deferrals: steps run after each compiled call
         self._names: set[str] = set()
 
     # --- binding ------------------------------------------------------------------------
@@ -169,6 +170,8 @@ class Tracer:
         node = None
         if holder is not None:
             node = next((c for c in holder.children if c.step == ("item", key) and c.kind == "value"), None)
+        if node is not None and node.replayed and self.graph_break is None:
+            self._break(f"{self.snapshot.describe(node)} is read after the step that rebinds it")
         if node is None or not isinstance(value, (int, float)) or isinstance(value, bool):
             return Tensor._wrap(np.asarray(value, dtype=np.float64))
         t = Tensor._wrap(np.asarray(value, dtype=np.float64))
@@ -180,11 +183,27 @@ class Tracer:
     def on_read_item(self, container, key) -> None:
         """Traced code read ``container[key]`` as a Python value: a lifted number there is
         guarded by its value after all."""
-        holder = self.snapshot.first.get(id(container)) if self.snapshot is not None else None
-        if holder is not None:
-            for child in holder.children:
-                if child.step == ("item", key) and child.kind == "value":
-                    child.read = True
+        self._read(container, ("item", key))
+
+    def on_read_attr(self, obj, name: str) -> None:
+        """Traced code read ``obj.name`` (a scheduler's attribute)."""
+        self._read(obj, ("attr", name))
+
+    def _read(self, holder_obj, step: tuple) -> None:
+        holder = self.snapshot.first.get(id(holder_obj)) if self.snapshot is not None else None
+        if holder is None:
+            return
+        for child in holder.children:
+            if child.step == step:
+                if child.replayed and self.graph_break is None:
+                    self._break(f"{self.snapshot.describe(child)} is read after the step that rebinds it")
+                child.read = True
+
+    def on_defer(self, obj, run) -> bool:
+        """``obj.step()`` (a learning-rate scheduler's), run now and repeated after every
+        compiled call instead of being traced, where ``deferrals`` can (see
+        :mod:`irgrad.compiler.deferred`); False: the step is traced."""
+        return self.graph_break is None and self.deferrals is not None and self.deferrals.defer(obj, run)
 
     # --- hooks called by dispatch and Tensor -------------------------------------------
     def on_create(self, t: Tensor) -> None:

@@ -119,3 +119,28 @@ def test_a_probe_that_raises_leaves_the_state_as_eager_left_it():
             assert p.grad is not None
             np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
     assert any("raised ValueError at another size" in e for e in run._compiled.log), run._compiled.log
+
+
+def test_a_dynamic_step_with_a_scheduler_inside_generalizes_and_trains_as_eager():
+    def make():
+        model, opt, step = setup("sgd-momentum")
+        sched = irgrad.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        def stepped(x, y):
+            loss = step(x, y)
+            sched.step()
+            return loss
+
+        return model, opt, sched, stepped
+
+    eager, compiled = make(), make()
+    run = irgrad.compile(compiled[3], dynamic=True)
+    irgrad.manual_seed(1)
+    eager_losses = [float(eager[3](x, y)) for x, y in batches()]
+    irgrad.manual_seed(1)
+    losses = [float(run(x, y)) for x, y in batches()]
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
+    assert_same_state(state_of(*compiled[:2]), state_of(*eager[:2]))
+    assert compiled[2].last_epoch == eager[2].last_epoch and compiled[2].get_last_lr() == eager[2].get_last_lr()
+    assert "dynamic shapes: one graph for every size of B" in run._compiled.log, run._compiled.log
+    assert sum(entry.runs for entry in run._compiled.entries) == len(SIZES) - 2

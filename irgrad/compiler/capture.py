@@ -30,6 +30,7 @@ from ..tensor_ops.linalg import trace as matrix_trace
 from ..trace import GraphBreak, Tracer
 from ..utils.pytree import flatten
 from . import effects, state
+from .deferred import Deferrals, reads_reported
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Capture:
     requires_grad: list  # per value output: whether eager's tensor required grad
     mutated: list  # input positions written in place, for graph.outputs[n_values:]
     replays: list = field(default_factory=list)
+    deferred: list = field(default_factory=list)  # deferred.Deferred: steps called after each compiled call
     graph_break: GraphBreak | None = None
     result: Any = None  # what the traced (eager) call returned
     unlocated: list = field(default_factory=list)
@@ -98,7 +100,8 @@ def capture(
         if id(t) not in tracer.input_node:
             label = names[i] if positional else f"arg{i}"
             tracer.bind(t, label, USER, snapshot.source_of(t))
-    with tracer:
+    tracer.deferrals = Deferrals(snapshot)
+    with tracer, reads_reported(snapshot):
         result = (call or fn)(*args, **kwargs)
         out = _finish(tracer, snapshot, result)
     out.arg_sources = [snapshot.source_of(t) for t in leaves]
@@ -120,6 +123,8 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
             else:
                 returned.append(("output", _value_output(tracer.lookup(leaf), leaf, values, requires_grad)))
         changes, unsupported = state.changes(snapshot)
+        rebound_later = tracer.deferrals.slots if tracer.deferrals is not None else set()
+        changes = [c for c in changes if (id(c.holder.obj), c.step) not in rebound_later]
         try:
             if unsupported:
                 raise effects.NotReplayable(unsupported[0])
@@ -141,6 +146,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         requires_grad=requires_grad,
         mutated=mutated,
         replays=replays,
+        deferred=list(tracer.deferrals.calls) if tracer.deferrals is not None else [],
         graph_break=tracer.graph_break,
         result=result,
         unlocated=list(tracer.unlocated),

@@ -23,7 +23,7 @@ from ..tensor import Tensor
 from ..utils.pytree import flatten
 from . import runtime
 from .capture import capture
-from .sources import delete, read, write
+from .sources import delete, describe, read, write
 from .state import MISSING, follow
 
 
@@ -76,9 +76,11 @@ def checked_call(compiled, entry, roots: tuple, inputs: list, args: tuple, kwarg
     arrays = [t._data.copy() for t in inputs]
     written = [(inputs[pos], inputs[pos]._data.copy(), inputs[pos]._version) for pos in cap.mutated]
     slots = []
-    for replay in cap.replays:
-        holder = follow(roots, replay.holder.path)
-        slots.append((holder, replay.step, _slot_value(holder, replay.step)))
+    rebound = [(replay.holder, replay.step) for replay in cap.replays]
+    rebound += [slot for deferred in cap.deferred for slot in deferred.rebound]  # a scheduler's step
+    for node, step in rebound:
+        holder = follow(roots, node.path)
+        slots.append((holder, step, _slot_value(holder, step)))
     rng = get_rng_state()
 
     result = runtime.run(entry, roots, inputs)
@@ -108,9 +110,9 @@ def checked_call(compiled, entry, roots: tuple, inputs: list, args: tuple, kwarg
     for k, (a, b) in enumerate(zip(got_state, want_state)):
         if not _same(a, b):
             problems.append(f"the in-place update of {cap.graph.node(cap.graph.inputs[cap.mutated[k]]).name}")
-    for replay, a, b in zip(cap.replays, got_slots, want_slots):
+    for (node, step), a, b in zip(rebound, got_slots, want_slots):
         if len(a) != len(b) or not all(_same(x, y) for x, y in zip(a, b)):
-            problems.append(replay.where)
+            problems.append(describe(node.path + (step,), cap.snapshot.name_of))
     if problems:
         where = localize(entry.capture.graph, arrays, fresh)
         raise CompileCheckError(

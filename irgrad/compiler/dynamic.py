@@ -80,6 +80,7 @@ class _Restore:
     def __init__(self, base: Capture) -> None:
         self.tensors = [base.inputs[pos] for pos in base.mutated]
         self.slots = [(replay.holder.obj, replay.step) for replay in base.replays]
+        self.slots += [(node.obj, step) for deferred in base.deferred for node, step in deferred.rebound]
 
     def __enter__(self) -> _Restore:
         self.rng = get_rng_state()
@@ -135,7 +136,8 @@ def _rebinds_alike(base: Capture, probe: Capture) -> bool:
                 payload = r.payload.path
             return (r.kind, payload, tuple(recipe(p) for p in r.parts))
 
-        return [(replay.where, recipe(replay.recipe)) for replay in capture.replays]
+        deferred = [("deferred", d.holder.path) for d in capture.deferred]
+        return [(replay.where, recipe(replay.recipe)) for replay in capture.replays] + deferred
 
     try:
         return canonical(base) == canonical(probe)

@@ -85,6 +85,7 @@ def describe_entry(entry) -> dict:
         "unlocated": list(cap.unlocated),
         "writes": [graph.node(graph.inputs[p]).name for p in cap.mutated],
         "replays": describe_replays(cap.replays),
+        "after_each_call": [d.where(cap.snapshot) for d in cap.deferred],
         "validated": entry.validated,
         "runs": entry.runs,
         "timings": list(entry.timings),
@@ -133,6 +134,8 @@ def explain(compiled) -> Explanation:
         if facts["replays"]:
             lines.append("  rebound after each call:")
             lines += [f"    {r}" for r in facts["replays"]]
+        if facts["after_each_call"]:
+            lines.append("  called after each call (as the traced call did last): " + ", ".join(facts["after_each_call"]))
         lines.append(f"  validation: {facts['validated'] or 'skipped (the function has side effects)'}")
         lines.append(f"  calls run by this graph: {facts['runs']}")
         built, handed = entry.built, facts["interpreted"]

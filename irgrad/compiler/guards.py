@@ -149,6 +149,10 @@ class Guard:
         var = f"v{len(out.local)}"
         out.local[id(node)] = var
         out.lines.append(f"    {var} = {expression(node.step, parent, out.literal)}")
+        if node.unguarded:  # fetched (a learning rate is an input) but not checked: see .deferred
+            for child in node.children:
+                self._emit(child, var, out, dynamic)
+            return
         self.count += 1
         kind, obj = node.kind, node.obj
         if kind == VALUE and node.any_value:  # a graph input: any value of its type will do
@@ -234,6 +238,8 @@ class Guard:
             name = describe(node.path, self.snapshot.name_of)
             if node.kind == VALUE and node.any_value:
                 lines.append(f"{name}: a graph input (any {type(node.obj).__name__})")
+            elif node.unguarded:
+                continue  # rebound by a step the call repeats (explain lists those)
             elif node.kind == VALUE and node.step.how != "root":
                 lines.append(f"{name} == {node.obj!r}")
             elif node.kind == TENSOR:
@@ -246,6 +252,8 @@ class Guard:
 
 def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic: set) -> str | None:
     """The first way the current state differs from ``node``'s subtree (None if none)."""
+    if node.unguarded:
+        return None
     name = describe(node.path, snapshot.name_of)
     try:
         now = read(parent, node.step)

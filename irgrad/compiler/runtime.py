@@ -19,6 +19,7 @@ from ..recording.grad_mode import STATE
 from ..tensor import Tensor
 from ..utils.pytree import unflatten
 from . import effects
+from .state import follow
 
 
 def checked_run(graph: Graph, arrays: list, sizes: dict | None = None) -> list:
@@ -121,4 +122,6 @@ def run(entry, roots: tuple, inputs: list):
             return inputs[i] if kind == "input" else tensors[i]
 
         effects.apply(capture.replays, tensor_of, roots)
+    for deferred in capture.deferred:  # after the replays: the traced call made it last
+        follow(roots, deferred.holder.path).step()
     return unflatten(capture.output_spec, leaves)

@@ -74,11 +74,18 @@ class StateNode:
     target: StateNode | None = None  # ALIAS: the node first reaching the object
     lifted: bool = False  # VALUE: a graph input (a learning rate), fetched at every call
     read: bool = False  # VALUE: also read as a Python value by the traced code
+    replayed: bool = False  # rebound by a call the compiled call repeats (see .deferred)
 
     @property
     def any_value(self) -> bool:
         """A lifted value nothing else read: the guard accepts any value of its type."""
         return self.lifted and not self.read
+
+    @property
+    def unguarded(self) -> bool:
+        """Rebound after every compiled call by a call it repeats, and not read by the traced
+        code otherwise: whatever it holds, the graph does not depend on it."""
+        return self.replayed and not self.read
 
     @property
     def step(self) -> Step:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
+from .. import _tracing
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -60,11 +61,33 @@ def _set_group_value(group: dict[str, Any], key: str, value: Any) -> None:
         group[key] = value
 
 
+def _after_a_compiled_call(step: Callable) -> Callable:
+    """``step`` of a scheduler, which inside a traced ``irgrad.compile`` call runs at the end
+    of every compiled call instead of being captured (see ``Tracer.on_defer``): its
+    arithmetic on ``last_epoch`` is Python, which a graph would freeze, so every call
+    would otherwise capture again.  A step with arguments (``ReduceLROnPlateau``'s
+    metric, an explicit epoch) is traced as it is."""
+
+    @wraps(step)
+    def stepped(self, *args, **kwargs):
+        tracer = _tracing.current()
+        if tracer is not None and not args and not kwargs and tracer.on_defer(self, lambda: step(self)):
+            return None
+        return step(self, *args, **kwargs)
+
+    return stepped
+
+
 class LRScheduler:
     """Base class: tracks ``last_epoch`` and ``base_lrs`` and applies ``get_lr()`` on ``step()``."""
 
     _get_lr_called_within_step: bool = False
     _is_initial: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _after_a_compiled_call(cls.__dict__["step"])
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -120,7 +143,7 @@ class LRScheduler:
                     "initialization. Please, make sure to call `optimizer.step()` before "
                     "`lr_scheduler.step()`.",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             elif not getattr(self.optimizer, "_opt_called", False):
                 warnings.warn(
@@ -129,11 +152,11 @@ class LRScheduler:
                     "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the "
                     "first value of the learning rate schedule.",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
         self._step_count += 1
         if epoch is not None:
-            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=3)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None) -> None:
@@ -185,6 +208,9 @@ def _per_group(optimizer: Optimizer, lr_lambda) -> list:
     if len(lr_lambda) != len(optimizer.param_groups):
         raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
     return list(lr_lambda)
+
+
+LRScheduler.step = _after_a_compiled_call(LRScheduler.step)  # type: ignore[method-assign]
 
 
 class LambdaLR(LRScheduler):
@@ -598,7 +624,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=3)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current

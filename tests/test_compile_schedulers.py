@@ -1,0 +1,201 @@
+"""A learning-rate scheduler stepped inside a compiled training step
+(irgrad/compiler/deferred.py): its ``step()`` runs after every compiled call, so the
+step compiles once (not once per epoch) and trains exactly as eager: parameters, rates,
+the scheduler's counters and ``get_last_lr()`` after every call.  What would make the
+repeated step wrong is refused: the traced code reading what the step rebinds (before
+it: guarded; after it: a graph break), or an optimizer stepping after the scheduler."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import irgrad
+from irgrad import nn
+from irgrad.nn import functional as F
+from irgrad.optim import lr_scheduler as S
+
+SCHEDULERS = {
+    "step": lambda o: S.StepLR(o, step_size=2, gamma=0.5),
+    "cosine": lambda o: S.CosineAnnealingLR(o, T_max=5, eta_min=0.001),
+    "lambda-warmup": lambda o: S.LambdaLR(o, lambda e: min(1.0, (e + 1) / 3)),
+    "linear": lambda o: S.LinearLR(o, start_factor=0.25, total_iters=4),
+    "sequential": lambda o: S.SequentialLR(
+        o, [S.ConstantLR(o, factor=0.5, total_iters=2), S.ExponentialLR(o, gamma=0.9)], milestones=[3]
+    ),
+    "chained": lambda o: S.ChainedScheduler([S.ExponentialLR(o, gamma=0.9), S.StepLR(o, 3, 0.5)]),
+}
+OPTIMIZERS = {
+    "sgd-momentum": lambda p: irgrad.optim.SGD(p, lr=0.1, momentum=0.9),
+    "adamw": lambda p: irgrad.optim.AdamW(p, lr=0.01),
+}
+CALLS = 9
+
+
+def setup(scheduler: str, optimizer: str):
+    irgrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).double()
+    opt = OPTIMIZERS[optimizer](model.parameters())
+    sched = SCHEDULERS[scheduler](opt)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step()
+        return loss.detach()
+
+    return model, opt, sched, step
+
+
+def batch(i):
+    rng = np.random.default_rng(i)
+    return irgrad.tensor(rng.standard_normal((5, 6))), irgrad.tensor(rng.integers(0, 3, 5))
+
+
+def observed(model, opt, sched) -> list:
+    return (
+        [p.detach().numpy().copy() for p in model.parameters()]
+        + [g["lr"] for g in opt.param_groups]
+        + [list(sched.get_last_lr()), getattr(sched, "last_epoch", None)]
+    )
+
+
+def assert_same(got: list, want: list) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None
+        else:
+            np.testing.assert_allclose(np.asarray(g, dtype=float), np.asarray(w, dtype=float), rtol=1e-12)
+
+
+def runs(compiled) -> int:
+    return sum(entry.runs for entry in compiled._compiled.entries)
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
+def test_a_scheduler_stepped_inside_a_compiled_step_trains_as_eager_without_recompiling(scheduler, optimizer):
+    eager = setup(scheduler, optimizer)
+    compiled = setup(scheduler, optimizer)
+    run = irgrad.compile(compiled[3])
+    for i in range(CALLS):
+        np.testing.assert_allclose(float(run(*batch(i))), float(eager[3](*batch(i))), rtol=1e-12)
+        assert_same(observed(*compiled[:3]), observed(*eager[:3]))
+    # the first call traces, the second too (.grad exists then); every later call runs the
+    # graph, but for SequentialLR's switch to its second scheduler: that one's counter was
+    # not rebound by the step traced before (so it was guarded), and is after it
+    traces = 3 if scheduler == "sequential" else 2
+    assert runs(run) == CALLS - traces, run._compiled.log
+    text = str(run.explain())
+    assert "called after each call" in text and "sched.step()" in text
+
+
+def check_as_eager(make, calls: int = 6):
+    """``make()`` -> (state to observe, step): the compiled step matches eager's every call;
+    returns the compiled step."""
+    eager_state, eager_step = make()
+    state, step = make()
+    run = irgrad.compile(step)
+    for i in range(calls):
+        want, got = eager_step(*batch(i)), run(*batch(i))
+        for a, b in zip(
+            got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)
+        ):
+            np.testing.assert_allclose(
+                np.asarray(a.numpy() if hasattr(a, "numpy") else a),
+                np.asarray(b.numpy() if hasattr(b, "numpy") else b),
+                rtol=1e-12,
+            )
+        assert_same(observed(*state), observed(*eager_state))
+    return run
+
+
+def _variant(body):
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+        sched = S.StepLR(opt, step_size=2, gamma=0.5)
+        return (model, opt, sched), lambda x, y: body(model, opt, sched, x, y)
+
+    return make
+
+
+def test_the_traced_code_reading_the_counter_before_the_step_keeps_it_guarded():
+    def body(model, opt, sched, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y) * (2.0 if sched.last_epoch < 3 else 1.0)
+        loss.backward()
+        opt.step()
+        sched.step()
+        return loss.detach()
+
+    run = check_as_eager(_variant(body))
+    assert any("last_epoch changed" in e for e in run._compiled.log), run._compiled.log
+
+
+def test_reading_the_rate_after_the_step_is_a_graph_break_not_a_stale_rate():
+    def body(model, opt, sched, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step()
+        return loss.detach(), sched.get_last_lr()[0], opt.param_groups[0]["lr"]
+
+    run = check_as_eager(_variant(body))
+    assert any("read after the step that rebinds it" in e for e in run._compiled.log), run._compiled.log
+
+
+def test_an_optimizer_stepping_after_the_scheduler_is_a_graph_break():
+    # the graph would read the rate at the start of the call, eager reads the new one
+    def body(model, opt, sched, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        sched.step()
+        opt.step()
+        return loss.detach()
+
+    run = check_as_eager(_variant(body))
+    assert any("read after the step that rebinds it" in e for e in run._compiled.log), run._compiled.log
+
+
+def test_a_scheduler_stepped_with_a_metric_is_traced_as_before():
+    # ReduceLROnPlateau reads its metric's value: a graph break, eager semantics
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+        sched = S.ReduceLROnPlateau(opt, patience=0)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            sched.step(loss)
+            return loss.detach()
+
+        return (model, opt, sched), step
+
+    def observe(model, opt, sched):
+        return [p.detach().numpy().copy() for p in model.parameters()] + [opt.param_groups[0]["lr"]]
+
+    (eager_state, eager_step), (state, step) = make(), make()
+    run = irgrad.compile(step)
+    for i in range(5):
+        np.testing.assert_allclose(float(run(*batch(i))), float(eager_step(*batch(i))), rtol=1e-12)
+        assert_same(observe(*state), observe(*eager_state))
+
+
+def test_check_mode_compares_what_the_repeated_step_rebinds():
+    model, opt, sched, step = setup("step", "sgd-momentum")
+    eager = setup("step", "sgd-momentum")
+    run = irgrad.compile(step, check=True)
+    for i in range(5):
+        np.testing.assert_allclose(float(run(*batch(i))), float(eager[3](*batch(i))), rtol=1e-12)
+        assert_same(observed(model, opt, sched), observed(*eager[:3]))
