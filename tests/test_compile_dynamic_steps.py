@@ -141,6 +141,8 @@ def test_a_dynamic_step_with_a_scheduler_inside_generalizes_and_trains_as_eager(
     losses = [float(run(x, y)) for x, y in batches()]
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
     assert_same_state(state_of(*compiled[:2]), state_of(*eager[:2]))
-    assert compiled[2].last_epoch == eager[2].last_epoch and compiled[2].get_last_lr() == eager[2].get_last_lr()
+    assert (
+        compiled[2].last_epoch == eager[2].last_epoch and compiled[2].get_last_lr() == eager[2].get_last_lr()
+    )
     assert "dynamic shapes: one graph for every size of B" in run._compiled.log, run._compiled.log
     assert sum(entry.runs for entry in run._compiled.entries) == len(SIZES) - 2

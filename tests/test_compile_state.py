@@ -615,3 +615,39 @@ def test_a_no_grad_write_keeps_a_leafs_gradient_path(backend):
         x, y = irgrad.randn(3, requires_grad=True), irgrad.randn(3)
         c(x, y).sum().backward()
         np.testing.assert_array_equal(x.grad.numpy(), np.ones(3, np.float32))
+
+
+def test_a_returned_loss_whose_backward_ran_inside_gets_no_backward_graph():
+    # ``loss.backward(); return loss``: eager's graph is released, so a second backward
+    # raises; the compiled call builds no backward for it and raises the same way
+    def make(retain: bool):
+        irgrad.manual_seed(0)
+        model = _mlp()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward(retain_graph=retain)
+            opt.step()
+            return loss
+
+        return model, step
+
+    for retain in (False, True):
+        (eager_model, eager_step), (model, step) = make(retain), make(retain)
+        run = irgrad.compile(step)
+        for i in range(4):
+            want, got = eager_step(*_batch(i)), run(*_batch(i))
+            np.testing.assert_allclose(got.item(), want.item(), rtol=1e-6)
+            assert got.requires_grad
+            if i >= 2:  # the first two calls capture (and return eager's tensor)
+                assert got.grad_fn.name() == "CompiledFunctionBackward"
+            if not retain:  # (with retain_graph a second backward meets the updated parameters)
+                for loss in (want, got):
+                    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+                        loss.backward()
+            for p, q in zip(model.parameters(), eager_model.parameters()):
+                np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-7)
+                np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7)
+        assert (run._compiled.entries[-1].built.backward is None) is not retain

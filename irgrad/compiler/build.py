@@ -47,10 +47,11 @@ def differentiated_inputs(capture: Capture, grad_enabled: bool) -> list[int]:
     """The input positions a compiled backward must send gradients to: inputs that require
     grad and reach a value that requires grad through differentiable ops, the tensors
     eager autograd would give a ``.grad`` (an unused input gets None, not zeros)."""
-    if not grad_enabled or not any(capture.requires_grad):
+    differentiated = capture.differentiated
+    if not grad_enabled or not any(differentiated):
         return []
     graph = capture.graph
-    roots = [nid for nid, rg in zip(graph.outputs[: capture.n_values], capture.requires_grad) if rg]
+    roots = [nid for nid, rg in zip(graph.outputs[: capture.n_values], differentiated) if rg]
     reached = _differentiable_ancestors(graph, roots)
     return [
         i
@@ -95,6 +96,7 @@ def build_key(capture: Capture, grad_enabled: bool) -> str:
     fields = (
         capture.n_values,
         tuple(capture.requires_grad),
+        tuple(capture.differentiated),
         tuple(capture.mutated),
         tuple(differentiated_inputs(capture, grad_enabled)),
     )
@@ -121,7 +123,7 @@ def build(
         n = capture.n_values
         values = graph.copy()
         values.set_outputs(graph.outputs[:n])  # in-place write-backs are not differentiated
-        joint = autodiff(values, wrt, capture.requires_grad, higher_order=False)
+        joint = autodiff(values, wrt, capture.differentiated, higher_order=False)
         writes = graph.outputs[n:]
         joint.set_outputs(joint.outputs[:n] + writes + joint.outputs[n:])
         forward, backward = partition(joint, n + len(writes), n, backend.never_recomputed)

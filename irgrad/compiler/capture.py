@@ -47,12 +47,23 @@ class Capture:
     requires_grad: list  # per value output: whether eager's tensor required grad
     mutated: list  # input positions written in place, for graph.outputs[n_values:]
     replays: list = field(default_factory=list)
+    # per value output: a backward without retain_graph ran through its graph in the call
+    released: list = field(default_factory=list)
     deferred: list = field(default_factory=list)  # deferred.Deferred: steps called after each compiled call
     graph_break: GraphBreak | None = None
     result: Any = None  # what the traced (eager) call returned
     unlocated: list = field(default_factory=list)
     arg_sources: list = field(default_factory=list)  # per tensor argument leaf: its snapshot node
     node_values: dict | None = None  # node -> eager value, when asked for (check=True)
+
+    @property
+    def differentiated(self) -> list[bool]:
+        """Per value output: whether a compiled backward must serve it (it requires grad, and
+        its graph was not already released by a backward inside the call)."""
+        return [
+            rg and not (k < len(self.released) and self.released[k])
+            for k, rg in enumerate(self.requires_grad)
+        ]
 
     def release(self) -> None:
         """Drop what only compiling needed (the traced call's tensors and result)."""
@@ -116,12 +127,16 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
     values: list[int] = []
     requires_grad: list[bool] = []
     replays: list = []
+    released: list[bool] = []
     if tracer.graph_break is None:
         for leaf in leaves:
             if id(leaf) in tracer.input_node:
                 returned.append(("input", graph.inputs.index(tracer.input_node[id(leaf)])))
             else:
-                returned.append(("output", _value_output(tracer.lookup(leaf), leaf, values, requires_grad)))
+                k = _value_output(tracer.lookup(leaf), leaf, values, requires_grad)
+                returned.append(("output", k))
+                released += [False] * (len(values) - len(released))
+                released[k] = released[k] or (leaf._rg and _graph_released(leaf))
         changes, unsupported = state.changes(snapshot)
         rebound_later = tracer.deferrals.slots if tracer.deferrals is not None else set()
         changes = [c for c in changes if (id(c.holder.obj), c.step) not in rebound_later]
@@ -146,11 +161,28 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         requires_grad=requires_grad,
         mutated=mutated,
         replays=replays,
+        released=released + [False] * (len(values) - len(released)),
         deferred=list(tracer.deferrals.calls) if tracer.deferrals is not None else [],
         graph_break=tracer.graph_break,
         result=result,
         unlocated=list(tracer.unlocated),
     )
+
+
+def _graph_released(t: Tensor) -> bool:
+    """Whether a backward without ``retain_graph`` already ran through ``t``'s autograd graph
+    (a node of it freed what it saved): another backward from ``t`` raises in eager, so
+    the compiled call needs no backward graph for it."""
+    stack, seen = [t._node], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if getattr(node, "freed", False):
+            return True
+        stack.extend(edge[0] for edge in node.edges if type(edge) is tuple)
+    return False
 
 
 def _value_output(nid: int, tensor: Tensor | None, values: list, requires_grad: list) -> int:

@@ -135,7 +135,10 @@ def explain(compiled) -> Explanation:
             lines.append("  rebound after each call:")
             lines += [f"    {r}" for r in facts["replays"]]
         if facts["after_each_call"]:
-            lines.append("  called after each call (as the traced call did last): " + ", ".join(facts["after_each_call"]))
+            lines.append(
+                "  called after each call (as the traced call did last): "
+                + ", ".join(facts["after_each_call"])
+            )
         lines.append(f"  validation: {facts['validated'] or 'skipped (the function has side effects)'}")
         lines.append(f"  calls run by this graph: {facts['runs']}")
         built, handed = entry.built, facts["interpreted"]

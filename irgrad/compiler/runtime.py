@@ -79,6 +79,24 @@ class CompiledBackward(GradFn):
         return grads_in
 
 
+class ReleasedBackward(GradFn):
+    """The grad_fn of a returned value whose graph a backward inside the compiled call
+    already ran through (``loss.backward()`` then ``return loss``): as eager's released
+    graph, it raises if differentiated again, so no backward graph is built for it."""
+
+    def __init__(self) -> None:
+        self.edges = ()
+        self.hooks = None
+        self.retained = None
+        self.freed = True
+
+    def name(self) -> str:
+        return "CompiledFunctionBackward"
+
+    def apply(self, grads: list, F, as_tensors: bool, release: bool = False) -> tuple:
+        raise RuntimeError(FREED_MESSAGE)
+
+
 def _is_storage(value: np.ndarray, storage: np.ndarray) -> bool:
     """Whether ``value`` is ``storage`` itself (same memory, same layout)."""
     return (
@@ -111,8 +129,12 @@ def run(entry, roots: tuple, inputs: list):
         sizes = input_sizes(built.forward, arrays) if entry.symbols else {}
         node = CompiledBackward(built, built.wrt, saved, inputs, out_meta, sizes)
         for k, t in enumerate(tensors):
-            if capture.requires_grad[k]:
+            if capture.differentiated[k]:
                 t._node, t._out_nr, t._rg = node, k, True
+    if STATE.enabled:
+        for k, released in enumerate(capture.released):
+            if released:  # its backward already ran in the call: another one raises, as eager's
+                tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
     leaves = [inputs[i] if kind == "input" else tensors[i] for kind, i in capture.returned]
     if capture.replays:
         index = entry.tensor_index
