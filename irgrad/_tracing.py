@@ -116,6 +116,31 @@ def read_attr(obj, name: str) -> None:
         tracer.on_read_attr(obj, name)
 
 
+_WRITES: set | None = None  # while a deferred step runs: (id(holder), how, key) of the slots it writes
+
+
+@contextlib.contextmanager
+def writes_recorded():
+    """Collect the slots written inside the block (a scheduler's step the tracer defers)."""
+    global _WRITES
+    outer, _WRITES = _WRITES, set()
+    try:
+        yield _WRITES
+    finally:
+        _WRITES = outer
+
+
+def wrote(holder, how: str, key) -> None:
+    """``holder``'s slot ``(how, key)`` was written (by an object that reports its writes:
+    a scheduler while traced, a ``ParamGroup``)."""
+    if _WRITES is not None:
+        _WRITES.add((id(holder), how, key))
+        return
+    tracer = current()
+    if tracer is not None:
+        tracer.on_write(holder, (how, key))
+
+
 @contextlib.contextmanager
 def suspended():
     """Nothing is recorded inside the block: code the tracer runs for itself."""

@@ -54,6 +54,13 @@ class GraphBreak:
         return f"{self.cause} at {self.source or '<unknown>'}"
 
 
+def _mark_read(node) -> None:
+    """A walked slot the traced code read, with everything under it (a list's items)."""
+    node.read = True
+    for child in node.children:
+        _mark_read(child)
+
+
 class Tracer:
     """Records ops into a Graph while the user's code runs eagerly.
 
@@ -89,6 +96,7 @@ class Tracer:
         self.stale: set[int] = set()  # ids of tensors whose memory was written behind their back
         self.graph_break: GraphBreak | None = None
         self.deferrals = None  # irgrad.compiler.deferred.Deferrals: steps run after each compiled call
+        self.written: set = set()  # (id(holder), how, key) of slots the traced code wrote (reported)
         self._names: set[str] = set()
 
     # --- binding ------------------------------------------------------------------------
@@ -190,20 +198,35 @@ class Tracer:
         self._read(obj, ("attr", name))
 
     def _read(self, holder_obj, step: tuple) -> None:
+        """Traced code read a slot (``__dict__``: every attribute): what it holds is guarded
+        by value, and reading what a deferred step rebinds after it is a graph break."""
         holder = self.snapshot.first.get(id(holder_obj)) if self.snapshot is not None else None
         if holder is None:
             return
         for child in holder.children:
-            if child.step == step:
+            if child.step == step or (step == ("attr", "__dict__") and child.step.how == "attr"):
                 if child.replayed and self.graph_break is None:
                     self._break(f"{self.snapshot.describe(child)} is read after the step that rebinds it")
-                child.read = True
+                _mark_read(child)
+
+    def on_write(self, holder_obj, step: tuple) -> None:
+        """Traced code wrote a slot: writing one a deferred step rebinds, after it, is a graph
+        break (the compiled call repeats the step after its replays)."""
+        self.written.add((id(holder_obj), *step))
+        holder = self.snapshot.first.get(id(holder_obj)) if self.snapshot is not None else None
+        if holder is None or self.graph_break is not None:
+            return
+        for child in holder.children:
+            if child.step == step and child.replayed:
+                self._break(f"{self.snapshot.describe(child)} is rebound after the step that rebinds it")
 
     def on_defer(self, obj, run) -> bool:
         """``obj.step()`` (a learning-rate scheduler's), run now and repeated after every
         compiled call instead of being traced, where ``deferrals`` can (see
         :mod:`irgrad.compiler.deferred`); False: the step is traced."""
-        return self.graph_break is None and self.deferrals is not None and self.deferrals.defer(obj, run)
+        return (
+            self.graph_break is None and self.deferrals is not None and self.deferrals.defer(self, obj, run)
+        )
 
     # --- hooks called by dispatch and Tensor -------------------------------------------
     def on_create(self, t: Tensor) -> None:

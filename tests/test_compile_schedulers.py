@@ -199,3 +199,157 @@ def test_check_mode_compares_what_the_repeated_step_rebinds():
     for i in range(5):
         np.testing.assert_allclose(float(run(*batch(i))), float(eager[3](*batch(i))), rtol=1e-12)
         assert_same(observed(model, opt, sched), observed(*eager[:3]))
+
+
+# --- what a review found (each compared with eager over calls on both sides of a rate change)
+
+
+def _stepped(body, step_size: int = 3):
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+        sched = S.StepLR(opt, step_size=step_size, gamma=0.5)
+        return (model, opt, sched), lambda x, y: body(model, opt, sched, x, y)
+
+    return make
+
+
+def _train(model, opt, x, y):
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    return loss
+
+
+@pytest.mark.parametrize("step_size", [2, 3])
+def test_the_scheduler_before_the_optimizer_is_a_graph_break_whether_or_not_the_traced_step_changes_the_rate(
+    step_size,
+):
+    # a call between the schedule's decay points writes the same rate: the step still rebinds it
+    def body(model, opt, sched, x, y):
+        loss = _train(model, opt, x, y)
+        sched.step()
+        opt.step()
+        return loss.detach()
+
+    run = check_as_eager(_stepped(body, step_size), calls=7)
+    assert any("read after the step that rebinds it" in e for e in run._compiled.log), run._compiled.log
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_the_traced_code_rebinding_the_rate_around_the_step_is_a_graph_break(where):
+    def body(model, opt, sched, x, y):
+        loss = _train(model, opt, x, y)
+        opt.step()
+        if where == "before":
+            opt.param_groups[0]["lr"] = 0.08
+        sched.step()
+        if where == "after":
+            opt.param_groups[0]["lr"] = 0.01
+        return loss.detach()
+
+    run = check_as_eager(_stepped(body), calls=5)
+    assert any(f"rebound {where} the step" in e for e in run._compiled.log), run._compiled.log
+
+
+@pytest.mark.parametrize("how", ["get_last_lr", "state_dict"])
+def test_scheduler_state_the_traced_code_reads_before_the_step_stays_guarded(how):
+    def body(model, opt, sched, x, y):
+        loss = _train(model, opt, x, y)
+        opt.step()
+        seen = sched.get_last_lr()[0] if how == "get_last_lr" else sched.state_dict()["last_epoch"]
+        sched.step()
+        return loss.detach(), seen
+
+    check_as_eager(_stepped(body), calls=6)
+
+
+def test_a_compiled_function_updating_a_list_item_runs():
+    counter = [0]
+    w = irgrad.ones(3, requires_grad=True)
+
+    def step(x):
+        counter[0] += 1
+        return (w * x).sum()
+
+    run = irgrad.compile(step)
+    for k in range(1, 5):
+        assert float(run(irgrad.ones(3))) == 3.0 and counter == [k]
+
+
+def test_check_mode_passes_a_step_between_the_schedules_decay_points():
+    def body(model, opt, sched, x, y):
+        loss = _train(model, opt, x, y)
+        opt.step()
+        sched.step()
+        return loss.detach()
+
+    (state, step), (eager_state, eager_step) = _stepped(body)(), _stepped(body)()
+    run = irgrad.compile(step, check=True)
+    for i in range(6):
+        np.testing.assert_allclose(float(run(*batch(i))), float(eager_step(*batch(i))), rtol=1e-12)
+        assert_same(observed(*state), observed(*eager_state))
+
+
+def _pop_and_restore(group, key):
+    value = group.pop(key)
+    group[key] = value
+    return value
+
+
+@pytest.mark.parametrize("read", ["setdefault", "pop", "repr", "dict", "items"])
+def test_every_way_of_reading_a_param_group_guards_the_rate(read):
+    def body(model, opt, sched, x, y):
+        loss = _train(model, opt, x, y)
+        opt.step()
+        group = opt.param_groups[0]
+        seen = {
+            "setdefault": lambda: group.setdefault("lr", 0.0),
+            "pop": lambda: _pop_and_restore(group, "lr"),
+            "repr": lambda: float(repr(group).split("'lr': ")[1].split(",")[0]),
+            "dict": lambda: dict(group)["lr"],
+            "items": lambda: dict(group.items())["lr"],
+        }[read]()
+        return loss.detach(), seen
+
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+        return (model, opt, S.StepLR(opt, 2)), lambda x, y: body(model, opt, None, x, y)
+
+    rates = [0.1, 0.1, 0.05, 0.05, 0.025, 0.1]
+
+    # the rate changes between calls (outside the step): a read of it must see each new one
+    (state, step), (eager_state, eager_step) = make(), make()
+    run = irgrad.compile(step)
+    for i, lr in enumerate(rates):
+        for o in (state[1], eager_state[1]):
+            o.param_groups[0]["lr"] = lr
+        got, want = run(*batch(i)), eager_step(*batch(i))
+        assert float(got[1]) == float(want[1]) == lr
+        np.testing.assert_allclose(float(got[0]), float(want[0]), rtol=1e-12)
+
+
+def test_a_graph_released_below_the_returned_value_still_differentiates_to_other_inputs():
+    # eager: autograd.grad(out, [w2]) runs only w2's path, which the inner backward left alone
+    def make():
+        irgrad.manual_seed(0)
+        w1 = irgrad.randn(4, dtype=irgrad.float64, requires_grad=True)
+        w2 = irgrad.randn(4, dtype=irgrad.float64, requires_grad=True)
+
+        def step(x):
+            a = (w1 * x).sum()
+            a.backward()
+            return a + (w2 * x).sum()
+
+        return w2, step
+
+    x = irgrad.tensor(np.arange(4.0))
+    (ew2, eager_step), (w2, step) = make(), make()
+    run = irgrad.compile(step)
+    for _ in range(3):
+        want = irgrad.autograd.grad(eager_step(x), [ew2])[0]
+        got = irgrad.autograd.grad(run(x), [w2])[0]
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)

@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import _tracing
 from ..ir import USER, Graph
 from ..tensor import Tensor
 from ..tensor_ops.linalg import trace as matrix_trace
 from ..trace import GraphBreak, Tracer
 from ..utils.pytree import flatten
 from . import effects, state
-from .deferred import Deferrals, reads_reported
+from .deferred import Deferrals, reads_reported, slot_key
 
 
 @dataclass
@@ -137,9 +138,10 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                 returned.append(("output", k))
                 released += [False] * (len(values) - len(released))
                 released[k] = released[k] or (leaf._rg and _graph_released(leaf))
-        changes, unsupported = state.changes(snapshot)
+        with _tracing.suspended():  # the compiler's reads are not the traced code's
+            changes, unsupported = state.changes(snapshot)
         rebound_later = tracer.deferrals.slots if tracer.deferrals is not None else set()
-        changes = [c for c in changes if (id(c.holder.obj), c.step) not in rebound_later]
+        changes = [c for c in changes if slot_key(c.holder.obj, c.step) not in rebound_later]
         try:
             if unsupported:
                 raise effects.NotReplayable(unsupported[0])
@@ -170,19 +172,12 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
 
 
 def _graph_released(t: Tensor) -> bool:
-    """Whether a backward without ``retain_graph`` already ran through ``t``'s autograd graph
-    (a node of it freed what it saved): another backward from ``t`` raises in eager, so
-    the compiled call needs no backward graph for it."""
-    stack, seen = [t._node], set()
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        if getattr(node, "freed", False):
-            return True
-        stack.extend(edge[0] for edge in node.edges if type(edge) is tuple)
-    return False
+    """Whether a backward without ``retain_graph`` already ran through ``t``'s own grad_fn,
+    freeing what it saved: another backward from ``t`` raises in eager, so the compiled
+    call needs no backward graph for it.  (A graph released only further down may still
+    serve a backward to other inputs: ``autograd.grad(t, [w])`` on a path not released.)"""
+    node = t._node
+    return node is not None and bool(getattr(node, "freed", False))
 
 
 def _value_output(nid: int, tensor: Tensor | None, values: list, requires_grad: list) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from .. import _tracing
 from ..optim.lr_scheduler import LRScheduler
-from .sources import describe
+from .sources import Step, describe
 from .state import Snapshot, StateNode, changes
 
 
@@ -39,37 +39,67 @@ class Deferred:
         return describe(self.holder.path, snapshot.name_of) + ".step()"
 
 
+def slot_key(holder_obj, step) -> tuple:
+    """A hashable key of a slot: its holder's identity and the step (a list's items are
+    keyed by ``slice(None)``, which hashes only from Python 3.12)."""
+    try:
+        hash(step.key)
+        key = step.key
+    except TypeError:
+        key = repr(step.key)
+    return (id(holder_obj), step.how, key)
+
+
 @dataclass
 class Deferrals:
     """The deferred calls of one trace and the slots they rebind."""
 
     snapshot: Snapshot
     calls: list[Deferred] = field(default_factory=list)
-    slots: set = field(default_factory=set)  # (id(holder object), step) rebound by a deferred call
+    slots: set = field(default_factory=set)  # slot_key of every slot a deferred call writes
 
-    def defer(self, obj, run: Callable[[], None]) -> bool:
+    def defer(self, tracer, obj, run: Callable[[], None]) -> bool:
         """Run ``obj``'s step (``run``) untraced and remember to call it after every compiled
-        call; False (the step is then traced) where the compiled call could not find ``obj``."""
+        call; False (the step is then traced) where the compiled call could not find ``obj``.
+
+        The slots it rebinds are those it writes (a scheduler reports its attribute writes
+        while traced, a ``ParamGroup`` its item writes), whether or not the value changes
+        this time, and any other slot whose value it changed."""
         holder = self.snapshot.first.get(id(obj))
         if holder is None:
             return False
         before = self._rebound()
-        with _tracing.suspended():
+        with _tracing.writes_recorded() as written, _tracing.suspended():
             run()
         after = self._rebound()
-        rebound = {key for key, new in after.items() if key not in before or before[key][1] is not new[1]}
-        for node, step in (after[key][0] for key in rebound):
+        rebound = {
+            key: slot for key, (slot, new) in after.items() if key not in before or before[key][1] is not new
+        }
+        for holder_id, how, key in written:
+            node = self.snapshot.first.get(holder_id)
+            if node is not None:
+                step = Step(how, key)
+                rebound.setdefault(slot_key(node.obj, step), (node, step))
+        conflicts = [key for key in rebound if key in before or key in tracer.written]
+        if conflicts:  # the call would replay the traced code's value before the repeated step
+            (node, step) = rebound[conflicts[0]]
+            tracer._break(
+                f"{describe(node.path + (step,), self.snapshot.name_of)} is rebound before the step that rebinds it"
+            )
+            return True
+        for node, step in rebound.values():
             for child in node.children:
                 if child.step == step:
                     _mark(child)
-        self.slots |= rebound
-        self.calls.append(Deferred(holder, tuple(after[key][0] for key in rebound)))
+        self.slots |= set(rebound)
+        self.calls.append(Deferred(holder, tuple(rebound.values())))
         return True
 
     def _rebound(self) -> dict:
-        """The slots the call rebound so far: (id(holder), step) -> ((holder node, step), new)."""
-        found, _ = changes(self.snapshot)
-        return {(id(c.holder.obj), c.step): ((c.holder, c.step), c.new) for c in found}
+        """The slots the call rebound so far: slot_key -> ((holder node, step), new value)."""
+        with _tracing.suspended():  # the compiler's reads are not the traced code's
+            found, _ = changes(self.snapshot)
+        return {slot_key(c.holder.obj, c.step): ((c.holder, c.step), c.new) for c in found}
 
 
 def _mark(node: StateNode) -> None:
@@ -80,14 +110,24 @@ def _mark(node: StateNode) -> None:
 
 @functools.cache
 def _reporting(cls: type) -> type:
-    """``cls`` with attribute reads reported to the tracer (a scheduler's, while traced)."""
+    """``cls`` with attribute reads and writes reported to the tracer (a scheduler's, while
+    traced)."""
 
     def __getattribute__(self, name: str):
         if _tracing.ACTIVE is not None:
             _tracing.read_attr(self, name)
         return object.__getattribute__(self, name)
 
-    return type(cls.__name__, (cls,), {"__getattribute__": __getattribute__, "__module__": cls.__module__})
+    def __setattr__(self, name: str, value) -> None:
+        _tracing.wrote(self, "attr", name)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        _tracing.wrote(self, "attr", name)
+        object.__delattr__(self, name)
+
+    members = {"__getattribute__": __getattribute__, "__setattr__": __setattr__, "__delattr__": __delattr__}
+    return type(cls.__name__, (cls,), {**members, "__module__": cls.__module__})
 
 
 @contextlib.contextmanager

@@ -252,7 +252,7 @@ class Guard:
 
 def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic: set) -> str | None:
     """The first way the current state differs from ``node``'s subtree (None if none)."""
-    if node.unguarded:
+    if node.unguarded or node.any_value:
         return None
     name = describe(node.path, snapshot.name_of)
     try:
