@@ -97,6 +97,9 @@ class Tracer:
         self.graph_break: GraphBreak | None = None
         self.deferrals = None  # irgrad.compiler.deferred.Deferrals: steps run after each compiled call
         self.written: set = set()  # (id(holder), how, key) of slots the traced code wrote (reported)
+        self.sealed: set = (
+            set()
+        )  # ids of objects a deferred step reads: the traced code may not touch them after it
         self._names: set[str] = set()
 
     # --- binding ------------------------------------------------------------------------
@@ -180,6 +183,8 @@ class Tracer:
             node = next((c for c in holder.children if c.step == ("item", key) and c.kind == "value"), None)
         if node is not None and node.replayed and self.graph_break is None:
             self._break(f"{self.snapshot.describe(node)} is read after the step that rebinds it")
+        if not getattr(type(container), "reports_reads", False):
+            node = None  # other reads of it would go unseen: a number frozen into the graph, guarded
         if node is None or not isinstance(value, (int, float)) or isinstance(value, bool):
             return Tensor._wrap(np.asarray(value, dtype=np.float64))
         t = Tensor._wrap(np.asarray(value, dtype=np.float64))
@@ -200,6 +205,8 @@ class Tracer:
     def _read(self, holder_obj, step: tuple) -> None:
         """Traced code read a slot (``__dict__``: every attribute): what it holds is guarded
         by value, and reading what a deferred step rebinds after it is a graph break."""
+        if id(holder_obj) in self.sealed and self.graph_break is None:
+            self._break(f"traced code reads {type(holder_obj).__name__} state after a scheduler's step")
         holder = self.snapshot.first.get(id(holder_obj)) if self.snapshot is not None else None
         if holder is None:
             return
@@ -213,6 +220,8 @@ class Tracer:
         """Traced code wrote a slot: writing one a deferred step rebinds, after it, is a graph
         break (the compiled call repeats the step after its replays)."""
         self.written.add((id(holder_obj), *step))
+        if id(holder_obj) in self.sealed and self.graph_break is None:
+            self._break(f"traced code writes {type(holder_obj).__name__} state after a scheduler's step")
         holder = self.snapshot.first.get(id(holder_obj)) if self.snapshot is not None else None
         if holder is None or self.graph_break is not None:
             return

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from .. import _tracing
 from ..optim.lr_scheduler import LRScheduler
+from ..tensor import Tensor
 from .sources import Step, describe
 from .state import Snapshot, StateNode, changes
 
@@ -66,12 +67,18 @@ class Deferrals:
         while traced, a ``ParamGroup`` its item writes), whether or not the value changes
         this time, and any other slot whose value it changed."""
         holder = self.snapshot.first.get(id(obj))
-        if holder is None:
-            return False
+        with _tracing.suspended():  # the compiler's reads are not the traced code's
+            if holder is None or not deferrable(obj):
+                return False
+            readers = [(id(s), [id(g) for g in s.optimizer.param_groups]) for s in _schedulers(obj)]
         before = self._rebound()
+        versions = self._versions()
         with _tracing.writes_recorded() as written, _tracing.suspended():
             run()
         after = self._rebound()
+        if self._versions() != versions:  # it wrote a tensor in place, which no report sees
+            tracer._break(f"{describe(holder.path, self.snapshot.name_of)}.step() writes a tensor in place")
+            return True
         rebound = {
             key: slot for key, (slot, new) in after.items() if key not in before or before[key][1] is not new
         }
@@ -93,13 +100,52 @@ class Deferrals:
                     _mark(child)
         self.slots |= set(rebound)
         self.calls.append(Deferred(holder, tuple(rebound.values())))
+        for scheduler, groups in readers:  # the state the step reads: the traced code may not touch it now
+            tracer.sealed.add(scheduler)
+            tracer.sealed.update(groups)
         return True
+
+    def _versions(self) -> list:
+        """The version counters of the tensors the state reaches."""
+        return [node.obj._version for node in self.snapshot.nodes() if node.kind == "tensor"]
 
     def _rebound(self) -> dict:
         """The slots the call rebound so far: slot_key -> ((holder node, step), new value)."""
         with _tracing.suspended():  # the compiler's reads are not the traced code's
             found, _ = changes(self.snapshot)
         return {slot_key(c.holder.obj, c.step): ((c.holder, c.step), c.new) for c in found}
+
+
+def _schedulers(scheduler) -> list:
+    """A scheduler and the ones it wraps (SequentialLR, ChainedScheduler)."""
+    found = [scheduler]
+    for inner in getattr(scheduler, "_schedulers", ()):
+        found += _schedulers(inner)
+    return found
+
+
+_OWN = LRScheduler.__module__.rsplit(".", 1)[0] + "."  # irgrad.optim.: its schedulers' modules
+
+
+def deferrable(scheduler) -> bool:
+    """Whether a scheduler's ``step()`` may be repeated after the graph: it and the ones it
+    wraps are irgrad's own (whose step reads and writes only the scheduler's attributes and
+    its optimizer's ``ParamGroup`` items, each reported while traced, and the functions a
+    LambdaLR is given, of the epoch), and the rates are Python numbers (a tensor rate is
+    written in place, which no report sees).  A user's subclass with its own ``step`` or
+    ``get_lr`` is traced instead."""
+    for inner in _schedulers(scheduler):
+        cls = type(inner)
+        for name in ("step", "get_lr", "_get_closed_form_lr", "_update_lr"):
+            for klass in cls.__mro__:
+                if name in klass.__dict__:
+                    if not klass.__module__.startswith(_OWN):
+                        return False
+                    break
+        for group in inner.optimizer.param_groups:
+            if not getattr(type(group), "reports_reads", False) or isinstance(dict.get(group, "lr"), Tensor):
+                return False
+    return True
 
 
 def _mark(node: StateNode) -> None:

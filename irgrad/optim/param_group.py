@@ -24,6 +24,7 @@ class ParamGroup(dict):
     the module doc)."""
 
     __slots__ = ()
+    reports_reads = True  # a tracer may lift a value of it to a graph input (see irgrad.trace)
 
     def _read(self, *keys) -> None:
         if _tracing.tracing():
