@@ -32,6 +32,14 @@ OPTIMIZERS = {
 CALLS = 9
 
 
+def _train(model, opt, x, y):
+    """A training step's first half: zero the gradients, the loss, its backward."""
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    return loss
+
+
 def setup(scheduler: str, optimizer: str):
     irgrad.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).double()
@@ -39,9 +47,7 @@ def setup(scheduler: str, optimizer: str):
     sched = SCHEDULERS[scheduler](opt)
 
     def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        loss = _train(model, opt, x, y)
         opt.step()
         sched.step()
         return loss.detach()
@@ -147,9 +153,7 @@ def test_the_traced_code_reading_the_counter_before_the_step_keeps_it_guarded():
 
 def test_reading_the_rate_after_the_step_is_a_graph_break_not_a_stale_rate():
     def body(model, opt, sched, x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        loss = _train(model, opt, x, y)
         opt.step()
         sched.step()
         return loss.detach(), sched.get_last_lr()[0], opt.param_groups[0]["lr"]
@@ -161,9 +165,7 @@ def test_reading_the_rate_after_the_step_is_a_graph_break_not_a_stale_rate():
 def test_an_optimizer_stepping_after_the_scheduler_is_a_graph_break():
     # the graph would read the rate at the start of the call, eager reads the new one
     def body(model, opt, sched, x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        loss = _train(model, opt, x, y)
         sched.step()
         opt.step()
         return loss.detach()
@@ -181,9 +183,7 @@ def test_a_scheduler_stepped_with_a_metric_is_traced_as_before():
         sched = S.ReduceLROnPlateau(opt, patience=0)
 
         def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
+            loss = _train(model, opt, x, y)
             opt.step()
             sched.step(loss)
             return loss.detach()
@@ -221,13 +221,6 @@ def _stepped(body, step_size: int = 3):
         return (model, opt, sched), lambda x, y: body(model, opt, sched, x, y)
 
     return make
-
-
-def _train(model, opt, x, y):
-    opt.zero_grad()
-    loss = F.cross_entropy(model(x), y)
-    loss.backward()
-    return loss
 
 
 @pytest.mark.parametrize("step_size", [2, 3])
