@@ -422,3 +422,23 @@ def test_a_user_scheduler_with_its_own_rule_is_traced():
         return (model, opt, sched), step
 
     check_as_eager(make, calls=5)
+
+
+def test_two_schedulers_on_one_optimizer_are_repeated_in_order():
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+        first, second = S.StepLR(opt, step_size=1, gamma=0.5), S.ExponentialLR(opt, gamma=0.9)
+
+        def step(x, y):
+            loss = _train(model, opt, x, y)
+            opt.step()
+            first.step()
+            second.step()
+            return loss.detach()
+
+        return (model, opt, second), step
+
+    run = check_as_eager(make, calls=6)
+    assert runs(run) == 6 - 2, run._compiled.log

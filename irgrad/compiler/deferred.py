@@ -3,16 +3,20 @@
 A scheduler steps on a Python counter (``last_epoch``) and sets each group's rate from
 it.  Traced, its arithmetic would freeze into the capture: the guard would pin the
 counter, and the next call would capture again.  So when traced code calls
-``scheduler.step()`` (the scheduler reachable from the function's state, no
-arguments), the tracer runs it as eager would, records nothing of it, and the compiled
-call repeats the call itself after its graph and replays, every time:
+``scheduler.step()`` (no arguments; the scheduler reachable from the function's state,
+one of irgrad's own, over ``ParamGroup``s with Python rates: :func:`deferrable`), the
+tracer runs it as eager would, records nothing of it, and the compiled call repeats the
+call itself after its graph and replays, every time.  That is right only while the
+traced code and the step do not depend on each other's order:
 
-* the slots the step rebinds (the counter, ``_last_lr``, each group's ``lr``) are not
-  replayed (the step redoes them) and not guarded, unless the traced code itself read
-  them (a scheduler reports attribute reads while traced, a ``ParamGroup`` item reads);
-* the step must be the last thing to touch that state: the traced code reading one of
-  those slots after it, or an optimizer reading the learning rate after it (the graph
-  would take the rate before the step), is a graph break.
+* the slots the step writes (reported by the scheduler, whose class is swapped for a
+  reporting subclass while traced, and by ``ParamGroup``), whatever this call wrote to
+  them, are not replayed (the step redoes them) and not guarded, unless the traced code
+  read them before the step (then they are guarded by value);
+* the traced code writing them before the step, touching the scheduler or its
+  optimizer's groups after it, or an optimizer reading the rate after it (the graph
+  takes the rate at the start of the call), is a graph break, as is a step that writes
+  a tensor in place (which nothing reports).
 """
 
 from __future__ import annotations
@@ -87,8 +91,12 @@ class Deferrals:
             if node is not None:
                 step = Step(how, key)
                 rebound.setdefault(slot_key(node.obj, step), (node, step))
-        conflicts = [key for key in rebound if key in before or key in tracer.written]
-        if conflicts:  # the call would replay the traced code's value before the repeated step
+        # a slot the traced code wrote first: the call would replay that before the repeated
+        # step (an earlier deferred step's writes are repeated in order, so they are not)
+        conflicts = [
+            key for key in rebound if (key in before or key in tracer.written) and key not in self.slots
+        ]
+        if conflicts:
             (node, step) = rebound[conflicts[0]]
             tracer._break(
                 f"{describe(node.path + (step,), self.snapshot.name_of)} is rebound before the step that rebinds it"
@@ -178,8 +186,8 @@ def _reporting(cls: type) -> type:
 
 @contextlib.contextmanager
 def reads_reported(snapshot: Snapshot) -> Iterator[None]:
-    """While traced, the schedulers the state reaches report their attribute reads (their
-    class is swapped for a reporting subclass, and swapped back after)."""
+    """While traced, the schedulers the state reaches report their attribute reads and
+    writes (their class is swapped for a reporting subclass, and swapped back after)."""
     swapped = []
     for node in snapshot.nodes():
         obj = node.obj
