@@ -18,6 +18,17 @@ from . import (  # noqa: F401  (registers the ops)
     scatter,
     selection,
 )
-from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Reduction, VjpContext, get, register
+from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Recurrence, Reduction, VjpContext, get, register
 
-__all__ = ["OPS", "DtypeRule", "Kind", "Meta", "OpDef", "Reduction", "VjpContext", "get", "register"]
+__all__ = [
+    "OPS",
+    "DtypeRule",
+    "Kind",
+    "Meta",
+    "OpDef",
+    "Recurrence",
+    "Reduction",
+    "VjpContext",
+    "get",
+    "register",
+]

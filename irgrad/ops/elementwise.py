@@ -78,6 +78,7 @@ def _elementwise(
     save_output: bool = False,
     scalar=None,
     raises: bool = False,
+    linear: bool = False,
     doc: str = "",
 ) -> OpDef:
     return register(
@@ -93,6 +94,7 @@ def _elementwise(
             arity=arity,
             scalar=scalar,
             raises=raises,
+            linear=linear,
             doc=doc,
         )
     )
@@ -127,7 +129,7 @@ def _minimum_scalar(S, a, b):
     return S.where(S.logical_or(S.lt(a, b), S.isnan(a)), a, b) if S.is_float(a) else S.where(S.lt(a, b), a, b)
 
 
-_elementwise("neg", np.negative, lambda F, g, c: (F.neg(g),), scalar=lambda S, x: S.neg(x))
+_elementwise("neg", np.negative, lambda F, g, c: (F.neg(g),), scalar=lambda S, x: S.neg(x), linear=True)
 _elementwise(
     "abs",
     np.abs,
@@ -474,12 +476,13 @@ _binary(
     doc="relu's gradient `where(y <= 0, 0, g)` from the incoming `g` and relu's output `y` "
     "(a NaN `y` passes `g`, as torch's threshold_backward); one pass, no mask.",
 )
-_binary("add", np.add, lambda F, g, c: (g, g), scalar=lambda S, a, b: S.add(a, b))
+_binary("add", np.add, lambda F, g, c: (g, g), scalar=lambda S, a, b: S.add(a, b), linear=True)
 _binary(
     "sub",
     np.subtract,
     lambda F, g, c: (g, F.neg(g) if c.needs[1] else None),
     scalar=lambda S, a, b: S.sub(a, b),
+    linear=True,
 )
 _binary("mul", np.multiply, _mul_vjp, save_inputs=True, scalar=lambda S, a, b: S.mul(a, b))
 _binary(

@@ -153,6 +153,7 @@ _movement(
     _slice_grad_kernel,
     lambda g, *, shape, index: Meta(tuple(shape), g.dtype),
     lambda F, g, c: (F.slice(g, index=c.attrs["index"]),),
+    linear=True,
     doc="Zeros of `shape` with g written at `index`: the gradient of slice.",
 )
 
@@ -409,6 +410,7 @@ _movement(
     _infer_cat,
     _cat_vjp,
     arity=-1,
+    linear=True,
 )
 _movement(
     "flip",
@@ -462,5 +464,6 @@ _movement(
     lambda x: np.array(x, copy=True, order="C"),
     lambda x: Meta(tuple(x.shape), x.dtype),
     lambda F, g, c: (g,),
+    linear=True,
     doc="A fresh contiguous copy (clone/contiguous).",
 )

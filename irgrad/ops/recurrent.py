@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..dtypes import from_numpy_dtype
-from .registry import OPS, Kind, Meta, OpDef, VjpContext, register
+from .registry import OPS, Kind, Meta, OpDef, Recurrence, VjpContext, register
 from .shapes import fmt
 
 
@@ -284,6 +284,7 @@ register(
         _infer_lstm_scan,
         _lstm_scan_vjp,
         save_inputs=(1, 2, 3),
+        recurrence=Recurrence(states=(1, 2), backward="lstm_scan_backward", backward_args=(2, 3)),
         save_output=True,
         arity=4,
         doc="An LSTM layer's steps: from the projected inputs gx [T, B, 4H] (input times W_ih.T plus "
@@ -411,6 +412,7 @@ register(
         _infer_rnn_scan,
         _rnn_scan_vjp,
         save_inputs=(1, 2),
+        recurrence=Recurrence(states=(1,), backward="rnn_scan_backward", backward_args=(2,)),
         save_output=True,
         arity=3,
         doc="An RNN layer's steps: h_t = act(gx_t + h_{t-1} @ w) from the projected inputs gx [T, B, H] "
@@ -553,6 +555,7 @@ register(
         _infer_gru_scan,
         _gru_scan_vjp,
         save_inputs=(1, 2),
+        recurrence=Recurrence(states=(1,), backward="gru_scan_backward", backward_args=(1, 2)),
         save_output=True,
         arity=4,
         doc="A GRU layer's steps from the projected inputs gx [T, B, 3H] (input times W_ih.T plus b_ih, "

@@ -85,6 +85,21 @@ class Reduction(NamedTuple):
     identity: float
 
 
+class Recurrence(NamedTuple):
+    """How a scan op (``lstm_scan``, ...) threads its state through time, so that a chain
+    of scans, one per call of a cell in a Python loop, can be joined into one
+    (:mod:`irgrad.passes.roll_scans`).  Argument 0 holds the steps' inputs ``[T, ...]``;
+    the arguments at ``states`` are the state before the first step, and state ``k``
+    after a step is columns ``[k H, (k + 1) H)`` of that step's row of the result (``H``
+    the state's last dim).  The gradient op ``backward`` is called as
+    ``backward(grad, result, *(args[i] for i in backward_args))``; its result has a row
+    per step and, as row ``T``, the gradients of the initial states in those columns."""
+
+    states: tuple[int, ...]
+    backward: str
+    backward_args: tuple[int, ...]
+
+
 class Meta(NamedTuple):
     """What the shape rule knows of a value: its shape and dtype."""
 
@@ -128,6 +143,8 @@ class OpDef:
     reduction: Reduction | None = None
     view: Callable[..., tuple[int, tuple[int, ...]] | None] | None = None
     decompose: Callable[..., Any] | None = None
+    recurrence: Recurrence | None = None
+    linear: bool = False  # linear in its arguments together: f(x + y) = f(x) + f(y)
     raises: bool = False  # a check: its error must happen even when its value is unused
     doc: str = field(default="", repr=False)
 
@@ -137,6 +154,11 @@ class OpDef:
     @property
     def differentiable(self) -> bool:
         return self.vjp is not None
+
+    @property
+    def is_linear(self) -> bool:
+        """Whether the op is linear in its arguments together (a view only moves them)."""
+        return self.linear or self.view is not None
 
     @property
     def effectful(self) -> bool:

@@ -12,4 +12,5 @@ from .fusion import fuse as fuse
 from .memory import MemoryPlan as MemoryPlan
 from .memory import plan_memory as plan_memory
 from .partition import partition as partition
+from .roll_scans import roll_scans as roll_scans
 from .simplify import simplify as simplify

@@ -18,6 +18,7 @@ from .dce import dce
 from .fold import fold
 from .fusion import fuse
 from .memory import plan_memory
+from .roll_scans import roll_scans
 from .simplify import simplify, simplify_counting
 
 Pass = Callable[[Graph], Graph]
@@ -54,12 +55,19 @@ class PipelineReport:
 
 
 def default_passes() -> list[tuple[str, Pass]]:
-    """The graph-level optimisations, in order: fold, simplify, cse, dce.
+    """The graph-level optimisations, in order: fold, simplify, cse, roll, dce.
 
     simplify and cse enable each other (cse turns ``where(c, exp(x), exp(x))`` into
     ``where(c, %0, %0)``, which simplify reduces), so cse repeats both to a fixed point.
+    roll joins a cell's steps into one scan once cse has made their weights one node.
     """
-    return [("fold", fold), ("simplify", simplify), ("cse", cse_to_fixed_point), ("dce", dce)]
+    return [
+        ("fold", fold),
+        ("simplify", simplify),
+        ("cse", cse_to_fixed_point),
+        ("roll", roll_scans),
+        ("dce", dce),
+    ]
 
 
 def lowering_passes() -> list[tuple[str, Pass]]:

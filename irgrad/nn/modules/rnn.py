@@ -151,13 +151,10 @@ def _scans(step, x: Tensor, state: tuple, w: _Weights, masks: list | None) -> bo
     )
 
 
-def _scan_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool) -> tuple[Tensor, tuple]:
-    """A direction as one scan op: its outputs and final state.  The outputs are a copy of
-    the ``h`` columns of the op's result, fresh and contiguous as eager's stacked steps
-    (the result itself is saved for the gradient, so it must not be written in place);
-    the final state is a view of the last step (``_run`` stacks it)."""
+def _scan(step, gx: Tensor, state: tuple, w: _Weights, reverse: bool) -> tuple[Tensor, tuple]:
+    """The scan op (``lstm_scan``, ``gru_scan`` or ``rnn_scan``) over projected inputs
+    ``gx``: its result, and the final state as views of its last step."""
     mode = _MODE_OF_STEP[step]
-    gx = _project(x, w)
     last = 0 if reverse else gx.shape[0] - 1
     h0 = state[0]
     size = h0.shape[-1]
@@ -170,7 +167,16 @@ def _scan_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool) -
         out = apply(OPS["rnn_scan"], (gx, h0, w.hh_t), {"nonlinearity": _SCANNED[mode], "reverse": reverse})
     final = reshape(narrow(out, 0, last, 1), (out.shape[1], out.shape[2]))
     states = (narrow(final, 1, 0, size),) + ((narrow(final, 1, size, size),) if mode == "LSTM" else ())
-    return narrow(out, 2, 0, size).clone(), states
+    return out, states
+
+
+def _scan_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool) -> tuple[Tensor, tuple]:
+    """A direction as one scan op: its outputs and final state.  The outputs are a copy of
+    the ``h`` columns of the op's result, fresh and contiguous as eager's stacked steps
+    (the result itself is saved for the gradient, so it must not be written in place);
+    the final state is a view of the last step (``_run`` stacks it)."""
+    out, states = _scan(step, _project(x, w), state, w, reverse)
+    return narrow(out, 2, 0, state[0].shape[-1]).clone(), states
 
 
 def _run_direction(step, x: Tensor, state: tuple, w: _Weights, reverse: bool, masks: list | None):
@@ -574,7 +580,13 @@ class RNNCellBase(Module):
             self._mode if self._mode != "RNN" else ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
         )
         w = _arrange(mode, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        return _STEPS[mode](_project(input, w), state, w)
+        step = _STEPS[mode]
+        sequence = input.unsqueeze(0)
+        if _scans(step, sequence, state, w, None):
+            # traced: a scan of one step, which passes/roll_scans.py joins with the cell's
+            # other steps of a Python loop into one scan over the whole sequence
+            return _scan(step, _project(sequence, w), state, w, False)[1]
+        return step(_project(input, w), state, w)
 
     def _prepare(self, input: Tensor, hx, n_states: int) -> tuple[Tensor, tuple, bool]:
         name = type(self).__name__
