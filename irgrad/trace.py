@@ -204,9 +204,16 @@ class Tracer:
 
     def _read(self, holder_obj, step: tuple) -> None:
         """Traced code read a slot (``__dict__``: every attribute): what it holds is guarded
-        by value, and reading what a deferred step rebinds after it is a graph break."""
-        if id(holder_obj) in self.sealed and self.graph_break is None:
-            self._break(f"traced code reads {type(holder_obj).__name__} state after a scheduler's step")
+        by value, and reading what a deferred step rebinds after it is a graph break (the
+        other slots of its scheduler and groups hold what they held before it)."""
+        if (
+            id(holder_obj) in self.sealed
+            and self.graph_break is None
+            and self.deferrals.rebinds(holder_obj, *step)
+        ):
+            self._break(
+                f"traced code reads {type(holder_obj).__name__} state after a scheduler's step rebinds it"
+            )
         holder = self.snapshot.first.get(id(holder_obj)) if self.snapshot is not None else None
         if holder is None:
             return

@@ -442,3 +442,109 @@ def test_two_schedulers_on_one_optimizer_are_repeated_in_order():
 
     run = check_as_eager(make, calls=6)
     assert runs(run) == 6 - 2, run._compiled.log
+
+
+# --- the third review's cases ---------------------------------------------------------------
+
+
+def test_zero_grad_after_the_schedulers_step_still_runs_graphs():
+    # zero_grad reads each group's params after the step: a slot the step does not rebind
+    def body(model, opt, sched, x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        return loss.detach()
+
+    run = check_as_eager(_variant(body), calls=8)
+    assert runs(run) >= 5, run._compiled.log
+
+
+def test_the_repeated_step_is_of_the_scheduler_the_traced_call_stepped():
+    # the traced code moves box.cur after stepping it: the repeated step must find the
+    # scheduler where it was when step() was called, not where the replays put the slot
+    class Box:
+        pass
+
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+        box = Box()
+        box.cur = S.StepLR(opt, step_size=1, gamma=0.5)  # the first path to it: box.cur
+        box.warm = box.cur
+        box.main = S.ExponentialLR(irgrad.optim.SGD(model.parameters(), lr=0.1), gamma=0.9)
+
+        def step(x, y):
+            loss = _train(model, opt, x, y)
+            opt.step()
+            box.cur.step()
+            box.cur = box.main
+            return loss.detach()
+
+        return box, step
+
+    (eager_box, eager_step), (box, step) = make(), make()
+    run = irgrad.compile(step)
+    for i in range(6):
+        eager_box.cur, box.cur = eager_box.warm, box.warm  # the caller picks the warm-up schedule
+        eager_step(*batch(i))
+        run(*batch(i))
+        assert (box.warm.last_epoch, box.main.last_epoch) == (
+            eager_box.warm.last_epoch,
+            eager_box.main.last_epoch,
+        )
+    assert runs(run) >= 3, run._compiled.log
+
+
+def test_a_lambda_reading_state_the_step_writes_after_the_step_is_traced_not_repeated():
+    # the lambda reads `flags`, which the traced code writes after sched.step(): repeated
+    # after the call, it would read this call's value where eager read the last call's
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+        flags = {"big": False}
+        sched = S.LambdaLR(opt, lambda epoch: 0.5 if flags["big"] else 1.0)
+
+        def step(x, y):
+            loss = _train(model, opt, x, y)
+            opt.step()
+            sched.step()
+            flags["big"] = bool(x.shape[0] > 4) and not flags["big"]
+            return loss.detach()
+
+        return (model, opt, sched), step
+
+    check_as_eager(make)
+
+
+def test_a_lambda_of_the_epoch_alone_is_repeated():
+    from irgrad.compiler.deferred import _pure
+
+    warmup = 3
+    assert _pure(lambda e: min(1.0, (e + 1) / warmup))
+    state = {"scale": 1.0}
+    assert not _pure(lambda e: state["scale"])
+    assert not _pure(lambda e, s=[1.0]: s[0])
+
+
+def test_the_traced_code_reordering_the_groups_after_the_step_is_a_graph_break():
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD([{"params": [model.weight]}, {"params": [model.bias], "lr": 0.01}], lr=0.1)
+        sched = S.ExponentialLR(opt, gamma=0.9)
+
+        def step(x, y):
+            loss = _train(model, opt, x, y)
+            opt.step()
+            sched.step()
+            opt.param_groups.reverse()
+            return loss.detach()
+
+        return (model, opt, sched), step
+
+    run = check_as_eager(make)
+    assert any("param_groups after a scheduler's step" in e for e in run._compiled.log), run._compiled.log

@@ -129,6 +129,8 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
     requires_grad: list[bool] = []
     replays: list = []
     released: list[bool] = []
+    if tracer.deferrals is not None and tracer.graph_break is None:
+        tracer.deferrals.check(tracer)
     if tracer.graph_break is None:
         for leaf in leaves:
             if id(leaf) in tracer.input_node:

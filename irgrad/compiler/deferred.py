@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -62,6 +63,7 @@ class Deferrals:
     snapshot: Snapshot
     calls: list[Deferred] = field(default_factory=list)
     slots: set = field(default_factory=set)  # slot_key of every slot a deferred call writes
+    groups: list = field(default_factory=list)  # (scheduler, its optimizer's groups) at each step
 
     def defer(self, tracer, obj, run: Callable[[], None]) -> bool:
         """Run ``obj``'s step (``run``) untraced and remember to call it after every compiled
@@ -75,6 +77,7 @@ class Deferrals:
             if holder is None or not deferrable(obj):
                 return False
             readers = [(id(s), [id(g) for g in s.optimizer.param_groups]) for s in _schedulers(obj)]
+            groups = [_groups_of(s) for s in _schedulers(obj)]
         before = self._rebound()
         versions = self._versions()
         with _tracing.writes_recorded() as written, _tracing.suspended():
@@ -108,10 +111,27 @@ class Deferrals:
                     _mark(child)
         self.slots |= set(rebound)
         self.calls.append(Deferred(holder, tuple(rebound.values())))
+        self.groups += groups
         for scheduler, groups in readers:  # the state the step reads: the traced code may not touch it now
             tracer.sealed.add(scheduler)
             tracer.sealed.update(groups)
         return True
+
+    def check(self, tracer) -> None:
+        """At the end of the trace: a graph break where the traced code changed, after a
+        step, which groups its optimizer has (a list no report watches), since the
+        repeated step would then update other groups than the traced one did."""
+        with _tracing.suspended():
+            for scheduler, seen in self.groups:
+                if _groups_of(scheduler)[1] != seen:
+                    tracer._break(
+                        f"traced code changes {type(scheduler.optimizer).__name__}.param_groups after a scheduler's step"
+                    )
+                    return
+
+    def rebinds(self, holder_obj, how: str, key) -> bool:
+        """Whether a deferred step rebinds the slot (``__dict__``: any attribute)."""
+        return (how, key) == ("attr", "__dict__") or slot_key(holder_obj, Step(how, key)) in self.slots
 
     def _versions(self) -> list:
         """The version counters of the tensors the state reaches."""
@@ -122,6 +142,14 @@ class Deferrals:
         with _tracing.suspended():  # the compiler's reads are not the traced code's
             found, _ = changes(self.snapshot)
         return {slot_key(c.holder.obj, c.step): ((c.holder, c.step), c.new) for c in found}
+
+
+def _groups_of(scheduler) -> tuple:
+    """``(scheduler, ...)``: the identities of its optimizer, of that optimizer's group list
+    and of each group in it, read past any report."""
+    optimizer = object.__getattribute__(scheduler, "optimizer")
+    groups = vars(optimizer).get("param_groups")
+    return scheduler, (id(optimizer), id(groups), tuple(map(id, groups or ())))
 
 
 def _schedulers(scheduler) -> list:
@@ -153,7 +181,53 @@ def deferrable(scheduler) -> bool:
         for group in inner.optimizer.param_groups:
             if not getattr(type(group), "reports_reads", False) or isinstance(dict.get(group, "lr"), Tensor):
                 return False
+        if not all(_pure(fn) for fn in _user_functions(inner)):
+            return False
     return True
+
+
+def _user_functions(scheduler) -> list:
+    """The functions a scheduler was given (a LambdaLR's lambdas, a CyclicLR's scale_fn):
+    the callables among its attributes, or in a list of them, that are not its own methods
+    or irgrad's code."""
+    found = []
+    for value in vars(scheduler).values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if (
+                callable(item)
+                and not isinstance(item, type)
+                and getattr(item, "__self__", None) is not scheduler
+            ):
+                if not getattr(item, "__module__", "").startswith(_OWN):
+                    found.append(item)
+    return found
+
+
+def _pure(fn, depth: int = 0) -> bool:
+    """Whether ``fn`` computes from its arguments alone, so repeating the step later (after
+    the traced code went on) gives what it gave in place: a plain function whose closure,
+    defaults and globals hold only numbers, strings, modules and such functions.  A lambda
+    reading a dict or an object the traced code may change after the step is not."""
+    if isinstance(fn, functools.partial):
+        return _pure(fn.func, depth) and all(_immutable(a) for a in (*fn.args, *fn.keywords.values()))
+    if not isinstance(fn, types.FunctionType) or depth > 3:
+        return False
+    code = fn.__code__
+    values = [cell.cell_contents for cell in fn.__closure__ or ()]
+    values += [fn.__globals__[name] for name in code.co_names if name in fn.__globals__]
+    values += [*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]
+    return all(
+        _immutable(v)
+        or isinstance(v, types.ModuleType)
+        or (isinstance(v, types.FunctionType) and _pure(v, depth + 1))
+        for v in values
+    )
+
+
+def _immutable(value) -> bool:
+    if isinstance(value, tuple | frozenset):
+        return all(_immutable(v) for v in value)
+    return value is None or isinstance(value, bool | int | float | complex | str | bytes)
 
 
 def _mark(node: StateNode) -> None:

@@ -136,6 +136,9 @@ def run(entry, roots: tuple, inputs: list):
             if released:  # its backward already ran in the call: another one raises, as eager's
                 tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
     leaves = [inputs[i] if kind == "input" else tensors[i] for kind, i in capture.returned]
+    # found before the replays, which may rebind a slot on the way to one (the traced call
+    # stepped the scheduler that was there when it called step())
+    schedulers = [follow(roots, deferred.holder.path) for deferred in capture.deferred]
     if capture.replays:
         index = entry.tensor_index
 
@@ -144,6 +147,6 @@ def run(entry, roots: tuple, inputs: list):
             return inputs[i] if kind == "input" else tensors[i]
 
         effects.apply(capture.replays, tensor_of, roots)
-    for deferred in capture.deferred:  # after the replays: the traced call made it last
-        follow(roots, deferred.holder.path).step()
+    for scheduler in schedulers:  # after the replays: the traced call made it last
+        scheduler.step()
     return unflatten(capture.output_spec, leaves)
