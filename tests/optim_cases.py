@@ -34,6 +34,12 @@ def training(name: str, lr_tensor: bool = False) -> tuple:
     if lr_tensor:
         options = options | {"lr": irgrad.tensor(options["lr"])}
     opt = getattr(optim, name)(model.parameters(), **options)
+    return model, opt, cross_entropy_step(model, opt)
+
+
+def cross_entropy_step(model, opt):
+    """The usual training step ``step(x, y)``: zero the gradients, the cross-entropy loss
+    of ``model(x)``, its backward and ``opt.step()``; returns the loss, detached."""
 
     def step(x, y):
         opt.zero_grad()
@@ -42,7 +48,7 @@ def training(name: str, lr_tensor: bool = False) -> tuple:
         opt.step()
         return loss.detach()
 
-    return model, opt, step
+    return step
 
 
 def fixed_batch_step(make_optimizer, detach: bool = True) -> tuple:

@@ -42,9 +42,11 @@ class Tagger(nn.Module):
         return self.head(irgrad.stack(outs, 1))
 
 
-def train(cell: str, optimizer: str, steps: int, compiled: bool, dtype=irgrad.float64):
+def train_model(make_model, optimizer: str, steps: int, compiled: bool, dtype=irgrad.float64):
+    """Five training steps of ``make_model()`` on one batch of ``steps``-long sequences,
+    eager or compiled as a whole step: (losses, parameters after, the step run)."""
     irgrad.manual_seed(0)
-    model = Tagger(cell).to(dtype)
+    model = make_model().to(dtype)
     opt = OPTIMIZERS[optimizer](model.parameters())
     rng = np.random.default_rng(0)
     x = irgrad.tensor(rng.standard_normal((4, steps, 5)), dtype=dtype)
@@ -62,16 +64,27 @@ def train(cell: str, optimizer: str, steps: int, compiled: bool, dtype=irgrad.fl
     return losses, [p.detach().numpy().copy() for p in model.parameters()], run
 
 
+def train(cell: str, optimizer: str, steps: int, compiled: bool, dtype=irgrad.float64):
+    return train_model(lambda: Tagger(cell), optimizer, steps, compiled, dtype)
+
+
+def assert_trains_as_eager(make_model, steps: int, optimizer: str = "sgd-momentum"):
+    """The compiled step (native code) trains ``make_model()`` as eager does (float64);
+    returns the compiled step."""
+    eager_losses, eager_params, _ = train_model(make_model, optimizer, steps, False)
+    losses, params, run = train_model(make_model, optimizer, steps, True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
+    for p, e in zip(params, eager_params):
+        np.testing.assert_allclose(p, e, rtol=1e-9, atol=1e-12)
+    assert_native(run)
+    return run
+
+
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_a_compiled_loop_over_a_cell_trains_as_eager(cell, optimizer):
     for steps in (1, 7):
-        eager_losses, eager_params, _ = train(cell, optimizer, steps, False)
-        losses, params, run = train(cell, optimizer, steps, True)
-        np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
-        for p, e in zip(params, eager_params):
-            np.testing.assert_allclose(p, e, rtol=1e-9, atol=1e-12)
-        assert_native(run)
+        assert_trains_as_eager(lambda: Tagger(cell), steps, optimizer)
 
 
 def test_the_recurrent_weight_gradient_is_one_product():

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from optim_cases import cross_entropy_step
 
 import irgrad
 from irgrad import nn
-from irgrad.nn import functional as F
 
 OPTIMIZERS = {
     "sgd-momentum": lambda p: irgrad.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
@@ -25,15 +25,7 @@ def setup(optimizer: str):
     irgrad.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.25), nn.Linear(16, 4)).double()
     opt = OPTIMIZERS[optimizer](model.parameters())
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    return model, opt, step
+    return model, opt, cross_entropy_step(model, opt)
 
 
 def batches():

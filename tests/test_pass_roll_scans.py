@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from graph_calls import assert_native
+from test_compile_cell_loops import assert_trains_as_eager
 
 import irgrad
 from irgrad import nn
 from irgrad.ir.interpreter import node_values
-from irgrad.nn import functional as F
 from irgrad.passes.cse import cse
 from irgrad.passes.roll_scans import roll_scans
 
@@ -67,36 +66,6 @@ class Loop(nn.Module):
                 states = [link(s, self.links[t], self.head) for s in states]
                 step_input = self.back(value) if self.feedback[t] else x[:, t + 1]
         return self.head(irgrad.stack(outs, 1))
-
-
-def train(make, steps: int, compiled: bool, calls: int = 4):
-    irgrad.manual_seed(0)
-    model = make().to(irgrad.float64)
-    opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    rng = np.random.default_rng(0)
-    x = irgrad.tensor(rng.standard_normal((4, steps, 5)))
-    y = irgrad.tensor(rng.integers(0, 3, (4, steps)))
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x).reshape(-1, 3), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    run = irgrad.compile(step) if compiled else step
-    losses = [float(run(x, y)) for _ in range(calls)]
-    return losses, [p.detach().numpy().copy() for p in model.parameters()], run
-
-
-def assert_trains_as_eager(make, steps: int):
-    eager_losses, eager_params, _ = train(make, steps, False)
-    losses, params, run = train(make, steps, True)
-    np.testing.assert_allclose(losses, eager_losses, rtol=1e-10)
-    for p, e in zip(params, eager_params):
-        np.testing.assert_allclose(p, e, rtol=1e-9, atol=1e-12)
-    assert_native(run)
-    return run
 
 
 def ops_of(run) -> list[str]:

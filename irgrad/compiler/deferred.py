@@ -76,7 +76,6 @@ class Deferrals:
         with _tracing.suspended():  # the compiler's reads are not the traced code's
             if holder is None or not deferrable(obj):
                 return False
-            readers = [(id(s), [id(g) for g in s.optimizer.param_groups]) for s in _schedulers(obj)]
             groups = [_groups_of(s) for s in _schedulers(obj)]
         before = self._rebound()
         versions = self._versions()
@@ -112,9 +111,9 @@ class Deferrals:
         self.slots |= set(rebound)
         self.calls.append(Deferred(holder, tuple(rebound.values())))
         self.groups += groups
-        for scheduler, groups in readers:  # the state the step reads: the traced code may not touch it now
-            tracer.sealed.add(scheduler)
-            tracer.sealed.update(groups)
+        for scheduler, (_, _, group_ids) in groups:  # the state the step reads: sealed from now on
+            tracer.sealed.add(id(scheduler))
+            tracer.sealed.update(group_ids)
         return True
 
     def check(self, tracer) -> None:
@@ -145,8 +144,9 @@ class Deferrals:
 
 
 def _groups_of(scheduler) -> tuple:
-    """``(scheduler, ...)``: the identities of its optimizer, of that optimizer's group list
-    and of each group in it, read past any report."""
+    """``(scheduler, (optimizer id, group list id, group ids))``: the identities of its
+    optimizer, of that optimizer's group list and of each group in it, read past any
+    report."""
     optimizer = object.__getattribute__(scheduler, "optimizer")
     groups = vars(optimizer).get("param_groups")
     return scheduler, (id(optimizer), id(groups), tuple(map(id, groups or ())))

@@ -233,6 +233,14 @@ class Graph:
             self.nx.add_edge(new, user, key=pos)
         self.outputs = [new if o == old else o for o in self.outputs]
 
+    def set_source(self, nids: Iterable[int], source: str | None) -> None:
+        """Give the nodes a rewrite created (those without one) the source line of the
+        node they stand in for, so ``explain()`` and the dumps still name the user's code."""
+        for nid in nids:
+            node = self.node(nid)
+            if node.source is None:
+                node.source = source
+
     def remove(self, nid: int) -> None:
         self.nx.remove_node(nid)
         if nid in self.inputs:

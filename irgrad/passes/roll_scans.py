@@ -150,24 +150,32 @@ def _independent_prefix(graph: Graph, chain: list[int]) -> int:
     """How many of ``chain``'s first scans can be joined: up to the first whose input
     depends on an earlier scan of the chain (joined, it would be needed before it is
     computed)."""
-    order = graph.order()
-    index = {nid: k for k, nid in enumerate(chain)}
-    earliest: dict[int, int] = {}  # node -> the earliest chain member it depends on
-    started = False
-    for nid in order:
-        started = started or nid == chain[0]
-        if not started:
-            continue
-        depends = [earliest[a] for a in graph.args(nid) if a in earliest]
-        if nid in index:
-            depends.append(index[nid])
-        if depends:
-            earliest[nid] = min(depends)
+    reach = _reach(graph, chain)
     for k, scan in enumerate(chain):
-        steps_input = graph.args(scan)[0]
-        if earliest.get(steps_input, k) < k:
+        if min(reach.get(graph.args(scan)[0], (k,))) < k:
             return k
     return len(chain)
+
+
+def _reach(graph: Graph, members: list[int]) -> dict[int, frozenset]:
+    """For every node computed from ``members`` (a chain's scans, or their gradient ops):
+    which of them, by index, it is computed from, a member's own arguments not looked
+    through.  A dependence on an earlier member always shows: the member nearest the node
+    on that path comes before every member the node feeds, or the graph had a cycle."""
+    index = {m: k for k, m in enumerate(members)}
+    reach: dict[int, frozenset] = {}
+    started = False
+    for nid in graph.order():
+        started = started or nid in index
+        if not started:
+            continue
+        if nid in index:
+            reach[nid] = frozenset((index[nid],))
+            continue
+        found = frozenset().union(*(reach.get(a, frozenset()) for a in graph.args(nid)))
+        if found:
+            reach[nid] = found
+    return reach
 
 
 def _join(graph: Graph, chain: list[int]) -> Graph:
@@ -186,7 +194,7 @@ def _join(graph: Graph, chain: list[int]) -> Graph:
         step = F.slice(joined, index=(slice(start, stop, 1),))
         created.append(step.id)
         graph.replace_uses(scan, step.id)
-    _set_source(graph, created, first.source)
+    graph.set_source(created, first.source)
     prune(graph, chain)
     if gradients is not None:
         trial = graph.copy()
@@ -201,12 +209,6 @@ def _starts(graph: Graph, inputs: list[int]) -> list[int]:
     for x in inputs:
         starts.append(starts[-1] + graph.node(x).type.shape[0])
     return starts
-
-
-def _set_source(graph: Graph, nids: list[int], source: str | None) -> None:
-    for nid in nids:
-        if graph.node(nid).source is None:
-            graph.node(nid).source = source
 
 
 def _gradient_ops(graph: Graph, chain: list[int]) -> list[int] | None:
@@ -234,12 +236,12 @@ def _join_gradients(
     """Replace the chain's gradient ops by one over the joined scan, in place; whether
     that succeeded (otherwise ``graph`` is left half-rewritten: a discarded copy)."""
     recurrence = OPS[graph.node(joined).op].recurrence
-    reach = _gradient_reach(graph, gradients)
+    reach = _reach(graph, gradients)
     own_gradients = []
     for k, gradient in enumerate(gradients):
         incoming = graph.args(gradient)[0]
         later = gradients[k + 1] if k + 1 < len(gradients) else None
-        own = _without_state_gradient(graph, incoming, later, k + 1, reach, starts[k + 1] - starts[k])
+        own = _without_state_gradient(graph, incoming, later, k + 1, reach)
         if own is None:
             return False
         own_gradients.append(own)
@@ -263,32 +265,13 @@ def _join_gradients(
             read = F.slice(F.value(result.id), index=index)
             created.append(read.id)
             graph.replace_uses(user, read.id)
-    _set_source(graph, created, first.source)
+    graph.set_source(created, first.source)
     prune(graph, [u for g in gradients for u in graph.users(g)] + gradients)
     return not any(g in graph for g in gradients)
 
 
-def _gradient_reach(graph: Graph, gradients: list[int]) -> dict[int, frozenset]:
-    """For every node after the first gradient op: which gradient ops (by chain index,
-    the ops themselves not looked through) it is computed from."""
-    index = {g: k for k, g in enumerate(gradients)}
-    reach: dict[int, frozenset] = {}
-    started = False
-    for nid in graph.order():
-        started = started or nid in index
-        if not started:
-            continue
-        if nid in index:
-            reach[nid] = frozenset((index[nid],))
-            continue
-        found = frozenset().union(*(reach.get(a, frozenset()) for a in graph.args(nid)))
-        if found:
-            reach[nid] = found
-    return reach
-
-
 def _without_state_gradient(
-    graph: Graph, incoming: int, later: int | None, later_index: int, reach: dict, steps: int
+    graph: Graph, incoming: int, later: int | None, later_index: int, reach: dict
 ) -> int | None:
     """``incoming`` (a step's gradient) with the state gradient that the ``later``
     gradient op passed back taken as zero: the same linear ops, rebuilt with each read

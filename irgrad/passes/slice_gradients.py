@@ -93,10 +93,7 @@ def assemble_slice_gradients(graph: Graph) -> Graph:
         if (start, stop) != (0, shape[axis]):
             index = (slice(None),) * axis + (slice(start, stop, 1),)
             total = F.slice_grad(total, shape=shape, index=index)
-        source = out.node(root).source
-        for nid in (total.id, *(p.id for p in parts)):
-            if out.node(nid).source is None:
-                out.node(nid).source = source
+        out.set_source((total.id, *(p.id for p in parts)), out.node(root).source)
         out.replace_uses(root, total.id)
         prune(out, [root])
     return out

@@ -99,10 +99,7 @@ def merge_sums_of_products(graph: Graph) -> Graph:
         for term in terms[1:] + [F.value(leaf) for leaf in leaves if leaf not in merged]:
             total = F.add(total, term)
             created.append(total.id)
-        source = out.node(root).source
-        for nid in created:
-            if out.node(nid).source is None:
-                out.node(nid).source = source
+        out.set_source(created, out.node(root).source)
         out.replace_uses(root, total.id)
         prune(out, [root])
     return out
