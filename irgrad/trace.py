@@ -21,6 +21,7 @@ the source line and stops recording; the function finishes eagerly.
 
 from __future__ import annotations
 
+import numbers
 import re
 import threading
 from dataclasses import dataclass
@@ -185,7 +186,9 @@ class Tracer:
             self._break(f"{self.snapshot.describe(node)} is read after the step that rebinds it")
         if not getattr(type(container), "reports_reads", False):
             node = None  # other reads of it would go unseen: a number frozen into the graph, guarded
-        if node is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return value  # not a number (None): the update fails on it as eager's does
+        if node is None or not isinstance(value, (int, float)):
             return Tensor._wrap(np.asarray(value, dtype=np.float64))
         t = Tensor._wrap(np.asarray(value, dtype=np.float64))
         self.born.discard(id(t))

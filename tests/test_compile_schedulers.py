@@ -548,3 +548,56 @@ def test_the_traced_code_reordering_the_groups_after_the_step_is_a_graph_break()
 
     run = check_as_eager(make)
     assert any("param_groups after a scheduler's step" in e for e in run._compiled.log), run._compiled.log
+
+
+def test_a_scheduler_keeps_its_class_inside_a_compiled_step():
+    # reads and writes are reported by hooks on LRScheduler for the trace only: code that
+    # tests the scheduler's type, pickles it or copies it sees what eager code sees
+    import copy
+    import pickle
+
+    copies = []
+
+    def body(model, opt, sched, x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        copies.append(copy.copy(sched))
+        exact = type(sched) is S.StepLR and sched.__class__ is S.StepLR
+        pickled = pickle.loads(pickle.dumps(type(sched))) is S.StepLR
+        return loss.detach() * (1.0 if exact and pickled else float("nan"))
+
+    check_as_eager(_variant(body), calls=4)
+    assert copies and all(type(c) is S.StepLR for c in copies)
+    assert "__getattribute__" not in S.LRScheduler.__dict__  # the hooks are gone after the trace
+
+
+@pytest.mark.parametrize("with_scheduler", [True, False])
+def test_a_rate_that_is_no_longer_a_number_raises_as_eager_and_leaves_the_parameters(with_scheduler):
+    # the lifted rate is a graph input; unguarded by value (any rate will do, and a
+    # repeated step rebinds it), it must still be a number: None raised nothing and
+    # wrote NaN into the parameters
+    def body(model, opt, sched, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        if with_scheduler:
+            sched.step()
+        return loss.detach()
+
+    (model, opt, sched), step = _variant(body)()
+    run = irgrad.compile(step)
+    for i in range(4):
+        run(*batch(i))
+    before = [p.detach().numpy().copy() for p in model.parameters()]
+    opt.param_groups[0]["lr"] = None
+    with pytest.raises(TypeError):
+        run(*batch(4))
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.detach().numpy(), b)
+    opt.param_groups[0]["lr"] = 0.05
+    assert np.isfinite(float(run(*batch(5))))
+    assert all(np.isfinite(p.detach().numpy()).all() for p in model.parameters())

@@ -26,12 +26,13 @@ from typing import Any
 
 from .. import _tracing
 from ..ir import USER, Graph
+from ..optim.lr_scheduler import attributes_reported
 from ..tensor import Tensor
 from ..tensor_ops.linalg import trace as matrix_trace
 from ..trace import GraphBreak, Tracer
 from ..utils.pytree import flatten
 from . import effects, state
-from .deferred import Deferrals, reads_reported, slot_key
+from .deferred import Deferrals, slot_key
 
 
 @dataclass
@@ -113,7 +114,7 @@ def capture(
             label = names[i] if positional else f"arg{i}"
             tracer.bind(t, label, USER, snapshot.source_of(t))
     tracer.deferrals = Deferrals(snapshot)
-    with tracer, reads_reported(snapshot):
+    with tracer, attributes_reported():
         result = (call or fn)(*args, **kwargs)
         out = _finish(tracer, snapshot, result)
     out.arg_sources = [snapshot.source_of(t) for t in leaves]

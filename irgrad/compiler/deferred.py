@@ -9,9 +9,9 @@ tracer runs it as eager would, records nothing of it, and the compiled call repe
 call itself after its graph and replays, every time.  That is right only while the
 traced code and the step do not depend on each other's order:
 
-* the slots the step writes (reported by the scheduler, whose class is swapped for a
-  reporting subclass while traced, and by ``ParamGroup``), whatever this call wrote to
-  them, are not replayed (the step redoes them) and not guarded, unless the traced code
+* the slots the step writes (reported by the scheduler, see
+  ``lr_scheduler.attributes_reported``, and by ``ParamGroup``), whatever this call wrote
+  to them, are not replayed (the step redoes them) and not guarded, unless the traced code
   read them before the step (then they are guarded by value);
 * the traced code writing them before the step, touching the scheduler or its
   optimizer's groups after it, or an optimizer reading the rate after it (the graph
@@ -21,10 +21,9 @@ traced code and the step do not depend on each other's order:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import _tracing
@@ -234,43 +233,3 @@ def _mark(node: StateNode) -> None:
     node.replayed = True
     for child in node.children:
         _mark(child)
-
-
-@functools.cache
-def _reporting(cls: type) -> type:
-    """``cls`` with attribute reads and writes reported to the tracer (a scheduler's, while
-    traced)."""
-
-    def __getattribute__(self, name: str):
-        if _tracing.ACTIVE is not None:
-            _tracing.read_attr(self, name)
-        return object.__getattribute__(self, name)
-
-    def __setattr__(self, name: str, value) -> None:
-        _tracing.wrote(self, "attr", name)
-        object.__setattr__(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        _tracing.wrote(self, "attr", name)
-        object.__delattr__(self, name)
-
-    members = {"__getattribute__": __getattribute__, "__setattr__": __setattr__, "__delattr__": __delattr__}
-    return type(cls.__name__, (cls,), {**members, "__module__": cls.__module__})
-
-
-@contextlib.contextmanager
-def reads_reported(snapshot: Snapshot) -> Iterator[None]:
-    """While traced, the schedulers the state reaches report their attribute reads and
-    writes (their class is swapped for a reporting subclass, and swapped back after)."""
-    swapped = []
-    for node in snapshot.nodes():
-        obj = node.obj
-        if isinstance(obj, LRScheduler) and node.kind != "alias":
-            cls = type(obj)
-            obj.__class__ = _reporting(cls)
-            swapped.append((obj, cls))
-    try:
-        yield
-    finally:
-        for obj, cls in swapped:
-            obj.__class__ = cls

@@ -150,6 +150,8 @@ class Guard:
         out.local[id(node)] = var
         out.lines.append(f"    {var} = {expression(node.step, parent, out.literal)}")
         if node.unguarded:  # fetched (a learning rate is an input) but not checked: see .deferred
+            if node.lifted:  # still a number: the graph reads it before the repeated step
+                out.fail_if(f"type({var}) not in (int, float)")
             for child in node.children:
                 self._emit(child, var, out, dynamic)
             return
@@ -252,13 +254,17 @@ class Guard:
 
 def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic: set) -> str | None:
     """The first way the current state differs from ``node``'s subtree (None if none)."""
-    if node.unguarded or node.any_value:
+    free = node.unguarded or node.any_value  # any value will do (of its type, if lifted)
+    if free and not node.lifted:
         return None
     name = describe(node.path, snapshot.name_of)
     try:
         now = read(parent, node.step)
     except Exception:
         return f"{name} no longer exists"
+    if free:
+        number = type(now) in (int, float) if node.unguarded else type(now) is type(node.obj)
+        return None if number else f"{name} is no longer a number: {_short(now)}"
     kind = node.kind
     if kind == VALUE:
         if not same_value(node.obj, now):
