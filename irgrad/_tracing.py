@@ -95,10 +95,17 @@ def untraceable(what: str) -> None:
         tracer.on_untraceable(what)
 
 
-def lift(container, key):
-    """``container[key]`` (a Python number) as a tensor that is a graph input, read afresh
-    at every compiled call instead of being frozen into the graph (a learning rate)."""
-    return current().on_lift(container, key)
+def lift(container, key, index=None):
+    """``container[key]`` (a Python number; ``[key][index]`` of a tuple there) as a tensor
+    that is a graph input, read afresh at every compiled call instead of being frozen
+    into the graph (a learning rate, a momentum a scheduler cycles)."""
+    return current().on_lift(container, key, index)
+
+
+def test(container, key, predicate) -> bool:
+    """``predicate(container[key])`` for a Python branch on a value that may be lifted: the
+    capture is guarded on the answer rather than on the value (``momentum != 0``)."""
+    return current().on_test(container, key, predicate)
 
 
 def read_item(container, key) -> None:

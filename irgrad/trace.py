@@ -24,7 +24,9 @@ from __future__ import annotations
 import numbers
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +40,9 @@ from .recording.grad_mode import STATE, no_grad
 from .recording.views import view_positions
 from .tensor import Tensor, refresh_view
 from .view_replay import scatter_into_base
+
+if TYPE_CHECKING:
+    from .compiler.state import StateNode
 
 
 class GraphBreakError(RuntimeError):
@@ -171,21 +176,14 @@ class Tracer:
             role = BUFFER
         return self.bind(t, self.snapshot.describe(node), role, node)
 
-    def on_lift(self, container, key) -> Tensor:
-        """A graph input holding the Python number ``container[key]``, fetched at every call.
+    def on_lift(self, container, key, index: int | None = None) -> Tensor:
+        """A graph input holding the Python number ``container[key]`` (or ``[key][index]``,
+        an item of a tuple there: Adam's ``betas``), fetched at every call.
 
         The walked state must reach it (its node is then guarded on its type only and
         read as an input); otherwise the number is frozen into the graph, guarded as usual.
         """
-        value = dict.__getitem__(container, key) if isinstance(container, dict) else container[key]
-        holder = self.snapshot.first.get(id(container)) if self.snapshot is not None else None
-        node = None
-        if holder is not None:
-            node = next((c for c in holder.children if c.step == ("item", key) and c.kind == "value"), None)
-        if node is not None and node.replayed and self.graph_break is None:
-            self._break(f"{self.snapshot.describe(node)} is read after the step that rebinds it")
-        if not getattr(type(container), "reports_reads", False):
-            node = None  # other reads of it would go unseen: a number frozen into the graph, guarded
+        value, node = self._slot(container, key, index)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return value  # not a number (None): the update fails on it as eager's does
         if node is None or not isinstance(value, (int, float)):
@@ -195,6 +193,37 @@ class Tracer:
         node.lifted = True
         self.bind(t, self.snapshot.describe(node), STATE_ROLE, node)
         return t
+
+    def on_test(self, container, key, predicate: Callable[[Any], bool]) -> bool:
+        """``predicate(container[key])``, for a Python branch on a value that may be lifted
+        (``momentum != 0``): the capture then holds for any value giving the same answer,
+        which the guard checks in place of the value."""
+        value, node = self._slot(container, key, None, kinds=("value", "seq"))
+        result = bool(predicate(value))
+        if node is None:
+            self._read(container, ("item", key))  # guarded by value
+        else:
+            node.predicates.append((predicate, result))
+        return result
+
+    def _slot(
+        self, container, key, index: int | None, kinds: tuple[str, ...] = ("value",)
+    ) -> tuple[Any, StateNode | None]:
+        """The value of ``container[key]`` (``[index]`` of it if given) and its walked node,
+        or None where it may not be lifted: a container whose reads go unreported (other
+        reads of the number would go unseen), or a value the walk did not reach."""
+        value = dict.__getitem__(container, key) if isinstance(container, dict) else container[key]
+        steps = [("item", key)] + ([] if index is None else [("item", index)])
+        if index is not None:
+            value = value[index] if isinstance(value, tuple) else None
+        node = self.snapshot.first.get(id(container)) if self.snapshot is not None else None
+        for step in steps:
+            node = next((c for c in node.children if c.step == step), None) if node is not None else None
+            if node is not None and node.replayed and self.graph_break is None:
+                self._break(f"{self.snapshot.describe(node)} is read after the step that rebinds it")
+        if node is None or node.kind not in kinds or not getattr(type(container), "reports_reads", False):
+            return value, None
+        return value, node
 
     def on_read_item(self, container, key) -> None:
         """Traced code read ``container[key]`` as a Python value: a lifted number there is

@@ -24,6 +24,9 @@ SCHEDULERS = {
         o, [S.ConstantLR(o, factor=0.5, total_iters=2), S.ExponentialLR(o, gamma=0.9)], milestones=[3]
     ),
     "chained": lambda o: S.ChainedScheduler([S.ExponentialLR(o, gamma=0.9), S.StepLR(o, 3, 0.5)]),
+    # these cycle the momentum (SGD's momentum, Adam's beta1) too: a graph input like the rate
+    "one-cycle": lambda o: S.OneCycleLR(o, max_lr=0.2, total_steps=12),
+    "cyclic": lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3),
 }
 OPTIMIZERS = {
     "sgd-momentum": lambda p: irgrad.optim.SGD(p, lr=0.1, momentum=0.9),
@@ -40,11 +43,14 @@ def _train(model, opt, x, y):
     return loss
 
 
-def setup(scheduler: str, optimizer: str):
+def setup(scheduler: str, optimizer: str, make_optimizer=None, make_scheduler=None, double: bool = True):
+    """model, optimizer, scheduler and a training step over them (the named ones, or those
+    the given functions make)."""
     irgrad.manual_seed(0)
-    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).double()
-    opt = OPTIMIZERS[optimizer](model.parameters())
-    sched = SCHEDULERS[scheduler](opt)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    model = model.double() if double else model
+    opt = (make_optimizer or OPTIMIZERS[optimizer])(model.parameters())
+    sched = (make_scheduler or SCHEDULERS[scheduler])(opt)
 
     def step(x, y):
         loss = _train(model, opt, x, y)
@@ -63,7 +69,7 @@ def batch(i):
 def observed(model, opt, sched) -> list:
     return (
         [p.detach().numpy().copy() for p in model.parameters()]
-        + [g["lr"] for g in opt.param_groups]
+        + [g[key] for g in opt.param_groups for key in ("lr", "momentum", "betas") if key in g]
         + [list(sched.get_last_lr()), getattr(sched, "last_epoch", None)]
     )
 
@@ -601,3 +607,79 @@ def test_a_rate_that_is_no_longer_a_number_raises_as_eager_and_leaves_the_parame
     opt.param_groups[0]["lr"] = 0.05
     assert np.isfinite(float(run(*batch(5))))
     assert all(np.isfinite(p.detach().numpy()).all() for p in model.parameters())
+
+
+CYCLED_MOMENTUM = {
+    "sgd-nesterov": lambda p: irgrad.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam-amsgrad": lambda p: irgrad.optim.Adam(p, lr=0.01, amsgrad=True),
+    "adamw": lambda p: irgrad.optim.AdamW(p, lr=0.01),
+    "rmsprop-centered": lambda p: irgrad.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
+    "nadam": lambda p: irgrad.optim.NAdam(p, lr=0.01),
+    "radam": lambda p: irgrad.optim.RAdam(p, lr=0.01),
+    "adamax": lambda p: irgrad.optim.Adamax(p, lr=0.01),
+}
+
+
+@pytest.mark.parametrize("optimizer", sorted(CYCLED_MOMENTUM))
+def test_a_cycled_momentum_is_a_graph_input_in_float32(optimizer):
+    # OneCycleLR rewrites SGD's momentum / Adam's betas every step: lifted like the rate,
+    # they no longer recompile every call (8 recaptures, then eager); in float32 the
+    # compiled update rounds each coefficient to the parameter dtype as eager does
+    def make():
+        return setup(
+            None,
+            None,
+            CYCLED_MOMENTUM[optimizer],
+            lambda o: S.OneCycleLR(o, max_lr=0.02, total_steps=40),  # gentle: rounding is not amplified
+            double=False,
+        )
+
+    eager, compiled = make(), make()
+    run = irgrad.compile(compiled[3])
+    for i in range(20):
+        x, y = batch(i)
+        x = x.float()
+        np.testing.assert_allclose(float(run(x, y)), float(eager[3](x, y)), rtol=1e-5)
+        for got, want in zip(compiled[0].parameters(), eager[0].parameters()):
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=2e-5, atol=1e-6)
+        assert compiled[1].param_groups[0].get("momentum") == eager[1].param_groups[0].get("momentum")
+        assert compiled[1].param_groups[0].get("betas") == eager[1].param_groups[0].get("betas")
+    assert runs(run) == 20 - 2, run._compiled.log
+
+
+@pytest.mark.parametrize(
+    ("key", "values"),
+    [
+        ("momentum", [0.9, 0.5, 0.0, 0.0, 0.7, 0.95]),  # 0 takes the branch without a buffer
+        ("betas", [(0.9, 0.999), (0.3, 0.99), (0.5, 0.9), (0.99, 0.999)]),  # lerp's two branches
+    ],
+)
+def test_a_momentum_set_between_calls_is_read_afresh_and_zero_recompiles(key, values):
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = (
+            irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            if key == "momentum"
+            else irgrad.optim.Adam(model.parameters(), lr=0.01)
+        )
+
+        def step(x, y):
+            loss = _train(model, opt, x, y)
+            opt.step()
+            return loss.detach()
+
+        return model, opt, step
+
+    eager, compiled = make(), make()
+    run = irgrad.compile(compiled[2])
+    for i, value in enumerate(values * 2):
+        for _, opt, _ in (eager, compiled):
+            opt.param_groups[0][key] = value
+        np.testing.assert_allclose(float(run(*batch(i))), float(eager[2](*batch(i))), rtol=1e-12)
+        for got, want in zip(compiled[0].parameters(), eager[0].parameters()):
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+    # a momentum of 0 is another branch (a second graph), any other value is an input
+    graphs = len(run._compiled.entries)
+    assert graphs <= (3 if key == "momentum" else 2), run._compiled.log
+    assert runs(run) >= len(values * 2) - graphs - 1, run._compiled.log

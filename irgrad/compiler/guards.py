@@ -138,6 +138,13 @@ class Guard:
             return f"_scalar({var})"
         return var
 
+    @staticmethod
+    def _predicates(node: StateNode, var: str, out: _Emitter) -> None:
+        """A value the traced code branched on (lifted, or holding lifted items) gives the
+        same answers."""
+        for predicate, answer in node.predicates:
+            out.fail_if(f"bool({out.const(predicate)}({var})) is not {answer}")
+
     def _held(self, t: Tensor, out: _Emitter) -> str:
         """An input reached by no walked path: held by identity, its layout still checked."""
         ref = out.const(t)
@@ -152,6 +159,7 @@ class Guard:
         if node.unguarded:  # fetched (a learning rate is an input) but not checked: see .deferred
             if node.lifted:  # still a number: the graph reads it before the repeated step
                 out.fail_if(f"type({var}) not in (int, float)")
+            self._predicates(node, var, out)
             for child in node.children:
                 self._emit(child, var, out, dynamic)
             return
@@ -218,6 +226,7 @@ class Guard:
             )
         elif kind == ALIAS:
             out.fail_if(f"{var} is not {out.local[id(node.target)]}")
+        self._predicates(node, var, out)
         for child in node.children:
             self._emit(child, var, out, dynamic)
 
@@ -239,7 +248,8 @@ class Guard:
         for node in self.snapshot.nodes():
             name = describe(node.path, self.snapshot.name_of)
             if node.kind == VALUE and node.any_value:
-                lines.append(f"{name}: a graph input (any {type(node.obj).__name__})")
+                tests = "".join(f", {p.__name__} {a}" for p, a in node.predicates)
+                lines.append(f"{name}: a graph input (any {type(node.obj).__name__}{tests})")
             elif node.unguarded:
                 continue  # rebound by a step the call repeats (explain lists those)
             elif node.kind == VALUE and node.step.how != "root":
@@ -255,16 +265,22 @@ class Guard:
 def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic: set) -> str | None:
     """The first way the current state differs from ``node``'s subtree (None if none)."""
     free = node.unguarded or node.any_value  # any value will do (of its type, if lifted)
-    if free and not node.lifted:
+    if free and not (node.lifted or node.predicates):
         return None
     name = describe(node.path, snapshot.name_of)
     try:
         now = read(parent, node.step)
     except Exception:
         return f"{name} no longer exists"
-    if free:
+    if free and node.lifted:
         number = type(now) in (int, float) if node.unguarded else type(now) is type(node.obj)
-        return None if number else f"{name} is no longer a number: {_short(now)}"
+        if not number:
+            return f"{name} is no longer a number: {_short(now)}"
+    for predicate, answer in node.predicates:
+        if bool(predicate(now)) is not answer:
+            return f"{name} changed from {_short(node.obj)} to {_short(now)}: {predicate.__name__} is now {not answer}"
+    if free:
+        return None
     kind = node.kind
     if kind == VALUE:
         if not same_value(node.obj, now):

@@ -67,7 +67,7 @@ class Adadelta(Optimizer):
     }
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        lr = xp.learning_rate(group)
+        lr = xp.hyperparameter(group, "lr")
         wd = scalar_value(group["weight_decay"])
         rho, eps, maximize = group["rho"], group["eps"], group["maximize"]
         for p in params_with_grad(group):

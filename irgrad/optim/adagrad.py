@@ -81,7 +81,7 @@ class Adagrad(Optimizer):
     }
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        lr = xp.learning_rate(group)
+        lr = xp.hyperparameter(group, "lr")
         wd = scalar_value(group["weight_decay"])
         lr_decay, eps, maximize = group["lr_decay"], group["eps"], group["maximize"]
         for p in params_with_grad(group):

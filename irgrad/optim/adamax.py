@@ -63,8 +63,8 @@ class Adamax(Optimizer):
     }
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        beta1, beta2 = (scalar_value(b) for b in group["betas"])
-        lr = xp.learning_rate(group)
+        beta1, beta2 = xp.hyperparameter(group, "betas")  # OneCycleLR/CyclicLR cycle beta1
+        lr = xp.hyperparameter(group, "lr")
         wd = scalar_value(group["weight_decay"])
         eps, maximize = group["eps"], group["maximize"]
         params = params_with_grad(group)
@@ -89,7 +89,7 @@ class Adamax(Optimizer):
             exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
             lerp_(xp, xp.data(exp_avg), grad, 1 - beta1)
             norm = xp.data(exp_inf)
-            norm *= f(beta2)
+            norm *= xp.rounded(beta2, f)
             xp.maximum_(norm, xp.abs(grad) + f(eps))
             xp.touched(exp_avg)
             xp.touched(exp_inf)

@@ -20,6 +20,8 @@ call to call, and the learning rate is a graph input, so changing it does not re
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -96,10 +98,18 @@ class _Eager:
         return if_true() if condition else otherwise
 
     @staticmethod
-    def learning_rate(group: dict):
-        """The group's learning rate as a Python float (a one-element tensor is accepted)."""
-        lr = group["lr"]
-        return float(lr) if isinstance(lr, Tensor) else lr
+    def hyperparameter(group: dict, key: str):
+        """``group[key]``: the learning rate, a momentum, Adam's ``betas`` (a tuple), as Python
+        floats (a one-element tensor is accepted)."""
+        value = group[key]
+        if isinstance(value, tuple):
+            return tuple(float(v) if isinstance(v, Tensor) else v for v in value)
+        return float(value) if isinstance(value, Tensor) else value
+
+    @staticmethod
+    def test(group: dict, key: str, predicate: Callable[[Any], bool]) -> bool:
+        """``predicate(group[key])``: a Python branch on a hyperparameter (``momentum != 0``)."""
+        return predicate(group[key])
 
 
 class _Traced:
@@ -173,13 +183,26 @@ class _Traced:
         return if_true().where(condition, otherwise)
 
     @staticmethod
-    def learning_rate(group: dict):
-        """The learning rate as a graph input (a float64 0-d tensor fetched at every call), so
-        a scheduler changing it between calls does not recompile the step."""
-        lr = dict.__getitem__(group, "lr")  # not a read as a Python value: the lift below
-        if isinstance(lr, Tensor):
-            return lr.to(float64)
-        return _tracing.lift(group, "lr")
+    def hyperparameter(group: dict, key: str):
+        """``group[key]`` as a graph input (a float64 0-d tensor fetched at every call; a
+        tuple of them for ``betas``), so a scheduler changing a rate or cycling a momentum
+        between calls does not recompile the step."""
+        value = dict.__getitem__(group, key)  # not a read as a Python value: the lift below
+        if isinstance(value, tuple):
+            return tuple(_lifted(group, key, v, i) for i, v in enumerate(value))
+        return _lifted(group, key, value)
+
+    @staticmethod
+    def test(group: dict, key: str, predicate: Callable[[Any], bool]) -> bool:
+        """``predicate(group[key])``, guarded on its answer rather than on the value, which
+        may be a graph input (see :meth:`hyperparameter`)."""
+        return _tracing.test(group, key, predicate)
+
+
+def _lifted(group: dict, key: str, value, index: int | None = None):
+    if isinstance(value, Tensor):
+        return value.to(float64)
+    return _tracing.lift(group, key, index)
 
 
 EAGER = _Eager()
@@ -194,9 +217,11 @@ def namespace():
 def lerp_(xp, target, end, weight: float) -> None:
     """``target.lerp_(end, weight)`` with PyTorch's two-branch formula (exact at weight 0 and 1)."""
     f = scalar_type(target)
-    w = f(weight)
+    w = f(weight) if not isinstance(weight, Tensor) else weight.to(from_numpy_dtype(np.dtype(f)))
     diff = end - target
-    if abs(w) < 0.5:
+    if isinstance(w, Tensor):  # a graph input (Adam's cycled beta1): both branches, chosen per call
+        xp.assign(target, (target + diff * w).where(w.abs() < 0.5, end - diff * (f(1) - w)))
+    elif abs(w) < 0.5:
         diff *= w
         target += diff
     else:
@@ -223,11 +248,21 @@ def adam_moments_(xp, state: dict, grad, beta1: float, beta2: float):
     lerp_(xp, xp.data(exp_avg), grad, 1 - beta1)
     v = xp.data(exp_avg_sq)
     f = scalar_type(v)
-    v *= f(beta2)
-    v += f(1 - beta2) * grad * grad
+    v *= xp.rounded(beta2, f)
+    v += xp.rounded(1 - beta2, f) * grad * grad
     xp.touched(exp_avg)
     xp.touched(exp_avg_sq)
     return v
+
+
+def nonzero(value) -> bool:
+    """A branch predicate for :meth:`_Traced.test` (``if momentum != 0``)."""
+    return value != 0
+
+
+def positive(value) -> bool:
+    """A branch predicate for :meth:`_Traced.test` (``if momentum > 0``)."""
+    return value > 0
 
 
 def scalar_type(x):

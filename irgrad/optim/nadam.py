@@ -74,8 +74,8 @@ class NAdam(Optimizer):
     }
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        beta1, beta2 = (scalar_value(b) for b in group["betas"])
-        lr = xp.learning_rate(group)
+        beta1, beta2 = xp.hyperparameter(group, "betas")  # OneCycleLR/CyclicLR cycle beta1
+        lr = xp.hyperparameter(group, "lr")
         wd = scalar_value(group["weight_decay"])
         eps, momentum_decay = group["eps"], group["momentum_decay"]
         decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]

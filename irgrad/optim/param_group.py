@@ -1,9 +1,9 @@
 """An optimizer's parameter group: a dict that tells a tracing ``irgrad.compile`` which of
 its values the traced code read as Python values.
 
-A compiled step fetches the learning rate afresh at every call (a graph input, see
-``_Traced.learning_rate`` in :mod:`.arrays`), so a change of rate does not recompile:
-the guard accepts any value.  That holds only while nothing else in the traced code
+A compiled step fetches the learning rate (and a momentum, Adam's betas) afresh at every
+call (a graph input, see ``_Traced.hyperparameter`` in :mod:`.arrays`), so a change of
+rate does not recompile: the guard accepts any value.  That holds only while nothing else in the traced code
 uses the rate as a Python number: a step returning ``opt.param_groups[0]["lr"]``, or a
 scheduler computing the next rate from it, bakes the number it read into the capture.
 Reads through this dict (``group[key]``, ``get``, iteration, ``items``, ``values``,

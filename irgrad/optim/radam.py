@@ -71,8 +71,8 @@ class RAdam(Optimizer):
     }
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        beta1, beta2 = (scalar_value(b) for b in group["betas"])
-        lr = xp.learning_rate(group)
+        beta1, beta2 = xp.hyperparameter(group, "betas")  # OneCycleLR/CyclicLR cycle beta1
+        lr = xp.hyperparameter(group, "lr")
         wd = scalar_value(group["weight_decay"])
         eps = group["eps"]
         decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
@@ -86,6 +86,7 @@ class RAdam(Optimizer):
         if params:
             check_not_capturable("RAdam", group)
         rho_inf = 2 / (1 - beta2) - 1  # the maximum length of the approximated moving average
+        never_rectified = xp.test(group, "betas", _never_rectified)
         for p in params:
             state = self.state[p]
             data = xp.data(p)
@@ -105,12 +106,17 @@ class RAdam(Optimizer):
             momentum = xp.data(exp_avg) / xp.rounded(bias_correction1, f) * xp.rounded(lr, f)
             rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
 
-            if rho_inf <= 5:  # rho_t < rho_inf: never rectified
+            if never_rectified:  # rho_t < rho_inf
                 data -= momentum
             else:
                 rectified = partial(_rectified_update, xp, momentum, v, rho_t, rho_inf, bias_correction2, eps)
                 data -= xp.choose(rho_t > 5.0, rectified, momentum)
             xp.touched(p)
+
+
+def _never_rectified(betas: tuple) -> bool:
+    """Whether ``rho_inf``, the longest approximated moving average, is at most 5."""
+    return 2 / (1 - betas[1]) - 1 <= 5
 
 
 def _rectified_update(xp, momentum, exp_avg_sq, rho_t, rho_inf: float, bias_correction2, eps: float):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .arrays import lerp_, scalar_type
+from .arrays import lerp_, positive, scalar_type
 from .optimizer import (
     Optimizer,
     check_lr,
@@ -73,16 +73,18 @@ class RMSprop(Optimizer):
     }
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        lr = xp.learning_rate(group)
+        lr = xp.hyperparameter(group, "lr")
         wd = scalar_value(group["weight_decay"])
-        alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+        alpha, eps = group["alpha"], group["eps"]
+        momentum = xp.hyperparameter(group, "momentum")  # OneCycleLR/CyclicLR cycle it
+        with_momentum = xp.test(group, "momentum", positive)
         centered, maximize = group["centered"], group["maximize"]
         for p in params_with_grad(group):
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = new_step()
                 state["square_avg"] = zeros_state(p)
-                if momentum > 0:
+                if with_momentum:
                     state["momentum_buffer"] = zeros_state(p)
                 if centered:
                     state["grad_avg"] = zeros_state(p)
@@ -112,10 +114,10 @@ class RMSprop(Optimizer):
                 avg = xp.sqrt(sq)
             avg += f(eps)
 
-            if momentum > 0:
+            if with_momentum:
                 buf = state["momentum_buffer"]
                 b = xp.data(buf)
-                b *= f(momentum)
+                b *= xp.rounded(momentum, f)
                 b += grad / avg
                 xp.touched(buf)
                 data += xp.rounded(-lr, f) * b

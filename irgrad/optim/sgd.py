@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .arrays import scalar_type
+from .arrays import nonzero, scalar_type
 from .optimizer import Optimizer, check_lr, check_no_differentiable, params_with_grad, scalar_value
 
 
@@ -63,10 +63,11 @@ class SGD(Optimizer):
     }
 
     def _update_group(self, xp, group: dict[str, Any]) -> None:
-        lr = xp.learning_rate(group)
+        lr = xp.hyperparameter(group, "lr")
         wd = scalar_value(group["weight_decay"])
-        momentum, dampening = group["momentum"], group["dampening"]
-        nesterov, maximize = group["nesterov"], group["maximize"]
+        momentum = xp.hyperparameter(group, "momentum")  # OneCycleLR/CyclicLR cycle it
+        with_momentum = xp.test(group, "momentum", nonzero)
+        dampening, nesterov, maximize = group["dampening"], group["nesterov"], group["maximize"]
         for p in params_with_grad(group):
             data = xp.data(p)
             f = scalar_type(data)
@@ -75,16 +76,16 @@ class SGD(Optimizer):
                 grad = -grad
             if wd != 0:
                 grad = grad + f(wd) * data
-            if momentum != 0:
+            if with_momentum:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
                     buf = state["momentum_buffer"] = xp.new_state(grad)
                 else:
                     b = xp.data(buf)
-                    b *= f(momentum)
+                    b *= xp.rounded(momentum, f)
                     b += f(1 - dampening) * grad
                     xp.touched(buf)
-                grad = grad + f(momentum) * xp.data(buf) if nesterov else xp.data(buf)
+                grad = grad + xp.rounded(momentum, f) * xp.data(buf) if nesterov else xp.data(buf)
             data += xp.rounded(-lr, f) * grad
             xp.touched(p)
