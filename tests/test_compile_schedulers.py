@@ -683,3 +683,23 @@ def test_a_momentum_set_between_calls_is_read_afresh_and_zero_recompiles(key, va
     graphs = len(run._compiled.entries)
     assert graphs <= (3 if key == "momentum" else 2), run._compiled.log
     assert runs(run) >= len(values * 2) - graphs - 1, run._compiled.log
+
+
+def test_a_list_the_traced_code_writes_before_the_step_is_not_the_steps():
+    # the state diff copies a changed list: two copies of one write are the same change,
+    # not a slot the scheduler's step rebound (which was a graph break on every call)
+    last = [None]
+
+    def body(model, opt, sched, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        last[0] = loss.detach()
+        sched.step()
+        return loss.detach()
+
+    run = check_as_eager(_variant(body), calls=8)
+    out = run(*batch(8))
+    assert float(last[0]) == float(out)
+    assert runs(run) >= 5, run._compiled.log

@@ -85,7 +85,9 @@ class Deferrals:
             tracer._break(f"{describe(holder.path, self.snapshot.name_of)}.step() writes a tensor in place")
             return True
         rebound = {
-            key: slot for key, (slot, new) in after.items() if key not in before or before[key][1] is not new
+            key: slot
+            for key, (slot, new) in after.items()
+            if key not in before or not _same(before[key][1], new)
         }
         for holder_id, how, key in written:
             node = self.snapshot.first.get(holder_id)
@@ -140,6 +142,14 @@ class Deferrals:
         with _tracing.suspended():  # the compiler's reads are not the traced code's
             found, _ = changes(self.snapshot)
         return {slot_key(c.holder.obj, c.step): ((c.holder, c.step), c.new) for c in found}
+
+
+def _same(old, new) -> bool:
+    """Whether two diffs of one slot found the same value: the diff copies a changed list,
+    so lists are compared item by item (an ``append`` before the step is not the step's)."""
+    if type(old) is list and type(new) is list:
+        return len(old) == len(new) and all(a is b for a, b in zip(old, new))
+    return old is new
 
 
 def _groups_of(scheduler) -> tuple:
