@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -40,9 +40,6 @@ from .recording.grad_mode import STATE, no_grad
 from .recording.views import view_positions
 from .tensor import Tensor, refresh_view
 from .view_replay import scatter_into_base
-
-if TYPE_CHECKING:
-    from .compiler.state import StateNode
 
 
 class GraphBreakError(RuntimeError):
@@ -208,9 +205,9 @@ class Tracer:
 
     def _slot(
         self, container, key, index: int | None, kinds: tuple[str, ...] = ("value",)
-    ) -> tuple[Any, StateNode | None]:
-        """The value of ``container[key]`` (``[index]`` of it if given) and its walked node,
-        or None where it may not be lifted: a container whose reads go unreported (other
+    ) -> tuple[Any, Any]:
+        """The value of ``container[key]`` (``[index]`` of it if given) and its walked
+        ``StateNode``, or None where it may not be lifted: a container whose reads go unreported (other
         reads of the number would go unseen), or a value the walk did not reach."""
         value = dict.__getitem__(container, key) if isinstance(container, dict) else container[key]
         steps = [("item", key)] + ([] if index is None else [("item", index)])
