@@ -126,6 +126,51 @@ def read_attr(obj, name: str) -> None:
 _WRITES: set | None = None  # while a deferred step runs: (id(holder), how, key) of the slots it writes
 
 
+def _reported_getattribute(self, name: str):
+    read_attr(self, name)
+    return object.__getattribute__(self, name)
+
+
+def _reported_setattr(self, name: str, value) -> None:
+    wrote(self, "attr", name)
+    object.__setattr__(self, name, value)
+
+
+def _reported_delattr(self, name: str) -> None:
+    wrote(self, "attr", name)
+    object.__delattr__(self, name)
+
+
+_REPORTING_HOOKS = {
+    "__getattribute__": _reported_getattribute,
+    "__setattr__": _reported_setattr,
+    "__delattr__": _reported_delattr,
+}
+_reporting: dict[type, int] = {}  # class -> blocks inside attributes_reported(class)
+_reporting_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def attributes_reported(cls: type):
+    """Inside the block, instances of ``cls`` (and its subclasses) report attribute reads
+    (:func:`read_attr`) and writes (:func:`wrote`).  The hooks are set on ``cls`` for the
+    block only, so code outside a trace pays nothing for them, and no instance changes
+    class.  Blocks may nest and overlap across threads: the hooks go when the last ends."""
+    with _reporting_lock:
+        if not _reporting.get(cls):
+            for name, hook in _REPORTING_HOOKS.items():
+                setattr(cls, name, hook)
+        _reporting[cls] = _reporting.get(cls, 0) + 1
+    try:
+        yield
+    finally:
+        with _reporting_lock:
+            _reporting[cls] -= 1
+            if not _reporting[cls]:
+                for name in _REPORTING_HOOKS:
+                    delattr(cls, name)
+
+
 @contextlib.contextmanager
 def writes_recorded():
     """Collect the slots written inside the block (a scheduler's step the tracer defers)."""

@@ -207,8 +207,9 @@ class Tracer:
         self, container, key, index: int | None, kinds: tuple[str, ...] = ("value",)
     ) -> tuple[Any, Any]:
         """The value of ``container[key]`` (``[index]`` of it if given) and its walked
-        ``StateNode``, or None where it may not be lifted: a container whose reads go unreported (other
-        reads of the number would go unseen), or a value the walk did not reach."""
+        ``StateNode``, or None where it may not be lifted: a container whose reads go
+        unreported (other reads of the number would go unseen), or a value the walk did
+        not reach."""
         value = dict.__getitem__(container, key) if isinstance(container, dict) else container[key]
         steps = [("item", key)] + ([] if index is None else [("item", index)])
         if index is not None:

@@ -133,12 +133,12 @@ def check_as_eager(make, calls: int = 6):
     return run
 
 
-def _variant(body):
+def _variant(body, step_size: int = 2):
     def make():
         irgrad.manual_seed(0)
         model = nn.Linear(6, 3).double()
         opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
-        sched = S.StepLR(opt, step_size=2, gamma=0.5)
+        sched = S.StepLR(opt, step_size=step_size, gamma=0.5)
         return (model, opt, sched), lambda x, y: body(model, opt, sched, x, y)
 
     return make
@@ -218,17 +218,6 @@ def test_check_mode_compares_what_the_repeated_step_rebinds():
 # --- what a review found (each compared with eager over calls on both sides of a rate change)
 
 
-def _stepped(body, step_size: int = 3):
-    def make():
-        irgrad.manual_seed(0)
-        model = nn.Linear(6, 3).double()
-        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
-        sched = S.StepLR(opt, step_size=step_size, gamma=0.5)
-        return (model, opt, sched), lambda x, y: body(model, opt, sched, x, y)
-
-    return make
-
-
 @pytest.mark.parametrize("step_size", [2, 3])
 def test_the_scheduler_before_the_optimizer_is_a_graph_break_whether_or_not_the_traced_step_changes_the_rate(
     step_size,
@@ -240,7 +229,7 @@ def test_the_scheduler_before_the_optimizer_is_a_graph_break_whether_or_not_the_
         opt.step()
         return loss.detach()
 
-    run = check_as_eager(_stepped(body, step_size), calls=7)
+    run = check_as_eager(_variant(body, step_size), calls=7)
     assert broke_around_the_step(run, "after"), run._compiled.log
 
 
@@ -256,7 +245,7 @@ def test_the_traced_code_rebinding_the_rate_around_the_step_is_a_graph_break(whe
             opt.param_groups[0]["lr"] = 0.01
         return loss.detach()
 
-    run = check_as_eager(_stepped(body), calls=5)
+    run = check_as_eager(_variant(body, step_size=3), calls=5)
     assert broke_around_the_step(run, where), run._compiled.log
 
 
@@ -269,7 +258,7 @@ def test_scheduler_state_the_traced_code_reads_before_the_step_stays_guarded(how
         sched.step()
         return loss.detach(), seen
 
-    check_as_eager(_stepped(body), calls=6)
+    check_as_eager(_variant(body, step_size=3), calls=6)
 
 
 def test_a_compiled_function_updating_a_list_item_runs():
@@ -292,7 +281,7 @@ def test_check_mode_passes_a_step_between_the_schedules_decay_points():
         sched.step()
         return loss.detach()
 
-    (state, step), (eager_state, eager_step) = _stepped(body)(), _stepped(body)()
+    (state, step), (eager_state, eager_step) = _variant(body, step_size=3)(), _variant(body, step_size=3)()
     run = irgrad.compile(step, check=True)
     for i in range(6):
         np.testing.assert_allclose(float(run(*batch(i))), float(eager_step(*batch(i))), rtol=1e-12)
@@ -565,11 +554,9 @@ def test_a_scheduler_keeps_its_class_inside_a_compiled_step():
     copies = []
 
     def body(model, opt, sched, x, y):
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        loss = _train(model, opt, x, y)
         opt.step()
         sched.step()
-        opt.zero_grad()
         copies.append(copy.copy(sched))
         exact = type(sched) is S.StepLR and sched.__class__ is S.StepLR
         pickled = pickle.loads(pickle.dumps(type(sched))) is S.StepLR
@@ -586,9 +573,7 @@ def test_a_rate_that_is_no_longer_a_number_raises_as_eager_and_leaves_the_parame
     # repeated step rebinds it), it must still be a number: None raised nothing and
     # wrote NaN into the parameters
     def body(model, opt, sched, x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        loss = _train(model, opt, x, y)
         opt.step()
         if with_scheduler:
             sched.step()
@@ -691,9 +676,7 @@ def test_a_list_the_traced_code_writes_before_the_step_is_not_the_steps():
     last = [None]
 
     def body(model, opt, sched, x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        loss = _train(model, opt, x, y)
         opt.step()
         last[0] = loss.detach()
         sched.step()

@@ -277,8 +277,12 @@ def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic:
         if not number:
             return f"{name} is no longer a number: {_short(now)}"
     for predicate, answer in node.predicates:
-        if bool(predicate(now)) is not answer:
-            return f"{name} changed from {_short(node.obj)} to {_short(now)}: {predicate.__name__} is now {not answer}"
+        try:
+            same = bool(predicate(now)) is answer
+        except Exception:  # as the guard, which fails on the error: another branch
+            same = False
+        if not same:
+            return f"{name} changed from {_short(node.obj)} to {_short(now)}: {predicate.__name__} is no longer {answer}"
     if free:
         return None
     kind = node.kind

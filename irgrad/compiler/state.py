@@ -74,7 +74,7 @@ class StateNode:
     target: StateNode | None = None  # ALIAS: the node first reaching the object
     lifted: bool = False  # VALUE: a graph input (a learning rate), fetched at every call
     read: bool = False  # VALUE: also read as a Python value by the traced code
-    predicates: list = field(default_factory=list)  # VALUE: (predicate, answer) branched on
+    predicates: list = field(default_factory=list)  # VALUE, SEQ: (predicate, answer) branched on
     replayed: bool = False  # rebound by a call the compiled call repeats (see .deferred)
 
     @property

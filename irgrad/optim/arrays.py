@@ -217,7 +217,7 @@ def namespace():
 def lerp_(xp, target, end, weight: float) -> None:
     """``target.lerp_(end, weight)`` with PyTorch's two-branch formula (exact at weight 0 and 1)."""
     f = scalar_type(target)
-    w = f(weight) if not isinstance(weight, Tensor) else weight.to(from_numpy_dtype(np.dtype(f)))
+    w = xp.rounded(weight, f)
     diff = end - target
     if isinstance(w, Tensor):  # a graph input (Adam's cycled beta1): both branches, chosen per call
         xp.assign(target, (target + diff * w).where(w.abs() < 0.5, end - diff * (f(1) - w)))

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import types
 import warnings
 import weakref
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -80,51 +79,12 @@ def _after_a_compiled_call(step: Callable) -> Callable:
     return stepped
 
 
-def _reported_getattribute(self, name: str) -> Any:
-    _tracing.read_attr(self, name)
-    return object.__getattribute__(self, name)
-
-
-def _reported_setattr(self, name: str, value: Any) -> None:
-    _tracing.wrote(self, "attr", name)
-    object.__setattr__(self, name, value)
-
-
-def _reported_delattr(self, name: str) -> None:
-    _tracing.wrote(self, "attr", name)
-    object.__delattr__(self, name)
-
-
-_REPORTED = {
-    "__getattribute__": _reported_getattribute,
-    "__setattr__": _reported_setattr,
-    "__delattr__": _reported_delattr,
-}
-_traces_reporting = 0
-_reporting_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def attributes_reported() -> Iterator[None]:
+def attributes_reported() -> contextlib.AbstractContextManager[None]:
     """Inside the block every scheduler reports its attribute reads and writes to the
     tracer of its thread, so a step the tracer defers (``irgrad.compiler.deferred``)
-    knows the slots it rebinds and those the traced code read.  The hooks are set on
-    :class:`LRScheduler` for the block only (an eager step pays nothing for them), and a
-    scheduler's class stays its own: ``type(s) is StepLR`` holds in traced code too."""
-    global _traces_reporting
-    with _reporting_lock:
-        if _traces_reporting == 0:
-            for name, hook in _REPORTED.items():
-                setattr(LRScheduler, name, hook)
-        _traces_reporting += 1
-    try:
-        yield
-    finally:
-        with _reporting_lock:
-            _traces_reporting -= 1
-            if _traces_reporting == 0:
-                for name in _REPORTED:
-                    delattr(LRScheduler, name)
+    knows the slots it rebinds and those the traced code read.  A scheduler's class
+    stays its own: ``type(s) is StepLR`` holds in traced code too."""
+    return _tracing.attributes_reported(LRScheduler)
 
 
 class LRScheduler:

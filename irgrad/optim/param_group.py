@@ -3,9 +3,10 @@ its values the traced code read as Python values.
 
 A compiled step fetches the learning rate (and a momentum, Adam's betas) afresh at every
 call (a graph input, see ``_Traced.hyperparameter`` in :mod:`.arrays`), so a change of
-rate does not recompile: the guard accepts any value.  That holds only while nothing else in the traced code
-uses the rate as a Python number: a step returning ``opt.param_groups[0]["lr"]``, or a
-scheduler computing the next rate from it, bakes the number it read into the capture.
+rate does not recompile: the guard accepts any value.  That holds only while nothing
+else in the traced code uses the rate as a Python number: a step returning
+``opt.param_groups[0]["lr"]``, or a scheduler computing the next rate from it, bakes
+the number it read into the capture.
 Reads through this dict (``group[key]``, ``get``, iteration, ``items``, ``values``,
 copies, ``repr``, comparisons) are reported to the tracer, which then guards the value
 as any other; writes are reported too, for the scheduler steps a compiled call repeats
