@@ -8,13 +8,14 @@ from two Python threads at once, or in a child process made by fork.
 
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import threading
 
 import numpy as np
 import pytest
-from graph_calls import graph_call
+from graph_calls import assert_trains_as_eager, graph_call
 
 import irgrad
 from irgrad.codegen import parallel, tiled_gemm
@@ -167,3 +168,54 @@ def test_stack_slots_are_made_in_entry_blocks():
     for function in re.findall(r"define [^{]*\{\n(.*?)\n\}", text, re.S):
         blocks = re.split(r"\n(?=[\w.\"]+:)", function)
         assert all("alloca" not in block for block in blocks[1:]), blocks[0][:80]
+
+
+_WINDOW_CALL = re.compile(r'call void @"?irgrad_(im2col|col2im|max_pool_scatter|max_pool)_')
+
+
+def _window_kernels_in_parts(compiled) -> set[str]:
+    """The window kernels the graphs' code calls from a part of a split loop."""
+    called = set()
+    for entry in compiled._compiled.entries:
+        for segment in entry.built.run_forward.segments:
+            for function in segment.llvm_ir.split("\ndefine ")[1:]:
+                if '.part"(' in function.split("\n", 1)[0]:
+                    called.update(_WINDOW_CALL.findall(function))
+    return called
+
+
+def test_window_kernels_split_by_planes_train_alike_on_any_number_of_threads(restore_threads):
+    """im2col, col2im, max pooling and its gradient's scatter, large enough to be split
+    across the pool by image planes: each part writes its own planes, so the training
+    step gives the same parameters, bit for bit, for 1, 2 and 3 threads (and eager's)."""
+
+    made = []  # each make()'s parameters: eager's, then the compiled step's
+
+    def make():
+        irgrad.manual_seed(3)
+        nn = irgrad.nn
+        model = nn.Sequential(
+            nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)
+        )
+        x = irgrad.randn(4, 4, 64, 64)  # 16 planes of 66x66 padded; 128 of 64x64 pooled
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+
+        def step():
+            opt.zero_grad()
+            loss = model(x).square().mean()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        made.append(list(model.parameters()))
+        return made[-1], step
+
+    trained = []
+    for threads in (1, 2, 3):
+        irgrad.set_num_threads(threads)
+        compiled = assert_trains_as_eager(make, steps=3, rtol=1e-5)
+        assert _window_kernels_in_parts(compiled) == {"im2col", "col2im", "max_pool", "max_pool_scatter"}
+        trained.append([p.detach().numpy() for p in made[-1]])
+    for other in trained[1:]:
+        for p, q in zip(trained[0], other):
+            np.testing.assert_array_equal(p, q)

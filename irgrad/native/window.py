@@ -3,10 +3,12 @@
 Every kernel walks one (H, W) plane per image and channel (``planes = N*C``).  The
 window geometry (kernel, stride, dilation) is compiled in as constants, so the window
 loops unroll into straight-line code; the sizes are runtime arguments, so one compiled
-function per dtype and geometry serves every batch and image size.  Kernels run on
-the calling thread: splitting planes across two threads made them 25-40% faster
-alone, but W3's training step slower, since numpy's OpenBLAS workers keep spinning
-on the other core between GEMMs.
+function per dtype and geometry serves every batch and image size, and a call on a
+range of planes is a call on those planes alone.  Eager calls run on the calling
+thread: splitting planes across two threads made them 25-40% faster alone, but the
+eager W3 training step slower, since numpy's OpenBLAS workers keep spinning on the
+other core between GEMMs.  Compiled code, whose GEMMs run on irgrad's own pool, splits
+large calls by planes across that pool (:mod:`irgrad.codegen.windows`).
 
 The wrappers take 4-D arrays of float32 or float64 (copied to C order if need be)
 and return ``None`` otherwise (the op then runs its numpy path); they allocate the
