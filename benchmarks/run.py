@@ -5,7 +5,7 @@ Run from the repository root::
     python -m benchmarks.run                  # full run (all workloads, torch.compile included)
     python -m benchmarks.run --quick          # fewer steps, no torch.compile: under 3 minutes
     python -m benchmarks.run --only W3        # workloads whose name starts with W3
-    python -m benchmarks.run --threads 1      # pin BLAS/OpenMP/torch to one thread
+    python -m benchmarks.run --threads 1      # one thread each, on one CPU (JAX included)
 
 Everything runs in one process.  Per workload, every contender makes its first
 call (timed: the compile latency is that first call minus a warm call), compiled
@@ -469,6 +469,7 @@ def main(argv: list[str] | None = None) -> None:
         # Thread pools are sized when numpy/torch load: restart with the environment that pins them.
         os.environ.update(machine.thread_env(args.threads))
         os.execv(sys.executable, [sys.executable, "-m", "benchmarks.run", *argv])
+    machine.pin_cpus(args.threads)  # before jax loads (see pin_cpus)
     settings = Settings.quick() if args.quick else Settings.full()
     if args.with_torch_compile:
         settings.torch_compile = True

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,3 +204,16 @@ def test_cli_selection_and_threads():
     assert thread_env(1)["OMP_NUM_THREADS"] == "1" and thread_env(2)["OPENBLAS_NUM_THREADS"] == "2"
     backends, skipped = irgrad_backends()
     assert "eager" in skipped and "eager" not in backends
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_one_thread_runs_on_one_cpu():
+    # JAX sizes its thread pool by the CPUs a process may use: --threads 1 pins one CPU
+    # (in a child process, so this one keeps its CPUs)
+    code = (
+        "from benchmarks.machine import pin_cpus; import os; print(pin_cpus(1), len(os.sched_getaffinity(0)))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    cpus, allowed = out.stdout.split("]")
+    assert len(cpus.strip("[").split(",")) == 1 and allowed.strip() == "1"

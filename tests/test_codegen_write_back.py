@@ -176,6 +176,22 @@ def test_an_input_written_in_place_that_shares_memory_with_another():
     np.testing.assert_allclose(shared.numpy(), base * 0.5)
 
 
+def test_an_input_written_in_place_over_a_view_of_another_inputs_array():
+    # two distinct arrays over one memory (neither owns it alone): still not run in place
+    base = np.arange(1, 41, dtype=np.float32)
+    compiled = irgrad.compile(_scaled_by_other)
+    compiled(irgrad.tensor(base.copy()), irgrad.tensor(base.copy()))
+    compiled(irgrad.tensor(base.copy()), irgrad.tensor(base.copy()))
+    memory = base.copy()
+    w, other = irgrad.from_numpy(memory[:]), irgrad.from_numpy(memory[::1])
+    assert w._data is not other._data and np.shares_memory(w._data, other._data)
+    program = compiled._compiled.entries[-1].built.run_forward
+    before = program.interpreted
+    compiled(w, other)
+    assert program.interpreted == before + 1
+    np.testing.assert_allclose(w.numpy(), base * 0.5)
+
+
 def assert_native_program(compiled):
     programs = [entry.built.run_forward for entry in compiled._compiled.entries]
     assert programs and all(isinstance(p, Program) for p in programs)

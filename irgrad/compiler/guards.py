@@ -74,7 +74,7 @@ class _Emitter:
         if i is None or self.consts[i] is not value:
             i = self.index[key] = len(self.consts)
             self.consts.append(value)
-        return f"K[{i}]"
+        return f"K{i}"  # a global of the guard's namespace: faster to read than K[i]
 
     def literal(self, key: Any) -> str:
         if type(key) in (str, int, bool, float) or key is None:
@@ -116,7 +116,8 @@ class Guard:
             out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
         out.lines.append("    return inputs")
         self.source = "\n".join(out.lines)
-        namespace = {"STATE": STATE, "K": out.consts, "_same_keys": _same_keys, "np": np, "_scalar": _scalar}
+        namespace = {"STATE": STATE, "_same_keys": _same_keys, "np": np, "_scalar": _scalar}
+        namespace.update((f"K{i}", value) for i, value in enumerate(out.consts))
         exec(compile(self.source, "<irgrad guard>", "exec"), namespace)
         self._check = namespace["guard"]
 
@@ -202,11 +203,14 @@ class Guard:
                 out.fail_if(f"{var}.__dict__")
         elif kind == DICT:
             cls, keys = node.info
-            out.fail_if(f"type({var}) is not {out.const(cls)}")
-            if all(type(k) in (str, int) for k in keys):
-                out.fail_if(f"tuple({var}) != {keys!r}")
+            if not keys:  # the usual hook dict
+                out.fail_if(f"type({var}) is not {out.const(cls)} or {var}")
+            elif all(type(k) in (str, int) for k in keys):
+                out.fail_if(f"type({var}) is not {out.const(cls)} or tuple({var}) != {keys!r}")
             else:
-                out.fail_if(f"not _same_keys({var}, {out.const(keys)})")
+                out.fail_if(
+                    f"type({var}) is not {out.const(cls)} or not _same_keys({var}, {out.const(keys)})"
+                )
         elif kind == SEQ:
             cls, length = node.info
             out.fail_if(f"type({var}) is not {out.const(cls)} or len({var}) != {length}")

@@ -99,7 +99,7 @@ class ReleasedBackward(GradFn):
 
 def _is_storage(value: np.ndarray, storage: np.ndarray) -> bool:
     """Whether ``value`` is ``storage`` itself (same memory, same layout)."""
-    return (
+    return value is storage or (
         value.__array_interface__["data"][0] == storage.__array_interface__["data"][0]
         and value.shape == storage.shape
         and value.strides == storage.strides

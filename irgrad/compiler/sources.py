@@ -30,7 +30,7 @@ class Step(NamedTuple):
 
 
 # How each kind of step reads, as an expression template over the parent ``{p}``.
-# ``{k}`` is the key rendered as a literal (a Python constant or a ``K[i]`` reference).
+# ``{k}`` is the key rendered as a literal (a Python constant or a ``K<i>`` constant of the guard).
 _EXPR = {
     "root": "R[{k}]",
     "item": "{p}[{k}]",
