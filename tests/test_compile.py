@@ -333,6 +333,27 @@ def test_compiled_backward_twice_needs_retain_graph(backend):
         loss.backward()
 
 
+def test_a_weight_modified_in_place_before_the_compiled_backward_raises_as_eager(backend):
+    # the backward reads the weight itself (x's gradient is g @ W): run after W *= 2, it
+    # would use the new weight, where eager raises; a weight it does not read may change
+    irgrad.manual_seed(0)
+    layer = nn.Linear(4, 3)
+    compiled = irgrad.compile(layer, backend=backend)
+    x = irgrad.randn(5, 4, requires_grad=True)
+    compiled(x)
+    out = graph_call(compiled, x)
+    with irgrad.no_grad():
+        layer.weight.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+    x.grad = None
+    out = graph_call(compiled, x)
+    with irgrad.no_grad():
+        layer.bias.add_(1.0)  # the backward reads no bias: eager does not raise either
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((5, 3), np.float32) @ layer.weight.detach().numpy())
+
+
 def test_data_dependent_branch_is_right_on_both_sides_and_explained(backend):
     def f(x):
         total = (x * 2).sum()

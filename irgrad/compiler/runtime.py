@@ -14,7 +14,7 @@ import numpy as np
 from .. import _tracing
 from ..ir import Graph, node_values
 from ..ir.interpreter import input_sizes
-from ..recording.grad_fn import FREED_MESSAGE, GradFn, edge_of
+from ..recording.grad_fn import FREED_MESSAGE, GradFn, check_versions, edge_of, version_of
 from ..recording.grad_mode import STATE
 from ..tensor import Tensor
 from ..utils.pytree import unflatten
@@ -39,6 +39,18 @@ class CompiledBackward(GradFn):
         self.built = built
         self.sizes = sizes  # the forward's symbol sizes, which the backward's inputs may not carry
         self.saved = saved
+        # the inputs whose memory a saved value shares (a weight the backward multiplies
+        # by): modified in place before the backward runs, they would change its result,
+        # so it raises as eager's does (which checks the tensors it saved)
+        by_owner: dict[int, list] = {}
+        for a in saved:
+            by_owner.setdefault(id(_owner(a)), []).append(a)
+        self.watched = tuple(
+            t
+            for t in inputs
+            if any(np.may_share_memory(a, t._data) for a in by_owner.get(id(_owner(t._data)), ()))
+        )
+        self.versions = tuple(version_of(t) for t in self.watched)
         self.edges = tuple(edge_of(inputs[i]) for i in wrt)
         self.n_outputs = len(out_meta)
         self.out_meta = out_meta
@@ -58,6 +70,7 @@ class CompiledBackward(GradFn):
             )
         if self.freed:
             raise RuntimeError(FREED_MESSAGE)
+        check_versions(self, self.watched, self.versions)
         seeds = [
             g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)
         ]
@@ -77,6 +90,12 @@ class CompiledBackward(GradFn):
             if len(reached) < len(grads_in):  # inputs no backpropagated output depends on
                 grads_in = tuple(g if j in reached else None for j, g in enumerate(grads_in))
         return grads_in
+
+
+def _owner(array) -> object:
+    """The object owning ``array``'s memory (numpy points every view at it)."""
+    base = getattr(array, "base", None)
+    return array if base is None else base
 
 
 class ReleasedBackward(GradFn):
