@@ -108,7 +108,7 @@ def test_tiled_products_equal_numpy_within_rounding(
 def test_the_benchmarks_shapes_and_long_sums(m, k, n, transpose_b, accumulate):
     """Products over k > K_BLOCK are summed block by block into C."""
     form = _check_product(m, n, k, False, transpose_b, accumulate, np.float32)
-    assert form == ("dot" if transpose_b else "broadcast")
+    assert form == ("broadcast" if not transpose_b else "dot" if m <= tiled_gemm.DOT_ROWS else "packed")
 
 
 def test_long_float32_sums_round_about_as_blas_does():
@@ -132,7 +132,9 @@ def test_forms_follow_the_strides():
     assert shape((6, 1), (5, 1)).form == "broadcast"  # B's rows contiguous
     assert shape((1, 4), (5, 1)).form == "broadcast"  # A is read element by element
     assert shape((6, 1), (1, 6)).form == "dot"  # B transposed, A's rows contiguous
-    assert shape((1, 4), (1, 6)).form is None  # both transposed: B must be copied
+    rows = tiled_gemm.DOT_ROWS + 1
+    assert shape((6, 1), (1, 6), m=rows).form == "packed"  # more rows: B packed by panels
+    assert shape((1, rows), (1, 6)).form == "packed"  # both transposed: B packed, A read as is
     assert shape((6, 1), (0, 0)).form is None  # a broadcast B: copied
     assert not tiled_gemm.small_enough(2048, 2048, 1100)  # BLAS's size
 
@@ -178,6 +180,11 @@ _CASES = {
     "lstm_step": (lambda h, w: (h @ w.t()).tanh(), (16, 128), (512, 128)),
     "weight_gradient": (lambda h, g: h.t() @ g, (16, 128), (16, 512)),
     "empty_k": (lambda a, b: a @ b, (5, 0), (0, 3)),
+    # more than DOT_ROWS rows: the transposed B packed by blocks and panels
+    "transposed_b_tall": (lambda a, b: a @ b.t(), (40, 37), (70, 37)),
+    "both_transposed_tall": (lambda a, b: a.t() @ b.t(), (37, 40), (70, 37)),
+    "batched_transposed_b": (lambda a, b: a @ b.transpose(1, 2), (3, 40, 21), (3, 45, 21)),
+    "broadcast_transposed_b": (lambda a, b: a @ b.transpose(-1, -2), (40, 21), (3, 45, 21)),
 }
 
 
@@ -292,11 +299,11 @@ def test_a_transposed_operand_read_once_or_of_a_view_is_left_alone():
     st.sampled_from([np.float32, np.float64]),
     st.sampled_from([1, 2, 3]),
 )
-def test_a_transposed_weight_is_copied_exactly(m, n, k, dtype, threads):
-    """A linear's weight read as B is copied row-major (in 8x8 register transposes, and
-    element by element at the edges) before the product: the result is the same product
-    of the same kernel on ``W.T`` made contiguous by numpy, bit for bit, for any thread
-    count (large sizes split the copy across the pool)."""
+def test_a_transposed_weight_is_packed_exactly(m, n, k, dtype, threads):
+    """A linear's weight read as B is packed by blocks and panels (in 8x8 register
+    transposes, and element by element at the edges): the result is the broadcast
+    form's product on ``W.T`` made contiguous by numpy, bit for bit, for any thread
+    count (large sizes split the product across the pool)."""
     from irgrad.codegen import Program
     from irgrad.ir import Graph, TensorType
 
@@ -320,4 +327,6 @@ def test_a_transposed_weight_is_copied_exactly(m, n, k, dtype, threads):
     finally:
         irgrad.set_num_threads(before)
     assert linear.tobytes() == matmul.tobytes()
+    if n > 1 and k > 1:  # else W.T is a row or a column, read in place by the broadcast form
+        assert "irgrad.gemm.packed" in programs[0].segments[0].llvm_ir  # no copy of W.T first
     np.testing.assert_allclose(linear, a.astype(np.float64) @ w.T.astype(np.float64), rtol=1e-4, atol=1e-3)

@@ -31,16 +31,6 @@ from .parallel import split_outer_loop
 from .scalars import storage_type
 from .transpose import copy_matrix
 
-# Rows up to which a transposed b is read in place (the dot form) rather than copied
-# for the broadcast form, which runs faster: the copy costs k x n.  Measured on one
-# core: 16x128x512 in place 16.4 us, copied 11 + 8 us; 64x784x128 in place 89 us,
-# copied 53 + 12 us.  A batch of products (a convolution's per-image weight gradients)
-# is copied whole by the planner, in 8x8 register transposes (.transpose) like a single
-# matrix's B: the CNN's training step (64x196x288 per image, 32 images) took 0.86-0.92x
-# the time with its B copied, against reading it in place (up to 128 rows, while the
-# copy was made of gathers), measured interleaved on 2 threads.
-DOT_ROWS = 32
-
 
 def matrix_layout(rows: int, cols: int, row_stride: int, col_stride: int) -> tuple[int, int] | None:
     """(CBLAS transpose flag, leading dimension) reading a rows x cols matrix with these
@@ -89,15 +79,13 @@ class GemmLowering(Lowering):
         if a2 is None or not (self.gemm is None or tiled_gemm.small_enough(m, n, k)):
             return None
         shape = tiled_gemm.GemmShape(m, n, k, tuple(a2), tuple(b2), n, accumulate)
-        if shape.form == "broadcast" or (shape.form == "dot" and m <= DOT_ROWS):
-            return shape
-        return None
+        return shape if shape.form is not None else None
 
     def _transposed_b(self, args: list[Place]) -> bool:
         """Whether the product is tiled over a row-major copy of B made in a scratch
-        buffer: one matrix whose B the broadcast form cannot read in place (a linear's
-        weight, a transposed operand) and the dot form should not (more than DOT_ROWS
-        rows of A).  The copy is split across the thread pool like the product."""
+        buffer: one matrix whose B no tiled form reads in place (neither its rows nor its
+        columns contiguous: a broadcast or a strided view).  The copy is split across the
+        thread pool like the product."""
         batch, m, n, k, a2, b2, _, _ = self._matrices(args[:2], self.node.type.shape)
         if batch or a2 is None or m * n * k == 0 or self._tiled(m, n, k, a2, b2, False) is not None:
             return False

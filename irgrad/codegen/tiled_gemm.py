@@ -5,14 +5,17 @@ kind of machine (an AMD EPYC with AVX-512), runs a kernel that reaches about 80-
 GFLOP/s on one core.  A training step's matrix products are mostly small (an LSTM
 multiplies a 16 x 128 state by a 128 x 512 weight 32 times a step), where the packing
 costs as much as the arithmetic.  The code here computes ``C = A @ B`` (or
-``C += A @ B``) with the operands where they are, in one of two forms:
+``C += A @ B``) with the operands where they are, in one of three forms:
 
 * **broadcast** (``B``'s rows contiguous): a tile of ``rows`` x ``vectors`` vector
   registers of ``C`` accumulates, for each ``k``, ``A[i, k]`` broadcast times a
   vector load of ``B[k, j:j+lanes]``;
-* **dot** (``B`` transposed, ``A``'s and ``B``'s columns contiguous): a tile of
-  ``C``'s elements accumulates vectors of products along ``k``, summed across lanes
-  once at the end.
+* **dot** (``B`` transposed, ``A``'s and ``B``'s columns contiguous, at most
+  :data:`DOT_ROWS` rows): a tile of ``C``'s elements accumulates vectors of products
+  along ``k``, summed across lanes once at the end;
+* **packed** (``B`` transposed, more rows: a linear's weight): each block of ``k`` and
+  panel of columns of ``B`` is transposed into a buffer on the stack, then multiplied
+  in the broadcast form.
 
 Sizes and strides are run-time arguments of one function per form, dtype and tiling
 (:func:`kernel`), compiled once per process in a module of its own (about 100 ms, and
@@ -46,6 +49,7 @@ import numpy as np
 from ..native import jit, pool
 from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying
 from .parallel import call_parallel
+from .transpose import TILE, transpose8, vector_alignment
 
 I32 = ir.IntType(32)
 # Multiply-adds above which BLAS (cache-blocked) is used instead of the tiled loops: on
@@ -61,6 +65,11 @@ LARGEST_MACS = 1 << 32
 PARALLEL_MACS = 1 << 19
 WAKE_MACS = 1 << 22
 K_BLOCK = 256  # products summed per pass over C
+# Rows of A up to which a transposed B is read in place (the dot form) rather than packed
+# for the broadcast form, which runs faster from more rows on.  Measured on one core:
+# 16x128x512 in place 16.4 us, copied 11 + 8 us; 64x784x128 in place 89 us, copied 53 +
+# 12 us.
+DOT_ROWS = 32
 
 
 @dataclass(frozen=True)
@@ -99,11 +108,13 @@ class GemmShape:
 
     @property
     def form(self) -> str | None:
-        """``broadcast``, ``dot``, or None when neither applies to these strides."""
+        """``broadcast``, ``dot``, ``packed``, or None when none applies to these strides."""
         if self.b_strides[1] == 1 or self.n == 1:
             return "broadcast"
-        if self.b_strides[0] == 1 and (self.a_strides[1] == 1 or self.k == 1):
-            return "dot"
+        if self.b_strides[0] == 1:  # B transposed: its columns contiguous
+            if self.m <= DOT_ROWS and (self.a_strides[1] == 1 or self.k == 1):
+                return "dot"
+            return "packed"
         return None
 
 
@@ -257,7 +268,7 @@ def _define_part(module: ir.Module, kernel_fn: ir.Function, form: str, tiling: T
     # whole register tiles: a narrower piece leaves the tile's registers half used (cut
     # in vectors of 16 columns, W1's 64x784x128 product ran 1.5 times as long on 2
     # threads as on one)
-    columns = 2 * tiling.lanes if form == "broadcast" else 4
+    columns = 4 if form == "dot" else 2 * tiling.lanes
     grain = b.select(by_rows, const(8), const(columns))
     share = b.udiv(b.add(extent, b.sub(parts, const(1))), parts)  # ceil(extent / parts)
     share = b.mul(b.udiv(b.add(share, b.sub(grain, const(1))), grain), grain)
@@ -310,12 +321,19 @@ def ensure_compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:
 
 
 def _define(module: ir.Module, name: str, form: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:
-    """The kernel's body (see :func:`kernel`).
+    """The kernel's body (see :func:`kernel`).  A long ``k`` is taken in blocks of
+    :data:`K_BLOCK`, each summed in registers and added into C, as BLAS does: a float32
+    sum of thousands of products (a convolution's weight gradient) then rounds about as
+    little as BLAS's, and a block of B stays in cache."""
+    if form == "packed":
+        return _define_packed(module, name, float_type, tiling)
+    return _define_tiled(module, name, form, float_type, tiling)
 
-    A long ``k`` is taken in blocks of :data:`K_BLOCK`, each summed in registers and
-    added into C, as BLAS does: a float32 sum of thousands of products (a convolution's
-    weight gradient) then rounds about as little as BLAS's, and a block of B stays in
-    cache."""
+
+def _define_tiled(
+    module: ir.Module, name: str, form: str, float_type: ir.Type, tiling: Tiling
+) -> ir.Function:
+    """The broadcast or dot form's body."""
     fn = ir.Function(module, _signature(float_type), name)
     fn.attributes.add("noinline")  # one copy, called by the part function too
     fn.attributes.add("minsize")  # vectors are explicit: no more unrolling (LLVM time 200 -> 100 ms)
@@ -338,6 +356,81 @@ def _define(module: ir.Module, name: str, form: str, float_type: ir.Type, tiling
         {"broadcast": _Broadcast, "dot": _Dot}[form](builder, moved, float_type, sizes, tiling).run()
     builder.ret_void()
     return fn
+
+
+def _define_packed(module: ir.Module, name: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:
+    """The packed form's body: B transposed (its columns contiguous, a linear's weight),
+    each block of :data:`K_BLOCK` rows of k and panel of ``2 * lanes`` columns of it
+    copied row-major into a buffer on the stack, in 8x8 register transposes, and
+    multiplied by the broadcast form's kernel.  The products are the broadcast form's on
+    a row-major copy of B, bit for bit (the panels and blocks are its own), without
+    copying all of B out to memory and back first (the MLP's 256x1024x1024 forward
+    product took 3.2 ms so on 2 threads, 2.6 ms from a row-major B)."""
+    broadcast = kernel(module, "broadcast", float_type, tiling)
+    fn = ir.Function(module, _signature(float_type), name)
+    fn.attributes.add("noinline")  # one copy, called by the part function too
+    for argument in fn.args[:3]:
+        argument.add_attribute("noalias")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    a, b, c, m, n, k, a_row, a_col, b_stride, c_row, accumulate = fn.args
+    width = 2 * tiling.lanes  # a panel: the broadcast form's tile columns
+    packed = builder.alloca(float_type, size=K_BLOCK * width, name="packed")
+    packed.align = 64
+    blocks = builder.udiv(builder.add(k, const(K_BLOCK - 1)), const(K_BLOCK))
+    blocks = builder.select(builder.icmp_unsigned("==", blocks, const(0)), const(1), blocks)  # k = 0: C = 0
+    panels = builder.udiv(builder.add(n, const(width - 1)), const(width))
+    with for_range(builder, blocks, "kblock") as block:
+        k0 = builder.mul(block, const(K_BLOCK))
+        length = _at_most(builder, builder.sub(k, k0), K_BLOCK)
+        first = builder.icmp_unsigned("==", block, const(0))
+        add_to_c = builder.select(first, accumulate, const(1))
+        a_block = builder.gep(a, [builder.mul(k0, a_col)])
+        with for_range(builder, panels, "panel") as panel:
+            j0 = builder.mul(panel, const(width))
+            columns = _at_most(builder, builder.sub(n, j0), width)
+            source = builder.gep(b, [builder.add(builder.mul(j0, b_stride), k0)])
+            _pack(builder, source, b_stride, packed, length, columns, width)
+            numbers = [m, columns, length, a_row, a_col, const(width), c_row, add_to_c]
+            builder.call(broadcast, [a_block, packed, builder.gep(c, [j0])] + numbers)
+    builder.ret_void()
+    return fn
+
+
+def _at_most(builder: ir.IRBuilder, value: ir.Value, most: int) -> ir.Value:
+    return builder.select(builder.icmp_signed("<", value, const(most)), value, const(most))
+
+
+def _pack(builder: ir.IRBuilder, source, stride, target, rows, columns, width: int) -> None:
+    """``target[r * width + j] = source[j * stride + r]`` for ``r < rows``, ``j < columns``:
+    8x8 tiles transposed in registers, the edges element by element."""
+    b = builder
+    element = source.type.pointee
+    vector = ir.VectorType(element, TILE)
+    align = vector_alignment(element)
+    row_tiles = b.udiv(rows, const(TILE))
+    column_tiles = b.udiv(columns, const(TILE))
+    with (
+        for_range(b, column_tiles, "pack_j", unroll=False) as tj,
+        for_range(b, row_tiles, "pack_r", unroll=False) as tr,
+    ):
+        j, r = b.mul(tj, const(TILE)), b.mul(tr, const(TILE))
+        loaded = []
+        for jj in range(TILE):
+            at = b.add(b.mul(b.add(j, const(jj)), stride), r)
+            loaded.append(b.load(b.bitcast(b.gep(source, [at]), vector.as_pointer()), align=align))
+        for rr, row in enumerate(transpose8(b, loaded)):
+            at = b.add(b.mul(b.add(r, const(rr)), const(width)), j)
+            b.store(row, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
+
+    def element_by_element(r0, j0, j1) -> None:  # rows r0 .. rows of columns j0 .. j1
+        with for_range(b, b.sub(rows, r0), "pack_er") as er, for_range(b, b.sub(j1, j0), "pack_ej") as ej:
+            r, j = b.add(r0, er), b.add(j0, ej)
+            value = b.load(b.gep(source, [b.add(b.mul(j, stride), r)]))
+            b.store(value, b.gep(target, [b.add(b.mul(r, const(width)), j)]))
+
+    tiled_columns = b.mul(column_tiles, const(TILE))
+    element_by_element(b.mul(row_tiles, const(TILE)), const(0), tiled_columns)  # rows past the tiles
+    element_by_element(const(0), tiled_columns, columns)  # columns past the tiles
 
 
 class _Sizes(NamedTuple):

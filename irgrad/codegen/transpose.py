@@ -81,7 +81,7 @@ def transpose_tiles(
     tiles = b.udiv(extent, const(TILE))
     element_type = source.type.pointee
     vector = ir.VectorType(element_type, TILE)
-    align = _alignment(element_type)
+    align = vector_alignment(element_type)
     full_cols = cols - cols % TILE
     with for_range(b, tiles, "tile_rows", unroll=False) as t:
         r = b.add(first, b.mul(t, const(TILE)))
@@ -91,7 +91,7 @@ def transpose_tiles(
             for j in range(TILE):
                 at = b.add(r, b.mul(b.add(c, const(j)), const(col_stride)))
                 loaded.append(b.load(b.bitcast(b.gep(source, [at]), vector.as_pointer()), align=align))
-            for i, row in enumerate(_transpose8(b, loaded)):
+            for i, row in enumerate(transpose8(b, loaded)):
                 at = b.add(b.mul(b.add(r, const(i)), const(cols)), c)
                 b.store(row, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
         if full_cols < cols:  # the columns past the last whole tile
@@ -106,7 +106,7 @@ def transpose_tiles(
             _copy_element(b, source, (1, col_stride), target, cols, row, col)
 
 
-def _transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
+def transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
     """The 8x8 transpose of eight vectors of eight elements."""
     for (offset_a, offset_b), masks in _ROUNDS:
         step = offset_b - offset_a
@@ -122,7 +122,7 @@ def _transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
     return [rows[k] for k in _ORDER]
 
 
-def _alignment(element_type: ir.Type) -> int:
+def vector_alignment(element_type: ir.Type) -> int:
     """An element's size in bytes: the alignment a vector load of elements may assume."""
     if isinstance(element_type, ir.DoubleType):
         return 8
