@@ -429,6 +429,19 @@ def test_an_empty_slice_of_a_broadcast_view_may_be_written(compare):
     _same_error(lambda lib: lib.ones(4, 1).expand(4, 2).add_(1), "single memory location")
 
 
+@pytest.mark.parametrize("shape", [(1,), (1, 1), (2, 1)])
+def test_an_expanded_tensor_whose_elements_are_each_one_memory_location_may_be_updated(compare, shape):
+    # a 0-d or single-column tensor expanded along new size-1 dims: no element repeats
+    def run(lib, x):
+        base = x.clone()
+        view = base.expand(*shape) if base.ndim == 0 else base.reshape(2, 1).expand(*shape)
+        view += lib.ones(shape, dtype=base.dtype) * 3
+        view.mul_(2)
+        return base
+
+    compare(run, np.array(1.5) if shape != (2, 1) else np.array([1.5, -2.0]), grad=False)
+
+
 @pytest.mark.parametrize("fill", [lambda v: v.zero_(), lambda v: v.fill_(2.5), lambda v: v.fill_(-1)])
 def test_an_expanded_tensor_may_be_filled(compare, fill):
     # one value for every element: the aliased elements agree, so PyTorch allows it

@@ -112,7 +112,12 @@ def _write(target: Tensor, new: Tensor, name: str) -> None:
                 f"{list(src.shape)}"
             ) from None
     if not dst.flags.writeable and dst.size:
-        dst = _writable_alias(dst) if not any(src.strides) else None  # one value: every alias agrees
+        # a broadcast view: written through a writable alias where no element is written
+        # twice with different values (one value for all of them, or no element repeated:
+        # a 0-d tensor expanded to one element)
+        one_value = not any(n > 1 and s != 0 for n, s in zip(src.shape, src.strides))
+        repeated = any(n > 1 and s == 0 for n, s in zip(dst.shape, dst.strides))
+        dst = _writable_alias(dst) if one_value or not repeated else None
         if dst is None:
             raise RuntimeError(
                 f"{name}: unsupported operation: more than one element of the written-to tensor refers "
