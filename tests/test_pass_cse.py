@@ -71,6 +71,32 @@ def test_equal_constants_merge():
     )
 
 
+def test_commutative_ops_merge_in_either_order():
+    # the backward of 0.5 * x * x has mul(0.5, x) and mul(x, 0.5): one value
+    check(
+        """
+        graph f(%x: f32[3], %y: f32[3]) -> (f32[3], bool[3])
+          %0: f32[] = constant(0.5)
+          %1: f32[3] = mul(%0, %x)
+          %2: f32[3] = mul(%x, %0)
+          %3: f32[3] = add(%1, %2)
+          %4: bool[3] = eq(%x, %y)
+          %5: bool[3] = eq(%y, %x)
+          %6: bool[3] = logical_and(%4, %5)
+          return %3, %6
+        """,
+        """
+        graph f(%x: f32[3], %y: f32[3]) -> (f32[3], bool[3])
+          %0: f32[] = constant(0.5)
+          %1: f32[3] = mul(%0, %x)
+          %2: f32[3] = add(%1, %1)
+          %3: bool[3] = eq(%x, %y)
+          %4: bool[3] = logical_and(%3, %3)
+          return %2, %4
+        """,
+    )
+
+
 def test_structurally_equal_attrs_merge():
     check(
         """
@@ -95,6 +121,12 @@ KEEPS = {
         graph f(%x: f32[3], %y: f32[3]) -> (f32[3], f32[3])
           %0: f32[3] = sub(%x, %y)
           %1: f32[3] = sub(%y, %x)
+          return %0, %1
+        """,
+    "maximum-in-either-order": """
+        graph f(%x: f32[3], %y: f32[3]) -> (f32[3], f32[3])
+          %0: f32[3] = maximum(%x, %y)
+          %1: f32[3] = maximum(%y, %x)
           return %0, %1
         """,
     "different-attrs": """

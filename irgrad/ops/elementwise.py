@@ -79,6 +79,7 @@ def _elementwise(
     scalar=None,
     raises: bool = False,
     linear: bool = False,
+    commutative: bool = False,
     doc: str = "",
 ) -> OpDef:
     return register(
@@ -95,6 +96,7 @@ def _elementwise(
             scalar=scalar,
             raises=raises,
             linear=linear,
+            commutative=commutative,
             doc=doc,
         )
     )
@@ -476,7 +478,9 @@ _binary(
     doc="relu's gradient `where(y <= 0, 0, g)` from the incoming `g` and relu's output `y` "
     "(a NaN `y` passes `g`, as torch's threshold_backward); one pass, no mask.",
 )
-_binary("add", np.add, lambda F, g, c: (g, g), scalar=lambda S, a, b: S.add(a, b), linear=True)
+_binary(
+    "add", np.add, lambda F, g, c: (g, g), scalar=lambda S, a, b: S.add(a, b), linear=True, commutative=True
+)
 _binary(
     "sub",
     np.subtract,
@@ -484,7 +488,7 @@ _binary(
     scalar=lambda S, a, b: S.sub(a, b),
     linear=True,
 )
-_binary("mul", np.multiply, _mul_vjp, save_inputs=True, scalar=lambda S, a, b: S.mul(a, b))
+_binary("mul", np.multiply, _mul_vjp, save_inputs=True, scalar=lambda S, a, b: S.mul(a, b), commutative=True)
 _binary(
     "div",
     np.true_divide,
@@ -648,31 +652,36 @@ for _name, _kernel in (
     ("gt", np.greater),
     ("ge", np.greater_equal),
 ):
-    _binary(_name, _kernel, rule=DtypeRule.COMPARE, scalar=_primitive(_name))
+    _binary(
+        _name, _kernel, rule=DtypeRule.COMPARE, scalar=_primitive(_name), commutative=_name in ("eq", "ne")
+    )
 _binary(
     "logical_and",
     np.logical_and,
     rule=DtypeRule.LOGICAL,
     scalar=lambda S, a, b: S.logical_and(_truth(S, a), _truth(S, b)),
+    commutative=True,
 )
 _binary(
     "logical_or",
     np.logical_or,
     rule=DtypeRule.LOGICAL,
     scalar=lambda S, a, b: S.logical_or(_truth(S, a), _truth(S, b)),
+    commutative=True,
 )
 _binary(
     "logical_xor",
     np.logical_xor,
     rule=DtypeRule.LOGICAL,
     scalar=lambda S, a, b: S.ne(_truth(S, a), _truth(S, b)),
+    commutative=True,
 )
 for _name, _primitive_name, _kernel in (
     ("bitwise_and", "bit_and", np.bitwise_and),
     ("bitwise_or", "bit_or", np.bitwise_or),
     ("bitwise_xor", "bit_xor", np.bitwise_xor),
 ):
-    _binary(_name, _kernel, rule=DtypeRule.INTEGRAL, scalar=_primitive(_primitive_name))
+    _binary(_name, _kernel, rule=DtypeRule.INTEGRAL, scalar=_primitive(_primitive_name), commutative=True)
 
 
 # --- ternary ---------------------------------------------------------------------------

@@ -145,6 +145,9 @@ class OpDef:
     decompose: Callable[..., Any] | None = None
     recurrence: Recurrence | None = None
     linear: bool = False  # linear in its arguments together: f(x + y) = f(x) + f(y)
+    # f(a, b) == f(b, a) for all values, signed zeros included (not maximum: which zero
+    # max(-0., 0.) gives depends on the order): CSE merges the two orders
+    commutative: bool = False
     raises: bool = False  # a check: its error must happen even when its value is unused
     doc: str = field(default="", repr=False)
 

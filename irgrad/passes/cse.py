@@ -1,7 +1,8 @@
 """Common-subexpression elimination by hash-consing over a topological order.
 
-Guarantees: two op nodes with the same op, the same argument nodes in the same order,
-structurally equal attributes and the same type are merged into the first of them (in
+Guarantees: two op nodes with the same op, the same argument nodes in the same order
+(in either order for a commutative op: ``OpDef.commutative``), structurally equal
+attributes and the same type are merged into the first of them (in
 topological order), and so are two constants with the same type and bit-identical
 values (so 0.0 and -0.0 stay apart, and equal NaNs merge).  Fused nodes merge when their
 bodies print identically.  Ops of ``Kind.RANDOM`` (and fused nodes containing one) are
@@ -47,7 +48,10 @@ def _key(g: Graph, node: Node, nid: int) -> Hashable | None:
         return (CONSTANT, node.type, node.value.tobytes(order="C"))
     if node.op == FUSED:
         return (FUSED, node.type, tuple(g.args(nid)), _attr_key(node.attrs), print_graph(node.body))
-    return (node.op, node.type, tuple(g.args(nid)), _attr_key(node.attrs))
+    args = g.args(nid)
+    if node.op in OPS and OPS[node.op].commutative:
+        args = sorted(args)  # a + b and b + a are one value
+    return (node.op, node.type, tuple(args), _attr_key(node.attrs))
 
 
 def is_random(node: Node) -> bool:
