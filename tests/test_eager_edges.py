@@ -442,6 +442,36 @@ def test_an_expanded_tensor_whose_elements_are_each_one_memory_location_may_be_u
     compare(run, np.array(1.5) if shape != (2, 1) else np.array([1.5, -2.0]), grad=False)
 
 
+def test_an_expanded_tensor_is_assigned_where_no_element_repeats(compare):
+    # one element of an expanded 0-d tensor, and an empty slice of an expanded tensor (found
+    # by the fuzzer); assigning to repeated elements raises, a value for all of them too
+    def one_element(lib, x):
+        base = x.clone()
+        view = base.expand(3)
+        view[-3] = -2.5
+        return base * 1.0
+
+    def empty_slice(lib, x):
+        view = x.clone().expand(-1, 3, -1)
+        view[:-1, :, 1:1:2] = 0.0
+        return view * 1.0
+
+    compare(one_element, np.array(1.5), grad=False)
+    compare(empty_slice, np.ones((1, 1, 1)), grad=False)
+    for value in (5.0, [1.0, 2.0, 3.0]):
+
+        def repeated(lib, value=value):
+            view = lib.zeros(1).expand(3)
+            view[:] = value if isinstance(value, float) else lib.tensor(value)
+
+        _same_error(repeated, "single memory location")
+
+
+def test_an_advanced_index_result_is_contiguous_as_pytorchs(compare):
+    # numpy lays x[:, i] out index dims first: a .view() of it failed (found by the fuzzer)
+    compare(lambda lib, x: x[:, lib.tensor([0, 0, 0])].view(1, 9, -1), np.arange(9.0).reshape(3, 1, 3))
+
+
 @pytest.mark.parametrize("fill", [lambda v: v.zero_(), lambda v: v.fill_(2.5), lambda v: v.fill_(-1)])
 def test_an_expanded_tensor_may_be_filled(compare, fill):
     # one value for every element: the aliased elements agree, so PyTorch allows it

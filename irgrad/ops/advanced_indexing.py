@@ -22,7 +22,9 @@ def build_index(spec: tuple, arrays) -> tuple:
 
 
 def _index_kernel(x, *indices, spec):
-    return x[build_index(spec, indices)]
+    # contiguous, as PyTorch's result from a contiguous input (numpy's x[:, i] is laid out
+    # index-dims first, so a .view() of it failed where PyTorch's works)
+    return np.ascontiguousarray(x[build_index(spec, indices)])
 
 
 def _index_grad_kernel(g, *indices, shape, spec):

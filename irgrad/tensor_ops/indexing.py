@@ -21,7 +21,7 @@ from ..tensor import Tensor
 from .pointwise import eq
 from .select import nonzero, where
 from .shape import broadcast_tensors
-from .writes import needs_autograd, update_inplace
+from .writes import needs_autograd, update_inplace, writable_destination
 
 
 def _as_index_item(item):
@@ -167,7 +167,13 @@ def setitem(input: Tensor, index, value) -> None:
                 extra = data.ndim - input._data[np_index].ndim
                 if extra > 0 and all(d == 1 for d in data.shape[:extra]):
                     data = data.reshape(data.shape[extra:])
-            input._data[np_index] = data
+            if input._data.flags.writeable or tensors:
+                input._data[np_index] = data
+            else:  # a broadcast view (an expanded tensor): numpy's are read-only
+                region = input._data[(*np_index, Ellipsis)]  # a view, also of one element
+                data = np.broadcast_to(data, region.shape)
+                if region.size:
+                    writable_destination(region, data, "setitem", fill=False)[...] = data
         except ValueError as exc:
             raise RuntimeError(
                 f"setitem: cannot assign value of shape {fmt(np.shape(data))} to "

@@ -112,21 +112,28 @@ def _write(target: Tensor, new: Tensor, name: str) -> None:
                 f"{list(src.shape)}"
             ) from None
     if not dst.flags.writeable and dst.size:
-        # a broadcast view: written through a writable alias where no element is written
-        # twice with different values (one value for all of them, or no element repeated:
-        # a 0-d tensor expanded to one element)
-        one_value = not any(n > 1 and s != 0 for n, s in zip(src.shape, src.strides))
-        repeated = any(n > 1 and s == 0 for n, s in zip(dst.shape, dst.strides))
-        dst = _writable_alias(dst) if one_value or not repeated else None
-        if dst is None:
-            raise RuntimeError(
-                f"{name}: unsupported operation: more than one element of the written-to tensor refers "
-                "to a single memory location. Please clone() the tensor before performing the operation."
-            )
+        dst = writable_destination(dst, src, name)
     if dst.size:  # an empty write (into an empty slice of a broadcast view too) overlaps nothing
         np.copyto(dst, src, casting="unsafe")
     target._bump_version()
     _tracing.inplace(target, new)
+
+
+def writable_destination(dst: np.ndarray, src: np.ndarray, name: str, fill: bool = True) -> np.ndarray:
+    """A writable array over ``dst``'s elements (a read-only broadcast view, non-empty)
+    for writing ``src`` (broadcast to it), where no element is repeated (a 0-d tensor
+    expanded to one element, one element of an expanded tensor) or, for an in-place op
+    (``fill``), all get one value (PyTorch allows ``fill_`` on an expanded tensor, not
+    ``t[:] = 5``).  Raises PyTorch's internal-overlap error otherwise."""
+    one_value = fill and not any(n > 1 and s != 0 for n, s in zip(src.shape, src.strides))
+    repeated = any(n > 1 and s == 0 for n, s in zip(dst.shape, dst.strides))
+    alias = _writable_alias(dst) if one_value or not repeated else None
+    if alias is None:
+        raise RuntimeError(
+            f"{name}: unsupported operation: more than one element of the written-to tensor refers "
+            "to a single memory location. Please clone() the tensor before performing the operation."
+        )
+    return alias
 
 
 def _writable_alias(view: np.ndarray) -> np.ndarray | None:
