@@ -24,7 +24,8 @@ def build_index(spec: tuple, arrays) -> tuple:
 def _index_kernel(x, *indices, spec):
     # contiguous, as PyTorch's result from a contiguous input (numpy's x[:, i] is laid out
     # index-dims first, so a .view() of it failed where PyTorch's works)
-    return np.ascontiguousarray(x[build_index(spec, indices)])
+    result = x[build_index(spec, indices)]
+    return result if result.flags.c_contiguous else np.ascontiguousarray(result)  # (>= 1-d)
 
 
 def _index_grad_kernel(g, *indices, shape, spec):
