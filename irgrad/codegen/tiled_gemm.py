@@ -65,10 +65,10 @@ LARGEST_MACS = 1 << 32
 PARALLEL_MACS = 1 << 19
 WAKE_MACS = 1 << 22
 K_BLOCK = 256  # products summed per pass over C
-# Rows of A up to which a transposed B is read in place (the dot form) rather than packed
-# for the broadcast form, which runs faster from more rows on.  Measured on one core:
-# 16x128x512 in place 16.4 us, copied 11 + 8 us; 64x784x128 in place 89 us, copied 53 +
-# 12 us.
+# Rows of A up to which a transposed B is read in place (the dot form) rather than
+# reordered for the broadcast form, which runs faster from more rows on.  Measured on one
+# core: 16x128x512 in place 16.4 us, from a row-major copy 11 + 8 us; 64x784x128 in place
+# 89 us, from a copy 53 + 12 us.
 DOT_ROWS = 32
 
 
@@ -346,8 +346,7 @@ def _define_tiled(
     blocks = builder.select(builder.icmp_unsigned("==", blocks, const(0)), const(1), blocks)  # k = 0: C = 0
     with for_range(builder, blocks, "kblock") as block:
         k0 = builder.mul(block, const(K_BLOCK))
-        left = builder.sub(k, k0)
-        length = builder.select(builder.icmp_signed("<", left, const(K_BLOCK)), left, const(K_BLOCK))
+        length = _at_most(builder, builder.sub(k, k0), K_BLOCK)
         add_to_c = builder.or_(
             builder.icmp_unsigned("!=", accumulate, const(0)), builder.icmp_unsigned("!=", block, const(0))
         )
@@ -397,6 +396,7 @@ def _define_packed(module: ir.Module, name: str, float_type: ir.Type, tiling: Ti
 
 
 def _at_most(builder: ir.IRBuilder, value: ir.Value, most: int) -> ir.Value:
+    """``min(value, most)``."""
     return builder.select(builder.icmp_signed("<", value, const(most)), value, const(most))
 
 
