@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from graph_calls import assert_graphs_answered
+from optim_cases import cross_entropy_step
 
 import irgrad
 import irgrad.nn as nn
@@ -140,13 +141,7 @@ def test_check_mode_passes_a_right_training_step(backend):
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
     opt = irgrad.optim.Adam(model.parameters(), lr=0.01)
 
-    @irgrad.compile(backend=backend, check=True)
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
+    step = irgrad.compile(backend=backend, check=True)(cross_entropy_step(model, opt))
 
     losses = [float(step(irgrad.randn(5, 4), irgrad.randint(0, 2, (5,)))) for _ in range(4)]
     assert all(np.isfinite(losses))

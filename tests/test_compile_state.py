@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from graph_calls import assert_graphs_answered
+from optim_cases import cross_entropy_step
 
 import irgrad
 import irgrad.nn as nn
@@ -192,13 +193,7 @@ def test_the_issue_training_step_trains_and_explains_its_free_inputs(backend):
     model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
     opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
 
-    @irgrad.compile(backend=backend)
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
+    step = irgrad.compile(backend=backend)(cross_entropy_step(model, opt))
 
     x, y = irgrad.randn(16, 20), irgrad.randint(0, 5, (16,))
     losses = [float(step(x, y)) for _ in range(6)]
@@ -216,12 +211,7 @@ def test_changing_the_learning_rate_does_not_recompile_a_training_step():
         model = _mlp()
         opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss.detach()
+        step = cross_entropy_step(model, opt)
 
         def between(i):
             for group in opt.param_groups:

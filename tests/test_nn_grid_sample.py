@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from optim_cases import cross_entropy_step
 from test_compile_state import Scenario, check
 
 import irgrad
@@ -290,12 +291,7 @@ def _transformer_training():
     model = _SpatialTransformer()
     opt = irgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
+    step = cross_entropy_step(model, opt)
 
     def batch(i):
         rng = np.random.default_rng(i)

@@ -15,10 +15,10 @@ import io
 
 import numpy as np
 import pytest
+from optim_cases import cross_entropy_step
 
 import irgrad
 import irgrad.nn as nn
-import irgrad.nn.functional as F
 from irgrad.dispatch import apply
 from irgrad.ops import OPS
 from irgrad.ops.registry import Meta
@@ -193,12 +193,7 @@ def train(steps: int, compiled: bool, **config):
     x = irgrad.tensor(rng.standard_normal((4, steps, 5)))
     y = irgrad.tensor(rng.integers(0, 3, 4))
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
+    step = cross_entropy_step(model, opt)
 
     run = irgrad.compile(step) if compiled else step
     losses = [float(run(x, y)) for _ in range(4)]
