@@ -91,9 +91,15 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGNMENT) * ALIGNMENT
 
 
+def covers_its_buffer(place: Place) -> bool:
+    """Whether ``place`` is all of its buffer's array when that has its shape: contiguous
+    from the start (:func:`view_of` returns the array itself)."""
+    return place.offset == 0 and is_contiguous(place.shape, place.strides)
+
+
 def view_of(array: np.ndarray, place: Place) -> np.ndarray:
     """``place`` within ``array`` (its buffer, contiguous) as a numpy view."""
-    if place.offset == 0 and array.shape == place.shape and is_contiguous(place.shape, place.strides):
+    if array.shape == place.shape and covers_its_buffer(place):
         return array
     if 0 in place.shape:  # no element to share (its offset may lie past an empty buffer)
         return np.empty(place.shape, place.dtype)

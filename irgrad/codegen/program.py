@@ -36,12 +36,20 @@ from ..ir.interpreter import compile_graph
 from ..native import jit
 from ..ops import OPS
 from ..ops.scalar import Unsupported
-from ..ops.strides import is_contiguous
 from . import program_cache
 from .dispatch import Reference, StepTable, byte_offset
 from .elementwise import RESERVED
 from .emission import Emission, Lowering
-from .layout import ALIGNMENT, ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Place, view_of
+from .layout import (
+    ALIGNMENT,
+    ARENA,
+    CONSTANT_BUFFER,
+    EXTERNAL,
+    INPUT_BUFFER,
+    Place,
+    covers_its_buffer,
+    view_of,
+)
 from .parallel import SITES_TO_WAKE
 from .plan import NativeStep, NumpyStep, Plan, Planner
 from .steps import choose
@@ -154,7 +162,7 @@ class Program:
         # per output whether it is its buffer's whole array (no view to make)
         self._env = [b.value if b.kind == CONSTANT_BUFFER else None for b in plan.buffers]
         self._input_buffers = [b for b in plan.buffers if b.kind == INPUT_BUFFER]
-        self._outputs = [(place, _whole(place)) for place in plan.outputs]
+        self._outputs = [(place, covers_its_buffer(place)) for place in plan.outputs]
         self.report = ProgramReport(
             native_steps=sum(isinstance(s, NativeStep) for s in plan.steps),
             segments=len(self.segments),
@@ -295,12 +303,6 @@ class Program:
         if self._fallback is None:
             self._fallback = compile_graph(self.graph)
         return self._fallback(inputs, sizes)
-
-
-def _whole(place: Place) -> bool:
-    """Whether ``place`` is all of a contiguous array of its shape (``view_of`` returns the
-    array itself)."""
-    return place.offset == 0 and is_contiguous(place.shape, place.strides)
 
 
 def _shares_memory(inputs: list, written: list[int]) -> bool:

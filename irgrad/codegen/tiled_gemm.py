@@ -49,7 +49,7 @@ import numpy as np
 from ..native import jit, pool
 from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying
 from .parallel import call_parallel
-from .transpose import TILE, transpose8, vector_alignment
+from .transpose import TILE, transpose_tile
 
 I32 = ir.IntType(32)
 # Multiply-adds above which BLAS (cache-blocked) is used instead of the tiled loops: on
@@ -404,9 +404,6 @@ def _pack(builder: ir.IRBuilder, source, stride, target, rows, columns, width: i
     """``target[r * width + j] = source[j * stride + r]`` for ``r < rows``, ``j < columns``:
     8x8 tiles transposed in registers, the edges element by element."""
     b = builder
-    element = source.type.pointee
-    vector = ir.VectorType(element, TILE)
-    align = vector_alignment(element)
     row_tiles = b.udiv(rows, const(TILE))
     column_tiles = b.udiv(columns, const(TILE))
     with (
@@ -414,13 +411,9 @@ def _pack(builder: ir.IRBuilder, source, stride, target, rows, columns, width: i
         for_range(b, row_tiles, "pack_r", unroll=False) as tr,
     ):
         j, r = b.mul(tj, const(TILE)), b.mul(tr, const(TILE))
-        loaded = []
-        for jj in range(TILE):
-            at = b.add(b.mul(b.add(j, const(jj)), stride), r)
-            loaded.append(b.load(b.bitcast(b.gep(source, [at]), vector.as_pointer()), align=align))
-        for rr, row in enumerate(transpose8(b, loaded)):
-            at = b.add(b.mul(b.add(r, const(rr)), const(width)), j)
-            b.store(row, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
+        source_at = b.add(b.mul(j, stride), r)
+        target_at = b.add(b.mul(r, const(width)), j)
+        transpose_tile(b, source, source_at, stride, target, target_at, const(width))
 
     def element_by_element(r0, j0, j1) -> None:  # rows r0 .. rows of columns j0 .. j1
         with for_range(b, b.sub(rows, r0), "pack_er") as er, for_range(b, b.sub(j1, j0), "pack_ej") as ej:

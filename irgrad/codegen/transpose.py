@@ -79,21 +79,14 @@ def transpose_tiles(
     first = const(0) if start is None else start
     extent = const(rows) if count is None else count
     tiles = b.udiv(extent, const(TILE))
-    element_type = source.type.pointee
-    vector = ir.VectorType(element_type, TILE)
-    align = vector_alignment(element_type)
     full_cols = cols - cols % TILE
     with for_range(b, tiles, "tile_rows", unroll=False) as t:
         r = b.add(first, b.mul(t, const(TILE)))
         with for_range(b, const(full_cols // TILE), "tile_cols", unroll=False) as u:
             c = b.mul(u, const(TILE))
-            loaded = []
-            for j in range(TILE):
-                at = b.add(r, b.mul(b.add(c, const(j)), const(col_stride)))
-                loaded.append(b.load(b.bitcast(b.gep(source, [at]), vector.as_pointer()), align=align))
-            for i, row in enumerate(transpose8(b, loaded)):
-                at = b.add(b.mul(b.add(r, const(i)), const(cols)), c)
-                b.store(row, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
+            source_at = b.add(r, b.mul(c, const(col_stride)))
+            target_at = b.add(b.mul(r, const(cols)), c)
+            transpose_tile(b, source, source_at, const(col_stride), target, target_at, const(cols))
         if full_cols < cols:  # the columns past the last whole tile
             with for_range(b, const(cols - full_cols), "edge_cols") as e:
                 col = b.add(e, const(full_cols))
@@ -106,7 +99,21 @@ def transpose_tiles(
             _copy_element(b, source, (1, col_stride), target, cols, row, col)
 
 
-def transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
+def transpose_tile(b: ir.IRBuilder, source, source_at, source_step, target, target_at, target_step) -> None:
+    """One 8x8 tile: the eight vectors at ``source + source_at + j * source_step`` stored,
+    transposed in registers, as the eight at ``target + target_at + i * target_step``."""
+    vector = ir.VectorType(source.type.pointee, TILE)
+    align = _alignment(source.type.pointee)
+    loaded = []
+    for j in range(TILE):
+        at = b.add(source_at, b.mul(const(j), source_step))
+        loaded.append(b.load(b.bitcast(b.gep(source, [at]), vector.as_pointer()), align=align))
+    for i, row in enumerate(_transpose8(b, loaded)):
+        at = b.add(target_at, b.mul(const(i), target_step))
+        b.store(row, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
+
+
+def _transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
     """The 8x8 transpose of eight vectors of eight elements."""
     for (offset_a, offset_b), masks in _ROUNDS:
         step = offset_b - offset_a
@@ -122,7 +129,7 @@ def transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
     return [rows[k] for k in _ORDER]
 
 
-def vector_alignment(element_type: ir.Type) -> int:
+def _alignment(element_type: ir.Type) -> int:
     """An element's size in bytes: the alignment a vector load of elements may assume."""
     if isinstance(element_type, ir.DoubleType):
         return 8

@@ -204,13 +204,12 @@ class Guard:
         elif kind == DICT:
             cls, keys = node.info
             if not keys:  # the usual hook dict
-                out.fail_if(f"type({var}) is not {out.const(cls)} or {var}")
+                same_keys = f"{var}"
             elif all(type(k) in (str, int) for k in keys):
-                out.fail_if(f"type({var}) is not {out.const(cls)} or tuple({var}) != {keys!r}")
+                same_keys = f"tuple({var}) != {keys!r}"
             else:
-                out.fail_if(
-                    f"type({var}) is not {out.const(cls)} or not _same_keys({var}, {out.const(keys)})"
-                )
+                same_keys = f"not _same_keys({var}, {out.const(keys)})"
+            out.fail_if(f"type({var}) is not {out.const(cls)} or {same_keys}")
         elif kind == SEQ:
             cls, length = node.info
             out.fail_if(f"type({var}) is not {out.const(cls)} or len({var}) != {length}")
