@@ -3,8 +3,9 @@ broadcasting multiplies and batched ``matmul`` (``OpDef.decompose``), which the 
 backend lowers (the products through BLAS).
 
 Compiled programs (forward and backward) against eager irgrad, eager against
-``numpy.einsum``, and random equations' decompositions against the op's kernel.  No
-torch needed.
+``numpy.einsum``, and random equations' decompositions against the op's kernel.
+Integer einsums decompose into products and sums (no BLAS), which wrap around as
+numpy's do.  No torch needed.
 """
 
 from __future__ import annotations
@@ -80,12 +81,32 @@ def test_eager_einsum_is_numpys(equation):
     np.testing.assert_allclose(got, np.einsum(equation, *arrays), rtol=1e-12, atol=1e-12)
 
 
-def test_integer_einsums_keep_the_kernel():
-    """An integer ``sum`` would widen to int64, and BLAS multiplies floats only."""
-    g = Graph("ints")
+def test_bool_einsums_keep_the_kernel():
+    """numpy's bool einsum is a logical one, which a sum of products is not."""
+    g = Graph("bools")
     F = GraphOps(g)
-    a, b = F.input("a", (2, 3), irgrad.int32), F.input("b", (3, 4), irgrad.int32)
+    a, b = F.input("a", (2, 3), irgrad.bool), F.input("b", (3, 4), irgrad.bool)
     assert OPS["einsum"].decompose(F, a, b, equation="ij,jk->ik") is None
+
+
+@pytest.mark.parametrize("dtype", [irgrad.int32, irgrad.int64, irgrad.uint8])
+@pytest.mark.parametrize("equation", ["ij,jk->ik", "bhqd,bhkd->bhqk", "abc,cd,de->abe", "i,i->"])
+def test_integer_einsums_run_natively_and_wrap_around_as_numpys(equation, dtype):
+    """Integers (no BLAS for them) contract as broadcasting products and sums, natively;
+    values near the dtype's limits wrap around exactly as ``numpy.einsum``'s do."""
+    info = np.iinfo(dtype.np)
+    rng = np.random.default_rng(3)
+    arrays = [
+        rng.integers(info.min, info.max, shape, dtype=dtype.np, endpoint=True)
+        for shape in EQUATIONS[equation]
+    ]
+    compiled = irgrad.compile(lambda *xs: irgrad.einsum(equation, *xs), backend="llvm")
+    tensors = [irgrad.tensor(a) for a in arrays]
+    compiled(*tensors)  # traced: the next call runs the program
+    got = graph_call(compiled, *tensors).numpy()
+    expected = np.einsum(equation, *arrays)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    assert_native(compiled)
 
 
 @st.composite
@@ -97,9 +118,9 @@ def equations(draw):
     ins = draw(st.lists(letters, min_size=1, max_size=3))
     used = sorted(set("".join(ins)))
     out = "".join(draw(st.permutations(used))[: draw(st.integers(0, len(used)))])
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.int64, np.int32, np.int8]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    arrays = [rng.standard_normal(tuple(sizes[c] for c in subs)).astype(dtype) for subs in ins]
+    arrays = [(rng.standard_normal(tuple(sizes[c] for c in subs)) * 50).astype(dtype) for subs in ins]
     return ",".join(ins) + "->" + out, arrays
 
 
@@ -107,7 +128,7 @@ def equations(draw):
 @given(equations())
 def test_any_einsum_decomposes_into_native_parts_computing_the_kernel(case):
     """The decomposition has exactly the node's type (the pass checks), leaves nothing
-    to numpy, and computes the kernel's values to float rounding."""
+    to numpy, and computes the kernel's values: to float rounding, integers exactly."""
     equation, arrays = case
     g = Graph("einsum")
     inputs = [
@@ -122,5 +143,5 @@ def test_any_einsum_decomposes_into_native_parts_computing_the_kernel(case):
     (got,) = run_program(Program(lowered), arrays)
     expected = OPS["einsum"].eval(*arrays, equation=equation)
     assert got.shape == expected.shape and got.dtype == expected.dtype
-    tol = 1e-5 if arrays[0].dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+    tol = {np.float32: 1e-5, np.float64: 1e-12}.get(arrays[0].dtype.type, 0)
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * 50)

@@ -9,7 +9,8 @@ bias broadcast, add), with the same arithmetic (a matmul, then the bias added).
 given, no letter repeated within one operand); its gradient is another einsum.  For
 float32 and float64 it decomposes (for a backend with no einsum routine) into the
 classic einsum-to-bmm: permutes, reshapes, sums and broadcasting multiplies around one
-batched ``matmul`` per pair of operands, contracted left to right.
+batched ``matmul`` per pair of operands, contracted left to right.  Integer einsums,
+which BLAS cannot multiply, decompose into broadcasting multiplies and sums instead.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import math
 
 import numpy as np
 
-from ..dtypes import float32, float64
+from ..dtypes import INT, float32, float64
 from .movement import sum_to
 from .registry import Kind, Meta, OpDef, register
 from .shapes import broadcast_shapes, fmt
+
+BLAS_DTYPES = (float32, float64)  # the dtypes an einsum's contraction is a matmul in
 
 
 def swap_last(F, x):
@@ -186,7 +189,12 @@ def _sum_letters(F, x, subs: str, kept) -> tuple:
     dims = tuple(d for d, letter in enumerate(subs) if letter not in kept)
     if not dims:
         return x, subs
-    return F.sum(x, dims=dims, keepdim=False), "".join(letter for letter in subs if letter in kept)
+    total = F.sum(x, dims=dims, keepdim=False)
+    if total.dtype != x.dtype:
+        # an integer sum widens to int64, einsum keeps its operands' dtype: both wrap
+        # around modulo 2**bits, so the narrowed sum is the one einsum computes
+        total = F.cast(total, dtype=x.dtype)
+    return total, "".join(letter for letter in subs if letter in kept)
 
 
 def _arranged(F, x, subs: str, letters: str, shape: tuple):
@@ -203,26 +211,29 @@ def _contract(F, a, sa: str, b, sb: str, kept: str) -> tuple:
     that needs no permute after the product), and those letters.
 
     Letters in one operand only that are not kept are summed first.  With no letter left
-    to contract, the product is a broadcasting ``mul`` in ``kept``'s order; otherwise it
-    is one ``matmul`` of ``(batch, left, contracted)`` by ``(batch, contracted, right)``,
-    each group merged into one dim (the operands swapped when ``kept`` puts ``b``'s free
-    letters first, so a transposed output is a transposed product, not a permute)."""
+    to contract, or for integers (which BLAS does not multiply), the product is a
+    broadcasting ``mul`` over ``kept``'s letters then the contracted ones, whose sum
+    contracts them; otherwise it is one ``matmul`` of ``(batch, left, contracted)`` by
+    ``(batch, contracted, right)``, each group merged into one dim (the operands swapped
+    when ``kept`` puts ``b``'s free letters first, so a transposed output is a transposed
+    product, not a permute)."""
     a, sa = _sum_letters(F, a, sa, set(sb) | set(kept))
     b, sb = _sum_letters(F, b, sb, set(sa) | set(kept))
     size = dict(zip(sa, a.shape)) | dict(zip(sb, b.shape))
-    if not any(letter in sb and letter not in kept for letter in sa):
+    contracted = "".join(letter for letter in sa if letter in sb and letter not in kept)
+    if not contracted or a.dtype not in BLAS_DTYPES:
+        letters = kept + contracted
         a, b = (
-            _arranged(F, x, s, kept, tuple(size[c] if c in s else 1 for c in kept))
+            _arranged(F, x, s, letters, tuple(size[c] if c in s else 1 for c in letters))
             for x, s in ((a, sa), (b, sb))
         )
-        return F.mul(a, b), kept
+        return _sum_letters(F, F.mul(a, b), letters, kept)
     free = [letter for letter in kept if (letter in sa) != (letter in sb)]
     if free and free[0] in sb:
         a, sa, b, sb = b, sb, a, sa
     batch = "".join(letter for letter in kept if letter in sa and letter in sb)
     left = "".join(letter for letter in kept if letter in sa and letter not in sb)
     right = "".join(letter for letter in kept if letter in sb and letter not in sa)
-    contracted = "".join(letter for letter in sa if letter in sb and letter not in kept)
 
     def extent(letters: str) -> int:
         return math.prod(size[letter] for letter in letters)
@@ -240,9 +251,8 @@ def _einsum_parts(F, *xs, equation):
     """``einsum`` as the primitives a backend lowers natively (see :func:`_contract`):
     operands contracted pairwise left to right, each intermediate keeping only the
     letters the output or a later operand needs; then the output's letters summed and
-    permuted into place.  Only float32 and float64, the dtypes BLAS multiplies (an
-    integer ``sum`` would also widen to int64): None for the others."""
-    if xs[0].dtype not in (float32, float64):
+    permuted into place.  A bool einsum (numpy's is a logical one) keeps the kernel: None."""
+    if xs[0].dtype not in BLAS_DTYPES and xs[0].dtype.category != INT:
         return None
     ins, out = parse_equation(equation)
     x, subs = xs[0], ins[0]
