@@ -467,6 +467,52 @@ def test_an_expanded_tensor_is_assigned_where_no_element_repeats(compare):
         _same_error(repeated, "single memory location")
 
 
+def test_an_element_of_an_expanded_tensor_is_assigned_while_autograd_records_it(compare):
+    # the recorded write covers the indexed element only: its whole new value would write
+    # the one memory location of the expanded 0-d tensor three times, the last one winning
+    def one_element(lib, x, w):
+        view = (x * 1).expand(3)
+        view[1] = w * 2
+        return view * lib.tensor([1.0, 2.0, 3.0])
+
+    compare(one_element, np.array(1.5), np.array(-0.5))
+    _same_error(
+        lambda lib: lib.tensor(1.0, requires_grad=True).mul(1).expand(3).__setitem__(slice(0, 2), 5.0),
+        "single memory location",
+    )
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_a_compiled_assignment_to_an_element_of_an_expanded_tensor_equals_eager(backend):
+    # the traced write covered the whole expanded tensor and raised (found by the fuzzer)
+    from irgrad.testing.differential import check_compiled
+
+    def element(x):
+        view = x.expand(3)
+        view[-2::3] = 0.0
+        return view
+
+    def with_grad(x, w):
+        view = (x * 1).expand(3)
+        view[1] = w * 2
+        return view * irgrad.tensor([1.0, 2.0, 3.0])
+
+    def empty(x):  # numpy gives an empty array zero strides: no element repeats in it
+        x[-1] = -2.5
+        return x * 2
+
+    def empty_recorded(x):
+        y = x * 1
+        y[...] = irgrad.ones(1)
+        return y * 2
+
+    check_compiled(element, [[np.array(2.0, np.float32)], [np.array(-1.0, np.float32)]], backend=backend)
+    check_compiled(empty, [[np.zeros((1, 2, 0), np.float32)]], backend=backend)
+    check_compiled(empty_recorded, [[np.zeros((0, 1, 2), np.float32)]], backend=backend, train=True)
+    calls = [[np.array(1.5), np.array(-0.5)], [np.array(2.0), np.array(3.0)]]
+    check_compiled(with_grad, calls, backend=backend, train=True)
+
+
 def test_an_advanced_index_result_is_contiguous_as_pytorchs(compare):
     # numpy lays x[:, i] out index dims first: a .view() of it failed (found by the fuzzer)
     compare(lambda lib, x: x[:, lib.tensor([0, 0, 0])].view(1, 9, -1), np.arange(9.0).reshape(3, 1, 3))

@@ -21,7 +21,13 @@ from ..tensor import Tensor
 from .pointwise import eq
 from .select import nonzero, where
 from .shape import broadcast_tensors
-from .writes import needs_autograd, update_inplace, writable_destination
+from .writes import (
+    needs_autograd,
+    raise_internal_overlap,
+    repeats_elements,
+    update_inplace,
+    writable_destination,
+)
 
 
 def _as_index_item(item):
@@ -180,6 +186,21 @@ def setitem(input: Tensor, index, value) -> None:
                 f"index of tensor of shape {fmt(input._data.shape)}: {exc}"
             ) from None
         input._bump_version()
+        return
+
+    if not tensors and repeats_elements(input._data):
+        # an expanded tensor: write only the indexed elements, through their view (as
+        # PyTorch's copy_ into the slice does); its whole new value would write one
+        # memory location once per element that repeats it
+        region = getitem(input, index)
+        if repeats_elements(region._data):
+            raise_internal_overlap("setitem")
+        update_inplace(
+            region,
+            lambda old: _fitted(cast(ensure_tensor(value), old.dtype), old.shape),
+            value_t,
+            name="setitem",
+        )
         return
 
     def assign(old: Tensor) -> Tensor:

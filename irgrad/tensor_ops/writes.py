@@ -126,14 +126,24 @@ def writable_destination(dst: np.ndarray, src: np.ndarray, name: str, fill: bool
     (``fill``), all get one value (PyTorch allows ``fill_`` on an expanded tensor, not
     ``t[:] = 5``).  Raises PyTorch's internal-overlap error otherwise."""
     one_value = fill and not any(n > 1 and s != 0 for n, s in zip(src.shape, src.strides))
-    repeated = any(n > 1 and s == 0 for n, s in zip(dst.shape, dst.strides))
-    alias = _writable_alias(dst) if one_value or not repeated else None
+    alias = _writable_alias(dst) if one_value or not repeats_elements(dst) else None
     if alias is None:
-        raise RuntimeError(
-            f"{name}: unsupported operation: more than one element of the written-to tensor refers "
-            "to a single memory location. Please clone() the tensor before performing the operation."
-        )
+        raise_internal_overlap(name)
     return alias
+
+
+def repeats_elements(array: np.ndarray) -> bool:
+    """Whether two of ``array``'s elements are one memory location (a broadcast view; an
+    empty array, whose strides numpy may leave 0, has no elements to repeat)."""
+    return array.size > 0 and any(n > 1 and s == 0 for n, s in zip(array.shape, array.strides))
+
+
+def raise_internal_overlap(name: str) -> None:
+    """PyTorch's error for a write to repeated elements of one tensor."""
+    raise RuntimeError(
+        f"{name}: unsupported operation: more than one element of the written-to tensor refers "
+        "to a single memory location. Please clone() the tensor before performing the operation."
+    )
 
 
 def _writable_alias(view: np.ndarray) -> np.ndarray | None:
