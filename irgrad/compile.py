@@ -74,6 +74,9 @@ class Entry:
         self.tensor_index = {nid: ("input", i) for i, nid in enumerate(graph.inputs)}
         for k, nid in enumerate(graph.outputs[: capture.n_values]):
             self.tensor_index.setdefault(nid, ("output", k))
+        # per replay, the input position of the tensor owning its slot (a parameter's .grad)
+        position = {node.path: i for i, node in enumerate(capture.sources) if node is not None}
+        self.replay_holders = [position.get(replay.holder.path) for replay in capture.replays]
 
 
 def _is_tensor(x) -> bool:

@@ -222,12 +222,13 @@ def test_dump_writes_numbered_stage_files(tmp_path, backend):
         compiled(irgrad.randn(2, 6))
     files = sorted(os.listdir(tmp_path))
     assert files[0] == "00-traced.ir"
-    assert [f.split("-", 1)[1] for f in files[:6]] == [
+    assert [f.split("-", 1)[1] for f in files[:7]] == [
         "traced.ir",
         "fold.ir",
         "simplify.ir",
         "cse.ir",
         "roll.ir",
+        "stack.ir",
         "dce.ir",
     ]
     text = (tmp_path / "00-traced.ir").read_text()

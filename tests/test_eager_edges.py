@@ -513,6 +513,19 @@ def test_a_compiled_assignment_to_an_element_of_an_expanded_tensor_equals_eager(
     check_compiled(with_grad, calls, backend=backend, train=True)
 
 
+def test_a_roll_that_moves_nothing_is_a_new_tensor(compare):
+    # it returned its input: writing the result wrote the input, and an unbind output
+    # rolled by 0 could not be written at all (found by the fuzzer)
+    def written(lib, x):
+        base = x.clone()
+        for rolled in (base.roll(0), base.roll(3, 1), lib.roll(base, (0, 6), (0, 1)), base[:, 0].roll(0)):
+            rolled.add_(1)
+        return base
+
+    compare(written, np.arange(6.0).reshape(2, 3), grad=False)
+    compare(lambda lib, x: lib.roll(lib.unbind(x * 1, 2)[0], 0).exp_(), np.zeros((1, 3, 1, 1)))
+
+
 def test_an_advanced_index_result_is_contiguous_as_pytorchs(compare):
     # numpy lays x[:, i] out index dims first: a .view() of it failed (found by the fuzzer)
     compare(lambda lib, x: x[:, lib.tensor([0, 0, 0])].view(1, 9, -1), np.arange(9.0).reshape(3, 1, 3))

@@ -183,3 +183,36 @@ def test_a_compiled_lstm_step_trains_as_eager_with_one_weight_gradient_product()
         return params, step
 
     assert_trains_as_eager(make, steps=5)
+
+
+BIAS_GRADIENT = """
+    graph f(%g: f32[3,4,5], %h: f32[4,5], %e: f32[5]) -> (f32[5])
+      %0: f32[1,4,5] = slice(%g, index=(slice(0, 1, 1),))
+      %1: f32[4,5] = reshape(%0, shape=(4, 5))
+      %2: f32[1,5] = sum(%1, dims=(0,), keepdim=True)
+      %3: f32[5] = reshape(%2, shape=(5,))
+      %4: f32[1,4,5] = slice(%g, index=(slice(1, 2, 1),))
+      %5: f32[4,5] = reshape(%4, shape=(4, 5))
+      %6: f32[1,5] = sum(%5, dims=(0,), keepdim=True)
+      %7: f32[5] = reshape(%6, shape=(5,))
+      %8: f32[5] = add(%3, %7)
+      %9: f32[1,5] = sum(%h, dims=(0,), keepdim=True)
+      %10: f32[5] = reshape(%9, shape=(5,))
+      %11: f32[5] = add(%8, %10)
+      %12: f32[5] = add(%11, %e)
+      return %12
+"""
+
+
+def test_a_bias_gradient_over_time_steps_is_one_reduction():
+    # a cell's bias gradient: each step's rows (views of the scan's gradients) summed,
+    # then added up over the steps; the sum of an unrelated value stays its own
+    before = _graph(BIAS_GRADIENT)
+    after = verify(merge_sums_of_products(before))
+    ops = _ops(after)
+    assert ops.count("sum") == 2 and ops.count("add") == 2 and ops.count("cat") == 1
+    joined = next(
+        n for n in after.op_nodes() if n.op == "sum" and after.node(after.args(n.id)[0]).op == "cat"
+    )
+    assert after.node(after.args(joined.id)[0]).type.shape == (8, 5)
+    _same_values(before, after)

@@ -342,3 +342,51 @@ def test_commutative_ops_give_the_same_bits_in_either_order(name):
             and np.array_equal(forward, backward, equal_nan=True)
             and np.array_equal(np.signbit(forward), np.signbit(backward))
         ), (name, x.dtype)
+
+
+def test_every_elementwise_op_says_how_a_cat_of_its_steps_joins():
+    # (a check raises per element: joining its steps would still raise, but it is left be)
+    missing = [n for n, op in OPS.items() if op.kind is Kind.ELEMENTWISE and not op.raises and op.stack is None]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name", sorted(n for n, op in OPS.items() if op.stack is not None))
+def test_stack_rules_compute_the_cat_they_replace(name):
+    # three steps of the op on sample arguments (the first per step, the others per step
+    # or shared), concatenated along each dim: stack_steps' graph gives the same values
+    from irgrad.ir import Graph, interpret, verify
+    from irgrad.ir.builder import GraphOps
+    from irgrad.passes.stack_steps import stack_steps
+
+    op = OPS[name]
+    joined = 0
+    for arrays, attrs in samples_of(op):
+        try:
+            out = op.infer(*(meta(a) for a in arrays), **attrs)
+        except (TypeError, RuntimeError, NotImplementedError, IndexError):
+            continue
+        for shared in (False, True):
+            for dim in range(len(out.shape)):
+                g = Graph("steps")
+                F = GraphOps(g)
+                values, steps = [], []
+                for t in range(3):
+                    args = []
+                    for k, a in enumerate(arrays):
+                        if shared and k > 0 and t > 0:
+                            args.append(steps[0][k])
+                            continue
+                        args.append(F.input(f"a{t}_{k}", a.shape, D.from_numpy_dtype(a.dtype)))
+                        values.append(a if t == 0 else sample(a.shape, D.from_numpy_dtype(a.dtype)))
+                    steps.append(args)
+                g.set_outputs([F.cat(*(F.apply(name, args, attrs) for args in steps), dim=dim).id])
+                after = verify(stack_steps(verify(g)))
+                joined += after.node(after.outputs[0]).op != "cat"
+                with np.errstate(all="ignore"):
+                    (want,), (got,) = interpret(g, values), interpret(after, values)
+                assert got.dtype == want.dtype and got.shape == want.shape
+                if op.kind is Kind.MATMUL:
+                    np.testing.assert_allclose(got, want, rtol=1e-5)
+                else:
+                    assert np.array_equal(got, want, equal_nan=want.dtype.kind in "fc"), (name, dim, shared)
+    assert joined or name == "slice", f"{name}'s rule never joined its samples' steps"

@@ -23,6 +23,7 @@ from ..ops import Kind
 from ..ops.scalar import Unsupported
 from ..passes import fuse
 from ..passes.slice_gradients import assemble_slice_gradients
+from ..passes.stack_steps import stack_steps
 from ..passes.sum_of_products import merge_sums_of_products
 from .warnings import CodegenWarning
 
@@ -137,7 +138,8 @@ class LlvmBackend(Backend):
 
 def _lowering_passes(graph: Graph) -> Graph:
     """The LLVM backend's lowering passes: decompositions, slice gradients assembled,
-    sums of products merged, shared transposed operands copied once and a pool's positions
+    sums of products merged (and the per-step operands they concatenate stacked), shared
+    transposed operands copied once and a pool's positions
     shared with its gradient (static graphs), fusion, reductions fused with the groups that
     feed them, and loops over one space joined into one with several results (static
     graphs)."""
@@ -150,7 +152,7 @@ def _lowering_passes(graph: Graph) -> Graph:
 
     if not _static(graph):
         return fuse_reduction_prologues(fuse(graph))
-    graph = merge_sums_of_products(assemble_slice_gradients(decompose_unlowered(graph)))
+    graph = stack_steps(merge_sums_of_products(assemble_slice_gradients(decompose_unlowered(graph))))
     graph = share_pool_positions(transpose_shared_operands_once(graph))
     return fuse_loops(fuse_reduction_prologues(fuse(graph)))
 

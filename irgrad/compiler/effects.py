@@ -115,15 +115,22 @@ def build(recipe: Recipe, tensor_of: Callable[[int], Tensor], roots: tuple) -> A
     raise ValueError(f"unknown recipe {kind!r}")
 
 
-def apply(replays: list[Replay], tensor_of: Callable[[int], Tensor], roots: tuple) -> None:
+def apply(
+    replays: list[Replay], tensor_of: Callable[[int], Tensor], roots: tuple, holders: list | None = None
+) -> None:
     """Redo the rebindings of a traced call after its compiled graph ran.
 
+    ``holders``: per replay, the object owning its slot where the caller has it already
+    (a parameter whose ``.grad`` is rebound is an input the guard found: W1's step walks
+    no path, 1 us a parameter), or None to fetch it along its path.
     Every holder and value is fetched first, then the slots are rebound, so one
     replay cannot disturb where another one reads.
     """
     resolved = []
-    for replay in replays:
-        holder = follow(roots, replay.holder.path)
+    for k, replay in enumerate(replays):
+        holder = None if holders is None else holders[k]
+        if holder is None:
+            holder = follow(roots, replay.holder.path)
         value = MISSING if replay.recipe.kind == "delete" else build(replay.recipe, tensor_of, roots)
         resolved.append((holder, replay.step, value))
     for holder, step, value in resolved:

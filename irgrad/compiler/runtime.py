@@ -165,7 +165,8 @@ def run(entry, roots: tuple, inputs: list):
             kind, i = index[nid]
             return inputs[i] if kind == "input" else tensors[i]
 
-        effects.apply(capture.replays, tensor_of, roots)
+        holders = [None if i is None else inputs[i] for i in entry.replay_holders]
+        effects.apply(capture.replays, tensor_of, roots, holders)
     for scheduler in schedulers:  # after the replays: the traced call made it last
         scheduler.step()
     return unflatten(capture.output_spec, leaves)

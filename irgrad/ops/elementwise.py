@@ -14,6 +14,7 @@ import numpy as np
 
 from ..dtypes import FLOAT, bool_
 from ..native import elementwise as native_elementwise
+from . import stacking
 from .registry import DtypeRule, Kind, Meta, OpDef, register
 from .shapes import broadcast_shapes
 
@@ -97,6 +98,7 @@ def _elementwise(
             raises=raises,
             linear=linear,
             commutative=commutative,
+            stack=None if raises else stacking.elementwise,
             doc=doc,
         )
     )

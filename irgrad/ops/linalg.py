@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..dtypes import INT, float32, float64
+from . import stacking
 from .movement import sum_to
 from .registry import Kind, Meta, OpDef, register
 from .shapes import broadcast_shapes, fmt
@@ -67,6 +68,7 @@ register(
         _matmul_vjp,
         save_inputs=True,
         arity=2,
+        stack=stacking.matmul,
     )
 )
 
@@ -127,6 +129,7 @@ register(
         _linear_vjp,
         save_inputs=(0, 1),  # the bias is not read by the rule, so it may change in place
         arity=-1,
+        stack=stacking.linear,
         doc="`x @ w.T + b` over any leading dims of `x` (w is (out, in)); the bias is optional.",
     )
 )

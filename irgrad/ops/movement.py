@@ -13,6 +13,7 @@ import numpy as np
 
 from ..dtypes import FLOAT, INT
 from ..native import loss as native_loss
+from . import stacking
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt, numel
 from .strides import broadcast_strides, reshape_strides, slice_layout
@@ -50,6 +51,7 @@ _movement(
     _infer_reshape,
     lambda F, g, c: (F.reshape(g, shape=c.metas[0].shape),),
     view=lambda x_shape, x_strides, *, shape: _offset_zero(reshape_strides(x_shape, x_strides, shape)),
+    stack=stacking.reshape,
 )
 
 
@@ -80,6 +82,7 @@ _movement(
     _infer_permute,
     _permute_vjp,
     view=lambda x_shape, x_strides, *, dims: (0, tuple(x_strides[d] for d in dims)),
+    stack=stacking.permute,
 )
 
 
@@ -109,6 +112,7 @@ _movement(
     _infer_broadcast_to,
     lambda F, g, c: (sum_to(F, g, c.metas[0].shape),),
     view=lambda x_shape, x_strides, *, shape: (0, broadcast_strides(x_shape, shape, x_strides)),
+    stack=stacking.broadcast_to,
 )
 
 
@@ -146,6 +150,7 @@ _movement(
     _infer_slice,
     lambda F, g, c: (F.slice_grad(g, shape=c.metas[0].shape, index=c.attrs["index"]),),
     view=lambda x_shape, x_strides, *, index: slice_layout(x_shape, x_strides, index),
+    stack=stacking.slice_,
     doc="Basic indexing x[index] (a view).",
 )
 _movement(

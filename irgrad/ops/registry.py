@@ -149,6 +149,8 @@ class OpDef:
     # max(-0., 0.) gives depends on the order): CSE merges the two orders
     commutative: bool = False
     raises: bool = False  # a check: its error must happen even when its value is unused
+    # how a cat of this op's per-step values is the op applied once (see ops/stacking.py)
+    stack: Callable[..., Any] | None = None
     doc: str = field(default="", repr=False)
 
     def __repr__(self) -> str:

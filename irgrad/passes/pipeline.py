@@ -20,6 +20,7 @@ from .fusion import fuse
 from .memory import plan_memory
 from .roll_scans import roll_scans
 from .simplify import simplify, simplify_counting
+from .stack_steps import stack_steps
 
 Pass = Callable[[Graph], Graph]
 
@@ -55,17 +56,19 @@ class PipelineReport:
 
 
 def default_passes() -> list[tuple[str, Pass]]:
-    """The graph-level optimisations, in order: fold, simplify, cse, roll, dce.
+    """The graph-level optimisations, in order: fold, simplify, cse, roll, stack, dce.
 
     simplify and cse enable each other (cse turns ``where(c, exp(x), exp(x))`` into
     ``where(c, %0, %0)``, which simplify reduces), so cse repeats both to a fixed point.
-    roll joins a cell's steps into one scan once cse has made their weights one node.
+    roll joins a cell's steps into one scan once cse has made their weights one node;
+    stack then does the per-step work the joined scan's input concatenates once.
     """
     return [
         ("fold", fold),
         ("simplify", simplify),
         ("cse", cse_to_fixed_point),
         ("roll", roll_scans),
+        ("stack", stack_steps),
         ("dce", dce),
     ]
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph
+from ..ops import OPS
 from .add_trees import is_sum_root, summands
 from .dce import prune
 
@@ -50,6 +51,51 @@ def _product_args(graph: Graph, nid: int, out_type, transposed: bool) -> tuple[i
     if len(ta.shape) != 2 or len(tb.shape) != 2 or not ta.dtype == tb.dtype == node.type.dtype:
         return None
     return a, b
+
+
+def _viewed_from(graph: Graph, nid: int) -> tuple[int, ...]:
+    """The chain of views that ``nid`` is, from the value it views to itself (node ids
+    in program order: the step a slice takes comes before the permute of it)."""
+    chain = [nid]
+    while graph.node(chain[-1]).op in OPS and OPS[graph.node(chain[-1]).op].view is not None:
+        chain.append(graph.args(chain[-1])[0])
+    return tuple(reversed(chain))
+
+
+def _summed(graph: Graph, leaf: int) -> tuple | None:
+    """``(x, dims, keepdim, shape)`` where the single-use term ``leaf`` is
+    ``sum(x, dims, keepdim)`` reduced over at least one dim, reshaped to ``shape`` (or
+    not: None); None where it is no such sum."""
+    shape = None
+    node = graph.node(leaf)
+    if node.op == "reshape" and len(graph.users(leaf)) == 1:
+        shape, leaf = node.attrs["shape"], graph.args(leaf)[0]
+        node = graph.node(leaf)
+    if node.op != "sum" or len(graph.users(leaf)) != 1 or leaf in graph.outputs or not node.attrs["dims"]:
+        return None
+    return graph.args(leaf)[0], node.attrs["dims"], node.attrs["keepdim"], shape
+
+
+def _sums_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
+    """The terms that are sums over the same dims of views of one value (see
+    :func:`_summed`), two or more to a group, in program order of what they sum: a
+    cell's steps, whose concatenation is a slice of that value again (stack_steps), so
+    one reduction replaces a reduction and an add per step.  (Sums of unrelated values
+    stay apart: concatenating them would copy them.)"""
+    groups: dict[tuple, list[int]] = {}
+    for leaf in leaves:
+        found = _summed(graph, leaf)
+        if found is None:
+            continue
+        x, dims, keepdim, shape = found
+        chain = _viewed_from(graph, x)
+        if len(chain) > 1:
+            groups.setdefault((chain[0], graph.node(x).type, dims, keepdim, shape), []).append(leaf)
+    return [
+        sorted(group, key=lambda leaf: _viewed_from(graph, _summed(graph, leaf)[0]))
+        for group in groups.values()
+        if len(group) >= 2
+    ][:MOST_TERMS]
 
 
 def merge_sums_of_products(graph: Graph) -> Graph:
@@ -81,7 +127,10 @@ def merge_sums_of_products(graph: Graph) -> Graph:
         terms = []
         for transposed in (False, True):
             found = {leaf: _product_args(out, leaf, root_type, transposed) for leaf in leaves}
+            # in program order of what the left operands view: a loop's steps in time
+            # order, so the concatenations are of consecutive steps, which stack_steps joins
             products = [leaf for leaf in leaves if found[leaf] is not None][:MOST_TERMS]
+            products.sort(key=lambda leaf: _viewed_from(out, found[leaf][0]))
             if len(products) < 2:
                 continue
             left = concatenated([found[p][0] for p in products], 1, created)
@@ -93,6 +142,16 @@ def merge_sums_of_products(graph: Graph) -> Graph:
                 created.append(product.id)
             terms.append(product)
             merged.update(products)
+        for group in _sums_alike(out, [leaf for leaf in leaves if leaf not in merged]):
+            x, dims, keepdim, shape = _summed(out, group[0])
+            joined = concatenated([_summed(out, leaf)[0] for leaf in group], dims[0], created)
+            term = F.sum(F.value(joined), dims=dims, keepdim=keepdim)
+            created.append(term.id)
+            if shape is not None:
+                term = F.reshape(term, shape=shape)
+                created.append(term.id)
+            terms.append(term)
+            merged.update(group)
         if not terms:
             continue
         total = terms[0]

@@ -507,7 +507,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
         s %= size
         if s:
             x = cat([_slice_dim(x, d, size - s, size), _slice_dim(x, d, 0, size - s)], d)
-    return x
+    return clone(x) if x is input else x  # a new tensor even when nothing moves, as PyTorch's
 
 
 @tensor_arguments

@@ -1,0 +1,204 @@
+"""How a ``cat`` of per-step values passes through the op that computed each of them.
+
+A traced Python loop leaves one copy of its per-step work per step; where the steps'
+results are concatenated, ``cat(f(a_0), ..., f(a_n-1)) == f(cat(a_0, ..., a_n-1))`` for
+many ops ``f``: the work is done once, on all the steps' arguments together.  Each op
+that allows it carries the rule in its registry entry (``OpDef.stack``)::
+
+    stack(F, name, dim, steps, attrs, shape) -> Value | None
+
+``steps[t]`` are step t's arguments (handles of the graph ``F`` appends to), ``attrs[t]``
+its attributes, ``shape`` the shape every step's value has, ``dim`` the dim they are
+concatenated along.  A rule returns the concatenation computed once (concatenating
+arguments with ``F.cat`` where it needs to: :mod:`irgrad.passes.stack_steps` sinks those
+cats in turn), or None where it does not apply.  The results are the same values: an
+elementwise op or a view computes each element as before; a matmul over the joined
+rows computes each row as before, up to the order a GEMM adds in.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .registry import OPS
+
+
+def _same(values: list) -> bool:
+    return all(v.id == values[0].id for v in values)
+
+
+def _joined(shape: tuple, dim: int, n: int) -> tuple:
+    """``shape`` with dim ``dim`` ``n`` times as long: the shape of the cat of n values."""
+    return shape[:dim] + (shape[dim] * n,) + shape[dim + 1 :]
+
+
+def _broadcasting_args(F, dim: int, steps: list, shape: tuple, rank: int | None = None) -> list | None:
+    """Each argument of a broadcasting op for its steps' values concatenated along
+    ``dim`` of the result (arguments right-aligned over the result's first ``rank``
+    dims): one value for all steps where it broadcasts along ``dim`` (the same value in
+    every step, or None), else the steps' values concatenated along its aligned dim."""
+    rank = len(shape) if rank is None else rank
+    args = []
+    for column in zip(*steps):
+        column = list(column)
+        value = column[0]
+        own = len(value.shape) - (len(shape) - rank)  # the argument's dims over the result's first `rank`
+        k = dim - (rank - own)
+        if k < 0 or value.shape[k] == 1 != shape[dim]:
+            if not _same(column):
+                return None
+            args.append(value)
+        elif value.shape[k] == shape[dim]:
+            args.append(F.cat(*column, dim=k))
+        else:
+            return None
+    return args
+
+
+def elementwise(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
+    """An elementwise op: its arguments concatenated (those that vary along ``dim``)."""
+    if any(a != attrs[0] for a in attrs):
+        return None
+    args = _broadcasting_args(F, dim, steps, shape)
+    return None if args is None else F.apply(name, args, attrs[0])
+
+
+def broadcast_to(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
+    """``broadcast_to(x, shape)``: to the joined shape, from x (one value broadcast along
+    ``dim``) or from the steps' x concatenated."""
+    if any(a != attrs[0] for a in attrs):
+        return None
+    args = _broadcasting_args(F, dim, steps, shape)
+    return None if args is None else F.broadcast_to(args[0], shape=_joined(shape, dim, len(steps)))
+
+
+def permute(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
+    """``permute(x, dims)``: the steps' x concatenated along the dim that becomes ``dim``."""
+    dims = attrs[0]["dims"]
+    if any(a != attrs[0] for a in attrs):
+        return None
+    return F.permute(F.cat(*(s[0] for s in steps), dim=dims[dim]), dims=dims)
+
+
+def reshape(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
+    """``reshape(x, shape)`` whose dims before ``dim`` hold one element: the cat is the
+    steps' elements one after another, as is the cat of their x along x's first dim."""
+    x = steps[0][0]
+    if any(a != attrs[0] for a in attrs) or math.prod(shape[:dim]) != 1 or not x.shape:
+        return None
+    return F.reshape(F.cat(*(s[0] for s in steps), dim=0), shape=_joined(shape, dim, len(steps)))
+
+
+def matmul(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
+    """``a @ b``: the steps' rows of a (``dim`` the result's rows, b the same in every
+    step), columns of b (``dim`` its columns), or batches (as a broadcasting op does)."""
+    rank = len(shape)
+    a, b = steps[0]
+    if dim == rank - 2:
+        if not _same([s[1] for s in steps]):
+            return None
+        return F.matmul(F.cat(*(s[0] for s in steps), dim=len(a.shape) - 2), b)
+    if dim == rank - 1:
+        if not _same([s[0] for s in steps]):
+            return None
+        return F.matmul(a, F.cat(*(s[1] for s in steps), dim=len(b.shape) - 1))
+    args = _broadcasting_args(F, dim, steps, shape, rank - 2)
+    return None if args is None else F.matmul(*args)
+
+
+def linear(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
+    """``linear(x, w, b)`` along any dim but the features: the steps' x concatenated, the
+    same weight and bias in every step."""
+    if dim == len(shape) - 1 or any(not _same([s[j] for s in steps]) for j in range(1, len(steps[0]))):
+        return None
+    x = steps[0][0]
+    return F.linear(F.cat(*(s[0] for s in steps), dim=dim - (len(shape) - len(x.shape))), *steps[0][1:])
+
+
+def slice_(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
+    """``x[index]``: consecutive steps of one x (an integer index or a range that moves on
+    by one step each time) are one slice of it; the steps' own x, sliced alike and whole
+    along the dim that becomes ``dim``, are their cat sliced (where each x is a view, so
+    that cat sinks on rather than copying whole values the slices narrow)."""
+    sources = [s[0] for s in steps]
+    if _same(sources):
+        return _consecutive(F, sources[0], dim, [a["index"] for a in attrs], shape)
+    if any(a != attrs[0] for a in attrs) or not all(_is_view(x) for x in sources):
+        return None  # (the steps' own values concatenated whole: views, so the cat sinks on)
+    index = attrs[0]["index"]
+    x = sources[0]
+    axis = _input_axis(index, dim)
+    if axis is None:
+        return None
+    position, k = axis
+    size = x.shape[k]
+    if position < len(index) and index[position].indices(size) != (0, size, 1):
+        return None
+    joined = F.cat(*sources, dim=k)
+    if position < len(index):
+        index = index[:position] + (slice(0, size * len(steps), 1),) + index[position + 1 :]
+    return F.slice(joined, index=index)
+
+
+def _is_view(value) -> bool:
+    """Whether ``value`` is made by a view op (an input or a computed value is not)."""
+    op = OPS.get(value.graph.node(value.id).op)
+    return op is not None and op.view is not None
+
+
+def _input_axis(index: tuple, dim: int) -> tuple[int, int] | None:
+    """(the position in ``index``, the input dim) of the result's dim ``dim`` when a
+    slice (or no item: a trailing dim) of an input dim makes it; None for a new axis."""
+    out, k = 0, 0
+    for position, item in enumerate(index):
+        if item is None:
+            if out == dim:
+                return None
+            out += 1
+            continue
+        if isinstance(item, slice):
+            if out == dim:
+                return position, k
+            out += 1
+        k += 1
+    return len(index), k + dim - out
+
+
+def _consecutive(F, x, dim: int, indices: list, shape: tuple):
+    """The steps' slices of one ``x`` concatenated, where they differ in one item only:
+    integers one apart (x's dim taken whole over those steps, moved to ``dim`` and
+    merged into it), or ranges of one length one after another along ``dim``."""
+    first = indices[0]
+    if any(len(i) != len(first) for i in indices):
+        return None
+    differ = {p for i in indices for p, item in enumerate(i) if item != first[p]}
+    if len(differ) != 1:
+        return None
+    (position,) = differ
+    k = sum(item is not None for item in first[:position])  # the input dim it indexes
+    items = [i[position] for i in indices]
+    n = len(items)
+    if all(isinstance(item, int) for item in items):
+        if items != list(range(items[0], items[0] + n)):
+            return None
+        taken = F.slice(
+            x, index=first[:position] + (slice(items[0], items[0] + n, 1),) + first[position + 1 :]
+        )
+        axis = sum(not isinstance(item, int) for item in first[:position])  # its dim in `taken`
+        order = [d for d in range(len(taken.shape)) if d != axis]
+        order.insert(dim, axis)
+        if order != list(range(len(order))):
+            taken = F.permute(taken, dims=tuple(order))
+        return F.reshape(taken, shape=_joined(shape, dim, n))
+    if not all(isinstance(item, slice) for item in items):
+        return None
+    ranges = [item.indices(x.shape[k]) for item in items]
+    length = ranges[0][1] - ranges[0][0]
+    consecutive = all(
+        step == 1 and stop - start == length and start == ranges[0][0] + t * length
+        for t, (start, stop, step) in enumerate(ranges)
+    )
+    if not consecutive or length <= 0 or _input_axis(first, dim) != (position, k):
+        return None
+    whole = slice(ranges[0][0], ranges[0][0] + n * length, 1)
+    return F.slice(x, index=first[:position] + (whole,) + first[position + 1 :])
