@@ -346,7 +346,9 @@ def test_commutative_ops_give_the_same_bits_in_either_order(name):
 
 def test_every_elementwise_op_says_how_a_cat_of_its_steps_joins():
     # (a check raises per element: joining its steps would still raise, but it is left be)
-    missing = [n for n, op in OPS.items() if op.kind is Kind.ELEMENTWISE and not op.raises and op.stack is None]
+    missing = [
+        n for n, op in OPS.items() if op.kind is Kind.ELEMENTWISE and not op.raises and op.stack is None
+    ]
     assert not missing, missing
 
 

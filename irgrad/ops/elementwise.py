@@ -402,6 +402,7 @@ register(
         _infer_cast,
         _cast_vjp,
         scalar=lambda S, x, *, dtype: S.cast(x, dtype),
+        stack=stacking.elementwise,
         doc="Convert to `dtype` (PyTorch's `.to(dtype)`: float to int truncates toward zero).",
     )
 )
