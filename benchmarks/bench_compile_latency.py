@@ -1,7 +1,8 @@
 """Compile latency of irgrad.compile (trace + passes + autodiff + partition + lowering).
 
 For the three models of the compiler issue (the MLP, the CNN and the LSTM classifier
-of benchmarks/workloads.py), this times the first call of a compiled training
+of benchmarks/workloads.py), and the LSTM classifier as a loop over ``nn.LSTMCell`` at
+4 and 32 steps (a traced loop's graph grows with its steps), this times the first call of a compiled training
 forward minus a warm call, and the stages that make it up, in one run.
 
 Run: python -m benchmarks.bench_compile_latency
@@ -45,6 +46,22 @@ class _LSTM(nn.Module):
         return self.fc(h[-1])
 
 
+class _CellLoop(nn.Module):
+    """The LSTM classifier written as a Python loop over ``nn.LSTMCell`` (traced step by
+    step; roll and stack make its graph as one scan's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cell = nn.LSTMCell(10, 128)
+        self.fc = nn.Linear(128, 2)
+
+    def forward(self, x):
+        h = c = irgrad.zeros(x.shape[0], 128)
+        for t in range(x.shape[1]):
+            h, c = self.cell(x[:, t], (h, c))
+        return self.fc(h)
+
+
 MODELS = {
     "MLP 784-128-10, batch 64": (
         lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)),
@@ -52,6 +69,8 @@ MODELS = {
     ),
     "CNN, batch 32 x 1 x 28 x 28": (_CNN, (32, 1, 28, 28)),
     "LSTM(10, 128), seq 32, batch 16": (_LSTM, (16, 32, 10)),
+    "LSTMCell loop, seq 4, batch 16": (_CellLoop, (16, 4, 10)),
+    "LSTMCell loop, seq 32, batch 16": (_CellLoop, (16, 32, 10)),
 }
 
 

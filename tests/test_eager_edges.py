@@ -526,6 +526,22 @@ def test_a_roll_that_moves_nothing_is_a_new_tensor(compare):
     compare(lambda lib, x: lib.roll(lib.unbind(x * 1, 2)[0], 0).exp_(), np.zeros((1, 3, 1, 1)))
 
 
+@pytest.mark.parametrize("op", ["remainder", "floor_divide", "fmod"])
+def test_an_integer_division_with_an_empty_result_divides_nothing(compare, op):
+    # a zero divisor raises only where an element is divided (found by the fuzzer)
+    zeros = np.zeros((1, 1, 1), np.int64)
+    compare(lambda lib, a, b: getattr(lib, op)(a, b), np.zeros((0,), np.int64), zeros, grad=False)
+    compare(lambda lib, a, b: getattr(lib, op)(a, b), np.zeros((2, 0), np.int64), zeros[0], grad=False)
+    _same_error(
+        lambda lib: getattr(lib, op)(lib.ones(2, dtype=lib.int64), lib.tensor([0, 1])), "ZeroDivisionError"
+    )
+    from irgrad.testing.differential import check_compiled
+
+    check_compiled(
+        lambda a, b: getattr(irgrad, op)(a, b), [[np.zeros((0,), np.int64), zeros]], backend="llvm"
+    )
+
+
 def test_an_advanced_index_result_is_contiguous_as_pytorchs(compare):
     # numpy lays x[:, i] out index dims first: a .view() of it failed (found by the fuzzer)
     compare(lambda lib, x: x[:, lib.tensor([0, 0, 0])].view(1, 9, -1), np.arange(9.0).reshape(3, 1, 3))

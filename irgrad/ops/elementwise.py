@@ -555,10 +555,15 @@ _binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True, scal
 
 
 def _integer_checked(kernel):
-    """``kernel``, raising torch's error for an integer division by zero (numpy gives 0)."""
+    """``kernel``, raising torch's error for an integer division by zero (numpy gives 0);
+    an empty result divides nothing (every element of ``b`` is read otherwise)."""
 
     def checked(a, b):
-        if a.dtype.kind in "iu" and np.any(np.asarray(b) == 0):
+        if (
+            a.dtype.kind in "iu"
+            and np.any(np.asarray(b) == 0)
+            and math.prod(np.broadcast_shapes(a.shape, np.shape(b)))
+        ):
             raise RuntimeError("ZeroDivisionError")
         return kernel(a, b)
 
