@@ -88,6 +88,25 @@ def test_consecutive_ranges_are_one_slice_and_others_stay_concatenated():
     _same_values(before, after)
 
 
+UNIT_RANGES = """
+    graph f(%x: f32[2,3,4]) -> (f32[2,1,12], f32[6,1,4])
+      %0: f32[2,1,4] = slice(%x, index=(slice(0, 2, 1), slice(0, 1, 1)))
+      %1: f32[2,1,4] = slice(%x, index=(slice(0, 2, 1), slice(1, 2, 1)))
+      %2: f32[2,1,4] = slice(%x, index=(slice(0, 2, 1), slice(2, 3, 1)))
+      %3: f32[2,1,12] = cat(%0, %1, %2, dim=2)
+      %4: f32[6,1,4] = cat(%0, %1, %2, dim=0)
+      return %3, %4
+"""
+
+
+def test_steps_of_one_element_along_another_dim_are_one_slice():
+    # x[:, t:t+1] for each t, joined along a dim after the one t moves in, and before it
+    before = _graph(UNIT_RANGES)
+    after = verify(stack_steps(before))
+    assert "cat" not in _ops(after)
+    _same_values(before, after)
+
+
 SHARED = """
     graph f(%x: f32[2,3,4], %w: f32[4,4], %v: f32[2,4]) -> (f32[4,4], f32[2,4], f32[8,2])
       %0: f32[2,4] = slice(%x, index=(slice(0, 2, 1), 0))
@@ -147,7 +166,8 @@ def loops(draw):
             max_size=4,
         )
     )
-    stacked = draw(st.booleans())
+    stacked = draw(st.sampled_from([None, 0, 1, 2]))  # where a new dim stacks the steps
+    unit_range = draw(st.booleans())  # x[:, t:t+1] reshaped, rather than x[:, t]
     g = Graph("loop")
     F = GraphOps(g)
     x = F.input("x", (batch, steps, features), irgrad.float64)
@@ -160,7 +180,11 @@ def loops(draw):
 
     results = []
     for t in range(steps):
-        v = F.slice(x, index=(slice(0, batch, 1), t, slice(0, features, 1)))
+        if unit_range:
+            v = F.slice(x, index=(slice(0, batch, 1), slice(t, t + 1, 1), slice(0, features, 1)))
+            v = F.reshape(v, shape=(batch, features))
+        else:
+            v = F.slice(x, index=(slice(0, batch, 1), t, slice(0, features, 1)))
         for k, op in enumerate(chain):
             rows, cols = v.shape
             if op == "mul":
@@ -177,14 +201,14 @@ def loops(draw):
                 v = F.linear(v, operand(f"l{k}", (2, cols)), operand(f"lb{k}", (2,)))
             else:
                 v = F.add(v, F.broadcast_to(operand(f"b{k}", (1, cols)), shape=(rows, cols)))
-        if stacked:
-            v = F.reshape(v, shape=(1, *v.shape))
+        if stacked is not None:
+            v = F.reshape(v, shape=v.shape[:stacked] + (1,) + v.shape[stacked:])
         results.append(v)
-    dim = 0 if stacked else draw(st.integers(0, 1))
+    dim = stacked if stacked is not None else draw(st.integers(0, 1))
     g.set_outputs([F.cat(*results, dim=dim).id])
     # the cat sinks all the way to x where it stacks rows that every op keeps rows (no
     # permute), and no operand has a row per step (mul's; a 1-row step repeats a broadcast)
-    sinks = stacked and batch > 1 and not {"mul", "permute"} & set(chain)
+    sinks = stacked is not None and batch > 1 and not {"mul", "permute"} & set(chain)
     return verify(g), sinks
 
 

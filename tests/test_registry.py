@@ -122,7 +122,10 @@ SAMPLES = {
         ((sample((4, 5), F),), {"index": (slice(1, 3, 1), None, 2)}),
         ((sample((4, 5), F),), {"index": (0,)}),
     ],
-    "slice_grad": [((sample((2,), F),), {"shape": (4, 5), "index": (slice(1, 3, 1), 2)})],
+    "slice_grad": [
+        ((sample((2,), F),), {"shape": (4, 5), "index": (slice(1, 3, 1), 2)}),
+        ((sample((4, 2), F),), {"shape": (4, 5), "index": (slice(None, None, None), slice(1, 3, 1))}),
+    ],
     "index": [
         ((sample((4, 5), F), idx(0, 3)), {"spec": (Ellipsis,)}),
         ((sample((4, 5, 2), F), idx(0, 3), idx(1, 1)), {"spec": (Ellipsis, slice(0, 5, 1), Ellipsis)}),

@@ -159,6 +159,7 @@ _movement(
     lambda g, *, shape, index: Meta(tuple(shape), g.dtype),
     lambda F, g, c: (F.slice(g, index=c.attrs["index"]),),
     linear=True,
+    stack=stacking.slice_grad,
     doc="Zeros of `shape` with g written at `index`: the gradient of slice.",
 )
 

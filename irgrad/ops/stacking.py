@@ -81,12 +81,39 @@ def permute(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
 
 
 def reshape(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
-    """``reshape(x, shape)`` whose dims before ``dim`` hold one element: the cat is the
-    steps' elements one after another, as is the cat of their x along x's first dim."""
-    x = steps[0][0]
-    if any(a != attrs[0] for a in attrs) or math.prod(shape[:dim]) != 1 or not x.shape:
+    """``reshape(x, shape)`` whose dims before ``dim`` hold one element (the cat is the
+    steps' elements one after another, as is the cat of their x along x's first dim), or
+    that only inserts a 1 at ``dim`` (the cat stacks the steps' x along a new dim)."""
+    x, n = steps[0][0], len(steps)
+    if any(a != attrs[0] for a in attrs) or not x.shape:
         return None
-    return F.reshape(F.cat(*(s[0] for s in steps), dim=0), shape=_joined(shape, dim, len(steps)))
+    joined = F.cat(*(s[0] for s in steps), dim=0)
+    if math.prod(shape[:dim]) == 1:
+        return F.reshape(joined, shape=_joined(shape, dim, n))
+    if shape[dim] == 1 and shape[:dim] + shape[dim + 1 :] == tuple(x.shape):
+        order = list(range(1, len(shape)))
+        order.insert(dim, 0)
+        return F.permute(F.reshape(joined, shape=(n, *x.shape)), dims=tuple(order))
+    return None
+
+
+def slice_grad(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
+    """``slice_grad(g, shape, index)`` (zeros with g written at ``index``) whose index
+    takes all of ``dim``: the steps' g concatenated along the dim it has there."""
+    if any(a != attrs[0] for a in attrs):
+        return None
+    index, n = attrs[0]["index"], len(steps)
+    found = _sliced_axis(index, dim)
+    if found is None:
+        return None
+    position, g_dim = found
+    size = shape[dim]
+    if position < len(index):
+        if index[position].indices(size) != (0, size, 1):
+            return None
+        index = index[:position] + (slice(0, size * n, 1),) + index[position + 1 :]
+    joined = F.cat(*(s[0] for s in steps), dim=g_dim)
+    return F.slice_grad(joined, shape=_joined(shape, dim, n), index=index)
 
 
 def matmul(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
@@ -164,10 +191,26 @@ def _input_axis(index: tuple, dim: int) -> tuple[int, int] | None:
     return len(index), k + dim - out
 
 
+def _sliced_axis(index: tuple, axis: int) -> tuple[int, int] | None:
+    """(the position in ``index``, the result's dim) of the sliced value's dim ``axis``
+    where a slice (or no item: a trailing dim) keeps it; None where an integer drops it."""
+    out, k = 0, 0
+    for position, item in enumerate(index):
+        if item is None:
+            out += 1
+            continue
+        if k == axis:
+            return (position, out) if isinstance(item, slice) else None
+        out += isinstance(item, slice)
+        k += 1
+    return len(index), out + axis - k
+
+
 def _consecutive(F, x, dim: int, indices: list, shape: tuple):
     """The steps' slices of one ``x`` concatenated, where they differ in one item only:
     integers one apart (x's dim taken whole over those steps, moved to ``dim`` and
-    merged into it), or ranges of one length one after another along ``dim``."""
+    merged into it), ranges of one length one after another along ``dim``, or ranges of
+    one element one after another along another dim (as integers)."""
     first = indices[0]
     if any(len(i) != len(first) for i in indices):
         return None
@@ -181,15 +224,7 @@ def _consecutive(F, x, dim: int, indices: list, shape: tuple):
     if all(isinstance(item, int) for item in items):
         if items != list(range(items[0], items[0] + n)):
             return None
-        taken = F.slice(
-            x, index=first[:position] + (slice(items[0], items[0] + n, 1),) + first[position + 1 :]
-        )
-        axis = sum(not isinstance(item, int) for item in first[:position])  # its dim in `taken`
-        order = [d for d in range(len(taken.shape)) if d != axis]
-        order.insert(dim, axis)
-        if order != list(range(len(order))):
-            taken = F.permute(taken, dims=tuple(order))
-        return F.reshape(taken, shape=_joined(shape, dim, n))
+        return _integer_steps(F, x, dim, first, position, items[0], n, shape)
     if not all(isinstance(item, slice) for item in items):
         return None
     ranges = [item.indices(x.shape[k]) for item in items]
@@ -198,7 +233,28 @@ def _consecutive(F, x, dim: int, indices: list, shape: tuple):
         step == 1 and stop - start == length and start == ranges[0][0] + t * length
         for t, (start, stop, step) in enumerate(ranges)
     )
-    if not consecutive or length <= 0 or _input_axis(first, dim) != (position, k):
+    if not consecutive or length <= 0:
         return None
-    whole = slice(ranges[0][0], ranges[0][0] + n * length, 1)
-    return F.slice(x, index=first[:position] + (whole,) + first[position + 1 :])
+    if _input_axis(first, dim) == (position, k):
+        whole = slice(ranges[0][0], ranges[0][0] + n * length, 1)
+        return F.slice(x, index=first[:position] + (whole,) + first[position + 1 :])
+    if length != 1:
+        return None
+    # one element of another dim per step (x[:, t:t+1]): integer steps, that dim kept as 1
+    q = sum(not isinstance(item, int) for item in first[:position])  # its dim in each step
+    dropped = shape[:q] + shape[q + 1 :]
+    value = _integer_steps(F, x, dim - (q < dim), first, position, ranges[0][0], n, dropped)
+    return F.reshape(value, shape=_joined(shape, dim, n))
+
+
+def _integer_steps(F, x, dim: int, first: tuple, position: int, start: int, n: int, shape: tuple):
+    """The cat along ``dim`` of ``x[index]`` where ``index`` is ``first`` with the
+    integers ``start .. start + n - 1`` at ``position`` (each step's value of ``shape``):
+    that dim taken whole over the steps, moved to ``dim`` and merged into it."""
+    taken = F.slice(x, index=first[:position] + (slice(start, start + n, 1),) + first[position + 1 :])
+    axis = sum(not isinstance(item, int) for item in first[:position])  # its dim in `taken`
+    order = [d for d in range(len(taken.shape)) if d != axis]
+    order.insert(dim, axis)
+    if order != list(range(len(order))):
+        taken = F.permute(taken, dims=tuple(order))
+    return F.reshape(taken, shape=_joined(shape, dim, n))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..ir.builder import GraphOps
 from ..ir.graph import CONSTANT, Graph, TensorType
-from ..ops import OPS, Kind
+from ..ops import OPS
 from .dce import prune
 
 
@@ -82,7 +82,7 @@ def _joinable(graph: Graph, arg: int, cat: int) -> bool:
     op = OPS.get(graph.node(arg).op)
     if op is None or op.stack is None:
         return False
-    return op.kind is Kind.MOVEMENT or set(graph.users(arg)) == {cat}
+    return op.view is not None or set(graph.users(arg)) == {cat}
 
 
 def _pieces(graph: Graph, F: GraphOps, nid: int, runs: list) -> list | None:
