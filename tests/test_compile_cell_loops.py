@@ -98,3 +98,15 @@ def test_the_recurrent_weight_gradient_is_one_product():
     assert len(products) == 1
     inner = [forward.node(a).type.shape for a in forward.args(products[0].id)]
     assert inner == [(8, 9 * 4), (9 * 4, 32)]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn-tanh"])
+def test_the_native_program_does_not_grow_with_the_steps(cell):
+    # each step's input projection, state read and gradient pieces are joined by the
+    # stack pass: one program of one size for any sequence length
+    def kernels(steps: int) -> int:
+        *_, run = train(cell, "sgd-momentum", steps, True, dtype=irgrad.float32)
+        (entry,) = [e for e in run._compiled.entries if e.runs]
+        return entry.built.reports["forward"].kernels
+
+    assert kernels(3) == kernels(9)
