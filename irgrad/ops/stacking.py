@@ -35,8 +35,9 @@ def _joined(shape: tuple, dim: int, n: int) -> tuple:
 def _broadcasting_args(F, dim: int, steps: list, shape: tuple, rank: int | None = None) -> list | None:
     """Each argument of a broadcasting op for its steps' values concatenated along
     ``dim`` of the result (arguments right-aligned over the result's first ``rank``
-    dims): one value for all steps where it broadcasts along ``dim`` (the same value in
-    every step, or None), else the steps' values concatenated along its aligned dim."""
+    dims): one value for all steps where it broadcasts along ``dim`` (it must be the
+    same value in every step), else the steps' values concatenated along its aligned
+    dim; None where neither holds."""
     rank = len(shape) if rank is None else rank
     args = []
     for column in zip(*steps):
