@@ -216,3 +216,26 @@ def test_a_bias_gradient_over_time_steps_is_one_reduction():
     )
     assert after.node(after.args(joined.id)[0]).type.shape == (8, 5)
     _same_values(before, after)
+
+
+PLACED_PIECES = """
+    graph f(%a: f32[8], %b: f32[8], %c: f32[8], %d: f32[16]) -> (f32[24])
+      %0: f32[24] = slice_grad(%a, shape=(24,), index=(slice(16, 24, 1),))
+      %1: f32[24] = slice_grad(%b, shape=(24,), index=(slice(16, 24, 1),))
+      %2: f32[24] = add(%0, %1)
+      %3: f32[24] = slice_grad(%d, shape=(24,), index=(slice(0, 16, 1),))
+      %4: f32[24] = add(%2, %3)
+      %5: f32[24] = slice_grad(%c, shape=(24,), index=(slice(16, 24, 1),))
+      %6: f32[24] = add(%4, %5)
+      return %6
+"""
+
+
+def test_pieces_put_in_one_place_are_added_before_they_are_placed():
+    # a GRU cell loop's bias gradient puts each step's piece in place, then adds: the
+    # pieces are added first (exactly: the zeros around them add up to zeros)
+    before = _graph(PLACED_PIECES)
+    after = verify(merge_sums_of_products(before))
+    assert _ops(after).count("slice_grad") == 2 and _ops(after).count("add") == 3
+    inputs = random_inputs(before, 0)
+    assert [a.tobytes() for a in interpret(after, inputs)] == [a.tobytes() for a in interpret(before, inputs)]

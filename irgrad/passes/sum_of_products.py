@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph
-from ..ops import OPS
+from ..ops import OPS, Kind
 from .add_trees import is_sum_root, summands
 from .dce import prune
 
@@ -98,6 +98,25 @@ def _sums_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
     ][:MOST_TERMS]
 
 
+def _moved_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
+    """The single-use terms that one linear movement op of one argument (a slice, a
+    ``slice_grad``, a reshape) makes with the same attributes from arguments of one
+    type, two or more to a group: ``f(a) + f(b)`` is ``f(a + b)``, the same values
+    (``slice_grad``'s zeros add up to zeros) from a smaller sum, whose terms may merge in
+    turn (a GRU cell loop's bias gradient: per step, slices of a row sum put in place)."""
+    groups: dict[tuple, list[int]] = {}
+    for leaf in leaves:
+        node = graph.node(leaf)
+        op = OPS.get(node.op)
+        if op is None or op.kind is not Kind.MOVEMENT or not op.is_linear or len(graph.args(leaf)) != 1:
+            continue
+        if len(graph.users(leaf)) != 1 or leaf in graph.outputs:
+            continue
+        key = (node.op, repr(sorted(node.attrs.items())), graph.node(graph.args(leaf)[0]).type)
+        groups.setdefault(key, []).append(leaf)
+    return [group for group in groups.values() if len(group) >= 2]
+
+
 def merge_sums_of_products(graph: Graph) -> Graph:
     """A copy of ``graph`` whose sums of two or more 2-D matrix products are one product.
 
@@ -117,7 +136,9 @@ def merge_sums_of_products(graph: Graph) -> Graph:
             created.append(concatenations[key])
         return concatenations[key]
 
-    for root in out.order():
+    work = out.order()[::-1]
+    while work:
+        root = work.pop()
         if root not in out or not is_sum_root(out, root):
             continue
         leaves = summands(out, root)
@@ -150,6 +171,17 @@ def merge_sums_of_products(graph: Graph) -> Graph:
             if shape is not None:
                 term = F.reshape(term, shape=shape)
                 created.append(term.id)
+            terms.append(term)
+            merged.update(group)
+        for group in _moved_alike(out, [leaf for leaf in leaves if leaf not in merged]):
+            inner = F.value(out.args(group[0])[0])
+            for leaf in group[1:]:
+                inner = F.add(inner, F.value(out.args(leaf)[0]))
+                created.append(inner.id)
+            work.append(inner.id)  # a sum of its own, merged in turn
+            node = out.node(group[0])
+            term = F.apply(node.op, [inner], node.attrs)
+            created.append(term.id)
             terms.append(term)
             merged.update(group)
         if not terms:
