@@ -41,10 +41,13 @@ only that alive (and checks in-place modification only of what it kept).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from ..dtypes import dtype
 
@@ -176,12 +179,36 @@ class OpDef:
 OPS: dict[str, OpDef] = {}
 
 
+# kinds whose results PyTorch lays out contiguous whatever the input's strides (numpy's
+# reductions and running sums keep a permuted input's order: ``.view`` of one failed)
+FRESH_LAYOUT = (Kind.REDUCTION, Kind.SCAN)
+
+
 def register(op: OpDef) -> OpDef:
     """Add ``op`` to the registry; each name is defined exactly once."""
     if op.name in OPS:
         raise ValueError(f"op {op.name!r} is already registered")
+    if op.kind in FRESH_LAYOUT:
+        op = dataclasses.replace(op, eval=_contiguous_results(op.eval))
     OPS[op.name] = op
     return op
+
+
+def _contiguous_results(kernel: Callable[..., Any]) -> Callable[..., Any]:
+    """``kernel`` returning C-contiguous arrays (a copy only where numpy's was not)."""
+
+    def contiguous(*args, **attrs):
+        out = kernel(*args, **attrs)
+        if isinstance(out, tuple):
+            return tuple(_contiguous(a) for a in out)
+        return _contiguous(out)
+
+    contiguous.__wrapped__ = kernel
+    return contiguous
+
+
+def _contiguous(a):
+    return a if not isinstance(a, np.ndarray) or a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def get(name: str) -> OpDef:
