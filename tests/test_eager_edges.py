@@ -566,6 +566,21 @@ def test_a_view_of_a_reduction_of_a_permuted_tensor(compare):
     compare(lambda lib, x: lib.movedim(x, 1, -1).logsumexp(-2).view(1, 15, -1), np.zeros((2, 3, 5, 1)))
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib, x: lib.nn.functional.layer_norm(x, (5,), lib.ones(1)),
+        lambda lib, x: lib.nn.functional.layer_norm(x, (5,), lib.ones(5), lib.ones(1)),
+        lambda lib, x: lib.nn.functional.rms_norm(x, (5,), lib.ones(1)),
+        lambda lib, x: lib.nn.functional.group_norm(x.reshape(2, 5, 1), 5, lib.ones(1)),
+        lambda lib, x: lib.nn.functional.group_norm(x.reshape(2, 5, 1), 5, None, lib.ones(5, 1)),
+    ],
+)
+def test_a_norms_weight_of_another_shape_is_an_error(call):
+    # a [1] weight broadcast silently where PyTorch raises (found by the fuzzer)
+    _same_error(lambda lib: call(lib, lib.zeros(2, 5)), "Expected")
+
+
 def test_an_advanced_index_result_is_contiguous_as_pytorchs(compare):
     # numpy lays x[:, i] out index dims first: a .view() of it failed (found by the fuzzer)
     compare(lambda lib, x: x[:, lib.tensor([0, 0, 0])].view(1, 9, -1), np.arange(9.0).reshape(3, 1, 3))

@@ -277,6 +277,18 @@ def _normalized_dims(name: str, input: Tensor, normalized_shape) -> tuple[int, .
     return tuple(range(input.ndim - n, input.ndim))
 
 
+def _check_affine(normalized_shape, **params: Tensor | None) -> None:
+    """PyTorch's error for a weight or bias whose shape is not ``normalized_shape``
+    (broadcasting would accept a [1] weight, PyTorch does not)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    for name, param in params.items():
+        if param is not None and tuple(param.shape) != shape:
+            raise RuntimeError(
+                f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                f"{list(param.shape)} and normalized_shape = {list(shape)}"
+            )
+
+
 @tensor_arguments
 def layer_norm(
     input: Tensor,
@@ -287,6 +299,7 @@ def layer_norm(
 ) -> Tensor:
     """Normalise over the trailing ``normalized_shape`` dims (biased variance), then scale and shift."""
     dims = _normalized_dims("layer_norm", input, normalized_shape)
+    _check_affine(normalized_shape, weight=weight, bias=bias)
     centered = input - input.mean(dims, keepdim=True)
     var = (centered * centered).mean(dims, keepdim=True)
     out = centered * (var + eps).rsqrt()
@@ -303,6 +316,7 @@ def rms_norm(
 ) -> Tensor:
     """``x / sqrt(mean(x^2) + eps)`` over the trailing dims, times ``weight``."""
     dims = _normalized_dims("rms_norm", input, normalized_shape)
+    _check_affine(normalized_shape, weight=weight)
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
     out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
@@ -443,6 +457,12 @@ def group_norm(
             f"Expected number of channels in input to be divisible by num_groups, but got input of "
             f"shape {list(input.shape)} and num_groups={num_groups}"
         )
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and (param.ndim != 1 or param.shape[0] != c):
+            raise RuntimeError(
+                f"Expected {name} to be a vector of size equal to the number of channels in input, "
+                f"but got {name} of shape {list(param.shape)} and input of shape {list(input.shape)}"
+            )
     grouped = input.reshape(
         n, num_groups, c // num_groups * math.prod(input.shape[2:])
     )  # (-1: ambiguous for n = 0)
