@@ -88,13 +88,13 @@ def reshape(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
     x, n = steps[0][0], len(steps)
     if any(a != attrs[0] for a in attrs) or not x.shape:
         return None
-    joined = F.cat(*(s[0] for s in steps), dim=0)
     if math.prod(shape[:dim]) == 1:
-        return F.reshape(joined, shape=_joined(shape, dim, n))
+        return F.reshape(F.cat(*(s[0] for s in steps), dim=0), shape=_joined(shape, dim, n))
     if shape[dim] == 1 and shape[:dim] + shape[dim + 1 :] == tuple(x.shape):
         order = list(range(1, len(shape)))
         order.insert(dim, 0)
-        return F.permute(F.reshape(joined, shape=(n, *x.shape)), dims=tuple(order))
+        stacked = F.reshape(F.cat(*(s[0] for s in steps), dim=0), shape=(n, *x.shape))
+        return F.permute(stacked, dims=tuple(order))
     return None
 
 
@@ -174,37 +174,35 @@ def _is_view(value) -> bool:
     return op is not None and op.view is not None
 
 
+def _kept_dims(index: tuple) -> tuple[list[tuple[int, int, int]], int, int]:
+    """``(position, input dim, result dim)`` of each slice item of ``index`` (the dims a
+    slice keeps), and the input and result dims after its last item, from which the
+    trailing dims, kept whole, pair off."""
+    kept, k, out = [], 0, 0
+    for position, item in enumerate(index):
+        if isinstance(item, slice):
+            kept.append((position, k, out))
+        k += item is not None  # an integer or a slice reads an input dim
+        out += not isinstance(item, int)  # a slice or a new axis makes a result dim
+    return kept, k, out
+
+
 def _input_axis(index: tuple, dim: int) -> tuple[int, int] | None:
     """(the position in ``index``, the input dim) of the result's dim ``dim`` when a
     slice (or no item: a trailing dim) of an input dim makes it; None for a new axis."""
-    out, k = 0, 0
-    for position, item in enumerate(index):
-        if item is None:
-            if out == dim:
-                return None
-            out += 1
-            continue
-        if isinstance(item, slice):
-            if out == dim:
-                return position, k
-            out += 1
-        k += 1
-    return len(index), k + dim - out
+    kept, k, out = _kept_dims(index)
+    if dim >= out:
+        return len(index), k + dim - out
+    return next(((position, i) for position, i, o in kept if o == dim), None)
 
 
 def _sliced_axis(index: tuple, axis: int) -> tuple[int, int] | None:
     """(the position in ``index``, the result's dim) of the sliced value's dim ``axis``
     where a slice (or no item: a trailing dim) keeps it; None where an integer drops it."""
-    out, k = 0, 0
-    for position, item in enumerate(index):
-        if item is None:
-            out += 1
-            continue
-        if k == axis:
-            return (position, out) if isinstance(item, slice) else None
-        out += isinstance(item, slice)
-        k += 1
-    return len(index), out + axis - k
+    kept, k, out = _kept_dims(index)
+    if axis >= k:
+        return len(index), out + axis - k
+    return next(((position, o) for position, i, o in kept if i == axis), None)
 
 
 def _consecutive(F, x, dim: int, indices: list, shape: tuple):

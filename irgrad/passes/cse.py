@@ -30,7 +30,7 @@ def cse(g: Graph) -> Graph:
     out = g.copy()
     table: dict[Hashable, int] = {}
     for nid in out.order():
-        key = _key(out, out.node(nid), nid)
+        key = value_key(out, out.node(nid), nid)
         if key is None:
             continue
         kept = table.setdefault(key, nid)
@@ -40,7 +40,7 @@ def cse(g: Graph) -> Graph:
     return out
 
 
-def _key(g: Graph, node: Node, nid: int) -> Hashable | None:
+def value_key(g: Graph, node: Node, nid: int) -> Hashable | None:
     """What makes ``node`` interchangeable with another, or None if it is unique."""
     if node.op == INPUT or is_random(node):
         return None

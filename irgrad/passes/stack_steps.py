@@ -18,8 +18,9 @@ creates are sunk in turn; dead per-step nodes are pruned.
 from __future__ import annotations
 
 from ..ir.builder import GraphOps
-from ..ir.graph import CONSTANT, Graph, TensorType
+from ..ir.graph import CONSTANT, Graph
 from ..ops import OPS
+from .cse import value_key
 from .dce import prune
 
 
@@ -39,9 +40,8 @@ def stack_steps(graph: Graph) -> Graph:
             continue
         before = set(out.nx)
         pieces = _pieces(out, F, nid, runs)
-        created = set(out.nx) - before
         if pieces is None:
-            prune(out, created)
+            prune(out, set(out.nx) - before)
             continue
         node = out.node(nid)
         value = pieces[0] if len(pieces) == 1 else F.cat(*pieces, dim=node.attrs["dim"])
@@ -102,7 +102,7 @@ def _pieces(graph: Graph, F: GraphOps, nid: int, runs: list) -> list | None:
             for a in args[start:stop]
         ]
         rule = OPS[made[0].op].stack
-        alike = all(len(set(map(_type, column))) == 1 for column in zip(*steps))
+        alike = all(len({value.type for value in column}) == 1 for column in zip(*steps))
         value = (
             rule(F, made[0].op, dim, steps, [m.attrs for m in made], made[0].type.shape) if alike else None
         )
@@ -114,13 +114,7 @@ def _pieces(graph: Graph, F: GraphOps, nid: int, runs: list) -> list | None:
 
 
 def _constant_key(graph: Graph, nid: int):
-    """What makes the constant ``nid`` equal to another (its node id for any other node)."""
+    """What makes the constant ``nid`` equal to another (cse's key; its node id for any
+    other node)."""
     node = graph.node(nid)
-    if node.op != CONSTANT:
-        return nid
-    value = None if node.value is None else (node.value.dtype.str, node.value.tobytes())
-    return (node.type, repr(sorted(node.attrs.items())), value)
-
-
-def _type(value) -> TensorType:
-    return value.type
+    return value_key(graph, node, nid) if node.op == CONSTANT else nid

@@ -76,13 +76,14 @@ def _summed(graph: Graph, leaf: int) -> tuple | None:
     return graph.args(leaf)[0], node.attrs["dims"], node.attrs["keepdim"], shape
 
 
-def _sums_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
+def _sums_alike(graph: Graph, leaves: list[int]) -> list[tuple[tuple, list[int]]]:
     """The terms that are sums over the same dims of views of one value (see
-    :func:`_summed`), two or more to a group, in program order of what they sum: a
+    :func:`_summed`), two or more (at most :data:`MOST_TERMS`) to a group, each group as
+    ``((dims, keepdim, shape), the summed values)`` in program order of those values: a
     cell's steps, whose concatenation is a slice of that value again (stack_steps), so
     one reduction replaces a reduction and an add per step.  (Sums of unrelated values
     stay apart: concatenating them would copy them.)"""
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple, list[tuple]] = {}
     for leaf in leaves:
         found = _summed(graph, leaf)
         if found is None:
@@ -90,12 +91,14 @@ def _sums_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
         x, dims, keepdim, shape = found
         chain = _viewed_from(graph, x)
         if len(chain) > 1:
-            groups.setdefault((chain[0], graph.node(x).type, dims, keepdim, shape), []).append(leaf)
+            groups.setdefault((chain[0], graph.node(x).type, dims, keepdim, shape), []).append(
+                (chain, leaf, x)
+            )
     return [
-        sorted(group, key=lambda leaf: _viewed_from(graph, _summed(graph, leaf)[0]))
-        for group in groups.values()
+        (key[2:], [(leaf, x) for _, leaf, x in sorted(group)[:MOST_TERMS]])
+        for key, group in groups.items()
         if len(group) >= 2
-    ][:MOST_TERMS]
+    ]
 
 
 def _moved_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
@@ -163,16 +166,17 @@ def merge_sums_of_products(graph: Graph) -> Graph:
                 created.append(product.id)
             terms.append(product)
             merged.update(products)
-        for group in _sums_alike(out, [leaf for leaf in leaves if leaf not in merged]):
-            x, dims, keepdim, shape = _summed(out, group[0])
-            joined = concatenated([_summed(out, leaf)[0] for leaf in group], dims[0], created)
+        for (dims, keepdim, shape), group in _sums_alike(
+            out, [leaf for leaf in leaves if leaf not in merged]
+        ):
+            joined = concatenated([x for _, x in group], dims[0], created)
             term = F.sum(F.value(joined), dims=dims, keepdim=keepdim)
             created.append(term.id)
             if shape is not None:
                 term = F.reshape(term, shape=shape)
                 created.append(term.id)
             terms.append(term)
-            merged.update(group)
+            merged.update(leaf for leaf, _ in group)
         for group in _moved_alike(out, [leaf for leaf in leaves if leaf not in merged]):
             inner = F.value(out.args(group[0])[0])
             for leaf in group[1:]:
