@@ -239,3 +239,56 @@ def test_pieces_put_in_one_place_are_added_before_they_are_placed():
     assert _ops(after).count("slice_grad") == 2 and _ops(after).count("add") == 3
     inputs = random_inputs(before, 0)
     assert [a.tobytes() for a in interpret(after, inputs)] == [a.tobytes() for a in interpret(before, inputs)]
+
+
+SHARED_ROW_SUMS = """
+    graph f(%g: f32[3,4,24], %x: f32[24]) -> (f32[24], f32[24])
+      %0: f32[1,4,24] = slice(%g, index=(slice(0, 1, 1),))
+      %1: f32[4,24] = reshape(%0, shape=(4, 24))
+      %2: f32[1,24] = sum(%1, dims=(0,), keepdim=True)
+      %3: f32[24] = reshape(%2, shape=(24,))
+      %4: f32[16] = slice(%3, index=(slice(0, 16, 1),))
+      %5: f32[24] = slice_grad(%4, shape=(24,), index=(slice(0, 16, 1),))
+      %6: f32[1,4,24] = slice(%g, index=(slice(1, 2, 1),))
+      %7: f32[4,24] = reshape(%6, shape=(4, 24))
+      %8: f32[1,24] = sum(%7, dims=(0,), keepdim=True)
+      %9: f32[24] = reshape(%8, shape=(24,))
+      %10: f32[16] = slice(%9, index=(slice(0, 16, 1),))
+      %11: f32[24] = slice_grad(%10, shape=(24,), index=(slice(0, 16, 1),))
+      %12: f32[1,4,24] = slice(%g, index=(slice(2, 3, 1),))
+      %13: f32[4,24] = reshape(%12, shape=(4, 24))
+      %14: f32[1,24] = sum(%13, dims=(0,), keepdim=True)
+      %15: f32[24] = reshape(%14, shape=(24,))
+      %16: f32[16] = slice(%15, index=(slice(0, 16, 1),))
+      %17: f32[24] = slice_grad(%16, shape=(24,), index=(slice(0, 16, 1),))
+      %18: f32[24] = add(%3, %9)
+      %19: f32[24] = add(%18, %15)
+      %20: f32[24] = add(%5, %11)
+      %21: f32[24] = add(%20, %17)
+      %22: f32[24] = add(%21, %x)
+      return %19, %22
+"""
+
+
+def test_row_sums_that_feed_two_sums_merge_into_one_reduction():
+    # a GRU cell loop's biases: each step's row sum is added up for one bias's gradient,
+    # and its first 16 entries, put in place, for the other's; both become slices of one
+    # reduction over all the steps, so nothing is left per step
+    before = _graph(SHARED_ROW_SUMS)
+    after = verify(merge_sums_of_products(before))
+    ops = _ops(after)
+    assert ops.count("sum") == 1 and ops.count("slice_grad") == 1
+    reduced = next(n for n in after.op_nodes() if n.op == "sum")
+    assert after.node(after.args(reduced.id)[0]).type.shape == (12, 24)
+    _same_values(before, after)
+
+
+def test_a_row_sum_with_another_use_is_not_reduced_again():
+    # a step's row sum that is also a result stays a term of its own: merged, its rows
+    # would be read a second time; the other steps' row sums still merge
+    text = SHARED_ROW_SUMS.replace("-> (f32[24], f32[24])", "-> (f32[24], f32[24], f32[24])")
+    before = _graph(text.replace("return %19, %22", "return %19, %22, %9"))
+    after = verify(merge_sums_of_products(before))
+    sums = [n for n in after.op_nodes() if n.op == "sum"]
+    assert sorted(after.node(after.args(n.id)[0]).type.shape for n in sums) == [(4, 24), (8, 24)]
+    _same_values(before, after)

@@ -62,16 +62,36 @@ def _viewed_from(graph: Graph, nid: int) -> tuple[int, ...]:
     return tuple(reversed(chain))
 
 
+def _feeds_sums(graph: Graph, nid: int) -> bool:
+    """Whether every use of ``nid`` is a term of a sum or a linear movement op (a slice
+    of it that a sum's term is): other uses of a per-step sum that merge the same way.
+    A GRU cell loop's bias row sums are both: each step's row sum is added up for one
+    bias's gradient and sliced for the other's."""
+    if nid in graph.outputs:
+        return False
+    for user in graph.users(nid):
+        node = graph.node(user)
+        op = OPS.get(node.op)
+        if not (node.op == "add" and not node.attrs) and not (
+            op is not None and op.kind is Kind.MOVEMENT and op.is_linear
+        ):
+            return False
+    return True
+
+
 def _summed(graph: Graph, leaf: int) -> tuple | None:
-    """``(x, dims, keepdim, shape)`` where the single-use term ``leaf`` is
-    ``sum(x, dims, keepdim)`` reduced over at least one dim, reshaped to ``shape`` (or
-    not: None); None where it is no such sum."""
+    """``(x, dims, keepdim, shape)`` where the term ``leaf`` is ``sum(x, dims, keepdim)``
+    reduced over at least one dim, reshaped to ``shape`` (or not: None); None where it
+    is no such sum, or one with a use that is no sum's (see :func:`_feeds_sums`):
+    its merged terms would then be reduced twice."""
     shape = None
     node = graph.node(leaf)
-    if node.op == "reshape" and len(graph.users(leaf)) == 1:
+    if node.op == "reshape" and _feeds_sums(graph, leaf):
         shape, leaf = node.attrs["shape"], graph.args(leaf)[0]
         node = graph.node(leaf)
-    if node.op != "sum" or len(graph.users(leaf)) != 1 or leaf in graph.outputs or not node.attrs["dims"]:
+    if node.op != "sum" or not node.attrs["dims"]:
+        return None
+    if not (len(graph.users(leaf)) == 1 if shape is not None else _feeds_sums(graph, leaf)):
         return None
     return graph.args(leaf)[0], node.attrs["dims"], node.attrs["keepdim"], shape
 
@@ -102,9 +122,9 @@ def _sums_alike(graph: Graph, leaves: list[int]) -> list[tuple[tuple, list[int]]
 
 
 def _moved_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
-    """The single-use terms that one linear movement op of one argument (a slice, a
-    ``slice_grad``, a reshape) makes with the same attributes from arguments of one
-    type, two or more to a group: ``f(a) + f(b)`` is ``f(a + b)``, the same values
+    """The terms that one linear movement op of one argument (a slice, a ``slice_grad``,
+    a reshape) makes with the same attributes from arguments of one type, used by
+    nothing but sums (:func:`_feeds_sums`), two or more to a group: ``f(a) + f(b)`` is ``f(a + b)``, the same values
     (``slice_grad``'s zeros add up to zeros) from a smaller sum, whose terms may merge in
     turn (a GRU cell loop's bias gradient: per step, slices of a row sum put in place)."""
     groups: dict[tuple, list[int]] = {}
@@ -113,7 +133,7 @@ def _moved_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
         op = OPS.get(node.op)
         if op is None or op.kind is not Kind.MOVEMENT or not op.is_linear or len(graph.args(leaf)) != 1:
             continue
-        if len(graph.users(leaf)) != 1 or leaf in graph.outputs:
+        if not _feeds_sums(graph, leaf):
             continue
         key = (node.op, repr(sorted(node.attrs.items())), graph.node(graph.args(leaf)[0]).type)
         groups.setdefault(key, []).append(leaf)
@@ -138,6 +158,21 @@ def merge_sums_of_products(graph: Graph) -> Graph:
             concatenations[key] = F.cat(*(F.value(i) for i in ids), dim=dim).id
             created.append(concatenations[key])
         return concatenations[key]
+
+    reductions: dict[tuple, int] = {}
+
+    def reduced(joined: int, dims: tuple, keepdim: bool, shape, created: list[int]) -> int:
+        """``sum(joined, dims, keepdim)`` reshaped to ``shape``, made once: two sums of
+        the same per-step terms (a GRU's two biases) share it."""
+        key = (joined, dims, keepdim, shape)
+        if key not in reductions:
+            term = F.sum(F.value(joined), dims=dims, keepdim=keepdim)
+            created.append(term.id)
+            if shape is not None:
+                term = F.reshape(term, shape=shape)
+                created.append(term.id)
+            reductions[key] = term.id
+        return reductions[key]
 
     work = out.order()[::-1]
     while work:
@@ -170,12 +205,7 @@ def merge_sums_of_products(graph: Graph) -> Graph:
             out, [leaf for leaf in leaves if leaf not in merged]
         ):
             joined = concatenated([x for _, x in group], dims[0], created)
-            term = F.sum(F.value(joined), dims=dims, keepdim=keepdim)
-            created.append(term.id)
-            if shape is not None:
-                term = F.reshape(term, shape=shape)
-                created.append(term.id)
-            terms.append(term)
+            terms.append(F.value(reduced(joined, dims, keepdim, shape, created)))
             merged.update(leaf for leaf, _ in group)
         for group in _moved_alike(out, [leaf for leaf in leaves if leaf not in merged]):
             inner = F.value(out.args(group[0])[0])
