@@ -686,3 +686,41 @@ def test_a_list_the_traced_code_writes_before_the_step_is_not_the_steps():
     out = run(*batch(8))
     assert float(last[0]) == float(out)
     assert runs(run) >= 5, run._compiled.log
+
+
+def test_the_guard_reads_a_param_group_directly_and_still_sees_every_change():
+    # the guard reads a ParamGroup's items with dict.__getitem__ (its own __getitem__ only
+    # reports reads to a tracer): a hyperparameter changed between calls still misses it
+    def make():
+        irgrad.manual_seed(0)
+        model = nn.Linear(6, 3).double()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            loss = _train(model, opt, x, y)
+            opt.step()
+            return loss.detach()
+
+        return model, opt, step
+
+    model, opt, step = make()
+    eager_model, eager_opt, eager_step = make()
+    run = irgrad.compile(step)
+    changes = [
+        {},
+        {},
+        {"weight_decay": 0.1},
+        {},
+        {"dampening": 0.5},
+        {"nesterov": True, "dampening": 0.0},
+        {},
+    ]
+    for i, change in enumerate(changes):
+        for o in (opt, eager_opt):
+            o.param_groups[0].update(change)
+        np.testing.assert_allclose(float(run(*batch(i))), float(eager_step(*batch(i))), rtol=1e-12)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-12)
+    entries = run._compiled.entries
+    assert len(entries) >= 4  # one graph per set of hyperparameters seen
+    assert "_item(" in entries[-1].guard.source

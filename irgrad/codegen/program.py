@@ -40,6 +40,7 @@ from . import program_cache
 from .dispatch import Reference, StepTable, byte_offset
 from .elementwise import RESERVED
 from .emission import Emission, Lowering
+from .fast_call import fast_call
 from .layout import (
     ALIGNMENT,
     ARENA,
@@ -163,6 +164,7 @@ class Program:
         self._env = [b.value if b.kind == CONSTANT_BUFFER else None for b in plan.buffers]
         self._input_buffers = [b for b in plan.buffers if b.kind == INPUT_BUFFER]
         self._outputs = [(place, covers_its_buffer(place)) for place in plan.outputs]
+        self._fast, self.fast_call_source = fast_call(self)
         self.report = ProgramReport(
             native_steps=sum(isinstance(s, NativeStep) for s in plan.steps),
             segments=len(self.segments),
@@ -264,6 +266,10 @@ class Program:
         return address
 
     def __call__(self, inputs: Sequence[np.ndarray], sizes: dict | None = None) -> list[np.ndarray]:
+        if self._fast is not None:
+            outputs = self._fast(inputs, sizes)
+            if outputs is not None:
+                return outputs
         if len(inputs) != len(self.graph.inputs):
             raise TypeError(
                 f"graph {self.graph.name} takes {len(self.graph.inputs)} inputs, got {len(inputs)}"

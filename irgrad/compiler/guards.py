@@ -116,7 +116,13 @@ class Guard:
             out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
         out.lines.append("    return inputs")
         self.source = "\n".join(out.lines)
-        namespace = {"STATE": STATE, "_same_keys": _same_keys, "np": np, "_scalar": _scalar}
+        namespace = {
+            "STATE": STATE,
+            "_same_keys": _same_keys,
+            "np": np,
+            "_scalar": _scalar,
+            "_item": dict.__getitem__,
+        }
         namespace.update((f"K{i}", value) for i, value in enumerate(out.consts))
         exec(compile(self.source, "<irgrad guard>", "exec"), namespace)
         self._check = namespace["guard"]
@@ -153,10 +159,16 @@ class Guard:
         out.fail_if(f"{ref}._data.shape != {data.shape!r} or {ref}._data.dtype != {out.const(data.dtype)}")
         return ref
 
-    def _emit(self, node: StateNode, parent: str, out: _Emitter, dynamic: dict) -> None:
+    def _emit(self, node: StateNode, parent: str, out: _Emitter, dynamic: dict, raw: bool = False) -> None:
+        """``raw``: the parent is a dict whose ``__getitem__`` only reports reads to a
+        tracer (an optimizer's ``ParamGroup``), its class already checked: its items are
+        read with ``dict.__getitem__``, a C call, rather than through that method."""
         var = f"v{len(out.local)}"
         out.local[id(node)] = var
-        out.lines.append(f"    {var} = {expression(node.step, parent, out.literal)}")
+        if raw and node.step.how == "item":
+            out.lines.append(f"    {var} = _item({parent}, {out.literal(node.step.key)})")
+        else:
+            out.lines.append(f"    {var} = {expression(node.step, parent, out.literal)}")
         if node.unguarded:  # fetched (a learning rate is an input) but not checked: see .deferred
             if node.lifted:  # still a number: the graph reads it before the repeated step
                 out.fail_if(f"type({var}) not in (int, float)")
@@ -230,8 +242,9 @@ class Guard:
         elif kind == ALIAS:
             out.fail_if(f"{var} is not {out.local[id(node.target)]}")
         self._predicates(node, var, out)
+        raw = kind == DICT and getattr(node.info[0], "reports_reads", False)
         for child in node.children:
-            self._emit(child, var, out, dynamic)
+            self._emit(child, var, out, dynamic, raw)
 
     # --- reading ------------------------------------------------------------------------
     def mismatch(self, roots: tuple) -> str:
