@@ -159,14 +159,21 @@ class Guard:
         out.fail_if(f"{ref}._data.shape != {data.shape!r} or {ref}._data.dtype != {out.const(data.dtype)}")
         return ref
 
-    def _emit(self, node: StateNode, parent: str, out: _Emitter, dynamic: dict, raw: bool = False) -> None:
-        """``raw``: the parent is a dict whose ``__getitem__`` only reports reads to a
-        tracer (an optimizer's ``ParamGroup``), its class already checked: its items are
-        read with ``dict.__getitem__``, a C call, rather than through that method."""
+    def _emit(self, node: StateNode, parent: str, out: _Emitter, dynamic: dict, fast: str = "") -> None:
+        """Emit ``node``'s read from the local ``parent`` and its checks, then its children's.
+
+        ``fast`` says how the parent's class, already checked, lets a child be read
+        faster: ``"raw"``, a dict whose ``__getitem__`` only reports reads to a tracer
+        (an optimizer's ``ParamGroup``), whose items are read with ``dict.__getitem__``, a
+        C call, not through that method; ``"dict"``, an object whose ``__dict__`` is
+        already in the local ``<parent>_a``."""
         var = f"v{len(out.local)}"
         out.local[id(node)] = var
-        if raw and node.step.how == "item":
-            out.lines.append(f"    {var} = _item({parent}, {out.literal(node.step.key)})")
+        how, key = node.step
+        if fast == "raw" and how == "item":
+            out.lines.append(f"    {var} = _item({parent}, {out.literal(key)})")
+        elif fast == "dict" and how == "attr":
+            out.lines.append(f"    {var} = {parent}_a[{out.literal(key)}]")
         else:
             out.lines.append(f"    {var} = {expression(node.step, parent, out.literal)}")
         if node.unguarded:  # fetched (a learning rate is an input) but not checked: see .deferred
@@ -228,7 +235,8 @@ class Guard:
         elif kind == OBJECT:
             cls, attrs = node.info
             out.fail_if(f"type({var}) is not {out.const(cls)}")
-            out.fail_if(f"{var}.__dict__.keys() != {out.const(frozenset(attrs))}")
+            out.lines.append(f"    {var}_a = {var}.__dict__")
+            out.fail_if(f"{var}_a.keys() != {out.const(frozenset(attrs))}")
         elif kind in (FUNCTION, OPAQUE):
             out.fail_if(f"{var} is not {out.const(obj)}")
         elif kind == LARGE:
@@ -242,9 +250,12 @@ class Guard:
         elif kind == ALIAS:
             out.fail_if(f"{var} is not {out.local[id(node.target)]}")
         self._predicates(node, var, out)
-        raw = kind == DICT and getattr(node.info[0], "reports_reads", False)
+        if kind == OBJECT:
+            fast = "dict"
+        else:
+            fast = "raw" if kind == DICT and getattr(node.info[0], "reports_reads", False) else ""
         for child in node.children:
-            self._emit(child, var, out, dynamic, raw)
+            self._emit(child, var, out, dynamic, fast)
 
     # --- reading ------------------------------------------------------------------------
     def mismatch(self, roots: tuple) -> str:
