@@ -22,7 +22,7 @@ from irgrad.testing import EagerError, Mismatch, assert_same, check_compiled
 from irgrad.testing.differential import _load, arguments, tensor_leaves
 from irgrad.testing.fuzz.cli import main
 from irgrad.testing.fuzz.generate import generate
-from irgrad.testing.fuzz.oracle import check_eager
+from irgrad.testing.fuzz.oracle import check_eager, float64_verdict
 from irgrad.testing.fuzz.program import Input, Program, Stmt
 from irgrad.testing.fuzz.regression import array_literal, regression_name, regression_test, write
 from irgrad.testing.fuzz.runner import Case, available_backends, build_cases, run_case
@@ -198,6 +198,35 @@ def test_shrinker_reduces_a_planted_defect_to_the_minimal_program(planted):
     assert len(program.params()) == 1 and len(small.calls) == 1
     assert all(np.asarray(v).size <= 1 for call in small.calls for v in call.values())
     assert program.function_source() == "def f(x0):\n    v0 = torch.sigmoid(x0)\n    return v0\n"
+
+
+def test_a_defect_still_fails_with_float64_inputs(planted):
+    case = _planted_case()
+    verdict = float64_verdict(case, run_case(case))
+    assert verdict.startswith("fails with its float32 inputs in float64 too (mismatch: value)"), verdict
+
+
+def test_a_float32_rounding_difference_passes_with_float64_inputs(monkeypatch):
+    # a compiled function that is off by float32 rounding made large (here: 1e-3 relative)
+    # passes in float64, and the verdict says it is likely no defect
+    real = irgrad.compile
+
+    def compile_rounding_float32(fn, **options):
+        compiled = real(fn, **options)
+
+        def off(*args):
+            out = compiled(*args)
+            outs = out if isinstance(out, tuple) else (out,)
+            outs = tuple(o * 1.001 if o.dtype == irgrad.float32 else o for o in outs)
+            return outs if isinstance(out, tuple) else outs[0]
+
+        return off
+
+    monkeypatch.setattr(irgrad, "compile", compile_rounding_float32)
+    case = _planted_case()
+    outcome = run_case(case)
+    assert outcome.status == "mismatch"
+    assert float64_verdict(case, outcome).startswith("passes with its float32 inputs in float64"), outcome
 
 
 def test_regression_test_runs_under_pytest(planted, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .generate import generate
-from .oracle import check_eager, eager_crash_case, torch_verdict
+from .oracle import check_eager, eager_crash_case, float64_verdict, torch_verdict
 from .regression import regression_name, regression_test, write
 from .report import Report, Shrunk
 from .runner import MODES, available_backends, build_cases, run_case
@@ -97,7 +97,10 @@ def shrink_findings(args, report: Report) -> None:
             small, outcome, runs = shrink(
                 finding.case, finding.outcome, args.shrink_runs, args.shrink_seconds, check
             )
-            verdict = torch_verdict(small) if check is run_case else "PyTorch runs it"
+            if check is run_case:
+                verdict = "; ".join(filter(None, [torch_verdict(small), float64_verdict(small, outcome)]))
+            else:
+                verdict = "PyTorch runs it"
             text = regression_test(small, outcome, verdict)
             name = regression_name(small, outcome)
             path = write(text, args.out, name) if args.out else None

@@ -1,13 +1,18 @@
-"""PyTorch as a third opinion on a failing case: does eager irgrad agree with it?
+"""Third opinions on a failing case: does eager irgrad agree with PyTorch, and does the
+case still fail in float64?
 
 A differential failure says compiled and eager differ, not which is right. When
 PyTorch is installed, the case's program (its source speaks PyTorch) runs there on
 the same arrays, and its outputs and gradients are compared with irgrad's eager
 ones, so the report can say "eager agrees with PyTorch" or point at an eager defect.
+A float32 mismatch that goes away with the inputs in float64 is most often rounding
+that the program makes large (a gradient that cancels to zero but for an ulp, times
+1e29): the report says so, and a reader confirms it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -18,7 +23,7 @@ from ..compare import Mismatch, assert_same_array
 from ..differential import _load, _loss_weights, arguments
 from .context import EagerCrash, run_in_torch
 from .program import torch_source
-from .runner import Case, Outcome
+from .runner import Case, Outcome, run_case
 
 
 def torch_verdict(case: Case) -> str:
@@ -52,6 +57,26 @@ def torch_verdict(case: Case) -> str:
     return "eager irgrad agrees with PyTorch" + (
         " (random ops not compared)" if case.program.uses_rng else ""
     )
+
+
+def float64_verdict(case: Case, outcome: Outcome) -> str:
+    """For a mismatch of a case with float32 inputs: whether it passes with them in
+    float64 (one line for the report; empty for other cases)."""
+    if outcome.status != "mismatch" or hasattr(case.program, "regression_body"):
+        return ""
+    widened = tuple(
+        {
+            k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype == np.float32 else v
+            for k, v in call.items()
+        }
+        for call in case.calls
+    )
+    if all(a is b for wide, call in zip(widened, case.calls) for a, b in zip(wide.values(), call.values())):
+        return ""
+    again = run_case(dataclasses.replace(case, calls=widened))
+    if again.status == "ok":
+        return "passes with its float32 inputs in float64: rounding the program makes large, likely no defect"
+    return f"fails with its float32 inputs in float64 too ({again.category()})"
 
 
 def _run(fn, lib, arrays: list, train: bool, seed: int) -> list[np.ndarray | None]:
