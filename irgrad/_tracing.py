@@ -81,6 +81,13 @@ def rebind(tensor, fresh) -> None:
         tracer.on_rebind(tensor, fresh)
 
 
+def storage_changed(tensor) -> None:
+    """``tensor`` now wraps another array (``t.data = x``, a module's ``to()``)."""
+    tracer = current()
+    if tracer is not None:
+        tracer.on_storage(tensor)
+
+
 def alias(new, old) -> None:
     """``new`` was made outside the op registry as a copy of ``old``'s current value."""
     tracer = current()

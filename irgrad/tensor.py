@@ -265,7 +265,17 @@ class Tensor:
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
-        self._data = value._data
+        self._set_data(value._data)
+
+    def _set_data(self, array: np.ndarray) -> None:
+        """Make ``array`` this tensor's storage, telling a tracer, which indexes tensors by
+        the memory they wrap (see ``irgrad.trace.storage``).  Every change of a tensor's
+        array after it is made goes through here."""
+        if array is self._data:
+            return  # ``p.data += x``: written in place, then the same array set back
+        self._data = array
+        if _tracing.ACTIVE is not None:
+            _tracing.storage_changed(self)
 
     @property
     def _version(self) -> int:

@@ -57,6 +57,16 @@ class GraphBreak:
         return f"{self.cause} at {self.source or '<unknown>'}"
 
 
+def storage(array: np.ndarray) -> int | None:
+    """The id of the array that owns ``array``'s memory (the end of its chain of bases),
+    or None for memory numpy does not own (a buffer from elsewhere: ``np.frombuffer``, a
+    memory map).  Two arrays over memory owned by different arrays never overlap; memory
+    from elsewhere might overlap anything."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return id(array) if array.base is None and array.flags.owndata else None
+
+
 def _mark_read(node) -> None:
     """A walked slot the traced code read, with everything under it (a list's items)."""
     node.read = True
@@ -89,6 +99,9 @@ class Tracer:
         self.arrays: dict[int, int] = {}  # id(ndarray) -> node of the value it holds now
         self.holders: dict[int, list] = {}  # id(ndarray) -> the recorded tensors wrapping it
         self.alive: list = []  # keeps recorded tensors and arrays alive, so their ids stay unique
+        # recorded tensors by the memory they wrap (see storage): where an in-place write
+        # looks for other tensors over that memory, rather than through every alive tensor
+        self.by_storage: dict[int | None, list[Tensor]] = {}
         self.born: set[int] = set()  # ids of tensors created while tracing
         self.dependent: set[int] = set()  # nodes whose value depends on an input
         self.input_tensors: list = []
@@ -134,6 +147,10 @@ class Tracer:
         self.holders.setdefault(key, []).append(t)
         self.alive.append(t)
         self.alive.append(t._data)
+        self._index(t)
+
+    def _index(self, t: Tensor) -> None:
+        self.by_storage.setdefault(storage(t._data), []).append(t)
 
     def lookup(self, t: Tensor) -> int:
         """The node holding ``t``'s current value (see the class doc)."""
@@ -316,6 +333,25 @@ class Tracer:
             self.stale.discard(id(t))
             self.values[id(t)] = self.lookup(fresh)
             self.alive.append(t)
+            self._index(t)
+
+    def on_storage(self, t: Tensor) -> None:
+        """``t`` wraps another array now (``t.data = x``).  A tensor the traced code made,
+        given an array the graph holds, holds that array's value from here on (and is
+        found by its memory: an entry under its old memory stays, filtered out when that
+        memory is written).  Any other such change is a side effect the graph cannot
+        follow (a parameter made a view of a vector by ``vector_to_parameters``, an array
+        no op made): a graph break."""
+        if self.graph_break is not None:
+            return
+        nid = self.arrays.get(id(t._data))
+        if nid is None or id(t) not in self.born:
+            self._break("a tensor is given other storage (`t.data = x`), which a compiled call cannot repeat")
+            return
+        self.values[id(t)] = nid
+        self.holders.setdefault(id(t._data), []).append(t)
+        self.alive.append(t)
+        self._index(t)
 
     def on_inplace(self, target: Tensor, new: Tensor) -> None:
         """``target``'s storage now holds ``new``'s value (an in-place op or setitem).
@@ -368,7 +404,15 @@ class Tracer:
             return broadcast(cast(new, target.dtype), shape)
 
     def _aliases_of(self, target: Tensor) -> list:
-        return [t for t in self.alive if isinstance(t, Tensor) and self.values.get(id(t)) in self.dependent]
+        """The recorded, input-dependent tensors that may wrap ``target``'s memory: those
+        indexed under its storage and under foreign memory (all of them when ``target``'s
+        own memory is foreign).  Callers test the overlap itself."""
+        key = storage(target._data)
+        if key is None:
+            groups = list(self.by_storage.values())
+        else:
+            groups = [self.by_storage.get(key, ()), self.by_storage.get(None, ())]
+        return [t for group in groups for t in group if self.values.get(id(t)) in self.dependent]
 
     def _write_through_view(self, view: Tensor, base: Tensor, new: Tensor) -> None:
         self.lookup(base)

@@ -56,7 +56,7 @@ def _maybe_out(result: Tensor, out: Tensor | None) -> Tensor:
     if out is None:
         return result
     if out._data.shape != result._data.shape:
-        out._data = result._data.astype(out._data.dtype)
+        out._set_data(result._data.astype(out._data.dtype))
         out._bump_version()
         return out
     return copy_(out, result)

@@ -469,9 +469,9 @@ class Module:
             for p in self._parameters.values():
                 if p is None:
                     continue
-                p._data = fn(p)._data
+                p._set_data(fn(p)._data)
                 if p._grad is not None:
-                    p._grad._data = fn(p._grad)._data
+                    p._grad._set_data(fn(p._grad)._data)
             for key, buf in self._buffers.items():
                 if buf is not None:
                     self._buffers[key] = fn(buf)

@@ -23,5 +23,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     pointer = 0
     for param in parameters:
         n = param.numel()
-        param._data = vec._data[pointer : pointer + n].reshape(param._data.shape)
+        param._set_data(vec._data[pointer : pointer + n].reshape(param._data.shape))
         pointer += n

@@ -1,0 +1,199 @@
+"""Tensors over memory an in-place write changes behind their back, and tensors given
+other memory while a function is traced (irgrad/trace.py).
+
+The tracer finds the first through an index of recorded tensors by the memory they wrap
+(``irgrad.trace.storage``): reading one after the write is a graph break.  The second
+(``t.data = x``) is followed where the graph holds ``x`` and the tensor is the traced
+code's own, and is a graph break otherwise.  Either way a call gives eager's answer,
+never a value from before the write or the storage from before the change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import irgrad
+from irgrad.nn.utils import vector_to_parameters
+from irgrad.trace import storage
+
+STALE = "a tensor is read after an in-place write into memory it shares"
+STORAGE = "a tensor is given other storage"
+
+
+def _breaks(compiled) -> list[str]:
+    return [str(b) for b in compiled._compiled.breaks]
+
+
+def _same_as_eager(f, *make_args):
+    """``f`` compiled equals ``f`` eager over three calls on fresh arguments, other values
+    at every call (``make(k)`` for call ``k``); the compiled function, for its breaks."""
+    compiled = irgrad.compile(f)
+    for k in range(3):
+        want = f(*[make(k) for make in make_args])
+        got = compiled(*[make(k) for make in make_args])
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    return compiled
+
+
+def test_a_view_of_a_tensor_written_through_its_data_is_stale():
+    def f(x):
+        v = x.t()
+        x.data.add_(1.0)  # the same array written through another tensor: v holds the new values
+        return v * 2
+
+    compiled = _same_as_eager(f, lambda k: irgrad.arange(6.0).reshape(2, 3) * (k + 1))
+    assert any(STALE in b for b in _breaks(compiled))
+
+
+def test_an_argument_given_other_memory_is_a_graph_break():
+    # w.data = x[:3] rebinds an argument's storage: a side effect a compiled call cannot
+    # repeat, so the call runs eagerly
+    def f(x, w):
+        w.data = x.data[:3]
+        x.add_(1.0)
+        return w * 2
+
+    compiled = _same_as_eager(f, lambda k: irgrad.arange(5.0) + k, lambda k: irgrad.zeros(3))
+    assert any(STORAGE in b for b in _breaks(compiled))
+
+
+def test_a_tensor_the_function_made_follows_the_storage_it_is_given():
+    # the function's own tensor given a value the graph holds: no break, and a write into
+    # that memory afterwards is seen through it
+    def f(x):
+        t = irgrad.zeros(3)
+        t.data = x.data[1:4]
+        x.mul_(2.0)
+        return t * 1
+
+    compiled = _same_as_eager(f, lambda k: irgrad.arange(5.0) + k)
+    assert not any(STORAGE in b for b in _breaks(compiled))
+
+
+def test_a_resized_out_argument_is_not_read_from_before_it_was_resized():
+    # add(..., out=) into a tensor of another shape gives it a new array no op made
+    def f(x):
+        out = irgrad.zeros(2)
+        irgrad.add(x, x, out=out)
+        return out * 1
+
+    _same_as_eager(f, lambda k: irgrad.arange(3.0) + k)
+
+
+def test_parameters_made_views_of_a_vector_are_a_graph_break():
+    # vector_to_parameters makes each parameter a view of the vector (param.data = ...): a
+    # compiled call once read the weight from before, and left it a view of the old vector
+    def make_step():
+        layer = irgrad.nn.Linear(2, 2, bias=False)
+
+        def f(vec):
+            vector_to_parameters(vec, layer.parameters())
+            vec.mul_(3.0)
+            return layer.weight.detach() + 0
+
+        return f, layer
+
+    (eager, eager_layer), (step, layer) = make_step(), make_step()
+    compiled = irgrad.compile(step)
+    for k in range(3):
+        values = np.arange(1.0, 5.0, dtype=np.float32) + k
+        want = eager(irgrad.tensor(values))
+        got = compiled(irgrad.tensor(values))
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        np.testing.assert_array_equal(want.numpy(), 3 * values.reshape(2, 2))
+        np.testing.assert_array_equal(layer.weight.detach().numpy(), eager_layer.weight.detach().numpy())
+    assert any(STORAGE in b for b in _breaks(compiled))
+
+
+def test_tensors_over_one_foreign_buffer_are_aliases():
+    # two arrays over one bytearray (np.frombuffer): numpy owns neither's memory, so a
+    # write into one must find the other though they share no base array
+    def make(k):
+        buffer = bytearray((np.arange(4, dtype=np.float32) + k).tobytes())
+        return [irgrad.from_numpy(np.frombuffer(buffer, np.float32)) for _ in range(2)]
+
+    def f(a, b):
+        a.add_(1.0)
+        return b * 2
+
+    compiled = irgrad.compile(f)
+    for k in range(3):
+        np.testing.assert_array_equal(compiled(*make(k)).numpy(), f(*make(k)).numpy())
+    assert any(STALE in b for b in _breaks(compiled))
+    assert storage(make(0)[0]._data) is None
+
+
+def test_the_storage_of_a_view_is_its_base_arrays_and_foreign_memory_has_none():
+    a = np.zeros((4, 4), np.float32)
+    assert storage(a) == storage(a[1:].T) == storage(a.reshape(-1)[::2]) == id(a)
+    assert storage(np.zeros(3)) != id(a)
+    assert storage(np.frombuffer(bytearray(8), np.float32)) is None
+    assert storage(np.lib.stride_tricks.as_strided(a, (2,), (4,))) in (id(a), None)
+
+
+@pytest.mark.parametrize("steps", [1, 40])
+def test_tracing_a_step_with_many_parameters_stays_linear(steps):
+    # each in-place parameter update used to scan every recorded tensor; the index makes a
+    # write look only at the tensors over its own memory (a smoke test of the result here)
+    model = irgrad.nn.Sequential(*[irgrad.nn.Linear(4, 4) for _ in range(steps)])
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = irgrad.randn(3, 4)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).square().mean()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    compiled = irgrad.compile(step)
+    losses = [float(compiled(x)) for _ in range(3)]
+    assert not _breaks(compiled) and losses[2] < losses[0]
+
+
+def test_a_step_that_gives_parameters_new_storage_trains_as_eager():
+    # `p.data = p.data - lr * p.grad`: a compiled step once read each parameter from
+    # before the update and never rebound it, so it returned one loss forever
+    def run(compile_it: bool) -> list[float]:
+        irgrad.manual_seed(0)
+        model = irgrad.nn.Linear(3, 2)
+        params = list(model.parameters())
+        x = irgrad.randn(4, 3)
+
+        def step(x):
+            loss = model(x).square().mean()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            for p in params:
+                p.data = p.data - 0.1 * p.grad
+            return loss.detach()
+
+        run_step = irgrad.compile(step) if compile_it else step
+        losses = [float(run_step(x)) for _ in range(5)]
+        if compile_it:
+            assert any(STORAGE in b for b in _breaks(run_step))
+        return losses
+
+    eager = run(False)
+    assert run(True) == eager and eager[-1] < eager[2]
+
+
+def test_a_step_that_updates_parameters_through_data_in_place_has_no_break():
+    # `p.data += x` writes in place and sets the same array back: no change of storage
+    irgrad.manual_seed(0)
+    model = irgrad.nn.Linear(3, 2)
+    x = irgrad.randn(4, 3)
+
+    def step(x):
+        loss = model(x).square().mean()
+        for p in model.parameters():
+            p.grad = None
+        loss.backward()
+        for p in model.parameters():
+            p.data += -0.1 * p.grad
+        return loss.detach()
+
+    compiled = irgrad.compile(step)
+    losses = [float(compiled(x)) for _ in range(4)]
+    assert not _breaks(compiled) and losses[-1] < losses[0]
