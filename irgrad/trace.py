@@ -167,7 +167,13 @@ class Tracer:
         if nid is not None:
             return nid
         nid = self.arrays.get(id(t._data))
+        if nid is None and id(t) in self.born and self.snapshot is not None:
+            owner = self.snapshot.tensor_over(t._data)  # p.data taken before p was read
+            if owner is not None and owner is not t:
+                nid = self.lookup(owner)
         if nid is not None:  # another tensor object around a recorded array
+            if id(t) in self.born and t._node is None and not t._rg:
+                nid = self._detached(nid, t)  # p.data: the values without the gradient path
             self._remember(t, nid)
             return nid
         if id(t) in self.born or self.snapshot is None:
@@ -175,6 +181,19 @@ class Tracer:
             self._remember(t, nid)
             return nid
         return self._bind_free(t)
+
+    def _detached(self, nid: int, t: Tensor) -> int:
+        """A ``detach`` of node ``nid`` for ``t``, a tensor made while tracing around the
+        array ``nid``'s value is in, without autograd history (``p.data``): it has no
+        gradient path, so neither may its node (in-place writes through it still reach
+        the array's other tensors, see :meth:`_set`).  A wrapper that carries a grad_fn
+        (autograd's view of a saved output) is the value itself and keeps its node."""
+        detached = self.graph.add_op(
+            "detach", [nid], {}, TensorType(tuple(t._data.shape), t.dtype), source=user_source()
+        )
+        if nid in self.dependent:
+            self.dependent.add(detached)
+        return detached
 
     def _bind_free(self, t: Tensor) -> int:
         node = self.snapshot.source_of(t)

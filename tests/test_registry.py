@@ -395,3 +395,21 @@ def test_stack_rules_compute_the_cat_they_replace(name):
                 else:
                     assert np.array_equal(got, want, equal_nan=want.dtype.kind in "fc"), (name, dim, shared)
     assert joined or name == "slice", f"{name}'s rule never joined its samples' steps"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, op in OPS.items() if op.identity_of is not None))
+def test_an_identity_for_autodiff_has_its_arguments_value(name):
+    # identity_of: the op's value is that argument's (read through once gradients are
+    # taken, passes/value_identities.py); its infer agrees, and it is a free view
+    op = OPS[name]
+    checked = 0
+    for arrays, attrs in samples_of(op):
+        try:
+            expected = op.infer(*(meta(a) for a in arrays), **attrs)
+        except (TypeError, RuntimeError, NotImplementedError, IndexError):
+            continue
+        source = arrays[op.identity_of]
+        assert tuple(expected.shape) == source.shape and expected.dtype is D.from_numpy_dtype(source.dtype)
+        np.testing.assert_array_equal(np.asarray(op.eval(*arrays, **attrs)), source)
+        checked += 1
+    assert checked and op.view is not None

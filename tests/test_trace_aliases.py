@@ -197,3 +197,66 @@ def test_a_step_that_updates_parameters_through_data_in_place_has_no_break():
     compiled = irgrad.compile(step)
     losses = [float(compiled(x)) for _ in range(4)]
     assert not _breaks(compiled) and losses[-1] < losses[0]
+
+
+class _ReadsData(irgrad.nn.Module):
+    """Uses its weight with and without its gradient path (``w.data``), in either order."""
+
+    def __init__(self, data_first: bool) -> None:
+        super().__init__()
+        self.w = irgrad.nn.Parameter(irgrad.tensor([1.0, 2.0]))
+        self.data_first = data_first
+
+    def forward(self, x):
+        if self.data_first:
+            b = (self.w.data * x).sum()
+            a = (self.w * x).sum()
+        else:
+            a = (self.w * x).sum()
+            b = (self.w.data * x).sum()
+        return a + b
+
+
+@pytest.mark.parametrize("data_first", [False, True], ids=["data-after", "data-first"])
+def test_a_parameter_read_through_data_has_no_gradient_path_and_is_not_frozen(data_first):
+    # w.data once shared w's node (a gradient twice eager's) or, taken before w was read,
+    # became a constant (the weight frozen, the output without a gradient path)
+    results = []
+    for compiled in (False, True):
+        model = _ReadsData(data_first)
+        run = irgrad.compile(model) if compiled else model
+        for k in range(3):
+            with irgrad.no_grad():
+                model.w.add_(1.0)
+            model.w.grad = None
+            out = run(irgrad.tensor([1.0, 1.0]) * (k + 1))
+            out.backward()
+            results.append((float(out), model.w.grad.numpy().tolist()))
+    assert results[3:] == results[:3]
+
+
+def test_an_average_kept_through_data_copy_is_compiled_and_equals_eager():
+    # an exponential moving average of weights (p_avg.data.copy_(...)): the averaged
+    # weights are read first through .data, and written in place by the compiled call
+    def make():
+        irgrad.manual_seed(0)
+        src, avg = irgrad.nn.Linear(2, 2), irgrad.nn.Linear(2, 2)
+
+        def step(x):
+            for ps, pa in zip(src.parameters(), avg.parameters()):
+                pa.data.copy_(0.9 * pa.data + 0.1 * ps.data)
+            with irgrad.no_grad():
+                for p in src.parameters():
+                    p.add_(x.mean())
+            return avg(x)
+
+        return step, avg
+
+    (eager, eager_avg), (step, avg) = make(), make()
+    compiled = irgrad.compile(step)
+    for k in range(4):
+        x = irgrad.tensor([1.0, 2.0]) * (k + 1)
+        np.testing.assert_allclose(compiled(x).detach().numpy(), eager(x).detach().numpy(), rtol=1e-6)
+    for p, q in zip(avg.parameters(), eager_avg.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6)
+    assert not _breaks(compiled) and compiled._compiled.entries[-1].runs >= 2

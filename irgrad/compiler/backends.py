@@ -25,6 +25,7 @@ from ..passes import fuse
 from ..passes.slice_gradients import assemble_slice_gradients
 from ..passes.stack_steps import stack_steps
 from ..passes.sum_of_products import merge_sums_of_products
+from ..passes.value_identities import read_through_identities
 from .warnings import CodegenWarning
 
 Executable = Callable[[Sequence[np.ndarray]], list]
@@ -137,7 +138,8 @@ class LlvmBackend(Backend):
 
 
 def _lowering_passes(graph: Graph) -> Graph:
-    """The LLVM backend's lowering passes: decompositions, slice gradients assembled,
+    """The LLVM backend's lowering passes: autodiff's identities read through,
+    decompositions, slice gradients assembled,
     sums of products merged (and the per-step operands they concatenate stacked), shared
     transposed operands copied once and a pool's positions
     shared with its gradient (static graphs), fusion, reductions fused with the groups that
@@ -150,6 +152,7 @@ def _lowering_passes(graph: Graph) -> Graph:
     from ..codegen.loop_fusion import fuse_loops
     from ..codegen.windows import share_pool_positions
 
+    graph = read_through_identities(graph)
     if not _static(graph):
         return fuse_reduction_prologues(fuse(graph))
     graph = stack_steps(merge_sums_of_products(assemble_slice_gradients(decompose_unlowered(graph))))

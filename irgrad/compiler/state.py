@@ -101,10 +101,18 @@ class Snapshot:
     first: dict[int, StateNode]  # id(object) -> the node that first reached it
     tensors: dict[int, StateNode]  # id(tensor) -> its first node
     truncated: bool = False
+    _by_array: dict | None = field(default=None, repr=False)  # id(storage) -> walked tensor
 
     def source_of(self, t: Tensor) -> StateNode | None:
         """The node through which ``t`` is reached, or None if it is not reachable."""
         return self.tensors.get(id(t))
+
+    def tensor_over(self, array) -> Tensor | None:
+        """The walked tensor whose storage is ``array`` (a parameter whose ``.data`` the
+        traced code took), or None."""
+        if self._by_array is None:
+            self._by_array = {id(node.obj._data): node.obj for node in self.tensors.values()}
+        return self._by_array.get(id(array))
 
     def describe(self, node: StateNode) -> str:
         """A readable name for ``node``'s source (``model.0.weight``)."""

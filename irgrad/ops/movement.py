@@ -453,6 +453,7 @@ _movement(
     lambda x: x,
     lambda x: Meta(tuple(x.shape), x.dtype),
     view=_same_layout,
+    identity_of=0,
     doc="The same values outside autograd (Tensor.detach): a view with no gradient rule.",
 )
 _movement(
@@ -462,6 +463,7 @@ _movement(
     lambda F, g, c: (None, g),
     arity=2,
     view=_same_layout,
+    identity_of=0,
     doc="`new`'s values with `old`'s gradient: a tensor written in place under no_grad keeps its "
     "autograd identity (its gradient still reaches what it was), as in PyTorch.",
 )

@@ -154,6 +154,10 @@ class OpDef:
     raises: bool = False  # a check: its error must happen even when its value is unused
     # how a cat of this op's per-step values is the op applied once (see ops/stacking.py)
     stack: Callable[..., Any] | None = None
+    # the op's value is its argument at this position (detach, rebind): it exists for
+    # autodiff alone, so a graph past autodiff may read that argument instead
+    # (passes/value_identities.py)
+    identity_of: int | None = None
     doc: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
