@@ -367,10 +367,7 @@ class Tracer:
         if nid is None or id(t) not in self.born:
             self._break("a tensor is given other storage (`t.data = x`), which a compiled call cannot repeat")
             return
-        self.values[id(t)] = nid
-        self.holders.setdefault(id(t._data), []).append(t)
-        self.alive.append(t)
-        self._index(t)
+        self._remember(t, nid)
 
     def on_inplace(self, target: Tensor, new: Tensor) -> None:
         """``target``'s storage now holds ``new``'s value (an in-place op or setitem).

@@ -10,20 +10,21 @@ from __future__ import annotations
 from ..ir.graph import Graph, Node
 
 
-def _is_plain_add(node: Node) -> bool:
+def is_plain_add(node: Node) -> bool:
+    """An ``add`` without ``alpha``: a term of a sum."""
     return node.op == "add" and not node.attrs
 
 
 def is_sum_root(graph: Graph, nid: int) -> bool:
     """Whether ``nid`` is a plain add no larger tree of adds absorbs."""
     node = graph.node(nid)
-    if not _is_plain_add(node):
+    if not is_plain_add(node):
         return False
     users = graph.users(nid)
     if len(users) != 1 or nid in graph.outputs:
         return True
     user = graph.node(users[0])
-    return not (_is_plain_add(user) and user.type == node.type)
+    return not (is_plain_add(user) and user.type == node.type)
 
 
 def summands(graph: Graph, root: int) -> list[int]:
@@ -34,7 +35,7 @@ def summands(graph: Graph, root: int) -> list[int]:
         nid = stack.pop()
         node = graph.node(nid)
         inner = nid == root or (len(graph.users(nid)) == 1 and nid not in graph.outputs)
-        if inner and _is_plain_add(node) and all(graph.node(a).type == kind for a in graph.args(nid)):
+        if inner and is_plain_add(node) and all(graph.node(a).type == kind for a in graph.args(nid)):
             stack.extend(reversed(graph.args(nid)))
         else:
             leaves.append(nid)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph
 from ..ops import OPS, Kind
-from .add_trees import is_sum_root, summands
+from .add_trees import is_plain_add, is_sum_root, summands
 from .dce import prune
 
 MOST_TERMS = 256  # products merged into one (bounds the concatenations' argument count)
@@ -69,14 +69,16 @@ def _feeds_sums(graph: Graph, nid: int) -> bool:
     bias's gradient and sliced for the other's."""
     if nid in graph.outputs:
         return False
-    for user in graph.users(nid):
-        node = graph.node(user)
-        op = OPS.get(node.op)
-        if not (node.op == "add" and not node.attrs) and not (
-            op is not None and op.kind is Kind.MOVEMENT and op.is_linear
-        ):
-            return False
-    return True
+    return all(
+        is_plain_add(node) or _linear_movement(node)
+        for node in (graph.node(user) for user in graph.users(nid))
+    )
+
+
+def _linear_movement(node) -> bool:
+    """Whether ``node`` is a linear movement op (a slice, a ``slice_grad``, a reshape)."""
+    op = OPS.get(node.op)
+    return op is not None and op.kind is Kind.MOVEMENT and op.is_linear
 
 
 def _summed(graph: Graph, leaf: int) -> tuple | None:
@@ -91,7 +93,9 @@ def _summed(graph: Graph, leaf: int) -> tuple | None:
         node = graph.node(leaf)
     if node.op != "sum" or not node.attrs["dims"]:
         return None
-    if not (len(graph.users(leaf)) == 1 if shape is not None else _feeds_sums(graph, leaf)):
+    if shape is not None and len(graph.users(leaf)) != 1:
+        return None  # read by the reshape and by something else
+    if shape is None and not _feeds_sums(graph, leaf):
         return None
     return graph.args(leaf)[0], node.attrs["dims"], node.attrs["keepdim"], shape
 
@@ -124,16 +128,14 @@ def _sums_alike(graph: Graph, leaves: list[int]) -> list[tuple[tuple, list[int]]
 def _moved_alike(graph: Graph, leaves: list[int]) -> list[list[int]]:
     """The terms that one linear movement op of one argument (a slice, a ``slice_grad``,
     a reshape) makes with the same attributes from arguments of one type, used by
-    nothing but sums (:func:`_feeds_sums`), two or more to a group: ``f(a) + f(b)`` is ``f(a + b)``, the same values
-    (``slice_grad``'s zeros add up to zeros) from a smaller sum, whose terms may merge in
-    turn (a GRU cell loop's bias gradient: per step, slices of a row sum put in place)."""
+    nothing but sums (:func:`_feeds_sums`), two or more to a group: ``f(a) + f(b)`` is
+    ``f(a + b)``, the same values (``slice_grad``'s zeros add up to zeros) from a smaller
+    sum, whose terms may merge in turn (a GRU cell loop's bias gradient: per step, slices
+    of a row sum put in place)."""
     groups: dict[tuple, list[int]] = {}
     for leaf in leaves:
         node = graph.node(leaf)
-        op = OPS.get(node.op)
-        if op is None or op.kind is not Kind.MOVEMENT or not op.is_linear or len(graph.args(leaf)) != 1:
-            continue
-        if not _feeds_sums(graph, leaf):
+        if not _linear_movement(node) or len(graph.args(leaf)) != 1 or not _feeds_sums(graph, leaf):
             continue
         key = (node.op, repr(sorted(node.attrs.items())), graph.node(graph.args(leaf)[0]).type)
         groups.setdefault(key, []).append(leaf)
