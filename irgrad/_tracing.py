@@ -88,6 +88,21 @@ def storage_changed(tensor) -> None:
         tracer.on_storage(tensor)
 
 
+def array_read(array) -> None:
+    """A tensor is made from the numpy array ``array`` (a copy or a view of it)."""
+    tracer = current()
+    if tracer is not None:
+        tracer.on_array_read(array)
+
+
+def custom_backward(what: str, tensor=None) -> None:
+    """Python code a later backward runs: ``register_hook``/``retain_grad`` on ``tensor``,
+    a custom ``autograd.Function``'s backward (``tensor`` None)."""
+    tracer = current()
+    if tracer is not None:
+        tracer.on_custom_backward(what, tensor)
+
+
 def alias(new, old) -> None:
     """``new`` was made outside the op registry as a copy of ``old``'s current value."""
     tracer = current()

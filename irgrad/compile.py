@@ -40,7 +40,7 @@ from .compiler.capture import Capture, capture
 from .compiler.check import checked_call
 from .compiler.dynamic import mark_dynamic, marked_dims, symbolic
 from .compiler.explain import Explanation, explain
-from .compiler.guards import Guard
+from .compiler.guards import ALIASED, Guard
 from .compiler.runtime import run
 from .compiler.validate import validate
 from .compiler.warnings import CompileWarning
@@ -70,6 +70,7 @@ class Entry:
         self.graph_break = capture.graph_break
         self.validated = ""  # what validation found (see compiler.validate)
         self.runs = 0  # calls this graph answered (the capturing call ran eagerly)
+        self.aliased_calls = 0  # calls that ran eagerly: their tensors overlap where the graph writes
         graph = capture.graph
         self.tensor_index = {nid: ("input", i) for i, nid in enumerate(graph.inputs)}
         for k, nid in enumerate(graph.outputs[: capture.n_values]):
@@ -98,6 +99,7 @@ class Compiled:
         name: str | None = None,
         check: bool = False,
     ) -> None:
+        self._arguments = (backend, dynamic, fullgraph, dump, verify, name, check)
         self.backend_name = backend
         self.backend = get_backend(backend)
         self.fn = fn  # what a call runs: the function, or the module's uncompiled call
@@ -116,6 +118,11 @@ class Compiled:
         self.gave_up: str | None = None
         self.warned = False
         registry.track(self)
+
+    def __reduce__(self) -> tuple:
+        # a copy (copy.deepcopy of a model compiled in place) compiles afresh: the graphs,
+        # native code and guards here belong to the original's objects
+        return Compiled, (self.fn, self.target, *self._arguments)
 
     @property
     def cache(self) -> list[Entry]:
@@ -141,6 +148,8 @@ class Compiled:
             if inputs is not None:
                 if k != len(entries) - 1:
                     entries.append(entries.pop(k))
+                if inputs is ALIASED:  # tensors overlap where the graph writes (guards.Guard._distinct)
+                    return self._aliased_call(entry, args, kwargs)
                 if entry.graph_break is not None:
                     return self.fn(*args, **kwargs)
                 if self.check:
@@ -148,6 +157,15 @@ class Compiled:
                 entry.runs += 1
                 return run(entry, roots, inputs)
         return self._miss(roots, args, kwargs)
+
+    def _aliased_call(self, entry: Entry, args: tuple, kwargs: dict):
+        """A call whose tensors share memory where the graph writes (``f(a, a.view(4))``
+        for a graph traced on distinct tensors) runs eagerly: eager code sees each write
+        through every alias, the graph does not."""
+        if not entry.aliased_calls:
+            self.log.append("a call whose tensors share memory the graph writes ran eagerly")
+        entry.aliased_calls += 1
+        return self.fn(*args, **kwargs)
 
     def _miss(self, roots: tuple, args: tuple, kwargs: dict):
         if self.gave_up is not None:
@@ -244,7 +262,7 @@ class Compiled:
     ) -> None:
         nodes = [(name, cap.arg_sources[p], d) for name, p, d in symbols]
         inputs = [src if src is not None else t for src, t in zip(cap.sources, cap.inputs)]
-        guard = Guard(cap.snapshot, inputs, nodes, STATE.enabled, distinct=bool(cap.mutated))
+        guard = Guard(cap.snapshot, inputs, nodes, STATE.enabled, written=tuple(cap.mutated))
         entry = Entry(cap, guard, built, symbols, report.timings)
         entry.validated = validated
         cap.release()
@@ -289,7 +307,13 @@ class CompiledModule:
     def explain(self) -> Explanation:
         return self._compiled.explain()
 
+    def __reduce__(self) -> tuple:
+        # copy.deepcopy gives a compiled copy of a copy of the module (compiling afresh)
+        return CompiledModule, (self._orig_mod, self._compiled)
+
     def __getattr__(self, name: str):
+        if name in ("_orig_mod", "_compiled"):  # not set yet: an instance being unpickled
+            raise AttributeError(name)
         value = getattr(self._orig_mod, name)
         if callable(value) and getattr(value, "__self__", None) is self._orig_mod:
             return _returning_wrapper(self, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _tracing
 from . import dtypes as D
 from ._arguments import tensor_arguments
 from .dispatch import apply, const
@@ -45,6 +46,8 @@ def _has_tensor(data) -> bool:
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
+    if isinstance(data, np.ndarray):
+        _tracing.array_read(data)
     raw = _unwrap_nested(data)
     try:
         arr = np.array(raw)
@@ -108,6 +111,7 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     D.from_numpy_dtype(ndarray.dtype)
+    _tracing.array_read(ndarray)
     return Tensor._wrap(ndarray)
 
 

@@ -63,7 +63,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from . import dtypes
+from . import _tracing, dtypes
 from ._atomic import write_atomically
 from .nn.parameter import Parameter
 from .safetensors import SafetensorError, is_safetensors
@@ -266,6 +266,7 @@ def save(obj: Any, f: FileLike) -> None:
     replaces the file atomically. Unsupported objects raise ``TypeError`` naming the type
     and where it sits in ``obj``, before anything is written.
     """
+    _tracing.untraceable("irgrad.save (a file written at every call)")
     header, placed = _plan(obj)
     if isinstance(f, (str, os.PathLike)):
         _save_atomic(os.fspath(f), header, placed)

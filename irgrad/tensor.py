@@ -306,6 +306,7 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._node is None or self._retains_grad:
             return
+        _tracing.custom_backward("retain_grad()", self)
         self._retains_grad = True
         node = self._node
         if node.retained is None:
@@ -320,6 +321,7 @@ class Tensor:
         """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        _tracing.custom_backward("register_hook()", self)
         if self._node is None:
             if self._hooks is None:
                 self._hooks = []
@@ -374,6 +376,7 @@ class Tensor:
     def __dlpack__(self, *args, **kwargs):
         if self._rg:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        _tracing.materialize(self, "export through DLPack")
         return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
@@ -420,6 +423,7 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
+        _tracing.materialize(self, "repr()")
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:

@@ -21,6 +21,7 @@ the source line and stops recording; the function finishes eagerly.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import re
 import threading
@@ -40,6 +41,11 @@ from .recording.grad_mode import STATE, no_grad
 from .recording.views import view_positions
 from .tensor import Tensor, refresh_view
 from .view_replay import scatter_into_base
+
+# A tensor that existed before the call but that no walked path reaches (an iterator's
+# next item, a tensor inside an object the walk does not enter): a later call could not
+# fetch the tensor the function would use then, nor redo what produced it.
+UNLOCATED = "a tensor is reached through no argument, attribute, closure or global the compiler can follow"
 
 
 class GraphBreakError(RuntimeError):
@@ -110,6 +116,11 @@ class Tracer:
         self.mutations: dict[int, int] = {}  # input node -> node holding its new value
         self.unlocated: list[str] = []  # names of inputs bound by identity only
         self.stale: set[int] = set()  # ids of tensors whose memory was written behind their back
+        # nodes computed under no_grad from a tensor that requires grad: eager's result has no
+        # gradient path, which a graph differentiated after the call must not give it either
+        self.cut: set[int] = set()
+        self._own_ops = 0  # >0 while the tracer records ops of its own (under no_grad, not cut)
+        self.custom_backward: list[str] = []  # backward code the traced call set up (hooks...)
         self.graph_break: GraphBreak | None = None
         self.deferrals = None  # irgrad.compiler.deferred.Deferrals: steps run after each compiled call
         self.written: set = set()  # (id(holder), how, key) of slots the traced code wrote (reported)
@@ -182,6 +193,34 @@ class Tracer:
             return nid
         return self._bind_free(t)
 
+    @contextlib.contextmanager
+    def _recording_own_ops(self):
+        """no_grad for ops the tracer records itself (a base's new value after a write into
+        its view, a write's broadcast): their gradient paths are autodiff's, never cut."""
+        self._own_ops += 1
+        try:
+            with no_grad():
+                yield
+        finally:
+            self._own_ops -= 1
+
+    def cut_gradient_paths(self) -> None:
+        """Give every node computed under no_grad (see ``cut``) a ``detach`` its users read,
+        so autodiff of the graph sends no gradient through it (``with no_grad(): target =
+        model(x2)`` inside a compiled loss whose backward runs after the call)."""
+        graph = self.graph
+        for nid in sorted(self.cut):
+            node = graph.node(nid)
+            users = graph.uses(nid)
+            if not users:
+                continue
+            detached = graph.add_op("detach", [nid], {}, node.type, source=node.source)
+            for user, pos in users:
+                graph.nx.remove_edge(nid, user, key=pos)
+                graph.nx.add_edge(detached, user, key=pos)
+            if nid in self.dependent:
+                self.dependent.add(detached)
+
     def _detached(self, nid: int, t: Tensor) -> int:
         """A ``detach`` of node ``nid`` for ``t``, a tensor made while tracing around the
         array ``nid``'s value is in, without autograd history (``p.data``): it has no
@@ -200,6 +239,8 @@ class Tracer:
         if node is None:
             name = f"unlocated_{len(self.unlocated)}"
             self.unlocated.append(name)
+            if self.graph_break is None:
+                self._break(UNLOCATED)
             return self.bind(t, name, STATE_ROLE, None)
         path = node.path
         role = STATE_ROLE
@@ -324,6 +365,8 @@ class Tracer:
         )
         if op.kind is Kind.RANDOM or any(a in self.dependent for a in args):
             self.dependent.add(nid)
+        if not STATE.enabled and not self._own_ops and op.identity_of is None and any(t._rg for t in inputs):
+            self.cut.add(nid)
         self._remember(out, nid)
         if self.node_values is not None:
             self.node_values[nid] = out._data.copy()
@@ -335,6 +378,44 @@ class Tracer:
         if nid not in self.dependent:
             return  # a constant's value is known at trace time: reading it is fine
         self._break(f"{what} reads the value of a traced tensor (data-dependent Python)")
+
+    def on_array_read(self, array: np.ndarray) -> None:
+        """A tensor made from a numpy array is a constant of the graph: right while the guard
+        sees the array unchanged.  One over the memory of a large array of the walked state,
+        which the guard compares by identity only (a dataset shuffled in place), would keep
+        the values of the traced call: a graph break."""
+        if self.graph_break is None and self.snapshot is not None:
+            key = storage(array)
+            if key is not None and key in self.snapshot.large_arrays():
+                self._break(
+                    "a tensor is made from a large numpy array, which the guard compares by identity only"
+                )
+
+    def on_custom_backward(self, what: str, t: Tensor | None = None) -> None:
+        """Python code a backward will run (a hook on a tensor the traced code made, a custom
+        ``autograd.Function``'s backward): a graph differentiated after the call cannot
+        call it (see :meth:`check_custom_backward`)."""
+        if t is None or id(t) in self.born:
+            self.custom_backward.append(what)
+
+    def check_new_leaves(self) -> None:
+        """A tensor the traced code made that requires grad without a history (``torch.ones(3,
+        requires_grad=True)``, a parameter of a module built in the call) is a new leaf at
+        every eager call, with a ``.grad`` of its own: a graph holds it as a constant.  A
+        graph break."""
+        if self.graph_break is None and any(
+            id(t) in self.born and t._rg and t._node is None for t in self.alive if isinstance(t, Tensor)
+        ):
+            self._break("a tensor made inside the compiled function requires grad (a new leaf)")
+
+    def check_custom_backward(self) -> None:
+        """A graph whose backward runs after the call (a returned value requires grad) has
+        its gradients from autodiff: the traced code's own backward code (hooks, a custom
+        Function's backward) would not run.  A graph break."""
+        if self.custom_backward and self.graph_break is None:
+            self._break(
+                f"{self.custom_backward[0]} inside the compiled function runs in a backward after the call"
+            )
 
     def on_untraceable(self, what: str) -> None:
         """Library code is about to compute on tensor data outside the op registry."""
@@ -413,7 +494,7 @@ class Tracer:
         (leading size-1 dims beyond the target's rank dropped first, as an assignment does:
         ``m[-1, -1:] = x`` with ``x`` of shape [1, 1] into a [1] slice)."""
         shape = tuple(target._data.shape)
-        with no_grad():
+        with self._recording_own_ops():
             extra = new._data.ndim - len(shape)
             if extra > 0 and all(d == 1 for d in new._data.shape[:extra]):
                 new = new.reshape(new._data.shape[extra:])
@@ -433,7 +514,7 @@ class Tracer:
     def _write_through_view(self, view: Tensor, base: Tensor, new: Tensor) -> None:
         self.lookup(base)
         positions = view_positions(view)
-        with no_grad():
+        with self._recording_own_ops():
             new_base = scatter_into_base(base, positions, new)
         self._set(base, self.lookup(new_base), new_base)
 

@@ -156,40 +156,50 @@ def _scaled_by_other(w, other):
         return (other * 2.0).sum()
 
 
-def test_an_input_written_in_place_that_shares_memory_with_another():
+def _compiled_in_place():
     base = np.arange(1, 41, dtype=np.float32)
-    w, other = irgrad.tensor(base.copy()), irgrad.tensor(base.copy())
     compiled = irgrad.compile(_scaled_by_other)
-    compiled(w, other), compiled(w, other)
+    for _ in range(2):
+        compiled(irgrad.tensor(base.copy()), irgrad.tensor(base.copy()))
     assert _in_place(compiled)[-1]
-    shared = irgrad.tensor(base.copy())
-    alias = irgrad.tensor([0.0])
-    alias.data = shared.data  # two tensors over one array
-    eager_shared = base.copy()
-    program = compiled._compiled.entries[-1].built.run_forward
-    before = program.interpreted
-    got = compiled(shared, alias).item()
-    assert program.interpreted == before + 1  # not run in place over memory another input reads
-    # eager reads `other` after halving it (the same memory); the graph reads it as given
-    eager_total = float((eager_shared * 0.5 * 2.0).sum())
-    assert got == pytest.approx(eager_total) or got == pytest.approx(float((base * 2.0).sum()))
-    np.testing.assert_allclose(shared.numpy(), base * 0.5)
+    return compiled, base
 
 
-def test_an_input_written_in_place_over_a_view_of_another_inputs_array():
-    # two distinct arrays over one memory (neither owns it alone): still not run in place
-    base = np.arange(1, 41, dtype=np.float32)
-    compiled = irgrad.compile(_scaled_by_other)
-    compiled(irgrad.tensor(base.copy()), irgrad.tensor(base.copy()))
-    compiled(irgrad.tensor(base.copy()), irgrad.tensor(base.copy()))
-    memory = base.copy()
+def _tensors_over_one_array(base: np.ndarray, how: str) -> tuple:
+    if how == "data":
+        shared, alias = irgrad.tensor(base.copy()), irgrad.tensor([0.0])
+        alias.data = shared.data  # two tensors over one array
+        return shared, alias
+    memory = base.copy()  # two distinct arrays over one memory (neither owns it alone)
     w, other = irgrad.from_numpy(memory[:]), irgrad.from_numpy(memory[::1])
     assert w._data is not other._data and np.shares_memory(w._data, other._data)
+    return w, other
+
+
+@pytest.mark.parametrize("how", ["data", "views"])
+def test_inputs_over_one_memory_where_the_program_writes_run_as_eager(how):
+    # eager reads `other` after halving `w` (the same memory): the call runs eagerly
+    compiled, base = _compiled_in_place()
+    w, other = _tensors_over_one_array(base, how)
     program = compiled._compiled.entries[-1].built.run_forward
     before = program.interpreted
-    compiled(w, other)
-    assert program.interpreted == before + 1
+    got = compiled(w, other).item()
+    assert got == pytest.approx(float((base * 0.5 * 2.0).sum()))
     np.testing.assert_allclose(w.numpy(), base * 0.5)
+    assert program.interpreted == before and compiled._compiled.entries[-1].aliased_calls == 1
+
+
+@pytest.mark.parametrize("how", ["data", "views"])
+def test_a_program_called_on_inputs_over_one_memory_is_not_run_in_place(how):
+    # the program's own safety net: it never writes an input in place over memory
+    # another input reads (it hands the call to the interpreter)
+    compiled, base = _compiled_in_place()
+    w, other = _tensors_over_one_array(base, how)
+    program = compiled._compiled.entries[-1].built.run_forward
+    before = program.interpreted
+    (total,) = program([w._data, other._data])[:1]
+    assert program.interpreted == before + 1
+    assert float(total) == pytest.approx(float((base * 2.0).sum()))  # the graph reads other as given
 
 
 def assert_native_program(compiled):

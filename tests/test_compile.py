@@ -71,6 +71,38 @@ def test_compiled_module_shares_parameters_and_state(backend):
     assert not model.training
 
 
+@pytest.mark.parametrize("how", ["wrapper", "in_place"])
+def test_a_deep_copy_of_a_compiled_model_is_compiled_and_independent(how):
+    # copy.deepcopy (an EMA teacher, a checkpointed best model) copies the module and
+    # compiles the copy afresh: the original's graphs guard the original's objects
+    import copy
+
+    irgrad.manual_seed(0)
+    model = mlp()
+    if how == "wrapper":
+        model = irgrad.compile(model)
+    else:
+        model.compile()
+    x = irgrad.randn(3, 6)
+    for _ in range(2):
+        model(x)
+    twin = copy.deepcopy(model)
+    assert type(twin) is type(model)
+    assert all(a is not b for a, b in zip(twin.parameters(), model.parameters()))
+    with irgrad.no_grad():
+        for p in twin.parameters():
+            p.mul_(2.0)
+    eager_twin = copy.deepcopy(twin._orig_mod if how == "wrapper" else twin)
+    for _ in range(3):  # the copy's own graphs read the copy's parameters
+        np.testing.assert_allclose(
+            twin(x).detach().numpy(), eager_twin(x).detach().numpy(), rtol=1e-5, atol=1e-6
+        )
+    compiled = twin._compiled if how == "wrapper" else twin._compiled_call
+    assert compiled.entries and compiled is not (
+        model._compiled if how == "wrapper" else model._compiled_call
+    )
+
+
 def test_shared_submodules_and_tied_weights_bind_each_state_tensor_once(backend):
     """However modules and parameters are shared, each state tensor is one graph input."""
     shared = nn.Linear(3, 3)

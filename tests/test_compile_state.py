@@ -531,6 +531,42 @@ def test_a_graph_that_writes_its_arguments_is_not_reused_when_they_alias(backend
         np.testing.assert_array_equal(c(x, x).numpy(), f(y, y).numpy())
 
 
+def test_a_step_that_pulls_its_batch_from_an_iterator_runs_as_eager():
+    # next(it) hands the step a tensor no walked path reaches, and advances the iterator:
+    # a graph could neither fetch next call's batch nor advance it, so the call is a break
+    def build():
+        model = _mlp()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+        batches = iter([_batch(i) for i in range(8)])
+
+        def step():
+            x, y = next(batches)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return Scenario(step, observe=lambda: model, calls=5, graphs_run=False)
+
+    compiled = check(build)
+    assert "reached through no argument" in str(compiled._compiled.breaks[0])
+
+
+def test_a_value_read_through_dlpack_is_a_graph_break():
+    def build():
+        total = irgrad.zeros(1)
+
+        def f(x):
+            total.add_(float(np.from_dlpack(x)[0]))  # the value steers Python: not a constant
+            return total * 1
+
+        return Scenario(f, lambda i: (irgrad.tensor([i + 1.0]),), lambda: total, graphs_run=False)
+
+    compiled = check(build)
+    assert "DLPack" in str(compiled._compiled.breaks[0])
+
+
 @pytest.mark.parametrize(
     "draw",
     [

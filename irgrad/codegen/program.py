@@ -31,6 +31,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..ir import Graph
+from ..ir.aliasing import writes_overlap
 from ..ir.graph import CONSTANT, INPUT, RESULT
 from ..ir.interpreter import compile_graph
 from ..native import jit
@@ -279,7 +280,7 @@ class Program:
         for buffer in self._input_buffers:
             array = _checked_input(self.graph.name, inputs[buffer.position], buffer)
             env[buffer.id] = checked[buffer.position] = array
-        if self._written_inputs and _shares_memory(checked, self._written_inputs):
+        if writes_overlap(checked, self._written_inputs):
             return self._interpreted(inputs, sizes)  # an input written in place overlaps another
         arena = self._arena()
         address = jit.address
@@ -309,29 +310,6 @@ class Program:
         if self._fallback is None:
             self._fallback = compile_graph(self.graph)
         return self._fallback(inputs, sizes)
-
-
-def _shares_memory(inputs: list, written: list[int]) -> bool:
-    """Whether an input the program writes in place overlaps another input's memory (two
-    tensors over one array): the program would read the other after writing it.
-    ``inputs``: the arrays the program reads, C-contiguous where it reads them (one span
-    of memory each); others (an input it does not read) are bounded by their extremes."""
-    arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in inputs]
-    if all(a.flags.owndata for a in arrays) and len(set(map(id, arrays))) == len(arrays):
-        return False  # distinct arrays that own their memory: the usual call, 1 us of 5
-    spans = []
-    for array in arrays:
-        if array.flags.c_contiguous:
-            start = jit.address(array)
-            spans.append((start, start + array.nbytes))
-        else:
-            spans.append(np.byte_bounds(array))
-    for k in written:
-        start, end = spans[k]
-        for j, (s, e) in enumerate(spans):
-            if s < end and start < e and j != k:
-                return True
-    return False
 
 
 def _checked_input(name: str, array, buffer) -> np.ndarray:

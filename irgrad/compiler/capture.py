@@ -29,10 +29,11 @@ from ..ir import USER, Graph
 from ..optim.lr_scheduler import attributes_reported
 from ..tensor import Tensor
 from ..tensor_ops.linalg import trace as matrix_trace
-from ..trace import GraphBreak, Tracer
+from ..trace import GraphBreak, Tracer, storage
 from ..utils.pytree import flatten
 from . import effects, state
 from .deferred import Deferrals, slot_key
+from .host_random import HostGenerators
 
 
 @dataclass
@@ -44,7 +45,9 @@ class Capture:
     inputs: list  # the tensors bound to graph.inputs at trace time
     sources: list  # per input: its snapshot node (None for an unlocated tensor)
     output_spec: Any  # pytree spec of the returned value
-    returned: list  # per returned leaf: ("input", position) or ("output", index)
+    # per returned leaf: ("input", position), ("output", index) or ("view", (position, view
+    # ops)): a view of an input, derived from it at each call (runtime.returned_tensor)
+    returned: list
     n_values: int  # graph.outputs[:n_values]: returned and replayed values
     requires_grad: list  # per value output: whether eager's tensor required grad
     mutated: list  # input positions written in place, for graph.outputs[n_values:]
@@ -114,8 +117,13 @@ def capture(
             label = names[i] if positional else f"arg{i}"
             tracer.bind(t, label, USER, snapshot.source_of(t))
     tracer.deferrals = Deferrals(snapshot)
+    generators = HostGenerators(node.obj for node in snapshot.first.values())
     with tracer, attributes_reported():
         result = (call or fn)(*args, **kwargs)
+        if tracer.graph_break is None and generators.drawn():
+            tracer._break(
+                "the function draws from Python's random, numpy's, or another generator not irgrad's"
+            )
         out = _finish(tracer, snapshot, result)
     out.arg_sources = [snapshot.source_of(t) for t in leaves]
     out.node_values = tracer.node_values
@@ -132,10 +140,21 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
     released: list[bool] = []
     if tracer.deferrals is not None and tracer.graph_break is None:
         tracer.deferrals.check(tracer)
+    tracer.check_new_leaves()
     if tracer.graph_break is None:
+        inputs_memory = {storage(t._data) for t in tracer.input_tensors} - {None}
         for leaf in leaves:
             if id(leaf) in tracer.input_node:
                 returned.append(("input", graph.inputs.index(tracer.input_node[id(leaf)])))
+            elif leaf._base is not None and storage(leaf._data) in inputs_memory:
+                # a view of an argument or of state (x.flatten(), x[1:3]): eager returns an
+                # alias, which a later in-place write through either changes; each call
+                # derives it from the input again, after the call's writes into it
+                base = tracer.input_node.get(id(leaf._base))
+                if base is None or leaf._view is None:
+                    tracer._break("the function returns a view of a tensor it did not create")
+                    break
+                returned.append(("view", (graph.inputs.index(base), leaf._view[0])))
             else:
                 k = _value_output(tracer.lookup(leaf), leaf, values, requires_grad)
                 returned.append(("output", k))
@@ -153,6 +172,9 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
             tracer._break(str(exc))
         for replay in replays:
             _collect(replay.recipe, tracer, values, requires_grad)
+    if tracer.graph_break is None and any(requires_grad):  # its backward may run after the call
+        tracer.check_custom_backward()
+        tracer.cut_gradient_paths()
     mutated = [pos for pos, nid in enumerate(graph.inputs) if nid in tracer.mutations]
     graph.set_outputs(values + [tracer.mutations[graph.inputs[pos]] for pos in mutated])
     return Capture(

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import dtype as irgrad_dtype
+from ..ir.aliasing import writes_overlap
 from ..recording.grad_mode import STATE
 from ..tensor import Tensor
 from .sources import Step, describe, expression, read
@@ -42,6 +43,9 @@ from .state import (
 )
 
 _SINGLETON_TYPES = (type(None), bool, irgrad_dtype, enum.Enum)
+# What a guard returns for a call it fits but whose tensors overlap where the graph writes
+# (see Guard._distinct): the call runs eagerly.
+ALIASED: list = []
 
 
 def _scalar(value) -> Tensor:
@@ -94,7 +98,7 @@ class Guard:
         inputs: list[StateNode],
         symbols: list[tuple[str, StateNode, int]],
         grad_enabled: bool,
-        distinct: bool = False,
+        written: tuple[int, ...] = (),
     ) -> None:
         self.snapshot = snapshot
         self.inputs = inputs
@@ -110,10 +114,10 @@ class Guard:
         self._bound: set[str] = set()
         for root in snapshot.roots:
             self._emit(root, "R", out, dynamic)
-        returned = ", ".join(self._input(x, out) for x in inputs)
-        out.lines.append(f"    inputs = [{returned}]")
-        if distinct:  # a graph that writes its inputs assumes they are distinct tensors
-            out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
+        returned = [self._input(x, out) for x in inputs]
+        out.lines.append(f"    inputs = [{', '.join(returned)}]")
+        if written:
+            self._distinct(inputs, returned, written, out)
         out.lines.append("    return inputs")
         self.source = "\n".join(out.lines)
         namespace = {
@@ -122,6 +126,8 @@ class Guard:
             "np": np,
             "_scalar": _scalar,
             "_item": dict.__getitem__,
+            "ALIASED": ALIASED,
+            "writes_overlap": writes_overlap,
         }
         namespace.update((f"K{i}", value) for i, value in enumerate(out.consts))
         exec(compile(self.source, "<irgrad guard>", "exec"), namespace)
@@ -135,6 +141,30 @@ class Guard:
             return None
 
     # --- generation ---------------------------------------------------------------------
+    @staticmethod
+    def _distinct(inputs: list, returned: list[str], written: tuple[int, ...], out: _Emitter) -> None:
+        """A graph that writes inputs assumes distinct tensors (another call, with one
+        tensor twice, is another graph) over distinct memory: a call whose tensors overlap
+        where the graph writes gets :data:`ALIASED` and runs eagerly.  Arrays that own
+        their memory (no base) and are distinct cannot overlap: the usual call costs a
+        few attribute reads."""
+        out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
+        arrays = [  # a lifted number is a fresh 0-d tensor: it overlaps nothing
+            f"{var}_d"
+            if x.kind == TENSOR and not x.unguarded
+            else f"{var}._data"
+            if isinstance(x, StateNode)
+            else f"{var}._data"
+            for x, var in zip(inputs, returned)
+            if not (isinstance(x, StateNode) and x.kind == VALUE)
+        ]
+        owned = " and ".join(f"{a}.base is None" for a in arrays)
+        distinct = f"len({{{', '.join(f'id({a})' for a in arrays)}}}) == {len(arrays)}"
+        out.lines.append(f"    if not ({owned} and {distinct}):")
+        out.lines.append(
+            f"        if writes_overlap([t._data for t in inputs], {tuple(written)!r}): return ALIASED"
+        )
+
     def _input(self, source, out: _Emitter) -> str:
         """How the guard hands one graph input to the call: a fetched tensor, a lifted
         Python number made a 0-d tensor, or a tensor held by identity."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tracing
+from ..dispatch import apply
 from ..ir import Graph, node_values
 from ..ir.interpreter import input_sizes
 from ..recording.grad_fn import FREED_MESSAGE, GradFn, check_versions, edge_of, version_of
@@ -126,6 +127,21 @@ def _is_storage(value: np.ndarray, storage: np.ndarray) -> bool:
     )
 
 
+def returned_tensor(kind: str, where, inputs: list, outputs: list) -> Tensor:
+    """A returned tensor (see ``Capture.returned``): an input, a graph output, or a view
+    of an input, derived from it again by the view ops that made it (so it aliases the
+    input, with eager autograd, as eager's does)."""
+    if kind == "input":
+        return inputs[where]
+    if kind == "output":
+        return outputs[where]
+    position, chain = where
+    out = inputs[position]
+    for op, attrs in chain:
+        out = apply(op, (out,), attrs)
+    return out
+
+
 def run(entry, roots: tuple, inputs: list):
     """One compiled call of ``entry`` (a cached graph whose guard returned ``inputs``)."""
     capture, built = entry.capture, entry.built
@@ -154,7 +170,7 @@ def run(entry, roots: tuple, inputs: list):
         for k, released in enumerate(capture.released):
             if released:  # its backward already ran in the call: another one raises, as eager's
                 tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
-    leaves = [inputs[i] if kind == "input" else tensors[i] for kind, i in capture.returned]
+    leaves = [returned_tensor(kind, where, inputs, tensors) for kind, where in capture.returned]
     # found before the replays, which may rebind a slot on the way to one (the traced call
     # stepped the scheduler that was there when it called step())
     schedulers = [follow(roots, deferred.holder.path) for deferred in capture.deferred]

@@ -44,6 +44,7 @@ _EXPR = {
     "func": "{p}.__func__",
     "partial": "{p}.{name}",
     "type": "type({p})",
+    "base": "{p}.__bases__[{k}]",
     "compiled": "{p}._compiled.fn",
 }
 
@@ -71,6 +72,8 @@ def read(parent: Any, step: Step) -> Any:
         return parent.__func__
     if how == "type":
         return type(parent)
+    if how == "base":
+        return parent.__bases__[key]
     if how == "compiled":
         return parent._compiled.fn
     if how == "root":
@@ -163,6 +166,8 @@ def describe(path: tuple[Step, ...], name_of=None) -> str:
             text += f".__kwdefaults__[{key!r}]"
         elif how == "type":
             text = f"type({text})"
+        elif how == "base":
+            text += f".__bases__[{key}]"
         elif how == "compiled" or how == "func":
             continue
         else:

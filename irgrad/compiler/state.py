@@ -43,6 +43,7 @@ from ..nn import Module
 from ..optim import Optimizer
 from ..optim.lr_scheduler import LRScheduler
 from ..tensor import Tensor, device
+from ..trace import storage
 from .sources import ROOT_ARGS, ROOT_FN, ROOT_KWARGS, Step, describe, read
 
 MAX_NODES = 50_000
@@ -102,6 +103,7 @@ class Snapshot:
     tensors: dict[int, StateNode]  # id(tensor) -> its first node
     truncated: bool = False
     _by_array: dict | None = field(default=None, repr=False)  # id(storage) -> walked tensor
+    _large: set | None = field(default=None, repr=False)  # see large_arrays
 
     def source_of(self, t: Tensor) -> StateNode | None:
         """The node through which ``t`` is reached, or None if it is not reachable."""
@@ -113,6 +115,17 @@ class Snapshot:
         if self._by_array is None:
             self._by_array = {id(node.obj._data): node.obj for node in self.tensors.values()}
         return self._by_array.get(id(array))
+
+    def large_arrays(self) -> set[int]:
+        """The storages (see :func:`irgrad.trace.storage`) of the walked numpy arrays too
+        large to be compared by value (the guard checks their identity only)."""
+        if self._large is None:
+            self._large = {
+                storage(node.obj)
+                for node in self.first.values()
+                if node.kind == OPAQUE and isinstance(node.obj, np.ndarray)
+            } - {None}
+        return self._large
 
     def describe(self, node: StateNode) -> str:
         """A readable name for ``node``'s source (``model.0.weight``)."""
@@ -153,6 +166,22 @@ def is_user_class(cls: type) -> bool:
     if filename is None:
         return module is not None and module.__name__ == "__main__"
     return is_user_file(filename)
+
+
+def _is_user_module(obj: Any) -> bool:
+    filename = getattr(obj, "__file__", None) if isinstance(obj, types.ModuleType) else None
+    return filename is not None and is_user_file(filename)
+
+
+def _slot_names(cls: type) -> list[str]:
+    """The ``__slots__`` of ``cls`` and its bases (a string is one slot)."""
+    names = []
+    for klass in cls.__mro__:
+        slots = vars(klass).get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and name not in names:
+                names.append(name)
+    return names
 
 
 def _is_irgrad_class(cls: type) -> bool:
@@ -272,6 +301,8 @@ class _Walker:
         self.tensors[id(t)] = node
         node.children.append(self.visit(t._grad, path + (Step("slot", "_grad"),)))
         node.children.append(self.visit(t._hooks, path + (Step("slot", "_hooks"),)))  # backward hooks
+        if t._base is not None:  # a view: an in-place write through it writes its base too
+            node.children.append(self.visit(t._base, path + (Step("slot", "_base"),)))
         for key, value in t.__dict__.items():
             node.children.append(self.visit(value, path + (Step("attr", key),)))
         return node
@@ -300,21 +331,42 @@ class _Walker:
             node.kind = OPAQUE
             return node
         code = fn.__code__
+        names = code_names(code)
         for i, name in enumerate(code.co_freevars):
             try:
                 value = fn.__closure__[i].cell_contents
             except ValueError:  # an empty cell (a variable assigned later)
                 continue
-            node.children.append(self.visit(value, path + (Step("cell", (i, name)),)))
+            node.children.append(self._read_by(value, path + (Step("cell", (i, name)),), names))
         namespace = fn.__globals__
-        for name in sorted(code_names(code)):
+        for name in sorted(names):
             if name in namespace:
-                node.children.append(self.visit(namespace[name], path + (Step("global", name),)))
+                node.children.append(self._read_by(namespace[name], path + (Step("global", name),), names))
         for i, value in enumerate(fn.__defaults__ or ()):
             node.children.append(self.visit(value, path + (Step("default", i),)))
         for name, value in (fn.__kwdefaults__ or {}).items():
             node.children.append(self.visit(value, path + (Step("kwdefault", name),)))
         return node
+
+    def _read_by(self, value: Any, path: tuple, names: set[str]) -> StateNode:
+        """``value``, a variable of a function whose code may read the attributes ``names``
+        (of a user's module: ``import config`` ... ``config.scale``)."""
+        if _is_user_module(value):
+            return self._module(value, path, names)
+        return self.visit(value, path)
+
+    def _module(self, module: types.ModuleType, path: tuple, names: set[str]) -> StateNode:
+        """A user's module a function reads attributes of: those of ``names`` it holds (the
+        function's code may read them), added to its node as other functions need more."""
+        self.count += 1
+        seen = self.first.get(id(module))
+        node = seen or self._register(StateNode(path, OPAQUE, module))
+        held = {child.step.key for child in node.children}
+        attrs = vars(module)
+        for name in sorted(names - held):
+            if name in attrs and not name.startswith("__"):
+                node.children.append(self.visit(attrs[name], node.path + (Step("attr", name),)))
+        return node if seen is None else StateNode(path, ALIAS, module, target=seen)
 
     def _class(self, cls: type, path: tuple) -> StateNode:
         node = self._register(StateNode(path, OPAQUE, cls))
@@ -323,15 +375,21 @@ class _Walker:
         for name, value in list(vars(cls).items()):
             if name.startswith("__") and name.endswith("__"):
                 continue
-            if isinstance(value, (staticmethod, classmethod)):
-                value = value.__func__
-            elif isinstance(value, property):
+            if isinstance(value, (staticmethod, classmethod)):  # its function, read through it
+                held = self._register(StateNode(path + (Step("attr", name),), OPAQUE, value))
+                held.children.append(self.visit(value.__func__, held.path + (Step("partial", "__func__"),)))
+                node.children.append(held)
+                continue
+            if isinstance(value, property):
                 value = value.fget
                 if value is None:
                     continue
                 node.children.append(self._function_of_property(value, path, name))
                 continue
             node.children.append(self.visit(value, path + (Step("attr", name),)))
+        for k, base in enumerate(cls.__bases__):  # what an instance inherits (Base.factor)
+            if is_user_class(base):
+                node.children.append(self.visit(base, path + (Step("base", k),)))
         return node
 
     def _function_of_property(self, fn, path: tuple, name: str) -> StateNode:
@@ -342,7 +400,13 @@ class _Walker:
     def _object(self, obj: Any, path: tuple) -> StateNode:
         attrs = getattr(obj, "__dict__", None)
         if attrs is None:
-            return self._register(StateNode(path, OPAQUE, obj))
+            node = self._register(StateNode(path, OPAQUE, obj))
+            if is_user_class(type(obj)):  # a class with __slots__: each slot set
+                for name in _slot_names(type(obj)):
+                    if hasattr(obj, name):
+                        node.children.append(self.visit(getattr(obj, name), path + (Step("slot", name),)))
+                node.children.append(self.visit(type(obj), path + (Step("type"),)))
+            return node
         node = self._register(StateNode(path, OBJECT, obj, (type(obj), tuple(attrs))))
         node.children = [self.visit(v, path + (Step("attr", k),)) for k, v in list(attrs.items())]
         if is_user_class(type(obj)):

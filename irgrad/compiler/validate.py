@@ -33,6 +33,7 @@ from ..utils.pytree import flatten, unflatten
 from .capture import Capture
 from .capture import capture as capture_call
 from .check import agree, localize
+from .runtime import returned_tensor
 
 
 def _is_tensor(x) -> bool:
@@ -76,8 +77,8 @@ def validate(
     wanted, _ = flatten(expected, _is_tensor)
     if len(wanted) != len(capture.returned):
         return "the traced graph returns a different structure for other input values", ""
-    for want, (kind, i) in zip(wanted, capture.returned):
-        got = inputs[i]._data if kind == "input" else results[i]
+    for want, (kind, where) in zip(wanted, capture.returned):
+        got = results[where] if kind == "output" else returned_tensor(kind, where, inputs, [])._data
         w = want._data
         if w.shape != got.shape or not agree(w, got, rtol=1e-3, atol=1e-5):
             return (

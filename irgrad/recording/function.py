@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _tracing
 from ..dtypes import from_numpy_dtype
 from ..ops.movement import sum_to
 from ..tensor import Tensor
@@ -201,6 +202,7 @@ class Function:
                 outputs = cls.forward(ctx, *args, **kwargs)
         if not (STATE.enabled and any(ctx.needs_input_grad)):
             return outputs
+        _tracing.custom_backward(f"the autograd.Function {cls.__name__}")
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
         inputs = {id(a) for a in args if isinstance(a, Tensor)}

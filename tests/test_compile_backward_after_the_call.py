@@ -1,0 +1,179 @@
+"""A compiled function whose returned values are differentiated after the call.
+
+The graph's backward then comes from autodiff of the recorded ops, so the recording must
+carry eager's gradient paths exactly: values computed under ``no_grad`` have none, and
+backward code the traced call set up (a hook, ``retain_grad``, a custom
+``autograd.Function``'s backward, a new leaf) cannot run inside a graph's backward, so
+such a call is a graph break.  Each test compares gradients with eager over calls that
+run the graph (or, after a break, eager code)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import irgrad
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+
+
+def _grads_as_eager(f, make_args, calls: int = 3):
+    """``f`` compiled gives eager's loss and gradients for ``make_args()``'s leaves over
+    ``calls`` calls; returns the compiled function."""
+    compiled = irgrad.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(calls):
+            eager_args, compiled_args = make_args(), make_args()
+            want, got = f(*eager_args), compiled(*compiled_args)
+            want.backward()
+            got.backward()
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+            for a, b in zip(eager_args, compiled_args):
+                if isinstance(a, irgrad.Tensor) and a.requires_grad:
+                    np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-5, atol=1e-7)
+    return compiled
+
+
+def _x_and_w():
+    return irgrad.tensor([1.0, 2.0, 3.0]), irgrad.ones(3, requires_grad=True)
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "set_grad_enabled", "inference_mode"])
+def test_values_computed_without_grad_have_no_gradient_path(mode):
+    def f(x, w):
+        a = x * w
+        with {
+            "no_grad": irgrad.no_grad,
+            "set_grad_enabled": lambda: irgrad.set_grad_enabled(False),
+            "inference_mode": irgrad.inference_mode,
+        }[mode]():
+            b = a * 2  # a constant for autograd
+        return (a + b).sum()
+
+    compiled = _grads_as_eager(f, _x_and_w)
+    assert not compiled._compiled.breaks
+
+
+def test_a_target_network_under_no_grad_inside_a_compiled_loss():
+    irgrad.manual_seed(0)
+    model = nn.Linear(3, 2)
+    x, x2 = irgrad.randn(4, 3), irgrad.randn(4, 3)
+
+    def loss_fn(x, x2):
+        q = model(x).max(1).values
+        with irgrad.no_grad():
+            target = model(x2).max(1).values
+        return F.mse_loss(q, 0.9 * target)
+
+    compiled = irgrad.compile(loss_fn)
+    for _ in range(3):
+        model.zero_grad()
+        loss_fn(x, x2).backward()
+        want = model.weight.grad.numpy().copy()
+        model.zero_grad()
+        compiled(x, x2).backward()
+        np.testing.assert_allclose(model.weight.grad.numpy(), want, rtol=1e-5, atol=1e-7)
+    assert not compiled._compiled.breaks
+
+
+def test_a_gradient_hook_set_inside_is_a_graph_break():
+    def f(x, w):
+        y = x * w
+        y.register_hook(lambda g: g * 10)
+        return (y * 2).sum()
+
+    compiled = _grads_as_eager(f, _x_and_w)
+    assert "register_hook()" in str(compiled._compiled.breaks[0])
+
+
+def test_a_gradient_reversal_layer_in_a_compiled_module_reverses_the_gradient():
+    class Reverse(nn.Module):
+        def forward(self, x):
+            y = x * 1.0
+            y.register_hook(lambda g: -g)
+            return y
+
+    irgrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), Reverse(), nn.Linear(4, 1))
+    compiled = irgrad.compile(model)
+    x = irgrad.randn(2, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            model.zero_grad()
+            model(x).sum().backward()
+            want = model[0].weight.grad.numpy().copy()
+            model.zero_grad()
+            compiled(x).sum().backward()
+            np.testing.assert_allclose(model[0].weight.grad.numpy(), want, rtol=1e-6)
+
+
+def test_retain_grad_inside_fills_the_returned_tensors_grad():
+    def f(x, w):
+        y = x * w
+        y.retain_grad()
+        return (y * 2).sum(), y
+
+    compiled = irgrad.compile(f)
+    for _ in range(3):
+        x, w = _x_and_w()
+        loss, y = compiled(x, w)
+        loss.backward()
+        np.testing.assert_array_equal(y.grad.numpy(), np.full(3, 2.0, np.float32))
+    assert "retain_grad()" in str(compiled._compiled.breaks[0])
+
+
+class _Straight(irgrad.autograd.Function):
+    """round() forward, a scaled identity backward: not the derivative of the forward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.round()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 3
+
+
+def test_a_custom_functions_backward_after_the_call_is_a_graph_break():
+    def f(x, w):
+        return (_Straight.apply(x * w) * 2).sum()
+
+    compiled = _grads_as_eager(
+        f, lambda: (irgrad.tensor([1.2, 2.7, 3.1]), irgrad.ones(3, requires_grad=True))
+    )
+    assert "_Straight" in str(compiled._compiled.breaks[0])
+
+
+def test_a_custom_functions_backward_inside_the_call_is_compiled():
+    w = irgrad.ones(3, requires_grad=True)
+    w_eager = irgrad.ones(3, requires_grad=True)
+
+    def step(x, w):
+        w.grad = None
+        loss = (_Straight.apply(x * w) * 2).sum()
+        loss.backward()
+        return loss.detach(), w.grad * 1
+
+    compiled = irgrad.compile(step)
+    for k in range(4):
+        x = irgrad.tensor([1.2, 2.7, 3.1]) * (k + 1)
+        np.testing.assert_allclose(compiled(x, w)[1].numpy(), step(x, w_eager)[1].numpy())
+    assert not compiled._compiled.breaks
+    assert compiled._compiled.entries[-1].runs >= 1  # a graph answered (no recompile per call)
+
+
+def test_a_leaf_made_inside_gets_its_own_gradient():
+    def f(x):
+        z = irgrad.ones(3, requires_grad=True)
+        return (z * x).sum(), z
+
+    compiled = irgrad.compile(f)
+    for _ in range(3):
+        loss, z = compiled(irgrad.tensor([1.0, 2.0, 3.0]))
+        loss.backward()
+        np.testing.assert_array_equal(z.grad.numpy(), [1.0, 2.0, 3.0])
+    assert "new leaf" in str(compiled._compiled.breaks[0])

@@ -1,0 +1,186 @@
+"""Python state a compiled function reads, and Python effects it has, outside tensors.
+
+The guard of a graph covers what the walk of the call's state reaches: a user module's
+attributes the function reads, what an instance inherits from its class's bases, the
+slots of a ``__slots__`` class.  What no guard can cover makes the call a graph break,
+so it runs eagerly: a draw from Python's or numpy's generators, a tensor made from a
+large numpy array (compared by identity only), ``repr()`` of a traced tensor, a file
+written with ``irgrad.save``.  Every test compares with eager code over calls that
+change the state in between."""
+
+from __future__ import annotations
+
+import importlib
+import random
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import irgrad
+import irgrad.nn as nn
+import irgrad.nn.functional as F
+
+
+def _same_over_calls(f, change, calls: int = 4):
+    """``f`` compiled and eager give the same values over ``calls`` calls, ``change(k)``
+    run after call ``k``; returns the compiled function."""
+    compiled = irgrad.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(calls):
+            x = irgrad.ones(2)
+            np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
+            change(k)
+    return compiled
+
+
+@pytest.fixture
+def config_module(tmp_path, monkeypatch):
+    """A user's module of settings, imported from a file (``import config``)."""
+    (tmp_path / "irgrad_test_config.py").write_text("scale = 2.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("irgrad_test_config")
+    yield module
+    sys.modules.pop("irgrad_test_config", None)
+
+
+def test_an_attribute_of_a_users_module_is_guarded(config_module):
+    def f(x):
+        return x * config_module.scale
+
+    compiled = _same_over_calls(f, lambda k: setattr(config_module, "scale", 3.0 + k))
+    assert not compiled._compiled.breaks
+
+
+def test_a_class_attribute_an_instance_inherits_is_guarded():
+    class Base:
+        factor = 2.0
+
+    class Child(Base):
+        pass
+
+    obj = Child()
+
+    def f(x):
+        return x * obj.factor
+
+    _same_over_calls(f, lambda k: setattr(Base, "factor", 5.0 + k))
+
+
+def test_the_slots_of_an_instance_are_guarded():
+    class Settings:
+        __slots__ = ("k",)
+
+    settings = Settings()
+    settings.k = 2.0
+
+    def f(x):
+        return x * settings.k
+
+    _same_over_calls(f, lambda k: setattr(settings, "k", 7.0 + k))
+
+
+@pytest.mark.parametrize("source", ["python", "numpy", "generator"])
+def test_a_draw_from_another_generator_is_a_graph_break(source):
+    rng = np.random.default_rng(0)
+    draw = {
+        "python": lambda: random.uniform(0.5, 1.5),
+        "numpy": lambda: float(np.random.uniform(0.5, 1.5)),
+        "generator": lambda: float(rng.uniform(0.5, 1.5)),
+    }[source]
+
+    def f(x):
+        return x * draw()
+
+    compiled = irgrad.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(3):
+            random.seed(k), np.random.seed(k)
+            state = rng.bit_generator.state
+            got = compiled(irgrad.ones(2))
+            random.seed(k), np.random.seed(k)
+            rng.bit_generator.state = state
+            np.testing.assert_array_equal(got.numpy(), f(irgrad.ones(2)).numpy())
+    assert "generator not irgrad's" in str(compiled._compiled.breaks[0])
+
+
+def test_a_batch_read_from_a_large_array_shuffled_in_place_is_not_frozen():
+    def train(compiled: bool) -> list[float]:
+        irgrad.manual_seed(0)
+        rng = np.random.default_rng(0)
+        data = rng.standard_normal((50_000, 4)).astype(np.float32)  # over MAX_ARRAY elements
+        model = nn.Linear(3, 1)
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+
+        def step():
+            batch = irgrad.from_numpy(data[:8])
+            opt.zero_grad()
+            loss = F.mse_loss(model(batch[:, :3]), batch[:, 3:])
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        if compiled:
+            step = irgrad.compile(step)
+        losses = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(4):
+                rng.shuffle(data)
+                losses.append(float(step()))
+        return losses
+
+    assert train(True) == train(False)
+
+
+def test_repr_of_a_traced_tensor_is_a_graph_break():
+    log = []
+
+    def f(x):
+        log.append(repr(x.sum()))
+        return x * 2
+
+    compiled = irgrad.compile(f)
+    for k in range(3):
+        compiled(irgrad.ones(2) * k)
+    assert log == [repr(irgrad.tensor(2.0 * k)) for k in range(3)]
+
+
+def test_saving_inside_a_compiled_step_saves_at_every_call(tmp_path):
+    path = tmp_path / "checkpoint.irgrad"
+    model = nn.Linear(2, 1)
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).pow(2).sum()
+        loss.backward()
+        opt.step()
+        irgrad.save(model.state_dict(), path)
+        return loss.detach()
+
+    compiled = irgrad.compile(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(4):
+            compiled(irgrad.ones(1, 2))
+            saved = irgrad.load(path)
+            np.testing.assert_array_equal(saved["weight"].numpy(), model.weight.detach().numpy())
+
+
+def test_a_static_method_read_through_its_class_does_not_recompile():
+    class Scale:
+        @staticmethod
+        def of(x):
+            return x * 3
+
+    def f(x):
+        return Scale.of(x) + 1
+
+    compiled = irgrad.compile(f)
+    for _ in range(4):
+        compiled(irgrad.ones(2))
+    assert len(compiled._compiled.entries) == 1 and compiled._compiled.entries[0].runs == 3
