@@ -88,14 +88,14 @@ def storage_changed(tensor) -> None:
         tracer.on_storage(tensor)
 
 
-def array_read(array) -> None:
+def array_read(array: np.ndarray) -> None:
     """A tensor is made from the numpy array ``array`` (a copy or a view of it)."""
     tracer = current()
     if tracer is not None:
         tracer.on_array_read(array)
 
 
-def custom_backward(what: str, tensor=None) -> None:
+def custom_backward(what: str, tensor: object | None = None) -> None:
     """Python code a later backward runs: ``register_hook``/``retain_grad`` on ``tensor``,
     a custom ``autograd.Function``'s backward (``tensor`` None)."""
     tracer = current()

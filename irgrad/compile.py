@@ -99,7 +99,15 @@ class Compiled:
         name: str | None = None,
         check: bool = False,
     ) -> None:
-        self._arguments = (backend, dynamic, fullgraph, dump, verify, name, check)
+        self._options = dict(
+            backend=backend,
+            dynamic=dynamic,
+            fullgraph=fullgraph,
+            dump=dump,
+            verify=verify,
+            name=name,
+            check=check,
+        )
         self.backend_name = backend
         self.backend = get_backend(backend)
         self.fn = fn  # what a call runs: the function, or the module's uncompiled call
@@ -122,7 +130,7 @@ class Compiled:
     def __reduce__(self) -> tuple:
         # a copy (copy.deepcopy of a model compiled in place) compiles afresh: the graphs,
         # native code and guards here belong to the original's objects
-        return Compiled, (self.fn, self.target, *self._arguments)
+        return _compiled_afresh, (self.fn, self.target, self._options)
 
     @property
     def cache(self) -> list[Entry]:
@@ -284,6 +292,11 @@ class Compiled:
         text = explain(self)
         print(text)
         return text
+
+
+def _compiled_afresh(fn: Callable, target, options: dict) -> Compiled:
+    """A new :class:`Compiled` with ``options`` (what a copy of one is made by)."""
+    return Compiled(fn, target, **options)
 
 
 class CompiledModule:

@@ -109,6 +109,8 @@ class Tensor:
     def __init__(self, *args: Any) -> None:
         # The legacy constructor: Tensor(data) or Tensor(*sizes), always the default float.
         if len(args) == 1 and not isinstance(args[0], int):
+            if isinstance(args[0], np.ndarray):
+                _tracing.array_read(args[0])
             data = np.array(_unwrap_nested(args[0]), dtype=dtypes.get_default_dtype().np)
         else:
             sizes = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args

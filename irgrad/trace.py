@@ -40,6 +40,7 @@ from .ops import OPS, Kind
 from .recording.grad_mode import STATE, no_grad
 from .recording.views import view_positions
 from .tensor import Tensor, refresh_view
+from .trace_gradients import GradientPaths
 from .view_replay import scatter_into_base
 
 # A tensor that existed before the call but that no walked path reaches (an iterator's
@@ -80,7 +81,7 @@ def _mark_read(node) -> None:
         _mark_read(child)
 
 
-class Tracer:
+class Tracer(GradientPaths):
     """Records ops into a Graph while the user's code runs eagerly.
 
     Every tensor an op reads is resolved by :meth:`lookup`: a value recorded
@@ -116,11 +117,7 @@ class Tracer:
         self.mutations: dict[int, int] = {}  # input node -> node holding its new value
         self.unlocated: list[str] = []  # names of inputs bound by identity only
         self.stale: set[int] = set()  # ids of tensors whose memory was written behind their back
-        # nodes computed under no_grad from a tensor that requires grad: eager's result has no
-        # gradient path, which a graph differentiated after the call must not give it either
-        self.cut: set[int] = set()
-        self._own_ops = 0  # >0 while the tracer records ops of its own (under no_grad, not cut)
-        self.custom_backward: list[str] = []  # backward code the traced call set up (hooks...)
+        self._init_gradient_paths()
         self.graph_break: GraphBreak | None = None
         self.deferrals = None  # irgrad.compiler.deferred.Deferrals: steps run after each compiled call
         self.written: set = set()  # (id(holder), how, key) of slots the traced code wrote (reported)
@@ -203,23 +200,6 @@ class Tracer:
                 yield
         finally:
             self._own_ops -= 1
-
-    def cut_gradient_paths(self) -> None:
-        """Give every node computed under no_grad (see ``cut``) a ``detach`` its users read,
-        so autodiff of the graph sends no gradient through it (``with no_grad(): target =
-        model(x2)`` inside a compiled loss whose backward runs after the call)."""
-        graph = self.graph
-        for nid in sorted(self.cut):
-            node = graph.node(nid)
-            users = graph.uses(nid)
-            if not users:
-                continue
-            detached = graph.add_op("detach", [nid], {}, node.type, source=node.source)
-            for user, pos in users:
-                graph.nx.remove_edge(nid, user, key=pos)
-                graph.nx.add_edge(detached, user, key=pos)
-            if nid in self.dependent:
-                self.dependent.add(detached)
 
     def _detached(self, nid: int, t: Tensor) -> int:
         """A ``detach`` of node ``nid`` for ``t``, a tensor made while tracing around the
@@ -365,8 +345,7 @@ class Tracer:
         )
         if op.kind is Kind.RANDOM or any(a in self.dependent for a in args):
             self.dependent.add(nid)
-        if not STATE.enabled and not self._own_ops and op.identity_of is None and any(t._rg for t in inputs):
-            self.cut.add(nid)
+        self._note_cut(op, inputs, nid)
         self._remember(out, nid)
         if self.node_values is not None:
             self.node_values[nid] = out._data.copy()
@@ -385,37 +364,15 @@ class Tracer:
         which the guard compares by identity only (a dataset shuffled in place), would keep
         the values of the traced call: a graph break."""
         if self.graph_break is None and self.snapshot is not None:
-            key = storage(array)
-            if key is not None and key in self.snapshot.large_arrays():
-                self._break(
-                    "a tensor is made from a large numpy array, which the guard compares by identity only"
-                )
-
-    def on_custom_backward(self, what: str, t: Tensor | None = None) -> None:
-        """Python code a backward will run (a hook on a tensor the traced code made, a custom
-        ``autograd.Function``'s backward): a graph differentiated after the call cannot
-        call it (see :meth:`check_custom_backward`)."""
-        if t is None or id(t) in self.born:
-            self.custom_backward.append(what)
-
-    def check_new_leaves(self) -> None:
-        """A tensor the traced code made that requires grad without a history (``torch.ones(3,
-        requires_grad=True)``, a parameter of a module built in the call) is a new leaf at
-        every eager call, with a ``.grad`` of its own: a graph holds it as a constant.  A
-        graph break."""
-        if self.graph_break is None and any(
-            id(t) in self.born and t._rg and t._node is None for t in self.alive if isinstance(t, Tensor)
-        ):
-            self._break("a tensor made inside the compiled function requires grad (a new leaf)")
-
-    def check_custom_backward(self) -> None:
-        """A graph whose backward runs after the call (a returned value requires grad) has
-        its gradients from autodiff: the traced code's own backward code (hooks, a custom
-        Function's backward) would not run.  A graph break."""
-        if self.custom_backward and self.graph_break is None:
-            self._break(
-                f"{self.custom_backward[0]} inside the compiled function runs in a backward after the call"
-            )
+            large = self.snapshot.large_arrays()
+            through: object = array  # the array, and the arrays (or buffers) it views
+            while through is not None:
+                if id(through) in large:
+                    self._break(
+                        "a tensor is made from a large numpy array, which the guard compares by identity only"
+                    )
+                    return
+                through = getattr(through, "base", None)
 
     def on_untraceable(self, what: str) -> None:
         """Library code is about to compute on tensor data outside the op registry."""
@@ -459,10 +416,14 @@ class Tracer:
         """
         if self.graph_break is not None:
             return
+        with_gradient = new._rg
         if new._data.shape != target._data.shape or new._data.dtype != target._data.dtype:
             new = self._conformed(new, target)  # the write broadcasts and casts: so must the graph
-        if target._rg and not STATE.enabled:
-            new = self._rebound(new, target)  # a no_grad write is invisible to autograd
+        if not STATE.enabled:  # a no_grad write is invisible to autograd:
+            if target._rg:  # the gradient still reaches what the target was
+                new = self._rebound(new, target)
+            elif with_gradient:  # the target gets the values, without their gradient path
+                new = self._without_gradient(new)
         nid = self.lookup(new)
         base = target._base
         if base is not None:
@@ -481,6 +442,12 @@ class Tracer:
                 and np.may_share_memory(t._data, target._data)
             )
         self._set(target, nid, new)
+
+    def _without_gradient(self, new: Tensor) -> Tensor:
+        """``new``'s value with no gradient path (a ``detach``)."""
+        out = Tensor._wrap(new._data)
+        self.record(OPS["detach"], (new,), {}, out)
+        return out
 
     def _rebound(self, new: Tensor, target: Tensor) -> Tensor:
         """``new``'s value with ``target``'s gradient path (the ``rebind`` op): after an
@@ -516,6 +483,8 @@ class Tracer:
         positions = view_positions(view)
         with self._recording_own_ops():
             new_base = scatter_into_base(base, positions, new)
+        if base._rg and not STATE.enabled:  # a no_grad write into a view of what requires grad
+            new_base = self._rebound(new_base, base)
         self._set(base, self.lookup(new_base), new_base)
 
     def _set(self, target: Tensor, nid: int, new: Tensor) -> None:

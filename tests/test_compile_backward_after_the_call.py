@@ -177,3 +177,72 @@ def test_a_leaf_made_inside_gets_its_own_gradient():
         loss.backward()
         np.testing.assert_array_equal(z.grad.numpy(), [1.0, 2.0, 3.0])
     assert "new leaf" in str(compiled._compiled.breaks[0])
+
+
+@pytest.mark.parametrize("write", ["copy", "broadcast", "view_of_leaf"])
+def test_writes_under_no_grad_keep_eagers_gradient_paths(write):
+    # a write under no_grad gives its target the values without their gradient path, and
+    # a target that requires grad keeps its own (a leaf written in place stays a leaf)
+    def f(x, w):
+        buf = irgrad.zeros(3)
+        with irgrad.no_grad():
+            if write == "copy":
+                buf.copy_(w)
+            elif write == "broadcast":
+                buf.copy_(w[:1])
+            else:
+                w[:2].mul_(0.5)
+        return (x * w + x * buf).sum()
+
+    def make():
+        return irgrad.tensor([1.0, 2.0, 3.0]), irgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    compiled = _grads_as_eager(f, make)
+    assert not compiled._compiled.breaks
+
+
+def test_a_view_made_under_no_grad_and_returned_keeps_no_gradient_path():
+    def f(w):
+        with irgrad.no_grad():
+            return w.view(3)
+
+    compiled = irgrad.compile(f)
+    for _ in range(3):
+        w_e, w_c = irgrad.ones(3, requires_grad=True), irgrad.ones(3, requires_grad=True)
+        t_e, t_c = f(w_e), compiled(w_c)
+        assert t_c.requires_grad == t_e.requires_grad is False
+
+
+def test_hooks_and_custom_functions_are_compiled_when_the_backward_runs_inside():
+    model = nn.Linear(3, 1)
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        h = _Straight.apply(model(x))
+        h.register_hook(lambda g: g * 0.5)
+        loss = (h * h).sum()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    compiled = irgrad.compile(step)
+    for k in range(4):
+        compiled(irgrad.ones(2, 3) * k)
+    assert not compiled._compiled.breaks and compiled._compiled.entries[-1].runs >= 1
+
+
+def test_a_leaf_made_inside_for_an_input_gradient_is_compiled():
+    # FGSM: the perturbed input is a new leaf whose gradient autograd.grad takes inside
+    model = nn.Linear(3, 1)
+
+    def attack(x):
+        x_adv = x.detach().clone().requires_grad_()
+        (g,) = irgrad.autograd.grad(model(x_adv).sum(), [x_adv])
+        return (x + 0.1 * g.sign()).detach()
+
+    compiled = irgrad.compile(attack)
+    for k in range(4):
+        x = irgrad.ones(2, 3) * (k - 1.5)
+        np.testing.assert_array_equal(compiled(x).numpy(), attack(x).numpy())
+    assert not compiled._compiled.breaks

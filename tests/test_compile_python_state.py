@@ -184,3 +184,64 @@ def test_a_static_method_read_through_its_class_does_not_recompile():
     for _ in range(4):
         compiled(irgrad.ones(2))
     assert len(compiled._compiled.entries) == 1 and compiled._compiled.entries[0].runs == 3
+
+
+def test_a_write_to_a_users_module_attribute_is_replayed(config_module):
+    config_module.counter = 0
+
+    def f(x):
+        config_module.counter += 1
+        return x * config_module.counter
+
+    compiled = irgrad.compile(f)
+    got = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(6):
+            if k == 3:
+                config_module.counter = 0
+            got.append(float(compiled(irgrad.ones(1))[0]))
+    assert got == [1.0, 2.0, 3.0, 1.0, 2.0, 3.0] and config_module.counter == 3
+
+
+def test_a_private_slot_is_guarded():
+    class Slotted:
+        __slots__ = ("__secret",)
+
+        def __init__(self):
+            self.__secret = 1.0
+
+        def scale(self, x):
+            return x * self.__secret
+
+    s = Slotted()
+
+    def f(x):
+        return s.scale(x)
+
+    _same_over_calls(f, lambda k: setattr(s, "_Slotted__secret", 10.0 + k))
+
+
+def test_a_tensor_dataset_indexed_inside_a_step_is_an_input():
+    ds = irgrad.utils.data.TensorDataset(irgrad.arange(8.0).reshape(4, 2))
+
+    def f(x):
+        (rows,) = ds[1:3]
+        return x * rows
+
+    compiled = _same_over_calls(f, lambda k: ds.tensors[0].add_(1.0))
+    assert not compiled._compiled.breaks
+
+
+def test_a_tensor_made_from_a_memory_mapped_dataset_is_a_graph_break(tmp_path):
+    data = np.memmap(tmp_path / "data.bin", dtype=np.float32, mode="w+", shape=(200_000,))
+    data[:] = np.arange(200_000)
+
+    def f(x):
+        return x * irgrad.from_numpy(data[:2])
+
+    def change(k):
+        data[:2] += 10
+
+    compiled = _same_over_calls(f, change)
+    assert "large numpy array" in str(compiled._compiled.breaks[0])

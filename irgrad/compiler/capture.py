@@ -27,6 +27,8 @@ from typing import Any
 from .. import _tracing
 from ..ir import USER, Graph
 from ..optim.lr_scheduler import attributes_reported
+from ..recording.grad_mode import STATE
+from ..recording.views import NO_GRAD_VIEW
 from ..tensor import Tensor
 from ..tensor_ops.linalg import trace as matrix_trace
 from ..trace import GraphBreak, Tracer, storage
@@ -140,9 +142,9 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
     released: list[bool] = []
     if tracer.deferrals is not None and tracer.graph_break is None:
         tracer.deferrals.check(tracer)
-    tracer.check_new_leaves()
     if tracer.graph_break is None:
         inputs_memory = {storage(t._data) for t in tracer.input_tensors} - {None}
+        replayed_reason = None if STATE.enabled else NO_GRAD_VIEW  # what a view made at each call has
         for leaf in leaves:
             if id(leaf) in tracer.input_node:
                 returned.append(("input", graph.inputs.index(tracer.input_node[id(leaf)])))
@@ -151,7 +153,9 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                 # alias, which a later in-place write through either changes; each call
                 # derives it from the input again, after the call's writes into it
                 base = tracer.input_node.get(id(leaf._base))
-                if base is None or leaf._view is None:
+                if base is None or leaf._view is None or leaf._view[2] not in (None, replayed_reason):
+                    # (a view made under no_grad in a call with grad, or one of split's
+                    # outputs, carries what eager autograd allows it: a replay would not)
                     tracer._break("the function returns a view of a tensor it did not create")
                     break
                 returned.append(("view", (graph.inputs.index(base), leaf._view[0])))
@@ -172,7 +176,11 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
             tracer._break(str(exc))
         for replay in replays:
             _collect(replay.recipe, tracer, values, requires_grad)
-    if tracer.graph_break is None and any(requires_grad):  # its backward may run after the call
+    released += [False] * (len(values) - len(released))
+    # a value differentiated after the call gets its gradients from the graph's autodiff
+    after = any(rg and not rel for rg, rel in zip(requires_grad, released))
+    tracer.check_new_leaves(after, leaves)
+    if tracer.graph_break is None and after:
         tracer.check_custom_backward()
         tracer.cut_gradient_paths()
     mutated = [pos for pos, nid in enumerate(graph.inputs) if nid in tracer.mutations]

@@ -43,9 +43,17 @@ from .state import (
 )
 
 _SINGLETON_TYPES = (type(None), bool, irgrad_dtype, enum.Enum)
-# What a guard returns for a call it fits but whose tensors overlap where the graph writes
-# (see Guard._distinct): the call runs eagerly.
-ALIASED: list = []
+
+
+class _Aliased:
+    """What a guard returns for a call it fits but whose tensors overlap where the graph
+    writes (see :meth:`Guard._distinct`): the call runs eagerly."""
+
+    def __repr__(self) -> str:
+        return "ALIASED"
+
+
+ALIASED = _Aliased()
 
 
 def _scalar(value) -> Tensor:
@@ -146,19 +154,18 @@ class Guard:
         """A graph that writes inputs assumes distinct tensors (another call, with one
         tensor twice, is another graph) over distinct memory: a call whose tensors overlap
         where the graph writes gets :data:`ALIASED` and runs eagerly.  Arrays that own
-        their memory (no base) and are distinct cannot overlap: the usual call costs a
+        their memory and are distinct cannot overlap: the usual call costs a
         few attribute reads."""
         out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
-        arrays = [  # a lifted number is a fresh 0-d tensor: it overlaps nothing
-            f"{var}_d"
-            if x.kind == TENSOR and not x.unguarded
-            else f"{var}._data"
-            if isinstance(x, StateNode)
-            else f"{var}._data"
-            for x, var in zip(inputs, returned)
-            if not (isinstance(x, StateNode) and x.kind == VALUE)
-        ]
-        owned = " and ".join(f"{a}.base is None" for a in arrays)
+        arrays = []
+        for x, var in zip(inputs, returned):
+            if not isinstance(x, StateNode):  # a tensor held by identity
+                arrays.append(f"{var}._data")
+            elif x.kind == TENSOR and not x.unguarded:
+                arrays.append(f"{var}_d")  # read by the tensor's checks
+            elif x.kind != VALUE:  # (a lifted number is a fresh 0-d tensor: it overlaps nothing)
+                arrays.append(f"{var}._data")
+        owned = " and ".join(f"{a}.flags.owndata" for a in arrays)
         distinct = f"len({{{', '.join(f'id({a})' for a in arrays)}}}) == {len(arrays)}"
         out.lines.append(f"    if not ({owned} and {distinct}):")
         out.lines.append(

@@ -44,6 +44,7 @@ from ..optim import Optimizer
 from ..optim.lr_scheduler import LRScheduler
 from ..tensor import Tensor, device
 from ..trace import storage
+from ..utils.data import Dataset
 from .sources import ROOT_ARGS, ROOT_FN, ROOT_KWARGS, Step, describe, read
 
 MAX_NODES = 50_000
@@ -117,14 +118,13 @@ class Snapshot:
         return self._by_array.get(id(array))
 
     def large_arrays(self) -> set[int]:
-        """The storages (see :func:`irgrad.trace.storage`) of the walked numpy arrays too
-        large to be compared by value (the guard checks their identity only)."""
+        """The ids of the walked numpy arrays too large to be compared by value (the guard
+        checks their identity only), and of the arrays owning their memory."""
         if self._large is None:
-            self._large = {
-                storage(node.obj)
-                for node in self.first.values()
-                if node.kind == OPAQUE and isinstance(node.obj, np.ndarray)
-            } - {None}
+            arrays = [
+                n.obj for n in self.first.values() if n.kind == OPAQUE and isinstance(n.obj, np.ndarray)
+            ]
+            self._large = {id(a) for a in arrays} | ({storage(a) for a in arrays} - {None})
         return self._large
 
     def describe(self, node: StateNode) -> str:
@@ -174,14 +174,24 @@ def _is_user_module(obj: Any) -> bool:
 
 
 def _slot_names(cls: type) -> list[str]:
-    """The ``__slots__`` of ``cls`` and its bases (a string is one slot)."""
+    """The attribute names of the ``__slots__`` of ``cls`` and its bases (a string is one
+    slot; a private ``__name`` is stored mangled, as ``_Class__name``)."""
     names = []
     for klass in cls.__mro__:
         slots = vars(klass).get("__slots__", ())
         for name in (slots,) if isinstance(slots, str) else slots:
-            if name not in ("__dict__", "__weakref__") and name not in names:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            if name not in names:
                 names.append(name)
     return names
+
+
+def _slotted(node: StateNode) -> bool:
+    """Whether ``node`` is an object of a ``__slots__`` class walked slot by slot."""
+    return any(child.step.how == "slot" for child in node.children)
 
 
 def _is_irgrad_class(cls: type) -> bool:
@@ -190,9 +200,9 @@ def _is_irgrad_class(cls: type) -> bool:
 
 
 def _stateful_library_classes() -> tuple[type, ...]:
-    """irgrad classes whose instances carry user state a compiled function may read."""
-
-    return (Module, Optimizer, LRScheduler)
+    """irgrad classes whose instances carry user state a compiled function may read
+    (a ``TensorDataset``'s tensors, indexed inside a step)."""
+    return (Module, Optimizer, LRScheduler, Dataset)
 
 
 _VALUE_TYPES = (
@@ -518,6 +528,14 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
                         now = MISSING
                     if not _holds_same(child, now):
                         found.append(Change(node, child.step, now, child))
+        elif node.kind == OPAQUE and node.children and (isinstance(obj, types.ModuleType) or _slotted(node)):
+            for child in node.children:  # a module's attributes, the slots of an object
+                try:
+                    now = read(obj, child.step)
+                except (AttributeError, KeyError):
+                    now = MISSING
+                if not _holds_same(child, now):
+                    found.append(Change(node, child.step, now, child))
         elif node.kind in (LARGE,) and len(obj) != node.info[1]:
             unsupported.append(f"{describe(node.path, snapshot.name_of)} (a long container) changed length")
     return found, unsupported

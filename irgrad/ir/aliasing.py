@@ -17,15 +17,34 @@ import numpy as np
 
 def writes_overlap(arrays: Sequence, written: Sequence[int]) -> bool:
     """Whether an array at a position in ``written`` shares memory with another of
-    ``arrays`` (by their byte bounds: two strided views that interleave count as
-    overlapping, which only costs a slower run)."""
+    ``arrays``, by their byte bounds (two strided views that interleave count as
+    overlapping, which only costs a slower run).  Distinct arrays that own their memory
+    answer at once; others in one sort of their spans (parameters made views of one
+    vector by ``vector_to_parameters`` are hundreds of inputs)."""
     if not written:
         return False
     arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in arrays]
     if all(a.flags.owndata for a in arrays) and len(set(map(id, arrays))) == len(arrays):
         return False
-    for k in written:
-        for j, other in enumerate(arrays):
-            if j != k and np.may_share_memory(arrays[k], other):
-                return True
+    writes = set(written)
+    spans = sorted((*_byte_span(a), k in writes) for k, a in enumerate(arrays) if a.nbytes)
+    end_any = end_written = None  # the furthest end of the spans before, of all, of written ones
+    for start, end, is_written in spans:
+        if (is_written and end_any is not None and start < end_any) or (
+            end_written is not None and start < end_written
+        ):
+            return True
+        end_any = end if end_any is None else max(end_any, end)
+        if is_written:
+            end_written = end if end_written is None else max(end_written, end)
     return False
+
+
+def _byte_span(array: np.ndarray) -> tuple[int, int]:
+    """The first and one-past-last byte addresses ``array`` can reach (a non-empty array)."""
+    start = array.__array_interface__["data"][0]
+    low = high = start
+    for n, stride in zip(array.shape, array.strides):
+        reach = (n - 1) * stride
+        low, high = (low + reach, high) if reach < 0 else (low, high + reach)
+    return low, high + array.itemsize
