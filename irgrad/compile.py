@@ -38,7 +38,7 @@ from .compiler.backends import BACKENDS, get_backend
 from .compiler.build import Built, build, build_key
 from .compiler.capture import Capture, capture
 from .compiler.check import checked_call
-from .compiler.dynamic import mark_dynamic, marked_dims, symbolic
+from .compiler.dynamic import mark_dynamic, marked_dims, same_program, symbolic
 from .compiler.explain import Explanation, explain
 from .compiler.guards import ALIASED, Guard
 from .compiler.runtime import run
@@ -71,6 +71,8 @@ class Entry:
         self.validated = ""  # what validation found (see compiler.validate)
         self.runs = 0  # calls this graph answered (the capturing call ran eagerly)
         self.aliased_calls = 0  # calls that ran eagerly: their tensors overlap where the graph writes
+        self.traced = None  # a symbolic graph's symbolic trace (compiler.dynamic.same_program)
+        self.checked_sizes: set[tuple] = set()  # the sizes a symbolic graph is known right at
         graph = capture.graph
         self.tensor_index = {nid: ("input", i) for i, nid in enumerate(graph.inputs)}
         for k, nid in enumerate(graph.outputs[: capture.n_values]):
@@ -82,6 +84,12 @@ class Entry:
 
 def _is_tensor(x) -> bool:
     return isinstance(x, Tensor)
+
+
+def _sizes_key(symbols: list, args: tuple, kwargs: dict) -> tuple:
+    """The sizes a call gives a symbolic graph's symbols, in their order."""
+    leaves, _ = flatten((args, kwargs), _is_tensor)
+    return tuple(leaves[p]._data.shape[d] for _, p, d in symbols)
 
 
 class Compiled:
@@ -150,10 +158,14 @@ class Compiled:
             return self.fn(*args, **kwargs)
         roots = (self.target, args, kwargs)
         entries = self.entries
+        new_sizes = []  # symbolic graphs that fit the call but have not run at its sizes
         for k in range(len(entries) - 1, -1, -1):
             entry = entries[k]
             inputs = entry.guard(roots)
             if inputs is not None:
+                if entry.symbols and _sizes_key(entry.symbols, args, kwargs) not in entry.checked_sizes:
+                    new_sizes.append(entry)
+                    continue  # another graph may know these sizes
                 if k != len(entries) - 1:
                     entries.append(entries.pop(k))
                 if inputs is ALIASED:  # tensors overlap where the graph writes (guards.Guard._distinct)
@@ -164,6 +176,8 @@ class Compiled:
                     return checked_call(self, entry, roots, inputs, args, kwargs)
                 entry.runs += 1
                 return run(entry, roots, inputs)
+        if new_sizes:
+            return self._new_size(new_sizes, args, kwargs)
         return self._miss(roots, args, kwargs)
 
     def _aliased_call(self, entry: Entry, args: tuple, kwargs: dict):
@@ -174,6 +188,25 @@ class Compiled:
             self.log.append("a call whose tensors share memory the graph writes ran eagerly")
         entry.aliased_calls += 1
         return self.fn(*args, **kwargs)
+
+    def _new_size(self, candidates: list[Entry], args: tuple, kwargs: dict):
+        """The first call at sizes no symbolic graph fitting it has run at: traced (so it
+        runs eagerly), and the first of ``candidates`` whose program the trace is at these
+        sizes (see dynamic.same_program) serves them from now on.  Sizes where none is
+        (a size past ``if len(x) < 8``) get a graph of their own, symbolic if it can be."""
+        with collector_paused():
+            cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
+            for entry in candidates:
+                key = _sizes_key(entry.symbols, args, kwargs)
+                if same_program(
+                    entry.traced, entry.capture, cap, dict(zip([s for s, _, _ in entry.symbols], key))
+                ):
+                    entry.checked_sizes.add(key)
+                    return cap.result
+            if len(self.entries) >= RECOMPILE_LIMIT:
+                return cap.result  # (the call ran eagerly as it was traced)
+            self.log.append(f"dynamic shapes: another program at sizes {key}; compiled for them")
+            return self._compiled_from(cap, args, kwargs, PipelineReport(), STATE.enabled)
 
     def _miss(self, roots: tuple, args: tuple, kwargs: dict):
         if self.gave_up is not None:
@@ -222,6 +255,19 @@ class Compiled:
         start = time.perf_counter()
         cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
         report.add("trace", time.perf_counter() - start)
+        return self._compiled_from(cap, args, kwargs, report, grad_enabled)
+
+    def _compiled_from(
+        self,
+        cap: Capture,
+        args: tuple,
+        kwargs: dict,
+        report: PipelineReport,
+        grad_enabled: bool,
+        dynamic: bool = True,
+    ):
+        """Add the entry a trace of this call makes (a graph, or a graph break) and return
+        the call's result; ``dynamic``: try a symbolic graph for the dims that vary."""
         result = cap.result
         if cap.graph_break is not None:
             self._add(cap, None, [], report)
@@ -250,24 +296,27 @@ class Compiled:
         symbols: list = []
         leaves, _ = flatten((args, kwargs), _is_tensor)
         dims = sorted(set(marked_dims(leaves)) | {(p, d) for p, d in self.varying if p < len(leaves)})
-        if dims:
+        if dims and dynamic:
             start = time.perf_counter()
             outcome = symbolic(self.fn, args, kwargs, cap, built, dims, self.backend, grad_enabled, self.name)
             report.add("dynamic shapes", time.perf_counter() - start)
             if isinstance(outcome, str):
                 self.log.append(f"dynamic shapes: {outcome}; specialising per size")
             else:
-                built, symbols = outcome
+                built, symbols, traced, probed = outcome
                 names = sorted({s for s, _, _ in symbols})
                 self.log.append(f"dynamic shapes: one graph for every size of {', '.join(names)}")
                 self.dumper.write("dynamic", built.forward)
-                self._drop_covered(symbols)
-        self._add(cap, built, symbols, report, validated)
+                probed += self._drop_covered(symbols, traced, cap)
+        entry = self._add(cap, built, symbols, report, validated)
+        if symbols:
+            entry.traced = traced
+            entry.checked_sizes.update([_sizes_key(symbols, args, kwargs), *probed])
         return result
 
     def _add(
         self, cap: Capture, built: Built | None, symbols: list, report: PipelineReport, validated: str = ""
-    ) -> None:
+    ) -> Entry:
         nodes = [(name, cap.arg_sources[p], d) for name, p, d in symbols]
         inputs = [src if src is not None else t for src, t in zip(cap.sources, cap.inputs)]
         guard = Guard(cap.snapshot, inputs, nodes, STATE.enabled, written=tuple(cap.mutated))
@@ -275,11 +324,27 @@ class Compiled:
         entry.validated = validated
         cap.release()
         self.entries.append(entry)
+        return entry
 
-    def _drop_covered(self, symbols: list) -> None:
-        """A new symbolic graph supersedes the static graphs of the same call shape."""
-        dims = {(p, d) for _, p, d in symbols}
-        self.entries = [e for e in self.entries if e.symbols or e.graph_break or not dims]
+    def _drop_covered(self, symbols: list, traced, base: Capture) -> list[tuple]:
+        """A new symbolic graph supersedes the static graphs of the same call shape; returns
+        the sizes of those whose trace is its program (where it is known right)."""
+        kept, known = [], []
+        for e in self.entries:
+            if e.symbols or e.graph_break:
+                kept.append(e)
+                continue
+            shapes = [
+                s.info[1] if s is not None and s.kind == "tensor" else None for s in e.capture.arg_sources
+            ]
+            try:
+                key = tuple(shapes[p][d] for _, p, d in symbols)
+            except (IndexError, TypeError):
+                continue
+            if same_program(traced, base, e.capture, dict(zip([s for s, _, _ in symbols], key))):
+                known.append(key)
+        self.entries = kept
+        return known
 
     def _warn(self, message: str) -> None:
         if not self.warned:

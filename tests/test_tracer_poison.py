@@ -384,6 +384,14 @@ DATA_DEPENDENT = {
     "nonzero": (lambda x: irgrad.nonzero(x > 0), "nonzero()"),
     "item": (lambda x: x * x.sum().item(), "item()"),
     "one_hot-without-classes": (lambda x: F.one_hot((x > 0).long()), "one_hot() without num_classes"),
+    "pack_padded_sequence": (
+        lambda x: (
+            irgrad.nn.utils.rnn.pack_padded_sequence(
+                x.unsqueeze(-1), (x[:, 0] > 0).long() + 2, batch_first=True, enforce_sorted=False
+            ).data
+        ),
+        "the lengths of a packed sequence",
+    ),
 }
 
 

@@ -6,7 +6,9 @@ Which dimensions become symbols: those marked with ``mark_dynamic``, and with
 with each symbol's size increased by one, and once with all of them increased by
 two; :func:`irgrad.ir.symbolic.generalize` merges the graphs when they are the same
 program with sizes affine in the symbols.  Anything else (a probe that raises, breaks
-or builds another program) means a graph per size, never an error.
+or builds another program) means a graph per size, never an error.  Three probes cannot
+see Python branching on a size (``if len(x) < 8``), so a symbolic graph serves a new size
+only once a trace of the call there has given its program (:func:`same_program`).
 
 Probes re-run the user's function, so everything a call changes is put back after each
 probe: the tensors it writes in place, the random generator, and what it rebinds (a
@@ -22,7 +24,8 @@ import weakref
 
 import numpy as np
 
-from ..ir.symbolic import generalize
+from ..ir import Graph
+from ..ir.symbolic import generalize, specialize
 from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
@@ -155,9 +158,10 @@ def symbolic(
     backend,
     grad_enabled: bool,
     name: str,
-) -> tuple[Built, list[tuple[str, int, int]]] | str:
-    """A symbolic version of ``built`` for ``dims`` and its symbols ``(name, leaf, dim)``,
-    or the reason there is none."""
+) -> tuple[Built, list[tuple[str, int, int]], Graph, list[tuple]] | str:
+    """A symbolic version of ``built`` for ``dims``, its symbols ``(name, leaf, dim)``, the
+    symbolic trace (see :func:`same_program`) and the sizes of the probes (where it is
+    right by construction), or the reason there is none."""
     leaves, spec = flatten((args, kwargs), _is_tensor)
     base_sizes = sorted({leaves[p]._data.shape[d] for p, d in dims})
     if any(s < 2 for s in base_sizes):
@@ -167,6 +171,7 @@ def symbolic(
     probes = [[s + (1 if j == i else 0) for j, s in enumerate(base_sizes)] for i in range(len(base_sizes))]
     probes.append([s + 2 for s in base_sizes])
     builts = [built]
+    traces = [base.graph]
     for sizes in probes:
         resize = dict(zip(base_sizes, sizes))
         new_leaves = [
@@ -186,16 +191,18 @@ def symbolic(
             return "the program differs between sizes"
         if not _rebinds_alike(base, probe):
             return "the function rebinds other state at another size"
+        traces.append(probe.graph)
 
         try:
             builts.append(build(probe, backend, grad_enabled, Dumper(None), PipelineReport()))
         except Exception as exc:  # the program is valid at another size only eagerly: one graph per size
             return f"its graphs cannot be built at another size ({type(exc).__name__})"
+    traced = generalize(traces, symbols, base_sizes)
     forward = generalize([b.forward for b in builts], symbols, base_sizes)
     backward = (
         generalize([b.backward for b in builts], symbols, base_sizes) if built.backward is not None else None
     )
-    if forward is None or (built.backward is not None and backward is None):
+    if traced is None or forward is None or (built.backward is not None and backward is None):
         return "the program differs between sizes"
     if any(b.wrt != built.wrt or b.n_saved != built.n_saved for b in builts):
         return "the program differs between sizes"
@@ -213,7 +220,27 @@ def symbolic(
     )
     if backward is not None:
         result.run_backward, result.reports["backward"] = backend.build(backward)
-    return result, [(symbol_of[leaves[p]._data.shape[d]], p, d) for p, d in dims]
+    symbols_of_dims = [(symbol_of[leaves[p]._data.shape[d]], p, d) for p, d in dims]
+    probed = [
+        tuple(dict(zip(base_sizes, sizes))[leaves[p]._data.shape[d]] for p, d in dims) for sizes in probes
+    ]
+    return result, symbols_of_dims, traced, probed
+
+
+def same_program(traced: Graph, base: Capture, call: Capture, sizes: dict[str, int]) -> bool:
+    """Whether ``call``, a trace at ``sizes``, is the symbolic trace ``traced`` (made from
+    ``base`` and its probes) at those sizes.
+
+    Three probes cannot see Python branching on a size (``if len(x) < 8``,
+    ``x[:min(L, 16)]``): a symbolic graph is trusted at a size only once a trace there
+    has given the same program, ops, attributes and constants."""
+    if call.graph_break is not None:
+        return False
+    if (call.returned, call.mutated, call.n_values) != (base.returned, base.mutated, base.n_values):
+        return False
+    return (
+        _rebinds_alike(base, call) and generalize([specialize(traced, sizes), call.graph], [], []) is not None
+    )
 
 
 def _resized(t: Tensor, changes: list) -> Tensor:

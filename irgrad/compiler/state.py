@@ -105,10 +105,20 @@ class Snapshot:
     truncated: bool = False
     _by_array: dict | None = field(default=None, repr=False)  # id(storage) -> walked tensor
     _large: set | None = field(default=None, repr=False)  # see large_arrays
+    walker: Any = field(default=None, repr=False)  # walks a view's base when a trace needs it
 
     def source_of(self, t: Tensor) -> StateNode | None:
-        """The node through which ``t`` is reached, or None if it is not reachable."""
-        return self.tensors.get(id(t))
+        """The node through which ``t`` is reached, or None if it is not reachable.  The base
+        of a walked view is reached through it (``x._base``), walked when first asked for:
+        a write through an argument that is a view reaches the base of *that* call, while
+        calls that never touch the base do not guard it (its size varies with the view's)."""
+        node = self.tensors.get(id(t))
+        if node is None and self.walker is not None and id(t) in self.walker.views:
+            view = self.walker.views[id(t)]
+            node = self.walker.visit(t, view.path + (Step("slot", "_base"),))
+            view.children.append(node)
+            node = self.tensors.get(id(t))
+        return node
 
     def tensor_over(self, array) -> Tensor | None:
         """The walked tensor whose storage is ``array`` (a parameter whose ``.data`` the
@@ -248,6 +258,7 @@ class _Walker:
     def __init__(self) -> None:
         self.first: dict[int, StateNode] = {}
         self.tensors: dict[int, StateNode] = {}
+        self.views: dict[int, StateNode] = {}  # id(base) -> a walked view of it
         self.count = 0
         self.truncated = False
         self.stateful = _stateful_library_classes()
@@ -311,8 +322,8 @@ class _Walker:
         self.tensors[id(t)] = node
         node.children.append(self.visit(t._grad, path + (Step("slot", "_grad"),)))
         node.children.append(self.visit(t._hooks, path + (Step("slot", "_hooks"),)))  # backward hooks
-        if t._base is not None:  # a view: an in-place write through it writes its base too
-            node.children.append(self.visit(t._base, path + (Step("slot", "_base"),)))
+        if t._base is not None:  # a view: walked to its base when a trace needs it (base_of)
+            self.views.setdefault(id(t._base), node)
         for key, value in t.__dict__.items():
             node.children.append(self.visit(value, path + (Step("attr", key),)))
         return node
@@ -432,7 +443,7 @@ def walk(fn: Any, args: tuple, kwargs: dict) -> Snapshot:
         walker.visit(args, (Step("root", ROOT_ARGS),)),
         walker.visit(kwargs, (Step("root", ROOT_KWARGS),)),
     ]
-    return Snapshot(roots, walker.first, walker.tensors, walker.truncated)
+    return Snapshot(roots, walker.first, walker.tensors, walker.truncated, walker=walker)
 
 
 def follow(roots: tuple, path: tuple[Step, ...]) -> Any:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ... import _tracing
 from ...creation import full
 from ...tensor import Tensor
 from ...tensor_ops.shape import cat, transpose
@@ -97,6 +98,7 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     """The inverse of a 1-D index permutation (``None`` stays ``None``)."""
     if permutation is None:
         return None
+    _tracing.materialize(permutation, "invert_permutation")  # its values shape the result
     perm = np.asarray(permutation._data, dtype=np.int64)
     inverse = np.empty_like(perm)
     inverse[perm] = np.arange(perm.size, dtype=np.int64)
@@ -110,6 +112,7 @@ def _lengths_array(lengths, batch_size: int) -> np.ndarray:
                 f"'lengths' argument should be a 1D CPU int64 tensor, but got {lengths._data.ndim}D cpu "
                 f"{lengths.dtype} tensor"
             )
+        _tracing.materialize(lengths, "the lengths of a packed sequence")
         arr = lengths._data.astype(np.int64)
     else:
         arr = np.asarray(lengths, dtype=np.int64).reshape(-1)
@@ -185,6 +188,7 @@ def pad_packed_sequence(
     total_length: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Undo ``pack_padded_sequence``: the padded batch (original order) and the int64 lengths."""
+    _tracing.materialize(sequence.batch_sizes, "pad_packed_sequence's batch sizes")
     batch_sizes = np.asarray(sequence.batch_sizes._data, dtype=np.int64)
     max_len = batch_sizes.size
     if total_length is not None:
@@ -197,6 +201,7 @@ def pad_packed_sequence(
     lengths = _sequence_lengths(batch_sizes)
     index = _padded_index(batch_sizes, max_len)
     if sequence.unsorted_indices is not None:
+        _tracing.materialize(sequence.unsorted_indices, "pad_packed_sequence's indices")
         unsorted = np.asarray(sequence.unsorted_indices._data, dtype=np.int64)
         index = index[:, unsorted]
         lengths = lengths[unsorted]
@@ -269,6 +274,8 @@ def pad_sequence(
 def unpad_sequence(padded_sequences: Tensor, lengths: Tensor, batch_first: bool = False) -> list[Tensor]:
     """Split a padded batch back into its sequences (the inverse of ``pad_sequence``)."""
     batch = padded_sequences if batch_first else transpose(padded_sequences, 0, 1)
+    if isinstance(lengths, Tensor):
+        _tracing.materialize(lengths, "unpad_sequence's lengths")
     lens = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths, dtype=np.int64)
     return [batch[i, : int(n)] for i, n in enumerate(lens)]
 
