@@ -410,3 +410,19 @@ def test_the_poison_finds_a_sneaky_read(monkeypatch):
 
     with pytest.raises(PoisonError, match="maximum"):
         poisoned_capture(monkeypatch, sneaky, irgrad.randn(3))
+
+
+def test_a_packed_sequence_passed_to_a_compiled_lstm_is_run_by_its_own_batch_sizes():
+    # two packings of the same total length: the compiled call must not reuse the first's
+    # batch sizes (they shape the recurrence; reading them is a graph break)
+    irgrad.manual_seed(0)
+    lstm = nn.LSTM(2, 3, batch_first=True)
+    compiled = irgrad.compile(lstm)
+    x = irgrad.randn(3, 6, 2)
+    for lengths in ([6, 3, 2], [6, 4, 1], [6, 3, 2]):
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, irgrad.tensor(lengths), batch_first=True, enforce_sorted=False
+        )
+        want, got = lstm(packed)[1][0], compiled(packed)[1][0]
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), atol=1e-6)
+    assert "batch sizes" in str(compiled._compiled.breaks[0])

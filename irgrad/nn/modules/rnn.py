@@ -298,6 +298,7 @@ class RNNBase(Module):
         masks = None
         if packed:
             data, batch_sizes, sorted_indices, unsorted_indices = input
+            _tracing.materialize(batch_sizes, "a packed sequence's batch sizes")  # they shape the loop
             sizes = np.asarray(batch_sizes._data, dtype=np.int64)
             self._check_input(data, 2)
             x = packed_to_padded(data, sizes)
