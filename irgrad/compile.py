@@ -92,6 +92,11 @@ def _sizes_key(symbols: list, args: tuple, kwargs: dict) -> tuple:
     return tuple(leaves[p]._data.shape[d] for _, p, d in symbols)
 
 
+def _sizes_env(symbols: list, key: tuple) -> dict[str, int]:
+    """The symbols' values for the sizes ``key`` (see :func:`_sizes_key`)."""
+    return {name: size for (name, _, _), size in zip(symbols, key)}
+
+
 class Compiled:
     """A compiled function (or a module's call) with its guarded cache of graphs."""
 
@@ -198,9 +203,7 @@ class Compiled:
             cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
             for entry in candidates:
                 key = _sizes_key(entry.symbols, args, kwargs)
-                if same_program(
-                    entry.traced, entry.capture, cap, dict(zip([s for s, _, _ in entry.symbols], key))
-                ):
+                if same_program(entry.traced, entry.capture, cap, _sizes_env(entry.symbols, key)):
                     entry.checked_sizes.add(key)
                     return cap.result
             if len(self.entries) >= RECOMPILE_LIMIT:
@@ -264,10 +267,9 @@ class Compiled:
         kwargs: dict,
         report: PipelineReport,
         grad_enabled: bool,
-        dynamic: bool = True,
     ):
-        """Add the entry a trace of this call makes (a graph, or a graph break) and return
-        the call's result; ``dynamic``: try a symbolic graph for the dims that vary."""
+        """Add the entry a trace of this call makes (a graph, symbolic in the dims that vary
+        where it can be, or a graph break) and return the call's result."""
         result = cap.result
         if cap.graph_break is not None:
             self._add(cap, None, [], report)
@@ -296,7 +298,7 @@ class Compiled:
         symbols: list = []
         leaves, _ = flatten((args, kwargs), _is_tensor)
         dims = sorted(set(marked_dims(leaves)) | {(p, d) for p, d in self.varying if p < len(leaves)})
-        if dims and dynamic:
+        if dims:
             start = time.perf_counter()
             outcome = symbolic(self.fn, args, kwargs, cap, built, dims, self.backend, grad_enabled, self.name)
             report.add("dynamic shapes", time.perf_counter() - start)
@@ -341,7 +343,7 @@ class Compiled:
                 key = tuple(shapes[p][d] for _, p, d in symbols)
             except (IndexError, TypeError):
                 continue
-            if same_program(traced, base, e.capture, dict(zip([s for s, _, _ in symbols], key))):
+            if same_program(traced, base, e.capture, _sizes_env(symbols, key)):
                 known.append(key)
         self.entries = kept
         return known

@@ -21,7 +21,6 @@ the source line and stops recording; the function finishes eagerly.
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import re
 import threading
@@ -37,7 +36,7 @@ from .dispatch import broadcast, cast
 from .ir import BUFFER, PARAM, STATE_ROLE, USER, Graph, TensorType
 from .nn.parameter import Parameter
 from .ops import OPS, Kind
-from .recording.grad_mode import STATE, no_grad
+from .recording.grad_mode import STATE
 from .recording.views import view_positions
 from .tensor import Tensor, refresh_view
 from .trace_gradients import GradientPaths
@@ -189,17 +188,6 @@ class Tracer(GradientPaths):
             self._remember(t, nid)
             return nid
         return self._bind_free(t)
-
-    @contextlib.contextmanager
-    def _recording_own_ops(self):
-        """no_grad for ops the tracer records itself (a base's new value after a write into
-        its view, a write's broadcast): their gradient paths are autodiff's, never cut."""
-        self._own_ops += 1
-        try:
-            with no_grad():
-                yield
-        finally:
-            self._own_ops -= 1
 
     def _detached(self, nid: int, t: Tensor) -> int:
         """A ``detach`` of node ``nid`` for ``t``, a tensor made while tracing around the

@@ -18,7 +18,9 @@ as ops and nothing here applies.  :class:`irgrad.trace.Tracer` mixes this in;
 
 from __future__ import annotations
 
-from .recording.grad_mode import STATE
+import contextlib
+
+from .recording.grad_mode import STATE, no_grad
 from .tensor import Tensor
 
 
@@ -30,6 +32,17 @@ class GradientPaths:
         self.cut: set[int] = set()
         self.custom_backward: list[str] = []  # backward code the traced call set up (hooks...)
         self._own_ops = 0  # >0 while the tracer records ops of its own (under no_grad, not cut)
+
+    @contextlib.contextmanager
+    def _recording_own_ops(self):
+        """no_grad for ops the tracer records itself (a base's new value after a write into
+        its view, a write's broadcast): their gradient paths are autodiff's, never cut."""
+        self._own_ops += 1
+        try:
+            with no_grad():
+                yield
+        finally:
+            self._own_ops -= 1
 
     def _note_cut(self, op, inputs: tuple, nid: int) -> None:
         """Remember node ``nid`` if eager's result has no gradient path though an input has

@@ -322,7 +322,7 @@ class _Walker:
         self.tensors[id(t)] = node
         node.children.append(self.visit(t._grad, path + (Step("slot", "_grad"),)))
         node.children.append(self.visit(t._hooks, path + (Step("slot", "_hooks"),)))  # backward hooks
-        if t._base is not None:  # a view: walked to its base when a trace needs it (base_of)
+        if t._base is not None:  # a view: walked to its base when a trace needs it (source_of)
             self.views.setdefault(id(t._base), node)
         for key, value in t.__dict__.items():
             node.children.append(self.visit(value, path + (Step("attr", key),)))
@@ -531,25 +531,24 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
             ):
                 found.append(Change(node, Step("item", slice(None)), list(obj), None))
         elif node.kind == FUNCTION and is_user_file(getattr(obj, "__code__", None).co_filename):
-            for child in node.children:
-                if child.step.how in ("cell", "global"):
-                    try:
-                        now = read(obj, child.step)
-                    except (KeyError, ValueError):
-                        now = MISSING
-                    if not _holds_same(child, now):
-                        found.append(Change(node, child.step, now, child))
+            _compare_reads(node, [c for c in node.children if c.step.how in ("cell", "global")], found)
         elif node.kind == OPAQUE and node.children and (isinstance(obj, types.ModuleType) or _slotted(node)):
-            for child in node.children:  # a module's attributes, the slots of an object
-                try:
-                    now = read(obj, child.step)
-                except (AttributeError, KeyError):
-                    now = MISSING
-                if not _holds_same(child, now):
-                    found.append(Change(node, child.step, now, child))
+            _compare_reads(node, node.children, found)  # a module's attributes, an object's slots
         elif node.kind in (LARGE,) and len(obj) != node.info[1]:
             unsupported.append(f"{describe(node.path, snapshot.name_of)} (a long container) changed length")
     return found, unsupported
+
+
+def _compare_reads(node: StateNode, children: list[StateNode], found: list) -> None:
+    """Changes of the slots ``children`` read from ``node``'s object (a function's cells and
+    globals, a module's attributes, an object's ``__slots__``): one gone is deleted."""
+    for child in children:
+        try:
+            now = read(node.obj, child.step)
+        except (AttributeError, KeyError, ValueError):
+            now = MISSING
+        if not _holds_same(child, now):
+            found.append(Change(node, child.step, now, child))
 
 
 def _compare_slots(node: StateNode, mapping: dict, how: str, found: list, skip: int = 0) -> None:
