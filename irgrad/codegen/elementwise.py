@@ -354,32 +354,78 @@ class Positionwise:
             broadcast_strides(load.shape, space_shape, None if load.reshaped else layout[load.position])
             for load in self.distinct
         ]
+        self._hoisted: dict[tuple, dict[int, Value]] = {}  # per (function, pointers)
 
     def emit(self, builder: ir.IRBuilder, inputs, offset) -> Value:
         """The (first) sink's value where ``offset(strides)`` gives each load's element offset."""
         return self.values(builder, inputs, offset)[0]
 
     def values(self, builder: ir.IRBuilder, inputs, offset) -> list[Value]:
-        """Every sink's value where ``offset(strides)`` gives each load's element offset."""
-        S = LlvmScalars(builder)
-        body = self.body
-        values: dict[int, Value] = {}
+        """Every sink's value where ``offset(strides)`` gives each load's element offset.
+
+        What does not vary along the nest, a scalar input (a learning rate) and what is
+        computed from such inputs alone, comes from the function's entry block
+        (:meth:`_invariants`)."""
+        values = dict(self._invariants(builder, inputs))
+        loaded = {self.loads[nid] for nid in values if nid in self.loads}
         for load, strides in zip(self.distinct, self.strides):
-            dt = self.input_types[load.position][1]
-            raw = builder.load(builder.gep(inputs[load.position], [offset(strides)], inbounds=True))
-            if dt == np.bool_:
-                raw = builder.icmp_unsigned("!=", raw, ir.Constant(raw.type, 0))
-            for nid, other in self.loads.items():
-                if other == load:
-                    values[nid] = Value(raw, dt, body.node(nid).type.ndim)
+            if load not in loaded:
+                self._load(builder, inputs[load.position], load, offset(strides), values)
+        self._compute(LlvmScalars(builder), values, invariant=False)
+        return [values[s] for s in self.sinks]
+
+    def _invariants(self, builder: ir.IRBuilder, inputs) -> dict[int, Value]:
+        """The values of the inputs read at one element for the whole nest (all strides
+        0), and of the ops over them alone, emitted once at the end of the entry block of
+        ``builder``'s function (when the pointers are available there).
+
+        Left in the loop, a float64 scalar such as SGD's learning rate made the float64
+        type the widest in the loop, which halved the loop vectorizer's lanes for the
+        float32 data (LLVM cannot hoist the load itself: the pointer may alias an output)."""
+        fixed = [load for load, strides in zip(self.distinct, self.strides) if not any(strides)]
+        function, entry = builder.function, builder.function.blocks[0]
+        if not fixed or builder.block is entry or not entry.is_terminated:
+            return {}
+        pointers = tuple(inputs[load.position] for load in fixed)
+        if not all(isinstance(p, ir.Argument) or getattr(p, "parent", None) is entry for p in pointers):
+            return {}
+        key = (function, pointers)
+        hoisted = self._hoisted.get(key)
+        if hoisted is None:
+            at_entry = ir.IRBuilder(entry)
+            at_entry.position_before(entry.terminator)
+            hoisted = {}
+            for load, pointer in zip(fixed, pointers):
+                self._load(at_entry, pointer, load, ir.Constant(I64, 0), hoisted)
+            self._compute(LlvmScalars(at_entry), hoisted, invariant=True)
+            self._hoisted[key] = hoisted
+        return hoisted
+
+    def _load(self, builder: ir.IRBuilder, pointer, load: _Load, offset: ir.Value, values: dict) -> None:
+        """Load ``load``'s element at ``offset`` into ``values``, for each body node read
+        through it."""
+        dt = self.input_types[load.position][1]
+        raw = builder.load(builder.gep(pointer, [offset], inbounds=True))
+        if dt == np.bool_:
+            raw = builder.icmp_unsigned("!=", raw, ir.Constant(raw.type, 0))
+        for nid, other in self.loads.items():
+            if other == load:
+                values[nid] = Value(raw, dt, self.body.node(nid).type.ndim)
+
+    def _compute(self, S: LlvmScalars, values: dict[int, Value], invariant: bool) -> None:
+        """Add the needed ops' values to ``values``; with ``invariant``, only those whose
+        arguments are all there already (the ops over invariant values)."""
+        body = self.body
         for nid in body.order():
             node = body.node(nid)
             if nid in values or nid not in self.needed or node.op == INPUT:
                 continue
-            if node.op in BODY_VIEWS and body.args(nid)[0] not in values:
+            args = body.args(nid)
+            if node.op in BODY_VIEWS and args[0] not in values:
                 continue  # a view of an input no op reads directly: unused, or loaded itself
+            if invariant and not all(a in values for a in args):
+                continue
             values[nid] = _value(S, body, node, values)
-        return [values[s] for s in self.sinks]
 
 
 def _ancestors(body: Graph, sinks: list[int]) -> set[int]:
