@@ -1,8 +1,10 @@
 """Python state a compiled function reads, and Python effects it has, outside tensors.
 
 The guard of a graph covers what the walk of the call's state reaches: a user module's
-attributes the function reads, what an instance inherits from its class's bases, the
-slots of a ``__slots__`` class.  What no guard can cover makes the call a graph break,
+attributes the function reads (or all, for a module reached through an attribute), what
+a library's module holds that the function reads off it (``os.environ``), what an
+instance inherits from its class's bases, the slots of a ``__slots__`` class, the
+elements of sets and deques.  What no guard can cover makes the call a graph break,
 so it runs eagerly: a draw from Python's or numpy's generators, a tensor made from a
 large numpy array (compared by identity only), ``repr()`` of a traced tensor, a file
 written with ``irgrad.save``.  Every test compares with eager code over calls that
@@ -245,3 +247,78 @@ def test_a_tensor_made_from_a_memory_mapped_dataset_is_a_graph_break(tmp_path):
 
     compiled = _same_over_calls(f, change)
     assert "large numpy array" in str(compiled._compiled.breaks[0])
+
+
+def test_the_elements_of_a_set_are_guarded():
+    flags: set[str] = set()
+
+    def f(x):
+        return x * 2 if "double" in flags else x
+
+    compiled = _same_over_calls(f, lambda k: flags.add("double") if k == 1 else flags.discard("double"))
+    assert not compiled._compiled.breaks
+
+
+def test_the_items_of_a_deque_are_guarded():
+    import collections
+
+    recent = collections.deque([1.0, 2.0], maxlen=3)
+
+    def f(x):
+        return x * sum(recent)
+
+    compiled = _same_over_calls(f, lambda k: recent.append(10.0 + k))
+    assert not compiled._compiled.breaks
+
+
+def test_a_set_or_deque_changed_by_the_call_is_a_graph_break():
+    import collections
+
+    seen: set[int] = set()
+    recent: collections.deque = collections.deque(maxlen=2)
+
+    def adds(x):
+        seen.add(len(seen))
+        return x * len(seen)
+
+    def appends(x):
+        recent.append(len(recent))
+        return x * len(recent)
+
+    for f, changed in ((adds, seen), (appends, recent)):
+        compiled = irgrad.compile(f)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = [compiled(irgrad.ones(2)).numpy()[0] for _ in range(4)]
+        changed.clear()
+        assert values == [f(irgrad.ones(2)).numpy()[0] for _ in range(4)]
+        assert compiled._compiled.breaks
+
+
+def test_an_environment_variable_read_through_os_environ_is_guarded(monkeypatch):
+    import os
+
+    monkeypatch.setenv("IRGRAD_TEST_SCALE", "1")
+
+    def f(x):
+        return x * float(os.environ["IRGRAD_TEST_SCALE"]) * len(os.path.basename("a/b"))
+
+    compiled = _same_over_calls(f, lambda k: monkeypatch.setenv("IRGRAD_TEST_SCALE", str(k + 2)))
+    assert not compiled._compiled.breaks
+    # of a library's module, what holds state is guarded, not its functions or submodules
+    guarded = "\n".join(compiled._compiled.entries[-1].guard.describe())
+    assert "environ" in guarded and "os.path" not in guarded
+
+
+def test_a_users_module_reached_through_an_attribute_is_guarded(config_module):
+    class Settings:
+        pass
+
+    settings = Settings()
+    settings.config = config_module
+
+    def f(x):
+        return x * settings.config.scale
+
+    compiled = _same_over_calls(f, lambda k: setattr(config_module, "scale", 5.0 + k))
+    assert not compiled._compiled.breaks

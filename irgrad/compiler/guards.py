@@ -34,6 +34,7 @@ from .state import (
     OBJECT,
     OPAQUE,
     SEQ,
+    SET,
     TENSOR,
     VALUE,
     Snapshot,
@@ -274,6 +275,9 @@ class Guard:
             out.fail_if(f"type({var}) is not {out.const(cls)}")
             out.lines.append(f"    {var}_a = {var}.__dict__")
             out.fail_if(f"{var}_a.keys() != {out.const(frozenset(attrs))}")
+        elif kind == SET:
+            cls, elements = node.info
+            out.fail_if(f"type({var}) is not {out.const(cls)} or {var} != {out.const(elements)}")
         elif kind in (FUNCTION, OPAQUE):
             out.fail_if(f"{var} is not {out.const(obj)}")
         elif kind == LARGE:
@@ -385,6 +389,9 @@ def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic:
     elif kind == SEQ:
         if type(now) is not node.info[0] or len(now) != node.info[1]:
             return f"{name} changed length from {node.info[1]} to {len(now)}"
+    elif kind == SET:
+        if type(now) is not node.info[0] or now != node.info[1]:
+            return f"{name} (a set) changed"
     elif kind in (FUNCTION, OPAQUE, LARGE, ARRAY):
         if kind == ARRAY:
             same = (

@@ -15,18 +15,22 @@ of everything else.  That tree serves three purposes:
 * **side effects**: comparing the tree with the state after the traced call
   (:func:`changes`) lists what the function rebound, added or deleted.
 
-What is walked: containers (dict, list, tuple), tensors (and their ``.grad`` and
-hooks), the ``__dict__`` of irgrad modules, optimizers and schedulers, of instances of
-classes defined in user code (with the class's own functions) and of any other object
-with attributes (a ``SimpleNamespace`` holding state), user functions (closure cells,
-the globals their code names, defaults), bound methods and partials.  irgrad's own
-internals, library functions, Python modules and classes are compared by identity
-only: their internals are taken to be constant.  A walk is bounded (``MAX_NODES``); what lies
+What is walked: containers (dict, list, tuple, deque, set), tensors (and their ``.grad``
+and hooks), the ``__dict__`` of irgrad modules, optimizers and schedulers, of instances
+of classes defined in user code (with the class's own functions) and of any other
+object with attributes (a ``SimpleNamespace`` holding state), user functions (closure
+cells, the globals their code names, defaults), bound methods and partials, a user's
+Python modules, and what a library's module holds that a function reads straight off
+it (``os.environ``).  irgrad's own internals, library functions, classes and the rest
+of library modules are compared by identity only: their internals are taken to be
+constant.  A walk is bounded (``MAX_NODES``); what lies
 beyond is compared by identity and the snapshot says it was truncated.
 """
 
 from __future__ import annotations
 
+import collections
+import dis
 import enum
 import functools
 import os
@@ -55,7 +59,8 @@ MAX_ARRAY = 100_000  # numpy arrays larger than this are compared by identity, s
 VALUE = "value"  # an immutable Python value: compared by type and value
 TENSOR = "tensor"  # compared by class, shape, dtype, requires_grad, layout
 DICT = "dict"  # compared by type and keys (in order)
-SEQ = "seq"  # list or tuple: compared by type and length
+SEQ = "seq"  # list, tuple or deque: compared by type and length
+SET = "set"  # a set: compared by type and elements
 OBJECT = "object"  # an object whose __dict__ is walked: type and attribute names
 FUNCTION = "function"  # a user function: identity; cells, globals and defaults walked
 OPAQUE = "opaque"  # compared by identity only
@@ -183,6 +188,18 @@ def _is_user_module(obj: Any) -> bool:
     return filename is not None and is_user_file(filename)
 
 
+# What a library module holds that is taken to be as constant as its code.
+_CODE_TYPES = (
+    types.ModuleType,
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    functools.partial,
+    np.ufunc,
+)
+
+
 def _slot_names(cls: type) -> list[str]:
     """The attribute names of the ``__slots__`` of ``cls`` and its bases (a string is one
     slot; a private ``__name`` is stored mangled, as ``_Class__name``)."""
@@ -242,6 +259,24 @@ def is_value(obj: Any) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def attributes_read(code: types.CodeType) -> dict[str, set[str]]:
+    """Per global or free variable of ``code`` (and of the code nested in it), the
+    attributes read straight off it (``os.environ``: {"os": {"environ"}})."""
+    found: dict[str, set[str]] = {}
+    previous = None
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is not None:
+            found.setdefault(previous, set()).add(instruction.argval)
+        loads_variable = instruction.opname in ("LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME")
+        previous = instruction.argval if loads_variable else None
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            for name, attributes in attributes_read(const).items():
+                found.setdefault(name, set()).update(attributes)
+    return found
+
+
 def code_names(code: types.CodeType) -> set[str]:
     """The global names ``code`` and the code objects nested in it may read."""
     names = set(code.co_names)
@@ -277,8 +312,10 @@ class _Walker:
             return self._tensor(obj, path)
         if isinstance(obj, dict):
             return self._dict(obj, path)
-        if isinstance(obj, (list, tuple)):
+        if isinstance(obj, (list, tuple, collections.deque)):
             return self._sequence(obj, path)
+        if isinstance(obj, (set, frozenset)):  # (a frozenset of values is a value, above)
+            return self._set(obj, path)
         if isinstance(obj, np.ndarray):
             if obj.size > MAX_ARRAY:
                 return self._register(StateNode(path, OPAQUE, obj))
@@ -301,8 +338,12 @@ class _Walker:
             return node
         if isinstance(obj, type):
             return self._class(obj, path)
-        if isinstance(obj, types.ModuleType):
-            return self._register(StateNode(path, OPAQUE, obj))
+        if isinstance(obj, types.ModuleType):  # a user's, reached through an attribute: all it holds
+            return (
+                self._module(obj, path, None)
+                if _is_user_module(obj)
+                else self._register(StateNode(path, OPAQUE, obj))
+            )
         if hasattr(obj, "_compiled") and hasattr(obj, "_orig_mod"):  # a CompiledModule
             return self._object(obj, path)
         if isinstance(obj, self.stateful) or is_user_class(type(obj)):
@@ -342,6 +383,11 @@ class _Walker:
         node.children = [self.visit(v, path + (Step("item", i),)) for i, v in enumerate(s)]
         return node
 
+    def _set(self, s, path: tuple) -> StateNode:
+        if len(s) > MAX_ITEMS:
+            return self._register(StateNode(path, LARGE, s, (type(s), len(s))))
+        return self._register(StateNode(path, SET, s, (type(s), frozenset(s))))
+
     def _function(self, fn: types.FunctionType, path: tuple) -> StateNode:
         node = self._register(StateNode(path, FUNCTION, fn))
         compiled = getattr(fn, "_compiled", None)
@@ -352,39 +398,50 @@ class _Walker:
             node.kind = OPAQUE
             return node
         code = fn.__code__
-        names = code_names(code)
+        names, attributes = code_names(code), attributes_read(code)
         for i, name in enumerate(code.co_freevars):
             try:
                 value = fn.__closure__[i].cell_contents
             except ValueError:  # an empty cell (a variable assigned later)
                 continue
-            node.children.append(self._read_by(value, path + (Step("cell", (i, name)),), names))
+            step = Step("cell", (i, name))
+            node.children.append(self._read_by(value, path + (step,), names, attributes.get(name, set())))
         namespace = fn.__globals__
         for name in sorted(names):
             if name in namespace:
-                node.children.append(self._read_by(namespace[name], path + (Step("global", name),), names))
+                value, step = namespace[name], Step("global", name)
+                node.children.append(self._read_by(value, path + (step,), names, attributes.get(name, set())))
         for i, value in enumerate(fn.__defaults__ or ()):
             node.children.append(self.visit(value, path + (Step("default", i),)))
         for name, value in (fn.__kwdefaults__ or {}).items():
             node.children.append(self.visit(value, path + (Step("kwdefault", name),)))
         return node
 
-    def _read_by(self, value: Any, path: tuple, names: set[str]) -> StateNode:
+    def _read_by(self, value: Any, path: tuple, names: set[str], attributes: set[str]) -> StateNode:
         """``value``, a variable of a function whose code may read the attributes ``names``
-        (of a user's module: ``import config`` ... ``config.scale``)."""
+        of anything, and reads ``attributes`` of this variable itself.
+
+        A user's module is walked for any of ``names`` it holds (``import config`` ...
+        ``config.scale``, read in one function or passed on to another); a library's module
+        for the ``attributes`` that hold state (``os.environ``, a list or dict), not its
+        functions, classes and submodules, which are as constant as its code."""
+        if not isinstance(value, types.ModuleType) or value.__name__.split(".")[0] == "irgrad":
+            return self.visit(value, path)
         if _is_user_module(value):
             return self._module(value, path, names)
-        return self.visit(value, path)
+        return self._module(
+            value, path, {a for a in attributes if not isinstance(getattr(value, a, None), _CODE_TYPES)}
+        )
 
-    def _module(self, module: types.ModuleType, path: tuple, names: set[str]) -> StateNode:
-        """A user's module a function reads attributes of: those of ``names`` it holds (the
-        function's code may read them), added to its node as other functions need more."""
+    def _module(self, module: types.ModuleType, path: tuple, names: set[str] | None) -> StateNode:
+        """A module walked for its attributes ``names`` (all, for None: a user's module
+        reached through an object), added to its node as other functions need more."""
         self.count += 1
         seen = self.first.get(id(module))
         node = seen or self._register(StateNode(path, OPAQUE, module))
         held = {child.step.key for child in node.children}
         attrs = vars(module)
-        for name in sorted(names - held):
+        for name in sorted((set(attrs) if names is None else names) - held):
             if name in attrs and not name.startswith("__"):
                 node.children.append(self.visit(attrs[name], node.path + (Step("attr", name),)))
         return node if seen is None else StateNode(path, ALIAS, module, target=seen)
@@ -525,11 +582,16 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
             _compare_slots(node, obj, "item", found)
         elif node.kind == OBJECT:
             _compare_slots(node, obj.__dict__, "attr", found)
-        elif node.kind == SEQ and isinstance(obj, list):
+        elif node.kind == SEQ and not isinstance(obj, tuple):
             if len(obj) != len(node.children) or not all(
                 _holds_same(c, v) for c, v in zip(node.children, obj)
             ):
-                found.append(Change(node, Step("item", slice(None)), list(obj), None))
+                if isinstance(obj, list):
+                    found.append(Change(node, Step("item", slice(None)), list(obj), None))
+                else:
+                    unsupported.append(f"{describe(node.path, snapshot.name_of)} (a deque) changed")
+        elif node.kind == SET and obj != node.info[1]:
+            unsupported.append(f"{describe(node.path, snapshot.name_of)} (a set) changed")
         elif node.kind == FUNCTION and is_user_file(getattr(obj, "__code__", None).co_filename):
             _compare_reads(node, [c for c in node.children if c.step.how in ("cell", "global")], found)
         elif node.kind == OPAQUE and node.children and (isinstance(obj, types.ModuleType) or _slotted(node)):
