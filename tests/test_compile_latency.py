@@ -99,27 +99,67 @@ def test_loop_metadata_names_itself():
     assert first != second and len({first, second}) == 2
 
 
-def _lowered_program_graph():
-    """A lowered graph (an elementwise group, a product, a reduction) and its inputs."""
+# The tiled product's forms (tiled_gemm.GemmShape.form), each from a product's shapes:
+# B row-major; B transposed with few rows of A; B transposed with many.
+_PRODUCTS = {
+    "broadcast": (lambda a, b: a @ b, (16, 24), (24, 40)),
+    "dot": (lambda a, b: a @ b.T, (16, 24), (40, 24)),
+    "packed": (lambda a, b: a @ b.T, (64, 24), (40, 24)),
+}
+
+
+def _lowered_program_graph(form: str = "broadcast", backend: str = "llvm"):
+    """A lowered graph (an elementwise group, a product of ``form``, a reduction) and its
+    inputs (traced and built by ``backend``)."""
     from irgrad.compiler.backends import _lowering_passes
 
-    compiled = irgrad.compile(lambda a, b: ((a @ b).tanh() * 2.0).sum(dim=1))
-    a, b = irgrad.randn(16, 24), irgrad.randn(24, 40)
+    product, a_shape, b_shape = _PRODUCTS[form]
+    compiled = irgrad.compile(lambda a, b: (product(a, b).tanh() * 2.0).sum(dim=1), backend=backend)
+    a, b = irgrad.randn(*a_shape), irgrad.randn(*b_shape)
     graph_call(compiled, a, b)
     graph = compiled._compiled.entries[-1].built.forward
     return _lowering_passes(graph), [a.numpy(), b.numpy()]
 
 
-def test_a_program_built_again_comes_from_the_disk_without_emission(tmp_path, monkeypatch):
-    graph, inputs = _lowered_program_graph()
+@pytest.mark.parametrize("form", sorted(_PRODUCTS))
+def test_a_program_built_again_comes_from_the_disk_without_emission(tmp_path, monkeypatch, form):
+    graph, inputs = _lowered_program_graph(form)
     monkeypatch.setenv("IRGRAD_CACHE_DIR", str(tmp_path))
     first = Program(graph)
     assert not first.from_cache
+    assert f"irgrad.gemm.{form}." in first.segments[0].llvm_ir
     again = Program(graph)
     assert again.from_cache
     assert [s.llvm_ir for s in again.segments] == [s.llvm_ir for s in first.segments]
     for got, want in zip(again(inputs), first(inputs)):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("form", sorted(_PRODUCTS))
+def test_a_new_process_takes_the_program_from_the_disk(tmp_path, form):
+    """Another process finds the entry and links the product kernel it names (a packed
+    product's symbol was not recognised, so its programs were emitted again)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from test_compile_latency import Program, _lowered_program_graph\n"
+        "print(Program(_lowered_program_graph(sys.argv[2], 'numpy')[0]).from_cache)\n"
+    )
+    env = {**__import__("os").environ, "IRGRAD_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", child, str(Path(__file__).parent), form],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]
+        for _ in range(2)
+    ]
+    assert runs == ["False", "True"]
 
 
 def test_a_corrupted_or_stale_program_entry_is_rebuilt(tmp_path, monkeypatch):
@@ -168,3 +208,34 @@ def test_a_cached_module_that_does_not_build_is_emitted_afresh(tmp_path, monkeyp
     assert not rebuilt.from_cache
     for got, expected in zip(rebuilt(inputs), want):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_a_product_kernel_is_loaded_by_a_new_process_without_emitting_it(tmp_path):
+    """The tiled product kernels are kept on disk by their name (form, dtype, registers)
+    and irgrad's source: a later process loads one without emitting its IR (the packed
+    form's emission took most of a warm process's 130 ms first call of W1's model)."""
+    import subprocess
+    import sys
+
+    child = (
+        "import sys, numpy as np, llvmlite.ir as ir\n"
+        "from irgrad.codegen import tiled_gemm as t\n"
+        "if sys.argv[1] == 'forbid':\n"
+        "    def refuse(*args): raise AssertionError('emitted')\n"
+        "    t._define = refuse\n"
+        "t.ensure_compiled('packed', ir.FloatType(), t.host_tiling(np.dtype(np.float32)))\n"
+    )
+    env = {**__import__("os").environ, "IRGRAD_CACHE_DIR": str(tmp_path)}
+    for mode in ("allow", "forbid"):
+        subprocess.run([sys.executable, "-c", child, mode], env=env, check=True, capture_output=True)
+
+
+def test_a_kernel_kept_by_its_source_loads_only_when_what_it_calls_is_linkable():
+    """LLVM aborts the process on a symbol it cannot resolve, so an entry whose code
+    calls something not linked yet is a miss (emitted afresh, which links it)."""
+    from irgrad.native import jit
+
+    assert jit._linkable(b"\0object") == b"object"
+    assert jit._linkable(b"irgrad_no_such_symbol\0object") is None
+    assert jit._linkable(b"object without a list of symbols") is None
+    assert jit.declared_symbols('declare void @"a.b"(i8*)\ndeclare float @llvm.exp.f32(float)\n') == ["a.b"]

@@ -14,13 +14,11 @@ cannot be provided makes it a miss, and the program is emitted as if there were 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
 from pathlib import Path
 
-import llvmlite
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
@@ -31,23 +29,12 @@ from . import blas, tiled_gemm
 _VERSION = 1  # of the entry format
 
 
-@functools.cache
-def _fingerprint() -> str:
-    """irgrad's source files and llvmlite's version: what code generation depends on."""
-    digest = hashlib.sha256(f"{_VERSION} llvmlite {llvmlite.__version__}".encode())
-    root = Path(__file__).resolve().parent.parent
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def key(graph_text: str, write_backs: dict[int, int]) -> str:
     """The entry's name, from the lowered graph's text and what the emitted code depends
     on besides irgrad and llvmlite (the host; the BLAS found, whose integer width the
     calls are emitted with)."""
     found = [blas.gemm(np.dtype(dt)) for dt in (np.float32, np.float64)]
-    text = f"{_fingerprint()}\n{jit.target()}\n{found}\n{sorted(write_backs.items())}\n{graph_text}"
+    text = f"{_VERSION}\n{jit.source_fingerprint()}\n{jit.target()}\n{found}\n{sorted(write_backs.items())}\n{graph_text}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -87,8 +74,7 @@ def store(program_key: str, failed: list, segments: list) -> None:
     jit.write_checked(_path(program_key), json.dumps(entry).encode())
 
 
-_DECLARED = re.compile(r'^declare [^@]*@"?([\w.$]+)"?\(', re.MULTILINE)
-_GEMM = re.compile(r"irgrad\.gemm\.(broadcast|dot)\.f(32|64)\.(\d+)x(\d+)(\.part)?$")
+_GEMM = re.compile(rf"irgrad\.gemm\.({'|'.join(tiled_gemm.FORMS)})\.f(32|64)\.(\d+)x(\d+)(\.part)?$")
 
 
 def provide_symbols(texts: list[str]) -> bool:
@@ -96,9 +82,7 @@ def provide_symbols(texts: list[str]) -> bool:
     (the tiled product kernels, the thread pool); False when one cannot be provided."""
     host = {tiled_gemm.host_tiling(np.dtype(dt)) for dt in (np.float32, np.float64)}
     for text in texts:
-        for name in set(_DECLARED.findall(text)):
-            if name.startswith("llvm."):
-                continue
+        for name in jit.declared_symbols(text):
             gemm = _GEMM.match(name)
             if gemm is not None:
                 tiling = tiled_gemm.Tiling(int(gemm.group(3)), int(gemm.group(4)))

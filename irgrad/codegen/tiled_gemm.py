@@ -93,6 +93,10 @@ def host_tiling(dtype: np.dtype) -> Tiling:
     return Tiling(bits // (8 * np.dtype(dtype).itemsize), registers)
 
 
+FORMS = ("broadcast", "dot", "packed")  # the kernels' forms (see GemmShape.form)
+CALLS = {"packed": ("broadcast",)}  # the kernels a form's code calls (on its packed panels)
+
+
 @dataclass(frozen=True)
 class GemmShape:
     """``C[m, n] (+)= A[m, k] @ B[k, n]``: sizes and element strides (C's rows are
@@ -108,7 +112,7 @@ class GemmShape:
 
     @property
     def form(self) -> str | None:
-        """``broadcast``, ``dot``, ``packed``, or None when none applies to these strides."""
+        """One of :data:`FORMS`, or None when none applies to these strides."""
         if self.b_strides[1] == 1 or self.n == 1:
             return "broadcast"
         if self.b_strides[0] == 1:  # B transposed: its columns contiguous
@@ -306,13 +310,19 @@ def ensure_compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:
     and make its symbol known to the linker, so programs referring to it link (and
     their cached object code stays valid: it names the symbol, not an address)."""
     name = _symbol(form, float_type, tiling)
+    for called in CALLS.get(form, ()):  # linked first: its cached code may be loaded unemitted
+        ensure_compiled(called, float_type, tiling)
+
+    def module() -> ir.Module:
+        made = jit.new_module(name)
+        _define_part(made, _define(made, name, form, float_type, tiling), form, tiling)
+        return made
 
     def build():
-        module = jit.new_module(name)
-        _define_part(module, _define(module, name, form, float_type, tiling), form, tiling)
         signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 3, *[ctypes.c_int64] * 8)
         task = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
-        functions = jit.compile_functions(module, {name: signature, f"{name}.part": task})
+        # its name says all the module is made from: its cache entry is found without emitting it
+        functions = jit.compile_functions(module, {name: signature, f"{name}.part": task}, source=name)
         for symbol, function in functions.items():
             llvm.add_symbol(symbol, ctypes.cast(function, ctypes.c_void_p).value)
         return functions[name]

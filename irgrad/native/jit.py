@@ -17,6 +17,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import re
 import tempfile
 import threading
 import time
@@ -32,6 +33,7 @@ _LOCK = threading.RLock()  # re-entered: a kernel is built, and compiled, under 
 _STATE: dict = {}
 _KERNELS: dict = {}
 _DIGEST = hashlib.sha256().digest_size
+_DECLARED = re.compile(r'^declare [^@]*@"?([\w.$]+)"?\(', re.MULTILINE)
 
 
 _ENABLED = os.environ.get("IRGRAD_NATIVE", "1") != "0"  # read once: ops ask on every call
@@ -56,6 +58,20 @@ def address(array) -> int:
         return ctypes.addressof(_char_view(array))
     except (TypeError, ValueError):
         return array.ctypes.data
+
+
+@functools.cache
+def source_fingerprint() -> str:
+    """A digest of irgrad's source files (each one's path, size and modification time, as
+    Python's own bytecode cache checks them: reading them all took 23 ms of a warm
+    process's first compiled call) and llvmlite's version: what code generation depends
+    on, besides its inputs and the host."""
+    digest = hashlib.sha256(f"llvmlite {llvmlite.__version__}".encode())
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -153,6 +169,24 @@ def optimized_and_assembly(text: str) -> tuple[str, str]:
         return str(compiled), machine.emit_assembly(compiled)
 
 
+def declared_symbols(text: str) -> list[str]:
+    """The functions a module's text declares and does not define (LLVM's intrinsics
+    aside): what must be linkable before its object code is loaded."""
+    return sorted({name for name in _DECLARED.findall(text) if not name.startswith("llvm.")})
+
+
+def _linkable(entry: bytes | None) -> bytes | None:
+    """The object code of a cache entry kept by its source (its needed symbols, a NUL,
+    the object), or None when one of those symbols is not linkable now: LLVM aborts the
+    process on an unresolved symbol, so the module is emitted afresh instead (which
+    links what it calls)."""
+    if entry is None or b"\0" not in entry:
+        return None
+    needs, data = entry.split(b"\0", 1)
+    names = needs.decode().split("\n") if needs else []
+    return data if all(llvm.address_of_symbol(name) for name in names) else None
+
+
 def read_checked(path: Path) -> bytes | None:
     """A cache file's data, or None when it is missing or fails its checksum."""
     try:
@@ -228,10 +262,20 @@ def compile_function(
 
 
 def compile_functions(
-    module: ir.Module | str, signatures: dict[str, ctypes.CFUNCTYPE], *, reserve: int = 0
+    module: ir.Module | str | Callable[[], ir.Module],
+    signatures: dict[str, ctypes.CFUNCTYPE],
+    *,
+    reserve: int = 0,
+    source: str | None = None,
 ) -> dict[str, Callable]:
     """:func:`compile_function` for several functions of one module, loaded once (so they
-    share its globals)."""
+    share its globals).
+
+    With ``source``, a name for everything the module's text is made from, the disk
+    cache is keyed by it (and irgrad's source, see :func:`source_fingerprint`) instead
+    of the text, and ``module`` may be a function making the module, called only when
+    the cache does not have it: a kernel whose emission is slow (the tiled products')
+    then costs a later process nothing but loading."""
     with _LOCK:
         if "budget" not in _STATE:
             _STATE["budget"] = _object_budget()
@@ -241,16 +285,27 @@ def compile_functions(
                 "mappings allow (vm.max_map_count / 4); further kernels run with numpy"
             )
         machine, engine = _engine()
-        text = str(module)
-        key = hashlib.sha256(f"{_STATE['target']}\n{text}".encode()).hexdigest()
-        path = cache_dir() / f"{key}.o"
-        data = read_checked(path)
+        if source is None:
+            text = str(module)
+            key = hashlib.sha256(f"{_STATE['target']}\n{text}".encode()).hexdigest()
+            data = read_checked(cache_dir() / f"{key}.o")
+        else:
+            text = None
+            named = f"{_STATE['target']}\n{source_fingerprint()}\n{source}"
+            key = hashlib.sha256(named.encode()).hexdigest()
+            data = _linkable(read_checked(cache_dir() / f"{key}.o"))
         if data is None:
             start = time.perf_counter()
+            if text is None:
+                text = str(module() if callable(module) else module)
             data = _object_code(machine, text)
             STATS.compiled += 1
             STATS.seconds += time.perf_counter() - start
-            write_checked(path, data)
+            if source is None:
+                write_checked(cache_dir() / f"{key}.o", data)
+            else:  # with the symbols it needs linked first: loading it must not abort
+                needs = "\n".join(declared_symbols(text)).encode()
+                write_checked(cache_dir() / f"{key}.o", needs + b"\0" + data)
         else:
             STATS.cache_hits += 1
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))

@@ -117,13 +117,14 @@ def _functions() -> dict:
 
     def build() -> dict:
         functions = jit.compile_functions(
-            _module(),
+            _module,  # made only when the disk cache does not hold it
             {
                 "irgrad_pool_start": ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64),
                 "irgrad_pool_use": ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64),
                 PARALLEL: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64),
                 WAKE: ctypes.CFUNCTYPE(None),
             },
+            source=_MODULE,
         )
         for symbol in (PARALLEL, WAKE):
             llvm.add_symbol(symbol, ctypes.cast(functions[symbol], ctypes.c_void_p).value)
