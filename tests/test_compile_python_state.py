@@ -322,3 +322,147 @@ def test_a_users_module_reached_through_an_attribute_is_guarded(config_module):
 
     compiled = _same_over_calls(f, lambda k: setattr(config_module, "scale", 5.0 + k))
     assert not compiled._compiled.breaks
+
+
+def test_a_set_is_compared_by_its_elements_their_types_and_their_order():
+    names = {1, 9}
+
+    def f(x):
+        y = x * 0
+        for k in names:  # the order a set iterates in shapes the graph
+            y = y * 10 + k
+        return y
+
+    orders = [{1, 9}, {9, 1, 17} - {17}, {1.0, 9}, {1, 9}]  # (the second iterates 9 then 1)
+
+    def change(k):
+        nonlocal names
+        names = orders[k]
+
+    _same_over_calls(f, change)
+
+
+def test_a_signed_zero_is_not_the_other_zero():
+    zero = 0.0
+
+    def f(x):
+        return x / zero
+
+    def change(k):
+        nonlocal zero
+        zero = -zero
+
+    with np.errstate(divide="ignore"):
+        _same_over_calls(f, change)
+
+
+def test_the_attributes_of_a_set_deque_or_list_subclass_are_guarded():
+    import collections
+
+    class Tags(set):
+        pass
+
+    class History(collections.deque):
+        pass
+
+    class Scores(list):
+        pass
+
+    for holder in (Tags({1}), History([1.0]), Scores([1.0])):
+        holder.scale = 2.0
+
+        def f(x, holder=holder):
+            return x * holder.scale * len(holder)
+
+        _same_over_calls(f, lambda k, holder=holder: setattr(holder, "scale", 3.0 + k))
+
+
+def test_a_deques_maxlen_is_guarded():
+    import collections
+
+    buffer = collections.deque([1.0, 2.0], maxlen=2)
+
+    def f(x):
+        return x * 2 if len(buffer) == buffer.maxlen else x
+
+    def change(k):
+        nonlocal buffer
+        buffer = collections.deque(buffer, maxlen=2 + k % 2)
+
+    _same_over_calls(f, change)
+
+
+def test_a_library_module_whose_getattr_raises_is_not_read_by_the_guard():
+    import types
+
+    lazy = types.ModuleType("irgrad_test_lazy")  # a library's module: no __file__
+
+    def missing(name):
+        raise ImportError(f"{name} would be imported on first use")
+
+    lazy.__getattr__ = missing
+    namespace = {"lazy": lazy}
+    exec("def f(x, use=False):\n    return x * lazy.fancy if use else x * 2\n", namespace)
+    _same_over_calls(namespace["f"], lambda k: None)
+
+
+def test_os_environ_is_read_in_a_function_with_hundreds_of_names(monkeypatch):
+    """Past 256 names, ``os.environ``'s attribute load carries an EXTENDED_ARG."""
+    import os
+
+    monkeypatch.setenv("IRGRAD_TEST_SCALE", "1")
+    padding = "".join(f"    _ = x.a{i} if False else None\n" for i in range(300))
+    namespace = {"os": os}
+    exec(f"def f(x):\n{padding}    return x * float(os.environ['IRGRAD_TEST_SCALE'])\n", namespace)
+    _same_over_calls(namespace["f"], lambda k: monkeypatch.setenv("IRGRAD_TEST_SCALE", str(k + 2)))
+
+
+def test_a_write_to_os_environ_in_the_call_reaches_the_process_environment(monkeypatch):
+    """Replayed as a write to os.environ's own dict it would skip putenv: a graph break."""
+    import os
+    import subprocess
+
+    monkeypatch.delenv("IRGRAD_TEST_FLAG", raising=False)
+
+    def f(x):
+        os.environ["IRGRAD_TEST_FLAG"] = "set"
+        return x * 2
+
+    compiled = irgrad.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            monkeypatch.delenv("IRGRAD_TEST_FLAG", raising=False)
+            compiled(irgrad.ones(2))
+    child = [sys.executable, "-c", "import os; print(os.environ.get('IRGRAD_TEST_FLAG'))"]
+    assert subprocess.run(child, capture_output=True, text=True, check=True).stdout.strip() == "set"
+    assert compiled._compiled.breaks
+
+
+def test_what_a_compiled_function_does_not_read_does_not_recompile_it(config_module):
+    """A module reached through an attribute is guarded on the names code reads, not on a
+    counter it also holds; a library's objects (``sys.stdout``) are not walked."""
+    import io
+
+    class Settings:
+        pass
+
+    settings = Settings()
+    settings.config = config_module
+    config_module.steps_done = 0
+
+    def f(x):
+        sys.stdout.flush()
+        return x * settings.config.scale
+
+    def change(k):
+        config_module.steps_done += 1
+        sys.stdout.write("")  # a write to whatever stdout is (pytest's capture)
+
+    original = sys.stdout
+    try:
+        sys.stdout = io.StringIO()
+        compiled = _same_over_calls(f, change)
+    finally:
+        sys.stdout = original
+    assert len(compiled._compiled.entries) == 1

@@ -16,6 +16,7 @@ readable: ``print(guard.source)``.
 from __future__ import annotations
 
 import enum
+import math
 from typing import Any
 
 import numpy as np
@@ -28,18 +29,19 @@ from .sources import Step, describe, expression, read
 from .state import (
     ALIAS,
     ARRAY,
+    CONTENTS,
     DICT,
     FUNCTION,
     LARGE,
     OBJECT,
     OPAQUE,
     SEQ,
-    SET,
     TENSOR,
     VALUE,
     Snapshot,
     StateNode,
     is_value,
+    same_contents,
     same_value,
 )
 
@@ -132,6 +134,8 @@ class Guard:
         namespace = {
             "STATE": STATE,
             "_same_keys": _same_keys,
+            "_same_contents": same_contents,
+            "_copysign": math.copysign,
             "np": np,
             "_scalar": _scalar,
             "_item": dict.__getitem__,
@@ -230,6 +234,9 @@ class Guard:
                 out.fail_if(f"{var} is not {out.const(obj)}")
             elif isinstance(obj, float) and obj != obj:
                 out.fail_if(f"type({var}) is not float or {var} == {var}")
+            elif type(obj) is float and obj == 0.0:  # its sign too: 1 / x
+                sign = "<" if math.copysign(1.0, obj) > 0 else ">"
+                out.fail_if(f"type({var}) is not float or {var} != 0.0 or _copysign(1.0, {var}) {sign} 0")
             else:
                 out.fail_if(f"type({var}) is not {out.const(type(obj))} or {var} != {out.const(obj)}")
         elif kind == TENSOR:
@@ -275,9 +282,11 @@ class Guard:
             out.fail_if(f"type({var}) is not {out.const(cls)}")
             out.lines.append(f"    {var}_a = {var}.__dict__")
             out.fail_if(f"{var}_a.keys() != {out.const(frozenset(attrs))}")
-        elif kind == SET:
+        elif kind == CONTENTS:
             cls, elements = node.info
-            out.fail_if(f"type({var}) is not {out.const(cls)} or {var} != {out.const(elements)}")
+            out.fail_if(
+                f"type({var}) is not {out.const(cls)} or not _same_contents({var}, {out.const(elements)})"
+            )
         elif kind in (FUNCTION, OPAQUE):
             out.fail_if(f"{var} is not {out.const(obj)}")
         elif kind == LARGE:
@@ -322,6 +331,8 @@ class Guard:
                 continue  # rebound by a step the call repeats (explain lists those)
             elif node.kind == VALUE and node.step.how != "root":
                 lines.append(f"{name} == {node.obj!r}")
+            elif node.kind == CONTENTS:
+                lines.append(f"{name} holds the same {len(node.info[1])} elements, in order")
             elif node.kind == TENSOR:
                 _, shape, dt, rg, _, _ = node.info
                 dims = {d: s for s, n, d in self.symbols if n is node}
@@ -389,9 +400,9 @@ def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic:
     elif kind == SEQ:
         if type(now) is not node.info[0] or len(now) != node.info[1]:
             return f"{name} changed length from {node.info[1]} to {len(now)}"
-    elif kind == SET:
-        if type(now) is not node.info[0] or now != node.info[1]:
-            return f"{name} (a set) changed"
+    elif kind == CONTENTS:
+        if type(now) is not node.info[0] or not same_contents(now, node.info[1]):
+            return f"{name} changed"
     elif kind in (FUNCTION, OPAQUE, LARGE, ARRAY):
         if kind == ARRAY:
             same = (

@@ -30,9 +30,11 @@ beyond is compared by identity and the snapshot says it was truncated.
 from __future__ import annotations
 
 import collections
+import collections.abc
 import dis
 import enum
 import functools
+import math
 import os
 import sys
 import sysconfig
@@ -60,7 +62,7 @@ VALUE = "value"  # an immutable Python value: compared by type and value
 TENSOR = "tensor"  # compared by class, shape, dtype, requires_grad, layout
 DICT = "dict"  # compared by type and keys (in order)
 SEQ = "seq"  # list, tuple or deque: compared by type and length
-SET = "set"  # a set: compared by type and elements
+CONTENTS = "contents"  # a set or os.environ: compared by type and elements, in order
 OBJECT = "object"  # an object whose __dict__ is walked: type and attribute names
 FUNCTION = "function"  # a user function: identity; cells, globals and defaults walked
 OPAQUE = "opaque"  # compared by identity only
@@ -184,20 +186,39 @@ def is_user_class(cls: type) -> bool:
 
 
 def _is_user_module(obj: Any) -> bool:
-    filename = getattr(obj, "__file__", None) if isinstance(obj, types.ModuleType) else None
+    # (not getattr: a module's __getattr__ may import, or raise)
+    filename = vars(obj).get("__file__") if isinstance(obj, types.ModuleType) else None
     return filename is not None and is_user_file(filename)
 
 
-# What a library module holds that is taken to be as constant as its code.
-_CODE_TYPES = (
-    types.ModuleType,
-    type,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    functools.partial,
-    np.ufunc,
-)
+# Compared by their elements (in iteration order), not walked: a set's elements are
+# hashable, and os.environ's are strings; subclasses are objects like any other.
+_CONTENT_TYPES = (set, frozenset, type(os.environ))
+
+
+def contents(obj: Any) -> tuple:
+    """A set's elements or a mapping's items, in iteration order."""
+    return tuple(obj.items()) if isinstance(obj, collections.abc.Mapping) else tuple(obj)
+
+
+def same_contents(now: Any, recorded: tuple) -> bool:
+    """Whether ``now`` holds ``recorded``'s elements in the same order: values of the same
+    type and value (signed zeros apart), anything else the same object."""
+    items = contents(now)
+    return len(items) == len(recorded) and all(map(_same_element, items, recorded))
+
+
+def _same_element(now: Any, recorded: Any) -> bool:
+    if type(recorded) is tuple:
+        return type(now) is tuple and len(now) == len(recorded) and all(map(_same_element, now, recorded))
+    return same_value(now, recorded) if is_value(recorded) else now is recorded
+
+
+def _holds_state(value: Any) -> bool:
+    """What a library's module holds that a guard compares: values and containers (its
+    functions, classes, submodules and other objects are taken to be as constant as its
+    code; walking a logger or ``sys.stdout`` would recompile at each of their writes)."""
+    return is_value(value) or type(value) in (dict, list, tuple, collections.deque, *_CONTENT_TYPES)
 
 
 def _slot_names(cls: type) -> list[str]:
@@ -268,6 +289,8 @@ def attributes_read(code: types.CodeType) -> dict[str, set[str]]:
     for instruction in dis.get_instructions(code):
         if instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is not None:
             found.setdefault(previous, set()).add(instruction.argval)
+        if instruction.opname in ("EXTENDED_ARG", "CACHE", "NOP"):
+            continue  # (the argument of the next instruction; no reads of their own)
         loads_variable = instruction.opname in ("LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME")
         previous = instruction.argval if loads_variable else None
     for const in code.co_consts:
@@ -294,6 +317,8 @@ class _Walker:
         self.first: dict[int, StateNode] = {}
         self.tensors: dict[int, StateNode] = {}
         self.views: dict[int, StateNode] = {}  # id(base) -> a walked view of it
+        self.names: set[str] = set()  # every name a walked function's code may read
+        self.modules_reached: list[StateNode] = []  # user modules reached through an attribute
         self.count = 0
         self.truncated = False
         self.stateful = _stateful_library_classes()
@@ -312,10 +337,10 @@ class _Walker:
             return self._tensor(obj, path)
         if isinstance(obj, dict):
             return self._dict(obj, path)
-        if isinstance(obj, (list, tuple, collections.deque)):
+        if isinstance(obj, (list, tuple)) or type(obj) is collections.deque:
             return self._sequence(obj, path)
-        if isinstance(obj, (set, frozenset)):  # (a frozenset of values is a value, above)
-            return self._set(obj, path)
+        if type(obj) in _CONTENT_TYPES:  # (a frozenset of values is a value, above)
+            return self._contents(obj, path)
         if isinstance(obj, np.ndarray):
             if obj.size > MAX_ARRAY:
                 return self._register(StateNode(path, OPAQUE, obj))
@@ -338,12 +363,11 @@ class _Walker:
             return node
         if isinstance(obj, type):
             return self._class(obj, path)
-        if isinstance(obj, types.ModuleType):  # a user's, reached through an attribute: all it holds
-            return (
-                self._module(obj, path, None)
-                if _is_user_module(obj)
-                else self._register(StateNode(path, OPAQUE, obj))
-            )
+        if isinstance(obj, types.ModuleType):
+            node = self._register(StateNode(path, OPAQUE, obj))
+            if _is_user_module(obj):  # reached through an attribute: walked for what code reads (finish)
+                self.modules_reached.append(node)
+            return node
         if hasattr(obj, "_compiled") and hasattr(obj, "_orig_mod"):  # a CompiledModule
             return self._object(obj, path)
         if isinstance(obj, self.stateful) or is_user_class(type(obj)):
@@ -381,12 +405,16 @@ class _Walker:
             return self._register(StateNode(path, LARGE, s, (type(s), len(s))))
         node = self._register(StateNode(path, SEQ, s, (type(s), len(s))))
         node.children = [self.visit(v, path + (Step("item", i),)) for i, v in enumerate(s)]
+        if isinstance(s, collections.deque):  # how long it may grow: ``len(d) == d.maxlen``
+            node.children.append(self.visit(s.maxlen, path + (Step("slot", "maxlen"),)))
+        for key, value in list(getattr(s, "__dict__", {}).items()):  # a list subclass's attributes
+            node.children.append(self.visit(value, path + (Step("attr", key),)))
         return node
 
-    def _set(self, s, path: tuple) -> StateNode:
-        if len(s) > MAX_ITEMS:
-            return self._register(StateNode(path, LARGE, s, (type(s), len(s))))
-        return self._register(StateNode(path, SET, s, (type(s), frozenset(s))))
+    def _contents(self, obj, path: tuple) -> StateNode:
+        if len(obj) > MAX_ITEMS:
+            return self._register(StateNode(path, LARGE, obj, (type(obj), len(obj))))
+        return self._register(StateNode(path, CONTENTS, obj, (type(obj), contents(obj))))
 
     def _function(self, fn: types.FunctionType, path: tuple) -> StateNode:
         node = self._register(StateNode(path, FUNCTION, fn))
@@ -399,6 +427,7 @@ class _Walker:
             return node
         code = fn.__code__
         names, attributes = code_names(code), attributes_read(code)
+        self.names |= names
         for i, name in enumerate(code.co_freevars):
             try:
                 value = fn.__closure__[i].cell_contents
@@ -429,19 +458,28 @@ class _Walker:
             return self.visit(value, path)
         if _is_user_module(value):
             return self._module(value, path, names)
-        return self._module(
-            value, path, {a for a in attributes if not isinstance(getattr(value, a, None), _CODE_TYPES)}
-        )
+        held = vars(value)  # (not getattr: a module's __getattr__ may import, or raise)
+        return self._module(value, path, {a for a in attributes if _holds_state(held.get(a))})
 
-    def _module(self, module: types.ModuleType, path: tuple, names: set[str] | None) -> StateNode:
-        """A module walked for its attributes ``names`` (all, for None: a user's module
-        reached through an object), added to its node as other functions need more."""
+    def finish(self) -> None:
+        """Walk the user modules reached through an object's attribute (``self.cfg`` a
+        module) for the attributes a walked function's code may read: walked for all
+        their globals, a change of an unrelated counter recompiled every call."""
+        done = None
+        while done != (len(self.modules_reached), len(self.names)):
+            done = (len(self.modules_reached), len(self.names))
+            for node in list(self.modules_reached):
+                self._module(node.obj, node.path, set(self.names))
+
+    def _module(self, module: types.ModuleType, path: tuple, names: set[str]) -> StateNode:
+        """A module walked for its attributes ``names``, added to its node as other
+        functions need more."""
         self.count += 1
         seen = self.first.get(id(module))
         node = seen or self._register(StateNode(path, OPAQUE, module))
         held = {child.step.key for child in node.children}
         attrs = vars(module)
-        for name in sorted((set(attrs) if names is None else names) - held):
+        for name in sorted(names - held):
             if name in attrs and not name.startswith("__"):
                 node.children.append(self.visit(attrs[name], node.path + (Step("attr", name),)))
         return node if seen is None else StateNode(path, ALIAS, module, target=seen)
@@ -500,6 +538,7 @@ def walk(fn: Any, args: tuple, kwargs: dict) -> Snapshot:
         walker.visit(args, (Step("root", ROOT_ARGS),)),
         walker.visit(kwargs, (Step("root", ROOT_KWARGS),)),
     ]
+    walker.finish()
     return Snapshot(roots, walker.first, walker.tensors, walker.truncated, walker=walker)
 
 
@@ -534,7 +573,8 @@ class Change:
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """Equal Python values of the same type (NaN equals NaN; arrays by content)."""
+    """Equal Python values of the same type (NaN equals NaN, 0.0 is not -0.0; arrays by
+    content)."""
     if type(a) is not type(b):
         return False
     if a is b:
@@ -544,7 +584,7 @@ def same_value(a: Any, b: Any) -> bool:
         if isinstance(equal, np.ndarray):
             return bool(equal.all())
         if equal:
-            return True
+            return type(a) is not float or a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b)
     except Exception:  # values that cannot be compared are different
         return False
     return isinstance(a, float) and a != a and b != b
@@ -583,15 +623,16 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
         elif node.kind == OBJECT:
             _compare_slots(node, obj.__dict__, "attr", found)
         elif node.kind == SEQ and not isinstance(obj, tuple):
-            if len(obj) != len(node.children) or not all(
-                _holds_same(c, v) for c, v in zip(node.children, obj)
-            ):
+            if hasattr(obj, "__dict__"):
+                _compare_slots(node, obj.__dict__, "attr", found)
+            items = [c for c in node.children if c.step.how == "item"]
+            if len(obj) != len(items) or not all(_holds_same(c, v) for c, v in zip(items, obj)):
                 if isinstance(obj, list):
                     found.append(Change(node, Step("item", slice(None)), list(obj), None))
                 else:
                     unsupported.append(f"{describe(node.path, snapshot.name_of)} (a deque) changed")
-        elif node.kind == SET and obj != node.info[1]:
-            unsupported.append(f"{describe(node.path, snapshot.name_of)} (a set) changed")
+        elif node.kind == CONTENTS and not same_contents(obj, node.info[1]):
+            unsupported.append(f"{describe(node.path, snapshot.name_of)} changed")  # (os.environ: putenv)
         elif node.kind == FUNCTION and is_user_file(getattr(obj, "__code__", None).co_filename):
             _compare_reads(node, [c for c in node.children if c.step.how in ("cell", "global")], found)
         elif node.kind == OPAQUE and node.children and (isinstance(obj, types.ModuleType) or _slotted(node)):
