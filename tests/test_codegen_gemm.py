@@ -20,9 +20,10 @@ from irgrad.native import jit
 _KERNELS: dict = {}
 
 
-def _kernel(shape: tiled_gemm.GemmShape, dtype: np.dtype, tiling: tiled_gemm.Tiling):
-    """``f(a, b, c)``: the tiled product for ``shape`` as a function of its own."""
-    key = (shape, dtype.str, tiling)
+def _kernel(shape: tiled_gemm.GemmShape, dtype: np.dtype, tiling: tiled_gemm.Tiling, form: str = ""):
+    """``f(a, b, c)``: the tiled product for ``shape`` as a function of its own (``form``:
+    the one its shape takes while the caller has a threshold changed)."""
+    key = (shape, dtype.str, tiling, form)
     if key not in _KERNELS:
         float_type = ir.FloatType() if dtype == np.float32 else ir.DoubleType()
         module = jit.new_module("tiled_gemm_test")
@@ -108,7 +109,11 @@ def test_tiled_products_equal_numpy_within_rounding(
 def test_the_benchmarks_shapes_and_long_sums(m, k, n, transpose_b, accumulate):
     """Products over k > K_BLOCK are summed block by block into C."""
     form = _check_product(m, n, k, False, transpose_b, accumulate, np.float32)
-    assert form == ("broadcast" if not transpose_b else "dot" if m <= tiled_gemm.DOT_ROWS else "packed")
+    if transpose_b:
+        assert form == ("dot" if m <= tiled_gemm.DOT_ROWS else "packed")
+    else:  # B's rows n apart
+        copied = n >= tiled_gemm.COPIED_STRIDE and m >= tiled_gemm.COPIED_ROWS
+        assert form == ("copied" if copied else "broadcast")
 
 
 def test_long_float32_sums_round_about_as_blas_does():
@@ -130,6 +135,8 @@ def test_forms_follow_the_strides():
         return tiled_gemm.GemmShape(m, n, k, a_strides, b_strides, n, False)
 
     assert shape((6, 1), (5, 1)).form == "broadcast"  # B's rows contiguous
+    assert shape((6, 1), (128, 1), m=32).form == "copied"  # ... a long stride apart, many rows of A
+    assert shape((6, 1), (128, 1), m=31).form == "broadcast"
     assert shape((1, 4), (5, 1)).form == "broadcast"  # A is read element by element
     assert shape((6, 1), (1, 6)).form == "dot"  # B transposed, A's rows contiguous
     rows = tiled_gemm.DOT_ROWS + 1
@@ -330,3 +337,43 @@ def test_a_transposed_weight_is_packed_exactly(m, n, k, dtype, threads):
     if n > 1 and k > 1:  # else W.T is a row or a column, read in place by the broadcast form
         assert "irgrad.gemm.packed" in programs[0].segments[0].llvm_ir  # no copy of W.T first
     np.testing.assert_allclose(linear, a.astype(np.float64) @ w.T.astype(np.float64), rtol=1e-4, atol=1e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(tiled_gemm.COPIED_ROWS, 80),
+    st.integers(2, 300),
+    st.integers(1, 300),
+    st.integers(0, 40),
+    st.booleans(),
+    st.sampled_from([np.float32, np.float64]),
+)
+def test_a_row_major_b_read_through_copied_panels_is_the_in_place_product_exactly(
+    m, n, k, extra, accumulate, dtype
+):
+    """A row-major B a long row stride apart is read through panels copied to the stack
+    (the copied form): the blocks and panels are the broadcast form's, so is every bit."""
+    dtype = np.dtype(dtype)
+    stride = max(n, tiled_gemm.COPIED_STRIDE) + extra
+    shape = tiled_gemm.GemmShape(m, n, k, (k, 1), (stride, 1), n, accumulate)
+    assert shape.form == "copied"
+    rng = np.random.default_rng(m * n * k + extra)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, stride)).astype(dtype)  # B is its first n columns
+    start = rng.standard_normal((m, n)).astype(dtype)
+    tiling = tiled_gemm.host_tiling(dtype)
+    results = []
+    for copied_from, form in ((tiled_gemm.COPIED_STRIDE, "copied"), (stride + 1, "broadcast")):
+        previous = tiled_gemm.COPIED_STRIDE
+        tiled_gemm.COPIED_STRIDE = copied_from
+        try:
+            assert shape.form == form
+            product = _kernel(shape, dtype, tiling, form)
+        finally:
+            tiled_gemm.COPIED_STRIDE = previous
+        c = start.copy()
+        product(a.ctypes.data, b.ctypes.data, c.ctypes.data)
+        results.append(c)
+    assert results[0].tobytes() == results[1].tobytes()
+    expected = a.astype(np.float64) @ b[:, :n].astype(np.float64) + (start if accumulate else 0)
+    np.testing.assert_allclose(results[0], expected, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-3)

@@ -93,8 +93,16 @@ def host_tiling(dtype: np.dtype) -> Tiling:
     return Tiling(bits // (8 * np.dtype(dtype).itemsize), registers)
 
 
-FORMS = ("broadcast", "dot", "packed")  # the kernels' forms (see GemmShape.form)
-CALLS = {"packed": ("broadcast",)}  # the kernels a form's code calls (on its packed panels)
+FORMS = ("broadcast", "dot", "packed", "copied")  # the kernels' forms (see GemmShape.form)
+CALLS = {"packed": ("broadcast",), "copied": ("broadcast",)}  # what a form's code calls (on its panels)
+# A row-major B is read through panels copied to the stack (the copied form) from this
+# row stride and this many rows of A on: read in place, a panel's rows lie a row stride
+# apart.  On an Emerald Rapids core, one thread, copied against in place: 256x784x1024
+# 2.82 against 3.99 ms (numpy 2.90), 64x784x1024 0.83 against 1.02, 256x512x128 0.35
+# against 0.40, 256x256x256 0.21 against 0.25; 128x64x784 and 64x128x512 alike; below
+# 32 rows, or 16x256x1024, the copy can cost more than it saves.
+COPIED_STRIDE = 128
+COPIED_ROWS = 32
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,8 @@ class GemmShape:
     def form(self) -> str | None:
         """One of :data:`FORMS`, or None when none applies to these strides."""
         if self.b_strides[1] == 1 or self.n == 1:
-            return "broadcast"
+            copied = self.b_strides[0] >= COPIED_STRIDE and self.m >= COPIED_ROWS and self.n > 1
+            return "copied" if copied else "broadcast"
         if self.b_strides[0] == 1:  # B transposed: its columns contiguous
             if self.m <= DOT_ROWS and (self.a_strides[1] == 1 or self.k == 1):
                 return "dot"
@@ -213,7 +222,7 @@ def emit(
         return
     if shape.form is None:
         raise ValueError(f"tiled gemm: no form for strides {shape.a_strides}, {shape.b_strides}")
-    b_stride = shape.b_strides[0] if shape.form == "broadcast" else shape.b_strides[1]
+    b_stride = shape.b_strides[0] if shape.form in ("broadcast", "copied") else shape.b_strides[1]
     numbers = (shape.m, shape.n, shape.k, *shape.a_strides, b_stride, shape.c_row, int(shape.accumulate))
     if not split or shape.m * shape.n * shape.k < PARALLEL_MACS:
         fn = kernel(builder.module, shape.form, float_type, tiling)
@@ -281,7 +290,7 @@ def _define_part(module: ir.Module, kernel_fn: ir.Function, form: str, tiling: T
         rest = b.sub(extent, first)
         size = b.select(b.icmp_signed("<", rest, share), rest, share)
         # along rows: A and C move down; along columns: B and C move right
-        b_step = const(1) if form == "broadcast" else b_stride  # B's column stride
+        b_step = const(1) if form in ("broadcast", "copied") else b_stride  # B's column stride
         float_pointer = kernel_fn.args[0].type
         size_of = 4 if isinstance(float_pointer.pointee, ir.FloatType) else 8
         a_moved = b.add(a, b.mul(b.select(by_rows, b.mul(first, a_row), const(0)), const(size_of)))
@@ -335,8 +344,8 @@ def _define(module: ir.Module, name: str, form: str, float_type: ir.Type, tiling
     :data:`K_BLOCK`, each summed in registers and added into C, as BLAS does: a float32
     sum of thousands of products (a convolution's weight gradient) then rounds about as
     little as BLAS's, and a block of B stays in cache."""
-    if form == "packed":
-        return _define_packed(module, name, float_type, tiling)
+    if form in ("packed", "copied"):
+        return _define_packed(module, name, float_type, tiling, transposed=form == "packed")
     return _define_tiled(module, name, form, float_type, tiling)
 
 
@@ -367,11 +376,14 @@ def _define_tiled(
     return fn
 
 
-def _define_packed(module: ir.Module, name: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:
+def _define_packed(
+    module: ir.Module, name: str, float_type: ir.Type, tiling: Tiling, transposed: bool
+) -> ir.Function:
     """The packed form's body: B transposed (its columns contiguous, a linear's weight),
     each block of :data:`K_BLOCK` rows of k and panel of ``2 * lanes`` columns of it
     copied row-major into a buffer on the stack, in 8x8 register transposes, and
-    multiplied by the broadcast form's kernel.  The products are the broadcast form's on
+    multiplied by the broadcast form's kernel.  The copied form's (not ``transposed``:
+    B row-major, a long row stride apart) copies the panels' rows as they are.  The products are the broadcast form's on
     a row-major copy of B, bit for bit (the panels and blocks are its own), without
     copying all of B out to memory and back first (the MLP's 256x1024x1024 forward
     product took 3.2 ms so on 2 threads, 2.6 ms from a row-major B)."""
@@ -397,8 +409,12 @@ def _define_packed(module: ir.Module, name: str, float_type: ir.Type, tiling: Ti
         with for_range(builder, panels, "panel") as panel:
             j0 = builder.mul(panel, const(width))
             columns = _at_most(builder, builder.sub(n, j0), width)
-            source = builder.gep(b, [builder.add(builder.mul(j0, b_stride), k0)])
-            _pack(builder, source, b_stride, packed, length, columns, width)
+            if transposed:
+                source = builder.gep(b, [builder.add(builder.mul(j0, b_stride), k0)])
+                _pack(builder, source, b_stride, packed, length, columns, width)
+            else:
+                source = builder.gep(b, [builder.add(builder.mul(k0, b_stride), j0)])
+                _copy_rows(builder, source, b_stride, packed, length, columns, width)
             numbers = [m, columns, length, a_row, a_col, const(width), c_row, add_to_c]
             builder.call(broadcast, [a_block, packed, builder.gep(c, [j0])] + numbers)
     builder.ret_void()
@@ -408,6 +424,16 @@ def _define_packed(module: ir.Module, name: str, float_type: ir.Type, tiling: Ti
 def _at_most(builder: ir.IRBuilder, value: ir.Value, most: int) -> ir.Value:
     """``min(value, most)``."""
     return builder.select(builder.icmp_signed("<", value, const(most)), value, const(most))
+
+
+def _copy_rows(builder: ir.IRBuilder, source, stride, target, rows, columns, width: int) -> None:
+    """``target[r * width + j] = source[r * stride + j]`` for ``r < rows``, ``j < columns``."""
+    b = builder
+    with for_range(b, rows, "copy_r", unroll=False) as r:
+        source_row, target_row = b.mul(r, stride), b.mul(r, const(width))
+        with for_range(b, columns, "copy_j") as j:
+            value = b.load(b.gep(source, [b.add(source_row, j)]))
+            b.store(value, b.gep(target, [b.add(target_row, j)]))
 
 
 def _pack(builder: ir.IRBuilder, source, stride, target, rows, columns, width: int) -> None:
