@@ -377,3 +377,20 @@ def test_a_row_major_b_read_through_copied_panels_is_the_in_place_product_exactl
     assert results[0].tobytes() == results[1].tobytes()
     expected = a.astype(np.float64) @ b[:, :n].astype(np.float64) + (start if accumulate else 0)
     np.testing.assert_allclose(results[0], expected, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-3)
+
+
+@pytest.mark.parametrize("rows, columns", [(31, 1024), (32, 1023), (32, 1024), (40, 1100)])
+def test_a_transposed_a_far_apart_is_read_from_a_contiguous_copy(rows, columns):
+    """``dY.T @ X`` (a weight gradient): an A whose columns lie COPIED_A_STRIDE or more
+    apart is copied contiguous by the planner first, from COPIED_ROWS rows of A on."""
+    expected_copy = rows >= tiled_gemm.COPIED_ROWS and columns >= tiled_gemm.COPIED_A_STRIDE
+    assert tiled_gemm.copies_a(rows, (1, columns)) == expected_copy
+    assert not tiled_gemm.copies_a(rows, (columns, 1))  # a row-major A is read in place
+    rng = np.random.default_rng(rows + columns)
+    batch = 24
+    dy = rng.standard_normal((batch, columns)).astype(np.float32)[:, :rows]  # rows columns apart
+    x = rng.standard_normal((batch, 200)).astype(np.float32)
+    compiled = irgrad.compile(lambda dy, x: dy.T @ x)
+    for _ in range(2):
+        result = compiled(irgrad.from_numpy(dy), irgrad.tensor(x)).numpy()
+    np.testing.assert_allclose(result, dy.T.astype(np.float64) @ x.astype(np.float64), rtol=1e-4, atol=1e-4)

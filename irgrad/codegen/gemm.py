@@ -118,7 +118,7 @@ class GemmLowering(Lowering):
         batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
         rest = [False] * (len(args) - 2)
         if self._tiled(m, n, k, a2, b2, len(args) > 2) is not None or self._transposed_b(args):
-            return [False, False] + rest
+            return [tiled_gemm.copies_a(m, a2), False] + rest
         if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k)):
             # tiled after copying: the broadcast form reads any a and a row-major b
             return [a2 is None, True] + rest
