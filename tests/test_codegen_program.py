@@ -645,6 +645,29 @@ def test_dynamic_graphs_run_as_one_program_per_size_then_node_by_node(monkeypatc
     assert "one native function per distinct size" in assert_graphs_answered(compiled)
 
 
+def test_a_size_past_the_first_ones_gets_a_program_once_it_is_called_often(monkeypatch):
+    """Past MOST_SIZES sizes, a size runs node by node until HOT_CALLS calls at it, then
+    as a program of its own; values equal eager's throughout."""
+    from irgrad.codegen import sizes
+    from irgrad.ir.symbolic import specialize as sizes_specialize
+
+    monkeypatch.setattr(sizes, "MOST_SIZES", 1)
+    monkeypatch.setattr(sizes, "HOT_CALLS", 3)
+    specialized = []
+    monkeypatch.setattr(
+        sizes, "specialize", lambda g, env: specialized.append(dict(env)) or sizes_specialize(g, env)
+    )
+    compiled = irgrad.compile(lambda x: (x.tanh() * 2.0).sum(dim=1), dynamic=True, backend="llvm")
+    built = []
+    for batch in (4, 7, 4, 7, 7, 7, 7, 9):
+        x = irgrad.randn(batch, 5)
+        np.testing.assert_allclose(compiled(x).numpy(), (x.tanh() * 2.0).sum(dim=1).numpy(), rtol=1e-6)
+        built.append(sorted(next(iter(env.values())) for env in specialized))
+    # the first call at each size is traced (eager); then 4 is compiled at its first
+    # graph call, and 7 runs node by node twice and is compiled at its third
+    assert built == [[], [], [4], [4], [4], [4], [4, 7], [4, 7]]
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     st.sampled_from([np.int64, np.int32, np.uint8, np.float32, np.float64]),
