@@ -251,14 +251,20 @@ def _object_budget() -> int:
 
 
 def compile_function(
-    module: ir.Module | str, name: str, signature: ctypes.CFUNCTYPE, *, reserve: int = 0
+    module: ir.Module | str | Callable[[], ir.Module],
+    name: str,
+    signature: ctypes.CFUNCTYPE,
+    *,
+    reserve: int = 0,
+    source: str | None = None,
 ) -> Callable:
     """Compile ``module`` (or its text; or load it from the disk cache); return its function
     ``name`` as a ctypes callable.  Raises :class:`CodeMemoryFull` (a Python error the
     callers turn into a numpy fallback) rather than let LLVM abort the process when the
     code memory the process may map is used up; a caller passing ``reserve`` stops that
-    many kernels earlier (compiled graphs leave room for the eager kernels)."""
-    return compile_functions(module, {name: signature}, reserve=reserve)[name]
+    many kernels earlier (compiled graphs leave room for the eager kernels).  ``source``:
+    see :func:`compile_functions`."""
+    return compile_functions(module, {name: signature}, reserve=reserve, source=source)[name]
 
 
 def compile_functions(

@@ -35,7 +35,7 @@ def _reassociable(instruction: ir.Instruction) -> ir.Instruction:
     return instruction
 
 
-def _build_log_softmax(ft: ir.Type) -> Callable:
+def _log_softmax_module(ft: ir.Type) -> ir.Module:
     """``log_softmax_rows(x, out, rows, n)``: each row of ``n`` as numpy computes it:
     ``(x - shift) - log(sum(exp(x - shift)))`` with ``shift`` the row's maximum (NaN if
     the row holds one), or 0 for a row of ``-inf``."""
@@ -65,8 +65,7 @@ def _build_log_softmax(ft: ir.Type) -> Callable:
         with for_range(b, n, "out") as j:
             b.store(b.fsub(b.fsub(load(j), shift), log_total), b.gep(out, [b.add(row, j)], inbounds=True))
     b.ret_void()
-    signature = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
-    return jit.compile_function(module, module.name, signature)
+    return module
 
 
 def _target_checks(
@@ -103,7 +102,7 @@ def _returning_bad_row(fn: ir.Function, b: ir.IRBuilder) -> tuple[ir.Block, ir.P
     return bad, row
 
 
-def _build_nll_loss(ft: ir.Type) -> Callable:
+def _nll_loss_module(ft: ir.Type) -> ir.Module:
     """``nll_loss_rows(logp, target, out, rows, n, ignore_index, mode)``: for ``mode``
     none, ``out[r] = -logp[r, target[r]]`` (0 where ignored); for sum the total, for
     mean the total over the count of counted targets (NaN if none), into ``out[0]``.
@@ -132,10 +131,10 @@ def _build_nll_loss(ft: ir.Type) -> Callable:
         is_mean = b.icmp_signed("==", mode, const(_MODES["mean"]))
         b.store(b.select(is_mean, mean, total), out)
     b.ret(const(_OK))
-    return jit.compile_function(module, module.name, _NLL_SIGNATURE)
+    return module
 
 
-def _build_nll_loss_grad(ft: ir.Type) -> Callable:
+def _nll_loss_grad_module(ft: ir.Type) -> ir.Module:
     """``nll_loss_grad_rows(g, target, out, rows, n, ignore_index, mode)``: ``out``
     (rows x n) is zero but at each counted target, which gets ``-g[r]`` (none),
     ``-g[0]`` (sum) or ``-g[0] / count`` (mean).  Returns as ``nll_loss_rows``."""
@@ -164,19 +163,31 @@ def _build_nll_loss_grad(ft: ir.Type) -> Callable:
             value = b.select(per_row, own, scale)
             b.store(value, b.gep(out, [b.add(b.mul(r, n), t)], inbounds=True))
     b.ret(const(_OK))
-    return jit.compile_function(module, module.name, _NLL_SIGNATURE)
+    return module
 
 
 _NLL_SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_void_p] * 3, *[ctypes.c_int64] * 4)
+# Per kernel: its module, the function's name (before the float type's) and signature.
 _BUILDERS = {
-    "log_softmax": _build_log_softmax,
-    "nll_loss": _build_nll_loss,
-    "nll_loss_grad": _build_nll_loss_grad,
+    "log_softmax": (
+        _log_softmax_module,
+        "log_softmax_rows",
+        ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64),
+    ),
+    "nll_loss": (_nll_loss_module, "nll_loss_rows", _NLL_SIGNATURE),
+    "nll_loss_grad": (_nll_loss_grad_module, "nll_loss_grad_rows", _NLL_SIGNATURE),
 }
 
 
 def _function(name: str, dtype: np.dtype) -> Callable:
-    return jit.kernel(("loss", name, dtype), lambda: _BUILDERS[name](FLOATS[dtype]))
+    """The kernel, from the disk cache by its name without emitting it where it can."""
+    make, symbol, signature = _BUILDERS[name]
+    ft = FLOATS[dtype]
+    symbol = f"{symbol}_{ft}"
+    return jit.kernel(
+        ("loss", name, dtype),
+        lambda: jit.compile_function(lambda: make(ft), symbol, signature, source=symbol),
+    )
 
 
 def routine_address(name: str, dtype: np.dtype) -> int:
