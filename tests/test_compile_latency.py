@@ -135,12 +135,22 @@ def test_a_program_built_again_comes_from_the_disk_without_emission(tmp_path, mo
         np.testing.assert_array_equal(got, want)
 
 
+def _in_new_process(child: str, cache, *args: str) -> str:
+    """What the Python source ``child`` prints, run with ``args`` in a new process whose
+    disk cache is ``cache`` (it must exit cleanly)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "IRGRAD_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-c", child, *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+
+
 @pytest.mark.parametrize("form", sorted(_PRODUCTS))
 def test_a_new_process_takes_the_program_from_the_disk(tmp_path, form):
     """Another process finds the entry and links the product kernel it names (a packed
     product's symbol was not recognised, so its programs were emitted again)."""
-    import subprocess
-    import sys
     from pathlib import Path
 
     child = (
@@ -148,17 +158,7 @@ def test_a_new_process_takes_the_program_from_the_disk(tmp_path, form):
         "from test_compile_latency import Program, _lowered_program_graph\n"
         "print(Program(_lowered_program_graph(sys.argv[2], 'numpy')[0]).from_cache)\n"
     )
-    env = {**__import__("os").environ, "IRGRAD_CACHE_DIR": str(tmp_path)}
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", child, str(Path(__file__).parent), form],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[-1]
-        for _ in range(2)
-    ]
+    runs = [_in_new_process(child, tmp_path, str(Path(__file__).parent), form).split()[-1] for _ in range(2)]
     assert runs == ["False", "True"]
 
 
@@ -214,9 +214,6 @@ def test_a_product_kernel_is_loaded_by_a_new_process_without_emitting_it(tmp_pat
     """The tiled product kernels are kept on disk by their name (form, dtype, registers)
     and irgrad's source: a later process loads one without emitting its IR (the packed
     form's emission took most of a warm process's 130 ms first call of W1's model)."""
-    import subprocess
-    import sys
-
     child = (
         "import sys, numpy as np, llvmlite.ir as ir\n"
         "from irgrad.codegen import tiled_gemm as t\n"
@@ -225,9 +222,8 @@ def test_a_product_kernel_is_loaded_by_a_new_process_without_emitting_it(tmp_pat
         "    t._define = refuse\n"
         "t.ensure_compiled('packed', ir.FloatType(), t.host_tiling(np.dtype(np.float32)))\n"
     )
-    env = {**__import__("os").environ, "IRGRAD_CACHE_DIR": str(tmp_path)}
     for mode in ("allow", "forbid"):
-        subprocess.run([sys.executable, "-c", child, mode], env=env, check=True, capture_output=True)
+        _in_new_process(child, tmp_path, mode)
 
 
 def test_a_kernel_kept_by_its_source_loads_only_when_what_it_calls_is_linkable():
@@ -244,9 +240,6 @@ def test_a_kernel_kept_by_its_source_loads_only_when_what_it_calls_is_linkable()
 def test_the_eager_loss_kernels_load_in_a_new_process_without_emission(tmp_path):
     """Eager cross-entropy's native kernels are kept by name too (14 ms of emission in a
     new process's first training call)."""
-    import subprocess
-    import sys
-
     child = (
         "import sys, irgrad, irgrad.nn.functional as F\n"
         "from irgrad.native import loss\n"
@@ -256,6 +249,5 @@ def test_the_eager_loss_kernels_load_in_a_new_process_without_emission(tmp_path)
         "x = irgrad.randn(8, 5, requires_grad=True)\n"
         "F.cross_entropy(x, irgrad.randint(0, 5, (8,))).backward()\n"
     )
-    env = {**__import__("os").environ, "IRGRAD_CACHE_DIR": str(tmp_path)}
     for mode in ("allow", "forbid"):
-        subprocess.run([sys.executable, "-c", child, mode], env=env, check=True, capture_output=True)
+        _in_new_process(child, tmp_path, mode)

@@ -95,6 +95,7 @@ def host_tiling(dtype: np.dtype) -> Tiling:
 
 FORMS = ("broadcast", "dot", "packed", "copied")  # the kernels' forms (see GemmShape.form)
 CALLS = {"packed": ("broadcast",), "copied": ("broadcast",)}  # what a form's code calls (on its panels)
+ROW_MAJOR_B = ("broadcast", "copied")  # the forms whose b_stride is B's row stride (else its column's)
 # A row-major B is read through panels copied to the stack (the copied form) from this
 # row stride and this many rows of A on: read in place, a panel's rows lie a row stride
 # apart.  On an Emerald Rapids core, one thread, copied against in place: 256x784x1024
@@ -233,7 +234,7 @@ def emit(
         return
     if shape.form is None:
         raise ValueError(f"tiled gemm: no form for strides {shape.a_strides}, {shape.b_strides}")
-    b_stride = shape.b_strides[0] if shape.form in ("broadcast", "copied") else shape.b_strides[1]
+    b_stride = shape.b_strides[0] if shape.form in ROW_MAJOR_B else shape.b_strides[1]
     numbers = (shape.m, shape.n, shape.k, *shape.a_strides, b_stride, shape.c_row, int(shape.accumulate))
     if not split or shape.m * shape.n * shape.k < PARALLEL_MACS:
         fn = kernel(builder.module, shape.form, float_type, tiling)
@@ -301,7 +302,7 @@ def _define_part(module: ir.Module, kernel_fn: ir.Function, form: str, tiling: T
         rest = b.sub(extent, first)
         size = b.select(b.icmp_signed("<", rest, share), rest, share)
         # along rows: A and C move down; along columns: B and C move right
-        b_step = const(1) if form in ("broadcast", "copied") else b_stride  # B's column stride
+        b_step = const(1) if form in ROW_MAJOR_B else b_stride  # B's column stride
         float_pointer = kernel_fn.args[0].type
         size_of = 4 if isinstance(float_pointer.pointee, ir.FloatType) else 8
         a_moved = b.add(a, b.mul(b.select(by_rows, b.mul(first, a_row), const(0)), const(size_of)))
@@ -394,8 +395,9 @@ def _define_packed(
     each block of :data:`K_BLOCK` rows of k and panel of ``2 * lanes`` columns of it
     copied row-major into a buffer on the stack, in 8x8 register transposes, and
     multiplied by the broadcast form's kernel.  The copied form's (not ``transposed``:
-    B row-major, a long row stride apart) copies the panels' rows as they are.  The products are the broadcast form's on
-    a row-major copy of B, bit for bit (the panels and blocks are its own), without
+    B row-major, a long row stride apart) copies the panels' rows as they are.  The
+    products are the broadcast form's on a row-major copy of B, bit for bit (the panels
+    and blocks are its own), without
     copying all of B out to memory and back first (the MLP's 256x1024x1024 forward
     product took 3.2 ms so on 2 threads, 2.6 ms from a row-major B)."""
     broadcast = kernel(module, "broadcast", float_type, tiling)

@@ -291,15 +291,11 @@ def compile_functions(
                 "mappings allow (vm.max_map_count / 4); further kernels run with numpy"
             )
         machine, engine = _engine()
-        if source is None:
-            text = str(module)
-            key = hashlib.sha256(f"{_STATE['target']}\n{text}".encode()).hexdigest()
-            data = read_checked(cache_dir() / f"{key}.o")
-        else:
-            text = None
-            named = f"{_STATE['target']}\n{source_fingerprint()}\n{source}"
-            key = hashlib.sha256(named.encode()).hexdigest()
-            data = _linkable(read_checked(cache_dir() / f"{key}.o"))
+        text = str(module) if source is None else None
+        named = text if source is None else f"{source_fingerprint()}\n{source}"
+        key = hashlib.sha256(f"{_STATE['target']}\n{named}".encode()).hexdigest()
+        path = cache_dir() / f"{key}.o"
+        data = read_checked(path) if source is None else _linkable(read_checked(path))
         if data is None:
             start = time.perf_counter()
             if text is None:
@@ -307,11 +303,9 @@ def compile_functions(
             data = _object_code(machine, text)
             STATS.compiled += 1
             STATS.seconds += time.perf_counter() - start
-            if source is None:
-                write_checked(cache_dir() / f"{key}.o", data)
-            else:  # with the symbols it needs linked first: loading it must not abort
-                needs = "\n".join(declared_symbols(text)).encode()
-                write_checked(cache_dir() / f"{key}.o", needs + b"\0" + data)
+            # kept by its source, with the symbols it needs linked first: loading it must not abort
+            needs = b"" if source is None else "\n".join(declared_symbols(text)).encode() + b"\0"
+            write_checked(path, needs + data)
         else:
             STATS.cache_hits += 1
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))
