@@ -240,8 +240,10 @@ class Guard:
             else:
                 out.fail_if(f"type({var}) is not {out.const(type(obj))} or {var} != {out.const(obj)}")
         elif kind == TENSOR:
-            cls, shape, dt, rg, contiguous, attrs = node.info
+            cls, shape, dt, rg, contiguous, attrs, strides, leaf = node.info
             out.fail_if(f"{var}.__class__ is not {out.const(cls)} or {var}._rg is not {rg}")
+            if leaf is not None:
+                out.fail_if(f"({var}._node is None) is not {leaf}")
             data = f"{var}_d"
             out.lines.append(f"    {data} = {var}._data")
             dims = dynamic.get(id(node))
@@ -261,6 +263,8 @@ class Guard:
             else:
                 out.fail_if(f"{data}.shape != {shape!r}")
             out.fail_if(f"{data}.dtype != {out.const(dt)} or {data}.flags.c_contiguous is not {contiguous}")
+            if strides is not None and not dims:  # (a dynamic size moves the strides: not guarded)
+                out.fail_if(f"{data}.strides != {strides!r}")
             if attrs:
                 out.fail_if(f"{var}.__dict__.keys() != {out.const(frozenset(attrs))}")
             else:
@@ -334,7 +338,7 @@ class Guard:
             elif node.kind == CONTENTS:
                 lines.append(f"{name} holds the same {len(node.info[1])} elements, in order")
             elif node.kind == TENSOR:
-                _, shape, dt, rg, _, _ = node.info
+                _, shape, dt, rg = node.info[:4]
                 dims = {d: s for s, n, d in self.symbols if n is node}
                 shown = ", ".join(dims.get(d, str(s)) for d, s in enumerate(shape))
                 lines.append(f"{name}: {dt}[{shown}] requires_grad={rg}")
@@ -376,7 +380,7 @@ def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic:
     if kind == TENSOR:
         if not isinstance(now, Tensor):
             return f"{name} is no longer a tensor"
-        cls, shape, dt, rg, contiguous, _ = node.info
+        cls, shape, dt, rg, contiguous, _, strides, leaf = node.info
         data = now._data
         label = _tensor_label(node, name)
         if len(data.shape) != len(shape) or any(
@@ -389,16 +393,26 @@ def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic:
             return f"{label} requires_grad changed from {rg} to {now._rg}"
         if data.flags.c_contiguous != contiguous:
             return f"{label} contiguity changed from {contiguous} to {data.flags.c_contiguous}"
+        if (
+            strides is not None
+            and data.strides != strides
+            and not any((id(node), d) in dynamic for d in range(len(shape)))
+        ):
+            return f"{label} strides changed from {strides} to {data.strides}"
+        if leaf is not None and (now._node is None) != leaf:
+            return f"{label} is {'no longer' if leaf else 'now'} a leaf"
     elif kind in (DICT, OBJECT):
-        keys = tuple(now if kind == DICT else getattr(now, "__dict__", {}))
         if type(now) is not node.info[0]:
             return f"{name} changed type to {type(now).__name__}"
+        keys = tuple(now if kind == DICT else getattr(now, "__dict__", {}))
         if kind == DICT and not _same_keys(now, node.info[1]):
             return f"{name} has other keys than {list(node.info[1])!r}"
         if kind == OBJECT and set(keys) != set(node.info[1]):
             return f"{name} gained or lost attributes"
     elif kind == SEQ:
-        if type(now) is not node.info[0] or len(now) != node.info[1]:
+        if type(now) is not node.info[0]:
+            return f"{name} changed type to {type(now).__name__}"
+        if len(now) != node.info[1]:
             return f"{name} changed length from {node.info[1]} to {len(now)}"
     elif kind == CONTENTS:
         if type(now) is not node.info[0] or not same_contents(now, node.info[1]):

@@ -59,7 +59,7 @@ MAX_ARRAY = 100_000  # numpy arrays larger than this are compared by identity, s
 
 # Node kinds.
 VALUE = "value"  # an immutable Python value: compared by type and value
-TENSOR = "tensor"  # compared by class, shape, dtype, requires_grad, layout
+TENSOR = "tensor"  # compared by class, shape, dtype, requires_grad, layout, leafness
 DICT = "dict"  # compared by type and keys (in order)
 SEQ = "seq"  # list, tuple or deque: compared by type and length
 CONTENTS = "contents"  # a set or os.environ: compared by type and elements, in order
@@ -382,7 +382,20 @@ class _Walker:
 
     def _tensor(self, t: Tensor, path: tuple) -> StateNode:
         data = t._data
-        info = (type(t), data.shape, data.dtype, t._rg, data.flags.c_contiguous, tuple(t.__dict__))
+        # the strides of a non-contiguous array (code may read ``x.stride()``) and whether a
+        # tensor that requires grad is a leaf (code may read ``x.is_leaf``, ``x.grad_fn``)
+        strides = None if data.flags.c_contiguous else data.strides
+        leaf = (t._node is None) if t._rg else None
+        info = (
+            type(t),
+            data.shape,
+            data.dtype,
+            t._rg,
+            data.flags.c_contiguous,
+            tuple(t.__dict__),
+            strides,
+            leaf,
+        )
         node = self._register(StateNode(path, TENSOR, t, info))
         self.tensors[id(t)] = node
         node.children.append(self.visit(t._grad, path + (Step("slot", "_grad"),)))

@@ -290,14 +290,23 @@ def along_dim(kernel):
     return run
 
 
+def _cumsum(x: np.ndarray, *, dim: int) -> np.ndarray:
+    """numpy's running sum starts from the first value, PyTorch's from +0.0: a leading
+    -0.0 stays -0.0 in numpy's and is +0.0 in PyTorch's (``+ 0.0`` changes nothing else)."""
+    out = np.cumsum(x, axis=dim, dtype=integral_to_int64(x))
+    if out.dtype.kind in "fc":
+        out += 0.0
+    return out
+
+
 register(
     OpDef(
         "cumsum",
         Kind.SCAN,
-        along_dim(lambda x, *, dim: np.cumsum(x, axis=dim, dtype=integral_to_int64(x))),
+        along_dim(_cumsum),
         _infer_cumsum,
         _cumsum_vjp,
-        doc="Running sum along `dim`; integers accumulate in int64.",
+        doc="Running sum along `dim`; integers accumulate in int64; a float sum starts from +0.0.",
     )
 )
 
