@@ -28,11 +28,12 @@ import numpy as np
 
 from ..ir.graph import Node
 from ..native.loops import I64
-from ..ops.strides import broadcast_strides, contiguous_strides
+from ..ops.strides import broadcast_strides, contiguous_strides, range_length, slice_indices
 from .elementwise import loop_nest, offset_function
 from .emission import OK_STATUS, Emission, Lowering, Operand
 from .indexing import checked_ids, index_value
 from .movement import copy_strided, fill
+from .run_time import size_value
 
 
 class IndexPlan(NamedTuple):
@@ -71,8 +72,8 @@ def index_plan(
             scales.append(strides[d])
             bounds.append(shape[d])
         elif isinstance(item, slice):
-            start, stop, step = item.indices(shape[d])
-            basic.append((len(range(start, stop, step)), step * strides[d]))
+            start, stop, step = slice_indices(item, shape[d])
+            basic.append((range_length(start, stop, step), step * strides[d]))
             offset += start * strides[d]
         else:
             offset += item % shape[d] * strides[d]
@@ -136,12 +137,12 @@ class AdvancedIndexLowering(Lowering):
             offset = offset_function(builder, indices)
 
             def element() -> None:
-                in_table = builder.add(ir.Constant(I64, plan.offset), offset(plan.steps))
+                in_table = builder.add(size_value(builder, plan.offset), offset(plan.steps))
                 for pick, (_, id_dtype), positions, scale, bound in zip(
                     picks, arrays, plan.positions, plan.scales, plan.bounds
                 ):
                     value = index_value(builder, pick, offset(positions), id_dtype, wraps_at=bound)
-                    in_table = builder.add(in_table, builder.mul(value, ir.Constant(I64, scale)))
+                    in_table = builder.add(in_table, builder.mul(value, size_value(builder, scale)))
                 at_picked = offset(picked)
                 if writes:
                     slot = builder.gep(result, [in_table])

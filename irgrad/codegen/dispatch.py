@@ -8,6 +8,11 @@ its twin) share one function, recognized by the text of its body.  The entry fun
 function, and for each operand the slot holding its buffer's address and the byte
 offset into it (slot 0 is the arena).
 
+A program with run-time sizes (:mod:`.run_time`) cannot know its offsets, nor where
+its arena buffers lie, before a call: its table is then an argument (the slot after
+the segment's buffers, then the sizes), which the caller fills for each size
+(:meth:`StepTable.table_at`).
+
 So the code LLVM compiles grows with the number of *distinct* steps, not with the
 number of steps: a 32-step LSTM compiles about as fast as a 4-step one.  Dispatching a
 step costs a table read and a call, nanoseconds beside its work.
@@ -20,9 +25,12 @@ from dataclasses import dataclass, field
 import llvmlite.ir as ir
 import numpy as np
 
+from ..ir.run_time_sizes import Size
+from ..ir.symbolic import resolve
 from .emission import OK_STATUS, Emission, Lowering, Operand
 from .layout import Place
 from .parallel import wake_workers
+from .run_time import store_sizes
 from .scalars import storage_type
 
 I32, I64 = ir.IntType(32), ir.IntType(64)
@@ -32,10 +40,13 @@ _STEP = ir.FunctionType(I64, [ir.PointerType(_I8P)])
 
 @dataclass(frozen=True)
 class Reference:
-    """Where an operand's first element is at run time: ``slots[slot] + offset`` bytes."""
+    """Where an operand's first element is at run time: ``slots[slot] + offset`` bytes,
+    plus, for a program with run-time sizes, the offset of arena buffer ``arena_buffer``
+    (packed for each size)."""
 
     slot: int
-    offset: int
+    offset: int | Size
+    arena_buffer: int | None = None
 
 
 @dataclass
@@ -45,6 +56,8 @@ class StepTable:
     module: ir.Module
     emission: Emission
     symbol: str
+    symbols: list[str] | None = None  # run-time sizes: the table and the sizes are arguments
+    slot_count: int = 0  # the segment's buffers: they come after the arena, before the table
     functions: list[ir.Function] = field(default_factory=list)
     rows: list[tuple[int, list[Reference]]] = field(default_factory=list)
     _by_body: dict[str, int] = field(default_factory=dict)
@@ -94,18 +107,7 @@ class StepTable:
         soon as one returns a status other than ``OK_STATUS``, else 0.  A row of the table
         is ``function, operands, (slot, offset) per operand``.  With ``wake``, the
         thread pool's workers are woken first (see :data:`.parallel.SITES_TO_WAKE`)."""
-        flat: list[int] = []
-        for index, references in self.rows:
-            flat += [index, len(references)]
-            for ref in references:
-                flat += [ref.slot, ref.offset]
-        array = ir.ArrayType(I64, len(flat))
-        table = ir.GlobalVariable(self.module, array, f"{self.symbol}.table")
-        table.linkage = "internal"
-        table.global_constant = True
-        # formatted at once: an ir.Constant per element costs seconds on a long program
-        table.initializer = ir.FormattedConstant(array, "[" + ", ".join(f"i64 {v}" for v in flat) + "]")
-
+        flat = self._flat()
         fn = ir.Function(self.module, ir.FunctionType(I32, [ir.PointerType(_I8P)]), self.symbol)
         slots = fn.args[0]
         entry = fn.append_basic_block("entry")
@@ -113,6 +115,23 @@ class StepTable:
             fn.append_basic_block(n) for n in ("head", "body", "fill", "call", "done")
         )
         builder = ir.IRBuilder(entry)
+        if self.symbols is None:
+            array = ir.ArrayType(I64, len(flat))
+            table = ir.GlobalVariable(self.module, array, f"{self.symbol}.table")
+            table.linkage = "internal"
+            table.global_constant = True
+            # formatted at once: an ir.Constant per element costs seconds on a long program
+            table.initializer = ir.FormattedConstant(array, "[" + ", ".join(f"i64 {v}" for v in flat) + "]")
+            indices = [ir.Constant(I64, 0)]
+        else:
+
+            def argument(slot: int) -> ir.Value:
+                raw = builder.load(builder.gep(slots, [ir.Constant(I64, slot)]))
+                return builder.bitcast(raw, I64.as_pointer())
+
+            store_sizes(builder, argument(self.slot_count + 2), self.symbols)
+            table = argument(self.slot_count + 1)
+            indices = []
         if wake:
             wake_workers(builder)
         most = max((len(refs) for _, refs in self.rows), default=0)
@@ -120,7 +139,7 @@ class StepTable:
         builder.branch(head)
 
         def load(position: ir.Value) -> ir.Value:
-            return builder.load(builder.gep(table, [ir.Constant(I64, 0), position]))
+            return builder.load(builder.gep(table, [*indices, position]))
 
         builder.position_at_end(head)  # at: the row's first field
         at = builder.phi(I64, name="at")
@@ -174,6 +193,28 @@ class StepTable:
         builder.position_at_end(done)
         builder.ret(ir.Constant(I32, 0))
         return fn
+
+    def _flat(self) -> list:
+        """The table: per row its function, its operand count, and per operand its slot and
+        offset (an int, or for run-time sizes a Size or an arena reference)."""
+        flat: list = []
+        for index, references in self.rows:
+            flat += [index, len(references)]
+            for ref in references:
+                offset = ref.offset if ref.arena_buffer is None else (ref.arena_buffer, ref.offset)
+                flat += [ref.slot, offset]
+        return flat
+
+    def table_at(self, env: dict[str, int], arena_offsets: dict[int, int]) -> np.ndarray:
+        """The table of a program with run-time sizes, at the sizes ``env`` with its arena
+        buffers at ``arena_offsets``."""
+        values = []
+        for value in self._flat():
+            if isinstance(value, tuple):
+                buffer, offset = value
+                value = arena_offsets[buffer] + resolve(offset, env)
+            values.append(resolve(value, env))
+        return np.array(values, np.int64)
 
 
 def byte_offset(place: Place, buffer_offset: int) -> int:

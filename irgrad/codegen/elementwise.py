@@ -32,6 +32,7 @@ from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides, contiguous_strides
 from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
+from .run_time import size_value
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
 from .transpose import TILE, transpose_tiles
 
@@ -50,7 +51,7 @@ BODY_VIEWS = ("broadcast_to", "reshape")  # movement ops a fused body may hold o
 
 def _static_shape(node: Node) -> tuple[int, ...]:
     shape = node.type.shape
-    if not all(isinstance(d, int) for d in shape):
+    if not node.type.is_static:
         raise Unsupported(f"symbolic shape {shape}")
     return tuple(shape)
 
@@ -291,10 +292,10 @@ def _transposed_matrices(b: ir.IRBuilder, source, target, dims: tuple, steps: tu
         transpose_tiles(b, source, along, target, dims[0], dims[1], start, count)
         return
     rows, cols = dims[1], dims[2]
-    with for_range(b, ir.Constant(I64, dims[0]) if count is None else count, "matrix", unroll=False) as k:
+    with for_range(b, size_value(b, dims[0]) if count is None else count, "matrix", unroll=False) as k:
         matrix = k if start is None else b.add(k, start)
-        from_ = b.gep(source, [b.mul(matrix, ir.Constant(I64, between))])
-        to = b.gep(target, [b.mul(matrix, ir.Constant(I64, rows * cols))])
+        from_ = b.gep(source, [b.mul(matrix, size_value(b, between))])
+        to = b.gep(target, [b.mul(matrix, size_value(b, rows * cols))])
         transpose_tiles(b, from_, along, to, rows, cols)
 
 
@@ -447,7 +448,7 @@ def offset_function(builder: ir.IRBuilder, indices: list[ir.Value]):
         total = ir.Constant(I64, 0)
         for index, stride in zip(indices, strides):
             if stride:
-                total = builder.add(total, builder.mul(index, ir.Constant(I64, stride)))
+                total = builder.add(total, builder.mul(index, size_value(builder, stride)))
         return total
 
     return offset
@@ -471,7 +472,7 @@ def loop_nest(
         if k == len(dims):
             body()
             return
-        extent = count if k == 0 and count is not None else ir.Constant(I64, dims[k])
+        extent = count if k == 0 and count is not None else size_value(builder, dims[k])
         with for_range(builder, extent, f"{name}{k}", unroll=False) as index:
             indices.append(index if k or start is None else builder.add(index, start))
             level(k + 1)

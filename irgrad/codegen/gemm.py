@@ -20,7 +20,6 @@ import numpy as np
 
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph, Node
-from ..native.loops import const
 from ..ops import OPS
 from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from . import blas, tiled_gemm
@@ -28,6 +27,7 @@ from .elementwise import loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
 from .layout import Place
 from .parallel import split_outer_loop
+from .run_time import size_value
 from .scalars import storage_type
 from .transpose import copy_matrix
 
@@ -208,8 +208,12 @@ def _fill_rows(at: Emission, out: Operand, bias: Operand | None) -> None:
             if bias_stride is None:
                 value = ir.Constant(storage_type(dtype), 0.0)
             else:
-                value = builder.load(builder.gep(pointers[1], [builder.mul(col, const(bias_stride))]))
-            builder.store(value, builder.gep(pointers[0], [builder.add(builder.mul(row, const(n)), col)]))
+                value = builder.load(
+                    builder.gep(pointers[1], [builder.mul(col, size_value(builder, bias_stride))])
+                )
+            builder.store(
+                value, builder.gep(pointers[0], [builder.add(builder.mul(row, size_value(builder, n)), col)])
+            )
 
         loop_nest(builder, (rows, n), indices, element, "fill")
 

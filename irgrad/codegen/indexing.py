@@ -10,6 +10,8 @@ bounds.
 
 from __future__ import annotations
 
+import math
+
 import llvmlite.ir as ir
 import numpy as np
 
@@ -19,6 +21,7 @@ from ..ops.strides import contiguous_strides
 from .elementwise import loop_nest, offset_function
 from .emission import OK_STATUS, Emission, FailureExit, Lowering, Operand
 from .movement import fill
+from .run_time import size_value
 from .scalars import storage_type
 
 
@@ -33,7 +36,7 @@ def index_value(
     if wraps_at is None or id_dtype.kind == "u":
         return value
     negative = builder.icmp_signed("<", value, ir.Constant(I64, 0))
-    return builder.select(negative, builder.add(value, ir.Constant(I64, wraps_at)), value)
+    return builder.select(negative, builder.add(value, size_value(builder, wraps_at)), value)
 
 
 def checked_ids(
@@ -49,7 +52,7 @@ def checked_ids(
     def element() -> None:
         (i,) = indices
         value = index_value(builder, ids, i, id_dtype)
-        shifted = builder.add(value, ir.Constant(I64, rows)) if wraps else value
+        shifted = builder.add(value, size_value(builder, rows)) if wraps else value
         limit = 2 * rows if wraps else rows
         failure.fail_if(
             builder.icmp_unsigned(">=", shifted, ir.Constant(value.type, limit)), i
@@ -72,7 +75,7 @@ class EmbeddingLowering(Lowering):
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
         weight, ids = args
         rows, width = weight.place.shape
-        count = int(np.prod(ids.place.shape, dtype=np.int64))
+        count = math.prod(ids.place.shape)
         if count * width == 0:
             return None
         row_stride, column_stride = weight.place.strides
@@ -82,10 +85,10 @@ class EmbeddingLowering(Lowering):
             table, picked, result = pointers
 
             def copy_row(i: ir.Value, row: ir.Value) -> None:
-                source = builder.mul(row, ir.Constant(I64, row_stride))
-                target = builder.mul(i, ir.Constant(I64, width))
-                with for_range(builder, ir.Constant(I64, width), "column") as j:
-                    read = builder.add(source, builder.mul(j, ir.Constant(I64, column_stride)))
+                source = builder.mul(row, size_value(builder, row_stride))
+                target = builder.mul(i, size_value(builder, width))
+                with for_range(builder, size_value(builder, width), "column") as j:
+                    read = builder.add(source, builder.mul(j, size_value(builder, column_stride)))
                     value = builder.load(builder.gep(table, [read]))
                     builder.store(value, builder.gep(result, [builder.add(target, j)]))
 
@@ -118,7 +121,7 @@ class EmbeddingGradLowering(Lowering):
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
         g, ids = args
         rows, width = out.place.shape
-        count = int(np.prod(ids.place.shape, dtype=np.int64))
+        count = math.prod(ids.place.shape)
         id_dtype = ids.place.dtype
         padding = self.node.attrs.get("padding_idx")
         fill(at, out, 0)
@@ -130,9 +133,9 @@ class EmbeddingGradLowering(Lowering):
             checked_ids(builder, picked, id_dtype, count, rows)
 
             def add_row(i: ir.Value, row: ir.Value) -> None:
-                source = builder.mul(i, ir.Constant(I64, width))
-                target = builder.mul(row, ir.Constant(I64, width))
-                with for_range(builder, ir.Constant(I64, width), "column") as j:
+                source = builder.mul(i, size_value(builder, width))
+                target = builder.mul(row, size_value(builder, width))
+                with for_range(builder, size_value(builder, width), "column") as j:
                     slot = builder.gep(result, [builder.add(target, j)])
                     value = builder.load(builder.gep(grads, [builder.add(source, j)]))
                     builder.store(builder.fadd(builder.load(slot), value), slot)
@@ -146,7 +149,7 @@ class EmbeddingGradLowering(Lowering):
             loop_nest(builder, (count,), indices, element, "rows")
             if padding is not None:
                 zero = ir.Constant(storage_type(out.place.dtype), 0.0)
-                with for_range(builder, ir.Constant(I64, width), "padding") as j:
+                with for_range(builder, size_value(builder, width), "padding") as j:
                     offset = builder.add(ir.Constant(I64, (padding % rows) * width), j)
                     builder.store(zero, builder.gep(result, [offset]))
             return ir.Constant(I64, OK_STATUS)
@@ -184,9 +187,9 @@ class GatherLowering(Lowering):
             def element() -> None:
                 at_index = offset(positions)
                 value = index_value(builder, picked, at_index, id_dtype)
-                failure.fail_if(builder.icmp_unsigned(">=", value, ir.Constant(I64, size)), at_index)
+                failure.fail_if(builder.icmp_unsigned(">=", value, size_value(builder, size)), at_index)
                 rest = offset(tuple(0 if d == dim else s for d, s in enumerate(strides)))
-                read = builder.add(rest, builder.mul(value, ir.Constant(I64, strides[dim])))
+                read = builder.add(rest, builder.mul(value, size_value(builder, strides[dim])))
                 builder.store(builder.load(builder.gep(source, [read])), builder.gep(result, [at_index]))
 
             loop_nest(builder, shape, indices, element, "gather")
@@ -225,7 +228,7 @@ class ScatterAddLowering(Lowering):
 
             def check() -> None:
                 failure.fail_if(
-                    builder.icmp_unsigned(">=", index_at(), ir.Constant(I64, size)), offset(positions)
+                    builder.icmp_unsigned(">=", index_at(), size_value(builder, size)), offset(positions)
                 )
 
             def copy() -> None:
@@ -235,7 +238,8 @@ class ScatterAddLowering(Lowering):
             def add() -> None:
                 rest = offset(tuple(0 if d == dim else s for d, s in enumerate(out_strides)))
                 slot = builder.gep(
-                    result, [builder.add(rest, builder.mul(index_at(), ir.Constant(I64, out_strides[dim])))]
+                    result,
+                    [builder.add(rest, builder.mul(index_at(), size_value(builder, out_strides[dim])))],
                 )
                 value = builder.load(builder.gep(values, [offset(src.place.strides)]))
                 total = (
@@ -305,7 +309,7 @@ class CheckLowering(Lowering):
 
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> ir.Value | None:
         (x,) = args
-        count = int(np.prod(x.place.shape, dtype=np.int64))
+        count = math.prod(x.place.shape)
         if count == 0:
             return None
         dtype, attrs = x.place.dtype, self.node.attrs

@@ -11,6 +11,7 @@ touches, packed into one arena by their lifetimes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,7 +59,7 @@ class Buffer:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return math.prod(self.shape) * self.dtype.itemsize
 
     def place(self) -> Place:
         return Place(self.id, 0, self.shape, contiguous_strides(self.shape), self.dtype)

@@ -10,6 +10,8 @@ exactly where numpy's assignment would put it).  (LSTM cells are in :mod:`.recur
 
 from __future__ import annotations
 
+import math
+
 import llvmlite.ir as ir
 import numpy as np
 
@@ -20,6 +22,7 @@ from ..ops.strides import contiguous_strides, slice_layout
 from .elementwise import coalesce, loop_nest, offset_function
 from .emission import Emission, Lowering, Operand
 from .layout import Place
+from .run_time import size_value
 from .scalars import storage_type
 
 
@@ -46,7 +49,7 @@ def copy_strided(at: Emission, source: Operand, target: Operand, shape: tuple, t
 
 def fill(at: Emission, out: Operand, value: float | int) -> None:
     """Write ``value`` into every element of ``out`` (contiguous)."""
-    size = int(np.prod(out.place.shape, dtype=np.int64))
+    size = math.prod(out.place.shape)
     if size == 0:
         return
     dtype = out.place.dtype
@@ -136,7 +139,6 @@ class ScanLowering(Lowering):
 
         def build(builder: ir.IRBuilder, pointers) -> None:
             source, result = pointers
-            I64 = ir.IntType(64)
             indices: list[ir.Value] = []
             offset = offset_function(builder, indices)
 
@@ -144,11 +146,11 @@ class ScanLowering(Lowering):
                 read = offset(tuple(s for k, s in enumerate(strides) if k != dim))
                 write = offset(tuple(s for k, s in enumerate(out_strides) if k != dim))
                 zero = ir.Constant(storage_type(dtype), 0.0 if dtype.kind == "f" else 0)
-                with for_range_carrying(builder, ir.Constant(I64, shape[dim]), [zero], "scan") as (
+                with for_range_carrying(builder, size_value(builder, shape[dim]), [zero], "scan") as (
                     j,
                     running,
                 ):
-                    at_read = builder.add(read, builder.mul(j, ir.Constant(I64, strides[dim])))
+                    at_read = builder.add(read, builder.mul(j, size_value(builder, strides[dim])))
                     value = builder.load(builder.gep(source, [at_read]))
                     if dtype.kind == "f":
                         total = builder.fadd(running[0], value)
@@ -163,7 +165,7 @@ class ScanLowering(Lowering):
                             )
                         )
                         total = builder.add(running[0], widened)
-                    at_write = builder.add(write, builder.mul(j, ir.Constant(I64, out_strides[dim])))
+                    at_write = builder.add(write, builder.mul(j, size_value(builder, out_strides[dim])))
                     builder.store(total, builder.gep(result, [at_write]))
                     running[0] = total
 

@@ -42,6 +42,7 @@ from .elementwise import (
 )
 from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
 from .reduce import _BLOCK, identity_of, reduction_supported
+from .run_time import size_value
 from .scalars import LlvmScalars, Value, llvm_type
 
 # Elements of a unit of a reduction's space (whole rows of its outermost dimension).
@@ -215,9 +216,9 @@ class MultiLoops(LoopKernel):
         def unit_values(b: ir.IRBuilder, pointers: list, unit: ir.Value) -> list[ir.Value]:
             """The unit's value of every reduction (wide), its elementwise results stored."""
             S = LlvmScalars(b)
-            first = b.mul(unit, const(rows))
-            left = b.sub(const(dims[0]), first)
-            count = b.select(b.icmp_signed("<", left, const(rows)), left, const(rows))
+            first = b.mul(unit, size_value(b, rows))
+            left = b.sub(size_value(b, dims[0]), first)
+            count = b.select(b.icmp_signed("<", left, size_value(b, rows)), left, size_value(b, rows))
             indices: list[ir.Value] = []
             offset = offset_function(b, indices)
 
@@ -228,7 +229,7 @@ class MultiLoops(LoopKernel):
                 return [f.fold(S, p, v) for f, p, v in zip(folds, partials, reduced)]
 
             def level(depth: int, carried: list[ir.Value]) -> list[ir.Value]:
-                extent = count if depth == 0 else const(dims[depth])
+                extent = count if depth == 0 else size_value(b, dims[depth])
                 base = first if depth == 0 else None
                 if depth == len(dims) - 1:
                     return _blocks(b, extent, base, indices, carried, folds, S, element)
@@ -252,13 +253,19 @@ class MultiLoops(LoopKernel):
             split_outer_loop(builder, [*inputs, *outs, *scratch], units, 1, part, self.wakes())
             S = LlvmScalars(builder)
             totals = [f.wide_start for f in folds]
-            with for_range_carrying(builder, const(units), totals, "units", unroll=False) as (u, running):
+            with for_range_carrying(builder, size_value(builder, units), totals, "units", unroll=False) as (
+                u,
+                running,
+            ):
                 slots = [builder.load(builder.gep(p, [u], inbounds=True)) for p in scratch]
                 running[:] = [f.merge(S, t, v, f.wide) for f, t, v in zip(folds, running, slots)]
         else:
             S = LlvmScalars(builder)
             totals = [f.wide_start for f in folds]
-            with for_range_carrying(builder, const(units), totals, "units", unroll=False) as (u, running):
+            with for_range_carrying(builder, size_value(builder, units), totals, "units", unroll=False) as (
+                u,
+                running,
+            ):
                 parts = unit_values(builder, [*inputs, *outs], u)
                 running[:] = [f.merge(S, t, v, f.wide) for f, t, v in zip(folds, running, parts)]
         reduced_outs = [p for p, f in zip(outs, self.folds) if f is not None]

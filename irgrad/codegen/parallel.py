@@ -16,6 +16,7 @@ import llvmlite.ir as ir
 
 from ..native import pool
 from ..native.loops import I64, const, entry_alloca
+from .run_time import size_value
 
 # Elements from which an elementwise loop nest is split (when a worker is awake), and
 # from which it wakes a sleeping one: a copy of 2^20 floats takes about 200 us on one
@@ -50,11 +51,11 @@ def split_outer_loop(
     distinct = list(dict.fromkeys(pointers))
     loaded = {p: b.inttoptr(b.load(b.gep(slots, [const(k)])), p.type) for k, p in enumerate(distinct)}
     unpacked = [loaded[p] for p in pointers]
-    share = b.udiv(b.add(const(extent), b.sub(parts, const(1))), parts)  # ceil(extent / parts)
-    share = b.mul(b.udiv(b.add(share, const(grain - 1)), const(grain)), const(grain))
+    share = b.udiv(b.add(size_value(b, extent), b.sub(parts, const(1))), parts)  # ceil(extent / parts)
+    share = b.mul(b.udiv(b.add(share, size_value(b, grain - 1)), size_value(b, grain)), size_value(b, grain))
     start = b.mul(part, share)
-    with b.if_then(b.icmp_signed("<", start, const(extent))):
-        rest = b.sub(const(extent), start)
+    with b.if_then(b.icmp_signed("<", start, size_value(b, extent))):
+        rest = b.sub(size_value(b, extent), start)
         body(b, unpacked, start, b.select(b.icmp_signed("<", rest, share), rest, share))
     b.ret_void()
 

@@ -59,6 +59,7 @@ class Plan:
     arena_bytes: int = 0
     numpy_reasons: dict[int, str] = field(default_factory=dict)
     in_place: dict[int, int] = field(default_factory=dict)  # node -> the input it writes into
+    defined: dict[int, int] = field(default_factory=dict)  # arena buffer -> the step defining it
 
 
 def _dtype(node: Node) -> np.dtype:
@@ -129,8 +130,12 @@ class Planner:
         lowerings: dict[int, Lowering],
         reasons: dict[int, str],
         write_backs: dict[int, int] | None = None,
+        pack: bool = True,
     ) -> None:
+        """``pack``: give arena buffers their offsets now (a program with run-time sizes
+        packs its arena for each size instead, see :meth:`.Program.at`)."""
         self.graph = graph
+        self.pack = pack
         self.write_backs = write_backs or {}
         self.lowerings = lowerings
         self.plan = Plan(numpy_reasons=dict(reasons))
@@ -210,7 +215,9 @@ class Planner:
                 plan.steps.append(NumpyStep(kernel, node.attrs, args, out, nid, later))
         plan.outputs = [self.places[o] for o in graph.outputs]
         self._externals()
-        plan.arena_bytes = pack_arena(plan.buffers, self.defined)
+        plan.defined = self.defined
+        if self.pack:
+            plan.arena_bytes = pack_arena(plan.buffers, self.defined)
         return plan
 
     def _copy_of_temporary(self, node: Node) -> bool:

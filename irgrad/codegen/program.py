@@ -21,7 +21,9 @@ two threads calling the same compiled model never share it.
 
 from __future__ import annotations
 
+import copy
 import ctypes
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Sequence
@@ -33,7 +35,9 @@ import numpy as np
 from ..ir import Graph
 from ..ir.aliasing import writes_overlap
 from ..ir.graph import CONSTANT, INPUT, RESULT
-from ..ir.interpreter import compile_graph
+from ..ir.interpreter import body_kernel, compile_graph
+from ..ir.run_time_sizes import Assumptions
+from ..ir.symbolic import resolve, specialize
 from ..native import jit
 from ..ops import OPS
 from ..ops.scalar import Unsupported
@@ -48,12 +52,15 @@ from .layout import (
     CONSTANT_BUFFER,
     EXTERNAL,
     INPUT_BUFFER,
+    Buffer,
     Place,
     covers_its_buffer,
+    pack_arena,
     view_of,
 )
 from .parallel import SITES_TO_WAKE
 from .plan import NativeStep, NumpyStep, Plan, Planner
+from .run_time import RUN_LOCK
 from .steps import choose
 
 _I8P = ir.PointerType(ir.IntType(8))
@@ -71,6 +78,7 @@ class Segment:
     allocations: list[tuple[int, tuple, np.dtype]]
     steps: int
     function: object = None
+    table: StepTable | None = None  # run-time sizes: the table the caller passes, for each size
 
     def __post_init__(self) -> None:
         # the slot array's ctypes type, made once: making it per call creates a type
@@ -124,14 +132,25 @@ class Program:
     ``write_backs`` (output position -> input position) are the outputs the runtime
     copies into inputs: the program may write them there itself (see :mod:`.write_back`)."""
 
-    def __init__(self, graph: Graph, write_backs: dict[int, int] | None = None) -> None:
+    def __init__(
+        self, graph: Graph, write_backs: dict[int, int] | None = None, assumptions: Assumptions | None = None
+    ) -> None:
+        """``assumptions``: ``graph``'s sizes are run-time :class:`Size` objects of these
+        assumptions; the program then serves every size where they hold (:meth:`at`)."""
         self.graph = graph
+        self.assumptions = assumptions
+        self.sizes: dict[str, int] | None = None  # the sizes a program with run-time sizes is laid out for
+        self.symbols = None if assumptions is None else sorted(assumptions.hints)
         write_backs = write_backs or {}
         lowerings, reasons = _lowerings(graph)
         text = str(graph)  # printed once: it names the segments and keys the disk cache
         self._digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         cache_key = program_cache.key(text, write_backs)
-        cached = self._from_cache(program_cache.load(cache_key), dict(lowerings), dict(reasons), write_backs)
+        cached = None
+        if assumptions is None:  # (the cache does not keep a program's assumptions)
+            cached = self._from_cache(
+                program_cache.load(cache_key), dict(lowerings), dict(reasons), write_backs
+            )
         if cached is not None:
             try:
                 plan, self.segments = cached
@@ -143,7 +162,7 @@ class Program:
             order = {nid: k for k, nid in enumerate(graph.order())}
             failed = []
             while True:
-                plan = Planner(graph, lowerings, reasons, write_backs).build()
+                plan = Planner(graph, lowerings, reasons, write_backs, pack=assumptions is None).build()
                 try:
                     self.segments = self._emit(plan)
                     break
@@ -152,11 +171,29 @@ class Program:
                     reasons[failure.node] = failure.reason
                     failed.append([order[failure.node], failure.reason])
             self._load_segments()
-            program_cache.store(cache_key, failed, self.segments)
+            if assumptions is None:
+                program_cache.store(cache_key, failed, self.segments)
         self.plan = plan
-        self._local = threading.local()
         self._fallback = None
         self.interpreted = 0  # calls a routine's status handed to the interpreter
+        if assumptions is None:
+            self._prepare()
+        else:
+            self._local = threading.local()  # each thread's arena, grown to the largest size run
+            assumptions.frozen = True  # a size read from now on raises (see run_time_sizes)
+            self._instances: dict[tuple, Program | None] = {}
+            self.report = ProgramReport(
+                native_steps=sum(isinstance(s, NativeStep) for s in plan.steps),
+                segments=len(self.segments),
+                numpy_nodes=[_describe(graph, nid, why) for nid, why in plan.numpy_reasons.items()],
+            )
+
+    def _prepare(self, new_arenas: bool = True) -> None:
+        """What a call of a static program starts from (after its plan and segments);
+        the sizes of a program with run-time sizes share its arenas (``new_arenas=False``)."""
+        plan, graph = self.plan, self.graph
+        if new_arenas:
+            self._local = threading.local()
         self._run_steps = self._schedule()
         position = {nid: k for k, nid in enumerate(graph.inputs)}
         self._written_inputs = sorted(position[old] for old in plan.in_place.values())
@@ -172,6 +209,33 @@ class Program:
             numpy_nodes=[_describe(graph, nid, why) for nid, why in plan.numpy_reasons.items()],
             arena_bytes=plan.arena_bytes,
         )
+
+    # --- run-time sizes ------------------------------------------------------------------------
+
+    def at(self, env: dict[str, int]) -> Program | None:
+        """This program with run-time sizes made a static program for the sizes ``env`` (its
+        compiled code, laid out for them), or None where its assumptions do not hold."""
+        key = tuple(env[name] for name in self.symbols)
+        if key in self._instances:
+            return self._instances[key]
+        instance = None
+        if self.assumptions.hold(env):
+            instance = copy.copy(self)
+            instance.assumptions = instance._instances = None
+            instance.sizes = env  # (its graph stays the one with run-time sizes)
+            instance.plan = _concrete_plan(self.plan, self.graph, env)
+            offsets = {b.id: b.offset for b in instance.plan.buffers if b.kind == ARENA}
+            sizes = np.array([env[name] for name in self.symbols], np.int64)
+            instance.segments = [
+                _concrete_segment(segment, instance.plan, env, offsets, sizes) for segment in self.segments
+            ]
+            instance._prepare(new_arenas=False)
+        self._instances[key] = instance
+        return instance
+
+    def served_sizes(self) -> list[tuple]:
+        """The sizes (in :attr:`symbols` order) this program with run-time sizes served."""
+        return [key for key, instance in self._instances.items() if instance is not None]
 
     def _load_segments(self) -> None:
         """Compile (or load from the disk cache) every segment's module."""
@@ -222,12 +286,14 @@ class Program:
     def _segment(self, plan: Plan, steps: list[NativeStep], index: int) -> Segment:
         symbol = self._symbol(index)
         module = jit.new_module(symbol)
-        table = StepTable(module, Emission(module, None), symbol)
         slots, allocations = _layout(plan, steps)
+        table = StepTable(module, Emission(module, None), symbol, self.symbols, len(slots))
         slot_of = {buffer: k + 1 for k, buffer in enumerate(slots)}
 
         def reference(place: Place) -> Reference:
             buffer = plan.buffers[place.buffer]
+            if buffer.kind == ARENA and self.assumptions is not None:  # packed for each size
+                return Reference(0, byte_offset(place, 0), buffer.id)
             if buffer.kind == ARENA:
                 return Reference(0, byte_offset(place, buffer.offset))
             return Reference(slot_of[buffer.id], byte_offset(place, 0))
@@ -239,7 +305,10 @@ class Program:
             except Unsupported as reason:
                 raise _Failed(step.node, str(reason)) from None
         table.emit_entry(wake=sum(s.lowering.splits([*s.args, s.out]) for s in steps) >= SITES_TO_WAKE)
-        return Segment(symbol, str(module), slots, allocations, len(steps))
+        segment = Segment(symbol, str(module), slots, allocations, len(steps))
+        if self.assumptions is not None:
+            segment.table = table
+        return segment
 
     def _schedule(self) -> list:
         """The run: segments and numpy steps in plan order."""
@@ -258,12 +327,13 @@ class Program:
 
     def _arena(self) -> int:
         """This thread's arena (its aligned address)."""
-        address = getattr(self._local, "address", None)
-        if address is None:
+        local = self._local
+        address = getattr(local, "address", None)
+        if address is None or local.size < self.plan.arena_bytes:  # (a larger size of the program)
             memory = np.empty(self.plan.arena_bytes + ALIGNMENT, np.uint8)
             start = memory.ctypes.data
-            self._local.memory = memory
-            address = self._local.address = start + (-start) % ALIGNMENT
+            local.memory, local.size = memory, self.plan.arena_bytes
+            address = local.address = start + (-start) % ALIGNMENT
         return address
 
     def __call__(self, inputs: Sequence[np.ndarray], sizes: dict | None = None) -> list[np.ndarray]:
@@ -308,7 +378,9 @@ class Program:
         """The call run by the interpreter: it raises the error a routine reported."""
         self.interpreted += 1
         if self._fallback is None:
-            self._fallback = compile_graph(self.graph)
+            self._fallback = compile_graph(
+                self.graph if self.sizes is None else specialize(self.graph, self.sizes)
+            )
         return self._fallback(inputs, sizes)
 
 
@@ -359,3 +431,56 @@ def _describe(graph: Graph, nid: int, reason: str) -> str:
     node = graph.node(nid)
     name = node.body.name if node.body is not None else node.op
     return f"{name}: {reason}"
+
+
+# --- a program with run-time sizes at one size ------------------------------------------------
+
+
+def _concrete_place(place: Place, env: dict[str, int]) -> Place:
+    return Place(
+        place.buffer,
+        resolve(place.offset, env),
+        resolve(place.shape, env),
+        resolve(place.strides, env),
+        place.dtype,
+    )
+
+
+def _concrete_plan(plan: Plan, graph: Graph, env: dict[str, int]) -> Plan:
+    """``plan`` (of a program with run-time sizes) at the sizes ``env``, its arena packed."""
+    at = lambda places: [_concrete_place(p, env) for p in places]  # noqa: E731
+    buffers = [dataclasses.replace(b, shape=resolve(b.shape, env), uses=list(b.uses)) for b in plan.buffers]
+    steps = []
+    for step in plan.steps:
+        step = dataclasses.replace(
+            step, args=at(step.args), out=_concrete_place(step.out, env), later=at(step.later)
+        )
+        if isinstance(step, NumpyStep):
+            node = graph.node(step.node)
+            kernel = step.kernel
+            if node.body is not None:
+                kernel = body_kernel(specialize(node.body, env), bool(step.later))
+            step = dataclasses.replace(step, kernel=kernel, attrs=resolve(step.attrs, env))
+        steps.append(step)
+    concrete_plan = dataclasses.replace(plan, steps=steps, buffers=buffers, outputs=at(plan.outputs))
+    concrete_plan.arena_bytes = pack_arena(buffers, plan.defined)
+    return concrete_plan
+
+
+def _concrete_segment(segment: Segment, plan: Plan, env: dict, offsets: dict, sizes: np.ndarray) -> Segment:
+    """``segment`` at the sizes ``env``: its allocations' shapes, and its table and the sizes
+    as two more constant buffers of ``plan`` (the slots after its own buffers)."""
+    extra = []
+    for value in (segment.table.table_at(env, offsets), sizes):
+        plan.buffers.append(Buffer(len(plan.buffers), CONSTANT_BUFFER, value.shape, value.dtype, value=value))
+        extra.append(len(plan.buffers) - 1)
+    allocations = [(b, resolve(shape, env), dtype) for b, shape, dtype in segment.allocations]
+    native = segment.function
+
+    def locked(slots) -> int:  # the sizes live in the module's globals (see .run_time)
+        with RUN_LOCK:
+            return native(slots)
+
+    return Segment(
+        segment.symbol, segment.llvm_ir, segment.slot_buffers + extra, allocations, segment.steps, locked
+    )

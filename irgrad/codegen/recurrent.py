@@ -22,6 +22,7 @@ the layer once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -172,7 +173,7 @@ class LstmCellLowering(Lowering):
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
         gates, c = args
         size = c.place.shape[-1]
-        rows = int(np.prod(c.place.shape[:-1], dtype=np.int64))
+        rows = math.prod(c.place.shape[:-1])
         if rows * size == 0:
             return
         strides = (matrix_strides(gates.place), matrix_strides(c.place), (2 * size, 1))

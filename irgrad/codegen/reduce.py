@@ -40,6 +40,7 @@ from .elementwise import (
     offset_function,
     store,
 )
+from .run_time import size_value
 from .scalars import LlvmScalars, Value, exact_natively, llvm_type
 
 _F64 = np.dtype(np.float64)
@@ -126,7 +127,7 @@ class ReductionLoops(LoopKernel):
         indices: list[ir.Value] = []
         offset = offset_function(builder, indices)
         S = LlvmScalars(builder)
-        kept_size = int(np.prod(outer, dtype=np.int64))
+        kept_size = math.prod(outer)
         identity = identity_of(reduction, self.out_dtype)
         if kept_size <= _MOST_COLUMNS and _walks_kept_fastest(at.strides, kept, space):
             # numpy adds the rows in order, from +0.0, in the data's own type: so do we, bit for bit
@@ -144,7 +145,7 @@ class ReductionLoops(LoopKernel):
 
             def run_sum() -> None:
                 total = builder.call(
-                    pairwise, [*inputs, *indices, ir.Constant(I64, 0), ir.Constant(I64, inner[0])]
+                    pairwise, [*inputs, *indices, ir.Constant(I64, 0), size_value(builder, inner[0])]
                 )
                 store(
                     builder,
@@ -175,7 +176,7 @@ class ReductionLoops(LoopKernel):
                 return fold_value(Value(running, accumulator))
             if blocked and level == len(inner) - 1:
                 return _fold_blocks(builder, S, self.out_dtype, inner[level], indices, running, fold_value)
-            with for_range_carrying(builder, ir.Constant(I64, inner[level]), [running], f"r{level}") as (
+            with for_range_carrying(builder, size_value(builder, inner[level]), [running], f"r{level}") as (
                 i,
                 carried,
             ):
@@ -207,10 +208,11 @@ def _fold_blocks(
     summed in float32 (vector lanes of the data's own width, so the loop vectorizes
     as widely as its elementwise prologue), each block's sum added in float64."""
     low = llvm_type(low_dtype)
-    blocks = ir.Constant(I64, -(-count // _BLOCK))
+    block_size = ir.Constant(I64, _BLOCK)
+    blocks = builder.udiv(builder.add(size_value(builder, count), ir.Constant(I64, _BLOCK - 1)), block_size)
     with for_range_carrying(builder, blocks, [running], "blocks") as (block, carried):
         start = builder.mul(block, ir.Constant(I64, _BLOCK))
-        left = builder.sub(ir.Constant(I64, count), start)
+        left = builder.sub(size_value(builder, count), start)
         size = builder.select(
             builder.icmp_signed("<", left, ir.Constant(I64, _BLOCK)), left, ir.Constant(I64, _BLOCK)
         )
@@ -227,7 +229,7 @@ def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) 
     """``T sum(inputs..., outer indices..., start, n)``: the sum of the body's values at
     positions ``start .. start+n`` of the reduced run (at the given outer position) by
     numpy's pairwise algorithm, so results equal numpy's bit for bit: fewer than 8
-    values in order from -0.0; up to 128 in 8 running sums (every 8th value) added as
+    values in order from +0.0 (numpy 2's sums of -0.0s are +0.0, as PyTorch's); up to 128 in 8 running sums (every 8th value) added as
     ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) then the rest in order; more, split in two at
     half rounded down to a multiple of 8, each half summed so, the halves added."""
     module, parent = builder.module, builder.function
@@ -251,7 +253,7 @@ def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) 
     b.cbranch(b.icmp_signed("<=", n, const(128)), block, split)
 
     b.position_at_end(few)
-    with for_range_carrying(b, n, [ir.Constant(ft, -0.0)], "few") as (i, running):
+    with for_range_carrying(b, n, [ir.Constant(ft, 0.0)], "few") as (i, running):
         running[0] = b.fadd(running[0], value(i))
     b.ret(running[0])
 
@@ -268,7 +270,7 @@ def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) 
     )
     with for_range_carrying(b, b.sub(n, whole), [total], "rest") as (i, running):
         running[0] = b.fadd(running[0], value(b.add(whole, i)))
-    b.ret(running[0])
+    b.ret(b.fadd(running[0], ir.Constant(ft, 0.0)))  # -0.0 (all values -0.0) is +0.0
 
     b.position_at_end(split)
     half = b.sdiv(n, const(2))
@@ -322,7 +324,7 @@ class _Columns:
         self.accumulator, self.out_dtype, self.size = accumulator, out_dtype, size
         self.type = llvm_type(accumulator)
         self.running = builder.alloca(self.type, size=size, name="columns")
-        with for_range(builder, ir.Constant(I64, size), "init") as k:
+        with for_range(builder, size_value(builder, size), "init") as k:
             builder.store(ir.Constant(self.type, identity), builder.gep(self.running, [k], inbounds=True))
 
     def fold(self, reduced, kept, indices, offset, value_here, combine) -> None:
@@ -341,7 +343,7 @@ class _Columns:
 
     def store(self, out) -> None:
         builder, S = self.builder, self.S
-        with for_range(builder, ir.Constant(I64, self.size), "columns.out") as k:
+        with for_range(builder, size_value(builder, self.size), "columns.out") as k:
             total = Value(builder.load(builder.gep(self.running, [k], inbounds=True)), self.accumulator)
             if self.accumulator != self.out_dtype:
                 total = S.cast(total, from_numpy_dtype(self.out_dtype))

@@ -1,13 +1,19 @@
-"""Graphs with symbolic sizes (``dynamic=True``) as whole native programs, one per size.
+"""Graphs with symbolic sizes (``dynamic=True``) as whole native programs.
 
-A dynamic graph is specialised to the sizes of each call (:func:`irgrad.ir.symbolic.
-specialize`) and compiled as a :class:`.Program`, once per distinct set of sizes (the
-object code is cached on disk like any other): a training loop whose last batch is
-smaller compiles twice, and each call is one native call.  Past
+A dynamic graph is compiled once for *run-time sizes*
+(:func:`irgrad.ir.symbolic.with_run_time_sizes`): its sizes reach the native code as
+arguments, and the program serves every size at which the assumptions its compiler
+took hold (a product's form chosen for at least 32 rows, a loop split across threads
+from some size on: see :mod:`irgrad.ir.run_time_sizes`).  A size outside them gets
+another such program, built at that size, up to :data:`MOST_RUN_TIME_PROGRAMS`: a
+training loop over batches of 1 to 512 rows typically compiles three or four.
+
+Where a graph cannot be compiled so (the reason is kept, for ``explain()``), it is
+specialised to the sizes of each call (:func:`irgrad.ir.symbolic.specialize`) and
+compiled as a :class:`.Program` per distinct set of sizes.  Past
 :data:`MOST_SIZES` distinct sizes (sequence lengths that never repeat), further sizes
-run node by node, one native kernel per fused group with sizes as run-time values,
-until :data:`HOT_CALLS` calls at one size have shown it worth a program of its own (up
-to :data:`MOST_PROGRAMS`).
+run node by node, until :data:`HOT_CALLS` calls at one size have shown it worth a
+program of its own (up to :data:`MOST_PROGRAMS`).
 """
 
 from __future__ import annotations
@@ -27,18 +33,26 @@ MOST_SIZES = 8  # sizes compiled at their first call
 # about 96 ms to compile with an empty LLVM cache: 64 calls pay back about a tenth of it.
 HOT_CALLS = 64
 MOST_PROGRAMS = 64
+MOST_RUN_TIME_PROGRAMS = 8  # programs with run-time sizes, each for the sizes it assumed
 
 
 class PerSizePrograms:
     """``run(inputs, sizes) -> outputs`` for a graph with symbolic sizes.
 
+    ``build_run_time(graph, sizes)`` gives ``(program, "")``, a program with run-time
+    sizes built at ``sizes`` (:meth:`.Program.at` serves a size), or ``(None, reason)``;
     ``build(static_graph)`` gives a whole-graph program for one size, or None where it
     cannot; ``node_by_node()`` makes the executable used for sizes without a program
     (past :data:`MOST_SIZES`, or where ``build`` gave None), made on first need."""
 
-    def __init__(self, graph: Graph, build: Callable, node_by_node: Callable) -> None:
+    def __init__(
+        self, graph: Graph, build: Callable, node_by_node: Callable, build_run_time: Callable | None = None
+    ) -> None:
         self.graph = graph
         self._build, self._node_by_node = build, node_by_node
+        self._build_run_time = build_run_time
+        self.run_time_programs: list = []
+        self.run_time_failure = ""  # why the graph has no program with run-time sizes
         self._runs: dict[tuple, Callable] = {}
         self.programs = 0  # sizes compiled as whole programs
         self._calls: dict[tuple, int] = {}  # calls at sizes run node by node
@@ -77,12 +91,31 @@ class PerSizePrograms:
         self._calls[key] = -1  # built now, or never
         return True
 
+    def summary(self) -> str:
+        """What the graph got so far, for ``explain()``: programs with run-time sizes and
+        the sizes they served, or why it has none; programs per size."""
+        parts = []
+        if self.run_time_programs:
+            served = sum(len(p.served_sizes()) for p in self.run_time_programs)
+            parts.append(
+                f"{len(self.run_time_programs)} program(s) taking the sizes at run time, "
+                f"{served} size(s) served"
+            )
+        if self.run_time_failure:
+            parts.append(f"no program with run-time sizes: {self.run_time_failure}")
+        if self.programs:
+            parts.append(f"{self.programs} program(s) for one size each")
+        return "; ".join(parts) or "not called yet"
+
     @property
     def interpreted(self) -> int:
         """Calls the per-size programs handed to the interpreter (see :class:`.Program`)."""
         return sum(getattr(run, "interpreted", 0) for run in list(self._runs.values()))
 
     def _run_for(self, env: dict, hot: bool = False) -> Callable:
+        program = self._with_run_time_sizes(env)
+        if program is not None:
+            return program
         if self.programs < MOST_SIZES or hot:
             program = self._build(specialize(self.graph, env))
             if program is not None:
@@ -91,3 +124,20 @@ class PerSizePrograms:
         if self._fallback is None:
             self._fallback = self._node_by_node()
         return self._fallback
+
+    def _with_run_time_sizes(self, env: dict) -> Callable | None:
+        """A program with run-time sizes, at the sizes ``env``: one built earlier whose
+        assumptions hold there, or one built now; None where there cannot be one."""
+        if self._build_run_time is None or self.run_time_failure:
+            return None
+        for program in self.run_time_programs:
+            at_env = program.at(env)
+            if at_env is not None:
+                return at_env
+        if len(self.run_time_programs) >= MOST_RUN_TIME_PROGRAMS:
+            return None
+        program, self.run_time_failure = self._build_run_time(self.graph, env)
+        if program is None:
+            return None
+        self.run_time_programs.append(program)
+        return program.at(env)

@@ -25,7 +25,7 @@ import numpy as np
 from ..dtypes import from_numpy_dtype
 from ..ir.graph import FUSED, Graph, Node, TensorType
 from ..native import loss as native_loss
-from ..native.loops import I64, const
+from ..native.loops import I64
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..passes.fusion import ANCHOR_KINDS
@@ -40,6 +40,7 @@ from .movement import MOVEMENT_LOWERINGS
 from .multi_loops import MultiLoops
 from .recurrent import RECURRENT_LOWERINGS
 from .reduce import ReductionLoops, is_map_reduce
+from .run_time import size_value
 from .windows import WINDOW_OPS, pool_pair_lowering, window_lowering
 
 
@@ -150,12 +151,14 @@ class RoutineLowering(Lowering):
             n = args[0].place.shape[self.node.attrs["dim"]]  # the dims after it are all 1
             rows = math.prod(args[0].place.shape) // n
             fn = _declare(at.module, self.symbol, ir.VoidType(), types + [I64, I64])
-            at.builder.call(fn, pointers + [const(rows), const(n)])
+            at.builder.call(fn, pointers + [size_value(at.builder, rows), size_value(at.builder, n)])
             return None
         attrs = self.node.attrs
         rows, n = attrs["shape"] if self.node.op == "nll_loss_grad" else args[0].place.shape
         fn = _declare(at.module, self.symbol, I64, types + [I64] * 4)
-        extra = [const(rows), const(n), const(attrs["ignore_index"]), const(_MODES[attrs["reduction"]])]
+        extra = [
+            size_value(at.builder, x) for x in (rows, n, attrs["ignore_index"], _MODES[attrs["reduction"]])
+        ]
         return at.builder.call(fn, pointers + extra)
 
 

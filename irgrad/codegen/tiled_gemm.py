@@ -49,6 +49,7 @@ import numpy as np
 from ..native import jit, pool
 from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying
 from .parallel import call_parallel
+from .run_time import size_value
 from .transpose import TILE, transpose_tile
 
 I32 = ir.IntType(32)
@@ -238,11 +239,11 @@ def emit(
     numbers = (shape.m, shape.n, shape.k, *shape.a_strides, b_stride, shape.c_row, int(shape.accumulate))
     if not split or shape.m * shape.n * shape.k < PARALLEL_MACS:
         fn = kernel(builder.module, shape.form, float_type, tiling)
-        builder.call(fn, list(pointers) + [const(x) for x in numbers])
+        builder.call(fn, list(pointers) + [size_value(builder, x) for x in numbers])
         return
     # the pool splits it: the kernel's arguments go in a context its part function reads
     task = _declared_part(builder.module, shape.form, float_type, tiling)
-    context = [builder.ptrtoint(p, I64) for p in pointers] + [const(x) for x in numbers]
+    context = [builder.ptrtoint(p, I64) for p in pointers] + [size_value(builder, x) for x in numbers]
     call_parallel(builder, task, context, shape.m * shape.n * shape.k >= WAKE_MACS)
 
 

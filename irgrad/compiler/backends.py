@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import Graph, compile_graph
-from ..ir.symbolic import has_sym
+from ..ir.symbolic import has_sym, with_run_time_sizes
 from ..native import jit
 from ..native.jit import CodeMemoryFull
 from ..ops import Kind
@@ -131,9 +131,12 @@ class LlvmBackend(Backend):
         if dumper is not None:
             dumper.write(f"{graph.name}-fused", _lowering_passes(graph))
         run = PerSizePrograms(
-            graph, lambda static: _whole_program(static, None, write_backs or {})[0], node_by_node
+            graph,
+            lambda static: _whole_program(static, None, write_backs or {})[0],
+            node_by_node,
+            lambda symbolic, env: _run_time_program(symbolic, env, write_backs or {}),
         )
-        why = "symbolic shapes: one native function per distinct size, compiled at its first call"
+        why = "symbolic shapes: native functions taking the sizes at run time, compiled at the first call"
         return run, BuildReport(whole_graph=why)
 
 
@@ -181,6 +184,19 @@ def _whole_program(graph: Graph, dumper, write_backs: dict[int, int]) -> tuple:
             stacklevel=3,
         )
         return None, fused
+
+
+def _run_time_program(graph: Graph, env: dict[str, int], write_backs: dict[int, int]) -> tuple:
+    """``(program, "")``: the symbolic ``graph`` as one native program taking its sizes at
+    run time, built at the sizes ``env``; or ``(None, why it cannot be)``, and the graph
+    is compiled per size instead (see :mod:`irgrad.codegen.sizes`)."""
+    from ..codegen import Program  # deferred: the code generator is heavy to import (see above)
+
+    hinted, assumptions = with_run_time_sizes(graph, env)
+    try:
+        return Program(_lowering_passes(hinted), write_backs, assumptions), ""
+    except Exception as error:  # a size the code generator cannot take at run time
+        return None, f"{type(error).__name__}: {error}"
 
 
 def _static(graph: Graph) -> bool:

@@ -38,9 +38,10 @@ def _interpreted(run) -> int:
     return getattr(run, "interpreted", 0)
 
 
-def _counts(graph: Graph, report: BuildReport | None, handed: int) -> str:
+def _counts(graph: Graph, report: BuildReport | None, handed: int, run=None) -> str:
     """A graph's size and what its backend made of it: native kernels, the groups left
-    to numpy with the reason, and the calls ``handed`` to the interpreter."""
+    to numpy with the reason, the programs a graph with symbolic sizes got so far (its
+    executable ``run`` says), and the calls ``handed`` to the interpreter."""
     text = f"{sum(1 for _ in graph.op_nodes())} nodes"
     if report is not None and report.segments:
         calls = "1 native call" if report.segments == 1 else f"{report.segments} native calls"
@@ -58,6 +59,9 @@ def _counts(graph: Graph, report: BuildReport | None, handed: int) -> str:
         text += f"; {report.whole_graph}"
     if report is not None and report.fallbacks:
         text += "; left to numpy: " + "; ".join(report.fallbacks)
+    summary = getattr(run, "summary", None)
+    if summary is not None:
+        text += f"; {summary()}"
     if handed:
         text += f"; {handed} call(s) handed to the interpreter"
     return text
@@ -142,9 +146,12 @@ def explain(compiled) -> Explanation:
         lines.append(f"  validation: {facts['validated'] or 'skipped (the function has side effects)'}")
         lines.append(f"  calls run by this graph: {facts['runs']}")
         built, handed = entry.built, facts["interpreted"]
-        lines.append("  forward: " + _counts(built.forward, built.reports.get("forward"), handed["forward"]))
+        forward = _counts(built.forward, built.reports.get("forward"), handed["forward"], built.run_forward)
+        lines.append(f"  forward: {forward}")
         if built.backward is not None:
-            counts = _counts(built.backward, built.reports.get("backward"), handed["backward"])
+            counts = _counts(
+                built.backward, built.reports.get("backward"), handed["backward"], built.run_backward
+            )
             lines.append(f"  backward: {counts}; {built.n_saved} values saved for it")
         lines.append(
             "  time per stage: " + ", ".join(f"{name} {secs * 1e3:.1f} ms" for name, secs in entry.timings)

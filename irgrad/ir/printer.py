@@ -42,14 +42,15 @@ INLINE_CONSTANT_LIMIT = 64
 
 
 def format_type(t: TensorType) -> str:
-    return f"{SHORT_DTYPE[t.dtype.name]}[{','.join(str(d) for d in t.shape)}]"
+    # repr: a run-time Size prints as its expression (its str() is its value, assumed)
+    return f"{SHORT_DTYPE[t.dtype.name]}[{','.join(d if isinstance(d, str) else repr(d) for d in t.shape)}]"
 
 
 def format_attr(value) -> str:
     if isinstance(value, dtype):
         return SHORT_DTYPE[value.name]
     if isinstance(value, slice):
-        return f"slice({value.start}, {value.stop}, {value.step})"
+        return f"slice({value.start!r}, {value.stop!r}, {value.step!r})"
     if value is Ellipsis:
         return "..."
     if isinstance(value, tuple):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .graph import CONSTANT, Graph, TensorType
+from .run_time_sizes import Assumptions, Size
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,12 @@ class Sym:
 
 
 def resolve(value: Any, env: dict[str, int]) -> Any:
-    """``value`` with every Sym evaluated for the sizes in ``env``."""
+    """``value`` with every Sym (and run-time :class:`~.run_time_sizes.Size`) evaluated for
+    the sizes in ``env``."""
     if isinstance(value, Sym):
         return value.eval(env)
+    if isinstance(value, Size):
+        return value.evaluate(env)
     if isinstance(value, tuple):
         return tuple(resolve(v, env) for v in value)
     if isinstance(value, list):
@@ -162,8 +166,8 @@ def _dim(d):
 
 
 def specialize(graph: Graph, env: dict[str, int]) -> Graph:
-    """A copy of ``graph`` for the sizes in ``env``: every symbolic size in its types,
-    op attributes and fused bodies evaluated, so the copy is static."""
+    """A copy of ``graph`` for the sizes in ``env``: every symbolic size (and run-time
+    Size) in its types, op attributes and fused bodies evaluated, so the copy is static."""
     out = graph.copy()
     for nid in out.nx.nodes:
         node = out.nx.nodes[nid]["node"]
@@ -171,7 +175,47 @@ def specialize(graph: Graph, env: dict[str, int]) -> Graph:
         out.nx.nodes[nid]["node"] = replace(
             node,
             type=TensorType(shape, node.type.dtype),
-            attrs=resolve(node.attrs, env) if has_sym(node.attrs) else node.attrs,
+            attrs=resolve(node.attrs, env),
             body=None if node.body is None else specialize(node.body, env),
         )
     return out
+
+
+def with_run_time_sizes(graph: Graph, env: dict[str, int]) -> tuple[Graph, Assumptions]:
+    """A copy of ``graph`` whose symbolic sizes are :class:`~.run_time_sizes.Size`
+    objects hinted with the sizes in ``env``, and the assumptions its compiler will
+    record (see :mod:`.run_time_sizes`)."""
+    assumptions = Assumptions(env)
+
+    def dim(d: Any) -> Any:  # in a type: a symbol's name, a Sym or an int
+        return assumptions.size(d) if isinstance(d, str) else size(d)
+
+    def size(value: Any) -> Any:  # in attributes: Syms inside any structure
+        if isinstance(value, Sym):
+            total = value.const
+            for name, coef in value.terms:
+                total = total + coef * assumptions.size(name)
+            return total
+        if isinstance(value, tuple):
+            return tuple(size(v) for v in value)
+        if isinstance(value, list):
+            return [size(v) for v in value]
+        if isinstance(value, slice):
+            return slice(size(value.start), size(value.stop), size(value.step))
+        if isinstance(value, dict):
+            return {k: size(v) for k, v in value.items()}
+        return value
+
+    def convert(g: Graph) -> Graph:
+        out = g.copy()
+        for nid in out.nx.nodes:
+            node = out.nx.nodes[nid]["node"]
+            out.nx.nodes[nid]["node"] = replace(
+                node,
+                type=TensorType(tuple(dim(d) for d in node.type.shape), node.type.dtype),
+                attrs=size(node.attrs) if has_sym(node.attrs) else node.attrs,
+                body=None if node.body is None else convert(node.body),
+            )
+        return out
+
+    return convert(graph), assumptions

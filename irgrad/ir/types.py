@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..dtypes import dtype
+from .run_time_sizes import Size
 
 Dim = int | str
 
@@ -22,12 +23,14 @@ class TensorType:
 
     @property
     def is_static(self) -> bool:
-        return all(isinstance(d, int) for d in self.shape)
+        """Whether every dimension is an int, or a run-time :class:`~.run_time_sizes.Size`
+        (which the compiler handles as an int, recording what it assumed)."""
+        return all(isinstance(d, (int, Size)) for d in self.shape)
 
     def numel(self) -> int:
         n = 1
         for d in self.shape:
-            if not isinstance(d, int):
+            if not isinstance(d, (int, Size)):
                 raise ValueError(f"numel of a symbolic shape {self.shape}")
             n *= d
         return n

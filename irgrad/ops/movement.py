@@ -16,7 +16,7 @@ from ..native import loss as native_loss
 from . import stacking
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt, numel
-from .strides import broadcast_strides, reshape_strides, slice_layout
+from .strides import broadcast_strides, range_length, reshape_strides, slice_indices, slice_layout
 
 
 def _movement(name, kernel, infer, vjp=None, **kw) -> OpDef:
@@ -128,7 +128,7 @@ def sliced_shape(shape: tuple[int, ...], index: tuple) -> tuple[int, ...]:
             out.append(1)
             continue
         if isinstance(item, slice):
-            out.append(len(range(*item.indices(shape[dim]))))
+            out.append(range_length(*slice_indices(item, shape[dim])))
         dim += 1
     out.extend(shape[dim:])
     return tuple(out)

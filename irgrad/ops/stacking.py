@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from .registry import OPS
+from .strides import slice_indices
 
 
 def _same(values: list) -> bool:
@@ -110,7 +111,7 @@ def slice_grad(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
     position, g_dim = found
     size = shape[dim]
     if position < len(index):
-        if index[position].indices(size) != (0, size, 1):
+        if slice_indices(index[position], size) != (0, size, 1):
             return None
         index = index[:position] + (slice(0, size * n, 1),) + index[position + 1 :]
     joined = F.cat(*(s[0] for s in steps), dim=g_dim)
@@ -160,7 +161,7 @@ def slice_(F, name: str, dim: int, steps: list, attrs: list, shape: tuple):
         return None
     position, k = axis
     size = x.shape[k]
-    if position < len(index) and index[position].indices(size) != (0, size, 1):
+    if position < len(index) and slice_indices(index[position], size) != (0, size, 1):
         return None
     joined = F.cat(*sources, dim=k)
     if position < len(index):
@@ -226,7 +227,7 @@ def _consecutive(F, x, dim: int, indices: list, shape: tuple):
         return _integer_steps(F, x, dim, first, position, items[0], n, shape)
     if not all(isinstance(item, slice) for item in items):
         return None
-    ranges = [item.indices(x.shape[k]) for item in items]
+    ranges = [slice_indices(item, x.shape[k]) for item in items]
     length = ranges[0][1] - ranges[0][0]
     consecutive = all(
         step == 1 and stop - start == length and start == ranges[0][0] + t * length

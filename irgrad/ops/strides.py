@@ -91,6 +91,41 @@ def reshape_strides(
     return tuple(new_strides)
 
 
+def slice_indices(item: slice, n: int) -> tuple[int, int, int]:
+    """``item.indices(n)``, also for sizes known at run time
+    (:class:`~irgrad.ir.run_time_sizes.Size`), whose comparisons record what they assumed
+    (``slice.indices`` would read the size as an int: assume its value)."""
+    if isinstance(n, int) and all(
+        v is None or isinstance(v, int) for v in (item.start, item.stop, item.step)
+    ):
+        return item.indices(n)
+    step = 1 if item.step is None else item.step
+    if step == 0:
+        raise ValueError("slice step cannot be zero")
+    lower, upper = (-1, n - 1) if step < 0 else (0, n)
+
+    def clamped(value, default):
+        if value is None:
+            return default
+        if value < 0:
+            value = value + n
+            return lower if value < lower else value
+        return upper if value > upper else value
+
+    return (
+        clamped(item.start, upper if step < 0 else lower),
+        clamped(item.stop, lower if step < 0 else upper),
+        step,
+    )
+
+
+def range_length(start: int, stop: int, step: int) -> int:
+    """``len(range(start, stop, step))``, also for run-time sizes (see :func:`slice_indices`)."""
+    if step > 0:
+        return (stop - start + step - 1) // step if stop > start else 0
+    return (start - stop - step - 1) // -step if start > stop else 0
+
+
 def slice_layout(shape: Sequence[int], strides: Sequence[int], index: tuple) -> Layout:
     """The layout of ``x[index]`` for a normalised basic index (ints, slices with
     positive steps, None): an offset to its first element and its strides."""
@@ -102,8 +137,8 @@ def slice_layout(shape: Sequence[int], strides: Sequence[int], index: tuple) -> 
             continue
         n, stride = shape[dim], strides[dim]
         if isinstance(item, slice):
-            start, _, step = item.indices(n)
-            if len(range(*item.indices(n))):
+            start, stop, step = slice_indices(item, n)
+            if range_length(start, stop, step):
                 offset += start * stride
             out.append(stride * step)
         else:

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph
+from ..ops.strides import slice_indices
 from .add_trees import is_sum_root, summands
 from .dce import prune
 
@@ -44,7 +45,7 @@ def _piece(graph: Graph, nid: int, shape: tuple) -> _Piece | None:
     axis = None
     for dim, entry in enumerate(index):
         if isinstance(entry, slice):
-            start, stop, step = entry.indices(shape[dim])
+            start, stop, step = slice_indices(entry, shape[dim])
             if step != 1:
                 return None
             if (start, stop) == (0, shape[dim]):

@@ -1,0 +1,162 @@
+"""Graphs with symbolic sizes as native programs taking the sizes at run time: one program
+serves many sizes, with eager's values and gradients at each."""
+
+import re
+import threading
+
+import numpy as np
+import pytest
+
+import irgrad
+import irgrad.nn.functional as F
+from irgrad.codegen import sizes
+from tests.graph_calls import assert_graphs_answered
+
+SIZES = (5, 6, 7, 9, 12, 33, 40, 64, 3, 100, 6, 2, 7, 40)
+
+
+def served(explanation) -> tuple[int, int]:
+    """(programs with run-time sizes, sizes they served), over every graph."""
+    found = re.findall(
+        r"(\d+) program\(s\) taking the sizes at run time, (\d+) size\(s\) served", str(explanation)
+    )
+    return sum(int(p) for p, _ in found), sum(int(s) for _, s in found)
+
+
+def _sliced(x):
+    return (x[1:] * x[:-1]).sum(0) + x[:, 2:].sum(0).sum()
+
+
+def _transposed(x):
+    return (x.t() @ x).tanh() + x.softmax(dim=0).max(dim=0).values
+
+
+def _concatenated(x):
+    return irgrad.cat([x, x.exp() * 2], dim=0).log_softmax(dim=0).sum(1)
+
+
+def _normalized(x):
+    return F.layer_norm(x, (x.shape[1],)).relu().sum(0)
+
+
+@pytest.mark.parametrize("function", [_sliced, _transposed, _concatenated, _normalized])
+def test_functions_of_a_dynamic_batch_match_eager_at_every_size(function):
+    """Values and gradients at 14 calls over 11 sizes; a few programs serve them all."""
+    compiled = irgrad.compile(function, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(3)
+    for batch in SIZES:
+        data = rng.standard_normal((batch, 6)).astype(np.float32)
+        x, x_eager = irgrad.tensor(data, requires_grad=True), irgrad.tensor(data, requires_grad=True)
+        got, expected = compiled(x), function(x_eager)
+        np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=2e-5, atol=2e-6)
+        got.sum().backward()
+        expected.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), x_eager.grad.numpy(), rtol=2e-5, atol=2e-6)
+    programs, served_sizes = served(assert_graphs_answered(compiled))
+    assert programs >= 1 and served_sizes > programs
+
+
+def test_a_training_step_over_many_batch_sizes_trains_as_eager():
+    """A whole SGD-momentum step with cross-entropy, compiled with dynamic sizes, over 30
+    batch sizes: the parameters after every step equal eager training's, and no size
+    past the first few compiles a program of its own."""
+
+    def trainer():
+        irgrad.manual_seed(4)
+        model = irgrad.nn.Sequential(irgrad.nn.Linear(12, 32), irgrad.nn.ReLU(), irgrad.nn.Linear(32, 5))
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = trainer()
+    model, step = trainer()
+    step = irgrad.compile(step, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(5)
+    batches = [int(b) for b in rng.integers(2, 90, 30)] + [17, 17, 64, 64]
+    for batch in batches:
+        x = irgrad.tensor(rng.standard_normal((batch, 12)).astype(np.float32))
+        y = irgrad.tensor(rng.integers(0, 5, batch))
+        np.testing.assert_allclose(step(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+    explanation = assert_graphs_answered(step)
+    programs, served_sizes = served(explanation)
+    assert 1 <= programs <= 4 and served_sizes >= 5, str(explanation)
+    assert "program(s) for one size each" not in str(explanation)
+
+
+def test_two_threads_at_different_sizes_get_their_own_answers():
+    """The sizes live in the program's globals: calls at different sizes from two threads
+    at once are serialised around the native call, and each gets its own answer."""
+    compiled = irgrad.compile(lambda x: (x * 2.0).tanh().sum(0), dynamic=True, backend="llvm")
+    inputs = {n: irgrad.randn(n, 4) for n in (8, 9, 10, 11, 12, 30)}
+    for x in inputs.values():
+        compiled(x)
+        compiled(x)
+    failures = []
+
+    def hammer(batch: int) -> None:
+        x = inputs[batch]
+        expected = (x * 2.0).tanh().sum(0).numpy()
+        for _ in range(200):
+            if not np.allclose(compiled(x).numpy(), expected, rtol=1e-5, atol=1e-6):
+                failures.append(batch)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in (9, 30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert served(compiled.explain())[1] >= 5
+
+
+def test_a_graph_without_run_time_sizes_is_compiled_per_size(monkeypatch):
+    """Where no program with run-time sizes can be built, the reason is in explain() and
+    each size gets a program of its own, as before."""
+    from irgrad.compiler import backends
+
+    def fails(graph, env, write_backs):
+        return None, "injected: no run-time sizes"
+
+    monkeypatch.setattr(backends, "_run_time_program", fails)
+    compiled = irgrad.compile(lambda x: x.exp().sum(0), dynamic=True, backend="llvm")
+    for batch in (4, 5, 6, 4):
+        x = irgrad.randn(batch, 3)
+        np.testing.assert_allclose(compiled(x).numpy(), x.exp().sum(0).numpy(), rtol=1e-6)
+    text = str(assert_graphs_answered(compiled))
+    assert "no program with run-time sizes: injected" in text and "program(s) for one size each" in text
+
+
+def test_most_run_time_programs_bounds_them(monkeypatch):
+    """Sizes outside every program's assumptions get a new program only up to the bound."""
+    monkeypatch.setattr(sizes, "MOST_RUN_TIME_PROGRAMS", 1)
+    compiled = irgrad.compile(lambda x: (x @ x.t()).sum(0), dynamic=True, backend="llvm")
+    for batch in (5, 6, 7, 40, 41, 1, 5):  # products of 32 rows or more take another form
+        x = irgrad.randn(batch, 8)
+        np.testing.assert_allclose(compiled(x).numpy(), (x @ x.t()).sum(0).numpy(), rtol=1e-5, atol=1e-5)
+    assert served(assert_graphs_answered(compiled))[0] == 1
+
+
+def test_a_bad_target_at_a_new_size_raises_the_eager_error():
+    """A native range check that fails hands the call to the interpreter, on the graph
+    at that call's sizes: it raises the error eager code raises."""
+    compiled = irgrad.compile(lambda x, y: F.cross_entropy(x, y), dynamic=True, backend="llvm")
+    for batch in (4, 5, 6, 7):
+        x, y = irgrad.randn(batch, 3), irgrad.randint(0, 3, (batch,))
+        np.testing.assert_allclose(compiled(x, y).item(), F.cross_entropy(x, y).item(), rtol=1e-6)
+    x, y = irgrad.randn(9, 3), irgrad.tensor(np.array([0, 1, 2, 0, 1, 2, 0, 7, 1]))
+    compiled(x, irgrad.randint(0, 3, (9,)))  # the first call at 9 is traced
+    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+        compiled(x, y)
+    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+        F.cross_entropy(x, y)
+    explanation = str(compiled.explain())
+    assert "1 call(s) handed to the interpreter" in explanation and served(explanation)[0] >= 1
