@@ -15,12 +15,19 @@ Run: python -m benchmarks.bench_dynamic_sizes [--threads 1] [--with-torch-compil
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 
 import numpy as np
+
+from .machine import thread_env
 
 SIZES = [int(s) for s in np.linspace(8, 256, 24).round()]
 STEPS = 120
@@ -126,42 +133,49 @@ def _measure(make: Callable[[], Callable], first: list, steady: list) -> tuple[f
     return first_pass, float(np.median(times)) * 1e3
 
 
+def _contenders(with_torch_compile: bool) -> dict[str, Callable]:
+    contenders: dict[str, Callable] = {
+        "irgrad eager": lambda: _irgrad(False),
+        "irgrad compiled (run-time sizes)": lambda: _irgrad(True),
+        "irgrad compiled (a program per size)": lambda: _irgrad(True, run_time_sizes=False),
+    }
+    if importlib.util.find_spec("torch") is not None:
+        contenders["torch eager"] = lambda: _torch(False)
+        if with_torch_compile:
+            contenders["torch.compile(dynamic=True)"] = lambda: _torch(True)
+    if importlib.util.find_spec("jax") is not None:
+        contenders["jax jit (a compile per shape)"] = _jax
+    return contenders
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--with-torch-compile", action="store_true")
+    parser.add_argument("--contender", help=argparse.SUPPRESS)  # one contender, in this process
     args = parser.parse_args(argv)
-    contenders: list[tuple[str, Callable]] = [
-        ("irgrad eager", lambda: _irgrad(False)),
-        ("irgrad compiled (run-time sizes)", lambda: _irgrad(True)),
-        ("irgrad compiled (a program per size)", lambda: _irgrad(True, run_time_sizes=False)),
-    ]
-    try:
-        import torch
-
+    contenders = _contenders(args.with_torch_compile)
+    if args.contender:  # a child process: nothing compiled before, by anyone
         if args.threads:
-            torch.set_num_threads(args.threads)
-        contenders.append(("torch eager", lambda: _torch(False)))
-        if args.with_torch_compile:
-            contenders.append(("torch.compile(dynamic=True)", lambda: _torch(True)))
-    except ImportError:
-        pass
-    try:
-        import jax  # noqa: F401
-
-        contenders.append(("jax jit (a compile per shape)", _jax))
-    except ImportError:
-        pass
-    if args.threads:
-        import irgrad
-
-        irgrad.set_num_threads(args.threads)
-    first, steady = _batches()
+            for module in ("torch", "irgrad"):
+                if importlib.util.find_spec(module) is not None:
+                    importlib.import_module(module).set_num_threads(args.threads)
+        first, steady = _batches()
+        print(json.dumps(_measure(contenders[args.contender], first, steady)))
+        return
     print(f"{len(SIZES)} batch sizes from {SIZES[0]} to {SIZES[-1]}, then {STEPS} steps among them")
+    print("each contender in a new process; irgrad's with an empty disk cache")
     print(f"{'contender':40s} {'first pass (s)':>15s} {'steady step (ms)':>17s} {'vs irgrad eager':>16s}")
     base = None
-    for name, make in contenders:
-        first_pass, step_ms = _measure(make, first, steady)
+    for name in contenders:
+        command = [sys.executable, "-m", "benchmarks.bench_dynamic_sizes", "--contender", name]
+        command += ["--threads", str(args.threads)] if args.threads else []
+        environment = {**os.environ, **(thread_env(args.threads) if args.threads else {})}
+        done = subprocess.run(command, capture_output=True, text=True, env=environment)
+        if done.returncode:
+            print(f"{name:40s} failed: {done.stderr.strip().splitlines()[-1:]}")
+            continue
+        first_pass, step_ms = json.loads(done.stdout.strip().splitlines()[-1])
         base = base or step_ms
         print(f"{name:40s} {first_pass:15.2f} {step_ms:17.3f} {step_ms / base:15.2f}x")
 

@@ -97,9 +97,10 @@ class PerSizePrograms:
         parts = []
         if self.run_time_programs:
             served = sum(len(p.served_sizes()) for p in self.run_time_programs)
+            in_place = len(self.run_time_programs[0].plan.in_place)
             parts.append(
                 f"{len(self.run_time_programs)} program(s) taking the sizes at run time, "
-                f"{served} size(s) served"
+                f"{served} size(s) served" + (f", {in_place} update(s) written in place" if in_place else "")
             )
         if self.run_time_failure:
             parts.append(f"no program with run-time sizes: {self.run_time_failure}")

@@ -206,7 +206,9 @@ def symbolic(
         return "the program differs between sizes"
     if any(b.wrt != built.wrt or b.n_saved != built.n_saved for b in builts):
         return "the program differs between sizes"
-    run_forward, forward_report = backend.build(forward)
+    # the updates the runtime copies into their inputs, which the program may write there itself
+    write_backs = {base.n_values + i: position for i, position in enumerate(base.mutated)}
+    run_forward, forward_report = backend.build(forward, write_backs=write_backs)
     result = Built(
         forward=forward,
         run_forward=run_forward,
