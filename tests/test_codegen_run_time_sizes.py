@@ -162,3 +162,22 @@ def test_a_bad_target_at_a_new_size_raises_the_eager_error():
         F.cross_entropy(x, y)
     explanation = str(compiled.explain())
     assert "1 call(s) handed to the interpreter" in explanation and served(explanation)[0] >= 1
+
+
+def test_a_product_is_split_across_threads_from_a_size_decided_at_run_time():
+    """One program serves products below and above the size from which the pool splits
+    them: the split is a branch of the native code, not an assumption of the program."""
+    threads = irgrad.get_num_threads()
+    irgrad.set_num_threads(2)
+    try:
+        w = irgrad.randn(64, 64)
+        compiled = irgrad.compile(lambda x: (x @ w).relu().sum(0), dynamic=True, backend="llvm")
+        for batch in (40, 41, 100, 300, 500, 100, 300, 500, 41):  # split from 128 rows (2^19 multiply-adds)
+            x = irgrad.randn(batch, 64)
+            np.testing.assert_allclose(
+                compiled(x).numpy(), (x @ w).relu().sum(0).numpy(), rtol=1e-4, atol=1e-3
+            )
+        programs, served_sizes = served(assert_graphs_answered(compiled))
+        assert programs == 1 and served_sizes >= 4, served_sizes
+    finally:
+        irgrad.set_num_threads(threads)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..ir.builder import GraphOps
 from ..ir.graph import Graph, Node
+from ..ir.run_time_sizes import Size
 from ..ops import OPS
 from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from . import blas, tiled_gemm
@@ -95,6 +96,8 @@ class GemmLowering(Lowering):
         args = places[: self.arity]
         batch, m, n, k, a2, b2, _, _ = self._matrices(args, self.node.type.shape)
         if self._tiled(m, n, k, a2, b2, self.arity > 2) is not None:
+            if isinstance(m * n * k, Size) and not batch:
+                return False  # decided at run time (see tiled_gemm.emit): no wake-up at the start
             return m * n * k >= tiled_gemm.PARALLEL_MACS or self._splits_batch(batch, m, n, k)
         return self._transposed_b(args) and m * n * k >= tiled_gemm.PARALLEL_MACS
 
@@ -167,18 +170,12 @@ class GemmLowering(Lowering):
                 if tiled is not None:
                     tiled_gemm.emit(b, [pa, pb, pc], float_type, tiled, tiling, split=not by_matrices)
                     return
+                m_, n_, k_, lda_, ldb_ = (size_value(b, v, integer) for v in (m, n, k, lda, ldb))
                 b.call(
                     gemm,
                     [ir.Constant(I32, blas.ROW_MAJOR), ir.Constant(I32, a_trans), ir.Constant(I32, b_trans)]
-                    + [ir.Constant(integer, v) for v in (m, n, k)]
-                    + [
-                        ir.Constant(float_type, 1.0),
-                        pa,
-                        ir.Constant(integer, lda),
-                        pb,
-                        ir.Constant(integer, ldb),
-                    ]
-                    + [ir.Constant(float_type, 1.0 if has_bias else 0.0), pc, ir.Constant(integer, n)],
+                    + [m_, n_, k_, ir.Constant(float_type, 1.0), pa, lda_, pb, ldb_]
+                    + [ir.Constant(float_type, 1.0 if has_bias else 0.0), pc, n_],
                 )
 
             loop_nest(b, batch, indices, one, "batch", start, count)

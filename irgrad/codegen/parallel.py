@@ -62,14 +62,18 @@ def split_outer_loop(
     call_parallel(builder, task, [builder.ptrtoint(p, I64) for p in distinct], wake)
 
 
-def call_parallel(builder: ir.IRBuilder, task: ir.Function, context: list[ir.Value], wake: bool) -> None:
+def call_parallel(
+    builder: ir.IRBuilder, task: ir.Function, context: list[ir.Value], wake: bool | ir.Value
+) -> None:
     """Call ``irgrad_parallel(task, context, wake)``, declared in the builder's module (the
-    pool started, so the module links), ``context`` (i64 values) stored in a stack array."""
+    pool started, so the module links), ``context`` (i64 values) stored in a stack array;
+    ``wake`` may be an i64 decided at run time."""
     stored = entry_alloca(builder, ir.ArrayType(I64, len(context)))
     for k, value in enumerate(context):
         builder.store(value, builder.gep(stored, [const(0), const(k)]))
     parallel = _declared(builder.module, pool.PARALLEL, pool.PARALLEL_TYPE)
-    builder.call(parallel, [task, builder.bitcast(stored, pool.I8P), const(int(wake))])
+    wake = wake if isinstance(wake, ir.Value) else const(int(wake))
+    builder.call(parallel, [task, builder.bitcast(stored, pool.I8P), wake])
 
 
 def wake_workers(builder: ir.IRBuilder) -> None:

@@ -26,10 +26,12 @@ RUN_LOCK = threading.Lock()
 _PREFIX = "irgrad.size."
 
 
-def size_value(builder: ir.IRBuilder, n: int | Size) -> ir.Value:
-    """``n`` as an i64 value at the builder's position."""
+def size_value(builder: ir.IRBuilder, n: int | Size, type_: ir.IntType = I64) -> ir.Value:
+    """``n`` as an i64 value (or of ``type_``, narrower: a BLAS int) at the builder's position."""
     if not isinstance(n, Size):
-        return ir.Constant(I64, int(n))
+        return ir.Constant(type_, int(n))
+    if type_ != I64:
+        return builder.trunc(size_value(builder, n), type_)
     symbols = _symbols_of(builder.function)
     total = None
     for monomial, coefficient in n.key:

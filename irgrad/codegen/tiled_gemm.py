@@ -46,6 +46,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
+from ..ir.run_time_sizes import Size
 from ..native import jit, pool
 from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying
 from .parallel import call_parallel
@@ -237,14 +238,28 @@ def emit(
         raise ValueError(f"tiled gemm: no form for strides {shape.a_strides}, {shape.b_strides}")
     b_stride = shape.b_strides[0] if shape.form in ROW_MAJOR_B else shape.b_strides[1]
     numbers = (shape.m, shape.n, shape.k, *shape.a_strides, b_stride, shape.c_row, int(shape.accumulate))
-    if not split or shape.m * shape.n * shape.k < PARALLEL_MACS:
+    macs = shape.m * shape.n * shape.k
+
+    def whole() -> None:
         fn = kernel(builder.module, shape.form, float_type, tiling)
         builder.call(fn, list(pointers) + [size_value(builder, x) for x in numbers])
-        return
-    # the pool splits it: the kernel's arguments go in a context its part function reads
-    task = _declared_part(builder.module, shape.form, float_type, tiling)
-    context = [builder.ptrtoint(p, I64) for p in pointers] + [size_value(builder, x) for x in numbers]
-    call_parallel(builder, task, context, shape.m * shape.n * shape.k >= WAKE_MACS)
+
+    def parts(wake) -> None:  # the pool splits it: the kernel's arguments go in a context its part reads
+        task = _declared_part(builder.module, shape.form, float_type, tiling)
+        context = [builder.ptrtoint(p, I64) for p in pointers] + [size_value(builder, x) for x in numbers]
+        call_parallel(builder, task, context, wake)
+
+    if not split or (not isinstance(macs, Size) and macs < PARALLEL_MACS):
+        whole()
+    elif isinstance(macs, Size):  # sizes known at run time: split from PARALLEL_MACS on, then
+        total = size_value(builder, macs)
+        with builder.if_else(builder.icmp_signed("<", total, const(PARALLEL_MACS))) as (small, large):
+            with small:
+                whole()
+            with large:
+                parts(builder.zext(builder.icmp_signed(">=", total, const(WAKE_MACS)), I64))
+    else:
+        parts(macs >= WAKE_MACS)
 
 
 def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:

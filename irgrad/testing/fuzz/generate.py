@@ -29,8 +29,8 @@ class Generated:
 
     ``values`` maps an input name to its arrays: ``"a"`` (first call), ``"a2"`` (new
     values, same sizes), ``"a3"`` (more new values), ``"b"`` (another batch size),
-    ``"c"`` (a third batch size).  ``train_ok``: eager backward through it works (an
-    in-place write on a value saved for backward makes eager raise, so such a program
+    ``"c"`` (a third batch size), ``"d"`` (a fourth, from 20 to 69).  ``train_ok``:
+    eager backward through it works (an in-place write on a value saved for backward makes eager raise, so such a program
     runs in inference modes only).
     """
 
@@ -113,6 +113,11 @@ def _call_values(g: Gen, program: Program, rng: np.random.Generator, b3: int) ->
             "a3": draw_values(spec, rng, g.batch_sizes[0]),
             "c": draw_values(spec, rng, b3),
         }
+    # drawn after the others, which stay what they were for a seed: a larger batch, on
+    # either side of a product's 32-row form (programs with run-time sizes assume one)
+    b4 = int(rng.integers(20, 70))
+    for spec in program.inputs:
+        values[spec.name]["d"] = draw_values(spec, rng, b4)
     return values
 
 

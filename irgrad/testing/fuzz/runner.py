@@ -37,8 +37,9 @@ CALL_VALUES = {
     "train": ("a", "a"),
     "values": ("a", "a2", "a3"),
     "batch": ("a", "b", "a"),
-    "dynamic": ("a", "b", "c"),
-    "mark": ("a", "b", "c"),
+    # a size's first call is traced (eager); its later ones run the program for it
+    "dynamic": ("a", "b", "c", "d", "b", "d", "c"),
+    "mark": ("a", "b", "c", "d", "b", "d"),
 }
 
 
