@@ -181,3 +181,34 @@ def test_a_product_is_split_across_threads_from_a_size_decided_at_run_time():
         assert programs == 1 and served_sizes >= 4, served_sizes
     finally:
         irgrad.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("layer", ["lstm", "conv1d"])
+def test_a_sequence_of_run_time_length_trains_as_eager(layer):
+    """An LSTM over, and a convolution along, a sequence whose length changes: values and
+    gradients equal eager's, and a program (per graph) serves many lengths (the LSTM's
+    input product takes another form from 32 rows, 3 x 11: a second forward program)."""
+    irgrad.manual_seed(6)
+    if layer == "lstm":
+        module = irgrad.nn.LSTM(6, 12, batch_first=True)
+
+        def function(x):
+            return module(x)[0].tanh().sum(1)
+    else:
+        module = irgrad.nn.Conv1d(6, 8, 3, padding=1)
+
+        def function(x):
+            return module(x.transpose(1, 2)).relu().sum(2)
+
+    compiled = irgrad.compile(function, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(7)
+    for length in (9, 10, 11, 16, 23, 16, 23, 10):
+        data = rng.standard_normal((3, length, 6)).astype(np.float32)
+        x, x_eager = irgrad.tensor(data, requires_grad=True), irgrad.tensor(data, requires_grad=True)
+        got, expected = compiled(x), function(x_eager)
+        np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-4, atol=1e-5)
+        got.sum().backward()
+        expected.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), x_eager.grad.numpy(), rtol=1e-4, atol=1e-5)
+    programs, served_sizes = served(assert_graphs_answered(compiled))
+    assert programs <= 3 and served_sizes >= 6

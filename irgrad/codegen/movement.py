@@ -70,7 +70,7 @@ def fill(at: Emission, out: Operand, value: float | int) -> None:
 def _offset_pointer(at: Emission, operand: Operand, offset: int) -> Operand:
     if not offset:
         return operand
-    pointer = at.builder.gep(operand.pointer, [ir.Constant(ir.IntType(64), offset)])
+    pointer = at.builder.gep(operand.pointer, [size_value(at.builder, offset)])
     return Operand(pointer, operand.place)
 
 

@@ -37,6 +37,7 @@ from .elementwise import loop_nest, store
 from .emission import Emission, Lowering, Operand
 from .layout import Place
 from .movement import fill, matrix_strides
+from .run_time import size_value
 from .scalars import LlvmScalars, Value, storage_type
 
 Strides = tuple[int, int]
@@ -102,7 +103,7 @@ def _step_pointer(
     builder: ir.IRBuilder, base: ir.Value, step: ir.Value, step_size: int, column: int = 0
 ) -> ir.Value:
     """Element ``column`` of step ``step``'s rows (``step_size`` elements a step) from ``base``."""
-    return builder.gep(base, [builder.add(builder.mul(step, const(step_size)), const(column))])
+    return builder.gep(base, [builder.add(builder.mul(step, size_value(builder, step_size)), const(column))])
 
 
 @contextmanager
@@ -113,10 +114,10 @@ def _over_steps(
     order its gradient runs them).  Yields the step ``t`` and ``previous(first, base,
     step_size)``: where the state the step read is, ``first`` for the forward's first
     step, else the step before's rows in ``base``."""
-    with for_range(b, const(steps), "step", unroll=False) as i:
-        t = b.sub(const(steps - 1), i) if reverse != last_first else i
+    with for_range(b, size_value(b, steps), "step", unroll=False) as i:
+        t = b.sub(size_value(b, steps - 1), i) if reverse != last_first else i
         before = b.add(t, const(1)) if reverse else b.sub(t, const(1))
-        opening = b.icmp_signed("==", i, const(steps - 1 if last_first else 0))
+        opening = b.icmp_signed("==", i, size_value(b, steps - 1) if last_first else const(0))
 
         def previous(first: ir.Value, base: ir.Value, step_size: int) -> ir.Value:
             return b.select(opening, first, _step_pointer(b, base, before, step_size))
@@ -303,7 +304,7 @@ class LstmScanBackwardLowering(Lowering):
             ]
             _call_cell_backward(at, (batch, size), dtype, pointers)
             tiled_gemm.emit(b, [d_gates, w.pointer, dh.pointer], float_type, product, tiling)
-        last = b.gep(out.pointer, [const(steps * batch * width)])
+        last = b.gep(out.pointer, [size_value(b, steps * batch * width)])
         _copy_rows(at, (batch, size), dtype, (plain, gate_row), [dh.pointer, last])
         _copy_rows(at, (batch, size), dtype, (plain, gate_row), [dc.pointer, b.gep(last, [const(size)])])
 
@@ -398,7 +399,7 @@ class RnnScanBackwardLowering(Lowering):
             key = ("rnn_gradient", batch, size, dtype.str, nonlinearity)
             _row_kernel(at, key, pointers + [dh.pointer, d_pre], (batch, size), dtype, gradient)
             tiled_gemm.emit(b, [d_pre, w.pointer, dh.pointer], float_type, product, tiling)
-        last = b.gep(out.pointer, [const(steps * step_size)])
+        last = b.gep(out.pointer, [size_value(b, steps * step_size)])
         _copy_rows(at, (batch, size), dtype, (plain, plain), [dh.pointer, last])
 
 
@@ -525,7 +526,7 @@ class GruScanBackwardLowering(Lowering):
             tiled_gemm.emit(
                 b, [b.gep(d_gx, [const(width)]), w.pointer, dh.pointer], float_type, product, tiling
             )
-        last = b.gep(out.pointer, [const(steps * batch * 2 * width)])
+        last = b.gep(out.pointer, [size_value(b, steps * batch * 2 * width)])
         _copy_rows(at, (batch, size), dtype, (plain, d_row), [dh.pointer, last])
 
 

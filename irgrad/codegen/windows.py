@@ -21,10 +21,11 @@ import numpy as np
 
 from ..ir.graph import FUSED, RESULT, Graph, Node
 from ..native import window as native_window
-from ..native.loops import I64, const
+from ..native.loops import I64
 from ..ops.conv import out_size, window_index_dtype
 from .emission import Emission, Lowering, Operand
 from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
+from .run_time import size_value
 
 _INDEX_DTYPES = ("int8", "int16", "int64")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # the window kernels' dtypes
@@ -85,12 +86,15 @@ class WindowLowering(Lowering):
         )
         plane_sizes = self._plane_sizes()
         planes, *extents = self.sizes
-        extents = [ir.Constant(I64, n) for n in extents]
 
         def call(b: ir.IRBuilder, ptrs: list, start=None, count=None) -> None:
             if start is not None:
-                ptrs = [b.gep(p, [b.mul(start, const(n))], inbounds=True) for p, n in zip(ptrs, plane_sizes)]
-            b.call(fn, ptrs + [const(planes) if count is None else count, *extents])
+                ptrs = [
+                    b.gep(p, [b.mul(start, size_value(b, n))], inbounds=True)
+                    for p, n in zip(ptrs, plane_sizes)
+                ]
+            counts = [size_value(b, planes) if count is None else count]
+            b.call(fn, ptrs + counts + [size_value(b, n) for n in extents])
 
         if self.splits(None):
             split_outer_loop(at.builder, pointers, planes, 1, call, self._elements() >= WAKE_ELEMENTS)
