@@ -300,7 +300,9 @@ class Compiled:
         dims = sorted(set(marked_dims(leaves)) | {(p, d) for p, d in self.varying if p < len(leaves)})
         if dims:
             start = time.perf_counter()
-            outcome = symbolic(self.fn, args, kwargs, cap, built, dims, self.backend, grad_enabled, self.name)
+            outcome = symbolic(
+                self.fn, args, kwargs, cap, built, dims, self.backend, grad_enabled, self.name, self.dumper
+            )
             report.add("dynamic shapes", time.perf_counter() - start)
             if isinstance(outcome, str):
                 self.log.append(f"dynamic shapes: {outcome}; specialising per size")

@@ -212,3 +212,16 @@ def test_a_sequence_of_run_time_length_trains_as_eager(layer):
         np.testing.assert_allclose(x.grad.numpy(), x_eager.grad.numpy(), rtol=1e-4, atol=1e-5)
     programs, served_sizes = served(assert_graphs_answered(compiled))
     assert programs <= 3 and served_sizes >= 6
+
+
+def test_dump_writes_each_program_with_run_time_sizes(tmp_path):
+    """``dump=``: a program with run-time sizes is written as generated, optimized and as
+    assembly, and reads its sizes from the module's globals."""
+    compiled = irgrad.compile(lambda x: (x.exp() * 2.0).sum(0), dynamic=True, dump=str(tmp_path))
+    for batch in (5, 6, 7, 7):
+        compiled(irgrad.randn(batch, 3))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    for suffix in (".ll", ".opt.ll", ".s"):
+        assert any(n.endswith(f"-sizes0-segment0{suffix}") for n in names), names
+    (source,) = [p for p in tmp_path.iterdir() if p.name.endswith("-sizes0-segment0.ll")]
+    assert '@"irgrad.size.B"' in source.read_text()

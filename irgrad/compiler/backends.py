@@ -130,11 +130,21 @@ class LlvmBackend(Backend):
 
         if dumper is not None:
             dumper.write(f"{graph.name}-fused", _lowering_passes(graph))
+        built: list = []
+
+        def run_time_program(symbolic: Graph, env: dict) -> tuple:
+            program, why = _run_time_program(symbolic, env, write_backs or {})
+            if program is not None and dumper is not None and dumper.directory:
+                for k, segment in enumerate(program.segments):
+                    _dump_kernel(dumper, f"{graph.name}-sizes{len(built)}-segment{k}", segment.llvm_ir)
+            built.append(program)
+            return program, why
+
         run = PerSizePrograms(
             graph,
             lambda static: _whole_program(static, None, write_backs or {})[0],
             node_by_node,
-            lambda symbolic, env: _run_time_program(symbolic, env, write_backs or {}),
+            run_time_program,
         )
         why = "symbolic shapes: native functions taking the sizes at run time, compiled at the first call"
         return run, BuildReport(whole_graph=why)

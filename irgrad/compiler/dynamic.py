@@ -158,10 +158,12 @@ def symbolic(
     backend,
     grad_enabled: bool,
     name: str,
+    dumper: Dumper | None = None,
 ) -> tuple[Built, list[tuple[str, int, int]], Graph, list[tuple]] | str:
     """A symbolic version of ``built`` for ``dims``, its symbols ``(name, leaf, dim)``, the
     symbolic trace (see :func:`same_program`) and the sizes of the probes (where it is
-    right by construction), or the reason there is none."""
+    right by construction), or the reason there is none.  ``dumper`` writes what the
+    backend builds for the symbolic graphs."""
     leaves, spec = flatten((args, kwargs), _is_tensor)
     base_sizes = sorted({leaves[p]._data.shape[d] for p, d in dims})
     if any(s < 2 for s in base_sizes):
@@ -208,7 +210,7 @@ def symbolic(
         return "the program differs between sizes"
     # the updates the runtime copies into their inputs, which the program may write there itself
     write_backs = {base.n_values + i: position for i, position in enumerate(base.mutated)}
-    run_forward, forward_report = backend.build(forward, write_backs=write_backs)
+    run_forward, forward_report = backend.build(forward, dumper, write_backs)
     result = Built(
         forward=forward,
         run_forward=run_forward,
@@ -221,7 +223,7 @@ def symbolic(
         reports={"forward": forward_report},
     )
     if backward is not None:
-        result.run_backward, result.reports["backward"] = backend.build(backward)
+        result.run_backward, result.reports["backward"] = backend.build(backward, dumper)
     symbols_of_dims = [(symbol_of[leaves[p]._data.shape[d]], p, d) for p, d in dims]
     probed = [
         tuple(dict(zip(base_sizes, sizes))[leaves[p]._data.shape[d]] for p, d in dims) for sizes in probes
