@@ -158,9 +158,13 @@ def perturbed(t: Tensor, rng: np.random.Generator, bound: int | None = None) -> 
 def _draw(data: np.ndarray, rng: np.random.Generator, bound: int | None) -> np.ndarray:
     kind = data.dtype.kind
     if kind == "f":
+        # uniform noise, drawn in the data's width: a normal float64 draw took 12 of the
+        # 13 ms this took for a million floats (W5's warm-cache compile)
         scale = float(np.std(data)) if data.size > 1 else 1.0
-        noisy = data + rng.standard_normal(data.shape).astype(data.dtype) * (0.5 * scale + 1e-3)
-        return noisy.astype(data.dtype)
+        noise = rng.random(data.shape, dtype=np.float32 if data.dtype.itemsize <= 4 else np.float64)
+        noise -= 0.5
+        noise *= 1.7 * scale + 3.5e-3  # (the standard deviation of the normal noise it replaces)
+        return (data + noise).astype(data.dtype)
     if kind == "b":
         return rng.random(data.shape) < 0.5
     if bound is not None:  # (under the dtype's largest value too, or it would wrap negative)
