@@ -225,3 +225,17 @@ def test_dump_writes_each_program_with_run_time_sizes(tmp_path):
         assert any(n.endswith(f"-sizes0-segment0{suffix}") for n in names), names
     (source,) = [p for p in tmp_path.iterdir() if p.name.endswith("-sizes0-segment0.ll")]
     assert '@"irgrad.size.B"' in source.read_text()
+
+
+def test_programs_of_one_graph_built_at_other_sizes_have_their_own_symbols():
+    """Two programs of one graph differ in code (a product's form from 32 rows) but print
+    the same graph: their native functions must not share a name in the JIT."""
+    compiled = irgrad.compile(lambda x, w: (x @ w).sum(0), dynamic=True, backend="llvm")
+    w = irgrad.randn(64, 256)
+    for batch in (5, 6, 7, 40, 41, 7, 41):
+        x = irgrad.randn(batch, 64)
+        np.testing.assert_allclose(compiled(x, w).numpy(), (x @ w).sum(0).numpy(), rtol=1e-4, atol=1e-4)
+    (entry,) = compiled._compiled.cache
+    programs = entry.built.run_forward.run_time_programs
+    assert len(programs) == 2
+    assert len({segment.symbol for p in programs for segment in p.segments}) == 2

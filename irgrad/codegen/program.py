@@ -144,7 +144,10 @@ class Program:
         write_backs = write_backs or {}
         lowerings, reasons = _lowerings(graph)
         text = str(graph)  # printed once: it names the segments and keys the disk cache
-        self._digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        # a graph with run-time sizes prints them as symbols: its programs built at other
+        # sizes may differ in code, and must not share a symbol in the one JIT engine
+        named = text if assumptions is None else f"{text}\nbuilt at {sorted(assumptions.hints.items())}"
+        self._digest = hashlib.sha256(named.encode()).hexdigest()[:16]
         cache_key = program_cache.key(text, write_backs)
         cached = None
         if assumptions is None:  # (the cache does not keep a program's assumptions)
