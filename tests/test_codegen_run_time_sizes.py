@@ -239,3 +239,41 @@ def test_programs_of_one_graph_built_at_other_sizes_have_their_own_symbols():
     programs = entry.built.run_forward.run_time_programs
     assert len(programs) == 2
     assert len({segment.symbol for p in programs for segment in p.segments}) == 2
+
+
+def test_a_mean_and_batch_norm_over_a_dynamic_batch_are_one_graph():
+    """A mean divides by the batch size, a constant of each trace: constants that are the
+    size at every probe become a ``size_scalar`` of the graph, so a mean, and BatchNorm's
+    training statistics (and its running variance's n / (n - 1)), keep one symbolic graph,
+    run natively at every size, with eager's parameters and running statistics."""
+
+    def trainer():
+        irgrad.manual_seed(3)
+        model = irgrad.nn.Sequential(
+            irgrad.nn.Linear(8, 16), irgrad.nn.BatchNorm1d(16), irgrad.nn.ReLU(), irgrad.nn.Linear(16, 3)
+        )
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = trainer()
+    model, step = trainer()
+    step = irgrad.compile(step, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(8)
+    for batch in (12, 13, 14, 20, 13, 20, 33, 33, 12, 50, 50, 17, 17):
+        x = irgrad.tensor(rng.standard_normal((batch, 8)).astype(np.float32))
+        y = irgrad.tensor(rng.integers(0, 3, batch))
+        np.testing.assert_allclose(step(x, y).item(), eager_step(x, y).item(), rtol=1e-4)
+    for (name, p), q in zip(model.state_dict().items(), eager_model.state_dict().values()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    explanation = str(assert_graphs_answered(step))
+    assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
+    assert "size_scalar(value=B, dtype=f32)" in explanation
+    assert served(explanation)[1] >= 5

@@ -221,10 +221,31 @@ def _pad(node: Node, arg_types: list) -> Lowering | str:
     return PadLowering(node)
 
 
+class SizeScalarLowering(Lowering):
+    """``size_scalar``: a size known at run time, converted to the result's dtype."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        builder, dtype = at.builder, out.place.dtype
+        value = size_value(builder, self.node.attrs["value"])
+        target = storage_type(dtype)
+        if dtype.kind == "f":
+            value = builder.sitofp(value, target)
+        elif target.width < 64:
+            value = builder.trunc(value, target)
+        builder.store(value, out.pointer)
+
+
+def _size_scalar(node: Node, arg_types: list) -> Lowering | str:
+    if np.dtype(node.type.dtype.np).kind not in "iuf":
+        return f"size_scalar of {node.type.dtype}"
+    return SizeScalarLowering(node)
+
+
 MOVEMENT_LOWERINGS = {
     "cat": _cat,
     "slice_grad": _slice_grad,
     "pad": _pad,
     "cumsum": _cumsum,
     "flip": lambda node, arg_types: FlipLowering(node) if arg_types[0].shape else "flip of a 0-d value",
+    "size_scalar": _size_scalar,
 }

@@ -132,7 +132,13 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
                 or not np.array_equal(n.value, nodes[0].value, equal_nan=True)
                 for n in nodes
             ):
-                return None
+                size = _size_of(nodes, symbols, base)
+                if size is None:
+                    return None
+                node = out.node(nid)
+                attrs = {"value": size, "dtype": node.type.dtype}
+                out.nx.nodes[nid]["node"] = replace(node, op="size_scalar", value=None, attrs=attrs)
+                continue
             if nodes[0].body is not None:
                 body = generalize([n.body for n in nodes], symbols, base)
                 if body is None:
@@ -158,6 +164,26 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
     return out
 
 
+def _size_of(constants: list, symbols: list[str], base: list[int]) -> Sym | None:
+    """The size that 0-d constants seen at the probe sizes are (a mean's count, ``B``), or
+    None: they are not all whole numbers affine in the sizes.  (A coincidence is caught
+    at the next size, whose trace must give the same program: see ``same_program``.)"""
+    values = []
+    for node in constants:
+        value = node.value
+        if value.shape != () or value.dtype != constants[0].value.dtype or value.dtype.kind not in "iuf":
+            return None
+        number = value.item()
+        if number != number or number in (float("inf"), float("-inf")) or number != int(number):
+            return None
+        values.append(int(number))
+    try:
+        size = _merge(values, symbols, base)
+    except _NotAffine:
+        return None
+    return size if isinstance(size, Sym) else None
+
+
 def _dim(d):
     """A Sym that is exactly one symbol prints as the symbol itself in types."""
     if isinstance(d, Sym) and d.const == 0 and len(d.terms) == 1 and d.terms[0][1] == 1:
@@ -172,6 +198,10 @@ def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     for nid in out.nx.nodes:
         node = out.nx.nodes[nid]["node"]
         shape = tuple(env[d] if isinstance(d, str) else resolve(d, env) for d in node.type.shape)
+        if node.op == "size_scalar":  # a constant again, as the graph traced at these sizes has
+            value = np.asarray(resolve(node.attrs["value"], env), node.type.dtype.np)
+            out.nx.nodes[nid]["node"] = replace(node, op=CONSTANT, value=value, attrs={})
+            continue
         out.nx.nodes[nid]["node"] = replace(
             node,
             type=TensorType(shape, node.type.dtype),

@@ -475,3 +475,28 @@ _movement(
     linear=True,
     doc="A fresh contiguous copy (clone/contiguous).",
 )
+
+
+# --- sizes of a dynamic graph as values ------------------------------------------------------
+
+
+def _size_scalar(*, value: int, dtype) -> np.ndarray:
+    return np.asarray(value, dtype.np)
+
+
+def _infer_size_scalar(*, value, dtype) -> Meta:
+    return Meta((), dtype)
+
+
+register(
+    OpDef(
+        "size_scalar",
+        Kind.MOVEMENT,
+        _size_scalar,
+        _infer_size_scalar,
+        arity=0,
+        doc="A size of a graph with symbolic sizes as a 0-d value of `dtype` (`value`, an "
+        "affine expression of the size symbols): the count a mean divides by. Static graphs "
+        "hold a constant instead.",
+    )
+)

@@ -377,7 +377,10 @@ def batch_norm(
                 if running_mean is not None:
                     running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1) * momentum)
                 if running_var is not None:
-                    unbiased = var.detach().reshape(-1) * (count / (count - 1))
+                    # times the count, then over the count less one, as PyTorch's update
+                    # divides the sum of squares: and each constant is a size of the batch
+                    # (a graph with dynamic sizes takes both at run time)
+                    unbiased = var.detach().reshape(-1) * count / (count - 1)
                     running_var.mul_(1 - momentum).add_(unbiased * momentum)
         scale = (var + eps).rsqrt()
         if weight is not None:
@@ -431,7 +434,7 @@ def instance_norm(
             if running_mean is not None:
                 running_mean.mul_(1 - momentum).add_(mean.detach().mean(0).reshape(-1) * momentum)
             if running_var is not None:
-                unbiased = var.detach().mean(0).reshape(-1) * (count / (count - 1))
+                unbiased = var.detach().mean(0).reshape(-1) * count / (count - 1)
                 running_var.mul_(1 - momentum).add_(unbiased * momentum)
     out = centered * (var + eps).rsqrt()
     cshape = _channel_shape(input)
