@@ -277,3 +277,19 @@ def test_a_mean_and_batch_norm_over_a_dynamic_batch_are_one_graph():
     assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
     assert "size_scalar(value=B, dtype=f32)" in explanation
     assert served(explanation)[1] >= 5
+
+
+def test_a_transposing_copy_chooses_register_tiles_at_run_time(tmp_path):
+    """A transposed copy runs in 8x8 register tiles where every matrix holds a whole tile,
+    element by element otherwise: with run-time sizes that is a branch, so one program
+    serves sizes on both sides of 8."""
+    compiled = irgrad.compile(
+        lambda x: x.transpose(1, 2).contiguous(), dynamic=True, backend="llvm", dump=str(tmp_path)
+    )
+    for rows in (5, 6, 7, 9, 12, 30, 7, 9, 12, 30, 3, 3):
+        x = irgrad.randn(3, rows, 11)
+        np.testing.assert_array_equal(compiled(x).numpy(), x.transpose(1, 2).numpy())
+    programs, served_sizes = served(assert_graphs_answered(compiled))
+    assert programs == 1 and served_sizes == 5
+    (source,) = [p for p in tmp_path.iterdir() if p.name.endswith("-sizes0-segment0.ll")]
+    assert "tile_rows" in source.read_text()  # the register tiles, behind the run-time branch

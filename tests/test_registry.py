@@ -200,6 +200,7 @@ SAMPLES = {
     ],
     "uniform": [((), {"shape": (2, 3), "dtype": dt}) for dt in (D.float32, D.float64, D.float16)],
     "size_scalar": [((), {"value": 7, "dtype": dt}) for dt in (D.float32, D.float64, D.int64, D.int32)],
+    "full": [((), {"shape": (2, 3), "value": 0.5, "dtype": dt}) for dt in (D.float32, D.float64)],
     "normal": [((), {"shape": (4,), "dtype": dt, "mean": 1.0, "std": 2.0}) for dt in (D.float32, D.float64)],
     "randint": [((), {"shape": (2, 3), "dtype": dt, "low": -2, "high": 5}) for dt in (D.int64, D.float32)],
     "im2col": [

@@ -26,6 +26,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..ir.graph import CONSTANT, INPUT, Graph, Node
+from ..ir.run_time_sizes import Size
 from ..native import jit
 from ..native.loops import I64, for_range
 from ..ops import OPS, Kind
@@ -249,11 +250,30 @@ class ElementwiseLoops(LoopKernel):
         at.strides, out_strides = coalesced[:-1], coalesced[-1]
 
         transposed = self._transposed_copy(dims, at.strides, out_strides)
+        # whether each matrix holds a whole tile: known now, or (sizes known at run time) a
+        # branch of the code, rather than an assumption of the program (see .run_time)
+        small = transposed is not None and [d for d in dims[-2:] if not isinstance(d, Size)]
+        if transposed is not None and small and min(small) < TILE:
+            transposed = None
 
         def nest(b: ir.IRBuilder, pointers: list, start=None, count=None) -> None:
-            if transposed is not None:  # in 8x8 register transposes (see .transpose)
+            if transposed is None:
+                loops(b, pointers, start, count)
+                return
+            sized = [d for d in dims[-2:] if isinstance(d, Size)]
+            if not sized:
                 _transposed_matrices(b, pointers[0], pointers[-1], dims, transposed, start, count)
                 return
+            tiles = b.icmp_signed(">=", size_value(b, sized[0]), ir.Constant(I64, TILE))
+            for d in sized[1:]:
+                tiles = b.and_(tiles, b.icmp_signed(">=", size_value(b, d), ir.Constant(I64, TILE)))
+            with b.if_else(tiles) as (whole_tiles, otherwise):
+                with whole_tiles:  # in 8x8 register transposes (see .transpose)
+                    _transposed_matrices(b, pointers[0], pointers[-1], dims, transposed, start, count)
+                with otherwise:
+                    loops(b, pointers, start, count)
+
+        def loops(b: ir.IRBuilder, pointers: list, start=None, count=None) -> None:
             indices: list[ir.Value] = []
             offset = offset_function(b, indices)
 
@@ -271,14 +291,14 @@ class ElementwiseLoops(LoopKernel):
 
     def _transposed_copy(self, dims: tuple, strides: list, out_strides: tuple) -> tuple | None:
         """For a copy (the body's output is its one input) of a matrix, or a batch of
-        them, read transposed (steps of 1 down the output's columns): the input's steps
+        them (whole tiles where used: see :meth:`emit`), read transposed (steps of 1 down the output's columns): the input's steps
         between matrices (None for one matrix) and along the output's rows."""
         body = self.body
         if len(body.inputs) != 1 or body.outputs[0] != body.inputs[0] or len(strides) != 1:
             return None
         (steps,) = strides
-        if len(dims) not in (2, 3) or out_strides != contiguous_strides(dims) or min(dims[-2:]) < TILE:
-            return None
+        if len(dims) not in (2, 3) or out_strides != contiguous_strides(dims):
+            return None  # (the caller checks the matrices' sizes)
         if steps[-2] != 1 or steps[-1] == 1:
             return None
         return (steps[0] if len(dims) == 3 else None), steps[-1]

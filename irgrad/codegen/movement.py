@@ -235,6 +235,13 @@ class SizeScalarLowering(Lowering):
         builder.store(value, out.pointer)
 
 
+class FullLowering(Lowering):
+    """``full``: one value in every element, of a shape known at run time."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        fill(at, out, self.node.attrs["value"])
+
+
 def _size_scalar(node: Node, arg_types: list) -> Lowering | str:
     if np.dtype(node.type.dtype.np).kind not in "iuf":
         return f"size_scalar of {node.type.dtype}"
@@ -248,4 +255,5 @@ MOVEMENT_LOWERINGS = {
     "cumsum": _cumsum,
     "flip": lambda node, arg_types: FlipLowering(node) if arg_types[0].shape else "flip of a 0-d value",
     "size_scalar": _size_scalar,
+    "full": lambda node, arg_types: FullLowering(node),
 }

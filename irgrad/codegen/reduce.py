@@ -323,7 +323,7 @@ class _Columns:
         self.builder, self.S = builder, S
         self.accumulator, self.out_dtype, self.size = accumulator, out_dtype, size
         self.type = llvm_type(accumulator)
-        self.running = builder.alloca(self.type, size=size, name="columns")
+        self.running = builder.alloca(self.type, size=size_value(builder, size), name="columns")
         with for_range(builder, size_value(builder, size), "init") as k:
             builder.store(ir.Constant(self.type, identity), builder.gep(self.running, [k], inbounds=True))
 

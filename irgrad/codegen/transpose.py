@@ -19,6 +19,7 @@ import llvmlite.ir as ir
 from ..native.loops import const, for_range
 from .emission import Emission
 from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
+from .run_time import size_value
 
 TILE = 8
 _I32 = ir.IntType(32)
@@ -60,43 +61,47 @@ def copy_matrix(
 
 def _elementwise(b: ir.IRBuilder, source, strides, target, rows: int, cols: int, start, count) -> None:
     """The copy element by element, along the target's rows (``start .. start + count``)."""
-    with for_range(b, const(rows) if count is None else count, "t0", unroll=False) as r:
+    width = size_value(b, cols)
+    steps = [size_value(b, s) for s in strides]
+    with for_range(b, size_value(b, rows) if count is None else count, "t0", unroll=False) as r:
         row = r if start is None else b.add(r, start)
-        with for_range(b, const(cols), "t1", unroll=False) as col:
-            _copy_element(b, source, strides, target, cols, row, col)
+        with for_range(b, width, "t1", unroll=False) as col:
+            _copy_element(b, source, steps, target, width, row, col)
 
 
-def _copy_element(b: ir.IRBuilder, source, strides, target, cols: int, row, col) -> None:
-    offset = b.add(b.mul(row, const(strides[0])), b.mul(col, const(strides[1])))
-    b.store(b.load(b.gep(source, [offset])), b.gep(target, [b.add(b.mul(row, const(cols)), col)]))
+def _copy_element(b: ir.IRBuilder, source, steps: list, target, width: ir.Value, row, col) -> None:
+    """``target[row, col] = source[row * steps[0] + col * steps[1]]`` (``width`` columns)."""
+    offset = b.add(b.mul(row, steps[0]), b.mul(col, steps[1]))
+    b.store(b.load(b.gep(source, [offset])), b.gep(target, [b.add(b.mul(row, width), col)]))
 
 
 def transpose_tiles(
     b: ir.IRBuilder, source, col_stride: int, target, rows: int, cols: int, start=None, count=None
 ) -> None:
     """Target rows ``start .. start + count`` (all when None) of ``target[r, c] =
-    source[r + c * col_stride]``: 8x8 tiles transposed in registers, then the edges."""
+    source[r + c * col_stride]``: 8x8 tiles transposed in registers, then the edges.
+    Sizes and the stride may be known at run time only (see :mod:`.run_time`)."""
     first = const(0) if start is None else start
-    extent = const(rows) if count is None else count
+    extent = size_value(b, rows) if count is None else count
+    width, step = size_value(b, cols), size_value(b, col_stride)
     tiles = b.udiv(extent, const(TILE))
-    full_cols = cols - cols % TILE
+    full_cols = b.sub(width, b.urem(width, const(TILE)))
     with for_range(b, tiles, "tile_rows", unroll=False) as t:
         r = b.add(first, b.mul(t, const(TILE)))
-        with for_range(b, const(full_cols // TILE), "tile_cols", unroll=False) as u:
+        with for_range(b, b.udiv(full_cols, const(TILE)), "tile_cols", unroll=False) as u:
             c = b.mul(u, const(TILE))
-            source_at = b.add(r, b.mul(c, const(col_stride)))
-            target_at = b.add(b.mul(r, const(cols)), c)
-            transpose_tile(b, source, source_at, const(col_stride), target, target_at, const(cols))
-        if full_cols < cols:  # the columns past the last whole tile
-            with for_range(b, const(cols - full_cols), "edge_cols") as e:
-                col = b.add(e, const(full_cols))
-                for i in range(TILE):
-                    _copy_element(b, source, (1, col_stride), target, cols, b.add(r, const(i)), col)
+            source_at = b.add(r, b.mul(c, step))
+            target_at = b.add(b.mul(r, width), c)
+            transpose_tile(b, source, source_at, step, target, target_at, width)
+        with for_range(b, b.sub(width, full_cols), "edge_cols") as e:  # past the last whole tile
+            col = b.add(e, full_cols)
+            for i in range(TILE):
+                _copy_element(b, source, (const(1), step), target, width, b.add(r, const(i)), col)
     done = b.mul(tiles, const(TILE))
     with for_range(b, b.sub(extent, done), "edge_rows", unroll=False) as e:  # rows past the last tile
         row = b.add(first, b.add(done, e))
-        with for_range(b, const(cols), "edge_row") as col:
-            _copy_element(b, source, (1, col_stride), target, cols, row, col)
+        with for_range(b, width, "edge_row") as col:
+            _copy_element(b, source, (const(1), step), target, width, row, col)
 
 
 def transpose_tile(b: ir.IRBuilder, source, source_at, source_step, target, target_at, target_step) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ops import OPS
 from .graph import CONSTANT, Graph, TensorType
 from .run_time_sizes import Assumptions, Size
 
@@ -132,12 +133,14 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
                 or not np.array_equal(n.value, nodes[0].value, equal_nan=True)
                 for n in nodes
             ):
-                size = _size_of(nodes, symbols, base)
-                if size is None:
+                sized = _sized_constant(nodes, symbols, base)
+                if sized is None:
                     return None
+                op, attrs, shape = sized
                 node = out.node(nid)
-                attrs = {"value": size, "dtype": node.type.dtype}
-                out.nx.nodes[nid]["node"] = replace(node, op="size_scalar", value=None, attrs=attrs)
+                out.nx.nodes[nid]["node"] = replace(
+                    node, op=op, value=None, attrs=attrs, type=TensorType(shape, node.type.dtype)
+                )
                 continue
             if nodes[0].body is not None:
                 body = generalize([n.body for n in nodes], symbols, base)
@@ -164,24 +167,44 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
     return out
 
 
-def _size_of(constants: list, symbols: list[str], base: list[int]) -> Sym | None:
-    """The size that 0-d constants seen at the probe sizes are (a mean's count, ``B``), or
-    None: they are not all whole numbers affine in the sizes.  (A coincidence is caught
-    at the next size, whose trace must give the same program: see ``same_program``.)"""
-    values = []
-    for node in constants:
-        value = node.value
-        if value.shape != () or value.dtype != constants[0].value.dtype or value.dtype.kind not in "iuf":
+def _sized_constant(constants: list, symbols: list[str], base: list[int]) -> tuple | None:
+    """``(op, attrs, shape)`` of the node standing for constants seen at the probe sizes:
+    ``size_scalar`` where they are 0-d whole numbers affine in the sizes (a mean's count,
+    ``B``), ``full`` where they are one value over shapes affine in the sizes (an LSTM's
+    zero state over a batch); None for anything else.  (A coincidence is caught at the
+    next size, whose trace must give the same program: see ``same_program``.)"""
+    first = constants[0].value
+    dtype = constants[0].type.dtype
+    if any(n.value.dtype != first.dtype or n.value.ndim != first.ndim for n in constants):
+        return None
+    if first.ndim == 0:
+        if first.dtype.kind not in "iuf":
             return None
-        number = value.item()
-        if number != number or number in (float("inf"), float("-inf")) or number != int(number):
+        numbers = [n.value.item() for n in constants]
+        if any(x != x or x in (float("inf"), float("-inf")) or x != int(x) for x in numbers):
             return None
-        values.append(int(number))
+        try:
+            size = _merge([int(x) for x in numbers], symbols, base)
+        except _NotAffine:
+            return None
+        return ("size_scalar", {"value": size, "dtype": dtype}, ()) if isinstance(size, Sym) else None
+    if any(n.value.size == 0 for n in constants):
+        return None
+    scalar = first.reshape(-1)[0]
+    for n in constants:  # every element of every constant is ``scalar``, signed zeros apart
+        same = n.value == scalar
+        if first.dtype.kind == "f":
+            same &= np.signbit(n.value) == np.signbit(scalar)
+        if not same.all():
+            return None
     try:
-        size = _merge(values, symbols, base)
+        shape = _merge([tuple(n.value.shape) for n in constants], symbols, base)
     except _NotAffine:
         return None
-    return size if isinstance(size, Sym) else None
+    if not has_sym(shape):
+        return None
+    attrs = {"shape": shape, "value": scalar.item(), "dtype": dtype}
+    return "full", attrs, tuple(_dim(d) for d in shape)
 
 
 def _dim(d):
@@ -191,6 +214,9 @@ def _dim(d):
     return d
 
 
+SIZED_CONSTANTS = ("size_scalar", "full")  # ops generalize makes of constants (see _sized_constant)
+
+
 def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     """A copy of ``graph`` for the sizes in ``env``: every symbolic size (and run-time
     Size) in its types, op attributes and fused bodies evaluated, so the copy is static."""
@@ -198,9 +224,11 @@ def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     for nid in out.nx.nodes:
         node = out.nx.nodes[nid]["node"]
         shape = tuple(env[d] if isinstance(d, str) else resolve(d, env) for d in node.type.shape)
-        if node.op == "size_scalar":  # a constant again, as the graph traced at these sizes has
-            value = np.asarray(resolve(node.attrs["value"], env), node.type.dtype.np)
-            out.nx.nodes[nid]["node"] = replace(node, op=CONSTANT, value=value, attrs={})
+        if node.op in SIZED_CONSTANTS:  # a constant again, as the graph traced at these sizes has
+            value = np.asarray(OPS[node.op].eval(**resolve(node.attrs, env)))
+            out.nx.nodes[nid]["node"] = replace(
+                node, op=CONSTANT, value=value, attrs={}, type=TensorType(value.shape, node.type.dtype)
+            )
             continue
         out.nx.nodes[nid]["node"] = replace(
             node,

@@ -488,6 +488,26 @@ def _infer_size_scalar(*, value, dtype) -> Meta:
     return Meta((), dtype)
 
 
+def _full(*, shape, value, dtype) -> np.ndarray:
+    return np.full(tuple(shape), value, dtype.np)
+
+
+def _infer_full(*, shape, value, dtype) -> Meta:
+    return Meta(tuple(shape), dtype)
+
+
+register(
+    OpDef(
+        "full",
+        Kind.MOVEMENT,
+        _full,
+        _infer_full,
+        arity=0,
+        doc="`value` everywhere, of `shape` and `dtype`: a constant whose shape is a size of a "
+        "graph with symbolic sizes (an LSTM's zero initial state over a dynamic batch). Static "
+        "graphs hold a constant instead.",
+    )
+)
 register(
     OpDef(
         "size_scalar",
