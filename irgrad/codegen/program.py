@@ -60,7 +60,7 @@ from .layout import (
 )
 from .parallel import SITES_TO_WAKE
 from .plan import NativeStep, NumpyStep, Plan, Planner
-from .run_time import RUN_LOCK
+from .run_time import lock_for
 from .steps import choose
 
 _I8P = ir.PointerType(ir.IntType(8))
@@ -161,6 +161,7 @@ class Program:
             except (RuntimeError, ValueError):  # a module that does not build: emit afresh
                 cached = None
         self.from_cache = cached is not None  # emission skipped: the segments came from disk
+        self.llvm_seconds, self.cache_hits = 0.0, 0  # (a program with run-time sizes: set by its builder)
         if cached is None:
             order = {nid: k for k, nid in enumerate(graph.order())}
             failed = []
@@ -479,9 +480,10 @@ def _concrete_segment(segment: Segment, plan: Plan, env: dict, offsets: dict, si
         extra.append(len(plan.buffers) - 1)
     allocations = [(b, resolve(shape, env), dtype) for b, shape, dtype in segment.allocations]
     native = segment.function
+    lock = lock_for(native)
 
     def locked(slots) -> int:  # the sizes live in the module's globals (see .run_time)
-        with RUN_LOCK:
+        with lock:
             return native(slots)
 
     return Segment(

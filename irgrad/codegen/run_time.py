@@ -8,9 +8,9 @@ the symbols, which every function reads from their globals once, at its start (s
 the loops after it see plain values, and worker threads, which run the pool's tasks
 after the entry stored them, see the same ones).
 
-The globals are the module's, so two calls of one program must not run at once:
-:data:`RUN_LOCK` serialises the native calls of programs with run-time sizes (their
-numpy steps and Python work still run in parallel).
+The globals are the module's, so two calls of one compiled function must not run at
+once: :func:`lock_for` gives each such function a lock held around its native calls
+(their numpy steps and Python work still run in parallel, and so do other programs).
 """
 
 from __future__ import annotations
@@ -22,8 +22,16 @@ import llvmlite.ir as ir
 from ..ir.run_time_sizes import Size
 
 I64 = ir.IntType(64)
-RUN_LOCK = threading.Lock()
 _PREFIX = "irgrad.size."
+_LOCKS: dict[int, threading.Lock] = {}  # per compiled function (they live as long as the JIT)
+_LOCKS_LOCK = threading.Lock()
+
+
+def lock_for(function) -> threading.Lock:
+    """The lock serialising the native calls of ``function`` (a compiled segment whose
+    sizes live in its module's globals; one function may serve several programs)."""
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(id(function), threading.Lock())
 
 
 def size_value(builder: ir.IRBuilder, n: int | Size, type_: ir.IntType = I64) -> ir.Value:

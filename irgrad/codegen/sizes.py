@@ -96,11 +96,16 @@ class PerSizePrograms:
         the sizes they served, or why it has none; programs per size."""
         parts = []
         if self.run_time_programs:
-            served = sum(len(p.served_sizes()) for p in self.run_time_programs)
-            in_place = len(self.run_time_programs[0].plan.in_place)
+            programs = self.run_time_programs
+            served = sum(len(p.served_sizes()) for p in programs)
+            in_place = len(programs[0].plan.in_place)
+            llvm = sum(p.llvm_seconds for p in programs)
+            hits = sum(p.cache_hits for p in programs)
             parts.append(
-                f"{len(self.run_time_programs)} program(s) taking the sizes at run time, "
-                f"{served} size(s) served" + (f", {in_place} update(s) written in place" if in_place else "")
+                f"{len(programs)} program(s) taking the sizes at run time, {served} size(s) served"
+                + (f", {in_place} update(s) written in place" if in_place else "")
+                + f" (LLVM {llvm * 1e3:.0f} ms"
+                + (f", {hits} from the disk cache)" if hits else ")")
             )
         if self.run_time_failure:
             parts.append(f"no program with run-time sizes: {self.run_time_failure}")

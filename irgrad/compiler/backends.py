@@ -133,7 +133,11 @@ class LlvmBackend(Backend):
         built: list = []
 
         def run_time_program(symbolic: Graph, env: dict) -> tuple:
+            start = dataclasses.replace(jit.STATS)
             program, why = _run_time_program(symbolic, env, write_backs or {})
+            if program is not None:  # for explain()
+                done = jit.STATS.since(start)
+                program.llvm_seconds, program.cache_hits = done.seconds, done.cache_hits
             if program is not None and dumper is not None and dumper.directory:
                 for k, segment in enumerate(program.segments):
                     _dump_kernel(dumper, f"{graph.name}-sizes{len(built)}-segment{k}", segment.llvm_ir)
