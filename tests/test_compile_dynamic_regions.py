@@ -49,3 +49,41 @@ def test_a_symbolic_graph_serves_only_sizes_where_it_is_the_program(fn):
     # the sizes below and above the branch each have a symbolic graph, not one per size
     assert len(compiled._compiled.entries) <= 3
     assert sum(e.runs for e in compiled._compiled.entries) >= 2
+
+
+# --- sizes as values (found by a probe of the size_scalar and full generalisation) ----------
+
+
+def _clamped_size(x):
+    return x * irgrad.tensor(float(x.shape[0])).clamp(max=8.0)
+
+
+def _quarter_size(x):
+    return x * (irgrad.tensor(x.shape[0]) // 4)
+
+
+@pytest.mark.parametrize("function", [_clamped_size, _quarter_size])
+def test_an_op_of_a_size_is_not_taken_for_a_size(function):
+    """A trace's constant that is a size, fed to an op of constants, is folded by the
+    passes at each probe: ``clamp(B, max=8)`` is 5, 6, 7 there (it looks like ``B``) and
+    ``B // 4`` 2, 2, 2 (it looks like a constant).  Such a graph keeps a graph per size."""
+    compiled = irgrad.compile(function, dynamic=True, backend="llvm")
+    for batch in (5, 6, 7, 8, 12, 12, 20, 20):
+        x = irgrad.ones(batch, 2)
+        np.testing.assert_array_equal(compiled(x).numpy(), function(x).numpy())
+
+
+def test_a_returned_size_is_the_calls_own():
+    """Python numbers in the returned structure (a batch size to weight a running loss)
+    differ between sizes: they are the call's own, not the base size's; and a returned
+    ``x.shape`` (an irgrad.Size) is rebuilt as one."""
+
+    def step(x):
+        return (x * 2).sum(), x.shape[0], x.shape
+
+    compiled = irgrad.compile(step, dynamic=True, backend="llvm")
+    for batch in (6, 7, 9, 9, 12, 12, 7):
+        x = irgrad.ones(batch, 3)
+        total, count, shape = compiled(x)
+        assert (count, shape) == (batch, x.shape) and type(shape) is type(x.shape)
+        assert total.item() == 6.0 * batch

@@ -25,7 +25,8 @@ import weakref
 import numpy as np
 
 from ..ir import Graph
-from ..ir.symbolic import generalize, specialize
+from ..ir.graph import CONSTANT
+from ..ir.symbolic import SIZED_CONSTANTS, generalize, specialize
 from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
@@ -189,7 +190,7 @@ def symbolic(
             return f"the function raised {type(exc).__name__} at another size"
         if probe.graph_break is not None:
             return "a probe at another size broke the graph"
-        if (probe.returned, probe.mutated, probe.n_values) != (base.returned, base.mutated, base.n_values):
+        if not _same_call(probe, base):
             return "the program differs between sizes"
         if not _rebinds_alike(base, probe):
             return "the function rebinds other state at another size"
@@ -206,6 +207,8 @@ def symbolic(
     )
     if traced is None or forward is None or (built.backward is not None and backward is None):
         return "the program differs between sizes"
+    if computes_with_a_size(traced):
+        return "the program computes with a size (a constant of the trace that is a size feeds an op of constants)"
     if any(b.wrt != built.wrt or b.n_saved != built.n_saved for b in builts):
         return "the program differs between sizes"
     # the updates the runtime copies into their inputs, which the program may write there itself
@@ -240,11 +243,37 @@ def same_program(traced: Graph, base: Capture, call: Capture, sizes: dict[str, i
     has given the same program, ops, attributes and constants."""
     if call.graph_break is not None:
         return False
-    if (call.returned, call.mutated, call.n_values) != (base.returned, base.mutated, base.n_values):
+    if not _same_call(call, base):
         return False
     return (
         _rebinds_alike(base, call) and generalize([specialize(traced, sizes), call.graph], [], []) is not None
     )
+
+
+def _same_call(one: Capture, other: Capture) -> bool:
+    """Whether two calls return and write the same besides their graphs' values: which
+    values, and the returned structure with its Python numbers (a returned
+    ``x.shape[0]`` differs between sizes; a structure that cannot be compared differs)."""
+    if (one.returned, one.mutated, one.n_values) != (other.returned, other.mutated, other.n_values):
+        return False
+    try:
+        return bool(one.output_spec == other.output_spec)
+    except Exception:  # (a returned numpy array compares element by element)
+        return False
+
+
+def computes_with_a_size(traced: Graph) -> bool:
+    """Whether a size of the symbolic trace (``size_scalar``, ``full``) feeds an op whose
+    arguments are all constants or sizes: the passes fold such an op at each probe size,
+    and a folded ``clamp(B, max=8)`` or ``B // 4`` is no affine function of the sizes
+    even where the probes' values look like one (5, 6, 7; or 2, 2, 2)."""
+    constant = {nid for nid in traced.nx.nodes if traced.node(nid).op in (CONSTANT, *SIZED_CONSTANTS)}
+    sized = {nid for nid in constant if traced.node(nid).op in SIZED_CONSTANTS}
+    for nid in sized:
+        for user in traced.users(nid):
+            if all(a in constant for a in traced.args(user)):
+                return True
+    return False
 
 
 def _resized(t: Tensor, changes: list) -> Tensor:

@@ -33,8 +33,10 @@ def _spec_of(node: Any, is_leaf: Callable[[Any], bool], leaves: list) -> Any:
         return ("leaf",)
     if isinstance(node, tuple) and hasattr(node, "_fields"):
         return ("namedtuple", type(node), tuple(_spec_of(v, is_leaf, leaves) for v in node))
-    if isinstance(node, (tuple, list)):
+    if type(node) in (tuple, list):
         return (type(node).__name__, tuple(_spec_of(v, is_leaf, leaves) for v in node))
+    if isinstance(node, (tuple, list)):  # a subclass (irgrad.Size): rebuilt as its own type
+        return ("sequence", type(node), tuple(_spec_of(v, is_leaf, leaves) for v in node))
     if isinstance(node, dict):
         values = tuple(_spec_of(v, is_leaf, leaves) for v in node.values())
         return ("dict", type(node), tuple(node.keys()), values)
@@ -53,6 +55,8 @@ def _rebuilt(node: Any, leaves: Iterator) -> Any:
         return tuple(_rebuilt(v, leaves) for v in node[1])
     if kind == "list":
         return [_rebuilt(v, leaves) for v in node[1]]
+    if kind == "sequence":
+        return node[1](_rebuilt(v, leaves) for v in node[2])
     if kind == "dict":
         return node[1](zip(node[2], (_rebuilt(v, leaves) for v in node[3])))
     raise ValueError(f"unknown tree spec node {kind!r}")
