@@ -23,6 +23,38 @@ def served(explanation) -> tuple[int, int]:
     return sum(int(p) for p, _ in found), sum(int(s) for _, s in found)
 
 
+def _trains_as_eager(make_model, batches, features: int, classes: int):
+    """Train ``make_model()`` with SGD-momentum and cross-entropy eagerly and compiled with
+    dynamic sizes, side by side, over ``batches``: the losses, and the parameters and
+    buffers after, equal eager's.  Returns the compiled step."""
+
+    def trainer():
+        irgrad.manual_seed(4)
+        model = make_model()
+        opt = irgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    eager_model, eager_step = trainer()
+    model, step = trainer()
+    step = irgrad.compile(step, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(5)
+    for batch in batches:
+        x = irgrad.tensor(rng.standard_normal((batch, features)).astype(np.float32))
+        y = irgrad.tensor(rng.integers(0, classes, batch))
+        np.testing.assert_allclose(step(x, y).item(), eager_step(x, y).item(), rtol=1e-4)
+    for (name, p), q in zip(model.state_dict().items(), eager_model.state_dict().values()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    return step
+
+
 def _sliced(x):
     return (x[1:] * x[:-1]).sum(0) + x[:, 2:].sum(0).sum()
 
@@ -61,31 +93,14 @@ def test_a_training_step_over_many_batch_sizes_trains_as_eager():
     batch sizes: the parameters after every step equal eager training's, and no size
     past the first few compiles a program of its own."""
 
-    def trainer():
-        irgrad.manual_seed(4)
-        model = irgrad.nn.Sequential(irgrad.nn.Linear(12, 32), irgrad.nn.ReLU(), irgrad.nn.Linear(32, 5))
-        opt = irgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, step
-
-    eager_model, eager_step = trainer()
-    model, step = trainer()
-    step = irgrad.compile(step, dynamic=True, backend="llvm")
     rng = np.random.default_rng(5)
     batches = [int(b) for b in rng.integers(2, 90, 30)] + [17, 17, 64, 64]
-    for batch in batches:
-        x = irgrad.tensor(rng.standard_normal((batch, 12)).astype(np.float32))
-        y = irgrad.tensor(rng.integers(0, 5, batch))
-        np.testing.assert_allclose(step(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
-    for p, q in zip(model.parameters(), eager_model.parameters()):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+    step = _trains_as_eager(
+        lambda: irgrad.nn.Sequential(irgrad.nn.Linear(12, 32), irgrad.nn.ReLU(), irgrad.nn.Linear(32, 5)),
+        batches,
+        features=12,
+        classes=5,
+    )
     explanation = assert_graphs_answered(step)
     programs, served_sizes = served(explanation)
     assert 1 <= programs <= 4 and served_sizes >= 5, str(explanation)
@@ -247,32 +262,14 @@ def test_a_mean_and_batch_norm_over_a_dynamic_batch_are_one_graph():
     training statistics (and its running variance's n / (n - 1)), keep one symbolic graph,
     run natively at every size, with eager's parameters and running statistics."""
 
-    def trainer():
-        irgrad.manual_seed(3)
-        model = irgrad.nn.Sequential(
+    step = _trains_as_eager(
+        lambda: irgrad.nn.Sequential(
             irgrad.nn.Linear(8, 16), irgrad.nn.BatchNorm1d(16), irgrad.nn.ReLU(), irgrad.nn.Linear(16, 3)
-        )
-        opt = irgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, step
-
-    eager_model, eager_step = trainer()
-    model, step = trainer()
-    step = irgrad.compile(step, dynamic=True, backend="llvm")
-    rng = np.random.default_rng(8)
-    for batch in (12, 13, 14, 20, 13, 20, 33, 33, 12, 50, 50, 17, 17):
-        x = irgrad.tensor(rng.standard_normal((batch, 8)).astype(np.float32))
-        y = irgrad.tensor(rng.integers(0, 3, batch))
-        np.testing.assert_allclose(step(x, y).item(), eager_step(x, y).item(), rtol=1e-4)
-    for (name, p), q in zip(model.state_dict().items(), eager_model.state_dict().values()):
-        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        ),
+        (12, 13, 14, 20, 13, 20, 33, 33, 12, 50, 50, 17, 17),
+        features=8,
+        classes=3,
+    )
     explanation = str(assert_graphs_answered(step))
     assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
     assert "size_scalar(value=B, dtype=f32)" in explanation
