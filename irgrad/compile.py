@@ -203,7 +203,11 @@ class Compiled:
             cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
             for entry in candidates:
                 key = _sizes_key(entry.symbols, args, kwargs)
-                if same_program(entry.traced, entry.capture, cap, _sizes_env(entry.symbols, key)):
+                sizes = _sizes_env(entry.symbols, key)
+                never_recomputed = self.backend.never_recomputed
+                if same_program(
+                    entry.traced, entry.capture, cap, sizes, entry.built, never_recomputed, STATE.enabled
+                ):
                     entry.checked_sizes.add(key)
                     return cap.result
             if len(self.entries) >= RECOMPILE_LIMIT:
@@ -311,7 +315,7 @@ class Compiled:
                 names = sorted({s for s, _, _ in symbols})
                 self.log.append(f"dynamic shapes: one graph for every size of {', '.join(names)}")
                 self.dumper.write("dynamic", built.forward)
-                probed += self._drop_covered(symbols, traced, cap)
+                probed += self._drop_covered(symbols, traced, cap, built, grad_enabled)
         entry = self._add(cap, built, symbols, report, validated)
         if symbols:
             entry.traced = traced
@@ -330,7 +334,9 @@ class Compiled:
         self.entries.append(entry)
         return entry
 
-    def _drop_covered(self, symbols: list, traced, base: Capture) -> list[tuple]:
+    def _drop_covered(
+        self, symbols: list, traced, base: Capture, built: Built, grad_enabled: bool
+    ) -> list[tuple]:
         """A new symbolic graph supersedes the static graphs of the same call shape; returns
         the sizes of those whose trace is its program (where it is known right)."""
         kept, known = [], []
@@ -345,7 +351,10 @@ class Compiled:
                 key = tuple(shapes[p][d] for _, p, d in symbols)
             except (IndexError, TypeError):
                 continue
-            if same_program(traced, base, e.capture, _sizes_env(symbols, key)):
+            sizes = _sizes_env(symbols, key)
+            if same_program(
+                traced, base, e.capture, sizes, built, self.backend.never_recomputed, grad_enabled
+            ):
                 known.append(key)
         self.entries = kept
         return known

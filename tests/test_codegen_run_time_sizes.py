@@ -290,3 +290,37 @@ def test_a_transposing_copy_chooses_register_tiles_at_run_time(tmp_path):
     assert programs == 1 and served_sizes == 5
     (source,) = [p for p in tmp_path.iterdir() if p.name.endswith("-sizes0-segment0.ll")]
     assert "tile_rows" in source.read_text()  # the register tiles, behind the run-time branch
+
+
+@pytest.mark.parametrize("loss", [F.mse_loss, F.l1_loss])
+def test_a_regression_loss_over_a_dynamic_batch_is_one_graph(loss):
+    """A mean loss's gradient folds to 2 / B (or 1 / B) over the batch: a number over a
+    size, one graph for every batch size, run natively."""
+
+    def trainer():
+        irgrad.manual_seed(2)
+        model = irgrad.nn.Sequential(irgrad.nn.Linear(6, 16), irgrad.nn.Tanh(), irgrad.nn.Linear(16, 1))
+        opt = irgrad.optim.Adam(model.parameters(), lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            value = loss(model(x), y)
+            value.backward()
+            opt.step()
+            return value
+
+        return model, step
+
+    eager_model, eager_step = trainer()
+    model, step = trainer()
+    step = irgrad.compile(step, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(1)
+    for batch in (8, 9, 10, 13, 13, 40, 40, 9, 100, 100):
+        x = irgrad.tensor(rng.standard_normal((batch, 6)).astype(np.float32))
+        y = irgrad.tensor(rng.standard_normal((batch, 1)).astype(np.float32))
+        np.testing.assert_allclose(step(x, y).item(), eager_step(x, y).item(), rtol=1e-5)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+    explanation = str(assert_graphs_answered(step))
+    assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
+    assert served(explanation)[1] >= 4

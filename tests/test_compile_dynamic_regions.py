@@ -87,3 +87,17 @@ def test_a_returned_size_is_the_calls_own():
         total, count, shape = compiled(x)
         assert (count, shape) == (batch, x.shape) and type(shape) is type(x.shape)
         assert total.item() == 6.0 * batch
+
+
+def _vanishing_at_the_probes(x):
+    t = irgrad.tensor(float(x.shape[0]))
+    return x * ((t - 5.0) * (t - 6.0) * (t - 7.0))
+
+
+def test_a_folded_size_is_checked_at_each_new_size():
+    """What the passes make of the trace (folded constants) is compared at each new size
+    too: (B-5)(B-6)(B-7) folds to 0 at the probes 5, 6, 7, and to 60 at 10."""
+    compiled = irgrad.compile(_vanishing_at_the_probes, dynamic=True, backend="llvm")
+    for batch in (5, 6, 7, 10, 10, 12, 12):
+        x = irgrad.ones(batch, 2)
+        np.testing.assert_array_equal(compiled(x).numpy(), _vanishing_at_the_probes(x).numpy())

@@ -11,11 +11,13 @@ exactly where numpy's assignment would put it).  (LSTM cells are in :mod:`.recur
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import llvmlite.ir as ir
 import numpy as np
 
 from ..ir.graph import Node
+from ..ir.run_time_sizes import Size
 from ..native.loops import for_range_carrying
 from ..ops.movement import sliced_shape
 from ..ops.strides import contiguous_strides, slice_layout
@@ -47,24 +49,27 @@ def copy_strided(at: Emission, source: Operand, target: Operand, shape: tuple, t
     at.call(key, "copy", [source.pointer, target.pointer], build)
 
 
-def fill(at: Emission, out: Operand, value: float | int) -> None:
-    """Write ``value`` into every element of ``out`` (contiguous)."""
+def fill(at: Emission, out: Operand, value: float | int | Callable, says: str = "") -> None:
+    """Write ``value`` into every element of ``out`` (contiguous): a number, or
+    ``value(builder)`` giving it as code (a size known at run time), which ``says`` names
+    (two fills with the same ``says`` share their code)."""
     size = math.prod(out.place.shape)
     if size == 0:
         return
     dtype = out.place.dtype
-    value = float(value) if dtype.kind == "f" else int(value)
+    if not callable(value):
+        value = float(value) if dtype.kind == "f" else int(value)
 
     def build(builder: ir.IRBuilder, pointers) -> None:
         indices: list[ir.Value] = []
-        constant = ir.Constant(storage_type(dtype), value)
+        constant = value(builder) if callable(value) else ir.Constant(storage_type(dtype), value)
 
         def element() -> None:
             builder.store(constant, builder.gep(pointers[0], list(indices)))
 
         loop_nest(builder, (size,), indices, element, "fill")
 
-    at.call(("fill", size, dtype.str, repr(value)), "fill", [out.pointer], build)
+    at.call(("fill", size, dtype.str, says if callable(value) else repr(value)), "fill", [out.pointer], build)
 
 
 def _offset_pointer(at: Emission, operand: Operand, offset: int) -> Operand:
@@ -221,31 +226,53 @@ def _pad(node: Node, arg_types: list) -> Lowering | str:
     return PadLowering(node)
 
 
-class SizeScalarLowering(Lowering):
-    """``size_scalar``: a size known at run time, converted to the result's dtype."""
-
-    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
-        builder, dtype = at.builder, out.place.dtype
-        value = size_value(builder, self.node.attrs["value"])
-        target = storage_type(dtype)
-        if dtype.kind == "f":
-            value = builder.sitofp(value, target)
-        elif target.width < 64:
-            value = builder.trunc(value, target)
-        builder.store(value, out.pointer)
-
-
 class FullLowering(Lowering):
-    """``full``: one value in every element, of a shape known at run time."""
+    """``full``: one value in every element, of a shape (and a value) known at run time."""
 
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
-        fill(at, out, self.node.attrs["value"])
+        attrs = self.node.attrs
+        if not isinstance(attrs["value"], Size):
+            fill(at, out, _sized_number(attrs["value"], attrs.get("numerator"), out.place.dtype))
+            return
+        says = f"{attrs.get('numerator')!r} / {attrs['value']!r}"  # (a Size's repr: its expression)
+        fill(at, out, lambda builder: _sized_value(builder, attrs, out.place.dtype), says)
+
+
+class SizeScalarLowering(Lowering):
+    """``size_scalar``: a size known at run time (or a number over it), in the result's dtype."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        at.builder.store(_sized_value(at.builder, self.node.attrs, out.place.dtype), out.pointer)
+
+
+def _sized_number(value, numerator, dtype: np.dtype):
+    return value if numerator is None else (np.asarray(numerator, dtype) / np.asarray(value, dtype)).item()
+
+
+def _sized_value(builder: ir.IRBuilder, attrs: dict, dtype: np.dtype) -> ir.Value:
+    """The value of a ``size_scalar`` or sized ``full``: the size converted to ``dtype``
+    (a float division by it in ``dtype`` when it has a numerator, as numpy's kernel)."""
+    value = size_value(builder, attrs["value"])
+    target = storage_type(dtype)
+    if dtype.kind == "f":
+        value = builder.sitofp(value, target)
+        if attrs.get("numerator") is not None:
+            value = builder.fdiv(ir.Constant(target, float(attrs["numerator"])), value)
+    elif target.width < 64:
+        value = builder.trunc(value, target)
+    return value
 
 
 def _size_scalar(node: Node, arg_types: list) -> Lowering | str:
     if np.dtype(node.type.dtype.np).kind not in "iuf":
         return f"size_scalar of {node.type.dtype}"
     return SizeScalarLowering(node)
+
+
+def _full(node: Node, arg_types: list) -> Lowering | str:
+    if isinstance(node.attrs["value"], Size) and np.dtype(node.type.dtype.np).kind not in "iuf":
+        return f"full of {node.type.dtype}"
+    return FullLowering(node)
 
 
 MOVEMENT_LOWERINGS = {
@@ -255,5 +282,5 @@ MOVEMENT_LOWERINGS = {
     "cumsum": _cumsum,
     "flip": lambda node, arg_types: FlipLowering(node) if arg_types[0].shape else "flip of a 0-d value",
     "size_scalar": _size_scalar,
-    "full": lambda node, arg_types: FullLowering(node),
+    "full": _full,
 }

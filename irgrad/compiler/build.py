@@ -55,8 +55,8 @@ def differentiated_inputs(capture: Capture, grad_enabled: bool) -> list[int]:
     reached = _differentiable_ancestors(graph, roots)
     return [
         i
-        for i, (t, nid) in enumerate(zip(capture.inputs, graph.inputs))
-        if t._rg and t._data.dtype.kind == "f" and nid in reached
+        for i, (wanted, nid) in enumerate(zip(capture.gradient_inputs, graph.inputs))
+        if wanted and nid in reached
     ]
 
 
@@ -113,28 +113,9 @@ def build(
     verify: bool = False,
 ) -> Built:
     """Optimize, differentiate if needed, partition and build ``capture``'s graph."""
-    dumper.write("traced", capture.graph)
-    graph = run_passes(capture.graph, default_passes(), check=verify, dumper=dumper, report=report)
-    wrt = differentiated_inputs(capture, grad_enabled)
-    backward = None
-    n_saved = 0
-    if wrt:
-        start = time.perf_counter()
-        n = capture.n_values
-        values = graph.copy()
-        values.set_outputs(graph.outputs[:n])  # in-place write-backs are not differentiated
-        joint = autodiff(values, wrt, capture.differentiated, higher_order=False)
-        writes = graph.outputs[n:]
-        joint.set_outputs(joint.outputs[:n] + writes + joint.outputs[n:])
-        forward, backward = partition(joint, n + len(writes), n, backend.never_recomputed)
-        report.add("autodiff+partition", time.perf_counter() - start)
-        dumper.write("joint", joint)
-        forward = run_passes(forward, default_passes(), check=verify, dumper=dumper, report=report)
-        backward = run_passes(backward, default_passes(), check=verify, dumper=dumper, report=report)
-        n_saved = len(forward.outputs) - n - len(writes)
-    else:
-        forward = graph
-    dumper.write("forward", forward)
+    forward, backward, wrt, n_saved = optimized(
+        capture, backend.never_recomputed, grad_enabled, dumper, report, verify
+    )
     start = time.perf_counter()
     n = capture.n_values
     write_backs = {n + i: position for i, position in enumerate(capture.mutated)}
@@ -157,6 +138,44 @@ def build(
         saved_before_write=_saved_views_of_written(forward, n_saved, capture.mutated),
         reports=reports,
     )
+
+
+def optimized(
+    capture: Capture,
+    never_recomputed: frozenset,
+    grad_enabled: bool,
+    dumper: Dumper | None = None,
+    report: PipelineReport | None = None,
+    verify: bool = False,
+) -> tuple:
+    """``(forward, backward or None, wrt, n_saved)``: ``capture``'s graph optimized,
+    differentiated if needed and partitioned (``never_recomputed``: the backend's policy),
+    before any backend builds it."""
+    dumper = dumper or Dumper(None)
+    report = report or PipelineReport()
+    dumper.write("traced", capture.graph)
+    graph = run_passes(capture.graph, default_passes(), check=verify, dumper=dumper, report=report)
+    wrt = differentiated_inputs(capture, grad_enabled)
+    backward = None
+    n_saved = 0
+    if wrt:
+        start = time.perf_counter()
+        n = capture.n_values
+        values = graph.copy()
+        values.set_outputs(graph.outputs[:n])  # in-place write-backs are not differentiated
+        joint = autodiff(values, wrt, capture.differentiated, higher_order=False)
+        writes = graph.outputs[n:]
+        joint.set_outputs(joint.outputs[:n] + writes + joint.outputs[n:])
+        forward, backward = partition(joint, n + len(writes), n, never_recomputed)
+        report.add("autodiff+partition", time.perf_counter() - start)
+        dumper.write("joint", joint)
+        forward = run_passes(forward, default_passes(), check=verify, dumper=dumper, report=report)
+        backward = run_passes(backward, default_passes(), check=verify, dumper=dumper, report=report)
+        n_saved = len(forward.outputs) - n - len(writes)
+    else:
+        forward = graph
+    dumper.write("forward", forward)
+    return forward, backward, wrt, n_saved
 
 
 def _saved_views_of_written(forward: Graph, n_saved: int, mutated: list) -> tuple:

@@ -25,14 +25,13 @@ import weakref
 import numpy as np
 
 from ..ir import Graph
-from ..ir.graph import CONSTANT
-from ..ir.symbolic import SIZED_CONSTANTS, generalize, specialize
+from ..ir.symbolic import generalize, specialize
 from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
 from . import state
-from .build import Built, build
+from .build import Built, build, optimized
 from .capture import Capture, capture
 from .sources import delete, read, write
 from .state import MISSING
@@ -207,8 +206,6 @@ def symbolic(
     )
     if traced is None or forward is None or (built.backward is not None and backward is None):
         return "the program differs between sizes"
-    if computes_with_a_size(traced):
-        return "the program computes with a size (a constant of the trace that is a size feeds an op of constants)"
     if any(b.wrt != built.wrt or b.n_saved != built.n_saved for b in builts):
         return "the program differs between sizes"
     # the updates the runtime copies into their inputs, which the program may write there itself
@@ -234,20 +231,43 @@ def symbolic(
     return result, symbols_of_dims, traced, probed
 
 
-def same_program(traced: Graph, base: Capture, call: Capture, sizes: dict[str, int]) -> bool:
+def same_program(
+    traced: Graph,
+    base: Capture,
+    call: Capture,
+    sizes: dict[str, int],
+    built: Built | None = None,
+    never_recomputed: frozenset = frozenset(),
+    grad_enabled: bool = True,
+) -> bool:
     """Whether ``call``, a trace at ``sizes``, is the symbolic trace ``traced`` (made from
-    ``base`` and its probes) at those sizes.
+    ``base`` and its probes) at those sizes, and (given the symbolic ``built``) whether
+    what the passes make of it is ``built``'s graphs at those sizes.
 
     Three probes cannot see Python branching on a size (``if len(x) < 8``,
     ``x[:min(L, 16)]``): a symbolic graph is trusted at a size only once a trace there
-    has given the same program, ops, attributes and constants."""
+    has given the same program, ops, attributes and constants.  Nor can they see the
+    passes fold a size non-affinely: ``clamp(B, max=8)`` is 5, 6, 7 at the probes, and
+    ``B // 4`` is 2, 2, 2; the built graphs are compared too."""
     if call.graph_break is not None:
         return False
     if not _same_call(call, base):
         return False
-    return (
-        _rebinds_alike(base, call) and generalize([specialize(traced, sizes), call.graph], [], []) is not None
-    )
+    if not _rebinds_alike(base, call) or not _same_graph(specialize(traced, sizes), call.graph):
+        return False
+    if built is None:
+        return True
+    forward, backward, _, _ = optimized(call, never_recomputed, grad_enabled)
+    if not _same_graph(specialize(built.forward, sizes), forward):
+        return False
+    if (backward is None) != (built.backward is None):
+        return False
+    return backward is None or _same_graph(specialize(built.backward, sizes), backward)
+
+
+def _same_graph(one: Graph, other: Graph) -> bool:
+    """Whether two static graphs are one program: ops, attributes, constants, types."""
+    return generalize([one, other], [], []) is not None
 
 
 def _same_call(one: Capture, other: Capture) -> bool:
@@ -260,20 +280,6 @@ def _same_call(one: Capture, other: Capture) -> bool:
         return bool(one.output_spec == other.output_spec)
     except Exception:  # (a returned numpy array compares element by element)
         return False
-
-
-def computes_with_a_size(traced: Graph) -> bool:
-    """Whether a size of the symbolic trace (``size_scalar``, ``full``) feeds an op whose
-    arguments are all constants or sizes: the passes fold such an op at each probe size,
-    and a folded ``clamp(B, max=8)`` or ``B // 4`` is no affine function of the sizes
-    even where the probes' values look like one (5, 6, 7; or 2, 2, 2)."""
-    constant = {nid for nid in traced.nx.nodes if traced.node(nid).op in (CONSTANT, *SIZED_CONSTANTS)}
-    sized = {nid for nid in constant if traced.node(nid).op in SIZED_CONSTANTS}
-    for nid in sized:
-        for user in traced.users(nid):
-            if all(a in constant for a in traced.args(user)):
-                return True
-    return False
 
 
 def _resized(t: Tensor, changes: list) -> Tensor:

@@ -169,42 +169,74 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
 
 def _sized_constant(constants: list, symbols: list[str], base: list[int]) -> tuple | None:
     """``(op, attrs, shape)`` of the node standing for constants seen at the probe sizes:
-    ``size_scalar`` where they are 0-d whole numbers affine in the sizes (a mean's count,
-    ``B``), ``full`` where they are one value over shapes affine in the sizes (an LSTM's
-    zero state over a batch); None for anything else.  (A coincidence is caught at the
-    next size, whose trace must give the same program: see ``same_program``.)"""
+    ``size_scalar`` where they are 0-d values of the sizes (see :func:`_size_value`: a
+    mean's count ``B``, or its gradient's ``2 / B``), ``full`` where they are one value
+    over shapes affine in the sizes (an LSTM's zero state over a batch, a mean's gradient
+    over it); None for anything else.  (A coincidence is caught at the next size, whose
+    trace must give the same program: see ``same_program``.)"""
     first = constants[0].value
     dtype = constants[0].type.dtype
     if any(n.value.dtype != first.dtype or n.value.ndim != first.ndim for n in constants):
         return None
-    if first.ndim == 0:
-        if first.dtype.kind not in "iuf":
-            return None
-        numbers = [n.value.item() for n in constants]
-        if any(x != x or x in (float("inf"), float("-inf")) or x != int(x) for x in numbers):
-            return None
-        try:
-            size = _merge([int(x) for x in numbers], symbols, base)
-        except _NotAffine:
-            return None
-        return ("size_scalar", {"value": size, "dtype": dtype}, ()) if isinstance(size, Sym) else None
-    if any(n.value.size == 0 for n in constants):
+    if any(n.value.size == 0 for n in constants) or first.dtype.kind not in "iuf":
         return None
-    scalar = first.reshape(-1)[0]
-    for n in constants:  # every element of every constant is ``scalar``, signed zeros apart
+    scalars = []
+    for n in constants:  # every element of each constant is one value, signed zeros apart
+        scalar = n.value.reshape(-1)[0]
         same = n.value == scalar
         if first.dtype.kind == "f":
             same &= np.signbit(n.value) == np.signbit(scalar)
         if not same.all():
             return None
+        scalars.append(scalar)
+    if all(np.array_equal(x, scalars[0]) and np.signbit(x) == np.signbit(scalars[0]) for x in scalars):
+        value = {"value": scalars[0].item()}
+    else:
+        value = _size_value(scalars, symbols, base)
+        if value is None:
+            return None
+    if first.ndim == 0:
+        return "size_scalar", {**value, "dtype": dtype}, ()
     try:
         shape = _merge([tuple(n.value.shape) for n in constants], symbols, base)
     except _NotAffine:
         return None
-    if not has_sym(shape):
+    if not has_sym(shape) and not has_sym(value["value"]):
         return None
-    attrs = {"shape": shape, "value": scalar.item(), "dtype": dtype}
-    return "full", attrs, tuple(_dim(d) for d in shape)
+    return "full", {"shape": shape, **value, "dtype": dtype}, tuple(_dim(d) for d in shape)
+
+
+def _size_value(scalars: list, symbols: list[str], base: list[int]) -> dict | None:
+    """Attributes computing numbers seen at the probe sizes from the sizes: ``{"value":
+    3*B}`` for whole numbers affine in them, ``{"value": B, "numerator": 2.0}`` for a
+    number over such a size (one symbol: a mean's gradient folded to ``2 / B``), each
+    checked to give every probe's number bit for bit in its dtype; else None."""
+    dtype = scalars[0].dtype
+    numbers = [x.item() for x in scalars]
+    if any(x != x or x in (float("inf"), float("-inf")) for x in numbers):
+        return None
+    if all(x == int(x) for x in numbers):
+        try:
+            size = _merge([int(x) for x in numbers], symbols, base)
+        except _NotAffine:
+            return None
+        return {"value": size} if isinstance(size, Sym) else None
+    if len(symbols) != 1 or dtype.kind != "f" or 0.0 in numbers:
+        return None
+    reciprocals = [1.0 / x for x in numbers]
+    step = reciprocals[1] - reciprocals[0]
+    if step == 0.0:
+        return None
+    counts = [round(r / step) for r in reciprocals]
+    try:
+        size = _merge(counts, symbols, base)
+    except _NotAffine:
+        return None
+    numerator = float(numbers[0] * counts[0])
+    exact = all(
+        np.asarray(numerator, dtype) / np.asarray(count, dtype) == x for count, x in zip(counts, scalars)
+    )
+    return {"value": size, "numerator": numerator} if isinstance(size, Sym) and exact else None
 
 
 def _dim(d):

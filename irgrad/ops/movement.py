@@ -480,19 +480,26 @@ _movement(
 # --- sizes of a dynamic graph as values ------------------------------------------------------
 
 
-def _size_scalar(*, value: int, dtype) -> np.ndarray:
-    return np.asarray(value, dtype.np)
+def _size_scalar(*, value: int, dtype, numerator=None) -> np.ndarray:
+    return _sized(value, numerator, dtype)
 
 
-def _infer_size_scalar(*, value, dtype) -> Meta:
+def _infer_size_scalar(*, value, dtype, numerator=None) -> Meta:
     return Meta((), dtype)
 
 
-def _full(*, shape, value, dtype) -> np.ndarray:
-    return np.full(tuple(shape), value, dtype.np)
+def _sized(value, numerator, dtype) -> np.ndarray:
+    """``value``, or ``numerator / value`` (in ``dtype``): what a sized constant holds."""
+    if numerator is None:
+        return np.asarray(value, dtype.np)
+    return np.asarray(numerator, dtype.np) / np.asarray(value, dtype.np)
 
 
-def _infer_full(*, shape, value, dtype) -> Meta:
+def _full(*, shape, value, dtype, numerator=None) -> np.ndarray:
+    return np.full(tuple(shape), _sized(value, numerator, dtype), dtype.np)
+
+
+def _infer_full(*, shape, value, dtype, numerator=None) -> Meta:
     return Meta(tuple(shape), dtype)
 
 
@@ -503,9 +510,9 @@ register(
         _full,
         _infer_full,
         arity=0,
-        doc="`value` everywhere, of `shape` and `dtype`: a constant whose shape is a size of a "
-        "graph with symbolic sizes (an LSTM's zero initial state over a dynamic batch). Static "
-        "graphs hold a constant instead.",
+        doc="`value` (or `numerator / value`, as `size_scalar`) everywhere, of `shape` and "
+        "`dtype`: a constant whose shape or value is a size of a graph with symbolic sizes (an "
+        "LSTM's zero initial state over a dynamic batch). Static graphs hold a constant instead.",
     )
 )
 register(
@@ -516,7 +523,7 @@ register(
         _infer_size_scalar,
         arity=0,
         doc="A size of a graph with symbolic sizes as a 0-d value of `dtype` (`value`, an "
-        "affine expression of the size symbols): the count a mean divides by. Static graphs "
-        "hold a constant instead.",
+        "affine expression of the size symbols: the count a mean divides by), or `numerator` "
+        "over it (its gradient's `2 / B`). Static graphs hold a constant instead.",
     )
 )
