@@ -324,3 +324,22 @@ def test_a_regression_loss_over_a_dynamic_batch_is_one_graph(loss):
     explanation = str(assert_graphs_answered(step))
     assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
     assert served(explanation)[1] >= 4
+
+
+def test_an_index_that_is_a_size_stays_an_index():
+    """``x[n - 1, t]`` indexes with a size: with run-time sizes it is a Size, which code
+    telling indices from slices must see as an integer (it counted as a kept dim, and a
+    sum of such products over t, stacked into one, read the wrong axis)."""
+
+    def f(x, w):
+        n, h = x.shape[0], 0
+        for t in range(4):
+            h = h + x[n - 1, t] @ w[t]
+        return h
+
+    compiled = irgrad.compile(f, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(0)
+    w = irgrad.tensor(rng.standard_normal((4, 5, 6)).astype(np.float32))
+    for batch in (3, 4, 5, 6, 6, 9, 9, 3):
+        x = irgrad.tensor(rng.standard_normal((batch, 4, 5)).astype(np.float32))
+        np.testing.assert_allclose(compiled(x, w).numpy(), f(x, w).numpy(), rtol=1e-5, atol=1e-5)

@@ -101,3 +101,18 @@ def test_a_folded_size_is_checked_at_each_new_size():
     for batch in (5, 6, 7, 10, 10, 12, 12):
         x = irgrad.ones(batch, 2)
         np.testing.assert_array_equal(compiled(x).numpy(), _vanishing_at_the_probes(x).numpy())
+
+
+def _negated_distance(x):
+    return x * -(float(x.shape[0]) - 6.0)
+
+
+def test_a_signed_zero_is_not_a_size():
+    """-(B - 6) is -0.0 at 6: a size would give +0.0 there (and constants are compared
+    with the signs of their zeros)."""
+    compiled = irgrad.compile(_negated_distance, dynamic=True, backend="llvm")
+    for batch in (4, 5, 6, 6, 7, 6):
+        x = irgrad.ones(batch, 3)
+        got, expected = compiled(x).numpy(), _negated_distance(x).numpy()
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))

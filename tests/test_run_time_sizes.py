@@ -101,3 +101,10 @@ def test_a_size_read_after_the_program_is_built_raises():
     with pytest.raises(RuntimeError, match="after its program was built"):
         n < 9  # noqa: B015
     assert isinstance(n * 2, Size)
+
+
+def test_a_comparison_with_a_float_reads_the_size_as_an_int():
+    """``size == 8.0`` is taken on the hint and recorded, never answered silently."""
+    assumptions = Assumptions({"B": 8})
+    n = assumptions.size("B")
+    assert n == 8.0 and not (n < 7.5) and assumptions.hold({"B": 8}) and not assumptions.hold({"B": 9})

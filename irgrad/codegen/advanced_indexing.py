@@ -21,6 +21,7 @@ which is the order ``np.add.at`` adds repeats in, so its sums are eager's bit fo
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from typing import NamedTuple
 
 import llvmlite.ir as ir
@@ -57,7 +58,7 @@ def index_plan(
     ``strides`` and index arrays of ``array_shapes`` (``spec`` valid for ``shape``:
     see :func:`_valid_spec`)."""
     items = tuple(spec) + (slice(None),) * (len(shape) - sum(item is not None for item in spec))
-    advanced = [k for k, item in enumerate(items) if item is Ellipsis or isinstance(item, int)]
+    advanced = [k for k, item in enumerate(items) if item is Ellipsis or isinstance(item, Integral)]
     adjacent = advanced[-1] - advanced[0] == len(advanced) - 1
     broadcast = tuple(np.broadcast_shapes(*array_shapes))
     before: list[tuple[int, int]] = []  # (size, step) of each result dim before the broadcast dims
@@ -172,7 +173,7 @@ def _valid_spec(spec: tuple, shape: tuple[int, ...], arrays: int) -> bool:
     for item in spec:
         if item is None or item is Ellipsis or isinstance(item, slice):
             d += item is not None
-        elif isinstance(item, int) and not isinstance(item, bool) and d < len(shape):
+        elif isinstance(item, Integral) and not isinstance(item, bool) and d < len(shape):
             if not -shape[d] <= item < shape[d]:
                 return False
             d += 1

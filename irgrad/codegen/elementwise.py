@@ -291,8 +291,9 @@ class ElementwiseLoops(LoopKernel):
 
     def _transposed_copy(self, dims: tuple, strides: list, out_strides: tuple) -> tuple | None:
         """For a copy (the body's output is its one input) of a matrix, or a batch of
-        them (whole tiles where used: see :meth:`emit`), read transposed (steps of 1 down the output's columns): the input's steps
-        between matrices (None for one matrix) and along the output's rows."""
+        them (whole tiles where used: see :meth:`emit`), read transposed (steps of 1 down
+        the output's columns): the input's steps between matrices (None for one matrix)
+        and along the output's rows."""
         body = self.body
         if len(body.inputs) != 1 or body.outputs[0] != body.inputs[0] or len(strides) != 1:
             return None

@@ -53,10 +53,8 @@ def checked_ids(
         (i,) = indices
         value = index_value(builder, ids, i, id_dtype)
         shifted = builder.add(value, size_value(builder, rows)) if wraps else value
-        limit = 2 * rows if wraps else rows
-        failure.fail_if(
-            builder.icmp_unsigned(">=", shifted, ir.Constant(value.type, limit)), i
-        )  # below the range: huge
+        limit = size_value(builder, 2 * rows if wraps else rows)
+        failure.fail_if(builder.icmp_unsigned(">=", shifted, limit), i)  # below the range: huge
         if each is not None:
             each(i, value)
 

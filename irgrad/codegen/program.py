@@ -186,11 +186,7 @@ class Program:
             self._local = threading.local()  # each thread's arena, grown to the largest size run
             assumptions.frozen = True  # a size read from now on raises (see run_time_sizes)
             self._instances: dict[tuple, Program | None] = {}
-            self.report = ProgramReport(
-                native_steps=sum(isinstance(s, NativeStep) for s in plan.steps),
-                segments=len(self.segments),
-                numpy_nodes=[_describe(graph, nid, why) for nid, why in plan.numpy_reasons.items()],
-            )
+            self.report = self._report()
 
     def _prepare(self, new_arenas: bool = True) -> None:
         """What a call of a static program starts from (after its plan and segments);
@@ -207,11 +203,15 @@ class Program:
         self._input_buffers = [b for b in plan.buffers if b.kind == INPUT_BUFFER]
         self._outputs = [(place, covers_its_buffer(place)) for place in plan.outputs]
         self._fast, self.fast_call_source = fast_call(self)
-        self.report = ProgramReport(
+        self.report = self._report()
+
+    def _report(self) -> ProgramReport:
+        plan, graph = self.plan, self.graph
+        return ProgramReport(
             native_steps=sum(isinstance(s, NativeStep) for s in plan.steps),
             segments=len(self.segments),
             numpy_nodes=[_describe(graph, nid, why) for nid, why in plan.numpy_reasons.items()],
-            arena_bytes=plan.arena_bytes,
+            arena_bytes=plan.arena_bytes,  # (0 for a program with run-time sizes: see at())
         )
 
     # --- run-time sizes ------------------------------------------------------------------------

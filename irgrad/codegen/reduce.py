@@ -229,9 +229,10 @@ def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) 
     """``T sum(inputs..., outer indices..., start, n)``: the sum of the body's values at
     positions ``start .. start+n`` of the reduced run (at the given outer position) by
     numpy's pairwise algorithm, so results equal numpy's bit for bit: fewer than 8
-    values in order from +0.0 (numpy 2's sums of -0.0s are +0.0, as PyTorch's); up to 128 in 8 running sums (every 8th value) added as
-    ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) then the rest in order; more, split in two at
-    half rounded down to a multiple of 8, each half summed so, the halves added."""
+    values in order from +0.0 (numpy 2's sums of -0.0s are +0.0, as PyTorch's); up to
+    128 in 8 running sums (every 8th value) added as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))
+    then the rest in order; more, split in two at half rounded down to a multiple of 8,
+    each half summed so, the halves added."""
     module, parent = builder.module, builder.function
     ft = llvm_type(dtype)
     types = [p.type for p in inputs] + [I64] * (n_outer + 2)

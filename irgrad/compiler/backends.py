@@ -130,7 +130,6 @@ class LlvmBackend(Backend):
 
         if dumper is not None:
             dumper.write(f"{graph.name}-fused", _lowering_passes(graph))
-        built: list = []
 
         def run_time_program(symbolic: Graph, env: dict) -> tuple:
             start = dataclasses.replace(jit.STATS)
@@ -139,9 +138,9 @@ class LlvmBackend(Backend):
                 done = jit.STATS.since(start)
                 program.llvm_seconds, program.cache_hits = done.seconds, done.cache_hits
             if program is not None and dumper is not None and dumper.directory:
+                number = len(run.run_time_programs)  # (the graph's programs so far)
                 for k, segment in enumerate(program.segments):
-                    _dump_kernel(dumper, f"{graph.name}-sizes{len(built)}-segment{k}", segment.llvm_ir)
-            built.append(program)
+                    _dump_kernel(dumper, f"{graph.name}-sizes{number}-segment{k}", segment.llvm_ir)
             return program, why
 
         run = PerSizePrograms(

@@ -20,10 +20,14 @@ of answering with the hint.
 
 from __future__ import annotations
 
+import numbers
+import operator
 import os
 import traceback
 from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 Monomial = tuple[str, ...]  # symbols multiplied, sorted; () is the constant term
 _TRACE = os.environ.get("IRGRAD_TRACE_ASSUMPTIONS") == "1"
@@ -118,6 +122,13 @@ class Size:
         if isinstance(other, int) and not isinstance(other, bool):
             return {(): int(other)}
         return None
+
+    def _compared(self, other: Any, relation) -> Any:
+        """A comparison with a float or a numpy number: on the size read as an int (which
+        records that the program assumed it), never an answer that records nothing."""
+        if isinstance(other, (float, np.number)):
+            return relation(int(self), other)
+        return NotImplemented
 
     def _make(self, terms: dict[Monomial, int]) -> Size | int:
         terms = {m: c for m, c in terms.items() if c}
@@ -216,7 +227,7 @@ class Size:
     def __eq__(self, other: Any) -> bool:
         terms = self._other(other)
         if terms is None:
-            return NotImplemented
+            return self._compared(other, operator.eq)
         return self._fact(self - other, "==")
 
     def __ne__(self, other: Any) -> bool:
@@ -225,25 +236,27 @@ class Size:
 
     def __lt__(self, other: Any) -> bool:
         if self._other(other) is None:
-            return NotImplemented
+            return self._compared(other, operator.lt)
         return self._fact(other - self, ">")
 
     def __le__(self, other: Any) -> bool:
         if self._other(other) is None:
-            return NotImplemented
+            return self._compared(other, operator.le)
         return self._fact(other - self + 1, ">")
 
     def __gt__(self, other: Any) -> bool:
         if self._other(other) is None:
-            return NotImplemented
+            return self._compared(other, operator.gt)
         return self._fact(self - other, ">")
 
     def __ge__(self, other: Any) -> bool:
         if self._other(other) is None:
-            return NotImplemented
+            return self._compared(other, operator.ge)
         return self._fact(self - other + 1, ">")
 
     def __hash__(self) -> int:
+        # the expression's (so shapes key caches), not the hint's: a size is never found
+        # in a set of ints, nor an int in a set of sizes, and no fact is recorded for it
         return hash((id(self.assumptions), self.key))
 
     # --- read as an integer: the program assumes the hint -----------------------------------------
@@ -278,3 +291,8 @@ class Size:
     def symbols(self) -> Iterator[str]:
         for monomial, _ in self.key:
             yield from monomial
+
+
+# An integer however code asks (an index in a slice's attributes, a dimension): code that
+# tells ints from slices and None with ``isinstance(item, numbers.Integral)`` sees a size.
+numbers.Integral.register(Size)

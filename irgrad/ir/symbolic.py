@@ -128,11 +128,7 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
             args = [[position[i][a] for a in g.args(o[k])] for i, (g, o) in enumerate(zip(graphs, orders))]
             if any(a != args[0] for a in args):
                 return None
-            if nodes[0].op == CONSTANT and any(
-                n.value.shape != nodes[0].value.shape
-                or not np.array_equal(n.value, nodes[0].value, equal_nan=True)
-                for n in nodes
-            ):
+            if nodes[0].op == CONSTANT and any(not _same_constant(n.value, nodes[0].value) for n in nodes):
                 sized = _sized_constant(nodes, symbols, base)
                 if sized is None:
                     return None
@@ -165,6 +161,16 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
     ):
         return None
     return out
+
+
+def _same_constant(one: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two constants are one value: shape, dtype, elements (NaN equal to NaN) and
+    the signs of zeros (``x * -0.0`` is not ``x * 0.0``)."""
+    if one.shape != other.shape or one.dtype != other.dtype:
+        return False
+    if not np.array_equal(one, other, equal_nan=True):
+        return False
+    return one.dtype.kind not in "fc" or np.array_equal(np.signbit(one), np.signbit(other))
 
 
 def _sized_constant(constants: list, symbols: list[str], base: list[int]) -> tuple | None:
@@ -215,6 +221,8 @@ def _size_value(scalars: list, symbols: list[str], base: list[int]) -> dict | No
     numbers = [x.item() for x in scalars]
     if any(x != x or x in (float("inf"), float("-inf")) for x in numbers):
         return None
+    if any(x == 0 and np.signbit(s) for x, s in zip(numbers, scalars)):
+        return None  # -0.0: no size gives it (x * -(B - 6) at B = 6)
     if all(x == int(x) for x in numbers):
         try:
             size = _merge([int(x) for x in numbers], symbols, base)
@@ -246,9 +254,6 @@ def _dim(d):
     return d
 
 
-SIZED_CONSTANTS = ("size_scalar", "full")  # ops generalize makes of constants (see _sized_constant)
-
-
 def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     """A copy of ``graph`` for the sizes in ``env``: every symbolic size (and run-time
     Size) in its types, op attributes and fused bodies evaluated, so the copy is static."""
@@ -256,7 +261,7 @@ def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     for nid in out.nx.nodes:
         node = out.nx.nodes[nid]["node"]
         shape = tuple(env[d] if isinstance(d, str) else resolve(d, env) for d in node.type.shape)
-        if node.op in SIZED_CONSTANTS:  # a constant again, as the graph traced at these sizes has
+        if node.op in OPS and OPS[node.op].size_constant:  # a constant, as the trace at these sizes has
             value = np.asarray(OPS[node.op].eval(**resolve(node.attrs, env)))
             out.nx.nodes[nid]["node"] = replace(
                 node, op=CONSTANT, value=value, attrs={}, type=TensorType(value.shape, node.type.dtype)

@@ -510,6 +510,7 @@ register(
         _full,
         _infer_full,
         arity=0,
+        size_constant=True,
         doc="`value` (or `numerator / value`, as `size_scalar`) everywhere, of `shape` and "
         "`dtype`: a constant whose shape or value is a size of a graph with symbolic sizes (an "
         "LSTM's zero initial state over a dynamic batch). Static graphs hold a constant instead.",
@@ -522,6 +523,7 @@ register(
         _size_scalar,
         _infer_size_scalar,
         arity=0,
+        size_constant=True,
         doc="A size of a graph with symbolic sizes as a 0-d value of `dtype` (`value`, an "
         "affine expression of the size symbols: the count a mean divides by), or `numerator` "
         "over it (its gradient's `2 / B`). Static graphs hold a constant instead.",

@@ -158,6 +158,9 @@ class OpDef:
     # autodiff alone, so a graph past autodiff may read that argument instead
     # (passes/value_identities.py)
     identity_of: int | None = None
+    # a constant computed from the sizes of a graph with symbolic sizes (a mean's count):
+    # made by ir.symbolic.generalize, and a constant again once the sizes are known
+    size_constant: bool = False
     doc: str = field(default="", repr=False)
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ rows computes each row as before, up to the order a GEMM adds in.
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 from .registry import OPS
 from .strides import slice_indices
@@ -184,7 +185,7 @@ def _kept_dims(index: tuple) -> tuple[list[tuple[int, int, int]], int, int]:
         if isinstance(item, slice):
             kept.append((position, k, out))
         k += item is not None  # an integer or a slice reads an input dim
-        out += not isinstance(item, int)  # a slice or a new axis makes a result dim
+        out += not isinstance(item, Integral)  # a slice or a new axis makes a result dim
     return kept, k, out
 
 
@@ -221,7 +222,7 @@ def _consecutive(F, x, dim: int, indices: list, shape: tuple):
     k = sum(item is not None for item in first[:position])  # the input dim it indexes
     items = [i[position] for i in indices]
     n = len(items)
-    if all(isinstance(item, int) for item in items):
+    if all(isinstance(item, Integral) for item in items):
         if items != list(range(items[0], items[0] + n)):
             return None
         return _integer_steps(F, x, dim, first, position, items[0], n, shape)
@@ -241,7 +242,7 @@ def _consecutive(F, x, dim: int, indices: list, shape: tuple):
     if length != 1:
         return None
     # one element of another dim per step (x[:, t:t+1]): integer steps, that dim kept as 1
-    q = sum(not isinstance(item, int) for item in first[:position])  # its dim in each step
+    q = sum(not isinstance(item, Integral) for item in first[:position])  # its dim in each step
     dropped = shape[:q] + shape[q + 1 :]
     value = _integer_steps(F, x, dim - (q < dim), first, position, ranges[0][0], n, dropped)
     return F.reshape(value, shape=_joined(shape, dim, n))
@@ -252,7 +253,7 @@ def _integer_steps(F, x, dim: int, first: tuple, position: int, start: int, n: i
     integers ``start .. start + n - 1`` at ``position`` (each step's value of ``shape``):
     that dim taken whole over the steps, moved to ``dim`` and merged into it."""
     taken = F.slice(x, index=first[:position] + (slice(start, start + n, 1),) + first[position + 1 :])
-    axis = sum(not isinstance(item, int) for item in first[:position])  # its dim in `taken`
+    axis = sum(not isinstance(item, Integral) for item in first[:position])  # its dim in `taken`
     order = [d for d in range(len(taken.shape)) if d != axis]
     order.insert(dim, axis)
     if order != list(range(len(order))):

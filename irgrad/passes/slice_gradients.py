@@ -14,6 +14,7 @@ exact rewrite of :mod:`.simplify`.
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import NamedTuple
 
 from ..ir.builder import GraphOps
@@ -51,7 +52,7 @@ def _piece(graph: Graph, nid: int, shape: tuple) -> _Piece | None:
             if (start, stop) == (0, shape[dim]):
                 continue
             span = (start, stop, False)
-        elif isinstance(entry, int) and not isinstance(entry, bool):
+        elif isinstance(entry, Integral) and not isinstance(entry, bool):
             position = entry % shape[dim] if -shape[dim] <= entry < shape[dim] else None
             if position is None:
                 return None

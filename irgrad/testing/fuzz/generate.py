@@ -30,8 +30,8 @@ class Generated:
     ``values`` maps an input name to its arrays: ``"a"`` (first call), ``"a2"`` (new
     values, same sizes), ``"a3"`` (more new values), ``"b"`` (another batch size),
     ``"c"`` (a third batch size), ``"d"`` (a fourth, from 20 to 69).  ``train_ok``:
-    eager backward through it works (an in-place write on a value saved for backward makes eager raise, so such a program
-    runs in inference modes only).
+    eager backward through it works (an in-place write on a value saved for backward
+    makes eager raise, so such a program runs in inference modes only).
     """
 
     program: Program
