@@ -343,3 +343,16 @@ def test_an_index_that_is_a_size_stays_an_index():
     for batch in (3, 4, 5, 6, 6, 9, 9, 3):
         x = irgrad.tensor(rng.standard_normal((batch, 4, 5)).astype(np.float32))
         np.testing.assert_allclose(compiled(x, w).numpy(), f(x, w).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_layouts_for_sizes_that_never_repeat_are_bounded(monkeypatch):
+    """Past MOST_LAYOUTS sizes laid out, the layouts are dropped (and made again when a
+    size comes back): memory does not grow with every sequence length ever seen."""
+    monkeypatch.setattr(sizes, "MOST_LAYOUTS", 4)
+    compiled = irgrad.compile(lambda x: (x * 3.0).sum(0), dynamic=True, backend="llvm")
+    for batch in (5, 6, *range(7, 20), *range(7, 20)):
+        x = irgrad.randn(batch, 3)
+        np.testing.assert_allclose(compiled(x).numpy(), (x * 3.0).sum(0).numpy(), rtol=1e-6)
+    (entry,) = compiled._compiled.cache
+    run = entry.built.run_forward
+    assert len(run._runs) <= 4 and all(len(p._instances) <= 4 for p in run.run_time_programs)

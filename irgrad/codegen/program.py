@@ -186,6 +186,7 @@ class Program:
             self._local = threading.local()  # each thread's arena, grown to the largest size run
             assumptions.frozen = True  # a size read from now on raises (see run_time_sizes)
             self._instances: dict[tuple, Program | None] = {}
+            self.sizes_served = 0  # sizes laid out for so far (see at())
             self.report = self._report()
 
     def _prepare(self, new_arenas: bool = True) -> None:
@@ -234,12 +235,14 @@ class Program:
                 _concrete_segment(segment, instance.plan, env, offsets, sizes) for segment in self.segments
             ]
             instance._prepare(new_arenas=False)
+            self.sizes_served += 1
         self._instances[key] = instance
         return instance
 
-    def served_sizes(self) -> list[tuple]:
-        """The sizes (in :attr:`symbols` order) this program with run-time sizes served."""
-        return [key for key, instance in self._instances.items() if instance is not None]
+    def forget_layouts(self) -> None:
+        """Drop the programs :meth:`at` laid out (memory for sizes that never repeat, as
+        sequence lengths; one is laid out again in about 2.5 ms)."""
+        self._instances.clear()
 
     def _load_segments(self) -> None:
         """Compile (or load from the disk cache) every segment's module."""

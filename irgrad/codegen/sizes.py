@@ -34,6 +34,9 @@ MOST_SIZES = 8  # sizes compiled at their first call
 HOT_CALLS = 64
 MOST_PROGRAMS = 64
 MOST_RUN_TIME_PROGRAMS = 8  # programs with run-time sizes, each for the sizes it assumed
+# sizes those programs are laid out for at once (.Program.at): past it, the layouts are
+# dropped, and each is made again at its size's next call (sizes that never repeat)
+MOST_LAYOUTS = 256
 
 
 class PerSizePrograms:
@@ -75,6 +78,8 @@ class PerSizePrograms:
             with self._lock:
                 current = self._runs.get(key)
                 if current is None or (hot and current is self._fallback):
+                    if len(self._runs) >= MOST_LAYOUTS:
+                        self._forget_layouts()
                     self._runs[key] = self._run_for(env, hot)
                 run = self._runs[key]
         return run(inputs, env)
@@ -97,7 +102,7 @@ class PerSizePrograms:
         parts = []
         if self.run_time_programs:
             programs = self.run_time_programs
-            served = sum(len(p.served_sizes()) for p in programs)
+            served = sum(p.sizes_served for p in programs)
             in_place = len(programs[0].plan.in_place)
             llvm = sum(p.llvm_seconds for p in programs)
             hits = sum(p.cache_hits for p in programs)
@@ -130,6 +135,12 @@ class PerSizePrograms:
         if self._fallback is None:
             self._fallback = self._node_by_node()
         return self._fallback
+
+    def _forget_layouts(self) -> None:
+        """Drop the sizes laid out by programs with run-time sizes (see MOST_LAYOUTS)."""
+        self._runs = {key: run for key, run in self._runs.items() if getattr(run, "sizes", None) is None}
+        for program in self.run_time_programs:
+            program.forget_layouts()
 
     def _with_run_time_sizes(self, env: dict) -> Callable | None:
         """A program with run-time sizes, at the sizes ``env``: one built earlier whose
