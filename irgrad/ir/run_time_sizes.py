@@ -119,14 +119,14 @@ class Size:
             if other.assumptions is not self.assumptions:
                 raise ValueError("sizes of two programs combined")
             return other._terms()
-        if isinstance(other, int) and not isinstance(other, bool):
+        if isinstance(other, (int, np.integer)) and not isinstance(other, bool):
             return {(): int(other)}
         return None
 
     def _compared(self, other: Any, relation) -> Any:
-        """A comparison with a float or a numpy number: on the size read as an int (which
+        """A comparison with a float (or a numpy float): on the size read as an int (which
         records that the program assumed it), never an answer that records nothing."""
-        if isinstance(other, (float, np.number)):
+        if isinstance(other, (float, np.floating)):
             return relation(int(self), other)
         return NotImplemented
 
