@@ -112,6 +112,12 @@ class PerSizePrograms:
                 + f" (LLVM {llvm * 1e3:.0f} ms"
                 + (f", {hits} from the disk cache)" if hits else ")")
             )
+            for k, program in enumerate(programs):  # why a size needed another program
+                bounds = [fact for fact in program.assumptions.describe() if " > 0" in fact]
+                shown = ", ".join(bounds[:4]) + (f" and {len(bounds) - 4} more" if len(bounds) > 4 else "")
+                parts.append(
+                    f"program {k}, built at {program.assumptions.hints}, assumes {shown or 'nothing'}"
+                )
         if self.run_time_failure:
             parts.append(f"no program with run-time sizes: {self.run_time_failure}")
         if self.programs:

@@ -24,7 +24,6 @@ import numbers
 import operator
 import os
 import traceback
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -67,7 +66,7 @@ class Assumptions:
         return True
 
     def describe(self) -> list[str]:
-        """The facts, readable: ``B > 0``, ``B - 32 == 0 is False`` ..."""
+        """The facts, readable, for ``explain()``: ``33-B > 0``, ``-1+B == 0 is False`` ..."""
         lines = []
         for (terms, relation), outcome in self.facts.items():
             text = _format(terms)
@@ -287,10 +286,6 @@ class Size:
 
     def evaluate(self, env: dict[str, int]) -> int:
         return _evaluate(self.key, env)
-
-    def symbols(self) -> Iterator[str]:
-        for monomial, _ in self.key:
-            yield from monomial
 
 
 # An integer however code asks (an index in a slice's attributes, a dimension): code that
