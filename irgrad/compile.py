@@ -35,7 +35,7 @@ from collections.abc import Callable
 from . import _tracing
 from .compiler import registry
 from .compiler.backends import BACKENDS, get_backend
-from .compiler.build import Built, build, build_key
+from .compiler.build import Built, build, build_key, optimized
 from .compiler.capture import Capture, capture
 from .compiler.check import checked_call
 from .compiler.dynamic import mark_dynamic, marked_dims, same_program, symbolic
@@ -201,12 +201,12 @@ class Compiled:
         (a size past ``if len(x) < 8``) get a graph of their own, symbolic if it can be."""
         with collector_paused():
             cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
+            # what the passes make of the trace: made once, when a candidate's trace matches
+            graphs = functools.cache(lambda: optimized(cap, self.backend.never_recomputed, STATE.enabled)[:2])
             for entry in candidates:
                 key = _sizes_key(entry.symbols, args, kwargs)
-                sizes = _sizes_env(entry.symbols, key)
-                never_recomputed = self.backend.never_recomputed
                 if same_program(
-                    entry.traced, entry.capture, cap, sizes, entry.built, never_recomputed, STATE.enabled
+                    entry.traced, entry.capture, cap, _sizes_env(entry.symbols, key), entry.built, graphs
                 ):
                     entry.checked_sizes.add(key)
                     return cap.result
@@ -315,7 +315,7 @@ class Compiled:
                 names = sorted({s for s, _, _ in symbols})
                 self.log.append(f"dynamic shapes: one graph for every size of {', '.join(names)}")
                 self.dumper.write("dynamic", built.forward)
-                probed += self._drop_covered(symbols, traced, cap, built, grad_enabled)
+                probed += self._drop_covered(symbols, traced, cap, built)
         entry = self._add(cap, built, symbols, report, validated)
         if symbols:
             entry.traced = traced
@@ -334,15 +334,15 @@ class Compiled:
         self.entries.append(entry)
         return entry
 
-    def _drop_covered(
-        self, symbols: list, traced, base: Capture, built: Built, grad_enabled: bool
-    ) -> list[tuple]:
+    def _drop_covered(self, symbols: list, traced, base: Capture, built: Built) -> list[tuple]:
         """A new symbolic graph supersedes the static graphs of the same call shape; returns
-        the sizes of those whose trace is its program (where it is known right)."""
+        the sizes of those whose trace and built graphs are its own (where it is known right)."""
         kept, known = [], []
         for e in self.entries:
             if e.symbols or e.graph_break:
                 kept.append(e)
+                continue
+            if e.built is None:
                 continue
             shapes = [
                 s.info[1] if s is not None and s.kind == "tensor" else None for s in e.capture.arg_sources
@@ -351,10 +351,8 @@ class Compiled:
                 key = tuple(shapes[p][d] for _, p, d in symbols)
             except (IndexError, TypeError):
                 continue
-            sizes = _sizes_env(symbols, key)
-            if same_program(
-                traced, base, e.capture, sizes, built, self.backend.never_recomputed, grad_enabled
-            ):
+            graphs = (e.built.forward, e.built.backward)  # (what the passes made of its trace)
+            if same_program(traced, base, e.capture, _sizes_env(symbols, key), built, lambda g=graphs: g):
                 known.append(key)
         self.entries = kept
         return known

@@ -11,7 +11,7 @@ offset into it (slot 0 is the arena).
 A program with run-time sizes (:mod:`.run_time`) cannot know its offsets, nor where
 its arena buffers lie, before a call: its table is then an argument (the slot after
 the segment's buffers, then the sizes), which the caller fills for each size
-(:meth:`StepTable.table_at`).
+(:func:`table_at`).
 
 So the code LLVM compiles grows with the number of *distinct* steps, not with the
 number of steps: a 32-step LSTM compiles about as fast as a 4-step one.  Dispatching a
@@ -107,7 +107,7 @@ class StepTable:
         soon as one returns a status other than ``OK_STATUS``, else 0.  A row of the table
         is ``function, operands, (slot, offset) per operand``.  With ``wake``, the
         thread pool's workers are woken first (see :data:`.parallel.SITES_TO_WAKE`)."""
-        flat = self._flat()
+        flat = self.flat()
         fn = ir.Function(self.module, ir.FunctionType(I32, [ir.PointerType(_I8P)]), self.symbol)
         slots = fn.args[0]
         entry = fn.append_basic_block("entry")
@@ -194,7 +194,7 @@ class StepTable:
         builder.ret(ir.Constant(I32, 0))
         return fn
 
-    def _flat(self) -> list:
+    def flat(self) -> list:
         """The table: per row its function, its operand count, and per operand its slot and
         offset (an int, or for run-time sizes a Size or an arena reference)."""
         flat: list = []
@@ -205,19 +205,20 @@ class StepTable:
                 flat += [ref.slot, offset]
         return flat
 
-    def table_at(self, env: dict[str, int], arena_offsets: dict[int, int]) -> np.ndarray:
-        """The table of a program with run-time sizes, at the sizes ``env`` with its arena
-        buffers at ``arena_offsets``."""
-        values = []
-        for value in self._flat():
-            if isinstance(value, tuple):
-                buffer, offset = value
-                value = arena_offsets[buffer] + resolve(offset, env)
-            values.append(resolve(value, env))
-        return np.array(values, np.int64)
-
 
 def byte_offset(place: Place, buffer_offset: int) -> int:
     """The byte offset of ``place``'s first element in a buffer that starts ``buffer_offset``
     bytes into its slot (an arena buffer's offset; 0 for the others)."""
     return buffer_offset + place.offset * np.dtype(place.dtype).itemsize
+
+
+def table_at(flat: list, env: dict[str, int], arena_offsets: dict[int, int]) -> np.ndarray:
+    """The table (:meth:`StepTable.flat`) of a program with run-time sizes, at the sizes
+    ``env`` with its arena buffers at ``arena_offsets``."""
+    values = []
+    for value in flat:
+        if isinstance(value, tuple):
+            buffer, offset = value
+            value = arena_offsets[buffer] + resolve(offset, env)
+        values.append(resolve(value, env))
+    return np.array(values, np.int64)

@@ -42,7 +42,7 @@ from ..native import jit
 from ..ops import OPS
 from ..ops.scalar import Unsupported
 from . import program_cache
-from .dispatch import Reference, StepTable, byte_offset
+from .dispatch import Reference, StepTable, byte_offset, table_at
 from .elementwise import RESERVED
 from .emission import Emission, Lowering
 from .fast_call import fast_call
@@ -78,7 +78,7 @@ class Segment:
     allocations: list[tuple[int, tuple, np.dtype]]
     steps: int
     function: object = None
-    table: StepTable | None = None  # run-time sizes: the table the caller passes, for each size
+    table: list | None = None  # run-time sizes: the table (StepTable.flat) laid out for each size
 
     def __post_init__(self) -> None:
         # the slot array's ctypes type, made once: making it per call creates a type
@@ -314,7 +314,7 @@ class Program:
         table.emit_entry(wake=sum(s.lowering.splits([*s.args, s.out]) for s in steps) >= SITES_TO_WAKE)
         segment = Segment(symbol, str(module), slots, allocations, len(steps))
         if self.assumptions is not None:
-            segment.table = table
+            segment.table = table.flat()
         return segment
 
     def _schedule(self) -> list:
@@ -478,7 +478,7 @@ def _concrete_segment(segment: Segment, plan: Plan, env: dict, offsets: dict, si
     """``segment`` at the sizes ``env``: its allocations' shapes, and its table and the sizes
     as two more constant buffers of ``plan`` (the slots after its own buffers)."""
     extra = []
-    for value in (segment.table.table_at(env, offsets), sizes):
+    for value in (table_at(segment.table, env, offsets), sizes):
         plan.buffers.append(Buffer(len(plan.buffers), CONSTANT_BUFFER, value.shape, value.dtype, value=value))
         extra.append(len(plan.buffers) - 1)
     allocations = [(b, resolve(shape, env), dtype) for b, shape, dtype in segment.allocations]

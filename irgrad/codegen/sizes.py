@@ -3,10 +3,11 @@
 A dynamic graph is compiled once for *run-time sizes*
 (:func:`irgrad.ir.symbolic.with_run_time_sizes`): its sizes reach the native code as
 arguments, and the program serves every size at which the assumptions its compiler
-took hold (a product's form chosen for at least 32 rows, a loop split across threads
-from some size on: see :mod:`irgrad.ir.run_time_sizes`).  A size outside them gets
-another such program, built at that size, up to :data:`MOST_RUN_TIME_PROGRAMS`: a
-training loop over batches of 1 to 512 rows typically compiles three or four.
+took hold (a product's form chosen for at least 32 rows, an elementwise loop split
+across threads from some size on: see :mod:`irgrad.ir.run_time_sizes`).  A size outside them gets
+another such program, built at that size, up to :data:`MOST_RUN_TIME_PROGRAMS`: an MLP
+training loop over batches of 8 to 256 rows compiled two or three
+(benchmarks/bench_dynamic_sizes.py).
 
 Where a graph cannot be compiled so (the reason is kept, for ``explain()``), it is
 specialised to the sizes of each call (:func:`irgrad.ir.symbolic.specialize`) and
@@ -113,7 +114,7 @@ class PerSizePrograms:
                 + (f", {hits} from the disk cache)" if hits else ")")
             )
             for k, program in enumerate(programs):  # why a size needed another program
-                bounds = [fact for fact in program.assumptions.describe() if " > 0" in fact]
+                bounds = program.assumptions.describe(">")
                 shown = ", ".join(bounds[:4]) + (f" and {len(bounds) - 4} more" if len(bounds) > 4 else "")
                 parts.append(
                     f"program {k}, built at {program.assumptions.hints}, assumes {shown or 'nothing'}"

@@ -55,8 +55,8 @@ def differentiated_inputs(capture: Capture, grad_enabled: bool) -> list[int]:
     reached = _differentiable_ancestors(graph, roots)
     return [
         i
-        for i, (wanted, nid) in enumerate(zip(capture.gradient_inputs, graph.inputs))
-        if wanted and nid in reached
+        for i, (t, nid) in enumerate(zip(capture.inputs, graph.inputs))
+        if t._rg and t._data.dtype.kind == "f" and nid in reached
     ]
 
 

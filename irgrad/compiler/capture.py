@@ -62,7 +62,6 @@ class Capture:
     unlocated: list = field(default_factory=list)
     arg_sources: list = field(default_factory=list)  # per tensor argument leaf: its snapshot node
     node_values: dict | None = None  # node -> eager value, when asked for (check=True)
-    released_gradient_inputs: list | None = None  # gradient_inputs, once the inputs are released
 
     @property
     def differentiated(self) -> list[bool]:
@@ -73,17 +72,8 @@ class Capture:
             for k, rg in enumerate(self.requires_grad)
         ]
 
-    @property
-    def gradient_inputs(self) -> list[bool]:
-        """Per input: whether it is a float tensor that requires grad (kept by :meth:`release`:
-        a later size's check rebuilds the graphs, see dynamic.same_program)."""
-        if self.released_gradient_inputs is not None:
-            return self.released_gradient_inputs
-        return [t._rg and t._data.dtype.kind == "f" for t in self.inputs]
-
     def release(self) -> None:
         """Drop what only compiling needed (the traced call's tensors and result)."""
-        self.released_gradient_inputs = self.gradient_inputs
         self.inputs = [None] * len(self.inputs)
         self.result = None
 

@@ -21,6 +21,7 @@ as in PyTorch.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
 from . import state
-from .build import Built, build, optimized
+from .build import Built, build
 from .capture import Capture, capture
 from .sources import delete, read, write
 from .state import MISSING
@@ -237,12 +238,12 @@ def same_program(
     call: Capture,
     sizes: dict[str, int],
     built: Built | None = None,
-    never_recomputed: frozenset = frozenset(),
-    grad_enabled: bool = True,
+    call_graphs: Callable[[], tuple] | None = None,
 ) -> bool:
     """Whether ``call``, a trace at ``sizes``, is the symbolic trace ``traced`` (made from
     ``base`` and its probes) at those sizes, and (given the symbolic ``built``) whether
-    what the passes make of it is ``built``'s graphs at those sizes.
+    what the passes make of it, ``call_graphs()`` (forward, backward: asked for only once
+    the trace matches), is ``built``'s graphs at those sizes.
 
     Three probes cannot see Python branching on a size (``if len(x) < 8``,
     ``x[:min(L, 16)]``): a symbolic graph is trusted at a size only once a trace there
@@ -257,7 +258,7 @@ def same_program(
         return False
     if built is None:
         return True
-    forward, backward, _, _ = optimized(call, never_recomputed, grad_enabled)
+    forward, backward = call_graphs()
     if not _same_graph(specialize(built.forward, sizes), forward):
         return False
     if (backward is None) != (built.backward is None):

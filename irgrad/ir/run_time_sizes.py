@@ -65,10 +65,13 @@ class Assumptions:
                 return False
         return True
 
-    def describe(self) -> list[str]:
-        """The facts, readable, for ``explain()``: ``33-B > 0``, ``-1+B == 0 is False`` ..."""
+    def describe(self, only: str | None = None) -> list[str]:
+        """The facts (of relation ``only``, ``"=="`` or ``">"``), readable, for ``explain()``:
+        ``33-B > 0``, ``-1+B == 0 is False`` ..."""
         lines = []
         for (terms, relation), outcome in self.facts.items():
+            if only is not None and relation != only:
+                continue
             text = _format(terms)
             lines.append(f"{text} {relation} 0" + ("" if outcome else " is False"))
         return lines
@@ -233,25 +236,23 @@ class Size:
         result = self.__eq__(other)
         return result if result is NotImplemented else not result
 
-    def __lt__(self, other: Any) -> bool:
+    def _ordered(self, other: Any, relation, positive) -> bool:
+        """``relation(self, other)`` as the fact ``positive(self, other) > 0``."""
         if self._other(other) is None:
-            return self._compared(other, operator.lt)
-        return self._fact(other - self, ">")
+            return self._compared(other, relation)
+        return self._fact(positive(self, other), ">")
 
-    def __le__(self, other: Any) -> bool:
-        if self._other(other) is None:
-            return self._compared(other, operator.le)
-        return self._fact(other - self + 1, ">")
+    def __lt__(self, other: Any) -> bool:
+        return self._ordered(other, operator.lt, lambda a, b: b - a)
+
+    def __le__(self, other: Any) -> bool:  # (integers: a <= b is b - a + 1 > 0)
+        return self._ordered(other, operator.le, lambda a, b: b - a + 1)
 
     def __gt__(self, other: Any) -> bool:
-        if self._other(other) is None:
-            return self._compared(other, operator.gt)
-        return self._fact(self - other, ">")
+        return self._ordered(other, operator.gt, lambda a, b: a - b)
 
     def __ge__(self, other: Any) -> bool:
-        if self._other(other) is None:
-            return self._compared(other, operator.ge)
-        return self._fact(self - other + 1, ">")
+        return self._ordered(other, operator.ge, lambda a, b: a - b + 1)
 
     def __hash__(self) -> int:
         # the expression's (so shapes key caches), not the hint's: a size is never found

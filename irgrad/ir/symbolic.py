@@ -195,7 +195,7 @@ def _sized_constant(constants: list, symbols: list[str], base: list[int]) -> tup
         if not same.all():
             return None
         scalars.append(scalar)
-    if all(np.array_equal(x, scalars[0]) and np.signbit(x) == np.signbit(scalars[0]) for x in scalars):
+    if all(_same_constant(x, scalars[0]) for x in scalars):
         value = {"value": scalars[0].item()}
     else:
         value = _size_value(scalars, symbols, base)
@@ -257,23 +257,7 @@ def _dim(d):
 def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     """A copy of ``graph`` for the sizes in ``env``: every symbolic size (and run-time
     Size) in its types, op attributes and fused bodies evaluated, so the copy is static."""
-    out = graph.copy()
-    for nid in out.nx.nodes:
-        node = out.nx.nodes[nid]["node"]
-        shape = tuple(env[d] if isinstance(d, str) else resolve(d, env) for d in node.type.shape)
-        if node.op in OPS and OPS[node.op].size_constant:  # a constant, as the trace at these sizes has
-            value = np.asarray(OPS[node.op].eval(**resolve(node.attrs, env)))
-            out.nx.nodes[nid]["node"] = replace(
-                node, op=CONSTANT, value=value, attrs={}, type=TensorType(value.shape, node.type.dtype)
-            )
-            continue
-        out.nx.nodes[nid]["node"] = replace(
-            node,
-            type=TensorType(shape, node.type.dtype),
-            attrs=resolve(node.attrs, env),
-            body=None if node.body is None else specialize(node.body, env),
-        )
-    return out
+    return _substituted(graph, env, constants=True)
 
 
 def with_run_time_sizes(graph: Graph, env: dict[str, int]) -> tuple[Graph, Assumptions]:
@@ -281,36 +265,28 @@ def with_run_time_sizes(graph: Graph, env: dict[str, int]) -> tuple[Graph, Assum
     objects hinted with the sizes in ``env``, and the assumptions its compiler will
     record (see :mod:`.run_time_sizes`)."""
     assumptions = Assumptions(env)
+    sizes = {name: assumptions.size(name) for name in env}
+    return _substituted(graph, sizes, constants=False), assumptions
 
-    def dim(d: Any) -> Any:  # in a type: a symbol's name, a Sym or an int
-        return assumptions.size(d) if isinstance(d, str) else size(d)
 
-    def size(value: Any) -> Any:  # in attributes: Syms inside any structure
-        if isinstance(value, Sym):
-            total = value.const
-            for name, coef in value.terms:
-                total = total + coef * assumptions.size(name)
-            return total
-        if isinstance(value, tuple):
-            return tuple(size(v) for v in value)
-        if isinstance(value, list):
-            return [size(v) for v in value]
-        if isinstance(value, slice):
-            return slice(size(value.start), size(value.stop), size(value.step))
-        if isinstance(value, dict):
-            return {k: size(v) for k, v in value.items()}
-        return value
-
-    def convert(g: Graph) -> Graph:
-        out = g.copy()
-        for nid in out.nx.nodes:
-            node = out.nx.nodes[nid]["node"]
+def _substituted(graph: Graph, env: dict, constants: bool) -> Graph:
+    """A copy of ``graph`` with each size symbol replaced by its value in ``env`` (an int,
+    or a run-time Size) in types, attributes and bodies; with ``constants``, the ops
+    computing constants from the sizes become those constants."""
+    out = graph.copy()
+    for nid in out.nx.nodes:
+        node = out.nx.nodes[nid]["node"]
+        if constants and node.op in OPS and OPS[node.op].size_constant:  # as the trace at these sizes has
+            value = np.asarray(OPS[node.op].eval(**resolve(node.attrs, env)))
             out.nx.nodes[nid]["node"] = replace(
-                node,
-                type=TensorType(tuple(dim(d) for d in node.type.shape), node.type.dtype),
-                attrs=size(node.attrs) if has_sym(node.attrs) else node.attrs,
-                body=None if node.body is None else convert(node.body),
+                node, op=CONSTANT, value=value, attrs={}, type=TensorType(value.shape, node.type.dtype)
             )
-        return out
-
-    return convert(graph), assumptions
+            continue
+        shape = tuple(env[d] if isinstance(d, str) else resolve(d, env) for d in node.type.shape)
+        out.nx.nodes[nid]["node"] = replace(
+            node,
+            type=TensorType(shape, node.type.dtype),
+            attrs=resolve(node.attrs, env),
+            body=None if node.body is None else _substituted(node.body, env, constants),
+        )
+    return out
