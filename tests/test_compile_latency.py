@@ -251,3 +251,25 @@ def test_the_eager_loss_kernels_load_in_a_new_process_without_emission(tmp_path)
     )
     for mode in ("allow", "forbid"):
         _in_new_process(child, tmp_path, mode)
+
+
+def test_the_source_fingerprint_follows_every_source_file_and_nothing_else(tmp_path):
+    """Cached programs are keyed by irgrad's sources: a changed file in any subpackage
+    changes the key; bytecode caches and other files do not."""
+    import os
+
+    from irgrad.native.jit import tree_fingerprint
+
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "__pycache__").mkdir()
+    source = tmp_path / "pkg" / "sub" / "module.py"
+    source.write_text("x = 1\n")
+    (tmp_path / "pkg" / "top.py").write_text("y = 2\n")
+    before = tree_fingerprint(str(tmp_path), "salt")
+    (tmp_path / "pkg" / "__pycache__" / "fake.py").write_text("z = 3\n")
+    (tmp_path / "pkg" / "notes.txt").write_text("not code\n")
+    assert tree_fingerprint(str(tmp_path), "salt") == before
+    assert tree_fingerprint(str(tmp_path), "other salt") != before
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert tree_fingerprint(str(tmp_path), "salt") != before

@@ -288,9 +288,9 @@ class Guard:
             out.fail_if(f"{var}_a.keys() != {out.const(frozenset(attrs))}")
         elif kind == CONTENTS:
             cls, elements = node.info
-            out.fail_if(
-                f"type({var}) is not {out.const(cls)} or not _same_contents({var}, {out.const(elements)})"
-            )
+            # (an empty set or environment is falsy: the usual hook registries)
+            same = f"{var}" if not elements else f"not _same_contents({var}, {out.const(elements)})"
+            out.fail_if(f"type({var}) is not {out.const(cls)} or {same}")
         elif kind in (FUNCTION, OPAQUE):
             out.fail_if(f"{var} is not {out.const(obj)}")
         elif kind == LARGE:
