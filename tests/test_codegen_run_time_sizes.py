@@ -23,10 +23,12 @@ def served(explanation) -> tuple[int, int]:
     return sum(int(p) for p, _ in found), sum(int(s) for _, s in found)
 
 
-def _trains_as_eager(make_model, batches, features: int, classes: int):
+def _trains_as_eager(make_model, batches, features: int, classes: int, draw=None):
     """Train ``make_model()`` with SGD-momentum and cross-entropy eagerly and compiled with
-    dynamic sizes, side by side, over ``batches``: the losses, and the parameters and
-    buffers after, equal eager's.  Returns the compiled step."""
+    dynamic sizes, side by side, over ``batches`` (``draw(rng, size)`` gives each batch's
+    input and targets; by default ``size`` rows of ``features`` floats and their classes):
+    the losses, and the parameters and buffers after, equal eager's.  Returns the compiled
+    step."""
 
     def trainer():
         irgrad.manual_seed(4)
@@ -47,8 +49,11 @@ def _trains_as_eager(make_model, batches, features: int, classes: int):
     step = irgrad.compile(step, dynamic=True, backend="llvm")
     rng = np.random.default_rng(5)
     for batch in batches:
-        x = irgrad.tensor(rng.standard_normal((batch, features)).astype(np.float32))
-        y = irgrad.tensor(rng.integers(0, classes, batch))
+        if draw is None:
+            x = irgrad.tensor(rng.standard_normal((batch, features)).astype(np.float32))
+            y = irgrad.tensor(rng.integers(0, classes, batch))
+        else:
+            x, y = draw(rng, batch)
         np.testing.assert_allclose(step(x, y).item(), eager_step(x, y).item(), rtol=1e-4)
     for (name, p), q in zip(model.state_dict().items(), eager_model.state_dict().values()):
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
@@ -356,3 +361,78 @@ def test_layouts_for_sizes_that_never_repeat_are_bounded(monkeypatch):
     (entry,) = compiled._compiled.cache
     run = entry.built.run_forward
     assert len(run._runs) <= 4 and all(len(p._instances) <= 4 for p in run.run_time_programs)
+
+
+_INDEXING = {
+    "gather": lambda x, i: x.gather(0, i.unsqueeze(1).expand(-1, x.shape[1])),
+    "index_select": lambda x, i: x.index_select(0, i) * 2,
+    "getitem": lambda x, i: x[i] + 1,
+    "take_along_dim": lambda x, i: irgrad.take_along_dim(x, i.unsqueeze(1), dim=0),
+}
+
+
+@pytest.mark.parametrize("name", list(_INDEXING))
+def test_an_index_range_check_over_a_dynamic_size_is_one_graph(name):
+    """An index is checked against the size of the dimension it indexes, and the check's
+    message names that size: as the attribute ``{high}``, not as text, so the graph is one
+    for every size (it was one per size).  Out-of-range indices still raise eager's error,
+    with the size of the call."""
+    fn = _INDEXING[name]
+    compiled = irgrad.compile(fn, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(3)
+    for rows in (6, 7, 8, 11, 11, 20, 20, 9, 9, 31, 31):
+        x = irgrad.tensor(rng.standard_normal((rows, 3)).astype(np.float32))
+        i = irgrad.tensor(rng.integers(0, rows, 4))
+        np.testing.assert_array_equal(compiled(x, i).numpy(), fn(x, i).numpy())
+    explanation = str(assert_graphs_answered(compiled))
+    assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
+    assert served(explanation)[1] >= 3
+    for rows in (20, 31):  # sizes its program has served: the native check finds the index
+        x = irgrad.randn(rows, 3)
+        bad = irgrad.tensor(np.array([0, rows, 1]))
+        with pytest.raises((IndexError, RuntimeError), match=f"with size {rows}") as error:
+            compiled(x, bad)
+        with pytest.raises(error.type, match=re.escape(str(error.value))):
+            fn(x, bad)
+
+
+class _TinyGPT(irgrad.nn.Module):
+    """Token and position embeddings (the positions ``arange(T)``), one causal
+    self-attention layer (its mask a slice of a buffer) and a head over the vocabulary."""
+
+    def __init__(self, vocabulary: int = 23, width: int = 8, longest: int = 48) -> None:
+        super().__init__()
+        nn = irgrad.nn
+        self.tokens, self.positions = nn.Embedding(vocabulary, width), nn.Embedding(longest, width)
+        self.norm, self.qkv, self.head = (
+            nn.LayerNorm(width),
+            nn.Linear(width, 3 * width),
+            nn.Linear(width, vocabulary),
+        )
+        self.register_buffer("causal", irgrad.tril(irgrad.ones(longest, longest)).view(1, longest, longest))
+
+    def forward(self, idx):
+        length = idx.shape[1]
+        x = self.tokens(idx) + self.positions(irgrad.arange(0, length, dtype=irgrad.long))
+        q, k, v = self.qkv(self.norm(x)).split(x.shape[-1], dim=2)
+        scores = (q @ k.transpose(-2, -1)) * x.shape[-1] ** -0.5
+        scores = scores.masked_fill(self.causal[:, :length, :length] == 0, float("-inf"))
+        return self.head(x + F.softmax(scores, dim=-1) @ v).transpose(1, 2)  # (N, classes, T)
+
+
+def test_positions_counted_over_a_dynamic_sequence_are_one_graph():
+    """A transformer embeds the positions ``arange(T)``: a constant of each trace that
+    counts ``0 .. T-1``, an ``arange`` over the sequence length in the symbolic graph, so
+    training over sequences of any length is one graph (it was one per length), run
+    natively, with eager's losses and parameters."""
+
+    def draw(rng, length):
+        tokens = irgrad.tensor(rng.integers(0, 23, (3, length)))
+        return tokens, irgrad.tensor(rng.integers(0, 23, (3, length)))
+
+    lengths = (9, 10, 11, 14, 14, 20, 20, 31, 31, 12, 12, 40, 40)
+    step = _trains_as_eager(_TinyGPT, lengths, features=0, classes=23, draw=draw)
+    explanation = str(assert_graphs_answered(step))
+    assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
+    assert "arange(shape=(B,), start=0, step=1, dtype=i64)" in explanation
+    assert served(explanation)[1] >= 4

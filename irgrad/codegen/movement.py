@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir.graph import Node
 from ..ir.run_time_sizes import Size
-from ..native.loops import for_range_carrying
+from ..native.loops import const, for_range_carrying
 from ..ops.movement import sliced_shape
 from ..ops.strides import contiguous_strides, slice_layout
 from .elementwise import coalesce, loop_nest, offset_function
@@ -263,6 +263,41 @@ def _sized_value(builder: ir.IRBuilder, attrs: dict, dtype: np.dtype) -> ir.Valu
     return value
 
 
+class ArangeLowering(Lowering):
+    """``arange``: ``start + step * i`` at each flat position ``i`` of a contiguous result
+    whose length is known at run time, counted in int64 and converted to the dtype (the
+    numbers are whole: exact, as numpy's kernel)."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        attrs, dtype = self.node.attrs, out.place.dtype
+        size = math.prod(out.place.shape)
+        if size == 0:
+            return
+        start, step = attrs["start"], attrs["step"]
+
+        def build(builder: ir.IRBuilder, pointers) -> None:
+            indices: list[ir.Value] = []
+            target = storage_type(dtype)
+
+            def element() -> None:
+                value = builder.add(const(start), builder.mul(indices[0], const(step)))
+                if dtype.kind == "f":
+                    value = builder.sitofp(value, target)
+                elif target.width < 64:
+                    value = builder.trunc(value, target)
+                builder.store(value, builder.gep(pointers[0], list(indices)))
+
+            loop_nest(builder, (size,), indices, element, "arange")
+
+        at.call(("arange", size, dtype.str, start, step), "arange", [out.pointer], build)
+
+
+def _arange(node: Node, arg_types: list) -> Lowering | str:
+    if np.dtype(node.type.dtype.np).kind not in "iuf":
+        return f"arange of {node.type.dtype}"
+    return ArangeLowering(node)
+
+
 def _size_scalar(node: Node, arg_types: list) -> Lowering | str:
     if np.dtype(node.type.dtype.np).kind not in "iuf":
         return f"size_scalar of {node.type.dtype}"
@@ -283,4 +318,5 @@ MOVEMENT_LOWERINGS = {
     "flip": lambda node, arg_types: FlipLowering(node) if arg_types[0].shape else "flip of a 0-d value",
     "size_scalar": _size_scalar,
     "full": _full,
+    "arange": _arange,
 }

@@ -178,14 +178,25 @@ def _sized_constant(constants: list, symbols: list[str], base: list[int]) -> tup
     ``size_scalar`` where they are 0-d values of the sizes (see :func:`_size_value`: a
     mean's count ``B``, or its gradient's ``2 / B``), ``full`` where they are one value
     over shapes affine in the sizes (an LSTM's zero state over a batch, a mean's gradient
-    over it); None for anything else.  (A coincidence is caught at the next size, whose
-    trace must give the same program: see ``same_program``.)"""
+    over it), ``arange`` where they count up by one step over such shapes (a
+    transformer's positions ``arange(T)``); None for anything else.  (A coincidence is
+    caught at the next size, whose trace must give the same program: see
+    ``same_program``.)"""
     first = constants[0].value
     dtype = constants[0].type.dtype
     if any(n.value.dtype != first.dtype or n.value.ndim != first.ndim for n in constants):
         return None
     if any(n.value.size == 0 for n in constants) or first.dtype.kind not in "iuf":
         return None
+    counting = _counting(constants)
+    if counting is not None:
+        try:
+            shape = _merge([tuple(n.value.shape) for n in constants], symbols, base)
+        except _NotAffine:
+            return None
+        if not has_sym(shape):
+            return None
+        return "arange", {"shape": shape, **counting, "dtype": dtype}, tuple(_dim(d) for d in shape)
     scalars = []
     for n in constants:  # every element of each constant is one value, signed zeros apart
         scalar = n.value.reshape(-1)[0]
@@ -210,6 +221,25 @@ def _sized_constant(constants: list, symbols: list[str], base: list[int]) -> tup
     if not has_sym(shape) and not has_sym(value["value"]):
         return None
     return "full", {"shape": shape, **value, "dtype": dtype}, tuple(_dim(d) for d in shape)
+
+
+def _counting(constants: list) -> dict | None:
+    """``{"start": a, "step": d}`` when every constant holds the whole numbers ``a, a + d,
+    a + 2d, ...`` in C order (``d`` not 0, at least two of them), exactly in its dtype:
+    the ``arange`` op's attributes; else None."""
+    starts_and_steps = set()
+    for n in constants:
+        flat = n.value.reshape(-1)
+        if flat.size < 2 or not np.all(np.isfinite(flat)) or not np.all(flat == np.round(flat)):
+            return None
+        start, step = int(flat[0]), int(flat[1]) - int(flat[0])
+        if step == 0 or (n.value.dtype.kind == "f" and np.any((flat == 0) & np.signbit(flat))):
+            return None  # (-0.0 is no count)
+        counted = (start + step * np.arange(flat.size, dtype=np.int64)).astype(n.value.dtype)
+        if not np.array_equal(counted, flat):
+            return None
+        starts_and_steps.add((start, step))
+    return {"start": start, "step": step} if len(starts_and_steps) == 1 else None
 
 
 def _size_value(scalars: list, symbols: list[str], base: list[int]) -> dict | None:

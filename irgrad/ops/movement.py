@@ -516,6 +516,31 @@ register(
         "LSTM's zero initial state over a dynamic batch). Static graphs hold a constant instead.",
     )
 )
+
+
+def _arange(*, shape, start, step, dtype) -> np.ndarray:
+    return (
+        (start + step * np.arange(numel(tuple(shape)), dtype=np.int64)).reshape(tuple(shape)).astype(dtype.np)
+    )
+
+
+def _infer_arange(*, shape, start, step, dtype) -> Meta:
+    return Meta(tuple(shape), dtype)
+
+
+register(
+    OpDef(
+        "arange",
+        Kind.MOVEMENT,
+        _arange,
+        _infer_arange,
+        arity=0,
+        size_constant=True,
+        doc="Whole numbers counting from `start` by `step` in C order, of `shape` and `dtype`: "
+        "a constant whose length is a size of a graph with symbolic sizes (the positions "
+        "`arange(T)` a transformer embeds). Static graphs hold a constant instead.",
+    )
+)
 register(
     OpDef(
         "size_scalar",

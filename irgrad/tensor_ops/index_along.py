@@ -44,7 +44,7 @@ def _checked_range(
     """``index`` flattened, each value checked to address a slice of ``input`` along ``d``
     (with ``negative``, from the end too: then made non-negative)."""
     size = _size(input, d)
-    message = f"{op}(): index {{value}} is out of bounds for dimension {d} with size {size}"
+    message = f"{op}(): index {{value}} is out of bounds for dimension {d} with size {{high}}"
     index = check_range(index.reshape(-1), -size if negative else 0, size, error, message)
     return P.where(P.lt(index, 0), P.add(index, size), index) if negative else index
 

@@ -113,7 +113,7 @@ def normalize_index(shape: tuple, index) -> tuple[tuple, list, tuple]:
             # Kept as a tensor (cast and checked as ops), so a tracer records the index as a
             # value, not a constant; negative indices need no rewriting: numpy wraps them.
             spec.append(Ellipsis)
-            message = f"index {{value}} is out of bounds for dimension {dim} with size {size}"
+            message = f"index {{value}} is out of bounds for dimension {dim} with size {{high}}"
             tensors.append(check_range(cast(item, int64), -size, size, "IndexError", message))
             dim += 1
             continue
@@ -285,10 +285,10 @@ def check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> Tensor:
     along ``d`` (PyTorch's gather and scatters take no negative index)."""
     size = input._data.shape[d] if input._data.ndim else 1
     message = (
-        f"{op}(): index {{value}} is out of bounds for dimension {d} with size {size} "
-        f"(input {list(input.shape)}, index {list(index.shape)})"
+        f"{op}(): index {{value}} is out of bounds for dimension {d} with size {{high}} "
+        "(input {input_shape}, index {shape})"
     )
-    return check_range(index, 0, size, "RuntimeError", message)
+    return check_range(index, 0, size, "RuntimeError", message, input_shape=tuple(input._data.shape))
 
 
 @tensor_arguments
@@ -315,7 +315,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
             f"but got {input._data.ndim} dimensions for input, and {indices._data.ndim} dimensions for indices"
         )
     size = input._data.shape[d] if input._data.ndim else 1
-    message = f"take_along_dim(): index {{value}} is out of bounds for dimension {d} with size {size}"
+    message = f"take_along_dim(): index {{value}} is out of bounds for dimension {d} with size {{high}}"
     return _gathered(
         input, d, check_range(indices, -size, size, "RuntimeError", message)
     )  # numpy wraps negatives

@@ -210,7 +210,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     flat_mask = mask.reshape(-1)
     # each written element's position in source: the running count of writes so far
     taken = P.where(flat_mask, P.sub(flat_mask.cumsum(0), 1), -1)
-    message = f"masked_scatter: Number of elements of source < number of ones in mask ({available} elements)"
+    message = "masked_scatter: Number of elements of source < number of ones in mask ({high} elements)"
     taken = check_range(taken, -1, available, "RuntimeError", message)
     if available == 0:  # nothing is written (the check passed)
         return P.where(mask, const(0, input.dtype), input)

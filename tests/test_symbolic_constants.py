@@ -1,0 +1,73 @@
+"""Constants that follow the sizes of a dynamic graph (``ir.symbolic.generalize``): each
+probe's trace holds a constant of its own, and the symbolic graph a node that computes it
+from the sizes, giving back every probe's constant bit for bit (``specialize``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from irgrad.dtypes import from_numpy_dtype
+from irgrad.ir import Graph, TensorType
+from irgrad.ir.symbolic import generalize, specialize
+
+BASE = 5  # the probes: B = 5, 6 and 7 (one symbol: base, base + 1, base + 2)
+
+
+def _graph(value: np.ndarray) -> Graph:
+    g = Graph("probe")
+    c = g.add_constant(value)
+    g.set_outputs([g.add_op("neg", [c], {}, TensorType(value.shape, from_numpy_dtype(value.dtype)))])
+    return g
+
+
+def _generalized(make) -> Graph | None:
+    return generalize([_graph(make(BASE + k)) for k in range(3)], ["B"], [BASE])
+
+
+def _constant_at(graph: Graph, size: int) -> np.ndarray:
+    static = specialize(graph, {"B": size})
+    (value,) = [static.node(n).value for n in static.order() if static.node(n).value is not None]
+    return value
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.integers(-50, 50),
+    step=st.integers(-4, 4).filter(bool),
+    dtype=st.sampled_from([np.int64, np.int32, np.float32, np.float64]),
+    rows=st.integers(1, 3),
+)
+def test_a_count_over_a_size_is_an_arange_that_gives_every_count_back(start, step, dtype, rows):
+    """``start, start + step, ...`` over ``rows`` x (B + 1) elements at every probe: an
+    ``arange`` node, equal to numpy's count at sizes far from the probes too."""
+
+    def count(size: int) -> np.ndarray:
+        return (start + step * np.arange(rows * (size + 1))).reshape(rows, size + 1).astype(dtype)
+
+    graph = _generalized(count)
+    assert graph is not None
+    assert [graph.node(n).op for n in graph.order()].count("arange") == 1
+    for size in (1, 9, 40):
+        value = _constant_at(graph, size)
+        assert value.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(value, count(size))
+        assert not np.any((value == 0) & np.signbit(value))  # +0.0, as the count
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: np.arange(n, dtype=np.float32) * 0.5,  # not whole numbers
+        lambda n: np.arange(n) * (1 if n == BASE else 2),  # the step changes with the size
+        lambda n: np.arange(n)[::-1].copy() + (n - BASE),  # counts down from a size: the start moves
+        lambda n: np.r_[np.arange(n - 1), 100],  # not a count at its end
+        lambda n: -np.arange(n, dtype=np.float32),  # starts at -0.0
+        lambda n: np.arange(1) + n * 0,  # one element: no step (and not a size either)
+    ],
+)
+def test_what_is_not_one_count_over_the_sizes_is_not_an_arange(make):
+    graph = _generalized(make)
+    assert graph is None or all(graph.node(n).op != "arange" for n in graph.order())
