@@ -70,7 +70,12 @@ def schedule(graph: Graph, native: set[int], first: dict[int, set[int]] | None =
     """A topological order running each kind (native, numpy) for as long as it can
     before switching to the other: inputs and constants first, views when nothing of
     the current kind is ready, effectful nodes in their original order, and every node
-    of ``first[n]`` before ``n`` (the readers of an input ``n`` overwrites)."""
+    of ``first[n]`` before ``n`` (the readers of an input ``n`` overwrites).
+
+    The nodes that overwrite an input (the keys of ``first``) wait until nothing else is
+    ready: a step that may fail and send the call to the interpreter (an embedding's
+    gradient checks its indices) then runs before them, and they can write in place
+    (see write_back)."""
     original = {nid: k for k, nid in enumerate(graph.order())}
     waiting = {nid: len(graph.nx._pred[nid]) for nid in original}
     then: dict[int, list[int]] = {}  # node -> the nodes waiting for it besides its users
@@ -94,9 +99,11 @@ def schedule(graph: Graph, native: set[int], first: dict[int, set[int]] | None =
             return "source"
         if node.op in OPS and OPS[node.op].view is not None:
             return "view"  # no step, unless it needs a copy: when nothing of the current kind is ready
-        return "native" if nid in native else "numpy"
+        if nid in native:
+            return "overwrite" if nid in (first or {}) else "native"
+        return "numpy"
 
-    ready = {"source": [], "view": [], "native": [], "numpy": []}
+    ready = {"source": [], "view": [], "native": [], "numpy": [], "overwrite": []}
     for nid, count in waiting.items():
         if count == 0:
             heapq.heappush(ready[kind(nid)], (original[nid], nid))
@@ -108,8 +115,10 @@ def schedule(graph: Graph, native: set[int], first: dict[int, set[int]] | None =
             source = current
         elif ready["view"]:
             source = "view"
-        else:
+        elif ready["native" if current == "numpy" else "numpy"]:
             current = source = "native" if current == "numpy" else "numpy"
+        else:
+            current, source = "native", "overwrite"
         _, nid = heapq.heappop(ready[source])
         order.append(nid)
         for m in [*graph.nx._succ[nid], *([after[nid]] if nid in after else []), *then.get(nid, ())]:
