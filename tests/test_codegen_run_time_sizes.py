@@ -248,13 +248,14 @@ def test_dump_writes_each_program_with_run_time_sizes(tmp_path):
 
 
 def test_programs_of_one_graph_built_at_other_sizes_have_their_own_symbols():
-    """Two programs of one graph differ in code (a product's form from 32 rows) but print
-    the same graph: their native functions must not share a name in the JIT."""
-    compiled = irgrad.compile(lambda x, w: (x @ w).sum(0), dynamic=True, backend="llvm")
-    w = irgrad.randn(64, 256)
-    for batch in (5, 6, 7, 40, 41, 7, 41):
-        x = irgrad.randn(batch, 64)
-        np.testing.assert_allclose(compiled(x, w).numpy(), (x @ w).sum(0).numpy(), rtol=1e-4, atol=1e-4)
+    """Two programs of one graph differ in code (a transposed A whose columns lie 1024 or
+    more apart is copied first) but print the same graph: their native functions must
+    not share a name in the JIT."""
+    compiled = irgrad.compile(lambda x, w: (x.t() @ w).sum(0), dynamic=True, backend="llvm")
+    w = irgrad.randn(8, 4)
+    for batch in (5, 6, 7, 1100, 1101, 7, 1101):
+        x = irgrad.randn(8, batch)
+        np.testing.assert_allclose(compiled(x, w).numpy(), (x.t() @ w).sum(0).numpy(), rtol=1e-4, atol=1e-4)
     (entry,) = compiled._compiled.cache
     programs = entry.built.run_forward.run_time_programs
     assert len(programs) == 2
@@ -436,3 +437,22 @@ def test_positions_counted_over_a_dynamic_sequence_are_one_graph():
     assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
     assert "arange(shape=(B,), start=0, step=1, dtype=i64)" in explanation
     assert served(explanation)[1] >= 4
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_a_products_form_is_chosen_by_its_rows_at_run_time(transposed):
+    """Which tiled form multiplies (by broadcast or from copied panels for a row-major B;
+    by dot products or packed panels for a transposed one) depends on A's rows only
+    through a threshold: with run-time sizes it is a branch, so one program serves
+    batches on both sides of it (it was a program per side), with eager's values."""
+
+    def product(x, w):
+        return (x @ (w.t() if transposed else w)).relu()
+
+    compiled = irgrad.compile(product, dynamic=True, backend="llvm")
+    w = irgrad.randn(*((200, 160) if transposed else (160, 200)))
+    for batch in (5, 6, 7, 40, 41, 7, 41, 100, 100, 3, 3):
+        x = irgrad.randn(batch, 160)
+        np.testing.assert_allclose(compiled(x, w).numpy(), product(x, w).numpy(), rtol=1e-4, atol=1e-4)
+    programs, served_sizes = served(assert_graphs_answered(compiled))
+    assert programs == 1 and served_sizes >= 4

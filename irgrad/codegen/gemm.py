@@ -80,7 +80,7 @@ class GemmLowering(Lowering):
         if a2 is None or not (self.gemm is None or tiled_gemm.small_enough(m, n, k)):
             return None
         shape = tiled_gemm.GemmShape(m, n, k, tuple(a2), tuple(b2), n, accumulate)
-        return shape if shape.form is not None else None
+        return shape if shape.by_rows() is not None else None
 
     def _transposed_b(self, args: list[Place]) -> bool:
         """Whether the product is tiled over a row-major copy of B made in a scratch

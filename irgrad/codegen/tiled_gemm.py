@@ -128,13 +128,25 @@ class GemmShape:
     @property
     def form(self) -> str | None:
         """One of :data:`FORMS`, or None when none applies to these strides."""
+        choice = self.by_rows()
+        if choice is None:
+            return None
+        rows, fewer, more = choice
+        return fewer if fewer == more or self.m < rows else more
+
+    def by_rows(self) -> tuple[int, str, str] | None:
+        """``(rows, form below rows of A, form from rows on)``: which form runs depends
+        on ``m`` only through that threshold, so with ``m`` known at run time (a
+        :class:`Size`) the choice is a branch (see :func:`emit`), not a fact of the
+        program.  None when no form applies to these strides."""
         if self.b_strides[1] == 1 or self.n == 1:
-            copied = self.b_strides[0] >= COPIED_STRIDE and self.m >= COPIED_ROWS and self.n > 1
-            return "copied" if copied else "broadcast"
+            if self.b_strides[0] >= COPIED_STRIDE and self.n > 1:
+                return COPIED_ROWS, "broadcast", "copied"
+            return COPIED_ROWS, "broadcast", "broadcast"
         if self.b_strides[0] == 1:  # B transposed: its columns contiguous
-            if self.m <= DOT_ROWS and (self.a_strides[1] == 1 or self.k == 1):
-                return "dot"
-            return "packed"
+            if self.a_strides[1] == 1 or self.k == 1:
+                return DOT_ROWS + 1, "dot", "packed"
+            return DOT_ROWS + 1, "packed", "packed"
         return None
 
 
@@ -234,18 +246,44 @@ def emit(
     False (its caller splits a batch of them)."""
     if 0 in (shape.m, shape.n):
         return
-    if shape.form is None:
+    choice = shape.by_rows()
+    if choice is None:
         raise ValueError(f"tiled gemm: no form for strides {shape.a_strides}, {shape.b_strides}")
-    b_stride = shape.b_strides[0] if shape.form in ROW_MAJOR_B else shape.b_strides[1]
+    rows, fewer, more = choice
+    if isinstance(shape.m, Size) and fewer != more:  # A's rows known at run time: a branch
+        with builder.if_else(builder.icmp_signed("<", size_value(builder, shape.m), const(rows))) as (
+            few,
+            many,
+        ):
+            with few:
+                _emit_form(builder, pointers, float_type, shape, fewer, tiling, split)
+            with many:
+                _emit_form(builder, pointers, float_type, shape, more, tiling, split)
+        return
+    _emit_form(builder, pointers, float_type, shape, shape.form, tiling, split)
+
+
+def _emit_form(
+    builder: ir.IRBuilder,
+    pointers: list[ir.Value],
+    float_type: ir.Type,
+    shape: GemmShape,
+    form: str,
+    tiling: Tiling,
+    split: bool,
+) -> None:
+    """:func:`emit`'s call of the ``form`` kernel (split across the pool from
+    PARALLEL_MACS multiply-adds: a branch when the sizes are known at run time)."""
+    b_stride = shape.b_strides[0] if form in ROW_MAJOR_B else shape.b_strides[1]
     numbers = (shape.m, shape.n, shape.k, *shape.a_strides, b_stride, shape.c_row, int(shape.accumulate))
     macs = shape.m * shape.n * shape.k
 
     def whole() -> None:
-        fn = kernel(builder.module, shape.form, float_type, tiling)
+        fn = kernel(builder.module, form, float_type, tiling)
         builder.call(fn, list(pointers) + [size_value(builder, x) for x in numbers])
 
     def parts(wake) -> None:  # the pool splits it: the kernel's arguments go in a context its part reads
-        task = _declared_part(builder.module, shape.form, float_type, tiling)
+        task = _declared_part(builder.module, form, float_type, tiling)
         context = [builder.ptrtoint(p, I64) for p in pointers] + [size_value(builder, x) for x in numbers]
         call_parallel(builder, task, context, wake)
 
