@@ -456,3 +456,29 @@ def test_a_products_form_is_chosen_by_its_rows_at_run_time(transposed):
         np.testing.assert_allclose(compiled(x, w).numpy(), product(x, w).numpy(), rtol=1e-4, atol=1e-4)
     programs, served_sizes = served(assert_graphs_answered(compiled))
     assert programs == 1 and served_sizes >= 4
+
+
+_COUNTS = {
+    "positions": lambda x: x + irgrad.arange(x.shape[1]),
+    "from one": lambda x: x * irgrad.arange(1, x.shape[1] + 1),
+    "by two": lambda x: x - irgrad.arange(0, 2 * x.shape[1], 2).float() / 3,
+    "down": lambda x: x * irgrad.arange(x.shape[1] - 1, -1, -1),  # the start is a size: per size
+    "as index": lambda x: x[:, irgrad.arange(x.shape[1] - 1)] * 2,
+    "int32 rows": lambda x: x.t() * irgrad.arange(3, 3 + x.shape[1], dtype=irgrad.int32).view(-1, 1),
+    "columns": lambda x: x + irgrad.arange(x.shape[0] * x.shape[1]).view(x.shape[0], x.shape[1]),
+}
+
+
+@pytest.mark.parametrize("name", list(_COUNTS))
+def test_counts_over_a_dynamic_size_equal_eager(name):
+    """``arange`` over a size, in every role: whatever graph (or graphs) the compiler
+    makes, each call equals eager's, values and dtypes."""
+    fn = _COUNTS[name]
+    compiled = irgrad.compile(fn, dynamic=True, backend="llvm")
+    rng = np.random.default_rng(7)
+    for length in (5, 6, 7, 9, 9, 16, 16, 2, 2, 33, 33):
+        x = irgrad.tensor(rng.standard_normal((3, length)).astype(np.float32))
+        expected, got = fn(x), compiled(x)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert_graphs_answered(compiled)
