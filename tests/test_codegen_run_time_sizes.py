@@ -482,3 +482,28 @@ def test_counts_over_a_dynamic_size_equal_eager(name):
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
     assert_graphs_answered(compiled)
+
+
+@pytest.mark.parametrize("joined", [False, True])
+def test_an_elementwise_loop_splits_across_threads_by_a_run_time_branch(joined):
+    """An elementwise loop splits across the thread pool from 2^19 elements: with run-time
+    sizes that is a branch, so one program serves sizes on both sides (it was a program
+    per side), with eager's values.  ``joined``: two loops over one space joined into
+    one with two results."""
+
+    def fn(x):
+        y = (x * 2).exp() + x
+        return (y, x.tanh() * 3) if joined else y
+
+    before = irgrad.get_num_threads()
+    irgrad.set_num_threads(2)
+    try:
+        compiled = irgrad.compile(fn, dynamic=True, backend="llvm")
+        for rows in (5, 6, 7, 200, 201, 7, 201, 150, 150, 9, 9):
+            x = irgrad.randn(rows, 4096)
+            for got, want in zip(*(([compiled(x)], [fn(x)]) if not joined else (compiled(x), fn(x)))):
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+    finally:
+        irgrad.set_num_threads(before)
+    programs, served_sizes = served(assert_graphs_answered(compiled))
+    assert programs == 1 and served_sizes >= 4

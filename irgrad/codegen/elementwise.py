@@ -32,7 +32,7 @@ from ..native.loops import I64, for_range
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides, contiguous_strides
-from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
+from .parallel import is_split_when_built, split_when_large
 from .run_time import size_value
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
 from .transpose import TILE, transpose_tiles
@@ -44,6 +44,14 @@ RESERVED = 1024
 # Elements of the outer loop's parts are multiples of this many (a cache line of floats
 # at least, so two threads never write one line).
 PARALLEL_GRAIN = 64
+
+
+def grain_of(dims: tuple) -> int:
+    """Rows of the outermost loop a part of a split nest takes at a time: enough that two
+    threads seldom write one cache line (one row when the rows' width is a run-time size)."""
+    inner = math.prod(dims[1:])
+    return 1 if isinstance(inner, Size) else max(1, PARALLEL_GRAIN // inner)
+
 
 # Movement ops a body may hold (on its inputs): broadcasting is a stride, a reshape of
 # a contiguous input a different view of its data.
@@ -237,8 +245,8 @@ class ElementwiseLoops(LoopKernel):
     computed at each position."""
 
     def splits(self) -> bool:
-        """Whether the nest is large enough to be split across the thread pool."""
-        return math.prod(self.out_shape) >= PARALLEL_ELEMENTS
+        """Whether the nest is split across the thread pool (decided when built)."""
+        return is_split_when_built(math.prod(self.out_shape))
 
     def emit(self, builder: ir.IRBuilder, inputs, out, layout: tuple) -> None:
         if 0 in self.out_shape:
@@ -283,11 +291,7 @@ class ElementwiseLoops(LoopKernel):
 
             loop_nest(b, dims, indices, element, "i", start, count)
 
-        if dims and self.splits():
-            grain = max(1, PARALLEL_GRAIN // math.prod(dims[1:]))
-            split_outer_loop(builder, [*inputs, out], dims[0], grain, nest, math.prod(dims) >= WAKE_ELEMENTS)
-        else:
-            nest(builder, [*inputs, out])
+        split_when_large(builder, [*inputs, out], dims, grain_of(dims), nest, math.prod(dims))
 
     def _transposed_copy(self, dims: tuple, strides: list, out_strides: tuple) -> tuple | None:
         """For a copy (the body's output is its one input) of a matrix, or a batch of

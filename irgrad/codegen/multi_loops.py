@@ -30,17 +30,17 @@ from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides
 from .elementwise import (
     BODY_VIEWS,
-    PARALLEL_GRAIN,
     LoopKernel,
     Positionwise,
     _loads,
     _static_shape,
     coalesce,
+    grain_of,
     loop_nest,
     offset_function,
     store,
 )
-from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
+from .parallel import WAKE_ELEMENTS, is_split_when_built, split_outer_loop, split_when_large
 from .reduce import _BLOCK, identity_of, reduction_supported
 from .run_time import size_value
 from .scalars import LlvmScalars, Value, llvm_type
@@ -138,13 +138,17 @@ class MultiLoops(LoopKernel):
         return any(f is not None for f in self.folds)
 
     def splits(self) -> bool:
-        return math.prod(self.space) >= PARALLEL_ELEMENTS
+        return is_split_when_built(math.prod(self.space))
+
+    def work(self):
+        """What decides waking a sleeping worker for the loop: its elements times the ops
+        computed at each (a loop of tanh and sigmoid costs several copies' time)."""
+        ops = sum(1 for n in self.body.nx.nodes if self.body.node(n).is_op)
+        return math.prod(self.space) * max(1, ops)
 
     def wakes(self) -> bool:
-        """Whether the loop is worth waking a sleeping worker for: its elements times the
-        ops computed at each (a loop of tanh and sigmoid costs several copies' time)."""
-        ops = sum(1 for n in self.body.nx.nodes if self.body.node(n).is_op)
-        return math.prod(self.space) * max(1, ops) >= WAKE_ELEMENTS
+        """Whether the loop is worth waking a sleeping worker for (see :meth:`work`)."""
+        return self.work() >= WAKE_ELEMENTS
 
     def _dims(self, layout: tuple) -> tuple[Positionwise, tuple, tuple]:
         """The values' loads (their strides along the nest set), the loop nest's
@@ -203,11 +207,7 @@ class MultiLoops(LoopKernel):
 
             loop_nest(b, dims, indices, element, "i", start, count)
 
-        if self.splits():
-            grain = max(1, PARALLEL_GRAIN // math.prod(dims[1:]))
-            split_outer_loop(builder, [*inputs, *outs], dims[0], grain, nest, self.wakes())
-        else:
-            nest(builder, [*inputs, *outs])
+        split_when_large(builder, [*inputs, *outs], dims, grain_of(dims), nest, self.work())
 
     def _reducing(self, builder, at, dims, out_strides, inputs, outs, scratch) -> None:
         n, folds = len(inputs), [f for f in self.folds if f is not None]

@@ -10,10 +10,12 @@ output, so parts never write the same element.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import llvmlite.ir as ir
 
+from ..ir.run_time_sizes import Size
 from ..native import pool
 from ..native.loops import I64, const, entry_alloca
 from .run_time import size_value
@@ -34,7 +36,7 @@ RangeBody = Callable[[ir.IRBuilder, list, ir.Value, ir.Value], None]
 
 
 def split_outer_loop(
-    builder: ir.IRBuilder, pointers: list, extent: int, grain: int, body: RangeBody, wake: bool
+    builder: ir.IRBuilder, pointers: list, extent: int, grain: int, body: RangeBody, wake: bool | ir.Value
 ) -> None:
     """Run ``body(builder, pointers, start, count)``, which emits the nest with its
     outermost loop over ``start .. start + count``, across the pool: parts of ``extent``
@@ -60,6 +62,44 @@ def split_outer_loop(
     b.ret_void()
 
     call_parallel(builder, task, [builder.ptrtoint(p, I64) for p in distinct], wake)
+
+
+def split_when_large(
+    builder: ir.IRBuilder,
+    pointers: list,
+    dims: tuple,
+    grain: int,
+    body: RangeBody,
+    work: int | Size,
+) -> None:
+    """``body`` over the whole nest of ``dims``, or split across the pool by
+    :func:`split_outer_loop` when it has :data:`PARALLEL_ELEMENTS` elements or more
+    (waking a worker from ``work``, its elements weighted by its cost, of
+    :data:`WAKE_ELEMENTS`).  With sizes known at run time the choice is a branch of the
+    code, not a fact of the program (see :mod:`.run_time`)."""
+    elements = math.prod(dims)
+    if not isinstance(elements, Size):
+        if dims and elements >= PARALLEL_ELEMENTS:
+            split_outer_loop(builder, pointers, dims[0], grain, body, work >= WAKE_ELEMENTS)
+        else:
+            body(builder, pointers, None, None)
+        return
+    total = size_value(builder, elements)
+    with builder.if_else(builder.icmp_signed(">=", total, const(PARALLEL_ELEMENTS))) as (large, small):
+        with large:
+            wake = builder.zext(
+                builder.icmp_signed(">=", size_value(builder, work), const(WAKE_ELEMENTS)), I64
+            )
+            split_outer_loop(builder, pointers, dims[0], grain, body, wake)
+        with small:
+            body(builder, pointers, None, None)
+
+
+def is_split_when_built(elements: int | Size) -> bool:
+    """Whether a nest of ``elements`` is split across the pool as a matter of the
+    program (not of a run-time branch: see :func:`split_when_large`), which decides
+    whether its native call wakes the workers as it starts."""
+    return not isinstance(elements, Size) and elements >= PARALLEL_ELEMENTS
 
 
 def call_parallel(
