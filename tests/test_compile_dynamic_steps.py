@@ -141,3 +141,104 @@ def test_a_dynamic_step_with_a_scheduler_inside_generalizes_and_trains_as_eager(
     )
     assert "dynamic shapes: one graph for every size of B" in run._compiled.log, run._compiled.log
     assert sum(entry.runs for entry in run._compiled.entries) == GRAPH_CALLS
+
+
+def _grads_set_to_none_outside():
+    """A compiled forward and backward; the gradients are set to None between calls."""
+    irgrad.manual_seed(0)
+    lin = nn.Linear(3, 2)
+
+    def call(x):
+        loss = lin(x).sum()
+        loss.backward()
+        return loss.detach()
+
+    def between():
+        lin.weight.grad = lin.bias.grad = None
+
+    return call, between, lambda: [lin.weight.grad, lin.bias.grad]
+
+
+def _adam_step():
+    """A whole Adam step: the first call makes the optimizer's state."""
+    irgrad.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = irgrad.optim.Adam(model.parameters(), lr=0.1)
+
+    def call(x):
+        opt.zero_grad()
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    def state():
+        return [*model.parameters(), *(t for s in opt.state.values() for t in s.values())]
+
+    return call, lambda: None, state
+
+
+def _statistic_made_by_the_first_call():
+    """A module whose first call makes a running statistic that later calls add to."""
+    irgrad.manual_seed(0)
+
+    class Calibrated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin, self.total = nn.Linear(3, 2), None
+
+        def forward(self, x):
+            y = self.lin(x)
+            with irgrad.no_grad():
+                seen = y.abs().sum(0)
+                if self.total is None:
+                    self.total = seen
+                else:
+                    self.total.add_(seen)
+            return y.sum()
+
+    model = Calibrated()
+    return model, lambda: None, lambda: [model.total]
+
+
+@pytest.mark.parametrize("case", [_grads_set_to_none_outside, _adam_step, _statistic_made_by_the_first_call])
+def test_probes_at_other_sizes_leave_what_the_call_made_as_it_was(case):
+    """Making a symbolic graph re-runs the function at other sizes (probes), and puts back
+    what they change.  That includes what the call being probed has just made: its
+    ``.grad`` (which a probe's backward accumulates into), an optimizer's state (which a
+    probe's step updates), a statistic it stored.  Each call equals eager's, the first
+    at each size too (it was off by the probes' updates)."""
+    results = []
+    for compiled in (False, True):
+        call, between, values = case()
+        run = irgrad.compile(call, backend="llvm") if compiled else call
+        seen = []
+        for rows in (4, 4, 2, 2, 3, 7, 7):
+            between()
+            x = irgrad.tensor(np.linspace(-1, 1, rows * 3, dtype=np.float32).reshape(rows, 3))
+            irgrad.mark_dynamic(x, 0)  # the first call's graph is symbolic: it is the one probed
+            seen.append([float(run(x))] + [t.detach().numpy().copy() for t in values()])
+        results.append(seen)
+    for call, (eager, compiled) in enumerate(zip(*results)):
+        for want, got in zip(eager, compiled):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"call {call}")
+
+
+def test_a_probe_that_writes_what_the_call_does_not_leaves_it_as_it_was():
+    """A probe runs the function at another size, where Python may take another branch
+    and write a tensor the call at the traced size neither reads nor writes: every
+    tensor the function reaches is put back after each probe."""
+    buffer = irgrad.zeros(3)
+
+    def grows(x):
+        if x.shape[0] > 4:
+            buffer.add_(1)
+        return x * 2
+
+    compiled = irgrad.compile(grows, backend="llvm")
+    x = irgrad.ones(4, 3)
+    irgrad.mark_dynamic(x, 0)
+    np.testing.assert_array_equal(compiled(x).numpy(), np.full((4, 3), 2.0))
+    np.testing.assert_array_equal(buffer.numpy(), np.zeros(3))  # as eager leaves it
+    compiled(irgrad.ones(5, 3))
+    np.testing.assert_array_equal(buffer.numpy(), np.ones(3))  # a call at 5 writes it, as eager

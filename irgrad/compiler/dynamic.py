@@ -11,8 +11,10 @@ see Python branching on a size (``if len(x) < 8``), so a symbolic graph serves a
 only once a trace of the call there has given its program (:func:`same_program`).
 
 Probes re-run the user's function, so everything a call changes is put back after each
-probe: the tensors it writes in place, the random generator, and what it rebinds (a
-training step's ``.grad``, an optimizer's state, a scheduler's counters).  A probe must
+probe: every tensor the function reaches (its state walked as a call's is), the tensors
+the call made and left in the slots it rebinds (a fresh ``.grad``, an optimizer's new
+state), the random generator, and what it rebinds (a training step's ``.grad``, an
+optimizer's state, a scheduler's counters).  A probe must
 rebind what the call did, to the same graph values.  A symbolic graph serves sizes of at least 2: sizes 0 and 1
 change what many programs do (broadcasting, ``squeeze``) and get graphs of their own,
 as in PyTorch.
@@ -77,19 +79,30 @@ def marked_dims(leaves: list) -> list[tuple[int, int]]:
 
 
 class _Restore:
-    """Put back, after a probe, what the call it repeats changes: the tensors the call
-    writes in place, the random generator, and the slots the call rebinds (the probe's
-    own rebindings too, where they differ: :meth:`undo`)."""
+    """Put back, after a probe, what the call it repeats changes: the random generator, the
+    slots the call rebinds (the probe's own rebindings too, where they differ:
+    :meth:`undo`), and the contents of every tensor a probe may write in place: the
+    tensors the function reaches (its state walked as a call's is: a probe at another
+    size may write one the call did not), the tensors the call read, and those it made
+    and left in the slots it rebinds.  A probe repeats a training step whose call has
+    just made ``.grad`` or an optimizer's state: its ``backward()`` accumulates into that
+    ``.grad``, its ``step()`` updates that state, in place."""
 
-    def __init__(self, base: Capture) -> None:
-        self.tensors = [base.inputs[pos] for pos in base.mutated]
+    def __init__(self, fn, base: Capture, arguments: list) -> None:
+        given = {id(t) for t in arguments}  # the call's arguments: a probe gets resized copies
+        self.fn = fn
+        self.tensors = [t for t in base.inputs if id(t) not in given]
         self.slots = [(replay.holder.obj, replay.step) for replay in base.replays]
         self.slots += [(node.obj, step) for deferred in base.deferred for node, step in deferred.rebound]
 
     def __enter__(self) -> _Restore:
         self.rng = get_rng_state()
-        self.saved = [(t, t._data.copy(), t._version) for t in self.tensors]
         self.held = [(holder, step, _held(holder, step)) for holder, step in self.slots]
+        tensors = {id(node.obj): node.obj for node in state.walk(self.fn, (), {}).tensors.values()}
+        tensors.update((id(t), t) for t in self.tensors)
+        for _, _, value in self.held:
+            tensors.update((id(t), t) for t in _tensors_in(value))
+        self.saved = [(t, t._data.copy(), t._version) for t in tensors.values() if t._data.flags.writeable]
         return self
 
     def undo(self, probe: Capture) -> None:
@@ -115,6 +128,20 @@ class _Restore:
                 write(holder, step, value)
             elif _held(holder, step) is not MISSING:
                 delete(holder, step)
+
+
+def _tensors_in(value, depth: int = 4) -> list[Tensor]:
+    """The tensors ``value`` is or holds, through dicts, lists and tuples (an optimizer's
+    per-parameter state), and each tensor's ``.grad``."""
+    if isinstance(value, Tensor):
+        return [value] + ([value._grad] if getattr(value, "_grad", None) is not None else [])
+    if depth == 0:
+        return []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors_in(item, depth - 1)]
+    return []
 
 
 def _held(holder, step):
@@ -183,7 +210,7 @@ def symbolic(
         ]
         new_args, new_kwargs = unflatten(spec, new_leaves)
         try:
-            with _Restore(base) as restore:
+            with _Restore(fn, base, leaves) as restore:
                 probe = capture(fn, tuple(new_args), dict(new_kwargs), name=name)
                 restore.undo(probe)
         except Exception as exc:
