@@ -507,3 +507,45 @@ def test_an_elementwise_loop_splits_across_threads_by_a_run_time_branch(joined):
         irgrad.set_num_threads(before)
     programs, served_sizes = served(assert_graphs_answered(compiled))
     assert programs == 1 and served_sizes >= 4
+
+
+class _CausalAttention(irgrad.nn.Module):
+    """Self-attention over a sequence with a causal mask: PyTorch's ``is_causal=True``, or
+    ``nn.MultiheadAttention`` with the mask ``Transformer.generate_square_subsequent_mask``
+    makes (both a constant triangle of each trace)."""
+
+    def __init__(self, multihead: bool) -> None:
+        super().__init__()
+        self.multihead = multihead
+        self.embed, self.head = irgrad.nn.Embedding(11, 8), irgrad.nn.Linear(8, 11)
+        self.attention = irgrad.nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        length = x.shape[1]
+        if self.multihead:
+            mask = irgrad.nn.Transformer.generate_square_subsequent_mask(length)
+            x = x + self.attention(x, x, x, attn_mask=mask, need_weights=False)[0]
+        else:
+            q = x.view(x.shape[0], length, 2, 4).transpose(1, 2)
+            x = x + F.scaled_dot_product_attention(q, q, q, is_causal=True).transpose(1, 2).reshape(x.shape)
+        return self.head(x).transpose(1, 2)  # (N, classes, T)
+
+
+@pytest.mark.parametrize("multihead", [False, True])
+def test_causal_attention_over_a_dynamic_sequence_is_one_graph(multihead):
+    """A causal mask is a triangle over the sequence length: a ``tri`` of the symbolic
+    graph, so causal attention trains over sequences of any length with one graph (it was
+    one per length, and eager after 8 lengths), with eager's losses and parameters."""
+
+    def draw(rng, length):
+        return irgrad.tensor(rng.integers(0, 11, (2, length))), irgrad.tensor(
+            rng.integers(0, 11, (2, length))
+        )
+
+    lengths = (6, 7, 8, 12, 12, 20, 20, 9, 9, 33, 33)
+    step = _trains_as_eager(lambda: _CausalAttention(multihead), lengths, features=0, classes=11, draw=draw)
+    explanation = str(assert_graphs_answered(step))
+    assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
+    assert "= tri(shape=(" in explanation
+    assert served(explanation)[1] >= 3

@@ -71,3 +71,48 @@ def test_a_count_over_a_size_is_an_arange_that_gives_every_count_back(start, ste
 def test_what_is_not_one_count_over_the_sizes_is_not_an_arange(make):
     graph = _generalized(make)
     assert graph is None or all(graph.node(n).op != "arange" for n in graph.order())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offset=st.integers(-2, 2),
+    lower=st.booleans(),
+    values=st.sampled_from([(True, False), (False, True), (0.0, float("-inf")), (1.0, 0.0), (3, -2)]),
+    lead=st.sampled_from([(), (2,), (1, 3)]),
+    square=st.booleans(),
+)
+def test_a_triangle_over_a_size_is_a_tri_that_gives_every_mask_back(offset, lower, values, lead, square):
+    """One value on one side of a diagonal of the last two dims and another elsewhere
+    (a causal mask ``tril(ones(T, T))``), over (B + 1) x (B + 1) or x (B + 3) at every
+    probe: a ``tri`` node, equal to numpy's mask at sizes far from the probes too."""
+    inside, outside = values
+    dtype = np.bool_ if isinstance(inside, bool) else np.int64 if isinstance(inside, int) else np.float32
+
+    def mask(size: int) -> np.ndarray:
+        rows, columns = size + 1, size + (1 if square else 3)
+        above = np.arange(columns)[None, :] - np.arange(rows)[:, None]
+        within = above <= offset if lower else above >= offset
+        matrix = np.where(within, np.asarray(inside, dtype), np.asarray(outside, dtype))
+        return np.ascontiguousarray(np.broadcast_to(matrix, (*lead, rows, columns)))
+
+    graph = _generalized(mask)
+    assert graph is not None
+    assert [graph.node(n).op for n in graph.order()].count("tri") == 1
+    for size in (2, 9, 40):
+        value = _constant_at(graph, size)
+        assert value.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(value, mask(size))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: np.triu(np.ones((n, n), bool), n - BASE),  # its diagonal moves with the size
+        lambda n: np.eye(n, dtype=bool) | np.eye(n, k=2, dtype=bool),  # two diagonals
+        lambda n: np.tril(np.full((n, n), 2.0), 0) + np.eye(n),  # three values
+        lambda n: np.where(np.tril(np.ones((n, n), bool)), 1.0, -0.0).astype(np.float32),  # -0.0
+    ],
+)
+def test_what_is_not_one_triangle_over_the_sizes_is_not_a_tri(make):
+    graph = _generalized(make)
+    assert graph is None or all(graph.node(n).op != "tri" for n in graph.order())

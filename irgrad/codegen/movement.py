@@ -292,6 +292,54 @@ class ArangeLowering(Lowering):
         at.call(("arange", size, dtype.str, start, step), "arange", [out.pointer], build)
 
 
+class TriLowering(Lowering):
+    """``tri``: ``inside`` where column - row is at most (or, not ``lower``, at least)
+    ``offset`` in the last two dims, ``outside`` elsewhere, over a contiguous result whose
+    dims are known at run time."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        attrs, dtype, shape = self.node.attrs, out.place.dtype, out.place.shape
+        if math.prod(shape) == 0:
+            return
+        rows, columns = math.prod(shape[:-1]), shape[-1]  # the leading dims folded into the rows
+        height = shape[-2]
+
+        def build(builder: ir.IRBuilder, pointers) -> None:
+            indices: list[ir.Value] = []
+            target = storage_type(dtype)
+            inside, outside = (_constant(target, dtype, attrs[k]) for k in ("inside", "outside"))
+
+            def element() -> None:
+                row, column = indices
+                above = builder.sub(column, builder.urem(row, size_value(builder, height)))
+                within = builder.icmp_signed("<=" if attrs["lower"] else ">=", above, const(attrs["offset"]))
+                at_ = builder.add(builder.mul(row, size_value(builder, columns)), column)
+                builder.store(builder.select(within, inside, outside), builder.gep(pointers[0], [at_]))
+
+            loop_nest(builder, (rows, columns), indices, element, "tri")
+
+        key = (
+            "tri",
+            tuple(shape),
+            dtype.str,
+            attrs["offset"],
+            attrs["lower"],
+            attrs["inside"],
+            attrs["outside"],
+        )
+        at.call(key, "tri", [out.pointer], build)
+
+
+def _constant(target: ir.Type, dtype: np.dtype, value) -> ir.Constant:
+    return ir.Constant(target, float(value) if dtype.kind == "f" else int(value))
+
+
+def _tri(node: Node, arg_types: list) -> Lowering | str:
+    if np.dtype(node.type.dtype.np).kind not in "biuf":
+        return f"tri of {node.type.dtype}"
+    return TriLowering(node)
+
+
 def _arange(node: Node, arg_types: list) -> Lowering | str:
     if np.dtype(node.type.dtype.np).kind not in "iuf":
         return f"arange of {node.type.dtype}"
@@ -319,4 +367,5 @@ MOVEMENT_LOWERINGS = {
     "size_scalar": _size_scalar,
     "full": _full,
     "arange": _arange,
+    "tri": _tri,
 }

@@ -186,17 +186,20 @@ def _sized_constant(constants: list, symbols: list[str], base: list[int]) -> tup
     dtype = constants[0].type.dtype
     if any(n.value.dtype != first.dtype or n.value.ndim != first.ndim for n in constants):
         return None
-    if any(n.value.size == 0 for n in constants) or first.dtype.kind not in "iuf":
+    if any(n.value.size == 0 for n in constants) or first.dtype.kind not in "biuf":
         return None
-    counting = _counting(constants)
-    if counting is not None:
+    for op, attrs in (("arange", _counting(constants)), ("tri", _triangle(constants))):
+        if attrs is None:
+            continue
         try:
             shape = _merge([tuple(n.value.shape) for n in constants], symbols, base)
         except _NotAffine:
             return None
         if not has_sym(shape):
             return None
-        return "arange", {"shape": shape, **counting, "dtype": dtype}, tuple(_dim(d) for d in shape)
+        return op, {"shape": shape, **attrs, "dtype": dtype}, tuple(_dim(d) for d in shape)
+    if first.dtype.kind == "b":
+        return None
     scalars = []
     for n in constants:  # every element of each constant is one value, signed zeros apart
         scalar = n.value.reshape(-1)[0]
@@ -240,6 +243,36 @@ def _counting(constants: list) -> dict | None:
             return None
         starts_and_steps.add((start, step))
     return {"start": start, "step": step} if len(starts_and_steps) == 1 else None
+
+
+def _triangle(constants: list) -> dict | None:
+    """The ``tri`` op's attributes when every constant holds one value on and below (or on
+    and above) one diagonal of its last two dims and another elsewhere, the same at every
+    probe (a causal attention mask: ``tril(ones(T, T))``); else None."""
+    found = set()
+    for n in constants:
+        value = n.value
+        if value.ndim < 2 or min(value.shape[-2:]) < 2:
+            return None
+        values = np.unique(value)
+        if len(values) != 2 or (value.dtype.kind == "f" and np.any((values == 0) & np.signbit(values))):
+            return None  # (a -0.0 would print as 0.0 in the attributes)
+        above = np.arange(value.shape[-1])[None, :] - np.arange(value.shape[-2])[:, None]  # j - i
+        matches = []
+        for inside, outside in ((values[0], values[1]), (values[1], values[0])):
+            where = (value == inside).reshape(-1, *value.shape[-2:])[0]
+            for lower in (True, False):
+                offset = int(above[where].max() if lower else above[where].min())
+                within = above <= offset if lower else above >= offset
+                if np.array_equal(value, np.broadcast_to(np.where(within, inside, outside), value.shape)):
+                    matches.append((offset, lower, inside.item(), outside.item()))
+        if not matches:
+            return None
+        found.add(matches[0])
+    if len(found) != 1:
+        return None
+    offset, lower, inside, outside = found.pop()
+    return {"offset": offset, "lower": lower, "inside": inside, "outside": outside}
 
 
 def _size_value(scalars: list, symbols: list[str], base: list[int]) -> dict | None:

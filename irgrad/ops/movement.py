@@ -528,6 +528,18 @@ def _infer_arange(*, shape, start, step, dtype) -> Meta:
     return Meta(tuple(shape), dtype)
 
 
+def _tri(*, shape, offset, lower, inside, outside, dtype) -> np.ndarray:
+    rows, columns = shape[-2], shape[-1]
+    above = np.arange(columns)[None, :] - np.arange(rows)[:, None]  # j - i
+    within = above <= offset if lower else above >= offset
+    matrix = np.where(within, np.asarray(inside, dtype.np), np.asarray(outside, dtype.np))
+    return np.ascontiguousarray(np.broadcast_to(matrix, tuple(shape)))
+
+
+def _infer_tri(*, shape, offset, lower, inside, outside, dtype) -> Meta:
+    return Meta(tuple(shape), dtype)
+
+
 register(
     OpDef(
         "arange",
@@ -539,6 +551,20 @@ register(
         doc="Whole numbers counting from `start` by `step` in C order, of `shape` and `dtype`: "
         "a constant whose length is a size of a graph with symbolic sizes (the positions "
         "`arange(T)` a transformer embeds). Static graphs hold a constant instead.",
+    )
+)
+register(
+    OpDef(
+        "tri",
+        Kind.MOVEMENT,
+        _tri,
+        _infer_tri,
+        arity=0,
+        size_constant=True,
+        doc="`inside` on and below (`lower`) or on and above the diagonal `offset` of the last "
+        "two dims (where column - row <= `offset`, or >= it), `outside` elsewhere, of `shape` "
+        "and `dtype`: a constant whose shape is a size of a graph with symbolic sizes (a causal "
+        "attention mask over the sequence). Static graphs hold a constant instead.",
     )
 )
 register(
