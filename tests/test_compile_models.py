@@ -104,3 +104,28 @@ def test_compiled_training_step_trains_as_eager(name, backend):
         _check_same(eager, twin, step)
     report = _assert_compiled_whole(step_c)
     assert len(report.graphs) == 2, report.events  # the first step creates the optimizer state
+
+
+def test_a_cumulative_batch_norm_compiles_whole(backend):
+    """BatchNorm with ``momentum=None`` averages its running statistics over every batch
+    so far (SWA's ``update_bn`` recomputes them so): its factor ``1 / batches`` is a value
+    of the graph, not a ``float()`` of the count (a graph break before), and the running
+    statistics and the count equal eager's."""
+
+    def make():
+        irgrad.manual_seed(0)
+        model = irgrad.nn.Sequential(irgrad.nn.Linear(4, 6), irgrad.nn.BatchNorm1d(6, momentum=None))
+        for module in model.modules():
+            if isinstance(module, irgrad.nn.BatchNorm1d):
+                module.reset_running_stats()
+        return model
+
+    eager, twin = make(), make()
+    compiled = irgrad.compile(twin, backend=backend)
+    rng = np.random.default_rng(0)
+    with irgrad.no_grad():
+        for step in range(6):
+            x = irgrad.tensor(rng.standard_normal((8, 4)).astype(np.float32))
+            np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-5, atol=1e-6)
+            _check_same(eager, twin, step)
+    _assert_compiled_whole(compiled)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 
 from ...creation import empty, ones, tensor, zeros
-from ...dtypes import int64
+from ...dtypes import float64, int64
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -215,7 +215,10 @@ class _BatchNorm(_NormBase):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
-            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+            # a cumulative average divides by the count as a value, not a Python float: a
+            # compiled call reads the count at each call (float() would be a graph break)
+            if self.momentum is None:
+                factor = 1.0 / self.num_batches_tracked.to(float64)
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
         return F.batch_norm(
