@@ -28,7 +28,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..ir import Graph
-from ..ir.symbolic import generalize, specialize
+from ..ir.symbolic import generalize, same_constant, specialize
+from ..passes.cse import attribute_key
 from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
@@ -294,8 +295,27 @@ def same_program(
 
 
 def _same_graph(one: Graph, other: Graph) -> bool:
-    """Whether two static graphs are one program: ops, attributes, constants, types."""
-    return generalize([one, other], [], []) is not None
+    """Whether two static graphs are one program: ops, roles, arguments, types, attributes
+    (by type and value: 1, 1.0 and True differ, as do 0.0 and -0.0) and constants (the
+    signs of their zeros too), fused bodies alike, and outputs."""
+    orders = one.order(), other.order()
+    if len(orders[0]) != len(orders[1]) or len(one.outputs) != len(other.outputs):
+        return False
+    position = [{nid: k for k, nid in enumerate(order)} for order in orders]
+    for a, b in zip(*orders):
+        x, y = one.node(a), other.node(b)
+        if (x.op, x.role, x.type) != (y.op, y.role, y.type):
+            return False
+        if [position[0][n] for n in one.args(a)] != [position[1][n] for n in other.args(b)]:
+            return False
+        if x.value is not None or y.value is not None:
+            if x.value is None or y.value is None or not same_constant(x.value, y.value):
+                return False
+        elif attribute_key(x.attrs) != attribute_key(y.attrs):
+            return False
+        if (x.body is None) != (y.body is None) or (x.body is not None and not _same_graph(x.body, y.body)):
+            return False
+    return [position[0][n] for n in one.outputs] == [position[1][n] for n in other.outputs]
 
 
 def _same_call(one: Capture, other: Capture) -> bool:

@@ -128,7 +128,7 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
             args = [[position[i][a] for a in g.args(o[k])] for i, (g, o) in enumerate(zip(graphs, orders))]
             if any(a != args[0] for a in args):
                 return None
-            if nodes[0].op == CONSTANT and any(not _same_constant(n.value, nodes[0].value) for n in nodes):
+            if nodes[0].op == CONSTANT and any(not same_constant(n.value, nodes[0].value) for n in nodes):
                 sized = _sized_constant(nodes, symbols, base)
                 if sized is None:
                     return None
@@ -163,7 +163,7 @@ def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Grap
     return out
 
 
-def _same_constant(one: np.ndarray, other: np.ndarray) -> bool:
+def same_constant(one: np.ndarray, other: np.ndarray) -> bool:
     """Whether two constants are one value: shape, dtype, elements (NaN equal to NaN) and
     the signs of zeros (``x * -0.0`` is not ``x * 0.0``)."""
     if one.shape != other.shape or one.dtype != other.dtype:
@@ -209,7 +209,7 @@ def _sized_constant(constants: list, symbols: list[str], base: list[int]) -> tup
         if not same.all():
             return None
         scalars.append(scalar)
-    if all(_same_constant(x, scalars[0]) for x in scalars):
+    if all(same_constant(x, scalars[0]) for x in scalars):
         value = {"value": scalars[0].item()}
     else:
         value = _size_value(scalars, symbols, base)

@@ -47,11 +47,11 @@ def value_key(g: Graph, node: Node, nid: int) -> Hashable | None:
     if node.op == CONSTANT:
         return (CONSTANT, node.type, node.value.tobytes(order="C"))
     if node.op == FUSED:
-        return (FUSED, node.type, tuple(g.args(nid)), _attr_key(node.attrs), print_graph(node.body))
+        return (FUSED, node.type, tuple(g.args(nid)), attribute_key(node.attrs), print_graph(node.body))
     args = g.args(nid)
     if node.op in OPS and OPS[node.op].commutative:
         args = sorted(args)  # a + b and b + a are one value
-    return (node.op, node.type, tuple(args), _attr_key(node.attrs))
+    return (node.op, node.type, tuple(args), attribute_key(node.attrs))
 
 
 def is_random(node: Node) -> bool:
@@ -63,15 +63,15 @@ def is_random(node: Node) -> bool:
     return node.op in OPS and OPS[node.op].kind is Kind.RANDOM
 
 
-def _attr_key(value: Any) -> Hashable:
+def attribute_key(value: Any) -> Hashable:
     """A hashable key equal for structurally equal attribute values only: 1, 1.0 and True
     differ (their type is part of the key), as do 0.0 and -0.0 (floats by bit pattern)."""
     if isinstance(value, dict):
-        return ("dict", tuple(sorted((k, _attr_key(v)) for k, v in value.items())))
+        return ("dict", tuple(sorted((k, attribute_key(v)) for k, v in value.items())))
     if isinstance(value, (tuple, list)):
-        return (type(value).__name__, tuple(_attr_key(v) for v in value))
+        return (type(value).__name__, tuple(attribute_key(v) for v in value))
     if isinstance(value, slice):
-        return ("slice", _attr_key(value.start), _attr_key(value.stop), _attr_key(value.step))
+        return ("slice", attribute_key(value.start), attribute_key(value.stop), attribute_key(value.step))
     if isinstance(value, dtype):
         return ("dtype", value.name)
     if isinstance(value, (float, np.floating)):
