@@ -242,3 +242,21 @@ def test_a_probe_that_writes_what_the_call_does_not_leaves_it_as_it_was():
     np.testing.assert_array_equal(buffer.numpy(), np.zeros(3))  # as eager leaves it
     compiled(irgrad.ones(5, 3))
     np.testing.assert_array_equal(buffer.numpy(), np.ones(3))  # a call at 5 writes it, as eager
+
+
+def test_a_probe_leaves_an_argument_it_writes_and_does_not_resize_as_it_was():
+    """A probe gets the call's arguments resized along the dynamic dims; an argument
+    without one (an accumulator) is the call's own memory, which the probe writes: it
+    is put back, so the accumulator holds the calls' sums only."""
+
+    def accumulate(x, total):
+        total.add_(x.sum(0))
+        return x * 2
+
+    compiled = irgrad.compile(accumulate, backend="llvm")
+    total, eager_total = irgrad.zeros(3), irgrad.zeros(3)
+    for rows in (4, 5, 9, 9):
+        x = irgrad.tensor(np.arange(rows * 3, dtype=np.float32).reshape(rows, 3))
+        irgrad.mark_dynamic(x, 0)
+        np.testing.assert_array_equal(compiled(x, total).numpy(), accumulate(x, eager_total).numpy())
+        np.testing.assert_array_equal(total.numpy(), eager_total.numpy())

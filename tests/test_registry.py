@@ -201,6 +201,24 @@ SAMPLES = {
     "uniform": [((), {"shape": (2, 3), "dtype": dt}) for dt in (D.float32, D.float64, D.float16)],
     "size_scalar": [((), {"value": 7, "dtype": dt}) for dt in (D.float32, D.float64, D.int64, D.int32)],
     "full": [((), {"shape": (2, 3), "value": 0.5, "dtype": dt}) for dt in (D.float32, D.float64)],
+    "arange": [
+        ((), {"shape": (2, 3), "start": -1, "step": 2, "dtype": dt}) for dt in (D.int64, D.int32, D.float32)
+    ],
+    "tri": [
+        (
+            (),
+            {
+                "shape": shape,
+                "offset": offset,
+                "lower": lower,
+                "inside": inside,
+                "outside": outside,
+                "dtype": dt,
+            },
+        )
+        for shape, offset, lower in (((3, 3), 0, True), ((2, 3, 4), 1, False))
+        for inside, outside, dt in ((True, False, D.bool_), (0.0, float("-inf"), D.float32))
+    ],
     "normal": [((), {"shape": (4,), "dtype": dt, "mean": 1.0, "std": 2.0}) for dt in (D.float32, D.float64)],
     "randint": [((), {"shape": (2, 3), "dtype": dt, "low": -2, "high": 5}) for dt in (D.int64, D.float32)],
     "im2col": [

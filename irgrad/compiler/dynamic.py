@@ -84,15 +84,15 @@ class _Restore:
     slots the call rebinds (the probe's own rebindings too, where they differ:
     :meth:`undo`), and the contents of every tensor a probe may write in place: the
     tensors the function reaches (its state walked as a call's is: a probe at another
-    size may write one the call did not), the tensors the call read, and those it made
-    and left in the slots it rebinds.  A probe repeats a training step whose call has
-    just made ``.grad`` or an optimizer's state: its ``backward()`` accumulates into that
+    size may write one the call did not), the call's arguments (a probe's argument that
+    is not resized shares its memory), the tensors the call read, and those it made and
+    left in the slots it rebinds.  A probe repeats a training step whose call has just
+    made ``.grad`` or an optimizer's state: its ``backward()`` accumulates into that
     ``.grad``, its ``step()`` updates that state, in place."""
 
     def __init__(self, fn, base: Capture, arguments: list) -> None:
-        given = {id(t) for t in arguments}  # the call's arguments: a probe gets resized copies
         self.fn = fn
-        self.tensors = [t for t in base.inputs if id(t) not in given]
+        self.tensors = [*arguments, *base.inputs]
         self.slots = [(replay.holder.obj, replay.step) for replay in base.replays]
         self.slots += [(node.obj, step) for deferred in base.deferred for node, step in deferred.rebound]
 
