@@ -116,3 +116,16 @@ def test_a_triangle_over_a_size_is_a_tri_that_gives_every_mask_back(offset, lowe
 def test_what_is_not_one_triangle_over_the_sizes_is_not_a_tri(make):
     graph = _generalized(make)
     assert graph is None or all(graph.node(n).op != "tri" for n in graph.order())
+
+
+def test_two_values_not_in_every_matrix_are_not_a_triangle():
+    """Two values where the first matrix of the leading dims holds only one of them (a
+    slice assignment's mask) are no triangle, and no error either (it raised)."""
+
+    def mask(size: int) -> np.ndarray:
+        value = np.zeros((size, 2, 2), bool)
+        value[1:] = True
+        return value
+
+    graph = _generalized(mask)
+    assert graph is None or all(graph.node(n).op != "tri" for n in graph.order())

@@ -261,6 +261,8 @@ def _triangle(constants: list) -> dict | None:
         matches = []
         for inside, outside in ((values[0], values[1]), (values[1], values[0])):
             where = (value == inside).reshape(-1, *value.shape[-2:])[0]
+            if where.all() or not where.any():  # (the first matrix is not split by a diagonal)
+                continue
             for lower in (True, False):
                 offset = int(above[where].max() if lower else above[where].min())
                 within = above <= offset if lower else above >= offset
