@@ -471,7 +471,9 @@ class Tracer(GradientPaths):
         positions = view_positions(view)
         with self._recording_own_ops():
             new_base = scatter_into_base(base, positions, new)
-        if base._rg and not STATE.enabled:  # a no_grad write into a view of what requires grad
+        if base._rg and (not STATE.enabled or not view._rg):
+            # a write autograd does not see (under no_grad, or through an alias without the
+            # base's gradient: ``x.detach().add_(1)``) leaves the base's gradient path as it was
             new_base = self._rebound(new_base, base)
         self._set(base, self.lookup(new_base), new_base)
 
