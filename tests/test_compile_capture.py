@@ -301,3 +301,14 @@ def test_a_write_through_a_detached_alias_keeps_the_gradient_path(write, leaf):
         assert outs[1].item() == outs[0].item()
         np.testing.assert_array_equal(xs[1].grad.numpy(), xs[0].grad.numpy())
         np.testing.assert_array_equal(xs[1].detach().numpy(), xs[0].detach().numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.int8])
+def test_integers_at_the_ends_of_their_dtype_compile(dtype):
+    """Validation runs a new graph on other integers drawn over the data's range: at the
+    dtype's largest value that range ends past it, and every compiled call raised."""
+    info = np.iinfo(dtype)
+    x = irgrad.tensor(np.array([info.max, info.min, 5], dtype))
+    compiled = irgrad.compile(lambda t: t // 2, backend="llvm")
+    for _ in range(3):
+        np.testing.assert_array_equal(compiled(x).numpy(), (x // 2).numpy())

@@ -170,7 +170,10 @@ def _draw(data: np.ndarray, rng: np.random.Generator, bound: int | None) -> np.n
     if bound is not None:  # (under the dtype's largest value too, or it would wrap negative)
         high = min(max(bound, 1), int(np.iinfo(data.dtype).max) + 1)
         return rng.integers(0, high, data.shape).astype(data.dtype)
-    if data.size:
-        low, high = int(data.min()), int(data.max())
-        return rng.integers(min(low, 0), max(high, 1) + 4, data.shape).astype(data.dtype)
+    if data.size:  # over the data's range and a little past it, within the dtype's
+        info = np.iinfo(data.dtype)
+        low, high = min(int(data.min()), 0), min(max(int(data.max()), 1) + 4, int(info.max) + 1)
+        return rng.integers(low, high, data.shape, dtype=np.int64 if info.min < 0 else np.uint64).astype(
+            data.dtype
+        )
     return data.copy()
