@@ -255,3 +255,16 @@ def test_topk_over_a_large_vocabulary_matches_torch(compare):
     logits = np.random.default_rng(8).standard_normal((4, 50257)).astype(np.float32)
     compare(lambda lib, x: lib.topk(x, 10, dim=-1), logits)
     compare(lambda lib, x: lib.topk(x, 3, dim=0, largest=False), logits[:, :1000])
+
+
+@pytest.mark.parametrize("beta, alpha", [(0, 1), (0, 2.5), (0.5, 1), (1, -1)])
+def test_addmm_ignores_its_input_at_beta_zero_as_torch(compare, beta, alpha):
+    """``addmm`` with ``beta=0`` ignores ``input``: its NaN and inf do not reach the result
+    (0 * NaN would), and its gradient is zeros."""
+    rng = np.random.default_rng(0)
+    c = rng.standard_normal((2, 4)).astype(np.float32)
+    c[0, 1], c[1, 2] = np.nan, np.inf
+    a, b = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal((3, 4)).astype(np.float32)
+    if beta != 0:
+        c = np.nan_to_num(c, posinf=2.0)
+    compare(lambda lib, x, y, z: lib.addmm(x, y, z, beta=beta, alpha=alpha), c, a, b)

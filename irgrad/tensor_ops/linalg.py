@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .._arguments import tensor_arguments
-from ..creation import eye
+from ..creation import eye, zeros
 from ..dispatch import apply
+from ..dtypes import bool_
 from ..ops import OPS
 from ..ops.shapes import fmt
 from ..tensor import Tensor
@@ -95,10 +96,16 @@ ger = outer
 
 @tensor_arguments
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``; with ``beta=0`` the input's values are
+    ignored, NaN and inf too (as PyTorch: 0 * NaN would be NaN), its gradient 0."""
     product = mm(mat1, mat2)
     if alpha != 1:
         product = P.mul(product, alpha)
-    return P.add(P.mul(input, beta) if beta != 1 else input, product)
+    if beta == 0:
+        input = P.where(zeros(input.shape, dtype=bool_), input, 0)  # zeros of its shape and dtype
+    elif beta != 1:
+        input = P.mul(input, beta)
+    return P.add(input, product)
 
 
 def _expand_equation(equation: str, shapes: list) -> str:
