@@ -145,3 +145,27 @@ def test_any_einsum_decomposes_into_native_parts_computing_the_kernel(case):
     assert got.shape == expected.shape and got.dtype == expected.dtype
     tol = {np.float32: 1e-5, np.float64: 1e-12}.get(arrays[0].dtype.type, 0)
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * 50)
+
+
+def test_an_einsum_that_broadcasts_a_size_one_dim_compiles_with_its_gradient():
+    """``einsum("ij,ij->i", a, b[:1])`` broadcasts ``b``'s size-1 dim: compiled as eager,
+    ``b``'s gradient summed back to its shape (compiled calls raised)."""
+
+    def f(a, b):
+        return irgrad.einsum("ij,ij->i", a, b).sum()
+
+    compiled = irgrad.compile(f, backend="llvm")
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        tensors = [
+            [
+                irgrad.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+                for s in ((3, 4), (1, 4))
+            ]
+        ]
+        tensors.append([irgrad.tensor(t.detach().numpy(), requires_grad=True) for t in tensors[0]])
+        f(*tensors[0]).backward()
+        compiled(*tensors[1]).backward()
+        for want, got in zip(*tensors):
+            assert got.grad.shape == want.grad.shape == want.shape
+            np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-5, atol=1e-6)

@@ -628,6 +628,11 @@ EINSUMS = [
     ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
     ("ab,cd->abcd", [(2, 3), (2, 2)]),
     ("i j , j k -> i k", [(2, 3), (3, 4)]),
+    # size-1 dims broadcast to their letter's size in the other operands, as in PyTorch
+    ("ij,ij->i", [(3, 4), (1, 4)]),
+    ("bij,bjk->bik", [(1, 2, 3), (5, 3, 4)]),
+    ("ij,jk->ik", [(2, 1), (3, 4)]),
+    ("...ij,...jk->...ik", [(5, 1, 2, 3), (1, 4, 3, 2)]),
 ]
 
 

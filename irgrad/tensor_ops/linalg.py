@@ -7,6 +7,7 @@ from ..creation import eye, zeros
 from ..dispatch import apply
 from ..dtypes import bool_
 from ..ops import OPS
+from ..ops.linalg import parse_equation
 from ..ops.shapes import fmt
 from ..tensor import Tensor
 from . import pointwise as P
@@ -143,7 +144,26 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     eq = _expand_equation(equation, [t._data.shape for t in operands])
-    return apply(OPS["einsum"], tuple(operands), {"equation": eq})
+    return apply(OPS["einsum"], _broadcast_letters(eq, operands), {"equation": eq})
+
+
+def _broadcast_letters(equation: str, operands: tuple) -> tuple:
+    """The operands with each size-1 dim expanded to its letter's size in the others, as
+    PyTorch broadcasts them (``einsum("ij,ij->i", a, b[:1])``): the gradient of an
+    expanded operand is then summed back to its shape by ``expand``'s."""
+    terms, _ = parse_equation(equation)
+    if len(terms) != len(operands):
+        return tuple(operands)  # (the op names the mismatch)
+    sizes: dict[str, int] = {}
+    for letters, t in zip(terms, operands):
+        for letter, size in zip(letters, t._data.shape):
+            if sizes.get(letter, 1) == 1:  # (a size that differs otherwise: the op names it)
+                sizes[letter] = size
+    out = []
+    for letters, t in zip(terms, operands):
+        shape = tuple(sizes[letter] if size == 1 else size for letter, size in zip(letters, t._data.shape))
+        out.append(t.expand(shape) if len(letters) == t._data.ndim and shape != t._data.shape else t)
+    return tuple(out)
 
 
 @tensor_arguments
