@@ -679,3 +679,15 @@ def test_compiled_index_check_raises_as_eager(backend):
     compiled(x, irgrad.tensor([0, 2]))
     with pytest.raises(RuntimeError, match="out of bounds"):
         compiled(x, irgrad.tensor([0, 3]))
+
+
+@pytest.mark.parametrize(
+    "x_shape, i_shape, dim",
+    [((3, 4), (1, 2), 1), ((1, 5), (3, 2), 1), ((2, 1, 4), (1, 3, 2), 2), ((3, 4), (2, 4), 0)],
+)
+def test_take_along_dim_broadcasts_the_other_dims_as_torch(compare, x_shape, i_shape, dim):
+    """The dims other than ``dim`` broadcast between the input and the indices (the
+    result took the indices' rows only, and the gradient with it)."""
+    rng = np.random.default_rng(0)
+    indices = rng.integers(-x_shape[dim], x_shape[dim], i_shape)
+    compare(lambda lib, x, i: lib.take_along_dim(x, i, dim), normal(*x_shape), indices)

@@ -16,7 +16,7 @@ from ..creation import ensure_tensor
 from ..dispatch import apply, cast
 from ..dtypes import bool_, int64
 from ..ops import OPS
-from ..ops.shapes import fmt, normalize_dim
+from ..ops.shapes import broadcast_shapes, fmt, normalize_dim
 from ..tensor import Tensor
 from .pointwise import eq
 from .select import nonzero, where
@@ -314,6 +314,14 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
             "torch.take_along_dim(): input and indices should have the same number of dimensions, "
             f"but got {input._data.ndim} dimensions for input, and {indices._data.ndim} dimensions for indices"
         )
+    if input._data.ndim:  # the other dims broadcast, as PyTorch's
+        others = broadcast_shapes(
+            "take_along_dim",
+            input._data.shape[:d] + (1,) + input._data.shape[d + 1 :],
+            indices._data.shape[:d] + (1,) + indices._data.shape[d + 1 :],
+        )
+        input = input.expand(others[:d] + (input._data.shape[d],) + others[d + 1 :])
+        indices = indices.expand(others[:d] + (indices._data.shape[d],) + others[d + 1 :])
     size = input._data.shape[d] if input._data.ndim else 1
     message = f"take_along_dim(): index {{value}} is out of bounds for dimension {d} with size {{high}}"
     return _gathered(
