@@ -7,6 +7,8 @@ non-negative dims to reduce (``()`` reduces nothing), ``keepdim`` a bool.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +21,15 @@ from .shapes import fmt, reduced_shape
 def integral_to_int64(x: np.ndarray):
     """The dtype numpy accumulates ``x`` in: int64 for bool and integers (as PyTorch), None (x's own) for floats."""
     return np.int64 if x.dtype.kind in "biu" else None
+
+
+def _summed(x: np.ndarray, total: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """``total(dtype)``, a sum of ``x`` accumulated in PyTorch's type: int64 for bool and
+    integers, float32 for float16 (rounded to float16 once, at the end: a running sum of
+    4096 halves drifted by 1.4), ``x``'s own for other floats."""
+    if x.dtype == np.float16:
+        return total(np.float32).astype(np.float16)
+    return total(integral_to_int64(x))
 
 
 def _keep(F, value, c):
@@ -55,7 +66,9 @@ register(
     OpDef(
         "sum",
         Kind.REDUCTION,
-        lambda x, *, dims, keepdim: np.add.reduce(x, axis=dims, keepdims=keepdim, dtype=integral_to_int64(x)),
+        lambda x, *, dims, keepdim: _summed(
+            x, lambda acc: np.add.reduce(x, axis=dims, keepdims=keepdim, dtype=acc)
+        ),
         _infer_reduce("sum", sum_dtype),
         _sum_vjp,
         reduction=Reduction("add", 0.0),
@@ -293,7 +306,7 @@ def along_dim(kernel):
 def _cumsum(x: np.ndarray, *, dim: int) -> np.ndarray:
     """numpy's running sum starts from the first value, PyTorch's from +0.0: a leading
     -0.0 stays -0.0 in numpy's and is +0.0 in PyTorch's (``+ 0.0`` changes nothing else)."""
-    out = np.cumsum(x, axis=dim, dtype=integral_to_int64(x))
+    out = _summed(x, lambda acc: np.cumsum(x, axis=dim, dtype=acc))
     if out.dtype.kind in "fc":
         out += 0.0
     return out

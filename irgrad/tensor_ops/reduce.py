@@ -7,7 +7,7 @@ from collections import namedtuple
 
 from .._arguments import tensor_arguments
 from ..dispatch import apply, cast
-from ..dtypes import FLOAT, bool_, get_default_dtype, to_dtype
+from ..dtypes import FLOAT, bool_, float16, float32, get_default_dtype, to_dtype
 from ..ops import OPS
 from ..ops.shapes import normalize_dim, normalize_dims, numel
 from ..tensor import Tensor
@@ -55,6 +55,8 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
             f"or complex dtype. Got: {input.dtype.name.capitalize()}"
         )
     dims = _dims("mean", input, dim)
+    if input.dtype is float16:  # accumulated and divided in float32, rounded once (PyTorch's)
+        return cast(mean(cast(input, float32), dims, keepdim), float16)
     count = numel(input._data.shape[d] for d in dims)
     total = apply(OPS["sum"], (input,), {"dims": dims, "keepdim": bool(keepdim)})
     return P.div(total, count) if count else P.mul(total, float("nan"))
