@@ -438,3 +438,16 @@ def test_embedding_from_pretrained_and_errors():
         nn.Embedding(4, 2, padding_idx=4)
     with pytest.raises(RuntimeError):
         m(irgrad.tensor([1.0]))
+
+
+@pytest.mark.parametrize(
+    "name,args", [("ReLU", ()), ("ReLU6", ()), ("Hardtanh", ()), ("Hardtanh", (0.0, 2.0))]
+)
+def test_clamping_activations_keep_the_sign_of_zero_as_torch(name, args):
+    """ReLU, ReLU6 and Hardtanh are PyTorch's clamp: ``x`` unless it is beyond a bound, so
+    a -0.0 at the bound 0.0 stays -0.0 (``max(-0.0, 0)`` gave +0.0), and NaN stays NaN."""
+    x = np.array([-0.0, 0.0, np.nan, -1.0, -0.5, 0.5, 1.0, 3.0, 7.0], dtype=np.float32)
+    ot = getattr(tnn, name)(*args)(torch.tensor(x)).numpy()
+    oi = getattr(nn, name)(*args)(irgrad.tensor(x)).numpy()
+    np.testing.assert_array_equal(oi, ot)
+    np.testing.assert_array_equal(np.signbit(oi), np.signbit(ot))

@@ -150,10 +150,11 @@ _elementwise("round", np.round, _zero_grad, scalar=_rounding("rint"))
 _elementwise("trunc", np.trunc, _zero_grad, scalar=_rounding("trunc"))
 _elementwise(
     "relu",
-    lambda x: np.maximum(x, x.dtype.type(0)),
+    # 0 where x < 0, else x: NaN stays, and -0.0 too (PyTorch's clamp_min; max(-0.0, 0) was +0.0)
+    lambda x: np.where(x < 0, x.dtype.type(0), x),
     lambda F, g, c: (F.relu_grad(g, c.out),),
     save_output=True,
-    scalar=lambda S, x: _maximum_scalar(S, x, S.const(0, x)),
+    scalar=lambda S, x: S.where(S.lt(x, S.const(0, x)), S.const(0, x), x),
 )
 _elementwise(
     "exp",

@@ -70,8 +70,11 @@ def relu_(input: Tensor) -> Tensor:
 
 
 def _hardtanh(x: Tensor, min_val: float, max_val: float) -> Tensor:
-    # the gradient passes only strictly inside (min_val, max_val), as torch's hardtanh_backward
-    return where(x <= min_val, min_val, where(x >= max_val, max_val, x))
+    # PyTorch's clamp: a bound where x is beyond it, else x (a -0.0 at the bound 0.0 stays,
+    # NaN stays); the gradient passes except at or beyond a bound (NaN passes it), as
+    # torch's hardtanh_backward
+    clamped = where(x < min_val, min_val, where(x > max_val, max_val, x)).detach()
+    return where((x <= min_val) | (x >= max_val), clamped, x)
 
 
 @tensor_arguments
