@@ -33,6 +33,19 @@ def _constant_at(graph: Graph, size: int) -> np.ndarray:
     return value
 
 
+def _assert_one_node_gives_every_constant(make, op: str, dtype, sizes=(2, 9, 40)) -> None:
+    """The probes' constants ``make(size)`` generalize to one ``op`` node, which gives
+    ``make``'s constant back bit for bit (signed zeros too) at sizes far from the probes."""
+    graph = _generalized(make)
+    assert graph is not None
+    assert [graph.node(n).op for n in graph.order()].count(op) == 1
+    for size in sizes:
+        value = _constant_at(graph, size)
+        assert value.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(value, make(size))
+        np.testing.assert_array_equal(np.signbit(value), np.signbit(make(size)))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     start=st.integers(-50, 50),
@@ -47,14 +60,7 @@ def test_a_count_over_a_size_is_an_arange_that_gives_every_count_back(start, ste
     def count(size: int) -> np.ndarray:
         return (start + step * np.arange(rows * (size + 1))).reshape(rows, size + 1).astype(dtype)
 
-    graph = _generalized(count)
-    assert graph is not None
-    assert [graph.node(n).op for n in graph.order()].count("arange") == 1
-    for size in (1, 9, 40):
-        value = _constant_at(graph, size)
-        assert value.dtype == np.dtype(dtype)
-        np.testing.assert_array_equal(value, count(size))
-        assert not np.any((value == 0) & np.signbit(value))  # +0.0, as the count
+    _assert_one_node_gives_every_constant(count, "arange", dtype, sizes=(1, 9, 40))
 
 
 @pytest.mark.parametrize(
@@ -95,13 +101,7 @@ def test_a_triangle_over_a_size_is_a_tri_that_gives_every_mask_back(offset, lowe
         matrix = np.where(within, np.asarray(inside, dtype), np.asarray(outside, dtype))
         return np.ascontiguousarray(np.broadcast_to(matrix, (*lead, rows, columns)))
 
-    graph = _generalized(mask)
-    assert graph is not None
-    assert [graph.node(n).op for n in graph.order()].count("tri") == 1
-    for size in (2, 9, 40):
-        value = _constant_at(graph, size)
-        assert value.dtype == np.dtype(dtype)
-        np.testing.assert_array_equal(value, mask(size))
+    _assert_one_node_gives_every_constant(mask, "tri", dtype)
 
 
 @pytest.mark.parametrize(
