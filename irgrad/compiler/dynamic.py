@@ -79,12 +79,17 @@ def marked_dims(leaves: list) -> list[tuple[int, int]]:
     return found
 
 
+# The largest tensor a probe's restore copies that the call neither read nor made.
+UNREAD_COPIED_BYTES = 1 << 24
+
+
 class _Restore:
     """Put back, after a probe, what the call it repeats changes: the random generator, the
     slots the call rebinds (the probe's own rebindings too, where they differ:
     :meth:`undo`), and the contents of every tensor a probe may write in place: the
     tensors the function reaches (its state walked as a call's is: a probe at another
-    size may write one the call did not), the call's arguments (a probe's argument that
+    size may write one the call did not; up to :data:`UNREAD_COPIED_BYTES` each), the
+    call's arguments (a probe's argument that
     is not resized shares its memory), the tensors the call read, and those it made and
     left in the slots it rebinds.  A probe repeats a training step whose call has just
     made ``.grad`` or an optimizer's state: its ``backward()`` accumulates into that
@@ -99,7 +104,10 @@ class _Restore:
     def __enter__(self) -> _Restore:
         self.rng = get_rng_state()
         self.held = [(holder, step, _held(holder, step)) for holder, step in self.slots]
-        tensors = {id(node.obj): node.obj for node in state.walk(self.fn, (), {}).tensors.values()}
+        reached = (node.obj for node in state.walk(self.fn, (), {}).tensors.values())
+        # (one the call neither read nor made is copied up to a size: a dataset the
+        # function can reach is not copied for a write only Python branching could make)
+        tensors = {id(t): t for t in reached if t._data.nbytes <= UNREAD_COPIED_BYTES}
         tensors.update((id(t), t) for t in self.tensors)
         for _, _, value in self.held:
             tensors.update((id(t), t) for t in _tensors_in(value))
