@@ -658,3 +658,36 @@ def test_gradcheck_warns_on_float32():
     x = irgrad.ones(2, requires_grad=True)
     with pytest.warns(UserWarning, match="not a double precision"):
         gradcheck(lambda t: t * 2, (x,), eps=1e-3, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "make, raises",
+    [
+        (lambda w, x: w * 2, False),  # the product keeps the 2, not w
+        (lambda w, x: 2 * w, False),
+        (lambda w, x: w / 3, False),  # the quotient keeps the 3
+        (lambda w, x: w * x, True),  # x's gradient reads w
+        (lambda w, x: x / w, True),  # the quotient's gradient reads w
+    ],
+)
+def test_only_what_a_needed_gradient_reads_is_checked_for_in_place_writes(make, raises):
+    """Autograd keeps, and checks for in-place writes, only what the gradients it will
+    compute read: ``w * 2`` needs the 2, so ``w`` may be written before the backward, as
+    in PyTorch (it raised "modified by an inplace operation"); ``w * x`` with both
+    requiring grad needs ``w`` for ``x``'s gradient, and raises as PyTorch does."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (torch, irgrad):
+        y = lib.tensor([1.0, 2.0], requires_grad=True)
+        x = lib.tensor([3.0, 4.0], requires_grad=True)
+        w = y * 1
+        z = make(w, x)
+        w.add_(1)
+        try:
+            z.sum().backward()
+            results.append(y.grad.tolist())
+        except RuntimeError as error:
+            assert "modified by an inplace operation" in str(error)
+            results.append("raised")
+    assert results[0] == results[1]
+    assert (results[1] == "raised") == raises

@@ -76,6 +76,7 @@ def _elementwise(
     rule: DtypeRule = DtypeRule.SAME,
     arity: int = 1,
     save_inputs: bool = False,
+    grad_reads: tuple | None = None,
     save_output: bool = False,
     scalar=None,
     raises: bool = False,
@@ -91,6 +92,7 @@ def _elementwise(
             _infer_elementwise(name, rule),
             vjp,
             save_inputs=save_inputs,
+            grad_reads=grad_reads,
             save_output=save_output,
             dtype_rule=rule,
             arity=arity,
@@ -492,13 +494,22 @@ _binary(
     scalar=lambda S, a, b: S.sub(a, b),
     linear=True,
 )
-_binary("mul", np.multiply, _mul_vjp, save_inputs=True, scalar=lambda S, a, b: S.mul(a, b), commutative=True)
+_binary(
+    "mul",
+    np.multiply,
+    _mul_vjp,
+    save_inputs=True,
+    grad_reads=((1,), (0,)),
+    scalar=lambda S, a, b: S.mul(a, b),
+    commutative=True,
+)
 _binary(
     "div",
     np.true_divide,
     _div_vjp,
     rule=DtypeRule.FLOAT,
     save_inputs=True,
+    grad_reads=((1,), (0, 1)),
     scalar=lambda S, a, b: S.div(a, b),
 )
 _SCALAR_POWERS = {  # exponent -> what torch's kernel computes instead of pow (its rounding, its signed zeros)

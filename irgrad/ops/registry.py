@@ -37,6 +37,9 @@ validation draws new index values from).
 ``save_output`` say what the gradient rule reads, so autograd keeps
 only that alive (and checks in-place modification only of what it kept).
 ``ctx.ins`` keeps the inputs' positions either way, ``None`` where not saved.
+``grad_reads`` narrows ``save_inputs`` by which inputs need a gradient: per input, the
+input positions its gradient reads (``mul``'s ``((1,), (0,))``: ``y * 2`` keeps the 2,
+not ``y``, which may then be written in place before the backward, as in PyTorch).
 """
 
 from __future__ import annotations
@@ -138,6 +141,7 @@ class OpDef:
     infer: Callable[..., Meta]
     vjp: Callable[..., tuple] | None = None
     save_inputs: bool | tuple[int, ...] = False
+    grad_reads: tuple[tuple[int, ...], ...] | None = None  # see the module doc
     save_output: bool = False
     dtype_rule: DtypeRule = DtypeRule.NONE
     arity: int = 1

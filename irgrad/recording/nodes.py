@@ -151,6 +151,8 @@ def make_node(op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
     node.needs = tuple(needs)
     node.in_meta = tuple(in_meta)
     which = op.save_inputs
+    if which and op.grad_reads is not None:  # only what the needed gradients read
+        which = tuple(sorted({j for i, need in enumerate(needs) if need for j in op.grad_reads[i]}))
     if which:
         # Positions are kept (None where not saved): the rule reads c.ins[i] for input i.
         saved = inputs if which is True else tuple([t if i in which else None for i, t in enumerate(inputs)])
