@@ -668,6 +668,9 @@ def test_gradcheck_warns_on_float32():
         (lambda w, x: w / 3, False),  # the quotient keeps the 3
         (lambda w, x: w * x, True),  # x's gradient reads w
         (lambda w, x: x / w, True),  # the quotient's gradient reads w
+        (lambda w, x: w.t() * 1, False),
+        (lambda w, x: w.masked_fill(w.detach() > 1.5, 0.0), False),  # where: the condition only
+        (lambda w, x: w.unsqueeze(1).expand(2, 3) * 2, False),
     ],
 )
 def test_only_what_a_needed_gradient_reads_is_checked_for_in_place_writes(make, raises):

@@ -758,5 +758,6 @@ _elementwise(
     _where_vjp,
     arity=3,
     save_inputs=True,
+    grad_reads=((0,), (0,), (0,)),  # the condition only
     scalar=lambda S, cond, a, b: S.where(_truth(S, cond), a, b),
 )
