@@ -252,15 +252,18 @@ def _sized_number(value, numerator, dtype: np.dtype):
 def _sized_value(builder: ir.IRBuilder, attrs: dict, dtype: np.dtype) -> ir.Value:
     """The value of a ``size_scalar`` or sized ``full``: the size converted to ``dtype``
     (a float division by it in ``dtype`` when it has a numerator, as numpy's kernel)."""
-    value = size_value(builder, attrs["value"])
+    value = _from_int64(builder, size_value(builder, attrs["value"]), dtype)
+    if dtype.kind == "f" and attrs.get("numerator") is not None:
+        value = builder.fdiv(_constant(storage_type(dtype), dtype, attrs["numerator"]), value)
+    return value
+
+
+def _from_int64(builder: ir.IRBuilder, value: ir.Value, dtype: np.dtype) -> ir.Value:
+    """An int64 value converted to ``dtype`` (exact for the whole numbers sizes and counts are)."""
     target = storage_type(dtype)
     if dtype.kind == "f":
-        value = builder.sitofp(value, target)
-        if attrs.get("numerator") is not None:
-            value = builder.fdiv(ir.Constant(target, float(attrs["numerator"])), value)
-    elif target.width < 64:
-        value = builder.trunc(value, target)
-    return value
+        return builder.sitofp(value, target)
+    return builder.trunc(value, target) if target.width < 64 else value
 
 
 class ArangeLowering(Lowering):
@@ -277,15 +280,10 @@ class ArangeLowering(Lowering):
 
         def build(builder: ir.IRBuilder, pointers) -> None:
             indices: list[ir.Value] = []
-            target = storage_type(dtype)
 
             def element() -> None:
                 value = builder.add(const(start), builder.mul(indices[0], const(step)))
-                if dtype.kind == "f":
-                    value = builder.sitofp(value, target)
-                elif target.width < 64:
-                    value = builder.trunc(value, target)
-                builder.store(value, builder.gep(pointers[0], list(indices)))
+                builder.store(_from_int64(builder, value, dtype), builder.gep(pointers[0], list(indices)))
 
             loop_nest(builder, (size,), indices, element, "arange")
 

@@ -89,9 +89,8 @@ class _Restore:
     :meth:`undo`), and the contents of every tensor a probe may write in place: the
     tensors the function reaches (its state walked as a call's is: a probe at another
     size may write one the call did not; up to :data:`UNREAD_COPIED_BYTES` each), the
-    call's arguments (a probe's argument that
-    is not resized shares its memory), the tensors the call read, and those it made and
-    left in the slots it rebinds.  A probe repeats a training step whose call has just
+    call's arguments (a probe's argument that is not resized shares its memory), the
+    tensors the call read, and those it made and left in the slots it rebinds.  A probe repeats a training step whose call has just
     made ``.grad`` or an optimizer's state: its ``backward()`` accumulates into that
     ``.grad``, its ``step()`` updates that state, in place."""
 
@@ -139,18 +138,11 @@ class _Restore:
                 delete(holder, step)
 
 
-def _tensors_in(value, depth: int = 4) -> list[Tensor]:
+def _tensors_in(value) -> list[Tensor]:
     """The tensors ``value`` is or holds, through dicts, lists and tuples (an optimizer's
     per-parameter state), and each tensor's ``.grad``."""
-    if isinstance(value, Tensor):
-        return [value] + ([value._grad] if getattr(value, "_grad", None) is not None else [])
-    if depth == 0:
-        return []
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return [t for item in value for t in _tensors_in(item, depth - 1)]
-    return []
+    tensors, _ = flatten(value, _is_tensor)
+    return tensors + [t._grad for t in tensors if t._grad is not None]
 
 
 def _held(holder, step):
