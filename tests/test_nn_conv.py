@@ -130,6 +130,59 @@ def test_max_pool2d_return_indices_match_torch():
     np.testing.assert_array_equal(ours, theirs)
 
 
+def _neg_inf_image(*shape):
+    """Mostly ``-inf``, with a few NaNs and finite values: windows that are ``-inf``
+    throughout, at the padded borders too."""
+    x = np.full(shape, -np.inf, dtype=np.float32)
+    x.reshape(-1)[::7] = rng.standard_normal(x.size // 7 + 1)[: x.reshape(-1)[::7].size]
+    x.reshape(-1)[3::11] = np.nan
+    x[..., :3, :3] = -np.inf  # a -inf corner: the top-left windows have nothing but -inf
+    return x
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", POOL_CASES + [(3, 1, 1, 2, False)])
+def test_max_pool2d_neg_inf_and_nan_windows_match_torch(kernel, stride, padding, dilation, ceil_mode):
+    """A window that is -inf throughout has its first element inside the input as its
+    maximum (PyTorch never looks at padding): its index and gradient, not the padding's."""
+    torch = pytest.importorskip("torch")
+    x = _neg_inf_image(2, 3, 9, 10)
+    g = rng.standard_normal((2, 3, 9, 10)).astype(np.float32)
+    results = []
+    for lib, f in ((irgrad, F), (torch, torch.nn.functional)):
+        t = lib.tensor(x, requires_grad=True)
+        out, indices = f.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode, return_indices=True)
+        (out * lib.tensor(g[..., : out.shape[2], : out.shape[3]])).sum().backward()
+        results.append((out.detach().numpy(), indices.numpy(), t.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_max_pool1d_neg_inf_windows_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[[-np.inf, -np.inf, -np.inf, 2.0, -np.inf, np.nan, -np.inf]]], dtype=np.float32)
+    results = []
+    for lib, f in ((irgrad, F), (torch, torch.nn.functional)):
+        t = lib.tensor(x, requires_grad=True)
+        out, indices = f.max_pool1d(t, 3, 1, 1, return_indices=True)
+        (out * lib.arange(1.0, 8.0)).sum().backward()
+        results.append((out.detach().numpy(), indices.numpy(), t.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_max_pool2d_neg_inf_windows_compiled_as_eager():
+    x = irgrad.tensor(_neg_inf_image(1, 2, 6, 6), requires_grad=True)
+
+    def pool(t):
+        return (F.max_pool2d(t, 3, 2, 1) * irgrad.arange(1.0, 10.0).reshape(3, 3)).sum()
+
+    pool(x).backward()
+    eager = x.grad.numpy().copy()
+    x.grad = None
+    irgrad.compile(pool)(x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), eager)
+
+
 @pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", POOL_CASES)
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool2d_matches_torch(kernel, stride, padding, dilation, ceil_mode, count_include_pad):

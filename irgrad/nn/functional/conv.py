@@ -350,6 +350,9 @@ def max_pool2d(
     padded = _pad2d(x, pads, value=-math.inf)
     attrs = {"kernel": kernel, "stride": stride, "dilation": dilation}
     out = apply(OPS["max_pool"], (padded,), attrs)
+    border = _leading_pad_windows(x._data.shape[2:], out._data.shape[2:], kernel, stride, dilation, pads)
+    if border is not None:
+        out = _first_inside_where_neg_inf(x, out, border)
     if not return_indices:
         return out.squeeze(0) if unbatched else out
     with no_grad():
@@ -357,9 +360,49 @@ def max_pool2d(
     indices = _flat_indices(
         position._data.astype(np.int64), kernel, stride, dilation, pads, x._data.shape[2:]
     )
+    if border is not None:
+        by, bx, fy, fx = border
+        hit = np.isneginf(out._data[:, :, by, bx])
+        indices[:, :, by, bx] = np.where(hit, fy * x._data.shape[3] + fx, indices[:, :, by, bx])
     if unbatched:
         return out.squeeze(0), Tensor._wrap(indices[0])
     return out, Tensor._wrap(indices)
+
+
+def _leading_pad_windows(size, pooled, kernel, stride, dilation, pads):
+    """The windows that start in the top or left padding, as (rows, cols) of the output
+    and (rows, cols) of each one's first element inside the input (int64 arrays), or
+    None when there is no top or left padding.
+
+    The padding is ``-inf``, so a window that is ``-inf`` throughout would find its
+    maximum in the padding before the input: PyTorch's kernel never looks at padding,
+    so its maximum (index and gradient) is then the window's first element inside."""
+    if not (pads[0][0] or pads[1][0]):
+        return None
+    firsts, leading = [], []
+    for n, k, s, d, (before, _) in zip(pooled, kernel, stride, dilation, pads):
+        start = np.arange(n) * s - before
+        skip = np.maximum(-(start // d), 0)  # window steps in the padding: ceil(-start / d)
+        firsts.append(start + skip * d)
+        leading.append((skip > 0) & (skip < k))
+    rows, cols = np.nonzero(leading[0][:, None] | leading[1][None, :])
+    return rows, cols, firsts[0][rows], firsts[1][cols]
+
+
+def _first_inside_where_neg_inf(x: Tensor, out: Tensor, border) -> Tensor:
+    """``out`` with the gradient of each ``-inf`` window of ``border``
+    (:func:`_leading_pad_windows`) also sent to its first element inside ``x``, where
+    PyTorch puts it (the pool's own lands in the padding and is lost).
+
+    The value is ``out``'s exactly: ``out - t``, where ``t`` is ``+inf`` at those windows
+    (``-inf - inf`` is ``-inf``) and ``+0.`` elsewhere (which keeps a ``-0.``)."""
+    by, bx, fy, fx = (Tensor._wrap(a.astype(np.int64)) for a in border)
+    spec = (slice(None), slice(None), Ellipsis, Ellipsis)
+    pooled = apply(OPS["index"], (out.detach(), by, bx), {"spec": spec})
+    inside = apply(OPS["index"], (x, fy, fx), {"spec": spec})
+    lost = P.where(P.eq(pooled, -math.inf), P.neg(inside), 0.0)
+    t = apply(OPS["index_grad"], (lost, by, bx), {"shape": out._data.shape, "spec": spec})
+    return P.sub(out, t)
 
 
 def _flat_indices(best: np.ndarray, kernel, stride, dilation, pads, size) -> np.ndarray:
