@@ -694,3 +694,52 @@ def test_only_what_a_needed_gradient_reads_is_checked_for_in_place_writes(make, 
             results.append("raised")
     assert results[0] == results[1]
     assert (results[1] == "raised") == raises
+
+
+_INDEX = [1, 0]
+
+
+@pytest.mark.parametrize(
+    "make, raises",
+    [
+        (lambda L, w, c: w[_INDEX], False),  # advanced indexing keeps the indices only
+        (lambda L, w, c: w[L.tensor(_INDEX), L.tensor(_INDEX)], False),
+        (lambda L, w, c: w.index_select(0, L.tensor(_INDEX)), False),
+        (lambda L, w, c: w.gather(0, L.tensor([[1, 0, 2]])), True),  # PyTorch keeps the input
+        (lambda L, w, c: L.ones(2, 4) @ w, False),  # w's gradient reads the other factor
+        (lambda L, w, c: w @ L.ones(3, 2), False),
+        (lambda L, w, c: w @ w.t(), True),
+        (lambda L, w, c: L.nn.functional.linear(w, L.ones(5, 3)), False),
+        (lambda L, w, c: L.nn.functional.linear(c, w), False),
+        (lambda L, w, c: L.nn.functional.linear(c, L.ones(4, 3), w[0].repeat(2)[:4]), False),
+        (lambda L, w, c: L.einsum("ij->j", w), False),
+        (lambda L, w, c: L.einsum("ij,ij->i", w, c), False),
+        (lambda L, w, c: L.einsum("ij,ij->i", w, w), True),
+        (lambda L, w, c: L.remainder(w, c), False),  # the dividend's gradient is g itself
+        (lambda L, w, c: L.fmod(w, c), False),
+        (lambda L, w, c: L.remainder(c, w), True),
+        (lambda L, w, c: w.scatter_add(0, L.tensor([[1, 0, 2]]), c[:1]), False),
+        (lambda L, w, c: c.scatter_add(0, L.tensor([[1, 0, 2], [0, 1, 1]]), w[:2]), False),
+    ],
+)
+def test_gradients_that_do_not_read_an_input_let_it_be_written_in_place(make, raises):
+    """An op keeps for its backward only what the gradients it will compute read
+    (``grad_reads``, also for variadic ops such as advanced indexing and einsum): the
+    input may be written in place before the backward, as in PyTorch (irgrad raised
+    "modified by an inplace operation" for ``y[[1, 0]]`` then ``y.add_(1)``)."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (torch, irgrad):
+        y = lib.tensor((np.arange(12.0).reshape(4, 3) / 7).astype(np.float32), requires_grad=True)
+        c = lib.tensor((np.arange(1.0, 13.0).reshape(4, 3) / 5).astype(np.float32))
+        w = y * 1
+        z = make(lib, w, c)
+        w.add_(1)
+        try:
+            z.sum().backward()
+            results.append(np.round(y.grad.numpy(), 5).tolist())
+        except RuntimeError as error:
+            assert "modified by an inplace operation" in str(error)
+            results.append("raised")
+    assert results[0] == results[1]
+    assert (results[1] == "raised") == raises

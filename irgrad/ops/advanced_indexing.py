@@ -11,7 +11,7 @@ import numpy as np
 
 from ..dtypes import int64 as INT64
 from .movement import sum_to
-from .registry import Kind, Meta, OpDef, register
+from .registry import Kind, Meta, OpDef, reads_from, register
 from .shapes import fmt, numel
 
 
@@ -77,6 +77,7 @@ register(
         lambda x, *idx, spec: _probe(x.shape, x.dtype, spec, idx),
         _index_vjp,
         save_inputs=True,
+        grad_reads=reads_from(1),  # the indices: x may be written in place afterwards
         arity=-1,
         index_bounds=_index_bounds,
         doc="Advanced indexing: `spec` holds ints, slices and None, and `...` where each "
@@ -98,6 +99,7 @@ register(
         lambda g, *idx, shape, spec: Meta(tuple(shape), g.dtype),
         _index_grad_vjp,
         save_inputs=True,
+        grad_reads=reads_from(1),
         arity=-1,
         index_bounds=_index_grad_bounds,
         doc="Zeros of `shape` with g added at the indexed positions (repeats accumulate).",
@@ -157,6 +159,7 @@ register(
         _infer_index_put,
         _index_put_vjp,
         save_inputs=True,
+        grad_reads=reads_from(2),  # the indices, for x's gradient and v's
         arity=-1,
         index_bounds=_index_put_bounds,
         doc="x with v written at the indexed positions (`x[idx] = v`); a position written "

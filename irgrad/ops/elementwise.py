@@ -626,6 +626,7 @@ _binary(
     _integer_checked(np.remainder),
     _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)),
     save_inputs=True,
+    grad_reads=((), (0, 1)),  # a's gradient is g itself
     scalar=_division(1, "int_remainder"),
     raises=True,
 )
@@ -634,6 +635,7 @@ _binary(
     _integer_checked(np.fmod),
     _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))),
     save_inputs=True,
+    grad_reads=((), (0, 1)),  # a's gradient is g itself
     scalar=_fmod_scalar,
     raises=True,
 )

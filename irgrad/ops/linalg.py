@@ -22,7 +22,7 @@ import numpy as np
 from ..dtypes import INT, float32, float64
 from . import stacking
 from .movement import sum_to
-from .registry import Kind, Meta, OpDef, register
+from .registry import Kind, Meta, OpDef, other_inputs, register
 from .shapes import broadcast_shapes, fmt
 
 BLAS_DTYPES = (float32, float64)  # the dtypes an einsum's contraction is a matmul in
@@ -67,6 +67,7 @@ register(
         _infer_matmul,
         _matmul_vjp,
         save_inputs=True,
+        grad_reads=((1,), (0,)),
         arity=2,
         stack=stacking.matmul,
     )
@@ -107,13 +108,11 @@ def _linear_vjp(F, g, c):
     gw = gb = None
     if c.needs[1] or (len(c.needs) > 2 and c.needs[2]):
         n_out = c.metas[1].shape[0]
-        if len(x_shape) > 2:  # fold the leading dims into one batch dim
-            rows = math.prod(x_shape[:-1])
-            g2 = F.reshape(g, shape=(rows, n_out))
-            x2 = F.reshape(x, shape=(rows, x_shape[-1]))
-        else:
-            g2, x2 = g, x
-        if c.needs[1]:
+        folded = len(x_shape) > 2  # fold the leading dims into one batch dim
+        rows = math.prod(x_shape[:-1])
+        g2 = F.reshape(g, shape=(rows, n_out)) if folded else g
+        if c.needs[1]:  # (x is kept only then)
+            x2 = F.reshape(x, shape=(rows, x_shape[-1])) if folded else x
             gw = F.matmul(F.permute(g2, dims=(1, 0)), x2)
         if len(c.needs) > 2 and c.needs[2]:
             gb = F.sum(g2, dims=(0,), keepdim=False)
@@ -127,7 +126,8 @@ register(
         _linear_kernel,
         _infer_linear,
         _linear_vjp,
-        save_inputs=(0, 1),  # the bias is not read by the rule, so it may change in place
+        save_inputs=(0, 1),
+        grad_reads=((1,), (0,), ()),  # x's gradient reads w, w's reads x, the bias's neither
         arity=-1,
         stack=stacking.linear,
         doc="`x @ w.T + b` over any leading dims of `x` (w is (out, in)); the bias is optional.",
@@ -277,6 +277,7 @@ register(
         _infer_einsum,
         _einsum_vjp,
         save_inputs=True,
+        grad_reads=other_inputs,
         arity=-1,
         decompose=_einsum_parts,
     )

@@ -251,6 +251,7 @@ _movement(
     _infer_scatter_add,
     _scatter_add_vjp,
     save_inputs=True,
+    grad_reads=((), (), (1,)),  # x's gradient is g itself, src's reads the index
     arity=3,
     index_bounds=bound_along_dim,
 )

@@ -39,14 +39,18 @@ only that alive (and checks in-place modification only of what it kept).
 ``ctx.ins`` keeps the inputs' positions either way, ``None`` where not saved.
 ``grad_reads`` narrows ``save_inputs`` by which inputs need a gradient: per input, the
 input positions its gradient reads (``mul``'s ``((1,), (0,))``: ``y * 2`` keeps the 2,
-not ``y``, which may then be written in place before the backward, as in PyTorch).
+not ``y``, which may then be written in place before the backward, as in PyTorch).  A
+variadic op gives a function ``(input position, number of inputs) -> positions`` instead
+(``index``'s :func:`reads_from` ``(1)``: its input's gradient reads the index tensors
+alone).  :func:`saved_inputs` resolves the two for one application.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -141,7 +145,7 @@ class OpDef:
     infer: Callable[..., Meta]
     vjp: Callable[..., tuple] | None = None
     save_inputs: bool | tuple[int, ...] = False
-    grad_reads: tuple[tuple[int, ...], ...] | None = None  # see the module doc
+    grad_reads: tuple[tuple[int, ...], ...] | Callable[[int, int], Iterable[int]] | None = None  # module doc
     save_output: bool = False
     dtype_rule: DtypeRule = DtypeRule.NONE
     arity: int = 1
@@ -228,3 +232,27 @@ def get(name: str) -> OpDef:
         return OPS[name]
     except KeyError:
         raise KeyError(f"irgrad has no primitive op named {name!r}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def saved_inputs(op: OpDef, needs: tuple[bool, ...]) -> bool | tuple[int, ...]:
+    """The input positions autograd keeps for ``op``'s gradients when the inputs flagged
+    in ``needs`` need one: ``op.save_inputs`` narrowed by ``op.grad_reads`` (True: all)."""
+    reads = op.grad_reads
+    if not op.save_inputs or reads is None:
+        return op.save_inputs
+    n = len(needs)
+    read = reads if callable(reads) else lambda i, _: reads[i]
+    return tuple(sorted({j for i, need in enumerate(needs) if need for j in read(i, n)}))
+
+
+def reads_from(start: int) -> Callable[[int, int], range]:
+    """A variadic op's ``grad_reads``: every input's gradient reads the inputs from
+    position ``start`` on (the index tensors of ``index``)."""
+    return lambda i, n: range(start, n)
+
+
+def other_inputs(i: int, n: int) -> tuple[int, ...]:
+    """A variadic op's ``grad_reads``: each input's gradient reads all the other inputs
+    (a product's, as ``einsum``'s)."""
+    return tuple(j for j in range(n) if j != i)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..dtypes import from_numpy_dtype
-from ..ops.registry import Meta, OpDef, VjpContext
+from ..ops.registry import Meta, OpDef, VjpContext, saved_inputs
 from ..tensor import Tensor
 from .grad_fn import FREED_MESSAGE, GradFn, check_versions
 from .grad_mode import is_grad_enabled
@@ -151,9 +151,9 @@ def make_node(op: OpDef, attrs: dict, inputs: tuple, out_data: Any) -> Node:
     node.needs = tuple(needs)
     node.in_meta = tuple(in_meta)
     which = op.save_inputs
-    if which and op.grad_reads is not None:  # only what the needed gradients read
-        which = tuple(sorted({j for i, need in enumerate(needs) if need for j in op.grad_reads[i]}))
     if which:
+        if op.grad_reads is not None:  # only what the needed gradients read (maybe nothing)
+            which = saved_inputs(op, node.needs)
         # Positions are kept (None where not saved): the rule reads c.ins[i] for input i.
         saved = inputs if which is True else tuple([t if i in which else None for i, t in enumerate(inputs)])
         node.saved = saved
