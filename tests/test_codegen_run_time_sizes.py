@@ -421,18 +421,19 @@ class _TinyGPT(irgrad.nn.Module):
         return self.head(x + F.softmax(scores, dim=-1) @ v).transpose(1, 2)  # (N, classes, T)
 
 
+def draw_tokens(rng, length):
+    """Three sequences of ``length`` tokens for :class:`_TinyGPT`, and their targets."""
+    tokens = irgrad.tensor(rng.integers(0, 23, (3, length)))
+    return tokens, irgrad.tensor(rng.integers(0, 23, (3, length)))
+
+
 def test_positions_counted_over_a_dynamic_sequence_are_one_graph():
     """A transformer embeds the positions ``arange(T)``: a constant of each trace that
     counts ``0 .. T-1``, an ``arange`` over the sequence length in the symbolic graph, so
     training over sequences of any length is one graph (it was one per length), run
     natively, with eager's losses and parameters."""
-
-    def draw(rng, length):
-        tokens = irgrad.tensor(rng.integers(0, 23, (3, length)))
-        return tokens, irgrad.tensor(rng.integers(0, 23, (3, length)))
-
     lengths = (9, 10, 11, 14, 14, 20, 20, 31, 31, 12, 12, 40, 40)
-    step = _trains_as_eager(_TinyGPT, lengths, features=0, classes=23, draw=draw)
+    step = _trains_as_eager(_TinyGPT, lengths, features=0, classes=23, draw=draw_tokens)
     explanation = str(assert_graphs_answered(step))
     assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
     assert "arange(shape=(B,), start=0, step=1, dtype=i64)" in explanation
@@ -549,3 +550,78 @@ def test_causal_attention_over_a_dynamic_sequence_is_one_graph(multihead):
     assert "one graph for every size of B" in explanation and "specialising per size" not in explanation
     assert "= tri(shape=(" in explanation
     assert served(explanation)[1] >= 3
+
+
+def _symbolic_product_graph():
+    """The symbolic forward graph of ``x.t() @ w`` with ``x``'s columns dynamic, and ``w``:
+    its build takes A's column stride, ``B``, for below 1024 or not (see
+    tiled_gemm.COPIED_A_STRIDE)."""
+    compiled = irgrad.compile(lambda x, w: x.t() @ w, dynamic=True, backend="llvm")
+    w = irgrad.randn(16, 8)
+    for batch in (5, 6):
+        compiled(irgrad.randn(16, batch), w)
+    return compiled._compiled.entries[-1].built.forward, w.numpy()
+
+
+def _at(program, batch: int, w: np.ndarray) -> np.ndarray:
+    x = np.random.default_rng(batch).standard_normal((16, batch)).astype(np.float32)
+    (got,) = program.at({"B": batch})([x, w])
+    np.testing.assert_allclose(got, x.T @ w, rtol=1e-5, atol=1e-5)
+    return got
+
+
+def test_a_program_with_run_time_sizes_comes_from_the_disk_where_its_facts_hold(tmp_path, monkeypatch):
+    """A program with run-time sizes is kept on disk with the facts its build took about
+    the sizes: a build whose sizes agree with them takes it without emitting, and serves
+    the sizes it served, with the same answers; a build at sizes where they do not hold
+    (a transposed operand copied first from a long stride on) emits its own, kept beside
+    the first."""
+    from irgrad.codegen import program_cache
+    from irgrad.compiler.backends import _run_time_program
+
+    graph, w = _symbolic_product_graph()
+    monkeypatch.setenv("IRGRAD_CACHE_DIR", str(tmp_path))
+    first, _ = _run_time_program(graph, {"B": 7}, {})
+    again, _ = _run_time_program(graph, {"B": 9}, {})
+    assert not first.from_cache and again.from_cache
+    assert [s.llvm_ir for s in again.segments] == [s.llvm_ir for s in first.segments]
+    assert again.assumptions.facts == first.assumptions.facts
+    for batch in (2, 7, 9, 31, 1023):
+        np.testing.assert_array_equal(_at(again, batch, w), _at(first, batch, w))
+    assert again.at({"B": 1024}) is None and first.at({"B": 1024}) is None
+    long, _ = _run_time_program(graph, {"B": 2000}, {})
+    assert not long.from_cache and long.at({"B": 7}) is None
+    (entry,) = (tmp_path / "programs").iterdir()
+    assert len(program_cache.load(entry.stem)) == 2
+    from_disk, _ = _run_time_program(graph, {"B": 1500}, {})
+    assert from_disk.from_cache and from_disk.assumptions.facts == long.assumptions.facts
+    for batch in (1024, 1500, 2000):
+        np.testing.assert_array_equal(_at(from_disk, batch, w), _at(long, batch, w))
+
+
+def test_a_new_process_takes_a_program_with_run_time_sizes_from_the_disk(tmp_path):
+    """Another process takes the program from the disk (its symbols are the emitting
+    build's) and trains as eager at sizes on both sides of where it was built."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from tests.test_codegen_run_time_sizes import _TinyGPT, _trains_as_eager, draw_tokens\n"
+        "step = _trains_as_eager(_TinyGPT, (9, 10, 11, 11, 14, 14, 30, 30), features=0, classes=23, draw=draw_tokens)\n"
+        "programs = [p for e in step._compiled.entries for run in (e.built.run_forward, e.built.run_backward)\n"
+        "            for p in getattr(run, 'run_time_programs', [])]\n"
+        "print(len(programs), sum(p.from_cache for p in programs))\n"
+    )
+    env = {**os.environ, "IRGRAD_CACHE_DIR": str(tmp_path)}
+    root = str(Path(__file__).parent.parent)
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", child, root], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()[-2:]
+        for _ in range(2)
+    ]
+    assert runs[0][0] == runs[1][0] != "0"
+    assert runs[0][1] == "0" and runs[1][1] == runs[1][0]

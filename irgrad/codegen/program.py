@@ -149,11 +149,7 @@ class Program:
         named = text if assumptions is None else f"{text}\nbuilt at {sorted(assumptions.hints.items())}"
         self._digest = hashlib.sha256(named.encode()).hexdigest()[:16]
         cache_key = program_cache.key(text, write_backs)
-        cached = None
-        if assumptions is None:  # (the cache does not keep a program's assumptions)
-            cached = self._from_cache(
-                program_cache.load(cache_key), dict(lowerings), dict(reasons), write_backs
-            )
+        cached = self._from_cache(program_cache.load(cache_key), dict(lowerings), dict(reasons), write_backs)
         if cached is not None:
             try:
                 plan, self.segments = cached
@@ -175,8 +171,8 @@ class Program:
                     reasons[failure.node] = failure.reason
                     failed.append([order[failure.node], failure.reason])
             self._load_segments()
-            if assumptions is None:
-                program_cache.store(cache_key, failed, self.segments)
+            kept = program_cache.variant(self._digest, assumptions, failed, self.segments)
+            program_cache.store(cache_key, kept)
         self.plan = plan
         self._fallback = None
         self.interpreted = 0  # calls a routine's status handed to the interpreter
@@ -254,34 +250,50 @@ class Program:
 
     # --- emitting ------------------------------------------------------------------------------
 
-    def _from_cache(self, entry: dict | None, lowerings: dict, reasons: dict, write_backs: dict):
-        """(plan, segments) from a cache entry, or None: the plan is made afresh (with the
-        nodes emission handed to numpy) and must lay out every segment as the entry says."""
-        if entry is None:
-            return None
+    def _from_cache(self, variants: list[dict], lowerings: dict, reasons: dict, write_backs: dict):
+        """(plan, segments) from the first of a cache entry's variants whose facts hold
+        here (see :mod:`.program_cache`), or None: the plan is made afresh (with the nodes
+        emission handed to numpy) and must lay out every segment as the variant says."""
+        for variant in variants:
+            try:
+                facts = program_cache.decoded_facts(variant["facts"])
+                if not (self.assumptions.agree(facts) if self.assumptions is not None else not facts):
+                    continue
+                found = self._variant(variant, dict(lowerings), dict(reasons), write_backs)
+            except (KeyError, IndexError, TypeError, ValueError):
+                continue
+            if found is not None:
+                if self.assumptions is not None:
+                    self.assumptions.adopt(facts)
+                return found
+        return None
+
+    def _variant(self, variant: dict, lowerings: dict, reasons: dict, write_backs: dict):
         order = self.graph.order()
-        try:
-            for position, reason in entry["failed"]:
-                lowerings.pop(order[position], None)
-                reasons[order[position]] = reason
-            plan = Planner(self.graph, lowerings, reasons, write_backs).build()
-            runs = _native_runs(plan)
-            cached = entry["segments"]
-            if len(runs) != len(cached):
-                return None
-            segments = []
-            for index, (steps, record) in enumerate(zip(runs, cached)):
-                slots, allocations = _layout(plan, steps)
-                stored = [(b, tuple(shape), np.dtype(dt)) for b, shape, dt in record["allocations"]]
-                if record["symbol"] != self._symbol(index) or record["slot_buffers"] != slots:
-                    return None
-                if stored != allocations or record["steps"] != len(steps):
-                    return None
-                segments.append(Segment(record["symbol"], record["llvm_ir"], slots, allocations, len(steps)))
-        except (KeyError, IndexError, TypeError, ValueError):
+        for position, reason in variant["failed"]:
+            lowerings.pop(order[position], None)
+            reasons[order[position]] = reason
+        plan = Planner(self.graph, lowerings, reasons, write_backs, pack=self.assumptions is None).build()
+        runs = _native_runs(plan)
+        cached = variant["segments"]
+        if len(runs) != len(cached):
             return None
+        digest, segments = str(variant["digest"]), []
+        for index, (steps, record) in enumerate(zip(runs, cached)):
+            slots, allocations = _layout(plan, steps)
+            if record["symbol"] != f"graph_{digest}_{index}" or record["slot_buffers"] != slots:
+                return None
+            if record["allocations"] != program_cache.encoded_allocations(allocations):
+                return None
+            if record["steps"] != len(steps) or (record["table"] is None) != (self.assumptions is None):
+                return None
+            segment = Segment(record["symbol"], record["llvm_ir"], slots, allocations, len(steps))
+            if record["table"] is not None:
+                segment.table = program_cache.decoded_table(record["table"], self.assumptions)
+            segments.append(segment)
         if not program_cache.provide_symbols([s.llvm_ir for s in segments]):
             return None
+        self._digest = digest  # (a program with run-time sizes: that of the build that emitted it)
         return plan, segments
 
     def _symbol(self, index: int) -> str:

@@ -10,6 +10,14 @@ segment's module text, symbol, slots and allocations, and the nodes emission han
 numpy; it is JSON (loading never runs code) with a checksum, and is checked against
 the plan made afresh before use: any disagreement, a corrupted file or a symbol that
 cannot be provided makes it a miss, and the program is emitted as if there were none.
+
+A program with run-time sizes (:mod:`.sizes`) is emitted from its graph and from the
+answers to what its build asked of the sizes (the facts of its
+:class:`~irgrad.ir.run_time_sizes.Assumptions`): a build where the same questions get
+the same answers emits the same code.  Its entry holds a variant per set of facts, the
+sizes in its tables and allocations as polynomials; a build takes the first variant
+whose facts hold at its own sizes, and those facts become its assumptions, so the
+program serves the sizes where they hold, as the build that emitted it did.
 """
 
 from __future__ import annotations
@@ -23,10 +31,12 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
+from ..ir.run_time_sizes import Assumptions, Size
 from ..native import jit, pool
 from . import blas, tiled_gemm
 
-_VERSION = 1  # of the entry format
+_VERSION = 2  # of the entry format
+MOST_VARIANTS = 8  # kept per graph (a program with run-time sizes: one per set of facts)
 
 
 def key(graph_text: str, write_backs: dict[int, int]) -> str:
@@ -42,36 +52,97 @@ def _path(program_key: str) -> Path:
     return jit.cache_dir().parent / "programs" / f"{program_key}.json"
 
 
-def load(program_key: str) -> dict | None:
-    """The entry for ``program_key``, or None (missing, corrupted, another format)."""
+def load(program_key: str) -> list[dict]:
+    """The variants kept for ``program_key`` (none: missing, corrupted, another format)."""
     data = jit.read_checked(_path(program_key))
     if data is None:
-        return None
+        return []
     try:
         entry = json.loads(data)
     except ValueError:
-        return None
-    return entry if isinstance(entry, dict) and entry.get("version") == _VERSION else None
+        return []
+    if not isinstance(entry, dict) or entry.get("version") != _VERSION:
+        return []
+    variants = entry.get("variants")
+    return variants if isinstance(variants, list) else []
 
 
-def store(program_key: str, failed: list, segments: list) -> None:
-    """Keep a program: the nodes emission handed to numpy (``[position in the graph's
+def store(program_key: str, variant: dict) -> None:
+    """Keep ``variant`` (see :func:`variant`) with the others of its key, in place of one
+    of the same symbols; the oldest go past :data:`MOST_VARIANTS`."""
+    kept = [v for v in load(program_key) if v.get("digest") != variant["digest"]]
+    entry = {"version": _VERSION, "variants": (kept + [variant])[-MOST_VARIANTS:]}
+    jit.write_checked(_path(program_key), json.dumps(entry).encode())
+
+
+def variant(digest: str, assumptions: Assumptions | None, failed: list, segments: list) -> dict:
+    """A program as kept: its symbols' digest, the facts its build took (none for a
+    static graph), the nodes emission handed to numpy (``[position in the graph's
     order, reason]``) and its segments."""
-    entry = {
-        "version": _VERSION,
+    facts = [] if assumptions is None else encoded_facts(assumptions.facts)
+    return {
+        "digest": digest,
+        "facts": facts,
         "failed": failed,
         "segments": [
             {
                 "symbol": s.symbol,
                 "llvm_ir": s.llvm_ir,
                 "slot_buffers": s.slot_buffers,
-                "allocations": [[b, list(shape), np.dtype(dt).str] for b, shape, dt in s.allocations],
+                "allocations": encoded_allocations(s.allocations),
                 "steps": s.steps,
+                "table": None if s.table is None else [_encoded(value) for value in s.table],
             }
             for s in segments
         ],
     }
-    jit.write_checked(_path(program_key), json.dumps(entry).encode())
+
+
+def encoded_facts(facts: dict) -> list:
+    """:attr:`Assumptions.facts` as JSON: ``[terms, relation, outcome]`` each."""
+    return [[_terms(terms), relation, outcome] for (terms, relation), outcome in facts.items()]
+
+
+def decoded_facts(facts: list) -> dict:
+    """The facts :func:`encoded_facts` wrote."""
+    return {
+        (tuple((tuple(monomial), int(c)) for monomial, c in terms), str(relation)): bool(outcome)
+        for terms, relation, outcome in facts
+    }
+
+
+def encoded_allocations(allocations: list) -> list:
+    """A segment's allocations ``(buffer, shape, dtype)`` as JSON (a size may be run-time)."""
+    return [[b, [_encoded(d) for d in shape], np.dtype(dt).str] for b, shape, dt in allocations]
+
+
+def decoded_table(table: list, assumptions: Assumptions | None) -> list:
+    """A segment's table (see :meth:`.dispatch.StepTable.flat`) as :func:`variant` kept it."""
+    return [_decoded(value, assumptions) for value in table]
+
+
+def _terms(terms: tuple) -> list:
+    return [[list(monomial), c] for monomial, c in terms]
+
+
+def _encoded(value):
+    """An int, a run-time :class:`Size` or an arena reference ``(buffer, offset)``, as JSON."""
+    if isinstance(value, Size):
+        return {"size": _terms(value.key)}
+    if isinstance(value, tuple):
+        return {"arena": [value[0], _encoded(value[1])]}
+    return int(value)
+
+
+def _decoded(value, assumptions: Assumptions | None):
+    if not isinstance(value, dict):
+        return int(value)
+    if "arena" in value:
+        buffer, offset = value["arena"]
+        return (int(buffer), _decoded(offset, assumptions))
+    if assumptions is None:
+        raise ValueError("a run-time size in a static program's entry")
+    return Size({tuple(monomial): int(c) for monomial, c in value["size"]}, assumptions)
 
 
 _GEMM = re.compile(rf"irgrad\.gemm\.({'|'.join(tiled_gemm.FORMS)})\.f(32|64)\.(\d+)x(\d+)(\.part)?$")

@@ -59,11 +59,17 @@ class Assumptions:
 
     def hold(self, env: dict[str, int]) -> bool:
         """Whether every fact holds at the sizes ``env``."""
-        for (terms, relation), outcome in self.facts.items():
-            value = _evaluate(terms, env)
-            if (value == 0 if relation == "==" else value > 0) != outcome:
-                return False
-        return True
+        return _all_hold(self.facts, env)
+
+    def agree(self, facts: dict[tuple, bool]) -> bool:
+        """Whether every one of the facts another build of the program took holds at the
+        hints (a program kept on disk, see :mod:`irgrad.codegen.program_cache`): this build
+        would ask the same and get the same answers, so it would emit what that one did."""
+        return _all_hold(facts, self.hints)
+
+    def adopt(self, facts: dict[tuple, bool]) -> None:
+        """Take the facts of the build whose program this one uses (see :meth:`agree`)."""
+        self.facts.update(facts)
 
     def describe(self, only: str | None = None) -> list[str]:
         """The facts (of relation ``only``, ``"=="`` or ``">"``), readable, for ``explain()``:
@@ -75,6 +81,14 @@ class Assumptions:
             text = _format(terms)
             lines.append(f"{text} {relation} 0" + ("" if outcome else " is False"))
         return lines
+
+
+def _all_hold(facts: dict[tuple, bool], env: dict[str, int]) -> bool:
+    for (terms, relation), outcome in facts.items():
+        value = _evaluate(terms, env)
+        if (value == 0 if relation == "==" else value > 0) != outcome:
+            return False
+    return True
 
 
 def _evaluate(terms: tuple, env: dict[str, int]) -> int:
