@@ -253,3 +253,74 @@ def test_known_difference(case_id, dtype):
     """The rows of a PyTorch quirk or an open irgrad defect still differ (strict xfail:
     a fix makes this fail, so the entry gets removed)."""
     _check(case_id, dtype, quirks=True)
+
+
+_HUGE = [3.4e38, -3.4e38, 1e30, 10.0, 100.0, 200.0, math.inf, -math.inf, 0.0, -0.0]
+
+
+@pytest.mark.parametrize(
+    "case_id, fn",
+    [
+        ("remainder-zero-sign", lambda L, x: L.remainder(L.tensor([0.0, -0.0, 3.0, -3.0, 0.0]), -1.0)),
+        (
+            "remainder-zero-sign-t",
+            lambda L, x: L.remainder(L.tensor([0.0, -0.0, 2.0]), L.tensor([-1.0, 1.0, -2.0])),
+        ),
+        ("logsigmoid", lambda L, x: L.nn.functional.logsigmoid(x)),
+        ("gelu-tanh", lambda L, x: L.nn.functional.gelu(x, approximate="tanh")),
+        ("gelu", lambda L, x: L.nn.functional.gelu(x[x != math.inf])),
+        ("hardswish", lambda L, x: L.nn.functional.hardswish(x)),
+        (
+            "addcdiv",
+            lambda L, x: L.addcdiv(
+                L.zeros(3), L.tensor([3e38, 3e38, 1e-30]), L.tensor([10.0, 0.5, 1e-30]), value=2
+            ),
+        ),
+        (
+            "addcdiv-small",
+            lambda L, x: L.addcdiv(L.zeros(2), L.tensor([3e38, 1.0]), L.tensor([0.5, 3.0]), value=0.5),
+        ),
+        (
+            "addcmul",
+            lambda L, x: L.addcmul(
+                L.zeros(3), L.tensor([3e38, 3e38, 1e-30]), L.tensor([10.0, 0.5, 1e-30]), value=0.1
+            ),
+        ),
+    ],
+)
+def test_torch_kernel_formulas_at_extremes(case_id, fn):
+    """Where PyTorch's float32 kernel's order of operations decides an overflow or a zero's
+    sign, irgrad's value is PyTorch's, bit for bit: ``remainder(0., -1.)`` is 0. (numpy's
+    -0.), ``logsigmoid(inf)`` 0., ``gelu`` halves x before doubling it (finite at 3.4e38),
+    ``hardswish`` is ``x * 6 / 6`` from 3 on (inf at 3.4e38), ``addcdiv`` is
+    ``value * t1 / t2`` and ``addcmul`` ``value * t1 * t2``, left to right."""
+    x = np.array(_HUGE, dtype=np.float32)
+    mine = fn(irgrad, irgrad.tensor(x)).numpy()
+    theirs = fn(torch, torch.tensor(x)).numpy()
+    np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-42)  # (torch's vectorised exp)
+    numbers = ~np.isnan(theirs)
+    np.testing.assert_array_equal(np.signbit(mine[numbers]), np.signbit(theirs[numbers]))
+
+
+def test_hardswish_gradient_is_one_from_three_on():
+    x = irgrad.tensor([3.0, 1e30, 3.4e38, math.inf, math.nan], requires_grad=True)
+    irgrad.nn.functional.hardswish(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(5, dtype=np.float32))
+
+
+@pytest.mark.parametrize("exponent", [3.0000001, 0.30000001, -2.0000001, 2.7])
+def test_pow_keeps_a_python_exponent_in_double(exponent):
+    """A float32 tensor to a Python float power is computed with the exponent as written
+    (in double, as PyTorch's scalar kernel), not rounded to float32 first: ``x ** 3.0000001``
+    was ``x ** 3``.  (PyTorch's vectorised lanes do round it: the reference is float64.)"""
+    x = np.array([2.5, 1e12, 17.3, 0.9, 1.0000001], dtype=np.float32)
+    t = irgrad.tensor(x, requires_grad=True)
+    y = t**exponent
+    assert y.dtype == irgrad.float32
+    expected = (x.astype(np.float64) ** exponent).astype(np.float32)
+    np.testing.assert_array_equal(y.detach().numpy(), expected)
+    y.sum().backward()
+    grad = (exponent * x.astype(np.float64) ** (exponent - 1)).astype(np.float32)
+    np.testing.assert_allclose(t.grad.numpy(), grad, rtol=1e-6)
+    single = torch.tensor(x[:1]) ** exponent  # torch's scalar path
+    np.testing.assert_array_equal(y.detach().numpy()[:1], single.numpy())

@@ -582,31 +582,43 @@ def _integer_checked(kernel):
     return checked
 
 
-def _float_divmod(S, a, b):
-    """numpy's floor quotient and remainder of floats (its ``npy_divmod``): the remainder
-    takes the divisor's sign, a zero quotient or remainder its sign from the operands."""
+def _floor_divide_scalar(S, a, b):
+    """numpy's floor quotient (its ``npy_divmod``), as PyTorch's: of floats, a zero
+    quotient takes its sign from the operands; of integers, the integer primitive (which
+    raises on a zero divisor)."""
+    if not S.is_float(a):
+        return S.int_floor_divide(a, b)
     zero, one = S.const(0, a), S.const(1, a)
     mod = S.fmod(a, b)
     nonzero_mod = S.ne(mod, zero)  # NaN counts as nonzero, as C's `if (mod)`
     adjust = S.logical_and(nonzero_mod, S.ne(S.lt(b, zero), S.lt(mod, zero)))
     quotient = S.div(S.sub(a, mod), b)
     quotient = S.where(adjust, S.sub(quotient, one), quotient)
-    remainder = S.where(adjust, S.add(mod, b), S.where(nonzero_mod, mod, S.copysign(zero, b)))
     floor = S.floor(quotient)
     floor = S.where(S.gt(S.sub(quotient, floor), S.const(0.5, a)), S.add(floor, one), floor)
     floor = S.where(S.ne(quotient, zero), floor, S.copysign(zero, S.div(a, b)))
-    by_zero = S.eq(b, zero)
-    return S.where(by_zero, S.div(a, b), floor), S.where(by_zero, mod, remainder)
+    return S.where(S.eq(b, zero), S.div(a, b), floor)
 
 
-def _division(index: int, integer: str):
-    """A rule taking one part of ``_float_divmod`` for floats and the integer primitive
-    ``integer`` (which raises on a zero divisor) otherwise."""
+def _remainder_scalar(S, a, b):
+    """PyTorch's remainder: of floats, C's fmod plus ``b`` where that is nonzero and its
+    sign differs from ``b``'s, so a zero keeps the dividend's sign (``remainder(0., -1.)``
+    is 0., where numpy's gives -0.); of integers, the floor remainder."""
+    if not S.is_float(a):
+        return S.int_remainder(a, b)
+    mod = S.fmod(a, b)
+    zero = S.const(0, a)
+    adjust = S.logical_and(S.ne(mod, zero), S.ne(S.lt(b, zero), S.lt(mod, zero)))
+    return S.where(adjust, S.add(mod, b), mod)
 
-    def rule(S, a, b):
-        return _float_divmod(S, a, b)[index] if S.is_float(a) else getattr(S, integer)(a, b)
 
-    return rule
+def _remainder(a, b):
+    """The numpy kernel of :func:`_remainder_scalar`."""
+    if a.dtype.kind != "f":
+        return np.remainder(a, b)
+    with np.errstate(invalid="ignore"):
+        mod = np.fmod(a, b)
+        return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
 
 
 def _fmod_scalar(S, a, b):
@@ -618,16 +630,16 @@ _binary(
     "floor_divide",
     _integer_checked(np.floor_divide),
     _zero_grad,
-    scalar=_division(0, "int_floor_divide"),
+    scalar=_floor_divide_scalar,
     raises=True,
 )
 _binary(
     "remainder",
-    _integer_checked(np.remainder),
+    _integer_checked(_remainder),
     _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)),
     save_inputs=True,
     grad_reads=((), (0, 1)),  # a's gradient is g itself
-    scalar=_division(1, "int_remainder"),
+    scalar=_remainder_scalar,
     raises=True,
 )
 _binary(

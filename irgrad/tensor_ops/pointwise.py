@@ -10,7 +10,7 @@ import numpy as np
 from .._arguments import parameter_checks, reject_non_tensors, tensor_arguments
 from ..creation import ensure_tensor
 from ..dispatch import cast, const, elementwise
-from ..dtypes import FLOAT, bool_, result_type
+from ..dtypes import FLOAT, bool_, float32, float64, result_type
 from ..ops import OPS
 from ..recording.grad_mode import STATE
 from ..tensor import Tensor
@@ -111,6 +111,15 @@ def pow(input: Tensor | Number, exponent: Tensor | Number, *, out=None) -> Tenso
             f"pow: Integers to negative integer powers are not allowed "
             f"({input.dtype} input of shape {list(input.shape)}, exponent {exponent})."
         )
+    if (
+        type(exponent) is float
+        and isinstance(input, Tensor)
+        and input._data.dtype == np.float32
+        and float(np.float32(exponent)) != exponent
+    ):
+        # torch keeps a Python number's exponent in double for the computation: rounded to
+        # float32, x ** 3.0000001 would be x ** 3 (torch's own x * x * x)
+        return _maybe_out(cast(_pow(cast(input, float64), exponent), float32), out)
     return _pow(input, exponent, out=out)
 
 
@@ -390,7 +399,7 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 
         value = bool(value)
     elif kind.category != FLOAT:
         value = int(value)
-    return add(input, mul(tensor1, tensor2), alpha=value)
+    return add(input, mul(mul(tensor1, value), tensor2))  # (value * t1) * t2, as torch's kernel
 
 
 @tensor_arguments
@@ -406,7 +415,7 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 
             "behavior is just the latter implementation: (input + value * tensor1 / tensor2), for all "
             f"dtypes (got {tensor1.dtype} and {tensor2.dtype})."
         )
-    return add(input, div(tensor1, tensor2), alpha=value)
+    return add(input, div(mul(tensor1, value), tensor2))  # (value * t1) / t2, as torch's kernel
 
 
 @tensor_arguments

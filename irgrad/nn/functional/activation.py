@@ -114,11 +114,11 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 @tensor_arguments
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """``x * Phi(x)`` (exact, via erf) or its tanh approximation (``approximate='tanh'``)."""
-    if approximate == "none":
+    if approximate == "none":  # (torch's kernel overflows to inf from 1.7e38, as this does)
         return input * ((input * _SQRT1_2).erf() + 1.0) * 0.5
-    if approximate == "tanh":
+    if approximate == "tanh":  # halved first, as torch's kernel: finite up to 3.4e38 (x * 0.5 * 2 is x)
         inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
-        return input * (inner.tanh() + 1.0) * 0.5
+        return input * 0.5 * (inner.tanh() + 1.0)
     raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
 
 
@@ -243,11 +243,15 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 def _hardswish(x: Tensor) -> Tensor:
     # torch's gradient: 0 for x <= -3, x/3 + 1/2 strictly inside (-3, 3), else 1 (NaN
-    # included); the value is x * relu6(x + 3) / 6 everywhere (NaN at -inf).
+    # included); the value is x * relu6(x + 3) / 6 everywhere (NaN at -inf; x * 6 / 6 from
+    # 3 on, which rounds, and is inf past 3.4e38 / 6): the upper branch is x plus that
+    # rounding (0 where it is NaN: x itself is then inf or NaN).
     clamped = (x * _hardtanh(x + 3.0, 0.0, 6.0) / 6.0).detach()
     inside = (x > -3.0) & (x < 3.0)
     xs = where(inside, x, 0.0)  # keeps inf out of the middle branch, whose zero gradient would turn NaN
-    return where(x <= -3.0, clamped, where(inside, xs * (xs + 3.0) / 6.0, x))
+    rounding = (clamped - x).detach()
+    upper = x + where(rounding.isnan(), 0.0, rounding)
+    return where(x <= -3.0, clamped, where(inside, xs * (xs + 3.0) / 6.0, upper))
 
 
 @tensor_arguments
@@ -258,8 +262,9 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 
 @tensor_arguments
 def logsigmoid(input: Tensor) -> Tensor:
-    """``log(sigmoid(x))`` = ``-softplus(-x)``, stable for large |x| (0 at inf)."""
-    return -_softplus_stable(-input)
+    """``log(sigmoid(x))`` = ``0 - softplus(-x)``, stable for large |x| (0., not -0., where
+    softplus(-x) is 0, as torch's ``min(x, 0) - log1p(exp(-|x|))``)."""
+    return 0.0 - _softplus_stable(-input)
 
 
 @tensor_arguments
