@@ -132,6 +132,16 @@ CASES = [
     case("lerp-int-end", lambda L: L.lerp(L.ones(3), L.ones(3, dtype=L.int64), 0.5)),
     case("floor_divide-int-zero", lambda L: L.tensor([7]) // L.tensor([0])),
     case("remainder-int-zero", lambda L: L.tensor([7]) % L.tensor([0])),
+    case(
+        "div-trunc-int-zero",
+        lambda L: L.div(L.tensor([7, 8]), 0, rounding_mode="trunc"),
+        names="ZeroDivision",
+    ),
+    case(
+        "div-trunc-int-tensor-zero",
+        lambda L: L.div(L.tensor([7, 8]), L.tensor([2, 0]), rounding_mode="trunc"),
+        names="ZeroDivision",
+    ),
     # --- matmul family ----------------------------------------------------------------
     case("matmul-inner-dims", lambda L: L.ones(2, 3) @ L.ones(4, 5), (2, 3), (4, 5)),
     case("matmul-1d-1d", lambda L: L.matmul(L.ones(3), L.ones(4)), (3,), (4,)),
@@ -215,6 +225,21 @@ CASES = [
     case("scatter-range", lambda L: L.zeros(3).scatter(0, L.tensor([5]), L.ones(1))),
     case("scatter_add-range", lambda L: L.zeros(3).scatter_add(0, L.tensor([5]), L.ones(1))),
     case("index_select-range", lambda L: L.ones(3).index_select(0, L.tensor([3]))),
+    case(
+        "index_select-negative",
+        lambda L: L.ones(3).index_select(0, L.tensor([-1])),
+        names=r"index_select|range",
+    ),
+    case(
+        "cross_entropy-int32-target",
+        lambda L: L.nn.functional.cross_entropy(L.ones(3, 4), L.tensor([0, 1, 2], dtype=L.int32)),
+        names=r"Long",
+    ),
+    case(
+        "nll_loss-int32-target",
+        lambda L: L.nn.functional.nll_loss(L.ones(3, 4), L.tensor([0, 1, 2], dtype=L.int32)),
+        names=r"Long",
+    ),
     # --- reductions -------------------------------------------------------------------
     case("sum-dim", lambda L: L.ones(2, 3).sum(dim=2)),
     case("mean-dim", lambda L: L.ones(2, 3).mean(dim=-3)),
@@ -393,4 +418,21 @@ def test_mse_loss_broadcast_warns_like_torch():
     for lib in (irgrad, torch):
         with pytest.warns(UserWarning, match="target size"):
             results.append(_F(lib).mse_loss(lib.ones(3), lib.zeros(2, 3)).item())
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("fill", [lambda t: t.zero_(), lambda t: t.fill_(5.0)])
+def test_fill_of_an_expanded_non_leaf_raises_at_the_backward(fill):
+    """PyTorch fills an expanded view of a tensor that requires grad (every element gets
+    the one value) and raises its internal-overlap error at the backward, not at the
+    write (irgrad raised at the write)."""
+    results = []
+    for lib in (torch, irgrad):
+        x = lib.ones(3, requires_grad=True)
+        base = x * 2
+        view = base[:1].expand(3)
+        fill(view)
+        results.append(base.detach().numpy().tolist())
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            base.sum().backward()
     assert results[0] == results[1]

@@ -297,6 +297,13 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     d = normalize_dim("index_select", dim, input._data.ndim)
+    size = input._data.shape[d] if input._data.ndim else 1
+    message = (
+        f"index_select(): index {{value}} is out of range for dimension {d} with size {{high}} "
+        "(input {input_shape})"
+    )
+    # PyTorch's index_select takes no negative index (indexing x[i] does)
+    index = check_range(index, 0, size, "IndexError", message, input_shape=tuple(input._data.shape))
     return getitem(input, (slice(None),) * d + (index.reshape(-1),))
 
 

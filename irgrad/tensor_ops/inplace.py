@@ -7,12 +7,14 @@ from numbers import Number
 
 import numpy as np
 
+from .. import _tracing
 from .._arguments import tensor_arguments
 from ..dtypes import FLOAT
 from ..random import resolve
+from ..recording.function import Function
 from ..tensor import Tensor
 from . import pointwise as P
-from .writes import copy_, update_inplace
+from .writes import copy_, needs_autograd, raise_internal_overlap, repeats_elements, update_inplace
 
 
 def _binary_inplace(name: str, fn):
@@ -100,7 +102,24 @@ def fill_(self: Tensor, value) -> Tensor:
         raise RuntimeError(
             f"fill_ only supports 0-dimension value tensor but got tensor with {value._data.ndim} dimensions."
         )
+    if not isinstance(value, Tensor) and needs_autograd(self) and repeats_elements(self._data):
+        _tracing.untraceable("fill_ of an expanded tensor that requires grad (its backward raises)")
+        return update_inplace(self, lambda old: _RepeatedFill.apply(old, value), name="fill_")
     return copy_(self, value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value)))
+
+
+class _RepeatedFill(Function):
+    """A number filled into an expanded tensor (repeated elements) while autograd records:
+    PyTorch writes it (every element gets the one value), and raises at the backward,
+    whose CopySlices would write the gradient through the repeated elements; so does this."""
+
+    @staticmethod
+    def forward(ctx, old: Tensor, value):
+        return Tensor._wrap(np.broadcast_to(np.asarray(value, dtype=old._data.dtype), old._data.shape))
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise_internal_overlap("fill_")
 
 
 @tensor_arguments

@@ -217,14 +217,16 @@ def div(
         elif rounding_mode == "floor":
             result = elementwise(_op("floor_divide"), input, other)
         elif rounding_mode == "trunc":
-            dt = result_type(input, other)
-            quotient = elementwise(_DIV, input, other)
-            if dt.is_floating_point:
+            if result_type(input, other).is_floating_point:
+                quotient = elementwise(_DIV, input, other)
                 # trunc's zero gradient sent back through the division would be 0/0 = NaN where
                 # other is 0; torch gives a rounded division exact zero gradients.
                 result = _zero_gradient(trunc(quotient.detach()), input, other)
             else:
-                result = cast(trunc(quotient), dt)
+                # exact integer arithmetic (a float quotient rounds past 2**53): a - fmod(a, b) is
+                # a multiple of b; fmod raises torch's ZeroDivisionError for a zero divisor
+                remainder = elementwise(_op("fmod"), input, other)
+                result = elementwise(_op("floor_divide"), elementwise(_SUB, input, remainder), other)
         else:
             raise ValueError(
                 f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"

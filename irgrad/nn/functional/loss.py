@@ -171,8 +171,11 @@ def _check_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
     t = target._data
     if input.dim() == 1 and t.ndim == 1 and t.shape[0] != 1:
         raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
-    if t.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}: expected scalar type Long but found {target.dtype}")
+    if t.dtype not in (np.int64, np.uint8):  # as PyTorch's kernels, which take no int32 targets
+        raise RuntimeError(
+            f"{name}: expected target dtype to be Long or Byte, but got {target.dtype.scalar_type} "
+            f"(target of shape {list(t.shape)})"
+        )
     if input.dim() >= 2 and t.ndim >= 1 and t.shape[0] != input.shape[0]:
         raise ValueError(
             f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({t.shape[0]})."
