@@ -17,6 +17,7 @@ one the program writes) returns None, and the general path takes the call.
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -62,18 +63,18 @@ def fast_call(program) -> tuple[Callable | None, str]:
             f"    if type({var}) is not ndarray or {var}.dtype is not {const(buffer.dtype)}: return None"
         )
         lines.append(
-            f"    if {var}.shape != {buffer.shape!r} or not {var}.flags.c_contiguous{owned}: return None"
+            f"    if {var}.shape != {const(buffer.shape)} or not {var}.flags.c_contiguous{owned}: return None"
         )
     if written:
         lines.append(f"    if len(set(map(id, inputs))) != {len(program.graph.inputs)}: return None")
     for buffer_id, shape, dtype in segment.allocations:
         var = local[buffer_id] = f"b{buffer_id}"
-        lines.append(f"    {var} = empty({shape!r}, {const(dtype)})")
+        lines.append(f"    {var} = empty({const(shape)}, {const(dtype)})")
     slots = []
     for buffer_id in segment.slot_buffers:
         buffer = plan.buffers[buffer_id]
         if buffer.kind == CONSTANT_BUFFER:
-            slots.append(str(jit.address(program._env[buffer_id])))  # kept alive by the program
+            slots.append(const(jit.address(program._env[buffer_id])))  # kept alive by the program
         else:
             slots.append(f"addressof(char_view({local[buffer_id]}))")
     lines.append("    try:")
@@ -106,5 +107,14 @@ def fast_call(program) -> tuple[Callable | None, str]:
         "INTERPRETED": program._interpreted,
     }
     namespace.update((f"K{i}", value) for i, value in enumerate(consts))
-    exec(compile(source, f"<irgrad call {program.graph.name}>", "exec"), namespace)
+    exec(_code(source, program.graph.name), namespace)
     return namespace["call"], source
+
+
+@functools.lru_cache(maxsize=256)
+def _code(source: str, name: str):
+    """``source`` compiled: every shape, address and dtype is a name (``K3``) bound by the
+    namespace, so the sizes a program with run-time sizes is laid out for (see
+    :meth:`.Program.at`) share the code, and a new size costs an ``exec`` of it, not a
+    compile (about 0.7 ms)."""
+    return compile(source, f"<irgrad call {name}>", "exec")

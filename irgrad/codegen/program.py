@@ -466,20 +466,30 @@ def _concrete_place(place: Place, env: dict[str, int]) -> Place:
 
 
 def _concrete_plan(plan: Plan, graph: Graph, env: dict[str, int]) -> Plan:
-    """``plan`` (of a program with run-time sizes) at the sizes ``env``, its arena packed."""
+    """``plan`` (of a program with run-time sizes) at the sizes ``env``, its arena packed.
+    Native steps keep their places: their code reads the sizes and offsets at run time
+    (from the table), and only numpy steps and the outputs are laid out in Python."""
     at = lambda places: [_concrete_place(p, env) for p in places]  # noqa: E731
-    buffers = [dataclasses.replace(b, shape=resolve(b.shape, env), uses=list(b.uses)) for b in plan.buffers]
+    buffers = []
+    for buffer in plan.buffers:
+        buffer = copy.copy(buffer)  # (its arena offset is set by pack_arena)
+        buffer.shape, buffer.uses = resolve(buffer.shape, env), list(buffer.uses)
+        buffers.append(buffer)
     steps = []
     for step in plan.steps:
-        step = dataclasses.replace(
-            step, args=at(step.args), out=_concrete_place(step.out, env), later=at(step.later)
-        )
         if isinstance(step, NumpyStep):
             node = graph.node(step.node)
             kernel = step.kernel
             if node.body is not None:
                 kernel = body_kernel(specialize(node.body, env), bool(step.later))
-            step = dataclasses.replace(step, kernel=kernel, attrs=resolve(step.attrs, env))
+            step = dataclasses.replace(
+                step,
+                args=at(step.args),
+                out=_concrete_place(step.out, env),
+                later=at(step.later),
+                kernel=kernel,
+                attrs=resolve(step.attrs, env),
+            )
         steps.append(step)
     concrete_plan = dataclasses.replace(plan, steps=steps, buffers=buffers, outputs=at(plan.outputs))
     concrete_plan.arena_bytes = pack_arena(buffers, plan.defined)
