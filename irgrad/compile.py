@@ -38,7 +38,7 @@ from .compiler.backends import BACKENDS, get_backend
 from .compiler.build import Built, build, build_key, optimized
 from .compiler.capture import Capture, capture
 from .compiler.check import checked_call
-from .compiler.dynamic import mark_dynamic, marked_dims, same_program, symbolic
+from .compiler.dynamic import SizeChecks, mark_dynamic, marked_dims, same_program, symbolic
 from .compiler.explain import Explanation, explain
 from .compiler.guards import ALIASED, Guard
 from .compiler.runtime import run
@@ -136,6 +136,7 @@ class Compiled:
         self.log: list[str] = []  # compile events: first compile, recompiles with reasons, fallbacks
         self.breaks: list[GraphBreak] = []
         self.varying: set[tuple[int, int]] = set()  # (arg leaf, dim) seen at more than one size
+        self.size_checks = SizeChecks()  # when a new size of a symbolic graph is traced to check it
         self.gave_up: str | None = None
         self.warned = False
         registry.track(self)
@@ -154,6 +155,7 @@ class Compiled:
         self.entries.clear()
         self.builds.clear()
         self.varying.clear()
+        self.size_checks = SizeChecks()
         self.gave_up = None
 
     # --- calling ----------------------------------------------------------------------------
@@ -168,9 +170,11 @@ class Compiled:
             entry = entries[k]
             inputs = entry.guard(roots)
             if inputs is not None:
-                if entry.symbols and _sizes_key(entry.symbols, args, kwargs) not in entry.checked_sizes:
-                    new_sizes.append(entry)
-                    continue  # another graph may know these sizes
+                if entry.symbols:
+                    if _sizes_key(entry.symbols, args, kwargs) not in entry.checked_sizes:
+                        new_sizes.append(entry)
+                        continue  # another graph may know these sizes
+                    self.size_checks.served()
                 if k != len(entries) - 1:
                     entries.append(entries.pop(k))
                 if inputs is ALIASED:  # tensors overlap where the graph writes (guards.Guard._distinct)
@@ -199,6 +203,13 @@ class Compiled:
         runs eagerly), and the first of ``candidates`` whose program the trace is at these
         sizes (see dynamic.same_program) serves them from now on.  Sizes where none is
         (a size past ``if len(x) < 8``) get a graph of their own, symbolic if it can be."""
+        first = candidates[0]
+        if not self.size_checks.check_now((id(first), _sizes_key(first.symbols, args, kwargs))):
+            if self.size_checks.untraced == 1:
+                self.log.append(
+                    "dynamic shapes: sizes keep changing; a new size runs eagerly, and is checked when it comes again"
+                )
+            return self.fn(*args, **kwargs)
         with collector_paused():
             cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
             # what the passes make of the trace: made once, when a candidate's trace matches

@@ -94,12 +94,12 @@ def test_functions_of_a_dynamic_batch_match_eager_at_every_size(function):
 
 
 def test_a_training_step_over_many_batch_sizes_trains_as_eager():
-    """A whole SGD-momentum step with cross-entropy, compiled with dynamic sizes, over 30
-    batch sizes: the parameters after every step equal eager training's, and no size
-    past the first few compiles a program of its own."""
+    """A whole SGD-momentum step with cross-entropy, compiled with dynamic sizes, over 12
+    batch sizes, three times over: the parameters after every step equal eager
+    training's, and no size past the first few compiles a program of its own."""
 
     rng = np.random.default_rng(5)
-    batches = [int(b) for b in rng.integers(2, 90, 30)] + [17, 17, 64, 64]
+    batches = [int(b) for b in rng.integers(2, 90, 12)] * 3 + [17, 17, 64, 64]
     step = _trains_as_eager(
         lambda: irgrad.nn.Sequential(irgrad.nn.Linear(12, 32), irgrad.nn.ReLU(), irgrad.nn.Linear(32, 5)),
         batches,
@@ -625,3 +625,44 @@ def test_a_new_process_takes_a_program_with_run_time_sizes_from_the_disk(tmp_pat
     ]
     assert runs[0][0] == runs[1][0] != "0"
     assert runs[0][1] == "0" and runs[1][1] == runs[1][0]
+
+
+def _generate(model, tokens, steps: int):
+    """Greedy generation: the sequence grows by a token a call (no size repeats)."""
+    for _ in range(steps):
+        with irgrad.no_grad():
+            logits = model(tokens)[:, :, -1]
+        tokens = irgrad.cat([tokens, logits.argmax(dim=1, keepdim=True)], dim=1)
+    return tokens
+
+
+def test_a_generation_loop_runs_new_sizes_eagerly_and_checks_them_when_they_come_again():
+    """A generation loop calls the compiled model at a new length each time: checking each
+    (a traced call, many eager calls' time) never pays back, so after a few new sizes in
+    a row a new size runs eagerly, untraced, and is checked when it comes again. Every
+    pass gives eager's tokens; the third pass over the lengths runs natively."""
+    irgrad.manual_seed(4)
+    model = _TinyGPT(width=16, longest=64).eval()
+    compiled = irgrad.compile(model, dynamic=True, backend="llvm")
+    start = irgrad.tensor(np.random.default_rng(0).integers(0, 23, (2, 4)))
+    want = _generate(model, start, 30).numpy()
+    for _ in range(3):
+        np.testing.assert_array_equal(_generate(compiled, start, 30).numpy(), want)
+    explanation = str(assert_graphs_answered(compiled))
+    untraced = int(
+        re.search(r"(\d+) call\(s\) at sizes not seen before ran eagerly, untraced", explanation)[1]
+    )
+    assert untraced >= 20
+    assert served(explanation)[1] >= 25
+
+
+def test_a_new_size_after_sizes_that_repeat_is_checked_at_once():
+    """A size that comes between calls at checked sizes (a data loader's last, smaller
+    batch) is checked at its first call and runs natively from its second."""
+    compiled = irgrad.compile(lambda x: (x * 2).sum(0), dynamic=True, backend="llvm")
+    for size in (8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 5, 8, 5):
+        x = irgrad.randn(size, 3)
+        np.testing.assert_allclose(compiled(x).numpy(), (x * 2).sum(0).numpy(), rtol=1e-6)
+    explanation = str(assert_graphs_answered(compiled))
+    assert "untraced" not in explanation
+    assert compiled._compiled.entries[-1].checked_sizes >= {(5,), (8,), (9,)}

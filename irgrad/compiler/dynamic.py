@@ -41,6 +41,45 @@ from .sources import delete, read, write
 from .state import MISSING
 
 
+class SizeChecks:
+    """When the first call at sizes a symbolic graph has not run at is traced, to check
+    that its program is the graph's there (:func:`same_program`).
+
+    A check costs a traced call: several eager calls' time (a small GPT's forward: about
+    70x), paid once per size, which pays back when sizes repeat (batches, bucketed
+    lengths).  A generation loop grows its sequence by a token each call: no size
+    repeats, and a check at each would make the compiled model that much slower than
+    eager.  So after :data:`IN_A_ROW` calls at new sizes with none at a checked size
+    between, the first call at a new size runs eagerly, untraced, and the size is
+    checked when it comes again (served natively from its third call on)."""
+
+    IN_A_ROW = 4
+    MOST_REMEMBERED = 4096  # sizes run once, untraced, kept to be checked at their next call
+
+    def __init__(self) -> None:
+        self.in_a_row = 0  # calls at new sizes since the last call at checked ones
+        self.untraced = 0  # calls that ran eagerly, untraced, so far
+        self._once: dict[tuple, None] = {}
+
+    def served(self) -> None:
+        """A call at checked sizes ran natively."""
+        self.in_a_row = 0
+
+    def check_now(self, sizes: tuple) -> bool:
+        """Whether to check the new ``sizes`` at this call (else it runs eagerly, untraced)."""
+        self.in_a_row += 1
+        if self.in_a_row <= self.IN_A_ROW:
+            return True
+        if sizes in self._once:  # its second call
+            del self._once[sizes]
+            return True
+        self._once[sizes] = None
+        if len(self._once) > self.MOST_REMEMBERED:
+            del self._once[next(iter(self._once))]
+        self.untraced += 1
+        return False
+
+
 def _is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 

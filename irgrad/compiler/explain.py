@@ -114,6 +114,10 @@ def explain(compiled) -> Explanation:
     ]
     lines.append("events:")
     lines += [f"  - {event}" for event in compiled.log] or ["  (not called yet)"]
+    if compiled.size_checks.untraced:
+        lines.append(
+            f"  - {compiled.size_checks.untraced} call(s) at sizes not seen before ran eagerly, untraced"
+        )
     graphs = []
     for n, entry in enumerate(compiled.entries):
         facts = describe_entry(entry)
