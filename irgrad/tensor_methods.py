@@ -36,7 +36,7 @@ _METHODS = {
               reciprocal sin cos tan tanh sigmoid erf logical_not bitwise_not isnan isinf isfinite mul
               multiply floor_divide remainder fmod pow atan2 maximum minimum eq ne not_equal lt less le
               less_equal gt greater ge greater_equal logical_and logical_or logical_xor bitwise_and
-              bitwise_or bitwise_xor add sub subtract div divide true_divide square log2 log10 exp2 round
+              bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift add sub subtract div divide true_divide square log2 log10 exp2 round
               clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num isclose allclose equal""",
         R: """sum prod mean var std amax amin argmax argmin max min logsumexp softmax log_softmax cumsum
               all any count_nonzero norm sort argsort topk kthvalue""",
@@ -52,7 +52,7 @@ _METHODS = {
         H: "histc",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
-               logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ neg_ abs_ exp_ log_ sqrt_ relu_
+               logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_ neg_ abs_ exp_ log_ sqrt_ relu_
                sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
                addcdiv_ lerp_ copy_ fill_ zero_ uniform_ normal_""",
     }.items()
@@ -198,6 +198,12 @@ def install() -> None:
         "__ior__": IP.bitwise_or_,
         "__xor__": _xor,
         "__rxor__": _reflect(_xor),
+        "__lshift__": P.bitwise_left_shift,
+        "__rlshift__": _reflect(P.bitwise_left_shift),
+        "__ilshift__": IP.bitwise_left_shift_,
+        "__rshift__": P.bitwise_right_shift,
+        "__rrshift__": _reflect(P.bitwise_right_shift),
+        "__irshift__": IP.bitwise_right_shift_,
         "__eq__": P.eq,
         "__ne__": P.ne,
         "__lt__": P.lt,

@@ -208,6 +208,46 @@ def test_bitwise_and_logical(compare, fn, kind):
     compare(fn, a, b)
 
 
+SHIFTS = [
+    ("lshift", lambda L, a, b: a << b),
+    ("rshift", lambda L, a, b: a >> b),
+    ("lshift-number", lambda L, a, b: a << 3),
+    ("rshift-number", lambda L, a, b: a >> 2),
+    ("rlshift", lambda L, a, b: 5 << (b % 8)),
+    ("rrshift", lambda L, a, b: -30 >> (b % 8)),
+    ("bitwise_left_shift", lambda L, a, b: L.bitwise_left_shift(a, b)),
+    ("bitwise_right_shift", lambda L, a, b: L.bitwise_right_shift(a, b)),
+    ("method", lambda L, a, b: a.bitwise_left_shift(b) + a.bitwise_right_shift(b)),
+    ("in-place", lambda L, a, b: a.clone().bitwise_left_shift_(b).bitwise_right_shift_(b % 4)),
+    ("operators-in-place", lambda L, a, b: _shifted_in_place(a.clone(), b)),
+]
+
+
+def _shifted_in_place(t, b):
+    t <<= b
+    t >>= 1
+    return t
+
+
+@pytest.mark.parametrize("fn", [pytest.param(f, id=n) for n, f in SHIFTS])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "int8", "uint8"])
+def test_shifts_match_torch(compare, fn, dtype):
+    """``<<`` and ``>>`` as PyTorch's: the bits shifted out are lost, ``>>`` is arithmetic for
+    signed integers, and a shift by a negative amount or by the width or more gives 0 (or
+    the sign's fill, -1 for a negative number shifted right)."""
+    info = np.iinfo(dtype)
+    a = np.array([0, 1, -1, 5, -7, 100, info.min, info.max, 3, -3, 2, -2], dtype=np.int64)
+    b = np.array([0, 1, 3, 7, 8, 15, 16, 31, 32, 63, 64, -1], dtype=np.int64)
+    compare(fn, a.astype(dtype), b.clip(info.min, info.max).astype(dtype))
+
+
+def test_shifts_refuse_floats_and_bools():
+    with pytest.raises(NotImplementedError):
+        irgrad.ones(2) << 1
+    with pytest.raises(NotImplementedError):
+        irgrad.tensor([True]) >> irgrad.tensor([True])
+
+
 def test_int_division_ops(compare):
     a, b = INT(20), NZ(20)
     compare(lambda L, x, y: x // y, a, b)

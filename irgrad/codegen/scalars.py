@@ -279,6 +279,28 @@ class LlvmScalars:
     def bit_xor(self, a, c):
         return self._bitwise("xor", a, c)
 
+    def _shift_amount(self, a: Value, c: Value, name: str) -> tuple[ir.Value, ir.Value]:
+        """Whether ``0 <= c < bits`` (an unsigned compare: a negative amount is huge), and the
+        amount to shift by (0 outside: LLVM's shift by the width or more is poison)."""
+        if a.dtype.kind not in "iu":
+            raise Unsupported(f"{name} of {a.dtype}")
+        bits = ir.Constant(a.ir.type, a.dtype.itemsize * 8)
+        inside = self.b.icmp_unsigned("<", c.ir, bits)
+        return inside, self.b.select(inside, c.ir, ir.Constant(a.ir.type, 0))
+
+    def shl(self, a, c):
+        inside, amount = self._shift_amount(a, c, "shl")
+        shifted = self.b.shl(a.ir, amount)
+        return self._result(self.b.select(inside, shifted, ir.Constant(a.ir.type, 0)), a, c)
+
+    def shr(self, a, c):
+        inside, amount = self._shift_amount(a, c, "shr")
+        if a.dtype.kind == "i":  # outside: by the width - 1, which leaves the sign's fill
+            fill = ir.Constant(a.ir.type, a.dtype.itemsize * 8 - 1)
+            return self._result(self.b.ashr(a.ir, self.b.select(inside, amount, fill)), a, c)
+        shifted = self.b.lshr(a.ir, amount)
+        return self._result(self.b.select(inside, shifted, ir.Constant(a.ir.type, 0)), a, c)
+
     def bit_not(self, a):
         if a.dtype.kind == "f":
             raise Unsupported("bitwise not of floats")

@@ -35,6 +35,8 @@ BOOL_UNSUPPORTED: dict[str, type[Exception]] = {
     "floor_divide": NotImplementedError,
     "remainder": NotImplementedError,
     "fmod": NotImplementedError,
+    "bitwise_left_shift": NotImplementedError,
+    "bitwise_right_shift": NotImplementedError,
 }
 
 
@@ -716,6 +718,31 @@ for _name, _primitive_name, _kernel in (
     ("bitwise_xor", "bit_xor", np.bitwise_xor),
 ):
     _binary(_name, _kernel, rule=DtypeRule.INTEGRAL, scalar=_primitive(_primitive_name), commutative=True)
+
+
+def _shift_in_range(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where ``0 <= b < bits of a's dtype``: a shift C defines (numpy's wraps or differs)."""
+    return (b >= 0) & (b < a.dtype.itemsize * 8)
+
+
+def _left_shift(a, b):
+    """PyTorch's ``a << b``: the bits shifted out are lost (two's complement wrap); 0 for
+    a shift by a negative amount or by the width or more."""
+    inside = _shift_in_range(a, b)
+    return np.where(inside, np.left_shift(a, np.where(inside, b, 0)), 0).astype(a.dtype, copy=False)
+
+
+def _right_shift(a, b):
+    """PyTorch's ``a >> b``: arithmetic (the sign fills in) for signed integers; a shift by
+    a negative amount or by the width or more leaves only the fill: -1 or 0."""
+    inside = _shift_in_range(a, b)
+    fill = a.dtype.itemsize * 8 - 1 if a.dtype.kind == "i" else 0
+    shifted = np.right_shift(a, np.where(inside, b, fill))
+    return shifted if a.dtype.kind == "i" else np.where(inside, shifted, 0).astype(a.dtype, copy=False)
+
+
+_binary("bitwise_left_shift", _left_shift, rule=DtypeRule.INTEGRAL, scalar=_primitive("shl"))
+_binary("bitwise_right_shift", _right_shift, rule=DtypeRule.INTEGRAL, scalar=_primitive("shr"))
 
 
 # --- ternary ---------------------------------------------------------------------------

@@ -20,7 +20,9 @@ The primitives, each on operands of one dtype unless noted:
   expm1 log log1p sin cos tan tanh erf atan2 pow`` (floats);
 * comparisons ``lt le gt ge eq ne`` (a bool result; ``ne`` is true for NaN, the
   others false), ``isnan``; logic on bools ``logical_and logical_or logical_not``;
-  bitwise ``bit_and bit_or bit_xor bit_not`` (integers and bools);
+  bitwise ``bit_and bit_or bit_xor bit_not`` (integers and bools), shifts ``shl shr``
+  (integers; PyTorch's: ``shr`` arithmetic for signed ones, and a shift by a negative
+  amount or the width or more gives 0, or the sign's fill from ``shr``);
 * integer division ``int_floor_divide int_remainder int_fmod`` (the op raises on a
   zero divisor before any rule runs, so these may assume a nonzero one);
 * ``where(cond, a, b)`` with a bool ``cond``; ``cast(x, dtype)``.
@@ -77,6 +79,14 @@ class NumpyScalars:
     @staticmethod
     def erf(x: np.ndarray) -> np.ndarray:
         return OPS["erf"].eval(x)
+
+    @staticmethod
+    def shl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return OPS["bitwise_left_shift"].eval(a, b)
+
+    @staticmethod
+    def shr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return OPS["bitwise_right_shift"].eval(a, b)
 
     @staticmethod
     def where(cond: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -39,6 +39,8 @@ logical_or_ = _binary_inplace("logical_or_", P.logical_or)
 bitwise_and_ = _binary_inplace("bitwise_and_", P.bitwise_and)
 bitwise_or_ = _binary_inplace("bitwise_or_", P.bitwise_or)
 bitwise_xor_ = _binary_inplace("bitwise_xor_", P.bitwise_xor)
+bitwise_left_shift_ = _binary_inplace("bitwise_left_shift_", P.bitwise_left_shift)
+bitwise_right_shift_ = _binary_inplace("bitwise_right_shift_", P.bitwise_right_shift)
 
 
 def _unary_inplace(name: str, fn):

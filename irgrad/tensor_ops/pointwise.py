@@ -138,6 +138,8 @@ logical_xor = _binary("logical_xor")
 bitwise_and = _binary("bitwise_and")
 bitwise_or = _binary("bitwise_or")
 bitwise_xor = _binary("bitwise_xor")
+bitwise_left_shift = _binary("bitwise_left_shift")
+bitwise_right_shift = _binary("bitwise_right_shift")
 
 _ADD, _SUB, _DIV, _MUL = _op("add"), _op("sub"), _op("div"), _op("mul")
 
