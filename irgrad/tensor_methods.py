@@ -54,7 +54,7 @@ _METHODS = {
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_ neg_ abs_ exp_ log_ sqrt_ relu_
                sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
-               addcdiv_ lerp_ copy_ fill_ zero_ uniform_ normal_""",
+               addcdiv_ lerp_ copy_ fill_ zero_ uniform_ normal_ tril_ triu_""",
     }.items()
 }
 

@@ -691,3 +691,59 @@ def test_take_along_dim_broadcasts_the_other_dims_as_torch(compare, x_shape, i_s
     rng = np.random.default_rng(0)
     indices = rng.integers(-x_shape[dim], x_shape[dim], i_shape)
     compare(lambda lib, x, i: lib.take_along_dim(x, i, dim), normal(*x_shape), indices)
+
+
+@pytest.mark.parametrize(
+    "split",
+    [
+        [1, 5],
+        (2,),
+        [-1, 3],  # Python slices: an index counts from the end, a piece may be empty
+        [5, 1, 9],
+        [],
+        3,
+        np.array([1, 5]),  # a tensor of indices
+        np.array(3),  # a 0-d tensor: the number of sections
+    ],
+)
+@pytest.mark.parametrize("dim", [0, 1])
+def test_tensor_split_by_indices_and_tensors_matches_torch(compare, split, dim):
+    def fn(lib, x):
+        s = lib.tensor(split) if isinstance(split, np.ndarray) else split
+        return x.tensor_split(s, dim=dim) if dim else lib.tensor_split(x, s)
+
+    compare(fn, normal(7, 7))
+
+
+def test_tensor_split_refuses_what_torch_refuses():
+    raises_like_torch(lambda L: L.tensor_split(L.ones(4), L.tensor([1], dtype=L.int32)), "long")
+    raises_like_torch(lambda L: L.tensor_split(L.ones(4), L.tensor([[1]])), "dim")
+    raises_like_torch(lambda L: L.tensor_split(L.ones(4), 0), "sections")
+
+
+def test_flip_takes_dims_as_separate_ints(compare):
+    compare(lambda lib, x: x.flip(0, 2), normal(2, 3, 4))
+    compare(lambda lib, x: x.flip(1) + lib.flip(x, dims=[0, -1]) + lib.flip(x, (2,)), normal(2, 3, 4))
+
+
+def test_take_along_dim_without_dim_reads_the_flattened_input(compare):
+    compare(lambda lib, x, i: lib.take_along_dim(x, i), normal(3, 2), np.array([5, 0, 4, 2]))
+    compare(lambda lib, x, i: x.take_along_dim(i), normal(3, 2), np.array([[3], [0]]))
+    raises_like_torch(lambda L: L.take_along_dim(L.ones(3, 2), L.tensor([-1])), "out of bounds")
+
+
+@pytest.mark.parametrize("diagonal", [0, 1, -1])
+def test_tril_and_triu_in_place_match_torch(compare, diagonal):
+    compare(lambda lib, x: (x * 1).tril_(diagonal) + (x * 2).triu_(diagonal), normal(2, 3, 4))
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [((3,), (3,)), ((2, 3), (4, 3)), ((2, 2, 3), (4, 3)), ((3,), (2, 5, 3)), ((), (2, 3)), ((2, 3), ())],
+)
+def test_inner_over_the_last_dims_matches_torch(compare, shapes):
+    compare(lambda lib, a, b: lib.inner(a, b) + a.inner(b), normal(*shapes[0]), normal(*shapes[1]))
+
+
+def test_inner_refuses_unequal_last_dims():
+    raises_like_torch(lambda L: L.inner(L.ones(2, 3), L.ones(4, 2)), r"\[2, 3\]")

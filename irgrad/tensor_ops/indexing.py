@@ -308,13 +308,17 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 @tensor_arguments
-def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
-    """``gather`` that also takes negative indices (counted from the end), as PyTorch's does."""
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """``gather`` that also takes negative indices (counted from the end), as PyTorch's does;
+    without ``dim``, PyTorch's ``gather`` of the flattened input at the flattened indices
+    (which takes no negative index)."""
     indices = ensure_tensor(indices)
     if indices._data.dtype != np.int64:
         raise RuntimeError(
             f"torch.take_along_dim(): dtype of indices should be Long but got {indices.dtype.scalar_type}"
         )
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
     d = normalize_dim("take_along_dim", dim, input._data.ndim)
     if max(indices._data.ndim, 1) != max(input._data.ndim, 1):
         raise RuntimeError(

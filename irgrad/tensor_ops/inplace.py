@@ -14,6 +14,7 @@ from ..random import resolve
 from ..recording.function import Function
 from ..tensor import Tensor
 from . import pointwise as P
+from . import shape as S
 from .writes import copy_, needs_autograd, raise_internal_overlap, repeats_elements, update_inplace
 
 
@@ -41,6 +42,16 @@ bitwise_or_ = _binary_inplace("bitwise_or_", P.bitwise_or)
 bitwise_xor_ = _binary_inplace("bitwise_xor_", P.bitwise_xor)
 bitwise_left_shift_ = _binary_inplace("bitwise_left_shift_", P.bitwise_left_shift)
 bitwise_right_shift_ = _binary_inplace("bitwise_right_shift_", P.bitwise_right_shift)
+
+
+@tensor_arguments
+def tril_(self: Tensor, diagonal: int = 0) -> Tensor:
+    return update_inplace(self, lambda old: S.tril(old, diagonal), name="tril_")
+
+
+@tensor_arguments
+def triu_(self: Tensor, diagonal: int = 0) -> Tensor:
+    return update_inplace(self, lambda old: S.triu(old, diagonal), name="triu_")
 
 
 def _unary_inplace(name: str, fn):

@@ -81,7 +81,22 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
     return matmul(input, other)
 
 
-inner = dot
+@tensor_arguments
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """The sums of products over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``
+    (``dot`` of vectors; a 0-d operand multiplies, as PyTorch's)."""
+    a, b = input._data.shape, other._data.shape
+    if not a or not b:
+        return P.mul(input, other)
+    if a[-1] != b[-1]:
+        raise RuntimeError(
+            "inner() the last dimension must match on both input tensors but got shapes "
+            f"{list(a)} and {list(b)}"
+        )
+    if len(a) == len(b) == 1:
+        return matmul(input, other)
+    products = matmul(input.reshape(-1, a[-1]), other.reshape(-1, b[-1]).t())
+    return products.reshape(a[:-1] + b[:-1])
 
 
 @tensor_arguments

@@ -45,6 +45,8 @@ def view(input: Tensor, *shape) -> Tensor:
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
         return _view_as_dtype(input, to_dtype(shape[0]))
     target = infer_reshape("view", input._data.shape, _sizes(shape, "view", "size"))
+    if _tracing.ACTIVE is not None:
+        _tracing.layout_read(input)
     if input._data.size and not _viewable(input._data, target):
         raise RuntimeError(
             f"view size is not compatible with input tensor's size and stride (input shape "
@@ -395,12 +397,40 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 
 @tensor_arguments
-def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
+def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
+    """Views along ``dim``: ``sections`` pieces of near-equal size (the first ``size %
+    sections`` one longer), or the pieces between ``indices`` (``input[:i0], input[i0:i1],
+    ..., input[ik:]``, sliced as Python slices); a tensor gives the indices (1-d) or the
+    number of sections (0-d), as PyTorch's."""
     d = normalize_dim("tensor_split", dim, input._data.ndim)
     size = input._data.shape[d]
-    base, extra = divmod(size, sections)
-    sizes = [base + 1] * extra + [base] * (sections - extra)
-    return _split(input, sizes, d)  # views PyTorch lets users write in place
+    split = indices_or_sections
+    if isinstance(split, Tensor):
+        if split._data.dtype != np.int64:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                f"{split.dtype.scalar_type}"
+            )
+        if split._data.ndim > 1:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                f"one-dimensional tensor, but got a tensor with {split._data.ndim} dims"
+            )
+        _tracing.materialize(split, "tensor_split by a tensor (its values choose the pieces)")
+        split = split._data.tolist()
+    if isinstance(split, (int, np.integer)):
+        sections = int(split)
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        base, extra = divmod(size, sections)
+        sizes = [base + 1] * extra + [base] * (sections - extra)
+        return _split(input, sizes, d)  # views PyTorch lets users write in place
+    bounds = [0, *(int(i) for i in split), size]
+    pieces = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        start, stop, _ = slice(a, b).indices(size)
+        pieces.append(_slice_dim(input, d, start, max(start, stop)))
+    return tuple(pieces)
 
 
 @tensor_arguments
@@ -477,9 +507,13 @@ def vstack(tensors: Sequence[Tensor]) -> Tensor:
 
 
 @tensor_arguments
-def flip(input: Tensor, dims) -> Tensor:
+def flip(input: Tensor, dims=None, *more) -> Tensor:
+    """``input`` reversed along ``dims`` (a sequence, or ints: ``x.flip(0, 2)`` as PyTorch's method)."""
+    if dims is None:
+        raise TypeError('flip() missing 1 required positional argument: "dims"')
     dims = tuple(
-        normalize_dim("flip", d, input._data.ndim) for d in ((dims,) if isinstance(dims, int) else dims)
+        normalize_dim("flip", d, input._data.ndim)
+        for d in ((dims, *more) if isinstance(dims, (int, np.integer)) else dims)
     )
     if len(set(dims)) != len(dims):
         raise RuntimeError(
