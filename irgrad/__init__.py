@@ -80,6 +80,7 @@ from .tensor_ops.indexing import (  # noqa: E402
     argwhere,
     bincount,
     gather,
+    index_put,
     index_select,
     masked_select,
     nonzero,

@@ -36,15 +36,16 @@ _METHODS = {
               reciprocal sin cos tan tanh sigmoid erf logical_not bitwise_not isnan isinf isfinite mul
               multiply floor_divide remainder fmod pow atan2 maximum minimum eq ne not_equal lt less le
               less_equal gt greater ge greater_equal logical_and logical_or logical_xor bitwise_and
-              bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift add sub subtract div divide true_divide square log2 log10 exp2 round
+              bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift add sub subtract div divide
+              true_divide square log2 log10 exp2 round
               clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num isclose allclose equal""",
         R: """sum prod mean var std amax amin argmax argmin max min logsumexp softmax log_softmax cumsum
               all any count_nonzero norm sort argsort topk kthvalue""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
               narrow select split chunk tensor_split unbind flip roll tril triu detach diff""",
-        I: """gather index_select take_along_dim nonzero argwhere masked_select repeat_interleave bincount
-              unique""",
+        I: """gather index_select index_put index_put_ take_along_dim nonzero argwhere masked_select
+              repeat_interleave bincount unique""",
         SCT: """scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ masked_scatter
                 masked_scatter_""",
         IA: "index_add index_add_ index_copy index_copy_ index_fill index_fill_",
@@ -52,7 +53,8 @@ _METHODS = {
         H: "histc",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
-               logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_ neg_ abs_ exp_ log_ sqrt_ relu_
+               logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_
+               neg_ abs_ exp_ log_ sqrt_ relu_
                sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
                addcdiv_ lerp_ copy_ fill_ zero_ uniform_ normal_ tril_ triu_""",
     }.items()

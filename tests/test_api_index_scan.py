@@ -747,3 +747,39 @@ def test_inner_over_the_last_dims_matches_torch(compare, shapes):
 
 def test_inner_refuses_unequal_last_dims():
     raises_like_torch(lambda L: L.inner(L.ones(2, 3), L.ones(4, 2)), r"\[2, 3\]")
+
+
+INDEX_PUT_CASES = [
+    ((6,), lambda L: (L.tensor([1, 4, 1]),), (3,), True),  # a position twice: both add
+    ((6,), lambda L: (L.tensor([1, 4]),), (2,), False),
+    ((3, 4), lambda L: (L.tensor([2, 0]), L.tensor([1, 3])), (2,), False),
+    ((3, 4), lambda L: (L.tensor([2, 0, 2]), L.tensor([1, 3, 1])), (3,), True),
+    ((3, 4), lambda L: (L.tensor([2, 0]),), (2, 4), True),  # whole rows
+    ((3, 4), lambda L: (L.tensor([0, 2]),), (4,), True),  # values broadcast to the rows
+    ((3, 4), lambda L: (L.tensor([[True, False, True, False]] * 3),), (), False),  # a mask, a 0-d value
+    ((3, 4), lambda L: (L.tensor([[True, False, True, False]] * 3),), (6,), True),
+]
+
+
+@pytest.mark.parametrize("shape, indices, values_shape, accumulate", INDEX_PUT_CASES)
+def test_index_put_matches_torch(compare, shape, indices, values_shape, accumulate):
+    """``index_put`` / ``index_put_`` (``accumulate`` adds, a repeated position adding
+    every value), values and gradients."""
+    x, v = normal(*shape), normal(*values_shape)
+    compare(lambda L, a, b: a.index_put(indices(L), b, accumulate=accumulate), x, v)
+    compare(lambda L, a, b: L.index_put(a, indices(L), b, accumulate), x, v)
+    compare(lambda L, a, b: (a * 1).index_put_(indices(L), b, accumulate=accumulate), x, v)
+
+
+def test_index_put_of_integers_accumulates():
+    x = irgrad.zeros(3, dtype=irgrad.int64).index_put(
+        (irgrad.tensor([0, 0, 2]),), irgrad.tensor([2, 3, 4]), True
+    )
+    assert x.tolist() == [5, 0, 4]
+
+
+def test_index_put_refuses_what_torch_refuses():
+    raises_like_torch(
+        lambda L: L.zeros(4).index_put((L.tensor([1]),), L.tensor([1.0], dtype=L.float64)), "dtypes match"
+    )
+    raises_like_torch(lambda L: L.zeros(4).index_put((1,), L.tensor(2.0)), "expected Tensor")

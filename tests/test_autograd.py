@@ -720,6 +720,9 @@ _INDEX = [1, 0]
         (lambda L, w, c: L.remainder(c, w), True),
         (lambda L, w, c: w.scatter_add(0, L.tensor([[1, 0, 2]]), c[:1]), False),
         (lambda L, w, c: c.scatter_add(0, L.tensor([[1, 0, 2], [0, 1, 1]]), w[:2]), False),
+        (lambda L, w, c: L.zeros(4, 3).index_put((L.tensor(_INDEX),), w[:2]), False),
+        (lambda L, w, c: w.index_put((L.tensor(_INDEX),), c[:2]), False),
+        (lambda L, w, c: w.index_put((L.tensor(_INDEX),), c[:2], accumulate=True), False),
     ],
 )
 def test_gradients_that_do_not_read_an_input_let_it_be_written_in_place(make, raises):

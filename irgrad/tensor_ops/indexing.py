@@ -18,9 +18,9 @@ from ..dtypes import bool_, int64
 from ..ops import OPS
 from ..ops.shapes import broadcast_shapes, fmt, normalize_dim
 from ..tensor import Tensor
-from .pointwise import eq
+from .pointwise import add, eq
 from .select import nonzero, where
-from .shape import broadcast_tensors
+from .shape import broadcast_tensors, clone
 from .writes import (
     needs_autograd,
     raise_internal_overlap,
@@ -219,6 +219,50 @@ def setitem(input: Tensor, index, value) -> None:
         return where(Tensor._wrap(mask), placed, old)
 
     update_inplace(input, assign, value_t, name="setitem")
+
+
+@tensor_arguments
+def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``input`` with ``values`` written at ``input[indices]`` (a tuple of index tensors), or
+    with ``accumulate`` added there, a position indexed twice adding both, as
+    ``torch.index_put``."""
+    indices = _index_tensors(indices)
+    if values.dtype != input.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{input.dtype.scalar_type} for the destination and {values.dtype.scalar_type} for the source."
+        )
+    if not accumulate:
+        out = clone(input)
+        setitem(out, indices, values)
+        return out
+    spec, tensors, _ = normalize_index(input._data.shape, indices)
+    if not tensors:  # 0-d bool masks alone: no position is indexed twice
+        out = clone(input)
+        setitem(out, indices, add(getitem(input, indices), values))
+        return out
+    target = OPS["index"].infer(input, *tensors, spec=spec).shape
+    added = apply(
+        OPS["index_grad"], (_fitted(values, target), *tensors), {"shape": input._data.shape, "spec": spec}
+    )
+    return add(input, added)
+
+
+@tensor_arguments
+def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """:func:`index_put` in place."""
+    return update_inplace(
+        self, lambda old: index_put(old, indices, values, accumulate), values, name="index_put_"
+    )
+
+
+def _index_tensors(indices) -> tuple:
+    """``index_put``'s indices: a tuple or list of tensors (PyTorch takes nothing else)."""
+    indices = tuple(indices)
+    for k, t in enumerate(indices):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {k} in argument 1, but got {type(t).__name__}")
+    return indices
 
 
 def _fitted(value: Tensor, shape: tuple) -> Tensor:
