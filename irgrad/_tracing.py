@@ -67,6 +67,15 @@ def materialize(tensor, what: str) -> None:
         tracer.on_materialize(tensor, what)
 
 
+def layout_read(tensor) -> None:
+    """Code asked something of ``tensor``'s layout beyond its contiguity: its strides, its
+    address, or whether a view of it can be made (the answer may differ for another
+    tensor of the same shape and contiguity)."""
+    tracer = current()
+    if tracer is not None:
+        tracer.on_layout_read(tensor)
+
+
 def inplace(target, new) -> None:
     """``target``'s storage now holds ``new``'s value (an in-place op or setitem)."""
     tracer = current()

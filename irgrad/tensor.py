@@ -183,10 +183,14 @@ class Tensor:
         return self._data.itemsize
 
     def stride(self, dim: int | None = None):
+        if _tracing.ACTIVE is not None:
+            _tracing.layout_read(self)
         strides = tuple(s // self._data.itemsize for s in self._data.strides)
         return strides if dim is None else strides[dim]
 
     def data_ptr(self) -> int:
+        if _tracing.ACTIVE is not None:
+            _tracing.layout_read(self)
         return self._data.__array_interface__["data"][0]
 
     def get_device(self) -> int:

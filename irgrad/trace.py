@@ -116,6 +116,9 @@ class Tracer(GradientPaths):
         self.mutations: dict[int, int] = {}  # input node -> node holding its new value
         self.unlocated: list[str] = []  # names of inputs bound by identity only
         self.stale: set[int] = set()  # ids of tensors whose memory was written behind their back
+        # ids of tensors whose layout the traced code depended on beyond their contiguity
+        # (see on_layout_read); the others' guards do not check their strides
+        self.layout_read: set[int] = set()
         self._init_gradient_paths()
         self.graph_break: GraphBreak | None = None
         self.deferrals = None  # irgrad.compiler.deferred.Deferrals: steps run after each compiled call
@@ -327,6 +330,8 @@ class Tracer(GradientPaths):
     def record(self, op, inputs: tuple, attrs: dict, out: Tensor) -> None:
         if self.graph_break is not None:
             return
+        if op.view is not None:  # a view's strides, and whether a reshape is one, follow its input's
+            self.layout_read.add(id(inputs[0]))
         args = [self.lookup(t) for t in inputs]
         nid = self.graph.add_op(
             op.name, args, attrs, TensorType(tuple(out._data.shape), out.dtype), source=user_source()
@@ -338,7 +343,14 @@ class Tracer(GradientPaths):
         if self.node_values is not None:
             self.node_values[nid] = out._data.copy()
 
+    def on_layout_read(self, t: Tensor) -> None:
+        """The traced code read ``t``'s strides or address, or asked whether a view of it
+        can be made: a call with another layout of ``t`` may take another path, so its
+        guard checks the strides too."""
+        self.layout_read.add(id(t))
+
     def on_materialize(self, t: Tensor, what: str) -> None:
+        self.layout_read.add(id(t))  # (numpy() shares the array, strides and all)
         if self.graph_break is not None:
             return
         nid = self.lookup(t)
@@ -402,6 +414,7 @@ class Tracer(GradientPaths):
         with the view's elements replaced (recorded as ops), and the base's other views
         are re-derived from it when next used (their version counter tells them).
         """
+        self.layout_read.add(id(target))  # (a write into memory: what it overlaps follows the strides)
         if self.graph_break is not None:
             return
         with_gradient = new._rg

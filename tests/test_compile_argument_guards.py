@@ -60,3 +60,77 @@ def test_a_container_argument_that_becomes_another_type_recompiles():
     scaled(x, {"k": 2.0})
     scaled(x, {"k": 2.0})
     np.testing.assert_array_equal(scaled(x, [5.0]).numpy(), np.full((3, 4), 5.0))
+
+
+def _graphs(compiled) -> int:
+    return len(compiled._compiled.entries)
+
+
+def test_a_sliding_window_over_a_growing_sequence_is_one_graph():
+    """``idx[:, -block:]`` of a sequence one token longer each call (a GPT's sampling
+    loop) has new strides each time: code that reads only its values does not depend on
+    them, so one graph serves every call (it was compiled again at each, and ran eagerly
+    after 8), and reads each call's window where it is."""
+
+    def f(window, table):
+        return table[window].sum(dim=1) * 2
+
+    compiled = irgrad.compile(f)
+    table = irgrad.randn(11, 3)
+    tokens = irgrad.tensor(np.random.default_rng(0).integers(0, 11, (2, 5)))
+    for _ in range(12):
+        window = tokens[:, -4:]
+        np.testing.assert_array_equal(compiled(window, table).numpy(), f(window, table).numpy())
+        tokens = irgrad.cat([tokens, tokens[:, :1] * 0 + len(tokens[0]) % 11], dim=1)
+    assert _graphs(compiled) == 1
+
+
+def test_layouts_of_any_strides_with_one_contiguity_share_a_graph():
+    """Arguments that are slices, steps and transposes of other tensors, read by value
+    only: a graph per contiguity, each call's values."""
+    rng = np.random.default_rng(3)
+
+    def f(x):
+        return (x * 2 + x.sum()).exp()
+
+    compiled = irgrad.compile(f)
+    for _ in range(20):
+        rows, columns = (int(n) for n in rng.integers(1, 4, 2))
+        base = irgrad.tensor(rng.standard_normal((5 * rows, 4 * columns)).astype(np.float32))
+        x = base[:: int(rows), :: int(columns)][:5, :4]
+        if rng.random() < 0.5:
+            x = irgrad.tensor(rng.standard_normal((4, 5 * columns)).astype(np.float32))[:, ::columns].t()
+        np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-5)
+    assert _graphs(compiled) <= 2
+
+
+def test_code_that_depends_on_a_layout_is_guarded_by_its_strides():
+    """Whether ``view`` can be made, ``data_ptr()``, a view of the argument returned or
+    written through, an in-place write into it: each depends on the strides, which the
+    guard then checks (a call with other strides gets its own graph), and each call
+    gives eager's values and writes."""
+
+    def view_or_reshape(x):
+        try:
+            return x.view(-1) * 2
+        except RuntimeError:
+            return x.reshape(-1) * 3
+
+    def through_a_view(x):
+        x.t()[0].mul_(2)
+        return x.sum(dim=0)
+
+    def written(x):
+        x.add_(1)
+        return x * 2
+
+    rng = np.random.default_rng(1)
+    for function in (view_or_reshape, through_a_view, written):
+        compiled = irgrad.compile(function)
+        for step in (2, 2, 3, 3, 1, 2):
+            data = rng.standard_normal((6, 6)).astype(np.float32)
+            x, y = irgrad.tensor(data)[:, ::step][:, :2], irgrad.tensor(data.copy())[:, ::step][:, :2]
+            if step == 1:  # one with a size-1 stride that views as a vector
+                x, y = irgrad.tensor(data)[:1, :2], irgrad.tensor(data.copy())[:1, :2]
+            np.testing.assert_allclose(compiled(x).numpy(), function(y).numpy(), rtol=1e-6)
+            np.testing.assert_allclose(x._base.numpy(), y._base.numpy(), rtol=1e-6, err_msg=function.__name__)

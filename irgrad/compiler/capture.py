@@ -127,9 +127,22 @@ def capture(
                 "the function draws from Python's random, numpy's, or another generator not irgrad's"
             )
         out = _finish(tracer, snapshot, result)
+    _unguarded_strides(snapshot, tracer.layout_read)
     out.arg_sources = [snapshot.source_of(t) for t in leaves]
     out.node_values = tracer.node_values
     return out
+
+
+def _unguarded_strides(snapshot: state.Snapshot, layout_read: set[int]) -> None:
+    """Forget the strides of each non-contiguous tensor whose layout the traced code did
+    not read (its strides or address, a view of it: see Tracer.on_layout_read): the graph
+    reads its values whatever their strides, so its guard checks its contiguity only.  A
+    sliding window over a growing sequence (``idx[:, -block:]``, a GPT's sampling loop)
+    has other strides at every call, and was compiled again for each."""
+    for key, node in snapshot.tensors.items():
+        cls, shape, dtype, requires_grad, contiguous, attrs, strides, leaf = node.info
+        if strides is not None and key not in layout_read:
+            node.info = (cls, shape, dtype, requires_grad, contiguous, attrs, None, leaf)
 
 
 def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
