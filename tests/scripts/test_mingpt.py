@@ -189,3 +189,20 @@ def test_compiled_trains_as_eager():
     for explanation in explained["model"]:
         assert_whole(explanation, graphs=2)  # the forward runs before zero_grad: .grad None, then set
     assert_whole(explained["step"], graphs=2)
+
+
+def test_compiled_generation_past_the_block_size_is_eager_generation():
+    """minGPT's generate() on a compiled model (``dynamic=True``): the sequence grows a
+    token a call, and past the block size the model gets a window of it,
+    ``idx[:, -BLOCK:]``, with other strides each call. Three passes of 3 * BLOCK tokens
+    give eager's tokens; the window keeps its graph, and the model never gives up
+    compiling (it did after 8 windows)."""
+    irgrad.manual_seed(0)
+    model = build(irgrad, pdrop=0.0)
+    start = irgrad.tensor(np.array([[1, 2, 3], [4, 5, 6]]))
+    want = generate(irgrad, model, start, 3 * BLOCK).numpy()
+    compiled = irgrad.compile(model, dynamic=True)
+    for _ in range(3):
+        np.testing.assert_array_equal(generate(irgrad, compiled, start, 3 * BLOCK).numpy(), want)
+    events = " ".join(compiled._compiled.log)
+    assert "strides changed" not in events and "new call signatures run eagerly" not in events
