@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import irgrad
-from irgrad.codegen import blas, gemm, tiled_gemm
+from irgrad.codegen import blas, gemm, gemm_kernels, tiled_gemm
 from irgrad.native import jit
 
 _KERNELS: dict = {}
 
 
-def _kernel(shape: tiled_gemm.GemmShape, dtype: np.dtype, tiling: tiled_gemm.Tiling, form: str = ""):
+def _kernel(shape: tiled_gemm.GemmShape, dtype: np.dtype, tiling: gemm_kernels.Tiling, form: str = ""):
     """``f(a, b, c)``: the tiled product for ``shape`` as a function of its own (``form``:
     the one its shape takes while the caller has a threshold changed)."""
     key = (shape, dtype.str, tiling, form)
@@ -57,7 +57,7 @@ def _check_product(m, n, k, transpose_a, transpose_b, accumulate, dtype, tiling=
         return None
     c = rng.standard_normal((m, n)).astype(dtype)
     expected = (c.astype(np.float64) if accumulate else 0.0) + a.astype(np.float64) @ b.astype(np.float64)
-    _kernel(shape, dtype, tiling or tiled_gemm.host_tiling(dtype))(
+    _kernel(shape, dtype, tiling or gemm_kernels.host_tiling(dtype))(
         a_store.ctypes.data, b_store.ctypes.data, c.ctypes.data
     )
     # each product is k fused multiply-adds in order: within k roundings of the exact sum
@@ -71,7 +71,8 @@ def _check_product(m, n, k, transpose_a, transpose_b, accumulate, dtype, tiling=
 
 # Tilings of the three kinds of host: AVX-512, AVX2 and SSE, for either dtype.
 _TILINGS = [
-    tiled_gemm.Tiling(lanes, registers) for lanes, registers in ((16, 32), (8, 32), (8, 16), (4, 16), (2, 16))
+    gemm_kernels.Tiling(lanes, registers)
+    for lanes, registers in ((16, 32), (8, 32), (8, 16), (4, 16), (2, 16))
 ]
 
 
@@ -122,7 +123,7 @@ def test_long_float32_sums_round_about_as_blas_does():
     b = rng.standard_normal((6000, 24)).astype(np.float32)
     shape = tiled_gemm.GemmShape(8, 24, 6000, (6000, 1), (24, 1), 24, False)
     c = np.zeros((8, 24), np.float32)
-    _kernel(shape, np.dtype(np.float32), tiled_gemm.host_tiling(np.dtype(np.float32)))(
+    _kernel(shape, np.dtype(np.float32), gemm_kernels.host_tiling(np.dtype(np.float32)))(
         a.ctypes.data, b.ctypes.data, c.ctypes.data
     )
     exact = a.astype(np.float64) @ b.astype(np.float64)
@@ -149,10 +150,10 @@ def test_forms_follow_the_strides():
 def test_host_tiling_matches_the_cpu():
     import llvmlite.binding as llvm
 
-    tiling = tiled_gemm.host_tiling(np.dtype(np.float32))
+    tiling = gemm_kernels.host_tiling(np.dtype(np.float32))
     features = llvm.get_host_cpu_features()
     assert tiling.lanes == (16 if features.get("avx512f") else 8 if features.get("avx") else 4)
-    assert tiled_gemm.host_tiling(np.dtype(np.float64)).lanes == tiling.lanes // 2
+    assert gemm_kernels.host_tiling(np.dtype(np.float64)).lanes == tiling.lanes // 2
 
 
 # --- compiled matmuls on each path ---------------------------------------------------------------
@@ -361,7 +362,7 @@ def test_a_row_major_b_read_through_copied_panels_is_the_in_place_product_exactl
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, stride)).astype(dtype)  # B is its first n columns
     start = rng.standard_normal((m, n)).astype(dtype)
-    tiling = tiled_gemm.host_tiling(dtype)
+    tiling = gemm_kernels.host_tiling(dtype)
     results = []
     for copied_from, form in ((tiled_gemm.COPIED_STRIDE, "copied"), (stride + 1, "broadcast")):
         previous = tiled_gemm.COPIED_STRIDE

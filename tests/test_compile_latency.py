@@ -216,10 +216,11 @@ def test_a_product_kernel_is_loaded_by_a_new_process_without_emitting_it(tmp_pat
     child = (
         "import sys, numpy as np, llvmlite.ir as ir\n"
         "from irgrad.codegen import tiled_gemm as t\n"
+        "from irgrad.codegen.gemm_kernels import host_tiling\n"
         "if sys.argv[1] == 'forbid':\n"
         "    def refuse(*args): raise AssertionError('emitted')\n"
-        "    t._define = refuse\n"
-        "t.ensure_compiled('packed', ir.FloatType(), t.host_tiling(np.dtype(np.float32)))\n"
+        "    t.define = refuse\n"
+        "t.ensure_compiled('packed', ir.FloatType(), host_tiling(np.dtype(np.float32)))\n"
     )
     for mode in ("allow", "forbid"):
         _in_new_process(child, tmp_path, mode)

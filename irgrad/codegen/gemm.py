@@ -26,6 +26,7 @@ from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from . import blas, tiled_gemm
 from .elementwise import loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
+from .gemm_kernels import host_tiling
 from .layout import Place
 from .parallel import split_outer_loop
 from .run_time import size_value
@@ -146,7 +147,7 @@ class GemmLowering(Lowering):
         float_type = storage_type(out.place.dtype)
         tiled = self._tiled(m, n, k, a2, b2, has_bias)
         if tiled is not None:
-            tiling = tiled_gemm.host_tiling(out.place.dtype)
+            tiling = host_tiling(out.place.dtype)
         else:
             a_trans, lda = matrix_layout(m, k, *a2)
             b_trans, ldb = matrix_layout(k, n, *b2)

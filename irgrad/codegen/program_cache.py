@@ -34,6 +34,7 @@ import numpy as np
 from ..ir.run_time_sizes import Assumptions, Size
 from ..native import jit, pool
 from . import blas, tiled_gemm
+from .gemm_kernels import Tiling, host_tiling
 
 _VERSION = 2  # of the entry format
 MOST_VARIANTS = 8  # kept per graph (a program with run-time sizes: one per set of facts)
@@ -151,12 +152,12 @@ _GEMM = re.compile(rf"irgrad\.gemm\.({'|'.join(tiled_gemm.FORMS)})\.f(32|64)\.(\
 def provide_symbols(texts: list[str]) -> bool:
     """Make every function the modules declare linkable, as emitting them would have
     (the tiled product kernels, the thread pool); False when one cannot be provided."""
-    host = {tiled_gemm.host_tiling(np.dtype(dt)) for dt in (np.float32, np.float64)}
+    host = {host_tiling(np.dtype(dt)) for dt in (np.float32, np.float64)}
     for text in texts:
         for name in jit.declared_symbols(text):
             gemm = _GEMM.match(name)
             if gemm is not None:
-                tiling = tiled_gemm.Tiling(int(gemm.group(3)), int(gemm.group(4)))
+                tiling = Tiling(int(gemm.group(3)), int(gemm.group(4)))
                 if tiling not in host:
                     return False  # not what this host emits: no kernel is made from a file's names
                 float_type = ir.FloatType() if gemm.group(2) == "32" else ir.DoubleType()

@@ -35,6 +35,7 @@ from ..ops import OPS
 from . import tiled_gemm
 from .elementwise import loop_nest, store
 from .emission import Emission, Lowering, Operand
+from .gemm_kernels import Tiling, host_tiling
 from .layout import Place
 from .movement import fill, matrix_strides
 from .run_time import size_value
@@ -129,8 +130,8 @@ def _scan_attrs(node: Node) -> tuple[bool, str]:
     return node.attrs.get("reverse", False), node.attrs.get("nonlinearity", "tanh")
 
 
-def _gemm(dtype: np.dtype) -> tuple[ir.Type, tiled_gemm.Tiling]:
-    return storage_type(dtype), tiled_gemm.host_tiling(dtype)
+def _gemm(dtype: np.dtype) -> tuple[ir.Type, Tiling]:
+    return storage_type(dtype), host_tiling(dtype)
 
 
 # --- LSTM ---------------------------------------------------------------------------------

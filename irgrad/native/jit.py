@@ -100,7 +100,7 @@ def _features() -> str:
     core, 16 floats a vector ran W5's fused tanh/sigmoid loop in 0.9-1.0 ms against
     1.2-1.4 ms (same process kind, alternating runs); AMD's Zen 4, which splits 512-bit
     operations in two, was measured indifferent.  The explicit GEMM tiles use 512-bit
-    registers either way (:func:`irgrad.codegen.tiled_gemm.host_tiling`)."""
+    registers either way (:func:`irgrad.codegen.gemm_kernels.host_tiling`)."""
     features = llvm.get_host_cpu_features()
     flat = features.flatten()
     return flat + ",-prefer-256-bit" if features.get("avx512f") else flat

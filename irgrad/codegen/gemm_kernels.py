@@ -1,0 +1,449 @@
+"""The tiled product kernels' bodies, one LLVM function per form, dtype and tiling.
+
+:mod:`.tiled_gemm` chooses a form for a product and calls its kernel; this module
+writes the kernels: register tiles of ``C`` accumulated by fused multiply-adds (the
+broadcast and dot forms), the packed and copied forms' panels of ``B`` copied to the
+stack and multiplied in the broadcast form, and each kernel's part for the thread pool.
+Every size and stride is a run-time argument, so one kernel serves every product.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+import numpy as np
+
+from ..native import pool
+from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying
+from .transpose import TILE, transpose_tile
+
+I32 = ir.IntType(32)
+K_BLOCK = 256  # products summed per pass over C
+ROW_MAJOR_B = ("broadcast", "copied")  # the forms whose b_stride is B's row stride (else its column's)
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """The host's vector registers, for one dtype."""
+
+    lanes: int  # elements per vector register
+    registers: int  # vector registers the ISA has
+
+
+@functools.cache
+def host_tiling(dtype: np.dtype) -> Tiling:
+    """Vector width and register count of the CPU this process runs on."""
+    features = llvm.get_host_cpu_features()
+    if features.get("avx512f"):
+        bits, registers = 512, 32
+    elif features.get("avx"):
+        bits, registers = 256, 16
+    else:
+        bits, registers = 128, 16
+    return Tiling(bits // (8 * np.dtype(dtype).itemsize), registers)
+
+
+def signature(float_type: ir.Type) -> ir.FunctionType:
+    pointer = float_type.as_pointer()
+    return ir.FunctionType(ir.VoidType(), [pointer] * 3 + [I64] * 8)
+
+
+def define_part(module: ir.Module, kernel_fn: ir.Function, form: str, tiling: Tiling) -> None:
+    """``part(context, i, parts)``: the kernel on part ``i`` of ``parts`` of C, its
+    arguments read from ``context`` (eleven i64: A, B, C, then the kernel's numbers).
+    C is cut along its longer side, in whole register tiles (8 rows, or a tile's
+    columns), so each thread writes its own block of C."""
+    fn = ir.Function(module, pool.TASK, kernel_fn.name + ".part")
+    context, part, parts = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    slots = b.bitcast(context, I64.as_pointer())
+    a, bb, c, m, n, k, a_row, a_col, b_stride, c_row, accumulate = (
+        b.load(b.gep(slots, [const(position)])) for position in range(11)
+    )
+    by_rows = b.icmp_signed(">=", m, n)
+    extent = b.select(by_rows, m, n)
+    # whole register tiles: a narrower piece leaves the tile's registers half used (cut
+    # in vectors of 16 columns, W1's 64x784x128 product ran 1.5 times as long on 2
+    # threads as on one)
+    columns = 4 if form == "dot" else 2 * tiling.lanes
+    grain = b.select(by_rows, const(8), const(columns))
+    share = b.udiv(b.add(extent, b.sub(parts, const(1))), parts)  # ceil(extent / parts)
+    share = b.mul(b.udiv(b.add(share, b.sub(grain, const(1))), grain), grain)
+    first = b.mul(part, share)
+    with b.if_then(b.icmp_signed("<", first, extent)):
+        rest = b.sub(extent, first)
+        size = b.select(b.icmp_signed("<", rest, share), rest, share)
+        # along rows: A and C move down; along columns: B and C move right
+        b_step = const(1) if form in ROW_MAJOR_B else b_stride  # B's column stride
+        float_pointer = kernel_fn.args[0].type
+        size_of = 4 if isinstance(float_pointer.pointee, ir.FloatType) else 8
+        a_moved = b.add(a, b.mul(b.select(by_rows, b.mul(first, a_row), const(0)), const(size_of)))
+        b_moved = b.add(bb, b.mul(b.select(by_rows, const(0), b.mul(first, b_step)), const(size_of)))
+        c_offset = b.select(by_rows, b.mul(first, c_row), first)
+        c_moved = b.add(c, b.mul(c_offset, const(size_of)))
+        pointers = [b.inttoptr(x, float_pointer) for x in (a_moved, b_moved, c_moved)]
+        rows = b.select(by_rows, size, m)
+        columns = b.select(by_rows, n, size)
+        b.call(kernel_fn, pointers + [rows, columns, k, a_row, a_col, b_stride, c_row, accumulate])
+    b.ret_void()
+
+
+class _Vectors:
+    """Vector helpers for one function: loads, stores, splats and fused multiply-adds
+    of ``float_type`` vectors of any width (width 1 is the scalar itself)."""
+
+    def __init__(self, builder: ir.IRBuilder, float_type: ir.Type) -> None:
+        self.b, self.float = builder, float_type
+        self._fma: dict[int, ir.Function] = {}
+
+    def type(self, width: int) -> ir.Type:
+        return self.float if width == 1 else ir.VectorType(self.float, width)
+
+    def zero(self, width: int) -> ir.Constant:
+        return ir.Constant(self.type(width), 0.0 if width == 1 else [0.0] * width)
+
+    def load(self, pointer: ir.Value, width: int) -> ir.Value:
+        if width == 1:
+            return self.b.load(pointer)
+        return self.b.load(self.b.bitcast(pointer, self.type(width).as_pointer()), align=self.float_size)
+
+    def store(self, value: ir.Value, pointer: ir.Value, width: int) -> None:
+        if width == 1:
+            self.b.store(value, pointer)
+        else:
+            self.b.store(value, self.b.bitcast(pointer, self.type(width).as_pointer()), align=self.float_size)
+
+    @property
+    def float_size(self) -> int:
+        return 4 if isinstance(self.float, ir.FloatType) else 8
+
+    def splat(self, scalar: ir.Value, width: int) -> ir.Value:
+        if width == 1:
+            return scalar
+        vt = self.type(width)
+        one = self.b.insert_element(ir.Constant(vt, ir.Undefined), scalar, ir.Constant(I32, 0))
+        mask = ir.Constant(ir.VectorType(I32, width), [0] * width)
+        return self.b.shuffle_vector(one, ir.Constant(vt, ir.Undefined), mask)
+
+    def fma(self, a: ir.Value, b: ir.Value, c: ir.Value, width: int) -> ir.Value:
+        fn = self._fma.get(width)
+        if fn is None:
+            module = self.b.module
+            suffix = ("f32" if self.float_size == 4 else "f64") if width == 1 else None
+            name = f"llvm.fma.{suffix}" if suffix else f"llvm.fma.v{width}f{8 * self.float_size}"
+            vt = self.type(width)
+            fn = self._fma[width] = module.globals.get(name) or ir.Function(
+                module, ir.FunctionType(vt, [vt, vt, vt]), name
+            )
+        return self.b.call(fn, [a, b, c])
+
+    def lane_sum(self, vector: ir.Value, width: int) -> ir.Value:
+        """The sum of a vector's lanes, halves added pairwise."""
+        b = self.b
+        if width == 1:
+            return vector
+        while width > 2:
+            half = width // 2
+            low = b.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(I32, half), list(range(half))))
+            high = b.shuffle_vector(
+                vector, vector, ir.Constant(ir.VectorType(I32, half), list(range(half, width)))
+            )
+            vector, width = b.fadd(low, high), half
+        return b.fadd(
+            b.extract_element(vector, ir.Constant(I32, 0)), b.extract_element(vector, ir.Constant(I32, 1))
+        )
+
+
+def define(
+    module: ir.Module,
+    name: str,
+    form: str,
+    float_type: ir.Type,
+    tiling: Tiling,
+    declare: Callable[[str], ir.Function],
+) -> ir.Function:
+    """The kernel's body (see :func:`.tiled_gemm.kernel`); ``declare(form)`` declares in
+    ``module`` the kernel of another form that this one calls.  A long ``k`` is taken in blocks of
+    :data:`K_BLOCK`, each summed in registers and added into C, as BLAS does: a float32
+    sum of thousands of products (a convolution's weight gradient) then rounds about as
+    little as BLAS's, and a block of B stays in cache."""
+    if form in ("packed", "copied"):
+        return _define_packed(module, name, float_type, tiling, declare, transposed=form == "packed")
+    return _define_tiled(module, name, form, float_type, tiling)
+
+
+def _define_tiled(
+    module: ir.Module, name: str, form: str, float_type: ir.Type, tiling: Tiling
+) -> ir.Function:
+    """The broadcast or dot form's body."""
+    fn = ir.Function(module, signature(float_type), name)
+    fn.attributes.add("noinline")  # one copy, called by the part function too
+    fn.attributes.add("minsize")  # vectors are explicit: no more unrolling (LLVM time 200 -> 100 ms)
+    for argument in fn.args[:3]:
+        argument.add_attribute("noalias")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    a, b, c, m, n, k, a_row, a_col, b_stride, c_row, accumulate = fn.args
+    k_stride = b_stride if form == "broadcast" else const(1)  # B's step along k
+    blocks = builder.udiv(builder.add(k, const(K_BLOCK - 1)), const(K_BLOCK))
+    blocks = builder.select(builder.icmp_unsigned("==", blocks, const(0)), const(1), blocks)  # k = 0: C = 0
+    with for_range(builder, blocks, "kblock") as block:
+        k0 = builder.mul(block, const(K_BLOCK))
+        length = _at_most(builder, builder.sub(k, k0), K_BLOCK)
+        add_to_c = builder.or_(
+            builder.icmp_unsigned("!=", accumulate, const(0)), builder.icmp_unsigned("!=", block, const(0))
+        )
+        moved = [builder.gep(a, [builder.mul(k0, a_col)]), builder.gep(b, [builder.mul(k0, k_stride)]), c]
+        sizes = _Sizes(m, n, length, a_row, a_col, b_stride, c_row, add_to_c)
+        {"broadcast": _Broadcast, "dot": _Dot}[form](builder, moved, float_type, sizes, tiling).run()
+    builder.ret_void()
+    return fn
+
+
+def _define_packed(
+    module: ir.Module,
+    name: str,
+    float_type: ir.Type,
+    tiling: Tiling,
+    declare: Callable[[str], ir.Function],
+    transposed: bool,
+) -> ir.Function:
+    """The packed form's body: B transposed (its columns contiguous, a linear's weight),
+    each block of :data:`K_BLOCK` rows of k and panel of ``2 * lanes`` columns of it
+    copied row-major into a buffer on the stack, in 8x8 register transposes, and
+    multiplied by the broadcast form's kernel.  The copied form's (not ``transposed``:
+    B row-major, a long row stride apart) copies the panels' rows as they are.  The
+    products are the broadcast form's on a row-major copy of B, bit for bit (the panels
+    and blocks are its own), without
+    copying all of B out to memory and back first (the MLP's 256x1024x1024 forward
+    product took 3.2 ms so on 2 threads, 2.6 ms from a row-major B)."""
+    broadcast = declare("broadcast")
+    fn = ir.Function(module, signature(float_type), name)
+    fn.attributes.add("noinline")  # one copy, called by the part function too
+    for argument in fn.args[:3]:
+        argument.add_attribute("noalias")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    a, b, c, m, n, k, a_row, a_col, b_stride, c_row, accumulate = fn.args
+    width = 2 * tiling.lanes  # a panel: the broadcast form's tile columns
+    packed = builder.alloca(float_type, size=K_BLOCK * width, name="packed")
+    packed.align = 64
+    blocks = builder.udiv(builder.add(k, const(K_BLOCK - 1)), const(K_BLOCK))
+    blocks = builder.select(builder.icmp_unsigned("==", blocks, const(0)), const(1), blocks)  # k = 0: C = 0
+    panels = builder.udiv(builder.add(n, const(width - 1)), const(width))
+    with for_range(builder, blocks, "kblock") as block:
+        k0 = builder.mul(block, const(K_BLOCK))
+        length = _at_most(builder, builder.sub(k, k0), K_BLOCK)
+        first = builder.icmp_unsigned("==", block, const(0))
+        add_to_c = builder.select(first, accumulate, const(1))
+        a_block = builder.gep(a, [builder.mul(k0, a_col)])
+        with for_range(builder, panels, "panel") as panel:
+            j0 = builder.mul(panel, const(width))
+            columns = _at_most(builder, builder.sub(n, j0), width)
+            if transposed:
+                source = builder.gep(b, [builder.add(builder.mul(j0, b_stride), k0)])
+                _pack(builder, source, b_stride, packed, length, columns, width)
+            else:
+                source = builder.gep(b, [builder.add(builder.mul(k0, b_stride), j0)])
+                _copy_rows(builder, source, b_stride, packed, length, columns, width)
+            numbers = [m, columns, length, a_row, a_col, const(width), c_row, add_to_c]
+            builder.call(broadcast, [a_block, packed, builder.gep(c, [j0])] + numbers)
+    builder.ret_void()
+    return fn
+
+
+def _at_most(builder: ir.IRBuilder, value: ir.Value, most: int) -> ir.Value:
+    """``min(value, most)``."""
+    return builder.select(builder.icmp_signed("<", value, const(most)), value, const(most))
+
+
+def _copy_rows(builder: ir.IRBuilder, source, stride, target, rows, columns, width: int) -> None:
+    """``target[r * width + j] = source[r * stride + j]`` for ``r < rows``, ``j < columns``."""
+    b = builder
+    with for_range(b, rows, "copy_r", unroll=False) as r:
+        source_row, target_row = b.mul(r, stride), b.mul(r, const(width))
+        with for_range(b, columns, "copy_j") as j:
+            value = b.load(b.gep(source, [b.add(source_row, j)]))
+            b.store(value, b.gep(target, [b.add(target_row, j)]))
+
+
+def _pack(builder: ir.IRBuilder, source, stride, target, rows, columns, width: int) -> None:
+    """``target[r * width + j] = source[j * stride + r]`` for ``r < rows``, ``j < columns``:
+    8x8 tiles transposed in registers, the edges element by element."""
+    b = builder
+    row_tiles = b.udiv(rows, const(TILE))
+    column_tiles = b.udiv(columns, const(TILE))
+    with (
+        for_range(b, column_tiles, "pack_j", unroll=False) as tj,
+        for_range(b, row_tiles, "pack_r", unroll=False) as tr,
+    ):
+        j, r = b.mul(tj, const(TILE)), b.mul(tr, const(TILE))
+        source_at = b.add(b.mul(j, stride), r)
+        target_at = b.add(b.mul(r, const(width)), j)
+        transpose_tile(b, source, source_at, stride, target, target_at, const(width))
+
+    def element_by_element(r0, j0, j1) -> None:  # rows r0 .. rows of columns j0 .. j1
+        with for_range(b, b.sub(rows, r0), "pack_er") as er, for_range(b, b.sub(j1, j0), "pack_ej") as ej:
+            r, j = b.add(r0, er), b.add(j0, ej)
+            value = b.load(b.gep(source, [b.add(b.mul(j, stride), r)]))
+            b.store(value, b.gep(target, [b.add(b.mul(r, const(width)), j)]))
+
+    tiled_columns = b.mul(column_tiles, const(TILE))
+    element_by_element(b.mul(row_tiles, const(TILE)), const(0), tiled_columns)  # rows past the tiles
+    element_by_element(const(0), tiled_columns, columns)  # columns past the tiles
+
+
+class _Sizes(NamedTuple):
+    """A block's sizes and strides, run-time values of the kernel."""
+
+    m: ir.Value
+    n: ir.Value
+    k: ir.Value
+    a_row: ir.Value
+    a_col: ir.Value
+    b_stride: ir.Value
+    c_row: ir.Value
+    add_to_c: ir.Value  # i1: add the block's sum to C's value (else store it)
+
+
+class _Tiles:
+    """The loops over tiles of C shared by both forms: column panels of ``widths`` and
+    then the columns left, and in each, row tiles of as many rows as the registers allow
+    and then the rows left one by one."""
+
+    def __init__(self, builder, pointers: list[ir.Value], float_type: ir.Type, sizes: _Sizes, tiling: Tiling):
+        self.b, (self.a_ptr, self.b_ptr, self.c_ptr) = builder, pointers
+        self.s, self.tiling = sizes, tiling
+        self.v = _Vectors(builder, float_type)
+
+    def at(self, pointer: ir.Value, *terms) -> ir.Value:
+        """``pointer + sum(index * stride)`` (an index, or a stride, may be a Python int)."""
+        b = self.b
+        total = None
+        for index, stride in terms:
+            if isinstance(index, int) and index == 0:
+                continue
+            index = const(index) if isinstance(index, int) else index
+            term = (
+                index
+                if isinstance(stride, int) and stride == 1
+                else b.mul(index, const(stride) if isinstance(stride, int) else stride)
+            )
+            total = term if total is None else b.add(total, term)
+        return pointer if total is None else b.gep(pointer, [total])
+
+    def panels(self, panel_widths: list[int], rest_widths: list[int] | None, budget: int) -> None:
+        """Tile C's columns: full panels of ``panel_widths`` in a loop, then the columns
+        left: in pieces of ``rest_widths`` (each taken where that many are left), or with
+        None one at a time."""
+        b = self.b
+        panel = sum(panel_widths)
+        full = b.udiv(self.s.n, const(panel))
+        with for_range(b, full, "panel") as p:
+            self.rows(b.mul(p, const(panel)), panel_widths, budget)
+        done = b.mul(full, const(panel))
+        if rest_widths is None:
+            with for_range(b, b.sub(self.s.n, done), "column") as j:
+                self.rows(b.add(done, j), [1], budget)
+            return
+        column = self.slot(I64)
+        b.store(done, column)
+        for width in rest_widths:
+            with b.if_then(b.icmp_signed("<=", b.add(b.load(column), const(width)), self.s.n)):
+                j0 = b.load(column)
+                self.rows(j0, [width], budget)
+                b.store(b.add(j0, const(width)), column)
+
+    def rows(self, j0: ir.Value, widths: list[int], budget: int) -> None:
+        b = self.b
+        per_tile = max(1, budget // len(widths))
+        full = b.udiv(self.s.m, const(per_tile))
+        with for_range(b, full, "rows") as t:
+            self.tile(b.mul(t, const(per_tile)), j0, per_tile, widths)
+        done = b.mul(full, const(per_tile))
+        with for_range(b, b.sub(self.s.m, done), "row") as r:
+            self.tile(b.add(done, r), j0, 1, widths)
+
+    def slot(self, type_: ir.Type) -> ir.Value:
+        """A stack slot for a value set in conditional blocks, made in the entry block
+        (where LLVM turns it into a register; one inside a loop would grow the stack)."""
+        return entry_alloca(self.b, type_)
+
+    def store(self, value: ir.Value, pointer: ir.Value, width: int) -> None:
+        """Store a block's sum at ``pointer``, added to C's value where the block is not the first."""
+        v = self.v
+        v.store(
+            self.b.select(self.s.add_to_c, self.b.fadd(v.load(pointer, width), value), value), pointer, width
+        )
+
+
+class _Broadcast(_Tiles):
+    """Tiles of ``rows`` x ``vectors`` registers: A's element broadcast times B's row."""
+
+    def run(self) -> None:
+        lanes, registers = self.tiling.lanes, self.tiling.registers
+        vectors = 2  # per row of a tile: a panel is 2 * lanes columns
+        # accumulators + B's vectors + a broadcast must fit the registers
+        rows = max(1, min(8 if registers >= 32 else 4, (registers - vectors - 2) // vectors))
+        halves = [lanes >> shift for shift in range(lanes.bit_length())]  # lanes, lanes/2 ... 1
+        self.panels([lanes] * vectors, halves, rows * vectors)
+
+    def tile(self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int]) -> None:
+        b, s, v = self.b, self.s, self.v
+        offsets = [sum(widths[:w]) for w in range(len(widths))]
+        a_rows = [self.at(self.a_ptr, (b.add(i0, const(r)), s.a_row)) for r in range(rows)]
+        c_rows = [self.at(self.c_ptr, (b.add(i0, const(r)), s.c_row), (j0, 1)) for r in range(rows)]
+        b_panel = self.at(self.b_ptr, (j0, 1))
+        initial = [v.zero(width) for r in range(rows) for width in widths]
+        with for_range_carrying(b, s.k, initial, "k") as (k, acc):
+            b_row = self.at(b_panel, (k, s.b_stride))
+            b_vectors = [v.load(self.at(b_row, (offsets[w], 1)), width) for w, width in enumerate(widths)]
+            for r in range(rows):
+                a = b.load(self.at(a_rows[r], (k, s.a_col)))
+                for w, width in enumerate(widths):
+                    at = r * len(widths) + w
+                    acc[at] = v.fma(v.splat(a, width), b_vectors[w], acc[at], width)
+        for r in range(rows):
+            for w, width in enumerate(widths):
+                self.store(acc[r * len(widths) + w], self.at(c_rows[r], (offsets[w], 1)), width)
+
+
+class _Dot(_Tiles):
+    """Tiles of ``rows`` x ``cols`` dot products, each a vector of partial sums along k."""
+
+    def run(self) -> None:
+        registers = self.tiling.registers
+        rows = 4 if registers >= 32 else 2
+        cols = 4 if registers >= 32 else 3
+        self.panels([1] * cols, None, rows * cols)
+
+    def tile(self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int]) -> None:
+        b, s, v = self.b, self.s, self.v
+        lanes, cols = self.tiling.lanes, len(widths)
+        a_rows = [self.at(self.a_ptr, (b.add(i0, const(r)), s.a_row)) for r in range(rows)]
+        b_cols = [self.at(self.b_ptr, (b.add(j0, const(j)), s.b_stride)) for j in range(cols)]
+        whole = b.udiv(s.k, const(lanes))
+        with for_range_carrying(b, whole, [v.zero(lanes)] * (rows * cols), "k") as (chunk, acc):
+            self._products(a_rows, b_cols, b.mul(chunk, const(lanes)), lanes, acc)
+        done = b.mul(whole, const(lanes))
+        sums = [v.lane_sum(partial, lanes) for partial in acc]
+        # the k left (fewer than a vector's lanes), one at a time
+        with for_range_carrying(b, b.sub(s.k, done), sums, "k_left") as (kk, sums):
+            self._products(a_rows, b_cols, b.add(done, kk), 1, sums)
+        for r in range(rows):
+            for j in range(cols):
+                at = self.at(self.c_ptr, (b.add(i0, const(r)), s.c_row), (b.add(j0, const(j)), 1))
+                self.store(sums[r * cols + j], at, 1)
+
+    def _products(self, a_rows, b_cols, k0: ir.Value, width: int, acc: list) -> None:
+        """``acc[r, j] += A[r, k0:k0+width] * B[k0:k0+width, j]`` (lane by lane)."""
+        v = self.v
+        a_vectors = [v.load(self.at(row, (k0, 1)), width) for row in a_rows]
+        b_vectors = [v.load(self.at(col, (k0, 1)), width) for col in b_cols]
+        for r, a in enumerate(a_vectors):
+            for j, bv in enumerate(b_vectors):
+                at = r * len(b_vectors) + j
+                acc[at] = v.fma(a, bv, acc[at], width)
