@@ -46,7 +46,7 @@ import llvmlite.ir as ir
 from ..ir.run_time_sizes import Size
 from ..native import jit, pool
 from ..native.loops import I64, const
-from .gemm_kernels import ROW_MAJOR_B, Tiling, define, define_part, signature
+from .gemm_kernels import LOOPS_VECTORIZED, ROW_MAJOR_B, Tiling, define, define_part, signature
 from .parallel import call_parallel
 from .run_time import size_value
 
@@ -260,7 +260,9 @@ def ensure_compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:
         signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 3, *[ctypes.c_int64] * 8)
         task = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
         # its name says all the module is made from: its cache entry is found without emitting it
-        functions = jit.compile_functions(module, {name: signature, f"{name}.part": task}, source=name)
+        functions = jit.compile_functions(
+            module, {name: signature, f"{name}.part": task}, source=name, light=form not in LOOPS_VECTORIZED
+        )
         for symbol, function in functions.items():
             llvm.add_symbol(symbol, ctypes.cast(function, ctypes.c_void_p).value)
         return functions[name]
