@@ -73,6 +73,12 @@ def storage(array: np.ndarray) -> int | None:
     return id(array) if array.base is None and array.flags.owndata else None
 
 
+def memory_key(array: np.ndarray) -> int:
+    """The array's :func:`storage`, or (memory numpy does not own) the array's own id."""
+    key = storage(array)
+    return id(array) if key is None else key
+
+
 def _mark_read(node) -> None:
     """A walked slot the traced code read, with everything under it (a list's items)."""
     node.read = True
@@ -116,8 +122,9 @@ class Tracer(GradientPaths):
         self.mutations: dict[int, int] = {}  # input node -> node holding its new value
         self.unlocated: list[str] = []  # names of inputs bound by identity only
         self.stale: set[int] = set()  # ids of tensors whose memory was written behind their back
-        # ids of tensors whose layout the traced code depended on beyond their contiguity
-        # (see on_layout_read); the others' guards do not check their strides
+        # the memory (see memory_key) of tensors whose layout the traced code depended on
+        # beyond their contiguity (see on_layout_read); other tensors' guards do not check
+        # their strides
         self.layout_read: set[int] = set()
         self._init_gradient_paths()
         self.graph_break: GraphBreak | None = None
@@ -331,7 +338,7 @@ class Tracer(GradientPaths):
         if self.graph_break is not None:
             return
         if op.view is not None:  # a view's strides, and whether a reshape is one, follow its input's
-            self.layout_read.add(id(inputs[0]))
+            self.layout_read.add(memory_key(inputs[0]._data))
         args = [self.lookup(t) for t in inputs]
         nid = self.graph.add_op(
             op.name, args, attrs, TensorType(tuple(out._data.shape), out.dtype), source=user_source()
@@ -345,12 +352,12 @@ class Tracer(GradientPaths):
 
     def on_layout_read(self, t: Tensor) -> None:
         """The traced code read ``t``'s strides or address, or asked whether a view of it
-        can be made: a call with another layout of ``t`` may take another path, so its
-        guard checks the strides too."""
-        self.layout_read.add(id(t))
+        can be made: a call with another layout of ``t`` may take another path, so the
+        guard checks the strides of every tensor over its memory (``t.data``, a view)."""
+        self.layout_read.add(memory_key(t._data))
 
     def on_materialize(self, t: Tensor, what: str) -> None:
-        self.layout_read.add(id(t))  # (numpy() shares the array, strides and all)
+        self.layout_read.add(memory_key(t._data))  # (numpy() shares the array, strides and all)
         if self.graph_break is not None:
             return
         nid = self.lookup(t)
@@ -414,7 +421,7 @@ class Tracer(GradientPaths):
         with the view's elements replaced (recorded as ops), and the base's other views
         are re-derived from it when next used (their version counter tells them).
         """
-        self.layout_read.add(id(target))  # (a write into memory: what it overlaps follows the strides)
+        self.layout_read.add(memory_key(target._data))  # (what a write overlaps follows the strides)
         if self.graph_break is not None:
             return
         with_gradient = new._rg

@@ -134,3 +134,23 @@ def test_code_that_depends_on_a_layout_is_guarded_by_its_strides():
                 x, y = irgrad.tensor(data)[:1, :2], irgrad.tensor(data.copy())[:1, :2]
             np.testing.assert_allclose(compiled(x).numpy(), function(y).numpy(), rtol=1e-6)
             np.testing.assert_allclose(x._base.numpy(), y._base.numpy(), rtol=1e-6, err_msg=function.__name__)
+
+
+def test_strides_read_through_another_tensor_over_the_memory_are_guarded():
+    """``x.data.stride()`` and ``x.detach().stride()`` read ``x``'s layout through another
+    tensor object over its memory: the guard checks ``x``'s strides all the same.  (The
+    branch takes the traced path for validation's contiguous inputs too, so it is the
+    guard, not validation, that keeps the answer right.)"""
+
+    def through_data(x):
+        return x * 3 if x.data.stride()[1] == 3 else x * 2
+
+    def through_detach(x):
+        return x * 3 if x.detach().stride()[1] == 3 else x * 2
+
+    for function in (through_data, through_detach):
+        compiled = irgrad.compile(function)
+        wide = irgrad.ones(4, 12)
+        got = _twice_then(compiled, wide[:, ::2][:, :4], wide[:, ::3])
+        np.testing.assert_array_equal(got.numpy(), function(wide[:, ::3]).numpy())
+        np.testing.assert_array_equal(got.numpy(), np.full((4, 4), 3.0))

@@ -31,7 +31,7 @@ from ..recording.grad_mode import STATE
 from ..recording.views import NO_GRAD_VIEW
 from ..tensor import Tensor
 from ..tensor_ops.linalg import trace as matrix_trace
-from ..trace import GraphBreak, Tracer, storage
+from ..trace import GraphBreak, Tracer, memory_key, storage
 from ..utils.pytree import flatten
 from . import effects, state
 from .deferred import Deferrals, slot_key
@@ -139,9 +139,9 @@ def _unguarded_strides(snapshot: state.Snapshot, layout_read: set[int]) -> None:
     reads its values whatever their strides, so its guard checks its contiguity only.  A
     sliding window over a growing sequence (``idx[:, -block:]``, a GPT's sampling loop)
     has other strides at every call, and was compiled again for each."""
-    for key, node in snapshot.tensors.items():
+    for node in snapshot.tensors.values():
         cls, shape, dtype, requires_grad, contiguous, attrs, strides, leaf = node.info
-        if strides is not None and key not in layout_read:
+        if strides is not None and memory_key(node.obj._data) not in layout_read:
             node.info = (cls, shape, dtype, requires_grad, contiguous, attrs, None, leaf)
 
 
