@@ -85,6 +85,7 @@ from .tensor_ops.indexing import (  # noqa: E402
     masked_select,
     nonzero,
     repeat_interleave,
+    take,
     take_along_dim,
     unique,
 )
@@ -130,6 +131,9 @@ from .tensor_ops.shape import (  # noqa: E402
     clone,
     concat,
     concatenate,
+    diag,
+    diag_embed,
+    diagonal,
     diff,
     flatten,
     flip,

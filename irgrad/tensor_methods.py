@@ -43,8 +43,9 @@ _METHODS = {
               all any count_nonzero norm sort argsort topk kthvalue""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
-              narrow select split chunk tensor_split unbind flip roll tril triu detach diff""",
-        I: """gather index_select index_put index_put_ take_along_dim nonzero argwhere masked_select
+              narrow select split chunk tensor_split unbind flip roll tril triu detach diff diagonal
+              diag_embed diag""",
+        I: """gather index_select index_put index_put_ take take_along_dim nonzero argwhere masked_select
               repeat_interleave bincount unique""",
         SCT: """scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ masked_scatter
                 masked_scatter_""",
@@ -56,7 +57,7 @@ _METHODS = {
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_
                neg_ abs_ exp_ log_ sqrt_ relu_
                sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
-               addcdiv_ lerp_ copy_ fill_ zero_ uniform_ normal_ tril_ triu_""",
+               addcdiv_ lerp_ copy_ fill_ fill_diagonal_ zero_ uniform_ normal_ tril_ triu_""",
     }.items()
 }
 

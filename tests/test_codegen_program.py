@@ -108,7 +108,24 @@ def test_slice_layout_is_numpys(arrays, data):
 
 def test_every_view_op_has_a_rule_and_only_views_do():
     views = {name for name, op in OPS.items() if op.view is not None}
-    assert views == {"reshape", "permute", "broadcast_to", "slice", "detach", "rebind"}
+    assert views == {"reshape", "permute", "broadcast_to", "slice", "diagonal", "detach", "rebind"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(strided_arrays(), st.data())
+def test_diagonal_layout_is_numpys(arrays, data):
+    base, view = arrays
+    if view.ndim < 2:
+        view = view.reshape(view.shape + (1,))
+    dim1, dim2 = data.draw(st.permutations(range(view.ndim)))[:2]
+    offset = data.draw(st.integers(-view.shape[dim1] - 1, view.shape[dim2] + 1))
+    start, strides = _element_layout(base, view)
+    rule_offset, rule = OPS["diagonal"].view(view.shape, strides, offset=offset, dim1=dim1, dim2=dim2)
+    expected = np.diagonal(view, offset, dim1, dim2)
+    got = np.lib.stride_tricks.as_strided(
+        base.reshape(-1)[start + rule_offset :], expected.shape, tuple(s * base.itemsize for s in rule)
+    )
+    np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize(

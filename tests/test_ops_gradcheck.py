@@ -182,6 +182,11 @@ CASES: dict[str, list] = {
             lambda: [R(2)],
         )
     ],
+    "diagonal": [
+        (lambda x: x.diagonal(1, 2, 0), lambda: [R(3, 2, 4)]),
+        (lambda x: x.diagonal(-1), lambda: [R(3, 4)]),
+    ],
+    "diagonal_grad": [(lambda x: irgrad.diag_embed(x, -1, 0, 2), lambda: [R(2, 3)])],
     "index": [(lambda x: x[IDX(0, 2, 0)], lambda: [R(3, 2)]), (lambda x: x[x > 0], lambda: [R(3, 2)])],
     "index_grad": [
         (

@@ -126,6 +126,14 @@ SAMPLES = {
         ((sample((2,), F),), {"shape": (4, 5), "index": (slice(1, 3, 1), 2)}),
         ((sample((4, 2), F),), {"shape": (4, 5), "index": (slice(None, None, None), slice(1, 3, 1))}),
     ],
+    "diagonal": [
+        ((sample((3, 2, 4), dt),), {"offset": o, "dim1": 2, "dim2": 0})
+        for dt in DTYPES
+        for o in (-1, 0, 1, 5)
+    ],
+    "diagonal_grad": [
+        ((sample((2, 2), dt),), {"shape": (3, 2, 4), "offset": 1, "dim1": 2, "dim2": 0}) for dt in DTYPES
+    ],
     "index": [
         ((sample((4, 5), F), idx(0, 3)), {"spec": (Ellipsis,)}),
         ((sample((4, 5, 2), F), idx(0, 3), idx(1, 1)), {"spec": (Ellipsis, slice(0, 5, 1), Ellipsis)}),

@@ -1,6 +1,6 @@
 """Data-movement primitives: reshape, permute, broadcast, slicing, indexing, joining.
 
-``reshape``, ``permute``, ``broadcast_to`` and ``slice`` return views of their
+``reshape``, ``permute``, ``broadcast_to``, ``slice`` and ``diagonal`` return views of their
 input where numpy can (as PyTorch's views do); every other op here returns fresh
 memory. ``nll_loss`` (a gather of the target entries reduced to a loss) lives here
 next to ``gather``. Index specs are normalised by the public layer: a ``slice`` index is a
@@ -161,6 +161,78 @@ _movement(
     linear=True,
     stack=stacking.slice_grad,
     doc="Zeros of `shape` with g written at `index`: the gradient of slice.",
+)
+
+
+# --- diagonals ------------------------------------------------------------------------
+
+
+def _diagonal_view(x: np.ndarray, offset: int, dim1: int, dim2: int) -> np.ndarray:
+    """``x``'s diagonal as a view that writes through where ``x`` can be written (numpy's
+    ``diagonal`` is read-only; PyTorch's is an ordinary view)."""
+    out = np.diagonal(x, offset, dim1, dim2)
+    if x.flags.writeable:
+        out.flags.writeable = True
+    return out
+
+
+def _diagonal_grad_kernel(g, *, shape, offset, dim1, dim2):
+    out = np.zeros(shape, dtype=g.dtype)
+    _diagonal_view(out, offset, dim1, dim2)[...] = g
+    return out
+
+
+def diagonal_length(shape: tuple[int, ...], offset: int, dim1: int, dim2: int) -> int:
+    """How many elements the diagonal ``offset`` of dims ``dim1`` (rows) and ``dim2``
+    (columns) of ``shape`` has (0 when the offset passes the matrix)."""
+    rows, columns = shape[dim1], shape[dim2]
+    return max(min(rows, columns - offset) if offset >= 0 else min(rows + offset, columns), 0)
+
+
+def diagonal_shape(shape: tuple[int, ...], offset: int, dim1: int, dim2: int) -> tuple[int, ...]:
+    """The shape of a diagonal of ``shape``: ``dim1`` and ``dim2`` removed and the
+    diagonal appended, as PyTorch's and numpy's."""
+    if not (0 <= dim1 < len(shape) and 0 <= dim2 < len(shape)) or dim1 == dim2:
+        raise RuntimeError(
+            f"diagonal: dims {dim1} and {dim2} must be distinct dims of an input of shape {fmt(shape)}"
+        )
+    rest = tuple(s for d, s in enumerate(shape) if d not in (dim1, dim2))
+    return rest + (diagonal_length(shape, offset, dim1, dim2),)
+
+
+def _diagonal_layout(x_shape, x_strides, *, offset, dim1, dim2) -> tuple[int, tuple[int, ...]]:
+    start = offset * x_strides[dim2] if offset >= 0 else -offset * x_strides[dim1]
+    rest = tuple(s for d, s in enumerate(x_strides) if d not in (dim1, dim2))
+    empty = diagonal_length(x_shape, offset, dim1, dim2) == 0
+    return (0 if empty else start), rest + (x_strides[dim1] + x_strides[dim2],)
+
+
+def _infer_diagonal_grad(g: Meta, *, shape, offset, dim1, dim2) -> Meta:
+    if tuple(g.shape) != diagonal_shape(tuple(shape), offset, dim1, dim2):
+        raise RuntimeError(
+            f"diagonal_grad: gradient of shape {fmt(g.shape)} is not the diagonal {offset} of dims "
+            f"{dim1} and {dim2} of shape {fmt(shape)}"
+        )
+    return Meta(tuple(shape), g.dtype)
+
+
+_movement(
+    "diagonal",
+    lambda x, *, offset, dim1, dim2: _diagonal_view(x, offset, dim1, dim2),
+    lambda x, *, offset, dim1, dim2: Meta(diagonal_shape(tuple(x.shape), offset, dim1, dim2), x.dtype),
+    lambda F, g, c: (F.diagonal_grad(g, shape=c.metas[0].shape, **c.attrs),),
+    view=_diagonal_layout,
+    doc="The diagonal `offset` (above the main one when positive) of the matrices in dims "
+    "`dim1` (rows) and `dim2` (columns), as a last dim replacing them (a view).",
+)
+_movement(
+    "diagonal_grad",
+    _diagonal_grad_kernel,
+    _infer_diagonal_grad,
+    lambda F, g, c: (F.diagonal(g, **{k: v for k, v in c.attrs.items() if k != "shape"}),),
+    linear=True,
+    doc="Zeros of `shape` with g written on the diagonal `offset` of dims `dim1` and `dim2`: "
+    "the gradient of diagonal (and diag_embed).",
 )
 
 

@@ -337,10 +337,18 @@ def check_index_range(op: str, input: Tensor, d: int, index: Tensor) -> Tensor:
 
 @tensor_arguments
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``input``'s slices along ``dim`` at the int32/int64 positions of a 0-d or 1-d
+    ``index``; a 0-d input takes one index, 0, and gives its element (as PyTorch's)."""
     index = ensure_tensor(index)
+    d = normalize_dim("index_select", dim, input._data.ndim)
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
-    d = normalize_dim("index_select", dim, input._data.ndim)
+    if input._data.ndim == 0 and index._data.size != 1:
+        raise RuntimeError(
+            f"index_select(): Index to scalar can have only 1 value, got {index._data.size} value(s)"
+        )
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     size = input._data.shape[d] if input._data.ndim else 1
     message = (
         f"index_select(): index {{value}} is out of range for dimension {d} with size {{high}} "
@@ -348,7 +356,24 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     )
     # PyTorch's index_select takes no negative index (indexing x[i] does)
     index = check_range(index, 0, size, "IndexError", message, input_shape=tuple(input._data.shape))
+    if input._data.ndim == 0:
+        return getitem(input.reshape(1), index.reshape(-1)).reshape(())
     return getitem(input, (slice(None),) * d + (index.reshape(-1),))
+
+
+@tensor_arguments
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """``input``'s elements at ``index`` (of any shape, the result's) into ``input``
+    flattened in C order; a negative index counts from the end, as PyTorch's."""
+    index = ensure_tensor(index)
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {index.dtype.scalar_type}")
+    numel = input._data.size
+    if numel == 0 and index._data.size:
+        raise IndexError("take(): tried to take from an empty tensor")
+    message = "out of range: tried to access index {value} on a tensor of {high} elements."
+    index = check_range(index, -numel, numel, "IndexError", message)  # numpy wraps negatives
+    return apply(OPS["index"], (input.reshape(-1), index), {"spec": (Ellipsis,)})
 
 
 @tensor_arguments

@@ -10,6 +10,7 @@ import numpy as np
 from .. import _tracing
 from .._arguments import tensor_arguments
 from ..dtypes import FLOAT
+from ..ops.strides import contiguous_strides
 from ..random import resolve
 from ..recording.function import Function
 from ..tensor import Tensor
@@ -133,6 +134,26 @@ class _RepeatedFill(Function):
     @staticmethod
     def backward(ctx, grad):
         raise_internal_overlap("fill_")
+
+
+@tensor_arguments
+def fill_diagonal_(self: Tensor, fill_value, wrap: bool = False) -> Tensor:
+    """``fill_value`` written on the main diagonal of a matrix, or of an n-d tensor whose
+    dims are all equal (the elements ``[i, i, ..., i]``); with ``wrap``, a matrix taller than
+    wide starts again below, every ``width + 1`` elements in C order, as PyTorch's."""
+    shape = self._data.shape
+    if len(shape) < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if len(shape) > 2 and len(set(shape)) > 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    mask = np.zeros(shape, dtype=bool)
+    step = sum(contiguous_strides(shape))  # from one diagonal element to the next, flattened
+    on = mask.reshape(-1)[::step]
+    if wrap and len(shape) == 2:
+        on[...] = True
+    else:
+        on[: min(shape[0], shape[1])] = True
+    return masked_fill_(self, Tensor._wrap(mask), fill_value)
 
 
 @tensor_arguments

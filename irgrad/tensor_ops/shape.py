@@ -592,6 +592,48 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     return _triangle(input, diagonal, upper=True)
 
 
+@tensor_arguments
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal ``offset`` (above the main one when positive) of the matrices in dims
+    ``dim1`` (rows) and ``dim2`` (columns), as a last dim replacing them: a view, so a write
+    through it changes ``input``, as PyTorch's."""
+    ndim = input._data.ndim
+    d1 = normalize_dim("diagonal", dim1, ndim)
+    d2 = normalize_dim("diagonal", dim2, ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return apply(OPS["diagonal"], (input,), {"offset": int(offset), "dim1": d1, "dim2": d2})
+
+
+@tensor_arguments
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Matrices (in dims ``dim1`` and ``dim2`` of the result) holding ``input``'s last dim
+    on their diagonal ``offset`` and zeros elsewhere: the inverse of :func:`diagonal`."""
+    shape = input._data.shape
+    d1 = normalize_dim("diag_embed", dim1, len(shape) + 1)
+    d2 = normalize_dim("diag_embed", dim2, len(shape) + 1)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    n = shape[-1] + abs(int(offset))  # (a 0-d input failed above: its two dims are one)
+    out_shape = list(shape[:-1])
+    for d in sorted((d1, d2)):
+        out_shape.insert(d, n)
+    attrs = {"shape": tuple(out_shape), "offset": int(offset), "dim1": d1, "dim2": d2}
+    return apply(OPS["diagonal_grad"], (input,), attrs)
+
+
+@tensor_arguments
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """A 1-D input as the diagonal ``diagonal`` of a square matrix, or a 2-D input's
+    diagonal ``diagonal`` as a new 1-D tensor (a copy, unlike :func:`diagonal`)."""
+    ndim = input._data.ndim
+    if ndim == 1:
+        return diag_embed(input, diagonal, 0, 1)
+    if ndim == 2:
+        return clone(apply(OPS["diagonal"], (input,), {"offset": int(diagonal), "dim1": 0, "dim2": 1}))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {ndim}D")
+
+
 def _check_matrices(name: str, input: Tensor) -> None:
     if input.dim() < 2:
         raise RuntimeError(
