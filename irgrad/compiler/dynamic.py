@@ -28,7 +28,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..ir import Graph
-from ..ir.symbolic import generalize, same_constant, specialize
+from ..ir.graph import CONSTANT
+from ..ir.symbolic import generalize, resolve, same_constant
+from ..ops import OPS
 from ..passes.cse import attribute_key
 from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
@@ -321,40 +323,59 @@ def same_program(
         return False
     if not _same_call(call, base):
         return False
-    if not _rebinds_alike(base, call) or not _same_graph(specialize(traced, sizes), call.graph):
+    if not _rebinds_alike(base, call) or not _same_graph(traced, sizes, call.graph):
         return False
     if built is None:
         return True
     forward, backward = call_graphs()
-    if not _same_graph(specialize(built.forward, sizes), forward):
+    if not _same_graph(built.forward, sizes, forward):
         return False
     if (backward is None) != (built.backward is None):
         return False
-    return backward is None or _same_graph(specialize(built.backward, sizes), backward)
+    return backward is None or _same_graph(built.backward, sizes, backward)
 
 
-def _same_graph(one: Graph, other: Graph) -> bool:
-    """Whether two static graphs are one program: ops, roles, arguments, types, attributes
-    (by type and value: 1, 1.0 and True differ, as do 0.0 and -0.0) and constants (the
-    signs of their zeros too), fused bodies alike, and outputs."""
-    orders = one.order(), other.order()
-    if len(orders[0]) != len(orders[1]) or len(one.outputs) != len(other.outputs):
+def _same_graph(symbolic: Graph, sizes: dict[str, int], static: Graph) -> bool:
+    """Whether the ``symbolic`` graph at ``sizes`` (what ``specialize`` makes of it, read
+    node by node without making it) is the ``static`` one's program: ops, roles,
+    arguments, types, attributes (by type and value: 1, 1.0 and True differ, as do 0.0
+    and -0.0) and constants (the signs of their zeros too), fused bodies alike, and
+    outputs."""
+    orders = symbolic.order(), static.order()
+    if len(orders[0]) != len(orders[1]) or len(symbolic.outputs) != len(static.outputs):
         return False
     position = [{nid: k for k, nid in enumerate(order)} for order in orders]
     for a, b in zip(*orders):
-        x, y = one.node(a), other.node(b)
-        if (x.op, x.role, x.type) != (y.op, y.role, y.type):
+        x, y = symbolic.node(a), static.node(b)
+        if [position[0][n] for n in symbolic.args(a)] != [position[1][n] for n in static.args(b)]:
             return False
-        if [position[0][n] for n in one.args(a)] != [position[1][n] for n in other.args(b)]:
+        if not _same_node(x, sizes, y):
             return False
-        if x.value is not None or y.value is not None:
-            if x.value is None or y.value is None or not same_constant(x.value, y.value):
-                return False
-        elif attribute_key(x.attrs) != attribute_key(y.attrs):
+    return [position[0][n] for n in symbolic.outputs] == [position[1][n] for n in static.outputs]
+
+
+def _same_node(x, sizes: dict[str, int], y) -> bool:
+    """:func:`_same_graph` for one node of each (see ``ir.symbolic.specialize``: a node
+    computing a constant from the sizes is that constant)."""
+    if x.role != y.role or x.type.dtype != y.type.dtype:
+        return False
+    if x.op in OPS and OPS[x.op].size_constant:
+        value = np.asarray(OPS[x.op].eval(**resolve(x.attrs, sizes)))
+        return (
+            y.op == CONSTANT
+            and y.value is not None
+            and same_constant(value, y.value)
+            and y.type.shape == value.shape
+        )
+    shape = tuple(sizes[d] if isinstance(d, str) else resolve(d, sizes) for d in x.type.shape)
+    if x.op != y.op or shape != y.type.shape:
+        return False
+    if x.value is not None or y.value is not None:
+        if x.value is None or y.value is None or not same_constant(x.value, y.value):
             return False
-        if (x.body is None) != (y.body is None) or (x.body is not None and not _same_graph(x.body, y.body)):
-            return False
-    return [position[0][n] for n in one.outputs] == [position[1][n] for n in other.outputs]
+    elif attribute_key(resolve(x.attrs, sizes)) != attribute_key(y.attrs):
+        return False
+    return (x.body is None) == (y.body is None) and (x.body is None or _same_graph(x.body, sizes, y.body))
 
 
 def _same_call(one: Capture, other: Capture) -> bool:
