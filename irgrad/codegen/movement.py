@@ -2,7 +2,8 @@
 (lowerings that read through index values are in :mod:`.indexing`).
 
 ``cat`` copies each input into its slab of the result, ``slice_grad`` zeroes its
-result and copies the gradient into the slice, ``pad`` fills its result and copies
+result and copies the gradient into the slice (``diagonal_grad`` onto the diagonal),
+``pad`` fills its result and copies
 its input into the middle: each a loop nest over the source reading and writing
 through strides (the destination's from the result's view rules, so the copy lands
 exactly where numpy's assignment would put it).  (LSTM cells are in :mod:`.recurrent`.)
@@ -19,6 +20,7 @@ import numpy as np
 from ..ir.graph import Node
 from ..ir.run_time_sizes import Size
 from ..native.loops import const, for_range_carrying
+from ..ops import OPS
 from ..ops.movement import sliced_shape
 from ..ops.strides import contiguous_strides, slice_layout
 from .elementwise import coalesce, loop_nest, offset_function
@@ -101,6 +103,18 @@ class SliceGradLowering(Lowering):
         (g,) = args
         fill(at, out, 0)
         offset, strides = slice_layout(out.place.shape, out.place.strides, self.node.attrs["index"])
+        copy_strided(at, g, _offset_pointer(at, out, offset), g.place.shape, strides)
+
+
+class DiagonalGradLowering(Lowering):
+    """``diagonal_grad(g, shape, offset, dim1, dim2)``: zeros, with ``g`` copied onto the
+    diagonal, where ``diagonal``'s view rule puts it in the result."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        (g,) = args
+        fill(at, out, 0)
+        where = {k: v for k, v in self.node.attrs.items() if k != "shape"}
+        offset, strides = OPS["diagonal"].view(out.place.shape, out.place.strides, **where)
         copy_strided(at, g, _offset_pointer(at, out, offset), g.place.shape, strides)
 
 
@@ -359,6 +373,7 @@ def _full(node: Node, arg_types: list) -> Lowering | str:
 MOVEMENT_LOWERINGS = {
     "cat": _cat,
     "slice_grad": _slice_grad,
+    "diagonal_grad": lambda node, arg_types: DiagonalGradLowering(node),
     "pad": _pad,
     "cumsum": _cumsum,
     "flip": lambda node, arg_types: FlipLowering(node) if arg_types[0].shape else "flip of a 0-d value",
