@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -53,6 +54,10 @@ from .utils.collector import collector_paused
 from .utils.pytree import flatten
 
 RECOMPILE_LIMIT = 8
+# Held by the thread tracing and compiling (a miss, a new size): tracing is one per
+# process, and a call of any compiled function that misses while another thread holds it
+# runs eagerly instead of waiting.
+_COMPILING = threading.RLock()
 CACHE_LIMIT = RECOMPILE_LIMIT  # kept for code that read the old name
 
 
@@ -167,7 +172,10 @@ class Compiled:
         entries = self.entries
         new_sizes = []  # symbolic graphs that fit the call but have not run at its sizes
         for k in range(len(entries) - 1, -1, -1):
-            entry = entries[k]
+            try:
+                entry = entries[k]
+            except IndexError:  # another thread moved an entry to the end: look again from there
+                continue
             inputs = entry.guard(roots)
             if inputs is not None:
                 if entry.symbols:
@@ -185,9 +193,16 @@ class Compiled:
                     return checked_call(self, entry, roots, inputs, args, kwargs)
                 entry.runs += 1
                 return run(entry, roots, inputs)
-        if new_sizes:
-            return self._new_size(new_sizes, args, kwargs)
-        return self._miss(roots, args, kwargs)
+        if not _COMPILING.acquire(blocking=False):
+            return self.fn(*args, **kwargs)  # another thread traces or compiles: this call runs eagerly
+        try:
+            if _tracing.ACTIVE is not None:  # (it began tracing before this thread looked)
+                return self.fn(*args, **kwargs)
+            if new_sizes:
+                return self._new_size(new_sizes, args, kwargs)
+            return self._miss(roots, args, kwargs)
+        finally:
+            _COMPILING.release()
 
     def _aliased_call(self, entry: Entry, args: tuple, kwargs: dict):
         """A call whose tensors share memory where the graph writes (``f(a, a.view(4))``
