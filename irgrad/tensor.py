@@ -177,6 +177,8 @@ class Tensor:
         return self._data.dtype.kind == "f"
 
     def is_contiguous(self, memory_format: Any = None) -> bool:
+        if _tracing.ACTIVE is not None:
+            _tracing.layout_read(self)
         return bool(self._data.flags.c_contiguous)
 
     def element_size(self) -> int:

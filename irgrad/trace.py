@@ -126,6 +126,10 @@ class Tracer(GradientPaths):
         # beyond their contiguity (see on_layout_read); other tensors' guards do not check
         # their strides
         self.layout_read: set[int] = set()
+        # id(tensor) -> the memory of the tensors whose strides its layout follows: an
+        # elementwise result keeps its input's memory order (a transposed input's is
+        # transposed), a view is laid out over its base (see record)
+        self.layout_sources: dict[int, frozenset[int]] = {}
         self._init_gradient_paths()
         self.graph_break: GraphBreak | None = None
         self.deferrals = None  # irgrad.compiler.deferred.Deferrals: steps run after each compiled call
@@ -338,7 +342,9 @@ class Tracer(GradientPaths):
         if self.graph_break is not None:
             return
         if op.view is not None:  # a view's strides, and whether a reshape is one, follow its input's
-            self.layout_read.add(memory_key(inputs[0]._data))
+            self.layout_read |= self._layout_sources(inputs[0])
+        if not op.fresh_layout:
+            self.layout_sources[id(out)] = frozenset().union(*(self._layout_sources(t) for t in inputs))
         args = [self.lookup(t) for t in inputs]
         nid = self.graph.add_op(
             op.name, args, attrs, TensorType(tuple(out._data.shape), out.dtype), source=user_source()
@@ -351,13 +357,21 @@ class Tracer(GradientPaths):
             self.node_values[nid] = out._data.copy()
 
     def on_layout_read(self, t: Tensor) -> None:
-        """The traced code read ``t``'s strides or address, or asked whether a view of it
-        can be made: a call with another layout of ``t`` may take another path, so the
-        guard checks the strides of every tensor over its memory (``t.data``, a view)."""
-        self.layout_read.add(memory_key(t._data))
+        """The traced code read ``t``'s strides, address or contiguity, or asked whether a
+        view of it can be made: a call whose tensors have other strides may take another
+        path, so the guard checks the strides of every tensor over the memory of the
+        tensors ``t``'s layout follows (``t`` itself, ``t.data``, the input of ``x * 2``)."""
+        self.layout_read |= self._layout_sources(t)
+
+    def _layout_sources(self, t: Tensor) -> frozenset[int]:
+        """The memory of the tensors ``t``'s layout follows (see layout_sources): its own
+        and, for a result of the traced code, its inputs' through every op but those
+        whose results are laid out afresh (OpDef.fresh_layout)."""
+        own = memory_key(t._data)
+        return self.layout_sources.get(id(t), frozenset()) | {own}
 
     def on_materialize(self, t: Tensor, what: str) -> None:
-        self.layout_read.add(memory_key(t._data))  # (numpy() shares the array, strides and all)
+        self.layout_read |= self._layout_sources(t)  # (numpy() shares the array, strides and all)
         if self.graph_break is not None:
             return
         nid = self.lookup(t)
@@ -421,7 +435,7 @@ class Tracer(GradientPaths):
         with the view's elements replaced (recorded as ops), and the base's other views
         are re-derived from it when next used (their version counter tells them).
         """
-        self.layout_read.add(memory_key(target._data))  # (what a write overlaps follows the strides)
+        self.layout_read |= self._layout_sources(target)  # (what a write overlaps follows the strides)
         if self.graph_break is not None:
             return
         with_gradient = new._rg

@@ -4,6 +4,7 @@ and a container argument that became another type (found by a probe of compiled
 against eager code; each case used to give the traced call's answer, or raise)."""
 
 import numpy as np
+import pytest
 
 import irgrad
 
@@ -154,3 +155,71 @@ def test_strides_read_through_another_tensor_over_the_memory_are_guarded():
         got = _twice_then(compiled, wide[:, ::2][:, :4], wide[:, ::3])
         np.testing.assert_array_equal(got.numpy(), function(wide[:, ::3]).numpy())
         np.testing.assert_array_equal(got.numpy(), np.full((4, 4), 3.0))
+
+
+def _sliced():
+    return irgrad.arange(24.0).reshape(4, 6)[:, ::2]  # (4, 3), strides (6, 2)
+
+
+def _transposed():
+    return irgrad.arange(12.0).reshape(3, 4).t()  # (4, 3), strides (1, 4)
+
+
+def _branch(x):
+    y = x * 2  # an elementwise result keeps its input's memory order: transposed for x.t()
+    return y + 1 if y.is_contiguous() else y - 1
+
+
+def _view_or_reshape(x):
+    y = x * 2
+    try:
+        return y.view(-1) * 2
+    except RuntimeError:
+        return y.reshape(-1) * 3
+
+
+def _write_through_reshape(x):
+    y = x * 1
+    y.reshape(12).add_(1)  # a view of y (a write into y) or a copy, by y's layout
+    return y
+
+
+def _strict_view(x):
+    return x.exp().view(12)
+
+
+def test_the_layout_of_a_result_that_follows_an_argument_keeps_its_strides_guarded():
+    """A result of elementwise ops on a non-contiguous argument is laid out as the
+    argument is (``x.t() * 2`` is transposed): reading its layout (``is_contiguous``, a
+    ``view``, a reshape that may be a view) reads the argument's, whose strides the guard
+    then checks.  Traced on a strided slice, a call on a transposed tensor of the same
+    shape gives eager's answer (or error): it gave the traced path's."""
+    for function in (_branch, _view_or_reshape, _write_through_reshape, _strict_view):
+        compiled = irgrad.compile(function)
+        for _ in range(3):
+            compiled(_sliced())
+        try:
+            want = function(_transposed()).numpy()
+        except RuntimeError as error:
+            with pytest.raises(RuntimeError, match="view size is not compatible"):
+                compiled(_transposed())
+            assert "view size" in str(error)
+            continue
+        np.testing.assert_array_equal(compiled(_transposed()).numpy(), want, err_msg=function.__name__)
+
+
+def test_a_product_lays_its_result_out_afresh():
+    """A product's result is laid out contiguous whatever its operands' strides
+    (OpDef.fresh_layout): a view of it does not make the operands' strides part of the
+    guard, so a sliding window through a product keeps one graph."""
+
+    def f(window, w):
+        return (window @ w).view(-1) * 2
+
+    compiled = irgrad.compile(f)
+    w = irgrad.randn(4, 3)
+    tokens = irgrad.randn(2, 20)
+    for end in range(8, 16):
+        window = tokens[:, end - 4 : end] if end % 2 else tokens[:, : 2 * end : 2][:, -4:]
+        np.testing.assert_array_equal(compiled(window, w).numpy(), f(window, w).numpy())
+    assert _graphs(compiled) == 1

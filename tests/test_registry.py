@@ -440,3 +440,19 @@ def test_an_identity_for_autodiff_has_its_arguments_value(name):
         np.testing.assert_array_equal(np.asarray(op.eval(*arrays, **attrs)), source)
         checked += 1
     assert checked and op.view is not None
+
+
+@pytest.mark.parametrize("name", sorted(name for name, op in OPS.items() if op.fresh_layout))
+def test_an_op_laid_out_afresh_gives_contiguous_results_from_any_layout(name):
+    """OpDef.fresh_layout: the results are C-contiguous when the inputs are transposed
+    (Fortran-ordered) too, so no input's strides show through them (the tracer's guard
+    of argument strides relies on it)."""
+    op = OPS[name]
+    checked = 0
+    for arrays, attrs, _ in accepted_samples(op):
+        transposed = [np.asfortranarray(a) if a.ndim >= 2 else a for a in arrays]
+        out = op.eval(*transposed, **attrs)
+        for result in out if isinstance(out, tuple) else (out,):
+            assert np.asarray(result).flags.c_contiguous, (name, [a.strides for a in transposed])
+        checked += 1
+    assert checked, f"no accepted sample of {name}"

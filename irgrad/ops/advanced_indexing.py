@@ -82,6 +82,7 @@ register(
         index_bounds=_index_bounds,
         doc="Advanced indexing: `spec` holds ints, slices and None, and `...` where each "
         "int64 index tensor goes.",
+        fresh_layout=True,
     )
 )
 
@@ -103,6 +104,7 @@ register(
         arity=-1,
         index_bounds=_index_grad_bounds,
         doc="Zeros of `shape` with g added at the indexed positions (repeats accumulate).",
+        fresh_layout=True,
     )
 )
 

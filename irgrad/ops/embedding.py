@@ -77,6 +77,7 @@ register(
         arity=2,
         index_bounds=_id_bound,
         doc="Rows `weight[ids]`; ids outside [0, rows) raise; the `padding_idx` row gets no gradient.",
+        fresh_layout=True,
     )
 )
 register(
@@ -90,5 +91,6 @@ register(
         arity=2,
         index_bounds=lambda metas, attrs: {1: attrs["rows"]},
         doc="Zeros of (rows, dim) with g's rows added at `ids` (repeats accumulate), the padding row zero.",
+        fresh_layout=True,
     )
 )

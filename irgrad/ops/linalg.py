@@ -70,6 +70,7 @@ register(
         grad_reads=((1,), (0,)),
         arity=2,
         stack=stacking.matmul,
+        fresh_layout=True,
     )
 )
 
@@ -131,6 +132,7 @@ register(
         arity=-1,
         stack=stacking.linear,
         doc="`x @ w.T + b` over any leading dims of `x` (w is (out, in)); the bias is optional.",
+        fresh_layout=True,
     )
 )
 

@@ -169,6 +169,10 @@ class OpDef:
     # a constant computed from the sizes of a graph with symbolic sizes (a mean's count):
     # made by ir.symbolic.generalize, and a constant again once the sizes are known
     size_constant: bool = False
+    # its results are new C-contiguous arrays whatever its inputs' strides (made so by
+    # register, as PyTorch lays them out): no input's layout shows through them, which
+    # the tracer relies on (trace.Tracer.on_layout_read); every op of FRESH_LAYOUT kinds
+    fresh_layout: bool = False
     doc: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
@@ -203,8 +207,8 @@ def register(op: OpDef) -> OpDef:
     """Add ``op`` to the registry; each name is defined exactly once."""
     if op.name in OPS:
         raise ValueError(f"op {op.name!r} is already registered")
-    if op.kind in FRESH_LAYOUT:
-        op = dataclasses.replace(op, eval=_contiguous_results(op.eval))
+    if op.kind in FRESH_LAYOUT or op.fresh_layout:
+        op = dataclasses.replace(op, eval=_contiguous_results(op.eval), fresh_layout=True)
     OPS[op.name] = op
     return op
 

@@ -286,6 +286,8 @@ def tile(input: Tensor, dims) -> Tensor:
 
 @tensor_arguments
 def contiguous(input: Tensor, memory_format=None) -> Tensor:
+    if _tracing.ACTIVE is not None:
+        _tracing.layout_read(input)
     if input._data.flags.c_contiguous:
         return input
     return apply(OPS["copy"], (input,))
