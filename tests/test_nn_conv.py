@@ -183,6 +183,31 @@ def test_max_pool2d_neg_inf_windows_compiled_as_eager():
     np.testing.assert_array_equal(x.grad.numpy(), eager)
 
 
+def test_max_pool2d_compiled_gives_eager_indices_and_gradients_at_every_call():
+    """A compiled padded max pool with ``return_indices``: its indices are computed by ops
+    (they were numpy on the traced values, which validation caught: the graph was
+    rejected and ran eagerly), right at every call, ``-inf`` windows at the border too."""
+    from graph_calls import graph_call
+
+    weights = irgrad.arange(1.0, 10.0).reshape(3, 3)
+
+    def pool(t):
+        out, indices = F.max_pool2d(t, 3, 2, 1, return_indices=True)
+        return (out * weights).sum(), indices
+
+    compiled = irgrad.compile(pool)
+    images = [rng.standard_normal((1, 2, 6, 6)).astype(np.float32) for _ in range(3)]
+    for image in images + [_neg_inf_image(1, 2, 6, 6)] + images[:1]:
+        x, y = irgrad.tensor(image, requires_grad=True), irgrad.tensor(image, requires_grad=True)
+        (got, got_indices), (want, want_indices) = graph_call(compiled, x), pool(y)
+        got.backward()
+        want.backward()
+        np.testing.assert_array_equal(got_indices.numpy(), want_indices.numpy())
+        np.testing.assert_array_equal(x.grad.numpy(), y.grad.numpy())
+        np.testing.assert_allclose(got.item(), want.item(), rtol=1e-6)  # (a sum: its order)
+    assert not any("rejected" in event for event in compiled._compiled.log)
+
+
 @pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", POOL_CASES)
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool2d_matches_torch(kernel, stride, padding, dilation, ceil_mode, count_include_pad):

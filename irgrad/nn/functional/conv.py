@@ -22,8 +22,10 @@ import math
 
 import numpy as np
 
+from ... import _tracing
 from ..._arguments import tensor_arguments
-from ...dispatch import apply
+from ...dispatch import apply, cast
+from ...dtypes import int64
 from ...ops import OPS
 from ...ops.conv import out_size
 from ...ops.shapes import fmt
@@ -351,22 +353,19 @@ def max_pool2d(
     attrs = {"kernel": kernel, "stride": stride, "dilation": dilation}
     out = apply(OPS["max_pool"], (padded,), attrs)
     border = _leading_pad_windows(x._data.shape[2:], out._data.shape[2:], kernel, stride, dilation, pads)
-    if border is not None:
+    if border is not None and _may_be_neg_inf(out, border):
         out = _first_inside_where_neg_inf(x, out, border)
     if not return_indices:
         return out.squeeze(0) if unbatched else out
     with no_grad():
         position = apply(OPS["max_pool_argmax"], (padded.detach(), out.detach()), attrs)
-    indices = _flat_indices(
-        position._data.astype(np.int64), kernel, stride, dilation, pads, x._data.shape[2:]
-    )
-    if border is not None:
-        by, bx, fy, fx = border
-        hit = np.isneginf(out._data[:, :, by, bx])
-        indices[:, :, by, bx] = np.where(hit, fy * x._data.shape[3] + fx, indices[:, :, by, bx])
+        indices = _flat_indices(position, kernel, stride, dilation, pads, x._data.shape[2:])
+        if border is not None:
+            first, at_border = _first_inside(out._data.shape[2:], border, x._data.shape[3])
+            indices = P.where(P.logical_and(at_border, P.eq(out, -math.inf)), first, indices)
     if unbatched:
-        return out.squeeze(0), Tensor._wrap(indices[0])
-    return out, Tensor._wrap(indices)
+        return out.squeeze(0), indices.squeeze(0)
+    return out, indices
 
 
 def _leading_pad_windows(size, pooled, kernel, stride, dilation, pads):
@@ -389,6 +388,25 @@ def _leading_pad_windows(size, pooled, kernel, stride, dilation, pads):
     return rows, cols, firsts[0][rows], firsts[1][cols]
 
 
+def _may_be_neg_inf(out: Tensor, border) -> bool:
+    """Whether a window of ``border`` may be ``-inf`` throughout: while tracing, always
+    (the graph must be right for every input); eagerly, whether one is (the fix below
+    then costs nothing when none is: it doubled a padded pool's time)."""
+    if _tracing.current() is not None:
+        return True
+    by, bx, _, _ = border
+    return bool(np.isneginf(out._data[:, :, by, bx]).any())
+
+
+def _first_inside(pooled: tuple[int, int], border, width: int) -> tuple[Tensor, Tensor]:
+    """(the flat input position of each window's first element inside the input, at the
+    windows of ``border``; where the windows of ``border`` are), over the pooled grid."""
+    by, bx, fy, fx = border
+    first, at_border = np.zeros(pooled, np.int64), np.zeros(pooled, bool)
+    first[by, bx], at_border[by, bx] = fy * width + fx, True
+    return Tensor._wrap(first), Tensor._wrap(at_border)
+
+
 def _first_inside_where_neg_inf(x: Tensor, out: Tensor, border) -> Tensor:
     """``out`` with the gradient of each ``-inf`` window of ``border``
     (:func:`_leading_pad_windows`) also sent to its first element inside ``x``, where
@@ -405,13 +423,17 @@ def _first_inside_where_neg_inf(x: Tensor, out: Tensor, border) -> Tensor:
     return P.sub(out, t)
 
 
-def _flat_indices(best: np.ndarray, kernel, stride, dilation, pads, size) -> np.ndarray:
-    """PyTorch's return_indices: the flat (h * W + w) input position of each maximum."""
-    oh, ow = best.shape[-2:]
-    ki, kj = np.divmod(best, kernel[1])
-    rows = np.arange(oh).reshape(-1, 1) * stride[0] + ki * dilation[0] - pads[0][0]
-    cols = np.arange(ow).reshape(1, -1) * stride[1] + kj * dilation[1] - pads[1][0]
-    return (rows * size[1] + cols).astype(np.int64)
+def _flat_indices(position: Tensor, kernel, stride, dilation, pads, size) -> Tensor:
+    """PyTorch's return_indices: the flat (h * W + w) input position of each maximum,
+    from its position in its window (``max_pool_argmax``), computed by ops, so a
+    compiled graph computes them too (numpy on the traced values made them constants)."""
+    oh, ow = position._data.shape[-2:]
+    best = cast(position, int64)
+    ki, kj = P.floor_divide(best, kernel[1]), P.remainder(best, kernel[1])
+    rows = Tensor._wrap(np.arange(oh, dtype=np.int64).reshape(-1, 1) * stride[0] - pads[0][0])
+    cols = Tensor._wrap(np.arange(ow, dtype=np.int64).reshape(1, -1) * stride[1] - pads[1][0])
+    rows, cols = P.add(rows, P.mul(ki, dilation[0])), P.add(cols, P.mul(kj, dilation[1]))
+    return P.add(P.mul(rows, size[1]), cols)
 
 
 @tensor_arguments
