@@ -130,6 +130,9 @@ class Tracer(GradientPaths):
         # elementwise result keeps its input's memory order (a transposed input's is
         # transposed), a view is laid out over its base (see record)
         self.layout_sources: dict[int, frozenset[int]] = {}
+        # (view, its base, its chain of view ops): tensors from before the call whose value
+        # the graph derives from their base's (a view read after a write into its base)
+        self.derived_views: list[tuple[Tensor, Tensor, tuple]] = []
         self._init_gradient_paths()
         self.graph_break: GraphBreak | None = None
         self.deferrals = None  # irgrad.compiler.deferred.Deferrals: steps run after each compiled call
@@ -408,6 +411,8 @@ class Tracer(GradientPaths):
     def on_rebind(self, t: Tensor, fresh: Tensor) -> None:
         """``t``'s value is now what ``fresh`` holds (a view re-derived from its base)."""
         if self.graph_break is None:
+            if id(t) not in self.born and t._view is not None:  # the graph relies on t being that view
+                self.derived_views.append((t, t._base, t._view[0]))
             self.stale.discard(id(t))
             self.values[id(t)] = self.lookup(fresh)
             self.alive.append(t)

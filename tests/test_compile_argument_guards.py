@@ -223,3 +223,42 @@ def test_a_product_lays_its_result_out_afresh():
         window = tokens[:, end - 4 : end] if end % 2 else tokens[:, : 2 * end : 2][:, -4:]
         np.testing.assert_array_equal(compiled(window, w).numpy(), f(window, w).numpy())
     assert _graphs(compiled) == 1
+
+
+class _Ring(irgrad.nn.Module):
+    """A buffer and a window into it (rebound by the caller): forward writes the buffer,
+    then reads the window, whose value is the window of the written buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buf = irgrad.tensor(np.arange(32.0).reshape(2, 16).astype(np.float32))
+        self.window = self.buf[:, 0:4]
+
+    def forward(self, x):
+        self.buf.mul_(x)
+        return self.window.sum(1)
+
+
+def test_a_view_read_after_a_write_into_its_base_is_checked_to_be_that_view():
+    """The graph derives such a view from its base by the traced view ops: the guard
+    checks it still is that view of that base (a window at another offset of the buffer,
+    or an argument ``x`` over other memory than ``b``, took the traced view of the base:
+    a wrong answer)."""
+
+    def write_then_read(b, x):
+        b.add_(1)
+        return x * 2
+
+    compiled = irgrad.compile(write_then_read)
+    for _ in range(3):
+        b = irgrad.ones(4, 4)
+        np.testing.assert_array_equal(compiled(b, b[:, ::2]).numpy(), np.full((4, 2), 4.0))
+    np.testing.assert_array_equal(compiled(irgrad.ones(4, 4), irgrad.zeros(4, 4)[:, ::2]).numpy(), 0.0)
+
+    model, eager = _Ring(), _Ring()
+    compiled = irgrad.compile(model)
+    for position in list(range(6)) + [2, 2, 2]:
+        for m in (model, eager):
+            m.window = m.buf[:, position : position + 4]
+        x = irgrad.tensor(1.5)
+        np.testing.assert_array_equal(compiled(x).numpy(), eager(x).numpy(), err_msg=f"window at {position}")

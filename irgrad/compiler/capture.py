@@ -128,6 +128,7 @@ def capture(
             )
         out = _finish(tracer, snapshot, result)
     _unguarded_strides(snapshot, tracer.layout_read)
+    _derived_views(snapshot, tracer, out)
     out.arg_sources = [snapshot.source_of(t) for t in leaves]
     out.node_values = tracer.node_values
     return out
@@ -143,6 +144,21 @@ def _unguarded_strides(snapshot: state.Snapshot, layout_read: set[int]) -> None:
         cls, shape, dtype, requires_grad, contiguous, attrs, strides, leaf = node.info
         if strides is not None and memory_key(node.obj._data) not in layout_read:
             node.info = (cls, shape, dtype, requires_grad, contiguous, attrs, None, leaf)
+
+
+def _derived_views(snapshot: state.Snapshot, tracer: Tracer, out: Capture) -> None:
+    """The views from before the call whose value the graph derives from their base's
+    (read after a write into the base): the guard checks each still is that view of that
+    base (``x = b[:, ::2]`` traced, then an ``x`` over other memory, or a window at another
+    offset of a buffer, took the traced view of ``b``).  A view or base the walk does
+    not reach cannot be checked: a graph break."""
+    for view, base, chain in tracer.derived_views:
+        nodes = snapshot.tensors.get(id(view)), snapshot.tensors.get(id(base))
+        if None in nodes:
+            if out.graph_break is None:
+                out.graph_break = GraphBreak("a view the graph derives from its base is not reachable", None)
+            return
+        snapshot.derived_views.append((*nodes, chain))
 
 
 def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:

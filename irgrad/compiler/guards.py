@@ -125,6 +125,9 @@ class Guard:
         self._bound: set[str] = set()
         for root in snapshot.roots:
             self._emit(root, "R", out, dynamic)
+        for view, base, chain in snapshot.derived_views:  # (see capture._derived_views)
+            v, b = out.local[id(view)], out.local[id(base)]
+            out.fail_if(f"{v}._base is not {b} or {v}._view is None or {v}._view[0] != {out.const(chain)}")
         returned = [self._input(x, out) for x in inputs]
         out.lines.append(f"    inputs = [{', '.join(returned)}]")
         if written:
@@ -321,6 +324,9 @@ class Guard:
             reason = _first_difference(root, roots, self.snapshot, dynamic)
             if reason:
                 return reason
+        for view, base, _ in self.snapshot.derived_views:
+            name, base_name = (describe(n.path, self.snapshot.name_of) for n in (view, base))
+            return f"{name} may no longer be the view of {base_name} the graph derives it from"
         return "the state reached by the function changed"
 
     def describe(self) -> list[str]:

@@ -113,6 +113,9 @@ class Snapshot:
     _by_array: dict | None = field(default=None, repr=False)  # id(storage) -> walked tensor
     _large: set | None = field(default=None, repr=False)  # see large_arrays
     walker: Any = field(default=None, repr=False)  # walks a view's base when a trace needs it
+    # (view node, base node, chain of view ops): views the graph derives from their base,
+    # which the guard checks still are those views (see capture._derived_views)
+    derived_views: list = field(default_factory=list)
 
     def source_of(self, t: Tensor) -> StateNode | None:
         """The node through which ``t`` is reached, or None if it is not reachable.  The base
