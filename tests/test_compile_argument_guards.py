@@ -262,3 +262,29 @@ def test_a_view_read_after_a_write_into_its_base_is_checked_to_be_that_view():
             m.window = m.buf[:, position : position + 4]
         x = irgrad.tensor(1.5)
         np.testing.assert_array_equal(compiled(x).numpy(), eager(x).numpy(), err_msg=f"window at {position}")
+
+
+def test_a_dynamic_tensor_whose_layout_is_read_gets_a_graph_per_size():
+    """A dynamic size moves a tensor's strides, so the guard cannot check them: a
+    non-contiguous tensor whose layout the code reads (whether ``view`` works) is not
+    made dynamic, and each call gives eager's answer (a graph with run-time sizes took
+    the traced path for a permuted tensor at a checked size)."""
+
+    def sliced(n):
+        return irgrad.ones(n, 2, 4)[:, :, :3]  # view(-1, 3) works
+
+    def permuted(n):
+        return irgrad.ones(2, n, 3).permute(1, 0, 2)  # view(-1, 3) raises
+
+    compiled = irgrad.compile(_view_or_reshape_rows, dynamic=True)
+    for n in (4, 5, 6, 7, 8):
+        np.testing.assert_array_equal(compiled(sliced(n)).numpy(), _view_or_reshape_rows(sliced(n)).numpy())
+    np.testing.assert_array_equal(compiled(permuted(8)).numpy(), _view_or_reshape_rows(permuted(8)).numpy())
+    assert any("layout of a non-contiguous tensor" in event for event in compiled._compiled.log)
+
+
+def _view_or_reshape_rows(x):
+    try:
+        return x.view(-1, 3) * 2
+    except RuntimeError:
+        return x.reshape(-1, 3) * 3

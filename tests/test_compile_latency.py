@@ -273,3 +273,22 @@ def test_the_source_fingerprint_follows_every_source_file_and_nothing_else(tmp_p
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert tree_fingerprint(str(tmp_path), "salt") != before
+
+
+def test_a_program_entry_with_a_variant_that_is_not_an_object_is_read_without_it(tmp_path, monkeypatch):
+    """An entry whose variants list holds something else than objects (edited, checksum
+    and all) is read without those items: the program is emitted and kept again (store
+    raised on it, and every later process built no program)."""
+    from irgrad.codegen import program_cache
+    from irgrad.native import jit
+
+    graph, inputs = _lowered_program_graph()
+    monkeypatch.setenv("IRGRAD_CACHE_DIR", str(tmp_path))
+    want = Program(graph)(inputs)
+    key = program_cache.key(str(graph), {})
+    jit.write_checked(program_cache._path(key), b'{"version": 2, "variants": [7, "x", null]}')
+    assert program_cache.load(key) == []
+    rebuilt = Program(graph)
+    assert not rebuilt.from_cache and len(program_cache.load(key)) == 1
+    for got, expected in zip(rebuilt(inputs), want):
+        np.testing.assert_array_equal(got, expected)

@@ -65,7 +65,7 @@ def load(program_key: str) -> list[dict]:
     if not isinstance(entry, dict) or entry.get("version") != _VERSION:
         return []
     variants = entry.get("variants")
-    return variants if isinstance(variants, list) else []
+    return [v for v in variants if isinstance(v, dict)] if isinstance(variants, list) else []
 
 
 def store(program_key: str, variant: dict) -> None:

@@ -238,6 +238,10 @@ def symbolic(
     base_sizes = sorted({leaves[p]._data.shape[d] for p, d in dims})
     if any(s < 2 for s in base_sizes):
         return "a size below 2 is specialised"
+    for p, _ in dims:  # (the guard cannot check strides that move with the sizes)
+        node = base.snapshot.tensors.get(id(leaves[p]))
+        if node is not None and node.info[6] is not None:
+            return "the function reads the layout of a non-contiguous tensor of a dynamic size"
     symbols = ["B" if i == 0 else f"B{i}" for i in range(len(base_sizes))]
     symbol_of = dict(zip(base_sizes, symbols))
     probes = [[s + (1 if j == i else 0) for j, s in enumerate(base_sizes)] for i in range(len(base_sizes))]
