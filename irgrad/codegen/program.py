@@ -36,6 +36,7 @@ from ..ir import Graph
 from ..ir.aliasing import writes_overlap
 from ..ir.graph import CONSTANT, INPUT, RESULT
 from ..ir.interpreter import body_kernel, compile_graph
+from ..ir.printer import print_graph
 from ..ir.run_time_sizes import Assumptions
 from ..ir.symbolic import resolve, specialize
 from ..native import jit
@@ -143,7 +144,9 @@ class Program:
         self.symbols = None if assumptions is None else sorted(assumptions.hints)
         write_backs = write_backs or {}
         lowerings, reasons = _lowerings(graph)
-        text = str(graph)  # printed once: it names the segments and keys the disk cache
+        # printed once, without source lines (which do not change the code): it names the
+        # segments and keys the disk cache, so a line moved in the script still finds them
+        text = print_graph(graph, sources=False)
         # a graph with run-time sizes prints them as symbols: its programs built at other
         # sizes may differ in code, and must not share a symbol in the one JIT engine
         named = text if assumptions is None else f"{text}\nbuilt at {sorted(assumptions.hints.items())}"

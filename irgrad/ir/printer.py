@@ -88,7 +88,9 @@ def _names(graph: Graph) -> dict[int, str]:
     return names
 
 
-def print_graph(graph: Graph, indent: str = "") -> str:
+def print_graph(graph: Graph, indent: str = "", sources: bool = True) -> str:
+    """The graph as text; without ``sources``, without the user source line of each node
+    (what keys compiled code: moving a line of the script does not change it)."""
     names = _names(graph)
     params = []
     for nid in graph.inputs:
@@ -111,10 +113,10 @@ def print_graph(graph: Graph, indent: str = "") -> str:
         line = head + f"{node.op}({', '.join(args)})"
         if node.op == FUSED:
             lines.append(line + " {")
-            lines.append(print_graph(node.body, body + "  "))
+            lines.append(print_graph(node.body, body + "  ", sources))
             lines.append(body + "}")
             continue
-        if node.source:
+        if node.source and sources:
             line += f"  # {node.source}"
         lines.append(line)
     lines.append(f"{body}return {', '.join(names[o] for o in graph.outputs)}")
