@@ -39,7 +39,8 @@ def op_attributes(op: OpDef) -> list[str]:
     """The attribute names an op takes: keyword-only parameters of its shape rule and of its
     kernel (numpy ufunc kernels take none of theirs as IR attributes)."""
     names: list[str] = []
-    fns = [op.infer] + ([] if isinstance(op.eval, np.ufunc) else [op.eval])
+    kernel = inspect.unwrap(op.eval)  # (as registered: see ops.registry.register)
+    fns = [op.infer] + ([] if isinstance(kernel, np.ufunc) else [kernel])
     for fn in fns:
         for p in inspect.signature(fn).parameters.values():
             if p.kind is p.KEYWORD_ONLY and not p.name.startswith("_") and p.name not in names:
