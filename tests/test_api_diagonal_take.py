@@ -4,11 +4,10 @@ in float64, and compiled without graph breaks."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 from graph_calls import assert_graphs_answered
+from torch_parity import raises_like_torch
 
 import irgrad
 from irgrad.autograd import gradcheck, gradgradcheck
@@ -22,17 +21,6 @@ def normal(*shape, dtype=np.float32) -> np.ndarray:
 
 def leaf(a: np.ndarray) -> irgrad.Tensor:
     return irgrad.tensor(a.astype(np.float64), requires_grad=True)
-
-
-def raises_like_torch(fn, match: str) -> None:
-    """``fn(lib)`` raises on torch and the same builtin exception type, matching ``match``, on irgrad."""
-    torch = pytest.importorskip("torch")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(Exception) as theirs:
-            fn(torch)
-        with pytest.raises(type(theirs.value), match=match):
-            fn(irgrad)
 
 
 # --- diagonal ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from graph_calls import assert_graphs_answered
+from torch_parity import raises_like_torch
 
 import irgrad
 from irgrad.autograd import gradcheck, gradgradcheck
@@ -39,17 +40,6 @@ def ties(*shape, dtype=np.float32) -> np.ndarray:
 SHAPES_AND_DIMS = [
     (shape, dim) for shape in [(5,), (4, 3), (2, 3, 4)] for dim in range(-len(shape), len(shape))
 ]
-
-
-def raises_like_torch(fn, match: str | None = None) -> None:
-    """``fn(lib)`` raises on torch and raises the same builtin exception type on irgrad."""
-    torch = pytest.importorskip("torch")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(Exception) as theirs:
-            fn(torch)
-        with pytest.raises(type(theirs.value), match=match):
-            fn(irgrad)
 
 
 # --- index_add / index_copy / index_fill -------------------------------------------------
