@@ -288,3 +288,17 @@ def _view_or_reshape_rows(x):
         return x.view(-1, 3) * 2
     except RuntimeError:
         return x.reshape(-1, 3) * 3
+
+
+def test_code_reading_the_stride_of_a_size_one_dim_sees_each_layout():
+    """A (1, 3) tensor is contiguous whatever the stride of its size-1 dim: code that
+    reads it gets a guard on it (the traced stride came back for another one)."""
+
+    def f(x):
+        return x * x.stride(0)
+
+    compiled = irgrad.compile(f)
+    other = irgrad.ones(8, 3)[::4][:1]  # (1, 3), strides (12, 1): contiguous
+    got = _twice_then(compiled, irgrad.ones(1, 3), other)
+    np.testing.assert_array_equal(got.numpy(), f(other).numpy())
+    np.testing.assert_array_equal(got.numpy(), np.full((1, 3), 12.0))

@@ -240,7 +240,7 @@ def symbolic(
         return "a size below 2 is specialised"
     for p, _ in dims:  # (the guard cannot check strides that move with the sizes)
         node = base.snapshot.tensors.get(id(leaves[p]))
-        if node is not None and node.info[6] is not None:
+        if node is not None and node.info[6] is not None and not node.info[4]:
             return "the function reads the layout of a non-contiguous tensor of a dynamic size"
     symbols = ["B" if i == 0 else f"B{i}" for i in range(len(base_sizes))]
     symbol_of = dict(zip(base_sizes, symbols))

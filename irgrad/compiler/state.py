@@ -385,9 +385,11 @@ class _Walker:
 
     def _tensor(self, t: Tensor, path: tuple) -> StateNode:
         data = t._data
-        # the strides of a non-contiguous array (code may read ``x.stride()``) and whether a
-        # tensor that requires grad is a leaf (code may read ``x.is_leaf``, ``x.grad_fn``)
-        strides = None if data.flags.c_contiguous else data.strides
+        # the strides of an array whose shape and contiguity do not give them (code may
+        # read ``x.stride()``): a non-contiguous one, or one with a dim of size 1 or 0,
+        # whose stride numpy and PyTorch ignore; and whether a tensor that requires grad
+        # is a leaf (code may read ``x.is_leaf``, ``x.grad_fn``)
+        strides = None if data.flags.c_contiguous and min(data.shape, default=2) > 1 else data.strides
         leaf = (t._node is None) if t._rg else None
         info = (
             type(t),
