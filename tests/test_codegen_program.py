@@ -933,3 +933,23 @@ def test_an_ill_conditioned_sum_with_an_exact_prologue_is_numpys():
     compiled = irgrad.compile(f, backend="llvm")
     assert graph_call(compiled, irgrad.tensor(x)).item() == f(irgrad.tensor(x)).item() == -9998.0
     assert_native(compiled)
+
+
+def test_an_unused_integer_division_fused_with_its_operand_still_raises():
+    """An integer division by zero raises even when nothing reads its value (the op
+    ``raises``); fused with a reshape of its operand, the group is effectful too (the
+    planner dropped the group: a zero divisor did not raise; found by the fuzzer)."""
+
+    def f(a, b):
+        v = a.max(-1)[1]
+        _ = v // b
+        return a * 2
+
+    compiled = irgrad.compile(f, backend="llvm")
+    a = irgrad.tensor([3, 4])
+    for _ in range(3):
+        np.testing.assert_array_equal(compiled(a, irgrad.tensor([1])).numpy(), [6, 8])
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        f(a, irgrad.tensor([0]))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        compiled(a, irgrad.tensor([0]))

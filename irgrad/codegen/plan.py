@@ -18,6 +18,7 @@ import numpy as np
 from ..ir.graph import CONSTANT, INPUT, RESULT, Graph, Node
 from ..ir.interpreter import body_kernel
 from ..ops import OPS
+from ..passes.dce import effectful
 from .layout import ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Buffer, Place, pack_arena
 from .steps import AnchoredLowering, Lowering, copy_lowering
 from .write_back import candidates, ordering, written_in_place
@@ -86,8 +87,7 @@ def schedule(graph: Graph, native: set[int], first: dict[int, set[int]] | None =
     after: dict[int, int] = {}  # effectful node -> the effectful node following it
     previous = None
     for nid in original:
-        op = OPS.get(graph.node(nid).op)
-        if op is not None and op.effectful:
+        if effectful(graph.node(nid)):
             if previous is not None:
                 after[previous] = nid
                 waiting[nid] += 1
@@ -303,7 +303,7 @@ class Planner:
 
 def _live(graph: Graph) -> set[int]:
     """The nodes an output or an effectful node needs (the rest need not run)."""
-    roots = [n for n in graph.order() if graph.node(n).op in OPS and OPS[graph.node(n).op].effectful]
+    roots = [n for n in graph.order() if effectful(graph.node(n))]
     live: set[int] = set()
     stack = list(graph.outputs) + roots
     while stack:

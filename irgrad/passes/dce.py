@@ -19,13 +19,21 @@ from dataclasses import replace
 from ..ir.graph import FUSED, INPUT, Graph
 from ..ops import OPS
 
-__all__ = ["dce", "effectful_nodes", "prune"]
+__all__ = ["dce", "effectful", "effectful_nodes", "prune"]
+
+
+def effectful(node) -> bool:
+    """Whether running ``node`` does something beyond computing its value (a random draw,
+    a check that may raise), in its fused body too: it runs even when nothing reads it."""
+    if node.body is not None:
+        return any(effectful(node.body.node(n)) for n in node.body.nx)
+    op = OPS.get(node.op)
+    return op is not None and op.effectful
 
 
 def effectful_nodes(g: Graph) -> list[int]:
-    """The nodes whose ops change state beyond their value (random draws): live even
-    when no output needs them."""
-    return [nid for nid in g.nx if g.node(nid).op in OPS and OPS[g.node(nid).op].effectful]
+    """The nodes :func:`effectful` says run even when no output needs them."""
+    return [nid for nid in g.nx if effectful(g.node(nid))]
 
 
 def dce(g: Graph) -> Graph:
