@@ -93,6 +93,11 @@ class _Failed(Exception):
     reason: str
 
 
+def _segment_symbol(digest: str, index: int) -> str:
+    """The function of segment ``index`` of the program whose text has ``digest``."""
+    return f"graph_{digest}_{index}"
+
+
 def _native_runs(plan: Plan) -> list[list[NativeStep]]:
     """The plan's runs of consecutive native steps: one segment each."""
     runs, run = [], []
@@ -152,7 +157,7 @@ class Program:
         named = text if assumptions is None else f"{text}\nbuilt at {sorted(assumptions.hints.items())}"
         self._digest = hashlib.sha256(named.encode()).hexdigest()[:16]
         cache_key = program_cache.key(text, write_backs)
-        cached = self._from_cache(program_cache.load(cache_key), dict(lowerings), dict(reasons), write_backs)
+        cached = self._from_cache(program_cache.load(cache_key), lowerings, reasons, write_backs)
         if cached is not None:
             try:
                 plan, self.segments = cached
@@ -256,7 +261,8 @@ class Program:
     def _from_cache(self, variants: list[dict], lowerings: dict, reasons: dict, write_backs: dict):
         """(plan, segments) from the first of a cache entry's variants whose facts hold
         here (see :mod:`.program_cache`), or None: the plan is made afresh (with the nodes
-        emission handed to numpy) and must lay out every segment as the variant says."""
+        emission handed to numpy) and must lay out every segment as the variant says.
+        ``lowerings`` and ``reasons`` are not changed (each variant works on copies)."""
         for variant in variants:
             try:
                 facts = program_cache.decoded_facts(variant["facts"])
@@ -284,7 +290,7 @@ class Program:
         digest, segments = str(variant["digest"]), []
         for index, (steps, record) in enumerate(zip(runs, cached)):
             slots, allocations = _layout(plan, steps)
-            if record["symbol"] != f"graph_{digest}_{index}" or record["slot_buffers"] != slots:
+            if record["symbol"] != _segment_symbol(digest, index) or record["slot_buffers"] != slots:
                 return None
             if record["allocations"] != program_cache.encoded_allocations(allocations):
                 return None
@@ -300,7 +306,7 @@ class Program:
         return plan, segments
 
     def _symbol(self, index: int) -> str:
-        return f"graph_{self._digest}_{index}"
+        return _segment_symbol(self._digest, index)
 
     def _emit(self, plan: Plan) -> list[Segment]:
         return [self._segment(plan, run, index) for index, run in enumerate(_native_runs(plan))]

@@ -29,8 +29,14 @@ import numpy as np
 
 from ..ir import Graph
 from ..ir.graph import CONSTANT
-from ..ir.symbolic import generalize, resolve, same_constant
-from ..ops import OPS
+from ..ir.symbolic import (
+    generalize,
+    is_size_constant,
+    resolve,
+    resolved_shape,
+    same_constant,
+    size_constant_value,
+)
 from ..passes.cse import attribute_key
 from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
@@ -363,16 +369,15 @@ def _same_node(x, sizes: dict[str, int], y) -> bool:
     computing a constant from the sizes is that constant)."""
     if x.role != y.role or x.type.dtype != y.type.dtype:
         return False
-    if x.op in OPS and OPS[x.op].size_constant:
-        value = np.asarray(OPS[x.op].eval(**resolve(x.attrs, sizes)))
+    if is_size_constant(x):
+        value = size_constant_value(x, sizes)
         return (
             y.op == CONSTANT
             and y.value is not None
             and same_constant(value, y.value)
             and y.type.shape == value.shape
         )
-    shape = tuple(sizes[d] if isinstance(d, str) else resolve(d, sizes) for d in x.type.shape)
-    if x.op != y.op or shape != y.type.shape:
+    if x.op != y.op or resolved_shape(x.type.shape, sizes) != y.type.shape:
         return False
     if x.value is not None or y.value is not None:
         if x.value is None or y.value is None or not same_constant(x.value, y.value):

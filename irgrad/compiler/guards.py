@@ -324,7 +324,8 @@ class Guard:
             reason = _first_difference(root, roots, self.snapshot, dynamic)
             if reason:
                 return reason
-        for view, base, _ in self.snapshot.derived_views:
+        if self.snapshot.derived_views:  # (the guard checks them after the state's nodes)
+            view, base, _ = self.snapshot.derived_views[0]
             name, base_name = (describe(n.path, self.snapshot.name_of) for n in (view, base))
             return f"{name} may no longer be the view of {base_name} the graph derives it from"
         return "the state reached by the function changed"

@@ -341,17 +341,31 @@ def _substituted(graph: Graph, env: dict, constants: bool) -> Graph:
     out = graph.copy()
     for nid in out.nx.nodes:
         node = out.nx.nodes[nid]["node"]
-        if constants and node.op in OPS and OPS[node.op].size_constant:  # as the trace at these sizes has
-            value = np.asarray(OPS[node.op].eval(**resolve(node.attrs, env)))
+        if constants and is_size_constant(node):  # as the trace at these sizes has
+            value = size_constant_value(node, env)
             out.nx.nodes[nid]["node"] = replace(
                 node, op=CONSTANT, value=value, attrs={}, type=TensorType(value.shape, node.type.dtype)
             )
             continue
-        shape = tuple(env[d] if isinstance(d, str) else resolve(d, env) for d in node.type.shape)
         out.nx.nodes[nid]["node"] = replace(
             node,
-            type=TensorType(shape, node.type.dtype),
+            type=TensorType(resolved_shape(node.type.shape, env), node.type.dtype),
             attrs=resolve(node.attrs, env),
             body=None if node.body is None else _substituted(node.body, env, constants),
         )
     return out
+
+
+def is_size_constant(node) -> bool:
+    """Whether ``node`` computes a constant from the sizes (OpDef.size_constant)."""
+    return node.op in OPS and OPS[node.op].size_constant
+
+
+def size_constant_value(node, env: dict) -> np.ndarray:
+    """The constant a :func:`is_size_constant` node stands for at the sizes ``env``."""
+    return np.asarray(OPS[node.op].eval(**resolve(node.attrs, env)))
+
+
+def resolved_shape(shape: tuple, env: dict) -> tuple:
+    """``shape`` with its symbols (and symbolic sizes) evaluated at the sizes ``env``."""
+    return tuple(env[d] if isinstance(d, str) else resolve(d, env) for d in shape)

@@ -599,12 +599,16 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     """The diagonal ``offset`` (above the main one when positive) of the matrices in dims
     ``dim1`` (rows) and ``dim2`` (columns), as a last dim replacing them: a view, so a write
     through it changes ``input``, as PyTorch's."""
-    ndim = input._data.ndim
-    d1 = normalize_dim("diagonal", dim1, ndim)
-    d2 = normalize_dim("diagonal", dim2, ndim)
+    d1, d2 = _diagonal_dims("diagonal", dim1, dim2, input._data.ndim)
+    return apply(OPS["diagonal"], (input,), {"offset": int(offset), "dim1": d1, "dim2": d2})
+
+
+def _diagonal_dims(name: str, dim1: int, dim2: int, ndim: int) -> tuple[int, int]:
+    """``dim1`` and ``dim2`` of ``ndim`` dims, normalized; PyTorch's error when they are one."""
+    d1, d2 = normalize_dim(name, dim1, ndim), normalize_dim(name, dim2, ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return apply(OPS["diagonal"], (input,), {"offset": int(offset), "dim1": d1, "dim2": d2})
+    return d1, d2
 
 
 @tensor_arguments
@@ -612,10 +616,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     """Matrices (in dims ``dim1`` and ``dim2`` of the result) holding ``input``'s last dim
     on their diagonal ``offset`` and zeros elsewhere: the inverse of :func:`diagonal`."""
     shape = input._data.shape
-    d1 = normalize_dim("diag_embed", dim1, len(shape) + 1)
-    d2 = normalize_dim("diag_embed", dim2, len(shape) + 1)
-    if d1 == d2:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    d1, d2 = _diagonal_dims("diag_embed", dim1, dim2, len(shape) + 1)
     n = shape[-1] + abs(int(offset))  # (a 0-d input failed above: its two dims are one)
     out_shape = list(shape[:-1])
     for d in sorted((d1, d2)):
