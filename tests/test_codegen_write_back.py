@@ -5,6 +5,8 @@ else needs the old value afterwards; otherwise into a result the runtime copies 
 Either way the tensors after a call equal eager execution's.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from graph_calls import graph_call
@@ -245,3 +247,25 @@ def test_a_step_that_may_fail_runs_before_the_updates_so_they_are_written_in_pla
         compiled(irgrad.tensor(np.array([[0, 31, 2], [1, 2, 3], [4, 5, 6], [7, 8, 9]])))
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.detach().numpy(), b)
+
+
+@pytest.mark.parametrize("how", ["copy_", "out="])
+def test_an_input_only_written_is_placed_for_its_update(how):
+    # the graph reads nothing of `b`, so the planner skipped its input node as dead and
+    # then looked up its place for the update written into it (KeyError: the llvm code
+    # generator failed with a CodegenWarning and the graph ran another way)
+    def fill(a, b):
+        if how == "copy_":
+            b.copy_(a * 2)
+        else:
+            irgrad.mul(a, 2, out=b)
+
+    compiled = irgrad.compile(fill)
+    a = irgrad.randn(3, 4)
+    compiled(a, irgrad.empty(3, 4))
+    b = irgrad.zeros(3, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled(a, b)
+    np.testing.assert_allclose(b.numpy(), a.numpy() * 2)
+    assert _in_place(compiled)[-1]

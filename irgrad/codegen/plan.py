@@ -196,12 +196,12 @@ class Planner:
         plan.in_place = written_in_place(graph, order, self.lowerings, found)
         for nid in order:
             node = graph.node(nid)
-            if nid not in live:
-                continue
-            if node.op == INPUT:
+            if node.op == INPUT:  # placed even when nothing reads it: a write-back may target it
                 self.places[nid] = self._buffer(
                     INPUT_BUFFER, node.type.shape, _dtype(node), position=input_position[nid]
                 )
+                continue
+            if nid not in live:
                 continue
             if node.op == CONSTANT:
                 self.places[nid] = self._constant(node.value)
