@@ -93,6 +93,48 @@ def test_tiled_products_equal_numpy_within_rounding(
     _check_product(m, n, k, transpose_a, transpose_b, accumulate, dtype, tiling)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    m=st.integers(1, 20),
+    n=st.integers(1, 50),
+    k=st.integers(0, 12),
+    pad=st.integers(1, 20),
+    transpose_b=st.booleans(),
+    accumulate=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    tiling=st.sampled_from([None, *_TILINGS]),
+)
+def test_a_product_reads_and_writes_only_its_columns(m, n, k, pad, transpose_b, accumulate, dtype, tiling):
+    """B's and C's rows padded past n: NaN in B's padding stays out of the product (the
+    masked columns at a panel's end read only their lanes) and C's padding is untouched."""
+    rng = np.random.default_rng(m * 1000 + n * 10 + k)
+    dtype = np.dtype(dtype)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    if transpose_b:  # B's columns contiguous, padded
+        b_store = np.full((n, k + pad), np.nan, dtype)
+        b_store[:, :k] = rng.standard_normal((n, k))
+        b, b_strides = b_store[:, :k].T, (1, k + pad)
+    else:
+        b_store = np.full((k, n + pad), np.nan, dtype)
+        b_store[:, :n] = rng.standard_normal((k, n))
+        b, b_strides = b_store[:, :n], (n + pad, 1)
+    shape = tiled_gemm.GemmShape(m, n, k, (k, 1), b_strides, n + pad, accumulate)
+    if shape.form is None:
+        return
+    c_store = np.full((m, n + pad), 7.0, dtype)
+    c_store[:, :n] = rng.standard_normal((m, n))
+    expected = (c_store[:, :n].astype(np.float64) if accumulate else 0.0) + a.astype(np.float64) @ b.astype(
+        np.float64
+    )
+    _kernel(shape, dtype, tiling or gemm_kernels.host_tiling(dtype))(
+        a.ctypes.data, b_store.ctypes.data, c_store.ctypes.data
+    )
+    np.testing.assert_array_equal(c_store[:, n:], 7.0)
+    np.testing.assert_allclose(
+        c_store[:, :n], expected, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-5
+    )
+
+
 @pytest.mark.parametrize(
     "m, k, n",
     [

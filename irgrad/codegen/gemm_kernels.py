@@ -112,25 +112,62 @@ class _Vectors:
     def zero(self, width: int) -> ir.Constant:
         return ir.Constant(self.type(width), 0.0 if width == 1 else [0.0] * width)
 
-    def load(self, pointer: ir.Value, width: int) -> ir.Value:
+    def load(self, pointer: ir.Value, width: int, mask: ir.Value | None = None) -> ir.Value:
+        """A vector from ``pointer``; with ``mask`` only its lanes set are read (the others are 0)."""
         if width == 1:
             return self.b.load(pointer)
-        return self.b.load(self.b.bitcast(pointer, self.type(width).as_pointer()), align=self.float_size)
+        vector_pointer = self.b.bitcast(pointer, self.type(width).as_pointer())
+        if mask is None:
+            return self.b.load(vector_pointer, align=self.float_size)
+        alignment = ir.Constant(I32, self.float_size)
+        return self.b.call(self._masked("load", width), [vector_pointer, alignment, mask, self.zero(width)])
 
-    def store(self, value: ir.Value, pointer: ir.Value, width: int) -> None:
+    def store(self, value: ir.Value, pointer: ir.Value, width: int, mask: ir.Value | None = None) -> None:
+        """Store a vector at ``pointer``; with ``mask`` only its lanes set are written."""
         if width == 1:
             self.b.store(value, pointer)
+            return
+        vector_pointer = self.b.bitcast(pointer, self.type(width).as_pointer())
+        if mask is None:
+            self.b.store(value, vector_pointer, align=self.float_size)
         else:
-            self.b.store(value, self.b.bitcast(pointer, self.type(width).as_pointer()), align=self.float_size)
+            alignment = ir.Constant(I32, self.float_size)
+            self.b.call(self._masked("store", width), [value, vector_pointer, alignment, mask])
+
+    def _masked(self, kind: str, width: int) -> ir.Function:
+        """LLVM's masked load or store intrinsic for vectors of ``width`` (AVX-512 and AVX
+        have them as instructions; elsewhere LLVM expands them lane by lane).  Declared in
+        the form with an alignment argument, which LLVM 22 upgrades as it parses."""
+        vector = self.type(width)
+        name = f"llvm.masked.{kind}.v{width}f{8 * self.float_size}.p0"
+        function = self.b.module.globals.get(name)
+        if function is None:
+            mask = ir.VectorType(ir.IntType(1), width)
+            arguments = (
+                [vector.as_pointer(), I32, mask, vector]
+                if kind == "load"
+                else [vector, vector.as_pointer(), I32, mask]
+            )
+            function = ir.Function(
+                self.b.module, ir.FunctionType(vector if kind == "load" else ir.VoidType(), arguments), name
+            )
+        return function
+
+    def first_lanes(self, count: ir.Value, width: int, skip: int = 0) -> ir.Value:
+        """The mask of a vector's lanes ``i`` with ``skip + i < count`` (``count`` an i64)."""
+        index_type = ir.VectorType(I32, width)
+        lanes = ir.Constant(index_type, [skip + lane for lane in range(width)])
+        return self.b.icmp_signed("<", lanes, self.splat(self.b.trunc(count, I32), width, I32))
 
     @property
     def float_size(self) -> int:
         return 4 if isinstance(self.float, ir.FloatType) else 8
 
-    def splat(self, scalar: ir.Value, width: int) -> ir.Value:
+    def splat(self, scalar: ir.Value, width: int, element: ir.Type | None = None) -> ir.Value:
+        """``scalar`` in every lane of a vector of ``width`` (of ``element``s: the float type unless given)."""
         if width == 1:
             return scalar
-        vt = self.type(width)
+        vt = self.type(width) if element is None else ir.VectorType(element, width)
         one = self.b.insert_element(ir.Constant(vt, ir.Undefined), scalar, ir.Constant(I32, 0))
         mask = ir.Constant(ir.VectorType(I32, width), [0] * width)
         return self.b.shuffle_vector(one, ir.Constant(vt, ir.Undefined), mask)
@@ -340,49 +377,38 @@ class _Tiles:
             total = term if total is None else b.add(total, term)
         return pointer if total is None else b.gep(pointer, [total])
 
-    def panels(self, panel_widths: list[int], rest_widths: list[int] | None, budget: int) -> None:
-        """Tile C's columns: full panels of ``panel_widths`` in a loop, then the columns
-        left: in pieces of ``rest_widths`` (each taken where that many are left), or with
-        None one at a time."""
+    def panels(self, panel_widths: list[int], budget: int) -> ir.Value:
+        """Tile C's full panels of ``panel_widths`` columns in a loop; return the columns done."""
         b = self.b
         panel = sum(panel_widths)
         full = b.udiv(self.s.n, const(panel))
         with for_range(b, full, "panel") as p:
             self.rows(b.mul(p, const(panel)), panel_widths, budget)
-        done = b.mul(full, const(panel))
-        if rest_widths is None:
-            with for_range(b, b.sub(self.s.n, done), "column") as j:
-                self.rows(b.add(done, j), [1], budget)
-            return
-        column = self.slot(I64)
-        b.store(done, column)
-        for width in rest_widths:
-            with b.if_then(b.icmp_signed("<=", b.add(b.load(column), const(width)), self.s.n)):
-                j0 = b.load(column)
-                self.rows(j0, [width], budget)
-                b.store(b.add(j0, const(width)), column)
+        return b.mul(full, const(panel))
 
-    def rows(self, j0: ir.Value, widths: list[int], budget: int) -> None:
+    def rows(self, j0: ir.Value, widths: list[int], budget: int, masks: list | None = None) -> None:
+        """The tiles of the columns from ``j0``: as many rows a tile as ``budget``
+        accumulators allow, then the rows left one by one (``masks``: see :meth:`tile`)."""
         b = self.b
         per_tile = max(1, budget // len(widths))
         full = b.udiv(self.s.m, const(per_tile))
         with for_range(b, full, "rows") as t:
-            self.tile(b.mul(t, const(per_tile)), j0, per_tile, widths)
+            self.tile(b.mul(t, const(per_tile)), j0, per_tile, widths, masks)
         done = b.mul(full, const(per_tile))
         with for_range(b, b.sub(self.s.m, done), "row") as r:
-            self.tile(b.add(done, r), j0, 1, widths)
+            self.tile(b.add(done, r), j0, 1, widths, masks)
 
     def slot(self, type_: ir.Type) -> ir.Value:
         """A stack slot for a value set in conditional blocks, made in the entry block
         (where LLVM turns it into a register; one inside a loop would grow the stack)."""
         return entry_alloca(self.b, type_)
 
-    def store(self, value: ir.Value, pointer: ir.Value, width: int) -> None:
-        """Store a block's sum at ``pointer``, added to C's value where the block is not the first."""
+    def store(self, value: ir.Value, pointer: ir.Value, width: int, mask: ir.Value | None = None) -> None:
+        """Store a block's sum at ``pointer`` (the lanes of ``mask``), added to C's value
+        where the block is not the first."""
         v = self.v
-        v.store(
-            self.b.select(self.s.add_to_c, self.b.fadd(v.load(pointer, width), value), value), pointer, width
-        )
+        added = self.b.fadd(v.load(pointer, width, mask), value)
+        v.store(self.b.select(self.s.add_to_c, added, value), pointer, width, mask)
 
 
 class _Broadcast(_Tiles):
@@ -393,11 +419,38 @@ class _Broadcast(_Tiles):
         vectors = 2  # per row of a tile: a panel is 2 * lanes columns
         # accumulators + B's vectors + a broadcast must fit the registers
         rows = max(1, min(8 if registers >= 32 else 4, (registers - vectors - 2) // vectors))
-        halves = [lanes >> shift for shift in range(lanes.bit_length())]  # lanes, lanes/2 ... 1
-        self.panels([lanes] * vectors, halves, rows * vectors)
+        budget = rows * vectors
+        b, v = self.b, self.v
+        done = self.panels([lanes] * vectors, budget)
+        # The columns left (fewer than a panel): a vector's worth, then the rest in one
+        # masked vector, of half the lanes where they hold it (Zen 4 takes a full AVX-512
+        # vector in two halves: 20 columns of 128 rows ran 25% longer in a full one).
+        # Vectors of lanes/2 ... 1 lanes took four tile shapes; the kernel's module is
+        # half the size, and its LLVM time with it.
+        column = self.slot(I64)
+        b.store(done, column)
+        with b.if_then(b.icmp_signed("<=", b.add(done, const(lanes)), self.s.n)):
+            self.rows(done, [lanes], budget)
+            b.store(b.add(done, const(lanes)), column)
+        last = b.load(column)
+        left = b.sub(self.s.n, last)
+        with b.if_then(b.icmp_signed(">", left, const(0))):
+            if lanes < 4:
+                self.rows(last, [lanes], budget, [v.first_lanes(left, lanes)])
+                return
+            with b.if_else(b.icmp_signed("<=", left, const(lanes // 2))) as (narrow, wide):
+                with narrow:
+                    self.rows(last, [lanes // 2], budget, [v.first_lanes(left, lanes // 2)])
+                with wide:
+                    self.rows(last, [lanes], budget, [v.first_lanes(left, lanes)])
 
-    def tile(self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int]) -> None:
+    def tile(
+        self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int], masks: list | None = None
+    ) -> None:
+        """A ``rows`` x ``widths`` tile of C at (i0, j0); with ``masks`` (one per vector
+        of ``widths``) only those columns of B are read and of C written."""
         b, s, v = self.b, self.s, self.v
+        masks = masks or [None] * len(widths)
         offsets = [sum(widths[:w]) for w in range(len(widths))]
         a_rows = [self.at(self.a_ptr, (b.add(i0, const(r)), s.a_row)) for r in range(rows)]
         c_rows = [self.at(self.c_ptr, (b.add(i0, const(r)), s.c_row), (j0, 1)) for r in range(rows)]
@@ -405,7 +458,9 @@ class _Broadcast(_Tiles):
         initial = [v.zero(width) for r in range(rows) for width in widths]
         with for_range_carrying(b, s.k, initial, "k") as (k, acc):
             b_row = self.at(b_panel, (k, s.b_stride))
-            b_vectors = [v.load(self.at(b_row, (offsets[w], 1)), width) for w, width in enumerate(widths)]
+            b_vectors = [
+                v.load(self.at(b_row, (offsets[w], 1)), width, masks[w]) for w, width in enumerate(widths)
+            ]
             for r in range(rows):
                 a = b.load(self.at(a_rows[r], (k, s.a_col)))
                 for w, width in enumerate(widths):
@@ -413,7 +468,7 @@ class _Broadcast(_Tiles):
                     acc[at] = v.fma(v.splat(a, width), b_vectors[w], acc[at], width)
         for r in range(rows):
             for w, width in enumerate(widths):
-                self.store(acc[r * len(widths) + w], self.at(c_rows[r], (offsets[w], 1)), width)
+                self.store(acc[r * len(widths) + w], self.at(c_rows[r], (offsets[w], 1)), width, masks[w])
 
 
 class _Dot(_Tiles):
@@ -423,9 +478,12 @@ class _Dot(_Tiles):
         registers = self.tiling.registers
         rows = 4 if registers >= 32 else 2
         cols = 4 if registers >= 32 else 3
-        self.panels([1] * cols, None, rows * cols)
+        b, budget = self.b, rows * cols
+        done = self.panels([1] * cols, budget)
+        with for_range(b, b.sub(self.s.n, done), "column") as j:  # the columns left, one at a time
+            self.rows(b.add(done, j), [1], budget)
 
-    def tile(self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int]) -> None:
+    def tile(self, i0: ir.Value, j0: ir.Value, rows: int, widths: list[int], masks: None = None) -> None:
         b, s, v = self.b, self.s, self.v
         lanes, cols = self.tiling.lanes, len(widths)
         a_rows = [self.at(self.a_ptr, (b.add(i0, const(r)), s.a_row)) for r in range(rows)]
