@@ -43,7 +43,16 @@ def scatter_into_base(old_base: Tensor, positions: np.ndarray, new: Tensor) -> T
     written[flat] = True
     values = broadcast(cast(new, old_base.dtype), positions.shape)
     values = apply(OPS["reshape"], (values,), {"shape": (values._data.size,)})
-    placed = apply(OPS["index_grad"], (values, Tensor._wrap(flat)), {"shape": (size,), "spec": (Ellipsis,)})
+    if flat.size:
+        # gathered, not scattered into zeros (index_grad): adding -0.0 to 0 gives +0.0, so
+        # a -0.0 written through a view read back as +0.0 (atan2 gave pi for -pi)
+        source = np.zeros(size, dtype=np.int64)
+        source[flat] = np.arange(flat.size)
+        placed = apply(OPS["index"], (values, Tensor._wrap(source)), {"spec": (Ellipsis,)})
+    else:  # nothing written (and nothing to gather from)
+        placed = apply(
+            OPS["index_grad"], (values, Tensor._wrap(flat)), {"shape": (size,), "spec": (Ellipsis,)}
+        )
     placed = apply(OPS["reshape"], (placed,), {"shape": shape})
     # a select, not old * keep + placed: an infinite or NaN old value must not leak into the result
     return apply(OPS["where"], (Tensor._wrap(written.reshape(shape)), placed, old_base))

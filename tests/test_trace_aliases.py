@@ -394,3 +394,24 @@ def test_a_graph_break_holding_a_tensor_while_writing_an_input_runs_eagerly():
         compiled(x)
     np.testing.assert_array_equal(x.numpy(), [3.0, 3.0])
     assert _breaks(compiled)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_a_negative_zero_written_through_a_view_keeps_its_sign(backend):
+    # the base's new value was the view's elements scattered into zeros (index_grad), and
+    # 0.0 + -0.0 is +0.0: atan2 of the written -0.0 gave pi for -pi (fuzzer, seed 40000)
+    def f(a, b, x):
+        v = a.mT
+        v *= b
+        return irgrad.atan2(v, x), 1 / v
+
+    def args():
+        return irgrad.zeros(1, 2), irgrad.tensor([[-0.0], [-1.0]]), irgrad.tensor([[-3.0, -3.0]])
+
+    compiled = irgrad.compile(f, backend=backend)
+    compiled(*args())
+    got_args, eager_args = args(), args()
+    got, expected = compiled(*got_args), f(*eager_args)
+    for a, b in [*zip(got, expected), (got_args[0], eager_args[0])]:
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(np.signbit(a.numpy()), np.signbit(b.numpy()))
