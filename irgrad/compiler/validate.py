@@ -150,7 +150,7 @@ def perturbed(t: Tensor, rng: np.random.Generator, bound: int | None = None) -> 
         values = _draw(data, rng, bound)
         if data.size == 0 or not np.array_equal(values, data) or (bound is not None and bound <= 1):
             break
-    out = Tensor._wrap(np.array(values, dtype=data.dtype).reshape(data.shape))  # (0-d stays 0-d)
+    out = Tensor._wrap(np.asarray(values, dtype=data.dtype).reshape(data.shape))  # (0-d stays 0-d)
     out._rg = t._rg
     return out
 
@@ -164,7 +164,8 @@ def _draw(data: np.ndarray, rng: np.random.Generator, bound: int | None) -> np.n
         noise = rng.random(data.shape, dtype=np.float32 if data.dtype.itemsize <= 4 else np.float64)
         noise -= 0.5
         noise *= 1.7 * scale + 3.5e-3  # (the standard deviation of the normal noise it replaces)
-        return (data + noise).astype(data.dtype)
+        noise += data
+        return noise.astype(data.dtype, copy=False)
     if kind == "b":
         return rng.random(data.shape) < 0.5
     if bound is not None:  # (under the dtype's largest value too, or it would wrap negative)

@@ -71,15 +71,23 @@ def source_fingerprint() -> str:
 def tree_fingerprint(root: str, salt: str) -> str:
     """A digest of the ``.py`` files under ``root``: each one's path, size and
     modification time, as Python's own bytecode cache checks them (reading them all took
-    23 ms of a warm process's first compiled call, and pathlib's walk 10)."""
+    23 ms of a warm process's first compiled call, pathlib's walk 10, and os.walk with
+    relative paths 2.5)."""
     digest = hashlib.sha256(salt.encode())
-    files = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [name for name in subfolders if name != "__pycache__"]
-        files.extend(os.path.join(folder, name) for name in names if name.endswith(".py"))
-    for path in sorted(files):
-        stat = os.stat(path)
-        digest.update(f"{os.path.relpath(path, root)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    lines: list[str] = []
+
+    def walk(folder: str, relative: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        walk(entry.path, f"{relative}{entry.name}/")
+                elif entry.name.endswith(".py"):
+                    stat = entry.stat()
+                    lines.append(f"{relative}{entry.name} {stat.st_size} {stat.st_mtime_ns}\n")
+
+    walk(root, "")
+    digest.update("".join(sorted(lines)).encode())
     return digest.hexdigest()
 
 
