@@ -466,3 +466,23 @@ def test_what_a_compiled_function_does_not_read_does_not_recompile_it(config_mod
     finally:
         sys.stdout = original
     assert len(compiled._compiled.entries) == 1
+
+
+@pytest.mark.parametrize(
+    "zero",
+    [np.float32(-0.0), np.float64(-0.0), complex(-0.0, 0.0), np.array([-0.0]), np.array(-0.0)],
+    ids=["float32", "float64", "complex", "array", "0-d array"],
+)
+def test_the_sign_of_a_zero_that_is_no_python_float_is_guarded(zero):
+    # numpy's floats, complex numbers and arrays were compared with ==, which holds for
+    # 0.0 and -0.0: after the value flipped to 0.0 the graph kept dividing by -0.0
+    state = {"v": zero}
+
+    def f(x):
+        v = state["v"]
+        return x / (v.real if isinstance(v, complex) else float(np.asarray(v).reshape(-1)[0]))
+
+    def change(k):
+        state["v"] = -state["v"]
+
+    _same_over_calls(f, change)

@@ -43,6 +43,7 @@ from .state import (
     is_value,
     same_contents,
     same_value,
+    same_zero_signs,
 )
 
 _SINGLETON_TYPES = (type(None), bool, irgrad_dtype, enum.Enum)
@@ -57,6 +58,9 @@ class _Aliased:
 
 
 ALIASED = _Aliased()
+
+
+_OTHER_FLOATS = (complex, np.floating, np.complexfloating)
 
 
 def _scalar(value) -> Tensor:
@@ -139,6 +143,8 @@ class Guard:
             "_same_keys": _same_keys,
             "_same_contents": same_contents,
             "_copysign": math.copysign,
+            "_same_value": same_value,
+            "_same_zero_signs": same_zero_signs,
             "np": np,
             "_scalar": _scalar,
             "_item": dict.__getitem__,
@@ -235,11 +241,13 @@ class Guard:
         elif kind == VALUE:
             if isinstance(obj, _SINGLETON_TYPES) or obj is Ellipsis:
                 out.fail_if(f"{var} is not {out.const(obj)}")
-            elif isinstance(obj, float) and obj != obj:
+            elif type(obj) is float and obj != obj:
                 out.fail_if(f"type({var}) is not float or {var} == {var}")
             elif type(obj) is float and obj == 0.0:  # its sign too: 1 / x
                 sign = "<" if math.copysign(1.0, obj) > 0 else ">"
                 out.fail_if(f"type({var}) is not float or {var} != 0.0 or _copysign(1.0, {var}) {sign} 0")
+            elif isinstance(obj, _OTHER_FLOATS):  # numpy's floats, complex numbers: NaN, signed zeros
+                out.fail_if(f"not _same_value({var}, {out.const(obj)})")
             else:
                 out.fail_if(f"type({var}) is not {out.const(type(obj))} or {var} != {out.const(obj)}")
         elif kind == TENSOR:
@@ -304,6 +312,8 @@ class Guard:
                 f"type({var}) is not np.ndarray or {var}.shape != {ref}.shape or "
                 f"{var}.dtype != {ref}.dtype or not np.array_equal({var}, {ref}, equal_nan=True)"
             )
+            if node.info.dtype.kind in "fc" and not node.info.all():  # holds a zero: its sign too
+                out.fail_if(f"not _same_zero_signs({var}, {ref})")
         elif kind == ALIAS:
             out.fail_if(f"{var} is not {out.local[id(node.target)]}")
         self._predicates(node, var, out)
@@ -429,7 +439,8 @@ def _first_difference(node: StateNode, parent: Any, snapshot: Snapshot, dynamic:
             same = (
                 isinstance(now, np.ndarray)
                 and now.shape == node.info.shape
-                and np.array_equal(now, node.info)
+                and np.array_equal(now, node.info, equal_nan=now.dtype.kind in "fc")
+                and same_zero_signs(now, node.info)
             )
             if not same:
                 return f"{name} (a numpy array) changed"

@@ -34,7 +34,6 @@ import collections.abc
 import dis
 import enum
 import functools
-import math
 import os
 import sys
 import sysconfig
@@ -590,9 +589,12 @@ class Change:
         return describe(self.holder.path + (self.step,), snapshot.name_of)
 
 
+_FLOATS = (float, complex, np.floating, np.complexfloating)
+
+
 def same_value(a: Any, b: Any) -> bool:
-    """Equal Python values of the same type (NaN equals NaN, 0.0 is not -0.0; arrays by
-    content)."""
+    """Equal Python values of the same type (NaN equals NaN, 0.0 is not -0.0, numpy's
+    floats and complex numbers alike; arrays by content)."""
     if type(a) is not type(b):
         return False
     if a is b:
@@ -600,12 +602,21 @@ def same_value(a: Any, b: Any) -> bool:
     try:
         equal = a == b
         if isinstance(equal, np.ndarray):
-            return bool(equal.all())
+            return bool(equal.all()) and same_zero_signs(a, b)
         if equal:
-            return type(a) is not float or a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b)
+            return not isinstance(a, _FLOATS) or same_zero_signs(a, b)
     except Exception:  # values that cannot be compared are different
         return False
-    return isinstance(a, float) and a != a and b != b
+    return isinstance(a, _FLOATS) and a != a and b != b
+
+
+def same_zero_signs(a: Any, b: Any) -> bool:
+    """Whether equal numbers or arrays ``a`` and ``b`` have their zeros' signs alike
+    (``==`` does not tell 0.0 from -0.0, which ``1 / x`` and ``atan2`` do)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "c":
+        return same_zero_signs(a.real, b.real) and same_zero_signs(a.imag, b.imag)
+    return a.dtype.kind != "f" or np.array_equal(np.signbit(a), np.signbit(b))
 
 
 def _holds_same(node: StateNode, now: Any) -> bool:
