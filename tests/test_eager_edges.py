@@ -340,6 +340,17 @@ def test_batch_norm_of_an_empty_batch_keeps_the_running_statistics():
     np.testing.assert_array_equal(var.numpy(), 1.0)
 
 
+def test_batch_norm_of_an_empty_batch_returns_a_new_tensor():
+    # it returned its input (no weight or bias): writing into the result raised for a
+    # leaf that requires grad (PyTorch runs it) and would have changed the input (fuzzer)
+    x = irgrad.zeros(0, 1, requires_grad=True)
+    y = irgrad.nn.functional.batch_norm(x, None, None, training=True)
+    assert y is not x and y.grad_fn is not None
+    y.mul_(2)
+    y.sum().backward()
+    assert x.grad.shape == (0, 1)
+
+
 NAN_ROWS = np.array([[1.0, np.nan, 3.0, np.nan], [2.0, 5.0, 5.0, -1.0], [0.0, 0.0, 0.0, 0.0]], np.float32)
 
 

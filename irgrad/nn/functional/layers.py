@@ -367,7 +367,8 @@ def batch_norm(
                 f"Expected more than 1 value per channel when training, got input size {input.shape}"
             )
         if count == 0:  # an empty batch: no statistics to normalize by or to record
-            out = input if weight is None else input * weight.reshape(cshape)
+            # (a new tensor, not the input: writing into the result must not change it)
+            out = input.clone() if weight is None else input * weight.reshape(cshape)
             return out if bias is None else out + bias.reshape(cshape)
         mean = input.mean(dims, keepdim=True)
         centered = input - mean
