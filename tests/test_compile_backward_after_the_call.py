@@ -246,3 +246,26 @@ def test_a_leaf_made_inside_for_an_input_gradient_is_compiled():
         x = irgrad.ones(2, 3) * (k - 1.5)
         np.testing.assert_array_equal(compiled(x).numpy(), attack(x).numpy())
     assert not compiled._compiled.breaks
+
+
+@pytest.mark.parametrize("returned", ["other", "input"])
+def test_an_argument_that_requires_grad_written_in_place_gets_eagers_history(returned):
+    # eager gives h a new grad_fn (h.mul_(2) of a non-leaf); a compiled call wrote its
+    # values but left its old history, so a gradient taken through h after the call
+    # missed the factor 2 (now a graph break, so the call runs eagerly)
+    def f(h):
+        h.mul_(2)
+        return h * 3 if returned == "other" else h
+
+    compiled = irgrad.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(3):
+            grads = []
+            for fn in (f, compiled):
+                w = irgrad.tensor([1.0, 2.0], requires_grad=True)
+                h = w * (k + 1)
+                r = fn(h)
+                ((h * h).sum() + r.sum()).backward()
+                grads.append(w.grad.numpy())
+            np.testing.assert_array_equal(grads[1], grads[0])

@@ -319,6 +319,9 @@ class _Walker:
         self.first: dict[int, StateNode] = {}
         self.tensors: dict[int, StateNode] = {}
         self.views: dict[int, StateNode] = {}  # id(base) -> a walked view of it
+        # id(tensor) -> id of its grad_fn, of the tensors that require grad: an in-place op
+        # autograd records gives the tensor another (which links to the old, kept alive)
+        self.grad_fns: dict[int, int] = {}
         self.names: set[str] = set()  # every name a walked function's code may read
         self.modules_reached: list[StateNode] = []  # user modules reached through an attribute
         self.count = 0
@@ -402,6 +405,8 @@ class _Walker:
         )
         node = self._register(StateNode(path, TENSOR, t, info))
         self.tensors[id(t)] = node
+        if t._rg:
+            self.grad_fns[id(t)] = id(t._node)
         node.children.append(self.visit(t._grad, path + (Step("slot", "_grad"),)))
         node.children.append(self.visit(t._hooks, path + (Step("slot", "_hooks"),)))  # backward hooks
         if t._base is not None:  # a view: walked to its base when a trace needs it (source_of)
@@ -635,6 +640,7 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
     """
     found: list[Change] = []
     unsupported: list[str] = []
+    grad_fns = snapshot.walker.grad_fns if snapshot.walker is not None else None
     for node in snapshot.nodes():
         obj = node.obj
         if node.kind == TENSOR:
@@ -642,6 +648,13 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
             if (data.shape, data.dtype, obj._rg) != (node.info[1], node.info[2], node.info[3]):
                 unsupported.append(
                     f"{describe(node.path, snapshot.name_of)} changed shape, dtype or requires_grad"
+                )
+            elif obj._rg and grad_fns is not None and grad_fns.get(id(obj)) != id(obj._node):
+                # written in place where autograd records it (h.mul_(2) of a non-leaf): eager
+                # gives it a new grad_fn, which a compiled call would not (its gradient
+                # would flow through the old history)
+                unsupported.append(
+                    f"{describe(node.path, snapshot.name_of)}, which requires grad, was written in place"
                 )
             _compare_slots(node, obj.__dict__, "attr", found, skip=0)
             grad = node.children[0]
