@@ -70,9 +70,14 @@ class GradientPaths:
     def on_custom_backward(self, what: str, t: Tensor | None = None) -> None:
         """Python code a backward will run (a hook on a tensor the traced code made, a custom
         ``autograd.Function``'s backward): a graph differentiated after the call cannot
-        call it (see :meth:`check_custom_backward`)."""
+        call it (see :meth:`check_custom_backward`).  A hook or ``retain_grad`` on a tensor
+        the traced code did not make is a graph break."""
         if t is None or id(t) in self.born:
             self.custom_backward.append(what)
+        elif self.graph_break is None:
+            # on an argument or state (a parameter): it outlives the call, and a compiled
+            # call, which does not run Python, would not set it up again
+            self._break(f"{what} on a tensor the compiled function did not make")
 
     def check_new_leaves(self, differentiated_after: bool, returned: list) -> None:
         """A tensor the traced code made that requires grad without a history (``torch.ones(3,

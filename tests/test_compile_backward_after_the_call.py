@@ -269,3 +269,35 @@ def test_an_argument_that_requires_grad_written_in_place_gets_eagers_history(ret
                 ((h * h).sum() + r.sum()).backward()
                 grads.append(w.grad.numpy())
             np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@pytest.mark.parametrize("setup", ["retain_grad", "hook on the argument", "hook on a parameter"])
+def test_backward_code_set_up_on_a_tensor_made_outside_is_a_graph_break(setup):
+    # a hook or retain_grad on an argument or a parameter outlives the call; compiled
+    # calls did not set it up again, so h.grad stayed None and the hook did not scale
+
+    def grads(compile: bool) -> list:
+        w = irgrad.tensor([1.0, 2.0], requires_grad=True)
+
+        def f(h):
+            if setup == "retain_grad":
+                h.retain_grad()
+            elif setup == "hook on the argument":
+                h.register_hook(lambda g: g * 10)
+            else:
+                w.register_hook(lambda g: g * 10)  # one more at every call
+            return h * 2
+
+        fn = irgrad.compile(f) if compile else f
+        seen = []
+        for k in range(3):
+            w.grad = None
+            h = w * (k + 1)
+            fn(h).sum().backward()
+            seen += [w.grad.numpy(), None if h.grad is None else h.grad.numpy()]
+        return seen
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for got, want in zip(grads(True), grads(False)):
+            np.testing.assert_array_equal(got, want)
