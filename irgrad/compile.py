@@ -207,9 +207,12 @@ class Compiled:
     def _aliased_call(self, entry: Entry, args: tuple, kwargs: dict):
         """A call whose tensors share memory where the graph writes (``f(a, a.view(4))``
         for a graph traced on distinct tensors) runs eagerly: eager code sees each write
-        through every alias, the graph does not."""
+        through every alias, the graph does not.  So does a call writing read-only memory
+        (eager execution raises)."""
         if not entry.aliased_calls:
-            self.log.append("a call whose tensors share memory the graph writes ran eagerly")
+            self.log.append(
+                "a call whose tensors share memory the graph writes, or whose written memory is read-only, ran eagerly"
+            )
         entry.aliased_calls += 1
         return self.fn(*args, **kwargs)
 

@@ -319,6 +319,37 @@ def test_arguments_over_one_memory_where_the_graph_writes_run_eagerly(second):
         assert any("share memory" in line for line in compiled._compiled.log)
 
 
+@pytest.mark.parametrize("owned", [False, True])
+def test_a_write_into_read_only_memory_raises_compiled_as_eager(owned):
+    """A tensor over a non-writable numpy array (np.frombuffer's over bytes, or one whose
+    flag was cleared): eager execution refuses the in-place write, and so does a compiled
+    call (the guard sends it to eager execution); the memory is left as it was.  Before,
+    the native program wrote into the bytes object."""
+
+    def f(x):
+        x.add_(1)
+        return x * 2
+
+    def read_only() -> np.ndarray:
+        if owned:
+            array = np.arange(4, dtype=np.float32)
+            array.flags.writeable = False
+            return array
+        return np.frombuffer(np.arange(4, dtype=np.float32).tobytes(), np.float32)
+
+    compiled = irgrad.compile(f)
+    for _ in range(2):
+        compiled(irgrad.arange(4.0))
+    with pytest.raises(RuntimeError, match="add_: the tensor's memory is read-only") as eager:
+        f(irgrad.from_numpy(read_only()))
+    array = read_only()
+    with pytest.raises(RuntimeError) as native:
+        compiled(irgrad.from_numpy(array))
+    assert str(native.value) == str(eager.value)
+    np.testing.assert_array_equal(array, np.arange(4, dtype=np.float32))
+    np.testing.assert_array_equal(compiled(irgrad.arange(4.0)).numpy(), [2.0, 4.0, 6.0, 8.0])
+
+
 def test_a_returned_view_of_an_argument_aliases_it_after_the_calls_writes():
     # v = x[1:3]; v += 1; return v: eager returns a view of x, so writing v writes x
     def f(x):

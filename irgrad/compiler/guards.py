@@ -166,25 +166,34 @@ class Guard:
     @staticmethod
     def _distinct(inputs: list, returned: list[str], written: tuple[int, ...], out: _Emitter) -> None:
         """A graph that writes inputs assumes distinct tensors (another call, with one
-        tensor twice, is another graph) over distinct memory: a call whose tensors overlap
-        where the graph writes gets :data:`ALIASED` and runs eagerly.  Arrays that own
-        their memory and are distinct cannot overlap: the usual call costs a
+        tensor twice, is another graph) over distinct, writable memory: a call whose
+        tensors overlap where the graph writes, or whose written memory is read-only (a
+        non-writable numpy array given to ``from_numpy``: eager execution raises, the
+        native program would write it), gets :data:`ALIASED` and runs eagerly.  Arrays
+        that own their memory and are distinct cannot overlap: the usual call costs a
         few attribute reads."""
         out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
-        arrays = []
-        for x, var in zip(inputs, returned):
+        arrays, writable = [], []
+        for position, (x, var) in enumerate(zip(inputs, returned)):
             if not isinstance(x, StateNode):  # a tensor held by identity
-                arrays.append(f"{var}._data")
+                array = f"{var}._data"
             elif x.kind == TENSOR and not x.unguarded:
-                arrays.append(f"{var}_d")  # read by the tensor's checks
-            elif x.kind != VALUE:  # (a lifted number is a fresh 0-d tensor: it overlaps nothing)
-                arrays.append(f"{var}._data")
+                array = f"{var}_d"  # read by the tensor's checks
+            elif x.kind != VALUE:
+                array = f"{var}._data"
+            else:  # (a lifted number is a fresh 0-d tensor: it overlaps nothing)
+                continue
+            arrays.append(array)
+            if position in written:
+                writable.append(f"{array}.flags.writeable")
         owned = " and ".join(f"{a}.flags.owndata" for a in arrays)
+        all_writable = " and ".join(writable) or "True"
         distinct = f"len({{{', '.join(f'id({a})' for a in arrays)}}}) == {len(arrays)}"
-        out.lines.append(f"    if not ({owned} and {distinct}):")
+        out.lines.append(f"    if not ({owned} and {all_writable} and {distinct}):")
         out.lines.append(
-            f"        if writes_overlap([t._data for t in inputs], {tuple(written)!r}): return ALIASED"
+            f"        if not ({all_writable}) or writes_overlap([t._data for t in inputs], {tuple(written)!r}):"
         )
+        out.lines.append("            return ALIASED")
 
     def _input(self, source, out: _Emitter) -> str:
         """How the guard hands one graph input to the call: a fetched tensor, a lifted

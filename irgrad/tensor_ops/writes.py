@@ -126,7 +126,13 @@ def writable_destination(dst: np.ndarray, src: np.ndarray, name: str, fill: bool
     (``fill``), all get one value (PyTorch allows ``fill_`` on an expanded tensor, not
     ``t[:] = 5``).  Raises PyTorch's internal-overlap error otherwise."""
     one_value = fill and not any(n > 1 and s != 0 for n, s in zip(src.shape, src.strides))
-    alias = _writable_alias(dst) if one_value or not repeats_elements(dst) else None
+    repeated = repeats_elements(dst)
+    alias = _writable_alias(dst) if one_value or not repeated else None
+    if alias is None and not repeated:  # distinct elements: the memory itself is read-only
+        raise RuntimeError(
+            f"{name}: the tensor's memory is read-only (a non-writable numpy array shared by "
+            "from_numpy, such as np.frombuffer's); clone() the tensor before writing to it"
+        )
     if alias is None:
         raise_internal_overlap(name)
     return alias
