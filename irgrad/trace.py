@@ -117,6 +117,7 @@ class Tracer(GradientPaths):
         self.born: set[int] = set()  # ids of tensors created while tracing
         self.dependent: set[int] = set()  # nodes whose value depends on an input
         self.input_tensors: list = []
+        self.input_versions: list[int] = []  # per graph input: its version counter when bound
         self.sources: list = []  # per graph input: its snapshot node (None for unlocated)
         self.input_node: dict[int, int] = {}  # id(input tensor) -> its input node
         self.mutations: dict[int, int] = {}  # input node -> node holding its new value
@@ -149,6 +150,7 @@ class Tracer(GradientPaths):
         self._remember(t, nid)
         self.dependent.add(nid)
         self.input_tensors.append(t)
+        self.input_versions.append(t._version)
         self.sources.append(source)
         self.input_node[id(t)] = nid
         return nid

@@ -53,6 +53,9 @@ class Capture:
     n_values: int  # graph.outputs[:n_values]: returned and replayed values
     requires_grad: list  # per value output: whether eager's tensor required grad
     mutated: list  # input positions written in place, for graph.outputs[n_values:]
+    # the mutated positions written only through an alias with a version counter of its
+    # own (``p.data.mul_(2)``): eager leaves their version alone, so no saved-tensor check fails
+    unversioned: list = field(default_factory=list)
     replays: list = field(default_factory=list)
     # per value output: a backward without retain_graph ran through its graph in the call
     released: list = field(default_factory=list)
@@ -214,6 +217,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         tracer.cut_gradient_paths()
     mutated = [pos for pos, nid in enumerate(graph.inputs) if nid in tracer.mutations]
     graph.set_outputs(values + [tracer.mutations[graph.inputs[pos]] for pos in mutated])
+    unversioned = [pos for pos in mutated if tracer.input_tensors[pos]._version == tracer.input_versions[pos]]
     return Capture(
         graph=graph,
         snapshot=snapshot,
@@ -224,6 +228,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         n_values=len(values),
         requires_grad=requires_grad,
         mutated=mutated,
+        unversioned=unversioned,
         replays=replays,
         released=released + [False] * (len(values) - len(released)),
         deferred=list(tracer.deferrals.calls) if tracer.deferrals is not None else [],

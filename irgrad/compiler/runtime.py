@@ -155,7 +155,8 @@ def run(entry, roots: tuple, inputs: list):
         target = inputs[pos]
         if not _is_storage(value, target._data):  # a native program may have written it in place
             np.copyto(target._data, value)
-        target._bump_version()
+        if pos not in capture.unversioned:
+            target._bump_version()
     copied = built.copied_outputs
     tensors = [Tensor._wrap(a.copy() if k in copied else a) for k, a in enumerate(results[:n])]
     if built.wrt and STATE.enabled:
