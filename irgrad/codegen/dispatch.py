@@ -5,8 +5,10 @@ which reads its operand pointers from an array and returns its status.  Steps wh
 code is the same (an LSTM's time steps, a network's repeated blocks, a gradient and
 its twin) share one function, recognized by the text of its body.  The entry function
 ``i32 segment(i8** slots)`` then walks a constant table with a row per step: which
-function, and for each operand the slot holding its buffer's address and the byte
-offset into it (slot 0 is the arena).
+function, and for each operand the slot holding its buffer and the byte offset into it
+(slot 0 is the arena).  A slot holds the numpy array object (``id(array)``), whose
+first element's address the entry function reads from it (see
+:data:`irgrad.native.jit.ARRAY_DATA_OFFSET`): a call fills its slots with ``id(array)``.
 
 A program with run-time sizes (:mod:`.run_time`) cannot know its offsets, nor where
 its arena buffers lie, before a call: its table is then an argument (the slot after
@@ -27,6 +29,7 @@ import numpy as np
 
 from ..ir.run_time_sizes import Size
 from ..ir.symbolic import resolve
+from ..native import jit
 from .emission import OK_STATUS, Emission, Lowering, Operand
 from .layout import Place
 from .parallel import wake_workers
@@ -36,6 +39,12 @@ from .scalars import storage_type
 I32, I64 = ir.IntType(32), ir.IntType(64)
 _I8P = ir.PointerType(ir.IntType(8))
 _STEP = ir.FunctionType(I64, [ir.PointerType(_I8P)])
+
+
+def array_data(builder: ir.IRBuilder, array: ir.Value) -> ir.Value:
+    """The address of the first element of the numpy array object ``array`` (an i8*)."""
+    field = builder.gep(array, [ir.Constant(I64, jit.ARRAY_DATA_OFFSET)])
+    return builder.load(builder.bitcast(field, ir.PointerType(_I8P)))
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,8 @@ class StepTable:
         else:
 
             def argument(slot: int) -> ir.Value:
-                raw = builder.load(builder.gep(slots, [ir.Constant(I64, slot)]))
-                return builder.bitcast(raw, I64.as_pointer())
+                array = builder.load(builder.gep(slots, [ir.Constant(I64, slot)]))
+                return builder.bitcast(array_data(builder, array), I64.as_pointer())
 
             store_sizes(builder, argument(self.slot_count + 2), self.symbols)
             table = argument(self.slot_count + 1)
@@ -157,7 +166,7 @@ class StepTable:
         builder.cbranch(builder.icmp_signed("<", k, count), more, called)
         builder.position_at_end(more)
         field = builder.add(at, builder.add(ir.Constant(I64, 2), builder.shl(k, ir.Constant(I64, 1))))
-        base = builder.load(builder.gep(slots, [load(field)]))
+        base = array_data(builder, builder.load(builder.gep(slots, [load(field)])))
         pointer = builder.gep(base, [load(builder.add(field, ir.Constant(I64, 1)))])
         builder.store(pointer, builder.gep(operands, [k]))
         k.add_incoming(builder.add(k, ir.Constant(I64, 1)), more)

@@ -7,22 +7,24 @@ native segment, and the call is checks, allocations, the slot array and one nati
 call.  For such a program this module writes that call out as Python source, every
 shape, dtype and slot a constant, as the guards do (:mod:`irgrad.compiler.guards`), so a
 call pays no loop, dict or helper call per buffer: on W1's inference step it takes the
-Python part of a call from 8 to 4 us.  Whatever the generated code does not expect (an
-array of another class, layout or dtype instance; inputs that may share memory with
-one the program writes) returns None, and the general path takes the call.
+Python part of a call from 8 to 4 us.  The slots are the arrays' ids, packed into
+the thread's slot array (the native code reads each array's address from the object):
+a ctypes view per array and a new ctypes array per call took W1's training step 3.8 us.
+Whatever the generated code does not expect (an array of another class, layout or
+dtype instance; inputs that may share memory with one the program writes; read-only
+memory it writes) returns None, and the general path takes the call.
 
 ``print(program.fast_call_source)`` shows it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
+import struct
 from collections.abc import Callable
 
 import numpy as np
 
-from ..native import jit
 from .layout import CONSTANT_BUFFER, INPUT_BUFFER, view_of
 
 
@@ -46,6 +48,7 @@ def fast_call(program) -> tuple[Callable | None, str]:
     local: dict[int, str] = {}
     buffers = {b.position: b for b in program._input_buffers}
     written = bool(program._written_inputs)
+    written_positions = set(program._written_inputs)
     for position in range(len(program.graph.inputs)):
         buffer = buffers.get(position)
         if buffer is None and not written:
@@ -55,6 +58,8 @@ def fast_call(program) -> tuple[Callable | None, str]:
         # distinct arrays that own their memory cannot overlap one the program writes
         # (the general path checks the rest)
         owned = f" or not {var}.flags.owndata" if written else ""
+        if position in written_positions:  # read-only memory: the general path (which does not write it)
+            owned += f" or not {var}.flags.writeable"
         if buffer is None:
             lines.append(f"    if type({var}) is not ndarray{owned}: return None")
             continue
@@ -70,18 +75,17 @@ def fast_call(program) -> tuple[Callable | None, str]:
     for buffer_id, shape, dtype in segment.allocations:
         var = local[buffer_id] = f"b{buffer_id}"
         lines.append(f"    {var} = empty({const(shape)}, {const(dtype)})")
-    slots = []
+    slots = []  # each a numpy array object, whose data the native code finds (see .dispatch)
     for buffer_id in segment.slot_buffers:
         buffer = plan.buffers[buffer_id]
         if buffer.kind == CONSTANT_BUFFER:
-            slots.append(const(jit.address(program._env[buffer_id])))  # kept alive by the program
+            slots.append(const(id(program._env[buffer_id])))  # kept alive by the program
         else:
-            slots.append(f"addressof(char_view({local[buffer_id]}))")
-    lines.append("    try:")
-    lines.append(f"        slots = SLOTS(ARENA(), {', '.join(slots)})")
-    lines.append("    except (TypeError, ValueError):  # read-only or empty: the general path")
-    lines.append("        return None")
-    lines.append("    if NATIVE(slots): return INTERPRETED(inputs, sizes)")
+            slots.append(f"id({local[buffer_id]})")
+    count = len(segment.slot_buffers) + 1
+    lines.append(f"    s = SLOTS({count})  # this thread's: (address, array, the arena's id)")
+    lines.append(f"    PACK(s[1], 0, s[2], {', '.join(slots)})")
+    lines.append("    if NATIVE(s[0]): return INTERPRETED(inputs, sizes)")
     outputs = []
     for place, whole in program._outputs:
         buffer = plan.buffers[place.buffer]
@@ -98,11 +102,9 @@ def fast_call(program) -> tuple[Callable | None, str]:
     namespace = {
         "ndarray": np.ndarray,
         "empty": np.empty,
-        "addressof": ctypes.addressof,
-        "char_view": ctypes.c_char.from_buffer,
         "view_of": view_of,
-        "SLOTS": segment.slots_type,
-        "ARENA": program._arena,
+        "SLOTS": program._slots,
+        "PACK": struct.Struct(f"{count}Q").pack_into,
         "NATIVE": segment.function,
         "INTERPRETED": program._interpreted,
     }

@@ -5,6 +5,7 @@ plans the run (:mod:`.plan`: the schedule, every value's place, the arena) and e
 each segment of consecutive native steps as one LLVM function::
 
     i32 segment(i8** slots)    ; slots[0]: the arena; then the segment's other buffers
+                               ; (each a numpy array object: see .dispatch)
 
 which computes every step in turn, reading views in place, and returns 0, or 1 when
 a routine found bad input (a target out of range).  When the whole graph lowers,
@@ -354,15 +355,29 @@ class Program:
     # --- running -------------------------------------------------------------------------------
 
     def _arena(self) -> int:
-        """This thread's arena (its aligned address)."""
+        """This thread's arena: the ``id`` of an array over its aligned bytes (a slot's
+        value: see :mod:`.dispatch`), kept alive by the thread's state."""
         local = self._local
-        address = getattr(local, "address", None)
-        if address is None or local.size < self.plan.arena_bytes:  # (a larger size of the program)
+        arena = getattr(local, "arena", None)
+        if arena is None or local.size < self.plan.arena_bytes:  # (a larger size of the program)
             memory = np.empty(self.plan.arena_bytes + ALIGNMENT, np.uint8)
-            start = memory.ctypes.data
-            local.memory, local.size = memory, self.plan.arena_bytes
-            address = local.address = start + (-start) % ALIGNMENT
-        return address
+            skip = -memory.ctypes.data % ALIGNMENT
+            local.arena, local.size = memory[skip : skip + self.plan.arena_bytes], self.plan.arena_bytes
+            local.slots = None  # (they named the old arena)
+            return id(local.arena)
+        return id(arena)
+
+    def _slots(self, count: int) -> tuple:
+        """This thread's slot array for the fast call (:mod:`.fast_call`): ``(its address,
+        the array, the arena's id)``, the array filled by the call (with ``count`` slots,
+        the arena's first)."""
+        arena = self._arena()
+        local = self._local
+        slots = getattr(local, "slots", None)
+        if slots is None or len(slots[1]) != count:
+            array = (ctypes.c_void_p * count)()
+            slots = local.slots = (ctypes.addressof(array), array, arena)
+        return slots
 
     def __call__(self, inputs: Sequence[np.ndarray], sizes: dict | None = None) -> list[np.ndarray]:
         if self._fast is not None:
@@ -380,13 +395,14 @@ class Program:
             env[buffer.id] = checked[buffer.position] = array
         if writes_overlap(checked, self._written_inputs):
             return self._interpreted(inputs, sizes)  # an input written in place overlaps another
+        if any(not checked[k].flags.writeable for k in self._written_inputs):
+            return self._interpreted(inputs, sizes)  # (which raises where numpy refuses the write)
         arena = self._arena()
-        address = jit.address
         for step in self._run_steps:
             if isinstance(step, Segment):
                 for b, shape, dtype in step.allocations:
                     env[b] = np.empty(shape, dtype)
-                slots = step.slots_type(arena, *[address(env[b]) for b in step.slot_buffers])
+                slots = step.slots_type(arena, *[id(_array(env[b])) for b in step.slot_buffers])
                 if step.function(slots):
                     return self._interpreted(inputs, sizes)
             elif step.later:
@@ -410,6 +426,14 @@ class Program:
                 self.graph if self.sizes is None else specialize(self.graph, self.sizes)
             )
         return self._fallback(inputs, sizes)
+
+
+def _array(value) -> np.ndarray:
+    """``value`` as a slot takes it: a numpy array object (the native code reads its data
+    pointer from the object, see :mod:`.dispatch`; anything else would be read as one)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"compiled program: a buffer is a {type(value).__name__}, not a numpy array")
+    return value
 
 
 def _checked_input(name: str, array, buffer) -> np.ndarray:

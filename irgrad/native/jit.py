@@ -28,6 +28,7 @@ from pathlib import Path
 import llvmlite
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
+import numpy as np
 
 _LOCK = threading.RLock()  # re-entered: a kernel is built, and compiled, under it
 _STATE: dict = {}
@@ -45,6 +46,22 @@ def enabled() -> bool:
 
 
 _char_view = ctypes.c_char.from_buffer
+
+
+def _array_data_offset() -> int:
+    """Where a numpy array object holds the address of its first element: numpy's
+    ``PyArrayObject`` starts with Python's object header and then ``char *data``.
+    Compiled programs take their buffers as array objects (``id(array)``) and read the
+    address there, which a call makes in nanoseconds where ``ctypes`` took 0.2 us an
+    array; checked here against numpy's own answer."""
+    offset = object.__basicsize__
+    for probe in (np.empty(3, np.float64), np.arange(12.0)[5:]):
+        if ctypes.c_void_p.from_address(id(probe) + offset).value != probe.ctypes.data:
+            raise RuntimeError("irgrad's native code: numpy arrays are laid out as it does not know")
+    return offset
+
+
+ARRAY_DATA_OFFSET = _array_data_offset()
 
 
 def address(array) -> int:
