@@ -30,6 +30,7 @@ import numpy as np
 from ..ir.run_time_sizes import Size
 from ..ir.symbolic import resolve
 from ..native import jit
+from ..ops.scalar import Unsupported
 from .emission import OK_STATUS, Emission, Lowering, Operand
 from .layout import Place
 from .parallel import wake_workers
@@ -43,6 +44,8 @@ _STEP = ir.FunctionType(I64, [ir.PointerType(_I8P)])
 
 def array_data(builder: ir.IRBuilder, array: ir.Value) -> ir.Value:
     """The address of the first element of the numpy array object ``array`` (an i8*)."""
+    if jit.ARRAY_DATA_OFFSET is None:
+        raise Unsupported("numpy arrays are laid out otherwise than native code reads them")
     field = builder.gep(array, [ir.Constant(I64, jit.ARRAY_DATA_OFFSET)])
     return builder.load(builder.bitcast(field, ir.PointerType(_I8P)))
 

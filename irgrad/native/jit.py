@@ -48,16 +48,18 @@ def enabled() -> bool:
 _char_view = ctypes.c_char.from_buffer
 
 
-def _array_data_offset() -> int:
+def _array_data_offset() -> int | None:
     """Where a numpy array object holds the address of its first element: numpy's
     ``PyArrayObject`` starts with Python's object header and then ``char *data``.
     Compiled programs take their buffers as array objects (``id(array)``) and read the
     address there, which a call makes in nanoseconds where ``ctypes`` took 0.2 us an
-    array; checked here against numpy's own answer."""
+    array.  Checked against numpy's own answer: None where it differs (a Python build
+    whose objects are laid out otherwise: compiled programs then refuse to build, and
+    run with numpy)."""
     offset = object.__basicsize__
     for probe in (np.empty(3, np.float64), np.arange(12.0)[5:]):
         if ctypes.c_void_p.from_address(id(probe) + offset).value != probe.ctypes.data:
-            raise RuntimeError("irgrad's native code: numpy arrays are laid out as it does not know")
+            return None
     return offset
 
 
