@@ -486,3 +486,68 @@ def test_the_sign_of_a_zero_that_is_no_python_float_is_guarded(zero):
         state["v"] = -state["v"]
 
     _same_over_calls(f, change)
+
+
+def _effects_as_eager(make, calls: int = 4) -> None:
+    """``make()`` gives a fresh ``(f, observe)``: ``f`` compiled leaves the state
+    ``observe()`` reads as eager calls do, after every call, and returns what they return."""
+    runs = []
+    for compile in (False, True):
+        f, observe = make()
+        fn = irgrad.compile(f) if compile else f
+        seen = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(calls):
+                seen.append((fn(irgrad.ones(2)).tolist(), observe()))
+        runs.append(seen)
+    assert runs[1] == runs[0]
+
+
+def test_a_numpy_array_written_in_place_is_written_once_per_call():
+    # the trace and the validation run each wrote it: three increments a call
+    def make():
+        counts = np.zeros(2)
+
+        def f(x):
+            counts[0] += 1
+            return x * float(counts[0])
+
+        return f, lambda: counts.tolist()
+
+    _effects_as_eager(make)
+
+
+@pytest.mark.parametrize("how", ["increment", "set", "add", "delete"])
+def test_a_class_attribute_the_function_changes_changes_as_in_eager(how):
+    # a class's attributes were guarded but not compared after the call: an increment
+    # ran at the trace and again at the validation, a set, new or deleted attribute was
+    # not repeated by compiled calls
+    def make():
+        class Counter:
+            calls = 0
+            mode = "b"
+            tmp = 1
+
+        def f(x):
+            if how == "increment":
+                Counter.calls += 1
+            elif how == "set":
+                Counter.mode = "a"
+            elif how == "add":
+                Counter.added = 5
+            elif hasattr(Counter, "tmp"):
+                del Counter.tmp
+            return x * 2
+
+        def observe():
+            seen = (Counter.calls, Counter.mode, getattr(Counter, "added", None), hasattr(Counter, "tmp"))
+            Counter.mode = "b"  # undone between calls: the next call changes them again
+            Counter.tmp = 1
+            if hasattr(Counter, "added"):
+                del Counter.added
+            return seen
+
+        return f, observe
+
+    _effects_as_eager(make)

@@ -86,6 +86,8 @@ def write(parent: Any, step: Step, value: Any) -> None:
     how, key = step
     if how == "item":
         parent[key] = value
+    elif how == "attr" and isinstance(parent, type):  # a class's dict is read-only: setattr
+        setattr(parent, key, value)
     elif how == "attr":
         parent.__dict__[key] = value
     elif how == "slot":
@@ -103,6 +105,8 @@ def delete(parent: Any, step: Step) -> None:
     how, key = step
     if how == "item":
         del parent[key]
+    elif how == "attr" and isinstance(parent, type):
+        delattr(parent, key)
     elif how == "attr":
         del parent.__dict__[key]
     elif how == "global":

@@ -615,6 +615,17 @@ def same_value(a: Any, b: Any) -> bool:
     return isinstance(a, _FLOATS) and a != a and b != b
 
 
+def same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether numpy arrays ``a`` and ``b`` hold the same values (NaN equal to NaN, 0.0 not
+    to -0.0) in the same shape and dtype."""
+    return (
+        a.shape == b.shape
+        and a.dtype == b.dtype
+        and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        and same_zero_signs(a, b)
+    )
+
+
 def same_zero_signs(a: Any, b: Any) -> bool:
     """Whether equal numbers or arrays ``a`` and ``b`` have their zeros' signs alike
     (``==`` does not tell 0.0 from -0.0, which ``1 / x`` and ``atan2`` do)."""
@@ -679,8 +690,25 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
             _compare_reads(node, [c for c in node.children if c.step.how in ("cell", "global")], found)
         elif node.kind == OPAQUE and node.children and (isinstance(obj, types.ModuleType) or _slotted(node)):
             _compare_reads(node, node.children, found)  # a module's attributes, an object's slots
+        elif node.kind == OPAQUE and isinstance(obj, type) and node.children:
+            # a user class's attributes (Counter.calls += 1), read from its own dict: as
+            # walked (a staticmethod, not the function it gives)
+            attrs = vars(obj)
+            recorded = set()
+            for child in node.children:
+                if child.step.how == "attr":
+                    recorded.add(child.step.key)
+                    now = attrs.get(child.step.key, MISSING)
+                    if not _holds_same(child, now):
+                        found.append(Change(node, child.step, now, child))
+            for key in list(attrs):
+                if key not in recorded and not (key.startswith("__") and key.endswith("__")):
+                    found.append(Change(node, Step("attr", key), attrs[key], None))
         elif node.kind in (LARGE,) and len(obj) != node.info[1]:
             unsupported.append(f"{describe(node.path, snapshot.name_of)} (a long container) changed length")
+        elif node.kind == ARRAY and not same_array(obj, node.info):
+            # arr[0] += 1: an effect only the traced call would have (and a validation again)
+            unsupported.append(f"{describe(node.path, snapshot.name_of)} (a numpy array) was written")
     return found, unsupported
 
 
