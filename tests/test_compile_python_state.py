@@ -551,3 +551,39 @@ def test_a_class_attribute_the_function_changes_changes_as_in_eager(how):
         return f, observe
 
     _effects_as_eager(make)
+
+
+@pytest.mark.parametrize("kind", ["bytearray", "array"])
+def test_a_buffer_of_numbers_the_function_reads_is_guarded_by_its_contents(kind):
+    # a bytearray or array.array was held by identity: its element, read at the trace,
+    # stayed a constant of the graph after the buffer changed
+    import array
+
+    buffer = bytearray(b"\x01") if kind == "bytearray" else array.array("d", [1.0])
+
+    def f(x):
+        return x * buffer[0]
+
+    def change(k):
+        buffer[0] = k + 2
+
+    _same_over_calls(f, change)
+
+
+def test_the_attributes_of_a_dict_subclass_are_compared_after_the_call():
+    # a dict subclass was walked for its items only: an attribute the function changed
+    # was changed again by the validation run, and not by compiled calls
+    def make():
+        class Registry(dict):
+            pass
+
+        registry = Registry()
+        registry.calls = 0
+
+        def f(x):
+            registry.calls += 1
+            return x * registry.calls
+
+        return f, lambda: registry.calls
+
+    _effects_as_eager(make)

@@ -29,6 +29,7 @@ beyond is compared by identity and the snapshot says it was truncated.
 
 from __future__ import annotations
 
+import array
 import collections
 import collections.abc
 import dis
@@ -195,7 +196,9 @@ def _is_user_module(obj: Any) -> bool:
 
 # Compared by their elements (in iteration order), not walked: a set's elements are
 # hashable, and os.environ's are strings; subclasses are objects like any other.
-_CONTENT_TYPES = (set, frozenset, type(os.environ))
+# compared element by element: sets, the environment, and mutable buffers of numbers
+# (a bytearray or array.array read by the function would otherwise be a frozen constant)
+_CONTENT_TYPES = (set, frozenset, type(os.environ), bytearray, array.array)
 
 
 def contents(obj: Any) -> tuple:
@@ -420,6 +423,8 @@ class _Walker:
             return self._register(StateNode(path, LARGE, d, (type(d), len(d))))
         node = self._register(StateNode(path, DICT, d, (type(d), tuple(d))))
         node.children = [self.visit(v, path + (Step("item", k),)) for k, v in list(d.items())]
+        for key, value in list(getattr(d, "__dict__", {}).items()):  # a dict subclass's attributes
+            node.children.append(self.visit(value, path + (Step("attr", key),)))
         return node
 
     def _sequence(self, s, path: tuple) -> StateNode:
@@ -673,6 +678,8 @@ def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
                 found.append(Change(node, grad.step, obj._grad, grad))
         elif node.kind == DICT:
             _compare_slots(node, obj, "item", found)
+            if hasattr(obj, "__dict__"):
+                _compare_slots(node, obj.__dict__, "attr", found)
         elif node.kind == OBJECT:
             _compare_slots(node, obj.__dict__, "attr", found)
         elif node.kind == SEQ and not isinstance(obj, tuple):
