@@ -587,3 +587,21 @@ def test_the_attributes_of_a_dict_subclass_are_compared_after_the_call():
         return f, lambda: registry.calls
 
     _effects_as_eager(make)
+
+
+def test_a_change_of_the_default_dtype_is_guarded():
+    # tensors the function made from Python numbers kept the traced default dtype
+    def f(x):
+        return x + irgrad.tensor([1.5, 2.5]), irgrad.ones(2) / 3
+
+    compiled = irgrad.compile(f)
+    x = irgrad.ones(2, dtype=irgrad.float64)
+    try:
+        for default in (irgrad.float32, irgrad.float32, irgrad.float64, irgrad.float64, irgrad.float32):
+            irgrad.set_default_dtype(default)
+            for got, want in zip(compiled(x), f(x)):
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(got.numpy(), want.numpy())
+    finally:
+        irgrad.set_default_dtype(irgrad.float32)
+    assert "the default dtype changed" in compiled._compiled.explain()

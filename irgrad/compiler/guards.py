@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import dtypes
 from ..dtypes import dtype as irgrad_dtype
 from ..ir.aliasing import writes_overlap
 from ..recording.grad_mode import STATE
@@ -119,10 +120,13 @@ class Guard:
         self.inputs = inputs
         self.symbols = symbols
         self.grad_enabled = grad_enabled
+        # what torch.zeros(3) and torch.tensor([1.5]) in the traced code made
+        self.default_dtype = dtypes.get_default_dtype()
         self.count = 0
         out = _Emitter()
         out.lines.append("def guard(R):")
         out.fail_if(f"STATE.enabled is not {grad_enabled}")
+        out.fail_if(f"_dtypes._default_float is not {out.const(self.default_dtype)}")
         dynamic: dict[int, dict[int, str]] = {}
         for name, node, dim in symbols:
             dynamic.setdefault(id(node), {})[dim] = name
@@ -143,6 +147,7 @@ class Guard:
             "_same_keys": _same_keys,
             "_same_contents": same_contents,
             "_copysign": math.copysign,
+            "_dtypes": dtypes,
             "_same_value": same_value,
             "_same_zero_signs": same_zero_signs,
             "np": np,
@@ -338,6 +343,8 @@ class Guard:
         """Why this guard fails for a call (the first difference found), for the log."""
         if STATE.enabled is not self.grad_enabled:
             return f"grad mode changed from {self.grad_enabled} to {STATE.enabled}"
+        if dtypes.get_default_dtype() is not self.default_dtype:
+            return f"the default dtype changed from {self.default_dtype} to {dtypes.get_default_dtype()}"
         dynamic = {(id(n), d) for _, n, d in self.symbols}
         for root in self.snapshot.roots:
             reason = _first_difference(root, roots, self.snapshot, dynamic)
