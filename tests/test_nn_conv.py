@@ -97,6 +97,19 @@ def test_conv_transpose1d_matches_torch():
     )
 
 
+def test_conv_transpose_with_padding_and_no_bias_returns_a_contiguous_tensor():
+    # PyTorch's result is a new tensor: .view() of it works (found by the fuzzer, seed
+    # 777000, program 113); irgrad returned a view of the cropped image
+    x = irgrad.tensor(_rand(2, 2, 4, 3), requires_grad=True)
+    out = F.conv_transpose2d(x, irgrad.tensor(_rand(2, 1, 2, 2)), padding=1)
+    assert out.is_contiguous()
+    out.view(-1, 1, 2).sum().backward()
+    assert F.conv_transpose1d(
+        irgrad.tensor(_rand(2, 4, 9)), irgrad.tensor(_rand(4, 2, 3)), padding=1
+    ).is_contiguous()
+    assert nn.ConvTranspose2d(2, 3, 3, stride=2, padding=2, bias=False)(x).is_contiguous()
+
+
 POOL_CASES = [
     (2, None, 0, 1, False),
     (3, 2, 1, 1, False),

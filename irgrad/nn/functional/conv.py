@@ -258,6 +258,8 @@ def conv_transpose2d(
     out = image[:, :, ph : full_h - ph, pw : full_w - pw]
     if bias is not None:
         out = P.add(out, bias.reshape(1, o, 1, 1))
+    elif ph or pw:  # a new contiguous tensor, as PyTorch's (a view of the crop refused .view())
+        out = out.contiguous()
     return out.squeeze(0) if unbatched else out
 
 
