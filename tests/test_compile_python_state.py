@@ -605,3 +605,21 @@ def test_a_change_of_the_default_dtype_is_guarded():
     finally:
         irgrad.set_default_dtype(irgrad.float32)
     assert "the default dtype changed" in compiled._compiled.explain()
+
+
+def test_a_property_the_function_reads_keeps_its_graph():
+    # the guard read the getter off the class (``Model.scale.fget`` as getattr(Model,
+    # "fget")), which failed at every call: a retrace each call, then eager code
+    scale = {"v": 2.0}
+
+    class Model(nn.Module):
+        @property
+        def scale(self):
+            return scale["v"]
+
+        def forward(self, x):
+            return x * self.scale
+
+    model = Model()
+    compiled = _same_over_calls(model, lambda k: scale.update(v=3.0) if k == 2 else None, calls=6)
+    assert len(compiled._compiled.entries) == 2  # one graph per value of the scale

@@ -518,26 +518,21 @@ class _Walker:
         for name, value in list(vars(cls).items()):
             if name.startswith("__") and name.endswith("__"):
                 continue
-            if isinstance(value, (staticmethod, classmethod)):  # its function, read through it
+            if isinstance(value, (staticmethod, classmethod, property)):  # its function, read through it
+                # (a property's getter, walked for what it reads: the guard reads it off the
+                # property, which it holds by identity; it failed at every call when it read
+                # ``fget`` off the class)
                 held = self._register(StateNode(path + (Step("attr", name),), OPAQUE, value))
-                held.children.append(self.visit(value.__func__, held.path + (Step("partial", "__func__"),)))
+                part = "fget" if isinstance(value, property) else "__func__"
+                function = getattr(value, part)
+                if function is not None:
+                    held.children.append(self.visit(function, held.path + (Step("partial", part),)))
                 node.children.append(held)
-                continue
-            if isinstance(value, property):
-                value = value.fget
-                if value is None:
-                    continue
-                node.children.append(self._function_of_property(value, path, name))
                 continue
             node.children.append(self.visit(value, path + (Step("attr", name),)))
         for k, base in enumerate(cls.__bases__):  # what an instance inherits (Base.factor)
             if is_user_class(base):
                 node.children.append(self.visit(base, path + (Step("base", k),)))
-        return node
-
-    def _function_of_property(self, fn, path: tuple, name: str) -> StateNode:
-        """A property's getter: walked for what it reads, compared as the class attribute."""
-        node = self.visit(fn, path + (Step("attr", name), Step("partial", "fget")))
         return node
 
     def _object(self, obj: Any, path: tuple) -> StateNode:
