@@ -148,3 +148,45 @@ def test_random_view_in_place_sequences_match_pytorch(seed):
     assert (mine is None) == (theirs is None)
     for got, want in zip(mine or (), theirs or ()):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("base_requires_grad", [False, True])
+def test_an_in_place_op_on_a_detached_tensor_gives_it_a_history_and_leaves_the_base_alone(base_requires_grad):
+    """``detach()`` shares the storage and the version counter but is no view for autograd
+    (as PyTorch's ``_is_view()`` is False): its in-place op's history is its own, its
+    base keeps its history (a leaf that requires grad may be written so: PyTorch runs
+    it), and a view of it has it as its base.  Before, the base took the history, and a
+    leaf base raised."""
+    x = irgrad.ones(4, requires_grad=base_requires_grad)
+    w = irgrad.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    d = x.detach()
+    d.mul_(w)
+    assert d.requires_grad and d.grad_fn is not None
+    assert x.grad_fn is None and x.requires_grad is base_requires_grad
+    np.testing.assert_array_equal(x.detach().numpy(), [1.0, 2.0, 3.0, 4.0])  # the memory is shared
+    (d * d).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 2 * w.detach().numpy())
+    assert x.grad is None
+    # a view of the detached tensor written in place: the detached tensor takes the history
+    w.grad = None
+    e = irgrad.zeros(4).detach()
+    e[1:3].add_(w[:2])
+    e.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0, 0.0, 0.0])
+
+
+def test_a_detached_tensor_written_in_place_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (irgrad, torch):
+        x = lib.ones(3, requires_grad=True)
+        w = lib.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        d = x.detach()
+        d.add_(w * w)
+        loss = (d * x).sum()  # x reads the written memory; d carries the history
+        loss.backward()
+        results.append((loss.item(), w.grad.numpy().copy(), x.grad.numpy().copy(), x.grad_fn is None))
+    assert results[0][0] == pytest.approx(results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1])
+    np.testing.assert_allclose(results[0][2], results[1][2])
+    assert results[0][3] == results[1][3]

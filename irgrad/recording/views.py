@@ -1,7 +1,7 @@
 """View records: what a view remembers of its base, so its history can be kept right.
 
-A view (``reshape``, ``permute``, ``broadcast_to``, ``slice``, ``diagonal`` or ``detach``
-that shares memory) remembers its root base and the chain of view ops that leads from it, with
+A view (``reshape``, ``permute``, ``broadcast_to``, ``slice`` or ``diagonal`` that shares
+memory; ``detach`` shares it too, but starts a history of its own) remembers its root base and the chain of view ops that leads from it, with
 the storage's version when that history was derived (``Tensor._view``).  Replaying
 the chain, for a stale view or for an in-place op on a view, runs ops, so it sits
 above dispatch in :mod:`irgrad.view_replay`; :func:`view_positions` only evaluates
@@ -34,7 +34,14 @@ def record_view(out, base, op, attrs: dict) -> None:
     """Mark ``out`` (the result of view op ``op`` on ``base``) as a view sharing its storage.
 
     A view made in no_grad mode, or of a view that may not be written in place under
-    autograd, carries the reason (PyTorch's creation meta): see :func:`forbid_inplace`."""
+    autograd, carries the reason (PyTorch's creation meta): see :func:`forbid_inplace`.
+
+    ``detach``'s result shares the storage and its version counter but is no view for
+    autograd, as in PyTorch: an in-place op on it gives it a history of its own and
+    leaves its base's alone, and views of it have it as their base."""
+    if op.name == "detach":
+        out._vc = base._shared_version()
+        return
     if base._base is None:
         out._base = base
         chain: tuple | None = ((op, attrs),)
@@ -44,7 +51,7 @@ def record_view(out, base, op, attrs: dict) -> None:
         parent = base._view
         chain = None if parent is None else parent[0] + ((op, attrs),)
         reason = None if parent is None else parent[2]
-    if not STATE.enabled and op.name != "detach":
+    if not STATE.enabled:
         reason = NO_GRAD_VIEW
     out._vc = base._shared_version()
     out._view = None if chain is None else (chain, out._vc[0], reason)
@@ -62,9 +69,7 @@ def forbid_inplace(outputs, message: str) -> None:
 def inplace_forbidden(view) -> str | None:
     """Why an in-place op under autograd may not write view ``view`` (None: it may)."""
     record = view._view
-    if record is None or record[2] is None or any(op.name == "detach" for op, _ in record[0]):
-        return None
-    return record[2]
+    return None if record is None else record[2]
 
 
 def view_positions(t) -> np.ndarray | None:
