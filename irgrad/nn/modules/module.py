@@ -13,14 +13,16 @@ import itertools
 import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from ...dtypes import to_dtype
-from ...recording.grad_mode import no_grad
+from ...recording.grad_mode import STATE, no_grad
 from ...tensor import Tensor, to_target
 from ..parameter import Buffer, Parameter
+from .backward_hooks import BackwardHooks
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -117,15 +119,20 @@ class Module:
         compiled = self.__dict__.get("_compiled_call")
         if compiled is not None:
             return compiled(*args, **kwargs)
-        if not (self._forward_pre_hooks or self._forward_hooks):
-            return self.forward(*args, **kwargs)
-        return self._call_with_hooks(args, kwargs)
+        return self._call_impl(*args, **kwargs)
 
     def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
         """The call itself, hooks and forward (what ``irgrad.compile`` captures)."""
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        if not (
+            self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks
+        ):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
+
+    # A module's full backward hooks, in its own dicts once one is registered (an instance
+    # attribute then: these empty ones are shared, and a module without any walks no more state)
+    _backward_hooks: Mapping = MappingProxyType({})
+    _backward_pre_hooks: Mapping = MappingProxyType({})
 
     # ``Module.compile`` (PyTorch 2.2+) is irgrad.compile applied in place; it is attached
     # by :mod:`irgrad.compile`, the layer above this one.
@@ -144,6 +151,10 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
+        backward = None
+        if (self._backward_hooks or self._backward_pre_hooks) and STATE.enabled:
+            backward = BackwardHooks(self)
+            args = backward.setup_inputs(args)
         try:
             result = self.forward(*args, **kwargs)
         except Exception:
@@ -166,7 +177,7 @@ class Module:
                 res = hook(self, args, result)
             if res is not None:
                 result = res
-        return result
+        return result if backward is None else backward.setup_outputs(result)
 
     def register_forward_pre_hook(
         self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
@@ -197,6 +208,28 @@ class Module:
             self._forward_hooks_always_called.add(handle.id)
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs when the gradients of the module's
+        inputs are computed (``grad_input``: one per positional argument, None where it is
+        no tensor or does not require grad); it may return new ``grad_input``.  See
+        :mod:`.backward_hooks`."""
+        return self._register_backward("_backward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_output)`` runs when the gradients of the module's outputs are
+        computed, before those of its inputs; it may return new ``grad_output``."""
+        return self._register_backward("_backward_pre_hooks", hook, prepend)
+
+    def _register_backward(self, name: str, hook: Callable, prepend: bool) -> RemovableHandle:
+        hooks = self.__dict__.get(name)
+        if hooks is None:
+            hooks = self.__dict__[name] = OrderedDict()
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
         return handle
 
     # --- registration -----------------------------------------------------------------
