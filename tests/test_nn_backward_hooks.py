@@ -113,3 +113,75 @@ def test_the_hooks_match_pytorch(replace):
                     np.testing.assert_allclose(x, y, rtol=1e-6)
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-6)
     np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-6)
+
+
+def _with_global_hooks(lib, calls: list):
+    module_api = lib.nn.modules.module
+    handles = [
+        module_api.register_module_forward_pre_hook(lambda m, a: calls.append(("pre", type(m).__name__))),
+        module_api.register_module_forward_hook(lambda m, a, out: calls.append(("fwd", type(m).__name__))),
+        module_api.register_module_full_backward_pre_hook(
+            lambda m, go: calls.append(("bpre", type(m).__name__))
+        ),
+        module_api.register_module_full_backward_hook(
+            lambda m, gi, go: calls.append(("bwd", type(m).__name__))
+        ),
+    ]
+    return handles
+
+
+def _global_hook_calls(lib) -> list:
+    calls: list = []
+    lib.manual_seed(0)
+    model = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh())
+    model[0].register_forward_hook(lambda m, a, out: calls.append(("own fwd", type(m).__name__)))
+    handles = _with_global_hooks(lib, calls)
+    try:
+        model(lib.ones(2, 3, requires_grad=True)).sum().backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    model(lib.ones(2, 3, requires_grad=True)).sum().backward()  # removed: none run
+    return calls
+
+
+def test_global_module_hooks_run_for_every_module_before_its_own():
+    calls = _global_hook_calls(irgrad)
+    assert calls == [
+        ("pre", "Sequential"),
+        ("pre", "Linear"),
+        ("fwd", "Linear"),
+        ("own fwd", "Linear"),
+        ("pre", "Tanh"),
+        ("fwd", "Tanh"),
+        ("fwd", "Sequential"),
+        ("bpre", "Sequential"),
+        ("bpre", "Tanh"),
+        ("bwd", "Tanh"),
+        ("bpre", "Linear"),
+        ("bwd", "Linear"),
+        ("bwd", "Sequential"),
+        ("own fwd", "Linear"),  # (the second call: the global hooks are removed)
+    ]
+
+
+def test_global_module_hooks_match_pytorch():
+    torch = pytest.importorskip("torch")
+    assert _global_hook_calls(irgrad) == _global_hook_calls(torch)
+
+
+def test_a_compiled_call_runs_eagerly_while_a_global_hook_is_registered():
+    calls: list = []
+    irgrad.manual_seed(0)
+    model = irgrad.nn.Sequential(irgrad.nn.Linear(3, 4), irgrad.nn.Tanh())
+    compiled = irgrad.compile(model)
+    x = irgrad.ones(2, 3)
+    for _ in range(2):
+        compiled(x)
+    handle = irgrad.nn.modules.module.register_module_forward_hook(
+        lambda m, a, out: calls.append(type(m).__name__)
+    )
+    compiled(x)
+    handle.remove()
+    compiled(x)
+    assert calls == ["Linear", "Tanh", "Sequential"]

@@ -42,8 +42,9 @@ class BackwardHooks:
     """One call's hooks (PyTorch's ``BackwardHook``): :meth:`setup_inputs` after the
     forward pre-hooks, :meth:`setup_outputs` after the forward hooks."""
 
-    def __init__(self, module) -> None:
+    def __init__(self, module, hooks: list, pre_hooks: list) -> None:
         self.module = module
+        self.hooks, self.pre_hooks = hooks, pre_hooks  # (the global ones first)
         self.n_args = 0
         self.input_positions: list[int] = []
         self.grad_output: tuple | None = None
@@ -83,7 +84,7 @@ class BackwardHooks:
 
     def _on_output_grads(self, grads: tuple) -> tuple:
         grad_output = tuple(grads)
-        for hook in list(self.module._backward_pre_hooks.values()):
+        for hook in self.pre_hooks:
             result = hook(self.module, grad_output)
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
@@ -94,7 +95,7 @@ class BackwardHooks:
                     )
                 grad_output = result
         self.grad_output = grad_output
-        if not self.input_positions and self.module._backward_hooks:  # no input's gradient will come
+        if not self.input_positions and self.hooks:  # no input's gradient will come
             warnings.warn(
                 "Full backward hook is firing when gradients are computed with respect to module outputs "
                 "since no inputs require gradients. See "
@@ -103,7 +104,7 @@ class BackwardHooks:
                 stacklevel=2,
             )
             none = (None,) * self.n_args
-            for hook in list(self.module._backward_hooks.values()):
+            for hook in self.hooks:
                 result = hook(self.module, none, grad_output)
                 if result is not None and any(g is not None for g in result):
                     raise RuntimeError(
@@ -116,7 +117,7 @@ class BackwardHooks:
         grad_input = [None] * self.n_args
         for position, grad in zip(self.input_positions, grads):
             grad_input[position] = grad
-        for hook in list(self.module._backward_hooks.values()):
+        for hook in self.hooks:
             result = hook(self.module, tuple(grad_input), self.grad_output)
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)

@@ -10,7 +10,6 @@ the same architecture and checkpoints convert one-to-one.
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -19,36 +18,27 @@ from typing import Any
 import numpy as np
 
 from ...dtypes import to_dtype
-from ...recording.grad_mode import STATE, no_grad
+from ...recording.grad_mode import no_grad
 from ...tensor import Tensor, to_target
 from ..parameter import Buffer, Parameter
-from .backward_hooks import BackwardHooks
+from .handles import RemovableHandle
+from .hooks import (
+    call_with_hooks,
+    has_hooks,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+    register_module_full_backward_hook,
+    register_module_full_backward_pre_hook,
+)
 
-__all__ = ["Module", "RemovableHandle"]
-
-_handle_ids = itertools.count()
-
-
-class RemovableHandle:
-    """Returned by ``register_*_hook``: ``remove()`` unregisters the hook (also a context manager)."""
-
-    def __init__(self, *stores: dict | set) -> None:
-        self.id = next(_handle_ids)
-        self._stores = stores
-
-    def remove(self) -> None:
-        """Unregister the hook (from its dict, and from any set of flagged hook ids)."""
-        for store in self._stores:
-            if isinstance(store, dict):
-                store.pop(self.id, None)
-            else:
-                store.discard(self.id)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
+__all__ = [
+    "Module",
+    "RemovableHandle",
+    "register_module_forward_hook",
+    "register_module_forward_pre_hook",
+    "register_module_full_backward_hook",
+    "register_module_full_backward_pre_hook",
+]
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -123,11 +113,9 @@ class Module:
 
     def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
         """The call itself, hooks and forward (what ``irgrad.compile`` captures)."""
-        if not (
-            self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks
-        ):
+        if not has_hooks(self):
             return self.forward(*args, **kwargs)
-        return self._call_with_hooks(args, kwargs)
+        return call_with_hooks(self, args, kwargs)
 
     # A module's full backward hooks, in its own dicts once one is registered (an instance
     # attribute then: these empty ones are shared, and a module without any walks no more state)
@@ -136,48 +124,6 @@ class Module:
 
     # ``Module.compile`` (PyTorch 2.2+) is irgrad.compile applied in place; it is attached
     # by :mod:`irgrad.compile`, the layer above this one.
-
-    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
-        for hook_id, hook in list(self._forward_pre_hooks.items()):
-            if hook_id in self._forward_pre_hooks_with_kwargs:
-                res = hook(self, args, kwargs)
-                if res is not None:
-                    if not (isinstance(res, tuple) and len(res) == 2):
-                        raise RuntimeError(
-                            f"forward pre-hook must return None or a tuple of (new_args, new_kwargs), but got {res}."
-                        )
-                    args, kwargs = res
-            else:
-                res = hook(self, args)
-                if res is not None:
-                    args = res if isinstance(res, tuple) else (res,)
-        backward = None
-        if (self._backward_hooks or self._backward_pre_hooks) and STATE.enabled:
-            backward = BackwardHooks(self)
-            args = backward.setup_inputs(args)
-        try:
-            result = self.forward(*args, **kwargs)
-        except Exception:
-            # hooks registered with always_call=True still run (their errors are only warned about)
-            for hook_id, hook in list(self._forward_hooks.items()):
-                if hook_id in self._forward_hooks_always_called:
-                    try:
-                        hook(self, args, None)
-                    except Exception as exc:
-                        warnings.warn(
-                            "module forward hook with ``always_call=True`` raised an exception that was "
-                            f"silenced as another error was raised in forward: {exc}",
-                            stacklevel=2,
-                        )
-            raise
-        for hook_id, hook in list(self._forward_hooks.items()):
-            if hook_id in self._forward_hooks_with_kwargs:
-                res = hook(self, args, kwargs, result)
-            else:
-                res = hook(self, args, result)
-            if res is not None:
-                result = res
-        return result if backward is None else backward.setup_outputs(result)
 
     def register_forward_pre_hook(
         self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
