@@ -19,32 +19,35 @@ from .backward_hooks import BackwardHooks
 from .handles import RemovableHandle
 
 _forward_pre_hooks: OrderedDict = OrderedDict()
-_forward_pre_hooks_with_kwargs: set = set()
 _forward_hooks: OrderedDict = OrderedDict()
 _forward_hooks_with_kwargs: set = set()
 _forward_hooks_always_called: set = set()
 _backward_hooks: OrderedDict = OrderedDict()
 _backward_pre_hooks: OrderedDict = OrderedDict()
+registered: dict = {}  # every global hook, of any kind (one test for a module's call)
 
 
 def any_global_hooks() -> bool:
     """Whether a global module hook of any kind is registered."""
-    return bool(_forward_pre_hooks or _forward_hooks or _backward_hooks or _backward_pre_hooks)
+    return bool(registered)
+
+
+def _register(store: OrderedDict, hook: Callable, *flags: set) -> RemovableHandle:
+    handle = RemovableHandle(store, registered, *flags)
+    store[handle.id] = registered[handle.id] = hook
+    return handle
 
 
 def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
     """``hook(module, args)`` before every module's ``forward`` (it may return new args)."""
-    handle = RemovableHandle(_forward_pre_hooks, _forward_pre_hooks_with_kwargs)
-    _forward_pre_hooks[handle.id] = hook
-    return handle
+    return _register(_forward_pre_hooks, hook)
 
 
 def register_module_forward_hook(
     hook: Callable, *, with_kwargs: bool = False, always_call: bool = False
 ) -> RemovableHandle:
     """``hook(module, args, output)`` after every module's ``forward`` (it may return a new output)."""
-    handle = RemovableHandle(_forward_hooks, _forward_hooks_with_kwargs, _forward_hooks_always_called)
-    _forward_hooks[handle.id] = hook
+    handle = _register(_forward_hooks, hook, _forward_hooks_with_kwargs, _forward_hooks_always_called)
     if with_kwargs:
         _forward_hooks_with_kwargs.add(handle.id)
     if always_call:
@@ -54,30 +57,12 @@ def register_module_forward_hook(
 
 def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
     """``hook(module, grad_input, grad_output)`` for every module (see :mod:`.backward_hooks`)."""
-    handle = RemovableHandle(_backward_hooks)
-    _backward_hooks[handle.id] = hook
-    return handle
+    return _register(_backward_hooks, hook)
 
 
 def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
     """``hook(module, grad_output)`` for every module (see :mod:`.backward_hooks`)."""
-    handle = RemovableHandle(_backward_pre_hooks)
-    _backward_pre_hooks[handle.id] = hook
-    return handle
-
-
-def has_hooks(module) -> bool:
-    """Whether a call of ``module`` runs any hook (its own or a global one)."""
-    return bool(
-        module._forward_pre_hooks
-        or module._forward_hooks
-        or module._backward_hooks
-        or module._backward_pre_hooks
-        or _forward_pre_hooks
-        or _forward_hooks
-        or _backward_hooks
-        or _backward_pre_hooks
-    )
+    return _register(_backward_pre_hooks, hook)
 
 
 def backward_hooks(module) -> tuple[list, list]:

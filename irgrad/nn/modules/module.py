@@ -24,12 +24,12 @@ from ..parameter import Buffer, Parameter
 from .handles import RemovableHandle
 from .hooks import (
     call_with_hooks,
-    has_hooks,
     register_module_forward_hook,
     register_module_forward_pre_hook,
     register_module_full_backward_hook,
     register_module_full_backward_pre_hook,
 )
+from .hooks import registered as _global_hooks
 
 __all__ = [
     "Module",
@@ -109,11 +109,25 @@ class Module:
         compiled = self.__dict__.get("_compiled_call")
         if compiled is not None:
             return compiled(*args, **kwargs)
-        return self._call_impl(*args, **kwargs)
+        if not (  # (as _call_impl, inline: a module call is hot)
+            self._forward_pre_hooks
+            or self._forward_hooks
+            or self._backward_hooks
+            or self._backward_pre_hooks
+            or _global_hooks
+        ):
+            return self.forward(*args, **kwargs)
+        return call_with_hooks(self, args, kwargs)
 
     def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
         """The call itself, hooks and forward (what ``irgrad.compile`` captures)."""
-        if not has_hooks(self):
+        if not (
+            self._forward_pre_hooks
+            or self._forward_hooks
+            or self._backward_hooks
+            or self._backward_pre_hooks
+            or _global_hooks
+        ):
             return self.forward(*args, **kwargs)
         return call_with_hooks(self, args, kwargs)
 
