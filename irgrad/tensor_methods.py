@@ -9,6 +9,8 @@ import them itself: this module, above them all, attaches them once at import of
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import creation
 from ._arguments import unchecked_method
 from .autograd.engine import backward
@@ -60,6 +62,12 @@ _METHODS = {
                addcdiv_ lerp_ copy_ fill_ fill_diagonal_ zero_ uniform_ normal_ tril_ triu_""",
     }.items()
 }
+
+
+def _cuda(self: Tensor, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
+    """irgrad runs on the CPU only: raises, as ``.to("cuda")`` does."""
+    to_target((), device_arg="cuda" if device is None else f"cuda:{device}")
+    return self
 
 
 def _to(
@@ -225,6 +233,7 @@ def install() -> None:
         "byte": _converter(uint8),
         "bool": _converter(bool_),
         "cpu": lambda self, *a, **k: self,
+        "cuda": _cuda,
         "multinomial": multinomial,
         "new_zeros": _new_factory("zeros"),
         "new_ones": _new_factory("ones"),

@@ -522,3 +522,44 @@ def test_training_loop_matches_torch():
         with irgrad.no_grad():
             for p in mine.parameters():
                 p -= 0.1 * p.grad
+
+
+def _set_submodule_results(lib) -> list:
+    nn = lib.nn
+    results = []
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU()))
+    model.set_submodule("1.0", nn.Tanh())  # replaced
+    model.set_submodule("1.extra", nn.Sigmoid())  # added to an existing parent
+    results.append([(name, type(m).__name__) for name, m in model.named_modules()])
+    for target, module, strict in [
+        ("1.missing", nn.Tanh(), True),  # strict: only a replacement
+        ("", nn.Tanh(), False),
+        ("1.0", "not a module", False),
+        ("2.x", nn.Tanh(), False),  # no such parent
+        ("0.weight", nn.Tanh(), False),  # not a module there
+    ]:
+        try:
+            model.set_submodule(target, module, strict=strict)
+            results.append("ok")
+        except (AttributeError, ValueError) as err:
+            results.append(type(err).__name__)
+    return results
+
+
+def test_set_submodule_replaces_or_adds_and_refuses_as_pytorch():
+    assert _set_submodule_results(irgrad) == [
+        [("", "Sequential"), ("0", "Linear"), ("1", "Sequential"), ("1.0", "Tanh"), ("1.extra", "Sigmoid")],
+        "AttributeError",
+        "ValueError",
+        "ValueError",
+        "AttributeError",
+        "AttributeError",
+    ]
+    torch = pytest.importorskip("torch")
+    assert _set_submodule_results(irgrad) == _set_submodule_results(torch)
+
+
+def test_cuda_raises_as_to_cuda_does():
+    for call in (lambda: irgrad.ones(2).cuda(), lambda: irgrad.nn.Linear(2, 2).cuda(0)):
+        with pytest.raises(RuntimeError, match="irgrad supports only the cpu device, got 'cuda"):
+            call()
