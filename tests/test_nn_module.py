@@ -563,3 +563,51 @@ def test_cuda_raises_as_to_cuda_does():
     for call in (lambda: irgrad.ones(2).cuda(), lambda: irgrad.nn.Linear(2, 2).cuda(0)):
         with pytest.raises(RuntimeError, match="irgrad supports only the cpu device, got 'cuda"):
             call()
+
+
+def _state_dict_hook_calls(lib) -> list:
+    nn = lib.nn
+    calls: list = []
+    lib.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 1)))
+    inner = model[1]
+    inner.register_state_dict_pre_hook(lambda m, prefix, keep_vars: calls.append(("pre", prefix, keep_vars)))
+
+    def post(module, state, prefix, metadata):
+        calls.append(("post", prefix, sorted(k for k in state if k.startswith(prefix))))
+        state[prefix + "extra"] = lib.zeros(1)  # changed in place
+
+    inner.register_state_dict_post_hook(post)
+    state = model.state_dict()
+    calls.append(("keys", list(state)))
+
+    def rename(module, state, prefix, metadata, strict, missing, unexpected, errors):
+        calls.append(("load pre", prefix, strict))
+        state.pop(prefix + "extra", None)
+        if prefix + "old_weight" in state:
+            state[prefix + "0.weight"] = state.pop(prefix + "old_weight")
+
+    def forgive(module, keys):
+        calls.append(("load post", sorted(keys.missing_keys), sorted(keys.unexpected_keys)))
+        keys.missing_keys.clear()
+
+    inner.register_load_state_dict_pre_hook(rename)
+    inner.register_load_state_dict_post_hook(forgive)
+    state["1.old_weight"] = state.pop("1.0.weight") * 2
+    del state["1.0.bias"]  # missing: the post-hook clears it
+    result = model.load_state_dict(state)
+    calls.append(("result", list(result.missing_keys), list(result.unexpected_keys)))
+    calls.append(("loaded", model[1][0].weight.detach().numpy().round(4).tolist()))
+    return calls
+
+
+def test_state_dict_hooks_run_as_pytorch_s():
+    calls = _state_dict_hook_calls(irgrad)
+    assert [c[0] for c in calls] == ["pre", "post", "keys", "load pre", "load post", "result", "loaded"]
+    assert calls[0] == ("pre", "1.", False)
+    assert calls[2][1][-1] == "1.extra"
+    assert calls[4] == ("load post", ["1.0.bias"], [])
+    assert calls[5] == ("result", [], [])
+    torch = pytest.importorskip("torch")
+    theirs = _state_dict_hook_calls(torch)
+    assert calls[:-1] == theirs[:-1]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 _handle_ids = itertools.count()
@@ -28,3 +30,16 @@ class RemovableHandle:
 
     def __exit__(self, *exc: Any) -> None:
         self.remove()
+
+
+def register_hook(owner: Any, name: str, hook: Callable, prepend: bool = False) -> RemovableHandle:
+    """Add ``hook`` to ``owner``'s own store ``name`` (an OrderedDict in its ``__dict__``,
+    made on first use: until then its class's empty one stands in)."""
+    hooks = owner.__dict__.get(name)
+    if hooks is None:
+        hooks = owner.__dict__[name] = OrderedDict()
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle

@@ -9,19 +9,16 @@ the same architecture and checkpoints convert one-to-one.
 
 from __future__ import annotations
 
-import itertools
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
-
-import numpy as np
 
 from ...dtypes import to_dtype
 from ...recording.grad_mode import no_grad
 from ...tensor import Tensor, to_target
 from ..parameter import Buffer, Parameter
-from .handles import RemovableHandle
+from .handles import RemovableHandle, register_hook
 from .hooks import (
     call_with_hooks,
     register_module_forward_hook,
@@ -30,6 +27,7 @@ from .hooks import (
     register_module_full_backward_pre_hook,
 )
 from .hooks import registered as _global_hooks
+from .state_dict import StateDict
 
 __all__ = [
     "Module",
@@ -39,17 +37,6 @@ __all__ = [
     "register_module_full_backward_hook",
     "register_module_full_backward_pre_hook",
 ]
-
-
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """What ``load_state_dict`` returns: ``(missing_keys, unexpected_keys)``."""
-
-    def __repr__(self) -> str:
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
 
 
 def _typename(obj: Any) -> str:
@@ -77,7 +64,7 @@ def _remove_from(name: str, *dicts_or_sets: Any) -> None:
                 d.discard(name)
 
 
-class Module:
+class Module(StateDict):
     """Base class for all layers: subclasses define ``forward`` and call ``super().__init__()``."""
 
     training: bool
@@ -175,22 +162,12 @@ class Module:
         inputs are computed (``grad_input``: one per positional argument, None where it is
         no tensor or does not require grad); it may return new ``grad_input``.  See
         :mod:`.backward_hooks`."""
-        return self._register_backward("_backward_hooks", hook, prepend)
+        return register_hook(self, "_backward_hooks", hook, prepend)
 
     def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_output)`` runs when the gradients of the module's outputs are
         computed, before those of its inputs; it may return new ``grad_output``."""
-        return self._register_backward("_backward_pre_hooks", hook, prepend)
-
-    def _register_backward(self, name: str, hook: Callable, prepend: bool) -> RemovableHandle:
-        hooks = self.__dict__.get(name)
-        if hooks is None:
-            hooks = self.__dict__[name] = OrderedDict()
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
-        if prepend:
-            hooks.move_to_end(handle.id, last=False)
-        return handle
+        return register_hook(self, "_backward_pre_hooks", hook, prepend)
 
     # --- registration -----------------------------------------------------------------
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -522,131 +499,6 @@ class Module:
         """irgrad runs on the CPU only: raises, as ``.to("cuda")`` does."""
         to_target((), device_arg="cuda" if device is None else f"cuda:{device}")
         return self
-
-    # --- state dict -------------------------------------------------------------------
-    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
-        for name, param in self._parameters.items():
-            if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
-        for name, buf in self._buffers.items():
-            if buf is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buf if keep_vars else buf.detach()
-
-    def state_dict(
-        self, *args: Any, destination: dict | None = None, prefix: str = "", keep_vars: bool = False
-    ) -> dict[str, Tensor]:
-        """An OrderedDict of parameters then persistent buffers, module by module, detached."""
-        if args:  # the deprecated positional form state_dict(destination, prefix, keep_vars)
-            destination = args[0]
-            if len(args) > 1:
-                prefix = args[1]
-            if len(args) > 2:
-                keep_vars = args[2]
-        if destination is None:
-            destination = OrderedDict()
-        self._save_to_state_dict(destination, prefix, keep_vars)
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
-        return destination
-
-    def _load_from_state_dict(
-        self,
-        state_dict: dict,
-        prefix: str,
-        strict: bool,
-        missing_keys: list,
-        unexpected_keys: list,
-        error_msgs: list,
-        assign: bool = False,
-    ) -> None:
-        persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
-        local_state = {
-            k: v for k, v in itertools.chain(self._parameters.items(), persistent.items()) if v is not None
-        }
-        for name, current in local_state.items():
-            key = prefix + name
-            if key not in state_dict:
-                if strict:
-                    missing_keys.append(key)
-                continue
-            value = state_dict[key]
-            if not isinstance(value, Tensor) and hasattr(value, "__array__"):
-                value = Tensor._wrap(np.asarray(value))  # numpy arrays, or other libraries' CPU tensors
-            if not isinstance(value, Tensor):
-                error_msgs.append(
-                    f'While copying the parameter named "{key}", expected irgrad.Tensor or Tensor-like object '
-                    f"from checkpoint but received {type(value)}"
-                )
-                continue
-            if value.shape != current.shape:
-                error_msgs.append(
-                    f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "
-                    f"the shape in current model is {current.shape}."
-                )
-                continue
-            try:
-                with no_grad():
-                    if assign:
-                        self._assign_state(name, current, value)
-                    else:
-                        current.copy_(value)
-            except Exception as ex:
-                error_msgs.append(
-                    f'While copying the parameter named "{key}", whose dimensions in the model are '
-                    f"{current.shape} and whose dimensions in the checkpoint are {value.shape}, "
-                    f"an exception occurred : {ex.args}."
-                )
-        if strict:
-            for key in state_dict:
-                if key.startswith(prefix):
-                    first = key[len(prefix) :].split(".", 1)[0]
-                    if first not in self._modules and first not in local_state:
-                        unexpected_keys.append(key)
-
-    def _assign_state(self, name: str, current: Tensor, value: Tensor) -> None:
-        if name in self._parameters:
-            self._parameters[name] = Parameter(value, requires_grad=current.requires_grad)
-        else:
-            self._buffers[name] = value
-
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
-        """Copy values from ``state_dict`` in place; returns ``(missing_keys, unexpected_keys)``.
-
-        Values may be irgrad tensors, numpy arrays or anything ``np.asarray`` accepts that
-        has ``__array__`` (e.g. a PyTorch CPU state_dict).  With ``strict`` (the default), a
-        missing or unexpected key raises RuntimeError, as do shape mismatches always.
-        """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        state_dict = OrderedDict(state_dict)
-        missing: list[str] = []
-        unexpected: list[str] = []
-        errors: list[str] = []
-
-        def load(module: Module, prefix: str) -> None:
-            module._load_from_state_dict(state_dict, prefix, True, missing, unexpected, errors, assign)
-            for name, child in module._modules.items():
-                if child is not None:
-                    load(child, prefix + name + ".")
-
-        load(self, "")
-        if strict:
-            if unexpected:
-                errors.insert(
-                    0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected))
-                )
-            if missing:
-                errors.insert(
-                    0, "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing))
-                )
-        if errors:
-            raise RuntimeError(
-                "Error(s) in loading state_dict for {}:\n\t{}".format(
-                    type(self).__name__, "\n\t".join(errors)
-                )
-            )
-        return _IncompatibleKeys(missing, unexpected)
 
     # --- printing ---------------------------------------------------------------------
     def _get_name(self) -> str:
