@@ -312,3 +312,22 @@ def test_integers_at_the_ends_of_their_dtype_compile(dtype):
     compiled = irgrad.compile(lambda t: t // 2, backend="llvm")
     for _ in range(3):
         np.testing.assert_array_equal(compiled(x).numpy(), (x // 2).numpy())
+
+
+def test_a_rejection_by_rounding_on_ill_conditioned_data_says_so():
+    """Normalizing values whose spread is 1e-3 of their size amplifies float32 rounding
+    past validation's tolerance: the call runs eagerly (right), and the reason names the
+    rounding, not the tracer.  Its location comes from a trace in the traced call's grad
+    mode: one under no_grad records other ops, and read as "another path"."""
+    irgrad.manual_seed(0)
+    norm = irgrad.nn.BatchNorm1d(4, track_running_stats=False).eval()
+    x = irgrad.randn(5, 4, 17) * 1e-3 + 5
+    compiled = irgrad.compile(norm)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        np.testing.assert_allclose(compiled(x).detach().numpy(), norm(x).detach().numpy())
+    messages = [str(w.message) for w in caught if issubclass(w.category, CompileWarning)]
+    rejected = [m for m in messages if "graph rejected" in m]
+    if not rejected:  # (this host's rounding stayed within the tolerance: nothing to explain)
+        return
+    assert "rounding" in rejected[0] and "another path" not in rejected[0]

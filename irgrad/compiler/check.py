@@ -122,6 +122,9 @@ def checked_call(compiled, entry, roots: tuple, inputs: list, args: tuple, kwarg
     return fresh.result
 
 
+BACKEND_DIFFERS = "the traced graph and every optimisation pass are right: the backend's code differs"
+
+
 def localize(graph: Graph, arrays: list, fresh) -> str:
     """The first node of ``graph`` (run on ``arrays``) whose value differs from the eager
     values ``fresh`` (a capture made with ``record_values``) recorded, as text."""
@@ -154,4 +157,4 @@ def _localize_pass(graph: Graph, arrays: list, fresh) -> str:
         values = node_values(current, arrays)
         if not all(_same(np.asarray(values[o]), np.asarray(r)) for o, r in zip(current.outputs, reference)):
             return f"the traced graph is right; the {name!r} pass changes its outputs"
-    return "the traced graph and every optimisation pass are right: the backend's code differs"
+    return BACKEND_DIFFERS

@@ -32,7 +32,7 @@ from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
 from .capture import Capture
 from .capture import capture as capture_call
-from .check import agree, localize
+from .check import BACKEND_DIFFERS, agree, localize
 from .runtime import returned_tensor
 
 
@@ -81,20 +81,23 @@ def validate(
         got = results[where] if kind == "output" else returned_tensor(kind, where, inputs, [])._data
         w = want._data
         if w.shape != got.shape or not agree(w, got, rtol=1e-3, atol=1e-5):
-            return (
-                "the traced graph depends on input values in a way the tracer could not see "
-                f"(it disagreed with eager execution on other inputs: {_where(fn, new_args, new_kwargs, capture, inputs)})"
-            ), ""
+            where = _where(fn, new_args, new_kwargs, capture, inputs)
+            if where == BACKEND_DIFFERS:  # the trace is right: rounding the data amplifies, or a bug
+                cause = "the compiled code's rounding, amplified by the data, or a code generator bug"
+            else:
+                cause = "the traced graph depends on input values in a way the tracer could not see"
+            return f"{cause} (it disagreed with eager execution on other inputs: {where})", ""
     return None, VALIDATED
 
 
 def _where(fn, args, kwargs, capture: Capture, inputs: list) -> str:
     """The first node whose value differs, from a trace of the (side-effect free) call on
-    the other inputs; the random generator is restored around it."""
+    the other inputs, in the grad mode of the traced call (a trace under no_grad records
+    other ops: broadcasts autograd needs are implicit); the random generator is restored
+    around it."""
     state = get_rng_state()
     try:
-        with no_grad():
-            fresh = capture_call(fn, tuple(args), dict(kwargs), record_values=True)
+        fresh = capture_call(fn, tuple(args), dict(kwargs), record_values=True)
     except Exception:  # noqa: BLE001 - the first report stands without a location
         return "location unknown"
     finally:
