@@ -9,9 +9,10 @@ position is folded into a running value by the reduction's combiner (its registr
 entry's ``Reduction``: the scalar rule of ``add``, ``maximum`` or ``minimum``, so NaN
 propagation is theirs).  The group's values never reach memory.
 
-A float sum follows numpy's order where it can, so its result is numpy's bit for bit:
+A float sum follows eager's order where it can, so its result is eager's bit for bit:
 numpy's pairwise tree over one run of values computed exactly (:func:`_pairwise`), rows
-added in order for a sum over outer dims (:class:`_Columns`).  A sum whose prologue
+added in order for a sum over outer dims (:class:`_Columns`; a float32 one in float64, as
+eager's, see :func:`irgrad.ops.reduction._summed`).  A sum whose prologue
 uses an approximate primitive (its values differ from numpy's by an ulp anyway) adds
 blocks in vector lanes and the block sums in float64 (:func:`_fold_blocks`).
 """
@@ -130,9 +131,13 @@ class ReductionLoops(LoopKernel):
         kept_size = math.prod(outer)
         identity = identity_of(reduction, self.out_dtype)
         if kept_size <= _MOST_COLUMNS and _walks_kept_fastest(at.strides, kept, space):
-            # numpy adds the rows in order, from +0.0, in the data's own type: so do we, bit for bit
+            # the rows added in order, from +0.0, as eager's sum adds them: a float32 sum in
+            # float64 (see ops.reduction._summed), others in the data's own type
             at.strides = [i + o for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
-            columns = _Columns(builder, S, self.out_dtype, self.out_dtype, kept_size, identity)
+            accumulator = _F64 if float_sum and self.out_dtype == np.float32 else self.out_dtype
+            columns = _Columns(
+                builder, S, accumulator, self.out_dtype, kept_size, identity_of(reduction, accumulator)
+            )
             columns.fold(inner, outer, indices, offset, lambda: at.emit(builder, inputs, offset), combine)
             columns.store(out)
             return

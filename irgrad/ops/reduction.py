@@ -23,12 +23,19 @@ def integral_to_int64(x: np.ndarray):
     return np.int64 if x.dtype.kind in "biu" else None
 
 
-def _summed(x: np.ndarray, total: Callable[[Any], np.ndarray]) -> np.ndarray:
+def _summed(x: np.ndarray, total: Callable[[Any], np.ndarray], dims: tuple | None = None) -> np.ndarray:
     """``total(dtype)``, a sum of ``x`` accumulated in PyTorch's type: int64 for bool and
     integers, float32 for float16 (rounded to float16 once, at the end: a running sum of
-    4096 halves drifted by 1.4), ``x``'s own for other floats."""
+    4096 halves drifted by 1.4), ``x``'s own for other floats.
+
+    A float32 sum over ``dims`` that keep the last dim (a column sum: a bias's gradient, a
+    mean over a batch) accumulates in float64: numpy adds such rows one by one, and a
+    million rows of 0.1 summed to 105891.84 (the exact sum is 104857.6; PyTorch's
+    cascade gets it to rounding).  A sum along the last dim is numpy's pairwise tree."""
     if x.dtype == np.float16:
         return total(np.float32).astype(np.float16)
+    if x.dtype == np.float32 and dims and x.ndim - 1 not in dims:
+        return total(np.float64).astype(np.float32)
     return total(integral_to_int64(x))
 
 
@@ -67,7 +74,7 @@ register(
         "sum",
         Kind.REDUCTION,
         lambda x, *, dims, keepdim: _summed(
-            x, lambda acc: np.add.reduce(x, axis=dims, keepdims=keepdim, dtype=acc)
+            x, lambda acc: np.add.reduce(x, axis=dims, keepdims=keepdim, dtype=acc), dims
         ),
         _infer_reduce("sum", sum_dtype),
         _sum_vjp,
