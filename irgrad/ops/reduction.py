@@ -39,6 +39,15 @@ def _summed(x: np.ndarray, total: Callable[[Any], np.ndarray], dims: tuple | Non
     return total(integral_to_int64(x))
 
 
+def float_sum(x: np.ndarray, dims, keepdims: bool = True) -> np.ndarray:
+    """``x`` summed over ``dims`` (an int or a tuple) as the ``sum`` op sums it (see
+    :func:`_summed`): the fused kernels' sums (softmax, logsumexp) then equal their
+    decompositions' sums."""
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    dims = tuple(d % x.ndim for d in dims) if x.ndim else dims
+    return _summed(x, lambda acc: np.add.reduce(x, axis=dims, keepdims=keepdims, dtype=acc), dims)
+
+
 def _keep(F, value, c):
     """``value`` reshaped so it broadcasts against the input (the reduced dims kept as 1)."""
     if c.attrs["keepdim"]:
@@ -200,7 +209,7 @@ def _logsumexp_kernel(x, *, dims, keepdim):
     # an empty reduction is log(0) = -inf, as in torch.
     shift = np.maximum.reduce(x, axis=dims, keepdims=True, initial=-np.inf)
     shift = np.where(np.isinf(shift), 0, shift).astype(x.dtype)  # an array also for a 0-d x
-    total = np.add.reduce(np.exp(x - shift), axis=dims, keepdims=True)
+    total = float_sum(np.exp(x - shift), dims)
     out = np.log(total) + shift
     return out if keepdim else np.squeeze(out, axis=dims)
 
@@ -342,14 +351,14 @@ def _log_softmax_kernel(x, *, dim):
     shift = np.max(x, axis=dim, keepdims=True)
     shift[shift == -np.inf] = 0  # rows of -inf stay -inf, not nan (a row holding +inf is nan, as in torch)
     shifted = x - shift
-    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=dim, keepdims=True))
+    return shifted - np.log(float_sum(np.exp(shifted), dim))
 
 
 def _softmax_kernel(x, *, dim):
     shift = np.max(x, axis=dim, keepdims=True)
     shift[shift == -np.inf] = 0
     e = np.exp(x - shift)
-    e /= np.add.reduce(e, axis=dim, keepdims=True)
+    e /= float_sum(e, dim)
     return e
 
 
