@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _tracing
-from ..nn.modules.module import RemovableHandle
+from ..nn.modules.handles import RemovableHandle, add_hook
 
 _global_optimizer_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
 _global_optimizer_post_hooks: OrderedDict[int, Callable] = OrderedDict()
@@ -39,15 +39,6 @@ HOOK_STORES = (
     "_optimizer_load_state_dict_pre_hooks",
     "_optimizer_load_state_dict_post_hooks",
 )
-
-
-def add_hook(store: OrderedDict, hook: Callable, prepend: bool = False) -> RemovableHandle:
-    """Register ``hook`` in ``store`` (first if ``prepend``); the handle removes it."""
-    handle = RemovableHandle(store)
-    store[handle.id] = hook
-    if prepend:
-        store.move_to_end(handle.id, last=False)
-    return handle
 
 
 def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:

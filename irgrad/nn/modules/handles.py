@@ -32,14 +32,20 @@ class RemovableHandle:
         self.remove()
 
 
+def add_hook(store: OrderedDict, hook: Callable, prepend: bool = False, *also: dict | set) -> RemovableHandle:
+    """Register ``hook`` in ``store`` (first if ``prepend``); the handle removes it, and
+    its id from the stores ``also`` (sets of flagged hook ids, a registry of them all)."""
+    handle = RemovableHandle(store, *also)
+    store[handle.id] = hook
+    if prepend:
+        store.move_to_end(handle.id, last=False)
+    return handle
+
+
 def register_hook(owner: Any, name: str, hook: Callable, prepend: bool = False) -> RemovableHandle:
-    """Add ``hook`` to ``owner``'s own store ``name`` (an OrderedDict in its ``__dict__``,
-    made on first use: until then its class's empty one stands in)."""
+    """:func:`add_hook` on ``owner``'s own store ``name`` (an OrderedDict in its
+    ``__dict__``, made on first use: until then its class's empty one stands in)."""
     hooks = owner.__dict__.get(name)
     if hooks is None:
         hooks = owner.__dict__[name] = OrderedDict()
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
+    return add_hook(hooks, hook, prepend)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...recording.grad_mode import STATE
 from .backward_hooks import BackwardHooks
-from .handles import RemovableHandle
+from .handles import RemovableHandle, add_hook
 
 _forward_pre_hooks: OrderedDict = OrderedDict()
 _forward_hooks: OrderedDict = OrderedDict()
@@ -33,8 +33,8 @@ def any_global_hooks() -> bool:
 
 
 def _register(store: OrderedDict, hook: Callable, *flags: set) -> RemovableHandle:
-    handle = RemovableHandle(store, registered, *flags)
-    store[handle.id] = registered[handle.id] = hook
+    handle = add_hook(store, hook, False, registered, *flags)
+    registered[handle.id] = hook
     return handle
 
 

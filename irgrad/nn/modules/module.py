@@ -18,7 +18,7 @@ from ...dtypes import to_dtype
 from ...recording.grad_mode import no_grad
 from ...tensor import Tensor, to_target
 from ..parameter import Buffer, Parameter
-from .handles import RemovableHandle, register_hook
+from .handles import RemovableHandle, add_hook, register_hook
 from .hooks import (
     call_with_hooks,
     register_module_forward_hook,
@@ -130,12 +130,9 @@ class Module(StateDict):
         self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False
     ) -> RemovableHandle:
         """``hook(module, args)`` runs before ``forward``; it may return new args."""
-        handle = RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
-        self._forward_pre_hooks[handle.id] = hook
+        handle = add_hook(self._forward_pre_hooks, hook, prepend, self._forward_pre_hooks_with_kwargs)
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs.add(handle.id)
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_forward_hook(
@@ -145,16 +142,17 @@ class Module(StateDict):
 
         With ``always_call`` it also runs (with output ``None``) when ``forward`` raises.
         """
-        handle = RemovableHandle(
-            self._forward_hooks, self._forward_hooks_with_kwargs, self._forward_hooks_always_called
+        handle = add_hook(
+            self._forward_hooks,
+            hook,
+            prepend,
+            self._forward_hooks_with_kwargs,
+            self._forward_hooks_always_called,
         )
-        self._forward_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_hooks_with_kwargs.add(handle.id)
         if always_call:
             self._forward_hooks_always_called.add(handle.id)
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
