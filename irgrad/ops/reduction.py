@@ -40,9 +40,9 @@ def _summed(x: np.ndarray, total: Callable[[Any], np.ndarray], dims: tuple | Non
 
 
 def float_sum(x: np.ndarray, dims, keepdims: bool = True) -> np.ndarray:
-    """``x`` summed over ``dims`` (an int or a tuple) as the ``sum`` op sums it (see
-    :func:`_summed`): the fused kernels' sums (softmax, logsumexp) then equal their
-    decompositions' sums."""
+    """``x`` summed over ``dims`` (an int or a tuple) in the type :func:`_summed` picks:
+    the ``sum`` op's kernel, and the fused kernels' sums (softmax, logsumexp), which then
+    equal their decompositions' sums."""
     dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
     dims = tuple(d % x.ndim for d in dims) if x.ndim else dims
     return _summed(x, lambda acc: np.add.reduce(x, axis=dims, keepdims=keepdims, dtype=acc), dims)
@@ -82,9 +82,7 @@ register(
     OpDef(
         "sum",
         Kind.REDUCTION,
-        lambda x, *, dims, keepdim: _summed(
-            x, lambda acc: np.add.reduce(x, axis=dims, keepdims=keepdim, dtype=acc), dims
-        ),
+        lambda x, *, dims, keepdim: float_sum(x, dims, keepdim),
         _infer_reduce("sum", sum_dtype),
         _sum_vjp,
         reduction=Reduction("add", 0.0),

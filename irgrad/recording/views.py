@@ -1,8 +1,9 @@
 """View records: what a view remembers of its base, so its history can be kept right.
 
 A view (``reshape``, ``permute``, ``broadcast_to``, ``slice`` or ``diagonal`` that shares
-memory; ``detach`` shares it too, but starts a history of its own) remembers its root base and the chain of view ops that leads from it, with
-the storage's version when that history was derived (``Tensor._view``).  Replaying
+memory; ``detach`` shares it too, but starts a history of its own) remembers its root
+base and the chain of view ops that leads from it, with the storage's version when that
+history was derived (``Tensor._view``).  Replaying
 the chain, for a stale view or for an in-place op on a view, runs ops, so it sits
 above dispatch in :mod:`irgrad.view_replay`; :func:`view_positions` only evaluates
 the chain's kernels on an index array.
