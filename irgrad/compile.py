@@ -46,7 +46,7 @@ from .compiler.runtime import run
 from .compiler.validate import validate
 from .compiler.warnings import CompileWarning
 from .nn import Module
-from .nn.modules.hooks import any_global_hooks
+from .nn.modules.hooks import registered as _global_module_hooks
 from .passes.pipeline import Dumper, PipelineReport
 from .recording.grad_mode import STATE
 from .tensor import Tensor
@@ -166,7 +166,7 @@ class Compiled:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if self.backend is None or _tracing.ACTIVE is not None or registry.DISABLED or any_global_hooks():
+        if self.backend is None or _tracing.ACTIVE is not None or registry.DISABLED or _global_module_hooks:
             # inside another trace: inlined into its graph; while another thread traces, or a
             # global module hook (Python no graph holds) is registered: eager
             return self.fn(*args, **kwargs)

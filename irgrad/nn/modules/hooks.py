@@ -3,7 +3,7 @@
 
 A global hook runs for every module's call, before the module's own hooks of its kind,
 as in PyTorch.  A compiled call runs eagerly while a global hook is registered (see
-:func:`any_global_hooks`): its Python is not part of a graph, nor guarded by one.
+:data:`registered`, which a call tests): its Python is not part of a graph, nor guarded by one.
 """
 
 from __future__ import annotations
@@ -24,12 +24,7 @@ _forward_hooks_with_kwargs: set = set()
 _forward_hooks_always_called: set = set()
 _backward_hooks: OrderedDict = OrderedDict()
 _backward_pre_hooks: OrderedDict = OrderedDict()
-registered: dict = {}  # every global hook, of any kind (one test for a module's call)
-
-
-def any_global_hooks() -> bool:
-    """Whether a global module hook of any kind is registered."""
-    return bool(registered)
+registered: dict = {}  # every global hook, of any kind (one test for a module's or a compiled call)
 
 
 def _register(store: OrderedDict, hook: Callable, *flags: set) -> RemovableHandle:
