@@ -33,3 +33,30 @@ def test_a_compiled_column_sum_equals_eager_bit_for_bit():
     for _ in range(2):
         got = compiled(y)
     np.testing.assert_array_equal(got.numpy(), (y * 2).sum(0).numpy())
+
+
+@pytest.mark.parametrize("backend", ["eager", "llvm", "numpy"])
+@pytest.mark.parametrize(
+    "shape, dims",
+    [
+        ((1 << 20, 3, 1, 1), (0, 2, 3)),  # BatchNorm's sum over 1x1 maps: all rows
+        ((4096, 3, 16, 16), (0, 2, 3)),  # over the batch and each map
+        ((1000, 3, 1000), (0, 2)),
+        ((1 << 20, 1), (0,)),
+        ((1000, 1000, 2), (0, 1)),
+    ],
+)
+def test_a_float32_sum_over_outer_and_inner_dims_is_exact_to_rounding(backend, shape, dims):
+    """Rows outside the run of reduced dims at the end are added in float64, the run by
+    numpy's pairwise tree: within a few ulps of the float64 sum, as PyTorch's cascade."""
+    x = irgrad.tensor(np.random.default_rng(0).random(shape, dtype=np.float32) + 0.5)
+    f = (
+        (lambda t: t.sum(dims))
+        if backend == "eager"
+        else irgrad.compile(lambda t: t.sum(dims), backend=backend)
+    )
+    for _ in range(2):
+        got = f(x).numpy()
+    exact = x.numpy().astype(np.float64).sum(dims)
+    np.testing.assert_allclose(got, exact, rtol=4e-7)
+    np.testing.assert_allclose(x.mean(dims).numpy(), exact / (x.numel() // exact.size), rtol=4e-7)
