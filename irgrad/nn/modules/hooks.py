@@ -1,5 +1,7 @@
 """Calling a module with its hooks, and the global module hooks (PyTorch's
-``torch.nn.modules.module.register_module_forward_hook`` and the like).
+``torch.nn.modules.module.register_module_forward_hook`` and the like, and the
+registration hooks ``register_module_parameter_registration_hook`` and its kin, which
+see every parameter, buffer and submodule as a module registers it).
 
 A global hook runs for every module's call, before the module's own hooks of its kind,
 as in PyTorch.  A compiled call runs eagerly while a global hook is registered (see
@@ -25,6 +27,10 @@ _forward_hooks_always_called: set = set()
 _backward_hooks: OrderedDict = OrderedDict()
 _backward_pre_hooks: OrderedDict = OrderedDict()
 registered: dict = {}  # every global hook, of any kind (one test for a module's or a compiled call)
+# registration hooks: they run when a module registers a member, not when it is called
+parameter_registration_hooks: OrderedDict = OrderedDict()
+buffer_registration_hooks: OrderedDict = OrderedDict()
+module_registration_hooks: OrderedDict = OrderedDict()
 
 
 def _register(store: OrderedDict, hook: Callable, *flags: set) -> RemovableHandle:
@@ -58,6 +64,33 @@ def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
 def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
     """``hook(module, grad_output)`` for every module (see :mod:`.backward_hooks`)."""
     return _register(_backward_pre_hooks, hook)
+
+
+def register_module_parameter_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, param)`` each time any module registers a parameter (not
+    ``None``); a result other than None is registered instead."""
+    return add_hook(parameter_registration_hooks, hook)
+
+
+def register_module_buffer_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, buffer)`` each time any module registers or reassigns a buffer
+    (``None`` included); a result other than None is registered instead."""
+    return add_hook(buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, submodule)`` each time any module registers or reassigns a
+    submodule (``None`` included); a result other than None is registered instead."""
+    return add_hook(module_registration_hooks, hook)
+
+
+def run_registration_hooks(hooks: OrderedDict, module, name: str, value: Any) -> Any:
+    """``value`` as the registration ``hooks`` leave it (each may return a replacement)."""
+    for hook in hooks.values():
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value
 
 
 def backward_hooks(module) -> tuple[list, list]:

@@ -14,17 +14,23 @@ from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ...dtypes import to_dtype
-from ...recording.grad_mode import no_grad
-from ...tensor import Tensor, to_target
+from ...tensor import Tensor
 from ..parameter import Buffer, Parameter
+from .conversion import Conversion
 from .handles import RemovableHandle, add_hook, register_hook
 from .hooks import (
+    buffer_registration_hooks,
     call_with_hooks,
+    module_registration_hooks,
+    parameter_registration_hooks,
+    register_module_buffer_registration_hook,
     register_module_forward_hook,
     register_module_forward_pre_hook,
     register_module_full_backward_hook,
     register_module_full_backward_pre_hook,
+    register_module_module_registration_hook,
+    register_module_parameter_registration_hook,
+    run_registration_hooks,
 )
 from .hooks import registered as _global_hooks
 from .state_dict import StateDict
@@ -32,10 +38,13 @@ from .state_dict import StateDict
 __all__ = [
     "Module",
     "RemovableHandle",
+    "register_module_buffer_registration_hook",
     "register_module_forward_hook",
     "register_module_forward_pre_hook",
     "register_module_full_backward_hook",
     "register_module_full_backward_pre_hook",
+    "register_module_module_registration_hook",
+    "register_module_parameter_registration_hook",
 ]
 
 
@@ -64,7 +73,7 @@ def _remove_from(name: str, *dicts_or_sets: Any) -> None:
                 d.discard(name)
 
 
-class Module(StateDict):
+class Module(StateDict, Conversion):
     """Base class for all layers: subclasses define ``forward`` and call ``super().__init__()``."""
 
     training: bool
@@ -187,7 +196,7 @@ class Module(StateDict):
                 f"explicitly. To express '{name}' as a function of another Tensor, compute the value in "
                 "the forward() method."
             )
-        self._parameters[name] = param
+        self._parameters[name] = run_registration_hooks(parameter_registration_hooks, self, name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Add non-learnable state; persistent buffers are part of ``state_dict``."""
@@ -198,7 +207,7 @@ class Module(StateDict):
             raise TypeError(
                 f"cannot assign '{_typename(tensor)}' object to buffer '{name}' (irgrad Tensor or None required)"
             )
-        self._buffers[name] = tensor
+        self._buffers[name] = run_registration_hooks(buffer_registration_hooks, self, name, tensor)
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -209,7 +218,7 @@ class Module(StateDict):
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{_typename(module)} is not a Module subclass")
         self._check_name("module", name, self._modules)
-        self._modules[name] = module
+        self._modules[name] = run_registration_hooks(module_registration_hooks, self, name, module)
 
     register_module = add_module
 
@@ -245,7 +254,7 @@ class Module(StateDict):
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             _remove_from(name, d, self._parameters, self._buffers, self._non_persistent_buffers_set)
-            modules[name] = value
+            modules[name] = run_registration_hooks(module_registration_hooks, self, name, value)
             return
         if modules is not None and name in modules:
             if value is not None:
@@ -253,7 +262,7 @@ class Module(StateDict):
                     f"cannot assign '{_typename(value)}' as child module '{name}' "
                     "(irgrad.nn.Module or None expected)"
                 )
-            modules[name] = value
+            modules[name] = run_registration_hooks(module_registration_hooks, self, name, value)
             return
         buffers = d.get("_buffers")
         if isinstance(value, Buffer):
@@ -267,7 +276,8 @@ class Module(StateDict):
                 raise TypeError(
                     f"cannot assign '{_typename(value)}' as buffer '{name}' (irgrad.Tensor or None expected)"
                 )
-            buffers[name] = value
+            # (PyTorch re-registers it, keeping its persistence: the registration hooks see it)
+            buffers[name] = run_registration_hooks(buffer_registration_hooks, self, name, value)
             return
         object.__setattr__(self, name, value)
 
@@ -442,60 +452,6 @@ class Module(StateDict):
         for module in self.children():
             module.apply(fn)
         fn(self)
-        return self
-
-    # --- conversion -------------------------------------------------------------------
-    def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
-        """Convert every parameter in place (keeping its identity) and replace every buffer."""
-        for module in self.children():
-            module._apply(fn)
-        with no_grad():
-            for p in self._parameters.values():
-                if p is None:
-                    continue
-                p._set_data(fn(p)._data)
-                if p._grad is not None:
-                    p._grad._set_data(fn(p._grad)._data)
-            for key, buf in self._buffers.items():
-                if buf is not None:
-                    self._buffers[key] = fn(buf)
-        return self
-
-    def to(self, *args: Any, **kwargs: Any) -> Module:
-        """``to(dtype)``, ``to('cpu')``, ``to(tensor)``: converts floating parameters and buffers."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        dt = to_target(args, dtype, device)
-        if dt is None:
-            return self
-        if not dt.is_floating_point:
-            raise TypeError(
-                f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dt}"
-            )
-        return self._apply(lambda t: t.to(dt) if t.is_floating_point() else t)
-
-    def float(self) -> Module:
-        return self.to(to_dtype("float32"))
-
-    def double(self) -> Module:
-        return self.to(to_dtype("float64"))
-
-    def half(self) -> Module:
-        return self.to(to_dtype("float16"))
-
-    def type(self, dst_type: Any) -> Module:
-        return self._apply(lambda t: t.type(dst_type))
-
-    def cpu(self) -> Module:
-        return self
-
-    def cuda(self, device: Any = None) -> Module:
-        """irgrad runs on the CPU only: raises, as ``.to("cuda")`` does."""
-        to_target((), device_arg="cuda" if device is None else f"cuda:{device}")
         return self
 
     # --- printing ---------------------------------------------------------------------

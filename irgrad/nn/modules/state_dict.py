@@ -162,10 +162,14 @@ class StateDict:
                         unexpected_keys.append(key)
 
     def _assign_state(self, name: str, current: Tensor, value: Tensor) -> None:
-        if name in self._parameters:
-            self._parameters[name] = Parameter(value, requires_grad=current.requires_grad)
-        else:
-            self._buffers[name] = value
+        # as PyTorch: a parameter stays a parameter (with its requires_grad), and the value
+        # is bound by setattr, so the global registration hooks see it
+        if isinstance(current, Parameter):
+            if isinstance(value, Parameter):
+                value.requires_grad_(current.requires_grad)
+            else:
+                value = Parameter(value, requires_grad=current.requires_grad)
+        setattr(self, name, value)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
         """Copy values from ``state_dict`` in place; returns ``(missing_keys, unexpected_keys)``.
