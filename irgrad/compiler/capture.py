@@ -47,8 +47,9 @@ class Capture:
     inputs: list  # the tensors bound to graph.inputs at trace time
     sources: list  # per input: its snapshot node (None for an unlocated tensor)
     output_spec: Any  # pytree spec of the returned value
-    # per returned leaf: ("input", position), ("output", index) or ("view", (position, view
-    # ops)): a view of an input, derived from it at each call (runtime.returned_tensor)
+    # per returned leaf: ("input", position), ("output", index), ("view", (position, view
+    # ops)): a view of an input, or ("output view", (index, view ops, reason)): a view of
+    # another returned value, each derived from its base at each call (runtime.returned_tensor)
     returned: list
     n_values: int  # graph.outputs[:n_values]: returned and replayed values
     requires_grad: list  # per value output: whether eager's tensor required grad
@@ -191,6 +192,11 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                     tracer._break("the function returns a view of a tensor it did not create")
                     break
                 returned.append(("view", (graph.inputs.index(base), leaf._view[0])))
+            elif leaf._view is not None and any(leaf._base is other for other in leaves):
+                # a view of another returned value (h, h.view(-1)): eager's is an alias of it
+                # for autograd too, so an in-place op on either updates the other's history
+                k = _value_output(tracer.lookup(leaf._base), leaf._base, values, requires_grad)
+                returned.append(("output view", (k, leaf._view[0], leaf._view[2])))
             else:
                 k = _value_output(tracer.lookup(leaf), leaf, values, requires_grad)
                 returned.append(("output", k))

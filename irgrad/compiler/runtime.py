@@ -16,7 +16,8 @@ from ..dispatch import apply
 from ..ir import Graph, node_values
 from ..ir.interpreter import input_sizes
 from ..recording.grad_fn import FREED_MESSAGE, GradFn, check_versions, edge_of, version_of
-from ..recording.grad_mode import STATE
+from ..recording.grad_mode import STATE, no_grad
+from ..recording.views import NO_GRAD_VIEW
 from ..tensor import Tensor
 from ..utils.pytree import unflatten
 from . import effects
@@ -129,17 +130,31 @@ def _is_storage(value: np.ndarray, storage: np.ndarray) -> bool:
 
 def returned_tensor(kind: str, where, inputs: list, outputs: list) -> Tensor:
     """A returned tensor (see ``Capture.returned``): an input, a graph output, or a view
-    of an input, derived from it again by the view ops that made it (so it aliases the
-    input, with eager autograd, as eager's does)."""
+    of an input or of another returned output, derived from it again by the view ops that
+    made it (so it aliases its base, with eager autograd, as eager's does)."""
     if kind == "input":
         return inputs[where]
     if kind == "output":
         return outputs[where]
-    position, chain = where
-    out = inputs[position]
-    for op, attrs in chain:
-        out = apply(op, (out,), attrs)
+    if kind == "view":
+        position, chain = where
+        return _derived(inputs[position], chain)
+    k, chain, reason = where
+    if reason != NO_GRAD_VIEW:
+        out = _derived(outputs[k], chain)
+    else:  # made under no_grad (in a call with grad): without a gradient path, as eager's
+        with no_grad():
+            out = _derived(outputs[k], chain)
+    if reason is not None:  # what in-place ops the view refuses (one of split's outputs)
+        out._view = out._view[:2] + (reason,)
     return out
+
+
+def _derived(base: Tensor, chain: tuple) -> Tensor:
+    """The view of ``base`` the view ops ``chain`` make."""
+    for op, attrs in chain:
+        base = apply(op, (base,), attrs)
+    return base
 
 
 def run(entry, roots: tuple, inputs: list):
