@@ -140,10 +140,14 @@ def matrix_strides(place: Place) -> tuple[int, int] | None:
     return (steps[0] if rows else 0), place.strides[-1]
 
 
+_SCAN_ACCUMULATOR = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.float32): np.dtype(np.float64)}
+
+
 class ScanLowering(Lowering):
     """``cumsum(x, dim)``: along ``dim``, each element is the running sum so far, added
-    in order as numpy adds it (floats in their own type, bools and integers in int64),
-    so results are numpy's bit for bit; ``x`` is read through its strides."""
+    in order in the type eager's adds it in (:func:`irgrad.ops.reduction.accumulated`:
+    float32 in float64, float16 in float32, bools and integers in int64), so results are
+    eager's bit for bit; ``x`` is read through its strides."""
 
     def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
         (x,) = args
@@ -155,6 +159,7 @@ class ScanLowering(Lowering):
         out_strides = contiguous_strides(shape)
         strides = x.place.strides
         source_dtype, dtype = x.place.dtype, out.place.dtype
+        accumulator = _SCAN_ACCUMULATOR.get(dtype, dtype)
 
         def build(builder: ir.IRBuilder, pointers) -> None:
             source, result = pointers
@@ -164,15 +169,18 @@ class ScanLowering(Lowering):
             def row() -> None:
                 read = offset(tuple(s for k, s in enumerate(strides) if k != dim))
                 write = offset(tuple(s for k, s in enumerate(out_strides) if k != dim))
-                zero = ir.Constant(storage_type(dtype), 0.0 if dtype.kind == "f" else 0)
+                zero = ir.Constant(storage_type(accumulator), 0.0 if dtype.kind == "f" else 0)
                 with for_range_carrying(builder, size_value(builder, shape[dim]), [zero], "scan") as (
                     j,
                     running,
                 ):
                     at_read = builder.add(read, builder.mul(j, size_value(builder, strides[dim])))
                     value = builder.load(builder.gep(source, [at_read]))
-                    if dtype.kind == "f":
-                        total = builder.fadd(running[0], value)
+                    if dtype.kind == "f" and accumulator != dtype:
+                        running[0] = builder.fadd(running[0], builder.fpext(value, running[0].type))
+                        total = builder.fptrunc(running[0], storage_type(dtype))
+                    elif dtype.kind == "f":
+                        total = running[0] = builder.fadd(running[0], value)
                     else:
                         widened = (
                             value
@@ -184,13 +192,13 @@ class ScanLowering(Lowering):
                             )
                         )
                         total = builder.add(running[0], widened)
+                        running[0] = total
                     at_write = builder.add(write, builder.mul(j, size_value(builder, out_strides[dim])))
                     builder.store(total, builder.gep(result, [at_write]))
-                    running[0] = total
 
             loop_nest(builder, outer, indices, row, "rows")
 
-        key = ("cumsum", shape, dim, strides, source_dtype.str, dtype.str)
+        key = ("cumsum", shape, dim, strides, source_dtype.str, dtype.str, accumulator.str)
         at.call(key, "cumsum", [x.pointer, out.pointer], build)
 
 

@@ -12,7 +12,7 @@ propagation is theirs).  The group's values never reach memory.
 A float sum follows eager's order where it can, so its result is eager's bit for bit:
 numpy's pairwise tree over one run of values computed exactly (:func:`_pairwise`), rows
 added in order for a sum over outer dims (:class:`_Columns`; a float32 one in float64, as
-eager's, see :func:`irgrad.ops.reduction._summed`).  A sum whose prologue
+eager's, see :func:`irgrad.ops.reduction.float_sum`).  A sum whose prologue
 uses an approximate primitive (its values differ from numpy's by an ulp anyway) adds
 blocks in vector lanes and the block sums in float64 (:func:`_fold_blocks`).
 """
@@ -132,7 +132,7 @@ class ReductionLoops(LoopKernel):
         identity = identity_of(reduction, self.out_dtype)
         if kept_size <= _MOST_COLUMNS and _walks_kept_fastest(at.strides, kept, space):
             # the rows added in order, from +0.0, as eager's sum adds them: a float32 sum in
-            # float64 (see ops.reduction._summed), others in the data's own type
+            # float64 (see ops.reduction.float_sum), others in the data's own type
             at.strides = [i + o for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
             accumulator = _F64 if float_sum and self.out_dtype == np.float32 else self.out_dtype
             columns = _Columns(

@@ -23,24 +23,26 @@ def integral_to_int64(x: np.ndarray):
     return np.int64 if x.dtype.kind in "biu" else None
 
 
-def _summed(x: np.ndarray, total: Callable[[Any], np.ndarray]) -> np.ndarray:
-    """``total(dtype)``, a sum of ``x`` accumulated in PyTorch's type: int64 for bool and
-    integers, float32 for float16 (rounded to float16 once, at the end: a running sum of
-    4096 halves drifted by 1.4), ``x``'s own for other floats."""
-    if x.dtype == np.float16:
-        return total(np.float32).astype(np.float16)
+def accumulated(x: np.ndarray, total: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """``total(dtype)``, a sum (or product) of ``x`` accumulated in the type PyTorch's CPU
+    kernels accumulate it in (``at::acc_type``): float32 for float16, float64 for float32,
+    int64 for bool and integers, and rounded back to a float's own type once, at the end
+    (a running sum of 4096 halves drifted by 1.4; of a million float32 tenths, by 1%)."""
+    if x.dtype == np.float16 or x.dtype == np.float32:
+        return total(np.float32 if x.dtype == np.float16 else np.float64).astype(x.dtype)
     return total(integral_to_int64(x))
 
 
 def float_sum(x: np.ndarray, dims, keepdims: bool = True) -> np.ndarray:
-    """``x`` summed over ``dims`` (an int or a tuple) in the type :func:`_summed` picks, a
-    float32 sum as :func:`_float32_sum` adds it: the ``sum`` op's kernel, and the fused
+    """``x`` summed over ``dims`` (an int or a tuple) in the type :func:`accumulated` picks,
+    a float32 sum as :func:`_float32_sum` adds it (PyTorch's sums accumulate float32 in
+    float32, in a cascade: about as accurate, and cheaper than a float64 pass): the ``sum`` op's kernel, and the fused
     kernels' sums (softmax, logsumexp), which then equal their decompositions' sums."""
     dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
     dims = tuple(d % x.ndim for d in dims) if x.ndim else dims
     if x.dtype == np.float32 and dims:
         return _float32_sum(x, dims, keepdims)
-    return _summed(x, lambda acc: np.add.reduce(x, axis=dims, keepdims=keepdims, dtype=acc))
+    return accumulated(x, lambda acc: np.add.reduce(x, axis=dims, keepdims=keepdims, dtype=acc))
 
 
 def _float32_sum(x: np.ndarray, dims: tuple, keepdims: bool) -> np.ndarray:
@@ -337,9 +339,11 @@ def along_dim(kernel):
 
 
 def _cumsum(x: np.ndarray, *, dim: int) -> np.ndarray:
-    """numpy's running sum starts from the first value, PyTorch's from +0.0: a leading
-    -0.0 stays -0.0 in numpy's and is +0.0 in PyTorch's (``+ 0.0`` changes nothing else)."""
-    out = _summed(x, lambda acc: np.cumsum(x, axis=dim, dtype=acc))
+    """A running sum accumulated as PyTorch's (:func:`accumulated`: a float32 one in
+    float64, equal to PyTorch's bit for bit).  numpy's starts from the first value,
+    PyTorch's from +0.0: a leading -0.0 stays -0.0 in numpy's and is +0.0 in PyTorch's
+    (``+ 0.0`` changes nothing else)."""
+    out = accumulated(x, lambda acc: np.cumsum(x, axis=dim, dtype=acc))
     if out.dtype.kind in "fc":
         out += 0.0
     return out

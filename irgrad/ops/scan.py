@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import int64
-from .reduction import along_dim, integral_to_int64, sum_dtype
+from .reduction import accumulated, along_dim, sum_dtype
 from .registry import Kind, Meta, OpDef, register
 from .shapes import numel
 
@@ -69,12 +69,12 @@ register(
     OpDef(
         "cumprod",
         Kind.SCAN,
-        along_dim(lambda x, *, dim: np.cumprod(x, axis=dim, dtype=integral_to_int64(x))),
+        along_dim(lambda x, *, dim: accumulated(x, lambda acc: np.cumprod(x, axis=dim, dtype=acc))),
         lambda x, *, dim: Meta(tuple(x.shape), sum_dtype(x.dtype)),
         _cumprod_vjp,
         save_inputs=True,
         save_output=True,
-        doc="Running product along `dim`; integers accumulate in int64.",
+        doc="Running product along `dim`, accumulated as PyTorch's (a float32 one in float64; integers in int64).",
     )
 )
 
