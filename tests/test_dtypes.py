@@ -190,3 +190,57 @@ def test_every_elementwise_op_every_dtype(name, arity):
                 assert got is want, (a, b, got, want)
             else:
                 assert same(got, want), (a, b, got, want)
+
+
+@pytest.mark.parametrize("op", ["add", "sub"])
+@pytest.mark.parametrize("a,b", PAIRS)
+def test_alpha_scales_in_the_result_type(op, a, b):
+    # add(x, y, alpha=3) is x + 3 * y in the result's type: an int8 y times 3 was computed
+    # in int8 (100 * 3 wrapped to 44) and a bool y times 3 in int64 (a uint8 x gave int64)
+    def run(lib):
+        x = lib.tensor([100, 20, 1], dtype=getattr(lib, a))
+        y = lib.tensor([100, -77, 1], dtype=getattr(lib, b))
+        try:
+            return getattr(lib, op)(x, y, alpha=3)
+        except Exception as exc:  # noqa: BLE001
+            return type(exc)
+
+    got, want = run(irgrad), run(torch)
+    if isinstance(want, type):
+        assert got is want, (got, want)
+    else:
+        assert same(got.dtype, want.dtype), (got.dtype, want.dtype)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("a", NAMES)
+def test_square_result_dtypes(a):
+    # torch squares as pow(x, 2): a bool tensor gives int64
+    got = irgrad.tensor([1, 0, 1], dtype=mine(a)).square()
+    want = torch.tensor([1, 0, 1], dtype=theirs(a)).square()
+    assert same(got.dtype, want.dtype), (got.dtype, want.dtype)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_finfo_and_iinfo(name):
+    """``finfo``/``iinfo``: the same fields and repr as PyTorch's, and its TypeErrors."""
+    for info, fields in (
+        ("finfo", ["bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"]),
+        ("iinfo", ["bits", "max", "min", "dtype"]),
+    ):
+        try:
+            expected = getattr(torch, info)(theirs(name))
+        except TypeError as err:
+            with pytest.raises(
+                TypeError, match=str(err).replace("torch.", "").replace("(", r"\(").replace(")", r"\)")[:30]
+            ):
+                getattr(irgrad, info)(mine(name))
+            continue
+        got = getattr(irgrad, info)(mine(name))
+        assert repr(got) == repr(expected)
+        assert [getattr(got, f) for f in fields] == [getattr(expected, f) for f in fields]
+        assert got == getattr(irgrad, info)(mine(name))
+    assert irgrad.finfo() == irgrad.finfo(irgrad.get_default_dtype())
+    with pytest.raises(TypeError, match="must be torch.dtype, not str"):
+        irgrad.finfo("float32")

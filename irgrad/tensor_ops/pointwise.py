@@ -10,7 +10,7 @@ import numpy as np
 from .._arguments import parameter_checks, reject_non_tensors, tensor_arguments
 from ..creation import ensure_tensor
 from ..dispatch import cast, const, elementwise
-from ..dtypes import FLOAT, bool_, float32, float64, result_type
+from ..dtypes import FLOAT, bool_, float32, float64, int64, result_type
 from ..ops import OPS
 from ..recording.grad_mode import STATE
 from ..tensor import Tensor
@@ -202,6 +202,8 @@ def _times_alpha(op: str, input, other, alpha: Number):
         return other
     if kind is bool_:
         return other if alpha else elementwise(_MUL, other, False)
+    if isinstance(other, Tensor):  # scaled in the result's type: an int8 other times 2 in int16
+        other = cast(other, kind)
     return elementwise(_MUL, other, alpha)
 
 
@@ -264,6 +266,9 @@ def rsub(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1) -
 
 @tensor_arguments
 def square(input: Tensor) -> Tensor:
+    """``input * input``; a bool tensor is squared as int64, as torch's ``pow(input, 2)``."""
+    if input._data.dtype == np.bool_:
+        input = cast(input, int64)
     return mul(input, input)
 
 
