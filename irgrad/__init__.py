@@ -48,10 +48,12 @@ from .creation import (  # noqa: E402
 from .dtypes import (  # noqa: E402
     bfloat16,
     dtype,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    iinfo,
     int8,
     int16,
     int32,
@@ -227,3 +229,4 @@ from .serialization import load, save  # noqa: E402
 __version__ = "0.1.0"
 
 from . import optim  # noqa: E402
+from . import distributions  # noqa: E402

@@ -216,3 +216,74 @@ def result_type(*operands) -> dtype:
             d = scalar_dtype(x)
             scalar = d if scalar is None else promote_types(scalar, d)
     return _combine(dim, _combine(zero, scalar))
+
+
+class finfo:
+    """The limits of a floating dtype, as ``torch.finfo`` (the default dtype when none is
+    given): ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (= ``smallest_normal``),
+    ``resolution`` (Python floats) and ``dtype`` (its name)."""
+
+    def __init__(self, type: dtype | None = None) -> None:
+        type = _info_dtype("finfo", type if type is not None else _default_float)
+        if not type.is_floating_point:
+            raise TypeError(
+                "torch.finfo() requires a floating point input type. Use torch.iinfo to handle 'torch.finfo'"
+            )
+        info = np.finfo(type.np)
+        self.bits = int(info.bits)
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -int(info.precision)  # (numpy gives float16 0.0010004)
+        self.dtype = type.name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, finfo) and other.dtype == self.dtype
+
+    def __hash__(self) -> int:
+        return hash(("finfo", self.dtype))
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+            f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})"
+        )
+
+
+class iinfo:
+    """The limits of an integer dtype, as ``torch.iinfo``: ``bits``, ``max``, ``min``
+    (Python ints) and ``dtype`` (its name)."""
+
+    def __init__(self, type: dtype) -> None:
+        type = _info_dtype("iinfo", type)
+        if type is bool_:
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        if type.category != INT:
+            raise TypeError(
+                "torch.iinfo() requires an integer input type. Use torch.finfo to handle 'torch.iinfo'"
+            )
+        info = np.iinfo(type.np)
+        self.bits = int(info.bits)
+        self.max = int(info.max)
+        self.min = int(info.min)
+        self.dtype = type.name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, iinfo) and other.dtype == self.dtype
+
+    def __hash__(self) -> int:
+        return hash(("iinfo", self.dtype))
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+
+def _info_dtype(fn: str, type: object) -> dtype:
+    if not isinstance(type, dtype):
+        raise TypeError(f"{fn}(): argument 'type' (position 1) must be torch.dtype, not {_typename(type)}")
+    return type
+
+
+def _typename(value: object) -> str:
+    return type(value).__name__

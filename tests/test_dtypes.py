@@ -232,10 +232,9 @@ def test_finfo_and_iinfo(name):
         try:
             expected = getattr(torch, info)(theirs(name))
         except TypeError as err:
-            with pytest.raises(
-                TypeError, match=str(err).replace("torch.", "").replace("(", r"\(").replace(")", r"\)")[:30]
-            ):
+            with pytest.raises(TypeError) as raised:
                 getattr(irgrad, info)(mine(name))
+            assert str(raised.value) == str(err)
             continue
         got = getattr(irgrad, info)(mine(name))
         assert repr(got) == repr(expected)
