@@ -400,6 +400,22 @@ def _no_grad_view_and_base(x):
     return h, v
 
 
+class _Holder:
+    h = None
+
+
+def _stored_base(x):
+    h = x * 2
+    _Holder.h = h
+    return h[0], _Holder.h, h[1:]
+
+
+def _stored_view(x):
+    h = x * 2
+    _Holder.h = h[0]
+    return _Holder.h, h, h[1:]
+
+
 def _write_base(out):
     out[1].mul_(3)
     return out[0].sum() + out[2].sum()
@@ -420,14 +436,17 @@ def _write_second(out):
     [
         (_view_and_base, _write_base),
         (_view_and_base, _write_view),
+        (_stored_base, _write_base),
+        (_stored_view, _write_view),
         (_split_and_base, _write_second),
         (_no_grad_view_and_base, _write_second),
     ],
 )
-def test_a_returned_view_of_another_returned_value_is_its_view_for_autograd(f, use):
-    # h, h.view(-1): eager's view is h's alias for autograd too, so an in-place op on one
-    # changes the other's gradient (a multiply by 3 in it), or raises where eager's does;
-    # compiled, the view was an output of its own: x.grad missed the factor 3
+def test_a_view_of_another_returned_or_stored_value_is_its_view_for_autograd(f, use):
+    # h, h.view(-1) (or h stored in state, h[0] returned): eager's view is h's alias for
+    # autograd too, so an in-place op on one changes the other's gradient (a multiply by
+    # 3 in it), or raises where eager's does; compiled, the view was an output of its
+    # own: x.grad missed the factor 3
     def grads(fn):
         x = irgrad.arange(12.0).reshape(3, 4).requires_grad_()
         out = fn(x)

@@ -47,13 +47,16 @@ class Capture:
     inputs: list  # the tensors bound to graph.inputs at trace time
     sources: list  # per input: its snapshot node (None for an unlocated tensor)
     output_spec: Any  # pytree spec of the returned value
-    # per returned leaf: ("input", position), ("output", index), ("view", (position, view
-    # ops)): a view of an input, or ("output view", (index, view ops, reason)): a view of
-    # another returned value, each derived from its base at each call (runtime.returned_tensor)
+    # per returned leaf: ("input", position), ("output", index) or ("view", (position, view
+    # ops)): a view of an input, derived from it at each call (runtime.returned_tensor)
     returned: list
     n_values: int  # graph.outputs[:n_values]: returned and replayed values
     requires_grad: list  # per value output: whether eager's tensor required grad
     mutated: list  # input positions written in place, for graph.outputs[n_values:]
+    # value outputs eager made as views of another one (h, h.view(-1); self.h = h, h[0]):
+    # index -> (its base's index, view ops, why in-place ops may not write it), each
+    # derived from its base at each call, so that it is the base's alias for autograd too
+    views: dict = field(default_factory=dict)
     # the mutated positions written only through an alias with a version counter of its
     # own (``p.data.mul_(2)``): eager leaves their version alone, so no saved-tensor check fails
     unversioned: list = field(default_factory=list)
@@ -173,6 +176,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
     requires_grad: list[bool] = []
     replays: list = []
     released: list[bool] = []
+    traced: dict[int, Tensor] = {}  # node -> a tensor holding its value, returned or stored
     if tracer.deferrals is not None and tracer.graph_break is None:
         tracer.deferrals.check(tracer)
     if tracer.graph_break is None:
@@ -192,13 +196,10 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                     tracer._break("the function returns a view of a tensor it did not create")
                     break
                 returned.append(("view", (graph.inputs.index(base), leaf._view[0])))
-            elif leaf._view is not None and any(leaf._base is other for other in leaves):
-                # a view of another returned value (h, h.view(-1)): eager's is an alias of it
-                # for autograd too, so an in-place op on either updates the other's history
-                k = _value_output(tracer.lookup(leaf._base), leaf._base, values, requires_grad)
-                returned.append(("output view", (k, leaf._view[0], leaf._view[2])))
             else:
-                k = _value_output(tracer.lookup(leaf), leaf, values, requires_grad)
+                nid = tracer.lookup(leaf)
+                traced.setdefault(nid, leaf)
+                k = _value_output(nid, leaf, values, requires_grad)
                 returned.append(("output", k))
                 released += [False] * (len(values) - len(released))
                 released[k] = released[k] or (leaf._rg and _graph_released(leaf))
@@ -214,6 +215,10 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
             tracer._break(str(exc))
         for replay in replays:
             _collect(replay.recipe, tracer, values, requires_grad)
+        for change in changes:  # (their tensors' nodes, which the replays' lookups found)
+            for t in _tensors_in(change.new):
+                if id(t) in tracer.values:
+                    traced.setdefault(tracer.values[id(t)], t)
     released += [False] * (len(values) - len(released))
     # a value differentiated after the call gets its gradients from the graph's autodiff
     after = any(rg and not rel for rg, rel in zip(requires_grad, released))
@@ -234,6 +239,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         n_values=len(values),
         requires_grad=requires_grad,
         mutated=mutated,
+        views=_views_among(values, traced),
         unversioned=unversioned,
         replays=replays,
         released=released + [False] * (len(values) - len(released)),
@@ -242,6 +248,28 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         result=result,
         unlocated=list(tracer.unlocated),
     )
+
+
+def _tensors_in(value: Any) -> list[Tensor]:
+    """The tensors in a value a call stored (in lists, tuples and dicts)."""
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors_in(v)]
+    return []
+
+
+def _views_among(values: list[int], traced: dict[int, Tensor]) -> dict[int, tuple]:
+    """``Capture.views``: the value outputs whose tensor is a view of another one's."""
+    index = {id(traced[nid]): k for k, nid in enumerate(values) if nid in traced}
+    views = {}
+    for k, nid in enumerate(values):
+        t = traced.get(nid)
+        if t is not None and t._view is not None and index.get(id(t._base), k) != k:
+            views[k] = (index[id(t._base)], t._view[0], t._view[2])
+    return views
 
 
 def _graph_released(t: Tensor) -> bool:

@@ -391,7 +391,12 @@ def _same_call(one: Capture, other: Capture) -> bool:
     """Whether two calls return and write the same besides their graphs' values: which
     values, and the returned structure with its Python numbers (a returned
     ``x.shape[0]`` differs between sizes; a structure that cannot be compared differs)."""
-    if (one.returned, one.mutated, one.n_values) != (other.returned, other.mutated, other.n_values):
+    if (one.returned, one.mutated, one.n_values, one.views) != (
+        other.returned,
+        other.mutated,
+        other.n_values,
+        other.views,
+    ):
         return False
     try:
         return bool(one.output_spec == other.output_spec)

@@ -130,24 +130,14 @@ def _is_storage(value: np.ndarray, storage: np.ndarray) -> bool:
 
 def returned_tensor(kind: str, where, inputs: list, outputs: list) -> Tensor:
     """A returned tensor (see ``Capture.returned``): an input, a graph output, or a view
-    of an input or of another returned output, derived from it again by the view ops that
-    made it (so it aliases its base, with eager autograd, as eager's does)."""
+    of an input, derived from it again by the view ops that made it (so it aliases the
+    input, with eager autograd, as eager's does)."""
     if kind == "input":
         return inputs[where]
     if kind == "output":
         return outputs[where]
-    if kind == "view":
-        position, chain = where
-        return _derived(inputs[position], chain)
-    k, chain, reason = where
-    if reason != NO_GRAD_VIEW:
-        out = _derived(outputs[k], chain)
-    else:  # made under no_grad (in a call with grad): without a gradient path, as eager's
-        with no_grad():
-            out = _derived(outputs[k], chain)
-    if reason is not None:  # what in-place ops the view refuses (one of split's outputs)
-        out._view = out._view[:2] + (reason,)
-    return out
+    position, chain = where
+    return _derived(inputs[position], chain)
 
 
 def _derived(base: Tensor, chain: tuple) -> Tensor:
@@ -155,6 +145,20 @@ def _derived(base: Tensor, chain: tuple) -> Tensor:
     for op, attrs in chain:
         base = apply(op, (base,), attrs)
     return base
+
+
+def _output_view(base: Tensor, chain: tuple, reason: str | None) -> Tensor:
+    """A value output eager made as a view of another one (``Capture.views``), derived
+    from it: under no_grad if eager's was made there (it has no gradient path), and
+    refusing in-place ops where eager's does (one of split's outputs)."""
+    if reason != NO_GRAD_VIEW:
+        out = _derived(base, chain)
+    else:
+        with no_grad():
+            out = _derived(base, chain)
+    if reason is not None:
+        out._view = out._view[:2] + (reason,)
+    return out
 
 
 def run(entry, roots: tuple, inputs: list):
@@ -186,6 +190,8 @@ def run(entry, roots: tuple, inputs: list):
         for k, released in enumerate(capture.released):
             if released:  # its backward already ran in the call: another one raises, as eager's
                 tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
+    for k, (base, chain, reason) in capture.views.items():
+        tensors[k] = _output_view(tensors[base], chain, reason)
     leaves = [returned_tensor(kind, where, inputs, tensors) for kind, where in capture.returned]
     # found before the replays, which may rebind a slot on the way to one (the traced call
     # stepped the scheduler that was there when it called step())
