@@ -17,8 +17,8 @@ C library call: ``exp`` from :mod:`irgrad.native.exp`, the others from
 
 from __future__ import annotations
 
+import importlib
 import platform
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
@@ -28,7 +28,6 @@ from ..ir.graph import CONSTANT, INPUT
 from ..native import exp as native_exp
 from ..ops import OPS
 from ..ops.scalar import NumpyScalars, Unsupported
-from . import vector_math, vector_pow, vector_trig
 
 _FLOAT_TYPES = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
 _BOOL = np.dtype(np.bool_)
@@ -189,39 +188,43 @@ class LlvmScalars:
         self._floats("exp", a)
         return self._result(native_exp.exp(self.b, a.ir), a)
 
-    def _vector_math(self, function: Callable[..., ir.Value], *operands: Value) -> Value:
-        self._floats(function.__name__, operands[0])
+    def _vector_math(self, module: str, name: str, *operands: Value) -> Value:
+        """``name`` of the codegen module ``module`` applied to ``operands``.  The vector
+        math modules are imported here, on first emission, not with this one: a build
+        whose programs come from the disk cache emits nothing (W5's warm compile)."""
+        self._floats(name, operands[0])
+        function = getattr(importlib.import_module(f"{__package__}.{module}"), name)
         return self._result(function(self.b, *(o.ir for o in operands)), *operands)
 
     def expm1(self, a):
-        return self._vector_math(vector_math.expm1, a)
+        return self._vector_math("vector_math", "expm1", a)
 
     def log(self, a):
-        return self._vector_math(vector_math.log, a)
+        return self._vector_math("vector_math", "log", a)
 
     def log1p(self, a):
-        return self._vector_math(vector_math.log1p, a)
+        return self._vector_math("vector_math", "log1p", a)
 
     def sin(self, a):
-        return self._vector_math(vector_trig.sin, a)
+        return self._vector_math("vector_trig", "sin", a)
 
     def cos(self, a):
-        return self._vector_math(vector_trig.cos, a)
+        return self._vector_math("vector_trig", "cos", a)
 
     def tan(self, a):
-        return self._vector_math(vector_trig.tan, a)
+        return self._vector_math("vector_trig", "tan", a)
 
     def tanh(self, a):
-        return self._vector_math(vector_math.tanh, a)
+        return self._vector_math("vector_math", "tanh", a)
 
     def erf(self, a):
-        return self._vector_math(vector_math.erf, a)
+        return self._vector_math("vector_math", "erf", a)
 
     def atan2(self, a, c):
-        return self._vector_math(vector_trig.atan2, a, c)
+        return self._vector_math("vector_trig", "atan2", a, c)
 
     def pow(self, a, c):
-        return self._vector_math(vector_pow.pow, a, c)
+        return self._vector_math("vector_pow", "pow", a, c)
 
     # --- comparisons and logic --------------------------------------------------------
     def _compare(self, op: str, a: Value, c: Value) -> Value:
