@@ -261,7 +261,7 @@ CASES: dict[str, list] = {
         (lambda x, y: irgrad.stack([x, y]), lambda: [R(2), R(2)]),
     ],
     "flip": [(lambda x: x.flip((0, 1)), lambda: [R(2, 3)])],
-    "pad": [(lambda x: irgrad.tensor_ops.shape.pad(x, (1, 2, 0, 1), value=3.0), lambda: [R(2, 3)])],
+    "pad": [(lambda x: irgrad.tensor_ops.padding.pad(x, (1, 2, 0, 1), value=3.0), lambda: [R(2, 3)])],
     "copy": [(lambda x: x.clone(), lambda: [R(2, 3)]), (lambda x: x.t().contiguous(), lambda: [R(2, 3)])],
     "matmul": [
         (lambda a, b: a @ b, lambda: [R(2, 3), R(3, 2)]),

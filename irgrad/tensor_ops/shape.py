@@ -546,32 +546,6 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     return clone(x) if x is input else x  # a new tensor even when nothing moves, as PyTorch's
 
 
-@tensor_arguments
-def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Pad the last dims: ``pad`` lists (left, right) pairs from the last dim backwards."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
-    pad = tuple(int(p) for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > input._data.ndim:
-        raise RuntimeError(
-            f"Padding length must be divisible by 2 and at most twice the input's rank; got "
-            f"{len(pad)} for input shape {fmt(input._data.shape)}"
-        )
-    ndim = input._data.ndim
-    widths = [(0, 0)] * ndim
-    for i in range(len(pad) // 2):
-        widths[ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    x = input
-    if any(a < 0 or b < 0 for a, b in widths):  # negative padding crops
-        index = tuple(
-            slice(-a if a < 0 else 0, (size + b) if b < 0 else size, 1)
-            for (a, b), size in zip(widths, input._data.shape)
-        )
-        x = apply(OPS["slice"], (x,), {"index": index})
-        widths = [(max(a, 0), max(b, 0)) for a, b in widths]
-    return apply(OPS["pad"], (x,), {"widths": tuple(widths), "value": 0.0 if value is None else value})
-
-
 def _triangle(input: Tensor, diagonal: int, upper: bool) -> Tensor:
 
     rows, cols = input._data.shape[-2:]

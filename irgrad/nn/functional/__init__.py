@@ -1,7 +1,7 @@
 """``irgrad.nn.functional``: the functional form of every layer, activation and loss."""
 
 from ...tensor_ops.indexing import one_hot  # noqa: F401
-from ...tensor_ops.shape import pad  # noqa: F401
+from ...tensor_ops.padding import pad  # noqa: F401
 from .activation import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403

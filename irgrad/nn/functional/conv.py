@@ -34,7 +34,7 @@ from ...tensor import Tensor
 from ...tensor_ops import pointwise as P
 from ...tensor_ops import reduce as R
 from ...tensor_ops.linalg import matmul
-from ...tensor_ops.shape import pad as _pad
+from ...tensor_ops.padding import pad as _pad
 from ...tensor_ops.shape import stack
 from .resample import adaptive_average
 

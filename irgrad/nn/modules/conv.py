@@ -19,6 +19,20 @@ def _tuple(value, n: int) -> tuple:
     return (int(value),) * n
 
 
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _reversed_padding(padding, kernel_size: tuple, dilation: tuple) -> list[int]:
+    if padding == "valid":
+        return [0, 0] * len(kernel_size)
+    if padding == "same":  # the odd one out of an even total goes right, as PyTorch
+        totals = [d * (k - 1) for d, k in zip(dilation, kernel_size)]
+        padding_pairs = [(t // 2, t - t // 2) for t in totals]
+    else:
+        padding_pairs = [(p, p) for p in padding]
+    return [side for pair in reversed(padding_pairs) for side in pair]
+
+
 class _ConvNd(Module):
     """Shared parameters and initialisation of the convolution layers."""
 
@@ -45,8 +59,12 @@ class _ConvNd(Module):
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups:
             raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"padding_mode={padding_mode!r} is not supported (only 'zeros')")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"padding_mode must be one of {set(_PADDING_MODES)}, but got padding_mode='{padding_mode}'"
+            )
+        if self._transposed and padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         n = self._dims
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -65,6 +83,11 @@ class _ConvNd(Module):
         self.transposed = self._transposed
         self.groups = groups
         self.padding_mode = padding_mode
+        # F.pad's (left, right) pairs, last dim first: the input is padded so in a mode other
+        # than zeros (the convolution then pads nothing), as PyTorch's
+        self._reversed_padding_repeated_twice = _reversed_padding(
+            self.padding, self.kernel_size, self.dilation
+        )
         if self._transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
@@ -106,6 +129,9 @@ class Conv2d(_ConvNd):
     """2-D convolution over (N, C_in, H, W) input."""
 
     def forward(self, input):
+        if self.padding_mode != "zeros":
+            input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv2d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -115,6 +141,9 @@ class Conv1d(_ConvNd):
     _dims = 1
 
     def forward(self, input):
+        if self.padding_mode != "zeros":
+            input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv1d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
