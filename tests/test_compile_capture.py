@@ -255,6 +255,22 @@ def test_another_threads_ops_are_not_recorded_while_one_thread_traces():
     assert [n.op for n in graph.op_nodes()] == ["mul"]
 
 
+@pytest.mark.parametrize("shape", [(70000, 3), (5, 7), (1_000_003,)])
+@pytest.mark.parametrize("dtype", [irgrad.float16, irgrad.float32, irgrad.float64])
+def test_validation_moves_every_float_by_noise_of_the_datas_scale(shape, dtype):
+    """Other finite values, near the data's scale, at every element (the noise is one
+    block repeated past 65,536 elements).  A float16 tensor's scale overflowed float16
+    (its std summed 65,536 squares in it): every perturbed value was inf or NaN."""
+    from irgrad.compiler.validate import perturbed
+
+    t = irgrad.randn(*shape).to(dtype)
+    moved = perturbed(t, np.random.default_rng(0))
+    assert moved.shape == t.shape and moved.dtype == t.dtype
+    old, new = t.numpy().astype(np.float64), moved.numpy().astype(np.float64)
+    assert np.isfinite(new).all() and (new != old).mean() > 0.99
+    assert 0.1 < np.abs(new - old).max() < 3
+
+
 def test_validation_keeps_the_shape_of_zero_dimensional_inputs(backend):
     """A 0-d integer input used to come back from the perturbation with shape [1]."""
     from irgrad.compiler.validate import perturbed
