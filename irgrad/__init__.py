@@ -230,3 +230,5 @@ __version__ = "0.1.0"
 
 from . import optim  # noqa: E402
 from . import distributions  # noqa: E402
+
+from math import e, inf, nan, pi  # noqa: E402  (torch.pi ...: the Python floats, as PyTorch's)

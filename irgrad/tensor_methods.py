@@ -93,6 +93,15 @@ def _type(self: Tensor, dtype=None):
     return _to(self, dtype)
 
 
+def _type_as(self: Tensor, other: Tensor) -> Tensor:
+    """``self`` in ``other``'s dtype (itself when they agree), as ``Tensor.type_as``."""
+    if not isinstance(other, Tensor):
+        raise TypeError(
+            f"type_as(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}"
+        )
+    return _to(self, other.dtype)
+
+
 def _converter(dt):
     def method(self: Tensor, memory_format=None) -> Tensor:
         return _to(self, dt)
@@ -223,6 +232,7 @@ def install() -> None:
         "__ge__": P.ge,
         "to": _to,
         "type": _type,
+        "type_as": _type_as,
         "float": _converter(float32),
         "double": _converter(float64),
         "half": _converter(float16),

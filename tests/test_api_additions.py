@@ -268,3 +268,20 @@ def test_addmm_ignores_its_input_at_beta_zero_as_torch(compare, beta, alpha):
     if beta != 0:
         c = np.nan_to_num(c, posinf=2.0)
     compare(lambda lib, x, y, z: lib.addmm(x, y, z, beta=beta, alpha=alpha), c, a, b)
+
+
+def test_type_as_and_the_math_constants_match_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (irgrad, torch):
+        x = lib.ones(2, requires_grad=True)
+        assert x.type_as(x) is x
+        y = x.type_as(lib.zeros(1, dtype=lib.float64))
+        assert str(y.dtype).endswith("float64") and y.requires_grad
+        y.sum().backward()
+        assert str(x.grad.dtype).endswith("float32")
+        assert str(x.type_as(lib.zeros(1, dtype=lib.int64)).dtype).endswith("int64")
+    with pytest.raises(
+        TypeError, match=r"type_as\(\): argument 'other' \(position 1\) must be Tensor, not int"
+    ):
+        irgrad.ones(2).type_as(3)
+    assert (irgrad.pi, irgrad.e, irgrad.inf) == (torch.pi, torch.e, torch.inf) and irgrad.nan != irgrad.nan
