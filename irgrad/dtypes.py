@@ -218,7 +218,19 @@ def result_type(*operands) -> dtype:
     return _combine(dim, _combine(zero, scalar))
 
 
-class finfo:
+class _DtypeInfo:
+    """What ``finfo`` and ``iinfo`` share: equal when they describe the same dtype."""
+
+    dtype: str
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.dtype == self.dtype
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.dtype))
+
+
+class finfo(_DtypeInfo):
     """The limits of a floating dtype, as ``torch.finfo`` (the default dtype when none is
     given): ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (= ``smallest_normal``),
     ``resolution`` (Python floats) and ``dtype`` (its name)."""
@@ -238,12 +250,6 @@ class finfo:
         self.resolution = 10.0 ** -int(info.precision)  # (numpy gives float16 0.0010004)
         self.dtype = type.name
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, finfo) and other.dtype == self.dtype
-
-    def __hash__(self) -> int:
-        return hash(("finfo", self.dtype))
-
     def __repr__(self) -> str:
         return (
             f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
@@ -251,7 +257,7 @@ class finfo:
         )
 
 
-class iinfo:
+class iinfo(_DtypeInfo):
     """The limits of an integer dtype, as ``torch.iinfo``: ``bits``, ``max``, ``min``
     (Python ints) and ``dtype`` (its name)."""
 
@@ -268,12 +274,6 @@ class iinfo:
         self.max = int(info.max)
         self.min = int(info.min)
         self.dtype = type.name
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, iinfo) and other.dtype == self.dtype
-
-    def __hash__(self) -> int:
-        return hash(("iinfo", self.dtype))
 
     def __repr__(self) -> str:
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

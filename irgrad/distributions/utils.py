@@ -56,6 +56,15 @@ def probs_to_logits(probs: Tensor, is_binary: bool = False) -> Tensor:
     return ps_clamped.log()
 
 
+def expand_probs_or_logits(old: Any, new: Any, shape: tuple) -> None:
+    """Set on ``new`` whichever of ``old``'s ``probs`` and ``logits`` exist (given or
+    already computed), expanded to ``shape``; ``_param`` is the last of them, as PyTorch."""
+    for name in ("probs", "logits"):
+        if name in old.__dict__:
+            new._param = old.__dict__[name].expand(shape)
+            setattr(new, name, new._param)
+
+
 class lazy_property:
     """A property computed (with grad enabled) on first access and then stored on the
     instance: ``Categorical`` given ``probs`` computes ``logits`` only when asked."""
