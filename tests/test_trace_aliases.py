@@ -530,3 +530,25 @@ def test_a_negative_zero_written_through_a_view_keeps_its_sign(backend):
     for a, b in [*zip(got, expected), (got_args[0], eager_args[0])]:
         np.testing.assert_array_equal(a.numpy(), b.numpy())
         np.testing.assert_array_equal(np.signbit(a.numpy()), np.signbit(b.numpy()))
+
+
+def test_views_of_a_returned_value_keep_one_symbolic_graph_for_every_size():
+    # the view ops' attributes follow the sizes (h[1:] is slice(1, B)): one graph serves
+    # every batch size, each view derived at the call's sizes
+    def f(x):
+        h = x * x + x
+        return h, h[:, -1], h.view(-1), h[1:]
+
+    def run(fn, n):
+        x = irgrad.linspace(-1, 1, n * 4).reshape(n, 4).requires_grad_()
+        h, last, flat, tail = fn(x)
+        assert last._base is h and flat._base is h and tail._base is h
+        h.mul_(3)
+        (last.sum() + 2 * flat.sum() + tail.sum()).backward()
+        return [t.detach().numpy() for t in (last, flat, tail, x.grad)]
+
+    compiled = irgrad.compile(f, dynamic=True)
+    for n in [3, 4, 5, 6, 7, 3, 5]:
+        for got, want in zip(run(compiled, n), run(f, n)):
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert not _breaks(compiled) and len(compiled._compiled.entries) == 1

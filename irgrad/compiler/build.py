@@ -41,6 +41,9 @@ class Built:
     # saved values that are (views of) an input the call writes in place: copied before the write
     saved_before_write: tuple = ()
     reports: dict[str, BuildReport] = field(default_factory=dict)
+    # a symbolic graph's Capture.views, the attributes of their view ops symbolic (None:
+    # the capture's own)
+    views: dict | None = None
 
 
 def differentiated_inputs(capture: Capture, grad_enabled: bool) -> list[int]:

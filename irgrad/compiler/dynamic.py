@@ -31,6 +31,7 @@ from ..ir import Graph
 from ..ir.graph import CONSTANT
 from ..ir.symbolic import (
     generalize,
+    generalize_value,
     is_size_constant,
     resolve,
     resolved_shape,
@@ -254,6 +255,7 @@ def symbolic(
     probes.append([s + 2 for s in base_sizes])
     builts = [built]
     traces = [base.graph]
+    captures = [base]
     for sizes in probes:
         resize = dict(zip(base_sizes, sizes))
         new_leaves = [
@@ -274,6 +276,7 @@ def symbolic(
         if not _rebinds_alike(base, probe):
             return "the function rebinds other state at another size"
         traces.append(probe.graph)
+        captures.append(probe)
 
         try:
             builts.append(build(probe, backend, grad_enabled, Dumper(None), PipelineReport()))
@@ -288,6 +291,9 @@ def symbolic(
         return "the program differs between sizes"
     if any(b.wrt != built.wrt or b.n_saved != built.n_saved for b in builts):
         return "the program differs between sizes"
+    views = _symbolic_views(captures, symbols, base_sizes)
+    if views is None:
+        return "the program differs between sizes"
     # the updates the runtime copies into their inputs, which the program may write there itself
     write_backs = {base.n_values + i: position for i, position in enumerate(base.mutated)}
     run_forward, forward_report = backend.build(forward, dumper, write_backs)
@@ -301,6 +307,7 @@ def symbolic(
         reach=built.reach,
         saved_before_write=built.saved_before_write,
         reports={"forward": forward_report},
+        views=views,
     )
     if backward is not None:
         result.run_backward, result.reports["backward"] = backend.build(backward, dumper)
@@ -332,6 +339,8 @@ def same_program(
     if call.graph_break is not None:
         return False
     if not _same_call(call, base):
+        return False
+    if built is not None and built.views is not None and resolve(built.views, sizes) != call.views:
         return False
     if not _rebinds_alike(base, call) or not _same_graph(traced, sizes, call.graph):
         return False
@@ -391,17 +400,34 @@ def _same_call(one: Capture, other: Capture) -> bool:
     """Whether two calls return and write the same besides their graphs' values: which
     values, and the returned structure with its Python numbers (a returned
     ``x.shape[0]`` differs between sizes; a structure that cannot be compared differs)."""
-    if (one.returned, one.mutated, one.n_values, one.views) != (
-        other.returned,
-        other.mutated,
-        other.n_values,
-        other.views,
-    ):
+    if (one.returned, one.mutated, one.n_values) != (other.returned, other.mutated, other.n_values):
+        return False
+    if _view_ops(one.views) != _view_ops(other.views):
         return False
     try:
         return bool(one.output_spec == other.output_spec)
     except Exception:  # (a returned numpy array compares element by element)
         return False
+
+
+def _view_ops(views: dict) -> dict:
+    """``Capture.views`` without the view ops' attributes (which differ between sizes)."""
+    return {k: (base, tuple(op for op, _ in chain), reason) for k, (base, chain, reason) in views.items()}
+
+
+def _symbolic_views(captures: list[Capture], symbols: list[str], base_sizes: list[int]) -> dict | None:
+    """The views of the captures at the probe sizes (alike but for their attributes) as
+    one symbolic ``Capture.views``, or None where an attribute is not affine in the sizes."""
+    views = {}
+    for k, (base, chain, reason) in captures[0].views.items():
+        ops = []
+        for i, (op, _) in enumerate(chain):
+            affine, attrs = generalize_value([c.views[k][1][i][1] for c in captures], symbols, base_sizes)
+            if not affine:
+                return None
+            ops.append((op, attrs))
+        views[k] = (base, tuple(ops), reason)
+    return views
 
 
 def _resized(t: Tensor, changes: list) -> Tensor:

@@ -15,6 +15,7 @@ from .. import _tracing
 from ..dispatch import apply
 from ..ir import Graph, node_values
 from ..ir.interpreter import input_sizes
+from ..ir.symbolic import resolve
 from ..recording.grad_fn import FREED_MESSAGE, GradFn, check_versions, edge_of, version_of
 from ..recording.grad_mode import STATE, no_grad
 from ..recording.views import NO_GRAD_VIEW
@@ -190,7 +191,8 @@ def run(entry, roots: tuple, inputs: list):
         for k, released in enumerate(capture.released):
             if released:  # its backward already ran in the call: another one raises, as eager's
                 tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
-    for k, (base, chain, reason) in capture.views.items():
+    views = resolve(built.views, input_sizes(built.forward, arrays)) if built.views else capture.views
+    for k, (base, chain, reason) in views.items():
         tensors[k] = _output_view(tensors[base], chain, reason)
     leaves = [returned_tensor(kind, where, inputs, tensors) for kind, where in capture.returned]
     # found before the replays, which may rebind a slot on the way to one (the traced call

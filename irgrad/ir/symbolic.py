@@ -107,6 +107,15 @@ def _merge(values: list, symbols: list[str], base: list[int]) -> Any:
     raise _NotAffine
 
 
+def generalize_value(values: list, symbols: list[str], base: list[int]) -> tuple[bool, Any]:
+    """Whether ``values``, seen at the probe sizes of :func:`generalize`, are affine in the
+    symbols, and the one value standing for them (as ``generalize`` merges attributes)."""
+    try:
+        return True, _merge(values, symbols, base)
+    except _NotAffine:
+        return False, None
+
+
 def generalize(graphs: list[Graph], symbols: list[str], base: list[int]) -> Graph | None:
     """Merge graphs traced at the base sizes, at each symbol + 1, and at all symbols + 2.
 
