@@ -27,6 +27,7 @@ SCHEDULERS = {
     # these cycle the momentum (SGD's momentum, Adam's beta1) too: a graph input like the rate
     "one-cycle": lambda o: S.OneCycleLR(o, max_lr=0.2, total_steps=12),
     "cyclic": lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3),
+    "warm-restarts": lambda o: S.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2, eta_min=0.001),
 }
 OPTIMIZERS = {
     "sgd-momentum": lambda p: irgrad.optim.SGD(p, lr=0.1, momentum=0.9),

@@ -1,4 +1,4 @@
-"""CyclicLR and OneCycleLR against PyTorch: the learning rates and momenta of every step,
+"""CyclicLR, OneCycleLR and CosineAnnealingWarmRestarts against PyTorch: the learning rates and momenta of every step,
 ``get_last_lr()``, state dicts and errors.
 
 Each comparison builds the same optimizer (two parameter groups) and scheduler in both
@@ -300,3 +300,50 @@ def test_get_lr_outside_step_warns() -> None:
         warnings.simplefilter("always")
         scheduler.get_lr()
     assert any("get_last_lr()" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"T_0": 3}, {"T_0": 2, "T_mult": 2, "eta_min": 0.001}, {"T_0": 1, "T_mult": 3}]
+)
+def test_cosine_annealing_warm_restarts_matches_torch(kwargs: dict) -> None:
+    _assert_same_schedule("CosineAnnealingWarmRestarts", kwargs, 20)
+
+
+def test_cosine_annealing_warm_restarts_at_fractional_epochs_matches_torch() -> None:
+    # step(epoch + i / iters), PyTorch's per-batch use, and a jump back to an earlier epoch
+    torch = _torch()
+    epochs = [0.25, 0.5, 1.75, 2.0, 6.5, 13.0, 1.0, 30.25]
+    rates = []
+    for lib in (irgrad, torch):
+        opt = _optimizer(lib, "SGD")
+        scheduler = lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            seen = []
+            for epoch in epochs:
+                opt.step()
+                scheduler.step(epoch)
+                seen.append(
+                    (_lrs(scheduler.get_last_lr()), scheduler.T_cur, scheduler.T_i, scheduler.last_epoch)
+                )
+        rates.append(seen)
+    assert rates[0] == rates[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"T_0": 0},
+        {"T_0": 2.0},
+        {"T_0": 2, "T_mult": 0},
+        {"T_0": 2, "T_mult": 1.5},
+        {"T_0": 2, "eta_min": "0"},
+    ],
+)
+def test_cosine_annealing_warm_restarts_errors_match_torch(kwargs: dict) -> None:
+    torch = _torch()
+    with pytest.raises(ValueError) as theirs:
+        torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(_optimizer(torch, "SGD"), **kwargs)
+    with pytest.raises(ValueError) as mine:
+        lr_scheduler.CosineAnnealingWarmRestarts(_optimizer(irgrad, "SGD"), **kwargs)
+    assert str(theirs.value) == str(mine.value)

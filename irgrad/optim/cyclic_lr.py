@@ -1,7 +1,8 @@
-"""Cyclical schedules, stepped after every batch: ``CyclicLR`` and ``OneCycleLR``, as
-``torch.optim.lr_scheduler``'s (exported from :mod:`irgrad.optim.lr_scheduler`).
+"""Cyclical schedules, stepped after every batch: ``CyclicLR``, ``OneCycleLR`` and
+``CosineAnnealingWarmRestarts``, as ``torch.optim.lr_scheduler``'s (exported from
+:mod:`irgrad.optim.lr_scheduler`).
 
-Both compute each rate in closed form from ``last_epoch`` (the batch index), with
+The first two compute each rate in closed form from ``last_epoch`` (the batch index), with
 PyTorch's formulas, and may cycle the momentum inversely to the rate: ``group['momentum']``
 of an optimizer that has one (SGD, RMSprop), else the first of ``group['betas']`` (Adam's
 family).
@@ -309,3 +310,65 @@ def _phases(pct_start: float, total_steps: int, three_phase: bool) -> list[dict[
             phase(total_steps - 1, ("initial_lr", "min_lr"), ("max_momentum", "max_momentum")),
         ]
     return [warm_up, phase(total_steps - 1, ("max_lr", "min_lr"), ("base_momentum", "max_momentum"))]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from ``base_lr`` to ``eta_min`` over ``T_i`` epochs, restarting at
+    ``base_lr`` after each (SGDR); ``T_i`` starts at ``T_0`` and is ``T_mult`` times longer
+    after every restart.  ``step(epoch)`` takes a fractional epoch (``epoch + i / iters``),
+    as PyTorch's."""
+
+    def __init__(
+        self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
+        if T_0 <= 0 or not isinstance(T_0, int):
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if T_mult < 1 or not isinstance(T_mult, int):
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        if not isinstance(eta_min, (float, int)):
+            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[Any]:
+        self._warn_if_outside_step()
+        return [
+            self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+            for base_lr in self.base_lrs
+        ]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or go to ``epoch``, and write the new rates."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:
+                n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult**n
+        else:
+            self.T_i = self.T_0
+            self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self._get_lr_called_within_step = True
+        try:
+            values = self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        for group, lr in zip(self.optimizer.param_groups, values):
+            _set_group_value(group, "lr", lr)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]

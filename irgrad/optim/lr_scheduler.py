@@ -40,6 +40,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "CyclicLR",
     "OneCycleLR",
+    "CosineAnnealingWarmRestarts",
 ]
 
 EPOCH_DEPRECATION_WARNING = (
@@ -695,4 +696,4 @@ class ReduceLROnPlateau(LRScheduler):
 
 
 # The cyclical schedules live in their own module, which builds on LRScheduler above.
-from .cyclic_lr import CyclicLR, OneCycleLR  # noqa: E402
+from .cyclic_lr import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR  # noqa: E402
