@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
@@ -27,8 +27,7 @@ _CANDIDATES = (("scipy_cblas_sgemm64_", 64), ("cblas_sgemm64_", 64), ("cblas_sge
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enum values (C ints)
 
 
-@dataclass(frozen=True)
-class Gemm:
+class Gemm(NamedTuple):
     """One dtype's ``cblas_?gemm``: the symbol generated code declares and the width of
     the library's integers."""
 

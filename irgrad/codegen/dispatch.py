@@ -23,6 +23,7 @@ step costs a table read and a call, nanoseconds beside its work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import llvmlite.ir as ir
 import numpy as np
@@ -50,8 +51,7 @@ def array_data(builder: ir.IRBuilder, array: ir.Value) -> ir.Value:
     return builder.load(builder.bitcast(field, ir.PointerType(_I8P)))
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """Where an operand's first element is at run time: ``slots[slot] + offset`` bytes,
     plus, for a program with run-time sizes, the offset of arena buffer ``arena_buffer``
     (packed for each size)."""

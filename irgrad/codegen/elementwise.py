@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import llvmlite.ir as ir
 import numpy as np
@@ -78,8 +79,7 @@ def coalesce(shape: tuple[int, ...], strides: Sequence[tuple[int, ...]]) -> tupl
     return tuple(n for n, _ in merged), [tuple(st[j] for _, st in merged) for j in range(len(strides))]
 
 
-@dataclasses.dataclass(frozen=True)
-class _Load:
+class _Load(NamedTuple):
     """How the kernel reads body input ``position``: its contiguous data seen with
     ``shape`` (a reshape's), broadcast to the output."""
 

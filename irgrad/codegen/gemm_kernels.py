@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import llvmlite.binding as llvm
@@ -32,8 +31,7 @@ ROW_MAJOR_B = ("broadcast", "copied")  # the forms whose b_stride is B's row str
 LOOPS_VECTORIZED = ("copied",)
 
 
-@dataclass(frozen=True)
-class Tiling:
+class Tiling(NamedTuple):
     """The host's vector registers, for one dtype."""
 
     lanes: int  # elements per vector register

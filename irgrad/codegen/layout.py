@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,8 +23,7 @@ INPUT_BUFFER, CONSTANT_BUFFER, ARENA, EXTERNAL = "input", "constant", "arena", "
 ALIGNMENT = 64  # bytes: a cache line, and the widest vector
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(NamedTuple):
     """Where a value's elements are: buffer ``buffer`` from element ``offset`` on,
     along ``strides`` (in elements)."""
 

@@ -38,7 +38,7 @@ at the end) and added to C, so results differ from BLAS's by rounding only.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
@@ -85,8 +85,7 @@ COPIED_ROWS = 32
 COPIED_A_STRIDE = 1024
 
 
-@dataclass(frozen=True)
-class GemmShape:
+class GemmShape(NamedTuple):
     """``C[m, n] (+)= A[m, k] @ B[k, n]``: sizes and element strides (C's rows are
     contiguous: column stride 1)."""
 
