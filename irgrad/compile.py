@@ -233,7 +233,7 @@ class Compiled:
         with collector_paused():
             cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
             # what the passes make of the trace: made once, when a candidate's trace matches
-            graphs = functools.cache(lambda: optimized(cap, self.backend.never_recomputed, STATE.enabled)[:2])
+            graphs = functools.cache(lambda: optimized(cap, self.backend.never_recomputed)[:2])
             for entry in candidates:
                 key = _sizes_key(entry.symbols, args, kwargs)
                 if same_program(
@@ -244,7 +244,7 @@ class Compiled:
             if len(self.entries) >= RECOMPILE_LIMIT:
                 return cap.result  # (the call ran eagerly as it was traced)
             self.log.append(f"dynamic shapes: another program at sizes {key}; compiled for them")
-            return self._compiled_from(cap, args, kwargs, PipelineReport(), STATE.enabled)
+            return self._compiled_from(cap, args, kwargs, PipelineReport())
 
     def _miss(self, roots: tuple, args: tuple, kwargs: dict):
         if self.gave_up is not None:
@@ -289,11 +289,10 @@ class Compiled:
 
     def _compile_now(self, args: tuple, kwargs: dict):
         report = PipelineReport()
-        grad_enabled = STATE.enabled
         start = time.perf_counter()
         cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
         report.add("trace", time.perf_counter() - start)
-        return self._compiled_from(cap, args, kwargs, report, grad_enabled)
+        return self._compiled_from(cap, args, kwargs, report)
 
     def _compiled_from(
         self,
@@ -301,7 +300,6 @@ class Compiled:
         args: tuple,
         kwargs: dict,
         report: PipelineReport,
-        grad_enabled: bool,
     ):
         """Add the entry a trace of this call makes (a graph, symbolic in the dims that vary
         where it can be, or a graph break) and return the call's result."""
@@ -312,12 +310,10 @@ class Compiled:
             self.log.append(f"graph break: {cap.graph_break}; this call signature runs eagerly")
             self._warn(f"graph break: {cap.graph_break}; this call signature runs eagerly")
             return result
-        key = build_key(cap, grad_enabled)
+        key = build_key(cap)
         built = self.builds.get(key)
         if built is None:
-            built = self.builds[key] = build(
-                cap, self.backend, grad_enabled, self.dumper, report, self.verify
-            )
+            built = self.builds[key] = build(cap, self.backend, self.dumper, report, self.verify)
         else:
             self.log.append("the trace equals an earlier one: its build is reused")
         start = time.perf_counter()
@@ -335,9 +331,7 @@ class Compiled:
         dims = sorted(set(marked_dims(leaves)) | {(p, d) for p, d in self.varying if p < len(leaves)})
         if dims:
             start = time.perf_counter()
-            outcome = symbolic(
-                self.fn, args, kwargs, cap, built, dims, self.backend, grad_enabled, self.name, self.dumper
-            )
+            outcome = symbolic(self.fn, args, kwargs, cap, built, dims, self.backend, self.name, self.dumper)
             report.add("dynamic shapes", time.perf_counter() - start)
             if isinstance(outcome, str):
                 self.log.append(f"dynamic shapes: {outcome}; specialising per size")

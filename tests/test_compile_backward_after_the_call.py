@@ -318,3 +318,29 @@ def test_a_write_through_data_leaves_the_version_alone_as_eagers():
         fn(y)
         y.sum().backward()
         np.testing.assert_allclose(w.grad.numpy(), 2 * np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+def test_a_value_made_in_enable_grad_inside_a_call_under_no_grad_keeps_its_gradient():
+    # called under no_grad, the function turns grad on for its loss: eager's loss requires
+    # grad (through the second layer only); the compiled graph, built for a call without
+    # grad, returned it without a backward ("does not require grad" at loss.backward())
+    first, second = nn.Linear(3, 3), nn.Linear(3, 1)
+
+    def f(x):
+        h = first(x)
+        with irgrad.enable_grad():
+            return second(h * 2).sum(), h
+
+    compiled = irgrad.compile(f)
+    for k in range(3):
+        grads = []
+        for fn in (f, compiled):
+            with irgrad.no_grad():
+                loss, h = fn(irgrad.full((4, 3), float(k)))
+            assert loss.requires_grad and not h.requires_grad
+            second.zero_grad()
+            loss.backward()
+            assert first.weight.grad is None
+            grads.append(second.weight.grad.numpy().copy())
+        np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
+    assert not compiled._compiled.breaks and compiled._compiled.entries[-1].runs == 2

@@ -46,12 +46,13 @@ class Built:
     views: dict | None = None
 
 
-def differentiated_inputs(capture: Capture, grad_enabled: bool) -> list[int]:
+def differentiated_inputs(capture: Capture) -> list[int]:
     """The input positions a compiled backward must send gradients to: inputs that require
     grad and reach a value that requires grad through differentiable ops, the tensors
-    eager autograd would give a ``.grad`` (an unused input gets None, not zeros)."""
+    eager autograd would give a ``.grad`` (an unused input gets None, not zeros).  A call
+    under no_grad may return such values too, made in an ``enable_grad()`` block."""
     differentiated = capture.differentiated
-    if not grad_enabled or not any(differentiated):
+    if not any(differentiated):
         return []
     graph = capture.graph
     roots = [nid for nid, rg in zip(graph.outputs[: capture.n_values], differentiated) if rg]
@@ -90,7 +91,7 @@ def _differentiable_ancestors(graph: Graph, roots: list[int]) -> set[int]:
     return seen
 
 
-def build_key(capture: Capture, grad_enabled: bool) -> str:
+def build_key(capture: Capture) -> str:
     """What :func:`build` makes of ``capture`` depends on: the traced graph's full text
     (it is lossless: types, attributes, constants' bytes), which outputs and inputs are
     differentiated and which inputs are written.  Two captures with one key get the
@@ -101,7 +102,7 @@ def build_key(capture: Capture, grad_enabled: bool) -> str:
         tuple(capture.requires_grad),
         tuple(capture.differentiated),
         tuple(capture.mutated),
-        tuple(differentiated_inputs(capture, grad_enabled)),
+        tuple(differentiated_inputs(capture)),
     )
     text = f"{fields!r}\n{print_graph(capture.graph)}"
     return hashlib.sha256(text.encode()).hexdigest()
@@ -110,15 +111,12 @@ def build_key(capture: Capture, grad_enabled: bool) -> str:
 def build(
     capture: Capture,
     backend: Backend,
-    grad_enabled: bool,
     dumper: Dumper,
     report: PipelineReport,
     verify: bool = False,
 ) -> Built:
     """Optimize, differentiate if needed, partition and build ``capture``'s graph."""
-    forward, backward, wrt, n_saved = optimized(
-        capture, backend.never_recomputed, grad_enabled, dumper, report, verify
-    )
+    forward, backward, wrt, n_saved = optimized(capture, backend.never_recomputed, dumper, report, verify)
     start = time.perf_counter()
     n = capture.n_values
     write_backs = {n + i: position for i, position in enumerate(capture.mutated)}
@@ -146,7 +144,6 @@ def build(
 def optimized(
     capture: Capture,
     never_recomputed: frozenset,
-    grad_enabled: bool,
     dumper: Dumper | None = None,
     report: PipelineReport | None = None,
     verify: bool = False,
@@ -158,7 +155,7 @@ def optimized(
     report = report or PipelineReport()
     dumper.write("traced", capture.graph)
     graph = run_passes(capture.graph, default_passes(), check=verify, dumper=dumper, report=report)
-    wrt = differentiated_inputs(capture, grad_enabled)
+    wrt = differentiated_inputs(capture)
     backward = None
     n_saved = 0
     if wrt:

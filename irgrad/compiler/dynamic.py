@@ -233,7 +233,6 @@ def symbolic(
     built: Built,
     dims: list,
     backend,
-    grad_enabled: bool,
     name: str,
     dumper: Dumper | None = None,
 ) -> tuple[Built, list[tuple[str, int, int]], Graph, list[tuple]] | str:
@@ -279,7 +278,7 @@ def symbolic(
         captures.append(probe)
 
         try:
-            builts.append(build(probe, backend, grad_enabled, Dumper(None), PipelineReport()))
+            builts.append(build(probe, backend, Dumper(None), PipelineReport()))
         except Exception as exc:  # the program is valid at another size only eagerly: one graph per size
             return f"its graphs cannot be built at another size ({type(exc).__name__})"
     traced = generalize(traces, symbols, base_sizes)

@@ -17,7 +17,7 @@ from ..ir import Graph, node_values
 from ..ir.interpreter import input_sizes
 from ..ir.symbolic import resolve
 from ..recording.grad_fn import FREED_MESSAGE, GradFn, check_versions, edge_of, version_of
-from ..recording.grad_mode import STATE, no_grad
+from ..recording.grad_mode import no_grad
 from ..recording.views import NO_GRAD_VIEW
 from ..tensor import Tensor
 from ..utils.pytree import unflatten
@@ -179,7 +179,7 @@ def run(entry, roots: tuple, inputs: list):
             target._bump_version()
     copied = built.copied_outputs
     tensors = [Tensor._wrap(a.copy() if k in copied else a) for k, a in enumerate(results[:n])]
-    if built.wrt and STATE.enabled:
+    if built.wrt:  # (under no_grad too: values made in an enable_grad() block)
         saved = list(results[n + len(mutated) :])
         out_meta = [(a.shape, a.dtype) for a in results[:n]]
         sizes = input_sizes(built.forward, arrays) if entry.symbols else {}
@@ -187,10 +187,9 @@ def run(entry, roots: tuple, inputs: list):
         for k, t in enumerate(tensors):
             if capture.differentiated[k]:
                 t._node, t._out_nr, t._rg = node, k, True
-    if STATE.enabled:
-        for k, released in enumerate(capture.released):
-            if released:  # its backward already ran in the call: another one raises, as eager's
-                tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
+    for k, released in enumerate(capture.released):
+        if released:  # its backward already ran in the call: another one raises, as eager's
+            tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
     views = resolve(built.views, input_sizes(built.forward, arrays)) if built.views else capture.views
     for k, (base, chain, reason) in views.items():
         tensors[k] = _output_view(tensors[base], chain, reason)
