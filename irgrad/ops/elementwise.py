@@ -1,4 +1,6 @@
-"""Elementwise primitives: one scalar function applied at every position.
+"""Elementwise primitives: one scalar function applied at every position; the unary
+ones, casts and ``where`` (the binary ones are in :mod:`.binary`, registered with
+:func:`register_elementwise` too).
 
 Kernels see inputs already promoted to the computation dtype and broadcastable
 against each other (numpy broadcasting); the dispatcher inserts explicit
@@ -15,10 +17,9 @@ import numpy as np
 from ..dtypes import FLOAT, bool_
 from ..native import elementwise as native_elementwise
 from . import stacking
+from .erf import TWO_OVER_SQRT_PI, erf
 from .registry import DtypeRule, Kind, Meta, OpDef, register
 from .shapes import broadcast_shapes
-
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 # Arithmetic ops PyTorch refuses on bool operands (numpy would quietly compute them in
 # int8 or float16), with the exception type PyTorch raises.
@@ -70,7 +71,7 @@ def _infer_elementwise(name: str, rule: DtypeRule):
     return infer
 
 
-def _elementwise(
+def register_elementwise(
     name: str,
     kernel,
     vjp=None,
@@ -86,6 +87,9 @@ def _elementwise(
     commutative: bool = False,
     doc: str = "",
 ) -> OpDef:
+    """Register the elementwise op ``name``: its numpy ``kernel``, gradient rule and
+    scalar rule, with the broadcasting shape rule of dtype rule ``rule`` (the other
+    fields as :class:`OpDef`'s)."""
     return register(
         OpDef(
             name,
@@ -108,7 +112,8 @@ def _elementwise(
     )
 
 
-def _zero_grad(F, g, c):
+def zero_grad(F, g, c):
+    """The gradient rule of a piecewise-constant op (rounding, sign): zeros."""
     return tuple(F.full_like(g, value=0.0) if need else None for need in c.needs)
 
 
@@ -128,31 +133,24 @@ def _rounding(primitive: str):
     return lambda S, x: getattr(S, primitive)(x) if S.is_float(x) else x
 
 
-def _maximum_scalar(S, a, b):
-    # numpy's (and torch's) maximum: a NaN on either side wins; a tie keeps b.
-    return S.where(S.logical_or(S.gt(a, b), S.isnan(a)), a, b) if S.is_float(a) else S.where(S.gt(a, b), a, b)
-
-
-def _minimum_scalar(S, a, b):
-    return S.where(S.logical_or(S.lt(a, b), S.isnan(a)), a, b) if S.is_float(a) else S.where(S.lt(a, b), a, b)
-
-
-_elementwise("neg", np.negative, lambda F, g, c: (F.neg(g),), scalar=lambda S, x: S.neg(x), linear=True)
-_elementwise(
+register_elementwise(
+    "neg", np.negative, lambda F, g, c: (F.neg(g),), scalar=lambda S, x: S.neg(x), linear=True
+)
+register_elementwise(
     "abs",
     np.abs,
     lambda F, g, c: (F.mul(g, F.sign(c.ins[0])),),
     save_inputs=True,
     scalar=lambda S, x: S.abs(x),
 )
-_elementwise(
-    "sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), _zero_grad, scalar=_sign_scalar
+register_elementwise(
+    "sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), zero_grad, scalar=_sign_scalar
 )
-_elementwise("floor", np.floor, _zero_grad, scalar=_rounding("floor"))
-_elementwise("ceil", np.ceil, _zero_grad, scalar=_rounding("ceil"))
-_elementwise("round", np.round, _zero_grad, scalar=_rounding("rint"))
-_elementwise("trunc", np.trunc, _zero_grad, scalar=_rounding("trunc"))
-_elementwise(
+register_elementwise("floor", np.floor, zero_grad, scalar=_rounding("floor"))
+register_elementwise("ceil", np.ceil, zero_grad, scalar=_rounding("ceil"))
+register_elementwise("round", np.round, zero_grad, scalar=_rounding("rint"))
+register_elementwise("trunc", np.trunc, zero_grad, scalar=_rounding("trunc"))
+register_elementwise(
     "relu",
     # 0 where x < 0, else x: NaN stays, and -0.0 too (PyTorch's clamp_min; max(-0.0, 0) was +0.0)
     lambda x: np.where(x < 0, x.dtype.type(0), x),
@@ -160,7 +158,7 @@ _elementwise(
     save_output=True,
     scalar=lambda S, x: S.where(S.lt(x, S.const(0, x)), S.const(0, x), x),
 )
-_elementwise(
+register_elementwise(
     "exp",
     np.exp,
     lambda F, g, c: (F.mul(g, c.out),),
@@ -168,7 +166,7 @@ _elementwise(
     save_output=True,
     scalar=lambda S, x: S.exp(x),
 )
-_elementwise(
+register_elementwise(
     "expm1",
     np.expm1,
     lambda F, g, c: (F.mul(g, F.add(c.out, 1.0)),),
@@ -176,7 +174,7 @@ _elementwise(
     save_output=True,
     scalar=lambda S, x: S.expm1(x),
 )
-_elementwise(
+register_elementwise(
     "log",
     np.log,
     lambda F, g, c: (F.div(g, c.ins[0]),),
@@ -184,7 +182,7 @@ _elementwise(
     save_inputs=True,
     scalar=lambda S, x: S.log(x),
 )
-_elementwise(
+register_elementwise(
     "log1p",
     np.log1p,
     lambda F, g, c: (F.div(g, F.add(c.ins[0], 1.0)),),
@@ -192,7 +190,7 @@ _elementwise(
     save_inputs=True,
     scalar=lambda S, x: S.log1p(x),
 )
-_elementwise(
+register_elementwise(
     "sqrt",
     np.sqrt,
     lambda F, g, c: (F.div(g, F.mul(c.out, 2.0)),),
@@ -200,7 +198,7 @@ _elementwise(
     save_output=True,
     scalar=lambda S, x: S.sqrt(x),
 )
-_elementwise(
+register_elementwise(
     "rsqrt",
     lambda x: np.reciprocal(np.sqrt(x)),
     lambda F, g, c: (F.mul(g, F.mul(F.mul(F.mul(c.out, c.out), c.out), -0.5)),),
@@ -208,7 +206,7 @@ _elementwise(
     save_output=True,
     scalar=lambda S, x: S.div(S.const(1, x), S.sqrt(x)),
 )
-_elementwise(
+register_elementwise(
     "reciprocal",
     np.reciprocal,
     lambda F, g, c: (F.neg(F.mul(g, F.mul(c.out, c.out))),),
@@ -216,7 +214,7 @@ _elementwise(
     save_output=True,
     scalar=lambda S, x: S.div(S.const(1, x), x),
 )
-_elementwise(
+register_elementwise(
     "sin",
     np.sin,
     lambda F, g, c: (F.mul(g, F.cos(c.ins[0])),),
@@ -224,7 +222,7 @@ _elementwise(
     save_inputs=True,
     scalar=lambda S, x: S.sin(x),
 )
-_elementwise(
+register_elementwise(
     "cos",
     np.cos,
     lambda F, g, c: (F.neg(F.mul(g, F.sin(c.ins[0]))),),
@@ -232,7 +230,7 @@ _elementwise(
     save_inputs=True,
     scalar=lambda S, x: S.cos(x),
 )
-_elementwise(
+register_elementwise(
     "tan",
     np.tan,
     lambda F, g, c: (F.mul(g, F.add(F.mul(c.out, c.out), 1.0)),),
@@ -240,7 +238,7 @@ _elementwise(
     save_output=True,
     scalar=lambda S, x: S.tan(x),
 )
-_elementwise(
+register_elementwise(
     "tanh",
     np.tanh,
     lambda F, g, c: (F.mul(g, F.sub(1.0, F.mul(c.out, c.out))),),
@@ -259,7 +257,7 @@ def _sigmoid(x):
     return np.reciprocal(e, out=e)
 
 
-_elementwise(
+register_elementwise(
     "sigmoid",
     _sigmoid,
     lambda F, g, c: (F.mul(g, F.mul(c.out, F.sub(1.0, c.out))),),
@@ -268,99 +266,19 @@ _elementwise(
     scalar=lambda S, x: S.div(S.const(1, x), S.add(S.const(1, x), S.exp(S.neg(x)))),
 )
 
-# --- erf: numpy has none, so a vectorized float64 kernel (~3e-16 relative accuracy) ---
-#
-# |x| < 1:      erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)), the Maclaurin
-#               series; 20 terms leave a remainder below 1e-19 at |x| = 1.
-# 1 <= |x| < 6: erf(x) = sign(x) (1 - erfc(|x|)) with erfc(x) = exp(-x^2) g(1/x) / x, where
-#               g(s) = erfc(1/s) exp(1/s^2) / s is smooth on [1/6, 1] (g -> 1/sqrt(pi) as
-#               s -> 0), so a degree-24 Chebyshev series in s represents it to rounding.  Its
-#               coefficients are derived once, at import, by interpolating g at the Chebyshev
-#               points (math.erfc gives g there); the tests check the kernel against math.erf.
-# |x| >= 6:     erfc(6) ~ 2e-17 is below half an ulp of 1, so erf(x) rounds to sign(x).
-
-_ERF_TAYLOR = tuple(
-    _TWO_OVER_SQRT_PI * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in reversed(range(20))
-)  # highest power first, for Horner's rule in x^2
-_ERFC_LO, _ERFC_HI = 1.0 / 6.0, 1.0
-
-
-def _erfc_chebyshev(degree: int) -> tuple:
-    nodes = np.polynomial.chebyshev.chebpts1(degree + 1)
-    s = (nodes * (_ERFC_HI - _ERFC_LO) + _ERFC_HI + _ERFC_LO) / 2
-    g = [math.erfc(1 / v) * math.exp(1 / (v * v)) / v for v in s]
-    return tuple(np.polynomial.chebyshev.chebfit(nodes, g, degree).tolist())
-
-
-_ERFC_CHEB = _erfc_chebyshev(24)
-
-
-def _erf_small(x: np.ndarray) -> np.ndarray:
-    t = x * x
-    acc = np.full_like(x, _ERF_TAYLOR[0])
-    for c in _ERF_TAYLOR[1:]:
-        acc *= t
-        acc += c
-    acc *= x
-    return acc
-
-
-def _erfc_mid(v: np.ndarray) -> np.ndarray:
-    """erfc(v) for 1 <= v < 6, by Clenshaw's recurrence on the Chebyshev series of g(1/v)."""
-    s = np.reciprocal(v)
-    two_u = s * (4.0 / (_ERFC_HI - _ERFC_LO))
-    two_u -= 2.0 * (_ERFC_HI + _ERFC_LO) / (_ERFC_HI - _ERFC_LO)
-    b1 = np.zeros_like(v)
-    b2 = np.zeros_like(v)
-    tmp = np.empty_like(v)
-    for c in _ERFC_CHEB[:0:-1]:
-        # b_k = c_k + 2u b_{k+1} - b_{k+2}, written over b_{k+2}'s buffer
-        np.multiply(two_u, b1, out=tmp)
-        np.subtract(tmp, b2, out=b2)
-        b2 += c
-        b1, b2 = b2, b1
-    two_u *= 0.5
-    two_u *= b1
-    two_u -= b2
-    two_u += _ERFC_CHEB[0]  # c_0 + u b_1 - b_2
-    two_u *= s
-    np.negative(v, out=v)
-    v *= -v
-    np.exp(v, out=v)  # exp(-v^2), in v's (scratch) buffer
-    two_u *= v
-    return two_u
-
-
-def _erf(x):
-    a = np.asarray(x, dtype=np.float64)
-    ax = np.abs(a)
-    out = np.copysign(1.0, a, out=np.empty_like(a))  # the answer for |x| >= 6 and +-inf
-    small = ax < 1.0
-    if small.any():
-        out[small] = _erf_small(a[small])
-    mid = (ax >= 1.0) & (ax < 6.0)
-    if mid.any():
-        erfc = _erfc_mid(ax[mid])
-        np.subtract(1.0, erfc, out=erfc)
-        out[mid] = np.copysign(erfc, a[mid], out=erfc)
-    nan = np.isnan(a)
-    if nan.any():
-        out[nan] = np.nan
-    return out.astype(x.dtype, copy=False)
-
-
-_elementwise(
+register_elementwise(
     "erf",
-    _erf,
-    lambda F, g, c: (F.mul(g, F.mul(F.exp(F.neg(F.mul(c.ins[0], c.ins[0]))), _TWO_OVER_SQRT_PI)),),
+    erf,
+    lambda F, g, c: (F.mul(g, F.mul(F.exp(F.neg(F.mul(c.ins[0], c.ins[0]))), TWO_OVER_SQRT_PI)),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
     scalar=lambda S, x: S.erf(x),
 )
 
 
-def _truth(S, x):
-    """``x != 0`` (NaN is true), a bool as it is."""
+def truth(S, x):
+    """The scalar rule of ``x``'s truth for the logical ops: ``x != 0`` (NaN is true), a
+    bool as it is."""
     return x if S.is_bool(x) else S.ne(x, S.const(0, x))
 
 
@@ -372,14 +290,14 @@ def _isfinite_scalar(S, x):
     return S.lt(S.abs(x), S.const(math.inf, x)) if S.is_float(x) else S.eq(x, x)
 
 
-_elementwise(
-    "logical_not", np.logical_not, rule=DtypeRule.LOGICAL, scalar=lambda S, x: S.logical_not(_truth(S, x))
+register_elementwise(
+    "logical_not", np.logical_not, rule=DtypeRule.LOGICAL, scalar=lambda S, x: S.logical_not(truth(S, x))
 )
-_elementwise("bitwise_not", np.invert, rule=DtypeRule.INTEGRAL, scalar=lambda S, x: S.bit_not(x))
-_elementwise("isnan", np.isnan, rule=DtypeRule.COMPARE, scalar=lambda S, x: S.ne(x, x))
-_elementwise("isinf", np.isinf, rule=DtypeRule.COMPARE, scalar=_isinf_scalar)
-_elementwise("isfinite", np.isfinite, rule=DtypeRule.COMPARE, scalar=_isfinite_scalar)
-_elementwise(
+register_elementwise("bitwise_not", np.invert, rule=DtypeRule.INTEGRAL, scalar=lambda S, x: S.bit_not(x))
+register_elementwise("isnan", np.isnan, rule=DtypeRule.COMPARE, scalar=lambda S, x: S.ne(x, x))
+register_elementwise("isinf", np.isinf, rule=DtypeRule.COMPARE, scalar=_isinf_scalar)
+register_elementwise("isfinite", np.isfinite, rule=DtypeRule.COMPARE, scalar=_isfinite_scalar)
+register_elementwise(
     "full_like",
     lambda x, *, value: np.full(x.shape, value, dtype=x.dtype),
     scalar=lambda S, x, *, value: S.const(value, x),
@@ -413,338 +331,6 @@ register(
 )
 
 
-# --- binary ----------------------------------------------------------------------------
-
-
-def _binary(name, kernel, vjp=None, **kw) -> OpDef:
-    return _elementwise(name, kernel, vjp, arity=2, **kw)
-
-
-def _mul_vjp(F, g, c):
-    a, b = c.ins
-    return (F.mul(g, b) if c.needs[0] else None, F.mul(g, a) if c.needs[1] else None)
-
-
-def _div_vjp(F, g, c):
-    a, b = c.ins
-    ga = F.div(g, b) if c.needs[0] else None
-    gb = F.neg(F.div(F.mul(g, F.div(a, b)), b)) if c.needs[1] else None  # (a/b)/b: b*b would overflow
-    return ga, gb
-
-
-def _pow_vjp(F, g, c):
-    a, b = c.ins
-    ga = gb = None
-    if c.needs[0]:
-        # d/da a^b = b * a^(b-1), defined as 0 where b == 0 (PyTorch's convention).
-        ga = F.where(F.eq(b, 0.0), 0.0, F.mul(g, F.mul(b, F.pow(a, F.sub(b, 1.0)))))
-    if c.needs[1]:
-        # d/db a^b = a^b * log(a), defined as 0 where a == 0 and b >= 0.
-        zero_base = F.logical_and(F.eq(a, 0.0), F.ge(b, 0.0))
-        gb = F.where(zero_base, 0.0, F.mul(g, F.mul(c.out, F.log(a))))
-    return ga, gb
-
-
-def _extremum_vjp(loses_a: str, loses_b: str):
-    # Ties split the gradient evenly between the two inputs, as PyTorch does.
-    def vjp(F, g, c):
-        a, b = c.ins
-        shared = F.where(F.eq(a, b), F.mul(g, 0.5), g)
-        ga = F.where(getattr(F, loses_a)(a, b), 0.0, shared) if c.needs[0] else None
-        gb = F.where(getattr(F, loses_b)(a, b), 0.0, shared) if c.needs[1] else None
-        return ga, gb
-
-    return vjp
-
-
-def _remainder_vjp(quotient):
-    """d/db (a - b * q) = -q, with torch's quotient: floor_divide(a, b) for remainder,
-    trunc(a / b) for fmod."""
-
-    def vjp(F, g, c):
-        a, b = c.ins
-        gb = F.neg(F.mul(g, quotient(F, a, b))) if c.needs[1] else None
-        return (g if c.needs[0] else None), gb
-
-    return vjp
-
-
-def _relu_grad(g, y):
-    """``where(y <= 0, 0, g)``: torch's threshold_backward, so a NaN ``y`` passes ``g``."""
-    native = native_elementwise.relu_grad(g, y)
-    if native is not None:
-        return native
-    return _where(np.asarray(y <= 0), g.dtype.type(0), g)
-
-
-_binary(
-    "relu_grad",
-    _relu_grad,
-    lambda F, gg, c: (F.relu_grad(gg, c.ins[1]) if c.needs[0] else None, None),
-    save_inputs=(1,),
-    scalar=lambda S, g, y: S.where(S.le(y, S.const(0, y)), S.const(0, g), g),
-    doc="relu's gradient `where(y <= 0, 0, g)` from the incoming `g` and relu's output `y` "
-    "(a NaN `y` passes `g`, as torch's threshold_backward); one pass, no mask.",
-)
-_binary(
-    "add", np.add, lambda F, g, c: (g, g), scalar=lambda S, a, b: S.add(a, b), linear=True, commutative=True
-)
-_binary(
-    "sub",
-    np.subtract,
-    lambda F, g, c: (g, F.neg(g) if c.needs[1] else None),
-    scalar=lambda S, a, b: S.sub(a, b),
-    linear=True,
-)
-_binary(
-    "mul",
-    np.multiply,
-    _mul_vjp,
-    save_inputs=True,
-    grad_reads=((1,), (0,)),
-    scalar=lambda S, a, b: S.mul(a, b),
-    commutative=True,
-)
-_binary(
-    "div",
-    np.true_divide,
-    _div_vjp,
-    rule=DtypeRule.FLOAT,
-    save_inputs=True,
-    grad_reads=((1,), (0, 1)),
-    scalar=lambda S, a, b: S.div(a, b),
-)
-_SCALAR_POWERS = {  # exponent -> what torch's kernel computes instead of pow (its rounding, its signed zeros)
-    0.5: np.sqrt,
-    -0.5: lambda a: 1 / np.sqrt(a),
-    2.0: lambda a: a * a,
-    3.0: lambda a: a * a * a,
-    -1.0: np.reciprocal,
-    -2.0: lambda a: 1 / (a * a),
-}
-
-
-def _pow(a, b):
-    """np.power, except for a float base and one of torch's special scalar exponents, and
-    integers to negative powers, which numpy refuses and torch defines as C does: 0 unless
-    the base is 1 (1) or -1 (+-1 by the exponent's parity)."""
-    if b.ndim == 0 and a.dtype.kind == "f":
-        special = _SCALAR_POWERS.get(float(b))
-        if special is not None:
-            return special(a).astype(a.dtype, copy=False)
-    if a.dtype.kind in "iu" and b.dtype.kind in "iu" and np.any(b < 0):
-        negative = b < 0
-        result = np.power(a, np.where(negative, 0, b))
-        odd_sign = np.where(b % 2 == 0, 1, -1).astype(result.dtype)
-        fraction = np.where(a == 1, 1, np.where(a == -1, odd_sign, 0)).astype(result.dtype)
-        return np.where(negative, fraction, result)
-    return np.power(a, b)
-
-
-def _pow_scalar(S, a, b):
-    """pow, or for a 0-d float exponent the formula torch uses for that exponent."""
-    result = S.pow(a, b)
-    if S.is_float(a) and S.is_0d(b):
-        one = S.const(1, a)
-        special = (
-            (0.5, S.sqrt(a)),
-            (-0.5, S.div(one, S.sqrt(a))),
-            (2.0, S.mul(a, a)),
-            (3.0, S.mul(S.mul(a, a), a)),
-            (-1.0, S.div(one, a)),
-            (-2.0, S.div(one, S.mul(a, a))),
-        )
-        known = S.known(b)
-        for exponent, value in special:
-            if known == exponent:
-                return value
-            if known is None:
-                result = S.where(S.eq(b, S.const(exponent, b)), value, result)
-    return result
-
-
-_binary("pow", _pow, _pow_vjp, save_inputs=True, save_output=True, scalar=_pow_scalar)
-_binary("maximum", np.maximum, _extremum_vjp("lt", "gt"), save_inputs=True, scalar=_maximum_scalar)
-_binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True, scalar=_minimum_scalar)
-
-
-def _integer_checked(kernel):
-    """``kernel``, raising torch's error for an integer division by zero (numpy gives 0);
-    an empty result divides nothing (every element of ``b`` is read otherwise)."""
-
-    def checked(a, b):
-        if (
-            a.dtype.kind in "iu"
-            and np.any(np.asarray(b) == 0)
-            and math.prod(np.broadcast_shapes(a.shape, np.shape(b)))
-        ):
-            raise RuntimeError("ZeroDivisionError")
-        return kernel(a, b)
-
-    return checked
-
-
-def _floor_divide_scalar(S, a, b):
-    """numpy's floor quotient (its ``npy_divmod``), as PyTorch's: of floats, a zero
-    quotient takes its sign from the operands; of integers, the integer primitive (which
-    raises on a zero divisor)."""
-    if not S.is_float(a):
-        return S.int_floor_divide(a, b)
-    zero, one = S.const(0, a), S.const(1, a)
-    mod = S.fmod(a, b)
-    nonzero_mod = S.ne(mod, zero)  # NaN counts as nonzero, as C's `if (mod)`
-    adjust = S.logical_and(nonzero_mod, S.ne(S.lt(b, zero), S.lt(mod, zero)))
-    quotient = S.div(S.sub(a, mod), b)
-    quotient = S.where(adjust, S.sub(quotient, one), quotient)
-    floor = S.floor(quotient)
-    floor = S.where(S.gt(S.sub(quotient, floor), S.const(0.5, a)), S.add(floor, one), floor)
-    floor = S.where(S.ne(quotient, zero), floor, S.copysign(zero, S.div(a, b)))
-    return S.where(S.eq(b, zero), S.div(a, b), floor)
-
-
-def _remainder_scalar(S, a, b):
-    """PyTorch's remainder: of floats, C's fmod plus ``b`` where that is nonzero and its
-    sign differs from ``b``'s, so a zero keeps the dividend's sign (``remainder(0., -1.)``
-    is 0., where numpy's gives -0.); of integers, the floor remainder."""
-    if not S.is_float(a):
-        return S.int_remainder(a, b)
-    mod = S.fmod(a, b)
-    zero = S.const(0, a)
-    adjust = S.logical_and(S.ne(mod, zero), S.ne(S.lt(b, zero), S.lt(mod, zero)))
-    return S.where(adjust, S.add(mod, b), mod)
-
-
-def _remainder(a, b):
-    """The numpy kernel of :func:`_remainder_scalar`."""
-    if a.dtype.kind != "f":
-        return np.remainder(a, b)
-    with np.errstate(invalid="ignore"):
-        mod = np.fmod(a, b)
-        return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
-
-
-def _fmod_scalar(S, a, b):
-    return S.fmod(a, b) if S.is_float(a) else S.int_fmod(a, b)
-
-
-# The integer divisions raise on a zero divisor (raises=True: they run even when unused).
-_binary(
-    "floor_divide",
-    _integer_checked(np.floor_divide),
-    _zero_grad,
-    scalar=_floor_divide_scalar,
-    raises=True,
-)
-_binary(
-    "remainder",
-    _integer_checked(_remainder),
-    _remainder_vjp(lambda F, a, b: F.floor_divide(a, b)),
-    save_inputs=True,
-    grad_reads=((), (0, 1)),  # a's gradient is g itself
-    scalar=_remainder_scalar,
-    raises=True,
-)
-_binary(
-    "fmod",
-    _integer_checked(np.fmod),
-    _remainder_vjp(lambda F, a, b: F.trunc(F.div(a, b))),
-    save_inputs=True,
-    grad_reads=((), (0, 1)),  # a's gradient is g itself
-    scalar=_fmod_scalar,
-    raises=True,
-)
-
-
-def _atan2_vjp(F, g, c):
-    # d atan2(a, b) = (b da - a db) / (a^2 + b^2), taken as 0 where a^2 + b^2 is 0 (as torch)
-    a, b = c.ins
-    norm2 = F.add(F.mul(a, a), F.mul(b, b))
-    scaled = F.where(F.eq(norm2, 0.0), 0.0, F.div(g, norm2))
-    ga = F.mul(scaled, b) if c.needs[0] else None
-    gb = F.neg(F.mul(scaled, a)) if c.needs[1] else None
-    return ga, gb
-
-
-_binary(
-    "atan2",
-    np.arctan2,
-    _atan2_vjp,
-    rule=DtypeRule.FLOAT,
-    save_inputs=True,
-    scalar=lambda S, a, b: S.atan2(a, b),
-)
-
-
-def _primitive(name: str):
-    """The rule applying the scalar primitive ``name`` to the operands."""
-    return lambda S, *xs: getattr(S, name)(*xs)
-
-
-for _name, _kernel in (
-    ("eq", np.equal),
-    ("ne", np.not_equal),
-    ("lt", np.less),
-    ("le", np.less_equal),
-    ("gt", np.greater),
-    ("ge", np.greater_equal),
-):
-    _binary(
-        _name, _kernel, rule=DtypeRule.COMPARE, scalar=_primitive(_name), commutative=_name in ("eq", "ne")
-    )
-_binary(
-    "logical_and",
-    np.logical_and,
-    rule=DtypeRule.LOGICAL,
-    scalar=lambda S, a, b: S.logical_and(_truth(S, a), _truth(S, b)),
-    commutative=True,
-)
-_binary(
-    "logical_or",
-    np.logical_or,
-    rule=DtypeRule.LOGICAL,
-    scalar=lambda S, a, b: S.logical_or(_truth(S, a), _truth(S, b)),
-    commutative=True,
-)
-_binary(
-    "logical_xor",
-    np.logical_xor,
-    rule=DtypeRule.LOGICAL,
-    scalar=lambda S, a, b: S.ne(_truth(S, a), _truth(S, b)),
-    commutative=True,
-)
-for _name, _primitive_name, _kernel in (
-    ("bitwise_and", "bit_and", np.bitwise_and),
-    ("bitwise_or", "bit_or", np.bitwise_or),
-    ("bitwise_xor", "bit_xor", np.bitwise_xor),
-):
-    _binary(_name, _kernel, rule=DtypeRule.INTEGRAL, scalar=_primitive(_primitive_name), commutative=True)
-
-
-def _shift_in_range(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Where ``0 <= b < bits of a's dtype``: a shift C defines (numpy's wraps or differs)."""
-    return (b >= 0) & (b < a.dtype.itemsize * 8)
-
-
-def _left_shift(a, b):
-    """PyTorch's ``a << b``: the bits shifted out are lost (two's complement wrap); 0 for
-    a shift by a negative amount or by the width or more."""
-    inside = _shift_in_range(a, b)
-    return np.where(inside, np.left_shift(a, np.where(inside, b, 0)), 0).astype(a.dtype, copy=False)
-
-
-def _right_shift(a, b):
-    """PyTorch's ``a >> b``: arithmetic (the sign fills in) for signed integers; a shift by
-    a negative amount or by the width or more leaves only the fill: -1 or 0."""
-    inside = _shift_in_range(a, b)
-    fill = a.dtype.itemsize * 8 - 1 if a.dtype.kind == "i" else 0
-    shifted = np.right_shift(a, np.where(inside, b, fill))
-    return shifted if a.dtype.kind == "i" else np.where(inside, shifted, 0).astype(a.dtype, copy=False)
-
-
-_binary("bitwise_left_shift", _left_shift, rule=DtypeRule.INTEGRAL, scalar=_primitive("shl"))
-_binary("bitwise_right_shift", _right_shift, rule=DtypeRule.INTEGRAL, scalar=_primitive("shr"))
-
-
 # --- ternary ---------------------------------------------------------------------------
 
 
@@ -762,7 +348,7 @@ def _is_plus_zero(value) -> bool:
     return np.ndim(value) == 0 and value == 0 and not np.signbit(value)
 
 
-def _where(cond, a, b):
+def where_kernel(cond, a, b):
     """np.where, with a branch-free path when one side is +0.0 (relu/pool masks).
 
     np.where branches per element and is slow on random masks.  A native select
@@ -793,12 +379,12 @@ def _where(cond, a, b):
     return np.where(cond, a, b)
 
 
-_elementwise(
+register_elementwise(
     "where",
-    _where,
+    where_kernel,
     _where_vjp,
     arity=3,
     save_inputs=True,
     grad_reads=((0,), (0,), (0,)),  # the condition only
-    scalar=lambda S, cond, a, b: S.where(_truth(S, cond), a, b),
+    scalar=lambda S, cond, a, b: S.where(truth(S, cond), a, b),
 )
