@@ -106,22 +106,27 @@ def _nll_loss_module(ft: ir.Type) -> ir.Module:
     """``nll_loss_rows(logp, target, out, rows, n, ignore_index, mode)``: for ``mode``
     none, ``out[r] = -logp[r, target[r]]`` (0 where ignored); for sum the total, for
     mean the total over the count of counted targets (NaN if none), into ``out[0]``.
-    Returns -1, or the first row whose target is out of range (before reading it)."""
+    Returns -1, or the first row whose target is out of range (before reading it).
+
+    The total is added in float64 and rounded once: added in float32, the mean loss of
+    131,072 rows was off by 4e-6 of itself (PyTorch's cascade sum: 6e-8)."""
     module, fn = _nll_function("nll_loss_rows", ft)
     logp, target, out, rows, n, ignore, mode = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     bad = _returning_bad_row(fn, b)
     zero = ir.Constant(ft, 0.0)
-    with for_range_carrying(b, rows, [zero, const(0)], "r") as (r, carried):
+    wide = ir.DoubleType()
+    with for_range_carrying(b, rows, [ir.Constant(wide, 0.0), const(0)], "r") as (r, carried):
         t, counted = _target_checks(b, target, r, n, ignore, bad)
         safe = b.select(counted, t, const(0))
         picked = b.fneg(b.load(b.gep(logp, [b.add(b.mul(r, n), safe)], inbounds=True)))
         picked = b.select(counted, picked, zero)
         with b.if_then(b.icmp_signed("==", mode, const(_MODES["none"]))):
             b.store(picked, b.gep(out, [r], inbounds=True))
-        carried[0] = b.fadd(carried[0], picked)
+        carried[0] = b.fadd(carried[0], picked if ft == wide else b.fpext(picked, wide))
         carried[1] = b.add(carried[1], b.zext(counted, I64))
     total, count = carried
+    total = total if ft == wide else b.fptrunc(total, ft)
     with b.if_then(b.icmp_signed("!=", mode, const(_MODES["none"]))):
         mean = b.select(
             b.icmp_signed("==", count, const(0)),

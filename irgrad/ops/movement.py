@@ -357,7 +357,7 @@ def _nll_loss_kernel(logp, target, *, ignore_index, reduction):
     picked = np.where(valid, np.negative(logp[at]), logp.dtype.type(0))
     if reduction == "none":
         return picked
-    total = np.add.reduce(picked, axis=None)
+    total = np.add.reduce(picked, axis=None, dtype=np.float64).astype(picked.dtype)  # as the native kernel
     if reduction == "sum":
         return total
     count = np.count_nonzero(valid)
