@@ -53,9 +53,10 @@ class Capture:
     n_values: int  # graph.outputs[:n_values]: returned and replayed values
     requires_grad: list  # per value output: whether eager's tensor required grad
     mutated: list  # input positions written in place, for graph.outputs[n_values:]
-    # value outputs eager made as views of another one (h, h.view(-1); self.h = h, h[0]):
-    # index -> (its base's index, view ops, why in-place ops may not write it), each
-    # derived from its base at each call, so that it is the base's alias for autograd too
+    # value outputs eager made as views of another one or of an input (h, h.view(-1);
+    # self.h = h, h[0]; self.row = x[0]): index -> (its base: ("output", index) or
+    # ("input", position), view ops, why in-place ops may not write it), each derived
+    # from its base at each call, so that it is the base's alias for autograd too
     views: dict = field(default_factory=dict)
     # the mutated positions written only through an alias with a version counter of its
     # own (``p.data.mul_(2)``): eager leaves their version alone, so no saved-tensor check fails
@@ -239,7 +240,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         n_values=len(values),
         requires_grad=requires_grad,
         mutated=mutated,
-        views=_views_among(values, traced),
+        views=_views_among(values, traced, tracer.input_tensors),
         unversioned=unversioned,
         replays=replays,
         released=released + [False] * (len(values) - len(released)),
@@ -261,14 +262,17 @@ def _tensors_in(value: Any) -> list[Tensor]:
     return []
 
 
-def _views_among(values: list[int], traced: dict[int, Tensor]) -> dict[int, tuple]:
-    """``Capture.views``: the value outputs whose tensor is a view of another one's."""
-    index = {id(traced[nid]): k for k, nid in enumerate(values) if nid in traced}
+def _views_among(values: list[int], traced: dict[int, Tensor], inputs: list[Tensor]) -> dict[int, tuple]:
+    """``Capture.views``: the value outputs whose tensor is a view of another one's, or of
+    an input's."""
+    bases = {id(t): ("input", pos) for pos, t in enumerate(inputs)}
+    bases.update({id(traced[nid]): ("output", k) for k, nid in enumerate(values) if nid in traced})
     views = {}
     for k, nid in enumerate(values):
         t = traced.get(nid)
-        if t is not None and t._view is not None and index.get(id(t._base), k) != k:
-            views[k] = (index[id(t._base)], t._view[0], t._view[2])
+        base = None if t is None or t._view is None else bases.get(id(t._base))
+        if base is not None and base != ("output", k):
+            views[k] = (base, t._view[0], t._view[2])
     return views
 
 

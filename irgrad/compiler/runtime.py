@@ -149,8 +149,8 @@ def _derived(base: Tensor, chain: tuple) -> Tensor:
 
 
 def _output_view(base: Tensor, chain: tuple, reason: str | None) -> Tensor:
-    """A value output eager made as a view of another one (``Capture.views``), derived
-    from it: under no_grad if eager's was made there (it has no gradient path), and
+    """A value output eager made as a view of another one or of an input
+    (``Capture.views``), derived from it: under no_grad if eager's was made there (it has no gradient path), and
     refusing in-place ops where eager's does (one of split's outputs)."""
     if reason != NO_GRAD_VIEW:
         out = _derived(base, chain)
@@ -191,8 +191,8 @@ def run(entry, roots: tuple, inputs: list):
         if released:  # its backward already ran in the call: another one raises, as eager's
             tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
     views = resolve(built.views, input_sizes(built.forward, arrays)) if built.views else capture.views
-    for k, (base, chain, reason) in views.items():
-        tensors[k] = _output_view(tensors[base], chain, reason)
+    for k, ((kind, i), chain, reason) in views.items():
+        tensors[k] = _output_view(inputs[i] if kind == "input" else tensors[i], chain, reason)
     leaves = [returned_tensor(kind, where, inputs, tensors) for kind, where in capture.returned]
     # found before the replays, which may rebind a slot on the way to one (the traced call
     # stepped the scheduler that was there when it called step())
