@@ -554,6 +554,36 @@ def test_a_stored_view_of_an_argument_is_its_view_for_autograd():
     assert not _breaks(compiled) and compiled._compiled.entries[-1].runs == 2
 
 
+@pytest.mark.parametrize("alias", ["detach", "data"])
+def test_a_returned_detach_or_data_of_state_aliases_it(alias):
+    # return w.detach() (or w.data) after updating w: eager's shares w's memory (detach()
+    # its version counter too), so writing it writes w; compiled, it was a copy
+    def run(fn, w):
+        out = fn(irgrad.ones(3))
+        same = out.data_ptr() == w.data_ptr()
+        version = w._version
+        out.add_(1)
+        return same, w._version - version, w.detach().numpy().copy()
+
+    def make():
+        w = irgrad.zeros(3, requires_grad=True)
+
+        def f(x):
+            with irgrad.no_grad():
+                w.add_(x)
+            return w.detach() if alias == "detach" else w.data
+
+        return w, f
+
+    (w_e, f_e), (w_c, f_c) = make(), make()
+    compiled = irgrad.compile(f_c)
+    for _ in range(3):
+        want, got = run(f_e, w_e), run(compiled, w_c)
+        assert got[:2] == want[:2]
+        np.testing.assert_array_equal(got[2], want[2])
+    assert not _breaks(compiled) and compiled._compiled.entries[-1].runs == 2
+
+
 def test_views_of_a_returned_value_keep_one_symbolic_graph_for_every_size():
     # the view ops' attributes follow the sizes (h[1:] is slice(1, B)): one graph serves
     # every batch size, each view derived at the call's sizes

@@ -47,8 +47,9 @@ class Capture:
     inputs: list  # the tensors bound to graph.inputs at trace time
     sources: list  # per input: its snapshot node (None for an unlocated tensor)
     output_spec: Any  # pytree spec of the returned value
-    # per returned leaf: ("input", position), ("output", index) or ("view", (position, view
-    # ops)): a view of an input, derived from it at each call (runtime.returned_tensor)
+    # per returned leaf: ("input", position), ("output", index), ("view", (position, view
+    # ops)): a view of an input, derived from it at each call, or ("alias", (position,
+    # detached)): an input's detach() (detached) or .data (runtime.returned_tensor)
     returned: list
     n_values: int  # graph.outputs[:n_values]: returned and replayed values
     requires_grad: list  # per value output: whether eager's tensor required grad
@@ -197,6 +198,10 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                     tracer._break("the function returns a view of a tensor it did not create")
                     break
                 returned.append(("view", (graph.inputs.index(base), leaf._view[0])))
+            elif (alias := _alias_of_input(leaf, tracer.input_tensors)) is not None:
+                # x.detach(), p.data: the input's memory without its history; eager's is an
+                # alias, which a later in-place write through either changes
+                returned.append(("alias", alias))
             else:
                 nid = tracer.lookup(leaf)
                 traced.setdefault(nid, leaf)
@@ -248,6 +253,27 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         graph_break=tracer.graph_break,
         result=result,
         unlocated=list(tracer.unlocated),
+    )
+
+
+def _alias_of_input(t: Tensor, inputs: list[Tensor]) -> tuple[int, bool] | None:
+    """``(position, detached)`` when ``t`` is an input's ``detach()`` (sharing its version
+    counter) or ``.data`` (not sharing it): no view, no gradient, the input's very array."""
+    if t._base is not None or t._rg:
+        return None
+    for pos, x in enumerate(inputs):
+        if t._data is x._data or _same_array(t._data, x._data):
+            return pos, t._vc is not None and t._vc is x._vc
+    return None
+
+
+def _same_array(a, b) -> bool:
+    """Whether two arrays are the same elements of the same memory."""
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.dtype == b.dtype
     )
 
 

@@ -16,6 +16,7 @@ from ..dispatch import apply
 from ..ir import Graph, node_values
 from ..ir.interpreter import input_sizes
 from ..ir.symbolic import resolve
+from ..ops import OPS
 from ..recording.grad_fn import FREED_MESSAGE, GradFn, check_versions, edge_of, version_of
 from ..recording.grad_mode import no_grad
 from ..recording.views import NO_GRAD_VIEW
@@ -130,13 +131,16 @@ def _is_storage(value: np.ndarray, storage: np.ndarray) -> bool:
 
 
 def returned_tensor(kind: str, where, inputs: list, outputs: list) -> Tensor:
-    """A returned tensor (see ``Capture.returned``): an input, a graph output, or a view
-    of an input, derived from it again by the view ops that made it (so it aliases the
-    input, with eager autograd, as eager's does)."""
+    """A returned tensor (see ``Capture.returned``): an input, a graph output, a view of
+    an input, derived from it again by the view ops that made it (so it aliases the input,
+    with eager autograd, as eager's does), or an input's ``detach()`` or ``.data``."""
     if kind == "input":
         return inputs[where]
     if kind == "output":
         return outputs[where]
+    if kind == "alias":
+        position, detached = where
+        return apply(OPS["detach"], (inputs[position],)) if detached else inputs[position].data
     position, chain = where
     return _derived(inputs[position], chain)
 
