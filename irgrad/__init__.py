@@ -92,6 +92,7 @@ from .tensor_ops.indexing import (  # noqa: E402
     unique,
 )
 from .tensor_ops.linalg import addmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer  # noqa: E402
+from .tensor_ops.lapack import det, inverse, slogdet  # noqa: E402
 from .tensor_ops.pointwise import *  # noqa: E402,F401,F403
 from .tensor_ops.pointwise import abs, pow, round  # noqa: E402,A004
 from .tensor_ops.reduce import (  # noqa: E402
@@ -229,6 +230,7 @@ from .serialization import load, save  # noqa: E402
 __version__ = "0.1.0"
 
 from . import optim  # noqa: E402
+from . import linalg  # noqa: E402
 from . import distributions  # noqa: E402
 
 from math import e, inf, nan, pi  # noqa: E402  (torch.pi ...: the Python floats, as PyTorch's)

@@ -24,6 +24,7 @@ from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
+from .tensor_ops import lapack as LA
 from .tensor_ops import linalg as L
 from .tensor_ops import pointwise as P
 from .tensor_ops import reduce as R
@@ -55,6 +56,7 @@ _METHODS = {
         SC: "cumprod cummax cummin",
         H: "histc",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
+        LA: "inverse det slogdet",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_
                neg_ abs_ exp_ log_ sqrt_ relu_

@@ -348,6 +348,41 @@ CASES: dict[str, list] = {
     ],
 }
 
+
+def MATRIX(*shape):
+    """float64 square matrices, diagonally dominant enough to be far from singular."""
+    x = _rng.standard_normal(shape) + shape[-1] * np.eye(shape[-1])
+    return irgrad.tensor(x, requires_grad=True)
+
+
+def SINGULAR():
+    """Matrices of rank 2 and 1 (3x3): det's gradient, the cofactors, is still defined there."""
+    x = np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]], [[1.0, 2.0, 0.5]] * 3])
+    return [irgrad.tensor(x, requires_grad=True)]
+
+
+def _spd(x):
+    return x @ x.mT + 3 * irgrad.eye(x.shape[-1], dtype=x.dtype)
+
+
+CASES.update(
+    {
+        "inv": [(lambda a: irgrad.linalg.inv(a), lambda: [MATRIX(2, 3, 3)])],
+        "det": [(lambda a: irgrad.linalg.det(a), lambda: [MATRIX(2, 3, 3)]), (irgrad.det, SINGULAR)],
+        "cofactor": [(lambda a: apply(OPS["cofactor"], (a,)), lambda: [MATRIX(2, 3, 3)])],
+        "slogdet": [(lambda a: irgrad.linalg.slogdet(a).logabsdet, lambda: [MATRIX(2, 3, 3)])],
+        "solve": [
+            (lambda a, b: irgrad.linalg.solve(a, b), lambda: [MATRIX(2, 3, 3), R(2, 3, 2)]),
+            (lambda a, b: irgrad.linalg.solve(a, b), lambda: [MATRIX(2, 3, 3), R(2, 3)]),
+            (lambda a, b: irgrad.linalg.solve(a, b, left=False), lambda: [MATRIX(3, 3), R(2, 4, 3)]),
+        ],
+        "cholesky": [
+            (lambda x: irgrad.linalg.cholesky(_spd(x)), lambda: [R(2, 3, 3)]),
+            (lambda x: irgrad.linalg.cholesky(_spd(x), upper=True), lambda: [R(3, 3)]),
+        ],
+    }
+)
+
 # Composites: their gradients come from the primitives, but check the whole formula.
 COMPOSITES = [
     (lambda x: x.mean(0), lambda: [R(2, 3)]),

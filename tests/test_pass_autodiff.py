@@ -156,6 +156,23 @@ CASES: dict[str, tuple[list, dict]] = {
 }
 
 
+def square(*shape, spd=False):
+    """Well-conditioned square matrices (symmetric positive-definite with ``spd``)."""
+
+    def make(rng):
+        x = rng.standard_normal(shape)
+        x = x @ np.swapaxes(x, -1, -2) if spd else x
+        return x + shape[-1] * np.eye(shape[-1])
+
+    return make
+
+
+CASES.update(
+    {name: ([square(2, 3, 3)], {}) for name in ("inv", "det", "slogdet", "cofactor")}
+    | {"solve": ([square(2, 3, 3), f(2, 3, 2)], {}), "cholesky": ([square(2, 3, 3, spd=True)], {})}
+)
+
+
 def is_float(a: np.ndarray) -> bool:
     return a.dtype.kind == "f"
 

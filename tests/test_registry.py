@@ -249,6 +249,19 @@ SAMPLES = {
 }
 
 
+def _matrices(shape, dt, positive_definite=False):
+    """A batch of well-conditioned square matrices (symmetric positive-definite if asked)."""
+    n = shape[-1]
+    x = _rng.standard_normal(shape)
+    x = x @ np.swapaxes(x, -1, -2) if positive_definite else x
+    return (x + n * np.eye(n)).astype(dt.np)
+
+
+for _name in ("inv", "det", "slogdet", "cofactor", "cholesky"):
+    SAMPLES[_name] = [((_matrices((2, 3, 3), dt, _name == "cholesky"),), {}) for dt in (D.float32, D.float64)]
+SAMPLES["solve"] = [((_matrices((2, 3, 3), dt), sample((2, 3, 4), dt)), {}) for dt in (D.float32, D.float64)]
+
+
 def _nonzero(x: np.ndarray) -> np.ndarray:
     """``x`` with zeros made ones: integer division by zero raises, as in torch."""
     return np.where(x == 0, 1, x).astype(x.dtype)

@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (registers the ops)
     conv,
     elementwise,
     embedding,
+    lapack,
     linalg,
     movement,
     random,

@@ -73,6 +73,7 @@ class Kind(enum.Enum):
     SELECTION = "selection"  # positions chosen by comparing elements (argmax, argsort): integer results
     LOSS = "loss"  # picks at target classes and their reduction (nll_loss) or scatter (its gradient)
     CHECK = "check"  # the input, after raising for values out of range
+    LAPACK = "lapack"  # a dense factorization (inv, det, solve, cholesky): numpy's LAPACK, never fused
 
 
 class DtypeRule(enum.Enum):

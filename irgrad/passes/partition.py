@@ -30,7 +30,7 @@ Cost model:
 * capacity = bytes of the value (symbolic dims count as :data:`SYMBOLIC_DIM_SIZE`);
   ties are broken towards values closer to the inputs (a forward input is alive
   anyway, so saving it costs no extra memory);
-* matmul/einsum, conv windows, reductions, random ops and fused nodes are never
+* matmul/einsum, conv windows, reductions, LAPACK factorizations, random ops and fused nodes are never
   computed in the backward (``NEVER_RECOMPUTED``): they are expensive to redo, and a
   random op must run exactly once; elementwise and movement ops may be recomputed;
 * constants are not part of the cut: each graph makes the constants it uses.
@@ -52,7 +52,17 @@ from .dce import effectful_nodes
 __all__ = ["NEVER_RECOMPUTED", "SYMBOLIC_DIM_SIZE", "partition"]
 
 NEVER_RECOMPUTED = frozenset(
-    {Kind.MATMUL, Kind.CONV, Kind.REDUCTION, Kind.RANDOM, Kind.SCAN, Kind.SELECTION, Kind.LOSS, Kind.CHECK}
+    {
+        Kind.MATMUL,
+        Kind.CONV,
+        Kind.REDUCTION,
+        Kind.RANDOM,
+        Kind.SCAN,
+        Kind.SELECTION,
+        Kind.LOSS,
+        Kind.CHECK,
+        Kind.LAPACK,
+    }
 )
 SYMBOLIC_DIM_SIZE = 64
 _SOURCE, _SINK = "source", "sink"

@@ -1,0 +1,121 @@
+"""Matrix inverse, determinants, linear solves and the Cholesky factor, as ``torch.linalg``'s.
+
+Each is one LAPACK primitive of :mod:`irgrad.ops.lapack` applied to the argument
+normalised here: PyTorch's argument checks run first (the kernels would take an
+integer matrix), ``solve`` decides whether ``B`` is a vector and broadcasts the batch
+dims, and ``left=False`` or ``upper=True`` are transposes around the primitive.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from .._arguments import tensor_arguments
+from ..dispatch import apply
+from ..dtypes import FLOAT
+from ..ops import OPS
+from ..ops.lapack import check_square
+from ..tensor import Tensor
+from .shape import squeeze, transpose, unsqueeze
+
+slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
+
+
+def _t(x: Tensor) -> Tensor:
+    return transpose(x, -2, -1)
+
+
+@tensor_arguments
+def inv(A: Tensor) -> Tensor:
+    """The inverse of each square matrix of ``A`` (any leading batch dims)."""
+    check_square("linalg.inv", A)
+    return apply(OPS["inv"], (A,))
+
+
+@tensor_arguments
+def inverse(input: Tensor) -> Tensor:
+    """``torch.inverse``: :func:`inv`."""
+    return inv(input)
+
+
+@tensor_arguments
+def det(A: Tensor) -> Tensor:
+    """The determinant of each square matrix of ``A``."""
+    check_square("linalg.det", A)
+    return apply(OPS["det"], (A,))
+
+
+@tensor_arguments
+def slogdet(A: Tensor) -> slogdet_result:
+    """``(sign, logabsdet)`` of each determinant: its log without over- or underflow (what
+    a normalizing flow's log-likelihood needs). ``sign`` is 0 and ``logabsdet`` -inf for a
+    singular matrix; ``sign``'s gradient is zero, as PyTorch's (piecewise constant)."""
+    check_square("linalg.slogdet", A)
+    both = apply(OPS["slogdet"], (A,))
+    return slogdet_result(both[..., 0], both[..., 1])
+
+
+@tensor_arguments
+def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """The Cholesky factor ``L`` of each symmetric positive-definite matrix (``A = L L^T``),
+    reading its lower triangle; ``upper=True`` gives ``L^T``."""
+    check_square("linalg.cholesky", A)
+    low = apply(OPS["cholesky"], (A,))
+    return _t(low) if upper else low
+
+
+def _is_vector(A: Tensor, B: Tensor) -> bool:
+    """PyTorch's rule: ``B`` is a (batch of) vector(s) if it is 1-D or has ``A``'s shape
+    without its last dim."""
+    return B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+
+
+@tensor_arguments
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """``X`` with ``A X = B`` (``X A = B`` with ``left=False``) for each square matrix of
+    ``A``; ``B`` is a vector or a matrix (see :func:`_is_vector`), batch dims broadcast."""
+    if A.dtype.category != FLOAT:
+        check_square("linalg.solve", A, dtype_first=True)
+    if A.dtype is not B.dtype:
+        raise RuntimeError(
+            f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
+            f"{A.dtype.scalar_type} and B of type {B.dtype.scalar_type} instead"
+        )
+    check_square("linalg.solve", A, dtype_first=True)
+    vector = _is_vector(A, B)
+    columns = unsqueeze(B, -1) if vector else B
+    n = A.shape[-1]
+    rows, cols = columns.shape[-2:]
+    if (rows if left else cols) != n:
+        equation = "AX = B" if left else "XA = B"
+        raise RuntimeError(
+            f"linalg.solve: Incompatible shapes of A and B for the equation {equation} ({n}x{n} and {rows}x{cols})"
+        )
+    if not left:
+        if vector:
+            raise RuntimeError(
+                "linalg.solve: Vector broadcasting of the left hand side is not supported for left=False. "
+                "In this case linalg.solve is equivalent to B / A.squeeze(-1)"
+            )
+        A, columns = _t(A), _t(columns)
+    batch = _broadcast_batch(tuple(columns.shape[:-2]), tuple(A.shape[:-2]))
+    A = A.expand(batch + (n, n))
+    columns = columns.expand(batch + tuple(columns.shape[-2:]))
+    x = apply(OPS["solve"], (A, columns))
+    if not left:
+        x = _t(x)
+    return squeeze(x, -1) if vector else x
+
+
+def _broadcast_batch(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of two batch shapes, with PyTorch's message (``B``'s batch is tensor a)."""
+    ndim = max(len(a), len(b))
+    a, b = (1,) * (ndim - len(a)) + a, (1,) * (ndim - len(b)) + b
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y and 1 not in (x, y):
+            raise RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton dimension {i}"
+            )
+        out.append(y if x == 1 else x)
+    return tuple(out)
