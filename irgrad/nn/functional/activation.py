@@ -114,8 +114,8 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 @tensor_arguments
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """``x * Phi(x)`` (exact, via erf) or its tanh approximation (``approximate='tanh'``)."""
-    if approximate == "none":  # (torch's kernel overflows to inf from 1.7e38, as this does)
-        return input * ((input * _SQRT1_2).erf() + 1.0) * 0.5
+    if approximate == "none":  # halved first, as torch's kernel: finite up to 3.4e38 (exact otherwise)
+        return input * 0.5 * ((input * _SQRT1_2).erf() + 1.0)
     if approximate == "tanh":  # halved first, as torch's kernel: finite up to 3.4e38 (x * 0.5 * 2 is x)
         inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
         return input * 0.5 * (inner.tanh() + 1.0)
