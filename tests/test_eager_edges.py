@@ -478,6 +478,35 @@ def test_an_expanded_tensor_is_assigned_where_no_element_repeats(compare):
         _same_error(repeated, "single memory location")
 
 
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda lib, v: v.masked_fill_(lib.tensor([[True, False, False], [False, False, True]]), -0.0),
+        lambda lib, v: v.masked_fill_(lib.tensor([[False, False, False], [False, False, False]]), 2.0),
+        lambda lib, v: v.index_fill_(1, lib.tensor([1]), 3.0),
+        lambda lib, v: v.__setitem__(lib.tensor([[False, True, False], [False, True, True]]), 5.0),
+        lambda lib, v: v.__setitem__((lib.tensor([0, 1]), lib.tensor([0, 2])), lib.tensor([1.0, 2.0])),
+        lambda lib, v: v.index_put_((lib.tensor([1]), lib.tensor([2])), lib.tensor(7.0)),
+    ],
+)
+def test_selective_writes_into_an_expanded_tensor_write_its_memory(write):
+    # PyTorch's masked_fill_, index_fill_ and index_put_ write the positions they select
+    # into an expanded tensor (deprecated, with a warning); irgrad raised the internal
+    # overlap error (and x[mask] = v numpy's "assignment destination is read-only").
+    # Found by the fuzzer, seed 66001 program 189
+    def run(lib):
+        base = lib.ones(1, 3)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            write(lib, base.expand(2, 3))
+        assert any("on expanded tensors is deprecated" in str(w.message) for w in caught)
+        return base.numpy().copy()
+
+    mine, theirs = _both(run)
+    np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(np.signbit(mine), np.signbit(theirs))
+
+
 def test_an_element_of_an_expanded_tensor_is_assigned_while_autograd_records_it(compare):
     # the recorded write covers the indexed element only: its whole new value would write
     # the one memory location of the expanded 0-d tensor three times, the last one winning

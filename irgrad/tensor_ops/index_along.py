@@ -176,4 +176,6 @@ def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 
 @tensor_arguments
 def index_fill_(self: Tensor, dim: int, index: Tensor, value: Tensor | Number) -> Tensor:
-    return update_inplace(self, lambda old: index_fill(old, dim, index, value), value, name="index_fill_")
+    return update_inplace(
+        self, lambda old: index_fill(old, dim, index, value), value, name="index_fill_", selective=True
+    )

@@ -27,6 +27,7 @@ from .writes import (
     repeats_elements,
     update_inplace,
     writable_destination,
+    write_selected,
 )
 
 
@@ -173,8 +174,13 @@ def setitem(input: Tensor, index, value) -> None:
                 extra = data.ndim - input._data[np_index].ndim
                 if extra > 0 and all(d == 1 for d in data.shape[:extra]):
                     data = data.reshape(data.shape[extra:])
-            if input._data.flags.writeable or tensors:
+            if input._data.flags.writeable:
                 input._data[np_index] = data
+            elif tensors:  # an expanded tensor (or read-only memory): PyTorch's index_put_
+                new = np.array(input._data)
+                new[np_index] = data
+                write_selected(input, new, "index_put_")
+                return
             else:  # a broadcast view (an expanded tensor): numpy's are read-only
                 region = input._data[(*np_index, Ellipsis)]  # a view, also of one element
                 data = np.broadcast_to(data, region.shape)
@@ -252,7 +258,11 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) 
 def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
     """:func:`index_put` in place."""
     return update_inplace(
-        self, lambda old: index_put(old, indices, values, accumulate), values, name="index_put_"
+        self,
+        lambda old: index_put(old, indices, values, accumulate),
+        values,
+        name="index_put_",
+        selective=not accumulate,
     )
 
 

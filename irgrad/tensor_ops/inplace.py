@@ -88,7 +88,9 @@ clip_ = clamp_
 
 @tensor_arguments
 def masked_fill_(self: Tensor, mask: Tensor, value: Tensor | Number) -> Tensor:
-    return update_inplace(self, lambda old: P.masked_fill(old, mask, value), value, name="masked_fill_")
+    return update_inplace(
+        self, lambda old: P.masked_fill(old, mask, value), value, name="masked_fill_", selective=True
+    )
 
 
 @tensor_arguments

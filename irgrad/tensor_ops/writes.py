@@ -9,6 +9,7 @@ saved the old value sees the version change and raises at backward time.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -38,15 +39,24 @@ def _check_target(target: Tensor, name: str) -> None:
         )
 
 
-def update_inplace(target: Tensor, compute: Callable[[Tensor], Tensor], *others, name: str) -> Tensor:
-    """Replace ``target``'s value with ``compute(old value)`` in its own storage."""
+def update_inplace(
+    target: Tensor, compute: Callable[[Tensor], Tensor], *others, name: str, selective: bool = False
+) -> Tensor:
+    """Replace ``target``'s value with ``compute(old value)`` in its own storage.
+
+    ``selective``: the op writes values at positions it selects (``masked_fill_``,
+    ``index_fill_``), which PyTorch allows, deprecated, on an expanded tensor without
+    autograd (see :func:`write_selected`)."""
     refresh_view(target)
     if target._base is not None:
         _check_view_writable(target, others, name)
     if not needs_autograd(target, *others):
         with no_grad():
             new = compute(target)
-        _write(target, new, name)
+        if selective and not target._data.flags.writeable and repeats_elements(target._data):
+            write_selected(target, new._data, name)
+        else:
+            _write(target, new, name)
         return target
     if target._base is not None:
         return _update_view(target, compute, name)
@@ -136,6 +146,40 @@ def writable_destination(dst: np.ndarray, src: np.ndarray, name: str, fill: bool
     if alias is None:
         raise_internal_overlap(name)
     return alias
+
+
+def write_selected(target: Tensor, new: np.ndarray, name: str) -> None:
+    """Write ``new`` into an expanded ``target`` (repeated elements) where it changes
+    ``target``'s value, in C order: PyTorch's ``masked_fill_``, ``index_fill_`` and
+    ``index_put_`` write the positions they select (a memory location takes the value of
+    the last selected element over it) and warn that this is deprecated.  Memory that is
+    not the process's own writable array raises as any write does."""
+    dst = target._data
+    if not repeats_elements(dst):
+        writable_destination(dst, np.broadcast_to(new, dst.shape), name, fill=False)[...] = new
+        target._bump_version()
+        return
+    alias = _writable_alias(dst)
+    if alias is None:
+        raise_internal_overlap(name)
+    _tracing.untraceable(f"{name} of an expanded tensor")
+    warnings.warn(
+        f"Use of {name} on expanded tensors is deprecated. Please clone() the tensor before performing "
+        "this operation. This also applies to advanced indexing e.g. tensor[mask] = scalar",
+        UserWarning,
+        stacklevel=4,
+    )
+    new = np.broadcast_to(new, dst.shape).astype(dst.dtype, copy=False)
+    changed = _bits(new) != _bits(dst)
+    alias[changed] = new[changed]
+    target._bump_version()
+
+
+def _bits(array: np.ndarray) -> np.ndarray:
+    """``array``'s elements as unsigned integers of their size (so -0.0 differs from 0.0 and
+    NaN equals itself), or its values where no such type exists."""
+    unsigned = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(array.dtype.itemsize)
+    return array if unsigned is None else array.view(unsigned)
 
 
 def repeats_elements(array: np.ndarray) -> bool:
