@@ -198,7 +198,9 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                     tracer._break("the function returns a view of a tensor it did not create")
                     break
                 returned.append(("view", (graph.inputs.index(base), leaf._view[0])))
-            elif (alias := _alias_of_input(leaf, tracer.input_tensors)) is not None:
+            elif storage(leaf._data) in inputs_memory and (
+                (alias := _alias_of_input(leaf, tracer.input_tensors)) is not None
+            ):
                 # x.detach(), p.data: the input's memory without its history; eager's is an
                 # alias, which a later in-place write through either changes
                 returned.append(("alias", alias))
