@@ -43,6 +43,7 @@ from .compiler.dynamic import SizeChecks, mark_dynamic, marked_dims, same_progra
 from .compiler.explain import Explanation, explain
 from .compiler.guards import ALIASED, Guard
 from .compiler.runtime import run
+from .compiler.state import Uninitialized
 from .compiler.validate import validate
 from .compiler.warnings import CompileWarning
 from .nn import Module
@@ -290,7 +291,12 @@ class Compiled:
     def _compile_now(self, args: tuple, kwargs: dict):
         report = PipelineReport()
         start = time.perf_counter()
-        cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
+        try:
+            cap = capture(self.target, args, kwargs, name=self.name, fullgraph=self.fullgraph, call=self.fn)
+        except Uninitialized as placeholder:  # (raised by the state walk, before the call ran)
+            # a lazy module's first call materializes its parameters: eager, and the next compiles
+            self.log.append(f"{placeholder} is uninitialized (a lazy module's): this call ran eagerly")
+            return self.fn(*args, **kwargs)
         report.add("trace", time.perf_counter() - start)
         return self._compiled_from(cap, args, kwargs, report)
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from ..dtypes import dtype as irgrad_dtype
 from ..nn import Module
+from ..nn.parameter import is_lazy
 from ..optim import Optimizer
 from ..optim.lr_scheduler import LRScheduler
 from ..tensor import Tensor, device
@@ -389,6 +390,8 @@ class _Walker:
         return node
 
     def _tensor(self, t: Tensor, path: tuple) -> StateNode:
+        if is_lazy(t):
+            raise Uninitialized(describe(path))
         data = t._data
         # the strides of an array whose shape and contiguity do not give them (code may
         # read ``x.stride()``): a non-contiguous one, or one with a dim of size 1 or 0,
@@ -550,6 +553,11 @@ class _Walker:
         if is_user_class(type(obj)):
             node.children.append(self.visit(type(obj), path + (Step("type"),)))
         return node
+
+
+class Uninitialized(Exception):
+    """The state holds a lazy module's placeholder parameter (``irgrad.nn.LazyLinear`` before
+    its first call, which gives it its shape): there is no state to compile for yet."""
 
 
 def walk(fn: Any, args: tuple, kwargs: dict) -> Snapshot:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
-from ..parameter import Parameter
+from ..parameter import Parameter, is_lazy
 from .handles import RemovableHandle, register_hook
 
 
@@ -136,6 +136,8 @@ class StateDict:
                     f"from checkpoint but received {type(value)}"
                 )
                 continue
+            if is_lazy(current):
+                continue  # a placeholder loading a placeholder (a lazy module's hook materialized others)
             if value.shape != current.shape:
                 error_msgs.append(
                     f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "
