@@ -36,7 +36,8 @@ _METHODS = {
     module: [name for name in names.split()]
     for module, names in {
         P: """neg negative abs absolute sign floor ceil trunc fix relu exp expm1 log log1p sqrt rsqrt
-              reciprocal sin cos tan tanh sigmoid erf logical_not bitwise_not isnan isinf isfinite mul
+              reciprocal sin cos tan tanh asin arcsin acos arccos atan arctan sinh cosh asinh arcsinh
+              acosh arccosh atanh arctanh sigmoid erf logical_not bitwise_not isnan isinf isfinite mul
               multiply floor_divide remainder fmod pow atan2 maximum minimum eq ne not_equal lt less le
               less_equal gt greater ge greater_equal logical_and logical_or logical_xor bitwise_and
               bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift add sub subtract div divide
@@ -60,6 +61,8 @@ _METHODS = {
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_
                neg_ abs_ exp_ log_ sqrt_ relu_
+               asin_ arcsin_ acos_ arccos_ atan_ arctan_ sinh_ cosh_ asinh_ arcsinh_ acosh_ arccosh_
+               atanh_ arctanh_
                sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
                addcdiv_ lerp_ copy_ fill_ fill_diagonal_ zero_ uniform_ normal_ tril_ triu_""",
     }.items()

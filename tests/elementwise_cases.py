@@ -25,6 +25,10 @@ DTYPES = [
     dtypes.uint8,
     dtypes.bool_,
 ]
+# Ops whose scalar rule computes the function by another formula than the numpy kernel
+# (asin as atan2(x, sqrt((1-x)(1+x))) ...): the rule agrees with it to FORMULA_ULPS, not bit for bit.
+FORMULA_RULES = {"asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"}
+FORMULA_ULPS = 4
 FLOAT_SPECIALS = [
     0.0,
     -0.0,
@@ -121,6 +125,21 @@ def assert_identical(expected, actual, context: str) -> None:
     bad = np.flatnonzero(~same)
     assert bad.size == 0, (
         f"{context}: {bad.size} positions differ, first at {bad[0]}: {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
+    )
+
+
+def assert_close_in_ulps(expected: np.ndarray, actual: np.ndarray, context: str, ulps: int) -> None:
+    """Equal dtype and shape; finite values within ``ulps`` units in the last place of
+    ``expected``, the others (NaN, infinities) equal."""
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape, context
+    both_nan = np.isnan(expected) & np.isnan(actual)
+    exact = (expected == actual) | both_nan
+    spacing = np.spacing(np.abs(expected).astype(expected.dtype))
+    with np.errstate(invalid="ignore"):
+        close = np.abs(actual.astype(np.float64) - expected.astype(np.float64)) <= ulps * np.abs(spacing)
+    bad = np.flatnonzero(~(exact | (close & np.isfinite(expected))))
+    assert bad.size == 0, (
+        f"{context}: {bad.size} differ, first {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
     )
 
 

@@ -14,7 +14,15 @@ import math
 
 import numpy as np
 import pytest
-from elementwise_cases import DTYPES, accepts, assert_identical, cases, single_op_body
+from elementwise_cases import (
+    DTYPES,
+    FORMULA_RULES,
+    accepts,
+    assert_close_in_ulps,
+    assert_identical,
+    cases,
+    single_op_body,
+)
 from graph_calls import assert_graphs_answered, run_program
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,24 +42,12 @@ from irgrad.passes import fuse
 ELEMENTWISE = sorted(name for name, op in OPS.items() if op.kind is Kind.ELEMENTWISE)
 # Computed by another implementation than numpy's (within ULPS of it, not bit for bit).
 APPROXIMATE = {"exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "erf", "atan2", "pow", "sigmoid"}
+APPROXIMATE |= FORMULA_RULES  # scalar rules built from other functions than numpy's kernel
 ULPS = 4
 # What the code generator leaves to numpy on integers, by design: an integer division must
 # raise on a zero divisor (and numpy's integer power on a negative exponent) as eager does,
 # which a native loop cannot.
 LEFT_TO_NUMPY_ON_INTEGERS = {"floor_divide", "remainder", "fmod", "pow"}
-
-
-def assert_close_in_ulps(expected: np.ndarray, actual: np.ndarray, context: str) -> None:
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape, context
-    both_nan = np.isnan(expected) & np.isnan(actual)
-    exact = (expected == actual) | both_nan
-    spacing = np.spacing(np.abs(expected).astype(expected.dtype))
-    with np.errstate(invalid="ignore"):
-        close = np.abs(actual.astype(np.float64) - expected.astype(np.float64)) <= ULPS * np.abs(spacing)
-    bad = np.flatnonzero(~(exact | (close & np.isfinite(expected))))
-    assert bad.size == 0, (
-        f"{context}: {bad.size} differ, first {actual.flat[bad[0]]!r} != {expected.flat[bad[0]]!r}"
-    )
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
@@ -77,7 +73,7 @@ def test_native_kernel_of_each_op_matches_numpy(name):
             actual = kernel(*arrays)
             context = f"{name} on {dt} {attrs} {[a.shape for a in arrays]}"
             if name in APPROXIMATE and expected.dtype.kind == "f":
-                assert_close_in_ulps(expected, actual, context)
+                assert_close_in_ulps(expected, actual, context, ULPS)
             else:
                 assert_identical(expected, actual, context)
             compiled += 1
@@ -122,7 +118,9 @@ def test_broadcast_operands_and_a_zero_d_exponent():
     x, y = rng.random((3, 1, 4), dtype=np.float32), rng.random((5, 1), dtype=np.float32)
     for exponent in (0.5, 2.0, -1.0, 1.3):
         arrays = [x, y, np.asarray(exponent, np.float32)]
-        assert_close_in_ulps(interpret(body, arrays)[0], ElementwiseKernel(body)(*arrays), f"pow {exponent}")
+        assert_close_in_ulps(
+            interpret(body, arrays)[0], ElementwiseKernel(body)(*arrays), f"pow {exponent}", ULPS
+        )
 
 
 def test_a_kernel_refuses_arrays_of_other_shapes_or_dtypes():

@@ -41,6 +41,11 @@ def P(*shape):
     return irgrad.tensor(_rng.uniform(0.5, 2.0, shape), requires_grad=True)
 
 
+def UNIT(*shape):
+    """float64 values in (-0.9, 0.9): inside the domain of asin, acos and atanh."""
+    return irgrad.tensor(_rng.uniform(-0.9, 0.9, shape), requires_grad=True)
+
+
 def OFF(*shape):
     """Values at least 0.1 away from integers and half-integers (no jumps of floor/round)."""
     x = _rng.integers(-4, 4, shape) + _rng.uniform(0.1, 0.4, shape) + _rng.integers(0, 2, shape) * 0.5
@@ -95,6 +100,14 @@ CASES: dict[str, list] = {
     "cos": [(lambda x: x.cos(), lambda: [R(2, 3)])],
     "tan": [(lambda x: (x * 0.5).tan(), lambda: [R(2, 3)])],
     "tanh": [(lambda x: x.tanh(), lambda: [R(2, 3)])],
+    "asin": [(lambda x: x.asin(), lambda: [UNIT(2, 3)])],
+    "acos": [(lambda x: x.acos(), lambda: [UNIT(2, 3)])],
+    "atan": [(lambda x: x.atan(), lambda: [R(2, 3)])],
+    "sinh": [(lambda x: x.sinh(), lambda: [R(2, 3)])],
+    "cosh": [(lambda x: x.cosh(), lambda: [R(2, 3)])],
+    "asinh": [(lambda x: x.asinh(), lambda: [R(2, 3)])],
+    "acosh": [(lambda x: (x + 1.0).acosh(), lambda: [P(2, 3)])],
+    "atanh": [(lambda x: x.atanh(), lambda: [UNIT(2, 3)])],
     "sigmoid": [(lambda x: x.sigmoid(), lambda: [R(2, 3)])],
     "erf": [(lambda x: x.erf(), lambda: [R(2, 3)]), (lambda x: (x * 2).erf(), lambda: [R(4)])],
     # float32 round-off needs a coarse step: the cast case passes its own gradcheck options
@@ -447,6 +460,7 @@ def test_gradcheck_composite(fn, make):
         CASES["div"][0],
         CASES["exp"][0],
         CASES["tanh"][0],
+        *(CASES[name][0] for name in ("asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")),
         CASES["sigmoid"][0],
         CASES["matmul"][0],
         CASES["linear"][0],

@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (registers the ops)
     conv,
     elementwise,
     embedding,
+    inverse_trig,
     lapack,
     linalg,
     movement,
