@@ -19,14 +19,16 @@ from irgrad.tensor import Tensor
 
 
 def test_embedding_rows_are_read_at_every_call(backend):
-    """The issue's snippet: an embedding's first ids must not be baked into the graph."""
+    """The issue's snippet: an embedding's first ids must not be baked into the graph.
+    (Compiled products round differently from numpy's: an output near 0 needs an atol.)"""
+    irgrad.manual_seed(0)
     model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 3))
     c = irgrad.compile(model, backend=backend)
     with irgrad.no_grad():
         c(irgrad.zeros(4, 1, dtype=irgrad.long))
         for ids in ([[1], [2], [3], [4]], [[9], [0], [9], [5]]):
             b = irgrad.tensor(ids)
-            assert irgrad.allclose(c(b), model(b))
+            assert irgrad.allclose(c(b), model(b), atol=1e-6)
     assert_graphs_answered(c)
 
 
