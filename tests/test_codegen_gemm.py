@@ -186,7 +186,7 @@ def test_forms_follow_the_strides():
     assert shape((6, 1), (1, 6), m=rows).form == "packed"  # more rows: B packed by panels
     assert shape((1, rows), (1, 6)).form == "packed"  # both transposed: B packed, A read as is
     assert shape((6, 1), (0, 0)).form is None  # a broadcast B: copied
-    assert not tiled_gemm.small_enough(2048, 2048, 1100)  # BLAS's size
+    assert not tiled_gemm.small_enough(2048, 2048, 1100, np.dtype(np.float32))  # BLAS's size
 
 
 def test_host_tiling_matches_the_cpu():
@@ -353,9 +353,17 @@ def test_a_transposed_weight_is_packed_exactly(m, n, k, dtype, threads):
     """A linear's weight read as B is packed by blocks and panels (in 8x8 register
     transposes, and element by element at the edges): the result is the broadcast
     form's product on ``W.T`` made contiguous by numpy, bit for bit, for any thread
-    count (large sizes split the product across the pool)."""
-    from irgrad.codegen import Program
+    count (large sizes split the product across the pool).  Every product is tiled, as
+    where no BLAS is found (a host without 512-bit vectors gives large-k products to it)."""
+    from irgrad.codegen import Program, blas
     from irgrad.ir import Graph, TensorType
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(blas, "gemm", lambda dtype: None)
+        _check_packed_weight(m, n, k, dtype, threads, Program, Graph, TensorType)
+
+
+def _check_packed_weight(m, n, k, dtype, threads, Program, Graph, TensorType) -> None:
 
     scale = 1 if threads == 1 else 24  # large enough to split the copy
     n, k = n * scale, k * scale

@@ -3,9 +3,10 @@
 Each matrix of the result is one product.  Up to :data:`.tiled_gemm.LARGEST_MACS`
 multiply-adds (every product of the LSTM, MLP and CNN benchmarks' steps but the
 largest MLP's) it is computed by :mod:`.tiled_gemm`'s register-tiled loops, which run
-two to three times as fast as numpy's OpenBLAS on these shapes; above that, and for
-strides neither form reads in place, by a call of ``cblas_?gemm`` (:mod:`.blas`),
-transposed operands read in place.  Where no BLAS is found every product is tiled,
+two to three times as fast as numpy's OpenBLAS on these shapes with 512-bit vectors
+(on a host with narrower ones, large products with a long k go to BLAS: see
+:func:`.tiled_gemm.small_enough`); above that, and for strides neither form reads in
+place, by a call of ``cblas_?gemm`` (:mod:`.blas`), transposed operands read in place.  Where no BLAS is found every product is tiled,
 copying an operand first where its strides need it.
 
 A linear's bias is written into the result first and the product added to it.
@@ -55,6 +56,7 @@ class GemmLowering(Lowering):
     def __init__(self, node: Node, gemm: blas.Gemm | None, arity: int) -> None:
         super().__init__(node)
         self.gemm = gemm
+        self.dtype = np.dtype(node.type.dtype.np)
         self.linear = node.op == "linear"
         self.arity = arity  # the node's arguments (a linear's bias is the third)
 
@@ -78,7 +80,7 @@ class GemmLowering(Lowering):
     def _tiled(self, m: int, n: int, k: int, a2, b2, accumulate: bool) -> tiled_gemm.GemmShape | None:
         """The tiled product for operands with these strides, or None: BLAS's product, or
         (see :meth:`contiguous_args`) a tiled one once an operand has been copied."""
-        if a2 is None or not (self.gemm is None or tiled_gemm.small_enough(m, n, k)):
+        if a2 is None or not (self.gemm is None or tiled_gemm.small_enough(m, n, k, self.dtype)):
             return None
         shape = tiled_gemm.GemmShape(m, n, k, tuple(a2), tuple(b2), n, accumulate)
         return shape if shape.by_rows() is not None else None
@@ -91,7 +93,7 @@ class GemmLowering(Lowering):
         batch, m, n, k, a2, b2, _, _ = self._matrices(args[:2], self.node.type.shape)
         if batch or a2 is None or m * n * k == 0 or self._tiled(m, n, k, a2, b2, False) is not None:
             return False
-        return self.gemm is None or tiled_gemm.small_enough(m, n, k)
+        return self.gemm is None or tiled_gemm.small_enough(m, n, k, self.dtype)
 
     def splits(self, places: list[Place]) -> bool:
         args = places[: self.arity]
@@ -123,7 +125,7 @@ class GemmLowering(Lowering):
         rest = [False] * (len(args) - 2)
         if self._tiled(m, n, k, a2, b2, len(args) > 2) is not None or self._transposed_b(args):
             return [tiled_gemm.copies_a(m, a2), False] + rest
-        if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k)):
+        if self.gemm is None or (a2 is not None and tiled_gemm.small_enough(m, n, k, self.dtype)):
             # tiled after copying: the broadcast form reads any a and a row-major b
             return [a2 is None, True] + rest
         need = [a2 is None or matrix_layout(m, k, *a2) is None, matrix_layout(k, n, *b2) is None]

@@ -42,11 +42,12 @@ from typing import NamedTuple
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
+import numpy as np
 
 from ..ir.run_time_sizes import Size
 from ..native import jit, pool
 from ..native.loops import I64, const
-from .gemm_kernels import LOOPS_VECTORIZED, ROW_MAJOR_B, Tiling, define, define_part, signature
+from .gemm_kernels import LOOPS_VECTORIZED, ROW_MAJOR_B, Tiling, define, define_part, host_tiling, signature
 from .parallel import call_parallel
 from .run_time import size_value
 
@@ -62,6 +63,10 @@ LARGEST_MACS = 1 << 32
 # OpenBLAS threads 107 us), so its compiled model went from 1.2x to 0.9x eager's time.
 PARALLEL_MACS = 1 << 19
 WAKE_MACS = 1 << 22
+# Without 512-bit vectors (see small_enough): the largest k the tiled code computes, and
+# the multiply-adds up to which any product is tiled.
+NARROW_K = 64
+NARROW_MACS = 1 << 23
 # Rows of A up to which a transposed B is read in place (the dot form) rather than
 # reordered for the broadcast form, which runs faster from more rows on.  Measured on one
 # core: 16x128x512 in place 16.4 us, from a row-major copy 11 + 8 us; 64x784x128 in place
@@ -129,9 +134,25 @@ def copies_a(m: int, a_strides: tuple | None) -> bool:
     )
 
 
-def small_enough(m: int, n: int, k: int) -> bool:
-    """Whether the tiled code should compute an m x k by k x n product instead of BLAS."""
-    return m * n * k <= LARGEST_MACS
+def small_enough(m: int, n: int, k: int, dtype: np.dtype) -> bool:
+    """Whether the tiled code should compute an m x k by k x n product instead of BLAS.
+
+    With 512-bit vectors (AVX-512), any product up to :data:`LARGEST_MACS`.  With
+    narrower ones, whose tile holds half as much, OpenBLAS's kernels are faster on large
+    products with more than :data:`NARROW_K` products per element (measured on an AMD
+    EPYC Zen 3, AVX2, one core, against numpy's matmul: 256x1024x1024 in 6.96 ms against
+    5.99, 32x3136x128 in 495 us against 330; but 4096x64x64 in 368 against 418 and
+    25088x9x32 in 212 against 345).  Below :data:`NARROW_MACS` multiply-adds the tiled
+    code stays: in a program its fused epilogue (a bias, a relu) makes up for the rest
+    (W1's 64x784x128 forward, 165 us against 153 alone, ran its step no slower).  Sizes
+    known only at run time never pick BLAS by size: that would be one more fact of the
+    program.  W2's training step (256x784x1024 and 256x1024x1024 products) went from
+    31.7 to 29.1 ms (min of 12 interleaved turns), W3's inference from 7.70 to 7.16 ms."""
+    macs = m * n * k
+    if macs > LARGEST_MACS:
+        return False
+    wide = host_tiling(np.dtype(dtype)).lanes * np.dtype(dtype).itemsize >= 64
+    return wide or k <= NARROW_K or not isinstance(macs, int) or macs <= NARROW_MACS
 
 
 def emit(
