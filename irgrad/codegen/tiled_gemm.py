@@ -67,6 +67,7 @@ WAKE_MACS = 1 << 22
 # the multiply-adds up to which any product is tiled.
 NARROW_K = 64
 NARROW_MACS = 1 << 23
+NARROW_SIDE = 256  # and the fewest rows or columns: a skinny product stays tiled
 # Rows of A up to which a transposed B is read in place (the dot form) rather than
 # reordered for the broadcast form, which runs faster from more rows on.  Measured on one
 # core: 16x128x512 in place 16.4 us, from a row-major copy 11 + 8 us; 64x784x128 in place
@@ -144,15 +145,20 @@ def small_enough(m: int, n: int, k: int, dtype: np.dtype) -> bool:
     5.99, 32x3136x128 in 495 us against 330; but 4096x64x64 in 368 against 418 and
     25088x9x32 in 212 against 345).  Below :data:`NARROW_MACS` multiply-adds the tiled
     code stays: in a program its fused epilogue (a bias, a relu) makes up for the rest
-    (W1's 64x784x128 forward, 165 us against 153 alone, ran its step no slower).  Sizes
-    known only at run time never pick BLAS by size: that would be one more fact of the
-    program.  W2's training step (256x784x1024 and 256x1024x1024 products) went from
-    31.7 to 29.1 ms (min of 12 interleaved turns), W3's inference from 7.70 to 7.16 ms."""
+    (W1's 64x784x128 forward, 165 us against 153 alone, ran its step no slower).  So do
+    skinny products (fewer than :data:`NARROW_SIDE` rows or columns): on two threads
+    OpenBLAS's own workers made W3's (6272x288x64 and 32x3136x128) twice as slow as the
+    tiled code split across irgrad's pool.  Sizes known only at run time never pick BLAS
+    by size: that would be one more fact of the program.  W2's training step
+    (256x784x1024 and 256x1024x1024 products) went from 31.7 to 29.1 ms on one thread
+    (min of 12 interleaved turns, one process), from 16.7 to 15.7 on two."""
     macs = m * n * k
     if macs > LARGEST_MACS:
         return False
     wide = host_tiling(np.dtype(dtype)).lanes * np.dtype(dtype).itemsize >= 64
-    return wide or k <= NARROW_K or not isinstance(macs, int) or macs <= NARROW_MACS
+    if wide or k <= NARROW_K or not isinstance(macs, int) or macs <= NARROW_MACS:
+        return True
+    return not (isinstance(m, int) and isinstance(n, int)) or min(m, n) < NARROW_SIDE
 
 
 def emit(
