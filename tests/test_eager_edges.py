@@ -635,3 +635,14 @@ def test_an_expanded_tensor_may_be_filled(compare, fill):
         return base
 
     compare(run, np.arange(6.0).reshape(3, 2), grad=False)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("dim", [None, 1])
+def test_argmax_and_argmin_refuse_bool_but_max_over_a_dim_does_not(name, dim, compare):
+    # irgrad returned a position where PyTorch raises (found by the probe)
+    _same_error(
+        lambda lib: getattr(lib.tensor([[True, False, True]]), name)(dim=dim), "does not support bool"
+    )
+    extremum = "max" if name == "argmax" else "min"
+    compare(lambda lib, x: getattr(x > 1, extremum)(dim=1)[1], np.array([[0.0, 2.0, 3.0]]), grad=False)

@@ -129,18 +129,26 @@ def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     return _reduce("amin", input, dim, keepdim)
 
 
+def _position(name: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
+    """The ``argmax``/``argmin`` primitive over ``dim`` (any dtype: max and min over a dim
+    find their indices with it, bool included)."""
+    if dim is not None:
+        dim = normalize_dim(name, dim, input._data.ndim) if input._data.ndim else None
+    return apply(OPS[name], (input,), {"dim": dim, "keepdim": bool(keepdim)})
+
+
 @tensor_arguments
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    if dim is not None:
-        dim = normalize_dim("argmax", dim, input._data.ndim) if input._data.ndim else None
-    return apply(OPS["argmax"], (input,), {"dim": dim, "keepdim": bool(keepdim)})
+    if input.dtype is bool_:  # (PyTorch's max over a dim takes bool, its argmax does not)
+        raise RuntimeError("argmax(): does not support bool input")
+    return _position("argmax", input, dim, keepdim)
 
 
 @tensor_arguments
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    if dim is not None:
-        dim = normalize_dim("argmin", dim, input._data.ndim) if input._data.ndim else None
-    return apply(OPS["argmin"], (input,), {"dim": dim, "keepdim": bool(keepdim)})
+    if input.dtype is bool_:
+        raise RuntimeError("argmin(): does not support bool input")
+    return _position("argmin", input, dim, keepdim)
 
 
 def _extremum(name: str, input: Tensor, dim, keepdim: bool, other):
@@ -160,8 +168,7 @@ def _extremum(name: str, input: Tensor, dim, keepdim: bool, other):
         raise IndexError(
             f"{name}(): Expected reduction dim {dim} to have non-zero size (input of shape {list(input.shape)})"
         )
-    arg = argmax if name == "max" else argmin
-    indices = arg(input, dim, keepdim=True)
+    indices = _position("argmax" if name == "max" else "argmin", input, dim, True)
     if input._data.ndim == 0:
         values = input
         indices = indices.reshape(())
