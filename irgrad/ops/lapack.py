@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import FLOAT
+from .linalg import swap_last
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt
 
@@ -258,19 +259,13 @@ def cholesky(a: np.ndarray) -> np.ndarray:
 # --- gradients ----------------------------------------------------------------------------
 
 
-def _t(F, x):
-    """``x`` with its last two dims swapped."""
-    n = len(x.shape)
-    return F.permute(x, dims=tuple(range(n - 2)) + (n - 1, n - 2))
-
-
 def _as_matrix_scalars(F, x, batch: tuple[int, ...]):
     """A batch of scalars shaped ``batch + (1, 1)``, to scale a batch of matrices."""
     return F.reshape(x, shape=tuple(batch) + (1, 1))
 
 
 def _inv_vjp(F, g, c):
-    x_t = _t(F, c.out)
+    x_t = swap_last(F, c.out)
     return (F.neg(F.matmul(F.matmul(x_t, g), x_t)),)
 
 
@@ -283,7 +278,7 @@ def _slogdet_vjp(F, g, c):
     (a,) = c.ins
     batch = tuple(c.metas[0].shape[:-2])
     g_logabsdet = F.slice(g, index=(slice(None),) * len(batch) + (1,))
-    return (F.mul(_as_matrix_scalars(F, g_logabsdet, batch), _t(F, F.inv(a))),)
+    return (F.mul(_as_matrix_scalars(F, g_logabsdet, batch), swap_last(F, F.inv(a))),)
 
 
 def _cofactor_vjp(F, g, c):
@@ -292,16 +287,16 @@ def _cofactor_vjp(F, g, c):
     (a,), cof = c.ins, c.out
     shape = tuple(c.metas[0].shape)
     batch, n = shape[:-2], len(shape)
-    inv_t = _t(F, F.inv(a))
+    inv_t = swap_last(F, F.inv(a))
     along_g = F.sum(F.mul(g, inv_t), dims=(n - 2, n - 1), keepdim=True)
     det_a = _as_matrix_scalars(F, F.det(a), batch)
-    return (F.sub(F.mul(along_g, cof), F.mul(det_a, F.matmul(F.matmul(inv_t, _t(F, g)), inv_t))),)
+    return (F.sub(F.mul(along_g, cof), F.mul(det_a, F.matmul(F.matmul(inv_t, swap_last(F, g)), inv_t))),)
 
 
 def _solve_vjp(F, g, c):
     a = c.ins[0]
-    gb = F.solve(_t(F, a), g)
-    ga = F.neg(F.matmul(gb, _t(F, c.out))) if c.needs[0] else None
+    gb = F.solve(swap_last(F, a), g)
+    ga = F.neg(F.matmul(gb, swap_last(F, c.out))) if c.needs[0] else None
     return ga, gb if c.needs[1] else None
 
 
@@ -314,10 +309,12 @@ def _triangle(F, x, meta: Meta, offset: int):
 
 def _cholesky_vjp(F, g, c):
     low, meta = c.out, c.metas[0]
-    phi = _triangle(F, F.matmul(_t(F, low), g), meta, 0)
-    sym = F.mul(F.add(phi, _t(F, _triangle(F, phi, meta, -1))), 0.5)  # (Phi + Phi^T) / 2, diagonal halved
-    left = F.solve(_t(F, low), sym)  # L^-T sym
-    return (_t(F, F.solve(_t(F, low), _t(F, left))),)  # L^-T sym L^-1
+    phi = _triangle(F, F.matmul(swap_last(F, low), g), meta, 0)
+    sym = F.mul(
+        F.add(phi, swap_last(F, _triangle(F, phi, meta, -1))), 0.5
+    )  # (Phi + Phi^T) / 2, diagonal halved
+    left = F.solve(swap_last(F, low), sym)  # L^-T sym
+    return (swap_last(F, F.solve(swap_last(F, low), swap_last(F, left))),)  # L^-T sym L^-1
 
 
 for _name, _kernel, _infer, _vjp, _saves, _doc in (
