@@ -22,6 +22,7 @@ from ..ir.run_time_sizes import Size
 from ..native.loops import const, for_range_carrying
 from ..ops import OPS
 from ..ops.movement import sliced_shape
+from ..ops.reduction import float_accumulator
 from ..ops.strides import contiguous_strides, slice_layout
 from .elementwise import coalesce, loop_nest, offset_function
 from .emission import Emission, Lowering, Operand
@@ -140,12 +141,9 @@ def matrix_strides(place: Place) -> tuple[int, int] | None:
     return (steps[0] if rows else 0), place.strides[-1]
 
 
-_SCAN_ACCUMULATOR = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.float32): np.dtype(np.float64)}
-
-
 class ScanLowering(Lowering):
     """``cumsum(x, dim)``: along ``dim``, each element is the running sum so far, added
-    in order in the type eager's adds it in (:func:`irgrad.ops.reduction.accumulated`:
+    in order in the type eager's adds it in (:func:`irgrad.ops.reduction.float_accumulator`:
     float32 in float64, float16 in float32, bools and integers in int64), so results are
     eager's bit for bit; ``x`` is read through its strides."""
 
@@ -159,7 +157,7 @@ class ScanLowering(Lowering):
         out_strides = contiguous_strides(shape)
         strides = x.place.strides
         source_dtype, dtype = x.place.dtype, out.place.dtype
-        accumulator = _SCAN_ACCUMULATOR.get(dtype, dtype)
+        accumulator = float_accumulator(dtype)
 
         def build(builder: ir.IRBuilder, pointers) -> None:
             source, result = pointers

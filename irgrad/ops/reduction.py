@@ -23,13 +23,24 @@ def integral_to_int64(x: np.ndarray):
     return np.int64 if x.dtype.kind in "biu" else None
 
 
+_WIDER_FLOAT = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.float32): np.dtype(np.float64)}
+
+
+def float_accumulator(dtype: np.dtype) -> np.dtype:
+    """The type PyTorch's CPU kernels accumulate a running sum or product of a float
+    ``dtype`` in (``at::acc_type``): float32 for float16, float64 for float32 (and the
+    native cumsum, which must equal eager's bit for bit)."""
+    return _WIDER_FLOAT.get(np.dtype(dtype), np.dtype(dtype))
+
+
 def accumulated(x: np.ndarray, total: Callable[[Any], np.ndarray]) -> np.ndarray:
     """``total(dtype)``, a sum (or product) of ``x`` accumulated in the type PyTorch's CPU
-    kernels accumulate it in (``at::acc_type``): float32 for float16, float64 for float32,
-    int64 for bool and integers, and rounded back to a float's own type once, at the end
-    (a running sum of 4096 halves drifted by 1.4; of a million float32 tenths, by 1%)."""
-    if x.dtype == np.float16 or x.dtype == np.float32:
-        return total(np.float32 if x.dtype == np.float16 else np.float64).astype(x.dtype)
+    kernels accumulate it in: :func:`float_accumulator`'s for floats, int64 for bool and
+    integers, and rounded back to a float's own type once, at the end (a running sum of
+    4096 halves drifted by 1.4; of a million float32 tenths, by 1%)."""
+    wide = float_accumulator(x.dtype)
+    if wide != x.dtype:
+        return total(wide).astype(x.dtype)
     return total(integral_to_int64(x))
 
 
