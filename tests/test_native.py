@@ -122,6 +122,21 @@ def test_max_pool_kernel_picks_pytorchs_positions():
     np.testing.assert_array_equal(positions, [[[[0, 2]]]])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [7, 19, 40])
+def test_max_pool_kernel_rows_wider_than_a_vector(monkeypatch, dtype, width):
+    """Output rows of 3, 9 and 20 windows: the scalar loop alone, and the vector loop
+    with its scalar remainder, both with ties, NaN, inf and -0.0 (random_window's small
+    images mostly reach the scalar loop only)."""
+    gen = np.random.default_rng(width)
+    x = image(gen, (2, 3, 6, width), dtype, special=True)
+    w = {"kernel": (2, 2), "stride": (2, 2), "dilation": (1, 1)}
+    out, out_ref = both_paths(monkeypatch, "max_pool", x, **w)
+    np.testing.assert_array_equal(out, out_ref)
+    where, where_ref = both_paths(monkeypatch, "max_pool_argmax", x, out, **w)
+    np.testing.assert_array_equal(where, where_ref)
+
+
 def test_scatter_skips_positions_outside_the_window():
     """A position no window has is ignored, never written out of bounds."""
     g = np.ones((1, 1, 2, 2), dtype=np.float32)
