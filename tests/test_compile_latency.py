@@ -17,7 +17,7 @@ from optim_cases import fixed_batch_step
 
 import irgrad
 from irgrad.codegen import Program
-from irgrad.native.loops import no_unrolling
+from irgrad.native.loops import loop_hints
 
 
 def _training_step():
@@ -94,9 +94,11 @@ def test_loop_metadata_names_itself():
     import llvmlite.ir as ir
 
     module = ir.Module("loops")
-    first, second = no_unrolling(module), no_unrolling(module)
+    first, second = loop_hints(module), loop_hints(module, lanes=4)
     assert first.operands[0] is first and second.operands[0] is second
     assert first != second and len({first, second}) == 2
+    assert "llvm.loop.unroll.disable" in str(first.operands[1]) and len(second.operands) == 3
+    assert "llvm.loop.vectorize.width" in str(second.operands[2]) and "i32 4" in str(second.operands[2])
 
 
 # The tiled product's forms (tiled_gemm.GemmShape.form), each from a product's shapes:

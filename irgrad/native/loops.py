@@ -31,17 +31,23 @@ def entry_alloca(builder: ir.IRBuilder, type_: ir.Type) -> ir.Value:
 
 @contextmanager
 def for_range(
-    builder: ir.IRBuilder, count: ir.Value, name: str = "i", unroll: bool = True
+    builder: ir.IRBuilder, count: ir.Value, name: str = "i", unroll: bool = True, lanes: int | None = None
 ) -> Iterator[ir.Value]:
     """``for i in range(count)``: the body is emitted inside the ``with``; yields ``i`` (i64).
-    With ``unroll=False`` LLVM's loop unroller leaves the loop alone (see :func:`no_unrolling`)."""
-    with for_range_carrying(builder, count, [], name, unroll) as (index, _):
+    With ``unroll=False`` LLVM's loop unroller leaves the loop alone, with ``lanes`` its
+    vectorizer widens it to that many lanes (see :func:`loop_hints`)."""
+    with for_range_carrying(builder, count, [], name, unroll, lanes) as (index, _):
         yield index
 
 
 @contextmanager
 def for_range_carrying(
-    builder: ir.IRBuilder, count: ir.Value, initial: list[ir.Value], name: str = "i", unroll: bool = True
+    builder: ir.IRBuilder,
+    count: ir.Value,
+    initial: list[ir.Value],
+    name: str = "i",
+    unroll: bool = True,
+    lanes: int | None = None,
 ) -> Iterator[tuple[ir.Value, list[ir.Value]]]:
     """``for i in range(count)`` with loop-carried values (a running sum or maximum).
 
@@ -72,8 +78,8 @@ def for_range_carrying(
     for phi, value in zip(phis, carried):
         phi.add_incoming(value, latch)
     back = builder.branch(head)
-    if not unroll:
-        back.set_metadata("llvm.loop", no_unrolling(builder.module))
+    if not unroll or lanes is not None:
+        back.set_metadata("llvm.loop", loop_hints(builder.module, unroll, lanes))
     builder.position_at_end(done)
     carried[:] = phis
 
@@ -91,16 +97,23 @@ class _LoopID(ir.values.MDValue):
         return self is not other
 
 
-def no_unrolling(module: ir.Module) -> ir.values.MDValue:
-    """A new loop's ``llvm.loop`` metadata asking LLVM's unroller to leave it alone.
+def loop_hints(module: ir.Module, unroll: bool = False, lanes: int | None = None) -> ir.values.MDValue:
+    """A new loop's ``llvm.loop`` metadata: without ``unroll``, asking LLVM's unroller to
+    leave it alone; with ``lanes``, asking its vectorizer for vectors of that many.
 
-    The loop vectorizer still widens and interleaves the loop; what this saves is the
-    unroller copying the vector loop and its remainder again.  On a training step of 600
-    small elementwise loops (the LSTM's), unrolling them made a third of LLVM's time and
-    no measurable speed."""
-    disable = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])
+    Unrolling: the loop vectorizer still widens and interleaves the loop; what this saves
+    is the unroller copying the vector loop and its remainder again.  On a training step
+    of 600 small elementwise loops (the LSTM's), unrolling them made a third of LLVM's
+    time and no measurable speed.  Lanes: for loops whose trip counts are often below
+    the host's full vector, whose iterations then all run in the scalar remainder."""
+    hints = []
+    if not unroll:
+        hints.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]))
+    if lanes is not None:
+        width = ir.MetaDataString(module, "llvm.loop.vectorize.width")
+        hints.append(module.add_metadata([width, ir.Constant(ir.IntType(32), lanes)]))
     loop_id = _LoopID(module, [], name=str(len(module.metadata)))
-    loop_id.operands = (loop_id, disable)
+    loop_id.operands = (loop_id, *hints)
     return loop_id
 
 
