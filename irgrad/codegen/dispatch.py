@@ -22,7 +22,6 @@ step costs a table read and a call, nanoseconds beside its work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import llvmlite.ir as ir
@@ -61,20 +60,26 @@ class Reference(NamedTuple):
     arena_buffer: int | None = None
 
 
-@dataclass
 class StepTable:
-    """The distinct step functions of one segment, and the row of each step."""
+    """The distinct step functions of one segment, and the row of each step.  A plain
+    class: see :mod:`.plan`."""
 
-    module: ir.Module
-    emission: Emission
-    symbol: str
-    symbols: list[str] | None = None  # run-time sizes: the table and the sizes are arguments
-    slot_count: int = 0  # the segment's buffers: they come after the arena, before the table
-    functions: list[ir.Function] = field(default_factory=list)
-    rows: list[tuple[int, list[Reference]]] = field(default_factory=list)
-    _by_body: dict[str, int] = field(default_factory=dict)
-    _by_signature: dict[tuple, int] = field(default_factory=dict)
-    _attempts: int = 0
+    def __init__(
+        self,
+        module: ir.Module,
+        emission: Emission,
+        symbol: str,
+        symbols: list[str] | None = None,
+        slot_count: int = 0,
+    ) -> None:
+        self.module, self.emission, self.symbol = module, emission, symbol
+        self.symbols = symbols  # run-time sizes: the table and the sizes are arguments
+        self.slot_count = slot_count  # the segment's buffers: they come after the arena, before the table
+        self.functions: list[ir.Function] = []
+        self.rows: list[tuple[int, list[Reference]]] = []
+        self._by_body: dict[str, int] = {}
+        self._by_signature: dict[tuple, int] = {}
+        self._attempts = 0
 
     def add(self, lowering: Lowering, places: list[Place], references: list[Reference]) -> None:
         """Emit the step computing ``places[-1]`` from ``places[:-1]`` (found at

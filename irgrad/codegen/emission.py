@@ -4,7 +4,6 @@ the interface a lowering implements (see :mod:`.steps`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import llvmlite.ir as ir
 import numpy as np
@@ -15,13 +14,12 @@ I32 = ir.IntType(32)
 OK_STATUS = -1  # what a routine returns when it found nothing wrong
 
 
-@dataclass
 class Operand:
     """An argument or result inside the entry function: a pointer to its first element
-    (of its storage type) and its place."""
+    (of its storage type) and its place.  A plain class: see :mod:`.plan`."""
 
-    pointer: ir.Value
-    place: Place
+    def __init__(self, pointer: ir.Value, place: Place) -> None:
+        self.pointer, self.place = pointer, place
 
 
 class Emission:

@@ -12,7 +12,6 @@ touches, packed into one arena by their lifetimes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -42,20 +41,25 @@ class Place(NamedTuple):
         return Place(self.buffer, self.offset + offset, tuple(shape), tuple(strides), self.dtype)
 
 
-@dataclass
 class Buffer:
     """Memory a graph run uses: its kind, the contiguous shape and dtype of the value
     that owns it, and where it comes from (an input's position, a constant's array,
-    an arena buffer's byte offset)."""
+    an arena buffer's byte offset).  A plain class: see :mod:`.plan`."""
 
-    id: int
-    kind: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    position: int | None = None
-    value: np.ndarray | None = None
-    offset: int = 0
-    uses: list[int] = field(default_factory=list)  # the steps reading it, through any view
+    def __init__(
+        self,
+        id: int,
+        kind: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        position: int | None = None,
+        value: np.ndarray | None = None,
+        offset: int = 0,
+        uses: list[int] | None = None,
+    ) -> None:
+        self.id, self.kind, self.shape, self.dtype = id, kind, shape, dtype
+        self.position, self.value, self.offset = position, value, offset
+        self.uses = [] if uses is None else uses  # the steps reading it, through any view
 
     @property
     def nbytes(self) -> int:

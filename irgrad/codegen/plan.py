@@ -11,7 +11,6 @@ Consecutive native steps form one *segment*, compiled as one function.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,44 +22,52 @@ from .layout import ARENA, CONSTANT_BUFFER, EXTERNAL, INPUT_BUFFER, Buffer, Plac
 from .steps import AnchoredLowering, Lowering, copy_lowering
 from .write_back import candidates, ordering, written_in_place
 
+# The records below are plain classes, not dataclasses: a dataclass execs its generated
+# methods when the module is imported (about 0.5 ms each), and every llvm build, one whose
+# program comes from the disk cache included, imports this module.
 
-@dataclass
+
 class NativeStep:
     """One native lowering: its arguments' places and its result's (a loop with several
     results takes the later ones among its arguments, and lists them in ``later``)."""
 
-    lowering: Lowering
-    args: list[Place]
-    out: Place
-    node: int  # the graph node it computes, or whose argument it copies
-    later: list[Place] = field(default_factory=list)
+    def __init__(
+        self, lowering: Lowering, args: list[Place], out: Place, node: int, later: list[Place] | None = None
+    ) -> None:
+        self.lowering, self.args, self.out = lowering, args, out
+        self.node = node  # the graph node it computes, or whose argument it copies
+        self.later = [] if later is None else later
 
 
-@dataclass
 class NumpyStep:
     """One node run by its numpy kernel (``kernel(*args, **attrs)``); a fused group with
     several results returns them all, the later ones going to ``later``."""
 
-    kernel: object
-    attrs: dict
-    args: list[Place]
-    out: Place
-    node: int
-    later: list[Place] = field(default_factory=list)
+    def __init__(
+        self,
+        kernel: object,
+        attrs: dict,
+        args: list[Place],
+        out: Place,
+        node: int,
+        later: list[Place] | None = None,
+    ) -> None:
+        self.kernel, self.attrs, self.args, self.out, self.node = kernel, attrs, args, out, node
+        self.later = [] if later is None else later
 
 
-@dataclass
 class Plan:
     """A graph's run: steps in order, the buffers, the places of its outputs, the
     arena's size and why each node left to numpy is."""
 
-    steps: list = field(default_factory=list)
-    buffers: list[Buffer] = field(default_factory=list)
-    outputs: list[Place] = field(default_factory=list)
-    arena_bytes: int = 0
-    numpy_reasons: dict[int, str] = field(default_factory=dict)
-    in_place: dict[int, int] = field(default_factory=dict)  # node -> the input it writes into
-    defined: dict[int, int] = field(default_factory=dict)  # arena buffer -> the step defining it
+    def __init__(self, numpy_reasons: dict[int, str] | None = None) -> None:
+        self.steps: list = []
+        self.buffers: list[Buffer] = []
+        self.outputs: list[Place] = []
+        self.arena_bytes = 0
+        self.numpy_reasons: dict[int, str] = {} if numpy_reasons is None else numpy_reasons
+        self.in_place: dict[int, int] = {}  # node -> the input it writes into
+        self.defined: dict[int, int] = {}  # arena buffer -> the step defining it
 
 
 def _dtype(node: Node) -> np.dtype:

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import copy
 import ctypes
-import dataclasses
 import hashlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import llvmlite.ir as ir
 import numpy as np
@@ -69,29 +67,33 @@ _I8P = ir.PointerType(ir.IntType(8))
 _SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 
 
-@dataclass
 class Segment:
     """One compiled function: the buffers it takes in its slots (after the arena) and
-    the external buffers it defines (allocated by the caller before the call)."""
+    the external buffers it defines (allocated by the caller before the call).  (This
+    module's records are plain classes: see :mod:`.plan`.)"""
 
-    symbol: str
-    llvm_ir: str
-    slot_buffers: list[int]
-    allocations: list[tuple[int, tuple, np.dtype]]
-    steps: int
-    function: object = None
-    table: list | None = None  # run-time sizes: the table (StepTable.flat) laid out for each size
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        llvm_ir: str,
+        slot_buffers: list[int],
+        allocations: list[tuple[int, tuple, np.dtype]],
+        steps: int,
+        function: object = None,
+        table: list | None = None,
+    ) -> None:
+        self.symbol, self.llvm_ir, self.slot_buffers = symbol, llvm_ir, slot_buffers
+        self.allocations, self.steps, self.function = allocations, steps, function
+        self.table = table  # run-time sizes: the table (StepTable.flat) laid out for each size
         # the slot array's ctypes type, made once: making it per call creates a type
         # object (a reference cycle) at every run
-        self.slots_type = ctypes.c_void_p * (len(self.slot_buffers) + 1)
+        self.slots_type = ctypes.c_void_p * (len(slot_buffers) + 1)
 
 
-@dataclass
 class _Failed(Exception):
-    node: int
-    reason: str
+    def __init__(self, node: int, reason: str) -> None:
+        super().__init__(node, reason)
+        self.node, self.reason = node, reason
 
 
 def _segment_symbol(digest: str, index: int) -> str:
@@ -124,14 +126,18 @@ def _layout(plan: Plan, steps: list[NativeStep]) -> tuple[list[int], list[tuple]
     return list(slots), allocations
 
 
-@dataclass
 class ProgramReport:
     """What lowering did: native steps, and each node left to numpy with the reason."""
 
-    native_steps: int = 0
-    segments: int = 0
-    numpy_nodes: list[str] = field(default_factory=list)
-    arena_bytes: int = 0
+    def __init__(
+        self,
+        native_steps: int = 0,
+        segments: int = 0,
+        numpy_nodes: list[str] | None = None,
+        arena_bytes: int = 0,
+    ) -> None:
+        self.native_steps, self.segments, self.arena_bytes = native_steps, segments, arena_bytes
+        self.numpy_nodes = [] if numpy_nodes is None else numpy_nodes
 
 
 class Program:
@@ -515,16 +521,17 @@ def _concrete_plan(plan: Plan, graph: Graph, env: dict[str, int]) -> Plan:
             kernel = step.kernel
             if node.body is not None:
                 kernel = body_kernel(specialize(node.body, env), bool(step.later))
-            step = dataclasses.replace(
-                step,
-                args=at(step.args),
-                out=_concrete_place(step.out, env),
-                later=at(step.later),
-                kernel=kernel,
-                attrs=resolve(step.attrs, env),
+            step = NumpyStep(
+                kernel,
+                resolve(step.attrs, env),
+                at(step.args),
+                _concrete_place(step.out, env),
+                step.node,
+                at(step.later),
             )
         steps.append(step)
-    concrete_plan = dataclasses.replace(plan, steps=steps, buffers=buffers, outputs=at(plan.outputs))
+    concrete_plan = copy.copy(plan)
+    concrete_plan.steps, concrete_plan.buffers, concrete_plan.outputs = steps, buffers, at(plan.outputs)
     concrete_plan.arena_bytes = pack_arena(buffers, plan.defined)
     return concrete_plan
 
