@@ -50,8 +50,13 @@ def _mapped_libraries() -> list[str]:
         lines = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
         return []
-    paths = dict.fromkeys(line.split()[-1] for line in lines if line.count(" ") >= 5)
-    return [p for p in paths if p.startswith("/") and "blas" in Path(p).name.lower()]
+    paths: dict[str, None] = {}
+    for line in lines:
+        if "blas" in line.lower():  # (a few of the process's hundreds of mappings are split)
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].startswith("/") and "blas" in Path(fields[5]).name.lower():
+                paths[fields[5]] = None
+    return list(paths)
 
 
 @functools.cache

@@ -54,5 +54,9 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (tuple, list)):
-        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        if type(a) is not type(b) or len(a) != len(b):
+            return False
+        if all(type(x) is int for x in a):  # (Python's generator: 625 words, compared at once)
+            return a == b
+        return all(_same(x, y) for x, y in zip(a, b))
     return a == b
