@@ -7,5 +7,6 @@ from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
 from .resample import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403

@@ -1,4 +1,4 @@
-"""Functional convolution and pooling, built on the ``im2col``/``col2im`` window ops.
+"""Functional convolutions, built on the ``im2col``/``col2im`` window ops.
 
 All of them use im2col's ``"cols"`` layout, (N, C*kh*kw, oh*ow):
 
@@ -7,81 +7,29 @@ All of them use im2col's ``"cols"`` layout, (N, C*kh*kw, oh*ow):
   batched matmuls too (the input's then goes through col2im).
 * conv_transpose2d: matmul with the transposed weight, col2im, crop: conv2d's
   input-gradient run forwards.
-* avg_pool2d views the columns as (N, C, kh*kw, oh*ow): each window element is a
-  contiguous plane, so summing dim 2 is plane-wise vectorized and gives NCHW;
-  adaptive_avg_pool2d averages one dim at a time (``resample.adaptive_average``).
-* max_pool2d is the ``max_pool`` primitive (a composite of window ops costs several
-  times as much); as in PyTorch its gradient goes to one position per window, the
-  first maximum in raster order, even when values tie.
-The 1-d forms view the input as an image of height 1.
+* unfold and fold are im2col and col2im themselves.
+The 1-d forms view the input as an image of height 1.  Pooling is in :mod:`.pooling`.
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from ... import _tracing
 from ..._arguments import tensor_arguments
-from ...dispatch import apply, cast
-from ...dtypes import int64
-from ...ops import OPS
 from ...ops.conv import out_size
 from ...ops.shapes import fmt
-from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from ...tensor_ops import pointwise as P
-from ...tensor_ops import reduce as R
 from ...tensor_ops.linalg import matmul
 from ...tensor_ops.padding import pad as _pad
-from ...tensor_ops.shape import stack
-from .resample import adaptive_average
+from ._windows import as_batched_image, check_input, col2im, im2col, pad2d, pair
 
 __all__ = [
     "conv1d",
     "conv2d",
     "conv_transpose1d",
     "conv_transpose2d",
-    "max_pool1d",
-    "max_pool2d",
-    "avg_pool1d",
-    "avg_pool2d",
-    "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d",
-    "adaptive_max_pool2d",
     "unfold",
     "fold",
 ]
-
-
-def _pair(v, name: str = "") -> tuple[int, int]:
-    if isinstance(v, (tuple, list)):
-        if len(v) == 1:
-            return (int(v[0]), int(v[0]))
-        if len(v) != 2:
-            raise ValueError(f"{name}: expected an int or a pair, got {v!r}")
-        return (int(v[0]), int(v[1]))
-    return (int(v), int(v))
-
-
-def _im2col(x: Tensor, kernel, stride, dilation) -> Tensor:
-    """(N, C*kh*kw, oh*ow) columns of every window of x."""
-    return apply(
-        OPS["im2col"], (x,), {"kernel": kernel, "stride": stride, "dilation": dilation, "layout": "cols"}
-    )
-
-
-def _col2im(cols: Tensor, shape, kernel, stride, dilation) -> Tensor:
-    """Sum (N, C*kh*kw, oh*ow) columns back into an image of ``shape``."""
-    attrs = {
-        "shape": tuple(shape),
-        "kernel": kernel,
-        "stride": stride,
-        "dilation": dilation,
-        "layout": "cols",
-    }
-    return apply(OPS["col2im"], (cols,), attrs)
 
 
 def _padding(padding, kernel, stride, dilation, name: str) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -100,25 +48,8 @@ def _padding(padding, kernel, stride, dilation, name: str) -> tuple[tuple[int, i
             total = d * (k - 1)
             pads.append((total // 2, total - total // 2))
         return pads[0], pads[1]
-    ph, pw = _pair(padding, name)
+    ph, pw = pair(padding, name)
     return (ph, ph), (pw, pw)
-
-
-def _pad2d(x: Tensor, pads, value: float = 0.0) -> Tensor:
-    (top, bottom), (left, right) = pads
-    if top == bottom == left == right == 0:
-        return x
-    return _pad(x, (left, right, top, bottom), value=value)
-
-
-def _check_input(name: str, x: Tensor, ndim: int) -> None:
-    """``x`` must be batched (``ndim`` dims); callers have already given an unbatched
-    input its batch dim, so the message names both forms, as torch's does."""
-    if x._data.ndim != ndim:
-        raise RuntimeError(
-            f"{name}: Expected {ndim - 1}D (unbatched) or {ndim}D (batched) input, but got input of "
-            f"size: {fmt(x._data.shape)}"
-        )
 
 
 def _check_channels(name: str, input: Tensor, weight: Tensor, groups: int) -> None:
@@ -150,15 +81,15 @@ def conv2d(
     unbatched = input._data.ndim == 3
     if unbatched:
         input = input.unsqueeze(0)
-    _check_input("conv2d", input, 4)
+    check_input("conv2d", input, 4)
     n, c, h, w = input._data.shape
     o, cg, kh, kw = weight._data.shape
-    stride, dilation = _pair(stride, "conv2d"), _pair(dilation, "conv2d")
+    stride, dilation = pair(stride, "conv2d"), pair(dilation, "conv2d")
     _check_channels("conv2d", input, weight, groups)
-    x = _pad2d(input, _padding(padding, (kh, kw), stride, dilation, "conv2d"))
+    x = pad2d(input, _padding(padding, (kh, kw), stride, dilation, "conv2d"))
     ph, pw = x._data.shape[2:]
     oh, ow = out_size(ph, kh, stride[0], dilation[0]), out_size(pw, kw, stride[1], dilation[1])
-    cols = _im2col(x, (kh, kw), stride, dilation)  # (N, C*kh*kw, L)
+    cols = im2col(x, (kh, kw), stride, dilation)  # (N, C*kh*kw, L)
     if groups == 1:
         out = matmul(weight.reshape(o, c * kh * kw), cols)  # (N, O, L): one GEMM per image
     else:
@@ -184,19 +115,19 @@ def conv1d(
     unbatched = input._data.ndim == 2
     if unbatched:
         input = input.unsqueeze(0)
-    _check_input("conv1d", input, 3)
+    check_input("conv1d", input, 3)
     _check_conv1d(input, weight, padding, dilation, groups)
     if isinstance(padding, str):
         pad2 = padding
     else:
-        pad2 = (0, _pair(padding)[0])
+        pad2 = (0, pair(padding)[0])
     out = conv2d(
         input.unsqueeze(2),
         weight.unsqueeze(2),
         bias,
-        stride=(1, _pair(stride)[0]),
+        stride=(1, pair(stride)[0]),
         padding=pad2,
-        dilation=(1, _pair(dilation)[0]),
+        dilation=(1, pair(dilation)[0]),
         groups=groups,
     ).squeeze(2)
     return out.squeeze(0) if unbatched else out
@@ -212,8 +143,8 @@ def _check_conv1d(input: Tensor, weight: Tensor, padding, dilation, groups: int)
         )
     k = weight._data.shape[2]
     _check_channels("conv1d", input, weight, groups)
-    pad = 0 if isinstance(padding, str) else 2 * _pair(padding)[0]
-    span = _pair(dilation)[0] * (k - 1) + 1
+    pad = 0 if isinstance(padding, str) else 2 * pair(padding)[0]
+    span = pair(dilation)[0] * (k - 1) + 1
     if padding != "same" and length + pad < span:
         raise RuntimeError(
             f"conv1d: Calculated padded input size per channel: ({length + pad}). Kernel size: ({span}). "
@@ -236,7 +167,7 @@ def conv_transpose2d(
     unbatched = input._data.ndim == 3
     if unbatched:
         input = input.unsqueeze(0)
-    _check_input("conv_transpose2d", input, 4)
+    check_input("conv_transpose2d", input, 4)
     n, c, h, w = input._data.shape
     ci, og, kh, kw = weight._data.shape
     if c != ci or c % groups:
@@ -244,15 +175,15 @@ def conv_transpose2d(
             f"conv_transpose2d: Given transposed=1, weight of size {fmt(weight._data.shape)}, expected "
             f"input{fmt(input._data.shape)} to have {ci} channels, but got {c} channels instead"
         )
-    stride, dilation = _pair(stride), _pair(dilation)
-    (ph, pw), (oph, opw) = _pair(padding), _pair(output_padding)
+    stride, dilation = pair(stride), pair(dilation)
+    (ph, pw), (oph, opw) = pair(padding), pair(output_padding)
     full_h = (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1 + oph
     full_w = (w - 1) * stride[1] + dilation[1] * (kw - 1) + 1 + opw
     o = og * groups
     images = input.reshape(n, groups, c // groups, h * w)
     w_t = weight.reshape(groups, c // groups, og * kh * kw).transpose(1, 2)  # (G, O/G*kh*kw, C/G)
     cols = matmul(w_t, images).reshape(n, o * kh * kw, h * w)
-    image = _col2im(cols, (n, o, full_h - oph, full_w - opw), (kh, kw), stride, dilation)
+    image = col2im(cols, (n, o, full_h - oph, full_w - opw), (kh, kw), stride, dilation)
     if oph or opw:
         image = _pad(image, (0, opw, 0, oph))
     out = image[:, :, ph : full_h - ph, pw : full_w - pw]
@@ -281,317 +212,12 @@ def conv_transpose1d(
         input.unsqueeze(2),
         weight.unsqueeze(2),
         bias,
-        stride=(1, _pair(stride)[0]),
-        padding=(0, _pair(padding)[0]),
-        output_padding=(0, _pair(output_padding)[0]),
+        stride=(1, pair(stride)[0]),
+        padding=(0, pair(padding)[0]),
+        output_padding=(0, pair(output_padding)[0]),
         groups=groups,
-        dilation=(1, _pair(dilation)[0]),
+        dilation=(1, pair(dilation)[0]),
     ).squeeze(2)
-    return out.squeeze(0) if unbatched else out
-
-
-def _pool_geometry(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, name: str):
-    kernel = _pair(kernel_size, name)
-    stride = (
-        kernel
-        if stride is None or (isinstance(stride, (list, tuple)) and not stride)
-        else _pair(stride, name)
-    )
-    padding, dilation = _pair(padding, name), _pair(dilation, name)
-    for p, k in zip(padding, kernel):
-        if p > k // 2:
-            raise RuntimeError(
-                f"{name}: pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k}"
-            )
-    h, w = x._data.shape[-2:]
-    extra = []
-    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
-        span = d * (k - 1) + 1
-        if ceil_mode:
-            out = -(-(size + 2 * p - span) // s) + 1
-            if (out - 1) * s >= size + p:  # the last window must start inside the input or left padding
-                out -= 1
-        else:
-            out = (size + 2 * p - span) // s + 1
-        if out <= 0:
-            raise RuntimeError(f"{name}: output size is too small for input of shape {fmt(x._data.shape)}")
-        extra.append(max((out - 1) * s + span - (size + 2 * p), 0))
-    pads = ((padding[0], padding[0] + extra[0]), (padding[1], padding[1] + extra[1]))
-    return kernel, stride, dilation, pads
-
-
-def _as_batched_image(input: Tensor, name: str) -> tuple[Tensor, bool]:
-    if input._data.ndim == 3:
-        return input.unsqueeze(0), True
-    _check_input(name, input, 4)
-    return input, False
-
-
-def _windows(x: Tensor, kernel, stride, dilation) -> tuple[Tensor, int, int]:
-    """(N, C, kh*kw, oh, ow) windows of a padded image (one plane per window element),
-    with the output size."""
-    n, c, h, w = x._data.shape
-    oh, ow = out_size(h, kernel[0], stride[0], dilation[0]), out_size(w, kernel[1], stride[1], dilation[1])
-    cols = _im2col(x, kernel, stride, dilation)
-    return cols.reshape(n, c, kernel[0] * kernel[1], oh, ow), oh, ow
-
-
-@tensor_arguments
-def max_pool2d(
-    input: Tensor,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-):
-    """Max over each window; the gradient goes to the window's first maximum (its last NaN)."""
-    x, unbatched = _as_batched_image(input, "max_pool2d")
-    kernel, stride, dilation, pads = _pool_geometry(
-        x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"
-    )
-    padded = _pad2d(x, pads, value=-math.inf)
-    attrs = {"kernel": kernel, "stride": stride, "dilation": dilation}
-    out = apply(OPS["max_pool"], (padded,), attrs)
-    border = _leading_pad_windows(x._data.shape[2:], out._data.shape[2:], kernel, stride, dilation, pads)
-    if border is not None and _may_be_neg_inf(out, border):
-        out = _first_inside_where_neg_inf(x, out, border)
-    if not return_indices:
-        return out.squeeze(0) if unbatched else out
-    with no_grad():
-        position = apply(OPS["max_pool_argmax"], (padded.detach(), out.detach()), attrs)
-        indices = _flat_indices(position, kernel, stride, dilation, pads, x._data.shape[2:])
-        if border is not None:
-            first, at_border = _first_inside(out._data.shape[2:], border, x._data.shape[3])
-            indices = P.where(P.logical_and(at_border, P.eq(out, -math.inf)), first, indices)
-    if unbatched:
-        return out.squeeze(0), indices.squeeze(0)
-    return out, indices
-
-
-def _leading_pad_windows(size, pooled, kernel, stride, dilation, pads):
-    """The windows that start in the top or left padding, as (rows, cols) of the output
-    and (rows, cols) of each one's first element inside the input (int64 arrays), or
-    None when there is no top or left padding.
-
-    The padding is ``-inf``, so a window that is ``-inf`` throughout would find its
-    maximum in the padding before the input: PyTorch's kernel never looks at padding,
-    so its maximum (index and gradient) is then the window's first element inside."""
-    if not (pads[0][0] or pads[1][0]):
-        return None
-    firsts, leading = [], []
-    for n, k, s, d, (before, _) in zip(pooled, kernel, stride, dilation, pads):
-        start = np.arange(n) * s - before
-        skip = np.maximum(-(start // d), 0)  # window steps in the padding: ceil(-start / d)
-        firsts.append(start + skip * d)
-        leading.append((skip > 0) & (skip < k))
-    rows, cols = np.nonzero(leading[0][:, None] | leading[1][None, :])
-    return rows, cols, firsts[0][rows], firsts[1][cols]
-
-
-def _may_be_neg_inf(out: Tensor, border) -> bool:
-    """Whether a window of ``border`` may be ``-inf`` throughout: while tracing, always
-    (the graph must be right for every input); eagerly, whether one is (the fix below
-    then costs nothing when none is: it doubled a padded pool's time)."""
-    if _tracing.current() is not None:
-        return True
-    by, bx, _, _ = border
-    return bool(np.isneginf(out._data[:, :, by, bx]).any())
-
-
-def _first_inside(pooled: tuple[int, int], border, width: int) -> tuple[Tensor, Tensor]:
-    """(the flat input position of each window's first element inside the input, at the
-    windows of ``border``; where the windows of ``border`` are), over the pooled grid."""
-    by, bx, fy, fx = border
-    first, at_border = np.zeros(pooled, np.int64), np.zeros(pooled, bool)
-    first[by, bx], at_border[by, bx] = fy * width + fx, True
-    return Tensor._wrap(first), Tensor._wrap(at_border)
-
-
-def _first_inside_where_neg_inf(x: Tensor, out: Tensor, border) -> Tensor:
-    """``out`` with the gradient of each ``-inf`` window of ``border``
-    (:func:`_leading_pad_windows`) also sent to its first element inside ``x``, where
-    PyTorch puts it (the pool's own lands in the padding and is lost).
-
-    The value is ``out``'s exactly: ``out - t``, where ``t`` is ``+inf`` at those windows
-    (``-inf - inf`` is ``-inf``) and ``+0.`` elsewhere (which keeps a ``-0.``)."""
-    by, bx, fy, fx = (Tensor._wrap(a.astype(np.int64)) for a in border)
-    spec = (slice(None), slice(None), Ellipsis, Ellipsis)
-    pooled = apply(OPS["index"], (out.detach(), by, bx), {"spec": spec})
-    inside = apply(OPS["index"], (x, fy, fx), {"spec": spec})
-    lost = P.where(P.eq(pooled, -math.inf), P.neg(inside), 0.0)
-    t = apply(OPS["index_grad"], (lost, by, bx), {"shape": out._data.shape, "spec": spec})
-    return P.sub(out, t)
-
-
-def _flat_indices(position: Tensor, kernel, stride, dilation, pads, size) -> Tensor:
-    """PyTorch's return_indices: the flat (h * W + w) input position of each maximum,
-    from its position in its window (``max_pool_argmax``), computed by ops, so a
-    compiled graph computes them too (numpy on the traced values made them constants)."""
-    oh, ow = position._data.shape[-2:]
-    best = cast(position, int64)
-    ki, kj = P.floor_divide(best, kernel[1]), P.remainder(best, kernel[1])
-    rows = Tensor._wrap(np.arange(oh, dtype=np.int64).reshape(-1, 1) * stride[0] - pads[0][0])
-    cols = Tensor._wrap(np.arange(ow, dtype=np.int64).reshape(1, -1) * stride[1] - pads[1][0])
-    rows, cols = P.add(rows, P.mul(ki, dilation[0])), P.add(cols, P.mul(kj, dilation[1]))
-    return P.add(P.mul(rows, size[1]), cols)
-
-
-@tensor_arguments
-def avg_pool2d(
-    input: Tensor,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-    divisor_override: int | None = None,
-) -> Tensor:
-    """Mean over each window (zero padding counted unless ``count_include_pad=False``)."""
-    x, unbatched = _as_batched_image(input, "avg_pool2d")
-    n, c, h, w = x._data.shape
-    kernel, stride, dilation, pads = _pool_geometry(
-        x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d"
-    )
-    windows, oh, ow = _windows(_pad2d(x, pads), kernel, stride, dilation)
-    total = R.sum(windows, dim=2)
-    if divisor_override:
-        out = P.div(total, divisor_override)
-    else:
-        out = P.div(
-            total,
-            Tensor._wrap(_pool_counts((h, w), kernel, stride, pads, count_include_pad).astype(x._data.dtype)),
-        )
-    return out.squeeze(0) if unbatched else out
-
-
-def _pool_counts(size, kernel, stride, pads, count_include_pad: bool) -> np.ndarray:
-    """How many positions each window averages: PyTorch counts the requested padding
-    (when ``count_include_pad``) but never the extra right padding added by ceil_mode."""
-    counts = []
-    for length, k, s, (before, after) in zip(size, kernel, stride, pads):
-        requested = min(before, after)  # symmetric padding the user asked for
-        out = (length + before + after - k) // s + 1
-        starts = np.arange(out) * s - before
-        ends = starts + k
-        if count_include_pad:
-            lo, hi = np.maximum(starts, -requested), np.minimum(ends, length + requested)
-        else:
-            lo, hi = np.maximum(starts, 0), np.minimum(ends, length)
-        counts.append(hi - lo)
-    return np.outer(counts[0], counts[1])
-
-
-@tensor_arguments
-def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
-    """Average over adaptive windows so the output is ``output_size`` (None keeps a dim)."""
-    x, unbatched = _as_batched_image(input, "adaptive_avg_pool2d")
-    h, w = x._data.shape[-2:]
-    oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-    oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
-    if (oh, ow) == (1, 1):
-        out = R.mean(x, dim=(2, 3), keepdim=True)
-    elif h % oh == 0 and w % ow == 0:
-        n, c = x._data.shape[:2]
-        out = R.mean(x.reshape(n, c, oh, h // oh, ow, w // ow), dim=(3, 5))
-    else:
-        out = adaptive_average(adaptive_average(x, 3, ow), 2, oh)
-    out = out.contiguous()  # as PyTorch's, whatever the input's layout: a .view of it works
-    return out.squeeze(0) if unbatched else out
-
-
-@tensor_arguments
-def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
-    """Max over adaptive windows (each output cell pooled separately)."""
-    x, unbatched = _as_batched_image(input, "adaptive_max_pool2d")
-    h, w = x._data.shape[-2:]
-    oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-    oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool2d: return_indices is not supported")
-
-    rows = []
-    for i in range(oh):
-        r0, r1 = (i * h) // oh, -(-((i + 1) * h) // oh)
-        cells = []
-        for j in range(ow):
-            c0, c1 = (j * w) // ow, -(-((j + 1) * w) // ow)
-            window = x[:, :, r0:r1, c0:c1]
-            n, c = window._data.shape[:2]
-            cells.append(max_pool2d(window, (r1 - r0, c1 - c0)).reshape(n, c))
-        rows.append(stack(cells, dim=-1))
-    out = stack(rows, dim=-2)
-    return out.squeeze(0) if unbatched else out
-
-
-def _pool1d(fn, input: Tensor, kernel_size, stride, padding, **kw):
-    unbatched = input._data.ndim == 2
-    x = input.unsqueeze(0) if unbatched else input
-    k = _pair(kernel_size)[0]
-    s = k if stride is None else _pair(stride)[0]
-    pad, span = _pair(padding)[0], _pair(kw.get("dilation", 1))[0] * (k - 1) + 1
-    if x._data.ndim == 3 and x._data.shape[2] + 2 * pad < span:
-        raise RuntimeError(
-            f"{fn.__name__.replace('2d', '1d')}: kernel size {k} is larger than the (padded) input: "
-            f"input of shape {fmt(input._data.shape)}, padding {pad}"
-        )
-    out = fn(x.unsqueeze(2), (1, k), (1, s), (0, pad), **kw)
-    if isinstance(out, tuple):
-        out = tuple(o.squeeze(2) for o in out)
-        return tuple(o.squeeze(0) for o in out) if unbatched else out
-    out = out.squeeze(2)
-    return out.squeeze(0) if unbatched else out
-
-
-@tensor_arguments
-def max_pool1d(
-    input: Tensor,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-):
-    return _pool1d(
-        max_pool2d,
-        input,
-        kernel_size,
-        stride,
-        padding,
-        dilation=(1, _pair(dilation)[0]),
-        ceil_mode=ceil_mode,
-        return_indices=return_indices,
-    )
-
-
-@tensor_arguments
-def avg_pool1d(
-    input: Tensor,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-) -> Tensor:
-    return _pool1d(
-        avg_pool2d,
-        input,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode=ceil_mode,
-        count_include_pad=count_include_pad,
-    )
-
-
-@tensor_arguments
-def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
-    unbatched = input._data.ndim == 2
-    x = input.unsqueeze(0) if unbatched else input
-    size = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
-    out = adaptive_avg_pool2d(x.unsqueeze(2), (1, size)).squeeze(2)
     return out.squeeze(0) if unbatched else out
 
 
@@ -599,10 +225,10 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sliding local blocks as columns, (N, C*kh*kw, L) (``nn.functional.unfold``); an
     unbatched (C, H, W) input gives (C*kh*kw, L)."""
-    x, unbatched = _as_batched_image(input, "unfold")
-    kernel = _pair(kernel_size)
-    pads = _padding(padding, kernel, _pair(stride), _pair(dilation), "unfold")
-    cols = _im2col(_pad2d(x, pads), kernel, _pair(stride), _pair(dilation))
+    x, unbatched = as_batched_image(input, "unfold")
+    kernel = pair(kernel_size)
+    pads = _padding(padding, kernel, pair(stride), pair(dilation), "unfold")
+    cols = im2col(pad2d(x, pads), kernel, pair(stride), pair(dilation))
     return cols.squeeze(0) if unbatched else cols
 
 
@@ -617,10 +243,10 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
             f"fold: Expected 2D (unbatched) or 3D (batched) input, but got input of size: {fmt(input._data.shape)}"
         )
     n, ckk, _ = input._data.shape
-    kernel, stride, dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
-    ph, pw = _pair(padding)
-    oh, ow = _pair(output_size)
+    kernel, stride, dilation = pair(kernel_size), pair(stride), pair(dilation)
+    ph, pw = pair(padding)
+    oh, ow = pair(output_size)
     c = ckk // (kernel[0] * kernel[1])
     shape = (n, c, oh + 2 * ph, ow + 2 * pw)
-    image = _col2im(input, shape, kernel, stride, dilation)
+    image = col2im(input, shape, kernel, stride, dilation)
     return image[:, :, ph : ph + oh, pw : pw + ow]
