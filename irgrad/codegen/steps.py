@@ -16,6 +16,7 @@ result, contiguous, at ``out``:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import llvmlite.binding as llvm
@@ -29,16 +30,12 @@ from ..native.loops import I64
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..passes.fusion import ANCHOR_KINDS
-from .advanced_indexing import INDEX_LOWERINGS
 from .elementwise import ElementwiseLoops, LoopKernel
 from .emission import Emission, Lowering, Operand
 from .gemm import gemm_lowering
-from .indexing import INDEXING_LOWERINGS
 from .layout import Place
 from .lower import split_anchor
-from .movement import MOVEMENT_LOWERINGS
 from .multi_loops import MultiLoops
-from .recurrent import RECURRENT_LOWERINGS
 from .reduce import ReductionLoops, is_map_reduce
 from .run_time import size_value
 from .windows import WINDOW_OPS, pool_pair_lowering, window_lowering
@@ -212,17 +209,26 @@ def _choose(node: Node, arg_types: list) -> Lowering | str:
         return gemm_lowering(node, arg_types)
     if node.op in ROUTINES:
         return _routine(node, arg_types)
-    if node.op in MOVEMENT_LOWERINGS:
-        return MOVEMENT_LOWERINGS[node.op](node, arg_types)
-    if node.op in RECURRENT_LOWERINGS:
-        return RECURRENT_LOWERINGS[node.op](node, arg_types)
-    if node.op in INDEXING_LOWERINGS:
-        return INDEXING_LOWERINGS[node.op](node, arg_types)
-    if node.op in INDEX_LOWERINGS:
-        return INDEX_LOWERINGS[node.op](node, arg_types)
     if node.op in WINDOW_OPS:
         return window_lowering(node, arg_types)
+    lowering = _table_lowerings().get(node.op)
+    if lowering is not None:
+        return lowering(node, arg_types)
     return f"no native lowering of {node.op}"
+
+
+@functools.cache
+def _table_lowerings() -> dict:
+    """The lowerings the modules of data movement, indexing and recurrent cells give by op
+    name, imported when a graph first has such a node: many graphs have none (an MLP's, an
+    elementwise function's), and the four modules take 2 ms of a first build to import."""
+    from .advanced_indexing import INDEX_LOWERINGS
+    from .indexing import INDEXING_LOWERINGS
+    from .movement import MOVEMENT_LOWERINGS
+    from .recurrent import RECURRENT_LOWERINGS
+
+    tables = (MOVEMENT_LOWERINGS, RECURRENT_LOWERINGS, INDEXING_LOWERINGS, INDEX_LOWERINGS)
+    return {op: lowering for table in tables for op, lowering in table.items()}
 
 
 class AnchoredLowering(Lowering):
