@@ -486,6 +486,15 @@ def test_clip_grad_edge_cases_and_value():
     p.grad = irgrad.tensor([-3.0, 0.5, 2.0])
     nn.utils.clip_grad_value_([p], 1.0)
     np.testing.assert_array_equal(p.grad.numpy(), [-1.0, 0.5, 1.0])
+    empty = nn.Parameter(irgrad.zeros(0))
+    empty.grad = irgrad.zeros(0)  # an empty gradient has a 2-norm (0) but no max, as in PyTorch
+    assert nn.utils.clip_grad_norm_([empty, p], 1.0).item() > 0
+    for norm_type in (float("inf"), -float("inf")):
+        with pytest.raises(RuntimeError, match="norm on an empty tensor"):
+            nn.utils.clip_grad_norm_([empty, p], 1.0, norm_type=norm_type)
+    p.grad = irgrad.tensor([-3.0, 0.5, 2.0])
+    nn.utils.clip_grad_value_([p], 1.0)
+    np.testing.assert_array_equal(p.grad.numpy(), [-1.0, 0.5, 1.0])
 
 
 def test_parameters_to_vector_round_trip():

@@ -22,6 +22,15 @@ def _vector_norm(t: Tensor, p: float) -> Tensor:
     """The p-norm of ``t`` flattened, computed in float64 with tensor ops (so a tracer records it)."""
     x = t.reshape(-1).to(float64).abs()
     if x.shape[0] == 0:
+        if math.isinf(p):  # the max (or min) of nothing has no value (PyTorch's messages)
+            what = (
+                "_foreach_norm cannot compute the infinity"
+                if p > 0
+                else "linalg.vector_norm cannot compute the -inf"
+            )
+            raise RuntimeError(
+                f"{what} norm on an empty tensor because the operation does not have an identity"
+            )
         return zeros((), dtype=float64)
     if p == math.inf:
         return x.max()
