@@ -110,6 +110,7 @@ def test_placeholder_errors_as_torch():
     assert repr(mine) == repr(theirs) == "<UninitializedParameter>"
     assert repr(UninitializedBuffer()) == repr(torch.nn.parameter.UninitializedBuffer())
     assert tuple(mine.size()) == tuple(theirs.size()) == (0,)
+    assert mine.ndim == theirs.ndim == 1  # the placeholder's, as size()
     assert mine.requires_grad and str(mine.dtype).split(".")[1] == str(theirs.dtype).split(".")[1]
     for use in (
         lambda p: p + 1,
@@ -117,6 +118,7 @@ def test_placeholder_errors_as_torch():
         lambda p: p.numel(),
         lambda p: p.detach(),
         lambda p: p.requires_grad_(False),
+        lambda p: p.numpy(),
         lambda p: (torch if isinstance(p, torch.Tensor) else irgrad).nn.init.ones_(p),
     ):
         with pytest.raises(ValueError, match="Attempted to use an uninitialized parameter in") as theirs_err:

@@ -146,6 +146,14 @@ class UninitializedTensorMixin:
         return Size(shape) if dim is None else shape[dim]
 
     @property
+    def ndim(self) -> int:
+        """1, as PyTorch's (the placeholder's, like ``size()``)."""
+        return _DATA.__get__(self).ndim
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        raise _refusal(type(self).__name__)
+
+    @property
     def dtype(self) -> _dtype:
         return from_numpy_dtype(_DATA.__get__(self).dtype)
 
