@@ -95,6 +95,37 @@ def test_norm_of_zeros_has_a_zero_gradient_as_torch():
     run_both(lambda lib, t: lib.linalg.vector_norm(t, 2, 1), np.zeros((2, 3)))
 
 
+@pytest.mark.parametrize("ord", [0.5, -0.5, -1, -2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_norm_below_one_at_zero_elements_has_torchs_gradient(ord, dtype):
+    # |x|**p with p < 1 has an infinite derivative at 0, times sign(0): irgrad's gradient
+    # was NaN there, PyTorch's is 0 (and NaN where the norm is inf); found by probing
+    x = np.array([[1.0, 0.0, -2.0], [0.0, 0.0, 0.0], [3.0, -0.0, np.inf]], dtype)
+    run_both(lambda lib, t: lib.linalg.vector_norm(t, ord, 1), x)
+    run_both(lambda lib, t: lib.norm(t, ord), x[:2])
+
+
+def test_empty_matrix_norms_and_extrema_as_torch():
+    # matrix_norm with ord 1/inf of an empty matrix is 0, as PyTorch's; ord -1/-inf and
+    # amax/amin over an empty dim raise PyTorch's IndexError (irgrad raised a RuntimeError)
+    torch = pytest.importorskip("torch")
+    for shape in [(0, 4), (4, 0)]:
+        for ord in (1, math.inf):
+            for dim in ((-2, -1), (1, 0)):
+                run_both(lambda lib, t, o=ord, d=dim: lib.linalg.matrix_norm(t, o, d), np.zeros(shape))
+    for lib in (irgrad, torch):
+        for ord in (-1, -math.inf):
+            with pytest.raises(IndexError, match="Expected reduction dim 0 to have non-zero size"):
+                lib.linalg.matrix_norm(lib.zeros(0, 4), ord, (1, 0) if ord == -1 else (-2, -1))
+        with pytest.raises(IndexError, match="amin\\(\\): Expected reduction dim -1 to have non-zero size"):
+            lib.amin(lib.zeros(4, 0), -1)
+        with pytest.raises(IndexError, match="amax\\(\\): Expected reduction dim 2 to have non-zero size"):
+            lib.amax(lib.zeros(2, 0, 0), (2, 1))
+        with pytest.raises(RuntimeError, match="Specify the reduction dim"):
+            lib.amax(lib.zeros(0, 4))
+        assert tuple(lib.amax(lib.zeros(0, 4), 1).shape) == (0,)
+
+
 NORM_ERRORS = [
     (lambda L, x: L.vector_norm(x.long()), RuntimeError, "Expected a floating point"),
     (lambda L, x: L.vector_norm(x, dtype=x.long().dtype), RuntimeError, "dtype should be floating point"),
@@ -204,6 +235,33 @@ def test_singular_matrices_values_as_torch():
     nan = np.array([[np.nan, 2.0], [1.0, 3.0]])
     run_both(lambda lib, t: lib.linalg.inv(t), nan, grad=False)
     run_both(lambda lib, t: lib.linalg.det(t), nan, grad=False)
+
+
+def test_matrices_holding_nan_give_nan_as_torch():
+    # LAPACK's LU takes a NaN pivot for zero: numpy's det was 0 and slogdet -inf, inv and
+    # solve raised LinAlgError (found by probing; the cases above pivot past the NaN)
+    for nan in (
+        np.array([[np.nan, 1.0], [1.0, 1.0]]),
+        np.array([[[1.0, 0.0], [0.0, np.nan]], [[2.0, 1.0], [1.0, 1.0]]]),
+    ):
+        for dtype in (np.float32, np.float64):
+            a = nan.astype(dtype)
+            run_both(lambda lib, t: lib.linalg.det(t), a, grad=False)
+            run_both(lambda lib, t: lib.linalg.slogdet(t), a, grad=False)
+            run_both(lambda lib, t: lib.linalg.inv(t), a, grad=False)
+            run_both(lambda lib, t: lib.linalg.solve(t, t.new_ones(t.shape[:-1])), a, grad=False)
+    a = irgrad.tensor([[np.nan, 1.0], [1.0, 1.0]], requires_grad=True)
+    irgrad.linalg.det(a).backward()  # det's gradient took the SVD of the NaN matrix: raised
+    assert np.isnan(a.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cholesky_upper_reads_the_upper_triangle_as_torch(dtype):
+    # LAPACK's potrf with uplo='U', PyTorch's upper=True, reads A's upper triangle: irgrad
+    # read the lower one and transposed the factor (found by probing a non-symmetric A)
+    a = matrices(2, 3, 3, spd=True) + np.triu(np.ones((3, 3)), 1)
+    run_both(lambda lib, t: lib.linalg.cholesky(t, upper=True), a.astype(dtype), atol=1e-4)
+    run_both(lambda lib, t: lib.linalg.cholesky(t), a.astype(dtype), atol=1e-4)
 
 
 def test_slogdet_logabsdet_survives_underflow():

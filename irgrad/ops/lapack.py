@@ -162,12 +162,25 @@ def _first_not_positive_definite(a: np.ndarray) -> tuple[int, int]:
 # --- kernels ------------------------------------------------------------------------------
 
 
-def _nan_matrices(a: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out`` with every matrix computed from a matrix holding NaN made all NaN (as
-    PyTorch's; LAPACK leaves some entries finite)."""
+def _without_nan(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` with each matrix holding NaN replaced by the identity, and where those were.
+
+    LAPACK's LU takes a NaN pivot for a zero one (numpy's ``det`` gives 0, ``inv`` and
+    ``solve`` raise "singular"), where PyTorch's results are NaN: the kernels factor the
+    identity in its place and :func:`_nan_results` overwrites what it gave."""
     bad = np.isnan(a).any(axis=(-2, -1))
+    if not bad.any():
+        return a, bad
+    clean = a.copy()
+    clean[bad] = np.eye(a.shape[-1], dtype=a.dtype)
+    return clean, bad
+
+
+def _nan_results(bad: np.ndarray, out: np.ndarray, value=np.nan) -> np.ndarray:
+    """``out`` with the results of the matrices that held NaN set to ``value`` (all NaN by
+    default, as PyTorch's)."""
     if bad.any():
-        out[bad] = np.nan
+        out[bad] = value
     return out
 
 
@@ -175,6 +188,7 @@ def inv(a: np.ndarray) -> np.ndarray:
     """The inverse of each matrix; :class:`LinAlgError` for an exactly singular one."""
     if a.size == 0:
         return a.copy()
+    a, bad = _without_nan(a)
     try:
         out = np.linalg.inv(a)
     except np.linalg.LinAlgError:
@@ -184,19 +198,22 @@ def inv(a: np.ndarray) -> np.ndarray:
             "The diagonal element {pivot} is zero, the inversion could not be completed because "
             "the input matrix is singular.",
         ) from None
-    return _nan_matrices(a, out)
+    return _nan_results(bad, out)
 
 
 def det(a: np.ndarray) -> np.ndarray:
+    a, bad = _without_nan(a)
     with np.errstate(all="ignore"):
-        return np.asarray(np.linalg.det(a), a.dtype)
+        return _nan_results(bad, np.array(np.linalg.det(a), a.dtype))
 
 
 def slogdet(a: np.ndarray) -> np.ndarray:
-    """``[..., 2]``: the sign of each determinant, then the log of its absolute value."""
+    """``[..., 2]``: the sign of each determinant, then the log of its absolute value
+    (sign 0 and NaN for a matrix holding NaN, as PyTorch's)."""
+    a, bad = _without_nan(a)
     with np.errstate(all="ignore"):
         sign, logabsdet = np.linalg.slogdet(a)
-    return np.stack([sign, logabsdet], axis=-1).astype(a.dtype, copy=False)
+    return _nan_results(bad, np.stack([sign, logabsdet], axis=-1).astype(a.dtype, copy=False), (0, np.nan))
 
 
 def cofactor(a: np.ndarray) -> np.ndarray:
@@ -206,6 +223,7 @@ def cofactor(a: np.ndarray) -> np.ndarray:
     not a quotient, so a zero singular value costs no division)."""
     if a.size == 0:
         return a.copy()
+    a, bad = _without_nan(a)
     with np.errstate(all="ignore"):
         d = np.linalg.det(a)
     singular = d == 0
@@ -220,15 +238,16 @@ def cofactor(a: np.ndarray) -> np.ndarray:
         after = np.flip(np.cumprod(np.concatenate([ones, np.flip(s[..., 1:], -1)], -1), -1), -1)
         signs = np.sign(np.linalg.det(u)) * np.sign(np.linalg.det(vt))
         out[singular] = signs[..., None, None] * (u * (before * after)[..., None, :]) @ vt
-    return out
+    return _nan_results(bad, out)
 
 
 def solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``X`` with ``A X = B`` for each matrix ``A`` and matrix of columns ``B`` (equal batch dims)."""
     if a.size == 0 or b.size == 0:
         return np.zeros(b.shape, b.dtype)
+    a, bad = _without_nan(a)
     try:
-        return np.linalg.solve(a, b)
+        return _nan_results(bad, np.linalg.solve(a, b))
     except np.linalg.LinAlgError:
         raise _singular(
             "torch.linalg.solve", a, "The solver failed because the input matrix is singular."

@@ -58,10 +58,12 @@ def slogdet(A: Tensor) -> slogdet_result:
 @tensor_arguments
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """The Cholesky factor ``L`` of each symmetric positive-definite matrix (``A = L L^T``),
-    reading its lower triangle; ``upper=True`` gives ``L^T``."""
+    reading its lower triangle; ``upper=True`` gives ``U = L^T`` (``A = U^T U``) reading
+    the upper triangle, as LAPACK's and PyTorch's do (the lower factor of ``A^T``)."""
     check_square("linalg.cholesky", A)
-    low = apply(OPS["cholesky"], (A,))
-    return _t(low) if upper else low
+    if upper:
+        return _t(apply(OPS["cholesky"], (_t(A),)))
+    return apply(OPS["cholesky"], (A,))
 
 
 def _is_vector(A: Tensor, B: Tensor) -> bool:

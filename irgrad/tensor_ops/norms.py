@@ -110,6 +110,8 @@ def matrix_norm(
     if not keepdim and summed < extreme:
         extreme -= 1
     sums = vector_norm(A, 1, summed, keepdim)
+    if ord > 0 and sums.shape[extreme] == 0:  # PyTorch's: 0, the least a sum of |A| can be
+        return R.sum(sums, extreme, keepdim)
     return R.amax(sums, extreme, keepdim) if ord > 0 else R.amin(sums, extreme, keepdim)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import namedtuple
 
@@ -121,12 +122,29 @@ def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, c
 @tensor_arguments
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """Maximum over ``dim``; ties share the gradient evenly."""
-    return _reduce("amax", input, dim, keepdim)
+    return _reduce_nonempty("amax", input, dim, keepdim)
 
 
 @tensor_arguments
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    return _reduce("amin", input, dim, keepdim)
+    return _reduce_nonempty("amin", input, dim, keepdim)
+
+
+def _reduce_nonempty(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    """A reduction without an identity, with PyTorch's errors for an empty input: a
+    RuntimeError when reducing every dim, an IndexError naming the first empty dim given."""
+    dims = _dims(name, x, dim)
+    if x._data.ndim and x.numel() == 0:
+        given = tuple(dim) if isinstance(dim, (list, tuple)) else () if dim is None else (dim,)
+        if not given:
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                "reduction dim with the 'dim' argument."
+            )
+        for d in given:
+            if x.shape[normalize_dim(name, d, x._data.ndim)] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    return apply(OPS[name], (x,), {"dims": dims, "keepdim": bool(keepdim)})
 
 
 def _position(name: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
@@ -327,7 +345,20 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
         # The count of nonzeros, with a zero gradient as in torch: the x * 0 branch only
         # ever holds zeros, and ties the count to x.
         return sum(P.where(P.ne(input, 0), 1.0, P.mul(input, 0.0)), dim, keepdim)
-    return _safe_root(sum(P.pow(P.abs(input), p), dim, keepdim), p)
+    magnitude = P.abs(input)
+    if p < 1:
+        # |x|**p's derivative is infinite at x = 0 (times sign(0) = 0: NaN); PyTorch's norm
+        # backward multiplies it by 0 there, so the gradient is 0 unless the one flowing in
+        # is inf or NaN.  The same here: (|x| + z)**p * (1 - z), with z 1 at the zeros, has
+        # a finite derivative times 0 there; |0|**p itself (inf for p < 0) is added apart
+        at_zero = P.eq(magnitude, 0)
+        zero = cast(at_zero, magnitude.dtype)
+        powered = P.mul(P.pow(P.add(magnitude, zero), p), P.rsub(zero, 1.0))
+        if p < 0:
+            powered = P.add(powered, P.where(at_zero, math.inf, zero))
+    else:
+        powered = P.pow(magnitude, p)
+    return _safe_root(sum(powered, dim, keepdim), p)
 
 
 def _safe_root(total: Tensor, p: float) -> Tensor:
