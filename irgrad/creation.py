@@ -287,13 +287,13 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {list(input.shape)}")
     if input.dtype.category != D.FLOAT:
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got {input.dtype}")
+    if num_samples <= 0:  # (before the probabilities' checks, as PyTorch's)
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
     rows = weights.reshape(-1, weights.shape[-1])
     if not np.isfinite(rows).all() or (rows < 0).any():
         raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or element < 0")
     if (rows.sum(axis=1) <= 0).any():
         raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
-    if num_samples <= 0:
-        raise RuntimeError(f"multinomial: cannot sample {num_samples} (<= 0) samples")
     if not replacement and num_samples > rows.shape[1]:
         raise RuntimeError(
             "multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement"

@@ -81,6 +81,7 @@ def test_multinomial_without_replacement_takes_each_category_once():
         ([0.0, 0.0], 1, True, "sum of probabilities <= 0"),
         ([1.0, -1.0], 1, True, "element < 0"),
         ([1.0, 2.0], 3, False, "n_sample > prob_dist.size"),
+        ([1.0, -1.0], 0, True, "^cannot sample n_sample <= 0 samples$"),  # PyTorch's, checked first
     ],
 )
 def test_multinomial_rejects_bad_distributions(weights, n, replacement, message):

@@ -125,6 +125,15 @@ KL_CASES = {
         ),
         (LOC,),
     ),
+    # PyTorch registers these two mixed pairs; irgrad raised NotImplementedError (found by probing)
+    "uniform_normal": (
+        lambda L, a, b: (L.distributions.Uniform(a, a + b + 0.5), L.distributions.Normal(b, a.exp())),
+        (LOC, SCALE),
+    ),
+    "normal_uniform": (
+        lambda L, a, b: (L.distributions.Normal(a, b), L.distributions.Uniform(b - 1.0, b + 1.0)),
+        (LOC, SCALE),
+    ),
     "independent": (
         lambda L, a, b: (
             L.distributions.Independent(L.distributions.Normal(a, b), 2),

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable
 from functools import total_ordering
 
+from ..creation import full_like
 from ..nn.functional import softplus
 from ..tensor import Tensor
 from ..tensor_ops.select import where
@@ -119,6 +120,20 @@ def _kl_normal_normal(p: Normal, q: Normal) -> Tensor:
 def _kl_uniform_uniform(p: Uniform, q: Uniform) -> Tensor:
     result = ((q.high - q.low) / (p.high - p.low)).log()
     return where((q.low > p.low) | (q.high < p.high), math.inf, result)
+
+
+@register_kl(Normal, Uniform)
+def _kl_normal_uniform(p: Normal, q: Uniform) -> Tensor:
+    return full_like(p.loc, math.inf)  # a normal has mass outside any interval
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p: Uniform, q: Normal) -> Tensor:
+    width = p.high - p.low
+    t1 = (math.sqrt(math.pi * 2) * q.scale / width).log()
+    t2 = width.pow(2) / 12
+    t3 = ((p.high + p.low - 2 * q.loc) / 2).pow(2)
+    return t1 + 0.5 * (t2 + t3) / q.scale.pow(2)
 
 
 @register_kl(Independent, Independent)
