@@ -5,7 +5,7 @@ below dispatch; this package runs that record backwards.  ``grad_mode`` is re-ex
 here under PyTorch's name.
 """
 
-from . import grad_mode
+from . import functional, grad_mode
 from .engine import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -17,6 +17,7 @@ __all__ = [
     "GradcheckError",
     "backward",
     "enable_grad",
+    "functional",
     "grad",
     "grad_mode",
     "gradcheck",
