@@ -87,6 +87,26 @@ def test_bad_padding_raises_as_torch(shape, pad, mode, value) -> None:
         assert str(mine.value) == str(theirs.value)
 
 
+@pytest.mark.parametrize(
+    "shape,pad", [((1, 3, 4), (1, 1)), ((2, 3, 4), (1, 1, 1, 1)), ((1, 1, 2, 3, 4), (1,) * 6)]
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_bool_padding_as_torch(shape, pad, mode) -> None:
+    # PyTorch's reflection and replication kernels have no bool case (irgrad padded; found
+    # by probing); circular padding is a copy and takes bool
+    x = np.arange(np.prod(shape)).reshape(shape) % 3 == 0
+    if mode == "circular":
+        want = torch.nn.functional.pad(torch.tensor(x), pad, mode=mode).numpy()
+        np.testing.assert_array_equal(
+            irgrad.nn.functional.pad(irgrad.tensor(x), pad, mode=mode).numpy(), want
+        )
+        return
+    with pytest.raises(NotImplementedError) as theirs:
+        torch.nn.functional.pad(torch.tensor(x), pad, mode=mode)
+    with pytest.raises(NotImplementedError, match=f"^{theirs.value}$".replace('"', ".")):
+        irgrad.nn.functional.pad(irgrad.tensor(x), pad, mode=mode)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_pad_gradient_by_finite_differences(mode: str) -> None:
     x = irgrad.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)

@@ -14,7 +14,7 @@ import numpy as np
 from .._arguments import tensor_arguments
 from ..creation import tensor
 from ..dispatch import apply
-from ..dtypes import int64
+from ..dtypes import bool_, int64
 from ..ops import OPS
 from ..ops.shapes import fmt
 from ..tensor import Tensor
@@ -46,6 +46,9 @@ def _check(input: Tensor, pad: tuple, mode: str) -> None:
             "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
         )
+    if mode != "circular" and input.dtype is bool_:  # (PyTorch's kernels have no bool case)
+        kernel = "reflection" if mode == "reflect" else "replication"
+        raise NotImplementedError(f"\"{kernel}_pad{n}d\" not implemented for 'Bool'")
     if mode != "circular" and 0 in (shape[1:] if ndim == n + 2 else shape):  # (a batch may be empty)
         raise RuntimeError(
             f"Expected {n + 1}D or {n + 2}D (batch mode) tensor with possibly 0 batch size and other "
