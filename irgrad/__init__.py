@@ -124,6 +124,37 @@ from .tensor_ops.reduce import (  # noqa: E402
     var_mean,
 )
 from .tensor_ops.scan import cummax, cummin, cumprod  # noqa: E402
+from .tensor_ops.arrange import (  # noqa: E402
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    cartesian_prod,
+    column_stack,
+    combinations,
+    dsplit,
+    dstack,
+    fliplr,
+    flipud,
+    hsplit,
+    meshgrid,
+    moveaxis,
+    rot90,
+    row_stack,
+    vsplit,
+)
+from .tensor_ops.legacy import (  # noqa: E402
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from .tensor_ops.order_statistics import median, nanmedian, nanquantile, quantile  # noqa: E402
 from .tensor_ops.scatter import masked_scatter, scatter, scatter_add, scatter_reduce  # noqa: E402
 from .tensor_ops.select import where  # noqa: E402
 from .tensor_ops.shape import (  # noqa: E402

@@ -20,12 +20,15 @@ from .dispatch import cast
 from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from .ops.movement import sum_to
 from .tensor import Tensor, to_target
+from .tensor_ops import arrange as AR
 from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
 from .tensor_ops import lapack as LA
+from .tensor_ops import legacy as LEG
 from .tensor_ops import linalg as L
+from .tensor_ops import order_statistics as OS
 from .tensor_ops import pointwise as P
 from .tensor_ops import reduce as R
 from .tensor_ops import scan as SC
@@ -56,6 +59,8 @@ _METHODS = {
         IA: "index_add index_add_ index_copy index_copy_ index_fill index_fill_",
         SC: "cumprod cummax cummin",
         H: "histc",
+        OS: "median nanmedian quantile nanquantile",
+        AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         LA: "inverse det slogdet",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
@@ -93,9 +98,11 @@ def _to(
 
 
 def _type(self: Tensor, dtype=None):
+    """The legacy type name (``"irgrad.FloatTensor"``), or ``self`` in the dtype of a dtype,
+    a legacy type (``irgrad.LongTensor``) or its name (``"torch.LongTensor"``)."""
     if dtype is None:
-        return f"irgrad.{ {'float32': 'Float', 'float64': 'Double', 'int64': 'Long', 'int32': 'Int', 'bool': 'Bool', 'float16': 'Half', 'uint8': 'Byte', 'int8': 'Char', 'int16': 'Short'}[self.dtype.name] }Tensor"
-    return _to(self, dtype)
+        return f"irgrad.{LEG.NAMES[self.dtype]}Tensor"
+    return _to(self, LEG.type_target(dtype))
 
 
 def _type_as(self: Tensor, other: Tensor) -> Tensor:
