@@ -16,6 +16,7 @@ paths first, then their hooks run once and ``.grad`` is updated once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -221,6 +222,18 @@ def _check_grads(node, in_grads, grads) -> None:
             )
 
 
+_RUNNING = threading.local()  # .kinds: per backward running on this thread, whether it fills .grad
+
+
+def accumulates_into_leaves() -> bool:
+    """Whether the innermost backward running on this thread gives every leaf it reaches
+    its ``.grad`` (``backward()`` without ``inputs``), rather than returning the
+    gradients of chosen tensors (``autograd.grad``, ``backward(inputs=...)``): what a
+    reentrant checkpoint, which runs a backward of its own inside, needs to hold."""
+    kinds = getattr(_RUNNING, "kinds", None)
+    return bool(kinds) and kinds[-1]
+
+
 def run_backward(
     outputs: Sequence,
     grad_outputs: Sequence,
@@ -235,6 +248,23 @@ def run_backward(
     which may also be non-leaves, when given); otherwise the gradients of ``inputs``
     are returned (``autograd.grad``), in order, ``None`` for those not reached.
     """
+    kinds = _RUNNING.__dict__.setdefault("kinds", [])
+    kinds.append(accumulate and inputs is None)
+    try:
+        return _propagate(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate)
+    finally:
+        kinds.pop()
+
+
+def _propagate(
+    outputs: Sequence,
+    grad_outputs: Sequence,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence | None,
+    accumulate: bool,
+) -> list | None:
+    """:func:`run_backward`'s work."""
     outputs = list(outputs)
     _check_roots(outputs)
     as_tensors = create_graph or _tracing.tracing()

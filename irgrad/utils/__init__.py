@@ -1,5 +1,6 @@
-"""irgrad.utils: data loading (``irgrad.utils.data``), as ``torch.utils``."""
+"""irgrad.utils: data loading (``irgrad.utils.data``) and activation checkpointing
+(``irgrad.utils.checkpoint``), as ``torch.utils``."""
 
-from . import data
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
