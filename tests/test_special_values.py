@@ -187,15 +187,7 @@ QUIRKS = [
 
 # --- irgrad's own open defects: same form; each says what is wrong and why it is left ----
 
-KNOWN_DEFECTS = [
-    (
-        "std-dim=1",
-        ("float32",),
-        lambda r: (np.abs(r) >= 1e29).any(axis=1) | (np.abs(r[:, :2]) == np.float32(1e-30)).any(axis=1),
-        "float32 reductions accumulate in float32 (docs/pytorch-differences.md): (x - mean)^2 "
-        "overflows at 1e30 and underflows at 1e-30, where torch's float64 accumulator does not",
-    ),
-]
+KNOWN_DEFECTS: list = []  # (none open: std's float32 overflow at 1e30 is fixed)
 
 
 # --- running and comparing --------------------------------------------------------------

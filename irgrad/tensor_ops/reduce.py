@@ -10,6 +10,7 @@ from .._arguments import tensor_arguments
 from ..dispatch import apply, cast
 from ..dtypes import FLOAT, bool_, float16, float32, get_default_dtype, to_dtype
 from ..ops import OPS
+from ..ops.reduction import float_accumulator
 from ..ops.shapes import normalize_dim, normalize_dims, numel
 from ..tensor import Tensor
 from . import pointwise as P
@@ -74,14 +75,27 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     """Variance with Bessel's correction by default (``correction=1``), as ``torch.var``."""
     if isinstance(dim, bool):  # var(x, unbiased) positional form
         dim, unbiased = None, dim
+    return _in_type_of(input, _variance(input, dim, unbiased, keepdim, correction))
+
+
+def _variance(input: Tensor, dim, unbiased, keepdim: bool, correction) -> Tensor:
+    """The variance in PyTorch's accumulation type (float64 for float32), where the squares
+    are summed: squared in float32, deviations of 1e20 overflow and of 1e-20 vanish (and
+    ``std`` takes the root there too: a float32 std of 1e30 has a float64 variance)."""
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"std and var only support floating point and complex dtypes, got {input.dtype}")
     dims = _dims("var", input, dim)
     dof = numel(input._data.shape[d] for d in dims) - _correction(unbiased, correction)
-    if dof > 0:
-        centered = P.sub(input, mean(input, dims, keepdim=True))
-        return P.div(sum(P.mul(centered, centered), dims, keepdim), dof)
-    return _degenerate_var(input, dims, keepdim, dof)
+    if dof <= 0:
+        return _degenerate_var(input, dims, keepdim, dof)
+    centered = P.sub(input, mean(input, dims, keepdim=True))
+    wide = to_dtype(float_accumulator(input._data.dtype))
+    squares = P.mul(centered, centered) if wide == input.dtype else P.square(cast(centered, wide))
+    return P.div(sum(squares, dims, keepdim), dof)
+
+
+def _in_type_of(input: Tensor, value: Tensor) -> Tensor:
+    return value if value.dtype == input.dtype else cast(value, input.dtype)
 
 
 def _degenerate_var(input: Tensor, dims: tuple, keepdim: bool, dof: float) -> Tensor:
@@ -106,7 +120,7 @@ def _degenerate_var(input: Tensor, dims: tuple, keepdim: bool, dof: float) -> Te
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return _safe_sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return _in_type_of(input, _safe_sqrt(_variance(input, dim, unbiased, keepdim, correction)))
 
 
 @tensor_arguments
