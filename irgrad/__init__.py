@@ -155,6 +155,29 @@ from .tensor_ops.legacy import (  # noqa: E402
     ShortTensor,
 )
 from .tensor_ops.order_statistics import median, nanmedian, nanquantile, quantile  # noqa: E402
+from .tensor_ops.pointwise_composites import (  # noqa: E402
+    copysign,
+    deg2rad,
+    float_power,
+    fmax,
+    fmin,
+    frac,
+    gcd,
+    heaviside,
+    hypot,
+    isin,
+    lcm,
+    ldexp,
+    logaddexp,
+    logaddexp2,
+    logit,
+    positive,
+    rad2deg,
+    sgn,
+    signbit,
+    sinc,
+    xlogy,
+)
 from .tensor_ops.scatter import masked_scatter, scatter, scatter_add, scatter_reduce  # noqa: E402
 from .tensor_ops.select import where  # noqa: E402
 from .tensor_ops.shape import (  # noqa: E402
@@ -263,5 +286,6 @@ __version__ = "0.1.0"
 from . import optim  # noqa: E402
 from . import linalg  # noqa: E402
 from . import distributions  # noqa: E402
+from . import func  # noqa: E402
 
 from math import e, inf, nan, pi  # noqa: E402  (torch.pi ...: the Python floats, as PyTorch's)

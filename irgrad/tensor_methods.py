@@ -30,6 +30,7 @@ from .tensor_ops import legacy as LEG
 from .tensor_ops import linalg as L
 from .tensor_ops import order_statistics as OS
 from .tensor_ops import pointwise as P
+from .tensor_ops import pointwise_composites as PC
 from .tensor_ops import reduce as R
 from .tensor_ops import scan as SC
 from .tensor_ops import scatter as SCT
@@ -60,6 +61,8 @@ _METHODS = {
         SC: "cumprod cummax cummin",
         H: "histc",
         OS: "median nanmedian quantile nanquantile",
+        PC: """copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
+               logaddexp logaddexp2 hypot fmax fmin heaviside gcd lcm""",
         AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         LA: "inverse det slogdet",
@@ -67,7 +70,8 @@ _METHODS = {
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_
                neg_ abs_ exp_ log_ sqrt_ relu_
                asin_ arcsin_ acos_ arccos_ atan_ arctan_ sinh_ cosh_ asinh_ arcsinh_ acosh_ arccosh_
-               atanh_ arctanh_
+               atanh_ arctanh_ sgn_ frac_ sinc_ deg2rad_ rad2deg_ copysign_ hypot_ xlogy_ heaviside_ gcd_
+               lcm_ ldexp_ logit_ float_power_
                sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
                addcdiv_ lerp_ copy_ fill_ fill_diagonal_ zero_ uniform_ normal_ tril_ triu_""",
     }.items()

@@ -127,6 +127,7 @@ CASES: dict[str, list] = {
     "remainder": [(lambda x, y: x % y, lambda: [F64(1.3, -2.7, 4.1), F64(0.9, 1.1, -1.9)])],
     "fmod": [(lambda x, y: irgrad.fmod(x, y), lambda: [F64(1.3, -2.7, 4.1), F64(0.9, 1.1, -1.9)])],
     "atan2": [(lambda x, y: irgrad.atan2(x, y), lambda: [R(2, 3), R(3)])],
+    "copysign": [(lambda x, y: irgrad.copysign(x, y), lambda: [R(2, 3), R(3)])],
     "where": [(lambda x, y: irgrad.where(x > y, x, y * 2), lambda: [R(2, 3), R(3)])],
     "sum": [
         (lambda x: x.sum(1), lambda: [R(2, 3)]),

@@ -88,7 +88,10 @@ CASES: dict[str, tuple[list, dict]] = {
     **{name: ([off(3, 4)], {}) for name in ("atan", "sinh", "cosh", "asinh")},
     "acosh": ([f(3, 4, lo=1.1, hi=3.0)], {}),
     "cast": ([f(3, 4)], {"dtype": irgrad.float32}),
-    **{name: ([f(3, 4), f(3, 4)], {}) for name in ("add", "sub", "mul", "maximum", "minimum", "atan2")},
+    **{
+        name: ([f(3, 4), f(3, 4)], {})
+        for name in ("add", "sub", "mul", "maximum", "minimum", "atan2", "copysign")
+    },
     "div": ([f(3, 4), f(3, 4, **POS)], {}),
     "pow": ([f(3, 4, **POS), f(3, 4)], {}),
     **{name: ([off(3, 4), f(3, 4, **POS)], {}) for name in ("floor_divide", "remainder", "fmod")},

@@ -282,6 +282,26 @@ _binary(
 )
 
 
+def _copysign_vjp(F, g, c):
+    # PyTorch's: g * copysign(a, b) / a for a, 0 where a is 0; b's gradient is zeros
+    a, _ = c.ins
+    ga = F.mul(g, F.where(F.eq(a, 0.0), 0.0, F.div(c.out, a))) if c.needs[0] else None
+    gb = F.full_like(g, value=0.0) if c.needs[1] else None
+    return ga, gb
+
+
+_binary(
+    "copysign",
+    np.copysign,
+    _copysign_vjp,
+    rule=DtypeRule.FLOAT,
+    save_inputs=(0,),
+    save_output=True,
+    scalar=lambda S, a, b: S.copysign(a, b),
+    doc="|a| with the sign bit of b (of -0.0 and a negative NaN too).",
+)
+
+
 def _primitive(name: str):
     """The rule applying the scalar primitive ``name`` to the operands."""
     return lambda S, *xs: getattr(S, name)(*xs)

@@ -9,13 +9,15 @@ import numpy as np
 
 from .. import _tracing
 from .._arguments import tensor_arguments
-from ..dtypes import FLOAT
+from ..dtypes import FLOAT, float64
 from ..ops.strides import contiguous_strides
 from ..random import resolve
 from ..recording.function import Function
 from ..tensor import Tensor
 from . import pointwise as P
+from . import pointwise_composites as PC
 from . import shape as S
+from .legacy import NAMES
 from .writes import copy_, needs_autograd, raise_internal_overlap, repeats_elements, update_inplace
 
 
@@ -84,6 +86,34 @@ ceil_ = _unary_inplace("ceil_", P.ceil)
 round_ = _unary_inplace("round_", P.round)
 reciprocal_ = _unary_inplace("reciprocal_", P.reciprocal)
 sign_ = _unary_inplace("sign_", P.sign)
+sgn_ = _unary_inplace("sgn_", PC.sgn)
+frac_ = _unary_inplace("frac_", PC.frac)
+sinc_ = _unary_inplace("sinc_", PC.sinc)
+deg2rad_ = _unary_inplace("deg2rad_", PC.deg2rad)
+rad2deg_ = _unary_inplace("rad2deg_", PC.rad2deg)
+copysign_ = _binary_inplace("copysign_", PC.copysign)
+hypot_ = _binary_inplace("hypot_", PC.hypot)
+xlogy_ = _binary_inplace("xlogy_", PC.xlogy)
+heaviside_ = _binary_inplace("heaviside_", PC.heaviside)
+gcd_ = _binary_inplace("gcd_", PC.gcd)
+lcm_ = _binary_inplace("lcm_", PC.lcm)
+ldexp_ = _binary_inplace("ldexp_", PC.ldexp)
+
+
+@tensor_arguments
+def logit_(self: Tensor, eps: float | None = None) -> Tensor:
+    return update_inplace(self, lambda old: PC.logit(old, eps), name="logit_")
+
+
+@tensor_arguments
+def float_power_(self: Tensor, exponent) -> Tensor:
+    """``self ** exponent`` in double precision, in place: ``self`` must be float64, as in PyTorch."""
+    if self.dtype is not float64:
+        raise RuntimeError(
+            f"the base given to float_power_ has dtype {NAMES[self.dtype]} but the operation's result "
+            "requires dtype Double"
+        )
+    return update_inplace(self, lambda old: PC.float_power(old, exponent), exponent, name="float_power_")
 
 
 @tensor_arguments
