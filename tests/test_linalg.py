@@ -105,6 +105,21 @@ def test_norm_below_one_at_zero_elements_has_torchs_gradient(ord, dtype):
     run_both(lambda lib, t: lib.norm(t, ord), x[:2])
 
 
+def test_float16_norms_are_computed_in_float32_as_torch():
+    # irgrad powered and summed float16 elements in float16: inf past 65504 where PyTorch's
+    # kernel accumulates in float32 and rounds once (found by probing)
+    x = (np.random.default_rng(0).standard_normal((4, 50)) * 30).astype(np.float16)
+    for ord in (2, 3, 0.5, 1, math.inf):
+        run_both(lambda lib, t, o=ord: lib.linalg.vector_norm(t, o, 1), x, grad=False, rtol=1e-3)
+    run_both(lambda lib, t: lib.linalg.matrix_norm(t), x, grad=False, rtol=1e-3)
+    run_both(lambda lib, t: lib.norm(t, 3), x, grad=False, rtol=1e-3)
+    x = irgrad.tensor(np.full(100, 1000.0, np.float16))
+    assert (
+        irgrad.linalg.vector_norm(x).item() == 10000.0
+        and irgrad.linalg.vector_norm(x).dtype == irgrad.float16
+    )
+
+
 def test_empty_matrix_norms_and_extrema_as_torch():
     # matrix_norm with ord 1/inf of an empty matrix is 0, as PyTorch's; ord -1/-inf and
     # amax/amin over an empty dim raise PyTorch's IndexError (irgrad raised a RuntimeError)

@@ -347,6 +347,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
         raise RuntimeError(
             f"norm: Order {p} not supported (vector norms take a number, 'fro', 'inf' or '-inf')"
         )
+    if input.dtype is float16:  # powered, summed and rooted in float32, rounded once (PyTorch's)
+        return cast(norm(cast(input, float32), p, dim, keepdim), float16)
     if p in ("fro", 2, 2.0):
         return _safe_sqrt(sum(P.mul(input, input), dim, keepdim))
     if p in (float("inf"), "inf"):
