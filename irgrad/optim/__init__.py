@@ -1,6 +1,6 @@
 """``irgrad.optim``: optimizers and learning-rate schedulers with PyTorch's API and update rules."""
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
@@ -26,4 +26,5 @@ __all__ = [
     "RMSprop",
     "SGD",
     "lr_scheduler",
+    "swa_utils",
 ]
