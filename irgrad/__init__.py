@@ -155,6 +155,22 @@ from .tensor_ops.legacy import (  # noqa: E402
     ShortTensor,
 )
 from .tensor_ops.order_statistics import median, nanmedian, nanquantile, quantile  # noqa: E402
+from .tensor_ops.composite_reductions import aminmax, corrcoef, cov, logcumsumexp, trapezoid, trapz  # noqa: E402
+from .tensor_ops.predicates import can_cast, is_complex, is_nonzero  # noqa: E402
+from .tensor_ops.searching import bucketize, searchsorted  # noqa: E402
+from .tensor_ops.windows import bartlett_window, blackman_window, hamming_window, hann_window  # noqa: E402
+from .tensor_ops.products import (  # noqa: E402
+    addbmm,
+    addmv,
+    addr,
+    baddbmm,
+    chain_matmul,
+    cross,
+    kron,
+    matrix_power,
+    tensordot,
+    vdot,
+)
 from .tensor_ops.pointwise_composites import (  # noqa: E402
     copysign,
     deg2rad,

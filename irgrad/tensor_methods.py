@@ -21,6 +21,7 @@ from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64,
 from .ops.movement import sum_to
 from .tensor import Tensor, to_target
 from .tensor_ops import arrange as AR
+from .tensor_ops import composite_reductions as CR
 from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
 from .tensor_ops import indexing as I
@@ -31,6 +32,8 @@ from .tensor_ops import linalg as L
 from .tensor_ops import order_statistics as OS
 from .tensor_ops import pointwise as P
 from .tensor_ops import pointwise_composites as PC
+from .tensor_ops import predicates as PRD
+from .tensor_ops import products as PR
 from .tensor_ops import reduce as R
 from .tensor_ops import scan as SC
 from .tensor_ops import scatter as SCT
@@ -61,6 +64,9 @@ _METHODS = {
         SC: "cumprod cummax cummin",
         H: "histc",
         OS: "median nanmedian quantile nanquantile",
+        PR: "kron cross vdot matrix_power baddbmm addbmm addmv addr",
+        CR: "aminmax logcumsumexp cov corrcoef",
+        PRD: "is_complex is_nonzero",
         PC: """copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
                logaddexp logaddexp2 hypot fmax fmin heaviside gcd lcm""",
         AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit",

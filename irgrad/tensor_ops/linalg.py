@@ -5,7 +5,7 @@ from __future__ import annotations
 from .._arguments import tensor_arguments
 from ..creation import eye, zeros
 from ..dispatch import apply
-from ..dtypes import bool_
+from ..dtypes import FLOAT, bool_
 from ..ops import OPS
 from ..ops.linalg import parse_equation
 from ..ops.shapes import fmt
@@ -112,9 +112,22 @@ ger = outer
 
 @tensor_arguments
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * (mat1 @ mat2)``; with ``beta=0`` the input's values are
-    ignored, NaN and inf too (as PyTorch: 0 * NaN would be NaN), its gradient 0."""
-    product = mm(mat1, mat2)
+    """``beta * input + alpha * (mat1 @ mat2)`` (see :func:`add_scaled`)."""
+    return add_scaled("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+@tensor_arguments
+def add_scaled(name: str, input: Tensor, product: Tensor, beta, alpha) -> Tensor:
+    """``beta * input + alpha * product``, as PyTorch's ``addmm`` family: with ``beta=0``
+    the input's values are ignored, NaN and inf too (0 * NaN would be NaN), its gradient
+    0; a float ``beta`` or ``alpha`` for integer operands is refused."""
+    if product.dtype.category != FLOAT:
+        for label, scale in (("beta", beta), ("alpha", alpha)):
+            if isinstance(scale, float):
+                raise RuntimeError(
+                    f"{name}: For integral input tensors, argument {label} must not be a floating point "
+                    f"number (got {label}={scale})."
+                )
     if alpha != 1:
         product = P.mul(product, alpha)
     if beta == 0:

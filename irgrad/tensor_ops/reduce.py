@@ -33,17 +33,22 @@ def _reduce(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
 
 @tensor_arguments
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Sum over ``dim`` (an int, a tuple, or all); integers sum in int64."""
-    if dtype is not None:
-        input = cast(input, to_dtype(dtype))
-    return _reduce("sum", input, dim, keepdim)
+    """Sum over ``dim`` (an int, a tuple, or all); integers sum in int64, or in ``dtype``
+    when it is given (the int64 sum wrapped to it: the same bits)."""
+    return _reduce_in("sum", input, dim, keepdim, dtype)
 
 
 @tensor_arguments
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    if dtype is not None:
-        input = cast(input, to_dtype(dtype))
-    return _reduce("prod", input, dim, keepdim)
+    return _reduce_in("prod", input, dim, keepdim, dtype)
+
+
+def _reduce_in(name: str, input: Tensor, dim, keepdim: bool, dtype) -> Tensor:
+    if dtype is None:
+        return _reduce(name, input, dim, keepdim)
+    dtype = to_dtype(dtype)
+    result = _reduce(name, cast(input, dtype), dim, keepdim)
+    return result if result.dtype is dtype else cast(result, dtype)
 
 
 @tensor_arguments

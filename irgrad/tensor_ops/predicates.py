@@ -1,0 +1,33 @@
+"""Questions about tensors and dtypes: ``is_complex``, ``is_nonzero`` and ``can_cast``."""
+
+from __future__ import annotations
+
+from .._arguments import tensor_arguments
+from ..dtypes import FLOAT, bool_, to_dtype
+from ..tensor import Tensor
+
+
+@tensor_arguments
+def is_complex(input: Tensor) -> bool:
+    """Whether ``input`` has a complex dtype: never, irgrad has none."""
+    return False
+
+
+@tensor_arguments
+def is_nonzero(input: Tensor) -> bool:
+    """Whether the single element of ``input`` is not zero (PyTorch's errors for none or
+    several elements)."""
+    if input.numel() == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if input.numel() > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(input.reshape(()).item() != 0)
+
+
+def can_cast(from_, to) -> bool:
+    """Whether PyTorch's type promotion allows casting ``from_`` to ``to``: never a
+    floating-point type to an integer or bool one, nor a number to bool."""
+    source, target = to_dtype(from_), to_dtype(to)
+    if source.category == FLOAT:
+        return target.category == FLOAT
+    return target is not bool_ or source is bool_
