@@ -78,11 +78,10 @@ def signbit(input: Tensor, *, out=None) -> Tensor:
 
 @tensor_arguments
 def sgn(input: Tensor) -> Tensor:
-    """The sign of a real tensor: -1, 0 or 1, and 0 for NaN, as PyTorch's ``sgn`` (and
-    ``sign``) of a real tensor."""
-    if input.dtype.category != FLOAT:
-        return P.sign(input)
-    return where(P.isnan(input), 0.0, P.sign(input))
+    """The sign of a real tensor, ``sign`` (PyTorch's ``sgn`` differs only for complex
+    ones). NaN's is NaN, as irgrad's ``sign`` (PyTorch's quirk, 0, is not copied: see
+    tests/test_special_values.py)."""
+    return P.sign(input)
 
 
 @tensor_arguments
