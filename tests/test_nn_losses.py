@@ -256,6 +256,59 @@ def test_bce_with_logits_matches_torch(reduction, options):
     run_both(fn, x, y)
 
 
+MIXED = [
+    (np.float64, np.float32),
+    (np.float32, np.float64),
+    (np.float16, np.float32),
+    (np.float32, np.float16),
+]
+
+
+@pytest.mark.parametrize("input_dtype,target_dtype", MIXED)
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_mixed_dtype_losses_take_torchs_result_dtype(input_dtype, target_dtype, reduction):
+    # PyTorch computes these in place in one argument's tensor, so the loss has its dtype:
+    # the target's for bce_with_logits, the input's for huber and soft_margin (irgrad
+    # promoted: float64 where PyTorch gives float32); found by probing Bernoulli.log_prob
+    rng = np.random.default_rng(3)
+    x = (rng.uniform(0.1, 0.9, (3, 4))).astype(input_dtype)
+    y = (rng.uniform(0.1, 0.9, (3, 4))).astype(target_dtype)
+    w = rng.uniform(0.5, 1.5, 4).astype(target_dtype)
+    for fn in (
+        lambda L, a, b: L.nn.functional.binary_cross_entropy_with_logits(a, b, reduction=reduction),
+        lambda L, a, b: L.nn.functional.binary_cross_entropy_with_logits(
+            a, b, reduction=reduction, pos_weight=L.tensor(w), weight=L.tensor(w)
+        ),
+        lambda L, a, b: L.nn.functional.huber_loss(a, b, reduction=reduction),
+        lambda L, a, b: L.nn.functional.soft_margin_loss(a, b, reduction=reduction),
+    ):
+        run_both(fn, x, y, grad=False, rtol=2e-3, atol=1e-3)
+
+
+def test_loss_dtype_errors_are_torchs():
+    x, y = np.full((2, 3), 0.5, np.float32), np.full((2, 3), 0.5)
+    for fn, error in (
+        (lambda L: L.nn.functional.binary_cross_entropy(L.tensor(x), L.tensor(y)), RuntimeError),
+        (lambda L: L.nn.functional.binary_cross_entropy(L.tensor(y), L.tensor(x)), RuntimeError),
+        (
+            lambda L: L.nn.functional.binary_cross_entropy_with_logits(L.tensor(x), L.ones(2, 3).long()),
+            RuntimeError,
+        ),
+        (
+            lambda L: L.nn.functional.binary_cross_entropy_with_logits(L.ones(2, 3).long(), L.tensor(x)),
+            NotImplementedError,
+        ),
+        (lambda L: L.nn.functional.logsigmoid(L.ones(2, 3).int()), NotImplementedError),
+        (lambda L: L.nn.functional.huber_loss(L.ones(2, 3).long(), L.tensor(x)), RuntimeError),
+        (lambda L: L.nn.functional.soft_margin_loss(L.ones(2, 3).long(), L.tensor(x)), RuntimeError),
+    ):
+        with pytest.raises(error) as theirs:
+            fn(torch)
+        with pytest.raises(error) as mine:
+            fn(irgrad)
+        assert str(mine.value) == str(theirs.value)
+
+
 def test_bce_with_logits_extreme_values_are_finite():
     x = irgrad.tensor([1e4, -1e4, 0.0], requires_grad=True)
     y = irgrad.tensor([0.0, 1.0, 1.0])

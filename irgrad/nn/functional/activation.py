@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable
 
 from ..._arguments import tensor_arguments
+from ...dtypes import FLOAT
 from ...tensor import Tensor
 from ...tensor_ops import reduce as R
 from ...tensor_ops.inplace import update_inplace
@@ -264,7 +265,15 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x))`` = ``0 - softplus(-x)``, stable for large |x| (0., not -0., where
     softplus(-x) is 0, as torch's ``min(x, 0) - log1p(exp(-|x|))``)."""
+    check_log_sigmoid_dtype(input)
     return 0.0 - _softplus_stable(-input)
+
+
+def check_log_sigmoid_dtype(input: Tensor) -> None:
+    """PyTorch's ``log_sigmoid`` kernel (``logsigmoid``, ``binary_cross_entropy_with_logits``)
+    takes floating-point tensors only."""
+    if input.dtype.category != FLOAT:
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{input.dtype.scalar_type}'")
 
 
 @tensor_arguments

@@ -21,7 +21,7 @@ from ...ops import OPS
 from ...tensor import Tensor
 from ...tensor_ops.indexing import check_range, one_hot
 from ...tensor_ops.pointwise import where
-from .activation import _softplus_stable, log_softmax, logsigmoid
+from .activation import _softplus_stable, check_log_sigmoid_dtype, log_softmax, logsigmoid
 from .differentiability import reject_grad
 from .layers import pairwise_distance
 
@@ -66,6 +66,20 @@ def _legacy_reduction(size_average, reduce, reduction: str) -> str:
     if size_average and reduce:
         return "mean"
     return "sum" if reduce else "none"
+
+
+def _stored_as(loss: Tensor, like: Tensor) -> Tensor:
+    """``loss`` cast to ``like``'s dtype, as PyTorch's kernels that write a loss computed in
+    the promoted type into a tensor of one argument's type (an in-place op or an output
+    made with ``empty_like``); PyTorch's error where a float does not fit that type."""
+    if loss.dtype is like.dtype:
+        return loss
+    if loss.dtype.category == FLOAT and like.dtype.category != FLOAT:
+        raise RuntimeError(
+            f"result type {loss.dtype.scalar_type} can't be cast to the desired output type "
+            f"{like.dtype.scalar_type}"
+        )
+    return loss.to(like.dtype)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -151,7 +165,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     small = ad < delta
     inside = where(small, diff, 0.0)  # as in smooth_l1_loss: keeps infinities out of the square
     loss = where(small, inside * inside * 0.5, (ad - 0.5 * delta) * delta)
-    return _reduce(loss, reduction)
+    return _reduce(_stored_as(loss, input), reduction)  # (PyTorch's output is input's type)
 
 
 def _class_dim(input: Tensor) -> int:
@@ -355,6 +369,8 @@ def binary_cross_entropy(
             "deprecated. Please ensure they have the same size."
         )
     reject_grad("binary_cross_entropy", weight=weight)
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"Found dtype {target.dtype.scalar_type} but expected {input.dtype.scalar_type}")
     message = "all elements of input should be between 0 and 1"
     input = check_range(input, 0.0, 1.0, "RuntimeError", message, closed=True)
     x = input.detach()
@@ -367,7 +383,7 @@ def binary_cross_entropy(
         slope = ((x - target) / (x * (1.0 - x)).clamp_min(_BCE_EPS)).detach()
         loss = loss + (input - x) * slope  # input - x is exactly 0: the value is unchanged
     if weight is not None:
-        loss = loss * weight
+        loss = _stored_as(loss * weight, input)
     return _reduce(loss, reduction)
 
 
@@ -393,15 +409,17 @@ def binary_cross_entropy_with_logits(
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     reject_grad("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
-    # torch's form, (1 - y) x + softplus(-x): softplus(x) - x y would be inf - inf at x = +inf
+    # torch's form, (1 - y) x + softplus(-x): softplus(x) - x y would be inf - inf at x = +inf.
+    # PyTorch computes it in place in (1 - y), so the loss has the target's dtype (softplus
+    # and its pos_weight product, in place in it too, the input's)
+    check_log_sigmoid_dtype(input)
     sp_neg = _softplus_stable(-input)
-    if pos_weight is None:
-        loss = (1 - target) * input + sp_neg
-    else:
+    if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1
-        loss = (1 - target) * input + log_weight * sp_neg
+        sp_neg = _stored_as(log_weight * sp_neg, input)
+    loss = _stored_as(_stored_as((1 - target) * input, target) + sp_neg, target)
     if weight is not None:
-        loss = loss * weight
+        loss = _stored_as(loss * weight, target)
     return _reduce(loss, reduction)
 
 
@@ -441,7 +459,8 @@ def soft_margin_loss(
     """``log(1 + exp(-y x))``."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     reject_grad("soft_margin_loss", target=target)
-    return _reduce(_softplus_stable(-(input * target)), reduction)
+    # PyTorch's neg(x).mul_(y).exp_().log1p_(): in the input's dtype from the product on
+    return _reduce(_softplus_stable(_stored_as(-(input * target), input)), reduction)
 
 
 @tensor_arguments
