@@ -170,6 +170,11 @@ TRAIN_STEPS = {
         calls=8,
     ),
     "adamax": _train_step(lambda p: irgrad.optim.Adamax(p, lr=1e-2, weight_decay=0.01, maximize=True)),
+    "rprop": _train_step(lambda p: irgrad.optim.Rprop(p, lr=1e-2, etas=(0.4, 1.3))),
+    # ASGD starts averaging at step t0: one graph for steps before and after
+    "asgd": _train_step(
+        lambda p: irgrad.optim.ASGD(p, lr=1e-2, lambd=1e-2, t0=3, weight_decay=0.01), calls=6
+    ),
     "dropout": _train_step(
         lambda p: irgrad.optim.SGD(p, lr=0.1),
         model_fn=lambda: nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 3)),

@@ -44,6 +44,12 @@ CONFIGS = [
     ("Adadelta", {}),
     ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.1}),
     ("Adadelta", {"lr": 0.3, "maximize": True}),
+    ("Rprop", {}),
+    ("Rprop", {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2)}),
+    ("Rprop", {"lr": 0.02, "maximize": True}),
+    ("ASGD", {}),
+    ("ASGD", {"lr": 0.05, "lambd": 1e-3, "alpha": 0.5, "t0": 5, "weight_decay": 0.1}),
+    ("ASGD", {"lr": 0.02, "t0": 0, "maximize": True}),
 ]
 
 
@@ -234,6 +240,11 @@ def test_training_a_model_matches_torch() -> None:
         ("Adagrad", {"lr_decay": -0.5}),
         ("Adagrad", {"initial_accumulator_value": -0.5}),
         ("Adagrad", {"eps": -1e-10}),
+        ("Rprop", {"lr": -0.1}),
+        ("Rprop", {"etas": (1.5, 1.2)}),
+        ("Rprop", {"etas": (0.5, 0.9)}),
+        ("ASGD", {"lr": -0.1}),
+        ("ASGD", {"weight_decay": -0.1}),
     ],
 )
 def test_validation_errors_match_torch(name: str, options: dict) -> None:

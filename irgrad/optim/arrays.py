@@ -29,6 +29,7 @@ from .. import _tracing
 from ..dtypes import float64, from_numpy_dtype
 from ..recording.grad_mode import no_grad
 from ..tensor import Tensor
+from ..tensor_ops.select import where
 
 
 class _Eager:
@@ -37,6 +38,16 @@ class _Eager:
     traced = False
     sqrt = staticmethod(np.sqrt)
     abs = staticmethod(np.abs)
+    sign = staticmethod(np.sign)
+
+    @staticmethod
+    def select(condition, if_true, otherwise):
+        """``if_true`` where ``condition`` holds, else ``otherwise`` (elementwise)."""
+        return np.where(condition, if_true, otherwise).astype(np.result_type(if_true, otherwise), copy=False)
+
+    @staticmethod
+    def clamp_(target: np.ndarray, low: float, high: float) -> None:
+        np.clip(target, low, high, out=target)
 
     @staticmethod
     def updating():
@@ -157,6 +168,18 @@ class _Traced:
     @staticmethod
     def abs(x: Tensor) -> Tensor:
         return x.abs()
+
+    @staticmethod
+    def sign(x: Tensor) -> Tensor:
+        return x.sign()
+
+    @staticmethod
+    def select(condition: Tensor, if_true, otherwise) -> Tensor:
+        return where(condition, if_true, otherwise)
+
+    @staticmethod
+    def clamp_(target: Tensor, low: float, high: float) -> None:
+        target.clamp_(low, high)
 
     @staticmethod
     def value(t: Tensor) -> Tensor:
