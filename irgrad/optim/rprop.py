@@ -4,8 +4,9 @@ Each parameter element has its own step size, grown by ``etas[1]`` while its gra
 keeps its sign and shrunk by ``etas[0]`` when the sign flips (that step then skips the
 update and forgets the gradient), within ``step_sizes``; the parameter moves by its step
 size against the gradient's sign.  The learning rate only sets the first step sizes.
-Follows PyTorch's single-tensor algorithm operation by operation (NaN gradients
-included), so float32 trajectories agree with PyTorch's to rounding.
+Follows PyTorch's single-tensor algorithm operation by operation, so float32
+trajectories agree with PyTorch's to rounding; a NaN gradient makes its parameter NaN,
+where PyTorch's ``sign(nan) = 0`` leaves it unchanged (docs/pytorch-differences.md).
 """
 
 from __future__ import annotations
@@ -78,7 +79,6 @@ class Rprop(Optimizer):
             xp.increment(state["step"])
             prev, step_size = state["prev"], state["step_size"]
             # the factor per element: etaplus where grad * prev > 0, etaminus where < 0, else 1
-            # (NaN stays NaN, as PyTorch's masked writes leave it)
             factor = xp.sign(grad * xp.data(prev))
             factor = xp.select(factor > 0, f(etaplus), factor)
             factor = xp.select(factor < 0, f(etaminus), factor)
