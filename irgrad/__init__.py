@@ -155,6 +155,7 @@ from .tensor_ops.legacy import (  # noqa: E402
     ShortTensor,
 )
 from .tensor_ops.order_statistics import median, nanmedian, nanquantile, quantile  # noqa: E402
+from .tensor_ops.distances import cdist, pdist  # noqa: E402
 from .tensor_ops.composite_reductions import aminmax, corrcoef, cov, logcumsumexp, trapezoid, trapz  # noqa: E402
 from .tensor_ops.predicates import can_cast, is_complex, is_nonzero  # noqa: E402
 from .tensor_ops.searching import bucketize, searchsorted  # noqa: E402

@@ -1,9 +1,11 @@
 """``irgrad.nn.functional``: the functional form of every layer, activation and loss."""
 
+from ...tensor_ops.distances import pdist  # noqa: F401
 from ...tensor_ops.indexing import one_hot  # noqa: F401
 from ...tensor_ops.padding import pad  # noqa: F401
 from .activation import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
+from .channels import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .embedding_bag import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
@@ -11,3 +13,4 @@ from .loss import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .resample import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
+from .stochastic import *  # noqa: F401,F403

@@ -17,6 +17,7 @@ import numpy as np
 
 from ... import _tracing
 from ..._arguments import tensor_arguments
+from ...creation import zeros
 from ...dispatch import apply, cast
 from ...dtypes import int64
 from ...ops import OPS
@@ -26,7 +27,9 @@ from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from ...tensor_ops import pointwise as P
 from ...tensor_ops import reduce as R
-from ...tensor_ops.shape import stack
+from ...tensor_ops.indexing import gather
+from ...tensor_ops.legacy import NAMES
+from ...tensor_ops.shape import cat, stack
 from ._windows import as_batched_image, im2col, pad2d, pair
 from .resample import adaptive_average
 
@@ -37,6 +40,7 @@ __all__ = [
     "avg_pool2d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
     "adaptive_max_pool2d",
 ]
 
@@ -335,3 +339,32 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     size = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
     out = adaptive_avg_pool2d(x.unsqueeze(2), (1, size)).squeeze(2)
     return out.squeeze(0) if unbatched else out
+
+
+@tensor_arguments
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """The maximum of each of ``output_size`` windows spanning the last dim (window ``i``
+    is ``[floor(i L / n), ceil((i + 1) L / n))``), of a (N, C, L) or (C, L) input; the
+    gradient goes to the one position each window picked (its first maximum), as PyTorch's."""
+    if input._data.ndim not in (2, 3):
+        raise RuntimeError(
+            f"Expected 2 to 3 dimensions, but got {input._data.ndim}-dimensional tensor for argument #1 "
+            "'self' (while checking arguments for adaptive_max_pool1d)"
+        )
+    if any(size == 0 for size in input.shape[1:]):
+        empty = next(d for d in range(1, input._data.ndim) if input.shape[d] == 0)
+        raise RuntimeError(
+            "adaptive_max_pool1d(): Expected input to have non-zero size for non-batch dimensions, but "
+            f"input has sizes {fmt(input.shape)} with dimension {empty} being empty"
+        )
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"adaptive_max_pool2d\" not implemented for '{NAMES[input.dtype]}'")
+    n = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
+    length = input.shape[-1]
+    picks = []
+    for i in range(int(n)):
+        start, stop = (i * length) // n, -(-((i + 1) * length) // n)
+        picks.append(P.add(R.argmax(input.narrow(-1, start, stop - start), -1, keepdim=True), start))
+    indices = cat(picks, -1) if picks else zeros(*input.shape[:-1], 0, dtype=int64)
+    values = gather(input, -1, indices)
+    return (values, indices) if return_indices else values

@@ -1,4 +1,5 @@
-"""Normalisation layers: LayerNorm, RMSNorm, GroupNorm and BatchNorm1d/2d/3d (as torch.nn)."""
+"""Normalisation layers: LayerNorm, RMSNorm, GroupNorm, LocalResponseNorm and
+BatchNorm1d/2d/3d (as torch.nn)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["LayerNorm", "RMSNorm", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+__all__ = [
+    "LayerNorm",
+    "RMSNorm",
+    "GroupNorm",
+    "LocalResponseNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+]
 
 
 def _as_shape(normalized_shape) -> tuple[int, ...]:
@@ -140,6 +149,23 @@ class GroupNorm(Module):
             f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
             f"bias={self.bias is not None}"
         )
+
+
+class LocalResponseNorm(Module):
+    """Each channel divided by ``(k + alpha * mean of x^2 over size neighbouring channels) ** beta``."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class _NormBase(Module):
