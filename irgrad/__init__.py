@@ -175,6 +175,7 @@ from .tensor_ops.products import (  # noqa: E402
 from .tensor_ops.pointwise_composites import (  # noqa: E402
     copysign,
     deg2rad,
+    erfc,
     float_power,
     fmax,
     fmin,

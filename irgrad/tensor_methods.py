@@ -67,7 +67,7 @@ _METHODS = {
         PR: "kron cross vdot matrix_power baddbmm addbmm addmv addr",
         CR: "aminmax logcumsumexp cov corrcoef",
         PRD: "is_complex is_nonzero",
-        PC: """copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
+        PC: """erfc copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
                logaddexp logaddexp2 hypot fmax fmin heaviside gcd lcm""",
         AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
@@ -77,7 +77,7 @@ _METHODS = {
                neg_ abs_ exp_ log_ sqrt_ relu_
                asin_ arcsin_ acos_ arccos_ atan_ arctan_ sinh_ cosh_ asinh_ arcsinh_ acosh_ arccosh_
                atanh_ arctanh_ sgn_ frac_ sinc_ deg2rad_ rad2deg_ copysign_ hypot_ xlogy_ heaviside_ gcd_
-               lcm_ ldexp_ logit_ float_power_
+               lcm_ ldexp_ logit_ float_power_ erfc_
                sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
                addcdiv_ lerp_ copy_ fill_ fill_diagonal_ zero_ uniform_ normal_ tril_ triu_""",
     }.items()

@@ -42,6 +42,7 @@ UNARY = [
     ("float_power", lambda L, x: L.float_power(x, 3), R),
     ("float_power_scalar_base", lambda L, x: L.float_power(2, x), R),
     ("signbit", lambda L, x: L.signbit(x), R),
+    ("erfc", lambda L, x: L.erfc(x * 2), R),
     ("copysign_number", lambda L, x: L.copysign(x, -1.0), R),
 ]
 
@@ -131,6 +132,17 @@ def test_xlogy_at_zero_matches_torch(compare):
     compare(lambda lib, a: lib.xlogy(a, 3.0), R(3))
 
 
+def test_erfc_keeps_its_relative_accuracy_in_the_tail():
+    torch = pytest.importorskip("torch")
+    # float32 down to erfc(9) ~ 4e-37; below, PyTorch's float32 kernel flushes to 0 where
+    # irgrad gives the (denormal) value
+    for dtype, top, rtol in ((np.float32, 9.0, 2e-6), (np.float64, 26.0, 1e-10)):
+        x = np.linspace(-7.0, top, 4001).astype(dtype)
+        np.testing.assert_allclose(
+            irgrad.erfc(irgrad.tensor(x)).numpy(), torch.erfc(torch.tensor(x)).numpy(), rtol=rtol, atol=0
+        )
+
+
 def test_sinc_and_logit_gradients_at_their_edges_match_torch(compare):
     compare(lambda lib, x: lib.sinc(x), np.array([0.0, -0.0, 1.0, 0.5], np.float32))
     compare(lambda lib, x: lib.logit(x, eps=0.25), np.array([0.1, 0.25, 0.5, 0.75, 0.9], np.float32))
@@ -208,6 +220,7 @@ INPLACE = [
     ("xlogy_", lambda L, x, y: x.xlogy_(y.abs())),
     ("ldexp_", lambda L, x, y: x.ldexp_(y)),
     ("sinc_", lambda L, x, y: x.sinc_()),
+    ("erfc_", lambda L, x, y: x.erfc_()),
     ("deg2rad_", lambda L, x, y: x.deg2rad_()),
     ("rad2deg_", lambda L, x, y: x.rad2deg_()),
     ("sgn_", lambda L, x, y: x.sgn_()),
@@ -240,7 +253,7 @@ def test_gradients_match_finite_differences():
         (lambda x, y: irgrad.xlogy(x, y), (a, p)),
         (lambda x, y: irgrad.copysign(x, y) * irgrad.fmax(x, y) * irgrad.fmin(y, x), (a, b)),
         (lambda x, y: irgrad.ldexp(x, y), (a, b)),
-        (lambda x: irgrad.sinc(x) + irgrad.deg2rad(x) * irgrad.frac(x), (a,)),
+        (lambda x: irgrad.sinc(x) + irgrad.deg2rad(x) * irgrad.frac(x) + irgrad.erfc(x), (a,)),
         (lambda x: irgrad.logit(x) + irgrad.logit(x, 0.2), (u,)),
         (lambda x, y: irgrad.float_power(x, y), (p, b)),
     ]
@@ -257,6 +270,7 @@ def test_compiled_composites_match_eager(backend):
             irgrad.fmax(x, y) - irgrad.fmin(x, y) + irgrad.logit(x.sigmoid(), 1e-3),
             irgrad.isin(n, n[:2]),
             irgrad.ldexp(x, n),
+            irgrad.erfc(x * 4),
         )
 
     compiled = irgrad.compile(fn, backend=backend)

@@ -122,6 +122,36 @@ def sinc(input: Tensor) -> Tensor:
     return where(at_zero, 1.0, P.div(P.sin(safe), safe))
 
 
+# erfc(x) for x >= 3 by its continued fraction exp(-x^2) / sqrt(pi) / (x + (1/2) / (x + (2/2) /
+# (x + ...))), 40 levels deep: within 2 ulps of float64 there (checked against math.erfc); below
+# 3, 1 - erf(x) loses at most 5e-12 relatively (erfc(3) = 2.2e-5), far below float32's ulp.
+_ERFC_FRACTION_FROM, _ERFC_FRACTION_DEPTH = 3.0, 40
+
+
+def _erfc_value(x: Tensor) -> Tensor:
+    """erfc of a float64 tensor, with no gradient."""
+    far = P.ge(x, _ERFC_FRACTION_FROM)
+    t = where(far, x, _ERFC_FRACTION_FROM)
+    fraction = t
+    for k in range(_ERFC_FRACTION_DEPTH, 0, -1):
+        fraction = P.add(t, P.div(k / 2, fraction))
+    tail = P.div(P.exp(P.neg(P.mul(t, t))), P.mul(fraction, math.sqrt(math.pi)))
+    return where(far, tail, P.rsub(P.erf(x), 1.0))
+
+
+@tensor_arguments
+def erfc(input: Tensor, *, out=None) -> Tensor:
+    """The complementary error function ``1 - erf(x)``, accurate where it is tiny (a
+    continued fraction from 3 on, in double precision), with PyTorch's gradient
+    ``-2 / sqrt(pi) * exp(-x^2)``: the value is attached to ``-erf(x)``'s gradient."""
+    x = input if input.dtype.category == FLOAT else cast(input, get_default_dtype())
+    value = cast(_erfc_value(cast(x.detach(), float64)), x.dtype)
+    if not x.requires_grad:
+        return P._maybe_out(value, out)
+    slope = P.neg(P.erf(x))  # d(-erf)/dx = d erfc/dx
+    return P._maybe_out(P.add(value, P.sub(slope, slope.detach())), out)
+
+
 @tensor_arguments
 def logit(input: Tensor, eps: float | None = None) -> Tensor:
     """``log(x / (1 - x))``, with ``x`` first clamped into ``[eps, 1 - eps]`` when ``eps`` is
