@@ -1,49 +1,75 @@
-"""``functional_call``: call a module with some of its parameters and buffers replaced.
+"""Calling a module with some of its parameters and buffers replaced
+(``torch.nn.utils.stateless``; ``irgrad.func.functional_call`` is the current API).
 
-The given tensors take the place of the module's own (by their dotted names, in the
-module's ``_parameters`` and ``_buffers``) for the length of the call, and the module's
-own are put back afterwards, even when the call raises.  A weight tied between several
+Inside :func:`reparametrized` the given tensors take the place of the module's own (by
+their dotted names, in the module's ``_parameters`` and ``_buffers``), and the module's
+own are put back afterwards, even when the body raises.  A weight tied between several
 names (the same Parameter registered twice) is replaced under all of them, unless
 ``tie_weights=False``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..tensor import Tensor
+from ...tensor import Tensor
 
-__all__ = ["functional_call"]
+__all__ = ["functional_call", "reparametrized"]
+
+
+@contextlib.contextmanager
+def reparametrized(
+    module,
+    parameter_and_buffer_dicts: dict[str, Tensor] | Sequence[dict[str, Tensor]],
+    *,
+    tie_weights: bool = True,
+    strict: bool = False,
+) -> Iterator[None]:
+    """``module`` with the named tensors in place of its own, for the ``with`` body."""
+    replacements = _merged(parameter_and_buffer_dicts)
+    if tie_weights:
+        replacements = _with_tied_names(module, replacements)
+    if strict:
+        _check_keys(module, replacements)
+    undo = []
+    try:
+        for name, value in replacements.items():
+            undo.append(_replace(module, name, value))
+        yield
+    finally:
+        for restore in reversed(undo):
+            restore()
+
+
+def call_args(args: Any) -> tuple:
+    """A call's positional arguments as ``functional_call`` takes them: None, one value, or a tuple."""
+    if args is None:
+        return ()
+    return args if isinstance(args, tuple) else (args,)
 
 
 def functional_call(
     module,
-    parameter_and_buffer_dicts: dict[str, Tensor] | Sequence[dict[str, Tensor]],
+    parameters_and_buffers: dict[str, Tensor],
     args: Any = None,
     kwargs: dict[str, Any] | None = None,
     *,
     tie_weights: bool = True,
     strict: bool = False,
 ) -> Any:
-    """``module(*args, **kwargs)`` with the named tensors in place of its own."""
-    replacements = _merged(parameter_and_buffer_dicts)
-    if tie_weights:
-        replacements = _with_tied_names(module, replacements)
-    if strict:
-        _check_keys(module, replacements)
-    if args is None:
-        args = ()
-    elif not isinstance(args, tuple):
-        args = (args,)
-    undo = []
-    try:
-        for name, value in replacements.items():
-            undo.append(_replace(module, name, value))
-        return module(*args, **(kwargs or {}))
-    finally:
-        for restore in reversed(undo):
-            restore()
+    """``module(*args, **kwargs)`` with the named tensors in place of its own (deprecated:
+    ``irgrad.func.functional_call`` is the same call)."""
+    warnings.warn(
+        "This API is deprecated as of PyTorch 2.0 and will be removed in a future version of PyTorch. "
+        "Please use torch.func.functional_call instead which is a drop-in replacement for this API.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    with reparametrized(module, parameters_and_buffers, tie_weights=tie_weights, strict=strict):
+        return module(*call_args(args), **(kwargs or {}))
 
 
 def _merged(dicts) -> dict[str, Tensor]:
