@@ -77,7 +77,7 @@ _METHODS = {
                neg_ abs_ exp_ log_ sqrt_ relu_
                asin_ arcsin_ acos_ arccos_ atan_ arctan_ sinh_ cosh_ asinh_ arcsinh_ acosh_ arccosh_
                atanh_ arctanh_ sgn_ frac_ sinc_ deg2rad_ rad2deg_ copysign_ hypot_ xlogy_ heaviside_ gcd_
-               lcm_ ldexp_ logit_ float_power_ erfc_
+               lcm_ ldexp_ logit_ float_power_ erfc_ baddbmm_ addbmm_ addmv_ addr_
                sigmoid_ tanh_ floor_ ceil_ round_ reciprocal_ sign_ clamp_ clip_ masked_fill_ addcmul_
                addcdiv_ lerp_ copy_ fill_ fill_diagonal_ zero_ uniform_ normal_ tril_ triu_""",
     }.items()

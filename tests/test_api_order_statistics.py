@@ -117,6 +117,18 @@ def test_quantile_errors_match_torch(call):
     raises_like_torch(call)
 
 
+def test_out_arguments_write_into_the_given_tensors(compare):
+    def fn(lib, x):
+        values, indices = lib.empty(0), lib.empty(0, dtype=lib.int64)
+        result = lib.median(x, 1, out=(values, indices))
+        assert result.values is values and result.indices is indices
+        level = lib.empty(4)
+        assert lib.nanquantile(x, 0.3, dim=-1, out=level) is level
+        return values, indices, level, lib.logcumsumexp(x, 0, out=lib.empty(4, 5))
+
+    compare(fn, DISTINCT[0].T.copy(), grad=False)
+
+
 def test_order_statistics_gradients_match_finite_differences():
     x = irgrad.tensor(DISTINCT.astype(np.float64), requires_grad=True)
     assert irgrad.autograd.gradcheck(lambda t: irgrad.median(t, 1).values, (x,))

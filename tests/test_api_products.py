@@ -72,6 +72,31 @@ def test_beta_zero_ignores_nan_in_the_input_as_torch(compare):
     compare(lambda L, i, a, b: L.addr(i, a, b, beta=0), nan, R(4), R(2))
 
 
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda L, i, a, b: i.clone().baddbmm_(a, b, beta=0.5),
+        lambda L, i, a, b: i[0].clone().addbmm_(a, b, alpha=2),
+        lambda L, i, a, b: i[0, :, 0].clone().addmv_(a[0], b[0, :, 0]),
+        lambda L, i, a, b: i[0].clone().addr_(a[0, :, 0], b[0, 0], beta=-1),
+    ],
+)
+def test_in_place_accumulations_match_torch(compare, fn):
+    compare(fn, R(3, 4, 2), R(3, 4, 5), R(3, 5, 2), atol=1e-4)
+
+
+def test_out_arguments_write_into_the_given_tensor(compare):
+    def fn(lib, i, a, b):
+        out = lib.empty(3, 4, 2)
+        result = lib.baddbmm(i, a, b, out=out)
+        assert result is out
+        target = lib.empty(4, 4)
+        assert lib.tensordot(a[0], a[1], dims=([1], [1]), out=target) is target
+        return out, target
+
+    compare(fn, R(3, 4, 2), R(3, 4, 5), R(3, 5, 2), atol=1e-4, grad=False)
+
+
 def test_chain_matmul_matches_torch(compare):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -48,7 +48,7 @@ def logcumsumexp(input: Tensor, dim: int, *, out=None) -> Tensor:
     if input.dtype.category != FLOAT:
         raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for '{NAMES[input.dtype]}'")
     if input._data.ndim == 0:
-        return input.clone()
+        return P._maybe_out(input.clone(), out)
     d = normalize_dim("logcumsumexp", dim, input._data.ndim)
     n = input.shape[d]
     result, step = input, 1
@@ -58,7 +58,7 @@ def logcumsumexp(input: Tensor, dim: int, *, out=None) -> Tensor:
         shifted = cat([full(pad_shape, -math.inf, dtype=input.dtype), result.narrow(d, 0, n - step)], d)
         result = logaddexp(result, shifted)
         step *= 2
-    return result if n > 1 else result.clone()
+    return P._maybe_out(result if n > 1 else result.clone(), out)
 
 
 def _zeros_without(y: Tensor, d: int) -> Tensor:

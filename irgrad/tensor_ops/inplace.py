@@ -16,6 +16,7 @@ from ..recording.function import Function
 from ..tensor import Tensor
 from . import pointwise as P
 from . import pointwise_composites as PC
+from . import products as PR
 from . import shape as S
 from .legacy import NAMES
 from .writes import copy_, needs_autograd, raise_internal_overlap, repeats_elements, update_inplace
@@ -99,6 +100,24 @@ heaviside_ = _binary_inplace("heaviside_", PC.heaviside)
 gcd_ = _binary_inplace("gcd_", PC.gcd)
 lcm_ = _binary_inplace("lcm_", PC.lcm)
 ldexp_ = _binary_inplace("ldexp_", PC.ldexp)
+
+
+def _accumulating_inplace(name: str, fn):
+    """``self = beta * self + alpha * product``, in place (``baddbmm_`` ...)."""
+
+    def method(self: Tensor, first, second, *, beta=1, alpha=1) -> Tensor:
+        return update_inplace(
+            self, lambda old: fn(old, first, second, beta=beta, alpha=alpha), first, second, name=name
+        )
+
+    method.__name__ = name
+    return tensor_arguments(method)
+
+
+baddbmm_ = _accumulating_inplace("baddbmm_", PR.baddbmm)
+addbmm_ = _accumulating_inplace("addbmm_", PR.addbmm)
+addmv_ = _accumulating_inplace("addmv_", PR.addmv)
+addr_ = _accumulating_inplace("addr_", PR.addr)
 
 
 @tensor_arguments

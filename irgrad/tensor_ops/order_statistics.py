@@ -86,16 +86,26 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False, *, out=
     ``(values, indices)`` of each row's, as ``torch.median``.  Among equal values the
     index is that of the lower-median element in a stable sort."""
     if dim is None:
-        return _median_of_all("median", input, ignore_nan=False)
-    return _median_along("median", input, dim, keepdim, ignore_nan=False)
+        return _written(_median_of_all("median", input, ignore_nan=False), out)
+    return _written(_median_along("median", input, dim, keepdim, ignore_nan=False), out)
 
 
 @tensor_arguments
 def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False, *, out=None):
     """:func:`median` ignoring NaN (NaN only where a row holds nothing else)."""
     if dim is None:
-        return _median_of_all("nanmedian", input, ignore_nan=True)
-    return _median_along("nanmedian", input, dim, keepdim, ignore_nan=True)
+        return _written(_median_of_all("nanmedian", input, ignore_nan=True), out)
+    return _written(_median_along("nanmedian", input, dim, keepdim, ignore_nan=True), out)
+
+
+def _written(result, out):
+    """``result``, or with ``out=`` given, written into ``out`` (a tensor, or a pair of
+    tensors for ``(values, indices)``) and returned as ``out``."""
+    if out is None:
+        return result
+    if isinstance(result, tuple):
+        return type(result)(*(P._maybe_out(r, o) for r, o in zip(result, out)))
+    return P._maybe_out(result, out)
 
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -174,7 +184,7 @@ def _quantile_function(name: str, ignore_nan: bool, doc: str):
         interpolation: str = "linear",
         out=None,
     ) -> Tensor:
-        return _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan)
+        return P._maybe_out(_quantile(name, input, q, dim, keepdim, interpolation, ignore_nan), out)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc

@@ -67,7 +67,7 @@ def tensordot(a: Tensor, b: Tensor, dims: int | Sequence = 2, out=None) -> Tenso
     left = permute(a, free_a + first).reshape(-1, size)
     right = permute(b, second + free_b).reshape(size, -1)
     shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
-    return mm(left, right).reshape(shape)
+    return P._maybe_out(mm(left, right).reshape(shape), out)
 
 
 @tensor_arguments
@@ -207,7 +207,7 @@ def baddbmm(
 ) -> Tensor:
     """``beta * input + alpha * (batch1 @ batch2)`` per batch (``input`` broadcast)."""
     _same_dtypes("baddbmm", input, batch1, batch2)
-    return add_scaled("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+    return P._maybe_out(add_scaled("baddbmm", input, bmm(batch1, batch2), beta, alpha), out)
 
 
 @tensor_arguments
@@ -216,7 +216,7 @@ def addbmm(
 ) -> Tensor:
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
     _same_dtypes("addbmm", input, batch1, batch2)
-    return add_scaled("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
+    return P._maybe_out(add_scaled("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha), out)
 
 
 @tensor_arguments
@@ -229,7 +229,7 @@ def addmv(
         raise RuntimeError(
             f"vector + matrix @ vector expected, got {input._data.ndim}, {mat._data.ndim}, {vec._data.ndim}"
         )
-    return add_scaled("addmv", input, mv(mat, vec), beta, alpha)
+    return P._maybe_out(add_scaled("addmv", input, mv(mat, vec), beta, alpha), out)
 
 
 @tensor_arguments
@@ -237,4 +237,4 @@ def addr(
     input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Number = 1, alpha: Number = 1, out=None
 ) -> Tensor:
     """``beta * input + alpha * outer(vec1, vec2)``."""
-    return add_scaled("addr", input, outer(vec1, vec2), beta, alpha)
+    return P._maybe_out(add_scaled("addr", input, outer(vec1, vec2), beta, alpha), out)

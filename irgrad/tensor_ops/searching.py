@@ -80,7 +80,7 @@ def searchsorted(
                 f"{fmt(sorted_sequence.shape)}and got sorter tensor {fmt(sorter.shape)}"
             )
         sorted_sequence = take_along_dim(sorted_sequence, sorter, -1)
-    return _positions(sorted_sequence, values, right, out_int32)
+    return P._maybe_out(_positions(sorted_sequence, values, right, out_int32), out)
 
 
 @tensor_arguments
@@ -91,4 +91,4 @@ def bucketize(
     :func:`searchsorted` with the arguments the other way round."""
     if boundaries._data.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries._data.ndim})")
-    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
