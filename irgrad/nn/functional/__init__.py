@@ -14,3 +14,4 @@ from .pooling import *  # noqa: F401,F403
 from .resample import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
 from .stochastic import *  # noqa: F401,F403
+from .unpooling import *  # noqa: F401,F403
