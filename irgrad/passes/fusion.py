@@ -204,9 +204,6 @@ def _contract(g: Graph, members: list[int], args: dict[int, list[int]], name: st
             g.remove(c)
 
 
-__all__ = ["fuse"]
-
-
 def _acyclic(users: dict) -> bool:
     """Whether the graph with these successor sets has no cycle (Kahn's algorithm: a plain
     walk, where ``nx.is_directed_acyclic_graph`` costs a millisecond at its first call in a
@@ -224,3 +221,6 @@ def _acyclic(users: dict) -> bool:
             if waiting[v] == 0:
                 ready.append(v)
     return done == len(users)
+
+
+__all__ = ["fuse"]
