@@ -10,7 +10,7 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 def _tuple(value, n: int) -> tuple:
@@ -206,6 +206,38 @@ class ConvTranspose1d(ConvTranspose2d):
         if output_size is not None:
             raise NotImplementedError("ConvTranspose1d: output_size is not supported; use output_padding")
         return F.conv_transpose1d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) input."""
+
+    _dims = 3
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":
+            input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv3d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv3d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """3-D transposed convolution; weight shape (C_in, C_out/groups, kd, kh, kw)."""
+
+    _dims = 3
+
+    def forward(self, input, output_size=None):
+        if output_size is not None:
+            raise NotImplementedError("ConvTranspose3d: output_size is not supported; use output_padding")
+        return F.conv_transpose3d(
             input,
             self.weight,
             self.bias,
