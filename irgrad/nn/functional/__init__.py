@@ -12,6 +12,7 @@ from .embedding_bag import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .pooling3d import *  # noqa: F401,F403
 from .resample import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
 from .stochastic import *  # noqa: F401,F403
