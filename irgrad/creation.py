@@ -153,6 +153,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dt = D.to_dtype(dtype) if dtype is not None else D.scalar_dtype(fill_value)
+    fill_value = D.checked_fill_value(fill_value, dt)
     return _finish(np.full(_size((size,)), fill_value, dtype=dt.np), requires_grad, device)
 
 
@@ -182,6 +183,7 @@ empty_like = zeros_like
 @tensor_arguments
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _like(input, dtype)
+    fill_value = D.checked_fill_value(fill_value, dt)
     return _finish(np.full(shape, fill_value, dtype=dt.np), requires_grad, device)
 
 

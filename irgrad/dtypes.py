@@ -188,6 +188,46 @@ def scalar_dtype(value) -> dtype:
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
 
 
+# the C++ type PyTorch's overflow message names (c10::checked_convert's)
+_C_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t"}
+_C_NAMES.update(float16="c10::Half", float32="float", float64="double")
+
+
+def checked_fill_value(value, dt: dtype):
+    """A Python number to be written into a ``dt`` tensor (``full``, ``fill_``,
+    ``masked_fill``, ``index_fill``, ``x[i] = v``, ``F.pad``'s value), checked as PyTorch's
+    ``Scalar`` conversion (c10's ``checked_convert``): a RuntimeError for NaN, an infinity
+    or a value out of range for an integer dtype (numpy wrote INT64_MIN for NaN), and for
+    a finite value beyond float32's range; a negative integer into an unsigned type wraps
+    around (``uint8``: -1 is 255).  Returns the value to write.  float16 is not checked
+    (PyTorch's ``full``/``fill_`` give inf, its ``masked_fill``/``pad`` raise)."""
+    if (
+        dt.category == BOOL
+        or isinstance(value, (bool, np.bool_))
+        or dt.np == np.float64
+        or dt.np == np.float16
+    ):
+        return value
+    info = np.iinfo(dt.np) if dt.category == INT else np.finfo(dt.np)
+    if isinstance(value, (int, np.integer)):
+        value = int(value)
+        if dt.category == INT and info.min == 0 and value < 0 and -value <= info.max:
+            return value % (int(info.max) + 1)  # two's complement, as PyTorch allows
+        fits = dt.category == FLOAT or info.min <= value <= info.max
+        fits = fits and (dt.category == INT or abs(value) <= float(info.max))
+    elif isinstance(value, (float, np.floating)):
+        value = float(value)
+        if dt.category == FLOAT:
+            fits = not np.isfinite(value) or abs(value) <= float(info.max)
+        else:
+            fits = np.isfinite(value) and float(info.min) <= value <= float(info.max)
+    else:
+        return value
+    if not fits:
+        raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dt.name]} without overflow")
+    return value
+
+
 def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
     # PyTorch's combine_categories: a lower-priority operand only matters when it is
     # of a higher category (e.g. a float scalar with an int tensor).

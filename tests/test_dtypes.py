@@ -247,3 +247,49 @@ def test_finfo_and_iinfo(name):
     assert irgrad.finfo() == irgrad.finfo(irgrad.get_default_dtype())
     with pytest.raises(TypeError, match="must be torch.dtype, not str"):
         irgrad.finfo("float32")
+
+
+FILLS = {
+    "full": lambda L, dt, v: L.full((2,), v, dtype=dt),
+    "full_like": lambda L, dt, v: L.full_like(L.zeros(2, dtype=dt), v),
+    "fill_": lambda L, dt, v: L.zeros(2, dtype=dt).fill_(v),
+    "masked_fill": lambda L, dt, v: L.zeros(2, dtype=dt).masked_fill(L.tensor([True, False]), v),
+    "index_fill_": lambda L, dt, v: L.zeros(2, dtype=dt).index_fill_(0, L.tensor([1]), v),
+    "setitem": lambda L, dt, v: (lambda t: (t.__setitem__(0, v), t)[1])(L.zeros(2, dtype=dt)),
+    "pad": lambda L, dt, v: L.nn.functional.pad(L.zeros(2, dtype=dt), (1, 1), value=v),
+}
+
+
+@pytest.mark.parametrize("fill", sorted(FILLS))
+@pytest.mark.parametrize(
+    "dtype,value",
+    [
+        ("int64", float("nan")),
+        ("int32", float("inf")),
+        ("int64", 1e30),
+        ("int8", 300),
+        ("int8", 127.5),
+        ("uint8", -1),
+        ("uint8", -0.5),
+        ("uint8", 255.9),
+        ("int16", -2.7),
+        ("float32", 1e300),
+        ("float32", float("inf")),
+        ("bool", float("nan")),
+    ],
+)
+def test_fill_values_are_converted_with_torchs_overflow_check(fill, dtype, value):
+    # numpy wrote INT64_MIN for a NaN filled into an int64 tensor, inf for 1e300 into
+    # float32, and raised OverflowError for -1 into uint8 (which PyTorch wraps to 255);
+    # PyTorch's Scalar conversion raises "value cannot be converted to type int64_t
+    # without overflow" (found by probing F.pad's constant value)
+    fn = FILLS[fill]
+    try:
+        want = fn(torch, getattr(torch, dtype), value)
+    except RuntimeError as theirs:
+        with pytest.raises(RuntimeError) as mine:
+            fn(irgrad, getattr(irgrad, dtype), value)
+        assert str(mine.value) == str(theirs)
+        return
+    got = fn(irgrad, getattr(irgrad, dtype), value)
+    assert got.numpy().tolist() == want.numpy().tolist()

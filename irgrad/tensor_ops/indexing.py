@@ -14,7 +14,7 @@ from .. import _tracing
 from .._arguments import tensor_arguments
 from ..creation import ensure_tensor
 from ..dispatch import apply, cast
-from ..dtypes import bool_, int64
+from ..dtypes import bool_, checked_fill_value, int64
 from ..ops import OPS
 from ..ops.shapes import broadcast_shapes, fmt, normalize_dim
 from ..tensor import Tensor
@@ -165,6 +165,8 @@ def setitem(input: Tensor, index, value) -> None:
     spec, tensors, empty = normalize_index(input._data.shape, index)
     if empty:  # x[False] = v writes nothing
         return
+    if isinstance(value, (int, float, np.number)):
+        value = checked_fill_value(value, input.dtype)
     value_t = value if isinstance(value, Tensor) else None
     if not needs_autograd(input, value_t) and not _tracing.tracing():
         data = value._data if value_t is not None else np.asarray(value)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _tracing
 from .._arguments import tensor_arguments
-from ..dtypes import FLOAT, float64
+from ..dtypes import FLOAT, checked_fill_value, float64
 from ..ops.strides import contiguous_strides
 from ..random import resolve
 from ..recording.function import Function
@@ -176,6 +176,8 @@ def fill_(self: Tensor, value) -> Tensor:
         raise RuntimeError(
             f"fill_ only supports 0-dimension value tensor but got tensor with {value._data.ndim} dimensions."
         )
+    if not isinstance(value, Tensor):
+        value = checked_fill_value(value, self.dtype)
     if not isinstance(value, Tensor) and needs_autograd(self) and repeats_elements(self._data):
         _tracing.untraceable("fill_ of an expanded tensor that requires grad (its backward raises)")
         return update_inplace(self, lambda old: _RepeatedFill.apply(old, value), name="fill_")

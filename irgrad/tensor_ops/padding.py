@@ -14,7 +14,7 @@ import numpy as np
 from .._arguments import tensor_arguments
 from ..creation import tensor
 from ..dispatch import apply
-from ..dtypes import bool_, int64
+from ..dtypes import bool_, checked_fill_value, int64
 from ..ops import OPS
 from ..ops.shapes import fmt
 from ..tensor import Tensor
@@ -127,4 +127,5 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         )
         x = apply(OPS["slice"], (x,), {"index": index})
         widths = [(max(a, 0), max(b, 0)) for a, b in widths]
-    return apply(OPS["pad"], (x,), {"widths": tuple(widths), "value": 0.0 if value is None else value})
+    value = 0.0 if value is None else checked_fill_value(float(value), input.dtype)  # (a double in PyTorch)
+    return apply(OPS["pad"], (x,), {"widths": tuple(widths), "value": value})

@@ -10,7 +10,7 @@ import numpy as np
 from .._arguments import parameter_checks, reject_non_tensors, tensor_arguments
 from ..creation import ensure_tensor
 from ..dispatch import cast, const, elementwise
-from ..dtypes import FLOAT, bool_, float32, float64, int64, result_type
+from ..dtypes import FLOAT, bool_, checked_fill_value, float32, float64, int64, result_type
 from ..ops import OPS
 from ..recording.grad_mode import STATE
 from ..tensor import Tensor
@@ -353,7 +353,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Tensor | Number) -> Tensor:
             )
         value = cast(value, input.dtype)
     else:
-        value = const(value, input.dtype)
+        value = const(checked_fill_value(value, input.dtype), input.dtype)
     try:
         np.broadcast_shapes(mask._data.shape, input._data.shape)
     except ValueError:
