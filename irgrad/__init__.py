@@ -92,7 +92,7 @@ from .tensor_ops.indexing import (  # noqa: E402
     unique,
 )
 from .tensor_ops.linalg import addmm, bmm, dot, einsum, ger, inner, matmul, mm, mv, outer  # noqa: E402
-from .tensor_ops.lapack import det, inverse, slogdet  # noqa: E402
+from .tensor_ops.lapack import det, inverse, logdet, slogdet  # noqa: E402
 from .tensor_ops.pointwise import *  # noqa: E402,F401,F403
 from .tensor_ops.pointwise import abs, pow, round  # noqa: E402,A004
 from .tensor_ops.reduce import (  # noqa: E402
@@ -133,6 +133,7 @@ from .tensor_ops.arrange import (  # noqa: E402
     column_stack,
     combinations,
     dsplit,
+    diagflat,
     dstack,
     fliplr,
     flipud,
@@ -141,6 +142,7 @@ from .tensor_ops.arrange import (  # noqa: E402
     moveaxis,
     rot90,
     row_stack,
+    unravel_index,
     vsplit,
 )
 from .tensor_ops.legacy import (  # noqa: E402
@@ -154,10 +156,20 @@ from .tensor_ops.legacy import (  # noqa: E402
     LongTensor,
     ShortTensor,
 )
-from .tensor_ops.order_statistics import median, nanmedian, nanquantile, quantile  # noqa: E402
+from .tensor_ops.order_statistics import median, msort, nanmedian, nanquantile, quantile  # noqa: E402
 from .tensor_ops.distances import cdist, pdist  # noqa: E402
-from .tensor_ops.composite_reductions import aminmax, corrcoef, cov, logcumsumexp, trapezoid, trapz  # noqa: E402
-from .tensor_ops.predicates import can_cast, is_complex, is_nonzero  # noqa: E402
+from .tensor_ops.composite_reductions import (  # noqa: E402
+    aminmax,
+    corrcoef,
+    cov,
+    logcumsumexp,
+    nanmean,
+    nansum,
+    renorm,
+    trapezoid,
+    trapz,
+)
+from .tensor_ops.predicates import can_cast, is_complex, is_nonzero, isneginf, isposinf, isreal  # noqa: E402
 from .tensor_ops.searching import bucketize, searchsorted  # noqa: E402
 from .tensor_ops.windows import bartlett_window, blackman_window, hamming_window, hann_window  # noqa: E402
 from .tensor_ops.products import (  # noqa: E402

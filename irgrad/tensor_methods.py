@@ -63,15 +63,15 @@ _METHODS = {
         IA: "index_add index_add_ index_copy index_copy_ index_fill index_fill_",
         SC: "cumprod cummax cummin",
         H: "histc",
-        OS: "median nanmedian quantile nanquantile",
+        OS: "median nanmedian quantile nanquantile msort",
         PR: "kron cross vdot matrix_power baddbmm addbmm addmv addr",
-        CR: "aminmax logcumsumexp cov corrcoef",
-        PRD: "is_complex is_nonzero",
+        CR: "aminmax logcumsumexp cov corrcoef nansum nanmean renorm",
+        PRD: "is_complex is_nonzero isposinf isneginf isreal",
         PC: """erfc copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
                logaddexp logaddexp2 hypot fmax fmin heaviside gcd lcm""",
-        AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit",
+        AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit diagflat",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
-        LA: "inverse det slogdet",
+        LA: "inverse det slogdet logdet",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_
                neg_ abs_ exp_ log_ sqrt_ relu_

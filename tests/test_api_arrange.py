@@ -66,6 +66,8 @@ def test_rot90_matches_torch(compare, k, dims):
         lambda lib: lib.combinations(lib.ones(3), -1),
         lambda lib: lib.column_stack([]),
         lambda lib: lib.dstack([]),
+        lambda lib: lib.unravel_index(lib.tensor([1.0]), (2, 4)),
+        lambda lib: lib.unravel_index(lib.tensor([1]), (2, -4)),
     ],
 )
 def test_arrangement_errors_match_torch(call):
@@ -103,6 +105,12 @@ SHAPE_CASES = [
     ("combinations_r0", lambda L, x: L.combinations(x, 0), R(3)),
     ("combinations_too_many", lambda L, x: L.combinations(x, 4), R(3)),
     ("combinations_int", lambda L, x: L.combinations(x, 2), np.arange(4)),
+    ("diagflat", lambda L, x: L.diagflat(x), R(2, 2)),
+    ("diagflat_offset", lambda L, x: x.diagflat(-1), np.arange(3)),
+    ("unravel_index", lambda L, i: L.unravel_index(i, (2, 4)), np.array([4, 7, -1, 8, -9])),
+    ("unravel_index_0d", lambda L, i: L.unravel_index(i, L.Size([3, 1, 5])), np.array(11)),
+    ("unravel_index_int", lambda L, i: L.unravel_index(i, 6), np.array([[2, 13]])),
+    ("unravel_index_empty_shape", lambda L, i: L.unravel_index(i, ()), np.array([1])),
 ]
 
 

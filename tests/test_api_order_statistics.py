@@ -129,6 +129,11 @@ def test_out_arguments_write_into_the_given_tensors(compare):
     compare(fn, DISTINCT[0].T.copy(), grad=False)
 
 
+def test_msort_matches_torch(compare):
+    compare(lambda lib, x: lib.msort(x), DISTINCT)
+    compare(lambda lib, x: x.msort(), WITH_NAN, grad=False)
+
+
 def test_order_statistics_gradients_match_finite_differences():
     x = irgrad.tensor(DISTINCT.astype(np.float64), requires_grad=True)
     assert irgrad.autograd.gradcheck(lambda t: irgrad.median(t, 1).values, (x,))

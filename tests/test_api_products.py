@@ -58,12 +58,22 @@ CASES = [
     ("addmv_broadcast", lambda L, i, a, b: i.addmv(a, b), R(1), R(4, 5), R(5)),
     ("addr", lambda L, i, a, b: L.addr(i, a, b, beta=-1, alpha=3), R(4, 5), R(4), R(5)),
     ("addr_int", lambda L, i, a, b: L.addr(i, a, b, alpha=2), INT(4, 5), INT(4), INT(5)),
+    ("logdet", lambda L, a: L.logdet(a @ a.mT + L.eye(3)), R(2, 3, 3)),
+    (
+        "logdet_signs",
+        lambda L, a: a.logdet(),
+        np.array([[[1, 2], [3, 4]], [[2, 0], [0, 3]]], np.float32),
+    ),
 ]
 
 
 @pytest.mark.parametrize("fn,inputs", [pytest.param(f, a, id=n) for n, f, *a in CASES])
 def test_products_match_torch(compare, fn, inputs):
     compare(fn, *inputs, atol=1e-4)
+
+
+def test_logdet_of_a_singular_matrix_is_minus_inf(compare):
+    compare(lambda L, a: L.logdet(a), np.array([[1.0, 1.0], [1.0, 1.0]], np.float32), grad=False)
 
 
 def test_beta_zero_ignores_nan_in_the_input_as_torch(compare):

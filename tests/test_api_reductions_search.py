@@ -66,6 +66,36 @@ CASES = [
     ("corrcoef", lambda L, x: L.corrcoef(x), R(3, 6)),
     ("corrcoef_1d", lambda L, x: x.corrcoef(), R(6)),
     ("corrcoef_int", lambda L, x: L.corrcoef(x), np.array([[1, 2, 4], [0, 1, 1]])),
+    (
+        "nansum",
+        lambda L, x: L.nansum(x),
+        np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan], [2.0, -1.0, 0.5]], np.float32),
+    ),
+    (
+        "nansum_dim",
+        lambda L, x: x.nansum(1, keepdim=True),
+        np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan], [2.0, -1.0, 0.5]], np.float32),
+    ),
+    ("nansum_int", lambda L, x: L.nansum(x, dtype=L.float32), np.arange(6)),
+    ("nansum_bool", lambda L, x: L.nansum(x), np.array([True, True, False])),
+    (
+        "nanmean",
+        lambda L, x: L.nanmean(x),
+        np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan], [2.0, -1.0, 0.5]], np.float32),
+    ),
+    (
+        "nanmean_dim",
+        lambda L, x: x.nanmean(dim=(0, 1)),
+        np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan], [2.0, -1.0, 0.5]], np.float32)[None],
+    ),
+    (
+        "nanmean_rows",
+        lambda L, x: L.nanmean(x, 1),
+        np.array([[1.0, np.nan, 3.0], [2.0, -1.0, 0.5]], np.float32),
+    ),
+    ("renorm", lambda L, x: L.renorm(x, 2, 0, 1.5), R(4, 3)),
+    ("renorm_p1_dim1", lambda L, x: x.renorm(1, 1, 2.0), R(4, 3, 2)),
+    ("renorm_large", lambda L, x: L.renorm(x, 3, -1, 100.0), R(4, 3)),
 ]
 
 
@@ -77,6 +107,11 @@ def test_composite_reductions_match_torch(compare, fn, inputs):
 def test_logcumsumexp_special_values_match_torch(compare):
     compare(lambda L, x: L.logcumsumexp(x, 1), WITH_SPECIALS, grad=False)
     compare(lambda L, x: L.logcumsumexp(x, 1), WITH_SPECIALS.astype(np.float64), grad=False)
+
+
+def test_nanmean_of_only_nan_is_nan_as_torch(compare):
+    # (PyTorch's gradient there is NaN, irgrad's 0: docs/pytorch-differences.md)
+    compare(lambda L, x: L.nanmean(x, 1), np.array([[np.nan, np.nan], [1.0, np.nan]], np.float32), grad=False)
 
 
 def test_cov_with_no_degrees_of_freedom_warns_and_gives_nan(compare):
@@ -109,6 +144,9 @@ def test_cov_with_no_degrees_of_freedom_warns_and_gives_nan(compare):
         lambda L: L.searchsorted(L.tensor([1, 3, 5]), L.tensor([3]), sorter=L.tensor([0, 1])),
         lambda L: L.bucketize(L.tensor([3, 6]), L.tensor([[1, 3, 5]])),
         lambda L: L.is_nonzero(L.tensor([])),
+        lambda L: L.nanmean(L.tensor([1, 2])),
+        lambda L: L.renorm(L.ones(3), 2, 0, 1.0),
+        lambda L: L.renorm(L.ones(3, 2), -1, 0, 1.0),
         lambda L: L.is_nonzero(L.tensor([1, 2])),
         lambda L: L.hann_window(4, dtype=L.int64),
         lambda L: L.blackman_window(-1),
@@ -158,6 +196,10 @@ def test_predicates_match_torch():
         assert lib.is_nonzero(lib.tensor([0.0])) is False and lib.is_nonzero(lib.tensor([[3]])) is True
         assert lib.ones(1).is_nonzero() and not lib.zeros(1).is_complex()
     names = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+    special = irgrad.tensor([1.0, -np.inf, np.inf, np.nan])
+    assert irgrad.isposinf(special).tolist() == [False, False, True, False]
+    assert special.isneginf().tolist() == [False, True, False, False]
+    assert irgrad.isreal(special).tolist() == [True] * 4 and not irgrad.isposinf(irgrad.arange(3)).any()
     for a in names:
         for b in names:
             assert irgrad.can_cast(getattr(irgrad, a), getattr(irgrad, b)) == torch.can_cast(

@@ -1,6 +1,7 @@
 """Arranging tensors into grids, blocks and products: ``meshgrid``, ``rot90``,
 ``flipud``/``fliplr``, the ``atleast_*d`` family, ``dstack``/``column_stack``/``row_stack``,
-``hsplit``/``vsplit``/``dsplit``, ``block_diag``, ``cartesian_prod`` and ``combinations``.
+``hsplit``/``vsplit``/``dsplit``, ``block_diag``, ``diagflat``, ``cartesian_prod``,
+``combinations`` and ``unravel_index``.
 
 Each is a composite of views, ``cat`` and ``index_select``, as in PyTorch, so gradients
 and compilation come from those ops.
@@ -15,11 +16,12 @@ from collections.abc import Sequence
 from .._arguments import tensor_arguments
 from ..creation import tensor, zeros
 from ..dispatch import cast
-from ..dtypes import int64, promote_types
+from ..dtypes import FLOAT, bool_, int64, promote_types
 from ..ops.shapes import fmt, normalize_dim
 from ..tensor import Tensor
+from . import pointwise as P
 from .indexing import index_select
-from .shape import cat, flip, hstack, movedim, stack, tensor_split, transpose, vstack
+from .shape import cat, diag, flip, hstack, movedim, stack, tensor_split, transpose, vstack
 
 moveaxis = movedim
 row_stack = vstack
@@ -260,3 +262,28 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
     picks = list(choose(range(input.shape[0]), r))
     index = tensor([i for pick in picks for i in pick], dtype=int64)
     return index_select(input, 0, index).reshape(len(picks), r)
+
+
+@tensor_arguments
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """The matrix with ``input``'s elements (flattened) on diagonal ``offset``."""
+    return diag(input.reshape(-1), offset)
+
+
+@tensor_arguments
+def unravel_index(indices: Tensor, shape) -> tuple:
+    """The coordinates in ``shape`` of flat ``indices`` (C order; out-of-range and negative
+    indices wrap around, as Python's modulo), one tensor per dim, as ``torch.unravel_index``."""
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"expected 'indices' to be a tensor, but got {type(indices).__name__}")
+    if indices.dtype.category == FLOAT or indices.dtype is bool_:
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {indices.dtype}")
+    sizes = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(s < 0 for s in sizes):
+        raise ValueError(f"'shape' cannot have negative values, but got {sizes}")
+    coordinates = []
+    rest = indices.detach()
+    for size in reversed(sizes):
+        coordinates.append(P.remainder(rest, size))
+        rest = P.floor_divide(rest, size)
+    return tuple(reversed(coordinates))

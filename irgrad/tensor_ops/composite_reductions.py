@@ -1,5 +1,6 @@
-"""Reductions and scans composed of others: ``aminmax``, ``logcumsumexp``, ``trapezoid``
-(``trapz``), ``cov`` and ``corrcoef``, each in the steps of PyTorch's implementation."""
+"""Reductions and scans composed of others: ``aminmax``, ``nansum``, ``nanmean``,
+``logcumsumexp``, ``trapezoid`` (``trapz``), ``cov``, ``corrcoef`` and ``renorm``, each in
+the steps of PyTorch's implementation."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from ..tensor import Tensor
 from . import pointwise as P
 from .legacy import NAMES
 from .pointwise_composites import logaddexp
-from .reduce import amax, amin
+from .reduce import amax, amin, norm, sum
+from .select import where
 from .shape import cat
 
 aminmax_result = namedtuple("aminmax", ["min", "max"])
@@ -39,6 +41,24 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
     if input._data.ndim == 0:
         return aminmax_result(input.clone(), input.clone())
     return aminmax_result(amin(input, d, keepdim), amax(input, d, keepdim))
+
+
+@tensor_arguments
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The sum treating NaN as 0 (NaN elements get a zero gradient), as ``torch.nansum``."""
+    values = where(P.isnan(input), 0, input) if input.dtype.category == FLOAT else input
+    return sum(values, dim, keepdim, dtype=dtype)
+
+
+@tensor_arguments
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The mean of the non-NaN elements (NaN where there are none), as ``torch.nanmean``."""
+    if input.dtype.category != FLOAT:
+        raise RuntimeError(
+            f"nanmean(): expected input to have floating point or complex dtype but got {NAMES[input.dtype]}"
+        )
+    count = P.logical_not(P.isnan(input)).sum(dim, keepdim)
+    return P.div(nansum(input, dim, keepdim, dtype=dtype), count)
 
 
 @tensor_arguments
@@ -183,3 +203,20 @@ def corrcoef(input: Tensor) -> Tensor:
     c = P.div(c, deviation.reshape(-1, 1))
     c = P.div(c, deviation.reshape(1, -1))
     return P.clamp(c, -1, 1)
+
+
+@tensor_arguments
+def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
+    """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to it (by
+    ``maxnorm / (norm + 1e-7)``, PyTorch's factor), the others unchanged."""
+    if input.dtype.category != FLOAT:
+        raise RuntimeError(f"renorm: expected a floating point tensor, got {input.dtype}")
+    if p <= 0:
+        raise RuntimeError(f"renorm: non-positive-norm not supported (p={p})")
+    if input._data.ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input._data.ndim} dimensions")
+    d = normalize_dim("renorm", dim, input._data.ndim)
+    others = tuple(i for i in range(input._data.ndim) if i != d)
+    norms = norm(input, p, others, keepdim=True)
+    factor = where(P.gt(norms, maxnorm), P.div(maxnorm, P.add(norms, 1e-7)), 1.0)
+    return P.mul(input, factor)

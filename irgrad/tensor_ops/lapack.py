@@ -8,6 +8,7 @@ dims, and ``left=False`` or ``upper=True`` are transposes around the primitive.
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 from .._arguments import tensor_arguments
@@ -16,6 +17,8 @@ from ..dtypes import FLOAT
 from ..ops import OPS
 from ..ops.lapack import check_square
 from ..tensor import Tensor
+from . import pointwise as P
+from .select import where
 from .shape import squeeze, transpose, unsqueeze
 
 slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
@@ -53,6 +56,14 @@ def slogdet(A: Tensor) -> slogdet_result:
     check_square("linalg.slogdet", A)
     both = apply(OPS["slogdet"], (A,))
     return slogdet_result(both[..., 0], both[..., 1])
+
+
+@tensor_arguments
+def logdet(input: Tensor) -> Tensor:
+    """The log of each determinant: NaN where it is negative, -inf where it is 0 (PyTorch's
+    ``where(sign == -1, nan, logabsdet)`` of :func:`slogdet`)."""
+    sign, logabsdet = slogdet(input)
+    return where(P.eq(sign, -1), math.nan, logabsdet)
 
 
 @tensor_arguments

@@ -1,4 +1,4 @@
-"""Order statistics: ``median``, ``nanmedian``, ``quantile`` and ``nanquantile``.
+"""Order statistics: ``median``, ``nanmedian``, ``quantile``, ``nanquantile`` and ``msort``.
 
 All four are composites of a stable sort and a gather, as PyTorch's quantile is, so
 autograd and the compiler need nothing of their own. A NaN sorts last, so one count of
@@ -22,7 +22,7 @@ from ..ops.shapes import normalize_dim
 from ..tensor import Tensor
 from . import pointwise as P
 from .indexing import gather
-from .reduce import argsort, values_indices
+from .reduce import argsort, sort, values_indices
 from .select import where
 
 
@@ -201,3 +201,9 @@ quantile = _quantile_function(
 nanquantile = _quantile_function(
     "nanquantile", True, """:func:`quantile` ignoring NaN (NaN only for a row holding nothing else)."""
 )
+
+
+@tensor_arguments
+def msort(input: Tensor, *, out=None) -> Tensor:
+    """``input`` sorted along dim 0 (the values of ``sort(input, 0)``)."""
+    return P._maybe_out(sort(input, 0).values, out)

@@ -1,10 +1,15 @@
-"""Questions about tensors and dtypes: ``is_complex``, ``is_nonzero`` and ``can_cast``."""
+"""Questions about tensors and dtypes: ``is_complex``, ``is_nonzero``, ``can_cast``, and
+the elementwise ``isposinf``, ``isneginf`` and ``isreal``."""
 
 from __future__ import annotations
 
+import math
+
 from .._arguments import tensor_arguments
+from ..creation import ones_like
 from ..dtypes import FLOAT, bool_, to_dtype
 from ..tensor import Tensor
+from . import pointwise as P
 
 
 @tensor_arguments
@@ -31,3 +36,21 @@ def can_cast(from_, to) -> bool:
     if source.category == FLOAT:
         return target.category == FLOAT
     return target is not bool_ or source is bool_
+
+
+@tensor_arguments
+def isposinf(input: Tensor, *, out=None) -> Tensor:
+    """Where ``input`` is +inf (never, for integers)."""
+    return P._maybe_out(P.eq(input.detach(), math.inf), out)
+
+
+@tensor_arguments
+def isneginf(input: Tensor, *, out=None) -> Tensor:
+    """Where ``input`` is -inf."""
+    return P._maybe_out(P.eq(input.detach(), -math.inf), out)
+
+
+@tensor_arguments
+def isreal(input: Tensor) -> Tensor:
+    """Where ``input`` has no imaginary part: everywhere, irgrad's tensors are real."""
+    return ones_like(input, dtype=bool_)
