@@ -76,6 +76,17 @@ def test_every_padding_of_a_short_dim_matches_torch_or_both_raise(mode: str) -> 
         ((2, 0, 4), (1, 1), "reflect", None),
         ((2, 3, 4), (1, 1), "reflect", 2.0),
         ((2, 3, 4), (1, 1), "bogus", None),
+        # found by probing: irgrad's own messages, a crop past empty returned an empty tensor,
+        # float pads and a None mode were taken
+        ((2, 3, 4), (1,), "constant", None),
+        ((2, 3, 4), (1,) * 8, "constant", None),
+        ((2, 3, 4), (1,) * 8, "reflect", None),
+        ((2, 3, 4), (-3, -2), "constant", None),
+        ((2, 3, 4), (0, 0, -2, -2), "constant", None),
+        ((2, 3, 4), (1.0, 1), "constant", None),
+        ((2, 3, 4), (1, 1.5), "constant", None),
+        ((2, 3, 4), (True, 1), "constant", None),
+        ((2, 3, 4), (1, 1), None, None),
     ],
 )
 def test_bad_padding_raises_as_torch(shape, pad, mode, value) -> None:

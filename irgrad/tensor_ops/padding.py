@@ -16,7 +16,6 @@ from ..creation import tensor
 from ..dispatch import apply
 from ..dtypes import bool_, checked_fill_value, int64
 from ..ops import OPS
-from ..ops.shapes import fmt
 from ..tensor import Tensor
 from .indexing import index_select
 
@@ -105,11 +104,24 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     """Pad the last dims: ``pad`` lists (left, right) pairs from the last dim backwards;
     ``mode`` is ``constant`` (with ``value``) or ``reflect``/``replicate``/``circular``
     (see the module doc)."""
+    if not isinstance(mode, str):
+        raise TypeError(f"pad(): argument 'mode' (position 3) must be str, not {type(mode).__name__}")
+    for i, p in enumerate(pad):  # PyTorch's argument parser takes ints only
+        if isinstance(p, (bool, float, np.bool_, np.floating)):
+            what = type(p).__name__ if isinstance(p, (bool, float)) else type(p.item()).__name__
+            raise TypeError(
+                f"pad(): argument 'pad' (position 2) must be tuple of ints, but found element of type {what} at pos 0"
+                if i == 0
+                else f"pad(): argument 'pad' failed to unpack the object at pos 2 with error "
+                f'"type must be tuple of ints,but got {what}"'
+            )
     pad = tuple(int(p) for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > input._data.ndim:
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input._data.ndim:
         raise RuntimeError(
-            f"Padding length must be divisible by 2 and at most twice the input's rank; got "
-            f"{len(pad)} for input shape {fmt(input._data.shape)}"
+            "Padding length should be less than or equal to two times the input dimension but got "
+            f"padding length {len(pad)} and input of dimension {input._data.ndim}"
         )
     if mode != "constant":
         if mode not in MODES:
@@ -120,6 +132,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     for i in range(len(pad) // 2):
         widths[ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     x = input
+    if any(size + a + b < 0 for (a, b), size in zip(widths, input._data.shape)):
+        raise RuntimeError("narrow(): length must be non-negative.")  # (cropped past empty)
     if any(a < 0 or b < 0 for a, b in widths):  # negative padding crops
         index = tuple(
             slice(-a if a < 0 else 0, (size + b) if b < 0 else size, 1)
