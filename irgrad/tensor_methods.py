@@ -38,6 +38,7 @@ from .tensor_ops import reduce as R
 from .tensor_ops import scan as SC
 from .tensor_ops import scatter as SCT
 from .tensor_ops import shape as S
+from .tensor_ops import special as SPF
 
 _METHODS = {
     module: [name for name in names.split()]
@@ -67,6 +68,7 @@ _METHODS = {
         PR: "kron cross vdot matrix_power baddbmm addbmm addmv addr",
         CR: "aminmax logcumsumexp cov corrcoef nansum nanmean renorm",
         PRD: "is_complex is_nonzero isposinf isneginf isreal",
+        SPF: "lgamma digamma erfinv mvlgamma lgamma_ digamma_ polygamma_ erfinv_ mvlgamma_",
         PC: """erfc copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
                logaddexp logaddexp2 hypot fmax fmin heaviside gcd lcm""",
         AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit diagflat",
@@ -274,6 +276,7 @@ def install() -> None:
         "new_tensor": _new_tensor,
         "sum_to_size": _sum_to_size,
         "backward": _backward,
+        "polygamma": SPF.polygamma_method,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),
         "H": property(S.full_transpose),

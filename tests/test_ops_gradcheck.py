@@ -110,6 +110,13 @@ CASES: dict[str, list] = {
     "atanh": [(lambda x: x.atanh(), lambda: [UNIT(2, 3)])],
     "sigmoid": [(lambda x: x.sigmoid(), lambda: [R(2, 3)])],
     "erf": [(lambda x: x.erf(), lambda: [R(2, 3)]), (lambda x: (x * 2).erf(), lambda: [R(4)])],
+    "lgamma": [
+        (lambda x: (x.abs() + 0.2).lgamma(), lambda: [R(2, 3)]),
+        (lambda x: (x * 3).lgamma(), lambda: [R(4)]),
+    ],
+    "digamma": [(lambda x: (x.abs() + 0.2).digamma(), lambda: [R(2, 3)])],
+    "polygamma": [(lambda x: (x.abs() + 0.3).polygamma(2), lambda: [R(2, 3)])],
+    "erfinv": [(lambda x: (x * 0.3).erfinv(), lambda: [R(2, 3)])],
     # float32 round-off needs a coarse step: the cast case passes its own gradcheck options
     "cast": [(lambda x: x.float().double() * x, lambda: [R(2, 3)], {"eps": 1e-2, "atol": 1e-4})],
     "add": [(lambda x, y: x + y, lambda: [R(2, 3), R(3)]), (lambda x: 2 + x, lambda: [R(2)])],

@@ -260,6 +260,7 @@ def _matrices(shape, dt, positive_definite=False):
 for _name in ("inv", "det", "slogdet", "cofactor", "cholesky"):
     SAMPLES[_name] = [((_matrices((2, 3, 3), dt, _name == "cholesky"),), {}) for dt in (D.float32, D.float64)]
 SAMPLES["solve"] = [((_matrices((2, 3, 3), dt), sample((2, 3, 4), dt)), {}) for dt in (D.float32, D.float64)]
+SAMPLES["polygamma"] = [((sample((2, 3), dt),), {"n": n}) for dt in DTYPES for n in (0, 2)]
 
 
 def _nonzero(x: np.ndarray) -> np.ndarray:

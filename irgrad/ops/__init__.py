@@ -20,6 +20,7 @@ from . import (  # noqa: F401  (registers the ops)
     scan,
     scatter,
     selection,
+    special,
 )
 from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Recurrence, Reduction, VjpContext, get, register
 
