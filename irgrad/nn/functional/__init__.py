@@ -11,6 +11,7 @@ from .conv3d import *  # noqa: F401,F403
 from .embedding_bag import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .multilabel_margin import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .pooling3d import *  # noqa: F401,F403
 from .resample import *  # noqa: F401,F403

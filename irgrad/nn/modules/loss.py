@@ -24,6 +24,7 @@ __all__ = [
     "HingeEmbeddingLoss",
     "GaussianNLLLoss",
     "MultiMarginLoss",
+    "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss",
     "TripletMarginLoss",
 ]
@@ -237,6 +238,11 @@ class MultiMarginLoss(_WeightedLoss):
         return F.multi_margin_loss(
             input, target, p=self.p, margin=self.margin, weight=self.weight, reduction=self.reduction
         )
+
+
+class MultiLabelMarginLoss(_Loss):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
