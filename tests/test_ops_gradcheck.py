@@ -117,6 +117,14 @@ CASES: dict[str, list] = {
     "digamma": [(lambda x: (x.abs() + 0.2).digamma(), lambda: [R(2, 3)])],
     "polygamma": [(lambda x: (x.abs() + 0.3).polygamma(2), lambda: [R(2, 3)])],
     "erfinv": [(lambda x: (x * 0.3).erfinv(), lambda: [R(2, 3)])],
+    "ctc_loss": [
+        (
+            lambda x: irgrad.nn.functional.ctc_loss(
+                x.log_softmax(2), irgrad.tensor([[1, 2, 2], [3, 1, 0]]), [6, 5], [3, 2], reduction="sum"
+            ),
+            lambda: [R(6, 2, 4)],
+        )
+    ],
     # float32 round-off needs a coarse step: the cast case passes its own gradcheck options
     "cast": [(lambda x: x.float().double() * x, lambda: [R(2, 3)], {"eps": 1e-2, "atol": 1e-4})],
     "add": [(lambda x, y: x + y, lambda: [R(2, 3), R(3)]), (lambda x: 2 + x, lambda: [R(2)])],

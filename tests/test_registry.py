@@ -260,6 +260,23 @@ def _matrices(shape, dt, positive_definite=False):
 for _name in ("inv", "det", "slogdet", "cofactor", "cholesky"):
     SAMPLES[_name] = [((_matrices((2, 3, 3), dt, _name == "cholesky"),), {}) for dt in (D.float32, D.float64)]
 SAMPLES["solve"] = [((_matrices((2, 3, 3), dt), sample((2, 3, 4), dt)), {}) for dt in (D.float32, D.float64)]
+_CTC = (
+    np.log(np.full((6, 2, 4), 0.25)),
+    np.array([[1, 2, 2], [3, 0, 0]]),
+    np.array([6, 5]),
+    np.array([3, 1]),
+)
+SAMPLES["ctc_loss"] = [
+    (
+        tuple(a.astype(dt.np) if i == 0 else a for i, a in enumerate(_CTC)),
+        {"blank": 0, "zero_infinity": False},
+    )
+    for dt in (D.float32, D.float64)
+]
+SAMPLES["ctc_loss_grad"] = [
+    ((np.ones(2, dt.np), _CTC[0].astype(dt.np), *_CTC[1:]), {"blank": 0, "zero_infinity": True})
+    for dt in (D.float32, D.float64)
+]
 SAMPLES["polygamma"] = [((sample((2, 3), dt),), {"n": n}) for dt in DTYPES for n in (0, 2)]
 
 

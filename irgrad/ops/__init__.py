@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (registers the ops)
     advanced_indexing,
     binary,
     checks,
+    ctc,
     conv,
     elementwise,
     embedding,

@@ -8,6 +8,7 @@ from .attention import *  # noqa: F401,F403
 from .channels import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .conv3d import *  # noqa: F401,F403
+from .ctc import *  # noqa: F401,F403
 from .embedding_bag import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
