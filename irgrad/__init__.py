@@ -316,6 +316,7 @@ __version__ = "0.1.0"
 
 from . import optim  # noqa: E402
 from . import linalg  # noqa: E402
+from . import special  # noqa: E402
 from . import distributions  # noqa: E402
 from . import func  # noqa: E402
 

@@ -128,14 +128,20 @@ def sinc(input: Tensor) -> Tensor:
 _ERFC_FRACTION_FROM, _ERFC_FRACTION_DEPTH = 3.0, 40
 
 
+def erfc_fraction(t: Tensor) -> Tensor:
+    """The continued fraction ``f(t)`` of ``erfc(t) = exp(-t^2) / (sqrt(pi) f(t))``, for
+    ``t >= 3`` (``erfcx(t) = 1 / (sqrt(pi) f(t))`` too)."""
+    fraction = t
+    for k in range(_ERFC_FRACTION_DEPTH, 0, -1):
+        fraction = P.add(t, P.div(k / 2, fraction))
+    return fraction
+
+
 def _erfc_value(x: Tensor) -> Tensor:
     """erfc of a float64 tensor, with no gradient."""
     far = P.ge(x, _ERFC_FRACTION_FROM)
     t = where(far, x, _ERFC_FRACTION_FROM)
-    fraction = t
-    for k in range(_ERFC_FRACTION_DEPTH, 0, -1):
-        fraction = P.add(t, P.div(k / 2, fraction))
-    tail = P.div(P.exp(P.neg(P.mul(t, t))), P.mul(fraction, math.sqrt(math.pi)))
+    tail = P.div(P.exp(P.neg(P.mul(t, t))), P.mul(erfc_fraction(t), math.sqrt(math.pi)))
     return where(far, tail, P.rsub(P.erf(x), 1.0))
 
 
