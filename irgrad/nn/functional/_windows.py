@@ -63,3 +63,10 @@ def as_batched_image(input: Tensor, name: str) -> tuple[Tensor, bool]:
         return input.unsqueeze(0), True
     check_input(name, input, 4)
     return input, False
+
+
+def default_stride(stride, kernel: tuple, convert) -> tuple:
+    """A pooling's stride: ``kernel`` when not given (None or an empty sequence), else ``convert(stride)``."""
+    if stride is None or (isinstance(stride, (list, tuple)) and not stride):
+        return kernel
+    return convert(stride)

@@ -67,6 +67,16 @@ def _check_channels(name: str, input: Tensor, weight: Tensor, groups: int) -> No
         )
 
 
+def check_transposed_channels(name: str, input: Tensor, weight: Tensor, groups: int) -> None:
+    """A transposed convolution's weight (C_in, C_out/groups, ...) must fit the input's channels."""
+    c, ci = input._data.shape[1], weight._data.shape[0]
+    if c != ci or c % groups:
+        raise RuntimeError(
+            f"{name}: Given transposed=1, weight of size {fmt(weight._data.shape)}, expected "
+            f"input{fmt(input._data.shape)} to have {ci} channels, but got {c} channels instead"
+        )
+
+
 @tensor_arguments
 def conv2d(
     input: Tensor,
@@ -168,13 +178,9 @@ def conv_transpose2d(
     if unbatched:
         input = input.unsqueeze(0)
     check_input("conv_transpose2d", input, 4)
+    check_transposed_channels("conv_transpose2d", input, weight, groups)
     n, c, h, w = input._data.shape
     ci, og, kh, kw = weight._data.shape
-    if c != ci or c % groups:
-        raise RuntimeError(
-            f"conv_transpose2d: Given transposed=1, weight of size {fmt(weight._data.shape)}, expected "
-            f"input{fmt(input._data.shape)} to have {ci} channels, but got {c} channels instead"
-        )
     stride, dilation = pair(stride), pair(dilation)
     (ph, pw), (oph, opw) = pair(padding), pair(output_padding)
     full_h = (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1 + oph

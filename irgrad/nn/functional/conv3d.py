@@ -19,7 +19,7 @@ from ...tensor import Tensor
 from ...tensor_ops import pointwise as P
 from ...tensor_ops.padding import pad as _pad
 from ._windows import check_input
-from .conv import _check_channels, conv2d, conv_transpose2d
+from .conv import _check_channels, check_transposed_channels, conv2d, conv_transpose2d
 
 __all__ = ["conv3d", "conv_transpose3d"]
 
@@ -113,13 +113,9 @@ def conv_transpose3d(
     if unbatched:
         input = input.unsqueeze(0)
     check_input("conv_transpose3d", input, 5)
+    check_transposed_channels("conv_transpose3d", input, weight, groups)
     n, c, d, h, w = input._data.shape
-    ci, og, kd = weight._data.shape[:3]
-    if c != ci or c % groups:
-        raise RuntimeError(
-            f"conv_transpose3d: Given transposed=1, weight of size {fmt(weight._data.shape)}, expected "
-            f"input{fmt(input._data.shape)} to have {ci} channels, but got {c} channels instead"
-        )
+    og, kd = weight._data.shape[1:3]
     stride, dilation = _triple(stride, "conv_transpose3d"), _triple(dilation, "conv_transpose3d")
     padding, output_padding = (
         _triple(padding, "conv_transpose3d"),

@@ -30,7 +30,7 @@ from ...tensor_ops import reduce as R
 from ...tensor_ops.indexing import gather
 from ...tensor_ops.legacy import NAMES
 from ...tensor_ops.shape import cat, stack
-from ._windows import as_batched_image, im2col, pad2d, pair
+from ._windows import as_batched_image, default_stride, im2col, pad2d, pair
 from .resample import adaptive_average
 
 __all__ = [
@@ -47,9 +47,7 @@ __all__ = [
 
 def _pool_geometry(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, name: str):
     kernel = pair(kernel_size, name)
-    stride = (
-        kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else pair(stride, name)
-    )
+    stride = default_stride(stride, kernel, lambda s: pair(s, name))
     padding, dilation = pair(padding, name), pair(dilation, name)
     for p, k in zip(padding, kernel):
         if p > k // 2:

@@ -20,6 +20,7 @@ from ...ops.shapes import fmt
 from ...tensor import Tensor
 from ...tensor_ops import pointwise as P
 from ...tensor_ops.shape import stack
+from ._windows import default_stride
 from .pooling import avg_pool2d, max_pool2d
 from .resample import adaptive_average
 
@@ -81,9 +82,7 @@ def max_pool3d(
     x, unbatched = _batched(input, "max_pool3d")
     n, c, d, h, w = x.shape
     kernel = _triple(kernel_size)
-    stride = (
-        kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _triple(stride)
-    )
+    stride = default_stride(stride, kernel, _triple)
     padding, dilation = _triple(padding), _triple(dilation)
     windows = _depth_windows(d, kernel[0], stride[0], padding[0], dilation[0], ceil_mode, "max_pool3d")
     pooled, where = max_pool2d(_planes(x), kernel[1:], stride[1:], padding[1:], dilation[1:], ceil_mode, True)
@@ -129,9 +128,7 @@ def avg_pool3d(
     x, unbatched = _batched(input, "avg_pool3d")
     n, c, d, h, w = x.shape
     kernel = _triple(kernel_size)
-    stride = (
-        kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _triple(stride)
-    )
+    stride = default_stride(stride, kernel, _triple)
     padding = _triple(padding)
     windows = _depth_windows(d, kernel[0], stride[0], padding[0], 1, ceil_mode, "avg_pool3d")
     sums = avg_pool2d(_planes(x), kernel[1:], stride[1:], padding[1:], ceil_mode, True, 1)

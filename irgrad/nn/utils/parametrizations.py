@@ -8,7 +8,7 @@ from ...tensor import Tensor
 from ..functional import normalize
 from ..modules.module import Module
 from .parametrize import register_parametrization
-from .spectral_norm import default_dim, unit_vector, weight_matrix
+from .spectral_norm import default_dim, power_iteration, unit_vector, weight_matrix
 from .weight_norm import norm_except_dim, weight_norm_value
 
 __all__ = ["weight_norm", "spectral_norm"]
@@ -67,10 +67,7 @@ class _SpectralNorm(Module):
             self._power_method(matrix, 15)
 
     def _power_method(self, matrix: Tensor, n_power_iterations: int) -> None:
-        with no_grad():
-            for _ in range(n_power_iterations):
-                self._u.copy_(normalize(matrix.mv(self._v), dim=0, eps=self.eps))
-                self._v.copy_(normalize(matrix.t().mv(self._u), dim=0, eps=self.eps))
+        power_iteration(matrix, self._u, self._v, n_power_iterations, self.eps, v_first=False)
 
     def forward(self, weight: Tensor) -> Tensor:
         if weight.ndim == 1:

@@ -38,6 +38,19 @@ def unit_vector(length: int, like: Tensor, eps: float) -> Tensor:
     return normalize(empty(length, dtype=like.dtype).normal_(0, 1), dim=0, eps=eps)
 
 
+def power_iteration(matrix: Tensor, u: Tensor, v: Tensor, steps: int, eps: float, v_first: bool) -> None:
+    """``steps`` rounds of power iteration on the singular vectors' estimates, in place:
+    ``u <- normalize(W v)`` and ``v <- normalize(W^T u)``, ``v`` first in the hook API,
+    ``u`` first in the parametrization (PyTorch's two orders)."""
+    with no_grad():
+        for _ in range(steps):
+            if v_first:
+                v.copy_(normalize(matrix.t().mv(u), dim=0, eps=eps))
+            u.copy_(normalize(matrix.mv(v), dim=0, eps=eps))
+            if not v_first:
+                v.copy_(normalize(matrix.t().mv(u), dim=0, eps=eps))
+
+
 def default_dim(module: Module) -> int:
     """The weight's output dim: 1 for a transposed convolution, else 0."""
     return 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d)) else 0
@@ -60,10 +73,7 @@ class SpectralNorm:
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
         matrix = weight_matrix(weight, self.dim)
         if do_power_iteration:
-            with no_grad():
-                for _ in range(self.n_power_iterations):
-                    v.copy_(normalize(matrix.t().mv(u), dim=0, eps=self.eps))
-                    u.copy_(normalize(matrix.mv(v), dim=0, eps=self.eps))
+            power_iteration(matrix, u, v, self.n_power_iterations, self.eps, v_first=True)
             # the buffers change in the next step: the gradient reads these values
             u, v = u.clone(), v.clone()
         return weight / u.dot(matrix.mv(v))
