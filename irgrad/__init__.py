@@ -143,6 +143,7 @@ from .tensor_ops.arrange import (  # noqa: E402
     rot90,
     row_stack,
     unravel_index,
+    vander,
     vsplit,
 )
 from .tensor_ops.legacy import (  # noqa: E402
@@ -162,6 +163,7 @@ from .tensor_ops.composite_reductions import (  # noqa: E402
     aminmax,
     corrcoef,
     cov,
+    cumulative_trapezoid,
     logcumsumexp,
     nanmean,
     nansum,

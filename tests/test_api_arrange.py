@@ -67,6 +67,8 @@ def test_rot90_matches_torch(compare, k, dims):
         lambda lib: lib.column_stack([]),
         lambda lib: lib.dstack([]),
         lambda lib: lib.unravel_index(lib.tensor([1.0]), (2, 4)),
+        lambda lib: lib.vander(lib.ones(2, 2)),
+        lambda lib: lib.vander(lib.ones(2), N=-1),
         lambda lib: lib.unravel_index(lib.tensor([1]), (2, -4)),
     ],
 )
@@ -106,6 +108,9 @@ SHAPE_CASES = [
     ("combinations_too_many", lambda L, x: L.combinations(x, 4), R(3)),
     ("combinations_int", lambda L, x: L.combinations(x, 2), np.arange(4)),
     ("diagflat", lambda L, x: L.diagflat(x), R(2, 2)),
+    ("vander_no_columns", lambda L, x: L.vander(x, N=0), np.arange(3)),
+    ("vander_int32", lambda L, x: L.vander(x), np.array([1, -2, 3], np.int32)),
+    ("vander_bool", lambda L, x: L.vander(x), np.array([True, False])),
     ("diagflat_offset", lambda L, x: x.diagflat(-1), np.arange(3)),
     ("unravel_index", lambda L, i: L.unravel_index(i, (2, 4)), np.array([4, 7, -1, 8, -9])),
     ("unravel_index_0d", lambda L, i: L.unravel_index(i, L.Size([3, 1, 5])), np.array(11)),
@@ -117,6 +122,15 @@ SHAPE_CASES = [
 @pytest.mark.parametrize("fn,inputs", [pytest.param(f, a, id=n) for n, f, *a in SHAPE_CASES])
 def test_arrangements_match_torch(compare, fn, inputs):
     compare(fn, *inputs)
+
+
+def test_vander_matches_torch(compare):
+    # values only: PyTorch's vander writes its cumprod in place, so its own backward raises
+    compare(lambda L, x: L.vander(x), R(4), grad=False)
+    compare(lambda L, x: L.vander(x, N=6, increasing=True), R(3), grad=False)
+    compare(lambda L, x: L.vander(x, N=1), R(3), grad=False)
+    x = irgrad.tensor(R(4).astype(np.float64), requires_grad=True)
+    assert irgrad.autograd.gradcheck(lambda t: irgrad.vander(t, N=5), (x,))
 
 
 def test_block_diag_of_nothing_matches_torch(compare):

@@ -1,7 +1,7 @@
 """Arranging tensors into grids, blocks and products: ``meshgrid``, ``rot90``,
 ``flipud``/``fliplr``, the ``atleast_*d`` family, ``dstack``/``column_stack``/``row_stack``,
 ``hsplit``/``vsplit``/``dsplit``, ``block_diag``, ``diagflat``, ``cartesian_prod``,
-``combinations`` and ``unravel_index``.
+``combinations``, ``vander`` and ``unravel_index``.
 
 Each is a composite of views, ``cat`` and ``index_select``, as in PyTorch, so gradients
 and compilation come from those ops.
@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 
 from .._arguments import tensor_arguments
-from ..creation import tensor, zeros
+from ..creation import ones, tensor, zeros
 from ..dispatch import cast
 from ..dtypes import FLOAT, bool_, int64, promote_types
 from ..ops.shapes import fmt, normalize_dim
@@ -287,3 +287,22 @@ def unravel_index(indices: Tensor, shape) -> tuple:
         coordinates.append(P.remainder(rest, size))
         rest = P.floor_divide(rest, size)
     return tuple(reversed(coordinates))
+
+
+@tensor_arguments
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """The Vandermonde matrix of a 1-d ``x``: columns ``x^(N-1), ..., x, 1`` (or increasing
+    powers), the powers as a running product (integers and bools in int64), as PyTorch's."""
+    if x._data.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    dt = promote_types(x.dtype, int64)
+    first = ones(x.shape[0], min(n, 1), dtype=dt)
+    if n > 1:
+        powers = cast(x, dt).unsqueeze(1).expand(x.shape[0], n - 1).cumprod(1)
+        result = cat([first, powers], 1)
+    else:
+        result = first
+    return result if increasing else flip(result, [1])

@@ -1,5 +1,6 @@
 """Reductions and scans composed of others: ``aminmax``, ``nansum``, ``nanmean``,
-``logcumsumexp``, ``trapezoid`` (``trapz``), ``cov``, ``corrcoef`` and ``renorm``, each in
+``logcumsumexp``, ``trapezoid`` (``trapz``), ``cumulative_trapezoid``, ``cov``, ``corrcoef``
+and ``renorm``, each in
 the steps of PyTorch's implementation."""
 
 from __future__ import annotations
@@ -111,6 +112,34 @@ def trapezoid(y: Tensor, x: Tensor | None = None, *, dx: Number | None = None, d
     spacing = P.sub(x.narrow(d, 1, n - 1), x.narrow(d, 0, n - 1))
     m = y.shape[d]
     return P.div(P.mul(P.add(y.narrow(d, 0, m - 1), y.narrow(d, 1, m - 1)), spacing).sum(d), 2.0)
+
+
+@tensor_arguments
+def cumulative_trapezoid(
+    y: Tensor, x: Tensor | None = None, *, dx: Number | None = None, dim: int = -1
+) -> Tensor:
+    """The running trapezoidal integrals along ``dim`` (one fewer than the samples), in
+    PyTorch's arithmetic: ``cumsum(dx / 2 * (left + right))`` for a spacing,
+    ``cumsum(dx * (left + right) / 2)`` for points."""
+    d = normalize_dim("cumulative_trapezoid", dim, y._data.ndim)
+    if y.dtype is bool_:
+        raise RuntimeError("cumulative_trapezoid: received a bool input for `y`, but bool is not supported")
+    m = y.shape[d]
+    pairs = P.add(y.narrow(d, 0, max(m - 1, 0)), y.narrow(d, min(1, m), max(m - 1, 0)))
+    if x is None:
+        spacing = 1.0 if dx is None else float(dx)
+        return P.mul(pairs, spacing / 2.0).cumsum(d)
+    if x._data.ndim == 1:
+        if x.shape[0] != m:
+            raise RuntimeError("cumulative_trapezoid: There must be one `x` value for each sample point")
+        shape = [1] * y._data.ndim
+        shape[d] = m
+        x = x.reshape(shape)
+    elif x._data.ndim < y._data.ndim:
+        x = x.reshape((1,) * (y._data.ndim - x._data.ndim) + tuple(x.shape))
+    n = x.shape[d]
+    spacing = P.sub(x.narrow(d, min(1, n), max(n - 1, 0)), x.narrow(d, 0, max(n - 1, 0)))
+    return P.div(P.mul(spacing, pairs), 2.0).cumsum(d)
 
 
 @tensor_arguments
