@@ -82,7 +82,7 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
     return P.mul(interleaved_a, interleaved_b).reshape([x * y for x, y in zip(a.shape, b.shape)])
 
 
-def _cross(name: str, input: Tensor, other: Tensor, d: int) -> Tensor:
+def _cross(input: Tensor, other: Tensor, d: int) -> Tensor:
     # c = (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0): rolls by one and two along d
     return P.sub(
         P.mul(roll(input, -1, d), roll(other, -2, d)),
@@ -108,7 +108,7 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
             f"{other.shape[d]}"
         )
     shape = broadcast_shapes("linalg.cross", tuple(input.shape), tuple(other.shape))
-    return _cross("linalg.cross", input.expand(shape), other.expand(shape), d)
+    return _cross(input.expand(shape), other.expand(shape), d)
 
 
 @tensor_arguments
