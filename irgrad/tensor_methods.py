@@ -34,6 +34,7 @@ from .tensor_ops import pointwise as P
 from .tensor_ops import pointwise_composites as PC
 from .tensor_ops import predicates as PRD
 from .tensor_ops import products as PR
+from .tensor_ops import random_fill as RF
 from .tensor_ops import reduce as R
 from .tensor_ops import scan as SC
 from .tensor_ops import scatter as SCT
@@ -69,6 +70,7 @@ _METHODS = {
         CR: "aminmax logcumsumexp cov corrcoef nansum nanmean renorm",
         PRD: "is_complex is_nonzero isposinf isneginf isreal",
         SPF: "lgamma digamma erfinv mvlgamma lgamma_ digamma_ polygamma_ erfinv_ mvlgamma_",
+        RF: "bernoulli bernoulli_ exponential_ geometric_ cauchy_ log_normal_ random_",
         PC: """erfc copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
                logaddexp logaddexp2 hypot fmax fmin heaviside gcd lcm""",
         AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit diagflat",
