@@ -97,6 +97,8 @@ def cases(op, dt, rng):
         return [(arrays, {"value": v}) for v in (0.0, -1.5, 3)]
     if op.name == "cast":
         return [(arrays, {"dtype": target}) for target in DTYPES]
+    if op.name == "polygamma":
+        return [(arrays, {"n": n}) for n in (0, 1, 2, 5)]
     if op.name in ("floor_divide", "remainder", "fmod") and not dt.is_floating_point:
         a, b = arrays
         keep = b != 0  # a zero integer divisor raises before the kernel runs

@@ -87,6 +87,9 @@ CASES: dict[str, tuple[list, dict]] = {
     **{name: ([f(3, 4, lo=-0.9, hi=0.9)], {}) for name in ("asin", "acos", "atanh")},
     **{name: ([off(3, 4)], {}) for name in ("atan", "sinh", "cosh", "asinh")},
     "acosh": ([f(3, 4, lo=1.1, hi=3.0)], {}),
+    **{name: ([f(3, 4, lo=0.3, hi=4.0)], {}) for name in ("lgamma", "digamma")},
+    "polygamma": ([f(3, 4, lo=0.3, hi=4.0)], {"n": 2}),
+    "erfinv": ([f(3, 4, lo=-0.9, hi=0.9)], {}),
     "cast": ([f(3, 4)], {"dtype": irgrad.float32}),
     **{
         name: ([f(3, 4), f(3, 4)], {})
@@ -138,6 +141,15 @@ CASES: dict[str, tuple[list, dict]] = {
         {"shape": (3, 4), "ignore_index": -1, "reduction": "none"},
     ),
     "einsum": ([f(3, 4), f(4, 5)], {"equation": "ij,jk->i"}),
+    "ctc_loss": (
+        [
+            lambda rng: np.log(rng.dirichlet(np.ones(4), (6, 2))),
+            lambda rng: np.array([[1, 2, 2], [3, 1, 0]], dtype=np.int64),
+            lambda rng: np.array([6, 5], dtype=np.int64),
+            lambda rng: np.array([3, 2], dtype=np.int64),
+        ],
+        {"blank": 0, "zero_infinity": False},
+    ),
     "sum": ([f(3, 4, 5)], {"dims": (0, 2), "keepdim": False}),
     "prod": ([f(3, 4)], {"dims": (1,), "keepdim": True}),
     "amax": ([f(3, 4)], {"dims": (1,), "keepdim": False}),

@@ -37,7 +37,7 @@ from ..ops import OPS, Kind
 from ..passes.fusion import all_args
 from .elementwise import BODY_VIEWS
 from .reduce import has_anchor, is_map_reduce, reduction_supported
-from .scalars import has_native_type
+from .scalars import has_native_type, without_native_code
 
 
 def fuse_loops(g: Graph) -> Graph:
@@ -77,7 +77,7 @@ def loop_space(g: Graph, nid: int) -> tuple | None:
     if op is None or op.effectful:
         return None
     if node.op == "copy" or (op.kind is Kind.ELEMENTWISE and op.scalar is not None):
-        return tuple(node.type.shape)
+        return None if without_native_code(g, nid) else tuple(node.type.shape)
     if op.reduction is not None:
         return _full_reduction(node, g.node(g.args(nid)[0]))
     return None

@@ -17,6 +17,7 @@ C library call: ``exp`` from :mod:`irgrad.native.exp`, the others from
 
 from __future__ import annotations
 
+import functools
 import importlib
 import platform
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from ..ops.scalar import NumpyScalars, Unsupported
 
 _FLOAT_TYPES = {np.dtype(np.float32): ir.FloatType(), np.dtype(np.float64): ir.DoubleType()}
 _BOOL = np.dtype(np.bool_)
+# Primitives of the scalar ISA this lowering has no code for yet (they raise Unsupported).
+NO_NATIVE_CODE = frozenset({"lgamma", "digamma", "polygamma", "erfinv"})
 _INTRINSICS = {"floor": "llvm.floor", "ceil": "llvm.ceil", "trunc": "llvm.trunc", "rint": "llvm.roundeven"}
 _INT_MIN = {4: -(2**31), 8: -(2**63)}
 
@@ -220,6 +223,14 @@ class LlvmScalars:
     def erf(self, a):
         return self._vector_math("vector_math", "erf", a)
 
+    def _no_native_code(self, *operands, name: str):
+        raise Unsupported(f"no native code for {name} yet")
+
+    lgamma = functools.partialmethod(_no_native_code, name="lgamma")
+    digamma = functools.partialmethod(_no_native_code, name="digamma")
+    polygamma = functools.partialmethod(_no_native_code, name="polygamma")
+    erfinv = functools.partialmethod(_no_native_code, name="erfinv")
+
     def atan2(self, a, c):
         return self._vector_math("vector_trig", "atan2", a, c)
 
@@ -369,16 +380,14 @@ __all__ = ["LlvmScalars", "Value", "llvm_type", "storage_type"]
 APPROXIMATE = ("exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "erf", "atan2", "pow")
 
 
-def exact_natively(body) -> bool:
-    """Whether native code computes every value of fused ``body`` exactly as numpy does:
-    no op's scalar rule reaches an :data:`APPROXIMATE` primitive (found by running the
-    rules once, on numpy, with a namespace that records what they call)."""
+def _recording(names) -> tuple[type, set[str]]:
+    """A :class:`NumpyScalars` that adds each of ``names`` it is asked for to the set."""
     used: set[str] = set()
 
     class Recording(NumpyScalars):
         pass
 
-    for name in APPROXIMATE:
+    for name in names:
         primitive = getattr(NumpyScalars, name)
 
         def record(*args, _name=name, _primitive=primitive):
@@ -386,6 +395,14 @@ def exact_natively(body) -> bool:
             return _primitive(*args)
 
         setattr(Recording, name, staticmethod(record))
+    return Recording, used
+
+
+def exact_natively(body) -> bool:
+    """Whether native code computes every value of fused ``body`` exactly as numpy does:
+    no op's scalar rule reaches an :data:`APPROXIMATE` primitive (found by running the
+    rules once, on numpy, with a namespace that records what they call)."""
+    Recording, used = _recording(APPROXIMATE)
     values: dict[int, np.ndarray] = {}
     with np.errstate(all="ignore"):
         for nid in body.order():
@@ -400,3 +417,24 @@ def exact_natively(body) -> bool:
             elif args:
                 values[nid] = args[0]  # a view, or the reduction: its values are its argument's
     return not used
+
+
+_WITHOUT_NATIVE_CODE: dict[tuple, bool] = {}
+
+
+def without_native_code(graph, nid: int) -> bool:
+    """Whether elementwise node ``nid``'s scalar rule calls a primitive that has no native
+    code (:data:`NO_NATIVE_CODE`): fusion keeps such a node apart, so its group's other
+    ops still lower (memoized per op, argument dtypes and attributes)."""
+    node = graph.node(nid)
+    op = OPS.get(node.op)
+    if op is None or op.scalar is None:
+        return False
+    dts = tuple(np.dtype(graph.node(a).type.dtype.np) for a in graph.args(nid))
+    key = (node.op, dts, repr(sorted(node.attrs.items())))
+    if key not in _WITHOUT_NATIVE_CODE:
+        Recording, used = _recording(NO_NATIVE_CODE)
+        with np.errstate(all="ignore"):
+            op.scalar(Recording, *(np.zeros((1,), dt) for dt in dts), **node.attrs)
+        _WITHOUT_NATIVE_CODE[key] = bool(used)
+    return _WITHOUT_NATIVE_CODE[key]

@@ -166,14 +166,15 @@ def _lowering_passes(graph: Graph) -> Graph:
     from ..codegen.decompose import decompose_unlowered
     from ..codegen.gemm import transpose_shared_operands_once
     from ..codegen.loop_fusion import fuse_loops
+    from ..codegen.scalars import without_native_code
     from ..codegen.windows import share_pool_positions
 
     graph = read_through_identities(graph)
     if not _static(graph):
-        return fuse_reduction_prologues(fuse(graph))
+        return fuse_reduction_prologues(fuse(graph, apart=without_native_code))
     graph = stack_steps(merge_sums_of_products(assemble_slice_gradients(decompose_unlowered(graph))))
     graph = share_pool_positions(transpose_shared_operands_once(graph))
-    return fuse_loops(fuse_reduction_prologues(fuse(graph)))
+    return fuse_loops(fuse_reduction_prologues(fuse(graph, apart=without_native_code)))
 
 
 def _whole_program(graph: Graph, dumper, write_backs: dict[int, int]) -> tuple:

@@ -25,7 +25,10 @@ The primitives, each on operands of one dtype unless noted:
   amount or the width or more gives 0, or the sign's fill from ``shr``);
 * integer division ``int_floor_divide int_remainder int_fmod`` (the op raises on a
   zero divisor before any rule runs, so these may assume a nonzero one);
-* ``where(cond, a, b)`` with a bool ``cond``; ``cast(x, dtype)``.
+* ``where(cond, a, b)`` with a bool ``cond``; ``cast(x, dtype)``;
+* the special functions ``lgamma digamma erfinv`` and ``polygamma(x, n)`` (floats), which
+  the LLVM lowering has no code for yet: an op built on them runs its numpy kernel in
+  compiled code, and ``explain()`` says so.
 
 A backend that cannot do a primitive for some dtype raises :class:`Unsupported` while
 it builds, and runs that op some other way: a rule never has to know.
@@ -79,6 +82,22 @@ class NumpyScalars:
     @staticmethod
     def erf(x: np.ndarray) -> np.ndarray:
         return OPS["erf"].eval(x)
+
+    @staticmethod
+    def lgamma(x: np.ndarray) -> np.ndarray:
+        return OPS["lgamma"].eval(x)
+
+    @staticmethod
+    def digamma(x: np.ndarray) -> np.ndarray:
+        return OPS["digamma"].eval(x)
+
+    @staticmethod
+    def polygamma(x: np.ndarray, n: int) -> np.ndarray:
+        return OPS["polygamma"].eval(x, n=n)
+
+    @staticmethod
+    def erfinv(x: np.ndarray) -> np.ndarray:
+        return OPS["erfinv"].eval(x)
 
     @staticmethod
     def shl(a: np.ndarray, b: np.ndarray) -> np.ndarray:

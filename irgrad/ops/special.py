@@ -21,8 +21,9 @@ rounded once), with PyTorch's values at poles and edges:
 
 The gradients are the next function of the family: ``digamma`` for ``lgamma``,
 ``polygamma(1)`` for ``digamma``, ``polygamma(n + 1)`` for ``polygamma(n)``, and
-``sqrt(pi)/2 exp(erfinv(y)^2)`` for ``erfinv``.  No op here has a scalar rule: compiled
-code runs their numpy kernels between native segments.
+``sqrt(pi)/2 exp(erfinv(y)^2)`` for ``erfinv``.  Each op's scalar rule is its own
+primitive of the scalar ISA, which the LLVM lowering has no code for yet: compiled code
+runs these kernels with numpy between native segments.
 """
 
 from __future__ import annotations
@@ -284,6 +285,7 @@ register_elementwise(
     lambda F, g, c: (F.mul(g, F.digamma(c.ins[0])),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
+    scalar=lambda S, x: S.lgamma(x),
     doc="log |Gamma(x)|.",
 )
 register_elementwise(
@@ -292,6 +294,7 @@ register_elementwise(
     lambda F, g, c: (F.mul(g, F.polygamma(c.ins[0], n=1)),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
+    scalar=lambda S, x: S.digamma(x),
     doc="The derivative of lgamma.",
 )
 register_elementwise(
@@ -300,6 +303,7 @@ register_elementwise(
     lambda F, g, c: (F.mul(g, F.polygamma(c.ins[0], n=c.attrs["n"] + 1)),),
     rule=DtypeRule.FLOAT,
     save_inputs=True,
+    scalar=lambda S, x, n: S.polygamma(x, n),
     doc="The n-th derivative of digamma (attribute n >= 0).",
 )
 register_elementwise(
@@ -308,5 +312,6 @@ register_elementwise(
     lambda F, g, c: (F.mul(g, F.mul(F.exp(F.mul(c.out, c.out)), SQRT_PI_OVER_2)),),
     rule=DtypeRule.FLOAT,
     save_output=True,
+    scalar=lambda S, x: S.erfinv(x),
     doc="The inverse of erf on (-1, 1).",
 )

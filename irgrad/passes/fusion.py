@@ -25,11 +25,14 @@ every other member's users are inside the group and it is not a graph output.  T
 makes every group convex (no path leaves it and re-enters it), so contracting the
 groups never creates a cycle; that is checked once more on the condensed graph.
 RANDOM ops, movement ops other than the absorbed ones, convolutions, inputs, constants
-and already-fused nodes are never group members.  The result is deterministic (groups
+and already-fused nodes are never group members, nor are the nodes a backend keeps
+``apart`` (those it has no code for: a group never runs with numpy for one member).  The result is deterministic (groups
 are grown in topological order) and interprets to the same values as ``g``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import networkx as nx
 
@@ -40,10 +43,11 @@ ABSORBABLE = ("broadcast_to", "reshape")
 ANCHOR_KINDS = (Kind.REDUCTION, Kind.MATMUL)
 
 
-def fuse(g: Graph) -> Graph:
-    """A copy of ``g`` with legal groups of ops replaced by FUSED nodes (see the module doc)."""
+def fuse(g: Graph, apart: Callable[[Graph, int], bool] | None = None) -> Graph:
+    """A copy of ``g`` with legal groups of ops replaced by FUSED nodes (see the module
+    doc); ``apart(g, node_id)`` true keeps that node out of every group."""
     out = g.copy()
-    grouping = _Grouping(out)
+    grouping = _Grouping(out, apart)
     for k, members in enumerate(grouping.run()):
         _contract(out, members, grouping.args, f"{g.name}.fused{k}")
     return out
@@ -71,7 +75,7 @@ class _Grouping:
     nodes, not the size of the groups.
     """
 
-    def __init__(self, g: Graph) -> None:
+    def __init__(self, g: Graph, apart: Callable[[Graph, int], bool] | None) -> None:
         self.g = g
         self.order = g.order()
         self.index = {nid: i for i, nid in enumerate(self.order)}
@@ -81,6 +85,8 @@ class _Grouping:
         self.kind = {nid: _kind(g, nid) for nid in self.order}
         # every fusable op starts as its own group, whose id is the node id
         fusable = [n for n in self.order if self.kind[n] is Kind.ELEMENTWISE or self.kind[n] in ANCHOR_KINDS]
+        if apart is not None:
+            fusable = [n for n in fusable if not apart(g, n)]
         self.group_of = {n: n for n in fusable}
         self.members = {n: [n] for n in fusable}
         self.sink = {n: n for n in fusable}
