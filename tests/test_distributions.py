@@ -29,7 +29,7 @@ def _stats(d) -> list:
 
 CASES = {
     "normal": (
-        lambda L, loc, scale, v: (lambda d: [*_stats(d), d.log_prob(v), d.cdf(v)])(
+        lambda L, loc, scale, v: (lambda d: [*_stats(d), d.log_prob(v), d.cdf(v), d.icdf(v.sigmoid())])(
             L.distributions.Normal(loc, scale)
         ),
         (LOC, SCALE, VALUE),
