@@ -26,6 +26,7 @@ from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
+from .tensor_ops import inplace_variants as IPV
 from .tensor_ops import lapack as LA
 from .tensor_ops import legacy as LEG
 from .tensor_ops import linalg as L
@@ -279,6 +280,8 @@ def install() -> None:
         "sum_to_size": _sum_to_size,
         "backward": _backward,
         "polygamma": SPF.polygamma_method,
+        "arctan2": P.atan2,
+        **IPV.METHODS,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),
         "H": property(S.full_transpose),
