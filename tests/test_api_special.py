@@ -74,6 +74,14 @@ def test_shared_names_are_irgrads_own_ops(compare):
         compare(fn, x)
 
 
+def test_gamma_family_names_match_torch(compare):
+    x = np.random.default_rng(2).uniform(0.6, 4.0, (3, 4))
+    compare(lambda L, t: L.special.gammaln(t) + L.special.psi(t) * L.special.digamma(t), x)
+    compare(lambda L, t: L.special.polygamma(1, t), x)
+    compare(lambda L, t: L.special.multigammaln(t + 1, 2), x)
+    compare(lambda L, t: L.special.erfinv(t / 5), x)
+
+
 def test_gradients_match_finite_differences():
     x = irgrad.tensor(np.linspace(-5.0, 5.0, 11), requires_grad=True)
     assert irgrad.autograd.gradcheck(lambda t: special.ndtr(t) + special.log_ndtr(t), (x,))
