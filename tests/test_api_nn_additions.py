@@ -29,7 +29,12 @@ CASES = [
     ("cdist_twins", lambda L, a: L.cdist(a, a), TWINS),
     ("cdist_mm", lambda L, a, b: L.cdist(a, b), R(30, 3), R(4, 3)),
     ("cdist_mm_twins", lambda L, a: L.cdist(a, a, compute_mode="use_mm_for_euclid_dist"), TWINS),
-    ("cdist_no_mm", lambda L, a, b: L.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist"), R(30, 3), R(26, 3)),
+    (
+        "cdist_no_mm",
+        lambda L, a, b: L.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist"),
+        R(30, 3),
+        R(26, 3),
+    ),
     ("cdist_p1", lambda L, a, b: L.cdist(a, b, p=1), R(4, 3), R(5, 3)),
     ("cdist_p3", lambda L, a, b: L.cdist(a, b, p=3), R(4, 3), R(5, 3)),
     ("cdist_p0", lambda L, a, b: L.cdist(a, b, p=0), np.round(R(4, 3)), np.round(R(5, 3))),
@@ -56,7 +61,11 @@ CASES = [
     ("adaptive_max_pool1d", lambda L, x: L.nn.functional.adaptive_max_pool1d(x, 3), R(2, 4, 7)),
     ("adaptive_max_pool1d_indices", lambda L, x: L.nn.AdaptiveMaxPool1d(5, return_indices=True)(x), R(4, 7)),
     ("adaptive_max_pool1d_grow", lambda L, x: L.nn.functional.adaptive_max_pool1d(x, 9), R(2, 3, 4)),
-    ("adaptive_max_pool1d_ties", lambda L, x: L.nn.functional.adaptive_max_pool1d(x, 2), np.ones((1, 2, 5), np.float32)),
+    (
+        "adaptive_max_pool1d_ties",
+        lambda L, x: L.nn.functional.adaptive_max_pool1d(x, 2),
+        np.ones((1, 2, 5), np.float32),
+    ),
     ("local_response_norm", lambda L, x: L.nn.functional.local_response_norm(x, 3), R(2, 5, 4, 3)),
     ("local_response_norm_3d", lambda L, x: L.nn.LocalResponseNorm(4, 0.01, 0.5, 2.0)(x), R(2, 5, 4)),
     ("local_response_norm_5d", lambda L, x: L.nn.LocalResponseNorm(2)(x), R(2, 3, 2, 2, 2)),
@@ -180,7 +189,9 @@ def test_gradients_match_finite_differences():
     assert irgrad.autograd.gradcheck(lambda x: F.pdist(x), (a,))
     x = irgrad.tensor(R(2, 6, 3).astype(np.float64), requires_grad=True)
     assert irgrad.autograd.gradcheck(lambda t: F.local_response_norm(t, 3, alpha=0.1), (x,))
-    assert irgrad.autograd.gradcheck(lambda t: F.adaptive_max_pool1d(t, 2) * F.channel_shuffle(t, 2)[..., :2], (x,))
+    assert irgrad.autograd.gradcheck(
+        lambda t: F.adaptive_max_pool1d(t, 2) * F.channel_shuffle(t, 2)[..., :2], (x,)
+    )
 
 
 def test_compiled_nn_additions_match_eager(backend):
