@@ -157,7 +157,7 @@ from .tensor_ops.legacy import (  # noqa: E402
     LongTensor,
     ShortTensor,
 )
-from .tensor_ops.order_statistics import median, msort, nanmedian, nanquantile, quantile  # noqa: E402
+from .tensor_ops.order_statistics import median, mode, msort, nanmedian, nanquantile, quantile  # noqa: E402
 from .tensor_ops.distances import cdist, pdist  # noqa: E402
 from .tensor_ops.composite_reductions import (  # noqa: E402
     aminmax,

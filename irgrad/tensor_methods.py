@@ -66,7 +66,7 @@ _METHODS = {
         IA: "index_add index_add_ index_copy index_copy_ index_fill index_fill_",
         SC: "cumprod cummax cummin",
         H: "histc",
-        OS: "median nanmedian quantile nanquantile msort",
+        OS: "median nanmedian quantile nanquantile msort mode",
         PR: "kron cross vdot matrix_power baddbmm addbmm addmv addr",
         CR: "aminmax logcumsumexp cov corrcoef nansum nanmean renorm",
         PRD: "is_complex is_nonzero isposinf isneginf isreal",

@@ -129,6 +129,31 @@ def test_out_arguments_write_into_the_given_tensors(compare):
     compare(fn, DISTINCT[0].T.copy(), grad=False)
 
 
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_mode_matches_torch(compare, dim, keepdim):
+    ints = _rng.integers(0, 4, (5, 7, 3))
+    compare(lambda lib, x: lib.mode(x, dim, keepdim), ints)
+    compare(lambda lib, x: x.mode(dim=dim, keepdim=keepdim), TIES)
+    compare(lambda lib, x: lib.mode(x, dim), DISTINCT)
+
+
+def test_mode_of_nan_zero_d_and_out_match_torch(compare):
+    rows = np.array(
+        [[np.nan, np.nan, 1.0, 1.0], [np.nan, 2.0, np.nan, 1.0], [3.0, np.nan, 3.0, 3.0]], np.float32
+    )
+    compare(lambda lib, x: lib.mode(x, 1).values, rows, grad=False)
+    compare(lambda lib, x: lib.mode(x), np.array(2.5, np.float32))
+
+    def into(lib, x):
+        values, indices = lib.empty(0), lib.empty(0, dtype=lib.int64)
+        result = lib.mode(x, 0, out=(values, indices))
+        assert result.values is values
+        return values, indices
+
+    compare(into, TIES[:, 0], grad=False)
+
+
 def test_msort_matches_torch(compare):
     compare(lambda lib, x: lib.msort(x), DISTINCT)
     compare(lambda lib, x: x.msort(), WITH_NAN, grad=False)
@@ -139,6 +164,7 @@ def test_order_statistics_gradients_match_finite_differences():
     assert irgrad.autograd.gradcheck(lambda t: irgrad.median(t, 1).values, (x,))
     assert irgrad.autograd.gradcheck(lambda t: irgrad.nanmedian(t), (x,))
     assert irgrad.autograd.gradcheck(lambda t: irgrad.quantile(t, 0.37, dim=-1), (x,))
+    assert irgrad.autograd.gradcheck(lambda t: irgrad.mode(t, 0).values, (x,))
     levels = irgrad.tensor([0.1, 0.5, 0.9], dtype=irgrad.float64)
     assert irgrad.autograd.gradcheck(lambda t: irgrad.nanquantile(t, levels, interpolation="midpoint"), (x,))
 
@@ -146,7 +172,7 @@ def test_order_statistics_gradients_match_finite_differences():
 def test_compiled_order_statistics_match_eager(backend):
     def fn(x):
         values, indices = x.median(dim=1)
-        return values * 2, indices, x.quantile(0.3, dim=0), irgrad.nanmedian(x)
+        return values * 2, indices, x.quantile(0.3, dim=0), irgrad.nanmedian(x), irgrad.mode(x.round(), 0)[0]
 
     compiled = irgrad.compile(fn, backend=backend)
     for seed in range(3):

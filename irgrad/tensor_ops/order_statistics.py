@@ -1,4 +1,5 @@
-"""Order statistics: ``median``, ``nanmedian``, ``quantile``, ``nanquantile`` and ``msort``.
+"""Order statistics: ``median``, ``nanmedian``, ``quantile``, ``nanquantile``, ``mode``
+and ``msort``.
 
 All four are composites of a stable sort and a gather, as PyTorch's quantile is, so
 autograd and the compiler need nothing of their own. A NaN sorts last, so one count of
@@ -14,7 +15,7 @@ from numbers import Number
 import numpy as np
 
 from .._arguments import tensor_arguments
-from ..creation import full_like, tensor
+from ..creation import arange, full_like, tensor
 from ..dispatch import apply
 from ..dtypes import FLOAT, bool_, float32, float64
 from ..ops import OPS
@@ -22,7 +23,7 @@ from ..ops.shapes import normalize_dim
 from ..tensor import Tensor
 from . import pointwise as P
 from .indexing import gather
-from .reduce import argsort, sort, values_indices
+from .reduce import amax, argmax, argsort, sort, values_indices
 from .select import where
 
 
@@ -207,3 +208,32 @@ nanquantile = _quantile_function(
 def msort(input: Tensor, *, out=None) -> Tensor:
     """``input`` sorted along dim 0 (the values of ``sort(input, 0)``)."""
     return P._maybe_out(sort(input, 0).values, out)
+
+
+def _same(a: Tensor, b: Tensor) -> Tensor:
+    """``a == b``, NaN counting as equal to NaN."""
+    return P.logical_or(P.eq(a, b), P.logical_and(P.isnan(a), P.isnan(b)))
+
+
+@tensor_arguments
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, out=None):
+    """``(values, indices)``: each row's most frequent value along ``dim`` (the smallest of
+    equally frequent ones; NaN only when it is strictly the most frequent) and the last
+    position holding it, which takes the gradient, as ``torch.mode``. It compares every
+    pair of a row's elements (n^2 per row)."""
+    ndim = input._data.ndim
+    d = normalize_dim("mode", dim, ndim)
+    if ndim == 0:
+        return _written(values_indices["mode"](input.clone(), tensor(0)), out)
+    n = input.shape[d]
+    if n == 0:
+        raise IndexError(f"mode(): Expected reduction dim {dim} to have non-zero size.")
+    ranked = gather(input, d, argsort(input, d)).detach()
+    counts = _same(ranked.unsqueeze(d + 1), ranked.unsqueeze(d)).sum(d + 1)
+    value = gather(ranked, d, argmax(counts, d, keepdim=True))
+    positions = arange(n).reshape([n if i == d else 1 for i in range(ndim)])
+    indices = amax(where(_same(input.detach(), value), positions, -1), d, keepdim=True)
+    values = gather(input, d, indices)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return _written(values_indices["mode"](values, indices), out)
