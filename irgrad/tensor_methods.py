@@ -41,6 +41,7 @@ from .tensor_ops import scan as SC
 from .tensor_ops import scatter as SCT
 from .tensor_ops import shape as S
 from .tensor_ops import special as SPF
+from .tensor_ops.norms import tensor_norm
 
 _METHODS = {
     module: [name for name in names.split()]
@@ -54,7 +55,7 @@ _METHODS = {
               true_divide square log2 log10 exp2 round
               clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num isclose allclose equal""",
         R: """sum prod mean var std amax amin argmax argmin max min logsumexp softmax log_softmax cumsum
-              all any count_nonzero norm sort argsort topk kthvalue""",
+              all any count_nonzero sort argsort topk kthvalue""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
               narrow select split chunk tensor_split unbind flip roll tril triu detach diff diagonal
@@ -281,6 +282,7 @@ def install() -> None:
         "backward": _backward,
         "polygamma": SPF.polygamma_method,
         "arctan2": P.atan2,
+        "norm": tensor_norm,
         **IPV.METHODS,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),

@@ -91,6 +91,53 @@ def test_norm_dispatches_as_torch(shape, kwargs):
     run_both(fn, x)
 
 
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((), {}),
+        (("fro",), {"dim": (0, 2)}),
+        (("fro",), {"dim": 1, "keepdim": True}),
+        ((1,), {"dim": (0, 2)}),
+        ((math.inf,), {}),
+        ((-math.inf,), {"dim": 2}),
+        ((0.5,), {"dim": -1}),
+        ((3,), {"dim": (0, 1, 2)}),
+        ((None,), {}),
+        ((2,), {"dtype": "float64"}),
+        (("fro",), {"dim": (0, 1, 2)}),
+        (("inf",), {}),
+    ],
+)
+def test_torch_norm_dispatches_and_refuses_as_torch(args, kwargs):
+    """torch.norm (and Tensor.norm): 'fro' over at most two dims is the vector 2-norm,
+    other strings (or 'fro' over three dims) go to matrix_norm and its errors."""
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    outcomes = []
+    for lib in (irgrad, torch):
+        kw = {**kwargs, "dtype": lib.float64} if "dtype" in kwargs else kwargs
+        try:
+            outcomes.append(lib.norm(lib.tensor(x), *args, **kw).numpy())
+        except (RuntimeError, NotImplementedError) as error:
+            outcomes.append(type(error))
+    ours, theirs = outcomes
+    if isinstance(theirs, type):
+        assert isinstance(ours, type), f"torch raises {theirs.__name__}, irgrad gave {ours}"
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_torch_norm_nuclear_is_refused_by_name():
+    with pytest.raises(NotImplementedError, match="ord='nuc'"):
+        irgrad.norm(irgrad.ones(3, 4), "nuc")
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_])
+def test_torch_norm_refuses_integer_input_as_torch(dtype):
+    with pytest.raises(RuntimeError, match="Expected a floating point"):
+        irgrad.norm(irgrad.tensor(np.ones(3, dtype)))
+
+
 def test_norm_of_zeros_has_a_zero_gradient_as_torch():
     run_both(lambda lib, t: lib.linalg.vector_norm(t, 2, 1), np.zeros((2, 3)))
 

@@ -18,7 +18,7 @@ from ..tensor import Tensor
 from . import pointwise as P
 from .legacy import NAMES
 from .pointwise_composites import logaddexp
-from .reduce import amax, amin, norm, sum
+from .reduce import amax, amin, p_norm, sum
 from .select import where
 from .shape import cat
 
@@ -246,6 +246,6 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
         raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input._data.ndim} dimensions")
     d = normalize_dim("renorm", dim, input._data.ndim)
     others = tuple(i for i in range(input._data.ndim) if i != d)
-    norms = norm(input, p, others, keepdim=True)
+    norms = p_norm(input, p, others, keepdim=True)
     factor = where(P.gt(norms, maxnorm), P.div(maxnorm, P.add(norms, 1e-7)), 1.0)
     return P.mul(input, factor)

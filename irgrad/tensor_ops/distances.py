@@ -19,7 +19,7 @@ from ..tensor import Tensor
 from . import pointwise as P
 from .indexing import index_select
 from .linalg import matmul
-from .reduce import norm
+from .reduce import p_norm
 from .select import where
 from .shape import cat
 
@@ -69,7 +69,7 @@ def cdist(
     )
     if by_products:
         return _euclidean_by_products(a, b)
-    return norm(P.sub(a.unsqueeze(-2), b.unsqueeze(-3)), p, -1)
+    return p_norm(P.sub(a.unsqueeze(-2), b.unsqueeze(-3)), p, -1)
 
 
 @tensor_arguments
@@ -85,4 +85,4 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
     first, second = np.triu_indices(input.shape[0], 1)
     left = index_select(input, 0, tensor(first, dtype=int64))
     right = index_select(input, 0, tensor(second, dtype=int64))
-    return norm(P.sub(left, right), p, -1)
+    return p_norm(P.sub(left, right), p, -1)

@@ -1,6 +1,7 @@
-"""``torch.linalg``'s norms: ``vector_norm``, ``matrix_norm`` and ``norm``, which picks one.
+"""``torch.linalg``'s norms: ``vector_norm``, ``matrix_norm`` and ``norm``, which picks
+one; and ``torch.norm`` (``tensor_norm``), which picks one by other rules.
 
-They are composites of the reductions (:func:`irgrad.tensor_ops.reduce.norm`, ``amax``,
+They are composites of the reductions (:func:`irgrad.tensor_ops.reduce.p_norm`, ``amax``,
 ``amin``), so autograd, the tracer and the compiler need nothing new; what this module
 adds is PyTorch's argument rules and errors.  The matrix norms that need singular
 values (``'nuc'``, 2, -2) raise ``NotImplementedError``: irgrad has no SVD primitive.
@@ -75,7 +76,7 @@ def vector_norm(
                     f"linalg.vector_norm cannot compute the {what} norm on the dimension {d}because this "
                     "dimension is empty and the operation does not have an identity"
                 )
-    return R.norm(x, ord, dims, keepdim)
+    return R.p_norm(x, ord, dims, keepdim)
 
 
 @tensor_arguments
@@ -87,6 +88,10 @@ def matrix_norm(
     if A.ndim < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
     A = _float_input("linalg.matrix_norm", A, dtype)
+    if ord not in ("fro", "nuc") and (isinstance(ord, str) or ord not in _MATRIX_ORDS):
+        raise RuntimeError(
+            f"linalg.matrix_norm: Order {ord if isinstance(ord, str) else _ord_text(ord)} not supported."
+        )
     if isinstance(dim, int):
         raise TypeError("linalg_matrix_norm(): argument 'dim' must be tuple of ints, not int")
     if len(dim) != 2:
@@ -94,10 +99,6 @@ def matrix_norm(
     rows, cols = (normalize_dim("linalg.matrix_norm", d, A.ndim) for d in dim)
     if rows == cols:
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
-    if ord not in ("fro", "nuc") and (isinstance(ord, str) or ord not in _MATRIX_ORDS):
-        raise RuntimeError(
-            f"linalg.matrix_norm: Order {ord if isinstance(ord, str) else _ord_text(ord)} not supported."
-        )
     if ord in _SINGULAR_VALUE_ORDS:
         raise NotImplementedError(
             f"linalg.matrix_norm: ord={ord!r} is a function of the singular values, and irgrad has no "
@@ -137,3 +138,17 @@ def norm(
     if isinstance(ord, str) or (ord is not None and (len(dims) == 2 if dims is not None else A.ndim == 2)):
         return matrix_norm(A, ord, (0, 1) if dims is None else dims, keepdim, dtype=dtype)
     return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
+
+
+@tensor_arguments
+def tensor_norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """``torch.norm`` and ``Tensor.norm`` (deprecated in PyTorch for linalg's), with its
+    dispatch, so it accepts and refuses what PyTorch's does: ``'fro'`` over all elements,
+    one or two dims is the vector 2-norm; another string order (or ``'fro'`` over more
+    dims) a matrix norm over ``dim``, all dims by default; a number the vector norm."""
+    dims = [dim] if isinstance(dim, int) else dim
+    if isinstance(p, str):
+        if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
+            return vector_norm(input, 2, dims, keepdim, dtype=dtype)
+        return matrix_norm(input, p, list(range(input.ndim)) if dims is None else dims, keepdim, dtype=dtype)
+    return vector_norm(input, 2.0 if p is None else p, dims, keepdim, dtype=dtype)

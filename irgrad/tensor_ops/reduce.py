@@ -343,22 +343,17 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
     return sum(P.ne(input, 0), dim)
 
 
-@tensor_arguments
-def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
-    """Vector p-norm over ``dim`` (all elements by default); ``'fro'`` is the 2-norm."""
-    if dtype is not None:
-        input = cast(input, to_dtype(dtype))
-    if isinstance(p, str) and p not in ("fro", "inf", "-inf"):
-        raise RuntimeError(
-            f"norm: Order {p} not supported (vector norms take a number, 'fro', 'inf' or '-inf')"
-        )
+def p_norm(input: Tensor, p: float, dim=None, keepdim: bool = False) -> Tensor:
+    """The vector ``p``-norm over ``dim`` (all elements by default), ``p`` a number: the
+    computation behind ``linalg.vector_norm``, ``norm``, ``cdist`` and ``renorm``, which
+    check their arguments first."""
     if input.dtype is float16:  # powered, summed and rooted in float32, rounded once (PyTorch's)
-        return cast(norm(cast(input, float32), p, dim, keepdim), float16)
-    if p in ("fro", 2, 2.0):
+        return cast(p_norm(cast(input, float32), p, dim, keepdim), float16)
+    if p == 2:
         return _safe_sqrt(sum(P.mul(input, input), dim, keepdim))
-    if p in (float("inf"), "inf"):
+    if p == math.inf:
         return amax(P.abs(input), dim if dim is not None else (), keepdim)
-    if p in (float("-inf"), "-inf"):
+    if p == -math.inf:
         return amin(P.abs(input), dim if dim is not None else (), keepdim)
     if p == 1:
         return sum(P.abs(input), dim, keepdim)
@@ -400,4 +395,4 @@ def _safe_sqrt(total: Tensor) -> Tensor:
 
 @tensor_arguments
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
-    return norm(P.sub(input, other), p)
+    return p_norm(P.sub(input, other), p)
