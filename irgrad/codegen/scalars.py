@@ -434,7 +434,10 @@ def without_native_code(graph, nid: int) -> bool:
     key = (node.op, dts, repr(sorted(node.attrs.items())))
     if key not in _WITHOUT_NATIVE_CODE:
         Recording, used = _recording(NO_NATIVE_CODE)
-        with np.errstate(all="ignore"):
-            op.scalar(Recording, *(np.zeros((1,), dt) for dt in dts), **node.attrs)
+        try:
+            with np.errstate(all="ignore"):
+                op.scalar(Recording, *(np.zeros((1,), dt) for dt in dts), **node.attrs)
+        except Exception:  # a rule numpy cannot run on zeros: the lowering decides for it
+            used.clear()
         _WITHOUT_NATIVE_CODE[key] = bool(used)
     return _WITHOUT_NATIVE_CODE[key]
