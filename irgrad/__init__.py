@@ -76,7 +76,9 @@ from .random import (
 from ._arguments import tensor_arguments as _tensor_arguments  # noqa: E402
 from .tensor import Size, Tensor, device  # noqa: E402
 from .tensor_methods import install as _install_methods  # noqa: E402
-from .tensor_ops.histogram import histc  # noqa: E402
+from .tensor_ops.float_parts import frexp, nextafter  # noqa: E402
+from .tensor_ops.histogram import histc, histogram  # noqa: E402
+from .tensor_ops.unique_consecutive import unique_consecutive  # noqa: E402
 from .tensor_ops.index_along import index_add, index_copy, index_fill  # noqa: E402
 from .tensor_ops.indexing import (  # noqa: E402
     argwhere,

@@ -22,6 +22,7 @@ from .ops.movement import sum_to
 from .tensor import Tensor, to_target
 from .tensor_ops import arrange as AR
 from .tensor_ops import composite_reductions as CR
+from .tensor_ops import float_parts as FP
 from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
 from .tensor_ops import indexing as I
@@ -41,6 +42,7 @@ from .tensor_ops import scan as SC
 from .tensor_ops import scatter as SCT
 from .tensor_ops import shape as S
 from .tensor_ops import special as SPF
+from .tensor_ops import unique_consecutive as UC
 from .tensor_ops.norms import tensor_norm
 
 _METHODS = {
@@ -66,7 +68,9 @@ _METHODS = {
                 masked_scatter_""",
         IA: "index_add index_add_ index_copy index_copy_ index_fill index_fill_",
         SC: "cumprod cummax cummin",
-        H: "histc",
+        H: "histc histogram",
+        FP: "frexp nextafter",
+        UC: "unique_consecutive",
         OS: "median nanmedian quantile nanquantile msort mode",
         PR: "kron cross vdot matrix_power baddbmm addbmm addmv addr",
         CR: "aminmax logcumsumexp cov corrcoef nansum nanmean renorm",

@@ -1,4 +1,4 @@
-"""``histc``: counts of a float tensor's elements in equal-width bins, as PyTorch's.
+"""``histc`` and ``histogram``: counts of a float tensor's elements in equal-width bins, as PyTorch's.
 
 PyTorch places an element by linear interpolation in the input's dtype (float for
 half), ``int((x - min) * bins / (max - min))``, with ``max`` itself in the last bin
@@ -11,9 +11,11 @@ when the data are all equal.  That range is computed by ops and checked by an
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
+from .. import _tracing
 from .._arguments import tensor_arguments
 from ..dispatch import apply, cast, const
 from ..dtypes import FLOAT, float16, float32, float64, int64
@@ -68,3 +70,61 @@ def _counts(flat: Tensor, bins: int, low: Tensor, high: Tensor) -> Tensor:
     position = P.clamp(cast(P.where(inside, scaled, 0.0), int64), max=bins - 1)  # max goes in the last bin
     empty = Tensor._wrap(np.zeros(bins, flat._data.dtype))
     return apply(OPS["scatter_add"], (empty, position, cast(inside, flat.dtype)), {"dim": 0})
+
+
+histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
+
+
+@tensor_arguments
+def histogram(input: Tensor, bins=100, *, range=None, weight=None, density: bool = False):  # noqa: A002
+    """``(hist, bin_edges)`` of ``input`` (flattened), as PyTorch's ``histogram``: ``bins``
+    equal-width bins over ``range`` (the data's, widened by 0.5 each way when all equal)
+    or the given edges (increasing); the last bin holds its right edge, values outside
+    the edges are not counted; each counts 1 or its ``weight``, and ``density`` divides by
+    the total times the bin's width.  Both results have the input's dtype; no gradient
+    (PyTorch has none).  It reads the data, so a compiled call breaks the graph here."""
+    if input.dtype.category != FLOAT:
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{input.dtype.scalar_type}'")
+    _tracing.materialize(input, "histogram() (computed from the data)")
+    data = input._data.reshape(-1)
+    dt = data.dtype
+    if isinstance(bins, Tensor):
+        edges = bins._data.astype(dt)
+        if edges.ndim != 1 or edges.size < 1:
+            raise RuntimeError("torch.histogram(): bins must be a 1-D tensor with at least one edge")
+    else:
+        if bins <= 0:
+            raise RuntimeError(f"torch.histogramdd(): bins must be > 0, but got {bins} for dimension 0")
+        if range is not None:
+            low, high = (float(v) for v in range)
+        elif data.size:
+            low, high = float(data.min()), float(data.max())
+        else:
+            low, high = 0.0, 0.0
+        if low > high:
+            raise RuntimeError(
+                f"torch.histogramdd: min should not exceed max, but got min {low:g} max {high:g} for dimension 0"
+            )
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise RuntimeError(f"torch.histogramdd: range of [{low:g}, {high:g}] is not finite")
+        if low == high:
+            low, high = low - 0.5, high + 0.5
+        edges = np.linspace(low, high, int(bins) + 1).astype(dt)
+    weights = None if weight is None else weight._data.reshape(-1)
+    if weights is not None and weights.size != data.size:
+        raise RuntimeError("torch.histogramdd(): weight should have the same shape as input")
+    hist = _binned(data, edges, weights).astype(dt)
+    if density:
+        widths = np.diff(edges)
+        hist = (hist / (hist.sum() * widths)).astype(dt)
+    return histogram_result(Tensor._wrap(hist), Tensor._wrap(edges))
+
+
+def _binned(data: np.ndarray, edges: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Each value's bin by binary search over ``edges`` (the last bin closed), summed."""
+    nbins = edges.size - 1
+    inside = (data >= edges[0]) & (data <= edges[-1])
+    position = np.searchsorted(edges, data[inside], side="right") - 1
+    position = np.minimum(position, nbins - 1)
+    counted = None if weights is None else weights[inside].astype(np.float64)
+    return np.bincount(position, weights=counted, minlength=nbins)[:nbins]
