@@ -41,6 +41,7 @@ from .tensor_ops import reduce as R
 from .tensor_ops import scan as SC
 from .tensor_ops import scatter as SCT
 from .tensor_ops import shape as S
+from .tensor_ops import sliding as WIN
 from .tensor_ops import special as SPF
 from .tensor_ops import unique_consecutive as UC
 from .tensor_ops.norms import tensor_norm
@@ -71,6 +72,7 @@ _METHODS = {
         H: "histc histogram",
         FP: "frexp nextafter",
         UC: "unique_consecutive",
+        WIN: "unfold",
         OS: "median nanmedian quantile nanquantile msort mode",
         PR: "kron cross vdot matrix_power baddbmm addbmm addmv addr",
         CR: "aminmax logcumsumexp cov corrcoef nansum nanmean renorm",

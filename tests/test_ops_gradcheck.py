@@ -216,6 +216,16 @@ CASES: dict[str, list] = {
         (lambda x: x.diagonal(-1), lambda: [R(3, 4)]),
     ],
     "diagonal_grad": [(lambda x: irgrad.diag_embed(x, -1, 0, 2), lambda: [R(2, 3)])],
+    "unfold": [
+        (lambda x: x.unfold(1, 3, 1), lambda: [R(2, 5)]),
+        (lambda x: x.unfold(0, 2, 3), lambda: [R(7, 2)]),
+    ],
+    "unfold_grad": [
+        (
+            lambda g: apply(OPS["unfold_grad"], (g,), {"shape": (2, 5), "dim": 1, "size": 3, "step": 1}),
+            lambda: [R(2, 3, 3)],
+        )
+    ],
     "index": [(lambda x: x[IDX(0, 2, 0)], lambda: [R(3, 2)]), (lambda x: x[x > 0], lambda: [R(3, 2)])],
     "index_grad": [
         (

@@ -106,6 +106,8 @@ CASES: dict[str, tuple[list, dict]] = {
     "slice_grad": ([f(3, 1)], {"shape": (4, 5), "index": (slice(1, 4, 1), None, 2)}),
     "diagonal": ([f(3, 2, 4)], {"offset": 1, "dim1": 2, "dim2": 0}),
     "diagonal_grad": ([f(2, 2)], {"shape": (3, 2, 4), "offset": 1, "dim1": 2, "dim2": 0}),
+    "unfold": ([f(3, 7)], {"dim": 1, "size": 3, "step": 2}),
+    "unfold_grad": ([f(3, 3, 3)], {"shape": (3, 7), "dim": 1, "size": 3, "step": 2}),
     "index": (
         [f(5, 4), lambda rng: np.array([0, 2, 0], dtype=np.int64)],
         {"spec": (..., slice(None, None, None))},

@@ -134,6 +134,15 @@ SAMPLES = {
     "diagonal_grad": [
         ((sample((2, 2), dt),), {"shape": (3, 2, 4), "offset": 1, "dim1": 2, "dim2": 0}) for dt in DTYPES
     ],
+    "unfold": [
+        ((sample((3, 7), dt),), {"dim": d, "size": size, "step": step})
+        for dt in DTYPES
+        for d, size, step in ((1, 3, 1), (1, 2, 3), (0, 3, 2), (1, 0, 1), (1, 7, 4))
+    ],
+    "unfold_grad": [
+        ((sample((3, 5, 3), dt),), {"shape": (3, 7), "dim": 1, "size": 3, "step": 1}) for dt in DTYPES
+    ]
+    + [((sample((2, 7, 2), F),), {"shape": (3, 7), "dim": 0, "size": 2, "step": 1})],
     "index": [
         ((sample((4, 5), F), idx(0, 3)), {"spec": (Ellipsis,)}),
         ((sample((4, 5, 2), F), idx(0, 3), idx(1, 1)), {"spec": (Ellipsis, slice(0, 5, 1), Ellipsis)}),

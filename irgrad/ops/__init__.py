@@ -22,6 +22,7 @@ from . import (  # noqa: F401  (registers the ops)
     scatter,
     selection,
     special,
+    unfold,
 )
 from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Recurrence, Reduction, VjpContext, get, register
 

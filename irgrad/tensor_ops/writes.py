@@ -183,9 +183,19 @@ def _bits(array: np.ndarray) -> np.ndarray:
 
 
 def repeats_elements(array: np.ndarray) -> bool:
-    """Whether two of ``array``'s elements are one memory location (a broadcast view; an
-    empty array, whose strides numpy may leave 0, has no elements to repeat)."""
-    return array.size > 0 and any(n > 1 and s == 0 for n, s in zip(array.shape, array.strides))
+    """Whether two of ``array``'s elements may be one memory location: a broadcast view
+    (a stride of 0), or windows that overlap (``unfold`` with a step below the size).  The
+    dims in order of stride must each step past everything the smaller ones reach; the
+    layouts irgrad's views make (slices, transposes, diagonals, windows) overlap exactly
+    when they do not.  An empty array, whose strides numpy may leave 0, repeats nothing."""
+    if array.size <= 1:
+        return False
+    reach = 0  # bytes spanned by the dims of smaller stride
+    for stride, n in sorted((abs(s), n) for n, s in zip(array.shape, array.strides) if n > 1):
+        if stride <= reach:
+            return True
+        reach += stride * (n - 1)
+    return False
 
 
 def raise_internal_overlap(name: str) -> None:
@@ -201,8 +211,13 @@ def _writable_alias(view: np.ndarray) -> np.ndarray | None:
     fill writes one value to every element, so PyTorch allows it on an expanded tensor), or
     None when the memory is not the process's own writable array."""
     root = view
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    while True:
+        base = root.base
+        if not isinstance(base, np.ndarray):  # as_strided's views (unfold) hold it one step away
+            base = getattr(base, "base", None)
+        if not isinstance(base, np.ndarray):
+            break
+        root = base
     if not root.flags.writeable or not root.flags.c_contiguous:
         return None
     offset = view.__array_interface__["data"][0] - root.__array_interface__["data"][0]
