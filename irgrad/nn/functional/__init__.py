@@ -9,6 +9,7 @@ from .channels import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .conv3d import *  # noqa: F401,F403
 from .ctc import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
 from .embedding_bag import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
@@ -18,4 +19,5 @@ from .pooling3d import *  # noqa: F401,F403
 from .resample import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
 from .stochastic import *  # noqa: F401,F403
+from .triplet_distance import *  # noqa: F401,F403
 from .unpooling import *  # noqa: F401,F403

@@ -23,7 +23,8 @@ from ...tensor_ops.pointwise import add, masked_fill, mul, where
 from ...tensor_ops.reduce import all as all_
 from ...tensor_ops.reduce import softmax
 from ...tensor_ops.shape import cat, chunk, expand, reshape, split, transpose
-from .layers import dropout, linear
+from .dropout import dropout
+from .layers import linear
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 

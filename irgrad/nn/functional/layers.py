@@ -1,4 +1,4 @@
-"""Functional layers: linear, bilinear, dropout, embedding, normalisations, similarity.
+"""Functional layers: linear, bilinear, pixel shuffles, embedding, normalisations, similarity.
 
 All are composites of irgrad tensor ops, so autograd (and the tracer) handle them
 without extra rules; random masks come from irgrad's global generator.
@@ -7,18 +7,16 @@ without extra rules; random masks come from irgrad's global generator.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from ... import _tracing
 from ..._arguments import tensor_arguments
 from ...dispatch import apply, cast
-from ...dtypes import FLOAT, float64, int64
+from ...dtypes import FLOAT, int64
 from ...ops import OPS
 from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
-from ...tensor_ops.pointwise import where
 from .differentiability import reject_grad
 
 _LINEAR = OPS["linear"]
@@ -27,13 +25,8 @@ _EMBEDDING = OPS["embedding"]
 __all__ = [
     "linear",
     "bilinear",
-    "dropout",
-    "dropout1d",
-    "dropout2d",
-    "dropout3d",
     "pixel_shuffle",
     "pixel_unshuffle",
-    "alpha_dropout",
     "embedding",
     "layer_norm",
     "batch_norm",
@@ -86,59 +79,6 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     return out.reshape(*lead, out_f)
 
 
-def _check_p(p: float) -> None:
-    if p < 0.0 or p > 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-
-
-def _apply_mask(input: Tensor, mask_shape: tuple, p: float, inplace: bool) -> Tensor:
-    """Multiply by a Bernoulli(1-p) mask of ``mask_shape`` scaled by 1/(1-p)."""
-    if p == 1.0:
-        mask_t = Tensor._wrap(np.zeros(mask_shape, dtype=input._data.dtype))
-    else:
-        # A random primitive (not a numpy draw), so compiled graphs draw a fresh mask per call.
-        draws = apply(OPS["uniform"], (), {"shape": tuple(mask_shape), "dtype": input.dtype})
-        mask_t = (draws >= p).to(input.dtype) * (1.0 / (1.0 - p))
-    return input.mul_(mask_t) if inplace else input * mask_t
-
-
-@tensor_arguments
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity unless training)."""
-    _check_p(p)
-    if not training or p == 0.0:
-        return input
-    return _apply_mask(input, tuple(input.shape), p, inplace)
-
-
-def _feature_dropout(
-    name: str, input: Tensor, p: float, training: bool, inplace: bool, spatial: int
-) -> Tensor:
-    _check_p(p)
-    nd = input.ndim
-    if name == "dropout2d" and nd == 2:
-        # PyTorch warns and drops element by element (each row a batch item, each column a
-        # channel of no spatial extent); a future release will make it an error.
-        warnings.warn(
-            "dropout2d: Received a 2-D input to dropout2d, which is deprecated and will result in an "
-            "error in a future release. To retain the behavior and silence this warning, please use "
-            "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with "
-            "2 spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
-            "inputs).",
-            stacklevel=3,
-        )
-        spatial = 0
-    elif nd not in (spatial + 1, spatial + 2):
-        raise RuntimeError(
-            f"{name}: Expected {spatial + 1}D or {spatial + 2}D input, but received a {nd}D input."
-        )
-    if not training or p == 0.0:
-        return input
-    shape = tuple(input.shape)
-    mask_shape = shape[: nd - spatial] + (1,) * spatial
-    return _apply_mask(input, mask_shape, p, inplace)
-
-
 @tensor_arguments
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r): sub-pixel convolution's rearrangement."""
@@ -170,44 +110,6 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     x = input.reshape(*batch, c, h // r, r, w // r, r)
     x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
     return x.reshape(*batch, c * r * r, h // r, w // r)
-
-
-@tensor_arguments
-def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero whole channels of (N, C, L) or (C, L) input."""
-    return _feature_dropout("dropout1d", input, p, training, inplace, 1)
-
-
-@tensor_arguments
-def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero whole channels of (N, C, H, W) or (C, H, W) input."""
-    return _feature_dropout("dropout2d", input, p, training, inplace, 2)
-
-
-@tensor_arguments
-def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input."""
-    return _feature_dropout("dropout3d", input, p, training, inplace, 3)
-
-
-@tensor_arguments
-def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
-    """Dropout that keeps SELU's self-normalising mean and variance (dropped units go to -alpha')."""
-    _check_p(p)
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
-    alpha_p = -1.7580993408473766
-    # a random primitive (not a numpy draw), so compiled graphs draw a fresh mask per call
-    draws = apply(OPS["uniform"], (), {"shape": tuple(input.shape), "dtype": float64})
-    keep = draws >= p
-    a = 1.0 / math.sqrt((alpha_p**2 * p + 1) * (1 - p))
-    b = -a * alpha_p * p
-    scale = keep.to(input.dtype) * a
-    dt = input._data.dtype
-    shift = where(keep, Tensor._wrap(np.asarray(b, dt)), Tensor._wrap(np.asarray(alpha_p * a + b, dt)))
-    return input * scale + shift
 
 
 @tensor_arguments

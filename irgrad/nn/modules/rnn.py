@@ -33,7 +33,7 @@ from ...tensor_ops.linalg import matmul
 from ...tensor_ops.pointwise import add, relu, sigmoid, tanh, where
 from ...tensor_ops.shape import cat, narrow, reshape, stack, transpose, unbind
 from .. import init
-from ..functional.layers import dropout
+from ..functional.dropout import dropout
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, packed_to_padded, padded_to_packed, step_mask
 from .module import Module
