@@ -213,3 +213,22 @@ def test_compiled_nn_additions_match_eager(backend):
         for got, want in zip(compiled(x, y), fn(x, y)):
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
     assert compiled.explain().graph_break_count == 0
+
+
+def test_adaptive_max_pool1d_picks_the_last_nan_as_torch():
+    """PyTorch's scan replaces its pick at every NaN (the last NaN wins) and keeps the
+    first of equal maxima; the indices and the gradient follow the pick."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        x = rng.integers(0, 3, (2, 3, 9)).astype(np.float64)
+        x[rng.random(x.shape) < 0.2] = np.nan
+        n = int(rng.integers(1, 6))
+        results = []
+        for lib in (irgrad, torch):
+            t = lib.tensor(x, requires_grad=True)
+            values, indices = lib.nn.functional.adaptive_max_pool1d(t, n, return_indices=True)
+            values.sum().backward()
+            results.append((indices.numpy(), t.grad.numpy()))
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -181,3 +181,17 @@ def test_compiled_order_statistics_match_eager(backend):
         x = irgrad.tensor(data)
         for got, want in zip(compiled(x), fn(x)):
             np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[-np.inf, -np.inf, 1.0], [np.inf, np.inf, -1.0, 5.0, np.inf], [-np.inf, 2.0], [np.nan, 1.0, np.nan]],
+)
+def test_global_median_gradient_goes_to_the_equal_elements_at_infinities(data):
+    """The gradient of a median that is -inf or +inf is shared by the elements equal to it
+    only (it once went 1/n to each of them, summing below 1), as PyTorch's."""
+    x = irgrad.tensor(data, requires_grad=True)
+    value = irgrad.median(x)
+    value.backward()
+    equal = (np.array(data) == value.item()) | (np.isnan(data) & np.isnan(value.item()))
+    np.testing.assert_allclose(x.grad.numpy(), np.where(equal, 1.0 / equal.sum(), 0.0))

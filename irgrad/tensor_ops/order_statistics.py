@@ -77,8 +77,12 @@ def _median_of_all(name: str, input: Tensor, ignore_nan: bool) -> Tensor:
         return value
     value = value.detach()
     equal = P.logical_or(P.eq(flat, value), P.logical_and(P.isnan(flat), P.isnan(value)))
-    candidates = where(equal, flat, -math.inf)
-    return apply(OPS["amax"], (candidates,), {"dims": (0,), "keepdim": False, "evenly": True})
+    # the elements not equal to the result are put past it, so that the extremum's ties
+    # are exactly the equal ones: below it for amax, above it for amin when it is -inf
+    evenly = {"dims": (0,), "keepdim": False, "evenly": True}
+    from_above = apply(OPS["amax"], (where(equal, flat, -math.inf),), evenly)
+    from_below = apply(OPS["amin"], (where(equal, flat, math.inf),), evenly)
+    return where(P.eq(value, -math.inf), from_below, from_above)
 
 
 @tensor_arguments

@@ -1,7 +1,7 @@
 """Functional layers: linear, bilinear, pixel shuffles, embedding, normalisations, similarity.
 
 All are composites of irgrad tensor ops, so autograd (and the tracer) handle them
-without extra rules; random masks come from irgrad's global generator.
+without extra rules.
 """
 
 from __future__ import annotations

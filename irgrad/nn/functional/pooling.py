@@ -29,6 +29,7 @@ from ...tensor_ops import pointwise as P
 from ...tensor_ops import reduce as R
 from ...tensor_ops.indexing import gather
 from ...tensor_ops.legacy import NAMES
+from ...tensor_ops.select import where
 from ...tensor_ops.shape import cat, stack
 from ._windows import as_batched_image, default_stride, im2col, pad2d, pair
 from .resample import adaptive_average
@@ -339,11 +340,20 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     return out.squeeze(0) if unbatched else out
 
 
+def _pick(window: Tensor) -> Tensor:
+    """The position a max-pool's scan keeps along the last dim: the last NaN if there is one,
+    else the first greatest element."""
+    nan = P.isnan(window).to(int64)
+    last_nan = P.rsub(R.argmax(nan.flip(-1), -1, keepdim=True), window.shape[-1] - 1)
+    return where(R.amax(nan, -1, keepdim=True) > 0, last_nan, R.argmax(window, -1, keepdim=True))
+
+
 @tensor_arguments
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
     """The maximum of each of ``output_size`` windows spanning the last dim (window ``i``
     is ``[floor(i L / n), ceil((i + 1) L / n))``), of a (N, C, L) or (C, L) input; the
-    gradient goes to the one position each window picked (its first maximum), as PyTorch's."""
+    gradient goes to the one position each window picked (its first maximum, or its last
+    NaN: PyTorch's scan replaces the pick at every NaN), as PyTorch's."""
     if input._data.ndim not in (2, 3):
         raise RuntimeError(
             f"Expected 2 to 3 dimensions, but got {input._data.ndim}-dimensional tensor for argument #1 "
@@ -362,7 +372,7 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     picks = []
     for i in range(int(n)):
         start, stop = (i * length) // n, -(-((i + 1) * length) // n)
-        picks.append(P.add(R.argmax(input.narrow(-1, start, stop - start), -1, keepdim=True), start))
+        picks.append(P.add(_pick(input.narrow(-1, start, stop - start)), start))
     indices = cat(picks, -1) if picks else zeros(*input.shape[:-1], 0, dtype=int64)
     values = gather(input, -1, indices)
     return (values, indices) if return_indices else values
