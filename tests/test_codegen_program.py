@@ -108,7 +108,25 @@ def test_slice_layout_is_numpys(arrays, data):
 
 def test_every_view_op_has_a_rule_and_only_views_do():
     views = {name for name, op in OPS.items() if op.view is not None}
-    assert views == {"reshape", "permute", "broadcast_to", "slice", "diagonal", "detach", "rebind"}
+    assert views == {"reshape", "permute", "broadcast_to", "slice", "diagonal", "unfold", "detach", "rebind"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(strided_arrays(), st.data())
+def test_unfold_layout_is_the_kernels(arrays, data):
+    base, view = arrays
+    if view.ndim == 0:
+        view = view.reshape(1)
+    dim = data.draw(st.integers(0, view.ndim - 1))
+    size = data.draw(st.integers(0, view.shape[dim]))
+    step = data.draw(st.integers(1, 4))
+    start, strides = _element_layout(base, view)
+    rule_offset, rule = OPS["unfold"].view(view.shape, strides, dim=dim, size=size, step=step)
+    expected = OPS["unfold"].eval(view, dim=dim, size=size, step=step)
+    got = np.lib.stride_tricks.as_strided(
+        base.reshape(-1)[start + rule_offset :], expected.shape, tuple(s * base.itemsize for s in rule)
+    )
+    np.testing.assert_array_equal(got, expected)
 
 
 @settings(max_examples=200, deadline=None)
@@ -378,6 +396,41 @@ def test_diagonal_gradients_write_onto_the_diagonal_natively(shape, offset, dims
     a.grad = None
     f(a).backward()
     np.testing.assert_allclose(got, a.grad.numpy(), rtol=1e-6)  # (exp: native within an ulp of numpy's)
+    assert_native(compiled)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 7), min_size=1, max_size=3),
+    dim=st.integers(0, 2),
+    size=st.integers(0, 4),
+    step=st.integers(1, 4),
+    transposed=st.booleans(),
+)
+def test_unfold_reads_windows_in_place_and_adds_their_gradients_back_natively(
+    shape, dim, size, step, transposed
+):
+    """``unfold`` is read through its view rule and ``unfold_grad`` adds every window of the
+    gradient back where it was read (overlapping ones summed): native code, eager's values."""
+    dim %= len(shape)
+    seen = list(shape)
+    if transposed:
+        seen[0], seen[-1] = seen[-1], seen[0]
+    size = min(size, seen[dim])
+    a = irgrad.tensor(np.random.default_rng(len(shape)).standard_normal(shape), requires_grad=True)
+
+    def f(a):
+        source = a.transpose(0, -1) if transposed else a
+        return (source.unfold(dim, size, step).sin() * 3.0).sum()
+
+    compiled = irgrad.compile(f, backend="llvm")
+    compiled(a).backward()  # traced: its gradient is eager's
+    a.grad = None
+    graph_call(compiled, a).backward()
+    got = a.grad.numpy().copy()
+    a.grad = None
+    f(a).backward()
+    np.testing.assert_allclose(got, a.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert_native(compiled)
 
 

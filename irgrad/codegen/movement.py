@@ -2,7 +2,8 @@
 (lowerings that read through index values are in :mod:`.indexing`).
 
 ``cat`` copies each input into its slab of the result, ``slice_grad`` zeroes its
-result and copies the gradient into the slice (``diagonal_grad`` onto the diagonal),
+result and copies the gradient into the slice (``diagonal_grad`` onto the diagonal;
+``unfold_grad`` adds each window back, overlapping ones summed),
 ``pad`` fills its result and copies
 its input into the middle: each a loop nest over the source reading and writing
 through strides (the destination's from the result's view rules, so the copy lands
@@ -50,6 +51,31 @@ def copy_strided(at: Emission, source: Operand, target: Operand, shape: tuple, t
 
     key = ("copy", dims, read, write, source.place.dtype.str)
     at.call(key, "copy", [source.pointer, target.pointer], build)
+
+
+def add_strided(at: Emission, source: Operand, target: Operand, shape: tuple, target_strides: tuple) -> None:
+    """Add ``source`` (all of it, in its own dims' order) into ``target``'s memory seen
+    with ``shape`` and ``target_strides``; positions the strides repeat accumulate, in
+    that order."""
+    if 0 in shape:
+        return
+    dims, (read, write) = coalesce(tuple(shape), [source.place.strides, tuple(target_strides)])
+    floating = source.place.dtype.kind == "f"
+
+    def build(builder: ir.IRBuilder, pointers) -> None:
+        indices: list[ir.Value] = []
+        offset = offset_function(builder, indices)
+
+        def element() -> None:
+            value = builder.load(builder.gep(pointers[0], [offset(read)]))
+            where = builder.gep(pointers[1], [offset(write)])
+            total = (builder.fadd if floating else builder.add)(builder.load(where), value)
+            builder.store(total, where)
+
+        loop_nest(builder, dims, indices, element, "add")
+
+    key = ("add", dims, read, write, source.place.dtype.str)
+    at.call(key, "add", [source.pointer, target.pointer], build)
 
 
 def fill(at: Emission, out: Operand, value: float | int | Callable, says: str = "") -> None:
@@ -117,6 +143,22 @@ class DiagonalGradLowering(Lowering):
         where = {k: v for k, v in self.node.attrs.items() if k != "shape"}
         offset, strides = OPS["diagonal"].view(out.place.shape, out.place.strides, **where)
         copy_strided(at, g, _offset_pointer(at, out, offset), g.place.shape, strides)
+
+
+class UnfoldGradLowering(Lowering):
+    """``unfold_grad(g, shape, dim, size, step)``: zeros, with every window of ``g`` added
+    where ``unfold``'s view rule puts it in the result, the window's element dim outermost
+    so overlapping windows add up in the order numpy's kernel adds them."""
+
+    def emit(self, at: Emission, args: list[Operand], out: Operand) -> None:
+        (g,) = args
+        fill(at, out, 0)
+        where = {k: v for k, v in self.node.attrs.items() if k != "shape"}
+        _, strides = OPS["unfold"].view(out.place.shape, out.place.strides, **where)
+        shape, read = g.place.shape, g.place.strides
+        first = lambda values: (values[-1], *values[:-1])  # noqa: E731
+        window_first = Operand(g.pointer, g.place.view(0, first(shape), first(read)))
+        add_strided(at, window_first, out, first(shape), first(strides))
 
 
 class PadLowering(Lowering):
@@ -370,6 +412,12 @@ def _size_scalar(node: Node, arg_types: list) -> Lowering | str:
     return SizeScalarLowering(node)
 
 
+def _unfold_grad(node: Node, arg_types: list) -> Lowering | str:
+    if not node.type.is_static:
+        return "unfold_grad with sizes known at run time"
+    return UnfoldGradLowering(node)
+
+
 def _full(node: Node, arg_types: list) -> Lowering | str:
     if isinstance(node.attrs["value"], Size) and np.dtype(node.type.dtype.np).kind not in "iuf":
         return f"full of {node.type.dtype}"
@@ -380,6 +428,7 @@ MOVEMENT_LOWERINGS = {
     "cat": _cat,
     "slice_grad": _slice_grad,
     "diagonal_grad": lambda node, arg_types: DiagonalGradLowering(node),
+    "unfold_grad": _unfold_grad,
     "pad": _pad,
     "cumsum": _cumsum,
     "flip": lambda node, arg_types: FlipLowering(node) if arg_types[0].shape else "flip of a 0-d value",

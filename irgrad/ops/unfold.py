@@ -2,7 +2,7 @@
 last dim (PyTorch's ``Tensor.unfold``), a view: the windows' dim has the input's stride
 times ``step`` and the new last dim the input's stride, so windows closer than their
 size share memory.  Its gradient ``unfold_grad`` adds each window back where it was read
-(overlapping windows add up); it has no native lowering and runs with numpy.
+(overlapping windows add up; natively, a zero fill and a strided add: codegen/movement.py).
 """
 
 from __future__ import annotations
