@@ -1,0 +1,130 @@
+"""Functions PyTorch also exposes at ``torch.*`` that irgrad has elsewhere, so code
+written against ``torch`` finds them on ``irgrad`` (``import irgrad as torch``).
+
+Only names whose PyTorch signature matches the function given are aliases; the rest
+are thin wrappers taking PyTorch's top-level arguments (``torch.dropout(x, p, train)``
+names its flag ``train``; ``torch.layer_norm`` takes a ``cudnn_enable`` flag it
+ignores on the CPU).  The in-place functions (``torch.sin_(x)``) call the method.
+"""
+
+from __future__ import annotations
+
+from . import func
+from .creation import tensor
+from .dtypes import get_default_dtype
+from .nn import functional as F
+from .tensor import Size, Tensor
+
+_SAME_SIGNATURE = """conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d max_pool1d
+    max_pool2d max_pool3d avg_pool1d adaptive_avg_pool1d pixel_shuffle pixel_unshuffle channel_shuffle
+    cosine_similarity pairwise_distance prelu hardshrink bilinear selu celu threshold rrelu rms_norm""".split()
+
+_IN_PLACE = """abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_
+    ceil_ clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ erf_ erfc_ exp2_ exp_ expm1_ fix_ floor_
+    frac_ gcd_ lcm_ ldexp_ log10_ log1p_ log2_ log_ logit_ nan_to_num_ neg_ negative_ rad2deg_ reciprocal_
+    relu_ round_ rsqrt_ sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_ trunc_ xlogy_ zero_ fill_""".split()
+
+__all__ = [
+    *_SAME_SIGNATURE,
+    *_IN_PLACE,
+    "arctan2",
+    "ravel",
+    "detach",
+    "broadcast_shapes",
+    "scalar_tensor",
+    "narrow_copy",
+    "split_with_sizes",
+    "vmap",
+    "dropout",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "layer_norm",
+    "group_norm",
+]
+
+globals().update({name: getattr(F, name) for name in _SAME_SIGNATURE})
+
+
+def _in_place(name: str):
+    def function(input: Tensor, *args, **kwargs) -> Tensor:
+        return getattr(input, name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``input.{name}(...)``: PyTorch's top-level form of the in-place method."
+    return function
+
+
+globals().update({name: _in_place(name) for name in _IN_PLACE})
+vmap = func.vmap
+
+
+def arctan2(input: Tensor, other: Tensor) -> Tensor:
+    return input.atan2(other)
+
+
+def ravel(input: Tensor) -> Tensor:
+    """``input`` flattened (a view when its memory allows one)."""
+    return input.reshape(-1)
+
+
+def detach(input: Tensor) -> Tensor:
+    return input.detach()
+
+
+def broadcast_shapes(*shapes) -> Size:
+    """The shape the given shapes (sequences or single sizes) broadcast to, and PyTorch's
+    error naming the first argument that does not fit the shape so far."""
+    result: list[int] = []
+    for index, shape in enumerate(shapes):
+        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        if any(d < 0 for d in dims):
+            raise RuntimeError(f"Trying to create tensor with negative dimension: {list(dims)}")
+        result = [1] * (len(dims) - len(result)) + result
+        for position in range(1, len(dims) + 1):
+            have, size = result[-position], dims[-position]
+            if have == 1:
+                result[-position] = size
+            elif size not in (1, have):
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {size} at {-position}! Mismatching "
+                    f"argument at index {index} had {dims}; but expected shape should be broadcastable to {result}"
+                )
+    return Size(result)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor of ``s`` in ``dtype`` (the default float dtype unless given)."""
+    return tensor(s, dtype=dtype or get_default_dtype(), requires_grad=requires_grad)
+
+
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    return input.narrow(dim, start, length).clone()
+
+
+def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple[Tensor, ...]:
+    if sum(split_sizes) != input.shape[dim]:
+        raise RuntimeError(
+            f"split_with_sizes expects split_sizes to sum exactly to {input.shape[dim]} (input tensor's size "
+            f"at dimension {dim}), but got split_sizes={list(split_sizes)}"
+        )
+    return input.split(list(split_sizes), dim)
+
+
+def dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    return F.dropout(input, p, train)
+
+
+def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    return F.alpha_dropout(input, p, train)
+
+
+def feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    return F.feature_alpha_dropout(input, p, train)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5, cudnn_enable: bool = True):
+    return F.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5, cudnn_enabled: bool = True):
+    return F.group_norm(input, num_groups, weight, bias, eps)
