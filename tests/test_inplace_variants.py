@@ -31,13 +31,14 @@ CASES = {
     "trunc_": ((), {}, True),
     "fix_": ((), {}, True),
     "bitwise_not_": ((), {}, False),
-    "logical_not_": ((), {}, False),
+    "logical_not_": ((), {}, False),  # PyTorch's passes the gradient through (documented)
     "fmod_": ((0.3,), {}, True),
     "atan2_": ((Y,), {}, True),
     "arctan2_": ((Y,), {}, True),
     "logical_xor_": ((Y - 0.5,), {}, False),
+    # comparisons into a float self keep it in the graph, with a zero gradient
     **{
-        name: ((0.5,), {}, False)
+        name: ((0.5,), {}, True)
         for name in "eq_ ne_ lt_ le_ gt_ ge_ greater_ greater_equal_ less_ less_equal_ not_equal_".split()
     },
     "multiply_": ((Y,), {}, True),
@@ -90,6 +91,26 @@ def test_a_float_result_into_an_integer_tensor_raises(name, torch):
         getattr(ir.tensor([1, 2]), name)(*args)
     with pytest.raises(RuntimeError, match="can't be cast"):
         getattr(torch.tensor([1, 2]), name)(*((torch.tensor([2, 3]),) if args else ()))
+
+
+def test_a_comparison_records_a_zero_gradient_to_other(torch):
+    grads = []
+    for lib in (ir, torch):
+        other = lib.tensor(Y, requires_grad=True)
+        out = lib.tensor(X).lt_(other)
+        assert out.requires_grad
+        out.sum().backward()
+        grads.append(other.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert not ir.tensor([True, False]).logical_xor_(ir.tensor([1.0, 0.0], requires_grad=True)).requires_grad
+
+
+def test_logical_not_into_a_float_self_has_a_zero_gradient():
+    x = ir.tensor([0.5, 0.0], requires_grad=True)
+    h = x * 1.5
+    h.logical_not_()
+    (h * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
 
 
 def test_a_leaf_that_requires_grad_refuses_the_write():

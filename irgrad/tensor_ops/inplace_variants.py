@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..tensor import Tensor
+from .pointwise import _zero_gradient
 from .writes import update_inplace
 
 NAMES = """sin_ cos_ tan_ erf_ exp2_ expm1_ log10_ log1p_ log2_ rsqrt_ square_ trunc_ fix_ negative_
@@ -18,6 +19,27 @@ NAMES = """sin_ cos_ tan_ erf_ exp2_ expm1_ log10_ log1p_ log2_ rsqrt_ square_ t
 
 _ALIASES = {"arctan2": "atan2"}
 
+# Written into a floating-point self, these keep it in the graph with a zero gradient, as
+# PyTorch's derivative formulas for them (EqBackward ...) do.
+_ZERO_GRADIENT = set(
+    """eq_ ne_ lt_ le_ gt_ ge_ greater_ greater_equal_ less_ less_equal_ not_equal_
+                        logical_not_ logical_xor_""".split()
+)
+
+
+def _compute(name: str, base: str, args: tuple, kwargs: dict) -> Callable[[Tensor], Tensor]:
+    """The new value of ``self`` from its old one: ``base``'s result, recorded as depending
+    with a zero gradient on ``self`` and the tensor arguments for a comparison into a
+    floating-point ``self``."""
+
+    def compute(old: Tensor) -> Tensor:
+        result = getattr(Tensor, base)(old, *args, **kwargs)
+        if name not in _ZERO_GRADIENT or not old.is_floating_point():
+            return result
+        return _zero_gradient(result.to(old.dtype), old, *args, *kwargs.values())
+
+    return compute
+
 
 def _variant(name: str) -> Callable[..., Tensor]:
     base = name[:-1]
@@ -25,9 +47,7 @@ def _variant(name: str) -> Callable[..., Tensor]:
 
     def method(self: Tensor, *args, **kwargs) -> Tensor:
         others = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
-        return update_inplace(
-            self, lambda old: getattr(Tensor, base)(old, *args, **kwargs), *others, name=name
-        )
+        return update_inplace(self, _compute(name, base, args, kwargs), *others, name=name)
 
     method.__name__ = name
     method.__doc__ = f"``{base}``, written into ``self``."
