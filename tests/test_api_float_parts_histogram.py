@@ -55,6 +55,17 @@ def test_unique_consecutive_known_values():
     assert counts.tolist() == [2, 2, 1, 2, 1]
 
 
+@pytest.mark.parametrize("shape, dim", [((0, 2), 0), ((3, 0), 1), ((2, 0, 3), 1), ((0, 2), 1), ((3, 0), 0)])
+def test_unique_consecutive_of_empty_tensors_matches_torch(shape, dim, torch):
+    def call(L):
+        try:
+            return [r.shape for r in L.unique_consecutive(L.zeros(shape), True, True, dim=dim)]
+        except RuntimeError as e:
+            return str(e)
+
+    assert call(ir) == call(torch)
+
+
 def test_histogram_known_values():
     hist, edges = ir.histogram(ir.tensor([1.0, 2.0, 2.0, 3.0, 1.0, 1.0]), bins=3)
     assert hist.tolist() == [3.0, 2.0, 1.0]

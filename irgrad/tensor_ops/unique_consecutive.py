@@ -23,10 +23,12 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
         rows = data.reshape(-1, 1)
     else:
         d = normalize_dim("unique_consecutive", dim, data.ndim)
-        rows = np.moveaxis(data, d, 0).reshape(data.shape[d], -1)
+        _check_empty_slices(data.shape, d)
+        rows = np.moveaxis(data, d, 0)
+        rows = rows.reshape(len(rows), rows[0].size if len(rows) else 0)
     starts = np.ones(len(rows), dtype=bool)
     if len(rows) > 1:
-        starts[1:] = np.any(rows[1:] != rows[:-1], axis=1) if rows.shape[1] else False
+        starts[1:] = np.any(rows[1:] != rows[:-1], axis=1)
     first = np.flatnonzero(starts)
     if dim is None:
         values = data.reshape(-1)[first]
@@ -39,3 +41,11 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
     if return_counts:
         out.append(Tensor._wrap(np.diff(np.append(first, len(rows))).astype(np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _check_empty_slices(shape: tuple, dim: int) -> None:
+    """PyTorch's error for slices along ``dim`` that are empty while ``dim`` is not."""
+    if shape[dim] and 0 in shape:
+        raise RuntimeError(
+            "There are 0 sized dimensions, and they aren't selected, so unique cannot be applied"
+        )
