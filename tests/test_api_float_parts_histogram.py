@@ -66,6 +66,13 @@ def test_unique_consecutive_of_empty_tensors_matches_torch(shape, dim, torch):
     assert call(ir) == call(torch)
 
 
+def test_histogram_of_no_data_spans_0_to_1(torch):
+    for L in (ir, torch):
+        hist, edges = L.histogram(L.zeros(0), 2)
+        assert hist.tolist() == [0.0, 0.0]
+        assert edges.tolist() == [0.0, 0.5, 1.0]
+
+
 def test_histogram_known_values():
     hist, edges = ir.histogram(ir.tensor([1.0, 2.0, 2.0, 3.0, 1.0, 1.0]), bins=3)
     assert hist.tolist() == [3.0, 2.0, 1.0]
@@ -123,6 +130,9 @@ ERRORS = [
     (lambda L: L.histogram(L.tensor([1, 2]), bins=2), NotImplementedError),
     (lambda L: L.histogram(L.tensor([1.0, 2.0]), bins=2, range=(3.0, 1.0)), RuntimeError),
     (lambda L: L.histogram(L.tensor([1.0, 2.0]), bins=0), RuntimeError),
+    (lambda L: L.histogram(L.tensor([1.0, 2.0]), bins=L.tensor([0.5])), RuntimeError),
+    (lambda L: L.histogram(L.tensor([1.0, 2.0]), bins=L.zeros(0)), RuntimeError),
+    (lambda L: L.histogram(L.tensor([1.0, 2.0]), bins=L.zeros(2, 2)), RuntimeError),
 ]
 
 

@@ -90,8 +90,7 @@ def histogram(input: Tensor, bins=100, *, range=None, weight=None, density: bool
     dt = data.dtype
     if isinstance(bins, Tensor):
         edges = bins._data.astype(dt)
-        if edges.ndim != 1 or edges.size < 1:
-            raise RuntimeError("torch.histogram(): bins must be a 1-D tensor with at least one edge")
+        _check_edges(edges)
     else:
         if bins <= 0:
             raise RuntimeError(f"torch.histogramdd(): bins must be > 0, but got {bins} for dimension 0")
@@ -99,8 +98,8 @@ def histogram(input: Tensor, bins=100, *, range=None, weight=None, density: bool
             low, high = (float(v) for v in range)
         elif data.size:
             low, high = float(data.min()), float(data.max())
-        else:
-            low, high = 0.0, 0.0
+        else:  # PyTorch's range for no data
+            low, high = 0.0, 1.0
         if low > high:
             raise RuntimeError(
                 f"torch.histogramdd: min should not exceed max, but got min {low:g} max {high:g} for dimension 0"
@@ -118,6 +117,22 @@ def histogram(input: Tensor, bins=100, *, range=None, weight=None, density: bool
         widths = np.diff(edges)
         hist = (hist / (hist.sum() * widths)).astype(dt)
     return histogram_result(Tensor._wrap(hist), Tensor._wrap(edges))
+
+
+def _check_edges(edges: np.ndarray) -> None:
+    """PyTorch's errors for bin edges that are not 1-D or make no bin."""
+    if edges.ndim != 1:
+        raise RuntimeError(
+            f"torch.histogramdd: bins tensor should have one dimension, but got {edges.ndim} dimensions "
+            "in the bins tensor for dimension 0"
+        )
+    if edges.size == 0:
+        raise RuntimeError(
+            "torch.histogramdd: bins tensor should have at least 1 element, but got 0 elements in the "
+            "bins tensor for dimension 0"
+        )
+    if edges.size == 1:
+        raise RuntimeError("torch.histogram(): bins must be > 0, but got 0 for dimension 0")
 
 
 def _binned(data: np.ndarray, edges: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
