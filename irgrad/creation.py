@@ -268,9 +268,21 @@ def normal(mean, std, size=None, *, generator=None) -> Tensor:
     return Tensor._wrap(resolve(generator).normal(m, s, shape).astype(dt.np))
 
 
+def check_probabilities(p: Tensor) -> None:
+    """PyTorch's checks of a tensor of Bernoulli probabilities: floating point, in [0, 1]."""
+    if p.dtype.category != D.FLOAT:
+        raise NotImplementedError(f"\"bernoulli_tensor_cpu_p_\" not implemented for '{p.dtype.scalar_type}'")
+    if not ((p._data >= 0) & (p._data <= 1)).all():
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+
+
 @tensor_arguments
 def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tensor:
     """1 with probability ``input`` (or ``p``) at each position, else 0, in input's dtype."""
+    if p is None:
+        check_probabilities(input)
+    elif not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
     prob = input._data if p is None else p
     draws = resolve(generator).random(input._data.shape, np.float64)
     return Tensor._wrap((draws < prob).astype(input._data.dtype))

@@ -111,6 +111,20 @@ def test_bernoulli_with_probability_tensor_and_bool_tensor():
     assert set(drawn.tolist()) == {0.0, 1.0} and abs(drawn.mean() - 0.75) < 0.01
 
 
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda L: L.bernoulli(L.tensor([0.5, 1.5])), "Expected p_in >= 0"),
+        (lambda L: L.tensor([float("nan")]).bernoulli(), "Expected p_in >= 0"),
+        (lambda L: L.zeros(2).bernoulli_(L.tensor([-0.5])), "Expected p_in >= 0"),
+        (lambda L: L.zeros(2).bernoulli_(L.tensor([1])), "not implemented for 'Long'"),
+    ],
+)
+def test_bernoulli_probability_tensors_are_checked(call, message):
+    with pytest.raises(RuntimeError, match=message):
+        call(ir)
+
+
 def test_fill_on_a_leaf_that_requires_grad_raises():
     with pytest.raises(RuntimeError, match="leaf Variable"):
         ir.ones(3, requires_grad=True).exponential_()
@@ -124,11 +138,17 @@ BAD_CALLS = [
     ("cauchy_", ir.float32, (0.0, -1.0), "cauchy_ expects sigma > 0.0"),
     ("cauchy_", ir.int64, (), "Cauchy distribution is a continuous"),
     ("log_normal_", ir.float32, (1.0, 0.0), "log_normal_ expects std > 0.0"),
-    ("log_normal_", ir.int32, (), "LogNormal distribution is a continuous"),
+    ("log_normal_", ir.int32, (), "\"log_normal_cpu\" not implemented for 'Int'"),
+    ("geometric_", ir.bool, (0.5,), "\"geometric_cpu\" not implemented for 'Bool'"),
+    ("bernoulli", ir.int64, (), "\"bernoulli_tensor_cpu_p_\" not implemented for 'Long'"),
+    ("bernoulli", ir.float32, (1.5,), r"bernoulli_ expects p to be in \[0, 1\]"),
     ("bernoulli_", ir.float32, (1.5,), r"bernoulli_ expects p to be in \[0, 1\]"),
     ("random_", ir.float32, (5, 2), "random_ expects 'from' to be less than 'to'"),
     ("random_", ir.uint8, (-1, 5), "from is out of bounds for uint8"),
     ("random_", ir.uint8, (0, 300), "to - 1 is out of bounds for uint8"),
+    ("random_", ir.bool, (3,), "to - 1 is out of bounds for bool"),
+    ("random_", ir.bool, (-1, 1), "from is out of bounds for bool"),
+    ("random_", ir.float16, (0, 70000), "to - 1 is out of bounds for float16"),
 ]
 
 

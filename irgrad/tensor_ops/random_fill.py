@@ -16,6 +16,7 @@ import numpy as np
 
 from .._arguments import tensor_arguments
 from ..creation import bernoulli as _bernoulli
+from ..creation import check_probabilities
 from ..dtypes import FLOAT, bool_
 from ..random import resolve
 from ..tensor import Tensor
@@ -49,9 +50,13 @@ def bernoulli(self: Tensor, p=None, *, generator=None) -> Tensor:
 @tensor_arguments
 def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
     """Fill with 1 with probability ``p`` (a number, or a tensor broadcast to ``self``), else 0."""
-    prob = np.broadcast_to(p._data, self._data.shape) if isinstance(p, Tensor) else p
-    if not isinstance(p, Tensor) and not 0 <= p <= 1:
+    if isinstance(p, Tensor):
+        check_probabilities(p)
+        prob = np.broadcast_to(p._data, self._data.shape)
+    elif not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    else:
+        prob = p
     return _fill(self, _uniform(self, generator) < prob, "bernoulli_")
 
 
@@ -67,6 +72,8 @@ def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
     """Fill with the number of Bernoulli(``p``) trials up to the first success (1, 2, ...)."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    if self.dtype is bool_:
+        raise NotImplementedError("\"geometric_cpu\" not implemented for 'Bool'")
     trials = np.ceil(np.log1p(-_uniform(self, generator)) / math.log1p(-p))
     return _fill(self, np.maximum(trials, 1.0), "geometric_")
 
@@ -81,9 +88,10 @@ def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator=
 
 def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator=None) -> Tensor:
     """Fill with ``exp`` of normal draws of ``mean`` and ``std``."""
-    _continuous(self, "LogNormal distribution")
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    if self.dtype.category != FLOAT:
+        raise NotImplementedError(f"\"log_normal_cpu\" not implemented for '{self.dtype.scalar_type}'")
     return _fill(self, np.exp(resolve(generator).normal(mean, std, self._data.shape)), "log_normal_")
 
 
@@ -101,8 +109,16 @@ _UNSET = object()
 
 
 def _check_in_range(self: Tensor, bound: int, what: str) -> None:
+    """PyTorch's check that a bound of ``random_`` is a value of ``self``'s dtype."""
     dt = self._data.dtype
-    if dt.kind in "iu" and self.dtype is not bool_ and not np.iinfo(dt).min <= bound <= np.iinfo(dt).max:
+    if self.dtype is bool_:
+        low, high = 0, 1
+    elif dt.kind == "f":
+        high = float(np.finfo(dt).max)
+        low = -high
+    else:
+        low, high = int(np.iinfo(dt).min), int(np.iinfo(dt).max)
+    if not low <= bound <= high:
         raise RuntimeError(f"random_: {what} is out of bounds for {self.dtype.name}")
 
 
