@@ -10,6 +10,7 @@ ignores on the CPU).  The in-place functions (``torch.sin_(x)``) call the method
 from __future__ import annotations
 
 from . import func
+from ._arguments import tensor_arguments
 from .creation import tensor
 from .dtypes import get_default_dtype
 from .nn import functional as F
@@ -51,22 +52,25 @@ def _in_place(name: str):
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"``input.{name}(...)``: PyTorch's top-level form of the in-place method."
-    return function
+    return tensor_arguments(function)
 
 
 globals().update({name: _in_place(name) for name in _IN_PLACE})
 vmap = func.vmap
 
 
+@tensor_arguments
 def arctan2(input: Tensor, other: Tensor) -> Tensor:
     return input.atan2(other)
 
 
+@tensor_arguments
 def ravel(input: Tensor) -> Tensor:
     """``input`` flattened (a view when its memory allows one)."""
     return input.reshape(-1)
 
 
+@tensor_arguments
 def detach(input: Tensor) -> Tensor:
     return input.detach()
 
@@ -97,10 +101,12 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) ->
     return tensor(s, dtype=dtype or get_default_dtype(), requires_grad=requires_grad)
 
 
+@tensor_arguments
 def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     return input.narrow(dim, start, length).clone()
 
 
+@tensor_arguments
 def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple[Tensor, ...]:
     if sum(split_sizes) != input.shape[dim]:
         raise RuntimeError(
@@ -110,21 +116,40 @@ def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple[Tensor, 
     return input.split(list(split_sizes), dim)
 
 
+@tensor_arguments
 def dropout(input: Tensor, p: float, train: bool) -> Tensor:
     return F.dropout(input, p, train)
 
 
+@tensor_arguments
 def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
     return F.alpha_dropout(input, p, train)
 
 
+@tensor_arguments
 def feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
     return F.feature_alpha_dropout(input, p, train)
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5, cudnn_enable: bool = True):
+@tensor_arguments
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+    cudnn_enable: bool = True,
+) -> Tensor:
     return F.layer_norm(input, normalized_shape, weight, bias, eps)
 
 
-def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5, cudnn_enabled: bool = True):
+@tensor_arguments
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+    cudnn_enabled: bool = True,
+) -> Tensor:
     return F.group_norm(input, num_groups, weight, bias, eps)
