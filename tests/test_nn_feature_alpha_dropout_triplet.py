@@ -36,6 +36,16 @@ def test_feature_alpha_dropout_needs_two_dims():
         F.feature_alpha_dropout(ir.randn(2, 5), 1.5, training=True)
 
 
+@pytest.mark.parametrize(
+    "shape, p, training", [((5,), 0.5, False), ((5,), 0.0, True), ((), 1.0, True), ((0,), 0.5, True)]
+)
+def test_feature_alpha_dropout_without_a_draw_needs_no_channel_dim(shape, p, training):
+    x = ir.randn(*shape)
+    out = F.feature_alpha_dropout(x, p, training=training)
+    expected = np.zeros(shape) if p == 1.0 else x.numpy()
+    np.testing.assert_array_equal(out.numpy(), expected)
+
+
 def test_feature_alpha_dropout_compiled_draws_a_mask_per_call_from_the_generator():
     model = nn.Sequential(nn.Linear(4, 8), nn.SELU(), nn.FeatureAlphaDropout(0.5))
     compiled = ir.compile(model)

@@ -126,8 +126,10 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
 def feature_alpha_dropout(
     input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
 ) -> Tensor:
-    """``alpha_dropout`` of whole channels: one draw per (batch item, channel)."""
-    if input.ndim < 2:
+    """``alpha_dropout`` of whole channels: one draw per (batch item, channel). As in
+    PyTorch, only a draw needs the channel dim: outside training, for p 0 or 1 or an
+    empty input, fewer than 2 dims are allowed."""
+    if input.ndim < 2 and training and 0 < p < 1 and input.numel():
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     shape = tuple(input.shape)
     return _alpha_dropout(input, p, training, shape[:2] + (1,) * (len(shape) - 2))
