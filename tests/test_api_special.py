@@ -46,6 +46,13 @@ def test_unary_special_gradients_match_torch(compare, name):
     compare(lambda L, t: getattr(L.special, name)(t), x.astype(np.float64), rtol=1e-9)
 
 
+def test_erfcx_gradient_where_it_overflows_matches_torch(compare):
+    # (exp(x^2) is inf and exp(-x^2) 0 below -27.3: the gradient is -inf, not inf * 0)
+    x = np.array([-40.0, -30.0, -27.0, -8.0, -6.5, -6.0, -5.9])
+    compare(lambda L, t: L.special.erfcx(t), x, rtol=1e-9)
+    compare(lambda L, t: L.special.erfcx(t), x.astype(np.float32), rtol=1e-5)
+
+
 def test_integer_inputs_give_floats_as_torch(compare):
     for name in ("ndtr", "log_ndtr", "erfcx", "entr", "expit", "erfc"):
         compare(lambda L, t, name=name: getattr(L.special, name)(t), np.array([-2, 0, 1, 3]))
@@ -86,6 +93,7 @@ def test_gradients_match_finite_differences():
     x = irgrad.tensor(np.linspace(-5.0, 5.0, 11), requires_grad=True)
     assert irgrad.autograd.gradcheck(lambda t: special.ndtr(t) + special.log_ndtr(t), (x,))
     assert irgrad.autograd.gradcheck(lambda t: special.erfcx(t), (x,))
+    assert irgrad.autograd.gradcheck(lambda t: special.erfcx(t), (x - 3,))
     assert irgrad.autograd.gradcheck(lambda t: special.entr(t.abs() + 0.1), (x,))
 
 

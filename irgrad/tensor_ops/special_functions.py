@@ -39,15 +39,20 @@ def ndtr(input: Tensor) -> Tensor:
 def erfcx(input: Tensor) -> Tensor:
     """The scaled complementary error function ``exp(x^2) erfc(x)``: from 3 on
     ``1 / (sqrt(pi) f(x))`` with ``f`` erfc's continued fraction (no overflow, no
-    underflow), below it the product in double precision."""
+    underflow), below it the product in double precision, below -6 (where ``erfc`` is 2
+    in double precision) ``2 exp(x^2)``, whose gradient stays -inf where ``exp(x^2)``
+    overflows (the product's would be inf * 0 = NaN)."""
     x = _floating(input)
     wide = cast(x, float64)
     far = P.ge(wide, 3.0)
     t = where(far, wide, 3.0)
     tail = P.reciprocal(P.mul(erfc_fraction(t), math.sqrt(math.pi)))
-    near_x = where(far, 0.0, wide)
+    low = P.lt(wide, -6.0)
+    low_x = where(low, wide, -6.0)
+    left = P.mul(P.exp(P.mul(low_x, low_x)), 2.0)
+    near_x = where(P.logical_or(far, low), 0.0, wide)
     near = P.mul(P.exp(P.mul(near_x, near_x)), erfc(near_x))
-    return cast(where(far, tail, near), x.dtype)
+    return cast(where(far, tail, where(low, left, near)), x.dtype)
 
 
 @tensor_arguments
