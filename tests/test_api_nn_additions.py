@@ -43,6 +43,8 @@ CASES = [
     ("cdist_float64", lambda L, a, b: L.cdist(a, b), R(4, 3).astype(np.float64), R(5, 3).astype(np.float64)),
     ("cdist_empty", lambda L, a, b: L.cdist(a, b), R(0, 3), R(4, 3)),
     ("cdist_no_columns", lambda L, a, b: L.cdist(a, b), R(2, 0), R(4, 0)),
+    ("cdist_pinf_no_columns", lambda L, a, b: L.cdist(a, b, p=float("inf")), R(2, 0), R(4, 0)),
+    ("pdist_pinf_no_columns", lambda L, a: L.pdist(a, p=float("inf")), R(3, 0)),
     ("pdist", lambda L, a: L.pdist(a), R(5, 3)),
     ("pdist_twins", lambda L, a: L.nn.functional.pdist(a), TWINS),
     ("pdist_p1", lambda L, a: L.pdist(a, p=1), R(5, 3)),

@@ -69,7 +69,7 @@ def cdist(
     )
     if by_products:
         return _euclidean_by_products(a, b)
-    return p_norm(P.sub(a.unsqueeze(-2), b.unsqueeze(-3)), p, -1)
+    return _row_norms(P.sub(a.unsqueeze(-2), b.unsqueeze(-3)), p)
 
 
 @tensor_arguments
@@ -85,4 +85,10 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
     first, second = np.triu_indices(input.shape[0], 1)
     left = index_select(input, 0, tensor(first, dtype=int64))
     right = index_select(input, 0, tensor(second, dtype=int64))
-    return p_norm(P.sub(left, right), p, -1)
+    return _row_norms(P.sub(left, right), p)
+
+
+def _row_norms(differences: Tensor, p: float) -> Tensor:
+    """The ``p``-norms of the differences over the last dim; with no columns every
+    distance is 0, the inf-norm's too (PyTorch's, where ``vector_norm`` would raise)."""
+    return p_norm(differences, 1 if differences.shape[-1] == 0 else p, -1)
