@@ -113,6 +113,14 @@ def test_logical_not_into_a_float_self_has_a_zero_gradient():
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
 
 
+@pytest.mark.parametrize("name", ["cumsum_", "cumprod_"])
+def test_a_cumulative_op_into_another_dtype_raises(name, torch):
+    for lib in (ir, torch):
+        with pytest.raises(RuntimeError, match="Bad in-place call: input tensor dtype"):
+            getattr(lib.tensor([1.0, 2.0]), name)(0, dtype=lib.float64)
+    assert ir.tensor([1.0, 2.0]).cumsum_(0, dtype=ir.float32).tolist() == [1.0, 3.0]
+
+
 def test_a_leaf_that_requires_grad_refuses_the_write():
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         ir.ones(3, requires_grad=True).cos_()

@@ -41,11 +41,21 @@ def _compute(name: str, base: str, args: tuple, kwargs: dict) -> Callable[[Tenso
     return compute
 
 
+def _check_dtype(self: Tensor, dtype) -> None:
+    """PyTorch's error for ``cumsum_``/``cumprod_`` asked for a dtype other than ``self``'s."""
+    if dtype is not None and dtype is not self.dtype:
+        raise RuntimeError(
+            f"Bad in-place call: input tensor dtype {self.dtype.name} and output tensor dtype "
+            f"{dtype.name} should match"
+        )
+
+
 def _variant(name: str) -> Callable[..., Tensor]:
     base = name[:-1]
     base = _ALIASES.get(base, base)
 
     def method(self: Tensor, *args, **kwargs) -> Tensor:
+        _check_dtype(self, kwargs.get("dtype"))
         others = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
         return update_inplace(self, _compute(name, base, args, kwargs), *others, name=name)
 
