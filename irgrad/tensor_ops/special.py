@@ -68,12 +68,11 @@ def erfinv(input: Tensor, *, out=None) -> Tensor:
 
 @tensor_arguments
 def mvlgamma(input: Tensor, p: int) -> Tensor:
-    """The log of the ``p``-variate Gamma function: ``sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)``."""
+    """The log of the ``p``-variate Gamma function: ``sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)``,
+    for any ``x``, as PyTorch 2.13's, which no longer requires ``x > (p - 1) / 2``."""
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
     x = _float(input)
-    if p > 1 and bool((x <= (p - 1) / 2).any()):
-        raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
     terms = [lgamma(x - i / 2) for i in range(p)]
     return R.sum(stack(terms), 0) + p * (p - 1) / 4 * math.log(math.pi)
 
