@@ -81,6 +81,14 @@ def test_shared_names_are_irgrads_own_ops(compare):
         compare(fn, x)
 
 
+@pytest.mark.parametrize("n", [1.0, True])
+def test_polygamma_order_must_be_an_int(n):
+    torch = pytest.importorskip("torch")
+    for L in (irgrad, torch):
+        with pytest.raises(TypeError, match="must be int"):
+            L.special.polygamma(n, L.tensor([1.0]))
+
+
 def test_gamma_family_names_match_torch(compare):
     x = np.random.default_rng(2).uniform(0.6, 4.0, (3, 4))
     compare(lambda L, t: L.special.gammaln(t) + L.special.psi(t) * L.special.digamma(t), x)

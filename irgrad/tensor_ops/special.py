@@ -5,6 +5,7 @@ computed in the default float dtype."""
 from __future__ import annotations
 
 import math
+import numbers
 
 from .._arguments import tensor_arguments
 from ..dispatch import apply, cast
@@ -49,7 +50,9 @@ def digamma(input: Tensor, *, out=None) -> Tensor:
 
 @tensor_arguments
 def polygamma(n: int, input: Tensor, *, out=None) -> Tensor:
-    """The ``n``-th derivative of digamma, elementwise."""
+    """The ``n``-th derivative of digamma, elementwise (``n`` an int, as PyTorch's)."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not {type(n).__name__}")
     if int(n) < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
     return _maybe_out(apply(OPS["polygamma"], (_float(input),), {"n": int(n)}), out)
