@@ -507,6 +507,50 @@ def test_selective_writes_into_an_expanded_tensor_write_its_memory(write):
     np.testing.assert_array_equal(np.signbit(mine), np.signbit(theirs))
 
 
+@pytest.mark.parametrize("base_requires_grad", [True, False])
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda lib, v, w: v.masked_fill_(lib.tensor([[True, False, True], [False, False, True]]), w[0] * 2),
+        lambda lib, v, w: v.masked_fill_(lib.tensor([[False, False, False], [False, False, False]]), w[1]),
+        lambda lib, v, w: v.index_fill_(1, lib.tensor([1]), 3.0),
+        lambda lib, v, w: v.__setitem__((lib.tensor([0, 1]), lib.tensor([0, 2])), w[1:] * 3),
+        lambda lib, v, w: v.index_put_((lib.tensor([1]), lib.tensor([2])), w[2]),
+    ],
+)
+def test_selective_writes_into_an_expanded_tensor_while_autograd_records_them(write, base_requires_grad):
+    # PyTorch writes them (deprecated) and records CopySlices: backward raises where the
+    # gradient must reach the base's old value, and otherwise gives each written value its
+    # position's gradient. irgrad raised the internal-overlap error at the write (the
+    # fuzzer's unfold generator found it)
+    def run(lib):
+        x = lib.tensor([[1.5], [-2.0]], requires_grad=True)
+        w = lib.tensor([0.5, -1.0, 4.0], requires_grad=True)
+        base = x * 2 if base_requires_grad else lib.ones(2, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            write(lib, base.expand(2, 3), w)
+        value = base.detach().numpy().copy()
+        (base * lib.tensor([[7.0], [11.0]])).sum().backward()
+        return value, None if w.grad is None else w.grad.numpy().copy()
+
+    mine, theirs = _both(run)
+    if isinstance(theirs, Exception):
+        assert isinstance(mine, RuntimeError), mine
+        assert (
+            str(theirs) in str(mine)
+            or "single memory location" in str(mine)
+            and "single memory location" in str(theirs)
+        )
+        return
+    assert not isinstance(mine, Exception), mine
+    np.testing.assert_array_equal(mine[0], theirs[0])
+    if theirs[1] is None:
+        assert mine[1] is None or not mine[1].any()
+    else:
+        np.testing.assert_array_equal(mine[1], theirs[1])
+
+
 def test_an_element_of_an_expanded_tensor_is_assigned_while_autograd_records_it(compare):
     # the recorded write covers the indexed element only: its whole new value would write
     # the one memory location of the expanded 0-d tensor three times, the last one winning

@@ -226,7 +226,9 @@ def setitem(input: Tensor, index, value) -> None:
         # a select, not old * keep + placed: an infinite or NaN old value must not leak
         return where(Tensor._wrap(mask), placed, old)
 
-    update_inplace(input, assign, value_t, name="setitem")
+    # index tensors into an expanded tensor: PyTorch's deprecated index_put_ (see write_selected)
+    repeated = bool(tensors) and repeats_elements(input._data)
+    update_inplace(input, assign, value_t, name="index_put_" if repeated else "setitem", selective=repeated)
 
 
 @tensor_arguments

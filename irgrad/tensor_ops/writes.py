@@ -19,6 +19,7 @@ from .._arguments import tensor_arguments
 from ..creation import ensure_tensor
 from ..dispatch import cast
 from ..dtypes import promote_types
+from ..recording.function import Function
 from ..recording.grad_mode import STATE, no_grad
 from ..recording.views import inplace_forbidden, view_positions
 from ..tensor import Tensor, refresh_view
@@ -59,6 +60,8 @@ def update_inplace(
             _write(target, new, name)
         return target
     if target._base is not None:
+        if selective and repeats_elements(target._data):
+            return _update_repeated_view(target, compute, name)
         return _update_view(target, compute, name)
     _check_target(target, name)
     new = compute(_snapshot(target))
@@ -97,6 +100,43 @@ def _update_view(view: Tensor, compute: Callable[[Tensor], Tensor], name: str) -
     base._node, base._out_nr, base._rg = new_base._node, new_base._out_nr, new_base._rg
     refresh_view(view)  # the write moved the version on: the view now derives from the new base
     return view
+
+
+def _update_repeated_view(view: Tensor, compute: Callable[[Tensor], Tensor], name: str) -> Tensor:
+    """A selective write (``masked_fill_``, ``index_put_``) into an expanded view under
+    autograd, as PyTorch's ``CopySlices`` over it: the selected positions are written (as
+    :func:`write_selected`); the gradient of the base's new value reaches the written
+    values through the view's positions (each value gets its position's gradient, also
+    where a later one overwrote it), and backward raises the internal-overlap error where
+    it would have to reach the base's old value, whose elements the view repeats."""
+    base = view._base
+    _check_target(base, name)
+    old_base = _snapshot(base)
+    new = compute(_snapshot(view))
+    write_selected(view, new._data, name)
+    new_base = _WriteIntoRepeatedMemory.apply(old_base, new, base._data.copy(), view_positions(view), name)
+    base._node, base._out_nr, base._rg = new_base._node, new_base._out_nr, new_base._rg
+    refresh_view(view)
+    return view
+
+
+class _WriteIntoRepeatedMemory(Function):
+    """The history of a base written through a view with repeated memory: its value is
+    what the write left; see :func:`_update_repeated_view` for its gradient."""
+
+    @staticmethod
+    def forward(
+        ctx, old_base: Tensor, new: Tensor, written: np.ndarray, positions: np.ndarray, name: str
+    ) -> Tensor:
+        ctx.positions, ctx.name = positions, name
+        return Tensor._wrap(written)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple:
+        if ctx.needs_input_grad[0]:
+            raise_internal_overlap(ctx.name)
+        flat = grad.reshape(-1)
+        return None, flat[Tensor._wrap(ctx.positions)], None, None, None
 
 
 def _snapshot(t: Tensor) -> Tensor:
