@@ -22,6 +22,7 @@ from .ops.movement import sum_to
 from .tensor import Tensor, to_target
 from .tensor_ops import arrange as AR
 from .tensor_ops import composite_reductions as CR
+from .tensor_ops import decompositions as DEC
 from .tensor_ops import float_parts as FP
 from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
@@ -84,6 +85,7 @@ _METHODS = {
         AR: "moveaxis rot90 flipud fliplr hsplit vsplit dsplit diagflat",
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         LA: "inverse det slogdet logdet",
+        DEC: "pinverse",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_
                neg_ abs_ exp_ log_ sqrt_ relu_
@@ -289,6 +291,8 @@ def install() -> None:
         "polygamma": SPF.polygamma_method,
         "arctan2": P.atan2,
         "norm": tensor_norm,
+        "svd": DEC.legacy_svd,
+        "qr": DEC.legacy_qr,
         **IPV.METHODS,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),

@@ -422,6 +422,59 @@ CASES.update(
     }
 )
 
+
+def _svd_invariants(full_matrices):
+    """Functions of the SVD that do not depend on the signs of the singular vectors: the
+    squares of ``U``'s and ``Vh``'s determined entries, and ``U diag(S^2) Vh``."""
+
+    def fn(a):
+        u, s, vh = irgrad.linalg.svd(a, full_matrices=full_matrices)
+        k = s.shape[-1]
+        u, vh = u[..., :k], vh[..., :k, :]
+        return irgrad.cat(
+            [(u * u).flatten(), (vh * vh).flatten(), (u * s.square().unsqueeze(-2) @ vh).flatten()]
+        )
+
+    return fn
+
+
+def _symmetric(a):
+    return a + a.mT
+
+
+def _eigh_invariants(a):
+    values, vectors = irgrad.linalg.eigh(_symmetric(a))
+    return irgrad.cat([values.flatten(), (vectors * vectors).flatten()])
+
+
+CASES.update(
+    {
+        "svd": [
+            (_svd_invariants(False), lambda: [R(2, 4, 3)]),
+            (_svd_invariants(False), lambda: [R(3, 5)]),
+            (_svd_invariants(True), lambda: [R(4, 3)]),
+            (_svd_invariants(True), lambda: [R(2, 3, 3)]),
+        ],
+        "svdvals": [
+            (lambda a: irgrad.linalg.svdvals(a), lambda: [R(2, 4, 3)]),
+            (lambda a: irgrad.linalg.svdvals(a), lambda: [R(3, 5)]),
+        ],
+        "eigh": [(_eigh_invariants, lambda: [R(2, 3, 3)])],
+        "eigvalsh": [(lambda a: irgrad.linalg.eigvalsh(_symmetric(a), UPLO="U"), lambda: [R(2, 3, 3)])],
+        "qr": [
+            (lambda a: irgrad.cat([x.flatten() for x in irgrad.linalg.qr(a)]), lambda: [R(2, 4, 3)]),
+            (lambda a: irgrad.cat([x.flatten() for x in irgrad.linalg.qr(a)]), lambda: [R(3, 5)]),
+            (lambda a: irgrad.cat([x.flatten() for x in irgrad.linalg.qr(a, "complete")]), lambda: [R(3, 3)]),
+        ],
+        "pinv": [
+            (lambda a: irgrad.linalg.pinv(a), lambda: [R(2, 4, 3)]),
+            (lambda a: irgrad.linalg.pinv(a), lambda: [R(3, 5)]),
+            (lambda a: irgrad.linalg.pinv(_symmetric(a), hermitian=True), lambda: [R(2, 3, 3)]),
+        ],
+    }
+)
+
+
 # Composites: their gradients come from the primitives, but check the whole formula.
 COMPOSITES = [
     (lambda x: x.mean(0), lambda: [R(2, 3)]),

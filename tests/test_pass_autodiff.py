@@ -191,6 +191,16 @@ CASES.update(
     {name: ([square(2, 3, 3)], {}) for name in ("inv", "det", "slogdet", "cofactor")}
     | {"solve": ([square(2, 3, 3), f(2, 3, 2)], {}), "cholesky": ([square(2, 3, 3, spd=True)], {})}
 )
+CASES.update(
+    {
+        "svd": ([f(2, 4, 3)], {"full_matrices": False}),
+        "svdvals": ([f(3, 5)], {}),
+        "eigh": ([square(2, 3, 3, spd=True)], {"uplo": "L"}),
+        "eigvalsh": ([square(2, 3, 3, spd=True)], {"uplo": "U"}),
+        "qr": ([f(2, 3, 5)], {"mode": "reduced"}),
+        "pinv": ([f(2, 4, 3), lambda rng: np.zeros(()), lambda rng: np.full((), 1e-9)], {"hermitian": False}),
+    }
+)
 
 
 def is_float(a: np.ndarray) -> bool:

@@ -269,6 +269,34 @@ def _matrices(shape, dt, positive_definite=False):
 for _name in ("inv", "det", "slogdet", "cofactor", "cholesky"):
     SAMPLES[_name] = [((_matrices((2, 3, 3), dt, _name == "cholesky"),), {}) for dt in (D.float32, D.float64)]
 SAMPLES["solve"] = [((_matrices((2, 3, 3), dt), sample((2, 3, 4), dt)), {}) for dt in (D.float32, D.float64)]
+_RECTANGLES = ((2, 4, 3), (3, 5), (2, 2, 2))  # tall, wide, square
+SAMPLES["svd"] = [
+    ((_rng.standard_normal(s).astype(dt.np),), {"full_matrices": full})
+    for s in _RECTANGLES
+    for dt in (D.float32, D.float64)
+    for full in (False, True)
+]
+SAMPLES["svdvals"] = [
+    ((_rng.standard_normal(s).astype(dt.np),), {}) for s in _RECTANGLES for dt in (D.float32, D.float64)
+]
+SAMPLES["qr"] = [
+    ((_rng.standard_normal(s).astype(dt.np),), {"mode": mode})
+    for s in _RECTANGLES
+    for dt in (D.float32, D.float64)
+    for mode in ("reduced", "complete", "r")
+]
+for _name in ("eigh", "eigvalsh"):
+    SAMPLES[_name] = [
+        ((_matrices((2, 3, 3), dt, True),), {"uplo": uplo}) for dt in (D.float32, D.float64) for uplo in "LU"
+    ]
+SAMPLES["pinv"] = [
+    ((_rng.standard_normal(s).astype(dt.np), np.zeros(()), np.full(s[:-2], 1e-6)), {"hermitian": False})
+    for s in _RECTANGLES
+    for dt in (D.float32, D.float64)
+] + [
+    ((_matrices((2, 3, 3), dt, True), np.zeros(2), np.zeros(())), {"hermitian": True})
+    for dt in (D.float32, D.float64)
+]
 _CTC = (
     np.log(np.full((6, 2, 4), 0.25)),
     np.array([[1, 2, 2], [3, 0, 0]]),

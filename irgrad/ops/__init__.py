@@ -9,12 +9,14 @@ from . import (  # noqa: F401  (registers the ops)
     checks,
     conv,
     ctc,
+    eigh,
     elementwise,
     embedding,
     inverse_trig,
     lapack,
     linalg,
     movement,
+    qr,
     random,
     recurrent,
     reduction,
@@ -22,6 +24,7 @@ from . import (  # noqa: F401  (registers the ops)
     scatter,
     selection,
     special,
+    svd,
     unfold,
 )
 from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Recurrence, Reduction, VjpContext, get, register

@@ -3,8 +3,9 @@ one; and ``torch.norm`` (``tensor_norm``), which picks one by other rules.
 
 They are composites of the reductions (:func:`irgrad.tensor_ops.reduce.p_norm`, ``amax``,
 ``amin``), so autograd, the tracer and the compiler need nothing new; what this module
-adds is PyTorch's argument rules and errors.  The matrix norms that need singular
-values (``'nuc'``, 2, -2) raise ``NotImplementedError``: irgrad has no SVD primitive.
+adds is PyTorch's argument rules and errors.  The matrix norms of the singular values
+(``'nuc'``, 2, -2: their sum, largest and smallest) reduce the ``svdvals`` primitive
+(:mod:`irgrad.ops.svd`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import math
 from collections.abc import Sequence
 
 from .._arguments import tensor_arguments
-from ..dispatch import cast
+from ..dispatch import apply, cast
 from ..dtypes import FLOAT, to_dtype
+from ..ops import OPS
 from ..ops.shapes import normalize_dim, normalize_dims, numel
 from ..tensor import Tensor
 from . import reduce as R
+from .shape import permute, unsqueeze
 
 _MATRIX_ORDS = (1, -1, 2, -2, math.inf, -math.inf)
 _SINGULAR_VALUE_ORDS = ("nuc", 2, -2)
@@ -100,10 +103,7 @@ def matrix_norm(
     if rows == cols:
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
     if ord in _SINGULAR_VALUE_ORDS:
-        raise NotImplementedError(
-            f"linalg.matrix_norm: ord={ord!r} is a function of the singular values, and irgrad has no "
-            "SVD (linalg.svdvals) yet; 'fro', 1, -1, inf and -inf are supported"
-        )
+        return _singular_value_norm(A, ord, rows, cols, keepdim)
     if ord == "fro":
         return vector_norm(A, 2, (rows, cols), keepdim)
     # sum |A| down the columns (1-norms) or along the rows (inf-norms), then the extreme sum
@@ -114,6 +114,27 @@ def matrix_norm(
     if ord > 0 and sums.shape[extreme] == 0:  # PyTorch's: 0, the least a sum of |A| can be
         return R.sum(sums, extreme, keepdim)
     return R.amax(sums, extreme, keepdim) if ord > 0 else R.amin(sums, extreme, keepdim)
+
+
+def _singular_value_norm(A: Tensor, ord: float | str, rows: int, cols: int, keepdim: bool) -> Tensor:
+    """The sum (``'nuc'``), largest (2) or smallest (-2) singular value of the matrices in
+    dims ``rows`` and ``cols`` of ``A``; 0 for empty matrices but with -2 (no identity)."""
+    if A.dtype.itemsize < 4:
+        raise RuntimeError(
+            f"linalg.matrix_norm: Low precision dtypes not supported. Got {A.dtype.scalar_type}"
+        )
+    rest = [d for d in range(A.ndim) if d not in (rows, cols)]
+    S = apply(OPS["svdvals"], (permute(A, *rest, rows, cols),))
+    if ord == -2:
+        out = R.amin(S, -1)
+    elif ord == 2 and S.shape[-1]:
+        out = R.amax(S, -1)
+    else:
+        out = R.sum(S, -1)
+    if keepdim:
+        for d in sorted((rows, cols)):
+            out = unsqueeze(out, d)
+    return out
 
 
 @tensor_arguments
