@@ -233,6 +233,20 @@ def narrow_select(g) -> bool:
     )
 
 
+@register("shape", 1.0)
+def unfold(g) -> bool:
+    """Sliding windows: a view whose windows overlap when the step is below the size."""
+    x = g.pick(lambda n: g.ndim(n) >= 1)
+    if x is None:
+        return False
+    d = g.axis(g.ndim(x))
+    length = g.shape(x)[d[0]]
+    if d[0] in g.varying(x):
+        return False
+    size, step = int(g.rng.integers(0, length + 1)), int(g.rng.integers(1, 4))
+    return g.add(f"{{0}}.unfold({d[1]}, {size}, {step})", (x,), "unfold")
+
+
 def _same_shape(g, x: str, dtype: str | None = None) -> str:
     """An existing tensor with exactly ``x``'s shapes, or a new input like it."""
     found = g.pick(

@@ -12,7 +12,6 @@ that the program makes large (a gradient that cancels to zero but for an ulp, ti
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -23,7 +22,7 @@ from ..compare import Mismatch, assert_same_array
 from ..differential import _load, _loss_weights, arguments
 from .context import EagerCrash, run_in_torch
 from .program import torch_source
-from .runner import Case, Outcome, run_case
+from .runner import Case, Outcome, in_float64, run_case
 
 
 def torch_verdict(case: Case) -> str:
@@ -64,16 +63,10 @@ def float64_verdict(case: Case, outcome: Outcome) -> str:
     float64 (one line for the report; empty for other cases)."""
     if outcome.status != "mismatch" or hasattr(case.program, "regression_body"):
         return ""
-    widened = tuple(
-        {
-            k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype == np.float32 else v
-            for k, v in call.items()
-        }
-        for call in case.calls
-    )
-    if all(a is b for wide, call in zip(widened, case.calls) for a, b in zip(wide.values(), call.values())):
+    wide = in_float64(case)
+    if wide is None:
         return ""
-    again = run_case(dataclasses.replace(case, calls=widened))
+    again = run_case(wide)
     if again.status == "ok":
         return "passes with its float32 inputs in float64: rounding the program makes large, likely no defect"
     return f"fails with its float32 inputs in float64 too ({again.category()})"
