@@ -155,7 +155,7 @@ def test_the_benchmarks_shapes_and_long_sums(m, k, n, transpose_b, accumulate):
     if transpose_b:
         assert form == ("dot" if m <= tiled_gemm.DOT_ROWS else "packed")
     else:  # B's rows n apart
-        copied = n >= tiled_gemm.COPIED_STRIDE and m >= tiled_gemm.COPIED_ROWS
+        copied = n >= tiled_gemm.COPIED_STRIDE and m >= tiled_gemm.COPIED_ROWS and k > tiled_gemm.COPIED_K
         assert form == ("copied" if copied else "broadcast")
 
 
@@ -178,8 +178,12 @@ def test_forms_follow_the_strides():
         return tiled_gemm.GemmShape(m, n, k, a_strides, b_strides, n, False)
 
     assert shape((6, 1), (5, 1)).form == "broadcast"  # B's rows contiguous
-    assert shape((6, 1), (128, 1), m=32).form == "copied"  # ... a long stride apart, many rows of A
-    assert shape((6, 1), (128, 1), m=31).form == "broadcast"
+    long = tiled_gemm.COPIED_K + 1
+    assert (
+        shape((long, 1), (128, 1), m=32, k=long).form == "copied"
+    )  # ... a long stride apart, many rows of A and B
+    assert shape((long, 1), (128, 1), m=31, k=long).form == "broadcast"
+    assert shape((6, 1), (128, 1), m=32).form == "broadcast"  # a few rows of B: read in place
     assert shape((1, 4), (5, 1)).form == "broadcast"  # A is read element by element
     assert shape((6, 1), (1, 6)).form == "dot"  # B transposed, A's rows contiguous
     rows = tiled_gemm.DOT_ROWS + 1
@@ -407,7 +411,11 @@ def test_a_row_major_b_read_through_copied_panels_is_the_in_place_product_exactl
     dtype = np.dtype(dtype)
     stride = max(n, tiled_gemm.COPIED_STRIDE) + extra
     shape = tiled_gemm.GemmShape(m, n, k, (k, 1), (stride, 1), n, accumulate)
-    assert shape.form == "copied"
+    previous_k, tiled_gemm.COPIED_K = tiled_gemm.COPIED_K, 0  # any k: the kernel's bits are compared
+    try:
+        assert shape.form == "copied"
+    finally:
+        tiled_gemm.COPIED_K = previous_k
     rng = np.random.default_rng(m * n * k + extra)
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, stride)).astype(dtype)  # B is its first n columns
@@ -415,13 +423,13 @@ def test_a_row_major_b_read_through_copied_panels_is_the_in_place_product_exactl
     tiling = gemm_kernels.host_tiling(dtype)
     results = []
     for copied_from, form in ((tiled_gemm.COPIED_STRIDE, "copied"), (stride + 1, "broadcast")):
-        previous = tiled_gemm.COPIED_STRIDE
-        tiled_gemm.COPIED_STRIDE = copied_from
+        previous = tiled_gemm.COPIED_STRIDE, tiled_gemm.COPIED_K
+        tiled_gemm.COPIED_STRIDE, tiled_gemm.COPIED_K = copied_from, 0
         try:
             assert shape.form == form
             product = _kernel(shape, dtype, tiling, form)
         finally:
-            tiled_gemm.COPIED_STRIDE = previous
+            tiled_gemm.COPIED_STRIDE, tiled_gemm.COPIED_K = previous
         c = start.copy()
         product(a.ctypes.data, b.ctypes.data, c.ctypes.data)
         results.append(c)

@@ -85,6 +85,11 @@ CALLS = {"packed": ("broadcast",), "copied": ("broadcast",)}  # what a form's co
 # 32 rows, or 16x256x1024, the copy can cost more than it saves.
 COPIED_STRIDE = 128
 COPIED_ROWS = 32
+# ... and from more than this many rows of B (k): a panel of fewer rows is a few cache
+# lines either way (128x64x784 and 64x128x512 ran alike both ways), and the copied form's
+# kernel is one more for LLVM to compile (39 ms of W1's 370 ms cold compile, for its
+# 64x10x128 gradient product).
+COPIED_K = 128
 # A transposed A (a weight gradient's dY.T) whose columns lie this far apart is copied
 # contiguous first (by the planner): each k step of a row tile read a line this many
 # elements away.  One core: 1024x256x784 took 3.50 ms in place, 2.69 from a copy.
@@ -118,7 +123,8 @@ class GemmShape(NamedTuple):
         :class:`Size`) the choice is a branch (see :func:`emit`), not a fact of the
         program.  None when no form applies to these strides."""
         if self.b_strides[1] == 1 or self.n == 1:
-            if self.b_strides[0] >= COPIED_STRIDE and self.n > 1:
+            short = isinstance(self.k, int) and self.k <= COPIED_K
+            if self.b_strides[0] >= COPIED_STRIDE and self.n > 1 and not short:
                 return COPIED_ROWS, "broadcast", "copied"
             return COPIED_ROWS, "broadcast", "broadcast"
         if self.b_strides[0] == 1:  # B transposed: its columns contiguous
