@@ -80,6 +80,8 @@ from .tensor_ops.float_parts import frexp, nextafter  # noqa: E402
 from .tensor_ops.histogram import histc, histogram  # noqa: E402
 from .tensor_ops.unique_consecutive import unique_consecutive  # noqa: E402
 from .tensor_ops.index_along import index_add, index_copy, index_fill  # noqa: E402
+from .tensor_ops.index_reduce import index_reduce  # noqa: E402
+from .tensor_ops.view_scatter import diagonal_scatter, select_scatter, slice_scatter  # noqa: E402
 from .tensor_ops.indexing import (  # noqa: E402
     argwhere,
     bincount,

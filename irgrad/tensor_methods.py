@@ -26,6 +26,7 @@ from .tensor_ops import decompositions as DEC
 from .tensor_ops import float_parts as FP
 from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
+from .tensor_ops import index_reduce as IR
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
 from .tensor_ops import inplace_variants as IPV
@@ -45,6 +46,7 @@ from .tensor_ops import shape as S
 from .tensor_ops import sliding as WIN
 from .tensor_ops import special as SPF
 from .tensor_ops import unique_consecutive as UC
+from .tensor_ops import view_scatter as VS
 from .tensor_ops.norms import tensor_norm
 
 _METHODS = {
@@ -69,6 +71,8 @@ _METHODS = {
         SCT: """scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ masked_scatter
                 masked_scatter_""",
         IA: "index_add index_add_ index_copy index_copy_ index_fill index_fill_",
+        IR: "index_reduce index_reduce_",
+        VS: "select_scatter slice_scatter diagonal_scatter",
         SC: "cumprod cummax cummin",
         H: "histc histogram",
         FP: "frexp nextafter",

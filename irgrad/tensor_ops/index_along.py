@@ -31,7 +31,7 @@ def _size(t: Tensor, d: int) -> int:
     return t._data.shape[d] if t._data.ndim else 1
 
 
-def _over_slices(index: Tensor, d: int, shape: tuple) -> Tensor:
+def over_slices(index: Tensor, d: int, shape: tuple) -> Tensor:
     """The index vector as a scatter index: each value repeated over a slice of ``shape``."""
     view = [1] * len(shape)
     view[d] = index._data.size
@@ -49,24 +49,20 @@ def _checked_range(
     return P.where(P.lt(index, 0), P.add(index, size), index) if negative else index
 
 
-@tensor_arguments
-def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
-    """``input`` with ``alpha * source[..., i, ...]`` added to its slice ``index[i]``
-    along ``dim`` (repeated indices add up)."""
-    d = normalize_dim("index_add", dim, input._data.ndim)
-    index = ensure_tensor(index)
+def checked_index_arguments(op: str, input: Tensor, d: int, index: Tensor, source: Tensor) -> Tensor:
+    """PyTorch's argument checks shared by ``index_add`` and ``index_reduce`` (their
+    messages name ``op``): a vector ``index`` of int32/int64, one per slice of ``source``
+    along ``d``, and ``source`` of ``input``'s dtype and shape apart from ``d``."""
     if index._data.ndim > 1:
         raise IndexError(
-            f"index_add_(): Index is supposed to be a vector, but got dim: {index._data.ndim} with type: "
+            f"{op}: Index is supposed to be a vector, but got dim: {index._data.ndim} with type: "
             f"{index.dtype.scalar_type} and size: {fmt(index.shape)}"
         )
     if index.dtype not in (int32, int64):
-        raise RuntimeError(
-            f"index_add_(): Expected dtype int32/int64 for index but got: {index.dtype.scalar_type}"
-        )
+        raise RuntimeError(f"{op}: Expected dtype int32/int64 for index but got: {index.dtype.scalar_type}")
     if source.dtype is not input.dtype:
         raise RuntimeError(
-            f"index_add_(): self ({input.dtype.scalar_type}) and source ({source.dtype.scalar_type}) must "
+            f"{op}: self ({input.dtype.scalar_type}) and source ({source.dtype.scalar_type}) must "
             "have the same scalar type"
         )
     shapes_match = source._data.ndim == input._data.ndim and all(
@@ -79,9 +75,18 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
         )
     if index._data.size != _size(source, d):
         raise RuntimeError(
-            f"index_add_(): Number of indices ({index._data.size}) should be equal to source.size(dim): "
+            f"{op}: Number of indices ({index._data.size}) should be equal to source.size(dim): "
             f"({_size(source, d)}), for dim: {d}"
         )
+    return index
+
+
+@tensor_arguments
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    """``input`` with ``alpha * source[..., i, ...]`` added to its slice ``index[i]``
+    along ``dim`` (repeated indices add up)."""
+    d = normalize_dim("index_add", dim, input._data.ndim)
+    index = checked_index_arguments("index_add_", input, d, ensure_tensor(index), source)
     index = _checked_range("index_add_", input, d, cast(index, int64), "RuntimeError")
     x, source = at_least_1d(input), at_least_1d(source)
     if isinstance(alpha, Tensor):
@@ -90,7 +95,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
         source = P.logical_and(source, bool(alpha))
     elif alpha != 1:
         source = P.mul(source, const(alpha, input.dtype))
-    out = apply(OPS["scatter_add"], (x, _over_slices(index, d, source._data.shape), source), {"dim": d})
+    out = apply(OPS["scatter_add"], (x, over_slices(index, d, source._data.shape), source), {"dim": d})
     return out.reshape(input.shape)
 
 
@@ -131,7 +136,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
             f"{' '.join(map(str, src_slice))} at dimension 0."
         )
     index = _checked_range("index_copy_", input, d, index, "IndexError")
-    out = apply(OPS["scatter"], (x, _over_slices(index, d, src._data.shape), src), {"dim": d})
+    out = apply(OPS["scatter"], (x, over_slices(index, d, src._data.shape), src), {"dim": d})
     return out.reshape(input.shape)
 
 

@@ -162,10 +162,10 @@ def scatter_reduce(
     if reduce not in ("sum", "mean"):
         attrs = {"dim": d, "reduce": reduce, "include_self": include_self}
         return _shaped_like(apply(OPS["scatter_reduce"], (x, index, src), attrs), input)
-    start = x if include_self else _cleared(x, index, src, d)
+    start = x if include_self else cleared(x, index, src, d)
     total = apply(OPS["scatter_add"], (start, index, src), {"dim": d})
     if reduce == "mean":
-        total = _divided_by_count(total, x, index, src, d, include_self)
+        total = divided_by_count(total, x, index, src, d, include_self)
     return _shaped_like(total, input)
 
 
@@ -174,12 +174,12 @@ def _filled(like: Tensor, value) -> Tensor:
     return apply(OPS["full_like"], (like,), {"value": value})
 
 
-def _cleared(x: Tensor, index: Tensor, src: Tensor, d: int) -> Tensor:
+def cleared(x: Tensor, index: Tensor, src: Tensor, d: int) -> Tensor:
     """``x`` with zeros at the positions ``index`` writes (PyTorch's start without self)."""
     return apply(OPS["scatter"], (x, index, _filled(src, 0)), {"dim": d})
 
 
-def _divided_by_count(
+def divided_by_count(
     total: Tensor, x: Tensor, index: Tensor, src: Tensor, d: int, include_self: bool
 ) -> Tensor:
     """A scatter mean: ``total`` over the number of elements combined at each position

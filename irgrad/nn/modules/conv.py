@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ... import creation
+from ...tensor import Size
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -183,18 +184,47 @@ class ConvTranspose2d(_ConvNd):
         )
 
     def forward(self, input, output_size=None):
-        if output_size is not None:
-            raise NotImplementedError("ConvTranspose2d: output_size is not supported; use output_padding")
         return F.conv_transpose2d(
             input,
             self.weight,
             self.bias,
             self.stride,
             self.padding,
-            self.output_padding,
+            self._output_padding(input, output_size),
             self.groups,
             self.dilation,
         )
+
+    def _output_padding(self, input, output_size) -> tuple | list:
+        """``output_padding``, or, given ``output_size`` (the spatial sizes, optionally
+        after the batch and channel sizes), the padding that makes the output that large:
+        PyTorch's rule and errors (a size must lie within ``stride - 1`` of the smallest)."""
+        if output_size is None:
+            return self.output_padding
+        n = self._dims
+        non_spatial = 2 if input.dim() == n + 2 else 1
+        if len(output_size) == non_spatial + n:
+            output_size = output_size[non_spatial:]
+        if len(output_size) != n:
+            raise ValueError(
+                f"ConvTranspose{n}D: for {input.dim()}D input, output_size must have {n} "
+                f"or {non_spatial + n} elements (got {len(output_size)})"
+            )
+        min_sizes = [
+            (input.size(d + non_spatial) - 1) * self.stride[d]
+            - 2 * self.padding[d]
+            + self.dilation[d] * (self.kernel_size[d] - 1)
+            + 1
+            for d in range(n)
+        ]
+        max_sizes = [low + stride - 1 for low, stride in zip(min_sizes, self.stride)]
+        for size, low, high in zip(output_size, min_sizes, max_sizes):
+            if size < low or size > high:
+                raise ValueError(
+                    f"requested an output size of {output_size}, but valid sizes range "
+                    f"from {min_sizes} to {max_sizes} (for an input of {Size(input.shape[2:])})"
+                )
+        return [size - low for size, low in zip(output_size, min_sizes)]
 
 
 class ConvTranspose1d(ConvTranspose2d):
@@ -203,15 +233,13 @@ class ConvTranspose1d(ConvTranspose2d):
     _dims = 1
 
     def forward(self, input, output_size=None):
-        if output_size is not None:
-            raise NotImplementedError("ConvTranspose1d: output_size is not supported; use output_padding")
         return F.conv_transpose1d(
             input,
             self.weight,
             self.bias,
             self.stride,
             self.padding,
-            self.output_padding,
+            self._output_padding(input, output_size),
             self.groups,
             self.dilation,
         )
@@ -235,15 +263,13 @@ class ConvTranspose3d(ConvTranspose2d):
     _dims = 3
 
     def forward(self, input, output_size=None):
-        if output_size is not None:
-            raise NotImplementedError("ConvTranspose3d: output_size is not supported; use output_padding")
         return F.conv_transpose3d(
             input,
             self.weight,
             self.bias,
             self.stride,
             self.padding,
-            self.output_padding,
+            self._output_padding(input, output_size),
             self.groups,
             self.dilation,
         )
