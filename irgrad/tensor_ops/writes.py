@@ -60,7 +60,7 @@ def update_inplace(
             _write(target, new, name)
         return target
     if target._base is not None:
-        if selective and repeats_elements(target._data):
+        if selective and repeats_elements(target._data) and view_positions(target) is not None:
             return _update_repeated_view(target, compute, name)
         return _update_view(target, compute, name)
     _check_target(target, name)
