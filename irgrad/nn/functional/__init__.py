@@ -21,3 +21,4 @@ from .sampling import *  # noqa: F401,F403
 from .stochastic import *  # noqa: F401,F403
 from .triplet_distance import *  # noqa: F401,F403
 from .unpooling import *  # noqa: F401,F403
+from .window_max import *  # noqa: F401,F403
