@@ -115,11 +115,12 @@ _LGAMMA_NEAR_ONE = tuple((-1) ** k * _zeta(k) / k for k in range(2, 50))
 
 def _lgamma_near_one(z: np.ndarray) -> np.ndarray:
     """lgamma(1 + z) for |z| <= 1/2, by its Taylor series: exact where the result is
-    near its zeros at 1 and 2, where the recurrence's difference of logs would cancel."""
+    near its zeros at 1 and 2, where the recurrence's difference of logs would cancel.
+    Adding 0.0 makes the zero at ``z = 0`` positive, as PyTorch's ``lgamma(1.)`` is."""
     acc = np.full_like(z, _LGAMMA_NEAR_ONE[-1])
     for c in reversed(_LGAMMA_NEAR_ONE[:-1]):
         acc = acc * z + c
-    return (acc * z - _EULER_GAMMA) * z
+    return (acc * z - _EULER_GAMMA) * z + 0.0
 
 
 def lgamma(x: np.ndarray) -> np.ndarray:
