@@ -23,7 +23,10 @@ The header is ``{"format": "irgrad", "version": 1, "data_size": D, "storages": [
   "crc32": C}``: a C-contiguous little-endian array; ``dtype`` is an irgrad dtype name
   (float16/32/64, uint8, int8/16/32/64, bool), C the CRC-32 of its bytes;
 - a tensor is ``{"storage": i, "requires_grad": b, "parameter": b}``; ``parameter``
-  marks an ``nn.Parameter``;
+  marks an ``nn.Parameter``; ``"uninitialized": true`` (optional) marks a lazy module's
+  placeholder (``nn.UninitializedParameter``, or ``UninitializedBuffer`` when not a
+  parameter), which has no data: its storage is empty and gives only its dtype, and it
+  loads as a new placeholder, as ``torch.save``'s pickle of one does;
 - a NODE is a JSON array whose first item names its kind: ``["none"]``, ``["bool", b]``,
   ``["int", n]``, ``["float", "repr"]`` (a string, so nan/inf/-0.0 round-trip exactly),
   ``["str", s]``, ``["list", [NODE...]]``, ``["tuple", [NODE...]]``, ``["dict", [[KEY,
@@ -65,7 +68,7 @@ import numpy as np
 
 from . import _tracing, dtypes
 from ._atomic import write_atomically
-from .nn.parameter import Parameter
+from .nn.parameter import Parameter, UninitializedBuffer, UninitializedParameter, is_lazy
 from .safetensors import SafetensorError, is_safetensors
 from .safetensors import load as load_safetensors
 from .safetensors import load_file as load_safetensors_file
@@ -135,17 +138,23 @@ class _Encoder:
     def tensor(self, t: Tensor, path: list[str]) -> list:
         index = self._tensor_ids.get(id(t))
         if index is None:
-            is_param = isinstance(t, _parameter_class())
-            if type(t) is not Tensor and not is_param:
+            is_param, lazy = isinstance(t, _parameter_class()), is_lazy(t)
+            if type(t) is not Tensor and not is_param and not lazy:
                 raise TypeError(
                     f"irgrad.save: cannot save a tensor of subclass {type(t).__qualname__} at "
                     f"{_path_str(path)}; convert it to a plain Tensor first"
                 )
             self._keep.append(t)
             index = self._tensor_ids[id(t)] = len(self.tensors)
-            self.tensors.append(
-                {"storage": self.storage(t._data), "requires_grad": bool(t._rg), "parameter": is_param}
-            )
+            spec = {
+                # a placeholder's data is refused; its .data is the empty array of its dtype
+                "storage": self.storage((t.data if lazy else t)._data),
+                "requires_grad": bool(t._rg),
+                "parameter": is_param,
+            }
+            if lazy:
+                spec["uninitialized"] = True
+            self.tensors.append(spec)
         return ["tensor", index]
 
     def encode(self, obj: Any, path: list[str]) -> list:
@@ -460,9 +469,16 @@ class _Decoder:
                 raise self.r.error(
                     f"corrupted header: a {data.dtype} tensor cannot require grad at {_path_str(path)}"
                 )
-            t = Tensor._wrap(data, requires_grad=spec["requires_grad"])
-            if spec["parameter"]:
-                t = _parameter_class()(t, requires_grad=spec["requires_grad"])
+            uninitialized = spec.get("uninitialized", False)
+            if uninitialized is not False and (uninitialized is not True or data.shape != (0,)):
+                raise self.bad(spec, path)
+            if uninitialized:
+                placeholder = UninitializedParameter if spec["parameter"] else UninitializedBuffer
+                t = placeholder(spec["requires_grad"], dtype=dtypes.from_numpy_dtype(data.dtype))
+            else:
+                t = Tensor._wrap(data, requires_grad=spec["requires_grad"])
+                if spec["parameter"]:
+                    t = _parameter_class()(t, requires_grad=spec["requires_grad"])
             if callable(self.map_location):
                 mapped = self.map_location(t, "cpu")
                 t = mapped if isinstance(mapped, Tensor) else t

@@ -126,10 +126,11 @@ def _to(
 
 
 def _type(self: Tensor, dtype=None):
-    """The legacy type name (``"irgrad.FloatTensor"``), or ``self`` in the dtype of a dtype,
-    a legacy type (``irgrad.LongTensor``) or its name (``"torch.LongTensor"``)."""
+    """The legacy type name, PyTorch's (``"torch.FloatTensor"``: code compares it with that
+    string), or ``self`` in the dtype of a dtype, a legacy type (``irgrad.LongTensor``) or
+    its name (``"torch.LongTensor"``, ``"irgrad.LongTensor"``)."""
     if dtype is None:
-        return f"irgrad.{LEG.NAMES[self.dtype]}Tensor"
+        return f"torch.{LEG.NAMES[self.dtype]}Tensor"
     return _to(self, LEG.type_target(dtype))
 
 

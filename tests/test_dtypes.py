@@ -163,7 +163,7 @@ def test_to_dtype_aliases():
     assert x.to(irgrad.tensor([1], dtype=irgrad.int16)).dtype is irgrad.int16
     assert x.to("cpu") is x and x.to(irgrad.float32) is x
     assert x.type(irgrad.float64).dtype is irgrad.float64
-    assert x.type() == "irgrad.FloatTensor"
+    assert x.type() == "torch.FloatTensor"
 
 
 def _elementwise_ops():

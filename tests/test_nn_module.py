@@ -327,7 +327,7 @@ def test_attribute_registration_rules():
         m.register_parameter("a.b", None)
     with pytest.raises(TypeError, match="not a Module subclass"):
         m.add_module("x", 3)
-    with pytest.raises(TypeError, match="irgrad.FloatTensor"):
+    with pytest.raises(TypeError, match="torch.FloatTensor"):
         m.register_parameter("nl", nn.Parameter(irgrad.ones(1)) * 2)  # type: ignore[arg-type]
     del m.sub
     assert "sub" not in m._modules

@@ -361,7 +361,7 @@ def test_dtype_conversion_methods():
     assert x.to(irgrad.float64).dtype is irgrad.float64
     assert x.to(dtype=irgrad.int64).dtype is irgrad.int64
     assert x.to("cpu") is x and x.to(irgrad.device("cpu")) is x
-    assert x.type(irgrad.int32).dtype is irgrad.int32 and x.type() == "irgrad.FloatTensor"
+    assert x.type(irgrad.int32).dtype is irgrad.int32 and x.type() == "torch.FloatTensor"
     assert x.to(irgrad.float32, copy=True) is not x
     g = irgrad.tensor([1.0, 2.0], requires_grad=True)
     g.double().sum().backward()
