@@ -1,4 +1,5 @@
-"""F.adaptive_max_pool3d / nn.AdaptiveMaxPool3d and F.fractional_max_pool2d /
+"""F.adaptive_max_pool3d / nn.AdaptiveMaxPool3d (and adaptive_max_pool2d's indices, which it
+computes) and F.fractional_max_pool2d /
 nn.FractionalMaxPool2d against PyTorch 2.13: values, indices, float64 gradients by
 torch.autograd (fractional pooling with the same ``_random_samples``, so the windows
 are PyTorch's), NaN and tie picks, errors; finite differences and compiled-vs-eager
@@ -77,6 +78,25 @@ def test_adaptive_max_pool3d_noncontiguous_ties_and_nans_match_torch():
     x = _with_ties_and_nans(R(2, 3, 6, 5, 4))
     _compare(lambda L, x: L.nn.functional.adaptive_max_pool3d(x.transpose(2, 4), (3, 2, 4), True), x)
     _compare(lambda L, x: L.nn.functional.adaptive_max_pool3d(x[:, ::2], (4, 3, 3), True), x)
+
+
+ADAPTIVE_2D = [
+    ("grid", (2, 3, 7, 9), (3, 4)),
+    ("unbatched", (3, 5, 5), 2),
+    ("grow", (1, 2, 3, 2), (6, 6)),
+    ("none", (2, 1, 5, 7), (None, 3)),
+    ("one", (1, 1, 4, 4), 1),
+]
+
+
+@pytest.mark.parametrize("name, shape, size", ADAPTIVE_2D, ids=[c[0] for c in ADAPTIVE_2D])
+def test_adaptive_max_pool2d_returns_pytorchs_indices(name, shape, size):
+    # irgrad raised NotImplementedError for return_indices=True
+    _compare(lambda L, x: L.nn.functional.adaptive_max_pool2d(x, size, return_indices=True), R(*shape))
+    _compare(
+        lambda L, x: L.nn.AdaptiveMaxPool2d(size, return_indices=True)(x.transpose(-1, -2)),
+        _with_ties_and_nans(R(*shape)),
+    )
 
 
 @pytest.mark.parametrize(

@@ -253,8 +253,12 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     h, w = x._data.shape[-2:]
     oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool2d: return_indices is not supported")
+    if return_indices:  # a volume of depth 1: its flat (d, h, w) positions are PyTorch's h * W + w
+        from .window_max import adaptive_max_pool3d  # (it imports this module)
+
+        values, indices = adaptive_max_pool3d(x.unsqueeze(2), (1, oh, ow), return_indices=True)
+        values, indices = values.squeeze(2), indices.squeeze(2)
+        return (values.squeeze(0), indices.squeeze(0)) if unbatched else (values, indices)
 
     rows = []
     for i in range(oh):
