@@ -178,3 +178,15 @@ def test_an_einsum_that_broadcasts_a_size_one_dim_compiles_with_its_gradient():
         for want, got in zip(*tensors):
             assert got.grad.shape == want.grad.shape == want.shape
             np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("equation, shapes", [("bii,ij->bj", ((2, 3, 3), (3, 4))), ("ii", ((5, 5),))])
+def test_an_einsum_repeating_a_letter_within_an_operand_compiles_with_its_gradient(equation, shapes):
+    """A repeated letter takes the operand's diagonal (a view) before the einsum: compiled
+    as eager, outputs and gradients, with no graph break."""
+    from irgrad.testing.differential import check_compiled
+
+    rng = np.random.default_rng(1)
+    calls = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(2)]
+    compiled = check_compiled(lambda *xs: irgrad.einsum(equation, *xs), calls, backend="llvm", train=True)
+    assert compiled.explain().graph_break_count == 0

@@ -673,6 +673,15 @@ EINSUMS = [
     ("bij,bjk->bik", [(1, 2, 3), (5, 3, 4)]),
     ("ij,jk->ik", [(2, 1), (3, 4)]),
     ("...ij,...jk->...ik", [(5, 1, 2, 3), (1, 4, 3, 2)]),
+    # a letter repeated within an operand takes its diagonal (irgrad raised NotImplementedError)
+    ("ii", [(4, 4)]),
+    ("ii->i", [(3, 3)]),
+    ("bii->bi", [(2, 3, 3)]),
+    ("iji->j", [(3, 4, 3)]),
+    ("iii->i", [(3, 3, 3)]),
+    ("...ii->...i", [(2, 5, 4, 4)]),
+    ("ij,jj->i", [(2, 3), (3, 3)]),
+    ("iijj", [(2, 2, 3, 3)]),
 ]
 
 
@@ -685,6 +694,7 @@ def test_einsum(compare, eq, shapes):
 # --- errors: the same exception type as torch, naming op and shapes ---------------------
 
 ERRORS = [
+    ("einsum_repeated_sizes", lambda L: L.einsum("bii->b", L.ones(2, 3, 4)), ["repeated", "4 != 3"]),
     ("matmul", lambda L: L.ones(2, 3) @ L.ones(4, 5), ["2x3", "4x5"]),
     ("matmul_1d", lambda L: L.ones(3) @ L.ones(4), ["3", "4"]),
     ("matmul_batch", lambda L: L.ones(2, 2, 3) @ L.ones(3, 3, 4), ["2", "3"]),

@@ -159,20 +159,35 @@ def _expand_equation(equation: str, shapes: list) -> str:
     else:
         letters = "".join(expanded)
         out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
-    for t in expanded:
-        if len(set(t)) != len(t):
-            raise NotImplementedError(
-                f"einsum(): repeated subscripts within an operand ({t!r}) are not supported"
-            )
     return ",".join(expanded) + "->" + out
 
 
 def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation over tensors, as ``torch.einsum`` (no repeated subscripts per operand)."""
+    """Einstein summation over tensors, as ``torch.einsum``."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     eq = _expand_equation(equation, [t._data.shape for t in operands])
+    lhs, out = eq.split("->")
+    terms, operands = zip(*[_diagonals(t, x, k) for k, (t, x) in enumerate(zip(lhs.split(","), operands))])
+    eq = ",".join(terms) + "->" + out
     return apply(OPS["einsum"], _broadcast_letters(eq, operands), {"equation": eq})
+
+
+def _diagonals(term: str, operand: Tensor, position: int) -> tuple[str, Tensor]:
+    """An operand whose subscripts repeat a letter (``'ii'``, ``'bii'``) as the diagonal
+    over those dims (a view, its letter moved last), so each letter names one dim, as the
+    einsum op requires; PyTorch's error where the repeated dims' sizes differ."""
+    while len(set(term)) != len(term) and len(term) == operand._data.ndim:
+        letter = next(c for c in term if term.count(c) > 1)
+        i, j = term.index(letter), term.index(letter, term.index(letter) + 1)
+        if operand._data.shape[i] != operand._data.shape[j]:
+            raise RuntimeError(
+                f"einsum(): subscript {letter} is repeated for operand {position} but the sizes don't match, "
+                f"{operand._data.shape[j]} != {operand._data.shape[i]}"
+            )
+        operand = operand.diagonal(0, i, j)
+        term = term[:i] + term[i + 1 : j] + term[j + 1 :] + letter
+    return term, operand
 
 
 def _broadcast_letters(equation: str, operands: tuple) -> tuple:
