@@ -134,3 +134,72 @@ def test_lazy_save_load_matches_torch():
             module = make(lib)
             module.load_state_dict(state)
             assert module.has_uninitialized_params()
+
+
+# --- gcd and lcm trace -----------------------------------------------------------------------
+
+_INTEGERS = ["int64", "int32", "int16", "int8", "uint8"]
+
+
+def _integer_pairs(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs of zeros, signs, extremes, Fibonacci neighbours (Euclid's longest runs)
+    and random values of integer dtype ``name``."""
+    info = np.iinfo(name)
+    fibonacci = [1, 2]
+    while fibonacci[-1] + fibonacci[-2] <= info.max:
+        fibonacci.append(fibonacci[-1] + fibonacci[-2])
+    special = [0, 1, -1, 2, -2, 6, -6, 9, 12, -18, info.min, info.max, info.min + 1, *fibonacci[-3:]]
+    special += [-v for v in fibonacci[-2:]]
+    values = np.array([v for v in special if info.min <= v <= info.max], dtype=np.int64)
+    values = np.concatenate([values, np.random.default_rng(0).integers(max(info.min, -1000), 1000, 12)])
+    a, b = np.meshgrid(values, values)
+    return a.ravel().astype(name), b.ravel().astype(name)
+
+
+@pytest.mark.parametrize("dtype", _INTEGERS)
+def test_gcd_lcm_match_torch(dtype):
+    torch = _torch()
+    a, b = _integer_pairs(dtype)
+    for name in ("gcd", "lcm"):
+        if name == "lcm" and np.dtype(dtype).itemsize >= 4:
+            # PyTorch's lcm divides the most negative integer by its gcd, which can be -1:
+            # a SIGFPE in its C++ kernel
+            keep = (a != np.iinfo(dtype).min) & (b != np.iinfo(dtype).min)
+            a, b = a[keep], b[keep]
+        expected = getattr(torch, name)(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+        actual = getattr(irgrad, name)(irgrad.from_numpy(a), irgrad.from_numpy(b)).numpy()
+        assert actual.dtype == expected.dtype
+        np.testing.assert_array_equal(actual, expected, err_msg=f"{name} of {dtype}")
+
+
+def test_gcd_lcm_errors_match_torch():
+    torch = _torch()
+    for lib in (torch, irgrad):
+        with pytest.raises(NotImplementedError, match="\"gcd_cpu\" not implemented for 'Bool'"):
+            lib.gcd(lib.tensor([True]), lib.tensor([False]))
+        with pytest.raises(NotImplementedError, match="\"lcm_cpu\" not implemented for 'Float'"):
+            lib.lcm(lib.tensor([1.0]), lib.tensor([2]))
+
+
+def _gcd_and_lcm(x, y):
+    g = irgrad.gcd(x, y) + irgrad.lcm(y, x)
+    z = x.clone()
+    z.gcd_(y)
+    z.mul_(3)
+    z.lcm_(y)
+    return g, z
+
+
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8"])
+def test_gcd_lcm_compile_without_a_graph_break(backend, dtype):
+    a, b = _integer_pairs(dtype)
+    x, y = irgrad.from_numpy(a), irgrad.from_numpy(b)
+    compiled = irgrad.compile(_gcd_and_lcm, backend=backend, fullgraph=True)
+    for got, expected in zip(compiled(x, y), _gcd_and_lcm(x, y)):
+        assert got.dtype is expected.dtype
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    small = irgrad.tensor([[0, 4, -6], [9, 0, -12]], dtype=getattr(irgrad, dtype))
+    other = irgrad.tensor([0, 6, 4], dtype=getattr(irgrad, dtype))
+    for got, expected in zip(compiled(small, other), _gcd_and_lcm(small, other)):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())

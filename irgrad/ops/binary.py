@@ -370,3 +370,41 @@ def _right_shift(a, b):
 
 _binary("bitwise_left_shift", _left_shift, rule=DtypeRule.INTEGRAL, scalar=_primitive("shl"))
 _binary("bitwise_right_shift", _right_shift, rule=DtypeRule.INTEGRAL, scalar=_primitive("shr"))
+
+
+def _gcd(a, b):
+    """PyTorch's gcd (its ``calc_gcd``): Euclid's algorithm on the absolute values with C's
+    truncated remainder, so ``gcd(0, 0)`` is 0 and the most negative integer, whose
+    absolute value wraps to itself, can give a negative result as there."""
+    a, b = np.broadcast_arrays(np.abs(a), np.abs(b))
+    while True:
+        running = a != 0
+        if not running.any():
+            return b.copy()
+        a, b = np.where(running, np.fmod(b, np.where(running, a, 1)), 0), np.where(running, a, b)
+
+
+# Euclid's divisions on values under 2**63: at most 91 (consecutive Fibonacci numbers,
+# Lamé), one more to order the operands and one for the most negative integer
+_EUCLID_STEPS = 93
+
+
+def _gcd_scalar(S, a, b):
+    """:func:`_gcd` unrolled to the most steps any int64 operands take (a step past the
+    end leaves the pair alone); the LLVM lowering has no integer remainder, so compiled
+    code runs the kernel."""
+    zero, one = S.const(0, a), S.const(1, a)
+    a, b = S.abs(a), S.abs(b)
+    for _ in range(_EUCLID_STEPS):
+        running = S.ne(a, zero)
+        a, b = S.where(running, S.int_fmod(b, S.where(running, a, one)), zero), S.where(running, a, b)
+    return b
+
+
+_binary(
+    "gcd",
+    _gcd,
+    rule=DtypeRule.INTEGRAL,
+    scalar=_gcd_scalar,
+    doc="The greatest common divisor of integers, as PyTorch's kernel computes it.",
+)

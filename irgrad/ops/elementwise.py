@@ -36,6 +36,7 @@ BOOL_UNSUPPORTED: dict[str, type[Exception]] = {
     "floor_divide": NotImplementedError,
     "remainder": NotImplementedError,
     "fmod": NotImplementedError,
+    "gcd": NotImplementedError,
     "bitwise_left_shift": NotImplementedError,
     "bitwise_right_shift": NotImplementedError,
 }

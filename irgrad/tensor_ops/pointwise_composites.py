@@ -22,9 +22,10 @@ from ..tensor import Tensor
 from . import pointwise as P
 from .legacy import NAMES
 from .select import where
-from .shape import broadcast_tensors, view_as
+from .shape import view_as
 
 _COPYSIGN = OPS["copysign"]
+_GCD = OPS["gcd"]
 
 
 def _only_tensors(name: str, **arguments) -> None:
@@ -282,15 +283,9 @@ def _integers(name: str, input: Tensor, other: Tensor) -> tuple:
 
 @tensor_arguments
 def gcd(input: Tensor, other: Tensor) -> Tensor:
-    """The non-negative greatest common divisor (``gcd(0, 0) = 0``), by Euclid's algorithm
-    over the whole tensor until every remainder is 0 (a data-dependent loop: a compiled
-    function runs it eagerly)."""
-    a, b = _integers("gcd", input, other)
-    a, b = broadcast_tensors(P.abs(a).detach(), P.abs(b).detach())
-    while bool(P.ne(b, 0).any()):
-        nonzero = P.ne(b, 0)
-        a, b = where(nonzero, b, a), where(nonzero, P.fmod(a, where(nonzero, b, 1)), 0)
-    return a
+    """The non-negative greatest common divisor (``gcd(0, 0) = 0``), the primitive ``gcd``
+    (Euclid's algorithm, as PyTorch's kernel)."""
+    return elementwise(_GCD, *_integers("gcd", input, other))
 
 
 @tensor_arguments
