@@ -203,3 +203,47 @@ def test_gcd_lcm_compile_without_a_graph_break(backend, dtype):
     other = irgrad.tensor([0, 6, 4], dtype=getattr(irgrad, dtype))
     for got, expected in zip(compiled(small, other), _gcd_and_lcm(small, other)):
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+# --- numbers where PyTorch takes tensors -----------------------------------------------------
+
+
+def _calls(lib):
+    t = lib.tensor([1.0, -2.0])
+    return {
+        "atan2(number, t)": lambda: lib.atan2(3, t),
+        "atan2(t, number)": lambda: lib.atan2(t, 3.0),
+        "atan2(number, number)": lambda: lib.atan2(2, 3),
+        "t.atan2(number)": lambda: t.atan2(3),
+        "t.atan2_(number)": lambda: t.clone().atan2_(3),
+        "t.arctan2_(number)": lambda: t.clone().arctan2_(3),
+        "copysign(number, t)": lambda: lib.copysign(3, t),
+        "copysign(number, number)": lambda: lib.copysign(3, -1.0),
+    }
+
+
+def test_numbers_where_pytorch_takes_tensors_raise():
+    for call in _calls(irgrad).values():
+        with pytest.raises(TypeError, match="Tensor"):
+            call()
+    with pytest.raises(
+        TypeError, match=r"atan2\(\): argument 'input' \(position 1\) must be Tensor, not int"
+    ):
+        irgrad.atan2(3, irgrad.ones(1))
+    with pytest.raises(
+        TypeError, match=r"copysign\(\) received an invalid combination of arguments - got \(int, Tensor\)"
+    ):
+        irgrad.copysign(3, irgrad.ones(1))
+    assert irgrad.copysign(irgrad.ones(1), -2).tolist() == [-1.0]  # a number second is fine
+
+
+def test_numbers_where_pytorch_takes_tensors_match_torch():
+    torch = _torch()
+    ours, theirs = _calls(irgrad), _calls(torch)
+    for label, call in theirs.items():
+        with pytest.raises(TypeError) as expected:
+            call()
+        with pytest.raises(TypeError) as actual:
+            ours[label]()
+        if not label.startswith("t."):  # a method's message counts self as position 0 in PyTorch
+            assert str(actual.value) == str(expected.value), label

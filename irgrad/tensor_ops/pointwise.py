@@ -131,7 +131,18 @@ def pow(input: Tensor | Number, exponent: Tensor | Number, *, out=None) -> Tenso
     return _pow(input, exponent, out=out)
 
 
-atan2 = _binary("atan2")
+_atan2 = _binary("atan2")
+
+
+def atan2(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    """Elementwise ``atan2(input, other)``, as ``torch.atan2``: of tensors alone (a number
+    on either side is PyTorch's TypeError)."""
+    if not (isinstance(input, Tensor) and isinstance(other, Tensor)):
+        reject_non_tensors("atan2", zip(atan2.tensor_parameters, (input, other)))
+    return _atan2(input, other, out=out)
+
+
+atan2.tensor_parameters = parameter_checks(atan2)
 maximum = _binary("maximum")
 minimum = _binary("minimum")
 eq = _binary("eq")

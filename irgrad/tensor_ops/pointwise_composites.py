@@ -61,7 +61,15 @@ def _float_result(*operands):
 @tensor_arguments
 def copysign(input: Tensor | Number, other: Tensor | Number, *, out=None) -> Tensor:
     """``|input|`` with the sign of ``other`` (its sign bit: -0.0 and a negative NaN count
-    as negative), as ``torch.copysign``; integers give floats."""
+    as negative), as ``torch.copysign``; integers give floats. ``input`` must be a tensor
+    (PyTorch has no overload with a number first)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"copysign() received an invalid combination of arguments - got ({type(input).__name__}, "
+            f"{type(other).__name__}), but expected one of:\n"
+            " * (Tensor input, Tensor other, *, Tensor out = None)\n"
+            " * (Tensor input, Number other, *, Tensor out = None)\n"
+        )
     return P._maybe_out(elementwise(_COPYSIGN, input, other), out)
 
 
