@@ -33,7 +33,7 @@ from ..tensor import Tensor
 from ..tensor_ops.linalg import trace as matrix_trace
 from ..trace import GraphBreak, Tracer, memory_key, storage
 from ..utils.pytree import flatten
-from . import effects, state
+from . import effects, state, state_changes
 from .deferred import Deferrals, slot_key
 from .host_random import HostGenerators
 
@@ -212,7 +212,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                 released += [False] * (len(values) - len(released))
                 released[k] = released[k] or (leaf._rg and _graph_released(leaf))
         with _tracing.suspended():  # the compiler's reads are not the traced code's
-            changes, unsupported = state.changes(snapshot)
+            changes, unsupported = state_changes.changes(snapshot)
         rebound_later = tracer.deferrals.slots if tracer.deferrals is not None else set()
         changes = [c for c in changes if slot_key(c.holder.obj, c.step) not in rebound_later]
         try:

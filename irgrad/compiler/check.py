@@ -24,7 +24,8 @@ from ..utils.pytree import flatten
 from . import runtime
 from .capture import capture
 from .sources import delete, describe, read, write
-from .state import MISSING, follow
+from .state import follow
+from .state_changes import MISSING
 
 
 class CompileCheckError(AssertionError):

@@ -30,7 +30,8 @@ from .. import _tracing
 from ..optim.lr_scheduler import LRScheduler
 from ..tensor import Tensor
 from .sources import Step, describe
-from .state import Snapshot, StateNode, changes
+from .state import Snapshot, StateNode
+from .state_changes import changes
 
 
 @dataclass(frozen=True)

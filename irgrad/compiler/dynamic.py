@@ -43,11 +43,11 @@ from ..passes.pipeline import Dumper, PipelineReport
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
 from ..utils.pytree import flatten, unflatten
-from . import state
+from . import state, state_changes
 from .build import Built, build
 from .capture import Capture, capture
 from .sources import delete, read, write
-from .state import MISSING
+from .state_changes import MISSING
 
 
 class SizeChecks:
@@ -163,7 +163,7 @@ class _Restore:
 
     def undo(self, probe: Capture) -> None:
         """Rebind what ``probe`` rebound, from the state its snapshot walked before it ran."""
-        rebound, _ = state.changes(probe.snapshot)
+        rebound, _ = state_changes.changes(probe.snapshot)
         for change in rebound:
             holder = change.holder.obj
             if change.old is not None:

@@ -1,6 +1,6 @@
 """Side effects beyond tensor data: what a traced call rebound, and how to do it again.
 
-The diff of the walked state (:func:`.state.changes`) lists slots the call rebound:
+The diff of the walked state (:func:`.state_changes.changes`) lists slots the call rebound:
 ``p.grad = g`` from ``backward()``, ``self.last = y``, a new ``optimizer.state[p]``
 entry, ``zero_grad()`` setting ``.grad`` to None, ``global G; G = ...``.  Each new
 value becomes a :class:`Recipe` built from what the compiled graph produces:
@@ -26,7 +26,8 @@ from typing import Any
 
 from ..tensor import Tensor
 from .sources import delete, describe, writable, write
-from .state import MISSING, Change, Snapshot, StateNode, follow, is_value
+from .state import Snapshot, StateNode, follow, is_value
+from .state_changes import MISSING, Change
 
 
 @dataclass(frozen=True)

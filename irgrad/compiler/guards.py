@@ -43,9 +43,8 @@ from .state import (
     StateNode,
     is_value,
     same_contents,
-    same_value,
-    same_zero_signs,
 )
+from .value_equality import same_value, same_zero_signs
 
 _SINGLETON_TYPES = (type(None), bool, irgrad_dtype, enum.Enum)
 

@@ -53,6 +53,7 @@ from ..tensor import Tensor, device
 from ..trace import storage
 from ..utils.data import Dataset
 from .sources import ROOT_ARGS, ROOT_FN, ROOT_KWARGS, Step, describe, read
+from .value_equality import same_value
 
 MAX_NODES = 50_000
 MAX_ITEMS = 2_000  # containers longer than this are compared by identity and length
@@ -243,7 +244,7 @@ def _slot_names(cls: type) -> list[str]:
     return names
 
 
-def _slotted(node: StateNode) -> bool:
+def slotted(node: StateNode) -> bool:
     """Whether ``node`` is an object of a ``__slots__`` class walked slot by slot."""
     return any(child.step.how == "slot" for child in node.children)
 
@@ -578,171 +579,3 @@ def follow(roots: tuple, path: tuple[Step, ...]) -> Any:
     for step in path:
         obj = read(obj, step)
     return obj
-
-
-# --- what a call changed ------------------------------------------------------------------
-
-MISSING = object()  # what a deleted slot now holds
-
-
-@dataclass
-class Change:
-    """A slot of the walked state that holds something else after the call.
-
-    ``holder`` is the node of the object owning the slot, ``step`` the slot in it,
-    ``new`` what it holds now (``MISSING`` if deleted), ``old`` the node that was
-    there (None for a new slot)."""
-
-    holder: StateNode
-    step: Step
-    new: Any
-    old: StateNode | None
-
-    def where(self, snapshot: Snapshot) -> str:
-        return describe(self.holder.path + (self.step,), snapshot.name_of)
-
-
-_FLOATS = (float, complex, np.floating, np.complexfloating)
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equal Python values of the same type (NaN equals NaN, 0.0 is not -0.0, numpy's
-    floats and complex numbers alike; arrays by content)."""
-    if type(a) is not type(b):
-        return False
-    if a is b:
-        return True
-    try:
-        equal = a == b
-        if isinstance(equal, np.ndarray):
-            return bool(equal.all()) and same_zero_signs(a, b)
-        if equal:
-            return not isinstance(a, _FLOATS) or same_zero_signs(a, b)
-    except Exception:  # values that cannot be compared are different
-        return False
-    return isinstance(a, _FLOATS) and a != a and b != b
-
-
-def same_array(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether numpy arrays ``a`` and ``b`` hold the same values (NaN equal to NaN, 0.0 not
-    to -0.0) in the same shape and dtype."""
-    return (
-        a.shape == b.shape
-        and a.dtype == b.dtype
-        and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-        and same_zero_signs(a, b)
-    )
-
-
-def same_zero_signs(a: Any, b: Any) -> bool:
-    """Whether equal numbers or arrays ``a`` and ``b`` have their zeros' signs alike
-    (``==`` does not tell 0.0 from -0.0, which ``1 / x`` and ``atan2`` do)."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype.kind == "c":
-        return same_zero_signs(a.real, b.real) and same_zero_signs(a.imag, b.imag)
-    return a.dtype.kind != "f" or np.array_equal(np.signbit(a), np.signbit(b))
-
-
-def _holds_same(node: StateNode, now: Any) -> bool:
-    """Whether ``now`` is what ``node`` recorded (the same value or the same object)."""
-    if node.kind == VALUE:
-        return same_value(node.obj, now)
-    return now is node.obj
-
-
-def changes(snapshot: Snapshot) -> tuple[list[Change], list[str]]:
-    """The slots the call rebound, added or deleted, and changes that cannot be replayed.
-
-    Only objects that are still where they were are descended into: a rebound slot
-    is one change, whatever its new value contains.  In-place writes to tensor data
-    are the tracer's business, not this diff's.
-    """
-    found: list[Change] = []
-    unsupported: list[str] = []
-    grad_fns = snapshot.walker.grad_fns if snapshot.walker is not None else None
-    for node in snapshot.nodes():
-        obj = node.obj
-        if node.kind == TENSOR:
-            data = obj._data
-            if (data.shape, data.dtype, obj._rg) != (node.info[1], node.info[2], node.info[3]):
-                unsupported.append(
-                    f"{describe(node.path, snapshot.name_of)} changed shape, dtype or requires_grad"
-                )
-            elif obj._rg and grad_fns is not None and grad_fns.get(id(obj)) != id(obj._node):
-                # written in place where autograd records it (h.mul_(2) of a non-leaf): eager
-                # gives it a new grad_fn, which a compiled call would not (its gradient
-                # would flow through the old history)
-                unsupported.append(
-                    f"{describe(node.path, snapshot.name_of)}, which requires grad, was written in place"
-                )
-            _compare_slots(node, obj.__dict__, "attr", found, skip=0)
-            grad = node.children[0]
-            if not _holds_same(grad, obj._grad):
-                found.append(Change(node, grad.step, obj._grad, grad))
-        elif node.kind == DICT:
-            _compare_slots(node, obj, "item", found)
-            if hasattr(obj, "__dict__"):
-                _compare_slots(node, obj.__dict__, "attr", found)
-        elif node.kind == OBJECT:
-            _compare_slots(node, obj.__dict__, "attr", found)
-        elif node.kind == SEQ and not isinstance(obj, tuple):
-            if hasattr(obj, "__dict__"):
-                _compare_slots(node, obj.__dict__, "attr", found)
-            items = [c for c in node.children if c.step.how == "item"]
-            if len(obj) != len(items) or not all(_holds_same(c, v) for c, v in zip(items, obj)):
-                if isinstance(obj, list):
-                    found.append(Change(node, Step("item", slice(None)), list(obj), None))
-                else:
-                    unsupported.append(f"{describe(node.path, snapshot.name_of)} (a deque) changed")
-        elif node.kind == CONTENTS and not same_contents(obj, node.info[1]):
-            unsupported.append(f"{describe(node.path, snapshot.name_of)} changed")  # (os.environ: putenv)
-        elif node.kind == FUNCTION and is_user_file(getattr(obj, "__code__", None).co_filename):
-            _compare_reads(node, [c for c in node.children if c.step.how in ("cell", "global")], found)
-        elif node.kind == OPAQUE and node.children and (isinstance(obj, types.ModuleType) or _slotted(node)):
-            _compare_reads(node, node.children, found)  # a module's attributes, an object's slots
-        elif node.kind == OPAQUE and isinstance(obj, type) and node.children:
-            # a user class's attributes (Counter.calls += 1), read from its own dict: as
-            # walked (a staticmethod, not the function it gives)
-            attrs = vars(obj)
-            recorded = set()
-            for child in node.children:
-                if child.step.how == "attr":
-                    recorded.add(child.step.key)
-                    now = attrs.get(child.step.key, MISSING)
-                    if not _holds_same(child, now):
-                        found.append(Change(node, child.step, now, child))
-            for key in list(attrs):
-                if key not in recorded and not (key.startswith("__") and key.endswith("__")):
-                    found.append(Change(node, Step("attr", key), attrs[key], None))
-        elif node.kind in (LARGE,) and len(obj) != node.info[1]:
-            unsupported.append(f"{describe(node.path, snapshot.name_of)} (a long container) changed length")
-        elif node.kind == ARRAY and not same_array(obj, node.info):
-            # arr[0] += 1: an effect only the traced call would have (and a validation again)
-            unsupported.append(f"{describe(node.path, snapshot.name_of)} (a numpy array) was written")
-    return found, unsupported
-
-
-def _compare_reads(node: StateNode, children: list[StateNode], found: list) -> None:
-    """Changes of the slots ``children`` read from ``node``'s object (a function's cells and
-    globals, a module's attributes, an object's ``__slots__``): one gone is deleted."""
-    for child in children:
-        try:
-            now = read(node.obj, child.step)
-        except (AttributeError, KeyError, ValueError):
-            now = MISSING
-        if not _holds_same(child, now):
-            found.append(Change(node, child.step, now, child))
-
-
-def _compare_slots(node: StateNode, mapping: dict, how: str, found: list, skip: int = 0) -> None:
-    """Changes of a dict-like (a dict, or an object's ``__dict__``) against its node."""
-    recorded = {c.step.key: c for c in node.children if c.step.how == how}
-    held = dict.__getitem__  # not a read of the traced code (an optimizer's ParamGroup reports those)
-    for key, child in recorded.items():
-        if key not in mapping:
-            found.append(Change(node, child.step, MISSING, child))
-        elif not _holds_same(child, held(mapping, key)):
-            found.append(Change(node, child.step, held(mapping, key), child))
-    for key in list(mapping):
-        if key not in recorded:
-            found.append(Change(node, Step(how, key), held(mapping, key), None))
