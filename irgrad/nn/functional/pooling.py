@@ -29,10 +29,10 @@ from ...tensor_ops import pointwise as P
 from ...tensor_ops import reduce as R
 from ...tensor_ops.indexing import gather
 from ...tensor_ops.legacy import NAMES
-from ...tensor_ops.select import where
 from ...tensor_ops.shape import cat, stack
 from ._windows import as_batched_image, default_stride, im2col, pad2d, pair
 from .resample import adaptive_average
+from .window_max import adaptive_max_pool3d, max_position
 
 __all__ = [
     "max_pool1d",
@@ -254,8 +254,6 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
     if return_indices:  # a volume of depth 1: its flat (d, h, w) positions are PyTorch's h * W + w
-        from .window_max import adaptive_max_pool3d  # (it imports this module)
-
         values, indices = adaptive_max_pool3d(x.unsqueeze(2), (1, oh, ow), return_indices=True)
         values, indices = values.squeeze(2), indices.squeeze(2)
         return (values.squeeze(0), indices.squeeze(0)) if unbatched else (values, indices)
@@ -344,14 +342,6 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     return out.squeeze(0) if unbatched else out
 
 
-def _pick(window: Tensor) -> Tensor:
-    """The position a max-pool's scan keeps along the last dim: the last NaN if there is one,
-    else the first greatest element."""
-    nan = P.isnan(window).to(int64)
-    last_nan = P.rsub(R.argmax(nan.flip(-1), -1, keepdim=True), window.shape[-1] - 1)
-    return where(R.amax(nan, -1, keepdim=True) > 0, last_nan, R.argmax(window, -1, keepdim=True))
-
-
 @tensor_arguments
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
     """The maximum of each of ``output_size`` windows spanning the last dim (window ``i``
@@ -376,7 +366,7 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     picks = []
     for i in range(int(n)):
         start, stop = (i * length) // n, -(-((i + 1) * length) // n)
-        picks.append(P.add(_pick(input.narrow(-1, start, stop - start)), start))
+        picks.append(P.add(max_position(input.narrow(-1, start, stop - start)), start))
     indices = cat(picks, -1) if picks else zeros(*input.shape[:-1], 0, dtype=int64)
     values = gather(input, -1, indices)
     return (values, indices) if return_indices else values

@@ -22,11 +22,21 @@ from ...dispatch import const
 from ...dtypes import int64
 from ...ops.shapes import fmt
 from ...tensor import Tensor
+from ...tensor_ops import pointwise as P
+from ...tensor_ops import reduce as R
 from ...tensor_ops.indexing import gather
 from ...tensor_ops.legacy import NAMES
-from .pooling import _pick
+from ...tensor_ops.select import where
 
 __all__ = ["adaptive_max_pool3d", "fractional_max_pool2d"]
+
+
+def max_position(window: Tensor) -> Tensor:
+    """The position a max-pool's scan keeps along the last dim: the last NaN if there is one,
+    else the first greatest element."""
+    nan = P.isnan(window).to(int64)
+    last_nan = P.rsub(R.argmax(nan.flip(-1), -1, keepdim=True), window.shape[-1] - 1)
+    return where(R.amax(nan, -1, keepdim=True) > 0, last_nan, R.argmax(window, -1, keepdim=True))
 
 
 def _window_max(x: Tensor, windows: np.ndarray, out_shape: tuple) -> tuple[Tensor, Tensor]:
@@ -37,7 +47,7 @@ def _window_max(x: Tensor, windows: np.ndarray, out_shape: tuple) -> tuple[Tenso
     cells, k = windows.shape[-2:]
     spread = const(np.broadcast_to(windows, (n, c, cells, k)).reshape(n, c, cells * k).copy(), int64)
     values = gather(flat, -1, spread).reshape(n, c, cells, k)
-    pick = _pick(values)
+    pick = max_position(values)
     positions = gather(spread.reshape(n, c, cells, k), -1, pick).reshape(n, c, cells)
     return gather(flat, -1, positions).reshape(out_shape), positions.reshape(out_shape)
 
