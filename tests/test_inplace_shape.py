@@ -103,3 +103,51 @@ def test_an_input_changed_in_place_breaks_the_graph_and_runs_eagerly():
     with pytest.warns(irgrad.compiler.CompileWarning):
         out = compiled(x)
     assert tuple(x.shape) == (1, 3) and tuple(out.shape) == (1, 3)
+
+
+def _resizes(lib) -> list:
+    out = []
+    x = lib.arange(6.0)
+    out.append((x.resize_(2, 2) is x, x.tolist()))  # shrinks over the first elements in memory
+    x = lib.arange(6.0)
+    x.resize_(2, 4)  # grows: the old elements first (PyTorch leaves the rest uninitialized)
+    out.append((tuple(x.shape), x.flatten()[:6].tolist()))
+    x = lib.arange(4.0)
+    x.resize_as_(lib.zeros(2, 2))
+    out.append(x.tolist())
+    x = lib.arange(4.0)
+    version = x._version
+    x.resize_((0,))
+    out.append((tuple(x.shape), x._version - version))
+    x = lib.arange(4.0)
+    x.resize_(2).nextafter_(lib.tensor([10.0, -10.0]))
+    out.append(x.tolist())
+    for tensor in (lib.zeros(3, requires_grad=True), lib.zeros(3, requires_grad=True) * 1):
+        with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+            tensor.resize_(2)
+    return out
+
+
+def test_resize_and_nextafter_in_place_match_torch():
+    torch = pytest.importorskip("torch")
+    assert _resizes(irgrad) == _resizes(torch)
+
+
+def test_resize_refuses_views_and_breaks_the_graph():
+    x = irgrad.arange(6.0)
+    view = x[:2]
+    with pytest.raises(RuntimeError, match="views of it"):
+        x.resize_(3)
+    with pytest.raises(RuntimeError, match="no view"):
+        view.resize_(1)
+    del view
+    assert x.resize_(3).tolist() == [0.0, 1.0, 2.0]
+
+    def grow(a):
+        b = a * 1
+        b.resize_(4)
+        return b
+
+    compiled = irgrad.compile(grow)
+    with pytest.warns(irgrad.compiler.CompileWarning, match="resize_"):
+        assert compiled(irgrad.ones(2)).tolist() == [1.0, 1.0, 0.0, 0.0]

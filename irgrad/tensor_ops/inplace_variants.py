@@ -15,7 +15,7 @@ from .writes import update_inplace
 NAMES = """sin_ cos_ tan_ erf_ exp2_ expm1_ log10_ log1p_ log2_ rsqrt_ square_ trunc_ fix_ negative_
            absolute_ bitwise_not_ logical_not_ fmod_ atan2_ arctan2_ logical_xor_ eq_ ne_ lt_ le_ gt_
            ge_ greater_ greater_equal_ less_ less_equal_ not_equal_ multiply_ divide_ subtract_
-           true_divide_ clamp_max_ clamp_min_ cumsum_ cumprod_ nan_to_num_ renorm_ addmm_""".split()
+           true_divide_ clamp_max_ clamp_min_ cumsum_ cumprod_ nan_to_num_ renorm_ addmm_ nextafter_""".split()
 
 _ALIASES = {"arctan2": "atan2"}
 
