@@ -52,6 +52,7 @@ CASES = {
     "nan_to_num_": ((), {"nan": 0.0}, True),
     "renorm_": ((2, 0, 1.0), {}, True),
     "addmm_": ((M1, M2), {"beta": 0.5, "alpha": 2.0}, True),
+    "nextafter_": ((Y,), {}, False),  # PyTorch has no derivative for nextafter
 }
 
 
