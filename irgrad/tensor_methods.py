@@ -29,7 +29,7 @@ from .tensor_ops import index_along as IA
 from .tensor_ops import index_reduce as IR
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
-from .tensor_ops import inplace_shape
+from .tensor_ops import inplace_shape, python_apply
 from .tensor_ops import inplace_variants as IPV
 from .tensor_ops import lapack as LA
 from .tensor_ops import legacy as LEG
@@ -301,6 +301,7 @@ def install() -> None:
         "qr": DEC.legacy_qr,
         **IPV.METHODS,
         **inplace_shape.METHODS,
+        **python_apply.METHODS,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),
         "H": property(S.full_transpose),
