@@ -4,6 +4,7 @@ assignment and ``x[index] = value``."""
 
 from __future__ import annotations
 
+from ...tensor_ops.writes import repeats_elements
 from .catalog import register
 from .ops_index import basic_index
 from .ops_pointwise import broadcastable, partner
@@ -32,15 +33,24 @@ INPLACE_UNARY = {
 AUGMENTED = ("+=", "-=", "*=")
 
 
-def target(g) -> str | None:
-    """A tensor an in-place op may write: an intermediate, or any tensor without autograd."""
+def target(g, elementwise: bool = False) -> str | None:
+    """A tensor an in-place op may write: an intermediate, or any tensor without autograd.
+
+    An ``elementwise`` write (``add_``, ``x += y``) skips tensors whose elements share
+    memory: PyTorch raises for an expanded one, as irgrad does, and writes overlapping
+    ``unfold`` windows in its loop's order, which irgrad refuses (a documented
+    difference, not a defect to report each run)."""
     inputs = {i.name for i in g.inputs}
-    return g.pick(lambda n: n not in inputs or not g.grad)
+    return g.pick(
+        lambda n: (
+            (n not in inputs or not g.grad) and not (elementwise and repeats_elements(g.envs[0][n]._data))
+        )
+    )
 
 
 @register("inplace", 3.0)
 def inplace_binary(g) -> bool:
-    x = target(g)
+    x = target(g, elementwise=True)
     if x is None:
         return False
     op = g.choice(sorted(INPLACE_BINARY))
@@ -53,7 +63,7 @@ def inplace_binary(g) -> bool:
 
 @register("inplace", 2.5)
 def inplace_unary(g) -> bool:
-    x = target(g)
+    x = target(g, elementwise=True)
     if x is None:
         return False
     op = g.choice(sorted(INPLACE_UNARY))
@@ -62,7 +72,7 @@ def inplace_unary(g) -> bool:
 
 @register("inplace", 1.5)
 def augmented(g) -> bool:
-    x = target(g)
+    x = target(g, elementwise=True)
     if x is None:
         return False
     other, scalar = partner(g, x, g.dtype(x), scalar=0.4)
