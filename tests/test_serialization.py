@@ -294,7 +294,7 @@ def test_failed_save_leaves_old_file_intact(tmp_path, monkeypatch):
     new = {"a": irgrad.zeros(1000), "b": irgrad.zeros(1000), "c": irgrad.zeros(1000)}
 
     calls = []
-    real_write = serialization._write_storage
+    real_write = serialization.writing._write_storage
 
     def failing_write(f, data):
         calls.append(1)
@@ -302,7 +302,7 @@ def test_failed_save_leaves_old_file_intact(tmp_path, monkeypatch):
             raise OSError("disk full (simulated)")
         real_write(f, data)
 
-    monkeypatch.setattr(serialization, "_write_storage", failing_write)
+    monkeypatch.setattr(serialization.writing, "_write_storage", failing_write)
     with pytest.raises(OSError, match="simulated"):
         irgrad.save(new, target)
     assert len(calls) == 2
