@@ -1,7 +1,7 @@
 """Chains of recurrent scans joined into one scan: a Python loop over a cell, rolled.
 
 A cell (``nn.LSTMCell``, ``GRUCell``, ``RNNCell``) called step by step in a traced
-Python loop records a scan of one step per call (``nn/modules/rnn.py``), so the graph,
+Python loop records a scan of one step per call (``nn/modules/rnn_cells.py``), so the graph,
 every pass over it and the native program would grow with the sequence.  A *chain* of
 scans (each starting from the state the one before ended in, read through views that
 keep the gradient, with the same weights) is one scan over the steps' inputs
