@@ -29,7 +29,7 @@ from .tensor_ops import index_along as IA
 from .tensor_ops import index_reduce as IR
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
-from .tensor_ops import inplace_shape, python_apply
+from .tensor_ops import inplace_shape, python_apply, real_parts, tensor_facts
 from .tensor_ops import inplace_variants as IPV
 from .tensor_ops import lapack as LA
 from .tensor_ops import legacy as LEG
@@ -62,7 +62,7 @@ _METHODS = {
               true_divide square log2 log10 exp2 round
               clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv nan_to_num isclose allclose equal""",
         R: """sum prod mean var std amax amin argmax argmin max min logsumexp softmax log_softmax cumsum
-              all any count_nonzero sort argsort topk kthvalue""",
+              all any count_nonzero sort argsort topk kthvalue dist""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
               narrow select split chunk tensor_split unbind flip roll tril triu detach diff diagonal
@@ -302,6 +302,8 @@ def install() -> None:
         **IPV.METHODS,
         **inplace_shape.METHODS,
         **python_apply.METHODS,
+        **tensor_facts.METHODS,
+        **real_parts.METHODS,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),
         "H": property(S.full_transpose),
