@@ -99,6 +99,14 @@ from .tensor_ops.linalg import addmm, bmm, dot, einsum, ger, inner, matmul, mm, 
 from .tensor_ops.norms import tensor_norm as norm  # noqa: E402
 from .tensor_ops.lapack import det, inverse, logdet, slogdet  # noqa: E402
 from .tensor_ops.decompositions import legacy_qr as qr, legacy_svd as svd, pinverse  # noqa: E402
+from .tensor_ops.factorizations import (  # noqa: E402
+    cholesky_inverse,
+    cholesky_solve,
+    lu_unpack,
+    matrix_exp,
+    triangular_solve,
+)
+from .tensor_ops.factorizations import legacy_lu as lu  # noqa: E402
 from .tensor_ops.pointwise import *  # noqa: E402,F401,F403
 from .tensor_ops.pointwise import abs, pow, round  # noqa: E402,A004
 from .tensor_ops.reduce import (  # noqa: E402

@@ -23,6 +23,7 @@ from .tensor import Tensor, to_target
 from .tensor_ops import arrange as AR
 from .tensor_ops import composite_reductions as CR
 from .tensor_ops import decompositions as DEC
+from .tensor_ops import factorizations as FZ
 from .tensor_ops import float_parts as FP
 from .tensor_ops import histogram as H
 from .tensor_ops import index_along as IA
@@ -91,6 +92,7 @@ _METHODS = {
         L: "matmul mm bmm mv dot inner outer ger addmm trace",
         LA: "inverse det slogdet logdet",
         DEC: "pinverse",
+        FZ: "matrix_exp cholesky_solve cholesky_inverse triangular_solve",
         IP: """add_ sub_ mul_ div_ pow_ maximum_ minimum_ remainder_ floor_divide_ logical_and_
                logical_or_ bitwise_and_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ bitwise_right_shift_
                neg_ abs_ exp_ log_ sqrt_ relu_
@@ -298,6 +300,7 @@ def install() -> None:
         "arctan2": P.atan2,
         "norm": tensor_norm,
         "svd": DEC.legacy_svd,
+        "lu": FZ.legacy_lu,
         "qr": DEC.legacy_qr,
         **IPV.METHODS,
         **inplace_shape.METHODS,

@@ -419,6 +419,25 @@ CASES.update(
             (lambda x: irgrad.linalg.cholesky(_spd(x)), lambda: [R(2, 3, 3)]),
             (lambda x: irgrad.linalg.cholesky(_spd(x), upper=True), lambda: [R(3, 3)]),
         ],
+        "cholesky_ex": [(lambda x: irgrad.linalg.cholesky_ex(_spd(x)).L, lambda: [R(2, 3, 3)])],
+        "solve_triangular": [
+            (
+                lambda a, b: irgrad.linalg.solve_triangular(a, b, upper=True),
+                lambda: [MATRIX(2, 3, 3), R(2, 3, 2)],
+            ),
+            (
+                lambda a, b: irgrad.linalg.solve_triangular(
+                    a, b, upper=False, left=False, unitriangular=True
+                ),
+                lambda: [MATRIX(3, 3), R(2, 4, 3)],
+            ),
+        ],
+        "lu_factor": [
+            (lambda a: irgrad.linalg.lu_factor(a).LU, lambda: [MATRIX(2, 3, 3)]),
+            (lambda a: irgrad.linalg.lu_factor(a).LU, lambda: [R(2, 4, 3)]),
+            (lambda a: irgrad.linalg.lu_factor(a).LU, lambda: [R(3, 5)]),
+        ],
+        "matrix_exp": [(lambda a: irgrad.linalg.matrix_exp(a), lambda: [R(2, 3, 3)])],
     }
 )
 

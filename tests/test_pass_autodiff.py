@@ -194,6 +194,10 @@ CASES.update(
 CASES.update(
     {
         "svd": ([f(2, 4, 3)], {"full_matrices": False}),
+        "solve_triangular": ([square(2, 3, 3), f(2, 3, 2)], {"upper": True, "unitriangular": False}),
+        "cholesky_ex": ([square(2, 3, 3, spd=True)], {}),
+        "lu_factor": ([square(2, 3, 3)], {}),
+        "matrix_exp": ([f(2, 3, 3)], {}),
         "svdvals": ([f(3, 5)], {}),
         "eigh": ([square(2, 3, 3, spd=True)], {"uplo": "L"}),
         "eigvalsh": ([square(2, 3, 3, spd=True)], {"uplo": "U"}),

@@ -268,6 +268,24 @@ def _matrices(shape, dt, positive_definite=False):
 
 for _name in ("inv", "det", "slogdet", "cofactor", "cholesky"):
     SAMPLES[_name] = [((_matrices((2, 3, 3), dt, _name == "cholesky"),), {}) for dt in (D.float32, D.float64)]
+SAMPLES["cholesky_ex"] = [((_matrices((2, 3, 3), dt, True),), {}) for dt in (D.float32, D.float64)] + [
+    ((np.array([[4.0, 2.0], [2.0, -3.0]]),), {})  # not positive-definite: potf2's partial factor
+]
+SAMPLES["matrix_exp"] = [((sample((2, 3, 3), dt),), {}) for dt in (D.float32, D.float64)]
+SAMPLES["solve_triangular"] = [
+    ((_matrices((2, 3, 3), dt), sample((2, 3, 4), dt)), {"upper": upper, "unitriangular": unit})
+    for dt in (D.float32, D.float64)
+    for upper in (False, True)
+    for unit in (False, True)
+]
+SAMPLES["lu_factor"] = [
+    ((_rng.standard_normal(s).astype(dt.np),), {})
+    for s in ((2, 4, 3), (3, 5), (2, 3, 3))
+    for dt in (D.float32, D.float64)
+]
+SAMPLES["lu_permutation"] = [
+    ((np.array([[2, 2, 3], [3, 3, 3]], np.int32),), {"m": 3, "dtype": dt}) for dt in (D.float32, D.float64)
+]
 SAMPLES["solve"] = [((_matrices((2, 3, 3), dt), sample((2, 3, 4), dt)), {}) for dt in (D.float32, D.float64)]
 _RECTANGLES = ((2, 4, 3), (3, 5), (2, 2, 2))  # tall, wide, square
 SAMPLES["svd"] = [

@@ -15,6 +15,8 @@ from . import (  # noqa: F401  (registers the ops)
     inverse_trig,
     lapack,
     linalg,
+    lu,
+    matrix_exp,
     movement,
     qr,
     random,
@@ -25,6 +27,7 @@ from . import (  # noqa: F401  (registers the ops)
     selection,
     special,
     svd,
+    triangular,
     unfold,
 )
 from .registry import OPS, DtypeRule, Kind, Meta, OpDef, Recurrence, Reduction, VjpContext, get, register
