@@ -3,11 +3,13 @@
 Most are irgrad's own functions under the names ``torch.special`` gives them (``expit``
 is ``sigmoid``, ``gammaln`` is ``lgamma``, ``psi`` is ``digamma``, ``multigammaln`` is
 ``mvlgamma``); ``ndtr``, ``log_ndtr``, ``erfcx``, ``entr`` and ``xlog1py`` live in
-:mod:`irgrad.tensor_ops.special_functions`. The Bessel functions, the orthogonal
-polynomials, ``zeta``, ``ndtri`` and the incomplete gamma functions are not there:
-irgrad has no kernels for them.
+:mod:`irgrad.tensor_ops.special_functions`; the modified Bessel functions ``i0``, ``i0e``,
+``i1`` and ``i1e`` in :mod:`irgrad.tensor_ops.bessel`. The other Bessel functions, the
+orthogonal polynomials, ``zeta``, ``ndtri`` and the incomplete gamma functions are not
+there: irgrad has no kernels for them.
 """
 
+from .tensor_ops.bessel import i0, i0e, i1, i1e
 from .tensor_ops.pointwise import erf, exp2, expm1, log1p, round
 from .tensor_ops.pointwise import sigmoid as expit
 from .tensor_ops.pointwise_composites import erfc, logit, sinc, xlogy
@@ -29,6 +31,10 @@ __all__ = [
     "expit",
     "expm1",
     "gammaln",
+    "i0",
+    "i0e",
+    "i1",
+    "i1e",
     "log1p",
     "log_ndtr",
     "log_softmax",

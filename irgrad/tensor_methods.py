@@ -21,6 +21,7 @@ from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64,
 from .ops.movement import sum_to
 from .tensor import Tensor, to_target
 from .tensor_ops import arrange as AR
+from .tensor_ops import bessel as BES
 from .tensor_ops import composite_reductions as CR
 from .tensor_ops import decompositions as DEC
 from .tensor_ops import factorizations as FZ
@@ -85,6 +86,7 @@ _METHODS = {
         CR: "aminmax logcumsumexp cov corrcoef nansum nanmean renorm",
         PRD: "is_complex is_nonzero isposinf isneginf isreal",
         SPF: "lgamma digamma erfinv mvlgamma lgamma_ digamma_ polygamma_ erfinv_ mvlgamma_",
+        BES: "i0 i0_",
         RF: "bernoulli bernoulli_ exponential_ geometric_ cauchy_ log_normal_ random_",
         PC: """erfc copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
                logaddexp logaddexp2 hypot fmax fmin heaviside gcd lcm""",

@@ -117,6 +117,10 @@ CASES: dict[str, list] = {
     "digamma": [(lambda x: (x.abs() + 0.2).digamma(), lambda: [R(2, 3)])],
     "polygamma": [(lambda x: (x.abs() + 0.3).polygamma(2), lambda: [R(2, 3)])],
     "erfinv": [(lambda x: (x * 0.3).erfinv(), lambda: [R(2, 3)])],
+    "i0": [(lambda x: (x * 5).i0(), lambda: [R(2, 3)])],
+    "i0e": [(lambda x: irgrad.special.i0e(x * 12), lambda: [R(2, 3)])],
+    "i1": [(lambda x: irgrad.special.i1(x * 12), lambda: [R(2, 3)])],
+    "i1e": [(lambda x: irgrad.special.i1e(x * 12), lambda: [R(2, 3)])],
     "ctc_loss": [
         (
             lambda x: irgrad.nn.functional.ctc_loss(

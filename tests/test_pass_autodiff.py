@@ -90,6 +90,7 @@ CASES: dict[str, tuple[list, dict]] = {
     **{name: ([f(3, 4, lo=0.3, hi=4.0)], {}) for name in ("lgamma", "digamma")},
     "polygamma": ([f(3, 4, lo=0.3, hi=4.0)], {"n": 2}),
     "erfinv": ([f(3, 4, lo=-0.9, hi=0.9)], {}),
+    **{name: ([f(3, 4, lo=-12.0, hi=12.0)], {}) for name in ("i0", "i0e", "i1", "i1e")},
     "cast": ([f(3, 4)], {"dtype": irgrad.float32}),
     **{
         name: ([f(3, 4), f(3, 4)], {})

@@ -5,6 +5,7 @@ Importing this package registers all primitives in :data:`OPS`.
 
 from . import (  # noqa: F401  (registers the ops)
     advanced_indexing,
+    bessel,
     binary,
     checks,
     conv,
