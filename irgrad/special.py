@@ -4,12 +4,15 @@ Most are irgrad's own functions under the names ``torch.special`` gives them (``
 is ``sigmoid``, ``gammaln`` is ``lgamma``, ``psi`` is ``digamma``, ``multigammaln`` is
 ``mvlgamma``); ``ndtr``, ``log_ndtr``, ``erfcx``, ``entr`` and ``xlog1py`` live in
 :mod:`irgrad.tensor_ops.special_functions`; the modified Bessel functions ``i0``, ``i0e``,
-``i1`` and ``i1e`` in :mod:`irgrad.tensor_ops.bessel`. The other Bessel functions, the
-orthogonal polynomials, ``zeta``, ``ndtri`` and the incomplete gamma functions are not
-there: irgrad has no kernels for them.
+``i1`` and ``i1e`` in :mod:`irgrad.tensor_ops.bessel`; ``gammainc`` and ``gammaincc``
+are ``igamma`` and ``igammac`` (:mod:`irgrad.tensor_ops.incomplete_gamma`). The other
+Bessel functions, the orthogonal polynomials, ``zeta`` and ``ndtri`` are not there:
+irgrad has no kernels for them.
 """
 
 from .tensor_ops.bessel import i0, i0e, i1, i1e
+from .tensor_ops.incomplete_gamma import igamma as gammainc
+from .tensor_ops.incomplete_gamma import igammac as gammaincc
 from .tensor_ops.pointwise import erf, exp2, expm1, log1p, round
 from .tensor_ops.pointwise import sigmoid as expit
 from .tensor_ops.pointwise_composites import erfc, logit, sinc, xlogy
@@ -30,6 +33,8 @@ __all__ = [
     "exp2",
     "expit",
     "expm1",
+    "gammainc",
+    "gammaincc",
     "gammaln",
     "i0",
     "i0e",

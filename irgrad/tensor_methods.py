@@ -27,6 +27,7 @@ from .tensor_ops import decompositions as DEC
 from .tensor_ops import factorizations as FZ
 from .tensor_ops import float_parts as FP
 from .tensor_ops import histogram as H
+from .tensor_ops import incomplete_gamma as IG
 from .tensor_ops import index_along as IA
 from .tensor_ops import index_reduce as IR
 from .tensor_ops import indexing as I
@@ -87,6 +88,7 @@ _METHODS = {
         PRD: "is_complex is_nonzero isposinf isneginf isreal",
         SPF: "lgamma digamma erfinv mvlgamma lgamma_ digamma_ polygamma_ erfinv_ mvlgamma_",
         BES: "i0 i0_",
+        IG: "igamma igamma_ igammac igammac_",
         RF: "bernoulli bernoulli_ exponential_ geometric_ cauchy_ log_normal_ random_",
         PC: """erfc copysign signbit sgn positive frac deg2rad rad2deg sinc logit float_power ldexp xlogy
                logaddexp logaddexp2 hypot fmax fmin heaviside gcd lcm""",

@@ -118,6 +118,12 @@ CASES: dict[str, list] = {
     "polygamma": [(lambda x: (x.abs() + 0.3).polygamma(2), lambda: [R(2, 3)])],
     "erfinv": [(lambda x: (x * 0.3).erfinv(), lambda: [R(2, 3)])],
     "i0": [(lambda x: (x * 5).i0(), lambda: [R(2, 3)])],
+    "igamma": [
+        (lambda x: irgrad.igamma(irgrad.tensor([[0.5, 2.0, 30.0]]), x.abs() * 20 + 0.1), lambda: [R(2, 3)])
+    ],
+    "igammac": [
+        (lambda x: irgrad.igammac(irgrad.tensor([[0.5, 2.0, 30.0]]), x.abs() * 20 + 0.1), lambda: [R(2, 3)])
+    ],
     "i0e": [(lambda x: irgrad.special.i0e(x * 12), lambda: [R(2, 3)])],
     "i1": [(lambda x: irgrad.special.i1(x * 12), lambda: [R(2, 3)])],
     "i1e": [(lambda x: irgrad.special.i1e(x * 12), lambda: [R(2, 3)])],

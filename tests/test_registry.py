@@ -286,6 +286,11 @@ SAMPLES["lu_factor"] = [
 SAMPLES["lu_permutation"] = [
     ((np.array([[2, 2, 3], [3, 3, 3]], np.int32),), {"m": 3, "dtype": dt}) for dt in (D.float32, D.float64)
 ]
+for _name in ("igamma", "igammac"):
+    SAMPLES[_name] = [
+        ((_rng.uniform(0.1, 30, (3, 4)).astype(dt.np), _rng.uniform(0.1, 40, (3, 4)).astype(dt.np)), {})
+        for dt in (D.float32, D.float64)
+    ]
 SAMPLES["solve"] = [((_matrices((2, 3, 3), dt), sample((2, 3, 4), dt)), {}) for dt in (D.float32, D.float64)]
 _RECTANGLES = ((2, 4, 3), (3, 5), (2, 2, 2))  # tall, wide, square
 SAMPLES["svd"] = [

@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (registers the ops)
     eigh,
     elementwise,
     embedding,
+    igamma,
     inverse_trig,
     lapack,
     linalg,
