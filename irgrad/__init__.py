@@ -189,7 +189,13 @@ from .tensor_ops.searching import bucketize, searchsorted  # noqa: E402
 from .tensor_ops.special import digamma, erfinv, lgamma, mvlgamma, polygamma  # noqa: E402
 from .tensor_ops.bessel import i0  # noqa: E402
 from .tensor_ops.incomplete_gamma import igamma, igammac  # noqa: E402
-from .tensor_ops.windows import bartlett_window, blackman_window, hamming_window, hann_window  # noqa: E402
+from .tensor_ops.windows import (  # noqa: E402
+    bartlett_window,
+    blackman_window,
+    hamming_window,
+    hann_window,
+    kaiser_window,
+)
 from .tensor_ops.products import (  # noqa: E402
     addbmm,
     addmv,

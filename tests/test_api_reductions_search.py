@@ -157,6 +157,7 @@ def test_cov_with_no_degrees_of_freedom_warns_and_gives_nan(compare):
         lambda L: L.renorm(L.ones(3, 2), -1, 0, 1.0),
         lambda L: L.is_nonzero(L.tensor([1, 2])),
         lambda L: L.hann_window(4, dtype=L.int64),
+        lambda L: L.kaiser_window(-1),
         lambda L: L.blackman_window(-1),
     ],
 )
@@ -227,6 +228,18 @@ def test_windows_match_torch(name, length, periodic, dtype):
     np.testing.assert_allclose(
         mine.numpy(), theirs.numpy(), rtol=0, atol=2e-7 if dtype == "float32" else 1e-15
     )
+
+
+@pytest.mark.parametrize("beta", [12.0, 3.0, 0.0])
+@pytest.mark.parametrize("length", [0, 1, 2, 5, 33])
+@pytest.mark.parametrize("periodic", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kaiser_window_matches_torch(beta, length, periodic, dtype):
+    torch = pytest.importorskip("torch")
+    mine = irgrad.kaiser_window(length, periodic, beta, dtype=getattr(irgrad, dtype))
+    theirs = torch.kaiser_window(length, periodic, beta, dtype=getattr(torch, dtype))
+    assert str(mine.dtype).split(".")[-1] == dtype and tuple(mine.shape) == tuple(theirs.shape)
+    np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-6 if dtype == "float32" else 1e-13)
 
 
 def test_hamming_window_coefficients_and_requires_grad_match_torch():

@@ -1,5 +1,5 @@
 """Window functions for spectral analysis: ``hann_window``, ``hamming_window``,
-``bartlett_window`` and ``blackman_window``, computed in the window's dtype with
+``bartlett_window``, ``blackman_window`` and ``kaiser_window``, computed in the window's dtype with
 PyTorch's sequence of operations (so the float32 values match its bits, the asymmetric
 last ulp included). ``periodic=True`` (the default) computes one point more and drops it."""
 
@@ -11,6 +11,7 @@ from ..creation import arange, ones
 from ..dtypes import FLOAT, get_default_dtype, to_dtype
 from ..tensor import Tensor
 from . import pointwise as P
+from .bessel import i0
 
 
 def _window(name: str, length: int, periodic: bool, dtype, requires_grad: bool, shape) -> Tensor:
@@ -94,3 +95,24 @@ blackman_window = _fixed_window(
     _blackman_shape,
     "``0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))``.",
 )
+
+
+def kaiser_window(
+    window_length: int,
+    periodic: bool = True,
+    beta: float = 12.0,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """``I0(beta * sqrt(1 - ((n - a) / a)^2)) / I0(beta)`` with ``a = (N - 1) / 2``."""
+
+    def shape(n: Tensor, points: int) -> Tensor:
+        middle = (points - 1) / 2.0
+        ratio = P.div(P.sub(n, middle), middle)
+        inside = P.sqrt(P.rsub(P.mul(ratio, ratio), 1))
+        return P.div(i0(P.mul(inside, beta)), i0(P.mul(P.add(P.mul(n, 0), 1), beta)))
+
+    return _window("kaiser_window", window_length, periodic, dtype, requires_grad, shape)
