@@ -230,7 +230,8 @@ def frobenius_norm(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     return linalg.vector_norm(input, 2.0, dim, keepdim)
 
 
-def matrix_rank(input, tol=None, symmetric: bool = False, *, out=None):
+@tensor_arguments
+def matrix_rank(input: Tensor, tol=None, symmetric: bool = False, *, out=None):
     """Removed in PyTorch 1.9: raises PyTorch's error naming its replacement."""
     raise RuntimeError(
         "This function was deprecated since version 1.9 and is now removed.\n"
