@@ -27,9 +27,9 @@ from ..ops.lapack import LinAlgError, check_square
 from ..tensor import Tensor
 from . import pointwise as P
 from . import reduce as R
-from .lapack import _broadcast_batch, _is_vector
+from .lapack import _broadcast_batch, _check_same_dtype, solve_operands
 from .select import where
-from .shape import squeeze, transpose, unsqueeze
+from .shape import squeeze, transpose
 
 triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
 cholesky_ex_result = namedtuple("linalg_cholesky_ex", ["L", "info"])
@@ -348,25 +348,8 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
     """``(result, info)``: :func:`irgrad.linalg.solve`'s ``X`` from the LU factorization
     (infinities where ``A`` is singular) and the first zero pivot (1-based) or 0 per matrix."""
     check_square("linalg.solve", A, dtype_first=True)
-    if A.dtype is not B.dtype:
-        raise RuntimeError(
-            f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
-            f"{A.dtype.scalar_type} and B of type {B.dtype.scalar_type} instead"
-        )
-    vector = _is_vector(A, B)
-    columns = unsqueeze(B, -1) if vector else B
-    n = A.shape[-1]
-    rows, cols = columns.shape[-2:]
-    if (rows if left else cols) != n:
-        equation = "AX = B" if left else "XA = B"
-        raise RuntimeError(
-            f"linalg.solve: Incompatible shapes of A and B for the equation {equation} ({n}x{n} and {rows}x{cols})"
-        )
-    if not left and vector:
-        raise RuntimeError(
-            "linalg.solve: Vector broadcasting of the left hand side is not supported for left=False. "
-            "In this case linalg.solve is equivalent to B / A.squeeze(-1)"
-        )
+    _check_same_dtype(A, B)
+    vector, columns = solve_operands(A, B, left)
     A, columns = _expand_batch(A, columns)
     LU, pivots, info = _lu_factor(A, True)
     if check_errors:

@@ -83,18 +83,18 @@ def _is_vector(A: Tensor, B: Tensor) -> bool:
     return B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
 
 
-@tensor_arguments
-def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
-    """``X`` with ``A X = B`` (``X A = B`` with ``left=False``) for each square matrix of
-    ``A``; ``B`` is a vector or a matrix (see :func:`_is_vector`), batch dims broadcast."""
-    if A.dtype.category != FLOAT:
-        check_square("linalg.solve", A, dtype_first=True)
+def _check_same_dtype(A: Tensor, B: Tensor) -> None:
+    """PyTorch's error for ``linalg.solve`` operands of different dtypes."""
     if A.dtype is not B.dtype:
         raise RuntimeError(
             f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
             f"{A.dtype.scalar_type} and B of type {B.dtype.scalar_type} instead"
         )
-    check_square("linalg.solve", A, dtype_first=True)
+
+
+def solve_operands(A: Tensor, B: Tensor, left: bool) -> tuple[bool, Tensor]:
+    """(whether ``B`` is a vector, ``B`` as columns) for ``linalg.solve`` and ``solve_ex``,
+    with PyTorch's errors for shapes the equation does not fit."""
     vector = _is_vector(A, B)
     columns = unsqueeze(B, -1) if vector else B
     n = A.shape[-1]
@@ -104,12 +104,25 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
         raise RuntimeError(
             f"linalg.solve: Incompatible shapes of A and B for the equation {equation} ({n}x{n} and {rows}x{cols})"
         )
+    if not left and vector:
+        raise RuntimeError(
+            "linalg.solve: Vector broadcasting of the left hand side is not supported for left=False. "
+            "In this case linalg.solve is equivalent to B / A.squeeze(-1)"
+        )
+    return vector, columns
+
+
+@tensor_arguments
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """``X`` with ``A X = B`` (``X A = B`` with ``left=False``) for each square matrix of
+    ``A``; ``B`` is a vector or a matrix (see :func:`_is_vector`), batch dims broadcast."""
+    if A.dtype.category != FLOAT:
+        check_square("linalg.solve", A, dtype_first=True)
+    _check_same_dtype(A, B)
+    check_square("linalg.solve", A, dtype_first=True)
+    vector, columns = solve_operands(A, B, left)
+    n = A.shape[-1]
     if not left:
-        if vector:
-            raise RuntimeError(
-                "linalg.solve: Vector broadcasting of the left hand side is not supported for left=False. "
-                "In this case linalg.solve is equivalent to B / A.squeeze(-1)"
-            )
         A, columns = _t(A), _t(columns)
     batch = _broadcast_batch(tuple(columns.shape[:-2]), tuple(A.shape[:-2]))
     A = A.expand(batch + (n, n))
