@@ -15,7 +15,7 @@ from ...dispatch import apply
 from ...dtypes import int64
 from ...ops import OPS
 from ...tensor import Tensor
-from .loss import _check_reduction
+from .loss.reduction import _check_reduction
 
 __all__ = ["ctc_loss"]
 

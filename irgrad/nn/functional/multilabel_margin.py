@@ -17,7 +17,7 @@ from ...tensor import Tensor
 from ...tensor_ops.indexing import check_range, one_hot
 from ...tensor_ops.pointwise import where
 from .activation import relu
-from .loss import _check_reduction, _legacy_reduction, _reduce
+from .loss.reduction import _check_reduction, _legacy_reduction, _reduce
 
 __all__ = ["multilabel_margin_loss"]
 

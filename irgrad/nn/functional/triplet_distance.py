@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ...tensor import Tensor
 from .layers import pairwise_distance
-from .loss import _check_reduction, _reduce
+from .loss.reduction import _check_reduction, _reduce
 
 __all__ = ["triplet_margin_with_distance_loss"]
 

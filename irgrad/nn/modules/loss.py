@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ...tensor import Tensor
 from .. import functional as F
-from ..functional.loss import _legacy_reduction
+from ..functional.loss.reduction import _legacy_reduction
 from .distance import PairwiseDistance
 from .module import Module
 
