@@ -7,7 +7,7 @@ result and copies the gradient into the slice (``diagonal_grad`` onto the diagon
 ``pad`` fills its result and copies
 its input into the middle: each a loop nest over the source reading and writing
 through strides (the destination's from the result's view rules, so the copy lands
-exactly where numpy's assignment would put it).  (LSTM cells are in :mod:`.recurrent`.)
+exactly where numpy's assignment would put it).  (LSTM cells are in :mod:`.lstm_scan`.)
 """
 
 from __future__ import annotations

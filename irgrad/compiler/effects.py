@@ -26,8 +26,9 @@ from typing import Any
 
 from ..tensor import Tensor
 from .sources import delete, describe, writable, write
-from .state import Snapshot, StateNode, follow, is_value
+from .state import Snapshot, StateNode, follow
 from .state_changes import MISSING, Change
+from .state_kinds import is_value
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,8 @@ from .state import (
     VALUE,
     Snapshot,
     StateNode,
-    is_value,
-    same_contents,
 )
+from .state_kinds import is_value, same_contents
 from .value_equality import same_value, same_zero_signs
 
 _SINGLETON_TYPES = (type(None), bool, irgrad_dtype, enum.Enum)

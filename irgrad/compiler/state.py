@@ -25,35 +25,36 @@ it (``os.environ``).  irgrad's own internals, library functions, classes and the
 of library modules are compared by identity only: their internals are taken to be
 constant.  A walk is bounded (``MAX_NODES``); what lies
 beyond is compared by identity and the snapshot says it was truncated.
+
+How each kind of object is compared is decided in :mod:`.state_kinds`, what is user code
+and which names its code reads in :mod:`.user_code`; the diff of this tree with the state
+after a call is :mod:`.state_changes`.
 """
 
 from __future__ import annotations
 
-import array
 import collections
-import collections.abc
-import dis
-import enum
 import functools
-import os
-import sys
-import sysconfig
 import types
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..dtypes import dtype as irgrad_dtype
-from ..nn import Module
 from ..nn.parameter import is_lazy
-from ..optim import Optimizer
-from ..optim.lr_scheduler import LRScheduler
-from ..tensor import Tensor, device
+from ..tensor import Tensor
 from ..trace import storage
-from ..utils.data import Dataset
 from .sources import ROOT_ARGS, ROOT_FN, ROOT_KWARGS, Step, describe, read
-from .value_equality import same_value
+from .state_kinds import (
+    CONTENT_TYPES,
+    contents,
+    holds_state,
+    is_irgrad_class,
+    is_value,
+    slot_names,
+    stateful_library_classes,
+)
+from .user_code import attributes_read, code_names, is_user_class, is_user_file, is_user_module
 
 MAX_NODES = 50_000
 MAX_ITEMS = 2_000  # containers longer than this are compared by identity and length
@@ -166,154 +167,9 @@ class Snapshot:
             stack.extend(reversed(node.children))
 
 
-# --- what counts as user code -----------------------------------------------------------
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_LIBRARY_DIRS = tuple(
-    os.path.abspath(p) + os.sep
-    for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def is_user_file(filename: str) -> bool:
-    """Whether code from ``filename`` is the user's (not irgrad's, the stdlib's or a package's)."""
-    path = os.path.abspath(filename)
-    return not (path.startswith(_PACKAGE_DIR) or path.startswith(_LIBRARY_DIRS))
-
-
-def is_user_class(cls: type) -> bool:
-    module = sys.modules.get(getattr(cls, "__module__", "") or "")
-    filename = getattr(module, "__file__", None)
-    if filename is None:
-        return module is not None and module.__name__ == "__main__"
-    return is_user_file(filename)
-
-
-def _is_user_module(obj: Any) -> bool:
-    # (not getattr: a module's __getattr__ may import, or raise)
-    filename = vars(obj).get("__file__") if isinstance(obj, types.ModuleType) else None
-    return filename is not None and is_user_file(filename)
-
-
-# Compared by their elements (in iteration order), not walked: a set's elements are
-# hashable, and os.environ's are strings; subclasses are objects like any other.
-# compared element by element: sets, the environment, and mutable buffers of numbers
-# (a bytearray or array.array read by the function would otherwise be a frozen constant)
-_CONTENT_TYPES = (set, frozenset, type(os.environ), bytearray, array.array)
-
-
-def contents(obj: Any) -> tuple:
-    """A set's elements or a mapping's items, in iteration order."""
-    return tuple(obj.items()) if isinstance(obj, collections.abc.Mapping) else tuple(obj)
-
-
-def same_contents(now: Any, recorded: tuple) -> bool:
-    """Whether ``now`` holds ``recorded``'s elements in the same order: values of the same
-    type and value (signed zeros apart), anything else the same object."""
-    items = contents(now)
-    return len(items) == len(recorded) and all(map(_same_element, items, recorded))
-
-
-def _same_element(now: Any, recorded: Any) -> bool:
-    if type(recorded) is tuple:
-        return type(now) is tuple and len(now) == len(recorded) and all(map(_same_element, now, recorded))
-    return same_value(now, recorded) if is_value(recorded) else now is recorded
-
-
-def _holds_state(value: Any) -> bool:
-    """What a library's module holds that a guard compares: values and containers (its
-    functions, classes, submodules and other objects are taken to be as constant as its
-    code; walking a logger or ``sys.stdout`` would recompile at each of their writes)."""
-    return is_value(value) or type(value) in (dict, list, tuple, collections.deque, *_CONTENT_TYPES)
-
-
-def _slot_names(cls: type) -> list[str]:
-    """The attribute names of the ``__slots__`` of ``cls`` and its bases (a string is one
-    slot; a private ``__name`` is stored mangled, as ``_Class__name``)."""
-    names = []
-    for klass in cls.__mro__:
-        slots = vars(klass).get("__slots__", ())
-        for name in (slots,) if isinstance(slots, str) else slots:
-            if name in ("__dict__", "__weakref__"):
-                continue
-            if name.startswith("__") and not name.endswith("__"):
-                name = f"_{klass.__name__.lstrip('_')}{name}"
-            if name not in names:
-                names.append(name)
-    return names
-
-
 def slotted(node: StateNode) -> bool:
     """Whether ``node`` is an object of a ``__slots__`` class walked slot by slot."""
     return any(child.step.how == "slot" for child in node.children)
-
-
-def _is_irgrad_class(cls: type) -> bool:
-    """irgrad's own internals (a compiled function, a graph...) are compared by identity."""
-    return (getattr(cls, "__module__", "") or "").split(".")[0] == "irgrad"
-
-
-def _stateful_library_classes() -> tuple[type, ...]:
-    """irgrad classes whose instances carry user state a compiled function may read
-    (a ``TensorDataset``'s tensors, indexed inside a step)."""
-    return (Module, Optimizer, LRScheduler, Dataset)
-
-
-_VALUE_TYPES = (
-    type(None),
-    bool,
-    int,
-    float,
-    complex,
-    str,
-    bytes,
-    slice,
-    range,
-    irgrad_dtype,
-    device,
-    np.dtype,
-)
-
-
-def is_value(obj: Any) -> bool:
-    """Immutable values compared by equality (the rest is compared by identity)."""
-    return (
-        isinstance(obj, _VALUE_TYPES)
-        or isinstance(obj, (enum.Enum, np.generic))
-        or obj is Ellipsis
-        or obj is NotImplemented
-        or (isinstance(obj, frozenset) and all(is_value(x) for x in obj))
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def attributes_read(code: types.CodeType) -> dict[str, set[str]]:
-    """Per global or free variable of ``code`` (and of the code nested in it), the
-    attributes read straight off it (``os.environ``: {"os": {"environ"}})."""
-    found: dict[str, set[str]] = {}
-    previous = None
-    for instruction in dis.get_instructions(code):
-        if instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is not None:
-            found.setdefault(previous, set()).add(instruction.argval)
-        if instruction.opname in ("EXTENDED_ARG", "CACHE", "NOP"):
-            continue  # (the argument of the next instruction; no reads of their own)
-        loads_variable = instruction.opname in ("LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME")
-        previous = instruction.argval if loads_variable else None
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            for name, attributes in attributes_read(const).items():
-                found.setdefault(name, set()).update(attributes)
-    return found
-
-
-def code_names(code: types.CodeType) -> set[str]:
-    """The global names ``code`` and the code objects nested in it may read."""
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= code_names(const)
-    return names
 
 
 # --- walking ------------------------------------------------------------------------------
@@ -331,7 +187,7 @@ class _Walker:
         self.modules_reached: list[StateNode] = []  # user modules reached through an attribute
         self.count = 0
         self.truncated = False
-        self.stateful = _stateful_library_classes()
+        self.stateful = stateful_library_classes()
 
     def visit(self, obj: Any, path: tuple[Step, ...]) -> StateNode:
         self.count += 1
@@ -349,7 +205,7 @@ class _Walker:
             return self._dict(obj, path)
         if isinstance(obj, (list, tuple)) or type(obj) is collections.deque:
             return self._sequence(obj, path)
-        if type(obj) in _CONTENT_TYPES:  # (a frozenset of values is a value, above)
+        if type(obj) in CONTENT_TYPES:  # (a frozenset of values is a value, above)
             return self._contents(obj, path)
         if isinstance(obj, np.ndarray):
             if obj.size > MAX_ARRAY:
@@ -375,14 +231,14 @@ class _Walker:
             return self._class(obj, path)
         if isinstance(obj, types.ModuleType):
             node = self._register(StateNode(path, OPAQUE, obj))
-            if _is_user_module(obj):  # reached through an attribute: walked for what code reads (finish)
+            if is_user_module(obj):  # reached through an attribute: walked for what code reads (finish)
                 self.modules_reached.append(node)
             return node
         if hasattr(obj, "_compiled") and hasattr(obj, "_orig_mod"):  # a CompiledModule
             return self._object(obj, path)
         if isinstance(obj, self.stateful) or is_user_class(type(obj)):
             return self._object(obj, path)
-        if _is_irgrad_class(type(obj)) or not hasattr(obj, "__dict__"):
+        if is_irgrad_class(type(obj)) or not hasattr(obj, "__dict__"):
             return self._register(StateNode(path, OPAQUE, obj))
         return self._object(obj, path)  # a stdlib or package object with attributes (a SimpleNamespace)
 
@@ -487,10 +343,10 @@ class _Walker:
         functions, classes and submodules, which are as constant as its code."""
         if not isinstance(value, types.ModuleType) or value.__name__.split(".")[0] == "irgrad":
             return self.visit(value, path)
-        if _is_user_module(value):
+        if is_user_module(value):
             return self._module(value, path, names)
         held = vars(value)  # (not getattr: a module's __getattr__ may import, or raise)
-        return self._module(value, path, {a for a in attributes if _holds_state(held.get(a))})
+        return self._module(value, path, {a for a in attributes if holds_state(held.get(a))})
 
     def finish(self) -> None:
         """Walk the user modules reached through an object's attribute (``self.cfg`` a
@@ -544,7 +400,7 @@ class _Walker:
         if attrs is None:
             node = self._register(StateNode(path, OPAQUE, obj))
             if is_user_class(type(obj)):  # a class with __slots__: each slot set
-                for name in _slot_names(type(obj)):
+                for name in slot_names(type(obj)):
                     if hasattr(obj, name):
                         node.children.append(self.visit(getattr(obj, name), path + (Step("slot", name),)))
                 node.children.append(self.visit(type(obj), path + (Step("type"),)))

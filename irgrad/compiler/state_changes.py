@@ -26,10 +26,10 @@ from .state import (
     VALUE,
     Snapshot,
     StateNode,
-    is_user_file,
-    same_contents,
     slotted,
 )
+from .state_kinds import same_contents
+from .user_code import is_user_file
 from .value_equality import same_array, same_value
 
 MISSING = object()  # what a deleted slot now holds
