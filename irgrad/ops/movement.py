@@ -2,8 +2,7 @@
 
 ``reshape``, ``permute``, ``broadcast_to``, ``slice`` and ``diagonal`` return views of their
 input where numpy can (as PyTorch's views do); every other op here returns fresh
-memory. ``nll_loss`` (a gather of the target entries reduced to a loss) lives here
-next to ``gather``. Index specs are normalised by the public layer: a ``slice`` index is a
+memory. Index specs are normalised by the public layer: a ``slice`` index is a
 tuple of ints, ``slice`` objects (positive steps) and ``None``, with no Ellipsis.
 """
 
@@ -11,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtypes import FLOAT, INT
-from ..native import loss as native_loss
 from . import stacking
 from .registry import Kind, Meta, OpDef, register
 from .shapes import fmt, numel
@@ -329,129 +326,6 @@ _movement(
 )
 
 
-# --- nll_loss: gather the target entries and reduce them, as one op -------------------------
-
-
-def _class_dim(logp_ndim: int) -> int:
-    return 0 if logp_ndim == 1 else 1
-
-
-def _nll_targets(target: np.ndarray, ignore_index: int) -> tuple[tuple, np.ndarray]:
-    """(an index of ``logp`` that picks each target's class, with ignored targets pointing
-    at class 0 so they index safely; the counted-target mask)."""
-    valid = target != ignore_index
-    safe = np.where(valid, target, 0)
-    if target.ndim == 0:
-        return (safe,), valid
-    if target.ndim == 1:
-        return (np.arange(target.shape[0]), safe), valid
-    grids = np.indices(target.shape, sparse=True)
-    return (grids[0], safe, *grids[1:]), valid
-
-
-def _nll_loss_kernel(logp, target, *, ignore_index, reduction):
-    native = native_loss.nll_loss(logp, target, ignore_index, reduction)
-    if native is not None:
-        return native
-    at, valid = _nll_targets(target, ignore_index)
-    picked = np.where(valid, np.negative(logp[at]), logp.dtype.type(0))
-    if reduction == "none":
-        return picked
-    total = np.add.reduce(picked, axis=None, dtype=np.float64).astype(picked.dtype)  # as the native kernel
-    if reduction == "sum":
-        return total
-    count = np.count_nonzero(valid)
-    # Every target ignored: 0/0 is nan, as in PyTorch (without numpy's warning).
-    return total / logp.dtype.type(count) if count else np.array(np.nan, dtype=logp.dtype)
-
-
-def _infer_nll_loss(logp: Meta, target: Meta, *, ignore_index, reduction) -> Meta:
-    cdim = _class_dim(len(logp.shape))
-    expected = tuple(logp.shape[:cdim]) + tuple(logp.shape[cdim + 1 :])
-    if len(logp.shape) < 1 or tuple(target.shape) != expected:
-        raise RuntimeError(
-            f"nll_loss: expected target of shape {fmt(expected)} for input of shape {fmt(logp.shape)}, "
-            f"got {fmt(target.shape)}"
-        )
-    if logp.dtype.category != FLOAT or target.dtype.category != INT:
-        raise RuntimeError(
-            f"nll_loss: expected a floating-point input and int64 targets, got {logp.dtype} and {target.dtype}"
-        )
-    if reduction not in ("none", "sum", "mean"):
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    return Meta(tuple(target.shape) if reduction == "none" else (), logp.dtype)
-
-
-def _nll_loss_vjp(F, g, c):
-    attrs = c.attrs
-    grad = F.nll_loss_grad(
-        g, c.ins[1], shape=c.metas[0].shape, ignore_index=attrs["ignore_index"], reduction=attrs["reduction"]
-    )
-    return grad, None
-
-
-def _nll_loss_grad_kernel(g, target, *, shape, ignore_index, reduction):
-    native = native_loss.nll_loss_grad(g, target, shape, ignore_index, reduction)
-    if native is not None:
-        return native
-    at, valid = _nll_targets(target, ignore_index)
-    scale = np.negative(g)
-    if reduction == "mean":
-        count = np.count_nonzero(valid)
-        scale = scale / g.dtype.type(count) if count else scale  # nothing counted: every entry is 0 anyway
-    out = np.zeros(shape, dtype=g.dtype)
-    # One class per target position: no index repeats, so assigning (not adding) is exact.
-    out[at] = np.where(valid, scale, g.dtype.type(0))
-    return out
-
-
-def _infer_nll_loss_grad(g: Meta, target: Meta, *, shape, ignore_index, reduction) -> Meta:
-    cdim = _class_dim(len(shape))
-    expected = tuple(shape[:cdim]) + tuple(shape[cdim + 1 :])
-    if tuple(target.shape) != expected or tuple(g.shape) != (expected if reduction == "none" else ()):
-        raise RuntimeError(
-            f"nll_loss_grad: gradient {fmt(g.shape)} and target {fmt(target.shape)} do not fit an input "
-            f"of shape {fmt(shape)} with reduction {reduction!r}"
-        )
-    return Meta(tuple(shape), g.dtype)
-
-
-def _nll_loss_grad_vjp(F, g, c):
-    # Linear in the incoming gradient, with nll_loss's own coefficients: its adjoint is nll_loss.
-    attrs = c.attrs
-    return F.nll_loss(g, c.ins[1], ignore_index=attrs["ignore_index"], reduction=attrs["reduction"]), None
-
-
-register(
-    OpDef(
-        "nll_loss",
-        Kind.LOSS,
-        _nll_loss_kernel,
-        _infer_nll_loss,
-        _nll_loss_vjp,
-        save_inputs=True,
-        arity=2,
-        index_bounds=lambda metas, attrs: {1: metas[0].shape[_class_dim(len(metas[0].shape))]},
-        doc="`-logp[target]` along the class dim (1, or 0 for 1-D input), 0 where target == "
-        "`ignore_index`; `reduction` 'none', 'sum' or 'mean' (over the counted targets).",
-    )
-)
-register(
-    OpDef(
-        "nll_loss_grad",
-        Kind.LOSS,
-        _nll_loss_grad_kernel,
-        _infer_nll_loss_grad,
-        _nll_loss_grad_vjp,
-        save_inputs=(1,),
-        arity=2,
-        index_bounds=lambda metas, attrs: {1: attrs["shape"][_class_dim(len(attrs["shape"]))]},
-        doc="The gradient of `nll_loss` with respect to `logp`: zeros of `shape` with `-g` (divided by "
-        "the count for 'mean') at each counted target.",
-    )
-)
-
-
 # --- joining, flipping, padding, copying ----------------------------------------------
 
 
@@ -547,109 +421,4 @@ _movement(
     lambda F, g, c: (g,),
     linear=True,
     doc="A fresh contiguous copy (clone/contiguous).",
-)
-
-
-# --- sizes of a dynamic graph as values ------------------------------------------------------
-
-
-def _size_scalar(*, value: int, dtype, numerator=None) -> np.ndarray:
-    return _sized(value, numerator, dtype)
-
-
-def _infer_size_scalar(*, value, dtype, numerator=None) -> Meta:
-    return Meta((), dtype)
-
-
-def _sized(value, numerator, dtype) -> np.ndarray:
-    """``value``, or ``numerator / value`` (in ``dtype``): what a sized constant holds."""
-    if numerator is None:
-        return np.asarray(value, dtype.np)
-    return np.asarray(numerator, dtype.np) / np.asarray(value, dtype.np)
-
-
-def _full(*, shape, value, dtype, numerator=None) -> np.ndarray:
-    return np.full(tuple(shape), _sized(value, numerator, dtype), dtype.np)
-
-
-def _infer_full(*, shape, value, dtype, numerator=None) -> Meta:
-    return Meta(tuple(shape), dtype)
-
-
-register(
-    OpDef(
-        "full",
-        Kind.MOVEMENT,
-        _full,
-        _infer_full,
-        arity=0,
-        size_constant=True,
-        doc="`value` (or `numerator / value`, as `size_scalar`) everywhere, of `shape` and "
-        "`dtype`: a constant whose shape or value is a size of a graph with symbolic sizes (an "
-        "LSTM's zero initial state over a dynamic batch). Static graphs hold a constant instead.",
-    )
-)
-
-
-def _arange(*, shape, start, step, dtype) -> np.ndarray:
-    return (
-        (start + step * np.arange(numel(tuple(shape)), dtype=np.int64)).reshape(tuple(shape)).astype(dtype.np)
-    )
-
-
-def _infer_arange(*, shape, start, step, dtype) -> Meta:
-    return Meta(tuple(shape), dtype)
-
-
-def _tri(*, shape, offset, lower, inside, outside, dtype) -> np.ndarray:
-    rows, columns = shape[-2], shape[-1]
-    above = np.arange(columns)[None, :] - np.arange(rows)[:, None]  # j - i
-    within = above <= offset if lower else above >= offset
-    matrix = np.where(within, np.asarray(inside, dtype.np), np.asarray(outside, dtype.np))
-    return np.ascontiguousarray(np.broadcast_to(matrix, tuple(shape)))
-
-
-def _infer_tri(*, shape, offset, lower, inside, outside, dtype) -> Meta:
-    return Meta(tuple(shape), dtype)
-
-
-register(
-    OpDef(
-        "arange",
-        Kind.MOVEMENT,
-        _arange,
-        _infer_arange,
-        arity=0,
-        size_constant=True,
-        doc="Whole numbers counting from `start` by `step` in C order, of `shape` and `dtype`: "
-        "a constant whose length is a size of a graph with symbolic sizes (the positions "
-        "`arange(T)` a transformer embeds). Static graphs hold a constant instead.",
-    )
-)
-register(
-    OpDef(
-        "tri",
-        Kind.MOVEMENT,
-        _tri,
-        _infer_tri,
-        arity=0,
-        size_constant=True,
-        doc="`inside` on and below (`lower`) or on and above the diagonal `offset` of the last "
-        "two dims (where column - row <= `offset`, or >= it), `outside` elsewhere, of `shape` "
-        "and `dtype`: a constant whose shape is a size of a graph with symbolic sizes (a causal "
-        "attention mask over the sequence). Static graphs hold a constant instead.",
-    )
-)
-register(
-    OpDef(
-        "size_scalar",
-        Kind.MOVEMENT,
-        _size_scalar,
-        _infer_size_scalar,
-        arity=0,
-        size_constant=True,
-        doc="A size of a graph with symbolic sizes as a 0-d value of `dtype` (`value`, an "
-        "affine expression of the size symbols: the count a mean divides by), or `numerator` "
-        "over it (its gradient's `2 / B`). Static graphs hold a constant instead.",
-    )
 )
