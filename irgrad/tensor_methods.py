@@ -18,6 +18,7 @@ from .autograd.op_namespaces import TENSOR_OPS
 from .creation import full, multinomial, tensor
 from .dispatch import cast
 from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from .multiprocessing import tensor_sharing
 from .ops.movement import sum_to
 from .tensor import Tensor, to_target
 from .tensor_ops import arrange as AR
@@ -310,6 +311,7 @@ def install() -> None:
         **inplace_shape.METHODS,
         **python_apply.METHODS,
         **tensor_facts.METHODS,
+        **tensor_sharing.METHODS,
         **real_parts.METHODS,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),

@@ -79,6 +79,12 @@ class Conversion:
     def cpu(self: _Self) -> _Self:
         return self
 
+    def share_memory(self: _Self) -> _Self:
+        """Move every parameter, gradient and buffer to memory shared with other processes
+        (``Tensor.share_memory_``), as PyTorch's: processes that receive the module (a
+        forked child, a spawned one, a queue's reader) then train the same weights."""
+        return self._apply(lambda t: t.share_memory_())
+
     def cuda(self: _Self, device: Any = None) -> _Self:
         """irgrad runs on the CPU only: raises, as ``.to("cuda")`` does."""
         to_target((), device_arg="cuda" if device is None else f"cuda:{device}")

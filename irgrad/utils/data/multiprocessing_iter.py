@@ -28,8 +28,9 @@ import time
 import warnings
 from typing import Any
 
+from ...multiprocessing.reductions import register_tensor_classes
 from .loader_iter import _BaseDataLoaderIter
-from .transport import loads, register_tensor_classes
+from .transport import loads
 from .worker import POLL_INTERVAL, IterableExhausted, ResumeIteration, WorkerConfig, WorkerError, worker_loop
 
 __all__ = ["_MultiProcessingDataLoaderIter", "warn_if_too_many_workers"]
