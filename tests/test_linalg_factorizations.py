@@ -204,7 +204,12 @@ def test_singular_lu():
 def test_matrix_exp_matches_torch(scale, batch):
     a = normal(*batch, 4, 4) * scale
     run_both(lambda lib, a: lib.linalg.matrix_exp(a), a, atol=1e-12, rtol=1e-9, grad_atol=1e-8)
-    run_both(lambda lib, a: lib.matrix_exp(a), a.astype(np.float32), grad=False, rtol=1e-4)
+    # float32 elements far below the matrix's largest carry errors relative to the largest
+    # (measured over 60 draws at scale 20: irgrad's within 4.8e-6 of it, torch's 1.4e-5)
+    largest = float(np.abs(irgrad.linalg.matrix_exp(irgrad.tensor(a)).numpy()).max(initial=0.0))
+    run_both(
+        lambda lib, a: lib.matrix_exp(a), a.astype(np.float32), grad=False, rtol=1e-4, atol=1e-4 * largest
+    )
     run_both(lambda lib, a: a.matrix_exp(), a, atol=1e-12, rtol=1e-9, grad=False)
 
 
