@@ -1,6 +1,7 @@
-"""irgrad.utils: data loading (``irgrad.utils.data``) and activation checkpointing
-(``irgrad.utils.checkpoint``), as ``torch.utils``."""
+"""irgrad.utils: data loading (``irgrad.utils.data``), activation checkpointing
+(``irgrad.utils.checkpoint``) and TensorBoard logging (``irgrad.utils.tensorboard``),
+as ``torch.utils``."""
 
-from . import checkpoint, data
+from . import checkpoint, data, tensorboard
 
-__all__ = ["checkpoint", "data"]
+__all__ = ["checkpoint", "data", "tensorboard"]
