@@ -1,5 +1,5 @@
-"""Probability distributions, as ``torch.distributions``: ``Normal``, ``Uniform``,
-``Bernoulli``, ``Categorical`` and ``Independent``, with ``sample``/``rsample``,
+"""Probability distributions, as ``torch.distributions``: ``Normal``,
+``MultivariateNormal``, ``Uniform``, ``Bernoulli``, ``Categorical`` and ``Independent``, with ``sample``/``rsample``,
 ``log_prob``, ``entropy``, ``cdf``, argument validation, and ``kl_divergence``.
 
 Draws come from irgrad's generator (the same distribution as PyTorch's, not the same
@@ -14,6 +14,7 @@ from .categorical import Categorical
 from .distribution import Distribution
 from .independent import Independent
 from .kl import kl_divergence, register_kl
+from .multivariate_normal import MultivariateNormal
 from .normal import Normal
 from .uniform import Uniform
 
@@ -22,6 +23,7 @@ __all__ = [
     "Categorical",
     "Distribution",
     "Independent",
+    "MultivariateNormal",
     "Normal",
     "Uniform",
     "constraints",

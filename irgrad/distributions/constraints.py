@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import Tensor
+from ..tensor_ops.factorizations import cholesky_ex
 
 __all__ = [
     "Constraint",
@@ -24,9 +25,11 @@ __all__ = [
     "interval",
     "is_dependent",
     "less_than",
+    "lower_cholesky",
     "nonnegative",
     "nonnegative_integer",
     "positive",
+    "positive_definite",
     "positive_integer",
     "real",
     "real_vector",
@@ -212,6 +215,30 @@ class _Simplex(Constraint):
         return (value >= 0).all(dim=-1) & ((value.sum(-1) - 1).abs() < 1e-6)
 
 
+class _LowerCholesky(Constraint):
+    """Lower-triangular square matrices with a positive diagonal (Cholesky factors)."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        batch = tuple(value.shape[:-2])
+        lower = (value.tril() == value).reshape(batch + (-1,)).all(-1)
+        positive_diagonal = (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
+        return lower & positive_diagonal
+
+
+class _PositiveDefinite(Constraint):
+    """Symmetric (within 1e-6) square matrices with a Cholesky factorization."""
+
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        symmetric = value.isclose(value.mT, atol=1e-6).all(-2).all(-1)
+        if not bool(symmetric.all()):
+            return symmetric
+        return cholesky_ex(value).info == 0
+
+
 def is_dependent(constraint: Any) -> bool:
     """Whether ``constraint`` is a ``dependent`` placeholder (validation skips those)."""
     return isinstance(constraint, _Dependent)
@@ -234,3 +261,5 @@ less_than = _LessThan
 unit_interval = _Interval(0.0, 1.0)
 interval = _Interval
 simplex = _Simplex()
+lower_cholesky = _LowerCholesky()
+positive_definite = _PositiveDefinite()

@@ -12,11 +12,14 @@ from functools import total_ordering
 from ..creation import full_like
 from ..nn.functional import softplus
 from ..tensor import Tensor
+from ..tensor_ops.factorizations import solve_triangular
 from ..tensor_ops.select import where
+from ..tensor_ops.shape import broadcast_tensors
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
 from .independent import Independent
+from .multivariate_normal import MultivariateNormal, batch_mahalanobis
 from .normal import Normal
 from .uniform import Uniform
 from .utils import sum_rightmost
@@ -114,6 +117,24 @@ def _kl_normal_normal(p: Normal, q: Normal) -> Tensor:
     var_ratio = (p.scale / q.scale).pow(2)
     t1 = ((p.loc - q.loc) / q.scale).pow(2)
     return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_multivariate_normal(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
+    """``log det Lq - log det Lp + (|Lq^-1 Lp|_F^2 + |Lq^-1 (mu_q - mu_p)|^2 - n) / 2``."""
+    if p.event_shape != q.event_shape:
+        raise ValueError(
+            "KL-divergence between two Multivariate Normals with different event shapes cannot be computed"
+        )
+    p_tril, q_tril = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    log_det_ratio = q_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1) - p_tril.diagonal(
+        dim1=-2, dim2=-1
+    ).log().sum(-1)
+    n = p.event_shape[0]
+    shape = tuple(broadcast_tensors(q_tril[..., 0, 0], p_tril[..., 0, 0])[0].shape) + (n, n)
+    trace = solve_triangular(q_tril.expand(shape), p_tril.expand(shape), upper=False).pow(2).sum((-2, -1))
+    distance = batch_mahalanobis(q_tril, q.loc - p.loc)
+    return log_det_ratio + 0.5 * (trace + distance - n)
 
 
 @register_kl(Uniform, Uniform)
