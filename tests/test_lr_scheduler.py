@@ -271,3 +271,24 @@ def test_wrapped_step_still_returns_closure_loss() -> None:
     assert opt.step(lambda: 3.5) == 3.5
     assert opt._opt_called
     assert isinstance(opt, optim.SGD)
+
+
+def test_a_scheduler_subclassing_the_old_base_class_runs_as_torchs() -> None:
+    """Older scripts subclass ``lr_scheduler._LRScheduler`` and write ``get_lr``."""
+    torch = pytest.importorskip("torch")
+
+    def warmup(lib):
+        class Warmup(lib.optim.lr_scheduler._LRScheduler):
+            def get_lr(self):
+                return [base * min(1.0, (self.last_epoch + 1) / 4) for base in self.base_lrs]
+
+        opt, params = _optimizer(lib)
+        scheduler = Warmup(opt)
+        lrs = []
+        for _ in range(6):
+            _step_optimizer(lib, opt, params)
+            scheduler.step()
+            lrs.append(_lrs(opt))
+        return lrs, isinstance(scheduler, lib.optim.lr_scheduler.LRScheduler)
+
+    _assert_close(warmup(irgrad), warmup(torch), "_LRScheduler subclass")

@@ -163,3 +163,40 @@ def test_layers_initialise_like_torch():
     assert ln.weight.shape == (3, 4) and (ln.weight.detach().numpy() == 1).all()
     prelu = nn.PReLU(3)
     assert (prelu.weight.detach().numpy() == np.float32(0.25)).all()
+
+
+def test_sparse_zeroes_the_share_of_each_column_and_draws_the_rest():
+    irgrad.manual_seed(0)
+    w = init.sparse_(_w(200, 30), sparsity=0.25, std=0.5)
+    values = w.detach().numpy()
+    assert ((values == 0).sum(axis=0) == 50).all()  # ceil(0.25 * 200) per column
+    assert abs(values[values != 0].std() - 0.5) < 0.02
+    with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
+        init.sparse_(_w(2, 3, 4), 0.1)
+
+
+@pytest.mark.parametrize(
+    "old, args",
+    [
+        ("uniform", ()),
+        ("normal", ()),
+        ("constant", (0.3,)),
+        ("eye", ()),
+        ("dirac", ()),
+        ("xavier_uniform", ()),
+        ("xavier_normal", ()),
+        ("kaiming_uniform", ()),
+        ("kaiming_normal", ()),
+        ("orthogonal", ()),
+        ("sparse", (0.5,)),
+    ],
+)
+def test_deprecated_names_warn_and_initialize_as_the_new_ones(old, args):
+    shape = (3, 3, 1) if old == "dirac" else (3, 3)
+    irgrad.manual_seed(1)
+    expected = getattr(init, old + "_")(_w(*shape), *args).detach().numpy()
+    irgrad.manual_seed(1)
+    with pytest.warns(FutureWarning, match=f"`nn.init.{old}` is now deprecated in favor of `nn.init.{old}_`"):
+        got = getattr(init, old)(_w(*shape), *args)
+    np.testing.assert_array_equal(got.detach().numpy(), expected)
+    assert getattr(init, old).__name__ == old

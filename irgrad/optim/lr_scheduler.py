@@ -194,6 +194,10 @@ class LRScheduler:
             )
 
 
+class _LRScheduler(LRScheduler):
+    """PyTorch's former name of the base class, which older schedulers still subclass."""
+
+
 def _track_optimizer_steps(optimizer: Optimizer) -> None:
     """Wrap ``optimizer.step`` once so schedulers can warn when they step before it."""
     if hasattr(optimizer.step, "_wrapped_by_lr_sched"):
