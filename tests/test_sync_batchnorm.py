@@ -74,3 +74,12 @@ def test_compiled_without_a_group_equals_eager():
         )
     for name, value in twin.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[name].numpy(), value.numpy(), rtol=1e-5, err_msg=name)
+
+
+def test_torchs_module_path_holds_the_batch_norms():
+    """timm imports ``_BatchNorm`` and the layers from ``torch.nn.modules.batchnorm``."""
+    from irgrad.nn.modules import batchnorm
+
+    for name in ("_NormBase", "_BatchNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"):
+        assert hasattr(torch.nn.modules.batchnorm, name) and hasattr(batchnorm, name), name
+    assert issubclass(batchnorm.SyncBatchNorm, batchnorm._BatchNorm)

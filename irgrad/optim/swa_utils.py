@@ -19,7 +19,7 @@ from typing import Any
 from .. import nn
 from ..creation import tensor
 from ..dtypes import int64
-from ..nn.modules.normalization import _BatchNorm
+from ..nn.modules.batchnorm import _BatchNorm
 from ..recording.grad_mode import no_grad
 from ..tensor import Tensor
 from .lr_scheduler import LRScheduler

@@ -1,6 +1,7 @@
 """Every layer module; each file holds one family."""
 
 from .activation import *  # noqa: F401,F403
+from .batchnorm import *  # noqa: F401,F403
 from .channelshuffle import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
@@ -20,7 +21,6 @@ from .pooling3d import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .rnn_cells import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
-from .sync_batchnorm import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .unpooling import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403

@@ -11,7 +11,7 @@ import warnings
 
 from ...tensor import Tensor
 from .. import functional as F
-from .normalization import _NormBase
+from .batchnorm import _NormBase
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 

@@ -24,10 +24,10 @@ from ...dtypes import int64
 from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
 from ..parameter import UninitializedBuffer, UninitializedParameter, is_lazy
+from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, _BatchNorm
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, _InstanceNorm
 from .linear import Linear
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, _BatchNorm
 
 __all__ = [
     "LazyModuleMixin",

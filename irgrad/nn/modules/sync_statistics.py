@@ -1,5 +1,6 @@
-"""``nn.SyncBatchNorm``: batch normalization whose statistics cover the batch of every
-process of a data-parallel run (``irgrad.distributed``), as ``torch.nn.SyncBatchNorm``.
+"""The statistics exchange of ``nn.SyncBatchNorm`` (:mod:`.batchnorm`): batch
+normalization whose statistics cover the batch of every process of a data-parallel run
+(``irgrad.distributed``), as ``torch.nn.SyncBatchNorm``'s function.
 
 In training with a process group of more than one process, each process computes its
 batch's per-channel mean and variance and element count; the processes exchange them
@@ -10,14 +11,10 @@ exchanges the two per-channel sums the input gradient needs (``sum(dy)`` and
 ``sum(dy * x_hat)``, one ``all_reduce``), so each process's input gradient is that of the
 sum of all processes' losses, while the weight and bias gradients stay local sums (a
 data-parallel wrapper then reduces them, as for any parameter).  Without such a group
-(one process, or evaluation) it is ``BatchNorm``.
-
-Its communication is a graph break under ``irgrad.compile``, as every collective is.
+(one process, or evaluation) the module is ``BatchNorm``.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
@@ -25,10 +22,8 @@ from ... import distributed as dist
 from ...recording.function import Function
 from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
-from .module import Module
-from .normalization import _BatchNorm
 
-__all__ = ["SyncBatchNorm"]
+__all__ = ["SyncBatchNormFunction"]
 
 
 def _channel_axes(x: np.ndarray) -> tuple[int, ...]:
@@ -57,7 +52,7 @@ def _global_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return mean, m2 / total, float(total[0])
 
 
-class _SyncBatchNormFunction(Function):
+class SyncBatchNormFunction(Function):
     """Normalization by the global batch's statistics; the running statistics are
     updated in place as a side effect of forward (as PyTorch's function does)."""
 
@@ -105,81 +100,3 @@ class _SyncBatchNormFunction(Function):
             None,
             None,
         )
-
-
-class SyncBatchNorm(_BatchNorm):
-    """BatchNorm over input of at least 2 dims (channels at dim 1) whose training
-    statistics span every process's batch (see the module doc)."""
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        process_group: Any = None,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
-        self.process_group = process_group
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() < 2:
-            raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
-
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input_dim(input)
-        if input.shape[1] == 0:
-            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
-        synced = self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-        if not synced:
-            return super().forward(input)
-        if self.process_group is not None:
-            raise NotImplementedError(
-                "SyncBatchNorm: irgrad.distributed has only the default (world) process group"
-            )
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked)
-        track = self.track_running_stats
-        return _SyncBatchNormFunction.apply(
-            input,
-            self.weight,
-            self.bias,
-            self.running_mean if track else None,
-            self.running_var if track else None,
-            self.eps,
-            factor,
-        )
-
-    @classmethod
-    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
-        """``module`` with every BatchNorm1d/2d/3d in it replaced by a SyncBatchNorm that
-        holds the same parameters and buffers (the objects themselves) and training
-        mode; a BatchNorm ``module`` itself is returned replaced."""
-        converted = module
-        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
-            converted = cls(
-                module.num_features,
-                module.eps,
-                module.momentum,
-                module.affine,
-                module.track_running_stats,
-                process_group,
-            )
-            if module.affine:
-                converted.weight = module.weight
-                converted.bias = module.bias
-            converted.running_mean = module.running_mean
-            converted.running_var = module.running_var
-            converted.num_batches_tracked = module.num_batches_tracked
-            converted.training = module.training
-            if hasattr(module, "qconfig"):
-                converted.qconfig = module.qconfig
-        for name, child in module.named_children():
-            converted.add_module(name, cls.convert_sync_batchnorm(child, process_group))
-        return converted
