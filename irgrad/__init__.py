@@ -283,6 +283,7 @@ cuda.amp = cuda_amp  # torch.cuda.amp (irgrad.cuda sits below the tensor layers 
 from .compile import compile, mark_dynamic  # noqa: E402,A004
 from .compiler.capture import trace  # noqa: E402
 from . import compiler  # noqa: E402  (irgrad.compiler: reset, disable, is_compiling)
+from . import jit  # noqa: E402  (torch.jit: its decorators as in eager PyTorch, script/trace as compile)
 from . import tensor_repr  # noqa: E402
 from .debug import debug_nans  # noqa: E402
 
