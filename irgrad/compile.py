@@ -33,7 +33,7 @@ import time
 import warnings
 from collections.abc import Callable
 
-from . import _tracing
+from . import _profiling, _tracing
 from .compiler import registry
 from .compiler.backends import BACKENDS, get_backend
 from .compiler.build import Built, build, build_key, optimized
@@ -195,7 +195,10 @@ class Compiled:
                 if self.check:
                     return checked_call(self, entry, roots, inputs, args, kwargs)
                 entry.runs += 1
-                return run(entry, roots, inputs)
+                if _profiling.ACTIVE is None:
+                    return run(entry, roots, inputs)
+                with _profiling.span(f"irgrad.compile: {self.name}"):
+                    return run(entry, roots, inputs)
         if not _COMPILING.acquire(blocking=False):
             return self.fn(*args, **kwargs)  # another thread traces or compiles: this call runs eagerly
         try:
@@ -285,7 +288,7 @@ class Compiled:
                         self.varying.add((pos, d))
 
     def _compile(self, args: tuple, kwargs: dict):
-        with collector_paused():
+        with collector_paused(), _profiling.span(f"irgrad.compile: compiling {self.name}"):
             return self._compile_now(args, kwargs)
 
     def _compile_now(self, args: tuple, kwargs: dict):

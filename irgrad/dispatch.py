@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _tracing
+from . import _profiling, _tracing
 from .dtypes import FLOAT, bool_, dtype, get_default_dtype, result_type
 from .ops import OPS, DtypeRule, OpDef
 from .ops.elementwise import reject_bool
@@ -27,6 +27,9 @@ _ndarray = np.ndarray
 
 def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     """Run ``op`` on tensors ``inputs``; record it for autograd when needed."""
+    profiler = _profiling.ACTIVE
+    if profiler is not None:
+        start = _profiling.clock()
     for t in inputs:
         if t._base is not None:
             refresh_view(t)  # its storage may have been written in place since
@@ -67,6 +70,8 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
             tracer.record(op, inputs, attrs, out)
     if _tracing.DEBUG_NANS:
         _tracing.check_finite(op.name, data, inputs=[t._data for t in inputs])
+    if profiler is not None:
+        profiler.add("irgrad::" + op.name, start, _profiling.clock(), inputs)
     return out
 
 

@@ -5,7 +5,7 @@ below dispatch; this package runs that record backwards.  ``grad_mode`` is re-ex
 here under PyTorch's name.
 """
 
-from . import functional, grad_mode
+from . import functional, grad_mode, profiler
 from .engine import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -25,6 +25,7 @@ __all__ = [
     "inference_mode",
     "is_grad_enabled",
     "no_grad",
+    "profiler",
     "once_differentiable",
     "set_grad_enabled",
 ]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _tracing
+from .. import _profiling, _tracing
 from ..recording.grad_mode import set_grad_enabled
 from ..tensor import Tensor
 from ..tensor_ops.shape import stack
@@ -321,7 +321,11 @@ def _propagate(
                     if i is not None and g is not None:
                         captured[i] = g if captured[i] is None else captured[i] + g
             if needed is None or node in needed:
-                in_grads = node.apply(grads, F, as_tensors, release)
+                if _profiling.ACTIVE is None:
+                    in_grads = node.apply(grads, F, as_tensors, release)
+                else:
+                    with _profiling.span("autograd::engine::evaluate_function: " + node.name()):
+                        in_grads = node.apply(grads, F, as_tensors, release)
                 if _tracing.DEBUG_NANS:
                     _check_grads(node, in_grads, grads)
             else:
