@@ -10,6 +10,7 @@ from .engine import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .variable import Variable
 
 __all__ = [
     "Function",
@@ -28,4 +29,5 @@ __all__ = [
     "profiler",
     "once_differentiable",
     "set_grad_enabled",
+    "Variable",
 ]
