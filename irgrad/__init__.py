@@ -336,7 +336,7 @@ def set_num_threads(n: int) -> None:
 from . import utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 from . import optim  # noqa: E402
 from . import linalg  # noqa: E402

@@ -155,3 +155,14 @@ def test_variable_in_a_pytorch_gan_step():
     assert out["irgrad"][1] is out["torch"][1] is False
     np.testing.assert_allclose(out["irgrad"][2], out["torch"][2], rtol=1e-6)
     np.testing.assert_allclose(out["irgrad"][3], out["torch"][3], rtol=1e-6)
+
+
+# --- irgrad.version -----------------------------------------------------------------------
+
+
+def test_version_module_has_torch_names():
+    assert set(irgrad.version.__all__) == set(torch.version.__all__)
+    assert irgrad.version.__version__ == irgrad.__version__
+    assert irgrad.version.cuda is None and torch.version.cuda is None  # a CPU build
+    assert irgrad.version.hip is irgrad.version.rocm is irgrad.version.xpu is None
+    assert irgrad.version.debug is False and isinstance(irgrad.version.git_version, str)
