@@ -166,3 +166,38 @@ def test_version_module_has_torch_names():
     assert irgrad.version.cuda is None and torch.version.cuda is None  # a CPU build
     assert irgrad.version.hip is irgrad.version.rocm is irgrad.version.xpu is None
     assert irgrad.version.debug is False and isinstance(irgrad.version.git_version, str)
+
+
+# --- nn.DataParallel ----------------------------------------------------------------------
+
+
+def _small_net(nn):
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)
+    )
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"device_ids": [0, 1]}, {"device_ids": [0], "output_device": 0, "dim": 1}, {"device_ids": []}]
+)
+def test_data_parallel_is_the_module_as_on_a_cpu_only_torch(kw):
+    theirs = torch.nn.DataParallel(_small_net(torch.nn), **kw)
+    ours = irgrad.nn.DataParallel(_small_net(irgrad.nn), **kw)
+    assert irgrad.nn.DataParallel is irgrad.nn.parallel.DataParallel
+    assert ours.device_ids == theirs.device_ids == []
+    for attribute in ("dim", "output_device"):
+        assert hasattr(ours, attribute) is hasattr(theirs, attribute) is False
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert repr(ours) == repr(theirs)
+    # torch's checkpoint (with the module. prefix) loads, and the forward is the module's
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(2).standard_normal((5, 3, 6, 6)).astype(np.float32)
+    for mode in ("train", "eval"):  # (a train step updates both BatchNorms' running statistics)
+        getattr(ours, mode)(), getattr(theirs, mode)()
+        out = ours(irgrad.tensor(x))
+        np.testing.assert_allclose(
+            out.detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5
+        )
+    assert ours.module.training is False
+    np.testing.assert_array_equal(out.detach().numpy(), ours.module(irgrad.tensor(x)).detach().numpy())

@@ -1,4 +1,5 @@
-"""``DataParallel`` on one CPU device: calls the wrapped module."""
+"""``DataParallel`` as PyTorch runs it on a machine without an accelerator: the wrapped
+module, called directly."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from ..modules.module import Module
 
 
 class DataParallel(Module):
-    """Wraps ``module``; with a single (CPU) device there is nothing to scatter or gather,
-    so a call is the module's call.  The parameters are the module's (``module.`` prefixed
-    in ``state_dict``, as in PyTorch)."""
+    """Wraps ``module``. PyTorch finds no accelerator on irgrad's machine, so, as its
+    ``DataParallel`` does there, this keeps only ``module`` and ``device_ids = []``
+    (whatever ``device_ids``, ``output_device`` and ``dim`` say, and with no ``dim`` nor
+    ``output_device`` attribute), and a call is the module's call: nothing is scattered,
+    replicated or gathered. The parameters are the module's, ``module.``-prefixed in
+    ``state_dict``, so checkpoints load into PyTorch's ``DataParallel``."""
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0) -> None:
         super().__init__()
         self.module = module
-        self.device_ids = [] if device_ids is None else list(device_ids)
-        self.output_device = output_device
-        self.dim = dim
+        self.device_ids: list = []
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         return self.module(*inputs, **kwargs)
