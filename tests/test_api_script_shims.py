@@ -201,3 +201,159 @@ def test_data_parallel_is_the_module_as_on_a_cpu_only_torch(kw):
         )
     assert ours.module.training is False
     np.testing.assert_array_equal(out.detach().numpy(), ours.module(irgrad.tensor(x)).detach().numpy())
+
+
+# --- nn.attention -------------------------------------------------------------------------
+
+
+def test_sdp_backend_members_as_torch():
+    from torch.nn.attention import SDPBackend as Theirs
+
+    from irgrad.nn.attention import SDPBackend as Ours
+
+    assert list(Ours.__members__) == list(Theirs.__members__)
+    for name in Theirs.__members__:
+        ours, theirs = getattr(Ours, name), getattr(Theirs, name)
+        assert (int(ours), ours.name, ours.value, str(ours), repr(ours)) == (
+            int(theirs),
+            theirs.name,
+            theirs.value,
+            str(theirs),
+            repr(theirs),
+        )
+
+
+_FLAGS = ["flash_sdp_enabled", "math_sdp_enabled", "mem_efficient_sdp_enabled", "cudnn_sdp_enabled"]
+
+
+def _flags(lib):
+    return [getattr(lib.backends.cuda, f)() for f in _FLAGS]
+
+
+@pytest.mark.parametrize(
+    "backends",
+    [["MATH"], ["FLASH_ATTENTION"], ["EFFICIENT_ATTENTION"], ["CUDNN_ATTENTION", "MATH"], [], "MATH"],
+)
+def test_sdpa_kernel_sets_and_restores_the_flags_as_torch(backends):
+    from torch.nn.attention import SDPBackend as TB
+    from torch.nn.attention import sdpa_kernel as torch_kernel
+
+    from irgrad.nn.attention import SDPBackend as IB
+    from irgrad.nn.attention import sdpa_kernel
+
+    def chosen(enum):
+        return getattr(enum, backends) if isinstance(backends, str) else [getattr(enum, b) for b in backends]
+
+    assert _flags(irgrad) == _flags(torch) == [True] * 4
+    with sdpa_kernel(chosen(IB)) as ours, torch_kernel(chosen(TB)) as theirs:
+        assert ours == theirs == {}
+        assert _flags(irgrad) == _flags(torch)
+    assert _flags(irgrad) == _flags(torch) == [True] * 4
+
+
+def test_sdpa_kernel_refuses_what_torch_refuses():
+    from torch.nn.attention import sdpa_kernel as torch_kernel
+
+    from irgrad.nn.attention import sdpa_kernel
+
+    for bad in ("MATH", ("MATH",)):
+        with pytest.raises(AssertionError) as theirs:
+            with torch_kernel(bad):
+                pass
+        with pytest.raises(AssertionError, match=str(theirs.value)):
+            with sdpa_kernel(bad):
+                pass
+
+
+_R = np.random.default_rng(3)
+_SDPA_CASES = [
+    # (backends, shapes of q, k, v, keywords)
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {}),
+    ("MATH", [(2, 3, 4, 8)] * 3, {"dropout_p": 0.5}),
+    (["EFFICIENT_ATTENTION", "MATH"], [(2, 3, 4, 8)] * 3, {}),
+    ("EFFICIENT_ATTENTION", [(2, 3, 4, 8)] * 3, {}),
+    ("CUDNN_ATTENTION", [(3, 4, 8)] * 3, {}),
+    ("OVERRIDEABLE", [(2, 3, 4, 8)] * 3, {}),
+    ([], [(2, 3, 4, 8)] * 3, {}),
+    ([], [(2, 3, 0, 8), (2, 3, 5, 8), (2, 3, 5, 8)], {}),  # empty: no kernel is chosen
+    ([], [(3, 4, 8), (3, 5, 8), (3, 5, 8)], {"is_causal": True, "attn_mask": (4, 5)}),
+    ("FLASH_ATTENTION", [(3, 4, 8)] * 3, {}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {"dropout_p": 0.5}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6)], {}),
+    ("FLASH_ATTENTION", [(1, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8)], {}),
+    ("FLASH_ATTENTION", [(2, 6, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8)], {}),
+    ("FLASH_ATTENTION", [(2, 6, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8)], {"enable_gqa": True}),
+    ("FLASH_ATTENTION", [(2, 5, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8)], {"enable_gqa": True}),
+    ("FLASH_ATTENTION", [(2, 6, 4, 8), (2, 3, 5, 8), (2, 2, 5, 8)], {"enable_gqa": True}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {"attn_mask": (3, 4, 4)}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {"attn_mask": (2, 1, 4, 4)}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {"attn_mask": (4, 1)}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {"is_causal": True}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {"attn_mask": (4, 4), "mask requires grad": True}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {"transposed query": True}),
+    ("FLASH_ATTENTION", [(2, 3, 4, 8)] * 3, {"dtype": "int64"}),
+    ("MATH", [(8,)] * 3, {}),
+    ("MATH", [(2, 8)] * 3, {"dtype of query": "float64"}),
+    ("MATH", [(2, 8)] * 3, {"attn_mask": (2, 2), "mask dtype": "int64"}),
+    ("MATH", [(2, 8)] * 3, {"attn_mask": (2, 2), "mask dtype": "float64"}),
+]
+
+
+def _sdpa(lib, backends, shapes, kw):
+    from importlib import import_module
+
+    attention = import_module(f"{lib.__name__}.nn.attention")
+    kw = dict(kw)
+    dtype = getattr(lib, kw.pop("dtype", "float32"))
+    query_dtype = getattr(lib, kw.pop("dtype of query", kw.get("dtype", "float32")))
+    args = [lib.tensor(_R.standard_normal(s)).to(dtype) for s in shapes]
+    args[0] = args[0].to(query_dtype)
+    if kw.pop("transposed query", False):
+        args[0] = args[0].transpose(-1, -2).contiguous().transpose(-1, -2)
+    if "attn_mask" in kw:
+        mask = lib.zeros(kw["attn_mask"], dtype=getattr(lib, kw.pop("mask dtype", "float32")))
+        kw["attn_mask"] = mask.requires_grad_() if kw.pop("mask requires grad", False) else mask
+    if isinstance(backends, str):
+        chosen = getattr(attention.SDPBackend, backends)
+    else:
+        chosen = [getattr(attention.SDPBackend, b) for b in backends]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with attention.sdpa_kernel(chosen):
+                out = lib.nn.functional.scaled_dot_product_attention(*args, **kw)
+            result = ("ran", tuple(out.shape))
+        except Exception as e:
+            result = (type(e).__name__, str(e))
+    return result, _messages(caught)
+
+
+@pytest.mark.parametrize("case", range(len(_SDPA_CASES)))
+def test_scaled_dot_product_attention_runs_or_refuses_as_torch(case):
+    """Which calls run under which kernels, and the warnings and errors of the others."""
+    backends, shapes, kw = _SDPA_CASES[case]
+    assert _sdpa(irgrad, backends, shapes, kw) == _sdpa(torch, backends, shapes, kw)
+
+
+def test_kernel_choice_leaves_the_values_alone():
+    q, k, v = (irgrad.tensor(_R.standard_normal((2, 3, 4, 8))) for _ in range(3))
+    from irgrad.nn.attention import SDPBackend, sdpa_kernel
+
+    F = irgrad.nn.functional
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=True).numpy()
+    for chosen in (
+        SDPBackend.MATH,
+        SDPBackend.FLASH_ATTENTION,
+        [SDPBackend.MATH, SDPBackend.FLASH_ATTENTION],
+    ):
+        with sdpa_kernel(chosen, set_priority=True):
+            np.testing.assert_array_equal(
+                F.scaled_dot_product_attention(q, k, v, is_causal=True).numpy(), expected
+            )
+
+
+def test_flex_attention_is_not_there():
+    with pytest.raises(ModuleNotFoundError, match="irgrad.nn.attention.flex_attention"):
+        import irgrad.nn.attention.flex_attention  # noqa: F401
+    with pytest.raises(ImportError):
+        from irgrad.nn.attention import flex_attention  # noqa: F401

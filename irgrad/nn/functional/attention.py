@@ -16,7 +16,7 @@ import numpy as np
 
 from ..._arguments import tensor_arguments
 from ...creation import zeros, zeros_like
-from ...dtypes import bool_, dtype
+from ...dtypes import bool_, dtype, float32
 from ...tensor import Tensor
 from ...tensor_ops.linalg import matmul
 from ...tensor_ops.pointwise import add, masked_fill, mul, where
@@ -25,6 +25,7 @@ from ...tensor_ops.reduce import softmax
 from ...tensor_ops.shape import cat, chunk, expand, reshape, split, transpose
 from .dropout import dropout
 from .layers import linear
+from .sdp_backend import check_kernel_available, cpp_type_name
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -54,14 +55,11 @@ def scaled_dot_product_attention(
     A bool ``attn_mask`` marks allowed positions; a float one is added. ``is_causal``
     masks out keys after each query (``tril``). Rows with no allowed key give zeros.
     """
+    _validate(query, key, value, attn_mask)
+    check_kernel_available(query, key, value, attn_mask, dropout_p, enable_gqa)
     if is_causal and attn_mask is not None:
         raise RuntimeError(
             "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
-        )
-    if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
-        raise RuntimeError(
-            f"scaled_dot_product_attention: expected query, key and value of at least 2 dims, got "
-            f"{query.dim()}, {key.dim()} and {value.dim()}"
         )
     if enable_gqa:
         key, value = _repeat_kv_heads(query, key), _repeat_kv_heads(query, value)
@@ -83,6 +81,26 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, training=True)
     return matmul(weights, value)
+
+
+def _validate(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None) -> None:
+    """PyTorch's checks before it picks a kernel (``validate_sdpa_input``), with its messages."""
+    if not (query.dtype is key.dtype is value.dtype):
+        raise RuntimeError(
+            f"Expected query, key, and value to have the same dtype, but got query.dtype: "
+            f"{cpp_type_name(query.dtype)} key.dtype: {cpp_type_name(key.dtype)} and value.dtype: "
+            f"{cpp_type_name(value.dtype)} instead."
+        )
+    if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
+        raise RuntimeError(
+            "Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: "
+            f"{query.dim()} key.dim: {key.dim()} and value.dim: {value.dim()} instead."
+        )
+    if attn_mask is not None and attn_mask.dtype not in (bool_, float32, query.dtype):
+        raise RuntimeError(
+            "Expected attn_mask dtype to be bool or float or to match query dtype, but got attn_mask.dtype: "
+            f"{cpp_type_name(attn_mask.dtype)} and  query.dtype: {cpp_type_name(query.dtype)} instead."
+        )
 
 
 def _repeat_kv_heads(query: Tensor, kv: Tensor) -> Tensor:
