@@ -64,6 +64,13 @@ from .dtypes import (  # noqa: E402
     uint8,
 )
 from .dtypes import bool_ as bool  # noqa: E402,A001
+from .memory_formats import (  # noqa: E402
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+)
 from .random import (
     Generator,
     default_generator,

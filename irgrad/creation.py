@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 
 from . import _tracing
 from . import dtypes as D
 from ._arguments import tensor_arguments
 from .dispatch import apply, const
+from .memory_formats import check_memory_format, preserve_format, storage_order
 from .ops import OPS
 from .random import resolve
 from .tensor import Tensor, _unwrap_nested
 from .tensor import device as _device
+
+
+def refuse_pinned(pin_memory: bool) -> None:
+    """PyTorch's error for ``pin_memory=True`` on a machine without an accelerator (irgrad's
+    machine has none: there is no pinned-memory allocator)."""
+    if pin_memory:
+        raise RuntimeError(
+            "pin_memory=True requires a CUDA or other accelerator backend; no pinned memory allocator is "
+            "available on this system."
+        )
+
+
+def _storage(function: str, memory_format, ndim: int) -> tuple[int, ...] | None:
+    """The order (outermost dim first) a factory stores its result in for
+    ``memory_format``: None for C order, which ``preserve_format`` and None also give
+    (irgrad's ``*_like`` factories do not copy the input's strides)."""
+    if memory_format is None:
+        return None
+    check_memory_format(function, memory_format)
+    return storage_order(memory_format, ndim)
 
 
 def _finish(data: np.ndarray, requires_grad: bool, device=None) -> Tensor:
@@ -46,6 +70,7 @@ def _has_tensor(data) -> bool:
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
+    refuse_pinned(pin_memory)
     if isinstance(data, np.ndarray):
         _tracing.array_read(data)
     raw = _unwrap_nested(data)
@@ -137,19 +162,40 @@ def _float_dtype(dtype) -> D.dtype:
     return D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+def zeros(
+    *size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False, out=None
+) -> Tensor:
+    refuse_pinned(pin_memory)
     return _finish(np.zeros(_size(size), dtype=_float_dtype(dtype).np), requires_grad, device)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def ones(*size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    refuse_pinned(pin_memory)
     return _finish(np.ones(_size(size), dtype=_float_dtype(dtype).np), requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+def empty(
+    *size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False, memory_format=None
+) -> Tensor:
+    """A tensor of ``size`` (zero-filled: its values are unspecified), stored in C order or
+    in a channels-last ``memory_format``; ``preserve_format`` has nothing to preserve."""
+    refuse_pinned(pin_memory)
+    if memory_format is not None:
+        check_memory_format("empty", memory_format)
+        if memory_format is preserve_format:
+            raise RuntimeError("unsupported memory format Preserve")
+    shape, dt = _size(size), _float_dtype(dtype)
+    order = _storage("empty", memory_format, len(shape))
+    if order is None:
+        return _finish(np.zeros(shape, dtype=dt.np), requires_grad, device)
+    stored = np.zeros(tuple(shape[d] for d in order), dtype=dt.np)
+    return _finish(stored.transpose(np.argsort(order)), requires_grad, device)
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def full(
+    size, fill_value, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
+    refuse_pinned(pin_memory)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dt = D.to_dtype(dtype) if dtype is not None else D.scalar_dtype(fill_value)
@@ -161,39 +207,16 @@ def _like(input: Tensor, dtype) -> tuple:
     return input._data.shape, (D.to_dtype(dtype) if dtype is not None else input.dtype)
 
 
-@tensor_arguments
-def zeros_like(
-    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None
-) -> Tensor:
-    shape, dt = _like(input, dtype)
-    return _finish(np.zeros(shape, dtype=dt.np), requires_grad, device)
-
-
-@tensor_arguments
-def ones_like(
-    input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None
-) -> Tensor:
-    shape, dt = _like(input, dtype)
-    return _finish(np.ones(shape, dtype=dt.np), requires_grad, device)
-
-
-empty_like = zeros_like
-
-
-@tensor_arguments
-def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    shape, dt = _like(input, dtype)
-    fill_value = D.checked_fill_value(fill_value, dt)
-    return _finish(np.full(shape, fill_value, dtype=dt.np), requires_grad, device)
-
-
 def _check_float_random(name: str, dt: D.dtype) -> None:
     if not dt.is_floating_point:
         raise RuntimeError(f"{name}: expected a floating point dtype, got {dt}")
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randn(
+    *size, generator=None, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
     """Standard normal samples from the global (or given) generator."""
+    refuse_pinned(pin_memory)
     dt = _float_dtype(dtype)
     _check_float_random("randn", dt)
     if generator is None:  # the global generator: a traceable random op
@@ -202,8 +225,11 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = 
     return _finish(data.astype(dt.np, copy=False), requires_grad, device)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(
+    *size, generator=None, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
     """Uniform samples on [0, 1)."""
+    refuse_pinned(pin_memory)
     dt = _float_dtype(dtype)
     _check_float_random("rand", dt)
     if generator is None:  # the global generator: a traceable random op
@@ -219,9 +245,18 @@ def _random_op(name: str, shape: tuple, dt: D.dtype, requires_grad: bool, device
 
 
 def randint(
-    low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False
+    low,
+    high=None,
+    size=None,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
     """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    refuse_pinned(pin_memory)
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise TypeError("randint() missing required argument 'size'")
@@ -235,37 +270,157 @@ def randint(
     return _finish(data.astype(dt.np), requires_grad, device)
 
 
-@tensor_arguments
-def randn_like(input: Tensor, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return randn(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def _made_like(
+    name: str, input: Tensor, make: Callable[..., Tensor], dtype, requires_grad: bool, device, memory_format
+) -> Tensor:
+    """``make(shape, dtype, requires_grad, device)``'s tensor in ``input``'s shape (and
+    dtype, unless ``dtype``), stored in C order or in a channels-last ``memory_format``:
+    then made in storage order and viewed back (a new leaf). ``preserve_format`` gives C
+    order, since irgrad's ``*_like`` factories do not copy the input's strides."""
+    shape, dt = _like(input, dtype)
+    order = _storage(name, memory_format, len(shape))
+    if order is None:
+        return make(shape, dt, requires_grad, device)
+    made = make(tuple(shape[d] for d in order), dt, False, None)
+    return _finish(made._data.transpose(np.argsort(order)), requires_grad, device)
+
+
+def _like_factory(name: str, make: Callable[..., Tensor], what: str):
+    """The public factory ``name``: ``what`` in ``input``'s shape, made by ``make``."""
+
+    def factory(
+        input: Tensor,
+        *,
+        dtype=None,
+        device=None,
+        requires_grad: bool = False,
+        pin_memory: bool = False,
+        memory_format=None,
+    ) -> Tensor:
+        refuse_pinned(pin_memory)
+        return _made_like(name, input, make, dtype, requires_grad, device, memory_format)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = f"{what} in ``input``'s shape, in C order or in a channels-last ``memory_format``."
+    return tensor_arguments(factory)
+
+
+zeros_like = _like_factory(
+    "zeros_like", lambda s, dt, rg, d: zeros(s, dtype=dt, requires_grad=rg, device=d), "Zeros"
+)
+ones_like = _like_factory(
+    "ones_like", lambda s, dt, rg, d: ones(s, dtype=dt, requires_grad=rg, device=d), "Ones"
+)
+empty_like = _like_factory(
+    "empty_like",
+    lambda s, dt, rg, d: zeros(s, dtype=dt, requires_grad=rg, device=d),
+    "Unspecified values (zeros)",
+)
+randn_like = _like_factory(
+    "randn_like",
+    lambda s, dt, rg, d: randn(s, dtype=dt, requires_grad=rg, device=d),
+    "Standard normal samples",
+)
+rand_like = _like_factory(
+    "rand_like",
+    lambda s, dt, rg, d: rand(s, dtype=dt, requires_grad=rg, device=d),
+    "Uniform samples on [0, 1)",
+)
 
 
 @tensor_arguments
-def rand_like(input: Tensor, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return rand(input._data.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def full_like(
+    input: Tensor,
+    fill_value,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
+    refuse_pinned(pin_memory)
+    return _made_like(
+        "full_like",
+        input,
+        lambda s, dt, rg, d: full(s, fill_value, dtype=dt, requires_grad=rg, device=d),
+        dtype,
+        requires_grad,
+        device,
+        memory_format,
+    )
 
 
 @tensor_arguments
-def randint_like(input: Tensor, low, high=None, *, dtype=None) -> Tensor:
+def randint_like(
+    input: Tensor, low, high=None, *, dtype=None, pin_memory: bool = False, memory_format=None
+) -> Tensor:
+    refuse_pinned(pin_memory)
     if high is None:
         low, high = 0, low
-    return randint(low, high, input._data.shape, dtype=dtype or input.dtype)
+    draw = functools.partial(randint, low, high)
+    return _made_like(
+        "randint_like", input, lambda s, dt, rg, d: draw(s, dtype=dt), dtype, False, None, memory_format
+    )
 
 
-def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randperm(
+    n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
+    refuse_pinned(pin_memory)
     if n < 0:
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
     data = resolve(generator).permutation(n)
     return _finish(data.astype((D.to_dtype(dtype) if dtype else D.int64).np), requires_grad, device)
 
 
-def normal(mean, std, size=None, *, generator=None) -> Tensor:
-    """Normal samples with tensor or float ``mean``/``std`` (broadcast), or of ``size``."""
+_NORMAL_SIGNATURES = (
+    " * (Tensor mean, Tensor std, *, torch.Generator generator = None, Tensor out = None)\n"
+    " * (Tensor mean, float std = 1, *, torch.Generator generator = None, Tensor out = None)\n"
+    " * (float mean, Tensor std, *, torch.Generator generator = None, Tensor out = None)\n"
+    " * (float mean, float std, tuple of ints size, *, torch.Generator generator = None, Tensor out = None, "
+    "torch.dtype dtype = None, torch.layout layout = None, torch.device device = None, bool pin_memory = False, "
+    "bool requires_grad = False)\n"
+)
+
+
+def normal(
+    mean,
+    std,
+    size=None,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    pin_memory: bool = False,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Normal samples with tensor or float ``mean``/``std`` (broadcast, in the tensor's
+    dtype), or, with float ``mean`` and ``std``, of ``size`` with the factory keywords
+    (``dtype``, ``requires_grad`` ...): PyTorch's four overloads, and its TypeError for
+    a call that matches none."""
+    with_tensor = isinstance(mean, Tensor) or isinstance(std, Tensor)
+    factory = {"dtype": dtype, "device": device, "requires_grad": requires_grad, "pin_memory": pin_memory}
+    given = {k: v for k, v in factory.items() if v is not None and v is not False}
+    if with_tensor == (size is not None) or (with_tensor and given):
+        got = [type(a).__name__ for a in (mean, std, size) if a is not None]
+        got += [f"{k}={type(v).__name__}" for k, v in given.items()]
+        raise TypeError(
+            f"normal() received an invalid combination of arguments - got ({', '.join(got)}), but expected "
+            f"one of:\n{_NORMAL_SIGNATURES}"
+        )
+    refuse_pinned(pin_memory)
     m = mean._data if isinstance(mean, Tensor) else mean
     s = std._data if isinstance(std, Tensor) else std
-    shape = _size((size,)) if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
-    dt = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)), D.get_default_dtype())
-    return Tensor._wrap(resolve(generator).normal(m, s, shape).astype(dt.np))
+    if with_tensor:
+        dt = next(t.dtype for t in (mean, std) if isinstance(t, Tensor))
+        return Tensor._wrap(
+            resolve(generator).normal(m, s, np.broadcast_shapes(np.shape(m), np.shape(s))).astype(dt.np)
+        )
+    dt = _float_dtype(dtype)
+    if not dt.is_floating_point:
+        raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{dt.scalar_type}'")
+    return _finish(resolve(generator).normal(m, s, _size((size,))).astype(dt.np), requires_grad, device)
 
 
 def check_probabilities(p: Tensor) -> None:
@@ -334,8 +489,11 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     return Tensor._wrap(picked.astype(np.int64).reshape(shape))
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive); int64 unless an argument is a float."""
+    refuse_pinned(pin_memory)
     if end is None:
         start, end = 0, start
     values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
@@ -354,26 +512,41 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
     return _finish(data.astype(dt.np), requires_grad, device)
 
 
-def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
+    refuse_pinned(pin_memory)
     dt = _float_dtype(dtype)
     if int(steps) < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return _finish(np.linspace(start, end, int(steps)).astype(dt.np), requires_grad, device)
 
 
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None) -> Tensor:
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, pin_memory: bool = False) -> Tensor:
+    refuse_pinned(pin_memory)
     return Tensor._wrap(np.logspace(start, end, int(steps), base=base).astype(_float_dtype(dtype).np))
 
 
-def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int,
+    m: int | None = None,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
+    refuse_pinned(pin_memory)
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"eye: n and m must be greater or equal to 0, got n={n}, m={m}")
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad, device)
 
 
-def tril_indices(row: int, col: int, offset: int = 0) -> Tensor:
+def tril_indices(row: int, col: int, offset: int = 0, *, pin_memory: bool = False) -> Tensor:
+    refuse_pinned(pin_memory)
     return Tensor._wrap(np.stack(np.tril_indices(row, offset, col)).astype(np.int64))
 
 
-def triu_indices(row: int, col: int, offset: int = 0) -> Tensor:
+def triu_indices(row: int, col: int, offset: int = 0, *, pin_memory: bool = False) -> Tensor:
+    refuse_pinned(pin_memory)
     return Tensor._wrap(np.stack(np.triu_indices(row, offset, col)).astype(np.int64))

@@ -21,6 +21,13 @@ import numpy as np
 
 from . import _tracing, dtypes
 from .dtypes import from_numpy_dtype
+from .memory_formats import (
+    check_memory_format,
+    contiguous_format,
+    is_contiguous_as,
+    memory_format,
+    preserve_format,
+)
 from .ops.shapes import normalize_dim
 from .tensor_repr import tensor_repr
 
@@ -176,10 +183,16 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
 
-    def is_contiguous(self, memory_format: Any = None) -> bool:
+    def is_contiguous(self, memory_format: memory_format = contiguous_format) -> bool:
+        """Whether the elements sit in memory in ``memory_format``'s order without gaps
+        (C order by default; see :mod:`irgrad.memory_formats`)."""
         if _tracing.ACTIVE is not None:
             _tracing.layout_read(self)
-        return bool(self._data.flags.c_contiguous)
+        if memory_format is contiguous_format or memory_format is preserve_format:
+            return bool(self._data.flags.c_contiguous)
+        check_memory_format("is_contiguous", memory_format)
+        itemsize = self._data.itemsize
+        return is_contiguous_as(self._data.shape, [s // itemsize for s in self._data.strides], memory_format)
 
     def element_size(self) -> int:
         return self._data.itemsize

@@ -18,6 +18,7 @@ from .autograd.op_namespaces import TENSOR_OPS
 from .creation import full, multinomial, tensor
 from .dispatch import cast
 from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from .memory_formats import check_memory_format, preserve_format, suggest_memory_format
 from .multiprocessing import tensor_sharing
 from .ops.movement import sum_to
 from .tensor import Tensor, to_target
@@ -125,11 +126,21 @@ def _to(
     non_blocking: bool = False,
     memory_format=None,
 ) -> Tensor:
-    """``to(dtype)``, ``to(device)``, ``to(other)``; returns self when nothing changes."""
+    """``to(dtype)``, ``to(device)``, ``to(other)``; returns self when nothing changes.
+
+    A ``memory_format`` other than ``preserve_format`` also changes nothing when
+    ``self``'s strides already suggest it (PyTorch's rule: a transposed tensor asked for
+    ``contiguous_format`` is returned as it is); otherwise the result is stored in it."""
     target = to_target(args, dtype, device)
     result = self if target is None else cast(self, target)
+    if memory_format is not None and memory_format is not preserve_format:
+        check_memory_format("to", memory_format)
+        if result is not self:
+            result = S.contiguous(result, memory_format)
+        elif suggest_memory_format(self.shape, self.stride()) is not memory_format:
+            result = S.clone(self, memory_format=memory_format)
     if copy and result is self:
-        return S.clone(self)
+        return S.clone(self, memory_format=memory_format)
     return result
 
 
@@ -152,23 +163,36 @@ def _type_as(self: Tensor, other: Tensor) -> Tensor:
 
 
 def _converter(dt):
-    def method(self: Tensor, memory_format=None) -> Tensor:
-        return _to(self, dt)
+    def method(self: Tensor, memory_format=preserve_format) -> Tensor:
+        return _to(self, dt, memory_format=memory_format)
 
     return method
 
 
 def _new_factory(fill):
-    def method(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        return getattr(creation, fill)(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def method(
+        self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+    ) -> Tensor:
+        return getattr(creation, fill)(
+            *size, dtype=dtype or self.dtype, requires_grad=requires_grad, pin_memory=pin_memory
+        )
 
     return method
 
 
 def _new_full(
-    self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False
+    self: Tensor,
+    size,
+    fill_value,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
-    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return full(
+        size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad, pin_memory=pin_memory
+    )
 
 
 def _new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

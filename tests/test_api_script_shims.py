@@ -1,6 +1,8 @@
 """Names a scan of 1,115 public training scripts found missing in irgrad, each checked
 against PyTorch 2.13 on the CPU (one section a name, in the order they were added)."""
 
+import copy
+import pickle
 import warnings
 
 import numpy as np
@@ -357,3 +359,233 @@ def test_flex_attention_is_not_there():
         import irgrad.nn.attention.flex_attention  # noqa: F401
     with pytest.raises(ImportError):
         from irgrad.nn.attention import flex_attention  # noqa: F401
+
+
+# --- memory formats -----------------------------------------------------------------------
+
+
+def _layouts(lib):
+    """Tensors of each layout the conversions treat apart (same values in both libraries)."""
+    x = lib.tensor(np.arange(120.0, dtype=np.float32).reshape(2, 3, 4, 5))
+    return {
+        "contiguous": x,
+        "transposed": x.transpose(1, 2),
+        "channels last": x.contiguous(memory_format=lib.channels_last),
+        "5-d": lib.tensor(np.arange(240.0, dtype=np.float32).reshape(2, 3, 2, 4, 5)),
+        "1-d": lib.tensor(np.arange(5.0, dtype=np.float32)),
+    }
+
+
+_CONVERSIONS = {
+    "contiguous": lambda lib, t, f: t.contiguous(memory_format=f),
+    "clone": lambda lib, t, f: t.clone(memory_format=f),
+    "to": lambda lib, t, f: t.to(memory_format=f),
+    "to copy": lambda lib, t, f: t.to(memory_format=f, copy=True),
+    "to float64": lambda lib, t, f: t.to(lib.float64, memory_format=f),
+    "float": lambda lib, t, f: t.float(memory_format=f),
+    "empty_like": lambda lib, t, f: lib.empty_like(t, memory_format=f),
+    "zeros_like": lambda lib, t, f: lib.zeros_like(t, memory_format=f),
+    "ones_like": lambda lib, t, f: lib.ones_like(t, memory_format=f),
+    "full_like": lambda lib, t, f: lib.full_like(t, 2.0, memory_format=f),
+    "rand_like": lambda lib, t, f: lib.rand_like(t, memory_format=f),
+    "randn_like": lambda lib, t, f: lib.randn_like(t, memory_format=f),
+    "randint_like": lambda lib, t, f: lib.randint_like(t, 5, memory_format=f),
+    "empty": lambda lib, t, f: lib.empty(t.shape, memory_format=f),
+}
+_FORMATS = ["contiguous_format", "preserve_format", "channels_last", "channels_last_3d"]
+_COPIES_VALUES = {"contiguous", "clone", "to", "to copy", "to float64", "float"}
+
+
+def _outcome(lib, conversion, fmt, layout):
+    t = _layouts(lib)[layout]
+    try:
+        r = _CONVERSIONS[conversion](lib, t, getattr(lib, fmt))
+    except Exception as e:
+        return type(e).__name__, str(e)
+    if conversion in _COPIES_VALUES:
+        np.testing.assert_array_equal(r.detach().numpy(), t.detach().numpy())
+    return r.stride(), r is t, r.is_contiguous(), r.is_contiguous(memory_format=getattr(lib, fmt))
+
+
+@pytest.mark.parametrize("fmt", _FORMATS)
+@pytest.mark.parametrize("conversion", list(_CONVERSIONS))
+def test_memory_format_conversions_as_torch(conversion, fmt):
+    for layout in ("contiguous", "transposed", "channels last", "5-d", "1-d"):
+        ours, theirs = _outcome(irgrad, conversion, fmt, layout), _outcome(torch, conversion, fmt, layout)
+        keeps_strides = fmt == "preserve_format" and conversion not in (
+            "contiguous",
+            "to",
+            "float",
+            "to float64",
+        )
+        if keeps_strides and layout in ("transposed", "channels last") and not isinstance(theirs[0], str):
+            # PyTorch's copies keep a dense input's strides; irgrad's are C-contiguous
+            # (docs: pytorch-differences). Same values, same errors.
+            assert ours[1:3] == (False, True), (conversion, layout, ours)
+            continue
+        assert ours == theirs, (conversion, fmt, layout)
+
+
+def _to_returns_itself(tensor, fmt):
+    try:
+        return tensor.to(memory_format=fmt) is tensor
+    except RuntimeError as e:
+        return str(e)
+
+
+def test_is_contiguous_and_to_follow_the_strides_as_torch():
+    """Every permutation of dims of sizes with 1s: is_contiguous(memory_format=...) and
+    whether to(memory_format=...) returns the tensor itself (PyTorch's stride heuristics)."""
+    import itertools
+
+    for shape in [(2, 3, 4, 5), (1, 3, 1, 1), (2, 1, 4, 5), (2, 3, 1, 1), (1, 1, 1, 1), (3, 1, 2, 1, 2)]:
+        for perm in itertools.permutations(range(len(shape))):
+            stored = np.zeros([shape[d] for d in perm], dtype=np.float32)
+            data = stored.transpose(np.argsort(perm))
+            ours, theirs = irgrad.from_numpy(data), torch.from_numpy(data)
+            assert ours.stride() == theirs.stride()
+            for fmt in _FORMATS:
+                mine, its = getattr(irgrad, fmt), getattr(torch, fmt)
+                assert ours.is_contiguous(memory_format=mine) == theirs.is_contiguous(memory_format=its), (
+                    shape,
+                    perm,
+                )
+                assert _to_returns_itself(ours, mine) == _to_returns_itself(theirs, its), (shape, perm, fmt)
+
+
+def test_channels_last_copy_has_the_gradient_of_a_copy():
+    data = np.random.default_rng(1).standard_normal((2, 3, 4, 5))
+    x = irgrad.tensor(data, requires_grad=True)
+    y = x.contiguous(memory_format=irgrad.channels_last)
+    z = x.clone(memory_format=irgrad.channels_last)
+    (y * y + 3 * z).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * data + 3)
+    assert y.grad_fn is not None and y.is_contiguous(memory_format=irgrad.channels_last)
+
+
+def test_channels_last_factories_make_leaves():
+    x = irgrad.ones(2, 3, 4, 5)
+    for make in (irgrad.zeros_like, irgrad.randn_like, irgrad.empty_like):
+        t = make(x, requires_grad=True, memory_format=irgrad.channels_last)
+        assert t.is_leaf and t.requires_grad and t.is_contiguous(memory_format=irgrad.channels_last)
+
+
+def test_memory_format_values_and_errors_as_torch():
+    assert irgrad.memory_format is type(irgrad.channels_last)
+    for name in _FORMATS:
+        value = getattr(irgrad, name)
+        assert repr(value) == repr(getattr(torch, name))
+        assert pickle.loads(pickle.dumps(value)) is value and copy.deepcopy(value) is value
+    x, xt = irgrad.ones(2, 3), torch.ones(2, 3)
+    for bad in ("channels_last", 1, None):
+        for name in ("contiguous", "is_contiguous"):
+            _errors_alike(
+                lambda b=bad, n=name: getattr(x, n)(memory_format=b),
+                lambda b=bad, n=name: getattr(xt, n)(memory_format=b),
+            )
+    for bad in ("channels_last", 1):
+        _errors_alike(lambda b=bad: x.clone(memory_format=b), lambda b=bad: xt.clone(memory_format=b))
+        _errors_alike(
+            lambda b=bad: irgrad.empty_like(x, memory_format=b),
+            lambda b=bad: torch.empty_like(xt, memory_format=b),
+        )
+        _errors_alike(
+            lambda b=bad: irgrad.empty(2, memory_format=b), lambda b=bad: torch.empty(2, memory_format=b)
+        )
+
+
+# --- dense-tensor facts, pin_memory=, normal's factory keywords ---------------------------
+
+
+def test_sparse_layout_and_pinning_facts_as_torch():
+    for ours, theirs in [
+        (irgrad.ones(2, 3), torch.ones(2, 3)),
+        (irgrad.nn.Parameter(irgrad.ones(2)), torch.nn.Parameter(torch.ones(2))),
+    ]:
+        assert (ours.is_sparse, ours.is_sparse_csr, repr(ours.layout), ours.is_pinned()) == (
+            theirs.is_sparse,
+            theirs.is_sparse_csr,
+            repr(theirs.layout),
+            theirs.is_pinned(),
+        )
+        _errors_alike(ours.pin_memory, theirs.pin_memory)
+
+
+_FACTORIES = {
+    "tensor": lambda lib, **k: lib.tensor([1.0], **k),
+    "zeros": lambda lib, **k: lib.zeros(3, **k),
+    "ones": lambda lib, **k: lib.ones(3, **k),
+    "empty": lambda lib, **k: lib.empty(3, **k),
+    "full": lambda lib, **k: lib.full((3,), 1.0, **k),
+    "zeros_like": lambda lib, **k: lib.zeros_like(lib.ones(2), **k),
+    "ones_like": lambda lib, **k: lib.ones_like(lib.ones(2), **k),
+    "empty_like": lambda lib, **k: lib.empty_like(lib.ones(2), **k),
+    "full_like": lambda lib, **k: lib.full_like(lib.ones(2), 1.0, **k),
+    "rand": lambda lib, **k: lib.rand(3, **k),
+    "randn": lambda lib, **k: lib.randn(3, **k),
+    "rand_like": lambda lib, **k: lib.rand_like(lib.ones(2), **k),
+    "randn_like": lambda lib, **k: lib.randn_like(lib.ones(2), **k),
+    "randint": lambda lib, **k: lib.randint(0, 5, (3,), **k),
+    "randint_like": lambda lib, **k: lib.randint_like(lib.ones(2), 5, **k),
+    "randperm": lambda lib, **k: lib.randperm(3, **k),
+    "normal": lambda lib, **k: lib.normal(0.0, 1.0, (3,), **k),
+    "arange": lambda lib, **k: lib.arange(3, **k),
+    "linspace": lambda lib, **k: lib.linspace(0, 1, 3, **k),
+    "logspace": lambda lib, **k: lib.logspace(0, 1, 3, **k),
+    "eye": lambda lib, **k: lib.eye(3, **k),
+    "tril_indices": lambda lib, **k: lib.tril_indices(3, 3, **k),
+    "triu_indices": lambda lib, **k: lib.triu_indices(3, 3, **k),
+    "scalar_tensor": lambda lib, **k: lib.scalar_tensor(1.0, **k),
+    "hann_window": lambda lib, **k: lib.hann_window(4, **k),
+    "hamming_window": lambda lib, **k: lib.hamming_window(4, **k),
+    "kaiser_window": lambda lib, **k: lib.kaiser_window(4, **k),
+    "new_empty": lambda lib, **k: lib.ones(2).new_empty(3, **k),
+    "new_zeros": lambda lib, **k: lib.ones(2).new_zeros(3, **k),
+    "new_ones": lambda lib, **k: lib.ones(2).new_ones(3, **k),
+    "new_full": lambda lib, **k: lib.ones(2).new_full((3,), 1.0, **k),
+}
+
+
+@pytest.mark.parametrize("name", list(_FACTORIES))
+def test_pin_memory_as_on_a_torch_without_accelerator(name):
+    make = _FACTORIES[name]
+    ours, theirs = make(irgrad, pin_memory=False), make(torch, pin_memory=False)
+    assert tuple(ours.shape) == tuple(theirs.shape) and str(ours.dtype)[7:] == str(theirs.dtype)[6:]
+    assert ours.is_pinned() is theirs.is_pinned() is False
+    _errors_alike(lambda: make(irgrad, pin_memory=True), lambda: make(torch, pin_memory=True))
+
+
+_NORMAL_CALLS = [
+    ((0.0, 1.0, (3,)), {"requires_grad": True}),
+    ((0.0, 1.0), {"size": (2, 3), "dtype": "float64", "requires_grad": True}),
+    ((0.0, 1.0, (2,)), {"device": "cpu"}),
+    (("zeros", "ones"), {"requires_grad": True}),
+    (("zeros", 1.0), {"requires_grad": True}),
+    ((0.0, "ones"), {"requires_grad": True}),
+    (("zeros", "ones", (3,)), {}),
+    ((0.0, 1.0), {}),
+    ((0, 1, (3,)), {"dtype": "int64"}),
+]
+
+
+@pytest.mark.parametrize("call", range(len(_NORMAL_CALLS)))
+def test_normal_overloads_as_torch(call):
+    args, kw = _NORMAL_CALLS[call]
+
+    def run(lib):
+        a = [getattr(lib, x)(3) if isinstance(x, str) else x for x in args]
+        k = {n: getattr(lib, v) if n == "dtype" else v for n, v in kw.items()}
+        return lib.normal(*a, **k)
+
+    try:
+        theirs = run(torch)
+    except Exception:
+        _errors_alike(lambda: run(irgrad), lambda: run(torch))
+        return
+    ours = run(irgrad)
+    assert (tuple(ours.shape), str(ours.dtype)[7:], ours.requires_grad, ours.is_leaf) == (
+        tuple(theirs.shape),
+        str(theirs.dtype)[6:],
+        theirs.requires_grad,
+        theirs.is_leaf,
+    )

@@ -12,6 +12,13 @@ from .. import _tracing
 from .._arguments import tensor_arguments
 from ..dispatch import apply, cast
 from ..dtypes import promote_types, to_dtype
+from ..memory_formats import (
+    check_memory_format,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+    storage_order,
+)
 from ..ops import OPS
 from ..ops.shapes import broadcast_shapes, fmt, infer_reshape, normalize_dim
 from ..recording.views import MULTI_OUTPUT_VIEW, forbid_inplace
@@ -285,17 +292,39 @@ def tile(input: Tensor, dims) -> Tensor:
 
 
 @tensor_arguments
-def contiguous(input: Tensor, memory_format=None) -> Tensor:
-    if _tracing.ACTIVE is not None:
-        _tracing.layout_read(input)
-    if input._data.flags.c_contiguous:
+def contiguous(input: Tensor, memory_format: memory_format = contiguous_format) -> Tensor:
+    """``input`` when it is already stored contiguously in ``memory_format`` (C order by
+    default), else a copy that is; ``preserve_format`` is refused then, as in PyTorch."""
+    if memory_format is contiguous_format:
+        if _tracing.ACTIVE is not None:
+            _tracing.layout_read(input)
+        return input if input._data.flags.c_contiguous else apply(OPS["copy"], (input,))
+    check_memory_format("contiguous", memory_format)
+    if input.is_contiguous(memory_format):
         return input
-    return apply(OPS["copy"], (input,))
+    if memory_format is preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    return clone(input, memory_format=memory_format)
 
 
 @tensor_arguments
-def clone(input: Tensor, memory_format=None) -> Tensor:
+def clone(input: Tensor, memory_format: memory_format | None = None) -> Tensor:
+    """A copy of ``input``: C-contiguous, or stored in a channels-last ``memory_format``.
+    ``preserve_format`` (the default) also gives C order: irgrad's copies do not keep the
+    input's strides (docs: pytorch-differences)."""
+    if memory_format is not None:
+        check_memory_format("clone", memory_format)
+        order = storage_order(memory_format, input._data.ndim)
+        if order is not None:
+            return _stored_in_order(input, order)
     return apply(OPS["copy"], (input,))
+
+
+def _stored_in_order(input: Tensor, order: tuple[int, ...]) -> Tensor:
+    """A copy of ``input`` whose memory holds its dims in ``order`` (outermost first):
+    the copy of ``input`` permuted to ``order``, viewed back in ``input``'s dims."""
+    stored = apply(OPS["copy"], (permute(input, order),))
+    return permute(stored, tuple(np.argsort(order).tolist()))
 
 
 @tensor_arguments

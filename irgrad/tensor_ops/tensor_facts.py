@@ -1,11 +1,14 @@
 """Tensor attributes and small reshapes PyTorch's Tensor has beside the core ones:
-``nbytes``, ``itemsize``, ``layout``, ``is_cpu``, ``is_signed``, ``is_same_size``,
-``is_inference``, ``storage_offset``, ``output_nr``, ``ravel``, ``narrow_copy``,
-``split_with_sizes`` and the deprecated out-of-place ``resize``/``resize_as``.
+``nbytes``, ``itemsize``, ``layout``, ``is_sparse``, ``is_sparse_csr``, ``is_pinned``,
+``pin_memory``, ``is_cpu``, ``is_signed``, ``is_same_size``, ``is_inference``,
+``storage_offset``, ``output_nr``, ``ravel``, ``narrow_copy``, ``split_with_sizes`` and
+the deprecated out-of-place ``resize``/``resize_as``.
 
 Every irgrad tensor is a dense CPU tensor over numpy memory, so the layout is always
-``strided`` and no tensor is an inference tensor (``inference_mode`` only turns
-gradients off; docs: pytorch-differences).
+``strided``, no tensor is sparse (``is_sparse`` and ``is_sparse_csr`` are False, as for
+PyTorch's strided tensors), none is pinned (there is no accelerator to pin for: PyTorch's
+``pin_memory()`` raises then), and no tensor is an inference tensor (``inference_mode``
+only turns gradients off; docs: pytorch-differences).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import warnings
 
 from .._arguments import tensor_arguments
 from ..dtypes import bool_, uint8
+from ..memory_formats import TorchConstant
 from ..tensor import Tensor
 from . import shape as S
 
@@ -31,19 +35,10 @@ __all__ = [
 ]
 
 
-class layout:
+class layout(TorchConstant):
     """A tensor memory layout, as ``torch.layout``; irgrad has only ``strided``."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"torch.{self.name}"
-
-    def __reduce__(self) -> str:
-        return self.name
+    __slots__ = ()
 
 
 strided = layout("strided")
@@ -118,10 +113,24 @@ def _resize_as(self: Tensor, the_template: Tensor, *, memory_format=None) -> Ten
     return _resized(self, tuple(the_template.shape), "resize_as")
 
 
+def _is_pinned(self: Tensor, device=None) -> bool:
+    """False: irgrad has no accelerator, so no memory is pinned for one."""
+    return False
+
+
+def _pin_memory(self: Tensor, device=None) -> Tensor:
+    """PyTorch's error on a machine without an accelerator: there is nothing to pin for."""
+    raise RuntimeError("Cannot access accelerator device when none is available.")
+
+
 METHODS = {
     "nbytes": property(lambda self: self.numel() * self._data.itemsize),
     "itemsize": property(lambda self: self._data.itemsize),
     "layout": property(lambda self: strided),
+    "is_sparse": property(lambda self: False),
+    "is_sparse_csr": property(lambda self: False),
+    "is_pinned": _is_pinned,
+    "pin_memory": _pin_memory,
     "is_cpu": property(lambda self: True),
     "output_nr": property(lambda self: self._out_nr if self._node is not None else 0),
     "is_signed": is_signed,

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import math
 
-from ..creation import arange, ones
+from ..creation import arange, ones, refuse_pinned
 from ..dtypes import FLOAT, get_default_dtype, to_dtype
 from ..tensor import Tensor
 from . import pointwise as P
 from .bessel import i0
 
 
-def _window(name: str, length: int, periodic: bool, dtype, requires_grad: bool, shape) -> Tensor:
+def _window(
+    name: str, length: int, periodic: bool, dtype, requires_grad: bool, pin_memory: bool, shape
+) -> Tensor:
+    refuse_pinned(pin_memory)
     dt = get_default_dtype() if dtype is None else to_dtype(dtype)
     if dt.category != FLOAT:
         raise RuntimeError(f"{name} expects floating point dtypes, got: {dt}")
@@ -57,10 +60,11 @@ def hamming_window(
     layout=None,
     device=None,
     requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
     """``alpha - beta * cos(2 pi n / (N - 1))``."""
     shape = _hamming_shape(alpha, beta)
-    return _window("hamming_window", window_length, periodic, dtype, requires_grad, shape)
+    return _window("hamming_window", window_length, periodic, dtype, requires_grad, pin_memory, shape)
 
 
 def _fixed_window(name: str, shape, doc: str):
@@ -74,8 +78,9 @@ def _fixed_window(name: str, shape, doc: str):
         layout=None,
         device=None,
         requires_grad: bool = False,
+        pin_memory: bool = False,
     ) -> Tensor:
-        return _window(name, window_length, periodic, dtype, requires_grad, shape)
+        return _window(name, window_length, periodic, dtype, requires_grad, pin_memory, shape)
 
     window.__name__ = window.__qualname__ = name
     window.__doc__ = doc
@@ -106,6 +111,7 @@ def kaiser_window(
     layout=None,
     device=None,
     requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
     """``I0(beta * sqrt(1 - ((n - a) / a)^2)) / I0(beta)`` with ``a = (N - 1) / 2``."""
 
@@ -115,4 +121,4 @@ def kaiser_window(
         inside = P.sqrt(P.rsub(P.mul(ratio, ratio), 1))
         return P.div(i0(P.mul(inside, beta)), i0(P.mul(P.add(P.mul(n, 0), 1), beta)))
 
-    return _window("kaiser_window", window_length, periodic, dtype, requires_grad, shape)
+    return _window("kaiser_window", window_length, periodic, dtype, requires_grad, pin_memory, shape)

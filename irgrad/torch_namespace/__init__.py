@@ -134,9 +134,11 @@ def broadcast_shapes(*shapes) -> Size:
     return Size(result)
 
 
-def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def scalar_tensor(
+    s, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
     """A 0-d tensor of ``s`` in ``dtype`` (the default float dtype unless given)."""
-    return tensor(s, dtype=dtype or get_default_dtype(), requires_grad=requires_grad)
+    return tensor(s, dtype=dtype or get_default_dtype(), requires_grad=requires_grad, pin_memory=pin_memory)
 
 
 @tensor_arguments
