@@ -48,6 +48,15 @@ def user_source() -> str | None:
     return None
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` with which the caller's ``warnings.warn`` names the innermost
+    frame outside the irgrad package, as PyTorch's warnings name the user's line."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and _in_package(frame.f_code.co_filename):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
 def check_finite(what: str, value, source: str | None = None, inputs=()) -> None:
     """Under ``debug_nans``: raise FloatingPointError if ``value`` holds a NaN or an infinity."""
     if value.dtype.kind not in "fc" or np.isfinite(value).all():

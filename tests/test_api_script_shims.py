@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import irgrad
+from irgrad.tensor_ops import deprecated_overloads
 
 torch = pytest.importorskip("torch")
 
@@ -589,3 +590,77 @@ def test_normal_overloads_as_torch(call):
         theirs.requires_grad,
         theirs.is_leaf,
     )
+
+
+# --- the deprecated scalar-first overloads ------------------------------------------------
+
+
+_OVERLOADS = {
+    "x.add(2, y)": lambda lib, x, y: x.add(2, y),
+    "x.add_(2, y)": lambda lib, x, y: x.clone().add_(2, y),
+    "add(x, 2, y)": lambda lib, x, y: lib.add(x, 2, y),
+    "x.sub(2, y)": lambda lib, x, y: x.sub(2, y),
+    "x.sub_(0.5, y)": lambda lib, x, y: x.clone().sub_(0.5, y),
+    "sub(x, 2, y)": lambda lib, x, y: lib.sub(x, 2, y),
+    "x.add(0-d tensor, y)": lambda lib, x, y: x.add(lib.tensor(2.0), y),
+    "x.add(2, 3.5)": lambda lib, x, y: x.add(2, 3.5) + y,
+    "x.addcmul(2, y, y)": lambda lib, x, y: x.addcmul(2, y, y),
+    "x.addcmul_(-0.5, y, y)": lambda lib, x, y: x.clone().addcmul_(-0.5, y, y),
+    "addcmul(x, 2, y, y)": lambda lib, x, y: lib.addcmul(x, 2, y, y),
+    "x.addcdiv(2, y, y + 1)": lambda lib, x, y: x.addcdiv(2, y, y + 1),
+    "x.addcdiv_(-0.5, y, y + 1)": lambda lib, x, y: x.clone().addcdiv_(-0.5, y, y + 1),
+    "addcdiv(x, 2, y, y + 1)": lambda lib, x, y: lib.addcdiv(x, 2, y, y + 1),
+}
+
+
+@pytest.mark.parametrize("call", list(_OVERLOADS))
+def test_deprecated_overloads_compute_as_torch(call):
+    data = np.random.default_rng(4).standard_normal((2, 3))
+    results = []
+    for lib in (irgrad, torch):
+        x, y = lib.tensor(data), lib.tensor(data[::-1].copy(), requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = _OVERLOADS[call](lib, x, y)
+        out.sum().backward()
+        results.append((out.detach().numpy(), y.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+def test_deprecated_overloads_warn_once_per_process(monkeypatch):
+    monkeypatch.setattr(deprecated_overloads, "_warned", False)
+    x, y = irgrad.ones(3), irgrad.arange(3.0)
+    with pytest.warns(UserWarning) as caught:
+        x.clone().add_(2, y)
+    # PyTorch 2.13's text for the method (it prints the function's signature for torch.add)
+    assert _messages(caught) == [
+        "This overload of add_ is deprecated:\n\tadd_(Number alpha, Tensor other)\n"
+        "Consider using one of the following signatures instead:\n\tadd_(Tensor other, *, Number alpha = 1)"
+    ]
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once for all of them, as PyTorch's TORCH_WARN_ONCE
+        x.add(2, y), x.sub(2, y), x.addcmul(2, y, y), x.clone().addcdiv_(2, y, y + 1)
+    monkeypatch.setattr(deprecated_overloads, "_warned", False)
+    with pytest.warns(UserWarning, match=r"addcmul\(Number value, Tensor tensor1, Tensor tensor2\)"):
+        x.addcmul(2, y, y)
+
+
+def test_deprecated_overloads_refuse_what_torch_refuses():
+    x, y = irgrad.ones(3), irgrad.arange(3.0)
+    tx, ty = torch.ones(3), torch.arange(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _errors_alike(lambda: x.add(2, y, alpha=3), lambda: tx.add(2, ty, alpha=3))
+        _errors_alike(lambda: irgrad.add(x, y, y), lambda: torch.add(tx, ty, ty))
+        _errors_alike(lambda: irgrad.sub(x, y, y), lambda: torch.sub(tx, ty, ty))
+    for bad in (
+        lambda lib, t: t.add(lib.ones(1), t),
+        lambda lib, t: t.add(2, None),
+        lambda lib, t: t.add(2, t, t),
+    ):
+        with pytest.raises(TypeError):
+            bad(irgrad, x)
+        with pytest.raises(TypeError):
+            bad(torch, tx)

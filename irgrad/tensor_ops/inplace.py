@@ -18,6 +18,7 @@ from . import pointwise as P
 from . import pointwise_composites as PC
 from . import products as PR
 from . import shape as S
+from .deprecated_overloads import scalar_first
 from .legacy import NAMES
 from .writes import copy_, needs_autograd, raise_internal_overlap, repeats_elements, update_inplace
 
@@ -30,8 +31,20 @@ def _binary_inplace(name: str, fn):
     return tensor_arguments(method)
 
 
-add_ = _binary_inplace("add_", P.add)
-sub_ = _binary_inplace("sub_", P.sub)
+def _alpha_inplace(name: str, fn):
+    """``add_``/``sub_``: ``self op= alpha * other``, or the deprecated ``(alpha, other)``."""
+
+    def method(self: Tensor, other, *deprecated, alpha=1) -> Tensor:
+        if deprecated:
+            alpha, other = scalar_first(name, "alpha", ("other",), (other, *deprecated), alpha, True)
+        return update_inplace(self, lambda old: fn(old, other, alpha=alpha), other, name=name)
+
+    method.__name__ = name
+    return tensor_arguments(method)
+
+
+add_ = _alpha_inplace("add_", P.add)
+sub_ = _alpha_inplace("sub_", P.sub)
 mul_ = _binary_inplace("mul_", P.mul)
 div_ = _binary_inplace("div_", P.div)
 pow_ = _binary_inplace("pow_", P.pow)
@@ -152,14 +165,22 @@ def masked_fill_(self: Tensor, mask: Tensor, value: Tensor | Number) -> Tensor:
 
 
 @tensor_arguments
-def addcmul_(self: Tensor, tensor1, tensor2, *, value=1) -> Tensor:
+def addcmul_(self: Tensor, tensor1, tensor2, *deprecated, value=1) -> Tensor:
+    if deprecated:
+        value, tensor1, tensor2 = scalar_first(
+            "addcmul_", "value", ("tensor1", "tensor2"), (tensor1, tensor2, *deprecated), value, False
+        )
     return update_inplace(
         self, lambda old: P.addcmul(old, tensor1, tensor2, value=value), tensor1, tensor2, name="addcmul_"
     )
 
 
 @tensor_arguments
-def addcdiv_(self: Tensor, tensor1, tensor2, *, value=1) -> Tensor:
+def addcdiv_(self: Tensor, tensor1, tensor2, *deprecated, value=1) -> Tensor:
+    if deprecated:
+        value, tensor1, tensor2 = scalar_first(
+            "addcdiv_", "value", ("tensor1", "tensor2"), (tensor1, tensor2, *deprecated), value, False
+        )
     return update_inplace(
         self, lambda old: P.addcdiv(old, tensor1, tensor2, value=value), tensor1, tensor2, name="addcdiv_"
     )

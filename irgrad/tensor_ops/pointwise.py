@@ -14,6 +14,7 @@ from ..dtypes import FLOAT, bool_, checked_fill_value, float32, float64, int64, 
 from ..ops import OPS
 from ..recording.grad_mode import STATE
 from ..tensor import Tensor
+from .deprecated_overloads import scalar_first
 from .select import where
 from .writes import copy_
 
@@ -163,8 +164,11 @@ bitwise_right_shift = _binary("bitwise_right_shift")
 _ADD, _SUB, _DIV, _MUL = _op("add"), _op("sub"), _op("div"), _op("mul")
 
 
-def add(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1, out=None) -> Tensor:
-    """``input + alpha * other``, as ``torch.add``."""
+def add(input: Tensor | Number, other: Tensor | Number, *deprecated, alpha: Number = 1, out=None) -> Tensor:
+    """``input + alpha * other``, as ``torch.add``; also the deprecated ``add(input, alpha,
+    other)`` (see :mod:`.deprecated_overloads`)."""
+    if deprecated:
+        alpha, other = scalar_first("add", "alpha", ("other",), (other, *deprecated), alpha, True)
     try:  # checked in the body, as the generated binary ops: ``x + y`` pays for no wrapper
         return _maybe_out(elementwise(_ADD, input, _times_alpha("add", input, other, alpha)), out)
     except (AttributeError, TypeError):
@@ -175,8 +179,11 @@ def add(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1, ou
 add.tensor_parameters = parameter_checks(add)
 
 
-def sub(input: Tensor | Number, other: Tensor | Number, *, alpha: Number = 1, out=None) -> Tensor:
-    """``input - alpha * other``, as ``torch.sub``."""
+def sub(input: Tensor | Number, other: Tensor | Number, *deprecated, alpha: Number = 1, out=None) -> Tensor:
+    """``input - alpha * other``, as ``torch.sub``; also the deprecated ``sub(input, alpha,
+    other)``."""
+    if deprecated:
+        alpha, other = scalar_first("sub", "alpha", ("other",), (other, *deprecated), alpha, True)
     try:  # checked in the body, as add
         bools = [_is_bool(input), _is_bool(other)]
         if all(bools):
@@ -419,9 +426,14 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | Number) -> Tensor:
 
 
 @tensor_arguments
-def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *deprecated, value: Number = 1) -> Tensor:
     """``input + value * tensor1 * tensor2``; ``value`` is cast to the result's type, as torch
-    casts it (0.5 is 0 for integers), where ``add``'s ``alpha`` would refuse it."""
+    casts it (0.5 is 0 for integers), where ``add``'s ``alpha`` would refuse it. Also the
+    deprecated ``addcmul(input, value, tensor1, tensor2)``."""
+    if deprecated:
+        value, tensor1, tensor2 = scalar_first(
+            "addcmul", "value", ("tensor1", "tensor2"), (tensor1, tensor2, *deprecated), value, False
+        )
     kind = result_type(input, tensor1, tensor2)
     if kind is bool_:
         value = bool(value)
@@ -431,9 +443,13 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 
 
 
 @tensor_arguments
-def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *deprecated, value: Number = 1) -> Tensor:
     """``input + value * tensor1 / tensor2`` (true division; integer operands are refused, as
-    torch refuses them)."""
+    torch refuses them). Also the deprecated ``addcdiv(input, value, tensor1, tensor2)``."""
+    if deprecated:
+        value, tensor1, tensor2 = scalar_first(
+            "addcdiv", "value", ("tensor1", "tensor2"), (tensor1, tensor2, *deprecated), value, False
+        )
     if all(isinstance(t, Tensor) and t.dtype.category != FLOAT for t in (tensor1, tensor2)):
         raise RuntimeError(
             "Integer division with addcdiv is no longer supported, and in a future  release addcdiv "
