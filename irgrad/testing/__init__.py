@@ -1,5 +1,8 @@
 """Testing helpers for irgrad itself and for its users (as ``torch.testing``).
 
+- :func:`assert_close` (and the deprecated :func:`assert_allclose`) is PyTorch's
+  assertion for users' tests, with its tolerances and messages.
+
 - :func:`assert_same` compares two results (eager against compiled) leaf by leaf:
   structure, shapes, dtypes, ``requires_grad`` and values, with NaN and infinity
   positions required to match exactly.
@@ -10,6 +13,7 @@
   is built on them, and the regression tests it writes call them.
 """
 
+from .assert_close import assert_allclose, assert_close
 from .compare import Mismatch, assert_same
 from .differential import (
     CompiledError,
@@ -26,6 +30,8 @@ __all__ = [
     "Mismatch",
     "MissingError",
     "arguments",
+    "assert_allclose",
+    "assert_close",
     "assert_same",
     "check_compiled",
     "check_stateful",
