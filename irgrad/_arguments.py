@@ -19,6 +19,12 @@ hottest functions (the generated unary and binary ops, ``add``, ``sub``, ``div``
 around their own body instead (:func:`parameter_checks`), which costs nothing; Tensor
 methods whose only tensor argument is ``self`` are attached without the wrapper (see
 :func:`unchecked_method`).
+
+The wrapper also takes the keywords PyTorch's argument parser binds beyond a signature
+(``x.sum(axis=0, keepdims=True)``, ``x.reshape(shape=(2, 3))``: :mod:`irgrad._keywords`)
+with a last ``**`` parameter, which a correct call fills with an empty dict; the method
+of such a function keeps its wrapper (``x.sum(axis=0)``).  :func:`list_keyword` does the
+same for ``zeros(size=(2, 3))`` and the other factories, which have no tensor to check.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._keywords import MISSING, PYTHON_METHODS, Binding, list_arguments
 from .tensor import Tensor
 
 _NUMBERS = frozenset({"Number", "float", "int", "bool", "complex"})
@@ -87,21 +94,16 @@ def reject_non_tensors(name: str, arguments: tuple) -> None:
         ) from None
 
 
-_TEMPLATE = """\
-def {name}({parameters}):
-    try:
-        return _fn({call})
-    except (AttributeError, TypeError):
-        _reject({name!r}, {checked})
-        raise
-"""
-
-
-def _source(name: str, signature: inspect.Signature, checked: tuple[_Parameter, ...]) -> tuple[str, dict]:
-    """The wrapper's source with ``fn``'s exact parameters, and the defaults it names."""
+def _source(
+    name: str, signature: inspect.Signature, checked: tuple[_Parameter, ...], binding: Binding | None
+) -> tuple[str, dict]:
+    """The wrapper's source with ``fn``'s exact parameters (and, with a ``binding``, a
+    ``**`` one for the keywords PyTorch's parser binds beyond them), and the defaults
+    it names."""
     kinds = inspect.Parameter
     parameters, call, defaults = [], [], {}
     listed = list(signature.parameters.values())
+    unset = () if binding is None else binding.unset
     for i, p in enumerate(listed):
         if p.kind is kinds.KEYWORD_ONLY and (
             i == 0 or listed[i - 1].kind not in (p.kind, kinds.VAR_POSITIONAL)
@@ -110,17 +112,29 @@ def _source(name: str, signature: inspect.Signature, checked: tuple[_Parameter, 
         prefix = {kinds.VAR_POSITIONAL: "*", kinds.VAR_KEYWORD: "**"}.get(p.kind, "")
         text = prefix + p.name
         call.append(f"{p.name}={p.name}" if p.kind is kinds.KEYWORD_ONLY else text)
-        if p.default is not kinds.empty:
+        if i in unset:
+            text += "=_missing"
+        elif p.default is not kinds.empty:
             defaults[f"_default{i}"] = p.default
             text += f"=_default{i}"
         parameters.append(text)
         if p.kind is kinds.POSITIONAL_ONLY and (i + 1 == len(listed) or listed[i + 1].kind is not p.kind):
             parameters.append("/")
+    lines = []
+    if binding is not None:
+        parameters.append("**_caught")
+        names = ", ".join(p.name for p in listed)
+        condition = " or ".join(["_caught", *(f"{listed[i].name} is _missing" for i in unset)])
+        lines += [f"    if {condition}:", f"        [{names}] = _bind(_caught, ({names},))"]
     pairs = ", ".join(f"({tuple(spec)!r}, {spec.name})" for spec in checked)
-    source = _TEMPLATE.format(
-        name=name, parameters=", ".join(parameters), call=", ".join(call), checked=f"({pairs},)"
-    )
-    return source, defaults
+    lines += [
+        "    try:",
+        f"        return _fn({', '.join(call)})",
+        "    except (AttributeError, TypeError):",
+        f"        _reject({name!r}, ({pairs},))",
+        "        raise",
+    ]
+    return "\n".join([f"def {name}({', '.join(parameters)}):", *lines, ""]), defaults
 
 
 def parameter_checks(fn: Callable) -> tuple[_Parameter, ...]:
@@ -139,27 +153,60 @@ def _checks(signature: inspect.Signature) -> tuple[_Parameter, ...]:
 def tensor_arguments(fn: Callable) -> Callable:
     """``fn``, raising PyTorch's TypeError when a parameter annotated ``Tensor`` (or
     ``Tensor | Number``, ``Sequence[Tensor]`` ...) got something else and ``fn`` failed
-    on it."""
+    on it, and taking the keywords PyTorch's argument parser binds beyond its signature
+    (``axis=`` for ``dim=``: :mod:`irgrad._keywords`)."""
     signature = inspect.signature(fn)
     checked = _checks(signature)
     if not checked:
         raise TypeError(f"@tensor_arguments: {fn.__qualname__} has no parameter annotated Tensor")
-    name = fn.__name__
-    source, namespace = _source(name, signature, checked)
-    namespace.update(_fn=fn, _reject=reject_non_tensors)
+    name, binding = fn.__name__, Binding.of(fn, signature)
+    source, namespace = _source(name, signature, checked, binding)
+    namespace.update(_fn=fn, _reject=reject_non_tensors, _bind=binding, _missing=MISSING)
     # Named after fn's own file, so tracebacks and irgrad's user-frame search
     # (_tracing.user_source) place the wrapper's frame inside the package.
     filename = f"{inspect.getfile(fn)} (argument check of {fn.__qualname__})"
     exec(compile(source, filename, "exec"), namespace)
     call = functools.update_wrapper(namespace[name], fn)
     call.tensor_parameters = checked
+    call.torch_keywords = binding
     return call
 
 
-def unchecked_method(fn: Callable) -> Callable:
-    """What to attach as a Tensor method: ``fn`` without its check when the only tensor
-    it takes is the first (``self``, a tensor by construction), so methods pay nothing."""
+def list_keyword(fn: Callable) -> Callable:
+    """``fn``, which takes a list as ``*name`` after its positional parameters and has no
+    tensor parameter (``zeros(*size, dtype=None ...)``), also taking the list as ``name=``
+    (``zeros(size=(2, 3))``), as PyTorch's argument parser does.  Its keyword arguments
+    pass through as they are: forwarding each keyword-only parameter by name from a
+    wrapper with ``fn``'s signature would cost a call of ``zeros`` ~300 ns."""
+    parameters = list(inspect.signature(fn).parameters.values())
+    position = next(i for i, p in enumerate(parameters) if p.kind is p.VAR_POSITIONAL)
+    name, function = parameters[position].name, fn.__name__
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if not kwargs:
+            return fn(*args)
+        if name in kwargs:
+            args = args[:position] + list_arguments(function, name, args[position:], kwargs.pop(name))
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def unchecked_method(fn: Callable, name: str) -> Callable:
+    """What to attach as the Tensor method ``name``: ``fn`` without its wrapper when the
+    only tensor it takes is the first (``self``, a tensor by construction) and PyTorch's
+    method binds no keyword beyond the signature for another parameter, so that most
+    methods pay nothing; else, for a method whose one such keyword names its list
+    (``x.view(size=...)``), the lighter :func:`list_keyword`; the wrapper otherwise
+    (``x.sum(axis=0)``)."""
     checked = getattr(fn, "tensor_parameters", None)
-    if checked is not None and all(spec.position == 1 for spec in checked):
-        return getattr(fn, "__wrapped__", fn)  # (a function checking in its body has no wrapper)
+    if checked is None or any(spec.position != 1 for spec in checked):
+        return fn
+    raw = getattr(fn, "__wrapped__", fn)  # (a function checking in its body has no wrapper)
+    binding = getattr(fn, "torch_keywords", None)
+    if binding is None or not binding.method_keywords or name in PYTHON_METHODS:
+        return raw
+    if binding.method_keywords == {binding.list_name}:
+        return list_keyword(raw)
     return fn

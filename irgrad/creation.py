@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _tracing
 from . import dtypes as D
-from ._arguments import tensor_arguments
+from ._arguments import list_keyword, tensor_arguments
 from .dispatch import apply, const
 from .memory_formats import check_memory_format, preserve_format, storage_order
 from .ops import OPS
@@ -162,6 +162,7 @@ def _float_dtype(dtype) -> D.dtype:
     return D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
 
 
+@list_keyword
 def zeros(
     *size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False, out=None
 ) -> Tensor:
@@ -169,11 +170,13 @@ def zeros(
     return _finish(np.zeros(_size(size), dtype=_float_dtype(dtype).np), requires_grad, device)
 
 
+@list_keyword
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     refuse_pinned(pin_memory)
     return _finish(np.ones(_size(size), dtype=_float_dtype(dtype).np), requires_grad, device)
 
 
+@list_keyword
 def empty(
     *size, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False, memory_format=None
 ) -> Tensor:
@@ -212,6 +215,7 @@ def _check_float_random(name: str, dt: D.dtype) -> None:
         raise RuntimeError(f"{name}: expected a floating point dtype, got {dt}")
 
 
+@list_keyword
 def randn(
     *size, generator=None, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
 ) -> Tensor:
@@ -225,6 +229,7 @@ def randn(
     return _finish(data.astype(dt.np, copy=False), requires_grad, device)
 
 
+@list_keyword
 def rand(
     *size, generator=None, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
 ) -> Tensor:
@@ -245,7 +250,7 @@ def _random_op(name: str, shape: tuple, dt: D.dtype, requires_grad: bool, device
 
 
 def randint(
-    low,
+    low=0,
     high=None,
     size=None,
     *,
@@ -255,12 +260,15 @@ def randint(
     requires_grad: bool = False,
     pin_memory: bool = False,
 ) -> Tensor:
-    """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    """Integers uniform on [low, high): ``randint(high, size)``, ``randint(low, high, size)`` or
+    ``randint(high=high, size=size)``, PyTorch's ``low=0`` default."""
     refuse_pinned(pin_memory)
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise TypeError("randint() missing required argument 'size'")
         low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=size)
+        low, high = 0, low
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = D.to_dtype(dtype) if dtype is not None else D.int64

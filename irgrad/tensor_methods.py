@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import creation
-from ._arguments import unchecked_method
+from ._arguments import list_keyword, unchecked_method
 from .autograd.engine import backward
 from .autograd.op_namespaces import TENSOR_OPS
 from .creation import full, multinomial, tensor
@@ -177,7 +177,8 @@ def _new_factory(fill):
             *size, dtype=dtype or self.dtype, requires_grad=requires_grad, pin_memory=pin_memory
         )
 
-    return method
+    method.__name__ = method.__qualname__ = f"new_{fill}"
+    return list_keyword(method)  # x.new_zeros(size=(2, 3))
 
 
 def _new_full(
@@ -253,7 +254,7 @@ def _rmatmul(self: Tensor, other) -> Tensor:
 def install() -> None:
     for module, names in _METHODS.items():
         for name in names:
-            setattr(Tensor, name, unchecked_method(getattr(module, name)))
+            setattr(Tensor, name, unchecked_method(getattr(module, name), name))
     extra = {
         "where": _where,
         "__getitem__": I.getitem,
@@ -343,4 +344,4 @@ def install() -> None:
         "mH": property(S.matrix_transpose),
     }
     for name, fn in extra.items():
-        setattr(Tensor, name, unchecked_method(fn))
+        setattr(Tensor, name, unchecked_method(fn, name))

@@ -47,11 +47,11 @@ def reshape(input: Tensor, *shape) -> Tensor:
 
 
 @tensor_arguments
-def view(input: Tensor, *shape) -> Tensor:
+def view(input: Tensor, *size) -> Tensor:
     """A view with a new shape; RuntimeError if the strides do not allow one."""
-    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
-        return _view_as_dtype(input, to_dtype(shape[0]))
-    target = infer_reshape("view", input._data.shape, _sizes(shape, "view", "size"))
+    if len(size) == 1 and not isinstance(size[0], (int, tuple, list)):
+        return _view_as_dtype(input, to_dtype(size[0]))
+    target = infer_reshape("view", input._data.shape, _sizes(size, "view", "size"))
     if _tracing.ACTIVE is not None:
         _tracing.layout_read(input)
     if input._data.size and not _viewable(input._data, target):
@@ -240,8 +240,8 @@ def movedim(input: Tensor, source, destination) -> Tensor:
 
 
 @tensor_arguments
-def expand(input: Tensor, *sizes) -> Tensor:
-    sizes = _sizes(sizes, "expand", "size")
+def expand(input: Tensor, *size) -> Tensor:
+    sizes = _sizes(size, "expand", "size")
     shape = input._data.shape
     lead = len(sizes) - len(shape)
     target = tuple((shape[i - lead] if s == -1 and i >= lead else s) for i, s in enumerate(sizes))
@@ -268,9 +268,9 @@ def broadcast_tensors(*tensors: Tensor) -> tuple:
 
 
 @tensor_arguments
-def repeat(input: Tensor, *sizes) -> Tensor:
-    """Tile ``input`` ``sizes`` times along each dim (as ``torch.Tensor.repeat``)."""
-    reps = _sizes(sizes, "repeat", "repeats")
+def repeat(input: Tensor, *repeats) -> Tensor:
+    """Tile ``input`` ``repeats`` times along each dim (as ``torch.Tensor.repeat``)."""
+    reps = _sizes(repeats, "repeat", "repeats")
     shape = input._data.shape
     if len(reps) < len(shape):
         raise RuntimeError(
