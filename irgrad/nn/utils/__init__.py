@@ -1,7 +1,7 @@
 """nn utilities: gradient clipping, variable-length sequences, weight and spectral norm,
-and parametrizations."""
+parametrizations and pruning."""
 
-from . import fusion, parametrizations, parametrize, rnn, stateless  # noqa: F401
+from . import fusion, parametrizations, parametrize, prune, rnn, stateless  # noqa: F401
 from .clip_grad import *  # noqa: F401,F403
 from .convert import *  # noqa: F401,F403
 from .fusion import (  # noqa: F401
