@@ -200,7 +200,12 @@ class Tensor:
     def stride(self, dim: int | None = None):
         if _tracing.ACTIVE is not None:
             _tracing.layout_read(self)
-        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        if self._data.size:
+            strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        else:  # numpy gives an empty array zero strides; PyTorch's are a contiguous tensor's
+            strides = tuple(
+                int(np.prod([max(n, 1) for n in self._data.shape[k + 1 :]])) for k in range(self._data.ndim)
+            )
         return strides if dim is None else strides[dim]
 
     def data_ptr(self) -> int:
@@ -503,7 +508,10 @@ def refresh_view(t: Tensor) -> None:
         return
     t._view = (chain, now, reason)
     fresh = _replay(t._base, chain)
-    t._node, t._out_nr, t._rg = fresh._node, fresh._out_nr, fresh._rg
+    # a view made a leaf that requires grad (``b[:2].requires_grad_()`` of a base that does
+    # not) stays one: only a base that requires grad gives it history
+    own_leaf = t._node is None and t._rg and fresh._node is None
+    t._node, t._out_nr, t._rg = fresh._node, fresh._out_nr, fresh._rg or own_leaf
     _tracing.rebind(t, fresh)
 
 

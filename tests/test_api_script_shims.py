@@ -664,3 +664,25 @@ def test_deprecated_overloads_refuse_what_torch_refuses():
             bad(irgrad, x)
         with pytest.raises(TypeError):
             bad(torch, tx)
+
+
+def test_a_channels_last_copy_is_a_tensor_of_its_own():
+    """Not a view of a hidden copy: it keeps its own grad flag through in-place updates
+    (a trained channels-last leaf), as PyTorch's does."""
+    x = irgrad.randn(2, 3, 4, 5)
+    for kept in (
+        x.contiguous(memory_format=irgrad.channels_last),
+        x.clone(memory_format=irgrad.channels_last),
+    ):
+        assert kept._base is None and kept.is_contiguous(memory_format=irgrad.channels_last)
+        kept.requires_grad_()
+        (kept * kept).sum().backward()
+        with irgrad.no_grad():
+            kept.add_(kept.grad, alpha=-0.1)
+        assert kept.requires_grad and kept.is_leaf
+
+
+def test_empty_tensors_report_pytorchs_strides():
+    torch = pytest.importorskip("torch")
+    for shape in [(0, 2, 3, 4), (3, 0), (0,), (2, 0, 1)]:
+        assert irgrad.zeros(*shape).stride() == torch.zeros(*shape).stride()

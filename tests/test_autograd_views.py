@@ -190,3 +190,13 @@ def test_a_detached_tensor_written_in_place_matches_pytorch():
     np.testing.assert_allclose(results[0][1], results[1][1])
     np.testing.assert_allclose(results[0][2], results[1][2])
     assert results[0][3] == results[1][3]
+
+
+def test_a_view_made_a_leaf_keeps_requiring_grad_through_in_place_writes():
+    base = irgrad.zeros(4)
+    view = base[:2]
+    view.requires_grad_()
+    with irgrad.no_grad():
+        view.add_(1.0)
+    base.add_(1.0)  # a write through the base, which requires no grad
+    assert view.requires_grad and view.is_leaf and view.grad_fn is None

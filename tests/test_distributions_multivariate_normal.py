@@ -150,3 +150,16 @@ def test_constraints_as_torchs():
             ours = getattr(irgrad.distributions.constraints, name).check(irgrad.tensor(value))
             theirs = getattr(torch.distributions.constraints, name).check(torch.tensor(value))
             assert ours.tolist() == theirs.tolist(), (name, value)
+
+
+def test_edge_cases_as_torchs():
+    ours = irgrad.distributions.MultivariateNormal(irgrad.zeros(0), irgrad.eye(0))
+    theirs = torch.distributions.MultivariateNormal(torch.zeros(0), torch.eye(0))
+    assert float(ours.entropy()) == float(theirs.entropy()) == 0.0
+    wide = irgrad.distributions.MultivariateNormal(irgrad.zeros(2), irgrad.eye(2))
+    narrow = torch.distributions.MultivariateNormal(torch.zeros(2), torch.eye(2))
+    value = np.array([0.5, -1.0])
+    assert (
+        str(wide.log_prob(irgrad.tensor(value)).dtype).split(".")[-1]
+        == str(narrow.log_prob(torch.tensor(value)).dtype).split(".")[-1]
+    )

@@ -65,6 +65,27 @@ def test_averages_and_the_table():
     assert slowest in table
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "cpu_time_total",
+        "self_cpu_time_total",
+        "cpu_time",
+        "count",
+        "cuda_time_total",
+        "self_cuda_time_total",
+        "device_time_total",
+        "self_device_time_total",
+        "cpu_memory_usage",
+        "self_cpu_memory_usage",
+    ],
+)
+def test_tables_sort_by_pytorchs_keys(key):
+    with profile() as prof:
+        _model()(irgrad.randn(2, 4))
+    assert "irgrad::linear" in prof.key_averages().table(sort_by=key, row_limit=5)
+
+
 def test_compiled_calls_are_events():
     model, x = _model(), irgrad.randn(2, 4)
     compiled = irgrad.compile(model, backend="numpy")

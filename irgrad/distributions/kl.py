@@ -11,10 +11,10 @@ from functools import total_ordering
 
 from ..creation import full_like
 from ..nn.functional import softplus
+from ..ops.shapes import broadcast_shapes
 from ..tensor import Tensor
 from ..tensor_ops.factorizations import solve_triangular
 from ..tensor_ops.select import where
-from ..tensor_ops.shape import broadcast_tensors
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
@@ -131,7 +131,7 @@ def _kl_multivariate_normal(p: MultivariateNormal, q: MultivariateNormal) -> Ten
         dim1=-2, dim2=-1
     ).log().sum(-1)
     n = p.event_shape[0]
-    shape = tuple(broadcast_tensors(q_tril[..., 0, 0], p_tril[..., 0, 0])[0].shape) + (n, n)
+    shape = broadcast_shapes("kl_divergence", tuple(q_tril.shape[:-2]), tuple(p_tril.shape[:-2])) + (n, n)
     trace = solve_triangular(q_tril.expand(shape), p_tril.expand(shape), upper=False).pow(2).sum((-2, -1))
     distance = batch_mahalanobis(q_tril, q.loc - p.loc)
     return log_det_ratio + 0.5 * (trace + distance - n)

@@ -15,10 +15,10 @@ import math
 from collections.abc import Sequence
 
 from ..creation import eye, randn
+from ..ops.shapes import broadcast_shapes
 from ..tensor import Size, Tensor
 from ..tensor_ops.factorizations import cholesky_inverse, solve_triangular
 from ..tensor_ops.lapack import cholesky
-from ..tensor_ops.shape import broadcast_tensors
 from . import constraints
 from .distribution import Distribution
 from .utils import lazy_property
@@ -34,7 +34,7 @@ def _batch_mv(matrix: Tensor, vector: Tensor) -> Tensor:
 def batch_mahalanobis(scale_tril: Tensor, diff: Tensor) -> Tensor:
     """``|scale_tril^-1 diff|^2`` per vector, broadcasting ``diff``'s batch dims against
     the factor's."""
-    shape = tuple(broadcast_tensors(scale_tril[..., 0], diff)[0].shape)
+    shape = broadcast_shapes("MultivariateNormal", tuple(scale_tril.shape[:-1]), tuple(diff.shape))
     solved = solve_triangular(
         scale_tril.expand(shape + (shape[-1],)), diff.expand(shape).unsqueeze(-1), upper=False
     )
@@ -94,7 +94,9 @@ class MultivariateNormal(Distribution):
             raise ValueError(
                 f"{name} must be at least two-dimensional, with optional leading batch dimensions"
             )
-        batch_shape = Size(broadcast_tensors(matrix[..., 0, 0], loc[..., 0])[0].shape)
+        batch_shape = Size(
+            broadcast_shapes("MultivariateNormal", tuple(matrix.shape[:-2]), tuple(loc.shape[:-1]))
+        )
         expanded = tuple(batch_shape) + tuple(matrix.shape[-2:])
         if scale_tril is not None:
             self.scale_tril = scale_tril.expand(expanded)
@@ -162,7 +164,8 @@ class MultivariateNormal(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        distance = batch_mahalanobis(self._unbroadcasted_scale_tril, value - self.loc)
+        # in the distribution's dtype, as PyTorch's result is for a value of another one
+        distance = batch_mahalanobis(self._unbroadcasted_scale_tril, (value - self.loc).to(self.loc.dtype))
         half_log_det = self._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
         return -0.5 * (self._event_shape[0] * math.log(2 * math.pi) + distance) - half_log_det
 

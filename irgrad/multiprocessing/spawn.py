@@ -12,6 +12,7 @@ parent's reader.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from .reductions import register_tensor_classes
 
 _TERMINATE_GRACE_SECONDS = 30.0  # PyTorch's wait between SIGTERM and SIGKILL
+_PR_SET_PDEATHSIG = 1
 
 
 class ProcessException(Exception):
@@ -60,9 +62,17 @@ class ProcessExitedException(ProcessException):
         return type(self), (self.msg, self.error_index, self.pid, self.exit_code, self.signal_name)
 
 
+def _interrupt_when_parent_dies() -> None:
+    """Linux's ``PR_SET_PDEATHSIG``: SIGINT to this process when its parent exits."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+
+
 def _run_child(fn: Callable, index: int, args: tuple, error_file: str) -> None:
     """A child's body: ``fn(index, *args)``; an exception's traceback goes to ``error_file``
-    and the child exits with code 1 (a SIGINT from the parent ends it quietly)."""
+    and the child exits with code 1 (a SIGINT from the parent ends it quietly, and on Linux
+    the parent's death sends one, so no child outlives a killed parent)."""
+    _interrupt_when_parent_dies()
     try:
         fn(index, *args)
     except KeyboardInterrupt:
@@ -107,7 +117,11 @@ class ProcessContext:
         if failed is None:
             return not self.sentinels
         self._stop_all(grace_period)
-        raise self._failure(failed)
+        failure = self._failure(failed)
+        for path in self.error_files:  # other children that raised left theirs too
+            if os.path.exists(path):
+                os.unlink(path)
+        raise failure
 
     def _stop_all(self, grace_period: float | None) -> None:
         if grace_period is not None:
@@ -126,7 +140,6 @@ class ProcessContext:
         if os.access(self.error_files[index], os.R_OK):
             with open(self.error_files[index], "rb") as report:
                 trace = pickle.load(report)  # written by this program's own child
-            os.unlink(self.error_files[index])
             message = f"\n\n-- Process {index:d} terminated with the following error:\n{trace}"
             return ProcessRaisedException(message, index, process.pid)
         code = process.exitcode

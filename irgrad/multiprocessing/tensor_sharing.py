@@ -35,8 +35,8 @@ def share_memory_(self: Tensor) -> Tensor:
     if base._vc is not None and sys.getrefcount(base._vc) > expected:
         raise RuntimeError(
             "share_memory_: irgrad cannot move a tensor's memory while other views of it (or tensors "
-            "sharing its memory, made by detach() or .data) are alive; call share_memory_() before "
-            "making them"
+            "sharing its memory, made by detach(), .data or a module's state_dict()) are alive; call "
+            "share_memory_() (or Module.share_memory()) before making them"
         )
     moved = shared_copy(base._data)
     if base is not self:

@@ -16,7 +16,19 @@ from collections.abc import Iterable
 __all__ = ["EventList", "FunctionEvent", "FunctionEventAvg"]
 
 
-class FunctionEvent:
+class _NoDeviceOrMemory:
+    """What PyTorch's events also count and irgrad does not record (no accelerator;
+    memory, FLOPs): zeros, so tables sort by these keys as PyTorch's CPU tables do."""
+
+    device_time_total = self_device_time_total = cuda_time_total = self_cuda_time_total = 0.0
+    device_time = cuda_time = 0.0
+    cpu_memory_usage = self_cpu_memory_usage = device_memory_usage = self_device_memory_usage = 0
+    flops = 0
+    is_async = is_remote = False
+    device_type = "CPU"
+
+
+class FunctionEvent(_NoDeviceOrMemory):
     """One recorded op, backward step, compiled call or ``record_function`` range."""
 
     def __init__(self, name: str, start_us: float, end_us: float, thread: int, input_shapes) -> None:
@@ -40,7 +52,7 @@ class FunctionEvent:
         return f"<FunctionEvent name={self.name} cpu_time_total={self.cpu_time_total:.3f}us thread={self.thread}>"
 
 
-class FunctionEventAvg:
+class FunctionEventAvg(_NoDeviceOrMemory):
     """The events of one name (and input shapes, when grouped by them) summed."""
 
     def __init__(self, key: str, input_shapes) -> None:
@@ -86,7 +98,12 @@ def nested(records: Iterable[tuple], origin_ns: int) -> list[FunctionEvent]:
     return events
 
 
-_SORT_KEYS = {"cpu_time_avg": "cpu_time", "calls": "count"}
+_SORT_KEYS = {
+    "cpu_time_avg": "cpu_time",
+    "calls": "count",
+    "cuda_time_avg": "cuda_time",
+    "device_time_avg": "device_time",
+}
 
 
 def _time(us: float) -> str:

@@ -14,6 +14,7 @@ stacks: those options warn that they are ignored.
 from __future__ import annotations
 
 import enum
+import functools
 import gzip
 import os
 import socket
@@ -245,9 +246,9 @@ class record_function:  # noqa: N801 - PyTorch's name
             self._recorder.add(self.name, self._start, _profiling.clock())
 
     def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             with record_function(self.name, self.args):
                 return fn(*args, **kwargs)
 
-        wrapped.__name__, wrapped.__doc__ = getattr(fn, "__name__", "wrapped"), fn.__doc__
         return wrapped

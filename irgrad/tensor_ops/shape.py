@@ -324,7 +324,11 @@ def _stored_in_order(input: Tensor, order: tuple[int, ...]) -> Tensor:
     """A copy of ``input`` whose memory holds its dims in ``order`` (outermost first):
     the copy of ``input`` permuted to ``order``, viewed back in ``input``'s dims."""
     stored = apply(OPS["copy"], (permute(input, order),))
-    return permute(stored, tuple(np.argsort(order).tolist()))
+    out = permute(stored, tuple(np.argsort(order).tolist()))
+    # the copy owns its memory (nothing else holds ``stored``): a tensor of its own, not a
+    # view, as PyTorch's (a view would take its base's grad flags after an in-place write)
+    out._base = out._view = out._vc = None
+    return out
 
 
 @tensor_arguments

@@ -88,15 +88,21 @@ class _BatchNorm(_NormBase):
     """Batch normalisation over dim 1: batch statistics in training (updating the running
     ones), the running statistics in evaluation."""
 
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input_dim(input)
+    def _averaging_factor(self) -> float | Tensor:
+        """Count this training batch (when tracking statistics) and return the weight of
+        its statistics in the running ones: ``momentum``, or ``1 / count`` for a
+        cumulative average (``momentum=None``) -- as a value, not a Python float: a
+        compiled call reads the count at each call (float() would be a graph break)."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
-            # a cumulative average divides by the count as a value, not a Python float: a
-            # compiled call reads the count at each call (float() would be a graph break)
             if self.momentum is None:
                 factor = 1.0 / self.num_batches_tracked.to(float64)
+        return factor
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        factor = self._averaging_factor()
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
         return F.batch_norm(
@@ -170,11 +176,7 @@ class SyncBatchNorm(_BatchNorm):
             raise NotImplementedError(
                 "SyncBatchNorm: irgrad.distributed has only the default (world) process group"
             )
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked)
+        factor = float(self._averaging_factor())
         track = self.track_running_stats
         return SyncBatchNormFunction.apply(
             input,
