@@ -26,6 +26,7 @@ from .tensor_ops import arrange as AR
 from .tensor_ops import bessel as BES
 from .tensor_ops import composite_reductions as CR
 from .tensor_ops import decompositions as DEC
+from .tensor_ops import diagonals as DG
 from .tensor_ops import factorizations as FZ
 from .tensor_ops import float_parts as FP
 from .tensor_ops import histogram as H
@@ -49,8 +50,10 @@ from .tensor_ops import reduce as R
 from .tensor_ops import scan as SC
 from .tensor_ops import scatter as SCT
 from .tensor_ops import shape as S
+from .tensor_ops import shifts as SH
 from .tensor_ops import sliding as WIN
 from .tensor_ops import special as SPF
+from .tensor_ops import split_join as SJ
 from .tensor_ops import unique_consecutive as UC
 from .tensor_ops import view_scatter as VS
 from .tensor_ops.norms import tensor_norm
@@ -70,8 +73,10 @@ _METHODS = {
               all any count_nonzero sort argsort topk kthvalue dist""",
         S: """reshape view view_as reshape_as flatten unflatten squeeze unsqueeze permute transpose
               swapaxes swapdims t movedim expand expand_as broadcast_to repeat tile contiguous clone
-              narrow select split chunk tensor_split unbind flip roll tril triu detach diff diagonal
-              diag_embed diag""",
+              detach""",
+        SJ: "narrow select split chunk tensor_split unbind",
+        SH: "flip roll diff",
+        DG: "tril triu diagonal diag_embed diag",
         I: """gather index_select index_put index_put_ take take_along_dim nonzero argwhere masked_select
               repeat_interleave bincount unique""",
         SCT: """scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ masked_scatter

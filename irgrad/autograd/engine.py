@@ -25,7 +25,7 @@ import numpy as np
 from .. import _profiling, _tracing
 from ..recording.grad_mode import set_grad_enabled
 from ..tensor import Tensor
-from ..tensor_ops.shape import stack
+from ..tensor_ops.split_join import stack
 from .op_namespaces import NUMPY_OPS, TENSOR_OPS
 
 

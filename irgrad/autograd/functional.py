@@ -25,7 +25,7 @@ from typing import Any
 from ..creation import eye, zeros_like
 from ..recording.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from ..tensor import Tensor
-from ..tensor_ops.shape import stack
+from ..tensor_ops.split_join import stack
 from .engine import grad
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]

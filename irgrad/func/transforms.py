@@ -20,7 +20,7 @@ from ..autograd.engine import grad as autograd_grad
 from ..creation import zeros_like
 from ..recording.grad_mode import enable_grad
 from ..tensor import Tensor
-from ..tensor_ops.shape import stack
+from ..tensor_ops.split_join import stack
 from ..utils.pytree import flatten, unflatten
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import _rng
 from ..tensor import Tensor
-from ..tensor_ops.shape import stack
+from ..tensor_ops.split_join import stack
 from ..utils.pytree import flatten, unflatten
 
 __all__ = ["vmap"]

@@ -20,8 +20,11 @@ from ..dtypes import FLOAT, bool_, int64, promote_types
 from ..ops.shapes import fmt, normalize_dim
 from ..tensor import Tensor
 from . import pointwise as P
+from .diagonals import diag
 from .indexing import index_select
-from .shape import cat, diag, flip, hstack, movedim, stack, tensor_split, transpose, vstack
+from .shape import movedim, transpose
+from .shifts import flip
+from .split_join import cat, hstack, stack, tensor_split, vstack
 
 moveaxis = movedim
 row_stack = vstack

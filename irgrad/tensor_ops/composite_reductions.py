@@ -20,7 +20,7 @@ from .legacy import NAMES
 from .pointwise_composites import logaddexp
 from .reduce import amax, amin, p_norm, sum
 from .select import where
-from .shape import cat
+from .split_join import cat
 
 aminmax_result = namedtuple("aminmax", ["min", "max"])
 

@@ -21,7 +21,7 @@ from .indexing import index_select
 from .linalg import matmul
 from .reduce import p_norm
 from .select import where
-from .shape import cat
+from .split_join import cat
 
 _MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
 

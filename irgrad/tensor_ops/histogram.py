@@ -24,7 +24,7 @@ from ..tensor import Tensor
 from . import pointwise as P
 from .indexing import check_range
 from .reduce import amax, amin
-from .shape import stack
+from .split_join import stack
 
 
 @tensor_arguments

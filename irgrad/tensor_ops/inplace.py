@@ -14,10 +14,10 @@ from ..ops.strides import contiguous_strides
 from ..random import resolve
 from ..recording.function import Function
 from ..tensor import Tensor
+from . import diagonals as DG
 from . import pointwise as P
 from . import pointwise_composites as PC
 from . import products as PR
-from . import shape as S
 from .deprecated_overloads import scalar_first
 from .legacy import NAMES
 from .writes import copy_, needs_autograd, raise_internal_overlap, repeats_elements, update_inplace
@@ -63,12 +63,12 @@ bitwise_right_shift_ = _binary_inplace("bitwise_right_shift_", P.bitwise_right_s
 
 @tensor_arguments
 def tril_(self: Tensor, diagonal: int = 0) -> Tensor:
-    return update_inplace(self, lambda old: S.tril(old, diagonal), name="tril_")
+    return update_inplace(self, lambda old: DG.tril(old, diagonal), name="tril_")
 
 
 @tensor_arguments
 def triu_(self: Tensor, diagonal: int = 0) -> Tensor:
-    return update_inplace(self, lambda old: S.triu(old, diagonal), name="triu_")
+    return update_inplace(self, lambda old: DG.triu(old, diagonal), name="triu_")
 
 
 def _unary_inplace(name: str, fn):

@@ -12,9 +12,10 @@ from ..tensor import Tensor
 from . import pointwise as P
 from . import reduce as R
 from . import scan
+from .diagonals import diagonal as _diagonal
 from .linalg import matmul as _matmul
-from .shape import cat, squeeze, unsqueeze
-from .shape import diagonal as _diagonal
+from .shape import squeeze, unsqueeze
+from .split_join import cat
 
 
 @tensor_arguments

@@ -22,7 +22,8 @@ from . import pointwise as P
 from .lapack import inv
 from .linalg import add_scaled, bmm, dot, matmul, mm, mv, outer
 from .select import where
-from .shape import permute, roll
+from .shape import permute
+from .shifts import roll
 
 
 def _contracted_dims(dims, a: Tensor, b: Tensor) -> tuple[list, list]:

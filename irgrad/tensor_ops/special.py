@@ -14,7 +14,7 @@ from ..ops import OPS
 from ..tensor import Tensor
 from . import reduce as R
 from .pointwise import _maybe_out
-from .shape import stack
+from .split_join import stack
 from .writes import update_inplace
 
 __all__ = [

@@ -21,6 +21,7 @@ from ..dtypes import bool_, uint8
 from ..memory_formats import TorchConstant
 from ..tensor import Tensor
 from . import shape as S
+from . import split_join as SJ
 
 __all__ = [
     "layout",
@@ -69,7 +70,7 @@ def ravel(input: Tensor) -> Tensor:
 
 @tensor_arguments
 def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
-    return S.clone(S.narrow(input, dim, start, length))
+    return S.clone(SJ.narrow(input, dim, start, length))
 
 
 @tensor_arguments
@@ -79,7 +80,7 @@ def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple[Tensor, 
             f"split_with_sizes expects split_sizes to sum exactly to {input.shape[dim]} (input tensor's size "
             f"at dimension {dim}), but got split_sizes={list(split_sizes)}"
         )
-    return S.split(input, list(split_sizes), dim)
+    return SJ.split(input, list(split_sizes), dim)
 
 
 def _storage_offset(self: Tensor) -> int:

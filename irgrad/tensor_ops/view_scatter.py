@@ -23,7 +23,8 @@ from ..ops.shapes import fmt, normalize_dim
 from ..recording.grad_mode import STATE
 from ..tensor import Tensor
 from . import pointwise as P
-from .shape import _diagonal_dims, _full_slices
+from .diagonals import _diagonal_dims
+from .split_join import _full_slices
 
 
 def _check_src(src: Tensor, view_shape: tuple) -> None:

@@ -22,7 +22,8 @@ from ...tensor_ops.linalg import matmul
 from ...tensor_ops.pointwise import add, masked_fill, mul, where
 from ...tensor_ops.reduce import all as all_
 from ...tensor_ops.reduce import softmax
-from ...tensor_ops.shape import cat, chunk, expand, reshape, split, transpose
+from ...tensor_ops.shape import expand, reshape, transpose
+from ...tensor_ops.split_join import cat, chunk, split
 from .dropout import dropout
 from .layers import linear
 from .sdp_backend import check_kernel_available, cpp_type_name

@@ -29,7 +29,7 @@ from ...tensor_ops import pointwise as P
 from ...tensor_ops import reduce as R
 from ...tensor_ops.indexing import gather
 from ...tensor_ops.legacy import NAMES
-from ...tensor_ops.shape import cat, stack
+from ...tensor_ops.split_join import cat, stack
 from ._windows import as_batched_image, default_stride, im2col, pad2d, pair
 from .resample import adaptive_average
 from .window_max import adaptive_max_pool3d, max_position

@@ -19,7 +19,7 @@ from ...creation import tensor
 from ...ops.shapes import fmt
 from ...tensor import Tensor
 from ...tensor_ops import pointwise as P
-from ...tensor_ops.shape import stack
+from ...tensor_ops.split_join import stack
 from ._windows import default_stride
 from .pooling import avg_pool2d, max_pool2d
 from .resample import adaptive_average

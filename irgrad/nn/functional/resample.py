@@ -21,7 +21,7 @@ from ...dispatch import cast
 from ...dtypes import float32
 from ...tensor import Tensor
 from ...tensor_ops.indexing import index_select
-from ...tensor_ops.shape import cat
+from ...tensor_ops.split_join import cat
 from . import resample_tables as tables
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]

@@ -25,7 +25,8 @@ import numpy as np
 from ... import _tracing
 from ...creation import empty, zeros
 from ...tensor import Tensor
-from ...tensor_ops.shape import cat, stack, transpose
+from ...tensor_ops.shape import transpose
+from ...tensor_ops.split_join import cat, stack
 from .. import init
 from ..functional.dropout import dropout
 from ..parameter import Parameter

@@ -16,7 +16,8 @@ from ...recording.grad_mode import is_grad_enabled
 from ...tensor import Tensor
 from ...tensor_ops.linalg import matmul
 from ...tensor_ops.pointwise import add, relu, sigmoid, tanh, where
-from ...tensor_ops.shape import cat, narrow, reshape, stack, unbind
+from ...tensor_ops.shape import reshape
+from ...tensor_ops.split_join import cat, narrow, stack, unbind
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 

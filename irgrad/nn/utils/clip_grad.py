@@ -9,7 +9,7 @@ from ...creation import tensor, zeros
 from ...dtypes import float64
 from ...recording.grad_mode import no_grad
 from ...tensor import Tensor
-from ...tensor_ops.shape import stack
+from ...tensor_ops.split_join import stack
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 

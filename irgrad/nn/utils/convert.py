@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ...tensor import Tensor
-from ...tensor_ops.shape import cat
+from ...tensor_ops.split_join import cat
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
 

@@ -17,7 +17,8 @@ import numpy as np
 from ... import _tracing
 from ...creation import full
 from ...tensor import Tensor
-from ...tensor_ops.shape import cat, transpose
+from ...tensor_ops.shape import transpose
+from ...tensor_ops.split_join import cat
 
 __all__ = [
     "PackedSequence",

@@ -22,7 +22,7 @@ import numpy as np
 from ... import dtypes
 from ...creation import as_tensor, tensor
 from ...tensor import Tensor
-from ...tensor_ops.shape import stack
+from ...tensor_ops.split_join import stack
 
 __all__ = ["collate", "default_collate", "default_collate_fn_map", "default_convert"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .... import _tracing
 from ....creation import full
 from ....tensor import Tensor
-from ....tensor_ops.shape import triu
+from ....tensor_ops.diagonals import triu
 
 
 def _generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
