@@ -158,16 +158,20 @@ def fails() -> dict:
     return {"unreachable": True}
 
 
-def sync_batch_norm(momentum: float | None = 0.1) -> dict:
-    """Two training steps of SyncBatchNorm on this rank's part of one global batch (rank 0
-    takes 4 samples, rank 1 takes 2), then an evaluation step."""
+def sync_batch_norm(
+    momentum: float | None = 0.1, affine: bool = True, track: bool = True, first: int = 4
+) -> dict:
+    """Two training steps of SyncBatchNorm on this rank's part of one global batch of 6
+    (rank 0 takes the ``first`` samples, rank 1 the rest: possibly none), then an
+    evaluation step."""
     data = np.random.default_rng(0).standard_normal((2, 6, 3, 5)).astype(np.float32)
     upstream = np.random.default_rng(1).standard_normal((6, 3, 5)).astype(np.float32)
-    part = slice(0, 4) if dist.get_rank() == 0 else slice(4, 6)
-    norm = nn.SyncBatchNorm(3, momentum=momentum)
-    with irgrad.no_grad():
-        norm.weight.copy_(irgrad.tensor([0.5, 1.5, -2.0]))
-        norm.bias.copy_(irgrad.tensor([0.1, 0.0, 0.3]))
+    part = slice(0, first) if dist.get_rank() == 0 else slice(first, 6)
+    norm = nn.SyncBatchNorm(3, momentum=momentum, affine=affine, track_running_stats=track)
+    if affine:
+        with irgrad.no_grad():
+            norm.weight.copy_(irgrad.tensor([0.5, 1.5, -2.0]))
+            norm.bias.copy_(irgrad.tensor([0.1, 0.0, 0.3]))
     out = {"out": [], "input_grad": [], "weight_grad": [], "bias_grad": []}
     for step in range(2):
         x = irgrad.tensor(data[step, part], requires_grad=True)
@@ -176,11 +180,12 @@ def sync_batch_norm(momentum: float | None = 0.1) -> dict:
         (y * irgrad.tensor(upstream[part])).sum().backward()
         out["out"].append(y.tolist())
         out["input_grad"].append(x.grad.tolist())
-        out["weight_grad"].append(norm.weight.grad.tolist())
-        out["bias_grad"].append(norm.bias.grad.tolist())
-    out["running_mean"] = norm.running_mean.tolist()
-    out["running_var"] = norm.running_var.tolist()
-    out["num_batches_tracked"] = int(norm.num_batches_tracked)
+        out["weight_grad"].append(norm.weight.grad.tolist() if affine else None)
+        out["bias_grad"].append(norm.bias.grad.tolist() if affine else None)
+    if track:
+        out["running_mean"] = norm.running_mean.tolist()
+        out["running_var"] = norm.running_var.tolist()
+        out["num_batches_tracked"] = int(norm.num_batches_tracked)
     out["eval"] = norm.eval()(irgrad.tensor(data[0, part])).tolist()
     return out
 
@@ -205,6 +210,9 @@ SCENARIOS = {
     "sampler": sampler,
     "sync_batch_norm": sync_batch_norm,
     "sync_batch_norm_cumulative": lambda: sync_batch_norm(momentum=None),
+    "sync_batch_norm_plain": lambda: sync_batch_norm(affine=False),
+    "sync_batch_norm_untracked": lambda: sync_batch_norm(track=False),
+    "sync_batch_norm_empty_rank": lambda: sync_batch_norm(first=6),
     "fails": fails,
     "dies": dies,
 }

@@ -97,40 +97,53 @@ def test_unused_parameters_need_find_unused_parameters():
 
 
 @needs_mpi
-@pytest.mark.parametrize("momentum", [0.1, None])
-def test_sync_batch_norm_normalizes_by_the_global_batch(momentum):
-    """Two ranks holding 4 and 2 samples train as one BatchNorm on all 6: outputs, input
-    gradients (of the sum of both ranks' losses), running statistics and evaluation as
-    one process's; weight and bias gradients are each rank's share of the whole one."""
-    code, results, err = launch("sync_batch_norm" if momentum else "sync_batch_norm_cumulative")
+@pytest.mark.parametrize(
+    "scenario, momentum, affine, track, first",
+    [
+        ("sync_batch_norm", 0.1, True, True, 4),
+        ("sync_batch_norm_cumulative", None, True, True, 4),
+        ("sync_batch_norm_plain", 0.1, False, True, 4),
+        ("sync_batch_norm_untracked", 0.1, True, False, 4),
+        ("sync_batch_norm_empty_rank", 0.1, True, True, 6),
+    ],
+)
+def test_sync_batch_norm_normalizes_by_the_global_batch(scenario, momentum, affine, track, first):
+    """Two ranks holding parts of 6 samples (4 and 2, or all 6 and none) train as one
+    BatchNorm on all 6: outputs, input gradients (of the sum of both ranks' losses),
+    running statistics and evaluation as one process's; weight and bias gradients are
+    each rank's share of the whole one."""
+    code, results, err = launch(scenario)
     assert code == 0 and set(results) == {0, 1}, err
     data = np.random.default_rng(0).standard_normal((2, 6, 3, 5)).astype(np.float32)
     upstream = irgrad.tensor(np.random.default_rng(1).standard_normal((6, 3, 5)).astype(np.float32))
-    norm = irgrad.nn.BatchNorm1d(3, momentum=momentum)
-    with irgrad.no_grad():
-        norm.weight.copy_(irgrad.tensor([0.5, 1.5, -2.0]))
-        norm.bias.copy_(irgrad.tensor([0.1, 0.0, 0.3]))
+    norm = irgrad.nn.BatchNorm1d(3, momentum=momentum, affine=affine, track_running_stats=track)
+    if affine:
+        with irgrad.no_grad():
+            norm.weight.copy_(irgrad.tensor([0.5, 1.5, -2.0]))
+            norm.bias.copy_(irgrad.tensor([0.1, 0.0, 0.3]))
     close = {"rtol": 1e-5, "atol": 1e-5}
+    both = [results[r] for r in (0, 1)]
+
+    def joined(values: list) -> np.ndarray:
+        return np.concatenate([np.array(v, dtype=np.float32).reshape(-1, 3, 5) for v in values])
+
     for step in range(2):
         x = irgrad.tensor(data[step], requires_grad=True)
         y = norm(x)
         norm.zero_grad()
         (y * upstream).sum().backward()
-        both = [results[r] for r in (0, 1)]
-        np.testing.assert_allclose(
-            np.concatenate([r["out"][step] for r in both]), y.detach().numpy(), **close
-        )
-        np.testing.assert_allclose(
-            np.concatenate([r["input_grad"][step] for r in both]), x.grad.numpy(), **close
-        )
-        for name, whole in (("weight_grad", norm.weight.grad), ("bias_grad", norm.bias.grad)):
-            np.testing.assert_allclose(sum(np.array(r[name][step]) for r in both), whole.numpy(), **close)
-    for r in results.values():
-        np.testing.assert_allclose(r["running_mean"], norm.running_mean.numpy(), **close)
-        np.testing.assert_allclose(r["running_var"], norm.running_var.numpy(), **close)
-        assert r["num_batches_tracked"] == 2
-    evaluated = norm.eval()(irgrad.tensor(data[0])).detach().numpy()
-    np.testing.assert_allclose(np.concatenate([results[0]["eval"], results[1]["eval"]]), evaluated, **close)
+        np.testing.assert_allclose(joined([r["out"][step] for r in both]), y.detach().numpy(), **close)
+        np.testing.assert_allclose(joined([r["input_grad"][step] for r in both]), x.grad.numpy(), **close)
+        if affine:
+            for name, whole in (("weight_grad", norm.weight.grad), ("bias_grad", norm.bias.grad)):
+                np.testing.assert_allclose(sum(np.array(r[name][step]) for r in both), whole.numpy(), **close)
+    if track:
+        for r in both:
+            np.testing.assert_allclose(r["running_mean"], norm.running_mean.numpy(), **close)
+            np.testing.assert_allclose(r["running_var"], norm.running_var.numpy(), **close)
+            assert r["num_batches_tracked"] == 2
+        evaluated = norm.eval()(irgrad.tensor(data[0])).detach().numpy()
+        np.testing.assert_allclose(joined([r["eval"] for r in both]), evaluated, **close)
 
 
 @needs_mpi
