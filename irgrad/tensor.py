@@ -200,9 +200,9 @@ class Tensor:
     def stride(self, dim: int | None = None):
         if _tracing.ACTIVE is not None:
             _tracing.layout_read(self)
-        if self._data.size:
+        if self._data.size or any(self._data.strides):
             strides = tuple(s // self._data.itemsize for s in self._data.strides)
-        else:  # numpy gives an empty array zero strides; PyTorch's are a contiguous tensor's
+        else:  # numpy gives a new empty array zero strides; PyTorch's are a contiguous tensor's
             strides = tuple(
                 int(np.prod([max(n, 1) for n in self._data.shape[k + 1 :]])) for k in range(self._data.ndim)
             )
