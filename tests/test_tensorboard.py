@@ -160,6 +160,16 @@ def _bitwise_crc32c(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
+def test_crc32c_of_large_data_in_blocks_equals_the_bytewise_one():
+    from irgrad.utils.tensorboard import records
+
+    rng = np.random.default_rng(1)
+    for size in (records._BLOCKWISE_FROM, records._BLOCKWISE_FROM + 1, 3 * records._BLOCK * 29 + 5, 300_001):
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        assert records._crc_blockwise(data) == records._crc_bytewise(data) == crc32c(data)
+    assert records._crc_blockwise(bytes(70_000)) == records._crc_bytewise(bytes(70_000))
+
+
 def test_crc32c_known_values():
     assert crc32c(b"") == 0
     assert crc32c(b"123456789") == 0xE3069283
