@@ -346,7 +346,7 @@ from . import linalg  # noqa: E402
 from . import special  # noqa: E402
 from . import distributions  # noqa: E402
 from . import func  # noqa: E402
-from . import profiler  # noqa: E402
+from . import futures, profiler  # noqa: E402
 from . import testing  # noqa: E402  (torch.testing: assert_close for users' tests)
 from .torch_namespace import *  # noqa: E402,F401,F403  (torch.conv2d, torch.sin_, torch.vmap ...)
 from .torch_namespace.settings import range  # noqa: E402,A004  (torch.range, deprecated)

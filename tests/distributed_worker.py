@@ -55,6 +55,12 @@ def collectives() -> dict:
         got = irgrad.zeros(2)
         out["source"] = dist.recv(got, src=0)
         out["recv"] = got.tolist()
+    future = dist.all_reduce(irgrad.tensor([1.0, 2.0]) * (rank + 1), async_op=True).get_future()
+    doubled = future.then(lambda done: done.value()[0] * 2)
+    out["future"] = doubled.wait().tolist()
+    works = [dist.broadcast(irgrad.full((2,), float(rank)), src=0, async_op=True) for _ in range(2)]
+    gathered = irgrad.futures.collect_all([w.get_future() for w in works]).wait()
+    out["collected"] = [f.value()[0].tolist() for f in gathered]
     dist.barrier()
     return out
 

@@ -57,6 +57,9 @@ def test_collectives_across_two_processes():
         assert r["reduce_scatter"] == ([0.0, 3.0] if rank == 0 else [6.0, 9.0])  # sum of 1x and 2x arange(4)
         assert r["strided"] == [[0.0, 6.0], [2.0, 8.0], [4.0, 10.0]]
     assert results[1]["recv"] == [7.0, 8.0] and results[1]["source"] == 0
+    for r in results.values():
+        assert r["future"] == [6.0, 12.0]  # (1 + 2) * [1, 2], doubled by the chained future
+        assert r["collected"] == [[0.0, 0.0], [0.0, 0.0]]
 
 
 @needs_mpi

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..futures import Future
 from ..tensor import Tensor
 from .process_group import group
 
@@ -36,10 +37,27 @@ class Work:
     """A started operation: ``wait()`` blocks until it is done (then runs what finishes it:
     averaging, copying into a non-contiguous tensor) and returns True."""
 
-    def __init__(self, requests: list, finish: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, requests: list, finish: Callable[[], None] | None = None, result: list | None = None
+    ) -> None:
         self._requests = requests
         self._finish = finish
         self._done = False
+        self._result = [] if result is None else result
+
+    def get_future(self) -> Future[list]:
+        """A future of the operation's output tensors (``[tensor]`` for ``all_reduce``),
+        completed by waiting for it, as PyTorch's ``Work.get_future()``."""
+        future: Future[list] = Future(_drive=lambda: self._settle(future))
+        return future
+
+    def _settle(self, future: Future[list]) -> None:
+        try:
+            self.wait()
+        except Exception as error:  # the future carries it to whoever waits
+            future.set_exception(error)
+        else:
+            future.set_result(self._result)
 
     def is_completed(self) -> bool:
         if not self._done and group()["MPI"].Request.Testall(self._requests):
@@ -90,8 +108,10 @@ def _written(tensor: Tensor, buffer: np.ndarray) -> Callable[[], None]:
     return finish
 
 
-def _run(requests: list, finish: Callable[[], None] | None, async_op: bool) -> Work | None:
-    work = Work(requests, finish)
+def _run(
+    requests: list, finish: Callable[[], None] | None, async_op: bool, result: list | None = None
+) -> Work | None:
+    work = Work(requests, finish, result)
     if async_op:
         return work
     work.wait()
@@ -122,7 +142,7 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op
     g = _group_checked(group)
     buffer = _buffer(tensor)
     request = g["comm"].Iallreduce(g["MPI"].IN_PLACE, buffer, op=_mpi_op(op))
-    return _run([request], _averaged(op, buffer, _written(tensor, buffer)), async_op)
+    return _run([request], _averaged(op, buffer, _written(tensor, buffer)), async_op, [tensor])
 
 
 def broadcast(tensor: Tensor, src: int, group=None, async_op: bool = False):
@@ -130,7 +150,7 @@ def broadcast(tensor: Tensor, src: int, group=None, async_op: bool = False):
     g = _group_checked(group)
     buffer = _buffer(tensor)
     request = g["comm"].Ibcast(buffer, root=src)
-    return _run([request], _written(tensor, buffer), async_op)
+    return _run([request], _written(tensor, buffer), async_op, [tensor])
 
 
 def all_gather(tensor_list: list, tensor: Tensor, group=None, async_op: bool = False):
@@ -148,7 +168,7 @@ def all_gather(tensor_list: list, tensor: Tensor, group=None, async_op: bool = F
             np.copyto(out._data, part)
             out._bump_version()
 
-    return _run([request], finish, async_op)
+    return _run([request], finish, async_op, list(tensor_list))
 
 
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group=None, async_op: bool = False):
@@ -161,7 +181,7 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group=No
             f"all_gather_into_tensor: output of {buffer.size} elements for {g['comm'].Get_size()} inputs of {send.size}"
         )
     request = g["comm"].Iallgather(send, buffer)
-    return _run([request], _written(output_tensor, buffer), async_op)
+    return _run([request], _written(output_tensor, buffer), async_op, [output_tensor])
 
 
 def reduce_scatter_tensor(
@@ -176,7 +196,7 @@ def reduce_scatter_tensor(
             f"reduce_scatter_tensor: input of {send.size} elements for {g['comm'].Get_size()} outputs of {buffer.size}"
         )
     request = g["comm"].Ireduce_scatter_block(send, buffer, op=_mpi_op(op))
-    return _run([request], _averaged(op, buffer, _written(output, buffer)), async_op)
+    return _run([request], _averaged(op, buffer, _written(output, buffer)), async_op, [output])
 
 
 def send(tensor: Tensor, dst: int, group=None, tag: int = 0) -> None:

@@ -13,8 +13,9 @@ import collections
 import inspect
 import warnings
 from collections.abc import Callable
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, TypeVar
 
+from ..futures import Future, completed
 from ..nn import Module
 
 _T = TypeVar("_T")
@@ -102,28 +103,11 @@ def is_tracing() -> bool:
     return False
 
 
-class Future(Generic[_T]):
-    """What :func:`fork` returns: as in eager PyTorch, the call has already run, so the
-    future is done and holds its value (``Future[T]`` works in annotations)."""
-
-    def __init__(self, value: _T) -> None:
-        self._value = value
-
-    def done(self) -> bool:
-        return True
-
-    def wait(self) -> _T:
-        return self._value
-
-    def value(self) -> _T:
-        return self._value
-
-
 def fork(func: Callable[..., _T], *args: Any, **kwargs: Any) -> Future[_T]:
     """``torch.jit.fork``: runs ``func(*args, **kwargs)`` now (PyTorch forks only inside
     TorchScript); its exceptions propagate from here."""
     _deprecated("fork")
-    return Future(func(*args, **kwargs))
+    return completed(func(*args, **kwargs))
 
 
 def wait(future: Future[_T]) -> _T:
