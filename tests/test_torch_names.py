@@ -499,3 +499,14 @@ def test_real_tensor_complex_methods():
             irgrad.tensor(values, dtype=getattr(irgrad, d)).angle(),
             torch.tensor(values, dtype=getattr(torch, d)).angle(),
         )
+
+
+def test_parameter_names_as_torchs():
+    """``dot``'s second operand is ``tensor`` and ``swapaxes`` takes ``axis0``/``axis1``."""
+    for lib in (irgrad, torch):
+        x = lib.arange(3.0)
+        assert float(lib.dot(x, tensor=x)) == 5.0 and float(x.dot(tensor=x)) == 5.0
+        assert tuple(lib.swapaxes(lib.ones(2, 3), axis0=0, axis1=1).shape) == (3, 2)
+        assert tuple(lib.ones(2, 3).swapaxes(axis0=1, axis1=0).shape) == (3, 2)
+        with pytest.raises(TypeError):
+            lib.dot(x, other=x)

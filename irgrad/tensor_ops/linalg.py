@@ -73,12 +73,13 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 
 @tensor_arguments
-def dot(input: Tensor, other: Tensor) -> Tensor:
-    if input._data.ndim != 1 or other._data.ndim != 1:
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    """The inner product of two vectors (PyTorch names the second one ``tensor``)."""
+    if input._data.ndim != 1 or tensor._data.ndim != 1:
         raise RuntimeError(
-            f"dot: 1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors"
+            f"dot: 1D tensors expected, but got {input._data.ndim}D and {tensor._data.ndim}D tensors"
         )
-    return matmul(input, other)
+    return matmul(input, tensor)
 
 
 @tensor_arguments

@@ -191,7 +191,13 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     return apply(OPS["permute"], (input,), {"dims": tuple(order)})
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
+
+
+@tensor_arguments
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    """``transpose`` under numpy's name, with PyTorch's parameter names for it."""
+    return transpose(input, axis0, axis1)
 
 
 @tensor_arguments
