@@ -12,6 +12,7 @@ Op methods (``exp``, ``sum``, ``view`` ...) and ``backward`` are attached from
 
 from __future__ import annotations
 
+import sys
 import warnings
 import weakref
 from collections.abc import Callable
@@ -320,6 +321,12 @@ class Tensor:
         self._node = None
         self._rg = False
         return self
+
+    def _memory_held_elsewhere(self, holders: int = 1) -> bool:
+        """Whether tensors besides ``holders`` of them (this one counted) hold this
+        tensor's version counter: its views and its ``detach()``/``.data`` aliases, which
+        keep arrays of its memory."""
+        return self._vc is not None and sys.getrefcount(self._vc) > holders + 1  # (+1: the call's argument)
 
     def _shared_version(self) -> list:
         if self._vc is None:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..ops.strides import byte_span
+
 
 def writes_overlap(arrays: Sequence, written: Sequence[int]) -> bool:
     """Whether an array at a position in ``written`` shares memory with another of
@@ -27,7 +29,7 @@ def writes_overlap(arrays: Sequence, written: Sequence[int]) -> bool:
     if all(a.flags.owndata for a in arrays) and len(set(map(id, arrays))) == len(arrays):
         return False
     writes = set(written)
-    spans = sorted((*_byte_span(a), k in writes) for k, a in enumerate(arrays) if a.nbytes)
+    spans = sorted((*byte_span(a), k in writes) for k, a in enumerate(arrays) if a.nbytes)
     end_any = end_written = None  # the furthest end of the spans before, of all, of written ones
     for start, end, is_written in spans:
         if (is_written and end_any is not None and start < end_any) or (
@@ -38,13 +40,3 @@ def writes_overlap(arrays: Sequence, written: Sequence[int]) -> bool:
         if is_written:
             end_written = end if end_written is None else max(end_written, end)
     return False
-
-
-def _byte_span(array: np.ndarray) -> tuple[int, int]:
-    """The first and one-past-last byte addresses ``array`` can reach (a non-empty array)."""
-    start = array.__array_interface__["data"][0]
-    low = high = start
-    for n, stride in zip(array.shape, array.strides):
-        reach = (n - 1) * stride
-        low, high = (low + reach, high) if reach < 0 else (low, high + reach)
-    return low, high + array.itemsize

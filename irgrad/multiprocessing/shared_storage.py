@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.strides import byte_span
+
 
 class SharedBuffer(mmap.mmap):
     """A shared mapping of a memory file, with the file's descriptor kept open so that
@@ -70,24 +72,11 @@ def _address(array: np.ndarray) -> int:
     return array.__array_interface__["data"][0]
 
 
-def _extent(array: np.ndarray) -> tuple[int, int]:
-    """The first and one-past-the-last byte addresses of ``array``'s elements."""
-    low = high = _address(array)
-    if array.size == 0:
-        return low, high
-    for size, stride in zip(array.shape, array.strides):
-        if stride < 0:
-            low += stride * (size - 1)
-        else:
-            high += stride * (size - 1)
-    return low, high + array.itemsize
-
-
 def shared_copy(array: np.ndarray) -> np.ndarray:
     """``array``'s values in a new shared buffer, laid out exactly as ``array`` (same
     strides, same offsets between elements), so that every view of ``array`` has its
     counterpart in the copy (:func:`moved_view`)."""
-    low, high = _extent(array)
+    low, high = byte_span(array)
     buffer = SharedBuffer.over(_memory_file(high - low), high - low)
     copy = np.ndarray(
         array.shape, array.dtype, buffer=buffer, offset=_address(array) - low, strides=array.strides

@@ -11,8 +11,6 @@ which cannot follow it: irgrad refuses that case with an error (in PyTorch they 
 
 from __future__ import annotations
 
-import sys
-
 from ..tensor import Tensor
 from .shared_storage import buffer_of, moved_view, shared_copy
 
@@ -28,11 +26,8 @@ def share_memory_(self: Tensor) -> Tensor:
     if is_shared(self):
         return self
     base = self if self._base is None else self._base
-    # The views of a base hold its version counter: beyond the base's and this view's
-    # slots (and getrefcount's argument), a reference is a tensor whose array would be
-    # left on the old memory.
-    expected = 2 if base is self else 3
-    if base._vc is not None and sys.getrefcount(base._vc) > expected:
+    # beyond the base (and this view), a tensor holding its memory would keep the old array
+    if base._memory_held_elsewhere(1 if base is self else 2):
         raise RuntimeError(
             "share_memory_: irgrad cannot move a tensor's memory while other views of it (or tensors "
             "sharing its memory, made by detach(), .data or a module's state_dict()) are alive; call "

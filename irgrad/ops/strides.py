@@ -146,3 +146,15 @@ def slice_layout(shape: Sequence[int], strides: Sequence[int], index: tuple) -> 
         dim += 1
     out.extend(strides[dim:])
     return offset, tuple(out)
+
+
+def byte_span(array) -> tuple[int, int]:
+    """The first and one-past-last byte addresses of ``array``'s elements (a numpy
+    array; an empty one spans nothing at its data pointer)."""
+    low = high = array.__array_interface__["data"][0]
+    if array.size == 0:
+        return low, high
+    for n, stride in zip(array.shape, array.strides):
+        reach = (n - 1) * stride
+        low, high = (low + reach, high) if reach < 0 else (low, high + reach)
+    return low, high + array.itemsize

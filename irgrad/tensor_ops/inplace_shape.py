@@ -17,7 +17,6 @@ records, and under ``no_grad`` a tensor keeps its history.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -39,9 +38,7 @@ BASES = {
 
 def _refuse_if_viewed(self: Tensor, name: str, instead: str) -> None:
     """PyTorch changes a base's layout under its live views; irgrad refuses (see the module doc)."""
-    # the views made of a base hold its version counter: only this tensor's slot and
-    # getrefcount's argument may
-    if self._base is None and self._vc is not None and sys.getrefcount(self._vc) > 2:
+    if self._base is None and self._memory_held_elsewhere():
         raise RuntimeError(
             f"{name}: irgrad cannot change the shape of a tensor in place while views of it (or "
             f"tensors sharing its version counter, made by detach() or .data) are alive; use "
