@@ -343,4 +343,5 @@ def test_a_value_made_in_enable_grad_inside_a_call_under_no_grad_keeps_its_gradi
             assert first.weight.grad is None
             grads.append(second.weight.grad.numpy().copy())
         np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
-    assert not compiled._compiled.breaks and compiled._compiled.entries[-1].runs == 2
+    # every call ran the graph (the first one's trace changes nothing a second run could see)
+    assert not compiled._compiled.breaks and compiled._compiled.entries[-1].runs == 3

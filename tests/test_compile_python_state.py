@@ -185,7 +185,7 @@ def test_a_static_method_read_through_its_class_does_not_recompile():
     compiled = irgrad.compile(f)
     for _ in range(4):
         compiled(irgrad.ones(2))
-    assert len(compiled._compiled.entries) == 1 and compiled._compiled.entries[0].runs == 3
+    assert len(compiled._compiled.entries) == 1 and compiled._compiled.entries[0].runs == 4
 
 
 def test_a_write_to_a_users_module_attribute_is_replayed(config_module):

@@ -19,8 +19,6 @@ instead, and the copy (and the result's allocation) is saved.  That is safe when
 
 from __future__ import annotations
 
-import networkx as nx
-
 from ..ir.graph import RESULT, Graph
 from ..ops import OPS, Kind
 from ..passes.memory import VIEW_OPS
@@ -56,6 +54,8 @@ def candidates(
             continue
         readers = _other_readers(graph, old, step, out)
         if readers is not None and ordered is None:
+            import networkx as nx  # (imported on first use: see irgrad.ir.graph.dataflow_graph)
+
             ordered = nx.DiGraph(graph.nx)
         if readers is None or readers & nx.descendants(ordered, step):
             # a step reading the old value after the new one (itself, or through another

@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import _tracing
 from ..ir import USER, Graph
+from ..ops import OPS, Kind
 from ..optim.lr_scheduler import attributes_reported
 from ..recording.grad_mode import STATE
 from ..recording.views import NO_GRAD_VIEW
@@ -80,6 +81,20 @@ class Capture:
             rg and not (k < len(self.released) and self.released[k])
             for k, rg in enumerate(self.requires_grad)
         ]
+
+    @property
+    def side_effect_free(self) -> bool:
+        """Whether running the call again is unobservable but for its result: it writes
+        nothing in place, replays no Python side effect and defers no step."""
+        return not (self.mutated or self.replays or self.deferred)
+
+    @property
+    def reruns_unobservably(self) -> bool:
+        """Whether the graph may run again for the call the trace already ran: no side
+        effects, and no random draw (a second draw would advance the generator twice)."""
+        return self.side_effect_free and not any(
+            OPS[node.op].kind is Kind.RANDOM for node in self.graph.op_nodes() if node.op in OPS
+        )
 
     def release(self) -> None:
         """Drop what only compiling needed (the traced call's tensors and result)."""

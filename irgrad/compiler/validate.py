@@ -48,7 +48,7 @@ def validate(
 ) -> tuple[str | None, str]:
     """(why the graph disagrees with eager execution on other inputs, None if it agrees
     or cannot tell; what validation found, for ``explain()``: empty where it did not run)."""
-    if capture.mutated or capture.replays or capture.deferred:
+    if not capture.side_effect_free:
         return None, ""
     leaves, spec = flatten((args, kwargs), _is_tensor)
     rng = np.random.default_rng(seed)

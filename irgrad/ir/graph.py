@@ -13,17 +13,21 @@ Types are :class:`TensorType` (shape + dtype).  A dimension is an int or a symbo
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from ..dtypes import from_numpy_dtype
 from .printer import print_graph, to_dot
 from .types import BUFFER, CONSTANT, FUSED, INPUT, PARAM, RESULT, STATE_ROLE, USER, Dim, TensorType
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "BUFFER",
@@ -68,7 +72,8 @@ class Node:
         return twin
 
 
-class DataflowGraph(nx.MultiDiGraph):
+@functools.cache
+def dataflow_graph() -> type:
     """networkx's ``MultiDiGraph`` whose edge and degree views are made on each use.
 
     networkx caches those views in the graph's ``__dict__`` (``functools.cached_property``)
@@ -77,11 +82,19 @@ class DataflowGraph(nx.MultiDiGraph):
     by the cyclic collector, never by reference counting.  A compile discards dozens of
     graph copies; the collection after the 32-step LSTM's training step compile scanned
     and freed 116K such objects in 78 ms.  Made afresh, a view costs well under a
-    microsecond."""
+    microsecond.
 
+    The class is made, and networkx imported, on first use: importing networkx takes
+    about 130 ms, a fifth of ``import irgrad``, and only the compiler needs it
+    (``irgrad.compile`` asks for it when a function is compiled, before its first call)."""
+    import networkx as nx
 
-for _view in ("edges", "out_edges", "in_edges", "degree", "in_degree", "out_degree"):
-    setattr(DataflowGraph, _view, property(getattr(nx.MultiDiGraph, _view).func))
+    class DataflowGraph(nx.MultiDiGraph):
+        """See :func:`dataflow_graph`."""
+
+    for view in ("edges", "out_edges", "in_edges", "degree", "in_degree", "out_degree"):
+        setattr(DataflowGraph, view, property(getattr(nx.MultiDiGraph, view).func))
+    return DataflowGraph
 
 
 def _copy_multidigraph(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
@@ -89,7 +102,7 @@ def _copy_multidigraph(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     adjacency dicts (``MultiDiGraph.copy`` adds edge by edge: twice the time).  Each pair's
     dict of edges (key -> attributes) is one object seen from both the successor and the
     predecessor map, as networkx keeps it (its ``add_edge`` updates one side only)."""
-    copied = DataflowGraph()
+    copied = dataflow_graph()()
     copied.graph.update(graph.graph)
     copied._node.update((n, {**d, "node": d["node"].copy()}) for n, d in graph._node.items())
     successors, predecessors = copied._succ, copied._pred
@@ -105,7 +118,7 @@ class Graph:
 
     def __init__(self, name: str = "forward") -> None:
         self.name = name
-        self.nx = DataflowGraph()
+        self.nx = dataflow_graph()()
         self.inputs: list[int] = []
         self.outputs: list[int] = []
         self._ids = itertools.count()
@@ -183,6 +196,8 @@ class Graph:
                 if waiting[m] == 0:
                     heapq.heappush(ready, m)
         if len(order) != len(waiting):
+            import networkx as nx
+
             raise nx.NetworkXUnfeasible(f"graph {self.name} contains a cycle")
         return order
 

@@ -9,8 +9,6 @@ body's first output is the node's type, each other one a ``result`` node's).
 
 from __future__ import annotations
 
-import networkx as nx
-
 from ..ops import OPS, Meta
 from .graph import CONSTANT, FUSED, INPUT, RESULT, Graph
 
@@ -21,6 +19,8 @@ class VerificationError(AssertionError):
 
 def verify(graph: Graph) -> Graph:
     """Raise VerificationError unless every invariant holds; return the graph."""
+    import networkx as nx  # (imported on first use: see irgrad.ir.graph.dataflow_graph)
+
     if not nx.is_directed_acyclic_graph(graph.nx):
         raise VerificationError(f"graph {graph.name} has a cycle: {nx.find_cycle(graph.nx)}")
     for nid in graph.inputs:

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import networkx as nx
-
 from ..ir.graph import CONSTANT, FUSED, Graph, Node
 from ..ops import OPS, Kind
 
@@ -147,6 +145,8 @@ class _Grouping:
             if label.get(u, u) != label.get(v, v):
                 users[label.get(u, u)].add(label.get(v, v))
         if not _acyclic(users):
+            import networkx as nx  # (imported on first use: see irgrad.ir.graph.dataflow_graph)
+
             condensed = nx.DiGraph([(u, v) for u, vs in users.items() for v in vs])
             raise RuntimeError(
                 f"fuse: grouping of graph {self.g.name} is not convex: {nx.find_cycle(condensed)}"

@@ -33,8 +33,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-import networkx as nx
-
 from ..ir.graph import FUSED, INPUT, Graph, TensorType
 from ..ir.printer import format_type
 from ..ops import OPS, Kind
@@ -237,6 +235,8 @@ def _streams_along(node, pos: int) -> bool:
     """Whether each element of ``node``'s result depends only on the same element of
     argument ``pos`` (so the result may overwrite that argument while streaming)."""
     if node.op == FUSED:
+        import networkx as nx  # (imported on first use: see irgrad.ir.graph.dataflow_graph)
+
         body = node.body
         reached = nx.descendants(body.nx, body.inputs[pos])
         return all(body.node(n).op in OPS and OPS[body.node(n).op].kind is Kind.ELEMENTWISE for n in reached)

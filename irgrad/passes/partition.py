@@ -41,13 +41,16 @@ recompute, and no node depending on an incoming gradient is ever in the forward.
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
+
 import numpy as np
-from networkx.algorithms.flow import boykov_kolmogorov
 
 from ..ir.graph import CONSTANT, FUSED, INPUT, USER, Graph
 from ..ops import OPS, Kind
 from .dce import effectful_nodes
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["NEVER_RECOMPUTED", "SYMBOLIC_DIM_SIZE", "partition"]
 
@@ -150,6 +153,9 @@ def _min_cut_saved(
     # Bytes dominate; depth only breaks ties (weight exceeds any total of depths).
     weight = len(candidates) * (max(depth.values(), default=0) + 1) + 1
     sources = set(fwd_inputs)
+    import networkx as nx  # (imported on first use: see irgrad.ir.graph.dataflow_graph)
+    from networkx.algorithms.flow import boykov_kolmogorov
+
     flow = nx.DiGraph()
     flow.add_nodes_from([_SOURCE, _SINK])
     for n in candidates:
