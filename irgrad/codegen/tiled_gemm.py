@@ -249,7 +249,7 @@ def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) ->
     disk cache like every module), and programs call it by its symbol: a program's
     module then holds no product code, which took LLVM about 125 ms per program (the
     LSTM step's cold compile spent 593 ms in LLVM, 467 ms without it)."""
-    name = _symbol(form, float_type, tiling)
+    name = symbol(form, float_type, tiling)
     if name in module.globals:
         return module.globals[name]
     ensure_compiled(form, float_type, tiling)
@@ -261,7 +261,7 @@ def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) ->
 
 def _declared_part(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:
     """The kernel's task for the thread pool, declared in ``module`` (see :func:`.gemm_kernels.define_part`)."""
-    name = _symbol(form, float_type, tiling) + ".part"
+    name = symbol(form, float_type, tiling) + ".part"
     if name not in module.globals:
         pool.ensure_started()  # programs calling the pool link against its symbol
         ensure_compiled(form, float_type, tiling)
@@ -269,7 +269,8 @@ def _declared_part(module: ir.Module, form: str, float_type: ir.Type, tiling: Ti
     return module.globals[name]
 
 
-def _symbol(form: str, float_type: ir.Type, tiling: Tiling) -> str:
+def symbol(form: str, float_type: ir.Type, tiling: Tiling) -> str:
+    """The kernel's symbol, which is also what its module is kept under in the disk cache."""
     bits = 32 if isinstance(float_type, ir.FloatType) else 64
     return f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}"
 
@@ -278,7 +279,7 @@ def ensure_compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:
     """Compile the kernel's own module (or load it from the disk cache) once per process
     and make its symbol known to the linker, so programs referring to it link (and
     their cached object code stays valid: it names the symbol, not an address)."""
-    name = _symbol(form, float_type, tiling)
+    name = symbol(form, float_type, tiling)
     for called in CALLS.get(form, ()):  # linked first: its cached code may be loaded unemitted
         ensure_compiled(called, float_type, tiling)
 

@@ -301,6 +301,59 @@ def _object_budget() -> int:
     return limit // 4
 
 
+def _source_key(source: str) -> str:
+    """What a module kept by its source is cached under (see :func:`compile_functions`)."""
+    return f"{source_fingerprint()}\n{source}"
+
+
+def _cache_path(named: str) -> Path:
+    _engine()
+    key = hashlib.sha256(f"{_STATE['target']}\n{named}".encode()).hexdigest()
+    return cache_dir() / f"{key}.o"
+
+
+def cached(source: str) -> bool:
+    """Whether the disk cache holds the module kept by ``source``."""
+    return _cache_path(_source_key(source)).exists()
+
+
+_AHEAD: dict[str, int] = {}  # source -> the process compiling it into the disk cache
+
+
+def compiled_elsewhere(sources: list[str], pid: int) -> None:
+    """Note that process ``pid`` (a child: :mod:`irgrad.codegen.ahead`) is compiling the
+    modules kept by ``sources`` into the disk cache: a build of one of them waits for it
+    and loads its object code instead of compiling the module again."""
+    _AHEAD.update((source, pid) for source in sources)
+
+
+def _reap_ahead() -> None:
+    """Forget the processes of :func:`compiled_elsewhere` that have finished (reaping them),
+    so their modules are looked up in the cache as any other."""
+    for pid in set(_AHEAD.values()):
+        try:
+            done = os.waitpid(pid, os.WNOHANG)[0] != 0
+        except ChildProcessError:
+            done = True
+        if done:
+            for source in [s for s, p in _AHEAD.items() if p == pid]:
+                del _AHEAD[source]
+
+
+def _wait_for_ahead(source: str) -> bool:
+    """Wait for the process compiling ``source`` (if one is): True when there was one."""
+    pid = _AHEAD.get(source)
+    if pid is None:
+        return False
+    for other in [s for s, p in _AHEAD.items() if p == pid]:
+        del _AHEAD[other]
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # already reaped (by code of the user's that waits for any child)
+        pass
+    return True
+
+
 def compile_function(
     module: ir.Module | str | Callable[[], ir.Module],
     name: str,
@@ -344,11 +397,13 @@ def compile_functions(
                 "mappings allow (vm.max_map_count / 4); further kernels run with numpy"
             )
         machine, engine = _engine()
+        if _AHEAD:
+            _reap_ahead()
         text = str(module) if source is None else None
-        named = text if source is None else f"{source_fingerprint()}\n{source}"
-        key = hashlib.sha256(f"{_STATE['target']}\n{named}".encode()).hexdigest()
-        path = cache_dir() / f"{key}.o"
+        path = _cache_path(text if source is None else _source_key(source))
         data = read_checked(path) if source is None else _linkable(read_checked(path))
+        if data is None and source is not None and _wait_for_ahead(source):
+            data = _linkable(read_checked(path))  # (another process compiled it meanwhile)
         if data is None:
             start = time.perf_counter()
             if text is None:
