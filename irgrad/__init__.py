@@ -287,6 +287,7 @@ from .compile import compile, mark_dynamic  # noqa: E402,A004
 from .compiler.capture import trace  # noqa: E402
 from . import compiler  # noqa: E402  (irgrad.compiler: reset, disable, is_compiling)
 from . import jit  # noqa: E402  (torch.jit: its decorators as in eager PyTorch, script/trace as compile)
+from . import fx  # noqa: E402  (torch.fx: symbolic tracing, graphs, GraphModule)
 from . import tensor_repr  # noqa: E402
 from .debug import debug_nans  # noqa: E402
 
@@ -350,5 +351,6 @@ from . import futures, profiler  # noqa: E402
 from . import testing  # noqa: E402  (torch.testing: assert_close for users' tests)
 from .torch_namespace import *  # noqa: E402,F401,F403  (torch.conv2d, torch.sin_, torch.vmap ...)
 from .torch_namespace.settings import range  # noqa: E402,A004  (torch.range, deprecated)
+from .torch_namespace.settings import _assert  # noqa: E402  (torch._assert)
 
 from math import e, inf, nan, pi  # noqa: E402  (torch.pi ...: the Python floats, as PyTorch's)

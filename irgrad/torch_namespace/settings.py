@@ -1,6 +1,6 @@
 """PyTorch's global switches that scripts set at the top (``torch.set_float32_matmul_precision``,
 ``torch.use_deterministic_algorithms`` ...), and the small top-level helpers ``typename``,
-``is_storage`` and the deprecated ``range``.
+``is_storage``, ``_assert`` and the deprecated ``range``.
 
 irgrad validates each value as PyTorch does and records it, so the matching getter
 answers as PyTorch's would; none changes irgrad's numerics: float32 math is float32
@@ -206,6 +206,12 @@ def typename(obj, /) -> str:
 def is_storage(obj, /) -> bool:
     """False: irgrad has no storage objects (tensors share numpy memory)."""
     return False
+
+
+def _assert(condition, message: str) -> None:
+    """``torch._assert``: an ``assert`` that symbolic tracing records as a call (irgrad.fx
+    specializes ``concrete_args`` with it)."""
+    assert condition, message
 
 
 def range(start, end, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A001
