@@ -16,7 +16,7 @@ import itertools
 import linecache
 from typing import Any
 
-from ..nn.modules.module import Module
+from ..nn.modules.module import Module, _addindent
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
 from .graph import Graph
@@ -64,14 +64,6 @@ def _assign_attr(from_obj: Any, to_module: Module, target: str) -> None:
         to_module.register_buffer(field, from_obj)
     else:
         setattr(to_module, field, from_obj)
-
-
-def _addindent(s: str, num_spaces: int) -> str:
-    lines = s.split("\n")
-    if len(lines) == 1:
-        return s
-    first = lines.pop(0)
-    return first + "\n" + "\n".join((num_spaces * " ") + line for line in lines)
 
 
 class GraphModule(Module):
