@@ -287,7 +287,6 @@ from .compile import compile, mark_dynamic  # noqa: E402,A004
 from .compiler.capture import trace  # noqa: E402
 from . import compiler  # noqa: E402  (irgrad.compiler: reset, disable, is_compiling)
 from . import jit  # noqa: E402  (torch.jit: its decorators as in eager PyTorch, script/trace as compile)
-from . import fx  # noqa: E402  (torch.fx: symbolic tracing, graphs, GraphModule)
 from . import tensor_repr  # noqa: E402
 from .debug import debug_nans  # noqa: E402
 
@@ -354,3 +353,13 @@ from .torch_namespace.settings import range  # noqa: E402,A004  (torch.range, de
 from .torch_namespace.settings import _assert  # noqa: E402  (torch._assert)
 
 from math import e, inf, nan, pi  # noqa: E402  (torch.pi ...: the Python floats, as PyTorch's)
+
+
+def __getattr__(name: str):
+    """``irgrad.fx`` (torch.fx: symbolic tracing, graphs, GraphModule) is imported on first
+    use: its 27 ms of ``import irgrad`` serve the few scripts that trace with it."""
+    if name == "fx":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.fx")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
