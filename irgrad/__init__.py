@@ -47,6 +47,9 @@ from .creation import (  # noqa: E402
 )
 from .dtypes import (  # noqa: E402
     bfloat16,
+    complex32,
+    complex64,
+    complex128,
     dtype,
     finfo,
     float16,
@@ -293,6 +296,9 @@ from .debug import debug_nans  # noqa: E402
 float = float32  # noqa: A001
 double = float64
 half = float16
+cfloat = complex64
+cdouble = complex128
+chalf = complex32
 long = int64
 int = int32  # noqa: A001
 short = int16

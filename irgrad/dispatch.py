@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _profiling, _tracing
-from .dtypes import FLOAT, bool_, dtype, get_default_dtype, result_type
+from .dtypes import COMPLEX, COMPLEX_USE, FLOAT, bool_, dtype, get_default_dtype, result_type
 from .ops import OPS, DtypeRule, OpDef
 from .ops.elementwise import reject_bool
 from .ops.shapes import broadcast_shapes
@@ -33,6 +33,8 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     for t in inputs:
         if t._base is not None:
             refresh_view(t)  # its storage may have been written in place since
+    if COMPLEX_USE.seen and not op.complex:
+        refuse_complex(op.name, inputs)
     try:
         if attrs:
             data = op.eval(*[t._data for t in inputs], **attrs)
@@ -58,7 +60,7 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     for t in inputs:
         if t._rg:
             # Integer results never require grad.
-            if STATE.enabled and op.vjp is not None and data.dtype.kind == "f":
+            if STATE.enabled and op.vjp is not None and data.dtype.kind in "fc":
                 node = out._node = make_node(op, attrs, inputs, data)
                 out._rg = True
                 if op.save_output:  # an in-place write to the output must fail its backward
@@ -73,6 +75,13 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     if profiler is not None:
         profiler.add("irgrad::" + op.name, start, _profiling.clock(), inputs)
     return out
+
+
+def refuse_complex(name: str, inputs) -> None:
+    """PyTorch's error for an op without complex kernels given a complex operand."""
+    for t in inputs:
+        if t._data.dtype.kind == "c":
+            raise RuntimeError(f"\"{name}\" not implemented for '{t.dtype.scalar_type}'")
 
 
 def const(value, dt: dtype) -> Tensor:
@@ -105,9 +114,11 @@ def compute_dtypes(op: OpDef, promoted: dtype) -> dtype | None:
     rule = op.dtype_rule
     if promoted is bool_:
         reject_bool(op.name)
-    if rule is DtypeRule.FLOAT and promoted.category != FLOAT:
+    if promoted.category == COMPLEX and not op.complex:
+        raise RuntimeError(f"\"{op.name}\" not implemented for '{promoted.scalar_type}'")
+    if rule is DtypeRule.FLOAT and promoted.category < FLOAT:
         return get_default_dtype()
-    if rule is DtypeRule.INTEGRAL and promoted.category == FLOAT:
+    if rule is DtypeRule.INTEGRAL and promoted.category >= FLOAT:
         raise NotImplementedError(
             f"{op.name}: bitwise operations are only supported for integral and bool tensors, got {promoted}"
         )

@@ -2,11 +2,17 @@
 
 A :class:`dtype` is a thin, interned wrapper around a numpy dtype so that
 ``irgrad.float32`` prints and compares like ``torch.float32``.  Promotion follows
-PyTorch, not numpy: categories (bool < integer < floating) decide first, and a
-dimensioned tensor outranks a 0-d tensor, which outranks a Python scalar, within
-the same category.  So ``float32_tensor * 2.5`` stays float32 and
+PyTorch, not numpy: categories (bool < integer < floating < complex) decide first,
+and a dimensioned tensor outranks a 0-d tensor, which outranks a Python scalar,
+within the same category.  So ``float32_tensor * 2.5`` stays float32 and
 ``int64_tensor * 2.5`` becomes the default float dtype (float32), where numpy
-would give float64.
+would give float64; ``float64_tensor * 1j`` is complex128 (a complex operand of
+lower priority keeps a float tensor's precision).
+
+Complex dtypes are recorded as in use the first time one is resolved here (a
+complex tensor made from data, a cast to one, a complex Python scalar): until then
+no complex tensor exists, and dispatch skips its check that an op supports complex
+operands (:data:`COMPLEX`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ import numpy as np
 
 __all__ = [
     "bfloat16",
+    "complex32",
+    "complex64",
+    "complex128",
     "dtype",
     "float16",
     "float32",
@@ -32,7 +41,20 @@ __all__ = [
     "to_dtype",
 ]
 
-BOOL, INT, FLOAT = 0, 1, 2
+BOOL, INT, FLOAT, COMPLEX = 0, 1, 2, 3
+
+
+class ComplexUse:
+    """Whether a complex dtype has been resolved in this process (a one-way switch):
+    dispatch checks that an op supports complex operands only once one may exist."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen = False
+
+
+COMPLEX_USE = ComplexUse()
 
 
 class dtype:
@@ -46,7 +68,7 @@ class dtype:
         self.category = category
         self.itemsize = self.np.itemsize
         self.is_floating_point = category == FLOAT
-        self.is_signed = self.np.kind in "if"
+        self.is_signed = self.np.kind in "ifc"
 
     def __repr__(self) -> str:
         return f"irgrad.{self.name}"
@@ -56,7 +78,7 @@ class dtype:
 
     @property
     def is_complex(self) -> bool:
-        return False
+        return self.category == COMPLEX
 
     @property
     def scalar_type(self) -> str:
@@ -73,18 +95,21 @@ int16 = dtype("int16", np.int16, INT)
 int32 = dtype("int32", np.int32, INT)
 int64 = dtype("int64", np.int64, INT)
 bool_ = dtype("bool", np.bool_, BOOL)
+complex64 = dtype("complex64", np.complex64, COMPLEX)
+complex128 = dtype("complex128", np.complex128, COMPLEX)
 
-ALL_DTYPES = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
+ALL_DTYPES = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_, complex64, complex128)
 
 
 class UnavailableDtype:
     """A PyTorch dtype irgrad has no tensors of (numpy has no such type): scripts can name
     it (``{'bfloat16': torch.bfloat16, ...}[name]``), and using it for a tensor raises."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "is_complex")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, is_complex: bool = False) -> None:
         self.name = name
+        self.is_complex = is_complex
 
     def __repr__(self) -> str:
         return f"irgrad.{self.name}"
@@ -94,13 +119,17 @@ class UnavailableDtype:
 
     @property
     def is_floating_point(self) -> bool:
-        return True
+        return not self.is_complex
 
 
 bfloat16 = UnavailableDtype("bfloat16")
+complex32 = UnavailableDtype("complex32", is_complex=True)  # torch's chalf: numpy has no complex of float16s
+_UNAVAILABLE = {d.name: d for d in (bfloat16, complex32)}
+_UNAVAILABLE["chalf"] = complex32
 _FROM_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 _BY_NAME.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
+_BY_NAME.update(cfloat=complex64, cdouble=complex128)
 
 _SCALAR_TYPES = {
     "float16": "Half",
@@ -112,7 +141,12 @@ _SCALAR_TYPES = {
     "int32": "Int",
     "int64": "Long",
     "bool": "Bool",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
 }
+# the complex dtype of each float precision, and back (PyTorch's toComplexType, toRealValueType)
+_COMPLEX_OF = {float32: complex64, float64: complex128}
+_REAL_OF = {complex64: float32, complex128: float64}
 
 _default_float = float32
 
@@ -131,28 +165,46 @@ def set_default_dtype(d: dtype) -> None:
     _default_float = d
 
 
+def _unavailable(d: UnavailableDtype) -> TypeError:
+    if d.is_complex:
+        return TypeError(
+            f"irgrad has no {d.name} (chalf) tensors (numpy has no complex type of float16 parts); "
+            "use complex64"
+        )
+    return TypeError(f"irgrad has no {d.name} tensors (numpy has no such type); use float32, or float16")
+
+
+def used(d: dtype) -> dtype:
+    """``d``, noting a complex one as in use (see :data:`COMPLEX_USE`)."""
+    if d.category == COMPLEX:
+        COMPLEX_USE.seen = True
+    return d
+
+
 def to_dtype(x) -> dtype:
     """Normalise an irgrad dtype, numpy dtype, Python type or name to an irgrad dtype."""
     if isinstance(x, dtype):
-        return x
-    if isinstance(x, UnavailableDtype) or x in ("bfloat16", "torch.bfloat16"):
-        raise TypeError(
-            f"irgrad has no {x if isinstance(x, str) else x.name} tensors (numpy has no such type); "
-            "use float32, or float16"
-        )
+        return used(x)
+    if isinstance(x, UnavailableDtype):
+        raise _unavailable(x)
     if x is float:
         return _default_float
     if x is int:
         return int64
     if x is bool:
         return bool_
+    if x is complex:
+        return used(default_complex())
     if isinstance(x, str):
-        found = _BY_NAME.get(x.removeprefix("torch.").removeprefix("irgrad."))
+        name = x.removeprefix("torch.").removeprefix("irgrad.")
+        if name in _UNAVAILABLE:
+            raise _unavailable(_UNAVAILABLE[name])
+        found = _BY_NAME.get(name)
         if found is None:
             raise TypeError(f"unknown dtype name {x!r}")
-        return found
+        return used(found)
     try:
-        return _FROM_NP[np.dtype(x)]
+        return used(_FROM_NP[np.dtype(x)])
     except (TypeError, KeyError):
         raise TypeError(f"irgrad has no dtype matching {x!r}") from None
 
@@ -163,28 +215,60 @@ def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
     if found is None:
         raise TypeError(
             f"can't convert np.ndarray of type {np_dtype}. The only supported types are: "
-            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
+            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool."
         )
+    if found.category == COMPLEX:
+        COMPLEX_USE.seen = True
     return found
 
 
+def default_complex() -> dtype:
+    """The complex dtype Python complex numbers become: the default float's (complex64
+    for float32, complex128 for float64), as PyTorch's."""
+    return _COMPLEX_OF.get(_default_float, complex64)
+
+
+def to_complex(d: dtype) -> dtype:
+    """The complex dtype with ``d``'s precision (PyTorch's toComplexType): float32 and
+    complex64 give complex64, float64 and complex128 complex128; float16 has none here."""
+    if d.category == COMPLEX:
+        return used(d)
+    found = _COMPLEX_OF.get(d)
+    if found is None:
+        raise _unavailable(complex32) if d is float16 else TypeError(f"{d} has no complex counterpart")
+    return used(found)
+
+
+def to_real(d: dtype) -> dtype:
+    """The real dtype of a complex dtype's parts (PyTorch's toRealValueType); ``d`` itself
+    when it is real."""
+    return _REAL_OF.get(d, d)
+
+
 def promote_types(a: dtype, b: dtype) -> dtype:
-    """The smallest dtype both ``a`` and ``b`` convert to, as ``torch.promote_types``."""
+    """The smallest dtype both ``a`` and ``b`` convert to, as ``torch.promote_types``:
+    a complex and a float dtype give the complex dtype of the wider precision."""
     if a is b:
         return a
     if a.category != b.category:
-        return a if a.category > b.category else b
+        high, low = (a, b) if a.category > b.category else (b, a)
+        if high.category == COMPLEX and low.category == FLOAT:
+            return to_complex(_FROM_NP[np.promote_types(to_real(high).np, low.np)])
+        return high
     return _FROM_NP[np.promote_types(a.np, b.np)]
 
 
 def scalar_dtype(value) -> dtype:
-    """The dtype a Python scalar takes on its own (bool, int64 or the default float)."""
+    """The dtype a Python scalar takes on its own (bool, int64, the default float or the
+    default complex)."""
     if isinstance(value, (bool, np.bool_)):
         return bool_
     if isinstance(value, (int, np.integer)):
         return int64
     if isinstance(value, (float, np.floating)):
         return _default_float
+    if isinstance(value, (complex, np.complexfloating)):
+        return used(default_complex())
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
 
 
@@ -201,8 +285,14 @@ def checked_fill_value(value, dt: dtype):
     a finite value beyond float32's range; a negative integer into an unsigned type wraps
     around (``uint8``: -1 is 255).  Returns the value to write.  float16 is not checked
     (PyTorch's ``full``/``fill_`` give inf, its ``masked_fill``/``pad`` raise)."""
+    if isinstance(value, (complex, np.complexfloating)) and dt.category != COMPLEX:
+        if dt.category == BOOL:
+            return bool(value)
+        if value.imag != 0:  # (PyTorch's check: the imaginary part would be lost)
+            raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dt.name]} without overflow")
+        value = value.real
     if (
-        dt.category == BOOL
+        dt.category in (BOOL, COMPLEX)
         or isinstance(value, (bool, np.bool_))
         or dt.np == np.float64
         or dt.np == np.float16
@@ -235,6 +325,10 @@ def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
         return lower
     if lower is None:
         return higher
+    if higher.category == COMPLEX:
+        return higher
+    if lower.category == COMPLEX:  # a float's precision is kept: float64 * 1j is complex128
+        return to_complex(higher) if higher.category == FLOAT else lower
     if higher.category == FLOAT:
         return higher
     if higher is bool_ or lower.category == FLOAT:
@@ -276,7 +370,7 @@ class finfo(_DtypeInfo):
     ``resolution`` (Python floats) and ``dtype`` (its name)."""
 
     def __init__(self, type: dtype | None = None) -> None:
-        type = _info_dtype("finfo", type if type is not None else _default_float)
+        type = to_real(_info_dtype("finfo", type if type is not None else _default_float))
         if not type.is_floating_point:
             raise TypeError(
                 "torch.finfo() requires a floating point input type. Use torch.iinfo to handle 'torch.finfo'"

@@ -184,6 +184,9 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
 
+    def is_complex(self) -> bool:
+        return self._data.dtype.kind == "c"
+
     def is_contiguous(self, memory_format: memory_format = contiguous_format) -> bool:
         """Whether the elements sit in memory in ``memory_format``'s order without gaps
         (C order by default; see :mod:`irgrad.memory_formats`)."""
@@ -232,7 +235,7 @@ class Tensor:
                 "a computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
-        if value and self._data.dtype.kind != "f":
+        if value and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
             )

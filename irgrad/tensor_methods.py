@@ -17,13 +17,14 @@ from .autograd.engine import backward
 from .autograd.op_namespaces import TENSOR_OPS
 from .creation import full, multinomial, tensor
 from .dispatch import cast
-from .dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
+from .dtypes import bool_, complex64, complex128, float16, float32, float64, int8, int16, int32, int64, uint8
 from .memory_formats import check_memory_format, preserve_format, suggest_memory_format
 from .multiprocessing import tensor_sharing
 from .ops.movement import sum_to
 from .tensor import Tensor, to_target
 from .tensor_ops import arrange as AR
 from .tensor_ops import bessel as BES
+from .tensor_ops import complex_parts, inplace_shape, python_apply, tensor_facts
 from .tensor_ops import composite_reductions as CR
 from .tensor_ops import decompositions as DEC
 from .tensor_ops import diagonals as DG
@@ -35,7 +36,6 @@ from .tensor_ops import index_along as IA
 from .tensor_ops import index_reduce as IR
 from .tensor_ops import indexing as I
 from .tensor_ops import inplace as IP
-from .tensor_ops import inplace_shape, python_apply, real_parts, tensor_facts
 from .tensor_ops import inplace_variants as IPV
 from .tensor_ops import lapack as LA
 from .tensor_ops import legacy as LEG
@@ -315,6 +315,8 @@ def install() -> None:
         "float": _converter(float32),
         "double": _converter(float64),
         "half": _converter(float16),
+        "cfloat": _converter(complex64),
+        "cdouble": _converter(complex128),
         "long": _converter(int64),
         "int": _converter(int32),
         "short": _converter(int16),
@@ -342,11 +344,9 @@ def install() -> None:
         **python_apply.METHODS,
         **tensor_facts.METHODS,
         **tensor_sharing.METHODS,
-        **real_parts.METHODS,
+        **complex_parts.METHODS,
         "T": property(S.full_transpose),
         "mT": property(S.matrix_transpose),
-        "H": property(S.full_transpose),
-        "mH": property(S.matrix_transpose),
     }
     for name, fn in extra.items():
         setattr(Tensor, name, unchecked_method(fn, name))

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .dtypes import bool_, get_default_dtype, int64
+from .dtypes import bool_, default_complex, get_default_dtype, int64
 
 PRECISION = 4
 THRESHOLD = 1000
@@ -67,6 +67,26 @@ class _Formatter:
             if self.int_mode and math.isfinite(value):
                 text += "."
         return " " * (self.max_width - len(text)) + text
+
+
+class _ComplexFormatter:
+    """PyTorch's pair of formatters for a complex tensor: one for the real parts, one for
+    the imaginary parts (each chooses its own notation), printed as ``1.0000+2.0000j``."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.real = _Formatter(data.real)
+        self.imag = _Formatter(data.imag)
+        self.max_width = self.real.max_width + self.imag.max_width + 1  # (the "j")
+
+    def format(self, value: complex) -> str:
+        real = self.real.format(value.real)
+        imag = (self.imag.format(value.imag) + "j").lstrip()
+        return real + imag if imag[0] in "+-" else real + "+" + imag
+
+
+def formatter(data: np.ndarray) -> _Formatter | _ComplexFormatter:
+    """The formatter of a tensor's (summarised) elements."""
+    return _ComplexFormatter(data) if data.dtype.kind == "c" else _Formatter(data)
 
 
 def _summarized(data: np.ndarray) -> np.ndarray:
@@ -141,12 +161,12 @@ def tensor_repr(t) -> str:
             suffixes.append(f"dtype={dt}")
         body = "[]"
     else:
-        if dt not in (get_default_dtype(), int64, bool_):
+        if dt not in (get_default_dtype(), default_complex(), int64, bool_):
             suffixes.append(f"dtype={dt}")
         if data.dtype == np.float16:
             data = data.astype(np.float32)
         summarize = data.size > THRESHOLD
-        fmt = _Formatter(_summarized(data) if summarize else data)
+        fmt = formatter(_summarized(data) if summarize else data)
         body = _body(data, indent, summarize, fmt)
     if t._node is not None:
         suffixes.append(f"grad_fn=<{t._node.name()}>")

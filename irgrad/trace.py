@@ -346,6 +346,9 @@ class Tracer(GradientPaths):
     def record(self, op, inputs: tuple, attrs: dict, out: Tensor) -> None:
         if self.graph_break is not None:
             return
+        if op.complex and (out._data.dtype.kind == "c" or any(t._data.dtype.kind == "c" for t in inputs)):
+            self._break(f"{op.name} of complex values (irgrad compiles real tensors only)")
+            return
         if op.view is not None:  # a view's strides, and whether a reshape is one, follow its input's
             self.layout_read |= self._layout_sources(inputs[0])
         if not op.fresh_layout:

@@ -154,6 +154,10 @@ CASES: dict[str, list] = {
     "atan2": [(lambda x, y: irgrad.atan2(x, y), lambda: [R(2, 3), R(3)])],
     "copysign": [(lambda x, y: irgrad.copysign(x, y), lambda: [R(2, 3), R(3)])],
     "where": [(lambda x, y: irgrad.where(x > y, x, y * 2), lambda: [R(2, 3), R(3)])],
+    # the complex primitives, between real pairs (tests/test_complex_*.py check complex inputs)
+    "conj": [(lambda x: irgrad.view_as_real(irgrad.view_as_complex(x).conj() * (1 + 2j)), lambda: [R(3, 2)])],
+    "view_as_real": [(lambda x: irgrad.view_as_real(irgrad.view_as_complex(x) ** 2), lambda: [R(2, 3, 2)])],
+    "view_as_complex": [(lambda x: irgrad.view_as_complex(x).abs(), lambda: [R(4, 2)])],
     "sum": [
         (lambda x: x.sum(1), lambda: [R(2, 3)]),
         (lambda x: x.sum((0, 2), keepdim=True), lambda: [R(2, 2, 3)]),

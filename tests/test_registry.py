@@ -182,6 +182,8 @@ SAMPLES = {
     "cumargmin": [((sample((2, 3), dt),), {"dim": 0}) for dt in DTYPES],
     "cat": [((sample((2, 3), F), sample((2, 1), F)), {"dim": 1})],
     "flip": [((sample((2, 3), F),), {"dims": (0, 1)})],
+    "view_as_real": [((sample((2, 3), F).astype(np.complex64),), {}), ((np.complex128(1 - 2j),), {})],
+    "view_as_complex": [((sample((2, 3, 2), F),), {}), ((sample((3, 2), D.float64)[::2],), {})],
     "pad": [((sample((2, 3), F),), {"widths": ((1, 0), (2, 3)), "value": 0.0})],
     "copy": [((sample((2, 3), F).T,), {})],
     "detach": [((sample((2, 3), dt),), {}) for dt in DTYPES],

@@ -54,6 +54,8 @@ def _root_grads(outputs: list, grad_outputs: list, create_graph: bool, as_tensor
                     f"grad can be implicitly created only for scalar outputs (output {i} has "
                     f"shape {list(out.shape)})"
                 )
+            if data.dtype.kind == "c":
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs")
             g = Tensor._wrap(np.ones_like(data))
         elif not isinstance(g, Tensor):
             g = Tensor._wrap(np.asarray(g, dtype=data.dtype))

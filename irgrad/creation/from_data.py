@@ -26,6 +26,8 @@ def _infer_dtype(data, arr: np.ndarray) -> D.dtype:
         return D.int64 if not _has_tensor(data) else D.from_numpy_dtype(arr.dtype)
     if arr.dtype.kind == "b":
         return D.bool_
+    if arr.dtype.kind == "c":  # Python complex numbers: the default float's complex dtype
+        return D.to_complex(D.get_default_dtype()) if not _has_tensor(data) else D.from_numpy_dtype(arr.dtype)
     raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__}")
 
 

@@ -22,8 +22,18 @@ from .filled import _like_factory, _made_like
 
 
 def _check_float_random(name: str, dt: D.dtype) -> None:
-    if not dt.is_floating_point:
+    if not dt.is_floating_point and not dt.is_complex:
         raise RuntimeError(f"{name}: expected a floating point dtype, got {dt}")
+
+
+def _complex_draw(factory, size: tuple, dt: D.dtype, scale: float, **kw) -> np.ndarray:
+    """PyTorch's complex draws: the real and imaginary parts drawn as real pairs
+    ``[..., 2]`` of the parts' dtype, times ``scale`` (randn's 1/sqrt(2): a variance of 1
+    split over the two parts)."""
+    pairs = factory(*size, 2, dtype=D.to_real(dt), **kw)._data
+    if scale != 1:
+        pairs = pairs * pairs.dtype.type(scale)
+    return np.ascontiguousarray(pairs).view(dt.np)[..., 0]
 
 
 @list_keyword
@@ -34,6 +44,10 @@ def randn(
     refuse_pinned(pin_memory)
     dt = _float_dtype(dtype)
     _check_float_random("randn", dt)
+    if dt.is_complex:
+        return _finish(
+            _complex_draw(randn, _size(size), dt, np.sqrt(0.5), generator=generator), requires_grad, device
+        )
     if generator is None:  # the global generator: a traceable random op
         return _random_op("normal", _size(size), dt, requires_grad, device)
     data = generator.standard_normal(_size(size), dt.np if dt.np != np.float16 else np.float32)
@@ -48,6 +62,8 @@ def rand(
     refuse_pinned(pin_memory)
     dt = _float_dtype(dtype)
     _check_float_random("rand", dt)
+    if dt.is_complex:
+        return _finish(_complex_draw(rand, _size(size), dt, 1.0, generator=generator), requires_grad, device)
     if generator is None:  # the global generator: a traceable random op
         return _random_op("uniform", _size(size), dt, requires_grad, device)
     data = generator.random(_size(size), dt.np if dt.np != np.float16 else np.float32)

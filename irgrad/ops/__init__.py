@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (registers the ops)
     bessel,
     binary,
     checks,
+    complex_parts,
     conv,
     ctc,
     eigh,

@@ -94,7 +94,13 @@ _binary(
     "(a NaN `y` passes `g`, as torch's threshold_backward); one pass, no mask.",
 )
 _binary(
-    "add", np.add, lambda F, g, c: (g, g), scalar=lambda S, a, b: S.add(a, b), linear=True, commutative=True
+    "add",
+    np.add,
+    lambda F, g, c: (g, g),
+    scalar=lambda S, a, b: S.add(a, b),
+    linear=True,
+    commutative=True,
+    complex=True,
 )
 _binary(
     "sub",
@@ -102,6 +108,7 @@ _binary(
     lambda F, g, c: (g, F.neg(g) if c.needs[1] else None),
     scalar=lambda S, a, b: S.sub(a, b),
     linear=True,
+    complex=True,
 )
 _binary(
     "mul",
@@ -111,6 +118,7 @@ _binary(
     grad_reads=((1,), (0,)),
     scalar=lambda S, a, b: S.mul(a, b),
     commutative=True,
+    complex=True,
 )
 _binary(
     "div",
@@ -120,6 +128,7 @@ _binary(
     save_inputs=True,
     grad_reads=((1,), (0, 1)),
     scalar=lambda S, a, b: S.div(a, b),
+    complex=True,
 )
 _SCALAR_POWERS = {  # exponent -> what torch's kernel computes instead of pow (its rounding, its signed zeros)
     0.5: np.sqrt,
@@ -170,7 +179,7 @@ def _pow_scalar(S, a, b):
     return result
 
 
-_binary("pow", _pow, _pow_vjp, save_inputs=True, save_output=True, scalar=_pow_scalar)
+_binary("pow", _pow, _pow_vjp, save_inputs=True, save_output=True, scalar=_pow_scalar, complex=True)
 _binary("maximum", np.maximum, _extremum_vjp("lt", "gt"), save_inputs=True, scalar=_maximum_scalar)
 _binary("minimum", np.minimum, _extremum_vjp("gt", "lt"), save_inputs=True, scalar=_minimum_scalar)
 
@@ -316,7 +325,12 @@ for _name, _kernel in (
     ("ge", np.greater_equal),
 ):
     _binary(
-        _name, _kernel, rule=DtypeRule.COMPARE, scalar=_primitive(_name), commutative=_name in ("eq", "ne")
+        _name,
+        _kernel,
+        rule=DtypeRule.COMPARE,
+        scalar=_primitive(_name),
+        commutative=_name in ("eq", "ne"),
+        complex=_name in ("eq", "ne"),  # complex numbers have no order
     )
 _binary(
     "logical_and",
@@ -324,6 +338,7 @@ _binary(
     rule=DtypeRule.LOGICAL,
     scalar=lambda S, a, b: S.logical_and(truth(S, a), truth(S, b)),
     commutative=True,
+    complex=True,
 )
 _binary(
     "logical_or",
@@ -331,6 +346,7 @@ _binary(
     rule=DtypeRule.LOGICAL,
     scalar=lambda S, a, b: S.logical_or(truth(S, a), truth(S, b)),
     commutative=True,
+    complex=True,
 )
 _binary(
     "logical_xor",
@@ -338,6 +354,7 @@ _binary(
     rule=DtypeRule.LOGICAL,
     scalar=lambda S, a, b: S.ne(truth(S, a), truth(S, b)),
     commutative=True,
+    complex=True,
 )
 for _name, _primitive_name, _kernel in (
     ("bitwise_and", "bit_and", np.bitwise_and),

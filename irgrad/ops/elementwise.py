@@ -11,10 +11,11 @@ here always produce gradients of the output's shape.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
-from ..dtypes import FLOAT, bool_
+from ..dtypes import COMPLEX, FLOAT, bool_
 from ..native import elementwise as native_elementwise
 from . import stacking
 from .erf import TWO_OVER_SQRT_PI, erf
@@ -63,9 +64,9 @@ def _infer_elementwise(name: str, rule: DtypeRule):
             reject_bool(name)
         if rule in (DtypeRule.COMPARE, DtypeRule.LOGICAL):
             return Meta(shape, bool_)
-        if rule is DtypeRule.FLOAT and dt.category != FLOAT:
+        if rule is DtypeRule.FLOAT and dt.category < FLOAT:
             raise TypeError(f"{name}: expected a floating-point operand, got {dt}")
-        if rule is DtypeRule.INTEGRAL and dt.category == FLOAT:
+        if rule is DtypeRule.INTEGRAL and dt.category >= FLOAT:
             raise TypeError(f"{name}: expected integral or bool operands, got {dt}")
         return Meta(shape, dt)
 
@@ -86,6 +87,8 @@ def register_elementwise(
     raises: bool = False,
     linear: bool = False,
     commutative: bool = False,
+    complex: bool = False,
+    holomorphic: bool = True,
     doc: str = "",
 ) -> OpDef:
     """Register the elementwise op ``name``: its numpy ``kernel``, gradient rule and
@@ -107,6 +110,8 @@ def register_elementwise(
             raises=raises,
             linear=linear,
             commutative=commutative,
+            complex=complex,
+            holomorphic=holomorphic,
             stack=None if raises else stacking.elementwise,
             doc=doc,
         )
@@ -135,14 +140,26 @@ def _rounding(primitive: str):
 
 
 register_elementwise(
-    "neg", np.negative, lambda F, g, c: (F.neg(g),), scalar=lambda S, x: S.neg(x), linear=True
+    "neg", np.negative, lambda F, g, c: (F.neg(g),), scalar=lambda S, x: S.neg(x), linear=True, complex=True
 )
+
+
+def _abs_vjp(F, g, c):
+    # d|x| = sign(x); of complex z, PyTorch's g * z / |z| (0 at 0), a complex gradient
+    x = c.ins[0]
+    if not c.metas[0].dtype.is_complex:
+        return (F.mul(g, F.sign(x)),)
+    return (F.where(F.eq(x, 0.0), 0.0, F.mul(g, F.div(x, F.abs(x)))),)
+
+
 register_elementwise(
     "abs",
     np.abs,
-    lambda F, g, c: (F.mul(g, F.sign(c.ins[0])),),
+    _abs_vjp,
     save_inputs=True,
     scalar=lambda S, x: S.abs(x),
+    complex=True,
+    holomorphic=False,
 )
 register_elementwise(
     "sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), zero_grad, scalar=_sign_scalar
@@ -166,6 +183,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
     scalar=lambda S, x: S.exp(x),
+    complex=True,
 )
 register_elementwise(
     "expm1",
@@ -174,6 +192,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
     scalar=lambda S, x: S.expm1(x),
+    complex=True,
 )
 register_elementwise(
     "log",
@@ -182,6 +201,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_inputs=True,
     scalar=lambda S, x: S.log(x),
+    complex=True,
 )
 register_elementwise(
     "log1p",
@@ -190,6 +210,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_inputs=True,
     scalar=lambda S, x: S.log1p(x),
+    complex=True,
 )
 register_elementwise(
     "sqrt",
@@ -198,6 +219,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
     scalar=lambda S, x: S.sqrt(x),
+    complex=True,
 )
 register_elementwise(
     "rsqrt",
@@ -206,6 +228,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
     scalar=lambda S, x: S.div(S.const(1, x), S.sqrt(x)),
+    complex=True,
 )
 register_elementwise(
     "reciprocal",
@@ -214,6 +237,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
     scalar=lambda S, x: S.div(S.const(1, x), x),
+    complex=True,
 )
 register_elementwise(
     "sin",
@@ -222,6 +246,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_inputs=True,
     scalar=lambda S, x: S.sin(x),
+    complex=True,
 )
 register_elementwise(
     "cos",
@@ -230,6 +255,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_inputs=True,
     scalar=lambda S, x: S.cos(x),
+    complex=True,
 )
 register_elementwise(
     "tan",
@@ -238,6 +264,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
     scalar=lambda S, x: S.tan(x),
+    complex=True,
 )
 register_elementwise(
     "tanh",
@@ -246,6 +273,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
     scalar=lambda S, x: S.tanh(x),
+    complex=True,
 )
 
 
@@ -265,6 +293,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_output=True,
     scalar=lambda S, x: S.div(S.const(1, x), S.add(S.const(1, x), S.exp(S.neg(x)))),
+    complex=True,
 )
 
 register_elementwise(
@@ -292,16 +321,21 @@ def _isfinite_scalar(S, x):
 
 
 register_elementwise(
-    "logical_not", np.logical_not, rule=DtypeRule.LOGICAL, scalar=lambda S, x: S.logical_not(truth(S, x))
+    "logical_not",
+    np.logical_not,
+    rule=DtypeRule.LOGICAL,
+    scalar=lambda S, x: S.logical_not(truth(S, x)),
+    complex=True,
 )
 register_elementwise("bitwise_not", np.invert, rule=DtypeRule.INTEGRAL, scalar=lambda S, x: S.bit_not(x))
-register_elementwise("isnan", np.isnan, rule=DtypeRule.COMPARE, scalar=lambda S, x: S.ne(x, x))
-register_elementwise("isinf", np.isinf, rule=DtypeRule.COMPARE, scalar=_isinf_scalar)
-register_elementwise("isfinite", np.isfinite, rule=DtypeRule.COMPARE, scalar=_isfinite_scalar)
+register_elementwise("isnan", np.isnan, rule=DtypeRule.COMPARE, scalar=lambda S, x: S.ne(x, x), complex=True)
+register_elementwise("isinf", np.isinf, rule=DtypeRule.COMPARE, scalar=_isinf_scalar, complex=True)
+register_elementwise("isfinite", np.isfinite, rule=DtypeRule.COMPARE, scalar=_isfinite_scalar, complex=True)
 register_elementwise(
     "full_like",
     lambda x, *, value: np.full(x.shape, value, dtype=x.dtype),
     scalar=lambda S, x, *, value: S.const(value, x),
+    complex=True,
     doc="A tensor of x's shape and dtype filled with `value` (x's data is not read).",
 )
 
@@ -313,21 +347,44 @@ def _infer_cast(x: Meta, *, dtype) -> Meta:
     return Meta(x.shape, dtype)
 
 
+def complex_part(F, z, shape: tuple[int, ...], which: int):
+    """The real (``which`` 0) or imaginary (1) part of complex ``z`` of ``shape``, as ops
+    of ``F``, for gradient rules (the ``view_as_real`` op is in :mod:`.complex_parts`)."""
+    index = tuple(slice(0, n, 1) for n in shape) + (which,)
+    return F.slice(F.view_as_real(z), index=index)
+
+
 def _cast_vjp(F, g, c):
+    # a real value that went on as complex gets the real part of its gradient (PyTorch's);
+    # a complex one cast to real gets the real gradient back as complex
     src = c.metas[0].dtype
-    return (F.cast(g, dtype=src) if src.category == FLOAT else None,)
+    if src.category < FLOAT:
+        return (None,)
+    if src.category == FLOAT and c.attrs["dtype"].category == COMPLEX:
+        g = complex_part(F, g, c.metas[0].shape, 0)
+    return (F.cast(g, dtype=src),)
+
+
+def _cast(x: np.ndarray, *, dtype) -> np.ndarray:
+    if x.dtype.kind == "c" and dtype.category != COMPLEX:
+        warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=2)
+        x = x.real
+    return x.astype(dtype.np)
 
 
 register(
     OpDef(
         "cast",
         Kind.ELEMENTWISE,
-        lambda x, *, dtype: x.astype(dtype.np),
+        _cast,
         _infer_cast,
         _cast_vjp,
         scalar=lambda S, x, *, dtype: S.cast(x, dtype),
         stack=stacking.elementwise,
-        doc="Convert to `dtype` (PyTorch's `.to(dtype)`: float to int truncates toward zero).",
+        complex=True,
+        holomorphic=False,
+        doc="Convert to `dtype` (PyTorch's `.to(dtype)`: float to int truncates toward zero; "
+        "complex to real keeps the real part, with PyTorch's warning).",
     )
 )
 
@@ -346,7 +403,7 @@ _MASK_INT = {4: np.int32, 8: np.int64}
 
 
 def _is_plus_zero(value) -> bool:
-    return np.ndim(value) == 0 and value == 0 and not np.signbit(value)
+    return np.ndim(value) == 0 and np.isrealobj(value) and value == 0 and not np.signbit(value)
 
 
 def where_kernel(cond, a, b):
@@ -388,4 +445,5 @@ register_elementwise(
     save_inputs=True,
     grad_reads=((0,), (0,), (0,)),  # the condition only
     scalar=lambda S, cond, a, b: S.where(truth(S, cond), a, b),
+    complex=True,
 )

@@ -124,6 +124,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_inputs=True,
     scalar=_sinh_scalar,
+    complex=True,
 )
 register_elementwise(
     "cosh",
@@ -132,6 +133,7 @@ register_elementwise(
     rule=DtypeRule.FLOAT,
     save_inputs=True,
     scalar=_cosh_scalar,
+    complex=True,
 )
 register_elementwise(
     "asinh",

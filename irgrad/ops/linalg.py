@@ -71,6 +71,7 @@ register(
         arity=2,
         stack=stacking.matmul,
         fresh_layout=True,
+        complex=True,
     )
 )
 
@@ -131,6 +132,7 @@ register(
         grad_reads=((1,), (0,), ()),  # x's gradient reads w, w's reads x, the bias's neither
         arity=-1,
         stack=stacking.linear,
+        complex=True,
         doc="`x @ w.T + b` over any leading dims of `x` (w is (out, in)); the bias is optional.",
         fresh_layout=True,
     )
@@ -282,5 +284,6 @@ register(
         grad_reads=other_inputs,
         arity=-1,
         decompose=_einsum_parts,
+        complex=True,
     )
 )

@@ -102,8 +102,9 @@ def _infer_reduce(name: str, result_dtype=None, allow_empty: bool = True):
 
 
 def sum_dtype(d):
-    """A sum's (or running sum's or product's) result dtype: floats keep theirs, the rest int64."""
-    return d if d.category == FLOAT else int64
+    """A sum's (or running sum's or product's) result dtype: floats and complex keep theirs,
+    the rest int64."""
+    return d if d.category >= FLOAT else int64
 
 
 def _sum_vjp(F, g, c):
@@ -118,6 +119,7 @@ register(
         _infer_reduce("sum", sum_dtype),
         _sum_vjp,
         reduction=Reduction("add", 0.0),
+        complex=True,
         doc="Sum over `dims`; bool and integer inputs sum in int64.",
     )
 )
@@ -154,6 +156,7 @@ register(
         _prod_vjp,
         save_inputs=True,
         save_output=True,
+        complex=True,
     )
 )
 
@@ -367,6 +370,7 @@ register(
         along_dim(_cumsum),
         _infer_cumsum,
         _cumsum_vjp,
+        complex=True,
         doc="Running sum along `dim`; integers accumulate in int64; a float sum starts from +0.0.",
     )
 )

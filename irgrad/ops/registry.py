@@ -33,6 +33,16 @@ parts fuse with their neighbours.
 hold indices into another input and the bound their values must stay under (what
 validation draws new index values from).
 
+``complex`` says whether the op takes complex operands (None: movement ops do, as they
+only move elements; every other op must say so); dispatch refuses complex operands to
+the others with PyTorch's "not implemented for 'ComplexFloat'".  Gradient rules are
+written for real values; for complex ones PyTorch's convention (``z.grad = dL/dx + i
+dL/dy`` for ``z = x + iy``) makes a holomorphic op's gradient ``g * conj(f'(z))``, which
+is the real rule applied to the conjugates of the values it saved, because the rules
+are real-analytic in them: :func:`complex_context` gives the rule those.  An op that is
+not holomorphic (``abs``, ``conj``, ``view_as_real``, a cast between real and complex)
+sets ``holomorphic=False`` and its rule handles complex values itself.
+
 ``save_inputs`` (True, or a tuple of the input positions the rule reads) and
 ``save_output`` say what the gradient rule reads, so autograd keeps
 only that alive (and checks in-place modification only of what it kept).
@@ -174,6 +184,10 @@ class OpDef:
     # register, as PyTorch lays them out): no input's layout shows through them, which
     # the tracer relies on (trace.Tracer.on_layout_read); every op of FRESH_LAYOUT kinds
     fresh_layout: bool = False
+    # takes complex operands (None: a movement op does, others do not); see the module doc
+    complex: bool | None = None
+    # for complex values the rule reads the conjugates of what it saved (module doc)
+    holomorphic: bool = True
     doc: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
@@ -210,6 +224,8 @@ def register(op: OpDef) -> OpDef:
         raise ValueError(f"op {op.name!r} is already registered")
     if op.kind in FRESH_LAYOUT or op.fresh_layout:
         op = dataclasses.replace(op, eval=_contiguous_results(op.eval), fresh_layout=True)
+    if op.complex is None:
+        op = dataclasses.replace(op, complex=op.kind is Kind.MOVEMENT)
     OPS[op.name] = op
     return op
 
@@ -261,3 +277,22 @@ def other_inputs(i: int, n: int) -> tuple[int, ...]:
     """A variadic op's ``grad_reads``: each input's gradient reads all the other inputs
     (a product's, as ``einsum``'s)."""
     return tuple(j for j in range(n) if j != i)
+
+
+def _is_complex(value) -> bool:
+    dt = getattr(value, "dtype", None)
+    return dt is not None and (dt.kind == "c" if isinstance(dt, np.dtype) else bool(dt.is_complex))
+
+
+def complex_context(F, ctx: VjpContext) -> VjpContext:
+    """``ctx`` as a holomorphic op's real gradient rule must read it for complex values:
+    its saved complex inputs and output conjugated (``F.conj``), so the rule computes
+    ``g * conj(f'(z))``; ``ctx`` itself when nothing it holds is complex."""
+    ins, out = ctx.ins, ctx.out
+    if not (any(m.dtype.is_complex for m in ctx.metas) or _is_complex(out)):
+        return ctx
+    if ins is not None:
+        ins = tuple(F.conj(x) if x is not None and _is_complex(x) else x for x in ins)
+    if out is not None and _is_complex(out):
+        out = F.conj(out)
+    return ctx._replace(ins=ins, out=out)

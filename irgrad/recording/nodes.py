@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dtypes import from_numpy_dtype
-from ..ops.registry import Meta, OpDef, VjpContext, saved_inputs
+from ..dtypes import COMPLEX_USE, from_numpy_dtype
+from ..ops.registry import Meta, OpDef, VjpContext, complex_context, saved_inputs
 from ..tensor import Tensor
 from .grad_fn import FREED_MESSAGE, GradFn, check_versions
 from .grad_mode import is_grad_enabled
@@ -108,7 +108,11 @@ class Node(GradFn):
         g = grads[0]
         if g is None:
             return (None,) * len(self.edges)
-        result = self.op.vjp(F, g, self.context(as_tensors))
+        op = self.op
+        ctx = self.context(as_tensors)
+        if COMPLEX_USE.seen and op.complex and op.holomorphic:
+            ctx = complex_context(F, ctx)
+        result = op.vjp(F, g, ctx)
         if release and (self.saved is not None or self.out is not None):
             self.saved = self.out = None
             self.freed = True

@@ -21,7 +21,7 @@ The header is ``{"format": "irgrad", "version": 1, "data_size": D, "storages": [
 
 - a storage is ``{"dtype": "float32", "shape": [2, 3], "offset": 0, "nbytes": 24,
   "crc32": C}``: a C-contiguous little-endian array; ``dtype`` is an irgrad dtype name
-  (float16/32/64, uint8, int8/16/32/64, bool), C the CRC-32 of its bytes;
+  (float16/32/64, complex64/128, uint8, int8/16/32/64, bool), C the CRC-32 of its bytes;
 - a tensor is ``{"storage": i, "requires_grad": b, "parameter": b}``; ``parameter``
   marks an ``nn.Parameter``; ``"uninitialized": true`` (optional) marks a lazy module's
   placeholder (``nn.UninitializedParameter``, or ``UninitializedBuffer`` when not a

@@ -14,8 +14,8 @@ from . import pointwise as P
 
 @tensor_arguments
 def is_complex(input: Tensor) -> bool:
-    """Whether ``input`` has a complex dtype: never, irgrad has none."""
-    return False
+    """Whether ``input`` has a complex dtype (complex64 or complex128)."""
+    return input._data.dtype.kind == "c"
 
 
 @tensor_arguments
@@ -30,11 +30,12 @@ def is_nonzero(input: Tensor) -> bool:
 
 
 def can_cast(from_, to) -> bool:
-    """Whether PyTorch's type promotion allows casting ``from_`` to ``to``: never a
-    floating-point type to an integer or bool one, nor a number to bool."""
+    """Whether PyTorch's type promotion allows casting ``from_`` to ``to``: never to a
+    lower category (complex > floating point > integer > bool), so never a complex type
+    to a real one nor a number to bool."""
     source, target = to_dtype(from_), to_dtype(to)
-    if source.category == FLOAT:
-        return target.category == FLOAT
+    if source.category >= FLOAT:
+        return target.category >= source.category
     return target is not bool_ or source is bool_
 
 
@@ -52,5 +53,7 @@ def isneginf(input: Tensor, *, out=None) -> Tensor:
 
 @tensor_arguments
 def isreal(input: Tensor) -> Tensor:
-    """Where ``input`` has no imaginary part: everywhere, irgrad's tensors are real."""
+    """Where ``input`` has no imaginary part (everywhere, for a real tensor)."""
+    if input.is_complex():
+        return P.eq(input.detach().imag, 0)
     return ones_like(input, dtype=bool_)

@@ -90,8 +90,9 @@ def _update_view(view: Tensor, compute: Callable[[Tensor], Tensor], name: str) -
     positions = view_positions(view)
     if positions is None:
         raise RuntimeError(
-            f"{name}: in-place operation on a {view.dtype} view made by view(dtype) while autograd "
-            "records it is not supported; clone() the view first."
+            f"{name}: in-place operation on a {view.dtype} view of a {view._base.dtype} tensor (view(dtype), "
+            ".real, .imag, view_as_real, view_as_complex) while autograd records it is not supported; "
+            "clone() the view first."
         )
     old_base = _snapshot(base)
     new = compute(_snapshot(view))

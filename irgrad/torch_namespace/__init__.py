@@ -17,8 +17,19 @@ from ..creation import tensor
 from ..dtypes import get_default_dtype
 from ..nn import functional as F
 from ..tensor import Size, Tensor
+from ..tensor_ops.complex_parts import (  # noqa: A004  (torch.complex)
+    adjoint,
+    angle,
+    complex,
+    conj_physical,
+    imag,
+    polar,
+    real,
+    sgn,
+    view_as_complex,
+    view_as_real,
+)
 from ..tensor_ops.count_draws import binomial, poisson
-from ..tensor_ops.real_parts import adjoint, angle
 from ..tensor_ops.tensor_facts import (
     is_inference,
     is_same_size,
@@ -67,6 +78,12 @@ __all__ = [
     "strided",
     "real",
     "imag",
+    "complex",
+    "polar",
+    "conj_physical",
+    "sgn",
+    "view_as_real",
+    "view_as_complex",
     "fill",
     "nuclear_norm",
     "frobenius_norm",
@@ -178,18 +195,6 @@ def group_norm(
     cudnn_enabled: bool = True,
 ) -> Tensor:
     return F.group_norm(input, num_groups, weight, bias, eps)
-
-
-@tensor_arguments
-def real(input: Tensor) -> Tensor:
-    """``input`` itself: a real tensor is its own real part."""
-    return input.real
-
-
-@tensor_arguments
-def imag(input: Tensor) -> Tensor:
-    """PyTorch's error: real tensors have no imaginary part."""
-    return input.imag
 
 
 @tensor_arguments
