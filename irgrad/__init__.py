@@ -350,6 +350,7 @@ from .version import __version__  # noqa: E402
 from . import optim  # noqa: E402
 from . import linalg  # noqa: E402
 from . import special  # noqa: E402
+from . import fft  # noqa: E402
 from . import distributions  # noqa: E402
 from . import func  # noqa: E402
 from . import futures, profiler  # noqa: E402

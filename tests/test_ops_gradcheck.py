@@ -158,6 +158,9 @@ CASES: dict[str, list] = {
     "conj": [(lambda x: irgrad.view_as_real(irgrad.view_as_complex(x).conj() * (1 + 2j)), lambda: [R(3, 2)])],
     "view_as_real": [(lambda x: irgrad.view_as_real(irgrad.view_as_complex(x) ** 2), lambda: [R(2, 3, 2)])],
     "view_as_complex": [(lambda x: irgrad.view_as_complex(x).abs(), lambda: [R(4, 2)])],
+    "fft_c2c": [(lambda x: irgrad.view_as_real(irgrad.fft.fft(x, norm="ortho")), lambda: [R(2, 5)])],
+    "fft_r2c": [(lambda x: irgrad.view_as_real(irgrad.fft.rfft2(x)), lambda: [R(3, 4)])],
+    "fft_c2r": [(lambda x: irgrad.fft.irfft(irgrad.view_as_complex(x), n=5), lambda: [R(2, 3, 2)])],
     "sum": [
         (lambda x: x.sum(1), lambda: [R(2, 3)]),
         (lambda x: x.sum((0, 2), keepdim=True), lambda: [R(2, 2, 3)]),

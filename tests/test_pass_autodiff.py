@@ -392,7 +392,7 @@ REFUSED = {"lstm_scan_backward", "gru_scan_backward", "rnn_scan_backward"}
 # with `x`'s: tests/test_special_igamma.py takes `x`'s alone, compiled
 REFUSED |= {"igamma", "igammac"}
 # complex values are never compiled (the tracer breaks the graph: tests/test_complex_compile.py)
-REFUSED |= {"view_as_real", "view_as_complex"}
+REFUSED |= {"view_as_real", "view_as_complex", "fft_c2c", "fft_r2c", "fft_c2r"}
 
 
 def test_every_differentiable_op_has_a_case():

@@ -183,6 +183,13 @@ SAMPLES = {
     "cat": [((sample((2, 3), F), sample((2, 1), F)), {"dim": 1})],
     "flip": [((sample((2, 3), F),), {"dims": (0, 1)})],
     "view_as_real": [((sample((2, 3), F).astype(np.complex64),), {}), ((np.complex128(1 - 2j),), {})],
+    "fft_c2c": [
+        ((sample((2, 3), F).astype(np.complex64),), {"dims": (1,), "forward": True, "norm": "ortho"})
+    ],
+    "fft_r2c": [((sample((4, 3), D.float64),), {"dims": (0, 1), "norm": "backward"})],
+    "fft_c2r": [
+        ((sample((2, 3), F).astype(np.complex64),), {"dims": (1,), "norm": "forward", "last_dim_size": 5})
+    ],
     "view_as_complex": [((sample((2, 3, 2), F),), {}), ((sample((3, 2), D.float64)[::2],), {})],
     "pad": [((sample((2, 3), F),), {"widths": ((1, 0), (2, 3)), "value": 0.0})],
     "copy": [((sample((2, 3), F).T,), {})],

@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (registers the ops)
     eigh,
     elementwise,
     embedding,
+    fft,
     gru_scan,
     igamma,
     inverse_trig,

@@ -56,7 +56,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     """Arithmetic mean; like PyTorch, integer inputs need an explicit float ``dtype``."""
     if dtype is not None:
         input = cast(input, to_dtype(dtype))
-    if input.dtype.category != FLOAT:
+    if input.dtype.category < FLOAT:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {input.dtype.name.capitalize()}"
