@@ -95,10 +95,16 @@ def const(value, dt: dtype) -> Tensor:
         return Tensor._wrap(np.asarray(value).astype(dt.np))
 
 
-def cast(t: Tensor, dt: dtype) -> Tensor:
-    """``t`` converted to ``dt``: the ``cast`` op (recorded by autograd and tracers)."""
+def cast(t: Tensor, dt: dtype, discard_imag: bool = False) -> Tensor:
+    """``t`` converted to ``dt``: the ``cast`` op (recorded by autograd and tracers).
+
+    Complex values become real only when asked (``discard_imag``: ``Tensor.to``'s
+    conversion): a function that casts its input to a float dtype to compute would
+    otherwise drop the imaginary parts and give a wrong answer."""
     if t._data.dtype == dt.np:
         return t
+    if t._data.dtype.kind == "c" and dt.category != COMPLEX and not discard_imag:
+        raise RuntimeError(f"not implemented for '{t.dtype.scalar_type}': the computation is {dt}'s")
     return apply(OPS["cast"], (t,), {"dtype": dt})
 
 

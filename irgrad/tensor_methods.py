@@ -137,7 +137,7 @@ def _to(
     ``self``'s strides already suggest it (PyTorch's rule: a transposed tensor asked for
     ``contiguous_format`` is returned as it is); otherwise the result is stored in it."""
     target = to_target(args, dtype, device)
-    result = self if target is None else cast(self, target)
+    result = self if target is None else cast(self, target, discard_imag=True)
     if memory_format is not None and memory_format is not preserve_format:
         check_memory_format("to", memory_format)
         if result is not self:

@@ -195,7 +195,7 @@ def test_complex_errors_name_the_op_and_dtype():
     with pytest.raises(RuntimeError, match="not implemented for 'ComplexFloat'"):
         irgrad.tensor([1j]).max()
     with pytest.raises(RuntimeError, match="lt.*ComplexDouble"):
-        irgrad.tensor([1j], dtype=irgrad.complex128) < 1
+        irgrad.lt(irgrad.tensor([1j], dtype=irgrad.complex128), 1)
 
 
 def test_llama_rotary_embedding():
@@ -210,3 +210,27 @@ def test_llama_rotary_embedding():
         return lib.view_as_real(xq_ * freqs_cis).flatten(3).type_as(xq)
 
     compare(rope, [xq, angles], atol=1e-5)
+
+
+def test_sgd_on_complex_parameters_and_the_optimizers_that_refuse_them():
+    start = np.array([1 + 2j, -0.5 + 1j], dtype=np.complex64)
+    results = []
+    for lib in (irgrad, torch):
+        p = lib.tensor(start.copy(), requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True)
+        for _ in range(3):
+            opt.zero_grad()
+            (p.abs() ** 3).sum().backward()
+            opt.step()
+        results.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="Adam of complex parameters"):
+        irgrad.optim.Adam([irgrad.zeros(2, dtype=irgrad.complex64, requires_grad=True)])
+
+
+@pytest.mark.parametrize(
+    "call", [lambda z: z.logsumexp(0), lambda z: z.softmax(0), lambda z: z.log_softmax(0)]
+)
+def test_functions_that_compute_in_a_float_dtype_refuse_complex_values(call):
+    with pytest.raises(RuntimeError, match="ComplexFloat"):
+        call(irgrad.tensor([1 + 1j, 2j]))

@@ -22,6 +22,7 @@ register_elementwise(
     "conj",
     lambda x: np.conjugate(x) if x.dtype.kind == "c" else x.copy(),
     lambda F, g, c: (F.conj(g),),
+    scalar=lambda S, x: x,  # (compiled code holds real values only: the identity)
     complex=True,
     holomorphic=False,
     linear=True,

@@ -59,6 +59,9 @@ required = _RequiredParameter()
 class Optimizer:
     """Base class for optimizers: parameter groups, state, ``zero_grad`` and state dicts."""
 
+    # whether the update is right for complex parameters as written (a complex-linear one)
+    complex_parameters = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every optimizer class's own ``step`` runs the step hooks (see :mod:`.hooks`)."""
         super().__init_subclass__(**kwargs)
@@ -153,6 +156,11 @@ class Optimizer:
                 )
             if not (param.is_leaf or param.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
+            if param.is_complex() and not self.complex_parameters:
+                raise NotImplementedError(
+                    f"{type(self).__name__} of complex parameters is not implemented in irgrad (SGD's "
+                    "is); PyTorch's updates them as real pairs (view_as_real)"
+                )
 
         for name, default in self.defaults.items():
             if default is required and name not in param_group:

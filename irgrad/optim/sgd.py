@@ -17,6 +17,8 @@ from .optimizer import Optimizer, check_lr, check_no_differentiable, params_with
 class SGD(Optimizer):
     """``p -= lr * g`` where ``g`` is the gradient plus weight decay, optionally through a momentum buffer."""
 
+    complex_parameters = True  # every step is complex-linear in the gradient: PyTorch's update
+
     def __init__(
         self,
         params: Iterable[Any],
