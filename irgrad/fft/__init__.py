@@ -2,41 +2,8 @@
 tensors with autograd (:mod:`.transforms`) and their frequency helpers
 (:mod:`.frequencies`)."""
 
-from .frequencies import fftfreq, fftshift, ifftshift, rfftfreq
-from .transforms import (
-    fft,
-    fft2,
-    fftn,
-    hfft,
-    ifft,
-    ifft2,
-    ifftn,
-    ihfft,
-    irfft,
-    irfft2,
-    irfftn,
-    rfft,
-    rfft2,
-    rfftn,
-)
+from . import frequencies, transforms
+from .frequencies import *  # noqa: F401,F403
+from .transforms import *  # noqa: F401,F403
 
-__all__ = [
-    "fft",
-    "ifft",
-    "rfft",
-    "irfft",
-    "hfft",
-    "ihfft",
-    "fft2",
-    "ifft2",
-    "rfft2",
-    "irfft2",
-    "fftn",
-    "ifftn",
-    "rfftn",
-    "irfftn",
-    "fftfreq",
-    "rfftfreq",
-    "fftshift",
-    "ifftshift",
-]
+__all__ = [*transforms.__all__, *frequencies.__all__]

@@ -60,29 +60,32 @@ def view_as_complex_kernel(x: np.ndarray) -> np.ndarray:
     return x.view(np.complex64 if x.dtype == np.float32 else np.complex128)[..., 0]
 
 
-register(
-    OpDef(
+for _name, _kernel, _infer, _other, _doc in (
+    (
         "view_as_real",
-        Kind.MOVEMENT,
         view_as_real_kernel,
         _infer_view_as_real,
-        lambda F, g, c: (F.view_as_complex(g),),
-        complex=True,
-        holomorphic=False,
-        linear=True,
-        doc="A complex tensor's memory as real pairs `[..., 2]` (a view).",
-    )
-)
-register(
-    OpDef(
         "view_as_complex",
-        Kind.MOVEMENT,
+        "A complex tensor's memory as real pairs `[..., 2]` (a view).",
+    ),
+    (
+        "view_as_complex",
         view_as_complex_kernel,
         _infer_view_as_complex,
-        lambda F, g, c: (F.view_as_real(g),),
-        complex=True,
-        holomorphic=False,
-        linear=True,
-        doc="Real pairs `[..., 2]` as complex numbers (a view where the pairs are adjacent).",
+        "view_as_real",
+        "Real pairs `[..., 2]` as complex numbers (a view where the pairs are adjacent).",
+    ),
+):
+    register(
+        OpDef(
+            _name,
+            Kind.MOVEMENT,
+            _kernel,
+            _infer,
+            lambda F, g, c, other=_other: (getattr(F, other)(g),),  # the gradient seen through the other view
+            complex=True,
+            holomorphic=False,
+            linear=True,
+            doc=_doc,
+        )
     )
-)
