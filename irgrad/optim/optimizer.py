@@ -156,7 +156,7 @@ class Optimizer:
                 )
             if not (param.is_leaf or param.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
-            if param.is_complex() and not self.complex_parameters:
+            if param.dtype.is_complex and not self.complex_parameters:
                 raise NotImplementedError(
                     f"{type(self).__name__} of complex parameters is not implemented in irgrad (SGD's "
                     "is); PyTorch's updates them as real pairs (view_as_real)"
