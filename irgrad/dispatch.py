@@ -81,7 +81,7 @@ def refuse_complex(name: str, inputs) -> None:
     """PyTorch's error for an op without complex kernels given a complex operand."""
     for t in inputs:
         if t._data.dtype.kind == "c":
-            raise RuntimeError(f"\"{name}\" not implemented for '{t.dtype.scalar_type}'")
+            raise NotImplementedError(f"\"{name}\" not implemented for '{t.dtype.scalar_type}'")
 
 
 def const(value, dt: dtype) -> Tensor:
@@ -121,7 +121,7 @@ def compute_dtypes(op: OpDef, promoted: dtype) -> dtype | None:
     if promoted is bool_:
         reject_bool(op.name)
     if promoted.category == COMPLEX and not op.complex:
-        raise RuntimeError(f"\"{op.name}\" not implemented for '{promoted.scalar_type}'")
+        raise NotImplementedError(f"\"{op.name}\" not implemented for '{promoted.scalar_type}'")
     if rule is DtypeRule.FLOAT and promoted.category < FLOAT:
         return get_default_dtype()
     if rule is DtypeRule.INTEGRAL and promoted.category >= FLOAT:

@@ -9,7 +9,10 @@ import them itself: this module, above them all, attaches them once at import of
 
 from __future__ import annotations
 
+from numbers import Number
 from typing import Any
+
+import numpy as np
 
 from . import creation
 from ._arguments import list_keyword, unchecked_method
@@ -215,6 +218,37 @@ def _reflect(fn):
     return lambda self, other: fn(other, self)
 
 
+# What a binary operator takes, or rejects with its own TypeError: tensors, Python's and
+# numpy's numbers, numpy arrays.  Any other operand gets NotImplemented (:func:`_operator`).
+_OPERANDS = (Tensor, Number, np.ndarray, np.generic)
+_BINARY_OPERATORS = frozenset(
+    f"__{prefix}{name}__"
+    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor")
+    + ("lshift", "rshift")
+    for prefix in ("", "r", "i")
+) | {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"}
+
+
+def _operator(fn):
+    """``fn`` as a binary operator method: an operand of another kind gives NotImplemented,
+    as PyTorch's operators do, so Python tries the operand's reflected method
+    (``__radd__``, or ``__gt__`` for ``<``) and otherwise falls back as for any object:
+    ``t == None`` is False, ``t != "a"`` True, ``t + object()`` Python's "unsupported
+    operand" TypeError.  (The ``try`` costs nothing on the usual path.)"""
+
+    def method(self, other):
+        try:
+            return fn(self, other)
+        except TypeError:
+            if isinstance(other, _OPERANDS):
+                raise
+            return NotImplemented
+
+    method.__name__ = getattr(fn, "__name__", "operator")
+    method.__doc__ = fn.__doc__
+    return method
+
+
 def _backward(self: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
     """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``)."""
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
@@ -349,4 +383,5 @@ def install() -> None:
         "mT": property(S.matrix_transpose),
     }
     for name, fn in extra.items():
-        setattr(Tensor, name, unchecked_method(fn, name))
+        method = unchecked_method(fn, name)
+        setattr(Tensor, name, _operator(method) if name in _BINARY_OPERATORS else method)
