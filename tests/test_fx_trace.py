@@ -172,7 +172,8 @@ STEPS = {
     "getitem_cat": lambda t, x: t.cat([x[:, :1], x[:, 1:]], dim=1),
     "linear": lambda t, x: t.nn.functional.linear(x, x[:3, :3].t()),
     "matmul": lambda t, x: x @ x.T[:, :3] * 0.1,
-    "view": lambda t, x: x.view(-1).view(x.shape[0], 3),
+    # (contiguous first: after transpose_back x is a transposed copy, which view refuses)
+    "view": lambda t, x: x.contiguous().view(-1).view(x.shape[0], 3),
     "pow": lambda t, x: (x**2 + 1).sqrt(),
 }
 
