@@ -281,6 +281,11 @@ from .tensor_ops.diagonals import diag, diag_embed, diagonal, tril, triu  # noqa
 
 _install_methods()
 
+from . import sparse  # noqa: E402  (sparse COO tensors: attaches to_sparse ... and its kernels)
+from .sparse import sparse_coo_tensor, spmm  # noqa: E402
+
+sparse.install()
+
 from . import nn  # noqa: E402  (needs the Tensor methods installed above)
 from . import amp  # noqa: E402
 from .amp import autocast, cuda_amp  # noqa: E402

@@ -24,6 +24,17 @@ from .tensor import Tensor, refresh_view
 
 _ndarray = np.ndarray
 
+# The kernels of another layout (irgrad.sparse installs them): asked only after an op's
+# dense kernel failed, so dense tensors never pay for them.  It returns None when no
+# input is of another layout.
+_other_layout = None
+
+
+def set_other_layout(kernels) -> None:
+    """Install ``kernels(op, inputs, attrs) -> Tensor | None`` (see ``_other_layout``)."""
+    global _other_layout
+    _other_layout = kernels
+
 
 def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
     """Run ``op`` on tensors ``inputs``; record it for autograd when needed."""
@@ -48,6 +59,8 @@ def apply(op: OpDef, inputs: tuple, attrs: dict | None = None) -> Tensor:
             else:
                 data = op.eval(*[t._data for t in inputs])
     except Exception:
+        if _other_layout is not None and (out := _other_layout(op, inputs, attrs or {})) is not None:
+            return out  # a sparse input, which the dense kernel cannot read
         # Errors are rare: only now run the shape rule, which raises PyTorch's message.
         op.infer(*inputs, **(attrs or {}))
         raise

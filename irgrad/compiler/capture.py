@@ -141,6 +141,9 @@ def capture(
     for i, t in enumerate(leaves):
         if id(t) not in tracer.input_node:
             label = names[i] if positional else f"arg{i}"
+            if t.is_sparse:  # its values are no dense array a graph could read (irgrad.sparse)
+                tracer.on_untraceable(f"the sparse COO tensor argument {label}")
+                continue
             tracer.bind(t, label, USER, snapshot.source_of(t))
     tracer.deferrals = Deferrals(snapshot)
     generators = HostGenerators(node.obj for node in snapshot.first.values())

@@ -200,6 +200,8 @@ class _Walker:
             self.truncated = True
             return self._register(StateNode(path, OPAQUE, obj))
         if isinstance(obj, Tensor):
+            if obj.is_sparse:  # no dense array to record: its ops break the graph (irgrad.sparse)
+                return self._register(StateNode(path, OPAQUE, obj))
             return self._tensor(obj, path)
         if isinstance(obj, dict):
             return self._dict(obj, path)

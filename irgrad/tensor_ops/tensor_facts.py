@@ -4,9 +4,9 @@
 ``storage_offset``, ``output_nr``, ``ravel``, ``narrow_copy``, ``split_with_sizes`` and
 the deprecated out-of-place ``resize``/``resize_as``.
 
-Every irgrad tensor is a dense CPU tensor over numpy memory, so the layout is always
-``strided``, no tensor is sparse (``is_sparse`` and ``is_sparse_csr`` are False, as for
-PyTorch's strided tensors), none is pinned (there is no accelerator to pin for: PyTorch's
+A plain irgrad tensor is a dense CPU tensor over numpy memory, so its layout is
+``strided`` and it is not sparse (``is_sparse`` and ``is_sparse_csr`` are False, as for
+PyTorch's strided tensors; :mod:`irgrad.sparse`'s tensors say ``sparse_coo``), none is pinned (there is no accelerator to pin for: PyTorch's
 ``pin_memory()`` raises then), and no tensor is an inference tensor (``inference_mode``
 only turns gradients off; docs: pytorch-differences).
 """
@@ -26,6 +26,7 @@ from . import split_join as SJ
 __all__ = [
     "layout",
     "strided",
+    "sparse_coo",
     "is_signed",
     "is_same_size",
     "is_inference",
@@ -37,12 +38,13 @@ __all__ = [
 
 
 class layout(TorchConstant):
-    """A tensor memory layout, as ``torch.layout``; irgrad has only ``strided``."""
+    """A tensor memory layout, as ``torch.layout``: ``strided`` or ``sparse_coo``."""
 
     __slots__ = ()
 
 
 strided = layout("strided")
+sparse_coo = layout("sparse_coo")
 
 
 @tensor_arguments

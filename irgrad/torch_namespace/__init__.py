@@ -37,6 +37,7 @@ from ..tensor_ops.tensor_facts import (
     layout,
     narrow_copy,
     ravel,
+    sparse_coo,
     split_with_sizes,
     strided,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "is_signed",
     "layout",
     "strided",
+    "sparse_coo",
     "real",
     "imag",
     "complex",
