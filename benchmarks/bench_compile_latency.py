@@ -125,8 +125,7 @@ NEW_PROCESS = {
 
 def _child(which: str) -> None:
     """In a new process: one compiled training call's latency (first call minus a warm
-    one), and the time of the ``irgrad.compile`` call before it (which imports networkx,
-    and on an empty cache starts the shared kernels' compile: :mod:`irgrad.codegen.ahead`),
+    one), and the time of the ``irgrad.compile`` call before it (which imports networkx),
     printed as JSON.  irgrad and numpy are warmed by an eager call first, as a script's
     own code would have before it compiles."""
     irgrad.manual_seed(0)

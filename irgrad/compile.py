@@ -134,8 +134,6 @@ class Compiled:
         self.backend_name = backend
         self.backend = get_backend(backend)
         dataflow_graph()  # networkx, imported here (once) rather than inside the first call's compile
-        if self.backend is not None:  # (None: the eager backend)
-            self.backend.prepare()
         self.fn = fn  # what a call runs: the function, or the module's uncompiled call
         self.target = target  # what the state is walked from: the function or the module
         self.dynamic = bool(dynamic)

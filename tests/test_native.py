@@ -362,3 +362,19 @@ def test_kernels_accept_read_only_and_empty_arrays():
     np.testing.assert_allclose(native_loss.log_softmax(x, 1), x, atol=1e-6)
     assert native_loss.log_softmax(np.zeros((0, 3), np.float32), 1) is None
     assert jit.address(np.zeros(0)) != 0 or np.zeros(0).ctypes.data == 0
+
+
+def test_a_module_calling_an_unknown_function_raises_instead_of_aborting(tmp_path, monkeypatch):
+    """LLVM aborts the process on an unresolved symbol: jit.link refuses the module first."""
+    import ctypes
+
+    monkeypatch.setenv("IRGRAD_CACHE_DIR", str(tmp_path))
+    text = (
+        "declare void @irgrad_no_such_symbol()\n"
+        "define void @calls_nothing_known() {\n"
+        "  call void @irgrad_no_such_symbol()\n"
+        "  ret void\n"
+        "}\n"
+    )
+    with pytest.raises(RuntimeError, match="irgrad_no_such_symbol"):
+        jit.compile_function(text, "calls_nothing_known", ctypes.CFUNCTYPE(None))

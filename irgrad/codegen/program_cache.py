@@ -24,17 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
-import llvmlite.binding as llvm
-import llvmlite.ir as ir
 import numpy as np
 
 from ..ir.run_time_sizes import Assumptions, Size
-from ..native import jit, pool
+from ..native import jit
 from . import blas, tiled_gemm
-from .gemm_kernels import Tiling, host_tiling
+from .gemm_kernels import host_tiling
 
 _VERSION = 2  # of the entry format
 MOST_VARIANTS = 8  # kept per graph (a program with run-time sizes: one per set of facts)
@@ -146,24 +143,16 @@ def _decoded(value, assumptions: Assumptions | None):
     return Size({tuple(monomial): int(c) for monomial, c in value["size"]}, assumptions)
 
 
-_GEMM = re.compile(rf"irgrad\.gemm\.({'|'.join(tiled_gemm.FORMS)})\.f(32|64)\.(\d+)x(\d+)(\.part)?$")
-
-
 def provide_symbols(texts: list[str]) -> bool:
-    """Make every function the modules declare linkable, as emitting them would have
-    (the tiled product kernels, the thread pool); False when one cannot be provided."""
+    """Make every function the modules declare linkable (the tiled product kernels, the
+    thread pool: ``jit.link``); False when one cannot be provided (a kernel of another
+    host's register tiling)."""
     host = {host_tiling(np.dtype(dt)) for dt in (np.float32, np.float64)}
-    for text in texts:
-        for name in jit.declared_symbols(text):
-            gemm = _GEMM.match(name)
-            if gemm is not None:
-                tiling = Tiling(int(gemm.group(3)), int(gemm.group(4)))
-                if tiling not in host:
-                    return False  # not what this host emits: no kernel is made from a file's names
-                float_type = ir.FloatType() if gemm.group(2) == "32" else ir.DoubleType()
-                tiled_gemm.ensure_compiled(gemm.group(1), float_type, tiling)
-            elif name in (pool.PARALLEL, pool.WAKE):
-                pool.ensure_started()
-            if not llvm.address_of_symbol(name):
-                return False
+    names = [name for text in texts for name in jit.declared_symbols(text)]
+    if any(tiled_gemm.symbol_tiling(name) not in (None, *host) for name in names):
+        return False  # not what this host emits: no kernel is made from a file's names
+    try:
+        jit.link(names)
+    except RuntimeError:
+        return False
     return True

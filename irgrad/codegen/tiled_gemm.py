@@ -38,6 +38,7 @@ at the end) and added to C, so results differ from BLAS's by rounding only.
 from __future__ import annotations
 
 import ctypes
+import re
 from typing import NamedTuple
 
 import llvmlite.binding as llvm
@@ -248,11 +249,12 @@ def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) ->
     The function is compiled once per process in a module of its own (and kept in the
     disk cache like every module), and programs call it by its symbol: a program's
     module then holds no product code, which took LLVM about 125 ms per program (the
-    LSTM step's cold compile spent 593 ms in LLVM, 467 ms without it)."""
+    LSTM step's cold compile spent 593 ms in LLVM, 467 ms without it).  It is compiled
+    when a module calling it is loaded (:func:`_provide`), not as a side effect of
+    emitting one."""
     name = symbol(form, float_type, tiling)
     if name in module.globals:
         return module.globals[name]
-    ensure_compiled(form, float_type, tiling)
     fn = ir.Function(module, signature(float_type), name)
     for argument in fn.args[:3]:
         argument.add_attribute("noalias")
@@ -263,9 +265,7 @@ def _declared_part(module: ir.Module, form: str, float_type: ir.Type, tiling: Ti
     """The kernel's task for the thread pool, declared in ``module`` (see :func:`.gemm_kernels.define_part`)."""
     name = symbol(form, float_type, tiling) + ".part"
     if name not in module.globals:
-        pool.ensure_started()  # programs calling the pool link against its symbol
-        ensure_compiled(form, float_type, tiling)
-        ir.Function(module, pool.TASK, name)
+        ir.Function(module, pool.TASK, name)  # (provided at load time: see kernel)
     return module.globals[name]
 
 
@@ -273,6 +273,27 @@ def symbol(form: str, float_type: ir.Type, tiling: Tiling) -> str:
     """The kernel's symbol, which is also what its module is kept under in the disk cache."""
     bits = 32 if isinstance(float_type, ir.FloatType) else 64
     return f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}"
+
+
+_SYMBOL = re.compile(rf"irgrad\.gemm\.({'|'.join(FORMS)})\.f(32|64)\.(\d+)x(\d+)(\.part)?$")
+
+
+def symbol_tiling(name: str) -> Tiling | None:
+    """The register tiling a kernel's symbol names (None: not a kernel's symbol)."""
+    found = _SYMBOL.match(name)
+    return None if found is None else Tiling(int(found.group(3)), int(found.group(4)))
+
+
+def _provide(name: str) -> None:
+    """Compile (or load) the kernel a module being loaded calls by ``name`` (or its part
+    for the pool): see ``jit.provide_symbols_with``."""
+    found = _SYMBOL.match(name)
+    if found is not None:
+        float_type = ir.FloatType() if found.group(2) == "32" else ir.DoubleType()
+        ensure_compiled(found.group(1), float_type, symbol_tiling(name))
+
+
+jit.provide_symbols_with(_provide)
 
 
 def ensure_compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:

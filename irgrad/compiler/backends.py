@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ir import Graph, compile_graph
 from ..ir.symbolic import has_sym, with_run_time_sizes
-from ..native import jit, pool
+from ..native import jit
 from ..native.jit import CodeMemoryFull
 from ..ops import Kind
 from ..ops.scalar import Unsupported
@@ -61,9 +61,6 @@ class Backend:
         write there directly."""
         raise NotImplementedError
 
-    def prepare(self) -> None:
-        """Called when a function is compiled with this backend, before its first call."""
-
 
 class NumpyBackend(Backend):
     """The reference: the IR interpreter runs each op's numpy kernel.
@@ -94,16 +91,6 @@ class LlvmBackend(Backend):
 
     name = "llvm"
     never_recomputed = frozenset(Kind) - {Kind.MOVEMENT, Kind.ELEMENTWISE}
-
-    def prepare(self) -> None:
-        """On a machine whose disk cache lacks the kernels every program shares, start
-        compiling them in another process (:mod:`irgrad.codegen.ahead`).  The pool's entry
-        is the first a process writes, so its presence (checked without importing the code
-        generator) says the others are there too."""
-        if jit.enabled() and not jit.cached(pool.MODULE):
-            from ..codegen import ahead  # (deferred: see build)
-
-            ahead.start()
 
     def build(
         self, graph: Graph, dumper=None, write_backs: dict[int, int] | None = None

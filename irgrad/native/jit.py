@@ -226,16 +226,40 @@ def declared_symbols(text: str) -> list[str]:
     return sorted({name for name in _DECLARED.findall(text) if not name.startswith("llvm.")})
 
 
+_PROVIDERS: list[Callable[[str], None]] = []
+
+
+def provide_symbols_with(provider: Callable[[str], None]) -> None:
+    """Register ``provider(name)``, which makes the symbol ``name`` linkable if it is one
+    of its own (compiling or loading the module that defines it): the tiled products'
+    and the thread pool's modules register theirs, so a module that calls them gets them
+    when it is loaded, not as a side effect of emitting it."""
+    _PROVIDERS.append(provider)
+
+
+def link(names: list[str]) -> None:
+    """Make every symbol in ``names`` linkable, asking the providers for those that are
+    not; RuntimeError if one stays unresolved (LLVM would abort the process on it)."""
+    for name in names:
+        if not llvm.address_of_symbol(name):
+            for provider in _PROVIDERS:
+                provider(name)
+            if not llvm.address_of_symbol(name):
+                raise RuntimeError(f"native code: no module provides {name!r}, which a module calls")
+
+
 def _linkable(entry: bytes | None) -> bytes | None:
     """The object code of a cache entry kept by its source (its needed symbols, a NUL,
-    the object), or None when one of those symbols is not linkable now: LLVM aborts the
-    process on an unresolved symbol, so the module is emitted afresh instead (which
-    links what it calls)."""
+    the object), or None when one of those symbols cannot be linked: the module is then
+    emitted afresh instead."""
     if entry is None or b"\0" not in entry:
         return None
     needs, data = entry.split(b"\0", 1)
-    names = needs.decode().split("\n") if needs else []
-    return data if all(llvm.address_of_symbol(name) for name in names) else None
+    try:
+        link(needs.decode().split("\n") if needs else [])
+    except RuntimeError:
+        return None
+    return data
 
 
 def read_checked(path: Path) -> bytes | None:
@@ -312,48 +336,6 @@ def _cache_path(named: str) -> Path:
     return cache_dir() / f"{key}.o"
 
 
-def cached(source: str) -> bool:
-    """Whether the disk cache holds the module kept by ``source``."""
-    return _cache_path(_source_key(source)).exists()
-
-
-_AHEAD: dict[str, int] = {}  # source -> the process compiling it into the disk cache
-
-
-def compiled_elsewhere(sources: list[str], pid: int) -> None:
-    """Note that process ``pid`` (a child: :mod:`irgrad.codegen.ahead`) is compiling the
-    modules kept by ``sources`` into the disk cache: a build of one of them waits for it
-    and loads its object code instead of compiling the module again."""
-    _AHEAD.update((source, pid) for source in sources)
-
-
-def _reap_ahead() -> None:
-    """Forget the processes of :func:`compiled_elsewhere` that have finished (reaping them),
-    so their modules are looked up in the cache as any other."""
-    for pid in set(_AHEAD.values()):
-        try:
-            done = os.waitpid(pid, os.WNOHANG)[0] != 0
-        except ChildProcessError:
-            done = True
-        if done:
-            for source in [s for s, p in _AHEAD.items() if p == pid]:
-                del _AHEAD[source]
-
-
-def _wait_for_ahead(source: str) -> bool:
-    """Wait for the process compiling ``source`` (if one is): True when there was one."""
-    pid = _AHEAD.get(source)
-    if pid is None:
-        return False
-    for other in [s for s, p in _AHEAD.items() if p == pid]:
-        del _AHEAD[other]
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:  # already reaped (by code of the user's that waits for any child)
-        pass
-    return True
-
-
 def compile_function(
     module: ir.Module | str | Callable[[], ir.Module],
     name: str,
@@ -397,13 +379,9 @@ def compile_functions(
                 "mappings allow (vm.max_map_count / 4); further kernels run with numpy"
             )
         machine, engine = _engine()
-        if _AHEAD:
-            _reap_ahead()
         text = str(module) if source is None else None
         path = _cache_path(text if source is None else _source_key(source))
         data = read_checked(path) if source is None else _linkable(read_checked(path))
-        if data is None and source is not None and _wait_for_ahead(source):
-            data = _linkable(read_checked(path))  # (another process compiled it meanwhile)
         if data is None:
             start = time.perf_counter()
             if text is None:
@@ -416,6 +394,8 @@ def compile_functions(
             write_checked(path, needs + data)
         else:
             STATS.cache_hits += 1
+        if text is not None:  # (a cache entry kept by its source linked its needs when read)
+            link(declared_symbols(text))
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))
         engine.finalize_object()
         entries = {name: engine.get_function_address(name) for name in signatures}

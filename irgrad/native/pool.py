@@ -112,9 +112,13 @@ def ensure_started() -> None:
         functions["use"](threads(), _STATE["spins"])
 
 
-def compile_module() -> None:
-    """Compile the pool's module (or load it from the disk cache), starting no worker."""
-    _functions()
+def _provide(name: str) -> None:
+    """Start the pool for a module being loaded that calls it (see ``jit.provide_symbols_with``)."""
+    if name in (PARALLEL, WAKE):
+        ensure_started()
+
+
+jit.provide_symbols_with(_provide)
 
 
 def _functions() -> dict:
