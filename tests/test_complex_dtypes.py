@@ -211,3 +211,14 @@ def test_can_cast_and_isreal():
         )
     z = [1 + 0j, 2j, 0j]
     assert irgrad.isreal(irgrad.tensor(z)).tolist() == torch.isreal(torch.tensor(z)).tolist()
+
+
+def test_copying_complex_values_into_a_real_tensor_keeps_the_real_parts_and_warns():
+    """As PyTorch's copy_: a UserWarning, the real parts copied, the real gradient passed on."""
+    z = irgrad.tensor([1 + 2j, 3 - 1j], requires_grad=True)
+    target = irgrad.zeros(2, requires_grad=True).clone()
+    with pytest.warns(UserWarning, match="discards the imaginary part"):
+        target.copy_(z)
+    assert target.tolist() == [1.0, 3.0]
+    (target * irgrad.tensor([2.0, 5.0])).sum().backward()
+    assert z.grad.tolist() == [2 + 0j, 5 + 0j]

@@ -278,6 +278,8 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     gives self a ``grad_fn`` even when ``src`` is a leaf."""
     src = ensure_tensor(src)
     if not needs_autograd(self, src):
-        return update_inplace(self, lambda old: cast(src, old.dtype), src, name="copy_")
+        return update_inplace(self, lambda old: cast(src, old.dtype, discard_imag=True), src, name="copy_")
     everywhere = Tensor._wrap(np.ones(self._data.shape, dtype=bool))
-    return update_inplace(self, lambda old: where(everywhere, cast(src, old.dtype), old), src, name="copy_")
+    return update_inplace(
+        self, lambda old: where(everywhere, cast(src, old.dtype, discard_imag=True), old), src, name="copy_"
+    )
