@@ -71,7 +71,12 @@ def test_methods_whose_only_tensor_is_self_skip_the_check():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: irgrad.ones(3) @ [1.0, 2.0, 3.0], r"matmul\(\): argument 'other'"),
+        (lambda: irgrad.matmul(irgrad.ones(3), [1.0, 2.0, 3.0]), r"matmul\(\): argument 'other'"),
+        # an operator returns NotImplemented for a list, and Python raises (as with torch)
+        (
+            lambda: irgrad.ones(3) @ [1.0, 2.0, 3.0],
+            r"unsupported operand type\(s\) for @: 'Tensor' and 'list'",
+        ),
         (lambda: irgrad.nn.Linear(3, 2)([1.0, 2.0, 3.0]), r"linear\(\): argument 'input'"),
         (lambda: irgrad.ones_like([1, 2]), r"ones_like\(\): argument 'input'"),
         (lambda: irgrad.exp(2.0), r"exp\(\): argument 'input' \(position 1\) must be Tensor, not float"),

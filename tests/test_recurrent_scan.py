@@ -24,7 +24,9 @@ from irgrad.ops import OPS
 from irgrad.ops.registry import Meta
 
 SHAPES = [(1, 1, 1), (2, 3, 5), (5, 2, 16), (3, 4, 33)]  # (steps, batch, hidden)
-TOLERANCE = {np.float32: 2e-5, np.float64: 1e-12}
+# float32: two orders of summation of a few steps of 33-wide products (the first compiled
+# call is native, not the traced eager one): both within 6e-5 of float64's values
+TOLERANCE = {np.float32: 1e-4, np.float64: 1e-12}
 
 
 def inputs(steps, batch, size, dtype, seed=0):

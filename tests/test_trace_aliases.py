@@ -464,7 +464,9 @@ def test_a_view_of_another_returned_or_stored_value_is_its_view_for_autograd(f, 
             assert got == want
         else:
             np.testing.assert_array_equal(got, want)
-    assert not _breaks(compiled) and compiled._compiled.entries[-1].runs == 2
+    entry = compiled._compiled.entries[-1]
+    # the graph ran the later calls, and the first too where a rerun changes nothing else
+    assert not _breaks(compiled) and entry.runs == 2 + entry.capture.reruns_unobservably
 
 
 def test_writes_overlap_agrees_with_numpy_on_random_views():
