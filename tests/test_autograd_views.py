@@ -200,3 +200,24 @@ def test_a_view_made_a_leaf_keeps_requiring_grad_through_in_place_writes():
         view.add_(1.0)
     base.add_(1.0)  # a write through the base, which requires no grad
     assert view.requires_grad and view.is_leaf and view.grad_fn is None
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda x, i: x[:, i],
+        lambda x, i: x.index_select(1, i),
+        lambda x, i: x.gather(1, i.expand(2, 1)),
+    ],
+    ids=["getitem", "index_select", "gather"],
+)
+def test_an_index_written_in_place_after_its_use_fails_the_backward(use):
+    """The gradient of an indexing op reads its index: a write into the index tensor
+    (here through a view of it) before backward raises, as PyTorch's version check does
+    (found by the fuzzer, seed 125203: irgrad's gradient used the new index silently)."""
+    x = irgrad.arange(6.0).reshape(2, 3).requires_grad_()
+    i = irgrad.tensor([0])
+    out = use(x, i)
+    i.select(0, 0).fill_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

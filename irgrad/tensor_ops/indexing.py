@@ -332,9 +332,12 @@ def checked_index_dtype(op: str, index: Tensor) -> Tensor:
 def check_range(t: Tensor, low, high, error: str, message: str, **options) -> Tensor:
     """``t``, checked by the ``assert_range`` op (so compiled code checks it too): ``error(message)``
     for a value outside ``[low, high)``; see :mod:`irgrad.ops.checks` for the options."""
-    return apply(
+    checked = apply(
         OPS["assert_range"], (t,), {"low": low, "high": high, "error": error, "message": message, **options}
     )
+    if checked._data is t._data:  # the check returns its input: an in-place write of ``t`` is
+        checked._vc = t._shared_version()  # checked's too, so a gradient that saved it sees it, as torch's
+    return checked
 
 
 @tensor_arguments
