@@ -252,7 +252,7 @@ def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) ->
     LSTM step's cold compile spent 593 ms in LLVM, 467 ms without it).  It is compiled
     when a module calling it is loaded (:func:`_provide`), not as a side effect of
     emitting one."""
-    name = symbol(form, float_type, tiling)
+    name = _symbol(form, float_type, tiling)
     if name in module.globals:
         return module.globals[name]
     fn = ir.Function(module, signature(float_type), name)
@@ -263,13 +263,13 @@ def kernel(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) ->
 
 def _declared_part(module: ir.Module, form: str, float_type: ir.Type, tiling: Tiling) -> ir.Function:
     """The kernel's task for the thread pool, declared in ``module`` (see :func:`.gemm_kernels.define_part`)."""
-    name = symbol(form, float_type, tiling) + ".part"
+    name = _symbol(form, float_type, tiling) + ".part"
     if name not in module.globals:
         ir.Function(module, pool.TASK, name)  # (provided at load time: see kernel)
     return module.globals[name]
 
 
-def symbol(form: str, float_type: ir.Type, tiling: Tiling) -> str:
+def _symbol(form: str, float_type: ir.Type, tiling: Tiling) -> str:
     """The kernel's symbol, which is also what its module is kept under in the disk cache."""
     bits = 32 if isinstance(float_type, ir.FloatType) else 64
     return f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}"
@@ -278,19 +278,27 @@ def symbol(form: str, float_type: ir.Type, tiling: Tiling) -> str:
 _SYMBOL = re.compile(rf"irgrad\.gemm\.({'|'.join(FORMS)})\.f(32|64)\.(\d+)x(\d+)(\.part)?$")
 
 
+def _parsed(name: str) -> tuple[str, ir.Type, Tiling] | None:
+    """``(form, float type, tiling)`` of a kernel's symbol (or its part's); None for others."""
+    found = _SYMBOL.match(name)
+    if found is None:
+        return None
+    float_type = ir.FloatType() if found.group(2) == "32" else ir.DoubleType()
+    return found.group(1), float_type, Tiling(int(found.group(3)), int(found.group(4)))
+
+
 def symbol_tiling(name: str) -> Tiling | None:
     """The register tiling a kernel's symbol names (None: not a kernel's symbol)."""
-    found = _SYMBOL.match(name)
-    return None if found is None else Tiling(int(found.group(3)), int(found.group(4)))
+    parsed = _parsed(name)
+    return None if parsed is None else parsed[2]
 
 
 def _provide(name: str) -> None:
     """Compile (or load) the kernel a module being loaded calls by ``name`` (or its part
     for the pool): see ``jit.provide_symbols_with``."""
-    found = _SYMBOL.match(name)
-    if found is not None:
-        float_type = ir.FloatType() if found.group(2) == "32" else ir.DoubleType()
-        ensure_compiled(found.group(1), float_type, symbol_tiling(name))
+    parsed = _parsed(name)
+    if parsed is not None:
+        ensure_compiled(*parsed)
 
 
 jit.provide_symbols_with(_provide)
@@ -300,7 +308,7 @@ def ensure_compiled(form: str, float_type: ir.Type, tiling: Tiling) -> None:
     """Compile the kernel's own module (or load it from the disk cache) once per process
     and make its symbol known to the linker, so programs referring to it link (and
     their cached object code stays valid: it names the symbol, not an address)."""
-    name = symbol(form, float_type, tiling)
+    name = _symbol(form, float_type, tiling)
     for called in CALLS.get(form, ()):  # linked first: its cached code may be loaded unemitted
         ensure_compiled(called, float_type, tiling)
 

@@ -325,17 +325,6 @@ def _object_budget() -> int:
     return limit // 4
 
 
-def _source_key(source: str) -> str:
-    """What a module kept by its source is cached under (see :func:`compile_functions`)."""
-    return f"{source_fingerprint()}\n{source}"
-
-
-def _cache_path(named: str) -> Path:
-    _engine()
-    key = hashlib.sha256(f"{_STATE['target']}\n{named}".encode()).hexdigest()
-    return cache_dir() / f"{key}.o"
-
-
 def compile_function(
     module: ir.Module | str | Callable[[], ir.Module],
     name: str,
@@ -380,7 +369,9 @@ def compile_functions(
             )
         machine, engine = _engine()
         text = str(module) if source is None else None
-        path = _cache_path(text if source is None else _source_key(source))
+        named = text if source is None else f"{source_fingerprint()}\n{source}"
+        key = hashlib.sha256(f"{_STATE['target']}\n{named}".encode()).hexdigest()
+        path = cache_dir() / f"{key}.o"
         data = read_checked(path) if source is None else _linkable(read_checked(path))
         if data is None:
             start = time.perf_counter()

@@ -47,7 +47,7 @@ PARALLEL_TYPE = ir.FunctionType(ir.VoidType(), [TASK.as_pointer(), I8P, I64])
 WAKE = "irgrad_pool_wake"  # void irgrad_pool_wake(void)
 
 _SYNC_BYTES = 256  # storage for a pthread mutex or condition variable (glibc: 40/48, macOS: 64/48)
-MODULE = "irgrad_pool"  # the module's name, and what the disk cache keeps it under
+_MODULE = "irgrad_pool"
 # Checks of a task's arrival (or end) before sleeping: about 0.4 ms with x86's pause.
 # Measured interleaved on 2 threads against 1000 checks (20 us): the LSTM step (W4) ran
 # in 0.82x the time with 5000 checks and 0.78x with 20000, the CNN step (W3) in 0.99x
@@ -133,7 +133,7 @@ def _functions() -> dict:
                 PARALLEL: ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64),
                 WAKE: ctypes.CFUNCTYPE(None),
             },
-            source=MODULE,
+            source=_MODULE,
             light=True,  # no loop to vectorize: a quarter of O2's time
         )
         for symbol in (PARALLEL, WAKE):
@@ -219,7 +219,7 @@ class _Pool:
 
 
 def _module() -> ir.Module:
-    module = jit.new_module(MODULE)
+    module = jit.new_module(_MODULE)
     pool = _Pool(module)
     run_chunks = _define_chunks(pool)
     _define_start(pool, _define_worker(pool, run_chunks))
