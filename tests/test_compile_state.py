@@ -682,3 +682,34 @@ def test_a_returned_loss_whose_backward_ran_inside_gets_no_backward_graph():
                 np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-7)
                 np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7)
         assert (run._compiled.entries[-1].built.backward is None) is not retain
+
+
+def test_a_loss_whose_top_node_saves_nothing_is_released_when_every_path_below_is():
+    # a sum's node saves nothing, so the backward never marks it freed; eager's second
+    # backward still raises at the nodes below it that did save (tanh, sigmoid, mul): the
+    # compiled call builds no backward graph for it either, and raises the same way
+    def make():
+        irgrad.manual_seed(0)
+        x = irgrad.randn(64, dtype=irgrad.float64, requires_grad=True)
+        opt = irgrad.optim.SGD([x], lr=0.01)
+
+        def step():
+            opt.zero_grad()
+            loss = (x.tanh() * x.sigmoid() + 0.5 * x * x).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return x, step
+
+    (eager_x, eager_step), (x, step) = make(), make()
+    run = irgrad.compile(step)
+    for _ in range(4):
+        want, got = eager_step(), run()
+        np.testing.assert_allclose(got.item(), want.item(), rtol=1e-12)
+        np.testing.assert_allclose(x.detach().numpy(), eager_x.detach().numpy(), rtol=1e-12)
+        assert got.requires_grad
+    assert run._compiled.entries[-1].built.backward is None
+    for loss in (want, got):
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            loss.backward()

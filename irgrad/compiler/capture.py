@@ -323,12 +323,31 @@ def _views_among(values: list[int], traced: dict[int, Tensor], inputs: list[Tens
 
 
 def _graph_released(t: Tensor) -> bool:
-    """Whether a backward without ``retain_graph`` already ran through ``t``'s own grad_fn,
-    freeing what it saved: another backward from ``t`` raises in eager, so the compiled
-    call needs no backward graph for it.  (A graph released only further down may still
-    serve a backward to other inputs: ``autograd.grad(t, [w])`` on a path not released.)"""
+    """Whether every gradient path from ``t`` already went through a node that a backward
+    without ``retain_graph`` freed: another backward from ``t`` raises in eager before it
+    reaches an input, so the compiled call needs no backward graph for it.  Nodes that
+    save nothing are never freed (a second ``x.sum().backward()`` works in eager too), so
+    the walk looks past them; a path that reaches a leaf or a node not freed, anywhere,
+    keeps the graph (``autograd.grad(t, [w])`` on a path not released)."""
     node = t._node
-    return node is not None and bool(getattr(node, "freed", False))
+    if node is None:
+        return False
+    seen = {id(node)}
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if getattr(node, "freed", False):
+            continue
+        for edge in node.edges:
+            if edge is None:
+                continue
+            if not isinstance(edge, tuple):
+                return False  # a leaf: the gradient still reaches it
+            child = edge[0]
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return True
 
 
 def _value_output(nid: int, tensor: Tensor | None, values: list, requires_grad: list) -> int:
