@@ -972,6 +972,32 @@ def test_sums_of_stored_values_are_numpys_bit_for_bit(shape, which, dtype, seed)
     assert got.tobytes() == np.asarray(interpret(g, [x])[0]).tobytes()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 3000),
+    st.sampled_from([np.float32, np.float64]),
+    st.booleans(),
+    st.integers(0, 2**16),
+)
+def test_sums_of_an_exact_prologue_are_numpys_bit_for_bit(n, dtype, strided, seed):
+    """A sum whose fused prologue is exact (``1 / (1 + x * x) - y`` rounds as numpy's
+    ops do) follows numpy's pairwise tree, its 8 running sums in vector lanes: eager's
+    bits at every size (fewer than 8, one block of up to 128, split blocks, a remainder),
+    over a strided operand too."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(2 * n if strided else n) * 3).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
+
+    def f(x, y):
+        return (1 / (1 + x * x) - y).sum()
+
+    compiled = irgrad.compile(f, backend="llvm")
+    xt = irgrad.tensor(x)[::2] if strided else irgrad.tensor(x)
+    got = graph_call(compiled, xt, irgrad.tensor(y))
+    assert got.numpy().tobytes() == f(xt, irgrad.tensor(y)).numpy().tobytes()
+    assert_native(compiled)
+
+
 def test_an_ill_conditioned_sum_with_an_exact_prologue_is_numpys():
     """Found by the fuzzer (seed 2034): ``where(isnan(x), 0, x).sum()`` over values with
     1e30 and -1e30 depends on the order of the additions; with a prologue of exact ops

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..dtypes import from_numpy_dtype
 from ..ir.graph import FUSED, Graph, Node
-from ..native.loops import I64, for_range, for_range_carrying
+from ..native.loops import I64, entry_alloca, for_range, for_range_carrying
 from ..ops import OPS
 from ..ops.scalar import Unsupported
 from ..ops.strides import contiguous_strides
@@ -264,13 +264,22 @@ def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) 
     b.ret(running[0])
 
     b.position_at_end(block)
-    firsts = [value(const(j)) for j in range(8)]
+    # the 8 running sums live in a stack array that a loop over the 8 of them reads and
+    # writes: the vectorizer widens that loop into one vector of 8 lanes (LLVM's SLP
+    # vectorizer leaves 8 separate scalar chains scalar, prologue included)
+    sums = entry_alloca(b, ir.ArrayType(ft, 8))
+
+    def lane(j: ir.Value) -> ir.Value:
+        return b.gep(sums, [const(0), j], inbounds=True)
+
+    with for_range(b, const(8), "first", unroll=False, lanes=8) as j:
+        b.store(value(j), lane(j))
     whole = b.sub(n, b.srem(n, const(8)))
-    rounds = b.sub(b.sdiv(whole, const(8)), const(1))
-    with for_range_carrying(b, rounds, firsts, "eights") as (k, sums):
+    with for_range(b, b.sub(b.sdiv(whole, const(8)), const(1)), "eights") as k:
         base = b.mul(b.add(k, const(1)), const(8))
-        sums[:] = [b.fadd(sums[j], value(b.add(base, const(j)))) for j in range(8)]
-    r = sums
+        with for_range(b, const(8), "lanes", unroll=False, lanes=8) as j:
+            b.store(b.fadd(b.load(lane(j)), value(b.add(base, j))), lane(j))
+    r = [b.load(lane(const(j))) for j in range(8)]
     total = b.fadd(
         b.fadd(b.fadd(r[0], r[1]), b.fadd(r[2], r[3])), b.fadd(b.fadd(r[4], r[5]), b.fadd(r[6], r[7]))
     )
