@@ -998,6 +998,38 @@ def test_sums_of_an_exact_prologue_are_numpys_bit_for_bit(n, dtype, strided, see
     assert_native(compiled)
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(1, 40), min_size=1, max_size=3),
+    st.sampled_from(["amax", "amin", "sum"]),
+    st.sampled_from(["all", "last", "first"]),
+    st.sampled_from([np.float32, np.float64, np.int32, np.int64, np.int8]),
+    st.integers(0, 2**16),
+)
+def test_maxima_minima_and_integer_sums_in_lanes_are_eagers(shape, op, which, dtype, seed):
+    """A maximum, a minimum or an integer sum folds its values into 8 lanes that the loop
+    vectorizer widens, then the lanes in order: eager's values (NaN propagated, integer
+    sums wrapping as eager's) at every size, with a prologue (``x * 3``, ``x + x``)."""
+    shape = tuple(shape)
+    if op == "sum" and np.dtype(dtype).kind == "f":
+        return  # float sums: the tests above
+    dims = {"all": tuple(range(len(shape))), "last": (len(shape) - 1,), "first": (0,)}[which]
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 50).astype(dtype)
+    if np.dtype(dtype).kind == "f" and x.size > 1 and rng.random() < 0.5:
+        x.reshape(-1)[rng.integers(x.size)] = np.nan
+
+    def f(x):
+        return getattr(x * 3 + x, op)(dims)
+
+    compiled = irgrad.compile(f, backend="llvm")
+    got = graph_call(compiled, irgrad.tensor(x)).numpy()
+    want = f(irgrad.tensor(x)).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    assert_native(compiled)
+
+
 def test_an_ill_conditioned_sum_with_an_exact_prologue_is_numpys():
     """Found by the fuzzer (seed 2034): ``where(isnan(x), 0, x).sum()`` over values with
     1e30 and -1e30 depends on the order of the additions; with a prologue of exact ops

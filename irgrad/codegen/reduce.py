@@ -181,6 +181,10 @@ class ReductionLoops(LoopKernel):
                 return fold_value(Value(running, accumulator))
             if blocked and level == len(inner) - 1:
                 return _fold_blocks(builder, S, self.out_dtype, inner[level], indices, running, fold_value)
+            if not float_sum and level == len(inner) - 1:
+                return _fold_lanes(
+                    builder, S, accumulator, identity, inner[level], indices, running, fold_value, combine
+                )
             with for_range_carrying(builder, size_value(builder, inner[level]), [running], f"r{level}") as (
                 i,
                 carried,
@@ -227,6 +231,42 @@ def _fold_blocks(
             indices.pop()
         wide = S.cast(Value(partial[0], low_dtype), from_numpy_dtype(_F64)).ir
         carried[0] = builder.fadd(carried[0], wide)
+    return carried[0]
+
+
+def _fold_lanes(
+    builder, S, dtype: np.dtype, identity, count: int, indices: list, running: ir.Value, fold_value, combine
+) -> ir.Value:
+    """The innermost reduced loop of a reduction whose combiner is not a float sum (a
+    maximum or minimum, an integer sum): ``_LANES`` running values, each starting from
+    ``identity``, value ``i`` folded into lane ``i % _LANES``.  The lanes are a stack
+    array that a loop over them updates, which the loop vectorizer widens into one
+    vector (a loop-carried ``select`` chain, NaN propagation included, it cannot widen).
+    Then the lanes and the values past the last whole round are folded into ``running``
+    in order.  Such combiners are associative and commutative, so only which of two
+    equal values is kept (``-0.0`` or ``+0.0``, a NaN's payload) may differ from a fold
+    in order."""
+    t = llvm_type(dtype)
+    lanes = entry_alloca(builder, ir.ArrayType(t, _LANES))
+    size = size_value(builder, count)
+    with for_range(builder, ir.Constant(I64, _LANES), "lanes.init", unroll=False, lanes=_LANES) as j:
+        builder.store(ir.Constant(t, identity), builder.gep(lanes, [ir.Constant(I64, 0), j], inbounds=True))
+    rounds = builder.udiv(size, ir.Constant(I64, _LANES))
+    with for_range(builder, rounds, "rounds") as k:
+        base = builder.mul(k, ir.Constant(I64, _LANES))
+        with for_range(builder, ir.Constant(I64, _LANES), "lanes", unroll=False, lanes=_LANES) as j:
+            slot = builder.gep(lanes, [ir.Constant(I64, 0), j], inbounds=True)
+            indices.append(builder.add(base, j))
+            builder.store(fold_value(Value(builder.load(slot), dtype)), slot)
+            indices.pop()
+    for j in range(_LANES):
+        lane = Value(builder.load(builder.gep(lanes, [ir.Constant(I64, 0), ir.Constant(I64, j)])), dtype)
+        running = combine(S, Value(running, dtype), lane).ir
+    whole = builder.mul(rounds, ir.Constant(I64, _LANES))
+    with for_range_carrying(builder, builder.sub(size, whole), [running], "lanes.rest") as (i, carried):
+        indices.append(builder.add(whole, i))
+        carried[0] = fold_value(Value(carried[0], dtype))
+        indices.pop()
     return carried[0]
 
 
@@ -298,6 +338,9 @@ def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) 
 
 # A float32 sum's block: summed in float32 lanes, then added to a float64 total.
 _BLOCK = 1024
+
+# Running values of a reduction folded lane by lane (:func:`_fold_lanes`): AVX2's 8 floats.
+_LANES = 8
 
 # Kept positions whose running values a column-wise reduction keeps on the stack.
 _MOST_COLUMNS = 8192
