@@ -37,6 +37,7 @@ from .parallel import is_split_when_built, split_when_large
 from .run_time import size_value
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
 from .transpose import TILE, transpose_tiles
+from .vector_emitter import separate_table_loads
 
 # Kernels the JIT keeps loadable for eager execution's own native kernels when compiled
 # graphs have used up the process's code memory (see jit.compile_function).
@@ -225,6 +226,7 @@ class NativeKernel(LoopKernel):
         if variant is None:
             symbol = f"{self.prefix}_{self._digest}_{len(self._variants)}"
             module = self._module(symbol, layout)
+            separate_table_loads(module)
             text = str(module)
             signature = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * (len(self.input_types) + 1))
             fn = jit.kernel(

@@ -62,6 +62,7 @@ from .parallel import SITES_TO_WAKE
 from .plan import NativeStep, NumpyStep, Plan, Planner
 from .run_time import lock_for
 from .steps import choose
+from .vector_emitter import separate_table_loads
 
 _I8P = ir.PointerType(ir.IntType(8))
 _SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
@@ -340,6 +341,7 @@ class Program:
             except Unsupported as reason:
                 raise _Failed(step.node, str(reason)) from None
         table.emit_entry(wake=sum(s.lowering.splits([*s.args, s.out]) for s in steps) >= SITES_TO_WAKE)
+        separate_table_loads(module)
         segment = Segment(symbol, str(module), slots, allocations, len(steps))
         if self.assumptions is not None:
             segment.table = table.flat()
