@@ -713,3 +713,37 @@ def test_a_loss_whose_top_node_saves_nothing_is_released_when_every_path_below_i
     for loss in (want, got):
         with pytest.raises(RuntimeError, match="backward through the graph a second time"):
             loss.backward()
+
+
+def test_a_backward_through_a_path_released_inside_the_call_raises_as_eager():
+    # ``loss.backward(); return loss + (w * x).sum()``: eager's returned value still has a
+    # live path to w, but its path to x goes through nodes the inner backward freed, so a
+    # gradient to x raises while one to w alone does not; the compiled backward, which
+    # could compute both, refuses the same way
+    def make():
+        irgrad.manual_seed(0)
+        x = irgrad.randn(8, dtype=irgrad.float64, requires_grad=True)
+        w = irgrad.randn(8, dtype=irgrad.float64, requires_grad=True)
+
+        def step():
+            loss = (x.tanh() * x).sum()
+            loss.backward()
+            return loss + (w * x).sum()
+
+        return x, w, step
+
+    (ex, ew, eager_step), (x, w, step) = make(), make()
+    run = irgrad.compile(step)
+    for _ in range(3):
+        want, got = eager_step(), run()
+        np.testing.assert_allclose(got.item(), want.item(), rtol=1e-12)
+    assert got.grad_fn.name() == "CompiledFunctionBackward"
+    for out, leaf_x, leaf_w in ((want, ex, ew), (got, x, w)):
+        (gw,) = irgrad.autograd.grad(out, [leaf_w], retain_graph=True)
+        np.testing.assert_allclose(gw.numpy(), leaf_x.detach().numpy(), rtol=1e-12)
+        for inputs in ([leaf_x], [leaf_w, leaf_x], None):
+            with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+                if inputs is None:
+                    out.backward(retain_graph=True)
+                else:
+                    irgrad.autograd.grad(out, inputs, retain_graph=True)

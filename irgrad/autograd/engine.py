@@ -236,6 +236,19 @@ def accumulates_into_leaves() -> bool:
     return bool(kinds) and kinds[-1]
 
 
+def edge_needed(edge) -> bool:
+    """Whether the innermost backward running on this thread uses the gradient sent along
+    ``edge`` (an edge of a node it runs): ``backward()`` uses every one; with ``inputs``
+    (``autograd.grad``) only those on the way to an input."""
+    targets = getattr(_RUNNING, "targets", None)
+    if not targets or targets[-1] is None:
+        return edge is not None
+    needed, leaf_targets, node_targets = targets[-1]
+    if type(edge) is tuple:
+        return edge[0] in needed or edge in node_targets
+    return edge is not None and id(edge) in leaf_targets
+
+
 def run_backward(
     outputs: Sequence,
     grad_outputs: Sequence,
@@ -252,10 +265,13 @@ def run_backward(
     """
     kinds = _RUNNING.__dict__.setdefault("kinds", [])
     kinds.append(accumulate and inputs is None)
+    targets = _RUNNING.__dict__.setdefault("targets", [])  # (pushed by _propagate, for edge_needed)
+    depth = len(targets)
     try:
         return _propagate(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate)
     finally:
         kinds.pop()
+        del targets[depth:]
 
 
 def _propagate(
@@ -301,6 +317,7 @@ def _propagate(
 
     deps = _dependencies(root_nodes)
     needed = _needed_nodes(deps, leaf_targets, node_targets) if inputs is not None else None
+    _RUNNING.targets.append(None if needed is None else (needed, leaf_targets, node_targets))
     # backward() gives each leaf its gradient as soon as the last edge into it has run (as
     # PyTorch's AccumulateGrad does), so post-accumulate hooks (DDP's bucket allreduce) fire
     # while the rest of the graph is still being differentiated.

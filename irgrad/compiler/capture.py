@@ -66,6 +66,9 @@ class Capture:
     replays: list = field(default_factory=list)
     # per value output: a backward without retain_graph ran through its graph in the call
     released: list = field(default_factory=list)
+    # per value output not wholly released: the input positions a path from it reaches
+    # only through a node that backward freed (differentiating to them raises in eager)
+    released_below: dict = field(default_factory=dict)
     deferred: list = field(default_factory=list)  # deferred.Deferred: steps called after each compiled call
     graph_break: GraphBreak | None = None
     result: Any = None  # what the traced (eager) call returned
@@ -196,6 +199,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
     requires_grad: list[bool] = []
     replays: list = []
     released: list[bool] = []
+    released_below: dict[int, frozenset] = {}
     traced: dict[int, Tensor] = {}  # node -> a tensor holding its value, returned or stored
     if tracer.deferrals is not None and tracer.graph_break is None:
         tracer.deferrals.check(tracer)
@@ -228,7 +232,10 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                 k = _value_output(nid, leaf, values, requires_grad)
                 returned.append(("output", k))
                 released += [False] * (len(values) - len(released))
-                released[k] = released[k] or (leaf._rg and _graph_released(leaf))
+                if leaf._rg and not released[k]:
+                    released[k], below = gradient_paths(leaf, tracer.input_tensors)
+                    if below and not released[k]:
+                        released_below[k] = below
         with _tracing.suspended():  # the compiler's reads are not the traced code's
             changes, unsupported = state_changes.changes(snapshot)
         rebound_later = tracer.deferrals.slots if tracer.deferrals is not None else set()
@@ -269,6 +276,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
         unversioned=unversioned,
         replays=replays,
         released=released + [False] * (len(values) - len(released)),
+        released_below=released_below,
         deferred=list(tracer.deferrals.calls) if tracer.deferrals is not None else [],
         graph_break=tracer.graph_break,
         result=result,
@@ -322,32 +330,49 @@ def _views_among(values: list[int], traced: dict[int, Tensor], inputs: list[Tens
     return views
 
 
-def _graph_released(t: Tensor) -> bool:
-    """Whether every gradient path from ``t`` already went through a node that a backward
-    without ``retain_graph`` freed: another backward from ``t`` raises in eager before it
-    reaches an input, so the compiled call needs no backward graph for it.  Nodes that
-    save nothing are never freed (a second ``x.sum().backward()`` works in eager too), so
-    the walk looks past them; a path that reaches a leaf or a node not freed, anywhere,
-    keeps the graph (``autograd.grad(t, [w])`` on a path not released)."""
+def gradient_paths(t: Tensor, inputs: list[Tensor]) -> tuple[bool, frozenset[int]]:
+    """``(released, below)`` for a tensor the call returns or stores, after backward
+    calls inside it freed what some nodes saved.
+
+    ``released``: every gradient path from ``t`` goes through a freed node, so another
+    backward from ``t`` raises in eager before it reaches anything and the compiled call
+    needs no backward graph for it.  Nodes that save nothing are never freed (a second
+    ``x.sum().backward()`` works in eager too), so the walk looks past them; a path that
+    reaches a leaf through nodes not freed keeps the graph (``autograd.grad(t, [w])``
+    on a path not released).  ``below``: the positions of the ``inputs`` that some path
+    reaches only through a freed node: a backward from ``t`` that needs the gradient of
+    one of them raises in eager, and the compiled backward must too."""
     node = t._node
     if node is None:
-        return False
-    seen = {id(node)}
-    stack = [node]
+        return False, frozenset()
+    leaves = {id(x): pos for pos, x in enumerate(inputs) if x._node is None}
+    outputs = {(id(x._node), x._out_nr): pos for pos, x in enumerate(inputs) if x._node is not None}
+    live = False
+    below: set[int] = set()
+    seen: set = set()
+    stack = [(node, bool(getattr(node, "freed", False)))]
     while stack:
-        node = stack.pop()
-        if getattr(node, "freed", False):
+        node, freed_above = stack.pop()
+        if (id(node), freed_above) in seen:
             continue
+        seen.add((id(node), freed_above))
         for edge in node.edges:
             if edge is None:
                 continue
-            if not isinstance(edge, tuple):
-                return False  # a leaf: the gradient still reaches it
-            child = edge[0]
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append(child)
-    return True
+            if type(edge) is tuple:
+                position = outputs.get((id(edge[0]), edge[1]))
+                if position is None:
+                    child = edge[0]
+                    stack.append((child, freed_above or bool(getattr(child, "freed", False))))
+                    continue
+            else:
+                position = leaves.get(id(edge))
+            if freed_above:
+                if position is not None:
+                    below.add(position)
+            else:
+                live = True
+    return not live, frozenset(below)
 
 
 def _value_output(nid: int, tensor: Tensor | None, values: list, requires_grad: list) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tracing
+from ..autograd.engine import edge_needed
 from ..dispatch import apply
 from ..ir import Graph, node_values
 from ..ir.interpreter import input_sizes
@@ -39,7 +40,16 @@ def checked_run(graph: Graph, arrays: list, sizes: dict | None = None) -> list:
 class CompiledBackward(GradFn):
     """The grad_fn of a compiled forward's outputs: runs the compiled backward graph."""
 
-    def __init__(self, built, wrt: list, saved: list, inputs: list, out_meta: list, sizes: dict) -> None:
+    def __init__(
+        self,
+        built,
+        wrt: list,
+        saved: list,
+        inputs: list,
+        out_meta: list,
+        sizes: dict,
+        released_below: dict | None = None,
+    ) -> None:
         self.built = built
         self.sizes = sizes  # the forward's symbol sizes, which the backward's inputs may not carry
         self.saved = saved
@@ -56,6 +66,12 @@ class CompiledBackward(GradFn):
         )
         self.versions = tuple(version_of(t) for t in self.watched)
         self.edges = tuple(edge_of(inputs[i]) for i in wrt)
+        # per output: the edges whose eager gradient path went through a node a backward
+        # inside the call freed (Capture.released_below): needing one raises, as in eager
+        self.released_edges = {
+            k: [j for j, i in enumerate(wrt) if i in positions]
+            for k, positions in (released_below or {}).items()
+        }
         self.n_outputs = len(out_meta)
         self.out_meta = out_meta
         self.hooks = None
@@ -74,6 +90,9 @@ class CompiledBackward(GradFn):
             )
         if self.freed:
             raise RuntimeError(FREED_MESSAGE)
+        for k, edges in self.released_edges.items():
+            if grads[k] is not None and any(edge_needed(self.edges[j]) for j in edges):
+                raise RuntimeError(FREED_MESSAGE)
         check_versions(self, self.watched, self.versions)
         seeds = [
             g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)
@@ -187,7 +206,7 @@ def run(entry, roots: tuple, inputs: list):
         saved = list(results[n + len(mutated) :])
         out_meta = [(a.shape, a.dtype) for a in results[:n]]
         sizes = input_sizes(built.forward, arrays) if entry.symbols else {}
-        node = CompiledBackward(built, built.wrt, saved, inputs, out_meta, sizes)
+        node = CompiledBackward(built, built.wrt, saved, inputs, out_meta, sizes, capture.released_below)
         for k, t in enumerate(tensors):
             if capture.differentiated[k]:
                 t._node, t._out_nr, t._rg = node, k, True
