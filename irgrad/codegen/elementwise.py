@@ -29,7 +29,7 @@ import numpy as np
 from ..ir.graph import CONSTANT, INPUT, Graph, Node
 from ..ir.run_time_sizes import Size
 from ..native import jit
-from ..native.loops import I64, for_range
+from ..native.loops import I64, for_range, freeze
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides, contiguous_strides
@@ -437,7 +437,7 @@ class Positionwise:
         if dt == np.bool_:
             raw = builder.icmp_unsigned("!=", raw, ir.Constant(raw.type, 0))
         else:
-            raw = _freeze(builder, raw)
+            raw = freeze(builder, raw)  # (see freeze: no masked store when written back in place)
         for nid, other in self.loads.items():
             if other == load:
                 values[nid] = Value(raw, dt, self.body.node(nid).type.ndim)
@@ -508,19 +508,6 @@ def loop_nest(
             indices.pop()
 
     level(0)
-
-
-def _freeze(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    """``freeze value``: the value itself (it is never poison: it was loaded from an
-    array), which compiles to nothing.  A loaded element is frozen so that a loop writing
-    ``select(c, x, other)`` back where ``x`` was read (``relu_``, ``masked_fill_`` in
-    place) keeps a blend and a plain store: LLVM's instruction selection turns a store of
-    a select of a load from the same address into a masked store (``vmaskmovps``), which
-    AMD's cores microcode (an in-place ``relu_`` of 1M floats took 0.48 ms, 3x a copy).
-    llvmlite's builder has no ``freeze``; its generic instruction prints it."""
-    frozen = ir.instructions.Instruction(builder.block, value.type, "freeze", [value])
-    builder._insert(frozen)
-    return frozen
 
 
 def store(builder: ir.IRBuilder, value: ir.Value, dtype: np.dtype, pointer: ir.Value) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..dtypes import from_numpy_dtype
 from ..ir.graph import FUSED, Graph, Node
-from ..native.loops import I64, entry_alloca, for_range, for_range_carrying
+from ..native.loops import I64, entry_alloca, for_range, for_range_carrying, freeze
 from ..ops import OPS
 from ..ops.scalar import Unsupported
 from ..ops.strides import contiguous_strides
@@ -136,13 +136,7 @@ class ReductionLoops(LoopKernel):
             at.strides = [i + o for o, i in zip(outer_strides[:-1], inner_strides[:-1])]
             accumulator = _F64 if float_sum and self.out_dtype == np.float32 else self.out_dtype
             columns = _Columns(
-                builder,
-                S,
-                accumulator,
-                self.out_dtype,
-                kept_size,
-                identity_of(reduction, accumulator),
-                alternate=reduction.combine != "add",
+                builder, S, accumulator, self.out_dtype, kept_size, identity_of(reduction, accumulator)
             )
             columns.fold(inner, outer, indices, offset, lambda: at.emit(builder, inputs, offset), combine)
             columns.store(out)
@@ -381,59 +375,38 @@ class _Columns:
     """A reduction that walks the reduced dimensions outside and the kept ones inside,
     with one running value per kept position in a stack array: each row of a
     row-major input is read in order and folded into every column's running value at
-    once, which the loop vectorizer widens.
+    once, which the loop vectorizer widens.  (The running values are loaded frozen, see
+    :func:`~irgrad.native.loops.freeze`: a maximum's ``select`` stored back would be a
+    masked store.)"""
 
-    With ``alternate`` the running values alternate between two arrays, row by row: each
-    row reads one and writes the other.  Folding into the array it read, a ``select``
-    combiner (maximum, minimum) stores ``select(c, running, x)`` back where ``running``
-    came from, which LLVM's x86 backend turns into a masked store (``vmaskmovps``),
-    microcoded on AMD's cores: a compiled ``amax(0)`` of a 1000x1000 matrix took 0.54 ms
-    against numpy's 0.11, and takes 0.11 alternating.  A sum stores an addition, which
-    one array serves faster (0.14 ms against 0.24 alternating)."""
-
-    def __init__(
-        self, builder, S, accumulator: np.dtype, out_dtype: np.dtype, size: int, identity, alternate: bool
-    ) -> None:
+    def __init__(self, builder, S, accumulator: np.dtype, out_dtype: np.dtype, size: int, identity) -> None:
         self.builder, self.S = builder, S
         self.accumulator, self.out_dtype, self.size = accumulator, out_dtype, size
         self.type = llvm_type(accumulator)
         count = size_value(builder, size)
-        first = builder.alloca(self.type, size=count, name="columns")
-        self.arrays = (
-            first,
-            builder.alloca(self.type, size=count, name="columns.next") if alternate else first,
-        )
+        self.running = builder.alloca(self.type, size=count, name="columns")
         with for_range(builder, count, "init") as k:
-            builder.store(ir.Constant(self.type, identity), builder.gep(self.arrays[0], [k], inbounds=True))
-        self.rows = ir.Constant(I64, 1)
+            builder.store(ir.Constant(self.type, identity), builder.gep(self.running, [k], inbounds=True))
 
     def fold(self, reduced, kept, indices, offset, value_here, combine) -> None:
         builder, S = self.builder, self.S
         column_strides = contiguous_strides(kept)
-        row_strides = contiguous_strides(reduced)
-        for extent in reduced:
-            self.rows = builder.mul(self.rows, size_value(builder, extent))
 
         def element() -> None:
-            source, target = self.arrays
-            if source is not target:
-                odd = builder.trunc(offset(row_strides), ir.IntType(1))  # the flat reduced index's parity
-                source, target = builder.select(odd, target, source), builder.select(odd, source, target)
             column = offset((0,) * len(reduced) + column_strides)
+            slot = builder.gep(self.running, [column], inbounds=True)
             value = value_here()
             if value.dtype != self.accumulator:
                 value = S.cast(value, from_numpy_dtype(self.accumulator))
-            running = Value(builder.load(builder.gep(source, [column], inbounds=True)), self.accumulator)
-            builder.store(combine(S, running, value).ir, builder.gep(target, [column], inbounds=True))
+            running = Value(freeze(builder, builder.load(slot)), self.accumulator)
+            builder.store(combine(S, running, value).ir, slot)
 
         loop_nest(builder, tuple(reduced) + tuple(kept), indices, element, "c")
 
     def store(self, out) -> None:
         builder, S = self.builder, self.S
-        odd = builder.trunc(self.rows, ir.IntType(1))  # the last row, if an even one, wrote arrays[1]
-        final = builder.select(odd, self.arrays[1], self.arrays[0])
         with for_range(builder, size_value(builder, self.size), "columns.out") as k:
-            total = Value(builder.load(builder.gep(final, [k], inbounds=True)), self.accumulator)
+            total = Value(builder.load(builder.gep(self.running, [k], inbounds=True)), self.accumulator)
             if self.accumulator != self.out_dtype:
                 total = S.cast(total, from_numpy_dtype(self.out_dtype))
             store(builder, total.ir, self.out_dtype, builder.gep(out, [k], inbounds=True))

@@ -117,6 +117,20 @@ def loop_hints(module: ir.Module, unroll: bool = False, lanes: int | None = None
     return loop_id
 
 
+def freeze(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """``freeze value``, which compiles to nothing, for an element loaded from an array
+    (never poison, so it is the value itself).  A loop that stores ``select(c, x, other)``
+    back where ``x`` was loaded (an in-place ``relu_`` or ``masked_fill_``, a running
+    maximum kept in memory) would otherwise meet LLVM's instruction selection, which
+    turns a store of a select of a load from the same address into a masked store
+    (``vmaskmovps``), microcoded on AMD's cores: an in-place ``relu_`` of 1M floats took
+    0.48 ms against 0.11 frozen, a compiled ``amax(0)`` of a 1000x1000 matrix 0.54 against
+    0.10.  llvmlite's builder has no ``freeze``; its generic instruction prints it."""
+    frozen = ir.instructions.Instruction(builder.block, value.type, "freeze", [value])
+    builder._insert(frozen)
+    return frozen
+
+
 def mul_add(builder: ir.IRBuilder, *terms) -> ir.Value:
     """``a*b + c*d + ...`` for (a, b) pairs and single values, in i64."""
     total = None
