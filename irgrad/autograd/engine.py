@@ -224,6 +224,15 @@ def _check_grads(node, in_grads, grads) -> None:
             )
 
 
+RELEASES = [0]  # backwards run without retain_graph so far, in any thread (see releases())
+
+
+def releases() -> int:
+    """How many backwards without ``retain_graph`` have started: a traced call during
+    which none did freed no node (the compiler then skips looking for freed ones)."""
+    return RELEASES[0]
+
+
 _RUNNING = threading.local()  # .kinds: per backward running on this thread, whether it fills .grad
 
 
@@ -326,6 +335,8 @@ def _propagate(
     nones = [None]
 
     release = not retain_graph
+    if release:
+        RELEASES[0] += 1
     with set_grad_enabled(create_graph):
         while ready:
             node = ready.pop()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _tracing
+from ..autograd.engine import releases
 from ..ir import USER, Graph
 from ..ops import OPS, Kind
 from ..optim.lr_scheduler import attributes_reported
@@ -150,13 +151,14 @@ def capture(
             tracer.bind(t, label, USER, snapshot.source_of(t))
     tracer.deferrals = Deferrals(snapshot)
     generators = HostGenerators(node.obj for node in snapshot.first.values())
+    releases_before = releases()
     with tracer, attributes_reported():
         result = (call or fn)(*args, **kwargs)
         if tracer.graph_break is None and generators.drawn():
             tracer._break(
                 "the function draws from Python's random, numpy's, or another generator not irgrad's"
             )
-        out = _finish(tracer, snapshot, result)
+        out = _finish(tracer, snapshot, result, freed_any=releases() != releases_before)
     _unguarded_strides(snapshot, tracer.layout_read)
     _derived_views(snapshot, tracer, out)
     out.arg_sources = [snapshot.source_of(t) for t in leaves]
@@ -191,7 +193,9 @@ def _derived_views(snapshot: state.Snapshot, tracer: Tracer, out: Capture) -> No
         snapshot.derived_views.append((*nodes, chain))
 
 
-def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
+def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any, freed_any: bool) -> Capture:
+    """The capture of a finished trace; ``freed_any``: a backward inside the call freed
+    saved values (only then can a returned value's graph be released)."""
     graph = tracer.graph
     leaves, spec = flatten(result, _is_tensor)
     returned: list = []
@@ -232,7 +236,7 @@ def _finish(tracer: Tracer, snapshot: state.Snapshot, result: Any) -> Capture:
                 k = _value_output(nid, leaf, values, requires_grad)
                 returned.append(("output", k))
                 released += [False] * (len(values) - len(released))
-                if leaf._rg and not released[k]:
+                if freed_any and leaf._rg and not released[k]:
                     released[k], below = gradient_paths(leaf, tracer.input_tensors)
                     if below and not released[k]:
                         released_below[k] = below
