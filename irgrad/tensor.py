@@ -112,7 +112,6 @@ class Tensor:
         "__dict__",
     )
     __array_priority__ = 1000
-    __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, *args: Any) -> None:
         # The legacy constructor: Tensor(data) or Tensor(*sizes), always the default float.
@@ -401,6 +400,10 @@ class Tensor:
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if self._rg:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
         _tracing.materialize(self, "conversion to a numpy array")
         data = self._data
         if dtype is not None and np.dtype(dtype) != data.dtype:
@@ -408,6 +411,13 @@ class Tensor:
         if copy:
             return data.copy()
         return data
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        """A numpy ufunc's result over a tensor operand, as a tensor (PyTorch's too):
+        ``t + np.ones(2)``, which the tensor's operator leaves to numpy, is a Tensor; a
+        bool result becomes uint8, as PyTorch's ``__array_wrap__`` makes it."""
+        array = np.asarray(array)
+        return Tensor._wrap(array.astype(np.uint8) if array.dtype == np.bool_ else array)
 
     def __dlpack__(self, *args, **kwargs):
         if self._rg:

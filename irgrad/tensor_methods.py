@@ -219,17 +219,34 @@ def _reflect(fn):
 
 
 # What a binary operator takes, or rejects with its own TypeError: tensors, Python's and
-# numpy's numbers, numpy arrays.  Any other operand gets NotImplemented (:func:`_operator`).
-_OPERANDS = (Tensor, Number, np.ndarray, np.generic)
-_BINARY_OPERATORS = frozenset(
-    f"__{prefix}{name}__"
-    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor")
-    + ("lshift", "rshift")
-    for prefix in ("", "r", "i")
-) | {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"}
+# numpy's numbers (numpy arrays: see _with_array).  Any other operand gets NotImplemented
+# (:func:`_operator`).
+_OPERANDS = (Tensor, Number, np.generic)
+_ARITHMETIC = (
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "matmul",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+)
+_COMPARISONS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
+_BINARY_OPERATORS = frozenset(f"__{p}{name}__" for name in _ARITHMETIC for p in ("", "r", "i")) | set(
+    _COMPARISONS
+)
+# with a numpy array operand, these return NotImplemented whether or not the tensor
+# requires grad (see _with_array)
+_LEFT_TO_PYTHON = frozenset(f"__r{name}__" for name in _ARITHMETIC) | set(_COMPARISONS[1:])
 
 
-def _operator(fn):
+def _operator(fn, name: str):
     """``fn`` as a binary operator method: an operand of another kind gives NotImplemented,
     as PyTorch's operators do, so Python tries the operand's reflected method
     (``__radd__``, or ``__gt__`` for ``<``) and otherwise falls back as for any object:
@@ -240,13 +257,37 @@ def _operator(fn):
         try:
             return fn(self, other)
         except TypeError:
+            if isinstance(other, np.ndarray):
+                return _with_array(fn, name, self, other)
             if isinstance(other, _OPERANDS):
                 raise
             return NotImplemented
 
-    method.__name__ = getattr(fn, "__name__", "operator")
+    method.__name__ = name
     method.__doc__ = fn.__doc__
     return method
+
+
+def _with_array(fn, name: str, self: Tensor, other: np.ndarray):
+    """A binary operator with a numpy array operand, as PyTorch's: ``==`` compares with
+    the array's values; ``array / t`` is ``t.reciprocal() * array``; the other operators
+    leave the array to numpy, returning NotImplemented: numpy's reflected operator then
+    computes on ``self``'s array with numpy's type promotion and hands the result to
+    ``Tensor.__array_wrap__``, which a tensor that requires grad refuses (it would lose
+    its gradient).  An array on the left, ``!=`` and the orderings end in Python's
+    fallbacks, since numpy defers to the tensor's ``__array_priority__``: TypeError, and
+    ``!=`` by identity."""
+    if name == "__eq__":
+        return fn(self, Tensor._wrap(np.asarray(other)))
+    if name == "__rtruediv__":
+        return self.reciprocal() * other
+    if name in _LEFT_TO_PYTHON:
+        return NotImplemented
+    if self._rg:
+        raise RuntimeError(
+            "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+        )
+    return NotImplemented
 
 
 def _backward(self: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
@@ -384,4 +425,4 @@ def install() -> None:
     }
     for name, fn in extra.items():
         method = unchecked_method(fn, name)
-        setattr(Tensor, name, _operator(method) if name in _BINARY_OPERATORS else method)
+        setattr(Tensor, name, _operator(method, name) if name in _BINARY_OPERATORS else method)
