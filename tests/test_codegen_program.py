@@ -1,8 +1,9 @@
-"""Whole graphs as native programs: view rules, the layout plan, BLAS calls, routines,
-segments around numpy steps, the arena, threads.
+"""Whole graphs as native programs: BLAS calls, routines, segments around numpy steps,
+the arena, threads, whole training steps as one native call.
 
-The view rules are checked against numpy's own views (strides and offsets); programs
-against the IR interpreter and against eager irgrad.  No torch needed.
+Programs are checked against the IR interpreter and against eager irgrad (the view
+rules and the layout plan: test_codegen_layout; reductions and scans:
+test_codegen_reductions).  No torch needed.
 """
 
 from __future__ import annotations
@@ -26,156 +27,9 @@ from optim_cases import elementwise_step
 import irgrad
 import irgrad.nn.functional as F
 from irgrad.codegen import Program, fuse_reduction_prologues
-from irgrad.codegen.gemm import matrix_layout
-from irgrad.codegen.layout import ARENA, Buffer, pack_arena
 from irgrad.ir import Graph, TensorType, interpret
-from irgrad.ops import OPS
-from irgrad.ops.strides import is_contiguous, reshape_strides, slice_layout
+from irgrad.ops.strides import is_contiguous
 from irgrad.passes import fuse
-
-# --- view rules against numpy ---------------------------------------------------------------------
-
-
-def _element_layout(base: np.ndarray, view: np.ndarray) -> tuple[int, tuple[int, ...]]:
-    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-    return offset // base.itemsize, tuple(s // base.itemsize for s in view.strides)
-
-
-@st.composite
-def strided_arrays(draw):
-    """A view of a fresh array: transposed, stepped or sliced, as numpy makes them."""
-    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
-    base = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
-    view = base
-    if draw(st.booleans()):
-        view = view.transpose(draw(st.permutations(range(view.ndim))))
-    if draw(st.booleans()):
-        view = view[tuple(slice(None, None, draw(st.integers(1, 2))) for _ in range(view.ndim))]
-    return base, view
-
-
-@settings(max_examples=200, deadline=None)
-@given(strided_arrays(), st.data())
-def test_reshape_is_a_view_exactly_where_numpy_makes_one(arrays, data):
-    base, view = arrays
-    size = view.size
-    factors = [d for d in range(1, size + 1) if size % d == 0]
-    first = data.draw(st.sampled_from(factors))
-    new_shape = data.draw(
-        st.sampled_from([(size,), (first, size // first), (1, size, 1), (size // first, 1, first)])
-    )
-    _, strides = _element_layout(base, view)
-    rule = reshape_strides(view.shape, strides, new_shape)
-    try:
-        numpy_view = np.reshape(view, new_shape, copy=False)
-    except ValueError:
-        assert rule is None
-        return
-    assert rule is not None
-    expected_offset, expected_strides = _element_layout(base, numpy_view)
-    reshaped = np.lib.stride_tricks.as_strided(view, new_shape, tuple(s * base.itemsize for s in rule))
-    np.testing.assert_array_equal(reshaped, numpy_view)  # the same elements, whatever size-1 strides say
-
-
-@settings(max_examples=200, deadline=None)
-@given(strided_arrays(), st.data())
-def test_slice_layout_is_numpys(arrays, data):
-    base, view = arrays
-    index = []
-    for n in view.shape:
-        kind = data.draw(st.sampled_from(["int", "slice", "none", "all"]))
-        if kind == "int":
-            index.append(data.draw(st.integers(-n, n - 1)))
-        elif kind == "slice":
-            start = data.draw(st.integers(0, n))
-            index.append(slice(start, data.draw(st.integers(start, n)), data.draw(st.integers(1, 3))))
-        elif kind == "none":
-            index += [None, slice(None)]
-        else:
-            index.append(slice(None))
-    index = tuple(index)
-    start, strides = _element_layout(base, view)
-    offset, rule = slice_layout(view.shape, strides, index)
-    expected = view[index + (Ellipsis,)]  # a view even when every dim is indexed away
-    if expected.size:
-        expected_offset, _ = _element_layout(base, expected)
-        assert start + offset == expected_offset
-    got = np.lib.stride_tricks.as_strided(
-        base.reshape(-1)[start + offset :], expected.shape, tuple(s * base.itemsize for s in rule)
-    )
-    np.testing.assert_array_equal(got, expected)
-
-
-def test_every_view_op_has_a_rule_and_only_views_do():
-    views = {name for name, op in OPS.items() if op.view is not None}
-    assert views == {"reshape", "permute", "broadcast_to", "slice", "diagonal", "unfold", "detach", "rebind"}
-
-
-@settings(max_examples=200, deadline=None)
-@given(strided_arrays(), st.data())
-def test_unfold_layout_is_the_kernels(arrays, data):
-    base, view = arrays
-    if view.ndim == 0:
-        view = view.reshape(1)
-    dim = data.draw(st.integers(0, view.ndim - 1))
-    size = data.draw(st.integers(0, view.shape[dim]))
-    step = data.draw(st.integers(1, 4))
-    start, strides = _element_layout(base, view)
-    rule_offset, rule = OPS["unfold"].view(view.shape, strides, dim=dim, size=size, step=step)
-    expected = OPS["unfold"].eval(view, dim=dim, size=size, step=step)
-    got = np.lib.stride_tricks.as_strided(
-        base.reshape(-1)[start + rule_offset :], expected.shape, tuple(s * base.itemsize for s in rule)
-    )
-    np.testing.assert_array_equal(got, expected)
-
-
-@settings(max_examples=200, deadline=None)
-@given(strided_arrays(), st.data())
-def test_diagonal_layout_is_numpys(arrays, data):
-    base, view = arrays
-    if view.ndim < 2:
-        view = view.reshape(view.shape + (1,))
-    dim1, dim2 = data.draw(st.permutations(range(view.ndim)))[:2]
-    offset = data.draw(st.integers(-view.shape[dim1] - 1, view.shape[dim2] + 1))
-    start, strides = _element_layout(base, view)
-    rule_offset, rule = OPS["diagonal"].view(view.shape, strides, offset=offset, dim1=dim1, dim2=dim2)
-    expected = np.diagonal(view, offset, dim1, dim2)
-    got = np.lib.stride_tricks.as_strided(
-        base.reshape(-1)[start + rule_offset :], expected.shape, tuple(s * base.itemsize for s in rule)
-    )
-    np.testing.assert_array_equal(got, expected)
-
-
-@pytest.mark.parametrize(
-    "rows, cols, strides, expected",
-    [
-        (3, 4, (4, 1), (111, 4)),  # row major
-        (3, 4, (1, 3), (112, 3)),  # a transposed matrix
-        (3, 4, (8, 1), (111, 8)),  # rows of a wider matrix
-        (3, 4, (4, 2), None),  # every other column: copied first
-        (3, 1, (0, 1), None),  # a broadcast row
-        (1, 4, (99, 1), (111, 4)),  # one row: its stride is irrelevant
-    ],
-)
-def test_matrix_layouts_blas_reads_in_place(rows, cols, strides, expected):
-    assert matrix_layout(rows, cols, *strides) == expected
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 300), st.integers(0, 5)), min_size=1, max_size=12))
-def test_the_arena_never_overlaps_buffers_alive_together(spec):
-    buffers, defined = [], {}
-    for k, (size, life) in enumerate(spec):
-        buffers.append(Buffer(k, ARENA, (size,), np.dtype(np.uint8), uses=[k + life]))
-        defined[k] = k
-    total = pack_arena(buffers, defined)
-    for a in buffers:
-        assert a.offset % 64 == 0 and a.offset + a.nbytes <= total
-        for b in buffers:
-            alive_together = a.id < b.id and defined[b.id] <= max(a.uses)
-            if alive_together:
-                assert a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset
-
 
 # --- programs against the interpreter and eager -----------------------------------------------------
 
@@ -483,45 +337,6 @@ def test_an_lstm_training_step_is_one_native_call_and_trains_as_eager():
     assert_trains_as_eager(make)
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.integers(1, 7), min_size=1, max_size=4),
-    st.data(),
-    st.sampled_from(["sum", "amax", "amin"]),
-    st.sampled_from([irgrad.float32, irgrad.float64]),
-)
-def test_reductions_over_outer_dims_walk_rows_in_order_and_match_numpy(shape, data, op, dtype):
-    """A sum over the rows of a row-major matrix (a bias gradient) keeps one running
-    value per column and reads each row in order; any dims, any op, same values."""
-    shape = tuple(shape)
-    dims = tuple(sorted(data.draw(st.sets(st.integers(0, len(shape) - 1), min_size=1))))
-    g = Graph("reduce")
-    x = g.add_input("x", TensorType(shape, dtype))
-    e = g.add_op("exp", [x], {}, TensorType(shape, dtype))
-    kept = tuple(n for k, n in enumerate(shape) if k not in dims)
-    g.set_outputs([g.add_op(op, [e], {"dims": dims, "keepdim": False}, TensorType(kept, dtype))])
-    value = np.random.default_rng(len(shape)).standard_normal(shape).astype(np.dtype(dtype.np))
-    (got,) = run_program(Program(fuse_reduction_prologues(fuse(g))), [value])
-    np.testing.assert_allclose(got, interpret(g, [value])[0], rtol=1e-6)
-
-
-@pytest.mark.parametrize("n", [1, 1023, 1024, 1025, 1_000_003])
-def test_float32_sums_of_a_million_elements_stay_accurate(n):
-    """Blocks of 1024 summed in float32 lanes, block sums added in float64: the sum of
-    1M values near 1 is within a few float32 ulps of the float64 sum (numpy's pairwise
-    float32 sum is the yardstick PyTorch's tolerance is set against)."""
-    g = Graph("sum")
-    x = g.add_input("x", TensorType((n,), irgrad.float32))
-    s = g.add_op("sigmoid", [x], {}, TensorType((n,), irgrad.float32))
-    g.set_outputs([g.add_op("sum", [s], {"dims": (0,), "keepdim": False}, TensorType((), irgrad.float32))])
-    values = np.random.default_rng(n).standard_normal(n).astype(np.float32)
-    (got,) = run_program(Program(fuse_reduction_prologues(fuse(g))), [values])
-    exact = (1 / (1 + np.exp(-values.astype(np.float64)))).sum()
-    assert abs(float(got) - exact) <= 4 * np.spacing(np.float32(exact)) + 1e-6 * n**0.5
-    numpy_error = abs(float(interpret(g, [values])[0]) - exact)
-    assert abs(float(got) - exact) <= max(numpy_error * 2, 4 * np.spacing(np.float32(exact)))
-
-
 def test_a_gradient_handed_to_grad_is_written_once_not_copied():
     """``.grad`` gets a fresh copy of the backward's result; when nothing else reads that
     result, its own buffer is the copy (W5's step: one loop nest writing the gradient,
@@ -565,36 +380,6 @@ def test_embeddings_and_their_gradients_run_natively(padding_idx, id_dtype):
         compiled(irgrad.tensor([[0, 7, 1], [1, 1, 1]], dtype=id_dtype))
     with pytest.raises(IndexError, match="index out of range in self"):
         compiled(irgrad.tensor([[0, -1, 1], [1, 1, 1]], dtype=id_dtype))
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.integers(1, 6), min_size=1, max_size=3),
-    st.data(),
-    st.sampled_from([np.bool_, np.int32, np.int64, np.uint8]),
-    st.sampled_from(["sum", "amax", "amin"]),
-)
-def test_integer_and_bool_reductions_run_natively_as_numpy_computes_them(shape, data, dtype, op):
-    shape = tuple(shape)
-    if op != "sum" and dtype == np.bool_:
-        return
-    dims = tuple(sorted(data.draw(st.sets(st.integers(0, len(shape) - 1), min_size=1))))
-    rng = np.random.default_rng(len(shape))
-    value = (rng.integers(0, 2, shape) if dtype == np.bool_ else rng.integers(-100, 100, shape)).astype(dtype)
-    meta = OPS[op].infer(
-        TensorType(shape, irgrad.dtypes.from_numpy_dtype(value.dtype)), dims=dims, keepdim=False
-    )
-    g = Graph("ints")
-    x = g.add_input("x", TensorType(shape, irgrad.dtypes.from_numpy_dtype(value.dtype)))
-    g.set_outputs(
-        [g.add_op(op, [x], {"dims": dims, "keepdim": False}, TensorType(tuple(meta.shape), meta.dtype))]
-    )
-    program = Program(g)
-    assert program.report.segments == 1
-    (got,) = run_program(program, [value])
-    expected = interpret(g, [value])[0]
-    assert got.dtype == expected.dtype
-    np.testing.assert_array_equal(got, expected)
 
 
 def test_a_small_gpt_training_step_is_one_native_call_and_trains_as_eager():
@@ -874,35 +659,6 @@ def test_scatter_adds_accumulate_as_numpys_add_at(shape, data):
     np.testing.assert_array_equal(got[0], interpret(g, [x, index, src])[0])
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.integers(1, 6), min_size=1, max_size=3),
-    st.data(),
-    st.sampled_from([np.float32, np.float64, np.int32, np.int64, np.bool_, np.uint8]),
-    st.booleans(),
-)
-def test_cumsums_add_in_numpys_order(shape, data, dtype, transposed):
-    """``cumsum`` natively: running sums in order (floats in their own type, bools and
-    integers in int64), bit for bit the interpreter's, from a strided source too."""
-    shape = tuple(shape)
-    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
-    rng = np.random.default_rng(len(shape))
-    base = (rng.standard_normal(shape[::-1] if transposed else shape) * 10).astype(dtype)
-    in_type = TensorType(base.shape, irgrad.dtypes.from_numpy_dtype(base.dtype))
-    g = Graph("scan")
-    x = g.add_input("x", in_type)
-    source = (
-        g.add_op("permute", [x], {"dims": tuple(range(len(shape)))[::-1]}, TensorType(shape, in_type.dtype))
-        if transposed
-        else x
-    )
-    meta = OPS["cumsum"].infer(TensorType(shape, in_type.dtype), dim=dim)
-    g.set_outputs([g.add_op("cumsum", [source], {"dim": dim}, TensorType(tuple(meta.shape), meta.dtype))])
-    program = Program(g)
-    assert program.report.segments == 1
-    np.testing.assert_array_equal(run_program(program, [base])[0], interpret(g, [base])[0])
-
-
 @pytest.mark.parametrize("dims", [(0,), (1,), (0, 2), (-1,), ()])
 def test_flips_read_from_the_far_end(dims):
     x = irgrad.randn(3, 4, 5)
@@ -945,109 +701,6 @@ def test_rows_picked_by_an_index_array_and_their_gradients(shape, data, negative
         np.testing.assert_allclose(got, expected, rtol=1e-6)  # exp: the native polynomial
 
 
-@settings(max_examples=80, deadline=None)
-@given(
-    st.lists(st.integers(0, 40), min_size=1, max_size=3),
-    st.sampled_from(["all", "last", "first"]),
-    st.sampled_from([np.float32, np.float64]),
-    st.integers(0, 2**16),
-)
-def test_sums_of_stored_values_are_numpys_bit_for_bit(shape, which, dtype, seed):
-    """A sum over one contiguous run follows numpy's pairwise tree and a sum over rows
-    adds them in order from +0.0, as numpy does: the same bits, -0.0 and empty sums
-    included (so compiled sums of stored values equal eager ones even when cancellation
-    makes the sum ill-conditioned)."""
-    shape = tuple(shape)
-    dims = {"all": tuple(range(len(shape))), "last": (len(shape) - 1,), "first": (0,)}[which]
-    rng = np.random.default_rng(seed)
-    x = (rng.standard_normal(shape) * rng.choice([1.0, 1e4, 1e30], shape)).astype(dtype)
-    if x.size:
-        x.reshape(-1)[rng.integers(x.size)] = -0.0
-    t = irgrad.dtypes.from_numpy_dtype(x.dtype)
-    g = Graph("sum")
-    i = g.add_input("x", TensorType(shape, t))
-    kept = tuple(n for k, n in enumerate(shape) if k not in dims)
-    g.set_outputs([g.add_op("sum", [i], {"dims": dims, "keepdim": False}, TensorType(kept, t))])
-    (got,) = run_program(Program(g), [x])
-    assert got.tobytes() == np.asarray(interpret(g, [x])[0]).tobytes()
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.integers(0, 3000),
-    st.sampled_from([np.float32, np.float64]),
-    st.booleans(),
-    st.integers(0, 2**16),
-)
-def test_sums_of_an_exact_prologue_are_numpys_bit_for_bit(n, dtype, strided, seed):
-    """A sum whose fused prologue is exact (``1 / (1 + x * x) - y`` rounds as numpy's
-    ops do) follows numpy's pairwise tree, its 8 running sums in vector lanes: eager's
-    bits at every size (fewer than 8, one block of up to 128, split blocks, a remainder),
-    over a strided operand too."""
-    rng = np.random.default_rng(seed)
-    x = (rng.standard_normal(2 * n if strided else n) * 3).astype(dtype)
-    y = rng.standard_normal(n).astype(dtype)
-
-    def f(x, y):
-        return (1 / (1 + x * x) - y).sum()
-
-    compiled = irgrad.compile(f, backend="llvm")
-    xt = irgrad.tensor(x)[::2] if strided else irgrad.tensor(x)
-    got = graph_call(compiled, xt, irgrad.tensor(y))
-    assert got.numpy().tobytes() == f(xt, irgrad.tensor(y)).numpy().tobytes()
-    assert_native(compiled)
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    st.lists(st.integers(1, 40), min_size=1, max_size=3),
-    st.sampled_from(["amax", "amin", "sum"]),
-    st.sampled_from(["all", "last", "first"]),
-    st.sampled_from([np.float32, np.float64, np.int32, np.int64, np.int8]),
-    st.integers(0, 2**16),
-)
-def test_maxima_minima_and_integer_sums_in_lanes_are_eagers(shape, op, which, dtype, seed):
-    """A maximum, a minimum or an integer sum folds its values into 8 lanes that the loop
-    vectorizer widens, then the lanes in order: eager's values (NaN propagated, integer
-    sums wrapping as eager's) at every size, with a prologue (``x * 3``, ``x + x``)."""
-    shape = tuple(shape)
-    if op == "sum" and np.dtype(dtype).kind == "f":
-        return  # float sums: the tests above
-    dims = {"all": tuple(range(len(shape))), "last": (len(shape) - 1,), "first": (0,)}[which]
-    rng = np.random.default_rng(seed)
-    x = (rng.standard_normal(shape) * 50).astype(dtype)
-    if np.dtype(dtype).kind == "f" and x.size > 1 and rng.random() < 0.5:
-        x.reshape(-1)[rng.integers(x.size)] = np.nan
-
-    def f(x):
-        return getattr(x * 3 + x, op)(dims)
-
-    compiled = irgrad.compile(f, backend="llvm")
-    got = graph_call(compiled, irgrad.tensor(x)).numpy()
-    want = f(irgrad.tensor(x)).numpy()
-    assert got.dtype == want.dtype
-    np.testing.assert_array_equal(got, want)
-    assert_native(compiled)
-
-
-def test_an_ill_conditioned_sum_with_an_exact_prologue_is_numpys():
-    """Found by the fuzzer (seed 2034): ``where(isnan(x), 0, x).sum()`` over values with
-    1e30 and -1e30 depends on the order of the additions; with a prologue of exact ops
-    the native sum follows numpy's pairwise tree, so compiled gives eager's -9998."""
-    x = np.array(
-        [0.0, -1, -1, -0.0, 1e30, 1, 2, -0.0, 2, 1, 1, -1, 1, -0.0, -1, -1]
-        + [-0.0, -0.0, 1, -10000, 1, np.nan, -0.0, -1e30],
-        np.float32,
-    )
-
-    def f(x):
-        return irgrad.where(irgrad.isnan(x), 0.0, x).sum()
-
-    compiled = irgrad.compile(f, backend="llvm")
-    assert graph_call(compiled, irgrad.tensor(x)).item() == f(irgrad.tensor(x)).item() == -9998.0
-    assert_native(compiled)
-
-
 def test_an_unused_integer_division_fused_with_its_operand_still_raises():
     """An integer division by zero raises even when nothing reads its value (the op
     ``raises``); fused with a reshape of its operand, the group is effectful too (the
@@ -1066,27 +719,3 @@ def test_an_unused_integer_division_fused_with_its_operand_still_raises():
         f(a, irgrad.tensor([0]))
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         compiled(a, irgrad.tensor([0]))
-
-
-@pytest.mark.parametrize(
-    "write",
-    [
-        lambda x: x.relu_(),
-        lambda x: x.masked_fill_(x > 1, 0.0),
-        lambda x: x.clamp_(max=0.5),
-        lambda x: x.amax(0),  # running maxima over rows, in stack arrays
-        lambda x: x.amin(0),
-    ],
-    ids=["relu_", "masked_fill_", "clamp_", "amax0", "amin0"],
-)
-def test_a_select_written_back_where_it_was_read_is_no_masked_store(write, tmp_path):
-    """Storing ``select(c, x, other)`` where ``x`` was loaded from makes LLVM's x86 backend
-    emit a masked store (``vmaskmovps``), microcoded on AMD's cores (3-5x slower than a
-    blend and a store): loaded elements are frozen, and running maxima alternate arrays."""
-    compiled = irgrad.compile(write, backend="llvm", dump=str(tmp_path))
-    with irgrad.no_grad():
-        x = irgrad.randn(64, 64)
-        graph_call(compiled, x)
-    assembly = "".join(p.read_text() for p in tmp_path.glob("*.s"))
-    assert assembly, "no native code was dumped"
-    assert "maskmov" not in assembly
