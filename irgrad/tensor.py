@@ -94,6 +94,12 @@ def to_target(args: tuple, dtype=None, device_arg=None):
     return None if dtype is None else dtypes.to_dtype(dtype)
 
 
+# What numpy() and numpy's conversions say of a tensor that requires grad (PyTorch's words).
+NUMPY_OF_REQUIRES_GRAD = (
+    "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+)
+
+
 class Tensor:
     """A multi-dimensional array with autograd, as ``torch.Tensor``."""
 
@@ -383,9 +389,7 @@ class Tensor:
     # --- conversion -------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
         if self._rg and not force:
-            raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
-            )
+            raise RuntimeError(NUMPY_OF_REQUIRES_GRAD)
         _tracing.materialize(self, "numpy()")
         return self._data
 
@@ -401,9 +405,7 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         if self._rg:
-            raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
-            )
+            raise RuntimeError(NUMPY_OF_REQUIRES_GRAD)
         _tracing.materialize(self, "conversion to a numpy array")
         data = self._data
         if dtype is not None and np.dtype(dtype) != data.dtype:

@@ -24,7 +24,7 @@ from .dtypes import bool_, complex64, complex128, float16, float32, float64, int
 from .memory_formats import check_memory_format, preserve_format, suggest_memory_format
 from .multiprocessing import tensor_sharing
 from .ops.movement import sum_to
-from .tensor import Tensor, to_target
+from .tensor import NUMPY_OF_REQUIRES_GRAD, Tensor, to_target
 from .tensor_ops import arrange as AR
 from .tensor_ops import bessel as BES
 from .tensor_ops import complex_parts, inplace_shape, python_apply, tensor_facts
@@ -284,9 +284,7 @@ def _with_array(fn, name: str, self: Tensor, other: np.ndarray):
     if name in _LEFT_TO_PYTHON:
         return NotImplemented
     if self._rg:
-        raise RuntimeError(
-            "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
-        )
+        raise RuntimeError(NUMPY_OF_REQUIRES_GRAD)
     return NotImplemented
 
 
