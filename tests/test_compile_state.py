@@ -747,3 +747,30 @@ def test_a_backward_through_a_path_released_inside_the_call_raises_as_eager():
                     out.backward(retain_graph=True)
                 else:
                     irgrad.autograd.grad(out, inputs, retain_graph=True)
+
+
+def test_a_value_computed_from_an_activation_an_inner_backward_released_raises_as_eager():
+    # ``h.sum().backward(); return h * 2``: the path from h * 2 goes through the nodes
+    # below h that the backward freed (tanh's output, the linear layer's input), so a
+    # backward from it raises in eager, and from the compiled call's result too
+    def make():
+        irgrad.manual_seed(0)
+        lin = nn.Linear(4, 3)
+
+        def step(x):
+            h = lin(x).tanh()
+            h.sum().backward()
+            return h * 2
+
+        return step
+
+    x = irgrad.randn(2, 4)
+    eager_step, step = make(), make()
+    run = irgrad.compile(step)
+    for _ in range(3):
+        want, got = eager_step(x), run(x)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+    assert got.grad_fn.name() == "CompiledFunctionBackward"
+    for out in (want, got):
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            out.sum().backward()
