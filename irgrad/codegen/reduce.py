@@ -20,13 +20,15 @@ blocks in vector lanes and the block sums in float64 (:func:`_fold_blocks`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import llvmlite.ir as ir
 import numpy as np
 
 from ..dtypes import from_numpy_dtype
 from ..ir.graph import FUSED, Graph, Node
-from ..native.loops import I64, entry_alloca, for_range, for_range_carrying, freeze
+from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying, freeze
 from ..ops import OPS
 from ..ops.scalar import Unsupported
 from ..ops.strides import contiguous_strides
@@ -234,36 +236,57 @@ def _fold_blocks(
     return carried[0]
 
 
+class _Lanes:
+    """``n`` running values in a stack array, each updated by one iteration of a loop over
+    them (:meth:`each`), which the loop vectorizer widens into vectors.  Kept as ``n``
+    scalar chains instead, LLVM leaves them scalar: its SLP vectorizer does not join
+    them (a sum's, prologue included), and a loop-carried ``select`` chain (a maximum's,
+    NaN propagation included) the loop vectorizer cannot widen."""
+
+    def __init__(self, builder: ir.IRBuilder, type_: ir.Type, n: int) -> None:
+        self.builder, self.n = builder, n
+        self.array = entry_alloca(builder, ir.ArrayType(type_, n))
+
+    def slot(self, j: ir.Value) -> ir.Value:
+        return self.builder.gep(self.array, [const(0), j], inbounds=True)
+
+    @contextmanager
+    def each(self, name: str) -> Iterator[ir.Value]:
+        """A loop over the lanes; yields the lane's index."""
+        with for_range(self.builder, const(self.n), name, unroll=False, lanes=self.n) as j:
+            yield j
+
+    def values(self) -> list[ir.Value]:
+        return [self.builder.load(self.slot(const(j))) for j in range(self.n)]
+
+
 def _fold_lanes(
     builder, S, dtype: np.dtype, identity, count: int, indices: list, running: ir.Value, fold_value, combine
 ) -> ir.Value:
     """The innermost reduced loop of a reduction whose combiner is not a float sum (a
-    maximum or minimum, an integer sum): ``n`` running values (:func:`_lanes_for`),
-    each starting from ``identity``, value ``i`` folded into lane ``i % n``.  The lanes
-    are a stack array that a loop over them updates, which the loop vectorizer widens
-    into vectors (a loop-carried ``select`` chain, NaN propagation included, it cannot).
-    Then the lanes and the values past the last whole round are folded into ``running``
-    in order.  Such combiners are associative and commutative, so only which of two
-    equal values is kept (``-0.0`` or ``+0.0``, a NaN's payload) may differ from a fold
-    in order."""
+    maximum or minimum, an integer sum): ``n`` running values (:class:`_Lanes`, ``n``
+    from :func:`_lanes_for`), each starting from ``identity``, value ``i`` folded into
+    lane ``i % n``.  Then the lanes and the values past the last whole round are folded
+    into ``running`` in order.  Such combiners are associative and commutative, so only
+    which of two equal values is kept (``-0.0`` or ``+0.0``, a NaN's payload) may differ
+    from a fold in order."""
     t = llvm_type(dtype)
-    n = _lanes_for(count)
-    lanes = entry_alloca(builder, ir.ArrayType(t, n))
+    lanes = _Lanes(builder, t, _lanes_for(count))
+    n = const(lanes.n)
     size = size_value(builder, count)
-    with for_range(builder, ir.Constant(I64, n), "lanes.init", unroll=False, lanes=n) as j:
-        builder.store(ir.Constant(t, identity), builder.gep(lanes, [ir.Constant(I64, 0), j], inbounds=True))
-    rounds = builder.udiv(size, ir.Constant(I64, n))
+    with lanes.each("lanes.init") as j:
+        builder.store(ir.Constant(t, identity), lanes.slot(j))
+    rounds = builder.udiv(size, n)
     with for_range(builder, rounds, "rounds") as k:
-        base = builder.mul(k, ir.Constant(I64, n))
-        with for_range(builder, ir.Constant(I64, n), "lanes", unroll=False, lanes=n) as j:
-            slot = builder.gep(lanes, [ir.Constant(I64, 0), j], inbounds=True)
+        base = builder.mul(k, n)
+        with lanes.each("lanes") as j:
+            slot = lanes.slot(j)
             indices.append(builder.add(base, j))
             builder.store(fold_value(Value(builder.load(slot), dtype)), slot)
             indices.pop()
-    for j in range(n):
-        lane = Value(builder.load(builder.gep(lanes, [ir.Constant(I64, 0), ir.Constant(I64, j)])), dtype)
-        running = combine(S, Value(running, dtype), lane).ir
-    whole = builder.mul(rounds, ir.Constant(I64, n))
+    for lane in lanes.values():
+        running = combine(S, Value(running, dtype), Value(lane, dtype)).ir
+    whole = builder.mul(rounds, n)
     with for_range_carrying(builder, builder.sub(size, whole), [running], "lanes.rest") as (i, carried):
         indices.append(builder.add(whole, i))
         carried[0] = fold_value(Value(carried[0], dtype))
@@ -291,9 +314,6 @@ def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) 
         indices = [*outer, b.add(start, i)]
         return at.emit(b, pointers, offset_function(b, indices)).ir
 
-    def const(k: int) -> ir.Value:
-        return ir.Constant(I64, k)
-
     few, block, split = (fn.append_basic_block(name) for name in ("few", "block", "split"))
     b.cbranch(b.icmp_signed("<", n, const(8)), few, fn.append_basic_block("more"))
     b.position_at_end(fn.blocks[-1])
@@ -305,22 +325,16 @@ def _pairwise(builder: ir.IRBuilder, at, inputs, n_outer: int, dtype: np.dtype) 
     b.ret(running[0])
 
     b.position_at_end(block)
-    # the 8 running sums live in a stack array that a loop over the 8 of them reads and
-    # writes: the vectorizer widens that loop into one vector of 8 lanes (LLVM's SLP
-    # vectorizer leaves 8 separate scalar chains scalar, prologue included)
-    sums = entry_alloca(b, ir.ArrayType(ft, 8))
-
-    def lane(j: ir.Value) -> ir.Value:
-        return b.gep(sums, [const(0), j], inbounds=True)
-
-    with for_range(b, const(8), "first", unroll=False, lanes=8) as j:
-        b.store(value(j), lane(j))
+    sums = _Lanes(b, ft, 8)  # (numpy's 8 running sums, in vector lanes)
+    with sums.each("first") as j:
+        b.store(value(j), sums.slot(j))
     whole = b.sub(n, b.srem(n, const(8)))
     with for_range(b, b.sub(b.sdiv(whole, const(8)), const(1)), "eights") as k:
         base = b.mul(b.add(k, const(1)), const(8))
-        with for_range(b, const(8), "lanes", unroll=False, lanes=8) as j:
-            b.store(b.fadd(b.load(lane(j)), value(b.add(base, j))), lane(j))
-    r = [b.load(lane(const(j))) for j in range(8)]
+        with sums.each("lanes") as j:
+            slot = sums.slot(j)
+            b.store(b.fadd(b.load(slot), value(b.add(base, j))), slot)
+    r = sums.values()
     total = b.fadd(
         b.fadd(b.fadd(r[0], r[1]), b.fadd(r[2], r[3])), b.fadd(b.fadd(r[4], r[5]), b.fadd(r[6], r[7]))
     )
