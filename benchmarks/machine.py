@@ -95,16 +95,77 @@ def describe(threads: int, frameworks: tuple[str, ...]) -> dict[str, str | int |
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "numpy": _version("numpy"),
         "irgrad": _version("irgrad"),
+        "native code for": native_target(),
+        "numpy's BLAS": numpy_blas(),
     }
     for name in frameworks:
         if name not in info:
             info[name] = _version(name)
+    if "torch" in frameworks:
+        info["torch's BLAS"] = torch_blas()
     try:
         with open("/proc/loadavg", encoding="utf-8") as f:
             info["load average at start"] = " ".join(f.read().split()[:3])
     except OSError:
         pass
     return info
+
+
+def native_target() -> str:
+    """The CPU LLVM compiles irgrad's native code for, and its widest vectors: ratios
+    between contenders move with both (the GEMM tiles are twice as wide with AVX-512)."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    vectors = "AVX-512" if features.get("avx512f") else "AVX2" if features.get("avx2") else "SSE"
+    return f"{llvm.get_host_cpu_name()} ({vectors})"
+
+
+def numpy_blas() -> str | None:
+    """numpy's BLAS and the kernel it chose for this CPU (irgrad eager's matmuls)."""
+    import numpy as np
+
+    try:
+        config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except Exception:  # noqa: BLE001 - older numpy: no dict form
+        return None
+    parts = (config.get("name"), config.get("version"), _openblas_core())
+    return " ".join(str(part) for part in parts if part)
+
+
+def _openblas_core() -> str | None:
+    """The kernel family OpenBLAS picked at load time (e.g. SkylakeX, Haswell, Zen)."""
+    import ctypes
+
+    import numpy as np
+
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    try:
+        names = [n for n in os.listdir(libs) if "openblas" in n]
+    except OSError:
+        return None
+    for name in names:
+        try:
+            lib = ctypes.CDLL(os.path.join(libs, name))
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename"):
+            function = getattr(lib, symbol, None)
+            if function is not None:
+                function.restype = ctypes.c_char_p
+                return f"({function().decode()} kernels)"
+    return None
+
+
+def torch_blas() -> str | None:
+    """The BLAS PyTorch was built with (MKL on x86: on Intel cores its sgemm ran 15-25%
+    faster than numpy's OpenBLAS on W2's products, which sets W2's torch column)."""
+    import re
+
+    import torch
+
+    found = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    return found.group(1) if found else None
 
 
 @dataclass

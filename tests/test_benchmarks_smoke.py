@@ -60,7 +60,10 @@ def test_run_writes_json_and_markdown(tiny_run):
     data, out = tiny_run
     saved = json.loads((out / "latest.json").read_text())
     assert saved["command"] == "pytest"
-    assert {"cpu", "cores", "threads", "numpy", "irgrad", "date"} <= set(saved["machine"])
+    assert {"cpu", "cores", "threads", "numpy", "irgrad", "date", "native code for", "numpy's BLAS"} <= set(
+        saved["machine"]
+    )
+    assert saved["machine"]["native code for"].endswith(("(AVX-512)", "(AVX2)", "(SSE)"))
     assert saved["limits"]["sgemm_gflops"] > 0 and saved["limits"]["copy_gbs"] > 0
     assert [w["name"] for w in saved["workloads"]] == ["T-train", "T-infer", "E-train"]
     backends, _ = irgrad_backends()
