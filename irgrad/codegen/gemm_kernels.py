@@ -452,18 +452,19 @@ class _Broadcast(_Tiles):
         b, s, v = self.b, self.s, self.v
         masks = masks or [None] * len(widths)
         offsets = [sum(widths[:w]) for w in range(len(widths))]
-        a_rows = [self.at(self.a_ptr, (b.add(i0, const(r)), s.a_row)) for r in range(rows)]
         c_rows = [self.at(self.c_ptr, (b.add(i0, const(r)), s.c_row), (j0, 1)) for r in range(rows)]
         b_panel = self.at(self.b_ptr, (j0, 1))
 
-        def products(k: ir.Value, a_col: ir.Value | int, acc: list) -> None:
-            """Add the products of one ``k`` to the accumulators."""
+        def products(k: ir.Value, a_strides: tuple, acc: list) -> None:
+            """Add the products of one ``k`` to the accumulators (A's element strides
+            ``a_strides``, either of them possibly the constant 1)."""
             b_row = self.at(b_panel, (k, s.b_stride))
             b_vectors = [
                 v.load(self.at(b_row, (offsets[w], 1)), width, masks[w]) for w, width in enumerate(widths)
             ]
+            a_row, a_col = a_strides
             for r in range(rows):
-                a = b.load(self.at(a_rows[r], (k, a_col)))
+                a = b.load(self.at(self.a_ptr, (b.add(i0, const(r)), a_row), (k, a_col)))
                 for w, width in enumerate(widths):
                     at = r * len(widths) + w
                     acc[at] = v.fma(v.splat(a, width), b_vectors[w], acc[at], width)
@@ -473,7 +474,7 @@ class _Broadcast(_Tiles):
             acc = self._sums(products, zeros)
         else:  # the edges (rows and columns left over): one loop, the kernel's code stays small
             with for_range_carrying(b, s.k, zeros, "k") as (k, acc):
-                products(k, s.a_col, acc)
+                products(k, (s.a_row, s.a_col), acc)
         for r in range(rows):
             for w, width in enumerate(widths):
                 self.store(acc[r * len(widths) + w], self.at(c_rows[r], (offsets[w], 1)), width, masks[w])
@@ -481,36 +482,54 @@ class _Broadcast(_Tiles):
     def _sums(self, products, zeros: list) -> list:
         """The accumulators after all ``k``: :data:`UNROLL` products a loop iteration (then
         the rest one by one), with A's elements read at constant offsets where its rows
-        are contiguous (the common case, tested at run time).  Each iteration of a loop
+        are contiguous, or its columns (a transposed A: a weight gradient's dY.T), as
+        tested at run time; other strides take one ``k`` an iteration.  Each iteration of a loop
         of one ``k`` spent about 9 integer instructions (A's row addresses, a counter,
         two branches) beside 16 multiply-adds, which compete for the ports the
         multiply-adds issue on.  Measured on one Sapphire Rapids core (AVX-512, 8 x 2
         tiles, best of 25 alternating runs): 64x128x784 169.5 -> 186.7 GFLOP/s,
         256x128x256 167.2 -> 184.1, an 8x32x256 tile in L1 176.3 -> 179.1; 8 a loop
-        iteration ran slower than 4 (register pressure).  The sums are the same bits:
+        iteration ran slower than 4 (register pressure).  A transposed A: 128x784x64
+        139 -> 146, 128x1024x256 122 -> 143, 1024x784x256 103 -> 120.  The sums are the same bits:
         each accumulator still adds its products in order of ``k``."""
         b, s = self.b, self.s
         k_unrolled = b.mul(b.udiv(s.k, const(UNROLL)), const(UNROLL))
-        merged = []
-        with b.if_else(b.icmp_unsigned("==", s.a_col, const(1))) as (contiguous, strided):
-            with contiguous:
-                with for_range_carrying(b, b.udiv(s.k, const(UNROLL)), list(zeros), "ku") as (ku, acc):
-                    for u in range(UNROLL):
-                        products(b.add(b.mul(ku, const(UNROLL)), const(u)), 1, acc)
-                with for_range_carrying(b, b.sub(s.k, k_unrolled), acc, "k") as (k, acc):
-                    products(b.add(k, k_unrolled), 1, acc)
-                merged.append((acc, b.block))
-            with strided:  # (a transposed A: unrolled, it ran no faster)
-                with for_range_carrying(b, s.k, list(zeros), "k") as (k, acc):
-                    products(k, s.a_col, acc)
-                merged.append((acc, b.block))
-        sums = []
-        for at, zero in enumerate(zeros):
-            phi = b.phi(zero.type)
-            for acc, block in merged:
-                phi.add_incoming(acc[at], block)
-            sums.append(phi)
-        return sums
+
+        def unrolled(a_strides: tuple) -> tuple[list, ir.Block]:
+            with for_range_carrying(b, b.udiv(s.k, const(UNROLL)), list(zeros), "ku") as (ku, acc):
+                for u in range(UNROLL):
+                    products(b.add(b.mul(ku, const(UNROLL)), const(u)), a_strides, acc)
+            with for_range_carrying(b, b.sub(s.k, k_unrolled), acc, "k") as (k, acc):
+                products(b.add(k, k_unrolled), a_strides, acc)
+            return acc, b.block
+
+        def one_by_one() -> tuple[list, ir.Block]:
+            with for_range_carrying(b, s.k, list(zeros), "k") as (k, acc):
+                products(k, (s.a_row, s.a_col), acc)
+            return acc, b.block
+
+        with b.if_else(b.icmp_unsigned("==", s.a_col, const(1))) as (rows_contiguous, other):
+            with rows_contiguous:
+                row_major = unrolled((s.a_row, 1))
+            with other:
+                with b.if_else(b.icmp_unsigned("==", s.a_row, const(1))) as (columns_contiguous, strided):
+                    with columns_contiguous:  # a transposed A (a weight gradient's dY.T)
+                        transposed = unrolled((1, s.a_col))
+                    with strided:
+                        neither = one_by_one()
+                rest = _merged(b, [transposed, neither]), b.block
+        return _merged(b, [row_major, rest])
+
+
+def _merged(b: ir.IRBuilder, branches: list[tuple[list, ir.Block]]) -> list:
+    """Phis joining each branch's values (``(values, the block it ends in)``) where they meet."""
+    joined = []
+    for at, value in enumerate(branches[0][0]):
+        phi = b.phi(value.type)
+        for values, block in branches:
+            phi.add_incoming(values[at], block)
+        joined.append(phi)
+    return joined
 
 
 class _Dot(_Tiles):
