@@ -30,6 +30,8 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
+from . import perf_map
+
 _LOCK = threading.RLock()  # re-entered: a kernel is built, and compiled, under it
 _STATE: dict = {}
 _KERNELS: dict = {}
@@ -390,6 +392,8 @@ def compile_functions(
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))
         engine.finalize_object()
         entries = {name: engine.get_function_address(name) for name in signatures}
+        if perf_map.ENABLED:
+            perf_map.record(data, entries)
     missing = [name for name, entry in entries.items() if not entry]
     if missing:
         raise RuntimeError(f"native kernel {missing[0]!r} was compiled but its symbol was not found")
