@@ -271,18 +271,22 @@ class Broadcast(_Tiles):
 
     def _sums(self, products, zeros: list) -> list:
         """The accumulators after all ``k``: :data:`UNROLL` products a loop iteration (then
-        the rest one by one), with A's elements read at constant offsets where its rows
-        are contiguous, or its columns (a transposed A: a weight gradient's dY.T), as
-        tested at run time; other strides take one ``k`` an iteration.
+        the rest one by one), with A's elements read at constant offsets, where A's rows
+        are contiguous (tested at run time); other strides take one ``k`` an iteration.
 
         An iteration of one ``k`` spent about 9 integer instructions (A's row addresses,
         a counter, two branches) beside 16 multiply-adds, which compete for the ports
         the multiply-adds issue on.  Measured on one Sapphire Rapids core (AVX-512, 8 x 2
         tiles, best of 25 alternating runs): 64x128x784 169.5 -> 186.7 GFLOP/s,
-        256x128x256 167.2 -> 184.1, an 8x32x256 tile in L1 176.3 -> 179.1; a transposed
-        A 128x784x64 139 -> 146, 128x1024x256 122 -> 143.  8 a loop iteration ran slower
-        than 4 (register pressure).  The sums are the same bits: each accumulator still
-        adds its products in order of ``k``."""
+        256x128x256 167.2 -> 184.1, an 8x32x256 tile in L1 176.3 -> 179.1.  8 a loop
+        iteration ran slower than 4 (register pressure).  The sums are the same bits: each
+        accumulator still adds its products in order of ``k``.
+
+        Each unrolled loop costs LLVM time when the kernel is first compiled on a
+        machine: this one 20-25 ms.  A second for a transposed A (a_row == 1: a weight
+        gradient's dY.T read in place) took W1's 128x784x64 weight gradient from 139 to
+        146 GFLOP/s (1.6% of its training step) for 40 ms more, which W1's first compile
+        (300 ms aimed at) could not afford."""
         b, s = self.b, self.s
         k_unrolled = b.mul(b.udiv(s.k, const(UNROLL)), const(UNROLL))
 
@@ -294,16 +298,11 @@ class Broadcast(_Tiles):
                 products(b.add(k, k_unrolled), a_strides, acc)
             return acc, b.block
 
-        with b.if_else(b.icmp_unsigned("==", s.a_col, const(1))) as (rows_contiguous, other):
+        with b.if_else(b.icmp_unsigned("==", s.a_col, const(1))) as (rows_contiguous, strided):
             with rows_contiguous:
                 row_major = unrolled((s.a_row, 1))
-            with other:
-                with b.if_else(b.icmp_unsigned("==", s.a_row, const(1))) as (columns_contiguous, strided):
-                    with columns_contiguous:
-                        transposed = unrolled((1, s.a_col))
-                    with strided:
-                        neither = self._one_k_an_iteration(products, zeros)
-                rest = _merged(b, [transposed, neither]), b.block
+            with strided:
+                rest = self._one_k_an_iteration(products, zeros)
         return _merged(b, [row_major, rest])
 
     def _one_k_an_iteration(self, products, zeros: list) -> tuple[list, ir.Block]:
