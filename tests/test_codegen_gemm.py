@@ -453,3 +453,32 @@ def test_a_transposed_a_far_apart_is_read_from_a_contiguous_copy(rows, columns):
     for _ in range(2):
         result = compiled(irgrad.from_numpy(dy), irgrad.tensor(x)).numpy()
     np.testing.assert_allclose(result, dy.T.astype(np.float64) @ x.astype(np.float64), rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 80),
+    st.integers(0, 70),
+    st.booleans(),
+    st.sampled_from([np.float32, np.float64]),
+    st.sampled_from([None, *_TILINGS]),
+)
+def test_the_unrolled_loop_of_a_contiguous_a_adds_in_the_same_order(m, n, k, accumulate, dtype, tiling):
+    """A's rows contiguous, a full tile takes 4 k a loop iteration (gemm_tiles.Broadcast._sums);
+    the same A read with a stride takes one k an iteration.  Each accumulator adds its
+    products in order of k either way: the same bits, whatever k's remainder by 4."""
+    dtype = np.dtype(dtype)
+    tiling = tiling or gemm_kernels.host_tiling(dtype)
+    rng = np.random.default_rng(m * 10_000 + n * 100 + k)
+    wide = rng.standard_normal((m, 2 * k)).astype(dtype)  # A is its even columns
+    b = rng.standard_normal((k, n)).astype(dtype)
+    start = rng.standard_normal((m, n)).astype(dtype)
+    results = []
+    for a, strides in ((np.ascontiguousarray(wide[:, ::2]), (k, 1)), (wide, (2 * k, 2))):
+        shape = tiled_gemm.GemmShape(m, n, k, strides, (n, 1), n, accumulate)
+        assert shape.form == "broadcast"
+        c = start.copy()
+        _kernel(shape, dtype, tiling)(a.ctypes.data, b.ctypes.data, c.ctypes.data)
+        results.append(c)
+    assert results[0].tobytes() == results[1].tobytes()
