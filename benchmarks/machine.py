@@ -134,23 +134,21 @@ def numpy_blas() -> str | None:
 
 
 def _openblas_core() -> str | None:
-    """The kernel family OpenBLAS picked at load time (e.g. SkylakeX, Haswell, Zen)."""
+    """The kernel family OpenBLAS picked at load time (e.g. SkylakeX, Haswell, Zen), asked
+    of the BLAS numpy mapped into this process (the one irgrad's native code calls)."""
     import ctypes
 
-    import numpy as np
+    import numpy.linalg  # noqa: F401  (numpy's BLAS is loaded with it at the latest)
 
-    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    try:
-        names = [n for n in os.listdir(libs) if "openblas" in n]
-    except OSError:
-        return None
-    for name in names:
+    from irgrad.codegen.blas import mapped_libraries
+
+    for path in mapped_libraries():
         try:
-            lib = ctypes.CDLL(os.path.join(libs, name))
+            library = ctypes.CDLL(path)
         except OSError:
             continue
         for symbol in ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename"):
-            function = getattr(lib, symbol, None)
+            function = getattr(library, symbol, None)
             if function is not None:
                 function.restype = ctypes.c_char_p
                 return f"({function().decode()} kernels)"

@@ -44,7 +44,7 @@ class Gemm(NamedTuple):
         return ir.Function(module, ir.FunctionType(ir.VoidType(), args), self.symbol)
 
 
-def _mapped_libraries() -> list[str]:
+def mapped_libraries() -> list[str]:
     """Shared libraries mapped into this process whose name says BLAS."""
     try:
         lines = Path("/proc/self/maps").read_text().splitlines()
@@ -64,7 +64,7 @@ def _found() -> dict[np.dtype, Gemm]:
     """The gemm of each float dtype, registered with LLVM, or {} when none is found."""
     import numpy.linalg  # noqa: F401  (numpy's BLAS is loaded with it at the latest)
 
-    for path in _mapped_libraries():
+    for path in mapped_libraries():
         try:
             library = ctypes.CDLL(path)
         except OSError:
