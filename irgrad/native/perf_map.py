@@ -72,8 +72,8 @@ def functions(elf: bytes) -> list[Function]:
     return found
 
 
-def record(elf: bytes, addresses: dict[str, int], target: str | None = None) -> int:
-    """Append to the perf map (``target``: this process's) a line for each function of
+def record(elf: bytes, addresses: dict[str, int]) -> int:
+    """Append to this process's perf map a line for each function of
     ``elf`` in a section holding one of ``addresses`` (function name -> the address the
     engine loaded it at); return how many lines were written."""
     symbols = functions(elf)
@@ -86,6 +86,6 @@ def record(elf: bytes, addresses: dict[str, int], target: str | None = None) -> 
         for symbol in symbols
         if symbol.section in bases
     ]
-    with _LOCK, open(target or path(), "a", encoding="utf-8") as out:
+    with _LOCK, open(path(), "a", encoding="utf-8") as out:
         out.writelines(lines)
     return len(lines)
