@@ -239,6 +239,8 @@ _CASES = {
     "both_transposed_tall": (lambda a, b: a.t() @ b.t(), (37, 40), (70, 37)),
     "batched_transposed_b": (lambda a, b: a @ b.transpose(1, 2), (3, 40, 21), (3, 45, 21)),
     "broadcast_transposed_b": (lambda a, b: a @ b.transpose(-1, -2), (40, 21), (3, 45, 21)),
+    # computed as (b @ a.T).T: packing a and transposing the result moves less than packing b.T
+    "swapped_transposed_b": (lambda a, b: a @ b.t(), (40, 300), (120, 300)),
 }
 
 
@@ -254,11 +256,12 @@ def test_compiled_matmuls_equal_eager(case, dtype, with_blas, monkeypatch):
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("lead", [(), (6,), (2, 3)])
-def test_linear_layers_add_the_product_to_the_bias(bias, lead):
+@pytest.mark.parametrize("lead", [(), (6,), (2, 3), (5, 8)])
+@pytest.mark.parametrize("sizes", [(8, 5), (300, 120)])  # the second's product is swapped at 40 rows
+def test_linear_layers_add_the_product_to_the_bias(bias, lead, sizes):
     irgrad.manual_seed(1)
-    layer = irgrad.nn.Linear(8, 5, bias=bias)
-    explain = _compiled_agrees(lambda x: irgrad.nn.functional.relu(layer(x)), (*lead, 8))
+    layer = irgrad.nn.Linear(*sizes, bias=bias)
+    explain = _compiled_agrees(lambda x: irgrad.nn.functional.relu(layer(x)), (*lead, sizes[0]))
     assert "1 native call per run" in explain
 
 
@@ -392,6 +395,71 @@ def _check_packed_weight(m, n, k, dtype, threads, Program, Graph, TensorType) ->
     if n > 1 and k > 1:  # else W.T is a row or a column, read in place by the broadcast form
         assert "irgrad.gemm.packed" in programs[0].segments[0].llvm_ir  # no copy of W.T first
     np.testing.assert_allclose(linear, a.astype(np.float64) @ w.T.astype(np.float64), rtol=1e-4, atol=1e-3)
+
+
+def test_a_product_is_swapped_where_packing_a_and_transposing_c_moves_less():
+    shape = lambda m, n, k: tiled_gemm.GemmShape(m, n, k, (k, 1), (1, k), n, False)  # noqa: E731
+    swapped = shape(64, 128, 784).swapped()  # W1's forward: 50K + 16K elements moved, not 100K
+    assert swapped == tiled_gemm.GemmShape(128, 64, 784, (784, 1), (1, 784), 64, False)
+    assert swapped.form == "packed"
+    assert shape(64, 10, 128).swapped() is None  # W1's second layer: packing its weight is cheaper
+    assert shape(32, 1024, 1024).swapped() is None  # the dot form: nothing is packed
+    assert shape(256, 32, 1024).swapped() is None  # a swapped product in the dot form
+    row_major_b = tiled_gemm.GemmShape(64, 128, 784, (784, 1), (128, 1), 128, False)
+    assert row_major_b.swapped() is None
+    strided_a = tiled_gemm.GemmShape(64, 128, 784, (1, 64), (1, 784), 128, False)
+    assert strided_a.swapped() is None
+
+
+def _swapped_sizes(draw_m: int, more: int, extra: int) -> tuple[int, int, int]:
+    """Sizes the swap takes: ``k(n - m) > SWAP_TRANSPOSE_COST * m * n``."""
+    m = draw_m
+    n = m + more
+    k = tiled_gemm.SWAP_TRANSPOSE_COST * m * n // (n - m) + extra
+    return m, n, k
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(tiled_gemm.DOT_ROWS + 1, 70),
+    st.integers(8, 90),
+    st.integers(1, 300),
+    st.booleans(),
+    st.sampled_from([np.float32, np.float64]),
+    st.sampled_from([1, 2, 3]),
+)
+def test_a_swapped_linear_is_the_product_computed_as_it_is_exactly(m, more, extra, bias, dtype, threads):
+    """``x @ W.T`` computed as ``(W @ x.T).T`` sums each element's products in the same
+    order (blocks of k, one multiply-add at a time), so it has the bits of the product
+    of ``x`` and a contiguous ``W.T``; the bias is added to the transposed result, the
+    same bits as adding it afterwards.  Any thread count, any remainder of the tiles."""
+    from irgrad.codegen import Program
+    from irgrad.ir import Graph, TensorType
+
+    m, n, k = _swapped_sizes(m, more, extra)
+    assert tiled_gemm.GemmShape(m, n, k, (k, 1), (1, k), n, False).swapped() is not None
+    t = irgrad.dtypes.from_numpy_dtype(np.dtype(dtype))
+    programs = []
+    for op, b_shape in (("linear", (n, k)), ("matmul", (k, n))):
+        g = Graph(op)
+        args = [g.add_input("a", TensorType((m, k), t)), g.add_input("b", TensorType(b_shape, t))]
+        if op == "linear" and bias:
+            args.append(g.add_input("bias", TensorType((n,), t)))
+        g.set_outputs([g.add_op(op, args, {}, TensorType((m, n), t))])
+        programs.append(Program(g))
+    rng = np.random.default_rng(m * n * k)
+    a, w, b = (rng.standard_normal(s).astype(dtype) for s in ((m, k), (n, k), (n,)))
+    before = irgrad.get_num_threads()
+    try:
+        irgrad.set_num_threads(threads)
+        (linear,) = programs[0]([a, w, b] if bias else [a, w])
+        (matmul,) = programs[1]([a, np.ascontiguousarray(w.T)])
+    finally:
+        irgrad.set_num_threads(before)
+    assert "copy_matrix" in programs[0].segments[0].llvm_ir  # the transpose of the swapped product
+    assert linear.tobytes() == (matmul + b if bias else matmul).tobytes()
+    want = a.astype(np.float64) @ w.T.astype(np.float64) + (b if bias else 0)
+    np.testing.assert_allclose(linear, want, rtol=1e-4, atol=1e-3)
 
 
 @settings(max_examples=25, deadline=None)

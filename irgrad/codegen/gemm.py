@@ -85,6 +85,17 @@ class GemmLowering(Lowering):
         shape = tiled_gemm.GemmShape(m, n, k, tuple(a2), tuple(b2), n, accumulate)
         return shape if shape.by_rows() is not None else None
 
+    def _swapped(self, args: list[Place]) -> tiled_gemm.GemmShape | None:
+        """The product ``C.T = B.T @ A.T`` computed into a scratch buffer and transposed
+        into C (adding a linear's bias on the way), where that moves fewer elements than
+        packing B (see :meth:`.tiled_gemm.GemmShape.swapped`); None to compute C as it is."""
+        batch, m, n, k, a2, b2, _, _ = self._matrices(args[:2], self.node.type.shape)
+        has_bias = self.linear and len(args) > 2
+        if batch or (has_bias and args[2].strides[-1] != 1):
+            return None
+        tiled = self._tiled(m, n, k, a2, b2, has_bias)
+        return None if tiled is None else tiled.swapped()
+
     def _transposed_b(self, args: list[Place]) -> bool:
         """Whether the product is tiled over a row-major copy of B made in a scratch
         buffer: one matrix whose B no tiled form reads in place (neither its rows nor its
@@ -115,6 +126,9 @@ class GemmLowering(Lowering):
         return matrices >= 8 and tiled_gemm.PARALLEL_MACS <= matrices * m * n * k
 
     def scratch(self, args: list[Place]) -> list[tuple]:
+        swapped = self._swapped(args)
+        if swapped is not None:
+            return [((swapped.m, swapped.n), self.dtype)]
         if not self._transposed_b(args):
             return []
         _, _, n, k, _, _, _, _ = self._matrices(args[:2], self.node.type.shape)
@@ -141,12 +155,19 @@ class GemmLowering(Lowering):
         if copied_b is not None:
             b2 = (n, 1)
         has_bias = self.linear and len(args) > 2
+        float_type = storage_type(out.place.dtype)
+        swapped = self._swapped([o.place for o in args])
+        if swapped is not None:  # C.T into the scratch, then transposed into C
+            pointers = [args[1].pointer, args[0].pointer, scratch[0].pointer]
+            tiled_gemm.emit(b_, pointers, float_type, swapped, host_tiling(out.place.dtype))
+            bias = args[2].pointer if has_bias else None
+            copy_matrix(at, scratch[0].pointer, (1, m), out.pointer, m, n, bias)
+            return
         if has_bias or k == 0:
             _fill_rows(at, out, args[2] if has_bias else None)
         if 0 in shape or k == 0:
             return
         out_batch = contiguous_strides(batch + (m * n,))[:-1]
-        float_type = storage_type(out.place.dtype)
         tiled = self._tiled(m, n, k, a2, b2, has_bias)
         if tiled is not None:
             tiling = host_tiling(out.place.dtype)

@@ -61,7 +61,12 @@ def define_part(module: ir.Module, kernel_fn: ir.Function, form: str, tiling: Ti
     """``part(context, i, parts)``: the kernel on part ``i`` of ``parts`` of C, its
     arguments read from ``context`` (eleven i64: A, B, C, then the kernel's numbers).
     C is cut along its longer side, in whole register tiles (8 rows, or a tile's
-    columns), so each thread writes its own block of C."""
+    columns), so each thread writes its own block of C.  The forms that copy B's panels
+    cut rows into one part a thread, not the pool's four: each such part copies all of B
+    (W1's forward swapped, 128x784x64 on 2 threads, copied its B 8 times in 8 parts and
+    took 86 us, 67 in 2 parts; its 2 parts of 32 columns took as long but left every
+    thread reading all of the weight, which the SGD update then wrote from one thread:
+    the step took 220 us against 202)."""
     fn = ir.Function(module, pool.TASK, kernel_fn.name + ".part")
     context, part, parts = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -70,6 +75,10 @@ def define_part(module: ir.Module, kernel_fn: ir.Function, form: str, tiling: Ti
         b.load(b.gep(slots, [const(position)])) for position in range(11)
     )
     by_rows = b.icmp_signed(">=", m, n)
+    if form in ("packed", "copied"):  # rows cut in one part a thread, each copying all of B
+        per_thread = const(pool.CHUNKS_PER_THREAD)
+        threads = b.udiv(b.add(parts, b.sub(per_thread, const(1))), per_thread)  # (1 part: alone)
+        parts = b.select(by_rows, threads, parts)
     extent = b.select(by_rows, m, n)
     # whole register tiles: a narrower piece leaves the tile's registers half used (cut
     # in vectors of 16 columns, W1's 64x784x128 product ran 1.5 times as long on 2
@@ -214,9 +223,11 @@ def _pack(builder: ir.IRBuilder, source, stride, target, rows, columns, width: i
     b = builder
     row_tiles = b.udiv(rows, const(TILE))
     column_tiles = b.udiv(columns, const(TILE))
+    # (eight rows of k at a time across the panel: 1x784x128 took 14 us to pack where a
+    # panel's column of tiles at a time took 18, on one AMD Zen 4 core)
     with (
-        for_range(b, column_tiles, "pack_j", unroll=False) as tj,
         for_range(b, row_tiles, "pack_r", unroll=False) as tr,
+        for_range(b, column_tiles, "pack_j", unroll=False) as tj,
     ):
         j, r = b.mul(tj, const(TILE)), b.mul(tr, const(TILE))
         source_at = b.add(b.mul(j, stride), r)

@@ -36,19 +36,27 @@ _ORDER = (0, 2, 1, 3, 4, 6, 5, 7)
 
 
 def copy_matrix(
-    at: Emission, source: ir.Value, strides: tuple, target: ir.Value, rows: int, cols: int
+    at: Emission,
+    source: ir.Value,
+    strides: tuple,
+    target: ir.Value,
+    rows: int,
+    cols: int,
+    bias: ir.Value | None = None,
 ) -> None:
     """``target[rows, cols]`` (row-major) = the matrix at ``source`` with element
-    ``strides``, split across the thread pool by rows when large."""
-    key = ("copy_matrix", rows, cols, tuple(strides), str(source.type))
+    ``strides``, plus ``bias[col]`` (contiguous) when given, split across the thread
+    pool by rows when large."""
+    key = ("copy_matrix", rows, cols, tuple(strides), str(source.type), bias is not None)
     transposing = strides[0] == 1 and strides[1] != 1 and rows >= TILE and cols >= TILE
 
     def build(builder: ir.IRBuilder, pointers) -> None:
         def nest(b: ir.IRBuilder, ptrs: list, start=None, count=None) -> None:
+            added = ptrs[2] if bias is not None else None
             if transposing:
-                transpose_tiles(b, ptrs[0], strides[1], ptrs[1], rows, cols, start, count)
+                transpose_tiles(b, ptrs[0], strides[1], ptrs[1], rows, cols, start, count, added)
             else:
-                _elementwise(b, ptrs[0], strides, ptrs[1], rows, cols, start, count)
+                _elementwise(b, ptrs[0], strides, ptrs[1], rows, cols, start, count, added)
 
         if rows * cols >= PARALLEL_ELEMENTS:
             grain = TILE if transposing else 1
@@ -56,30 +64,49 @@ def copy_matrix(
         else:
             nest(builder, list(pointers))
 
-    at.call(key, "copy_matrix", [source, target], build)
+    at.call(key, "copy_matrix", [source, target] + ([] if bias is None else [bias]), build)
 
 
-def _elementwise(b: ir.IRBuilder, source, strides, target, rows: int, cols: int, start, count) -> None:
+def _elementwise(
+    b: ir.IRBuilder, source, strides, target, rows: int, cols: int, start, count, bias=None
+) -> None:
     """The copy element by element, along the target's rows (``start .. start + count``)."""
     width = size_value(b, cols)
     steps = [size_value(b, s) for s in strides]
     with for_range(b, size_value(b, rows) if count is None else count, "t0", unroll=False) as r:
         row = r if start is None else b.add(r, start)
         with for_range(b, width, "t1", unroll=False) as col:
-            _copy_element(b, source, steps, target, width, row, col)
+            _copy_element(b, source, steps, target, width, row, col, bias)
 
 
-def _copy_element(b: ir.IRBuilder, source, steps: list, target, width: ir.Value, row, col) -> None:
-    """``target[row, col] = source[row * steps[0] + col * steps[1]]`` (``width`` columns)."""
+def _copy_element(b: ir.IRBuilder, source, steps: list, target, width: ir.Value, row, col, bias=None) -> None:
+    """``target[row, col] = source[row * steps[0] + col * steps[1]] (+ bias[col])`` (``width`` columns)."""
     offset = b.add(b.mul(row, steps[0]), b.mul(col, steps[1]))
-    b.store(b.load(b.gep(source, [offset])), b.gep(target, [b.add(b.mul(row, width), col)]))
+    value = b.load(b.gep(source, [offset]))
+    if bias is not None:
+        value = _added(b, value, b.load(b.gep(bias, [col])))
+    b.store(value, b.gep(target, [b.add(b.mul(row, width), col)]))
+
+
+def _added(b: ir.IRBuilder, value: ir.Value, bias: ir.Value) -> ir.Value:
+    """``value + bias``, floating or integer."""
+    element = bias.type.element if isinstance(bias.type, ir.VectorType) else bias.type
+    return b.add(value, bias) if isinstance(element, ir.IntType) else b.fadd(value, bias)
 
 
 def transpose_tiles(
-    b: ir.IRBuilder, source, col_stride: int, target, rows: int, cols: int, start=None, count=None
+    b: ir.IRBuilder,
+    source,
+    col_stride: int,
+    target,
+    rows: int,
+    cols: int,
+    start=None,
+    count=None,
+    bias=None,
 ) -> None:
     """Target rows ``start .. start + count`` (all when None) of ``target[r, c] =
-    source[r + c * col_stride]``: 8x8 tiles transposed in registers, then the edges.
+    source[r + c * col_stride] (+ bias[c])``: 8x8 tiles transposed in registers, then the edges.
     Sizes and the stride may be known at run time only (see :mod:`.run_time`)."""
     first = const(0) if start is None else start
     extent = size_value(b, rows) if count is None else count
@@ -92,30 +119,36 @@ def transpose_tiles(
             c = b.mul(u, const(TILE))
             source_at = b.add(r, b.mul(c, step))
             target_at = b.add(b.mul(r, width), c)
-            transpose_tile(b, source, source_at, step, target, target_at, width)
+            added = None if bias is None else b.gep(bias, [c])
+            transpose_tile(b, source, source_at, step, target, target_at, width, added)
         with for_range(b, b.sub(width, full_cols), "edge_cols") as e:  # past the last whole tile
             col = b.add(e, full_cols)
             for i in range(TILE):
-                _copy_element(b, source, (const(1), step), target, width, b.add(r, const(i)), col)
+                _copy_element(b, source, (const(1), step), target, width, b.add(r, const(i)), col, bias)
     done = b.mul(tiles, const(TILE))
     with for_range(b, b.sub(extent, done), "edge_rows", unroll=False) as e:  # rows past the last tile
         row = b.add(first, b.add(done, e))
         with for_range(b, width, "edge_row") as col:
-            _copy_element(b, source, (const(1), step), target, width, row, col)
+            _copy_element(b, source, (const(1), step), target, width, row, col, bias)
 
 
-def transpose_tile(b: ir.IRBuilder, source, source_at, source_step, target, target_at, target_step) -> None:
+def transpose_tile(
+    b: ir.IRBuilder, source, source_at, source_step, target, target_at, target_step, bias=None
+) -> None:
     """One 8x8 tile: the eight vectors at ``source + source_at + j * source_step`` stored,
-    transposed in registers, as the eight at ``target + target_at + i * target_step``."""
+    transposed in registers, as the eight at ``target + target_at + i * target_step``,
+    each plus the eight elements at ``bias`` when given."""
     vector = ir.VectorType(source.type.pointee, TILE)
     align = _alignment(source.type.pointee)
     loaded = []
     for j in range(TILE):
         at = b.add(source_at, b.mul(const(j), source_step))
         loaded.append(b.load(b.bitcast(b.gep(source, [at]), vector.as_pointer()), align=align))
+    added = None if bias is None else b.load(b.bitcast(bias, vector.as_pointer()), align=align)
     for i, row in enumerate(_transpose8(b, loaded)):
         at = b.add(target_at, b.mul(const(i), target_step))
-        b.store(row, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
+        value = row if added is None else _added(b, row, added)
+        b.store(value, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
 
 
 def _transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:

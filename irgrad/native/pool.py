@@ -57,7 +57,7 @@ _SPINS = 20000
 _LOW32 = (1 << 32) - 1
 # Chunks a task is cut into per thread: a thread that comes late (a worker waking from
 # sleep) leaves its share to the others instead of making them wait for it.
-_CHUNKS_PER_THREAD = 4
+CHUNKS_PER_THREAD = 4
 _LOCK = threading.Lock()
 _STATE: dict = {"threads": None, "started": 0, "spins": _SPINS, "pid": None}
 
@@ -380,7 +380,7 @@ def _define_use(pool: _Pool) -> None:
 
 def _define_parallel(pool: _Pool, run_chunks: ir.Function) -> None:
     """``irgrad_parallel(task, context)``: ``task(context, i, n)`` for every chunk ``i``
-    of ``n`` (:data:`_CHUNKS_PER_THREAD` per thread), the calling thread claiming chunks
+    of ``n`` (:data:`CHUNKS_PER_THREAD` per thread), the calling thread claiming chunks
     like the workers; returns when every chunk has run."""
     fn = ir.Function(pool.module, PARALLEL_TYPE, PARALLEL)
     task, context, wake = fn.args
@@ -404,7 +404,7 @@ def _define_parallel(pool: _Pool, run_chunks: ir.Function) -> None:
     b.ret_void()
 
     b.position_at_end(shared)
-    chunks = b.mul(threads, const(_CHUNKS_PER_THREAD))
+    chunks = b.mul(threads, const(CHUNKS_PER_THREAD))
     mutex = pool.sync(b, pool.mutex)
     b.call(pool.lock, [mutex])
     b.store(task, pool.task)
