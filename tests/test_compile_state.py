@@ -228,6 +228,42 @@ def test_changing_the_learning_rate_does_not_recompile_a_training_step():
     assert len(compiled._compiled.cache) == 2, compiled._compiled.log
 
 
+def test_a_lifted_learning_rate_is_one_read_only_tensor_until_the_rate_changes():
+    # the guard keeps the 0-d tensor of a lifted number while the number is the same
+    # object; each new object, of a new value, of an equal one, or the first rate again,
+    # gets its own, and the step uses it as eager uses the rate
+    model, twin = _mlp(), _mlp()
+    twin.load_state_dict(model.state_dict())
+    opt = irgrad.optim.SGD(model.parameters(), lr=0.1)
+    eager_opt = irgrad.optim.SGD(twin.parameters(), lr=0.1)
+    step = irgrad.compile(cross_entropy_step(model, opt))
+    eager = cross_entropy_step(twin, eager_opt)
+    first = opt.param_groups[0]["lr"]
+    rates = [first, first, 0.05, float("0.05"), float("0.05"), first]  # (two equal, distinct floats)
+
+    def lifted_rate(x, y) -> Tensor:
+        """The tensor the guard hands the step for the rate (the first lifted number; momentum's follows)."""
+        roots = (step._compiled.target, (x, y), {})
+        (inputs,) = [found for e in step._compiled.entries if (found := e.guard(roots)) is not None]
+        return [t for t in inputs if t.shape == () and t.dtype == irgrad.float64][0]
+
+    lifted = []
+    for i, rate in enumerate(rates):
+        opt.param_groups[0]["lr"] = eager_opt.param_groups[0]["lr"] = rate
+        x, y = _batch(i)
+        np.testing.assert_allclose(step(x, y).numpy(), eager(x, y).numpy(), rtol=1e-6)
+        if i == 0:
+            continue  # (the first call's graph wants no .grad: the next one's is the step's)
+        tensor = lifted_rate(x, y)
+        assert tensor.item() == rate and not tensor._data.flags.writeable
+        assert lifted_rate(x, y) is tensor  # the same float object: the same tensor
+        lifted.append(tensor)
+    for a, b in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-7)
+    assert len({id(t) for t in lifted}) == len(lifted)  # first, 0.05, the two equal floats, first again
+    assert len(step._compiled.entries) == 2, step._compiled.log  # (the first call's, without .grad)
+
+
 def test_a_learning_rate_the_step_also_reads_as_a_number_is_guarded_by_its_value():
     # the rate is a graph input the guard accepts at any value only while nothing else
     # reads it: a step returning it (or computing with it in Python) must see each new

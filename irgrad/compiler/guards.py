@@ -63,8 +63,23 @@ _OTHER_FLOATS = (complex, np.floating, np.complexfloating)
 
 
 def _scalar(value) -> Tensor:
-    """A lifted Python number as the float64 0-d tensor its graph input expects."""
-    return Tensor._wrap(np.asarray(value, dtype=np.float64))
+    """A lifted Python number as the float64 0-d tensor its graph input expects (read-only:
+    the guard hands the same one to every call until the number changes)."""
+    array = np.array(value, dtype=np.float64)
+    array.flags.writeable = False
+    return Tensor._wrap(array)
+
+
+class _Lifted:
+    """The last number a lifted input had and its tensor: a learning rate read from an
+    optimizer's param group is the same float object call after call, and making its
+    tensor anew cost about 0.5 us a call.  One tuple, replaced whole, so a thread that
+    reads it while another replaces it sees a number and its own tensor."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple = (_Lifted, None)  # (a number object, its tensor): none yet
 
 
 def _same_keys(mapping: dict, keys: tuple) -> bool:
@@ -175,21 +190,25 @@ class Guard:
         native program would write it), gets :data:`ALIASED` and runs eagerly.  Arrays
         that own their memory and are distinct cannot overlap: the usual call costs a
         few attribute reads."""
-        out.fail_if(f"len(set(map(id, inputs))) != {len(inputs)}")
-        arrays, writable = [], []
+        tensors = [var for x, var in zip(inputs, returned) if not isinstance(x, StateNode) or x.kind != VALUE]
+        if len(tensors) > 1:  # (a lifted number's tensor is its input's own)
+            out.fail_if(f"len({{{', '.join(f'id({t})' for t in tensors)}}}) != {len(tensors)}")
+        arrays, flags, writable = [], [], []
         for position, (x, var) in enumerate(zip(inputs, returned)):
             if not isinstance(x, StateNode):  # a tensor held by identity
                 array = f"{var}._data"
             elif x.kind == TENSOR and not x.unguarded:
-                array = f"{var}_d"  # read by the tensor's checks
+                array = f"{var}_d"  # read by the tensor's checks, which read its flags too
             elif x.kind != VALUE:
                 array = f"{var}._data"
-            else:  # (a lifted number is a fresh 0-d tensor: it overlaps nothing)
+            else:  # (a lifted number's 0-d tensor: it overlaps nothing)
                 continue
             arrays.append(array)
+            flag = f"{var}_f" if array == f"{var}_d" else f"{array}.flags"
+            flags.append(flag)
             if position in written:
-                writable.append(f"{array}.flags.writeable")
-        owned = " and ".join(f"{a}.flags.owndata" for a in arrays)
+                writable.append(f"{flag}.writeable")
+        owned = " and ".join(f"{f}.owndata" for f in flags)
         all_writable = " and ".join(writable) or "True"
         distinct = f"len({{{', '.join(f'id({a})' for a in arrays)}}}) == {len(arrays)}"
         out.lines.append(f"    if not ({owned} and {all_writable} and {distinct}):")
@@ -205,7 +224,12 @@ class Guard:
             return self._held(source, out)
         var = out.local[id(source)]
         if source.kind == VALUE:
-            return f"_scalar({var})"
+            cache = out.const(_Lifted())
+            out.lines.append(f"    {var}_t = {cache}.last")
+            out.lines.append(
+                f"    if {var}_t[0] is not {var}: {var}_t = {cache}.last = ({var}, _scalar({var}))"
+            )
+            return f"{var}_t[1]"
         return var
 
     @staticmethod
@@ -285,7 +309,11 @@ class Guard:
                         out.fail_if(f"{data}.shape[{d}] != {size}")
             else:
                 out.fail_if(f"{data}.shape != {shape!r}")
-            out.fail_if(f"{data}.dtype != {out.const(dt)} or {data}.flags.c_contiguous is not {contiguous}")
+            dtype = out.const(dt)
+            out.lines.append(f"    {var}_f = {data}.flags")
+            out.fail_if(
+                f"({data}.dtype is not {dtype} and {data}.dtype != {dtype}) or {var}_f.c_contiguous is not {contiguous}"
+            )
             if strides is not None and not dims:  # (a dynamic size moves the strides: not guarded)
                 out.fail_if(f"{data}.strides != {strides!r}")
             if attrs:
