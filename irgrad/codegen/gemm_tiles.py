@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import llvmlite.ir as ir
 
-from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying
+from ..native.loops import I64, const, entry_alloca, for_range, for_range_carrying, vector_constant
 
 if TYPE_CHECKING:
     from .gemm_kernels import Tiling
@@ -37,7 +37,7 @@ class Vectors:
         return self.float if width == 1 else ir.VectorType(self.float, width)
 
     def zero(self, width: int) -> ir.Constant:
-        return ir.Constant(self.type(width), 0.0 if width == 1 else [0.0] * width)
+        return ir.Constant(self.float, 0.0) if width == 1 else vector_constant(self.float, (0.0,) * width)
 
     def load(self, pointer: ir.Value, width: int, mask: ir.Value | None = None) -> ir.Value:
         """A vector from ``pointer``; with ``mask`` only its lanes set are read (the others are 0)."""
@@ -82,8 +82,7 @@ class Vectors:
 
     def first_lanes(self, count: ir.Value, width: int, skip: int = 0) -> ir.Value:
         """The mask of a vector's lanes ``i`` with ``skip + i < count`` (``count`` an i64)."""
-        index_type = ir.VectorType(I32, width)
-        lanes = ir.Constant(index_type, [skip + lane for lane in range(width)])
+        lanes = vector_constant(I32, tuple(skip + lane for lane in range(width)))
         return self.b.icmp_signed("<", lanes, self.splat(self.b.trunc(count, I32), width, I32))
 
     @property
@@ -96,8 +95,7 @@ class Vectors:
             return scalar
         vt = self.type(width) if element is None else ir.VectorType(element, width)
         one = self.b.insert_element(ir.Constant(vt, ir.Undefined), scalar, ir.Constant(I32, 0))
-        mask = ir.Constant(ir.VectorType(I32, width), [0] * width)
-        return self.b.shuffle_vector(one, ir.Constant(vt, ir.Undefined), mask)
+        return self.b.shuffle_vector(one, ir.Constant(vt, ir.Undefined), vector_constant(I32, (0,) * width))
 
     def fma(self, a: ir.Value, b: ir.Value, c: ir.Value, width: int) -> ir.Value:
         fn = self._fma.get(width)
@@ -118,10 +116,8 @@ class Vectors:
             return vector
         while width > 2:
             half = width // 2
-            low = b.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(I32, half), list(range(half))))
-            high = b.shuffle_vector(
-                vector, vector, ir.Constant(ir.VectorType(I32, half), list(range(half, width)))
-            )
+            low = b.shuffle_vector(vector, vector, vector_constant(I32, tuple(range(half))))
+            high = b.shuffle_vector(vector, vector, vector_constant(I32, tuple(range(half, width))))
             vector, width = b.fadd(low, high), half
         return b.fadd(
             b.extract_element(vector, ir.Constant(I32, 0)), b.extract_element(vector, ir.Constant(I32, 1))

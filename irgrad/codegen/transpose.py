@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
-from ..native.loops import const, for_range
+from ..native.loops import const, for_range, vector_constant
 from .emission import Emission
 from .parallel import PARALLEL_ELEMENTS, WAKE_ELEMENTS, split_outer_loop
 from .run_time import size_value
@@ -159,9 +159,7 @@ def _transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
         for base in range(0, TILE, 2 * step):
             for k in range(step):
                 a, c = rows[base + k], rows[base + k + step]
-                low, high = (
-                    b.shuffle_vector(a, c, ir.Constant(ir.VectorType(_I32, TILE), list(m))) for m in masks
-                )
+                low, high = (b.shuffle_vector(a, c, vector_constant(_I32, tuple(m))) for m in masks)
                 out[base + k], out[base + k + step] = low, high
         rows = out
     return [rows[k] for k in _ORDER]

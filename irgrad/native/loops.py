@@ -16,6 +16,21 @@ def const(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
 
 
+def vector_constant(element: ir.Type, values: tuple) -> ir.Constant:
+    """The vector constant of ``values``, one object per vector: llvmlite writes a
+    constant's text once per object but element by element at each use of a new one
+    (the broadcast kernel's splat masks and zeros took a third of the 22 ms of printing
+    its module).  Keyed by each value's repr, so -0.0 is not 0.0."""
+    key = (str(element), tuple(map(repr, values)))
+    constant = _VECTORS.get(key)
+    if constant is None:
+        constant = _VECTORS[key] = ir.Constant(ir.VectorType(element, len(values)), list(values))
+    return constant
+
+
+_VECTORS: dict = {}
+
+
 def entry_alloca(builder: ir.IRBuilder, type_: ir.Type) -> ir.Value:
     """A stack slot made at the start of the builder's function: an ``alloca`` inside a
     loop would take more stack at every iteration (a worker thread that loops forever
