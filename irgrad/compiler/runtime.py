@@ -196,12 +196,19 @@ def run(entry, roots: tuple, inputs: list):
         results[n + len(mutated) + k] = results[n + len(mutated) + k].copy()
     for pos, value in zip(mutated, results[n : n + len(mutated)]):
         target = inputs[pos]
-        if not _is_storage(value, target._data):  # a native program may have written it in place
-            np.copyto(target._data, value)
+        data = target._data
+        if value is not data and not _is_storage(
+            value, data
+        ):  # a native program may have written it in place
+            np.copyto(data, value)
         if pos not in capture.unversioned:
             target._bump_version()
     copied = built.copied_outputs
-    tensors = [Tensor._wrap(a.copy() if k in copied else a) for k, a in enumerate(results[:n])]
+    wrap = Tensor._wrap
+    if copied:
+        tensors = [wrap(a.copy() if k in copied else a) for k, a in enumerate(results[:n])]
+    else:
+        tensors = [wrap(a) for a in results[:n]]
     if built.wrt:  # (under no_grad too: values made in an enable_grad() block)
         saved = list(results[n + len(mutated) :])
         out_meta = [(a.shape, a.dtype) for a in results[:n]]
@@ -210,9 +217,10 @@ def run(entry, roots: tuple, inputs: list):
         for k, t in enumerate(tensors):
             if capture.differentiated[k]:
                 t._node, t._out_nr, t._rg = node, k, True
-    for k, released in enumerate(capture.released):
-        if released:  # its backward already ran in the call: another one raises, as eager's
-            tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
+    if any(capture.released):
+        for k, released in enumerate(capture.released):
+            if released:  # its backward already ran in the call: another one raises, as eager's
+                tensors[k]._node, tensors[k]._out_nr, tensors[k]._rg = ReleasedBackward(), 0, True
     views = resolve(built.views, input_sizes(built.forward, arrays)) if built.views else capture.views
     for k, ((kind, i), chain, reason) in views.items():
         tensors[k] = _output_view(inputs[i] if kind == "input" else tensors[i], chain, reason)
