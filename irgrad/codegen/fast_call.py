@@ -57,23 +57,22 @@ def fast_call(program) -> tuple[Callable | None, str]:
         lines.append(f"    {var} = inputs[{position}]")
         # distinct arrays that own their memory cannot overlap one the program writes
         # (the general path checks the rest); the flags are read once (each read makes an object)
-        owned = f" or not {var}_f.owndata" if written else ""
+        owned = [f"not {var}_f.owndata"] if written else []
         if position in written_positions:  # read-only memory: the general path (which does not write it)
-            owned += f" or not {var}_f.writeable"
+            owned.append(f"not {var}_f.writeable")
         if buffer is None:
             lines.append(f"    if type({var}) is not ndarray: return None")
             if owned:
                 lines.append(f"    {var}_f = {var}.flags")
-                lines.append(f"    if {owned[4:]}: return None")
+                lines.append(f"    if {' or '.join(owned)}: return None")
             continue
         local[buffer.id] = var
         lines.append(
             f"    if type({var}) is not ndarray or {var}.dtype is not {const(buffer.dtype)}: return None"
         )
         lines.append(f"    {var}_f = {var}.flags")
-        lines.append(
-            f"    if {var}.shape != {const(buffer.shape)} or not {var}_f.c_contiguous{owned}: return None"
-        )
+        layout = [f"{var}.shape != {const(buffer.shape)}", f"not {var}_f.c_contiguous", *owned]
+        lines.append(f"    if {' or '.join(layout)}: return None")
     if written:  # (every input was read into a local above)
         n_inputs = len(program.graph.inputs)
         ids = ", ".join(f"id(a{position})" for position in range(n_inputs))

@@ -131,13 +131,12 @@ class GemmShape(NamedTuple):
         better computed as it is.  Both are the packed form's, A's rows (then B's)
         contiguous; every size is known (a run-time size would make the choice a branch)."""
         m, n, k = self.m, self.n, self.k
-        if not all(isinstance(x, int) for x in (m, n, k)) or min(m, n) <= DOT_ROWS:
-            return None
-        if self.b_strides[0] != 1 or self.a_strides[1] != 1 or self.b_strides[1] == 1:
+        if not all(isinstance(x, int) for x in (m, n, k)) or self.form != "packed" or self.a_strides[1] != 1:
             return None
         if m * k + SWAP_TRANSPOSE_COST * m * n >= n * k:
             return None
-        return GemmShape(n, m, k, (self.b_strides[1], 1), (1, self.a_strides[0]), m, False)
+        swapped = GemmShape(n, m, k, (self.b_strides[1], 1), (1, self.a_strides[0]), m, False)
+        return swapped if swapped.form == "packed" else None
 
     def by_rows(self) -> tuple[int, str, str] | None:
         """``(rows, form below rows of A, form from rows on)``: which form runs depends

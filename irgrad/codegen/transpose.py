@@ -45,7 +45,7 @@ def copy_matrix(
     bias: ir.Value | None = None,
 ) -> None:
     """``target[rows, cols]`` (row-major) = the matrix at ``source`` with element
-    ``strides``, plus ``bias[col]`` (contiguous) when given, split across the thread
+    ``strides``, plus ``bias[col]`` (contiguous, floating) when given, split across the thread
     pool by rows when large."""
     key = ("copy_matrix", rows, cols, tuple(strides), str(source.type), bias is not None)
     transposing = strides[0] == 1 and strides[1] != 1 and rows >= TILE and cols >= TILE
@@ -84,14 +84,8 @@ def _copy_element(b: ir.IRBuilder, source, steps: list, target, width: ir.Value,
     offset = b.add(b.mul(row, steps[0]), b.mul(col, steps[1]))
     value = b.load(b.gep(source, [offset]))
     if bias is not None:
-        value = _added(b, value, b.load(b.gep(bias, [col])))
+        value = b.fadd(value, b.load(b.gep(bias, [col])))
     b.store(value, b.gep(target, [b.add(b.mul(row, width), col)]))
-
-
-def _added(b: ir.IRBuilder, value: ir.Value, bias: ir.Value) -> ir.Value:
-    """``value + bias``, floating or integer."""
-    element = bias.type.element if isinstance(bias.type, ir.VectorType) else bias.type
-    return b.add(value, bias) if isinstance(element, ir.IntType) else b.fadd(value, bias)
 
 
 def transpose_tiles(
@@ -147,7 +141,7 @@ def transpose_tile(
     added = None if bias is None else b.load(b.bitcast(bias, vector.as_pointer()), align=align)
     for i, row in enumerate(_transpose8(b, loaded)):
         at = b.add(target_at, b.mul(const(i), target_step))
-        value = row if added is None else _added(b, row, added)
+        value = row if added is None else b.fadd(row, added)
         b.store(value, b.bitcast(b.gep(target, [at]), vector.as_pointer()), align=align)
 
 

@@ -133,11 +133,7 @@ def apply(
         holder = None if holders is None else holders[k]
         if holder is None:
             holder = follow(roots, replay.holder.path)
-        recipe = replay.recipe
-        if recipe.kind == "node":  # (the usual one: a .grad the call set)
-            value = tensor_of(recipe.payload)
-        else:
-            value = MISSING if recipe.kind == "delete" else build(recipe, tensor_of, roots)
+        value = MISSING if replay.recipe.kind == "delete" else build(replay.recipe, tensor_of, roots)
         resolved.append((holder, replay.step, value))
     for holder, step, value in resolved:
         if value is MISSING:

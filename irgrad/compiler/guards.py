@@ -186,16 +186,14 @@ class Guard:
             out.fail_if(f"len({{{', '.join(f'id({t})' for t in tensors)}}}) != {len(tensors)}")
         arrays, flags, writable = [], [], []
         for position, (x, var) in enumerate(zip(inputs, returned)):
-            if not isinstance(x, StateNode):  # a tensor held by identity
+            if isinstance(x, StateNode) and x.kind == TENSOR and not x.unguarded:
+                array, flag = f"{var}_d", f"{var}_f"  # read by the tensor's checks
+            elif not isinstance(x, StateNode) or x.kind != VALUE:  # (held by identity, or unguarded)
                 array = f"{var}._data"
-            elif x.kind == TENSOR and not x.unguarded:
-                array = f"{var}_d"  # read by the tensor's checks, which read its flags too
-            elif x.kind != VALUE:
-                array = f"{var}._data"
+                flag = f"{array}.flags"
             else:  # (a lifted number's 0-d tensor: it overlaps nothing)
                 continue
             arrays.append(array)
-            flag = f"{var}_f" if array == f"{var}_d" else f"{array}.flags"
             flags.append(flag)
             if position in written:
                 writable.append(f"{flag}.writeable")

@@ -196,11 +196,8 @@ def run(entry, roots: tuple, inputs: list):
         results[n + len(mutated) + k] = results[n + len(mutated) + k].copy()
     for pos, value in zip(mutated, results[n : n + len(mutated)]):
         target = inputs[pos]
-        data = target._data
-        if value is not data and not _is_storage(
-            value, data
-        ):  # a native program may have written it in place
-            np.copyto(data, value)
+        if not _is_storage(value, target._data):  # a native program may have written it in place
+            np.copyto(target._data, value)
         if pos not in capture.unversioned:
             target._bump_version()
     copied = built.copied_outputs
