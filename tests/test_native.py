@@ -224,8 +224,9 @@ def test_relu_grad_matches_numpy_bit_for_bit(monkeypatch, dtype, shape):
     np.testing.assert_array_equal(got.view(f"u{g.itemsize}"), ref.view(f"u{g.itemsize}"))
 
 
-def exp_kernel(dtype):
-    """``out[i] = exp_nonpositive(z[i])`` compiled for ``dtype``: the helper on its own."""
+def exp_kernel(dtype, helper=None):
+    """``out[i] = helper(z[i])`` compiled for ``dtype``, ``helper`` one of native.exp's
+    (``exp_nonpositive`` by default): the helper on its own."""
     import ctypes
 
     import llvmlite.ir as ir
@@ -233,13 +234,14 @@ def exp_kernel(dtype):
     from irgrad.native.exp import exp_nonpositive
     from irgrad.native.loops import FLOATS, I64, for_range
 
+    helper = helper or exp_nonpositive
     ft = FLOATS[np.dtype(dtype)]
-    module = jit.new_module(f"exp_probe_{ft}")
+    module = jit.new_module(f"exp_probe_{helper.__name__}_{ft}")
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.PointerType(ft)] * 2 + [I64]), module.name)
     z, out, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block())
     with for_range(b, n) as i:
-        b.store(exp_nonpositive(b, b.load(b.gep(z, [i]))), b.gep(out, [i]))
+        b.store(helper(b, b.load(b.gep(z, [i]))), b.gep(out, [i]))
     b.ret_void()
     run = jit.compile_function(
         module, module.name, ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
@@ -273,6 +275,40 @@ def test_exp_nonpositive_is_within_an_ulp(dtype):
     special = exp(np.array([0.0, -0.0, -np.inf, np.nan, -1e30], dtype=dtype))
     np.testing.assert_array_equal(special[:3], [1.0, 1.0, 0.0])
     assert np.isnan(special[3]) and special[4] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_scales_by_vscalef_and_by_two_halves_to_the_same_bits(monkeypatch, dtype):
+    # exp's last step, p * 2**n, is one llvm.ldexp (vscalef) on AVX-512 hosts and two
+    # multiplications elsewhere; both round once, also into the subnormal range and to inf.
+    from irgrad.native import exp as native_exp
+
+    info = np.finfo(dtype)
+    low, high = np.log(info.smallest_subnormal), np.log(info.max)
+    gen = np.random.default_rng(5)
+    z = np.concatenate(
+        [
+            gen.uniform(low - 5, high + 5, 50000),
+            gen.uniform(low, np.log(info.tiny), 50000),  # subnormal results
+            np.linspace(high - 0.01, high + 0.01, 2001),  # the overflow threshold
+            gen.standard_normal(10000) * 30,
+            [0.0, -0.0, np.inf, -np.inf, np.nan, info.max, -info.max, 1e-40],
+        ]
+    ).astype(dtype)
+    results = {}
+    for vscalef in (True, False):
+        monkeypatch.setattr(native_exp, "has_avx512", lambda vscalef=vscalef: vscalef)
+        results[vscalef] = exp_kernel(dtype, native_exp.exp)(z)
+    np.testing.assert_array_equal(results[True].view(f"u{z.itemsize}"), results[False].view(f"u{z.itemsize}"))
+    with np.errstate(over="ignore"):
+        exact = np.exp(z.astype(np.longdouble))
+        rounded = exact.astype(dtype)
+    finite = np.isfinite(rounded) & (rounded != 0)
+    ulps = np.abs(results[True][finite] - exact[finite]) / np.spacing(rounded[finite]).astype(np.longdouble)
+    assert ulps.max() <= 1, f"{ulps.max()} ulp"
+    special = ~finite & ~np.isnan(z)
+    np.testing.assert_array_equal(results[True][special], rounded[special])
+    assert np.isnan(results[True][np.isnan(z)]).all()
 
 
 def logits(gen, shape, dtype, special: bool):

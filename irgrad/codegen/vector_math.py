@@ -253,10 +253,9 @@ def _tanh_f32(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     m = Emitter(b, x.type)
     z = m.fabs(x)
     e = native_exp.exp_normal(b, native_exp.clamp_above(b, m.add(z, z), 20.0))
-    large = m.copysign(m.sub(m.c(1.0), m.div(m.c(2.0), m.add(e, m.c(1.0)))), x)
-    x2 = m.mul(x, x)
-    small = m.copysign(m.add(m.mul(m.mul(m.horner(_TANH_F32, x2), x2), x), x), x)
-    return m.select(m.gt(z, m.c(0.625)), large, small)
+    large = m.sub(m.c(1.0), m.div(m.c(2.0), m.add(e, m.c(1.0))))
+    small = m.multiply_add(m.mul(m.horner(_TANH_F32, m.mul(z, z)), m.mul(z, z)), z, z)
+    return m.copysign(m.select(m.gt(z, m.c(0.625)), large, small), x)
 
 
 def _expm1_f32(b: ir.IRBuilder, x: ir.Value) -> ir.Value:

@@ -68,7 +68,9 @@ def _reduce(b: ir.IRBuilder, z: ir.Value) -> tuple[ir.Value, ir.Value]:
         return ir.Constant(ft, value)
 
     n = b.call(rint, [b.fmul(z, c(1 / math.log(2)))])
-    r = b.fsub(b.fsub(z, b.fmul(n, c(ln2_hi))), b.fmul(n, c(ln2_lo)))
+    # n * ln2_hi is exact (ln2_hi has few bits), so the first step is the exact z - n ln2_hi
+    # as before; the second rounds once where a multiply and a subtract rounded twice.
+    r = multiply_add(b, n, c(-ln2_lo), multiply_add(b, n, c(-ln2_hi), z))
     p = c(coefficients[0])
     for k in coefficients[1:]:
         p = multiply_add(b, p, r, c(k))
@@ -90,6 +92,13 @@ def multiply_add(b: ir.IRBuilder, x: ir.Value, y: ir.Value, z: ir.Value) -> ir.V
 def has_fma() -> bool:
     """Whether the host CPU, which kernels are compiled for, has fused multiply-add."""
     return bool(llvm.get_host_cpu_features().get("fma"))
+
+
+@functools.cache
+def has_avx512() -> bool:
+    """Whether the host CPU has AVX-512F, whose ``vscalefps``/``vscalefpd`` LLVM lowers
+    a vectorized ``llvm.ldexp`` to (elsewhere it is a C library call per element)."""
+    return bool(llvm.get_host_cpu_features().get("avx512f"))
 
 
 def _power_of_two(b: ir.IRBuilder, n: ir.Value, ft: ir.Type) -> ir.Value:
@@ -133,7 +142,7 @@ def clamp_above(b: ir.IRBuilder, z: ir.Value, bound: float) -> ir.Value:
 
 def exp(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
     """``exp(z)`` for any float or double ``z``: ``inf`` above the overflow threshold,
-    subnormal results rounded once (``2**n`` applied in two normal halves), 0 below.
+    subnormal results rounded once (:func:`_scale`), 0 below.
 
     ``z`` is clamped to [lowest, past the overflow threshold] (NaN to the lower bound, so
     no NaN reaches the integer conversion): there ``exp`` still rounds to 0 and to inf, so
@@ -142,6 +151,18 @@ def exp(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
     high, low = _RANGE[64 if isinstance(ft, ir.DoubleType) else 32]
     clamped = clamp_above(b, clamp_below(b, z, low), high)
     p, n = _reduce(b, clamped)
+    return b.select(b.fcmp_unordered("uno", z, z), z, _scale(b, p, n))
+
+
+def _scale(b: ir.IRBuilder, p: ir.Value, n: ir.Value) -> ir.Value:
+    """``p * 2**n`` rounded once, for ``p`` near 1 and ``n`` from the clamped range: inf
+    past the largest float, subnormal or 0 below the smallest normal one.  With AVX-512
+    one ``vscalefps`` (``llvm.ldexp``); else two multiplications by normal powers of two
+    (``2**n`` itself may not be normal), of which only the second can round."""
+    ft = p.type
+    if has_avx512():
+        name = f"llvm.ldexp.{'f64' if isinstance(ft, ir.DoubleType) else 'f32'}.i32"
+        ldexp = b.module.globals.get(name) or ir.Function(b.module, ir.FunctionType(ft, [ft, _I32]), name)
+        return b.call(ldexp, [p, n if n.type == _I32 else b.trunc(n, _I32)])
     half = b.ashr(n, ir.Constant(n.type, 1))
-    scaled = b.fmul(b.fmul(p, _power_of_two(b, half, ft)), _power_of_two(b, b.sub(n, half), ft))
-    return b.select(b.fcmp_unordered("uno", z, z), z, scaled)
+    return b.fmul(b.fmul(p, _power_of_two(b, half, ft)), _power_of_two(b, b.sub(n, half), ft))
