@@ -69,10 +69,12 @@ def _check_product(m, n, k, transpose_a, transpose_b, accumulate, dtype, tiling=
     return shape.form
 
 
-# Tilings of the three kinds of host: AVX-512, AVX2 and SSE, for either dtype.
+# Tilings of the three kinds of host: AVX-512, AVX2 and SSE, for either dtype, with and
+# without the unrolled loop over k (Intel's cores and AMD's).
 _TILINGS = [
-    gemm_kernels.Tiling(lanes, registers)
+    gemm_kernels.Tiling(lanes, registers, k_unroll)
     for lanes, registers in ((16, 32), (8, 32), (8, 16), (4, 16), (2, 16))
+    for k_unroll in (1, 4)
 ]
 
 

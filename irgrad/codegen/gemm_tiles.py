@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from .gemm_kernels import Tiling
 
 I32 = ir.IntType(32)
-UNROLL = 4  # products of consecutive k a loop iteration of the broadcast form (see Broadcast._sums)
 
 
 class Vectors:
@@ -266,9 +265,10 @@ class Broadcast(_Tiles):
                 self.store(acc[r * len(widths) + w], self.at(c_rows[r], (offsets[w], 1)), width, masks[w])
 
     def _sums(self, products, zeros: list) -> list:
-        """The accumulators after all ``k``: :data:`UNROLL` products a loop iteration (then
-        the rest one by one), with A's elements read at constant offsets, where A's rows
-        are contiguous (tested at run time); other strides take one ``k`` an iteration.
+        """The accumulators after all ``k``: the tiling's ``k_unroll`` products a loop
+        iteration (then the rest one by one), with A's elements read at constant offsets,
+        where A's rows are contiguous (tested at run time); other strides, and tilings of
+        one ``k`` an iteration, take :meth:`_one_k_an_iteration`.
 
         An iteration of one ``k`` spent about 9 integer instructions (A's row addresses,
         a counter, two branches) beside 16 multiply-adds, which compete for the ports
@@ -283,14 +283,17 @@ class Broadcast(_Tiles):
         gradient's dY.T read in place) took W1's 128x784x64 weight gradient from 139 to
         146 GFLOP/s (1.6% of its training step) for 40 ms more, which W1's first compile
         (300 ms aimed at) could not afford."""
+        unroll = self.tiling.k_unroll
+        if unroll == 1:
+            return self._one_k_an_iteration(products, zeros)[0]
         b, s = self.b, self.s
         contiguous = (s.a_row, 1)
-        k_unrolled = b.mul(b.udiv(s.k, const(UNROLL)), const(UNROLL))
+        k_unrolled = b.mul(b.udiv(s.k, const(unroll)), const(unroll))
         with b.if_else(b.icmp_unsigned("==", s.a_col, const(1))) as (rows_contiguous, strided):
             with rows_contiguous:
-                with for_range_carrying(b, b.udiv(s.k, const(UNROLL)), list(zeros), "ku") as (ku, unrolled):
-                    for u in range(UNROLL):
-                        products(b.add(b.mul(ku, const(UNROLL)), const(u)), contiguous, unrolled)
+                with for_range_carrying(b, b.udiv(s.k, const(unroll)), list(zeros), "ku") as (ku, unrolled):
+                    for u in range(unroll):
+                        products(b.add(b.mul(ku, const(unroll)), const(u)), contiguous, unrolled)
                 with for_range_carrying(b, b.sub(s.k, k_unrolled), unrolled, "k") as (k, unrolled):
                     products(b.add(k, k_unrolled), contiguous, unrolled)
                 from_unrolled = b.block

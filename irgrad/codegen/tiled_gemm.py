@@ -292,10 +292,10 @@ def _declared_part(module: ir.Module, form: str, float_type: ir.Type, tiling: Ti
 def _symbol(form: str, float_type: ir.Type, tiling: Tiling) -> str:
     """The kernel's symbol, which is also what its module is kept under in the disk cache."""
     bits = 32 if isinstance(float_type, ir.FloatType) else 64
-    return f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}"
+    return f"irgrad.gemm.{form}.f{bits}.{tiling.lanes}x{tiling.registers}u{tiling.k_unroll}"
 
 
-_SYMBOL = re.compile(rf"irgrad\.gemm\.({'|'.join(FORMS)})\.f(32|64)\.(\d+)x(\d+)(\.part)?$")
+_SYMBOL = re.compile(rf"irgrad\.gemm\.({'|'.join(FORMS)})\.f(32|64)\.(\d+)x(\d+)u(\d+)(\.part)?$")
 
 
 def _parsed(name: str) -> tuple[str, ir.Type, Tiling] | None:
@@ -304,7 +304,7 @@ def _parsed(name: str) -> tuple[str, ir.Type, Tiling] | None:
     if found is None:
         return None
     float_type = ir.FloatType() if found.group(2) == "32" else ir.DoubleType()
-    return found.group(1), float_type, Tiling(int(found.group(3)), int(found.group(4)))
+    return found.group(1), float_type, Tiling(*(int(found.group(g)) for g in (3, 4, 5)))
 
 
 def symbol_tiling(name: str) -> Tiling | None:

@@ -4,7 +4,7 @@ Linux ``perf`` resolves a sample in executable memory that no file backs (JIT co
 through ``/tmp/perf-<pid>.map``, one ``START SIZE name`` line (hex) per function.  Without
 it, a profile of a compiled step shows addresses only.  With ``IRGRAD_PERF_MAP=1`` the JIT
 appends a line for every function of every object it loads, the loops it outlined
-included (``train_step.fused8.15.part``, ``irgrad.gemm.broadcast.f32.16x32``): the
+included (``train_step.fused8.15.part``, ``irgrad.gemm.broadcast.f32.16x32u1``): the
 object's ELF symbol table gives each function's offset and size in its section, and a
 function whose address the engine returned places the section in memory.  Then::
 
