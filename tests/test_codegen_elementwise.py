@@ -31,7 +31,7 @@ from ir_random import NATIVE_RTOL, graphs, random_inputs
 import irgrad
 from irgrad import dtypes
 from irgrad.codegen import ElementwiseKernel, Lowering, Program, ReductionKernel, fuse_reduction_prologues
-from irgrad.codegen.elementwise import coalesce
+from irgrad.codegen.index_loops import coalesce
 from irgrad.compiler.backends import LlvmBackend
 from irgrad.ir import FUSED, Graph, TensorType, interpret
 from irgrad.ops import OPS, Kind

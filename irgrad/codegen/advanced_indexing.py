@@ -30,8 +30,8 @@ import numpy as np
 from ..ir.graph import Node
 from ..native.loops import I64
 from ..ops.strides import broadcast_strides, contiguous_strides, range_length, slice_indices
-from .elementwise import loop_nest, offset_function
 from .emission import OK_STATUS, Emission, Lowering, Operand
+from .index_loops import loop_nest, offset_function
 from .indexing import checked_ids, index_value
 from .movement import copy_strided, fill
 from .run_time import size_value

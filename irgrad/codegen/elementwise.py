@@ -20,7 +20,6 @@ import ctypes
 import dataclasses
 import hashlib
 import math
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import llvmlite.ir as ir
@@ -33,6 +32,7 @@ from ..native.loops import I64, for_range, freeze
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides, contiguous_strides
+from .index_loops import coalesce, loop_nest, offset_function, static_shape, store
 from .parallel import is_split_when_built, split_when_large
 from .run_time import size_value
 from .scalars import LlvmScalars, Value, llvm_type, storage_type
@@ -60,26 +60,6 @@ def grain_of(dims: tuple) -> int:
 BODY_VIEWS = ("broadcast_to", "reshape")  # movement ops a fused body may hold on its inputs
 
 
-def _static_shape(node: Node) -> tuple[int, ...]:
-    shape = node.type.shape
-    if not node.type.is_static:
-        raise Unsupported(f"symbolic shape {shape}")
-    return tuple(shape)
-
-
-def coalesce(shape: tuple[int, ...], strides: Sequence[tuple[int, ...]]) -> tuple[tuple, list[tuple]]:
-    """Drop size-1 dimensions and merge neighbours every operand steps through as one
-    (``stride[k] == stride[k+1] * shape[k+1]`` for all): the loop nest's dimensions."""
-    dims = [(n, [s[k] for s in strides]) for k, n in enumerate(shape) if n != 1]
-    merged: list[tuple[int, list[int]]] = []
-    for n, st in dims:
-        if merged and all(outer == inner * n for outer, inner in zip(merged[-1][1], st)):
-            merged[-1] = (merged[-1][0] * n, st)
-        else:
-            merged.append((n, st))
-    return tuple(n for n, _ in merged), [tuple(st[j] for _, st in merged) for j in range(len(strides))]
-
-
 class _Load(NamedTuple):
     """How the kernel reads body input ``position``: its contiguous data seen with
     ``shape`` (a reshape's), broadcast to the output."""
@@ -101,10 +81,10 @@ class LoopKernel:
         self.body = body
         self.name = body.name
         self.input_types = [
-            (_static_shape(body.node(i)), np.dtype(body.node(i).type.dtype.np)) for i in body.inputs
+            (static_shape(body.node(i)), np.dtype(body.node(i).type.dtype.np)) for i in body.inputs
         ]
         out = body.node(body.outputs[0])
-        self.out_shape, self.out_dtype = _static_shape(out), np.dtype(out.type.dtype.np)
+        self.out_shape, self.out_dtype = static_shape(out), np.dtype(out.type.dtype.np)
         reshaped = {load.position for load in _loads(body).values() if load.reshaped}
         self.strided_ok = [k not in reshaped for k in range(len(self.input_types))]
 
@@ -337,7 +317,7 @@ def _loads(body: Graph) -> dict[int, _Load]:
     output) uses, by node id.  An input used only through a view, or not at all (an
     anchor's argument in an epilogue), is never read directly."""
     position = {nid: k for k, nid in enumerate(body.inputs)}
-    shapes = {nid: _static_shape(body.node(nid)) for nid in position}
+    shapes = {nid: static_shape(body.node(nid)) for nid in position}
     viewed: dict[int, int] = {}  # view -> the input it views
     used = set(body.outputs)
     for nid in body.order():
@@ -345,7 +325,7 @@ def _loads(body: Graph) -> dict[int, _Load]:
         args = body.args(nid)
         if node.op in BODY_VIEWS and args[0] in position:
             viewed[nid] = args[0]
-            shapes[nid] = _static_shape(node) if node.op == "reshape" else shapes[args[0]]
+            shapes[nid] = static_shape(node) if node.op == "reshape" else shapes[args[0]]
         elif node.op not in (INPUT, CONSTANT):
             used.update(args)
     loads = {}
@@ -467,52 +447,6 @@ def _ancestors(body: Graph, sinks: list[int]) -> set[int]:
                 found.add(a)
                 stack.append(a)
     return found
-
-
-def offset_function(builder: ir.IRBuilder, indices: list[ir.Value]):
-    """``offset(strides)``: the element offset ``sum(index * stride)`` at the current
-    loop indices (``indices`` is read when called, so it follows the loop nest)."""
-
-    def offset(strides: tuple[int, ...]) -> ir.Value:
-        total = ir.Constant(I64, 0)
-        for index, stride in zip(indices, strides):
-            if stride:
-                total = builder.add(total, builder.mul(index, size_value(builder, stride)))
-        return total
-
-    return offset
-
-
-def loop_nest(
-    builder: ir.IRBuilder,
-    dims: Sequence[int],
-    indices: list,
-    body,
-    name: str,
-    start: ir.Value | None = None,
-    count: ir.Value | None = None,
-) -> None:
-    """``for`` loops over ``dims`` (outermost first), each loop's index pushed on
-    ``indices`` while its body runs, and ``body()`` emitted in the innermost one; with
-    ``start`` and ``count``, the outermost loop runs over ``start .. start + count`` only
-    (a part of the nest, see :mod:`.parallel`)."""
-
-    def level(k: int) -> None:
-        if k == len(dims):
-            body()
-            return
-        extent = count if k == 0 and count is not None else size_value(builder, dims[k])
-        with for_range(builder, extent, f"{name}{k}", unroll=False) as index:
-            indices.append(index if k or start is None else builder.add(index, start))
-            level(k + 1)
-            indices.pop()
-
-    level(0)
-
-
-def store(builder: ir.IRBuilder, value: ir.Value, dtype: np.dtype, pointer: ir.Value) -> None:
-    """Store one element (a bool as a byte)."""
-    builder.store(builder.zext(value, ir.IntType(8)) if dtype == np.bool_ else value, pointer)
 
 
 def _value(S: LlvmScalars, body: Graph, node: Node, values: dict[int, Value]) -> Value:

@@ -25,9 +25,9 @@ from ..ir.run_time_sizes import Size
 from ..ops import OPS
 from ..ops.strides import broadcast_strides, contiguous_strides, reshape_strides
 from . import blas, tiled_gemm
-from .elementwise import loop_nest, offset_function
 from .emission import I32, Emission, Lowering, Operand
 from .gemm_kernels import host_tiling
+from .index_loops import loop_nest, offset_function
 from .layout import Place
 from .parallel import split_outer_loop
 from .run_time import size_value

@@ -18,8 +18,8 @@ import numpy as np
 from ..ir.graph import Node
 from ..native.loops import I64, for_range
 from ..ops.strides import contiguous_strides
-from .elementwise import loop_nest, offset_function
 from .emission import OK_STATUS, Emission, FailureExit, Lowering, Operand
+from .index_loops import loop_nest, offset_function
 from .movement import fill
 from .run_time import size_value
 from .scalars import storage_type

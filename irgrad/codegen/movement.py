@@ -25,8 +25,8 @@ from ..ops import OPS
 from ..ops.movement import sliced_shape
 from ..ops.reduction import float_accumulator
 from ..ops.strides import contiguous_strides, slice_layout
-from .elementwise import coalesce, loop_nest, offset_function
 from .emission import Emission, Lowering, Operand
+from .index_loops import coalesce, loop_nest, offset_function
 from .layout import Place
 from .run_time import size_value
 from .scalars import storage_type

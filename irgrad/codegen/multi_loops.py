@@ -28,18 +28,8 @@ from ..native.loops import const, for_range, for_range_carrying
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides
-from .elementwise import (
-    BODY_VIEWS,
-    LoopKernel,
-    Positionwise,
-    _loads,
-    _static_shape,
-    coalesce,
-    grain_of,
-    loop_nest,
-    offset_function,
-    store,
-)
+from .elementwise import BODY_VIEWS, LoopKernel, Positionwise, _loads, grain_of
+from .index_loops import coalesce, loop_nest, offset_function, static_shape, store
 from .parallel import WAKE_ELEMENTS, is_split_when_built, split_outer_loop, split_when_large
 from .reduce import _BLOCK, identity_of, reduction_supported
 from .run_time import size_value
@@ -100,7 +90,7 @@ class MultiLoops(LoopKernel):
     def __init__(self, body: Graph) -> None:
         self.body, self.name = body, body.name
         self.input_types = [
-            (_static_shape(body.node(i)), np.dtype(body.node(i).type.dtype.np)) for i in body.inputs
+            (static_shape(body.node(i)), np.dtype(body.node(i).type.dtype.np)) for i in body.inputs
         ]
         self.sinks: list[int] = []  # per result: the value stored, or the value reduced
         self.folds: list[_Fold | None] = []
@@ -115,19 +105,19 @@ class MultiLoops(LoopKernel):
             op = OPS.get(node.op)
             if op is not None and op.reduction is not None:
                 (sink,) = body.args(o)
-                shape = _static_shape(body.node(sink))
+                shape = static_shape(body.node(sink))
                 if set(node.attrs["dims"]) != set(range(len(shape))) or math.prod(node.type.shape) != 1:
                     raise Unsupported(f"{node.op} over dims {node.attrs['dims']} with other results")
                 self.folds.append(_Fold(node, np.dtype(body.node(sink).type.dtype.np)))
             else:
-                sink, shape = o, _static_shape(node)
+                sink, shape = o, static_shape(node)
                 self.folds.append(None)
             if space is not None and shape != space:
                 raise Unsupported(f"results over shapes {space} and {shape} in one loop")
             space = shape
             self.sinks.append(sink)
         self.space = space
-        self.out_shape = _static_shape(body.node(body.outputs[0]))
+        self.out_shape = static_shape(body.node(body.outputs[0]))
         self.out_dtype = np.dtype(body.node(body.outputs[0]).type.dtype.np)
         self.out_dtypes = [np.dtype(body.node(o).type.dtype.np) for o in body.outputs]
         reshaped = {load.position for load in _loads(body).values() if load.reshaped}

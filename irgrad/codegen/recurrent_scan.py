@@ -21,9 +21,9 @@ import numpy as np
 
 from ..ir.graph import Node
 from ..native.loops import I64, const, for_range
-from .elementwise import loop_nest, store
 from .emission import Emission
 from .gemm_kernels import Tiling, host_tiling
+from .index_loops import loop_nest, store
 from .run_time import size_value
 from .scalars import LlvmScalars, Value, storage_type
 

@@ -33,16 +33,8 @@ from ..ops import OPS
 from ..ops.scalar import Unsupported
 from ..ops.strides import contiguous_strides
 from ..passes.fusion import ANCHOR_KINDS
-from .elementwise import (
-    LoopKernel,
-    NativeKernel,
-    Positionwise,
-    _static_shape,
-    coalesce,
-    loop_nest,
-    offset_function,
-    store,
-)
+from .elementwise import LoopKernel, NativeKernel, Positionwise
+from .index_loops import coalesce, loop_nest, offset_function, static_shape, store
 from .run_time import size_value
 from .scalars import LlvmScalars, Value, exact_natively, llvm_type
 
@@ -105,7 +97,7 @@ class ReductionLoops(LoopKernel):
         reduction_node = body.node(body.outputs[0])
         reduction = OPS[reduction_node.op].reduction
         (sink,) = body.args(reduction_node.id)
-        space = _static_shape(body.node(sink))
+        space = static_shape(body.node(sink))
         sink_dtype = np.dtype(body.node(sink).type.dtype.np)
         if not reduction_supported(sink_dtype, self.out_dtype):
             raise Unsupported(f"a native {reduction_node.op} of {sink_dtype} into {self.out_dtype}")
