@@ -85,7 +85,7 @@ class LoopKernel:
         ]
         out = body.node(body.outputs[0])
         self.out_shape, self.out_dtype = static_shape(out), np.dtype(out.type.dtype.np)
-        reshaped = {load.position for load in _loads(body).values() if load.reshaped}
+        reshaped = {load.position for load in body_loads(body).values() if load.reshaped}
         self.strided_ok = [k not in reshaped for k in range(len(self.input_types))]
 
     def define(self, module: ir.Module, symbol: str, layout: tuple) -> ir.Function:
@@ -312,7 +312,7 @@ class ElementwiseKernel(ElementwiseLoops, NativeKernel):
     prefix = "fused"
 
 
-def _loads(body: Graph) -> dict[int, _Load]:
+def body_loads(body: Graph) -> dict[int, _Load]:
     """The read of every body input and absorbed view that an op of the body (or its
     output) uses, by node id.  An input used only through a view, or not at all (an
     anchor's argument in an epilogue), is never read directly."""
@@ -356,7 +356,7 @@ class Positionwise:
         self.body, self.input_types = body, input_types
         self.sinks = [sinks] if isinstance(sinks, int) else list(sinks)
         self.needed = _ancestors(body, self.sinks)
-        self.loads = _loads(body)
+        self.loads = body_loads(body)
         self.distinct = list(dict.fromkeys(self.loads.values()))
         self.strides = [
             broadcast_strides(load.shape, space_shape, None if load.reshaped else layout[load.position])

@@ -28,7 +28,7 @@ from ..native.loops import const, for_range, for_range_carrying
 from ..ops import OPS, Kind
 from ..ops.scalar import Unsupported
 from ..ops.strides import broadcast_strides
-from .elementwise import BODY_VIEWS, LoopKernel, Positionwise, _loads, grain_of
+from .elementwise import BODY_VIEWS, LoopKernel, Positionwise, body_loads, grain_of
 from .index_loops import coalesce, loop_nest, offset_function, static_shape, store
 from .parallel import WAKE_ELEMENTS, is_split_when_built, split_outer_loop, split_when_large
 from .reduce import _BLOCK, identity_of, reduction_supported
@@ -120,7 +120,7 @@ class MultiLoops(LoopKernel):
         self.out_shape = static_shape(body.node(body.outputs[0]))
         self.out_dtype = np.dtype(body.node(body.outputs[0]).type.dtype.np)
         self.out_dtypes = [np.dtype(body.node(o).type.dtype.np) for o in body.outputs]
-        reshaped = {load.position for load in _loads(body).values() if load.reshaped}
+        reshaped = {load.position for load in body_loads(body).values() if load.reshaped}
         self.strided_ok = [k not in reshaped for k in range(len(self.input_types))]
 
     @property
