@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..ir import CONSTANT, INPUT, Graph
 from ..ir.printer import print_graph
 from ..ops import OPS
+from ..passes.absent_gradients import without_gradients
 from ..passes.autodiff import autodiff
 from ..passes.memory import VIEW_OPS
 from ..passes.partition import partition
@@ -44,6 +45,19 @@ class Built:
     # a symbolic graph's Capture.views, the attributes of their view ops symbolic (None:
     # the capture's own)
     views: dict | None = None
+    backend: Backend | None = None  # builds backward_without's graphs
+    seeded: tuple = ()  # per value output: whether the backward graph reads its gradient
+    _without: dict = field(default_factory=dict)  # absent outputs -> (graph, executable)
+
+    def backward_without(self, absent: frozenset) -> tuple[Graph, Executable]:
+        """The backward graph and executable of a call whose value outputs ``absent``
+        get no gradient (passes/absent_gradients.py), built on the first such call."""
+        found = self._without.get(absent)
+        if found is None:
+            n_saved_inputs = len(self.backward.inputs) - len(self.seeded)
+            graph = without_gradients(self.backward, [n_saved_inputs + k for k in absent])
+            found = self._without[absent] = (graph, self.backend.build(graph, Dumper(None))[0])
+        return found
 
 
 def differentiated_inputs(capture: Capture) -> list[int]:
@@ -138,6 +152,8 @@ def build(
         copied_outputs=_aliasing_outputs(forward, capture.n_values),
         saved_before_write=_saved_views_of_written(forward, n_saved, capture.mutated),
         reports=reports,
+        backend=backend,
+        seeded=tuple(capture.differentiated),
     )
 
 

@@ -307,6 +307,8 @@ def symbolic(
         saved_before_write=built.saved_before_write,
         reports={"forward": forward_report},
         views=views,
+        backend=backend,
+        seeded=built.seeded,
     )
     if backward is not None:
         result.run_backward, result.reports["backward"] = backend.build(backward, dumper)

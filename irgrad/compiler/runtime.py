@@ -98,12 +98,16 @@ class CompiledBackward(GradFn):
             g if g is not None else np.zeros(shape, dtype) for g, (shape, dtype) in zip(grads, self.out_meta)
         ]
         arrays = self.saved + seeds
+        graph, run_backward = self.built.backward, self.built.run_backward
+        absent = frozenset(k for k, g in enumerate(grads) if g is None and self.built.seeded[k])
+        if absent:  # outputs no gradient reaches: their paths are dropped, not multiplied by 0
+            graph, run_backward = self.built.backward_without(absent)
         if _tracing.DEBUG_NANS:
-            grads_in = tuple(checked_run(self.built.backward, arrays, self.sizes))
+            grads_in = tuple(checked_run(graph, arrays, self.sizes))
         elif self.sizes:
-            grads_in = tuple(self.built.run_backward(arrays, self.sizes))
+            grads_in = tuple(run_backward(arrays, self.sizes))
         else:
-            grads_in = tuple(self.built.run_backward(arrays))
+            grads_in = tuple(run_backward(arrays))
         if release:
             self.saved = []
             self.freed = True

@@ -117,6 +117,7 @@ _binary(
     save_inputs=True,
     grad_reads=((1,), (0,)),
     scalar=lambda S, a, b: S.mul(a, b),
+    linear_in=((0,), (1,)),
     commutative=True,
     complex=True,
 )
@@ -128,6 +129,7 @@ _binary(
     save_inputs=True,
     grad_reads=((1,), (0, 1)),
     scalar=lambda S, a, b: S.div(a, b),
+    linear_in=((0,),),
     complex=True,
 )
 _SCALAR_POWERS = {  # exponent -> what torch's kernel computes instead of pow (its rounding, its signed zeros)

@@ -86,6 +86,7 @@ def register_elementwise(
     scalar=None,
     raises: bool = False,
     linear: bool = False,
+    linear_in: tuple[tuple[int, ...], ...] = (),
     commutative: bool = False,
     complex: bool = False,
     holomorphic: bool = True,
@@ -109,6 +110,7 @@ def register_elementwise(
             scalar=scalar,
             raises=raises,
             linear=linear,
+            linear_in=linear_in,
             commutative=commutative,
             complex=complex,
             holomorphic=holomorphic,
@@ -445,5 +447,6 @@ register_elementwise(
     save_inputs=True,
     grad_reads=((0,), (0,), (0,)),  # the condition only
     scalar=lambda S, cond, a, b: S.where(truth(S, cond), a, b),
+    linear_in=((1, 2),),
     complex=True,
 )

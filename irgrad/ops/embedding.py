@@ -42,7 +42,7 @@ def _embedding_vjp(F, g, c):
 def _grad_kernel(g, ids, *, rows, padding_idx=None):
     _check_ids(ids, rows)
     out = np.zeros((rows, g.shape[-1]), dtype=g.dtype)
-    np.add.at(out, ids.reshape(-1), g.reshape(-1, g.shape[-1]))
+    np.add.at(out, ids.reshape(-1), g.reshape(ids.size, g.shape[-1]))  # (not -1: rows of width 0)
     if padding_idx is not None:
         out[padding_idx] = 0
     return out

@@ -69,6 +69,7 @@ register(
         save_inputs=True,
         grad_reads=((1,), (0,)),
         arity=2,
+        linear_in=((0,), (1,)),
         stack=stacking.matmul,
         fresh_layout=True,
         complex=True,

@@ -119,6 +119,7 @@ register(
         _infer_reduce("sum", sum_dtype),
         _sum_vjp,
         reduction=Reduction("add", 0.0),
+        linear_in=((0,),),
         complex=True,
         doc="Sum over `dims`; bool and integer inputs sum in int64.",
     )

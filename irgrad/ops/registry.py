@@ -167,6 +167,12 @@ class OpDef:
     decompose: Callable[..., Any] | None = None
     recurrence: Recurrence | None = None
     linear: bool = False  # linear in its arguments together: f(x + y) = f(x) + f(y)
+    # groups of argument positions the op is linear in, the other arguments fixed (a
+    # product: in either factor; a quotient: in its numerator; where: in both values
+    # together): a gradient known to be absent contributes nothing through such a group,
+    # and is dropped there instead of multiplied (0 * inf would make NaN; see
+    # passes/absent_gradients.py).  ``linear`` ops are linear in all their arguments.
+    linear_in: tuple[tuple[int, ...], ...] = ()
     # f(a, b) == f(b, a) for all values, signed zeros included (not maximum: which zero
     # max(-0., 0.) gives depends on the order): CSE merges the two orders
     commutative: bool = False
