@@ -112,10 +112,10 @@ def test_drawn_indices_stay_under_their_bound_and_their_dtypes_largest_value():
         assert 0 <= values.min() and values.max() < min(bound, np.iinfo(values.dtype).max + 1)
 
 
-def test_validation_says_when_eager_execution_rejected_its_values():
+def test_validation_says_when_eager_execution_rejected_its_values(backend):
     """An integer the tracer cannot bound (an index computed from it) is redrawn out of
     range: eager execution raises, and ``explain()`` says nothing was compared."""
-    c = irgrad.compile(lambda x, i: x[i + 1], backend="numpy")
+    c = irgrad.compile(lambda x, i: x[i + 1], backend=backend)
     with irgrad.no_grad():
         c(irgrad.randn(3), irgrad.zeros(8, dtype=irgrad.long))
     validated = c.explain().graphs[0]["validated"]

@@ -141,9 +141,9 @@ def test_traced_module_trains_and_keeps_state():
     np.testing.assert_allclose(gm(x).detach().numpy(), net(x).squeeze(-1).detach().numpy())
 
 
-def test_compiled_graph_module_equals_eager():
+def test_compiled_graph_module_equals_eager(backend):
     gm = fx.symbolic_trace(_Block())
-    compiled = irgrad.compile(gm, backend="numpy")
+    compiled = irgrad.compile(gm, backend=backend)
     x = irgrad.randn(5, 4, requires_grad=True)
     np.testing.assert_allclose(compiled(x).detach().numpy(), gm(x).detach().numpy(), rtol=1e-5, atol=1e-6)
     compiled(x).sum().backward()

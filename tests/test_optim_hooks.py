@@ -195,7 +195,7 @@ def test_load_state_dict_pre_hook_may_return_the_dict_to_load() -> None:
 # --- hooks in a compiled training step ------------------------------------------------------------
 
 
-def _compiled_hook_run(register, calls: int = 5):
+def _compiled_hook_run(register, backend: str, calls: int = 5):
     """Eager and compiled runs of a training step whose optimizer gets hooks from
     ``register(opt, log)`` before the third call; both runs' (losses, hook logs,
     parameters), and the compiled function."""
@@ -203,7 +203,7 @@ def _compiled_hook_run(register, calls: int = 5):
     for compiled in (False, True):
         model, opt, step = training("Adamax")
         log: list = []
-        fn = irgrad.compile(step, backend="numpy") if compiled else step
+        fn = irgrad.compile(step, backend=backend) if compiled else step
         losses = []
         handles = []
         try:
@@ -228,36 +228,36 @@ def _assert_runs_equal(runs) -> None:
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
-def test_a_step_hook_registered_after_compiling_runs_on_every_call() -> None:
+def test_a_step_hook_registered_after_compiling_runs_on_every_call(backend) -> None:
     def register(opt, log):
         return [
             opt.register_step_pre_hook(lambda o, a, k: log.append(("pre", len(o.state)))),
             opt.register_step_post_hook(lambda o, a, k: log.append("post")),
         ]
 
-    runs, fn = _compiled_hook_run(register)
+    runs, fn = _compiled_hook_run(register, backend)
     _assert_runs_equal(runs)
     assert runs[1][1] == [("pre", 4), "post"] * 3
     assert all("Adamax.step() with step hooks" in str(b) for b in fn._compiled.breaks)
     assert "graph break: Adamax.step() with step hooks" in str(fn.explain())
 
 
-def test_a_global_step_hook_registered_after_compiling_runs_on_every_call() -> None:
+def test_a_global_step_hook_registered_after_compiling_runs_on_every_call(backend) -> None:
     def register(opt, log):
         return [
             register_optimizer_step_pre_hook(lambda o, a, k: log.append(("global pre", type(o).__name__))),
             register_optimizer_step_post_hook(lambda o, a, k: log.append("global post")),
         ]
 
-    runs, fn = _compiled_hook_run(register)
+    runs, fn = _compiled_hook_run(register, backend)
     _assert_runs_equal(runs)
     assert runs[1][1] == [("global pre", "Adamax"), "global post"] * 3
     assert fn._compiled.breaks and all("Adamax.step() with step hooks" in str(b) for b in fn._compiled.breaks)
 
 
-def test_removing_the_step_hooks_compiles_the_step_again() -> None:
+def test_removing_the_step_hooks_compiles_the_step_again(backend) -> None:
     model, opt, step = training("NAdam")
-    fn = irgrad.compile(step, backend="numpy")
+    fn = irgrad.compile(step, backend=backend)
     log = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -272,9 +272,9 @@ def test_removing_the_step_hooks_compiles_the_step_again() -> None:
     assert len(fn._compiled.cache) == entries + 1 and len(graphs) == 1, fn._compiled.log
 
 
-def test_a_step_hook_with_fullgraph_is_an_error() -> None:
+def test_a_step_hook_with_fullgraph_is_an_error(backend) -> None:
     model, opt, step = training("RAdam")
     opt.register_step_pre_hook(lambda o, a, k: None)
-    fn = irgrad.compile(step, backend="numpy", fullgraph=True)
+    fn = irgrad.compile(step, backend=backend, fullgraph=True)
     with pytest.raises(GraphBreakError, match="RAdam.step\\(\\) with step hooks"):
         fn(*batch(0))
