@@ -50,7 +50,7 @@ def without_gradients(g: Graph, absent: Collection[int]) -> Graph:
 
     for nid in out.order():
         node = out.node(nid)
-        if not node.is_op or nid in zeros_for.values():
+        if not node.is_op:
             continue
         args = out.args(nid)
         reads_zero = [pos for pos, a in enumerate(args) if a in zero]
@@ -61,9 +61,10 @@ def without_gradients(g: Graph, absent: Collection[int]) -> Graph:
         if any(all(pos in reads_zero or args[pos] in constant_zeros for pos in group) for group in groups):
             zero.add(nid)
             continue
-        for pos in reads_zero:
-            out.nx.remove_edge(args[pos], nid, key=pos)
-            out.nx.add_edge(zeros(args[pos]), nid, key=pos)
+        for pos in reads_zero:  # (a missing gradient itself stays: it is zeros)
+            if zeros(args[pos]) != args[pos]:
+                out.nx.remove_edge(args[pos], nid, key=pos)
+                out.nx.add_edge(zeros(args[pos]), nid, key=pos)
     out.set_outputs([zeros(o) if o in zero else o for o in out.outputs])
     return dce(out)
 
