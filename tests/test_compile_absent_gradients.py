@@ -14,6 +14,7 @@ from irgrad.ir.builder import GraphOps
 from irgrad.ir.graph import Graph
 from irgrad.ops import OPS
 from irgrad.passes.absent_gradients import without_gradients
+from irgrad.testing import check_compiled
 
 
 def _grads(fn, inputs, pick):
@@ -134,3 +135,19 @@ def test_an_op_is_linear_in_the_argument_groups_its_registry_entry_names(name):
         np.testing.assert_allclose(
             mixed, 2.0 * f(x) - 3.0 * f(y), rtol=1e-12, atol=1e-12, err_msg=f"{name} {group}"
         )
+
+
+def rolled_clamped_expanded(x0, i1, x2):
+    """The fuzzer's program 85 of seed 20240611: with dynamic sizes, a backward that
+    leaves ``v2``/``v0`` without gradients read zeros of a symbolic shape (a ``full`` of
+    the type's symbol names, which numpy refused, before they became a broadcast)."""
+    v0 = irgrad.roll(x2, 3, 1)
+    v1 = v0.clamp_(-1)
+    v2 = v1.expand(1, -1, 3)
+    return (i1, v2, x0, v0)
+
+
+def test_zeros_for_an_absent_gradient_of_symbolic_shape(backend):
+    tall, short = (np.ones((n, 1)) for n in (4, 3))
+    calls = [[np.ones((1, 1, 1)), np.zeros((1, 1), np.int64), x2] for x2 in (tall, short, tall)]
+    check_compiled(rolled_clamped_expanded, calls, backend=backend, train=True, dynamic=True, seed=79695)

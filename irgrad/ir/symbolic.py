@@ -328,6 +328,12 @@ def _dim(d):
     return d
 
 
+def attribute_dim(d):
+    """A type's dimension as an attribute holds it (a shape of ``broadcast_to``): a
+    symbol's name, which types print for a :class:`Sym` of one symbol, as that Sym."""
+    return Sym(((d, 1),)) if isinstance(d, str) else d
+
+
 def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     """A copy of ``graph`` for the sizes in ``env``: every symbolic size (and run-time
     Size) in its types, op attributes and fused bodies evaluated, so the copy is static."""

@@ -22,6 +22,7 @@ from collections.abc import Collection
 import numpy as np
 
 from ..ir.graph import CONSTANT, INPUT, Graph, TensorType
+from ..ir.symbolic import attribute_dim
 from ..ops import OPS
 from .dce import dce
 
@@ -70,9 +71,7 @@ def without_gradients(g: Graph, absent: Collection[int]) -> Graph:
 
 
 def _zeros(g: Graph, type: TensorType) -> int:
-    """A node of zeros of ``type``: a scalar broadcast (no memory), or ``full`` where a
-    size is symbolic."""
-    if not type.is_static:
-        return g.add_op("full", [], {"shape": type.shape, "value": 0.0, "dtype": type.dtype}, type)
+    """A node of zeros of ``type``: a scalar broadcast (no memory; its sizes may be
+    symbolic)."""
     scalar = g.add_constant(np.zeros((), type.dtype.np), TensorType((), type.dtype))
-    return g.add_op("broadcast_to", [scalar], {"shape": tuple(type.shape)}, type)
+    return g.add_op("broadcast_to", [scalar], {"shape": tuple(map(attribute_dim, type.shape))}, type)
