@@ -9,10 +9,10 @@ out NaN.  :func:`without_gradients` makes the graph such a call runs instead: th
 missing gradients are known zeros, dropped through every op linear in them
 (``OpDef.linear_in``: a product in either factor, a quotient in its numerator, a sum,
 ``where`` in both values, the other a zero constant; a linear op in all its arguments),
-so no product by them is computed.  Where another op reads a known
-zero (``where``, a fused gradient routine), it reads zeros (a broadcast scalar, or the
-missing gradient's input itself, which the caller fills with zeros), as before.  The
-inputs and outputs are the graph's own, so the call's interface does not change.
+so no product by them is computed.  Where another op reads a known zero (a cast, a
+fused gradient routine), it reads zeros (a broadcast scalar, or the missing gradient's
+input itself, which the caller fills with zeros), as before.  The inputs and outputs
+are the graph's own, so the call's interface does not change.
 """
 
 from __future__ import annotations
