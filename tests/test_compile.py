@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -288,6 +289,22 @@ def test_a_function_that_keeps_recompiling_runs_eagerly_after_the_limit(backend)
             np.testing.assert_array_equal(compiled(x).numpy(), (x * 2).numpy())
     assert len(compiled._compiled.cache) == RECOMPILE_LIMIT
     assert "new call signatures run eagerly" in "\n".join(compiled._compiled.log)
+
+
+def test_giving_up_on_a_function_whose_every_capture_breaks_names_the_break(backend):
+    """A hook that reads its gradient's value breaks every capture, and the list it
+    appends to changes the state each call: the limit's message names the break, not
+    only the list."""
+    w = irgrad.randn(3, requires_grad=True)
+    norms: list = []
+    w.register_hook(lambda g: norms.append(g.norm().item()))
+    compiled = irgrad.compile(lambda x: (x * w).sum().backward(), backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(10):
+            compiled(irgrad.ones(3))
+    assert len(norms) == 10  # every call ran the hook, eagerly
+    assert "every capture broke the graph (item()" in compiled._compiled.gave_up
 
 
 def _twin(make):

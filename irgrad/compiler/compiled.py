@@ -243,8 +243,15 @@ class Compiled:
         else:
             reason = self._nearest(roots)
             if len(self.entries) >= RECOMPILE_LIMIT:
+                # a capture that breaks guards the state it read before the break: state
+                # that changes every call (a list a hook appends to) recaptures every call
+                broke = "".join(
+                    f"; every capture broke the graph ({e.graph_break})"
+                    for e in self.entries[-1:]
+                    if all(entry.graph_break is not None for entry in self.entries)
+                )
                 self.gave_up = (
-                    f"recompiled {RECOMPILE_LIMIT} times (last because {reason}); "
+                    f"recompiled {RECOMPILE_LIMIT} times (last because {reason}){broke}; "
                     "new call signatures run eagerly"
                 )
                 self.log.append(self.gave_up)
