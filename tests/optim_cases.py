@@ -37,15 +37,20 @@ def training(name: str, lr_tensor: bool = False) -> tuple:
     return model, opt, cross_entropy_step(model, opt)
 
 
-def cross_entropy_step(model, opt):
+def cross_entropy_step(model, opt, clip: float | None = None, scheduler=None):
     """The usual training step ``step(x, y)``: zero the gradients, the cross-entropy loss
-    of ``model(x)``, its backward and ``opt.step()``; returns the loss, detached."""
+    of ``model(x)``, its backward, (the gradients clipped to norm ``clip``),
+    ``opt.step()`` (and ``scheduler.step()``); returns the loss, detached."""
 
     def step(x, y):
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
+        if scheduler is not None:
+            scheduler.step()
         return loss.detach()
 
     return step

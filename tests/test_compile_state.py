@@ -114,18 +114,7 @@ def _train_step(make_opt, clip=None, scheduler=None, model_fn=_mlp, calls=5):
     def build():
         model = model_fn()
         opt = make_opt(model.parameters())
-        sched = scheduler(opt) if scheduler else None
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            if clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            if sched is not None:
-                sched.step()
-            return loss.detach()
+        step = cross_entropy_step(model, opt, clip, scheduler(opt) if scheduler else None)
 
         def observe():
             return model, opt.state_dict()["state"]

@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 import pytest
 from graph_calls import assert_graphs_answered
+from optim_cases import cross_entropy_step
 
 import irgrad
 import irgrad.nn as nn
@@ -109,23 +110,6 @@ def _batch(i: int, shape: tuple, n: int = 4):
     return x, irgrad.tensor(g.integers(0, 3, n))
 
 
-def _training_step(model, opt, clip: float | None = None, scheduler=None):
-    """The usual step: zero_grad, loss, backward, (clip), optimizer step, (scheduler step)."""
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        if scheduler is not None:
-            scheduler.step()
-        return loss.detach()
-
-    return step
-
-
 def _assert_tree_close(want, got, where: str, rtol: float = RTOL, atol: float = ATOL) -> None:
     """Nested dicts, lists and tuples of tensors and Python values are equal: tensors to
     float tolerances (with the same dtype and shape), everything else exactly.  ``atol``
@@ -167,6 +151,25 @@ def _assert_same_training_state(
     _assert_tree_close(want["param_groups"], got["param_groups"], f"{where}: param_groups", rtol, atol)
 
 
+def _twins(make_model, make_opt) -> tuple:
+    """``(eager, twin, opt_e, opt_c)``: a model and its copy from the same weights, each
+    with its own optimizer."""
+    irgrad.manual_seed(0)
+    eager = make_model()
+    twin = copy.deepcopy(eager)
+    return eager, twin, make_opt(eager.parameters()), make_opt(twin.parameters())
+
+
+def _assert_steps_agree(steps, batch, models, opts, where: str, rtol: float = RTOL, atol: float = ATOL):
+    """Run the eager and the compiled step (``steps``) on ``batch``; their losses and the
+    training state after them equal.  Returns eager's loss."""
+    (step_e, step_c), (eager, twin), (opt_e, opt_c) = steps, models, opts
+    loss_e, loss_c = step_e(*batch), step_c(*batch)
+    np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=RTOL, err_msg=f"{where}: loss")
+    _assert_same_training_state(eager, twin, opt_e, opt_c, where, rtol, atol)
+    return loss_e
+
+
 def _assert_one_graph_per_state(compiled) -> None:
     """Captured whole: no break, the calls after the captures ran graphs, and only the
     first step (before .grad and the optimizer state exist) has a graph of its own."""
@@ -184,18 +187,14 @@ def _explain(compiled):
 @pytest.mark.parametrize("model_name", list(MODELS))
 def test_a_compiled_whole_step_trains_as_eager_for_twenty_steps(model_name, opt_name, backend):
     make, shape = MODELS[model_name]
-    irgrad.manual_seed(0)
-    eager = make()
-    twin = copy.deepcopy(eager)
-    opt_e, opt_c = OPTIMIZERS[opt_name](eager.parameters()), OPTIMIZERS[opt_name](twin.parameters())
-    step_e = _training_step(eager, opt_e)
-    step_c = irgrad.compile(_training_step(twin, opt_c), backend=backend)
+    eager, twin, opt_e, opt_c = _twins(make, OPTIMIZERS[opt_name])
+    step_c = irgrad.compile(cross_entropy_step(twin, opt_c), backend=backend)
+    steps = (cross_entropy_step(eager, opt_e), step_c)
     atol = RMSPROP_ATOL if opt_name.startswith("rmsprop") else ATOL
     for i in range(STEPS):
-        x, y = _batch(i, shape)
-        loss_e, loss_c = step_e(x, y), step_c(x, y)
-        np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=RTOL, err_msg=f"step {i}: loss")
-        _assert_same_training_state(eager, twin, opt_e, opt_c, f"step {i}", DRIFT_RTOL, atol)
+        _assert_steps_agree(
+            steps, _batch(i, shape), (eager, twin), (opt_e, opt_c), f"step {i}", DRIFT_RTOL, atol
+        )
     _assert_one_graph_per_state(step_c)  # (two graphs: no recompile after the second step)
 
 
@@ -230,7 +229,7 @@ def _bn_dropout_run(model, backend: str | None, seed: int = 0):
     step function and the generator's next draw after the run."""
     opt = irgrad.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.05)
     sched = irgrad.optim.lr_scheduler.StepLR(opt, step_size=4, gamma=0.5)
-    step = _training_step(model, opt, clip=0.5, scheduler=sched)
+    step = cross_entropy_step(model, opt, clip=0.5, scheduler=sched)
     if backend is not None:
         step = irgrad.compile(step, backend=backend)
     irgrad.manual_seed(seed)
@@ -299,22 +298,14 @@ def test_a_step_that_branches_on_loss_item_is_a_named_graph_break_and_trains_as_
 
         return step
 
-    irgrad.manual_seed(0)
-    eager = _mlp()
-    twin = copy.deepcopy(eager)
-    opt_e, opt_c = (
-        irgrad.optim.Adam(eager.parameters(), lr=1e-2),
-        irgrad.optim.Adam(twin.parameters(), lr=1e-2),
-    )
-    step_e, step_c = make(eager, opt_e), irgrad.compile(make(twin, opt_c), backend=backend)
+    eager, twin, opt_e, opt_c = _twins(_mlp, lambda p: irgrad.optim.Adam(p, lr=1e-2))
+    step_c = irgrad.compile(make(twin, opt_c), backend=backend)
+    steps = (make(eager, opt_e), step_c)
     losses = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (the break's CompileWarning)
         for i in range(STEPS):
-            x, y = _batch(i, (6,))
-            loss_e, loss_c = step_e(x, y), step_c(x, y)
-            np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=RTOL, err_msg=f"step {i}: loss")
-            _assert_same_training_state(eager, twin, opt_e, opt_c, f"step {i}")
+            loss_e = _assert_steps_agree(steps, _batch(i, (6,)), (eager, twin), (opt_e, opt_c), f"step {i}")
             losses.append(loss_e.item())
     assert 0 < sum(loss > threshold for loss in losses) < STEPS, losses  # both branches ran
     _assert_break_named(step_c, "item()", _line_of(make, "if loss.item() > threshold"))
@@ -345,24 +336,16 @@ def test_a_gradient_hook_reading_its_value_is_a_named_graph_break_and_trains_as_
             model[2].weight.register_hook(log_norm)
         return step, log_norm
 
-    irgrad.manual_seed(0)
-    eager = _mlp()
-    twin = copy.deepcopy(eager)
-    opt_e, opt_c = (
-        irgrad.optim.SGD(eager.parameters(), lr=0.1, momentum=0.9),
-        irgrad.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9),
-    )
+    eager, twin, opt_e, opt_c = _twins(_mlp, lambda p: irgrad.optim.SGD(p, lr=0.1, momentum=0.9))
     norms_e, norms_c = [], []
     step_e, _ = make(eager, opt_e, norms_e)
     step_c, log_norm = make(twin, opt_c, norms_c)
     step_c = irgrad.compile(step_c, backend=backend)
+    steps = (step_e, step_c)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (the break's CompileWarning)
         for i in range(STEPS):
-            x, y = _batch(i, (6,))
-            loss_e, loss_c = step_e(x, y), step_c(x, y)
-            np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=RTOL, err_msg=f"step {i}: loss")
-            _assert_same_training_state(eager, twin, opt_e, opt_c, f"step {i}")
+            _assert_steps_agree(steps, _batch(i, (6,)), (eager, twin), (opt_e, opt_c), f"step {i}")
     assert len(norms_c) == len(norms_e) == STEPS  # the hook ran once per step, on each side
     np.testing.assert_allclose(norms_c, norms_e, rtol=RTOL)
     _assert_break_named(step_c, "item()", _line_of(log_norm, "g.norm().item()"))
@@ -400,15 +383,13 @@ def test_an_optimizer_state_dict_reloaded_between_compiled_steps_trains_on_as_ea
                 if into == "a fresh optimizer":
                     holder["opt"] = make_opt(holder["opt"].param_groups[0]["params"])
                 holder["opt"].load_state_dict(saved.pop(0))
-        x, y = _batch(i, (6,))
         (_, holder_e, step_e), (_, holder_c, step_c) = sides
-        loss_e, loss_c = step_e(x, y), step_c(x, y)
-        if i == 5:
-            saved = [_frozen(holder_e["opt"].state_dict()), _frozen(holder_c["opt"].state_dict())]
-        np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=RTOL, err_msg=f"step {i}: loss")
-        _assert_same_training_state(
-            eager, twin, holder_e["opt"], holder_c["opt"], f"step {i}", DRIFT_RTOL, atol
+        opts = (holder_e["opt"], holder_c["opt"])
+        _assert_steps_agree(
+            (step_e, step_c), _batch(i, (6,)), (eager, twin), opts, f"step {i}", DRIFT_RTOL, atol
         )
+        if i == 5:
+            saved = [_frozen(opt.state_dict()) for opt in opts]
     assert holder_c["opt"].state_dict()["state"], "the optimizer has state"
     explanation = _explain(step_c)
     assert_graphs_answered(explanation)
@@ -426,19 +407,12 @@ def test_a_learning_rate_written_between_compiled_steps_does_not_recompile(opt_n
     make_opt = OPTIMIZERS[opt_name]
     atol = RMSPROP_ATOL if opt_name.startswith("rmsprop") else ATOL
     rates = [1e-2, 1e-2, 5e-3, 2e-3, 2e-3, 1e-2, 3e-2, 1e-3, 7e-3, 7e-3]
-    irgrad.manual_seed(0)
-    eager = _mlp()
-    twin = copy.deepcopy(eager)
-    opt_e, opt_c = make_opt(eager.parameters()), make_opt(twin.parameters())
-    step_e, step_c = (
-        _training_step(eager, opt_e),
-        irgrad.compile(_training_step(twin, opt_c), backend=backend),
-    )
+    eager, twin, opt_e, opt_c = _twins(_mlp, make_opt)
+    step_c = irgrad.compile(cross_entropy_step(twin, opt_c), backend=backend)
+    steps = (cross_entropy_step(eager, opt_e), step_c)
     for i, rate in enumerate(rates):
         opt_e.param_groups[0]["lr"] = opt_c.param_groups[0]["lr"] = rate
-        x, y = _batch(i, (6,))
-        loss_e, loss_c = step_e(x, y), step_c(x, y)
-        np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=RTOL, err_msg=f"step {i}: loss")
-        _assert_same_training_state(eager, twin, opt_e, opt_c, f"step {i} (lr {rate})", DRIFT_RTOL, atol)
+        where = f"step {i} (lr {rate})"
+        _assert_steps_agree(steps, _batch(i, (6,)), (eager, twin), (opt_e, opt_c), where, DRIFT_RTOL, atol)
     _assert_one_graph_per_state(step_c)
     assert _explain(step_c).graphs[-1]["runs"] >= len(rates) - 2  # every step after the captures
