@@ -254,7 +254,8 @@ def _tanh_f32(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     z = m.fabs(x)
     e = native_exp.exp_normal(b, native_exp.clamp_above(b, m.add(z, z), 20.0))
     large = m.sub(m.c(1.0), m.div(m.c(2.0), m.add(e, m.c(1.0))))
-    small = m.multiply_add(m.mul(m.horner(_TANH_F32, m.mul(z, z)), m.mul(z, z)), z, z)
+    z2 = m.mul(z, z)
+    small = m.multiply_add(m.mul(m.horner(_TANH_F32, z2), z2), z, z)
     return m.copysign(m.select(m.gt(z, m.c(0.625)), large, small), x)
 
 
